@@ -1,0 +1,390 @@
+"""Tensor creation: from data (tensor, as_tensor, from_numpy, from_dlpack), filled
+(zeros, ones, full, empty and their _like), ranges (arange, linspace, logspace, eye) and random
+(rand, randn, randint, randperm, normal, bernoulli, multinomial), with PyTorch's dtype inference
+and ``generator=`` everywhere."""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from . import dtypes as _dt
+from ._tensor import Tensor, _make
+from .device import as_device
+from .random import _rng
+from .errors import DTypeError
+
+
+def _wrap_np(arr):
+    return _make(np.asarray(arr))
+
+
+def _place(arr, device, requires_grad=False):
+    dev = as_device(device) if device is not None else None
+    if dev is not None and dev.type == "cuda":
+        from .backend import cuda
+        arr = cuda.asarray(arr, index=dev.index)
+    elif dev is not None and dev.type not in ("cpu", "meta"):
+        from .errors import DeviceError
+        raise DeviceError(f"cadenza: device '{dev}' is not supported; expected 'cpu' or 'cuda'")
+    t = _make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    elif len(size) == 1 and isinstance(size[0], Tensor):
+        size = tuple(size[0].tolist()) if size[0].ndim else (int(size[0]),)
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s)
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"expected a sequence of integers as size, got {size!r}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
+                               f"{list(size)}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _infer_dtype(data):
+    """PyTorch's inference: bool -> bool, int -> int64, float -> default float."""
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        return _dt.from_numpy_dtype(data.dtype)
+    if isinstance(data, Tensor):
+        return data.dtype
+    kinds = set()
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, Tensor):
+            kinds.add(x.dtype.category)
+        elif isinstance(x, np.ndarray):
+            kinds.add(_dt.from_numpy_dtype(x.dtype).category)
+        elif isinstance(x, (bool, np.bool_)):
+            kinds.add(0)
+        elif isinstance(x, (int, np.integer)):
+            kinds.add(1)
+        elif isinstance(x, (float, np.floating)):
+            kinds.add(2)
+        elif isinstance(x, complex):
+            raise DTypeError("tensor: complex numbers are not supported by Cadenza")
+        else:
+            raise TypeError(f"tensor: could not infer dtype of {type(x).__name__}")
+    if not kinds:
+        return _dt.get_default_dtype()
+    return (_dt.bool, _dt.int64, _dt.get_default_dtype())[builtins.max(kinds)]
+
+
+def _to_nested(data):
+    if isinstance(data, Tensor):
+        return data._host()
+    if isinstance(data, (list, tuple)):
+        return [_to_nested(x) for x in data]
+    return data
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors)."""
+    dt = _dt.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
+    try:
+        arr = np.array(_to_nested(data), dtype=dt.np)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"tensor: could not convert data to a {dt.name} tensor: {e}") from None
+    return _place(arr, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with a NumPy array or tensor when no cast is needed."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or
+                                         _dt.to_dtype(dtype).np == data.dtype):
+        _dt.from_numpy_dtype(data.dtype)
+        return _place(data, device)
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """Zero-copy: the tensor and the array share memory."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dt.from_numpy_dtype(ndarray.dtype)
+    return _make(ndarray)
+
+
+def from_dlpack(ext_tensor):
+    """Zero-copy import from any DLPack producer (NumPy, PyTorch, CuPy, ...)."""
+    if hasattr(ext_tensor, "__dlpack_device__"):
+        dev_type = ext_tensor.__dlpack_device__()[0]
+        if dev_type == 2:  # kDLCUDA
+            from .backend import cuda
+            return _make(cuda.xp.from_dlpack(ext_tensor))
+    return _make(np.from_dlpack(ext_tensor))
+
+
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    return _place(np.frombuffer(buffer, dtype=_dt.to_dtype(dtype).np, count=count,
+                                offset=offset), None, requires_grad)
+
+
+def _filled(fn, size, dtype, device, requires_grad):
+    dt = _dt.to_dtype(dtype)
+    return _place(fn(_size(size), dtype=dt.np), device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          pin_memory=False):
+    return _filled(np.zeros, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+         pin_memory=False):
+    return _filled(np.ones, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          pin_memory=False, memory_format=None):
+    return _filled(np.empty, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None,
+         layout=None):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None:
+        dtype = _infer_dtype(fill_value)
+    dt = _dt.to_dtype(dtype)
+    return _place(np.full(_size((size,) if isinstance(size, int) else (tuple(size),)),
+                          fill_value, dtype=dt.np), device, requires_grad)
+
+
+def _like(input, dtype, device):
+    return (_dt.to_dtype(dtype) if dtype is not None else input.dtype,
+            device if device is not None else input.device)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
+               layout=None):
+    dt, dev = _like(input, dtype, device)
+    return zeros(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
+              layout=None):
+    dt, dev = _like(input, dtype, device)
+    return ones(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
+               layout=None):
+    dt, dev = _like(input, dtype, device)
+    return empty(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
+              memory_format=None, layout=None):
+    dt, dev = _like(input, dtype, device)
+    return full(tuple(input.shape), fill_value, dtype=dt, device=dev,
+                requires_grad=requires_grad)
+
+
+def _num(x):
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None,
+           layout=None):
+    """Values from start (inclusive) to end (exclusive) by step; int64 if all are integers."""
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dt = _dt.int64 if ints else _dt.get_default_dtype()
+    else:
+        dt = _dt.to_dtype(dtype)
+    n = builtins.max(0, math.ceil((end - start) / step))
+    if dt.is_floating_point:
+        arr = (start + np.arange(n, dtype=np.float64) * step).astype(dt.np)
+    else:
+        arr = np.arange(start, start + n * step, step)[:n].astype(dt.np)
+    return _place(arr, device, requires_grad)
+
+
+def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
+    dt = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    n = int(math.floor((end - start) / step)) + 1
+    return _place((start + np.arange(n) * step).astype(dt.np), device, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
+    dt = _dt.to_dtype(dtype)
+    arr = np.linspace(_num(start), _num(end), int(steps), dtype=np.float64).astype(dt.np)
+    return _place(arr, device, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    dt = _dt.to_dtype(dtype)
+    arr = np.logspace(start, end, int(steps), base=base, dtype=np.float64).astype(dt.np)
+    return _place(arr, device, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
+    return _place(np.eye(n, m, dtype=_dt.to_dtype(dtype).np), device, requires_grad)
+
+
+# ----------------------------------------------------------------------------- random
+def _float_dt(dtype):
+    dt = _dt.to_dtype(dtype)
+    if not dt.is_floating_point:
+        raise DTypeError(f"expected a floating point dtype for random floats, got {dt}")
+    return dt
+
+
+def _random_float(sample, size, dtype, device, requires_grad):
+    dt = _float_dt(dtype)
+    gen_dt = dt.np if dt.np in (np.float32, np.float64) else np.float32
+    return _place(sample(_size(size), gen_dt).astype(dt.np, copy=False), device, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
+         layout=None, pin_memory=False):
+    """Uniform samples on [0, 1)."""
+    rng = _rng(generator)
+    return _random_float(lambda s, d: rng.random(s, dtype=d), size, dtype, device,
+                         requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
+          layout=None, pin_memory=False):
+    """Standard normal samples."""
+    rng = _rng(generator)
+    return _random_float(lambda s, d: rng.standard_normal(s, dtype=d), size, dtype, device,
+                         requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
+              memory_format=None):
+    return rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
+               memory_format=None):
+    return randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+                 requires_grad=requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False, out=None):
+    """Integers uniform on [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if isinstance(high, (tuple, list)):
+            low, high, size = 0, low, high
+        else:
+            raise TypeError("randint() missing required argument 'size'")
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    arr = _rng(generator).integers(low, high, size=_size((tuple(size),)), dtype=np.int64)
+    return _place(arr.astype(dt.np, copy=False), device, requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
+                   generator=generator)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    return _place(_rng(generator).permutation(int(n)).astype(dt.np), device, requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False, out=None):
+    """Normal samples; mean/std may be tensors (elementwise) or numbers with ``size``."""
+    rng = _rng(generator)
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        m = mean._data if isinstance(mean, Tensor) else mean
+        s = std._data if isinstance(std, Tensor) else std
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        ref = mean if isinstance(mean, Tensor) else std
+        z = rng.standard_normal(shape).astype(ref._data.dtype)
+        return _make((z * s + m).astype(ref._data.dtype))
+    if size is None:
+        raise TypeError("normal(): with float mean and std, size is required")
+    t = randn(tuple(size) if not isinstance(size, int) else (size,), generator=generator,
+              dtype=dtype, device=device)
+    t._data *= std
+    t._data += mean
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """1 with probability input (or p), else 0, in input's dtype."""
+    probs = input._data if p is None else np.full(input.shape, p)
+    if np.any((probs < 0) | (probs > 1)):
+        raise RuntimeError("bernoulli: expected all probabilities in [0, 1]")
+    u = _rng(generator).random(probs.shape)
+    return _make((u < probs).astype(input._data.dtype))
+
+
+def poisson(input, generator=None):
+    return _make(_rng(generator).poisson(input._data).astype(input._data.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Sample category indices from (rows of) non-negative weights."""
+    w = np.asarray(input._host(), dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {w.ndim}")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
+                           "element < 0")
+    rows = w.reshape(-1, w.shape[-1])
+    sums = rows.sum(-1)
+    if np.any(sums <= 0):
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of "
+                           "probabilities <= 0)")
+    n_cat = rows.shape[1]
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError(f"multinomial: cannot sample n_sample ({num_samples}) > "
+                           f"prob_dist.size(-1) ({n_cat}) samples without replacement")
+    rng = _rng(generator)
+    if replacement or num_samples == 1:
+        cdf = np.cumsum(rows, -1)
+        cdf /= cdf[:, -1:]
+        u = rng.random((rows.shape[0], num_samples))
+        out = np.stack([np.searchsorted(cdf[i], u[i], side="right") for i in range(len(rows))])
+        out = np.minimum(out, n_cat - 1)
+    else:
+        # Gumbel-top-k: without-replacement sampling proportional to weights
+        g = rng.gumbel(size=rows.shape)
+        with np.errstate(divide="ignore"):
+            keys = np.log(rows) + g
+        out = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
+    out = out.astype(np.int64)
+    return _make(out.reshape(w.shape[:-1] + (num_samples,)))

@@ -1,0 +1,104 @@
+"""Anomaly detection: ``with cadenza.autograd.detect_anomaly():`` records each op's user
+source line and raises at the first op whose output (forward) or gradient (backward) turns
+NaN/Inf from finite inputs, naming the op and that line."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from .grad_mode import state, _DecoratorContextManager
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_frame() -> str:
+    """'file:line in func: code' of the innermost frame outside the cadenza package."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PKG):
+        f = f.f_back
+    if f is None:
+        return "<unknown source>"
+    import linecache
+    code = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}: {code}"
+
+
+def _bad(arr):
+    if not hasattr(arr, "dtype") or arr.dtype.kind != "f":
+        return None
+    if np.isnan(arr).any():
+        return "nan"
+    if np.isinf(arr).any():
+        return "inf"
+    return None
+
+
+def check_forward(op, args, out):
+    if not state.anomaly_check_nan:
+        return
+    kind = _bad(out._data)
+    if kind is None:
+        return
+    from .._tensor import Tensor
+    for a in args:
+        v = a._data if isinstance(a, Tensor) else np.asarray(a) if isinstance(
+            a, (float, int)) else None
+        if v is not None and v.dtype.kind == "f" and not np.isfinite(v).all():
+            return  # the non-finite value came in; not this op's doing
+    where = out.grad_fn.src if out.grad_fn is not None and out.grad_fn.src else user_frame()
+    raise RuntimeError(f"Anomaly detected: op '{op.name}' produced {kind} values in its output "
+                       f"from finite inputs, at {where}")
+
+
+def check_backward(node, g, grads_in):
+    if not state.anomaly_check_nan:
+        return
+    from .._tensor import Tensor
+    if isinstance(g, Tensor) and _bad(g._data):
+        return
+    for i, gi in enumerate(grads_in):
+        if isinstance(gi, Tensor):
+            kind = _bad(gi._data)
+            if kind:
+                src = node.src or "<source not recorded: enable detect_anomaly before forward>"
+                raise RuntimeError(f"Function '{node.name()}' returned {kind} values in its {i}th "
+                                   f"output. The forward op '{node.op.name}' was called at {src}")
+
+
+class detect_anomaly(_DecoratorContextManager):
+    """Context manager / decorator enabling anomaly detection (slows every op)."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self.prev = (state.anomaly, state.anomaly_check_nan)
+        state.anomaly = True
+        state.anomaly_check_nan = self.check_nan
+
+    def __exit__(self, *exc):
+        state.anomaly, state.anomaly_check_nan = self.prev
+        return False
+
+    def clone(self):
+        return detect_anomaly(self.check_nan)
+
+
+class set_detect_anomaly(detect_anomaly):
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self.check_nan = check_nan
+        self.prev = (state.anomaly, state.anomaly_check_nan)
+        state.anomaly = bool(mode)
+        state.anomaly_check_nan = check_nan
+
+    def __enter__(self):
+        pass
+
+    def clone(self):
+        return set_detect_anomaly(state.anomaly, self.check_nan)
+
+
+def is_anomaly_enabled() -> bool:
+    return state.anomaly

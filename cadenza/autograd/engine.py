@@ -1,0 +1,257 @@
+"""The backward engine: walks the dynamic graph from the roots in dependency order, calling each
+node's backward rule (written in Tensor ops, so ``create_graph=True`` records the backward pass
+itself and higher-order gradients work), reducing broadcast gradients to each input's shape in
+this one place, and accumulating into leaves' ``.grad``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .grad_mode import state
+from .node import AccumulateGrad
+
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need "
+          "to backward through the graph a second time.")
+
+
+def _root_grads(tensors, grads):
+    from .._tensor import Tensor, _make
+    roots = []
+    for i, (t, g) in enumerate(zip(tensors, grads)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: expected Tensors as outputs, got {type(t).__name__}")
+        if not t._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                               "a grad_fn")
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = _make(np.ones_like(t._data) if type(t._data) is np.ndarray
+                      else t._data * 0 + 1)
+        elif not isinstance(g, Tensor):
+            g = _make(np.asarray(g, dtype=t._data.dtype))
+        if tuple(g.shape) != tuple(t.shape):
+            from ..errors import ShapeError
+            raise ShapeError(f"backward: expected gradient of shape {tuple(t.shape)} for output "
+                             f"{i}, got {tuple(g.shape)}")
+        roots.append((t._grad_node(), g))
+    return roots
+
+
+def _toposort_deps(roots):
+    """Count, for every reachable node, how many reachable edges point at it."""
+    deps = {}
+    seen = set()
+    stack = [n for n, _ in roots]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        for nxt in n.next:
+            if nxt is not None:
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    stack.append(nxt)
+    return deps
+
+
+def _check_versions(node):
+    from .._tensor import Tensor
+    for t, v in zip(node.saved, node.versions):
+        if isinstance(t, Tensor) and t._vc[0] != v:
+            _raise_modified(node, t, v)
+    ov = node.out_version
+    if ov is not None and ov[0][0] != ov[1]:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: the output of {node.name()} is at version {ov[0][0]}; "
+            f"expected version {ov[1]} instead. Hint: replace the in-place op with its "
+            "out-of-place form (x = x.add(1) rather than x.add_(1)).")
+
+
+def _raise_modified(node, t, v):
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{t.dtype} {list(t.shape)}], which is an input of {node.name()}, is at "
+        f"version {t._vc[0]}; expected version {v} instead. Hint: replace the in-place op with "
+        "its out-of-place form (x = x.add(1) rather than x.add_(1)).")
+
+
+def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=True):
+    """Propagate gradients from ``roots`` [(node, grad)]. With ``capture`` (a dict node ->
+    None), the total gradient reaching each of those nodes is stored there instead of
+    accumulating into leaves."""
+    from ..ops import sum_to
+    from ..dtypes import from_numpy_dtype
+    from .._tensor import _make
+    deps = _toposort_deps(roots)
+    grads = {}
+    for n, g in roots:
+        grads[n] = grads[n] + g if n in grads else g
+    ready = [n for n, _ in roots if deps.get(n, 0) == 0]
+    ready = list(dict.fromkeys(ready))
+    prev_mode = state.grad_enabled
+    state.grad_enabled = bool(create_graph)
+    anomaly = state.anomaly
+    try:
+        while ready:
+            node = ready.pop()
+            g = grads.pop(node)
+            if node.pre_hooks:
+                for hook in list(node.pre_hooks):
+                    r = hook(g)
+                    if r is not None:
+                        g = r
+            if capture is not None and node in capture:
+                prev = capture[node]
+                capture[node] = g if prev is None else prev + g
+            if type(node) is AccumulateGrad:
+                if accumulate:
+                    _accumulate(node, g, create_graph, _make)
+                continue
+            if node.freed:
+                raise RuntimeError(_FREED)
+            if node.saved or node.out_version is not None:
+                _check_versions(node)
+            grads_in = node.op.backward(node, g)
+            if type(grads_in) is not tuple:
+                grads_in = (grads_in,)
+            if anomaly:
+                from .anomaly import check_backward
+                check_backward(node, g, grads_in)
+            if node.post_hooks:
+                for hook in list(node.post_hooks):
+                    hook(grads_in, (g,))
+            if not retain_graph and (node.saved or node.out_data is not None):
+                node.saved = ()
+                node.out_data = None
+                node.out_version = None
+                node.freed = True
+            for nxt, gi, meta in zip(node.next, grads_in, node.meta):
+                if nxt is None:
+                    continue
+                if gi is not None:
+                    shape, dt = meta
+                    if gi._data.shape != shape:
+                        gi = sum_to(gi, shape)
+                    if gi._data.dtype != dt:
+                        gi = gi.to(from_numpy_dtype(dt))
+                    cur = grads.get(nxt)
+                    grads[nxt] = gi if cur is None else cur + gi
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
+                    if nxt in grads:
+                        ready.append(nxt)
+                    else:
+                        _skip(nxt, deps, grads, ready)
+    finally:
+        state.grad_enabled = prev_mode
+
+
+def _skip(node, deps, grads, ready):
+    """A node that received no gradient at all: release its dependents' counts."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        for nxt in n.next:
+            if nxt is None:
+                continue
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                if nxt in grads:
+                    ready.append(nxt)
+                else:
+                    stack.append(nxt)
+
+
+def _accumulate(node, g, create_graph, _make):
+    t = node.variable
+    if t is None:
+        return
+    if t.grad is None:
+        # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward
+        # hands the same tensor to both inputs) and optimizers update .grad in place.
+        t.grad = g if create_graph else _make(g._data.copy())
+    elif create_graph or t.grad._requires_grad:
+        t.grad = t.grad + g
+    else:
+        if t.grad._data.shape != g._data.shape:
+            from ..errors import ShapeError
+            raise ShapeError(f"backward: existing .grad has shape {tuple(t.grad.shape)}, new "
+                             f"gradient {tuple(g.shape)}")
+        t.grad._data += g._data
+    if node.post_hooks:
+        for hook in list(node.post_hooks):
+            hook((), (g,))
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """cadenza.autograd.backward: sum of d(tensors)/d(leaves) into leaves' .grad."""
+    from .._tensor import Tensor
+    if isinstance(tensors, Tensor):
+        tensors = (tensors,)
+    tensors = tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _root_grads(tensors, tuple(grad_tensors))
+    if inputs is not None:
+        if isinstance(inputs, Tensor):
+            inputs = (inputs,)
+        capture = {t._grad_node(): None for t in inputs}
+        run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
+        from .._tensor import _make
+        for t in inputs:
+            g = capture[t._grad_node()]
+            if g is None:
+                continue
+            if t.grad is None:
+                t.grad = g if create_graph else _make(g._data.copy())
+            else:
+                t.grad = t.grad + g
+        return
+    run_backward(roots, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """cadenza.autograd.grad: gradients of outputs w.r.t. inputs, returned (not accumulated)."""
+    from .._tensor import Tensor, _make
+    single = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single else tuple(outputs)
+    inputs_t = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    for i, t in enumerate(inputs_t):
+        if not t._requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require "
+                               "grad")
+    roots = _root_grads(outputs, tuple(grad_outputs))
+    capture = {t._grad_node(): None for t in inputs_t}
+    run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
+    result = []
+    for i, t in enumerate(inputs_t):
+        g = capture[t._grad_node()]
+        if g is None:
+            if materialize_grads:
+                g = _make(np.zeros_like(t._data))
+            elif not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not "
+                                   "have been used in the graph. Set allow_unused=True if this "
+                                   "is the desired behavior.")
+        elif not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result)

@@ -1,0 +1,156 @@
+"""User-defined differentiable functions: subclass ``cadenza.autograd.Function`` with static
+``forward(ctx, *args)`` and ``backward(ctx, *grads)``, call ``MyFn.apply(...)``."""
+from __future__ import annotations
+
+from .grad_mode import state
+from .node import Node
+
+
+class FunctionCtx:
+    """The ``ctx`` passed to forward/backward: save_for_backward, saved_tensors,
+    needs_input_grad, mark_non_differentiable, set_materialize_grads."""
+
+    def __init__(self):
+        self.to_save = ()
+        self._saved_versions = ()
+        self.needs_input_grad = ()
+        self.non_differentiable = set()
+        self.materialize_grads = True
+        self.dirty = ()
+
+    def save_for_backward(self, *tensors):
+        self.to_save = tensors
+        from .._tensor import Tensor
+        self._saved_versions = tuple(t._vc[0] if isinstance(t, Tensor) else None
+                                     for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        from .._tensor import Tensor
+        for t, v in zip(self.to_save, self._saved_versions):
+            if isinstance(t, Tensor) and t._vc[0] != v:
+                raise RuntimeError("one of the variables needed for gradient computation has "
+                                   "been modified by an inplace operation (saved by a custom "
+                                   f"autograd.Function): version {t._vc[0]}, expected {v}")
+        return self.to_save
+
+    def mark_non_differentiable(self, *tensors):
+        self.non_differentiable.update(id(t) for t in tensors)
+
+    def mark_dirty(self, *tensors):
+        self.dirty = tensors
+
+    def set_materialize_grads(self, value: bool):
+        self.materialize_grads = value
+
+
+class _FunctionOp:
+    """Adapts one call of a Function subclass to the engine's op protocol. With several
+    differentiable outputs, the nodes of outputs 1.. feed into output 0's node: they stash
+    their gradient in ``shared`` and pass zeros on, so output 0's node runs last and calls the
+    user's backward once with every output's gradient."""
+
+    def __init__(self, fn_cls, ctx, out_index, shared):
+        self.fn_cls = fn_cls
+        self.ctx = ctx
+        self.name = fn_cls.__name__
+        self.node_name = fn_cls.__name__ + "Backward"
+        self.out_index = out_index
+        self.shared = shared
+
+    def backward(self, node, g):
+        from .._tensor import _make
+        import numpy as np
+        sh = self.shared
+        if self.out_index != 0:
+            sh["grads"][self.out_index] = g
+            shape, dt = sh["out_meta"][0]
+            return (_make(np.zeros(shape, dtype=dt)),)
+        grads = list(sh["grads"])
+        grads[0] = g
+        for i, gi in enumerate(grads):
+            if gi is None and self.ctx.materialize_grads:
+                shape, dt = sh["out_meta"][i]
+                grads[i] = _make(np.zeros(shape, dtype=dt))
+        res = self.fn_cls.backward(self.ctx, *grads)
+        if not isinstance(res, tuple):
+            res = (res,)
+        n_in = len(node.next)
+        if len(res) < n_in:
+            raise RuntimeError(f"function {self.node_name} returned an incorrect number of "
+                               f"gradients (expected {n_in}, got {len(res)})")
+        return tuple(res[:n_in])
+
+
+class Function:
+    """Base class for custom autograd operations."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode "
+                                  "AD.")
+
+    vjp = backward
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .._tensor import Tensor
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        prev = state.grad_enabled
+        state.grad_enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            state.grad_enabled = prev
+        if hasattr(cls, "setup_context") and "setup_context" in cls.__dict__:
+            cls.setup_context(ctx, args, out)
+        if not (prev and any(ctx.needs_input_grad)):
+            return out
+        outs = out if isinstance(out, tuple) else (out,)
+        diff = [isinstance(o, Tensor) and id(o) not in ctx.non_differentiable
+                and o.is_floating_point() for o in outs]
+        shared = {"grads": [None] * builtins_sum(diff),
+                  "out_meta": [(o._data.shape, o._data.dtype) for o, d in zip(outs, diff) if d]}
+        nxt = [a._grad_node() if isinstance(a, Tensor) and a._requires_grad else None
+               for a in args]
+        meta = [(a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None
+                for a in args]
+        result, first, k = [], None, 0
+        for o, d in zip(outs, diff):
+            if not d:
+                result.append(o)
+                continue
+            if any(o is a for a in args):
+                o = o.detach()  # returning an input: a new tensor aliasing it
+            op = _FunctionOp(cls, ctx, k, shared)
+            if k == 0:
+                node = first = Node(op, None, nxt, meta)
+            else:
+                node = Node(op, None, [first], [shared["out_meta"][0]])
+            o.grad_fn = node
+            o._requires_grad = True
+            result.append(o)
+            k += 1
+        return tuple(result) if isinstance(out, tuple) else result[0]
+
+
+def builtins_sum(xs):
+    return sum(1 for x in xs if x)
+
+
+class once_differentiable:
+    """Decorator kept for API compatibility: backward runs without recording either way
+    unless create_graph is used."""
+
+    def __new__(cls, fn):
+        return fn

@@ -1,0 +1,97 @@
+"""Graph nodes of the dynamic graph. A Node is one recorded op application: the op, its
+attributes, what backward needs (saved inputs/output, checked against version counters), and
+edges to the nodes that produced its inputs (``next``). Edges point at nodes, not tensors, so an
+in-place op that re-bases a tensor onto a new node does not rewrite earlier history."""
+from __future__ import annotations
+
+import weakref
+
+
+class Node:
+    __slots__ = ("op", "attrs", "next", "meta", "saved", "versions", "out_data", "out_version",
+                 "pre_hooks", "post_hooks", "src", "freed", "__weakref__")
+
+    def __init__(self, op, attrs, next_, meta):
+        self.op = op
+        self.attrs = attrs
+        self.next = next_
+        self.meta = meta
+        self.saved = ()
+        self.versions = ()
+        self.out_data = None
+        self.out_version = None
+        self.pre_hooks = None
+        self.post_hooks = None
+        self.src = None
+        self.freed = False
+
+    # --- what backward rules read -------------------------------------------------------
+    @property
+    def out(self):
+        """The op's output as a Tensor in this graph (so create_graph sees it)."""
+        from .._tensor import _wrap_node_output
+        return _wrap_node_output(self)
+
+    def shape(self, i: int):
+        return self.meta[i][0]
+
+    # --- PyTorch's grad_fn surface -------------------------------------------------------
+    def name(self) -> str:
+        return self.op.node_name
+
+    @property
+    def next_functions(self):
+        return tuple((n, 0) for n in self.next)
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) after this node ran."""
+        if self.post_hooks is None:
+            self.post_hooks = []
+        self.post_hooks.append(fn)
+        return _Handle(self.post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """fn(grad_output) -> new grad or None, before this node runs."""
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append(fn)
+        return _Handle(self.pre_hooks, fn)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into ``tensor.grad``."""
+    __slots__ = ("variable_ref",)
+
+    class _Op:
+        node_name = "AccumulateGrad"
+
+    def __init__(self, tensor):
+        super().__init__(AccumulateGrad._Op, None, (), ((tensor._data.shape, tensor._data.dtype),))
+        self.variable_ref = weakref.ref(tensor)
+
+    @property
+    def variable(self):
+        return self.variable_ref()
+
+
+class _Handle:
+    """What register_hook returns: ``handle.remove()`` unregisters."""
+
+    def __init__(self, container, item, key=None):
+        self.container, self.item, self.key = container, item, key
+
+    def remove(self):
+        c = self.container
+        if isinstance(c, dict):
+            c.pop(self.key, None)
+        elif self.item in c:
+            c.remove(self.item)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()

@@ -1,0 +1,187 @@
+"""Cadenza dtypes and PyTorch's type-promotion rules.
+
+A ``dtype`` wraps a NumPy dtype. Promotion follows PyTorch, not NumPy: categories are
+bool < integer < floating; a Python scalar or a zero-dim tensor only raises the *category*
+of a dimensioned tensor operand (``int_tensor * 2.5`` is float32, ``f32 * f64_scalar_tensor``
+is float32), and float16 with bfloat16 gives float32.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "dtype", "float32", "float", "float64", "double", "float16", "half", "bfloat16",
+    "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
+    "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
+]
+
+_BOOL, _INT, _FLOAT = 0, 1, 2
+
+
+class dtype:
+    """A tensor element type (``cadenza.float32`` ...), comparable by identity like torch's."""
+
+    __slots__ = ("name", "np", "category", "itemsize", "is_floating_point", "is_signed",
+                 "is_complex")
+
+    def __init__(self, name: str, np_dtype, category: int):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.category = category
+        self.itemsize = self.np.itemsize
+        self.is_floating_point = category == _FLOAT
+        self.is_signed = name not in ("uint8", "bool")
+        self.is_complex = False
+
+    def __repr__(self) -> str:
+        return f"cadenza.{self.name}"
+
+    def __reduce__(self):
+        return (_from_name, (self.name,))
+
+    def to_real(self):
+        return self
+
+    @property
+    def bits(self) -> int:
+        return self.itemsize * 8
+
+
+def _bfloat16_np():
+    try:
+        import ml_dtypes
+    except ImportError:  # optional extra: bfloat16 tensors need ml_dtypes
+        return None
+    return ml_dtypes.bfloat16
+
+
+float32 = float = dtype("float32", np.float32, _FLOAT)
+float64 = double = dtype("float64", np.float64, _FLOAT)
+float16 = half = dtype("float16", np.float16, _FLOAT)
+int64 = long = dtype("int64", np.int64, _INT)
+int32 = int = dtype("int32", np.int32, _INT)
+int16 = short = dtype("int16", np.int16, _INT)
+int8 = dtype("int8", np.int8, _INT)
+uint8 = dtype("uint8", np.uint8, _INT)
+bool = dtype("bool", np.bool_, _BOOL)
+_bf16 = _bfloat16_np()
+bfloat16 = dtype("bfloat16", _bf16, _FLOAT) if _bf16 is not None else None
+
+ALL = [d for d in (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool)
+       if d is not None]
+_BY_NP = {d.np: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
+                 "int": int32, "short": int16})
+_default = [float32]
+
+
+def _from_name(name: str) -> dtype:
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    """The Cadenza dtype of a NumPy dtype; float64 NumPy data stays float64 (as torch does)."""
+    d = _BY_NP.get(np_dtype)
+    if d is not None:
+        return d
+    d = _BY_NP.get(np.dtype(np_dtype))
+    if d is None:
+        from .errors import DTypeError
+        raise DTypeError(f"cadenza: unsupported NumPy dtype {np.dtype(np_dtype)}; "
+                         f"supported: {', '.join(x.name for x in ALL)}")
+    return d
+
+
+def to_dtype(d) -> dtype:
+    """Accept a cadenza dtype, a NumPy dtype/type, a Python type or a name."""
+    if isinstance(d, dtype):
+        return d
+    if d is None:
+        return _default[0]
+    if d is _pyfloat:
+        return _default[0]
+    if d is _pyint:
+        return int64
+    if d is _pybool:
+        return bool
+    if isinstance(d, str):
+        if d.startswith(("torch.", "cadenza.")):
+            d = d.split(".", 1)[1]
+        if d in _BY_NAME:
+            return _BY_NAME[d]
+    try:
+        return from_numpy_dtype(np.dtype(d))
+    except TypeError:
+        pass
+    from .errors import DTypeError
+    raise DTypeError(f"cadenza: expected a dtype, got {d!r}")
+
+
+import builtins as _b  # noqa: E402  (the names float/int/bool above shadow the builtins)
+
+_pyfloat, _pyint, _pybool = _b.float, _b.int, _b.bool
+
+
+def get_default_dtype() -> dtype:
+    return _default[0]
+
+
+def set_default_dtype(d) -> None:
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        from .errors import DTypeError
+        raise DTypeError(f"set_default_dtype: expected a floating point dtype, got {d}")
+    _default[0] = d
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """torch.promote_types: the smallest dtype both a and b convert to safely."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    if a.category == _FLOAT and {a.name, b.name} == {"float16", "bfloat16"}:
+        return float32
+    return _BY_NP[np.promote_types(a.np, b.np)]
+
+
+def _scalar_category(x) -> int:
+    t = type(x)
+    if t is _pybool or t is np.bool_:
+        return _BOOL
+    if t is _pyint or isinstance(x, np.integer):
+        return _INT
+    return _FLOAT
+
+
+def _category_default(cat: int) -> dtype:
+    return (bool, int64, _default[0])[cat]
+
+
+def result_type(*operands) -> dtype:
+    """torch.result_type over tensors and Python scalars (PyTorch's three priority classes)."""
+    from ._tensor import Tensor
+    dim_dt = zero_dt = scalar_cat = None
+    for x in operands:
+        if isinstance(x, Tensor):
+            d = x.dtype
+            if x._data.ndim:
+                dim_dt = d if dim_dt is None else promote_types(dim_dt, d)
+            else:
+                zero_dt = d if zero_dt is None else promote_types(zero_dt, d)
+        else:
+            c = _scalar_category(x)
+            scalar_cat = c if scalar_cat is None else max(scalar_cat, c)
+    out = dim_dt
+    if zero_dt is not None:
+        if out is None:
+            out = zero_dt
+        elif zero_dt.category > out.category:
+            out = zero_dt
+    if scalar_cat is not None:
+        if out is None:
+            out = _category_default(scalar_cat)
+        elif scalar_cat > out.category:
+            out = _category_default(scalar_cat)
+    return out

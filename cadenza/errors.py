@@ -1,0 +1,25 @@
+"""Cadenza's exceptions. Each also subclasses the built-in exception PyTorch raises for the same
+mistake, so ``except RuntimeError`` / ``except ValueError`` clauses in ported code still work.
+
+Message format: ``<op or layer>: expected <condition>, got <actual>``.
+"""
+
+
+class ShapeError(RuntimeError, ValueError):
+    """Shapes that do not fit the op (broadcasting, matmul, reshape, layer inputs)."""
+
+
+class DTypeError(RuntimeError, TypeError):
+    """A dtype the op does not accept, or operands whose dtypes must match and do not."""
+
+
+class DeviceError(RuntimeError):
+    """Operands on different devices, or a device that is not available."""
+
+
+class TraceError(RuntimeError):
+    """Python that cannot be captured into a static graph by cadenza.compile."""
+
+
+def fmt_shape(shape) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -1,0 +1,200 @@
+"""The op registry and the one dispatch path every primitive goes through.
+
+A primitive is a class registered with ``@register`` that holds everything about one op:
+- ``forward(xp, *arrays, **attrs)``: backend arrays in, one array out, written against ``xp``;
+- ``backward(ctx, grad)``: the gradient rule, written only in Cadenza Tensor ops, returning one
+  gradient (or None) per input; ``ctx`` is the graph node (``ctx.saved``, ``ctx.out``,
+  ``ctx.attrs``, ``ctx.shape(i)``);
+- ``kind`` (elementwise, reduce, shape, index, library, random, creation) and its lowering:
+  ``c_expr`` for fused elementwise kernels, ``onnx`` for export (None: not exportable);
+- ``saves``: what backward reads ("inputs", "output", "both", "none"), checked against
+  version counters so an in-place change of a saved value is reported, never silently used.
+Broadcast gradients are reduced to each input's shape by the engine, not in backward rules.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ..autograd.grad_mode import state as _state
+from ..autograd.node import Node
+from .._tensor import Tensor, _make
+from .. import dtypes as _dt
+from ..errors import ShapeError, DTypeError, fmt_shape
+
+REGISTRY: dict[str, type] = {}
+_REQUIRED = ("name", "kind", "forward", "onnx")
+_KINDS = {"elementwise", "reduce", "shape", "index", "library", "random", "creation"}
+
+
+class Op:
+    """Base of primitives; subclasses set the fields checked by ``register``."""
+    saves = "inputs"
+    promote = False      # binary type promotion (PyTorch rules) before forward
+    to_float = False     # integer inputs compute in the default float dtype (exp, div, ...)
+    differentiable = True
+    view = False         # output may share memory with input 0
+    c_expr = None
+
+
+def _camel(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+def register(cls):
+    """Add a primitive to the registry; fail at import if a required field is missing."""
+    missing = [f for f in _REQUIRED if f not in cls.__dict__ and not hasattr(cls, f)]
+    if cls.differentiable and not hasattr(cls, "backward"):
+        missing.append("backward")
+    if missing or cls.kind not in _KINDS:
+        raise TypeError(f"op {cls.__name__}: missing {missing or 'a valid kind'}")
+    if cls.kind == "elementwise" and cls.differentiable and cls.c_expr is None:
+        raise TypeError(f"op {cls.__name__}: elementwise ops need a c_expr lowering")
+    if cls.name in REGISTRY:
+        raise TypeError(f"op {cls.name} registered twice")
+    cls.node_name = _camel(cls.name) + "Backward0"
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _promote(args, arrs):
+    """PyTorch's promotion: cast arrays only when dtypes differ or a scalar raises the
+    category (NumPy already keeps the array dtype for same-category Python scalars)."""
+    first = None
+    need = False
+    for a, x in zip(args, arrs):
+        if isinstance(a, Tensor):
+            if first is None:
+                first = x.dtype
+            elif x.dtype != first:
+                need = True
+                break
+    if not need and first is not None:
+        k = first.kind
+        for a in args:
+            if not isinstance(a, Tensor):
+                t = type(a)
+                if (t is float and k != "f" and first.name != "bfloat16") or (
+                        t is int and k == "b"):
+                    need = True
+                    break
+    if not need:
+        return arrs
+    target = _dt.result_type(*args).np
+    return [x.astype(target, copy=False) if isinstance(a, Tensor) else x
+            for a, x in zip(args, arrs)]
+
+
+def _floatify(args, arrs):
+    f = _dt.get_default_dtype().np
+    return [x.astype(f) if isinstance(a, Tensor) and x.dtype.kind in "iub" else x
+            for a, x in zip(args, arrs)]
+
+
+def apply(op, *args, **attrs):
+    """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
+    arrs = []
+    req = False
+    for a in args:
+        if isinstance(a, Tensor):
+            arrs.append(a._data)
+            if a._requires_grad:
+                req = True
+        else:
+            arrs.append(a)
+    if op.promote:
+        arrs = _promote(args, arrs)
+    if op.to_float:
+        arrs = _floatify(args, arrs)
+    x0 = arrs[0]
+    xp = np if type(x0) is np.ndarray or not hasattr(x0, "__cuda_array_interface__") \
+        else _xp_of(x0)
+    try:
+        out = op.forward(xp, *arrs, **attrs)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _explain(op, args, attrs, e) from None
+    if type(out) is not np.ndarray:
+        out = xp.asarray(out)
+    t = _make(out)
+    if op.view and isinstance(args[0], Tensor) and xp.may_share_memory(out, arrs[0]):
+        src = args[0]
+        t._vc = src._vc
+        if src._requires_grad:
+            t._base = src._base if src._base is not None else src
+    if req and _state.grad_enabled and op.differentiable:
+        _record(op, t, args, attrs)
+    elif _state.anomaly:
+        from ..autograd.anomaly import check_forward
+        check_forward(op, args, t)
+    return t
+
+
+def _record(op, t, args, attrs):
+    nxt = []
+    meta = []
+    for a in args:
+        if isinstance(a, Tensor):
+            nxt.append(a._grad_node() if a._requires_grad else None)
+            meta.append((a._data.shape, a._data.dtype))
+        else:
+            nxt.append(None)
+            meta.append(None)
+    node = Node(op, attrs, nxt, meta)
+    saves = op.saves
+    if saves == "inputs" or saves == "both":
+        node.saved = args
+        node.versions = tuple(a._vc[0] if isinstance(a, Tensor) else None for a in args)
+    if saves == "output" or saves == "both":
+        node.out_data = t._data
+        node.out_version = (t._vc, t._vc[0])
+    t.grad_fn = node
+    t._requires_grad = True
+    if _state.anomaly:
+        from ..autograd.anomaly import check_forward, user_frame
+        node.src = user_frame()
+        check_forward(op, args, t)
+
+
+def _xp_of(arr):
+    from ..backend import xp_of
+    return xp_of(arr)
+
+
+def describe(a) -> str:
+    if isinstance(a, Tensor):
+        return f"{fmt_shape(a._data.shape)} {a.dtype.name}"
+    return repr(a)
+
+
+def _explain(op, args, attrs, err):
+    """Turn a backend failure into Cadenza's error: op name, operands, what was expected."""
+    check = getattr(op, "check", None)
+    if check is not None:
+        try:
+            check(*args, **attrs)
+        except (ShapeError, DTypeError, IndexError) as nice:
+            return nice
+    operands = ", ".join(describe(a) for a in args)
+    msg = str(err).split("\n")[0]
+    if isinstance(err, IndexError):
+        return IndexError(f"{op.name}: {msg} (operands: {operands})")
+    if isinstance(err, TypeError) or "dtype" in msg or "cast" in msg or "ufunc" in msg:
+        return DTypeError(f"{op.name}: unsupported operand dtypes {operands}: {msg}")
+    return ShapeError(f"{op.name}: operands {operands} do not fit: {msg}")
+
+
+def _broadcast_error(op_name, *tensors):
+    shapes = " and ".join(fmt_shape(t.shape) for t in tensors if isinstance(t, Tensor))
+    return ShapeError(f"{op_name}: expected broadcastable shapes, got {shapes}")
+
+
+def user_source_line() -> str:
+    """file:line of the first frame outside the cadenza package."""
+    pkg = __file__.rsplit("/ops/", 1)[0]
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(pkg):
+        f = f.f_back
+    if f is None:
+        return "<unknown>"
+    return f"{f.f_code.co_filename}:{f.f_lineno}"

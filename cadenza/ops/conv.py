@@ -1,0 +1,114 @@
+"""Sliding-window primitives: unfold (im2col) and its adjoint fold (col2im), both 2-d over
+(N, C, H, W). Convolution, pooling and their 1-d forms are composites over these and matmul
+(see cadenza/functional/conv.py), so their gradients of any order come for free."""
+from __future__ import annotations
+
+from ._registry import Op, register, apply
+from ..errors import ShapeError, fmt_shape
+
+
+def out_size(n, k, d, p, s):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _unfold_fwd(xp, x, kernel=(1, 1), dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
+    n, c, h, w = x.shape
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    oh, ow = out_size(h, kh, dh, ph, sh), out_size(w, kw, dw, pw, sw)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"output size ({oh}, {ow}) is too small")
+    if ph or pw:
+        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                                 j * dw: j * dw + sw * (ow - 1) + 1: sw]
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def _fold_fwd(xp, cols, output_size=(1, 1), kernel=(1, 1), dilation=(1, 1), padding=(0, 0),
+              stride=(1, 1)):
+    (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = output_size, kernel, dilation, padding, \
+        stride
+    n, ckk, _ = cols.shape
+    c = ckk // (kh * kw)
+    oh, ow = out_size(h, kh, dh, ph, sh), out_size(w, kw, dw, pw, sw)
+    cols = cols.reshape(n, c, kh, kw, oh, ow)
+    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                j * dw: j * dw + sw * (ow - 1) + 1: sw] += cols[:, :, i, j]
+    return out[:, :, ph: ph + h, pw: pw + w]
+
+
+@register
+class Unfold(Op):
+    name, kind, onnx, saves = "unfold", "library", None, "none"
+    forward = staticmethod(_unfold_fwd)
+
+    @staticmethod
+    def backward(c, g):
+        a = c.attrs
+        return (apply(Fold, g, output_size=tuple(c.shape(0)[2:]), kernel=a["kernel"],
+                      dilation=a["dilation"], padding=a["padding"], stride=a["stride"]),)
+
+
+@register
+class Fold(Op):
+    name, kind, onnx, saves = "fold", "library", None, "none"
+    forward = staticmethod(_fold_fwd)
+
+    @staticmethod
+    def backward(c, g):
+        a = c.attrs
+        return (apply(Unfold, g, kernel=a["kernel"], dilation=a["dilation"],
+                      padding=a["padding"], stride=a["stride"]),)
+
+
+def _pair(v, name):
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(int(x) for x in v)
+    if len(v) == 1:
+        return (v[0], v[0])
+    if len(v) != 2:
+        raise ValueError(f"{name}: expected an int or a pair, got {v}")
+    return v
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """F.unfold: sliding local blocks of a (N, C, H, W) input -> (N, C*kh*kw, L)."""
+    if input.ndim != 4:
+        raise ShapeError(f"unfold: expected a 4-d input (N, C, H, W), got "
+                         f"{fmt_shape(input.shape)}")
+    k, d, p, s = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
+                  _pair(padding, "padding"), _pair(stride, "stride"))
+    _check_window("unfold", input.shape[2:], k, d, p, s)
+    return apply(Unfold, input, kernel=k, dilation=d, padding=p, stride=s)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """F.fold: sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W)."""
+    k, d, p, s = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
+                  _pair(padding, "padding"), _pair(stride, "stride"))
+    size = _pair(output_size, "output_size")
+    if input.ndim != 3 or input.shape[1] % (k[0] * k[1]):
+        raise ShapeError(f"fold: expected input (N, C*{k[0]}*{k[1]}, L), got "
+                         f"{fmt_shape(input.shape)}")
+    L = out_size(size[0], k[0], d[0], p[0], s[0]) * out_size(size[1], k[1], d[1], p[1], s[1])
+    if input.shape[2] != L:
+        raise ShapeError(f"fold: expected input.shape[2] == {L} blocks for output_size {size}, "
+                         f"got {fmt_shape(input.shape)}")
+    return apply(Fold, input, output_size=size, kernel=k, dilation=d, padding=p, stride=s)
+
+
+def _check_window(op, spatial, k, d, p, s):
+    for n, kk, dd, pp, ss in zip(spatial, k, d, p, s):
+        if ss <= 0 or dd <= 0 or pp < 0:
+            raise ValueError(f"{op}: stride and dilation must be positive and padding "
+                             f"non-negative, got stride={s}, dilation={d}, padding={p}")
+        if out_size(n, kk, dd, pp, ss) <= 0:
+            raise ShapeError(f"{op}: input spatial size {tuple(spatial)} is too small for "
+                             f"kernel {k} with dilation {d} and padding {p}")

@@ -1,0 +1,368 @@
+"""Indexing primitives: getitem (basic and advanced) and its adjoint index_put (with
+accumulation, so repeated indices sum their gradients). gather, scatter, scatter_add,
+index_select, index_add, masked_fill and friends are built on these two."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._registry import Op, register, apply
+from .._tensor import Tensor, _norm_dim, _make
+from ..errors import ShapeError, fmt_shape
+from .. import dtypes as _dt
+
+
+def _to_index(idx):
+    """Convert a user index (ints, slices, None, Ellipsis, Tensors, lists) to NumPy's form."""
+    if isinstance(idx, tuple):
+        return tuple(_to_index_item(i) for i in idx)
+    return (_to_index_item(idx),)
+
+
+def _to_index_item(i):
+    if isinstance(i, Tensor):
+        a = i._data
+        if a.dtype.kind not in "iub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return a
+    if isinstance(i, list):
+        a = np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
+        if a.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return a
+    if isinstance(i, slice):
+        return slice(_int_or_none(i.start), _int_or_none(i.stop), _int_or_none(i.step))
+    return i
+
+
+def _int_or_none(v):
+    return int(v) if isinstance(v, Tensor) else v
+
+
+def _is_basic(index):
+    return all(not isinstance(i, np.ndarray) for i in index)
+
+
+@register
+class GetItem(Op):
+    name, kind, onnx, saves, view = "getitem", "index", "Gather", "none", True
+
+    @staticmethod
+    def forward(xp, a, index=()):
+        for i in index:
+            if isinstance(i, slice) and i.step is not None and i.step < 0:
+                raise ValueError("step must be greater than zero")
+        return a[index]
+
+    # the adjoint of reading x[index] is adding g into zeros at index
+    @staticmethod
+    def backward(c, g):
+        from .._creation import zeros
+        z = zeros(c.shape(0), dtype=g.dtype)
+        return (apply(IndexPut, z, g, index=c.attrs["index"], accumulate=True),)
+
+
+@register
+class IndexPut(Op):
+    """out = copy of x with out[index] = v (or += v with accumulate, summing repeats)."""
+    name, kind, onnx, saves = "index_put", "index", "ScatterND", "none"
+
+    @staticmethod
+    def forward(xp, x, v, index=(), accumulate=False):
+        out = x.copy()
+        if accumulate:
+            if _is_basic(index):
+                out[index] += v
+            else:
+                xp.add.at(out, index, v)
+        else:
+            out[index] = v
+        return out
+
+    @staticmethod
+    def backward(c, g):
+        index = c.attrs["index"]
+        gx = gv = None
+        if c.next[0] is not None:
+            gx = g if c.attrs["accumulate"] else apply(IndexPut, g, 0.0, index=index,
+                                                       accumulate=False)
+        if c.next[1] is not None:
+            gv = apply(GetItem, g, index=index)
+        return gx, gv
+
+
+def getitem(input, idx):
+    index = _to_index(idx)
+    try:
+        return apply(GetItem, input, index=index)
+    except IndexError as e:
+        raise IndexError(f"{str(e).replace('getitem: ', 'index: ', 1)}; tensor shape "
+                         f"{fmt_shape(input.shape)}") from None
+
+
+def index_put(input, indices, values, accumulate=False):
+    """Out-of-place: a copy of input with input[indices] = values (or += with accumulate)."""
+    index = _to_index(tuple(indices) if isinstance(indices, (list, tuple)) else indices)
+    if not isinstance(values, Tensor):
+        values = _scalar_tensor(values, input)
+    elif values.dtype is not input.dtype:
+        values = values.to(input.dtype)
+    return apply(IndexPut, input, values, index=index, accumulate=accumulate)
+
+
+def _scalar_tensor(v, like):
+    return _make(np.asarray(v, dtype=like._data.dtype))
+
+
+def setitem(self, idx, value):
+    """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
+    from ..autograd.grad_mode import state
+    index = _to_index(idx)
+    needs_graph = state.grad_enabled and (
+        self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
+    if not needs_graph:
+        v = value._data if isinstance(value, Tensor) else value
+        try:
+            self._data[index] = v
+        except ValueError as e:
+            if "read-only" in str(e):
+                raise RuntimeError("unsupported operation: more than one element of the "
+                                   "written-to tensor refers to a single memory location. "
+                                   "Please clone() the tensor before performing the operation.")
+            raise ShapeError(f"setitem: cannot assign value of shape "
+                             f"{fmt_shape(np.shape(v))} to index of tensor "
+                             f"{fmt_shape(self.shape)}: {e}") from None
+        self._vc[0] += 1
+        return
+    from .inplace import check_inplace, commit_inplace
+    check_inplace(self, "setitem")
+    if not isinstance(value, Tensor):
+        value = _scalar_tensor(value, self)
+    elif value.dtype is not self.dtype:
+        value = value.to(self.dtype)
+    out = apply(IndexPut, self, value, index=index, accumulate=False)
+    commit_inplace(self, out)
+
+
+def _coords(index, dim):
+    """Open-mesh coordinates selecting input[..., index[...], ...] along dim (gather's rule:
+    out[i][j][k] = input[i][index[i][j][k]][k] for dim=1)."""
+    idx = index._data
+    nd = idx.ndim
+    out = []
+    for d in range(nd):
+        if d == dim:
+            out.append(idx)
+        else:
+            shape = [1] * nd
+            shape[d] = idx.shape[d]
+            out.append(np.arange(idx.shape[d]).reshape(shape))
+    return tuple(out)
+
+
+def _check_gather(op, input, dim, index):
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
+        raise ShapeError(f"{op}: expected index and input to have the same number of "
+                         f"dimensions, got index {fmt_shape(index.shape)} and input "
+                         f"{fmt_shape(input.shape)}")
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j][k] = input[i][index[i][j][k]][k] (dim=1); gradients scatter-add back."""
+    _check_gather("gather", input, dim, index)
+    d = _norm_dim(dim, input._data.ndim, "gather")
+    for i, (si, sx) in enumerate(zip(index.shape, input.shape)):
+        if i != d and si > sx:
+            raise ShapeError(f"gather: expected index {fmt_shape(index.shape)} to be smaller "
+                             f"than input {fmt_shape(input.shape)} apart from dimension {d}")
+    if input._data.ndim == 0:
+        return input.reshape(()).expand(index.shape) if index.numel() else input
+    return apply(GetItem, input, index=_coords(index, d))
+
+
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return input.reshape(-1)[indices.reshape(-1)]
+    d = _norm_dim(dim, input._data.ndim, "take_along_dim")
+    shape = list(np.broadcast_shapes(
+        tuple(s for i, s in enumerate(input.shape) if i != d),
+        tuple(s for i, s in enumerate(indices.shape) if i != d)))
+    ishape = shape[:d] + [input.shape[d]] + shape[d:]
+    jshape = shape[:d] + [indices.shape[d]] + shape[d:]
+    return gather(input.expand(ishape), d, indices.expand(jshape))
+
+
+def take(input, index):
+    return input.reshape(-1)[index]
+
+
+def _scatter(input, dim, index, src, accumulate, op):
+    _check_gather(op, input, dim, index)
+    d = _norm_dim(dim, input._data.ndim, op)
+    if isinstance(src, Tensor):
+        sub = tuple(slice(0, s) for s in index.shape)
+        if tuple(src.shape) != tuple(index.shape):
+            src = src[sub]
+        if src.dtype is not input.dtype:
+            src = src.to(input.dtype)
+    else:
+        src = _scalar_tensor(src, input)
+    return apply(IndexPut, input, src, index=_coords(index, d), accumulate=accumulate)
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """out = input with out[i][index[i][j]] = src[i][j] (dim=1)."""
+    if src is None:
+        src = value
+    if reduce == "add":
+        return _scatter(input, dim, index, src, True, "scatter")
+    if reduce is not None:
+        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use "
+                                  "scatter_add or reduce='add'")
+    return _scatter(input, dim, index, src, False, "scatter")
+
+
+def scatter_add(input, dim, index, src):
+    """out = input with src added at index along dim (repeated indices sum)."""
+    return _scatter(input, dim, index, src, True, "scatter_add")
+
+
+def _dim_index(input, dim, index, op):
+    d = _norm_dim(dim, input._data.ndim, op) if input._data.ndim else 0
+    if isinstance(index, Tensor):
+        if index._data.dtype.kind not in "iu":
+            raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+        if index.ndim > 1:
+            raise ShapeError(f"{op}(): Index is supposed to be a vector, got "
+                             f"{fmt_shape(index.shape)}")
+        index = index.reshape(-1)
+    return (slice(None),) * d + (index,)
+
+
+def index_select(input, dim, index):
+    """Rows (along dim) listed in the 1-d index."""
+    return getitem(input, _dim_index(input, dim, index, "index_select"))
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """out = input; out[..., index[i], ...] += alpha * source[..., i, ...] (repeats sum)."""
+    if alpha != 1:
+        source = source * alpha
+    return index_put(input, _dim_index(input, dim, index, "index_add"), source,
+                     accumulate=True)
+
+
+def index_copy(input, dim, index, source):
+    return index_put(input, _dim_index(input, dim, index, "index_copy"), source)
+
+
+def index_fill(input, dim, index, value):
+    return index_put(input, _dim_index(input, dim, index, "index_fill"), value)
+
+
+def masked_fill(input, mask, value):
+    """Elements of input where mask is True replaced by value (broadcast mask)."""
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
+    try:
+        np.broadcast_shapes(tuple(mask.shape), tuple(input.shape))
+    except ValueError:
+        raise ShapeError(f"masked_fill: expected mask {fmt_shape(mask.shape)} to broadcast to "
+                         f"input {fmt_shape(input.shape)}") from None
+    from .elementwise import where
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError("masked_fill only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value.ndim} dimension(s).")
+        value = value.to(input.dtype)
+        out = where(mask, value, input)
+    else:
+        out = where(mask, input.dtype.np.type(value), input)
+    if tuple(out.shape) != tuple(input.shape):
+        raise ShapeError(f"masked_fill: mask {fmt_shape(mask.shape)} does not broadcast to "
+                         f"input {fmt_shape(input.shape)}")
+    return out
+
+
+def masked_select(input, mask):
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    return getitem(input.expand(shape), mask.expand(shape))
+
+
+def masked_scatter(input, mask, source):
+    shape = tuple(input.shape)
+    m = mask.expand(shape)
+    n = int(m._data.sum())
+    return index_put(input, (m,), source.reshape(-1)[:n])
+
+
+@register
+class Nonzero(Op):
+    name, kind, onnx, saves, differentiable = "nonzero", "index", "NonZero", "none", False
+    forward = staticmethod(lambda xp, a: xp.argwhere(a).astype(np.int64))
+
+
+def nonzero(input, *, as_tuple=False):
+    out = apply(Nonzero, input)
+    if as_tuple:
+        if input.ndim == 0:
+            return (out.reshape(-1),)
+        return tuple(out[:, i] for i in range(out.shape[1]))
+    return out
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot encoding with a new last dim of size num_classes."""
+    if tensor._data.dtype.kind not in "iu":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    a = tensor._data
+    if num_classes == -1:
+        num_classes = int(a.max()) + 1 if a.size else 0
+    if a.size and (a.min() < 0 or a.max() >= num_classes):
+        raise RuntimeError(f"one_hot: Class values must be in [0, {num_classes}), got "
+                           f"[{int(a.min())}, {int(a.max())}]")
+    out = (a[..., None] == np.arange(num_classes)).astype(np.int64)
+    return _make(out)
+
+
+def bincount(input, weights=None, minlength=0):
+    w = None if weights is None else weights._data
+    return _make(np.bincount(input._data, w, minlength))
+
+
+def searchsorted(sorted_sequence, values, *, right=False, side=None):
+    side = side or ("right" if right else "left")
+    s, v = sorted_sequence._data, values._data if isinstance(values, Tensor) else values
+    if s.ndim == 1:
+        return _make(np.searchsorted(s, v, side=side).astype(np.int64))
+    out = np.stack([np.searchsorted(s[i], v[i], side=side) for i in range(s.shape[0])])
+    return _make(out.astype(np.int64))
+
+
+def bucketize(input, boundaries, *, right=False):
+    return searchsorted(boundaries, input, side="left" if not right else "right")
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    res = np.unique(input._data, return_inverse=return_inverse, return_counts=return_counts,
+                    axis=dim)
+    if not isinstance(res, tuple):
+        return _make(res)
+    out = [_make(res[0])]
+    k = 1
+    if return_inverse:
+        out.append(_make(res[k].reshape(input.shape if dim is None else -1).astype(np.int64)))
+        k += 1
+    if return_counts:
+        out.append(_make(res[k].astype(np.int64)))
+    return tuple(out)
+
+
+def where_index_dtype():
+    return _dt.int64

@@ -1,0 +1,124 @@
+"""In-place ops (``x.add_(y)``, ``x[i] = v``): computed out of place through the normal op
+path, then written into x's own buffer (so views and ``.data`` aliases see the change), the
+version counter bumped, and x re-based onto the new graph node when grad is recorded."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.grad_mode import state
+from .._tensor import Tensor, _make
+from ..errors import ShapeError, DTypeError, fmt_shape
+
+
+def check_inplace(self, op_name):
+    if not state.grad_enabled:
+        return
+    if self._requires_grad and self.grad_fn is None:
+        raise RuntimeError(f"{op_name}: a leaf Variable that requires grad is being used in an "
+                           "in-place operation. Wrap the update in `with cadenza.no_grad():` or "
+                           "use an out-of-place op.")
+    base = self._base
+    if base is not None and base._requires_grad:
+        raise RuntimeError(f"{op_name}: in-place modification of a view of a tensor that "
+                           "requires grad is not supported by Cadenza's autograd; use an "
+                           "out-of-place op (or clone() the tensor first).")
+
+
+def commit_inplace(self, out):
+    """Write ``out`` (same shape) into self's buffer and take over its graph node."""
+    if out._data.shape != self._data.shape:
+        raise ShapeError(f"in-place op: output with shape {fmt_shape(self.shape)} doesn't match "
+                         f"the broadcast shape {fmt_shape(out.shape)}")
+    src = out._data
+    if src.dtype != self._data.dtype:
+        if _category(src.dtype) > _category(self._data.dtype):
+            raise DTypeError(f"in-place op: result type {_name(src.dtype)} can't be cast to the "
+                             f"desired output type {_name(self._data.dtype)}")
+    node = out.grad_fn
+    if node is not None and node.saved:
+        # backward must see the value self had before this write: snapshot it
+        if any(s is self for s in node.saved):
+            old = _make(self._data.copy(), self._requires_grad, self.grad_fn)
+            old._accum = self._accum
+            node.saved = tuple(old if s is self else s for s in node.saved)
+            node.versions = tuple(0 if s is old else v for s, v in zip(node.saved, node.versions))
+    try:
+        np.copyto(self._data, src, casting="unsafe") if type(self._data) is np.ndarray \
+            else self._data.__setitem__(Ellipsis, src)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.") from None
+        raise
+    self._vc[0] += 1
+    if node is not None:
+        self.grad_fn = node
+        self._requires_grad = True
+        if node.out_version is not None:
+            node.out_version = (self._vc, self._vc[0])
+    return self
+
+
+def _category(dt):
+    return 0 if dt.kind == "b" else (1 if dt.kind in "iu" else 2)
+
+
+def _name(dt):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+            "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}.get(dt.name, dt.name)
+
+
+def make_inplace(fn, name):
+    """Tensor method ``name`` (e.g. add_) from the out-of-place function ``fn``."""
+    def method(self, *args, **kwargs):
+        check_inplace(self, name)
+        out = fn(self, *args, **kwargs)
+        return commit_inplace(self, out)
+    method.__name__ = name
+    method.__doc__ = f"In-place version of {fn.__name__}."
+    return method
+
+
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        if state.grad_enabled and (value._requires_grad or self._requires_grad):
+            from .elementwise import where
+            check_inplace(self, "fill_")
+            return commit_inplace(self, (self * 0 + value.to(self.dtype)))
+        value = value.item()
+    check_inplace(self, "fill_")
+    if state.grad_enabled and self._requires_grad:
+        return commit_inplace(self, self * 0 + value)
+    self._data[...] = value
+    self._vc[0] += 1
+    return self
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy src's values (broadcast, cast) into self."""
+    if not isinstance(src, Tensor):
+        from .._creation import tensor
+        src = tensor(src)
+    check_inplace(self, "copy_")
+    if state.grad_enabled and (src._requires_grad or self._requires_grad):
+        out = src.to(self.dtype).expand(self.shape) * 1 if src._requires_grad else \
+            (self * 0).detach() + src.detach().to(self.dtype)
+        if not src._requires_grad:
+            self.grad_fn = None if self.grad_fn is None else self.grad_fn
+        return commit_inplace(self, out)
+    try:
+        np.copyto(self._data, np.broadcast_to(np.asarray(src._host()), self._data.shape),
+                  casting="unsafe")
+    except ValueError:
+        raise ShapeError(f"copy_: expected src {fmt_shape(src.shape)} to broadcast to "
+                         f"{fmt_shape(self.shape)}") from None
+    self._vc[0] += 1
+    return self

@@ -1,0 +1,241 @@
+"""Linear algebra primitives: matmul (BLAS through the backend) and einsum, plus mm, bmm,
+outer, dot, addmm, baddbmm, linear composites."""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from ._registry import Op, register, apply
+from .._tensor import Tensor
+from ..errors import ShapeError, DTypeError, fmt_shape
+
+
+@register
+class Matmul(Op):
+    name, kind, onnx, promote = "matmul", "library", "MatMul", False
+
+    @staticmethod
+    def forward(xp, a, b):
+        return xp.matmul(a, b)
+
+    # C = A B: dA = dC B^T, dB = A^T dC (vectors promoted to matrices, batch dims reduced by
+    # the engine's sum_to)
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        a_vec, b_vec = a.ndim == 1, b.ndim == 1
+        a2 = a.unsqueeze(0) if a_vec else a
+        b2 = b.unsqueeze(-1) if b_vec else b
+        g2 = g
+        if a_vec and b_vec:
+            g2 = g.reshape(1, 1)
+        elif a_vec:
+            g2 = g.unsqueeze(-2)
+        elif b_vec:
+            g2 = g.unsqueeze(-1)
+        ga = gb = None
+        if c.next[0] is not None:
+            ga = apply(Matmul, g2, b2.mT)
+            if a_vec:
+                ga = ga.squeeze(-2)
+        if c.next[1] is not None:
+            gb = apply(Matmul, a2.mT, g2)
+            if b_vec:
+                gb = gb.squeeze(-1)
+        return ga, gb
+
+    @staticmethod
+    def check(a, b):
+        _check_matmul("matmul", a, b)
+
+
+def _check_matmul(op, a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"{op}: both arguments need at least 1 dimension, got "
+                         f"{fmt_shape(a.shape)} and {fmt_shape(b.shape)}")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise ShapeError(f"{op}: expected a.shape[-1] == b.shape[-2], got a{fmt_shape(a.shape)} "
+                         f"@ b{fmt_shape(b.shape)}")
+    try:
+        np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+    except ValueError:
+        raise ShapeError(f"{op}: batch dims of a{fmt_shape(a.shape)} and b{fmt_shape(b.shape)} "
+                         "do not broadcast") from None
+
+
+def matmul(input, other):
+    """Matrix product with NumPy/PyTorch broadcasting rules (1-d operands are vectors)."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
+                        f"{type(other).__name__ if isinstance(input, Tensor) else type(input).__name__}")
+    if input._data.dtype != other._data.dtype:
+        raise DTypeError(f"matmul: expected both operands to have the same dtype, got "
+                         f"{input.dtype.name} and {other.dtype.name}")
+    if input._data.ndim == 0 or other._data.ndim == 0:
+        _check_matmul("matmul", input, other)
+    return apply(Matmul, input, other)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ShapeError(f"mm: expected 2-d tensors, got {fmt_shape(input.shape)} and "
+                         f"{fmt_shape(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise ShapeError(f"bmm: expected 3-d tensors, got {fmt_shape(input.shape)} and "
+                         f"{fmt_shape(mat2.shape)}")
+    if input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: expected equal batch sizes, got {fmt_shape(input.shape)} and "
+                         f"{fmt_shape(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           "tensors")
+    return matmul(input, other)
+
+
+inner = vdot = dot
+
+
+def outer(input, vec2):
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
+
+
+ger = outer
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    out = mm(mat1, mat2)
+    if alpha != 1:
+        out = out * alpha
+    return out + (input if beta == 1 else input * beta)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    out = bmm(batch1, batch2)
+    if alpha != 1:
+        out = out * alpha
+    return out + (input if beta == 1 else input * beta)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    return input * beta + alpha * matmul(mat, vec)
+
+
+# ----------------------------------------------------------------------------- einsum
+def _parse_einsum(equation, shapes):
+    """Expand '...' into explicit letters; return (input subscripts, output subscripts)."""
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs, rhs = eq, None
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the "
+                           f"equation" if len(shapes) > len(ins) else
+                           "einsum(): fewer operands were provided than specified in the "
+                           "equation")
+    used = set(c for c in eq if c.isalpha())
+    spare = [c for c in string.ascii_letters if c not in used]
+    ell_nd = 0
+    for s, shp in zip(ins, shapes):
+        if "..." in s:
+            ell_nd = max(ell_nd, len(shp) - (len(s) - 3))
+    ell = "".join(spare[:ell_nd])
+    out_ins = []
+    for s, shp in zip(ins, shapes):
+        if "..." in s:
+            k = len(shp) - (len(s) - 3)
+            s = s.replace("...", ell[ell_nd - k:] if k else "")
+        if len(s) != len(shp):
+            raise ShapeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "
+                             f"does not match the number of dimensions ({len(shp)}) for "
+                             f"operand {len(out_ins)}")
+        out_ins.append(s)
+    if rhs is None:
+        counts = {}
+        for s in out_ins:
+            for ch in s:
+                counts[ch] = counts.get(ch, 0) + 1
+        rhs = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        rhs = rhs.replace("...", ell)
+    return out_ins, rhs
+
+
+@register
+class Einsum(Op):
+    name, kind, onnx = "einsum", "library", "Einsum"
+
+    @staticmethod
+    def forward(xp, *arrs, ins=(), out=""):
+        return xp.einsum(",".join(ins) + "->" + out, *arrs, optimize=len(arrs) > 2)
+
+    # d/dX_i of sum(G * einsum(X...)) = einsum(G, X_j (j != i)) onto X_i's subscripts; letters of
+    # X_i that appear nowhere else were summed away, so the gradient is broadcast along them.
+    @staticmethod
+    def backward(c, g):
+        ins, out = c.attrs["ins"], c.attrs["out"]
+        ops = c.saved
+        grads = []
+        for i, s in enumerate(ins):
+            if c.next[i] is None:
+                grads.append(None)
+                continue
+            if len(set(s)) != len(s):
+                raise RuntimeError(f"einsum backward: repeated subscript in operand {i} ('{s}') "
+                                   "is not supported")
+            others = [ins[j] for j in range(len(ins)) if j != i]
+            avail = set(out) | set("".join(others))
+            kept = "".join(ch for ch in s if ch in avail)
+            args = [g] + [ops[j] for j in range(len(ins)) if j != i]
+            gi = apply(Einsum, *args, ins=(out, *others), out=kept)
+            if kept != s:
+                shape = c.shape(i)
+                gi = gi.reshape(tuple(shape[k] if ch in avail else 1 for k, ch in enumerate(s)))
+                gi = gi.expand(shape)
+            grads.append(gi)
+        return tuple(grads)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ins, out = _parse_einsum(equation, [t.shape for t in operands])
+    dts = {t._data.dtype for t in operands}
+    if len(dts) > 1:
+        from ..dtypes import result_type
+        rt = result_type(*operands)
+        operands = tuple(t.to(rt) for t in operands)
+    return apply(Einsum, *operands, ins=tuple(ins), out=out)
+
+
+def tensordot(a, b, dims=2):
+    if isinstance(dims, int):
+        da = list(range(a.ndim - dims, a.ndim))
+        db = list(range(dims))
+    else:
+        da, db = [list(d) if not isinstance(d, int) else [d] for d in dims]
+    letters = iter(string.ascii_lowercase)
+    sa = [next(letters) for _ in range(a.ndim)]
+    sb = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    out = [ch for k, ch in enumerate(sa) if k not in da] + \
+          [ch for k, ch in enumerate(sb) if k not in db]
+    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)

@@ -1,0 +1,426 @@
+"""Reductions: sum, amax/amin, prod, cumsum and the index-producing argmax/argsort/topk, plus
+the composites built on them (mean, var, std, logsumexp, max/min with indices, sort, norm)."""
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ._registry import Op, register, apply
+from .._tensor import Tensor, _norm_dim
+from .. import dtypes as _dt
+from ..errors import DTypeError
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def _dims(dim, ndim, op):
+    """Normalise dim (None, int or sequence) to a sorted tuple or None (all dims)."""
+    if dim is None:
+        return None
+    if isinstance(dim, (int, np.integer)):
+        return (_norm_dim(int(dim), ndim, op),)
+    dims = tuple(sorted(_norm_dim(int(d), ndim, op) for d in dim))
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+    return dims or None
+
+
+def _kept_shape(shape, dims):
+    if dims is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _expand_back(g, in_shape, dims, keepdim):
+    """Broadcast a reduced gradient back over the reduced dims."""
+    if not keepdim:
+        g = g.reshape(_kept_shape(in_shape, dims))
+    return g.expand(in_shape)
+
+
+@register
+class Sum(Op):
+    name, kind, onnx, saves = "sum", "reduce", "ReduceSum", "none"
+
+    @staticmethod
+    def forward(xp, a, dims=None, keepdim=False, dtype=None):
+        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
+            dtype = np.int64  # integer sums accumulate in int64, as in torch
+        return xp.sum(a, axis=dims, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(c, g):
+        return (_expand_back(g, c.shape(0), c.attrs.get("dims"), c.attrs.get("keepdim")),)
+
+
+class _Extreme(Op):
+    kind, saves = "reduce", "both"
+
+    # gradient split evenly among all elements equal to the extreme value, as torch.amax
+    @staticmethod
+    def backward(c, g):
+        x = c.saved[0]
+        dims, keepdim = c.attrs.get("dims"), c.attrs.get("keepdim")
+        out = c.out
+        if not keepdim:
+            out = out.reshape(_kept_shape(c.shape(0), dims))
+            g = g.reshape(out.shape)
+        mask = (x == out)
+        count = mask.sum(dim=dims, keepdim=True)
+        return (g * mask / count,)
+
+
+@register
+class Amax(_Extreme):
+    name, onnx = "amax", "ReduceMax"
+    forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.max(
+        a, axis=dims, keepdims=keepdim))
+
+
+@register
+class Amin(_Extreme):
+    name, onnx = "amin", "ReduceMin"
+    forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.min(
+        a, axis=dims, keepdims=keepdim))
+
+
+@register
+class Prod(Op):
+    name, kind, onnx = "prod", "reduce", "ReduceProd"
+
+    @staticmethod
+    def forward(xp, a, dims=None, keepdim=False, dtype=None):
+        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
+            dtype = np.int64
+        return xp.prod(a, axis=dims, keepdims=keepdim, dtype=dtype)
+
+    # d prod / d x_i = product of the others. With no zero that is prod / x_i; with exactly one
+    # zero only that element gets the product of the rest; with two or more zeros all are 0.
+    @staticmethod
+    def backward(c, g):
+        x = c.saved[0]
+        dims, keepdim = c.attrs.get("dims"), c.attrs.get("keepdim")
+        if not keepdim:
+            g = g.reshape(_kept_shape(c.shape(0), dims))
+        nz = x != 0
+        zeros = (~nz).sum(dim=dims, keepdim=True)
+        prod_nz = where(nz, x, 1.0).prod(dim=dims, keepdim=True)
+        others = where(nz, where(zeros == 0, prod_nz / where(nz, x, 1.0), 0.0),
+                       where(zeros == 1, prod_nz, 0.0))
+        return (g * others,)
+
+
+@register
+class Cumsum(Op):
+    name, kind, onnx, saves = "cumsum", "reduce", "CumSum", "none"
+
+    @staticmethod
+    def forward(xp, a, dim=0, dtype=None):
+        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
+            dtype = np.int64
+        return xp.cumsum(a, axis=dim, dtype=dtype)
+
+    # the adjoint of a running sum is a reversed running sum
+    @staticmethod
+    def backward(c, g):
+        d = c.attrs.get("dim", 0)
+        return (g.flip(d).cumsum(d).flip(d),)
+
+
+@register
+class Cumprod(Op):
+    name, kind, onnx, saves = "cumprod", "reduce", None, "both"
+
+    @staticmethod
+    def forward(xp, a, dim=0, dtype=None):
+        return xp.cumprod(a, axis=dim, dtype=dtype)
+
+    # for inputs without zeros: d out_j / d x_i = out_j / x_i for j >= i
+    @staticmethod
+    def backward(c, g):
+        x = c.saved[0]
+        d = c.attrs.get("dim", 0)
+        s = (g * c.out).flip(d).cumsum(d).flip(d)
+        return (s / x,)
+
+
+def _nondiff(name, fwd, onnx):
+    return register(type(name, (Op,), {
+        "name": name, "kind": "reduce", "onnx": onnx, "differentiable": False, "saves": "none",
+        "forward": staticmethod(fwd)}))
+
+
+def _arg_extreme(fn):
+    def fwd(xp, a, dim=None, keepdim=False):
+        if dim is None:
+            r = fn(a.reshape(-1), axis=0)
+            return xp.asarray(r, dtype=np.int64).reshape((1,) * a.ndim if keepdim else ())
+        return fn(a, axis=dim, keepdims=keepdim).astype(np.int64, copy=False)
+    return fwd
+
+
+Argmax = _nondiff("argmax", _arg_extreme(np.argmax), "ArgMax")
+Argmin = _nondiff("argmin", _arg_extreme(np.argmin), "ArgMin")
+All = _nondiff("all", lambda xp, a, dims=None, keepdim=False: xp.all(
+    a, axis=dims, keepdims=keepdim), None)
+Any = _nondiff("any", lambda xp, a, dims=None, keepdim=False: xp.any(
+    a, axis=dims, keepdims=keepdim), None)
+
+
+def _argsort(xp, a, dim=-1, descending=False, stable=False):
+    if descending:
+        # stable descending order: sort the negated keys (for bool/uint, reverse ranks)
+        if a.dtype.kind in "f" or a.dtype.kind == "i":
+            return xp.argsort(-a, axis=dim, kind="stable").astype(np.int64)
+        idx = xp.flip(xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable"), axis=dim)
+        return (a.shape[dim] - 1 - idx).astype(np.int64)
+    return xp.argsort(a, axis=dim, kind="stable").astype(np.int64)
+
+
+Argsort = _nondiff("argsort", _argsort, None)
+
+
+# ----------------------------------------------------------------------------- public functions
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (all dims when None)."""
+    dims = _dims(dim, input._data.ndim, "sum")
+    return apply(Sum, input, dims=dims, keepdim=keepdim,
+                 dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    from .elementwise import where, isnan
+    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Arithmetic mean over ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.is_floating_point():
+        raise DTypeError(f"mean(): could not infer output dtype. Input dtype must be either a "
+                         f"floating point or complex dtype. Got: {input.dtype.name.capitalize()}")
+    dims = _dims(dim, input._data.ndim, "mean")
+    n = _count(input.shape, dims)
+    return apply(Sum, input, dims=dims, keepdim=keepdim) / n if n else \
+        apply(Sum, input, dims=dims, keepdim=keepdim) * float("nan")
+
+
+def _count(shape, dims):
+    n = 1
+    for i, s in enumerate(shape):
+        if dims is None or i in dims:
+            n *= s
+    return n
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (``correction=1``)."""
+    if isinstance(unbiased, (int, np.integer)) and not isinstance(unbiased, bool) and \
+            dim is None:
+        dim, unbiased = None, None  # guard against positional misuse
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    dims = _dims(dim, input._data.ndim, "var")
+    n = _count(input.shape, dims)
+    mu = mean(input, dim=dims, keepdim=True)
+    d = input - mu
+    return sum(d * d, dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def amax(input, dim=(), keepdim=False):
+    dims = _dims(dim, input._data.ndim, "amax") if dim != () else None
+    return apply(Amax, input, dims=dims, keepdim=keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    dims = _dims(dim, input._data.ndim, "amin") if dim != () else None
+    return apply(Amin, input, dims=dims, keepdim=keepdim)
+
+
+def _extreme_with_indices(input, dim, keepdim, argfn, name):
+    d = _norm_dim(dim, input._data.ndim, name)
+    if input._data.ndim == 0:
+        return values_indices(input, apply(argfn, input))
+    idx = apply(argfn, input, dim=d, keepdim=True)
+    from .index import gather
+    values = gather(input, d, idx)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    return values_indices(values, idx)
+
+
+def max(input, dim=None, keepdim=False, *, out=None):
+    """max(x) -> value; max(x, dim) -> (values, indices); max(x, other) -> elementwise."""
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum
+        return maximum(input, dim)
+    if dim is None:
+        if input._data.size == 0:
+            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
+        return apply(Amax, input)
+    return _extreme_with_indices(input, dim, keepdim, Argmax, "max")
+
+
+def min(input, dim=None, keepdim=False, *, out=None):
+    if isinstance(dim, Tensor):
+        from .elementwise import minimum
+        return minimum(input, dim)
+    if dim is None:
+        if input._data.size == 0:
+            raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
+        return apply(Amin, input)
+    return _extreme_with_indices(input, dim, keepdim, Argmin, "min")
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    return namedtuple("aminmax", ["min", "max"])(amin(input, dim if dim is not None else (),
+                                                      keepdim),
+                                                 amax(input, dim if dim is not None else (),
+                                                      keepdim))
+
+
+def argmax(input, dim=None, keepdim=False):
+    if dim is not None:
+        dim = _norm_dim(dim, input._data.ndim, "argmax")
+    return apply(Argmax, input, dim=dim, keepdim=keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    if dim is not None:
+        dim = _norm_dim(dim, input._data.ndim, "argmin")
+    return apply(Argmin, input, dim=dim, keepdim=keepdim)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    dims = None if dim is None else _dims(dim, input._data.ndim, "prod")
+    return apply(Prod, input, dims=dims, keepdim=keepdim,
+                 dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+
+
+def cumsum(input, dim, *, dtype=None):
+    d = _norm_dim(dim, input._data.ndim, "cumsum") if input._data.ndim else 0
+    if input._data.ndim == 0:
+        return input.clone()
+    return apply(Cumsum, input, dim=d, dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+
+
+def cumprod(input, dim, *, dtype=None):
+    d = _norm_dim(dim, input._data.ndim, "cumprod")
+    return apply(Cumprod, input, dim=d, dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) computed stably: m + log(sum(exp(x - m))) with m = max (detached)."""
+    dims = _dims(dim, input._data.ndim, "logsumexp")
+    m = amax(input, dims, keepdim=True).detach()
+    from .elementwise import where, isinf
+    m = where(isinf(m), 0.0, m)
+    out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m
+    return out if keepdim else out.squeeze(dims if dims is not None else None) if dims else \
+        out.reshape(())
+
+
+def all(input, dim=None, keepdim=False):
+    dims = _dims(dim, input._data.ndim, "all")
+    return apply(All, input, dims=dims, keepdim=keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    dims = _dims(dim, input._data.ndim, "any")
+    return apply(Any, input, dims=dims, keepdim=keepdim)
+
+
+def count_nonzero(input, dim=None):
+    return sum(input != 0, dim)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    d = _norm_dim(dim, input._data.ndim, "argsort") if input._data.ndim else 0
+    if input._data.ndim == 0:
+        from .._creation import zeros
+        return zeros((), dtype=_dt.int64)
+    return apply(Argsort, input, dim=d, descending=descending)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along dim; stable ordering of equal elements."""
+    if input._data.ndim == 0:
+        from .._creation import zeros
+        return values_indices(input, zeros((), dtype=_dt.int64))
+    idx = argsort(input, dim, descending)
+    from .index import gather
+    return values_indices(gather(input, dim, idx), idx)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The k largest (or smallest) elements along dim, as (values, indices)."""
+    d = _norm_dim(dim, input._data.ndim, "topk") if input._data.ndim else 0
+    n = input.shape[d] if input._data.ndim else 1
+    if k < 0 or k > n:
+        raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
+    idx = argsort(input, d, descending=largest).narrow(d, 0, k)
+    from .index import gather
+    return values_indices(gather(input, d, idx), idx)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    d = _norm_dim(dim, input._data.ndim, "kthvalue")
+    idx = argsort(input, d).narrow(d, k - 1, 1)
+    from .index import gather
+    v = gather(input, d, idx)
+    if not keepdim:
+        v, idx = v.squeeze(d), idx.squeeze(d)
+    return values_indices(v, idx)
+
+
+def median(input, dim=None, keepdim=False):
+    """Lower median (as torch): the element at rank (n-1)//2."""
+    if dim is None:
+        flat = input.reshape(-1)
+        return kthvalue(flat, (flat.shape[0] - 1) // 2 + 1, 0).values
+    d = _norm_dim(dim, input._data.ndim, "median")
+    return kthvalue(input, (input.shape[d] - 1) // 2 + 1, d, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over dim (or all elements): p in {2, 'fro', 1, inf, -inf, 0, float}."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if isinstance(dim, int):
+        dim = (dim,)
+    a = input.abs()
+    if p in ("fro", 2, 2.0):
+        return (input * input).sum(dim, keepdim).sqrt()
+    if p == float("inf"):
+        return a.amax(dim if dim is not None else (), keepdim)
+    if p == float("-inf"):
+        return a.amin(dim if dim is not None else (), keepdim)
+    if p == 1:
+        return a.sum(dim, keepdim)
+    if p == 0:
+        return (input != 0).to(input.dtype).sum(dim, keepdim)
+    return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+
+
+def where(c, a, b):
+    from .elementwise import where as w
+    return w(c, a, b)
