@@ -129,8 +129,8 @@ def dropout(input, p=0.5, train=True):
 
 def compile(model=None, **kwargs):
     """Capture ``model`` (function or Module) into a static graph; see cadenza.compiler."""
-    mod = _importlib.import_module(".compile", __name__)
-    return mod.compile(model, **kwargs)
+    from .compiler import compile as _compile
+    return _compile(model, **kwargs)
 
 
 def save(obj, f, **kwargs):

@@ -6,3 +6,10 @@ from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled  # n
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
 from . import functional  # noqa: F401
+
+
+def Variable(data, requires_grad=False, volatile=False):
+    """Legacy ``torch.autograd.Variable``: since PyTorch 0.4 it is just the tensor itself."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data

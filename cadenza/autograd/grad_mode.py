@@ -3,7 +3,6 @@ PyTorch's names (no_grad, enable_grad, set_grad_enabled, inference_mode)."""
 from __future__ import annotations
 
 import functools
-import inspect
 
 
 class state:
@@ -32,6 +31,7 @@ class _DecoratorContextManager:
         return super().__new__(cls)
 
     def __call__(self, fn):
+        import inspect  # lazily: importing inspect costs ~10 ms of `import cadenza`
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def gen_wrapper(*args, **kwargs):

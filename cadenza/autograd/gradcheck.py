@@ -92,10 +92,13 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
     def first_grads(*args):
+        from .grad_mode import enable_grad
         ins, gos = args[:len(inputs)], args[len(inputs):]
-        o = _flat_outputs(func, ins)
-        gs = autograd_grad(o, [ins[i] for i in diff_idx], gos, create_graph=True,
-                           allow_unused=True)
+        # the numerical Jacobian calls this under no_grad: the first derivative still needs a graph
+        with enable_grad():
+            o = _flat_outputs(func, ins)
+            gs = autograd_grad(o, [ins[i] for i in diff_idx], gos, create_graph=True,
+                               allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,

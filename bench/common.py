@@ -1,0 +1,68 @@
+"""Shared helpers for the side-by-side benchmarks of ../shared/WORKLOADS.md: timing, a check
+that no other process held a core while we timed (/proc/stat), and the machine's matmul peak."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _cpu_times():
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()[1:]
+        vals = [int(v) for v in parts]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        return sum(vals), idle
+    except OSError:
+        return None
+
+
+class BusyCheck:
+    """Measures the machine's total CPU use over a block; our own process's use is subtracted,
+    so what remains is other processes holding cores."""
+
+    def __enter__(self):
+        self.t0 = _cpu_times()
+        self.p0 = os.times()
+        self.w0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        t1, p1, w1 = _cpu_times(), os.times(), time.perf_counter()
+        self.other_cores = None
+        if self.t0 and t1:
+            hz = os.sysconf("SC_CLK_TCK")
+            busy = ((t1[0] - self.t0[0]) - (t1[1] - self.t0[1])) / hz
+            own = (p1.user - self.p0.user) + (p1.system - self.p0.system)
+            self.other_cores = max(0.0, (busy - own) / max(w1 - self.w0, 1e-9))
+        return False
+
+    def note(self) -> str:
+        if self.other_cores is None:
+            return "(busy check unavailable)"
+        if self.other_cores > 0.25:
+            return f"(machine BUSY: other processes used {self.other_cores:.2f} cores meanwhile)"
+        return "(machine quiet)"
+
+
+def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    dt = (time.perf_counter() - t) / reps
+    return 2 * n ** 3 / dt / 1e9
+
+
+def report(name, ours, theirs, unit, higher_is_better=True, extra=""):
+    ratio = ours / theirs if higher_is_better else theirs / ours
+    print(f"{name}: cadenza {ours:,.2f} {unit} | pytorch {theirs:,.2f} {unit} | "
+          f"ratio {ratio:.2f}x of pytorch {extra}".rstrip())
+    return ratio

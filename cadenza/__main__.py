@@ -1,0 +1,19 @@
+"""``python -m cadenza`` / the ``cadenza`` command: --version, or a subcommand of cadenza.cli
+(train, generate, chat, eval, ...)."""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"], ["version"]):
+        from . import __version__
+        print(f"cadenza {__version__}")
+        return 0
+    from .cli import main as cli_main
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

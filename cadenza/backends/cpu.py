@@ -1,0 +1,6 @@
+"""cadenza.backends.cpu: same object as the attribute `cadenza.backends.cpu`."""
+import sys as _sys
+
+from . import _flags as _f
+
+_sys.modules[__name__] = _f.cpu

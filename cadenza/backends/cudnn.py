@@ -1,0 +1,6 @@
+"""cadenza.backends.cudnn: same object as the attribute `cadenza.backends.cudnn`."""
+import sys as _sys
+
+from . import _flags as _f
+
+_sys.modules[__name__] = _f.cudnn

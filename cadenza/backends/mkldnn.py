@@ -1,0 +1,6 @@
+"""cadenza.backends.mkldnn: same object as the attribute `cadenza.backends.mkldnn`."""
+import sys as _sys
+
+from . import _flags as _f
+
+_sys.modules[__name__] = _f.mkldnn

@@ -1,0 +1,74 @@
+"""Run an unmodified PyTorch script on Cadenza:
+
+    python -m cadenza.compat script.py args...
+
+Every ``import torch`` / ``import torch.x.y`` (and ``from torch... import``) resolves to the
+Cadenza module of the same path (``cadenza.x.y``). A PyTorch name Cadenza lacks fails with an
+error that names it."""
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import runpy
+import sys
+
+
+class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Maps the module ``torch[.sub]`` to ``cadenza[.sub]``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "torch" and not fullname.startswith("torch."):
+            return None
+        target_name = "cadenza" + fullname[len("torch"):]
+        try:
+            found = importlib.util.find_spec(target_name)
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            parent, _, child = target_name.rpartition(".")
+            mod = sys.modules.get(parent) or importlib.import_module(parent)
+            if not hasattr(mod, child):
+                raise ModuleNotFoundError(
+                    f"cadenza.compat: PyTorch module '{fullname}' is not supported by Cadenza "
+                    f"(no '{target_name}')", name=fullname)
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        target_name = "cadenza" + spec.name[len("torch"):]
+        try:
+            return importlib.import_module(target_name)
+        except ModuleNotFoundError:
+            parent, _, child = target_name.rpartition(".")
+            return getattr(importlib.import_module(parent), child)
+
+    def exec_module(self, module):
+        pass
+
+
+def install() -> None:
+    """Resolve ``torch`` imports to Cadenza for the rest of this process."""
+    if not any(isinstance(f, _TorchAlias) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TorchAlias())
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m cadenza.compat script.py [args...]")
+        return 0 if argv else 2
+    install()
+    script = argv[0]
+    sys.argv = argv
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except AttributeError as e:
+        if "cadenza" in str(e):
+            print(f"cadenza.compat: {e}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Helpers shared by the functional composites: argument normalisation, reductions, checks."""
+from __future__ import annotations
+
+from .._tensor import Tensor
+from ..errors import ShapeError, DTypeError, fmt_shape
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def legacy_reduction(size_average, reduce, reduction):
+    """Map the deprecated size_average / reduce flags onto ``reduction`` (as torch does)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def reduce_loss(loss: Tensor, reduction: str, op: str) -> Tensor:
+    """Apply ``reduction`` ('mean', 'sum' or 'none') to an elementwise loss."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: expected reduction in {_REDUCTIONS}, got {reduction!r}")
+
+
+def check_reduction(reduction, op, extra=()):
+    if reduction not in _REDUCTIONS + tuple(extra):
+        raise ValueError(f"{op}: expected reduction in {_REDUCTIONS + tuple(extra)}, "
+                         f"got {reduction!r}")
+
+
+def check_tensor(x, op, name="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(x).__name__}")
+
+
+def check_float(x, op, name="input"):
+    check_tensor(x, op, name)
+    if not x.is_floating_point():
+        raise DTypeError(f"{op}: expected a floating point {name}, got {x.dtype.name}")
+
+
+def check_same_shape(a, b, op, an="input", bn="target"):
+    if tuple(a.shape) != tuple(b.shape):
+        raise ShapeError(f"{op}: expected {bn}.shape == {an}.shape, got {an} "
+                         f"{fmt_shape(a.shape)} and {bn} {fmt_shape(b.shape)}")
+
+
+def check_ndim(x, ndims, op, what):
+    if x.ndim not in ndims:
+        raise ShapeError(f"{op}: expected {what}, got {fmt_shape(x.shape)}")
+
+
+def ntuple(v, n, name, op):
+    """An int or a sequence of n ints -> a tuple of n ints."""
+    if isinstance(v, bool):
+        raise TypeError(f"{op}: expected {name} to be an int or a tuple of {n} ints, got {v!r}")
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(int(x) for x in v)
+    if len(v) == 1:
+        return v * n
+    if len(v) != n:
+        raise ValueError(f"{op}: expected {name} to be an int or a tuple of {n} ints, got {v}")
+    return v
+
+
+def inplace_result(input, out, op):
+    """Write ``out`` into ``input`` (``inplace=True`` variants) and return input."""
+    from ..ops.inplace import check_inplace, commit_inplace
+    check_inplace(input, op)
+    return commit_inplace(input, out)

@@ -1,0 +1,445 @@
+"""Activation functions and softmax-like normalisations as composites over primitives.
+
+Piecewise functions are written with ``where`` so that their gradients at the kinks match
+PyTorch's conventions; branches that could overflow are clamped first, because ``where`` sends a
+zero gradient into the unused branch and ``0 * inf`` would otherwise give NaN."""
+from __future__ import annotations
+
+import math
+import warnings
+
+from .. import ops
+from .._tensor import Tensor, _norm_dim
+from ..errors import ShapeError, fmt_shape
+from ._util import check_float, inplace_result
+
+__all__ = [
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
+    "celu", "celu_", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh", "hardtanh_",
+    "hardsigmoid", "hardswish", "sigmoid", "tanh", "logsigmoid", "softmax", "log_softmax",
+    "softmin", "glu", "normalize", "prelu", "threshold", "threshold_", "tanhshrink",
+    "softshrink", "hardshrink", "rrelu", "gumbel_softmax",
+]
+
+
+def _maybe_inplace(input, out, inplace, op):
+    return inplace_result(input, out, op) if inplace else out
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0).
+
+    >>> relu(cadenza.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    if inplace:
+        return input.relu_()
+    return ops.relu(input)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return input.relu_()
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]; the gradient is 0 at and beyond the bounds (as torch).
+
+    >>> hardtanh(cadenza.tensor([-2.0, 0.5, 3.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: expected min_val <= max_val, got {min_val} > {max_val}")
+    out = ops.where(input <= min_val, min_val, ops.where(input >= max_val, max_val, input))
+    return _maybe_inplace(input, out, inplace, "hardtanh")
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6).
+
+    >>> relu6(cadenza.tensor([-1.0, 7.0]))
+    tensor([0., 6.])
+    """
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0 else negative_slope * x.
+
+    >>> leaky_relu(cadenza.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
+    out = ops.where(input > 0, input, input * negative_slope)
+    return _maybe_inplace(input, out, inplace, "leaky_relu")
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def _neg_expm1(x, scale=1.0):
+    # expm1 of the non-positive part only: the positive branch is discarded by where, and an
+    # overflowing exp there would turn its zero gradient into NaN.
+    xn = ops.clamp(x, max=0.0)
+    return (xn * scale).expm1() if scale != 1.0 else xn.expm1()
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0 else alpha * (exp(x) - 1).
+
+    >>> elu(cadenza.tensor([-1.0, 2.0]))
+    tensor([-0.6321,  2.0000])
+    """
+    out = ops.where(input > 0, input, _neg_expm1(input) * alpha)
+    return _maybe_inplace(input, out, inplace, "elu")
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017).
+
+    >>> selu(cadenza.tensor([1.0]))
+    tensor([1.0507])
+    """
+    out = ops.where(input > 0, input * _SELU_SCALE,
+                    _neg_expm1(input) * (_SELU_ALPHA * _SELU_SCALE))
+    return _maybe_inplace(input, out, inplace, "selu")
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+
+    >>> celu(cadenza.tensor([-1.0, 2.0]), alpha=2.0)
+    tensor([-0.7869,  2.0000])
+    """
+    if alpha == 0:
+        raise ValueError("celu: expected alpha != 0, got 0")
+    out = ops.where(input > 0, input, _neg_expm1(input, 1.0 / alpha) * alpha)
+    return _maybe_inplace(input, out, inplace, "celu")
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); 'tanh': 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715
+    x^3))).
+
+    >>> gelu(cadenza.tensor([1.0]))
+    tensor([0.8413])
+    """
+    if approximate == "none":
+        return input * 0.5 * (1.0 + ops.erf(input * (1.0 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (1.0 + inner.tanh())
+    raise ValueError(f"gelu: expected approximate in ('none', 'tanh'), got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish).
+
+    >>> silu(cadenza.tensor([1.0]))
+    tensor([0.7311])
+    """
+    return _maybe_inplace(input, input * ops.sigmoid(input), inplace, "silu")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
+
+    >>> softplus(cadenza.tensor([0.0]))
+    tensor([0.6931])
+    """
+    z = input * beta if beta != 1 else input
+    # exp of the clamped value: the linear branch takes over above the threshold
+    soft = ops.clamp(z, max=threshold).exp().log1p()
+    if beta != 1:
+        soft = soft / beta
+    return ops.where(z > threshold, input, soft)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)) (Misra, 2019).
+
+    >>> mish(cadenza.tensor([1.0]))
+    tensor([0.8651])
+    """
+    return _maybe_inplace(input, input * softplus(input).tanh(), inplace, "mish")
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|).
+
+    >>> softsign(cadenza.tensor([1.0]))
+    tensor([0.5000])
+    """
+    return input / (input.abs() + 1)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """0 for x <= -3, 1 for x >= 3, x / 6 + 1/2 between (gradient 1/6 strictly inside).
+
+    >>> hardsigmoid(cadenza.tensor([0.0, 4.0]))
+    tensor([0.5000, 1.0000])
+    """
+    out = ops.where(input <= -3, 0.0, ops.where(input >= 3, 1.0, input / 6 + 0.5))
+    return _maybe_inplace(input, out, inplace, "hardsigmoid")
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (Howard et al., 2019); torch's gradient convention at +-3.
+
+    >>> hardswish(cadenza.tensor([1.0]))
+    tensor([0.6667])
+    """
+    out = ops.where(input < -3, 0.0, ops.where(input <= 3, input * (input + 3) / 6, input))
+    return _maybe_inplace(input, out, inplace, "hardswish")
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)).
+
+    >>> sigmoid(cadenza.tensor([0.0]))
+    tensor([0.5000])
+    """
+    return ops.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent.
+
+    >>> tanh(cadenza.tensor([0.0]))
+    tensor([0.])
+    """
+    return ops.tanh(input)
+
+
+def _log_sigmoid(x):
+    # log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)): exp never overflows. ``minimum`` splits
+    # the tie at 0, which makes the gradient there exactly 1/2 = 1 - sigmoid(0).
+    return ops.minimum(x, 0.0) - (-x.abs()).exp().log1p()
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), computed stably.
+
+    >>> logsigmoid(cadenza.tensor([0.0]))
+    tensor([-0.6931])
+    """
+    return _log_sigmoid(input)
+
+
+def _softmax_dim(ndim, op):
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _prep_softmax(input, dim, dtype, op):
+    check_float(input, op) if dtype is None else None
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.ndim, op)
+    d = _norm_dim(dim, input.ndim, op) if input.ndim else None
+    return input, d
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """exp(x - m) / sum(exp(x - m)) along dim, with m = max(x) detached (it cancels exactly,
+    so it needs no gradient) to keep exp from overflowing.
+
+    >>> softmax(cadenza.tensor([1.0, 1.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    x, d = _prep_softmax(input, dim, dtype, "softmax")
+    if d is None:
+        return x * 0 + 1
+    m = x.detach().amax(d, keepdim=True)
+    m = ops.where(ops.isinf(m), 0.0, m)  # rows of -inf stay NaN as in torch, never inf - inf
+    e = (x - m).exp()
+    return e / e.sum(d, keepdim=True)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """x - m - log(sum(exp(x - m))) along dim, m = max(x) detached.
+
+    >>> log_softmax(cadenza.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
+    x, d = _prep_softmax(input, dim, dtype, "log_softmax")
+    if d is None:
+        return x * 0
+    m = x.detach().amax(d, keepdim=True)
+    m = ops.where(ops.isinf(m), 0.0, m)
+    z = x - m
+    return z - z.exp().sum(d, keepdim=True).log()
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """softmax(-x).
+
+    >>> softmin(cadenza.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "softmin")
+    return softmax(-input, dim)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b) where (a, b) are the two halves of input along dim (Dauphin et al.).
+
+    >>> glu(cadenza.tensor([1.0, 0.0]))
+    tensor([0.5000])
+    """
+    if input.ndim == 0:
+        raise ShapeError("glu: expected a tensor with at least 1 dimension, got ()")
+    d = _norm_dim(dim, input.ndim, "glu")
+    n = input.shape[d]
+    if n % 2:
+        raise ShapeError(f"glu: expected an even size along dim {dim}, got "
+                         f"{fmt_shape(input.shape)}")
+    a, b = input.narrow(d, 0, n // 2), input.narrow(d, n // 2, n // 2)
+    return a * ops.sigmoid(b)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out=None) -> Tensor:
+    """x / max(||x||_p, eps) along dim.
+
+    >>> normalize(cadenza.tensor([[3.0, 4.0]]))
+    tensor([[0.6000, 0.8000]])
+    """
+    d = _norm_dim(dim, input.ndim, "normalize") if input.ndim else None
+    if p == math.inf:
+        norm = ops.clamp(input.abs().amax(d, keepdim=True), min=eps)
+    elif p == -math.inf:
+        norm = ops.clamp(input.abs().amin(d, keepdim=True), min=eps)
+    elif p == 2:
+        # sqrt(max(sum x^2, eps^2)) == max(||x||, eps), and the sqrt never sees 0 (its
+        # gradient 1/(2 sqrt s) would give 0 * inf = NaN for an all-zero slice)
+        norm = ops.clamp((input * input).sum(d, keepdim=True), min=eps * eps).sqrt()
+    elif p == 1:
+        norm = ops.clamp(input.abs().sum(d, keepdim=True), min=eps)
+    else:
+        s = (input.abs() ** p).sum(d, keepdim=True)
+        norm = ops.clamp(s, min=eps ** p) ** (1.0 / p)
+    return input / norm
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x for x > 0 else weight * x, weight broadcast along the channel dim 1.
+
+    >>> prelu(cadenza.tensor([[-1.0, 2.0]]), cadenza.tensor([0.25]))
+    tensor([[-0.2500,  2.0000]])
+    """
+    n = weight.numel()
+    if n != 1:
+        if input.ndim < 1 or (input.shape[1] if input.ndim > 1 else input.shape[0]) != n:
+            raise ShapeError(f"prelu: expected weight.numel() == 1 or == the number of channels "
+                             f"(input.shape[1]), got weight {fmt_shape(weight.shape)} and input "
+                             f"{fmt_shape(input.shape)}")
+        if input.ndim >= 2:
+            weight = weight.reshape((n,) + (1,) * (input.ndim - 2))
+    elif weight.ndim:
+        weight = weight.reshape(())
+    return ops.where(input > 0, input, weight * input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value.
+
+    >>> threshold(cadenza.tensor([0.5, 2.0]), 1.0, -1.0)
+    tensor([-1.,  2.])
+    """
+    out = ops.where(input > threshold, input, value)
+    return _maybe_inplace(input, out, inplace, "threshold")
+
+
+def threshold_(input, threshold_value, value):
+    return threshold(input, threshold_value, value, inplace=True)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x).
+
+    >>> tanhshrink(cadenza.tensor([0.0]))
+    tensor([0.])
+    """
+    return input - input.tanh()
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd for x > lambd, x + lambd for x < -lambd, else 0.
+
+    >>> softshrink(cadenza.tensor([1.0, 0.2]))
+    tensor([0.5000, 0.0000])
+    """
+    return ops.where(input > lambd, input - lambd, ops.where(input < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0.
+
+    >>> hardshrink(cadenza.tensor([1.0, 0.2]))
+    tensor([1., 0.])
+    """
+    return ops.where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: slope ~ U(lower, upper) per element when training, else the mean.
+
+    >>> rrelu(cadenza.tensor([-3.0]))
+    tensor([-0.6875])
+    """
+    if training:
+        from .._creation import rand
+        slope = rand(*input.shape, dtype=input.dtype) * (upper - lower) + lower
+    else:
+        slope = (lower + upper) / 2
+    out = ops.where(input >= 0, input, input * slope)
+    return _maybe_inplace(input, out, inplace, "rrelu")
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """softmax((logits + g) / tau) with Gumbel noise g; ``hard`` returns one-hot samples with the
+    soft sample's gradient (straight-through estimator).
+
+    >>> gumbel_softmax(cadenza.zeros(2, 3)).shape
+    cadenza.Size([2, 3])
+    """
+    from .._creation import rand
+    u = rand(*logits.shape, dtype=logits.dtype)
+    g = -(-(u.clamp(min=eps)).log()).log()  # Gumbel(0, 1) = -log(-log U)
+    y = softmax((logits + g) / tau, dim)
+    if not hard:
+        return y
+    idx = y.detach().argmax(dim, keepdim=True)
+    y_hard = ops.zeros_like(y).scatter(dim, idx, 1.0)
+    return y_hard - y.detach() + y

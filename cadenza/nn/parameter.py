@@ -1,0 +1,72 @@
+"""``nn.Parameter`` (a Tensor that a Module registers as a learnable weight) and ``nn.Buffer``."""
+from __future__ import annotations
+
+from .._tensor import Tensor, _make
+
+
+def _adopt(cls, data, requires_grad):
+    """A ``cls`` instance sharing ``data``'s storage and version counter (no copy)."""
+    if data is None:
+        import numpy as np
+        from .. import dtypes
+        data = _make(np.empty((0,), dtype=dtypes.get_default_dtype().np))
+    if not isinstance(data, Tensor):
+        raise TypeError(f"{cls.__name__}: expected a Tensor as data, got "
+                        f"{type(data).__name__}")
+    t = object.__new__(cls)
+    t._data = data._data
+    t._requires_grad = False
+    t.grad = None
+    t.grad_fn = None
+    t._vc = data._vc
+    t._base = None
+    t._accum = None
+    t._retains_grad = False
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module parameter: assigning it to a Module attribute registers it.
+
+    >>> import cadenza as torch
+    >>> w = torch.nn.Parameter(torch.zeros(2))
+    >>> w.requires_grad
+    True
+    """
+
+    def __new__(cls, data=None, requires_grad=True):
+        return _adopt(cls, data, requires_grad)
+
+    def __init__(self, data=None, requires_grad=True):
+        pass  # all state is set in __new__
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        import numpy as np
+        return (Parameter, (_make(np.array(self._host())), self._requires_grad))
+
+
+class Buffer(Tensor):
+    """Marks a tensor as a module buffer: ``self.mean = nn.Buffer(torch.zeros(3))``.
+
+    >>> import cadenza as torch
+    >>> b = torch.nn.Buffer(torch.zeros(2), persistent=False)
+    """
+
+    def __new__(cls, data=None, *, persistent=True):
+        t = _adopt(cls, data, False)
+        t.persistent = persistent
+        return t
+
+    def __init__(self, data=None, *, persistent=True):
+        pass
+
+
+class UninitializedParameter(Parameter):
+    """Placeholder for lazy modules (not supported; present so isinstance checks work)."""

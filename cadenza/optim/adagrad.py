@@ -1,0 +1,79 @@
+"""Adagrad (Duchi, Hazan & Singer, 2011, https://jmlr.org/papers/v12/duchi11a.html)."""
+from __future__ import annotations
+
+from .._creation import full_like
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    """Adagrad with learning-rate decay, weight decay and ``maximize`` (``torch.optim.Adagrad``).
+
+    Per parameter, at step t, with g the gradient (negated when ``maximize``)::
+
+        g = g + weight_decay * p;  clr = lr / (1 + (t - 1) * lr_decay)
+        s = s + g * g;  p = p - clr * g / (sqrt(s) + eps)
+
+    >>> import cadenza as torch
+    >>> w = torch.tensor([1.0], requires_grad=True)
+    >>> opt = torch.optim.Adagrad([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step(); w
+    tensor([0.9000], requires_grad=True)
+    """
+
+    _param_shaped_state = ("sum",)
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        _check_nonneg(lr, "learning rate")
+        _check_nonneg(lr_decay, "lr_decay value")
+        _check_nonneg(weight_decay, "weight_decay value")
+        _check_nonneg(initial_accumulator_value, "initial_accumulator_value value")
+        _check_nonneg(eps, "epsilon value")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _init_state(self, p, group) -> None:
+        state = self.state[p]
+        state["step"] = _step_tensor(0.0)
+        state["sum"] = full_like(p, group["initial_accumulator_value"])
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, default in (("foreach", None), ("maximize", False),
+                                 ("differentiable", False), ("fused", None)):
+                group.setdefault(key, default)
+
+    def step(self, closure=None):
+        """One Adagrad step over every parameter that has a gradient; returns the closure's loss.
+        """
+        loss = self._eval_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, eps = _to_float(group["lr"]), group["eps"]
+                wd, lr_decay = _to_float(group["weight_decay"]), group["lr_decay"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    if len(self.state[p]) == 0:  # a group added after construction
+                        self._init_state(p, group)
+                    state = self.state[p]
+                    state["step"] += 1
+                    step = state["step"].item()
+                    grad = -p.grad if group["maximize"] else p.grad
+                    if wd != 0:
+                        grad = grad.add(p, alpha=wd)
+                    clr = lr / (1 + (step - 1) * lr_decay)
+                    state_sum = state["sum"]
+                    state_sum.addcmul_(grad, grad, value=1)
+                    std = state_sum.sqrt().add_(eps)
+                    p.addcdiv_(grad, std, value=-clr)
+        return loss

@@ -1,0 +1,125 @@
+"""Adam (Kingma & Ba, 2015, https://arxiv.org/abs/1412.6980) and AdamW (Loshchilov & Hutter,
+2019, https://arxiv.org/abs/1711.05101: weight decay decoupled from the gradient)."""
+from __future__ import annotations
+
+from .._creation import zeros_like
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam, with optional L2 weight decay, AMSGrad and ``maximize`` (``torch.optim.Adam``).
+
+    Per parameter, at step t, with g the gradient (negated when ``maximize``)::
+
+        g = g + weight_decay * p            (Adam)   or   p = p * (1 - lr * weight_decay) (AdamW)
+        m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)               (amsgrad; v_max replaces v below)
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    >>> import cadenza as torch
+    >>> w = torch.tensor([1.0], requires_grad=True)
+    >>> opt = torch.optim.Adam([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step(); w
+    tensor([0.9000], requires_grad=True)
+    """
+
+    _param_shaped_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        _check_nonneg(lr, "learning rate")
+        _check_nonneg(eps, "epsilon value")
+        betas = tuple(_to_float(b) for b in betas)
+        if len(betas) != 2:
+            raise ValueError(f"Invalid betas: expected two values, got {len(betas)}")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        _check_nonneg(weight_decay, "weight_decay value")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, default in (("amsgrad", False), ("maximize", False), ("foreach", None),
+                                 ("capturable", False), ("differentiable", False),
+                                 ("fused", None), ("decoupled_weight_decay", False)):
+                group.setdefault(key, default)
+
+    def step(self, closure=None):
+        """One Adam step over every parameter that has a gradient; returns the closure's loss."""
+        loss = self._eval_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, group)
+        return loss
+
+    def _update(self, p, group) -> None:
+        lr = _to_float(group["lr"])
+        beta1, beta2 = (_to_float(b) for b in group["betas"])
+        wd, eps = _to_float(group["weight_decay"]), group["eps"]
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_tensor(0.0)
+            state["exp_avg"] = zeros_like(p)
+            state["exp_avg_sq"] = zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = zeros_like(p)
+        exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+
+        grad = -p.grad if group["maximize"] else p.grad
+        step_t += 1
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = grad.add(p, alpha=wd)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+
+        step = step_t.item()
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2 ** 0.5
+        if group["amsgrad"]:
+            max_sq = state["max_exp_avg_sq"].maximum_(exp_avg_sq)
+            denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+        else:
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+        p.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (``torch.optim.AdamW``): ``p *= 1 - lr * weight_decay``
+    before the Adam update, instead of adding ``weight_decay * p`` to the gradient.
+
+    >>> import cadenza as torch
+    >>> w = torch.tensor([1.0], requires_grad=True)
+    >>> opt = torch.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> (w * w).sum().backward(); opt.step(); w
+    tensor([0.8500], requires_grad=True)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,73 @@
+"""Stochastic gradient descent, optionally with momentum / Nesterov momentum (``torch.optim.SGD``).
+"""
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, _check_nonneg, _to_float
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """SGD with momentum, dampening, weight decay, Nesterov momentum and ``maximize``.
+
+    The update, per parameter, with g the gradient (negated when ``maximize``)::
+
+        g = g + weight_decay * p
+        b = g (first step) or momentum * b + (1 - dampening) * g
+        g = g + momentum * b (nesterov) or b
+        p = p - lr * g
+
+    >>> import cadenza as torch
+    >>> w = torch.tensor([1.0], requires_grad=True)
+    >>> opt = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> (w * w).sum().backward(); opt.step(); w
+    tensor([0.8000], requires_grad=True)
+    """
+
+    _param_shaped_state = ("momentum_buffer",)
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        _check_nonneg(lr, "learning rate")
+        _check_nonneg(momentum, "momentum value")
+        _check_nonneg(weight_decay, "weight_decay value")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, default in (("nesterov", False), ("maximize", False), ("foreach", None),
+                                 ("differentiable", False), ("fused", False)):
+                group.setdefault(key, default)
+
+    def step(self, closure=None):
+        """One SGD step over every parameter that has a gradient; returns the closure's loss."""
+        loss = self._eval_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr = _to_float(group["lr"])
+                wd = _to_float(group["weight_decay"])
+                momentum, dampening = group["momentum"], group["dampening"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = -p.grad if group["maximize"] else p.grad
+                    if wd != 0:
+                        grad = grad.add(p, alpha=wd)
+                    if momentum != 0:
+                        state = self.state[p]
+                        buf = state.get("momentum_buffer")
+                        if buf is None:
+                            buf = state["momentum_buffer"] = grad.detach().clone()
+                        else:
+                            buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+                        grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+                    p.add_(grad, alpha=-lr)
+        return loss
