@@ -36,7 +36,10 @@ def _numerical_jacobian(fn, inputs, i, eps):
                                     for o in _flat_outputs(fn, inputs)] or [np.zeros(0)])
             base.flat[k] = orig
             cols.append((plus - minus) / (2 * eps))
-    return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+    if not cols:
+        n_out = sum(o._data.size for o in _flat_outputs(fn, inputs))
+        return np.zeros((n_out, 0))
+    return np.stack(cols, axis=1)
 
 
 def _analytical_jacobian(fn, inputs, i):

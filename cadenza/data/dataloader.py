@@ -110,13 +110,12 @@ class _DataLoaderIter:
     """One pass over a DataLoader (``iter(loader)``)."""
 
     def __init__(self, loader) -> None:
-        from .. import empty, int64
+        from .. import randint
         self._loader = loader
         self._num_yielded = 0
         self._sampler_iter = iter(loader._index_sampler)
         # torch draws a base seed (for worker seeds) from the loader's generator per pass
-        self._base_seed = int(empty((), dtype=int64).random_(generator=loader.generator).item()) \
-            if hasattr(empty((), dtype=int64), "random_") else 0
+        self._base_seed = int(randint(0, 2 ** 62, (1,), generator=loader.generator).item())
         self._gen = self._batches()
 
     def _batches(self):
@@ -179,3 +178,124 @@ class _DataLoaderIter:
         gen = getattr(self, "_gen", None)
         if gen is not None:
             gen.close()
+
+
+_FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
+           "persistent_workers")
+
+
+class DataLoader:
+    """Iterate a dataset in batches: ``for x, y in DataLoader(ds, batch_size=32, shuffle=True)``.
+
+    Shuffling draws a new permutation per pass from ``generator`` (default: the global
+    generator), so ``cadenza.manual_seed`` or restoring the generator's state reproduces the
+    order. ``batch_size=None`` disables batching (samples go through ``default_convert``).
+
+    >>> import cadenza as torch
+    >>> loader = DataLoader(list(range(5)), batch_size=2, drop_last=True)
+    >>> len(loader), [b.tolist() for b in loader]
+    (2, [[0, 1], [2, 3]])
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers: bool = False, pin_memory_device: str = "",
+                 in_order: bool = True) -> None:
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"DataLoader: expected num_workers >= 0, got {num_workers!r}")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: expected timeout >= 0, got {timeout!r}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (it is the "
+                             "number of batches loaded in advance by each worker)")
+        if prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError(f"DataLoader: expected prefetch_factor >= 0, got {prefetch_factor}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        iterable = isinstance(dataset, IterableDataset)
+        if iterable:
+            if shuffle not in (None, False):
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle "
+                                 f"option, but got shuffle={shuffle}")
+            if sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler "
+                                 f"option, but got sampler={sampler}")
+            if batch_sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                 f"batch_sampler option, but got batch_sampler={batch_sampler}")
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is "
+                             "mutually exclusive with drop_last")
+        if sampler is None:
+            if iterable:
+                sampler = _InfiniteConstantSampler()
+            elif shuffle:
+                sampler = RandomSampler(dataset, generator=generator)
+            else:
+                sampler = SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        if collate_fn is None:
+            collate_fn = default_collate if (batch_size is not None or
+                                             batch_sampler is not None) else default_convert
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = num_workers
+        self.collate_fn = collate_fn
+        self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.generator = generator
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.in_order = in_order
+        self._dataset_kind_iterable = iterable
+        self._workers = None
+        self._initialized = True
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_initialized", False) and name in _FROZEN:
+            raise ValueError(f"{name} attribute should not be set after "
+                             f"{type(self).__name__} is initialized")
+        super().__setattr__(name, value)
+
+    @property
+    def _auto_collation(self) -> bool:
+        return self.batch_sampler is not None
+
+    @property
+    def _index_sampler(self):
+        return self.batch_sampler if self._auto_collation else self.sampler
+
+    def __iter__(self) -> _DataLoaderIter:
+        return _DataLoaderIter(self)
+
+    def __len__(self) -> int:
+        if self._dataset_kind_iterable:
+            n = len(self.dataset)  # TypeError when the stream has no length, as in torch
+            if self.batch_size is not None:
+                if self.drop_last:
+                    return n // self.batch_size
+                return -(-n // self.batch_size)
+            return n
+        return len(self._index_sampler)
+
+    def __del__(self):
+        w = self.__dict__.get("_workers")
+        if w is not None:
+            w.shutdown()

@@ -69,9 +69,46 @@ def _name(dt):
             "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}.get(dt.name, dt.name)
 
 
+# In-place arithmetic with nothing to record (optimizer updates under no_grad) runs as one
+# NumPy ufunc writing into the tensor's buffer: no temporary and no copy back.
+_UFUNCS = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.true_divide}
+
+
+def _fast_ufunc(self, ufunc, args, kwargs):
+    if len(args) != 1 or type(self._data) is not np.ndarray or self._data.dtype.kind != "f":
+        return False
+    other = args[0]
+    alpha = kwargs.get("alpha", 1)
+    if len(kwargs) > ("alpha" in kwargs):
+        return False
+    if isinstance(other, Tensor):
+        if other._requires_grad and state.grad_enabled:
+            return False
+        o = other._data
+        if type(o) is not np.ndarray or o.dtype != self._data.dtype:
+            return False
+        if alpha != 1:
+            o = o * alpha
+    elif type(other) in (float, int):
+        o = other * alpha
+    else:
+        return False
+    try:
+        ufunc(self._data, o, out=self._data)
+    except ValueError:
+        return False  # shape or read-only problems: the general path raises the clear error
+    self._vc[0] += 1
+    return True
+
+
 def make_inplace(fn, name):
     """Tensor method ``name`` (e.g. add_) from the out-of-place function ``fn``."""
+    ufunc = _UFUNCS.get(name)
+
     def method(self, *args, **kwargs):
+        if ufunc is not None and not (self._requires_grad and state.grad_enabled) and \
+                _fast_ufunc(self, ufunc, args, kwargs):
+            return self
         check_inplace(self, name)
         out = fn(self, *args, **kwargs)
         return commit_inplace(self, out)

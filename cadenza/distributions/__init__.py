@@ -1,0 +1,188 @@
+"""cadenza.distributions: the distributions small RL and VAE programs use (Categorical, Normal,
+Bernoulli, Uniform), with PyTorch's names. log_prob / entropy are differentiable composites;
+``rsample`` (Normal, Uniform) is reparameterised so gradients flow to the parameters."""
+from __future__ import annotations
+
+import math
+
+from .. import _creation as C
+from .._tensor import Tensor
+from ..ops import elementwise as E, reduce as R
+from ..ops.shape import broadcast_tensors
+
+
+def _t(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
+
+
+class Distribution:
+    has_rsample = False
+
+    @property
+    def batch_shape(self):
+        return self._batch_shape
+
+    def sample(self, sample_shape=()):
+        from ..autograd.grad_mode import no_grad
+        with no_grad():
+            return self.rsample(sample_shape) if self.has_rsample else self._sample(
+                tuple(sample_shape))
+
+    def sample_n(self, n):
+        return self.sample((n,))
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Categorical(Distribution):
+    """A categorical over the last dim of ``probs`` (normalised) or ``logits``."""
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            self.probs = probs / probs.sum(-1, keepdim=True)
+            self.logits = self.probs.clamp(min=1e-38 if probs.dtype.name != "float64"
+                                           else 1e-300).log()
+        else:
+            self.logits = logits - R.logsumexp(logits, -1, keepdim=True)
+            self.probs = self.logits.exp()
+        self._batch_shape = tuple(self.probs.shape[:-1])
+        self._num_events = self.probs.shape[-1]
+
+    def _sample(self, sample_shape):
+        p = self.probs.detach().reshape(-1, self._num_events)
+        n = 1
+        for s in sample_shape:
+            n *= s
+        idx = C.multinomial(p, n, replacement=True)  # (batch, n)
+        return idx.t().reshape(tuple(sample_shape) + self._batch_shape)
+
+    def log_prob(self, value):
+        from ..ops.index import gather
+        value = value.long()
+        logits = self.logits.expand(tuple(value.shape) + (self._num_events,)) \
+            if value.ndim > len(self._batch_shape) else self.logits
+        return gather(logits, -1, value.unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self):
+        p_log_p = self.logits.clamp(min=-3.4e38) * self.probs
+        return -p_log_p.sum(-1)
+
+    @property
+    def mean(self):
+        raise NotImplementedError("Categorical has no mean over unordered categories")
+
+    @property
+    def mode(self):
+        return self.probs.argmax(-1)
+
+
+class Normal(Distribution):
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        like = loc if isinstance(loc, Tensor) else scale if isinstance(scale, Tensor) else None
+        loc, scale = _t(loc, like), _t(scale, like)
+        self.loc, self.scale = broadcast_tensors(loc, scale)
+        self._batch_shape = tuple(self.loc.shape)
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def stddev(self):
+        return self.scale
+
+    @property
+    def variance(self):
+        return self.scale * self.scale
+
+    def rsample(self, sample_shape=()):
+        shape = tuple(sample_shape) + self._batch_shape
+        eps = C.randn(shape, dtype=self.loc.dtype)
+        return self.loc + eps * self.scale
+
+    def log_prob(self, value):
+        var = self.scale * self.scale
+        return -((value - self.loc) ** 2) / (2 * var) - self.scale.log() - \
+            math.log(math.sqrt(2 * math.pi))
+
+    def entropy(self):
+        return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
+
+    def cdf(self, value):
+        return 0.5 * (1 + E.erf((value - self.loc) / (self.scale * math.sqrt(2))))
+
+
+class Bernoulli(Distribution):
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            self.probs = _t(probs)
+            eps = 1.1920928955078125e-07
+            p = self.probs.clamp(eps, 1 - eps)
+            self.logits = p.log() - (1 - p).log()
+        else:
+            self.logits = _t(logits)
+            self.probs = self.logits.sigmoid()
+        self._batch_shape = tuple(self.probs.shape)
+
+    def _sample(self, sample_shape):
+        p = self.probs.detach().expand(tuple(sample_shape) + self._batch_shape)
+        return C.bernoulli(p)
+
+    def log_prob(self, value):
+        # -BCE with logits, written stably: v*l - softplus(l)
+        lg = self.logits
+        softplus = lg.clamp(min=0) + (-(lg.abs())).exp().log1p()
+        return value * lg - softplus
+
+    def entropy(self):
+        lg = self.logits
+        softplus = lg.clamp(min=0) + (-(lg.abs())).exp().log1p()
+        return softplus - self.probs * lg
+
+    @property
+    def mean(self):
+        return self.probs
+
+
+class Uniform(Distribution):
+    has_rsample = True
+
+    def __init__(self, low, high, validate_args=None):
+        self.low, self.high = broadcast_tensors(_t(low), _t(high))
+        self._batch_shape = tuple(self.low.shape)
+
+    def rsample(self, sample_shape=()):
+        u = C.rand(tuple(sample_shape) + self._batch_shape, dtype=self.low.dtype)
+        return self.low + u * (self.high - self.low)
+
+    def log_prob(self, value):
+        inside = (value >= self.low) & (value < self.high)
+        lp = -(self.high - self.low).log()
+        return E.where(inside, lp, float("-inf"))
+
+    def entropy(self):
+        return (self.high - self.low).log()
+
+    @property
+    def mean(self):
+        return (self.low + self.high) / 2
+
+
+def kl_divergence(p, q):
+    if isinstance(p, Normal) and isinstance(q, Normal):
+        var_ratio = (p.scale / q.scale) ** 2
+        t1 = ((p.loc - q.loc) / q.scale) ** 2
+        return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+    if isinstance(p, Categorical) and isinstance(q, Categorical):
+        return (p.probs * (p.logits - q.logits)).sum(-1)
+    raise NotImplementedError(f"kl_divergence: no rule for {type(p).__name__} and "
+                              f"{type(q).__name__}")
