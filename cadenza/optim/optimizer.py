@@ -34,10 +34,6 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
-# Options real scripts pass to torch optimizers that only select a torch kernel; Cadenza accepts
-# and records them so that code runs unchanged, and they do not change the arithmetic.
-_IGNORED_FLAGS = ("foreach", "fused", "capturable", "differentiable")
-
 _global_pre_hooks: OrderedDict = OrderedDict()
 _global_post_hooks: OrderedDict = OrderedDict()
 
@@ -87,22 +83,33 @@ def _with_step_hooks(step):
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
-        for pre in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
-            result = pre(self, args, kwargs)
-            if result is not None:
-                if isinstance(result, tuple) and len(result) == 2:
-                    args, kwargs = result
-                else:
-                    raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
-                                       f"new_kwargs), but got {result}.")
-        out = step(self, *args, **kwargs)
-        self._opt_called = True  # read by LRScheduler's "called in the wrong order" warning
-        for post in chain(self._optimizer_step_post_hooks.values(), _global_post_hooks.values()):
-            post(self, args, kwargs)
-        return out
+        if self.__dict__.get("_in_hooked_step"):  # a subclass's step calling super().step()
+            return step(self, *args, **kwargs)
+        self._in_hooked_step = True
+        try:
+            return _run_hooked(step, self, args, kwargs)
+        finally:
+            self._in_hooked_step = False
 
     wrapper._cadenza_hooked = True
     return wrapper
+
+
+def _run_hooked(step, self, args, kwargs):
+    """Call ``step`` with the global and per-optimizer step hooks around it."""
+    for pre in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+        result = pre(self, args, kwargs)
+        if result is not None:
+            if isinstance(result, tuple) and len(result) == 2:
+                args, kwargs = result
+            else:
+                raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
+                                   f"new_kwargs), but got {result}.")
+    out = step(self, *args, **kwargs)
+    self._opt_called = True  # read by LRScheduler's "called in the wrong order" warning
+    for post in chain(self._optimizer_step_post_hooks.values(), _global_post_hooks.values()):
+        post(self, args, kwargs)
+    return out
 
 
 def _scalar_dtype():
@@ -122,7 +129,8 @@ def _to_float(value):
 
 def _check_nonneg(value, what: str) -> None:
     if isinstance(value, Tensor) and value.numel() != 1:
-        raise ValueError(f"Tensor {what.split()[-1]} must be 1-element")
+        name = "lr" if what == "learning rate" else what.split()[0]
+        raise ValueError(f"Tensor {name} must be 1-element")
     if not 0.0 <= _to_float(value):
         raise ValueError(f"Invalid {what}: {value}")
 
@@ -130,7 +138,9 @@ def _check_nonneg(value, what: str) -> None:
 class Optimizer:
     """Base class of all optimizers (``torch.optim.Optimizer``).
 
-    Subclasses pass their defaults to ``__init__`` and implement ``step``.
+    Subclasses pass their defaults to ``__init__`` and implement ``step``. The flags real
+    scripts pass to pick a torch kernel (``foreach``, ``fused``, ``capturable``,
+    ``differentiable``) are accepted and recorded in the groups; they change nothing here.
 
     >>> import cadenza as torch
     >>> w = torch.zeros(3, requires_grad=True)

@@ -1,0 +1,15 @@
+"""Optimizers and learning-rate schedulers with PyTorch's API (``torch.optim``).
+
+>>> import cadenza as torch
+>>> w = torch.zeros(2, requires_grad=True)
+>>> opt = torch.optim.AdamW([w], lr=1e-3)
+>>> sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
+"""
+from . import lr_scheduler  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401
+from .sgd import SGD  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .adagrad import Adagrad  # noqa: F401
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
