@@ -209,7 +209,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     >>> hardswish(cadenza.tensor([1.0]))
     tensor([0.6667])
     """
-    out = ops.where(input < -3, 0.0, ops.where(input <= 3, input * (input + 3) / 6, input))
+    out = ops.where(input <= -3, 0.0, ops.where(input < 3, input * (input + 3) / 6, input))
     return _maybe_inplace(input, out, inplace, "hardswish")
 
 
@@ -253,9 +253,9 @@ def _softmax_dim(ndim, op):
 
 
 def _prep_softmax(input, dim, dtype, op):
-    check_float(input, op) if dtype is None else None
     if dtype is not None:
         input = input.to(dtype)
+    check_float(input, op)
     if dim is None:
         dim = _softmax_dim(input.ndim, op)
     d = _norm_dim(dim, input.ndim, op) if input.ndim else None
@@ -422,7 +422,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         slope = rand(*input.shape, dtype=input.dtype) * (upper - lower) + lower
     else:
         slope = (lower + upper) / 2
-    out = ops.where(input >= 0, input, input * slope)
+    out = ops.where(input > 0, input, input * slope)
     return _maybe_inplace(input, out, inplace, "rrelu")
 
 
@@ -441,5 +441,6 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     if not hard:
         return y
     idx = y.detach().argmax(dim, keepdim=True)
-    y_hard = ops.zeros_like(y).scatter(dim, idx, 1.0)
+    from .._creation import zeros_like
+    y_hard = zeros_like(y).scatter(dim, idx, 1.0)
     return y_hard - y.detach() + y

@@ -1,0 +1,276 @@
+"""Convolutions as composites: unfold (im2col) followed by one (batched) matmul, so their
+gradients of every order come from unfold/fold and matmul. 1-d forms run the 2-d code on a
+height-1 image. Transposed convolutions are the adjoint: a matmul followed by fold (col2im)."""
+from __future__ import annotations
+
+from .. import ops
+from .._tensor import Tensor
+from ..ops.conv import unfold, fold, out_size
+from ..errors import ShapeError, DTypeError, fmt_shape
+from ._util import ntuple
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+           "pad", "linear", "bilinear", "pixel_shuffle", "pixel_unshuffle"]
+
+pad = ops.pad
+
+
+def _check_conv(input, weight, bias, groups, nd, op, transposed=False):
+    if not isinstance(input, Tensor) or input.ndim not in (nd + 1, nd + 2):
+        shp = fmt_shape(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"{op}: expected a {nd + 1}-d (C, ...) or {nd + 2}-d (N, C, ...) input, "
+                         f"got {shp}")
+    if weight.ndim != nd + 2:
+        raise ShapeError(f"{op}: expected a {nd + 2}-d weight, got {fmt_shape(weight.shape)}")
+    if input.dtype is not weight.dtype:
+        raise DTypeError(f"{op}: expected input and weight of one dtype, got "
+                         f"{input.dtype.name} and {weight.dtype.name}")
+    if groups <= 0:
+        raise ValueError(f"{op}: expected groups > 0, got {groups}")
+    c_in = input.shape[-nd - 1]
+    if transposed:
+        if weight.shape[0] != c_in or c_in % groups:
+            raise ShapeError(f"{op}: expected weight.shape[0] == input channels ({c_in}) and "
+                             f"divisible by groups={groups}, got weight {fmt_shape(weight.shape)}")
+        c_out = weight.shape[1] * groups
+    else:
+        if weight.shape[1] * groups != c_in:
+            raise ShapeError(f"{op}: expected input.shape[1] == weight.shape[1] * groups = "
+                             f"{weight.shape[1] * groups}, got input {fmt_shape(input.shape)} "
+                             f"and weight {fmt_shape(weight.shape)}")
+        c_out = weight.shape[0]
+        if c_out % groups:
+            raise ShapeError(f"{op}: expected out_channels ({c_out}) divisible by groups "
+                             f"({groups}), got weight {fmt_shape(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ShapeError(f"{op}: expected bias.shape == ({c_out},), got {fmt_shape(bias.shape)}")
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
+    """x (N, C, H, W), weight (O, C/g, kh, kw); padding a pair or 'same' / 'valid'."""
+    kh, kw = weight.shape[2], weight.shape[3]
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided "
+                                 f"convolutions, got stride={stride}")
+            # total padding d (k - 1) per dim, the odd one extra on the right (as torch)
+            tot = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+            lo = (tot[0] // 2, tot[1] // 2)
+            hi = (tot[0] - lo[0], tot[1] - lo[1])
+            if lo != hi:
+                x = ops.pad(x, (lo[1], hi[1], lo[0], hi[0]))
+                padding = (0, 0)
+            else:
+                padding = lo
+        else:
+            raise ValueError(f"{op}: expected padding 'same', 'valid' or ints, got {padding!r}")
+    N, C, H, W = x.shape
+    for n, k, d, p, s in zip((H, W), (kh, kw), dilation, padding, stride):
+        if s <= 0 or d <= 0 or p < 0:
+            raise ValueError(f"{op}: expected positive stride and dilation and non-negative "
+                             f"padding, got stride={stride}, dilation={dilation}, "
+                             f"padding={padding}")
+        if out_size(n, k, d, p, s) <= 0:
+            raise ShapeError(f"{op}: expected input spatial size >= the dilated kernel "
+                             f"({k} dilated by {d}) after padding {p}, got "
+                             f"{fmt_shape(x.shape)}")
+    oh = out_size(H, kh, dilation[0], padding[0], stride[0])
+    ow = out_size(W, kw, dilation[1], padding[1], stride[1])
+    O = weight.shape[0]
+    cols = unfold(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
+    L = oh * ow
+    if groups == 1:
+        out = ops.matmul(weight.reshape(O, -1), cols)  # (O, C*kk) @ (N, C*kk, L) -> (N, O, L)
+    else:
+        g = groups
+        w = weight.reshape(g, O // g, -1)                 # (g, O/g, C/g*kk)
+        out = ops.matmul(w, cols.reshape(N, g, -1, L))    # (N, g, O/g, L)
+        out = out.reshape(N, O, L)
+    if bias is not None:
+        out = out + bias.reshape(1, O, 1)
+    return out.reshape(N, O, oh, ow)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-d cross-correlation: out[n, o] = sum_c,i,j w[o, c, i, j] x[n, c, s h + d i, s w + d j]
+    (+ bias[o]); input (N, C, H, W) or (C, H, W), weight (O, C / groups, kh, kw).
+
+    >>> conv2d(cadenza.ones(1, 1, 3, 3), cadenza.ones(1, 1, 2, 2))
+    tensor([[[[4., 4.],
+              [4., 4.]]]])
+    """
+    _check_conv(input, weight, bias, groups, 2, "conv2d")
+    unbatched = input.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    pad2 = padding if isinstance(padding, str) else ntuple(padding, 2, "padding", "conv2d")
+    out = _conv2d(x, weight, bias, ntuple(stride, 2, "stride", "conv2d"), pad2,
+                  ntuple(dilation, 2, "dilation", "conv2d"), groups, "conv2d")
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-d cross-correlation over (N, C, L) or (C, L); weight (O, C / groups, k).
+
+    >>> conv1d(cadenza.ones(1, 1, 4), cadenza.ones(1, 1, 2))
+    tensor([[[2., 2., 2.]]])
+    """
+    _check_conv(input, weight, bias, groups, 1, "conv1d")
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    s = ntuple(stride, 1, "stride", "conv1d")[0]
+    d = ntuple(dilation, 1, "dilation", "conv1d")[0]
+    p = padding if isinstance(padding, str) else (0, ntuple(padding, 1, "padding", "conv1d")[0])
+    out = _conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p, (1, d), groups,
+                  "conv1d").squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, op):
+    N, Cin, H, W = x.shape
+    kh, kw = weight.shape[2], weight.shape[3]
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ < 0 or op_ >= s:
+            raise ValueError(f"{op}: expected 0 <= output_padding < stride, got "
+                             f"output_padding={output_padding}, stride={stride}")
+    # out = (in - 1) s - 2 p + d (k - 1) + output_padding + 1
+    oh = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    ow = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"{op}: expected a positive output size, got ({oh}, {ow}) for input "
+                         f"{fmt_shape(x.shape)}")
+    Cout = weight.shape[1] * groups
+    L = H * W
+    xs = x.reshape(N, Cin, L)
+    if groups == 1:
+        # each input pixel scatters w[c_in]^T x into its kh x kw window: cols = W^T x
+        cols = ops.matmul(weight.reshape(Cin, -1).transpose(0, 1), xs)  # (N, Cout*kk, L)
+    else:
+        g = groups
+        w = weight.reshape(g, Cin // g, -1).transpose(1, 2)        # (g, Cout/g*kk, Cin/g)
+        cols = ops.matmul(w, xs.reshape(N, g, Cin // g, L))         # (N, g, Cout/g*kk, L)
+        cols = cols.reshape(N, -1, L)
+    out = fold(cols, (oh, ow), (kh, kw), dilation, padding, stride)  # (N, Cout, oh, ow)
+    if bias is not None:
+        out = out + bias.reshape(1, Cout, 1, 1)
+    return out
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The adjoint of conv2d (a "deconvolution"); weight (C_in, C_out / groups, kh, kw).
+
+    >>> conv_transpose2d(cadenza.ones(1, 1, 2, 2), cadenza.ones(1, 1, 2, 2)).shape
+    cadenza.Size([1, 1, 3, 3])
+    """
+    _check_conv(input, weight, bias, groups, 2, "conv_transpose2d", transposed=True)
+    unbatched = input.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    nt = ntuple
+    out = _conv_transpose2d(x, weight, bias, nt(stride, 2, "stride", "conv_transpose2d"),
+                            nt(padding, 2, "padding", "conv_transpose2d"),
+                            nt(output_padding, 2, "output_padding", "conv_transpose2d"), groups,
+                            nt(dilation, 2, "dilation", "conv_transpose2d"), "conv_transpose2d")
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The adjoint of conv1d; weight (C_in, C_out / groups, k).
+
+    >>> conv_transpose1d(cadenza.ones(1, 1, 3), cadenza.ones(1, 1, 2))
+    tensor([[[1., 2., 2., 1.]]])
+    """
+    _check_conv(input, weight, bias, groups, 1, "conv_transpose1d", transposed=True)
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    one = lambda v, n: (0 if n in ("padding", "output_padding") else 1,  # noqa: E731
+                        ntuple(v, 1, n, "conv_transpose1d")[0])
+    out = _conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, one(stride, "stride"),
+                            one(padding, "padding"), one(output_padding, "output_padding"),
+                            groups, one(dilation, "dilation"), "conv_transpose1d").squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias; weight (out_features, in_features).
+
+    >>> linear(cadenza.ones(2, 3), cadenza.ones(4, 3)).shape
+    cadenza.Size([2, 4])
+    """
+    if weight.ndim not in (1, 2):
+        raise ShapeError(f"linear: expected a 1-d or 2-d weight, got {fmt_shape(weight.shape)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
+        raise ShapeError(f"linear: expected input.shape[-1] == weight.shape[-1] "
+                         f"(in_features={weight.shape[-1]}), got input {fmt_shape(input.shape)}"
+                         f" and weight {fmt_shape(weight.shape)}")
+    if input.dtype is not weight.dtype:
+        raise DTypeError(f"linear: expected input and weight of one dtype, got "
+                         f"{input.dtype.name} and {weight.dtype.name}")
+    out = ops.matmul(input, weight.t() if weight.ndim == 2 else weight)
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Tensor | None = None) -> Tensor:
+    """out[..., o] = x1[..., i] W[o, i, j] x2[..., j] + b[o].
+
+    >>> bilinear(cadenza.ones(2, 3), cadenza.ones(2, 4), cadenza.ones(5, 3, 4)).shape
+    cadenza.Size([2, 5])
+    """
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or \
+            input2.shape[-1] != weight.shape[2] or tuple(input1.shape[:-1]) != \
+            tuple(input2.shape[:-1]):
+        raise ShapeError(f"bilinear: expected input1 (..., in1), input2 (..., in2) with equal "
+                         f"leading dims and weight (out, in1, in2), "
+                         f"got {fmt_shape(input1.shape)}, {fmt_shape(input2.shape)} and "
+                         f"{fmt_shape(weight.shape)}")
+    # (..., in1) @ W viewed as (in1, out*in2) -> (..., out, in2), then contract with x2
+    O, I, J = weight.shape
+    t = ops.matmul(input1, weight.permute(1, 0, 2).reshape(I, O * J))
+    t = t.reshape(tuple(input1.shape[:-1]) + (O, J))
+    out = ops.matmul(t, input2.unsqueeze(-1)).squeeze(-1)
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) -> (*, C, H r, W r) (Shi et al., 2016).
+
+    >>> pixel_shuffle(cadenza.ones(1, 4, 2, 2), 2).shape
+    cadenza.Size([1, 1, 4, 4])
+    """
+    r = upscale_factor
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle: expected input (*, C*{r}^2, H, W), got "
+                         f"{fmt_shape(input.shape)}")
+    *lead, C, H, W = input.shape
+    c = C // (r * r)
+    x = input.reshape(*lead, c, r, r, H, W)
+    n = len(lead)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)  # (*, c, H, r, W, r)
+    return x.reshape(*lead, c, H * r, W * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle.
+
+    >>> pixel_unshuffle(cadenza.ones(1, 1, 4, 4), 2).shape
+    cadenza.Size([1, 4, 2, 2])
+    """
+    r = downscale_factor
+    if input.ndim < 3 or input.shape[-1] % r or input.shape[-2] % r:
+        raise ShapeError(f"pixel_unshuffle: expected input (*, C, H*{r}, W*{r}), got "
+                         f"{fmt_shape(input.shape)}")
+    *lead, C, H, W = input.shape
+    n = len(lead)
+    x = input.reshape(*lead, C, H // r, r, W // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H/r, W/r)
+    return x.reshape(*lead, C * r * r, H // r, W // r)

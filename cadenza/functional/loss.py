@@ -1,0 +1,483 @@
+"""Loss functions as composites: classification (nll, cross entropy, binary cross entropy),
+regression (mse, l1, smooth l1, huber), divergences and margin / embedding losses."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from .._tensor import Tensor
+from ..errors import ShapeError, DTypeError, fmt_shape
+from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
+                    check_tensor)
+from .activation import log_softmax, _log_sigmoid
+
+__all__ = [
+    "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
+    "pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "hinge_embedding_loss", "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
+    "multilabel_soft_margin_loss",
+]
+
+
+def _class_dim(input):
+    return 0 if input.ndim == 1 else 1
+
+
+def _check_nll(input, target, weight, op):
+    check_float(input, op)
+    check_tensor(target, op, "target")
+    if target._data.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: expected target of integer class indices (int64), got "
+                         f"{target.dtype.name}; for probabilities use a floating target with "
+                         "input's shape")
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: expected input (C,), (N, C) or (N, C, d1, ...), got ()")
+    cd = _class_dim(input)
+    expect = tuple(input.shape[:cd]) + tuple(input.shape[cd + 1:])
+    if tuple(target.shape) != expect:
+        raise ShapeError(f"{op}: expected target.shape == {fmt_shape(expect)} for input "
+                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    C = input.shape[cd]
+    if weight is not None and tuple(weight.shape) != (C,):
+        raise ShapeError(f"{op}: expected weight.shape == ({C},) (one weight per class), got "
+                         f"{fmt_shape(weight.shape)}")
+    return cd, C
+
+
+def _check_targets(target, ignore_index, C, op):
+    t = target._host() if hasattr(target, "_host") else target._data
+    t = np.asarray(t)
+    valid = t[t != ignore_index]
+    if valid.size and (valid.min() < 0 or valid.max() >= C):
+        bad = valid.min() if valid.min() < 0 else valid.max()
+        raise IndexError(f"{op}: expected class indices in [0, {C}) or ignore_index "
+                         f"({ignore_index}), got target value {int(bad)}")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log likelihood: loss_i = -w[t_i] * input[i, t_i], skipping ignore_index.
+
+    'mean' divides by the sum of the weights of the non-ignored targets (as torch).
+
+    >>> nll_loss(cadenza.tensor([[-1.0, -2.0]]), cadenza.tensor([1]))
+    tensor(2.)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, "nll_loss")
+    cd, C = _check_nll(input, target, weight, "nll_loss")
+    _check_targets(target, ignore_index, C, "nll_loss")
+    return _nll(input, target, weight, ignore_index, reduction, cd)
+
+
+def _nll(input, target, weight, ignore_index, reduction, cd):
+    keep = target != ignore_index
+    safe = ops.where(keep, target, 0)
+    # pick input[n, t_n, d...] by gathering along the class dim
+    picked = ops.gather(input, cd, safe.unsqueeze(cd)).squeeze(cd)
+    if weight is None:
+        w = keep.to(input.dtype)
+    else:
+        w = weight.to(input.dtype)[safe] * keep
+    loss = -picked * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w.sum()
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy of logits ``input`` (N, C, d1, ...) against class indices (N, d1, ...) or
+    class probabilities (input's shape).
+
+    With smoothing eps and C classes the target is (1 - eps) one_hot + eps / C, i.e.
+    loss = (1 - eps) nll + eps / C * sum_c(-w_c log p_c), normalised as torch does.
+
+    >>> cross_entropy(cadenza.zeros(2, 4), cadenza.tensor([0, 3]))
+    tensor(1.3863)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, "cross_entropy")
+    check_float(input, "cross_entropy")
+    check_tensor(target, "cross_entropy", "target")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: expected 0 <= label_smoothing <= 1, got "
+                         f"{label_smoothing}")
+    if input.ndim == 0:
+        raise ShapeError("cross_entropy: expected input (C,), (N, C) or (N, C, d1, ...), got ()")
+    cd = _class_dim(input)
+    C = input.shape[cd]
+    logp = log_softmax(input, cd)
+    wshape = [1] * input.ndim
+    wshape[cd] = C
+    if target.is_floating_point():
+        if tuple(target.shape) != tuple(input.shape):
+            raise ShapeError(f"cross_entropy: expected probability target.shape == input.shape"
+                             f" {fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+        if weight is not None and tuple(weight.shape) != (C,):
+            raise ShapeError(f"cross_entropy: expected weight.shape == ({C},), got "
+                             f"{fmt_shape(weight.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / C
+        prod = logp * target
+        if weight is not None:
+            prod = prod * weight.reshape(wshape)
+        loss = -prod.sum(cd)
+        if reduction == "mean":
+            return loss.sum() / max(input.numel() // C, 1) if input.numel() else loss.sum()
+        return reduce_loss(loss, reduction, "cross_entropy")
+    _check_nll(input, target, weight, "cross_entropy")
+    _check_targets(target, ignore_index, C, "cross_entropy")
+    nll = _nll(logp, target, weight, ignore_index, reduction, cd)
+    if label_smoothing == 0:
+        return nll
+    keep = target != ignore_index
+    if weight is not None:
+        smooth = -(logp * weight.reshape(wshape)).sum(cd)
+    else:
+        smooth = -logp.sum(cd)
+    smooth = ops.where(keep, smooth, 0.0)
+    if reduction == "mean":
+        if weight is not None:
+            denom = (weight[ops.where(keep, target, 0)] * keep).sum()
+        else:
+            denom = keep.sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / C)
+
+
+def _check_pair(input, target, op, broadcast=True):
+    check_tensor(input, op)
+    check_tensor(target, op, "target")
+    if tuple(input.shape) != tuple(target.shape):
+        try:
+            np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+        except ValueError:
+            raise ShapeError(f"{op}: expected target.shape == input.shape, got input "
+                             f"{fmt_shape(input.shape)} and target {fmt_shape(target.shape)}"
+                             ) from None
+        if not broadcast:
+            raise ShapeError(f"{op}: expected target.shape == input.shape, got input "
+                             f"{fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
+        import warnings
+        warnings.warn(f"{op}: using a target size {fmt_shape(target.shape)} that is different "
+                      f"to the input size {fmt_shape(input.shape)}; they will be broadcast",
+                      stacklevel=3)
+
+
+def _weighted(loss, weight, reduction, op, mean_by_weight=False):
+    """Multiply by ``weight`` (input's shape for the regression losses, as torch requires; the
+    binary cross entropies broadcast it) and reduce; mse and l1 divide
+    a weighted 'mean' by sum(weight), huber by the element count (torch's conventions)."""
+    if weight is None:
+        return reduce_loss(loss, reduction, op)
+    if op in ("mse_loss", "l1_loss", "huber_loss") and tuple(weight.shape) != tuple(loss.shape):
+        raise ShapeError(f"{op}: expected weight.shape == input.shape {fmt_shape(loss.shape)}, "
+                         f"got {fmt_shape(weight.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return reduce_loss(loss, reduction, op)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """(input - target)^2, reduced.
+
+    >>> mse_loss(cadenza.tensor([1.0, 2.0]), cadenza.tensor([0.0, 0.0]))
+    tensor(2.5000)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_pair(input, target, "mse_loss")
+    d = input - target
+    return _weighted(d * d, weight, reduction, "mse_loss", True)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """|input - target|, reduced.
+
+    >>> l1_loss(cadenza.tensor([1.0, -2.0]), cadenza.tensor([0.0, 0.0]))
+    tensor(1.5000)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_pair(input, target, "l1_loss")
+    return _weighted((input - target).abs(), weight, reduction, "l1_loss", True)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target).
+
+    >>> smooth_l1_loss(cadenza.tensor([0.5, 3.0]), cadenza.tensor([0.0, 0.0]))
+    tensor(1.3125)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_pair(input, target, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: expected beta >= 0, got {beta}")
+    d = (input - target).abs()
+    if beta == 0:
+        return reduce_loss(d, reduction, "smooth_l1_loss")
+    loss = ops.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return reduce_loss(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta).
+
+    >>> huber_loss(cadenza.tensor([0.5, 3.0]), cadenza.tensor([0.0, 0.0]))
+    tensor(1.3125)
+    """
+    _check_pair(input, target, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: expected delta > 0, got {delta}")
+    d = (input - target).abs()
+    loss = ops.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _weighted(loss, weight, reduction, "huber_loss")
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """-(t log x + (1 - t) log(1 - x)) with each log clamped to >= -100 (as torch).
+
+    >>> binary_cross_entropy(cadenza.tensor([0.5]), cadenza.tensor([1.0]))
+    tensor(0.6931)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_float(input, "binary_cross_entropy")
+    check_tensor(target, "binary_cross_entropy", "target")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"binary_cross_entropy: expected target.shape == input.shape, got "
+                         f"input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
+    x = input._host() if hasattr(input, "_host") else input._data
+    if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
+        raise ValueError("binary_cross_entropy: expected all elements of input in [0, 1], got "
+                         f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")
+    log_x = ops.clamp(input.log(), min=-100.0)
+    log_1mx = ops.clamp((1 - input).log(), min=-100.0)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    return _weighted(loss, weight, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """BCE of sigmoid(x) computed from logits without overflow:
+    (1 - t) x + (1 + (pw - 1) t) softplus(-x), softplus(-x) = -log sigmoid(x).
+
+    >>> binary_cross_entropy_with_logits(cadenza.tensor([0.0]), cadenza.tensor([1.0]))
+    tensor(0.6931)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_float(input, "binary_cross_entropy_with_logits")
+    check_tensor(target, "binary_cross_entropy_with_logits", "target")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"binary_cross_entropy_with_logits: expected target.shape == "
+                         f"input.shape, got input {fmt_shape(input.shape)} and target "
+                         f"{fmt_shape(target.shape)}")
+    sp = -_log_sigmoid(input)
+    if pos_weight is not None:
+        sp = sp * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input + sp
+    return _weighted(loss, weight, reduction, "binary_cross_entropy_with_logits")
+
+
+def _xlogy(x, y):
+    # x log y with 0 where x == 0 (and y is then never logged, so no 0 * -inf)
+    zero = x == 0
+    return ops.where(zero, 0.0, x * ops.where(zero, 1.0, y).log())
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL(target || exp(input)) pointwise: t (log t - x), or exp(t) (t - x) with log_target.
+    'batchmean' divides the sum by the batch size (the mathematically correct KL).
+
+    >>> kl_div(cadenza.tensor([0.0]), cadenza.tensor([1.0]), reduction='sum')
+    tensor(0.)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, "kl_div", ("batchmean",))
+    _check_pair(input, target, "kl_div")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _xlogy(target, target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return reduce_loss(loss, reduction, "kl_div")
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """x1 . x2 / (max(||x1||, eps) max(||x2||, eps)) along dim (inputs broadcast).
+
+    >>> cosine_similarity(cadenza.tensor([[1.0, 0.0]]), cadenza.tensor([[1.0, 1.0]]))
+    tensor([0.7071])
+    """
+    try:
+        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise ShapeError(f"cosine_similarity: expected broadcastable shapes, got "
+                         f"{fmt_shape(x1.shape)} and {fmt_shape(x2.shape)}") from None
+    x1, x2 = x1.expand(shape), x2.expand(shape)
+    n1 = ops.clamp((x1 * x1).sum(dim, keepdim=True), min=eps * eps).sqrt()
+    n2 = ops.clamp((x2 * x2).sum(dim, keepdim=True), min=eps * eps).sqrt()
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dim.
+
+    >>> pairwise_distance(cadenza.tensor([[3.0, 0.0]]), cadenza.tensor([[0.0, 4.0]]), eps=0)
+    tensor([5.])
+    """
+    d = x1 - x2 + eps
+    dim = -1 if d.ndim else None
+    return ops.norm(d, p, dim=dim, keepdim=keepdim)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor,
+                          margin: float = 0.0, size_average=None, reduce=None,
+                          reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) for y = 1, max(0, cos(x1, x2) - margin) for y = -1.
+
+    torch computes cos as x1.x2 / sqrt((|x1|^2 + eps)(|x2|^2 + eps)), eps = 1e-12.
+
+    >>> cosine_embedding_loss(cadenza.ones(1, 2), cadenza.ones(1, 2), cadenza.tensor([1]))
+    tensor(0.)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    d = input1.ndim - 1
+    eps = 1e-12
+    prod = (input1 * input2).sum(d)
+    m1 = (input1 * input1).sum(d) + eps
+    m2 = (input2 * input2).sum(d) + eps
+    cos = prod / (m1 * m2).sqrt()
+    loss = ops.where(target == 1, 1 - cos,
+                     ops.where(target == -1, ops.clamp(cos - margin, min=0.0), 0.0))
+    return reduce_loss(loss, reduction, "cosine_embedding_loss")
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, -y (x1 - x2) + margin).
+
+    >>> margin_ranking_loss(cadenza.tensor([1.0]), cadenza.tensor([2.0]), cadenza.tensor([1.0]))
+    tensor(1.)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    loss = ops.clamp(-target * (input1 - input2) + margin, min=0.0)
+    return reduce_loss(loss, reduction, "margin_ranking_loss")
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                        margin: float = 1.0, p: float = 2, eps: float = 1e-6, swap: bool = False,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """max(d(a, p) - d(a, n) + margin, 0) with d the pairwise p-distance.
+
+    >>> triplet_margin_loss(cadenza.zeros(1, 2), cadenza.zeros(1, 2), cadenza.ones(1, 2))
+    tensor(0.)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    loss = ops.clamp(d_pos - d_neg + margin, min=0.0)
+    return reduce_loss(loss, reduction, "triplet_margin_loss")
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    """x where y = 1, max(0, margin - x) where y = -1.
+
+    >>> hinge_embedding_loss(cadenza.tensor([0.3]), cadenza.tensor([-1.0]))
+    tensor(0.7000)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    margin_part = ops.where(target == -1, ops.clamp(margin - input, min=0.0), 0.0)
+    self_part = ops.where(target == 1, input, 0.0)
+    return reduce_loss(margin_part + self_part, reduction, "hinge_embedding_loss")
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-y x)) = -log sigmoid(y x).
+
+    >>> soft_margin_loss(cadenza.tensor([0.0]), cadenza.tensor([1.0]))
+    tensor(0.6931)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return reduce_loss(-_log_sigmoid(input * target), reduction, "soft_margin_loss")
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """-mean_c(y_c log sigmoid(x_c) + (1 - y_c) log sigmoid(-x_c)) per sample.
+
+    >>> multilabel_soft_margin_loss(cadenza.zeros(1, 2), cadenza.ones(1, 2))
+    tensor(0.6931)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    loss = -(target * _log_sigmoid(input) + (1 - target) * _log_sigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.mean(input.ndim - 1)
+    return reduce_loss(loss, reduction, "multilabel_soft_margin_loss")
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """exp(x) - t x (log_input) or x - t log(x + eps), plus Stirling's term when ``full``.
+
+    >>> poisson_nll_loss(cadenza.tensor([0.0]), cadenza.tensor([1.0]))
+    tensor(1.)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        # t log t - t + 0.5 log(2 pi t), only where t > 1
+        t1 = ops.where(target > 1, target, 1.0)
+        stirling = t1 * t1.log() - t1 + 0.5 * (t1 * (2 * np.pi)).log()
+        loss = loss + ops.where(target > 1, stirling, 0.0)
+    return reduce_loss(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """0.5 (log(max(var, eps)) + (x - t)^2 / max(var, eps)) (+ 0.5 log 2 pi when ``full``).
+
+    >>> gaussian_nll_loss(cadenza.tensor([0.0]), cadenza.tensor([0.0]), cadenza.tensor([1.0]))
+    tensor(0.)
+    """
+    if not isinstance(var, Tensor):
+        var = input.detach() * 0 + float(var)
+    if var.ndim == input.ndim - 1 and tuple(var.shape) == tuple(input.shape[:-1]):
+        var = var.unsqueeze(-1)
+    v = _clamp_nograd(var, eps)
+    d = input - target
+    loss = 0.5 * (v.log() + d * d / v)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return reduce_loss(loss, reduction, "gaussian_nll_loss")
+
+
+def _clamp_nograd(var, eps):
+    # torch clamps var under no_grad: values below eps are raised to eps, but the gradient
+    # still flows to var as if unclamped
+    return var + (ops.clamp(var.detach(), min=eps) - var.detach())

@@ -1,0 +1,411 @@
+"""Pooling and resampling as composites: max / average pooling over unfold windows, adaptive
+pooling and linear interpolation as products with small averaging / interpolation matrices,
+nearest interpolation as index_select."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from .._tensor import Tensor, _make
+from ..ops.conv import unfold
+from ..errors import ShapeError, fmt_shape
+from ._util import ntuple
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate",
+           "upsample", "upsample_nearest", "upsample_bilinear"]
+
+
+def _pool_out(n, k, s, p, d, ceil_mode):
+    """Output length of a pooling window sweep (PyTorch's rule, incl. ceil_mode's last window
+    that must start inside the input or its left padding)."""
+    num = n + 2 * p - d * (k - 1) - 1
+    out = (num + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _check_pool(x, k, s, p, d, op):
+    for n, kk, ss, pp, dd in zip(x.shape[2:], k, s, p, d):
+        if kk <= 0 or ss <= 0 or dd <= 0 or pp < 0:
+            raise ValueError(f"{op}: expected positive kernel_size, stride and dilation and "
+                             f"non-negative padding, got kernel_size={k}, stride={s}, "
+                             f"padding={p}, dilation={d}")
+        if pp > kk // 2:
+            raise ValueError(f"{op}: expected padding <= kernel_size / 2, got padding={p}, "
+                             f"kernel_size={k}")
+        if n + 2 * pp < dd * (kk - 1) + 1:
+            raise ShapeError(f"{op}: expected input spatial size >= the kernel after padding, "
+                             f"got input {fmt_shape(x.shape)}, kernel_size={k}, padding={p}")
+
+
+def _windows(x, k, s, p, d, ceil_mode, fill):
+    """Pad x (N, C, H, W) with ``fill`` (p on the left, what the last window needs on the right)
+    and cut it into windows: (N, C, kh*kw, oh*ow) plus (oh, ow)."""
+    N, C, H, W = x.shape
+    oh = _pool_out(H, k[0], s[0], p[0], d[0], ceil_mode)
+    ow = _pool_out(W, k[1], s[1], p[1], d[1], ceil_mode)
+    rh = max((oh - 1) * s[0] + d[0] * (k[0] - 1) + 1 - H - p[0], 0)
+    rw = max((ow - 1) * s[1] + d[1] * (k[1] - 1) + 1 - W - p[1], 0)
+    if p[0] or p[1] or rh or rw:
+        x = ops.pad(x, (p[1], rw, p[0], rh), value=fill)
+    cols = unfold(x, k, d, 0, s)  # (N, C*kh*kw, L)
+    return cols.reshape(N, C, k[0] * k[1], -1), oh, ow
+
+
+def _as_batched(input, nd, op):
+    if input.ndim == nd + 1:
+        return input.unsqueeze(0), True
+    if input.ndim == nd + 2:
+        return input, False
+    raise ShapeError(f"{op}: expected a {nd + 1}-d (C, ...) or {nd + 2}-d (N, C, ...) input, "
+                     f"got {fmt_shape(input.shape)}")
+
+
+def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
+    _check_pool(x, k, s, p, d, op)
+    N, C, H, W = x.shape
+    cols, oh, ow = _windows(x, k, s, p, d, ceil_mode, -math.inf)
+    # the FIRST maximum of each window, as torch: argmax, then keep only that element
+    # (amax would split the gradient among ties, which ReLU outputs make common)
+    idx = cols.detach().argmax(2, keepdim=True)  # (N, C, 1, L)
+    kk = k[0] * k[1]
+    pick = idx == _make(np.arange(kk, dtype=np.int64).reshape(1, 1, kk, 1))
+    out = ops.where(pick, cols, 0.0).sum(2).reshape(N, C, oh, ow)
+    if not return_indices:
+        return out, None
+    # flat index into the unpadded H * W plane of the winning element
+    a = idx._data.reshape(N, C, oh, ow)
+    ki, kj = a // k[1], a % k[1]
+    rows = np.arange(oh).reshape(oh, 1) * s[0] - p[0] + ki * d[0]
+    cols_ = np.arange(ow).reshape(1, ow) * s[1] - p[1] + kj * d[1]
+    return out, _make((rows * W + cols_).astype(np.int64))
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over kh x kw windows of (N, C, H, W) or (C, H, W); padding counts as -inf; ties go
+    to the first maximal element of the window (its gradient too), as in torch.
+
+    >>> max_pool2d(cadenza.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
+    x, unb = _as_batched(input, 2, "max_pool2d")
+    k = ntuple(kernel_size, 2, "kernel_size", "max_pool2d")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        ntuple(stride, 2, "stride", "max_pool2d")
+    out, ind = _max_pool2d(x, k, s, ntuple(padding, 2, "padding", "max_pool2d"),
+                           ntuple(dilation, 2, "dilation", "max_pool2d"), ceil_mode,
+                           return_indices, "max_pool2d")
+    if unb:
+        out = out.squeeze(0)
+        ind = ind.squeeze(0) if ind is not None else None
+    return (out, ind) if return_indices else out
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over windows of (N, C, L) or (C, L).
+
+    >>> max_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+    tensor([[[3., 2.]]])
+    """
+    x, unb = _as_batched(input, 1, "max_pool1d")
+    one = lambda v, n: ntuple(v, 1, n, "max_pool1d")[0]  # noqa: E731
+    k = one(kernel_size, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        one(stride, "stride")
+    out, ind = _max_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, one(padding, "padding")),
+                           (1, one(dilation, "dilation")), ceil_mode, return_indices,
+                           "max_pool1d")
+    out = out.squeeze(2)
+    ind = ind.squeeze(2) if ind is not None else None
+    if unb:
+        out = out.squeeze(0)
+        ind = ind.squeeze(0) if ind is not None else None
+    return (out, ind) if return_indices else out
+
+
+def _divisor(n, k, s, p, o, include_pad):
+    """Per-output window sizes along one dim (torch's avg_pool: windows clipped to the padded
+    input, and further to the real input unless count_include_pad)."""
+    start = np.arange(o) * s - p
+    end = np.minimum(start + k, n + p)
+    if not include_pad:
+        start, end = np.maximum(start, 0), np.minimum(end, n)
+    return end - start
+
+
+def _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op):
+    _check_pool(x, k, s, p, (1, 1), op)
+    N, C, H, W = x.shape
+    cols, oh, ow = _windows(x, k, s, p, (1, 1), ceil_mode, 0.0)
+    total = cols.sum(2)  # (N, C, L)
+    if divisor_override:
+        out = total / divisor_override
+    else:
+        dh = _divisor(H, k[0], s[0], p[0], oh, count_include_pad)
+        dw = _divisor(W, k[1], s[1], p[1], ow, count_include_pad)
+        div = (dh[:, None] * dw[None, :]).reshape(-1).astype(x._data.dtype)
+        out = total / _make(div)
+    return out.reshape(N, C, oh, ow)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Mean over kh x kw windows (zero padding; count_include_pad counts it in the divisor).
+
+    >>> avg_pool2d(cadenza.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    """
+    x, unb = _as_batched(input, 2, "avg_pool2d")
+    k = ntuple(kernel_size, 2, "kernel_size", "avg_pool2d")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        ntuple(stride, 2, "stride", "avg_pool2d")
+    out = _avg_pool2d(x, k, s, ntuple(padding, 2, "padding", "avg_pool2d"), ceil_mode,
+                      count_include_pad, divisor_override, "avg_pool2d")
+    return out.squeeze(0) if unb else out
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of (N, C, L) or (C, L).
+
+    >>> avg_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+    tensor([[[2., 1.]]])
+    """
+    x, unb = _as_batched(input, 1, "avg_pool1d")
+    one = lambda v, n: ntuple(v, 1, n, "avg_pool1d")[0]  # noqa: E731
+    k = one(kernel_size, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        one(stride, "stride")
+    out = _avg_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, one(padding, "padding")), ceil_mode,
+                      count_include_pad, None, "avg_pool1d").squeeze(2)
+    return out.squeeze(0) if unb else out
+
+
+def _adaptive_bounds(n, o):
+    # window i covers [floor(i n / o), ceil((i + 1) n / o))
+    i = np.arange(o)
+    return (i * n) // o, -((-(i + 1) * n) // o)
+
+
+def _avg_matrix(n, o, dtype):
+    """(o, n) matrix whose row i averages adaptive window i."""
+    start, end = _adaptive_bounds(n, o)
+    m = np.zeros((o, n), dtype=dtype)
+    for i, (a, b) in enumerate(zip(start, end)):
+        m[i, a:b] = 1.0 / (b - a)
+    return _make(m)
+
+
+def _out_sizes(output_size, spatial, op):
+    nd = len(spatial)
+    if isinstance(output_size, int):
+        output_size = (output_size,) * nd
+    output_size = tuple(spatial[i] if o is None else int(o) for i, o in enumerate(output_size))
+    if len(output_size) != nd or any(o <= 0 for o in output_size):
+        raise ValueError(f"{op}: expected output_size of {nd} positive ints, got {output_size}")
+    return output_size
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed (oh, ow): out = A_h x A_w^T with A the (separable) window
+    averaging matrices.
+
+    >>> adaptive_avg_pool2d(cadenza.ones(1, 2, 5, 7), (2, 3)).shape
+    cadenza.Size([1, 2, 2, 3])
+    """
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_avg_pool2d: expected a 3-d or 4-d input, got "
+                         f"{fmt_shape(input.shape)}")
+    H, W = input.shape[-2:]
+    oh, ow = _out_sizes(output_size, (H, W), "adaptive_avg_pool2d")
+    dt = input._data.dtype
+    out = ops.matmul(_avg_matrix(H, oh, dt), input)                    # (..., oh, W)
+    return ops.matmul(out, _avg_matrix(W, ow, dt).transpose(0, 1))     # (..., oh, ow)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, L) or (C, L) to a fixed length.
+
+    >>> adaptive_avg_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+    tensor([[[2., 1.]]])
+    """
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_avg_pool1d: expected a 2-d or 3-d input, got "
+                         f"{fmt_shape(input.shape)}")
+    (o,) = _out_sizes(output_size, (input.shape[-1],), "adaptive_avg_pool1d")
+    return ops.matmul(input, _avg_matrix(input.shape[-1], o, input._data.dtype).transpose(0, 1))
+
+
+def _adaptive_max2d(x, oh, ow, return_indices):
+    N, C, H, W = x.shape
+    if H % oh == 0 and W % ow == 0:
+        k = (H // oh, W // ow)
+        return _max_pool2d(x, k, k, (0, 0), (1, 1), False, return_indices,
+                           "adaptive_max_pool2d")
+    hs, he = _adaptive_bounds(H, oh)
+    ws, we = _adaptive_bounds(W, ow)
+    outs, inds = [], []
+    for i in range(oh):
+        for j in range(ow):
+            win = x[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
+            a = win.detach().argmax(2, keepdim=True)
+            outs.append(ops.gather(win, 2, a))
+            if return_indices:
+                ww = we[j] - ws[j]
+                inds.append((hs[i] + a._data // ww) * W + ws[j] + a._data % ww)
+    out = ops.cat(outs, 2).reshape(N, C, oh, ow)
+    ind = _make(np.concatenate(inds, 2).reshape(N, C, oh, ow)) if return_indices else None
+    return out, ind
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed (oh, ow) with adaptive windows (first maximum wins ties).
+
+    >>> adaptive_max_pool2d(cadenza.arange(16.0).reshape(1, 1, 4, 4), 1)
+    tensor([[[[15.]]]])
+    """
+    x, unb = _as_batched(input, 2, "adaptive_max_pool2d")
+    oh, ow = _out_sizes(output_size, tuple(x.shape[2:]), "adaptive_max_pool2d")
+    out, ind = _adaptive_max2d(x, oh, ow, return_indices)
+    if unb:
+        out = out.squeeze(0)
+        ind = ind.squeeze(0) if ind is not None else None
+    return (out, ind) if return_indices else out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, L) or (C, L) to a fixed length.
+
+    >>> adaptive_max_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+    tensor([[[3., 2.]]])
+    """
+    x, unb = _as_batched(input, 1, "adaptive_max_pool1d")
+    (o,) = _out_sizes(output_size, (x.shape[-1],), "adaptive_max_pool1d")
+    out, ind = _adaptive_max2d(x.unsqueeze(2), 1, o, return_indices)
+    out = out.squeeze(2)
+    ind = ind.squeeze(2) if ind is not None else None
+    if unb:
+        out = out.squeeze(0)
+        ind = ind.squeeze(0) if ind is not None else None
+    return (out, ind) if return_indices else out
+
+
+# ----------------------------------------------------------------------------- interpolate
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def _linear_matrix(n, o, scale, align_corners, dtype):
+    """(o, n) matrix of linear interpolation weights: src = (dst + 1/2) scale - 1/2 (clamped at
+    0), or dst (n - 1) / (o - 1) with align_corners; weights 1 - frac and frac on the two
+    neighbours."""
+    dst = np.arange(o, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n - 1) / (o - 1) if o > 1 else 0.0)
+    else:
+        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    lam = src - i0
+    m = np.zeros((o, n), dtype=np.float64)
+    np.add.at(m, (np.arange(o), i0), 1.0 - lam)
+    np.add.at(m, (np.arange(o), i1), lam)
+    return _make(m.astype(dtype))
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resample the spatial dims of (N, C, *spatial): 'nearest', 'nearest-exact', 'linear',
+    'bilinear', 'trilinear' (separable: one interpolation matrix per dim) or 'area'.
+
+    >>> interpolate(cadenza.ones(1, 1, 2, 2), scale_factor=2).shape
+    cadenza.Size([1, 1, 4, 4])
+    """
+    if input.ndim < 3:
+        raise ShapeError(f"interpolate: expected input (N, C, *spatial) with 1 to 3 spatial "
+                         f"dims, got {fmt_shape(input.shape)}")
+    nd = input.ndim - 2
+    spatial = tuple(input.shape[2:])
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
+        raise ValueError("interpolate: align_corners option can only be set with the "
+                         "interpolating modes: linear | bilinear | bicubic | trilinear")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: expected exactly one of size or scale_factor, got "
+                         f"size={size}, scale_factor={scale_factor}")
+    if size is not None:
+        out = ntuple(size, nd, "size", "interpolate")
+        scales = [None] * nd
+    else:
+        sf = tuple(float(v) for v in scale_factor) if isinstance(scale_factor, (list, tuple)) \
+            else (float(scale_factor),) * nd
+        if len(sf) != nd:
+            raise ValueError(f"interpolate: expected {nd} scale factors, got {scale_factor}")
+        out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
+        scales = [None] * nd if recompute_scale_factor else [1.0 / f for f in sf]
+    if any(o <= 0 for o in out):
+        raise ValueError(f"interpolate: expected a positive output size, got {out}")
+    if mode == "area":
+        if nd == 1:
+            return adaptive_avg_pool1d(input, out)
+        if nd == 2:
+            return adaptive_avg_pool2d(input, out)
+        raise NotImplementedError("interpolate: mode='area' supports 1 or 2 spatial dims")
+    x = input
+    if mode in ("nearest", "nearest-exact"):
+        for i, (n, o) in enumerate(zip(spatial, out)):
+            if n == o:
+                continue
+            # torch computes the source index in float32: floor(dst * scale), clamped
+            sc = np.float32(scales[i]) if scales[i] is not None else np.float32(n) / np.float32(o)
+            dst = np.arange(o, dtype=np.float32)
+            if mode == "nearest-exact":
+                dst = dst + np.float32(0.5)
+            idx = np.minimum(np.floor(dst * sc).astype(np.int64), n - 1)
+            x = x.index_select(2 + i, _make(idx))
+        return x
+    if mode in _LINEAR:
+        if _LINEAR[mode] != nd:
+            raise ValueError(f"interpolate: mode={mode!r} expects {_LINEAR[mode]} spatial dims, "
+                             f"got input {fmt_shape(input.shape)}")
+        dt = input._data.dtype
+        for i, (n, o) in enumerate(zip(spatial, out)):
+            sc = scales[i] if scales[i] is not None else n / o
+            m = _linear_matrix(n, o, sc, bool(align_corners), dt)  # (o, n)
+            d = 2 + i
+            if d == input.ndim - 1:
+                x = ops.matmul(x, m.transpose(0, 1))
+            elif d == input.ndim - 2:
+                x = ops.matmul(m, x)
+            else:
+                x = ops.matmul(x.movedim(d, -1), m.transpose(0, 1)).movedim(-1, d)
+        return x
+    raise NotImplementedError(f"interpolate: mode={mode!r} is not supported; expected "
+                              "'nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear' or "
+                              "'area'")
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of interpolate.
+
+    >>> upsample(cadenza.ones(1, 1, 2), scale_factor=2).shape
+    cadenza.Size([1, 1, 4])
+    """
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,0 +1,155 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import cadenza
+import cadenza.nn.functional as F
+from cadenza.autograd import gradcheck, gradgradcheck
+from functional_helpers import check, rng
+
+R = rng(2)
+
+
+def test_layer_norm():
+    x = R.standard_normal((2, 3, 4))
+    check(lambda a, w, b: F.layer_norm(a, (4,), w, b), lambda a, w, b: TF.layer_norm(a, (4,), w, b),
+          x, R.standard_normal(4), R.standard_normal(4))
+    check(lambda a: F.layer_norm(a, (3, 4), eps=1e-3), lambda a: TF.layer_norm(a, (3, 4), eps=1e-3),
+          x)
+
+
+def test_rms_norm():
+    x = R.standard_normal((2, 3, 4))
+    check(lambda a, w: F.rms_norm(a, [4], w), lambda a, w: TF.rms_norm(a, [4], w), x,
+          R.standard_normal(4))
+    check(lambda a: F.rms_norm(a, (3, 4), eps=1e-2), lambda a: TF.rms_norm(a, (3, 4), eps=1e-2), x)
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(F.rms_norm(cadenza.tensor(x32 * 1e-4), (4,)).numpy(),
+                               TF.rms_norm(torch.tensor(x32 * 1e-4), (4,)).numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 2, 5), (2, 3, 2, 2)])
+def test_batch_norm_training_updates_running_stats(shape):
+    x = R.standard_normal(shape)
+    C = shape[1]
+    crm, crv = cadenza.zeros(C, dtype=cadenza.float64), cadenza.ones(C, dtype=cadenza.float64)
+    trm, trv = torch.zeros(C, dtype=torch.float64), torch.ones(C, dtype=torch.float64)
+    w, b = R.standard_normal(C), R.standard_normal(C)
+    check(lambda a, w_, b_: F.batch_norm(a, crm, crv, w_, b_, True, 0.3, 1e-4),
+          lambda a, w_, b_: TF.batch_norm(a, trm, trv, w_, b_, True, 0.3, 1e-4), x, w, b)
+    np.testing.assert_allclose(crm.numpy(), trm.numpy())
+    np.testing.assert_allclose(crv.numpy(), trv.numpy())
+    assert not crm.requires_grad
+    check(lambda a, w_, b_: F.batch_norm(a, crm, crv, w_, b_, False),
+          lambda a, w_, b_: TF.batch_norm(a, trm, trv, w_, b_, False), x, w, b)
+
+
+def test_batch_norm_float32_running_stats():
+    x = R.standard_normal((8, 3)).astype(np.float32)
+    rm, rv = cadenza.zeros(3), cadenza.ones(3)
+    trm, trv = torch.zeros(3), torch.ones(3)
+    F.batch_norm(cadenza.tensor(x), rm, rv, training=True)
+    TF.batch_norm(torch.tensor(x), trm, trv, training=True)
+    assert rm.dtype is cadenza.float32
+    np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-6)
+
+
+def test_group_and_instance_norm():
+    x = R.standard_normal((2, 4, 3, 2))
+    w, b = R.standard_normal(4), R.standard_normal(4)
+    check(lambda a, w_, b_: F.group_norm(a, 2, w_, b_),
+          lambda a, w_, b_: TF.group_norm(a, 2, w_, b_), x, w, b)
+    crm, crv = cadenza.zeros(4, dtype=cadenza.float64), cadenza.ones(4, dtype=cadenza.float64)
+    trm, trv = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    check(lambda a, w_, b_: F.instance_norm(a, crm, crv, w_, b_),
+          lambda a, w_, b_: TF.instance_norm(a, trm, trv, w_, b_), x, w, b)
+    np.testing.assert_allclose(crm.numpy(), trm.numpy())
+    np.testing.assert_allclose(crv.numpy(), trv.numpy())
+
+
+def test_local_response_norm():
+    x = R.standard_normal((2, 5, 3))
+    check(lambda a: F.local_response_norm(a, 3), lambda a: TF.local_response_norm(a, 3), x)
+    check(lambda a: F.local_response_norm(a, 2, 1e-2), lambda a: TF.local_response_norm(a, 2, 1e-2),
+          x)
+
+
+def test_norm_gradcheck():
+    x = cadenza.tensor(R.standard_normal((2, 3)), requires_grad=True)
+    w = cadenza.tensor(R.standard_normal(3), requires_grad=True)
+    assert gradcheck(lambda a, b: F.layer_norm(a, (3,), b), (x, w))
+    assert gradgradcheck(lambda a: F.rms_norm(a, (3,)), (x,))
+    assert gradcheck(lambda a: F.batch_norm(a, None, None, training=True), (x,))
+
+
+def test_norm_errors():
+    with pytest.raises(cadenza.ShapeError, match=r"layer_norm: expected input.shape\[-1:\]"):
+        F.layer_norm(cadenza.ones(2, 3), (4,))
+    with pytest.raises(cadenza.ShapeError, match="group_norm: expected num_channels"):
+        F.group_norm(cadenza.ones(2, 3, 4), 2)
+    with pytest.raises(cadenza.ShapeError, match="batch_norm: expected running_mean"):
+        F.batch_norm(cadenza.ones(2, 3), cadenza.zeros(4), cadenza.ones(4))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(cadenza.ones(1, 3), None, None, training=True)
+
+
+# ----------------------------------------------------------------------------- attention
+def _qkv(B=2, H=2, L=3, S=4, E=5, Hk=None):
+    Hk = Hk or H
+    return (R.standard_normal((B, H, L, E)), R.standard_normal((B, Hk, S, E)),
+            R.standard_normal((B, Hk, S, E)))
+
+
+def test_sdpa_plain_and_scale():
+    q, k, v = _qkv()
+    check(F.scaled_dot_product_attention, TF.scaled_dot_product_attention, q, k, v)
+    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, scale=0.3),
+          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, scale=0.3), q, k, v)
+
+
+def test_sdpa_causal():
+    q, k, v = _qkv(L=4, S=4)
+    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True),
+          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, is_causal=True), q, k, v)
+
+
+def test_sdpa_masks():
+    q, k, v = _qkv()
+    m = R.random((3, 4)) > 0.4
+    m[1] = False  # a fully masked row
+    m[:, 0] |= np.arange(3) != 1
+    cm, tm = cadenza.tensor(m), torch.from_numpy(m)
+    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=cm),
+          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, attn_mask=tm), q, k, v)
+    fm = R.standard_normal((2, 1, 3, 4))
+    check(lambda a, b, c, f: F.scaled_dot_product_attention(a, b, c, attn_mask=f),
+          lambda a, b, c, f: TF.scaled_dot_product_attention(a, b, c, attn_mask=f), q, k, v, fm)
+
+
+def test_sdpa_gqa():
+    q, k, v = _qkv(H=4, Hk=2)
+    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True, enable_gqa=True),
+          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, is_causal=True,
+                                                          enable_gqa=True), q, k, v)
+
+
+def test_sdpa_dropout_and_gradcheck():
+    q, k, v = (cadenza.tensor(a, requires_grad=True) for a in _qkv(1, 1, 2, 3, 2))
+    cadenza.manual_seed(0)
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
+    assert out.shape == (1, 1, 2, 2)
+    assert gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True),
+                     (q, k, v))
+
+
+def test_sdpa_errors():
+    q, k, v = (cadenza.tensor(a) for a in _qkv())
+    with pytest.raises(cadenza.ShapeError, match=r"query.shape\[-1\] == key.shape\[-1\]"):
+        F.scaled_dot_product_attention(q, k[..., :3], v)
+    with pytest.raises(cadenza.ShapeError, match=r"key.shape\[-2\] == value.shape\[-2\]"):
+        F.scaled_dot_product_attention(q, k, v[:, :, :2])
+    with pytest.raises(cadenza.ShapeError, match="attn_mask"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=cadenza.ones(5, 5, dtype=cadenza.bool))
+    with pytest.raises(cadenza.DTypeError):
+        F.scaled_dot_product_attention(q.float(), k, v)
