@@ -47,6 +47,14 @@ class Parameter(Tensor):
 
     __str__ = __repr__
 
+    def __deepcopy__(self, memo):
+        # as PyTorch: a fresh Parameter with copied data; .grad is not copied
+        if id(self) in memo:
+            return memo[id(self)]
+        new = type(self)(_make(self._data.copy()), self._requires_grad)
+        memo[id(self)] = new
+        return new
+
     def __reduce_ex__(self, protocol):
         import numpy as np
         return (Parameter, (_make(np.array(self._host())), self._requires_grad))

@@ -245,11 +245,13 @@ def _as_param(v):
     return v
 
 
-def _param_line(k, p) -> str:
+def _param_line(k, p, typename=False) -> str:
+    # PyTorch's format, quirks included (ParameterDict shows the legacy type name)
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
     size = "x".join(str(s) for s in p.shape)
     dev = "" if p.device.type == "cpu" else f" ({p.device})"
-    return f"({k}): {kind} containing: [{p.dtype} of size {size}{dev}]"
+    dt = p.type() if typename else p.dtype
+    return f"  ({k}): {kind} containing: [{dt} of size {size}{dev}]"
 
 
 class ParameterList(Module):
@@ -353,7 +355,7 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in self.items())
+        return "\n".join(_param_line(k, p, typename=True) for k, p in self.items())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ParameterDict is not callable")

@@ -1,0 +1,80 @@
+"""Dropout, Dropout1d, Dropout2d, Dropout3d: identity in eval mode."""
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if p < 0 or p > 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zero each element with probability ``p`` in training and scale the rest by 1/(1-p).
+
+    >>> import cadenza as torch
+    >>> torch.nn.Dropout(0.1).eval()(torch.ones(3))
+    tensor([1., 1., 1.])
+    """
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training, self.inplace)
+
+
+def _channel_dropout(input, p, training, batched_ndim, name):
+    """Zero whole channels: one Bernoulli draw per (N, C) (or per C when unbatched)."""
+    fn = getattr(F, name, None)
+    if fn is not None:
+        return fn(input, p, training)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    batched = input.ndim == batched_ndim
+    keep_shape = tuple(input.shape[:2 if batched else 1]) + (1,) * (input.ndim - (
+        2 if batched else 1))
+    from ... import _creation as C
+    mask = C.bernoulli(C.full(keep_shape, 1 - p, dtype=input.dtype))
+    return input * mask / (1 - p)
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of (N, C, L) or (C, L) inputs."""
+
+    def forward(self, input):
+        if input.ndim not in (2, 3):
+            raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a "
+                               f"{input.ndim}D input.")
+        return _channel_dropout(input, self.p, self.training, 3, "dropout1d")
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels of (N, C, H, W) or (C, H, W) inputs."""
+
+    def forward(self, input):
+        return _channel_dropout(input, self.p, self.training, 4, "dropout2d")
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) inputs."""
+
+    def forward(self, input):
+        return _channel_dropout(input, self.p, self.training, 5, "dropout3d")
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout that keeps SELU's self-normalising mean and variance."""
+
+    def forward(self, input):
+        fn = getattr(F, "alpha_dropout", None)
+        if fn is None:
+            raise NotImplementedError("F.alpha_dropout is not available in Cadenza yet")
+        return fn(input, self.p, self.training)

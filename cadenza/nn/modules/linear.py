@@ -1,0 +1,145 @@
+"""Identity, Linear, Bilinear, Flatten, Unflatten."""
+from __future__ import annotations
+
+import math
+
+from ... import _creation as C
+from ...errors import ShapeError, fmt_shape
+from .. import functional as F, init
+from ..parameter import Parameter
+from .module import Module
+
+
+def _empty(*shape, device=None, dtype=None):
+    return C.empty(*shape, device=device, dtype=dtype)
+
+
+class Identity(Module):
+    """Returns its input unchanged (any constructor arguments are ignored)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` with weight (out_features, in_features), initialised like
+    PyTorch (Kaiming-uniform with a = sqrt(5); bias U(-1/sqrt(in), 1/sqrt(in))).
+
+    >>> import cadenza as torch
+    >>> torch.nn.Linear(784, 10)(torch.randn(32, 784)).shape
+    cadenza.Size([32, 10])
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(_empty(out_features, in_features, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        shape = input.shape
+        if not shape or shape[-1] != self.in_features:
+            raise ShapeError(f"Linear(in_features={self.in_features}, out_features="
+                             f"{self.out_features}): expected input.shape[-1] == "
+                             f"{self.in_features}, got {fmt_shape(shape)}")
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class LazyLinear(Linear):
+    """Not supported: Cadenza has no uninitialised parameters; use Linear(in, out)."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("nn.LazyLinear is not supported by Cadenza; use "
+                                  "nn.Linear(in_features, out_features)")
+
+
+class Bilinear(Module):
+    """``y = x1^T A x2 + b`` with weight (out_features, in1_features, in2_features)."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(_empty(out_features, in1_features, in2_features,
+                                       device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        if input1.shape[-1] != self.in1_features or input2.shape[-1] != self.in2_features:
+            raise ShapeError(f"Bilinear(in1_features={self.in1_features}, in2_features="
+                             f"{self.in2_features}): expected input1.shape[-1] == "
+                             f"{self.in1_features} and input2.shape[-1] == {self.in2_features},"
+                             f" got {fmt_shape(input1.shape)} and {fmt_shape(input2.shape)}")
+        bilinear = getattr(F, "bilinear", None)
+        if bilinear is not None:
+            return bilinear(input1, input2, self.weight, self.bias)
+        # y[..., o] = sum_ij x1[..., i] W[o, i, j] x2[..., j]
+        t = (input1.unsqueeze(-2).unsqueeze(-2) @ self.weight)  # (..., O, 1, J)
+        y = (t.squeeze(-2) * input2.unsqueeze(-2)).sum(-1)       # (..., O)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Flatten dims ``start_dim..end_dim`` (default 1..-1): (N, C, H, W) -> (N, C*H*W)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: Unflatten(1, (2, 5)): (N, 10) -> (N, 2, 5)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,0 +1,144 @@
+"""LayerNorm, RMSNorm, GroupNorm."""
+from __future__ import annotations
+
+import numbers
+
+from ... import _creation as C
+from .. import functional as F, init
+from ..parameter import Parameter
+from .module import Module
+
+
+def _shape(normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+class LayerNorm(Module):
+    """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift.
+
+    >>> import cadenza as torch
+    >>> torch.nn.LayerNorm(8)(torch.randn(2, 8)).shape
+    cadenza.Size([2, 8])
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(C.empty(self.normalized_shape, device=device, dtype=dtype))
+            if bias:
+                self.bias = Parameter(C.empty(self.normalized_shape, device=device,
+                                              dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the last dims (Zhang & Sennrich, 2019);
+    ``eps=None`` uses the dtype's machine epsilon, as PyTorch.
+
+    >>> import cadenza as torch
+    >>> torch.nn.RMSNorm(8)(torch.randn(2, 8)).shape
+    cadenza.Size([2, 8])
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(C.empty(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalise each of ``num_groups`` channel groups of (N, C, *) (Wu & He, 2018).
+
+    >>> import cadenza as torch
+    >>> torch.nn.GroupNorm(2, 4)(torch.randn(3, 4, 5)).shape
+    cadenza.Size([3, 4, 5])
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(C.empty(num_channels, device=device, dtype=dtype))
+            if bias:
+                self.bias = Parameter(C.empty(num_channels, device=device, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        group_norm = getattr(F, "group_norm", None)
+        if group_norm is not None:
+            return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+        n, c = input.shape[0], input.shape[1]
+        x = input.reshape(n, self.num_groups, -1)                      # (N, G, C/G * spatial)
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, keepdim=True, unbiased=False)
+        x = ((x - mean) / (var + self.eps).sqrt()).reshape(input.shape)
+        if self.weight is not None:
+            bshape = (1, c) + (1,) * (input.ndim - 2)
+            x = x * self.weight.reshape(bshape)
+            if self.bias is not None:
+                x = x + self.bias.reshape(bshape)
+        return x
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
