@@ -66,3 +66,24 @@ def report(name, ours, theirs, unit, higher_is_better=True, extra=""):
     print(f"{name}: cadenza {ours:,.2f} {unit} | pytorch {theirs:,.2f} {unit} | "
           f"ratio {ratio:.2f}x of pytorch {extra}".rstrip())
     return ratio
+
+
+def train_throughput(lib, model, opt, xs, ys, warm, steps, batch):
+    """Samples/s of a classification training step (forward, cross-entropy, backward, step,
+    zero_grad), timed over ``steps`` after ``warm`` warm-up steps; inputs cycle through xs/ys."""
+    F = lib.nn.functional
+
+    def step(i):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xs[i % len(xs)]), ys[i % len(ys)])
+        loss.backward()
+        opt.step()
+        return loss
+
+    for i in range(warm):
+        step(i)
+    t = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    float(step(0).item())
+    return batch * (steps + 1) / (time.perf_counter() - t)

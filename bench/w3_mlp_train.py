@@ -3,11 +3,9 @@ samples/s over 50 steps after 5 warm-up, Cadenza eager vs PyTorch eager in one r
 Target: Cadenza >= 0.8x PyTorch eager throughput."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from common import BusyCheck, matmul_gflops, report
+from common import BusyCheck, matmul_gflops, report, train_throughput
 
 B, STEPS, WARM = 128, 50, 5
 FLOPS_PER_SAMPLE = 6 * (784 * 512 + 512 * 512 + 512 * 10)  # fwd 2x + bwd 4x per weight
@@ -23,20 +21,7 @@ def run(lib):
     xs = [lib.from_numpy(rng.standard_normal((B, 784), dtype=np.float32)) for _ in range(4)]
     ys = [lib.from_numpy(rng.integers(0, 10, B)) for _ in range(4)]
 
-    def step(i):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(xs[i % 4]), ys[i % 4])
-        loss.backward()
-        opt.step()
-        return loss
-
-    for i in range(WARM):
-        step(i)
-    t = time.perf_counter()
-    for i in range(STEPS):
-        step(i)
-    float(step(0).item())
-    return B * (STEPS + 1) / (time.perf_counter() - t)
+    return train_throughput(lib, model, opt, xs, ys, WARM, STEPS, B)
 
 
 def main():

@@ -3,11 +3,9 @@ flatten -> linear(3136->128) ReLU -> linear(128->10), cross-entropy, Adam lr 1e-
 batch 64; samples/s over 20 steps after 3 warm-up. Target: Cadenza >= 0.5x PyTorch eager."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from common import BusyCheck, matmul_gflops, report
+from common import BusyCheck, matmul_gflops, report, train_throughput
 
 B, STEPS, WARM = 64, 20, 3
 # multiply-adds per sample, x2 for FLOPs and x3 for forward + backward
@@ -28,20 +26,7 @@ def run(lib):
           for _ in range(4)]
     ys = [lib.from_numpy(rng.integers(0, 10, B)) for _ in range(4)]
 
-    def step(i):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(xs[i % 4]), ys[i % 4])
-        loss.backward()
-        opt.step()
-        return loss
-
-    for i in range(WARM):
-        step(i)
-    t = time.perf_counter()
-    for i in range(STEPS):
-        step(i)
-    float(step(0).item())
-    return B * (STEPS + 1) / (time.perf_counter() - t)
+    return train_throughput(lib, model, opt, xs, ys, WARM, STEPS, B)
 
 
 def main():

@@ -31,17 +31,21 @@ class Size(tuple):
         return Size(r) if isinstance(item, slice) else r
 
 
-def _make(arr, requires_grad=False, grad_fn=None):
-    """Wrap a backend array without copying (the hot path: no validation)."""
-    t = _new(Tensor)
+def _init_slots(t, arr, requires_grad=False, grad_fn=None):
     t._data = arr
     t._requires_grad = requires_grad
     t.grad = None
     t.grad_fn = grad_fn
-    t._vc = [0]
+    t._vc = [0]  # version counter, shared by views
     t._base = None
     t._accum = None
     t._retains_grad = False
+
+
+def _make(arr, requires_grad=False, grad_fn=None):
+    """Wrap a backend array without copying (the hot path: no validation)."""
+    t = _new(Tensor)
+    _init_slots(t, arr, requires_grad, grad_fn)
     return t
 
 
@@ -82,14 +86,7 @@ class Tensor:
             arr = np.empty((0,), dtype=_dt.to_dtype(dtype).np)
         else:
             raise TypeError(f"Tensor(): expected sizes or one data argument, got {args!r}")
-        self._data = arr
-        self._requires_grad = False
-        self.grad = None
-        self.grad_fn = None
-        self._vc = [0]
-        self._base = None
-        self._accum = None
-        self._retains_grad = False
+        _init_slots(self, arr)
         if requires_grad:
             self.requires_grad = True
 
@@ -391,6 +388,7 @@ class Tensor:
                 else:
                     t.grad = t.grad + g
             return None
+        keep._retains_grad = True
         self.grad_fn.register_prehook(keep)
 
 

@@ -36,6 +36,9 @@ class Op:
     differentiable = True
     view = False         # output may share memory with input 0
     c_expr = None
+    # needs_saved(requires) -> which saved inputs backward reads, given which inputs need a
+    # gradient (None: all of them); the rest are not checked for in-place modification
+    needs_saved = None
 
 
 def _camel(name: str) -> str:
@@ -72,16 +75,21 @@ def _promote(args, arrs):
                 break
     if not need and first is not None:
         k = first.kind
+        bf16 = k == "V"  # bfloat16 (ml_dtypes) is the only supported dtype of kind V
         for a in args:
             if not isinstance(a, Tensor):
                 t = type(a)
-                if (t is float and k != "f" and first.name != "bfloat16") or (
-                        t is int and k == "b"):
+                if (t is float and k != "f") or (t is int and k == "b") or bf16:
                     need = True
                     break
     if not need:
         return arrs
     target = _dt.result_type(*args).np
+    if target.name == "bfloat16":
+        # NumPy widens bfloat16 with a Python scalar to float32: make the scalar bfloat16 too
+        return [x.astype(target, copy=False) if isinstance(a, Tensor) else
+                target.type(x) if type(a) in (int, float, bool) else x
+                for a, x in zip(args, arrs)]
     return [x.astype(target, copy=False) if isinstance(a, Tensor) else x
             for a, x in zip(args, arrs)]
 
@@ -144,7 +152,14 @@ def _record(op, t, args, attrs):
     saves = op.saves
     if saves == "inputs" or saves == "both":
         node.saved = args
-        node.versions = tuple(a._vc[0] if isinstance(a, Tensor) else None for a in args)
+        needed = op.needs_saved
+        if needed is None:
+            node.versions = tuple(a._vc[0] if isinstance(a, Tensor) else None for a in args)
+        else:
+            # only inputs the backward will read are checked against later in-place writes
+            use = needed(tuple(n is not None for n in nxt))
+            node.versions = tuple(a._vc[0] if isinstance(a, Tensor) and u else None
+                                  for a, u in zip(args, use))
     if saves == "output" or saves == "both":
         node.out_data = t._data
         node.out_version = (t._vc, t._vc[0])
