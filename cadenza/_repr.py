@@ -31,12 +31,17 @@ def _format_float(a):
     amax = np.abs(finite).max() if finite.size else 0
     amin = np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 0
     sci = _opts["sci_mode"]
-    if sci is None:
-        sci = amax >= 1e8 or (amin and amin < 1e-4) or (amin and amax / amin > 1000 and
-                                                         amax > 1e3)
+    if sci is None:  # torch's rule (torch/_tensor_str.py)
+        sci = bool(amax > 1e8 or (amin and amin < 1e-4) or (amin and amax / amin > 1000))
     if sci:
-        return lambda v: f"{v:.{p}e}"
-    return lambda v: f"{v:.{p}f}"
+        return lambda v: f"{v:.{p}e}" if np.isfinite(v) else str(v)
+    return lambda v: f"{v:.{p}f}" if np.isfinite(v) else str(v)
+
+
+def _padded(fmt, a):
+    """Right-align every element to the widest one, as torch does."""
+    width = max(len(fmt(v)) for v in a.ravel())
+    return lambda v: fmt(v).rjust(width)
 
 
 def tensor_repr(t, prefix="tensor(") -> str:
@@ -52,9 +57,9 @@ def tensor_repr(t, prefix="tensor(") -> str:
               "threshold": _opts["threshold"] if _opts["threshold"] != float("inf") else
               np.iinfo(np.int64).max, "edgeitems": _opts["edgeitems"]}
         if a.dtype.kind == "f":
-            kw["formatter"] = {"float_kind": _format_float(a)}
+            kw["formatter"] = {"float_kind": _padded(_format_float(a), a)}
         elif a.dtype.kind == "b":
-            kw["formatter"] = {"bool": lambda v: "True" if v else "False"}
+            kw["formatter"] = {"bool": _padded(lambda v: "True" if v else "False", a)}
         body = np.array2string(a, **kw)
     extras = []
     default_for_kind = _dt.get_default_dtype() if dt.is_floating_point else (

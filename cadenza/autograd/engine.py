@@ -60,7 +60,7 @@ def _toposort_deps(roots):
 def _check_versions(node):
     from .._tensor import Tensor
     for t, v in zip(node.saved, node.versions):
-        if isinstance(t, Tensor) and t._vc[0] != v:
+        if v is not None and isinstance(t, Tensor) and t._vc[0] != v:
             _raise_modified(node, t, v)
     ov = node.out_version
     if ov is not None and ov[0][0] != ov[1]:
@@ -94,6 +94,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     ready = list(dict.fromkeys(ready))
     prev_mode = state.grad_enabled
     state.grad_enabled = bool(create_graph)
+    state.in_backward += 1
     anomaly = state.anomaly
     try:
         while ready:
@@ -149,6 +150,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         _skip(nxt, deps, grads, ready)
     finally:
         state.grad_enabled = prev_mode
+        state.in_backward -= 1
 
 
 def _skip(node, deps, grads, ready):

@@ -50,26 +50,30 @@ class _FunctionOp:
     their gradient in ``shared`` and pass zeros on, so output 0's node runs last and calls the
     user's backward once with every output's gradient."""
 
-    def __init__(self, fn_cls, ctx, out_index, shared):
+    def __init__(self, fn_cls, ctx, out_index, shared, first=False):
         self.fn_cls = fn_cls
         self.ctx = ctx
         self.name = fn_cls.__name__
         self.node_name = fn_cls.__name__ + "Backward"
-        self.out_index = out_index
+        self.out_index = out_index   # position among all of forward's outputs
+        self.first = first
         self.shared = shared
 
     def backward(self, node, g):
         from .._tensor import _make
         import numpy as np
         sh = self.shared
-        if self.out_index != 0:
+        if not self.first:
             sh["grads"][self.out_index] = g
-            shape, dt = sh["out_meta"][0]
+            shape, dt = sh["out_meta"][sh["first"]]
             return (_make(np.zeros(shape, dtype=dt)),)
         grads = list(sh["grads"])
-        grads[0] = g
+        sh["grads"] = [None] * len(grads)  # retain_graph: a later backward starts afresh
+        grads[self.out_index] = g
+        # one gradient per forward output (torch): zeros for unused and non-differentiable
+        # tensor outputs (None without materialize_grads), None for non-tensor outputs
         for i, gi in enumerate(grads):
-            if gi is None and self.ctx.materialize_grads:
+            if gi is None and self.ctx.materialize_grads and sh["out_meta"][i] is not None:
                 shape, dt = sh["out_meta"][i]
                 grads[i] = _make(np.zeros(shape, dtype=dt))
         res = self.fn_cls.backward(self.ctx, *grads)
@@ -119,24 +123,25 @@ class Function:
         outs = out if isinstance(out, tuple) else (out,)
         diff = [isinstance(o, Tensor) and id(o) not in ctx.non_differentiable
                 and o.is_floating_point() for o in outs]
-        shared = {"grads": [None] * builtins_sum(diff),
-                  "out_meta": [(o._data.shape, o._data.dtype) for o, d in zip(outs, diff) if d]}
+        shared = {"grads": [None] * len(outs), "first": diff.index(True) if any(diff) else 0,
+                  "out_meta": [(o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None
+                               for o in outs]}
         nxt = [a._grad_node() if isinstance(a, Tensor) and a._requires_grad else None
                for a in args]
         meta = [(a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None
                 for a in args]
         result, first, k = [], None, 0
-        for o, d in zip(outs, diff):
+        for pos, (o, d) in enumerate(zip(outs, diff)):
             if not d:
                 result.append(o)
                 continue
             if any(o is a for a in args):
                 o = o.detach()  # returning an input: a new tensor aliasing it
-            op = _FunctionOp(cls, ctx, k, shared)
+            op = _FunctionOp(cls, ctx, pos, shared, first=k == 0)
             if k == 0:
                 node = first = Node(op, None, nxt, meta)
             else:
-                node = Node(op, None, [first], [shared["out_meta"][0]])
+                node = Node(op, None, [first], [shared["out_meta"][shared["first"]]])
             o.grad_fn = node
             o._requires_grad = True
             result.append(o)

@@ -12,6 +12,7 @@ class state:
     inference = False
     anomaly = False
     anomaly_check_nan = True
+    in_backward = 0      # > 0 while the engine runs backward rules
 
 
 def is_grad_enabled() -> bool:
@@ -95,6 +96,11 @@ class set_grad_enabled(_DecoratorContextManager):
     def __exit__(self, *exc):
         state.grad_enabled = self.prev
         return False
+
+    def __call__(self, fn):
+        # used as a decorator: the constructor's immediate effect must not leak (as torch)
+        state.grad_enabled = self.prev
+        return super().__call__(fn)
 
     def clone(self):
         return set_grad_enabled(self.mode)

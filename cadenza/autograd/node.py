@@ -37,7 +37,8 @@ class Node:
 
     # --- PyTorch's grad_fn surface -------------------------------------------------------
     def name(self) -> str:
-        return self.op.node_name
+        name_for = getattr(self.op, "node_name_for", None)
+        return name_for(self.attrs) if name_for is not None else self.op.node_name
 
     @property
     def next_functions(self):
@@ -54,8 +55,13 @@ class Node:
         """fn(grad_output) -> new grad or None, before this node runs."""
         if self.pre_hooks is None:
             self.pre_hooks = []
-        self.pre_hooks.append(fn)
-        return _Handle(self.pre_hooks, fn)
+        hooks = self.pre_hooks
+        if hooks and getattr(hooks[-1], "_retains_grad", False) and \
+                not getattr(fn, "_retains_grad", False):
+            hooks.insert(len(hooks) - 1, fn)  # retain_grad sees the final gradient, as in torch
+        else:
+            hooks.append(fn)
+        return _Handle(hooks, fn)
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"

@@ -79,9 +79,12 @@ def _pair(v, name):
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    """F.unfold: sliding local blocks of a (N, C, H, W) input -> (N, C*kh*kw, L)."""
+    """F.unfold: sliding local blocks of a (N, C, H, W) input -> (N, C*kh*kw, L); an unbatched
+    (C, H, W) input gives (C*kh*kw, L)."""
+    if input.ndim == 3:
+        return unfold(input.unsqueeze(0), kernel_size, dilation, padding, stride).squeeze(0)
     if input.ndim != 4:
-        raise ShapeError(f"unfold: expected a 4-d input (N, C, H, W), got "
+        raise ShapeError(f"unfold: expected a 3-d (C, H, W) or 4-d input (N, C, H, W), got "
                          f"{fmt_shape(input.shape)}")
     k, d, p, s = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
                   _pair(padding, "padding"), _pair(stride, "stride"))
@@ -90,7 +93,11 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """F.fold: sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W)."""
+    """F.fold: sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W); an unbatched
+    (C*kh*kw, L) input gives (C, H, W)."""
+    if input.ndim == 2:
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding,
+                    stride).squeeze(0)
     k, d, p, s = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
                   _pair(padding, "padding"), _pair(stride, "stride"))
     size = _pair(output_size, "output_size")

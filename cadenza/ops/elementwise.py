@@ -78,7 +78,8 @@ Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(),
              "Abs", to_float=False)
 # Piecewise-constant functions: zero gradient, as in PyTorch.
 _zero = staticmethod(lambda c, g: g * 0)
-Sign = _unary("sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a), lambda c, g: g * 0, "sign({0})", "Sign",
+Sign = _unary("sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
+              lambda c, g: g * 0, "sign({0})", "Sign",
               saves="none", to_float=False)
 Floor = _unary("floor", lambda xp, a: a if a.dtype.kind in "iub" else xp.floor(a),
                lambda c, g: g * 0, "floor({0})", "Floor", saves="none", to_float=False)

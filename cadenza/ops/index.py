@@ -8,7 +8,6 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor import Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape
-from .. import dtypes as _dt
 
 
 def _to_index(idx):
@@ -45,6 +44,16 @@ def _is_basic(index):
 @register
 class GetItem(Op):
     name, kind, onnx, saves, view = "getitem", "index", "Gather", "none", True
+
+    @staticmethod
+    def node_name_for(attrs):
+        # torch's names: Select (an int), Slice (slices), Index (advanced indexing)
+        index = attrs["index"]
+        if not _is_basic(index):
+            return "IndexBackward0"
+        if any(isinstance(i, slice) for i in index):
+            return "SliceBackward0"
+        return "SelectBackward0" if index else "AliasBackward0"
 
     @staticmethod
     def forward(xp, a, index=()):
@@ -234,7 +243,7 @@ def _dim_index(input, dim, index, op):
         if index._data.dtype.kind not in "iu":
             raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
         if index.ndim > 1:
-            raise ShapeError(f"{op}(): Index is supposed to be a vector, got "
+            raise IndexError(f"{op}(): Index is supposed to be a vector, got "
                              f"{fmt_shape(index.shape)}")
         index = index.reshape(-1)
     return (slice(None),) * d + (index,)
@@ -363,6 +372,3 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         out.append(_make(res[k].astype(np.int64)))
     return tuple(out)
 
-
-def where_index_dtype():
-    return _dt.int64

@@ -14,6 +14,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 @register
 class Matmul(Op):
     name, kind, onnx, promote = "matmul", "library", "MatMul", False
+    needs_saved = staticmethod(lambda req: (req[1], req[0]))
 
     @staticmethod
     def forward(xp, a, b):

@@ -129,6 +129,9 @@ class Cumsum(Op):
         return (g.flip(d).cumsum(d).flip(d),)
 
 
+_CUMPROD_EXACT = 128
+
+
 @register
 class Cumprod(Op):
     name, kind, onnx, saves = "cumprod", "reduce", None, "both"
@@ -137,13 +140,37 @@ class Cumprod(Op):
     def forward(xp, a, dim=0, dtype=None):
         return xp.cumprod(a, axis=dim, dtype=dtype)
 
-    # for inputs without zeros: d out_j / d x_i = out_j / x_i for j >= i
+    # d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i, so grad_i = sum_{j >= i} g_j P_ij.
+    # Up to _CUMPROD_EXACT elements along dim, P is built directly as the cumprod of x with x_i
+    # set to 1 in row i (O(n^2), exact at zeros to every order). Longer dims use O(n): before
+    # the first zero P_ij = out_j / x_i; at the first zero z it is the cumprod of x with x_z set
+    # to 1; after z every term holds x_z = 0, so 0 (exact to first order, as torch's fast path).
     @staticmethod
     def backward(c, g):
         x = c.saved[0]
         d = c.attrs.get("dim", 0)
-        s = (g * c.out).flip(d).cumsum(d).flip(d)
-        return (s / x,)
+        n = x.shape[d]
+        if n <= _CUMPROD_EXACT:
+            from .._creation import _wrap_np
+            xm, gm = x.movedim(d, -1), g.movedim(d, -1)                # (..., n)
+            eye = _wrap_np(np.eye(n, dtype=bool))
+            rows = where(eye, 1.0, xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n))  # (..., i, k)
+            p = apply(Cumprod, rows, dim=xm.ndim)                       # (..., i, j)
+            upper = _wrap_np(np.triu(np.ones((n, n), dtype=bool)))      # j >= i
+            gi = where(upper, p * gm.unsqueeze(-2), 0.0).sum(-1)       # (..., n)
+            return (gi.movedim(-1, d),)
+
+        def rev_cumsum(t):
+            return t.flip(d).cumsum(d).flip(d)
+        zero = x == 0
+        nz_before = zero.cumsum(d)
+        before = nz_before == 0
+        first_zero = zero & (nz_before == 1)
+        safe_x = where(zero, 1.0, x)
+        g_before = rev_cumsum(g * c.out) / safe_x
+        x_one = where(first_zero, 1.0, x)
+        g_zero = rev_cumsum(g * apply(Cumprod, x_one, dim=d))
+        return (where(before, g_before, where(first_zero, g_zero, 0.0)),)
 
 
 def _nondiff(name, fwd, onnx):
@@ -319,7 +346,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 def cumsum(input, dim, *, dtype=None):
     d = _norm_dim(dim, input._data.ndim, "cumsum") if input._data.ndim else 0
     if input._data.ndim == 0:
-        return input.clone()
+        return apply(Cumsum, input.reshape(1), dim=0,
+                     dtype=None if dtype is None else _dt.to_dtype(dtype).np).reshape(())
     return apply(Cumsum, input, dim=d, dtype=None if dtype is None else _dt.to_dtype(dtype).np)
 
 

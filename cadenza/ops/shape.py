@@ -52,6 +52,9 @@ class Reshape(Op):
     backward = staticmethod(lambda c, g: (g.reshape(c.shape(0)),))
 
 
+Reshape.node_name = "ViewBackward0"  # torch's name for a reshape that is a view
+
+
 @register
 class View(Op):
     """Like reshape, but never copies: fails where the strides do not allow a view."""
@@ -389,8 +392,14 @@ def cat(tensors, dim=0, *, out=None):
     nonempty = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)]
     if not nonempty:
         return tensors[0]
-    tensors = nonempty
-    d = _norm_dim(dim, tensors[0]._data.ndim, "cat")
+    ref = nonempty[0]
+    d = _norm_dim(dim, ref._data.ndim, "cat")
+    if len(nonempty) != len(tensors):
+        # legacy rule: 1-d empty tensors are skipped; reshape them to fit so that they stay in
+        # the graph and receive their (empty) gradient, as in torch
+        empty_shape = tuple(0 if i == d else s for i, s in enumerate(ref.shape))
+        tensors = [t if t is ref or not (t._data.ndim == 1 and t._data.shape[0] == 0)
+                   else t.reshape(empty_shape) for t in tensors]
     dts = {t._data.dtype for t in tensors}
     if len(dts) > 1:
         from ..dtypes import result_type
@@ -431,11 +440,14 @@ def narrow(input, dim, start, length):
     size = input.shape[d]
     if isinstance(start, Tensor):
         start = int(start)
+    if start < -size or start > size:
+        raise IndexError(f"narrow: start out of range (expected to be in range of [{-size}, "
+                         f"{size}], but got {start})")
     if start < 0:
         start += size
-    if start < 0 or start + length > size or length < 0:
-        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
-                         f"({size}).")
+    if start + length > size or length < 0:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}).")
     idx = (slice(None),) * d + (slice(start, start + length),)
     return input[idx]
 
@@ -675,7 +687,7 @@ def meshgrid(*tensors, indexing="ij"):
         s[i] = -1
         outs.append(expand(t.reshape(tuple(s)), shape))
     if indexing == "xy" and len(outs) >= 2:
-        outs = [o.transpose(0, 1) for o in outs]
+        # 'xy' is 'ij' over (t1, t0, t2, ...) with the first two outputs swapped back
         outs[0], outs[1] = outs[1], outs[0]
     return tuple(outs)
 

@@ -1,0 +1,342 @@
+"""Training the language model: a dataclass config, the loop, and exact-resume checkpoints.
+
+Everything the loop's future depends on lives in one checkpoint file (``ckpt.safetensors``,
+written atomically by ``cadenza.save``): model, optimizer, step (the learning-rate schedule is a
+pure function of the step), the default and data random generators (the data position is the
+data generator's state) and both configs. So N steps straight and k steps + ``--resume`` to N
+give bit-identical weights and losses, also after a SIGKILL between checkpoints.
+
+    >>> cfg = TrainConfig(preset="tiny", steps=300, out="out")
+    >>> train(cfg)                     # out/ckpt.safetensors, out/tokenizer.json, metrics, PNG
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import List, Optional
+
+import cadenza
+from .data import TokenData, default_corpus_files, find_files
+from .gpt import GPT, GPTConfig, PRESETS
+from .tokenizer import ByteTokenizer, get_tokenizer, load_tokenizer
+
+CKPT_NAME = "ckpt.safetensors"
+
+
+class ConfigError(ValueError):
+    """Bad user configuration; the CLI reports it in one line with exit code 2."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train. ``model`` holds GPTConfig overrides applied on top of ``preset``."""
+    preset: str = "tiny"
+    model: dict = field(default_factory=dict)
+    corpus: Optional[List[str]] = None     # files/dirs; None: the Python stdlib's sources
+    ext: Optional[List[str]] = None        # extension filter for directories, e.g. ['.py']
+    max_bytes: int = 4_000_000             # cap of the default corpus
+    tokenizer: str = "byte"                # 'byte' | 'bpe'
+    bpe_vocab: int = 4096
+    val_fraction: float = 0.1
+    out: str = "out"
+    steps: int = 600
+    decay_steps: Optional[int] = None      # cosine schedule length; None: = steps of 1st run
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 3e-3
+    min_lr: float = 3e-4
+    warmup: int = 30
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_every: int = 100
+    eval_batches: int = 8
+    ckpt_every: int = 100
+    log_every: int = 10
+    seed: int = 1337
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"train config: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def validate(self) -> "TrainConfig":
+        if self.preset not in PRESETS:
+            raise ConfigError(f"train: unknown preset {self.preset!r}; choose one of "
+                              f"{', '.join(PRESETS)}")
+        for name in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches",
+                     "ckpt_every", "log_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"train: expected --{name.replace('_', '-')} to be a positive "
+                                  f"int, got {v!r}")
+        if not (self.lr > 0 and self.min_lr >= 0 and self.warmup >= 0):
+            raise ConfigError("train: expected lr > 0, min_lr >= 0 and warmup >= 0")
+        if self.tokenizer not in ("byte", "bpe"):
+            raise ConfigError(f"train: expected --tokenizer byte or bpe, got {self.tokenizer!r}")
+        return self
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        d = dict(PRESETS[self.preset])
+        d.update(self.model)
+        d["vocab_size"] = vocab_size
+        try:
+            return GPTConfig.from_dict(d)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"model config: {e}") from None
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to lr, then cosine decay to min_lr at the last step."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    span = max(1, (cfg.decay_steps or cfg.steps) - cfg.warmup)
+    ratio = min(1.0, (step - cfg.warmup) / span)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
+
+
+def corpus_files(cfg: TrainConfig) -> List[str]:
+    if not cfg.corpus:
+        return default_corpus_files(cfg.max_bytes)
+    return find_files(cfg.corpus, cfg.ext)
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig):
+    """AdamW; weight decay on matrices only (not biases, norms or 1-d tensors)."""
+    decay, no_decay, seen = [], [], set()
+    for p in model.parameters():
+        if id(p) in seen:  # tied weights
+            continue
+        seen.add(id(p))
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return cadenza.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    grads = [p.grad for p in params if p.grad is not None]
+    total = math.sqrt(sum(float((g * g).sum()) for g in grads))
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        with cadenza.no_grad():
+            for g in grads:
+                g.mul_(scale)
+    return total
+
+
+def resolve_ckpt(path: str) -> str:
+    p = os.path.join(path, CKPT_NAME) if os.path.isdir(path) else path
+    if not os.path.isfile(p):
+        raise ConfigError(f"checkpoint: expected a {CKPT_NAME} file or a directory holding one, "
+                          f"got {path!r}")
+    return p
+
+
+def load_checkpoint(path: str):
+    """-> (state dict, GPTConfig, TrainConfig, tokenizer, checkpoint file)."""
+    p = resolve_ckpt(path)
+    try:
+        state = cadenza.load(p)
+        meta = json.loads(state["meta"])
+        gcfg = GPTConfig.from_dict(meta["model"])
+        tcfg = TrainConfig.from_dict(meta["train"])
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise ConfigError(f"checkpoint: cannot read {p}: {e}") from None
+    try:
+        tok = load_tokenizer(os.path.dirname(p) or ".")
+    except FileNotFoundError:
+        tok = ByteTokenizer()
+    if tok.vocab_size != gcfg.vocab_size:
+        raise ConfigError(f"checkpoint: tokenizer.json beside {p} has vocab {tok.vocab_size}, "
+                          f"the model {gcfg.vocab_size}; keep the checkpoint's own tokenizer")
+    return state, gcfg, tcfg, tok, p
+
+
+def build_model(gcfg: GPTConfig, state: Optional[dict] = None) -> GPT:
+    model = GPT(gcfg)
+    if state is not None:
+        try:
+            model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ConfigError(f"checkpoint: its weights do not fit the model config: {msg}"
+                              ) from None
+    return model
+
+
+@cadenza.no_grad()
+def evaluate(model: GPT, data: TokenData, cfg: TrainConfig, block_size: int,
+             max_batches: Optional[int] = None) -> float:
+    """Mean loss over the first ``max_batches`` sequential validation batches."""
+    was = model.training
+    model.eval()
+    losses = [float(model(x, y)[1]) for x, y in
+              data.sequential_batches("val", cfg.batch_size, block_size, max_batches)]
+    model.train(was)
+    return sum(losses) / max(1, len(losses))
+
+
+def _progress(total: int, initial: int):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+
+def _rewrite_metrics(path: str, upto_step: int) -> None:
+    """On resume, drop log lines written after the checkpoint (a killed run's tail)."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        keep = [ln for ln in f if ln.strip() and json.loads(ln).get("step", 0) <= upto_step]
+    with open(path + ".tmp", "w") as f:
+        f.writelines(keep)
+    os.replace(path + ".tmp", path)
+
+
+def plot_metrics(metrics_path: str, png_path: str) -> Optional[str]:
+    """Loss curve PNG; returns a note instead when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed; skipped the loss-curve PNG (pip install matplotlib)"
+    rows = [json.loads(ln) for ln in open(metrics_path) if ln.strip()]
+    tr = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    va = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if tr:
+        ax.plot(*zip(*tr), label="train")
+    if va:
+        ax.plot(*zip(*va), "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png_path + ".tmp.png", dpi=100)
+    plt.close(fig)
+    os.replace(png_path + ".tmp.png", png_path)
+    return None
+
+
+def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: int = -1) -> dict:
+    """Train (or continue) and return {'step', 'loss', 'val_loss', 'ckpt', 'seconds'}."""
+    cfg.validate()
+    state = None
+    if resume is not None:
+        state, gcfg, saved_cfg, tok, _ = load_checkpoint(resume)
+        for name in ("preset", "model", "tokenizer", "batch_size", "grad_accum", "seed",
+                     "decay_steps"):
+            if getattr(saved_cfg, name) != getattr(cfg, name):
+                raise ConfigError(f"resume: the checkpoint was trained with {name}="
+                                  f"{getattr(saved_cfg, name)!r}, not {getattr(cfg, name)!r}; "
+                                  "drop that flag or start a new --out directory")
+        start = int(state["step"])
+        if start >= cfg.steps:
+            raise ConfigError(f"resume: the checkpoint is at step {start}; pass --steps > "
+                              f"{start} to train further")
+    files = corpus_files(cfg)
+    if cfg.decay_steps is None:
+        cfg.decay_steps = cfg.steps
+    if state is None:
+        tok = get_tokenizer(cfg.tokenizer, files, cfg.bpe_vocab)
+        gcfg = cfg.model_config(tok.vocab_size)
+        start = 0
+    data = TokenData.build(files, tok, os.path.join(cfg.out, "data"), cfg.val_fraction,
+                           min_tokens=gcfg.block_size + 1)
+    data.check_block(gcfg.block_size)
+
+    cadenza.manual_seed(cfg.seed)
+    model = build_model(gcfg, state)
+    model.train()
+    opt = make_optimizer(model, cfg)
+    data_gen = cadenza.Generator().manual_seed(cfg.seed + 1)
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        cadenza.set_rng_state(state["rng"]["default"])
+        data_gen.set_state(state["rng"]["data"])
+    os.makedirs(cfg.out, exist_ok=True)
+    tok.save(cfg.out)
+    ckpt_path = os.path.join(cfg.out, CKPT_NAME)
+    metrics_path = os.path.join(cfg.out, "metrics.jsonl")
+    if state is None:
+        open(metrics_path, "w").close()
+    else:
+        _rewrite_metrics(metrics_path, start)
+    meta = json.dumps({"model": gcfg.to_dict(), "train": asdict(cfg)})
+
+    def save(step: int) -> None:
+        cadenza.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "step": step, "meta": meta,
+                      "rng": {"default": cadenza.get_rng_state(), "data": data_gen.get_state()}},
+                     ckpt_path)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    tokens_per_step = cfg.batch_size * cfg.grad_accum * gcfg.block_size
+    bar = _progress(cfg.steps, start)
+    log(f"model: {model.num_params() / 1e6:.2f}M parameters, {gcfg.n_layer} layers, d={gcfg.n_embd}"
+        f", context {gcfg.block_size}; corpus: {len(files)} files, {len(data)} tokens")
+    t0, loss_v, val = time.perf_counter(), float("nan"), None
+    with open(metrics_path, "a") as mf:
+        for step in range(start, cfg.steps):
+            lr = lr_at(step, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss_sum = 0.0
+            for _ in range(cfg.grad_accum):
+                x, y = data.batch("train", cfg.batch_size, gcfg.block_size, data_gen)
+                _, loss = model(x, y)
+                (loss / cfg.grad_accum).backward()
+                loss_sum += float(loss)
+            gnorm = clip_grad_norm(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss_v = loss_sum / cfg.grad_accum
+            done = step + 1
+            now = time.perf_counter()
+            rec = {"step": done, "loss": loss_v, "lr": lr}
+            if gnorm is not None:
+                rec["grad_norm"] = gnorm
+            if done % cfg.eval_every == 0 or done == cfg.steps:
+                val = evaluate(model, data, cfg, gcfg.block_size, cfg.eval_batches)
+                rec["val_loss"] = val
+            mf.write(json.dumps(rec) + "\n")
+            mf.flush()
+            if bar is not None:
+                tps = tokens_per_step * (done - start) / max(now - t0, 1e-9)
+                bar.set_postfix(loss=f"{loss_v:.3f}", tok_s=f"{tps:,.0f}", refresh=False)
+                bar.update(1)
+            elif done % cfg.log_every == 0 or done == cfg.steps:
+                tps = tokens_per_step * (done - start) / max(now - t0, 1e-9)
+                eta = (cfg.steps - done) * (now - t0) / (done - start)
+                log(f"step {done}/{cfg.steps} loss {loss_v:.4f} tok/s {tps:,.0f} ETA {eta:.0f}s")
+            if "val_loss" in rec:
+                msg = f"step {done}: val loss {val:.4f}"
+                bar.write(msg, file=sys.stderr) if bar is not None else log(msg)
+            if done % cfg.ckpt_every == 0 or done == cfg.steps:
+                save(done)
+            if done == kill_at:  # test hook: die hard between checkpoints
+                import signal
+                os.kill(os.getpid(), signal.SIGKILL)
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    note = plot_metrics(metrics_path, os.path.join(cfg.out, "loss.png"))
+    if note:
+        log(note)
+    log(f"trained steps {start}..{cfg.steps} in {seconds:.1f}s; final loss {loss_v:.4f}"
+        + (f", val loss {val:.4f}" if val is not None else "") + f"; checkpoint {ckpt_path}")
+    return {"step": cfg.steps, "loss": loss_v, "val_loss": val, "ckpt": ckpt_path,
+            "seconds": seconds}

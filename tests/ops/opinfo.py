@@ -1,0 +1,599 @@
+"""The op table (like PyTorch's OpInfo): one entry per public op of ``cadenza.ops``.
+
+Each ``OpInfo`` names the Cadenza callable and its torch oracle (a lambda where the names or
+call forms differ), sample inputs (built per dtype from NumPy arrays, so both libraries get the
+same data), the dtypes to run, whether it is differentiable, tolerances, and bad inputs with the
+exception class torch raises. ``prims`` lists the registered primitives the entry exercises
+(the completeness test in test_ops.py checks that every primitive and every public function of
+``cadenza.ops`` is covered here or excluded with a reason).
+
+Sample arguments: ``np.ndarray`` becomes a tensor in each library (float arrays require grad in
+gradient tests), ``DT('float64')`` becomes that library's dtype, lists/tuples are converted
+element-wise, anything else is passed as is.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as TF
+
+import cadenza.ops as ops
+
+FLOAT = ("float32", "float64")
+INTS = ("int64", "int32")
+NUM = FLOAT + INTS
+ALL = NUM + ("bool",)
+HALF = ("float16", "bfloat16")
+
+
+class DT:
+    """A dtype placeholder converted to the library's dtype object."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"DT({self.name})"
+
+
+@dataclass
+class S:
+    """One sample: positional args and keyword args (arrays become tensors)."""
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+
+
+@dataclass
+class Err:
+    """A bad-input sample: ``build(make)`` gives an S; ``exc`` is torch's exception class."""
+    build: Callable
+    exc: type
+    dtype: str = "float32"
+
+
+class Maker:
+    """Deterministic random arrays of one dtype."""
+
+    def __init__(self, dtype, seed=0):
+        self.dtype = dtype
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, *shape, low=None, high=None, dtype=None, nonzero=False):
+        dt = dtype or self.dtype
+        rng = self.rng
+        if dt == "bool":
+            return np.asarray(rng.random(shape) < 0.5)
+        if dt in ("int64", "int32", "int16", "int8", "uint8"):
+            lo = -5 if low is None else int(math.ceil(low))
+            hi = 6 if high is None else int(math.floor(high)) + 1
+            if dt == "uint8":
+                lo = max(lo, 0)
+            a = np.asarray(rng.integers(lo, hi, shape)).astype(dt)
+            if nonzero:
+                a[a == 0] = 1
+            return a
+        lo = -2.0 if low is None else low
+        hi = 2.0 if high is None else high
+        a = np.asarray(rng.uniform(lo, hi, shape))
+        if nonzero:
+            a = np.where(np.abs(a) < 0.3, np.sign(a + 1e-9) * 0.3 + a, a)
+        return a.astype(dt)
+
+    def idx(self, *shape, high):
+        return self.rng.integers(0, high, shape).astype(np.int64)
+
+    def perm(self, n):
+        return self.rng.permutation(n).astype(np.int64)
+
+    def mask(self, *shape):
+        return np.asarray(self.rng.random(shape) < 0.5)
+
+    def float(self, *shape, low=-2.0, high=2.0):
+        return self(*shape, low=low, high=high, dtype="float64" if self.dtype == "float64"
+                    else "float32")
+
+
+@dataclass
+class OpInfo:
+    name: str
+    samples: Callable                      # Maker -> list[S]
+    cd: Any = None                         # cadenza callable (default cadenza.ops.<name>)
+    th: Any = None                         # torch callable (default torch.<name>)
+    dtypes: tuple = FLOAT
+    grad: bool = True                      # differentiable w.r.t. float inputs
+    gradcheck: bool = True                 # run finite-difference gradcheck/gradgradcheck
+    gradgrad: bool = True
+    atol: float = 1e-5
+    rtol: float = 1e-5
+    errors: tuple = ()
+    prims: tuple = None                    # registered primitives exercised
+    grad_samples: Callable = None          # samples for gradient tests (default: samples)
+
+    def __post_init__(self):
+        if self.cd is None:
+            self.cd = getattr(ops, self.name)
+        if self.th is None:
+            self.th = getattr(torch, self.name)
+        if self.prims is None:
+            self.prims = (self.name,) if self.name in ops.REGISTRY else ()
+
+
+# ----------------------------------------------------------------------------- sample builders
+SHAPES = [(), (5,), (2, 3), (0, 3)]
+
+
+def unary(low=None, high=None, nonzero=False):
+    def gen(m):
+        return [S(m(*s, low=low, high=high, nonzero=nonzero)) for s in SHAPES]
+    return gen
+
+
+def binary(low=None, high=None, low2=None, high2=None, nonzero2=False, scalars=(2, 1.5)):
+    def gen(m):
+        def a(*s):
+            return m(*s, low=low, high=high)
+
+        def b(*s):
+            return m(*s, low=low2, high=high2, nonzero=nonzero2)
+        out = [S(a(2, 3), b(2, 3)), S(a(2, 3), b(3)), S(a(2, 1), b(1, 3)), S(a(), b(2, 3)),
+               S(a(4, 1, 2), b(3, 1)), S(a(0, 3), b(3)), S(a(), b())]
+        out += [S(a(2, 3), sc) for sc in scalars]
+        return out
+    return gen
+
+
+def bcast_err(name):
+    return (Err(lambda m: S(m(2, 3), m(4)), RuntimeError),)
+
+
+def red_samples(m, dtype_kw=False):
+    out = [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), -1, True), S(m(2, 3, 4), (0, 2)),
+           S(m(3)), S(m()), S(m(2, 3, 4), dim=(-1, 1), keepdim=True)]
+    return out
+
+
+def red_errors():
+    return (Err(lambda m: S(m(2, 3), 2), IndexError),
+            Err(lambda m: S(m(2, 3), (0, 0)), RuntimeError))
+
+
+def _first(x):
+    return x
+
+
+# ----------------------------------------------------------------------------- the table
+OPS: list[OpInfo] = []
+
+
+def add(*infos):
+    OPS.extend(infos)
+
+
+# unary maths (integer inputs compute in the default float dtype)
+for _n, _kw in [("exp", {}), ("expm1", {}), ("sin", {}), ("cos", {}), ("tanh", {}),
+                ("atan", {}), ("sinh", {}), ("cosh", {}), ("sigmoid", {}), ("erf", {}),
+                ("erfc", {}), ("exp2", {}),
+                ("tan", dict(low=-1.2, high=1.2)),
+                ("asin", dict(low=-0.9, high=0.9)), ("acos", dict(low=-0.9, high=0.9)),
+                ("log", dict(low=0.2, high=3)), ("log2", dict(low=0.2, high=3)),
+                ("log10", dict(low=0.2, high=3)), ("log1p", dict(low=-0.7, high=3)),
+                ("sqrt", dict(low=0.2, high=3)), ("rsqrt", dict(low=0.2, high=3)),
+                ("reciprocal", dict(nonzero=True))]:
+    _prim = {"erfc": ("erf",), "exp2": ("pow",), "log2": ("log",), "log10": ("log",)}
+    add(OpInfo(_n, unary(**_kw), dtypes=NUM + HALF, prims=_prim.get(_n),
+               atol=1e-5))
+
+add(OpInfo("neg", unary(), dtypes=NUM),
+    OpInfo("square", unary(), dtypes=NUM, prims=("mul",)),
+    OpInfo("relu", unary(), dtypes=NUM + HALF),
+    OpInfo("abs", unary(nonzero=True), dtypes=NUM),
+    OpInfo("sign", unary(), dtypes=NUM + ("bool",)),
+    OpInfo("floor", unary(), dtypes=NUM), OpInfo("ceil", unary(), dtypes=NUM),
+    OpInfo("trunc", unary(), dtypes=NUM),
+    OpInfo("round", lambda m: unary()(m) + [S(m(2, 3) * 10, decimals=1)], dtypes=FLOAT),
+    OpInfo("isnan", lambda m: [S(np.array([1.0, np.nan, np.inf, -np.inf], m.dtype))] +
+           unary()(m), dtypes=FLOAT, grad=False),
+    OpInfo("isinf", lambda m: [S(np.array([1.0, np.nan, np.inf, -np.inf], m.dtype))] +
+           unary()(m), dtypes=FLOAT, grad=False),
+    OpInfo("isfinite", lambda m: [S(np.array([1.0, np.nan, np.inf, -np.inf], m.dtype))] +
+           unary()(m), dtypes=FLOAT, grad=False),
+    OpInfo("logical_not", unary(), dtypes=ALL, grad=False),
+    OpInfo("bitwise_not", unary(), dtypes=INTS + ("bool",), grad=False),
+    OpInfo("nan_to_num", lambda m: [S(np.array([1.0, np.nan, np.inf, -np.inf], m.dtype)),
+                                    S(np.array([1.0, np.nan, np.inf, -np.inf], m.dtype),
+                                      nan=2.0, posinf=9.0, neginf=-9.0), S(m(2, 3))],
+           dtypes=FLOAT, prims=("where", "isnan", "eq")),
+    )
+
+# binary arithmetic with broadcasting and promotion
+add(OpInfo("add", lambda m: binary()(m) + [S(m(2, 3), m(3), alpha=2)], dtypes=NUM + HALF,
+           errors=bcast_err("add")),
+    OpInfo("sub", lambda m: binary()(m) + [S(m(2, 3), m(3), alpha=2)], dtypes=NUM,
+           errors=bcast_err("sub")),
+    OpInfo("mul", binary(), dtypes=ALL + HALF, errors=bcast_err("mul")),
+    OpInfo("div", lambda m: binary(nonzero2=True)(m) + [
+        S(m(2, 3), m(3, nonzero=True), rounding_mode="floor"),
+        S(m(2, 3), m(3, nonzero=True), rounding_mode="trunc")], dtypes=NUM + HALF,
+        errors=bcast_err("div") + (Err(lambda m: S(m(2), m(2), rounding_mode="round"),
+                                       RuntimeError),),
+        prims=("div", "floor", "trunc", "floor_divide"),
+        grad_samples=binary(nonzero2=True)),
+    OpInfo("floor_divide", binary(nonzero2=True, scalars=(2, -1.5)), dtypes=NUM, grad=False,
+           prims=("floor_divide", "div", "floor")),
+    OpInfo("pow", lambda m: (binary(low=0.3, high=2, low2=-2, high2=2, scalars=(2, 0.5, 3))(m)
+                             if m.dtype in FLOAT else
+                             binary(low=-3, high=3, low2=0, high2=3, scalars=(2, 0))(m)) +
+           [S(2.0, m(2, 3, low=0, high=2))],
+           dtypes=NUM, errors=bcast_err("pow")),
+    OpInfo("float_power", lambda m: [S(m(2, 3, low=0.3, high=2), m(3, low=0, high=2)),
+                                     S(m(2, 3, low=0.3, high=2), 2)], dtypes=NUM,
+           prims=("pow", "cast")),
+    OpInfo("maximum", binary(scalars=()), dtypes=NUM, errors=bcast_err("maximum")),
+    OpInfo("minimum", binary(scalars=()), dtypes=NUM),
+    OpInfo("remainder", binary(nonzero2=True, scalars=(3, -1.5)), dtypes=NUM,
+           grad_samples=binary(low=0.1, high=0.9, low2=1.1, high2=2, scalars=(3,))),
+    OpInfo("fmod", binary(nonzero2=True, scalars=(3, -1.5)), dtypes=NUM,
+           grad_samples=binary(low=0.1, high=0.9, low2=1.1, high2=2, scalars=(3,))),
+    OpInfo("atan2", binary(nonzero2=True, scalars=()), dtypes=NUM),
+    OpInfo("lerp", lambda m: [S(m(2, 3), m(2, 3), 0.3), S(m(2, 3), m(3), m(2, 1))],
+           prims=("add", "sub", "mul")),
+    OpInfo("addcmul", lambda m: [S(m(2, 3), m(2, 3), m(3)), S(m(2, 3), m(3), m(2, 1), value=2)],
+           prims=("add", "mul")),
+    OpInfo("addcdiv", lambda m: [S(m(2, 3), m(2, 3), m(3, nonzero=True), value=0.5)],
+           prims=("add", "div", "mul")),
+    )
+for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
+    add(OpInfo(_n, lambda m: binary(scalars=(0, 0.5))(m) + [S(m(3), m(3).copy())],
+               dtypes=ALL, grad=False, errors=bcast_err(_n)))
+for _n in ("logical_and", "logical_or", "logical_xor"):
+    add(OpInfo(_n, binary(scalars=()), dtypes=ALL, grad=False))
+for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    add(OpInfo(_n, binary(scalars=(3,)), dtypes=INTS + ("bool",), grad=False))
+
+add(OpInfo("where", lambda m: [S(m.mask(2, 3), m(2, 3), m(2, 3)), S(m.mask(2, 1), m(3), m(2, 3)),
+                               S(m.mask(2, 3), m(2, 3), 0.5), S(m.mask(2, 3), 2, m(3)),
+                               S(m.mask(0, 3), m(3), m(1))],
+           dtypes=NUM, errors=(Err(lambda m: S(m.mask(2, 3), m(4), m(2, 3)), RuntimeError),)),
+    OpInfo("clamp", lambda m: [S(m(2, 3), -0.5, 0.5), S(m(2, 3), min=0.1), S(m(2, 3), max=0.1),
+                               S(m(2, 3), m(3, low=-2, high=-0.5), m(2, 1, low=0.5, high=2))],
+           dtypes=NUM, prims=("clamp", "maximum", "minimum"),
+           errors=(Err(lambda m: S(m(2, 3)), RuntimeError),)),
+    OpInfo("to_dtype", lambda m: [S(m(2, 3), DT(d)) for d in ALL] +
+           [S(m(), DT("float64")), S(m(2, 3), DT(m.dtype), copy=True)],
+           th=lambda x, d, copy=False: x.to(d, copy=copy), dtypes=ALL, prims=("cast",),
+           grad_samples=lambda m: [S(m(2, 3), DT("float64"), copy=True), S(m(2, 3), DT("int64"))]),
+    OpInfo("isclose", lambda m: [S(m(2, 3), m(2, 3)), S(m(3), m(3) + 1e-7),
+                                 S(np.array([np.nan, 1.0], m.dtype),
+                                   np.array([np.nan, 1.0], m.dtype), equal_nan=True)],
+           grad=False, prims=("abs", "sub", "le", "eq", "logical_or")),
+    OpInfo("allclose", lambda m: [S(m(2, 3), m(2, 3)), S(m(3), m(3) + 1e-7)], grad=False),
+    OpInfo("equal", lambda m: [S(m(2, 3), m(2, 3)), S(m(3), m(3)), S(m(2), m(3))],
+           dtypes=ALL, grad=False,
+           cd=lambda a, b: ops.equal(a, b)),
+    )
+
+# reductions
+add(OpInfo("sum", lambda m: red_samples(m) + [S(m(2, 3), dtype=DT("float64")), S(m(0, 3), 0)],
+           dtypes=ALL + HALF, errors=red_errors()),
+    OpInfo("nansum", lambda m: [S(np.array([1.0, np.nan, 2.0], m.dtype)), S(m(2, 3), 1)],
+           prims=("sum", "where", "isnan")),
+    OpInfo("mean", lambda m: red_samples(m) + [S(m(0, 3), 0)], errors=red_errors() + (
+        Err(lambda m: S(m(2, 3, dtype="int64")), RuntimeError),), prims=("sum", "div")),
+    OpInfo("var", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 1, correction=0),
+                             S(m(2, 3, 4), (0, 2), keepdim=True), S(m(4), unbiased=False)],
+           prims=("sum", "sub", "mul", "div")),
+    OpInfo("std", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 0, correction=0)],
+           prims=("sqrt",)),
+    OpInfo("var_mean", lambda m: [S(m(2, 3)), S(m(2, 3), 1, keepdim=True)]),
+    OpInfo("std_mean", lambda m: [S(m(2, 3)), S(m(2, 3), 0)]),
+    OpInfo("amax", lambda m: red_samples(m) + [S(np.array([1.0, 3.0, 3.0, 2.0], m.dtype))],
+           dtypes=NUM, errors=red_errors()),
+    OpInfo("amin", lambda m: red_samples(m) + [S(np.array([1.0, 1.0, 3.0], m.dtype))],
+           dtypes=NUM),
+    OpInfo("max", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), -1, True), S(m(3), 0),
+                             S(m(2, 3), m(3)), S(m())],
+           dtypes=NUM, prims=("amax", "argmax", "getitem", "maximum"),
+           errors=(Err(lambda m: S(m(0, 3)), RuntimeError),
+                   Err(lambda m: S(m(2, 3), 2), IndexError))),
+    OpInfo("min", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 0, True), S(m(2, 3), m(3))],
+           dtypes=NUM, prims=("amin", "argmin", "getitem", "minimum")),
+    OpInfo("aminmax", lambda m: [S(m(2, 3)), S(m(2, 3), dim=1), S(m(2, 3), dim=0, keepdim=True)],
+           dtypes=NUM),
+    OpInfo("argmax", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 0, True),
+                                S(np.array([1, 3, 3, 0], m.dtype))], dtypes=NUM, grad=False,
+           errors=(Err(lambda m: S(m(2, 3), 2), IndexError),)),
+    OpInfo("argmin", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), -1, True)], dtypes=NUM,
+           grad=False),
+    OpInfo("prod", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 0, True),
+                              S(np.array([[1.5, 0.0, 2.0], [0.0, 0.0, 3.0]], m.dtype), 1),
+                              S(np.array([[1.5, 0.0, 2.0], [1.0, 2.0, 3.0]], m.dtype))],
+           dtypes=NUM),
+    OpInfo("cumsum", lambda m: [S(m(2, 3), 1), S(m(2, 3), 0), S(m(4), -1), S(m(), 0)],
+           dtypes=NUM, errors=(Err(lambda m: S(m(2, 3), 2), IndexError),)),
+    OpInfo("cumprod", lambda m: [S(m(2, 3, nonzero=True), 1), S(m(4, nonzero=True), 0),
+                                 S(np.array([2.0, 0.0, 3.0, 0.5], m.dtype), 0)], dtypes=NUM),
+    OpInfo("logsumexp", lambda m: [S(m(2, 3), 1), S(m(2, 3), (0, 1)), S(m(2, 3), 0, True),
+                                   S(m(2, 3) * 300, 1)],
+           prims=("amax", "exp", "sum", "log", "add", "sub")),
+    OpInfo("all", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(0)), S(m(2, 3), 0, True)],
+           dtypes=ALL, grad=False),
+    OpInfo("any", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(0)), S(m(2, 3), 0, True)],
+           dtypes=ALL, grad=False),
+    OpInfo("count_nonzero", lambda m: [S(m(2, 3)), S(m(2, 3), 1)], dtypes=ALL, grad=False),
+    OpInfo("argsort", lambda m: [S(m(2, 3)), S(m(2, 3), dim=0), S(m(5), descending=True)],
+           th=lambda x, *a, **k: torch.argsort(x, *a, stable=True, **k), dtypes=NUM,
+           grad=False),
+    OpInfo("sort", lambda m: [S(m(2, 3)), S(m(2, 3), dim=0), S(m(5), descending=True)],
+           th=lambda x, *a, **k: torch.sort(x, *a, stable=True, **k), dtypes=NUM,
+           prims=("argsort", "getitem")),
+    OpInfo("topk", lambda m: [S(m(2, 5), 2), S(m(6), 3, largest=False), S(m(3, 4), 1, dim=0)],
+           errors=(Err(lambda m: S(m(3), 4), RuntimeError),)),
+    OpInfo("kthvalue", lambda m: [S(m(2, 5), 2), S(m(5), 1), S(m(3, 4), 2, 0, True)]),
+    OpInfo("median", lambda m: [S(m(5)), S(m(2, 4)), S(m(2, 5), 1), S(m(3, 4), 0, True)]),
+    OpInfo("norm", lambda m: [S(m(2, 3, nonzero=True)), S(m(2, 3, nonzero=True), 1),
+                              S(m(2, 3, nonzero=True), 2, 1), S(m(2, 3, nonzero=True), 3, 0),
+                              S(m(2, 3, nonzero=True), float("inf"), 1),
+                              S(m(2, 3, nonzero=True), 1, (0, 1), True)],
+           prims=("sum", "sqrt", "abs", "amax", "pow")),
+    )
+
+# shape ops
+add(OpInfo("reshape", lambda m: [S(m(2, 3), (3, 2)), S(m(2, 3), (-1,)), S(m(2, 3), (6,)),
+                                 S(m(), (1, 1)), S(m(0, 3), (3, 0, 1))],
+           dtypes=ALL, errors=(Err(lambda m: S(m(2, 3), (4,)), RuntimeError),
+                               Err(lambda m: S(m(2, 3), (-1, -1)), RuntimeError))),
+    OpInfo("view", lambda m: [S(m(2, 3), 3, 2), S(m(2, 3), -1)],
+           cd=lambda x, *s: x.view(*s), th=lambda x, *s: x.view(*s), dtypes=ALL),
+    OpInfo("view_as", lambda m: [S(m(2, 3), m(3, 2))], cd=lambda x, o: x.view_as(o),
+           th=lambda x, o: x.view_as(o), prims=("view",)),
+    OpInfo("reshape_as", lambda m: [S(m(2, 3), m(6))], cd=lambda x, o: x.reshape_as(o),
+           th=lambda x, o: x.reshape_as(o), prims=("reshape",)),
+    OpInfo("flatten", lambda m: [S(m(2, 3, 4)), S(m(2, 3, 4), 1), S(m(2, 3, 4), 0, 1), S(m())],
+           dtypes=ALL, prims=("reshape",)),
+    OpInfo("unflatten", lambda m: [S(m(2, 6), 1, (2, 3)), S(m(6), 0, (-1, 2))],
+           prims=("reshape",)),
+    OpInfo("squeeze", lambda m: [S(m(2, 1, 3, 1)), S(m(2, 1, 3), 1), S(m(2, 1, 3), 0),
+                                 S(m(1, 1), (0, 1))], dtypes=ALL, prims=("reshape",)),
+    OpInfo("unsqueeze", lambda m: [S(m(2, 3), 0), S(m(2, 3), -1), S(m(), 0)], dtypes=ALL,
+           errors=(Err(lambda m: S(m(2, 3), 3), IndexError),)),
+    OpInfo("permute", lambda m: [S(m(2, 3, 4), (2, 0, 1)), S(m(2, 3), (1, 0))], dtypes=ALL,
+           errors=(Err(lambda m: S(m(2, 3), (0,)), RuntimeError),)),
+    OpInfo("transpose", lambda m: [S(m(2, 3, 4), 0, 2), S(m(2, 3), -1, -2)], dtypes=ALL,
+           prims=("permute",)),
+    OpInfo("t", lambda m: [S(m(2, 3)), S(m(3))], prims=("permute",),
+           errors=(Err(lambda m: S(m(2, 3, 4)), RuntimeError),)),
+    OpInfo("movedim", lambda m: [S(m(2, 3, 4), 0, 2), S(m(2, 3, 4), (0, 1), (2, 0))],
+           prims=("permute",)),
+    OpInfo("expand", lambda m: [S(m(3, 1), 3, 4), S(m(3), 2, 3), S(m(1, 3), -1, 3), S(m(), 2)],
+           cd=lambda x, *s: x.expand(*s), th=lambda x, *s: x.expand(*s), dtypes=ALL,
+           errors=(Err(lambda m: S(m(3, 2), 3, 4), RuntimeError),)),
+    OpInfo("expand_as", lambda m: [S(m(3, 1), m(2, 3, 4))], cd=lambda x, o: x.expand_as(o),
+           th=lambda x, o: x.expand_as(o), prims=("expand",)),
+    OpInfo("broadcast_to", lambda m: [S(m(3, 1), (2, 3, 4))], prims=("expand",)),
+    OpInfo("broadcast_tensors", lambda m: [S(m(3, 1), m(4), m(2, 1, 1))], prims=("expand",)),
+    OpInfo("broadcast_shapes", lambda m: [S((3, 1), (4,), (2, 1, 1))], grad=False,
+           errors=(Err(lambda m: S((3,), (4,)), RuntimeError),)),
+    OpInfo("contiguous", lambda m: [S(m(2, 3).T), S(m(2, 3))], cd=lambda x: x.contiguous(),
+           th=lambda x: x.contiguous()),
+    OpInfo("clone", lambda m: [S(m(2, 3)), S(m())], dtypes=ALL),
+    OpInfo("cat", lambda m: [S([m(2, 3), m(1, 3)]), S([m(2, 3), m(2, 2)], 1),
+                             S([m(2, 3), m(0)], 0), S([m(2), m(3), m(1)], -1)],
+           dtypes=ALL, errors=(Err(lambda m: S([m(2, 3), m(2, 2)]), RuntimeError),
+                               Err(lambda m: S([m(2, 3), m(2, 3)], 2), IndexError))),
+    OpInfo("stack", lambda m: [S([m(2, 3), m(2, 3)]), S([m(2, 3), m(2, 3)], 2),
+                               S([m(), m()])], dtypes=ALL, prims=("cat", "reshape"),
+           errors=(Err(lambda m: S([m(2, 3), m(3, 2)]), RuntimeError),)),
+    OpInfo("hstack", lambda m: [S([m(2, 3), m(2, 1)]), S([m(2), m(3)])], prims=("cat",)),
+    OpInfo("vstack", lambda m: [S([m(2, 3), m(1, 3)]), S([m(3), m(3)])], prims=("cat",)),
+    OpInfo("narrow", lambda m: [S(m(4, 3), 0, 1, 2), S(m(4, 3), 1, -2, 2)],
+           prims=("getitem",), errors=(Err(lambda m: S(m(4, 3), 0, 3, 2), RuntimeError),
+                                       Err(lambda m: S(m(4, 3), 0, 5, 0), IndexError))),
+    OpInfo("split", lambda m: [S(m(5, 3), 2), S(m(5, 3), (1, 4)), S(m(5, 3), 1, 1)],
+           prims=("getitem",), errors=(Err(lambda m: S(m(5, 3), (1, 2)), RuntimeError),)),
+    OpInfo("tensor_split", lambda m: [S(m(5, 3), 2), S(m(5, 3), (1, 3)), S(m(5, 3), 2, 1)]),
+    OpInfo("chunk", lambda m: [S(m(5, 3), 2), S(m(5, 3), 3, 1)]),
+    OpInfo("unbind", lambda m: [S(m(3, 2)), S(m(3, 2), 1)]),
+    OpInfo("select", lambda m: [S(m(3, 2), 0, 1), S(m(3, 2), 1, -1)], prims=("getitem",)),
+    OpInfo("flip", lambda m: [S(m(2, 3), (0,)), S(m(2, 3), (0, 1)), S(m(2, 3), -1)],
+           cd=lambda x, *d: ops.flip(x, *d),
+           th=lambda x, d: torch.flip(x, (d,) if isinstance(d, int) else d), dtypes=ALL),
+    OpInfo("fliplr", lambda m: [S(m(2, 3))], prims=("flip",)),
+    OpInfo("flipud", lambda m: [S(m(2, 3))], prims=("flip",)),
+    OpInfo("roll", lambda m: [S(m(2, 3), 1), S(m(2, 3), 1, 1), S(m(2, 3), (1, -1), (0, 1))],
+           dtypes=ALL),
+    OpInfo("repeat", lambda m: [S(m(2, 3), 2, 1), S(m(3), 2, 2), S(m(2, 1), (1, 3))],
+           cd=lambda x, *s: x.repeat(*s), th=lambda x, *s: x.repeat(*s),
+           prims=("reshape", "expand")),
+    OpInfo("tile", lambda m: [S(m(2, 3), (2,)), S(m(3), (2, 2))]),
+    OpInfo("repeat_interleave", lambda m: [S(m(2, 3), 2), S(m(2, 3), 2, 1),
+                                           S(m(3), m.idx(3, high=3), 0)]),
+    OpInfo("pad", lambda m: [S(m(2, 3), (1, 2)), S(m(2, 3), (1, 1, 2, 0), value=1.5),
+                             S(m(2, 3), (-1, 1)),
+                             S(m(1, 2, 4), (2, 1), mode="reflect"),
+                             S(m(1, 2, 4), (2, 1), mode="replicate"),
+                             S(m(1, 2, 4), (1, 2), mode="circular")],
+           th=TF.pad, prims=("pad_constant", "getitem"),
+           errors=(Err(lambda m: S(m(2, 3), (1,)), RuntimeError),)),
+    OpInfo("tril", lambda m: [S(m(3, 4)), S(m(2, 3, 3), 1), S(m(3, 4), -1)], dtypes=ALL,
+           errors=(Err(lambda m: S(m(3)), RuntimeError),)),
+    OpInfo("triu", lambda m: [S(m(3, 4)), S(m(2, 3, 3), -1)], dtypes=ALL),
+    OpInfo("diagonal", lambda m: [S(m(3, 4)), S(m(3, 4), 1), S(m(2, 3, 4), 0, 1, 2),
+                                  S(m(3, 4), -2)]),
+    OpInfo("diag", lambda m: [S(m(3)), S(m(3), 1), S(m(3), -2), S(m(3, 4)), S(m(3, 4), 1)],
+           prims=("index_put", "getitem")),
+    OpInfo("trace", lambda m: [S(m(3, 4)), S(m(3, 3))]),
+    OpInfo("meshgrid", lambda m: [S(m(3), m(2), indexing="ij"), S(m(3), m(2), indexing="xy")]),
+    OpInfo("atleast_1d", lambda m: [S(m()), S(m(2))]),
+    OpInfo("atleast_2d", lambda m: [S(m()), S(m(2)), S(m(2, 3))]),
+    OpInfo("sum_to", lambda m: [S(m(2, 3), (1, 3)), S(m(2, 3), (3,)), S(m(4, 2, 3), (2, 1))],
+           th=lambda x, s: x.sum_to_size(s) if len(s) == x.ndim else
+           x.sum_to_size((1,) * (x.ndim - len(s)) + tuple(s)).reshape(s)),
+    )
+
+# indexing
+def _idx_samples(m):
+    return [S(m(4, 3), 1), S(m(4, 3), (1, 2)), S(m(4, 3), slice(1, None, 2)),
+            S(m(4, 3), (Ellipsis, None, 1)), S(m(4, 3), np.array([0, 0, 3])),
+            S(m(4, 3), (np.array([0, 2]), np.array([1, 1]))),
+            S(m(4, 3), m.mask(4, 3)), S(m(4, 3), (m.mask(4), slice(None, 2))),
+            S(m(4, 3), [2, 0, 2]), S(m(2, 3, 4), (slice(None), np.array([[0], [2]]), 1)),
+            S(m(4, 3), (np.array(1), 2))]
+
+
+def _setitem_cd(x, idx, v):
+    y = x.clone()
+    y[idx] = v
+    return y
+
+
+def _index_put_samples(m):
+    return [S(m(4, 3), (np.array([0, 2]),), m(2, 3)),
+            S(m(4, 3), (np.array([0, 0, 1]), np.array([1, 1, 2])), m(3), accumulate=True),
+            S(m(4, 3), (np.array([0, 3, 1]), np.array([1, 1, 2])), m(3), accumulate=False),
+            S(m(4, 3), (m.mask(4, 3),), m(1))]
+
+
+add(OpInfo("getitem", _idx_samples, th=lambda x, i: x[i], dtypes=ALL,
+           errors=(Err(lambda m: S(m(4, 3), 4), IndexError),
+                   Err(lambda m: S(m(4, 3), np.array([0, 5])), IndexError),
+                   Err(lambda m: S(m(4, 3), np.array([0.5])), IndexError),
+                   Err(lambda m: S(m(4, 3), (0, 0, 0)), IndexError))),
+    OpInfo("setitem", lambda m: [S(m(4, 3), 1, m(3)), S(m(4, 3), slice(0, 2), 0.5),
+                                 S(m(4, 3), np.array([0, 2]), m(2, 3)),
+                                 S(m(4, 3), m.mask(4, 3), 2.0),
+                                 S(m(4, 3), (np.array([1, 3]), 0), m(2))],
+           cd=_setitem_cd, th=_setitem_cd, dtypes=NUM, prims=("index_put", "clone"),
+           errors=(Err(lambda m: S(m(4, 3), 1, m(4)), RuntimeError),)),
+    OpInfo("index_put", _index_put_samples, dtypes=NUM,
+           th=lambda x, i, v, accumulate=False: torch.index_put(x, i, v, accumulate)),
+    OpInfo("gather", lambda m: [S(m(3, 4), 1, m.idx(3, 2, high=4)),
+                                S(m(3, 4), 0, m.idx(2, 4, high=3)),
+                                S(m(3, 4), -1, m.idx(2, 5, high=4))], dtypes=NUM,
+           prims=("getitem",),
+           errors=(Err(lambda m: S(m(3, 4), 1, m(3, 2)), RuntimeError),
+                   Err(lambda m: S(m(3, 4), 1, m.idx(3, high=2)), RuntimeError),
+                   Err(lambda m: S(m(3, 4), 2, m.idx(3, 2, high=2)), IndexError))),
+    OpInfo("take_along_dim", lambda m: [S(m(3, 4), m.idx(3, 2, high=4), 1),
+                                        S(m(3, 4), m.idx(5, high=12))]),
+    OpInfo("take", lambda m: [S(m(3, 4), m.idx(5, high=12)), S(m(3, 4), m.idx(2, 2, high=12))]),
+    OpInfo("scatter", lambda m: [S(m(3, 4), 1, np.array([[0, 1], [2, 3], [1, 0]]), m(3, 2)),
+                                 S(m(3, 4), 0, np.array([[0, 1, 2, 0]]), 2.5),
+                                 S(m(3, 4), 1, np.array([[0, 0], [1, 1], [3, 3]]), m(3, 2),
+                                   reduce="add")],
+           th=lambda x, d, i, s, reduce=None: (
+               torch.scatter_add(x, d, i, s) if reduce == "add" else
+               torch.scatter(x, d, i, s) if isinstance(s, torch.Tensor) else
+               torch.scatter(x, d, i, value=s)), dtypes=NUM,
+           prims=("index_put",), grad_samples=lambda m: [
+               S(m(3, 4), 1, np.array([[0, 1], [2, 3], [1, 0]]), m(3, 2))]),
+    OpInfo("scatter_add", lambda m: [S(m(3, 4), 1, np.array([[0, 0], [2, 3], [1, 1]]), m(3, 2)),
+                                     S(m(3, 4), 0, m.idx(4, 4, high=3), m(4, 4))], dtypes=NUM),
+    OpInfo("index_select", lambda m: [S(m(3, 4), 1, np.array([0, 3, 3])),
+                                      S(m(3, 4), 0, np.array([2])),
+                                      S(m(3), 0, np.array([0, 0]))],
+           dtypes=ALL, prims=("getitem",),
+           errors=(Err(lambda m: S(m(3, 4), 0, np.array([[0]])), IndexError),)),
+    OpInfo("index_add", lambda m: [S(m(3, 4), 0, np.array([0, 2, 0]), m(3, 4)),
+                                   S(m(3, 4), 1, np.array([1, 1]), m(3, 2), alpha=2)], dtypes=NUM),
+    OpInfo("index_copy", lambda m: [S(m(3, 4), 0, np.array([2, 0]), m(2, 4))], dtypes=NUM),
+    OpInfo("index_fill", lambda m: [S(m(3, 4), 1, np.array([2, 0]), -1.0)], dtypes=FLOAT),
+    OpInfo("masked_fill", lambda m: [S(m(3, 4), m.mask(3, 4), 0.5), S(m(3, 4), m.mask(4), -1),
+                                     S(m(3, 4), m.mask(3, 1), np.array(2.0, m.dtype))],
+           dtypes=NUM, prims=("where",),
+           errors=(Err(lambda m: S(m(3, 4), m.mask(2, 4), 0.5), RuntimeError),
+                   Err(lambda m: S(m(3, 4), m(3, 4), 0.5), RuntimeError))),
+    OpInfo("masked_select", lambda m: [S(m(3, 4), m.mask(3, 4)), S(m(3, 4), m.mask(4))],
+           dtypes=NUM),
+    OpInfo("masked_scatter", lambda m: [S(m(3, 4), m.mask(3, 4), m(12))], dtypes=NUM),
+    OpInfo("nonzero", lambda m: [S(m(3, 4)), S(m(5)), S(m(3, 4), as_tuple=True)],
+           dtypes=ALL, grad=False),
+    OpInfo("argwhere", lambda m: [S(m(3, 4))], dtypes=ALL, grad=False),
+    OpInfo("one_hot", lambda m: [S(m.idx(5, high=4)), S(m.idx(2, 3, high=3), 5)],
+           th=TF.one_hot, dtypes=("int64",), grad=False,
+           errors=(Err(lambda m: S(np.array([0, 4]), 3), RuntimeError),)),
+    OpInfo("bincount", lambda m: [S(m.idx(10, high=5)), S(m.idx(10, high=3), minlength=5),
+                                  S(m.idx(4, high=3), m(4, dtype="float64"))],
+           dtypes=("int64",), grad=False),
+    OpInfo("searchsorted", lambda m: [S(np.sort(m(6)), m(4)), S(np.sort(m(6)), m(2, 3), right=True),
+                                      S(np.sort(m(2, 5), axis=1), m(2, 3))],
+           dtypes=FLOAT, grad=False),
+    OpInfo("bucketize", lambda m: [S(m(2, 3), np.sort(m(5))), S(m(4), np.sort(m(5)), right=True)],
+           dtypes=FLOAT, grad=False),
+    OpInfo("unique", lambda m: [S(m(8, low=0, high=3)),
+                                S(m(8, low=0, high=3), return_inverse=True, return_counts=True),
+                                S(m(3, 2, low=0, high=1), dim=0)],
+           dtypes=INTS, grad=False),
+    )
+
+# linear algebra
+add(OpInfo("matmul", lambda m: [S(m(2, 3), m(3, 4)), S(m(3), m(3, 4)), S(m(2, 3), m(3)),
+                                S(m(3), m(3)), S(m(5, 2, 3), m(3, 4)), S(m(2, 1, 2, 3), m(3, 3, 2)),
+                                S(m(0, 3), m(3, 2))],
+           dtypes=FLOAT + ("int64",), atol=1e-5, rtol=1e-4,
+           errors=(Err(lambda m: S(m(2, 3), m(4, 5)), RuntimeError),
+                   Err(lambda m: S(m(2, 3), m(3, 4, dtype="float64")), RuntimeError),
+                   Err(lambda m: S(m(), m(3)), RuntimeError),
+                   Err(lambda m: S(m(2, 2, 3), m(3, 3, 4)), RuntimeError))),
+    OpInfo("mm", lambda m: [S(m(2, 3), m(3, 4))], prims=("matmul",), rtol=1e-4,
+           errors=(Err(lambda m: S(m(3), m(3, 4)), RuntimeError),)),
+    OpInfo("bmm", lambda m: [S(m(2, 2, 3), m(2, 3, 4))], prims=("matmul",), rtol=1e-4,
+           errors=(Err(lambda m: S(m(2, 2, 3), m(3, 3, 4)), RuntimeError),)),
+    OpInfo("mv", lambda m: [S(m(2, 3), m(3))], prims=("matmul",), rtol=1e-4),
+    OpInfo("dot", lambda m: [S(m(3), m(3))], prims=("matmul",), rtol=1e-4,
+           errors=(Err(lambda m: S(m(2, 3), m(3)), RuntimeError),)),
+    OpInfo("vdot", lambda m: [S(m(3), m(3))], rtol=1e-4),
+    OpInfo("inner", lambda m: [S(m(3), m(3))], rtol=1e-4),
+    OpInfo("outer", lambda m: [S(m(3), m(4))], dtypes=NUM),
+    OpInfo("addmm", lambda m: [S(m(2, 4), m(2, 3), m(3, 4)), S(m(4), m(2, 3), m(3, 4), beta=0.5,
+                                                              alpha=2)], rtol=1e-4),
+    OpInfo("baddbmm", lambda m: [S(m(2, 2, 4), m(2, 2, 3), m(2, 3, 4), alpha=0.5)], rtol=1e-4),
+    OpInfo("addmv", lambda m: [S(m(2), m(2, 3), m(3), beta=2)], rtol=1e-4),
+    OpInfo("einsum", lambda m: [S("ij,jk->ik", m(2, 3), m(3, 4)), S("bij,bjk", m(2, 2, 3),
+                                                                    m(2, 3, 2)),
+                                S("i,i->", m(3), m(3)), S("ij->j", m(2, 3)),
+                                S("...ij,...jk->...ik", m(2, 2, 3), m(3, 2)),
+                                S("i,j,k->ijk", m(2), m(3), m(2)), S("ij->ji", m(2, 3))],
+           rtol=1e-4, errors=(Err(lambda m: S("ij,jk->ik", m(2, 3)), RuntimeError),
+                              Err(lambda m: S("ijk,jk->ik", m(2, 3), m(3, 4)), RuntimeError))),
+    OpInfo("tensordot", lambda m: [S(m(2, 3, 4), m(3, 4, 2)), S(m(2, 3), m(3, 2), 1),
+                                   S(m(2, 3, 4), m(4, 3), ([1, 2], [1, 0]))],
+           rtol=1e-4, prims=("einsum",)),
+    )
+
+# sliding windows
+add(OpInfo("unfold", lambda m: [S(m(1, 2, 4, 5), 2), S(m(2, 1, 5, 5), (2, 3), 1, 1, 2),
+                                S(m(1, 1, 5, 6), 3, dilation=2),
+                                S(m(2, 4, 5), (2, 2), padding=1)], th=TF.unfold,
+           errors=(Err(lambda m: S(m(1, 1, 2, 5, 5), 2), RuntimeError),
+                   Err(lambda m: S(m(1, 1, 2, 2), 3), RuntimeError))),
+    OpInfo("fold", lambda m: [S(m(1, 8, 12), (4, 5), 2), S(m(2, 6, 9), (5, 5), (2, 3), 1, 1, 2),
+                              S(m(4, 4), (3, 3), 2)],
+           errors=(Err(lambda m: S(m(1, 1, 4, 4), (3, 3), 2), RuntimeError),),
+           th=TF.fold),
+    )
+
+
+def by_name():
+    return {o.name: o for o in OPS}
+
+
+# ----------------------------------------------------------------------------- exclusions
+# Public names of cadenza.ops that are not ops (helpers re-exported by `import *`) or cannot
+# be compared with torch on this machine. Each needs a reason.
+EXCLUDED_FUNCTIONS = {
+    "apply": "the dispatcher itself, exercised by every entry",
+    "register": "decorator that registers primitives",
+    "namedtuple": "collections.namedtuple re-exported by reduce.py",
+    "fmt_shape": "error-message helper",
+}
+EXCLUDED_PRIMITIVES = {
+    "to_device": "moves between CPU and CUDA; needs a second device (CPU->CPU is identity)",
+}
