@@ -112,12 +112,12 @@ def get_float32_matmul_precision() -> str:
 _matmul_precision = ["highest"]
 
 
-def softmax(input, dim, dtype=None):
+def softmax(input, dim, dtype=None):  # noqa: F811  (the parameter shadows cadenza.dtype)
     from .functional import softmax as f
     return f(input, dim, dtype=dtype)
 
 
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input, dim, dtype=None):  # noqa: F811
     from .functional import log_softmax as f
     return f(input, dim, dtype=dtype)
 

@@ -1,7 +1,8 @@
-"""cadenza.compiler (behind the function cadenza.compile; a module named cadenza.compile would
-replace that function on import). Compiled mode (static graph capture, passes, generated kernels) is not in
-this version yet; until it lands, compile returns the function or module unchanged so programs
-written for torch.compile run eagerly with the same results, and says so once."""
+"""cadenza.compiler, behind the function cadenza.compile (a module named cadenza.compile
+would replace that function on import). Compiled mode (static graph capture, passes, generated
+kernels) is not in this version yet; until it lands, compile returns the function or module
+unchanged so programs written for torch.compile run eagerly with the same results, and says so
+once."""
 from __future__ import annotations
 
 import warnings

@@ -123,7 +123,6 @@ def fill_(self, value):
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions.")
         if state.grad_enabled and (value._requires_grad or self._requires_grad):
-            from .elementwise import where
             check_inplace(self, "fill_")
             return commit_inplace(self, (self * 0 + value.to(self.dtype)))
         value = value.item()

@@ -70,8 +70,8 @@ def _check_matmul(op, a, b):
 def matmul(input, other):
     """Matrix product with NumPy/PyTorch broadcasting rules (1-d operands are vectors)."""
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-        raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
-                        f"{type(other).__name__ if isinstance(input, Tensor) else type(input).__name__}")
+        bad = other if isinstance(input, Tensor) else input
+        raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(bad).__name__}")
     if input._data.dtype != other._data.dtype:
         raise DTypeError(f"matmul: expected both operands to have the same dtype, got "
                          f"{input.dtype.name} and {other.dtype.name}")
@@ -146,8 +146,8 @@ def _parse_einsum(equation, shapes):
         lhs, rhs = eq, None
     ins = lhs.split(",")
     if len(ins) != len(shapes):
-        raise RuntimeError(f"einsum(): more operands were provided than specified in the "
-                           f"equation" if len(shapes) > len(ins) else
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                           "equation" if len(shapes) > len(ins) else
                            "einsum(): fewer operands were provided than specified in the "
                            "equation")
     used = set(c for c in eq if c.isalpha())

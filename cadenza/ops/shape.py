@@ -201,7 +201,6 @@ def reshape(input, *shape):
 def view(input, *shape):
     """A view with a new shape; fails (as in PyTorch) when the strides do not allow it."""
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        from .elementwise import to_dtype
         from .. import dtypes
         if isinstance(shape[0], dtypes.dtype):
             return _view_dtype(input, shape[0])

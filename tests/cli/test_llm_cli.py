@@ -1,0 +1,138 @@
+"""`cadenza train | generate | eval | chat` end to end on a tiny corpus in a temp directory."""
+import io
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+
+import numpy as np
+import pytest
+
+import cadenza
+from cadenza.cli import main
+
+TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32",
+        "--batch-size", "4", "--eval-every", "3", "--eval-batches", "2", "--ckpt-every", "2",
+        "--warmup", "2", "--lr", "1e-2"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("corpus")
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for name in ("textwrap.py", "bisect.py", "keyword.py"):
+        with open(os.path.join(stdlib, name), "rb") as f:
+            (d / name).write_bytes(f.read())
+    (d / "notes.txt").write_text("not python\n" * 50)
+    return d
+
+
+def _train(tmp, corpus, out, *extra):
+    return main(["train", "--corpus", str(corpus), "--ext", ".py", "--out", str(tmp / out),
+                 *TINY, *extra])
+
+
+def _weights(path):
+    st = cadenza.load(os.path.join(path, "ckpt.safetensors"))
+    return {k: v.numpy().copy() for k, v in st["model"].items()}, int(st["step"])
+
+
+def _losses(path):
+    rows = [json.loads(ln) for ln in open(os.path.join(path, "metrics.jsonl"))]
+    return [(r["step"], r["loss"], r.get("val_loss")) for r in rows]
+
+
+def test_train_resume_is_bit_exact(tmp_path, corpus):
+    assert _train(tmp_path, corpus, "a", "--steps", "6") == 0
+    assert _train(tmp_path, corpus, "b", "--steps", "3", "--decay-steps", "6") == 0
+    assert main(["train", "--resume", str(tmp_path / "b"), "--steps", "6"]) == 0
+    wa, sa = _weights(tmp_path / "a")
+    wb, sb = _weights(tmp_path / "b")
+    assert sa == sb == 6 and wa.keys() == wb.keys()
+    for k in wa:
+        assert np.array_equal(wa[k], wb[k]), k
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    for f in ("tokenizer.json", "metrics.jsonl"):
+        assert (tmp_path / "a" / f).exists()
+
+
+def test_resume_after_sigkill_is_bit_exact(tmp_path, corpus):
+    assert _train(tmp_path, corpus, "a", "--steps", "6") == 0
+    cmd = [sys.executable, "-m", "cadenza.cli", "train", "--corpus", str(corpus), "--ext", ".py",
+           "--out", str(tmp_path / "k"), *TINY, "--steps", "6", "--debug-kill-at", "5"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -9, r.stderr
+    assert _weights(tmp_path / "k")[1] == 4  # the last checkpoint before the kill
+    assert main(["train", "--resume", str(tmp_path / "k")]) == 0
+    wa, _ = _weights(tmp_path / "a")
+    wk, sk = _weights(tmp_path / "k")
+    assert sk == 6 and all(np.array_equal(wa[k], wk[k]) for k in wa)
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "k")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, corpus):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--corpus", str(corpus), "--ext", ".py", "--out", str(out), *TINY,
+                 "--steps", "4"]) == 0
+    return out
+
+
+def test_generate_streams_and_is_seeded(trained, capsys):
+    args = ["generate", "--ckpt", str(trained), "--prompt", "def ", "--max-new-tokens", "20",
+            "--seed", "1"]
+    assert main(args) == 0
+    a = capsys.readouterr().out
+    assert main(args) == 0
+    assert capsys.readouterr().out == a and a.startswith("def ")
+
+
+def test_generate_from_stdin(trained, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("import "))
+    assert main(["generate", "--ckpt", str(trained), "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith("import ")
+
+
+def test_chat_loop(trained, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("class A:\n\n"))
+    assert main(["chat", "--ckpt", str(trained), "--max-new-tokens", "5", "--seed", "0"]) == 0
+
+
+def test_eval_prints_loss_and_perplexity(trained, capsys):
+    assert main(["eval", "--ckpt", str(trained), "--batches", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "val loss" in out and "perplexity" in out
+
+
+def _err(capsys, argv):
+    code = main(argv)
+    cap = capsys.readouterr()
+    err = cap.err.strip()
+    assert code == 2 and cap.out == "", err
+    assert len(err.splitlines()) == 1 and err.startswith("cadenza"), err
+    return err
+
+
+def test_bad_input_exits_2_in_one_line(tmp_path, trained, corpus, capsys):
+    before = {p: os.path.getmtime(trained / p) for p in os.listdir(trained)}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "small.py").write_text("x = 1\n")
+    assert "no files" in _err(capsys, ["train", "--corpus", str(empty), "--out",
+                                       str(tmp_path / "o")])
+    assert "expected an existing" in _err(capsys, ["train", "--corpus", str(tmp_path / "nope")])
+    assert "split" in _err(capsys, ["train", "--corpus", str(tmp_path / "small.py"),
+                                    "--out", str(tmp_path / "o2")])
+    (tmp_path / "e.py").write_text("")
+    assert "empty" in _err(capsys, ["train", "--corpus", str(tmp_path / "e.py")])
+    assert "preset" in _err(capsys, ["train", "--preset", "huge"])
+    assert "unrecognized" in _err(capsys, ["train", "--bogus-flag"])
+    assert "context" in _err(capsys, ["generate", "--ckpt", str(trained), "--prompt", "x" * 40])
+    assert "checkpoint" in _err(capsys, ["generate", "--ckpt", str(tmp_path / "none")])
+    assert "n_layer" in _err(capsys, ["train", "--resume", str(trained), "--n-layer", "2",
+                                      "--steps", "8"])
+    assert "n_embd" in _err(capsys, ["train", "--n-embd", "30", "--n-head", "4",
+                                     "--corpus", str(corpus)])
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o2" / "ckpt.safetensors").exists()
+    assert {p: os.path.getmtime(trained / p) for p in os.listdir(trained)} == before
