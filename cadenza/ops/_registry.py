@@ -104,26 +104,30 @@ def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
     arrs = []
     req = False
+    on_host = True
     for a in args:
         if isinstance(a, Tensor):
-            arrs.append(a._data)
+            x = a._data
+            arrs.append(x)
             if a._requires_grad:
                 req = True
+            if type(x) is not np.ndarray:
+                on_host = False
         else:
             arrs.append(a)
     if op.promote:
         arrs = _promote(args, arrs)
     if op.to_float:
         arrs = _floatify(args, arrs)
-    x0 = arrs[0]
-    xp = np if type(x0) is np.ndarray or not hasattr(x0, "__cuda_array_interface__") \
-        else _xp_of(x0)
+    xp = np
+    if not on_host:
+        xp, arrs, attrs = _to_device_arrays(arrs, attrs)
     try:
         out = op.forward(xp, *arrs, **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(op, args, attrs, e) from None
-    if type(out) is not np.ndarray:
-        out = xp.asarray(out)
+    if type(out) is not np.ndarray and not hasattr(out, "__cuda_array_interface__"):
+        out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
     t = _make(out)
     if op.view and isinstance(args[0], Tensor) and xp.may_share_memory(out, arrs[0]):
         src = args[0]
@@ -174,6 +178,21 @@ def _record(op, t, args, attrs):
 def _xp_of(arr):
     from ..backend import xp_of
     return xp_of(arr)
+
+
+def _to_device_arrays(arrs, attrs):
+    """With an operand on a device (CuPy), bring host arrays among the operands and in the
+    attributes (index arrays, masks built by composites) to that device."""
+    dev = next(x for x in arrs if hasattr(x, "__cuda_array_interface__"))
+    xp = _xp_of(dev)
+
+    def move(v):
+        if type(v) is np.ndarray:
+            return xp.asarray(v)
+        if type(v) is tuple:
+            return tuple(move(i) for i in v)
+        return v
+    return xp, [move(x) for x in arrs], {k: move(v) for k, v in attrs.items()}
 
 
 def describe(a) -> str:

@@ -38,7 +38,9 @@ def _int_or_none(v):
 
 
 def _is_basic(index):
-    return all(not isinstance(i, np.ndarray) for i in index)
+    """No index arrays (NumPy or device arrays): every position is selected at most once."""
+    return all(not (isinstance(i, np.ndarray) or hasattr(i, "__cuda_array_interface__"))
+               for i in index)
 
 
 @register
@@ -81,8 +83,11 @@ class IndexPut(Op):
         if accumulate:
             if _is_basic(index):
                 out[index] += v
-            else:
-                xp.add.at(out, index, v)
+            elif xp is np:
+                np.add.at(out, index, v)
+            else:  # CuPy: an atomic scatter-add that sums repeated indices
+                import cupyx
+                cupyx.scatter_add(out, index, v)
         else:
             out[index] = v
         return out

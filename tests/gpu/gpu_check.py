@@ -1,0 +1,126 @@
+"""GPU check (run on a machine with CUDA and CuPy, not in CI): the CuPy backend runs the same
+ops as the CPU backend. Prints one line per check and a final 'N passed, M failed' line."""
+import sys
+import traceback
+
+import numpy as np
+
+import cadenza
+import cadenza.nn as nn
+import cadenza.nn.functional as F
+
+results = []
+
+
+def check(name):
+    def deco(fn):
+        try:
+            fn()
+            results.append((name, True, ""))
+            print(f"ok   {name}", flush=True)
+        except Exception as e:  # report and go on: one run should show every gap
+            results.append((name, False, repr(e)))
+            print(f"FAIL {name}: {e!r}", flush=True)
+            traceback.print_exc(limit=4)
+        return fn
+    return deco
+
+
+@check("cuda is available")
+def _():
+    assert cadenza.cuda.is_available(), "cadenza.cuda.is_available() is False"
+    print("   device:", cadenza.cuda.get_device_name(0), cadenza.cuda.device_count())
+
+
+def close(a, b, tol=1e-5):
+    a = a.detach().cpu().numpy() if hasattr(a, "cpu") else a
+    b = b.detach().cpu().numpy() if hasattr(b, "cpu") else b
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@check("tensor to cuda and back")
+def _():
+    x = cadenza.randn(4, 5)
+    y = x.to("cuda")
+    assert y.device.type == "cuda", y.device
+    close(y, x)
+    assert y.cuda().is_cuda
+
+
+@check("elementwise, reductions, matmul forward and backward")
+def _():
+    xc = cadenza.randn(8, 16, requires_grad=True)
+    wc = cadenza.randn(16, 4, requires_grad=True)
+    xg = xc.detach().cuda().requires_grad_()
+    wg = wc.detach().cuda().requires_grad_()
+    for x, w in ((xc, wc), (xg, wg)):
+        out = ((x @ w).tanh() * 2 + x.sum(1, keepdim=True).exp() * 0.01).softmax(-1)
+        out.log().mean().backward()
+    close(xg.grad, xc.grad, 1e-4)
+    close(wg.grad, wc.grad, 1e-4)
+
+
+@check("indexing, gather, cat, where on cuda")
+def _():
+    x = cadenza.randn(6, 5, requires_grad=True)
+    xg = x.detach().cuda().requires_grad_()
+    idx = cadenza.tensor([0, 2, 2, 5])
+    for t, i in ((x, idx), (xg, idx.cuda())):
+        y = cadenza.cat([t[i], t[1:3]], 0)
+        y = cadenza.where(y > 0, y, y * 0.1).gather(1, cadenza.zeros(6, 1, dtype=cadenza.long,
+                                                                     device=t.device))
+        y.sum().backward()
+    close(xg.grad, x.grad)
+
+
+@check("MLP training step on cuda matches cpu")
+def _():
+    losses = {}
+    for dev in ("cpu", "cuda"):
+        cadenza.manual_seed(0)
+        model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 3)).to(dev)
+        opt = cadenza.optim.AdamW(model.parameters(), lr=1e-2)
+        rng = np.random.default_rng(0)
+        x = cadenza.tensor(rng.standard_normal((64, 20)), dtype=cadenza.float32, device=dev)
+        y = cadenza.tensor(rng.integers(0, 3, 64), device=dev)
+        ls = []
+        for _ in range(5):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            ls.append(loss.item())
+        losses[dev] = ls
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-4)
+
+
+@check("conv2d + maxpool forward/backward on cuda matches cpu")
+def _():
+    cadenza.manual_seed(0)
+    conv = nn.Conv2d(1, 4, 3, padding=1)
+    x = cadenza.randn(2, 1, 8, 8)
+    out_c = F.max_pool2d(conv(x).relu(), 2).sum()
+    out_c.backward()
+    gc = conv.weight.grad.clone()
+    conv.zero_grad()
+    conv.to("cuda")
+    out_g = F.max_pool2d(conv(x.cuda()).relu(), 2).sum()
+    out_g.backward()
+    close(out_g, out_c, 1e-4)
+    close(conv.weight.grad, gc, 1e-4)
+
+
+@check("save and load a cuda state dict")
+def _():
+    import os
+    import tempfile
+    m = nn.Linear(3, 2).cuda()
+    p = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+    cadenza.save(m.state_dict(), p)
+    sd = cadenza.load(p)
+    close(sd["weight"], m.weight)
+
+
+passed = sum(ok for _, ok, _ in results)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if passed == len(results) else 1)
