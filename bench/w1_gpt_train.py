@@ -53,14 +53,14 @@ def main():
         loss.backward()
         copt.step()
         copt.zero_grad(set_to_none=True)
-        return float(loss)
+        return float(loss.detach())
 
     def tstep():
         _, loss = tm(tx, ty)
         loss.backward()
         topt.step()
         topt.zero_grad(set_to_none=True)
-        return float(loss)
+        return float(loss.detach())
 
     peak = matmul_gflops()
     fpt = train_flops_per_token(cfg)
