@@ -17,4 +17,5 @@ from .index import *  # noqa: F401,F403
 from .index import getitem, setitem  # noqa: F401
 from .linalg import *  # noqa: F401,F403
 from .conv import unfold, fold  # noqa: F401
+from .activation import gelu  # noqa: F401
 from . import _methods  # noqa: F401  (binds Tensor methods)

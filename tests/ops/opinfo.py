@@ -568,6 +568,12 @@ add(OpInfo("matmul", lambda m: [S(m(2, 3), m(3, 4)), S(m(3), m(3, 4)), S(m(2, 3)
            rtol=1e-4, prims=("einsum",)),
     )
 
+# fused activations (primitives with derivative primitives for fast first-order backward)
+add(OpInfo("gelu", unary(), th=TF.gelu, dtypes=FLOAT, prims=("gelu", "gelu_backward")),
+    OpInfo("gelu_tanh", unary(), cd=lambda x: ops.gelu(x, approximate="tanh"),
+           th=lambda x: TF.gelu(x, approximate="tanh"), dtypes=FLOAT,
+           prims=("gelu_tanh", "gelu_tanh_backward")))
+
 # sliding windows
 add(OpInfo("unfold", lambda m: [S(m(1, 2, 4, 5), 2), S(m(2, 1, 5, 5), (2, 3), 1, 1, 2),
                                 S(m(1, 1, 5, 6), 3, dilation=2),

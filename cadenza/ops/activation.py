@@ -1,0 +1,166 @@
+"""Fused activation primitives. GELU as a composite records ~9 elementwise ops forward and
+~15 backward over the MLP's widest activations; bench/w1_gpt_train.py showed it costing more
+than the attention, so it is one primitive here (DESIGN.md section 2: a composite becomes a
+primitive when a benchmark shows it pays). Each has a derivative primitive (fast first-order
+backward) whose own backward is written in Tensor ops, so higher orders still work."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._registry import Op, register, apply
+
+_S = math.sqrt(2.0 / math.pi)      # tanh form: u = S (x + K x^3)
+_K = 0.044715
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+_CHUNK = 1 << 15  # elements per block: a chain of temporaries this size stays in L2 cache
+
+
+def _blocked(fn, xp, *arrays):
+    """Apply an elementwise chain ``fn`` block by block over same-shaped arrays: NumPy makes
+    a temporary per step, and on cache-sized blocks those stay in cache (several times faster
+    than whole-array passes for activation-sized tensors)."""
+    if xp is not np:
+        return fn(*arrays)
+    arrays = np.broadcast_arrays(*arrays)
+    shape = arrays[0].shape
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]  # 1-d: ufuncs keep arrays
+    if flat[0].size <= _CHUNK:
+        return fn(*flat).reshape(shape)
+    out = np.empty(flat[0].size, dtype=np.result_type(*arrays))
+    for i in range(0, out.size, _CHUNK):
+        out[i:i + _CHUNK] = fn(*(f[i:i + _CHUNK] for f in flat))
+    return out.reshape(shape)
+
+
+def _gelu_tanh(x):
+    t = np.tanh(x * (1.0 + _K * (x * x)) * _S)
+    t += 1.0
+    t *= x
+    t *= 0.5
+    return t
+
+
+def _gelu_tanh_grad(g, x):
+    """g (0.5 (1 + t) + 0.5 x (1 - t^2) u'), t = tanh(u), u' = S (1 + 3K x^2)."""
+    x2 = x * x
+    t = np.tanh(x * (1.0 + _K * x2) * _S)
+    du = x2 * (3.0 * _K * _S)
+    du += _S
+    r = t * t
+    np.subtract(1.0, r, out=r)
+    r *= x
+    r *= du
+    t += 1.0
+    t += r
+    t *= g
+    t *= 0.5
+    return t
+
+
+@register
+class GeluTanh(Op):
+    """gelu(x) = 0.5 x (1 + tanh(S (x + K x^3)))."""
+    name, kind, onnx = "gelu_tanh", "elementwise", "Gelu"
+    c_expr = "(0.5f * {0} * (1.0f + tanhf(0.7978845608f * ({0} + 0.044715f * {0} * {0} * {0}))))"
+    to_float = True
+
+    @staticmethod
+    def forward(xp, x):
+        return _blocked(_gelu_tanh, xp, x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(c, g):
+        return (apply(GeluTanhBackward, g, c.saved[0]),)
+
+
+@register
+class GeluTanhBackward(Op):
+    """g * gelu'(x), gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u'."""
+    name, kind, onnx = "gelu_tanh_backward", "elementwise", None
+    c_expr = ("({0} * (0.5f * (1.0f + tanhf(0.7978845608f * ({1} + 0.044715f * {1} * {1} * {1})))"
+              " + 0.5f * {1} * (1.0f - tanhf(0.7978845608f * ({1} + 0.044715f * {1} * {1} * {1}))"
+              " * tanhf(0.7978845608f * ({1} + 0.044715f * {1} * {1} * {1})))"
+              " * 0.7978845608f * (1.0f + 0.134145f * {1} * {1})))")
+
+    @staticmethod
+    def forward(xp, g, x):
+        return _blocked(_gelu_tanh_grad, xp, g, x).astype(np.result_type(g, x), copy=False)
+
+    # d/dg: gelu'(x) again; d/dx: g gelu''(x), gelu'' = (1 - t^2)(u' - x t u'^2 + 0.5 x u''),
+    # u'' = 6 S K x
+    @staticmethod
+    def backward(c, gg):
+        g, x = c.saved
+        dg = apply(GeluTanhBackward, gg, x) if c.next[0] is not None else None
+        dx = None
+        if c.next[1] is not None:
+            x2 = x * x
+            t = (x * (1.0 + _K * x2) * _S).tanh()
+            du = (1.0 + 3.0 * _K * x2) * _S
+            second = (1.0 - t * t) * (du - x * t * du * du + x * x * (3.0 * _S * _K))
+            dx = gg * g * second
+        return dg, dx
+
+
+def _phi(xp, x):
+    return xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+@register
+class Gelu(Op):
+    """gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
+    name, kind, onnx = "gelu", "elementwise", "Gelu"
+    c_expr = "(0.5f * {0} * (1.0f + erff({0} * 0.7071067812f)))"
+    to_float = True
+
+    @staticmethod
+    def forward(xp, x):
+        from .elementwise import _erf
+        e = _erf(xp, x * _INV_SQRT2)
+        e += 1.0
+        e *= x
+        e *= 0.5
+        return e.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(c, g):
+        return (apply(GeluBackward, g, c.saved[0]),)
+
+
+@register
+class GeluBackward(Op):
+    """g * gelu'(x), gelu'(x) = Phi(x) + x phi(x)."""
+    name, kind, onnx = "gelu_backward", "elementwise", None
+    c_expr = ("({0} * (0.5f * (1.0f + erff({1} * 0.7071067812f)) + {1} * 0.3989422804f"
+              " * expf(-0.5f * {1} * {1})))")
+
+    @staticmethod
+    def forward(xp, g, x):
+        from .elementwise import _erf
+        d = 0.5 * (1.0 + _erf(xp, x * _INV_SQRT2)) + x * _phi(xp, x)
+        return (g * d).astype(np.result_type(g, x), copy=False)
+
+    # gelu''(x) = phi(x) (2 - x^2)
+    @staticmethod
+    def backward(c, gg):
+        g, x = c.saved
+        dg = apply(GeluBackward, gg, x) if c.next[0] is not None else None
+        dx = None
+        if c.next[1] is not None:
+            phi = (x * x * -0.5).exp() * _INV_SQRT_2PI
+            dx = gg * g * phi * (2.0 - x * x)
+        return dg, dx
+
+
+def gelu(input, approximate: str = "none"):
+    """GELU: x Phi(x), or its tanh approximation with ``approximate='tanh'``."""
+    if approximate == "none":
+        return apply(Gelu, input)
+    if approximate == "tanh":
+        return apply(GeluTanh, input)
+    raise ValueError(f"gelu: expected approximate in ('none', 'tanh'), got {approximate!r}")
