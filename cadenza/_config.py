@@ -14,3 +14,9 @@ def cache_dir() -> str:
     base = os.environ.get("CADENZA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cadenza")
     return base
+
+
+def under_mpi_launcher() -> bool:
+    """True in a process started by an MPI launcher (MPICH/hydra, Open MPI, PMIx, Slurm)."""
+    return any(v in os.environ for v in ("PMI_RANK", "PMI_SIZE", "PMIX_RANK",
+                                         "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"))

@@ -14,10 +14,19 @@ from ._tensor import Tensor, _make
 from .device import as_device
 from .random import _rng
 from .errors import DTypeError
+from .autograd.grad_mode import state as _gstate
+from .graph.trace import traced_random
 
 
 def _wrap_np(arr):
-    return _make(np.asarray(arr))
+    return _created(_make(np.asarray(arr)))
+
+
+def _created(t):
+    """Every creation function's result passes here: while compile traces, a constant."""
+    if _gstate.tracer is not None:
+        _gstate.tracer.created(t)
+    return t
 
 
 def _place(arr, device, requires_grad=False):
@@ -31,7 +40,7 @@ def _place(arr, device, requires_grad=False):
     t = _make(arr)
     if requires_grad:
         t.requires_grad = True
-    return t
+    return _created(t)
 
 
 def _size(size):
@@ -93,6 +102,8 @@ def _to_nested(data):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors)."""
+    if _gstate.tracer is not None and isinstance(data, Tensor):
+        _gstate.tracer.concrete(data, "tensor(t) (a copy through Python data)")
     dt = _dt.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
     try:
         arr = np.array(_to_nested(data), dtype=dt.np)
@@ -120,7 +131,7 @@ def from_numpy(ndarray):
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _dt.from_numpy_dtype(ndarray.dtype)
-    return _make(ndarray)
+    return _created(_make(ndarray))
 
 
 def from_dlpack(ext_tensor):
@@ -263,6 +274,7 @@ def _random_float(sample, size, dtype, device, requires_grad):
     return _place(sample(_size(size), gen_dt).astype(dt.np, copy=False), device, requires_grad)
 
 
+@traced_random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
          layout=None, pin_memory=False):
     """Uniform samples on [0, 1)."""
@@ -271,6 +283,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
                          requires_grad)
 
 
+@traced_random
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
           layout=None, pin_memory=False):
     """Standard normal samples."""
@@ -279,18 +292,21 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
                          requires_grad)
 
 
+@traced_random
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
               memory_format=None):
     return rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
                 requires_grad=requires_grad)
 
 
+@traced_random
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
                memory_format=None):
     return randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
                  requires_grad=requires_grad)
 
 
+@traced_random
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False, out=None):
     """Integers uniform on [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
@@ -309,6 +325,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _place(arr.astype(dt.np, copy=False), device, requires_grad)
 
 
+@traced_random
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
     if high is None:
         low, high = 0, low
@@ -316,11 +333,13 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
                    generator=generator)
 
 
+@traced_random
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     return _place(_rng(generator).permutation(int(n)).astype(dt.np), device, requires_grad)
 
 
+@traced_random
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None):
     """Normal samples; mean/std may be tensors (elementwise) or numbers with ``size``."""
@@ -343,6 +362,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return t
 
 
+@traced_random
 def bernoulli(input, p=None, *, generator=None, out=None):
     """1 with probability input (or p), else 0, in input's dtype."""
     probs = input._data if p is None else np.full(input.shape, p)
@@ -352,10 +372,12 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     return _make((u < probs).astype(input._data.dtype))
 
 
+@traced_random
 def poisson(input, generator=None):
     return _make(_rng(generator).poisson(input._data).astype(input._data.dtype))
 
 
+@traced_random
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Sample category indices from (rows of) non-negative weights."""
     w = np.asarray(input._host(), dtype=np.float64)

@@ -213,6 +213,8 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversions
     def item(self):
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "item()")
         a = self._data
         if a.size != 1:
             raise RuntimeError(f"a Tensor with {a.size} elements cannot be converted to Scalar")
@@ -224,12 +226,16 @@ class Tensor:
         return int(a.reshape(()))
 
     def tolist(self):
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "tolist()")
         a = self._host()
         if a.dtype.name == "bfloat16" or a.dtype == np.float16:
             a = a.astype(np.float32)
         return a.tolist()
 
     def numpy(self, force: bool = False):
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "numpy()")
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
@@ -245,6 +251,8 @@ class Tensor:
         return a if type(a) is np.ndarray else backend_of_array(a).to_numpy(a)
 
     def __array__(self, dtype=None, copy=None):
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "conversion to a NumPy array")
         a = self._host()
         if dtype is not None:
             a = a.astype(dtype, copy=False)
@@ -260,6 +268,8 @@ class Tensor:
         return self._data.__dlpack_device__()
 
     def __bool__(self) -> bool:
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "bool")
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
                                "ambiguous")
@@ -272,6 +282,8 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "__index__")
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
@@ -294,11 +306,15 @@ class Tensor:
         return id(self)
 
     def __format__(self, spec: str) -> str:
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "print")
         if self._data.ndim == 0:
             return format(self.item(), spec)
         return format(str(self), spec)
 
     def __repr__(self) -> str:
+        if _grad_state.tracer is not None:
+            _grad_state.tracer.concrete(self, "print")
         from ._repr import tensor_repr
         return tensor_repr(self)
 

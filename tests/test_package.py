@@ -55,9 +55,11 @@ def test_device_objects():
 
 def test_placeholders_raise_not_available():
     import cadenza.distributed as dist
-    assert dist.is_initialized() is False
-    with pytest.raises(RuntimeError, match="not available yet"):
-        dist.init_process_group("mpi")
+    assert dist.is_initialized() is False and dist.get_rank() == -1
+    with pytest.raises(RuntimeError, match="expected an initialized process group"):
+        dist.all_reduce(dist.ReduceOp)  # checked before the tensor
+    with pytest.raises(ValueError, match="backend='mpi'"):
+        dist.init_process_group("nccl")
     import cadenza.onnx
     with pytest.raises(RuntimeError, match="not available yet"):
         cadenza.onnx.export(None, (), "x.onnx")
@@ -98,12 +100,13 @@ def test_compat_runner_names_unsupported_module(tmp_path):
     assert "torch.no_such_module" in r.stderr
 
 
-def test_compile_runs_eagerly_until_compiled_mode_lands():
+def test_compile_captures_a_graph():
     def f(x):
         return x * 2
     import cadenza.compiler
-    cadenza.compiler._warned[0] = False
-    with pytest.warns(UserWarning, match="running eagerly"):
-        g = cadenza.compile(f)
-    assert callable(cadenza.compile)
+    g = cadenza.compile(f)
+    assert callable(cadenza.compile) and g.__wrapped__ is f
     assert g(cadenza.ones(2)).tolist() == [2.0, 2.0]
+    assert g(cadenza.ones(2)).tolist() == [2.0, 2.0]
+    assert "mul(%0, 2)" in str(g.graph)
+    assert set(cadenza.compiler.stats()) >= {"compiles", "cache_hits", "eager_fallbacks"}

@@ -17,6 +17,8 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 
 def _root_grads(tensors, grads):
     from .._tensor import Tensor, _make
+    if state.tracer is not None:
+        state.tracer.backward_ran = True
     roots = []
     for i, (t, g) in enumerate(zip(tensors, grads)):
         if not isinstance(t, Tensor):
@@ -29,6 +31,8 @@ def _root_grads(tensors, grads):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = _make(np.ones_like(t._data) if type(t._data) is np.ndarray
                       else t._data * 0 + 1)
+            if state.tracer is not None:  # the seed is a constant of the compiled graph
+                state.tracer.created(g)
         elif not isinstance(g, Tensor):
             g = _make(np.asarray(g, dtype=t._data.dtype))
         if tuple(g.shape) != tuple(t.shape):
@@ -77,6 +81,18 @@ def _raise_modified(node, t, v):
         f"operation: [{t.dtype} {list(t.shape)}], which is an input of {node.name()}, is at "
         f"version {t._vc[0]}; expected version {v} instead. Hint: replace the in-place op with "
         "its out-of-place form (x = x.add(1) rather than x.add_(1)).")
+
+
+_final_callbacks = []
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` once, when the current (outermost) backward pass has finished (torch's
+    ``Variable._execution_engine.queue_callback``); DistributedDataParallel uses it to reduce
+    gradients after the last one is accumulated."""
+    if not state.in_backward:
+        raise RuntimeError("queue_callback: expected to be called during a backward pass")
+    _final_callbacks.append(fn)
 
 
 def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=True):
@@ -148,9 +164,13 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         ready.append(nxt)
                     else:
                         _skip(nxt, deps, grads, ready)
+        while state.in_backward == 1 and _final_callbacks:
+            _final_callbacks.pop(0)()
     finally:
         state.grad_enabled = prev_mode
         state.in_backward -= 1
+        if not state.in_backward:
+            _final_callbacks.clear()
 
 
 def _skip(node, deps, grads, ready):
@@ -173,7 +193,10 @@ def _accumulate(node, g, create_graph, _make):
     t = node.variable
     if t is None:
         return
-    if t.grad is None:
+    tracer = state.tracer
+    if tracer is not None and not create_graph:
+        _accumulate_traced(tracer, t, g)
+    elif t.grad is None:
         # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward
         # hands the same tensor to both inputs) and optimizers update .grad in place.
         t.grad = g if create_graph else _make(g._data.copy())
@@ -188,6 +211,26 @@ def _accumulate(node, g, create_graph, _make):
     if node.post_hooks:
         for hook in list(node.post_hooks):
             hook((), (g,))
+
+
+def _accumulate_traced(tracer, t, g):
+    """_accumulate while compile traces: the same values through recorded ops (a clone for a
+    new .grad, an in-place add for an existing one) instead of raw array copies."""
+    from ..ops import apply
+    from ..ops.shape import Clone
+    from ..ops.elementwise import Add
+    from ..ops.inplace import commit_inplace
+    tracer.note_grad(t)
+    if t.grad is None:
+        t.grad = apply(Clone, g)
+    elif t.grad._requires_grad:
+        t.grad = t.grad + g
+    else:
+        if t.grad._data.shape != g._data.shape:
+            from ..errors import ShapeError
+            raise ShapeError(f"backward: existing .grad has shape {tuple(t.grad.shape)}, new "
+                             f"gradient {tuple(g.shape)}")
+        commit_inplace(t.grad, apply(Add, t.grad, g))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):

@@ -13,6 +13,7 @@ class state:
     anomaly = False
     anomaly_check_nan = True
     in_backward = 0      # > 0 while the engine runs backward rules
+    tracer = None        # the active cadenza.graph.trace.Tracer while compile traces a call
 
 
 def is_grad_enabled() -> bool:

@@ -215,6 +215,11 @@ T.__imatmul__ = lambda self, other: L.matmul(self, other)
 
 # ----------------------------------------------------------------------------- random in-place
 def _fill_random(self, arr):
+    if state.tracer is not None:
+        from ..graph.trace import user_line
+        state.tracer.fail(f"compile: in-place random fills (uniform_, normal_, ...) are not "
+                          f"captured yet ({user_line()}); use cadenza.rand / cadenza.randn and an "
+                          "in-place copy_, or initialise outside the compiled function")
     check_inplace(self, "random fill")
     if state.grad_enabled and self._requires_grad:
         return commit_inplace(self, self * 0 + _make(arr.astype(self._data.dtype)))

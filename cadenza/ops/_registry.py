@@ -139,6 +139,8 @@ def apply(op, *args, **attrs):
     elif _state.anomaly:
         from ..autograd.anomaly import check_forward
         check_forward(op, args, t)
+    if _state.tracer is not None:  # compile is tracing this call: add the op to the graph
+        _state.tracer.record(op, args, attrs, t)
     return t
 
 

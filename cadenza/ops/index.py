@@ -124,7 +124,8 @@ def index_put(input, indices, values, accumulate=False):
 
 
 def _scalar_tensor(v, like):
-    return _make(np.asarray(v, dtype=like._data.dtype))
+    from .._creation import _created
+    return _created(_make(np.asarray(v, dtype=like._data.dtype)))
 
 
 def setitem(self, idx, value):
@@ -133,7 +134,7 @@ def setitem(self, idx, value):
     index = _to_index(idx)
     needs_graph = state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
-    if not needs_graph:
+    if not needs_graph and state.tracer is None:  # raw write; compile records index_put
         v = value._data if isinstance(value, Tensor) else value
         try:
             self._data[index] = v
@@ -148,7 +149,8 @@ def setitem(self, idx, value):
         self._vc[0] += 1
         return
     from .inplace import check_inplace, commit_inplace
-    check_inplace(self, "setitem")
+    if needs_graph:
+        check_inplace(self, "setitem")
     if not isinstance(value, Tensor):
         value = _scalar_tensor(value, self)
     elif value.dtype is not self.dtype:
@@ -308,6 +310,7 @@ def masked_select(input, mask):
 def masked_scatter(input, mask, source):
     shape = tuple(input.shape)
     m = mask.expand(shape)
+    _data_dependent(m, "masked_scatter")
     n = int(m._data.sum())
     return index_put(input, (m,), source.reshape(-1)[:n])
 
@@ -363,7 +366,17 @@ def bucketize(input, boundaries, *, right=False):
     return searchsorted(boundaries, input, side="left" if not right else "right")
 
 
+def _data_dependent(t, name):
+    from ..autograd.grad_mode import state
+    if state.tracer is not None and not state.tracer.is_const(t):
+        from ..graph.trace import user_line
+        state.tracer.fail(f"compile: {name} has a data-dependent output shape ({user_line()}); "
+                          "compute it outside the compiled function or use a fixed-size mask "
+                          "with cadenza.where")
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    _data_dependent(input, "unique")
     res = np.unique(input._data, return_inverse=return_inverse, return_counts=return_counts,
                     axis=dim)
     if not isinstance(res, tuple):

@@ -34,6 +34,8 @@ def commit_inplace(self, out):
         if _category(src.dtype) > _category(self._data.dtype):
             raise DTypeError(f"in-place op: result type {_name(src.dtype)} can't be cast to the "
                              f"desired output type {_name(self._data.dtype)}")
+    if state.tracer is not None:
+        state.tracer.commit(self, out)
     node = out.grad_fn
     if node is not None and node.saved:
         # backward must see the value self had before this write: snapshot it
@@ -106,8 +108,9 @@ def make_inplace(fn, name):
     ufunc = _UFUNCS.get(name)
 
     def method(self, *args, **kwargs):
+        # the raw fast path writes around ops.apply: not while compile traces
         if ufunc is not None and not (self._requires_grad and state.grad_enabled) and \
-                _fast_ufunc(self, ufunc, args, kwargs):
+                state.tracer is None and _fast_ufunc(self, ufunc, args, kwargs):
             return self
         check_inplace(self, name)
         out = fn(self, *args, **kwargs)
@@ -129,6 +132,9 @@ def fill_(self, value):
     check_inplace(self, "fill_")
     if state.grad_enabled and self._requires_grad:
         return commit_inplace(self, self * 0 + value)
+    if state.tracer is not None:  # a recorded constant, not a raw write
+        from .._creation import full
+        return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
     self._data[...] = value
     self._vc[0] += 1
     return self
@@ -149,6 +155,13 @@ def copy_(self, src, non_blocking=False):
             (self * 0).detach() + src.detach().to(self.dtype)
         if not src._requires_grad:
             self.grad_fn = None if self.grad_fn is None else self.grad_fn
+        return commit_inplace(self, out)
+    if state.tracer is not None:  # through recorded ops, not a raw copy
+        try:
+            out = src.detach().to(self.dtype).expand(self.shape)
+        except RuntimeError:
+            raise ShapeError(f"copy_: expected src {fmt_shape(src.shape)} to broadcast to "
+                             f"{fmt_shape(self.shape)}") from None
         return commit_inplace(self, out)
     try:
         np.copyto(self._data, np.broadcast_to(np.asarray(src._host()), self._data.shape),

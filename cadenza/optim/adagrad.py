@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._creation import full_like
 from ..autograd.grad_mode import no_grad
+from ..graph.trace import host_scalar
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["Adagrad"]
@@ -67,13 +68,15 @@ class Adagrad(Optimizer):
                         self._init_state(p, group)
                     state = self.state[p]
                     state["step"] += 1
-                    step = state["step"].item()
                     grad = -p.grad if group["maximize"] else p.grad
                     if wd != 0:
                         grad = grad.add(p, alpha=wd)
-                    clr = lr / (1 + (step - 1) * lr_decay)
+                    # a float in eager mode; a host node of the same maths under compile
+                    neg_clr = host_scalar(
+                        lambda step, lr=lr, d=lr_decay: -(lr / (1 + (step - 1) * d)),
+                        state["step"])
                     state_sum = state["sum"]
                     state_sum.addcmul_(grad, grad, value=1)
                     std = state_sum.sqrt().add_(eps)
-                    p.addcdiv_(grad, std, value=-clr)
+                    p.addcdiv_(grad, std, value=neg_clr)
         return loss

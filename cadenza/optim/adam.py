@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._creation import zeros_like
 from ..autograd.grad_mode import no_grad
+from ..graph.trace import host_scalar
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["Adam", "AdamW"]
@@ -87,17 +88,17 @@ class Adam(Optimizer):
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
 
-        step = step_t.item()
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2 ** 0.5
+        # Bias corrections in Python float maths on the step count: plain floats in eager mode;
+        # under cadenza.compile, host nodes evaluating the same maths on each call, so compiled
+        # steps stay bit-identical to eager without recompiling for every step value.
+        neg_step_size = host_scalar(lambda step: -(lr / (1 - beta1 ** step)), step_t)
+        bias_correction2_sqrt = host_scalar(lambda step: (1 - beta2 ** step) ** 0.5, step_t)
         if group["amsgrad"]:
             max_sq = state["max_exp_avg_sq"].maximum_(exp_avg_sq)
             denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
         else:
             denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-        p.addcdiv_(exp_avg, denom, value=-step_size)
+        p.addcdiv_(exp_avg, denom, value=neg_step_size)
 
 
 class AdamW(Adam):

@@ -241,4 +241,4 @@ def test_utils_data_alias():
     import cadenza.utils.data as ud
     from cadenza.utils.data.dataloader import DataLoader as DL
     assert ud.DataLoader is DataLoader is DL and C.utils.data.TensorDataset is TensorDataset
-    assert not hasattr(ud, "DistributedSampler")
+    assert ud.DistributedSampler is C.data.DistributedSampler

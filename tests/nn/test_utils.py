@@ -125,5 +125,5 @@ def test_parallel():
     x = cadenza.randn(3, 2)
     assert np.array_equal(dp(x).detach().numpy(), m(x).detach().numpy())
     assert list(dp.state_dict()) == ["module.weight", "module.bias"]
-    with pytest.raises(RuntimeError, match="cadenza.distributed is not available yet"):
+    with pytest.raises(RuntimeError, match="expected an initialized process group"):
         nn.parallel.DistributedDataParallel(m)

@@ -1,5 +1,5 @@
 """``nn.parallel``: DataParallel (a pass-through on one device) and DistributedDataParallel
-(arrives with the MPI backend)."""
+(averages gradients across the ranks of an MPI process group, see ``distributed.py``)."""
 from __future__ import annotations
 
 from ..modules.module import Module
@@ -26,13 +26,7 @@ class DataParallel(Module):
         return self.module(*inputs, **kwargs)
 
 
-class DistributedDataParallel(Module):
-    """Placeholder: data-parallel training over MPI is not implemented yet."""
-
-    def __init__(self, module=None, *args, **kwargs):
-        raise RuntimeError("cadenza.distributed is not available yet; it arrives with the MPI "
-                           "backend. Train on one process without DistributedDataParallel "
-                           "for now.")
+from .distributed import DistributedDataParallel  # noqa: E402
 
 
 __all__ = ["DataParallel", "DistributedDataParallel"]

@@ -1,0 +1,262 @@
+"""Compiled callables: a cache of specialisations, each a traced and optimised Graph with the
+guards it was traced under and the bindings that put its outputs back (returned values,
+write-backs into tensors changed in place, ``.grad`` updates)."""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from .._config import debug_level
+from .._tensor import Tensor, _make
+from ..autograd.grad_mode import state as _state
+from ..graph.interpret import Interpreter
+from ..graph.pipeline import optimize
+from ..graph.trace import Tracer, user_frame, _root
+from . import guards as G
+
+STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0}
+MAX_CACHE = 8
+
+
+class Specialisation:
+    """One traced graph and everything needed to check and run it."""
+
+    def __init__(self, spec, guards, expected):
+        self.spec = spec
+        self.guards = guards          # [(label, getter)]
+        self.expected = expected      # [value at trace start]
+        self.eager = False            # outputs need autograd: this specialisation runs eagerly
+        self.graph = None
+        self.run_graph = None
+        self.res = None
+
+    def failed_guard(self):
+        """None if every guard holds, else (label, expected, current)."""
+        for (label, get), want in zip(self.guards, self.expected):
+            got = get()
+            if got != want:
+                return label, want, got
+        return None
+
+    def bind(self, res):
+        self.res = res
+        self.graph = optimize(res.graph)
+        self.run_graph = Interpreter(self.graph)
+        for j, L in enumerate(res.lifted):
+            if L.src[0] != "arg":
+                a = L.array
+                self.guards.append((f"{L.name} shape/dtype", _lifted_getter(L)))
+                self.expected.append((a.shape, a.dtype.str))
+
+    def run(self, leaves):
+        res = self.res
+        lifted = [L.resolve(leaves) for L in res.lifted]
+        arrays = [t._data for t in lifted]
+        outs = self.run_graph(arrays)
+        # write-backs: copy first any value that aliases a buffer about to be overwritten
+        dests = {id(_root(lifted[j]._data)) for j, _ in res.writebacks}
+        pending = []
+        for j, oi in res.writebacks:
+            a = outs[oi]
+            if id(_root(a)) in dests:
+                a = a.copy()
+            pending.append((lifted[j], a))
+        for t, a in pending:
+            np.copyto(t._data, a, casting="unsafe")
+            t._vc[0] += 1
+        owned = {id(_root(x)) for x in arrays} | self.run_graph.const_roots
+        handed: set = set()
+
+        def fresh(a):
+            r = id(_root(a))
+            if r in owned or id(a) in handed:
+                a = a.copy()
+            handed.add(id(a))
+            return _make(a)
+        for p, oi in res.grad_sets:
+            p.grad = fresh(outs[oi])
+        for p, j in res.grad_objs:
+            p.grad = lifted[j]
+        for p in res.grad_clears:
+            p.grad = None
+        tmpl, rebuild = res.template
+        vals = []
+        for kind, x in tmpl:
+            if kind == "out":
+                a = outs[x]
+                vals.append(_make(a) if id(_root(a)) not in self.run_graph.const_roots
+                            else _make(a.copy()))
+            elif kind == "obj":
+                vals.append(lifted[x])
+            else:
+                vals.append(x)
+        return rebuild(vals)
+
+
+def _lifted_getter(L):
+    def get():
+        t = L.resolve(())
+        if t is None:
+            return None
+        a = t._data
+        return (a.shape, a.dtype.str)
+    return get
+
+
+class CompiledFunction:
+    """``cadenza.compile(fn)``: call it like ``fn``; ``.graph`` is the latest graph."""
+
+    def __init__(self, fn, fullgraph=True, explain=False, name=None):
+        self.fn = fn
+        self.fullgraph = fullgraph
+        self.explain = explain
+        self.cache: list[Specialisation] = []
+        self.eager_only = False
+        self.name = name or getattr(fn, "__qualname__", None) or repr(fn)
+        self.__wrapped__ = fn
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    @property
+    def graph(self):
+        """The graph of the most recently compiled specialisation (None before the first)."""
+        for s in reversed(self.cache):
+            if s.graph is not None:
+                return s.graph
+        return None
+
+    def to_dot(self) -> str:
+        g = self.graph
+        return g.to_dot() if g is not None else "digraph cadenza {}"
+
+    def __call__(self, *args, **kwargs):
+        if _state.tracer is not None:      # called from inside another trace: inline it
+            return self.fn(*args, **kwargs)
+        if self.eager_only:
+            STATS["eager_fallbacks"] += 1
+            return self.fn(*args, **kwargs)
+        leaves, td, paths = G.flatten((args, kwargs))
+        spec = G.input_spec(leaves, td)
+        for i, s in enumerate(self.cache):
+            if s.spec == spec and s.failed_guard() is None:
+                if i != len(self.cache) - 1:     # keep the most recently used last
+                    self.cache.append(self.cache.pop(i))
+                if s.eager:
+                    STATS["eager_fallbacks"] += 1
+                    return self.fn(*args, **kwargs)
+                STATS["cache_hits"] += 1
+                return s.run(leaves)
+        if self.cache:
+            STATS["recompiles"] += 1
+            if self.explain or debug_level() >= 1:
+                print(self._why(self.cache[-1], spec, paths), file=sys.stderr)
+        return self._trace(args, kwargs, leaves, spec, paths)
+
+    def _why(self, last, spec, paths) -> str:
+        fn, ln = user_frame()
+        where = f"{os.path.basename(fn)}:{ln}"
+        if last.spec != spec:
+            reason = G.describe_spec_change(last.spec, spec,
+                                            _arg_names(self.fn, None, None, paths))
+        else:
+            label, old, new = last.failed_guard() or ("?", None, None)
+            reason = G.describe_guard_change(label, old, new)
+        return f"cadenza.compile: recompiling {self.name} (called at {where}): {reason}"
+
+    def _trace(self, args, kwargs, leaves, spec, paths):
+        STATS["compiles"] += 1
+        disc = G.discover(self.fn, leaves, paths)
+        guards = [G.grad_mode_guard()] + disc.guards
+        expected = [get() for _, get in guards]
+        tracer = Tracer(disc.names, disc.grad_owner(), self.fullgraph)
+        for p in disc.params:
+            tracer.note_grad(p)
+        arg_names = _arg_names(self.fn, args, kwargs, paths)
+        with tracer:
+            for i, x in enumerate(leaves):
+                if isinstance(x, Tensor):
+                    tracer.add_arg(x, i, arg_names[i])
+            result = self.fn(*args, **kwargs)
+            res = tracer.finish(result, G.flatten_result) if tracer.failed is None else None
+        if tracer.failed is not None:
+            self.eager_only = True
+            STATS["eager_fallbacks"] += 1
+            warnings.warn(f"cadenza.compile: {self.name} runs eagerly (fullgraph=False): "
+                          f"{tracer.failed}", stacklevel=3)
+            return result
+        s = Specialisation(spec, guards, expected)
+        if res.needs_autograd:
+            s.eager = True
+            if self.explain or debug_level() >= 1:
+                print(f"cadenza.compile: {self.name} returns tensors that need autograd and "
+                      "has no backward inside; this specialisation runs eagerly "
+                      "(compiled autograd is not supported yet)", file=sys.stderr)
+        else:
+            s.bind(res)
+        self.cache.append(s)
+        if len(self.cache) > MAX_CACHE:
+            self.cache.pop(0)
+        return result
+
+
+def _arg_names(fn, args, kwargs, paths):
+    """Readable names of argument leaves (``x``, ``batch[0]``) for printed graphs."""
+    import inspect
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for p in paths:
+        # paths look like [0][i]... (positional) or [1]['name']... (keyword)
+        if p.startswith("[0]["):
+            rest = p[4:]
+            idx = int(rest.split("]")[0])
+            tail = rest[len(str(idx)) + 1:]
+            base = params[idx] if idx < len(params) else f"arg{idx}"
+            names.append(base + tail)
+        elif p.startswith("[1]["):
+            names.append(p[4:].split("]")[0].strip("'") + p[4:].split("]", 1)[1])
+        else:
+            names.append(p)
+    return names
+
+
+class CompiledModule:
+    """``cadenza.compile(module)``: calls go through the compiled graph; everything else
+    (parameters, ``train()``, ``state_dict()``) is the same Module object's, shared."""
+
+    def __init__(self, module, **options):
+        object.__setattr__(self, "_orig_mod", module)
+        object.__setattr__(self, "_compiled", CompiledFunction(
+            module.__call__, name=type(module).__name__, **options))
+
+    module = property(lambda self: self._orig_mod)
+    graph = property(lambda self: self._compiled.graph)
+
+    def to_dot(self) -> str:
+        return self._compiled.to_dot()
+
+    def __call__(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._orig_mod, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._orig_mod, name, value)
+
+    # containers (Sequential, ModuleList) index and iterate as the module does
+    def __getitem__(self, i):
+        return self._orig_mod[i]
+
+    def __len__(self):
+        return len(self._orig_mod)
+
+    def __iter__(self):
+        return iter(self._orig_mod)
+
+    def __repr__(self) -> str:
+        return f"CompiledModule({self._orig_mod!r})"

@@ -1,0 +1,289 @@
+"""What a compiled specialisation depends on, and how to check it on each call.
+
+- ``flatten``: arguments and results as leaves of a small pytree (tuples, lists, dicts).
+- ``input_spec``: per argument leaf, tensors by (shape, dtype, device, requires_grad), Python
+  scalars by value, other objects by identity; plus the aliasing pattern of tensor arguments.
+- ``discover``: the Modules, Optimizers, tensors and Python scalars the function can reach
+  (its arguments, ``self``, closure cells, and the globals its code names), giving readable
+  names to parameters, buffers and optimizer state and one guard per object:
+  training flags, parameter/buffer identities, whether each ``.grad`` is None, optimizer
+  hyperparameters and state structure, closure/global tensor identities and global scalars.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.grad_mode import state as _state
+
+_SCALARS = (bool, int, float, str, type(None), complex)
+
+
+# ----------------------------------------------------------------------------- pytrees
+def flatten(obj, path="", leaves=None, paths=None):
+    """(leaves, treedef, paths): ``treedef`` is hashable; ``unflatten`` rebuilds."""
+    if leaves is None:
+        leaves, paths = [], []
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        sub = tuple(flatten(x, f"{path}[{i}]", leaves, paths)[1] for i, x in enumerate(obj))
+        return leaves, (type(obj).__name__, sub), paths
+    if isinstance(obj, dict):
+        keys = tuple(obj)
+        sub = tuple(flatten(obj[k], f"{path}[{k!r}]", leaves, paths)[1] for k in keys)
+        return leaves, ("dict", keys, sub), paths
+    leaves.append(obj)
+    paths.append(path)
+    return leaves, None, paths
+
+
+def unflatten(treedef, leaves):
+    it = iter(leaves)
+
+    def build(td):
+        if td is None:
+            return next(it)
+        if td[0] == "dict":
+            return {k: build(s) for k, s in zip(td[1], td[2])}
+        seq = [build(s) for s in td[1]]
+        return tuple(seq) if td[0] == "tuple" else seq
+    return build(treedef)
+
+
+def flatten_result(result):
+    """For Tracer.finish: (leaves, rebuild(leaves) -> structure)."""
+    leaves, td, _ = flatten(result)
+    return leaves, (lambda new: unflatten(td, new))
+
+
+def input_spec(leaves, treedef):
+    """A hashable description of the call's arguments (the "inputs" guard)."""
+    spec = [treedef]
+    first: dict = {}
+    for i, x in enumerate(leaves):
+        if isinstance(x, Tensor):
+            a = x._data
+            spec.append(("T", a.shape, a.dtype.str, type(a) is np.ndarray, x._requires_grad,
+                         first.setdefault(id(x), i)))
+        elif isinstance(x, _SCALARS):
+            spec.append(("S", type(x).__name__, x.hex() if isinstance(x, float) else x))
+        else:
+            spec.append(("O", id(x)))
+    return tuple(spec)
+
+
+def describe_spec_change(old, new, paths) -> str:
+    if old[0] != new[0]:
+        return "argument structure changed"
+    for i, (a, b) in enumerate(zip(old[1:], new[1:])):
+        if a == b:
+            continue
+        name = f"argument {paths[i] or i}" if i < len(paths) else f"argument {i}"
+        if a[0] == b[0] == "T":
+            for what, j in (("shape", 1), ("dtype", 2), ("device", 3), ("requires_grad", 4),
+                            ("aliasing", 5)):
+                if a[j] != b[j]:
+                    fmt = (lambda v: str(np.dtype(v))) if what == "dtype" else \
+                        (lambda v: ("cpu" if v else "cuda")) if what == "device" else \
+                        (lambda v: tuple(v) if isinstance(v, tuple) else v)
+                    return f"{name}.{what}: {fmt(a[j])} -> {fmt(b[j])}"
+        if a[0] == b[0] == "S":
+            fa = float.fromhex(a[2]) if a[1] == "float" else a[2]
+            fb = float.fromhex(b[2]) if b[1] == "float" else b[2]
+            return f"{name} (Python {a[1]}): {fa!r} -> {fb!r}"
+        return f"{name}: {_kind(a)} -> {_kind(b)}"
+    return "argument count changed"
+
+
+def _kind(s):
+    return {"T": "Tensor", "S": f"Python {s[1]}", "O": "another object"}[s[0]]
+
+
+# ----------------------------------------------------------------------------- discovery
+class Discovery:
+    """Objects a function can reach, their readable names, and their guards."""
+
+    def __init__(self):
+        self.modules: list = []      # (name, module)
+        self.optimizers: list = []   # (name, optimizer)
+        self.names: dict = {}        # id(tensor) -> name
+        self.params: list = []       # tensors whose .grad the trace may change
+        self.guards: list = []       # (label, getter)
+
+    def grad_owner(self) -> dict:
+        return {id(p.grad): p for p in self.params if p.grad is not None}
+
+
+def _code_names(code, out):
+    out.update(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_names(c, out)
+    return out
+
+
+def discover(fn, leaves, leaf_paths) -> Discovery:
+    from ..nn.modules.module import Module
+    from ..optim.optimizer import Optimizer
+    d = Discovery()
+    seen: set = set()
+
+    def visit(name, obj, container_guard=None, depth=0):
+        if id(obj) in seen and not isinstance(obj, _SCALARS):
+            return
+        if isinstance(obj, Module):
+            seen.add(id(obj))
+            d.modules.append((name, obj))
+            _module_guards(d, name, obj)
+        elif isinstance(obj, Optimizer):
+            seen.add(id(obj))
+            d.optimizers.append((name, obj))
+            _optimizer_guards(d, name, obj)
+        elif isinstance(obj, Tensor):
+            seen.add(id(obj))
+            d.names.setdefault(id(obj), name)
+            if obj._requires_grad and obj.grad_fn is None:
+                d.params.append(obj)
+            if container_guard is not None:
+                d.guards.append((f"{name} (identity)", container_guard))
+        elif isinstance(obj, (list, tuple, dict)) and depth == 0:
+            items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+            for k, v in items:
+                if isinstance(v, (Module, Optimizer, Tensor)):
+                    visit(f"{name}[{k!r}]", v, None, 1)
+        elif isinstance(obj, _SCALARS) and container_guard is not None:
+            d.guards.append((name, container_guard))
+
+    for x, p in zip(leaves, leaf_paths):
+        if not isinstance(x, (Tensor,) + _SCALARS):
+            visit(f"arg{p}", x)
+    bound = getattr(fn, "__self__", None)
+    if bound is not None:
+        visit(type(bound).__name__.lower() if not hasattr(bound, "_modules") else "self", bound)
+        fn = fn.__func__
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return d
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        visit(name, value, _cell_getter(cell))
+    glb = getattr(fn, "__globals__", {})
+    for name in sorted(_code_names(code, set())):
+        if name in glb:
+            value = glb[name]
+            if isinstance(value, (types.ModuleType, type, types.FunctionType,
+                                  types.BuiltinFunctionType)):
+                continue
+            visit(name, value, _global_getter(glb, name))
+    return d
+
+
+def _cell_getter(cell):
+    def get():
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            return None
+        return id(v) if isinstance(v, Tensor) else _scalar_value(v)
+    return get
+
+
+def _global_getter(glb, name):
+    def get():
+        v = glb.get(name)
+        return id(v) if isinstance(v, Tensor) else _scalar_value(v)
+    return get
+
+
+def _scalar_value(v):
+    if isinstance(v, float):
+        return ("float", v.hex())
+    return v if isinstance(v, _SCALARS) else ("object", id(v))
+
+
+def _module_guards(d, name, m):
+    entries = []
+    for path, sub in m.named_modules(prefix=name):
+        entries.append((sub, path))
+        for pn, p in sub._parameters.items():
+            if p is not None:
+                d.names.setdefault(id(p), f"{path}.{pn}")
+                d.params.append(p)
+        for bn, b in sub._buffers.items():
+            if b is not None:
+                d.names.setdefault(id(b), f"{path}.{bn}")
+
+    def get():
+        out = []
+        for sub, path in entries:
+            out.append((f"{path}.training", sub.training))
+            for pn, p in sub._parameters.items():
+                out.append((f"{path}.{pn} (identity)", id(p)))
+                if p is not None:
+                    out.append((f"{path}.{pn}.grad is None", p.grad is None))
+            for bn, b in sub._buffers.items():
+                out.append((f"{path}.{bn} (identity)", id(b)))
+            out.append((f"{path} submodules", tuple(sub._modules)))
+        return tuple(out)
+    d.guards.append((name, get))
+
+
+def _optimizer_guards(d, name, opt):
+    for gi, group in enumerate(opt.param_groups):
+        for pi, p in enumerate(group["params"]):
+            pname = d.names.get(id(p), f"{name}.param_groups[{gi}].params[{pi}]")
+            d.names.setdefault(id(p), pname)
+            d.params.append(p)
+            for k, v in opt.state.get(p, {}).items():
+                if isinstance(v, Tensor):
+                    d.names.setdefault(id(v), f"{name}.state[{pname}].{k}")
+
+    def get():
+        out = []
+        for gi, group in enumerate(opt.param_groups):
+            for k, v in group.items():
+                if k in ("params", "param_names"):
+                    continue
+                out.append((f"{name}.param_groups[{gi}]['{k}']",
+                            v.item() if isinstance(v, Tensor) else v))
+            for pi, p in enumerate(group["params"]):
+                pn = f"{name}.param_groups[{gi}].params[{pi}]"
+                out.append((f"{pn} (identity)", id(p)))
+                out.append((f"{pn}.grad is None", p.grad is None))
+                st = opt.state.get(p)
+                out.append((f"{name}.state[{pi}] keys", tuple(st) if st else ()))
+                if st:
+                    for k, v in st.items():
+                        out.append((f"{name}.state[{pi}]['{k}'] (identity)",
+                                    id(v) if isinstance(v, Tensor) else v))
+        return tuple(out)
+    d.guards.append((name, get))
+
+
+def describe_guard_change(label, old, new) -> str:
+    """One readable phrase for a failed guard (tuples of (label, value) are diffed)."""
+    if isinstance(old, tuple) and isinstance(new, tuple) and old and \
+            isinstance(old[0], tuple) and len(old[0]) == 2 and isinstance(old[0][0], str):
+        for a, b in zip(old, new):
+            if a != b:
+                if a[0] != b[0]:
+                    return f"{label}: structure changed ({a[0]} -> {b[0]})"
+                return describe_guard_change(a[0], a[1], b[1])
+        return f"{label}: structure changed ({len(old)} -> {len(new)} entries)"
+    if label.endswith("(identity)"):
+        return f"{label[:-len(' (identity)')]}: replaced by another object"
+    return f"{label}: {_show(old)} -> {_show(new)}"
+
+
+def _show(v):
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "float":
+        return repr(float.fromhex(v[1]))
+    return repr(v)
+
+
+def grad_mode_guard():
+    return ("grad mode", lambda: _state.grad_enabled)

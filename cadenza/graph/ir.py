@@ -1,0 +1,272 @@
+"""The static graph IR of compiled mode: SSA, typed, printable (in the spirit of torch.fx's graph
+and JAX's jaxpr).
+
+- ``Value``: one SSA value, defined once, with a static shape and NumPy dtype.
+- ``Node``: one definition. ``op`` is a registered primitive class (``cadenza.ops``) or one of
+  the special kinds ``input`` (a graph input), ``const`` (an array baked into the graph),
+  ``random`` (a call into a random creation function that draws from its generator at run time,
+  in the recorded order, so results stay bit-identical to eager) and ``host`` (Python float maths
+  on 0-d values, e.g. an optimizer's bias correction, evaluated at run time).
+  ``inputs`` are Values or Python scalars; array-valued attributes that were traced (an index
+  tensor inside ``getitem``'s ``index``) appear in ``attrs`` as ``Ref(i)``, pointing at
+  ``inputs[i]``.
+- ``Graph``: inputs, nodes in execution order, outputs (each with a label saying what the
+  runtime does with it: return it, write it back into a tensor, set a ``.grad``).
+
+``str(graph)`` prints one typed line per node, ``%7: f32[128, 512] = matmul(%3, %5)  # a.py:41``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+SPECIAL = ("input", "const", "random", "host")
+
+_SHORT = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16",
+          "int64": "i64", "int32": "i32", "int16": "i16", "int8": "i8", "uint8": "u8",
+          "bool": "b8", "complex64": "c64", "complex128": "c128"}
+
+
+def short_dtype(dtype) -> str:
+    name = np.dtype(dtype).name
+    return _SHORT.get(name, name)
+
+
+class Value:
+    """An SSA value: ``id``, static ``shape`` and ``dtype``, and the node defining it."""
+    __slots__ = ("id", "shape", "dtype", "producer")
+
+    def __init__(self, id: int, shape: tuple, dtype, producer: "Node | None" = None):
+        self.id = id
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.producer = producer
+
+    @property
+    def type(self) -> str:
+        return f"{short_dtype(self.dtype)}[{', '.join(str(s) for s in self.shape)}]"
+
+    def __repr__(self) -> str:
+        return f"%{self.id}"
+
+
+class Ref:
+    """A traced array inside an attribute: stands for ``node.inputs[index]``."""
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"Ref({self.index})"
+
+    def __eq__(self, other):
+        return isinstance(other, Ref) and other.index == self.index
+
+    def __hash__(self):
+        return hash(("Ref", self.index))
+
+
+class Node:
+    """One definition: ``out = op(*inputs, **attrs)``; ``src`` is the user's file:line."""
+    __slots__ = ("op", "inputs", "attrs", "out", "src", "name")
+
+    def __init__(self, op, inputs: list, attrs: dict, out: Value, src: str = "", name: str = ""):
+        self.op = op
+        self.inputs = list(inputs)
+        self.attrs = dict(attrs)
+        self.out = out
+        self.src = src
+        self.name = name     # inputs: what the value is (``x``, ``fc1.weight``); random: function
+        out.producer = self
+
+    @property
+    def kind(self) -> str:
+        return self.op if isinstance(self.op, str) else self.op.kind
+
+    @property
+    def op_name(self) -> str:
+        return self.op if isinstance(self.op, str) else self.op.name
+
+    def uses(self) -> list:
+        return [v for v in self.inputs if isinstance(v, Value)]
+
+    def __repr__(self) -> str:
+        return format_node(self)
+
+
+class Graph:
+    """Inputs, nodes in order, labelled outputs; ``str()`` prints it, ``to_dot()`` draws it."""
+
+    def __init__(self):
+        self.inputs: list[Value] = []
+        self.nodes: list[Node] = []
+        self.outputs: list[Value] = []
+        self.output_labels: list[str] = []
+        self._next = 0
+
+    # ------------------------------------------------------------------ building
+    def new_value(self, shape, dtype) -> Value:
+        v = Value(self._next, shape, dtype)
+        self._next += 1
+        return v
+
+    def add_node(self, op, inputs, attrs, shape, dtype, src="", name="") -> Value:
+        v = self.new_value(shape, dtype)
+        node = Node(op, inputs, attrs, v, src, name)
+        self.nodes.append(node)
+        if op == "input":
+            self.inputs.append(v)
+        return v
+
+    def add_output(self, value: Value, label: str) -> None:
+        self.outputs.append(value)
+        self.output_labels.append(label)
+
+    @property
+    def constants(self) -> list[Node]:
+        return [n for n in self.nodes if n.op == "const"]
+
+    def copy(self) -> "Graph":
+        """A shallow structural copy (new Node objects, same Values and attrs) for passes."""
+        g = Graph()
+        g._next = self._next
+        g.inputs = list(self.inputs)
+        for n in self.nodes:
+            g.nodes.append(Node(n.op, n.inputs, n.attrs, n.out, n.src, n.name))
+        g.outputs = list(self.outputs)
+        g.output_labels = list(self.output_labels)
+        return g
+
+    # ------------------------------------------------------------------ printing
+    def __str__(self) -> str:
+        lines = ["graph("]
+        lines += ["    " + format_node(n) for n in self.nodes]
+        outs = ", ".join(f"{lab}{v!r}" for v, lab in zip(self.outputs, self.output_labels))
+        lines.append(f"    return ({outs})")
+        lines.append(")")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def to_dot(self) -> str:
+        """Graphviz text: one box per node, one edge per use."""
+        out = ["digraph cadenza {", "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
+        for n in self.nodes:
+            label = f"%{n.out.id} {n.op_name}"
+            if n.name:
+                label += f" {n.name}"
+            label += f"\\n{n.out.type}"
+            style = {"input": ', style=filled, fillcolor="#dde8ff"',
+                     "const": ', style=filled, fillcolor="#eeeeee"',
+                     "random": ', style=filled, fillcolor="#ffe8cc"'}.get(n.op, "") \
+                if isinstance(n.op, str) else ""
+            out.append(f'  v{n.out.id} [label="{_dot_escape(label)}"{style}];')
+            for u in n.uses():
+                out.append(f"  v{u.id} -> v{n.out.id};")
+        for i, (v, lab) in enumerate(zip(self.outputs, self.output_labels)):
+            out.append(f'  o{i} [label="{_dot_escape(lab)}", shape=ellipse];')
+            out.append(f"  v{v.id} -> o{i};")
+        out.append("}")
+        return "\n".join(out)
+
+
+def _dot_escape(s: str) -> str:
+    return s.replace('"', '\\"')
+
+
+def format_attr(a: Any) -> str:
+    if isinstance(a, np.ndarray):
+        return f"<array {short_dtype(a.dtype)}[{', '.join(str(s) for s in a.shape)}]>"
+    if isinstance(a, slice):
+        parts = ["" if x is None else str(x) for x in (a.start, a.stop, a.step)]
+        return ":".join(parts[:2]) if a.step is None else ":".join(parts)
+    if a is Ellipsis:
+        return "..."
+    if isinstance(a, np.generic):
+        return repr(a.item())
+    if isinstance(a, tuple):
+        inner = ", ".join(format_attr(x) for x in a)
+        return f"({inner},)" if len(a) == 1 else f"({inner})"
+    if isinstance(a, list):
+        return "[" + ", ".join(format_attr(x) for x in a) + "]"
+    if callable(a) and hasattr(a, "__name__"):
+        code = getattr(a, "__code__", None)
+        if a.__name__ == "<lambda>" and code is not None:
+            return f"<lambda {os.path.basename(code.co_filename)}:{code.co_firstlineno}>"
+        return a.__name__
+    name = getattr(a, "name", None)
+    if isinstance(name, str) and type(a).__name__ == "dtype":
+        return name
+    return repr(a)
+
+
+def _format_input(x, node) -> str:
+    if isinstance(x, Value):
+        return repr(x)
+    return format_attr(x)
+
+
+def format_node(n: Node) -> str:
+    head = f"{n.out!r}: {n.out.type} = "
+    if n.op == "input":
+        body = f"input({n.name})"
+    elif n.op == "const":
+        arr = n.attrs["value"]
+        body = f"const({arr.item()!r})" if arr.size == 1 and arr.ndim == 0 else \
+            f"const({format_attr(arr)})"
+    else:
+        if n.op == "random":  # the creation call, with its traced tensor arguments
+            args = [_fmt_with_refs(x, n) for x in n.attrs["args"]]
+            args += [f"{k}={_fmt_with_refs(v, n)}" for k, v in n.attrs["kwargs"].items()]
+        else:
+            refs = {i for a in n.attrs.values() for i in _refs_in(a)}
+            args = [_format_input(x, n) for i, x in enumerate(n.inputs) if i not in refs]
+            shown = {k: v for k, v in n.attrs.items() if k != "fn"}
+            args += [f"{k}={_fmt_with_refs(v, n)}" for k, v in shown.items()]
+        name = n.op_name if n.op not in ("random", "host") else \
+            f"{n.op}.{n.name or format_attr(n.attrs.get('fn'))}"
+        body = f"{name}({', '.join(args)})"
+    src = f"  # {n.src}" if n.src else ""
+    return head + body + src
+
+
+def _refs_in(a):
+    if isinstance(a, Ref):
+        yield a.index
+    elif isinstance(a, (tuple, list)):
+        for x in a:
+            yield from _refs_in(x)
+    elif isinstance(a, dict):
+        for x in a.values():
+            yield from _refs_in(x)
+
+
+def _fmt_with_refs(a, n: Node) -> str:
+    if isinstance(a, Ref):
+        return repr(n.inputs[a.index])
+    if isinstance(a, tuple):
+        inner = ", ".join(_fmt_with_refs(x, n) for x in a)
+        return f"({inner},)" if len(a) == 1 else f"({inner})"
+    if isinstance(a, list):
+        return "[" + ", ".join(_fmt_with_refs(x, n) for x in a) + "]"
+    return format_attr(a)
+
+
+def substitute_refs(a, arrays):
+    """``a`` with every ``Ref(i)`` replaced by ``arrays[i]`` (attrs are small: tuples, lists)."""
+    if isinstance(a, Ref):
+        return arrays[a.index]
+    if isinstance(a, tuple):
+        return tuple(substitute_refs(x, arrays) for x in a)
+    if isinstance(a, list):
+        return [substitute_refs(x, arrays) for x in a]
+    if isinstance(a, dict):
+        return {k: substitute_refs(x, arrays) for k, x in a.items()}
+    return a
+
+
+def has_refs(attrs: dict) -> bool:
+    return any(True for a in attrs.values() for _ in _refs_in(a))

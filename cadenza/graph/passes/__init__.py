@@ -1,0 +1,1 @@
+"""Graph passes, one per file, each ``run(graph) -> Graph``; their order is in pipeline.py."""

@@ -1,0 +1,43 @@
+"""The ordered list of graph passes compiled mode runs; each is ``run(graph) -> Graph`` in its
+own file under ``passes/``.
+
+Now:
+1. eliminate_dead_code              drop nodes no output needs (random draws are kept)
+2. eliminate_common_subexpressions  one node per identical (op, inputs, attrs)
+
+Planned, in this order (issue 4), each a new file here and one line in PASSES:
+3. fold_constants          evaluate nodes whose inputs are all constants
+4. simplify_algebra        x*1, x+0, double transpose, reshape chains, cast to the same dtype
+5. eliminate_dead_code     again, after folding and simplification
+6. fuse_elementwise        chains and broadcasts of elementwise ops into one kernel node
+7. fuse_reductions         elementwise producers into their reduction (softmax, norms, CE)
+8. plan_memory             buffer reuse; report planned peak bytes against the unplanned peak
+then codegen (C kernels for fused nodes, BLAS calls for matmul/conv) consumes the result.
+
+CADENZA_DEBUG=2 prints the graph after each pass.
+"""
+from __future__ import annotations
+
+from .._config import debug_level
+from .ir import Graph
+from .passes import eliminate_common_subexpressions, eliminate_dead_code
+
+PASSES = [
+    ("eliminate_dead_code", eliminate_dead_code.run),
+    ("eliminate_common_subexpressions", eliminate_common_subexpressions.run),
+]
+
+
+def optimize(graph: Graph, check: bool = False) -> Graph:
+    """Run every pass in order; ``check`` verifies the graph after each one."""
+    debug = debug_level() >= 2
+    if debug:
+        print(f"[cadenza] traced graph:\n{graph}")
+    for name, fn in PASSES:
+        graph = fn(graph)
+        if check:
+            from .verify import verify
+            verify(graph)
+        if debug:
+            print(f"[cadenza] after {name}:\n{graph}")
+    return graph

@@ -1,0 +1,427 @@
+"""Real-value tracing: ``cadenza.compile`` runs the user's function once, eagerly, with a Tracer
+installed in ``grad_mode.state.tracer``; every primitive that goes through ``ops.apply`` is also
+recorded as a graph node. The traced call therefore *is* an eager call: its results and state
+updates are eager's, and the graph replays them on later calls.
+
+Tensors are identified by their storage view (data pointer, shape, strides, dtype), so aliases
+(``p.data``, ``detach()``) share a value and an in-place write into a tensor updates what every
+alias reads. All arrays seen are kept alive for the trace so addresses are never reused.
+
+- A tensor first seen that the trace did not create (parameter, buffer, optimizer state, grad,
+  closure tensor) becomes a *lifted* graph input, read live from that tensor on each call.
+- Tensors made by creation functions during the trace become ``const`` nodes (a snapshot);
+  random creation functions become ``random`` nodes that draw again at run time.
+- ``commit_inplace`` (every in-place op) records "this storage now holds value V"; at the end
+  the final value of each lifted tensor that changed becomes an output written back into it.
+- Anything needing a concrete value (``.item()``, ``bool(t)``, printing, data-dependent shapes)
+  raises ``TraceError`` naming the user's line, or with ``fullgraph=False`` abandons the trace
+  (the call finishes eagerly) and the compiler runs that function eagerly from then on.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from ..autograd.grad_mode import state as _state
+from ..errors import TraceError
+from .ir import Graph, Ref, Value
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STALE = object()   # a storage view whose bytes were changed through another, overlapping view
+
+
+def user_frame():
+    """(filename, lineno) of the innermost frame outside the cadenza package."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PKG):
+        f = f.f_back
+    return ("<unknown>", 0) if f is None else (f.f_code.co_filename, f.f_lineno)
+
+
+def user_line(short: bool = False) -> str:
+    fn, ln = user_frame()
+    return f"{os.path.basename(fn) if short else fn}:{ln}"
+
+
+def _key(a):
+    ai = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
+    return (ai["data"][0], a.shape, a.strides, a.dtype.str)
+
+
+def _root(a):
+    while isinstance(getattr(a, "base", None), type(a)):
+        a = a.base
+    return a
+
+
+class Lifted:
+    """A graph input: where to read it (``src``: ("arg", i), ("tensor", t), ("grad", owner))."""
+    __slots__ = ("src", "value", "array", "name")
+
+    def __init__(self, src, value, array, name):
+        self.src, self.value, self.array, self.name = src, value, array, name
+
+    def resolve(self, leaves):
+        kind, obj = self.src
+        if kind == "arg":
+            return leaves[obj]
+        if kind == "tensor":
+            return obj
+        return obj.grad
+
+
+class TraceResult:
+    """What a finished trace hands the compiler: the graph and how to bind its outputs."""
+
+    def __init__(self):
+        self.graph: Graph | None = None
+        self.lifted: list[Lifted] = []
+        self.writebacks: list[tuple[int, int]] = []   # (lifted index, output index)
+        self.grad_sets: list[tuple[object, int]] = []  # (param, output index): fresh .grad
+        self.grad_objs: list[tuple[object, int]] = []  # (param, lifted index): .grad = that obj
+        self.grad_clears: list[object] = []            # params whose .grad becomes None
+        self.template = None     # the returned structure with ("out", i) / ("obj", j) leaves
+        self.needs_autograd = False
+
+
+class Tracer:
+    """Records primitives into a Graph while the traced function runs eagerly."""
+
+    def __init__(self, names=None, grad_owner=None, fullgraph: bool = True):
+        self.graph = Graph()
+        self.env: dict = {}
+        self.arrays: dict = {}
+        self.roots: dict = {}
+        self.keep: list = []
+        self.lifted: list[Lifted] = []
+        self.paused = 0
+        self.names = names or {}            # id(tensor) -> readable name
+        self.grad_owner = grad_owner or {}  # id(grad at start) -> its parameter
+        self.start_grads: dict = {}         # id(p) -> (p, p.grad when first seen)
+        self.backward_ran = False
+        self.failed: str | None = None
+        self.fullgraph = fullgraph
+        self.arg_objs: dict = {}            # id(argument tensor) -> lifted index
+
+    # ------------------------------------------------------------------ installation
+    def __enter__(self):
+        if _state.tracer is not None:
+            raise TraceError("compile: a compiled function called while another is being traced"
+                             f" ({user_line()}); compile the outer function only")
+        _state.tracer = self
+        return self
+
+    def __exit__(self, *exc):
+        if _state.tracer is self:
+            _state.tracer = None
+        return False
+
+    def fail(self, msg: str) -> None:
+        """A construct that cannot be captured: raise, or (fullgraph=False) stop tracing so the
+        rest of this call runs eagerly."""
+        if self.fullgraph:
+            raise TraceError(msg)
+        if self.failed is None:
+            self.failed = msg
+        if _state.tracer is self:
+            _state.tracer = None
+
+    # ------------------------------------------------------------------ values
+    def _define(self, k, arr, v):
+        if k not in self.arrays:
+            self.arrays[k] = arr
+            self.keep.append(arr)
+            self.roots.setdefault(id(_root(arr)), set()).add(k)
+        self.env[k] = v
+
+    def _emit(self, op, inputs, attrs, shape, dtype, name=""):
+        return self.graph.add_node(op, inputs, attrs, shape, dtype, user_line(True), name)
+
+    def value_of(self, t) -> Value:
+        a = t._data
+        k = _key(a)
+        v = self.env.get(k)
+        if v is None:
+            return self._lift(t, a, k)
+        if v is STALE:
+            self.fail(f"compile: a tensor is read after the memory it views was changed by an "
+                      f"in-place op on an overlapping view ({user_line()}); use out-of-place "
+                      "ops or clone() the view before the write")
+            return self._lift(t, a, k)
+        return v
+
+    def _lift(self, t, a, k, src=None, name=None) -> Value:
+        if src is None:
+            owner = self.grad_owner.get(id(t))
+            if owner is not None:
+                src, name = ("grad", owner), self.names.get(id(owner), "param") + ".grad"
+            else:
+                src = ("tensor", t)
+                name = self.names.get(id(t)) or f"lifted{len(self.lifted)}"
+        v = self.graph.add_node("input", [], {}, a.shape, a.dtype, name=name)
+        self.lifted.append(Lifted(src, v, a, name))
+        self._define(k, a, v)
+        return v
+
+    def add_arg(self, t, index: int, name: str) -> None:
+        a = t._data
+        k = _key(a)
+        if k not in self.env:
+            self._lift(t, a, k, ("arg", index), name)
+            self.arg_objs[id(t)] = len(self.lifted) - 1
+
+    def is_const(self, t) -> bool:
+        v = self.env.get(_key(t._data))
+        return v is not None and v is not STALE and v.producer.op == "const"
+
+    # ------------------------------------------------------------------ hooks
+    def record(self, op, args, attrs, t) -> None:
+        """Called by ``ops.apply`` after an op ran eagerly: add its node."""
+        if self.paused:
+            return
+        from ..ops._registry import _promote, _floatify
+        from .._tensor import Tensor
+        from ..dtypes import from_numpy_dtype
+        from ..ops.elementwise import Cast
+        if op.name == "nonzero":
+            self.fail(f"compile: nonzero has a data-dependent output shape ({user_line()}); "
+                      "use cadenza.where with a mask instead")
+            return
+        arrs = [a._data if isinstance(a, Tensor) else a for a in args]
+        parr = arrs
+        if op.promote:
+            parr = _promote(args, parr)
+        if op.to_float:
+            parr = _floatify(args, parr)
+        ins = []
+        for a, x, px in zip(args, arrs, parr):
+            if isinstance(a, Tensor):
+                v = self.value_of(a)
+                if px.dtype != x.dtype:   # the promotion apply() did, made explicit
+                    v = self._emit(Cast, [v], {"dtype": from_numpy_dtype(px.dtype)}, px.shape,
+                                   px.dtype)
+                ins.append(v)
+            else:
+                ins.append(px)
+        if attrs:
+            attrs = self._ref_attrs(op, attrs, ins)
+            if attrs is None:
+                return
+        out = t._data
+        k = _key(out)
+        cur = self.env.get(k)
+        if cur is not None and cur is not STALE:
+            return  # the same bytes seen the same way: the value it already has
+        self._define(k, out, self._emit(op, ins, attrs, out.shape, out.dtype))
+
+    def _ref_attrs(self, op, attrs, ins):
+        """Traced arrays inside attributes (tensor indices) become Refs to extra inputs."""
+        found = {}
+
+        def walk(a):
+            if isinstance(a, np.ndarray):
+                v = self.env.get(_key(a))
+                if v is STALE or (v is not None and v.producer.op != "const"):
+                    if a.dtype == np.bool_ and op.name == "getitem":
+                        raise _DataDependent
+                    if v is STALE:
+                        v = self.value_of(_Arr(a))
+                    if v.id not in found:
+                        found[v.id] = len(ins)
+                        ins.append(v)
+                    return Ref(found[v.id])
+                return a
+            if isinstance(a, tuple):
+                return tuple(walk(x) for x in a)
+            if isinstance(a, list):
+                return [walk(x) for x in a]
+            return a
+        try:
+            return {k: walk(a) for k, a in attrs.items()}
+        except _DataDependent:
+            self.fail(f"compile: indexing with a boolean mask has a data-dependent shape "
+                      f"({user_line()}); use cadenza.where(mask, x, 0) or masked_fill instead")
+            return None
+
+    def created(self, t) -> None:
+        """A tensor made by a creation function during the trace: a constant snapshot."""
+        if self.paused:
+            return
+        a = t._data
+        arr = a.copy()
+        self._define(_key(a), a, self._emit("const", [], {"value": arr}, a.shape, a.dtype))
+
+    def random(self, fn, args, kwargs):
+        """Run random creation ``fn`` eagerly and record it as a ``random`` node."""
+        from .._tensor import Tensor
+        ins = []
+
+        def tmpl(x):
+            if isinstance(x, Tensor):
+                ins.append(self.value_of(x))
+                return Ref(len(ins) - 1)
+            if isinstance(x, (list, tuple)) and any(isinstance(y, Tensor) for y in x):
+                return type(x)(tmpl(y) for y in x)
+            return x
+        targs = tuple(tmpl(a) for a in args)
+        tkw = {k: tmpl(v) for k, v in kwargs.items()}
+        self.paused += 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            self.paused -= 1
+        a = out._data
+        v = self._emit("random", ins, {"fn": fn, "args": targs, "kwargs": tkw}, a.shape, a.dtype,
+                       name=fn.__name__)
+        self._define(_key(a), a, v)
+        return out
+
+    def host(self, fn, tensors):
+        """``fn(*floats) -> float`` on 0-d tensors, as a ``host`` node; returns a 0-d float64
+        Tensor holding the same Python float maths eager mode computes with ``.item()``."""
+        from .._tensor import _make
+        ins = [self.value_of(t) for t in tensors]
+        arr = np.asarray(fn(*[float(t._data) for t in tensors]), dtype=np.float64)
+        v = self._emit("host", ins, {"fn": fn}, (), np.float64)
+        self._define(_key(arr), arr, v)
+        return _make(arr)
+
+    def commit(self, target, out) -> None:
+        """``target``'s storage is about to hold ``out``'s value (an in-place op)."""
+        if self.paused:
+            return
+        from ..dtypes import from_numpy_dtype
+        from ..ops.elementwise import Cast
+        self.value_of(target)         # lift it first if this is its first appearance
+        v = self.value_of(out)
+        ta = target._data
+        if out._data.dtype != ta.dtype:
+            v = self._emit(Cast, [v], {"dtype": from_numpy_dtype(ta.dtype)}, ta.shape, ta.dtype)
+        k = _key(ta)
+        for k2 in list(self.roots.get(id(_root(ta)), ())):
+            if k2 != k and np.may_share_memory(self.arrays[k2], ta):
+                self.env[k2] = STALE
+        self.env[k] = v
+
+    def concrete(self, t, what: str) -> None:
+        """``t``'s concrete value is needed (``.item()``, ``bool()``, printing)."""
+        if self.paused or self.is_const(t):
+            return
+        hint = {"bool": "cannot branch on a traced Tensor; use cadenza.where or mark it static",
+                "print": "print it outside the compiled function (return it)"}.get(
+            what, "keep it a Tensor (return it and convert outside the compiled function) "
+                  "or mark it static")
+        what = {"bool": "Python control flow (bool)", "print": "printing"}.get(what, what)
+        self.fail(f"compile: {what} needs the value of a traced Tensor ({user_line()}); {hint}")
+
+    def note_grad(self, t) -> None:
+        if id(t) not in self.start_grads:
+            self.start_grads[id(t)] = (t, t.grad)
+
+    # ------------------------------------------------------------------ the end
+    def finish(self, result, flatten) -> TraceResult:
+        """Turn the trace into a TraceResult: outputs, write-backs and .grad updates."""
+        from .._tensor import Tensor
+        res = TraceResult()
+        g = self.graph
+        n_out = [0]
+
+        def out(v, label):
+            g.add_output(v, label)
+            n_out[0] += 1
+            return n_out[0] - 1
+        leaves, rebuild = flatten(result)
+        by_obj = {id(L.src[1]): j for j, L in enumerate(self.lifted) if L.src[0] == "tensor"}
+        by_obj.update(self.arg_objs)
+        tmpl = []
+        for i, x in enumerate(leaves):
+            if isinstance(x, Tensor):
+                if x.grad_fn is not None and not self.backward_ran:
+                    res.needs_autograd = True
+                j = by_obj.get(id(x))
+                if j is not None:
+                    tmpl.append(("obj", j))
+                else:
+                    tmpl.append(("out", out(self.value_of(x), f"out{i}=")))
+            else:
+                tmpl.append(("py", x))
+        res.template = (tmpl, rebuild)
+        for (p, g0) in list(self.start_grads.values()):
+            g1 = p.grad
+            if g1 is g0:
+                continue
+            if g1 is None:
+                res.grad_clears.append(p)
+                continue
+            v = self.value_of(g1)
+            lifted = [j for j, L in enumerate(self.lifted) if L.value is v and
+                      L.src[0] == "tensor" and L.src[1] is g1]
+            if lifted:
+                res.grad_objs.append((p, lifted[0]))
+            else:
+                res.grad_sets.append((p, out(v, f"{self.names.get(id(p), 'param')}.grad=")))
+        for j, L in enumerate(self.lifted):
+            cur = self.env.get(_key(L.array))
+            if cur is STALE:
+                self.fail(f"compile: {L.name} was changed through an in-place write into a view "
+                          "of it; this is not supported in compiled mode yet (write to the whole "
+                          "tensor, or use out-of-place ops)")
+            if L.src[0] == "tensor" and L.src[1]._data is not L.array:
+                self.fail(f"compile: {L.name}.data was rebound inside the compiled function; "
+                          "use copy_() to change a tensor's values in compiled mode")
+            if cur is not None and cur is not STALE and cur is not L.value:
+                res.writebacks.append((j, out(cur, f"{L.name}<-")))
+        res.graph = g
+        res.lifted = self.lifted
+        return res
+
+
+class _DataDependent(Exception):
+    pass
+
+
+class _Arr:
+    """Minimal tensor-like wrapper so value_of can take a raw array (for stale attrs)."""
+    __slots__ = ("_data",)
+
+    def __init__(self, a):
+        self._data = a
+
+
+def traced_random(fn):
+    """Decorator for random creation functions: recorded as ``random`` nodes while tracing."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tr = _state.tracer
+        if tr is None or tr.paused:
+            return fn(*args, **kwargs)
+        return tr.random(fn, args, kwargs)
+    wrapper.__wrapped_random__ = fn
+    return wrapper
+
+
+def host_scalar(fn, *tensors):
+    """Python float maths on 0-d tensors: ``fn(*[t.item()])`` in eager mode (a float), a ``host``
+    node returning a 0-d float64 Tensor while tracing (same maths, evaluated on each call)."""
+    tr = _state.tracer
+    if tr is None or tr.paused:
+        return fn(*[t.item() for t in tensors])
+    return tr.host(fn, tensors)
+
+
+def trace(fn, *args) -> Graph:
+    """The raw traced Graph of ``fn(*args)`` (tensor arguments only; no passes, no guards),
+    for inspection and pass tests: ``print(trace(f, x))``."""
+    from ..compiler.guards import flatten_result
+    from .._tensor import Tensor
+    tr = Tracer()
+    with tr:
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                tr.add_arg(a, i, f"x{i}" if len(args) > 1 else "x")
+        res = tr.finish(fn(*args), flatten_result)
+    return res.graph

@@ -1,0 +1,112 @@
+"""Compiled-mode pitfalls, one test each: the compiled function must either behave as eager
+or recompile, never silently compute something else."""
+import numpy as np
+
+import cadenza
+import cadenza.nn as nn
+
+SCALE = 2.0
+COUNTER = cadenza.zeros(())
+
+
+def _eq(a, b):
+    return np.array_equal(np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy()))
+
+
+def test_mutation_of_a_global():
+    global SCALE
+
+    @cadenza.compile
+    def f(x):
+        COUNTER.add_(1)            # a global tensor changed in place: written back each call
+        return x * SCALE
+
+    COUNTER.zero_()
+    x = cadenza.ones(2)
+    assert f(x).tolist() == [2.0, 2.0] and f(x).tolist() == [2.0, 2.0]
+    SCALE = 3.0                    # a global Python number the trace read: a guard
+    try:
+        assert f(x).tolist() == [3.0, 3.0]
+    finally:
+        SCALE = 2.0
+    assert COUNTER.item() == 3.0
+
+
+def test_closure_over_a_tensor():
+    w = cadenza.ones(3)
+
+    @cadenza.compile
+    def f(x):
+        return x * w
+
+    x = cadenza.arange(3.0)
+    assert f(x).tolist() == [0.0, 1.0, 2.0]
+    w.mul_(2)                      # changed in place outside: read live
+    assert f(x).tolist() == [0.0, 2.0, 4.0]
+    w = cadenza.full((3,), 5.0)    # the closure now holds another tensor: identity guard
+    assert f(x).tolist() == [0.0, 5.0, 10.0]
+
+
+def test_inplace_op_on_an_input():
+    @cadenza.compile
+    def f(x):
+        x.mul_(2).add_(1)
+        return x.sum()
+
+    x = cadenza.ones(3)
+    for want in (9.0, 21.0, 45.0):
+        out = f(x)
+        assert out.item() == want
+    assert x.tolist() == [15.0, 15.0, 15.0]
+
+
+def test_python_list_of_tensors():
+    @cadenza.compile
+    def f(xs):
+        total = xs[0]
+        for t in xs[1:]:
+            total = total + t
+        return total
+
+    a, b, c = cadenza.ones(2), cadenza.full((2,), 2.0), cadenza.full((2,), 3.0)
+    assert f([a, b]).tolist() == [3.0, 3.0]
+    assert f([b, c]).tolist() == [5.0, 5.0]       # same structure: the cached graph
+    assert f([a, b, c]).tolist() == [6.0, 6.0]    # a longer list: recompiled
+
+
+def test_changing_batch_size():
+    lin = nn.Linear(4, 2)
+    cl = cadenza.compile(lin)
+    with cadenza.no_grad():
+        for n in (8, 3, 8, 1):
+            x = cadenza.randn(n, 4)
+            assert _eq(cl(x), lin(x))
+    assert len(cl._compiled.cache) == 3
+
+
+def test_train_eval_switch():
+    bn = nn.BatchNorm1d(3)
+    ref = nn.BatchNorm1d(3)
+    cb = cadenza.compile(bn)
+    x = cadenza.randn(5, 3)
+    with cadenza.no_grad():
+        for mode in ("train", "train", "train", "eval", "eval", "train"):
+            bn.train(mode == "train")
+            ref.train(mode == "train")
+            assert _eq(cb(x), ref(x))
+            assert _eq(bn.running_mean, ref.running_mean)   # running stats written back
+            assert _eq(bn.running_var, ref.running_var)
+        assert bn.num_batches_tracked.item() == ref.num_batches_tracked.item() == 4
+
+
+def test_parameter_replaced_by_a_new_parameter(capsys):
+    lin = nn.Linear(3, 1)
+    cl = cadenza.compile(lin, explain=True)
+    x = cadenza.ones(2, 3)
+    with cadenza.no_grad():
+        cl(x)
+        cl(x)
+        lin.weight = nn.Parameter(cadenza.zeros(1, 3))
+        lin.bias = nn.Parameter(cadenza.zeros(1))
+        assert cl(x).tolist() == [[0.0], [0.0]]
+    assert "weight: replaced by another object" in capsys.readouterr().err
