@@ -20,6 +20,9 @@ def _rev(fn):
 def _as_other(fn):
     """Operators accept Python scalars, NumPy scalars/arrays and tensors."""
     def op(self, other):
+        t = type(other)
+        if t is float or t is int or t is Tensor:
+            return fn(self, other)
         if isinstance(other, np.ndarray):
             other = _make(other)
         elif isinstance(other, np.generic):
@@ -81,6 +84,26 @@ for _name, _fn in {
     "__rand__": _and, "__ror__": _or, "__rxor__": _xor,
 }.items():
     setattr(T, _name, _as_other(_fn))
+
+
+def _direct(op):
+    """A dunder that goes straight to apply for Tensor / Python-number operands (W5's hot
+    path), and through the general coercion otherwise."""
+    slow = _as_other(lambda self, other: apply(op, self, other))
+
+    def dunder(self, other):
+        t = type(other)
+        if t is float or t is int or t is Tensor:
+            return apply(op, self, other)
+        return slow(self, other)
+    return dunder
+
+
+T.__add__ = _direct(E.Add)
+T.__mul__ = _direct(E.Mul)
+T.__truediv__ = _direct(E.Div)
+T.__radd__ = T.__add__
+T.__rmul__ = T.__mul__
 T.__eq__ = _eq
 T.__ne__ = _ne
 T.__hash__ = lambda self: id(self)

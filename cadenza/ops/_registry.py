@@ -64,6 +64,15 @@ def register(cls):
 def _promote(args, arrs):
     """PyTorch's promotion: cast arrays only when dtypes differ or a scalar raises the
     category (NumPy already keeps the array dtype for same-category Python scalars)."""
+    if len(arrs) == 2:  # the hot case: tensor (op) tensor-or-Python-scalar of one dtype
+        x, y = arrs
+        if type(x) is np.ndarray:
+            ty = type(y)
+            if ty is np.ndarray:
+                if x.dtype == y.dtype:
+                    return arrs
+            elif (ty is float and x.dtype.kind == "f") or (ty is int and x.dtype.kind in "fiu"):
+                return arrs
     first = None
     need = False
     for a, x in zip(args, arrs):
@@ -149,8 +158,13 @@ def _record(op, t, args, attrs):
     meta = []
     for a in args:
         if isinstance(a, Tensor):
-            nxt.append(a._grad_node() if a._requires_grad else None)
-            meta.append((a._data.shape, a._data.dtype))
+            if a._requires_grad:
+                g = a.grad_fn
+                nxt.append(g if g is not None else a._grad_node())
+            else:
+                nxt.append(None)
+            d = a._data
+            meta.append((d.shape, d.dtype))
         else:
             nxt.append(None)
             meta.append(None)
