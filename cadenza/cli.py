@@ -1,4 +1,4 @@
-"""The ``cadenza`` command line: ``cadenza train | generate | chat | eval``.
+"""The ``cadenza`` command line: ``cadenza train | generate | chat | eval | launch``.
 
     cadenza train                          # tiny model on the Python stdlib, ~2 min on 2 cores
     cadenza train --corpus src/ --ext .py --preset small --steps 2000 --out run1
@@ -6,6 +6,8 @@
     cadenza generate --ckpt out --prompt "def " --max-new-tokens 300
     cadenza chat --ckpt out
     cadenza eval --ckpt out
+    cadenza train --nproc 2                # data-parallel over MPI (pip install cadenza[dist])
+    cadenza launch -n 2 script.py args     # any script on 2 MPI ranks
 
 Bad input (missing corpus, unknown preset or flag, mismatched checkpoint, over-long prompt)
 prints one ``cadenza: error: ...`` line and exits with status 2, leaving files untouched.
@@ -64,6 +66,8 @@ def _build_parser() -> _Parser:
     for name, typ in _MODEL_FLAGS.items():
         t.add_argument(_flag(name), dest="m_" + name, type=typ, default=None,
                        help="model override" if name == "block_size" else argparse.SUPPRESS)
+    t.add_argument("--nproc", type=int, default=None,
+                   help="train data-parallel on N processes (MPI; pip install cadenza[dist])")
     t.add_argument("--debug-kill-at", type=int, default=-1, help=argparse.SUPPRESS)
 
     for name, helptext in (("generate", "stream a continuation of a prompt"),
@@ -107,6 +111,13 @@ def _read_config(path: str) -> dict:
 
 def _cmd_train(a) -> int:
     from .models.train import TrainConfig, train
+    if a.nproc is not None:
+        if a.nproc < 1:
+            raise CLIError(f"train: --nproc must be >= 1, got {a.nproc}")
+        from .distributed.launch import relaunch
+        rc = relaunch(a.nproc)  # re-runs this command on N ranks under mpiexec
+        if rc is not None:
+            return rc
     d = _read_config(a.config) if a.config else {}
     d = dict(d)
     model = dict(d.pop("model", {}) or {})
@@ -263,6 +274,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .models.data import DataError
     from .models.train import ConfigError
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["launch"]:  # cadenza launch -n N script.py ...: mpiexec around a script
+        from .distributed.launch import main as launch_main
+        return launch_main(argv[1:])
     try:
         a = _build_parser().parse_args(argv)
         return {"train": _cmd_train, "generate": _cmd_generate, "chat": _cmd_chat,

@@ -232,8 +232,16 @@ def plot_metrics(metrics_path: str, png_path: str) -> Optional[str]:
 
 
 def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: int = -1) -> dict:
-    """Train (or continue) and return {'step', 'loss', 'val_loss', 'ckpt', 'seconds'}."""
+    """Train (or continue) and return {'step', 'loss', 'val_loss', 'ckpt', 'seconds'}.
+
+    Under mpiexec (``cadenza train --nproc N``) every rank runs this function: rank r takes
+    rows [r*B/N, (r+1)*B/N) of each global batch drawn from the shared data stream, gradients
+    are averaged by DistributedDataParallel, and only rank 0 logs and writes files, so N ranks
+    compute what one process computes with the same global batch."""
     cfg.validate()
+    rank, world = _init_distributed(cfg)
+    if rank != 0:
+        log = _silent
     state = None
     if resume is not None:
         state, gcfg, saved_cfg, tok, _ = load_checkpoint(resume)
@@ -254,38 +262,54 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
         tok = get_tokenizer(cfg.tokenizer, files, cfg.bpe_vocab)
         gcfg = cfg.model_config(tok.vocab_size)
         start = 0
-    data = TokenData.build(files, tok, os.path.join(cfg.out, "data"), cfg.val_fraction,
-                           min_tokens=gcfg.block_size + 1)
+    def build_data():
+        return TokenData.build(files, tok, os.path.join(cfg.out, "data"), cfg.val_fraction,
+                               min_tokens=gcfg.block_size + 1)
+    if world > 1:  # rank 0 writes the token file; the others then reuse it
+        import cadenza.distributed as dist
+        data = build_data() if rank == 0 else None
+        dist.barrier()
+        data = data if rank == 0 else build_data()
+    else:
+        data = build_data()
     data.check_block(gcfg.block_size)
 
     cadenza.manual_seed(cfg.seed)
     model = build_model(gcfg, state)
     model.train()
+    fwd = model
+    if world > 1:
+        from ..nn.parallel import DistributedDataParallel
+        fwd = DistributedDataParallel(model)
     opt = make_optimizer(model, cfg)
     data_gen = cadenza.Generator().manual_seed(cfg.seed + 1)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
         cadenza.set_rng_state(state["rng"]["default"])
         data_gen.set_state(state["rng"]["data"])
-    os.makedirs(cfg.out, exist_ok=True)
-    tok.save(cfg.out)
     ckpt_path = os.path.join(cfg.out, CKPT_NAME)
-    metrics_path = os.path.join(cfg.out, "metrics.jsonl")
-    if state is None:
-        open(metrics_path, "w").close()
-    else:
-        _rewrite_metrics(metrics_path, start)
+    metrics_path = os.path.join(cfg.out, "metrics.jsonl") if rank == 0 else os.devnull
+    if rank == 0:
+        os.makedirs(cfg.out, exist_ok=True)
+        tok.save(cfg.out)
+        if state is None:
+            open(metrics_path, "w").close()
+        else:
+            _rewrite_metrics(metrics_path, start)
     meta = json.dumps({"model": gcfg.to_dict(), "train": asdict(cfg)})
 
     def save(step: int) -> None:
-        cadenza.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "step": step, "meta": meta,
-                      "rng": {"default": cadenza.get_rng_state(), "data": data_gen.get_state()}},
-                     ckpt_path)
+        if rank == 0:
+            cadenza.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "step": step, "meta": meta,
+                          "rng": {"default": cadenza.get_rng_state(),
+                                  "data": data_gen.get_state()}}, ckpt_path)
+        if world > 1:
+            cadenza.distributed.barrier()  # no rank runs ahead of a checkpoint being written
 
     params = [p for p in model.parameters() if p.requires_grad]
     tokens_per_step = cfg.batch_size * cfg.grad_accum * gcfg.block_size
-    bar = _progress(cfg.steps, start)
+    bar = _progress(cfg.steps, start) if rank == 0 else None
     log(f"model: {model.num_params() / 1e6:.2f}M parameters, {gcfg.n_layer} layers, d={gcfg.n_embd}"
         f", context {gcfg.block_size}; corpus: {len(files)} files, {len(data)} tokens")
     t0, loss_v, val = time.perf_counter(), float("nan"), None
@@ -295,11 +319,18 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             for g in opt.param_groups:
                 g["lr"] = lr
             loss_sum = 0.0
-            for _ in range(cfg.grad_accum):
+            for micro in range(cfg.grad_accum):
                 x, y = data.batch("train", cfg.batch_size, gcfg.block_size, data_gen)
-                _, loss = model(x, y)
-                (loss / cfg.grad_accum).backward()
+                if world > 1:  # this rank's share of the global batch
+                    share = cfg.batch_size // world
+                    x, y = x[rank * share:(rank + 1) * share], y[rank * share:(rank + 1) * share]
+                last = micro == cfg.grad_accum - 1
+                with _no_sync(fwd, not last):
+                    _, loss = fwd(x, y)
+                    (loss / cfg.grad_accum).backward()
                 loss_sum += float(loss)
+            if world > 1:
+                loss_sum = _mean_over_ranks(loss_sum)
             gnorm = clip_grad_norm(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -309,10 +340,11 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             rec = {"step": done, "loss": loss_v, "lr": lr}
             if gnorm is not None:
                 rec["grad_norm"] = gnorm
-            if done % cfg.eval_every == 0 or done == cfg.steps:
+            if rank == 0 and (done % cfg.eval_every == 0 or done == cfg.steps):
                 val = evaluate(model, data, cfg, gcfg.block_size, cfg.eval_batches)
                 rec["val_loss"] = val
-            mf.write(json.dumps(rec) + "\n")
+            if rank == 0:
+                mf.write(json.dumps(rec) + "\n")
             mf.flush()
             if bar is not None:
                 tps = tokens_per_step * (done - start) / max(now - t0, 1e-9)
@@ -333,10 +365,51 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
-    note = plot_metrics(metrics_path, os.path.join(cfg.out, "loss.png"))
-    if note:
-        log(note)
+    if rank == 0:
+        note = plot_metrics(metrics_path, os.path.join(cfg.out, "loss.png"))
+        if note:
+            log(note)
     log(f"trained steps {start}..{cfg.steps} in {seconds:.1f}s; final loss {loss_v:.4f}"
         + (f", val loss {val:.4f}" if val is not None else "") + f"; checkpoint {ckpt_path}")
     return {"step": cfg.steps, "loss": loss_v, "val_loss": val, "ckpt": ckpt_path,
             "seconds": seconds}
+
+
+def _silent(*_args, **_kwargs):
+    pass
+
+
+def _init_distributed(cfg: TrainConfig):
+    """(rank, world size): (0, 1) for one process; under mpiexec, the MPI process group."""
+    from ..distributed.launch import launched_under_mpi
+    if not launched_under_mpi():
+        return 0, 1
+    import cadenza.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if cfg.batch_size % world:
+        raise ConfigError(f"train: --batch-size {cfg.batch_size} must be divisible by the "
+                          f"number of processes ({world})")
+    return rank, world
+
+
+class _no_sync:
+    """DDP's no_sync() for all but the last micro-batch of gradient accumulation."""
+
+    def __init__(self, module, skip: bool):
+        self.ctx = module.no_sync() if skip and hasattr(module, "no_sync") else None
+
+    def __enter__(self):
+        if self.ctx is not None:
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        return self.ctx.__exit__(*exc) if self.ctx is not None else False
+
+
+def _mean_over_ranks(value: float) -> float:
+    import cadenza.distributed as dist
+    t = cadenza.tensor([value], dtype=cadenza.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.AVG)
+    return float(t[0])
