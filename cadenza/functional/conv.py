@@ -211,18 +211,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.dtype is not weight.dtype:
         raise DTypeError(f"linear: expected input and weight of one dtype, got "
                          f"{input.dtype.name} and {weight.dtype.name}")
-    if input.ndim > 2 and weight.ndim == 2:
-        # (..., in) -> (N, in): one GEMM forward and one per gradient, instead of a batched
-        # matmul whose weight gradient is a stack of small GEMMs summed afterwards
-        lead = tuple(input.shape[:-1])
-        out = ops.matmul(input.reshape(-1, input.shape[-1]), weight.t())
-        if bias is not None:
-            out = out + bias
-        return out.reshape(lead + (weight.shape[0],))
-    out = ops.matmul(input, weight.t() if weight.ndim == 2 else weight)
-    if bias is not None:
-        out = out + bias
-    return out
+    return ops.linear(input, weight, bias)  # one primitive: GEMM + in-place bias
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,

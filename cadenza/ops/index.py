@@ -37,6 +37,28 @@ def _int_or_none(v):
     return int(v) if isinstance(v, Tensor) else v
 
 
+def _rows_index(index, out, v):
+    """One 1-D integer index over the first axis with a matching values array: the
+    embedding-gradient case, which _add_rows does faster than np.add.at."""
+    if len(index) != 1 or out.ndim < 2:
+        return False
+    i = index[0]
+    return (isinstance(i, np.ndarray) and i.ndim == 1 and i.dtype.kind in "iu"
+            and isinstance(v, np.ndarray) and v.shape == (i.shape[0],) + out.shape[1:])
+
+
+def _add_rows(out, idx, v):
+    """out[idx[k]] += v[k] summing repeats: sort the rows by index and add each run with one
+    reduceat (O(N D) after the sort, where np.add.at pays per element)."""
+    if idx.size == 0:
+        return
+    idx = np.where(idx < 0, idx + out.shape[0], idx)
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    starts = np.flatnonzero(np.concatenate(([True], sidx[1:] != sidx[:-1])))
+    out[sidx[starts]] += np.add.reduceat(v[order], starts, axis=0)
+
+
 def _is_basic(index):
     """No index arrays (NumPy or device arrays): every position is selected at most once."""
     return all(not (isinstance(i, np.ndarray) or hasattr(i, "__cuda_array_interface__"))
@@ -83,6 +105,8 @@ class IndexPut(Op):
         if accumulate:
             if _is_basic(index):
                 out[index] += v
+            elif xp is np and _rows_index(index, out, v):
+                _add_rows(out, index[0], v)
             elif xp is np:
                 np.add.at(out, index, v)
             else:  # CuPy: an atomic scatter-add that sums repeated indices

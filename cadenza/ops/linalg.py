@@ -67,6 +67,52 @@ def _check_matmul(op, a, b):
                          "do not broadcast") from None
 
 
+@register
+class Linear(Op):
+    """y = x W^T + b for 2-D x (N, in), W (out, in), b (out,) or None: one GEMM with the bias
+    added in place, and GEMM gradients (a composite would allocate the product twice and sum
+    the bias gradient through a broadcast reduction)."""
+    name, kind, onnx = "linear", "library", "Gemm"
+
+    @staticmethod
+    def forward(xp, x, w, b=None):
+        out = xp.matmul(x, w.T)
+        if b is not None:
+            out += b
+        return out
+
+    # dx = g W, dW = g^T x, db = sum_n g
+    @staticmethod
+    def backward(c, g):
+        x, w, b = c.saved
+        gx = apply(Matmul, g, w) if c.next[0] is not None else None
+        gw = apply(Matmul, g.mT, x) if c.next[1] is not None else None
+        gb = g.sum(0) if b is not None and c.next[2] is not None else None
+        return gx, gw, gb
+
+    @staticmethod
+    def check(x, w, b=None):
+        if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+            raise ShapeError(f"linear: expected x (N, in) and weight (out, in) with equal in, "
+                             f"got x{fmt_shape(x.shape)} and weight{fmt_shape(w.shape)}")
+        if b is not None and tuple(b.shape) != (w.shape[0],):
+            raise ShapeError(f"linear: expected bias of shape ({w.shape[0]},), got "
+                             f"{fmt_shape(b.shape)}")
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias over the last dim of input (any leading dims)."""
+    if input.ndim == 2 and weight.ndim == 2 and input._data.dtype == weight._data.dtype and (
+            bias is None or bias._data.dtype == weight._data.dtype):
+        return apply(Linear, input, weight, bias)
+    if input.ndim > 2 and weight.ndim == 2:
+        lead = tuple(input.shape[:-1])
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(
+            lead + (weight.shape[0],))
+    out = matmul(input, weight.t() if weight.ndim == 2 else weight)
+    return out if bias is None else out + bias
+
+
 def matmul(input, other):
     """Matrix product with NumPy/PyTorch broadcasting rules (1-d operands are vectors)."""
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):

@@ -568,6 +568,12 @@ add(OpInfo("matmul", lambda m: [S(m(2, 3), m(3, 4)), S(m(3), m(3, 4)), S(m(2, 3)
            rtol=1e-4, prims=("einsum",)),
     )
 
+# fused linear layer (GEMM + bias)
+add(OpInfo("linear", lambda m: [S(m(4, 3), m(5, 3), m(5)), S(m(4, 3), m(5, 3)),
+                                S(m(2, 4, 3), m(5, 3), m(5))], th=TF.linear, rtol=1e-4,
+           prims=("linear", "matmul"),
+           errors=(Err(lambda m: S(m(4, 3), m(5, 2)), RuntimeError),)))
+
 # fused activations (primitives with derivative primitives for fast first-order backward)
 add(OpInfo("gelu", unary(), th=TF.gelu, dtypes=FLOAT, prims=("gelu", "gelu_backward")),
     OpInfo("gelu_tanh", unary(), cd=lambda x: ops.gelu(x, approximate="tanh"),

@@ -90,7 +90,8 @@ def basic_index(draw):
     if draw(st.booleans()) and idx:
         idx.insert(draw(st.integers(0, len(idx))), None)
     if draw(st.booleans()):
-        idx = [Ellipsis] + idx[1:] if idx else [Ellipsis]
+        # the items were drawn for the leading dims, so the Ellipsis goes after them
+        idx = idx + [Ellipsis]
     return shape, tuple(idx)
 
 
