@@ -43,11 +43,11 @@ class TrainConfig:
     bpe_vocab: int = 4096
     val_fraction: float = 0.1
     out: str = "out"
-    steps: int = 600
+    steps: int = 450                       # the default run: ~2 min on 2 cores (tiny preset)
     decay_steps: Optional[int] = None      # cosine schedule length; None: = steps of 1st run
     batch_size: int = 16
     grad_accum: int = 1
-    lr: float = 3e-3
+    lr: float = 5e-3
     min_lr: float = 3e-4
     warmup: int = 30
     weight_decay: float = 0.1
