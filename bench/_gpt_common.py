@@ -2,7 +2,6 @@
 parameter names (so both start from the same weights) and a machine-busy check."""
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -115,4 +114,4 @@ def matmul_gflops() -> float:
 def train_flops_per_token(cfg) -> float:
     n = cfg.n_layer * 12 * cfg.n_embd ** 2 + cfg.n_embd * cfg.vocab_size
     attn = cfg.n_layer * 2 * cfg.block_size * cfg.n_embd  # QK^T and AV, averaged causal-free
-    return 6 * n + 6 * attn + 0 * math.pi
+    return 6 * n + 6 * attn

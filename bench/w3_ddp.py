@@ -115,12 +115,15 @@ class _BusyCheck(BusyCheck):
             os.times = real_times
 
 
-def launch(kind: str, n: int) -> list:
+def launch(kind: str, n: int, script: str = __file__) -> list:
     from cadenza.distributed.launch import mpiexec_command
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=os.path.dirname(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    bind = "core" if n <= (os.cpu_count() or 1) else None
-    cmd = mpiexec_command(n, [sys.executable, os.path.abspath(__file__), "--worker", kind],
+    # pin ranks one per core; BENCH_BIND=none leaves placement to the OS (some VMs' topology
+    # makes MPICH bind every rank to the same core)
+    bind = "core" if n <= (os.cpu_count() or 1) and os.environ.get("BENCH_BIND") != "none" \
+        else None
+    cmd = mpiexec_command(n, [sys.executable, os.path.abspath(script), "--worker", kind],
                           bind_to=bind)
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=600)

@@ -136,3 +136,20 @@ def test_bad_input_exits_2_in_one_line(tmp_path, trained, corpus, capsys):
                                      "--corpus", str(corpus)])
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2" / "ckpt.safetensors").exists()
     assert {p: os.path.getmtime(trained / p) for p in os.listdir(trained)} == before
+
+
+def test_bpe_tokenizer_trains_saves_and_generates(tmp_path, corpus, capsys):
+    pytest.importorskip("tokenizers")
+    assert _train(tmp_path, corpus, "bpe", "--steps", "3", "--tokenizer", "bpe",
+                  "--bpe-vocab", "300") == 0
+    out = tmp_path / "bpe"
+    saved = json.loads((out / "tokenizer.json").read_text())
+    assert saved  # the trained BPE vocabulary lives beside the checkpoint
+    st = cadenza.load(os.path.join(out, "ckpt.safetensors"))
+    assert st["model"]["lm_head.weight"].shape[0] == 300 or \
+        st["model"]["transformer.wte.weight"].shape[0] == 300
+    capsys.readouterr()
+    assert main(["generate", "--ckpt", str(out), "--prompt", "def ", "--max-new-tokens", "8",
+                 "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("def ")

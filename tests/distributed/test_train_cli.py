@@ -79,14 +79,18 @@ def test_batch_must_divide_among_ranks(tmp_path):
 def test_cadenza_launch_runs_a_script_on_two_ranks(tmp_path):
     _mpiexec()
     script = tmp_path / "hello.py"
-    script.write_text("import cadenza.distributed as dist\n"
+    # each rank writes its own file: the ranks' stdout lines may interleave
+    script.write_text("import sys\n"
+                      "import cadenza.distributed as dist\n"
                       "import cadenza\n"
                       "dist.init_process_group('mpi')\n"
                       "t = cadenza.tensor([float(dist.get_rank() + 1)])\n"
                       "dist.all_reduce(t)\n"
-                      "print('rank', dist.get_rank(), 'of', dist.get_world_size(), t.item())\n")
-    r = subprocess.run([sys.executable, "-m", "cadenza", "launch", "-n", "2", str(script)],
-                       env=env(), capture_output=True, text=True, timeout=120)
+                      "r = dist.get_rank()\n"
+                      "open(f'{sys.argv[1]}/rank{r}.txt', 'w').write(\n"
+                      "    f'rank {r} of {dist.get_world_size()} {t.item()}')\n")
+    r = subprocess.run([sys.executable, "-m", "cadenza", "launch", "-n", "2", str(script),
+                        str(tmp_path)], env=env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sorted(ln for ln in r.stdout.splitlines() if ln.startswith("rank")) == \
-        ["rank 0 of 2 3.0", "rank 1 of 2 3.0"]
+    assert (tmp_path / "rank0.txt").read_text() == "rank 0 of 2 3.0"
+    assert (tmp_path / "rank1.txt").read_text() == "rank 1 of 2 3.0"
