@@ -3,8 +3,6 @@ generator behind ``manual_seed``. States are plain uint8 tensors (JSON of the bi
 state), so they go into safetensors checkpoints without pickle."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 _DEFAULT_SEED = 67280421310721  # torch's documented default seed
@@ -17,14 +15,24 @@ class Generator:
         from .device import as_device
         self.device = as_device(device)
         self._seed = _DEFAULT_SEED
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._np_rng = None  # made on first draw: numpy.random costs ~15 ms of import time
+
+    @property
+    def _rng(self):
+        if self._np_rng is None:
+            self._np_rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self._np_rng
+
+    @_rng.setter
+    def _rng(self, value):
+        self._np_rng = value
 
     def manual_seed(self, seed) -> "Generator":
         seed = int(seed)
         if seed < 0:
             seed += 1 << 64
         self._seed = seed
-        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._np_rng = None
         return self
 
     def seed(self) -> int:
@@ -36,11 +44,13 @@ class Generator:
         return self._seed
 
     def get_state(self):
+        import json
         from ._tensor import _make
         blob = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state})
         return _make(np.frombuffer(blob.encode(), dtype=np.uint8).copy())
 
     def set_state(self, new_state) -> "Generator":
+        import json
         from ._tensor import Tensor
         raw = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         try:

@@ -27,6 +27,7 @@ import numpy as np
 from ..autograd.grad_mode import state as _state
 from ..errors import TraceError
 from .ir import Graph, Ref, Value
+from .hooks import traced_random, host_scalar  # noqa: F401  (re-exported)
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STALE = object()   # a storage view whose bytes were changed through another, overlapping view
@@ -388,29 +389,6 @@ class _Arr:
 
     def __init__(self, a):
         self._data = a
-
-
-def traced_random(fn):
-    """Decorator for random creation functions: recorded as ``random`` nodes while tracing."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        tr = _state.tracer
-        if tr is None or tr.paused:
-            return fn(*args, **kwargs)
-        return tr.random(fn, args, kwargs)
-    wrapper.__wrapped_random__ = fn
-    return wrapper
-
-
-def host_scalar(fn, *tensors):
-    """Python float maths on 0-d tensors: ``fn(*[t.item()])`` in eager mode (a float), a ``host``
-    node returning a 0-d float64 Tensor while tracing (same maths, evaluated on each call)."""
-    tr = _state.tracer
-    if tr is None or tr.paused:
-        return fn(*[t.item() for t in tensors])
-    return tr.host(fn, tensors)
 
 
 def trace(fn, *args) -> Graph:
