@@ -87,3 +87,18 @@ def train_throughput(lib, model, opt, xs, ys, warm, steps, batch):
         step(i)
     float(step(0).item())
     return batch * (steps + 1) / (time.perf_counter() - t)
+
+
+def compare_training(name, run, flops_per_sample):
+    """Run ``run(lib)`` (samples/s) for Cadenza then PyTorch in one process and print the ratio
+    and each one's fraction of the machine's matmul peak."""
+    import cadenza
+    import torch
+    peak = matmul_gflops()
+    with BusyCheck() as busy:
+        ours = run(cadenza)
+        theirs = run(torch)
+    report(name, ours, theirs, "samples/s", extra=busy.note())
+    print(f"  fraction of machine matmul peak ({peak:.0f} GFLOP/s): cadenza "
+          f"{ours * flops_per_sample / 1e9 / peak:.2f}, pytorch "
+          f"{theirs * flops_per_sample / 1e9 / peak:.2f}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import BusyCheck, matmul_gflops, report, train_throughput
+from common import compare_training, train_throughput
 
 B, STEPS, WARM = 64, 20, 3
 # multiply-adds per sample, x2 for FLOPs and x3 for forward + backward
@@ -30,16 +30,7 @@ def run(lib):
 
 
 def main():
-    import cadenza
-    import torch
-    peak = matmul_gflops()
-    with BusyCheck() as busy:
-        ours = run(cadenza)
-        theirs = run(torch)
-    report("W4 cnn-train", ours, theirs, "samples/s", extra=busy.note())
-    print(f"  fraction of machine matmul peak ({peak:.0f} GFLOP/s): cadenza "
-          f"{ours * FLOPS_PER_SAMPLE / 1e9 / peak:.2f}, pytorch "
-          f"{theirs * FLOPS_PER_SAMPLE / 1e9 / peak:.2f}")
+    compare_training("W4 cnn-train", run, FLOPS_PER_SAMPLE)
 
 
 if __name__ == "__main__":
