@@ -20,3 +20,8 @@ def under_mpi_launcher() -> bool:
     """True in a process started by an MPI launcher (MPICH/hydra, Open MPI, PMIx, Slurm)."""
     return any(v in os.environ for v in ("PMI_RANK", "PMI_SIZE", "PMIX_RANK",
                                          "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"))
+
+
+def malloc_tune() -> bool:
+    """CADENZA_MALLOC_TUNE=0 leaves glibc's malloc settings alone (see backend/cpu.py)."""
+    return os.environ.get("CADENZA_MALLOC_TUNE", "1") != "0"

@@ -8,7 +8,11 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import ops
+from ..ops._registry import apply
+from ..ops.softmax_fused import Softmax, LogSoftmax
 from .._tensor import Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
 from ._util import check_float, inplace_result
@@ -247,6 +251,13 @@ def _softmax_dim(ndim, op):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _fusable(x):
+    # the fused primitives (cadenza/ops/softmax_fused.py) for float32/float64; half precision
+    # keeps the composite
+    dt = x._data.dtype
+    return dt == np.float32 or dt == np.float64
+
+
 def _prep_softmax(input, dim, dtype, op):
     if dtype is not None:
         input = input.to(dtype)
@@ -268,6 +279,8 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     x, d = _prep_softmax(input, dim, dtype, "softmax")
     if d is None:
         return x * 0 + 1
+    if _fusable(x):
+        return apply(Softmax, x, dim=d)
     m = x.detach().amax(d, keepdim=True)
     m = ops.where(ops.isinf(m), 0.0, m)  # rows of -inf stay NaN as in torch, never inf - inf
     e = (x - m).exp()
@@ -284,6 +297,8 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     x, d = _prep_softmax(input, dim, dtype, "log_softmax")
     if d is None:
         return x * 0
+    if _fusable(x):
+        return apply(LogSoftmax, x, dim=d)
     m = x.detach().amax(d, keepdim=True)
     m = ops.where(ops.isinf(m), 0.0, m)
     z = x - m

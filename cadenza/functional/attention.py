@@ -6,6 +6,8 @@ import math
 import numpy as np
 
 from .. import ops
+from ..ops._registry import apply
+from ..ops.softmax_fused import Softmax
 from .._tensor import Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from .dropout import dropout
@@ -69,6 +71,14 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         rep = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(rep, dim=-3)      # (..., Hq, S, E)
         value = value.repeat_interleave(rep, dim=-3)  # (..., Hq, S, Ev)
+    dt = query._data.dtype
+    if attn_mask is None and (dt == np.float32 or dt == np.float64):
+        # one fused primitive for scale, causal mask and softmax (cadenza/ops/softmax_fused.py)
+        scores = ops.matmul(query, key.transpose(-2, -1))  # (..., L, S)
+        attn = apply(Softmax, scores, dim=-1, scale=float(scale), causal=bool(is_causal))
+        if dropout_p > 0.0:
+            attn = dropout(attn, dropout_p, training=True)
+        return ops.matmul(attn, value)
     scores = ops.matmul(query, key.transpose(-2, -1)) * scale  # (..., L, S)
     masked = False
     if is_causal:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..ops._registry import apply
+from ..ops.softmax_fused import CrossEntropy
 from .._tensor import Tensor
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
@@ -111,10 +113,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise ShapeError("cross_entropy: expected input (C,), (N, C) or (N, C, d1, ...), got ()")
     cd = _class_dim(input)
     C = input.shape[cd]
-    logp = log_softmax(input, cd)
     wshape = [1] * input.ndim
     wshape[cd] = C
     if target.is_floating_point():
+        logp = log_softmax(input, cd)
         if tuple(target.shape) != tuple(input.shape):
             raise ShapeError(f"cross_entropy: expected probability target.shape == input.shape"
                              f" {fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
@@ -132,6 +134,17 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         return reduce_loss(loss, reduction, "cross_entropy")
     _check_nll(input, target, weight, "cross_entropy")
     _check_targets(target, ignore_index, C, "cross_entropy")
+    dt = input._data.dtype
+    if input.ndim == 2 and weight is None and label_smoothing == 0 and (
+            dt == np.float32 or dt == np.float64):
+        # the common case as one fused primitive (cadenza/ops/softmax_fused.py)
+        loss = apply(CrossEntropy, input, target, ignore_index=int(ignore_index))
+        if reduction == "none":
+            return loss
+        if reduction == "sum":
+            return loss.sum()
+        return loss.sum() / (target != ignore_index).sum().to(input.dtype)
+    logp = log_softmax(input, cd)
     nll = _nll(logp, target, weight, ignore_index, reduction, cd)
     if label_smoothing == 0:
         return nll

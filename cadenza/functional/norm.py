@@ -7,6 +7,8 @@ import numpy as np
 from .. import ops
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
+from ..ops._registry import apply
+from ..ops.normalization import LayerNorm, RmsNorm
 from ..errors import ShapeError, fmt_shape
 from ._util import check_float
 
@@ -33,6 +35,15 @@ def _check_normalized(input, shape, weight, bias, op):
     return tuple(range(input.ndim - k, input.ndim))
 
 
+def _fusable(input, weight, bias):
+    """The fused primitives (cadenza/ops/normalization.py) take float32/float64 operands of one
+    dtype; other cases (half precision, mixed dtypes) keep the composite."""
+    dt = input._data.dtype
+    if dt != np.float32 and dt != np.float64:
+        return False
+    return all(t is None or t._data.dtype == dt for t in (weight, bias))
+
+
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias over the trailing ``normalized_shape`` dims,
@@ -43,6 +54,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """
     shape = _norm_shape(normalized_shape)
     dims = _check_normalized(input, shape, weight, bias, "layer_norm")
+    if _fusable(input, weight, bias):
+        return apply(LayerNorm, input, weight, bias, k=len(shape), eps=float(eps))
     mu = input.mean(dims, keepdim=True)
     d = input - mu
     var = (d * d).mean(dims, keepdim=True)
@@ -66,6 +79,8 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     dims = _check_normalized(input, shape, weight, None, "rms_norm")
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
+    if _fusable(input, weight, None):
+        return apply(RmsNorm, input, weight, k=len(shape), eps=float(eps))
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     if weight is not None:
         out = out * weight

@@ -10,6 +10,7 @@ import numpy as np
 from .. import ops
 from .._tensor import Tensor, _make
 from ..ops.conv import unfold
+from ..ops import pool as _pool_ops
 from ..errors import ShapeError, fmt_shape
 from ._util import ntuple
 
@@ -68,21 +69,17 @@ def _as_batched(input, nd, op):
 def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
     _check_pool(x, k, s, p, d, op)
     N, C, H, W = x.shape
-    cols, oh, ow = _windows(x, k, s, p, d, ceil_mode, -math.inf)
-    # the FIRST maximum of each window, as torch: argmax, then keep only that element
-    # (amax would split the gradient among ties, which ReLU outputs make common)
-    idx = cols.detach().argmax(2, keepdim=True)  # (N, C, 1, L)
-    kk = k[0] * k[1]
-    pick = idx == _make(np.arange(kk, dtype=np.int64).reshape(1, 1, kk, 1))
-    out = ops.where(pick, cols, 0.0).sum(2).reshape(N, C, oh, ow)
+    out = _pool_ops.max_pool2d(x, k, s, p, d, bool(ceil_mode))
     if not return_indices:
         return out, None
-    # flat index into the unpadded H * W plane of the winning element
-    a = idx._data.reshape(N, C, oh, ow)
+    # flat index into the unpadded H * W plane of each window's winner (first maximum)
+    a = _pool_ops.window_argmax(np, x._data, out._data, k, s, p, d, bool(ceil_mode))
+    a = a.astype(np.int64)
+    oh, ow = a.shape[2], a.shape[3]
     ki, kj = a // k[1], a % k[1]
     rows = np.arange(oh).reshape(oh, 1) * s[0] - p[0] + ki * d[0]
     cols_ = np.arange(ow).reshape(1, ow) * s[1] - p[1] + kj * d[1]
-    return out, _make((rows * W + cols_).astype(np.int64))
+    return out, _make(rows * W + cols_)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,

@@ -17,5 +17,7 @@ from .index import *  # noqa: F401,F403
 from .index import getitem, setitem  # noqa: F401
 from .linalg import *  # noqa: F401,F403
 from .conv import unfold, fold  # noqa: F401
+from . import pool as _pool  # noqa: F401  (max pooling primitives)
 from .activation import gelu  # noqa: F401
+from . import normalization, softmax_fused  # noqa: F401  (fused primitives used by functional)
 from . import _methods  # noqa: F401  (binds Tensor methods)

@@ -37,29 +37,42 @@ def _blocked(fn, xp, *arrays):
     return out.reshape(shape)
 
 
+# 0.5 (1 + tanh(u)) = sigmoid(2u): the tanh form is x / (1 + exp(-2u)). NumPy's float32 tanh is
+# a scalar loop here (~2x the time of its exp), and gelu_tanh was the largest non-matmul cost of
+# bench/w1_gpt_train.py. exp(-2u) may overflow to inf for very negative x: the result is then
+# x / inf = -0 (and sigmoid 0 in the gradient), the correct limits.
+def _sigmoid_2u(x, x2):
+    e = x2 * (-2.0 * _S * _K)
+    e -= 2.0 * _S
+    e *= x             # -2u = -2 S (x + K x^3)
+    np.exp(e, out=e)
+    e += 1.0
+    return e  # 1 / sigmoid(2u)
+
+
 def _gelu_tanh(x):
-    t = np.tanh(x * (1.0 + _K * (x * x)) * _S)
-    t += 1.0
-    t *= x
-    t *= 0.5
-    return t
+    with np.errstate(over="ignore"):
+        e = _sigmoid_2u(x, x * x)
+    np.divide(x, e, out=e)
+    return e
 
 
 def _gelu_tanh_grad(g, x):
-    """g (0.5 (1 + t) + 0.5 x (1 - t^2) u'), t = tanh(u), u' = S (1 + 3K x^2)."""
+    """g gelu'(x), gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) u' = sig (1 + 2 x (1 - sig) u'),
+    t = tanh(u), sig = sigmoid(2u) = 0.5 (1 + t), u' = S (1 + 3K x^2)."""
     x2 = x * x
-    t = np.tanh(x * (1.0 + _K * x2) * _S)
-    du = x2 * (3.0 * _K * _S)
-    du += _S
-    r = t * t
-    np.subtract(1.0, r, out=r)
+    with np.errstate(over="ignore"):
+        sig = _sigmoid_2u(x, x2)
+    np.divide(1.0, sig, out=sig)
+    x2 *= 6.0 * _K * _S
+    x2 += 2.0 * _S     # 2 u'
+    r = 1.0 - sig
     r *= x
-    r *= du
-    t += 1.0
-    t += r
-    t *= g
-    t *= 0.5
-    return t
+    r *= x2
+    r += 1.0
+    r *= sig
+    r *= g
+    return r
 
 
 @register

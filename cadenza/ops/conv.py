@@ -11,20 +11,27 @@ def out_size(n, k, d, p, s):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _pad_hw(xp, x, ph, pw):
+    if not (ph or pw):
+        return x
+    n, c, h, w = x.shape
+    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
 def _unfold_fwd(xp, x, kernel=(1, 1), dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
     n, c, h, w = x.shape
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
     oh, ow = out_size(h, kh, dh, ph, sh), out_size(w, kw, dw, pw, sw)
     if oh <= 0 or ow <= 0:
         raise ValueError(f"output size ({oh}, {ow}) is too small")
-    if ph or pw:
-        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, i, j] = x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                                 j * dw: j * dw + sw * (ow - 1) + 1: sw]
-    return cols.reshape(n, c * kh * kw, oh * ow)
+    x = _pad_hw(xp, x, ph, pw)
+    # one copy of a (N, C, kh, kw, oh, ow) strided view: no per-offset Python loop
+    s0, s1, s2, s3 = x.strides
+    win = xp.lib.stride_tricks.as_strided(
+        x, (n, c, kh, kw, oh, ow), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
+    return xp.ascontiguousarray(win).reshape(n, c * kh * kw, oh * ow)
 
 
 def _fold_fwd(xp, cols, output_size=(1, 1), kernel=(1, 1), dilation=(1, 1), padding=(0, 0),
@@ -35,11 +42,21 @@ def _fold_fwd(xp, cols, output_size=(1, 1), kernel=(1, 1), dilation=(1, 1), padd
     c = ckk // (kh * kw)
     oh, ow = out_size(h, kh, dh, ph, sh), out_size(w, kw, dw, pw, sw)
     cols = cols.reshape(n, c, kh, kw, oh, ow)
-    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                j * dw: j * dw + sw * (ow - 1) + 1: sw] += cols[:, :, i, j]
+    hp, wp = h + 2 * ph, w + 2 * pw
+    out = xp.zeros((n, c, hp, wp), dtype=cols.dtype)
+    # Two stages: the row offsets i first, into a buffer with the output's rows but the
+    # windows' columns (with stride 1 each add is one contiguous oh*ow block per channel),
+    # then the column offsets j (short rows, but kw adds instead of kh*kw).
+    acc = xp.empty((n, c, hp, ow), dtype=cols.dtype) if kh > 1 else None
+    for j in range(kw):
+        dst = out[:, :, :, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+        if acc is None:
+            dst[:, :, : sh * (oh - 1) + 1: sh] += cols[:, :, 0, j]
+            continue
+        acc.fill(0)
+        for i in range(kh):
+            acc[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh] += cols[:, :, i, j]
+        dst += acc
     return out[:, :, ph: ph + h, pw: pw + w]
 
 

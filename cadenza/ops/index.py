@@ -13,7 +13,16 @@ from ..errors import ShapeError, fmt_shape
 def _to_index(idx):
     """Convert a user index (ints, slices, None, Ellipsis, Tensors, lists) to NumPy's form."""
     if isinstance(idx, tuple):
-        return tuple(_to_index_item(i) for i in idx)
+        for i in idx:  # the common case, ints and slices of ints: already NumPy's form
+            if type(i) is slice:
+                if isinstance(i.start, Tensor) or isinstance(i.stop, Tensor) or \
+                        isinstance(i.step, Tensor):
+                    break
+            elif type(i) is not int and i is not None and i is not Ellipsis:
+                break
+        else:
+            return idx if type(idx) is tuple else tuple(idx)
+        return tuple([_to_index_item(i) for i in idx])
     return (_to_index_item(idx),)
 
 
@@ -43,8 +52,8 @@ def _rows_index(index, out, v):
     if len(index) != 1 or out.ndim < 2:
         return False
     i = index[0]
-    return (isinstance(i, np.ndarray) and i.ndim == 1 and i.dtype.kind in "iu"
-            and isinstance(v, np.ndarray) and v.shape == (i.shape[0],) + out.shape[1:])
+    return (isinstance(i, np.ndarray) and i.ndim >= 1 and i.dtype.kind in "iu"
+            and isinstance(v, np.ndarray) and v.shape == i.shape + out.shape[1:])
 
 
 def _add_rows(out, idx, v):
@@ -52,6 +61,9 @@ def _add_rows(out, idx, v):
     reduceat (O(N D) after the sort, where np.add.at pays per element)."""
     if idx.size == 0:
         return
+    if idx.ndim != 1:  # (B, T) token ids of an embedding: rows of v follow idx's flat order
+        v = v.reshape((idx.size,) + v.shape[idx.ndim:])
+        idx = idx.reshape(-1)
     idx = np.where(idx < 0, idx + out.shape[0], idx)
     order = np.argsort(idx, kind="stable")
     sidx = idx[order]
@@ -89,8 +101,24 @@ class GetItem(Op):
     # the adjoint of reading x[index] is adding g into zeros at index
     @staticmethod
     def backward(c, g):
+        index = c.attrs["index"]
+        shape = c.shape(0)
+        if 0 < len(index) <= len(shape) and all(
+                type(i) is slice and i.step in (None, 1) for i in index):
+            # a block of unit-step slices (narrow, split, chunk): one padding pass instead of
+            # zeros + copy + add
+            pads = []
+            for i, n in zip(index, shape):
+                start, stop, _ = i.indices(n)
+                if stop < start:
+                    break
+                pads.append((start, n - stop))
+            else:
+                pads += [(0, 0)] * (len(shape) - len(index))
+                from .shape import PadConstant
+                return (apply(PadConstant, g, pads=tuple(pads)),)
         from .._creation import zeros
-        z = zeros(c.shape(0), dtype=g.dtype)
+        z = zeros(shape, dtype=g.dtype)
         return (apply(IndexPut, z, g, index=c.attrs["index"], accumulate=True),)
 
 

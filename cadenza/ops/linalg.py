@@ -8,6 +8,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._tensor import Tensor
+from ..autograd.grad_mode import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
 
 
@@ -76,6 +77,9 @@ class Linear(Op):
 
     @staticmethod
     def forward(xp, x, w, b=None):
+        if x.ndim != 2:  # only from linear() when nothing records the call: rows of x
+            return Linear.forward(xp, x.reshape(-1, x.shape[-1]), w, b).reshape(
+                x.shape[:-1] + (w.shape[0],))
         out = xp.matmul(x, w.T)
         if b is not None:
             out += b
@@ -106,6 +110,13 @@ def linear(input, weight, bias=None):
             bias is None or bias._data.dtype == weight._data.dtype):
         return apply(Linear, input, weight, bias)
     if input.ndim > 2 and weight.ndim == 2:
+        if (_state.tracer is None and not (_state.grad_enabled and (
+                input._requires_grad or weight._requires_grad or (
+                    bias is not None and bias._requires_grad)))
+                and input._data.dtype == weight._data.dtype
+                and (bias is None or bias._data.dtype == weight._data.dtype)):
+            # nothing records this call (inference): one primitive, no reshape ops around it
+            return apply(Linear, input, weight, bias)
         lead = tuple(input.shape[:-1])
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(
             lead + (weight.shape[0],))

@@ -15,6 +15,14 @@ from ..errors import ShapeError, fmt_shape
 
 def _infer_shape(shape, numel, op):
     """Resolve a single -1 in a target shape; check the element count."""
+    n = 1
+    for s in shape:  # the common case: sizes given as non-negative ints that fit
+        if type(s) is not int or s < 0:
+            break
+        n *= s
+    else:
+        if n == numel:
+            return shape if type(shape) is tuple else tuple(shape)
     shape = tuple(int(s) for s in shape)
     neg = [i for i, s in enumerate(shape) if s == -1]
     if len(neg) > 1:

@@ -218,3 +218,22 @@ def test_pad_unfold_fold_pixel_shuffle():
     check(lambda a: F.pixel_shuffle(a, 2), lambda a: TF.pixel_shuffle(a, 2), x)
     check(lambda a: F.pixel_unshuffle(a, 2), lambda a: TF.pixel_unshuffle(a, 2),
           R.standard_normal((2, 1, 4, 6)))
+
+
+def test_max_pool2d_nan_and_all_inf_windows_pick_like_torch():
+    # torch's scan: a window's last NaN wins; an all -inf window's first real element wins
+    import math
+    import torch
+    v = np.array([[[[1.0, math.nan, 0.5, 0.5], [math.nan, 2.0, 0.5, 0.5],
+                    [-math.inf, -math.inf, 3.0, 1.0], [-math.inf, -math.inf, 1.0, 3.0]]]],
+                 dtype=np.float32)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
+        x = cadenza.tensor(v, requires_grad=True)
+        t = torch.tensor(v, requires_grad=True)
+        out, ind = F.max_pool2d(x, return_indices=True, **kw)
+        tout, tind = TF.max_pool2d(t, return_indices=True, **kw)
+        np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+        np.testing.assert_array_equal(ind.numpy(), tind.numpy())
+        out.sum().backward()
+        tout.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())

@@ -580,6 +580,44 @@ add(OpInfo("gelu", unary(), th=TF.gelu, dtypes=FLOAT, prims=("gelu", "gelu_backw
            th=lambda x: TF.gelu(x, approximate="tanh"), dtypes=FLOAT,
            prims=("gelu_tanh", "gelu_tanh_backward")))
 
+# fused norms, softmaxes and cross entropy (cadenza/ops/normalization.py, softmax_fused.py),
+# reached through their functional wrappers; the (300, 128) samples span several blocks
+import cadenza.nn.functional as CF  # noqa: E402
+
+add(OpInfo("layer_norm", lambda m: [S(m(2, 4), (4,), m(4), m(4)), S(m(3, 4), (4,)),
+                                    S(m(2, 2, 3), (2, 3), m(2, 3), m(2, 3), eps=1e-3),
+                                    S(m(2, 4), [4], None, m(4)),
+                                    S(m(300, 128), (128,), m(128), m(128))],
+           cd=CF.layer_norm, th=TF.layer_norm, rtol=1e-4,
+           prims=("layer_norm", "layer_norm_backward", "layer_norm_weight_grad"),
+           errors=(Err(lambda m: S(m(2, 3), (4,)), RuntimeError),)),
+    OpInfo("rms_norm", lambda m: [S(m(2, 4), (4,), m(4)), S(m(3, 4), (4,)),
+                                  S(m(2, 2, 3), (2, 3), m(2, 3), eps=1e-3),
+                                  S(m(300, 128), (128,), m(128), eps=1e-5)],
+           cd=CF.rms_norm, th=TF.rms_norm, rtol=1e-4,
+           prims=("rms_norm", "rms_norm_backward", "rms_norm_weight_grad")),
+    OpInfo("softmax", lambda m: [S(m(2, 3), 1), S(m(2, 3, 2), 0), S(m(3, 5), -1),
+                                 S(m(300, 128), -1)],
+           cd=CF.softmax, th=TF.softmax, prims=("softmax", "softmax_backward")),
+    OpInfo("log_softmax", lambda m: [S(m(2, 3), 1), S(m(2, 3, 2), 0), S(m(300, 128), -1)],
+           cd=CF.log_softmax, th=TF.log_softmax,
+           prims=("log_softmax", "log_softmax_backward")),
+    OpInfo("cross_entropy", lambda m: [S(m(4, 3), np.array([0, 2, 1, 2])),
+                                       S(m(4, 3), np.array([0, 2, 1, 2]), ignore_index=2),
+                                       S(m(4, 3), np.array([1, 0, 1, 2]), reduction="sum"),
+                                       S(m(4, 3), np.array([1, 0, -1, 2]), ignore_index=-1,
+                                         reduction="none"),
+                                       S(m(300, 128), m.idx(300, high=128))],
+           cd=CF.cross_entropy, th=TF.cross_entropy, rtol=1e-4,
+           prims=("cross_entropy", "cross_entropy_backward")),
+    OpInfo("scaled_dot_product_attention",
+           lambda m: [S(m(1, 3, 2), m(1, 3, 2), m(1, 3, 2), is_causal=True),
+                      S(m(1, 2, 2), m(1, 3, 2), m(1, 3, 1), is_causal=True),
+                      S(m(1, 2, 2), m(1, 3, 2), m(1, 3, 1), scale=0.3),
+                      S(m(2, 2, 40, 8), m(2, 2, 40, 8), m(2, 2, 40, 4), is_causal=True)],
+           cd=CF.scaled_dot_product_attention, th=TF.scaled_dot_product_attention, rtol=1e-4,
+           prims=("softmax", "softmax_backward", "matmul")))
+
 # sliding windows
 add(OpInfo("unfold", lambda m: [S(m(1, 2, 4, 5), 2), S(m(2, 1, 5, 5), (2, 3), 1, 1, 2),
                                 S(m(1, 1, 5, 6), 3, dilation=2),
@@ -591,6 +629,13 @@ add(OpInfo("unfold", lambda m: [S(m(1, 2, 4, 5), 2), S(m(2, 1, 5, 5), (2, 3), 1,
            errors=(Err(lambda m: S(m(1, 1, 4, 4), (3, 3), 2), RuntimeError),),
            th=TF.fold),
     )
+
+# max pooling primitive pair (max_pool2d + its derivative primitive, Tensor-op gradgrad)
+add(OpInfo("max_pool2d", lambda m: [S(m(2, 3, 6, 6), 2), S(m(1, 2, 7, 5), 3, 2, 1),
+                                    S(m(2, 2, 7, 7), (2, 3), (1, 2), (1, 0), 2, True),
+                                    S(m(1, 2, 9, 8), 3, 1, 1), S(m(2, 5, 5), 2, ceil_mode=True)],
+           cd=lambda *a, **k: __import__("cadenza").nn.functional.max_pool2d(*a, **k),
+           th=TF.max_pool2d, prims=("max_pool2d", "max_pool2d_backward")))
 
 
 def by_name():

@@ -1,0 +1,213 @@
+"""Max pooling as a primitive pair. As a composite (unfold, argmax, one-hot where, sum) it cost
+~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step materialised the windows,
+compared them against a one-hot and folded the gradient back. Here the forward is kh*kw
+strided ``maximum`` passes over the (padded) input, and the derivative primitive
+``max_pool2d_backward`` recomputes which element of each window won (the first maximum, as
+torch) and writes the gradient there. Its own backward is written in Tensor ops (unfold,
+argmax, where), so higher-order gradients still work (DESIGN.md section 2)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._registry import Op, register, apply
+from .._tensor import _make
+
+
+def pool_out(n, k, s, p, d, ceil_mode):
+    """Output length of a pooling window sweep (PyTorch's rule, incl. ceil_mode's last window
+    that must start inside the input or its left padding)."""
+    num = n + 2 * p - d * (k - 1) - 1
+    out = (num + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
+    """(oh, ow) and the right-hand extension (rh, rw) that the last window needs."""
+    H, W = shape[2], shape[3]
+    oh = pool_out(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    ow = pool_out(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+    rh = max((oh - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1 - H - padding[0], 0)
+    rw = max((ow - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1 - W - padding[1], 0)
+    return oh, ow, rh, rw
+
+
+def _low(dtype):
+    return -math.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _padded(xp, x, padding, rh, rw, fill):
+    ph, pw = padding
+    if not (ph or pw or rh or rw):
+        return x
+    n, c, h, w = x.shape
+    out = xp.full((n, c, ph + h + rh, pw + w + rw), fill, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _window(a, i, j, oh, ow, stride, dilation):
+    """The (N, C, oh, ow) strided view of element (i, j) of every window."""
+    (sh, sw), (dh, dw) = stride, dilation
+    return a[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+
+
+def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                    ceil_mode=False):
+    oh, ow, rh, rw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
+    out = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            v = _window(a, i, j, oh, ow, stride, dilation)
+            if out is None:
+                out = v.copy()
+            else:
+                xp.maximum(out, v, out=out)  # propagates NaN, as torch
+    return out
+
+
+def window_argmax(xp, x, out, kernel, stride, padding, dilation, ceil_mode):
+    """Which element (i * kw + j) of each window wins, as torch's scan: the first maximum among
+    the real (unpadded) elements, or the last NaN of a window holding one. int8 or int32."""
+    kh, kw = kernel
+    oh, ow, rh, rw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    ph, pw = padding
+    a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
+    H, W = x.shape[2], x.shape[3]
+    idx = xp.zeros(out.shape, dtype=xp.int8 if kh * kw < 128 else xp.int32)
+    valid = None
+    # scan backwards so the first matching window element is written last
+    for k in range(kh * kw - 1, -1, -1):
+        i, j = divmod(k, kw)
+        hit = _window(a, i, j, oh, ow, stride, dilation) == out
+        if ph or pw or rh or rw:
+            r = i * dilation[0] + stride[0] * xp.arange(oh)
+            q = j * dilation[1] + stride[1] * xp.arange(ow)
+            valid = ((r >= ph) & (r < ph + H))[:, None] & ((q >= pw) & (q < pw + W))[None, :]
+            hit &= valid
+        xp.copyto(idx, k, where=hit)
+    if out.dtype.kind == "f":
+        nan = xp.isnan(out)
+        if nan.any():  # torch's scan takes every NaN it meets: the window's last one wins
+            for k in range(kh * kw):
+                i, j = divmod(k, kw)
+                xp.copyto(idx, k, where=nan & xp.isnan(_window(a, i, j, oh, ow, stride,
+                                                                 dilation)))
+    return idx
+
+
+_BLOCK = 1 << 16  # window outputs per block: the block's temporaries stay in L2 cache
+
+
+def _scatter_first_max(xp, gx, g, x, out, kernel, stride, dilation):
+    """gx[winner of each window] = g, the winner being the window's first element equal to
+    out; for non-overlapping windows of an unpadded input whose outputs hold no NaN. Runs over
+    blocks of the batch so the boolean temporaries stay in cache."""
+    kh, kw = kernel
+    oh, ow = out.shape[2], out.shape[3]
+    per = max(1, _BLOCK // max(1, out[0].size))
+    for b in range(0, out.shape[0], per):
+        o, gb, xb, gxb = out[b:b + per], g[b:b + per], x[b:b + per], gx[b:b + per]
+        taken = None
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            dst = _window(gxb, i, j, oh, ow, stride, dilation)
+            if k == kh * kw - 1 and taken is not None:
+                hit = ~taken  # out is one of the window's elements: the last wins if no other
+            else:
+                eq = _window(xb, i, j, oh, ow, stride, dilation) == o
+                if taken is None:
+                    hit = taken = eq
+                else:
+                    hit = xp.greater(eq, taken)  # eq and not taken
+                    taken |= eq
+            xp.multiply(gb, hit, out=dst)
+
+
+def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                    dilation=(1, 1), ceil_mode=False):
+    oh, ow, rh, rw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    (kh, kw), (ph, pw) = kernel, padding
+    n, c, h, w = x.shape
+    padded = bool(ph or pw or rh or rw)
+    # windows overlap when a stride is shorter than the dilated kernel: accumulate there
+    overlap = stride[0] < dilation[0] * (kh - 1) + 1 or stride[1] < dilation[1] * (kw - 1) + 1
+    dt = np.result_type(g, x)
+    nan = out.dtype.kind == "f" and xp.isnan(out).any()
+    if not padded and not overlap and xp is np and not nan:
+        tiled = tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1) and \
+            h == oh * kh and w == ow * kw
+        gx = xp.empty(x.shape, dtype=dt) if tiled else xp.zeros(x.shape, dtype=dt)
+        _scatter_first_max(xp, gx, g, x, out, kernel, stride, dilation)
+        return gx
+    idx = window_argmax(xp, x, out, kernel, stride, padding, dilation, ceil_mode)
+    gx = xp.zeros((n, c, ph + h + rh, pw + w + rw) if padded else x.shape, dtype=dt)
+    for k in range(kh * kw):
+        i, j = divmod(k, kw)
+        dst = _window(gx, i, j, oh, ow, stride, dilation)
+        hit = idx == k
+        if overlap:
+            dst += xp.where(hit, g, 0)
+        else:
+            xp.copyto(dst, g, where=hit)
+    if padded:
+        gx = gx[:, :, ph:ph + h, pw:pw + w]
+    return gx
+
+
+_ATTRS = ("kernel", "stride", "padding", "dilation", "ceil_mode")
+
+
+@register
+class MaxPool2d(Op):
+    """out[n, c, y, x] = max over the (dilated, strided) window; padding never wins."""
+    name, kind, onnx, saves = "max_pool2d", "library", "MaxPool", "both"
+    forward = staticmethod(_max_pool2d_fwd)
+
+    @staticmethod
+    def backward(c, g):
+        return (apply(MaxPool2dBackward, g, c.saved[0], c.out, **c.attrs),)
+
+
+@register
+class MaxPool2dBackward(Op):
+    """gx = g written at each window's winning element (summed where windows overlap). Linear
+    in g: its adjoint gathers gg at the winners; x and out only choose the winners, so their
+    derivative is zero almost everywhere."""
+    name, kind, onnx, saves = "max_pool2d_backward", "library", None, "inputs"
+    needs_saved = staticmethod(lambda req: (False, True, True))
+    forward = staticmethod(_max_pool2d_bwd)
+
+    @staticmethod
+    def backward(c, gg):
+        if c.next[0] is None:
+            return None, None, None
+        from .conv import unfold
+        from .shape import pad
+        from .elementwise import where
+        _, x, out = c.saved
+        a = c.attrs
+        k, s, p, d = a["kernel"], a["stride"], a["padding"], a["dilation"]
+        N, C = x.shape[0], x.shape[1]
+        oh, ow, rh, rw = _geometry(x.shape, k, s, p, d, a["ceil_mode"])
+        widths = (p[1], rw, p[0], rh)
+
+        def windows(t, fill):  # (N, C, kh*kw, oh*ow)
+            if any(widths):
+                t = pad(t, widths, value=fill)
+            return unfold(t, k, d, 0, s).reshape(N, C, k[0] * k[1], oh * ow)
+        win = windows(x.detach(), -math.inf)
+        pick = win.argmax(2, keepdim=True) == \
+            _make(np.arange(k[0] * k[1], dtype=np.int64).reshape(1, 1, -1, 1))
+        dg = where(pick, windows(gg, 0.0), 0.0).sum(2).reshape(N, C, oh, ow)
+        return dg, None, None
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
+    """The primitive on a 4-d input with validated pairs (see functional.max_pool2d)."""
+    return apply(MaxPool2d, x, kernel=kernel, stride=stride, padding=padding,
+                 dilation=dilation, ceil_mode=ceil_mode)
