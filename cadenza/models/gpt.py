@@ -146,7 +146,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
 
 
 def _norm(cfg: GPTConfig) -> nn.Module:
@@ -180,24 +180,36 @@ class KVCache:
     """Pre-allocated keys and values of every layer for incremental decoding.
 
     ``pos`` is the number of tokens already stored; ``GPT.forward(idx, cache=c)`` appends idx's
-    keys/values and advances ``pos``. Buffers: (B, K, max_len, D) per layer."""
+    keys/values and advances ``pos``. One buffer per layer, (B, 2K, max_len, D): keys in heads
+    0..K-1, values in K..2K-1, so the keys and values of a step are stored with one write and
+    decoding never concatenates."""
 
     def __init__(self, cfg: GPTConfig, batch_size: int, max_len: Optional[int] = None,
                  dtype=None):
         self.max_len = max_len or cfg.block_size
-        shape = (batch_size, cfg.n_kv_head, self.max_len, cfg.head_dim)
-        self.k = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
-        self.v = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.n_kv_head = cfg.n_kv_head
+        shape = (batch_size, 2 * cfg.n_kv_head, self.max_len, cfg.head_dim)
+        self.kv = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
         self.pos = 0
+
+    def _end(self, T: int) -> int:
+        end = self.pos + T
+        if end > self.max_len:
+            raise ValueError(f"KVCache: expected at most {self.max_len} tokens, got {end}")
+        return end
 
     def update(self, layer: int, k, v):
         """Store k, v (B, K, T, D) at pos..pos+T; return all keys/values so far (B, K, S, D)."""
-        end = self.pos + k.shape[2]
-        if end > self.max_len:
-            raise ValueError(f"KVCache: expected at most {self.max_len} tokens, got {end}")
-        self.k[layer][:, :, self.pos:end] = k
-        self.v[layer][:, :, self.pos:end] = v
-        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+        end, K, buf = self._end(k.shape[2]), self.n_kv_head, self.kv[layer]
+        buf[:, :K, self.pos:end] = k
+        buf[:, K:, self.pos:end] = v
+        return buf[:, :K, :end], buf[:, K:, :end]
+
+    def update_kv(self, layer: int, kv):
+        """Like update, for keys and values stacked on the head dim: kv (B, 2K, T, D)."""
+        end, K, buf = self._end(kv.shape[2]), self.n_kv_head, self.kv[layer]
+        buf[:, :, self.pos:end] = kv
+        return buf[:, :K, :end], buf[:, K:, :end]
 
 
 class CausalSelfAttention(nn.Module):
@@ -217,15 +229,23 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x, rope: Optional[RotaryEmbedding] = None, cache: Optional[KVCache] = None):
         B, T, C = x.shape
         H, K, D = self.n_head, self.n_kv_head, self.head_dim
-        q, k, v = self.c_attn(x).split([H * D, K * D, K * D], dim=-1)
-        q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
-        k = k.view(B, T, K, D).transpose(1, 2)  # (B, K, T, D)
-        v = v.view(B, T, K, D).transpose(1, 2)  # (B, K, T, D)
+        qkv = self.c_attn(x)                                            # (B, T, (H+2K)*D)
+        if T == 1:  # decoding: (B, 1, H+2K, D) has the layout of (B, H+2K, 1, D), a view
+            qkv = qkv.view(B, H + 2 * K, 1, D)
+        else:
+            qkv = qkv.view(B, T, H + 2 * K, D).transpose(1, 2)          # (B, H+2K, T, D)
         start = cache.pos if cache is not None else 0
-        if rope is not None:
-            q, k = rope(q, start), rope(k, start)
-        if cache is not None:
-            k, v = cache.update(self.layer, k, v)  # (B, K, S, D), S = start + T
+        if rope is not None:  # rotate queries and keys together: one rope, same positions
+            qk = rope(qkv[:, :H + K], start)                              # (B, H+K, T, D)
+            q, k, v = qk[:, :H], qk[:, H:], qkv[:, H + K:]
+            if cache is not None:
+                k, v = cache.update(self.layer, k, v)  # (B, K, S, D), S = start + T
+        else:
+            q = qkv[:, :H]                                                # (B, H, T, D)
+            if cache is not None:                      # keys and values in one write
+                k, v = cache.update_kv(self.layer, qkv[:, H:])  # (B, K, S, D), S = start + T
+            else:
+                k, v = qkv[:, H:H + K], qkv[:, H + K:]                    # (B, K, T, D)
         S = k.shape[2]
         if K != H:  # each group of H // K query heads reads the same key/value head
             k = k[:, :, None].expand(B, K, H // K, S, D).reshape(B, H, S, D)  # (B, H, S, D)
@@ -233,12 +253,14 @@ class CausalSelfAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         if S == T:      # no earlier tokens: the plain causal mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-        elif T == 1:    # one new token sees every cached one
+        elif T == 1:    # one new token sees every cached one: no mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         else:           # a chunk after a prefix: query i sees keys 0..start+i
             mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)  # (T, S)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, H*D) = (B, T, C)
+        if T > 1:       # (with T == 1, (B, H, 1, D) already has (B, 1, H, D)'s layout)
+            y = y.transpose(1, 2)                                         # (B, T, H, D)
+        y = y.reshape(B, T, C)                  # (B, T, H*D) = (B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
 
@@ -375,9 +397,8 @@ class GPT(nn.Module):
             raise ValueError(f"GPT: expected at most block_size={self.config.block_size} "
                              f"tokens, got {start + T}")
         x = self.transformer.wte(idx)                                    # (B, T, C)
-        if self.rope is None:
-            pos = torch.arange(start, start + T, dtype=torch.int64)      # (T,)
-            x = x + self.transformer.wpe(pos)                            # (B, T, C)
+        if self.rope is None:  # rows start..start+T-1 of the table: wpe(arange(start, ...))
+            x = x + self.transformer.wpe.weight[start:start + T]         # (B, T, C)
         x = self.transformer.drop(x)
         for block in self.transformer.h:
             x = block(x, self.rope, cache)
@@ -437,10 +458,11 @@ class GPT(nn.Module):
             with torch.no_grad():
                 cache = KVCache(self.config, idx.shape[0]) if use_cache else None
                 logits, _ = self(idx, cache=cache)                       # prefill
+                new = []  # tokens so far, joined to idx only when the context is recomputed
                 for _ in range(max_new_tokens):
                     nxt = self.sample(logits[:, -1, :], temperature, top_k, top_p, generator)
                     yield nxt
-                    idx = torch.cat([idx, nxt], dim=1)
+                    new.append(nxt)
                     if stop:
                         done = [d or int(t) in stop for d, t in zip(done, nxt[:, 0].tolist())]
                         if all(done):
@@ -449,6 +471,7 @@ class GPT(nn.Module):
                         logits, _ = self(nxt, cache=cache)               # one token
                     else:                                                # recompute (cropped)
                         cache = None
+                        idx, new = torch.cat([idx] + new, dim=1), []
                         logits, _ = self(idx[:, -bs:])
         finally:
             self.train(was_training)
