@@ -15,7 +15,7 @@ from .device import as_device
 from .random import _rng
 from .errors import DTypeError
 from .autograd.grad_mode import state as _gstate
-from .graph.hooks import traced_random
+from ._trace_hooks import traced_random
 
 
 def _wrap_np(arr):

@@ -27,7 +27,7 @@ import numpy as np
 from ..autograd.grad_mode import state as _state
 from ..errors import TraceError
 from .ir import Graph, Ref, Value
-from .hooks import traced_random, host_scalar  # noqa: F401  (re-exported)
+from .._trace_hooks import traced_random, host_scalar  # noqa: F401  (re-exported)
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STALE = object()   # a storage view whose bytes were changed through another, overlapping view

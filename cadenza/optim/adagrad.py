@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .._creation import full_like
 from ..autograd.grad_mode import no_grad
-from ..graph.hooks import host_scalar
+from .._trace_hooks import host_scalar
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["Adagrad"]

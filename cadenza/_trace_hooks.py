@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from ..autograd.grad_mode import state as _state
+from .autograd.grad_mode import state as _state
 
 
 def traced_random(fn):
