@@ -111,8 +111,20 @@ def _floatify(args, arrs):
 
 def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
-    if not _state.grad_enabled and _state.tracer is None and not _state.anomaly:
-        return _apply_nograd(op, args, attrs)
+    t, req = _forward(op, args, attrs)
+    if req and _state.grad_enabled and op.differentiable:
+        _record(op, t, args, attrs)
+    elif _state.anomaly:
+        from ..autograd.anomaly import check_forward
+        check_forward(op, args, t)
+    if _state.tracer is not None:  # compile is tracing this call: add the op to the graph
+        _state.tracer.record(op, args, attrs, t)
+    return t
+
+
+def _forward(op, args, attrs):
+    """The op's forward on its operands' arrays (promoted, on one device) -> (output Tensor,
+    whether any input requires grad). A view op's output shares its input's version counter."""
     arrs = []
     req = False
     on_host = True
@@ -145,50 +157,7 @@ def apply(op, *args, **attrs):
         t._vc = src._vc
         if src._requires_grad:
             t._base = src._base if src._base is not None else src
-    if req and _state.grad_enabled and op.differentiable:
-        _record(op, t, args, attrs)
-    elif _state.anomaly:
-        from ..autograd.anomaly import check_forward
-        check_forward(op, args, t)
-    if _state.tracer is not None:  # compile is tracing this call: add the op to the graph
-        _state.tracer.record(op, args, attrs, t)
-    return t
-
-
-def _apply_nograd(op, args, attrs):
-    """apply() with grad mode off, no tracer and no anomaly mode (inference, e.g. decoding):
-    nothing is recorded or checked after the forward, so only the forward and the view's
-    version counter are left."""
-    arrs = []
-    on_host = True
-    for a in args:
-        if isinstance(a, Tensor):
-            x = a._data
-            arrs.append(x)
-            if type(x) is not np.ndarray:
-                on_host = False
-        else:
-            arrs.append(a)
-    if op.promote:
-        arrs = _promote(args, arrs)
-    if op.to_float:
-        arrs = _floatify(args, arrs)
-    xp = np
-    if not on_host:
-        xp, arrs, attrs = _to_device_arrays(arrs, attrs)
-    try:
-        out = op.forward(xp, *arrs, **attrs)
-    except (ValueError, IndexError, TypeError) as e:
-        raise _explain(op, args, attrs, e) from None
-    if type(out) is not np.ndarray and not hasattr(out, "__cuda_array_interface__"):
-        out = xp.asarray(out)
-    t = _make(out)
-    if op.view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
-        src = args[0]
-        t._vc = src._vc
-        if src._requires_grad:
-            t._base = src._base if src._base is not None else src
-    return t
+    return t, req
 
 
 def _shares(xp, out, x) -> bool:
