@@ -2,13 +2,19 @@
 own file under ``passes/``.
 
 Now:
-1. eliminate_dead_code              drop nodes no output needs (random draws are kept)
-2. eliminate_common_subexpressions  one node per identical (op, inputs, attrs)
+1. eliminate_dead_code              drop nodes no output needs (random draws are kept), so the
+                                    later passes never spend time on dead values
+2. eliminate_common_subexpressions  one node per identical (op, inputs, attrs); before folding,
+                                    so a repeated constant expression is folded once
+3. fold_constants                   evaluate nodes whose inputs are all constants; before
+                                    simplification, so ``x * (ones * 2 - 1)`` shows its ``1``
+4. simplify_algebra                 x*1, x+0 (where exact), no-op casts, double permutes,
+                                    reshape chains; leaves the nodes it bypassed dead
+5. eliminate_dead_code              again: removes the constants whose last use was folded and
+                                    the producers simplification bypassed (neither pass deletes
+                                    what may still have other uses; DCE decides that globally)
 
 Planned, in this order (issue 4), each a new file here and one line in PASSES:
-3. fold_constants          evaluate nodes whose inputs are all constants
-4. simplify_algebra        x*1, x+0, double transpose, reshape chains, cast to the same dtype
-5. eliminate_dead_code     again, after folding and simplification
 6. fuse_elementwise        chains and broadcasts of elementwise ops into one kernel node
 7. fuse_reductions         elementwise producers into their reduction (softmax, norms, CE)
 8. plan_memory             buffer reuse; report planned peak bytes against the unplanned peak
@@ -20,11 +26,15 @@ from __future__ import annotations
 
 from .._config import debug_level
 from .ir import Graph
-from .passes import eliminate_common_subexpressions, eliminate_dead_code
+from .passes import (eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
+                     simplify_algebra)
 
 PASSES = [
     ("eliminate_dead_code", eliminate_dead_code.run),
     ("eliminate_common_subexpressions", eliminate_common_subexpressions.run),
+    ("fold_constants", fold_constants.run),
+    ("simplify_algebra", simplify_algebra.run),
+    ("eliminate_dead_code", eliminate_dead_code.run),
 ]
 
 
