@@ -61,8 +61,8 @@ def test_placeholders_raise_not_available():
     with pytest.raises(ValueError, match="backend='mpi'"):
         dist.init_process_group("nccl")
     import cadenza.onnx
-    with pytest.raises(RuntimeError, match="not available yet"):
-        cadenza.onnx.export(None, (), "x.onnx")
+    assert cadenza.onnx.is_in_onnx_export() is False
+    assert callable(cadenza.onnx.export)  # implemented; round trips in tests/onnx
 
 
 def test_unknown_attribute_names_it():
