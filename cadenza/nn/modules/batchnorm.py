@@ -5,8 +5,8 @@ from ... import _creation as C
 from ... import dtypes as _dt
 from ...autograd.grad_mode import no_grad
 from .. import functional as F, init
-from ..parameter import Parameter
 from .module import Module
+from .normalization import register_affine
 
 
 class _BatchNorm(Module):
@@ -21,15 +21,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(C.empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(C.empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, num_features, affine, bias, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", C.zeros(num_features, device=device,
                                                          dtype=dtype))

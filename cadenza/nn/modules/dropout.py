@@ -29,23 +29,6 @@ class Dropout(_DropoutNd):
         return F.dropout(input, self.p, self.training, self.inplace)
 
 
-def _channel_dropout(input, p, training, batched_ndim, name):
-    """Zero whole channels: one Bernoulli draw per (N, C) (or per C when unbatched)."""
-    fn = getattr(F, name, None)
-    if fn is not None:
-        return fn(input, p, training)
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0
-    batched = input.ndim == batched_ndim
-    keep_shape = tuple(input.shape[:2 if batched else 1]) + (1,) * (input.ndim - (
-        2 if batched else 1))
-    from ... import _creation as C
-    mask = C.bernoulli(C.full(keep_shape, 1 - p, dtype=input.dtype))
-    return input * mask / (1 - p)
-
-
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) inputs."""
 
@@ -53,28 +36,25 @@ class Dropout1d(_DropoutNd):
         if input.ndim not in (2, 3):
             raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a "
                                f"{input.ndim}D input.")
-        return _channel_dropout(input, self.p, self.training, 3, "dropout1d")
+        return F.dropout1d(input, self.p, self.training)
 
 
 class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) or (C, H, W) inputs."""
 
     def forward(self, input):
-        return _channel_dropout(input, self.p, self.training, 4, "dropout2d")
+        return F.dropout2d(input, self.p, self.training)
 
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) inputs."""
 
     def forward(self, input):
-        return _channel_dropout(input, self.p, self.training, 5, "dropout3d")
+        return F.dropout3d(input, self.p, self.training)
 
 
 class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU's self-normalising mean and variance."""
 
     def forward(self, input):
-        fn = getattr(F, "alpha_dropout", None)
-        if fn is None:
-            raise NotImplementedError("F.alpha_dropout is not available in Cadenza yet")
-        return fn(input, self.p, self.training)
+        return F.alpha_dropout(input, self.p, self.training)

@@ -107,13 +107,7 @@ class Bilinear(Module):
                              f"{self.in2_features}): expected input1.shape[-1] == "
                              f"{self.in1_features} and input2.shape[-1] == {self.in2_features},"
                              f" got {fmt_shape(input1.shape)} and {fmt_shape(input2.shape)}")
-        bilinear = getattr(F, "bilinear", None)
-        if bilinear is not None:
-            return bilinear(input1, input2, self.weight, self.bias)
-        # y[..., o] = sum_ij x1[..., i] W[o, i, j] x2[..., j]
-        t = (input1.unsqueeze(-2).unsqueeze(-2) @ self.weight)  # (..., O, 1, J)
-        y = (t.squeeze(-2) * input2.unsqueeze(-2)).sum(-1)       # (..., O)
-        return y if self.bias is None else y + self.bias
+        return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

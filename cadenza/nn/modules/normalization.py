@@ -9,6 +9,19 @@ from ..parameter import Parameter
 from .module import Module
 
 
+def register_affine(module, shape, affine: bool, bias: bool, device=None, dtype=None):
+    """The scale (and shift, when ``bias``) parameters of a norm layer, or None entries."""
+    if affine:
+        module.weight = Parameter(C.empty(shape, device=device, dtype=dtype))
+        if bias:
+            module.bias = Parameter(C.empty(shape, device=device, dtype=dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 def _shape(normalized_shape):
     if isinstance(normalized_shape, numbers.Integral):
         return (int(normalized_shape),)
@@ -29,16 +42,7 @@ class LayerNorm(Module):
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(C.empty(self.normalized_shape, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(C.empty(self.normalized_shape, device=device,
-                                              dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -106,15 +110,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(C.empty(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(C.empty(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, num_channels, affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -124,20 +120,7 @@ class GroupNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, input):
-        group_norm = getattr(F, "group_norm", None)
-        if group_norm is not None:
-            return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
-        n, c = input.shape[0], input.shape[1]
-        x = input.reshape(n, self.num_groups, -1)                      # (N, G, C/G * spatial)
-        mean = x.mean(-1, keepdim=True)
-        var = x.var(-1, keepdim=True, unbiased=False)
-        x = ((x - mean) / (var + self.eps).sqrt()).reshape(input.shape)
-        if self.weight is not None:
-            bshape = (1, c) + (1,) * (input.ndim - 2)
-            x = x * self.weight.reshape(bshape)
-            if self.bias is not None:
-                x = x + self.bias.reshape(bshape)
-        return x
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
