@@ -27,3 +27,14 @@ def host_scalar(fn, *tensors):
     if tr is None or tr.paused:
         return fn(*[t.item() for t in tensors])
     return tr.host(fn, tensors)
+
+
+def untraceable(what: str, hint: str, *tensors) -> None:
+    """Called before raw array maths on ``tensors`` that compile cannot record: while tracing
+    (unless every one is a constant of the trace) a TraceError naming the user's line, or with
+    fullgraph=False the eager fallback; never a graph that replays the first call's values."""
+    tr = _state.tracer
+    if tr is None or tr.paused or all(tr.is_const(t) for t in tensors):
+        return
+    from .graph.trace import user_line
+    tr.fail(f"compile: {what} is not supported in compiled mode ({user_line()}); {hint}")

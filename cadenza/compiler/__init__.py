@@ -3,8 +3,9 @@ would replace that function on import).
 
 ``compile(fn_or_module)`` traces a call into a static Graph (``cadenza.graph``), runs the pass
 pipeline and executes the graph on later calls whose guards hold; see compiled.py and
-guards.py. Only the NumPy interpreter backend exists yet: ``backend="c"`` runs it with a
-one-line notice.
+guards.py. ``backend="c"`` (the default; ``"inductor"`` is an alias so torch.compile calls
+port unchanged) runs fused kernels generated as C (``cadenza.codegen``); ``backend="numpy"``
+interprets the graph with NumPy.
 
 >>> import cadenza
 >>> @cadenza.compile
@@ -15,15 +16,13 @@ tensor(6.)
 """
 from __future__ import annotations
 
-import warnings
 
 from .compiled import STATS, CompiledFunction, CompiledModule
 
 _BACKENDS = ("numpy", "c", "inductor", "eager")
-_noticed = set()
 
 
-def compile(model=None, *, fullgraph=True, dynamic=None, backend="numpy", mode=None,
+def compile(model=None, *, fullgraph=True, dynamic=None, backend="c", mode=None,
             options=None, disable=False, explain=False):
     """Compile a function or Module (also usable as ``@compile`` or ``@compile(...)``).
 
@@ -33,36 +32,39 @@ def compile(model=None, *, fullgraph=True, dynamic=None, backend="numpy", mode=N
     for torch.compile compatibility (shapes are always specialised for now).
     """
     if backend is None:
-        backend = "numpy"
+        backend = "c"
     if not isinstance(backend, str) or backend not in _BACKENDS:
         raise ValueError(f"compile: expected backend in {_BACKENDS}, got {backend!r}")
-    if backend in ("c", "inductor") and backend not in _noticed:
-        _noticed.add(backend)
-        warnings.warn(f"cadenza.compile: backend={backend!r} is not available yet; using the "
-                      "NumPy graph interpreter", stacklevel=2)
+    if backend == "inductor":
+        backend = "c"
 
     def wrap(m):
         if disable or backend == "eager":
             return m
         from ..nn.modules.module import Module
         if isinstance(m, Module):
-            return CompiledModule(m, fullgraph=fullgraph, explain=explain)
+            return CompiledModule(m, fullgraph=fullgraph, explain=explain, backend=backend)
         if not callable(m):
             raise TypeError(f"compile: expected a function or Module, got {type(m).__name__}")
-        return CompiledFunction(m, fullgraph=fullgraph, explain=explain)
+        return CompiledFunction(m, fullgraph=fullgraph, explain=explain, backend=backend)
     if model is None:
         return wrap
     return wrap(model)
 
 
 def stats() -> dict:
-    """Counts since start (or reset_stats): compiles, recompiles, cache_hits, eager_fallbacks."""
-    return dict(STATS)
+    """Counts since start (or reset_stats): compiles, recompiles, cache_hits, eager_fallbacks,
+    and from codegen: kernels generated, libraries built, libraries found in the disk cache,
+    seconds spent building."""
+    from ..codegen.executor import STATS as KSTATS
+    return {**STATS, **KSTATS}
 
 
 def reset_stats() -> None:
-    for k in STATS:
-        STATS[k] = 0
+    from ..codegen.executor import STATS as KSTATS
+    for d in (STATS, KSTATS):
+        for k in d:
+            d[k] = 0
 
 
 __all__ = ["compile", "stats", "reset_stats", "CompiledFunction", "CompiledModule"]

@@ -1,6 +1,8 @@
 """Compiled callables: a cache of specialisations, each a traced and optimised Graph with the
 guards it was traced under and the bindings that put its outputs back (returned values,
-write-backs into tensors changed in place, ``.grad`` updates)."""
+write-backs into tensors changed in place, ``.grad`` updates). A call that returns tensors
+needing grad, with backward left to the caller, gets a forward and a backward graph joined by
+one autograd node (autograd_bridge.py)."""
 from __future__ import annotations
 
 import os
@@ -12,9 +14,9 @@ import numpy as np
 from .._config import debug_level
 from .._tensor import Tensor, _make
 from ..autograd.grad_mode import state as _state
-from ..graph.interpret import Interpreter
 from ..graph.pipeline import optimize
 from ..graph.trace import Tracer, user_frame, _root
+from . import autograd_bridge as AB
 from . import guards as G
 
 STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0}
@@ -24,14 +26,16 @@ MAX_CACHE = 8
 class Specialisation:
     """One traced graph and everything needed to check and run it."""
 
-    def __init__(self, spec, guards, expected):
+    def __init__(self, spec, guards, expected, backend="c"):
         self.spec = spec
+        self.backend = backend
         self.guards = guards          # [(label, getter)]
         self.expected = expected      # [value at trace start]
-        self.eager = False            # outputs need autograd: this specialisation runs eagerly
+        self.eager = False            # this specialisation runs eagerly (see _trace)
         self.graph = None
         self.run_graph = None
         self.res = None
+        self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
 
     def failed_guard(self):
         """None if every guard holds, else (label, expected, current)."""
@@ -41,10 +45,13 @@ class Specialisation:
                 return label, want, got
         return None
 
-    def bind(self, res):
+    def bind(self, res, plan=None):
         self.res = res
-        self.graph = optimize(res.graph)
-        self.run_graph = Interpreter(self.graph)
+        self.autograd = plan
+        self.graph = optimize(res.graph) if plan is None else plan.forward
+        self.run_graph = _make_runner(self.graph, self.backend)
+        if plan is not None:
+            plan.backward_runner = _make_runner(plan.backward, self.backend)
         for j, L in enumerate(res.lifted):
             if L.src[0] != "arg":
                 a = L.array
@@ -64,6 +71,9 @@ class Specialisation:
             if id(_root(a)) in dests:
                 a = a.copy()
             pending.append((lifted[j], a))
+        plan = self.autograd
+        if plan is not None:   # before the write-backs, which may change what backward reads
+            kept = plan.keep(arrays, outs, dests if pending else None)
         for t, a in pending:
             np.copyto(t._data, a, casting="unsafe")
             t._vc[0] += 1
@@ -93,7 +103,25 @@ class Specialisation:
                 vals.append(lifted[x])
             else:
                 vals.append(x)
+        if plan is not None:
+            plan.attach(vals, lifted, arrays, kept)
         return rebuild(vals)
+
+
+def _make_runner(graph, backend):
+    """The one place graphs become runnable: generated kernels, or the NumPy interpreter."""
+    from ..codegen import make_runner
+    return make_runner(graph, backend)
+
+
+def _requires_grad_getter(res):
+    """The requires_grad flags of captured tensors (arguments' are in the input spec): a
+    parameter frozen or unfrozen after tracing changes which outputs need grad."""
+    ts = [(L.name, L.src[1]) for L in res.lifted if L.src[0] == "tensor"]
+
+    def get():
+        return tuple((f"{name}.requires_grad", t._requires_grad) for name, t in ts)
+    return get
 
 
 def _lifted_getter(L):
@@ -109,8 +137,9 @@ def _lifted_getter(L):
 class CompiledFunction:
     """``cadenza.compile(fn)``: call it like ``fn``; ``.graph`` is the latest graph."""
 
-    def __init__(self, fn, fullgraph=True, explain=False, name=None):
+    def __init__(self, fn, fullgraph=True, explain=False, name=None, backend="c"):
         self.fn = fn
+        self.backend = backend
         self.fullgraph = fullgraph
         self.explain = explain
         self.cache: list[Specialisation] = []
@@ -121,10 +150,20 @@ class CompiledFunction:
 
     @property
     def graph(self):
-        """The graph of the most recently compiled specialisation (None before the first)."""
+        """The graph of the most recently compiled specialisation (None before the first);
+        with compiled autograd, its forward graph."""
         for s in reversed(self.cache):
             if s.graph is not None:
                 return s.graph
+        return None
+
+    @property
+    def backward_graph(self):
+        """The backward graph of the most recent specialisation with compiled autograd (the
+        function returned tensors that need grad and backward runs outside), else None."""
+        for s in reversed(self.cache):
+            if s.autograd is not None:
+                return s.autograd.backward
         return None
 
     def to_dot(self) -> str:
@@ -180,21 +219,26 @@ class CompiledFunction:
                     tracer.add_arg(x, i, arg_names[i])
             result = self.fn(*args, **kwargs)
             res = tracer.finish(result, G.flatten_result) if tracer.failed is None else None
+            plan = None
+            if res is not None and tracer.failed is None and res.needs_autograd:
+                plan = AB.trace_backward(tracer, res, result, leaves, self.name)
         if tracer.failed is not None:
             self.eager_only = True
             STATS["eager_fallbacks"] += 1
             warnings.warn(f"cadenza.compile: {self.name} runs eagerly (fullgraph=False): "
                           f"{tracer.failed}", stacklevel=3)
             return result
-        s = Specialisation(spec, guards, expected)
-        if res.needs_autograd:
+        s = Specialisation(spec, guards, expected, self.backend)
+        if isinstance(plan, str):
             s.eager = True
             if self.explain or debug_level() >= 1:
-                print(f"cadenza.compile: {self.name} returns tensors that need autograd and "
-                      "has no backward inside; this specialisation runs eagerly "
-                      "(compiled autograd is not supported yet)", file=sys.stderr)
+                print(f"cadenza.compile: {self.name} returns tensors that need autograd, but "
+                      f"{plan}; this specialisation runs eagerly", file=sys.stderr)
         else:
-            s.bind(res)
+            s.bind(res, plan)
+            if expected[0]:   # traced with grad on: outputs need grad iff inputs do
+                s.guards.append(("requires_grad", _requires_grad_getter(res)))
+                s.expected.append(s.guards[-1][1]())
         self.cache.append(s)
         if len(self.cache) > MAX_CACHE:
             self.cache.pop(0)
@@ -235,6 +279,7 @@ class CompiledModule:
 
     module = property(lambda self: self._orig_mod)
     graph = property(lambda self: self._compiled.graph)
+    backward_graph = property(lambda self: self._compiled.backward_graph)
 
     def to_dot(self) -> str:
         return self._compiled.to_dot()

@@ -26,8 +26,10 @@ def flatten(obj, path="", leaves=None, paths=None):
     """(leaves, treedef, paths): ``treedef`` is hashable; ``unflatten`` rebuilds."""
     if leaves is None:
         leaves, paths = [], []
-    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+    if isinstance(obj, (list, tuple)):
         sub = tuple(flatten(x, f"{path}[{i}]", leaves, paths)[1] for i, x in enumerate(obj))
+        if hasattr(obj, "_fields"):   # (values, indices) of max/sort/topk: rebuilt, not kept
+            return leaves, ("namedtuple", type(obj), sub), paths
         return leaves, (type(obj).__name__, sub), paths
     if isinstance(obj, dict):
         keys = tuple(obj)
@@ -46,6 +48,8 @@ def unflatten(treedef, leaves):
             return next(it)
         if td[0] == "dict":
             return {k: build(s) for k, s in zip(td[1], td[2])}
+        if td[0] == "namedtuple":
+            return td[1](*[build(s) for s in td[2]])
         seq = [build(s) for s in td[1]]
         return tuple(seq) if td[0] == "tuple" else seq
     return build(treedef)
@@ -145,6 +149,8 @@ def discover(fn, leaves, leaf_paths) -> Discovery:
             d.names.setdefault(id(obj), name)
             if obj._requires_grad and obj.grad_fn is None:
                 d.params.append(obj)
+                # backward() in the trace either created .grad or accumulated into it
+                d.guards.append((f"{name}.grad is None", lambda o=obj: o.grad is None))
             if container_guard is not None:
                 d.guards.append((f"{name} (identity)", container_guard))
         elif isinstance(obj, (list, tuple, dict)) and depth == 0:

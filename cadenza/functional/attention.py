@@ -8,6 +8,7 @@ import numpy as np
 from .. import ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax
+from .._creation import _created
 from .._tensor import Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from .dropout import dropout
@@ -82,7 +83,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     scores = ops.matmul(query, key.transpose(-2, -1)) * scale  # (..., L, S)
     masked = False
     if is_causal:
-        keep = _make(np.tril(np.ones((L, S), dtype=bool)))
+        # shape-only: a graph constant while compile traces, not a lifted input
+        keep = _created(_make(np.tril(np.ones((L, S), dtype=bool))))
         scores = scores.masked_fill(~keep, -math.inf)
         masked = True
     elif attn_mask is not None:

@@ -8,7 +8,9 @@ import math
 import numpy as np
 
 from .. import ops
+from .._creation import _created
 from .._tensor import Tensor, _make
+from .._trace_hooks import untraceable
 from ..ops.conv import unfold
 from ..ops import pool as _pool_ops
 from ..errors import ShapeError, fmt_shape
@@ -57,6 +59,12 @@ def _windows(x, k, s, p, d, ceil_mode, fill):
     return cols.reshape(N, C, k[0] * k[1], -1), oh, ow
 
 
+def _const(a):
+    """A NumPy array computed from shapes only (divisors, interpolation matrices): a constant
+    of the graph while compile traces, not an input read from this tensor."""
+    return _created(_make(a))
+
+
 def _as_batched(input, nd, op):
     if input.ndim == nd + 1:
         return input.unsqueeze(0), True
@@ -72,6 +80,7 @@ def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
     out = _pool_ops.max_pool2d(x, k, s, p, d, bool(ceil_mode))
     if not return_indices:
         return out, None
+    untraceable(f"{op}(return_indices=True)", "call it outside the compiled function", x)
     # flat index into the unpadded H * W plane of each window's winner (first maximum)
     a = _pool_ops.window_argmax(np, x._data, out._data, k, s, p, d, bool(ceil_mode))
     a = a.astype(np.int64)
@@ -148,7 +157,7 @@ def _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op):
         dh = _divisor(H, k[0], s[0], p[0], oh, count_include_pad)
         dw = _divisor(W, k[1], s[1], p[1], ow, count_include_pad)
         div = (dh[:, None] * dw[None, :]).reshape(-1).astype(x._data.dtype)
-        out = total / _make(div)
+        out = total / _const(div)
     return out.reshape(N, C, oh, ow)
 
 
@@ -198,7 +207,7 @@ def _avg_matrix(n, o, dtype):
     m = np.zeros((o, n), dtype=dtype)
     for i, (a, b) in enumerate(zip(start, end)):
         m[i, a:b] = 1.0 / (b - a)
-    return _make(m)
+    return _const(m)
 
 
 def _out_sizes(output_size, spatial, op):
@@ -257,9 +266,9 @@ def _adaptive_max2d(x, oh, ow, return_indices):
             outs.append(ops.gather(win, 2, a))
             if return_indices:
                 ww = we[j] - ws[j]
-                inds.append((hs[i] + a._data // ww) * W + ws[j] + a._data % ww)
+                inds.append((a // int(ww) + int(hs[i])) * W + (a % int(ww) + int(ws[j])))
     out = ops.cat(outs, 2).reshape(N, C, oh, ow)
-    ind = _make(np.concatenate(inds, 2).reshape(N, C, oh, ow)) if return_indices else None
+    ind = ops.cat(inds, 2).reshape(N, C, oh, ow) if return_indices else None
     return out, ind
 
 
@@ -314,7 +323,7 @@ def _linear_matrix(n, o, scale, align_corners, dtype):
     m = np.zeros((o, n), dtype=np.float64)
     np.add.at(m, (np.arange(o), i0), 1.0 - lam)
     np.add.at(m, (np.arange(o), i1), lam)
-    return _make(m.astype(dtype))
+    return _const(m.astype(dtype))
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
@@ -368,7 +377,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             if mode == "nearest-exact":
                 dst = dst + np.float32(0.5)
             idx = np.minimum(np.floor(dst * sc).astype(np.int64), n - 1)
-            x = x.index_select(2 + i, _make(idx))
+            x = x.index_select(2 + i, _const(idx))
         return x
     if mode in _LINEAR:
         if _LINEAR[mode] != nd:

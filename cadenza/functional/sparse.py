@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .._tensor import Tensor, _make
+from .._creation import zeros, ones
+from .._tensor import Tensor
+from ..dtypes import float64
 from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..ops.index import one_hot
@@ -41,11 +43,15 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
             raise ValueError(f"embedding: expected padding_idx in [-{n}, {n}), got {padding_idx}")
         padding_idx = padding_idx % n
     if max_norm is not None:
-        _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
+        _renorm_rows(weight, input.reshape(-1) % n, max_norm, norm_type)
     out = weight[input]  # (*input.shape, dim); gradients scatter-add back into weight rows
     if scale_grad_by_freq:
-        counts = np.bincount(idx.reshape(-1) % n, minlength=n)
-        s = _make((1.0 / counts[idx % n])[..., None].astype(weight._data.dtype))
+        # occurrences of each row, with recorded ops (not np.bincount on the indices' array),
+        # so a compiled graph recounts them on every call
+        rows = input % n
+        counts = zeros(n, dtype=float64).index_add(0, rows.reshape(-1),
+                                                   ones(rows.numel(), dtype=float64))
+        s = (1.0 / counts[rows]).unsqueeze(-1).to(weight.dtype)
         # value unchanged, gradient scaled by 1 / count: s out + (1 - s) out.detach()
         out = out * s + out.detach() * (1 - s)
     if padding_idx is not None:
@@ -55,10 +61,11 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
 
 
 def _renorm_rows(weight, rows, max_norm, norm_type):
+    """Scale the looked-up ``rows`` of ``weight`` in place to norm <= max_norm (norms in
+    float64, as torch). Recorded ops and a setitem, so a compiled graph renormalises on every
+    call; a row looked up twice gets the same value written twice."""
     with no_grad():
-        w = weight._data
-        sel = w[rows]
-        norms = np.linalg.norm(sel.astype(np.float64), ord=norm_type, axis=1)
-        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-        w[rows] = (sel * scale[:, None]).astype(w.dtype)
-        weight._vc[0] += 1
+        sel = weight[rows].to(float64)
+        norms = ops.norm(sel, norm_type, 1)
+        scale = ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight[rows] = (sel * scale.unsqueeze(1)).to(weight.dtype)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Graph, Value, substitute_refs, has_refs, _refs_in
+from .ir import Fused, Graph, Value, substitute_refs, has_refs, _refs_in
 
 
 def _xp(arrays):
@@ -27,10 +27,16 @@ class Interpreter:
         self.n_values = graph._next
         self.input_ids = [v.id for v in graph.inputs]
         self.output_ids = [v.id for v in graph.outputs]
-        self.steps = [self._step(n) for n in graph.nodes if n.op != "input"]
+        plan = getattr(graph, "plan", None)
+        release = plan.release if plan is not None else {}
+        # (step, value ids to drop after it): memory planning frees each value at its last use
+        self.steps = [(self._step(n), tuple(release.get(i, ()))) for i, n in
+                      enumerate(graph.nodes) if n.op != "input"]
         self.const_roots = {id(n.attrs["value"]) for n in graph.nodes if n.op == "const"}
 
     def _step(self, n):
+        if isinstance(n.op, Fused):
+            return self._fused_step(n)
         out = n.out.id
         ins = [(True, x.id) if isinstance(x, Value) else (False, x) for x in n.inputs]
         if n.op == "const":
@@ -74,6 +80,15 @@ class Interpreter:
             env[out] = r if type(r) is np.ndarray else np.asarray(r)
         return run
 
+    def _fused_step(self, n):
+        """A fused kernel without generated code: its members, one NumPy call each."""
+        steps = [self._step(m) for m in n.op.members]
+
+        def run(env):
+            for step in steps:
+                step(env)
+        return run
+
     @staticmethod
     def _random_step(n, ins, out):
         from .._tensor import _make
@@ -91,8 +106,10 @@ class Interpreter:
         env = [None] * self.n_values
         for i, a in zip(self.input_ids, arrays):
             env[i] = a
-        for step in self.steps:
+        for step, dead in self.steps:
             step(env)
+            for i in dead:
+                env[i] = None
         return [env[i] for i in self.output_ids]
 
 

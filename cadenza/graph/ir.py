@@ -87,6 +87,11 @@ class Node:
         return self.op if isinstance(self.op, str) else self.op.kind
 
     @property
+    def outs(self) -> tuple:
+        """Every value this node defines: one, or several for a fused kernel."""
+        return tuple(self.op.outputs) if isinstance(self.op, Fused) else (self.out,)
+
+    @property
     def op_name(self) -> str:
         return self.op if isinstance(self.op, str) else self.op.name
 
@@ -95,6 +100,41 @@ class Node:
 
     def __repr__(self) -> str:
         return format_node(self)
+
+
+class Fused:
+    """The op of a fused node (made by the fusion passes): a kernel computing its ``members``
+    (primitive nodes, in order) over one iteration space ``shape``, reading ``inputs`` (values
+    defined outside) and writing ``outputs`` (members' values used outside). ``reduction`` is
+    the member reduction node of a reduction kernel (its elementwise producers are the other
+    members), None for an elementwise kernel. Codegen turns it into one C kernel; the NumPy
+    interpreter runs its members one by one."""
+    __slots__ = ("members", "inputs", "outputs", "shape", "reduction", "index", "kernel")
+
+    def __init__(self, members: list, inputs: list, outputs: list, shape: tuple,
+                 reduction: "Node | None" = None, index: int = 0):
+        self.members = members
+        self.inputs = inputs
+        self.outputs = outputs
+        self.shape = tuple(shape)
+        self.reduction = reduction
+        self.index = index
+        self.kernel = None       # set by codegen: the compiled kernel, or None (NumPy)
+
+    kind = "fused"
+
+    @property
+    def name(self) -> str:
+        return f"fused_{'reduction' if self.reduction is not None else 'elementwise'}" \
+            f"_{self.index}"
+
+
+def fused_node(kernel: Fused, src: str = "") -> "Node":
+    """The graph node running ``kernel``; every output value's producer is this node."""
+    node = Node(kernel, list(kernel.inputs), {}, kernel.outputs[0], src)
+    for v in kernel.outputs[1:]:
+        v.producer = node
+    return node
 
 
 class Graph:
@@ -135,7 +175,8 @@ class Graph:
         g._next = self._next
         g.inputs = list(self.inputs)
         for n in self.nodes:
-            g.nodes.append(Node(n.op, n.inputs, n.attrs, n.out, n.src, n.name))
+            g.nodes.append(fused_node(n.op, n.src) if isinstance(n.op, Fused) else
+                           Node(n.op, n.inputs, n.attrs, n.out, n.src, n.name))
         g.outputs = list(self.outputs)
         g.output_labels = list(self.output_labels)
         return g
@@ -210,6 +251,8 @@ def _format_input(x, node) -> str:
 
 
 def format_node(n: Node) -> str:
+    if isinstance(n.op, Fused):
+        return _format_fused(n)
     head = f"{n.out!r}: {n.out.type} = "
     if n.op == "input":
         body = f"input({n.name})"
@@ -231,6 +274,17 @@ def format_node(n: Node) -> str:
         body = f"{name}({', '.join(args)})"
     src = f"  # {n.src}" if n.src else ""
     return head + body + src
+
+
+def _format_fused(n: Node) -> str:
+    """``%7: f32[8], %9: f32[8] = fused_elementwise_0(%3, %5) {`` then one indented line per
+    member and ``}``, so a printed graph still shows every primitive and its source line."""
+    k = n.op
+    head = ", ".join(f"{v!r}: {v.type}" for v in k.outputs)
+    args = ", ".join(repr(v) for v in k.inputs)
+    lines = [f"{head} = {k.name}({args}) {{"]
+    lines += ["        " + format_node(m) for m in k.members]
+    return "\n".join(lines) + "\n    }"
 
 
 def _refs_in(a):

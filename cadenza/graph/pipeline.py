@@ -14,11 +14,14 @@ Now:
                                     the producers simplification bypassed (neither pass deletes
                                     what may still have other uses; DCE decides that globally)
 
-Planned, in this order (issue 4), each a new file here and one line in PASSES:
-6. fuse_elementwise        chains and broadcasts of elementwise ops into one kernel node
-7. fuse_reductions         elementwise producers into their reduction (softmax, norms, CE)
-8. plan_memory             buffer reuse; report planned peak bytes against the unplanned peak
-then codegen (C kernels for fused nodes, BLAS calls for matmul/conv) consumes the result.
+6. fuse_elementwise                 chains and broadcasts of elementwise ops into one kernel
+                                    node (last: the earlier passes see only primitives)
+7. fuse_reductions                  an elementwise kernel (or node) feeding a sum/amax/amin
+                                    is computed inside the reduction's loop
+8. plan_memory                      liveness: arena slots shared by kernel outputs, each value
+                                    released after its last use; ``graph.plan.report()``
+                                    compares the planned peak bytes with the unplanned peak
+Codegen (C kernels for fused nodes, BLAS calls for matmul/conv) then consumes the result.
 
 CADENZA_DEBUG=2 prints the graph after each pass.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 from .._config import debug_level
 from .ir import Graph
 from .passes import (eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
+                     fuse_elementwise, fuse_reductions, plan_memory,
                      simplify_algebra)
 
 PASSES = [
@@ -35,6 +39,9 @@ PASSES = [
     ("fold_constants", fold_constants.run),
     ("simplify_algebra", simplify_algebra.run),
     ("eliminate_dead_code", eliminate_dead_code.run),
+    ("fuse_elementwise", fuse_elementwise.run),
+    ("fuse_reductions", fuse_reductions.run),
+    ("plan_memory", plan_memory.run),
 ]
 
 
@@ -50,4 +57,6 @@ def optimize(graph: Graph, check: bool = False) -> Graph:
             verify(graph)
         if debug:
             print(f"[cadenza] after {name}:\n{graph}")
+    if debug and getattr(graph, "plan", None) is not None:
+        print(f"[cadenza] {graph.plan.report()}")
     return graph

@@ -105,6 +105,7 @@ class Tracer:
         self.failed: str | None = None
         self.fullgraph = fullgraph
         self.arg_objs: dict = {}            # id(argument tensor) -> lifted index
+        self.arg_grad_lines: dict = {}      # id(argument tensor) -> where backward() set .grad
 
     # ------------------------------------------------------------------ installation
     def __enter__(self):
@@ -154,6 +155,11 @@ class Tracer:
         return v
 
     def _lift(self, t, a, k, src=None, name=None) -> Value:
+        if src is None and self._views_traced(a):
+            # a raw NumPy view of a value this trace computes (``_make(x._data[...])``): as an
+            # input it would replay the first call's bytes, so refuse rather than go stale
+            self.fail(f"compile: a tensor was made from a traced tensor's memory outside the "
+                      f"recorded ops ({user_line()}); this is a Cadenza bug: please report it")
         if src is None:
             owner = self.grad_owner.get(id(t))
             if owner is not None:
@@ -166,12 +172,31 @@ class Tracer:
         self._define(k, a, v)
         return v
 
+    def _computed(self, t) -> bool:
+        """Whether ``t`` holds a value this trace computed (not an input, not a constant)."""
+        v = self.env.get(_key(t._data))
+        return v is STALE or (v is not None and v.producer.op not in ("input", "const"))
+
+    def _views_traced(self, a) -> bool:
+        for k2 in self.roots.get(id(_root(a)), ()):
+            v = self.env.get(k2)
+            if v is STALE or (v is not None and v.producer.op != "const"):
+                return True
+        return False
+
     def add_arg(self, t, index: int, name: str) -> None:
         a = t._data
         k = _key(a)
         if k not in self.env:
             self._lift(t, a, k, ("arg", index), name)
             self.arg_objs[id(t)] = len(self.lifted) - 1
+
+    def placeholder(self, arr, name: str) -> Value:
+        """A graph input that no tensor feeds (compiled autograd's incoming gradients): ``arr``
+        is its value for the rest of this trace; the runtime passes the real one."""
+        v = self.graph.add_node("input", [], {}, arr.shape, arr.dtype, name=name)
+        self._define(_key(arr), arr, v)
+        return v
 
     def is_const(self, t) -> bool:
         v = self.env.get(_key(t._data))
@@ -320,6 +345,8 @@ class Tracer:
     def note_grad(self, t) -> None:
         if id(t) not in self.start_grads:
             self.start_grads[id(t)] = (t, t.grad)
+            if id(t) in self.arg_objs:   # backward() is accumulating into an argument
+                self.arg_grad_lines[id(t)] = user_line()
 
     # ------------------------------------------------------------------ the end
     def finish(self, result, flatten) -> TraceResult:
@@ -347,12 +374,25 @@ class Tracer:
                 else:
                     tmpl.append(("out", out(self.value_of(x), f"out{i}=")))
             else:
+                if _holds_tensor(x, lambda t: id(t) not in by_obj and self._computed(t)):
+                    # a record built by the function (a dataclass of outputs): the graph
+                    # would hand back this same object, with this call's values, every time
+                    self.fail(f"compile: the compiled function returns a {type(x).__name__} "
+                              "holding tensors; return tensors in tuples, lists or dicts")
                 tmpl.append(("py", x))
         res.template = (tmpl, rebuild)
         for (p, g0) in list(self.start_grads.values()):
             g1 = p.grad
             if g1 is g0:
                 continue
+            if id(p) in self.arg_objs:
+                # the .grad update is bound to this call's argument object, so later calls
+                # would write into it instead of theirs
+                self.fail(f"compile: backward() sets .grad of the argument "
+                          f"{self.lifted[self.arg_objs[id(p)]].name} "
+                          f"({self.arg_grad_lines.get(id(p), user_line())}), which compiled "
+                          "mode does not support yet; return cadenza.autograd.grad(loss, inputs) "
+                          "instead, or keep the tensor outside the arguments (a parameter)")
             if g1 is None:
                 res.grad_clears.append(p)
                 continue
@@ -381,6 +421,19 @@ class Tracer:
 
 class _DataDependent(Exception):
     pass
+
+
+def _holds_tensor(x, counts, depth=0) -> bool:
+    """Whether a returned non-tensor object (a dataclass or other record, its lists and
+    dicts) holds, up to two levels down, a tensor for which ``counts(t)`` is true."""
+    from .._tensor import Tensor
+    if isinstance(x, Tensor):
+        return counts(x)
+    if depth > 1 or isinstance(x, (str, bytes, int, float, complex, type(None))):
+        return False
+    items = x.values() if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else \
+        getattr(x, "__dict__", {}).values()
+    return any(_holds_tensor(v, counts, depth + 1) for v in items)
 
 
 class _Arr:

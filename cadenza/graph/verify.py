@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Graph, Value, substitute_refs, has_refs
+from .ir import Fused, Graph, Value, substitute_refs, has_refs
 
 
 class GraphError(AssertionError):
@@ -27,17 +27,38 @@ def verify(graph: Graph, infer: bool = True) -> Graph:
         for u in n.uses():
             if u.id not in defined:
                 raise GraphError(f"{n!r}: uses {u!r} before its definition")
-        if n.out.id in defined:
-            raise GraphError(f"{n!r}: {n.out!r} is defined twice")
-        if n.out.producer is not n:
-            raise GraphError(f"{n!r}: its output's producer is another node")
-        defined.add(n.out.id)
-        if infer:
+        for out in n.outs:
+            if out.id in defined:
+                raise GraphError(f"{n!r}: {out!r} is defined twice")
+            if out.producer is not n:
+                raise GraphError(f"{n!r}: its output {out!r}'s producer is another node")
+            defined.add(out.id)
+        if isinstance(n.op, Fused):
+            _check_fused(n, infer)
+        elif infer:
             _check_type(n)
     for v, label in zip(graph.outputs, graph.output_labels):
         if not isinstance(v, Value) or v.id not in defined:
             raise GraphError(f"output {label}={v!r} is not defined")
     return graph
+
+
+def _check_fused(n, infer: bool) -> None:
+    """A fused kernel's members read only its inputs or earlier members, and every value used
+    after the kernel is one of its outputs (checked by the caller through ``defined``)."""
+    k = n.op
+    inner = {v.id for v in k.inputs}
+    for m in k.members:
+        for u in m.uses():
+            if u.id not in inner:
+                raise GraphError(f"{n.op.name}: member {m!r} reads {u!r}, which is neither a "
+                                 "kernel input nor an earlier member")
+        inner.add(m.out.id)
+        if infer:
+            _check_type(m)
+    for v in k.outputs:
+        if v.id not in inner or v.id in {u.id for u in k.inputs}:
+            raise GraphError(f"{n.op.name}: output {v!r} is not computed by a member")
 
 
 def _check_type(n) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, NamedTuple, Optional, Sequence
 
 import cadenza as torch
 import cadenza.nn as nn
@@ -167,10 +167,14 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("cos", angles.cos().float(), persistent=False)
         self.register_buffer("sin", angles.sin().float(), persistent=False)
 
-    def forward(self, x, start: int = 0):
-        """x: (B, heads, T, D) -> the same shape, rotated for positions start..start+T-1."""
+    def forward(self, x, start=0):
+        """x: (B, heads, T, D) -> the same shape, rotated for positions start..start+T-1, or
+        for the positions in ``start`` when it is a (T,) int64 tensor (GPT.forward_step)."""
         T = x.shape[2]
-        cos, sin = self.cos[start:start + T], self.sin[start:start + T]  # (T, D)
+        if isinstance(start, torch.Tensor):  # gathered rows: no Python int from a tensor
+            cos, sin = self.cos[start], self.sin[start]                  # (T, D)
+        else:
+            cos, sin = self.cos[start:start + T], self.sin[start:start + T]  # (T, D)
         x1, x2 = x.chunk(2, dim=-1)                                      # (B, h, T, D/2) each
         rotated = torch.cat([-x2, x1], dim=-1)                           # (B, h, T, D)
         return x * cos + rotated * sin
@@ -210,6 +214,16 @@ class KVCache:
         end, K, buf = self._end(kv.shape[2]), self.n_kv_head, self.kv[layer]
         buf[:, :, self.pos:end] = kv
         return buf[:, :K, :end], buf[:, K:, :end]
+
+
+class _Step(NamedTuple):
+    """Where the tokens of one GPT.forward_step go, worked out once from pos for all layers.
+    S is the cache length; every field is a tensor computed from pos, so a traced step graph
+    serves any position."""
+    positions: "torch.Tensor"  # (T,) int64: pos, pos+1, ..., pos+T-1
+    visible: "torch.Tensor"    # (T, S) bool: query i attends to slot j iff j <= pos + i
+    written: "torch.Tensor"    # (S, 1) bool: slot s takes a new token iff pos <= s < pos + T
+    src: "torch.Tensor"        # (S,) int64: which new token slot s takes (0 elsewhere)
 
 
 class CausalSelfAttention(nn.Module):
@@ -262,6 +276,29 @@ class CausalSelfAttention(nn.Module):
             y = y.transpose(1, 2)                                         # (B, T, H, D)
         y = y.reshape(B, T, C)                  # (B, T, H*D) = (B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+    def forward_step(self, x, rope, past_k, past_v, step: _Step):
+        """forward with this layer's cache as tensors: past_k, past_v (B, K, S, D) ->
+        (y (B, T, C), present_k, present_v (B, K, S, D)). No branch depends on T or pos."""
+        B, T, C = x.shape
+        H, K, D = self.n_head, self.n_kv_head, self.head_dim
+        qkv = self.c_attn(x).view(B, T, H + 2 * K, D).transpose(1, 2)   # (B, H+2K, T, D)
+        if rope is not None:
+            qk = rope(qkv[:, :H + K], step.positions)                    # (B, H+K, T, D)
+            q, k = qk[:, :H], qk[:, H:]
+        else:
+            q, k = qkv[:, :H], qkv[:, H:H + K]
+        v = qkv[:, H + K:]                                               # (B, K, T, D)
+        # write the new keys/values into their slots: a select, not an in-place write
+        k = torch.where(step.written, k[:, :, step.src], past_k)        # (B, K, S, D)
+        v = torch.where(step.written, v[:, :, step.src], past_v)        # (B, K, S, D)
+        kk, vv, S = k, v, k.shape[2]
+        if K != H:  # each group of H // K query heads reads the same key/value head
+            kk = k[:, :, None].expand(B, K, H // K, S, D).reshape(B, H, S, D)  # (B, H, S, D)
+            vv = v[:, :, None].expand(B, K, H // K, S, D).reshape(B, H, S, D)  # (B, H, S, D)
+        y = F.scaled_dot_product_attention(q, kk, vv, attn_mask=step.visible)  # (B, H, T, D)
+        y = y.transpose(1, 2).reshape(B, T, C)                           # (B, T, C)
+        return self.resid_dropout(self.c_proj(y)), k, v
 
 
 class MLP(nn.Module):
@@ -320,6 +357,8 @@ class MoE(nn.Module):
         counts = F.one_hot(top_idx, E).sum(dim=(0, 1))      # (E,) assignments per expert
         frac = counts.to(probs.dtype) / (B * T * k)         # (E,)
         self.aux_loss = E * (frac * probs.mean(dim=0)).sum()
+        if torch.onnx.is_in_onnx_export():  # a static graph cannot route data-dependently
+            return self._mix_dense(xf, top_idx, weights).view(B, T, C)
         out = torch.zeros_like(xf)                          # (N, C)
         idx_np = top_idx.numpy()                            # routing is data-dependent: eager
         for e, expert in enumerate(self.experts):
@@ -330,6 +369,19 @@ class MoE(nn.Module):
             y = expert(xf[tok_t]) * weights[tok_t, slot_t].unsqueeze(-1)  # (n_e, C)
             out = out.index_add(0, tok_t, y)
         return out.view(B, T, C)
+
+    def _mix_dense(self, xf, top_idx, weights):
+        """The same mixture with every expert run on every token and weighted by a gate that
+        is 0 for unselected experts: E/k times the work, but shapes are data-independent, so
+        it traces to a static graph (ONNX export). Each token adds its experts' outputs in
+        expert order, as the routed loop does (the unselected ones add exact zeros)."""
+        E = self.n_expert
+        chosen = top_idx[..., None] == torch.arange(E)                  # (N, k, E)
+        gate = (chosen.to(weights.dtype) * weights[..., None]).sum(1)   # (N, E)
+        out = self.experts[0](xf) * gate[:, :1]  # not zeros + ...: zeros' size would be baked
+        for e in range(1, E):                    # into the graph as a constant
+            out = out + self.experts[e](xf) * gate[:, e:e + 1]          # (N, C)
+        return out
 
 
 class Block(nn.Module):
@@ -345,6 +397,11 @@ class Block(nn.Module):
     def forward(self, x, rope=None, cache=None):
         x = x + self.attn(self.ln_1(x), rope, cache)
         return x + self.mlp(self.ln_2(x))
+
+    def forward_step(self, x, rope, past_k, past_v, step: _Step):
+        a, k, v = self.attn.forward_step(self.ln_1(x), rope, past_k, past_v, step)
+        x = x + a
+        return x + self.mlp(self.ln_2(x)), k, v
 
 
 class GPT(nn.Module):
@@ -415,6 +472,64 @@ class GPT(nn.Module):
             aux = [blk.mlp.aux_loss for blk in self.transformer.h]
             loss = loss + self.config.moe_aux_weight * torch.stack(aux).mean()
         return logits, loss
+
+    # ----------------------------------------------------------------- explicit KV cache
+    def empty_cache(self, batch_size: int, max_len: Optional[int] = None, dtype=None):
+        """Zeroed (past_k, past_v) for forward_step, each (L, B, K, S, D), S = max_len
+        (default block_size)."""
+        cfg = self.config
+        S = max_len or cfg.block_size
+        shape = (cfg.n_layer, batch_size, cfg.n_kv_head, S, cfg.head_dim)
+        return torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)
+
+    def forward_step(self, idx, past_k, past_v, pos):
+        """One decoding step with the KV cache as explicit tensors: the functional form of
+        ``forward(idx, cache=...)``, for ONNX export (``cadenza.onnx.export``) and callers
+        that keep the cache themselves.
+
+        idx (B, T) int64 continues the ``pos`` tokens already in the cache; past_k, past_v
+        (L, B, K, S, D) hold keys/values in slots 0..S-1 (S <= block_size; slots >= pos are
+        ignored); pos is a 0-d int64 tensor and the caller keeps pos + T <= S. Returns
+        (logits (B, T, V), present_k, present_v): the caches with slots pos..pos+T-1 written.
+        Positions come from tensor maths on pos (no Python int is read from it, no branch
+        depends on T), so one traced graph serves every position.
+
+            >>> past_k, past_v = model.empty_cache(batch_size=1)
+            >>> logits, past_k, past_v = model.forward_step(prompt, past_k, past_v,
+            ...                                             cadenza.tensor(0))
+        """
+        cfg = self.config
+        B, T = idx.shape
+        L, K, D = cfg.n_layer, cfg.n_kv_head, cfg.head_dim
+        S = past_k.shape[3] if past_k.ndim == 5 else -1
+        for name, c in (("past_k", past_k), ("past_v", past_v)):
+            if tuple(c.shape) != (L, B, K, S, D) or not 1 <= S <= cfg.block_size:
+                raise ValueError(f"GPT.forward_step: expected {name} of shape (L, B, K, S, D) "
+                                 f"= ({L}, {B}, {K}, S, {D}) with 1 <= S <= block_size="
+                                 f"{cfg.block_size}, got {tuple(c.shape)}")
+        if pos.ndim != 0 or pos.dtype != torch.int64:
+            raise ValueError(f"GPT.forward_step: expected pos a 0-d int64 tensor, got "
+                             f"{tuple(pos.shape)} {pos.dtype}")
+        slots = torch.arange(S)                                          # (S,)
+        positions = pos + torch.arange(T)                                # (T,)
+        # T enters only through arange(T) and positions[-1], never as a Python number in the
+        # maths, so an export with a dynamic sequence axis can rebuild it at run time
+        new = (slots >= pos) & (slots <= positions[-1])                  # (S,)
+        step = _Step(positions=positions,
+                     visible=slots[None, :] <= positions[:, None],       # (T, S)
+                     written=new[:, None],                               # (S, 1)
+                     src=torch.where(new, slots - pos, 0))               # (S,)
+        x = self.transformer.wte(idx)                                    # (B, T, C)
+        if self.rope is None:
+            x = x + self.transformer.wpe.weight[positions]               # (B, T, C)
+        x = self.transformer.drop(x)
+        present_k, present_v = [], []
+        for i, block in enumerate(self.transformer.h):
+            x, k, v = block.forward_step(x, self.rope, past_k[i], past_v[i], step)
+            present_k.append(k)
+            present_v.append(v)
+        logits = self.lm_head(self.transformer.ln_f(x))                  # (B, T, V)
+        return logits, torch.stack(present_k), torch.stack(present_v)   # (L, B, K, S, D)
 
     # ----------------------------------------------------------------------------- sampling
 

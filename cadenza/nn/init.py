@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Tensor, _make
+from .._trace_hooks import traced_random
 from ..autograd.grad_mode import no_grad
 
 
@@ -40,10 +41,13 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
 
 
 def _fill(tensor: Tensor, arr) -> Tensor:
-    """Write ``arr`` into ``tensor``'s storage (no graph, version bumped)."""
+    """Write ``arr`` (an array, or a Tensor from _sample) into ``tensor``'s storage (no graph,
+    version bumped)."""
     with no_grad():
-        from .._creation import tensor as _t
-        tensor.copy_(_t(np.asarray(arr)))
+        if not isinstance(arr, Tensor):
+            from .._creation import tensor as _t
+            arr = _t(np.asarray(arr))
+        tensor.copy_(arr)
     return tensor
 
 
@@ -52,14 +56,24 @@ def _rng(generator):
     return r(generator)
 
 
+@traced_random
+def _sample(make, generator=None) -> Tensor:
+    """``make(rng)`` (NumPy draws and maths on them) as a float64 tensor. While compile traces
+    it is a ``random`` node that draws again on every call, from the same generator in the
+    same order; a plain array would be a constant replaying the first call's numbers."""
+    return _make(np.asarray(make(_rng(generator)), dtype=np.float64))
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
-    return _fill(tensor, _rng(generator).uniform(a, b, tuple(tensor.shape)))
+    shape = tuple(tensor.shape)
+    return _fill(tensor, _sample(lambda g: g.uniform(a, b, shape), generator=generator))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, _rng(generator).normal(mean, std, tuple(tensor.shape)))
+    shape = tuple(tensor.shape)
+    return _fill(tensor, _sample(lambda g: g.normal(mean, std, shape), generator=generator))
 
 
 def _trunc_normal(tensor, mean, std, a, b, generator):
@@ -70,9 +84,12 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
     def cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
     lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
-    u = _rng(generator).uniform(2 * lo - 1, 2 * hi - 1, tuple(tensor.shape))
-    x = _erfinv(u) * std * math.sqrt(2.0) + mean
-    return _fill(tensor, np.clip(x, a, b))
+    shape = tuple(tensor.shape)
+
+    def make(g):
+        u = g.uniform(2 * lo - 1, 2 * hi - 1, shape)
+        return np.clip(_erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
+    return _fill(tensor, _sample(make, generator=generator))
 
 
 def _erfinv(y):
@@ -202,14 +219,18 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
-    if rows < cols:
-        flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return _fill(tensor, (gain * q).reshape(tuple(tensor.shape)))
+    shape = tuple(tensor.shape)
+
+    def make(g):
+        flat = g.normal(0.0, 1.0, (rows, cols))
+        if rows < cols:
+            flat = flat.T
+        q, r = np.linalg.qr(flat)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (gain * q).reshape(shape)
+    return _fill(tensor, _sample(make, generator=generator))
 
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
@@ -217,12 +238,14 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tuple(tensor.shape)
-    g = _rng(generator)
-    arr = g.normal(0.0, std, (rows, cols))
     nz = int(math.ceil(sparsity * rows))
-    for c in range(cols):
-        arr[g.permutation(rows)[:nz], c] = 0
-    return _fill(tensor, arr)
+
+    def make(g):
+        arr = g.normal(0.0, std, (rows, cols))
+        for c in range(cols):
+            arr[g.permutation(rows)[:nz], c] = 0
+        return arr
+    return _fill(tensor, _sample(make, generator=generator))
 
 
 # old non-underscore aliases (deprecated in PyTorch, still found in older code)

@@ -7,6 +7,11 @@ A primitive is a class registered with ``@register`` that holds everything about
   ``ctx.attrs``, ``ctx.shape(i)``);
 - ``kind`` (elementwise, reduce, shape, index, library, random, creation) and its lowering:
   ``c_expr`` for fused elementwise kernels, ``onnx`` for export (None: not exportable);
+  a ``c_expr`` is a C expression over ``{0}``, ``{1}``... (the inputs), ``{T}`` (the C type the
+  op computes in) and named attributes (``{min}``); math functions go by their double names
+  (kernels include <tgmath.h>, so ``exp`` of a float is ``expf``), float constants are written
+  ``({T})0.5`` and the ``CZ_*`` helpers of codegen/render_c.py follow NumPy where C differs
+  (NaN-propagating max/min, Python-style remainder);
 - ``saves``: what backward reads ("inputs", "output", "both", "none"), checked against
   version counters so an in-place change of a saved value is reported, never silently used.
 Broadcast gradients are reduced to each input's shape by the engine, not in backward rules.

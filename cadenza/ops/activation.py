@@ -79,7 +79,9 @@ def _gelu_tanh_grad(g, x):
 class GeluTanh(Op):
     """gelu(x) = 0.5 x (1 + tanh(S (x + K x^3)))."""
     name, kind, onnx = "gelu_tanh", "elementwise", "Gelu"
-    c_expr = "(0.5f * {0} * (1.0f + tanhf(0.7978845608f * ({0} + 0.044715f * {0} * {0} * {0}))))"
+    # the same operations in the same order as _gelu_tanh: x / (exp((x^2 (-2SK) - 2S) x) + 1)
+    c_expr = "({0} / (exp(({0} * {0} * ({T})%r - ({T})%r) * {0}) + 1))" % (-2.0 * _S * _K,
+                                                                        2.0 * _S)
     to_float = True
 
     @staticmethod
@@ -95,10 +97,12 @@ class GeluTanh(Op):
 class GeluTanhBackward(Op):
     """g * gelu'(x), gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u'."""
     name, kind, onnx = "gelu_tanh_backward", "elementwise", None
-    c_expr = ("({0} * (0.5f * (1.0f + tanhf(0.7978845608f * ({1} + 0.044715f * {1} * {1} * {1})))"
-              " + 0.5f * {1} * (1.0f - tanhf(0.7978845608f * ({1} + 0.044715f * {1} * {1} * {1}))"
-              " * tanhf(0.7978845608f * ({1} + 0.044715f * {1} * {1} * {1})))"
-              " * 0.7978845608f * (1.0f + 0.134145f * {1} * {1})))")
+    # as _gelu_tanh_grad: sig = 1 / E, E = exp((x^2 (-2SK) - 2S) x) + 1,
+    # g ((((1 - sig) x) (x^2 6KS + 2S) + 1) sig)
+    c_expr = ("((((1 - 1 / (exp(({1} * {1} * ({T})%r - ({T})%r) * {1}) + 1)) * {1}"
+              " * ({1} * {1} * ({T})%r + ({T})%r) + 1)"
+              " * (1 / (exp(({1} * {1} * ({T})%r - ({T})%r) * {1}) + 1))) * {0})"
+              % (-2.0 * _S * _K, 2.0 * _S, 6.0 * _K * _S, 2.0 * _S, -2.0 * _S * _K, 2.0 * _S))
 
     @staticmethod
     def forward(xp, g, x):
@@ -128,7 +132,7 @@ def _phi(xp, x):
 class Gelu(Op):
     """gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
     name, kind, onnx = "gelu", "elementwise", "Gelu"
-    c_expr = "(0.5f * {0} * (1.0f + erff({0} * 0.7071067812f)))"
+    c_expr = "(((erf({0} * ({T})%r) + 1) * {0}) * ({T})0.5)" % _INV_SQRT2
     to_float = True
 
     @staticmethod
@@ -149,8 +153,8 @@ class Gelu(Op):
 class GeluBackward(Op):
     """g * gelu'(x), gelu'(x) = Phi(x) + x phi(x)."""
     name, kind, onnx = "gelu_backward", "elementwise", None
-    c_expr = ("({0} * (0.5f * (1.0f + erff({1} * 0.7071067812f)) + {1} * 0.3989422804f"
-              " * expf(-0.5f * {1} * {1})))")
+    c_expr = ("({0} * (({T})0.5 * (1 + erf({1} * ({T})%r))"
+              " + {1} * (exp(({T})-0.5 * {1} * {1}) * ({T})%r)))" % (_INV_SQRT2, _INV_SQRT_2PI))
 
     @staticmethod
     def forward(xp, g, x):

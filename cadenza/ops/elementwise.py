@@ -36,10 +36,10 @@ Sqrt = _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda c, g: g / (2 * c.out), "s
               "Sqrt", saves="output")
 # d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 out^3
 Rsqrt = _unary("rsqrt", lambda xp, a: 1 / xp.sqrt(a),
-               lambda c, g: g * (c.out * c.out * c.out) * -0.5, "(1/sqrt({0}))", None,
+               lambda c, g: g * (c.out * c.out * c.out) * -0.5, "(1 / sqrt({0}))", None,
                saves="output")
 Reciprocal = _unary("reciprocal", lambda xp, a: 1 / a, lambda c, g: -g * c.out * c.out,
-                    "(1/{0})", "Reciprocal", saves="output")
+                    "(1 / {0})", "Reciprocal", saves="output")
 Sin = _unary("sin", lambda xp, a: xp.sin(a), lambda c, g: g * c.saved[0].cos(), "sin({0})",
              "Sin")
 Cos = _unary("cos", lambda xp, a: xp.cos(a), lambda c, g: -g * c.saved[0].sin(), "cos({0})",
@@ -66,20 +66,22 @@ def _sigmoid_fwd(xp, a):
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
+# the C lowering splits by sign as _sigmoid_fwd does
 Sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda c, g: g * c.out * (1 - c.out),
-                 "(1/(1+exp(-{0})))", "Sigmoid", saves="output")
+                 "({0} >= 0 ? 1 / (1 + exp(-fabs({0}))) : exp(-fabs({0})) / (1 + exp(-fabs({0}))))",
+                 "Sigmoid", saves="output")
 # d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
 Erf = _unary("erf", lambda xp, a: _erf(xp, a),
              lambda c, g: g * (-(c.saved[0] * c.saved[0])).exp() * (2 / math.sqrt(math.pi)),
              "erf({0})", "Erf")
 Relu = _unary("relu", lambda xp, a: xp.maximum(a, 0), lambda c, g: g * (c.out > 0),
-              "fmax({0}, 0)", "Relu", saves="output", to_float=False)
+              "CZ_MAX({0}, 0)", "Relu", saves="output", to_float=False)
 Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(), "fabs({0})",
              "Abs", to_float=False)
 # Piecewise-constant functions: zero gradient, as in PyTorch.
 _zero = staticmethod(lambda c, g: g * 0)
 Sign = _unary("sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
-              lambda c, g: g * 0, "sign({0})", "Sign",
+              lambda c, g: g * 0, "({0} > 0 ? 1 : ({0} < 0 ? -1 : ({0} == 0 ? 0 : {0})))", "Sign",
               saves="none", to_float=False)
 Floor = _unary("floor", lambda xp, a: a if a.dtype.kind in "iub" else xp.floor(a),
                lambda c, g: g * 0, "floor({0})", "Floor", saves="none", to_float=False)
@@ -117,17 +119,17 @@ def _erf(xp, a):
 
 
 # ----------------------------------------------------------------------------- predicates
-def _pred(name, fwd, onnx):
+def _pred(name, fwd, onnx, c_expr):
     return register(type(name, (Op,), {
         "name": name, "kind": "elementwise", "onnx": onnx, "differentiable": False,
-        "saves": "none", "forward": staticmethod(fwd)}))
+        "saves": "none", "forward": staticmethod(fwd), "c_expr": c_expr}))
 
 
-IsNan = _pred("isnan", lambda xp, a: xp.isnan(a), "IsNaN")
-IsInf = _pred("isinf", lambda xp, a: xp.isinf(a), "IsInf")
-IsFinite = _pred("isfinite", lambda xp, a: xp.isfinite(a), None)
-LogicalNot = _pred("logical_not", lambda xp, a: xp.logical_not(a), "Not")
-BitwiseNot = _pred("bitwise_not", lambda xp, a: ~a, None)
+IsNan = _pred("isnan", lambda xp, a: xp.isnan(a), "IsNaN", "isnan({0})")
+IsInf = _pred("isinf", lambda xp, a: xp.isinf(a), "IsInf", "isinf({0})")
+IsFinite = _pred("isfinite", lambda xp, a: xp.isfinite(a), None, "isfinite({0})")
+LogicalNot = _pred("logical_not", lambda xp, a: xp.logical_not(a), "Not", "(!{0})")
+BitwiseNot = _pred("bitwise_not", lambda xp, a: ~a, None, "CZ_NOT({0})")
 
 
 # ----------------------------------------------------------------------------- binary
@@ -231,7 +233,7 @@ class Pow(_Binary):
 
 @register
 class Maximum(_Binary):
-    name, c_expr, onnx = "maximum", "fmax({0}, {1})", "Max"
+    name, c_expr, onnx = "maximum", "CZ_MAX({0}, {1})", "Max"
     forward = staticmethod(lambda xp, a, b: xp.maximum(a, b))
 
     # ties split the gradient evenly, as in PyTorch
@@ -244,7 +246,7 @@ class Maximum(_Binary):
 
 @register
 class Minimum(_Binary):
-    name, c_expr, onnx = "minimum", "fmin({0}, {1})", "Min"
+    name, c_expr, onnx = "minimum", "CZ_MIN({0}, {1})", "Min"
     forward = staticmethod(lambda xp, a, b: xp.minimum(a, b))
 
     @staticmethod
@@ -256,7 +258,7 @@ class Minimum(_Binary):
 
 @register
 class Remainder(_Binary):
-    name, c_expr, onnx = "remainder", "({0} - floor({0} / {1}) * {1})", "Mod"
+    name, c_expr, onnx = "remainder", "CZ_REM({0}, {1})", "Mod"
     forward = staticmethod(lambda xp, a, b: xp.remainder(a, b))
 
     # a - floor(a/b) b: d/da = 1, d/db = -floor(a/b)
@@ -291,25 +293,29 @@ class Atan2(_Binary):
         return g * b / d, -g * a / d
 
 
-def _nondiff_binary(name, fwd, onnx):
+def _nondiff_binary(name, fwd, onnx, c_expr=None):
     return register(type(name, (_Binary,), {
         "name": name, "onnx": onnx, "differentiable": False, "saves": "none",
-        "forward": staticmethod(fwd)}))
+        "forward": staticmethod(fwd), "c_expr": c_expr}))
 
 
 FloorDivide = _nondiff_binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), None)
-Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal")
-Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), None)
-Lt = _nondiff_binary("lt", lambda xp, a, b: xp.less(a, b), "Less")
-Le = _nondiff_binary("le", lambda xp, a, b: xp.less_equal(a, b), "LessOrEqual")
-Gt = _nondiff_binary("gt", lambda xp, a, b: xp.greater(a, b), "Greater")
-Ge = _nondiff_binary("ge", lambda xp, a, b: xp.greater_equal(a, b), "GreaterOrEqual")
-LogicalAnd = _nondiff_binary("logical_and", lambda xp, a, b: xp.logical_and(a, b), "And")
-LogicalOr = _nondiff_binary("logical_or", lambda xp, a, b: xp.logical_or(a, b), "Or")
-LogicalXor = _nondiff_binary("logical_xor", lambda xp, a, b: xp.logical_xor(a, b), "Xor")
-BitwiseAnd = _nondiff_binary("bitwise_and", lambda xp, a, b: a & b, None)
-BitwiseOr = _nondiff_binary("bitwise_or", lambda xp, a, b: a | b, None)
-BitwiseXor = _nondiff_binary("bitwise_xor", lambda xp, a, b: a ^ b, None)
+Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})")
+Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), None, "({0} != {1})")
+Lt = _nondiff_binary("lt", lambda xp, a, b: xp.less(a, b), "Less", "({0} < {1})")
+Le = _nondiff_binary("le", lambda xp, a, b: xp.less_equal(a, b), "LessOrEqual", "({0} <= {1})")
+Gt = _nondiff_binary("gt", lambda xp, a, b: xp.greater(a, b), "Greater", "({0} > {1})")
+Ge = _nondiff_binary("ge", lambda xp, a, b: xp.greater_equal(a, b), "GreaterOrEqual",
+                     "({0} >= {1})")
+LogicalAnd = _nondiff_binary("logical_and", lambda xp, a, b: xp.logical_and(a, b), "And",
+                             "({0} && {1})")
+LogicalOr = _nondiff_binary("logical_or", lambda xp, a, b: xp.logical_or(a, b), "Or",
+                            "({0} || {1})")
+LogicalXor = _nondiff_binary("logical_xor", lambda xp, a, b: xp.logical_xor(a, b), "Xor",
+                             "(!{0} != !{1})")
+BitwiseAnd = _nondiff_binary("bitwise_and", lambda xp, a, b: a & b, None, "({0} & {1})")
+BitwiseOr = _nondiff_binary("bitwise_or", lambda xp, a, b: a | b, None, "({0} | {1})")
+BitwiseXor = _nondiff_binary("bitwise_xor", lambda xp, a, b: a ^ b, None, "({0} ^ {1})")
 
 
 @register
@@ -341,7 +347,8 @@ class Where(Op):
 @register
 class Clamp(Op):
     """clamp with scalar bounds; gradient passes where min <= x <= max (as in PyTorch)."""
-    name, kind, c_expr, onnx = "clamp", "elementwise", "fmin(fmax({0}, {1}), {2})", "Clip"
+    name, kind, onnx = "clamp", "elementwise", "Clip"
+    c_expr = "CZ_MIN(CZ_MAX({0}, {min}), {max})"
 
     @staticmethod
     def forward(xp, a, min=None, max=None):
@@ -363,7 +370,7 @@ class Clamp(Op):
 @register
 class Cast(Op):
     """Convert to another dtype; gradients flow between floating dtypes."""
-    name, kind, c_expr, onnx, saves = "cast", "elementwise", "(({1}){0})", "Cast", "none"
+    name, kind, c_expr, onnx, saves = "cast", "elementwise", "(({T}){0})", "Cast", "none"
 
     @staticmethod
     def forward(xp, a, dtype=None):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
+from ..autograd.grad_mode import state as _state
 from .._tensor import Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape
 
@@ -31,6 +32,11 @@ def _to_index_item(i):
         a = i._data
         if a.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        tr = _state.tracer
+        if tr is not None and not tr.paused:
+            # a tensor the trace has not seen yet (a closure or buffer index) becomes a live
+            # graph input now; otherwise its array would pass as a constant attribute
+            tr.value_of(i)
         return a
     if isinstance(i, list):
         a = np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
@@ -392,30 +398,67 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     a = tensor._data
     if num_classes == -1:
+        _data_dependent(tensor, "one_hot without num_classes")
         num_classes = int(a.max()) + 1 if a.size else 0
     if a.size and (a.min() < 0 or a.max() >= num_classes):
         raise RuntimeError(f"one_hot: Class values must be in [0, {num_classes}), got "
                            f"[{int(a.min())}, {int(a.max())}]")
-    out = (a[..., None] == np.arange(num_classes)).astype(np.int64)
-    return _make(out)
+    # through recorded ops (not raw NumPy on .data), so a compiled graph recomputes it per call
+    from .._creation import arange
+    from .. import dtypes as _dt
+    return (tensor.unsqueeze(-1) == arange(num_classes, dtype=tensor.dtype)).to(_dt.int64)
 
 
 def bincount(input, weights=None, minlength=0):
+    _data_dependent(input, "bincount")
     w = None if weights is None else weights._data
-    return _make(np.bincount(input._data, w, minlength))
+    return _created_array(np.bincount(input._data, w, minlength))
 
 
 def searchsorted(sorted_sequence, values, *, right=False, side=None):
+    """Indices (int64, the shape of ``values``) at which ``values`` would be inserted into the
+    sorted last dim of ``sorted_sequence`` to keep it sorted.
+
+    Written with recorded ops so compiled graphs recompute it: in a stable sort of
+    ``cat(values, seq)`` each value lands after exactly the sequence elements less than it
+    ("left"; with ``cat(seq, values)``, those less than or equal: "right"), so its insertion
+    index is its rank there minus its rank among the values alone. NaN sorts last as in
+    ``np.searchsorted``.
+
+    >>> cadenza.searchsorted(cadenza.tensor([1., 3.]), cadenza.tensor([2., 3.]))
+    tensor([1, 1])
+    """
+    from .shape import cat
+    from .reduce import argsort
+    from .. import dtypes as _dt
     side = side or ("right" if right else "left")
-    s, v = sorted_sequence._data, values._data if isinstance(values, Tensor) else values
-    if s.ndim == 1:
-        return _make(np.searchsorted(s, v, side=side).astype(np.int64))
-    out = np.stack([np.searchsorted(s[i], v[i], side=side) for i in range(s.shape[0])])
-    return _make(out.astype(np.int64))
+    s = sorted_sequence
+    v = values if isinstance(values, Tensor) else _scalar_tensor(values, s)
+    dt = _dt.result_type(s, v)
+    s, v = s.to(dt), v.to(dt)
+    out_shape = tuple(v.shape)
+    if s.ndim <= 1:
+        s, v = s.reshape(-1), v.reshape(-1)
+    elif s.ndim != v.ndim or tuple(s.shape[:-1]) != tuple(v.shape[:-1]):
+        raise RuntimeError(f"searchsorted: expected boundaries and input to have the same "
+                           f"leading dims, got {fmt_shape(s.shape)} and {fmt_shape(v.shape)}")
+    n, m = s.shape[-1], v.shape[-1]
+    keys = cat([v, s], -1) if side == "left" else cat([s, v], -1)
+    rank = argsort(argsort(keys, -1), -1)          # inverse permutation: rank of each key
+    start = 0 if side == "left" else n
+    rank_v = rank[..., start:start + m]
+    return (rank_v - argsort(argsort(v, -1), -1)).reshape(out_shape)
 
 
 def bucketize(input, boundaries, *, right=False):
     return searchsorted(boundaries, input, side="left" if not right else "right")
+
+
+def _created_array(a):
+    """A result computed with raw NumPy from constant inputs (callers check that first with
+    _data_dependent): a constant of the compiled graph, not a lifted input."""
+    from .._creation import _created
+    return _created(_make(a))
 
 
 def _data_dependent(t, name):
@@ -432,13 +475,14 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     res = np.unique(input._data, return_inverse=return_inverse, return_counts=return_counts,
                     axis=dim)
     if not isinstance(res, tuple):
-        return _make(res)
-    out = [_make(res[0])]
+        return _created_array(res)
+    out = [_created_array(res[0])]
     k = 1
     if return_inverse:
-        out.append(_make(res[k].reshape(input.shape if dim is None else -1).astype(np.int64)))
+        inv = res[k].reshape(input.shape if dim is None else -1)
+        out.append(_created_array(inv.astype(np.int64)))
         k += 1
     if return_counts:
-        out.append(_make(res[k].astype(np.int64)))
+        out.append(_created_array(res[k].astype(np.int64)))
     return tuple(out)
 

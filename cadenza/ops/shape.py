@@ -224,6 +224,10 @@ def view(input, *shape):
 
 def _view_dtype(input, dt):
     from .._tensor import _make
+    from .._trace_hooks import untraceable
+    # no primitive reinterprets bits yet: a raw view would be replayed as a stale input
+    untraceable("Tensor.view(dtype)", "reinterpret the bits outside the compiled function",
+                input)
     return _make(input._data.view(dt.np))
 
 
@@ -576,9 +580,11 @@ def repeat_interleave(input, repeats, dim=None):
         x = expand(x, shp[:d + 1] + (repeats,) + shp[d + 1:])
         return x.reshape(shp[:d] + (shp[d] * repeats,) + shp[d + 1:])
     from .._creation import tensor
+    from .index import index_select, _data_dependent
+    if isinstance(repeats, Tensor):
+        _data_dependent(repeats, "repeat_interleave with tensor repeats")
     idx = np.repeat(np.arange(input.shape[d]), np.asarray(repeats.tolist() if isinstance(
         repeats, Tensor) else repeats))
-    from .index import index_select
     return index_select(input, d, tensor(idx))
 
 

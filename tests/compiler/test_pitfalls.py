@@ -110,3 +110,89 @@ def test_parameter_replaced_by_a_new_parameter(capsys):
         lin.bias = nn.Parameter(cadenza.zeros(1))
         assert cl(x).tolist() == [[0.0], [0.0]]
     assert "weight: replaced by another object" in capsys.readouterr().err
+
+
+def test_backward_without_zero_grad_accumulates_as_eager():
+    w = cadenza.tensor([1.0, 2.0], requires_grad=True)     # a free tensor playing a parameter
+
+    @cadenza.compile
+    def f(x):
+        (w * x).sum().backward()     # .grad None -> created; else accumulated: a guard
+
+    x = cadenza.tensor([3.0, 4.0])
+    for want in ([3.0, 4.0], [6.0, 8.0], [9.0, 12.0]):
+        f(x)
+        assert w.grad.tolist() == want
+
+
+def test_backward_into_an_argument_raises():
+    import pytest
+    from cadenza.errors import TraceError
+
+    @cadenza.compile
+    def f(x):
+        (x * x).sum().backward()
+
+    with pytest.raises(TraceError, match=r"argument x \(.*test_pitfalls.py:\d+\).*autograd.grad"):
+        f(cadenza.ones(2, requires_grad=True))
+
+
+def test_random_init_inside_draws_again_each_call():
+    w1, w2 = cadenza.empty(3, 4), cadenza.empty(3, 4)
+
+    def f(w):
+        nn.init.kaiming_uniform_(w)
+        nn.init.trunc_normal_(w, std=0.5)
+        return w * 2
+    cf = cadenza.compile(f)
+    for seed in range(3):
+        cadenza.manual_seed(seed)
+        a = f(w1)
+        cadenza.manual_seed(seed)
+        assert _eq(cf(w2), a) and _eq(w1, w2)
+
+
+def test_embedding_max_norm_and_freq_scaling():
+    import cadenza.nn.functional as F
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((6, 3)) * 2
+    we, wc = (cadenza.tensor(w0.copy(), requires_grad=True) for _ in range(2))
+
+    def step(w, i):
+        out = F.embedding(i, w, max_norm=1.0, scale_grad_by_freq=True)  # renorms w in place
+        (out * out).sum().backward()
+        return out
+    cs = cadenza.compile(lambda i: step(wc, i))
+    for _ in range(3):
+        i = cadenza.tensor(rng.integers(0, 6, (2, 3)))
+        assert _eq(cs(i), step(we, i)) and _eq(wc, we) and _eq(wc.grad, we.grad)
+
+
+def test_closure_index_tensor_changed_in_place():
+    idx = cadenza.tensor([0, 2])
+
+    @cadenza.compile
+    def f(x):
+        return x[idx]
+
+    x = cadenza.arange(4.0)
+    assert f(x).tolist() == [0.0, 2.0]
+    idx.copy_(cadenza.tensor([3, 1]))   # read live, not baked into the graph
+    assert f(x).tolist() == [3.0, 1.0]
+
+
+def test_returning_a_record_of_tensors_raises():
+    import dataclasses
+    import pytest
+    from cadenza.errors import TraceError
+
+    @dataclasses.dataclass
+    class Out:
+        y: object
+
+    @cadenza.compile
+    def f(x):
+        return Out(x * 2)            # the graph would hand back this object on every call
+
+    with pytest.raises(TraceError, match="returns a Out holding tensors"):
+        f(cadenza.ones(2))

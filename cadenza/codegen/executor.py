@@ -1,0 +1,110 @@
+"""Run a compiled graph: fused nodes call their generated C kernel through ctypes, every other
+node runs as the NumPy interpreter runs it (matmul and convolution stay BLAS calls).
+
+Kernel outputs are written into arrays the executor allocates; inputs are passed as pointers
+to C-contiguous arrays of the recorded dtype (a non-contiguous view is copied first).
+"""
+from __future__ import annotations
+
+import ctypes
+import sys
+import time
+
+import numpy as np
+
+from .._config import debug_level
+from ..graph.interpret import Interpreter
+from ..graph.ir import Fused, Graph
+from . import cache
+from .render_c import render_graph
+
+STATS = {"kernels": 0, "builds": 0, "disk_cache_hits": 0, "build_seconds": 0.0}
+_noticed: set = set()
+
+
+def _notice(msg: str) -> None:
+    if msg not in _noticed:
+        _noticed.add(msg)
+        print(f"cadenza.compile: {msg}", file=sys.stderr)
+
+
+def make_runner(graph: Graph, backend: str = "c"):
+    """A callable ``runner(arrays) -> arrays`` for ``graph`` on ``backend`` ("c" or "numpy")."""
+    if backend != "c":
+        return Interpreter(graph)
+    kernels = [(f"cz_kernel_{i}", n.op) for i, n in enumerate(
+        n for n in graph.nodes if isinstance(n.op, Fused))]
+    if not kernels:
+        return Interpreter(graph)
+    if cache.compiler() is None:
+        _notice("no C compiler found (set CC); running graphs with the NumPy interpreter")
+        return Interpreter(graph)
+    source = render_graph(kernels)
+    if debug_level() >= 3:
+        print(f"[cadenza] kernel source:\n{source}", file=sys.stderr)
+    t0 = time.perf_counter()
+    try:
+        lib, path, cached = cache.build(source)
+    except cache.CompileError as e:
+        _notice(f"building kernels failed, using the NumPy interpreter: {e}")
+        return Interpreter(graph)
+    STATS["build_seconds"] += time.perf_counter() - t0
+    STATS["disk_cache_hits" if cached else "builds"] += 1
+    STATS["kernels"] += len(kernels)
+    return KernelRunner(graph, lib, {id(k): name for name, k in kernels}, source)
+
+
+class KernelRunner(Interpreter):
+    """The interpreter, with fused nodes replaced by calls into the kernel library."""
+
+    def __init__(self, graph: Graph, lib, names: dict, source: str):
+        self.lib = lib
+        self.names = names
+        self.source = source
+        plan = getattr(graph, "plan", None)
+        self.assign = plan.assign if plan is not None else {}
+        self.slot_bytes = plan.slots if plan is not None else []
+        self.arena: dict[int, np.ndarray] = {}     # value id -> its view of an arena buffer
+        super().__init__(graph)
+
+    def _planned(self, vid, dt, shape):
+        """The arena view for a planned kernel output (buffers made on first use, kept)."""
+        a = self.arena.get(vid)
+        if a is None:
+            s = self.assign[vid]
+            if s not in self.arena_buffers:
+                self.arena_buffers[s] = np.empty(self.slot_bytes[s], np.uint8)
+            n = int(np.prod(shape, dtype=np.int64)) * np.dtype(dt).itemsize
+            a = self.arena_buffers[s][:n].view(dt).reshape(shape)
+            self.arena[vid] = a
+        return a
+
+    @property
+    def arena_buffers(self) -> dict:
+        d = self.__dict__.get("_arena_buffers")
+        if d is None:
+            d = self.__dict__["_arena_buffers"] = {}
+        return d
+
+    def _fused_step(self, n):
+        k: Fused = n.op
+        fn = getattr(self.lib, self.names[id(k)])
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p] * (len(k.inputs) + len(k.outputs))
+        ins = [(v.id, v.dtype, v.shape) for v in k.inputs]
+        outs = [(v.id, v.dtype, v.shape, v.id in self.assign) for v in k.outputs]
+        planned = self._planned
+
+        def run(env):
+            arrays = []
+            for vid, dt, shape in ins:
+                a = env[vid]
+                if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a, dtype=dt)
+                arrays.append(a)
+            results = [planned(vid, dt, shape) if p else np.empty(shape, dt)
+                       for vid, dt, shape, p in outs]
+            fn(*[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results])
+            for (vid, _, _, _), r in zip(outs, results):
+                env[vid] = r
+        return run

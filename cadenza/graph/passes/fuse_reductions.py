@@ -1,0 +1,151 @@
+"""Reduction fusion: the elementwise producer of a ``sum``/``amax``/``amin`` is computed inside
+the reduction's loop, so ``(x - m).exp().sum(-1)`` or ``(g * y).sum(0)`` read their inputs once
+and never write the elementwise intermediate (unless something else needs it: then the kernel
+writes it too).
+
+The reduction must be over a block of trailing dimensions (each row reduced: NumPy's pairwise
+summation is reproduced exactly, so results match eager bit for bit) or a block of leading
+dimensions (the rows are added in order, as NumPy does); every operand must walk each block
+with one stride. Other reductions stay NumPy calls.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from ..ir import Fused, Graph, Node, Value, fused_node
+from .fuse_elementwise import fusable
+
+REDUCTIONS = {"sum", "amax", "amin"}
+
+
+def reduced_dims(n: Node) -> tuple:
+    nd = len(n.inputs[0].shape)
+    dims = n.attrs.get("dims")
+    if dims is None:
+        return tuple(range(nd))
+    if isinstance(dims, int):
+        dims = (dims,)
+    return tuple(sorted(d % nd for d in dims)) if nd else ()
+
+
+def layout(shape: tuple, dims: tuple, operand_shapes: list):
+    """("rows", R, K, strides) when the trailing dims are reduced, ("cols", K, C, strides) for
+    leading ones, else None. ``strides[i] = (outer, inner)`` element strides of operand i
+    (0 where it broadcasts) over the two blocks."""
+    nd = len(shape)
+    if not dims or len(dims) != dims[-1] - dims[0] + 1:
+        return None
+    if dims[-1] == nd - 1:
+        kind, split = "rows", dims[0]
+    elif dims[0] == 0:
+        kind, split = "cols", dims[-1] + 1
+    else:
+        return None
+    blocks = [tuple(range(split)), tuple(range(split, nd))]
+    strides = []
+    for s in operand_shapes:
+        s = (1,) * (nd - len(s)) + tuple(s)
+        full = _contiguous_strides(s)
+        pair = []
+        for block in blocks:
+            st = _block_stride(s, full, shape, block)
+            if st is None:
+                return None
+            pair.append(st)
+        strides.append(tuple(pair))
+    sizes = [int(np.prod([shape[d] for d in b], dtype=np.int64)) for b in blocks]
+    return kind, sizes[0], sizes[1], strides
+
+
+def _contiguous_strides(s):
+    out, acc = [0] * len(s), 1
+    for d in range(len(s) - 1, -1, -1):
+        out[d] = 0 if s[d] == 1 else acc
+        acc *= s[d]
+    return out
+
+
+def _block_stride(s, strides, shape, block):
+    """One stride walking ``block`` of the iteration space over an operand, or None."""
+    dims = [d for d in block if shape[d] != 1]
+    if not dims:
+        return 0
+    if all(s[d] == 1 for d in dims):
+        return 0
+    if any(s[d] == 1 for d in dims):
+        return None          # partly broadcast inside the block: no single stride
+    for a, b in zip(dims, dims[1:]):
+        if strides[a] != strides[b] * shape[b]:
+            return None
+    return strides[dims[-1]]
+
+
+def _reduction_ok(n: Node) -> bool:
+    if isinstance(n.op, str) or n.op.name not in REDUCTIONS or not n.inputs:
+        return False
+    x = n.inputs[0]
+    if not isinstance(x, Value) or x.dtype.kind != "f" or x.dtype.itemsize not in (4, 8):
+        return False
+    if n.attrs.get("dtype") is not None or 0 in x.shape or n.out.dtype != x.dtype:
+        return False
+    return True
+
+
+def run(graph: Graph) -> Graph:
+    g = graph.copy()
+    nodes = g.nodes
+    position = {}
+    consumers = defaultdict(list)
+    for i, n in enumerate(nodes):
+        for v in n.outs:
+            position[v.id] = i
+        for u in n.uses():
+            consumers[u.id].append(i)
+    graph_outs = {v.id for v in g.outputs}
+    removed: set[int] = set()
+    replaced: dict[int, Node] = {}
+    index = sum(1 for n in nodes if isinstance(n.op, Fused))
+    for i, n in enumerate(nodes):
+        if not _reduction_ok(n):
+            continue
+        x = n.inputs[0]
+        p = position.get(x.id)
+        if p is None or p in removed:
+            continue
+        prod = nodes[p]
+        if isinstance(prod.op, Fused):
+            if prod.op.reduction is not None or prod.op.shape != x.shape:
+                continue
+            members = list(prod.op.members)
+        elif fusable(prod) and prod.out.shape == x.shape:
+            members = [prod]
+        else:
+            continue
+        # the fused kernel runs at the reduction's position: nothing between may need its values
+        if any(c < i and c != p for v in prod.outs for c in consumers[v.id]):
+            continue
+        inner = {m.out.id for m in members}
+        inputs, seen = [], set()
+        for m in members:
+            for u in m.uses():
+                if u.id not in inner and u.id not in seen:
+                    seen.add(u.id)
+                    inputs.append(u)
+        dims = reduced_dims(n)
+        lay = layout(x.shape, dims, [v.shape for v in inputs] + [x.shape])
+        if lay is None:
+            continue
+        outputs = [m.out for m in members if m.out.id in graph_outs or
+                   any(c != i for c in consumers[m.out.id])]
+        kernel = Fused(members + [n], inputs, outputs + [n.out], x.shape, reduction=n,
+                       index=index)
+        index += 1
+        removed.add(p)
+        replaced[i] = fused_node(kernel, n.src)
+    g.nodes = [replaced.get(i, n) for i, n in enumerate(nodes) if i not in removed]
+    kernels = [n.op for n in g.nodes if isinstance(n.op, Fused)]
+    for j, k in enumerate(kernels):      # number kernels in execution order for printing
+        k.index = j
+    return g
