@@ -20,6 +20,8 @@ from .._config import cache_dir
 
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fwrapv",
          "-std=gnu11", "-shared", "-fPIC", "-w"]
+# vectorised libm (glibc's libmvec); without it (another libc) kernels call scalar libm
+VECTOR_MATH = ["-DCZ_VECTOR_MATH", "-lmvec"]
 _compiler_id: dict = {}
 _loaded: dict = {}
 
@@ -59,7 +61,7 @@ def _cpu_flags() -> str:
 
 def library_key(source: str, cc: str) -> str:
     h = hashlib.sha256()
-    for part in (source, " ".join(FLAGS), _identity(cc)):
+    for part in (source, " ".join(FLAGS + VECTOR_MATH), _identity(cc)):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -83,8 +85,11 @@ def build(source: str) -> tuple[ctypes.CDLL, str, bool]:
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(source)
-            proc = subprocess.run([cc, *FLAGS, tmp_c, "-o", tmp_so, "-lm"],
-                                  capture_output=True, text=True)
+            for extra in (VECTOR_MATH, []):
+                proc = subprocess.run([cc, *FLAGS, tmp_c, "-o", tmp_so, *extra, "-lm"],
+                                      capture_output=True, text=True)
+                if proc.returncode == 0:
+                    break
             if proc.returncode != 0:
                 raise CompileError(f"{cc} failed on generated kernels ({tmp_c}):\n"
                                    f"{proc.stderr[-4000:]}")

@@ -16,6 +16,7 @@ from .._config import debug_level
 from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph
 from . import cache
+from . import render_rows
 from .render_c import render_graph
 
 STATS = {"kernels": 0, "builds": 0, "disk_cache_hits": 0, "build_seconds": 0.0}
@@ -32,8 +33,12 @@ def make_runner(graph: Graph, backend: str = "c"):
     """A callable ``runner(arrays) -> arrays`` for ``graph`` on ``backend`` ("c" or "numpy")."""
     if backend != "c":
         return Interpreter(graph)
-    kernels = [(f"cz_kernel_{i}", n.op) for i, n in enumerate(
-        n for n in graph.nodes if isinstance(n.op, Fused))]
+    kernels = []
+    for n in graph.nodes:
+        if isinstance(n.op, Fused):
+            kernels.append((f"cz_kernel_{len(kernels)}", n.op))
+        elif render_rows.supported(n):
+            kernels.append((f"cz_kernel_{len(kernels)}", n))
     if not kernels:
         return Interpreter(graph)
     if cache.compiler() is None:
@@ -85,6 +90,38 @@ class KernelRunner(Interpreter):
         if d is None:
             d = self.__dict__["_arena_buffers"] = {}
         return d
+
+    def _step(self, n):
+        if id(n) in self.names:
+            return self._row_step(n)
+        return super()._step(n)
+
+    def _row_step(self, n):
+        """A row primitive (softmax, norms, cross entropy...) run by its C kernel."""
+        fn = getattr(self.lib, self.names[id(n)])
+        vals = render_rows.arguments(n)
+        ce = n.op.name.startswith("cross_entropy")
+        fn.restype = ctypes.c_int64 if ce else None
+        fn.argtypes = [ctypes.c_void_p] * (len(vals) + 1)
+        ins = [(v.id, v.dtype) for v in vals]
+        out_id, out_dt, out_shape = n.out.id, n.out.dtype, n.out.shape
+        where = n.src
+        classes = (vals[1] if n.op.name.endswith("backward") else vals[0]).shape[-1] if ce else 0
+
+        def run(env):
+            arrays = []
+            for vid, dt in ins:
+                a = env[vid]
+                if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a, dtype=dt)
+                arrays.append(a)
+            out = np.empty(out_shape, out_dt)
+            bad = fn(*[a.ctypes.data for a in arrays], out.ctypes.data)
+            if bad:
+                raise IndexError(f"cross_entropy: expected class indices in [0, {classes}) or "
+                                 f"ignore_index, got {bad} out of range ({where})")
+            env[out_id] = out
+        return run
 
     def _fused_step(self, n):
         k: Fused = n.op

@@ -49,9 +49,12 @@ class Specialisation:
         self.res = res
         self.autograd = plan
         self.graph = optimize(res.graph) if plan is None else plan.forward
-        self.run_graph = _make_runner(self.graph, self.backend)
+        backend = self.backend
+        if any(type(L.array) is not np.ndarray for L in res.lifted):
+            backend = "numpy"   # generated kernels are CPU code: CUDA graphs run op by op
+        self.run_graph = _make_runner(self.graph, backend)
         if plan is not None:
-            plan.backward_runner = _make_runner(plan.backward, self.backend)
+            plan.backward_runner = _make_runner(plan.backward, backend)
         for j, L in enumerate(res.lifted):
             if L.src[0] != "arg":
                 a = L.array

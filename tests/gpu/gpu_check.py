@@ -121,6 +121,79 @@ def _():
     close(sd["weight"], m.weight)
 
 
+def _mlp_step(device, dtype, act=nn.GELU):
+    cadenza.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), act(), nn.LayerNorm(32), nn.Linear(32, 5))
+    model = model.to(device=device, dtype=dtype)
+    opt = cadenza.optim.AdamW(model.parameters(), lr=1e-2)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, step
+
+
+@check("compiled training step on cuda equals eager on cuda")
+def _():
+    rng = np.random.default_rng(0)
+    x = cadenza.from_numpy(rng.standard_normal((64, 16), dtype=np.float32)).cuda()
+    y = cadenza.from_numpy(rng.integers(0, 5, 64)).cuda()
+    m1, eager = _mlp_step("cuda", cadenza.float32)
+    m2, step = _mlp_step("cuda", cadenza.float32)
+    compiled = cadenza.compile(step)
+    for _ in range(5):
+        close(compiled(x, y), eager(x, y), 1e-5)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        close(p2, p1, 1e-5)
+    assert cadenza.compiler.stats()["cache_hits"] >= 4
+
+
+@check("compiled forward with backward outside on cuda")
+def _():
+    cadenza.manual_seed(0)
+    m = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1)).cuda()
+    x = cadenza.randn(4, 8).cuda()
+    m(x).sum().backward()
+    ref = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    cadenza.compile(m)(x).sum().backward()
+    for p, r in zip(m.parameters(), ref):
+        close(p.grad, r, 1e-6)
+
+
+@check("C kernels on this machine's cores (OpenMP) equal the NumPy interpreter")
+def _():
+    import os
+    print("   cores:", os.cpu_count())
+    rng = np.random.default_rng(1)
+    x = cadenza.from_numpy(rng.standard_normal((512, 1024), dtype=np.float32))
+    b = cadenza.from_numpy(rng.standard_normal(1024, dtype=np.float32))
+    w = cadenza.from_numpy(rng.standard_normal(1024, dtype=np.float32))
+
+    def f(x, b, w):
+        h = (x * 2 + b).relu()
+        return (h.sum(-1), (h * x).sum(0), F.layer_norm(h, (1024,), w, b), h.softmax(-1))
+    outs_c = cadenza.compile(f, backend="c")(x, b, w)
+    outs_n = cadenza.compile(f, backend="numpy")(x, b, w)
+    for a, r in zip(outs_c, outs_n):
+        close(a, r, 1e-5)
+    assert cadenza.compiler.stats()["kernels"] > 0
+    # float64 training step without transcendental functions: bit-identical to the
+    # interpreter, however many threads the kernels use
+    x64 = x.double()
+    y = cadenza.from_numpy(rng.integers(0, 5, 512))
+    m1, s1 = _mlp_step("cpu", cadenza.float64, nn.ReLU)
+    m2, s2 = _mlp_step("cpu", cadenza.float64, nn.ReLU)
+    c1, c2 = cadenza.compile(s1, backend="c"), cadenza.compile(s2, backend="numpy")
+    for _ in range(3):
+        c1(x64[:, :16], y), c2(x64[:, :16], y)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert np.array_equal(p1.detach().numpy(), p2.detach().numpy())
+
+
 passed = sum(ok for _, ok, _ in results)
 print(f"{passed} passed, {len(results) - passed} failed")
 sys.exit(0 if passed == len(results) else 1)

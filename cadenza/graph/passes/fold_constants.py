@@ -28,8 +28,8 @@ def _fold(n: Node, consts: dict):
     arrays = []
     for x in n.inputs:
         if isinstance(x, Value):
-            if x.id not in consts:
-                return None
+            if x.id not in consts or type(consts[x.id]) is not np.ndarray:
+                return None     # not constant, or a device (CuPy) array: folded on host never
             arrays.append(consts[x.id])
         elif isinstance(x, _SCALARS) or x is None:
             arrays.append(x)

@@ -44,6 +44,10 @@ def layout(shape: tuple, dims: tuple, operand_shapes: list):
     else:
         return None
     blocks = [tuple(range(split)), tuple(range(split, nd))]
+    if kind == "cols" and all(shape[d] == 1 for d in blocks[1]):
+        # NumPy ignores size-1 dims: reducing (R, 1) over dim 0 is one pairwise sum over R
+        # elements, not R rows added in order (which rounds differently from 8 elements on)
+        kind, blocks = "rows", blocks[::-1]
     strides = []
     for s in operand_shapes:
         s = (1,) * (nd - len(s)) + tuple(s)

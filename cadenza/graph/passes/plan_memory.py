@@ -125,11 +125,11 @@ def run(graph: Graph) -> Graph:
             free.append(s)
         for v in dies_at.pop(i, []):
             live_other -= _nbytes(v)
-        # values whose storage is dead after node i: drop the executor's references
-        dead = [vid for vid, t in last_use.items() if t == i and vid not in outputs
-                and vid not in inputs_or_consts]
-        if dead:
-            release[i] = dead
+
+    # values not used after node i: the executor drops its references to them there
+    for vid, t in last_use.items():
+        if vid not in outputs and vid not in inputs_or_consts:
+            release.setdefault(t, []).append(vid)
     unplanned = sum(_nbytes(v) for n in nodes for v in n.outs
                     if v.id not in inputs_or_consts)
     graph.plan = MemoryPlan(slots, assign, release, sum(slots) + peak_other, unplanned)

@@ -1,0 +1,241 @@
+"""C kernels for the row-wise fused primitives (softmax, log_softmax, layer/RMS norm, cross
+entropy and their derivative primitives): one pass per row, rows in parallel, instead of the
+several NumPy passes of their eager forward.
+
+They are used for float32 only. Their eager results are defined up to rounding (pairwise sums,
+NumPy's vectorised exp), and these kernels reorder sums and use libm, so float64 graphs keep
+the NumPy forward and stay bit-identical to eager; float32 results agree to a few ulp.
+Each op is normalised over its last dimension (``dim=-1``, ``k=1``), the layout every model
+here uses; other layouts run the NumPy forward.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.ir import Value
+
+ROW_OPS = {"softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "layer_norm",
+           "rms_norm", "layer_norm_backward", "rms_norm_backward", "layer_norm_weight_grad",
+           "rms_norm_weight_grad", "cross_entropy", "cross_entropy_backward"}
+F32 = np.dtype(np.float32)
+PARALLEL_ROWS = 1 << 15      # elements: smaller ops run on one thread
+
+
+def supported(n) -> bool:
+    """Can primitive node ``n`` run as a row kernel?"""
+    op = n.op
+    if isinstance(op, str) or op.name not in ROW_OPS or n.out.dtype != F32 or 0 in n.out.shape:
+        return False
+    values = [x for x in n.inputs if isinstance(x, Value)]
+    if any(x is not None and not isinstance(x, Value) for x in n.inputs):
+        return False
+    name = op.name
+    if name.startswith("cross_entropy"):
+        x = values[1] if name.endswith("backward") else values[0]
+        t = values[-1]
+        return len(x.shape) == 2 and t.dtype == np.int64 and \
+            all(v.dtype == F32 for v in values if v is not t)
+    if any(v.dtype != F32 for v in values):
+        return False
+    if name.startswith(("softmax", "log_softmax")):
+        x = values[-1]
+        nd = len(x.shape)
+        return nd >= 1 and n.attrs.get("dim", -1) % nd == nd - 1 and \
+            all(v.shape == x.shape for v in values) and \
+            (not n.attrs.get("causal") or nd >= 2)
+    return n.attrs.get("k", 1) == 1 and len(values[0].shape) >= 1
+
+
+def arguments(n) -> list:
+    """The Values passed to the kernel, in its parameter order (output follows)."""
+    return [x for x in n.inputs if isinstance(x, Value)]
+
+
+def _par(elements: int) -> str:
+    return f" if({elements} >= {PARALLEL_ROWS})" if elements >= PARALLEL_ROWS else " if(0)"
+
+
+def _flit(v: float) -> str:
+    return f"((float){float(np.float32(v)).hex()})"
+
+
+def render(n, fname: str) -> str:
+    name = n.op.name
+    vals = arguments(n)
+    if name.startswith("cross_entropy"):
+        return _cross_entropy(n, fname, vals)
+    if "norm" in name:
+        return _norm(n, fname, vals)
+    return _softmax_family(n, fname, vals)
+
+
+def _rows_of(shape) -> tuple[int, int]:
+    N = int(shape[-1])
+    return int(np.prod(shape[:-1], dtype=np.int64)), N
+
+
+def _softmax_family(n, fname: str, vals: list) -> str:
+    name = n.op.name
+    R, N = _rows_of(vals[-1].shape)
+    causal = bool(n.attrs.get("causal", False))
+    L = int(vals[-1].shape[-2]) if causal else 0
+    scale = float(n.attrs.get("scale", 1.0))
+    visible = f"int64_t nv = (r % {L}) + 1; if (nv > {N}) nv = {N};" if causal else \
+        f"const int64_t nv = {N};"
+    scaled = f" * {_flit(scale)}" if scale != 1.0 else ""
+    head = [f"void {fname}(" + ", ".join(
+        [f"const float *restrict in{i}" for i in range(len(vals))] + ["float *restrict out"])
+        + ") {", f"    #pragma omp parallel for schedule(static){_par(R * N)}",
+        f"    for (int64_t r = 0; r < {R}; r++) {{", f"        {visible}",
+        f"        float *restrict o = out + r * {N};"]
+    rows = [f"        const float *restrict a{i} = in{i} + r * {N};" for i in range(len(vals))]
+    if name == "softmax":
+        body = ["        float m = -INFINITY;",
+                f"        for (int64_t j = 0; j < nv; j++) {{ float z = a0[j]{scaled}; o[j] = z;"
+                " m = CZ_MAX(m, z); }",
+                "        float s = 0;",
+                "        #pragma omp simd reduction(+:s)",
+                "        for (int64_t j = 0; j < nv; j++) { float e = exp(o[j] - m); o[j] = e;"
+                " s += e; }",
+                "        for (int64_t j = 0; j < nv; j++) o[j] = o[j] / s;",
+                f"        for (int64_t j = nv; j < {N}; j++) o[j] = 0;"]
+    elif name == "softmax_backward":      # scale * y (g - sum(g y)); in0 = g, in1 = y
+        body = ["        float s = 0;",
+                "        #pragma omp simd reduction(+:s)",
+                "        for (int64_t j = 0; j < nv; j++) s += a0[j] * a1[j];",
+                "        #pragma omp simd",
+                f"        for (int64_t j = 0; j < nv; j++) o[j] = (a0[j] * a1[j] - a1[j] * s)"
+                f"{scaled};",
+                f"        for (int64_t j = nv; j < {N}; j++) o[j] = 0;"]
+    elif name == "log_softmax":
+        body = ["        float m = -INFINITY;",
+                "        for (int64_t j = 0; j < nv; j++) m = CZ_MAX(m, a0[j]);",
+                "        float s = 0;",
+                "        #pragma omp simd reduction(+:s)",
+                "        for (int64_t j = 0; j < nv; j++) s += exp(a0[j] - m);",
+                "        const float ls = log(s);",
+                "        #pragma omp simd",
+                "        for (int64_t j = 0; j < nv; j++) o[j] = (a0[j] - m) - ls;"]
+    else:                                  # log_softmax_backward: g - exp(y) sum(g)
+        body = ["        float s = 0;",
+                "        #pragma omp simd reduction(+:s)",
+                "        for (int64_t j = 0; j < nv; j++) s += a0[j];",
+                "        #pragma omp simd",
+                "        for (int64_t j = 0; j < nv; j++) o[j] = a0[j] - exp(a1[j]) * s;"]
+    return "\n".join(head + rows + body + ["    }", "}"])
+
+
+def _stats_lines(center: bool, N: int, eps: float) -> list[str]:
+    """Per-row mean (if centred) and s = 1 / sqrt(var + eps) of row pointer ``x``."""
+    lines = []
+    if center:
+        lines += ["        float mean = 0;", "        #pragma omp simd reduction(+:mean)",
+                  f"        for (int64_t j = 0; j < {N}; j++) mean += x[j];",
+                  f"        mean = mean * {_flit(1.0 / N)};"]
+    d = "(x[j] - mean)" if center else "x[j]"
+    lines += ["        float var = 0;", "        #pragma omp simd reduction(+:var)",
+              f"        for (int64_t j = 0; j < {N}; j++) var += {d} * {d};",
+              f"        const float s = 1 / sqrt(var * {_flit(1.0 / N)} + {_flit(eps)});"]
+    return lines
+
+
+def _norm(n, fname: str, vals: list) -> str:
+    name = n.op.name
+    center = name.startswith("layer")
+    eps = float(n.attrs.get("eps", 1e-5))
+    xh = "((x[j] - mean) * s)" if center else "(x[j] * s)"
+    if name.endswith("weight_grad"):      # sum over rows of g * xh: per-thread partial sums
+        g, x = vals
+        R, N = _rows_of(x.shape)
+        return "\n".join([
+            f"void {fname}(const float *restrict in0, const float *restrict in1, "
+            "float *restrict out) {",
+            "    const int nt = omp_get_max_threads();",
+            f"    float *part = (float *)calloc((size_t)nt * {N}, sizeof(float));",
+            f"    #pragma omp parallel{_par(R * N)}",
+            "    {",
+            f"        float *restrict acc = part + (size_t)omp_get_thread_num() * {N};",
+            "        #pragma omp for schedule(static)",
+            f"        for (int64_t r = 0; r < {R}; r++) {{",
+            f"        const float *restrict x = in1 + r * {N};",
+            f"        const float *restrict g = in0 + r * {N};",
+            *_stats_lines(center, N, eps),
+            "        #pragma omp simd",
+            f"        for (int64_t j = 0; j < {N}; j++) acc[j] += g[j] * {xh};",
+            "        }",
+            "    }",
+            f"    for (int64_t j = 0; j < {N}; j++) {{ float t = 0;",
+            f"        for (int q = 0; q < nt; q++) t += part[(size_t)q * {N} + j];",
+            "        out[j] = t; }",
+            "    free(part);",
+            "}"])
+    x = vals[1] if name.endswith("backward") else vals[0]
+    R, N = _rows_of(x.shape)
+    params = [f"const float *restrict in{i}" for i in range(len(vals))] + ["float *restrict out"]
+    lines = [f"void {fname}({', '.join(params)}) {{",
+             f"    #pragma omp parallel for schedule(static){_par(R * N)}",
+             f"    for (int64_t r = 0; r < {R}; r++) {{",
+             f"        float *restrict o = out + r * {N};"]
+    if name.endswith("backward"):        # s (v - xh mean(v xh) - mean(v)), v = g w
+        has_w = len(vals) > 2
+        v = "(g[j] * in2[j])" if has_w else "g[j]"
+        lines += [f"        const float *restrict g = in0 + r * {N};",
+                  f"        const float *restrict x = in1 + r * {N};",
+                  *_stats_lines(center, N, eps),
+                  "        float c = 0, mv = 0;",
+                  "        #pragma omp simd reduction(+:c, mv)",
+                  f"        for (int64_t j = 0; j < {N}; j++) {{ c += {v} * {xh}; mv += {v}; }}",
+                  f"        c = c * {_flit(1.0 / N)};",
+                  f"        mv = {'mv * ' + _flit(1.0 / N) if center else '0'};",
+                  "        #pragma omp simd",
+                  f"        for (int64_t j = 0; j < {N}; j++) o[j] = (({v} - {xh} * c) - mv) * s;"]
+    else:                                 # y = xh w + b (either may be absent)
+        present = [isinstance(a, Value) for a in (list(n.inputs) + [None, None])[1:3]]
+        w = "in1" if present[0] else None
+        b = ("in2" if present[0] else "in1") if present[1] else None
+        y = xh + (f" * {w}[j]" if w else "") + (f" + {b}[j]" if b else "")
+        lines += [f"        const float *restrict x = in0 + r * {N};",
+                  *_stats_lines(center, N, eps),
+                  "        #pragma omp simd",
+                  f"        for (int64_t j = 0; j < {N}; j++) o[j] = {y};"]
+    return "\n".join(lines + ["    }", "}"])
+
+
+def _cross_entropy(n, fname: str, vals: list) -> str:
+    """Returns the number of rows whose target is outside [0, C) (and not ignore_index): the
+    executor raises instead of letting the kernel read out of bounds."""
+    ii = int(n.attrs.get("ignore_index", -100))
+    backward = n.op.name.endswith("backward")
+    x = vals[1] if backward else vals[0]
+    R, C = (int(s) for s in x.shape)
+    if backward:
+        params = "const float *restrict g, const float *restrict xs, " \
+                 "const int64_t *restrict ts, float *restrict out"
+    else:
+        params = "const float *restrict xs, const int64_t *restrict ts, float *restrict out"
+    lines = [f"int64_t {fname}({params}) {{", "    int64_t bad = 0;",
+             f"    #pragma omp parallel for schedule(static) reduction(+:bad){_par(R * C)}",
+             f"    for (int64_t r = 0; r < {R}; r++) {{",
+             f"        const float *restrict x = xs + r * {C};",
+             "        const int64_t t = ts[r];",
+             f"        const int keep = t != {ii}LL;",
+             f"        if (keep && (t < 0 || t >= {C})) {{ bad++; continue; }}",
+             "        float m = -INFINITY;",
+             f"        for (int64_t j = 0; j < {C}; j++) m = CZ_MAX(m, x[j]);"]
+    if backward:
+        lines += [f"        float *restrict o = out + r * {C};",
+                  "        const float gk = keep ? g[r] : 0;",
+                  "        float s = 0;",
+                  "        #pragma omp simd reduction(+:s)",
+                  f"        for (int64_t j = 0; j < {C}; j++) {{ float e = exp(x[j] - m); "
+                  "o[j] = e; s += e; }",
+                  "        const float f = gk / s;",
+                  "        #pragma omp simd",
+                  f"        for (int64_t j = 0; j < {C}; j++) o[j] = o[j] * f;",
+                  "        if (keep) o[t] -= gk;"]
+    else:
+        lines += ["        float s = 0;",
+                  "        #pragma omp simd reduction(+:s)",
+                  f"        for (int64_t j = 0; j < {C}; j++) s += exp(x[j] - m);",
+                  "        out[r] = keep ? (log(s) + m) - x[t] : 0;"]
+    return "\n".join(lines + ["    }", "    return bad;", "}"])
