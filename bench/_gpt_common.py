@@ -115,3 +115,41 @@ def train_flops_per_token(cfg) -> float:
     n = cfg.n_layer * 12 * cfg.n_embd ** 2 + cfg.n_embd * cfg.vocab_size
     attn = cfg.n_layer * 2 * cfg.block_size * cfg.n_embd  # QK^T and AV, averaged causal-free
     return 6 * n + 6 * attn
+
+
+# ------------------------------------------------------------------ W1 builders (compiled.py)
+W1_BATCH = 16
+
+
+def w1_data(cfg, batch=W1_BATCH):
+    """W1's fixed-seed (inputs, targets) as int64 numpy arrays (batch, block_size)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    return (rng.integers(0, cfg.vocab_size, (batch, cfg.block_size)),
+            rng.integers(0, cfg.vocab_size, (batch, cfg.block_size)))
+
+
+def w1_model(lib, cfg):
+    """A fresh W1 model and AdamW optimizer in ``lib`` (cadenza or torch); both libraries
+    start from the same weights (Cadenza's seed-0 initialisation, copied into torch)."""
+    import cadenza
+    from cadenza.models.gpt import GPT
+    cadenza.manual_seed(0)
+    cm = GPT(cfg)
+    model = cm
+    if lib is not cadenza:
+        model = torch_gpt(cfg)
+        copy_weights(cm, model)
+    return model, lib.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+
+
+def gpt_train_step(model, opt):
+    """W1's training step ``step(x, y) -> loss`` (zero_grad, forward with the loss, backward,
+    AdamW step); the same code for both libraries."""
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        _, loss = model(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step

@@ -24,7 +24,11 @@ def _cpu_times():
 
 class BusyCheck:
     """Measures the machine's total CPU use over a block; our own process's use is subtracted,
-    so what remains is other processes holding cores."""
+    so what remains is other processes holding cores. ``children=True`` also counts the
+    subprocesses we waited for as our own."""
+
+    def __init__(self, children: bool = False):
+        self.children = children
 
     def __enter__(self):
         self.t0 = _cpu_times()
@@ -39,15 +43,23 @@ class BusyCheck:
             hz = os.sysconf("SC_CLK_TCK")
             busy = ((t1[0] - self.t0[0]) - (t1[1] - self.t0[1])) / hz
             own = (p1.user - self.p0.user) + (p1.system - self.p0.system)
+            if getattr(self, "children", False):
+                own += (p1.children_user - self.p0.children_user
+                        + p1.children_system - self.p0.children_system)
             self.other_cores = max(0.0, (busy - own) / max(w1 - self.w0, 1e-9))
         return False
 
     def note(self) -> str:
-        if self.other_cores is None:
-            return "(busy check unavailable)"
-        if self.other_cores > 0.25:
-            return f"(machine BUSY: other processes used {self.other_cores:.2f} cores meanwhile)"
-        return "(machine quiet)"
+        return busy_note(self.other_cores)
+
+
+def busy_note(other_cores) -> str:
+    """The note printed next to a figure: quiet, or how many cores other processes used."""
+    if other_cores is None:
+        return "(busy check unavailable)"
+    if other_cores > 0.25:
+        return f"(machine BUSY: other processes used {other_cores:.2f} cores meanwhile)"
+    return "(machine quiet)"
 
 
 def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
@@ -68,25 +80,58 @@ def report(name, ours, theirs, unit, higher_is_better=True, extra=""):
     return ratio
 
 
-def train_throughput(lib, model, opt, xs, ys, warm, steps, batch):
-    """Samples/s of a classification training step (forward, cross-entropy, backward, step,
-    zero_grad), timed over ``steps`` after ``warm`` warm-up steps; inputs cycle through xs/ys."""
+def train_step(lib, model, opt):
+    """A classification training step ``step(x, y) -> loss``: zero_grad, forward,
+    cross-entropy, backward, optimizer step."""
     F = lib.nn.functional
 
-    def step(i):
+    def step(x, y):
         opt.zero_grad()
-        loss = F.cross_entropy(model(xs[i % len(xs)]), ys[i % len(ys)])
+        loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         return loss
+    return step
 
+
+def train_throughput(lib, model, opt, xs, ys, warm, steps, batch, compile=None, record=None,
+                     make_step=train_step):
+    """Samples/s of a classification training step (forward, cross-entropy, backward, step,
+    zero_grad), timed over ``steps`` after ``warm`` warm-up steps; inputs cycle through xs/ys.
+
+    ``compile``: None (eager), ``("step", fn)``: the whole step function is replaced by
+    ``fn(step)`` (cadenza.compile), or ``("model", fn)``: the model by ``fn(model)``
+    (torch.compile). ``record``: a dict that receives ``losses`` (every step's loss as a float,
+    converted after timing), ``first_call`` (seconds) and ``other_cores`` (BusyCheck over the
+    timed steps). ``make_step(lib, model, opt) -> step(x, y)`` builds the step."""
+    if compile is not None and compile[0] == "model":
+        model = compile[1](model)
+    fn = make_step(lib, model, opt)
+    if compile is not None and compile[0] == "step":
+        fn = compile[1](fn)
+    out = []
+
+    def step(i):
+        loss = fn(xs[i % len(xs)], ys[i % len(ys)])
+        out.append(loss.detach())
+        return loss
+
+    first = time.perf_counter()
     for i in range(warm):
         step(i)
-    t = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    float(step(0).item())
-    return batch * (steps + 1) / (time.perf_counter() - t)
+        if i == 0:
+            first = time.perf_counter() - first
+    with BusyCheck() as busy:
+        t = time.perf_counter()
+        for i in range(warm, warm + steps):
+            step(i)
+        float(step(warm + steps).item())
+        dt = time.perf_counter() - t
+    if record is not None:
+        record["losses"] = [float(v.item()) for v in out]
+        record["first_call"] = first if warm else None
+        record["other_cores"] = busy.other_cores
+    return batch * (steps + 1) / dt
 
 
 def compare_training(name, run, flops_per_sample):

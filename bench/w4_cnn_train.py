@@ -13,7 +13,9 @@ _MACS = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
 FLOPS_PER_SAMPLE = 6 * _MACS
 
 
-def run(lib):
+def run(lib, compile=None, record=None, steps=STEPS, warm=WARM):
+    """Samples/s of the workload in ``lib`` (cadenza or torch); ``compile`` and ``record`` as
+    in common.train_throughput (bench/compiled.py uses them)."""
     lib.manual_seed(0)
     nn = lib.nn
     model = nn.Sequential(
@@ -26,7 +28,8 @@ def run(lib):
           for _ in range(4)]
     ys = [lib.from_numpy(rng.integers(0, 10, B)) for _ in range(4)]
 
-    return train_throughput(lib, model, opt, xs, ys, WARM, STEPS, B)
+    return train_throughput(lib, model, opt, xs, ys, warm, steps, B, compile=compile,
+                            record=record)
 
 
 def main():

@@ -17,6 +17,7 @@ from ..autograd.grad_mode import state as _state
 from ..graph.pipeline import optimize
 from ..graph.trace import Tracer, user_frame, _root
 from . import autograd_bridge as AB
+from ..errors import TraceError
 from . import guards as G
 
 STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0}
@@ -205,17 +206,23 @@ class CompiledFunction:
         else:
             label, old, new = last.failed_guard() or ("?", None, None)
             reason = G.describe_guard_change(label, old, new)
+            if label == "Python attributes":     # values only on the hot path: name them now
+                disc = dict(last.guards)[label].__self__
+                for (name, _), a, b in zip(disc.python_state(labelled=True), old, new):
+                    if a != b:
+                        reason = f"{name}: {G._show(_unhex(a))} -> {G._show(_unhex(b))}"
+                        break
         return f"cadenza.compile: recompiling {self.name} (called at {where}): {reason}"
 
     def _trace(self, args, kwargs, leaves, spec, paths):
         STATS["compiles"] += 1
-        disc = G.discover(self.fn, leaves, paths)
+        arg_names = _arg_names(self.fn, args, kwargs, paths)
+        disc = G.discover(self.fn, leaves, arg_names)
         guards = [G.grad_mode_guard()] + disc.guards
         expected = [get() for _, get in guards]
         tracer = Tracer(disc.names, disc.grad_owner(), self.fullgraph)
         for p in disc.params:
             tracer.note_grad(p)
-        arg_names = _arg_names(self.fn, args, kwargs, paths)
         with tracer:
             for i, x in enumerate(leaves):
                 if isinstance(x, Tensor):
@@ -225,6 +232,14 @@ class CompiledFunction:
             plan = None
             if res is not None and tracer.failed is None and res.needs_autograd:
                 plan = AB.trace_backward(tracer, res, result, leaves, self.name)
+        changed = _changed_attribute(disc, expected, guards)
+        if changed is not None and tracer.failed is None:
+            msg = (f"{self.name} changes the Python attribute {changed} while it runs; a "
+                   "compiled call would not repeat that change. Keep such state in a tensor "
+                   "updated in place, or pass it as an argument")
+            if self.fullgraph:
+                raise TraceError(f"compile: {msg} (or use fullgraph=False to run it eagerly)")
+            tracer.failed = msg
         if tracer.failed is not None:
             self.eager_only = True
             STATS["eager_fallbacks"] += 1
@@ -246,6 +261,28 @@ class CompiledFunction:
         if len(self.cache) > MAX_CACHE:
             self.cache.pop(0)
         return result
+
+
+def _changed_attribute(disc, expected, guards):
+    """'name (old -> new)' for the first Python attribute the traced call changed, or None."""
+    before = next(want for (label, _), want in zip(guards, expected)
+                  if label == "Python attributes")
+    after = disc.python_state(labelled=True)
+    if len(after) != len(before):
+        return "(attributes added or removed)"
+    for old, (label, value) in zip(before, after):
+        if old != value:
+            return f"{label} ({G._show(_unhex(old))} -> {G._show(_unhex(value))})"
+    return None
+
+
+def _unhex(v):
+    if isinstance(v, str):
+        try:
+            return float.fromhex(v)
+        except ValueError:
+            return v
+    return v
 
 
 def _arg_names(fn, args, kwargs, paths):

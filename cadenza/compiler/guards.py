@@ -19,6 +19,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import state as _state
 
 _SCALARS = (bool, int, float, str, type(None), complex)
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 # ----------------------------------------------------------------------------- pytrees
@@ -114,9 +115,46 @@ class Discovery:
         self.names: dict = {}        # id(tensor) -> name
         self.params: list = []       # tensors whose .grad the trace may change
         self.guards: list = []       # (label, getter)
+        self.stateful: list = []     # (name, object): Python attributes a call may read
+        self._held = None
+
+    def python_state(self, labelled: bool = False) -> tuple:
+        """The value of every scalar attribute (int, float, bool, str, None) of the objects
+        the function reaches (modules, plain-object arguments) and of plain objects they held
+        when traced (``self.cache.pos``); ``labelled`` gives (label, value) pairs. A trace
+        bakes such values in as constants, so they are guarded, and a call that changes one
+        cannot be replayed (see compiled.py). Runs on every call: plain type checks only."""
+        if self._held is None:       # which attributes hold plain objects, found once
+            seen = {id(obj) for _, obj in self.stateful}
+            self._held = []
+            for name, obj in self.stateful:
+                held = []
+                for k, v in vars(obj).items():     # a config shared by every layer: once
+                    if type(v) not in _SCALAR_TYPES and id(v) not in seen and _plain(v):
+                        seen.add(id(v))
+                        held.append((f"{name}.{k}", v))
+                self._held.append((name, obj))
+                self._held += held
+        out = []
+        for name, obj in self._held:
+            for k, v in vars(obj).items():
+                t = type(v)
+                if t in _SCALAR_TYPES:
+                    v = v.hex() if t is float else v
+                    out.append((f"{name}.{k}", v) if labelled else v)
+        return tuple(out)
 
     def grad_owner(self) -> dict:
         return {id(p.grad): p for p in self.params if p.grad is not None}
+
+
+def _plain(obj) -> bool:
+    """A user object whose attributes are state (not a tensor, module, function, class...)."""
+    from ..nn.modules.module import Module
+    from ..optim.optimizer import Optimizer
+    return hasattr(obj, "__dict__") and not isinstance(
+        obj, (Tensor, Module, Optimizer, type, types.ModuleType, types.FunctionType,
+              types.MethodType, np.ndarray, dict, list, tuple, set, frozenset))
 
 
 def _code_names(code, out):
@@ -127,7 +165,7 @@ def _code_names(code, out):
     return out
 
 
-def discover(fn, leaves, leaf_paths) -> Discovery:
+def discover(fn, leaves, leaf_names) -> Discovery:
     from ..nn.modules.module import Module
     from ..optim.optimizer import Optimizer
     d = Discovery()
@@ -160,10 +198,14 @@ def discover(fn, leaves, leaf_paths) -> Discovery:
                     visit(f"{name}[{k!r}]", v, None, 1)
         elif isinstance(obj, _SCALARS) and container_guard is not None:
             d.guards.append((name, container_guard))
+        elif _plain(obj) and depth == 0:
+            seen.add(id(obj))
+            d.stateful.append((name, obj))
 
-    for x, p in zip(leaves, leaf_paths):
+    for x, p in zip(leaves, leaf_names):
         if not isinstance(x, (Tensor,) + _SCALARS):
-            visit(f"arg{p}", x)
+            visit(p, x)
+    d.guards.append(("Python attributes", d.python_state))   # reads d.stateful when called
     bound = getattr(fn, "__self__", None)
     if bound is not None:
         visit(type(bound).__name__.lower() if not hasattr(bound, "_modules") else "self", bound)
@@ -215,6 +257,7 @@ def _module_guards(d, name, m):
     entries = []
     for path, sub in m.named_modules(prefix=name):
         entries.append((sub, path))
+        d.stateful.append((path, sub))
         for pn, p in sub._parameters.items():
             if p is not None:
                 d.names.setdefault(id(p), f"{path}.{pn}")

@@ -1,9 +1,11 @@
 """Compiled-mode pitfalls, one test each: the compiled function must either behave as eager
 or recompile, never silently compute something else."""
 import numpy as np
+import pytest
 
 import cadenza
 import cadenza.nn as nn
+from cadenza.errors import TraceError
 
 SCALE = 2.0
 COUNTER = cadenza.zeros(())
@@ -196,3 +198,37 @@ def test_returning_a_record_of_tensors_raises():
 
     with pytest.raises(TraceError, match="returns a Out holding tensors"):
         f(cadenza.ones(2))
+
+
+class _Cursor:
+    def __init__(self):
+        self.buf, self.pos = cadenza.zeros(4), 0
+
+
+def _append(x, cur):
+    cur.buf[cur.pos] = x
+    cur.pos += 1                 # Python state: a replay of the graph would not do this
+    return cur.buf.sum()
+
+
+def test_mutating_a_python_attribute_is_refused_not_replayed_wrong():
+    with pytest.raises(TraceError, match=r"cur\.pos \(0 -> 1\)"):
+        cadenza.compile(_append)(cadenza.tensor(1.0), _Cursor())
+    cur = _Cursor()
+    f = cadenza.compile(_append, fullgraph=False)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        out = [float(f(cadenza.tensor(float(i + 1)), cur)) for i in range(3)]
+    assert out == [1.0, 3.0, 6.0] and cur.pos == 3
+
+
+def test_python_attribute_read_is_guarded():
+    class Cfg:
+        scale = None
+
+    cfg = Cfg()
+    cfg.scale = 2.0
+    f = cadenza.compile(lambda x, cfg: x * cfg.scale)
+    assert f(cadenza.ones(2), cfg).tolist() == [2.0, 2.0]
+    cfg.scale = 3.0
+    assert f(cadenza.ones(2), cfg).tolist() == [3.0, 3.0]
+    assert cadenza.compiler.stats()["recompiles"] >= 1

@@ -10,6 +10,10 @@
 - ``permute(permute(x, a), b)`` -> ``x`` when the two compose to the identity, else one permute;
   ``permute(x, identity)`` -> ``x``.
 - ``reshape(reshape(x, a), b)`` -> ``reshape(x, b)``; ``reshape(x, x's shape)`` -> ``x``.
+- ``clone(x)`` -> ``x`` when ``x`` is a new array made in this graph by a computing primitive
+  (elementwise, reduction, matmul...; not a view, cast or contiguous, which may hand back
+  their input) and not exposed: the copy only protected memory nothing else can reach
+  (autograd clones the first gradient it accumulates; in a graph that is one wasted pass).
 
 Removing a node replaces every later use of its value, and graph outputs, by ``x`` (SSA is
 kept; the removed node's value no longer appears). Aliasing: eager ``x * 1`` returns a new
@@ -103,6 +107,12 @@ def _fresh(x: Value, producer: dict, exposed: set) -> bool:
             and x.id not in exposed)
 
 
+def _computes_new_array(p: Node) -> bool:
+    return not isinstance(p.op, str) and not getattr(p.op, "view", False) and \
+        p.op.kind in ("elementwise", "reduce", "library") and \
+        p.op.name not in ("cast", "contiguous", "to_device", "clone")
+
+
 def _norm_dims(dims, ndim):
     return tuple(int(d) % ndim for d in dims) if ndim else tuple(dims)
 
@@ -161,6 +171,13 @@ def run(graph: Graph) -> Graph:
                 n.inputs = [src]
                 if n.out.id in exposed:
                     exposed.add(src.id)
+        if x is None and name == "clone" and len(n.inputs) == 1 \
+                and isinstance(n.inputs[0], Value) and not n.attrs.get("memory_format"):
+            src = n.inputs[0]
+            p = producer.get(src.id)
+            if p is not None and _computes_new_array(p) and src.id not in exposed \
+                    and _same_type(n, src):
+                x = src
         if x is not None:
             replace[n.out.id] = x
             if n.out.id in exposed:
