@@ -23,9 +23,9 @@ STATS = {"kernels": 0, "builds": 0, "disk_cache_hits": 0, "build_seconds": 0.0}
 _noticed: set = set()
 
 
-def _notice(msg: str) -> None:
-    if msg not in _noticed:
-        _noticed.add(msg)
+def _notice(msg: str, key: str | None = None) -> None:
+    if (key or msg) not in _noticed:
+        _noticed.add(key or msg)
         print(f"cadenza.compile: {msg}", file=sys.stderr)
 
 
@@ -51,7 +51,12 @@ def make_runner(graph: Graph, backend: str = "c"):
     try:
         lib, path, cached = cache.build(source)
     except cache.CompileError as e:
-        _notice(f"building kernels failed, using the NumPy interpreter: {e}")
+        # one line, once per process (each graph's failure names another temporary file):
+        # the compiler's first error line, not its whole log
+        log = str(e).splitlines() or [""]
+        err = next((ln.strip() for ln in log[1:] if "error" in ln), log[-1].strip())
+        _notice(f"building kernels failed, using the NumPy interpreter: {log[0]} {err}",
+                key="build failed")
         return Interpreter(graph)
     STATS["build_seconds"] += time.perf_counter() - t0
     STATS["disk_cache_hits" if cached else "builds"] += 1

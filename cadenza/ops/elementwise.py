@@ -103,7 +103,7 @@ def _erf(xp, a):
         x2 = x * x
         term = x.copy()
         total = x.copy()
-        n_terms = int(2 * float(x2.max(initial=0.0)) + 40)
+        n_terms = int(2 * float(np.fmax.reduce(x2, axis=None, initial=0.0)) + 40)  # NaN-blind
         for n in range(1, n_terms):
             term = term * (2 * x2 / (2 * n + 1))
             total += term

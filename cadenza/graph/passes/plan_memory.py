@@ -38,8 +38,9 @@ class MemoryPlan:
 
     def report(self) -> str:
         saved = 1 - self.planned_peak / self.unplanned_peak if self.unplanned_peak else 0.0
+        gain = f"{saved:.0%} less" if saved > 0 else "no saving: slots are 64-byte aligned"
         return (f"memory plan: planned peak {_fmt(self.planned_peak)} vs unplanned "
-                f"{_fmt(self.unplanned_peak)} ({saved:.0%} less); arena "
+                f"{_fmt(self.unplanned_peak)} ({gain}); arena "
                 f"{_fmt(sum(self.slots))} in {len(self.slots)} buffers for "
                 f"{len(self.assign)} kernel outputs")
 
