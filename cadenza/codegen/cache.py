@@ -59,6 +59,29 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
+_foreign: list = []
+
+
+def foreign_openmp() -> bool:
+    """Was an OpenMP runtime loaded by another library before our first kernel library?
+
+    OpenMP threads that spin after a parallel region steal the cores BLAS is about to use
+    (measured: 4x slower training steps on 2 cores), so ours are told to sleep
+    (OMP_WAIT_POLICY=PASSIVE, read once when the runtime starts). A runtime someone else
+    started (PyTorch ships its own libgomp, with spinning threads, and ours would share it:
+    same soname) cannot be changed: then kernels run on the calling thread, which measured
+    2x faster than sharing it (bench/compiled.py W1 beside torch). Decided once per process."""
+    if not _foreign:
+        try:
+            with open("/proc/self/maps") as f:
+                maps = f.read()
+        except OSError:
+            maps = ""
+        _foreign.append(any(n in maps for n in ("libgomp", "libiomp", "libomp")))
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return _foreign[0]
+
+
 def library_key(source: str, cc: str) -> str:
     h = hashlib.sha256()
     for part in (source, " ".join(FLAGS + VECTOR_MATH), _identity(cc)):
@@ -99,9 +122,8 @@ def build(source: str) -> tuple[ctypes.CDLL, str, bool]:
             for p in (tmp_so,):
                 if os.path.exists(p):
                     os.unlink(p)
-    # OpenMP threads that spin after a kernel steal the cores BLAS is about to use (measured:
-    # 4x slower training steps on 2 cores); sleeping threads cost only a wake-up per kernel.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     lib = ctypes.CDLL(path)
+    if foreign_openmp():
+        ctypes.c_int.in_dll(lib, "cz_parallel").value = 0
     _loaded[path] = lib
     return lib, path, cached

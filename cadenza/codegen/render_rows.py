@@ -52,7 +52,7 @@ def arguments(n) -> list:
 
 
 def _par(elements: int) -> str:
-    return f" if({elements} >= {PARALLEL_ROWS})" if elements >= PARALLEL_ROWS else " if(0)"
+    return " if(cz_parallel)" if elements >= PARALLEL_ROWS else " if(0)"
 
 
 def _flit(v: float) -> str:

@@ -246,6 +246,9 @@ class CompiledFunction:
             warnings.warn(f"cadenza.compile: {self.name} runs eagerly (fullgraph=False): "
                           f"{tracer.failed}", stacklevel=3)
             return result
+        if tracer.grads_cleared:      # zero_grad(set_to_none) came first: no guard needed
+            i = next(i for i, (label, _) in enumerate(guards) if label == "grad is None")
+            expected[i] = disc.release_grads(tracer.grads_cleared, expected[i])
         s = Specialisation(spec, guards, expected, self.backend)
         if isinstance(plan, str):
             s.eager = True

@@ -116,7 +116,29 @@ class Discovery:
         self.params: list = []       # tensors whose .grad the trace may change
         self.guards: list = []       # (label, getter)
         self.stateful: list = []     # (name, object): Python attributes a call may read
+        self.grad_guarded: list = []  # (name, param): "is .grad None" is part of the key
+        self.grad_free: set = set()   # id(param) whose trace cleared .grad before using it
+        self._grad_ids: set = set()
         self._held = None
+        self.guards.append(("grad is None", self.grad_state))
+
+    def guard_grad(self, name, p) -> None:
+        if id(p) not in self._grad_ids:
+            self._grad_ids.add(id(p))
+            self.grad_guarded.append((f"{name}.grad is None", p))
+
+    def grad_state(self) -> tuple:
+        """(name, p.grad is None) per parameter whose starting .grad the trace may depend on."""
+        free = self.grad_free
+        return tuple((name, p.grad is None) for name, p in self.grad_guarded
+                     if id(p) not in free)
+
+    def release_grads(self, cleared: set, start: tuple) -> tuple:
+        """Stop guarding the parameters in ``cleared``; ``start`` (grad_state() before the
+        trace) filtered the same way is the new expected value."""
+        self.grad_free = set(cleared)
+        return tuple(e for e, (_, p) in zip(start, self.grad_guarded)
+                     if id(p) not in self.grad_free)
 
     def python_state(self, labelled: bool = False) -> tuple:
         """The value of every scalar attribute (int, float, bool, str, None) of the objects
@@ -188,7 +210,7 @@ def discover(fn, leaves, leaf_names) -> Discovery:
             if obj._requires_grad and obj.grad_fn is None:
                 d.params.append(obj)
                 # backward() in the trace either created .grad or accumulated into it
-                d.guards.append((f"{name}.grad is None", lambda o=obj: o.grad is None))
+                d.guard_grad(name, obj)
             if container_guard is not None:
                 d.guards.append((f"{name} (identity)", container_guard))
         elif isinstance(obj, (list, tuple, dict)) and depth == 0:
@@ -262,6 +284,7 @@ def _module_guards(d, name, m):
             if p is not None:
                 d.names.setdefault(id(p), f"{path}.{pn}")
                 d.params.append(p)
+                d.guard_grad(f"{path}.{pn}", p)
         for bn, b in sub._buffers.items():
             if b is not None:
                 d.names.setdefault(id(b), f"{path}.{bn}")
@@ -272,8 +295,6 @@ def _module_guards(d, name, m):
             out.append((f"{path}.training", sub.training))
             for pn, p in sub._parameters.items():
                 out.append((f"{path}.{pn} (identity)", id(p)))
-                if p is not None:
-                    out.append((f"{path}.{pn}.grad is None", p.grad is None))
             for bn, b in sub._buffers.items():
                 out.append((f"{path}.{bn} (identity)", id(b)))
             out.append((f"{path} submodules", tuple(sub._modules)))
@@ -287,6 +308,7 @@ def _optimizer_guards(d, name, opt):
             pname = d.names.get(id(p), f"{name}.param_groups[{gi}].params[{pi}]")
             d.names.setdefault(id(p), pname)
             d.params.append(p)
+            d.guard_grad(pname, p)
             for k, v in opt.state.get(p, {}).items():
                 if isinstance(v, Tensor):
                     d.names.setdefault(id(v), f"{name}.state[{pname}].{k}")
@@ -302,7 +324,6 @@ def _optimizer_guards(d, name, opt):
             for pi, p in enumerate(group["params"]):
                 pn = f"{name}.param_groups[{gi}].params[{pi}]"
                 out.append((f"{pn} (identity)", id(p)))
-                out.append((f"{pn}.grad is None", p.grad is None))
                 st = opt.state.get(p)
                 out.append((f"{name}.state[{pi}] keys", tuple(st) if st else ()))
                 if st:

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import Any, Callable
 
 from .._tensor import Tensor
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import no_grad, state as _grad_state
 from .. import dtypes as _dt
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
@@ -251,8 +251,11 @@ class Optimizer:
         >>> opt = torch.optim.SGD([w]); opt.zero_grad(); w.grad is None
         True
         """
+        tracer = _grad_state.tracer if set_to_none else None
         for group in self.param_groups:
             for p in group["params"]:
+                if tracer is not None:
+                    tracer.note_cleared(p)
                 g = p.grad
                 if g is None:
                     continue

@@ -232,3 +232,35 @@ def test_python_attribute_read_is_guarded():
     cfg.scale = 3.0
     assert f(cadenza.ones(2), cfg).tolist() == [3.0, 3.0]
     assert cadenza.compiler.stats()["recompiles"] >= 1
+
+
+def test_zero_grad_first_needs_no_recompile_when_grads_appear():
+    # zero_grad(set_to_none=True) before backward: whether .grad was None at the start does
+    # not matter, so the second call (grads now set) reuses the first graph
+    cadenza.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = cadenza.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad(set_to_none=True)
+        loss = model(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    cadenza.compiler.reset_stats()
+    f = cadenza.compile(step)
+    x = cadenza.randn(4, 3)
+    losses = [float(f(x)) for _ in range(3)]
+    assert cadenza.compiler.stats()["compiles"] == 1
+    cadenza.manual_seed(0)
+    model2 = nn.Linear(3, 2)
+    opt2 = cadenza.optim.SGD(model2.parameters(), lr=0.1)
+    ref = []
+    for _ in range(3):
+        opt2.zero_grad(set_to_none=True)
+        loss = model2(x).pow(2).sum()
+        loss.backward()
+        opt2.step()
+        ref.append(float(loss))
+    assert losses == ref

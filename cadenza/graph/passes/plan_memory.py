@@ -16,6 +16,8 @@ planned peak bytes against the unplanned peak (every intermediate alive until th
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ir import Fused, Graph
@@ -57,7 +59,7 @@ def _fmt(n: int) -> str:
 
 
 def _nbytes(v) -> int:
-    return int(np.prod(v.shape, dtype=np.int64)) * v.dtype.itemsize
+    return math.prod(v.shape) * v.dtype.itemsize
 
 
 def _may_alias(n) -> bool:

@@ -353,7 +353,11 @@ class Module(StateDictMixin):
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        from ...autograd.grad_mode import state as _grad_state
+        tracer = _grad_state.tracer if set_to_none else None
         for p in self.parameters():
+            if tracer is not None:
+                tracer.note_cleared(p)
             if p.grad is None:
                 continue
             if set_to_none:
