@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-
 from ..ir import Fused, Graph
 
 FRESH_KINDS = {"elementwise", "reduce", "library"}    # results are new arrays
