@@ -82,6 +82,22 @@ def foreign_openmp() -> bool:
     return _foreign[0]
 
 
+def parallel_kernels() -> bool:
+    """Whether kernels split large loops over OpenMP threads (``CADENZA_PARALLEL_KERNELS=0/1``
+    decides; by default yes from 4 cores up, without a foreign OpenMP runtime). On 2 cores
+    OpenBLAS's worker spins on the second core after every matmul and a parallel kernel waits
+    for it: measured 2x slower attention softmax than running on the calling thread."""
+    env = parallel_env()
+    if env is not None:
+        return env
+    return (os.cpu_count() or 1) >= 4 and not foreign_openmp()
+
+
+def parallel_env():
+    v = os.environ.get("CADENZA_PARALLEL_KERNELS")
+    return None if v in (None, "") else v != "0"
+
+
 def library_key(source: str, cc: str) -> str:
     h = hashlib.sha256()
     for part in (source, " ".join(FLAGS + VECTOR_MATH), _identity(cc)):
@@ -123,7 +139,7 @@ def build(source: str) -> tuple[ctypes.CDLL, str, bool]:
                 if os.path.exists(p):
                     os.unlink(p)
     lib = ctypes.CDLL(path)
-    if foreign_openmp():
+    if not parallel_kernels():
         ctypes.c_int.in_dll(lib, "cz_parallel").value = 0
     _loaded[path] = lib
     return lib, path, cached

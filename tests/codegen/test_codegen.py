@@ -446,3 +446,30 @@ def test_debug_3_prints_kernel_source(monkeypatch, capsys):
     assert "[cadenza] kernel source:" in text
     assert "void cz_kernel_0(const double *restrict in0, double *restrict red) {" in text
     assert "after fuse_reductions" in text          # level 3 includes level 2's graphs
+
+
+def test_parallel_kernels_equal_the_interpreter(monkeypatch):
+    # large enough for the OpenMP paths (chunked 1-d loops, rows, column blocks, row
+    # kernels); forced on, since by default a 2-core machine runs kernels on one thread
+    monkeypatch.setenv("CADENZA_PARALLEL_KERNELS", "1")
+    rng = np.random.default_rng(7)
+    x = cadenza.from_numpy(rng.standard_normal((512, 1024)))
+    b = cadenza.from_numpy(rng.standard_normal(1024))
+
+    def f(x, b):
+        h = (x * 2 + b).relu()
+        return h, (h * x).sum(-1), (h - x).sum(0), (x * b).amax(-1)
+
+    g = optimize(trace(f, x, b))
+    runner = make_runner(g, "c")
+    assert isinstance(runner, KernelRunner)
+    import ctypes
+    assert ctypes.c_int.in_dll(runner.lib, "cz_parallel").value == 1
+    got = runner([x._data, b._data])
+    want = Interpreter(g)([x._data, b._data])
+    for a, w in zip(got, want):
+        assert np.array_equal(a, w)          # float64 sums: bit for bit, threads or not
+    x32 = cadenza.from_numpy(rng.standard_normal((64, 4, 128, 128)).astype(np.float32))
+    g2 = optimize(trace(lambda s: s.softmax(-1), x32))
+    got2 = make_runner(g2, "c")([x32._data])[0]
+    np.testing.assert_allclose(got2, x32.softmax(-1).numpy(), rtol=1e-5, atol=1e-7)
