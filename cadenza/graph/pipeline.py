@@ -10,15 +10,16 @@ Now:
                                     simplification, so ``x * (ones * 2 - 1)`` shows its ``1``
 4. simplify_algebra                 x*1, x+0 (where exact), no-op casts, double permutes,
                                     reshape chains; leaves the nodes it bypassed dead
-5. eliminate_dead_code              again: removes the constants whose last use was folded and
+5. combine_padded_sums              pad(a) + pad(b) + pad(c) tiling one dim -> cat + 0 (the
+                                    gradient of a split: one write instead of four)
+6. eliminate_dead_code              again: removes the constants whose last use was folded and
                                     the producers simplification bypassed (neither pass deletes
                                     what may still have other uses; DCE decides that globally)
-
-6. fuse_elementwise                 chains and broadcasts of elementwise ops into one kernel
+7. fuse_elementwise                 chains and broadcasts of elementwise ops into one kernel
                                     node (last: the earlier passes see only primitives)
-7. fuse_reductions                  an elementwise kernel (or node) feeding a sum/amax/amin
+8. fuse_reductions                  an elementwise kernel (or node) feeding a sum/amax/amin
                                     is computed inside the reduction's loop
-8. plan_memory                      liveness: arena slots shared by kernel outputs, each value
+9. plan_memory                      liveness: arena slots shared by kernel outputs, each value
                                     released after its last use; ``graph.plan.report()``
                                     compares the planned peak bytes with the unplanned peak
 Codegen (C kernels for fused nodes, BLAS calls for matmul/conv) then consumes the result.
@@ -29,7 +30,8 @@ from __future__ import annotations
 
 from .._config import debug_level
 from .ir import Graph
-from .passes import (eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
+from .passes import (combine_padded_sums, eliminate_common_subexpressions, eliminate_dead_code,
+                     fold_constants,
                      fuse_elementwise, fuse_reductions, plan_memory,
                      simplify_algebra)
 
@@ -38,6 +40,7 @@ PASSES = [
     ("eliminate_common_subexpressions", eliminate_common_subexpressions.run),
     ("fold_constants", fold_constants.run),
     ("simplify_algebra", simplify_algebra.run),
+    ("combine_padded_sums", combine_padded_sums.run),
     ("eliminate_dead_code", eliminate_dead_code.run),
     ("fuse_elementwise", fuse_elementwise.run),
     ("fuse_reductions", fuse_reductions.run),

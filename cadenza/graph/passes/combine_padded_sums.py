@@ -1,0 +1,96 @@
+"""Padded sums to concatenation: ``pad(a) + pad(b) + pad(c)``, where the pads are zero padding
+along one dimension placing a, b, c side by side over the whole result, becomes
+``cat([a, b, c]) + 0``.
+
+The pattern is the gradient of a tensor split into slices (``q, k, v = qkv.split(...)``): each
+slice's backward pads its gradient to the full shape and autograd adds them. Eager writes
+three full-size padded arrays and reads them back; the concatenation writes the result once.
+
+Exact: every element of the sum is one slice's element plus zeros, ``x + 0 (+ 0)``, which is
+``x`` except that -0.0 becomes +0.0; the kept ``+ 0`` does exactly that (and costs one pass,
+fused into the consumers when they are elementwise).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from ...ops.elementwise import Add
+from ...ops.shape import Cat, PadConstant
+from ..ir import Graph, Node, Value
+
+
+def _pad_axis(n: Node):
+    """(axis, start, stop) of a zero pad along exactly one dimension, else None."""
+    if n.op is not PadConstant or n.attrs.get("value", 0.0) != 0 or len(n.inputs) != 1:
+        return None
+    pads = n.attrs.get("pads", ())
+    if len(pads) != len(n.out.shape):
+        return None
+    axes = [d for d, (b, e) in enumerate(pads) if b or e]
+    if len(axes) != 1:
+        return None
+    d = axes[0]
+    b, _ = pads[d]
+    return d, b, b + n.inputs[0].shape[d]
+
+
+def run(graph: Graph) -> Graph:
+    g = graph.copy()
+    uses = Counter(u.id for n in g.nodes for u in n.uses())
+    uses.update(v.id for v in g.outputs)
+    producer = {n.out.id: n for n in g.nodes}
+    replace: dict[int, list[Node]] = {}      # root add's value id -> its replacement nodes
+    dropped: set[int] = set()
+
+    def terms(v: Value, root: bool):
+        """The zero pads an add tree sums, or None if it is anything else."""
+        n = producer.get(v.id)
+        if n is None or (not root and uses[v.id] != 1):
+            return None
+        if n.op is Add and len(n.inputs) == 2 and all(isinstance(x, Value) for x in n.inputs) \
+                and n.inputs[0].shape == n.inputs[1].shape == n.out.shape \
+                and n.inputs[0].dtype == n.inputs[1].dtype == n.out.dtype:
+            left, right = terms(n.inputs[0], False), terms(n.inputs[1], False)
+            if left is None or right is None:
+                return None
+            return left + right + ([] if root else [n])
+        pad = _pad_axis(n)
+        return None if pad is None or root else [n]
+
+    for n in g.nodes:
+        if n.op is not Add or n.out.id in dropped:
+            continue
+        found = terms(n.out, True)
+        if not found:
+            continue
+        pads = [m for m in found if m.op is PadConstant]
+        axes = {_pad_axis(m) for m in pads}
+        dims = {a[0] for a in axes}
+        spans = sorted((a[1], a[2], m) for a, m in zip((_pad_axis(m) for m in pads), pads))
+        if len(dims) != 1 or len(pads) < 2:
+            continue
+        d = dims.pop()
+        covered = 0
+        for start, stop, _ in spans:
+            if start != covered:
+                break
+            covered = stop
+        if covered != n.out.shape[d] or len(spans) != len(pads):
+            continue
+        if any(m.inputs[0].dtype != n.out.dtype for m in pads):
+            continue
+        cat_v = g.new_value(n.out.shape, n.out.dtype)
+        cat = Node(Cat, [m.inputs[0] for _, _, m in spans], {"dim": d}, cat_v, n.src)
+        zero = 0.0 if n.out.dtype.kind == "f" else 0
+        add = Node(Add, [cat_v, zero], {}, n.out, n.src)
+        replace[n.out.id] = [cat, add]
+        dropped.update(m.out.id for m in found)
+    if not replace:
+        return g
+    nodes = []
+    for n in g.nodes:
+        if n.out.id in dropped:
+            continue
+        nodes.extend(replace.get(n.out.id, [n]))
+    g.nodes = nodes
+    return g
