@@ -5,8 +5,9 @@ several NumPy passes of their eager forward.
 They are used for float32 only. Their eager results are defined up to rounding (pairwise sums,
 NumPy's vectorised exp), and these kernels reorder sums and use libm, so float64 graphs keep
 the NumPy forward and stay bit-identical to eager; float32 results agree to a few ulp.
-Each op is normalised over its last dimension (``dim=-1``, ``k=1``), the layout every model
-here uses; other layouts run the NumPy forward.
+Row maxima use fmax (vectorised): a NaN it skips still makes its row NaN, as in eager,
+through exp(NaN - max) in the sum. Each op is normalised over its last dimension (``dim=-1``,
+``k=1``), the layout every model here uses; other layouts run the NumPy forward.
 """
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ def _softmax_family(n, fname: str, vals: list) -> str:
     rows = [f"        const float *restrict a{i} = in{i} + r * {N};" for i in range(len(vals))]
     if name == "softmax":
         body = ["        float m = -INFINITY;",
+                "        #pragma omp simd reduction(max:m)",
                 f"        for (int64_t j = 0; j < nv; j++) {{ float z = a0[j]{scaled}; o[j] = z;"
-                " m = CZ_MAX(m, z); }",
+                " m = fmax(m, z); }",
                 "        float s = 0;",
                 "        #pragma omp simd reduction(+:s)",
                 "        for (int64_t j = 0; j < nv; j++) { float e = exp(o[j] - m); o[j] = e;"
@@ -109,7 +111,8 @@ def _softmax_family(n, fname: str, vals: list) -> str:
                 f"        for (int64_t j = nv; j < {N}; j++) o[j] = 0;"]
     elif name == "log_softmax":
         body = ["        float m = -INFINITY;",
-                "        for (int64_t j = 0; j < nv; j++) m = CZ_MAX(m, a0[j]);",
+                "        #pragma omp simd reduction(max:m)",
+                "        for (int64_t j = 0; j < nv; j++) m = fmax(m, a0[j]);",
                 "        float s = 0;",
                 "        #pragma omp simd reduction(+:s)",
                 "        for (int64_t j = 0; j < nv; j++) s += exp(a0[j] - m);",
@@ -221,7 +224,8 @@ def _cross_entropy(n, fname: str, vals: list) -> str:
              f"        const int keep = t != {ii}LL;",
              f"        if (keep && (t < 0 || t >= {C})) {{ bad++; continue; }}",
              "        float m = -INFINITY;",
-             f"        for (int64_t j = 0; j < {C}; j++) m = CZ_MAX(m, x[j]);"]
+             "        #pragma omp simd reduction(max:m)",
+             f"        for (int64_t j = 0; j < {C}; j++) m = fmax(m, x[j]);"]
     if backward:
         lines += [f"        float *restrict o = out + r * {C};",
                   "        const float gk = keep ? g[r] : 0;",

@@ -19,6 +19,11 @@ def _xp(arrays):
     return xp_of(x0)
 
 
+def _array(r):
+    """A forward's result as an array: NumPy scalars become 0-d arrays, device arrays stay."""
+    return r if hasattr(r, "__cuda_array_interface__") else np.asarray(r)
+
+
 class Interpreter:
     """``Interpreter(graph)(input_arrays) -> output arrays``."""
 
@@ -50,7 +55,9 @@ class Interpreter:
             ids = [i for _, i in ins]
 
             def run(env):
-                env[out] = np.asarray(fn(*[float(env[i]) for i in ids]), dtype=np.float64)
+                r = np.asarray(fn(*[float(env[i]) for i in ids]), dtype=np.float64)
+                # a graph on a device keeps its host maths there too: CuPy ops refuse NumPy
+                env[out] = r if self.device_xp is None else self.device_xp.asarray(r)
             return run
         if n.op == "random":
             return self._random_step(n, ins, out)
@@ -63,7 +70,7 @@ class Interpreter:
                 arrs = [env[x] if v else x for v, x in ins]
                 kw = substitute_refs(attrs, arrs)
                 r = forward(_xp(arrs), *arrs[:nargs], **kw)
-                env[out] = r if type(r) is np.ndarray else np.asarray(r)
+                env[out] = r if type(r) is np.ndarray else _array(r)
             return run
         if len(ins) == 1 and ins[0][0]:
             i0 = ins[0][1]
@@ -71,13 +78,13 @@ class Interpreter:
             def run(env):
                 a = env[i0]
                 r = forward(np if type(a) is np.ndarray else _xp([a]), a, **attrs)
-                env[out] = r if type(r) is np.ndarray else np.asarray(r)
+                env[out] = r if type(r) is np.ndarray else _array(r)
             return run
 
         def run(env):
             arrs = [env[x] if v else x for v, x in ins]
             r = forward(_xp(arrs), *arrs, **attrs)
-            env[out] = r if type(r) is np.ndarray else np.asarray(r)
+            env[out] = r if type(r) is np.ndarray else _array(r)
         return run
 
     def _fused_step(self, n):
@@ -102,7 +109,12 @@ class Interpreter:
             env[out] = fn(*args, **kwargs)._data
         return run
 
+    device_xp = None      # the device array module of the current call (None: NumPy)
+
     def __call__(self, arrays):
+        dev = next((a for a in arrays if type(a) is not np.ndarray and
+                    hasattr(a, "__cuda_array_interface__")), None)
+        self.device_xp = None if dev is None else _xp([dev])
         env = [None] * self.n_values
         for i, a in zip(self.input_ids, arrays):
             env[i] = a

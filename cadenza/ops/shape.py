@@ -128,7 +128,17 @@ def sum_to(x, shape):
 @register
 class Cat(Op):
     name, kind, onnx, saves = "cat", "shape", "Concat", "none"
-    forward = staticmethod(lambda xp, *arrs, dim=0: xp.concatenate(arrs, axis=dim))
+    @staticmethod
+    def forward(xp, *arrs, dim=0):
+        if not arrs or arrs[0].ndim == 0 or any(a.ndim != arrs[0].ndim for a in arrs):
+            return xp.concatenate(arrs, axis=dim)      # let NumPy raise its error
+        # NumPy lays the result out like its (maybe transposed) inputs; writing into a C-order
+        # array keeps the later reshapes views and the kernels' inputs contiguous
+        d = dim % arrs[0].ndim
+        shape = list(arrs[0].shape)
+        shape[d] = sum(a.shape[d] for a in arrs)
+        out = xp.empty(shape, dtype=xp.result_type(*arrs))
+        return xp.concatenate(arrs, axis=d, out=out)
 
     @staticmethod
     def backward(c, g):

@@ -148,7 +148,8 @@ def _():
         close(compiled(x, y), eager(x, y), 1e-5)
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         close(p2, p1, 1e-5)
-    assert cadenza.compiler.stats()["cache_hits"] >= 4
+    # call 2 recompiles (the optimizer state appeared), calls 3-5 hit the cache
+    assert cadenza.compiler.stats()["cache_hits"] >= 3
 
 
 @check("compiled forward with backward outside on cuda")

@@ -6,6 +6,11 @@ The pattern is the gradient of a tensor split into slices (``q, k, v = qkv.split
 slice's backward pads its gradient to the full shape and autograd adds them. Eager writes
 three full-size padded arrays and reads them back; the concatenation writes the result once.
 
+When the sum's one consumer is a permute (the split was of a transposed view, as attention's
+``qkv.view(B, T, 3H, D).transpose(1, 2)``), the parts are permuted first (views) and
+concatenated along the permuted dimension: the result is then contiguous in the consumer's
+layout and its following reshape is a view instead of a second copy.
+
 Exact: every element of the sum is one slice's element plus zeros, ``x + 0 (+ 0)``, which is
 ``x`` except that -0.0 becomes +0.0; the kept ``+ 0`` does exactly that (and costs one pass,
 fused into the consumers when they are elementwise).
@@ -15,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ...ops.elementwise import Add
-from ...ops.shape import Cat, PadConstant
+from ...ops.shape import Cat, PadConstant, Permute
 from ..ir import Graph, Node, Value
 
 
@@ -39,6 +44,8 @@ def run(graph: Graph) -> Graph:
     uses = Counter(u.id for n in g.nodes for u in n.uses())
     uses.update(v.id for v in g.outputs)
     producer = {n.out.id: n for n in g.nodes}
+    consumer = {u.id: n for n in g.nodes for u in n.uses()}   # (the last; used if only one)
+    outputs = {v.id for v in g.outputs}
     replace: dict[int, list[Node]] = {}      # root add's value id -> its replacement nodes
     dropped: set[int] = set()
 
@@ -79,11 +86,24 @@ def run(graph: Graph) -> Graph:
             continue
         if any(m.inputs[0].dtype != n.out.dtype for m in pads):
             continue
-        cat_v = g.new_value(n.out.shape, n.out.dtype)
-        cat = Node(Cat, [m.inputs[0] for _, _, m in spans], {"dim": d}, cat_v, n.src)
-        zero = 0.0 if n.out.dtype.kind == "f" else 0
-        add = Node(Add, [cat_v, zero], {}, n.out, n.src)
-        replace[n.out.id] = [cat, add]
+        parts = [m.inputs[0] for _, _, m in spans]
+        target, new_nodes = n.out, []
+        p = consumer.get(n.out.id)
+        if p is not None and uses[n.out.id] == 1 and p.op is Permute and \
+                n.out.id not in outputs:
+            perm = [int(a) % len(n.out.shape) for a in p.attrs.get("dims", ())]
+            views = []
+            for x in parts:
+                v = g.new_value(tuple(x.shape[a] for a in perm), x.dtype)
+                new_nodes.append(Node(Permute, [x], {"dims": tuple(perm)}, v, p.src))
+                views.append(v)
+            parts, d, target = views, perm.index(d), p.out
+            dropped.add(p.out.id)
+        cat_v = g.new_value(target.shape, target.dtype)
+        new_nodes.append(Node(Cat, parts, {"dim": d}, cat_v, n.src))
+        zero = 0.0 if target.dtype.kind == "f" else 0
+        new_nodes.append(Node(Add, [cat_v, zero], {}, target, n.src))
+        replace[n.out.id] = new_nodes
         dropped.update(m.out.id for m in found)
     if not replace:
         return g
