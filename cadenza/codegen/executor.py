@@ -29,8 +29,10 @@ def _notice(msg: str, key: str | None = None) -> None:
         print(f"cadenza.compile: {msg}", file=sys.stderr)
 
 
-def make_runner(graph: Graph, backend: str = "c"):
-    """A callable ``runner(arrays) -> arrays`` for ``graph`` on ``backend`` ("c" or "numpy")."""
+def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
+    """A callable ``runner(arrays) -> arrays`` for ``graph`` on ``backend`` ("c" or "numpy").
+    ``inplace``: output value id -> input value id whose buffer receives it afterwards (a
+    write-back); a kernel may then write the output there directly (see KernelRunner)."""
     if backend != "c":
         return Interpreter(graph)
     kernels = []
@@ -61,13 +63,56 @@ def make_runner(graph: Graph, backend: str = "c"):
     STATS["build_seconds"] += time.perf_counter() - t0
     STATS["disk_cache_hits" if cached else "builds"] += 1
     STATS["kernels"] += len(kernels)
-    return KernelRunner(graph, lib, {id(k): name for name, k in kernels}, source)
+    return KernelRunner(graph, lib, {id(k): name for name, k in kernels}, source,
+                        _safe_inplace(graph, inplace or {}))
+
+
+def _safe_inplace(graph: Graph, inplace: dict) -> dict:
+    """The write-backs an elementwise kernel can compute in place: output id -> input id.
+
+    Safe when the kernel reads the old value element by element at the same position it
+    writes (same shape and dtype, no broadcast) and nothing after the kernel reads the old
+    value or a view of it; each element is loaded before it is stored."""
+    from ..graph.passes.plan_memory import _may_alias
+    if not inplace:
+        return {}
+    aliases: dict = {}               # value id -> input ids whose storage it may share
+    last_use: dict = {}
+    for i, n in enumerate(graph.nodes):
+        for u in n.uses():
+            last_use[u.id] = i
+        if n.op == "input":
+            aliases[n.out.id] = {n.out.id}
+        elif _may_alias(n):
+            for v in n.outs:
+                aliases[v.id] = set().union(*(aliases.get(u.id, ()) for u in n.uses()))
+    end = len(graph.nodes)
+    outputs = {v.id for v in graph.outputs}
+    reads_after: dict = {}           # input id -> last position its storage is read
+    for vid, srcs in aliases.items():
+        t = end if vid in outputs else last_use.get(vid, -1)
+        for s in srcs:
+            reads_after[s] = max(reads_after.get(s, -1), t)
+    safe = {}
+    for i, n in enumerate(graph.nodes):
+        k = n.op
+        if not isinstance(k, Fused) or k.reduction is not None:
+            continue
+        for v in k.outputs:
+            src = inplace.get(v.id)
+            if src is None or reads_after.get(src, -1) > i or v.shape != k.shape:
+                continue
+            ins = [u for u in k.inputs if u.id == src]
+            if ins and ins[0].shape == v.shape and ins[0].dtype == v.dtype:
+                safe[v.id] = src
+    return safe
 
 
 class KernelRunner(Interpreter):
     """The interpreter, with fused nodes replaced by calls into the kernel library."""
 
-    def __init__(self, graph: Graph, lib, names: dict, source: str):
+    def __init__(self, graph: Graph, lib, names: dict, source: str, inplace: dict | None = None):
+        self.inplace = inplace or {}
         self.lib = lib
         self.names = names
         self.source = source
@@ -136,6 +181,10 @@ class KernelRunner(Interpreter):
         ins = [(v.id, v.dtype, v.shape) for v in k.inputs]
         outs = [(v.id, v.dtype, v.shape, v.id in self.assign) for v in k.outputs]
         planned = self._planned
+        # outputs written straight into the buffer of the input they replace (a write-back)
+        inplace = [(j, self.inplace[v.id], [x for x, u in enumerate(k.inputs)
+                                            if u.id != self.inplace[v.id]])
+                   for j, v in enumerate(k.outputs) if v.id in self.inplace]
 
         def run(env):
             arrays = []
@@ -146,6 +195,12 @@ class KernelRunner(Interpreter):
                 arrays.append(a)
             results = [planned(vid, dt, shape) if p else np.empty(shape, dt)
                        for vid, dt, shape, p in outs]
+            for j, src, others in inplace:
+                dest = env[src]
+                if type(dest) is np.ndarray and dest.flags.c_contiguous and \
+                        dest.flags.writeable and \
+                        not any(np.may_share_memory(arrays[x], dest) for x in others):
+                    results[j] = dest
             fn(*[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results])
             for (vid, _, _, _), r in zip(outs, results):
                 env[vid] = r

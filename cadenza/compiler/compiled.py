@@ -53,7 +53,11 @@ class Specialisation:
         backend = self.backend
         if any(type(L.array) is not np.ndarray for L in res.lifted):
             backend = "numpy"   # generated kernels are CPU code: CUDA graphs run op by op
-        self.run_graph = _make_runner(self.graph, backend)
+        # write-backs a kernel may compute straight into the tensor's own buffer (no copy
+        # after the call); not with a compiled backward, which may read the old values
+        inplace = {} if plan is not None else {
+            self.graph.outputs[oi].id: res.lifted[j].value.id for j, oi in res.writebacks}
+        self.run_graph = _make_runner(self.graph, backend, inplace)
         if plan is not None:
             plan.backward_runner = _make_runner(plan.backward, backend)
         for j, L in enumerate(res.lifted):
@@ -72,9 +76,13 @@ class Specialisation:
         pending = []
         for j, oi in res.writebacks:
             a = outs[oi]
+            t = lifted[j]
+            if a is t._data:        # a kernel already wrote it there
+                t._vc[0] += 1
+                continue
             if id(_root(a)) in dests:
                 a = a.copy()
-            pending.append((lifted[j], a))
+            pending.append((t, a))
         plan = self.autograd
         if plan is not None:   # before the write-backs, which may change what backward reads
             kept = plan.keep(arrays, outs, dests if pending else None)
@@ -112,10 +120,10 @@ class Specialisation:
         return rebuild(vals)
 
 
-def _make_runner(graph, backend):
+def _make_runner(graph, backend, inplace=None):
     """The one place graphs become runnable: generated kernels, or the NumPy interpreter."""
     from ..codegen import make_runner
-    return make_runner(graph, backend)
+    return make_runner(graph, backend, inplace)
 
 
 def _requires_grad_getter(res):
@@ -182,7 +190,8 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         leaves, td, paths = G.flatten((args, kwargs))
         spec = G.input_spec(leaves, td)
-        for i, s in enumerate(self.cache):
+        for i in range(len(self.cache) - 1, -1, -1):     # most recently used first
+            s = self.cache[i]
             if s.spec == spec and s.failed_guard() is None:
                 if i != len(self.cache) - 1:     # keep the most recently used last
                     self.cache.append(self.cache.pop(i))

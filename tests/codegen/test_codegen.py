@@ -473,3 +473,25 @@ def test_parallel_kernels_equal_the_interpreter(monkeypatch):
     g2 = optimize(trace(lambda s: s.softmax(-1), x32))
     got2 = make_runner(g2, "c")([x32._data])[0]
     np.testing.assert_allclose(got2, x32.softmax(-1).numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_write_backs_computed_in_place_are_exact_and_keep_the_buffer():
+    rng = np.random.default_rng(3)
+    p = cadenza.from_numpy(rng.standard_normal((64, 64)))
+    p_ref = cadenza.from_numpy(p.numpy().copy())
+    buf = p._data
+
+    def f(p):
+        y = p.detach() * 3                  # reads the old value ...
+        with cadenza.no_grad():
+            p.mul_(0.5).add_(1)             # ... in the kernel that overwrites it
+        return y + p
+
+    c = cadenza.compile(f)
+    for _ in range(3):
+        got, want = c(p), f(p_ref)
+        assert np.array_equal(got.numpy(), want.numpy())
+        assert np.array_equal(p.numpy(), p_ref.numpy())
+    assert p._data is buf and p._version >= 3      # each call counts as a modification
+    runner = c.cache[-1].run_graph
+    assert isinstance(runner, KernelRunner) and runner.inplace     # it did run in place
