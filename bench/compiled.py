@@ -192,13 +192,25 @@ def report(key, title, unit, vs, lower_is_better=False):
 
 # --------------------------------------------------------------------------- W1, W3, W4
 def train_workload(key, title, run, args):
+    """Each variant ``args.rounds`` times, round-robin (a slow phase of a shared machine then
+    hits every variant alike), reporting the median throughput."""
     steps, warm = (QUICK if args.quick else STEPS)[key]
     vs = variants(args)
+    values: dict = {id(v): [] for v in vs}
+    for r in range(args.rounds):
+        for v in vs:
+            notes = list(v.notes)
+            attempt(v, lambda v: run(v.lib, compile=v.compile, record=v.record, steps=steps,
+                                     warm=warm))
+            if r:
+                v.notes = notes           # the first round's compile counts and warnings
+            if v.value is not None:
+                values[id(v)].append(v.value)
     for v in vs:
-        attempt(v, lambda v: run(v.lib, compile=v.compile, record=v.record, steps=steps,
-                                 warm=warm))
+        v.value = statistics.median(values[id(v)]) if values[id(v)] else None
     unit = "tokens/s" if key == "w1" else "samples/s"
-    report(key, f"{title}, {steps} steps after {warm} warm-up", unit, vs)
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    report(key, f"{title}, {steps} steps after {warm} warm-up{rounds}", unit, vs)
 
 
 def w1_run(lib, compile=None, record=None, steps=20, warm=5):
@@ -379,8 +391,13 @@ def main():
     ap.add_argument("--only", default=",".join(ALL), help=f"comma list of {','.join(ALL)}")
     ap.add_argument("--no-torch-compile", dest="torch_compile", action="store_false",
                     help="skip torch.compile (its first compile takes a minute)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="W1/W3/W4: run the variants this many times round-robin, report the "
+                         "median (default 3; --quick uses 1)")
     ap.add_argument("--compile-time-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.quick:
+        args.rounds = 1
     if args.compile_time_child:
         compile_time_child(args.backend)
         return
