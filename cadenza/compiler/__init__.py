@@ -67,4 +67,13 @@ def reset_stats() -> None:
             d[k] = 0
 
 
-__all__ = ["compile", "stats", "reset_stats", "CompiledFunction", "CompiledModule"]
+def is_compiling() -> bool:
+    """True while ``cadenza.compile`` traces a call (as ``torch.compiler.is_compiling``): code
+    can take a capturable path, e.g. a mixture of experts routing densely instead of by
+    data-dependent indices."""
+    from ..autograd.grad_mode import state
+    return state.tracer is not None
+
+
+__all__ = ["compile", "stats", "reset_stats", "is_compiling", "CompiledFunction",
+           "CompiledModule"]

@@ -229,6 +229,7 @@ class CompiledFunction:
         disc = G.discover(self.fn, leaves, arg_names)
         guards = [G.grad_mode_guard()] + disc.guards
         expected = [get() for _, get in guards]
+        attrs_before = disc.python_state(labelled=True)
         tracer = Tracer(disc.names, disc.grad_owner(), self.fullgraph)
         for p in disc.params:
             tracer.note_grad(p)
@@ -241,7 +242,7 @@ class CompiledFunction:
             plan = None
             if res is not None and tracer.failed is None and res.needs_autograd:
                 plan = AB.trace_backward(tracer, res, result, leaves, self.name)
-        changed = _changed_attribute(disc, expected, guards)
+        changed = _changed_attribute(attrs_before, disc.python_state(labelled=True))
         if changed is not None and tracer.failed is None:
             msg = (f"{self.name} changes the Python attribute {changed} while it runs; a "
                    "compiled call would not repeat that change. Keep such state in a tensor "
@@ -255,6 +256,10 @@ class CompiledFunction:
             warnings.warn(f"cadenza.compile: {self.name} runs eagerly (fullgraph=False): "
                           f"{tracer.failed}", stacklevel=3)
             return result
+        # the Python attributes as the call left them (scalars unchanged, checked above;
+        # attributes that turned into objects or tensors now look like they will next time)
+        i = next(i for i, (label, _) in enumerate(guards) if label == "Python attributes")
+        expected[i] = disc.python_state()
         if tracer.grads_cleared:      # zero_grad(set_to_none) came first: no guard needed
             i = next(i for i, (label, _) in enumerate(guards) if label == "grad is None")
             expected[i] = disc.release_grads(tracer.grads_cleared, expected[i])
@@ -275,16 +280,15 @@ class CompiledFunction:
         return result
 
 
-def _changed_attribute(disc, expected, guards):
-    """'name (old -> new)' for the first Python attribute the traced call changed, or None."""
-    before = next(want for (label, _), want in zip(guards, expected)
-                  if label == "Python attributes")
-    after = disc.python_state(labelled=True)
-    if len(after) != len(before):
-        return "(attributes added or removed)"
-    for old, (label, value) in zip(before, after):
-        if old != value:
-            return f"{label} ({G._show(_unhex(old))} -> {G._show(_unhex(value))})"
+def _changed_attribute(before, after):
+    """'name (old -> new)' for the first scalar Python attribute the traced call changed, or
+    None. An attribute that became (or stopped being) an object or a tensor is not compared:
+    such state is neither guarded nor replayed (MoE's ``aux_loss`` tensor, a lazily built
+    cache object)."""
+    old = dict(before)
+    for label, value in after:
+        if label in old and old[label] != value:
+            return f"{label} ({G._show(_unhex(old[label]))} -> {G._show(_unhex(value))})"
     return None
 
 

@@ -357,7 +357,8 @@ class MoE(nn.Module):
         counts = F.one_hot(top_idx, E).sum(dim=(0, 1))      # (E,) assignments per expert
         frac = counts.to(probs.dtype) / (B * T * k)         # (E,)
         self.aux_loss = E * (frac * probs.mean(dim=0)).sum()
-        if torch.onnx.is_in_onnx_export():  # a static graph cannot route data-dependently
+        # a static graph (ONNX export, cadenza.compile) cannot route data-dependently
+        if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
             return self._mix_dense(xf, top_idx, weights).view(B, T, C)
         out = torch.zeros_like(xf)                          # (N, C)
         idx_np = top_idx.numpy()                            # routing is data-dependent: eager
@@ -373,8 +374,9 @@ class MoE(nn.Module):
     def _mix_dense(self, xf, top_idx, weights):
         """The same mixture with every expert run on every token and weighted by a gate that
         is 0 for unselected experts: E/k times the work, but shapes are data-independent, so
-        it traces to a static graph (ONNX export). Each token adds its experts' outputs in
-        expert order, as the routed loop does (the unselected ones add exact zeros)."""
+        it traces to a static graph (ONNX export, compiled mode). Each token adds its experts'
+        outputs in expert order, as the routed loop does (the unselected ones add exact
+        zeros)."""
         E = self.n_expert
         chosen = top_idx[..., None] == torch.arange(E)                  # (N, k, E)
         gate = (chosen.to(weights.dtype) * weights[..., None]).sum(1)   # (N, E)
