@@ -25,8 +25,9 @@ variant that fails prints "n/a" with a one-line reason.
 
 Compile time: W1's training step is compiled in a fresh subprocess with an empty temporary
 CADENZA_CACHE_DIR (cold), then in a second fresh subprocess with the same directory (disk
-cache); each prints its first and second call (the second call recompiles once, when ``.grad``
-goes from None to set) and the steady compiled and eager step times for reference.
+cache); each prints its first and second call (call 1 creates AdamW's state, so its trace is a
+warm-up that is not optimised or built; call 2 traces the steady state and builds it) and the
+steady compiled and eager step times for reference.
 """
 from __future__ import annotations
 
@@ -371,11 +372,13 @@ def compile_time(args):
             c, e = r["compiled"], r["eager"]
             target = 10.0 if phase == "cold" else 1.0
             # the first call traces, optimises, generates code and runs the step once; the
-            # second recompiles once (.grad None -> set); minus the steady step: compile time
+            # second traces the steady state (call 1 created the optimizer state); minus the
+            # steady steps: compile time
             steady = min(c[2:])
             overhead = c[0] + c[1] - 2 * steady
             print(f"W1 compile time, {phase} (backend {args.backend}, fresh process): first call "
-                  f"{c[0]:.2f} s, second call {c[1]:.2f} s (recompile), steady compiled step "
+                  f"{c[0]:.2f} s, second call {c[1]:.2f} s (traced again: call 1 created the "
+                  "optimizer state), steady compiled step "
                   f"{steady:.3f} s => compile ~{overhead:.2f} s (target <= {target:.0f} s); "
                   f"eager step {e[1]:.3f} s (first eager call {e[0]:.2f} s); cache dir "
                   f"{files} files, {size / 1024:.0f} KiB; compiles {r['stats']['compiles']}"

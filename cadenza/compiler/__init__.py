@@ -54,6 +54,8 @@ def compile(model=None, *, fullgraph=True, dynamic=None, backend="c", mode=None,
 
 def stats() -> dict:
     """Counts since start (or reset_stats): compiles, recompiles, cache_hits, eager_fallbacks,
+    warmups (traced calls that changed their own guards, e.g. created optimizer state, whose
+    graph was not kept),
     and from codegen: kernels generated, libraries built, libraries found in the disk cache,
     seconds spent building."""
     from ..codegen.executor import STATS as KSTATS

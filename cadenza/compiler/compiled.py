@@ -20,7 +20,7 @@ from . import autograd_bridge as AB
 from ..errors import TraceError
 from . import guards as G
 
-STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0}
+STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0, "warmups": 0}
 MAX_CACHE = 8
 
 
@@ -263,6 +263,17 @@ class CompiledFunction:
         if tracer.grads_cleared:      # zero_grad(set_to_none) came first: no guard needed
             i = next(i for i, (label, _) in enumerate(guards) if label == "grad is None")
             expected[i] = disc.release_grads(tracer.grads_cleared, expected[i])
+        stale = _self_invalidated(guards, expected)
+        if stale is not None:
+            # the call changed what its graph is keyed on (AdamW's state appeared, .grad went
+            # from None to a tensor): that graph could never run again, so skip optimising
+            # and building it; the next call traces the steady state
+            STATS["warmups"] += 1
+            if self.explain or debug_level() >= 1:
+                print(f"cadenza.compile: {self.name}: this call changed "
+                      f"{G.describe_guard_change(*stale)}; its graph is not kept",
+                      file=sys.stderr)
+            return result
         s = Specialisation(spec, guards, expected, self.backend)
         if isinstance(plan, str):
             s.eager = True
@@ -278,6 +289,25 @@ class CompiledFunction:
         if len(self.cache) > MAX_CACHE:
             self.cache.pop(0)
         return result
+
+
+def _self_invalidated(guards, expected):
+    """(label, old, new) if the traced call created optimizer state (a first ``step()``),
+    else None. That state never goes back to empty, so the graph keyed on its absence would
+    never run again. (Other guards a call changes, such as ``.grad`` going from None to a
+    tensor, may be restored by the caller before the next call: ``opt.zero_grad()`` outside.)"""
+    for (label, get), want in zip(guards, expected):
+        if not isinstance(want, tuple):
+            continue
+        got = get()
+        if got == want or not isinstance(got, tuple):
+            continue
+        now = dict(e for e in got if isinstance(e, tuple) and len(e) == 2)
+        for e in want:
+            if isinstance(e, tuple) and len(e) == 2 and isinstance(e[0], str) and \
+                    e[0].endswith(" keys") and e[1] == () and now.get(e[0], ()) != ():
+                return e[0], e[1], now[e[0]]
+    return None
 
 
 def _changed_attribute(before, after):

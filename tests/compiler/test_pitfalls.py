@@ -264,3 +264,37 @@ def test_zero_grad_first_needs_no_recompile_when_grads_appear():
         opt2.step()
         ref.append(float(loss))
     assert losses == ref
+
+
+def test_first_optimizer_step_is_a_warm_up_and_zero_grad_outside_still_caches():
+    cadenza.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = cadenza.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)   # state on 1st step
+
+    def step(x):
+        loss = model(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    cadenza.compiler.reset_stats()
+    f = cadenza.compile(step)
+    x = cadenza.randn(4, 3)
+    losses = []
+    for _ in range(4):
+        opt.zero_grad()                      # outside the compiled function
+        losses.append(float(f(x)))
+    st = cadenza.compiler.stats()
+    # call 1 created the momentum buffers: traced, not kept; call 2 traced and kept; 3-4 hit
+    assert st["warmups"] == 1 and st["compiles"] == 2 and st["cache_hits"] == 2
+    cadenza.manual_seed(0)
+    model2 = nn.Linear(3, 2)
+    opt2 = cadenza.optim.SGD(model2.parameters(), lr=0.1, momentum=0.9)
+    ref = []
+    for _ in range(4):
+        opt2.zero_grad()
+        loss = model2(x).pow(2).sum()
+        loss.backward()
+        opt2.step()
+        ref.append(float(loss))
+    assert losses == ref
