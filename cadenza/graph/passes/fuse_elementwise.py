@@ -186,9 +186,8 @@ def _worth_a_kernel(members: list) -> bool:
     return len(members) > 1 or int(np.prod(members[0].out.shape)) >= SINGLE_MIN_SIZE
 
 
-def _kernel_node(nodes: list, positions: list, consumers, graph_outs, index: int) -> Node:
-    members = [nodes[p] for p in positions]
-    inside = set(positions)
+def kernel_inputs(members: list) -> list:
+    """The values a kernel of ``members`` reads from outside, in first-use order."""
     inner = {m.out.id for m in members}
     inputs, seen = [], set()
     for m in members:
@@ -196,6 +195,13 @@ def _kernel_node(nodes: list, positions: list, consumers, graph_outs, index: int
             if u.id not in inner and u.id not in seen:
                 seen.add(u.id)
                 inputs.append(u)
+    return inputs
+
+
+def _kernel_node(nodes: list, positions: list, consumers, graph_outs, index: int) -> Node:
+    members = [nodes[p] for p in positions]
+    inside = set(positions)
+    inputs = kernel_inputs(members)
     outputs = [m.out for m in members
                if m.out.id in graph_outs or any(c not in inside for c in consumers[m.out.id])]
     kernel = Fused(members, inputs, outputs, members[-1].out.shape, index=index)

@@ -15,7 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..ir import Fused, Graph, Node, Value, fused_node
-from .fuse_elementwise import fusable
+from .fuse_elementwise import fusable, kernel_inputs
 
 REDUCTIONS = {"sum", "amax", "amin"}
 
@@ -130,13 +130,7 @@ def run(graph: Graph) -> Graph:
         # the fused kernel runs at the reduction's position: nothing between may need its values
         if any(c < i and c != p for v in prod.outs for c in consumers[v.id]):
             continue
-        inner = {m.out.id for m in members}
-        inputs, seen = [], set()
-        for m in members:
-            for u in m.uses():
-                if u.id not in inner and u.id not in seen:
-                    seen.add(u.id)
-                    inputs.append(u)
+        inputs = kernel_inputs(members)
         dims = reduced_dims(n)
         lay = layout(x.shape, dims, [v.shape for v in inputs] + [x.shape])
         if lay is None:
