@@ -20,13 +20,36 @@ def traced_random(fn):
     return wrapper
 
 
-def host_scalar(fn, *tensors):
-    """Python float maths on 0-d tensors: ``fn(*[t.item()])`` in eager mode (a float), a ``host``
-    node returning a 0-d float64 Tensor while tracing (same maths, evaluated on each call)."""
+def host_scalar(fn, *args):
+    """Python float maths on 0-d tensors (or plain numbers): ``fn(*floats)`` in eager mode (a
+    float), a ``host`` node returning a 0-d float64 Tensor while tracing (the same maths,
+    evaluated on each call; plain numbers are constants of it)."""
     tr = _state.tracer
     if tr is None or tr.paused:
-        return fn(*[t.item() for t in tensors])
-    return tr.host(fn, tensors)
+        return fn(*[a if isinstance(a, (int, float)) else a.item() for a in args])
+    if all(not isinstance(a, (int, float)) for a in args):
+        return tr.host(fn, args)
+    tensors = [a for a in args if not isinstance(a, (int, float))]
+    if not tensors:
+        return fn(*args)
+
+    def bound(*ts, _args=tuple(args)):
+        it = iter(ts)
+        return fn(*[a if isinstance(a, (int, float)) else next(it) for a in _args])
+    bound.__name__ = getattr(fn, "__name__", "host")
+    return tr.host(bound, tensors)
+
+
+def hyper(group: dict, key: str):
+    """An optimizer hyperparameter read by ``step()`` (``group["lr"]``): its float in eager
+    mode; while tracing, a 0-d graph input read from ``group[key]`` on every call, so an
+    LR scheduler changing it does not recompile the step. Use it through ``host_scalar`` and
+    tensor ops (never ``alpha=``, which needs a number)."""
+    tr = _state.tracer
+    if tr is None or tr.paused:
+        v = group[key]
+        return v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v
+    return tr.hyper_input(group, key)
 
 
 def untraceable(what: str, hint: str, *tensors) -> None:

@@ -231,6 +231,7 @@ class CompiledFunction:
         expected = [get() for _, get in guards]
         attrs_before = disc.python_state(labelled=True)
         tracer = Tracer(disc.names, disc.grad_owner(), self.fullgraph)
+        tracer.group_names = disc.group_names
         for p in disc.params:
             tracer.note_grad(p)
         with tracer:
@@ -264,6 +265,12 @@ class CompiledFunction:
             i = next(i for i, (label, _) in enumerate(guards) if label == "grad is None")
             expected[i] = disc.release_grads(tracer.grads_cleared, expected[i])
         stale = _self_invalidated(guards, expected)
+        if tracer.hyper_used:         # learning rates etc. are graph inputs: not guarded
+            disc.hyper_labels = {f"{disc.group_names[id(g)]}['{k}']"
+                                 for g, k in tracer.hyper_used if id(g) in disc.group_names}
+            expected = [tuple(e for e in want if not (isinstance(e, tuple) and len(e) == 2
+                                                      and e[0] in disc.hyper_labels))
+                        if isinstance(want, tuple) else want for want in expected]
         if stale is not None:
             # the call changed what its graph is keyed on (AdamW's state appeared, .grad went
             # from None to a tensor): that graph could never run again, so skip optimising

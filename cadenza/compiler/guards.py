@@ -119,6 +119,8 @@ class Discovery:
         self.grad_guarded: list = []  # (name, param): "is .grad None" is part of the key
         self.grad_free: set = set()   # id(param) whose trace cleared .grad before using it
         self._grad_ids: set = set()
+        self.group_names: dict = {}  # id(param group) -> "opt.param_groups[0]"
+        self.hyper_labels: set = set()  # hyperparameters the trace reads as graph inputs
         self._held = None
         self.guards.append(("grad is None", self.grad_state))
 
@@ -313,14 +315,19 @@ def _optimizer_guards(d, name, opt):
                 if isinstance(v, Tensor):
                     d.names.setdefault(id(v), f"{name}.state[{pname}].{k}")
 
+    for gi, group in enumerate(opt.param_groups):
+        d.group_names[id(group)] = f"{name}.param_groups[{gi}]"
+
     def get():
         out = []
+        skip = d.hyper_labels    # read as graph inputs on every call: not part of the key
         for gi, group in enumerate(opt.param_groups):
             for k, v in group.items():
                 if k in ("params", "param_names"):
                     continue
-                out.append((f"{name}.param_groups[{gi}]['{k}']",
-                            v.item() if isinstance(v, Tensor) else v))
+                label = f"{name}.param_groups[{gi}]['{k}']"
+                if label not in skip:
+                    out.append((label, v.item() if isinstance(v, Tensor) else v))
             for pi, p in enumerate(group["params"]):
                 pn = f"{name}.param_groups[{gi}].params[{pi}]"
                 out.append((f"{pn} (identity)", id(p)))

@@ -71,6 +71,12 @@ class Lifted:
             return leaves[obj]
         if kind == "tensor":
             return obj
+        if kind == "hyper":            # an optimizer hyperparameter, read on every call
+            from .._tensor import _make
+            group, key = obj
+            v = group[key]
+            v = v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v
+            return _make(np.asarray(float(v), dtype=np.float64))
         return obj.grad
 
 
@@ -105,6 +111,9 @@ class Tracer:
         self.backward_ran = False
         self.grads_read: set = set()        # id(param) whose starting .grad the graph reads
         self.grads_cleared: set = set()     # id(param) set to None before any read/backward
+        self.hypers: dict = {}              # (id(group), key) -> its 0-d input tensor
+        self.hyper_used: list = []          # (param group, key) read as graph inputs
+        self.group_names: dict = {}         # id(param group) -> readable name
         self.failed: str | None = None
         self.fullgraph = fullgraph
         self.arg_objs: dict = {}            # id(argument tensor) -> lifted index
@@ -340,6 +349,23 @@ class Tracer:
                        name=fn.__name__)
         self._define(_key(a), a, v)
         return out
+
+    def hyper_input(self, group, key):
+        """``group[key]`` as a 0-d float64 graph input (see ``_trace_hooks.hyper``)."""
+        from .._tensor import _make
+        k = (id(group), key)
+        t = self.hypers.get(k)
+        if t is None:
+            v = group[key]
+            v = v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v
+            arr = np.asarray(float(v), dtype=np.float64)
+            name = f"{self.group_names.get(id(group), 'param_group')}['{key}']"
+            val = self.graph.add_node("input", [], {}, (), np.float64, name=name)
+            self.lifted.append(Lifted(("hyper", (group, key)), val, arr, name))
+            self._define(_key(arr), arr, val)
+            t = self.hypers[k] = _make(arr)     # kept: the value stays this input's
+            self.hyper_used.append((group, key))
+        return t
 
     def host(self, fn, tensors):
         """``fn(*floats) -> float`` on 0-d tensors, as a ``host`` node; returns a 0-d float64

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .._creation import full_like
 from ..autograd.grad_mode import no_grad
-from .._trace_hooks import host_scalar
+from .._trace_hooks import host_scalar, hyper
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["Adagrad"]
@@ -59,7 +59,7 @@ class Adagrad(Optimizer):
         loss = self._eval_closure(closure)
         with no_grad():
             for group in self.param_groups:
-                lr, eps = _to_float(group["lr"]), group["eps"]
+                lr, eps = hyper(group, "lr"), group["eps"]
                 wd, lr_decay = _to_float(group["weight_decay"]), group["lr_decay"]
                 for p in group["params"]:
                     if p.grad is None:
@@ -73,8 +73,8 @@ class Adagrad(Optimizer):
                         grad = grad.add(p, alpha=wd)
                     # a float in eager mode; a host node of the same maths under compile
                     neg_clr = host_scalar(
-                        lambda step, lr=lr, d=lr_decay: -(lr / (1 + (step - 1) * d)),
-                        state["step"])
+                        lambda step, lr, d=lr_decay: -(lr / (1 + (step - 1) * d)),
+                        state["step"], lr)
                     state_sum = state["sum"]
                     state_sum.addcmul_(grad, grad, value=1)
                     std = state_sum.sqrt().add_(eps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._creation import zeros_like
 from ..autograd.grad_mode import no_grad
-from .._trace_hooks import host_scalar
+from .._trace_hooks import host_scalar, hyper
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["Adam", "AdamW"]
@@ -66,7 +66,7 @@ class Adam(Optimizer):
         return loss
 
     def _update(self, p, group) -> None:
-        lr = _to_float(group["lr"])
+        lr = hyper(group, "lr")      # a graph input when compiled: schedulers do not recompile
         beta1, beta2 = (_to_float(b) for b in group["betas"])
         wd, eps = _to_float(group["weight_decay"]), group["eps"]
         state = self.state[p]
@@ -82,7 +82,7 @@ class Adam(Optimizer):
         step_t += 1
         if wd != 0:
             if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
+                p.mul_(host_scalar(lambda lr: 1 - lr * wd, lr))
             else:
                 grad = grad.add(p, alpha=wd)
         exp_avg.lerp_(grad, 1 - beta1)
@@ -91,7 +91,7 @@ class Adam(Optimizer):
         # Bias corrections in Python float maths on the step count: plain floats in eager mode;
         # under cadenza.compile, host nodes evaluating the same maths on each call, so compiled
         # steps stay bit-identical to eager without recompiling for every step value.
-        neg_step_size = host_scalar(lambda step: -(lr / (1 - beta1 ** step)), step_t)
+        neg_step_size = host_scalar(lambda step, lr: -(lr / (1 - beta1 ** step)), step_t, lr)
         bias_correction2_sqrt = host_scalar(lambda step: (1 - beta2 ** step) ** 0.5, step_t)
         if group["amsgrad"]:
             max_sq = state["max_exp_avg_sq"].maximum_(exp_avg_sq)

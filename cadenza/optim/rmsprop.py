@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._creation import zeros_like
 from ..autograd.grad_mode import no_grad
+from .._trace_hooks import hyper
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["RMSprop"]
@@ -62,7 +63,7 @@ class RMSprop(Optimizer):
         return loss
 
     def _update(self, p, group) -> None:
-        lr, alpha, eps = _to_float(group["lr"]), group["alpha"], group["eps"]
+        lr, alpha, eps = hyper(group, "lr"), group["alpha"], group["eps"]
         wd, momentum = _to_float(group["weight_decay"]), group["momentum"]
         state = self.state[p]
         if len(state) == 0:
@@ -89,6 +90,6 @@ class RMSprop(Optimizer):
         if momentum > 0:
             buf = state["momentum_buffer"]
             buf.mul_(momentum).addcdiv_(grad, avg)
-            p.add_(buf, alpha=-lr)
+            p.sub_(buf * lr)             # = p + (-lr) buf, bit for bit; lr may be traced
         else:
             p.addcdiv_(grad, avg, value=-lr)

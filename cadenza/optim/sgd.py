@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
+from .._trace_hooks import hyper
 from .optimizer import Optimizer, _check_nonneg, _to_float
 
 __all__ = ["SGD"]
@@ -52,7 +53,7 @@ class SGD(Optimizer):
         loss = self._eval_closure(closure)
         with no_grad():
             for group in self.param_groups:
-                lr = _to_float(group["lr"])
+                lr = hyper(group, "lr")  # a graph input when compiled (schedulers)
                 wd = _to_float(group["weight_decay"])
                 momentum, dampening = group["momentum"], group["dampening"]
                 for p in group["params"]:
@@ -69,5 +70,7 @@ class SGD(Optimizer):
                         else:
                             buf.mul_(momentum).add_(grad, alpha=1 - dampening)
                         grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-                    p.add_(grad, alpha=-lr)
+                    # p - lr g: the same bits as p + (-lr) g, and lr may be a traced 0-d
+                    # tensor (alpha= needs a number)
+                    p.sub_(grad * lr)
         return loss
