@@ -68,6 +68,8 @@ def _build_parser() -> _Parser:
                        help="model override" if name == "block_size" else argparse.SUPPRESS)
     t.add_argument("--nproc", type=int, default=None,
                    help="train data-parallel on N processes (MPI; pip install cadenza[dist])")
+    t.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="run each training step as one compiled graph (cadenza.compile)")
     t.add_argument("--debug-kill-at", type=int, default=-1, help=argparse.SUPPRESS)
 
     for name, helptext in (("generate", "stream a continuation of a prompt"),
@@ -124,7 +126,7 @@ def _cmd_train(a) -> int:
     for name in _TRAIN_FLAGS:
         if getattr(a, name) is not None:
             d[name] = getattr(a, name)
-    for name in ("corpus", "ext"):
+    for name in ("corpus", "ext", "compile"):
         if getattr(a, name) is not None:
             d[name] = getattr(a, name)
     for name in _MODEL_FLAGS:

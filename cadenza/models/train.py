@@ -59,6 +59,7 @@ class TrainConfig:
     ckpt_every: int = 100
     log_every: int = 10
     seed: int = 1337
+    compile: bool = False                  # each step as one compiled graph (cadenza.compile)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -131,6 +132,28 @@ def clip_grad_norm(params, max_norm: float) -> float:
             for g in grads:
                 g.mul_(scale)
     return total
+
+
+def compiled_step(model: GPT, opt, params, grad_clip: float):
+    """``step(x, y) -> (loss, grad_norm or None)``: forward, backward, clipping, AdamW and
+    zero_grad as one compiled graph (``cadenza train --compile``). Clipping is tensor maths
+    (``grads * min(1, max_norm / (norm + 1e-6))``), the capturable form of clip_grad_norm's
+    branch; the learning rate the loop sets each step is read by the graph on each call."""
+    def step(x, y):
+        _, loss = model(x, y)
+        loss.backward()
+        norm = None
+        if grad_clip > 0:
+            grads = [p.grad for p in params if p.grad is not None]
+            norm = cadenza.stack([(g * g).sum() for g in grads]).sum().sqrt()
+            coef = (grad_clip / (norm + 1e-6)).clamp(max=1.0)
+            with cadenza.no_grad():
+                for g in grads:
+                    g.mul_(coef)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss, norm
+    return cadenza.compile(step)
 
 
 def resolve_ckpt(path: str) -> str:
@@ -313,13 +336,18 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
     log(f"model: {model.num_params() / 1e6:.2f}M parameters, {gcfg.n_layer} layers, d={gcfg.n_embd}"
         f", context {gcfg.block_size}; corpus: {len(files)} files, {len(data)} tokens")
     t0, loss_v, val = time.perf_counter(), float("nan"), None
+    cstep = None
+    if cfg.compile:
+        if cfg.grad_accum != 1 or world > 1:
+            raise ConfigError("train: --compile needs --grad-accum 1 and a single process")
+        cstep = compiled_step(model, opt, params, cfg.grad_clip)
     with open(metrics_path, "a") as mf:
         for step in range(start, cfg.steps):
             lr = lr_at(step, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
             loss_sum = 0.0
-            for micro in range(cfg.grad_accum):
+            for micro in range(cfg.grad_accum if cstep is None else 0):
                 x, y = data.batch("train", cfg.batch_size, gcfg.block_size, data_gen)
                 if world > 1:  # this rank's share of the global batch
                     share = cfg.batch_size // world
@@ -331,9 +359,15 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                 loss_sum += float(loss)
             if world > 1:
                 loss_sum = _mean_over_ranks(loss_sum)
-            gnorm = clip_grad_norm(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            if cstep is not None:
+                x, y = data.batch("train", cfg.batch_size, gcfg.block_size, data_gen)
+                loss, norm = cstep(x, y)
+                loss_sum = float(loss)
+                gnorm = float(norm) if norm is not None else None
+            else:
+                gnorm = clip_grad_norm(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
+                opt.step()
+                opt.zero_grad(set_to_none=True)
             loss_v = loss_sum / cfg.grad_accum
             done = step + 1
             now = time.perf_counter()

@@ -153,3 +153,19 @@ def test_bpe_tokenizer_trains_saves_and_generates(tmp_path, corpus, capsys):
                  "--seed", "1"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("def ")
+
+
+def test_train_compiled_matches_eager_and_resumes(tmp_path, corpus):
+    # --compile: one graph per step (forward, backward, clipping, AdamW); the learning-rate
+    # schedule changes lr every step without recompiling; losses track eager within float32
+    # rounding (kernels and the tensor form of clipping round differently)
+    cadenza.compiler.reset_stats()
+    assert _train(tmp_path, corpus, "c", "--steps", "6", "--compile") == 0
+    st = cadenza.compiler.stats()
+    assert _train(tmp_path, corpus, "e", "--steps", "6") == 0
+    lc, le = _losses(tmp_path / "c"), _losses(tmp_path / "e")
+    assert [r[0] for r in lc] == [r[0] for r in le]
+    np.testing.assert_allclose([r[1] for r in lc], [r[1] for r in le], rtol=1e-4)
+    assert st["compiles"] <= 2 and st["cache_hits"] >= 4 and st["eager_fallbacks"] == 0
+    assert main(["train", "--resume", str(tmp_path / "c"), "--steps", "8", "--compile"]) == 0
+    assert _weights(tmp_path / "c")[1] == 8
