@@ -26,6 +26,8 @@ from cadenza.graph.passes import fuse_elementwise
 from cadenza.graph.pipeline import optimize
 from cadenza.graph.trace import trace
 
+from _cc import require_cc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # a fixed sample of 12 graphs per property (one compiler run each); CADENZA_TEST_EXAMPLES=500
 # searches further with fresh random examples
@@ -63,6 +65,7 @@ def _every_node_a_kernel():
 
 def _both(fn, arrays):
     """(graph, C results, NumPy-interpreter results) of ``fn`` traced on ``arrays``."""
+    require_cc()
     g = optimize(trace(fn, *[cadenza.tensor(a) for a in arrays]), check=True)
     runner = make_runner(g, "c")
     assert isinstance(runner, KernelRunner), "no kernel was built"
@@ -403,6 +406,7 @@ def _run_script(tmp_path, **env):
 
 
 def test_disk_cache_across_processes(tmp_path):
+    require_cc()
     first, err = _run_script(tmp_path)
     assert first["ok"] and err == ""
     assert first["stats"]["builds"] == 1 and first["stats"]["disk_cache_hits"] == 0
@@ -437,6 +441,7 @@ def test_failing_compiler_falls_back_with_one_notice(tmp_path):
 
 
 def test_debug_3_prints_kernel_source(monkeypatch, capsys):
+    require_cc()
     monkeypatch.setenv("CADENZA_DEBUG", "3")
     f = cadenza.compile(lambda x: (x * 3 - 2).relu().sum(-1))
     x = cadenza.tensor(np.arange(12.0).reshape(3, 4))
@@ -451,6 +456,7 @@ def test_debug_3_prints_kernel_source(monkeypatch, capsys):
 def test_parallel_kernels_equal_the_interpreter(monkeypatch):
     # large enough for the OpenMP paths (chunked 1-d loops, rows, column blocks, row
     # kernels); forced on, since by default a 2-core machine runs kernels on one thread
+    require_cc()
     monkeypatch.setenv("CADENZA_PARALLEL_KERNELS", "1")
     rng = np.random.default_rng(7)
     x = cadenza.from_numpy(rng.standard_normal((512, 1024)))
@@ -476,6 +482,7 @@ def test_parallel_kernels_equal_the_interpreter(monkeypatch):
 
 
 def test_write_backs_computed_in_place_are_exact_and_keep_the_buffer():
+    require_cc()
     rng = np.random.default_rng(3)
     p = cadenza.from_numpy(rng.standard_normal((64, 64)))
     p_ref = cadenza.from_numpy(p.numpy().copy())

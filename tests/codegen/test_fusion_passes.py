@@ -20,6 +20,8 @@ from cadenza.graph.passes import plan_memory
 from cadenza.graph.pipeline import optimize
 from cadenza.graph.trace import trace
 
+from _cc import require_cc
+
 HERE = "test_fusion_passes.py"
 
 
@@ -266,6 +268,7 @@ def test_leading_reduction_of_a_column_is_one_pairwise_sum():
                   rng.standard_normal((40, 1, 1)).astype(dt)]
         g = optimize(trace(f, *_t(*arrays)), check=True)
         assert sum(1 for k in _kernels(g) if k.reduction is not None) == 2
+        require_cc()
         runner = make_runner(g, "c")
         assert isinstance(runner, KernelRunner)
         for got, want in zip(runner(arrays), Interpreter(g)(arrays)):
@@ -307,6 +310,7 @@ def test_slot_not_reused_while_a_view_lives():
         assert set(plan.assign) == {v.id for k in _kernels(g) for v in k.outputs} - \
             {v.id for v in g.outputs}
         plans[alive] = plan
+        require_cc()
         runner = make_runner(g, "c")
         assert isinstance(runner, KernelRunner)
         for _ in range(2):                                # second call: arena buffers reused
@@ -385,6 +389,7 @@ def test_report_numbers():
     assert (plan.planned_peak, plan.unplanned_peak) == (2 * 32768, 4 * 32768)
     assert plan.report() == ("memory plan: planned peak 64.0 KiB vs unplanned 128.0 KiB "
                              "(50% less); arena 32.0 KiB in 1 buffers for 2 kernel outputs")
+    require_cc()
     runner = make_runner(g, "c")
     assert isinstance(runner, KernelRunner)
     xs = [np.random.default_rng(9).standard_normal((64, 64)) / 8]
