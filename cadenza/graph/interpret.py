@@ -116,7 +116,10 @@ class Interpreter:
                     hasattr(a, "__cuda_array_interface__")), None)
         self.device_xp = None if dev is None else _xp([dev])
         env = [None] * self.n_values
+        host = self.graph.host_inputs if dev is not None else ()
         for i, a in zip(self.input_ids, arrays):
+            if i in host:                       # a Python number (an lr) joins the device,
+                a = self.device_xp.asarray(a)   # as eager moves a CPU operand of a CUDA op
             env[i] = a
         for step, dead in self.steps:
             step(env)

@@ -145,6 +145,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.outputs: list[Value] = []
         self.output_labels: list[str] = []
+        self.host_inputs: set = set()   # ids of inputs that are Python numbers (an lr), not data
         self._next = 0
 
     # ------------------------------------------------------------------ building
@@ -179,6 +180,7 @@ class Graph:
                            Node(n.op, n.inputs, n.attrs, n.out, n.src, n.name))
         g.outputs = list(self.outputs)
         g.output_labels = list(self.output_labels)
+        g.host_inputs = set(self.host_inputs)
         return g
 
     # ------------------------------------------------------------------ printing

@@ -361,6 +361,7 @@ class Tracer:
             arr = np.asarray(float(v), dtype=np.float64)
             name = f"{self.group_names.get(id(group), 'param_group')}['{key}']"
             val = self.graph.add_node("input", [], {}, (), np.float64, name=name)
+            self.graph.host_inputs.add(val.id)
             self.lifted.append(Lifted(("hyper", (group, key)), val, arr, name))
             self._define(_key(arr), arr, val)
             t = self.hypers[k] = _make(arr)     # kept: the value stays this input's

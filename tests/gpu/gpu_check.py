@@ -152,6 +152,32 @@ def _():
     assert cadenza.compiler.stats()["cache_hits"] >= 3
 
 
+@check("compiled SGD step with an LR scheduler on cuda equals eager")
+def _():
+    rng = np.random.default_rng(1)
+    x = cadenza.from_numpy(rng.standard_normal((32, 8), dtype=np.float32)).cuda()
+    losses = []
+    for compiled in (False, True):
+        cadenza.manual_seed(0)
+        m = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1)).cuda()
+        opt = cadenza.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        sched = cadenza.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+
+        def step(x):
+            opt.zero_grad()
+            loss = m(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+        f = cadenza.compile(step) if compiled else step
+        out = []
+        for _ in range(6):
+            out.append(float(f(x)))
+            sched.step()
+        losses.append(out)
+    close(np.array(losses[1]), np.array(losses[0]), 1e-5)
+
+
 @check("compiled forward with backward outside on cuda")
 def _():
     cadenza.manual_seed(0)
