@@ -47,9 +47,13 @@ def hyper(group: dict, key: str):
     tensor ops (never ``alpha=``, which needs a number)."""
     tr = _state.tracer
     if tr is None or tr.paused:
-        v = group[key]
-        return v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v
+        return number(group[key])
     return tr.hyper_input(group, key)
+
+
+def number(v):
+    """A hyperparameter as a Python number (one given as a 1-element Tensor via ``.item()``)."""
+    return v if isinstance(v, (int, float)) else v.item()
 
 
 def untraceable(what: str, hint: str, *tensors) -> None:

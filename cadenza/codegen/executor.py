@@ -72,27 +72,12 @@ def _safe_inplace(graph: Graph, inplace: dict) -> dict:
 
     Safe when the kernel reads the old value element by element at the same position it
     writes (same shape and dtype, no broadcast) and nothing after the kernel reads the old
-    value or a view of it; each element is loaded before it is stored."""
-    from ..graph.passes.plan_memory import _may_alias
-    if not inplace:
+    value or a view of it (the memory plan's storage lifetimes); each element is loaded
+    before it is stored."""
+    plan = getattr(graph, "plan", None)
+    if not inplace or plan is None:
         return {}
-    aliases: dict = {}               # value id -> input ids whose storage it may share
-    last_use: dict = {}
-    for i, n in enumerate(graph.nodes):
-        for u in n.uses():
-            last_use[u.id] = i
-        if n.op == "input":
-            aliases[n.out.id] = {n.out.id}
-        elif _may_alias(n):
-            for v in n.outs:
-                aliases[v.id] = set().union(*(aliases.get(u.id, ()) for u in n.uses()))
-    end = len(graph.nodes)
-    outputs = {v.id for v in graph.outputs}
-    reads_after: dict = {}           # input id -> last position its storage is read
-    for vid, srcs in aliases.items():
-        t = end if vid in outputs else last_use.get(vid, -1)
-        for s in srcs:
-            reads_after[s] = max(reads_after.get(s, -1), t)
+    reads_after = plan.storage_end   # an input's storage is its own root
     safe = {}
     for i, n in enumerate(graph.nodes):
         k = n.op
@@ -120,6 +105,7 @@ class KernelRunner(Interpreter):
         self.assign = plan.assign if plan is not None else {}
         self.slot_bytes = plan.slots if plan is not None else []
         self.arena: dict[int, np.ndarray] = {}     # value id -> its view of an arena buffer
+        self.arena_buffers: dict[int, np.ndarray] = {}   # slot -> its bytes (made on use)
         super().__init__(graph)
 
     def _planned(self, vid, dt, shape):
@@ -134,12 +120,6 @@ class KernelRunner(Interpreter):
             self.arena[vid] = a
         return a
 
-    @property
-    def arena_buffers(self) -> dict:
-        d = self.__dict__.get("_arena_buffers")
-        if d is None:
-            d = self.__dict__["_arena_buffers"] = {}
-        return d
 
     def _step(self, n):
         if id(n) in self.names:

@@ -18,6 +18,7 @@ and JAX's jaxpr).
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -135,6 +136,18 @@ def fused_node(kernel: Fused, src: str = "") -> "Node":
     for v in kernel.outputs[1:]:
         v.producer = node
     return node
+
+
+def node_index(nodes: list) -> tuple[dict, dict]:
+    """(value id -> position of its defining node, value id -> positions of its users)."""
+    producer: dict = {}
+    consumers: dict = defaultdict(list)
+    for i, n in enumerate(nodes):
+        for v in n.outs:
+            producer[v.id] = i
+        for u in n.uses():
+            consumers[u.id].append(i)
+    return producer, consumers
 
 
 class Graph:

@@ -28,7 +28,7 @@ import numpy as np
 from ..autograd.grad_mode import state as _state
 from ..errors import TraceError
 from .ir import Graph, Ref, Value
-from .._trace_hooks import traced_random, host_scalar  # noqa: F401  (re-exported)
+from .._trace_hooks import traced_random, host_scalar, number  # noqa: F401  (re-exported)
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STALE = object()   # a storage view whose bytes were changed through another, overlapping view
@@ -74,9 +74,7 @@ class Lifted:
         if kind == "hyper":            # an optimizer hyperparameter, read on every call
             from .._tensor import _make
             group, key = obj
-            v = group[key]
-            v = v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v
-            return _make(np.asarray(float(v), dtype=np.float64))
+            return _make(np.asarray(float(number(group[key])), dtype=np.float64))
         return obj.grad
 
 
@@ -356,9 +354,7 @@ class Tracer:
         k = (id(group), key)
         t = self.hypers.get(k)
         if t is None:
-            v = group[key]
-            v = v.item() if hasattr(v, "item") and not isinstance(v, (int, float)) else v
-            arr = np.asarray(float(v), dtype=np.float64)
+            arr = np.asarray(float(number(group[key])), dtype=np.float64)
             name = f"{self.group_names.get(id(group), 'param_group')}['{key}']"
             val = self.graph.add_node("input", [], {}, (), np.float64, name=name)
             self.graph.host_inputs.add(val.id)

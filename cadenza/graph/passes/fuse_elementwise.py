@@ -16,11 +16,10 @@ they are.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 
 import numpy as np
 
-from ..ir import Fused, Graph, Node, Value, fused_node, has_refs
+from ..ir import Fused, Graph, Node, Value, fused_node, has_refs, node_index
 
 FUSABLE_DTYPES = {np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool")}
 # ops whose C lowering matches NumPy on integers (no division, no floating maths)
@@ -108,13 +107,7 @@ def _fits(v: int, dt: np.dtype) -> bool:
 def run(graph: Graph) -> Graph:
     g = graph.copy()
     nodes = g.nodes
-    producer = {}                        # value id -> node position
-    consumers = defaultdict(list)        # value id -> consumer positions
-    for i, n in enumerate(nodes):
-        for v in n.outs:
-            producer[v.id] = i
-        for u in n.uses():
-            consumers[u.id].append(i)
+    producer, consumers = node_index(nodes)   # value id -> position / consumer positions
     graph_outs = {v.id for v in g.outputs}
 
     group_of: dict[int, int] = {}        # node position -> group id

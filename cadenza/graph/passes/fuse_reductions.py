@@ -10,11 +10,10 @@ with one stride. Other reductions stay NumPy calls.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 
 import numpy as np
 
-from ..ir import Fused, Graph, Node, Value, fused_node
+from ..ir import Fused, Graph, Node, Value, fused_node, node_index
 from .fuse_elementwise import fusable, kernel_inputs
 
 REDUCTIONS = {"sum", "amax", "amin"}
@@ -100,13 +99,7 @@ def _reduction_ok(n: Node) -> bool:
 def run(graph: Graph) -> Graph:
     g = graph.copy()
     nodes = g.nodes
-    position = {}
-    consumers = defaultdict(list)
-    for i, n in enumerate(nodes):
-        for v in n.outs:
-            position[v.id] = i
-        for u in n.uses():
-            consumers[u.id].append(i)
+    position, consumers = node_index(nodes)
     graph_outs = {v.id for v in g.outputs}
     removed: set[int] = set()
     replaced: dict[int, Node] = {}

@@ -27,10 +27,13 @@ SLOT_ALIGN = 64
 
 class MemoryPlan:
     """``slots``: byte sizes of the arena's buffers; ``assign``: value id -> slot;
-    ``release``: node position -> value ids dead after that node; peaks in bytes."""
+    ``release``: node position -> value ids dead after that node; ``storage_end``: storage
+    root id -> the last node position reading it or a view of it (the node count if it
+    escapes); peaks in bytes."""
 
-    def __init__(self, slots, assign, release, planned_peak, unplanned_peak):
+    def __init__(self, slots, assign, release, planned_peak, unplanned_peak, storage_end):
         self.slots = slots
+        self.storage_end = storage_end
         self.assign = assign
         self.release = release
         self.planned_peak = planned_peak
@@ -133,5 +136,6 @@ def run(graph: Graph) -> Graph:
             release.setdefault(t, []).append(vid)
     unplanned = sum(_nbytes(v) for n in nodes for v in n.outs
                     if v.id not in inputs_or_consts)
-    graph.plan = MemoryPlan(slots, assign, release, sum(slots) + peak_other, unplanned)
+    graph.plan = MemoryPlan(slots, assign, release, sum(slots) + peak_other, unplanned,
+                            root_end)
     return graph
