@@ -14,7 +14,7 @@ from ._tensor import Tensor, _make
 from .device import as_device
 from .random import _rng
 from .errors import DTypeError
-from .autograd.grad_mode import state as _gstate
+from ._dispatch import state as _gstate
 from ._trace_hooks import traced_random
 
 

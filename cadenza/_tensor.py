@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes as _dt
-from .autograd.grad_mode import state as _grad_state
+from ._dispatch import state as _grad_state
 from .autograd.node import AccumulateGrad, _Handle
 from .backend import backend_of_array
 from .device import device as _device, _CPU

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from .autograd.grad_mode import state as _state
+from ._dispatch import state as _state, user_line
 
 
 def traced_random(fn):
@@ -63,5 +63,4 @@ def untraceable(what: str, hint: str, *tensors) -> None:
     tr = _state.tracer
     if tr is None or tr.paused or all(tr.is_const(t) for t in tensors):
         return
-    from .graph.trace import user_line
     tr.fail(f"compile: {what} is not supported in compiled mode ({user_line()}); {hint}")

@@ -3,27 +3,11 @@ source line and raises at the first op whose output (forward) or gradient (backw
 NaN/Inf from finite inputs, naming the op and that line."""
 from __future__ import annotations
 
-import os
-import sys
 
 import numpy as np
 
-from .grad_mode import state, _DecoratorContextManager
-
-_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def user_frame() -> str:
-    """'file:line in func: code' of the innermost frame outside the cadenza package."""
-    f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_PKG):
-        f = f.f_back
-    if f is None:
-        return "<unknown source>"
-    import linecache
-    code = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
-    return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}: {code}"
-
+from .._dispatch import state, user_source
+from .grad_mode import _DecoratorContextManager
 
 def _bad(arr):
     if not hasattr(arr, "dtype") or arr.dtype.kind != "f":
@@ -47,7 +31,7 @@ def check_forward(op, args, out):
             a, (float, int)) else None
         if v is not None and v.dtype.kind == "f" and not np.isfinite(v).all():
             return  # the non-finite value came in; not this op's doing
-    where = out.grad_fn.src if out.grad_fn is not None and out.grad_fn.src else user_frame()
+    where = out.grad_fn.src if out.grad_fn is not None and out.grad_fn.src else user_source()
     raise RuntimeError(f"Anomaly detected: op '{op.name}' produced {kind} values in its output "
                        f"from finite inputs, at {where}")
 

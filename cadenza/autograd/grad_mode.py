@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import functools
 
-
-class state:
-    """Process-wide switches read on every op (a class used as a namespace: one attribute
-    load on the hot path)."""
-    grad_enabled = True
-    inference = False
-    anomaly = False
-    anomaly_check_nan = True
-    in_backward = 0      # > 0 while the engine runs backward rules
-    tracer = None        # the active cadenza.graph.trace.Tracer while compile traces a call
+from .._dispatch import state  # noqa: F401  (re-exported: cadenza.autograd.grad_mode.state)
 
 
 def is_grad_enabled() -> bool:

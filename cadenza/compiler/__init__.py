@@ -17,6 +17,7 @@ tensor(6.)
 from __future__ import annotations
 
 
+from .._dispatch import stateful_kind
 from .compiled import STATS, CompiledFunction, CompiledModule
 
 _BACKENDS = ("numpy", "c", "inductor", "eager")
@@ -41,8 +42,7 @@ def compile(model=None, *, fullgraph=True, dynamic=None, backend="c", mode=None,
     def wrap(m):
         if disable or backend == "eager":
             return m
-        from ..nn.modules.module import Module
-        if isinstance(m, Module):
+        if stateful_kind(m) == "module":
             return CompiledModule(m, fullgraph=fullgraph, explain=explain, backend=backend)
         if not callable(m):
             raise TypeError(f"compile: expected a function or Module, got {type(m).__name__}")

@@ -30,7 +30,7 @@ import contextlib
 
 import numpy as np
 
-from ..autograd.grad_mode import state as _state
+from .._dispatch import state as _state
 from ..autograd.node import AccumulateGrad, Node
 from ..backend import xp_of
 from ..errors import TraceError
@@ -194,7 +194,7 @@ def trace_backward(tracer, res, result, arg_leaves, name):
     saying why this specialisation must run eagerly."""
     from .._tensor import Tensor, _make
     from ..autograd.engine import grad as autograd_grad
-    from .guards import flatten_result
+    from ..graph.pytree import flatten_result
     leaves, _ = flatten_result(result)
     tmpl = res.template[0]
     diff = [(i, x) for i, x in enumerate(leaves)

@@ -13,9 +13,10 @@ import numpy as np
 
 from .._config import debug_level
 from .._tensor import Tensor, _make
-from ..autograd.grad_mode import state as _state
+from .._dispatch import state as _state
 from ..graph.pipeline import optimize
-from ..graph.trace import Tracer, user_frame, _root
+from .._dispatch import user_frame
+from ..graph.trace import Tracer, _root
 from . import autograd_bridge as AB
 from ..errors import TraceError
 from . import guards as G
@@ -207,7 +208,7 @@ class CompiledFunction:
         return self._trace(args, kwargs, leaves, spec, paths)
 
     def _why(self, last, spec, paths) -> str:
-        fn, ln = user_frame()
+        fn, ln, _ = user_frame()
         where = f"{os.path.basename(fn)}:{ln}"
         if last.spec != spec:
             reason = G.describe_spec_change(last.spec, spec,

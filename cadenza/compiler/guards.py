@@ -1,6 +1,6 @@
 """What a compiled specialisation depends on, and how to check it on each call.
 
-- ``flatten``: arguments and results as leaves of a small pytree (tuples, lists, dicts).
+- ``flatten`` (from ``graph.pytree``): arguments and results as leaves of a small pytree.
 - ``input_spec``: per argument leaf, tensors by (shape, dtype, device, requires_grad), Python
   scalars by value, other objects by identity; plus the aliasing pattern of tensor arguments.
 - ``discover``: the Modules, Optimizers, tensors and Python scalars the function can reach
@@ -16,50 +16,12 @@ import types
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.grad_mode import state as _state
+from .._dispatch import stateful_kind, stateful_types
+from ..graph.pytree import flatten, unflatten, flatten_result  # noqa: F401  (used by compiled)
+from .._dispatch import state as _state
 
 _SCALARS = (bool, int, float, str, type(None), complex)
 _SCALAR_TYPES = frozenset(_SCALARS)
-
-
-# ----------------------------------------------------------------------------- pytrees
-def flatten(obj, path="", leaves=None, paths=None):
-    """(leaves, treedef, paths): ``treedef`` is hashable; ``unflatten`` rebuilds."""
-    if leaves is None:
-        leaves, paths = [], []
-    if isinstance(obj, (list, tuple)):
-        sub = tuple(flatten(x, f"{path}[{i}]", leaves, paths)[1] for i, x in enumerate(obj))
-        if hasattr(obj, "_fields"):   # (values, indices) of max/sort/topk: rebuilt, not kept
-            return leaves, ("namedtuple", type(obj), sub), paths
-        return leaves, (type(obj).__name__, sub), paths
-    if isinstance(obj, dict):
-        keys = tuple(obj)
-        sub = tuple(flatten(obj[k], f"{path}[{k!r}]", leaves, paths)[1] for k in keys)
-        return leaves, ("dict", keys, sub), paths
-    leaves.append(obj)
-    paths.append(path)
-    return leaves, None, paths
-
-
-def unflatten(treedef, leaves):
-    it = iter(leaves)
-
-    def build(td):
-        if td is None:
-            return next(it)
-        if td[0] == "dict":
-            return {k: build(s) for k, s in zip(td[1], td[2])}
-        if td[0] == "namedtuple":
-            return td[1](*[build(s) for s in td[2]])
-        seq = [build(s) for s in td[1]]
-        return tuple(seq) if td[0] == "tuple" else seq
-    return build(treedef)
-
-
-def flatten_result(result):
-    """For Tracer.finish: (leaves, rebuild(leaves) -> structure)."""
-    leaves, td, _ = flatten(result)
-    return leaves, (lambda new: unflatten(td, new))
 
 
 def input_spec(leaves, treedef):
@@ -174,10 +136,8 @@ class Discovery:
 
 def _plain(obj) -> bool:
     """A user object whose attributes are state (not a tensor, module, function, class...)."""
-    from ..nn.modules.module import Module
-    from ..optim.optimizer import Optimizer
     return hasattr(obj, "__dict__") and not isinstance(
-        obj, (Tensor, Module, Optimizer, type, types.ModuleType, types.FunctionType,
+        obj, stateful_types() + (Tensor, type, types.ModuleType, types.FunctionType,
               types.MethodType, np.ndarray, dict, list, tuple, set, frozenset))
 
 
@@ -190,19 +150,18 @@ def _code_names(code, out):
 
 
 def discover(fn, leaves, leaf_names) -> Discovery:
-    from ..nn.modules.module import Module
-    from ..optim.optimizer import Optimizer
     d = Discovery()
     seen: set = set()
 
     def visit(name, obj, container_guard=None, depth=0):
         if id(obj) in seen and not isinstance(obj, _SCALARS):
             return
-        if isinstance(obj, Module):
+        kind = stateful_kind(obj)
+        if kind == "module":
             seen.add(id(obj))
             d.modules.append((name, obj))
             _module_guards(d, name, obj)
-        elif isinstance(obj, Optimizer):
+        elif kind == "optimizer":
             seen.add(id(obj))
             d.optimizers.append((name, obj))
             _optimizer_guards(d, name, obj)
@@ -218,7 +177,7 @@ def discover(fn, leaves, leaf_names) -> Discovery:
         elif isinstance(obj, (list, tuple, dict)) and depth == 0:
             items = obj.items() if isinstance(obj, dict) else enumerate(obj)
             for k, v in items:
-                if isinstance(v, (Module, Optimizer, Tensor)):
+                if isinstance(v, Tensor) or stateful_kind(v) is not None:
                     visit(f"{name}[{k!r}]", v, None, 1)
         elif isinstance(obj, _SCALARS) and container_guard is not None:
             d.guards.append((name, container_guard))

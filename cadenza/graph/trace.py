@@ -19,32 +19,17 @@ alias reads. All arrays seen are kept alive for the trace so addresses are never
 """
 from __future__ import annotations
 
-import os
-import sys
 import weakref
 
 import numpy as np
 
-from ..autograd.grad_mode import state as _state
+from .._dispatch import state as _state, user_line, DispatchObserver
 from ..errors import TraceError
 from .ir import Graph, Ref, Value
+from .pytree import flatten_result
 from .._trace_hooks import traced_random, host_scalar, number  # noqa: F401  (re-exported)
 
-_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STALE = object()   # a storage view whose bytes were changed through another, overlapping view
-
-
-def user_frame():
-    """(filename, lineno) of the innermost frame outside the cadenza package."""
-    f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_PKG):
-        f = f.f_back
-    return ("<unknown>", 0) if f is None else (f.f_code.co_filename, f.f_lineno)
-
-
-def user_line(short: bool = False) -> str:
-    fn, ln = user_frame()
-    return f"{os.path.basename(fn) if short else fn}:{ln}"
 
 
 def _key(a):
@@ -92,7 +77,7 @@ class TraceResult:
         self.needs_autograd = False
 
 
-class Tracer:
+class Tracer(DispatchObserver):
     """Records primitives into a Graph while the traced function runs eagerly."""
 
     def __init__(self, names=None, grad_owner=None, fullgraph: bool = True):
@@ -515,7 +500,6 @@ class _Arr:
 def trace(fn, *args) -> Graph:
     """The raw traced Graph of ``fn(*args)`` (tensor arguments only; no passes, no guards),
     for inspection and pass tests: ``print(trace(f, x))``."""
-    from ..compiler.guards import flatten_result
     from .._tensor import Tensor
     tr = Tracer()
     with tr:

@@ -5,7 +5,7 @@ import numpy as np
 
 from .._tensor import Tensor, _make, _norm_dim
 from .. import dtypes as _dt
-from ..autograd.grad_mode import state
+from .._dispatch import state, user_line
 from . import elementwise as E, reduce as R, shape as S, index as I, linalg as L
 from .inplace import make_inplace, fill_, zero_, copy_, check_inplace, commit_inplace
 from ._registry import apply, register, Op
@@ -239,7 +239,6 @@ T.__imatmul__ = lambda self, other: L.matmul(self, other)
 # ----------------------------------------------------------------------------- random in-place
 def _fill_random(self, arr):
     if state.tracer is not None:
-        from ..graph.trace import user_line
         state.tracer.fail(f"compile: in-place random fills (uniform_, normal_, ...) are not "
                           f"captured yet ({user_line()}); use cadenza.rand / cadenza.randn and an "
                           "in-place copy_, or initialise outside the compiled function")

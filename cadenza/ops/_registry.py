@@ -18,11 +18,10 @@ Broadcast gradients are reduced to each input's shape by the engine, not in back
 """
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 
-from ..autograd.grad_mode import state as _state
+from .._dispatch import state as _state, user_source
 from ..autograd.node import Node
 from .._tensor import Tensor, _make
 from .. import dtypes as _dt
@@ -208,8 +207,8 @@ def _record(op, t, args, attrs):
     t.grad_fn = node
     t._requires_grad = True
     if _state.anomaly:
-        from ..autograd.anomaly import check_forward, user_frame
-        node.src = user_frame()
+        from ..autograd.anomaly import check_forward
+        node.src = user_source()
         check_forward(op, args, t)
 
 
@@ -260,13 +259,3 @@ def _broadcast_error(op_name, *tensors):
     shapes = " and ".join(fmt_shape(t.shape) for t in tensors if isinstance(t, Tensor))
     return ShapeError(f"{op_name}: expected broadcastable shapes, got {shapes}")
 
-
-def user_source_line() -> str:
-    """file:line of the first frame outside the cadenza package."""
-    pkg = __file__.rsplit("/ops/", 1)[0]
-    f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(pkg):
-        f = f.f_back
-    if f is None:
-        return "<unknown>"
-    return f"{f.f_code.co_filename}:{f.f_lineno}"

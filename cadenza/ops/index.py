@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
-from ..autograd.grad_mode import state as _state
+from .._dispatch import state as _state, user_line
 from .._tensor import Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape
 
@@ -464,7 +464,6 @@ def _created_array(a):
 def _data_dependent(t, name):
     from ..autograd.grad_mode import state
     if state.tracer is not None and not state.tracer.is_const(t):
-        from ..graph.trace import user_line
         state.tracer.fail(f"compile: {name} has a data-dependent output shape ({user_line()}); "
                           "compute it outside the compiled function or use a fixed-size mask "
                           "with cadenza.where")

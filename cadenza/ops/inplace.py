@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.grad_mode import state
+from .._dispatch import state
 from .._tensor import Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._tensor import Tensor
-from ..autograd.grad_mode import state as _state
+from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
 
 

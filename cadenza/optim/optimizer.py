@@ -20,6 +20,7 @@ from typing import Any, Callable
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad, state as _grad_state
 from .. import dtypes as _dt
+from .._dispatch import register_stateful
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -434,3 +435,7 @@ def _cast(param: Tensor, value, key=None):
     if isinstance(value, (list, tuple)):
         return type(value)(_cast(param, v) for v in value)
     return value
+
+
+# compile's guards find optimizers through this registration (they do not import optim)
+register_stateful(Optimizer, "optimizer")

@@ -14,6 +14,7 @@ from ...autograd.grad_mode import no_grad
 from ..parameter import Parameter, Buffer
 from ._hooks import add_hook, wrap_backward_hooks
 from ._state import StateDictMixin
+from ..._dispatch import register_stateful
 
 
 def _addindent(s: str, n: int) -> str:
@@ -472,3 +473,7 @@ class Module(StateDictMixin):
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+# compile's guards find modules through this registration (they do not import nn)
+register_stateful(Module, "module")
