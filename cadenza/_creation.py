@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import dtypes as _dt
-from ._tensor import Tensor, _make
+from ._tensor_base import TensorBase as Tensor, _make
 from .device import as_device
 from .random import _rng
 from .errors import DTypeError

@@ -1,62 +1,33 @@
-"""Tensor: a backend array plus autograd state. Arithmetic and methods are bound from the op
-layer (``cadenza/ops``) so that each op lives in one place; this file holds the data model:
-attributes, conversions, autograd entry points and the repr."""
+"""``cadenza.Tensor``, PyTorch's ``torch.Tensor``: the data model (``_tensor_base``) plus the
+method mixins of ``cadenza/_tensor_api/``, each defined once beside the ops it calls:
+
+- ``operators``: ``+ - * / // % ** @``, comparisons, ``& | ^ ~``, reflected forms;
+- ``math``: elementwise functions and reductions (``x.exp()``, ``x.sum(1)``);
+- ``shape``: views, reshapes, indexing, gather/scatter, matmul (``x.view(2, 3)``);
+- ``inplace``: ``x.add_(y)``, ``x += y``, random fills (``x.normal_()``);
+- ``convert``: ``to``, ``cpu``/``cuda``, ``float()``, ``new_zeros``, ``softmax``;
+- ``autograd``: ``backward``, hooks, ``retain_grad``.
+"""
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
-from . import dtypes as _dt
-from ._dispatch import state as _grad_state
-from .autograd.node import AccumulateGrad, _Handle
-from .backend import backend_of_array
-from .device import device as _device, _CPU
+from ._tensor_api.autograd import AutogradMethods
+from ._tensor_api.convert import ConvertMethods
+from ._tensor_api.inplace import InplaceMethods
+from ._tensor_api.math import MathMethods
+from ._tensor_api.operators import OperatorMethods
+from ._tensor_api.shape import ShapeMethods
+from ._tensor_base import TensorBase, Size, _make, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
 
-_new = object.__new__
-
-
-class Size(tuple):
-    """torch.Size: a tuple of ints with ``numel()``."""
-
-    def numel(self) -> int:
-        n = 1
-        for s in self:
-            n *= s
-        return n
-
-    def __repr__(self) -> str:
-        return f"cadenza.Size([{', '.join(str(s) for s in self)}])"
-
-    def __getitem__(self, item):
-        r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
+__all__ = ["Tensor", "Size"]
 
 
-def _init_slots(t, arr, requires_grad=False, grad_fn=None):
-    t._data = arr
-    t._requires_grad = requires_grad
-    t.grad = None
-    t.grad_fn = grad_fn
-    t._vc = [0]  # version counter, shared by views
-    t._base = None
-    t._accum = None
-    t._retains_grad = False
 
-
-def _make(arr, requires_grad=False, grad_fn=None):
-    """Wrap a backend array without copying (the hot path: no validation)."""
-    t = _new(Tensor)
-    _init_slots(t, arr, requires_grad, grad_fn)
-    return t
-
-
-def _wrap_node_output(node):
-    """A Tensor for a node's saved output, attached to that node (used by backward rules)."""
-    t = _make(node.out_data, True, node)
-    t._vc = node.out_version[0]
-    return t
-
-
-class Tensor:
+class Tensor(TensorBase, OperatorMethods, MathMethods, ShapeMethods, InplaceMethods,
+             ConvertMethods, AutogradMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch
@@ -64,261 +35,7 @@ class Tensor:
     >>> (x * x).sum().backward(); x.grad
     tensor([2., 4.])
     """
-
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_base", "_accum",
-                 "_retains_grad", "__weakref__")
-    # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
-    __array_ufunc__ = None
-    __array_priority__ = 1000
-
-    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
-        # torch.Tensor(2, 3) makes an uninitialised float tensor; torch.Tensor([1, 2]) copies
-        # data as the default float dtype.
-        if args and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
-                        for a in args):
-            arr = np.empty(tuple(int(a) for a in args), dtype=_dt.to_dtype(dtype).np)
-        elif len(args) == 1:
-            src = args[0]
-            if isinstance(src, Tensor):
-                src = src._data
-            arr = np.array(src, dtype=_dt.to_dtype(dtype).np)
-        elif not args:
-            arr = np.empty((0,), dtype=_dt.to_dtype(dtype).np)
-        else:
-            raise TypeError(f"Tensor(): expected sizes or one data argument, got {args!r}")
-        _init_slots(self, arr)
-        if requires_grad:
-            self.requires_grad = True
-
-    # ------------------------------------------------------------------ attributes
-    @property
-    def shape(self) -> Size:
-        return Size(self._data.shape)
-
-    def size(self, dim=None):
-        if dim is None:
-            return Size(self._data.shape)
-        return self._data.shape[_norm_dim(dim, self._data.ndim, "size")]
-
-    @property
-    def dtype(self):
-        return _dt.from_numpy_dtype(self._data.dtype)
-
-    @property
-    def device(self):
-        if type(self._data) is np.ndarray:
-            return _CPU
-        return _device("cuda", int(self._data.device.id))
-
-    @property
-    def is_cuda(self) -> bool:
-        return self.device.type == "cuda"
-
-    @property
-    def is_cpu(self) -> bool:
-        return self.device.type == "cpu"
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
-    def dim(self) -> int:
-        return self._data.ndim
-
-    ndimension = dim
-
-    def numel(self) -> int:
-        return int(self._data.size)
-
-    nelement = numel
-
-    def element_size(self) -> int:
-        return self._data.itemsize
-
-    @property
-    def itemsize(self) -> int:
-        return self._data.itemsize
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._data.nbytes)
-
-    def stride(self, dim=None):
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
-        return st if dim is None else st[_norm_dim(dim, self._data.ndim, "stride")]
-
-    def is_contiguous(self, memory_format=None) -> bool:
-        return bool(self._data.flags["C_CONTIGUOUS"])
-
-    def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f" or self.dtype.is_floating_point
-
-    def is_complex(self) -> bool:
-        return False
-
-    def data_ptr(self) -> int:
-        return int(self._data.__array_interface__["data"][0])
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.grad_fn is None
-
-    @property
-    def requires_grad(self) -> bool:
-        return self._requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value: bool):
-        value = bool(value)
-        if self.grad_fn is not None:
-            if not value:
-                raise RuntimeError(
-                    "you can only change requires_grad flags of leaf variables. If you want to "
-                    "use a computed variable in a subgraph that doesn't require differentiation "
-                    "use var_no_grad = var.detach().")
-            return
-        if value and not self.is_floating_point():
-            raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
-        self._requires_grad = value
-
-    def requires_grad_(self, requires_grad: bool = True):
-        self.requires_grad = requires_grad
-        return self
-
-    @property
-    def _version(self) -> int:
-        return self._vc[0]
-
-    @property
-    def data(self):
-        """The same storage, detached from the graph (and without sharing the version counter,
-        as in PyTorch)."""
-        return _make(self._data)
-
-    @data.setter
-    def data(self, value):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"Tensor.data: expected a Tensor, got {type(value).__name__}")
-        self._data = value._data
-
-    @property
-    def is_inference(self) -> bool:
-        return False
-
-    def retains_grad_get(self):
-        return self._retains_grad
-
-    retains_grad = property(retains_grad_get)
-
-    # ------------------------------------------------------------------ conversions
-    def item(self):
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "item()")
-        a = self._data
-        if a.size != 1:
-            raise RuntimeError(f"a Tensor with {a.size} elements cannot be converted to Scalar")
-        k = a.dtype.kind
-        if k == "f" or a.dtype.name == "bfloat16":
-            return float(a.reshape(()))
-        if k == "b":
-            return bool(a.reshape(()))
-        return int(a.reshape(()))
-
-    def tolist(self):
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "tolist()")
-        a = self._host()
-        if a.dtype.name == "bfloat16" or a.dtype == np.float16:
-            a = a.astype(np.float32)
-        return a.tolist()
-
-    def numpy(self, force: bool = False):
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "numpy()")
-        if self._requires_grad and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
-                               "Use tensor.detach().numpy() instead.")
-        if type(self._data) is not np.ndarray:
-            if not force:
-                raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
-                                "Use Tensor.cpu() to copy the tensor to host memory first.")
-            return self._host()
-        return self._data
-
-    def _host(self):
-        a = self._data
-        return a if type(a) is np.ndarray else backend_of_array(a).to_numpy(a)
-
-    def __array__(self, dtype=None, copy=None):
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "conversion to a NumPy array")
-        a = self._host()
-        if dtype is not None:
-            a = a.astype(dtype, copy=False)
-        return a
-
-    def __dlpack__(self, *args, **kwargs):
-        if self._requires_grad:
-            raise RuntimeError("Can't export a Tensor that requires grad with DLPack; "
-                               "use tensor.detach() first")
-        return self._data.__dlpack__(*args, **kwargs)
-
-    def __dlpack_device__(self):
-        return self._data.__dlpack_device__()
-
-    def __bool__(self) -> bool:
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "bool")
-        if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
-                               "ambiguous")
-        return bool(self._data.reshape(()))
-
-    def __float__(self) -> float:
-        return float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    def __index__(self) -> int:
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "__index__")
-        if self._data.dtype.kind not in "iub" or self._data.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
-        return int(self._data.reshape(()))
-
-    def __complex__(self):
-        return complex(self.item())
-
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
-
-    def __iter__(self):
-        if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __format__(self, spec: str) -> str:
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "print")
-        if self._data.ndim == 0:
-            return format(self.item(), spec)
-        return format(str(self), spec)
-
-    def __repr__(self) -> str:
-        if _grad_state.tracer is not None:
-            _grad_state.tracer.concrete(self, "print")
-        from ._repr import tensor_repr
-        return tensor_repr(self)
-
-    __str__ = __repr__
+    __slots__ = ()
 
     def __reduce_ex__(self, protocol):
         # For copy/deepcopy and multiprocessing; checkpoints never use pickle (see cadenza.io).
@@ -332,80 +49,12 @@ class Tensor:
             return memo[id(self)]
         new = _rebuild_tensor(self.__class__, self._data.copy(), self._requires_grad)
         if self.grad is not None:
-            import copy
             new.grad = copy.deepcopy(self.grad, memo)
         memo[id(self)] = new
         return new
 
-    # ------------------------------------------------------------------ autograd
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``."""
-        from .autograd.engine import backward
-        backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
-    def detach(self):
-        t = _make(self._data)
-        t._vc = self._vc  # detach shares storage and version counter with self
-        return t
-
-    def detach_(self):
-        if self._base is not None and self._base._requires_grad:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
-        self.grad_fn = None
-        self._requires_grad = False
-        return self
-
-    def _grad_node(self):
-        """The node a gradient for this tensor flows into (its grad_fn, or its leaf sink)."""
-        if self.grad_fn is not None:
-            return self.grad_fn
-        acc = self._accum
-        if acc is None:
-            acc = self._accum = AccumulateGrad(self)
-        return acc
-
-    def register_hook(self, hook):
-        """hook(grad) -> Tensor or None, called with the gradient w.r.t. this tensor."""
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        node = self._grad_node()
-        return node.register_prehook(hook)
-
-    def register_post_accumulate_grad_hook(self, hook):
-        if self.grad_fn is not None:
-            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
-                               "tensors")
-        node = self._grad_node()
-        if node.post_hooks is None:
-            node.post_hooks = []
-
-        def call(_gi, _go, _h=hook, _ref=node.variable_ref):
-            t = _ref()
-            if t is not None:
-                _h(t)
-        node.post_hooks.append(call)
-        return _Handle(node.post_hooks, call)
-
-    def retain_grad(self):
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is None or self._retains_grad:
-            return
-        self._retains_grad = True
-        import weakref
-        ref = weakref.ref(self)
-
-        def keep(grad):
-            t = ref()
-            if t is not None:
-                g = grad if _grad_state.grad_enabled else grad.detach()
-                if t.grad is None:
-                    t.grad = _make(g._data.copy()) if not _grad_state.grad_enabled else g
-                else:
-                    t.grad = t.grad + g
-            return None
-        keep._retains_grad = True
-        self.grad_fn.register_prehook(keep)
+set_tensor_class(Tensor)
 
 
 def _rebuild_tensor(cls, arr, requires_grad):
@@ -417,12 +66,3 @@ def _rebuild_tensor(cls, arr, requires_grad):
     if not isinstance(t, cls) or getattr(t, "_data", None) is None:
         t = _make(arr)
     return t
-
-
-def _norm_dim(dim, ndim, op="dim"):
-    """Wrap a possibly negative dim into range, with PyTorch's IndexError."""
-    n = max(ndim, 1)
-    if dim < -n or dim >= n:
-        raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
-                         f"[{-n}, {n - 1}], but got {dim})")
-    return dim + n if dim < 0 else dim

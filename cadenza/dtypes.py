@@ -161,7 +161,7 @@ def _category_default(cat: int) -> dtype:
 
 def result_type(*operands) -> dtype:
     """torch.result_type over tensors and Python scalars (PyTorch's three priority classes)."""
-    from ._tensor import Tensor
+    from ._tensor_base import TensorBase as Tensor
     dim_dt = zero_dt = scalar_cat = None
     for x in operands:
         if isinstance(x, Tensor):

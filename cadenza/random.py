@@ -45,13 +45,13 @@ class Generator:
 
     def get_state(self):
         import json
-        from ._tensor import _make
+        from ._tensor_base import _make
         blob = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state})
         return _make(np.frombuffer(blob.encode(), dtype=np.uint8).copy())
 
     def set_state(self, new_state) -> "Generator":
         import json
-        from ._tensor import Tensor
+        from ._tensor_base import TensorBase as Tensor
         raw = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         try:
             obj = json.loads(bytes(np.asarray(raw, dtype=np.uint8)).decode())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grad_mode import state
-from .node import AccumulateGrad
+from .node import AccumulateGrad, grad_node
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -16,7 +16,7 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 
 
 def _root_grads(tensors, grads):
-    from .._tensor import Tensor, _make
+    from .._tensor_base import TensorBase as Tensor, _make
     if state.tracer is not None:
         state.tracer.backward_ran = True
     roots = []
@@ -39,7 +39,7 @@ def _root_grads(tensors, grads):
             from ..errors import ShapeError
             raise ShapeError(f"backward: expected gradient of shape {tuple(t.shape)} for output "
                              f"{i}, got {tuple(g.shape)}")
-        roots.append((t._grad_node(), g))
+        roots.append((grad_node(t), g))
     return roots
 
 
@@ -62,7 +62,7 @@ def _toposort_deps(roots):
 
 
 def _check_versions(node):
-    from .._tensor import Tensor
+    from .._tensor_base import TensorBase as Tensor
     for t, v in zip(node.saved, node.versions):
         if v is not None and isinstance(t, Tensor) and t._vc[0] != v:
             _raise_modified(node, t, v)
@@ -101,7 +101,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     accumulating into leaves."""
     from ..ops import sum_to
     from ..dtypes import from_numpy_dtype
-    from .._tensor import _make
+    from .._tensor_base import _make
     deps = _toposort_deps(roots)
     grads = {}
     for n, g in roots:
@@ -235,7 +235,7 @@ def _accumulate_traced(tracer, t, g):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """cadenza.autograd.backward: sum of d(tensors)/d(leaves) into leaves' .grad."""
-    from .._tensor import Tensor
+    from .._tensor_base import TensorBase as Tensor
     if isinstance(tensors, Tensor):
         tensors = (tensors,)
     tensors = tuple(tensors)
@@ -249,11 +249,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         if isinstance(inputs, Tensor):
             inputs = (inputs,)
-        capture = {t._grad_node(): None for t in inputs}
+        capture = {grad_node(t): None for t in inputs}
         run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
-        from .._tensor import _make
+        from .._tensor_base import _make
         for t in inputs:
-            g = capture[t._grad_node()]
+            g = capture[grad_node(t)]
             if g is None:
                 continue
             if t.grad is None:
@@ -267,7 +267,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """cadenza.autograd.grad: gradients of outputs w.r.t. inputs, returned (not accumulated)."""
-    from .._tensor import Tensor, _make
+    from .._tensor_base import TensorBase as Tensor, _make
     single = isinstance(outputs, Tensor)
     outputs = (outputs,) if single else tuple(outputs)
     inputs_t = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
@@ -284,11 +284,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require "
                                "grad")
     roots = _root_grads(outputs, tuple(grad_outputs))
-    capture = {t._grad_node(): None for t in inputs_t}
+    capture = {grad_node(t): None for t in inputs_t}
     run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
     result = []
     for i, t in enumerate(inputs_t):
-        g = capture[t._grad_node()]
+        g = capture[grad_node(t)]
         if g is None:
             if materialize_grads:
                 g = _make(np.zeros_like(t._data))

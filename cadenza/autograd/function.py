@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .grad_mode import state
-from .node import Node
+from .node import Node, grad_node
 
 
 class FunctionCtx:
@@ -20,13 +20,13 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors):
         self.to_save = tensors
-        from .._tensor import Tensor
+        from .._tensor_base import TensorBase as Tensor
         self._saved_versions = tuple(t._vc[0] if isinstance(t, Tensor) else None
                                      for t in tensors)
 
     @property
     def saved_tensors(self):
-        from .._tensor import Tensor
+        from .._tensor_base import TensorBase as Tensor
         for t, v in zip(self.to_save, self._saved_versions):
             if isinstance(t, Tensor) and t._vc[0] != v:
                 raise RuntimeError("one of the variables needed for gradient computation has "
@@ -60,7 +60,7 @@ class _FunctionOp:
         self.shared = shared
 
     def backward(self, node, g):
-        from .._tensor import _make
+        from .._tensor_base import _make
         import numpy as np
         sh = self.shared
         if not self.first:
@@ -107,7 +107,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .._tensor import Tensor
+        from .._tensor_base import TensorBase as Tensor
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         prev = state.grad_enabled
@@ -126,7 +126,7 @@ class Function:
         shared = {"grads": [None] * len(outs), "first": diff.index(True) if any(diff) else 0,
                   "out_meta": [(o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None
                                for o in outs]}
-        nxt = [a._grad_node() if isinstance(a, Tensor) and a._requires_grad else None
+        nxt = [grad_node(a) if isinstance(a, Tensor) and a._requires_grad else None
                for a in args]
         meta = [(a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None
                 for a in args]

@@ -21,7 +21,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy=None):
     """d func(inputs) / d inputs: shape out.shape + in.shape (tuples when inputs is a tuple)."""
     from .engine import grad
-    from .._tensor import _make
+    from .._tensor_base import _make
     single = not isinstance(inputs, tuple)
     inputs_t = tuple(i.detach().requires_grad_() for i in _tup(inputs))
     out = func(*inputs_t)

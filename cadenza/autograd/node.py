@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import weakref
 
+from .._tensor_base import _make
+
 
 class Node:
     __slots__ = ("op", "attrs", "next", "meta", "saved", "versions", "out_data", "out_version",
@@ -29,8 +31,9 @@ class Node:
     @property
     def out(self):
         """The op's output as a Tensor in this graph (so create_graph sees it)."""
-        from .._tensor import _wrap_node_output
-        return _wrap_node_output(self)
+        t = _make(self.out_data, True, self)
+        t._vc = self.out_version[0]
+        return t
 
     def shape(self, i: int):
         return self.meta[i][0]
@@ -81,6 +84,16 @@ class AccumulateGrad(Node):
     @property
     def variable(self):
         return self.variable_ref()
+
+
+def grad_node(t):
+    """The node a gradient for tensor ``t`` flows into: its grad_fn, or its leaf's sink."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    acc = t._accum
+    if acc is None:
+        acc = t._accum = AccumulateGrad(t)
+    return acc
 
 
 class _Handle:

@@ -31,7 +31,7 @@ import contextlib
 import numpy as np
 
 from .._dispatch import state as _state
-from ..autograd.node import AccumulateGrad, Node
+from ..autograd.node import AccumulateGrad, Node, grad_node
 from ..backend import xp_of
 from ..errors import TraceError
 from ..graph.ir import Graph, Node as GNode, Value
@@ -69,7 +69,7 @@ class Plan:
         nxt, meta = [], []
         for j in self.inputs:
             t = lifted[j]
-            nxt.append(t._grad_node() if t._requires_grad else None)
+            nxt.append(grad_node(t) if t._requires_grad else None)
             a = t._data
             meta.append((a.shape, a.dtype))
         hub = Node(_Hub(call), None, nxt, meta)
@@ -212,7 +212,7 @@ def trace_backward(tracer, res, result, arg_leaves, name):
         if j in written:
             return (f"{res.lifted[j].name} requires grad and is changed in place by the "
                     "function")
-    stops = {t._grad_node() for _, t in inputs}
+    stops = {grad_node(t) for _, t in inputs}
     why = _check_graph([x.grad_fn for _, x in diff], stops, tracer)
     if why:
         return why

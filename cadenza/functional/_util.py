@@ -1,7 +1,7 @@
 """Helpers shared by the functional composites: argument normalisation, reductions, checks."""
 from __future__ import annotations
 
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, DTypeError, fmt_shape
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -13,7 +13,7 @@ import numpy as np
 from .. import ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax, LogSoftmax
-from .._tensor import Tensor, _norm_dim
+from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
 from ._util import check_float, inplace_result
 

@@ -9,7 +9,7 @@ from .. import ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax
 from .._creation import _created
-from .._tensor import Tensor, _make
+from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from .dropout import dropout
 

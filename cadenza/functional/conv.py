@@ -4,7 +4,7 @@ height-1 image. Transposed convolutions are the adjoint: a matmul followed by fo
 from __future__ import annotations
 
 from .. import ops
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from ..ops.conv import unfold, fold, out_size
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import ntuple

@@ -2,7 +2,7 @@
 cadenza's default generator, so ``cadenza.manual_seed`` makes them reproducible."""
 from __future__ import annotations
 
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from .._creation import rand
 from ..errors import ShapeError, fmt_shape
 from ._util import inplace_result

@@ -7,7 +7,7 @@ import numpy as np
 from .. import ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import CrossEntropy
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
                     check_tensor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops._registry import apply
 from ..ops.normalization import LayerNorm, RmsNorm

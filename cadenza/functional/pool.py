@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ops
 from .._creation import _created
-from .._tensor import Tensor, _make
+from .._tensor_base import TensorBase as Tensor, _make
 from .._trace_hooks import untraceable
 from ..ops.conv import unfold
 from ..ops import pool as _pool_ops

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import ops
 from .._creation import zeros, ones
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from ..dtypes import float64
 from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError, DTypeError, fmt_shape

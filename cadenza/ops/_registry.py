@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._dispatch import state as _state, user_source
-from ..autograd.node import Node
-from .._tensor import Tensor, _make
+from ..autograd.node import Node, grad_node
+from .._tensor_base import TensorBase as Tensor, _make
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
 
@@ -181,7 +181,7 @@ def _record(op, t, args, attrs):
         if isinstance(a, Tensor):
             if a._requires_grad:
                 g = a.grad_fn
-                nxt.append(g if g is not None else a._grad_node())
+                nxt.append(g if g is not None else grad_node(a))
             else:
                 nxt.append(None)
             d = a._data

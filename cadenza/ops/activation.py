@@ -11,6 +11,8 @@ import numpy as np
 
 from ._registry import Op, register, apply
 
+__all__ = ["gelu"]
+
 _S = math.sqrt(2.0 / math.pi)      # tanh form: u = S (x + K x^3)
 _K = 0.044715
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

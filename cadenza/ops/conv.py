@@ -6,6 +6,8 @@ from __future__ import annotations
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
 
+__all__ = ["unfold", "fold"]
+
 
 def out_size(n, k, d, p, s):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1

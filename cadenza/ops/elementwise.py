@@ -7,8 +7,21 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply, _broadcast_error
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
+
+__all__ = ["where", "clamp", "add", "sub", "subtract", "mul", "multiply", "maximum",
+           "minimum", "fmod", "remainder", "atan2", "eq", "ne", "not_equal", "lt",
+           "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal",
+           "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+           "bitwise_xor", "div", "divide", "true_divide", "floor_divide", "pow",
+           "float_power", "square", "sigmoid", "log2", "log10", "exp2", "neg",
+           "negative", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "reciprocal",
+           "sin", "cos", "tan", "atan", "arctan", "asin", "arcsin", "acos", "arccos",
+           "sinh", "cosh", "tanh", "erf", "relu", "abs", "absolute", "sign", "sgn",
+           "floor", "ceil", "trunc", "fix", "isnan", "isinf", "isfinite", "logical_not",
+           "bitwise_not", "round", "erfc", "lerp", "addcmul", "addcdiv", "nan_to_num",
+           "isclose", "allclose", "equal", "to_dtype"]
 
 
 def _unary(name, fwd, bwd, c_expr, onnx, saves="inputs", to_float=True, differentiable=True):

@@ -7,8 +7,13 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._dispatch import state as _state, user_line
-from .._tensor import Tensor, _norm_dim, _make
+from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape
+
+__all__ = ["getitem", "index_put", "setitem", "gather", "take_along_dim", "take",
+           "scatter", "scatter_add", "index_select", "index_add", "index_copy",
+           "index_fill", "masked_fill", "masked_select", "masked_scatter", "nonzero",
+           "argwhere", "one_hot", "bincount", "searchsorted", "bucketize", "unique"]
 
 
 def _to_index(idx):

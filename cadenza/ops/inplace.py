@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._dispatch import state
-from .._tensor import Tensor, _make
+from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
+
+__all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
 
 
 def check_inplace(self, op_name):

@@ -7,9 +7,12 @@ import string
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor import Tensor
+from .._tensor_base import TensorBase as Tensor
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
+
+__all__ = ["linear", "matmul", "mm", "bmm", "mv", "dot", "inner", "vdot", "outer",
+           "ger", "addmm", "baddbmm", "addmv", "einsum", "tensordot"]
 
 
 @register

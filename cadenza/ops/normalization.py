@@ -17,6 +17,8 @@ import numpy as np
 
 from ._registry import Op, register, apply
 
+__all__: list = []   # primitives only: used through ops.apply by cadenza.functional
+
 _CHUNK = 1 << 19  # elements per block (measured: fewer, larger blocks beat cache-sized ones here)
 
 

@@ -12,7 +12,9 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor import _make
+from .._tensor_base import _make
+
+__all__ = ["max_pool2d"]
 
 
 def pool_out(n, k, s, p, d, ceil_mode):

@@ -8,9 +8,14 @@ from collections import namedtuple
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor import Tensor, _norm_dim
+from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import DTypeError
+
+__all__ = ["sum", "nansum", "mean", "var", "std", "var_mean", "std_mean", "amax",
+           "amin", "max", "min", "aminmax", "argmax", "argmin", "prod", "cumsum",
+           "cumprod", "logsumexp", "all", "any", "count_nonzero", "argsort", "sort",
+           "topk", "kthvalue", "median", "norm"]
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -106,9 +111,9 @@ class Prod(Op):
             g = g.reshape(_kept_shape(c.shape(0), dims))
         nz = x != 0
         zeros = (~nz).sum(dim=dims, keepdim=True)
-        prod_nz = where(nz, x, 1.0).prod(dim=dims, keepdim=True)
-        others = where(nz, where(zeros == 0, prod_nz / where(nz, x, 1.0), 0.0),
-                       where(zeros == 1, prod_nz, 0.0))
+        prod_nz = _where(nz, x, 1.0).prod(dim=dims, keepdim=True)
+        others = _where(nz, _where(zeros == 0, prod_nz / _where(nz, x, 1.0), 0.0),
+                       _where(zeros == 1, prod_nz, 0.0))
         return (g * others,)
 
 
@@ -154,10 +159,10 @@ class Cumprod(Op):
             from .._creation import _wrap_np
             xm, gm = x.movedim(d, -1), g.movedim(d, -1)                # (..., n)
             eye = _wrap_np(np.eye(n, dtype=bool))
-            rows = where(eye, 1.0, xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n))  # (..., i, k)
+            rows = _where(eye, 1.0, xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n))  # (..., i, k)
             p = apply(Cumprod, rows, dim=xm.ndim)                       # (..., i, j)
             upper = _wrap_np(np.triu(np.ones((n, n), dtype=bool)))      # j >= i
-            gi = where(upper, p * gm.unsqueeze(-2), 0.0).sum(-1)       # (..., n)
+            gi = _where(upper, p * gm.unsqueeze(-2), 0.0).sum(-1)       # (..., n)
             return (gi.movedim(-1, d),)
 
         def rev_cumsum(t):
@@ -166,11 +171,11 @@ class Cumprod(Op):
         nz_before = zero.cumsum(d)
         before = nz_before == 0
         first_zero = zero & (nz_before == 1)
-        safe_x = where(zero, 1.0, x)
+        safe_x = _where(zero, 1.0, x)
         g_before = rev_cumsum(g * c.out) / safe_x
-        x_one = where(first_zero, 1.0, x)
+        x_one = _where(first_zero, 1.0, x)
         g_zero = rev_cumsum(g * apply(Cumprod, x_one, dim=d))
-        return (where(before, g_before, where(first_zero, g_zero, 0.0)),)
+        return (_where(before, g_before, _where(first_zero, g_zero, 0.0)),)
 
 
 def _nondiff(name, fwd, onnx):
@@ -218,8 +223,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
-    from .elementwise import where, isnan
-    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
+    from .elementwise import isnan
+    return sum(_where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -360,8 +365,8 @@ def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: m + log(sum(exp(x - m))) with m = max (detached)."""
     dims = _dims(dim, input._data.ndim, "logsumexp")
     m = amax(input, dims, keepdim=True).detach()
-    from .elementwise import where, isinf
-    m = where(isinf(m), 0.0, m)
+    from .elementwise import isinf
+    m = _where(isinf(m), 0.0, m)
     out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m
     return out if keepdim else out.squeeze(dims if dims is not None else None) if dims else \
         out.reshape(())
@@ -449,6 +454,6 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return (a ** p).sum(dim, keepdim) ** (1.0 / p)
 
 
-def where(c, a, b):
+def _where(c, a, b):
     from .elementwise import where as w
     return w(c, a, b)

@@ -9,8 +9,17 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor import Tensor, _norm_dim
+from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
+
+__all__ = ["sum_to", "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten",
+           "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t",
+           "movedim", "moveaxis", "expand", "expand_as", "broadcast_to",
+           "broadcast_shapes", "broadcast_tensors", "contiguous", "clone", "cat",
+           "concat", "concatenate", "stack", "hstack", "vstack", "narrow", "split",
+           "tensor_split", "chunk", "unbind", "select", "flip", "fliplr", "flipud",
+           "roll", "repeat", "tile", "repeat_interleave", "pad", "tril", "triu",
+           "diagonal", "diag", "trace", "meshgrid", "atleast_1d", "atleast_2d"]
 
 
 def _infer_shape(shape, numel, op):
@@ -233,7 +242,7 @@ def view(input, *shape):
 
 
 def _view_dtype(input, dt):
-    from .._tensor import _make
+    from .._tensor_base import _make
     from .._trace_hooks import untraceable
     # no primitive reinterprets bits yet: a raw view would be replayed as a stale input
     untraceable("Tensor.view(dtype)", "reinterpret the bits outside the compiled function",
@@ -382,7 +391,7 @@ def broadcast_to(input, shape):
 
 
 def broadcast_shapes(*shapes):
-    from .._tensor import Size
+    from .._tensor_base import Size
     try:
         return Size(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:

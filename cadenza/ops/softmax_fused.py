@@ -13,6 +13,8 @@ import numpy as np
 
 from ._registry import Op, register, apply
 
+__all__: list = []   # primitives only: used through ops.apply by cadenza.functional
+
 _CHUNK = 1 << 15  # elements per block: the temporaries of a block stay in L2 cache
 _MASKS: dict = {}
 

@@ -405,7 +405,7 @@ class Module(StateDictMixin):
         >>> torch.nn.Linear(2, 2).to(torch.float64).weight.dtype
         cadenza.float64
         """
-        from ...ops._methods import _parse_to
+        from ..._tensor_api.convert import _parse_to
         dtype, device, _ = _parse_to(args, dict(kwargs))
         if dtype is not None:
             from ... import dtypes as _dt

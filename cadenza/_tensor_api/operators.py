@@ -1,0 +1,129 @@
+"""Tensor's Python operators (``x + y``, ``x @ w``, ``x == 0``, ``~mask``): the op-layer
+functions with PyTorch's operand rules (Python and NumPy scalars, arrays, tensors)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops as O
+from .._tensor_base import TensorBase, _make
+
+
+def _coerce(other):
+    """The right operand as something ops accept, or NotImplemented (Python then tries the
+    reflected operator of ``other``)."""
+    if isinstance(other, np.ndarray):
+        return _make(other)
+    if isinstance(other, np.generic):
+        return other.item()
+    if isinstance(other, (TensorBase, int, float, bool)):
+        return other
+    return NotImplemented
+
+
+def _binary(fn):
+    """``self (op) other`` through ``fn``, with any operand PyTorch accepts."""
+    def op(self, other):
+        t = type(other)
+        if t is not float and t is not int and not isinstance(other, TensorBase):
+            other = _coerce(other)
+            if other is NotImplemented:
+                return other
+        return fn(self, other)
+    op.__name__ = fn.__name__
+    return op
+
+
+def _reflected(fn):
+    """``other (op) self`` for the reflected dunders (``2 - x`` is ``x.__rsub__(2)``)."""
+    def op(self, other):
+        other = _coerce(other)
+        if other is NotImplemented:
+            return other
+        return fn(other, self)
+    op.__name__ = "r" + fn.__name__
+    return op
+
+
+def _direct(op_cls):
+    """A dunder that goes straight to ``apply`` for tensor / Python-number operands (W5's hot
+    path: one call less than through the op function)."""
+    apply = O.apply
+
+    def dunder(self, other):
+        t = type(other)
+        if t is float or t is int or isinstance(other, TensorBase):
+            return apply(op_cls, self, other)
+        other = _coerce(other)
+        if other is NotImplemented:
+            return other
+        return apply(op_cls, self, other)
+    dunder.__name__ = op_cls.name
+    return dunder
+
+
+def _logical_or_bitwise(logical, bitwise):
+    """``&``, ``|``, ``^``: logical on bool tensors, bitwise on integers."""
+    def op(self, other):
+        if self._data.dtype == np.bool_:
+            return logical(self, other)
+        return bitwise(self, other)
+    return op
+
+
+and_ = _logical_or_bitwise(O.logical_and, O.bitwise_and)
+or_ = _logical_or_bitwise(O.logical_or, O.bitwise_or)
+xor_ = _logical_or_bitwise(O.logical_xor, O.bitwise_xor)
+_eq = _binary(O.eq)
+_ne = _binary(O.ne)
+
+
+class OperatorMethods:
+    __slots__ = ()
+
+    __add__ = __radd__ = _direct(O.Add)
+    __mul__ = __rmul__ = _direct(O.Mul)
+    __truediv__ = _direct(O.Div)
+    __sub__ = _binary(O.sub)
+    __floordiv__ = _binary(O.floor_divide)
+    __mod__ = _binary(O.remainder)
+    __pow__ = _binary(O.pow)
+    __lt__ = _binary(O.lt)
+    __le__ = _binary(O.le)
+    __gt__ = _binary(O.gt)
+    __ge__ = _binary(O.ge)
+    __and__ = __rand__ = _binary(and_)
+    __or__ = __ror__ = _binary(or_)
+    __xor__ = __rxor__ = _binary(xor_)
+    __rsub__ = _reflected(O.sub)
+    __rtruediv__ = _reflected(O.div)
+    __rfloordiv__ = _reflected(O.floor_divide)
+    __rmod__ = _reflected(O.remainder)
+    __rpow__ = _reflected(O.pow)
+
+    def __eq__(self, other):
+        if other is None:
+            return False
+        return _eq(self, other)
+
+    def __ne__(self, other):
+        if other is None:
+            return True
+        return _ne(self, other)
+
+    def __hash__(self):
+        return id(self)
+
+    def __matmul__(self, other):
+        return O.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return O.matmul(other, self)
+
+    __neg__ = O.neg
+    __abs__ = O.abs
+
+    def __pos__(self):
+        return self
+
+    def __invert__(self):
+        return O.logical_not(self) if self._data.dtype == np.bool_ else O.bitwise_not(self)
