@@ -4,6 +4,8 @@ state), so they go into safetensors checkpoints without pickle."""
 from __future__ import annotations
 
 import numpy as np
+from ._tensor_base import TensorBase as Tensor, _make
+from .device import as_device
 
 _DEFAULT_SEED = 67280421310721  # torch's documented default seed
 
@@ -12,7 +14,6 @@ class Generator:
     """A random stream: ``g = cadenza.Generator().manual_seed(0)``; pass ``generator=g``."""
 
     def __init__(self, device="cpu"):
-        from .device import as_device
         self.device = as_device(device)
         self._seed = _DEFAULT_SEED
         self._np_rng = None  # made on first draw: numpy.random costs ~15 ms of import time
@@ -45,13 +46,11 @@ class Generator:
 
     def get_state(self):
         import json
-        from ._tensor_base import _make
         blob = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state})
         return _make(np.frombuffer(blob.encode(), dtype=np.uint8).copy())
 
     def set_state(self, new_state) -> "Generator":
         import json
-        from ._tensor_base import TensorBase as Tensor
         raw = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         try:
             obj = json.loads(bytes(np.asarray(raw, dtype=np.uint8)).decode())

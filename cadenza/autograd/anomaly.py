@@ -8,6 +8,7 @@ import numpy as np
 
 from .._dispatch import state, user_source
 from .grad_mode import _DecoratorContextManager
+from .._tensor_base import TensorBase as Tensor
 
 def _bad(arr):
     if not hasattr(arr, "dtype") or arr.dtype.kind != "f":
@@ -25,7 +26,6 @@ def check_forward(op, args, out):
     kind = _bad(out._data)
     if kind is None:
         return
-    from .._tensor_base import TensorBase as Tensor
     for a in args:
         v = a._data if isinstance(a, Tensor) else np.asarray(a) if isinstance(
             a, (float, int)) else None
@@ -39,7 +39,6 @@ def check_forward(op, args, out):
 def check_backward(node, g, grads_in):
     if not state.anomaly_check_nan:
         return
-    from .._tensor_base import TensorBase as Tensor
     if isinstance(g, Tensor) and _bad(g._data):
         return
     for i, gi in enumerate(grads_in):

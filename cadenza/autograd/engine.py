@@ -8,6 +8,14 @@ import numpy as np
 
 from .grad_mode import state
 from .node import AccumulateGrad, grad_node
+from .._tensor_base import TensorBase as Tensor, _make
+from ..dtypes import from_numpy_dtype
+from ..errors import ShapeError
+from ..ops import apply, sum_to
+from ..ops.elementwise import Add
+from ..ops.inplace import commit_inplace
+from ..ops.shape import Clone
+from .anomaly import check_backward
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -16,7 +24,6 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 
 
 def _root_grads(tensors, grads):
-    from .._tensor_base import TensorBase as Tensor, _make
     if state.tracer is not None:
         state.tracer.backward_ran = True
     roots = []
@@ -36,7 +43,6 @@ def _root_grads(tensors, grads):
         elif not isinstance(g, Tensor):
             g = _make(np.asarray(g, dtype=t._data.dtype))
         if tuple(g.shape) != tuple(t.shape):
-            from ..errors import ShapeError
             raise ShapeError(f"backward: expected gradient of shape {tuple(t.shape)} for output "
                              f"{i}, got {tuple(g.shape)}")
         roots.append((grad_node(t), g))
@@ -62,7 +68,6 @@ def _toposort_deps(roots):
 
 
 def _check_versions(node):
-    from .._tensor_base import TensorBase as Tensor
     for t, v in zip(node.saved, node.versions):
         if v is not None and isinstance(t, Tensor) and t._vc[0] != v:
             _raise_modified(node, t, v)
@@ -99,9 +104,6 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     """Propagate gradients from ``roots`` [(node, grad)]. With ``capture`` (a dict node ->
     None), the total gradient reaching each of those nodes is stored there instead of
     accumulating into leaves."""
-    from ..ops import sum_to
-    from ..dtypes import from_numpy_dtype
-    from .._tensor_base import _make
     deps = _toposort_deps(roots)
     grads = {}
     for n, g in roots:
@@ -136,7 +138,6 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
             if anomaly:
-                from .anomaly import check_backward
                 check_backward(node, g, grads_in)
             if node.post_hooks:
                 for hook in list(node.post_hooks):
@@ -204,7 +205,6 @@ def _accumulate(node, g, create_graph, _make):
         t.grad = t.grad + g
     else:
         if t.grad._data.shape != g._data.shape:
-            from ..errors import ShapeError
             raise ShapeError(f"backward: existing .grad has shape {tuple(t.grad.shape)}, new "
                              f"gradient {tuple(g.shape)}")
         t.grad._data += g._data
@@ -216,10 +216,6 @@ def _accumulate(node, g, create_graph, _make):
 def _accumulate_traced(tracer, t, g):
     """_accumulate while compile traces: the same values through recorded ops (a clone for a
     new .grad, an in-place add for an existing one) instead of raw array copies."""
-    from ..ops import apply
-    from ..ops.shape import Clone
-    from ..ops.elementwise import Add
-    from ..ops.inplace import commit_inplace
     tracer.note_grad(t)
     if t.grad is None:
         t.grad = apply(Clone, g)
@@ -227,7 +223,6 @@ def _accumulate_traced(tracer, t, g):
         t.grad = t.grad + g
     else:
         if t.grad._data.shape != g._data.shape:
-            from ..errors import ShapeError
             raise ShapeError(f"backward: existing .grad has shape {tuple(t.grad.shape)}, new "
                              f"gradient {tuple(g.shape)}")
         commit_inplace(t.grad, apply(Add, t.grad, g))
@@ -235,7 +230,6 @@ def _accumulate_traced(tracer, t, g):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """cadenza.autograd.backward: sum of d(tensors)/d(leaves) into leaves' .grad."""
-    from .._tensor_base import TensorBase as Tensor
     if isinstance(tensors, Tensor):
         tensors = (tensors,)
     tensors = tuple(tensors)
@@ -251,7 +245,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             inputs = (inputs,)
         capture = {grad_node(t): None for t in inputs}
         run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
-        from .._tensor_base import _make
         for t in inputs:
             g = capture[grad_node(t)]
             if g is None:
@@ -267,7 +260,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """cadenza.autograd.grad: gradients of outputs w.r.t. inputs, returned (not accumulated)."""
-    from .._tensor_base import TensorBase as Tensor, _make
     single = isinstance(outputs, Tensor)
     outputs = (outputs,) if single else tuple(outputs)
     inputs_t = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)

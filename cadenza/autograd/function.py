@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .grad_mode import state
 from .node import Node, grad_node
+from .._tensor_base import TensorBase as Tensor, _make
 
 
 class FunctionCtx:
@@ -20,13 +21,11 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors):
         self.to_save = tensors
-        from .._tensor_base import TensorBase as Tensor
         self._saved_versions = tuple(t._vc[0] if isinstance(t, Tensor) else None
                                      for t in tensors)
 
     @property
     def saved_tensors(self):
-        from .._tensor_base import TensorBase as Tensor
         for t, v in zip(self.to_save, self._saved_versions):
             if isinstance(t, Tensor) and t._vc[0] != v:
                 raise RuntimeError("one of the variables needed for gradient computation has "
@@ -60,7 +59,6 @@ class _FunctionOp:
         self.shared = shared
 
     def backward(self, node, g):
-        from .._tensor_base import _make
         import numpy as np
         sh = self.shared
         if not self.first:
@@ -107,7 +105,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .._tensor_base import TensorBase as Tensor
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         prev = state.grad_enabled

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+from .._creation import zeros_like
+from .._tensor_base import _make
+from ..ops import stack
+from .engine import grad
 
 
 def _tup(x):
@@ -9,7 +13,6 @@ def _tup(x):
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
-    from .engine import grad
     inputs_t = tuple(i.detach().requires_grad_() for i in _tup(inputs))
     out = func(*inputs_t)
     gs = grad(_tup(out), inputs_t, None if v is None else _tup(v), create_graph=create_graph,
@@ -20,8 +23,6 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy=None):
     """d func(inputs) / d inputs: shape out.shape + in.shape (tuples when inputs is a tuple)."""
-    from .engine import grad
-    from .._tensor_base import _make
     single = not isinstance(inputs, tuple)
     inputs_t = tuple(i.detach().requires_grad_() for i in _tup(inputs))
     out = func(*inputs_t)
@@ -33,14 +34,12 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                   allow_unused=True, materialize_grads=True)
         for r, g in zip(rows, gs):
             r.append(g)
-    from ..ops import stack
     res = tuple(stack(r).reshape(tuple(out.shape) + tuple(x.shape)) for r, x in
                 zip(rows, inputs_t))
     return res[0] if single else res
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False):
-    from .engine import grad
 
     def g(*xs):
         out = func(*xs)
@@ -51,8 +50,6 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """Forward-mode product through the double-vjp trick."""
-    from .engine import grad
-    from .._creation import zeros_like
     inputs_t = tuple(i.detach().requires_grad_() for i in _tup(inputs))
     out = func(*inputs_t)
     u = zeros_like(out).requires_grad_()

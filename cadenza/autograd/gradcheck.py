@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from .._tensor_base import TensorBase as Tensor, _make
+from .engine import grad as autograd_grad
+from .grad_mode import enable_grad, no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -14,14 +17,12 @@ def _as_tuple(x):
 
 
 def _flat_outputs(fn, inputs):
-    from .._tensor_base import TensorBase as Tensor
     outs = _as_tuple(fn(*inputs))
     return [o for o in outs if isinstance(o, Tensor) and o.is_floating_point()]
 
 
 def _numerical_jacobian(fn, inputs, i, eps):
     """d(all outputs, flattened)/d(inputs[i]) by central differences."""
-    from .grad_mode import no_grad
     x = inputs[i]
     base = x._data
     cols = []
@@ -43,8 +44,6 @@ def _numerical_jacobian(fn, inputs, i, eps):
 
 
 def _analytical_jacobian(fn, inputs, i):
-    from .engine import grad as autograd_grad
-    from .._tensor_base import _make
     outs = _flat_outputs(fn, inputs)
     rows = []
     x = inputs[i]
@@ -60,7 +59,6 @@ def _analytical_jacobian(fn, inputs, i):
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
               nondet_tol=0.0, check_undefined_grad=True, fast_mode=False, **_):
     """True if analytical gradients of ``func`` match finite differences at ``inputs``."""
-    from .._tensor_base import TensorBase as Tensor
     inputs = _as_tuple(inputs)
     for i, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
@@ -83,8 +81,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   raise_exception=True, gen_non_contig_grad_outputs=False, **_):
     """gradcheck of the map (inputs, grad_outputs) -> d(outputs)/d(inputs) . grad_outputs."""
-    from .._tensor_base import TensorBase as Tensor, _make
-    from .engine import grad as autograd_grad
     inputs = _as_tuple(inputs)
     outs = _flat_outputs(func, inputs)
     if grad_outputs is None:
@@ -95,7 +91,6 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
     def first_grads(*args):
-        from .grad_mode import enable_grad
         ins, gos = args[:len(inputs)], args[len(inputs):]
         # the numerical Jacobian calls this under no_grad: the first derivative still needs a graph
         with enable_grad():

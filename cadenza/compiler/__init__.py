@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from .._dispatch import stateful_kind
 from .compiled import STATS, CompiledFunction, CompiledModule
+from ..autograd.grad_mode import state
+from ..codegen.executor import STATS as KSTATS
 
 _BACKENDS = ("numpy", "c", "inductor", "eager")
 
@@ -58,12 +60,10 @@ def stats() -> dict:
     graph was not kept),
     and from codegen: kernels generated, libraries built, libraries found in the disk cache,
     seconds spent building."""
-    from ..codegen.executor import STATS as KSTATS
     return {**STATS, **KSTATS}
 
 
 def reset_stats() -> None:
-    from ..codegen.executor import STATS as KSTATS
     for d in (STATS, KSTATS):
         for k in d:
             d[k] = 0
@@ -73,7 +73,6 @@ def is_compiling() -> bool:
     """True while ``cadenza.compile`` traces a call (as ``torch.compiler.is_compiling``): code
     can take a capturable path, e.g. a mixture of experts routing densely instead of by
     data-dependent indices."""
-    from ..autograd.grad_mode import state
     return state.tracer is not None
 
 

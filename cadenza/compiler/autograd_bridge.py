@@ -37,6 +37,9 @@ from ..errors import TraceError
 from ..graph.ir import Graph, Node as GNode, Value
 from ..graph.pipeline import optimize
 from ..graph.trace import _root
+from .._tensor import Tensor, _make
+from ..autograd.engine import grad as autograd_grad
+from ..graph.pytree import flatten_result
 
 
 class Plan:
@@ -64,7 +67,6 @@ class Plan:
 
     def attach(self, vals, lifted, arrays, kept):
         """Give the returned tensors ``vals`` that need grad their backward nodes."""
-        from .._tensor import Tensor, _make
         call = _Call(self, len(self.diff_pos))
         nxt, meta = [], []
         for j in self.inputs:
@@ -119,7 +121,6 @@ class _Tap:
         self.call, self.k = call, k
 
     def backward(self, node, g):
-        from .._tensor import _make
         self.call.grads[self.k] = g
         return (_make(_DUMMY),)
 
@@ -131,7 +132,6 @@ class _Hub:
         self.call = call
 
     def backward(self, node, g):
-        from .._tensor import _make
         call = self.call
         plan = call.plan
         if _state.grad_enabled:
@@ -192,9 +192,6 @@ def trace_backward(tracer, res, result, arg_leaves, name):
 
     Returns a Plan, None when no returned tensor computed by the graph needs grad, or a string
     saying why this specialisation must run eagerly."""
-    from .._tensor import Tensor, _make
-    from ..autograd.engine import grad as autograd_grad
-    from ..graph.pytree import flatten_result
     leaves, _ = flatten_result(result)
     tmpl = res.template[0]
     diff = [(i, x) for i, x in enumerate(leaves)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Fused, Graph, Value, substitute_refs, has_refs, _refs_in
+from .._tensor import _make
+from ..backend import xp_of
 
 
 def _xp(arrays):
     x0 = arrays[0] if arrays else None
     if x0 is None or type(x0) is np.ndarray or not hasattr(x0, "__cuda_array_interface__"):
         return np
-    from ..backend import xp_of
     return xp_of(x0)
 
 
@@ -98,7 +99,6 @@ class Interpreter:
 
     @staticmethod
     def _random_step(n, ins, out):
-        from .._tensor import _make
         fn = n.attrs["fn"]
         targs, tkw = n.attrs["args"], n.attrs["kwargs"]
 

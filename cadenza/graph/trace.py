@@ -28,6 +28,10 @@ from ..errors import TraceError
 from .ir import Graph, Ref, Value
 from .pytree import flatten_result
 from .._trace_hooks import traced_random, host_scalar, number  # noqa: F401  (re-exported)
+from .._tensor import Tensor, _make
+from ..dtypes import from_numpy_dtype
+from ..ops._registry import _floatify, _promote
+from ..ops.elementwise import Cast
 
 STALE = object()   # a storage view whose bytes were changed through another, overlapping view
 
@@ -57,7 +61,6 @@ class Lifted:
         if kind == "tensor":
             return obj
         if kind == "hyper":            # an optimizer hyperparameter, read on every call
-            from .._tensor import _make
             group, key = obj
             return _make(np.asarray(float(number(group[key])), dtype=np.float64))
         return obj.grad
@@ -236,10 +239,6 @@ class Tracer(DispatchObserver):
         """Called by ``ops.apply`` after an op ran eagerly: add its node."""
         if self.paused:
             return
-        from ..ops._registry import _promote, _floatify
-        from .._tensor import Tensor
-        from ..dtypes import from_numpy_dtype
-        from ..ops.elementwise import Cast
         if op.name == "nonzero":
             self.fail(f"compile: nonzero has a data-dependent output shape ({user_line()}); "
                       "use cadenza.where with a mask instead")
@@ -310,7 +309,6 @@ class Tracer(DispatchObserver):
 
     def random(self, fn, args, kwargs):
         """Run random creation ``fn`` eagerly and record it as a ``random`` node."""
-        from .._tensor import Tensor
         ins = []
 
         def tmpl(x):
@@ -335,7 +333,6 @@ class Tracer(DispatchObserver):
 
     def hyper_input(self, group, key):
         """``group[key]`` as a 0-d float64 graph input (see ``_trace_hooks.hyper``)."""
-        from .._tensor import _make
         k = (id(group), key)
         t = self.hypers.get(k)
         if t is None:
@@ -352,7 +349,6 @@ class Tracer(DispatchObserver):
     def host(self, fn, tensors):
         """``fn(*floats) -> float`` on 0-d tensors, as a ``host`` node; returns a 0-d float64
         Tensor holding the same Python float maths eager mode computes with ``.item()``."""
-        from .._tensor import _make
         ins = [self.value_of(t) for t in tensors]
         arr = np.asarray(fn(*[float(t._data) for t in tensors]), dtype=np.float64)
         v = self._emit("host", ins, {"fn": fn}, (), np.float64)
@@ -363,8 +359,6 @@ class Tracer(DispatchObserver):
         """``target``'s storage is about to hold ``out``'s value (an in-place op)."""
         if self.paused:
             return
-        from ..dtypes import from_numpy_dtype
-        from ..ops.elementwise import Cast
         self.value_of(target)         # lift it first if this is its first appearance
         v = self.value_of(out)
         ta = target._data
@@ -404,7 +398,6 @@ class Tracer(DispatchObserver):
     # ------------------------------------------------------------------ the end
     def finish(self, result, flatten) -> TraceResult:
         """Turn the trace into a TraceResult: outputs, write-backs and .grad updates."""
-        from .._tensor import Tensor
         res = TraceResult()
         g = self.graph
         n_out = [0]
@@ -479,7 +472,6 @@ class _DataDependent(Exception):
 def _holds_tensor(x, counts, depth=0) -> bool:
     """Whether a returned non-tensor object (a dataclass or other record, its lists and
     dicts) holds, up to two levels down, a tensor for which ``counts(t)`` is true."""
-    from .._tensor import Tensor
     if isinstance(x, Tensor):
         return counts(x)
     if depth > 1 or isinstance(x, (str, bytes, int, float, complex, type(None))):
@@ -500,7 +492,6 @@ class _Arr:
 def trace(fn, *args) -> Graph:
     """The raw traced Graph of ``fn(*args)`` (tensor arguments only; no passes, no guards),
     for inspection and pass tests: ``print(trace(f, x))``."""
-    from .._tensor import Tensor
     tr = Tracer()
     with tr:
         for i, a in enumerate(args):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Fused, Graph, Value, substitute_refs, has_refs
+from .ir import _refs_in
 
 
 class GraphError(AssertionError):
@@ -87,5 +88,4 @@ def _check_type(n) -> None:
 
 
 def _n_refs(n) -> int:
-    from .ir import _refs_in
     return len({i for a in n.attrs.values() for i in _refs_in(a)})
