@@ -160,13 +160,13 @@ def _category_default(cat: int) -> dtype:
 
 
 def result_type(*operands) -> dtype:
-    """torch.result_type over tensors and Python scalars (PyTorch's three priority classes)."""
-    from ._tensor_base import TensorBase as Tensor
+    """torch.result_type over tensors and Python scalars (PyTorch's three priority classes).
+    A tensor is any operand whose ``dtype`` is a Cadenza dtype (this layer is below Tensor)."""
     dim_dt = zero_dt = scalar_cat = None
     for x in operands:
-        if isinstance(x, Tensor):
-            d = x.dtype
-            if x._data.ndim:
+        d = getattr(x, "dtype", None)
+        if isinstance(d, dtype):
+            if x.ndim:
                 dim_dt = d if dim_dt is None else promote_types(dim_dt, d)
             else:
                 zero_dt = d if zero_dt is None else promote_types(zero_dt, d)
