@@ -167,9 +167,7 @@ def test_error_messages_are_clear():
 # ----------------------------------------------------------------------------- completeness
 def _public_functions():
     out = {}
-    for n in dir(ops):
-        if n.startswith("_"):
-            continue
+    for n in ops.__all__:
         v = getattr(ops, n)
         if isinstance(v, (type, types.ModuleType)) or not callable(v):
             continue
