@@ -139,23 +139,16 @@ def _coalesce(full: tuple, strides: list[list[int]]):
 def _member_statement(m, names: dict) -> str:
     op = m.op
     cd = compute_dtype(m)
-    if op.name == "where":
+    if op.c_operands == "cond":
         arg_dtypes = [np.dtype(bool), m.out.dtype, m.out.dtype]
     else:
         arg_dtypes = [cd] * len(m.inputs)
     args = [names[x.id] if isinstance(x, Value) else c_literal(x, arg_dtypes[i])
             for i, x in enumerate(m.inputs)]
-    named = {}
-    c_expr = op.c_expr
-    if op.name == "clamp":
-        for k, inf in (("min", "-INFINITY"), ("max", "INFINITY")):
-            b = m.attrs.get(k)
-            named[k] = f"(({ctype(cd)}){inf})" if b is None else c_literal(b, cd)
-        # np.clip with one bound is np.maximum/np.minimum (the bound wins a tie of -0.0 and
-        # 0.0); with both bounds NumPy's clip loop keeps x on a tie
-        lo, hi = m.attrs.get("min"), m.attrs.get("max")
-        c_expr = "CZ_MAX({0}, {min})" if hi is None and lo is not None else \
-            "CZ_MIN({0}, {max})" if lo is None and hi is not None else "CZ_CLIP({0}, {min}, {max})"
+    c_expr = op.c_expr(m.attrs) if callable(op.c_expr) else op.c_expr
+    # numeric attributes (clamp's bounds) are written as literals of the compute dtype
+    named = {k: c_literal(v, cd) for k, v in m.attrs.items()
+             if isinstance(v, (int, float, np.number)) and "{" + k + "}" in c_expr}
     expr = c_expr.format(*args, T=ctype(cd), **named)
     return f"{ctype(m.out.dtype)} {names[m.out.id]} = {expr};"
 

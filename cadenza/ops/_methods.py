@@ -351,7 +351,8 @@ def to(self, *args, **kwargs):
 @register
 class ToDevice(Op):
     """Move between backends (CPU <-> CUDA); the gradient moves back."""
-    name, kind, onnx, saves = "to_device", "library", "Identity", "none"
+    name, kind, onnx, saves = "to_device", "library", None, "none"
+    may_alias = True     # a move to the device an array is on hands it back
 
     @staticmethod
     def forward(xp, a, device=None, src=None):

@@ -28,21 +28,21 @@ class _Binary(Op):
 
 @register
 class Add(_Binary):
-    name, c_expr, onnx, saves = "add", "({0} + {1})", "Add", "none"
+    name, c_expr, onnx, saves, c_kinds = "add", "({0} + {1})", "Add", "none", "fi"
     forward = staticmethod(lambda xp, a, b: a + b)
     backward = staticmethod(lambda c, g: (g, g))
 
 
 @register
 class Sub(_Binary):
-    name, c_expr, onnx, saves = "sub", "({0} - {1})", "Sub", "none"
+    name, c_expr, onnx, saves, c_kinds = "sub", "({0} - {1})", "Sub", "none", "fi"
     forward = staticmethod(lambda xp, a, b: a - b)
     backward = staticmethod(lambda c, g: (g, -g))
 
 
 @register
 class Mul(_Binary):
-    name, c_expr, onnx = "mul", "({0} * {1})", "Mul"
+    name, c_expr, onnx, c_kinds = "mul", "({0} * {1})", "Mul", "fi"
     forward = staticmethod(lambda xp, a, b: a * b)
     needs_saved = staticmethod(lambda req: (req[1], req[0]))
 
@@ -82,7 +82,7 @@ class Div(_Binary):
 
 @register
 class Pow(_Binary):
-    name, c_expr, onnx = "pow", "pow({0}, {1})", "Pow"
+    name, c_expr, onnx, c_exact = "pow", "pow({0}, {1})", "Pow", False
 
     @staticmethod
     def forward(xp, a, b):
@@ -112,7 +112,7 @@ class Pow(_Binary):
 
 @register
 class Maximum(_Binary):
-    name, c_expr, onnx = "maximum", "CZ_MAX({0}, {1})", "Max"
+    name, c_expr, onnx, c_kinds = "maximum", "CZ_MAX({0}, {1})", "Max", "fi"
     forward = staticmethod(lambda xp, a, b: xp.maximum(a, b))
 
     # ties split the gradient evenly, as in PyTorch
@@ -125,7 +125,7 @@ class Maximum(_Binary):
 
 @register
 class Minimum(_Binary):
-    name, c_expr, onnx = "minimum", "CZ_MIN({0}, {1})", "Min"
+    name, c_expr, onnx, c_kinds = "minimum", "CZ_MIN({0}, {1})", "Min", "fi"
     forward = staticmethod(lambda xp, a, b: xp.minimum(a, b))
 
     @staticmethod
@@ -137,7 +137,7 @@ class Minimum(_Binary):
 
 @register
 class Remainder(_Binary):
-    name, c_expr, onnx = "remainder", "CZ_REM({0}, {1})", "Mod"
+    name, c_expr, onnx = "remainder", "CZ_REM({0}, {1})", None
     forward = staticmethod(lambda xp, a, b: xp.remainder(a, b))
 
     # a - floor(a/b) b: d/da = 1, d/db = -floor(a/b)
@@ -149,7 +149,7 @@ class Remainder(_Binary):
 
 @register
 class Fmod(_Binary):
-    name, c_expr, onnx = "fmod", "fmod({0}, {1})", "Mod"
+    name, c_expr, onnx = "fmod", "fmod({0}, {1})", None
     forward = staticmethod(lambda xp, a, b: xp.fmod(a, b))
 
     @staticmethod
@@ -160,7 +160,7 @@ class Fmod(_Binary):
 
 @register
 class Atan2(_Binary):
-    name, c_expr, onnx = "atan2", "atan2({0}, {1})", None
+    name, c_expr, onnx, c_exact = "atan2", "atan2({0}, {1})", None, False
     to_float = True
     forward = staticmethod(lambda xp, a, b: xp.arctan2(a, b))
 
@@ -172,29 +172,43 @@ class Atan2(_Binary):
         return g * b / d, -g * a / d
 
 
-def _nondiff_binary(name, fwd, onnx, c_expr=None):
+def _nondiff_binary(name, fwd, onnx, c_expr=None, **fields):
     return register(type(name, (_Binary,), {
         "name": name, "onnx": onnx, "differentiable": False, "saves": "none",
-        "forward": staticmethod(fwd), "c_expr": c_expr}))
+        "forward": staticmethod(fwd), "c_expr": c_expr, **fields}))
 
 
+def _ne_onnx(ctx, node, out):
+    ctx.node("Not", [ctx.node("Equal", ctx.operands(node, Eq))], out)
+
+
+# comparisons compute in their operands' dtype (the output is bool); logical ops read any dtype
+# as truth values
+_CMP = {"c_compute": "input", "c_kinds": "fi"}
+_LOGICAL = {"c_kinds": "fib", "c_operands": "any"}
 FloorDivide = _nondiff_binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), None)
-Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})")
-Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), None, "({0} != {1})")
-Lt = _nondiff_binary("lt", lambda xp, a, b: xp.less(a, b), "Less", "({0} < {1})")
-Le = _nondiff_binary("le", lambda xp, a, b: xp.less_equal(a, b), "LessOrEqual", "({0} <= {1})")
-Gt = _nondiff_binary("gt", lambda xp, a, b: xp.greater(a, b), "Greater", "({0} > {1})")
+Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})",
+                     **_CMP | {"c_kinds": "fib"})
+Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), _ne_onnx, "({0} != {1})",
+                     **_CMP | {"c_kinds": "fib"})
+Lt = _nondiff_binary("lt", lambda xp, a, b: xp.less(a, b), "Less", "({0} < {1})", **_CMP)
+Le = _nondiff_binary("le", lambda xp, a, b: xp.less_equal(a, b), "LessOrEqual", "({0} <= {1})",
+                     **_CMP)
+Gt = _nondiff_binary("gt", lambda xp, a, b: xp.greater(a, b), "Greater", "({0} > {1})", **_CMP)
 Ge = _nondiff_binary("ge", lambda xp, a, b: xp.greater_equal(a, b), "GreaterOrEqual",
-                     "({0} >= {1})")
+                     "({0} >= {1})", **_CMP)
 LogicalAnd = _nondiff_binary("logical_and", lambda xp, a, b: xp.logical_and(a, b), "And",
-                             "({0} && {1})")
+                             "({0} && {1})", **_LOGICAL)
 LogicalOr = _nondiff_binary("logical_or", lambda xp, a, b: xp.logical_or(a, b), "Or",
-                            "({0} || {1})")
+                            "({0} || {1})", **_LOGICAL)
 LogicalXor = _nondiff_binary("logical_xor", lambda xp, a, b: xp.logical_xor(a, b), "Xor",
-                             "(!{0} != !{1})")
-BitwiseAnd = _nondiff_binary("bitwise_and", lambda xp, a, b: a & b, None, "({0} & {1})")
-BitwiseOr = _nondiff_binary("bitwise_or", lambda xp, a, b: a | b, None, "({0} | {1})")
-BitwiseXor = _nondiff_binary("bitwise_xor", lambda xp, a, b: a ^ b, None, "({0} ^ {1})")
+                             "(!{0} != !{1})", **_LOGICAL)
+BitwiseAnd = _nondiff_binary("bitwise_and", lambda xp, a, b: a & b, None, "({0} & {1})",
+                             c_kinds="fib")
+BitwiseOr = _nondiff_binary("bitwise_or", lambda xp, a, b: a | b, None, "({0} | {1})",
+                            c_kinds="fib")
+BitwiseXor = _nondiff_binary("bitwise_xor", lambda xp, a, b: a ^ b, None, "({0} ^ {1})",
+                             c_kinds="fib")
 
 
 @register
@@ -202,6 +216,7 @@ class Where(Op):
     """where(cond, a, b): a where cond else b (a, b Tensors or scalars, promoted together)."""
     name, kind, c_expr, onnx, saves = "where", "elementwise", "({0} ? {1} : {2})", "Where", \
         "inputs"
+    c_kinds, c_operands = "fib", "cond"
 
     @staticmethod
     def forward(xp, cond, a, b):

@@ -17,11 +17,36 @@ from .binary import *  # noqa: F401,F403
 from .binary import maximum, minimum, where
 
 
+def _clamp_onnx(ctx, node, out):
+    dt = node.out.dtype
+    x = node.inputs[0]
+    lo = node.attrs.get("min", node.inputs[1] if len(node.inputs) > 1 else None)
+    hi = node.attrs.get("max", node.inputs[2] if len(node.inputs) > 2 else None)
+    ins = [ctx.name(x), "" if lo is None else ctx.operand(lo, dt),
+           "" if hi is None else ctx.operand(hi, dt)]
+    ctx.node("Clip", ins, out)
+
+
+def _cast_onnx(ctx, node, out):
+    ctx.node("Cast", [ctx.name(node.inputs[0])], out,
+             to=ctx.helper.np_dtype_to_tensor_dtype(node.out.dtype))
+
+
 @register
 class Clamp(Op):
     """clamp with scalar bounds; gradient passes where min <= x <= max (as in PyTorch)."""
-    name, kind, onnx = "clamp", "elementwise", "Clip"
-    c_expr = "CZ_MIN(CZ_MAX({0}, {min}), {max})"
+    name, kind, onnx = "clamp", "elementwise", _clamp_onnx
+    c_attrs = frozenset({"min", "max"})
+    c_check = staticmethod(lambda n: n.out.dtype.kind == "f")
+
+    @staticmethod
+    def c_expr(attrs):
+        # np.clip with one bound is np.maximum/np.minimum (the bound wins a tie of -0.0 and
+        # 0.0); with both bounds NumPy's clip loop keeps x on a tie
+        lo, hi = attrs.get("min"), attrs.get("max")
+        return "CZ_MAX({0}, {min})" if hi is None and lo is not None else \
+            "CZ_MIN({0}, {max})" if lo is None and hi is not None else \
+            "CZ_CLIP({0}, {min}, {max})"
 
     @staticmethod
     def forward(xp, a, min=None, max=None):
@@ -43,7 +68,11 @@ class Clamp(Op):
 @register
 class Cast(Op):
     """Convert to another dtype; gradients flow between floating dtypes."""
-    name, kind, c_expr, onnx, saves = "cast", "elementwise", "(({T}){0})", "Cast", "none"
+    name, kind, c_expr, onnx, saves = "cast", "elementwise", "(({T}){0})", _cast_onnx, "none"
+    may_alias = True     # a cast to the same dtype hands back its input
+    c_attrs, c_kinds, c_operands = frozenset({"dtype"}), "fib", "any"
+    c_check = staticmethod(lambda n: n.attrs.get("dtype") is None or
+                           np.dtype(n.attrs["dtype"].np) == n.out.dtype)
 
     @staticmethod
     def forward(xp, a, dtype=None):

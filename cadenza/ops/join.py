@@ -14,7 +14,14 @@ from .views import expand, unsqueeze
 
 @register
 class Cat(Op):
-    name, kind, onnx, saves = "cat", "shape", "Concat", "none"
+    name, kind, saves = "cat", "shape", "none"
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        nd = len(node.out.shape)
+        ctx.node("Concat", [ctx.name(v) for v in node.inputs], out,
+                 axis=int(node.attrs.get("dim", 0)) % nd)
+
     @staticmethod
     def forward(xp, *arrs, dim=0):
         if not arrs or arrs[0].ndim == 0 or any(a.ndim != arrs[0].ndim for a in arrs):

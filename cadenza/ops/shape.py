@@ -36,7 +36,7 @@ class Roll(Op):
 @register
 class PadConstant(Op):
     """Constant padding; ``pads`` is ((before, after), ...) per dim, all >= 0."""
-    name, kind, onnx, saves = "pad_constant", "shape", "Pad", "none"
+    name, kind, saves = "pad_constant", "shape", "none"
     forward = staticmethod(lambda xp, a, pads=(), value=0.0: xp.pad(
         a, pads, mode="constant", constant_values=value))
 
@@ -44,6 +44,16 @@ class PadConstant(Op):
     def backward(c, g):
         idx = tuple(slice(b, g.shape[i] - e) for i, (b, e) in enumerate(c.attrs["pads"]))
         return (g[idx],)
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        pads = node.attrs["pads"]
+        nd = len(node.out.shape)
+        pads = list(pads) + [(0, 0)] * (nd - len(pads))
+        onnx_pads = [int(p[0]) for p in pads] + [int(p[1]) for p in pads]
+        ctx.node("Pad", [ctx.name(node.inputs[0]), ctx.i64(onnx_pads),
+                         ctx.const(np.asarray(node.attrs.get("value", 0.0), node.out.dtype))],
+                 out, mode="constant")
 
 
 # ----------------------------------------------------------------------------- public functions

@@ -9,11 +9,13 @@ import numpy as np
 from ._registry import Op, register, apply
 
 
-def _unary(name, fwd, bwd, c_expr, onnx, saves="inputs", to_float=True, differentiable=True):
+def _unary(name, fwd, bwd, c_expr, onnx, saves="inputs", to_float=True, differentiable=True,
+           **fields):
+    """A unary elementwise primitive; ``fields`` sets further Op fields (c_kinds, ...)."""
     cls = type(name.capitalize(), (Op,), {
         "name": name, "kind": "elementwise", "c_expr": c_expr, "onnx": onnx, "saves": saves,
         "to_float": to_float, "differentiable": differentiable,
-        "forward": staticmethod(fwd),
+        "forward": staticmethod(fwd), **fields,
     })
     if differentiable:
         cls.backward = staticmethod(bwd)
@@ -22,40 +24,45 @@ def _unary(name, fwd, bwd, c_expr, onnx, saves="inputs", to_float=True, differen
 
 # Each backward's maths: d/dx f(x) * g.
 Neg = _unary("neg", lambda xp, a: -a, lambda c, g: -g, "-{0}", "Neg", saves="none",
-             to_float=False)
+             to_float=False, c_kinds="fi")
 Exp = _unary("exp", lambda xp, a: xp.exp(a), lambda c, g: g * c.out, "exp({0})", "Exp",
-             saves="output")
+             saves="output", c_exact=False)
 Expm1 = _unary("expm1", lambda xp, a: xp.expm1(a), lambda c, g: g * (c.out + 1),
-               "expm1({0})", None, saves="output")
-Log = _unary("log", lambda xp, a: xp.log(a), lambda c, g: g / c.saved[0], "log({0})", "Log")
+               "expm1({0})", None, saves="output", c_exact=False)
+Log = _unary("log", lambda xp, a: xp.log(a), lambda c, g: g / c.saved[0], "log({0})", "Log",
+             c_exact=False)
 Log1p = _unary("log1p", lambda xp, a: xp.log1p(a), lambda c, g: g / (c.saved[0] + 1),
-               "log1p({0})", None)
+               "log1p({0})", None, c_exact=False)
 Sqrt = _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda c, g: g / (2 * c.out), "sqrt({0})",
               "Sqrt", saves="output")
 # d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 out^3
 Rsqrt = _unary("rsqrt", lambda xp, a: 1 / xp.sqrt(a),
-               lambda c, g: g * (c.out * c.out * c.out) * -0.5, "(1 / sqrt({0}))", None,
+               lambda c, g: g * (c.out * c.out * c.out) * -0.5, "(1 / sqrt({0}))",
+               lambda ctx, node, out: ctx.node(
+                   "Reciprocal", [ctx.node("Sqrt", [ctx.name(node.inputs[0])])], out),
                saves="output")
 Reciprocal = _unary("reciprocal", lambda xp, a: 1 / a, lambda c, g: -g * c.out * c.out,
                     "(1 / {0})", "Reciprocal", saves="output")
 Sin = _unary("sin", lambda xp, a: xp.sin(a), lambda c, g: g * c.saved[0].cos(), "sin({0})",
-             "Sin")
+             "Sin", c_exact=False)
 Cos = _unary("cos", lambda xp, a: xp.cos(a), lambda c, g: -g * c.saved[0].sin(), "cos({0})",
-             "Cos")
+             "Cos", c_exact=False)
 Tan = _unary("tan", lambda xp, a: xp.tan(a), lambda c, g: g * (1 + c.out * c.out), "tan({0})",
-             "Tan", saves="output")
+             "Tan", saves="output", c_exact=False)
 Atan = _unary("atan", lambda xp, a: xp.arctan(a),
-              lambda c, g: g / (1 + c.saved[0] * c.saved[0]), "atan({0})", "Atan")
+              lambda c, g: g / (1 + c.saved[0] * c.saved[0]), "atan({0})", "Atan", c_exact=False)
 Asin = _unary("asin", lambda xp, a: xp.arcsin(a),
-              lambda c, g: g * (1 - c.saved[0] * c.saved[0]).rsqrt(), "asin({0})", "Asin")
+              lambda c, g: g * (1 - c.saved[0] * c.saved[0]).rsqrt(), "asin({0})", "Asin",
+              c_exact=False)
 Acos = _unary("acos", lambda xp, a: xp.arccos(a),
-              lambda c, g: -g * (1 - c.saved[0] * c.saved[0]).rsqrt(), "acos({0})", "Acos")
+              lambda c, g: -g * (1 - c.saved[0] * c.saved[0]).rsqrt(), "acos({0})", "Acos",
+              c_exact=False)
 Sinh = _unary("sinh", lambda xp, a: xp.sinh(a), lambda c, g: g * c.saved[0].cosh(),
-              "sinh({0})", "Sinh")
+              "sinh({0})", "Sinh", c_exact=False)
 Cosh = _unary("cosh", lambda xp, a: xp.cosh(a), lambda c, g: g * c.saved[0].sinh(),
-              "cosh({0})", "Cosh")
+              "cosh({0})", "Cosh", c_exact=False)
 Tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda c, g: g * (1 - c.out * c.out),
-              "tanh({0})", "Tanh", saves="output")
+              "tanh({0})", "Tanh", saves="output", c_exact=False)
 
 
 def _sigmoid_fwd(xp, a):
@@ -67,19 +74,19 @@ def _sigmoid_fwd(xp, a):
 # the C lowering splits by sign as _sigmoid_fwd does
 Sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda c, g: g * c.out * (1 - c.out),
                  "({0} >= 0 ? 1 / (1 + exp(-fabs({0}))) : exp(-fabs({0})) / (1 + exp(-fabs({0}))))",
-                 "Sigmoid", saves="output")
+                 "Sigmoid", saves="output", c_exact=False)
 # d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
 Erf = _unary("erf", lambda xp, a: _erf(xp, a),
              lambda c, g: g * (-(c.saved[0] * c.saved[0])).exp() * (2 / math.sqrt(math.pi)),
-             "erf({0})", "Erf")
+             "erf({0})", "Erf", c_exact=False)
 Relu = _unary("relu", lambda xp, a: xp.maximum(a, 0), lambda c, g: g * (c.out > 0),
-              "CZ_MAX({0}, 0)", "Relu", saves="output", to_float=False)
+              "CZ_MAX({0}, 0)", "Relu", saves="output", to_float=False, c_kinds="fi")
 Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(), "fabs({0})",
              "Abs", to_float=False)
 # Piecewise-constant functions: zero gradient, as in PyTorch.
 Sign = _unary("sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
               lambda c, g: g * 0, "({0} > 0 ? 1 : ({0} < 0 ? -1 : ({0} == 0 ? 0 : {0})))", "Sign",
-              saves="none", to_float=False)
+              saves="none", to_float=False, c_kinds="fi")
 Floor = _unary("floor", lambda xp, a: a if a.dtype.kind in "iub" else xp.floor(a),
                lambda c, g: g * 0, "floor({0})", "Floor", saves="none", to_float=False)
 Ceil = _unary("ceil", lambda xp, a: a if a.dtype.kind in "iub" else xp.ceil(a),
@@ -87,7 +94,10 @@ Ceil = _unary("ceil", lambda xp, a: a if a.dtype.kind in "iub" else xp.ceil(a),
 Trunc = _unary("trunc", lambda xp, a: a if a.dtype.kind in "iub" else xp.trunc(a),
                lambda c, g: g * 0, "trunc({0})", None, saves="none", to_float=False)
 Round = _unary("round", lambda xp, a, decimals=0: xp.round(a, decimals),
-               lambda c, g: g * 0, "nearbyint({0})", "Round", saves="none", to_float=False)
+               lambda c, g: g * 0, "nearbyint({0})", "Round", saves="none", to_float=False,
+               # C rounds to an integer only (decimals=0)
+               c_attrs=frozenset({"decimals"}), c_check=staticmethod(
+                   lambda n: n.attrs.get("decimals", 0) == 0))
 
 
 def _erf(xp, a):
@@ -116,17 +126,23 @@ def _erf(xp, a):
 
 
 # ----------------------------------------------------------------------------- predicates
-def _pred(name, fwd, onnx, c_expr):
+def _pred(name, fwd, onnx, c_expr, **fields):
     return register(type(name, (Op,), {
         "name": name, "kind": "elementwise", "onnx": onnx, "differentiable": False,
-        "saves": "none", "forward": staticmethod(fwd), "c_expr": c_expr}))
+        "saves": "none", "forward": staticmethod(fwd), "c_expr": c_expr, **fields}))
+
+
+def _isfinite_onnx(ctx, node, out):
+    x = ctx.name(node.inputs[0])
+    ctx.node("Not", [ctx.node("Or", [ctx.node("IsInf", [x]), ctx.node("IsNaN", [x])])], out)
 
 
 IsNan = _pred("isnan", lambda xp, a: xp.isnan(a), "IsNaN", "isnan({0})")
 IsInf = _pred("isinf", lambda xp, a: xp.isinf(a), "IsInf", "isinf({0})")
-IsFinite = _pred("isfinite", lambda xp, a: xp.isfinite(a), None, "isfinite({0})")
-LogicalNot = _pred("logical_not", lambda xp, a: xp.logical_not(a), "Not", "(!{0})")
-BitwiseNot = _pred("bitwise_not", lambda xp, a: ~a, None, "CZ_NOT({0})")
+IsFinite = _pred("isfinite", lambda xp, a: xp.isfinite(a), _isfinite_onnx, "isfinite({0})")
+LogicalNot = _pred("logical_not", lambda xp, a: xp.logical_not(a), "Not", "(!{0})",
+                   c_kinds="fib", c_operands="any")
+BitwiseNot = _pred("bitwise_not", lambda xp, a: ~a, None, "CZ_NOT({0})", c_kinds="fib")
 
 def sigmoid(input):
     return apply(Sigmoid, input)

@@ -52,9 +52,33 @@ def _shape_args(shape):
     return shape
 
 
+def _reshape_onnx(ctx, node, out):
+    ctx.node("Reshape", [ctx.name(node.inputs[0]), ctx.shape_of(node.out)], out)
+
+
+def _expand_onnx(ctx, node, out):
+    ctx.node("Expand", [ctx.name(node.inputs[0]), ctx.shape_of(node.out)], out)
+
+
+def _permute_onnx(ctx, node, out):
+    nd = len(node.inputs[0].shape)
+    ctx.node("Transpose", [ctx.name(node.inputs[0])], out,
+             perm=[int(d) % nd for d in node.attrs["dims"]])
+
+
+def _sum_to_onnx(ctx, node, out):
+    """ReduceSum (kept dims) over the dims the target broadcasts, reshaped to the target."""
+    x = node.inputs[0]
+    target = tuple(node.attrs["shape"])
+    lead = len(x.shape) - len(target)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(target)
+                                if s == 1 and x.shape[lead + i] != 1]
+    ctx.reduce_node(node, out, "ReduceSum", dims, True, target)
+
+
 @register
 class Reshape(Op):
-    name, kind, onnx, saves, view = "reshape", "shape", "Reshape", "none", True
+    name, kind, onnx, saves, view = "reshape", "shape", _reshape_onnx, "none", True
     forward = staticmethod(lambda xp, a, shape=(): a.reshape(shape))
     backward = staticmethod(lambda c, g: (g.reshape(c.shape(0)),))
 
@@ -65,7 +89,7 @@ Reshape.node_name = "ViewBackward0"  # torch's name for a reshape that is a view
 @register
 class View(Op):
     """Like reshape, but never copies: fails where the strides do not allow a view."""
-    name, kind, onnx, saves, view = "view", "shape", "Reshape", "none", True
+    name, kind, onnx, saves, view = "view", "shape", _reshape_onnx, "none", True
 
     @staticmethod
     def forward(xp, a, shape=()):
@@ -81,7 +105,7 @@ class View(Op):
 
 @register
 class Permute(Op):
-    name, kind, onnx, saves, view = "permute", "shape", "Transpose", "none", True
+    name, kind, onnx, saves, view = "permute", "shape", _permute_onnx, "none", True
     forward = staticmethod(lambda xp, a, dims=(): xp.transpose(a, dims))
 
     @staticmethod
@@ -95,7 +119,7 @@ class Permute(Op):
 
 @register
 class Expand(Op):
-    name, kind, onnx, saves, view = "expand", "shape", "Expand", "none", True
+    name, kind, onnx, saves, view = "expand", "shape", _expand_onnx, "none", True
     forward = staticmethod(lambda xp, a, shape=(): xp.broadcast_to(a, shape))
     backward = staticmethod(lambda c, g: (sum_to(g, c.shape(0)),))
 
@@ -103,7 +127,7 @@ class Expand(Op):
 @register
 class SumTo(Op):
     """Sum a broadcast result back down to ``shape`` (the adjoint of expand)."""
-    name, kind, onnx, saves = "sum_to", "reduce", "ReduceSum", "none"
+    name, kind, onnx, saves = "sum_to", "reduce", _sum_to_onnx, "none"
 
     @staticmethod
     def forward(xp, a, shape=()):
@@ -127,6 +151,7 @@ def sum_to(x, shape):
 @register
 class Clone(Op):
     name, kind, onnx, saves = "clone", "shape", "Identity", "none"
+    may_alias = True
     forward = staticmethod(lambda xp, a: a.copy())
     backward = staticmethod(lambda c, g: (g,))
 
@@ -134,6 +159,7 @@ class Clone(Op):
 @register
 class Contiguous(Op):
     name, kind, onnx, saves = "contiguous", "shape", "Identity", "none"
+    may_alias = True     # a contiguous input is handed back
     forward = staticmethod(lambda xp, a: xp.ascontiguousarray(a))
     backward = staticmethod(lambda c, g: (g,))
 
