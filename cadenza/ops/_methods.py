@@ -127,6 +127,7 @@ _METHODS = {
     "rsqrt": E.rsqrt, "reciprocal": E.reciprocal, "square": E.square, "sin": E.sin,
     "cos": E.cos, "tan": E.tan, "atan": E.atan, "arctan": E.atan, "asin": E.asin,
     "acos": E.acos, "sinh": E.sinh, "cosh": E.cosh, "tanh": E.tanh, "sigmoid": E.sigmoid,
+    "asinh": E.asinh, "arcsinh": E.asinh,
     "erf": E.erf, "erfc": E.erfc, "relu": E.relu, "abs": E.abs, "absolute": E.abs,
     "sign": E.sign, "sgn": E.sign, "floor": E.floor, "ceil": E.ceil, "trunc": E.trunc,
     "fix": E.trunc, "round": E.round, "clamp": E.clamp, "clip": E.clamp,

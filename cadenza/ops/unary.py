@@ -61,6 +61,10 @@ Sinh = _unary("sinh", lambda xp, a: xp.sinh(a), lambda c, g: g * c.saved[0].cosh
               "sinh({0})", "Sinh", c_exact=False)
 Cosh = _unary("cosh", lambda xp, a: xp.cosh(a), lambda c, g: g * c.saved[0].sinh(),
               "cosh({0})", "Cosh", c_exact=False)
+# d/dx asinh(x) = 1 / sqrt(x^2 + 1)
+Asinh = _unary("asinh", lambda xp, a: xp.arcsinh(a),
+               lambda c, g: g * (c.saved[0] * c.saved[0] + 1).rsqrt(), "asinh({0})", "Asinh",
+               c_exact=False)
 Tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda c, g: g * (1 - c.out * c.out),
               "tanh({0})", "Tanh", saves="output", c_exact=False)
 
@@ -181,6 +185,7 @@ acos = arccos = _unary_fn(Acos)
 sinh = _unary_fn(Sinh)
 cosh = _unary_fn(Cosh)
 tanh = _unary_fn(Tanh)
+asinh = arcsinh = _unary_fn(Asinh)
 erf = _unary_fn(Erf)
 relu = _unary_fn(Relu)
 abs = absolute = _unary_fn(Abs)
