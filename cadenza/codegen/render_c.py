@@ -250,7 +250,7 @@ def render_reduction(k: Fused, fname: str) -> str:
     kind, outer, inner, strides = layout(x.shape, reduced_dims(red), [v.shape for v in k.inputs]
                                          + [x.shape])
     T = ctype(x.dtype)
-    op = red.op.name
+    op = red.op.c_reduce
     elem_outs = [v for v in k.outputs if v is not red.out]
     params = [f"const {PTYPE[v.dtype.name]} *restrict in{i}" for i, v in enumerate(k.inputs)]
     params += [f"{PTYPE[v.dtype.name]} *restrict out{i}" for i, v in enumerate(elem_outs)]
@@ -272,8 +272,8 @@ def render_reduction(k: Fused, fname: str) -> str:
                   for j, v in enumerate(elem_outs)]
         return lines
 
-    combine = {"sum": "acc += {v};", "amax": "acc = CZ_MAX(acc, {v});",
-               "amin": "acc = CZ_MIN(acc, {v});"}[op].format(v=f"v{x.id}")
+    combine = {"sum": "acc += {v};", "max": "acc = CZ_MAX(acc, {v});",
+               "min": "acc = CZ_MIN(acc, {v});"}[op].format(v=f"v{x.id}")
     n = outer * inner
     par = " if(cz_parallel)" if n >= PARALLEL_MIN else None
     out = [f"void {fname}({', '.join(params)}) {{"]

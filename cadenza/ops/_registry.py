@@ -58,6 +58,8 @@ class Op:
     c_compute = "output"  # the dtype it computes in: its "output"'s or its first "input"'s
     # c_check(node) -> bool: a further condition on a node's attributes (None: none)
     c_check = None
+    # c_reduce: how a fused reduction kernel combines elements ("sum", "max", "min"), or None
+    c_reduce = None
     # --- row kernel (codegen/render_rows.py): the name of the C template computing this op row
     # by row on float32, None when there is none
     row_kernel = None
@@ -86,6 +88,7 @@ def register(cls):
     bad = [f for f, ok in (("c_kinds", set(cls.c_kinds) <= set("fib")),
                            ("c_operands", cls.c_operands in ("compute", "cond", "any")),
                            ("c_compute", cls.c_compute in ("output", "input")),
+                           ("c_reduce", cls.c_reduce in (None, "sum", "max", "min")),
                            ("c_attrs", isinstance(cls.c_attrs, frozenset))) if not ok]
     if bad:
         raise TypeError(f"op {cls.__name__}: invalid {bad}")

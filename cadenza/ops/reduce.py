@@ -55,6 +55,7 @@ def _reduce_onnx(onnx_op):
 @register
 class Sum(Op):
     name, kind, onnx, saves = "sum", "reduce", _reduce_onnx("ReduceSum"), "none"
+    c_reduce = "sum"
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
@@ -86,14 +87,14 @@ class _Extreme(Op):
 
 @register
 class Amax(_Extreme):
-    name, onnx = "amax", _reduce_onnx("ReduceMax")
+    name, onnx, c_reduce = "amax", _reduce_onnx("ReduceMax"), "max"
     forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.max(
         a, axis=dims, keepdims=keepdim))
 
 
 @register
 class Amin(_Extreme):
-    name, onnx = "amin", _reduce_onnx("ReduceMin")
+    name, onnx, c_reduce = "amin", _reduce_onnx("ReduceMin"), "min"
     forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.min(
         a, axis=dims, keepdims=keepdim))
 
