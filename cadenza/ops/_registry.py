@@ -67,6 +67,9 @@ class Op:
     # one (same inputs, no attributes), or a function lower(ctx, node, out) that appends the
     # ONNX nodes (ctx: onnx/_base.py's Ctx)
     onnx_refs = False    # the lowering reads traced tensors inside attributes (getitem)
+    # attributes the lowering re-derives from output shapes: with dynamic axes they may change
+    # with a size
+    onnx_shape_attrs = frozenset()
     # needs_saved(requires) -> which saved inputs backward reads, given which inputs need a
     # gradient (None: all of them); the rest are not checked for in-place modification
     needs_saved = None

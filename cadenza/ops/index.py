@@ -88,6 +88,7 @@ class GetItem(Op):
     name, kind, saves, view = "getitem", "index", "none", True
     # slices, ints and index arrays (traced ones too) lower through ONNX's indexing machinery
     onnx, onnx_refs = staticmethod(lambda ctx, node, out: ctx.getitem(node, out)), True
+    onnx_shape_attrs = frozenset({"index"})
 
     @staticmethod
     def node_name_for(attrs):

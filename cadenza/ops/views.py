@@ -79,6 +79,7 @@ def _sum_to_onnx(ctx, node, out):
 @register
 class Reshape(Op):
     name, kind, onnx, saves, view = "reshape", "shape", _reshape_onnx, "none", True
+    onnx_shape_attrs = frozenset({"shape"})
     forward = staticmethod(lambda xp, a, shape=(): a.reshape(shape))
     backward = staticmethod(lambda c, g: (g.reshape(c.shape(0)),))
 
@@ -90,6 +91,7 @@ Reshape.node_name = "ViewBackward0"  # torch's name for a reshape that is a view
 class View(Op):
     """Like reshape, but never copies: fails where the strides do not allow a view."""
     name, kind, onnx, saves, view = "view", "shape", _reshape_onnx, "none", True
+    onnx_shape_attrs = frozenset({"shape"})
 
     @staticmethod
     def forward(xp, a, shape=()):
@@ -120,6 +122,7 @@ class Permute(Op):
 @register
 class Expand(Op):
     name, kind, onnx, saves, view = "expand", "shape", _expand_onnx, "none", True
+    onnx_shape_attrs = frozenset({"shape"})
     forward = staticmethod(lambda xp, a, shape=(): xp.broadcast_to(a, shape))
     backward = staticmethod(lambda c, g: (sum_to(g, c.shape(0)),))
 
@@ -128,6 +131,7 @@ class Expand(Op):
 class SumTo(Op):
     """Sum a broadcast result back down to ``shape`` (the adjoint of expand)."""
     name, kind, onnx, saves = "sum_to", "reduce", _sum_to_onnx, "none"
+    onnx_shape_attrs = frozenset({"shape"})
 
     @staticmethod
     def forward(xp, a, shape=()):
