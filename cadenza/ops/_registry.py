@@ -49,7 +49,9 @@ class Op:
     # when the attributes choose the expression (clamp with one bound or two)
     c_expr = None
     c_attrs = frozenset()  # attributes the lowering reads; a node with any other stays NumPy
-    c_kinds = "f"        # dtype kinds of the compute dtype whose results C matches bit for bit
+    # dtype kinds of the compute dtype where C matches NumPy bit for bit: "f" (float), plus "i"
+    # (integer), "b" (bool)
+    c_kinds = "f"
     c_exact = True       # False: C's libm computes it, within a few ulp of NumPy
     # how operands relate to the compute dtype: "compute" (all of it), "cond" (operand 0 a bool
     # condition, as in where), "any" (any fusable dtype, read as a value or truth value; no
@@ -65,7 +67,7 @@ class Op:
     row_kernel = None
     # --- ONNX export (onnx/): None (not exportable), the name of the ONNX op computing it one to
     # one (same inputs, no attributes), or a function lower(ctx, node, out) that appends the
-    # ONNX nodes (ctx: onnx/_base.py's Ctx)
+    # ONNX nodes through ctx (onnx/_lower.py's Ctx)
     onnx_refs = False    # the lowering reads traced tensors inside attributes (getitem)
     # attributes the lowering re-derives from output shapes: with dynamic axes they may change
     # with a size
@@ -92,7 +94,9 @@ def register(cls):
                            ("c_operands", cls.c_operands in ("compute", "cond", "any")),
                            ("c_compute", cls.c_compute in ("output", "input")),
                            ("c_reduce", cls.c_reduce in (None, "sum", "max", "min")),
-                           ("c_attrs", isinstance(cls.c_attrs, frozenset))) if not ok]
+                           ("c_attrs", isinstance(cls.c_attrs, frozenset)),
+                           ("onnx", cls.onnx is None or isinstance(cls.onnx, str) or
+                            callable(cls.onnx))) if not ok]
     if bad:
         raise TypeError(f"op {cls.__name__}: invalid {bad}")
     if cls.name in REGISTRY:
