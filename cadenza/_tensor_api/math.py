@@ -37,6 +37,7 @@ class MathMethods:
     asin = O.asin
     acos = O.acos
     sinh = O.sinh
+    asinh = arcsinh = O.asinh
     cosh = O.cosh
     tanh = O.tanh
     sigmoid = O.sigmoid

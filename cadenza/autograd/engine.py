@@ -12,9 +12,9 @@ from .._tensor_base import TensorBase as Tensor, _make
 from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
 from ..ops import apply, sum_to
-from ..ops.elementwise import Add
+from ..ops.binary import Add
 from ..ops.inplace import commit_inplace
-from ..ops.shape import Clone
+from ..ops.views import Clone
 from .anomaly import check_backward
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "

@@ -130,13 +130,14 @@ class KernelRunner(Interpreter):
         """A row primitive (softmax, norms, cross entropy...) run by its C kernel."""
         fn = getattr(self.lib, self.names[id(n)])
         vals = render_rows.arguments(n)
-        ce = n.op.name.startswith("cross_entropy")
+        tmpl = render_rows.template(n)
+        ce = tmpl.counts_bad
         fn.restype = ctypes.c_int64 if ce else None
         fn.argtypes = [ctypes.c_void_p] * (len(vals) + 1)
         ins = [(v.id, v.dtype) for v in vals]
         out_id, out_dt, out_shape = n.out.id, n.out.dtype, n.out.shape
         where = n.src
-        classes = (vals[1] if n.op.name.endswith("backward") else vals[0]).shape[-1] if ce else 0
+        classes = vals[tmpl.x_arg].shape[-1] if ce else 0
 
         def run(env):
             arrays = []

@@ -139,23 +139,16 @@ def _coalesce(full: tuple, strides: list[list[int]]):
 def _member_statement(m, names: dict) -> str:
     op = m.op
     cd = compute_dtype(m)
-    if op.name == "where":
+    if op.c_operands == "cond":
         arg_dtypes = [np.dtype(bool), m.out.dtype, m.out.dtype]
     else:
         arg_dtypes = [cd] * len(m.inputs)
     args = [names[x.id] if isinstance(x, Value) else c_literal(x, arg_dtypes[i])
             for i, x in enumerate(m.inputs)]
-    named = {}
-    c_expr = op.c_expr
-    if op.name == "clamp":
-        for k, inf in (("min", "-INFINITY"), ("max", "INFINITY")):
-            b = m.attrs.get(k)
-            named[k] = f"(({ctype(cd)}){inf})" if b is None else c_literal(b, cd)
-        # np.clip with one bound is np.maximum/np.minimum (the bound wins a tie of -0.0 and
-        # 0.0); with both bounds NumPy's clip loop keeps x on a tie
-        lo, hi = m.attrs.get("min"), m.attrs.get("max")
-        c_expr = "CZ_MAX({0}, {min})" if hi is None and lo is not None else \
-            "CZ_MIN({0}, {max})" if lo is None and hi is not None else "CZ_CLIP({0}, {min}, {max})"
+    c_expr = op.c_expr(m.attrs) if callable(op.c_expr) else op.c_expr
+    # numeric attributes (clamp's bounds) are written as literals of the compute dtype
+    named = {k: c_literal(v, cd) for k, v in m.attrs.items()
+             if isinstance(v, (int, float, np.number)) and "{" + k + "}" in c_expr}
     expr = c_expr.format(*args, T=ctype(cd), **named)
     return f"{ctype(m.out.dtype)} {names[m.out.id]} = {expr};"
 
@@ -257,7 +250,7 @@ def render_reduction(k: Fused, fname: str) -> str:
     kind, outer, inner, strides = layout(x.shape, reduced_dims(red), [v.shape for v in k.inputs]
                                          + [x.shape])
     T = ctype(x.dtype)
-    op = red.op.name
+    op = red.op.c_reduce
     elem_outs = [v for v in k.outputs if v is not red.out]
     params = [f"const {PTYPE[v.dtype.name]} *restrict in{i}" for i, v in enumerate(k.inputs)]
     params += [f"{PTYPE[v.dtype.name]} *restrict out{i}" for i, v in enumerate(elem_outs)]
@@ -279,8 +272,8 @@ def render_reduction(k: Fused, fname: str) -> str:
                   for j, v in enumerate(elem_outs)]
         return lines
 
-    combine = {"sum": "acc += {v};", "amax": "acc = CZ_MAX(acc, {v});",
-               "amin": "acc = CZ_MIN(acc, {v});"}[op].format(v=f"v{x.id}")
+    combine = {"sum": "acc += {v};", "max": "acc = CZ_MAX(acc, {v});",
+               "min": "acc = CZ_MIN(acc, {v});"}[op].format(v=f"v{x.id}")
     n = outer * inner
     par = " if(cz_parallel)" if n >= PARALLEL_MIN else None
     out = [f"void {fname}({', '.join(params)}) {{"]

@@ -8,42 +8,65 @@ the NumPy forward and stay bit-identical to eager; float32 results agree to a fe
 Row maxima use fmax (vectorised): a NaN it skips still makes its row NaN, as in eager,
 through exp(NaN - max) in the sum. Each op is normalised over its last dimension (``dim=-1``,
 ``k=1``), the layout every model here uses; other layouts run the NumPy forward.
+
+A primitive names its template in its ``row_kernel`` field (``TEMPLATES`` below holds them).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..graph.ir import Value
 
-ROW_OPS = {"softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "layer_norm",
-           "rms_norm", "layer_norm_backward", "rms_norm_backward", "layer_norm_weight_grad",
-           "rms_norm_weight_grad", "cross_entropy", "cross_entropy_backward"}
 F32 = np.dtype(np.float32)
 PARALLEL_ROWS = 1 << 15      # elements: smaller ops run on one thread
 
 
+@dataclass(frozen=True)
+class RowTemplate:
+    """A row kernel, named by the primitives that use it (their ``row_kernel`` field)."""
+    render: object           # (node, fname, values) -> C source
+    ok: object               # (node, values, x) -> whether this node's layout is supported
+    x_arg: int               # the argument holding the rows (its last dim is the row)
+    counts_bad: bool = False  # returns the number of rows with an out-of-range target
+
+
+def template(n) -> RowTemplate | None:
+    """The row kernel primitive node ``n`` declares, or None."""
+    op = n.op
+    return None if isinstance(op, str) else TEMPLATES.get(op.row_kernel)
+
+
 def supported(n) -> bool:
     """Can primitive node ``n`` run as a row kernel?"""
-    op = n.op
-    if isinstance(op, str) or op.name not in ROW_OPS or n.out.dtype != F32 or 0 in n.out.shape:
+    t = template(n)
+    if t is None or n.out.dtype != F32 or 0 in n.out.shape:
         return False
-    values = [x for x in n.inputs if isinstance(x, Value)]
     if any(x is not None and not isinstance(x, Value) for x in n.inputs):
         return False
-    name = op.name
-    if name.startswith("cross_entropy"):
-        x = values[1] if name.endswith("backward") else values[0]
-        t = values[-1]
-        return len(x.shape) == 2 and t.dtype == np.int64 and \
-            all(v.dtype == F32 for v in values if v is not t)
+    values = arguments(n)
+    return t.ok(n, values, values[t.x_arg])
+
+
+def _ce_ok(n, values, x) -> bool:
+    t = values[-1]
+    return len(x.shape) == 2 and t.dtype == np.int64 and \
+        all(v.dtype == F32 for v in values if v is not t)
+
+
+def _softmax_ok(n, values, x) -> bool:
     if any(v.dtype != F32 for v in values):
         return False
-    if name.startswith(("softmax", "log_softmax")):
-        x = values[-1]
-        nd = len(x.shape)
-        return nd >= 1 and n.attrs.get("dim", -1) % nd == nd - 1 and \
-            all(v.shape == x.shape for v in values) and \
-            (not n.attrs.get("causal") or nd >= 2)
+    nd = len(x.shape)
+    return nd >= 1 and n.attrs.get("dim", -1) % nd == nd - 1 and \
+        all(v.shape == x.shape for v in values) and (not n.attrs.get("causal") or nd >= 2)
+
+
+def _norm_ok(n, values, x) -> bool:
+    if any(v.dtype != F32 for v in values):
+        return False
     return n.attrs.get("k", 1) == 1 and len(values[0].shape) >= 1
 
 
@@ -61,13 +84,7 @@ def _flit(v: float) -> str:
 
 
 def render(n, fname: str) -> str:
-    name = n.op.name
-    vals = arguments(n)
-    if name.startswith("cross_entropy"):
-        return _cross_entropy(n, fname, vals)
-    if "norm" in name:
-        return _norm(n, fname, vals)
-    return _softmax_family(n, fname, vals)
+    return template(n).render(n, fname, arguments(n))
 
 
 def _rows_of(shape) -> tuple[int, int]:
@@ -75,8 +92,7 @@ def _rows_of(shape) -> tuple[int, int]:
     return int(np.prod(shape[:-1], dtype=np.int64)), N
 
 
-def _softmax_family(n, fname: str, vals: list) -> str:
-    name = n.op.name
+def _softmax_family(n, fname: str, vals: list, name: str) -> str:
     R, N = _rows_of(vals[-1].shape)
     causal = bool(n.attrs.get("causal", False))
     L = int(vals[-1].shape[-2]) if causal else 0
@@ -142,12 +158,10 @@ def _stats_lines(center: bool, N: int, eps: float) -> list[str]:
     return lines
 
 
-def _norm(n, fname: str, vals: list) -> str:
-    name = n.op.name
-    center = name.startswith("layer")
+def _norm(n, fname: str, vals: list, center: bool, part: str) -> str:
     eps = float(n.attrs.get("eps", 1e-5))
     xh = "((x[j] - mean) * s)" if center else "(x[j] * s)"
-    if name.endswith("weight_grad"):      # sum over rows of g * xh: per-thread partial sums
+    if part == "weight_grad":             # sum over rows of g * xh: per-thread partial sums
         g, x = vals
         R, N = _rows_of(x.shape)
         return "\n".join([
@@ -172,14 +186,14 @@ def _norm(n, fname: str, vals: list) -> str:
             "        out[j] = t; }",
             "    free(part);",
             "}"])
-    x = vals[1] if name.endswith("backward") else vals[0]
+    x = vals[1] if part == "backward" else vals[0]
     R, N = _rows_of(x.shape)
     params = [f"const float *restrict in{i}" for i in range(len(vals))] + ["float *restrict out"]
     lines = [f"void {fname}({', '.join(params)}) {{",
              f"    #pragma omp parallel for schedule(static){_par(R * N)}",
              f"    for (int64_t r = 0; r < {R}; r++) {{",
              f"        float *restrict o = out + r * {N};"]
-    if name.endswith("backward"):        # s (v - xh mean(v xh) - mean(v)), v = g w
+    if part == "backward":               # s (v - xh mean(v xh) - mean(v)), v = g w
         has_w = len(vals) > 2
         v = "(g[j] * in2[j])" if has_w else "g[j]"
         lines += [f"        const float *restrict g = in0 + r * {N};",
@@ -204,11 +218,10 @@ def _norm(n, fname: str, vals: list) -> str:
     return "\n".join(lines + ["    }", "}"])
 
 
-def _cross_entropy(n, fname: str, vals: list) -> str:
+def _cross_entropy(n, fname: str, vals: list, backward: bool) -> str:
     """Returns the number of rows whose target is outside [0, C) (and not ignore_index): the
     executor raises instead of letting the kernel read out of bounds."""
     ii = int(n.attrs.get("ignore_index", -100))
-    backward = n.op.name.endswith("backward")
     x = vals[1] if backward else vals[0]
     R, C = (int(s) for s in x.shape)
     if backward:
@@ -243,3 +256,25 @@ def _cross_entropy(n, fname: str, vals: list) -> str:
                   f"        for (int64_t j = 0; j < {C}; j++) s += exp(x[j] - m);",
                   "        out[r] = keep ? (log(s) + m) - x[t] : 0;"]
     return "\n".join(lines + ["    }", "    return bad;", "}"])
+
+
+def _softmax_template(name: str) -> RowTemplate:
+    return RowTemplate(partial(_softmax_family, name=name), _softmax_ok, -1)
+
+
+def _norm_templates(prefix: str, center: bool) -> dict:
+    return {prefix: RowTemplate(partial(_norm, center=center, part="forward"), _norm_ok, 0),
+            prefix + "_backward": RowTemplate(partial(_norm, center=center, part="backward"),
+                                              _norm_ok, 1),
+            prefix + "_weight_grad": RowTemplate(
+                partial(_norm, center=center, part="weight_grad"), _norm_ok, 1)}
+
+
+TEMPLATES = {
+    **{k: _softmax_template(k) for k in ("softmax", "softmax_backward", "log_softmax",
+                                         "log_softmax_backward")},
+    **_norm_templates("layer_norm", True), **_norm_templates("rms_norm", False),
+    "cross_entropy": RowTemplate(partial(_cross_entropy, backward=False), _ce_ok, 0, True),
+    "cross_entropy_backward": RowTemplate(partial(_cross_entropy, backward=True), _ce_ok, 1,
+                                          True),
+}

@@ -2,7 +2,8 @@
 
 ``export(model_or_fn, example_inputs, path)`` traces one call under ``cadenza.no_grad()`` (put
 the model in ``eval()`` first), drops dead code, turns lifted parameters and buffers into ONNX
-initializers and maps each primitive of the captured graph to ONNX nodes (``_lower.py``). The
+initializers and lowers each primitive of the captured graph to ONNX nodes as the primitive
+declares (``Op.onnx``; the generic machinery is ``_lower.py``). The
 model is checked with ``onnx.checker``. Ops without a lowering are all reported in one error
 with their source lines. ``dynamic_axes`` re-traces at other sizes to tell which sizes follow
 which axis (``_dynamic.py``). ``onnx`` (and ``onnxruntime``, for round trips) load lazily:
@@ -14,8 +15,8 @@ import re
 
 import numpy as np
 
-from ._base import Ctx, Unsupported
-from ._lower import HANDLERS, REF_AWARE
+from ._base import Unsupported
+from ._lower import Ctx, lower
 
 __all__ = ["export", "is_in_onnx_export", "UnsupportedOpsError"]
 
@@ -132,7 +133,6 @@ def export(model_or_fn, example_inputs, path, input_names=None, output_names=Non
     """
     onnx, helper, numpy_helper = _require_onnx()
     from .._tensor import Tensor
-    from ..graph.ir import has_refs
     from ..graph.passes import eliminate_dead_code
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
@@ -188,15 +188,7 @@ def export(model_or_fn, example_inputs, path, input_names=None, output_names=Non
                 ctx.inits.append(numpy_helper.from_array(np.ascontiguousarray(
                     node.attrs["value"]), out))
                 continue
-            name = node.op_name
-            h = HANDLERS.get(name) if not isinstance(node.op, str) else None
-            if h is None:
-                raise Unsupported("no ONNX lowering")
-            if name not in REF_AWARE and has_refs(node.attrs):
-                raise Unsupported("traced tensor index")
-            if dims is not None:
-                dims.check_attrs(node)
-            h(ctx, node, out)
+            lower(ctx, node, out)
         except Unsupported as e:
             unsupported.append((node.op_name, node.src, str(e)))
     if unsupported:

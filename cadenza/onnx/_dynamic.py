@@ -17,11 +17,6 @@ import numpy as np
 
 from ._base import Unsupported, same as _same
 
-# attributes whose change with a size is re-derived from output shapes by the lowering
-_SHAPE_ATTRS = {("reshape", "shape"), ("view", "shape"), ("expand", "shape"),
-                ("sum_to", "shape"), ("getitem", "index")}
-
-
 def _normalize(dynamic_axes, in_names, out_names, ndims):
     """{name: {axis: symbol}} from torch.onnx.export's forms (dict or list of axes)."""
     out = {}
@@ -168,7 +163,7 @@ class Dims:
         """Attributes or scalar operands that changed with a size (not re-derivable)."""
         for sym, alt, n1 in self.alt_nodes.get(node.out.id, ()):
             for key, a in node.attrs.items():
-                if (node.op_name, key) in _SHAPE_ATTRS or node.op == "const":
+                if node.op == "const" or key in node.op.onnx_shape_attrs:
                     continue
                 if not _same(a, n1.attrs.get(key)):
                     raise Unsupported(f"attribute {key} follows dynamic axis {sym!r}")

@@ -14,6 +14,9 @@ A primitive is a class registered with ``@register`` that holds everything about
   (NaN-propagating max/min, Python-style remainder);
 - ``saves``: what backward reads ("inputs", "output", "both", "none"), checked against
   version counters so an in-place change of a saved value is reported, never silently used.
+Consumers read everything else about an op from these fields too (none keeps a table of op
+names): codegen and the fusion passes read ``c_*`` and ``row_kernel``, the memory plan
+``view``/``may_alias``, ONNX export ``onnx`` (see ``Op``).
 Broadcast gradients are reduced to each input's shape by the engine, not in backward rules.
 """
 from __future__ import annotations
@@ -39,7 +42,35 @@ class Op:
     to_float = False     # integer inputs compute in the default float dtype (exp, div, ...)
     differentiable = True
     view = False         # output may share memory with input 0
+    may_alias = False    # may hand back its input itself (a no-op cast, clone or move)
+    # --- C lowering (codegen/render_c.py, graph/passes/fuse_elementwise.py)
+    # c_expr: a template string (see the module docstring), or a function attrs -> template
+    # when the attributes choose the expression (clamp with one bound or two)
     c_expr = None
+    c_attrs = frozenset()  # attributes the lowering reads; a node with any other stays NumPy
+    # dtype kinds of the compute dtype where C matches NumPy bit for bit: "f" (float), plus "i"
+    # (integer), "b" (bool)
+    c_kinds = "f"
+    c_exact = True       # False: C's libm computes it, within a few ulp of NumPy
+    # how operands relate to the compute dtype: "compute" (all of it), "cond" (operand 0 a bool
+    # condition, as in where), "any" (any fusable dtype, read as a value or truth value; no
+    # float scalars)
+    c_operands = "compute"
+    c_compute = "output"  # the dtype it computes in: its "output"'s or its first "input"'s
+    # c_check(node) -> bool: a further condition on a node's attributes (None: none)
+    c_check = None
+    # c_reduce: how a fused reduction kernel combines elements ("sum", "max", "min"), or None
+    c_reduce = None
+    # --- row kernel (codegen/render_rows.py): the name of the C template computing this op row
+    # by row on float32, None when there is none
+    row_kernel = None
+    # --- ONNX export (onnx/): None (not exportable), the name of the ONNX op computing it one to
+    # one (same inputs, no attributes), or a function lower(ctx, node, out) that appends the
+    # ONNX nodes through ctx (onnx/_lower.py's Ctx)
+    onnx_refs = False    # the lowering reads traced tensors inside attributes (getitem)
+    # attributes the lowering re-derives from output shapes: with dynamic axes they may change
+    # with a size
+    onnx_shape_attrs = frozenset()
     # needs_saved(requires) -> which saved inputs backward reads, given which inputs need a
     # gradient (None: all of them); the rest are not checked for in-place modification
     needs_saved = None
@@ -58,6 +89,15 @@ def register(cls):
         raise TypeError(f"op {cls.__name__}: missing {missing or 'a valid kind'}")
     if cls.kind == "elementwise" and cls.differentiable and cls.c_expr is None:
         raise TypeError(f"op {cls.__name__}: elementwise ops need a c_expr lowering")
+    bad = [f for f, ok in (("c_kinds", set(cls.c_kinds) <= set("fib")),
+                           ("c_operands", cls.c_operands in ("compute", "cond", "any")),
+                           ("c_compute", cls.c_compute in ("output", "input")),
+                           ("c_reduce", cls.c_reduce in (None, "sum", "max", "min")),
+                           ("c_attrs", isinstance(cls.c_attrs, frozenset)),
+                           ("onnx", cls.onnx is None or isinstance(cls.onnx, str) or
+                            callable(cls.onnx))) if not ok]
+    if bad:
+        raise TypeError(f"op {cls.__name__}: invalid {bad}")
     if cls.name in REGISTRY:
         raise TypeError(f"op {cls.name} registered twice")
     cls.node_name = _camel(cls.name) + "Backward0"

@@ -13,6 +13,7 @@ from ._registry import Op, register, apply
 
 __all__ = ["gelu"]
 
+
 _S = math.sqrt(2.0 / math.pi)      # tanh form: u = S (x + K x^3)
 _K = 0.044715
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -77,10 +78,35 @@ def _gelu_tanh_grad(g, x):
     return r
 
 
+def _gelu_onnx(tanh):
+    """Opset 20's Gelu, or its formula for older opsets."""
+    def lower(ctx, node, out):
+        if node.attrs:
+            raise ctx.Unsupported("attributes")
+        x = ctx.name(node.inputs[0])
+        dt = node.out.dtype
+        if ctx.opset >= 20:
+            ctx.node("Gelu", [x], out, approximate="tanh" if tanh else "none")
+            return
+        half = ctx.const(np.asarray(0.5, dt))
+        one = ctx.const(np.asarray(1.0, dt))
+        if tanh:  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+            x3 = ctx.node("Mul", [ctx.node("Mul", [x, x]), x])
+            inner = ctx.node("Add", [x, ctx.node("Mul", [x3, ctx.const(
+                np.asarray(0.044715, dt))])])
+            t = ctx.node("Tanh", [ctx.node("Mul", [inner, ctx.const(
+                np.asarray(math.sqrt(2 / math.pi), dt))])])
+        else:     # 0.5 x (1 + erf(x / sqrt(2)))
+            t = ctx.node("Erf", [ctx.node("Div", [x, ctx.const(
+                np.asarray(math.sqrt(2.0), dt))])])
+        ctx.node("Mul", [ctx.node("Mul", [x, half]), ctx.node("Add", [t, one])], out)
+    return lower
+
+
 @register
 class GeluTanh(Op):
     """gelu(x) = 0.5 x (1 + tanh(S (x + K x^3)))."""
-    name, kind, onnx = "gelu_tanh", "elementwise", "Gelu"
+    name, kind, onnx, c_exact = "gelu_tanh", "elementwise", _gelu_onnx(tanh=True), False
     # the same operations in the same order as _gelu_tanh: x / (exp((x^2 (-2SK) - 2S) x) + 1)
     c_expr = "({0} / (exp(({0} * {0} * ({T})%r - ({T})%r) * {0}) + 1))" % (-2.0 * _S * _K,
                                                                         2.0 * _S)
@@ -98,7 +124,7 @@ class GeluTanh(Op):
 @register
 class GeluTanhBackward(Op):
     """g * gelu'(x), gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u'."""
-    name, kind, onnx = "gelu_tanh_backward", "elementwise", None
+    name, kind, onnx, c_exact = "gelu_tanh_backward", "elementwise", None, False
     # as _gelu_tanh_grad: sig = 1 / E, E = exp((x^2 (-2SK) - 2S) x) + 1,
     # g ((((1 - sig) x) (x^2 6KS + 2S) + 1) sig)
     c_expr = ("((((1 - 1 / (exp(({1} * {1} * ({T})%r - ({T})%r) * {1}) + 1)) * {1}"
@@ -133,7 +159,7 @@ def _phi(xp, x):
 @register
 class Gelu(Op):
     """gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
-    name, kind, onnx = "gelu", "elementwise", "Gelu"
+    name, kind, onnx, c_exact = "gelu", "elementwise", _gelu_onnx(tanh=False), False
     c_expr = "(((erf({0} * ({T})%r) + 1) * {0}) * ({T})0.5)" % _INV_SQRT2
     to_float = True
 
@@ -154,7 +180,7 @@ class Gelu(Op):
 @register
 class GeluBackward(Op):
     """g * gelu'(x), gelu'(x) = Phi(x) + x phi(x)."""
-    name, kind, onnx = "gelu_backward", "elementwise", None
+    name, kind, onnx, c_exact = "gelu_backward", "elementwise", None, False
     c_expr = ("({0} * (({T})0.5 * (1 + erf({1} * ({T})%r))"
               " + {1} * (exp(({T})-0.5 * {1} * {1}) * ({T})%r)))" % (_INV_SQRT2, _INV_SQRT_2PI))
 

@@ -3,10 +3,13 @@
 (see cadenza/functional/conv.py), so their gradients of any order come for free."""
 from __future__ import annotations
 
+import numpy as np
+
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
 
 __all__ = ["unfold", "fold"]
+
 
 
 def out_size(n, k, d, p, s):
@@ -64,8 +67,27 @@ def _fold_fwd(xp, cols, output_size=(1, 1), kernel=(1, 1), dilation=(1, 1), padd
 
 @register
 class Unfold(Op):
-    name, kind, onnx, saves = "unfold", "library", None, "none"
+    name, kind, saves = "unfold", "library", "none"
     forward = staticmethod(_unfold_fwd)
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        """im2col as a grouped convolution with one-hot kernels: channel (c, i, j) of the
+        result picks input channel c at window offset (i, j), the order unfold uses."""
+        x = node.inputs[0]
+        n, c, _, _ = x.shape
+        a = node.attrs
+        (kh, kw), (dh, dw), (ph, pw), (sh, sw) = a["kernel"], a["dilation"], a["padding"], \
+            a["stride"]
+        w = np.zeros((c * kh * kw, 1, kh, kw), dtype=x.dtype)
+        for ch in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    w[ch * kh * kw + i * kw + j, 0, i, j] = 1
+        conv = ctx.node("Conv", [ctx.name(x), ctx.const(w, "unfold_w")], group=int(c),
+                        kernel_shape=[kh, kw], dilations=[dh, dw], pads=[ph, pw, ph, pw],
+                        strides=[sh, sw])
+        ctx.node("Reshape", [conv, ctx.i64(node.out.shape)], out)
 
     @staticmethod
     def backward(c, g):

@@ -8,10 +8,12 @@ from ._registry import Op, register, apply
 __all__ = ["to_device"]
 
 
+
 @register
 class ToDevice(Op):
     """Move between backends (CPU <-> CUDA); the gradient moves back."""
-    name, kind, onnx, saves = "to_device", "library", "Identity", "none"
+    name, kind, onnx, saves = "to_device", "library", None, "none"
+    may_alias = True     # a move to the device an array is on hands it back
 
     @staticmethod
     def forward(xp, a, device=None, src=None):

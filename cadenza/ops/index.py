@@ -16,6 +16,7 @@ __all__ = ["getitem", "index_put", "setitem", "gather", "take_along_dim", "take"
            "argwhere", "one_hot", "bincount", "searchsorted", "bucketize", "unique"]
 
 
+
 def _to_index(idx):
     """Convert a user index (ints, slices, None, Ellipsis, Tensors, lists) to NumPy's form."""
     if isinstance(idx, tuple):
@@ -90,7 +91,10 @@ def _is_basic(index):
 
 @register
 class GetItem(Op):
-    name, kind, onnx, saves, view = "getitem", "index", "Gather", "none", True
+    name, kind, saves, view = "getitem", "index", "none", True
+    # slices, ints and index arrays (traced ones too) lower through ONNX's indexing machinery
+    onnx, onnx_refs = staticmethod(lambda ctx, node, out: ctx.getitem(node, out)), True
+    onnx_shape_attrs = frozenset({"index"})
 
     @staticmethod
     def node_name_for(attrs):
@@ -136,7 +140,7 @@ class GetItem(Op):
 @register
 class IndexPut(Op):
     """out = copy of x with out[index] = v (or += v with accumulate, summing repeats)."""
-    name, kind, onnx, saves = "index_put", "index", "ScatterND", "none"
+    name, kind, onnx, saves = "index_put", "index", None, "none"
 
     @staticmethod
     def forward(xp, x, v, index=(), accumulate=False):
@@ -380,7 +384,7 @@ def masked_scatter(input, mask, source):
 
 @register
 class Nonzero(Op):
-    name, kind, onnx, saves, differentiable = "nonzero", "index", "NonZero", "none", False
+    name, kind, onnx, saves, differentiable = "nonzero", "index", None, "none", False
     forward = staticmethod(lambda xp, a: xp.argwhere(a).astype(np.int64))
 
 

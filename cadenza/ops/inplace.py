@@ -12,6 +12,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
 
 
+
 def check_inplace(self, op_name):
     if not state.grad_enabled:
         return

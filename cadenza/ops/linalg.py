@@ -15,6 +15,7 @@ __all__ = ["linear", "matmul", "mm", "bmm", "mv", "dot", "inner", "vdot", "outer
            "ger", "addmm", "baddbmm", "addmv", "einsum", "tensordot"]
 
 
+
 @register
 class Matmul(Op):
     name, kind, onnx, promote = "matmul", "library", "MatMul", False
@@ -76,7 +77,25 @@ class Linear(Op):
     """y = x W^T + b for 2-D x (N, in), W (out, in), b (out,) or None: one GEMM with the bias
     added in place, and GEMM gradients (a composite would allocate the product twice and sum
     the bias gradient through a broadcast reduction)."""
-    name, kind, onnx = "linear", "library", "Gemm"
+    name, kind = "linear", "library"
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        """Gemm for 2-d x and W, else MatMul with W transposed (and an Add for the bias)."""
+        x, w = node.inputs[0], node.inputs[1]
+        b = node.inputs[2] if len(node.inputs) > 2 else None
+        if b is not None and not hasattr(b, "shape"):
+            b = None
+        if len(x.shape) == 2 and len(w.shape) == 2:
+            ins = [ctx.name(x), ctx.name(w)] + ([ctx.name(b)] if b is not None else [])
+            ctx.node("Gemm", ins, out, transB=1)
+            return
+        wt = ctx.node("Transpose", [ctx.name(w)], perm=list(range(len(w.shape)))[::-1])
+        if b is None:
+            ctx.node("MatMul", [ctx.name(x), wt], out)
+        else:
+            mm = ctx.node("MatMul", [ctx.name(x), wt])
+            ctx.node("Add", [mm, ctx.name(b)], out)
 
     @staticmethod
     def forward(xp, x, w, b=None):
@@ -240,7 +259,7 @@ def _parse_einsum(equation, shapes):
 
 @register
 class Einsum(Op):
-    name, kind, onnx = "einsum", "library", "Einsum"
+    name, kind, onnx = "einsum", "library", None
 
     @staticmethod
     def forward(xp, *arrs, ins=(), out=""):

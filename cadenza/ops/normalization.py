@@ -17,7 +17,8 @@ import numpy as np
 
 from ._registry import Op, register, apply
 
-__all__: list = []   # primitives only: used through ops.apply by cadenza.functional
+__all__: list = []   # primitives only, used through ops.apply
+
 
 _CHUNK = 1 << 19  # elements per block (measured: fewer, larger blocks beat cache-sized ones here)
 
@@ -117,8 +118,38 @@ def _size(shape, k):
     return n
 
 
+def _norm_onnx(ctx, node, out):
+    """layer_norm / rms_norm over the trailing k dims. LayerNorm maps to opset 17's
+    LayerNormalization; RMSNorm (an ONNX op only from opset 23, which onnxruntime releases of
+    2024 lack) is decomposed: x / sqrt(mean(x^2) + eps) * w."""
+    x = node.inputs[0]
+    w = node.inputs[1] if len(node.inputs) > 1 and ctx.is_value(node.inputs[1]) else None
+    b = node.inputs[2] if len(node.inputs) > 2 and ctx.is_value(node.inputs[2]) else None
+    k, eps = int(node.attrs.get("k", 1)), float(node.attrs.get("eps", 1e-5))
+    nd, dt = len(x.shape), node.out.dtype
+    if x.dtype != dt:
+        raise ctx.Unsupported("mixed dtypes")
+    axes = list(range(nd - k, nd))
+    xn = ctx.name(x)
+    if node.op.center and ctx.opset >= 17:
+        scale = ctx.name(w) if w is not None else ctx.const(np.ones(x.shape[nd - k:], dt))
+        ins = [xn, scale] + ([ctx.name(b)] if b is not None else [])
+        ctx.node("LayerNormalization", ins, out, axis=nd - k, epsilon=eps)
+        return
+    if node.op.center:
+        xn = ctx.node("Sub", [xn, ctx.reduce("ReduceMean", xn, axes, True)])
+    ms = ctx.reduce("ReduceMean", ctx.node("Mul", [xn, xn]), axes, True)
+    r = ctx.node("Sqrt", [ctx.node("Add", [ms, ctx.const(np.asarray(eps, dt))])])
+    y = ctx.node("Div", [xn, r])
+    if w is not None:
+        y = ctx.node("Mul", [y, ctx.name(w)])
+    if b is not None:
+        y = ctx.node("Add", [y, ctx.name(b)])
+    ctx.node("Identity", [y], out)
+
+
 class _NormBase(Op):
-    kind, onnx = "reduce", None
+    kind, onnx = "reduce", staticmethod(_norm_onnx)
     center = True
 
     @classmethod
@@ -255,26 +286,26 @@ class _NormWeightGradBase(Op):
 
 @register
 class LayerNormWeightGrad(_NormWeightGradBase):
-    name = "layer_norm_weight_grad"
+    name = row_kernel = "layer_norm_weight_grad"
     center = True
 
 
 @register
 class RmsNormWeightGrad(_NormWeightGradBase):
-    name = "rms_norm_weight_grad"
+    name = row_kernel = "rms_norm_weight_grad"
     center = False
 
 
 @register
 class LayerNormBackward(_NormBackwardBase):
-    name = "layer_norm_backward"
+    name = row_kernel = "layer_norm_backward"
     center = True
 
 
 @register
 class LayerNorm(_NormBase):
     """(x - mean) / sqrt(var + eps) * w + b over the trailing k dims (var biased)."""
-    name = "layer_norm"
+    name = row_kernel = "layer_norm"
     center = True
     derivative = LayerNormBackward
     weight_grad = LayerNormWeightGrad
@@ -282,14 +313,14 @@ class LayerNorm(_NormBase):
 
 @register
 class RmsNormBackward(_NormBackwardBase):
-    name = "rms_norm_backward"
+    name = row_kernel = "rms_norm_backward"
     center = False
 
 
 @register
 class RmsNorm(_NormBase):
     """x / sqrt(mean(x^2) + eps) * w over the trailing k dims."""
-    name = "rms_norm"
+    name = row_kernel = "rms_norm"
     center = False
     derivative = RmsNormBackward
     weight_grad = RmsNormWeightGrad

@@ -17,6 +17,7 @@ from .._tensor_base import _make
 __all__ = ["max_pool2d"]
 
 
+
 def pool_out(n, k, s, p, d, ceil_mode):
     """Output length of a pooling window sweep (PyTorch's rule, incl. ceil_mode's last window
     that must start inside the input or its left padding)."""
@@ -167,8 +168,17 @@ _ATTRS = ("kernel", "stride", "padding", "dilation", "ceil_mode")
 @register
 class MaxPool2d(Op):
     """out[n, c, y, x] = max over the (dilated, strided) window; padding never wins."""
-    name, kind, onnx, saves = "max_pool2d", "library", "MaxPool", "both"
+    name, kind, saves = "max_pool2d", "library", "both"
     forward = staticmethod(_max_pool2d_fwd)
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        a = node.attrs
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = a["kernel"], a["stride"], a["padding"], \
+            a["dilation"]
+        ctx.node("MaxPool", [ctx.name(node.inputs[0])], out, kernel_shape=[kh, kw],
+                 strides=[sh, sw], pads=[ph, pw, ph, pw], dilations=[dh, dw],
+                 ceil_mode=int(bool(a.get("ceil_mode", False))))
 
     @staticmethod
     def backward(c, g):

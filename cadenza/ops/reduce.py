@@ -17,6 +17,7 @@ __all__ = ["sum", "nansum", "mean", "var", "std", "var_mean", "std_mean", "amax"
            "cumprod", "logsumexp", "all", "any", "count_nonzero", "argsort", "sort",
            "topk", "kthvalue", "median", "norm"]
 
+
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
@@ -45,9 +46,22 @@ def _expand_back(g, in_shape, dims, keepdim):
     return g.expand(in_shape)
 
 
+def _reduce_onnx(onnx_op):
+    """ONNX lowering of a reduction over attrs ``dims`` (None: all) and ``keepdim``."""
+    def lower(ctx, node, out):
+        nd = len(node.inputs[0].shape)
+        dims = node.attrs.get("dims")
+        dims = list(range(nd)) if dims is None else [int(d) % nd for d in
+                                                     (dims if isinstance(dims, (tuple, list))
+                                                      else (dims,))]
+        ctx.reduce_node(node, out, onnx_op, dims, bool(node.attrs.get("keepdim", False)))
+    return lower
+
+
 @register
 class Sum(Op):
-    name, kind, onnx, saves = "sum", "reduce", "ReduceSum", "none"
+    name, kind, onnx, saves = "sum", "reduce", _reduce_onnx("ReduceSum"), "none"
+    c_reduce = "sum"
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
@@ -79,21 +93,21 @@ class _Extreme(Op):
 
 @register
 class Amax(_Extreme):
-    name, onnx = "amax", "ReduceMax"
+    name, onnx, c_reduce = "amax", _reduce_onnx("ReduceMax"), "max"
     forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.max(
         a, axis=dims, keepdims=keepdim))
 
 
 @register
 class Amin(_Extreme):
-    name, onnx = "amin", "ReduceMin"
+    name, onnx, c_reduce = "amin", _reduce_onnx("ReduceMin"), "min"
     forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.min(
         a, axis=dims, keepdims=keepdim))
 
 
 @register
 class Prod(Op):
-    name, kind, onnx = "prod", "reduce", "ReduceProd"
+    name, kind, onnx = "prod", "reduce", _reduce_onnx("ReduceProd")
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
@@ -119,7 +133,7 @@ class Prod(Op):
 
 @register
 class Cumsum(Op):
-    name, kind, onnx, saves = "cumsum", "reduce", "CumSum", "none"
+    name, kind, onnx, saves = "cumsum", "reduce", None, "none"
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
@@ -193,8 +207,23 @@ def _arg_extreme(fn):
     return fwd
 
 
-Argmax = _nondiff("argmax", _arg_extreme(np.argmax), "ArgMax")
-Argmin = _nondiff("argmin", _arg_extreme(np.argmin), "ArgMin")
+def _arg_extreme_onnx(onnx_op):
+    def lower(ctx, node, out):
+        x = node.inputs[0]
+        dim, keep = node.attrs.get("dim"), bool(node.attrs.get("keepdim", False))
+        src = ctx.name(x)
+        if dim is None:   # over the flattened tensor
+            src = ctx.node("Reshape", [src, ctx.i64([-1])])
+            r = ctx.node(onnx_op, [src], axis=0, keepdims=0)
+            ctx.node("Reshape", [r, ctx.i64(node.out.shape)], out)
+            return
+        # NumPy and ONNX (select_last_index=0) both return the first extreme on ties
+        ctx.node(onnx_op, [src], out, axis=int(dim) % len(x.shape), keepdims=int(keep))
+    return lower
+
+
+Argmax = _nondiff("argmax", _arg_extreme(np.argmax), _arg_extreme_onnx("ArgMax"))
+Argmin = _nondiff("argmin", _arg_extreme(np.argmin), _arg_extreme_onnx("ArgMin"))
 All = _nondiff("all", lambda xp, a, dims=None, keepdim=False: xp.all(
     a, axis=dims, keepdims=keepdim), None)
 Any = _nondiff("any", lambda xp, a, dims=None, keepdim=False: xp.any(
@@ -211,7 +240,19 @@ def _argsort(xp, a, dim=-1, descending=False, stable=False):
     return xp.argsort(a, axis=dim, kind="stable").astype(np.int64)
 
 
-Argsort = _nondiff("argsort", _argsort, None)
+def _argsort_onnx(ctx, node, out):
+    """argsort along dim as TopK with k = the dim's size: both put equal keys in index order
+    (cadenza sorts stably; ONNX TopK breaks ties towards the lower index)."""
+    x = node.inputs[0]
+    d = int(node.attrs.get("dim", -1)) % len(x.shape)
+    if ctx.dims is not None:
+        ctx.dims.check_static_dim(x, d, "argsort")
+    _, idx = ctx.node_n("TopK", [ctx.name(x), ctx.i64([x.shape[d]])], 2, axis=d,
+                        largest=int(bool(node.attrs.get("descending", False))), sorted=1)
+    ctx.node("Identity", [idx], out)
+
+
+Argsort = _nondiff("argsort", _argsort, _argsort_onnx)
 
 
 # ----------------------------------------------------------------------------- public functions

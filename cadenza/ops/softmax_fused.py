@@ -13,7 +13,8 @@ import numpy as np
 
 from ._registry import Op, register, apply
 
-__all__: list = []   # primitives only: used through ops.apply by cadenza.functional
+__all__: list = []   # primitives only, used through ops.apply
+
 
 _CHUNK = 1 << 15  # elements per block: the temporaries of a block stay in L2 cache
 _MASKS: dict = {}
@@ -140,10 +141,38 @@ def _softmax_bwd_fn(scale):
     return fn
 
 
+def _softmax_onnx(onnx_op):
+    def lower(ctx, node, out):
+        """softmax(x * scale + mask) with the causal mask cadenza uses (key j <= query i,
+        torch's tril(ones(L, S))) added as 0 / -inf, in the order the eager kernel applies
+        them."""
+        a = node.attrs
+        dt = node.out.dtype
+        x = ctx.name(node.inputs[0])
+        nd = len(node.out.shape)
+        dim = int(a.get("dim", -1)) % nd
+        scale = a.get("scale", 1.0)
+        if scale != 1.0:
+            x = ctx.node("Mul", [x, ctx.const(np.asarray(scale, dt))])
+        if a.get("causal"):
+            if dim != nd - 1 or nd < 2:
+                raise ctx.Unsupported("causal mask off the last dim")
+            if ctx.dims is not None:
+                mask = ctx.dims.causal_mask(ctx, node.inputs[0], dt)
+            else:
+                L, S = node.out.shape[-2:]
+                mask = ctx.const(np.where(np.tril(np.ones((L, S), bool)), 0.0, -np.inf).astype(
+                    dt), "causal")
+            x = ctx.node("Add", [x, mask])
+        ctx.node(onnx_op, [x], out, axis=dim)
+    return lower
+
+
 @register
 class SoftmaxBackward(Op):
     """scale * y * (g - sum(g * y, dim)) for upstream g and softmax output y."""
     name, kind, onnx = "softmax_backward", "reduce", None
+    row_kernel = "softmax_backward"
 
     @staticmethod
     def forward(xp, g, y, *, dim=-1, scale=1.0, causal=False):
@@ -178,7 +207,8 @@ class SoftmaxBackward(Op):
 class Softmax(Op):
     """softmax(x * scale + mask) along dim; ``causal`` masks keys j > query i over the last
     two dims (is_causal attention). Rows of -inf give NaN, as torch."""
-    name, kind, onnx = "softmax", "reduce", "Softmax"
+    name, kind, onnx = "softmax", "reduce", _softmax_onnx("Softmax")
+    row_kernel = "softmax"
     saves = "output"
 
     @staticmethod
@@ -226,6 +256,7 @@ def _log_softmax_bwd_fn(g, y, axis):
 class LogSoftmaxBackward(Op):
     """g - exp(y) * sum(g, dim) for upstream g and log_softmax output y."""
     name, kind, onnx = "log_softmax_backward", "reduce", None
+    row_kernel = "log_softmax_backward"
 
     @staticmethod
     def forward(xp, g, y, *, dim=-1):
@@ -254,7 +285,8 @@ class LogSoftmaxBackward(Op):
 @register
 class LogSoftmax(Op):
     """x - max - log(sum(exp(x - max))) along dim."""
-    name, kind, onnx = "log_softmax", "reduce", "LogSoftmax"
+    name, kind, onnx = "log_softmax", "reduce", _softmax_onnx("LogSoftmax")
+    row_kernel = "log_softmax"
     saves = "output"
 
     @staticmethod
@@ -297,6 +329,7 @@ class CrossEntropyBackward(Op):
     """(softmax(x) - one_hot(t)) * g[:, None] on rows whose target is not ignore_index, else 0
     (x: (N, C) logits, t: (N,) class indices, g: (N,) upstream)."""
     name, kind, onnx = "cross_entropy_backward", "reduce", None
+    row_kernel = "cross_entropy_backward"
 
     @staticmethod
     def forward(xp, g, x, t, *, ignore_index=-100):
@@ -344,6 +377,7 @@ class CrossEntropy(Op):
     """Per-sample cross entropy of (N, C) logits against (N,) class indices:
     logsumexp(x_n) - x_n[t_n], and 0 where t_n == ignore_index."""
     name, kind, onnx = "cross_entropy", "reduce", None
+    row_kernel = "cross_entropy"
 
     @staticmethod
     def forward(xp, x, t, *, ignore_index=-100):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import cadenza
 import cadenza.ops as O
-from cadenza.codegen import make_runner
+from cadenza.codegen import make_runner, render_rows
 from cadenza.codegen.executor import KernelRunner
 from cadenza.codegen.render_c import render_kernel
 from cadenza.graph.interpret import Interpreter
@@ -175,13 +175,18 @@ EXACT_INT = {
     "or": lambda x, y: x | y, "xor": lambda x, y: x ^ y, "not": lambda x, y: ~x,
     "to_float64": lambda x, y: x.to(cadenza.float64),
     "to_float32": lambda x, y: x.to(cadenza.float32), "add_scalar": lambda x, y: x + 7,
+    "le": lambda x, y: x <= y, "ne": lambda x, y: x != y, "logical_and": O.logical_and,
+    "logical_or": O.logical_or, "logical_xor": O.logical_xor,
+    "logical_not": lambda x, y: O.logical_not(x),
 }
 EXACT_BOOL = {
     "and": lambda x, y: x & y, "or": lambda x, y: x | y, "xor": lambda x, y: x ^ y,
     "not": lambda x, y: ~x, "logical_and": O.logical_and,
     "logical_not": lambda x, y: O.logical_not(x), "eq": lambda x, y: x == y,
     "where": lambda x, y: O.where(x, y, x), "to_int64": lambda x, y: x.to(cadenza.int64),
-    "to_float32": lambda x, y: x.to(cadenza.float32),
+    "to_float32": lambda x, y: x.to(cadenza.float32), "ne": lambda x, y: x != y,
+    "bitwise_and": O.bitwise_and, "bitwise_or": O.bitwise_or, "bitwise_xor": O.bitwise_xor,
+    "bitwise_not": lambda x, y: O.bitwise_not(x),
 }
 
 
@@ -218,6 +223,40 @@ def _check_table(table, dtype, exact=True):
         else:
             _ulps(a, b, 4, what)
     return members
+
+
+def _primitives(table, dtype):
+    """The primitives the functions of ``table`` record (traced, not compiled)."""
+    x, y = (cadenza.tensor(a.astype(dtype)) for a in _grid(dtype))
+    with np.errstate(all="ignore"):
+        g = trace(lambda a, b: [f(a, b) for f in table.values()], x, y)
+    return {n.op.name for n in g.nodes if not isinstance(n.op, str)}
+
+
+# dtype kind -> the tables run in that kind, and registered C lowerings they need not reach:
+# bitwise ops take no floats (eager raises); C's libm lowerings are checked within a few ulp
+# by test_every_libm_primitive_within_a_few_ulp; isnan/isinf/isfinite have a c_expr but
+# never join a kernel (they compute in their bool output's dtype, which their c_kinds refuse)
+_TABLES = {"f": ([EXACT_FLOAT], {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+                                 "isnan", "isinf", "isfinite"}),
+           "i": ([EXACT_INT], set()), "b": ([EXACT_BOOL], set())}
+
+
+def test_tables_cover_every_c_lowering():
+    """Each registered elementwise primitive with an exact C lowering is in the tables above
+    for every dtype kind its ``c_kinds`` admits; a new primitive fails here until added."""
+    dtype = {"f": np.float32, "i": np.int64, "b": np.bool_}
+    for kind, (tables, excluded) in _TABLES.items():
+        covered = set().union(*(_primitives(t, dtype[kind]) for t in tables))
+        want = {n for n, op in O.REGISTRY.items() if op.kind == "elementwise" and
+                op.c_expr is not None and op.c_exact and kind in op.c_kinds}
+        assert not want - covered - excluded, f"{kind}: not in a table: {want - covered}"
+        assert excluded <= set(O.REGISTRY), f"stale exclusions {excluded - set(O.REGISTRY)}"
+
+
+def test_every_row_kernel_has_a_template():
+    declared = {op.row_kernel for op in O.REGISTRY.values() if op.row_kernel}
+    assert declared == set(render_rows.TEMPLATES)
 
 
 def test_every_exact_float_primitive_bitwise():

@@ -10,7 +10,7 @@ from cadenza.graph.passes import eliminate_dead_code as dce
 from cadenza.graph.pipeline import PASSES, optimize
 from cadenza.graph.trace import trace
 from cadenza.graph.verify import GraphError
-from cadenza.ops.elementwise import Add, Mul
+from cadenza.ops.binary import Add, Mul
 
 
 def _body(g):

@@ -14,8 +14,8 @@ from cadenza.graph.passes import fold_constants as fold
 from cadenza.graph.passes import simplify_algebra as simplify
 from cadenza.graph.pipeline import optimize
 from cadenza.graph.trace import trace
-from cadenza.ops.elementwise import Add, Mul
-from cadenza.ops.shape import Permute, Reshape
+from cadenza.ops.binary import Add, Mul
+from cadenza.ops.views import Permute, Reshape
 
 
 def _body(g):

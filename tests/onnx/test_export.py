@@ -72,3 +72,14 @@ def test_unsupported_ops_listed_together(tmp_path):
     assert "test_export.py:" in msg
     assert [n for n, _ in ei.value.ops] == ["cumprod", "flip"]
     assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_every_one_to_one_lowering_names_an_onnx_op():
+    """Primitives lowered one to one name their ONNX op (``Op.onnx``): each must exist in
+    opset 17 (export's default), so a misspelt name fails here rather than in an export."""
+    simple = {n: op.onnx for n, op in cz.ops.REGISTRY.items() if isinstance(op.onnx, str)}
+    assert simple, "no one-to-one lowering found"
+    missing = {n: o for n, o in simple.items() if not onnx.defs.has(o)}
+    assert not missing
+    for n, o in simple.items():
+        assert onnx.defs.get_schema(o, 17).since_version <= 17, n

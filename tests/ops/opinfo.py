@@ -637,6 +637,8 @@ add(OpInfo("max_pool2d", lambda m: [S(m(2, 3, 6, 6), 2), S(m(1, 2, 7, 5), 3, 2, 
            cd=lambda *a, **k: __import__("cadenza").nn.functional.max_pool2d(*a, **k),
            th=TF.max_pool2d, prims=("max_pool2d", "max_pool2d_backward")))
 
+add(OpInfo("asinh", unary(), dtypes=NUM + HALF, atol=1e-5))
+
 
 def by_name():
     return {o.name: o for o in OPS}

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ...ops.elementwise import Add
-from ...ops.shape import Cat, PadConstant, Permute
+from ...ops.binary import Add
+from ...ops.join import Cat
+from ...ops.shape import PadConstant
+from ...ops.views import Permute
 from ..ir import Graph, Node, Value
 
 

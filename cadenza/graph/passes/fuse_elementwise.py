@@ -3,9 +3,11 @@ become one ``Fused`` kernel node, so a C kernel computes them in a single pass o
 no intermediate arrays (``x * w + b`` then ``relu``: one loop instead of three NumPy calls and
 two temporaries).
 
-What may join a kernel is decided by ``fusable``: the op has a C lowering (``c_expr``) and its
-dtypes are ones the C lowering reproduces exactly (float32/64, int32/64, bool; no NumPy
-type-promotion corner that C would compute differently). Kernels are formed greedily in
+What may join a kernel is decided by ``fusable`` from the op's own declarations (``c_*``
+fields of ``cadenza.ops.Op``): it has a C lowering (``c_expr``), reads only the attributes it
+declares, and its dtypes are ones the C lowering reproduces exactly (float32/64, int32/64, bool
+as the op's ``c_kinds`` allow; no NumPy type-promotion corner that C would compute differently).
+Kernels are formed greedily in
 execution order: a node joins the kernels of its producers that share its output shape when
 the merged kernel can run at the position of its last member, i.e. no node outside the kernel
 needs one of its values earlier. Sibling nodes that read the same values end up in one kernel
@@ -22,21 +24,12 @@ import numpy as np
 from ..ir import Fused, Graph, Node, Value, fused_node, has_refs, node_index
 
 FUSABLE_DTYPES = {np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool")}
-# ops whose C lowering matches NumPy on integers (no division, no floating maths)
-INT_OPS = {"add", "sub", "mul", "neg", "maximum", "minimum", "relu", "where", "cast", "eq", "ne",
-           "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not",
-           "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "sign"}
-BOOL_OPS = {"where", "cast", "eq", "ne", "logical_and", "logical_or", "logical_xor",
-            "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"}
-COMPARE_OPS = {"eq", "ne", "lt", "le", "gt", "ge"}
-LOGICAL_OPS = {"logical_and", "logical_or", "logical_xor", "logical_not"}
-ALLOWED_ATTRS = {"cast": {"dtype"}, "clamp": {"min", "max"}, "round": {"decimals"}}
 SINGLE_MIN_SIZE = 1 << 14   # a lone node becomes a kernel only from this many elements
 
 
 def compute_dtype(n: Node) -> np.dtype:
     """The dtype a member computes in: its inputs' for comparisons, its output's otherwise."""
-    if n.op.name in COMPARE_OPS:
+    if n.op.c_compute == "input":
         for x in n.inputs:
             if isinstance(x, Value):
                 return x.dtype
@@ -50,20 +43,12 @@ def fusable(n: Node) -> bool:
         return False
     if n.out.dtype not in FUSABLE_DTYPES or 0 in n.out.shape:
         return False
-    allowed = ALLOWED_ATTRS.get(op.name, set())
-    if set(n.attrs) - allowed or has_refs(n.attrs):
+    if set(n.attrs) - op.c_attrs or has_refs(n.attrs):
         return False
-    if op.name == "round" and n.attrs.get("decimals", 0) != 0:
-        return False
-    if op.name == "clamp" and n.out.dtype.kind != "f":
-        return False
-    if op.name == "cast" and n.attrs.get("dtype") is not None and \
-            np.dtype(n.attrs["dtype"].np) != n.out.dtype:
+    if op.c_check is not None and not op.c_check(n):
         return False
     cd = compute_dtype(n)
-    if cd.kind in "iu" and op.name not in INT_OPS:
-        return False
-    if cd.kind == "b" and op.name not in BOOL_OPS:
+    if cd.kind in "iub" and cd.kind.replace("u", "i") not in op.c_kinds:
         return False
     values = [x for x in n.inputs if isinstance(x, Value)]
     if not values:
@@ -72,22 +57,22 @@ def fusable(n: Node) -> bool:
         if isinstance(x, Value):
             if x.dtype not in FUSABLE_DTYPES:
                 return False
-            if not _value_dtype_ok(op.name, i, x.dtype, cd):
+            if not _value_dtype_ok(op.c_operands, i, x.dtype, cd):
                 return False
-        elif not _scalar_ok(x, cd, op.name):
+        elif not _scalar_ok(x, cd, op.c_operands):
             return False
     return True
 
 
-def _value_dtype_ok(name: str, i: int, dtype: np.dtype, cd: np.dtype) -> bool:
-    if name == "cast" or name in LOGICAL_OPS:
+def _value_dtype_ok(operands: str, i: int, dtype: np.dtype, cd: np.dtype) -> bool:
+    if operands == "any":
         return True
-    if name == "where" and i == 0:
+    if operands == "cond" and i == 0:
         return dtype.kind == "b"
     return dtype == cd
 
 
-def _scalar_ok(x, cd: np.dtype, name: str) -> bool:
+def _scalar_ok(x, cd: np.dtype, operands: str) -> bool:
     # A Python scalar is converted to the compute dtype, as NumPy does for "weak" scalars;
     # anything that would change NumPy's result dtype was already made explicit by the tracer.
     if isinstance(x, (bool, np.bool_)):
@@ -95,7 +80,7 @@ def _scalar_ok(x, cd: np.dtype, name: str) -> bool:
     if isinstance(x, (int, np.integer)):
         return cd.kind in "fiu" and (cd.kind == "f" or _fits(int(x), cd))
     if isinstance(x, (float, np.floating)):
-        return cd.kind == "f" and name not in LOGICAL_OPS
+        return cd.kind == "f" and operands != "any"
     return False
 
 

@@ -1,7 +1,7 @@
-"""Reduction fusion: the elementwise producer of a ``sum``/``amax``/``amin`` is computed inside
-the reduction's loop, so ``(x - m).exp().sum(-1)`` or ``(g * y).sum(0)`` read their inputs once
-and never write the elementwise intermediate (unless something else needs it: then the kernel
-writes it too).
+"""Reduction fusion: the elementwise producer of a reduction that declares a C combine step
+(``c_reduce``: ``sum``, ``amax``, ``amin``) is computed inside the reduction's loop, so
+``(x - m).exp().sum(-1)`` or ``(g * y).sum(0)`` read their inputs once and never write the
+elementwise intermediate (unless something else needs it: then the kernel writes it too).
 
 The reduction must be over a block of trailing dimensions (each row reduced: NumPy's pairwise
 summation is reproduced exactly, so results match eager bit for bit) or a block of leading
@@ -15,9 +15,6 @@ import numpy as np
 
 from ..ir import Fused, Graph, Node, Value, fused_node, node_index
 from .fuse_elementwise import fusable, kernel_inputs
-
-REDUCTIONS = {"sum", "amax", "amin"}
-
 
 def reduced_dims(n: Node) -> tuple:
     nd = len(n.inputs[0].shape)
@@ -86,7 +83,7 @@ def _block_stride(s, strides, shape, block):
 
 
 def _reduction_ok(n: Node) -> bool:
-    if isinstance(n.op, str) or n.op.name not in REDUCTIONS or not n.inputs:
+    if isinstance(n.op, str) or getattr(n.op, "c_reduce", None) is None or not n.inputs:
         return False
     x = n.inputs[0]
     if not isinstance(x, Value) or x.dtype.kind != "f" or x.dtype.itemsize not in (4, 8):

@@ -21,7 +21,6 @@ import math
 from ..ir import Fused, Graph
 
 FRESH_KINDS = {"elementwise", "reduce", "library"}    # results are new arrays
-ALIASING_OPS = {"cast", "contiguous", "to_device", "clone"}  # may hand back their input
 SLOT_ALIGN = 64
 
 
@@ -68,7 +67,7 @@ def _may_alias(n) -> bool:
         return False
     if isinstance(n.op, str):
         return True
-    return n.op.view or n.op.kind not in FRESH_KINDS or n.op.name in ALIASING_OPS
+    return n.op.view or n.op.may_alias or n.op.kind not in FRESH_KINDS
 
 
 def run(graph: Graph) -> Graph:

@@ -1,0 +1,383 @@
+"""Binary elementwise primitives with broadcasting and PyTorch's type promotion: arithmetic,
+comparisons, logical and bitwise ops, and where (the select the gradients of pow use)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._registry import Op, register, apply, _broadcast_error
+from .._tensor_base import TensorBase as Tensor
+from .. import dtypes as _dt
+
+__all__ = ["where", "add", "sub", "subtract", "mul", "multiply", "maximum", "minimum",
+           "fmod", "remainder", "atan2", "eq", "ne", "not_equal", "lt", "less", "le",
+           "less_equal", "gt", "greater", "ge", "greater_equal", "logical_and",
+           "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "div", "divide", "true_divide", "floor_divide", "pow", "float_power",
+           "square", "exp2"]
+
+
+# ----------------------------------------------------------------------------- binary
+class _Binary(Op):
+    kind = "elementwise"
+    promote = True
+
+    @classmethod
+    def check(cls, a, b, **_):
+        sa = a.shape if isinstance(a, Tensor) else ()
+        sb = b.shape if isinstance(b, Tensor) else ()
+        try:
+            np.broadcast_shapes(tuple(sa), tuple(sb))
+        except ValueError:
+            raise _broadcast_error(cls.name, a, b) from None
+
+
+@register
+class Add(_Binary):
+    name, c_expr, onnx, saves, c_kinds = "add", "({0} + {1})", "Add", "none", "fi"
+    forward = staticmethod(lambda xp, a, b: a + b)
+    backward = staticmethod(lambda c, g: (g, g))
+
+
+@register
+class Sub(_Binary):
+    name, c_expr, onnx, saves, c_kinds = "sub", "({0} - {1})", "Sub", "none", "fi"
+    forward = staticmethod(lambda xp, a, b: a - b)
+    backward = staticmethod(lambda c, g: (g, -g))
+
+
+@register
+class Mul(_Binary):
+    name, c_expr, onnx, c_kinds = "mul", "({0} * {1})", "Mul", "fi"
+    forward = staticmethod(lambda xp, a, b: a * b)
+    needs_saved = staticmethod(lambda req: (req[1], req[0]))
+
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        return (g * b if c.next[0] is not None else None,
+                g * a if c.next[1] is not None else None)
+
+
+def _true_div(xp, a, b):
+    r = a / b
+    if r.dtype == np.float64 and _int_like(a) and _int_like(b):
+        r = r.astype(_dt.get_default_dtype().np)  # int / int is the default float, as in torch
+    return r
+
+
+def _int_like(x):
+    return (isinstance(x, (int, bool)) and not isinstance(x, float)) or (
+        hasattr(x, "dtype") and x.dtype.kind in "iub")
+
+
+@register
+class Div(_Binary):
+    name, c_expr, onnx = "div", "({0} / {1})", "Div"
+    forward = staticmethod(_true_div)
+    needs_saved = staticmethod(lambda req: (req[1], True))
+
+    # d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        ga = g / b if c.next[0] is not None else None
+        gb = -g * a / (b * b) if c.next[1] is not None else None
+        return ga, gb
+
+
+@register
+class Pow(_Binary):
+    name, c_expr, onnx, c_exact = "pow", "pow({0}, {1})", "Pow", False
+
+    @staticmethod
+    def forward(xp, a, b):
+        if _int_like(a) and _int_like(b) and isinstance(b, int) and b < 0:
+            raise ValueError("Integers to negative integer powers are not allowed.")
+        return a ** b
+
+    # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b log(a)   (0 where a == 0, as torch masks it)
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        ga = gb = None
+        if c.next[0] is not None:
+            if isinstance(b, Tensor):
+                ga = g * b * a ** (b - 1)
+            else:
+                ga = g * 0 if b == 0 else g * b * a ** (b - 1)
+        if c.next[1] is not None:
+            out = a ** b
+            if isinstance(a, Tensor):
+                ga_mask = a == 0
+                gb = where(ga_mask, 0.0, g * out * where(ga_mask, 1.0, a).log())
+            else:
+                gb = g * out * math.log(a) if a > 0 else g * 0
+        return ga, gb
+
+
+@register
+class Maximum(_Binary):
+    name, c_expr, onnx, c_kinds = "maximum", "CZ_MAX({0}, {1})", "Max", "fi"
+    forward = staticmethod(lambda xp, a, b: xp.maximum(a, b))
+
+    # ties split the gradient evenly, as in PyTorch
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        w = (a > b) + (a == b) * 0.5
+        return g * w, g * (1 - w)
+
+
+@register
+class Minimum(_Binary):
+    name, c_expr, onnx, c_kinds = "minimum", "CZ_MIN({0}, {1})", "Min", "fi"
+    forward = staticmethod(lambda xp, a, b: xp.minimum(a, b))
+
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        w = (a < b) + (a == b) * 0.5
+        return g * w, g * (1 - w)
+
+
+@register
+class Remainder(_Binary):
+    name, c_expr, onnx = "remainder", "CZ_REM({0}, {1})", None
+    forward = staticmethod(lambda xp, a, b: xp.remainder(a, b))
+
+    # a - floor(a/b) b: d/da = 1, d/db = -floor(a/b)
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        return g, -g * (a / b).floor()
+
+
+@register
+class Fmod(_Binary):
+    name, c_expr, onnx = "fmod", "fmod({0}, {1})", None
+    forward = staticmethod(lambda xp, a, b: xp.fmod(a, b))
+
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        return g, -g * (a / b).trunc()
+
+
+@register
+class Atan2(_Binary):
+    name, c_expr, onnx, c_exact = "atan2", "atan2({0}, {1})", None, False
+    to_float = True
+    forward = staticmethod(lambda xp, a, b: xp.arctan2(a, b))
+
+    # d atan2(a,b) = (b da - a db) / (a^2 + b^2)
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        d = a * a + b * b
+        return g * b / d, -g * a / d
+
+
+def _nondiff_binary(name, fwd, onnx, c_expr=None, **fields):
+    return register(type(name, (_Binary,), {
+        "name": name, "onnx": onnx, "differentiable": False, "saves": "none",
+        "forward": staticmethod(fwd), "c_expr": c_expr, **fields}))
+
+
+def _ne_onnx(ctx, node, out):
+    ctx.node("Not", [ctx.node("Equal", ctx.operands(node, Eq))], out)
+
+
+# comparisons compute in their operands' dtype (the output is bool); logical ops read any dtype
+# as truth values
+_CMP = {"c_compute": "input", "c_kinds": "fi"}
+_LOGICAL = {"c_kinds": "fib", "c_operands": "any"}
+FloorDivide = _nondiff_binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), None)
+Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})",
+                     **_CMP | {"c_kinds": "fib"})
+Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), _ne_onnx, "({0} != {1})",
+                     **_CMP | {"c_kinds": "fib"})
+Lt = _nondiff_binary("lt", lambda xp, a, b: xp.less(a, b), "Less", "({0} < {1})", **_CMP)
+Le = _nondiff_binary("le", lambda xp, a, b: xp.less_equal(a, b), "LessOrEqual", "({0} <= {1})",
+                     **_CMP)
+Gt = _nondiff_binary("gt", lambda xp, a, b: xp.greater(a, b), "Greater", "({0} > {1})", **_CMP)
+Ge = _nondiff_binary("ge", lambda xp, a, b: xp.greater_equal(a, b), "GreaterOrEqual",
+                     "({0} >= {1})", **_CMP)
+LogicalAnd = _nondiff_binary("logical_and", lambda xp, a, b: xp.logical_and(a, b), "And",
+                             "({0} && {1})", **_LOGICAL)
+LogicalOr = _nondiff_binary("logical_or", lambda xp, a, b: xp.logical_or(a, b), "Or",
+                            "({0} || {1})", **_LOGICAL)
+LogicalXor = _nondiff_binary("logical_xor", lambda xp, a, b: xp.logical_xor(a, b), "Xor",
+                             "(!{0} != !{1})", **_LOGICAL)
+BitwiseAnd = _nondiff_binary("bitwise_and", lambda xp, a, b: a & b, None, "({0} & {1})",
+                             c_kinds="fib")
+BitwiseOr = _nondiff_binary("bitwise_or", lambda xp, a, b: a | b, None, "({0} | {1})",
+                            c_kinds="fib")
+BitwiseXor = _nondiff_binary("bitwise_xor", lambda xp, a, b: a ^ b, None, "({0} ^ {1})",
+                             c_kinds="fib")
+
+
+@register
+class Where(Op):
+    """where(cond, a, b): a where cond else b (a, b Tensors or scalars, promoted together)."""
+    name, kind, c_expr, onnx, saves = "where", "elementwise", "({0} ? {1} : {2})", "Where", \
+        "inputs"
+    c_kinds, c_operands = "fib", "cond"
+
+    @staticmethod
+    def forward(xp, cond, a, b):
+        return xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(c, g):
+        cond = c.saved[0]
+        ga = where(cond, g, 0.0) if c.next[1] is not None else None
+        gb = where(cond, 0.0, g) if c.next[2] is not None else None
+        return None, ga, gb
+
+    @staticmethod
+    def check(cond, a, b):
+        shapes = [tuple(x.shape) for x in (cond, a, b) if isinstance(x, Tensor)]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise _broadcast_error("where", cond, a, b) from None
+
+
+def where(condition, input=None, other=None):
+    """Elements of input where condition else other. ``where(cond)`` returns nonzero indices."""
+    if input is None and other is None:
+        from .index import nonzero
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        from .._creation import tensor
+        condition = tensor(condition)
+    if condition.dtype is not _dt.bool:
+        condition = condition != 0
+    # promote a and b as a binary op would
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype is not other.dtype:
+        rt = _dt.result_type(input, other)
+        input, other = input.to(rt), other.to(rt)
+    elif isinstance(input, Tensor) and not isinstance(other, Tensor):
+        rt = _dt.result_type(input, other)
+        if rt is not input.dtype:
+            input = input.to(rt)
+        other = _scalar_for(other, rt)
+    elif isinstance(other, Tensor) and not isinstance(input, Tensor):
+        rt = _dt.result_type(input, other)
+        if rt is not other.dtype:
+            other = other.to(rt)
+        input = _scalar_for(input, rt)
+    elif not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        from .._creation import tensor
+        rt = _dt.result_type(input, other)
+        input = tensor(input, dtype=rt)
+    return apply(Where, condition, input, other)
+
+
+def _scalar_for(v, dt):
+    # a NumPy scalar of the result dtype keeps np.where from widening the output
+    return dt.np.type(v)
+
+
+def _binary_fn(op):
+    def fn(input, other):
+        return apply(op, input, other)
+    fn.__name__ = op.name
+    fn.__doc__ = f"Elementwise {op.name} with broadcasting and PyTorch's type promotion."
+    return fn
+
+
+def add(input, other, alpha=1):
+    """input + alpha * other."""
+    if alpha != 1:
+        other = other * alpha
+    return apply(Add, input, other)
+
+
+def sub(input, other, alpha=1):
+    """input - alpha * other."""
+    if type(input) is bool or type(other) is bool or (
+            isinstance(input, Tensor) and input._data.dtype == np.bool_) or (
+            isinstance(other, Tensor) and other._data.dtype == np.bool_):
+        from ..errors import DTypeError
+        raise DTypeError("sub: subtraction, the `-` operator, with a bool tensor is not "
+                         "supported. If you are trying to invert a mask, use the `~` or "
+                         "`logical_not()` operator instead.")
+    if alpha != 1:
+        other = other * alpha
+    return apply(Sub, input, other)
+
+
+subtract = sub
+mul = multiply = _binary_fn(Mul)
+maximum = _binary_fn(Maximum)
+minimum = _binary_fn(Minimum)
+fmod = _binary_fn(Fmod)
+remainder = _binary_fn(Remainder)
+atan2 = _binary_fn(Atan2)
+eq = _binary_fn(Eq)
+ne = not_equal = _binary_fn(Ne)
+lt = less = _binary_fn(Lt)
+le = less_equal = _binary_fn(Le)
+gt = greater = _binary_fn(Gt)
+ge = greater_equal = _binary_fn(Ge)
+logical_and = _binary_fn(LogicalAnd)
+logical_or = _binary_fn(LogicalOr)
+logical_xor = _binary_fn(LogicalXor)
+bitwise_and = _binary_fn(BitwiseAnd)
+bitwise_or = _binary_fn(BitwiseOr)
+bitwise_xor = _binary_fn(BitwiseXor)
+
+
+def div(input, other, rounding_mode=None):
+    """True division (int / int gives the default float), or 'trunc' / 'floor' rounding."""
+    if rounding_mode is None:
+        return apply(Div, input, other)
+    if rounding_mode == "floor":
+        if _is_int(input) and _is_int(other):
+            return apply(FloorDivide, input, other)
+        return apply(Div, input, other).floor()
+    if rounding_mode == "trunc":
+        r = apply(Div, input, other).trunc()
+        if _is_int(input) and _is_int(other):
+            r = r.to(_dt.result_type(input, other))
+        return r
+    raise RuntimeError(f"div: expected rounding_mode None, 'trunc' or 'floor', got "
+                     f"{rounding_mode!r}")
+
+
+def _is_int(x):
+    if isinstance(x, Tensor):
+        return x._data.dtype.kind in "iub"
+    return isinstance(x, int)
+
+
+divide = true_divide = div
+
+
+def floor_divide(input, other):
+    return div(input, other, rounding_mode="floor")
+
+
+def pow(input, exponent):
+    """input ** exponent; either may be a Tensor or a number."""
+    if not isinstance(input, Tensor):
+        return apply(Pow, input, exponent) if isinstance(exponent, Tensor) else input ** exponent
+    if isinstance(exponent, float) and input._data.dtype.kind in "iub":
+        input = input.to(_dt.get_default_dtype())
+    return apply(Pow, input, exponent)
+
+
+def float_power(input, exponent):
+    return pow(input.double() if isinstance(input, Tensor) else input,
+               exponent.double() if isinstance(exponent, Tensor) else exponent)
+
+
+def square(input):
+    return apply(Mul, input, input)
+
+
+def exp2(input):
+    return pow(2.0, input)

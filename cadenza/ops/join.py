@@ -1,0 +1,196 @@
+"""Joining and splitting along a dim: the cat primitive and stack, narrow, split, chunk,
+unbind, select, meshgrid over it and the views."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ._registry import Op, register, apply
+from .._tensor_base import TensorBase as Tensor, _norm_dim
+from ..errors import ShapeError, fmt_shape
+from .views import expand, unsqueeze
+
+__all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "narrow",
+           "split", "tensor_split", "chunk", "unbind", "select", "meshgrid"]
+
+
+@register
+class Cat(Op):
+    name, kind, saves = "cat", "shape", "none"
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        nd = len(node.out.shape)
+        ctx.node("Concat", [ctx.name(v) for v in node.inputs], out,
+                 axis=int(node.attrs.get("dim", 0)) % nd)
+
+    @staticmethod
+    def forward(xp, *arrs, dim=0):
+        if not arrs or arrs[0].ndim == 0 or any(a.ndim != arrs[0].ndim for a in arrs):
+            return xp.concatenate(arrs, axis=dim)      # let NumPy raise its error
+        # NumPy lays the result out like its (maybe transposed) inputs; writing into a C-order
+        # array keeps the later reshapes views and the kernels' inputs contiguous
+        d = dim % arrs[0].ndim
+        shape = list(arrs[0].shape)
+        shape[d] = sum(a.shape[d] for a in arrs)
+        out = xp.empty(shape, dtype=xp.result_type(*arrs))
+        return xp.concatenate(arrs, axis=d, out=out)
+
+    @staticmethod
+    def backward(c, g):
+        d = c.attrs["dim"]
+        out, start = [], 0
+        for shape, _ in c.meta:
+            n = shape[d]
+            out.append(g.narrow(d, start, n))
+            start += n
+        return tuple(out)
+
+    @staticmethod
+    def check(*tensors, dim=0):
+        ref = tensors[0]
+        for i, t in enumerate(tensors):
+            if t.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(
+                    zip(t.shape, ref.shape)) if j != dim):
+                raise ShapeError(
+                    f"cat: expected all tensors to have the same shape except in dim {dim}, got "
+                    f"{fmt_shape(ref.shape)} (tensor 0) and {fmt_shape(t.shape)} (tensor {i})")
+
+
+# ----------------------------------------------------------------------------- public functions
+def cat(tensors, dim=0, *, out=None):
+    """Concatenate along an existing dim (dtypes promoted, empty 1-d tensors skipped)."""
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    nonempty = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)]
+    if not nonempty:
+        return tensors[0]
+    ref = nonempty[0]
+    d = _norm_dim(dim, ref._data.ndim, "cat")
+    if len(nonempty) != len(tensors):
+        # legacy rule: 1-d empty tensors are skipped; reshape them to fit so that they stay in
+        # the graph and receive their (empty) gradient, as in torch
+        empty_shape = tuple(0 if i == d else s for i, s in enumerate(ref.shape))
+        tensors = [t if t is ref or not (t._data.ndim == 1 and t._data.shape[0] == 0)
+                   else t.reshape(empty_shape) for t in tensors]
+    dts = {t._data.dtype for t in tensors}
+    if len(dts) > 1:
+        from ..dtypes import result_type
+        rt = result_type(*tensors)
+        tensors = [t.to(rt) for t in tensors]
+    if len(tensors) == 1:
+        return tensors[0]
+    return apply(Cat, *tensors, dim=d)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shp = tuple(tensors[0].shape)
+    for i, t in enumerate(tensors):
+        if tuple(t.shape) != shp:
+            raise ShapeError(f"stack: expected each tensor to be equal size, but got "
+                             f"{fmt_shape(shp)} at entry 0 and {fmt_shape(t.shape)} at entry {i}")
+    d = _norm_dim(dim, len(shp) + 1, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def hstack(tensors):
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t if t.ndim >= 2 else t.reshape(1, -1) for t in tensors], 0)
+
+
+def narrow(input, dim, start, length):
+    d = _norm_dim(dim, input._data.ndim, "narrow")
+    size = input.shape[d]
+    if isinstance(start, Tensor):
+        start = int(start)
+    if start < -size or start > size:
+        raise IndexError(f"narrow: start out of range (expected to be in range of [{-size}, "
+                         f"{size}], but got {start})")
+    if start < 0:
+        start += size
+    if start + length > size or length < 0:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}).")
+    idx = (slice(None),) * d + (slice(start, start + length),)
+    return input[idx]
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of a given size, or into the listed section sizes."""
+    d = _norm_dim(dim, tensor._data.ndim, "split")
+    size = tensor.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step <= 0 and size:
+            raise RuntimeError(f"split: split_size must be positive, got {step}")
+        sizes = [builtins.min(step, size - s) for s in range(0, size, step)] if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {d}), but got split_sizes="
+                               f"{sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(tensor, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    d = _norm_dim(dim, input._data.ndim, "tensor_split")
+    n = input.shape[d]
+    if isinstance(indices_or_sections, int):
+        k = indices_or_sections
+        q, r = divmod(n, k)
+        sizes = [q + 1] * r + [q] * (k - r)
+    else:
+        bounds = [0] + [builtins.min(int(i), n) for i in indices_or_sections] + [n]
+        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
+    return split(input, sizes, d)
+
+
+def chunk(input, chunks, dim=0):
+    d = _norm_dim(dim, input._data.ndim, "chunk")
+    n = input.shape[d]
+    step = -(-n // chunks) if n else 1
+    return split(input, step, d)
+
+
+def unbind(input, dim=0):
+    d = _norm_dim(dim, input._data.ndim, "unbind")
+    return tuple(select(input, d, i) for i in range(input.shape[d]))
+
+
+def select(input, dim, index):
+    d = _norm_dim(dim, input._data.ndim, "select")
+    return input[(slice(None),) * d + (int(index),)]
+
+
+def meshgrid(*tensors, indexing="ij"):
+    tensors = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
+        else list(tensors)
+    if indexing == "xy" and len(tensors) >= 2:
+        tensors[0], tensors[1] = tensors[1], tensors[0]
+    shape = tuple(t.numel() for t in tensors)
+    outs = []
+    for i, t in enumerate(tensors):
+        s = [1] * len(tensors)
+        s[i] = -1
+        outs.append(expand(t.reshape(tuple(s)), shape))
+    if indexing == "xy" and len(outs) >= 2:
+        # 'xy' is 'ij' over (t1, t0, t2, ...) with the first two outputs swapped back
+        outs[0], outs[1] = outs[1], outs[0]
+    return tuple(outs)

@@ -1,0 +1,216 @@
+"""Unary elementwise primitives: math functions (exp, log, trig, erf, sigmoid, relu, ...),
+rounding, and the predicates (isnan, logical_not, ...). Gradient maths is in each backward."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._registry import Op, register, apply
+
+__all__ = ["sigmoid", "log2", "log10", "neg", "negative", "exp", "expm1", "log",
+           "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "atan",
+           "arctan", "asin", "arcsin", "acos", "arccos", "sinh", "cosh", "tanh",
+           "asinh", "arcsinh", "erf", "relu", "abs", "absolute", "sign", "sgn", "floor",
+           "ceil", "trunc", "fix", "isnan", "isinf", "isfinite", "logical_not",
+           "bitwise_not", "round", "erfc"]
+
+
+def _unary(name, fwd, bwd, c_expr, onnx, saves="inputs", to_float=True, differentiable=True,
+           **fields):
+    """A unary elementwise primitive; ``fields`` sets further Op fields (c_kinds, ...)."""
+    cls = type(name.capitalize(), (Op,), {
+        "name": name, "kind": "elementwise", "c_expr": c_expr, "onnx": onnx, "saves": saves,
+        "to_float": to_float, "differentiable": differentiable,
+        "forward": staticmethod(fwd), **fields,
+    })
+    if differentiable:
+        cls.backward = staticmethod(bwd)
+    return register(cls)
+
+
+# Each backward's maths: d/dx f(x) * g.
+Neg = _unary("neg", lambda xp, a: -a, lambda c, g: -g, "-{0}", "Neg", saves="none",
+             to_float=False, c_kinds="fi")
+Exp = _unary("exp", lambda xp, a: xp.exp(a), lambda c, g: g * c.out, "exp({0})", "Exp",
+             saves="output", c_exact=False)
+Expm1 = _unary("expm1", lambda xp, a: xp.expm1(a), lambda c, g: g * (c.out + 1),
+               "expm1({0})", None, saves="output", c_exact=False)
+Log = _unary("log", lambda xp, a: xp.log(a), lambda c, g: g / c.saved[0], "log({0})", "Log",
+             c_exact=False)
+Log1p = _unary("log1p", lambda xp, a: xp.log1p(a), lambda c, g: g / (c.saved[0] + 1),
+               "log1p({0})", None, c_exact=False)
+Sqrt = _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda c, g: g / (2 * c.out), "sqrt({0})",
+              "Sqrt", saves="output")
+# d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 out^3
+Rsqrt = _unary("rsqrt", lambda xp, a: 1 / xp.sqrt(a),
+               lambda c, g: g * (c.out * c.out * c.out) * -0.5, "(1 / sqrt({0}))",
+               lambda ctx, node, out: ctx.node(
+                   "Reciprocal", [ctx.node("Sqrt", [ctx.name(node.inputs[0])])], out),
+               saves="output")
+Reciprocal = _unary("reciprocal", lambda xp, a: 1 / a, lambda c, g: -g * c.out * c.out,
+                    "(1 / {0})", "Reciprocal", saves="output")
+Sin = _unary("sin", lambda xp, a: xp.sin(a), lambda c, g: g * c.saved[0].cos(), "sin({0})",
+             "Sin", c_exact=False)
+Cos = _unary("cos", lambda xp, a: xp.cos(a), lambda c, g: -g * c.saved[0].sin(), "cos({0})",
+             "Cos", c_exact=False)
+Tan = _unary("tan", lambda xp, a: xp.tan(a), lambda c, g: g * (1 + c.out * c.out), "tan({0})",
+             "Tan", saves="output", c_exact=False)
+Atan = _unary("atan", lambda xp, a: xp.arctan(a),
+              lambda c, g: g / (1 + c.saved[0] * c.saved[0]), "atan({0})", "Atan", c_exact=False)
+Asin = _unary("asin", lambda xp, a: xp.arcsin(a),
+              lambda c, g: g * (1 - c.saved[0] * c.saved[0]).rsqrt(), "asin({0})", "Asin",
+              c_exact=False)
+Acos = _unary("acos", lambda xp, a: xp.arccos(a),
+              lambda c, g: -g * (1 - c.saved[0] * c.saved[0]).rsqrt(), "acos({0})", "Acos",
+              c_exact=False)
+Sinh = _unary("sinh", lambda xp, a: xp.sinh(a), lambda c, g: g * c.saved[0].cosh(),
+              "sinh({0})", "Sinh", c_exact=False)
+Cosh = _unary("cosh", lambda xp, a: xp.cosh(a), lambda c, g: g * c.saved[0].sinh(),
+              "cosh({0})", "Cosh", c_exact=False)
+# d/dx asinh(x) = 1 / sqrt(x^2 + 1)
+Asinh = _unary("asinh", lambda xp, a: xp.arcsinh(a),
+               lambda c, g: g * (c.saved[0] * c.saved[0] + 1).rsqrt(), "asinh({0})", "Asinh",
+               c_exact=False)
+Tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda c, g: g * (1 - c.out * c.out),
+              "tanh({0})", "Tanh", saves="output", c_exact=False)
+
+
+def _sigmoid_fwd(xp, a):
+    # Split by sign so exp never overflows: 1/(1+e^-a) for a>=0, e^a/(1+e^a) otherwise.
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+# the C lowering splits by sign as _sigmoid_fwd does
+Sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda c, g: g * c.out * (1 - c.out),
+                 "({0} >= 0 ? 1 / (1 + exp(-fabs({0}))) : exp(-fabs({0})) / (1 + exp(-fabs({0}))))",
+                 "Sigmoid", saves="output", c_exact=False)
+# d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+Erf = _unary("erf", lambda xp, a: _erf(xp, a),
+             lambda c, g: g * (-(c.saved[0] * c.saved[0])).exp() * (2 / math.sqrt(math.pi)),
+             "erf({0})", "Erf", c_exact=False)
+Relu = _unary("relu", lambda xp, a: xp.maximum(a, 0), lambda c, g: g * (c.out > 0),
+              "CZ_MAX({0}, 0)", "Relu", saves="output", to_float=False, c_kinds="fi")
+Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(), "fabs({0})",
+             "Abs", to_float=False)
+# Piecewise-constant functions: zero gradient, as in PyTorch.
+Sign = _unary("sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
+              lambda c, g: g * 0, "({0} > 0 ? 1 : ({0} < 0 ? -1 : ({0} == 0 ? 0 : {0})))", "Sign",
+              saves="none", to_float=False, c_kinds="fi")
+Floor = _unary("floor", lambda xp, a: a if a.dtype.kind in "iub" else xp.floor(a),
+               lambda c, g: g * 0, "floor({0})", "Floor", saves="none", to_float=False)
+Ceil = _unary("ceil", lambda xp, a: a if a.dtype.kind in "iub" else xp.ceil(a),
+              lambda c, g: g * 0, "ceil({0})", "Ceil", saves="none", to_float=False)
+Trunc = _unary("trunc", lambda xp, a: a if a.dtype.kind in "iub" else xp.trunc(a),
+               lambda c, g: g * 0, "trunc({0})", None, saves="none", to_float=False)
+Round = _unary("round", lambda xp, a, decimals=0: xp.round(a, decimals),
+               lambda c, g: g * 0, "nearbyint({0})", "Round", saves="none", to_float=False,
+               # C rounds to an integer only (decimals=0)
+               c_attrs=frozenset({"decimals"}), c_check=staticmethod(
+                   lambda n: n.attrs.get("decimals", 0) == 0))
+
+
+def _erf(xp, a):
+    """erf without SciPy. float64: the everywhere-positive series
+    erf(x) = 2/sqrt(pi) e^(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)), exact to ~1e-15 (no
+    cancellation; x clipped to +-6 where erf is +-1 in double precision). Lower precisions: the
+    Numerical Recipes erfc Chebyshev fit, relative error < 1.2e-7 (float32's epsilon)."""
+    if a.dtype == np.float64:
+        x = xp.clip(a, -6.0, 6.0)
+        x2 = x * x
+        term = x.copy()
+        total = x.copy()
+        n_terms = int(2 * float(np.fmax.reduce(x2, axis=None, initial=0.0)) + 40)  # NaN-blind
+        for n in range(1, n_terms):
+            term = term * (2 * x2 / (2 * n + 1))
+            total += term
+        return total * xp.exp(-x2) * (2 / math.sqrt(math.pi))
+    x = a.astype(np.float64)
+    s = xp.sign(x)
+    z = xp.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    y = t * xp.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (
+        0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (
+            1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+    return (s * (1 - y)).astype(a.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------- predicates
+def _pred(name, fwd, onnx, c_expr, **fields):
+    return register(type(name, (Op,), {
+        "name": name, "kind": "elementwise", "onnx": onnx, "differentiable": False,
+        "saves": "none", "forward": staticmethod(fwd), "c_expr": c_expr, **fields}))
+
+
+def _isfinite_onnx(ctx, node, out):
+    x = ctx.name(node.inputs[0])
+    ctx.node("Not", [ctx.node("Or", [ctx.node("IsInf", [x]), ctx.node("IsNaN", [x])])], out)
+
+
+IsNan = _pred("isnan", lambda xp, a: xp.isnan(a), "IsNaN", "isnan({0})")
+IsInf = _pred("isinf", lambda xp, a: xp.isinf(a), "IsInf", "isinf({0})")
+IsFinite = _pred("isfinite", lambda xp, a: xp.isfinite(a), _isfinite_onnx, "isfinite({0})")
+LogicalNot = _pred("logical_not", lambda xp, a: xp.logical_not(a), "Not", "(!{0})",
+                   c_kinds="fib", c_operands="any")
+BitwiseNot = _pred("bitwise_not", lambda xp, a: ~a, None, "CZ_NOT({0})", c_kinds="fib")
+
+def sigmoid(input):
+    return apply(Sigmoid, input)
+
+
+def log2(input):
+    return apply(Log, input) * (1 / math.log(2))
+
+
+def log10(input):
+    return apply(Log, input) * (1 / math.log(10))
+
+
+def _unary_fn(op):
+    def fn(input):
+        return apply(op, input)
+    fn.__name__ = op.name
+    fn.__doc__ = f"Elementwise {op.name}."
+    return fn
+
+
+neg = negative = _unary_fn(Neg)
+exp = _unary_fn(Exp)
+expm1 = _unary_fn(Expm1)
+log = _unary_fn(Log)
+log1p = _unary_fn(Log1p)
+sqrt = _unary_fn(Sqrt)
+rsqrt = _unary_fn(Rsqrt)
+reciprocal = _unary_fn(Reciprocal)
+sin = _unary_fn(Sin)
+cos = _unary_fn(Cos)
+tan = _unary_fn(Tan)
+atan = arctan = _unary_fn(Atan)
+asin = arcsin = _unary_fn(Asin)
+acos = arccos = _unary_fn(Acos)
+sinh = _unary_fn(Sinh)
+cosh = _unary_fn(Cosh)
+tanh = _unary_fn(Tanh)
+asinh = arcsinh = _unary_fn(Asinh)
+erf = _unary_fn(Erf)
+relu = _unary_fn(Relu)
+abs = absolute = _unary_fn(Abs)
+sign = _unary_fn(Sign)
+sgn = sign
+floor = _unary_fn(Floor)
+ceil = _unary_fn(Ceil)
+trunc = fix = _unary_fn(Trunc)
+isnan = _unary_fn(IsNan)
+isinf = _unary_fn(IsInf)
+isfinite = _unary_fn(IsFinite)
+logical_not = _unary_fn(LogicalNot)
+bitwise_not = _unary_fn(BitwiseNot)
+
+
+def round(input, decimals=0):
+    return apply(Round, input, decimals=decimals) if decimals else apply(Round, input)
+
+
+def erfc(input):
+    return 1 - erf(input)

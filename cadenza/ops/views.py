@@ -1,0 +1,380 @@
+"""Reshapes, permutes and expands (views of their input, as in PyTorch), the sum back to a
+broadcast shape (expand's adjoint) and the copies that make a tensor contiguous, with the
+composites over them (view, squeeze, unsqueeze, flatten, transpose, movedim, broadcast_*)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._registry import Op, register, apply
+from .._tensor_base import TensorBase as Tensor, _norm_dim
+from ..errors import ShapeError, fmt_shape
+
+__all__ = ["sum_to", "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten",
+           "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t",
+           "movedim", "moveaxis", "expand", "expand_as", "broadcast_to",
+           "broadcast_shapes", "broadcast_tensors", "contiguous", "clone", "atleast_1d",
+           "atleast_2d"]
+
+
+def _infer_shape(shape, numel, op):
+    """Resolve a single -1 in a target shape; check the element count."""
+    n = 1
+    for s in shape:  # the common case: sizes given as non-negative ints that fit
+        if type(s) is not int or s < 0:
+            break
+        n *= s
+    else:
+        if n == numel:
+            return shape if type(shape) is tuple else tuple(shape)
+    shape = tuple(int(s) for s in shape)
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred, got {shape}")
+    if neg:
+        rest = 1
+        for s in shape:
+            if s != -1:
+                rest *= s
+        if rest == 0 or numel % rest:
+            raise ShapeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // rest if s == -1 else s for s in shape)
+    n = 1
+    for s in shape:
+        if s < 0:
+            raise ShapeError(f"{op}: invalid shape dimension {s} in {list(shape)}")
+        n *= s
+    if n != numel:
+        raise ShapeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+def _shape_args(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    if len(shape) == 1 and isinstance(shape[0], Tensor):
+        return tuple(int(v) for v in shape[0].tolist())
+    return shape
+
+
+def _reshape_onnx(ctx, node, out):
+    ctx.node("Reshape", [ctx.name(node.inputs[0]), ctx.shape_of(node.out)], out)
+
+
+def _expand_onnx(ctx, node, out):
+    ctx.node("Expand", [ctx.name(node.inputs[0]), ctx.shape_of(node.out)], out)
+
+
+def _permute_onnx(ctx, node, out):
+    nd = len(node.inputs[0].shape)
+    ctx.node("Transpose", [ctx.name(node.inputs[0])], out,
+             perm=[int(d) % nd for d in node.attrs["dims"]])
+
+
+def _sum_to_onnx(ctx, node, out):
+    """ReduceSum (kept dims) over the dims the target broadcasts, reshaped to the target."""
+    x = node.inputs[0]
+    target = tuple(node.attrs["shape"])
+    lead = len(x.shape) - len(target)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(target)
+                                if s == 1 and x.shape[lead + i] != 1]
+    ctx.reduce_node(node, out, "ReduceSum", dims, True, target)
+
+
+@register
+class Reshape(Op):
+    name, kind, onnx, saves, view = "reshape", "shape", _reshape_onnx, "none", True
+    onnx_shape_attrs = frozenset({"shape"})
+    forward = staticmethod(lambda xp, a, shape=(): a.reshape(shape))
+    backward = staticmethod(lambda c, g: (g.reshape(c.shape(0)),))
+
+
+Reshape.node_name = "ViewBackward0"  # torch's name for a reshape that is a view
+
+
+@register
+class View(Op):
+    """Like reshape, but never copies: fails where the strides do not allow a view."""
+    name, kind, onnx, saves, view = "view", "shape", _reshape_onnx, "none", True
+    onnx_shape_attrs = frozenset({"shape"})
+
+    @staticmethod
+    def forward(xp, a, shape=()):
+        try:
+            return a.reshape(shape, copy=False)
+        except (TypeError, AttributeError):  # NumPy < 2.1: no copy= argument
+            out = a.view()
+            out.shape = shape
+            return out
+
+    backward = staticmethod(lambda c, g: (g.reshape(c.shape(0)),))
+
+
+@register
+class Permute(Op):
+    name, kind, onnx, saves, view = "permute", "shape", _permute_onnx, "none", True
+    forward = staticmethod(lambda xp, a, dims=(): xp.transpose(a, dims))
+
+    @staticmethod
+    def backward(c, g):
+        dims = c.attrs["dims"]
+        inv = [0] * len(dims)
+        for i, d in enumerate(dims):
+            inv[d] = i
+        return (g.permute(inv),)
+
+
+@register
+class Expand(Op):
+    name, kind, onnx, saves, view = "expand", "shape", _expand_onnx, "none", True
+    onnx_shape_attrs = frozenset({"shape"})
+    forward = staticmethod(lambda xp, a, shape=(): xp.broadcast_to(a, shape))
+    backward = staticmethod(lambda c, g: (sum_to(g, c.shape(0)),))
+
+
+@register
+class SumTo(Op):
+    """Sum a broadcast result back down to ``shape`` (the adjoint of expand)."""
+    name, kind, onnx, saves = "sum_to", "reduce", _sum_to_onnx, "none"
+    onnx_shape_attrs = frozenset({"shape"})
+
+    @staticmethod
+    def forward(xp, a, shape=()):
+        lead = a.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, s in enumerate(shape) if s == 1 and a.shape[i + lead] != 1)
+        out = xp.sum(a, axis=axes, keepdims=True) if axes else a
+        return out.reshape(shape)
+
+    backward = staticmethod(lambda c, g: (g.expand(c.shape(0)),))
+
+
+def sum_to(x, shape):
+    """Reduce ``x`` by summation to ``shape`` (which x's shape broadcasts from)."""
+    shape = tuple(shape)
+    if tuple(x._data.shape) == shape:
+        return x
+    return apply(SumTo, x, shape=shape)
+
+
+@register
+class Clone(Op):
+    name, kind, onnx, saves = "clone", "shape", "Identity", "none"
+    may_alias = True
+    forward = staticmethod(lambda xp, a: a.copy())
+    backward = staticmethod(lambda c, g: (g,))
+
+
+@register
+class Contiguous(Op):
+    name, kind, onnx, saves = "contiguous", "shape", "Identity", "none"
+    may_alias = True     # a contiguous input is handed back
+    forward = staticmethod(lambda xp, a: xp.ascontiguousarray(a))
+    backward = staticmethod(lambda c, g: (g,))
+
+
+# ----------------------------------------------------------------------------- public functions
+def reshape(input, *shape):
+    """Same data with a new shape (a view when possible, else a copy)."""
+    shape = _infer_shape(_shape_args(shape), input._data.size, "reshape")
+    if shape == input._data.shape:
+        return input if not input._requires_grad else apply(Reshape, input, shape=shape)
+    return apply(Reshape, input, shape=shape)
+
+
+def view(input, *shape):
+    """A view with a new shape; fails (as in PyTorch) when the strides do not allow it."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+        from .. import dtypes
+        if isinstance(shape[0], dtypes.dtype):
+            return _view_dtype(input, shape[0])
+    shape = _infer_shape(_shape_args(shape), input._data.size, "view")
+    try:
+        return apply(View, input, shape=shape)
+    except ShapeError:
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (shape "
+            f"{fmt_shape(input.shape)} -> {fmt_shape(shape)}: at least one dimension spans "
+            f"across two contiguous subspaces). Use .reshape(...) instead.") from None
+
+
+def _view_dtype(input, dt):
+    from .._tensor_base import _make
+    from .._trace_hooks import untraceable
+    # no primitive reinterprets bits yet: a raw view would be replayed as a stale input
+    untraceable("Tensor.view(dtype)", "reinterpret the bits outside the compiled function",
+                input)
+    return _make(input._data.view(dt.np))
+
+
+def view_as(input, other):
+    return view(input, tuple(other.shape))
+
+
+def reshape_as(input, other):
+    return reshape(input, tuple(other.shape))
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input._data.ndim
+    if nd == 0:
+        return reshape(input, (1,))
+    s = _norm_dim(start_dim, nd, "flatten")
+    e = _norm_dim(end_dim, nd, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shp = input.shape
+    return reshape(input, tuple(shp[:s]) + (-1 if 0 not in shp else
+                                            math.prod(shp[s:e + 1]),) + tuple(shp[e + 1:]))
+
+
+def unflatten(input, dim, sizes):
+    d = _norm_dim(dim, input._data.ndim, "unflatten")
+    shp = tuple(input.shape)
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = math.prod(s for s in sizes if s != -1)
+        sizes = tuple(shp[d] // known if s == -1 else s for s in sizes)
+    if math.prod(sizes) != shp[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {dim} ({shp[d]}) in the input tensor")
+    return reshape(input, shp[:d] + sizes + shp[d + 1:])
+
+
+def squeeze(input, dim=None):
+    shp = tuple(input.shape)
+    if dim is None:
+        new = tuple(s for s in shp if s != 1)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if not shp:
+            for d in dims:
+                _norm_dim(d, 0, "squeeze")
+            return input
+        dims = {_norm_dim(d, len(shp), "squeeze") for d in dims}
+        new = tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1))
+    if new == shp:
+        return input if not input._requires_grad else apply(Reshape, input, shape=new)
+    return apply(Reshape, input, shape=new)
+
+
+def unsqueeze(input, dim):
+    nd = input._data.ndim
+    d = _norm_dim(dim, nd + 1, "unsqueeze")
+    shp = tuple(input.shape)
+    return apply(Reshape, input, shape=shp[:d] + (1,) + shp[d:])
+
+
+def permute(input, *dims):
+    dims = _shape_args(dims)
+    nd = input._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(_norm_dim(d, nd, "permute") for d in dims)
+    if len(set(dims)) != nd:
+        raise RuntimeError(f"permute: repeated dim in {dims}")
+    return apply(Permute, input, dims=dims)
+
+
+def transpose(input, dim0, dim1):
+    nd = input._data.ndim
+    if nd == 0:
+        _norm_dim(dim0, 0, "transpose"), _norm_dim(dim1, 0, "transpose")
+        return input
+    d0, d1 = _norm_dim(dim0, nd, "transpose"), _norm_dim(dim1, nd, "transpose")
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return apply(Permute, input, dims=tuple(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{input._data.ndim}D")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def movedim(input, source, destination):
+    nd = input._data.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [_norm_dim(s, nd, "movedim") for s in src]
+    dst = [_norm_dim(d, nd, "movedim") for d in dst]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return apply(Permute, input, dims=tuple(order))
+
+
+moveaxis = movedim
+
+
+def expand(input, *sizes):
+    sizes = _shape_args(sizes)
+    shp = tuple(input.shape)
+    if len(sizes) < len(shp):
+        raise ShapeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                         f"or equal to the number of dimensions in the tensor ({len(shp)})")
+    lead = len(sizes) - len(shp)
+    target = []
+    for i, s in enumerate(sizes):
+        cur = shp[i - lead] if i >= lead else None
+        if s == -1:
+            if cur is None:
+                raise ShapeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = cur
+        elif cur is not None and cur != 1 and cur != s:
+            raise ShapeError(f"expand: the expanded size of the tensor ({s}) must match the "
+                             f"existing size ({cur}) at non-singleton dimension {i}. Target "
+                             f"sizes: {list(sizes)}. Tensor sizes: {list(shp)}")
+        target.append(int(s))
+    target = tuple(target)
+    if target == shp:
+        return input
+    return apply(Expand, input, shape=target)
+
+
+def expand_as(input, other):
+    return expand(input, tuple(other.shape))
+
+
+def broadcast_to(input, shape):
+    return expand(input, tuple(shape))
+
+
+def broadcast_shapes(*shapes):
+    from .._tensor_base import Size
+    try:
+        return Size(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ShapeError(f"broadcast_shapes: shapes {[tuple(s) for s in shapes]} are not "
+                         f"broadcastable") from None
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def contiguous(input, memory_format=None):
+    if input._data.flags["C_CONTIGUOUS"]:
+        return input
+    return apply(Contiguous, input)
+
+
+def clone(input, *, memory_format=None):
+    return apply(Clone, input)
+
+
+def atleast_1d(x):
+    return x.reshape(1) if x.ndim == 0 else x
+
+
+def atleast_2d(x):
+    return x.reshape(1, -1) if x.ndim < 2 else x
