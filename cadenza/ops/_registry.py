@@ -29,6 +29,8 @@ from ..autograd.node import Node, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
+from ..autograd.anomaly import check_forward
+from ..backend import xp_of
 
 REGISTRY: dict[str, type] = {}
 _REQUIRED = ("name", "kind", "forward", "onnx")
@@ -159,7 +161,6 @@ def apply(op, *args, **attrs):
     if req and _state.grad_enabled and op.differentiable:
         _record(op, t, args, attrs)
     elif _state.anomaly:
-        from ..autograd.anomaly import check_forward
         check_forward(op, args, t)
     if _state.tracer is not None:  # compile is tracing this call: add the op to the graph
         _state.tracer.record(op, args, attrs, t)
@@ -247,13 +248,11 @@ def _record(op, t, args, attrs):
     t.grad_fn = node
     t._requires_grad = True
     if _state.anomaly:
-        from ..autograd.anomaly import check_forward
         node.src = user_source()
         check_forward(op, args, t)
 
 
 def _xp_of(arr):
-    from ..backend import xp_of
     return xp_of(arr)
 
 

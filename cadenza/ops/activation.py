@@ -10,8 +10,10 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
+from .elementwise import _erf
 
 __all__ = ["gelu"]
+
 
 
 _S = math.sqrt(2.0 / math.pi)      # tanh form: u = S (x + K x^3)
@@ -165,7 +167,6 @@ class Gelu(Op):
 
     @staticmethod
     def forward(xp, x):
-        from .elementwise import _erf
         e = _erf(xp, x * _INV_SQRT2)
         e += 1.0
         e *= x
@@ -186,7 +187,6 @@ class GeluBackward(Op):
 
     @staticmethod
     def forward(xp, g, x):
-        from .elementwise import _erf
         d = 0.5 * (1.0 + _erf(xp, x * _INV_SQRT2)) + x * _phi(xp, x)
         return (g * d).astype(np.result_type(g, x), copy=False)
 

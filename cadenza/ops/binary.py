@@ -9,13 +9,17 @@ import numpy as np
 from ._registry import Op, register, apply, _broadcast_error
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
+from .._creation import tensor
+from ..errors import DTypeError
+from .unary import nonzero
 
-__all__ = ["where", "add", "sub", "subtract", "mul", "multiply", "maximum", "minimum",
-           "fmod", "remainder", "atan2", "eq", "ne", "not_equal", "lt", "less", "le",
-           "less_equal", "gt", "greater", "ge", "greater_equal", "logical_and",
-           "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-           "div", "divide", "true_divide", "floor_divide", "pow", "float_power",
-           "square", "exp2"]
+__all__ = ["add", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "div", "divide",
+           "eq", "exp2", "float_power", "floor_divide", "fmod", "ge", "greater",
+           "greater_equal", "gt", "le", "less", "less_equal", "logical_and",
+           "logical_or", "logical_xor", "lt", "maximum", "minimum", "mul", "multiply",
+           "ne", "not_equal", "pow", "remainder", "square", "sub", "subtract",
+           "true_divide", "where"]
+
 
 
 # ----------------------------------------------------------------------------- binary
@@ -248,10 +252,8 @@ class Where(Op):
 def where(condition, input=None, other=None):
     """Elements of input where condition else other. ``where(cond)`` returns nonzero indices."""
     if input is None and other is None:
-        from .index import nonzero
         return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor):
-        from .._creation import tensor
         condition = tensor(condition)
     if condition.dtype is not _dt.bool:
         condition = condition != 0
@@ -270,7 +272,6 @@ def where(condition, input=None, other=None):
             other = other.to(rt)
         input = _scalar_for(input, rt)
     elif not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        from .._creation import tensor
         rt = _dt.result_type(input, other)
         input = tensor(input, dtype=rt)
     return apply(Where, condition, input, other)
@@ -301,7 +302,6 @@ def sub(input, other, alpha=1):
     if type(input) is bool or type(other) is bool or (
             isinstance(input, Tensor) and input._data.dtype == np.bool_) or (
             isinstance(other, Tensor) and other._data.dtype == np.bool_):
-        from ..errors import DTypeError
         raise DTypeError("sub: subtraction, the `-` operator, with a bool tensor is not "
                          "supported. If you are trying to invert a mask, use the `~` or "
                          "`logical_not()` operator instead.")

@@ -8,7 +8,8 @@ import numpy as np
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
 
-__all__ = ["unfold", "fold"]
+__all__ = ["fold", "unfold"]
+
 
 
 

@@ -9,6 +9,7 @@ __all__ = ["to_device"]
 
 
 
+
 @register
 class ToDevice(Op):
     """Move between backends (CPU <-> CUDA); the gradient moves back."""

@@ -15,9 +15,11 @@ from .unary import *  # noqa: F401,F403
 from .unary import _erf, isnan  # noqa: F401  (activation.py reads _erf)
 from .binary import *  # noqa: F401,F403
 from .binary import maximum, minimum, where
+from ..autograd.grad_mode import no_grad
 
-__all__ = ["clamp", "lerp", "addcmul", "addcdiv", "nan_to_num", "isclose", "allclose",
-           "equal", "to_dtype"]
+__all__ = ["addcdiv", "addcmul", "allclose", "clamp", "equal", "isclose", "lerp",
+           "nan_to_num", "to_dtype"]
+
 
 
 def _clamp_onnx(ctx, node, out):
@@ -150,7 +152,6 @@ def to_dtype(input, dtype, copy=False):
     if input._data.dtype == dtype.np and not copy:
         return input
     if input._requires_grad and not dtype.is_floating_point:
-        from ..autograd.grad_mode import no_grad
         with no_grad():
             return apply(Cast, input, dtype=dtype)
     return apply(Cast, input, dtype=dtype)

@@ -9,11 +9,17 @@ from ._registry import Op, register, apply
 from .._dispatch import state as _state, user_line
 from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape
+from .. import dtypes as _dt
+from .._creation import _created, arange, zeros
+from .elementwise import where
+from .inplace import check_inplace, commit_inplace
+from .views import PadConstant
 
-__all__ = ["getitem", "index_put", "setitem", "gather", "take_along_dim", "take",
-           "scatter", "scatter_add", "index_select", "index_add", "index_copy",
-           "index_fill", "masked_fill", "masked_select", "masked_scatter", "nonzero",
-           "argwhere", "one_hot", "bincount", "searchsorted", "bucketize", "unique"]
+__all__ = ["bincount", "gather", "getitem", "index_add", "index_copy", "index_fill",
+           "index_put", "index_select", "masked_fill", "masked_scatter",
+           "masked_select", "one_hot", "scatter", "scatter_add", "setitem", "take",
+           "take_along_dim", "unique"]
+
 
 
 
@@ -130,9 +136,7 @@ class GetItem(Op):
                 pads.append((start, n - stop))
             else:
                 pads += [(0, 0)] * (len(shape) - len(index))
-                from .shape import PadConstant
                 return (apply(PadConstant, g, pads=tuple(pads)),)
-        from .._creation import zeros
         z = zeros(shape, dtype=g.dtype)
         return (apply(IndexPut, z, g, index=c.attrs["index"], accumulate=True),)
 
@@ -191,17 +195,15 @@ def index_put(input, indices, values, accumulate=False):
 
 
 def _scalar_tensor(v, like):
-    from .._creation import _created
     return _created(_make(np.asarray(v, dtype=like._data.dtype)))
 
 
 def setitem(self, idx, value):
     """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
-    from ..autograd.grad_mode import state
     index = _to_index(idx)
-    needs_graph = state.grad_enabled and (
+    needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
-    if not needs_graph and state.tracer is None:  # raw write; compile records index_put
+    if not needs_graph and _state.tracer is None:  # raw write; compile records index_put
         v = value._data if isinstance(value, Tensor) else value
         try:
             self._data[index] = v
@@ -215,7 +217,6 @@ def setitem(self, idx, value):
                              f"{fmt_shape(self.shape)}: {e}") from None
         self._vc[0] += 1
         return
-    from .inplace import check_inplace, commit_inplace
     if needs_graph:
         check_inplace(self, "setitem")
     if not isinstance(value, Tensor):
@@ -354,7 +355,6 @@ def masked_fill(input, mask, value):
     except ValueError:
         raise ShapeError(f"masked_fill: expected mask {fmt_shape(mask.shape)} to broadcast to "
                          f"input {fmt_shape(input.shape)}") from None
-    from .elementwise import where
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError("masked_fill only supports a 0-dimensional value tensor, but got "
@@ -382,25 +382,6 @@ def masked_scatter(input, mask, source):
     return index_put(input, (m,), source.reshape(-1)[:n])
 
 
-@register
-class Nonzero(Op):
-    name, kind, onnx, saves, differentiable = "nonzero", "index", None, "none", False
-    forward = staticmethod(lambda xp, a: xp.argwhere(a).astype(np.int64))
-
-
-def nonzero(input, *, as_tuple=False):
-    out = apply(Nonzero, input)
-    if as_tuple:
-        if input.ndim == 0:
-            return (out.reshape(-1),)
-        return tuple(out[:, i] for i in range(out.shape[1]))
-    return out
-
-
-def argwhere(input):
-    return nonzero(input)
-
-
 def one_hot(tensor, num_classes=-1):
     """int64 one-hot encoding with a new last dim of size num_classes."""
     if tensor._data.dtype.kind not in "iu":
@@ -413,8 +394,6 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError(f"one_hot: Class values must be in [0, {num_classes}), got "
                            f"[{int(a.min())}, {int(a.max())}]")
     # through recorded ops (not raw NumPy on .data), so a compiled graph recomputes it per call
-    from .._creation import arange
-    from .. import dtypes as _dt
     return (tensor.unsqueeze(-1) == arange(num_classes, dtype=tensor.dtype)).to(_dt.int64)
 
 
@@ -424,56 +403,15 @@ def bincount(input, weights=None, minlength=0):
     return _created_array(np.bincount(input._data, w, minlength))
 
 
-def searchsorted(sorted_sequence, values, *, right=False, side=None):
-    """Indices (int64, the shape of ``values``) at which ``values`` would be inserted into the
-    sorted last dim of ``sorted_sequence`` to keep it sorted.
-
-    Written with recorded ops so compiled graphs recompute it: in a stable sort of
-    ``cat(values, seq)`` each value lands after exactly the sequence elements less than it
-    ("left"; with ``cat(seq, values)``, those less than or equal: "right"), so its insertion
-    index is its rank there minus its rank among the values alone. NaN sorts last as in
-    ``np.searchsorted``.
-
-    >>> cadenza.searchsorted(cadenza.tensor([1., 3.]), cadenza.tensor([2., 3.]))
-    tensor([1, 1])
-    """
-    from .shape import cat
-    from .reduce import argsort
-    from .. import dtypes as _dt
-    side = side or ("right" if right else "left")
-    s = sorted_sequence
-    v = values if isinstance(values, Tensor) else _scalar_tensor(values, s)
-    dt = _dt.result_type(s, v)
-    s, v = s.to(dt), v.to(dt)
-    out_shape = tuple(v.shape)
-    if s.ndim <= 1:
-        s, v = s.reshape(-1), v.reshape(-1)
-    elif s.ndim != v.ndim or tuple(s.shape[:-1]) != tuple(v.shape[:-1]):
-        raise RuntimeError(f"searchsorted: expected boundaries and input to have the same "
-                           f"leading dims, got {fmt_shape(s.shape)} and {fmt_shape(v.shape)}")
-    n, m = s.shape[-1], v.shape[-1]
-    keys = cat([v, s], -1) if side == "left" else cat([s, v], -1)
-    rank = argsort(argsort(keys, -1), -1)          # inverse permutation: rank of each key
-    start = 0 if side == "left" else n
-    rank_v = rank[..., start:start + m]
-    return (rank_v - argsort(argsort(v, -1), -1)).reshape(out_shape)
-
-
-def bucketize(input, boundaries, *, right=False):
-    return searchsorted(boundaries, input, side="left" if not right else "right")
-
-
 def _created_array(a):
     """A result computed with raw NumPy from constant inputs (callers check that first with
     _data_dependent): a constant of the compiled graph, not a lifted input."""
-    from .._creation import _created
     return _created(_make(a))
 
 
 def _data_dependent(t, name):
-    from ..autograd.grad_mode import state
-    if state.tracer is not None and not state.tracer.is_const(t):
-        state.tracer.fail(f"compile: {name} has a data-dependent output shape ({user_line()}); "
+    if _state.tracer is not None and not _state.tracer.is_const(t):
+        _state.tracer.fail(f"compile: {name} has a data-dependent output shape ({user_line()}); "
                           "compute it outside the compiled function or use a fixed-size mask "
                           "with cadenza.where")
 

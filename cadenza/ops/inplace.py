@@ -8,8 +8,10 @@ import numpy as np
 from .._dispatch import state
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
+from .._creation import full, tensor
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
+
 
 
 
@@ -136,7 +138,6 @@ def fill_(self, value):
     if state.grad_enabled and self._requires_grad:
         return commit_inplace(self, self * 0 + value)
     if state.tracer is not None:  # a recorded constant, not a raw write
-        from .._creation import full
         return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
     self._data[...] = value
     self._vc[0] += 1
@@ -150,7 +151,6 @@ def zero_(self):
 def copy_(self, src, non_blocking=False):
     """Copy src's values (broadcast, cast) into self."""
     if not isinstance(src, Tensor):
-        from .._creation import tensor
         src = tensor(src)
     check_inplace(self, "copy_")
     if state.grad_enabled and (src._requires_grad or self._requires_grad):

@@ -10,9 +10,11 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
 from .views import expand, unsqueeze
+from ..dtypes import result_type
 
-__all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "narrow",
-           "split", "tensor_split", "chunk", "unbind", "select", "meshgrid"]
+__all__ = ["cat", "chunk", "concat", "concatenate", "hstack", "meshgrid", "narrow",
+           "select", "split", "stack", "tensor_split", "unbind", "vstack"]
+
 
 
 @register
@@ -77,7 +79,6 @@ def cat(tensors, dim=0, *, out=None):
                    else t.reshape(empty_shape) for t in tensors]
     dts = {t._data.dtype for t in tensors}
     if len(dts) > 1:
-        from ..dtypes import result_type
         rt = result_type(*tensors)
         tensors = [t.to(rt) for t in tensors]
     if len(tensors) == 1:

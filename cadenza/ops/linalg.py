@@ -10,9 +10,11 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
+from ..dtypes import result_type
 
-__all__ = ["linear", "matmul", "mm", "bmm", "mv", "dot", "inner", "vdot", "outer",
-           "ger", "addmm", "baddbmm", "addmv", "einsum", "tensordot"]
+__all__ = ["addmm", "addmv", "baddbmm", "bmm", "dot", "einsum", "ger", "inner",
+           "linear", "matmul", "mm", "mv", "outer", "tensordot", "vdot"]
+
 
 
 
@@ -299,7 +301,6 @@ def einsum(equation, *operands):
     ins, out = _parse_einsum(equation, [t.shape for t in operands])
     dts = {t._data.dtype for t in operands}
     if len(dts) > 1:
-        from ..dtypes import result_type
         rt = result_type(*operands)
         operands = tuple(t.to(rt) for t in operands)
     return apply(Einsum, *operands, ins=tuple(ins), out=out)

@@ -20,6 +20,7 @@ from ._registry import Op, register, apply
 __all__: list = []   # primitives only, used through ops.apply
 
 
+
 _CHUNK = 1 << 19  # elements per block (measured: fewer, larger blocks beat cache-sized ones here)
 
 

@@ -13,8 +13,12 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._tensor_base import _make
+from .conv import unfold
+from .elementwise import where
+from .shape import pad
 
 __all__ = ["max_pool2d"]
+
 
 
 
@@ -198,9 +202,6 @@ class MaxPool2dBackward(Op):
     def backward(c, gg):
         if c.next[0] is None:
             return None, None, None
-        from .conv import unfold
-        from .shape import pad
-        from .elementwise import where
         _, x, out = c.saved
         a = c.attrs
         k, s, p, d = a["kernel"], a["stride"], a["padding"], a["dilation"]

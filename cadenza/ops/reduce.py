@@ -10,12 +10,18 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
-from ..errors import DTypeError
+from ..errors import DTypeError, fmt_shape
+from .index import _scalar_tensor
+from .join import cat
+from .._creation import _wrap_np, zeros
+from .elementwise import isinf, isnan, maximum, minimum, where
+from .index import gather
 
-__all__ = ["sum", "nansum", "mean", "var", "std", "var_mean", "std_mean", "amax",
-           "amin", "max", "min", "aminmax", "argmax", "argmin", "prod", "cumsum",
-           "cumprod", "logsumexp", "all", "any", "count_nonzero", "argsort", "sort",
-           "topk", "kthvalue", "median", "norm"]
+__all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort",
+           "bucketize", "count_nonzero", "cumprod", "cumsum", "kthvalue", "logsumexp",
+           "max", "mean", "median", "min", "nansum", "norm", "prod", "searchsorted",
+           "sort", "std", "std_mean", "sum", "topk", "var", "var_mean"]
+
 
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -125,9 +131,9 @@ class Prod(Op):
             g = g.reshape(_kept_shape(c.shape(0), dims))
         nz = x != 0
         zeros = (~nz).sum(dim=dims, keepdim=True)
-        prod_nz = _where(nz, x, 1.0).prod(dim=dims, keepdim=True)
-        others = _where(nz, _where(zeros == 0, prod_nz / _where(nz, x, 1.0), 0.0),
-                       _where(zeros == 1, prod_nz, 0.0))
+        prod_nz = where(nz, x, 1.0).prod(dim=dims, keepdim=True)
+        others = where(nz, where(zeros == 0, prod_nz / where(nz, x, 1.0), 0.0),
+                       where(zeros == 1, prod_nz, 0.0))
         return (g * others,)
 
 
@@ -170,13 +176,12 @@ class Cumprod(Op):
         d = c.attrs.get("dim", 0)
         n = x.shape[d]
         if n <= _CUMPROD_EXACT:
-            from .._creation import _wrap_np
             xm, gm = x.movedim(d, -1), g.movedim(d, -1)                # (..., n)
             eye = _wrap_np(np.eye(n, dtype=bool))
-            rows = _where(eye, 1.0, xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n))  # (..., i, k)
+            rows = where(eye, 1.0, xm.unsqueeze(-2).expand(*xm.shape[:-1], n, n))  # (..., i, k)
             p = apply(Cumprod, rows, dim=xm.ndim)                       # (..., i, j)
             upper = _wrap_np(np.triu(np.ones((n, n), dtype=bool)))      # j >= i
-            gi = _where(upper, p * gm.unsqueeze(-2), 0.0).sum(-1)       # (..., n)
+            gi = where(upper, p * gm.unsqueeze(-2), 0.0).sum(-1)       # (..., n)
             return (gi.movedim(-1, d),)
 
         def rev_cumsum(t):
@@ -185,11 +190,11 @@ class Cumprod(Op):
         nz_before = zero.cumsum(d)
         before = nz_before == 0
         first_zero = zero & (nz_before == 1)
-        safe_x = _where(zero, 1.0, x)
+        safe_x = where(zero, 1.0, x)
         g_before = rev_cumsum(g * c.out) / safe_x
-        x_one = _where(first_zero, 1.0, x)
+        x_one = where(first_zero, 1.0, x)
         g_zero = rev_cumsum(g * apply(Cumprod, x_one, dim=d))
-        return (_where(before, g_before, _where(first_zero, g_zero, 0.0)),)
+        return (where(before, g_before, where(first_zero, g_zero, 0.0)),)
 
 
 def _nondiff(name, fwd, onnx):
@@ -264,8 +269,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
-    from .elementwise import isnan
-    return sum(_where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
+    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -332,7 +336,6 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
     if input._data.ndim == 0:
         return values_indices(input, apply(argfn, input))
     idx = apply(argfn, input, dim=d, keepdim=True)
-    from .index import gather
     values = gather(input, d, idx)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
@@ -342,7 +345,6 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
 def max(input, dim=None, keepdim=False, *, out=None):
     """max(x) -> value; max(x, dim) -> (values, indices); max(x, other) -> elementwise."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
         return maximum(input, dim)
     if dim is None:
         if input._data.size == 0:
@@ -354,7 +356,6 @@ def max(input, dim=None, keepdim=False, *, out=None):
 
 def min(input, dim=None, keepdim=False, *, out=None):
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(input, dim)
     if dim is None:
         if input._data.size == 0:
@@ -406,8 +407,7 @@ def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: m + log(sum(exp(x - m))) with m = max (detached)."""
     dims = _dims(dim, input._data.ndim, "logsumexp")
     m = amax(input, dims, keepdim=True).detach()
-    from .elementwise import isinf
-    m = _where(isinf(m), 0.0, m)
+    m = where(isinf(m), 0.0, m)
     out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m
     return out if keepdim else out.squeeze(dims if dims is not None else None) if dims else \
         out.reshape(())
@@ -430,7 +430,6 @@ def count_nonzero(input, dim=None):
 def argsort(input, dim=-1, descending=False, stable=False):
     d = _norm_dim(dim, input._data.ndim, "argsort") if input._data.ndim else 0
     if input._data.ndim == 0:
-        from .._creation import zeros
         return zeros((), dtype=_dt.int64)
     return apply(Argsort, input, dim=d, descending=descending)
 
@@ -438,10 +437,8 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along dim; stable ordering of equal elements."""
     if input._data.ndim == 0:
-        from .._creation import zeros
         return values_indices(input, zeros((), dtype=_dt.int64))
     idx = argsort(input, dim, descending)
-    from .index import gather
     return values_indices(gather(input, dim, idx), idx)
 
 
@@ -452,14 +449,12 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if k < 0 or k > n:
         raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
     idx = argsort(input, d, descending=largest).narrow(d, 0, k)
-    from .index import gather
     return values_indices(gather(input, d, idx), idx)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     d = _norm_dim(dim, input._data.ndim, "kthvalue")
     idx = argsort(input, d).narrow(d, k - 1, 1)
-    from .index import gather
     v = gather(input, d, idx)
     if not keepdim:
         v, idx = v.squeeze(d), idx.squeeze(d)
@@ -495,6 +490,38 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return (a ** p).sum(dim, keepdim) ** (1.0 / p)
 
 
-def _where(c, a, b):
-    from .elementwise import where as w
-    return w(c, a, b)
+
+def searchsorted(sorted_sequence, values, *, right=False, side=None):
+    """Indices (int64, the shape of ``values``) at which ``values`` would be inserted into the
+    sorted last dim of ``sorted_sequence`` to keep it sorted.
+
+    Written with recorded ops so compiled graphs recompute it: in a stable sort of
+    ``cat(values, seq)`` each value lands after exactly the sequence elements less than it
+    ("left"; with ``cat(seq, values)``, those less than or equal: "right"), so its insertion
+    index is its rank there minus its rank among the values alone. NaN sorts last as in
+    ``np.searchsorted``.
+
+    >>> cadenza.searchsorted(cadenza.tensor([1., 3.]), cadenza.tensor([2., 3.]))
+    tensor([1, 1])
+    """
+    side = side or ("right" if right else "left")
+    s = sorted_sequence
+    v = values if isinstance(values, Tensor) else _scalar_tensor(values, s)
+    dt = _dt.result_type(s, v)
+    s, v = s.to(dt), v.to(dt)
+    out_shape = tuple(v.shape)
+    if s.ndim <= 1:
+        s, v = s.reshape(-1), v.reshape(-1)
+    elif s.ndim != v.ndim or tuple(s.shape[:-1]) != tuple(v.shape[:-1]):
+        raise RuntimeError(f"searchsorted: expected boundaries and input to have the same "
+                           f"leading dims, got {fmt_shape(s.shape)} and {fmt_shape(v.shape)}")
+    n, m = s.shape[-1], v.shape[-1]
+    keys = cat([v, s], -1) if side == "left" else cat([s, v], -1)
+    rank = argsort(argsort(keys, -1), -1)          # inverse permutation: rank of each key
+    start = 0 if side == "left" else n
+    rank_v = rank[..., start:start + m]
+    return (rank_v - argsort(argsort(v, -1), -1)).reshape(out_shape)
+
+
+def bucketize(input, boundaries, *, right=False):
+    return searchsorted(boundaries, input, side="left" if not right else "right")

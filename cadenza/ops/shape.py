@@ -10,11 +10,15 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .views import *  # noqa: F401,F403
-from .views import _shape_args, expand, movedim, unsqueeze
+from .views import PadConstant, _shape_args, expand, movedim, unsqueeze
 from .join import *  # noqa: F401,F403
+from .._creation import _wrap_np, tensor, zeros
+from .elementwise import where
+from .index import _data_dependent, index_put, index_select
 
-__all__ = ["flip", "fliplr", "flipud", "roll", "repeat", "tile", "repeat_interleave",
-           "pad", "tril", "triu", "diagonal", "diag", "trace"]
+__all__ = ["diag", "diagonal", "flip", "fliplr", "flipud", "pad", "repeat",
+           "repeat_interleave", "roll", "tile", "trace", "tril", "triu"]
+
 
 
 @register
@@ -34,29 +38,6 @@ class Roll(Op):
         s = c.attrs["shifts"]
         neg = tuple(-x for x in s) if isinstance(s, tuple) else -s
         return (g.roll(neg, c.attrs["dims"]),)
-
-
-@register
-class PadConstant(Op):
-    """Constant padding; ``pads`` is ((before, after), ...) per dim, all >= 0."""
-    name, kind, saves = "pad_constant", "shape", "none"
-    forward = staticmethod(lambda xp, a, pads=(), value=0.0: xp.pad(
-        a, pads, mode="constant", constant_values=value))
-
-    @staticmethod
-    def backward(c, g):
-        idx = tuple(slice(b, g.shape[i] - e) for i, (b, e) in enumerate(c.attrs["pads"]))
-        return (g[idx],)
-
-    @staticmethod
-    def onnx(ctx, node, out):
-        pads = node.attrs["pads"]
-        nd = len(node.out.shape)
-        pads = list(pads) + [(0, 0)] * (nd - len(pads))
-        onnx_pads = [int(p[0]) for p in pads] + [int(p[1]) for p in pads]
-        ctx.node("Pad", [ctx.name(node.inputs[0]), ctx.i64(onnx_pads),
-                         ctx.const(np.asarray(node.attrs.get("value", 0.0), node.out.dtype))],
-                 out, mode="constant")
 
 
 # ----------------------------------------------------------------------------- public functions
@@ -124,8 +105,6 @@ def repeat_interleave(input, repeats, dim=None):
         x = unsqueeze(input, d + 1)
         x = expand(x, shp[:d + 1] + (repeats,) + shp[d + 1:])
         return x.reshape(shp[:d] + (shp[d] * repeats,) + shp[d + 1:])
-    from .._creation import tensor
-    from .index import index_select, _data_dependent
     if isinstance(repeats, Tensor):
         _data_dependent(repeats, "repeat_interleave with tensor repeats")
     idx = np.repeat(np.arange(input.shape[d]), np.asarray(repeats.tolist() if isinstance(
@@ -154,8 +133,6 @@ def pad(input, pad, mode="constant", value=None):
 
 def _pad_mode(input, pads, mode):
     """reflect / replicate / circular padding as gathers (so gradients flow)."""
-    from .index import index_select
-    from .._creation import tensor
     x = input
     for d, (b, e) in enumerate(pads):
         if not (b or e):
@@ -187,8 +164,6 @@ def tril(input, diagonal=0):
     """Lower triangle of the last two dims (the rest zeroed)."""
     if input._data.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    from .._creation import _wrap_np
-    from .elementwise import where
     return where(_wrap_np(_tri_mask(input.shape, diagonal, False)), input,
                  _zero_of(input))
 
@@ -196,8 +171,6 @@ def tril(input, diagonal=0):
 def triu(input, diagonal=0):
     if input._data.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    from .._creation import _wrap_np
-    from .elementwise import where
     return where(_wrap_np(_tri_mask(input.shape, diagonal, True)), input, _zero_of(input))
 
 
@@ -212,19 +185,15 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     x = movedim(input, (d1, d2), (nd - 2, nd - 1))
     r, c = x.shape[-2], x.shape[-1]
     rows = np.arange(builtins.max(0, -offset), builtins.min(r, c - offset))
-    from .._creation import _wrap_np
     return x[..., _wrap_np(rows), _wrap_np(rows + offset)]
 
 
 def diag(input, diagonal=0):
     if input._data.ndim == 1:
         n = input.shape[0] + builtins.abs(diagonal)
-        from .._creation import zeros
         out = zeros(n, n, dtype=input.dtype)
         i = np.arange(input.shape[0])
         r, c = (i, i + diagonal) if diagonal >= 0 else (i - diagonal, i)
-        from .index import index_put
-        from .._creation import _wrap_np
         return index_put(out, (_wrap_np(r), _wrap_np(c)), input)
     return globals()["diagonal"](input, diagonal)
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
+from .elementwise import where
+from .index import gather
 
 __all__: list = []   # primitives only, used through ops.apply
+
 
 
 _CHUNK = 1 << 15  # elements per block: the temporaries of a block stay in L2 cache
@@ -362,8 +365,6 @@ class CrossEntropyBackward(Op):
         p = apply(Softmax, x, dim=1)
         dg = dx = None
         if c.next[0] is not None:
-            from .index import gather
-            from .elementwise import where
             ts = where(t != ii, t, 0)
             ht = gather(h, 1, ts.unsqueeze(1)).squeeze(1)
             dg = ((h * p).sum(1) - ht) * keep

@@ -8,12 +8,13 @@ import numpy as np
 
 from ._registry import Op, register, apply
 
-__all__ = ["sigmoid", "log2", "log10", "neg", "negative", "exp", "expm1", "log",
-           "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "atan",
-           "arctan", "asin", "arcsin", "acos", "arccos", "sinh", "cosh", "tanh",
-           "asinh", "arcsinh", "erf", "relu", "abs", "absolute", "sign", "sgn", "floor",
-           "ceil", "trunc", "fix", "isnan", "isinf", "isfinite", "logical_not",
-           "bitwise_not", "round", "erfc"]
+__all__ = ["abs", "absolute", "acos", "arccos", "arcsin", "arcsinh", "arctan",
+           "argwhere", "asin", "asinh", "atan", "bitwise_not", "ceil", "cos", "cosh",
+           "erf", "erfc", "exp", "expm1", "fix", "floor", "isfinite", "isinf", "isnan",
+           "log", "log10", "log1p", "log2", "logical_not", "neg", "negative", "nonzero",
+           "reciprocal", "relu", "round", "rsqrt", "sgn", "sigmoid", "sign", "sin",
+           "sinh", "sqrt", "tan", "tanh", "trunc"]
+
 
 
 def _unary(name, fwd, bwd, c_expr, onnx, saves="inputs", to_float=True, differentiable=True,
@@ -214,3 +215,23 @@ def round(input, decimals=0):
 
 def erfc(input):
     return 1 - erf(input)
+
+
+# ----------------------------------------------------------------------------- nonzero
+@register
+class Nonzero(Op):
+    name, kind, onnx, saves, differentiable = "nonzero", "index", None, "none", False
+    forward = staticmethod(lambda xp, a: xp.argwhere(a).astype(np.int64))
+
+
+def nonzero(input, *, as_tuple=False):
+    out = apply(Nonzero, input)
+    if as_tuple:
+        if input.ndim == 0:
+            return (out.reshape(-1),)
+        return tuple(out[:, i] for i in range(out.shape[1]))
+    return out
+
+
+def argwhere(input):
+    return nonzero(input)

@@ -10,12 +10,16 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
+from .. import dtypes
+from .._tensor_base import Size, _make
+from .._trace_hooks import untraceable
 
-__all__ = ["sum_to", "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten",
-           "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t",
-           "movedim", "moveaxis", "expand", "expand_as", "broadcast_to",
-           "broadcast_shapes", "broadcast_tensors", "contiguous", "clone", "atleast_1d",
-           "atleast_2d"]
+__all__ = ["atleast_1d", "atleast_2d", "broadcast_shapes", "broadcast_tensors",
+           "broadcast_to", "clone", "contiguous", "expand", "expand_as", "flatten",
+           "moveaxis", "movedim", "permute", "reshape", "reshape_as", "squeeze",
+           "sum_to", "swapaxes", "swapdims", "t", "transpose", "unflatten", "unsqueeze",
+           "view", "view_as"]
+
 
 
 def _infer_shape(shape, numel, op):
@@ -186,7 +190,6 @@ def reshape(input, *shape):
 def view(input, *shape):
     """A view with a new shape; fails (as in PyTorch) when the strides do not allow it."""
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        from .. import dtypes
         if isinstance(shape[0], dtypes.dtype):
             return _view_dtype(input, shape[0])
     shape = _infer_shape(_shape_args(shape), input._data.size, "view")
@@ -200,8 +203,6 @@ def view(input, *shape):
 
 
 def _view_dtype(input, dt):
-    from .._tensor_base import _make
-    from .._trace_hooks import untraceable
     # no primitive reinterprets bits yet: a raw view would be replayed as a stale input
     untraceable("Tensor.view(dtype)", "reinterpret the bits outside the compiled function",
                 input)
@@ -349,7 +350,6 @@ def broadcast_to(input, shape):
 
 
 def broadcast_shapes(*shapes):
-    from .._tensor_base import Size
     try:
         return Size(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
@@ -378,3 +378,26 @@ def atleast_1d(x):
 
 def atleast_2d(x):
     return x.reshape(1, -1) if x.ndim < 2 else x
+
+
+@register
+class PadConstant(Op):
+    """Constant padding; ``pads`` is ((before, after), ...) per dim, all >= 0."""
+    name, kind, saves = "pad_constant", "shape", "none"
+    forward = staticmethod(lambda xp, a, pads=(), value=0.0: xp.pad(
+        a, pads, mode="constant", constant_values=value))
+
+    @staticmethod
+    def backward(c, g):
+        idx = tuple(slice(b, g.shape[i] - e) for i, (b, e) in enumerate(c.attrs["pads"]))
+        return (g[idx],)
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        pads = node.attrs["pads"]
+        nd = len(node.out.shape)
+        pads = list(pads) + [(0, 0)] * (nd - len(pads))
+        onnx_pads = [int(p[0]) for p in pads] + [int(p[1]) for p in pads]
+        ctx.node("Pad", [ctx.name(node.inputs[0]), ctx.i64(onnx_pads),
+                         ctx.const(np.asarray(node.attrs.get("value", 0.0), node.out.dtype))],
+                 out, mode="constant")

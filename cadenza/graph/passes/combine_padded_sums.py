@@ -21,7 +21,7 @@ from collections import Counter
 
 from ...ops.binary import Add
 from ...ops.join import Cat
-from ...ops.shape import PadConstant
+from ...ops.views import PadConstant
 from ...ops.views import Permute
 from ..ir import Graph, Node, Value
 
