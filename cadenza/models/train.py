@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import List, Optional
 
 import cadenza
+from ..nn.utils import clip_grad_norm_
 from .data import TokenData, default_corpus_files, find_files
 from .gpt import GPT, GPTConfig, PRESETS
 from .tokenizer import ByteTokenizer, get_tokenizer, load_tokenizer
@@ -123,33 +124,15 @@ def make_optimizer(model: GPT, cfg: TrainConfig):
     return cadenza.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    grads = [p.grad for p in params if p.grad is not None]
-    total = math.sqrt(sum(float((g * g).sum()) for g in grads))
-    if total > max_norm:
-        scale = max_norm / (total + 1e-6)
-        with cadenza.no_grad():
-            for g in grads:
-                g.mul_(scale)
-    return total
-
-
 def compiled_step(model: GPT, opt, params, grad_clip: float):
     """``step(x, y) -> (loss, grad_norm or None)``: forward, backward, clipping, AdamW and
-    zero_grad as one compiled graph (``cadenza train --compile``). Clipping is tensor maths
-    (``grads * min(1, max_norm / (norm + 1e-6))``), the capturable form of clip_grad_norm's
-    branch; the learning rate the loop sets each step is read by the graph on each call."""
+    zero_grad as one compiled graph (``cadenza train --compile``). ``clip_grad_norm_`` records
+    its norm and coefficient as host nodes of the eager maths, and the learning rate the loop
+    sets each step is read by the graph on each call."""
     def step(x, y):
         _, loss = model(x, y)
         loss.backward()
-        norm = None
-        if grad_clip > 0:
-            grads = [p.grad for p in params if p.grad is not None]
-            norm = cadenza.stack([(g * g).sum() for g in grads]).sum().sqrt()
-            coef = (grad_clip / (norm + 1e-6)).clamp(max=1.0)
-            with cadenza.no_grad():
-                for g in grads:
-                    g.mul_(coef)
+        norm = clip_grad_norm_(params, grad_clip) if grad_clip > 0 else None
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss, norm
@@ -365,7 +348,8 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                 loss_sum = float(loss)
                 gnorm = float(norm) if norm is not None else None
             else:
-                gnorm = clip_grad_norm(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
+                gnorm = (float(clip_grad_norm_(params, cfg.grad_clip)) if cfg.grad_clip > 0
+                         else None)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
             loss_v = loss_sum / cfg.grad_accum
