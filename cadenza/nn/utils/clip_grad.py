@@ -51,12 +51,19 @@ def _combine(p: float):
     return lambda *s: sum(s) ** (1.0 / p)
 
 
-def _total_norm(grads, norm_type: float):
+def _total_norm(grads, norm_type: float, error_if_nonfinite: bool):
     """The total norm of ``grads``: a Python float in eager mode, a 0-d float64 Tensor while
     compiling."""
+    norm_type = float(norm_type)
     with no_grad():
         parts = [_part(g.detach(), norm_type) for g in grads]
-    return host_scalar(_combine(norm_type), *parts)
+    total = host_scalar(_combine(norm_type), *parts)
+    if error_if_nonfinite and not math.isfinite(float(total)):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
+                           "`parameters` is non-finite, so it cannot be clipped. To disable "
+                           "this error and scale the gradients by the non-finite norm anyway, "
+                           "set `error_if_nonfinite=False`")
+    return total
 
 
 def _as_tensor(total, like: Tensor) -> Tensor:
@@ -64,14 +71,6 @@ def _as_tensor(total, like: Tensor) -> Tensor:
     if isinstance(total, Tensor):
         return total.to(like.dtype)
     return _tensor(total, dtype=like.dtype, device=like.device)
-
-
-def _check_finite(total, norm_type: float) -> None:
-    if not math.isfinite(float(total)):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           "`parameters` is non-finite, so it cannot be clipped. To disable "
-                           "this error and scale the gradients by the non-finite norm anyway, "
-                           "set `error_if_nonfinite=False`")
 
 
 def _scale(grads, max_norm: float, total) -> None:
@@ -95,11 +94,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     tensors = list(tensors)
     if not tensors:
         return _tensor(0.0)
-    norm_type = float(norm_type)
-    total = _total_norm(tensors, norm_type)
-    if error_if_nonfinite:
-        _check_finite(total, norm_type)
-    return _as_tensor(total, tensors[0])
+    return _as_tensor(_total_norm(tensors, norm_type, error_if_nonfinite), tensors[0])
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
@@ -122,10 +117,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     grads = _grads(parameters)
     if not grads:
         return _tensor(0.0)
-    norm_type = float(norm_type)
-    total = _total_norm(grads, norm_type)
-    if error_if_nonfinite:
-        _check_finite(total, norm_type)
+    total = _total_norm(grads, norm_type, error_if_nonfinite)
     # the coefficient comes from the unrounded total (what the trainer always computed)
     _scale(grads, max_norm, total)
     return _as_tensor(total, grads[0])
