@@ -16,25 +16,23 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 import cadenza
 from ..nn.utils import clip_grad_norm_
 from .data import TokenData, default_corpus_files, find_files
-from .gpt import GPT, GPTConfig, PRESETS
+from .config import PRESETS, ConfigError, FromDict, GPTConfig
+from .gpt import GPT
 from .tokenizer import ByteTokenizer, get_tokenizer, load_tokenizer
 
 CKPT_NAME = "ckpt.safetensors"
 
 
-class ConfigError(ValueError):
-    """Bad user configuration; the CLI reports it in one line with exit code 2."""
-
-
 @dataclass
-class TrainConfig:
+class TrainConfig(FromDict):
     """How to train. ``model`` holds GPTConfig overrides applied on top of ``preset``."""
+    _unknown, _error = "train config: unknown key(s)", ConfigError
     preset: str = "tiny"
     model: dict = field(default_factory=dict)
     corpus: Optional[List[str]] = None     # files/dirs; None: the Python stdlib's sources
@@ -61,14 +59,6 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 1337
     compile: bool = False                  # each step as one compiled graph (cadenza.compile)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"train config: unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
 
     def validate(self) -> "TrainConfig":
         if self.preset not in PRESETS:
