@@ -14,12 +14,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 import cadenza
+from .. import distributed as dist
+from ..distributed.launch import launched_under_mpi
+from ..nn.parallel import DistributedDataParallel
 from ..nn.utils import clip_grad_norm_
 from .data import TokenData, default_corpus_files, find_files
 from .config import PRESETS, ConfigError, FromDict, GPTConfig
@@ -182,7 +186,7 @@ def evaluate(model: GPT, data: TokenData, cfg: TrainConfig, block_size: int,
 
 
 def _progress(total: int, initial: int):
-    try:
+    try:  # an optional extra (cadenza[llm]); without it the loop logs lines instead
         from tqdm import tqdm
     except ImportError:
         return None
@@ -202,7 +206,7 @@ def _rewrite_metrics(path: str, upto_step: int) -> None:
 
 def plot_metrics(metrics_path: str, png_path: str) -> Optional[str]:
     """Loss curve PNG; returns a note instead when matplotlib is not installed."""
-    try:
+    try:  # an optional extra (cadenza[llm]), and slow to import: only when plotting
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -262,7 +266,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
         return TokenData.build(files, tok, os.path.join(cfg.out, "data"), cfg.val_fraction,
                                min_tokens=gcfg.block_size + 1)
     if world > 1:  # rank 0 writes the token file; the others then reuse it
-        import cadenza.distributed as dist
         data = build_data() if rank == 0 else None
         dist.barrier()
         data = data if rank == 0 else build_data()
@@ -275,7 +278,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
     model.train()
     fwd = model
     if world > 1:
-        from ..nn.parallel import DistributedDataParallel
         fwd = DistributedDataParallel(model)
     opt = make_optimizer(model, cfg)
     data_gen = cadenza.Generator().manual_seed(cfg.seed + 1)
@@ -301,7 +303,7 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                           "rng": {"default": cadenza.get_rng_state(),
                                   "data": data_gen.get_state()}}, ckpt_path)
         if world > 1:
-            cadenza.distributed.barrier()  # no rank runs ahead of a checkpoint being written
+            dist.barrier()  # no rank runs ahead of a checkpoint being written
 
     params = [p for p in model.parameters() if p.requires_grad]
     tokens_per_step = cfg.batch_size * cfg.grad_accum * gcfg.block_size
@@ -368,7 +370,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 save(done)
             if done == kill_at:  # test hook: die hard between checkpoints
-                import signal
                 os.kill(os.getpid(), signal.SIGKILL)
     if bar is not None:
         bar.close()
@@ -389,10 +390,8 @@ def _silent(*_args, **_kwargs):
 
 def _init_distributed(cfg: TrainConfig):
     """(rank, world size): (0, 1) for one process; under mpiexec, the MPI process group."""
-    from ..distributed.launch import launched_under_mpi
     if not launched_under_mpi():
         return 0, 1
-    import cadenza.distributed as dist
     if not dist.is_initialized():
         dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -417,7 +416,6 @@ class _no_sync:
 
 
 def _mean_over_ranks(value: float) -> float:
-    import cadenza.distributed as dist
     t = cadenza.tensor([value], dtype=cadenza.float64)
     dist.all_reduce(t, op=dist.ReduceOp.AVG)
     return float(t[0])

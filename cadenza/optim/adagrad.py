@@ -47,7 +47,7 @@ class Adagrad(Optimizer):
         state["sum"] = full_like(p, group["initial_accumulator_value"])
 
     def _update(self, p, grad, group) -> None:
-        state = self._state(p, group)
+        state = self._param_state(p, group)
         # a float in eager mode; a host node of the same maths under compile
         neg_clr = host_scalar(lambda step, lr, d=group["lr_decay"]: -(lr / (1 + (step - 1) * d)),
                               state["step"], hyper(group, "lr"))

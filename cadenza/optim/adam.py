@@ -65,7 +65,7 @@ class Adam(Optimizer):
     def _update(self, p, grad, group) -> None:
         lr = hyper(group, "lr")      # a graph input when compiled: schedulers do not recompile
         beta1, beta2 = (_to_float(b) for b in group["betas"])
-        state = self._state(p, group)
+        state = self._param_state(p, group)
         exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)

@@ -301,7 +301,7 @@ class Optimizer:
         """L2 weight decay: ``grad + wd * p`` (AdamW overrides it with decoupled decay)."""
         return grad.add(p, alpha=wd)
 
-    def _state(self, p: Tensor, group: dict) -> dict:
+    def _param_state(self, p: Tensor, group: dict) -> dict:
         """``self.state[p]``, filled by ``_init_state`` on first use, with its ``step`` counter
         (if it has one) advanced: what an update that keeps per-parameter state starts with."""
         state = self.state[p]

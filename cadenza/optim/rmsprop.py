@@ -55,7 +55,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, grad, group) -> None:
         alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
-        state = self._state(p, group)
+        state = self._param_state(p, group)
         square_avg = state["square_avg"]
         square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:
