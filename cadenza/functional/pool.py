@@ -21,16 +21,6 @@ __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg
            "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
-def _pool_out(n, k, s, p, d, ceil_mode):
-    """Output length of a pooling window sweep (PyTorch's rule, incl. ceil_mode's last window
-    that must start inside the input or its left padding)."""
-    num = n + 2 * p - d * (k - 1) - 1
-    out = (num + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1
-    return out
-
-
 def _check_pool(x, k, s, p, d, op):
     for n, kk, ss, pp, dd in zip(x.shape[2:], k, s, p, d):
         if kk <= 0 or ss <= 0 or dd <= 0 or pp < 0:
@@ -48,11 +38,8 @@ def _check_pool(x, k, s, p, d, op):
 def _windows(x, k, s, p, d, ceil_mode, fill):
     """Pad x (N, C, H, W) with ``fill`` (p on the left, what the last window needs on the right)
     and cut it into windows: (N, C, kh*kw, oh*ow) plus (oh, ow)."""
-    N, C, H, W = x.shape
-    oh = _pool_out(H, k[0], s[0], p[0], d[0], ceil_mode)
-    ow = _pool_out(W, k[1], s[1], p[1], d[1], ceil_mode)
-    rh = max((oh - 1) * s[0] + d[0] * (k[0] - 1) + 1 - H - p[0], 0)
-    rw = max((ow - 1) * s[1] + d[1] * (k[1] - 1) + 1 - W - p[1], 0)
+    N, C = x.shape[:2]
+    oh, ow, rh, rw = _pool_ops.pool_geometry(x.shape, k, s, p, d, ceil_mode)
     if p[0] or p[1] or rh or rw:
         x = ops.pad(x, (p[1], rw, p[0], rh), value=fill)
     cols = unfold(x, k, d, 0, s)  # (N, C*kh*kw, L)
@@ -66,12 +53,37 @@ def _const(a):
 
 
 def _as_batched(input, nd, op):
+    """(N, C, H, W) from a (C, *) or (N, C, *) input with nd spatial dims (a 1-d pool is a 2-d
+    one over a height-1 plane), and whether it had no batch dim."""
     if input.ndim == nd + 1:
-        return input.unsqueeze(0), True
-    if input.ndim == nd + 2:
-        return input, False
-    raise ShapeError(f"{op}: expected a {nd + 1}-d (C, ...) or {nd + 2}-d (N, C, ...) input, "
-                     f"got {fmt_shape(input.shape)}")
+        x, unbatched = input.unsqueeze(0), True
+    elif input.ndim == nd + 2:
+        x, unbatched = input, False
+    else:
+        raise ShapeError(f"{op}: expected a {nd + 1}-d (C, ...) or {nd + 2}-d (N, C, ...) input, "
+                         f"got {fmt_shape(input.shape)}")
+    return (x.unsqueeze(2) if nd == 1 else x), unbatched
+
+
+def _unbatched(t, nd, unbatched):
+    """Back from _as_batched's (N, C, H, W) form to the input's (None stays None)."""
+    if t is None:
+        return None
+    if nd == 1:
+        t = t.squeeze(2)
+    return t.squeeze(0) if unbatched else t
+
+
+def _pool_args(nd, op, kernel_size, stride, padding, dilation=1):
+    """kernel, stride (default: the kernel), padding and dilation as the 2-d primitive's pairs
+    (a 1-d pool's with the height-1 pair first)."""
+    k = ntuple(kernel_size, nd, "kernel_size", op)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        ntuple(stride, nd, "stride", op)
+    p, d = ntuple(padding, nd, "padding", op), ntuple(dilation, nd, "dilation", op)
+    if nd == 1:
+        return (1, *k), (1, *s), (0, *p), (1, *d)
+    return k, s, p, d
 
 
 def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
@@ -91,6 +103,15 @@ def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
     return out, _make(rows * W + cols_)
 
 
+def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    op = f"max_pool{nd}d"
+    x, unb = _as_batched(input, nd, op)
+    k, s, p, d = _pool_args(nd, op, kernel_size, stride, padding, dilation)
+    out, ind = _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op)
+    out = _unbatched(out, nd, unb)
+    return (out, _unbatched(ind, nd, unb)) if return_indices else out
+
+
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """Max over kh x kw windows of (N, C, H, W) or (C, H, W); padding counts as -inf; ties go
@@ -100,17 +121,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    x, unb = _as_batched(input, 2, "max_pool2d")
-    k = ntuple(kernel_size, 2, "kernel_size", "max_pool2d")
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        ntuple(stride, 2, "stride", "max_pool2d")
-    out, ind = _max_pool2d(x, k, s, ntuple(padding, 2, "padding", "max_pool2d"),
-                           ntuple(dilation, 2, "dilation", "max_pool2d"), ceil_mode,
-                           return_indices, "max_pool2d")
-    if unb:
-        out = out.squeeze(0)
-        ind = ind.squeeze(0) if ind is not None else None
-    return (out, ind) if return_indices else out
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -120,20 +132,8 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     >>> max_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
     tensor([[[3., 2.]]])
     """
-    x, unb = _as_batched(input, 1, "max_pool1d")
-    one = lambda v, n: ntuple(v, 1, n, "max_pool1d")[0]  # noqa: E731
-    k = one(kernel_size, "kernel_size")
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        one(stride, "stride")
-    out, ind = _max_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, one(padding, "padding")),
-                           (1, one(dilation, "dilation")), ceil_mode, return_indices,
-                           "max_pool1d")
-    out = out.squeeze(2)
-    ind = ind.squeeze(2) if ind is not None else None
-    if unb:
-        out = out.squeeze(0)
-        ind = ind.squeeze(0) if ind is not None else None
-    return (out, ind) if return_indices else out
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 def _divisor(n, k, s, p, o, include_pad):
@@ -161,6 +161,15 @@ def _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op):
     return out.reshape(N, C, oh, ow)
 
 
+def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    op = f"avg_pool{nd}d"
+    x, unb = _as_batched(input, nd, op)
+    k, s, p, _ = _pool_args(nd, op, kernel_size, stride, padding)
+    out = _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op)
+    return _unbatched(out, nd, unb)
+
+
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """Mean over kh x kw windows (zero padding; count_include_pad counts it in the divisor).
@@ -169,13 +178,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     tensor([[[[ 2.5000,  4.5000],
               [10.5000, 12.5000]]]])
     """
-    x, unb = _as_batched(input, 2, "avg_pool2d")
-    k = ntuple(kernel_size, 2, "kernel_size", "avg_pool2d")
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        ntuple(stride, 2, "stride", "avg_pool2d")
-    out = _avg_pool2d(x, k, s, ntuple(padding, 2, "padding", "avg_pool2d"), ceil_mode,
-                      count_include_pad, divisor_override, "avg_pool2d")
-    return out.squeeze(0) if unb else out
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -185,14 +189,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     >>> avg_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
     tensor([[[2., 1.]]])
     """
-    x, unb = _as_batched(input, 1, "avg_pool1d")
-    one = lambda v, n: ntuple(v, 1, n, "avg_pool1d")[0]  # noqa: E731
-    k = one(kernel_size, "kernel_size")
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        one(stride, "stride")
-    out = _avg_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, one(padding, "padding")), ceil_mode,
-                      count_include_pad, None, "avg_pool1d").squeeze(2)
-    return out.squeeze(0) if unb else out
+    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
 def _adaptive_bounds(n, o):
@@ -272,19 +269,23 @@ def _adaptive_max2d(x, oh, ow, return_indices):
     return out, ind
 
 
+def _adaptive_max(nd, input, output_size, return_indices):
+    op = f"adaptive_max_pool{nd}d"
+    x, unb = _as_batched(input, nd, op)
+    oh, ow = (1, *_out_sizes(output_size, (x.shape[3],), op)) if nd == 1 else \
+        _out_sizes(output_size, tuple(x.shape[2:]), op)
+    out, ind = _adaptive_max2d(x, oh, ow, return_indices)
+    out = _unbatched(out, nd, unb)
+    return (out, _unbatched(ind, nd, unb)) if return_indices else out
+
+
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling to a fixed (oh, ow) with adaptive windows (first maximum wins ties).
 
     >>> adaptive_max_pool2d(cadenza.arange(16.0).reshape(1, 1, 4, 4), 1)
     tensor([[[[15.]]]])
     """
-    x, unb = _as_batched(input, 2, "adaptive_max_pool2d")
-    oh, ow = _out_sizes(output_size, tuple(x.shape[2:]), "adaptive_max_pool2d")
-    out, ind = _adaptive_max2d(x, oh, ow, return_indices)
-    if unb:
-        out = out.squeeze(0)
-        ind = ind.squeeze(0) if ind is not None else None
-    return (out, ind) if return_indices else out
+    return _adaptive_max(2, input, output_size, return_indices)
 
 
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
@@ -293,15 +294,7 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     >>> adaptive_max_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
     tensor([[[3., 2.]]])
     """
-    x, unb = _as_batched(input, 1, "adaptive_max_pool1d")
-    (o,) = _out_sizes(output_size, (x.shape[-1],), "adaptive_max_pool1d")
-    out, ind = _adaptive_max2d(x.unsqueeze(2), 1, o, return_indices)
-    out = out.squeeze(2)
-    ind = ind.squeeze(2) if ind is not None else None
-    if unb:
-        out = out.squeeze(0)
-        ind = ind.squeeze(0) if ind is not None else None
-    return (out, ind) if return_indices else out
+    return _adaptive_max(1, input, output_size, return_indices)
 
 
 # ----------------------------------------------------------------------------- interpolate

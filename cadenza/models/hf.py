@@ -51,7 +51,7 @@ from .gpt import GPT, GPTConfig
 
 
 def _safetensors():
-    try:
+    try:  # an optional extra (cadenza[checkpoints]): imported when HF weights are read/written
         from safetensors.numpy import load_file, save_file
     except ImportError:
         raise ImportError("hf interop: the optional package 'safetensors' is not installed; "

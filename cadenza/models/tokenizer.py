@@ -60,7 +60,7 @@ class _ByteStream:
 
 
 def _require_tokenizers():
-    try:
+    try:  # an optional extra (cadenza[llm]): imported on first use of the BPE tokenizer
         import tokenizers
     except ImportError:
         raise ImportError("BPE tokenizer: the optional package 'tokenizers' is not installed; "
@@ -81,11 +81,12 @@ class BPETokenizer:
     def train(cls, files: Sequence[str], vocab_size: int = 4096,
               texts: Iterable[str] = None) -> "BPETokenizer":
         """Learn merges from ``files`` (paths) or ``texts`` (strings), deterministically."""
-        tokenizers = _require_tokenizers()
-        from tokenizers import decoders, models, pre_tokenizers, trainers
+        tk_lib = _require_tokenizers()
+        models, decoders = tk_lib.models, tk_lib.decoders
+        pre_tokenizers, trainers = tk_lib.pre_tokenizers, tk_lib.trainers
         if vocab_size < 257:
             raise ValueError(f"BPETokenizer: expected vocab_size > 256, got {vocab_size}")
-        tk = tokenizers.Tokenizer(models.BPE())
+        tk = tk_lib.Tokenizer(models.BPE())
         tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tk.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False,

@@ -14,26 +14,29 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 import cadenza
+from .. import distributed as dist
+from ..distributed.launch import launched_under_mpi
+from ..nn.parallel import DistributedDataParallel
+from ..nn.utils import clip_grad_norm_
 from .data import TokenData, default_corpus_files, find_files
-from .gpt import GPT, GPTConfig, PRESETS
+from .config import PRESETS, ConfigError, FromDict, GPTConfig
+from .gpt import GPT
 from .tokenizer import ByteTokenizer, get_tokenizer, load_tokenizer
 
 CKPT_NAME = "ckpt.safetensors"
 
 
-class ConfigError(ValueError):
-    """Bad user configuration; the CLI reports it in one line with exit code 2."""
-
-
 @dataclass
-class TrainConfig:
+class TrainConfig(FromDict):
     """How to train. ``model`` holds GPTConfig overrides applied on top of ``preset``."""
+    _unknown, _error = "train config: unknown key(s)", ConfigError
     preset: str = "tiny"
     model: dict = field(default_factory=dict)
     corpus: Optional[List[str]] = None     # files/dirs; None: the Python stdlib's sources
@@ -60,14 +63,6 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 1337
     compile: bool = False                  # each step as one compiled graph (cadenza.compile)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"train config: unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
 
     def validate(self) -> "TrainConfig":
         if self.preset not in PRESETS:
@@ -123,33 +118,15 @@ def make_optimizer(model: GPT, cfg: TrainConfig):
     return cadenza.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    grads = [p.grad for p in params if p.grad is not None]
-    total = math.sqrt(sum(float((g * g).sum()) for g in grads))
-    if total > max_norm:
-        scale = max_norm / (total + 1e-6)
-        with cadenza.no_grad():
-            for g in grads:
-                g.mul_(scale)
-    return total
-
-
 def compiled_step(model: GPT, opt, params, grad_clip: float):
     """``step(x, y) -> (loss, grad_norm or None)``: forward, backward, clipping, AdamW and
-    zero_grad as one compiled graph (``cadenza train --compile``). Clipping is tensor maths
-    (``grads * min(1, max_norm / (norm + 1e-6))``), the capturable form of clip_grad_norm's
-    branch; the learning rate the loop sets each step is read by the graph on each call."""
+    zero_grad as one compiled graph (``cadenza train --compile``). ``clip_grad_norm_`` records
+    its norm and coefficient as host nodes of the eager maths, and the learning rate the loop
+    sets each step is read by the graph on each call."""
     def step(x, y):
         _, loss = model(x, y)
         loss.backward()
-        norm = None
-        if grad_clip > 0:
-            grads = [p.grad for p in params if p.grad is not None]
-            norm = cadenza.stack([(g * g).sum() for g in grads]).sum().sqrt()
-            coef = (grad_clip / (norm + 1e-6)).clamp(max=1.0)
-            with cadenza.no_grad():
-                for g in grads:
-                    g.mul_(coef)
+        norm = clip_grad_norm_(params, grad_clip) if grad_clip > 0 else None
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss, norm
@@ -209,7 +186,7 @@ def evaluate(model: GPT, data: TokenData, cfg: TrainConfig, block_size: int,
 
 
 def _progress(total: int, initial: int):
-    try:
+    try:  # an optional extra (cadenza[llm]); without it the loop logs lines instead
         from tqdm import tqdm
     except ImportError:
         return None
@@ -229,7 +206,7 @@ def _rewrite_metrics(path: str, upto_step: int) -> None:
 
 def plot_metrics(metrics_path: str, png_path: str) -> Optional[str]:
     """Loss curve PNG; returns a note instead when matplotlib is not installed."""
-    try:
+    try:  # an optional extra (cadenza[llm]), and slow to import: only when plotting
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -289,7 +266,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
         return TokenData.build(files, tok, os.path.join(cfg.out, "data"), cfg.val_fraction,
                                min_tokens=gcfg.block_size + 1)
     if world > 1:  # rank 0 writes the token file; the others then reuse it
-        import cadenza.distributed as dist
         data = build_data() if rank == 0 else None
         dist.barrier()
         data = data if rank == 0 else build_data()
@@ -302,7 +278,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
     model.train()
     fwd = model
     if world > 1:
-        from ..nn.parallel import DistributedDataParallel
         fwd = DistributedDataParallel(model)
     opt = make_optimizer(model, cfg)
     data_gen = cadenza.Generator().manual_seed(cfg.seed + 1)
@@ -328,7 +303,7 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                           "rng": {"default": cadenza.get_rng_state(),
                                   "data": data_gen.get_state()}}, ckpt_path)
         if world > 1:
-            cadenza.distributed.barrier()  # no rank runs ahead of a checkpoint being written
+            dist.barrier()  # no rank runs ahead of a checkpoint being written
 
     params = [p for p in model.parameters() if p.requires_grad]
     tokens_per_step = cfg.batch_size * cfg.grad_accum * gcfg.block_size
@@ -365,7 +340,8 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                 loss_sum = float(loss)
                 gnorm = float(norm) if norm is not None else None
             else:
-                gnorm = clip_grad_norm(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
+                gnorm = (float(clip_grad_norm_(params, cfg.grad_clip)) if cfg.grad_clip > 0
+                         else None)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
             loss_v = loss_sum / cfg.grad_accum
@@ -394,7 +370,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 save(done)
             if done == kill_at:  # test hook: die hard between checkpoints
-                import signal
                 os.kill(os.getpid(), signal.SIGKILL)
     if bar is not None:
         bar.close()
@@ -415,10 +390,8 @@ def _silent(*_args, **_kwargs):
 
 def _init_distributed(cfg: TrainConfig):
     """(rank, world size): (0, 1) for one process; under mpiexec, the MPI process group."""
-    from ..distributed.launch import launched_under_mpi
     if not launched_under_mpi():
         return 0, 1
-    import cadenza.distributed as dist
     if not dist.is_initialized():
         dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -443,7 +416,6 @@ class _no_sync:
 
 
 def _mean_over_ranks(value: float) -> float:
-    import cadenza.distributed as dist
     t = cadenza.tensor([value], dtype=cadenza.float64)
     dist.all_reduce(t, op=dist.ReduceOp.AVG)
     return float(t[0])

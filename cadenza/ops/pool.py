@@ -32,8 +32,9 @@ def pool_out(n, k, s, p, d, ceil_mode):
     return out
 
 
-def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
-    """(oh, ow) and the right-hand extension (rh, rw) that the last window needs."""
+def pool_geometry(shape, kernel, stride, padding, dilation, ceil_mode):
+    """(oh, ow) of a 2-d pooling over (N, C, H, W) ``shape`` and the right-hand extension
+    (rh, rw) that the last window needs (shared with functional.pool's composites)."""
     H, W = shape[2], shape[3]
     oh = pool_out(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     ow = pool_out(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
@@ -64,7 +65,7 @@ def _window(a, i, j, oh, ow, stride, dilation):
 
 def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                     ceil_mode=False):
-    oh, ow, rh, rw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    oh, ow, rh, rw = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
     a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
     out = None
     for i in range(kernel[0]):
@@ -81,7 +82,7 @@ def window_argmax(xp, x, out, kernel, stride, padding, dilation, ceil_mode):
     """Which element (i * kw + j) of each window wins, as torch's scan: the first maximum among
     the real (unpadded) elements, or the last NaN of a window holding one. int8 or int32."""
     kh, kw = kernel
-    oh, ow, rh, rw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    oh, ow, rh, rw = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
     ph, pw = padding
     a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
     H, W = x.shape[2], x.shape[3]
@@ -137,7 +138,7 @@ def _scatter_first_max(xp, gx, g, x, out, kernel, stride, dilation):
 
 def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
                     dilation=(1, 1), ceil_mode=False):
-    oh, ow, rh, rw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    oh, ow, rh, rw = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
     (kh, kw), (ph, pw) = kernel, padding
     n, c, h, w = x.shape
     padded = bool(ph or pw or rh or rw)
@@ -206,7 +207,7 @@ class MaxPool2dBackward(Op):
         a = c.attrs
         k, s, p, d = a["kernel"], a["stride"], a["padding"], a["dilation"]
         N, C = x.shape[0], x.shape[1]
-        oh, ow, rh, rw = _geometry(x.shape, k, s, p, d, a["ceil_mode"])
+        oh, ow, rh, rw = pool_geometry(x.shape, k, s, p, d, a["ceil_mode"])
         widths = (p[1], rw, p[0], rh)
 
         def windows(t, fill):  # (N, C, kh*kw, oh*ow)

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from .._creation import full_like
-from ..autograd.grad_mode import no_grad
 from .._trace_hooks import host_scalar, hyper
-from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_nonneg, _step_tensor
 
 __all__ = ["Adagrad"]
 
@@ -25,6 +24,8 @@ class Adagrad(Optimizer):
     """
 
     _param_shaped_state = ("sum",)
+    _group_option_defaults = (("foreach", None), ("maximize", False),
+                              ("differentiable", False), ("fused", None))
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -37,46 +38,20 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
-        for group in self.param_groups:
+        for group in self.param_groups:  # torch makes Adagrad's state up front
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(self.state[p], p, group)
 
-    def _init_state(self, p, group) -> None:
-        state = self.state[p]
+    def _init_state(self, state, p, group) -> None:
         state["step"] = _step_tensor(0.0)
         state["sum"] = full_like(p, group["initial_accumulator_value"])
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, default in (("foreach", None), ("maximize", False),
-                                 ("differentiable", False), ("fused", None)):
-                group.setdefault(key, default)
-
-    def step(self, closure=None):
-        """One Adagrad step over every parameter that has a gradient; returns the closure's loss.
-        """
-        loss = self._eval_closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr, eps = hyper(group, "lr"), group["eps"]
-                wd, lr_decay = _to_float(group["weight_decay"]), group["lr_decay"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    if len(self.state[p]) == 0:  # a group added after construction
-                        self._init_state(p, group)
-                    state = self.state[p]
-                    state["step"] += 1
-                    grad = -p.grad if group["maximize"] else p.grad
-                    if wd != 0:
-                        grad = grad.add(p, alpha=wd)
-                    # a float in eager mode; a host node of the same maths under compile
-                    neg_clr = host_scalar(
-                        lambda step, lr, d=lr_decay: -(lr / (1 + (step - 1) * d)),
-                        state["step"], lr)
-                    state_sum = state["sum"]
-                    state_sum.addcmul_(grad, grad, value=1)
-                    std = state_sum.sqrt().add_(eps)
-                    p.addcdiv_(grad, std, value=neg_clr)
-        return loss
+    def _update(self, p, grad, group) -> None:
+        state = self._param_state(p, group)
+        # a float in eager mode; a host node of the same maths under compile
+        neg_clr = host_scalar(lambda step, lr, d=group["lr_decay"]: -(lr / (1 + (step - 1) * d)),
+                              state["step"], hyper(group, "lr"))
+        state_sum = state["sum"]
+        state_sum.addcmul_(grad, grad, value=1)
+        std = state_sum.sqrt().add_(group["eps"])
+        p.addcdiv_(grad, std, value=neg_clr)

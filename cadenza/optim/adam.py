@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .._creation import zeros_like
-from ..autograd.grad_mode import no_grad
 from .._trace_hooks import host_scalar, hyper
 from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
 
@@ -28,6 +27,9 @@ class Adam(Optimizer):
     """
 
     _param_shaped_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _group_option_defaults = (("amsgrad", False), ("maximize", False), ("foreach", None),
+                              ("capturable", False), ("differentiable", False),
+                              ("fused", None), ("decoupled_weight_decay", False))
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
@@ -47,44 +49,24 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, default in (("amsgrad", False), ("maximize", False), ("foreach", None),
-                                 ("capturable", False), ("differentiable", False),
-                                 ("fused", None), ("decoupled_weight_decay", False)):
-                group.setdefault(key, default)
+    def _weight_decay(self, p, grad, wd, group):
+        if not group["decoupled_weight_decay"]:
+            return super()._weight_decay(p, grad, wd, group)
+        p.mul_(host_scalar(lambda lr: 1 - lr * wd, hyper(group, "lr")))
+        return grad
 
-    def step(self, closure=None):
-        """One Adam step over every parameter that has a gradient; returns the closure's loss."""
-        loss = self._eval_closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, group)
-        return loss
+    def _init_state(self, state, p, group) -> None:
+        state["step"] = _step_tensor(0.0)
+        state["exp_avg"] = zeros_like(p)
+        state["exp_avg_sq"] = zeros_like(p)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_like(p)
 
-    def _update(self, p, group) -> None:
+    def _update(self, p, grad, group) -> None:
         lr = hyper(group, "lr")      # a graph input when compiled: schedulers do not recompile
         beta1, beta2 = (_to_float(b) for b in group["betas"])
-        wd, eps = _to_float(group["weight_decay"]), group["eps"]
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_tensor(0.0)
-            state["exp_avg"] = zeros_like(p)
-            state["exp_avg_sq"] = zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros_like(p)
+        state = self._param_state(p, group)
         exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-
-        grad = -p.grad if group["maximize"] else p.grad
-        step_t += 1
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(host_scalar(lambda lr: 1 - lr * wd, lr))
-            else:
-                grad = grad.add(p, alpha=wd)
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
 
@@ -95,9 +77,9 @@ class Adam(Optimizer):
         bias_correction2_sqrt = host_scalar(lambda step: (1 - beta2 ** step) ** 0.5, step_t)
         if group["amsgrad"]:
             max_sq = state["max_exp_avg_sq"].maximum_(exp_avg_sq)
-            denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
         else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
         p.addcdiv_(exp_avg, denom, value=neg_step_size)
 
 

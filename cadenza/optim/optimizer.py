@@ -17,8 +17,9 @@ from collections import OrderedDict, defaultdict
 from itertools import chain
 from typing import Any, Callable
 
+from .._creation import tensor as _tensor
 from .._tensor import Tensor
-from ..autograd.grad_mode import no_grad, state as _grad_state
+from ..autograd.grad_mode import enable_grad, no_grad, state as _grad_state
 from .. import dtypes as _dt
 from .._dispatch import register_stateful
 
@@ -119,8 +120,7 @@ def _scalar_dtype():
 
 
 def _step_tensor(value: float = 0.0) -> Tensor:
-    from .._creation import tensor
-    return tensor(float(value), dtype=_scalar_dtype())
+    return _tensor(float(value), dtype=_scalar_dtype())
 
 
 def _to_float(value):
@@ -139,9 +139,11 @@ def _check_nonneg(value, what: str) -> None:
 class Optimizer:
     """Base class of all optimizers (``torch.optim.Optimizer``).
 
-    Subclasses pass their defaults to ``__init__`` and implement ``step``. The flags real
-    scripts pass to pick a torch kernel (``foreach``, ``fused``, ``capturable``,
-    ``differentiable``) are accepted and recorded in the groups; they change nothing here.
+    Subclasses pass their defaults to ``__init__`` and give the update of one parameter,
+    ``_update(p, grad, group)``: ``step`` is the loop they share (or they override ``step``, as
+    torch's subclasses do). The flags real scripts pass to pick a torch kernel (``foreach``,
+    ``fused``, ``capturable``, ``differentiable``) are accepted and recorded in the groups; they
+    change nothing here.
 
     >>> import cadenza as torch
     >>> w = torch.zeros(3, requires_grad=True)
@@ -153,6 +155,9 @@ class Optimizer:
 
     # State entries shaped like their parameter; load_state_dict checks these shapes.
     _param_shaped_state: tuple = ()
+    # (key, default) of group options newer than old pickles/state dicts: __setstate__ fills
+    # them in.
+    _group_option_defaults: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -270,15 +275,50 @@ class Optimizer:
                     with no_grad():
                         g.zero_()
 
+    @_with_step_hooks
     def step(self, closure: Callable[[], Any] | None = None):
-        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
-        raise NotImplementedError
+        """Update every parameter that has a gradient once; ``closure`` re-evaluates the model
+        and returns the loss, which ``step`` returns."""
+        loss = self._eval_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                wd = _to_float(group.get("weight_decay", 0))
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = -p.grad if group.get("maximize") else p.grad
+                    if wd != 0:
+                        grad = self._weight_decay(p, grad, wd, group)
+                    self._update(p, grad, group)
+        return loss
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict) -> None:
+        """The update rule for one parameter; ``grad`` is already negated for ``maximize`` and
+        has the weight decay in it. Read the learning rate with ``_trace_hooks.hyper`` so that
+        a compiled step takes it as a graph input (schedulers do not recompile)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement step or _update")
+
+    def _weight_decay(self, p: Tensor, grad: Tensor, wd: float, group: dict) -> Tensor:
+        """L2 weight decay: ``grad + wd * p`` (AdamW overrides it with decoupled decay)."""
+        return grad.add(p, alpha=wd)
+
+    def _param_state(self, p: Tensor, group: dict) -> dict:
+        """``self.state[p]``, filled by ``_init_state`` on first use, with its ``step`` counter
+        (if it has one) advanced: what an update that keeps per-parameter state starts with."""
+        state = self.state[p]
+        if len(state) == 0:
+            self._init_state(state, p, group)
+        if "step" in state:
+            state["step"] += 1
+        return state
+
+    def _init_state(self, state: dict, p: Tensor, group: dict) -> None:
+        """Fill the empty state of parameter ``p`` (its first update, or a new group's)."""
 
     @staticmethod
     def _eval_closure(closure):
         if closure is None:
             return None
-        from ..autograd.grad_mode import enable_grad
         with enable_grad():
             return closure()
 
@@ -402,6 +442,9 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        for group in self.param_groups:
+            for key, default in self._group_option_defaults:
+                group.setdefault(key, default)
         for name in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
                      "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
                      "_optimizer_load_state_dict_pre_hooks",

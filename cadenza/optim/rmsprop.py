@@ -3,9 +3,8 @@ Graves, 2013 (https://arxiv.org/abs/1308.0850)."""
 from __future__ import annotations
 
 from .._creation import zeros_like
-from ..autograd.grad_mode import no_grad
 from .._trace_hooks import hyper
-from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_nonneg, _step_tensor
 
 __all__ = ["RMSprop"]
 
@@ -29,6 +28,9 @@ class RMSprop(Optimizer):
     """
 
     _param_shaped_state = ("square_avg", "momentum_buffer", "grad_avg")
+    _group_option_defaults = (("momentum", 0), ("centered", False), ("foreach", None),
+                              ("maximize", False), ("differentiable", False),
+                              ("capturable", False))
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
@@ -43,42 +45,18 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, default in (("momentum", 0), ("centered", False), ("foreach", None),
-                                 ("maximize", False), ("differentiable", False),
-                                 ("capturable", False)):
-                group.setdefault(key, default)
+    def _init_state(self, state, p, group) -> None:
+        state["step"] = _step_tensor(0.0)
+        state["square_avg"] = zeros_like(p)
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = zeros_like(p)
+        if group["centered"]:
+            state["grad_avg"] = zeros_like(p)
 
-    def step(self, closure=None):
-        """One RMSprop step over every parameter that has a gradient; returns the closure's loss.
-        """
-        loss = self._eval_closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, group)
-        return loss
-
-    def _update(self, p, group) -> None:
-        lr, alpha, eps = hyper(group, "lr"), group["alpha"], group["eps"]
-        wd, momentum = _to_float(group["weight_decay"]), group["momentum"]
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_tensor(0.0)
-            state["square_avg"] = zeros_like(p)
-            if momentum > 0:
-                state["momentum_buffer"] = zeros_like(p)
-            if group["centered"]:
-                state["grad_avg"] = zeros_like(p)
+    def _update(self, p, grad, group) -> None:
+        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        state = self._param_state(p, group)
         square_avg = state["square_avg"]
-
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
-        if wd != 0:
-            grad = grad.add(p, alpha=wd)
         square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:
             grad_avg = state["grad_avg"]
@@ -87,6 +65,7 @@ class RMSprop(Optimizer):
         else:
             avg = square_avg.sqrt()
         avg = avg.add_(eps)
+        lr = hyper(group, "lr")
         if momentum > 0:
             buf = state["momentum_buffer"]
             buf.mul_(momentum).addcdiv_(grad, avg)

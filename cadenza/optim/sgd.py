@@ -2,9 +2,8 @@
 """
 from __future__ import annotations
 
-from ..autograd.grad_mode import no_grad
 from .._trace_hooks import hyper
-from .optimizer import Optimizer, _check_nonneg, _to_float
+from .optimizer import Optimizer, _check_nonneg
 
 __all__ = ["SGD"]
 
@@ -27,6 +26,8 @@ class SGD(Optimizer):
     """
 
     _param_shaped_state = ("momentum_buffer",)
+    _group_option_defaults = (("nesterov", False), ("maximize", False), ("foreach", None),
+                              ("differentiable", False), ("fused", False))
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
@@ -41,36 +42,16 @@ class SGD(Optimizer):
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, default in (("nesterov", False), ("maximize", False), ("foreach", None),
-                                 ("differentiable", False), ("fused", False)):
-                group.setdefault(key, default)
-
-    def step(self, closure=None):
-        """One SGD step over every parameter that has a gradient; returns the closure's loss."""
-        loss = self._eval_closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr = hyper(group, "lr")  # a graph input when compiled (schedulers)
-                wd = _to_float(group["weight_decay"])
-                momentum, dampening = group["momentum"], group["dampening"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = -p.grad if group["maximize"] else p.grad
-                    if wd != 0:
-                        grad = grad.add(p, alpha=wd)
-                    if momentum != 0:
-                        state = self.state[p]
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            buf = state["momentum_buffer"] = grad.detach().clone()
-                        else:
-                            buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-                        grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-                    # p - lr g: the same bits as p + (-lr) g, and lr may be a traced 0-d
-                    # tensor (alpha= needs a number)
-                    p.sub_(grad * lr)
-        return loss
+    def _update(self, p, grad, group) -> None:
+        momentum = group["momentum"]
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.detach().clone()
+            else:
+                buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
+            grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+        # p - lr g: the same bits as p + (-lr) g, and lr may be a traced 0-d tensor (alpha=
+        # needs a number)
+        p.sub_(grad * hyper(group, "lr"))
