@@ -49,6 +49,13 @@ class S:
     def __init__(self, *args, **kwargs):
         self.args = args
         self.kwargs = kwargs
+        self.consts = frozenset()
+
+    def const(self, *keys):
+        """Mark arguments (positions or keyword names) whose float arrays never require grad:
+        targets, running statistics, values where torch's gradient is undefined."""
+        self.consts = frozenset(keys)
+        return self
 
 
 @dataclass
@@ -110,12 +117,14 @@ class OpInfo:
     dtypes: tuple = FLOAT
     grad: bool = True                      # differentiable w.r.t. float inputs
     gradcheck: bool = True                 # run finite-difference gradcheck/gradgradcheck
-    gradgrad: bool = True
+    gradgrad: Any = True                   # True, or why second order is not checked (str)
     atol: float = 1e-5
     rtol: float = 1e-5
     errors: tuple = ()
     prims: tuple = None                    # registered primitives exercised
     grad_samples: Callable = None          # samples for gradient tests (default: samples)
+    check_limit: int = 24                  # gradcheck runs on samples of at most this many
+    #                                        elements (finite differences cost 2 calls each)
 
     def __post_init__(self):
         if self.cd is None:
@@ -376,7 +385,7 @@ add(OpInfo("reshape", lambda m: [S(m(2, 3), (3, 2)), S(m(2, 3), (-1,)), S(m(2, 3
            cd=lambda x, *s: x.expand(*s), th=lambda x, *s: x.expand(*s), dtypes=ALL,
            errors=(Err(lambda m: S(m(3, 2), 3, 4), RuntimeError),)),
     OpInfo("expand_as", lambda m: [S(m(3, 1), m(2, 3, 4))], cd=lambda x, o: x.expand_as(o),
-           th=lambda x, o: x.expand_as(o), prims=("expand",)),
+           th=lambda x, o: x.expand_as(o), prims=("expand",), check_limit=30),
     OpInfo("broadcast_to", lambda m: [S(m(3, 1), (2, 3, 4))], prims=("expand",)),
     OpInfo("broadcast_tensors", lambda m: [S(m(3, 1), m(4), m(2, 1, 1))], prims=("expand",)),
     OpInfo("broadcast_shapes", lambda m: [S((3, 1), (4,), (2, 1, 1))], grad=False,
@@ -512,7 +521,8 @@ add(OpInfo("getitem", _idx_samples, th=lambda x, i: x[i], dtypes=ALL,
                    Err(lambda m: S(m(3, 4), m(3, 4), 0.5), RuntimeError))),
     OpInfo("masked_select", lambda m: [S(m(3, 4), m.mask(3, 4)), S(m(3, 4), m.mask(4))],
            dtypes=NUM),
-    OpInfo("masked_scatter", lambda m: [S(m(3, 4), m.mask(3, 4), m(12))], dtypes=NUM),
+    OpInfo("masked_scatter", lambda m: [S(m(3, 4), m.mask(3, 4), m(12))], dtypes=NUM,
+           check_limit=40),
     OpInfo("nonzero", lambda m: [S(m(3, 4)), S(m(5)), S(m(3, 4), as_tuple=True)],
            dtypes=ALL, grad=False),
     OpInfo("argwhere", lambda m: [S(m(3, 4))], dtypes=ALL, grad=False),
@@ -545,6 +555,7 @@ add(OpInfo("matmul", lambda m: [S(m(2, 3), m(3, 4)), S(m(3), m(3, 4)), S(m(2, 3)
     OpInfo("mm", lambda m: [S(m(2, 3), m(3, 4))], prims=("matmul",), rtol=1e-4,
            errors=(Err(lambda m: S(m(3), m(3, 4)), RuntimeError),)),
     OpInfo("bmm", lambda m: [S(m(2, 2, 3), m(2, 3, 4))], prims=("matmul",), rtol=1e-4,
+           check_limit=40,
            errors=(Err(lambda m: S(m(2, 2, 3), m(3, 3, 4)), RuntimeError),)),
     OpInfo("mv", lambda m: [S(m(2, 3), m(3))], prims=("matmul",), rtol=1e-4),
     OpInfo("dot", lambda m: [S(m(3), m(3))], prims=("matmul",), rtol=1e-4,
@@ -554,7 +565,8 @@ add(OpInfo("matmul", lambda m: [S(m(2, 3), m(3, 4)), S(m(3), m(3, 4)), S(m(2, 3)
     OpInfo("outer", lambda m: [S(m(3), m(4))], dtypes=NUM),
     OpInfo("addmm", lambda m: [S(m(2, 4), m(2, 3), m(3, 4)), S(m(4), m(2, 3), m(3, 4), beta=0.5,
                                                               alpha=2)], rtol=1e-4),
-    OpInfo("baddbmm", lambda m: [S(m(2, 2, 4), m(2, 2, 3), m(2, 3, 4), alpha=0.5)], rtol=1e-4),
+    OpInfo("baddbmm", lambda m: [S(m(2, 2, 4), m(2, 2, 3), m(2, 3, 4), alpha=0.5)], rtol=1e-4,
+           check_limit=60),
     OpInfo("addmv", lambda m: [S(m(2), m(2, 3), m(3), beta=2)], rtol=1e-4),
     OpInfo("einsum", lambda m: [S("ij,jk->ik", m(2, 3), m(3, 4)), S("bij,bjk", m(2, 2, 3),
                                                                     m(2, 3, 2)),
@@ -571,7 +583,7 @@ add(OpInfo("matmul", lambda m: [S(m(2, 3), m(3, 4)), S(m(3), m(3, 4)), S(m(2, 3)
 # fused linear layer (GEMM + bias)
 add(OpInfo("linear", lambda m: [S(m(4, 3), m(5, 3), m(5)), S(m(4, 3), m(5, 3)),
                                 S(m(2, 4, 3), m(5, 3), m(5))], th=TF.linear, rtol=1e-4,
-           prims=("linear", "matmul"),
+           prims=("linear", "matmul"), check_limit=32,
            errors=(Err(lambda m: S(m(4, 3), m(5, 2)), RuntimeError),)))
 
 # fused activations (primitives with derivative primitives for fast first-order backward)
@@ -621,7 +633,7 @@ add(OpInfo("layer_norm", lambda m: [S(m(2, 4), (4,), m(4), m(4)), S(m(3, 4), (4,
 # sliding windows
 add(OpInfo("unfold", lambda m: [S(m(1, 2, 4, 5), 2), S(m(2, 1, 5, 5), (2, 3), 1, 1, 2),
                                 S(m(1, 1, 5, 6), 3, dilation=2),
-                                S(m(2, 4, 5), (2, 2), padding=1)], th=TF.unfold,
+                                S(m(2, 4, 5), (2, 2), padding=1)], th=TF.unfold, check_limit=40,
            errors=(Err(lambda m: S(m(1, 1, 2, 5, 5), 2), RuntimeError),
                    Err(lambda m: S(m(1, 1, 2, 2), 3), RuntimeError))),
     OpInfo("fold", lambda m: [S(m(1, 8, 12), (4, 5), 2), S(m(2, 6, 9), (5, 5), (2, 3), 1, 1, 2),
@@ -631,11 +643,18 @@ add(OpInfo("unfold", lambda m: [S(m(1, 2, 4, 5), 2), S(m(2, 1, 5, 5), (2, 3), 1,
     )
 
 # max pooling primitive pair (max_pool2d + its derivative primitive, Tensor-op gradgrad)
-add(OpInfo("max_pool2d", lambda m: [S(m(2, 3, 6, 6), 2), S(m(1, 2, 7, 5), 3, 2, 1),
+add(OpInfo("max_pool2d", lambda m: [S(m(1, 1, 4, 4), 2), S(m(2, 3, 6, 6), 2),
+                                    S(m(1, 2, 7, 5), 3, 2, 1),
                                     S(m(2, 2, 7, 7), (2, 3), (1, 2), (1, 0), 2, True),
                                     S(m(1, 2, 9, 8), 3, 1, 1), S(m(2, 5, 5), 2, ceil_mode=True)],
            cd=lambda *a, **k: __import__("cadenza").nn.functional.max_pool2d(*a, **k),
            th=TF.max_pool2d, prims=("max_pool2d", "max_pool2d_backward")))
+
+
+# the functional composites (cadenza.nn.functional and top-level), in their own file
+from opinfo_nn import NN_OPS, EXCLUDED_FUNCTIONAL  # noqa: E402,F401  (needs the names above)
+
+add(*NN_OPS)
 
 
 def by_name():

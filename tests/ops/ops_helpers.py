@@ -39,9 +39,12 @@ def convert(x, lib, grad=False, leaves=None):
 
 
 def convert_sample(s, lib, grad=False):
+    """(args, kwargs, leaves requiring grad) of a sample in the library's form; the arguments
+    the sample marks ``const`` never require grad."""
     leaves = []
-    args = convert(s.args, lib, grad, leaves)
-    kwargs = {k: convert(v, lib, grad, leaves) for k, v in s.kwargs.items()}
+    consts = getattr(s, "consts", ())
+    args = tuple(convert(v, lib, grad and i not in consts, leaves) for i, v in enumerate(s.args))
+    kwargs = {k: convert(v, lib, grad and k not in consts, leaves) for k, v in s.kwargs.items()}
     return args, kwargs, leaves
 
 
