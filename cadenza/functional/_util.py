@@ -95,7 +95,8 @@ def _snapshot_saved_input(x, root):
         if not any(s is x for s in node.saved):
             continue
         if old is None:
-            old = _make(x._data.copy(), x._requires_grad, x.grad_fn)
+            # clone (an op, not a NumPy copy) so that a trace records where the value comes from
+            old = _make(x.detach().clone()._data, x._requires_grad, x.grad_fn)
             old._accum = x._accum
         node.versions = tuple(v if s is not x or v is None else old._vc[0]
                               for s, v in zip(node.saved, node.versions))

@@ -30,6 +30,12 @@ ALL = NUM + ("bool",)
 HALF = ("float16", "bfloat16")
 
 
+class Const(np.ndarray):
+    """A float array that never requires grad (a target, a running statistic, a value where
+    torch's gradient is undefined). An ndarray subclass, so code walking a sample's arrays
+    (tests/compiler/test_op_table_compiled.py) handles it like any other array."""
+
+
 class DT:
     """A dtype placeholder converted to the library's dtype object."""
 
@@ -49,12 +55,11 @@ class S:
     def __init__(self, *args, **kwargs):
         self.args = args
         self.kwargs = kwargs
-        self.consts = frozenset()
 
     def const(self, *keys):
-        """Mark arguments (positions or keyword names) whose float arrays never require grad:
-        targets, running statistics, values where torch's gradient is undefined."""
-        self.consts = frozenset(keys)
+        """Mark the array arguments (positions or keyword names) that never require grad."""
+        self.args = tuple(a.view(Const) if i in keys else a for i, a in enumerate(self.args))
+        self.kwargs = {k: v.view(Const) if k in keys else v for k, v in self.kwargs.items()}
         return self
 
 
