@@ -71,11 +71,17 @@ def _x(m):
     return m(3, 5)
 
 
+# the kinks of relu, hardtanh, hardsigmoid, hardswish, the shrinks...: gradients there follow
+# torch's conventions (after the first three samples, so finite differences skip them)
+KINKS = [0.0, 3.0, -3.0, 6.0, -6.0, 1.0, -1.0, 0.5, -0.5]
+
+
 def unary_nn(*extra, low=None, high=None):
-    """Samples of an activation: a matrix, a scalar, an empty tensor, then ``extra`` argument
-    tuples applied to the matrix."""
+    """Samples of an activation: a matrix, a scalar, an empty tensor, the kinks, then ``extra``
+    argument tuples applied to the matrix."""
     def gen(m):
-        out = [S(m(3, 5, low=low, high=high)), S(m(low=low, high=high)), S(m(0, 3))]
+        out = [S(m(3, 5, low=low, high=high)), S(m(low=low, high=high)), S(m(0, 3)),
+               S(np.array(KINKS, m.dtype))]
         return out + [S(m(3, 5, low=low, high=high), *a) for a in extra]
     return gen
 
@@ -188,6 +194,8 @@ add(nn("max_pool1d", lambda m: [S(m(1, 2, 5), 2), S(m(2, 3, 9), 3, 2, 1, return_
                                 S(m(2, 3, 9), 3, 1, 1, 2)]),
     nn("max_pool2d:indices", lambda m: [S(m(1, 2, 4, 4), 2, return_indices=True),
                                         S(m(2, 3, 7, 6), 3, 2, 1, return_indices=True),
+                                        S(m(2, 3, 7, 6), (2, 3), (1, 2), 0, (2, 1),
+                                          return_indices=True),
                                         S(m(2, 3, 7, 6), 2, 2, 1, ceil_mode=True)],
        check_limit=32),
     # tied maxima (a ReLU output): the gradient goes to the first one, as torch's; no finite
