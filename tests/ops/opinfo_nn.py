@@ -15,7 +15,7 @@ import torch.nn.functional as TF
 
 import cadenza
 import cadenza.nn.functional as F
-from opinfo import Maker, OpInfo, S
+from opinfo_base import Maker, OpInfo, S
 
 REDUCTIONS = ("mean", "sum", "none")
 

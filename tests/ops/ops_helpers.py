@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 import cadenza
-from opinfo import DT, Const
+from opinfo_base import DT, Const
 
 CD_DT = {n: getattr(cadenza, n) for n in ("float32", "float64", "float16", "int64", "int32",
                                           "int16", "int8", "uint8", "bool")}
