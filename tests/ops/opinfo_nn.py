@@ -387,3 +387,29 @@ EXCLUDED_FUNCTIONAL = {
     "gumbel_softmax": "random in every mode (Gumbel noise); distribution tested in "
                       "tests/functional/test_functional_activation.py",
 }
+
+
+def _each(reason, names):
+    return {n: reason for n in names.split()}
+
+
+# Public functions of the top level ``cadenza`` that are neither in cadenza.ops nor an entry
+# ``<name>:top`` above: not ops on tensors' values, each group with the reason.
+EXCLUDED_TOP_LEVEL = {
+    **_each("creates a tensor (tests/ops/test_tensor_api.py)",
+            "arange as_tensor asarray empty empty_like eye from_dlpack from_numpy frombuffer "
+            "full full_like linspace logspace ones ones_like range tensor zeros zeros_like"),
+    **_each("random (tests/ops/test_tensor_api.py, tests/functional)",
+            "bernoulli dropout multinomial normal poisson rand rand_like randint randint_like "
+            "randn randn_like randperm manual_seed seed initial_seed get_rng_state "
+            "set_rng_state"),
+    **_each("global settings", "are_deterministic_algorithms_enabled use_deterministic_algorithms "
+            "get_default_dtype set_default_dtype get_float32_matmul_precision "
+            "set_float32_matmul_precision get_num_interop_threads set_num_interop_threads "
+            "get_num_threads set_num_threads set_printoptions is_grad_enabled "
+            "is_inference_mode_enabled"),
+    **_each("dtype rules (tests/ops/test_promotion.py)", "can_cast promote_types result_type"),
+    **_each("a Python value from a tensor's type or shape, not an op",
+            "is_floating_point is_nonzero is_tensor numel"),
+    **_each("not an op: compilation (tests/compiler), files (tests/io)", "compile save load"),
+}

@@ -15,6 +15,7 @@ import cadenza.nn.functional as F
 import cadenza.ops as ops
 from cadenza.autograd import gradcheck, gradgradcheck
 from opinfo import OPS, Maker, EXCLUDED_FUNCTIONS, EXCLUDED_PRIMITIVES, EXCLUDED_FUNCTIONAL
+from opinfo_nn import EXCLUDED_TOP_LEVEL
 from ops_helpers import convert_sample, assert_same, float_outputs, to_np
 
 IDS = [o.name for o in OPS]
@@ -226,6 +227,19 @@ def test_every_functional_is_in_the_table():
     names = {o.name for o in OPS}
     missing = [n for n in shadowed if n + ":F" not in names]
     assert not missing, f"no ':F' entry for the functional form of {missing}"
+
+
+def test_every_top_level_composite_is_in_the_table():
+    """A public function of ``cadenza`` outside cadenza.ops has an entry ``<name>:top`` or is
+    excluded with a reason in opinfo_nn.EXCLUDED_TOP_LEVEL."""
+    top = {n for n in dir(cadenza) if not n.startswith("_") and callable(getattr(cadenza, n))
+           and not isinstance(getattr(cadenza, n), (type, types.ModuleType))
+           and not hasattr(ops, n)}
+    names = {o.name for o in OPS}
+    missing = sorted(n for n in top if n + ":top" not in names and n not in EXCLUDED_TOP_LEVEL)
+    assert not missing, f"top-level functions missing from tests/ops/opinfo_nn.py: {missing}"
+    both = sorted(n for n in EXCLUDED_TOP_LEVEL if n + ":top" in names)
+    assert not both, f"in the table and excluded: {both}"
 
 
 def test_every_gradgrad_exception_has_a_reason():
