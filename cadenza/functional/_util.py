@@ -1,7 +1,7 @@
 """Helpers shared by the functional composites: argument normalisation, reductions, checks."""
 from __future__ import annotations
 
-from .._tensor_base import TensorBase as Tensor
+from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -75,4 +75,29 @@ def inplace_result(input, out, op):
     """Write ``out`` into ``input`` (``inplace=True`` variants) and return input."""
     from ..ops.inplace import check_inplace, commit_inplace
     check_inplace(input, op)
+    if input._requires_grad and out.grad_fn is not None:
+        _snapshot_saved_input(input, out.grad_fn)
     return commit_inplace(input, out)
+
+
+def _snapshot_saved_input(x, root):
+    """The composite that computed ``out`` from ``x`` may have saved ``x`` in any of its nodes
+    (commit_inplace snapshots only the last node's): point them all at one copy of x's value
+    before the write, so backward reads that value instead of failing the version check."""
+    stop, old = x.grad_fn, None
+    seen, todo = set(), [root]
+    while todo:
+        node = todo.pop()
+        if node is None or node is stop or id(node) in seen:
+            continue
+        seen.add(id(node))
+        todo.extend(node.next)
+        if not any(s is x for s in node.saved):
+            continue
+        if old is None:
+            # clone (an op, not a NumPy copy) so that a trace records where the value comes from
+            old = _make(x.detach().clone()._data, x._requires_grad, x.grad_fn)
+            old._accum = x._accum
+        node.versions = tuple(v if s is not x or v is None else old._vc[0]
+                              for s, v in zip(node.saved, node.versions))
+        node.saved = tuple(old if s is x else s for s in node.saved)

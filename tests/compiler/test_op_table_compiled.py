@@ -92,6 +92,13 @@ UNCAPTURABLE = {
     "equal": (lambda s: s.args[0].shape == s.args[1].shape,   # else False from the shapes
               "returns a Python bool computed from the values"),
     "allclose": (lambda s: True, "returns a Python bool computed from the values"),
+    # functional composites (tests/ops/opinfo_nn.py)
+    "max_pool1d": (lambda s: s.kwargs.get("return_indices"),
+                   "return_indices=True is not supported in compiled mode"),
+    "max_pool2d:indices": (lambda s: s.kwargs.get("return_indices"),
+                           "return_indices=True is not supported in compiled mode"),
+    "max_pool2d:ties": (lambda s: s.kwargs.get("return_indices"),
+                        "return_indices=True is not supported in compiled mode"),
 }
 UNCAPTURABLE_GRAD = {
     "index_put": (_mask_index, "the values' gradient is grad[mask], a data-dependent shape"),

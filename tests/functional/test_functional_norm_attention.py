@@ -1,3 +1,6 @@
+"""Normalisation and attention: running statistics, small-magnitude float32, dropout, error
+messages. The comparisons with torch (forward, gradients, gradcheck, compiled) are op-table
+entries: tests/ops/opinfo.py and opinfo_nn.py."""
 import numpy as np
 import pytest
 import torch
@@ -5,26 +8,14 @@ import torch.nn.functional as TF
 
 import cadenza
 import cadenza.nn.functional as F
-from cadenza.autograd import gradcheck, gradgradcheck
 from functional_helpers import check, rng
 
 R = rng(2)
 
 
-def test_layer_norm():
-    x = R.standard_normal((2, 3, 4))
-    check(lambda a, w, b: F.layer_norm(a, (4,), w, b), lambda a, w, b: TF.layer_norm(a, (4,), w, b),
-          x, R.standard_normal(4), R.standard_normal(4))
-    check(lambda a: F.layer_norm(a, (3, 4), eps=1e-3), lambda a: TF.layer_norm(a, (3, 4), eps=1e-3),
-          x)
-
-
-def test_rms_norm():
-    x = R.standard_normal((2, 3, 4))
-    check(lambda a, w: F.rms_norm(a, [4], w), lambda a, w: TF.rms_norm(a, [4], w), x,
-          R.standard_normal(4))
-    check(lambda a: F.rms_norm(a, (3, 4), eps=1e-2), lambda a: TF.rms_norm(a, (3, 4), eps=1e-2), x)
-    x32 = x.astype(np.float32)
+def test_rms_norm_small_float32():
+    # eps=None is the dtype's machine epsilon (as torch): tiny float32 rows stay accurate
+    x32 = R.standard_normal((2, 3, 4)).astype(np.float32)
     np.testing.assert_allclose(F.rms_norm(cadenza.tensor(x32 * 1e-4), (4,)).numpy(),
                                TF.rms_norm(torch.tensor(x32 * 1e-4), (4,)).numpy(), rtol=1e-5)
 
@@ -55,32 +46,15 @@ def test_batch_norm_float32_running_stats():
     np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-6)
 
 
-def test_group_and_instance_norm():
+def test_instance_norm_updates_running_stats():
     x = R.standard_normal((2, 4, 3, 2))
     w, b = R.standard_normal(4), R.standard_normal(4)
-    check(lambda a, w_, b_: F.group_norm(a, 2, w_, b_),
-          lambda a, w_, b_: TF.group_norm(a, 2, w_, b_), x, w, b)
     crm, crv = cadenza.zeros(4, dtype=cadenza.float64), cadenza.ones(4, dtype=cadenza.float64)
     trm, trv = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
     check(lambda a, w_, b_: F.instance_norm(a, crm, crv, w_, b_),
           lambda a, w_, b_: TF.instance_norm(a, trm, trv, w_, b_), x, w, b)
     np.testing.assert_allclose(crm.numpy(), trm.numpy())
     np.testing.assert_allclose(crv.numpy(), trv.numpy())
-
-
-def test_local_response_norm():
-    x = R.standard_normal((2, 5, 3))
-    check(lambda a: F.local_response_norm(a, 3), lambda a: TF.local_response_norm(a, 3), x)
-    check(lambda a: F.local_response_norm(a, 2, 1e-2), lambda a: TF.local_response_norm(a, 2, 1e-2),
-          x)
-
-
-def test_norm_gradcheck():
-    x = cadenza.tensor(R.standard_normal((2, 3)), requires_grad=True)
-    w = cadenza.tensor(R.standard_normal(3), requires_grad=True)
-    assert gradcheck(lambda a, b: F.layer_norm(a, (3,), b), (x, w))
-    assert gradgradcheck(lambda a: F.rms_norm(a, (3,)), (x,))
-    assert gradcheck(lambda a: F.batch_norm(a, None, None, training=True), (x,))
 
 
 def test_norm_errors():
@@ -101,46 +75,11 @@ def _qkv(B=2, H=2, L=3, S=4, E=5, Hk=None):
             R.standard_normal((B, Hk, S, E)))
 
 
-def test_sdpa_plain_and_scale():
-    q, k, v = _qkv()
-    check(F.scaled_dot_product_attention, TF.scaled_dot_product_attention, q, k, v)
-    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, scale=0.3),
-          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, scale=0.3), q, k, v)
-
-
-def test_sdpa_causal():
-    q, k, v = _qkv(L=4, S=4)
-    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True),
-          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, is_causal=True), q, k, v)
-
-
-def test_sdpa_masks():
-    q, k, v = _qkv()
-    m = R.random((3, 4)) > 0.4
-    m[1] = False  # a fully masked row
-    m[:, 0] |= np.arange(3) != 1
-    cm, tm = cadenza.tensor(m), torch.from_numpy(m)
-    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=cm),
-          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, attn_mask=tm), q, k, v)
-    fm = R.standard_normal((2, 1, 3, 4))
-    check(lambda a, b, c, f: F.scaled_dot_product_attention(a, b, c, attn_mask=f),
-          lambda a, b, c, f: TF.scaled_dot_product_attention(a, b, c, attn_mask=f), q, k, v, fm)
-
-
-def test_sdpa_gqa():
-    q, k, v = _qkv(H=4, Hk=2)
-    check(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True, enable_gqa=True),
-          lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, is_causal=True,
-                                                          enable_gqa=True), q, k, v)
-
-
-def test_sdpa_dropout_and_gradcheck():
+def test_sdpa_dropout():
     q, k, v = (cadenza.tensor(a, requires_grad=True) for a in _qkv(1, 1, 2, 3, 2))
     cadenza.manual_seed(0)
     out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
     assert out.shape == (1, 1, 2, 2)
-    assert gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True),
-                     (q, k, v))
 
 
 def test_sdpa_errors():

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 import cadenza
-from opinfo import DT
+from opinfo_base import DT, Const
 
 CD_DT = {n: getattr(cadenza, n) for n in ("float32", "float64", "float16", "int64", "int32",
                                           "int16", "int8", "uint8", "bool")}
@@ -18,6 +18,8 @@ if cadenza.bfloat16 is not None:
 def convert(x, lib, grad=False, leaves=None):
     """Turn a sample argument into the library's form (arrays -> tensors)."""
     if isinstance(x, np.ndarray):
+        if isinstance(x, Const):
+            x, grad = np.asarray(x), False
         if lib == "cd":
             t = cadenza.tensor(x.copy())
         elif x.dtype.name == "bfloat16":
@@ -39,6 +41,7 @@ def convert(x, lib, grad=False, leaves=None):
 
 
 def convert_sample(s, lib, grad=False):
+    """(args, kwargs, leaves requiring grad) of a sample in the library's form."""
     leaves = []
     args = convert(s.args, lib, grad, leaves)
     kwargs = {k: convert(v, lib, grad, leaves) for k, v in s.kwargs.items()}

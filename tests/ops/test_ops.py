@@ -10,9 +10,12 @@ import pytest
 import torch
 
 import cadenza
+import cadenza.functional
+import cadenza.nn.functional as F
 import cadenza.ops as ops
 from cadenza.autograd import gradcheck, gradgradcheck
-from opinfo import OPS, Maker, EXCLUDED_FUNCTIONS, EXCLUDED_PRIMITIVES
+from opinfo import OPS, Maker, EXCLUDED_FUNCTIONS, EXCLUDED_PRIMITIVES, EXCLUDED_FUNCTIONAL
+from opinfo_nn import EXCLUDED_TOP_LEVEL
 from ops_helpers import convert_sample, assert_same, float_outputs, to_np
 
 IDS = [o.name for o in OPS]
@@ -107,7 +110,8 @@ CHECK_OPS = [o for o in OPS if o.grad and o.gradcheck]
 
 @pytest.mark.parametrize("op", CHECK_OPS, ids=[o.name for o in CHECK_OPS])
 def test_gradcheck(op):
-    samples = [s for s in _grad_samples(op) if _small(s)][:3]
+    samples = [s for s in _grad_samples(op) if _small(s, op.check_limit)][:3]
+    assert samples, f"{op.name}: no sample of at most {op.check_limit} elements to gradcheck"
     for k, s in enumerate(samples):
         args, kwargs, leaves = convert_sample(s, "cd", grad=True)
         if not leaves:
@@ -132,7 +136,7 @@ def test_gradcheck(op):
             warnings.simplefilter("ignore")
             assert gradcheck(fn, tuple(leaves), eps=1e-6, atol=1e-5, rtol=1e-3), \
                 f"{op.name} sample {k}"
-            if op.gradgrad:
+            if op.gradgrad is True:
                 assert gradgradcheck(fn, tuple(leaves), eps=1e-6, atol=1e-4, rtol=1e-3), \
                     f"{op.name} sample {k} (second order)"
 
@@ -199,4 +203,44 @@ def test_exclusions_are_still_needed():
     pub = _public_functions()
     stale = [n for n in EXCLUDED_FUNCTIONS if n not in pub]
     stale += [n for n in EXCLUDED_PRIMITIVES if n not in ops.REGISTRY]
+    stale += [n for n in EXCLUDED_FUNCTIONAL if n not in F.__all__]
     assert not stale, f"stale exclusions: {stale}"
+
+
+def test_every_functional_is_in_the_table():
+    """Every public function of cadenza.nn.functional has an entry named ``f`` or
+    ``f:<variant>``, or is excluded with a reason in opinfo_nn.EXCLUDED_FUNCTIONAL."""
+    assert set(F.__all__) == set(cadenza.functional.__all__)
+    public = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))
+              and not isinstance(getattr(F, n), (type, types.ModuleType))}
+    assert public == set(F.__all__), f"public names outside __all__: {public ^ set(F.__all__)}"
+    covered = {o.name.split(":")[0] for o in OPS}
+    missing = sorted(set(F.__all__) - covered - set(EXCLUDED_FUNCTIONAL))
+    assert not missing, f"cadenza.nn.functional functions missing from tests/ops/opinfo_nn.py: " \
+                        f"{missing}"
+    both = sorted(n for n in covered & set(EXCLUDED_FUNCTIONAL))
+    assert not both, f"in the table and excluded: {both}"
+    # a name cadenza.ops also has, with its own function: the functional form needs its entry
+    shadowed = [n for n in F.__all__ if getattr(ops, n, getattr(F, n)) is not getattr(F, n)]
+    names = {o.name for o in OPS}
+    missing = [n for n in shadowed if n + ":F" not in names]
+    assert not missing, f"no ':F' entry for the functional form of {missing}"
+
+
+def test_every_top_level_composite_is_in_the_table():
+    """A public function of ``cadenza`` outside cadenza.ops has an entry ``<name>:top`` or is
+    excluded with a reason in opinfo_nn.EXCLUDED_TOP_LEVEL."""
+    top = {n for n in dir(cadenza) if not n.startswith("_") and callable(getattr(cadenza, n))
+           and not isinstance(getattr(cadenza, n), (type, types.ModuleType))
+           and not hasattr(ops, n)}
+    names = {o.name for o in OPS}
+    missing = sorted(n for n in top if n + ":top" not in names and n not in EXCLUDED_TOP_LEVEL)
+    assert not missing, f"top-level functions missing from tests/ops/opinfo_nn.py: {missing}"
+    both = sorted(n for n in EXCLUDED_TOP_LEVEL if n + ":top" in names)
+    assert not both, f"in the table and excluded: {both}"
+
+
+def test_every_gradgrad_exception_has_a_reason():
+    bad = [o.name for o in OPS if o.gradgrad is not True and not
+           (isinstance(o.gradgrad, str) and o.gradgrad)]
+    assert not bad, f"gradgrad must be True or the reason it is skipped: {bad}"
