@@ -31,7 +31,7 @@ class Specialisation:
     def __init__(self, spec, guards, expected, backend="c"):
         self.spec = spec
         self.backend = backend
-        self.guards = guards          # [(label, getter)]
+        self.guards = guards          # [G.Guard]
         self.expected = expected      # [value at trace start]
         self.eager = False            # this specialisation runs eagerly (see _trace)
         self.graph = None
@@ -40,11 +40,11 @@ class Specialisation:
         self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
 
     def failed_guard(self):
-        """None if every guard holds, else (label, expected, current)."""
-        for (label, get), want in zip(self.guards, self.expected):
-            got = get()
+        """None if every guard holds, else (guard, expected, current)."""
+        for guard, want in zip(self.guards, self.expected):
+            got = guard.get()
             if got != want:
-                return label, want, got
+                return guard, want, got
         return None
 
     def bind(self, res, plan=None):
@@ -64,7 +64,8 @@ class Specialisation:
         for j, L in enumerate(res.lifted):
             if L.src[0] != "arg":
                 a = L.array
-                self.guards.append((f"{L.name} shape/dtype", _lifted_getter(L)))
+                self.guards.append(G.Guard(f"{L.name} shape/dtype", _lifted_getter(L),
+                                           "lifted"))
                 self.expected.append((a.shape, a.dtype.str))
 
     def run(self, leaves):
@@ -214,10 +215,10 @@ class CompiledFunction:
             reason = G.describe_spec_change(last.spec, spec,
                                             _arg_names(self.fn, None, None, paths))
         else:
-            label, old, new = last.failed_guard() or ("?", None, None)
-            reason = G.describe_guard_change(label, old, new)
-            if label == "Python attributes":     # values only on the hot path: name them now
-                disc = dict(last.guards)[label].__self__
+            guard, old, new = last.failed_guard() or (G.Guard("?", None, "value"), None, None)
+            reason = G.describe_guard_change(guard.label, old, new)
+            if guard.kind == "python_state":     # values only on the hot path: name them now
+                disc = guard.get.__self__
                 for (name, _), a, b in zip(disc.python_state(labelled=True), old, new):
                     if a != b:
                         reason = f"{name}: {G._show(_unhex(a))} -> {G._show(_unhex(b))}"
@@ -229,7 +230,7 @@ class CompiledFunction:
         arg_names = _arg_names(self.fn, args, kwargs, paths)
         disc = G.discover(self.fn, leaves, arg_names)
         guards = [G.grad_mode_guard()] + disc.guards
-        expected = [get() for _, get in guards]
+        expected = [g.get() for g in guards]
         attrs_before = disc.python_state(labelled=True)
         tracer = Tracer(disc.names, disc.grad_owner(), self.fullgraph)
         tracer.group_names = disc.group_names
@@ -260,10 +261,10 @@ class CompiledFunction:
             return result
         # the Python attributes as the call left them (scalars unchanged, checked above;
         # attributes that turned into objects or tensors now look like they will next time)
-        i = next(i for i, (label, _) in enumerate(guards) if label == "Python attributes")
+        i = G.find_guard(guards, "python_state")
         expected[i] = disc.python_state()
         if tracer.grads_cleared:      # zero_grad(set_to_none) came first: no guard needed
-            i = next(i for i, (label, _) in enumerate(guards) if label == "grad is None")
+            i = G.find_guard(guards, "grads")
             expected[i] = disc.release_grads(tracer.grads_cleared, expected[i])
         stale = _self_invalidated(guards, expected)
         if tracer.hyper_used:         # learning rates etc. are graph inputs: not guarded
@@ -291,8 +292,9 @@ class CompiledFunction:
         else:
             s.bind(res, plan)
             if expected[0]:   # traced with grad on: outputs need grad iff inputs do
-                s.guards.append(("requires_grad", _requires_grad_getter(res)))
-                s.expected.append(s.guards[-1][1]())
+                s.guards.append(G.Guard("requires_grad", _requires_grad_getter(res),
+                                        "requires_grad"))
+                s.expected.append(s.guards[-1].get())
         self.cache.append(s)
         if len(self.cache) > MAX_CACHE:
             self.cache.pop(0)
@@ -304,10 +306,10 @@ def _self_invalidated(guards, expected):
     else None. That state never goes back to empty, so the graph keyed on its absence would
     never run again. (Other guards a call changes, such as ``.grad`` going from None to a
     tensor, may be restored by the caller before the next call: ``opt.zero_grad()`` outside.)"""
-    for (label, get), want in zip(guards, expected):
+    for guard, want in zip(guards, expected):
         if not isinstance(want, tuple):
             continue
-        got = get()
+        got = guard.get()
         if got == want or not isinstance(got, tuple):
             continue
         now = dict(e for e in got if isinstance(e, tuple) and len(e) == 2)

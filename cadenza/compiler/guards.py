@@ -67,6 +67,28 @@ def _kind(s):
     return {"T": "Tensor", "S": f"Python {s[1]}", "O": "another object"}[s[0]]
 
 
+# ----------------------------------------------------------------------------- guards
+class Guard:
+    """One thing a specialisation is keyed on: ``get()`` reads its current value, ``label``
+    names it in recompile explanations, and ``kind`` says what it guards so the compiler finds
+    a guard by what it is, never by its label: "grad_mode", "grads" (which ``.grad`` are None),
+    "python_state" (scalar attributes), "module", "optimizer", "identity" (a closure tensor),
+    "value" (a closure/global scalar), "requires_grad" (of the traced outputs), "lifted"
+    (shape and dtype of a tensor read live by the graph)."""
+    __slots__ = ("label", "get", "kind")
+
+    def __init__(self, label: str, get, kind: str):
+        self.label, self.get, self.kind = label, get, kind
+
+    def __repr__(self) -> str:
+        return f"Guard({self.label!r}, kind={self.kind!r})"
+
+
+def find_guard(guards, kind: str) -> int:
+    """Index of the (first) guard of ``kind``."""
+    return next(i for i, g in enumerate(guards) if g.kind == kind)
+
+
 # ----------------------------------------------------------------------------- discovery
 class Discovery:
     """Objects a function can reach, their readable names, and their guards."""
@@ -76,7 +98,7 @@ class Discovery:
         self.optimizers: list = []   # (name, optimizer)
         self.names: dict = {}        # id(tensor) -> name
         self.params: list = []       # tensors whose .grad the trace may change
-        self.guards: list = []       # (label, getter)
+        self.guards: list = []       # Guard objects
         self.stateful: list = []     # (name, object): Python attributes a call may read
         self.grad_guarded: list = []  # (name, param): "is .grad None" is part of the key
         self.grad_free: set = set()   # id(param) whose trace cleared .grad before using it
@@ -84,7 +106,7 @@ class Discovery:
         self.group_names: dict = {}  # id(param group) -> "opt.param_groups[0]"
         self.hyper_labels: set = set()  # hyperparameters the trace reads as graph inputs
         self._held = None
-        self.guards.append(("grad is None", self.grad_state))
+        self.guards.append(Guard("grad is None", self.grad_state, "grads"))
 
     def guard_grad(self, name, p) -> None:
         if id(p) not in self._grad_ids:
@@ -173,14 +195,14 @@ def discover(fn, leaves, leaf_names) -> Discovery:
                 # backward() in the trace either created .grad or accumulated into it
                 d.guard_grad(name, obj)
             if container_guard is not None:
-                d.guards.append((f"{name} (identity)", container_guard))
+                d.guards.append(Guard(f"{name} (identity)", container_guard, "identity"))
         elif isinstance(obj, (list, tuple, dict)) and depth == 0:
             items = obj.items() if isinstance(obj, dict) else enumerate(obj)
             for k, v in items:
                 if isinstance(v, Tensor) or stateful_kind(v) is not None:
                     visit(f"{name}[{k!r}]", v, None, 1)
         elif isinstance(obj, _SCALARS) and container_guard is not None:
-            d.guards.append((name, container_guard))
+            d.guards.append(Guard(name, container_guard, "value"))
         elif _plain(obj) and depth == 0:
             seen.add(id(obj))
             d.stateful.append((name, obj))
@@ -188,7 +210,8 @@ def discover(fn, leaves, leaf_names) -> Discovery:
     for x, p in zip(leaves, leaf_names):
         if not isinstance(x, (Tensor,) + _SCALARS):
             visit(p, x)
-    d.guards.append(("Python attributes", d.python_state))   # reads d.stateful when called
+    # reads d.stateful when called
+    d.guards.append(Guard("Python attributes", d.python_state, "python_state"))
     bound = getattr(fn, "__self__", None)
     if bound is not None:
         visit(type(bound).__name__.lower() if not hasattr(bound, "_modules") else "self", bound)
@@ -260,7 +283,7 @@ def _module_guards(d, name, m):
                 out.append((f"{path}.{bn} (identity)", id(b)))
             out.append((f"{path} submodules", tuple(sub._modules)))
         return tuple(out)
-    d.guards.append((name, get))
+    d.guards.append(Guard(name, get, "module"))
 
 
 def _optimizer_guards(d, name, opt):
@@ -297,7 +320,7 @@ def _optimizer_guards(d, name, opt):
                         out.append((f"{name}.state[{pi}]['{k}'] (identity)",
                                     id(v) if isinstance(v, Tensor) else v))
         return tuple(out)
-    d.guards.append((name, get))
+    d.guards.append(Guard(name, get, "optimizer"))
 
 
 def describe_guard_change(label, old, new) -> str:
@@ -322,4 +345,4 @@ def _show(v):
 
 
 def grad_mode_guard():
-    return ("grad mode", lambda: _state.grad_enabled)
+    return Guard("grad mode", lambda: _state.grad_enabled, "grad_mode")

@@ -2,17 +2,19 @@
 every primitive (``REGISTRY``); each module's ``__all__`` is its own public functions, and this
 package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mixins of
 ``cadenza/_tensor_api`` read). Families: ``unary``/``binary``/``elementwise`` (maths),
-``reduce``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``, ``conv``, ``pool``,
-``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``, ``device``."""
+``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``, ``conv``,
+``pool``, ``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``,
+``device``."""
 from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
-from . import (unary, binary, elementwise, reduce, views, join, shape, index, linalg, conv,
-               pool, activation, normalization, softmax_fused, inplace, device)
+from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
+               conv, pool, activation, normalization, softmax_fused, inplace, device)
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
 from .views import *  # noqa: F401,F403
 from .join import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
@@ -23,5 +25,5 @@ from .pool import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
-__all__ = [n for m in (unary, binary, elementwise, reduce, views, join, shape, index, linalg,
-                       conv, pool, activation) for n in m.__all__]
+__all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
+                       linalg, conv, pool, activation) for n in m.__all__]

@@ -10,17 +10,14 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
-from ..errors import DTypeError, fmt_shape
-from .index import _scalar_tensor
-from .join import cat
-from .._creation import _wrap_np, zeros
+from ..errors import DTypeError
+from .._creation import _wrap_np
 from .elementwise import isinf, isnan, maximum, minimum, where
 from .index import gather
 
-__all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort",
-           "bucketize", "count_nonzero", "cumprod", "cumsum", "kthvalue", "logsumexp",
-           "max", "mean", "median", "min", "nansum", "norm", "prod", "searchsorted",
-           "sort", "std", "std_mean", "sum", "topk", "var", "var_mean"]
+__all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "count_nonzero",
+           "cumprod", "cumsum", "logsumexp", "max", "mean", "min", "nansum", "norm",
+           "prod", "std", "std_mean", "sum", "var", "var_mean"]
 
 
 
@@ -235,31 +232,6 @@ Any = _nondiff("any", lambda xp, a, dims=None, keepdim=False: xp.any(
     a, axis=dims, keepdims=keepdim), None)
 
 
-def _argsort(xp, a, dim=-1, descending=False, stable=False):
-    if descending:
-        # stable descending order: sort the negated keys (for bool/uint, reverse ranks)
-        if a.dtype.kind in "f" or a.dtype.kind == "i":
-            return xp.argsort(-a, axis=dim, kind="stable").astype(np.int64)
-        idx = xp.flip(xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable"), axis=dim)
-        return (a.shape[dim] - 1 - idx).astype(np.int64)
-    return xp.argsort(a, axis=dim, kind="stable").astype(np.int64)
-
-
-def _argsort_onnx(ctx, node, out):
-    """argsort along dim as TopK with k = the dim's size: both put equal keys in index order
-    (cadenza sorts stably; ONNX TopK breaks ties towards the lower index)."""
-    x = node.inputs[0]
-    d = int(node.attrs.get("dim", -1)) % len(x.shape)
-    if ctx.dims is not None:
-        ctx.dims.check_static_dim(x, d, "argsort")
-    _, idx = ctx.node_n("TopK", [ctx.name(x), ctx.i64([x.shape[d]])], 2, axis=d,
-                        largest=int(bool(node.attrs.get("descending", False))), sorted=1)
-    ctx.node("Identity", [idx], out)
-
-
-Argsort = _nondiff("argsort", _argsort, _argsort_onnx)
-
-
 # ----------------------------------------------------------------------------- public functions
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all dims when None)."""
@@ -427,49 +399,6 @@ def count_nonzero(input, dim=None):
     return sum(input != 0, dim)
 
 
-def argsort(input, dim=-1, descending=False, stable=False):
-    d = _norm_dim(dim, input._data.ndim, "argsort") if input._data.ndim else 0
-    if input._data.ndim == 0:
-        return zeros((), dtype=_dt.int64)
-    return apply(Argsort, input, dim=d, descending=descending)
-
-
-def sort(input, dim=-1, descending=False, stable=False):
-    """(values, indices) sorted along dim; stable ordering of equal elements."""
-    if input._data.ndim == 0:
-        return values_indices(input, zeros((), dtype=_dt.int64))
-    idx = argsort(input, dim, descending)
-    return values_indices(gather(input, dim, idx), idx)
-
-
-def topk(input, k, dim=-1, largest=True, sorted=True):
-    """The k largest (or smallest) elements along dim, as (values, indices)."""
-    d = _norm_dim(dim, input._data.ndim, "topk") if input._data.ndim else 0
-    n = input.shape[d] if input._data.ndim else 1
-    if k < 0 or k > n:
-        raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
-    idx = argsort(input, d, descending=largest).narrow(d, 0, k)
-    return values_indices(gather(input, d, idx), idx)
-
-
-def kthvalue(input, k, dim=-1, keepdim=False):
-    d = _norm_dim(dim, input._data.ndim, "kthvalue")
-    idx = argsort(input, d).narrow(d, k - 1, 1)
-    v = gather(input, d, idx)
-    if not keepdim:
-        v, idx = v.squeeze(d), idx.squeeze(d)
-    return values_indices(v, idx)
-
-
-def median(input, dim=None, keepdim=False):
-    """Lower median (as torch): the element at rank (n-1)//2."""
-    if dim is None:
-        flat = input.reshape(-1)
-        return kthvalue(flat, (flat.shape[0] - 1) // 2 + 1, 0).values
-    d = _norm_dim(dim, input._data.ndim, "median")
-    return kthvalue(input, (input.shape[d] - 1) // 2 + 1, d, keepdim)
-
-
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over dim (or all elements): p in {2, 'fro', 1, inf, -inf, 0, float}."""
     if dtype is not None:
@@ -488,40 +417,3 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 0:
         return (input != 0).to(input.dtype).sum(dim, keepdim)
     return (a ** p).sum(dim, keepdim) ** (1.0 / p)
-
-
-
-def searchsorted(sorted_sequence, values, *, right=False, side=None):
-    """Indices (int64, the shape of ``values``) at which ``values`` would be inserted into the
-    sorted last dim of ``sorted_sequence`` to keep it sorted.
-
-    Written with recorded ops so compiled graphs recompute it: in a stable sort of
-    ``cat(values, seq)`` each value lands after exactly the sequence elements less than it
-    ("left"; with ``cat(seq, values)``, those less than or equal: "right"), so its insertion
-    index is its rank there minus its rank among the values alone. NaN sorts last as in
-    ``np.searchsorted``.
-
-    >>> cadenza.searchsorted(cadenza.tensor([1., 3.]), cadenza.tensor([2., 3.]))
-    tensor([1, 1])
-    """
-    side = side or ("right" if right else "left")
-    s = sorted_sequence
-    v = values if isinstance(values, Tensor) else _scalar_tensor(values, s)
-    dt = _dt.result_type(s, v)
-    s, v = s.to(dt), v.to(dt)
-    out_shape = tuple(v.shape)
-    if s.ndim <= 1:
-        s, v = s.reshape(-1), v.reshape(-1)
-    elif s.ndim != v.ndim or tuple(s.shape[:-1]) != tuple(v.shape[:-1]):
-        raise RuntimeError(f"searchsorted: expected boundaries and input to have the same "
-                           f"leading dims, got {fmt_shape(s.shape)} and {fmt_shape(v.shape)}")
-    n, m = s.shape[-1], v.shape[-1]
-    keys = cat([v, s], -1) if side == "left" else cat([s, v], -1)
-    rank = argsort(argsort(keys, -1), -1)          # inverse permutation: rank of each key
-    start = 0 if side == "left" else n
-    rank_v = rank[..., start:start + m]
-    return (rank_v - argsort(argsort(v, -1), -1)).reshape(out_shape)
-
-
-def bucketize(input, boundaries, *, right=False):
-    return searchsorted(boundaries, input, side="left" if not right else "right")

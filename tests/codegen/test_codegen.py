@@ -162,6 +162,7 @@ LIBM_FLOAT = {
     "tan": lambda x: x.tan(), "tanh": lambda x: x.tanh(), "sinh": lambda x: x.sinh(),
     "cosh": lambda x: x.cosh(), "asin": lambda x: x.clamp(-1, 1).asin(),
     "acos": lambda x: x.clamp(-1, 1).acos(), "atan": lambda x: x.atan(),
+    "asinh": lambda x: x.asinh(),
     "atan2": lambda x: O.atan2(x, x + 1), "erf": lambda x: x.erf(),
     "sigmoid": lambda x: x.sigmoid(), "gelu": lambda x: cadenza.nn.functional.gelu(x),
     "gelu_tanh": lambda x: cadenza.nn.functional.gelu(x, approximate="tanh"),
@@ -181,7 +182,10 @@ def _libm_primitives():
     out = set()
     for name, op in O.REGISTRY.items():
         if op.kind == "elementwise" and op.c_expr:
-            calls = set(re.findall(r"\b([a-z_][a-z0-9_]*)\(", op.c_expr))
+            # a callable lowering picks its expression by attributes: check each form
+            forms = [op.c_expr({"min": 0.0, "max": 1.0}), op.c_expr({"min": 0.0}),
+                     op.c_expr({"max": 1.0})] if callable(op.c_expr) else [op.c_expr]
+            calls = {c for f in forms for c in re.findall(r"\b([a-z_][a-z0-9_]*)\(", f)}
             if calls - EXACT_C_FUNCTIONS:
                 out.add(name)
     return out
