@@ -16,6 +16,8 @@ from .random import _rng
 from .errors import DTypeError
 from ._dispatch import state as _gstate
 from ._trace_hooks import traced_random
+from .backend import cuda
+from .errors import DeviceError
 
 
 def _wrap_np(arr):
@@ -32,10 +34,8 @@ def _created(t):
 def _place(arr, device, requires_grad=False):
     dev = as_device(device) if device is not None else None
     if dev is not None and dev.type == "cuda":
-        from .backend import cuda
         arr = cuda.asarray(arr, index=dev.index)
     elif dev is not None and dev.type not in ("cpu", "meta"):
-        from .errors import DeviceError
         raise DeviceError(f"cadenza: device '{dev}' is not supported; expected 'cpu' or 'cuda'")
     t = _make(arr)
     if requires_grad:
@@ -139,7 +139,6 @@ def from_dlpack(ext_tensor):
     if hasattr(ext_tensor, "__dlpack_device__"):
         dev_type = ext_tensor.__dlpack_device__()[0]
         if dev_type == 2:  # kDLCUDA
-            from .backend import cuda
             return _make(cuda.xp.from_dlpack(ext_tensor))
     return _make(np.from_dlpack(ext_tensor))
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from . import dtypes as _dt
+from ._creation import empty, tensor
+from ._tensor import Tensor
 
 _NAMES = {"FloatTensor": "float32", "DoubleTensor": "float64", "LongTensor": "int64",
           "IntTensor": "int32", "BoolTensor": "bool", "ByteTensor": "uint8",
@@ -11,7 +13,6 @@ _NAMES = {"FloatTensor": "float32", "DoubleTensor": "float64", "LongTensor": "in
 
 class _LegacyMeta(type):
     def __instancecheck__(cls, obj):
-        from ._tensor import Tensor
         return isinstance(obj, Tensor) and obj.dtype.name == cls._dtype_name
 
 
@@ -19,8 +20,6 @@ def legacy_tensor_type(name):
     dt_name = _NAMES[name]
 
     def __new__(cls, *args, device=None):
-        from ._tensor import Tensor
-        from ._creation import tensor, empty
         dt = _dt.to_dtype(dt_name)
         if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
             return empty(*args, dtype=dt)

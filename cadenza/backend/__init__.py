@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import cpu
+from . import cuda
+from ..errors import DeviceError
 
 
 def backend_of_array(arr):
     """The backend module owning ``arr`` (CPU for NumPy arrays)."""
     if type(arr) is np.ndarray or isinstance(arr, (np.ndarray, np.generic)):
         return cpu
-    from . import cuda
     if cuda.owns(arr):
         return cuda
     raise TypeError(f"cadenza: unsupported array type {type(arr).__name__}")
@@ -27,7 +28,5 @@ def backend_for_device(dev):
     if dev.type == "cpu":
         return cpu
     if dev.type == "cuda":
-        from . import cuda
         return cuda
-    from ..errors import DeviceError
     raise DeviceError(f"cadenza: unknown device type {dev.type!r}; expected 'cpu' or 'cuda'")

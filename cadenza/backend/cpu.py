@@ -4,6 +4,7 @@ import sys
 import numpy as np
 
 from .. import _config
+import ctypes
 
 xp = np
 name = "cpu"
@@ -29,7 +30,6 @@ def _tune_malloc():
     if not sys.platform.startswith("linux") or not _config.malloc_tune():
         return
     try:
-        import ctypes
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_mmap_threshold, 1 << 28)

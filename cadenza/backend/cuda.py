@@ -1,6 +1,10 @@
 """The CUDA backend: CuPy arrays. Optional: loaded only when a CUDA device is asked for."""
 from __future__ import annotations
 
+import importlib.util
+
+from ..errors import DeviceError
+
 name = "cuda"
 _cupy = None
 
@@ -11,7 +15,6 @@ def _load():
         try:
             import cupy
         except ImportError as e:
-            from ..errors import DeviceError
             raise DeviceError("cuda: CuPy is not installed; install cadenza[cuda] on a machine "
                               "with an NVIDIA GPU, or use device='cpu'") from e
         _cupy = cupy
@@ -20,7 +23,6 @@ def _load():
 
 def is_available() -> bool:
     try:
-        import importlib.util
         if importlib.util.find_spec("cupy") is None:
             return False
         return _load().cuda.runtime.getDeviceCount() > 0

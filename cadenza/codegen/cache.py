@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 
 from .._config import cache_dir
+import platform
 
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fwrapv",
          "-std=gnu11", "-shared", "-fPIC", "-w"]
@@ -55,7 +56,6 @@ def _cpu_flags() -> str:
                     return line
     except OSError:
         pass
-    import platform
     return platform.processor() or platform.machine()
 
 

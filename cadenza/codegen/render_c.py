@@ -24,6 +24,7 @@ import numpy as np
 from ..graph.ir import Fused, Value
 from ..graph.passes.fuse_elementwise import compute_dtype
 from ..graph.passes.fuse_reductions import layout, reduced_dims
+from . import render_rows
 
 CTYPE = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
          "bool": "_Bool"}
@@ -332,7 +333,6 @@ def render_kernel(k: Fused, fname: str) -> str:
 def render_graph(kernels: list) -> str:
     """One translation unit with every kernel of a graph: ``kernels`` holds (name, Fused) and
     (name, primitive node) pairs, the latter rendered by render_rows."""
-    from . import render_rows
     parts = [PREAMBLE]
     for fname, k in kernels:
         parts.append(render_kernel(k, fname) if isinstance(k, Fused) else

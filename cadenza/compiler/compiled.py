@@ -20,6 +20,8 @@ from ..graph.trace import Tracer, _root
 from . import autograd_bridge as AB
 from ..errors import TraceError
 from . import guards as G
+import inspect
+from ..codegen import make_runner
 
 STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0, "warmups": 0}
 MAX_CACHE = 8
@@ -124,7 +126,6 @@ class Specialisation:
 
 def _make_runner(graph, backend, inplace=None):
     """The one place graphs become runnable: generated kernels, or the NumPy interpreter."""
-    from ..codegen import make_runner
     return make_runner(graph, backend, inplace)
 
 
@@ -343,7 +344,6 @@ def _unhex(v):
 
 def _arg_names(fn, args, kwargs, paths):
     """Readable names of argument leaves (``x``, ``batch[0]``) for printed graphs."""
-    import inspect
     try:
         params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):

@@ -34,6 +34,7 @@ from .passes import (combine_padded_sums, eliminate_common_subexpressions, elimi
                      fold_constants,
                      fuse_elementwise, fuse_reductions, plan_memory,
                      simplify_algebra)
+from .verify import verify
 
 PASSES = [
     ("eliminate_dead_code", eliminate_dead_code.run),
@@ -56,7 +57,6 @@ def optimize(graph: Graph, check: bool = False) -> Graph:
     for name, fn in PASSES:
         graph = fn(graph)
         if check:
-            from .verify import verify
             verify(graph)
         if debug:
             print(f"[cadenza] after {name}:\n{graph}")

@@ -15,7 +15,13 @@ import re
 
 import numpy as np
 
+from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
+from ..graph.passes import eliminate_dead_code
+from ..graph.pytree import flatten_result
+from ..graph.trace import Tracer
 from ._base import Unsupported
+from ._dynamic import Dims
 from ._lower import Ctx, lower
 
 __all__ = ["export", "is_in_onnx_export", "UnsupportedOpsError"]
@@ -62,14 +68,10 @@ def _param_names(model_or_fn):
 
 
 def _trace(model_or_fn, args):
-    import cadenza
-    from .._tensor import Tensor
-    from ..graph.trace import Tracer
-    from ..compiler.guards import flatten_result
     tr = Tracer(names=_param_names(model_or_fn))
     _EXPORTING[0] = True
     try:
-        with cadenza.no_grad():
+        with no_grad():
             with tr:
                 for i, a in enumerate(args):
                     if isinstance(a, Tensor):
@@ -132,8 +134,6 @@ def export(model_or_fn, example_inputs, path, input_names=None, output_names=Non
     ``present_v`` back as ``past_k`` / ``past_v`` with ``pos`` advanced by the tokens fed.
     """
     onnx, helper, numpy_helper = _require_onnx()
-    from .._tensor import Tensor
-    from ..graph.passes import eliminate_dead_code
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     args = tuple(example_inputs)
@@ -146,7 +146,6 @@ def export(model_or_fn, example_inputs, path, input_names=None, output_names=Non
     out_names = _check_names("output", output_names, len(outs))
     dims = None
     if dynamic_axes:
-        from ._dynamic import Dims
         dims = Dims.build(lambda a: _trace(model_or_fn, a), args, arg_pos, res, in_names,
                           out_names, dynamic_axes)
     g = res.graph.copy()

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .._creation import from_numpy
 from ._base import Unsupported, same as _same
 
 def _normalize(dynamic_axes, in_names, out_names, ndims):
@@ -54,7 +55,6 @@ class Dims:
     # ------------------------------------------------------------------ building
     @classmethod
     def build(cls, retrace, args, arg_pos, res, in_names, out_names, dynamic_axes):
-        import cadenza
         self = cls()
         arg_vals = {L.src[1]: L.value for L in res.lifted if L.src[0] == "arg"}
         outs = [v for v, lab in zip(res.graph.outputs, res.graph.output_labels)
@@ -88,7 +88,7 @@ class Dims:
                 for a, s in d.items():
                     if s == sym:   # wrap the values along the axis: ids stay in range
                         arr = np.take(new[p].numpy(), np.arange(alt) % n, axis=a)
-                        new[p] = cadenza.from_numpy(np.ascontiguousarray(arr))
+                        new[p] = from_numpy(np.ascontiguousarray(arr))
             try:
                 res1 = retrace(tuple(new))
             except Exception as e:
