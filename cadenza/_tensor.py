@@ -1,12 +1,12 @@
-"""``cadenza.Tensor``, PyTorch's ``torch.Tensor``: the data model (``_tensor_base``) plus the
-method mixins of ``cadenza/_tensor_api/``, each defined once beside the ops it calls:
+"""``cadenza.Tensor``, PyTorch's ``torch.Tensor``: the data model (``_tensor_base``) plus method
+mixins, each declared once beside the functions it calls:
 
-- ``operators``: ``+ - * / // % ** @``, comparisons, ``& | ^ ~``, reflected forms;
-- ``math``: elementwise functions and reductions (``x.exp()``, ``x.sum(1)``);
-- ``shape``: views, reshapes, indexing, gather/scatter, matmul (``x.view(2, 3)``);
-- ``inplace``: ``x.add_(y)``, ``x += y``, random fills (``x.normal_()``);
-- ``convert``: ``to``, ``cpu``/``cuda``, ``float()``, ``new_zeros``, ``softmax``;
-- ``autograd``: ``backward``, hooks, ``retain_grad``.
+- each ops module's ``*Methods`` class: the methods of that module's functions, declared beside
+  them (``x.exp()`` and ``x.exp_()`` in ``ops/unary.py``, ``x.view(2, 3)`` in ``ops/views.py``);
+- ``_tensor_api.operators``: ``+ - * / // % ** @``, comparisons, ``& | ^ ~``, reflected forms;
+- ``_tensor_api.inplace``: ``x += y``, ``fill_``/``copy_``, random fills (``x.normal_()``);
+- ``_tensor_api.convert``: ``to``, ``cpu``/``cuda``, ``float()``, ``new_zeros``, ``softmax``;
+- ``_tensor_api.autograd``: ``backward``, hooks, ``retain_grad``.
 """
 from __future__ import annotations
 
@@ -17,17 +17,26 @@ import numpy as np
 from ._tensor_api.autograd import AutogradMethods
 from ._tensor_api.convert import ConvertMethods
 from ._tensor_api.inplace import InplaceMethods
-from ._tensor_api.math import MathMethods
 from ._tensor_api.operators import OperatorMethods
-from ._tensor_api.shape import ShapeMethods
+from .ops.binary import BinaryMethods
+from .ops.elementwise import ElementwiseMethods
+from .ops.index import IndexMethods
+from .ops.join import JoinMethods
+from .ops.linalg import LinalgMethods
+from .ops.reduce import ReduceMethods
+from .ops.shape import ShapeMethods
+from .ops.sorting import SortingMethods
+from .ops.unary import UnaryMethods
+from .ops.views import ViewMethods
 from ._tensor_base import TensorBase, Size, _make, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
 
 __all__ = ["Tensor", "Size"]
 
 
 
-class Tensor(TensorBase, OperatorMethods, MathMethods, ShapeMethods, InplaceMethods,
-             ConvertMethods, AutogradMethods):
+class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
+             ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
+             LinalgMethods, InplaceMethods, ConvertMethods, AutogradMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

@@ -1,5 +1,6 @@
-"""Tensor's in-place methods (``x.add_(y)``, ``x += y``, ``x.uniform_()``): computed by the
-op-layer function, then committed into x's own buffer (``ops.inplace``)."""
+"""Tensor's in-place methods that are not an op's in-place form (those, ``x.add_(y)``, sit
+beside their op in ``cadenza/ops``): in-place operators (``x += y``), ``fill_``/``zero_``/
+``copy_``, random fills (``x.uniform_()``), ``bernoulli``/``multinomial``, ``apply_``."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +9,9 @@ from .. import ops as O
 from .._creation import bernoulli, multinomial
 from .._dispatch import state, user_line
 from .._tensor_base import TensorBase, _make
-from ..ops.inplace import make_inplace, fill_, zero_, copy_, check_inplace, commit_inplace
+from ..ops.binary import BinaryMethods
+from ..ops.inplace import fill_, zero_, copy_, check_inplace, commit_inplace
 from ..random import _rng
-from .math import MathMethods
 from .operators import and_, or_, xor_
 
 
@@ -46,71 +47,19 @@ def _commit(fn):
 class InplaceMethods:
     __slots__ = ()
 
-    add_ = make_inplace(O.add, "add_")
-    sub_ = make_inplace(O.sub, "sub_")
-    subtract_ = make_inplace(O.sub, "subtract_")
-    mul_ = make_inplace(O.mul, "mul_")
-    multiply_ = make_inplace(O.mul, "multiply_")
-    div_ = make_inplace(O.div, "div_")
-    divide_ = make_inplace(O.div, "divide_")
-    true_divide_ = make_inplace(O.div, "true_divide_")
-    pow_ = make_inplace(O.pow, "pow_")
-    remainder_ = make_inplace(O.remainder, "remainder_")
-    fmod_ = make_inplace(O.fmod, "fmod_")
-    neg_ = make_inplace(O.neg, "neg_")
-    exp_ = make_inplace(O.exp, "exp_")
-    log_ = make_inplace(O.log, "log_")
-    log1p_ = make_inplace(O.log1p, "log1p_")
-    sqrt_ = make_inplace(O.sqrt, "sqrt_")
-    rsqrt_ = make_inplace(O.rsqrt, "rsqrt_")
-    reciprocal_ = make_inplace(O.reciprocal, "reciprocal_")
-    square_ = make_inplace(O.square, "square_")
-    sin_ = make_inplace(O.sin, "sin_")
-    cos_ = make_inplace(O.cos, "cos_")
-    tanh_ = make_inplace(O.tanh, "tanh_")
-    sigmoid_ = make_inplace(O.sigmoid, "sigmoid_")
-    relu_ = make_inplace(O.relu, "relu_")
-    abs_ = make_inplace(O.abs, "abs_")
-    sign_ = make_inplace(O.sign, "sign_")
-    floor_ = make_inplace(O.floor, "floor_")
-    ceil_ = make_inplace(O.ceil, "ceil_")
-    trunc_ = make_inplace(O.trunc, "trunc_")
-    round_ = make_inplace(O.round, "round_")
-    clamp_ = make_inplace(O.clamp, "clamp_")
-    clip_ = make_inplace(O.clamp, "clip_")
-    maximum_ = make_inplace(O.maximum, "maximum_")
-    minimum_ = make_inplace(O.minimum, "minimum_")
-    lerp_ = make_inplace(O.lerp, "lerp_")
-    addcmul_ = make_inplace(O.addcmul, "addcmul_")
-    addcdiv_ = make_inplace(O.addcdiv, "addcdiv_")
-    erf_ = make_inplace(O.erf, "erf_")
-    nan_to_num_ = make_inplace(O.nan_to_num, "nan_to_num_")
-    masked_fill_ = make_inplace(O.masked_fill, "masked_fill_")
-    index_add_ = make_inplace(O.index_add, "index_add_")
-    index_copy_ = make_inplace(O.index_copy, "index_copy_")
-    index_fill_ = make_inplace(O.index_fill, "index_fill_")
-    index_put_ = make_inplace(O.index_put, "index_put_")
-    scatter_ = make_inplace(O.scatter, "scatter_")
-    scatter_add_ = make_inplace(O.scatter_add, "scatter_add_")
-    masked_scatter_ = make_inplace(O.masked_scatter, "masked_scatter_")
-    tril_ = make_inplace(O.tril, "tril_")
-    triu_ = make_inplace(O.triu, "triu_")
-    logical_not_ = make_inplace(O.logical_not, "logical_not_")
 
-    clamp_min_ = make_inplace(MathMethods.clamp_min, "clamp_min_")
-    clamp_max_ = make_inplace(MathMethods.clamp_max, "clamp_max_")
 
     fill_ = fill_
     zero_ = zero_
     copy_ = copy_
 
     # in-place operators
-    __iadd__ = _inplace_operator(add_)
-    __isub__ = _inplace_operator(sub_)
-    __imul__ = _inplace_operator(mul_)
-    __itruediv__ = _inplace_operator(div_)
-    __ipow__ = _inplace_operator(pow_)
-    __imod__ = _inplace_operator(remainder_)
+    __iadd__ = _inplace_operator(BinaryMethods.add_)
+    __isub__ = _inplace_operator(BinaryMethods.sub_)
+    __imul__ = _inplace_operator(BinaryMethods.mul_)
+    __itruediv__ = _inplace_operator(BinaryMethods.div_)
+    __ipow__ = _inplace_operator(BinaryMethods.pow_)
+    __imod__ = _inplace_operator(BinaryMethods.remainder_)
     __ifloordiv__ = _commit(O.floor_divide)
     __iand__ = _commit(and_)
     __ior__ = _commit(or_)

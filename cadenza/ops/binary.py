@@ -12,6 +12,7 @@ from .. import dtypes as _dt
 from .._creation import tensor
 from ..errors import DTypeError
 from .unary import nonzero
+from .inplace import make_inplace
 
 __all__ = ["add", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "div", "divide",
            "eq", "exp2", "float_power", "floor_divide", "fmod", "ge", "greater",
@@ -381,3 +382,54 @@ def square(input):
 
 def exp2(input):
     return pow(2.0, input)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class BinaryMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    add = add
+    sub = subtract = sub
+    mul = multiply = mul
+    div = divide = true_divide = div
+    floor_divide = floor_divide
+    pow = pow
+    float_power = float_power
+    remainder = remainder
+    fmod = fmod
+    exp2 = exp2
+    square = square
+    maximum = maximum
+    minimum = minimum
+    atan2 = atan2
+    eq = eq
+    ne = not_equal = ne
+    lt = less = lt
+    le = less_equal = le
+    gt = greater = gt
+    ge = greater_equal = ge
+    logical_and = logical_and
+    logical_or = logical_or
+    logical_xor = logical_xor
+    bitwise_and = bitwise_and
+    bitwise_or = bitwise_or
+    bitwise_xor = bitwise_xor
+    add_ = make_inplace(add, "add_")
+    sub_ = make_inplace(sub, "sub_")
+    subtract_ = make_inplace(sub, "subtract_")
+    mul_ = make_inplace(mul, "mul_")
+    multiply_ = make_inplace(mul, "multiply_")
+    div_ = make_inplace(div, "div_")
+    divide_ = make_inplace(div, "divide_")
+    true_divide_ = make_inplace(div, "true_divide_")
+    pow_ = make_inplace(pow, "pow_")
+    remainder_ = make_inplace(remainder, "remainder_")
+    fmod_ = make_inplace(fmod, "fmod_")
+    square_ = make_inplace(square, "square_")
+    maximum_ = make_inplace(maximum, "maximum_")
+    minimum_ = make_inplace(minimum, "minimum_")
+
+    def where(self, condition, other):
+        return where(condition, self, other)

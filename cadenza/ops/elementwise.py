@@ -16,6 +16,7 @@ from .unary import _erf, isnan  # noqa: F401  (activation.py reads _erf)
 from .binary import *  # noqa: F401,F403
 from .binary import maximum, minimum, where
 from ..autograd.grad_mode import no_grad
+from .inplace import make_inplace
 
 __all__ = ["addcdiv", "addcmul", "allclose", "clamp", "equal", "isclose", "lerp",
            "nan_to_num", "to_dtype"]
@@ -155,3 +156,34 @@ def to_dtype(input, dtype, copy=False):
         with no_grad():
             return apply(Cast, input, dtype=dtype)
     return apply(Cast, input, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class ElementwiseMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    clamp = clip = clamp
+    lerp = lerp
+    addcmul = addcmul
+    addcdiv = addcdiv
+    nan_to_num = nan_to_num
+    isclose = isclose
+    allclose = allclose
+    equal = equal
+    clamp_ = make_inplace(clamp, "clamp_")
+    clip_ = make_inplace(clamp, "clip_")
+    lerp_ = make_inplace(lerp, "lerp_")
+    addcmul_ = make_inplace(addcmul, "addcmul_")
+    addcdiv_ = make_inplace(addcdiv, "addcdiv_")
+    nan_to_num_ = make_inplace(nan_to_num, "nan_to_num_")
+
+    def clamp_min(self, min):
+        return clamp(self, min=min)
+
+    def clamp_max(self, max):
+        return clamp(self, max=max)
+
+    clamp_min_ = make_inplace(clamp_min, "clamp_min_")
+    clamp_max_ = make_inplace(clamp_max, "clamp_max_")

@@ -14,6 +14,7 @@ from .._creation import _created, arange, zeros
 from .elementwise import where
 from .inplace import check_inplace, commit_inplace
 from .views import PadConstant
+from .inplace import make_inplace
 
 __all__ = ["bincount", "gather", "getitem", "index_add", "index_copy", "index_fill",
            "index_put", "index_select", "masked_fill", "masked_scatter",
@@ -432,3 +433,38 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         out.append(_created_array(res[k].astype(np.int64)))
     return tuple(out)
 
+
+# ----------------------------------------------------------------------------- Tensor methods
+class IndexMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    __getitem__ = getitem
+    __setitem__ = setitem
+    gather = gather
+    scatter = scatter
+    scatter_add = scatter_add
+    index_select = index_select
+    index_add = index_add
+    index_copy = index_copy
+    index_fill = index_fill
+    index_put = index_put
+    masked_fill = masked_fill
+    masked_select = masked_select
+    masked_scatter = masked_scatter
+    take = take
+    take_along_dim = take_along_dim
+    bincount = bincount
+    unique = unique
+    masked_fill_ = make_inplace(masked_fill, "masked_fill_")
+    index_add_ = make_inplace(index_add, "index_add_")
+    index_copy_ = make_inplace(index_copy, "index_copy_")
+    index_fill_ = make_inplace(index_fill, "index_fill_")
+    index_put_ = make_inplace(index_put, "index_put_")
+    scatter_ = make_inplace(scatter, "scatter_")
+    scatter_add_ = make_inplace(scatter_add, "scatter_add_")
+    masked_scatter_ = make_inplace(masked_scatter, "masked_scatter_")
+
+    __getitem__ = getitem
+    __setitem__ = setitem

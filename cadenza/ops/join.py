@@ -195,3 +195,17 @@ def meshgrid(*tensors, indexing="ij"):
         # 'xy' is 'ij' over (t1, t0, t2, ...) with the first two outputs swapped back
         outs[0], outs[1] = outs[1], outs[0]
     return tuple(outs)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class JoinMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    narrow = narrow
+    split = split
+    tensor_split = tensor_split
+    chunk = chunk
+    unbind = unbind
+    select = select

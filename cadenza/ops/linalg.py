@@ -320,3 +320,19 @@ def tensordot(a, b, dims=2):
     out = [ch for k, ch in enumerate(sa) if k not in da] + \
           [ch for k, ch in enumerate(sb) if k not in db]
     return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class LinalgMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    matmul = matmul
+    mm = mm
+    bmm = bmm
+    mv = mv
+    dot = inner = dot
+    outer = ger = outer
+    addmm = addmm
+    baddbmm = baddbmm

@@ -417,3 +417,31 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 0:
         return (input != 0).to(input.dtype).sum(dim, keepdim)
     return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class ReduceMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    sum = sum
+    nansum = nansum
+    mean = mean
+    var = var
+    std = std
+    amax = amax
+    amin = amin
+    max = max
+    min = min
+    aminmax = aminmax
+    argmax = argmax
+    argmin = argmin
+    prod = prod
+    cumsum = cumsum
+    cumprod = cumprod
+    logsumexp = logsumexp
+    all = all
+    any = any
+    count_nonzero = count_nonzero
+    norm = norm

@@ -12,9 +12,11 @@ from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .views import *  # noqa: F401,F403
 from .views import PadConstant, _shape_args, expand, movedim, unsqueeze
 from .join import *  # noqa: F401,F403
+from .join import cat, narrow
 from .._creation import _wrap_np, tensor, zeros
 from .elementwise import where
 from .index import _data_dependent, index_put, index_select
+from .inplace import make_inplace
 
 __all__ = ["diag", "diagonal", "flip", "fliplr", "flipud", "pad", "repeat",
            "repeat_interleave", "roll", "tile", "trace", "tril", "triu"]
@@ -200,3 +202,32 @@ def diag(input, diagonal=0):
 
 def trace(input):
     return diagonal(input).sum()
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class ShapeMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    flip = flip
+    fliplr = fliplr
+    flipud = flipud
+    roll = roll
+    repeat = repeat
+    tile = tile
+    repeat_interleave = repeat_interleave
+    tril = tril
+    triu = triu
+    diagonal = diagonal
+    diag = diag
+    trace = trace
+    tril_ = make_inplace(tril, "tril_")
+    triu_ = make_inplace(triu, "triu_")
+
+    def unfold(self, dimension, size, step):
+        """All slices of ``size`` along ``dimension``, stepping by ``step``, as a new last dim."""
+        d = _norm_dim(dimension, self.ndim, "unfold")
+        n = self.shape[d]
+        parts = [narrow(self, d, s, size).unsqueeze(d) for s in range(0, n - size + 1, step)]
+        return movedim(cat(parts, d), d + 1, -1)

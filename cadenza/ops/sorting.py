@@ -118,3 +118,16 @@ def searchsorted(sorted_sequence, values, *, right=False, side=None):
 
 def bucketize(input, boundaries, *, right=False):
     return searchsorted(boundaries, input, side="left" if not right else "right")
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class SortingMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    argsort = argsort
+    sort = sort
+    topk = topk
+    kthvalue = kthvalue
+    median = median

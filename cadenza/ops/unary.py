@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
+from .inplace import make_inplace
 
 __all__ = ["abs", "absolute", "acos", "arccos", "arcsin", "arcsinh", "arctan",
            "argwhere", "asin", "asinh", "atan", "bitwise_not", "ceil", "cos", "cosh",
@@ -235,3 +236,68 @@ def nonzero(input, *, as_tuple=False):
 
 def argwhere(input):
     return nonzero(input)
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class UnaryMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    neg = negative = neg
+    exp = exp
+    expm1 = expm1
+    log = log
+    log1p = log1p
+    log2 = log2
+    log10 = log10
+    sqrt = sqrt
+    rsqrt = rsqrt
+    reciprocal = reciprocal
+    sin = sin
+    cos = cos
+    tan = tan
+    atan = arctan = atan
+    asin = asin
+    acos = acos
+    sinh = sinh
+    asinh = arcsinh = asinh
+    cosh = cosh
+    tanh = tanh
+    sigmoid = sigmoid
+    erf = erf
+    erfc = erfc
+    relu = relu
+    abs = absolute = abs
+    sign = sgn = sign
+    floor = floor
+    ceil = ceil
+    trunc = fix = trunc
+    round = round
+    isnan = isnan
+    isinf = isinf
+    isfinite = isfinite
+    logical_not = logical_not
+    bitwise_not = bitwise_not
+    nonzero = nonzero
+    argwhere = argwhere
+    neg_ = make_inplace(neg, "neg_")
+    exp_ = make_inplace(exp, "exp_")
+    log_ = make_inplace(log, "log_")
+    log1p_ = make_inplace(log1p, "log1p_")
+    sqrt_ = make_inplace(sqrt, "sqrt_")
+    rsqrt_ = make_inplace(rsqrt, "rsqrt_")
+    reciprocal_ = make_inplace(reciprocal, "reciprocal_")
+    sin_ = make_inplace(sin, "sin_")
+    cos_ = make_inplace(cos, "cos_")
+    tanh_ = make_inplace(tanh, "tanh_")
+    sigmoid_ = make_inplace(sigmoid, "sigmoid_")
+    relu_ = make_inplace(relu, "relu_")
+    abs_ = make_inplace(abs, "abs_")
+    sign_ = make_inplace(sign, "sign_")
+    floor_ = make_inplace(floor, "floor_")
+    ceil_ = make_inplace(ceil, "ceil_")
+    trunc_ = make_inplace(trunc, "trunc_")
+    round_ = make_inplace(round, "round_")
+    erf_ = make_inplace(erf, "erf_")
+    logical_not_ = make_inplace(logical_not, "logical_not_")

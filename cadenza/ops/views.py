@@ -401,3 +401,43 @@ class PadConstant(Op):
         ctx.node("Pad", [ctx.name(node.inputs[0]), ctx.i64(onnx_pads),
                          ctx.const(np.asarray(node.attrs.get("value", 0.0), node.out.dtype))],
                  out, mode="constant")
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+class ViewMethods:
+    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
+    in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
+    __slots__ = ()
+
+    reshape = reshape
+    view = view
+    view_as = view_as
+    reshape_as = reshape_as
+    flatten = flatten
+    unflatten = unflatten
+    squeeze = squeeze
+    unsqueeze = unsqueeze
+    permute = permute
+    transpose = swapaxes = swapdims = transpose
+    t = t
+    movedim = moveaxis = movedim
+    expand = expand
+    expand_as = expand_as
+    broadcast_to = broadcast_to
+    contiguous = contiguous
+    clone = clone
+
+    @property
+    def T(self):
+        return permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    H = T
+
+    @property
+    def mT(self):
+        return transpose(self, -2, -1)
+
+    mH = mT
+
+    def dim_order(self):
+        return tuple(range(self.ndim))
