@@ -10,7 +10,8 @@ from ._registry import Op, register, apply
 from .inplace import make_inplace
 
 __all__ = ["abs", "absolute", "acos", "arccos", "arcsin", "arcsinh", "arctan",
-           "argwhere", "asin", "asinh", "atan", "bitwise_not", "ceil", "cos", "cosh",
+           "argwhere", "asin", "asinh", "atan", "atanh", "arctanh", "bitwise_not", "ceil",
+           "cos", "cosh",
            "erf", "erfc", "exp", "expm1", "fix", "floor", "isfinite", "isinf", "isnan",
            "log", "log10", "log1p", "log2", "logical_not", "neg", "negative", "nonzero",
            "reciprocal", "relu", "round", "rsqrt", "sgn", "sigmoid", "sign", "sin",
@@ -70,6 +71,10 @@ Sinh = _unary("sinh", lambda xp, a: xp.sinh(a), lambda c, g: g * c.saved[0].cosh
               "sinh({0})", "Sinh", c_exact=False)
 Cosh = _unary("cosh", lambda xp, a: xp.cosh(a), lambda c, g: g * c.saved[0].sinh(),
               "cosh({0})", "Cosh", c_exact=False)
+# d/dx atanh(x) = 1 / (1 - x^2)
+Atanh = _unary("atanh", lambda xp, a: xp.arctanh(a),
+               lambda c, g: g / (1 - c.saved[0] * c.saved[0]), "atanh({0})", "Atanh",
+               c_exact=False)
 # d/dx asinh(x) = 1 / sqrt(x^2 + 1)
 Asinh = _unary("asinh", lambda xp, a: xp.arcsinh(a),
                lambda c, g: g * (c.saved[0] * c.saved[0] + 1).rsqrt(), "asinh({0})", "Asinh",
@@ -195,6 +200,7 @@ sinh = _unary_fn(Sinh)
 cosh = _unary_fn(Cosh)
 tanh = _unary_fn(Tanh)
 asinh = arcsinh = _unary_fn(Asinh)
+atanh = arctanh = _unary_fn(Atanh)
 erf = _unary_fn(Erf)
 relu = _unary_fn(Relu)
 abs = absolute = _unary_fn(Abs)
@@ -262,6 +268,8 @@ class UnaryMethods:
     acos = acos
     sinh = sinh
     asinh = arcsinh = asinh
+    atanh = arctanh = atanh
+    atanh_ = make_inplace(atanh, "atanh_")
     cosh = cosh
     tanh = tanh
     sigmoid = sigmoid

@@ -540,6 +540,7 @@ add(OpInfo("max_pool2d", lambda m: [S(m(1, 1, 4, 4), 2), S(m(2, 3, 6, 6), 2),
            th=TF.max_pool2d, prims=("max_pool2d", "max_pool2d_backward")))
 
 add(OpInfo("asinh", unary(), dtypes=NUM + HALF, atol=1e-5))
+add(OpInfo("atanh", unary(low=-0.9, high=0.9), dtypes=NUM + HALF, atol=1e-5))
 
 
 # the functional composites (cadenza.nn.functional and top-level), in their own file
