@@ -4,23 +4,26 @@
 
 Eager mode (dynamic graph, define-by-run autograd) runs every op at once; ``cadenza.compile``
 (compiled mode) captures a static graph. Heavy or optional parts (nn, optim, data, io, onnx,
-distributed, models) load on first use so ``import cadenza`` stays fast.
-"""
-from __future__ import annotations
+distributed, models; bfloat16's ml_dtypes) load on first use so ``import cadenza`` stays fast.
 
+The top level holds PyTorch's public names only (``__all__``); Cadenza's primitives, registry
+and helpers live in their own modules (``cadenza.ops`` ...).
+"""
+import builtins as _builtins
 import importlib as _importlib
+import os as _os
+import types as _types
 
 __version__ = "0.1.0"
 
-from . import dtypes as _dtypes_mod  # noqa: E402
-from .dtypes import (dtype, float32, float64, float16, bfloat16, int64, int32, int16,  # noqa
-                     int8, uint8, get_default_dtype, set_default_dtype, promote_types,
+from .dtypes import (dtype, float32, float64, float16, int64, int32, int16, int8,  # noqa: E402
+                     uint8, get_default_dtype, set_default_dtype, promote_types,
                      result_type as _result_type)
-from .dtypes import bool as bool  # noqa: E402,F401  (torch.bool)
-from .dtypes import float as float, double, half, long, int as int, short  # noqa
+from .dtypes import bool, float, double, half, long, int, short  # noqa: E402  (torch.bool ...)
+from . import dtypes as _dtypes  # noqa: E402
 from .device import device  # noqa: E402
 from ._tensor import Tensor, Size  # noqa: E402
-from .errors import ShapeError, DTypeError, DeviceError, TraceError  # noqa: E402,F401
+from .errors import ShapeError, DTypeError, DeviceError, TraceError  # noqa: E402
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled,  # noqa: E402
                                  inference_mode, is_grad_enabled, is_inference_mode_enabled)
 from .random import (Generator, manual_seed, seed, initial_seed, get_rng_state,  # noqa: E402
@@ -30,68 +33,86 @@ from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack,  # 
                         empty_like, full_like, arange, linspace, logspace, eye, rand, randn,
                         rand_like, randn_like, randint, randint_like, randperm, normal,
                         bernoulli, poisson, multinomial)
-from ._creation import range_ as range  # noqa: E402,F401
-from . import ops as _ops  # noqa: E402
-from .ops import *  # noqa: E402,F401,F403
-from .ops import (sum, max, min, all, any, abs, pow, round, where, clamp,  # noqa: E402,F401
-                  to_dtype as _to_dtype)
+from ._creation import range_ as range  # noqa: E402  (torch.range)
+from ._legacy import LEGACY_NAMES as _LEGACY_NAMES, legacy_tensor_type as _legacy  # noqa: E402
+# the PyTorch functions among Cadenza's ops (torch.add ...); op classes, the registry and
+# helpers such as sum_to stay in cadenza.ops
+from .ops import (  # noqa: E402  (sum, max, min, all, any, abs, pow, round: torch's)
+    abs, absolute, acos, add, addcdiv, addcmul, addmm, addmv, all, allclose, amax, amin,
+    aminmax, any, arccos, arcsin, arctan, argmax, argmin, argsort, argwhere, asin, atan,
+    atan2, atleast_1d, atleast_2d, baddbmm, bincount, bitwise_and, bitwise_not, bitwise_or,
+    bitwise_xor, bmm, broadcast_shapes, broadcast_tensors, broadcast_to, bucketize, cat, ceil,
+    chunk, clamp, clone, concat, concatenate, cos, cosh, count_nonzero, cumprod, cumsum, diag,
+    diagonal, div, divide, dot, einsum, eq, equal, erf, erfc, exp, exp2, expm1, fix, flatten,
+    flip, fliplr, flipud, float_power, floor, floor_divide, fmod, gather, ge, ger, greater,
+    greater_equal, gt, hstack, index_add, index_copy, index_fill, index_put, index_select,
+    inner, isclose, isfinite, isinf, isnan, kthvalue, le, lerp, less, less_equal, log, log10,
+    log1p, log2, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt,
+    masked_fill, masked_scatter, masked_select, matmul, max, maximum, mean, median, meshgrid,
+    min, minimum, mm, moveaxis, movedim, mul, multiply, mv, nan_to_num, nansum, narrow, ne,
+    neg, negative, nonzero, norm, not_equal, outer, permute, pow, prod, reciprocal, relu,
+    remainder, repeat_interleave, reshape, roll, round, rsqrt, scatter, scatter_add,
+    searchsorted, select, sgn, sigmoid, sign, sin, sinh, sort, split, sqrt, square, squeeze,
+    stack, std, std_mean, sub, subtract, sum, swapaxes, swapdims, t, take, take_along_dim,
+    tan, tanh, tensor_split, tensordot, tile, topk, trace, transpose, tril, triu, true_divide,
+    trunc, unbind, unflatten, unique, unsqueeze, var, var_mean, vdot, vstack, where)
 from ._repr import set_printoptions  # noqa: E402
 
 clip = clamp
 uint16 = None  # not supported; present so attribute probes do not crash
 
 
-def is_tensor(obj) -> bool:
+def is_tensor(obj) -> _builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(t) -> bool:
-    return t.is_floating_point()
+def is_floating_point(input) -> _builtins.bool:
+    return input.is_floating_point()
 
 
-def is_nonzero(t) -> bool:
-    return bool(t)
+def is_nonzero(input) -> _builtins.bool:
+    return _builtins.bool(input)
 
 
-def numel(t) -> int:
-    return t.numel()
+def numel(input) -> _builtins.int:
+    return input.numel()
 
 
 def result_type(tensor1, tensor2):
     return _result_type(tensor1, tensor2)
 
 
-def can_cast(from_, to) -> bool:
+def can_cast(from_, to) -> _builtins.bool:
     return from_.category <= to.category
 
 
-def get_num_threads() -> int:
-    import os
-    return os.cpu_count() or 1
+def get_num_threads() -> _builtins.int:
+    return _os.cpu_count() or 1
 
 
-def set_num_threads(n: int) -> None:
+def set_num_threads(n: _builtins.int) -> None:
     """Record the request; NumPy's BLAS thread count is fixed at its load time."""
     _threads[0] = n
 
 
-def get_num_interop_threads() -> int:
+def get_num_interop_threads() -> _builtins.int:
     return 1
 
 
-def set_num_interop_threads(n: int) -> None:
+def set_num_interop_threads(n: _builtins.int) -> None:
     pass
 
 
 _threads = [None]
 
 
-def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+def use_deterministic_algorithms(mode: _builtins.bool, *, warn_only: _builtins.bool = False
+                                 ) -> None:
     """Cadenza's CPU kernels are deterministic already; recorded for are_... queries."""
-    _deterministic[0] = bool(mode)
+    _deterministic[0] = _builtins.bool(mode)
 
 
-def are_deterministic_algorithms_enabled() -> bool:
+def are_deterministic_algorithms_enabled() -> _builtins.bool:
     return _deterministic[0]
 
 
@@ -112,53 +133,63 @@ def get_float32_matmul_precision() -> str:
 _matmul_precision = ["highest"]
 
 
+def _submodule(name: str):
+    """A Cadenza submodule that ``import cadenza`` does not load, imported on first use (the
+    lazy parts of the package: functional, compiler, io and those in ``_LAZY``)."""
+    return _importlib.import_module(f"{__name__}.{name}")
+
+
 def softmax(input, dim, dtype=None):  # noqa: F811  (the parameter shadows cadenza.dtype)
-    from .functional import softmax as f
-    return f(input, dim, dtype=dtype)
+    return _submodule("functional").softmax(input, dim, dtype=dtype)
 
 
 def log_softmax(input, dim, dtype=None):  # noqa: F811
-    from .functional import log_softmax as f
-    return f(input, dim, dtype=dtype)
+    return _submodule("functional").log_softmax(input, dim, dtype=dtype)
 
 
 def dropout(input, p=0.5, train=True):
-    from .functional import dropout as f
-    return f(input, p, train)
+    return _submodule("functional").dropout(input, p, train)
 
 
 def compile(model=None, **kwargs):
     """Capture ``model`` (function or Module) into a static graph; see cadenza.compiler."""
-    from .compiler import compile as _compile
-    return _compile(model, **kwargs)
+    return _submodule("compiler").compile(model, **kwargs)
 
 
 def save(obj, f, **kwargs):
     """Save tensors / state dicts / nested containers atomically as safetensors (no pickle)."""
-    from .io import save as _save
-    return _save(obj, f, **kwargs)
+    return _submodule("io").save(obj, f, **kwargs)
 
 
 def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
     """Load what ``cadenza.save`` wrote; never executes code from the file."""
-    from .io import load as _load
-    return _load(f, map_location=map_location, weights_only=weights_only, mmap=mmap, **kwargs)
+    return _submodule("io").load(f, map_location=map_location, weights_only=weights_only,
+                                 mmap=mmap, **kwargs)
 
 
-_LAZY = {"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models", "functional",
-         "autograd", "cuda", "backends", "accelerator", "compiler", "testing", "linalg",
-         "special", "amp", "jit", "fft", "hub", "multiprocessing", "distributions", "mps",
-         "overrides", "profiler", "export", "library", "types", "version"}
+# every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
+__all__ = sorted([_n for _n, _v in globals().items()
+                  if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
+                 + ["bfloat16"])
+
+# submodules imported on first attribute access (cadenza.nn ...): each exists in the package
+_LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
+                   "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
+                   "amp", "distributions"})
 
 
 def __getattr__(name):
     if name in _LAZY:
-        mod = _importlib.import_module(f".{name}", __name__)
+        mod = _submodule(name)
         globals()[name] = mod
         return mod
-    if name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor",
-                "ByteTensor", "HalfTensor", "BFloat16Tensor", "ShortTensor", "CharTensor"):
-        from ._legacy import legacy_tensor_type
-        return legacy_tensor_type(name)
+    if name == "bfloat16":  # ml_dtypes is slow to import: only on first use
+        return _dtypes.bfloat16
+    if name in _LEGACY_NAMES:
+        return _legacy(name)
     raise AttributeError(f"module 'cadenza' has no attribute '{name}'. If this is a PyTorch "
                          "name, Cadenza does not support it yet.")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | _LAZY | set(_LEGACY_NAMES))

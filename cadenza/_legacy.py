@@ -9,6 +9,7 @@ _NAMES = {"FloatTensor": "float32", "DoubleTensor": "float64", "LongTensor": "in
           "IntTensor": "int32", "BoolTensor": "bool", "ByteTensor": "uint8",
           "HalfTensor": "float16", "BFloat16Tensor": "bfloat16", "ShortTensor": "int16",
           "CharTensor": "int8"}
+LEGACY_NAMES = tuple(_NAMES)
 
 
 class _LegacyMeta(type):

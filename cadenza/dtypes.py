@@ -7,9 +7,11 @@ is float32), and float16 with bfloat16 gives float32.
 """
 from __future__ import annotations
 
+import importlib.util as _importlib_util
+
 import numpy as np
 
-__all__ = [
+__all__ = [  # noqa: F822  (bfloat16 is created on first use, by __getattr__)
     "dtype", "float32", "float", "float64", "double", "float16", "half", "bfloat16",
     "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
@@ -47,14 +49,6 @@ class dtype:
         return self.itemsize * 8
 
 
-def _bfloat16_np():
-    try:
-        import ml_dtypes
-    except ImportError:  # optional extra: bfloat16 tensors need ml_dtypes
-        return None
-    return ml_dtypes.bfloat16
-
-
 float32 = float = dtype("float32", np.float32, _FLOAT)
 float64 = double = dtype("float64", np.float64, _FLOAT)
 float16 = half = dtype("float16", np.float16, _FLOAT)
@@ -64,19 +58,54 @@ int16 = short = dtype("int16", np.int16, _INT)
 int8 = dtype("int8", np.int8, _INT)
 uint8 = dtype("uint8", np.uint8, _INT)
 bool = dtype("bool", np.bool_, _BOOL)
-_bf16 = _bfloat16_np()
-bfloat16 = dtype("bfloat16", _bf16, _FLOAT) if _bf16 is not None else None
 
-ALL = [d for d in (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool)
-       if d is not None]
-_BY_NP = {d.np: d for d in ALL}
-_BY_NAME = {d.name: d for d in ALL}
+# bfloat16 is added to these on first use (see _load_bfloat16), after float16 in _ALL
+_ALL = [float32, float64, float16, int64, int32, int16, int8, uint8, bool]
+_BY_NP = {d.np: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
                  "int": int32, "short": int16})
 _default = [float32]
+_bf16_loaded = [False]
+
+
+def _load_bfloat16():
+    """Create ``bfloat16`` on first use: ml_dtypes (an optional extra) takes longer to import
+    than the rest of Cadenza, so ``import cadenza`` does not load it. None without ml_dtypes."""
+    if not _bf16_loaded[0]:
+        _bf16_loaded[0] = True
+        try:
+            import ml_dtypes
+        except ImportError:  # optional extra: bfloat16 tensors need ml_dtypes
+            globals()["bfloat16"] = None
+        else:
+            d = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT)
+            globals()["bfloat16"] = d
+            _ALL.insert(3, d)
+            _BY_NP[d.np] = d
+            _BY_NAME[d.name] = d
+    return globals()["bfloat16"]
+
+
+def has_bfloat16():
+    """Whether bfloat16 is available, without importing ml_dtypes."""
+    if _bf16_loaded[0]:
+        return _load_bfloat16() is not None
+    return _importlib_util.find_spec("ml_dtypes") is not None
+
+
+def __getattr__(name):
+    if name == "bfloat16":
+        return _load_bfloat16()
+    if name == "ALL":  # every supported dtype, bfloat16 included where ml_dtypes is
+        _load_bfloat16()
+        return _ALL
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _from_name(name: str) -> dtype:
+    if name == "bfloat16":
+        return _load_bfloat16()
     return _BY_NAME[name]
 
 
@@ -86,10 +115,14 @@ def from_numpy_dtype(np_dtype) -> dtype:
     if d is not None:
         return d
     d = _BY_NP.get(np.dtype(np_dtype))
+    if d is None and not _bf16_loaded[0]:
+        # an ml_dtypes array: its dtype is registered once bfloat16 is loaded
+        _load_bfloat16()
+        d = _BY_NP.get(np.dtype(np_dtype))
     if d is None:
         from .errors import DTypeError
         raise DTypeError(f"cadenza: unsupported NumPy dtype {np.dtype(np_dtype)}; "
-                         f"supported: {', '.join(x.name for x in ALL)}")
+                         f"supported: {', '.join(x.name for x in _ALL)}")
     return d
 
 
@@ -109,6 +142,8 @@ def to_dtype(d) -> dtype:
         if d.startswith(("torch.", "cadenza.")):
             d = d.split(".", 1)[1]
         if d in _BY_NAME:
+            return _BY_NAME[d]
+        if d == "bfloat16" and _load_bfloat16() is not None:
             return _BY_NAME[d]
     try:
         return from_numpy_dtype(np.dtype(d))
