@@ -1,24 +1,25 @@
 """cadenza.accelerator: the current accelerator, if any (None on a CPU-only machine)."""
 from __future__ import annotations
 
+from . import cuda as _cuda
+from .device import device as _device
+
+__all__ = ["is_available", "current_accelerator", "device_count", "synchronize"]
+
 
 def is_available() -> bool:
-    from .cuda import is_available as cuda_available
-    return cuda_available()
+    return _cuda.is_available()
 
 
 def current_accelerator(check_available: bool = False):
     if is_available():
-        from .device import device
-        return device("cuda")
+        return _device("cuda")
     return None
 
 
 def device_count() -> int:
-    from .cuda import device_count as n
-    return n()
+    return _cuda.device_count()
 
 
 def synchronize(device=None) -> None:
-    from .cuda import synchronize as s
-    s()
+    _cuda.synchronize()

@@ -3,7 +3,12 @@ compute (a documented difference: results match float32 eager, not bfloat16 auto
 GradScaler is disabled unless asked for explicitly, as torch does without CUDA."""
 from __future__ import annotations
 
+import numpy as np
+
 from .autograd.grad_mode import _DecoratorContextManager
+from .backend import cuda as _cuda_backend
+
+__all__ = ["autocast", "is_autocast_available", "GradScaler"]
 
 
 class autocast(_DecoratorContextManager):
@@ -30,8 +35,7 @@ class GradScaler:
 
     def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0,
                  backoff_factor=0.5, growth_interval=2000, enabled=True):
-        from .cuda import is_available
-        self._enabled = bool(enabled) and (device != "cuda" or is_available())
+        self._enabled = bool(enabled) and (device != "cuda" or _cuda_backend.is_available())
         self._scale = float(init_scale)
         self._growth_factor, self._backoff_factor = growth_factor, backoff_factor
         self._growth_interval, self._growth_tracker = growth_interval, 0
@@ -51,7 +55,6 @@ class GradScaler:
     def unscale_(self, optimizer):
         if not self._enabled or id(optimizer) in self._unscaled:
             return
-        import numpy as np
         inv = 1.0 / self._scale
         for group in optimizer.param_groups:
             for p in group["params"]:

@@ -2,7 +2,15 @@
 With CuPy and an NVIDIA GPU, tensors can move to 'cuda' through the CuPy backend."""
 from __future__ import annotations
 
+from . import amp as _amp
 from .backend import cuda as _backend
+from .device import device as _device
+from .errors import DeviceError
+
+__all__ = ["is_available", "device_count", "current_device", "set_device", "get_device_name",
+           "synchronize", "manual_seed", "manual_seed_all", "empty_cache", "memory_allocated",
+           "max_memory_allocated", "memory_reserved", "reset_peak_memory_stats",
+           "is_bf16_supported", "amp"]
 
 
 def is_available() -> bool:
@@ -20,8 +28,7 @@ def current_device() -> int:
 
 def set_device(device) -> None:
     _require("set_device")
-    from .device import device as Device
-    idx = Device(device).index if not isinstance(device, int) else device
+    idx = _device(device).index if not isinstance(device, int) else device
     _backend.xp.cuda.runtime.setDevice(idx or 0)
 
 
@@ -71,7 +78,6 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
 
 def _require(what):
     if not is_available():
-        from .errors import DeviceError
         raise DeviceError(f"cuda.{what}: no CUDA device is available (cadenza.cuda.is_available() "
                           "is False); use device='cpu'")
 
@@ -81,10 +87,8 @@ class amp:
 
     @staticmethod
     def autocast(*args, **kwargs):
-        from .amp import autocast
-        return autocast("cuda", *args, **kwargs)
+        return _amp.autocast("cuda", *args, **kwargs)
 
     @staticmethod
     def GradScaler(*args, **kwargs):
-        from .amp import GradScaler
-        return GradScaler(*args, **kwargs)
+        return _amp.GradScaler(*args, **kwargs)

@@ -21,7 +21,7 @@ from . import _state
 from ._group import DistError, DistTimeoutError, RankFailedError, install_hooks, ProcessGroup
 from .collectives import (ReduceOp, Work, all_gather, all_gather_into_tensor, all_gather_object,
                           all_reduce, barrier, broadcast, broadcast_object_list, reduce_scatter,
-                          reduce_scatter_tensor)
+                          reduce_scatter_tensor, check_same)
 
 
 class group:
@@ -84,7 +84,7 @@ def init_process_group(backend: str | None = "mpi", init_method=None, timeout=No
                              f"{name}={given}; launch with `cadenza launch -n N` or `mpiexec "
                              "-n N` instead of passing it")
     _state.set_group(g)
-    install_hooks(_state.get)
+    install_hooks(_state.get, destroy_process_group)
 
 
 def destroy_process_group(group=None) -> None:
@@ -93,7 +93,6 @@ def destroy_process_group(group=None) -> None:
     if g is None:
         return
     try:
-        from .collectives import check_same
         label = check_same(g, "destroy_process_group", {})
         g.wait(g.comm.Ibarrier(), label)
     finally:

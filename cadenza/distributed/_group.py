@@ -237,8 +237,9 @@ def _to_seconds(timeout):
 _prev_excepthook = None
 
 
-def install_hooks(get_group):
-    """An excepthook that runs the failure protocol, and an atexit that leaves cleanly."""
+def install_hooks(get_group, leave):
+    """An excepthook that runs the failure protocol, and an atexit that leaves cleanly by
+    calling ``leave`` (``destroy_process_group``, passed in: this module sits below it)."""
     global _prev_excepthook
     if _prev_excepthook is not None:
         return
@@ -252,16 +253,15 @@ def install_hooks(get_group):
             g.report_failure(value)
 
     sys.excepthook = excepthook
-    atexit.register(_at_exit, get_group)
+    atexit.register(_at_exit, get_group, leave)
 
 
-def _at_exit(get_group):
+def _at_exit(get_group, leave):
     g = get_group()
     if g is None or g.aborting:
         return
-    from . import destroy_process_group
     try:
-        destroy_process_group()
+        leave()
     except DistError as e:
         sys.stderr.write(f"{e}\n")
         sys.stderr.flush()

@@ -17,6 +17,8 @@ import zlib
 
 import numpy as np
 
+from .._tensor import Tensor
+from ..backend import backend_of_array
 from . import _state
 from ._group import DistError
 
@@ -86,7 +88,6 @@ def _check_group(group, name):
 
 
 def _tensor_array(t, name, what="tensor"):
-    from .._tensor import Tensor
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: expected {what} to be a Tensor, got {type(t).__name__}")
     return t
@@ -118,7 +119,6 @@ class _Buf:
                 t._data[...] = arr.view(t._data.dtype) if arr.dtype != t._data.dtype and \
                     arr.dtype.itemsize == t._data.dtype.itemsize else arr
             else:
-                from ..backend import backend_of_array
                 t._data[...] = backend_of_array(t._data).xp.asarray(arr)
         t._vc[0] += 1
 

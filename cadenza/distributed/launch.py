@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 
+from .._config import under_mpi_launcher
+
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _USAGE = "cadenza launch [-n N] [--hostfile FILE] [--bind-to core] [-m module | script.py] [args]"
@@ -37,7 +39,6 @@ def find_mpiexec() -> str:
 
 def launched_under_mpi() -> bool:
     """True inside a process started by mpiexec/mpirun/srun (so it must not relaunch itself)."""
-    from .._config import under_mpi_launcher
     return under_mpi_launcher()
 
 

@@ -22,6 +22,8 @@ import sys
 
 import numpy as np
 
+from .. import dtypes as _dt
+
 __all__ = ["CheckpointError", "write_safetensors", "read_safetensors", "atomic_write",
            "describe"]
 
@@ -32,19 +34,20 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read: truncated, corrupted, hostile, or a pickle."""
 
 
-def _np_dtypes():
-    table = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
-             "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
-    try:
-        import ml_dtypes
-        table["BF16"] = ml_dtypes.bfloat16
-    except ImportError:  # optional extra: without it bfloat16 files cannot be read
-        pass
-    return {k: np.dtype(v) for k, v in table.items()}
-
-
-DTYPES = _np_dtypes()
+# safetensors dtype codes; BF16 joins on first need (_with_bfloat16)
+DTYPES = {k: np.dtype(v) for k, v in {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}.items()}
 CODES = {v: k for k, v in DTYPES.items()}
+
+
+def _with_bfloat16() -> None:
+    """Add BF16 to the tables: ml_dtypes (an optional extra, slow to import) loads only when a
+    dtype is not found otherwise. Without it bfloat16 files cannot be read."""
+    bf16 = _dt.bfloat16
+    if bf16 is not None and "BF16" not in DTYPES:
+        DTYPES["BF16"] = bf16.np
+        CODES[bf16.np] = "BF16"
 
 
 def describe(f) -> str:
@@ -64,6 +67,9 @@ def _le(arr: np.ndarray) -> np.ndarray:
 
 def code_of(arr: np.ndarray, what: str) -> str:
     code = CODES.get(arr.dtype)
+    if code is None:
+        _with_bfloat16()
+        code = CODES.get(arr.dtype)
     if code is None:
         raise TypeError(f"save: cannot store dtype {arr.dtype} ({what}); supported: "
                         f"{', '.join(str(d) for d in DTYPES.values())}")
@@ -231,6 +237,8 @@ def read_safetensors(f, mmap: bool = False):
             r.fail(f"tensor {name!r}: expected an object with dtype, shape and data_offsets, "
                    f"got {info!r:.200}")
         code, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
+        if code not in DTYPES:
+            _with_bfloat16()
         if code not in DTYPES:
             r.fail(f"tensor {name!r}: unknown or unsupported dtype {code!r}; supported: "
                    f"{', '.join(DTYPES)}")

@@ -18,10 +18,14 @@ import base64
 import collections
 import json
 import os
-import sys
 
 import numpy as np
 
+from .._creation import from_numpy
+from .._tensor import Tensor
+from ..device import as_device
+from ..dtypes import dtype as _dtype, to_dtype
+from ..nn.parameter import Parameter
 from ._format import CheckpointError, atomic_write, describe, read_safetensors, \
     write_safetensors
 
@@ -29,12 +33,6 @@ __all__ = ["save", "load", "save_safetensors", "load_safetensors"]
 
 STRUCTURE_KEY = "cadenza.structure"
 FORMAT_VERSION = "1"
-
-
-def _is_parameter(t) -> bool:
-    nn = sys.modules.get("cadenza.nn")  # no Parameter can exist before cadenza.nn is imported
-    param = getattr(nn, "Parameter", None) if nn is not None else None
-    return isinstance(param, type) and isinstance(t, param)
 
 
 def _write(f, named, metadata) -> None:
@@ -75,8 +73,6 @@ class _Encoder:
                         "tuples of those")
 
     def value(self, x, path: str):
-        from .._tensor import Tensor
-        from ..dtypes import dtype as _dtype
         if isinstance(x, Tensor):
             return self.tensor(x, path)
         if isinstance(x, np.ndarray):
@@ -122,7 +118,6 @@ class _Encoder:
         return node
 
     def tensor(self, t, path: str):
-        from .._tensor import Tensor
         name = self.by_id.get(id(t))
         if name is None:
             arr = np.asarray(t.detach() if isinstance(t, Tensor) else t)
@@ -133,7 +128,7 @@ class _Encoder:
         if isinstance(t, Tensor):
             if t.requires_grad:
                 node["requires_grad"] = True
-            if _is_parameter(t):
+            if isinstance(t, Parameter):
                 node["parameter"] = True
         return node
 
@@ -167,7 +162,6 @@ def _map_tensor(t, map_location):
         return t if out is None else out
     if isinstance(map_location, dict):
         map_location = map_location.get("cpu", "cpu")
-    from ..device import as_device
     dev = as_device(map_location)
     return t if dev.type == "cpu" else t.to(dev)
 
@@ -227,8 +221,7 @@ class _Decoder:
             if kind == "bytes":
                 return base64.b64decode(v, validate=True)
             if kind == "dtype":
-                from .. import dtypes
-                return dtypes.to_dtype(v)
+                return to_dtype(v)
         except (ValueError, TypeError) as e:
             self.fail(f"bad {kind} value {v!r:.80} ({e})")
         return v
@@ -242,23 +235,14 @@ class _Decoder:
         t = self.made.get(name)
         if t is not None:
             return t
-        from .. import from_numpy
         t = _map_tensor(from_numpy(self.arrays[name]), self.map_location)
         rg = bool(node.get("requires_grad")) and t.is_floating_point()
         if node.get("parameter"):
-            t = _as_parameter(t, rg)
+            t = Parameter(t, requires_grad=rg)
         elif rg:
             t.requires_grad_(True)
         self.made[name] = t
         return t
-
-
-def _as_parameter(t, requires_grad: bool):
-    try:
-        from ..nn import Parameter
-    except ImportError:  # cadenza.nn unavailable: a plain tensor with the same flag
-        return t.requires_grad_(requires_grad)
-    return Parameter(t, requires_grad=requires_grad)
 
 
 def load(f, map_location=None, weights_only=None, mmap=None, pickle_module=None, **kwargs):
@@ -300,7 +284,6 @@ def save_safetensors(tensors, path, metadata=None) -> None:
     >>> p = os.path.join(tempfile.mkdtemp(), "m.safetensors")
     >>> save_safetensors({"w": torch.ones(2)}, p, metadata={"format": "pt"})
     """
-    from .._tensor import Tensor
     if not isinstance(tensors, dict):
         raise TypeError(f"save_safetensors: expected a dict of name -> Tensor, got "
                         f"{type(tensors).__name__}")
@@ -328,7 +311,6 @@ def load_safetensors(path, device="cpu") -> dict:
     >>> save_safetensors({"w": torch.ones(2)}, p); load_safetensors(p)["w"]
     tensor([1., 1.])
     """
-    from .. import from_numpy
     arrays, _ = read_safetensors(path)
     return {k: _map_tensor(from_numpy(a), device) for k, a in arrays.items()}
 
