@@ -14,7 +14,7 @@ import importlib as _importlib
 import os as _os
 import types as _types
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from .dtypes import (dtype, float32, float64, float16, int64, int32, int16, int8,  # noqa: E402
                      uint8, get_default_dtype, set_default_dtype, promote_types,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 
+from ._version import __version__
+from .cli import main as cli_main
+
+__all__ = ["main"]
+
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["--version"], ["-V"], ["version"]):
-        from . import __version__
         print(f"cadenza {__version__}")
         return 0
-    from .cli import main as cli_main
     return cli_main(argv)
 
 

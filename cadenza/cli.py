@@ -16,10 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
 from typing import List, Optional
+
+from ._creation import tensor
+from .distributed.launch import main as launch_main, relaunch
+from .dtypes import int64
+from .models.data import DataError, TokenData
+from .models.train import (ConfigError, TrainConfig, build_model, corpus_files, evaluate,
+                           load_checkpoint, resolve_ckpt, train)
+from .random import Generator
+
+__all__ = ["main", "CLIError"]
 
 USAGE_ERROR = 2
 
@@ -102,7 +113,7 @@ def _read_config(path: str) -> dict:
         raise CLIError(f"train: config file {path!r} not found")
     try:
         if path.endswith(".toml"):
-            import tomllib
+            import tomllib  # stdlib from Python 3.11; on 3.10 the ImportError is reported
             with open(path, "rb") as f:
                 return tomllib.load(f)
         with open(path) as f:
@@ -112,11 +123,9 @@ def _read_config(path: str) -> dict:
 
 
 def _cmd_train(a) -> int:
-    from .models.train import TrainConfig, train
     if a.nproc is not None:
         if a.nproc < 1:
             raise CLIError(f"train: --nproc must be >= 1, got {a.nproc}")
-        from .distributed.launch import relaunch
         rc = relaunch(a.nproc)  # re-runs this command on N ranks under mpiexec
         if rc is not None:
             return rc
@@ -133,7 +142,6 @@ def _cmd_train(a) -> int:
         if getattr(a, "m_" + name) is not None:
             model[name] = getattr(a, "m_" + name)
     if a.resume:
-        from .models.train import load_checkpoint
         saved = load_checkpoint(a.resume)[2]
         base = dict(saved.__dict__)
         explicit = {k: v for k, v in d.items()}
@@ -150,12 +158,10 @@ def _cmd_train(a) -> int:
 
 
 def _ckpt_file(path):
-    from .models.train import resolve_ckpt
     return resolve_ckpt(path)
 
 
 def _load_for_inference(path):
-    from .models.train import build_model, load_checkpoint
     state, gcfg, tcfg, tok, p = load_checkpoint(path)
     model = build_model(gcfg, state)
     model.eval()
@@ -163,7 +169,6 @@ def _load_for_inference(path):
 
 
 def _stream(model, tok, text: str, a, generator, out, echo: bool = False) -> str:
-    import cadenza
     ids = tok.encode(text)
     bs = model.config.block_size
     if len(ids) > bs:
@@ -178,7 +183,7 @@ def _stream(model, tok, text: str, a, generator, out, echo: bool = False) -> str
     if echo:
         out.write(text)
     dec = tok.stream_decoder()
-    idx = cadenza.tensor([ids], dtype=cadenza.int64)
+    idx = tensor([ids], dtype=int64)
     produced = []
     for nxt in model.generate_stream(idx, a.max_new_tokens, a.temperature, a.top_k, a.top_p,
                                      stop_tokens=stops, generator=generator):
@@ -193,8 +198,7 @@ def _stream(model, tok, text: str, a, generator, out, echo: bool = False) -> str
 
 
 def _generator(seed):
-    import cadenza
-    g = cadenza.Generator()
+    g = Generator()
     if seed is not None:
         g.manual_seed(seed)
     else:
@@ -252,9 +256,6 @@ def _cmd_chat(a) -> int:
 
 
 def _cmd_eval(a) -> int:
-    import math
-    from .models.data import TokenData
-    from .models.train import corpus_files, evaluate
     model, gcfg, tcfg, tok = _load_for_inference(a.ckpt)
     if a.corpus:
         tcfg.corpus, tcfg.ext = a.corpus, a.ext
@@ -273,11 +274,8 @@ def _cmd_eval(a) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; returns the process exit code (2 for bad input)."""
-    from .models.data import DataError
-    from .models.train import ConfigError
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["launch"]:  # cadenza launch -n N script.py ...: mpiexec around a script
-        from .distributed.launch import main as launch_main
         return launch_main(argv[1:])
     try:
         a = _build_parser().parse_args(argv)

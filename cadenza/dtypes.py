@@ -11,6 +11,8 @@ import importlib.util as _importlib_util
 
 import numpy as np
 
+from .errors import DTypeError
+
 __all__ = [  # noqa: F822  (bfloat16 is created on first use, by __getattr__)
     "dtype", "float32", "float", "float64", "double", "float16", "half", "bfloat16",
     "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
@@ -120,7 +122,6 @@ def from_numpy_dtype(np_dtype) -> dtype:
         _load_bfloat16()
         d = _BY_NP.get(np.dtype(np_dtype))
     if d is None:
-        from .errors import DTypeError
         raise DTypeError(f"cadenza: unsupported NumPy dtype {np.dtype(np_dtype)}; "
                          f"supported: {', '.join(x.name for x in _ALL)}")
     return d
@@ -149,7 +150,6 @@ def to_dtype(d) -> dtype:
         return from_numpy_dtype(np.dtype(d))
     except TypeError:
         pass
-    from .errors import DTypeError
     raise DTypeError(f"cadenza: expected a dtype, got {d!r}")
 
 
@@ -165,7 +165,6 @@ def get_default_dtype() -> dtype:
 def set_default_dtype(d) -> None:
     d = to_dtype(d)
     if not d.is_floating_point:
-        from .errors import DTypeError
         raise DTypeError(f"set_default_dtype: expected a floating point dtype, got {d}")
     _default[0] = d
 

@@ -1,0 +1,3 @@
+"""The package version, in a module of its own so that cadenza.__main__ reads it without
+importing the top-level package (no module imports its own package)."""
+__version__ = "0.1.0"
