@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import types
 
+__all__ = ["cudnn", "mps", "mkldnn", "openmp", "cpu", "cuda"]
+
 
 class _Flags(types.SimpleNamespace):
     def is_available(self) -> bool:

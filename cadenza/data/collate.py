@@ -13,6 +13,11 @@ import copy
 
 import numpy as np
 
+from .._creation import as_tensor, from_numpy, tensor
+from .._tensor import Tensor
+from ..dtypes import float64
+from ..ops import stack
+
 __all__ = ["default_collate", "default_convert", "collate"]
 
 _ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
@@ -28,7 +33,6 @@ def _np_is_text(a) -> bool:
 
 
 def _stack(tensors):
-    from .. import from_numpy, stack
     if any(t.requires_grad or not t.is_cpu for t in tensors):
         return stack(tensors, 0)
     shape = tensors[0].shape
@@ -55,7 +59,6 @@ def _map(elem, values):
 def collate(batch, *, collate_fn_map=None):
     """The recursive collate behind ``default_collate``; ``collate_fn_map`` maps a type to a
     ``fn(batch, *, collate_fn_map)`` that handles batches whose first element is that type."""
-    from .. import Tensor, as_tensor, float64, tensor
     elem = batch[0]
     if collate_fn_map:
         fn = collate_fn_map.get(type(elem))
@@ -117,7 +120,6 @@ def default_convert(data):
     >>> default_convert({"a": np.zeros(2)})["a"].dtype
     cadenza.float64
     """
-    from .. import Tensor, as_tensor
     if isinstance(data, Tensor):
         return data
     if isinstance(data, (np.ndarray, np.generic)) and not isinstance(data, (np.str_, np.bytes_)):

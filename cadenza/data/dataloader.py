@@ -21,6 +21,8 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as _FutTimeout
 
+from .._creation import randint
+
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -110,7 +112,6 @@ class _DataLoaderIter:
     """One pass over a DataLoader (``iter(loader)``)."""
 
     def __init__(self, loader) -> None:
-        from .. import randint
         self._loader = loader
         self._num_yielded = 0
         self._sampler_iter = iter(loader._index_sampler)

@@ -16,6 +16,8 @@ import itertools
 import math
 import warnings
 
+from .._creation import randperm
+
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
            "StackDataset", "Subset", "random_split"]
 
@@ -213,7 +215,6 @@ def random_split(dataset, lengths, generator=None):
     >>> len(a), len(b), sorted(list(a) + list(b)) == list(range(10))
     (3, 7, True)
     """
-    from .. import randperm
     lengths = list(lengths)
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:

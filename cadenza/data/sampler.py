@@ -9,6 +9,11 @@ from a fresh generator seeded by one draw from the default generator, so
 """
 from __future__ import annotations
 
+from .. import distributed as dist
+from .._creation import as_tensor, multinomial, randint, randperm
+from ..dtypes import float64
+from ..random import Generator
+
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler", "DistributedSampler"]
 
@@ -26,7 +31,6 @@ def _positive_int(name: str, value, owner: str) -> int:
 
 def _fresh_generator():
     """torch's recipe: seed a private generator with one draw from the default one."""
-    from .. import Generator, randint
     seed = int(randint(0, 2 ** 62, (1,)).item())
     return Generator().manual_seed(seed)
 
@@ -89,7 +93,6 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        from .. import randint, randperm
         n = len(self.data_source)
         g = self.generator if self.generator is not None else _fresh_generator()
         m = self.num_samples
@@ -119,7 +122,6 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        from .. import randperm
         for i in randperm(len(self.indices), generator=self.generator).tolist():
             yield self.indices[i]
 
@@ -137,7 +139,6 @@ class WeightedRandomSampler(Sampler):
 
     def __init__(self, weights, num_samples: int, replacement: bool = True,
                  generator=None) -> None:
-        from .. import as_tensor, float64
         _positive_int("num_samples", num_samples, "WeightedRandomSampler")
         if not _is_bool(replacement):
             raise ValueError(f"WeightedRandomSampler: expected replacement to be a boolean, "
@@ -152,7 +153,6 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        from .. import multinomial
         yield from multinomial(self.weights, self.num_samples, self.replacement,
                                generator=self.generator).tolist()
 
@@ -208,7 +208,6 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle: bool = True,
                  seed: int = 0, drop_last: bool = False) -> None:
         if num_replicas is None or rank is None:
-            from .. import distributed as dist
             if not dist.is_initialized():
                 raise RuntimeError("DistributedSampler: expected num_replicas and rank, or an "
                                    "initialized process group (cadenza.distributed."
@@ -236,7 +235,6 @@ class DistributedSampler(Sampler):
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:
-            from .. import Generator, randperm
             g = Generator().manual_seed(self.seed + self.epoch)
             indices = randperm(n, generator=g).tolist()
         else:

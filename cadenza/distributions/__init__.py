@@ -7,8 +7,12 @@ import math
 
 from .. import _creation as C
 from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
 from ..ops import elementwise as E, reduce as R
+from ..ops.index import gather
 from ..ops.shape import broadcast_tensors
+
+__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "kl_divergence"]
 
 
 def _t(x, like=None):
@@ -25,7 +29,6 @@ class Distribution:
         return self._batch_shape
 
     def sample(self, sample_shape=()):
-        from ..autograd.grad_mode import no_grad
         with no_grad():
             return self.rsample(sample_shape) if self.has_rsample else self._sample(
                 tuple(sample_shape))
@@ -62,7 +65,6 @@ class Categorical(Distribution):
         return idx.t().reshape(tuple(sample_shape) + self._batch_shape)
 
     def log_prob(self, value):
-        from ..ops.index import gather
         value = value.long()
         logits = self.logits.expand(tuple(value.shape) + (self._num_events,)) \
             if value.ndim > len(self._batch_shape) else self.logits

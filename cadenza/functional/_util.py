@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
+from ..ops.inplace import check_inplace, commit_inplace
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -73,7 +74,6 @@ def ntuple(v, n, name, op):
 
 def inplace_result(input, out, op):
     """Write ``out`` into ``input`` (``inplace=True`` variants) and return input."""
-    from ..ops.inplace import check_inplace, commit_inplace
     check_inplace(input, op)
     if input._requires_grad and out.grad_fn is not None:
         _snapshot_saved_input(input, out.grad_fn)

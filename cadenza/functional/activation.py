@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .. import ops
+from .._creation import rand, zeros_like
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax, LogSoftmax
 from .._tensor_base import TensorBase as Tensor, _norm_dim
@@ -428,7 +429,6 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     tensor([-0.6875])
     """
     if training:
-        from .._creation import rand
         slope = rand(*input.shape, dtype=input.dtype) * (upper - lower) + lower
     else:
         slope = (lower + upper) / 2
@@ -444,13 +444,11 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     >>> gumbel_softmax(cadenza.zeros(2, 3)).shape
     cadenza.Size([2, 3])
     """
-    from .._creation import rand
     u = rand(*logits.shape, dtype=logits.dtype)
     g = -(-(u.clamp(min=eps)).log()).log()  # Gumbel(0, 1) = -log(-log U)
     y = softmax((logits + g) / tau, dim)
     if not hard:
         return y
     idx = y.detach().argmax(dim, keepdim=True)
-    from .._creation import zeros_like
     y_hard = zeros_like(y).scatter(dim, idx, 1.0)
     return y_hard - y.detach() + y

@@ -2,6 +2,8 @@
 regression (mse, l1, smooth l1, huber), divergences and margin / embedding losses."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -178,7 +180,6 @@ def _check_pair(input, target, op, broadcast=True):
         if not broadcast:
             raise ShapeError(f"{op}: expected target.shape == input.shape, got input "
                              f"{fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
-        import warnings
         warnings.warn(f"{op}: using a target size {fmt_shape(target.shape)} that is different "
                       f"to the input size {fmt_shape(input.shape)}; they will be broadcast",
                       stacklevel=3)

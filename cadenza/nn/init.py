@@ -12,9 +12,11 @@ import warnings
 
 import numpy as np
 
+from .._creation import tensor as _t
 from .._tensor import Tensor, _make
 from .._trace_hooks import traced_random
 from ..autograd.grad_mode import no_grad
+from ..random import _rng  # generator=None: the default generator's stream
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -45,15 +47,9 @@ def _fill(tensor: Tensor, arr) -> Tensor:
     version bumped)."""
     with no_grad():
         if not isinstance(arr, Tensor):
-            from .._creation import tensor as _t
             arr = _t(np.asarray(arr))
         tensor.copy_(arr)
     return tensor
-
-
-def _rng(generator):
-    from ..random import _rng as r
-    return r(generator)
 
 
 @traced_random

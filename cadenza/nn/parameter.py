@@ -1,14 +1,17 @@
 """``nn.Parameter`` (a Tensor that a Module registers as a learnable weight) and ``nn.Buffer``."""
 from __future__ import annotations
 
+import numpy as np
+
+from .. import dtypes
 from .._tensor import Tensor, _make
+
+__all__ = ["Parameter", "Buffer"]
 
 
 def _adopt(cls, data, requires_grad):
     """A ``cls`` instance sharing ``data``'s storage and version counter (no copy)."""
     if data is None:
-        import numpy as np
-        from .. import dtypes
         data = _make(np.empty((0,), dtype=dtypes.get_default_dtype().np))
     if not isinstance(data, Tensor):
         raise TypeError(f"{cls.__name__}: expected a Tensor as data, got "
@@ -56,7 +59,6 @@ class Parameter(Tensor):
         return new
 
     def __reduce_ex__(self, protocol):
-        import numpy as np
         return (Parameter, (_make(np.array(self._host())), self._requires_grad))
 
 

@@ -7,6 +7,7 @@ True
 import importlib as _importlib
 
 _LAZY = {"data"}
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name):
@@ -15,3 +16,7 @@ def __getattr__(name):
         globals()[name] = mod
         return mod
     raise AttributeError(f"module 'cadenza.utils' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from ..._tensor import Tensor
+from ...autograd.function import Function
+
 _ids = itertools.count()
 
 
@@ -41,7 +44,6 @@ def add_hook(hooks: dict, hook, prepend: bool = False, *extra_dicts) -> Removabl
 
 
 def _tensors(xs):
-    from ..._tensor import Tensor
     return [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
 
 
@@ -49,8 +51,6 @@ def wrap_backward_hooks(module, args, call_forward):
     """Run ``call_forward(*args)`` so that after backward each full backward hook is called as
     ``hook(module, grad_input, grad_output)`` (grads w.r.t. the module's tensor inputs and
     outputs). Inputs and outputs go through identity autograd Functions that catch grads."""
-    from ...autograd.function import Function
-    from ..._tensor import Tensor
     state = {"grad_output": None}
 
     def fire(grad_input):

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
+from ..parameter import Parameter
+from ._hooks import add_hook
 
 _EXTRA = "_extra_state"
 
@@ -31,8 +33,7 @@ _IncompatibleKeys = IncompatibleKeys
 
 
 def _has_extra_state(mod) -> bool:
-    from .module import Module
-    return type(mod).get_extra_state is not Module.get_extra_state
+    return type(mod).get_extra_state is not StateDictMixin.get_extra_state
 
 
 class StateDictMixin:
@@ -162,7 +163,6 @@ class StateDictMixin:
 
     @staticmethod
     def _apply_plan(plan, assign):
-        from ..parameter import Parameter
         with no_grad():
             for mod, name, cur, val in plan:
                 if name == _EXTRA:
@@ -178,21 +178,17 @@ class StateDictMixin:
                     cur.copy_(val)
 
     def register_state_dict_pre_hook(self, hook):
-        from ._hooks import add_hook
         return add_hook(self._state_dict_pre_hooks, hook)
 
     def register_state_dict_post_hook(self, hook):
-        from ._hooks import add_hook
         return add_hook(self._state_dict_hooks, hook)
 
     _register_state_dict_hook = register_state_dict_post_hook
 
     def register_load_state_dict_pre_hook(self, hook):
-        from ._hooks import add_hook
         return add_hook(self._load_state_dict_pre_hooks,
                         lambda sd, p, md, s, mk, uk, em, _h=hook, _m=self:
                         _h(_m, sd, p, md, s, mk, uk, em))
 
     def register_load_state_dict_post_hook(self, hook):
-        from ._hooks import add_hook
         return add_hook(self._load_state_dict_post_hooks, hook)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ... import _creation as C
 from .. import functional as F
+from ..init import constant_
 from ..parameter import Parameter
 from .module import Module
 
@@ -293,7 +294,6 @@ class PReLU(Module):
         self.weight = Parameter(C.full((num_parameters,), init, device=device, dtype=dtype))
 
     def reset_parameters(self) -> None:
-        from ..init import constant_
         constant_(self.weight, self.init)
 
     def forward(self, input):

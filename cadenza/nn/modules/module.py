@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ... import dtypes as _dt
 from ..._tensor import Tensor
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import no_grad, state as _grad_state
+from ..._tensor_api.convert import _parse_to
 from ..parameter import Parameter, Buffer
 from ._hooks import add_hook, wrap_backward_hooks
 from ._state import StateDictMixin
@@ -354,7 +356,6 @@ class Module(StateDictMixin):
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        from ...autograd.grad_mode import state as _grad_state
         tracer = _grad_state.tracer if set_to_none else None
         for p in self.parameters():
             if tracer is not None:
@@ -405,10 +406,8 @@ class Module(StateDictMixin):
         >>> torch.nn.Linear(2, 2).to(torch.float64).weight.dtype
         cadenza.float64
         """
-        from ..._tensor_api.convert import _parse_to
         dtype, device, _ = _parse_to(args, dict(kwargs))
         if dtype is not None:
-            from ... import dtypes as _dt
             dtype = _dt.to_dtype(dtype)
             if not dtype.is_floating_point:
                 raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
@@ -432,19 +431,15 @@ class Module(StateDictMixin):
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
 
     def float(self) -> "Module":
-        from ... import dtypes as _dt
         return self._cast(_dt.float32)
 
     def double(self) -> "Module":
-        from ... import dtypes as _dt
         return self._cast(_dt.float64)
 
     def half(self) -> "Module":
-        from ... import dtypes as _dt
         return self._cast(_dt.float16)
 
     def bfloat16(self) -> "Module":
-        from ... import dtypes as _dt
         if _dt.bfloat16 is None:
             raise RuntimeError("bfloat16 needs the optional ml_dtypes package "
                                "(pip install ml_dtypes)")

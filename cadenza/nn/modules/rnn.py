@@ -11,7 +11,7 @@ import math
 
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
-from ...ops.shape import stack
+from ...ops import cat, stack
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -232,7 +232,6 @@ class RNNBase(Module):
 
 
 def C_cat(parts):
-    from ...ops.shape import cat
     return cat(parts, -1)                                      # (L, N, 2 * H_out)
 
 

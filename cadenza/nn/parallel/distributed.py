@@ -20,6 +20,12 @@ import contextlib
 
 import numpy as np
 
+from ..._tensor import _make
+from ...autograd.engine import queue_callback
+from ...autograd.grad_mode import is_grad_enabled
+from ...backend import backend_of_array
+from ...distributed import _state
+from ...distributed.collectives import check_same
 from ..modules.module import Module
 
 _DEFAULT_BUCKET_MB = 25.0
@@ -54,7 +60,6 @@ class DistributedDataParallel(Module):
                  find_unused_parameters: bool = False, check_reduction: bool = False,
                  gradient_as_bucket_view: bool = False, static_graph: bool = False, **kwargs):
         super().__init__()
-        from ...distributed import _state
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected module to be an nn.Module, got "
                             f"{type(module).__name__}")
@@ -91,7 +96,6 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ construction
     def _verify_same_structure(self):
-        from ...distributed.collectives import check_same
         params = [(n, tuple(p.shape), p.dtype.name if hasattr(p.dtype, "name") else p.dtype)
                   for n, p in self.module.named_parameters()]
         bufs = [(n, tuple(b.shape)) for n, b in self.module.named_buffers()]
@@ -127,7 +131,6 @@ class DistributedDataParallel(Module):
                 if type(t._data) is np.ndarray:
                     t._data[...] = val
                 else:
-                    from ...backend import backend_of_array
                     t._data[...] = backend_of_array(t._data).xp.asarray(val)
                 t._vc[0] += 1
                 off += n
@@ -165,7 +168,6 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward and sync
     def forward(self, *inputs, **kwargs):
-        from ...autograd.grad_mode import is_grad_enabled
         if self.broadcast_buffers and self._group.size > 1:
             bufs = list(self.module.buffers())
             if bufs:
@@ -206,7 +208,6 @@ class DistributedDataParallel(Module):
             if not self._armed or self._marked[i]:
                 return
             if not self._queued:
-                from ...autograd.engine import queue_callback
                 queue_callback(self._finish)
                 self._queued = True
             self._marked[i] = True
@@ -243,7 +244,6 @@ class DistributedDataParallel(Module):
         while self._next < len(bs):
             self._launch(bs[self._next])
             self._next += 1
-        from ..._tensor import _make
         scale = 1.0 / g.size
         for b in bs:
             g.wait(b.req, f"DistributedDataParallel gradient all_reduce (bucket {b.index} of "
@@ -270,5 +270,4 @@ class DistributedDataParallel(Module):
 
 
 def _to_device(arr, like):
-    from ...backend import backend_of_array
     return backend_of_array(like).xp.asarray(arr)

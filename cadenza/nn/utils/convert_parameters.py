@@ -1,6 +1,7 @@
 """Flatten parameters into one vector and back."""
 from __future__ import annotations
 
+from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops.shape import cat
 
@@ -17,7 +18,6 @@ def parameters_to_vector(parameters):
 
 def vector_to_parameters(vec, parameters) -> None:
     """Copy consecutive slices of ``vec`` into the parameters (in place)."""
-    from ..._tensor import Tensor
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
     pointer = 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ... import _creation as C
-from ...ops.shape import stack
+from ...ops import cat, stack
 
 
 def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
@@ -23,7 +23,6 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
         n = max_len - s.shape[0]
         if n:
             fill = C.full((n,) + tuple(s.shape[1:]), padding_value, dtype=s.dtype)
-            from ...ops.shape import cat
             s = cat([s, fill] if padding_side == "right" else [fill, s], 0)
         padded.append(s)
     out = stack(padded, 0)                               # (B, L_max, *)
