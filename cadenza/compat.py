@@ -13,6 +13,8 @@ import importlib.util
 import runpy
 import sys
 
+__all__ = ["install", "main"]
+
 
 class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Maps the module ``torch[.sub]`` to ``cadenza[.sub]``."""

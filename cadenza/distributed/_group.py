@@ -22,6 +22,11 @@ import atexit
 import sys
 import time
 
+__all__ = [
+    "DistError", "DistTimeoutError", "RankFailedError", "import_mpi", "ProcessGroup",
+    "install_hooks",
+]
+
 _TAG_FAIL, _TAG_QUERY, _TAG_STATE, _TAG_ACK = 7101, 7102, 7103, 7104
 _GRACE_S = 3.0          # how long a failing rank waits for the others to report before aborting
 _QUERY_REPLY_S = 1.0    # how long a timed-out rank waits for the others' states

@@ -1,6 +1,8 @@
 """The one default process group of this process (``None`` until ``init_process_group``)."""
 from __future__ import annotations
 
+__all__ = ["WORLD", "get", "set_group", "group"]
+
 _group = None
 
 

@@ -18,6 +18,11 @@ import sys
 
 from .._config import under_mpi_launcher
 
+__all__ = [
+    "find_mpiexec", "launched_under_mpi", "mpiexec_command", "rank_env", "build_command",
+    "run_under_mpiexec", "relaunch", "main",
+]
+
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _USAGE = "cadenza launch [-n N] [--hostfile FILE] [--bind-to core] [-m module | script.py] [args]"

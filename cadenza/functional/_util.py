@@ -5,6 +5,11 @@ from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..ops.inplace import check_inplace, commit_inplace
 
+__all__ = [
+    "legacy_reduction", "reduce_loss", "check_reduction", "check_tensor", "check_float",
+    "check_same_shape", "check_ndim", "ntuple", "inplace_result",
+]
+
 _REDUCTIONS = ("mean", "sum", "none")
 
 

@@ -6,8 +6,10 @@ functional and utils.
 >>> model(torch.randn(3, 4)).shape
 cadenza.Size([3, 2])
 """
-from .parameter import Parameter, Buffer, UninitializedParameter  # noqa: F401
-from .modules import *  # noqa: F401,F403
-from .modules import Module  # noqa: F401
-from . import functional, init, utils, parallel  # noqa: F401
-from .parallel import DataParallel  # noqa: F401
+from . import functional, init, utils, parallel
+from .modules import *  # noqa: F403  (the layers; modules.__all__ lists them)
+from .modules import __all__ as _modules_all
+from .parallel import DataParallel
+from .parameter import Parameter, Buffer, UninitializedParameter
+
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "DataParallel", *_modules_all]

@@ -18,6 +18,12 @@ from .._trace_hooks import traced_random
 from ..autograd.grad_mode import no_grad
 from ..random import _rng  # generator=None: the default generator's stream
 
+__all__ = [
+    "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+    "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+    "kaiming_normal_", "orthogonal_", "sparse_", "orthogonal",
+]
+
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
     """The recommended gain for a nonlinearity (``'relu'`` -> sqrt(2), ``'tanh'`` -> 5/3)."""

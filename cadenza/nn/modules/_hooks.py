@@ -7,6 +7,8 @@ import weakref
 from ..._tensor import Tensor
 from ...autograd.function import Function
 
+__all__ = ["RemovableHandle", "add_hook", "wrap_backward_hooks"]
+
 _ids = itertools.count()
 
 

@@ -13,6 +13,8 @@ from ...autograd.grad_mode import no_grad
 from ..parameter import Parameter
 from ._hooks import add_hook
 
+__all__ = ["IncompatibleKeys", "StateDictMixin"]
+
 _EXTRA = "_extra_state"
 
 

@@ -7,6 +7,13 @@ from ..init import constant_
 from ..parameter import Parameter
 from .module import Module
 
+__all__ = [
+    "ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Hardtanh", "GELU",
+    "Tanh", "Sigmoid", "LogSigmoid", "Softsign", "Tanhshrink", "Softmax", "LogSoftmax",
+    "Softmin", "GLU", "LeakyReLU", "ELU", "CELU", "Softplus", "Threshold", "Softshrink",
+    "Hardshrink", "PReLU",
+]
+
 
 def _ip(inplace: bool) -> str:
     return ", inplace=True" if inplace else ""

@@ -14,6 +14,8 @@ from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
 
+__all__ = ["NonDynamicallyQuantizableLinear", "MultiheadAttention"]
+
 
 class NonDynamicallyQuantizableLinear(Linear):
     """A Linear (the name PyTorch gives MultiheadAttention.out_proj, kept for equal reprs)."""

@@ -8,6 +8,8 @@ from .. import functional as F, init
 from .module import Module
 from .normalization import register_affine
 
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+
 
 class _BatchNorm(Module):
     _dims: tuple = ()

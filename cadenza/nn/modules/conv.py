@@ -8,6 +8,8 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+
 _PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
 

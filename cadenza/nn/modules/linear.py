@@ -9,6 +9,8 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
+__all__ = ["Identity", "Linear", "LazyLinear", "Bilinear", "Flatten", "Unflatten"]
+
 
 def _empty(*shape, device=None, dtype=None):
     return C.empty(*shape, device=device, dtype=dtype)

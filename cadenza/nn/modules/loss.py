@@ -4,6 +4,11 @@ from __future__ import annotations
 from .. import functional as F
 from .module import Module
 
+__all__ = [
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+    "BCEWithLogitsLoss", "KLDivLoss", "SoftMarginLoss", "CosineEmbeddingLoss",
+]
+
 
 def _legacy_reduction(size_average, reduce) -> str:
     size_average = True if size_average is None else size_average

@@ -18,6 +18,8 @@ from ._hooks import add_hook, wrap_backward_hooks
 from ._state import StateDictMixin
 from ..._dispatch import register_stateful
 
+__all__ = ["Module"]
+
 
 def _addindent(s: str, n: int) -> str:
     lines = s.split("\n")

@@ -8,6 +8,8 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
+__all__ = ["register_affine", "LayerNorm", "RMSNorm", "GroupNorm"]
+
 
 def register_affine(module, shape, affine: bool, bias: bool, device=None, dtype=None):
     """The scale (and shift, when ``bias``) parameters of a norm layer, or None entries."""

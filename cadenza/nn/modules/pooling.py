@@ -4,6 +4,11 @@ from __future__ import annotations
 from .. import functional as F
 from .module import Module
 
+__all__ = [
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+]
+
 
 class _PoolNd(Module):
     """The options every sliding-window pool keeps (stride defaults to the kernel)."""

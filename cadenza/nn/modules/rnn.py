@@ -16,6 +16,8 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
+
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
@@ -167,7 +169,7 @@ class RNNBase(Module):
                     c_out.append(state[1])
                 else:
                     h_out.append(state)
-            x = outs_dir[0] if dirs == 1 else C_cat(outs_dir)
+            x = outs_dir[0] if dirs == 1 else _cat_directions(outs_dir)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
         h_n = stack(h_out, 0)
@@ -231,7 +233,7 @@ class RNNBase(Module):
         return s
 
 
-def C_cat(parts):
+def _cat_directions(parts):
     return cat(parts, -1)                                      # (L, N, 2 * H_out)
 
 

@@ -10,6 +10,8 @@ from ..parameter import Parameter
 from .module import Module
 from .rnn import _gru_step, _lstm_step, _rnn_step
 
+__all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
 
 class RNNCellBase(Module):
     _gates = 1

@@ -7,6 +7,8 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
+__all__ = ["Embedding"]
+
 
 class Embedding(Module):
     """Rows of ``weight`` (num_embeddings, embedding_dim) picked by integer indices; the

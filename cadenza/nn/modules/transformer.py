@@ -11,6 +11,8 @@ from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
 
+__all__ = ["TransformerEncoderLayer", "TransformerEncoder"]
+
 
 def _activation(name):
     if name == "relu":

@@ -28,6 +28,8 @@ from ...distributed import _state
 from ...distributed.collectives import check_same
 from ..modules.module import Module
 
+__all__ = ["DistributedDataParallel"]
+
 _DEFAULT_BUCKET_MB = 25.0
 
 

@@ -5,6 +5,8 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops.shape import cat
 
+__all__ = ["parameters_to_vector", "vector_to_parameters"]
+
 
 def parameters_to_vector(parameters):
     """Concatenate every parameter, flattened, into one 1-d tensor (differentiable).

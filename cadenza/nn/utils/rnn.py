@@ -4,6 +4,8 @@ from __future__ import annotations
 from ... import _creation as C
 from ...ops import cat, stack
 
+__all__ = ["pad_sequence", "unpad_sequence"]
+
 
 def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
                  padding_side: str = "right"):
