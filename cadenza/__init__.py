@@ -48,14 +48,15 @@ from .ops import (  # noqa: E402  (sum, max, min, all, any, abs, pow, round: tor
     greater_equal, gt, hstack, index_add, index_copy, index_fill, index_put, index_select,
     inner, isclose, isfinite, isinf, isnan, kthvalue, le, lerp, less, less_equal, log, log10,
     log1p, log2, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt,
-    masked_fill, masked_scatter, masked_select, matmul, max, maximum, mean, median, meshgrid,
-    min, minimum, mm, moveaxis, movedim, mul, multiply, mv, nan_to_num, nansum, narrow, ne,
-    neg, negative, nonzero, norm, not_equal, outer, permute, pow, prod, reciprocal, relu,
-    remainder, repeat_interleave, reshape, roll, round, rsqrt, scatter, scatter_add,
-    searchsorted, select, sgn, sigmoid, sign, sin, sinh, sort, split, sqrt, square, squeeze,
-    stack, std, std_mean, sub, subtract, sum, swapaxes, swapdims, t, take, take_along_dim,
-    tan, tanh, tensor_split, tensordot, tile, topk, trace, transpose, tril, triu, true_divide,
-    trunc, unbind, unflatten, unique, unsqueeze, var, var_mean, vdot, vstack, where)
+    masked_fill, masked_scatter, masked_select, matmul, max, max_pool2d, maximum, mean,
+    median, meshgrid, min, minimum, mm, moveaxis, movedim, mul, multiply, mv, nan_to_num,
+    nansum, narrow, ne, neg, negative, nonzero, norm, not_equal, outer, permute, pow, prod,
+    reciprocal, relu, remainder, repeat_interleave, reshape, roll, round, rsqrt, scatter,
+    scatter_add, searchsorted, select, sgn, sigmoid, sign, sin, sinh, sort, split, sqrt,
+    square, squeeze, stack, std, std_mean, sub, subtract, sum, swapaxes, swapdims, t, take,
+    take_along_dim, tan, tanh, tensor_split, tensordot, tile, topk, trace, transpose, tril,
+    triu, true_divide, trunc, unbind, unflatten, unique, unsqueeze, var, var_mean, vdot,
+    vstack, where)
 from ._repr import set_printoptions  # noqa: E402
 
 clip = clamp
