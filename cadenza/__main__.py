@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from ._version import __version__
-from .cli import main as cli_main
 
 __all__ = ["main"]
 
@@ -15,6 +14,8 @@ def main(argv=None) -> int:
     if argv[:1] in (["--version"], ["-V"], ["version"]):
         print(f"cadenza {__version__}")
         return 0
+    # the command line loads the trainer (models, nn, optim, io): not for --version
+    from .cli import main as cli_main
     return cli_main(argv)
 
 
