@@ -66,6 +66,17 @@ def test_all_is_the_public_surface():
     assert public == set(cadenza.__all__) | set(LEGACY)
 
 
+def test_ops_functions_at_the_top_level_are_pytorch_names():
+    torch = pytest.importorskip("torch")
+    kept = set(cadenza.ops.__all__) - cadenza._OPS_NOT_TOP_LEVEL
+    assert cadenza._OPS_NOT_TOP_LEVEL <= set(cadenza.ops.__all__)  # no stale exclusions
+    assert kept <= set(cadenza.__all__)
+    not_torch = sorted(n for n in kept if not hasattr(torch, n))
+    assert not_torch == [], "not PyTorch names: add them to cadenza._OPS_NOT_TOP_LEVEL"
+    for name in cadenza._OPS_NOT_TOP_LEVEL:
+        assert not hasattr(cadenza, name), name
+
+
 def test_pytorch_names_programs_use_exist():
     for name in ("Tensor", "tensor", "zeros", "ones", "arange", "randn", "cat", "stack", "no_grad",
                  "manual_seed", "save", "load", "device", "float32", "bfloat16", "int64",
