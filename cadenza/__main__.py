@@ -14,8 +14,7 @@ def main(argv=None) -> int:
     if argv[:1] in (["--version"], ["-V"], ["version"]):
         print(f"cadenza {__version__}")
         return 0
-    # the command line loads the trainer (models, nn, optim, io): not for --version
-    from .cli import main as cli_main
+    from .cli import main as cli_main  # loads the trainer (models, nn, optim): not for --version
     return cli_main(argv)
 
 

@@ -18,7 +18,7 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "cadenza"
 LAYERS = [
     ("foundation", ["cadenza.errors", "cadenza._config", "cadenza._dispatch", "cadenza.device",
                     "cadenza.dtypes", "cadenza.backend", "cadenza.backend.*", "cadenza._repr",
-                    "cadenza._trace_hooks"]),
+                    "cadenza._trace_hooks", "cadenza._version"]),
     ("tensor", ["cadenza._tensor_base", "cadenza.random", "cadenza.autograd",
                 "cadenza.autograd.grad_mode", "cadenza.autograd.node"]),
     ("ops", ["cadenza.ops", "cadenza.ops.*", "cadenza._creation", "cadenza.autograd.anomaly"]),
