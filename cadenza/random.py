@@ -45,12 +45,12 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        import json
+        import json  # lazily: only saving/restoring RNG state needs it (import time)
         blob = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state})
         return _make(np.frombuffer(blob.encode(), dtype=np.uint8).copy())
 
     def set_state(self, new_state) -> "Generator":
-        import json
+        import json  # lazily: only saving/restoring RNG state needs it (import time)
         raw = new_state._data if isinstance(new_state, Tensor) else np.asarray(new_state)
         try:
             obj = json.loads(bytes(np.asarray(raw, dtype=np.uint8)).decode())

@@ -2,6 +2,8 @@
 ``forward(ctx, *args)`` and ``backward(ctx, *grads)``, call ``MyFn.apply(...)``."""
 from __future__ import annotations
 
+import numpy as np
+
 from .grad_mode import state
 from .node import Node, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
@@ -59,7 +61,6 @@ class _FunctionOp:
         self.shared = shared
 
     def backward(self, node, g):
-        import numpy as np
         sh = self.shared
         if not self.first:
             sh["grads"][self.out_index] = g

@@ -2,6 +2,8 @@
 (second order), with PyTorch's signatures. Use float64 inputs."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from .._tensor_base import TensorBase as Tensor, _make
 from .engine import grad as autograd_grad
@@ -64,7 +66,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
         if x.dtype.name != "float64":
-            import warnings
             warnings.warn(f"gradcheck: input {i} is {x.dtype.name}, not float64; the check may "
                           "fail from rounding alone")
         num = _numerical_jacobian(func, inputs, i, eps)
