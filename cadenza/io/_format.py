@@ -43,8 +43,12 @@ __all__ = ["CheckpointError", "write_safetensors", "read_safetensors", "atomic_w
 MAX_HEADER = 16 << 20
 
 # __metadata__ key of the checksums: JSON {"tensors": {name: crc32}, "metadata": crc32}; each
-# tensor's crc32 covers its dtype, shape and bytes, "metadata" the other metadata entries
+# tensor's crc32 covers its dtype, shape and bytes, "metadata" the other metadata entries.
+# INTEGRITY_KEY names the algorithm; the two are written together, so a damaged key name (which
+# would otherwise pass for a file without checksums) leaves the other one to tell.
 CHECKSUM_KEY = "cadenza.crc32"
+INTEGRITY_KEY = "cadenza.integrity"
+_OURS = (CHECKSUM_KEY, INTEGRITY_KEY)
 
 
 class CheckpointError(RuntimeError):
@@ -122,7 +126,8 @@ def write_safetensors(fh, named_arrays, metadata=None) -> None:
                         "data_offsets": [offset, offset + nbytes]}
         sums[name] = _crc(arr, code)
         offset += nbytes
-    meta = {str(k): str(v) for k, v in (metadata or {}).items() if str(k) != CHECKSUM_KEY}
+    meta = {str(k): str(v) for k, v in (metadata or {}).items() if str(k) not in _OURS}
+    meta[INTEGRITY_KEY] = "crc32"
     meta[CHECKSUM_KEY] = json.dumps({"tensors": sums, "metadata": _metadata_crc(meta)},
                                     separators=(",", ":"), ensure_ascii=False)
     header["__metadata__"] = meta
@@ -267,32 +272,35 @@ class _PathSource:
         _check_regular(os.stat(path).st_mode, name)
         # O_NONBLOCK: should the path have become a FIFO since the stat, open returns at once
         # and the fstat refuses it (for a regular file the flag changes nothing)
-        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0)
-                          | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0)
+                     | getattr(os, "O_NONBLOCK", 0))
         try:
-            st = os.fstat(self.fd)
+            st = os.fstat(fd)
             _check_regular(st.st_mode, name)
         except BaseException:
-            os.close(self.fd)
+            os.close(fd)
             raise
+        self.fh = os.fdopen(fd, "rb", buffering=0)
         self.size = st.st_size
 
     def read_into(self, pos: int, out: np.ndarray) -> int:
         """Fill the uint8 array ``out`` from byte ``pos``; return how many bytes there were."""
         view, done = memoryview(out), 0
+        self.fh.seek(pos)
         while done < len(view):
-            n = os.preadv(self.fd, [view[done:]], pos + done)
-            if n == 0:
+            n = self.fh.readinto(view[done:])
+            if not n:
                 break
             done += n
         return done
 
     def map(self) -> np.ndarray:
         """The whole file, mapped copy-on-write (pages load when touched)."""
-        return np.frombuffer(_mmap.mmap(self.fd, 0, access=_mmap.ACCESS_COPY), np.uint8)
+        mm = _mmap.mmap(self.fh.fileno(), 0, access=_mmap.ACCESS_COPY)
+        return np.frombuffer(mm, np.uint8)
 
     def close(self) -> None:
-        os.close(self.fd)
+        self.fh.close()
 
 
 class _StreamSource:
@@ -324,13 +332,17 @@ class _StreamSource:
                 if not chunk:
                     return 0
                 self.pos += len(chunk)
-        done = 0
+        done, readinto = 0, getattr(self.f, "readinto", None)
         while done < len(out):
-            chunk = self._read(min(len(out) - done, 1 << 26))
-            if not chunk:
+            if callable(readinto):  # straight into the tensor's buffer
+                n = readinto(memoryview(out)[done:]) or 0
+            else:
+                chunk = self._read(min(len(out) - done, 1 << 26))
+                n = len(chunk)
+                out[done:done + n] = np.frombuffer(chunk, np.uint8)
+            if not n:
                 break
-            out[done:done + len(chunk)] = np.frombuffer(chunk, np.uint8)
-            done += len(chunk)
+            done += n
         self.pos = pos + done
         return done
 
@@ -389,16 +401,20 @@ def _tensor_seed(code: str, shape) -> int:
 
 
 def _metadata_crc(meta: dict) -> int:
-    items = sorted((k, v) for k, v in meta.items() if k != CHECKSUM_KEY)
+    items = sorted((k, v) for k, v in meta.items() if k not in _OURS)
     return zlib.crc32(json.dumps(items, ensure_ascii=False).encode())
 
 
 def _stored_checksums(r: _Reader, meta: dict, names):
     """The checksums of a file that has them (``{name: crc}``, metadata crc), else None: files
     written before checksums existed, or by other tools, load unchecked."""
-    raw = meta.pop(CHECKSUM_KEY, None)
-    if raw is None:
+    raw, algorithm = meta.pop(CHECKSUM_KEY, None), meta.pop(INTEGRITY_KEY, None)
+    if raw is None and algorithm is None:
         return None, None
+    if raw is None or algorithm != "crc32":
+        r.fail(f"__metadata__ has {INTEGRITY_KEY!r} = {algorithm!r:.100} and "
+               f"{CHECKSUM_KEY!r} = {raw!r:.100}; expected 'crc32' and the checksums (the "
+               "header was damaged)")
     try:
         sums = json.loads(raw)
     except (ValueError, RecursionError):

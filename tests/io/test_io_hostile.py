@@ -250,3 +250,8 @@ def test_streams_that_cannot_seek(tmp_path):
             load(Unseekable(buf.getvalue()[:cut]))
     with pytest.raises(CheckpointError, match="pickle"):
         load(Unseekable(pickle.dumps([1], protocol=4)))
+
+    class ReadOnly:  # read() alone, no readinto
+        def __init__(self, data):
+            self.read = io.BytesIO(data).read
+    assert load(ReadOnly(buf.getvalue()))["m"]["a"].tolist() == [0, 1, 2, 3, 4]

@@ -96,6 +96,15 @@ def test_malformed_checksums_are_refused(tmp_path):
         p.write_bytes(join(header, data))
         with pytest.raises(CheckpointError, match=frag):
             load(p)
+    header["__metadata__"][KEY] = json.dumps(sums)
+    for meta in ({_format.INTEGRITY_KEY: "sha1"}, {_format.INTEGRITY_KEY: None},
+                 {KEY: None}):
+        edited = {**header, "__metadata__": {**header["__metadata__"], **meta}}
+        edited["__metadata__"] = {k: v for k, v in edited["__metadata__"].items()
+                                  if v is not None}
+        p.write_bytes(join(edited, data))
+        with pytest.raises(CheckpointError, match="damaged|fails its checksum"):
+            load(p)
 
 
 def test_files_without_checksums_still_load(tmp_path):
@@ -103,7 +112,7 @@ def test_files_without_checksums_still_load(tmp_path):
     p = tmp_path / "ckpt.safetensors"
     C.save(checkpoint(), p)
     header, data = split(p.read_bytes())
-    del header["__metadata__"][KEY]
+    del header["__metadata__"][KEY], header["__metadata__"][_format.INTEGRITY_KEY]
     p.write_bytes(join(header, data))
     out = load(p)
     assert out["step"] == 1200 and out["model"]["w"].tolist() == [[0, 1, 2], [3, 4, 5]]
@@ -224,3 +233,16 @@ def test_a_saving_process_holds_its_temp_locked(tmp_path, monkeypatch):
     C.save({"w": C.ones(1)}, tmp_path / "ckpt.safetensors")
     assert seen == [False]
     assert np.asarray(load(tmp_path / "ckpt.safetensors")["w"]).tolist() == [1.0]
+
+
+def test_any_bit_flip_anywhere_is_an_error(tmp_path):
+    # the length, the header's JSON, the metadata (incl. the checksums' own key names), the data
+    buf = io.BytesIO()
+    C.save({"w": C.arange(3.0), "n": 7}, buf)
+    good = buf.getvalue()
+    for i in range(len(good)):
+        for bit in (0, 2, 5, 7):
+            bad = bytearray(good)
+            bad[i] ^= 1 << bit
+            with pytest.raises(CheckpointError):
+                load(io.BytesIO(bytes(bad)))

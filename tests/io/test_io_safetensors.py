@@ -45,6 +45,7 @@ def test_package_reads_our_files(tmp_path):
     with safe_open(str(p), framework="numpy") as f:
         meta = f.metadata()
     assert meta.pop("cadenza.crc32").startswith('{"tensors":')  # our checksums ride along
+    assert meta.pop("cadenza.integrity") == "crc32"
     assert meta == {"format": "pt", "note": "hi"}
     q = tmp_path / "ckpt.safetensors"  # a nested cadenza.save file is valid too
     C.save({"model": sd, "opt": {"state": {0: {"m": C.ones(2)}}}, "step": 3}, q)
