@@ -6,7 +6,12 @@
     rest      the tensors' raw little-endian bytes; offsets are relative to the end of the header
 
 Every field of a file being read is checked before any array is built, and each failure raises
-``CheckpointError`` naming the file and what is wrong.
+``CheckpointError`` naming the file and what is wrong. Reading is bounded by what the header
+describes: the header first (at most MAX_HEADER bytes), then each tensor's byte range (or a
+copy-on-write map), never the whole file; FIFOs, devices and directories are refused unread.
+Every file we write carries a crc32 of each tensor (and of the metadata) in ``__metadata__``,
+verified on load; files without them (older ones, other tools') load unchecked. Temporary files
+of saves killed midway are removed by the next save to the same directory.
 
 >>> import io, numpy as np
 >>> buf = io.BytesIO(); write_safetensors(buf, [("w", np.ones(2, np.float32))], {"k": "v"})
@@ -35,7 +40,7 @@ except ImportError:  # not on Windows: stale temporary files are then left alone
     fcntl = None
 
 __all__ = ["CheckpointError", "write_safetensors", "read_safetensors", "atomic_write",
-           "describe"]
+           "describe", "remove_stale_temps"]
 
 # The header is JSON, and parsing JSON costs up to ~25x its size in Python objects ("[{},{},..."),
 # so its length is bounded: 16 MiB (at most ~400 MB to parse) is ~100x the header of a GPT with
