@@ -249,8 +249,10 @@ def load(f, map_location=None, weights_only=None, mmap=None, pickle_module=None,
     """Load what ``save`` wrote (or any safetensors file: a dict of name -> Tensor). Never
     unpickles: a pickle or ``torch.save`` file raises ``CheckpointError`` with how to convert
     it. ``map_location`` ('cpu', a device, a dict or a callable) places tensors; ``mmap=True``
-    maps a file copy-on-write instead of reading it. ``weights_only`` is accepted for
-    compatibility: loading is always weights-only safe.
+    maps a file copy-on-write instead of reading it. The checksums every ``save`` writes are
+    verified (a damaged tensor raises ``CheckpointError`` naming it; with ``mmap=True`` this
+    reads the mapped file once). ``weights_only`` is accepted for compatibility: loading is
+    always weights-only safe.
 
     >>> import io, cadenza as torch
     >>> buf = io.BytesIO(); torch.save([torch.arange(3), (1, "a")], buf); _ = buf.seek(0)

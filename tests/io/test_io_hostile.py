@@ -2,15 +2,19 @@
 the problem, and nothing from the file is executed."""
 import io
 import json
+import os
 import pickle
 import struct
+import threading
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 
 import cadenza as C
-from cadenza.io import CheckpointError, load, load_safetensors
+from cadenza.io import CheckpointError, _format, load, load_safetensors
 
 
 def good_bytes():
@@ -69,8 +73,8 @@ def test_header_lies(tmp_path):
     expect(file_with_header(tmp_path, {"__metadata__": {"a": 1}}), "__metadata__")
     p = tmp_path / "bad.safetensors"
     p.write_bytes(struct.pack("<Q", 2 ** 62) + b"{}")
-    expect(p, "absurd")
-    p.write_bytes(struct.pack("<Q", 50_000_000) + b"{}")
+    expect(p, "over the limit")
+    p.write_bytes(struct.pack("<Q", 10_000_000) + b"{}")
     expect(p, "runs past the end")
 
 
@@ -124,3 +128,130 @@ def test_random_garbage_never_crashes_otherwise(tmp_path):
             load(p)
         except CheckpointError:
             pass
+
+
+def test_malformed_fields_are_checkpoint_errors(tmp_path):
+    # each of these raised TypeError / ValueError / nothing at all before
+    ent = {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
+    data = b"\0" * 16
+    for bad_dtype in ([1], {"a": 1}, None, 5, "f32"):
+        expect(file_with_header(tmp_path, {"a": {**ent, "dtype": bad_dtype}}, data), "dtype")
+    expect(file_with_header(tmp_path, {"a": {**ent, "shape": [1] * 66 + [4]}}, data),
+           "67 dimensions")
+    expect(file_with_header(tmp_path, {"a": {**ent, "shape": [2 ** 64],
+                                             "data_offsets": [0, 0]}}), "shape")
+    expect(file_with_header(tmp_path, {"a": {**ent, "shape": [2 ** 40, 2 ** 40, 0],
+                                             "data_offsets": [0, 0]}}), "too large")
+    expect(file_with_header(tmp_path, {"a": {**ent, "shape": [True] * 4}}, data), "shape")
+    expect(file_with_header(tmp_path, {"a": {**ent, "shape": 4}}, data), "shape")
+    expect(file_with_header(tmp_path, {"a": {**ent, "data_offsets": [0.0, 16.0]}}, data),
+           "data_offsets")
+    expect(file_with_header(tmp_path, {"a": {**ent, "data_offsets": [0, 16, 32]}}, data),
+           "data_offsets")
+    dup = b'{"a":' + json.dumps(ent).encode() + b',"a":' + json.dumps(ent).encode() + b"}"
+    expect(file_with_header(tmp_path, None, data, raw=dup), "'a' appears twice")
+    for meta in ([], "x", 0, {"k": ["v"]}):
+        expect(file_with_header(tmp_path, {"a": ent, "__metadata__": meta}, data),
+               "__metadata__")
+    expect(file_with_header(tmp_path, None, raw=b"\xff\xfe{}"), "not valid JSON")
+    expect(file_with_header(tmp_path, None, raw=b""), "not valid JSON")
+    expect(file_with_header(tmp_path, None, raw=b"{}" + b"\0" * 6), "not valid JSON")
+
+
+def test_header_length_is_bounded_and_refused_before_reading(tmp_path):
+    p = tmp_path / "bad.safetensors"
+    for n in (_format.MAX_HEADER + 1, 2 ** 64 - 1):
+        p.write_bytes(struct.pack("<Q", n) + b"[" * 64)
+        os.truncate(p, min(n, 2 ** 40))  # sparse: the header's bytes exist but take no disk
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        expect(p, "over the limit")
+        assert time.perf_counter() - t0 < 2
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+        tracemalloc.stop()
+
+
+def test_padded_file_costs_only_its_tensors(tmp_path):
+    # a 5 KB checkpoint padded to a 4 GiB sparse file took 4 GiB to load
+    p = tmp_path / "ckpt.safetensors"
+    sd = {"w": C.arange(1000, dtype=C.float32), "b": C.ones(3)}
+    C.save(sd, p)
+    os.truncate(p, 4 << 30)
+    for mmap in (False, True):
+        tracemalloc.start()
+        out = load(p, mmap=mmap)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 1 << 20, peak
+        assert out["w"].tolist() == list(range(1000)) and out["b"].tolist() == [1, 1, 1]
+
+
+def wait_for(thread, fifo):
+    thread.join(10)
+    if thread.is_alive():  # unblock the reader so the test process can finish
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+        pytest.fail("load blocked on a FIFO")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_non_regular_files_are_refused_at_once(tmp_path):
+    fifo = tmp_path / "bad.safetensors"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(fifo)
+    for target, kind in ((fifo, "FIFO"), (link, "FIFO")):
+        errors = []
+
+        def run(target=target):
+            try:
+                load(target)
+            except Exception as e:  # noqa: BLE001 (checked below)
+                errors.append(e)
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        wait_for(th, fifo)
+        assert len(errors) == 1 and isinstance(errors[0], CheckpointError), errors
+        assert kind in str(errors[0]) and "regular file" in str(errors[0])
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load(tmp_path)
+    for dev in ("/dev/null", "/dev/zero"):
+        if os.path.exists(dev):
+            with pytest.raises(CheckpointError, match="character device"):
+                load(dev)
+            with pytest.raises(CheckpointError, match="character device"):
+                load_safetensors(dev)
+    with pytest.raises(FileNotFoundError):  # as PyTorch: a missing file is not a bad file
+        load(tmp_path / "missing")
+
+
+class Unseekable(io.RawIOBase):
+    """A pipe-like stream: read() only, no seek, no size."""
+
+    def __init__(self, data):
+        self.data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        return self.data.readinto(b)
+
+
+def test_streams_that_cannot_seek(tmp_path):
+    buf = io.BytesIO()
+    sd = {"a": C.arange(5.0), "i": C.tensor([1, 2], dtype=C.int8), "e": C.zeros(0)}
+    C.save({"m": sd, "step": 4}, buf)
+    out = load(Unseekable(buf.getvalue()))
+    assert out["step"] == 4 and out["m"]["a"].tolist() == [0, 1, 2, 3, 4]
+    assert out["m"]["i"].tolist() == [1, 2]
+    for cut in (0, 7, 30, len(buf.getvalue()) - 1):
+        with pytest.raises(CheckpointError, match="Unseekable"):
+            load(Unseekable(buf.getvalue()[:cut]))
+    with pytest.raises(CheckpointError, match="pickle"):
+        load(Unseekable(pickle.dumps([1], protocol=4)))
+
+    class ReadOnly:  # read() alone, no readinto
+        def __init__(self, data):
+            self.read = io.BytesIO(data).read
+    assert load(ReadOnly(buf.getvalue()))["m"]["a"].tolist() == [0, 1, 2, 3, 4]

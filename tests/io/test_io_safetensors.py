@@ -43,7 +43,10 @@ def test_package_reads_our_files(tmp_path):
         np.testing.assert_array_equal(theirs[k], np.asarray(sd[k]))
         assert theirs[k].dtype == np.asarray(sd[k]).dtype
     with safe_open(str(p), framework="numpy") as f:
-        assert f.metadata() == {"format": "pt", "note": "hi"}
+        meta = f.metadata()
+    assert meta.pop("cadenza.crc32").startswith('{"tensors":')  # our checksums ride along
+    assert meta.pop("cadenza.integrity") == "crc32"
+    assert meta == {"format": "pt", "note": "hi"}
     q = tmp_path / "ckpt.safetensors"  # a nested cadenza.save file is valid too
     C.save({"model": sd, "opt": {"state": {0: {"m": C.ones(2)}}}, "step": 3}, q)
     assert "opt.state.0.m" in st_numpy.load_file(str(q))
