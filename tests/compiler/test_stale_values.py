@@ -91,3 +91,25 @@ def test_a_view_of_traced_memory_made_outside_the_ops_is_refused_after_its_keys_
 
     with pytest.raises(TraceError, match="outside the recorded ops"):
         cadenza.compile(f)(cadenza.ones(2, 2))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_in_place_op_whose_backward_reads_the_old_value(backend):
+    # y.mul_(w): backward needs y before the write; eager snapshots it, and that snapshot was
+    # a raw copy the trace lifted as an input, so every replay used the traced call's y
+    runs = []
+    for compiled in (False, True):
+        w = nn.Parameter(cadenza.tensor(np.random.default_rng(0).standard_normal((3, 2))))
+        opt = cadenza.optim.SGD([w], lr=0.1)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            y = w * 1.0
+            y.mul_(w)
+            loss = y.sum() ** 2
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        f = cadenza.compile(step, backend=backend) if compiled else step
+        runs.append([f().item() for _ in range(5)])
+    assert runs[0] == runs[1]
