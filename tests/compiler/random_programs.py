@@ -247,6 +247,10 @@ class Program:
                                      "accumulate", "zero_grad_false_inside", "return_grads"])
         self.opt = rng.choice(["sgd", "sgd_momentum", "adamw", "adam"])
         self.lr = rng.choice([0.1, 0.01])
+        if self.grad_mode == "return_grads" and rng.random() < 0.5:
+            # gradients of the parameters and of an input that requires grad, without .grad
+            # (a draw after the others, so the other programs of a seed stay the same)
+            self.grad_mode = "autograd_grad"
         self.exact = self.dtype == "float64" and not any(
             s[2].get("name") in INEXACT for s in self.ops)
 
@@ -260,12 +264,14 @@ class Program:
         return "\n".join(lines)
 
     def inputs(self, k):
-        return [cadenza.tensor(a.astype(self.dtype)) for a in self.inputs_np[k]]
+        return [cadenza.tensor(a.astype(self.dtype),
+                               requires_grad=self.grad_mode == "autograd_grad" and i == 0)
+                for i, a in enumerate(self.inputs_np[k])]
 
     def make(self, compiled, backend="c"):
         params = [nn.Parameter(cadenza.tensor(a.astype(self.dtype))) for a in self.params]
         opt = None
-        if self.grad_mode != "return_grads":
+        if self.grad_mode not in ("return_grads", "autograd_grad"):
             opt = {"sgd": lambda: cadenza.optim.SGD(params, lr=self.lr),
                    "sgd_momentum": lambda: cadenza.optim.SGD(params, lr=self.lr, momentum=0.9,
                                                               weight_decay=0.01),
@@ -288,6 +294,9 @@ class Program:
                        vals[t].mean() if loss_kind == "mean" else (vals[t] * vals[t]).mean()
                        for t in terms)
             loss = loss + sum(p.sum() for p in params) * 1e-3   # every parameter gets a grad
+            if mode == "autograd_grad":
+                gs = cadenza.autograd.grad(loss, list(params) + [inputs[0]], allow_unused=True)
+                return loss.detach(), [cadenza.zeros(1) if g is None else g for g in gs]
             loss.backward()
             if opt is None:
                 return loss.detach(), [p.grad.clone() for p in params]
