@@ -88,6 +88,8 @@ class Tracer(DispatchObserver):
         self.env: dict = {}
         self.arrays: dict = {}     # key -> weak references to the live arrays with that key
         self.roots: dict = {}      # id(root array) -> keys of arrays viewing it
+        # id(root array) -> that root, for every value not a constant (weak: freed with it)
+        self.traced_roots = weakref.WeakValueDictionary()
         self._refs: dict = {}      # id(weakref) -> weakref (kept so their callbacks fire)
         self.lifted: list[Lifted] = []
         self.paused = 0
@@ -131,11 +133,22 @@ class Tracer(DispatchObserver):
 
     # ------------------------------------------------------------------ values
     def _define(self, k, arr, v):
+        self._hold(k, arr)
+        self.env[k] = v
+        if v.producer.op != "const":
+            root = _root(arr)
+            self.traced_roots[id(root)] = root
+
+    def _hold(self, k, arr):
         # Values are keyed by memory (address, shape, strides, dtype), so a key must be
         # forgotten the moment its last array dies: freed memory is reused by the next array,
         # which is a new value. Weak references (not a list keeping every array alive, as
         # before) let the trace free intermediates as eager does: the trace of W1's step ran
         # 2.8x slower than the step itself, faulting in ~1 GB of fresh memory.
+        # Every array object that reads a key must hold it, not only the first one: a
+        # transpose of a (1, 1) tensor is a new array with its input's key; when the input
+        # died first, the key was forgotten while the transpose still held the value, and the
+        # next op lifted it as a graph input replaying the traced call's bytes (issue 14).
         refs = self.arrays.get(k)
         if refs is None:
             refs = self.arrays[k] = []
@@ -145,7 +158,6 @@ class Tracer(DispatchObserver):
             r = weakref.ref(arr, lambda r, k=k, rid=rid: self._forget(r, k, rid))
             refs.append(r)
             self._refs[id(r)] = r
-        self.env[k] = v
 
     def _forget(self, r, k, rid) -> None:
         self._refs.pop(id(r), None)
@@ -183,6 +195,7 @@ class Tracer(DispatchObserver):
                       f"in-place op on an overlapping view ({user_line()}); use out-of-place "
                       "ops or clone() the view before the write")
             return self._lift(t, a, k)
+        self._hold(k, a)
         return v
 
     def _lift(self, t, a, k, src=None, name=None) -> Value:
@@ -210,7 +223,13 @@ class Tracer(DispatchObserver):
         return v is STALE or (v is not None and v.producer.op not in ("input", "const"))
 
     def _views_traced(self, a) -> bool:
-        for k2 in self.roots.get(id(_root(a)), ()):
+        root = _root(a)
+        if self.traced_roots.get(id(root)) is root:
+            # memory a traced value lives in (or lived in: its keys may all be forgotten
+            # while the root array is alive), so not an outside tensor: its bytes are this
+            # call's, and an input reading them would replay them on every call
+            return True
+        for k2 in self.roots.get(id(root), ()):
             v = self.env.get(k2)
             if v is STALE or (v is not None and v.producer.op != "const"):
                 return True
@@ -267,7 +286,8 @@ class Tracer(DispatchObserver):
         k = _key(out)
         cur = self.env.get(k)
         if cur is not None and cur is not STALE:
-            return  # the same bytes seen the same way: the value it already has
+            self._hold(k, out)   # the same bytes seen the same way: the value it already has
+            return
         self._define(k, out, self._emit(op, ins, attrs, out.shape, out.dtype))
 
     def _ref_attrs(self, op, attrs, ins):

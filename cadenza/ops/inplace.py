@@ -9,6 +9,8 @@ from .._dispatch import state
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from .._creation import full, tensor
+from ._registry import apply
+from .views import Clone
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
 
@@ -39,16 +41,20 @@ def commit_inplace(self, out):
         if _category(src.dtype) > _category(self._data.dtype):
             raise DTypeError(f"in-place op: result type {_name(src.dtype)} can't be cast to the "
                              f"desired output type {_name(self._data.dtype)}")
-    if state.tracer is not None:
-        state.tracer.commit(self, out)
     node = out.grad_fn
     if node is not None and node.saved:
-        # backward must see the value self had before this write: snapshot it
+        # backward must see the value self had before this write: snapshot it (while compile
+        # traces, as a recorded clone: a raw copy would be a graph input frozen at the traced
+        # call's bytes; issue 14)
         if any(s is self for s in node.saved):
-            old = _make(self._data.copy(), self._requires_grad, self.grad_fn)
+            snap = apply(Clone, self.detach())._data if state.tracer is not None else \
+                self._data.copy()
+            old = _make(snap, self._requires_grad, self.grad_fn)
             old._accum = self._accum
             node.saved = tuple(old if s is self else s for s in node.saved)
             node.versions = tuple(0 if s is old else v for s, v in zip(node.saved, node.versions))
+    if state.tracer is not None:
+        state.tracer.commit(self, out)
     try:
         np.copyto(self._data, src, casting="unsafe") if type(self._data) is np.ndarray \
             else self._data.__setitem__(Ellipsis, src)

@@ -18,6 +18,18 @@ __all__ = ["addmm", "addmv", "baddbmm", "bmm", "dot", "einsum", "ger", "inner",
 
 
 
+def _blas_layout(a):
+    """``a`` in a layout NumPy hands to BLAS. An operand BLAS cannot take (zero strides of a
+    broadcast gradient, a strided slice) goes through NumPy's own loop, which rounds
+    differently: then the same product differs in the last bits with the layout, and compiled
+    mode (folded constants and fused kernels are contiguous where eager had views) would not
+    equal eager bit for bit (issue 14, found by tests/compiler/random_programs.py)."""
+    if type(a) is np.ndarray and a.ndim >= 1 and not (a.flags.c_contiguous or
+                                                      a.flags.f_contiguous):
+        return np.ascontiguousarray(a)
+    return a
+
+
 @register
 class Matmul(Op):
     name, kind, onnx, promote = "matmul", "library", "MatMul", False
@@ -25,7 +37,7 @@ class Matmul(Op):
 
     @staticmethod
     def forward(xp, a, b):
-        return xp.matmul(a, b)
+        return xp.matmul(_blas_layout(a), _blas_layout(b))
 
     # C = A B: dA = dC B^T, dB = A^T dC (vectors promoted to matrices, batch dims reduced by
     # the engine's sum_to)
