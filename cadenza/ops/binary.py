@@ -77,6 +77,14 @@ def _int_like(x):
         hasattr(x, "dtype") and x.dtype.kind in "iub")
 
 
+def _int_divisor(name, a, b):
+    """b, after checking that an integer division a / b has no zero divisor: NumPy returns 0
+    there (with a warning), PyTorch raises. Float operands pass through (inf/NaN are right)."""
+    if _int_like(a) and _int_like(b) and not (b.all() if hasattr(b, "all") else b):
+        raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero)")
+    return b
+
+
 @register
 class Div(_Binary):
     name, c_expr, onnx = "div", "({0} / {1})", "Div"
@@ -150,7 +158,7 @@ class Minimum(_Binary):
 @register
 class Remainder(_Binary):
     name, c_expr, onnx = "remainder", "CZ_REM({0}, {1})", None
-    forward = staticmethod(lambda xp, a, b: xp.remainder(a, b))
+    forward = staticmethod(lambda xp, a, b: xp.remainder(a, _int_divisor("remainder", a, b)))
 
     # a - floor(a/b) b: d/da = 1, d/db = -floor(a/b)
     @staticmethod
@@ -162,7 +170,7 @@ class Remainder(_Binary):
 @register
 class Fmod(_Binary):
     name, c_expr, onnx = "fmod", "fmod({0}, {1})", None
-    forward = staticmethod(lambda xp, a, b: xp.fmod(a, b))
+    forward = staticmethod(lambda xp, a, b: xp.fmod(a, _int_divisor("fmod", a, b)))
 
     @staticmethod
     def backward(c, g):
@@ -198,7 +206,8 @@ def _ne_onnx(ctx, node, out):
 # as truth values
 _CMP = {"c_compute": "input", "c_kinds": "fi"}
 _LOGICAL = {"c_kinds": "fib", "c_operands": "any"}
-FloorDivide = _nondiff_binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), None)
+FloorDivide = _nondiff_binary(
+    "floor_divide", lambda xp, a, b: xp.floor_divide(a, _int_divisor("floor_divide", a, b)), None)
 Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})",
                      **_CMP | {"c_kinds": "fib"})
 Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), _ne_onnx, "({0} != {1})",
@@ -341,6 +350,9 @@ def div(input, other, rounding_mode=None):
             return apply(FloorDivide, input, other)
         return apply(Div, input, other).floor()
     if rounding_mode == "trunc":
+        if _is_int(input) and _is_int(other):
+            _int_divisor("div", input._data if isinstance(input, Tensor) else input,
+                         other._data if isinstance(other, Tensor) else other)
         r = apply(Div, input, other).trunc()
         if _is_int(input) and _is_int(other):
             r = r.to(_dt.result_type(input, other))

@@ -253,6 +253,16 @@ def _check_gather(op, input, dim, index):
                          f"{fmt_shape(input.shape)}")
 
 
+def _check_range(op, idx, size, d, error=RuntimeError, low=0):
+    """Index values in [low, size): NumPy would wrap -1 to the last element (or accept it in
+    a 0-d tensor's reshape) where PyTorch raises. One min/max pass over the index array."""
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < low or hi >= size:
+            raise error(f"{op}(): index {lo if lo < low else hi} is out of bounds for dimension "
+                        f"{d} with size {size} (index out of range in self)")
+
+
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[i][index[i][j][k]][k] (dim=1); gradients scatter-add back."""
     _check_gather("gather", input, dim, index)
@@ -261,8 +271,11 @@ def gather(input, dim, index, *, sparse_grad=False):
         if i != d and si > sx:
             raise ShapeError(f"gather: expected index {fmt_shape(index.shape)} to be smaller "
                              f"than input {fmt_shape(input.shape)} apart from dimension {d}")
+    _check_range("gather", index._data, input.shape[d] if input._data.ndim else 1, d)
     if input._data.ndim == 0:
         return input.reshape(()).expand(index.shape) if index.numel() else input
+    if index._data.ndim == 0:  # one element of a 1-d input (no coordinates would mean all)
+        return apply(GetItem, input, index=_coords(index.reshape(1), d)).reshape(())
     return apply(GetItem, input, index=_coords(index, d))
 
 
@@ -285,6 +298,14 @@ def take(input, index):
 def _scatter(input, dim, index, src, accumulate, op):
     _check_gather(op, input, dim, index)
     d = _norm_dim(dim, input._data.ndim, op)
+    _check_range(op, index._data, input.shape[d] if input._data.ndim else 1, d)
+    if index._data.ndim == 0:
+        # a 0-d index writes one element (no coordinates would select all of them)
+        index = index.reshape(1)
+        if isinstance(src, Tensor):
+            src = src.reshape(-1)[:1]
+        if input._data.ndim == 0:
+            return _scatter(input.reshape(1), 0, index, src, accumulate, op).reshape(())
     if isinstance(src, Tensor):
         sub = tuple(slice(0, s) for s in index.shape)
         if tuple(src.shape) != tuple(index.shape):
@@ -322,6 +343,13 @@ def _dim_index(input, dim, index, op):
             raise IndexError(f"{op}(): Index is supposed to be a vector, got "
                              f"{fmt_shape(index.shape)}")
         index = index.reshape(-1)
+        # PyTorch's index_fill wraps negative indices, the others raise: IndexError, but
+        # RuntimeError from index_add beyond 1-d and index_select's 2-d dim 1 kernel
+        n = input.shape[d] if input._data.ndim else 1
+        nd = input._data.ndim
+        err = RuntimeError if (op == "index_add" and nd > 1) or (
+            op == "index_select" and nd == 2 and d == 1) else IndexError
+        _check_range(op, index._data, n, d, err, -n if op == "index_fill" else 0)
     return (slice(None),) * d + (index,)
 
 

@@ -68,8 +68,8 @@ class Sum(Op):
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
-        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
-            dtype = np.int64  # integer sums accumulate in int64, as in torch
+        if dtype is None and a.dtype.kind in "biu" and a.dtype != np.int64:
+            dtype = np.int64  # integer sums accumulate in int64, as in torch (NumPy: uint64)
         return xp.sum(a, axis=dims, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
@@ -114,7 +114,7 @@ class Prod(Op):
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
-        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
+        if dtype is None and a.dtype.kind in "biu" and a.dtype != np.int64:
             dtype = np.int64
         return xp.prod(a, axis=dims, keepdims=keepdim, dtype=dtype)
 
@@ -140,7 +140,7 @@ class Cumsum(Op):
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
-        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
+        if dtype is None and a.dtype.kind in "biu" and a.dtype != np.int64:
             dtype = np.int64
         return xp.cumsum(a, axis=dim, dtype=dtype)
 
@@ -160,6 +160,8 @@ class Cumprod(Op):
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
+        if dtype is None and a.dtype.kind in "biu" and a.dtype != np.int64:
+            dtype = np.int64
         return xp.cumprod(a, axis=dim, dtype=dtype)
 
     # d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i, so grad_i = sum_{j >= i} g_j P_ij.

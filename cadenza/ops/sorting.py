@@ -68,6 +68,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     d = _norm_dim(dim, input._data.ndim, "kthvalue")
+    n = input.shape[d] if input._data.ndim else 1
+    if not 1 <= k <= n:  # k = 0 would narrow from -1: the largest, not an error
+        raise RuntimeError(f"kthvalue(): selected number k={k} out of range for dimension {d} "
+                           f"of size {n}")
     idx = argsort(input, d).narrow(d, k - 1, 1)
     v = gather(input, d, idx)
     if not keepdim:
