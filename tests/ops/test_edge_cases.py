@@ -106,3 +106,33 @@ def test_index_dim_ops_out_of_range(op, shape, dim, bad):
             return m.index_select(x, dim, i)
         return getattr(m, op)(x, dim, i, m.ones(shape[:dim] + (1,) + shape[dim + 1:]))
     _raises_like(fn)
+
+
+# ----------------------------------------------------------------------- 0-d index tensors
+ZERO_D = {
+    "scatter": lambda m: m.scatter(m.tensor(_X), 0, m.tensor(1), m.tensor(9.)),
+    "scatter src 1-d": lambda m: m.scatter(m.tensor(_X), 0, m.tensor(1), m.tensor([9., 8.])),
+    "scatter value": lambda m: m.scatter(m.tensor(_X), 0, m.tensor(1), 7.),
+    "scatter 0-d input": lambda m: m.scatter(m.tensor(3.), 0, m.tensor(0), m.tensor(9.)),
+    "scatter_add": lambda m: m.scatter_add(m.tensor(_X), 0, m.tensor(1), m.tensor(9.)),
+    "gather": lambda m: m.gather(m.tensor(_X), 0, m.tensor(0)),
+    "gather 0-d input": lambda m: m.gather(m.tensor(3.), 0, m.tensor(0)),
+    "index_select": lambda m: m.index_select(m.tensor(_X), 0, m.tensor(2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZERO_D))
+def test_zero_dim_index_selects_one_element(case):
+    _same(ZERO_D[case](cadenza), ZERO_D[case](torch))
+
+
+def test_zero_dim_index_gradients():
+    for lib in (cadenza, torch):
+        x = lib.tensor(_X, requires_grad=True)
+        src = lib.tensor(2., requires_grad=True)
+        (lib.gather(x, 0, lib.tensor(3)) * 5 + lib.scatter_add(x, 0, lib.tensor(1), src).sum()
+         ).backward()
+        if lib is cadenza:
+            cx, cs = x.grad, src.grad
+    _same(cx, x.grad)
+    _same(cs, src.grad)
