@@ -167,6 +167,9 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     >>> softplus(cadenza.tensor([0.0]))
     tensor([0.6931])
     """
+    if input._data.dtype.itemsize == 2 and input.is_floating_point():
+        # float16/bfloat16: exp(12) already overflows float16; PyTorch computes in float32
+        return softplus(input.float(), beta, threshold).to(input.dtype)
     z = input * beta if beta != 1 else input
     # exp of the clamped value: the linear branch takes over above the threshold
     soft = ops.clamp(z, max=threshold).exp().log1p()

@@ -89,7 +89,12 @@ def _nll(input, target, weight, ignore_index, reduction, cd):
         return loss
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / w.sum()
+    total = w.sum()
+    # every target ignored: the mean is NaN (0/0) as in PyTorch, but its gradient is 0, not
+    # the NaN that dividing by a zero total would send back (zero weights on kept targets do
+    # give NaN gradients, in PyTorch too)
+    empty = keep.sum() == 0  # (sum, not any: sum has an ONNX lowering)
+    return ops.where(empty, float("nan"), loss.sum() / ops.where(empty, 1.0, total))
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

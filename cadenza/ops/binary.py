@@ -78,11 +78,13 @@ def _int_like(x):
 
 
 def _int_divisor(name, a, b):
-    """b, after checking that an integer division a / b has no zero divisor: NumPy returns 0
-    there (with a warning), PyTorch raises. Float operands pass through (inf/NaN are right)."""
+    """Check that an integer division a / b (Tensors or numbers) has no zero divisor: NumPy
+    returns 0 there (with a warning), PyTorch raises. Float operands pass (inf/NaN are right).
+    In the public functions, not the forwards: graph verification reruns those on zeros."""
+    a = a._data if isinstance(a, Tensor) else a
+    b = b._data if isinstance(b, Tensor) else b
     if _int_like(a) and _int_like(b) and not (b.all() if hasattr(b, "all") else b):
         raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero)")
-    return b
 
 
 @register
@@ -158,7 +160,7 @@ class Minimum(_Binary):
 @register
 class Remainder(_Binary):
     name, c_expr, onnx = "remainder", "CZ_REM({0}, {1})", None
-    forward = staticmethod(lambda xp, a, b: xp.remainder(a, _int_divisor("remainder", a, b)))
+    forward = staticmethod(lambda xp, a, b: xp.remainder(a, b))
 
     # a - floor(a/b) b: d/da = 1, d/db = -floor(a/b)
     @staticmethod
@@ -170,7 +172,7 @@ class Remainder(_Binary):
 @register
 class Fmod(_Binary):
     name, c_expr, onnx = "fmod", "fmod({0}, {1})", None
-    forward = staticmethod(lambda xp, a, b: xp.fmod(a, _int_divisor("fmod", a, b)))
+    forward = staticmethod(lambda xp, a, b: xp.fmod(a, b))
 
     @staticmethod
     def backward(c, g):
@@ -206,8 +208,7 @@ def _ne_onnx(ctx, node, out):
 # as truth values
 _CMP = {"c_compute": "input", "c_kinds": "fi"}
 _LOGICAL = {"c_kinds": "fib", "c_operands": "any"}
-FloorDivide = _nondiff_binary(
-    "floor_divide", lambda xp, a, b: xp.floor_divide(a, _int_divisor("floor_divide", a, b)), None)
+FloorDivide = _nondiff_binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), None)
 Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})",
                      **_CMP | {"c_kinds": "fib"})
 Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), _ne_onnx, "({0} != {1})",
@@ -324,8 +325,21 @@ subtract = sub
 mul = multiply = _binary_fn(Mul)
 maximum = _binary_fn(Maximum)
 minimum = _binary_fn(Minimum)
-fmod = _binary_fn(Fmod)
-remainder = _binary_fn(Remainder)
+
+
+def fmod(input, other):
+    """Elementwise C-style remainder (the sign of input); integer division by zero raises."""
+    _int_divisor("fmod", input, other)
+    return apply(Fmod, input, other)
+
+
+def remainder(input, other):
+    """Elementwise Python-style remainder (the sign of other); integer division by zero
+    raises."""
+    _int_divisor("remainder", input, other)
+    return apply(Remainder, input, other)
+
+
 atan2 = _binary_fn(Atan2)
 eq = _binary_fn(Eq)
 ne = not_equal = _binary_fn(Ne)
@@ -347,12 +361,11 @@ def div(input, other, rounding_mode=None):
         return apply(Div, input, other)
     if rounding_mode == "floor":
         if _is_int(input) and _is_int(other):
+            _int_divisor("floor_divide", input, other)
             return apply(FloorDivide, input, other)
         return apply(Div, input, other).floor()
     if rounding_mode == "trunc":
-        if _is_int(input) and _is_int(other):
-            _int_divisor("div", input._data if isinstance(input, Tensor) else input,
-                         other._data if isinstance(other, Tensor) else other)
+        _int_divisor("div", input, other)
         r = apply(Div, input, other).trunc()
         if _is_int(input) and _is_int(other):
             r = r.to(_dt.result_type(input, other))

@@ -176,8 +176,49 @@ class IndexPut(Op):
         return gx, gv
 
 
+def _split_ints(index):
+    """(ints-only index, the rest) when index mixes integers with index arrays, else None.
+
+    PyTorch applies integers first, as selects, and places the advanced dims by the adjacency
+    of the remaining index arrays; NumPy counts integers among the advanced indices, so
+    ``x[0, None, mask]`` would put the mask's dim before the new axis. Indexing in two steps
+    gives PyTorch's layout; only done where the layouts differ: NumPy's integers and arrays
+    are not one run of the index (so it moves the advanced dims first) while the arrays alone
+    are (so PyTorch keeps them in place)."""
+    is_int = [type(i) is int or isinstance(i, np.integer) for i in index]
+    if not any(is_int) or _is_basic(index):
+        return None
+    adv = [k for k, i in enumerate(index) if is_int[k] or not _is_basic((i,))]
+    if adv[-1] - adv[0] == len(adv) - 1:
+        return None
+    rest = [i for i, n in zip(index, is_int) if not n]
+    arrays = [j for j, i in enumerate(rest) if not _is_basic((i,))]
+    if arrays[-1] - arrays[0] != len(arrays) - 1:
+        return None
+    first, rest = [], []
+    for i in index:
+        if type(i) is int or isinstance(i, np.integer):
+            first.append(i)
+        elif i is None:
+            first.append(None)
+            rest.append(slice(None))
+        elif i is Ellipsis:
+            first.append(i)
+            rest.append(i)
+        elif isinstance(i, slice):
+            first.append(i)
+            rest.append(slice(None))
+        else:  # an index array: its dims stay for the second step (a bool mask spans ndim)
+            first.extend([slice(None)] * (i.ndim if i.dtype == np.bool_ else 1))
+            rest.append(i)
+    return tuple(first), tuple(rest)
+
+
 def getitem(input, idx):
     index = _to_index(idx)
+    split = _split_ints(index)
+    if split is not None:
+        return getitem(getitem(input, split[0]), split[1])
     try:
         return apply(GetItem, input, index=index)
     except IndexError as e:

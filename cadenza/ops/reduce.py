@@ -281,8 +281,15 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sum(d * d, dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
 
 
+def _sqrt0(s):
+    """sqrt(s) with gradient 0 where s == 0 (where sqrt's is inf and the chain rule would give
+    0 * inf = NaN), as PyTorch's norm and std backward mask it. Values are sqrt's own."""
+    zero = s == 0
+    return where(zero, 0.0, where(zero, 1.0, s).sqrt())
+
+
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    return _sqrt0(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -405,11 +412,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over dim (or all elements): p in {2, 'fro', 1, inf, -inf, 0, float}."""
     if dtype is not None:
         input = input.to(dtype)
+    if input._data.dtype.itemsize == 2 and input.is_floating_point():
+        # float16/bfloat16: 300 * 300 already overflows; PyTorch accumulates in float32
+        return norm(input.float(), p, dim, keepdim).to(input.dtype)
     if isinstance(dim, int):
         dim = (dim,)
     a = input.abs()
     if p in ("fro", 2, 2.0):
-        return (input * input).sum(dim, keepdim).sqrt()
+        return _sqrt0((input * input).sum(dim, keepdim))
     if p == float("inf"):
         return a.amax(dim if dim is not None else (), keepdim)
     if p == float("-inf"):
@@ -418,7 +428,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return a.sum(dim, keepdim)
     if p == 0:
         return (input != 0).to(input.dtype).sum(dim, keepdim)
-    return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+    if p < 0:
+        return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+    # as _sqrt0: PyTorch's gradient is 0 at zero elements and for a zero vector, where the
+    # chain rule through a ** p and s ** (1 / p) gives 0 * inf = NaN; values are unchanged
+    nz = a != 0
+    s = where(nz, where(nz, a, 1.0) ** p, 0.0).sum(dim, keepdim)
+    zero = s == 0
+    return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
 
 
 # ----------------------------------------------------------------------------- Tensor methods

@@ -10,11 +10,14 @@ import torch
 import cadenza
 
 
-def _same(c, t):
-    """Cadenza result c equals torch result t: dtype, shape and values (NaN == NaN)."""
+def _same(c, t, rtol=0.0):
+    """Cadenza result c equals torch result t: dtype, shape and values (NaN == NaN), exactly
+    or within rtol."""
     assert str(c.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (c.dtype, t.dtype)
     assert tuple(c.shape) == tuple(t.shape), (c.shape, t.shape)
-    np.testing.assert_array_equal(c.detach().numpy(), t.detach().numpy())
+    if t.dtype == torch.bfloat16:  # torch has no NumPy bfloat16
+        c, t = c.float(), t.float()
+    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=0)
 
 
 def _raises_like(fn):
@@ -136,3 +139,103 @@ def test_zero_dim_index_gradients():
             cx, cs = x.grad, src.grad
     _same(cx, x.grad)
     _same(cs, src.grad)
+
+
+# ----------------------------------------------------------------------- numerics
+NAN, INF = float("nan"), float("inf")
+
+NUMERICS = {
+    "softplus float16": lambda m: m.nn.functional.softplus(
+        m.tensor([12., -30., 25., 1e-3], dtype=m.float16)),
+    "softplus bfloat16 beta": lambda m: m.nn.functional.softplus(
+        m.tensor([12., 2.], dtype=m.bfloat16), beta=2, threshold=10),
+    "norm float16": lambda m: m.norm(m.tensor([300., 300.], dtype=m.float16)),
+    "norm float16 dim p=3": lambda m: m.norm(m.tensor([[60., 70.]], dtype=m.float16), 3, 1),
+    "norm bfloat16 dim": lambda m: m.norm(m.tensor([[300., 300.]], dtype=m.bfloat16), dim=1),
+    "median NaN": lambda m: m.tensor([1., NAN, 2.]).median(),
+    "median NaN dim": lambda m: m.tensor([[1., NAN, NAN], [3., 2., 1.]]).median(1).values,
+    "median NaN dim index": lambda m: m.tensor([[1., NAN, NAN], [3., 2., 1.]]).median(1).indices,
+    "median NaN keepdim": lambda m: m.tensor([[1., NAN], [3., 2.]]).median(0, True).indices,
+    "median empty": lambda m: m.zeros(0).median(),
+    "median 0-d": lambda m: m.tensor(3.).median(0).values,
+    "median int": lambda m: m.tensor([3, 1, 2, 4]).median(),
+    "sort descending NaN": lambda m: m.sort(m.tensor([1., NAN, 2., NAN, -INF, INF]),
+                                           descending=True).values,
+    "sort descending NaN indices": lambda m: m.sort(m.tensor([1., NAN, 2., NAN, -INF, INF]),
+                                                   descending=True).indices,
+    "argsort descending int8 min": lambda m: m.argsort(m.tensor([-128, 5, 127, -128],
+                                                                dtype=m.int8), descending=True),
+    "topk NaN": lambda m: m.topk(m.tensor([1., NAN, 2.]), 2).indices,
+    "sign NaN": lambda m: m.sign(m.tensor([NAN, -0., 2., -INF])),
+    "sign NaN float16": lambda m: m.sign(m.tensor([NAN, 1.], dtype=m.float16)),
+    "sign NaN bfloat16": lambda m: m.sign(m.tensor([NAN, -1.], dtype=m.bfloat16)),
+    "sgn NaN 0-d": lambda m: m.sgn(m.tensor(NAN, dtype=m.float64)),
+    "int, None, mask": lambda m: m.arange(24.).reshape(2, 3, 4)[
+        0, None, m.tensor([True, False, True])],
+    "int, slice, list": lambda m: m.arange(24.).reshape(2, 3, 4)[0, :, [1, 2]],
+    "ellipsis int list": lambda m: m.arange(24.).reshape(2, 3, 4)[..., 0, [1, 2]],
+    "None int list": lambda m: m.arange(24.).reshape(2, 3, 4)[None, 1, [0, 2]],
+    "int 2-d index slice": lambda m: m.arange(24.).reshape(2, 3, 4)[
+        1, m.tensor([[0], [2]]), 1:3],
+    "list, slice, int": lambda m: m.arange(24.).reshape(2, 3, 4)[[0, 1], :, 0],
+    "int, list, list": lambda m: m.arange(24.).reshape(2, 3, 4)[0, [0, 1], [1, 2]],
+    "list, None, int": lambda m: m.arange(24.).reshape(2, 3, 4)[[1], None, 0],
+    "list, slice, list, int": lambda m: m.arange(48.).reshape(2, 3, 4, 2)[[1, 0], :, [0, 2], 1],
+    "slice, int, slice, list": lambda m: m.arange(48.).reshape(2, 3, 4, 2)[:, 0, :, [1, 0]],
+}
+
+
+@pytest.mark.parametrize("case", sorted(NUMERICS))
+def test_numerics_match_torch(case):
+    _same(NUMERICS[case](cadenza), NUMERICS[case](torch))
+
+
+def _grad(lib, fn, x):
+    x = lib.tensor(x, requires_grad=True, dtype=lib.float64)
+    fn(lib, x).backward()
+    return x.grad
+
+
+GRADS = {
+    "norm of zeros": (lambda m, x: m.norm(x), [0., 0., 0.]),
+    "norm p=3 of zeros": (lambda m, x: m.norm(x, 3), [0., 0.]),
+    "norm p=0.5 with a zero": (lambda m, x: m.norm(x, 0.5), [0., 1., -2.]),
+    "norm dim with a zero row": (lambda m, x: m.norm(x.reshape(2, 2), dim=1).sum(),
+                                 [0., 0., 3., 4.]),
+    "std unbiased=False of one": (lambda m, x: x.std(unbiased=False), [5.]),
+    "std of a constant row": (lambda m, x: x.reshape(2, 3).std(1).sum(),
+                              [1., 1., 1., 1., 2., 3.]),
+    "nll_loss all ignored": (lambda m, x: m.nn.functional.nll_loss(
+        x.reshape(2, 3), m.tensor([-100, -100])), [0.] * 6),
+    "nll_loss some ignored": (lambda m, x: m.nn.functional.nll_loss(
+        x.reshape(2, 3), m.tensor([1, -100])), [0.] * 6),
+    "nll_loss zero class weights": (lambda m, x: m.nn.functional.nll_loss(
+        x.reshape(2, 3), m.tensor([0, 1]), weight=m.tensor([0., 0., 1.], dtype=m.float64)),
+        [0.] * 6),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRADS))
+def test_gradients_at_degenerate_points(case):
+    fn, x = GRADS[case]
+    with np.errstate(all="ignore"):
+        _same(_grad(cadenza, fn, x), _grad(torch, fn, x), rtol=1e-14)
+
+
+def test_int_and_array_index_gradient():
+    def grad(m):
+        x = m.arange(24., requires_grad=True)
+        (x.reshape(2, 3, 4)[0, :, [1, 2, 1]] * m.arange(9.).reshape(3, 3)).sum().backward()
+        return x.grad
+    _same(grad(cadenza), grad(torch))
+
+
+def test_values_unchanged_by_zero_safe_gradients():
+    # the where-guards must not change values: norm and std are sqrt's own results
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    for f in (lambda m, t: m.norm(t), lambda m, t: m.norm(t, 3, 1), lambda m, t: t.std(0),
+              lambda m, t: m.norm(t, 0.5, 0), lambda m, t: t.std(1, unbiased=False)):
+        c, t = f(cadenza, cadenza.tensor(x)), f(torch, torch.tensor(x))
+        np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-14)
+    ref = np.sqrt((x * x).sum())
+    assert cadenza.norm(cadenza.tensor(x)).item() == ref
