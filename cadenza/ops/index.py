@@ -230,7 +230,7 @@ def index_put(input, indices, values, accumulate=False):
     """Out-of-place: a copy of input with input[indices] = values (or += with accumulate)."""
     index = _to_index(tuple(indices) if isinstance(indices, (list, tuple)) else indices)
     if not isinstance(values, Tensor):
-        values = _scalar_tensor(values, input)
+        values = _fill_tensor(values, input)
     elif values.dtype is not input.dtype:
         values = values.to(input.dtype)
     return apply(IndexPut, input, values, index=index, accumulate=accumulate)
@@ -240,13 +240,51 @@ def _scalar_tensor(v, like):
     return _created(_make(np.asarray(v, dtype=like._data.dtype)))
 
 
+def _fill_scalar(value, dtype):
+    """A Python number as a NumPy scalar of dtype (a Cadenza dtype), refused with PyTorch's
+    RuntimeError where it does not fit (NumPy raises OverflowError or ValueError for ints and
+    silently makes inf of a float16 overflow): integers within the type's range (an unsigned
+    type also takes -max..-1, wrapping, as PyTorch), floats finite and in range for integer
+    types (truncated), finite floats within a float type's range (inf and NaN are kept)."""
+    npd = dtype.np
+    kind = npd.kind
+    if kind == "f" and type(value) is float and -65504.0 <= value <= 65504.0:
+        return npd.type(value)  # the common case (x[i] = 0.5): fits every float type
+    if kind == "b" or isinstance(value, (np.ndarray, Tensor)) or isinstance(value, complex):
+        return npd.type(value)
+    if kind in "iu":
+        info = np.iinfo(npd)
+        if isinstance(value, (float, np.floating)):
+            ok = np.isfinite(value) and info.min <= value <= info.max
+            v = int(value) if ok else 0
+        else:
+            v = int(value)
+            ok = (-info.max if kind == "u" else info.min) <= v <= info.max
+            if kind == "u":
+                v %= info.max + 1
+        if ok:
+            return npd.type(v)
+    else:
+        with np.errstate(over="ignore"):
+            out = npd.type(value)
+        if np.isfinite(out) or not np.isfinite(float(value)):
+            return out
+    raise RuntimeError(f"value {value!r} cannot be converted to type {dtype.name} without "
+                       f"overflow")
+
+
+def _fill_tensor(v, like):
+    """_scalar_tensor with PyTorch's overflow check of the value."""
+    return _created(_make(np.asarray(_fill_scalar(v, like.dtype))))
+
+
 def setitem(self, idx, value):
     """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
     index = _to_index(idx)
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if not needs_graph and _state.tracer is None:  # raw write; compile records index_put
-        v = value._data if isinstance(value, Tensor) else value
+        v = value._data if isinstance(value, Tensor) else _fill_scalar(value, self.dtype)
         try:
             self._data[index] = v
         except ValueError as e:
@@ -262,7 +300,7 @@ def setitem(self, idx, value):
     if needs_graph:
         check_inplace(self, "setitem")
     if not isinstance(value, Tensor):
-        value = _scalar_tensor(value, self)
+        value = _fill_tensor(value, self)
     elif value.dtype is not self.dtype:
         value = value.to(self.dtype)
     out = apply(IndexPut, self, value, index=index, accumulate=False)
@@ -354,7 +392,7 @@ def _scatter(input, dim, index, src, accumulate, op):
         if src.dtype is not input.dtype:
             src = src.to(input.dtype)
     else:
-        src = _scalar_tensor(src, input)
+        src = _fill_tensor(src, input)
     return apply(IndexPut, input, src, index=_coords(index, d), accumulate=accumulate)
 
 
@@ -432,7 +470,7 @@ def masked_fill(input, mask, value):
         value = value.to(input.dtype)
         out = where(mask, value, input)
     else:
-        out = where(mask, input.dtype.np.type(value), input)
+        out = where(mask, _fill_scalar(value, input.dtype), input)
     if tuple(out.shape) != tuple(input.shape):
         raise ShapeError(f"masked_fill: mask {fmt_shape(mask.shape)} does not broadcast to "
                          f"input {fmt_shape(input.shape)}")

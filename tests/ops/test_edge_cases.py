@@ -239,3 +239,65 @@ def test_values_unchanged_by_zero_safe_gradients():
         np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-14)
     ref = np.sqrt((x * x).sum())
     assert cadenza.norm(cadenza.tensor(x)).item() == ref
+
+
+# ----------------------------------------------------------------------- error classes
+ERRORS = {
+    "chunk 0": lambda m: m.chunk(m.ones(3), 0),
+    "chunk -1": lambda m: m.chunk(m.ones(3), -1),
+    "masked_fill int -inf": lambda m: m.arange(3).masked_fill(m.tensor([True, False, True]),
+                                                              float("-inf")),
+    "masked_fill int NaN": lambda m: m.arange(3).masked_fill(m.tensor([True, False, True]),
+                                                             float("nan")),
+    "masked_fill uint8 300": lambda m: m.zeros(2, dtype=m.uint8).masked_fill(
+        m.tensor([True, False]), 300),
+    "masked_fill uint8 255.5": lambda m: m.zeros(2, dtype=m.uint8).masked_fill(
+        m.tensor([True, False]), 255.5),
+    "masked_fill int8 128": lambda m: m.zeros(2, dtype=m.int8).masked_fill(
+        m.tensor([True, False]), 128),
+    "masked_fill float16 7e4": lambda m: m.zeros(2, dtype=m.float16).masked_fill(
+        m.tensor([True, False]), 7e4),
+    "masked_fill float32 1e300": lambda m: m.zeros(2).masked_fill(m.tensor([True, False]),
+                                                                  1e300),
+    "index_fill int -inf": lambda m: m.zeros(3, dtype=m.int64).index_fill(
+        0, m.tensor([0]), float("-inf")),
+    "scatter int -inf": lambda m: m.zeros(3, dtype=m.int64).scatter(
+        0, m.tensor([0]), float("-inf")),
+    "setitem int NaN": lambda m: m.zeros(3, dtype=m.int64).__setitem__(0, float("nan")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_error_class_like_torch(case):
+    _raises_like(ERRORS[case])
+
+
+FILLS = {
+    "uint8 -1 wraps": lambda m: m.zeros(2, dtype=m.uint8).masked_fill(m.tensor([True, False]),
+                                                                       -1),
+    "int 2.5 truncates": lambda m: m.zeros(2, dtype=m.int64).masked_fill(
+        m.tensor([True, False]), 2.5),
+    "int8 -128": lambda m: m.zeros(2, dtype=m.int8).masked_fill(m.tensor([True, False]), -128),
+    "float inf and NaN kept": lambda m: m.zeros(2, dtype=m.float16).masked_fill(
+        m.tensor([True, False]), float("inf")).masked_fill(m.tensor([False, True]), NAN),
+    "bool from NaN": lambda m: m.zeros(2, dtype=m.bool).masked_fill(m.tensor([True, False]),
+                                                                    NAN),
+    "chunk 2": lambda m: m.chunk(m.arange(5.), 2)[1],
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILLS))
+def test_fill_values_that_fit(case):
+    _same(FILLS[case](cadenza), FILLS[case](torch))
+
+
+def test_setitem_scalar_fill_values():
+    for lib in (cadenza, torch):
+        x = lib.zeros(4, dtype=lib.int64)
+        x[0], x[1], x[2] = 3.7, True, -5
+        y = lib.zeros(3, dtype=lib.float16)
+        y[0], y[1] = 0.1, float("inf")
+        if lib is cadenza:
+            cx, cy = x, y
+    _same(cx, x)
+    _same(cy, y)
