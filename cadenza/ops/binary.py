@@ -264,10 +264,14 @@ def where(condition, input=None, other=None):
     """Elements of input where condition else other. ``where(cond)`` returns nonzero indices."""
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
+    if input is None or other is None:  # NumPy would make an object array of None
+        raise TypeError("where() takes a condition alone or a condition, input and other; "
+                        "got input or other missing")
     if not isinstance(condition, Tensor):
         condition = tensor(condition)
     if condition.dtype is not _dt.bool:
-        condition = condition != 0
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {condition.dtype.name}")
     # promote a and b as a binary op would
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype is not other.dtype:
         rt = _dt.result_type(input, other)

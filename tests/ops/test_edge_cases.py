@@ -264,6 +264,9 @@ ERRORS = {
     "scatter int -inf": lambda m: m.zeros(3, dtype=m.int64).scatter(
         0, m.tensor([0]), float("-inf")),
     "setitem int NaN": lambda m: m.zeros(3, dtype=m.int64).__setitem__(0, float("nan")),
+    # NumPy made an object array of None, and read an int condition as != 0
+    "where without other": lambda m: m.where(m.tensor([True, False]), m.tensor([1, 2])),
+    "where int condition": lambda m: m.where(m.tensor([1, 0]), m.tensor([1, 2]), 0),
 }
 
 
