@@ -304,3 +304,33 @@ def test_setitem_scalar_fill_values():
             cx, cy = x, y
     _same(cx, x)
     _same(cy, y)
+
+
+# ----------------------------------------------------------------------- half-precision sums
+_H = np.random.default_rng(0).uniform(0, 1, 100000).astype(np.float16)
+
+HALF = {
+    "mean": lambda m, t: t.mean(),  # was 0: n = 100000 is inf in float16
+    "cumsum": lambda m, t: t.cumsum(0)[::9999],  # a float16 running sum stalls at 2048
+    "var": lambda m, t: t.var(),
+    "std": lambda m, t: t.reshape(100, 1000).std(1),
+    "mean near max": lambda m, t: m.tensor([60000., 60000.], dtype=m.float16).mean(),
+    "var of large values": lambda m, t: m.tensor([[200., 300.]], dtype=m.float16).var(1),
+    "bfloat16 mean": lambda m, t: t.to(m.bfloat16).mean(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HALF))
+def test_half_reductions_accumulate_in_float32(case):
+    fn = HALF[case]
+    _same(fn(cadenza, cadenza.tensor(_H)), fn(torch, torch.tensor(_H)))
+
+
+def test_half_sum_is_the_rounded_exact_sum():
+    # PyTorch's own float16 sum is within an ulp (its summation order differs); Cadenza sums
+    # in float32 and rounds once
+    exact = _H.astype(np.float64).sum()
+    got = cadenza.tensor(_H).sum()
+    assert got.dtype is cadenza.float16
+    assert got.item() == float(np.float16(exact))
+    assert abs(got.item() - torch.tensor(_H).sum().item()) <= 32  # one float16 ulp here
