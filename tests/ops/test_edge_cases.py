@@ -334,3 +334,20 @@ def test_half_sum_is_the_rounded_exact_sum():
     assert got.dtype is cadenza.float16
     assert got.item() == float(np.float16(exact))
     assert abs(got.item() - torch.tensor(_H).sum().item()) <= 32  # one float16 ulp here
+
+
+HALF_COMPOSITES = {
+    "normalize": lambda m: m.nn.functional.normalize(m.tensor([[300., 400.]], dtype=m.float16)),
+    "normalize p=3": lambda m: m.nn.functional.normalize(
+        m.tensor([[300., 400.]], dtype=m.float16), p=3),
+    "rms_norm": lambda m: m.nn.functional.rms_norm(m.tensor([[300., 400.]], dtype=m.float16),
+                                                   (2,), m.tensor([2., 3.], dtype=m.float16)),
+    "cosine_similarity": lambda m: m.nn.functional.cosine_similarity(
+        m.tensor([[300., 400.]], dtype=m.float16), m.tensor([[300., 400.]], dtype=m.float16)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HALF_COMPOSITES))
+def test_half_composites_do_not_overflow(case):
+    # each squared 300 * 300 in float16 (inf) and returned zeros
+    _same(HALF_COMPOSITES[case](cadenza), HALF_COMPOSITES[case](torch))
