@@ -7,10 +7,16 @@ from ..ops.inplace import check_inplace, commit_inplace
 
 __all__ = [
     "legacy_reduction", "reduce_loss", "check_reduction", "check_tensor", "check_float",
-    "check_same_shape", "check_ndim", "ntuple", "inplace_result",
+    "check_same_shape", "check_ndim", "ntuple", "inplace_result", "is_half",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def is_half(t: Tensor) -> bool:
+    """float16 or bfloat16: composites whose squares or sums overflow those (300 * 300 >
+    65504) compute in float32 and round once, as PyTorch's kernels do."""
+    return t._data.dtype.itemsize == 2 and t.is_floating_point()
 
 
 def legacy_reduction(size_average, reduce, reduction):

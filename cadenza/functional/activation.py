@@ -16,7 +16,7 @@ from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax, LogSoftmax
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
-from ._util import check_float, inplace_result
+from ._util import check_float, inplace_result, is_half
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
@@ -167,6 +167,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     >>> softplus(cadenza.tensor([0.0]))
     tensor([0.6931])
     """
+    if is_half(input):  # exp(12) already overflows float16
+        return softplus(input.float(), beta, threshold).to(input.dtype)
     z = input * beta if beta != 1 else input
     # exp of the clamped value: the linear branch takes over above the threshold
     soft = ops.clamp(z, max=threshold).exp().log1p()
@@ -344,6 +346,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     >>> normalize(cadenza.tensor([[3.0, 4.0]]))
     tensor([[0.6000, 0.8000]])
     """
+    if is_half(input):
+        return normalize(input.float(), p, dim, eps).to(input.dtype)
     d = _norm_dim(dim, input.ndim, "normalize") if input.ndim else None
     if p == math.inf:
         norm = ops.clamp(input.abs().amax(d, keepdim=True), min=eps)

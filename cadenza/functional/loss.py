@@ -6,13 +6,13 @@ import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import dtypes as _dt, ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import CrossEntropy
 from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
-                    check_tensor)
+                    check_tensor, is_half)
 from .activation import log_softmax, _log_sigmoid
 
 __all__ = [
@@ -89,7 +89,12 @@ def _nll(input, target, weight, ignore_index, reduction, cd):
         return loss
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / w.sum()
+    total = w.sum()
+    # every target ignored: the mean is NaN (0/0) as in PyTorch, but its gradient is 0, not
+    # the NaN that dividing by a zero total would send back (zero weights on kept targets do
+    # give NaN gradients, in PyTorch too)
+    empty = keep.sum() == 0  # (sum, not any: sum has an ONNX lowering)
+    return ops.where(empty, float("nan"), loss.sum() / ops.where(empty, 1.0, total))
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -343,6 +348,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         raise ShapeError(f"cosine_similarity: expected broadcastable shapes, got "
                          f"{fmt_shape(x1.shape)} and {fmt_shape(x2.shape)}") from None
     x1, x2 = x1.expand(shape), x2.expand(shape)
+    if is_half(x1) or is_half(x2):
+        dt = _dt.result_type(x1, x2)
+        return cosine_similarity(x1.float(), x2.float(), dim, eps).to(dt)
     n1 = ops.clamp((x1 * x1).sum(dim, keepdim=True), min=eps * eps).sqrt()
     n2 = ops.clamp((x2 * x2).sum(dim, keepdim=True), min=eps * eps).sqrt()
     return ((x1 / n1) * (x2 / n2)).sum(dim)

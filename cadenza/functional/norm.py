@@ -10,7 +10,7 @@ from ..autograd.grad_mode import no_grad
 from ..ops._registry import apply
 from ..ops.normalization import LayerNorm, RmsNorm
 from ..errors import ShapeError, fmt_shape
-from ._util import check_float
+from ._util import check_float, is_half
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "group_norm", "instance_norm",
            "local_response_norm"]
@@ -79,6 +79,9 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     dims = _check_normalized(input, shape, weight, None, "rms_norm")
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
+    if is_half(input):
+        w = None if weight is None else weight.float()
+        return rms_norm(input.float(), normalized_shape, w, eps).to(input.dtype)
     if _fusable(input, weight, None):
         return apply(RmsNorm, input, weight, k=len(shape), eps=float(eps))
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()

@@ -35,9 +35,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
                          f"{fmt_shape(weight.shape)}")
     n = weight.shape[0]
     idx = np.asarray(input._host() if hasattr(input, "_host") else input._data)
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"embedding: expected indices in [0, {n}), got values in "
-                         f"[{int(idx.min())}, {int(idx.max())}]")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):  # -1 would wrap; PyTorch raises
+        raise IndexError(f"embedding: index out of range in self: expected indices in "
+                         f"[0, {n}), got values in [{int(idx.min())}, {int(idx.max())}]")
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: expected padding_idx in [-{n}, {n}), got {padding_idx}")

@@ -77,6 +77,16 @@ def _int_like(x):
         hasattr(x, "dtype") and x.dtype.kind in "iub")
 
 
+def _int_divisor(name, a, b):
+    """Check that an integer division a / b (Tensors or numbers) has no zero divisor: NumPy
+    returns 0 there (with a warning), PyTorch raises. Float operands pass (inf/NaN are right).
+    In the public functions, not the forwards: graph verification reruns those on zeros."""
+    a = a._data if isinstance(a, Tensor) else a
+    b = b._data if isinstance(b, Tensor) else b
+    if _int_like(a) and _int_like(b) and not (b.all() if hasattr(b, "all") else b):
+        raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero)")
+
+
 @register
 class Div(_Binary):
     name, c_expr, onnx = "div", "({0} / {1})", "Div"
@@ -254,10 +264,14 @@ def where(condition, input=None, other=None):
     """Elements of input where condition else other. ``where(cond)`` returns nonzero indices."""
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
+    if input is None or other is None:  # NumPy would make an object array of None
+        raise TypeError("where() takes a condition alone or a condition, input and other; "
+                        "got input or other missing")
     if not isinstance(condition, Tensor):
         condition = tensor(condition)
     if condition.dtype is not _dt.bool:
-        condition = condition != 0
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {condition.dtype.name}")
     # promote a and b as a binary op would
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype is not other.dtype:
         rt = _dt.result_type(input, other)
@@ -315,8 +329,21 @@ subtract = sub
 mul = multiply = _binary_fn(Mul)
 maximum = _binary_fn(Maximum)
 minimum = _binary_fn(Minimum)
-fmod = _binary_fn(Fmod)
-remainder = _binary_fn(Remainder)
+
+
+def fmod(input, other):
+    """Elementwise C-style remainder (the sign of input); integer division by zero raises."""
+    _int_divisor("fmod", input, other)
+    return apply(Fmod, input, other)
+
+
+def remainder(input, other):
+    """Elementwise Python-style remainder (the sign of other); integer division by zero
+    raises."""
+    _int_divisor("remainder", input, other)
+    return apply(Remainder, input, other)
+
+
 atan2 = _binary_fn(Atan2)
 eq = _binary_fn(Eq)
 ne = not_equal = _binary_fn(Ne)
@@ -338,9 +365,11 @@ def div(input, other, rounding_mode=None):
         return apply(Div, input, other)
     if rounding_mode == "floor":
         if _is_int(input) and _is_int(other):
+            _int_divisor("floor_divide", input, other)
             return apply(FloorDivide, input, other)
         return apply(Div, input, other).floor()
     if rounding_mode == "trunc":
+        _int_divisor("div", input, other)
         r = apply(Div, input, other).trunc()
         if _is_int(input) and _is_int(other):
             r = r.to(_dt.result_type(input, other))

@@ -176,8 +176,49 @@ class IndexPut(Op):
         return gx, gv
 
 
+def _split_ints(index):
+    """(ints-only index, the rest) when index mixes integers with index arrays, else None.
+
+    PyTorch applies integers first, as selects, and places the advanced dims by the adjacency
+    of the remaining index arrays; NumPy counts integers among the advanced indices, so
+    ``x[0, None, mask]`` would put the mask's dim before the new axis. Indexing in two steps
+    gives PyTorch's layout; only done where the layouts differ: NumPy's integers and arrays
+    are not one run of the index (so it moves the advanced dims first) while the arrays alone
+    are (so PyTorch keeps them in place)."""
+    is_int = [type(i) is int or isinstance(i, np.integer) for i in index]
+    if not any(is_int) or _is_basic(index):
+        return None
+    adv = [k for k, i in enumerate(index) if is_int[k] or not _is_basic((i,))]
+    if adv[-1] - adv[0] == len(adv) - 1:
+        return None
+    rest = [i for i, n in zip(index, is_int) if not n]
+    arrays = [j for j, i in enumerate(rest) if not _is_basic((i,))]
+    if arrays[-1] - arrays[0] != len(arrays) - 1:
+        return None
+    first, rest = [], []
+    for i in index:
+        if type(i) is int or isinstance(i, np.integer):
+            first.append(i)
+        elif i is None:
+            first.append(None)
+            rest.append(slice(None))
+        elif i is Ellipsis:
+            first.append(i)
+            rest.append(i)
+        elif isinstance(i, slice):
+            first.append(i)
+            rest.append(slice(None))
+        else:  # an index array: its dims stay for the second step (a bool mask spans ndim)
+            first.extend([slice(None)] * (i.ndim if i.dtype == np.bool_ else 1))
+            rest.append(i)
+    return tuple(first), tuple(rest)
+
+
 def getitem(input, idx):
     index = _to_index(idx)
+    split = _split_ints(index)
+    if split is not None:
+        return getitem(getitem(input, split[0]), split[1])
     try:
         return apply(GetItem, input, index=index)
     except IndexError as e:
@@ -189,7 +230,7 @@ def index_put(input, indices, values, accumulate=False):
     """Out-of-place: a copy of input with input[indices] = values (or += with accumulate)."""
     index = _to_index(tuple(indices) if isinstance(indices, (list, tuple)) else indices)
     if not isinstance(values, Tensor):
-        values = _scalar_tensor(values, input)
+        values = _fill_tensor(values, input)
     elif values.dtype is not input.dtype:
         values = values.to(input.dtype)
     return apply(IndexPut, input, values, index=index, accumulate=accumulate)
@@ -199,13 +240,51 @@ def _scalar_tensor(v, like):
     return _created(_make(np.asarray(v, dtype=like._data.dtype)))
 
 
+def _fill_scalar(value, dtype):
+    """A Python number as a NumPy scalar of dtype (a Cadenza dtype), refused with PyTorch's
+    RuntimeError where it does not fit (NumPy raises OverflowError or ValueError for ints and
+    silently makes inf of a float16 overflow): integers within the type's range (an unsigned
+    type also takes -max..-1, wrapping, as PyTorch), floats finite and in range for integer
+    types (truncated), finite floats within a float type's range (inf and NaN are kept)."""
+    npd = dtype.np
+    kind = npd.kind
+    if kind == "f" and type(value) is float and -65504.0 <= value <= 65504.0:
+        return npd.type(value)  # the common case (x[i] = 0.5): fits every float type
+    if kind == "b" or isinstance(value, (np.ndarray, Tensor)) or isinstance(value, complex):
+        return npd.type(value)
+    if kind in "iu":
+        info = np.iinfo(npd)
+        if isinstance(value, (float, np.floating)):
+            ok = np.isfinite(value) and info.min <= value <= info.max
+            v = int(value) if ok else 0
+        else:
+            v = int(value)
+            ok = (-info.max if kind == "u" else info.min) <= v <= info.max
+            if kind == "u":
+                v %= info.max + 1
+        if ok:
+            return npd.type(v)
+    else:
+        with np.errstate(over="ignore"):
+            out = npd.type(value)
+        if np.isfinite(out) or not np.isfinite(float(value)):
+            return out
+    raise RuntimeError(f"value {value!r} cannot be converted to type {dtype.name} without "
+                       f"overflow")
+
+
+def _fill_tensor(v, like):
+    """_scalar_tensor with PyTorch's overflow check of the value."""
+    return _created(_make(np.asarray(_fill_scalar(v, like.dtype))))
+
+
 def setitem(self, idx, value):
     """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
     index = _to_index(idx)
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if not needs_graph and _state.tracer is None:  # raw write; compile records index_put
-        v = value._data if isinstance(value, Tensor) else value
+        v = value._data if isinstance(value, Tensor) else _fill_scalar(value, self.dtype)
         try:
             self._data[index] = v
         except ValueError as e:
@@ -221,7 +300,7 @@ def setitem(self, idx, value):
     if needs_graph:
         check_inplace(self, "setitem")
     if not isinstance(value, Tensor):
-        value = _scalar_tensor(value, self)
+        value = _fill_tensor(value, self)
     elif value.dtype is not self.dtype:
         value = value.to(self.dtype)
     out = apply(IndexPut, self, value, index=index, accumulate=False)
@@ -253,6 +332,16 @@ def _check_gather(op, input, dim, index):
                          f"{fmt_shape(input.shape)}")
 
 
+def _check_range(op, idx, size, d, error=RuntimeError, low=0):
+    """Index values in [low, size): NumPy would wrap -1 to the last element (or accept it in
+    a 0-d tensor's reshape) where PyTorch raises. One min/max pass over the index array."""
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < low or hi >= size:
+            raise error(f"{op}(): index {lo if lo < low else hi} is out of bounds for dimension "
+                        f"{d} with size {size} (index out of range in self)")
+
+
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[i][index[i][j][k]][k] (dim=1); gradients scatter-add back."""
     _check_gather("gather", input, dim, index)
@@ -261,8 +350,11 @@ def gather(input, dim, index, *, sparse_grad=False):
         if i != d and si > sx:
             raise ShapeError(f"gather: expected index {fmt_shape(index.shape)} to be smaller "
                              f"than input {fmt_shape(input.shape)} apart from dimension {d}")
+    _check_range("gather", index._data, input.shape[d] if input._data.ndim else 1, d)
     if input._data.ndim == 0:
         return input.reshape(()).expand(index.shape) if index.numel() else input
+    if index._data.ndim == 0:  # one element of a 1-d input (no coordinates would mean all)
+        return apply(GetItem, input, index=_coords(index.reshape(1), d)).reshape(())
     return apply(GetItem, input, index=_coords(index, d))
 
 
@@ -285,6 +377,14 @@ def take(input, index):
 def _scatter(input, dim, index, src, accumulate, op):
     _check_gather(op, input, dim, index)
     d = _norm_dim(dim, input._data.ndim, op)
+    _check_range(op, index._data, input.shape[d] if input._data.ndim else 1, d)
+    if index._data.ndim == 0:
+        # a 0-d index writes one element (no coordinates would select all of them)
+        index = index.reshape(1)
+        if isinstance(src, Tensor):
+            src = src.reshape(-1)[:1]
+        if input._data.ndim == 0:
+            return _scatter(input.reshape(1), 0, index, src, accumulate, op).reshape(())
     if isinstance(src, Tensor):
         sub = tuple(slice(0, s) for s in index.shape)
         if tuple(src.shape) != tuple(index.shape):
@@ -292,7 +392,7 @@ def _scatter(input, dim, index, src, accumulate, op):
         if src.dtype is not input.dtype:
             src = src.to(input.dtype)
     else:
-        src = _scalar_tensor(src, input)
+        src = _fill_tensor(src, input)
     return apply(IndexPut, input, src, index=_coords(index, d), accumulate=accumulate)
 
 
@@ -322,6 +422,13 @@ def _dim_index(input, dim, index, op):
             raise IndexError(f"{op}(): Index is supposed to be a vector, got "
                              f"{fmt_shape(index.shape)}")
         index = index.reshape(-1)
+        # PyTorch's index_fill wraps negative indices, the others raise: IndexError, but
+        # RuntimeError from index_add beyond 1-d and index_select's 2-d dim 1 kernel
+        n = input.shape[d] if input._data.ndim else 1
+        nd = input._data.ndim
+        err = RuntimeError if (op == "index_add" and nd > 1) or (
+            op == "index_select" and nd == 2 and d == 1) else IndexError
+        _check_range(op, index._data, n, d, err, -n if op == "index_fill" else 0)
     return (slice(None),) * d + (index,)
 
 
@@ -363,7 +470,7 @@ def masked_fill(input, mask, value):
         value = value.to(input.dtype)
         out = where(mask, value, input)
     else:
-        out = where(mask, input.dtype.np.type(value), input)
+        out = where(mask, _fill_scalar(value, input.dtype), input)
     if tuple(out.shape) != tuple(input.shape):
         raise ShapeError(f"masked_fill: mask {fmt_shape(mask.shape)} does not broadcast to "
                          f"input {fmt_shape(input.shape)}")

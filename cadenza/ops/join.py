@@ -165,6 +165,8 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     d = _norm_dim(dim, input._data.ndim, "chunk")
+    if chunks <= 0:  # (-n // 0 would raise a bare ZeroDivisionError)
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[d]
     step = -(-n // chunks) if n else 1
     return split(input, step, d)

@@ -61,6 +61,23 @@ def _reduce_onnx(onnx_op):
     return lower
 
 
+def _half(a):
+    """float16 or bfloat16 (NumPy kind 'f' or ml_dtypes' 'V'): PyTorch accumulates those in
+    float32 (a float16 running sum stops growing at 2048 when adding ones)."""
+    return a.dtype.itemsize == 2 and a.dtype.kind not in "iu"
+
+
+def _accumulate(fn, a, dtype, **kw):
+    """fn (xp.sum, prod, cumsum, cumprod) with PyTorch's accumulator: int64 for integer and
+    bool inputs (NumPy would give uint64 for unsigned ones), float32 for half floats."""
+    if dtype is None:
+        if a.dtype.kind in "biu" and a.dtype != np.int64:
+            dtype = np.int64
+        elif _half(a):
+            return fn(a, dtype=np.float32, **kw).astype(a.dtype)
+    return fn(a, dtype=dtype, **kw)
+
+
 @register
 class Sum(Op):
     name, kind, onnx, saves = "sum", "reduce", _reduce_onnx("ReduceSum"), "none"
@@ -68,9 +85,7 @@ class Sum(Op):
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
-        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
-            dtype = np.int64  # integer sums accumulate in int64, as in torch
-        return xp.sum(a, axis=dims, keepdims=keepdim, dtype=dtype)
+        return _accumulate(xp.sum, a, dtype, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(c, g):
@@ -114,9 +129,7 @@ class Prod(Op):
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
-        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
-            dtype = np.int64
-        return xp.prod(a, axis=dims, keepdims=keepdim, dtype=dtype)
+        return _accumulate(xp.prod, a, dtype, axis=dims, keepdims=keepdim)
 
     # d prod / d x_i = product of the others. With no zero that is prod / x_i; with exactly one
     # zero only that element gets the product of the rest; with two or more zeros all are 0.
@@ -140,9 +153,7 @@ class Cumsum(Op):
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
-        if dtype is None and a.dtype.kind in "bi" and a.dtype != np.int64:
-            dtype = np.int64
-        return xp.cumsum(a, axis=dim, dtype=dtype)
+        return _accumulate(xp.cumsum, a, dtype, axis=dim)
 
     # the adjoint of a running sum is a reversed running sum
     @staticmethod
@@ -160,7 +171,7 @@ class Cumprod(Op):
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
-        return xp.cumprod(a, axis=dim, dtype=dtype)
+        return _accumulate(xp.cumprod, a, dtype, axis=dim)
 
     # d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i, so grad_i = sum_{j >= i} g_j P_ij.
     # Up to _CUMPROD_EXACT elements along dim, P is built directly as the cumprod of x with x_i
@@ -251,6 +262,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if not input.is_floating_point():
         raise DTypeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                          f"floating point or complex dtype. Got: {input.dtype.name.capitalize()}")
+    if _half(input._data):  # in float32 as PyTorch: n itself may not fit float16
+        return mean(input.float(), dim, keepdim).to(input.dtype)
     dims = _dims(dim, input._data.ndim, "mean")
     n = _count(input.shape, dims)
     return apply(Sum, input, dims=dims, keepdim=keepdim) / n if n else \
@@ -272,6 +285,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         dim, unbiased = None, None  # guard against positional misuse
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
+    if _half(input._data):  # in float32 as PyTorch (squares overflow float16)
+        return var(input.float(), dim, keepdim=keepdim, correction=correction).to(input.dtype)
     dims = _dims(dim, input._data.ndim, "var")
     n = _count(input.shape, dims)
     mu = mean(input, dim=dims, keepdim=True)
@@ -279,8 +294,17 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sum(d * d, dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
 
 
+def _sqrt0(s):
+    """sqrt(s) with gradient 0 where s == 0 (where sqrt's is inf and the chain rule would give
+    0 * inf = NaN), as PyTorch's norm and std backward mask it. Values are sqrt's own."""
+    zero = s == 0
+    return where(zero, 0.0, where(zero, 1.0, s).sqrt())
+
+
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    if _half(input._data):  # in float32 and rounded once, as PyTorch
+        return std(input.float(), dim, unbiased, keepdim, correction=correction).to(input.dtype)
+    return _sqrt0(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -403,11 +427,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over dim (or all elements): p in {2, 'fro', 1, inf, -inf, 0, float}."""
     if dtype is not None:
         input = input.to(dtype)
+    if input._data.dtype.itemsize == 2 and input.is_floating_point():
+        # float16/bfloat16: 300 * 300 already overflows; PyTorch accumulates in float32
+        return norm(input.float(), p, dim, keepdim).to(input.dtype)
     if isinstance(dim, int):
         dim = (dim,)
     a = input.abs()
     if p in ("fro", 2, 2.0):
-        return (input * input).sum(dim, keepdim).sqrt()
+        return _sqrt0((input * input).sum(dim, keepdim))
     if p == float("inf"):
         return a.amax(dim if dim is not None else (), keepdim)
     if p == float("-inf"):
@@ -416,7 +443,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return a.sum(dim, keepdim)
     if p == 0:
         return (input != 0).to(input.dtype).sum(dim, keepdim)
-    return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+    if p < 0:
+        return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+    # as _sqrt0: PyTorch's gradient is 0 at zero elements and for a zero vector, where the
+    # chain rule through a ** p and s ** (1 / p) gives 0 * inf = NaN; values are unchanged
+    nz = a != 0
+    s = where(nz, where(nz, a, 1.0) ** p, 0.0).sum(dim, keepdim)
+    zero = s == 0
+    return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
 
 
 # ----------------------------------------------------------------------------- Tensor methods

@@ -5,22 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import apply
-from .._creation import zeros
+from .._creation import full, zeros
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import fmt_shape
 from .index import _scalar_tensor, gather
 from .join import cat
-from .reduce import _nondiff, values_indices
+from .elementwise import isnan, where
+from .reduce import _nondiff, argmax, values_indices
 
 __all__ = ["argsort", "sort", "topk", "kthvalue", "median", "searchsorted", "bucketize"]
 
 
 def _argsort(xp, a, dim=-1, descending=False, stable=False):
     if descending:
-        # stable descending order: sort the negated keys (for bool/uint, reverse ranks)
-        if a.dtype.kind in "f" or a.dtype.kind == "i":
-            return xp.argsort(-a, axis=dim, kind="stable").astype(np.int64)
+        # stable descending order by reversed ranks: an ascending stable sort of the flipped
+        # keys, flipped back. (Sorting -a instead would keep NaN last where PyTorch puts it
+        # first, as the largest, and would overflow -(-128) in int8.)
         idx = xp.flip(xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable"), axis=dim)
         return (a.shape[dim] - 1 - idx).astype(np.int64)
     return xp.argsort(a, axis=dim, kind="stable").astype(np.int64)
@@ -68,7 +69,14 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     d = _norm_dim(dim, input._data.ndim, "kthvalue")
-    idx = argsort(input, d).narrow(d, k - 1, 1)
+    n = input.shape[d] if input._data.ndim else 1
+    if not 1 <= k <= n:  # k = 0 would narrow from -1: the largest, not an error
+        raise RuntimeError(f"kthvalue(): selected number k={k} out of range for dimension {d} "
+                           f"of size {n}")
+    return _select(input, argsort(input, d).narrow(d, k - 1, 1), d, keepdim)
+
+
+def _select(input, idx, d, keepdim):
     v = gather(input, d, idx)
     if not keepdim:
         v, idx = v.squeeze(d), idx.squeeze(d)
@@ -76,12 +84,26 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 
 def median(input, dim=None, keepdim=False):
-    """Lower median (as torch): the element at rank (n-1)//2."""
+    """Lower median (as torch): the element at rank (n-1)//2; NaN (the first one) where the
+    slice holds a NaN, as in PyTorch (nanmedian would skip them)."""
     if dim is None:
-        flat = input.reshape(-1)
-        return kthvalue(flat, (flat.shape[0] - 1) // 2 + 1, 0).values
+        if input._data.size == 0 and input.is_floating_point():
+            return full((), float("nan"), dtype=input.dtype, device=input.device)
+        return median(input.reshape(-1), 0).values
     d = _norm_dim(dim, input._data.ndim, "median")
-    return kthvalue(input, (input.shape[d] - 1) // 2 + 1, d, keepdim)
+    if input._data.ndim == 0:
+        r = median(input.reshape(1), 0)
+        return values_indices(r.values.reshape(()), r.indices.reshape(()))
+    n = input.shape[d] if input._data.ndim else 1
+    if not input.is_floating_point():
+        return kthvalue(input, (n - 1) // 2 + 1, d, keepdim)
+    if n == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    idx = argsort(input, d).narrow(d, (n - 1) // 2, 1)
+    # counted with sum, not any: sum has an ONNX lowering
+    nan = isnan(input).to(input.dtype)
+    idx = where(nan.sum(d, keepdim=True) > 0, argmax(nan, d, keepdim=True), idx)
+    return _select(input, idx, d, keepdim)
 
 
 def searchsorted(sorted_sequence, values, *, right=False, side=None):

@@ -102,8 +102,17 @@ Relu = _unary("relu", lambda xp, a: xp.maximum(a, 0), lambda c, g: g * (c.out > 
 Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(), "fabs({0})",
              "Abs", to_float=False)
 # Piecewise-constant functions: zero gradient, as in PyTorch.
-Sign = _unary("sign", lambda xp, a: a.copy() if a.dtype == np.bool_ else xp.sign(a),
-              lambda c, g: g * 0, "({0} > 0 ? 1 : ({0} < 0 ? -1 : ({0} == 0 ? 0 : {0})))", "Sign",
+def _sign(xp, a):
+    if a.dtype == np.bool_:
+        return a.copy()
+    s = xp.sign(a)
+    if a.dtype.kind in "iu":
+        return s
+    # sign(NaN) is 0 in PyTorch; NumPy keeps NaN (except in float16)
+    return xp.where(s != s, a.dtype.type(0), s)
+
+
+Sign = _unary("sign", _sign, lambda c, g: g * 0, "({0} > 0 ? 1 : ({0} < 0 ? -1 : 0))", "Sign",
               saves="none", to_float=False, c_kinds="fi")
 Floor = _unary("floor", lambda xp, a: a if a.dtype.kind in "iub" else xp.floor(a),
                lambda c, g: g * 0, "floor({0})", "Floor", saves="none", to_float=False)
