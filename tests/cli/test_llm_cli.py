@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 
 import numpy as np
 import pytest
@@ -15,17 +14,6 @@ from cadenza.cli import main
 TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32",
         "--batch-size", "4", "--eval-every", "3", "--eval-batches", "2", "--ckpt-every", "2",
         "--warmup", "2", "--lr", "1e-2"]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    d = tmp_path_factory.mktemp("corpus")
-    stdlib = sysconfig.get_paths()["stdlib"]
-    for name in ("textwrap.py", "bisect.py", "keyword.py"):
-        with open(os.path.join(stdlib, name), "rb") as f:
-            (d / name).write_bytes(f.read())
-    (d / "notes.txt").write_text("not python\n" * 50)
-    return d
 
 
 def _train(tmp, corpus, out, *extra):
