@@ -484,7 +484,7 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             rec = {"step": done, "loss": loss_v, "lr": lr}
             if skipped:
                 rec = {"step": done, "skipped": bad, "lr": lr}
-            if gnorm is not None:
+            if gnorm is not None and not skipped:  # keep metrics.jsonl strict JSON (no NaN)
                 rec["grad_norm"] = gnorm
             if rank == 0 and (done % cfg.eval_every == 0 or done == cfg.steps):
                 val = evaluate(model, data, cfg, gcfg.block_size, cfg.eval_batches)

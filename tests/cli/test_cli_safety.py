@@ -215,6 +215,7 @@ def test_skip_nonfinite_skips_the_step(tmp_path, corpus, capsys, monkeypatch):
     assert "step 3: skipped (gradient norm nan)" in capsys.readouterr().err
     rows = _metrics(out)
     assert rows[2]["skipped"] == "gradient norm nan" and "loss" not in rows[2]
+    assert "NaN" not in (out / "metrics.jsonl").read_text()  # strict JSON
     w, step = _weights(out)
     assert step == 4 and all(np.isfinite(v).all() for v in w.values())
 
