@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from typing import List, Optional
@@ -164,6 +165,11 @@ def _cmd_train(a) -> int:
         d, model = base, base["model"]
     d["model"] = model
     cfg = TrainConfig.from_dict(d)
+    try:
+        cfg.validate()
+    except ConfigError as e:  # name the model's flags as typed: --n-embd, not GPTConfig.n_embd
+        raise ConfigError(re.sub(r"GPTConfig\.(\w+)", lambda m: _flag(m[1])
+                                 if m[1] in _MODEL_FLAGS else m[0], str(e))) from None
     train(cfg, resume=a.resume, log=lambda s: print(s, file=sys.stderr), kill_at=a.debug_kill_at)
     return 0
 

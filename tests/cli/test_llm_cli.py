@@ -120,7 +120,7 @@ def test_bad_input_exits_2_in_one_line(tmp_path, trained, corpus, capsys):
     assert "checkpoint" in _err(capsys, ["generate", "--ckpt", str(tmp_path / "none")])
     assert "n_layer" in _err(capsys, ["train", "--resume", str(trained), "--n-layer", "2",
                                       "--steps", "8"])
-    assert "n_embd" in _err(capsys, ["train", "--n-embd", "30", "--n-head", "4",
+    assert "--n-embd" in _err(capsys, ["train", "--n-embd", "30", "--n-head", "4",
                                      "--corpus", str(corpus)])
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2" / "ckpt.safetensors").exists()
     assert {p: os.path.getmtime(trained / p) for p in os.listdir(trained)} == before
