@@ -9,8 +9,13 @@
     cadenza train --nproc 2                # data-parallel over MPI (pip install cadenza[dist])
     cadenza launch -n 2 script.py args     # any script on 2 MPI ranks
 
-Bad input (missing corpus, unknown preset or flag, mismatched checkpoint, over-long prompt)
-prints one ``cadenza: error: ...`` line and exits with status 2, leaving files untouched.
+Bad input (missing corpus, unknown preset or flag, a value out of range, a damaged or mismatched
+checkpoint, an over-long or non-UTF-8 prompt, an unwritable --out, a full disk) prints one
+``cadenza: error: ...`` line and exits with status 2, leaving files untouched. A training run
+whose loss, gradient or update turns NaN/inf stops with one line and status 1 before saving
+anything (``--skip-nonfinite`` skips such steps instead), so the last good checkpoint stays.
+Ctrl-C during training saves a checkpoint at the end of the current step, says so, and exits
+with status 130 (a second Ctrl-C stops at once without saving, and says so).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from typing import List, Optional
@@ -26,13 +32,15 @@ from ._creation import tensor
 from .distributed.launch import main as launch_main, relaunch
 from .dtypes import int64
 from .models.data import DataError, TokenData
-from .models.train import (ConfigError, TrainConfig, build_model, corpus_files, evaluate,
-                           load_checkpoint, resolve_ckpt, train)
+from .models.train import (ConfigError, Interrupted, NonFiniteError, TrainConfig, build_model,
+                           corpus_files, evaluate, load_checkpoint, resolve_ckpt, train)
 from .random import Generator
 
 __all__ = ["main", "CLIError"]
 
 USAGE_ERROR = 2
+TRAINING_FAILED = 1   # a run stopped by a non-finite loss/update (nothing saved)
+INTERRUPTED = 130     # 128 + SIGINT, as shells report Ctrl-C
 
 
 class CLIError(Exception):
@@ -81,6 +89,10 @@ def _build_parser() -> _Parser:
                    help="train data-parallel on N processes (MPI; pip install cadenza[dist])")
     t.add_argument("--compile", dest="compile", action="store_true", default=None,
                    help="run each training step as one compiled graph (cadenza.compile)")
+    t.add_argument("--skip-nonfinite", dest="skip_nonfinite", action="store_true", default=None,
+                   help="skip a step whose loss or gradient is NaN/inf (default: stop the run "
+                        "with exit status 1, saving nothing); an update that makes the weights "
+                        "non-finite always stops")
     t.add_argument("--debug-kill-at", type=int, default=-1, help=argparse.SUPPRESS)
 
     for name, helptext in (("generate", "stream a continuation of a prompt"),
@@ -135,7 +147,7 @@ def _cmd_train(a) -> int:
     for name in _TRAIN_FLAGS:
         if getattr(a, name) is not None:
             d[name] = getattr(a, name)
-    for name in ("corpus", "ext", "compile"):
+    for name in ("corpus", "ext", "compile", "skip_nonfinite"):
         if getattr(a, name) is not None:
             d[name] = getattr(a, name)
     for name in _MODEL_FLAGS:
@@ -153,6 +165,11 @@ def _cmd_train(a) -> int:
         d, model = base, base["model"]
     d["model"] = model
     cfg = TrainConfig.from_dict(d)
+    try:
+        cfg.validate()
+    except ConfigError as e:  # name the model's flags as typed: --n-embd, not GPTConfig.n_embd
+        raise ConfigError(re.sub(r"GPTConfig\.(\w+)", lambda m: _flag(m[1])
+                                 if m[1] in _MODEL_FLAGS else m[0], str(e))) from None
     train(cfg, resume=a.resume, log=lambda s: print(s, file=sys.stderr), kill_at=a.debug_kill_at)
     return 0
 
@@ -168,7 +185,28 @@ def _load_for_inference(path):
     return model, gcfg, tcfg, tok
 
 
+def _check_utf8(text: str, cmd: str) -> None:
+    """Command-line text that was not UTF-8 reaches Python as lone surrogates (PEP 383), which
+    no tokenizer can encode: name the first bad byte instead of a UnicodeEncodeError."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        ch = ord(text[e.start])
+        byte = f"byte 0x{ch - 0xdc00:02x}" if 0xdc80 <= ch <= 0xdcff else f"U+{ch:04X}"
+        raise CLIError(f"{cmd}: the prompt is not valid UTF-8 ({byte} at character "
+                       f"{e.start})") from None
+
+
+def _read_text(read, cmd: str) -> str:
+    try:
+        return read()
+    except UnicodeDecodeError as e:
+        raise CLIError(f"{cmd}: the input is not valid UTF-8 (byte 0x{e.object[e.start]:02x} "
+                       f"at offset {e.start})") from None
+
+
 def _stream(model, tok, text: str, a, generator, out, echo: bool = False) -> str:
+    _check_utf8(text, a.cmd)
     ids = tok.encode(text)
     bs = model.config.block_size
     if len(ids) > bs:
@@ -209,8 +247,12 @@ def _generator(seed):
 def _check_sampling(a):
     if a.max_new_tokens < 1:
         raise CLIError(f"{a.cmd}: expected --max-new-tokens >= 1, got {a.max_new_tokens}")
-    if a.temperature < 0:
-        raise CLIError(f"{a.cmd}: expected --temperature >= 0, got {a.temperature}")
+    if getattr(a, "num_samples", 1) < 1:
+        raise CLIError(f"{a.cmd}: expected --num-samples >= 1, got {a.num_samples}")
+    # `not x >= 0` (not `x < 0`) so that NaN is refused too
+    if not (math.isfinite(a.temperature) and a.temperature >= 0):
+        raise CLIError(f"{a.cmd}: expected --temperature to be a finite number >= 0 (0: "
+                       f"greedy), got {a.temperature}")
     if a.top_k is not None and a.top_k < 1:
         raise CLIError(f"{a.cmd}: expected --top-k >= 1, got {a.top_k}")
     if a.top_p is not None and not 0 < a.top_p <= 1:
@@ -220,7 +262,7 @@ def _check_sampling(a):
 def _cmd_generate(a) -> int:
     _check_sampling(a)
     model, _, _, tok = _load_for_inference(a.ckpt)
-    prompt = a.prompt if a.prompt is not None else sys.stdin.read()
+    prompt = a.prompt if a.prompt is not None else _read_text(sys.stdin.read, a.cmd)
     g = _generator(a.seed)
     for i in range(a.num_samples):
         if i:
@@ -240,7 +282,7 @@ def _cmd_chat(a) -> int:
     history = ""
     while True:
         try:
-            line = input("> ")
+            line = _read_text(lambda: input("> "), a.cmd)
         except EOFError:
             print(file=sys.stderr)
             return 0
@@ -256,10 +298,13 @@ def _cmd_chat(a) -> int:
 
 
 def _cmd_eval(a) -> int:
+    for flag, v in (("--batches", a.batches), ("--batch-size", a.batch_size)):
+        if v is not None and v < 1:
+            raise CLIError(f"eval: expected {flag} >= 1, got {v}")
     model, gcfg, tcfg, tok = _load_for_inference(a.ckpt)
     if a.corpus:
         tcfg.corpus, tcfg.ext = a.corpus, a.ext
-    if a.batch_size:
+    if a.batch_size is not None:
         tcfg.batch_size = a.batch_size
     files = corpus_files(tcfg)
     with tempfile.TemporaryDirectory(prefix="cadenza-eval-") as tmp:
@@ -277,23 +322,36 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["launch"]:  # cadenza launch -n N script.py ...: mpiexec around a script
         return launch_main(argv[1:])
+    cmd = argv[0] if argv else "cadenza"
     try:
         a = _build_parser().parse_args(argv)
         return {"train": _cmd_train, "generate": _cmd_generate, "chat": _cmd_chat,
                 "eval": _cmd_eval}[a.cmd](a)
     except SystemExit as e:  # --help
         return int(e.code or 0)
-    except (CLIError, ConfigError, DataError, ImportError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if not msg.startswith("cadenza"):
-            msg = "cadenza: error: " + msg
-        print(msg, file=sys.stderr)
-        return USAGE_ERROR
-    except KeyboardInterrupt:
-        print("cadenza: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `cadenza generate | head`: the reader left, not an error
         return 0
+    except (CLIError, ConfigError, DataError, ImportError) as e:
+        return _one_line(e, USAGE_ERROR)
+    except NonFiniteError as e:
+        return _one_line(e, TRAINING_FAILED)
+    except (OSError, MemoryError) as e:
+        # a full disk (ENOSPC), a permission or I/O error, a model too big to allocate: the
+        # system's reason in one line (its str names the errno and the file)
+        return _one_line(f"{cmd}: {type(e).__name__}: {e}", USAGE_ERROR)
+    except KeyboardInterrupt as e:  # Interrupted says what was saved; else nothing was
+        if not isinstance(e, Interrupted) and not str(e):
+            e = "cadenza: interrupted" + ("; no checkpoint saved" if cmd == "train" else "")
+        return _one_line(e, INTERRUPTED)
+
+
+def _one_line(e, code: int) -> int:
+    text = str(e)
+    msg = text.splitlines()[0] if text.strip() else type(e).__name__
+    if not msg.startswith("cadenza"):
+        msg = "cadenza: error: " + msg
+    print(msg, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

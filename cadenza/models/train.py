@@ -11,6 +11,7 @@ give bit-identical weights and losses, also after a SIGKILL between checkpoints.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -20,9 +21,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
+import numpy as np
+
 import cadenza
 from .. import distributed as dist
 from ..distributed.launch import launched_under_mpi
+from ..io import CheckpointError
 from ..nn.parallel import DistributedDataParallel
 from ..nn.utils import clip_grad_norm_
 from .data import TokenData, default_corpus_files, find_files
@@ -31,6 +35,14 @@ from .gpt import GPT
 from .tokenizer import ByteTokenizer, get_tokenizer, load_tokenizer
 
 CKPT_NAME = "ckpt.safetensors"
+
+
+class NonFiniteError(RuntimeError):
+    """A step's loss, gradient or update was NaN/inf: the run stopped before saving it."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says which checkpoint holds the run."""
 
 
 @dataclass
@@ -63,21 +75,51 @@ class TrainConfig(FromDict):
     log_every: int = 10
     seed: int = 1337
     compile: bool = False                  # each step as one compiled graph (cadenza.compile)
+    skip_nonfinite: bool = False           # skip steps whose loss/gradient is NaN/inf (else stop)
 
     def validate(self) -> "TrainConfig":
+        """Every value in range before any work (a bad one is a one-line ConfigError naming
+        the flag), including the model's config and a size that fits in this machine's memory."""
         if self.preset not in PRESETS:
             raise ConfigError(f"train: unknown preset {self.preset!r}; choose one of "
                               f"{', '.join(PRESETS)}")
+
+        def bad(name, expected):
+            raise ConfigError(f"train: expected --{name.replace('_', '-')} to be {expected}, "
+                              f"got {getattr(self, name)!r}")
         for name in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches",
-                     "ckpt_every", "log_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"train: expected --{name.replace('_', '-')} to be a positive "
-                                  f"int, got {v!r}")
-        if not (self.lr > 0 and self.min_lr >= 0 and self.warmup >= 0):
-            raise ConfigError("train: expected lr > 0, min_lr >= 0 and warmup >= 0")
+                     "ckpt_every", "log_every", "max_bytes"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                bad(name, "a positive int")
+        if self.decay_steps is not None and (not _is_int(self.decay_steps)
+                                             or self.decay_steps < 1):
+            bad("decay_steps", "a positive int")
+        if not _is_int(self.warmup) or self.warmup < 0:
+            bad("warmup", "an int >= 0")
+        if not _is_int(self.seed):
+            bad("seed", "an int")
+        if not _is_int(self.bpe_vocab) or self.bpe_vocab < 257:
+            bad("bpe_vocab", "an int > 256 (the 256 byte tokens plus merges)")
+        # inf and NaN pass `> 0`-style checks; a non-finite rate or decay would turn every
+        # weight into NaN at the first update
+        if not (_finite(self.lr) and self.lr > 0):
+            bad("lr", "a finite number > 0")
+        for name in ("min_lr", "weight_decay", "grad_clip"):
+            if not (_finite(getattr(self, name)) and getattr(self, name) >= 0):
+                bad(name, "a finite number >= 0" + (" (0: no clipping)"
+                                                    if name == "grad_clip" else ""))
+        for name in ("beta1", "beta2"):
+            if not (_finite(getattr(self, name)) and 0 <= getattr(self, name) < 1):
+                bad(name, "a number in [0, 1)")
+        if not (_finite(self.val_fraction) and 0 < self.val_fraction < 1):
+            bad("val_fraction", "a number in (0, 1)")
         if self.tokenizer not in ("byte", "bpe"):
             raise ConfigError(f"train: expected --tokenizer byte or bpe, got {self.tokenizer!r}")
+        if self.compile and self.skip_nonfinite:
+            raise ConfigError("train: --skip-nonfinite needs eager steps (a compiled step "
+                              "updates the weights in the same graph); drop --compile")
+        gcfg = self.model_config(self.bpe_vocab if self.tokenizer == "bpe" else 256)
+        _check_fits_memory(gcfg)
         return self
 
     def model_config(self, vocab_size: int) -> GPTConfig:
@@ -88,6 +130,58 @@ class TrainConfig(FromDict):
             return GPTConfig.from_dict(d)
         except (ValueError, TypeError) as e:
             raise ConfigError(f"model config: {e}") from None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _param_estimate(g: GPTConfig) -> int:
+    """Parameters of GPT(g), within a few percent (embeddings, attention, feed-forward)."""
+    c, kv = g.n_embd, g.n_kv_head * g.head_dim
+    ffn = (3 if g.mlp == "swiglu" else 2) * c * g.hidden * max(1, g.n_expert)
+    per_layer = 2 * c * c + 2 * c * kv + ffn
+    pos = g.block_size * c if g.pos == "learned" else 0
+    return g.vocab_size * c * (1 if g.tie_weights else 2) + pos + g.n_layer * per_layer
+
+
+def _check_fits_memory(g: GPTConfig) -> None:
+    """Refuse a model whose training state cannot fit in RAM before allocating it (NumPy's
+    MemoryError comes after minutes of tokenizing, or the OOM killer comes first)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): no check
+        return
+    n = _param_estimate(g)
+    need = n * 4 * 4  # float32 weights, gradients and AdamW's two moments
+    if need > ram:
+        raise ConfigError(f"model config: ~{n:.3g} parameters (n_embd={g.n_embd}, "
+                          f"n_layer={g.n_layer}, vocab {g.vocab_size}) need ~{need / 2**30:.3g} "
+                          f"GiB to train, more than this machine's {ram / 2**30:.0f} GiB; "
+                          "choose a smaller --n-embd / --n-layer")
+
+
+def _all_finite(tensors) -> bool:
+    with cadenza.no_grad():
+        return all(bool(cadenza.isfinite(t).all()) for t in tensors)
+
+
+def _check_out_writable(out: str) -> None:
+    """A clear error for an --out that cannot be written, before any work (and without
+    creating it: bad input leaves the file system untouched)."""
+    path = os.path.abspath(out)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"train: --out {out!r} is a file, expected a directory")
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise ConfigError(f"train: cannot create --out {out!r}: {path!r} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"train: cannot write --out {out!r}: no write permission in {path!r}")
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -149,8 +243,14 @@ def load_checkpoint(path: str):
         meta = json.loads(state["meta"])
         gcfg = GPTConfig.from_dict(meta["model"])
         tcfg = TrainConfig.from_dict(meta["train"])
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        raise ConfigError(f"checkpoint: cannot read {p}: {e}") from None
+        if not isinstance(state.get("model"), dict):
+            raise KeyError("model")
+    except (CheckpointError, OSError, KeyError, ValueError, TypeError, AttributeError) as e:
+        # a damaged or foreign file: one line naming it (KeyError's str is just the key)
+        if isinstance(e, CheckpointError):  # its message names the file already
+            raise ConfigError(f"checkpoint: {e}".splitlines()[0]) from None
+        what = f"missing entry {e}" if isinstance(e, KeyError) else str(e)
+        raise ConfigError(f"checkpoint: cannot read {p}: {what}".splitlines()[0]) from None
     try:
         tok = load_tokenizer(os.path.dirname(p) or ".")
     except FileNotFoundError:
@@ -239,6 +339,7 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
     are averaged by DistributedDataParallel, and only rank 0 logs and writes files, so N ranks
     compute what one process computes with the same global batch."""
     cfg.validate()
+    _check_out_writable(cfg.out)
     rank, world = _init_distributed(cfg)
     if rank != 0:
         log = _silent
@@ -251,7 +352,10 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                 raise ConfigError(f"resume: the checkpoint was trained with {name}="
                                   f"{getattr(saved_cfg, name)!r}, not {getattr(cfg, name)!r}; "
                                   "drop that flag or start a new --out directory")
-        start = int(state["step"])
+        try:
+            start = int(state["step"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise ConfigError(f"resume: the checkpoint has no valid step ({e})") from None
         if start >= cfg.steps:
             raise ConfigError(f"resume: the checkpoint is at step {start}; pass --steps > "
                               f"{start} to train further")
@@ -282,9 +386,14 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
     opt = make_optimizer(model, cfg)
     data_gen = cadenza.Generator().manual_seed(cfg.seed + 1)
     if state is not None:
-        opt.load_state_dict(state["optimizer"])
-        cadenza.set_rng_state(state["rng"]["default"])
-        data_gen.set_state(state["rng"]["data"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+            cadenza.set_rng_state(state["rng"]["default"])
+            data_gen.set_state(state["rng"]["data"])
+        except (KeyError, ValueError, TypeError, RuntimeError, AttributeError) as e:
+            what = f"missing entry {e}" if isinstance(e, KeyError) else str(e)
+            raise ConfigError(f"resume: the checkpoint cannot continue training (not a "
+                              f"training checkpoint?): {what}".splitlines()[0]) from None
     ckpt_path = os.path.join(cfg.out, CKPT_NAME)
     metrics_path = os.path.join(cfg.out, "metrics.jsonl") if rank == 0 else os.devnull
     if rank == 0:
@@ -296,12 +405,15 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             _rewrite_metrics(metrics_path, start)
     meta = json.dumps({"model": gcfg.to_dict(), "train": asdict(cfg)})
 
+    last_saved = [start if state is not None else None]
+
     def save(step: int) -> None:
         if rank == 0:
             cadenza.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "step": step, "meta": meta,
                           "rng": {"default": cadenza.get_rng_state(),
                                   "data": data_gen.get_state()}}, ckpt_path)
+        last_saved[0] = step
         if world > 1:
             dist.barrier()  # no rank runs ahead of a checkpoint being written
 
@@ -316,7 +428,13 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
         if cfg.grad_accum != 1 or world > 1:
             raise ConfigError("train: --compile needs --grad-accum 1 and a single process")
         cstep = compiled_step(model, opt, params, cfg.grad_clip)
-    with open(metrics_path, "a") as mf:
+    ctrl_c = _CtrlC(world == 1, lambda: _unsaved_message(last_saved[0], ckpt_path))
+    # the bar is closed on any exit so that a stop message starts on a line of its own
+    closing_bar = contextlib.closing(bar) if bar is not None else contextlib.nullcontext()
+    # NumPy's overflow/invalid warnings are dropped in the loop: every step is checked for
+    # NaN/inf below and a bad one is reported in one line naming the step, not as warnings
+    quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    with ctrl_c, closing_bar, quiet, open(metrics_path, "a") as mf:
         for step in range(start, cfg.steps):
             lr = lr_at(step, cfg)
             for g in opt.param_groups:
@@ -342,13 +460,31 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
             else:
                 gnorm = (float(clip_grad_norm_(params, cfg.grad_clip)) if cfg.grad_clip > 0
                          else None)
+            done = step + 1
+            bad = _nonfinite(loss_sum, gnorm, params if cfg.skip_nonfinite else ())
+            skipped = False
+            if bad and cstep is None and cfg.skip_nonfinite:
+                opt.zero_grad(set_to_none=True)  # drop this step, weights untouched
+                skipped = True
+                msg = f"step {done}: skipped ({bad})"
+                bar.write(msg, file=sys.stderr) if bar is not None else log(msg)
+            elif bad:
+                raise NonFiniteError(_stop_message(done, bad, last_saved[0], ckpt_path, cfg))
+            elif cstep is None:
                 opt.step()
                 opt.zero_grad(set_to_none=True)
+            # a finite gradient can still give a non-finite update (--lr 1e308): never go on
+            # (or save) with such weights
+            if not skipped and not _all_finite(params):
+                raise NonFiniteError(_stop_message(
+                    done, f"the update made the weights non-finite (lr {lr:g})",
+                    last_saved[0], ckpt_path, cfg, update=True))
             loss_v = loss_sum / cfg.grad_accum
-            done = step + 1
             now = time.perf_counter()
             rec = {"step": done, "loss": loss_v, "lr": lr}
-            if gnorm is not None:
+            if skipped:
+                rec = {"step": done, "skipped": bad, "lr": lr}
+            if gnorm is not None and not skipped:  # keep metrics.jsonl strict JSON (no NaN)
                 rec["grad_norm"] = gnorm
             if rank == 0 and (done % cfg.eval_every == 0 or done == cfg.steps):
                 val = evaluate(model, data, cfg, gcfg.block_size, cfg.eval_batches)
@@ -371,8 +507,11 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
                 save(done)
             if done == kill_at:  # test hook: die hard between checkpoints
                 os.kill(os.getpid(), signal.SIGKILL)
-    if bar is not None:
-        bar.close()
+            if ctrl_c.hit and done < cfg.steps:
+                if last_saved[0] != done:
+                    save(done)
+                raise Interrupted(f"cadenza: interrupted; saved step {done} to {ckpt_path} "
+                                  f"(continue with: cadenza train --resume {cfg.out})")
     seconds = time.perf_counter() - t0
     if rank == 0:
         note = plot_metrics(metrics_path, os.path.join(cfg.out, "loss.png"))
@@ -382,6 +521,64 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, log=print, kill_at: in
         + (f", val loss {val:.4f}" if val is not None else "") + f"; checkpoint {ckpt_path}")
     return {"step": cfg.steps, "loss": loss_v, "val_loss": val, "ckpt": ckpt_path,
             "seconds": seconds}
+
+
+def _nonfinite(loss: float, gnorm: Optional[float], params) -> str:
+    """'' when the step is finite, else what is not (loss, gradient norm, or a gradient when
+    clipping is off and a step may be skipped)."""
+    if not math.isfinite(loss):
+        return f"loss {loss}"
+    if gnorm is not None and not math.isfinite(gnorm):
+        return f"gradient norm {gnorm}"
+    if gnorm is None and not _all_finite(p.grad for p in params if p.grad is not None):
+        return "non-finite gradient"
+    return ""
+
+
+def _unsaved_message(last: Optional[int], ckpt_path: str) -> str:
+    if last is None:
+        return "no checkpoint was written"
+    return f"{ckpt_path} (step {last}) is untouched"
+
+
+def _stop_message(step: int, what: str, last: Optional[int], ckpt_path: str,
+                  cfg: TrainConfig, update: bool = False) -> str:
+    if update:  # skipping cannot help: the next step's update would be as large
+        hint = "lower --lr or --weight-decay"
+    else:
+        hint = "lower --lr" + ("" if cfg.compile or cfg.skip_nonfinite
+                               else ", or pass --skip-nonfinite to skip such steps")
+    return (f"train: stopped at step {step}: {what}; nothing saved, "
+            f"{_unsaved_message(last, ckpt_path)}; {hint}")
+
+
+class _CtrlC:
+    """The first Ctrl-C (SIGINT) asks the loop to checkpoint at the end of the step and stop
+    (stopping mid-step would save half an optimizer update); a second one stops at once.
+    Only for one process and the main thread: ranks under MPI would reach the end of a step
+    at different times and disagree on the step to save."""
+
+    def __init__(self, enabled: bool, unsaved):
+        self.enabled, self.unsaved, self.hit, self.prev = enabled, unsaved, False, None
+
+    def _handler(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt(f"cadenza: interrupted twice; not saved, "
+                                    f"{self.unsaved()}")
+        self.hit = True
+
+    def __enter__(self):
+        if self.enabled:
+            try:
+                self.prev = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # not the main thread: Ctrl-C is not ours to handle
+                self.prev = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.prev is not None:
+            signal.signal(signal.SIGINT, self.prev)
+        return False
 
 
 def _silent(*_args, **_kwargs):

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 
 import numpy as np
 import pytest
@@ -15,17 +14,6 @@ from cadenza.cli import main
 TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32",
         "--batch-size", "4", "--eval-every", "3", "--eval-batches", "2", "--ckpt-every", "2",
         "--warmup", "2", "--lr", "1e-2"]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    d = tmp_path_factory.mktemp("corpus")
-    stdlib = sysconfig.get_paths()["stdlib"]
-    for name in ("textwrap.py", "bisect.py", "keyword.py"):
-        with open(os.path.join(stdlib, name), "rb") as f:
-            (d / name).write_bytes(f.read())
-    (d / "notes.txt").write_text("not python\n" * 50)
-    return d
 
 
 def _train(tmp, corpus, out, *extra):
@@ -132,7 +120,7 @@ def test_bad_input_exits_2_in_one_line(tmp_path, trained, corpus, capsys):
     assert "checkpoint" in _err(capsys, ["generate", "--ckpt", str(tmp_path / "none")])
     assert "n_layer" in _err(capsys, ["train", "--resume", str(trained), "--n-layer", "2",
                                       "--steps", "8"])
-    assert "n_embd" in _err(capsys, ["train", "--n-embd", "30", "--n-head", "4",
+    assert "--n-embd" in _err(capsys, ["train", "--n-embd", "30", "--n-head", "4",
                                      "--corpus", str(corpus)])
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2" / "ckpt.safetensors").exists()
     assert {p: os.path.getmtime(trained / p) for p in os.listdir(trained)} == before
