@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+from common import cpu_model
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SCRIPTS = {"w1": "w1_gpt_train.py", "w2": "w2_gpt_generate.py", "w3": "w3_mlp_train.py",
@@ -23,17 +25,6 @@ SCRIPTS = {"w1": "w1_gpt_train.py", "w2": "w2_gpt_generate.py", "w3": "w3_mlp_tr
 # "... ratio 0.93x of pytorch", "W1 ratio cadenza/pytorch eager: 0.70x (target >= 0.7x)",
 # "compiled/pytorch-eager 0.96x": every ratio on such a line, targets ("= 0.7x") excluded
 RATIO = re.compile(r"(?<!= )\b(\d+\.\d+)x\b")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def checkout(ref: str) -> str:

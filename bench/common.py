@@ -3,12 +3,25 @@ that no other process held a core while we timed (/proc/stat), and the machine's
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cpu_model() -> str:
+    """The CPU's model name, printed with every figure (machines change between sessions)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _cpu_times():

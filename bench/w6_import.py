@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from common import BusyCheck, report
+from common import BusyCheck, cpu_model, report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_S = 0.15
@@ -25,17 +25,6 @@ EXTRAS = ("ml_dtypes", "safetensors", "tqdm", "matplotlib", "tokenizers", "onnx"
 _CHILD = ("import sys, time; t = time.perf_counter(); import {mod}; "
           "print(time.perf_counter() - t); print(' '.join(m for m in {extras!r} "
           "if m in sys.modules))")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _env():
