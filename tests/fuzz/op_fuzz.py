@@ -60,6 +60,13 @@ KNOWN: dict[str, str] = {
     "argmax": "accepted_bad: argmax of a bool tensor returns; torch refuses bool",
     "argmin": "accepted_bad: argmin of a bool tensor returns; torch refuses bool",
     "scatter": "accepted_bad: src dtype != self dtype is accepted; torch requires them equal",
+    "clamp": "crash: clamp(uint8, max=-2) raises OverflowError (NumPy), torch wraps the bound "
+             "(min=-1 on uint8 is 255 in torch: value differs too)",
+    "x.repeat": "accepted_bad: x.repeat() with no sizes returns; torch raises TypeError",
+    "x.expand": "accepted_bad: x.expand() with no sizes returns; torch raises TypeError",
+    "atan2": "grad: d/dx atan2(y, x) at y = x = 0 is NaN, torch gives 0 (value bug too in the long "
+             "run: atan2(uint8, 0-d int32 -5) wraps -5 to 251 before the float computation)",
+    "cat": "accepted_bad: cat of 0-d tensors returns; torch refuses zero-dimensional tensors",
 }
 
 FLOATS = ("float16", "float32", "float64")
@@ -213,10 +220,14 @@ def _reduce(name, *flags, kinds=DTYPES, tuple_dims=True, dim_required=False, kee
                 kw["dim"] = g.dim(a.ndim)
             if keepdim and g.p(0.5):
                 kw["keepdim"] = g.p(0.5)
+        if name in DTYPE_KW and g.p(0.15):
+            kw["dtype"] = DT(g.choice(("float32", "float64", "int64") if name != "softmax"
+                                      and name != "log_softmax" else FLOATS))
         return (a,), kw
     spec(name, *flags)(gen)
 
 
+DTYPE_KW = ("sum", "mean", "prod", "cumsum", "cumprod", "softmax", "log_softmax")
 _reduce("sum", "grad")
 _reduce("mean", "grad")
 _reduce("prod", "grad", tuple_dims=False)
@@ -456,6 +467,32 @@ def _masked_fill(g):
     return (a, m, g.choice((0.0, -np.inf, 2, np.nan))), {}
 
 
+@spec("x.view", "grad")
+def _view(g):
+    a = g.tensor()
+    total = int(a.size)
+    new = g.choice(([-1], [total], [1, total], [total, -1], [total + 1], [-1, -1]))
+    if total and total % 2 == 0 and g.p(0.3):
+        new = [2, -1]
+    return (a, *new), {}
+
+
+@spec("x.expand", "grad")
+def _expand(g):
+    a = g.tensor(max_rank=3)
+    s = [g.choice((s, 3, -1)) if s == 1 else g.choice((s, s, -1, s + 1)) for s in a.shape]
+    if g.p(0.4):
+        s = [g.choice((2, 0, 1))] + s
+    return (a, *s), {}
+
+
+@spec("x.repeat", "grad")
+def _repeat(g):
+    a = g.tensor(max_rank=3)
+    k = a.ndim + int(g.r.integers(-1 if a.ndim else 0, 2))
+    return (a, *[g.choice((0, 1, 2, 3)) for _ in range(k)]), {}
+
+
 @spec("tril", "grad")
 def _tril(g):
     a = g.tensor(min_rank=0 if g.p(0.1) else 2)
@@ -482,6 +519,8 @@ def gen_call(seed, i, ops=None):
 
 
 def _fmt(v):
+    if isinstance(v, DT):
+        return f"torch.{v.name}"
     if isinstance(v, np.ndarray):
         s = f"tensor{tuple(v.shape)}:{v.dtype.name}"
         if v.size <= 8:
@@ -667,7 +706,7 @@ def classify(name, args, kwargs, timeout=5.0, check_grad=True):
     """(class, detail) for one call."""
     flags = SPECS[name][1]
     grad_ids = set()
-    if check_grad and "grad" in flags:
+    if check_grad and "grad" in flags and "dtype" not in kwargs:
         for a in list(args) + [x for a in args if isinstance(a, list) for x in a]:
             if isinstance(a, np.ndarray) and not isinstance(a, Idx) and a.dtype == np.float64:
                 grad_ids.add(id(a))
