@@ -599,19 +599,29 @@ def _dtname(x):
     return str(x.dtype).split(".")[-1]
 
 
-def _mismatch(a, b, dtype):
+# ops whose outputs sum many inputs: the absolute tolerance follows the inputs' magnitude
+REDUCING = {"sum", "mean", "prod", "cumsum", "cumprod", "logsumexp", "matmul", "softmax",
+            "log_softmax"}
+
+
+def _finite_max(a):
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.nanmax(np.abs(np.where(np.isfinite(a), a, 0)), initial=0.0))
+
+
+def _mismatch(a, b, dtype, in_scale=0.0):
     """Boolean mask of the elements of a and b (same shape) that differ beyond tolerance."""
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":
         rt = RTOL.get(dtype, 1e-5)
         a64 = np.asarray(a, dtype=np.float64)
         b64 = np.asarray(b, dtype=np.float64)
-        scale = np.nanmax(np.abs(np.where(np.isfinite(a64), a64, 0)), initial=0.0)
+        scale = max(_finite_max(a64), in_scale)
         return ~np.isclose(a64, b64, rtol=rt, atol=rt * max(1.0, scale) * 0.1, equal_nan=True)
     return np.asarray(a != b)
 
 
-def _close(a, b, dtype):
-    return a.shape == b.shape and not bool(np.any(_mismatch(a, b, dtype)))
+def _close(a, b, dtype, in_scale=0.0):
+    return a.shape == b.shape and not bool(np.any(_mismatch(a, b, dtype, in_scale)))
 
 
 def _flat_outputs(out):
@@ -650,6 +660,11 @@ def compare(name, args, kwargs, tout, cout):
         dim = -1
     if name == "sort" and dim is None:
         dim = -1
+    in_scale = 0.0
+    if name in REDUCING:
+        arrs = [a for a in list(args) + [y for a in args if isinstance(a, list) for y in a]
+                if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+        in_scale = max([_finite_max(a) * math.sqrt(max(a.size, 1)) for a in arrs] + [0.0])
     for j, (t, c) in enumerate(zip(to, co)):
         if isinstance(t, torch.Tensor):
             if not isinstance(c, cadenza.Tensor):
@@ -670,10 +685,10 @@ def compare(name, args, kwargs, tout, cout):
                     if not _close(gt, gc, x.dtype.name):
                         return "value", f"output {j}: indices point at different values"
                 continue
-            if not _close(tn, cn, _dtname(t)):
+            if not _close(tn, cn, _dtname(t), in_scale):
                 with np.errstate(all="ignore"):
                     diff = np.abs(tn.astype(np.float64) - cn.astype(np.float64))
-                bad = _mismatch(tn, cn, _dtname(t))
+                bad = _mismatch(tn, cn, _dtname(t), in_scale)
                 k = int(np.argmax(bad.reshape(-1))) if bad.size else 0
                 return "value", (f"output {j}: at flat {k} torch {tn.reshape(-1)[k]!r} "
                                  f"cadenza {cn.reshape(-1)[k]!r} (max diff "
