@@ -42,6 +42,9 @@ class Op:
     saves = "inputs"
     promote = False      # binary type promotion (PyTorch rules) before forward
     to_float = False     # integer inputs compute in the default float dtype (exp, div, ...)
+    float_result = False  # integer inputs give a float result (true division): operands of
+    #                       mixed integer dtypes promote to the default float, never through
+    #                       an integer type that would wrap a negative value
     differentiable = True
     view = False         # output may share memory with input 0
     may_alias = False    # may hand back its input itself (a no-op cast, clone or move)
@@ -107,7 +110,7 @@ def register(cls):
     return cls
 
 
-def _promote(args, arrs):
+def _promote(args, arrs, to_float=False):
     """PyTorch's promotion: cast arrays only when dtypes differ or a scalar raises the
     category (NumPy already keeps the array dtype for same-category Python scalars)."""
     if len(arrs) == 2:  # the hot case: tensor (op) tensor-or-Python-scalar of one dtype
@@ -140,6 +143,10 @@ def _promote(args, arrs):
     if not need:
         return arrs
     target = _dt.result_type(*args).np
+    if to_float and target.kind in "iub":
+        # an op computing integers in float (div, atan2) casts each operand to float directly:
+        # through the integer result type first, uint8 / tensor(-2) would wrap -2 to 254
+        target = _dt.get_default_dtype().np
     if target.name == "bfloat16":
         # NumPy widens bfloat16 with a Python scalar to float32: make the scalar bfloat16 too
         return [x.astype(target, copy=False) if isinstance(a, Tensor) else
@@ -184,7 +191,7 @@ def _forward(op, args, attrs):
         else:
             arrs.append(a)
     if op.promote:
-        arrs = _promote(args, arrs)
+        arrs = _promote(args, arrs, op.to_float or op.float_result)
     if op.to_float:
         arrs = _floatify(args, arrs)
     xp = np

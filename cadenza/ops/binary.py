@@ -90,6 +90,7 @@ def _int_divisor(name, a, b):
 @register
 class Div(_Binary):
     name, c_expr, onnx = "div", "({0} / {1})", "Div"
+    float_result = True
     forward = staticmethod(_true_div)
     needs_saved = staticmethod(lambda req: (req[1], True))
 

@@ -351,3 +351,15 @@ HALF_COMPOSITES = {
 def test_half_composites_do_not_overflow(case):
     # each squared 300 * 300 in float16 (inf) and returned zeros
     _same(HALF_COMPOSITES[case](cadenza), HALF_COMPOSITES[case](torch))
+
+
+@pytest.mark.parametrize("fn", ["div", "atan2"])
+def test_mixed_integer_operands_do_not_wrap_before_float_maths(fn):
+    """uint8 (op) 0-d int64 tensor(-2): torch computes in float; promoting through uint8 first
+    turned -2 into 254."""
+    a = np.array([4, 8, 0], dtype=np.uint8)
+    for b in (np.array(-2, dtype=np.int64), np.array(-5, dtype=np.int32)):
+        got = getattr(cadenza, fn)(cadenza.from_numpy(a), cadenza.from_numpy(b))
+        want = getattr(torch, fn)(torch.from_numpy(a), torch.from_numpy(b))
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
