@@ -265,7 +265,7 @@ class Tracer(DispatchObserver):
         arrs = [a._data if isinstance(a, Tensor) else a for a in args]
         parr = arrs
         if op.promote:
-            parr = _promote(args, parr, op.to_float or op.float_result)
+            parr = _promote(op, args, parr)
         if op.to_float:
             parr = _floatify(args, parr)
         ins = []

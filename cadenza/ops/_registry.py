@@ -110,7 +110,7 @@ def register(cls):
     return cls
 
 
-def _promote(args, arrs, to_float=False):
+def _promote(op, args, arrs):
     """PyTorch's promotion: cast arrays only when dtypes differ or a scalar raises the
     category (NumPy already keeps the array dtype for same-category Python scalars)."""
     if len(arrs) == 2:  # the hot case: tensor (op) tensor-or-Python-scalar of one dtype
@@ -143,7 +143,7 @@ def _promote(args, arrs, to_float=False):
     if not need:
         return arrs
     target = _dt.result_type(*args).np
-    if to_float and target.kind in "iub":
+    if (op.to_float or op.float_result) and target.kind in "iub":
         # an op computing integers in float (div, atan2) casts each operand to float directly:
         # through the integer result type first, uint8 / tensor(-2) would wrap -2 to 254
         target = _dt.get_default_dtype().np
@@ -191,7 +191,7 @@ def _forward(op, args, attrs):
         else:
             arrs.append(a)
     if op.promote:
-        arrs = _promote(args, arrs, op.to_float or op.float_result)
+        arrs = _promote(op, args, arrs)
     if op.to_float:
         arrs = _floatify(args, arrs)
     xp = np
