@@ -267,8 +267,9 @@ def _prep_softmax(input, dim, dtype, op):
     check_float(input, op)
     if dim is None:
         dim = _softmax_dim(input.ndim, op)
-    d = _norm_dim(dim, input.ndim, op) if input.ndim else None
-    return input, d
+    d = _norm_dim(dim, input.ndim, op)
+    # a 0-d tensor is one row of one element; an empty row has nothing to normalise
+    return input, (d if input.ndim and input.shape[d] else None)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -284,9 +285,8 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
         return x * 0 + 1
     if _fusable(x):
         return apply(Softmax, x, dim=d)
-    m = x.detach().amax(d, keepdim=True)
-    m = ops.where(ops.isinf(m), 0.0, m)  # rows of -inf stay NaN as in torch, never inf - inf
-    e = (x - m).exp()
+    # no guard on m: a row holding +inf, or only -inf, is NaN throughout as in torch
+    e = (x - x.detach().amax(d, keepdim=True)).exp()
     return e / e.sum(d, keepdim=True)
 
 
@@ -302,9 +302,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
         return x * 0
     if _fusable(x):
         return apply(LogSoftmax, x, dim=d)
-    m = x.detach().amax(d, keepdim=True)
-    m = ops.where(ops.isinf(m), 0.0, m)
-    z = x - m
+    z = x - x.detach().amax(d, keepdim=True)   # rows with inf give NaN, as in softmax
     return z - z.exp().sum(d, keepdim=True).log()
 
 

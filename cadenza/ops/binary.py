@@ -83,6 +83,8 @@ def _int_divisor(name, a, b):
     In the public functions, not the forwards: graph verification reruns those on zeros."""
     a = a._data if isinstance(a, Tensor) else a
     b = b._data if isinstance(b, Tensor) else b
+    if getattr(a, "size", 1) == 0:   # nothing is divided
+        return
     if _int_like(a) and _int_like(b) and not (b.all() if hasattr(b, "all") else b):
         raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero)")
 
@@ -109,8 +111,11 @@ class Pow(_Binary):
 
     @staticmethod
     def forward(xp, a, b):
-        if _int_like(a) and _int_like(b) and isinstance(b, int) and b < 0:
-            raise ValueError("Integers to negative integer powers are not allowed.")
+        if _int_like(a) and _int_like(b):
+            if isinstance(b, int) and b < 0:
+                raise ValueError("Integers to negative integer powers are not allowed.")
+            if not isinstance(b, int) and (b < 0).any():
+                return _int_pow_negative(xp, a, b)
         return a ** b
 
     # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b log(a)   (0 where a == 0, as torch masks it)
@@ -119,8 +124,8 @@ class Pow(_Binary):
         a, b = c.saved
         ga = gb = None
         if c.next[0] is not None:
-            if isinstance(b, Tensor):
-                ga = g * b * a ** (b - 1)
+            if isinstance(b, Tensor):   # 0 where b == 0 (not 0 * 0^-1 = NaN), as torch
+                ga = where(b == 0, 0.0, g * b * a ** (b - 1))
             else:
                 ga = g * 0 if b == 0 else g * b * a ** (b - 1)
         if c.next[1] is not None:
@@ -131,6 +136,16 @@ class Pow(_Binary):
             else:
                 gb = g * out * math.log(a) if a > 0 else g * 0
         return ga, gb
+
+
+def _int_pow_negative(xp, a, b):
+    """Integer a ** b where some exponents are negative: torch's integer pow gives 1 for base 1,
+    +-1 for base -1 (by the exponent's parity) and 0 for any other base there."""
+    a, b = xp.broadcast_arrays(a, b)
+    neg = b < 0
+    out = a ** xp.where(neg, 0, b)
+    at_neg = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
+    return xp.where(neg, at_neg, out).astype(out.dtype)
 
 
 @register
@@ -187,11 +202,13 @@ class Atan2(_Binary):
     to_float = True
     forward = staticmethod(lambda xp, a, b: xp.arctan2(a, b))
 
-    # d atan2(a,b) = (b da - a db) / (a^2 + b^2)
+    # d atan2(a,b) = (b da - a db) / (a^2 + b^2); both numerators are 0 where a = b = 0, and
+    # torch's gradient is 0 there (not 0/0)
     @staticmethod
     def backward(c, g):
         a, b = c.saved
         d = a * a + b * b
+        d = where(d == 0, 1.0, d)
         return g * b / d, -g * a / d
 
 
@@ -209,7 +226,22 @@ def _ne_onnx(ctx, node, out):
 # as truth values
 _CMP = {"c_compute": "input", "c_kinds": "fi"}
 _LOGICAL = {"c_kinds": "fib", "c_operands": "any"}
-FloorDivide = _nondiff_binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), None)
+def _floor_divide_onnx(ctx, node, out):
+    if node.out.dtype.kind != "f":   # ONNX's integer Div truncates
+        raise ctx.Unsupported("integer floor division")
+    ctx.node("Floor", [ctx.node("Div", ctx.operands(node, FloorDivide))], out)
+
+
+@register
+class FloorDivide(_Binary):
+    """Python's a // b: NumPy's floor_divide is torch's rule bit for bit (fmod-based, so
+    5 // -inf is -1 and inf // 6 is NaN); floor(a / b) is not. Its gradient is 0 (torch)."""
+    name, onnx, saves = "floor_divide", _floor_divide_onnx, "none"
+    c_expr, c_kinds = "CZ_FLOORDIV({0}, {1})", "f"
+    forward = staticmethod(lambda xp, a, b: xp.floor_divide(a, b))
+    backward = staticmethod(lambda c, g: (g * 0, g * 0))
+
+
 Eq = _nondiff_binary("eq", lambda xp, a, b: xp.equal(a, b), "Equal", "({0} == {1})",
                      **_CMP | {"c_kinds": "fib"})
 Ne = _nondiff_binary("ne", lambda xp, a, b: xp.not_equal(a, b), _ne_onnx, "({0} != {1})",
@@ -367,8 +399,7 @@ def div(input, other, rounding_mode=None):
     if rounding_mode == "floor":
         if _is_int(input) and _is_int(other):
             _int_divisor("floor_divide", input, other)
-            return apply(FloorDivide, input, other)
-        return apply(Div, input, other).floor()
+        return apply(FloorDivide, input, other)
     if rounding_mode == "trunc":
         _int_divisor("div", input, other)
         r = apply(Div, input, other).trunc()

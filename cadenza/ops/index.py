@@ -390,7 +390,8 @@ def _scatter(input, dim, index, src, accumulate, op):
         if tuple(src.shape) != tuple(index.shape):
             src = src[sub]
         if src.dtype is not input.dtype:
-            src = src.to(input.dtype)
+            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got "
+                               f"{input.dtype} and {src.dtype})")
     else:
         src = _fill_tensor(src, input)
     return apply(IndexPut, input, src, index=_coords(index, d), accumulate=accumulate)
@@ -423,17 +424,27 @@ def _dim_index(input, dim, index, op):
                              f"{fmt_shape(index.shape)}")
         index = index.reshape(-1)
         # PyTorch's index_fill wraps negative indices, the others raise: IndexError, but
-        # RuntimeError from index_add beyond 1-d and index_select's 2-d dim 1 kernel
+        # RuntimeError from index_add beyond 1-d and index_select's kernel for dim 1 (any rank)
         n = input.shape[d] if input._data.ndim else 1
         nd = input._data.ndim
         err = RuntimeError if (op == "index_add" and nd > 1) or (
-            op == "index_select" and nd == 2 and d == 1) else IndexError
+            op == "index_select" and d == 1) else IndexError
         _check_range(op, index._data, n, d, err, -n if op == "index_fill" else 0)
     return (slice(None),) * d + (index,)
 
 
 def index_select(input, dim, index):
     """Rows (along dim) listed in the 1-d index."""
+    if input._data.ndim == 0:   # one row; torch gives a 0-d result for a one-element index
+        _norm_dim(dim, 0, "index_select")
+        if isinstance(index, Tensor) and index._data.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                               f"{index._data.size} value(s)")
+        if isinstance(index, Tensor) and not -1 <= int(index._data.reshape(-1)[0]) <= 0:
+            raise RuntimeError("index_select(): index out of range in self (a 0-d tensor has "
+                               "one element)")
+        r = index_select(input.reshape(1), 0, index)
+        return r.reshape(()) if r._data.size == 1 else r
     return getitem(input, _dim_index(input, dim, index, "index_select"))
 
 
@@ -461,8 +472,8 @@ def masked_fill(input, mask, value):
     try:
         np.broadcast_shapes(tuple(mask.shape), tuple(input.shape))
     except ValueError:
-        raise ShapeError(f"masked_fill: expected mask {fmt_shape(mask.shape)} to broadcast to "
-                         f"input {fmt_shape(input.shape)}") from None
+        raise ShapeError(f"masked_fill: expected mask {fmt_shape(mask.shape)} and input "
+                         f"{fmt_shape(input.shape)} to broadcast together") from None
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError("masked_fill only supports a 0-dimensional value tensor, but got "
@@ -471,10 +482,7 @@ def masked_fill(input, mask, value):
         out = where(mask, value, input)
     else:
         out = where(mask, _fill_scalar(value, input.dtype), input)
-    if tuple(out.shape) != tuple(input.shape):
-        raise ShapeError(f"masked_fill: mask {fmt_shape(mask.shape)} does not broadcast to "
-                         f"input {fmt_shape(input.shape)}")
-    return out
+    return out   # (broadcast to the mask's shape too, as torch's out-of-place masked_fill)
 
 
 def masked_select(input, mask):

@@ -66,6 +66,10 @@ def cat(tensors, dim=0, *, out=None):
     tensors = [t for t in tensors]
     if not tensors:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if t._data.ndim == 0:
+            raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be "
+                               f"concatenated")
     nonempty = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)]
     if not nonempty:
         return tensors[0]
@@ -94,17 +98,17 @@ def stack(tensors, dim=0, *, out=None):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     shp = tuple(tensors[0].shape)
+    dim = _norm_dim(dim, len(shp) + 1, "stack")   # torch checks dim before the shapes
     for i, t in enumerate(tensors):
         if tuple(t.shape) != shp:
             raise ShapeError(f"stack: expected each tensor to be equal size, but got "
                              f"{fmt_shape(shp)} at entry 0 and {fmt_shape(t.shape)} at entry {i}")
-    d = _norm_dim(dim, len(shp) + 1, "stack")
-    return cat([unsqueeze(t, d) for t in tensors], d)
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
 def hstack(tensors):
-    tensors = list(tensors)
-    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+    tensors = [t.reshape(1) if t.ndim == 0 else t for t in tensors]   # atleast_1d
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors):
@@ -164,12 +168,13 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    d = _norm_dim(dim, input._data.ndim, "chunk")
-    if chunks <= 0:  # (-n // 0 would raise a bare ZeroDivisionError)
+    if chunks <= 0:  # (-n // 0 would raise a bare ZeroDivisionError); checked first as torch
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = _norm_dim(dim, input._data.ndim, "chunk")
     n = input.shape[d]
-    step = -(-n // chunks) if n else 1
-    return split(input, step, d)
+    if n == 0:   # torch hands back `chunks` empty pieces
+        return tuple(input.narrow(d, 0, 0) for _ in range(chunks))
+    return split(input, -(-n // chunks), d)
 
 
 def unbind(input, dim=0):

@@ -29,11 +29,14 @@ def _dims(dim, ndim, op):
     if dim is None:
         return None
     if isinstance(dim, (int, np.integer)):
-        return (_norm_dim(int(dim), ndim, op),)
-    dims = tuple(sorted(_norm_dim(int(d), ndim, op) for d in dim))
-    if len(set(dims)) != len(dims):
-        raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
-    return dims or None
+        dims = (_norm_dim(int(dim), ndim, op),)
+    else:
+        dims = tuple(sorted(_norm_dim(int(d), ndim, op) for d in dim))
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of "
+                               f"dims")
+    # a 0-d tensor accepts dim 0 / -1 (as one element) and reduces over "all" of itself
+    return dims if dims and ndim else None
 
 
 def _kept_shape(shape, dims):
@@ -109,18 +112,35 @@ class _Extreme(Op):
         return (g * mask / count,)
 
 
+def _check_nonempty(op, a, dims, whole_error=RuntimeError):
+    """An extreme (max/min or its index) of nothing is undefined: torch's errors, not NumPy's."""
+    if a.size:
+        return
+    if dims is None:
+        raise whole_error(f"{op}(): Expected reduction dim to be specified for input.numel() == "
+                          f"0. Specify the reduction dim with the 'dim' argument.")
+    for d in (dims if isinstance(dims, tuple) else (dims,)):
+        if a.shape[d] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def _extreme(name, fn):
+    def fwd(xp, a, dims=None, keepdim=False):
+        _check_nonempty(name, a, dims)
+        return fn(a, axis=dims, keepdims=keepdim)
+    return staticmethod(fwd)
+
+
 @register
 class Amax(_Extreme):
     name, onnx, c_reduce = "amax", _reduce_onnx("ReduceMax"), "max"
-    forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.max(
-        a, axis=dims, keepdims=keepdim))
+    forward = _extreme("amax", np.max)
 
 
 @register
 class Amin(_Extreme):
     name, onnx, c_reduce = "amin", _reduce_onnx("ReduceMin"), "min"
-    forward = staticmethod(lambda xp, a, dims=None, keepdim=False: xp.min(
-        a, axis=dims, keepdims=keepdim))
+    forward = _extreme("amin", np.min)
 
 
 @register
@@ -212,7 +232,10 @@ def _nondiff(name, fwd, onnx):
 
 
 def _arg_extreme(fn):
+    name = "argmax" if fn is np.argmax else "argmin"
+
     def fwd(xp, a, dim=None, keepdim=False):
+        _check_nonempty(name, a, dim, IndexError)
         if dim is None:
             r = fn(a.reshape(-1), axis=0)
             return xp.asarray(r, dtype=np.int64).reshape((1,) * a.ndim if keepdim else ())
@@ -237,10 +260,17 @@ def _arg_extreme_onnx(onnx_op):
 
 Argmax = _nondiff("argmax", _arg_extreme(np.argmax), _arg_extreme_onnx("ArgMax"))
 Argmin = _nondiff("argmin", _arg_extreme(np.argmin), _arg_extreme_onnx("ArgMin"))
-All = _nondiff("all", lambda xp, a, dims=None, keepdim=False: xp.all(
-    a, axis=dims, keepdims=keepdim), None)
-Any = _nondiff("any", lambda xp, a, dims=None, keepdim=False: xp.any(
-    a, axis=dims, keepdims=keepdim), None)
+def _truth_reduce(fn):
+    # torch keeps uint8 for all()/any() of a uint8 tensor (a legacy of its byte masks); every
+    # other dtype gives bool
+    def fwd(xp, a, dims=None, keepdim=False):
+        r = fn(a, axis=dims, keepdims=keepdim)
+        return r.astype(xp.uint8) if a.dtype == xp.uint8 else r
+    return fwd
+
+
+All = _nondiff("all", _truth_reduce(np.all), None)
+Any = _nondiff("any", _truth_reduce(np.any), None)
 
 
 # ----------------------------------------------------------------------------- public functions
@@ -368,13 +398,21 @@ def aminmax(input, *, dim=None, keepdim=False):
                                                       keepdim))
 
 
+def _no_bool(input, op):
+    # (max/min along a dim take bool; their argmax/argmin do not, as in torch)
+    if input._data.dtype == np.bool_:
+        raise RuntimeError(f"{op}(): does not support bool input")
+
+
 def argmax(input, dim=None, keepdim=False):
+    _no_bool(input, "argmax")
     if dim is not None:
         dim = _norm_dim(dim, input._data.ndim, "argmax")
     return apply(Argmax, input, dim=dim, keepdim=keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
+    _no_bool(input, "argmin")
     if dim is not None:
         dim = _norm_dim(dim, input._data.ndim, "argmin")
     return apply(Argmin, input, dim=dim, keepdim=keepdim)
@@ -386,22 +424,30 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
                  dtype=None if dtype is None else _dt.to_dtype(dtype).np)
 
 
-def cumsum(input, dim, *, dtype=None):
-    d = _norm_dim(dim, input._data.ndim, "cumsum") if input._data.ndim else 0
+def _cumulative(op, input, dim, dtype):
+    """A scan along ``dim``; a 0-d input scans as one element and keeps shape () as torch."""
+    d = _norm_dim(dim, input._data.ndim, op.name)
+    np_dtype = None if dtype is None else _dt.to_dtype(dtype).np
     if input._data.ndim == 0:
-        return apply(Cumsum, input.reshape(1), dim=0,
-                     dtype=None if dtype is None else _dt.to_dtype(dtype).np).reshape(())
-    return apply(Cumsum, input, dim=d, dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+        return apply(op, input.reshape(1), dim=0, dtype=np_dtype).reshape(())
+    return apply(op, input, dim=d, dtype=np_dtype)
+
+
+def cumsum(input, dim, *, dtype=None):
+    return _cumulative(Cumsum, input, dim, dtype)
 
 
 def cumprod(input, dim, *, dtype=None):
-    d = _norm_dim(dim, input._data.ndim, "cumprod")
-    return apply(Cumprod, input, dim=d, dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+    return _cumulative(Cumprod, input, dim, dtype)
 
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: m + log(sum(exp(x - m))) with m = max (detached)."""
+    if input._data.dtype.kind in "biu":   # integers and bools compute in the default float
+        input = input.to(_dt.get_default_dtype())
     dims = _dims(dim, input._data.ndim, "logsumexp")
+    if input._data.size == 0:   # log(0) = -inf, as torch
+        return input.exp().sum(dims, keepdim).log()
     m = amax(input, dims, keepdim=True).detach()
     m = where(isinf(m), 0.0, m)
     out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m

@@ -72,6 +72,8 @@ def roll(input, shifts, dims=None):
 
 def repeat(input, *sizes):
     """Tile the tensor ``sizes`` times along each dim (torch.Tensor.repeat)."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     sizes = tuple(int(s) for s in _shape_args(sizes))
     shp = tuple(input.shape)
     if len(sizes) < len(shp):

@@ -59,10 +59,12 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim, as (values, indices)."""
-    d = _norm_dim(dim, input._data.ndim, "topk") if input._data.ndim else 0
+    d = _norm_dim(dim, input._data.ndim, "topk")
     n = input.shape[d] if input._data.ndim else 1
     if k < 0 or k > n:
         raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
+    if input._data.ndim == 0:   # torch hands back the element itself (for k = 0 too)
+        return values_indices(input * 1, zeros((), dtype=_dt.int64))
     idx = argsort(input, d, descending=largest).narrow(d, 0, k)
     return values_indices(gather(input, d, idx), idx)
 
@@ -70,6 +72,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 def kthvalue(input, k, dim=-1, keepdim=False):
     d = _norm_dim(dim, input._data.ndim, "kthvalue")
     n = input.shape[d] if input._data.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
+    if input._data.ndim == 0 and k == 1:
+        return values_indices(input * 1, zeros((), dtype=_dt.int64))
     if not 1 <= k <= n:  # k = 0 would narrow from -1: the largest, not an error
         raise RuntimeError(f"kthvalue(): selected number k={k} out of range for dimension {d} "
                            f"of size {n}")
@@ -95,10 +101,10 @@ def median(input, dim=None, keepdim=False):
         r = median(input.reshape(1), 0)
         return values_indices(r.values.reshape(()), r.indices.reshape(()))
     n = input.shape[d] if input._data.ndim else 1
-    if not input.is_floating_point():
-        return kthvalue(input, (n - 1) // 2 + 1, d, keepdim)
     if n == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    if not input.is_floating_point():
+        return kthvalue(input, (n - 1) // 2 + 1, d, keepdim)
     idx = argsort(input, d).narrow(d, (n - 1) // 2, 1)
     # counted with sum, not any: sum has an ONNX lowering
     nan = isnan(input).to(input.dtype)

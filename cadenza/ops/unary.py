@@ -97,7 +97,13 @@ Sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda c, g: g * c.out * (1 - c.out),
 Erf = _unary("erf", lambda xp, a: _erf(xp, a),
              lambda c, g: g * (-(c.saved[0] * c.saved[0])).exp() * (2 / math.sqrt(math.pi)),
              "erf({0})", "Erf", c_exact=False)
-Relu = _unary("relu", lambda xp, a: xp.maximum(a, 0), lambda c, g: g * (c.out > 0),
+def _relu(xp, a):
+    if a.dtype == np.bool_:
+        raise RuntimeError("relu: Boolean inputs not supported for relu")
+    return xp.maximum(a, 0)
+
+
+Relu = _unary("relu", _relu, lambda c, g: g * (c.out > 0),
               "CZ_MAX({0}, 0)", "Relu", saves="output", to_float=False, c_kinds="fi")
 Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(), "fabs({0})",
              "Abs", to_float=False)

@@ -317,6 +317,8 @@ moveaxis = movedim
 
 
 def expand(input, *sizes):
+    if not sizes:
+        raise TypeError('expand() missing 1 required positional arguments: "size"')
     sizes = _shape_args(sizes)
     shp = tuple(input.shape)
     if len(sizes) < len(shp):

@@ -148,6 +148,7 @@ EXACT_FLOAT = {
     "floor": lambda x, y: x.floor(), "ceil": lambda x, y: x.ceil(),
     "trunc": lambda x, y: x.trunc(), "round": lambda x, y: x.round(),
     "sign": lambda x, y: x.sign(), "remainder": lambda x, y: x % y, "fmod": O.fmod,
+    "floor_divide": lambda x, y: x // y,
     "square": lambda x, y: x * x, "pow2": lambda x, y: x ** 2,
     "eq": lambda x, y: x == y, "ne": lambda x, y: x != y, "lt": lambda x, y: x < y,
     "le": lambda x, y: x <= y, "gt": lambda x, y: x > y, "ge": lambda x, y: x >= y,

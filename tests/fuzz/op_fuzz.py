@@ -56,21 +56,10 @@ ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "accepted_bad", "miss
 # op -> reason: ops that mismatch on today's main (in a bad class) for the CI slice's seed.
 # The CI slice fails when a listed op no longer mismatches (remove it) or an unlisted op does.
 KNOWN: dict[str, str] = {
-    "cumprod": "shape: a 0-d input gives shape (1,), torch keeps ()",
-    "all": "dtype: all() of a uint8 tensor is bool, torch keeps uint8",
-    "any": "dtype: any() of a uint8 tensor is bool, torch keeps uint8",
-    "floor_divide": "value: x // -inf is -0.0, torch (and Python) give -1.0 for x > 0",
-    "relu": "accepted_bad: relu of a bool tensor returns; torch refuses bool",
-    "argmax": "accepted_bad: argmax of a bool tensor returns; torch refuses bool",
-    "argmin": "accepted_bad: argmin of a bool tensor returns; torch refuses bool",
-    "scatter": "accepted_bad: src dtype != self dtype is accepted; torch requires them equal",
-    "clamp": "crash: clamp(uint8, max=-2) raises OverflowError (NumPy), torch wraps the bound "
-             "(min=-1 on uint8 is 255 in torch: value differs too)",
-    "x.repeat": "accepted_bad: x.repeat() with no sizes returns; torch raises TypeError",
-    "x.expand": "accepted_bad: x.expand() with no sizes returns; torch raises TypeError",
-    "atan2": "grad: d/dx atan2(y, x) at y = x = 0 is NaN, torch gives 0 (value bug too in the long "
-             "run: atan2(uint8, 0-d int32 -5) wraps -5 to 251 before the float computation)",
-    "cat": "accepted_bad: cat of 0-d tensors returns; torch refuses zero-dimensional tensors",
+    # empty: every mismatch the CI slice found is fixed. Seed 0, 30,000 calls still shows
+    # torch quirks left alone on purpose: median of an empty integer tensor (torch returns
+    # INT_MIN), matmul of empty int64 x float64 (torch accepts only when empty), and which
+    # error class index_select/flip/embedding raise in a few kernel-specific corners.
 }
 
 FLOATS = ("float16", "float32", "float64")

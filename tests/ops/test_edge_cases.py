@@ -363,3 +363,92 @@ def test_mixed_integer_operands_do_not_wrap_before_float_maths(fn):
         want = getattr(torch, fn)(torch.from_numpy(a), torch.from_numpy(b))
         assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+# ----------------------------------------------------------------- found by the op fuzzer
+_INF, _NAN = float("inf"), float("nan")
+
+FUZZ_VALUES = {
+    "cumprod 0-d": lambda m: m.cumprod(m.tensor(3.), 0),
+    "sum 0-d dim 0": lambda m: m.tensor(3.).sum(0),
+    "mean 0-d dim -1 keepdim": lambda m: m.tensor(3.).mean(-1, keepdim=True),
+    "amax 0-d dim 0": lambda m: m.amax(m.tensor(3.), 0),
+    "all uint8": lambda m: m.tensor([1, 0, 3], dtype=m.uint8).all(),
+    "any uint8 dim": lambda m: m.tensor([[1, 0, 3]], dtype=m.uint8).any(1),
+    "floor_divide by -inf": lambda m: m.floor_divide(m.tensor([5., -5., 0.]), -_INF),
+    "floor_divide inf, nan, /0": lambda m: m.div(m.tensor([_INF, _NAN, 5., -5.]),
+                                                 m.tensor([6.2, 1., 0., 0.]), rounding_mode="floor"),
+    "softmax row with +inf (half)": lambda m: m.softmax(m.tensor([1., _INF], dtype=m.float16), 0),
+    "log_softmax row of -inf (half)": lambda m: m.log_softmax(
+        m.tensor([-_INF, -_INF], dtype=m.float16), 0),
+    "softmax of an empty row": lambda m: m.softmax(m.zeros(2, 0), 1),
+    "clamp uint8 min=-1 wraps": lambda m: m.clamp(m.tensor([3, 200], dtype=m.uint8), min=-1),
+    "clamp uint8 max=-2 wraps": lambda m: m.clamp(m.tensor([3, 200], dtype=m.uint8), 0, -2),
+    "chunk of an empty dim": lambda m: m.stack(m.zeros(2, 0).chunk(3, 1)),
+    "int pow negative exponent": lambda m: m.pow(m.tensor([2, -1, -1, 1, 3]),
+                                                 m.tensor([-1, -1, -2, -2, 0])),
+    "logsumexp bool": lambda m: m.logsumexp(m.tensor([[True, False]]), 0),
+    "logsumexp empty": lambda m: m.logsumexp(m.zeros(2, 0), 1),
+    "topk 0-d": lambda m: m.topk(m.tensor(-6), 1, dim=0).values,
+    "kthvalue 0-d": lambda m: m.kthvalue(m.tensor(2.5), 1).values,
+    "index_select 0-d": lambda m: m.index_select(m.tensor(2.), 0, m.tensor([0])),
+    "masked_fill broadcasts out of place": lambda m: m.zeros(2, 3).masked_fill(
+        m.ones(1, 2, 3, dtype=m.bool), 1.),
+    "remainder of nothing by 0": lambda m: m.remainder(m.zeros(1, 0, dtype=m.int64), 0),
+    "max of bool along a dim": lambda m: m.max(m.tensor([[True, False]]), 1).values,
+    "hstack of 0-d": lambda m: m.hstack([m.tensor(1.), m.tensor(2.)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUZZ_VALUES))
+def test_fuzz_found_values(case):
+    _same(FUZZ_VALUES[case](cadenza), FUZZ_VALUES[case](torch))
+
+
+FUZZ_ERRORS = {
+    "clamp uint8 bound out of range": lambda m: m.clamp(m.tensor([3], dtype=m.uint8), max=300),
+    "softmax 0-d dim 2": lambda m: m.softmax(m.tensor(1.), 2),
+    "relu bool": lambda m: m.relu(m.tensor([True])),
+    "argmax bool": lambda m: m.argmax(m.tensor([True])),
+    "argmin bool bad dim": lambda m: m.argmin(m.tensor([[True]]), -4),
+    "argmax empty dim": lambda m: m.argmax(m.zeros(2, 0), 1),
+    "amax empty dim": lambda m: m.amax(m.zeros(3, 0), 1),
+    "max of nothing": lambda m: m.max(m.zeros(0)),
+    "scatter src dtype": lambda m: m.zeros(3).scatter(0, m.tensor([0]), m.ones(1, dtype=m.float64)),
+    "repeat without sizes": lambda m: m.zeros(3).repeat(),
+    "expand without sizes": lambda m: m.zeros(3).expand(),
+    "cat of 0-d": lambda m: m.cat([m.tensor(1.)]),
+    "stack dim before shapes": lambda m: m.stack([m.zeros(1), m.zeros(2, 2)], dim=-3),
+    "chunk 0 before dim": lambda m: m.zeros(2).chunk(0, 1),
+    "kthvalue empty dim": lambda m: m.kthvalue(m.zeros(0, 1), 1, 0),
+    "median empty dim": lambda m: m.median(m.zeros(3, 0), 1),
+    "index_select 0-d, 3 indices": lambda m: m.index_select(m.tensor(2.), 0, m.tensor([0, 0, 0])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUZZ_ERRORS))
+def test_fuzz_found_errors(case):
+    _raises_like(FUZZ_ERRORS[case])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, a, b: m.atan2(a, b),
+    lambda m, a, b: m.pow(a, b),
+])
+def test_fuzz_found_gradients_at_zero(fn):
+    """atan2 at (0, 0) and x ** 0 at x = 0 have gradient 0 in torch, not NaN."""
+    grads = []
+    for m in (cadenza, torch):
+        a = m.tensor([0., 0., 1.], dtype=m.float64, requires_grad=True)
+        b = m.tensor([0., 1., 0.], dtype=m.float64, requires_grad=True)
+        fn(m, a, b).sum().backward()
+        grads.append((a.grad, b.grad))
+    for c, t in zip(*grads):
+        _same(c, t)
+
+
+def test_floor_divide_compiled_matches_eager():
+    a = cadenza.tensor([5., -5., _INF, _NAN, 0., 7., -7., 5.])
+    b = cadenza.tensor([-_INF, -_INF, 6.2, 1., _INF, 2., 2., 0.])
+    f = cadenza.compile(lambda a, b: (a * 1) // (b * 1) + 0)
+    np.testing.assert_array_equal(f(a, b).numpy(), ((a // b) + 0).numpy())
