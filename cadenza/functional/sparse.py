@@ -9,7 +9,7 @@ from .._tensor_base import TensorBase as Tensor
 from ..dtypes import float64
 from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError, DTypeError, fmt_shape
-from ..ops.index import one_hot
+from ..ops.index import one_hot, checked_index
 
 __all__ = ["embedding", "one_hot"]
 
@@ -34,10 +34,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise ShapeError(f"embedding: expected a 2-d weight (num_embeddings, embedding_dim), got "
                          f"{fmt_shape(weight.shape)}")
     n = weight.shape[0]
-    idx = np.asarray(input._host() if hasattr(input, "_host") else input._data)
-    if idx.size and (idx.min() < 0 or idx.max() >= n):  # -1 would wrap; PyTorch raises
-        raise IndexError(f"embedding: index out of range in self: expected indices in "
-                         f"[0, {n}), got values in [{int(idx.min())}, {int(idx.max())}]")
+    input = checked_index(input, "embedding", n, 0, IndexError)   # -1 would wrap; torch raises
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: expected padding_idx in [-{n}, {n}), got {padding_idx}")

@@ -332,14 +332,39 @@ def _check_gather(op, input, dim, index):
                          f"{fmt_shape(input.shape)}")
 
 
-def _check_range(op, idx, size, d, error=RuntimeError, low=0):
-    """Index values in [low, size): NumPy would wrap -1 to the last element (or accept it in
-    a 0-d tensor's reshape) where PyTorch raises. One min/max pass over the index array."""
-    if idx.size:
-        lo, hi = int(idx.min()), int(idx.max())
-        if lo < low or hi >= size:
-            raise error(f"{op}(): index {lo if lo < low else hi} is out of bounds for dimension "
-                        f"{d} with size {size} (index out of range in self)")
+_INDEX_ERRORS = {"IndexError": IndexError, "RuntimeError": RuntimeError}
+
+
+def _identity_onnx(ctx, node, out):
+    # (the range check stays in Cadenza: ONNX's Gather refuses out-of-range indices itself)
+    ctx.node("Identity", [ctx.name(node.inputs[0])], out)
+
+
+@register
+class IndexRangeCheck(Op):
+    """The index array itself, once its values are known to lie in [low, size): NumPy would
+    wrap -1 to the last element where PyTorch raises. A primitive (not a check in the public
+    function) so that compiled graphs repeat it on every replay. One min/max pass, and a copy
+    of the (small) index array: a tracer keys values by memory, so handing back the input
+    itself would be taken for the input and the check dropped from the graph."""
+    name, kind, onnx, saves, differentiable = "index_range_check", "index", _identity_onnx, \
+        "none", False
+
+    @staticmethod
+    def forward(xp, idx, caller="index", size=0, dim=0, low=0, error="RuntimeError"):
+        if idx.size:
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < low or hi >= size:
+                raise _INDEX_ERRORS[error](
+                    f"{caller}(): index {lo if lo < low else hi} is out of bounds for "
+                    f"dimension {dim} with size {size} (index out of range in self)")
+        return idx.copy()
+
+
+def checked_index(index, op, size, dim, error=RuntimeError, low=0):
+    """``index`` (a Tensor) through IndexRangeCheck: values outside [low, size) raise."""
+    return apply(IndexRangeCheck, index, caller=op, size=int(size), dim=int(dim), low=int(low),
+                 error=error.__name__)
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -350,7 +375,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         if i != d and si > sx:
             raise ShapeError(f"gather: expected index {fmt_shape(index.shape)} to be smaller "
                              f"than input {fmt_shape(input.shape)} apart from dimension {d}")
-    _check_range("gather", index._data, input.shape[d] if input._data.ndim else 1, d)
+    index = checked_index(index, "gather", input.shape[d] if input._data.ndim else 1, d)
     if input._data.ndim == 0:
         return input.reshape(()).expand(index.shape) if index.numel() else input
     if index._data.ndim == 0:  # one element of a 1-d input (no coordinates would mean all)
@@ -377,7 +402,7 @@ def take(input, index):
 def _scatter(input, dim, index, src, accumulate, op):
     _check_gather(op, input, dim, index)
     d = _norm_dim(dim, input._data.ndim, op)
-    _check_range(op, index._data, input.shape[d] if input._data.ndim else 1, d)
+    index = checked_index(index, op, input.shape[d] if input._data.ndim else 1, d)
     if index._data.ndim == 0:
         # a 0-d index writes one element (no coordinates would select all of them)
         index = index.reshape(1)
@@ -429,7 +454,7 @@ def _dim_index(input, dim, index, op):
         nd = input._data.ndim
         err = RuntimeError if (op == "index_add" and nd > 1) or (
             op == "index_select" and d == 1) else IndexError
-        _check_range(op, index._data, n, d, err, -n if op == "index_fill" else 0)
+        index = checked_index(index, op, n, d, err, -n if op == "index_fill" else 0)
     return (slice(None),) * d + (index,)
 
 

@@ -113,3 +113,25 @@ def test_in_place_op_whose_backward_reads_the_old_value(backend):
         f = cadenza.compile(step, backend=backend) if compiled else step
         runs.append([f().item() for _ in range(5)])
     assert runs[0] == runs[1]
+
+
+def test_compiled_replays_check_index_ranges():
+    """A replayed graph checks every call's indices as eager does (issue 14): -1 into
+    embedding/gather/index_select must raise, not read the last row."""
+    import cadenza.nn.functional as F
+    w = cadenza.randn(5, 3)
+    x = cadenza.randn(5)
+    cases = [
+        (lambda i: F.embedding(i, w) * 2, IndexError),
+        (lambda i: cadenza.gather(x, 0, i) * 2, RuntimeError),
+        (lambda i: cadenza.index_select(w, 0, i) * 2, IndexError),
+        (lambda i: cadenza.zeros(5).scatter_add(0, i, cadenza.ones(2)) * 2, RuntimeError),
+    ]
+    for fn, err in cases:
+        f = cadenza.compile(fn)
+        good = cadenza.tensor([1, 2])
+        assert cadenza.equal(f(good), fn(good))
+        assert cadenza.equal(f(good), fn(good))   # replayed
+        for bad in ([-1, 2], [1, 5]):
+            with pytest.raises(err, match="out of range"):
+                f(cadenza.tensor(bad))
