@@ -166,8 +166,12 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     op = f"avg_pool{nd}d"
     x, unb = _as_batched(input, nd, op)
     k, s, p, _ = _pool_args(nd, op, kernel_size, stride, padding)
-    out = _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op)
-    return _unbatched(out, nd, unb)
+    half = x.is_floating_point() and x._data.dtype.itemsize == 2
+    # half precision: a window's sum overflows where its mean does not; torch accumulates in
+    # float32
+    out = _avg_pool2d(x.float() if half else x, k, s, p, ceil_mode, count_include_pad,
+                      divisor_override, op)
+    return _unbatched(out.to(x.dtype) if half else out, nd, unb)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,

@@ -489,11 +489,16 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return a.sum(dim, keepdim)
     if p == 0:
         return (input != 0).to(input.dtype).sum(dim, keepdim)
+    nz = a != 0
     if p < 0:
-        return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+        # a zero element makes the norm 0 (a ** p = inf); torch's gradient is 0 there, where
+        # the chain rule through inf would give 0 * inf = NaN: compute the rows with a zero on
+        # a zero-free stand-in and select 0 for them
+        has_zero = (~nz).sum(dim, keepdim) > 0
+        s = (where(nz, a, 1.0) ** p).sum(dim, keepdim)
+        return where(has_zero, 0.0, s ** (1.0 / p))
     # as _sqrt0: PyTorch's gradient is 0 at zero elements and for a zero vector, where the
     # chain rule through a ** p and s ** (1 / p) gives 0 * inf = NaN; values are unchanged
-    nz = a != 0
     s = where(nz, where(nz, a, 1.0) ** p, 0.0).sum(dim, keepdim)
     zero = s == 0
     return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))

@@ -452,3 +452,23 @@ def test_floor_divide_compiled_matches_eager():
     b = cadenza.tensor([-_INF, -_INF, 6.2, 1., _INF, 2., 2., 0.])
     f = cadenza.compile(lambda a, b: (a * 1) // (b * 1) + 0)
     np.testing.assert_array_equal(f(a, b).numpy(), ((a // b) + 0).numpy())
+
+
+@pytest.mark.parametrize("p", [-1.5, -2.0, -1])
+def test_negative_p_norm_gradient_at_zero(p):
+    """A zero element makes a p < 0 norm 0; torch's gradient is 0 there (not NaN)."""
+    outs = []
+    for m in (cadenza, torch):
+        x = m.tensor([[1., 0., 0.5], [1., 2., 0.5]], dtype=m.float64, requires_grad=True)
+        y = m.norm(x, p=p, dim=1)
+        y.sum().backward()
+        outs.append((y, x.grad))
+    for c, t in zip(*outs):
+        _same(c, t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [lambda m, x: m.nn.functional.avg_pool2d(x, 2),
+                                lambda m, x: m.nn.functional.avg_pool1d(x[0], 2)])
+def test_half_avg_pool_does_not_overflow(fn):
+    x = np.full((1, 1, 4, 4), 60000., np.float16)
+    _same(fn(cadenza, cadenza.tensor(x)), fn(torch, torch.tensor(x)))
