@@ -61,7 +61,9 @@ def init_process_group(backend: str | None = "mpi", init_method=None, timeout=No
     """Join the MPI job: rank and world size come from MPI (``mpiexec -n N``; one process
     started without mpiexec is a world of size 1).
 
-    ``timeout`` (seconds or a ``datetime.timedelta``; None waits forever) turns a collective
+    ``timeout`` (seconds or a ``datetime.timedelta``; None: ``$CADENZA_DIST_TIMEOUT`` seconds
+    if set, else 10 minutes, as torch's NCCL default, so a job never hangs forever) turns a
+    collective
     that does not complete in time into a ``DistTimeoutError`` that says which collective every
     rank is waiting in.
 
@@ -92,13 +94,12 @@ def destroy_process_group(group=None) -> None:
     g = _state.get()
     if g is None:
         return
-    try:
-        label = check_same(g, "destroy_process_group", {})
-        g.wait(g.comm.Ibarrier(), label)
-    finally:
-        if not g.aborting:
-            _state.set_group(None)
-            g.free()
+    # on an error the group stays: the failure protocol reports it on the side channel
+    label = check_same(g, "destroy_process_group", {})
+    g.wait(g.comm.Ibarrier(), label)
+    if not g.aborting:
+        _state.set_group(None)
+        g.free()
 
 
 def get_rank(group=None) -> int:

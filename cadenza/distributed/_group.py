@@ -19,15 +19,21 @@ exception, then aborts the whole job, so no rank is left hanging.
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import time
 
 __all__ = [
-    "DistError", "DistTimeoutError", "RankFailedError", "import_mpi", "ProcessGroup",
+    "DistError", "DistTimeoutError", "RankFailedError", "RankLeftError", "import_mpi", "ProcessGroup",
     "install_hooks",
 ]
 
 _TAG_FAIL, _TAG_QUERY, _TAG_STATE, _TAG_ACK = 7101, 7102, 7103, 7104
+# with no timeout given, a collective waits this long (torch's default for its NCCL backend is
+# 10 minutes) before it fails naming what every rank waits in: a job never hangs forever
+DEFAULT_TIMEOUT_S = 600.0
+_TIMEOUT_ENV = "CADENZA_DIST_TIMEOUT"      # seconds, overrides the default
+_LAUNCH_DIR_ENV = "CADENZA_LAUNCH_DIR"     # set by `cadenza launch` (distributed/launch.py)
 _GRACE_S = 3.0          # how long a failing rank waits for the others to report before aborting
 _QUERY_REPLY_S = 1.0    # how long a timed-out rank waits for the others' states
 
@@ -42,6 +48,10 @@ class DistError(RuntimeError):
 
 class DistTimeoutError(DistError, TimeoutError):
     """A collective did not complete within the process group's timeout."""
+
+
+class RankLeftError(DistError):
+    """A rank left the process group (exited early) while others wait in a collective."""
 
 
 class RankFailedError(DistError):
@@ -75,6 +85,9 @@ class ProcessGroup:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.timeout = _to_seconds(timeout)
+        global _joined_rank
+        _joined_rank = self.rank
+        mark_rank(self.rank, "pid", str(os.getpid()))
         self.seq = 0             # collectives started on this rank
         self.state = None        # what this rank is waiting in, e.g. "all_reduce (call #3)"
         self.last = "none yet"   # the last collective that completed
@@ -181,6 +194,7 @@ class ProcessGroup:
         if self.aborting:
             return
         self.aborting = True
+        mark_rank(self.rank, "done", f"failed: {type(exc).__name__}")
         if isinstance(exc, RankFailedError):
             # Not the origin: acknowledge to the failing rank, let it abort the job.
             try:
@@ -229,9 +243,26 @@ class ProcessGroup:
                 pass
 
 
+_joined_rank = None   # this process's rank once it joined a group (for the exit marker)
+
+
+def mark_rank(rank: int, kind: str, text: str) -> None:
+    """Leave "<rank>.<kind>" in the launcher's folder (if launched by `cadenza launch`), so it
+    can name a rank that died without a Python exit."""
+    folder = os.environ.get(_LAUNCH_DIR_ENV)
+    if not folder:
+        return
+    try:
+        with open(os.path.join(folder, f"{rank}.{kind}"), "w") as f:
+            f.write(text)
+    except OSError:   # the launcher's folder is gone: nobody to tell
+        pass
+
+
 def _to_seconds(timeout):
     if timeout is None:
-        return None
+        env = os.environ.get(_TIMEOUT_ENV)
+        return _to_seconds(float(env)) if env else DEFAULT_TIMEOUT_S
     secs = timeout.total_seconds() if hasattr(timeout, "total_seconds") else float(timeout)
     if secs <= 0:
         raise ValueError(f"init_process_group: expected timeout > 0 seconds, got {timeout!r}")
@@ -263,6 +294,8 @@ def install_hooks(get_group, leave):
 
 def _at_exit(get_group, leave):
     g = get_group()
+    if _joined_rank is not None and (g is None or not g.aborting):
+        mark_rank(_joined_rank, "done", "exited")
     if g is None or g.aborting:
         return
     try:

@@ -20,7 +20,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..backend import backend_of_array
 from . import _state
-from ._group import DistError
+from ._group import DistError, RankLeftError
 
 
 class ReduceOp:
@@ -161,6 +161,14 @@ def check_same(g, name: str, desc: dict, *, op=None, src=-1, check=True):
         groups.setdefault(pickle.loads(d), []).append(r)
     lines = [f"  rank{'s' if len(rs) > 1 else ''} {', '.join(map(str, rs))}: {d}"
              for d, rs in groups.items()]
+    leaving = groups.get("destroy_process_group()")
+    if leaving:   # a rank is leaving (exiting early, or destroy_process_group) mid-training
+        others = [d for d in groups if d != "destroy_process_group()"]
+        raise RankLeftError(
+            f"cadenza.distributed: rank{'s' if len(leaving) > 1 else ''} "
+            f"{', '.join(map(str, leaving))} left the process group (exited, or called "
+            f"destroy_process_group) while other ranks wait in {', '.join(others)}; "
+            f"every rank stops:\n" + "\n".join(lines))
     raise ValueError(f"cadenza.distributed.{name}: expected every rank to call the same "
                      f"collective with the same shape and dtype, but ranks differ:\n"
                      + "\n".join(lines))

@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 
 from .._config import under_mpi_launcher
 
 __all__ = [
     "find_mpiexec", "launched_under_mpi", "mpiexec_command", "rank_env", "build_command",
-    "run_under_mpiexec", "relaunch", "main",
+    "run_under_mpiexec", "run_watched", "relaunch", "main",
 ]
+
+# Each rank records "<rank>.pid" here when it joins and "<rank>.done" when Python exits or
+# reports a failure (cadenza/distributed/_group.py), so the launcher can name a rank that died
+# without either: killed by a signal (SIGKILL, the OOM killer) or crashed.
+LAUNCH_DIR_VAR = "CADENZA_LAUNCH_DIR"
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -108,7 +116,65 @@ def run_under_mpiexec(nproc: int, program: list, **kwargs) -> int:
     """Run ``program`` (argv list, e.g. ``[sys.executable, "-m", "cadenza", "train", ...]``) on
     ``nproc`` ranks and return mpiexec's exit status."""
     cmd = mpiexec_command(nproc, program, kwargs.get("hostfile"), kwargs.get("bind_to"))
-    return subprocess.call(cmd, env=rank_env(nproc, kwargs.get("threads")))
+    return run_watched(cmd, rank_env(nproc, kwargs.get("threads")))
+
+
+def run_watched(cmd: list, env: dict) -> int:
+    """Run mpiexec with its output passed through; if it fails because a rank died outside
+    Python, add one line naming that rank (MPI's own report gives only a pid)."""
+    with tempfile.TemporaryDirectory(prefix="cadenza-launch-") as d:
+        p = subprocess.Popen(cmd, env=dict(env, **{LAUNCH_DIR_VAR: d}), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, errors="replace")
+        dead_pid = dead_code = None
+        try:
+            for line in p.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                m = re.search(r"\bPID (\d+) RUNNING AT", line)
+                dead_pid = int(m.group(1)) if m and dead_pid is None else dead_pid
+                m = re.search(r"EXIT CODE: (\d+)", line)
+                dead_code = int(m.group(1)) if m and dead_code is None else dead_code
+            rc = p.wait()
+        except KeyboardInterrupt:
+            p.wait()
+            return 130
+        if rc != 0:
+            why = dead_ranks(d, dead_pid, dead_code)
+            if why:
+                print(f"cadenza launch: {why}", file=sys.stderr, flush=True)
+        return rc
+
+
+def dead_ranks(launch_dir: str, dead_pid=None, dead_code=None):
+    """A sentence naming the rank(s) that died without a Python exit, or None when every rank
+    exited through Python (its own error message then says what happened)."""
+    pids, done = {}, set()
+    for name in os.listdir(launch_dir):
+        rank, _, kind = name.partition(".")
+        if not rank.isdigit():
+            continue
+        if kind == "done":
+            done.add(int(rank))
+        elif kind == "pid":
+            pids[int(rank)] = int(_read(launch_dir, name).strip() or -1)
+    if not pids or any(_read(launch_dir, f"{r}.done").startswith("failed") for r in done):
+        return None   # a rank failed in Python and already said why
+    how = "died without a Python exit (killed by a signal such as SIGKILL or the OOM killer, " \
+          "or crashed)"
+    if dead_code is not None and 0 < dead_code < 64:
+        try:
+            how = f"was killed by signal {dead_code} ({signal.Signals(dead_code).name})"
+        except ValueError:
+            pass
+    by_pid = {pid: r for r, pid in pids.items()}
+    if dead_pid in by_pid:
+        r = by_pid[dead_pid]
+        return f"rank {r} (pid {dead_pid}) {how}; MPI stopped the other ranks"
+    missing = sorted(set(pids) - done)
+    if not missing:
+        return None
+    return (f"rank{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} {how}; "
+            f"MPI stopped the other ranks")
 
 
 def relaunch(nproc: int, argv=None, **kwargs):
@@ -125,6 +191,11 @@ def relaunch(nproc: int, argv=None, **kwargs):
     else:
         program = [sys.executable] + argv
     return run_under_mpiexec(nproc, program, **kwargs)
+
+
+def _read(folder, name):
+    with open(os.path.join(folder, name)) as f:
+        return f.read()
 
 
 def _drop_option(argv, name):
@@ -152,10 +223,7 @@ def main(argv=None) -> int:
         return 2
     except SystemExit as e:  # argparse: --help or a usage error
         return e.code if isinstance(e.code, int) else 2
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+    return run_watched(cmd, env)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,40 @@ def test_timeout_names_the_collective():
     assert "UNEXPECTED" not in out
 
 
+def _launch(*args, timeout=60.0):
+    """``cadenza launch -n 2 tests/distributed/worker_fail.py args`` -> (rc, output)."""
+    import subprocess
+    import sys
+    _mpi._mpiexec()   # skips without MPI
+    cmd = [sys.executable, "-m", "cadenza", "launch", "-n", "2",
+           os.path.join(_mpi.HERE, "worker_fail.py")] + list(args)
+    p = subprocess.run(cmd, env=_mpi.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout, text=True)
+    return p.returncode, p.stdout
+
+
+def test_rank_exiting_early_stops_every_rank():
+    rc, out = _launch("exit")
+    assert rc != 0, out
+    assert "rank 1 left the process group" in out and "wait in all_reduce" in out
+    assert "UNEXPECTED" not in out
+
+
+def test_killed_rank_is_named_by_the_launcher():
+    rc, out = _launch("kill")
+    assert rc != 0, out
+    assert "cadenza launch: rank 1 (pid" in out and "was killed by signal 9 (SIGKILL)" in out
+    assert "UNEXPECTED" not in out
+
+
+def test_default_timeout_is_finite(monkeypatch):
+    rc, out = _mpi.run("worker_fail.py", "default")
+    assert rc == 0 and out.count("default timeout 600 s") == 2, out
+    monkeypatch.setenv("CADENZA_DIST_TIMEOUT", "42")
+    rc, out = _mpi.run("worker_fail.py", "default")
+    assert rc == 0 and out.count("default timeout 42 s") == 2, out
+
+
 def test_launcher_runs_a_script(tmp_path, capfd):
     _mpi._mpiexec()
     from cadenza.distributed import launch
