@@ -27,7 +27,7 @@ LAYERS = [
     ("tensor api", ["cadenza._tensor_api", "cadenza._tensor_api.*", "cadenza._tensor"]),
     ("library", ["cadenza.nn", "cadenza.nn.*", "cadenza.optim", "cadenza.optim.*",
                  "cadenza.data", "cadenza.data.*", "cadenza.utils", "cadenza.utils.*",
-                 "cadenza.io", "cadenza.io.*", "cadenza.distributions",
+                 "cadenza.io", "cadenza.io.*", "cadenza.serialization", "cadenza.distributions",
                  "cadenza.distributions.*", "cadenza.distributed", "cadenza.distributed.*",
                  "cadenza.amp", "cadenza.cuda", "cadenza.accelerator", "cadenza.backends",
                  "cadenza.backends.*", "cadenza._legacy"]),
