@@ -34,7 +34,7 @@ LAYERS = [
                  "cadenza.backends.*", "cadenza._legacy"]),
     ("graph", ["cadenza.graph", "cadenza.graph.*"]),
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
-    ("compiler", ["cadenza.compiler", "cadenza.compiler.*"]),
+    ("compiler", ["cadenza.compiler", "cadenza.compiler.*", "cadenza.jit"]),
     ("export", ["cadenza.onnx", "cadenza.onnx.*"]),
     ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.cli", "cadenza.compat",
                       "cadenza.__main__", "cadenza"]),
