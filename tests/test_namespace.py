@@ -16,7 +16,7 @@ import cadenza
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # cadenza's optional extras (pyproject.toml): none may load at start-up
 EXTRAS = ("ml_dtypes", "safetensors", "tqdm", "matplotlib", "tokenizers", "onnx", "onnxruntime",
-          "mpi4py", "cupy", "PIL")
+          "mpi4py", "cupy", "PIL", "tensorboard")
 # the heavy parts that load on first use
 LAZY_PARTS = ("nn", "optim", "data", "io", "onnx", "distributed", "models")
 LEGACY = ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "ByteTensor",
