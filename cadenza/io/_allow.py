@@ -22,7 +22,9 @@ What is accepted (PyTorch's ``weights_only`` model, with Cadenza's own classes a
   only Cadenza's own ``__new__``/``__setstate__``. This is how ``model = torch.load(path)`` of a
   user's model works in a program that defines (or imports) the model's class, without letting a
   file call ``os.system`` or any other function: PyTorch's ``weights_only=False`` unpickles
-  anything, Cadenza never does. Functions are never accepted this way, only by allow-listing.
+  anything, Cadenza never does. Of functions (hooks registered on a saved module) only the
+  running script's own (``__main__``) are accepted this way; a reference is restored, never
+  called by ``load``. Any other function needs allow-listing.
 
 Anything else is refused with :class:`UnsafeGlobalError`, naming the class and how to allow it.
 """
@@ -189,7 +191,7 @@ def resolve(module: str, qualname: str, weights_only, where: str):
     if _in(module, _OWN_CLASS_PKGS + _OWN_FUNC_PKGS):
         try:  # Cadenza's own modules only: importing them runs only Cadenza's code
             mod = importlib.import_module(module)
-        except ImportError:
+        except Exception:  # not there, or needs a missing extra: the name is refused below
             mod = None
         obj = _walk(mod, qualname) if mod is not None else None
         if obj is not None and own(obj):
@@ -197,7 +199,8 @@ def resolve(module: str, qualname: str, weights_only, where: str):
     elif not weights_only:
         mod = sys.modules.get(module)  # never imported for the file
         obj = _walk(mod, qualname) if mod is not None else None
-        if _data_holder(obj):
+        if _data_holder(obj) or (module == "__main__" and isinstance(obj, types.FunctionType)
+                                 and obj.__module__ == "__main__"):
             return obj
     raise UnsafeGlobalError(_refusal(module, qualname, obj, weights_only, where))
 

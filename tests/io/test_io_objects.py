@@ -321,3 +321,49 @@ def test_whole_model_files_are_written_atomically(tmp_path, monkeypatch):
         C.save(WordLM(), p)
     assert p.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["model.pt"]
+
+
+SCRIPT = r'''
+import io, cadenza as torch
+
+seen = []
+
+def hook(module, args, out):
+    seen.append(type(module).__name__)
+
+class Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 2)
+    def forward(self, x):
+        return self.fc(x)
+
+m = Model()
+m.register_forward_hook(hook)
+buf = io.BytesIO(); torch.save(m, buf)
+buf.seek(0); m2 = torch.load(buf)              # the script's own class and hook function
+m2(torch.ones(1, 2))
+assert seen == ["Model"], seen
+buf.seek(0)
+try:
+    torch.load(buf, weights_only=True)
+except torch.serialization.UnsafeGlobalError as e:
+    assert "__main__.Model" in str(e), e
+else:
+    raise AssertionError("weights_only=True loaded a user class")
+with torch.serialization.safe_globals([Model, hook]):
+    buf.seek(0); assert type(torch.load(buf, weights_only=True)) is Model
+print("ok")
+'''
+
+
+def test_script_classes_and_hooks_in_main(tmp_path):
+    """A program run as a script (``__main__``) saves and loads its own model with a hook."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = tmp_path / "prog.py"
+    script.write_text(SCRIPT)
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, PYTHONPATH=root))
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

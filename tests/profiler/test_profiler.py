@@ -232,3 +232,15 @@ def test_results_are_numerically_unchanged_by_profiling():
         out.backward()
     for a, p in zip(g0, m.parameters()):
         np.testing.assert_array_equal(a, p.grad.numpy())
+
+
+def test_with_stack_points_at_the_user_line_and_groups_by_it(tmp_path):
+    with P.profile(with_stack=True) as prof:
+        C.ones(2).exp()  # the line the stack names
+    ev = next(e for e in prof.events() if e.name == "aten::exp")
+    assert len(ev.stack) == 1 and ev.stack[0].startswith(__file__) and "test_with_stack" in ev.stack[0]
+    table = prof.key_averages(group_by_stack_n=1).table(row_limit=5)
+    assert "Source Location" in table.splitlines()[1]
+    path = tmp_path / "stacks.txt"
+    prof.export_stacks(str(path))
+    assert any(line.rsplit(" ", 1)[0].endswith(";aten::exp") for line in path.read_text().splitlines())
