@@ -2,8 +2,9 @@
 reports (``torch.profiler.profile`` in ``cadenza.profiler`` is built on it).
 
 While a :class:`profile` is active, a :class:`Recorder` sits in ``_dispatch.state.profiler``.
-The hook points are the ones tracing uses: ``ops.apply`` (every primitive, as ``aten::<op>``)
-and the autograd engine (each backward node, as
+The hook points are the ones tracing uses: ``ops.apply`` (every primitive, as ``aten::<op>``),
+random creation functions (``aten::randn`` ...; other creation functions are not timed), and
+the autograd engine (each backward node, as
 ``autograd::engine::evaluate_function: MulBackward0`` around ``MulBackward0``, and
 ``torch::autograd::AccumulateGrad``), plus :class:`record_function` ranges. When no profiler is
 active each hook costs one attribute load and a comparison with None.
@@ -330,11 +331,17 @@ class Recorder:
 
     def op(self, apply, op, args, attrs):
         """``ops.apply`` while recording: time the primitive as ``aten::<name>``."""
-        ev = self.begin("aten::" + op.name, args)
+        return self.call("aten::" + op.name, apply, (op, *args), attrs, args)
+
+    def call(self, name, fn, args, kwargs, shaped=None):
+        """Time ``fn(*args, **kwargs)`` as ``name`` (input shapes from ``shaped``, default
+        ``args``), with the recorder removed meanwhile: ops it applies inside count as its
+        own time (random creation functions, which make tensors without ``ops.apply``)."""
+        ev = self.begin(name, args if shaped is None else shaped)
         state.profiler = None
         out = None
         try:
-            out = apply(op, *args, **attrs)
+            out = fn(*args, **kwargs)
             return out
         finally:
             state.profiler = self

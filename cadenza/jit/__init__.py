@@ -36,7 +36,7 @@ from ..io import checkpoint as _ckpt
 from ..nn.modules.module import Module
 
 __all__ = ["script", "trace", "trace_module", "save", "load", "ignore", "unused", "export",
-           "is_scripting", "is_tracing", "Final", "annotate", "ScriptModule",
+           "is_scripting", "is_tracing", "script_method", "Final", "annotate", "ScriptModule",
            "RecursiveScriptModule", "ScriptFunction", "TopLevelTracedModule", "Attribute",
            "freeze", "optimize_for_inference", "fork", "wait", "script_if_tracing",
            "interface", "isinstance", "enable_onednn_fusion", "onednn_fusion_enabled",
@@ -165,7 +165,7 @@ def _scriptable(obj) -> bool:
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
     """Compile a function or Module (see the module docstring); a class is returned as it
     is, an already scripted object unchanged."""
-    if _isinstance(obj, (ScriptModule, ScriptFunction)):
+    if _isinstance(obj, (RecursiveScriptModule, ScriptFunction)):
         return obj
     if _isinstance(obj, Module):
         return RecursiveScriptModule(obj)
@@ -195,7 +195,8 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
         raise RuntimeError("torch.jit.trace: example_inputs (or example_kwarg_inputs) is "
                            "required")
     if _isinstance(func, Module):
-        traced = func if _isinstance(func, ScriptModule) else TopLevelTracedModule(func)
+        traced = (func if _isinstance(func, RecursiveScriptModule)
+                  else TopLevelTracedModule(func))
     elif callable(func):
         traced = func if _isinstance(func, ScriptFunction) else ScriptFunction(func)
     else:
@@ -278,6 +279,12 @@ def ignore(drop=False, **kwargs):
 
 unused = _modifier("unused")
 export = _modifier("export")
+
+
+def script_method(fn):
+    """``@torch.jit.script_method`` of old ``ScriptModule`` subclasses: a plain method here
+    (the subclass is an ``nn.Module``; script or trace the instance to compile it)."""
+    return fn
 
 
 def is_scripting() -> bool:

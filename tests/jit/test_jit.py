@@ -173,3 +173,20 @@ def test_save_and_load_round_trip(tmp_path):
         jit.load(buf)
     with pytest.raises(TypeError, match="cannot store"):  # jit.save is the way
         C.save(sm, io.BytesIO())
+
+
+def test_old_style_script_module_subclass():
+    class Old(jit.ScriptModule):
+        def __init__(self):
+            super().__init__()
+            self.w = C.nn.Parameter(C.ones(2))
+
+        @jit.script_method
+        def forward(self, x):
+            return x * self.w
+
+    m = Old()
+    assert m(C.full((2,), 3.0)).tolist() == [3.0, 3.0] and isinstance(m, C.nn.Module)
+    sm = jit.script(m)
+    assert type(sm) is jit.RecursiveScriptModule and jit.script(sm) is sm
+    assert sm(C.full((2,), 3.0)).tolist() == [3.0, 3.0]

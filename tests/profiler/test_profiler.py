@@ -68,6 +68,15 @@ def test_training_step_records_ops_backward_and_optimizer():
                 <= e.time_range_end and c.thread == e.thread and c.cpu_parent is e
 
 
+def test_random_creation_is_recorded():
+    with P.profile(record_shapes=True) as prof:
+        C.randn(2, 3)
+        C.randint(0, 5, (4,))
+        C.ones(2).normal_()
+    keys = [e.key for e in prof.key_averages()]
+    assert "aten::randn" in keys and "aten::randint" in keys
+
+
 def test_table_has_pytorchs_columns_and_rows():
     x = C.randn(8, 8)
     with P.profile(record_shapes=True, profile_memory=True) as prof:
