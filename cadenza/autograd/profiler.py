@@ -35,7 +35,24 @@ __all__ = ["profile", "record_function", "FunctionEvent", "FunctionEventAvg", "E
            "Recorder"]
 
 
-class FunctionEvent:
+# device columns of PyTorch's events: 0 here (Cadenza's kernels run on the host), so programs
+# written for a GPU (sort_by="cuda_time_total", e.cuda_time) run unchanged
+_DEVICE_KEYS = frozenset(f"{pre}{dev}_{what}" for pre in ("", "self_")
+                         for dev in ("cuda", "device", "xpu", "privateuse1")
+                         for what in ("time_total", "memory_usage")) | {
+    "cuda_time", "device_time", "xpu_time"}
+
+
+class _DeviceZeros:
+    """The device times and memory of an event: always 0."""
+
+    def __getattr__(self, name):
+        if name in _DEVICE_KEYS:
+            return 0
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+class FunctionEvent(_DeviceZeros):
     """One timed range: an op, a backward node or a ``record_function`` block."""
 
     def __init__(self, id, name, thread, start_us, input_shapes=(), is_user_annotation=False,
@@ -82,7 +99,7 @@ class FunctionEvent:
                 f"input_shapes={self.input_shapes}>")
 
 
-class FunctionEventAvg:
+class FunctionEventAvg(_DeviceZeros):
     """The events of one key (name, and input shapes or stack when grouped by them) summed."""
 
     def __init__(self, key, input_shapes=None, stack=None):
@@ -191,9 +208,9 @@ class EventList(list):
         if top_level_events_only:
             events = [e for e in events if getattr(e, "cpu_parent", None) is None]
         if sort_by is not None:
-            if sort_by not in _SORT_KEYS:
-                raise ValueError(f"table: sort_by must be one of {sorted(_SORT_KEYS)} (CPU "
-                                 f"only), got {sort_by!r}")
+            if sort_by not in _SORT_KEYS | _DEVICE_KEYS:
+                raise ValueError(f"table: sort_by must be one of "
+                                 f"{sorted(_SORT_KEYS | _DEVICE_KEYS)}, got {sort_by!r}")
             events.sort(key=lambda e: getattr(e, sort_by), reverse=True)
         if row_limit is not None and row_limit > 0:
             events = events[:row_limit]

@@ -357,7 +357,11 @@ class _Decoder:
                                   f"{cls.__qualname__} ({e})") from None
         self.objects[n] = obj
         state = self.value(node.get("state"))
-        _set_state(obj, state, self.name)
+        try:
+            _set_state(obj, state, self.name)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
+            raise CheckpointError(f"load: {self.name}: cannot restore a {cls.__qualname__} "
+                                  f"from its saved state ({type(e).__name__}: {e})") from None
         return obj
 
     def tensor(self, node):

@@ -285,6 +285,12 @@ def test_crafted_files_naming_code_are_refused(module, qualname, monkeypatch):
     ({"type": "object", "id": 0, "module": "argparse", "qualname": "Namespace",
       "state": {"type": "list", "items": []}}, "dict of attribute names"),
     ({"type": "size", "value": [1, "2"]}, "bad size"),
+    ({"type": "object", "id": 0, "module": "cadenza.optim.sgd", "qualname": "SGD",
+      "state": {"type": "dict", "items": [[{"type": "str", "value": "param_groups"},
+                                          {"type": "int", "value": 3}]]}},
+     "cannot restore a SGD"),
+    ({"type": "object", "id": 0, "module": "cadenza.nn.modules.linear", "qualname": "Linear",
+      "state": {"type": "int", "value": 3}}, "cannot restore a Linear"),
     ({"type": "range", "items": [{"type": "none"}]}, "items list"),
 ])
 def test_malformed_object_nodes(node, fragment):

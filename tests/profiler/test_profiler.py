@@ -100,8 +100,12 @@ def test_table_has_pytorchs_columns_and_rows():
     totals = [e.cpu_time_total for e in ka]
     ordered = [float(ln.split()[3].rstrip("%")) for ln in lines[3:-2]]
     assert ordered == sorted(ordered, reverse=True) and len(totals) == 2
+    # GPU programs' sort keys work (device times are 0: kernels run on the host)
+    assert ka.table(sort_by="cuda_time_total").splitlines()[3:-2] == \
+        ka.table().splitlines()[3:-2]
+    assert ka[0].self_cuda_time_total == 0 and prof.events()[0].device_time_total == 0
     with pytest.raises(ValueError, match="sort_by"):
-        ka.table(sort_by="cuda_time_total")
+        ka.table(sort_by="gpu_time")
 
 
 def test_chrome_trace_is_valid_and_ranges_contain_their_ops(tmp_path):
@@ -253,3 +257,13 @@ def test_with_stack_points_at_the_user_line_and_groups_by_it(tmp_path):
     path = tmp_path / "stacks.txt"
     prof.export_stacks(str(path))
     assert any(line.rsplit(" ", 1)[0].endswith(";aten::exp") for line in path.read_text().splitlines())
+
+
+def test_compiled_calls_appear_as_one_range():
+    f = C.compile(lambda x: (x * 2).exp().sum(), backend="numpy")
+    x = C.ones(3)
+    f(x)  # compile outside the profile
+    with P.profile() as prof:
+        f(x)
+    keys = [e.key for e in prof.key_averages()]
+    assert any(k.startswith("Torch-Compiled Region: ") for k in keys), keys
