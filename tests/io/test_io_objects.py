@@ -254,7 +254,8 @@ def crafted(structure, tensors=()):
 @pytest.mark.parametrize("module,qualname", [
     ("os", "system"), ("builtins", "eval"), ("builtins", "exec"), ("subprocess", "Popen"),
     ("posix", "system"), ("cadenza.nn.init", "os.system"), ("cadenza.nn.functional", "np.load"),
-    ("cadenza.functional.activation", "user_source"), ("cadenza.nn.modules.module", "Module.__getattr__"),
+    ("cadenza.functional.activation", "user_source"),
+    ("cadenza.nn.modules.module", "Module.__getattr__"),
     ("cadenza.__main__", "main"), ("cadenza.cli", "main"), ("builtins", "getattr"),
     ("tests.io.test_io_objects", "Evil"), ("pickle", "loads"), ("nonexistent.mod", "X"),
 ])

@@ -165,7 +165,8 @@ def run_scheduled(lib, n_steps, tmp, **kw):
         with open(path) as fh:
             traced = sorted(e["name"] for e in json.load(fh)["traceEvents"]
                             if e["name"].startswith("ProfilerStep"))
-        cycles.append((prof.step_num, steps, traced, avg.get("ProfilerStep*", 0), avg.get("aten::mul", 0)))
+        cycles.append((prof.step_num, steps, traced, avg.get("ProfilerStep*", 0),
+                       avg.get("aten::mul", 0)))
 
     x = lib.ones(4)
     with lib.profiler.profile(activities=[lib.profiler.ProfilerActivity.CPU],
@@ -251,12 +252,14 @@ def test_with_stack_points_at_the_user_line_and_groups_by_it(tmp_path):
     with P.profile(with_stack=True) as prof:
         C.ones(2).exp()  # the line the stack names
     ev = next(e for e in prof.events() if e.name == "aten::exp")
-    assert len(ev.stack) == 1 and ev.stack[0].startswith(__file__) and "test_with_stack" in ev.stack[0]
+    assert len(ev.stack) == 1 and ev.stack[0].startswith(__file__)
+    assert "test_with_stack" in ev.stack[0]
     table = prof.key_averages(group_by_stack_n=1).table(row_limit=5)
     assert "Source Location" in table.splitlines()[1]
     path = tmp_path / "stacks.txt"
     prof.export_stacks(str(path))
-    assert any(line.rsplit(" ", 1)[0].endswith(";aten::exp") for line in path.read_text().splitlines())
+    lines = path.read_text().splitlines()
+    assert any(line.rsplit(" ", 1)[0].endswith(";aten::exp") for line in lines)
 
 
 def test_compiled_calls_appear_as_one_range():
