@@ -17,7 +17,7 @@ What is accepted (PyTorch's ``weights_only`` model, with Cadenza's own classes a
 * with ``weights_only=False`` (and the default ``None``): also classes the program has already
   imported (the loader never imports for the file) that are ``nn.Module``, ``Optimizer`` or
   ``LRScheduler`` subclasses, dataclasses, or ``argparse.Namespace`` / ``types.SimpleNamespace``
-  (configs saved next to the model), provided that no class of theirs outside Cadenza defines
+  (configs saved next to the model) and members of Enum classes, provided that no class of theirs outside Cadenza defines
   ``__new__`` or ``__setstate__``: loading such an object then runs no code of the class at all,
   only Cadenza's own ``__new__``/``__setstate__``. This is how ``model = torch.load(path)`` of a
   user's model works in a program that defines (or imports) the model's class, without letting a
@@ -34,6 +34,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import enum as _enum
 import importlib
 import pickle
 import re
@@ -175,9 +176,11 @@ def own(obj) -> bool:
     return isinstance(obj, types.FunctionType) and _in(mod, _OWN_FUNC_PKGS)
 
 
-def resolve(module: str, qualname: str, weights_only, where: str):
+def resolve(module: str, qualname: str, weights_only, where: str, enum=False):
     """The class or function ``module.qualname`` if the rules above allow it, else raise
-    :class:`UnsafeGlobalError` (``where`` names the file)."""
+    :class:`UnsafeGlobalError` (``where`` names the file). ``enum``: the name is an Enum
+    class whose member is looked up by name (no instance is made), which ``weights_only=False``
+    accepts for any Enum the program has imported."""
     key = (module, qualname)
     if key in _USER:
         return _USER[key]
@@ -201,6 +204,8 @@ def resolve(module: str, qualname: str, weights_only, where: str):
         obj = _walk(mod, qualname) if mod is not None else None
         if _data_holder(obj) or (module == "__main__" and isinstance(obj, types.FunctionType)
                                  and obj.__module__ == "__main__"):
+            return obj
+        if enum and isinstance(obj, type) and issubclass(obj, _enum.Enum):
             return obj
     raise UnsafeGlobalError(_refusal(module, qualname, obj, weights_only, where))
 

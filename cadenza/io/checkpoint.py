@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import enum
 import json
 import os
 import sys
@@ -131,6 +132,8 @@ class _Encoder:
             return self.container(x, path)
         if isinstance(x, (type, types.FunctionType, types.BuiltinFunctionType)):
             return self.global_(x, path)
+        if isinstance(x, enum.Enum):
+            return {**self.global_(type(x), path), "type": "enum", "name": x.name}
         return self.object(x, path)
 
     def global_(self, x, path: str):
@@ -317,6 +320,15 @@ class _Decoder:
         if kind == "global":
             return resolve(node.get("module"), node.get("qualname"), self.weights_only,
                            self.name)
+        if kind == "enum":
+            cls = resolve(node.get("module"), node.get("qualname"), self.weights_only,
+                          self.name, enum=True)
+            members = getattr(cls, "__members__", None) if isinstance(cls, type) and \
+                issubclass(cls, enum.Enum) else None
+            if members is None or node.get("name") not in members:
+                self.fail(f"enum node names {node.get('name')!r:.80}, not a member of "
+                          f"{getattr(cls, '__qualname__', cls)!r:.80}")
+            return members[node["name"]]
         checks = {"bool": bool, "int": int, "float": str, "str": str, "bytes": str,
                   "dtype": str, "device": str, "size": list, "complex": list}
         if kind not in checks:

@@ -5,6 +5,7 @@ named by the file."""
 import argparse
 import collections
 import dataclasses
+import enum
 import io
 import json
 import os
@@ -49,6 +50,11 @@ class Evil(nn.Module):
     def __setstate__(self, state):  # would run on load: only if the user allows Evil
         CALLS.append("Evil.__setstate__")
         self.__dict__.update(state)
+
+
+class Mode(enum.Enum):
+    TRAIN = "train"
+    EVAL = "eval"
 
 
 @dataclasses.dataclass
@@ -374,3 +380,22 @@ def test_script_classes_and_hooks_in_main(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                        timeout=300, env=dict(os.environ, PYTHONPATH=root))
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_enum_members_round_trip_by_name():
+    out = roundtrip({"mode": Mode.EVAL, "modes": [Mode.TRAIN]})
+    assert out["mode"] is Mode.EVAL and out["modes"][0] is Mode.TRAIN
+    buf = io.BytesIO()
+    C.save(Mode.TRAIN, buf)
+    buf.seek(0)
+    with pytest.raises(UnsafeGlobalError, match="Mode"):
+        C.load(buf, weights_only=True)
+    buf.seek(0)
+    with C.serialization.safe_globals([Mode]):
+        assert C.load(buf, weights_only=True) is Mode.TRAIN
+    bad = {"type": "enum", "module": __name__, "qualname": "Mode", "name": "__class__"}
+    with pytest.raises(CheckpointError, match="not a member"):
+        C.load(crafted(bad))
+    evil = {"type": "enum", "module": "os", "qualname": "system", "name": "x"}
+    with pytest.raises(UnsafeGlobalError):
+        C.load(crafted(evil))
