@@ -17,9 +17,10 @@ What is accepted (PyTorch's ``weights_only`` model, with Cadenza's own classes a
 * with ``weights_only=False`` (and the default ``None``): also classes the program has already
   imported (the loader never imports for the file) that are ``nn.Module``, ``Optimizer`` or
   ``LRScheduler`` subclasses, dataclasses, or ``argparse.Namespace`` / ``types.SimpleNamespace``
-  (configs saved next to the model) and members of Enum classes, provided that no class of theirs outside Cadenza defines
+  (configs saved next to the model), provided that no class of theirs outside Cadenza defines
   ``__new__`` or ``__setstate__``: loading such an object then runs no code of the class at all,
-  only Cadenza's own ``__new__``/``__setstate__``. This is how ``model = torch.load(path)`` of a
+  only Cadenza's own ``__new__``/``__setstate__``. Enum members are looked up by name in their
+  (already imported) class, never constructed. This is how ``model = torch.load(path)`` of a
   user's model works in a program that defines (or imports) the model's class, without letting a
   file call ``os.system`` or any other function: PyTorch's ``weights_only=False`` unpickles
   anything, Cadenza never does. Of functions (hooks registered on a saved module) only the
