@@ -153,10 +153,12 @@ def save(obj, f, **kwargs):
     return _submodule("io").save(obj, f, **kwargs)
 
 
-def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
-    """Load what ``cadenza.save`` wrote; never executes code from the file."""
-    return _submodule("io").load(f, map_location=map_location, weights_only=weights_only,
-                                 mmap=mmap, **kwargs)
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         **pickle_load_args):
+    """Load what ``cadenza.save`` wrote; never executes code from the file (allowed classes:
+    ``cadenza.serialization``)."""
+    return _submodule("io").load(f, map_location, pickle_module, weights_only=weights_only,
+                                 mmap=mmap, **pickle_load_args)
 
 
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
@@ -167,7 +169,7 @@ __all__ = sorted([_n for _n, _v in globals().items()
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
-                   "amp", "distributions"})
+                   "amp", "distributions", "serialization", "profiler", "jit"})
 
 
 def __getattr__(name):

@@ -7,7 +7,9 @@ installs a :class:`DispatchObserver` (the tracer) in ``state.tracer``; eager cod
 hook points
 (``ops.apply``, creation functions, in-place commits, the autograd engine, ``zero_grad``,
 conversions that need a concrete value) checks ``state.tracer is not None`` (one attribute
-load on the hot path) and calls the protocol's methods. Objects whose Python state a compiled
+load on the hot path) and calls the protocol's methods. The profiler
+(``cadenza.autograd.profiler``) hooks ``ops.apply`` and the engine the same way, through
+``state.profiler``. Objects whose Python state a compiled
 call depends on (Modules, Optimizers) are found through :func:`register_stateful`, not by
 importing ``nn`` or ``optim``.
 """
@@ -29,6 +31,7 @@ class state:
     anomaly_check_nan = True
     in_backward = 0      # > 0 while the engine runs backward rules
     tracer = None        # the installed DispatchObserver while compile traces a call
+    profiler = None      # the recorder of cadenza.autograd.profiler while a profile records
 
 
 class DispatchObserver:

@@ -14,6 +14,9 @@ def traced_random(fn):
     def wrapper(*args, **kwargs):
         tr = _state.tracer
         if tr is None or tr.paused:
+            if _state.profiler is not None:  # a profile records it as aten::<name>
+                return _state.profiler.call("aten::" + fn.__name__.rstrip("_"), fn, args,
+                                            kwargs)
             return fn(*args, **kwargs)
         return tr.random(fn, args, kwargs)
     wrapper.__wrapped_random__ = fn

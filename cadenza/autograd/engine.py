@@ -128,13 +128,20 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 capture[node] = g if prev is None else prev + g
             if type(node) is AccumulateGrad:
                 if accumulate:
-                    _accumulate(node, g, create_graph, _make)
+                    if state.profiler is not None:  # a profile records the engine's steps
+                        state.profiler.backward(
+                            node, lambda: _accumulate(node, g, create_graph, _make))
+                    else:
+                        _accumulate(node, g, create_graph, _make)
                 continue
             if node.freed:
                 raise RuntimeError(_FREED)
             if node.saved or node.out_version is not None:
                 _check_versions(node)
-            grads_in = node.op.backward(node, g)
+            if state.profiler is not None:
+                grads_in = state.profiler.backward(node, lambda: node.op.backward(node, g))
+            else:
+                grads_in = node.op.backward(node, g)
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
             if anomaly:

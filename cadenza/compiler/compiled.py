@@ -16,6 +16,7 @@ from .._tensor import Tensor, _make
 from .._dispatch import state as _state
 from ..graph.pipeline import optimize
 from .._dispatch import user_frame
+from ..autograd.profiler import record_function
 from ..graph.trace import Tracer, _root
 from . import autograd_bridge as AB
 from ..errors import TraceError
@@ -188,6 +189,12 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if _state.tracer is not None:      # called from inside another trace: inline it
             return self.fn(*args, **kwargs)
+        if _state.profiler is not None:    # a profile shows the compiled call as one range
+            with record_function(f"Torch-Compiled Region: {self.name}"):
+                return self._call(args, kwargs)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         if self.eager_only:
             STATS["eager_fallbacks"] += 1
             return self.fn(*args, **kwargs)

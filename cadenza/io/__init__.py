@@ -7,7 +7,11 @@
 >>> torch.load(buf)["w"]
 tensor([1., 1.])
 """
+from ._allow import (UnsafeGlobalError, add_safe_globals, clear_safe_globals,
+                     get_safe_globals, safe_globals)
 from ._format import CheckpointError
 from .checkpoint import load, load_safetensors, save, save_safetensors
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors", "CheckpointError"]
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "CheckpointError",
+           "UnsafeGlobalError", "add_safe_globals", "safe_globals", "get_safe_globals",
+           "clear_safe_globals"]

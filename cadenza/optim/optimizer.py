@@ -22,6 +22,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad, state as _grad_state
 from .. import dtypes as _dt
 from .._dispatch import register_stateful
+from ..autograd.profiler import record_function
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -89,6 +90,9 @@ def _with_step_hooks(step):
             return step(self, *args, **kwargs)
         self._in_hooked_step = True
         try:
+            if _grad_state.profiler is not None:  # a profile names the step, as PyTorch's does
+                with record_function(f"Optimizer.step#{type(self).__name__}.step"):
+                    return _run_hooked(step, self, args, kwargs)
             return _run_hooked(step, self, args, kwargs)
         finally:
             self._in_hooked_step = False

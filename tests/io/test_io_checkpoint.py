@@ -125,7 +125,14 @@ def test_unsupported_objects_rejected_before_writing(tmp_path):
     p = tmp_path / "x"
     C.save({"a": 1}, p)
     before = p.read_bytes()
-    for bad in ({"f": lambda: 0}, {"s": {1, 2}}, {object(): 1}):
+    class Local:  # not found again under its name: could never load
+        pass
+
+    class Reducing:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    for bad in ({"f": lambda: 0}, {"o": Local()}, {"r": Reducing()}, {"g": (i for i in ())}):
         with pytest.raises(TypeError, match="save: cannot store"):
             C.save(bad, p)
     loop = []
