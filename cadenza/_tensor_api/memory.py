@@ -12,7 +12,9 @@ import numpy as np
 from .. import ops as O
 from .. import functional as F
 from .._creation import empty, tensor
-from .._tensor_base import TensorBase
+from .. import dtypes as _dt
+from .._tensor_base import TensorBase, _init_slots
+from ..device import device as Device
 from .._trace_hooks import untraceable
 from ..ops.inplace import check_inplace
 from ..ops.scatters import _element_offset
@@ -30,6 +32,102 @@ class layout:
 
 
 strided = layout("strided")
+
+
+def _root(a):
+    """The array that owns the memory ``a`` views."""
+    while isinstance(getattr(a, "base", None), type(a)):
+        a = a.base
+    return a
+
+
+class UntypedStorage:
+    """``torch.UntypedStorage``: the bytes of the buffer a tensor views (``x.untyped_storage()``;
+    every view of one buffer has the same storage, ``data_ptr`` and ``nbytes``)."""
+
+    def __init__(self, array):
+        self._array = _root(array)
+
+    def _bytes(self):
+        return self._array.reshape(-1).view(np.uint8) if self._array.flags["C_CONTIGUOUS"] \
+            else np.ascontiguousarray(self._array).reshape(-1).view(np.uint8)
+
+    def data_ptr(self) -> int:
+        return int(self._array.__array_interface__["data"][0])
+
+    def nbytes(self) -> int:
+        return int(self._array.nbytes)
+
+    size = nbytes
+    __len__ = nbytes
+
+    def element_size(self) -> int:
+        return 1
+
+    @property
+    def device(self):
+        return Device("cpu")
+
+    @property
+    def dtype(self):
+        return _dt.uint8
+
+    def tolist(self):
+        return self._bytes().tolist()
+
+    def __getitem__(self, i):
+        return self._bytes()[i].tolist()
+
+    def cpu(self):
+        return self
+
+    def is_shared(self) -> bool:
+        return False
+
+    def share_memory_(self):
+        return self
+
+    def __eq__(self, other):
+        return isinstance(other, UntypedStorage) and other._array is self._array
+
+    def __hash__(self):
+        return id(self._array)
+
+    def __repr__(self):
+        return f"cadenza.UntypedStorage(nbytes={self.nbytes()}, data_ptr={self.data_ptr()})"
+
+
+class TypedStorage(UntypedStorage):
+    """``torch.TypedStorage`` (``x.storage()``): the buffer's elements in the tensor's dtype."""
+
+    def __init__(self, array, dtype):
+        super().__init__(array)
+        self._dtype = dtype
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def size(self) -> int:
+        return int(self._array.size)
+
+    __len__ = size
+
+    def element_size(self) -> int:
+        return int(self._array.itemsize)
+
+    def untyped(self):
+        return UntypedStorage(self._array)
+
+    def tolist(self):
+        return self._array.reshape(-1).tolist() if self._array.flags["C_CONTIGUOUS"] else \
+            np.ascontiguousarray(self._array).reshape(-1).tolist()
+
+    def __getitem__(self, i):
+        return np.ascontiguousarray(self._array).reshape(-1)[i].tolist()
+
+    def __repr__(self):
+        return f"cadenza.TypedStorage(dtype={self._dtype}, size={self.size()})"
 
 
 def _inplace_view(self, out, name):
@@ -65,6 +163,50 @@ class MemoryMethods:
     is_vulkan = property(_false)
     is_nested = property(_false)
     is_quantized = property(_false)
+
+    def untyped_storage(self):
+        return UntypedStorage(self._data)
+
+    def storage(self):
+        warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
+                      "UntypedStorage will be the only storage class.", UserWarning)
+        return TypedStorage(self._data, self.dtype)
+
+    def set_(self, source=None, storage_offset=0, size=None, stride=None):
+        """Make self view ``source``'s memory (all of it, or ``size``/``stride`` from
+        ``storage_offset``); with no source, an empty tensor."""
+        untraceable("Tensor.set_", "use the source tensor itself", self)
+        check_inplace(self, "set_")
+        if source is None:
+            self._data = np.empty((0,), self._data.dtype)
+        else:
+            arr = source._data if isinstance(source, TensorBase) else source._array
+            if arr.dtype != self._data.dtype:
+                raise RuntimeError(f"Could not set tensor of type {self.dtype.name} to a "
+                                   f"tensor of type {_dt.from_numpy_dtype(arr.dtype).name}")
+            if size is not None:
+                flat = _root(arr).reshape(-1)
+                size = tuple(int(v) for v in size)
+                stride = tuple(int(v) for v in stride) if stride is not None else tuple(
+                    int(np.prod(size[i + 1:], dtype=np.int64)) for i in range(len(size)))
+                arr = np.lib.stride_tricks.as_strided(
+                    flat[int(storage_offset):], size, tuple(v * flat.itemsize for v in stride))
+            self._data = arr
+            if isinstance(source, TensorBase):
+                self._vc = source._vc
+        self._vc[0] += 1
+        return self
+
+    def as_subclass(self, cls):
+        """A ``cls`` instance (a Tensor subclass) viewing self's data, in self's graph."""
+        if not (isinstance(cls, type) and issubclass(cls, TensorBase)):
+            raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, "
+                            f"not {cls!r}")
+        out = object.__new__(cls)
+        _init_slots(out, self._data, self._requires_grad, self.grad_fn)
+        out._vc = self._vc
+        out._base = self._base
+        return out
 
     def is_distributed(self) -> bool:
         return False
@@ -212,5 +354,5 @@ class MemoryMethods:
         return F.prelu(self, weight)
 
 
-__all__ = ["MemoryMethods", "layout", "strided"]
+__all__ = ["MemoryMethods", "TypedStorage", "UntypedStorage", "layout", "strided"]
 

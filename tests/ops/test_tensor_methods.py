@@ -302,3 +302,43 @@ def test_tensor_has_most_of_torch_tensors_public_methods():
     missing = sorted(counted - have)
     assert len(have) / len(counted) >= 0.9, \
         f"{len(have)} of {len(counted)} torch.Tensor methods; missing {missing}"
+
+
+def test_storages_match_torch():
+    results = []
+    for mod in (cadenza, torch):
+        x = mod.arange(12.0).reshape(3, 4)
+        s = x.untyped_storage()
+        with pytest.warns(UserWarning):
+            ts = x.t().storage()
+        results.append((s.nbytes(), len(s), s[4], x[1:].untyped_storage().data_ptr() ==
+                        s.data_ptr(), s.data_ptr() == x.data_ptr(), ts.size(), len(ts),
+                        ts.element_size(), ts.tolist(), str(ts.dtype).split(".")[-1]))
+    assert results[0] == results[1]
+    assert cadenza.zeros(2).untyped_storage() != cadenza.zeros(2).untyped_storage()
+
+
+def test_set_and_as_subclass_match_torch():
+    outs = []
+    for mod in (cadenza, torch):
+        x = mod.arange(12.0).reshape(3, 4)
+        y = mod.zeros(2)
+        y.set_(x)
+        same = y.data_ptr() == x.data_ptr() and tuple(y.shape) == (3, 4)
+        z = mod.zeros(1)
+        z.set_(x.untyped_storage(), 2, (2, 2), (4, 1))
+        x[0, 2] = 100.0                     # z views x's memory
+        e = mod.zeros(3)
+        e.set_()
+
+        class Sub(mod.Tensor):
+            pass
+        w = mod.tensor([1.0, 2.0], requires_grad=True)
+        sw = (w * 2).as_subclass(Sub)
+        sw.sum().backward()
+        outs.append((same, z.tolist(), tuple(e.shape), type(sw).__name__, w.grad.tolist()))
+    assert outs[0] == outs[1]
+    with pytest.raises(RuntimeError):
+        cadenza.zeros(2).set_(cadenza.zeros(2, dtype=cadenza.int64))
+    with pytest.raises(TypeError):
+        cadenza.zeros(2).as_subclass(int)
