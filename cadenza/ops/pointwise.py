@@ -27,13 +27,32 @@ __all__ = ["copysign", "deg2rad", "digamma", "erfinv", "fmax", "fmin", "frac", "
 
 
 # ----------------------------------------------------------------------------- series (float64)
+def on_host(fwd):
+    """A forward written for NumPy only (series, ufunc.at, per-row loops): device (CuPy)
+    operands and index attributes are copied to the host and the result back to the device."""
+    def run(xp, *arrays, **attrs):
+        if xp is np:
+            return fwd(np, *arrays, **attrs)
+        out = fwd(np, *[_host(a) for a in arrays], **{k: _host(v) for k, v in attrs.items()})
+        return xp.asarray(out)
+    return run
+
+
+def _host(v):
+    if hasattr(v, "__cuda_array_interface__"):
+        return v.get()
+    if type(v) is tuple:
+        return tuple(_host(i) for i in v)
+    return v
+
+
 def _in_float(fn):
     """Compute ``fn`` in float64 and give the input's float dtype back (integer inputs arrive
     as the default float: these ops set ``to_float``)."""
     def fwd(xp, a, **kw):
         with np.errstate(all="ignore"):
             return fn(np.asarray(a, np.float64), **kw).astype(a.dtype, copy=False)
-    return fwd
+    return on_host(fwd)
 
 
 def _lgamma(x):
@@ -250,6 +269,7 @@ def _igamma_parts(a, x):
 def _igamma_op(name, upper):
     """igamma / igammac: differentiable in x only (d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)), as
     PyTorch (its gradient in a is not implemented)."""
+    @on_host
     def fwd(xp, a, x):
         with np.errstate(all="ignore"):
             out = _igamma_parts(a, x)[1 if upper else 0]

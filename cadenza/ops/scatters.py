@@ -19,6 +19,7 @@ from .index import (IndexPut, GetItem, _check_gather, _check_range, _coords, _da
 from .unary import nonzero
 from .join import cat
 from .inplace import make_inplace
+from .pointwise import on_host
 
 __all__ = ["scatter_reduce", "index_reduce", "put", "select_scatter", "slice_scatter",
            "diagonal_scatter", "as_strided", "as_strided_scatter", "diag_embed", "diagflat",
@@ -44,6 +45,7 @@ class ScatterReduce(Op):
     name, kind, onnx, saves = "scatter_reduce", "index", None, "both"
 
     @staticmethod
+    @on_host
     def forward(xp, x, src, index=(), reduce="sum", include_self=True):
         out = x.copy()
         if not include_self:

@@ -20,6 +20,7 @@ from .join import cat
 from .reduce import _nondiff, values_indices, nansum
 from .sorting import argsort, sort
 from .inplace import make_inplace
+from .pointwise import on_host
 
 __all__ = ["cummax", "cummin", "logcumsumexp", "diff", "msort", "nanmean", "nanmedian",
            "quantile", "nanquantile", "mode", "histc", "histogram", "cov", "corrcoef",
@@ -48,8 +49,8 @@ def _cum_extreme_index(better):
     return fwd
 
 
-CummaxIndex = _nondiff("cummax_index", _cum_extreme_index(np.greater), None)
-CumminIndex = _nondiff("cummin_index", _cum_extreme_index(np.less), None)
+CummaxIndex = _nondiff("cummax_index", on_host(_cum_extreme_index(np.greater)), None)
+CumminIndex = _nondiff("cummin_index", on_host(_cum_extreme_index(np.less)), None)
 _cummax = namedtuple("cummax", ["values", "indices"])
 _cummin = namedtuple("cummin", ["values", "indices"])
 
@@ -83,9 +84,10 @@ class Logcumsumexp(Op):
     to_float = True
 
     @staticmethod
+    @on_host
     def forward(xp, a, dim=0):
         with np.errstate(invalid="ignore"):
-            return xp.logaddexp.accumulate(a, axis=dim)
+            return np.logaddexp.accumulate(a, axis=dim)
 
     # d out_j / d x_i = exp(x_i - out_j) for j >= i. Up to _LCSE_EXACT elements along dim, the
     # (i, j) matrix is built directly (each term <= 1: no overflow, exact to every order); longer
@@ -261,7 +263,7 @@ def _mode_index(xp, a, dim=-1):
     return out.reshape(x.shape[:-1])
 
 
-ModeIndex = _nondiff("mode_index", _mode_index, None)
+ModeIndex = _nondiff("mode_index", on_host(_mode_index), None)
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -295,7 +297,7 @@ def _histc(xp, a, bins=100, min=0.0, max=0.0):
     return h.astype(a.dtype)
 
 
-Histc = _nondiff("histc", _histc, None)
+Histc = _nondiff("histc", on_host(_histc), None)
 
 
 def histc(input, bins=100, min=0, max=0):

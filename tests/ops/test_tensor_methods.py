@@ -342,3 +342,20 @@ def test_set_and_as_subclass_match_torch():
         cadenza.zeros(2).set_(cadenza.zeros(2, dtype=cadenza.int64))
     with pytest.raises(TypeError):
         cadenza.zeros(2).as_subclass(int)
+
+
+def test_python_protocols_match_torch():
+    outs = []
+    for mod in (cadenza, torch):
+        x = mod.tensor([[1, 2], [3, 4]])
+        y = mod.tensor([2.0, 4.0])
+        y.__idiv__(2)
+        outs.append((3 in x, 7 in x, mod.tensor(2) in x, 2.0 in y,
+                     [r.tolist() for r in reversed(x)], reversed(mod.tensor(5)).tolist(),
+                     x.__div__(2).tolist(), x.__rdiv__(2).tolist(), y.tolist(),
+                     mod.tensor([1]).__nonzero__(), mod.tensor([7]).__long__()))
+    assert outs[0] == outs[1]
+    with pytest.raises(RuntimeError):
+        "a" in cadenza.zeros(2)
+    with pytest.raises(RuntimeError):
+        "a" in torch.zeros(2)
