@@ -344,8 +344,16 @@ def frac(input):
     return input - input.trunc()
 
 
+def float_only(name, *xs, exc=NotImplementedError):
+    """PyTorch's refusal of integer and bool tensors for a floating-point kernel."""
+    for x in xs:
+        if isinstance(x, Tensor) and not x.is_floating_point():
+            raise exc(f"\"{name}_cpu\" not implemented for '{_dt_name(x)}'")
+
+
 def _dt_name(t):
-    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(t.dtype.name, t.dtype.name)
+    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}.get(t.dtype.name, t.dtype.name)
 
 
 def sinc(input):
@@ -364,7 +372,8 @@ def logit(input, eps=None):
     # -inf at 0 and inf at 1, as PyTorch, without NumPy's divide-by-zero warnings
     end = (x == 0) | (x == 1)
     safe = where(end, 0.5, x)
-    return where(end, where(x == 1, math.inf, -math.inf), (safe / (1 - safe)).log())
+    core = (safe / (1 - safe)).log()
+    return where(x == 1, math.inf, where(x == 0, -math.inf, core))
 
 
 def positive(input):
@@ -380,6 +389,7 @@ def _tensor_of(x, like):
 def logaddexp(input, other):
     """log(exp(a) + exp(b)) without overflow: m + log(exp(a - m) + exp(b - m)), m = max(a, b)
     (held constant: the gradient is exp(a - out), exp(b - out))."""
+    float_only("logaddexp", input, other)
     m = maximum(input, other).detach()
     m = where(isinf(m), 0.0, m)
     s = (input - m).exp() + (other - m).exp()
@@ -403,6 +413,7 @@ def xlogy(input, other):
 
 def hypot(input, other):
     """sqrt(a^2 + b^2)."""
+    float_only("hypot", input, other)
     return (input * input + other * other).sqrt()
 
 

@@ -20,7 +20,7 @@ from .join import cat
 from .reduce import _nondiff, values_indices, nansum
 from .sorting import argsort, sort
 from .inplace import make_inplace
-from .pointwise import on_host
+from .pointwise import float_only, on_host
 
 __all__ = ["cummax", "cummin", "logcumsumexp", "diff", "msort", "nanmean", "nanmedian",
            "quantile", "nanquantile", "mode", "histc", "histogram", "cov", "corrcoef",
@@ -109,6 +109,7 @@ class Logcumsumexp(Op):
 
 
 def logcumsumexp(input, dim):
+    float_only("logcumsumexp", input)
     if input._data.ndim == 0:
         return apply(Logcumsumexp, input.reshape(1), dim=0).reshape(())
     return apply(Logcumsumexp, input, dim=_norm_dim(dim, input._data.ndim, "logcumsumexp"))
@@ -193,6 +194,8 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     else:
         if q.ndim > 1:
             raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        if q.dtype is not input.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
         qt = q.to(input.dtype).reshape(-1)
         if _state.tracer is None and bool(((qt < 0) | (qt > 1)).any()):  # (eager check)
             raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
@@ -303,8 +306,7 @@ Histc = _nondiff("histc", on_host(_histc), None)
 def histc(input, bins=100, min=0, max=0):
     """Counts of elements in ``bins`` equal-width bins over [min, max] (the data's range when
     min == max); elements outside are ignored."""
-    if not input.is_floating_point():
-        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{input.dtype.name}'")
+    float_only("histogram", input)
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")
     if min > max:
@@ -377,6 +379,7 @@ def corrcoef(input):
 
 def renorm(input, p, dim, maxnorm):
     """Each sub-tensor along dim rescaled to a p-norm of at most maxnorm."""
+    float_only("renorm", input, exc=RuntimeError)
     d = _norm_dim(dim, input._data.ndim, "renorm")
     others = tuple(i for i in builtins.range(input.ndim) if i != d)
     norms = input.norm(p, others, keepdim=True) if others else input.abs()
