@@ -107,10 +107,12 @@ def test_inplace_keeps_the_dtype_and_refuses_what_torch_refuses():
 
 
 @pytest.mark.parametrize("name,args", [("acos_", ()), ("cumsum_", (0,)), ("logit_", ()),
-                                       ("hypot_", ("o",)), ("addr_", ("v2", "v3"))])
+                                       ("hypot_", ("o",)), ("addr_", ("v2", "v3")),
+                                       ("nan_to_num_", ()), ("xlogy_", ("p",))])
 def test_inplace_on_a_non_leaf_backpropagates_as_torch(name, args):
     base = RNG.uniform(0.1, 0.9, (2, 3))
-    extra = {"o": RNG.uniform(-1, 1, (2, 3)), "v2": RNG.uniform(-1, 1, 2),
+    extra = {"o": RNG.uniform(-1, 1, (2, 3)), "p": RNG.uniform(0.5, 2, (2, 3)),
+             "v2": RNG.uniform(-1, 1, 2),
              "v3": RNG.uniform(-1, 1, 3)}
     grads = []
     for lib, mod in (("cd", cadenza), ("th", torch)):
