@@ -23,6 +23,8 @@ from .dtypes import bool, float, double, half, long, int, short  # noqa: E402  (
 from . import dtypes as _dtypes  # noqa: E402
 from .device import device  # noqa: E402
 from ._tensor import Tensor, Size  # noqa: E402
+from ._tensor_api.memory import (layout, strided, TypedStorage,  # noqa: E402
+                                 UntypedStorage)
 from .errors import ShapeError, DTypeError, DeviceError, TraceError  # noqa: E402
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled,  # noqa: E402
                                  inference_mode, is_grad_enabled, is_inference_mode_enabled)

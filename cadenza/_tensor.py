@@ -6,7 +6,9 @@ mixins, each declared once beside the functions it calls:
 - ``_tensor_api.operators``: ``+ - * / // % ** @``, comparisons, ``& | ^ ~``, reflected forms;
 - ``_tensor_api.inplace``: ``x += y``, ``fill_``/``copy_``, random fills (``x.normal_()``);
 - ``_tensor_api.convert``: ``to``, ``cpu``/``cuda``, ``float()``, ``new_zeros``, ``softmax``;
-- ``_tensor_api.autograd``: ``backward``, hooks, ``retain_grad``.
+- ``_tensor_api.autograd``: ``backward``, hooks, ``retain_grad``;
+- ``_tensor_api.memory``: ``storage_offset``, ``pin_memory``, device predicates, the in-place
+  shape changes (``squeeze_``, ``t_``, ``resize_``), ``new``, ``map_``.
 """
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
 from .ops.unary import UnaryMethods
 from .ops.views import ViewMethods
+from .ops.pointwise import PointwiseMethods
+from .ops.stats import StatsMethods
+from .ops.scatters import ScatterMethods
+from .ops.products import ProductMethods
+from ._tensor_api.memory import MemoryMethods
 from ._tensor_base import TensorBase, Size, _make, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
 
 __all__ = ["Tensor", "Size"]
@@ -36,7 +43,8 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, InplaceMethods, ConvertMethods, AutogradMethods):
+             LinalgMethods, InplaceMethods, ConvertMethods, AutogradMethods,
+             PointwiseMethods, StatsMethods, ScatterMethods, ProductMethods, MemoryMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

@@ -60,6 +60,7 @@ class InplaceMethods:
     __itruediv__ = _inplace_operator(BinaryMethods.div_)
     __ipow__ = _inplace_operator(BinaryMethods.pow_)
     __imod__ = _inplace_operator(BinaryMethods.remainder_)
+    __idiv__ = __itruediv__                  # (issue 10: the Python 2 name)
     __ifloordiv__ = _commit(O.floor_divide)
     __iand__ = _commit(and_)
     __ior__ = _commit(or_)

@@ -80,6 +80,24 @@ _ne = _binary(O.ne)
 class OperatorMethods:
     __slots__ = ()
 
+    # --- issue 10: the remaining Python protocols torch.Tensor has
+    def __contains__(self, element):
+        """``v in t``: whether any element equals v (a number or a tensor)."""
+        if not isinstance(element, (TensorBase, int, float, bool)):
+            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element)}.")
+        return bool((self == element).any())
+
+    def __reversed__(self):
+        return self if self._data.ndim == 0 else O.flip(self, 0)
+
+    def __nonzero__(self):
+        return self.__bool__()
+
+    def __long__(self):
+        return self.__int__()
+    # --- end issue 10
+
     __add__ = __radd__ = _direct(O.Add)
     __mul__ = __rmul__ = _direct(O.Mul)
     __truediv__ = _direct(O.Div)
@@ -99,6 +117,8 @@ class OperatorMethods:
     __rfloordiv__ = _reflected(O.floor_divide)
     __rmod__ = _reflected(O.remainder)
     __rpow__ = _reflected(O.pow)
+    __div__ = __truediv__                     # (issue 10: Python 2 names torch keeps)
+    __rdiv__ = __rtruediv__
 
     def __eq__(self, other):
         if other is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
                conv, pool, activation, normalization, softmax_fused, inplace, device)
+from . import pointwise, stats, scatters, products  # (issue 10: Tensor methods)
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
@@ -23,7 +24,12 @@ from .linalg import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
+from .pointwise import *  # noqa: F401,F403
+from .stats import *  # noqa: F401,F403
+from .scatters import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
-                       linalg, conv, pool, activation) for n in m.__all__]
+                       linalg, conv, pool, activation,
+                       pointwise, stats, scatters, products) for n in m.__all__]

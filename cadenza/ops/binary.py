@@ -14,7 +14,7 @@ from ..errors import DTypeError
 from .unary import nonzero
 from .inplace import make_inplace
 
-__all__ = ["add", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "div", "divide",
+__all__ = ["add", "arctan2", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "div", "divide",
            "eq", "exp2", "float_power", "floor_divide", "fmod", "ge", "greater",
            "greater_equal", "gt", "le", "less", "less_equal", "logical_and",
            "logical_or", "logical_xor", "lt", "maximum", "minimum", "mul", "multiply",
@@ -377,7 +377,7 @@ def remainder(input, other):
     return apply(Remainder, input, other)
 
 
-atan2 = _binary_fn(Atan2)
+atan2 = arctan2 = _binary_fn(Atan2)
 eq = _binary_fn(Eq)
 ne = not_equal = _binary_fn(Ne)
 lt = less = _binary_fn(Lt)
@@ -445,11 +445,45 @@ def exp2(input):
     return pow(2.0, input)
 
 
+_float_power_inplace = make_inplace(float_power, "float_power_")
+
+
 # ----------------------------------------------------------------------------- Tensor methods
 class BinaryMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
+
+    # --- Tensor methods (issue 10): the in-place forms of this module's functions
+    arctan2 = arctan2
+    atan2_ = make_inplace(atan2, "atan2_")
+    arctan2_ = make_inplace(atan2, "arctan2_")
+    exp2_ = make_inplace(exp2, "exp2_", True)
+    floor_divide_ = make_inplace(floor_divide, "floor_divide_", True)
+    eq_ = make_inplace(eq, "eq_")
+    ne_ = make_inplace(ne, "ne_")
+    not_equal_ = make_inplace(ne, "not_equal_")
+    lt_ = make_inplace(lt, "lt_")
+    less_ = make_inplace(lt, "less_")
+    le_ = make_inplace(le, "le_")
+    less_equal_ = make_inplace(le, "less_equal_")
+    gt_ = make_inplace(gt, "gt_")
+    greater_ = make_inplace(gt, "greater_")
+    ge_ = make_inplace(ge, "ge_")
+    greater_equal_ = make_inplace(ge, "greater_equal_")
+    logical_and_ = make_inplace(logical_and, "logical_and_")
+    logical_or_ = make_inplace(logical_or, "logical_or_")
+    logical_xor_ = make_inplace(logical_xor, "logical_xor_")
+    bitwise_and_ = make_inplace(bitwise_and, "bitwise_and_")
+    bitwise_or_ = make_inplace(bitwise_or, "bitwise_or_")
+    bitwise_xor_ = make_inplace(bitwise_xor, "bitwise_xor_")
+
+    def float_power_(self, exponent):
+        if self.dtype is not _dt.float64:
+            raise RuntimeError(f"the base given to float_power_ has dtype {self.dtype.name} but "
+                               f"the operation's result requires dtype float64")
+        return _float_power_inplace(self, exponent)
+    # --- end issue 10
 
     add = add
     sub = subtract = sub

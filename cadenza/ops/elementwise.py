@@ -192,7 +192,7 @@ class ElementwiseMethods:
     lerp_ = make_inplace(lerp, "lerp_")
     addcmul_ = make_inplace(addcmul, "addcmul_")
     addcdiv_ = make_inplace(addcdiv, "addcdiv_")
-    nan_to_num_ = make_inplace(nan_to_num, "nan_to_num_")
+    nan_to_num_ = make_inplace(nan_to_num, "nan_to_num_", True)  # (issue 10: where saves self)
 
     def clamp_min(self, min):
         return clamp(self, min=min)

@@ -114,8 +114,10 @@ def _fast_ufunc(self, ufunc, args, kwargs):
     return True
 
 
-def make_inplace(fn, name):
-    """Tensor method ``name`` (e.g. add_) from the out-of-place function ``fn``."""
+def make_inplace(fn, name, composite=False):
+    """Tensor method ``name`` (e.g. add_) from the out-of-place function ``fn``. A
+    ``composite`` fn (several recorded ops) may save self in a node before the last one, which
+    commit_inplace's snapshot does not reach: while grad is recorded it reads a clone of self."""
     ufunc = _UFUNCS.get(name)
 
     def method(self, *args, **kwargs):
@@ -124,7 +126,9 @@ def make_inplace(fn, name):
                 state.tracer is None and _fast_ufunc(self, ufunc, args, kwargs):
             return self
         check_inplace(self, name)
-        out = fn(self, *args, **kwargs)
+        src = apply(Clone, self) if composite and self._requires_grad and \
+            state.grad_enabled else self
+        out = fn(src, *args, **kwargs)
         return commit_inplace(self, out)
     method.__name__ = name
     method.__doc__ = f"In-place version of {fn.__name__}."

@@ -13,7 +13,10 @@ from .views import expand, unsqueeze
 from ..dtypes import result_type
 
 __all__ = ["cat", "chunk", "concat", "concatenate", "hstack", "meshgrid", "narrow",
-           "select", "split", "stack", "tensor_split", "unbind", "vstack"]
+           "select", "split", "stack", "tensor_split", "unbind", "vstack",
+           # issue 10
+           "hsplit", "vsplit", "dsplit", "split_with_sizes", "unsafe_split", "unsafe_chunk",
+           "unsafe_split_with_sizes", "narrow_copy"]
 
 
 
@@ -204,11 +207,62 @@ def meshgrid(*tensors, indexing="ij"):
     return tuple(outs)
 
 
+# --- issue 10: the NumPy-style splits and split's other names
+def _split_along(name, input, sections, dim, min_ndim):
+    if input._data.ndim < min_ndim:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} dimension"
+                           f"{'s' if min_ndim > 1 else ''}, but got a tensor with "
+                           f"{input._data.ndim} dimensions!")
+    if isinstance(sections, (int, np.integer)):
+        n = input.shape[dim]
+        if sections == 0 or n % sections:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but "
+                               f"the size of the dimension {n} is not divisible by the "
+                               f"split_size {sections}!")
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input, indices_or_sections):
+    return _split_along("hsplit", input, indices_or_sections, 0 if input.ndim == 1 else 1, 1)
+
+
+def vsplit(input, indices_or_sections):
+    return _split_along("vsplit", input, indices_or_sections, 0, 2)
+
+
+def dsplit(input, indices_or_sections):
+    return _split_along("dsplit", input, indices_or_sections, 2, 3)
+
+
+def split_with_sizes(input, split_sizes, dim=0):
+    return split(input, [int(s) for s in split_sizes], dim)
+
+
+unsafe_split = split
+unsafe_chunk = chunk
+unsafe_split_with_sizes = split_with_sizes
+
+
+def narrow_copy(input, dim, start, length):
+    return narrow(input, dim, start, length).clone()
+
+
 # ----------------------------------------------------------------------------- Tensor methods
 class JoinMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
+
+    # --- Tensor methods (issue 10)
+    hsplit = hsplit
+    vsplit = vsplit
+    dsplit = dsplit
+    split_with_sizes = split_with_sizes
+    unsafe_split = unsafe_split
+    unsafe_chunk = unsafe_chunk
+    unsafe_split_with_sizes = unsafe_split_with_sizes
+    narrow_copy = narrow_copy
+    # --- end issue 10
 
     narrow = narrow
     split = split

@@ -14,6 +14,7 @@ from ..errors import DTypeError
 from .._creation import _wrap_np
 from .elementwise import isinf, isnan, maximum, minimum, where
 from .index import gather
+from .inplace import make_inplace
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "count_nonzero",
            "cumprod", "cumsum", "logsumexp", "max", "mean", "min", "nansum", "norm",
@@ -504,11 +505,23 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
 
 
+_cumsum_ = make_inplace(cumsum, "cumsum_")
+_cumprod_ = make_inplace(cumprod, "cumprod_")
+
+
 # ----------------------------------------------------------------------------- Tensor methods
 class ReduceMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
+
+    # --- Tensor methods (issue 10)
+    def cumsum_(self, dim, *, dtype=None):
+        return _cumsum_(self, dim, dtype=dtype)
+
+    def cumprod_(self, dim, *, dtype=None):
+        return _cumprod_(self, dim, dtype=dtype)
+    # --- end issue 10
 
     sum = sum
     nansum = nansum

@@ -19,7 +19,8 @@ from .index import _data_dependent, index_put, index_select
 from .inplace import make_inplace
 
 __all__ = ["diag", "diagonal", "flip", "fliplr", "flipud", "pad", "repeat",
-           "repeat_interleave", "roll", "tile", "trace", "tril", "triu"]
+           "repeat_interleave", "roll", "tile", "trace", "tril", "triu",
+           "ravel", "rot90"]  # (issue 10)
 
 
 
@@ -206,11 +207,43 @@ def trace(input):
     return diagonal(input).sum()
 
 
+# --- issue 10
+def ravel(input):
+    return input.reshape(-1)
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees k times in the plane of dims (from the first towards the second)."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    nd = input._data.ndim
+    if nd < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {nd}")
+    d0, d1 = _norm_dim(dims[0], nd, "rot90"), _norm_dim(dims[1], nd, "rot90")
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return flip(input, d1).transpose(d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return flip(input, d0).transpose(d0, d1)
+    return input.clone()
+
+
 # ----------------------------------------------------------------------------- Tensor methods
 class ShapeMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
+
+    # --- Tensor methods (issue 10)
+    ravel = ravel
+    rot90 = rot90
+    # --- end issue 10
 
     flip = flip
     fliplr = fliplr

@@ -11,6 +11,7 @@ from .inplace import make_inplace
 
 __all__ = ["abs", "absolute", "acos", "arccos", "arcsin", "arcsinh", "arctan",
            "argwhere", "asin", "asinh", "atan", "atanh", "arctanh", "bitwise_not", "ceil",
+           "acosh", "arccosh",
            "cos", "cosh",
            "erf", "erfc", "exp", "expm1", "fix", "floor", "isfinite", "isinf", "isnan",
            "log", "log10", "log1p", "log2", "logical_not", "neg", "negative", "nonzero",
@@ -78,6 +79,10 @@ Atanh = _unary("atanh", lambda xp, a: xp.arctanh(a),
 # d/dx asinh(x) = 1 / sqrt(x^2 + 1)
 Asinh = _unary("asinh", lambda xp, a: xp.arcsinh(a),
                lambda c, g: g * (c.saved[0] * c.saved[0] + 1).rsqrt(), "asinh({0})", "Asinh",
+               c_exact=False)
+# d/dx acosh(x) = 1 / sqrt(x^2 - 1)
+Acosh = _unary("acosh", lambda xp, a: xp.arccosh(a),
+               lambda c, g: g * (c.saved[0] * c.saved[0] - 1).rsqrt(), "acosh({0})", "Acosh",
                c_exact=False)
 Tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda c, g: g * (1 - c.out * c.out),
               "tanh({0})", "Tanh", saves="output", c_exact=False)
@@ -216,6 +221,7 @@ cosh = _unary_fn(Cosh)
 tanh = _unary_fn(Tanh)
 asinh = arcsinh = _unary_fn(Asinh)
 atanh = arctanh = _unary_fn(Atanh)
+acosh = arccosh = _unary_fn(Acosh)
 erf = _unary_fn(Erf)
 relu = _unary_fn(Relu)
 abs = absolute = _unary_fn(Abs)
@@ -264,6 +270,35 @@ class UnaryMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
+
+    # --- Tensor methods (issue 10): acosh and the in-place forms of this module's functions
+    acosh = arccosh = acosh
+    acosh_ = make_inplace(acosh, "acosh_")
+    arccosh_ = make_inplace(acosh, "arccosh_")
+    arctanh_ = make_inplace(atanh, "arctanh_")
+    asinh_ = make_inplace(asinh, "asinh_")
+    arcsinh_ = make_inplace(asinh, "arcsinh_")
+    acos_ = make_inplace(acos, "acos_")
+    arccos_ = make_inplace(acos, "arccos_")
+    asin_ = make_inplace(asin, "asin_")
+    arcsin_ = make_inplace(asin, "arcsin_")
+    atan_ = make_inplace(atan, "atan_")
+    arctan_ = make_inplace(atan, "arctan_")
+    sinh_ = make_inplace(sinh, "sinh_")
+    cosh_ = make_inplace(cosh, "cosh_")
+    tan_ = make_inplace(tan, "tan_")
+    expm1_ = make_inplace(expm1, "expm1_")
+    log2_ = make_inplace(log2, "log2_", True)
+    log10_ = make_inplace(log10, "log10_", True)
+    erfc_ = make_inplace(erfc, "erfc_", True)
+    absolute_ = make_inplace(abs, "absolute_")
+    negative_ = make_inplace(neg, "negative_")
+    sgn_ = make_inplace(sign, "sgn_")
+    fix_ = make_inplace(trunc, "fix_")
+    bitwise_not_ = make_inplace(bitwise_not, "bitwise_not_")
+    arcsin = asin
+    arccos = acos
+    # --- end issue 10
 
     neg = negative = neg
     exp = exp

@@ -405,11 +405,26 @@ class PadConstant(Op):
                  out, mode="constant")
 
 
+def sum_to_size(input, *size):
+    """input summed down to ``size`` (which must broadcast to input's shape)."""
+    size = tuple(int(s) for s in _shape_args(size))
+    shp = tuple(input.shape)
+    ok = len(size) <= len(shp) and all(s in (1, t) for s, t in zip(size[::-1], shp[::-1]))
+    if not ok:
+        raise RuntimeError(f"size {list(size)} is not expandable to size {list(shp)}.")
+    return sum_to(input, size)
+
+
 # ----------------------------------------------------------------------------- Tensor methods
 class ViewMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``,
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
+
+    sum_to_size = sum_to_size  # (issue 10)
+
+    def adjoint(self):  # (issue 10; the conjugate transpose: the transpose of a real tensor)
+        return transpose(self, -2, -1)
 
     reshape = reshape
     view = view

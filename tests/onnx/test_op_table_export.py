@@ -55,11 +55,30 @@ UNSUPPORTED = {
     "soft_margin_loss": _NO_LOG1P, "binary_cross_entropy_with_logits": _NO_LOG1P,
     "multilabel_soft_margin_loss": _NO_LOG1P,
 }
+# --- Tensor methods (issue 10): primitives without an ONNX lowering (series in NumPy, integer
+# ops ONNX lacks, index scans) and the composites over them or over index_put/flip/trunc
+_IDX_PUT = {"index_put"}
+UNSUPPORTED.update({
+    "lgamma": {"lgamma"}, "digamma": {"digamma"}, "polygamma": {"polygamma"},
+    "mvlgamma": {"lgamma"}, "erfinv": {"erfinv"}, "igamma": {"igamma"},
+    "igammac": {"igammac"}, "i0": {"i0"}, "signbit": {"signbit"},
+    "copysign": {"signbit"}, "frac": {"trunc"}, "gcd": {"gcd"}, "lcm": {"lcm"},
+    "nextafter": {"nextafter"}, "bitwise_left_shift": {"bitwise_left_shift"},
+    "bitwise_right_shift": {"bitwise_right_shift"}, "cummax": {"cummax_index"},
+    "cummin": {"cummin_index"}, "logcumsumexp": {"logcumsumexp"}, "mode": {"mode_index"},
+    "histc": {"histc"}, "scatter_reduce": {"scatter_reduce"}, "index_reduce": {"scatter_reduce"},
+    "put": _IDX_PUT, "select_scatter": _IDX_PUT, "slice_scatter": _IDX_PUT,
+    "diagonal_scatter": _IDX_PUT, "as_strided_scatter": _IDX_PUT, "diag_embed": _IDX_PUT,
+    "diagflat": _IDX_PUT, "rot90": {"flip"},
+})
+# --- end issue 10
 # entries with samples whose output shape (or Python result) depends on the values, or that
 # compiled mode does not capture: export traces as compile does and raises TraceError
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
-                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties"}
+                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties",
+                  # issue 10
+                  "frexp", "histogram", "unique_consecutive", "nonzero_static"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"
@@ -77,6 +96,7 @@ EXPORT_BUGS = {
     "cross_entropy:more": "weighted (N, C, H, W) input with label_smoothing: GatherElements "
                           "ranks differ",
     "equal": "a Python bool result exports as a graph with no output instead of an error",
+    "positive": _IDENTITY,  # (issue 10)
     "max_pool2d:indices": "max_pool2d(2, 2, padding=1, ceil_mode=True) on 7x6: ONNX MaxPool "
                           "keeps the last window that starts in the padding (5 rows, eager 4)",
 }

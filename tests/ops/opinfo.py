@@ -543,6 +543,282 @@ add(OpInfo("asinh", unary(), dtypes=NUM + HALF, atol=1e-5))
 add(OpInfo("atanh", unary(low=-0.9, high=0.9), dtypes=NUM + HALF, atol=1e-5))
 
 
+# --- Tensor methods (issue 10): new ops and composites -------------------------------------
+def _edge(*vals):
+    """A sample of fixed values (special points: zeros, NaN, inf, ties)."""
+    return lambda m: S(np.array(vals, m.dtype if m.dtype in FLOAT else "float64"))
+
+
+_INFS = (1.0, np.nan, np.inf, -np.inf, -0.0, 0.0, -2.0)
+
+
+def _method(name):
+    """(cd, th) calling the Tensor method ``name`` on the first argument."""
+    def call(x, *a, **k):
+        return getattr(x, name)(*a, **k)
+    return call
+
+
+add(OpInfo("acosh", unary(low=1.1, high=3), dtypes=NUM + HALF, atol=1e-5),
+    OpInfo("lgamma", lambda m: unary(low=0.2, high=4)(m) + [_edge(-2.5, -0.5, 0.3, 7.5)(m)],
+           dtypes=NUM, prims=("lgamma", "digamma", "polygamma")),
+    OpInfo("digamma", lambda m: unary(low=0.2, high=4)(m) + [_edge(-2.5, -0.5, 0.3, 17.5)(m)],
+           dtypes=NUM, prims=("digamma", "polygamma")),
+    OpInfo("polygamma", lambda m: [S(n, m(2, 3, low=0.3, high=4)) for n in range(4)] +
+           [S(1, m(5, low=12, high=30)), S(2, m())], dtypes=FLOAT, atol=1e-5),
+    OpInfo("mvlgamma", lambda m: [S(m(2, 3, low=1.6, high=4), 1), S(m(4, low=1.6, high=4), 3)],
+           dtypes=FLOAT, prims=("lgamma",)),
+    # (torch differentiates igamma/igammac in x only: the shape parameter a is a constant here)
+    OpInfo("igamma", lambda m: [S(m(2, 3, low=0.5, high=3), m(2, 3, low=0.1, high=4)).const(0),
+                                S(m(3, low=0.5, high=3), m(2, 1, low=0.1, high=6)).const(0),
+                                S(np.array([1.0, 2.0, 3.0]), np.array([0.0, np.inf, 2.0]))
+                                .const(0)], prims=("igamma", "lgamma", "exp"),
+           grad_samples=lambda m: [
+               S(m(2, 3, low=0.5, high=3), m(2, 3, low=0.1, high=4)).const(0),
+               S(m(3, low=0.5, high=3), m(2, 1, low=0.1, high=6)).const(0)]),
+    OpInfo("igammac", lambda m: [S(m(2, 3, low=0.5, high=3), m(2, 3, low=0.1, high=4)).const(0),
+                                 S(m(3, low=4, high=9), m(2, 1, low=5, high=9)).const(0)],
+           prims=("igammac", "lgamma", "exp")),
+    OpInfo("erfinv", lambda m: unary(low=-0.9, high=0.9)(m) + [_edge(-1, 1, 0, 0.999, 1.5)(m)],
+           dtypes=NUM + HALF, grad_samples=unary(low=-0.9, high=0.9), prims=("erfinv", "exp")),
+    OpInfo("i0", lambda m: unary(low=-3, high=3)(m) + [_edge(0, 12.5, -30)(m)], dtypes=NUM,
+           prims=("i0", "i1"), grad_samples=unary(low=-3, high=3)),
+    OpInfo("signbit", lambda m: [_edge(*_INFS)(m)] + unary()(m), dtypes=NUM, grad=False),
+    OpInfo("isposinf", lambda m: [_edge(*_INFS)(m)] + unary()(m), dtypes=NUM, grad=False,
+           prims=("isinf", "gt", "bitwise_and", "logical_and")),
+    OpInfo("isneginf", lambda m: [_edge(*_INFS)(m)] + unary()(m), dtypes=NUM, grad=False,
+           prims=("isinf", "lt")),
+    OpInfo("deg2rad", unary(), dtypes=NUM, prims=("mul",)),
+    OpInfo("rad2deg", unary(), dtypes=NUM, prims=("mul",)),
+    OpInfo("frac", lambda m: unary()(m) + [_edge(-1.5, 2.0, -0.0, 3.25)(m)],
+           errors=(Err(lambda m: S(m(3, dtype="int64")), RuntimeError),),
+           prims=("sub", "trunc")),
+    OpInfo("sinc", lambda m: unary()(m) + [_edge(0.0, 1.0, -0.5)(m)], grad_samples=unary(),
+           dtypes=NUM, prims=("sin", "div", "where")),
+    OpInfo("logit", lambda m: unary(low=0.05, high=0.95)(m) + [
+        S(m(2, 3, low=0, high=1), eps=0.2), S(np.array([0.0, 1.0, 0.5], m.dtype))],
+        grad_samples=lambda m: [S(m(2, 3, low=0.05, high=0.95)),
+                                S(np.array([0.1, 0.3, 0.9], m.dtype), eps=0.2)],
+        prims=("log", "div", "clamp")),
+    OpInfo("positive", unary(), dtypes=NUM, errors=(Err(lambda m: S(m(3, dtype="bool")),
+                                                        RuntimeError),)),
+    OpInfo("logaddexp", lambda m: binary(scalars=())(m) + [
+        S(np.array([-np.inf, np.inf, 1000.0, -1000.0], m.dtype),
+          np.array([-np.inf, 1.0, 1000.0, 3.0], m.dtype))],
+        grad_samples=binary(scalars=()), prims=("exp", "log", "maximum", "add"),
+        errors=(Err(lambda m: S(m(3), m(3)), NotImplementedError, "int64"),)),
+    OpInfo("logaddexp2", binary(scalars=()), prims=("exp", "log", "maximum", "add")),
+    OpInfo("xlogy", lambda m: [S(m(2, 3), m(2, 3, low=0.1, high=3)),
+                               S(m(2, 3), m(3, low=0.1, high=3)),
+                               S(np.array([0.0, 0.0, 1.0, 2.0], m.dtype),
+                                 np.array([0.0, np.nan, 2.0, 0.5], m.dtype)),
+                               S(m(2, 3), 2.5), S(2.0, m(3, low=0.1, high=3))],
+           grad_samples=lambda m: [S(m(2, 3), m(2, 3, low=0.1, high=3)),
+                                   S(np.array([0.0, 1.0], m.dtype), m(2, low=0.5, high=2))],
+           prims=("log", "mul", "where", "eq")),
+    OpInfo("hypot", binary(low2=0.3, high2=2, scalars=()), prims=("sqrt", "mul", "add"),
+           errors=(Err(lambda m: S(m(3), m(3)), NotImplementedError, "int64"),)),
+    OpInfo("copysign", lambda m: [x.const(1) for x in binary(nonzero2=True, scalars=())(m)] +
+           [S(m(2, 3), -1.5), S(m(4), np.array([-0.0, 0.0, -1.0, np.inf], "float64")).const(1)],
+           dtypes=NUM, prims=("signbit", "abs", "neg", "where")),
+    OpInfo("fmax", lambda m: binary(scalars=())(m) + [
+        S(np.array([np.nan, 1.0, np.nan, 2.0], "float64"),
+          np.array([1.0, np.nan, np.nan, 3.0], "float64"))],
+        dtypes=NUM, prims=("where", "ge", "isnan")),
+    OpInfo("fmin", lambda m: binary(scalars=())(m) + [
+        S(np.array([np.nan, 1.0, np.nan, 2.0], "float64"),
+          np.array([1.0, np.nan, np.nan, 3.0], "float64"))],
+        dtypes=NUM, prims=("where", "le", "isnan")),
+    OpInfo("heaviside", lambda m: [S(np.array([-1, 0, 2, 0], m.dtype), m(4)),
+                                   S(m(2, 3), m(3)), S(m(2, 3), m(2, 1))],
+           dtypes=NUM, grad=False, prims=("where", "eq", "gt", "cast")),
+    # (torch's gradient for a negative integer exponent is 0: its 2 ** other is an integer
+    # power; the gradient samples keep exponents >= 0, where both are 2 ** other)
+    OpInfo("ldexp", lambda m: [S(m(2, 3), np.array([[1, 2, -1], [0, 3, 1]])),
+                               S(m(4), np.array(2))], dtypes=NUM, prims=("mul", "pow"),
+           grad_samples=lambda m: [S(m(2, 3), np.array([[1, 2, 0], [0, 3, 1]])),
+                                   S(m(4), m(4, low=-1, high=1))]),
+    OpInfo("frexp", lambda m: [S(m(2, 3)), S(np.array([0.0, 8.0, -3.5, np.inf], m.dtype))],
+           grad=False),
+    OpInfo("gcd", binary(scalars=()), dtypes=INTS, grad=False),
+    OpInfo("lcm", binary(low=-4, high=6, low2=-4, high2=6, scalars=()), dtypes=INTS,
+           grad=False),
+    OpInfo("nextafter", binary(scalars=()), grad=False),
+    OpInfo("bitwise_left_shift", lambda m: [S(m(2, 3), m(2, 3, low=0, high=5)), S(m(2, 3), 2),
+                                            S(m(3), m(2, 1, low=0, high=3))],
+           dtypes=INTS, grad=False),
+    OpInfo("bitwise_right_shift", lambda m: [S(m(2, 3), m(2, 3, low=0, high=3)),
+                                             S(m(2, 3), 1)], dtypes=INTS, grad=False),
+    )
+
+# scans and statistics
+add(OpInfo("cummax", lambda m: [S(m(2, 5), 1), S(m(4), 0), S(m(3, 4), 0), S(m(), 0),
+                                S(np.array([1, 3, 3, 2, 3, 5], m.dtype), 0)], dtypes=NUM,
+           prims=("cummax_index", "getitem"),
+           grad_samples=lambda m: [S(m(2, 5), 1), S(m(4), 0), S(m(3, 4), 0)]),
+    OpInfo("cummin", lambda m: [S(m(2, 5), 1), S(m(4), -1),
+                                S(np.array([3, 1, 1, 2, 1, 0], m.dtype), 0)], dtypes=NUM,
+           prims=("cummin_index", "getitem"),
+           grad_samples=lambda m: [S(m(2, 5), 1), S(m(4), -1)]),
+    OpInfo("logcumsumexp", lambda m: [S(m(2, 5), 1), S(m(4), 0), S(m(3, 4), 0), S(m(), 0),
+                                      S(np.array([-1000.0, 0.0, 1000.0], m.dtype), 0)],
+           grad_samples=lambda m: [S(m(2, 5), 1), S(m(4), 0), S(m(3, 4), 0)],
+           prims=("logcumsumexp", "exp"),
+           errors=(Err(lambda m: S(m(3), 0), NotImplementedError, "int64"),)),
+    OpInfo("diff", lambda m: [S(m(2, 5)), S(m(2, 5), 2, 0), S(m(3, 4), 1, -1, m(3, 1), m(3, 2)),
+                              S(m(5), prepend=m(2))], dtypes=NUM, prims=("sub", "getitem")),
+    OpInfo("msort", lambda m: [S(m(4, 3)), S(m(5))], dtypes=NUM, prims=("argsort", "getitem")),
+    OpInfo("nanmean", lambda m: [S(np.array([1.0, np.nan, 2.0], m.dtype)), S(m(2, 3), 1),
+                                 S(np.array([[1.0, np.nan], [np.nan, np.nan]], m.dtype), 1, True)],
+           grad_samples=lambda m: [S(np.array([1.0, np.nan, 2.0], m.dtype)), S(m(2, 3), 1)],
+           prims=("sum", "where", "isnan", "div")),
+    OpInfo("nanmedian", lambda m: [
+        S(np.array([[np.nan, np.nan, np.nan], [1.0, np.nan, 2.0], [3.0, 1.0, 2.0]], m.dtype), 1),
+        S(m(2, 5), 1), S(m(2, 5), 0, True), S(np.array([1.0, np.nan, 3.0, 2.0], m.dtype)),
+        S(m(2, 6))], prims=("argsort", "getitem", "isnan", "sum"),
+        grad_samples=lambda m: [S(m(2, 5), 1), S(m(2, 5), 0, True),
+                                S(np.array([1.0, np.nan, 3.0, 2.0], m.dtype))]),
+    OpInfo("quantile", lambda m: [S(m(7), 0.3), S(m(2, 5), 0.5, 1),
+                                  S(m(2, 5), np.array([0.1, 0.9], m.dtype), 1, True).const(1),
+                                  S(m(3, 4), 0.25, interpolation="lower"),
+                                  S(m(3, 4), 0.6, 0, interpolation="higher"),
+                                  S(m(3, 4), 0.5, -1, interpolation="midpoint"),
+                                  S(m(3, 4), 0.4, 1, True, interpolation="nearest"),
+                                  S(np.array([1.0, np.nan, 2.0], m.dtype), 0.5)],
+           errors=(Err(lambda m: S(m(3), 1.5), RuntimeError),
+                   Err(lambda m: S(m(3, dtype="int64"), 0.5), RuntimeError),
+                   Err(lambda m: S(m(3), np.array([0.5])), RuntimeError)),
+           prims=("argsort", "getitem", "isnan", "mul", "add", "sub", "where")),
+    OpInfo("nanquantile", lambda m: [
+        S(np.array([[np.nan, np.nan, np.nan], [1.0, np.nan, 2.0], [3.0, 1.0, 2.0]], m.dtype),
+          0.3, 1),
+        S(m(2, 5), np.array([0.2, 0.7], m.dtype), 1).const(1),
+        S(np.array([1.0, np.nan, 3.0, 2.0], m.dtype), 0.5, interpolation="midpoint")],
+        grad_samples=lambda m: [S(m(2, 5), 0.4, 1), S(np.array([1.0, np.nan, 3.0], m.dtype),
+                                                      0.3)],
+        prims=("argsort", "getitem", "isnan", "mul", "add", "sub", "where")),
+    OpInfo("mode", lambda m: [S(np.array([[1, 2, 2, 1, 3], [4, 4, 5, 5, 1]], m.dtype), 1),
+                              S(m(3, 4)), S(m(3, 4), 0, True), S(m(), 0)], dtypes=NUM,
+           prims=("mode_index", "getitem"),
+           grad_samples=lambda m: [S(m(3, 4)), S(m(3, 4), 0, True), S(m(), 0)]),
+    OpInfo("histc", lambda m: [S(m(20)), S(m(20), 5, -1, 1), S(m(4, 5), 3)], grad=False,
+           errors=(Err(lambda m: S(m(20), 3), NotImplementedError, "int64"),)),
+    OpInfo("histogram", lambda m: [S(m(20), 5), S(m(20), 4, range=(-1.0, 1.0)),
+                                   S(m(20), 3, density=True)], grad=False),
+    OpInfo("cov", lambda m: [S(m(3, 6)), S(m(6)), S(m(3, 6), correction=0),
+                             S(m(2, 6), fweights=np.array([1, 2, 1, 3, 1, 2])),
+                             S(m(2, 5), aweights=m(5, low=0.1, high=1)).const("aweights")],
+           prims=("matmul", "sub", "div", "mul", "sum")),
+    OpInfo("corrcoef", lambda m: [S(m(3, 6)), S(m(2, 4))],
+           prims=("matmul", "sqrt", "div", "clamp")),
+    OpInfo("renorm", lambda m: [S(m(3, 4), 2, 0, 1.0), S(m(3, 4), 1, 1, 0.5),
+                                S(m(2, 3, 2), 3, 2, 10.0)], prims=("where", "mul"),
+           errors=(Err(lambda m: S(m(3, 4), 2, 0, 1.0), RuntimeError, "int64"),)),
+    OpInfo("unique_consecutive", lambda m: [
+        S(np.array([1, 1, 2, 2, 3, 1, 1, 2], m.dtype)),
+        S(np.array([1, 1, 2, 2, 3, 1, 1, 2], m.dtype), return_inverse=True, return_counts=True),
+        S(np.array([[1, 2], [1, 2], [3, 4], [1, 2]], m.dtype), dim=0, return_counts=True)],
+        dtypes=INTS, grad=False),
+    )
+
+# scatters with reductions and the functional scatters
+_SR_IDX = np.array([[0, 1, 0], [2, 2, 3], [1, 0, 0]])
+add(OpInfo("scatter_reduce", lambda m: [
+        S(m(3, 4, nonzero=True), 1, _SR_IDX, m(3, 3, nonzero=True), r, include_self=inc)
+        for r in ("sum", "prod", "mean", "amax", "amin") for inc in (True, False)] + [
+        S(m(3, 4), 0, np.array([[0, 1, 2, 0]]), m(2, 4), "sum"),
+        S(np.array([2.0, 0.0, 3.0], m.dtype), 0, np.array([0, 0, 1, 2]),
+          np.array([0.0, 5.0, 0.0, 4.0], m.dtype), "prod")],
+        dtypes=NUM, prims=("scatter_reduce", "getitem", "index_put"),
+        # (torch's backward rejects a src larger than index: that sample is forward only)
+        grad_samples=lambda m: [
+            S(m(3, 4, nonzero=True), 1, _SR_IDX, m(3, 3, nonzero=True), r, include_self=inc)
+            for r in ("sum", "prod", "mean", "amax", "amin") for inc in (True, False)] + [
+            S(np.array([2.0, 0.0, 3.0]), 0, np.array([0, 0, 1, 2]),
+              np.array([0.0, 5.0, 0.0, 4.0]), "prod")]),
+    OpInfo("index_reduce", lambda m: [
+        S(m(3, 4, nonzero=True), 0, np.array([0, 2, 0]), m(3, 4, nonzero=True), r,
+          include_self=inc)
+        for r in ("prod", "mean", "amax", "amin") for inc in (True, False)] + [
+        S(m(3, 4), 1, np.array([3, 3]), m(3, 2), "amax")], dtypes=NUM,
+        prims=("scatter_reduce",), check_limit=40),
+    OpInfo("put", lambda m: [S(m(3, 4), np.array([0, 5, -1]), m(3)),
+                             S(m(3, 4), np.array([1, 1, 2]), m(3), accumulate=True)],
+           dtypes=NUM, prims=("index_put", "reshape")),
+    OpInfo("select_scatter", lambda m: [S(m(3, 4), m(4), 0, 1), S(m(3, 4), m(3), 1, -1)],
+           dtypes=NUM, prims=("index_put",),
+           errors=(Err(lambda m: S(m(3, 4), m(3), 0, 1), RuntimeError),)),
+    OpInfo("slice_scatter", lambda m: [S(m(4, 4), m(2, 4), 0, 0, 4, 2),
+                                       S(m(3, 5), m(3, 2), 1, 1, 3), S(m(3, 2), m(3, 2))],
+           dtypes=NUM, prims=("index_put",)),
+    OpInfo("diagonal_scatter", lambda m: [S(m(3, 4), m(3)), S(m(3, 4), m(3), 1),
+                                          S(m(2, 3, 3), m(2, 3), 0, 1, 2),
+                                          S(m(3, 4), m(2), -1)],
+           dtypes=NUM, prims=("index_put", "permute")),
+    OpInfo("as_strided", lambda m: [S(m(3, 4), (2, 2), (1, 2)), S(m(12), (3, 3), (2, 1), 1),
+                                    S(m(3, 4), (3, 3), (0, 1))], dtypes=NUM,
+           prims=("getitem",), errors=(Err(lambda m: S(m(3, 4), (4, 4), (4, 1)),
+                                           RuntimeError),)),
+    # (torch's gradient for input is the incoming gradient at the overwritten positions, and 0
+    # elsewhere: the complement of the right one; compared here for src only)
+    OpInfo("as_strided_scatter", lambda m: [S(m(12), m(2, 2), (2, 2), (3, 1)),
+                                            S(m(3, 4), m(2, 3), (2, 3), (4, 1), 1)],
+           dtypes=NUM, prims=("index_put",),
+           grad_samples=lambda m: [S(m(12), m(2, 2), (2, 2), (3, 1)).const(0),
+                                   S(m(3, 4), m(2, 3), (2, 3), (4, 1), 1).const(0)]),
+    OpInfo("diag_embed", lambda m: [S(m(3)), S(m(2, 3), 1), S(m(2, 3), -1, 0, 2)], dtypes=NUM,
+           prims=("index_put", "permute")),
+    OpInfo("diagflat", lambda m: [S(m(3)), S(m(2, 2), 1)], dtypes=NUM, prims=("index_put",)),
+    OpInfo("nonzero_static", lambda m: [S(m(3, 4), size=4), S(m(3, 4), size=20, fill_value=-2)],
+           dtypes=NUM, grad=False),
+    OpInfo("fill_diagonal_", lambda m: [S(m(3, 4), 2.0), S(m(7, 3), -1.0, True),
+                                        S(m(3, 3, 3), 0.5)],
+           cd=lambda x, *a: x.clone().fill_diagonal_(*a),
+           th=lambda x, *a: x.clone().fill_diagonal_(*a), dtypes=NUM, prims=("where",)),
+    )
+
+# products
+add(OpInfo("addbmm", lambda m: [S(m(2, 4), m(3, 2, 3), m(3, 3, 4)),
+                                S(m(4), m(3, 2, 3), m(3, 3, 4), beta=0.5, alpha=2),
+                                S(np.full((2, 4), np.nan, m.dtype), m(3, 2, 3), m(3, 3, 4),
+                                  beta=0).const(0)],
+           rtol=1e-4, check_limit=60, prims=("matmul", "sum", "add", "mul")),
+    OpInfo("addr", lambda m: [S(m(2, 3), m(2), m(3)), S(m(2, 3), m(2), m(3), beta=2, alpha=0.5)],
+           dtypes=NUM, prims=("mul", "add")),
+    OpInfo("cross", lambda m: [S(m(4, 3), m(4, 3), dim=1), S(m(3, 2), m(3, 2), 0),
+                               S(m(2, 3, 3), m(2, 3, 3), -1)], dtypes=NUM,
+           prims=("getitem", "mul", "sub"),
+           errors=(Err(lambda m: S(m(4, 2), m(4, 2), 1), RuntimeError),)),
+    OpInfo("kron", lambda m: [S(m(2, 3), m(2, 2)), S(m(3), m(2, 2)), S(m(2), m(3))],
+           dtypes=NUM, prims=("mul", "reshape")),
+    OpInfo("dist", lambda m: [S(m(2, 3), m(2, 3)), S(m(2, 3), m(3), 1),
+                              S(m(4), m(4), float("inf")), S(m(3), m(3), 3)],
+           prims=("sub", "abs", "sqrt", "sum", "amax", "pow")),
+    )
+
+# splits, rotations and the shape methods
+add(OpInfo("hsplit", lambda m: [S(m(4, 6), 2), S(m(4, 6), [1, 4]), S(m(6), 3)], dtypes=NUM,
+           prims=("getitem",), errors=(Err(lambda m: S(m(4, 5), 2), RuntimeError),)),
+    OpInfo("vsplit", lambda m: [S(m(4, 6), 2), S(m(4, 6), [1, 3])], prims=("getitem",),
+           errors=(Err(lambda m: S(m(4), 2), RuntimeError),)),
+    OpInfo("dsplit", lambda m: [S(m(2, 2, 4), 2), S(m(2, 2, 4), [3])], prims=("getitem",)),
+    OpInfo("split_with_sizes", lambda m: [S(m(5, 3), [2, 3]), S(m(5, 3), [1, 2], 1)],
+           prims=("getitem",), errors=(Err(lambda m: S(m(5, 3), [1, 2]), RuntimeError),)),
+    OpInfo("narrow_copy", lambda m: [S(m(4, 3), 0, 1, 2), S(m(4, 3), 1, 0, 2)], dtypes=NUM,
+           prims=("getitem", "clone")),
+    OpInfo("ravel", lambda m: [S(m(2, 3)), S(m()), S(m(2, 3, 2))], dtypes=ALL,
+           prims=("reshape",)),
+    OpInfo("rot90", lambda m: [S(m(2, 3)), S(m(2, 3), 2), S(m(2, 3), 3, (1, 0)),
+                               S(m(2, 3, 4), -1, (0, 2)), S(m(2, 3), 4)], dtypes=NUM,
+           prims=("flip", "permute", "clone"),
+           errors=(Err(lambda m: S(m(2, 3), 1, (0, 0)), RuntimeError),
+                   Err(lambda m: S(m(3), 1), RuntimeError))),
+    OpInfo("sum_to_size", lambda m: [S(m(2, 3), 1, 3), S(m(2, 3), (2, 1)), S(m(4, 2, 3), 3)],
+           cd=_method("sum_to_size"), th=_method("sum_to_size"), prims=("sum_to",),
+           errors=(Err(lambda m: S(m(2, 3), 2), RuntimeError),)),
+    )
+
+
 # the functional composites (cadenza.nn.functional and top-level), in their own file
 from opinfo_nn import NN_OPS, EXCLUDED_FUNCTIONAL  # noqa: E402,F401
 
