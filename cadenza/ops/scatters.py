@@ -14,7 +14,7 @@ from .. import dtypes as _dt
 from .._creation import _wrap_np, full, zeros
 from ..errors import fmt_shape
 from .elementwise import where
-from .index import (IndexPut, GetItem, _check_gather, _check_range, _coords, _data_dependent,
+from .index import (IndexPut, GetItem, _check_gather, checked_index, _coords, _data_dependent,
                     index_put, masked_fill)
 from .unary import nonzero
 from .join import cat
@@ -114,7 +114,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, "
                            f"got {input.dtype.name} and {src.dtype.name}")
     d = _norm_dim(dim, input._data.ndim, "scatter_reduce")
-    _check_range("scatter_reduce", index._data, input.shape[d] if input._data.ndim else 1, d)
+    index = checked_index(index, "scatter_reduce", input.shape[d] if input._data.ndim else 1, d)
     if index._data.ndim == 0 or input._data.ndim == 0:
         out = scatter_reduce(input.reshape(-1), 0, index.reshape(-1), src.reshape(-1), reduce,
                              include_self=include_self)
@@ -152,7 +152,7 @@ def put(input, index, source, accumulate=False):
     """out = input with the flat positions ``index`` set to (or, with accumulate, incremented
     by) source."""
     n = input.numel()
-    _check_range("put", index._data, n, 0, low=-n) if index._data.size else None
+    index = checked_index(index, "put", n, 0, low=-n)
     flat = input.reshape(-1)
     src = source.reshape(-1)
     if src.dtype is not input.dtype:
