@@ -52,7 +52,7 @@ class NAdam(_AdamFamily):
     >>> w = torch.tensor([1.0], requires_grad=True)
     >>> opt = torch.optim.NAdam([w], lr=0.1)
     >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
-    0.9
+    0.8944
     """
 
     _group_option_defaults = _AdamFamily._group_option_defaults + (("momentum_decay", 4e-3),)
