@@ -163,6 +163,8 @@ def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
 __all__ = sorted([_n for _n, _v in globals().items()
                   if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
                  + ["bfloat16"])
+# axis= / keepdims= for dim= / keepdim= on every top-level function (torch's argument parser)
+_ops._aliases.alias_namespace(globals(), __all__)
 
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
