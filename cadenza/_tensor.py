@@ -28,7 +28,7 @@ from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
 from .ops.unary import UnaryMethods
 from .ops.views import ViewMethods
-from .ops._aliases import alias_class
+from ._argforms import alias_class
 from ._tensor_base import TensorBase, Size, _make, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
 
 __all__ = ["Tensor", "Size"]

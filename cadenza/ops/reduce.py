@@ -401,7 +401,13 @@ def cumprod(input, dim, *, dtype=None):
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: m + log(sum(exp(x - m))) with m = max (detached)."""
+    if input._data.ndim == 0:      # dim 0 / -1 of a 0-d tensor: the tensor as one element
+        _dims(dim, 1, "logsumexp")
+        return logsumexp(input.reshape(1), 0)
     dims = _dims(dim, input._data.ndim, "logsumexp")
+    if input.numel() == 0:          # log(0) = -inf over the empty dims, as torch
+        out = input.exp().sum(dim=dims, keepdim=keepdim)
+        return out.log() if out.is_floating_point() else out.float().log()
     m = amax(input, dims, keepdim=True).detach()
     m = where(isinf(m), 0.0, m)
     out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m

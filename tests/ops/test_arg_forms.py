@@ -1,0 +1,360 @@
+"""The argument forms PyTorch accepts, as a table compared with torch: NumPy-style aliases
+(axis=/keepdims=), *varargs given by keyword (size=, shape=, dims=), creation forms (size=,
+lists, torch.Size, out=), the errors linspace/roll raise, logsumexp of 0-d and empty tensors,
+isclose's edge cases, einsum's repeated subscripts (forward and backward) and sublist form,
+integers mixed with index tensors (get and set), and scaled_dot_product_attention's masks."""
+import numpy as np
+import pytest
+import torch
+
+import cadenza
+
+X = np.random.default_rng(0).standard_normal((3, 4, 5))
+CASES = {}
+
+
+def case(name):
+    def deco(fn):
+        assert name not in CASES, name
+        CASES[name] = fn
+        return fn
+    return deco
+
+
+def _np(r):
+    if isinstance(r, (tuple, list)):
+        return [_np(a) for a in r]
+    if isinstance(r, (torch.Tensor, cadenza.Tensor)):
+        return r.detach().numpy()
+    if hasattr(r, "values") and hasattr(r, "indices"):      # (values, indices) results
+        return [_np(r.values), _np(r.indices)]
+    return r
+
+
+def _compare(ours, theirs, name):
+    a, b = _np(ours), _np(theirs)
+    if isinstance(b, list):
+        assert isinstance(a, list) and len(a) == len(b), name
+        for u, v in zip(a, b):
+            _compare(u, v, name)
+        return
+    assert np.shape(a) == np.shape(b), (name, np.shape(a), np.shape(b))
+    if isinstance(b, np.ndarray):
+        assert str(a.dtype) == str(b.dtype), (name, a.dtype, b.dtype)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, equal_nan=True, err_msg=name)
+    else:
+        assert a == b, name
+
+
+# ----------------------------------------------------------------------------- axis / keepdims
+REDUCTIONS = ["sum", "mean", "std", "var", "all", "any", "max", "min", "amax", "amin",
+              "argmax", "argmin", "prod", "cumsum", "cumprod", "logsumexp", "softmax",
+              "log_softmax", "nansum", "median", "count_nonzero", "std_mean", "var_mean",
+              "aminmax", "squeeze", "unsqueeze", "sort", "argsort", "unbind", "flatten",
+              "movedim", "transpose", "chunk", "split", "select", "narrow", "index_select",
+              "gather", "roll", "flip", "topk", "kthvalue"]
+EXTRA = {"movedim": {"destination": 0}, "transpose": {"dim1": 0}, "chunk": {"chunks": 2},
+         "split": {"split_size_or_sections": 2}, "select": {"index": 1},
+         "narrow": {"start": 1, "length": 2}, "topk": {"k": 2}, "kthvalue": {"k": 2},
+         "roll": {"shifts": 1}}
+for _op in REDUCTIONS:
+    for _form, _kw in [("axis", dict(axis=1)), ("dim", dict(dim=1)),
+                       ("axis_keepdims", dict(axis=1, keepdims=True)),
+                       ("dim_keepdims", dict(dim=1, keepdims=True)),
+                       ("axis_keepdim", dict(axis=1, keepdim=True))]:
+        for _how in ("fn", "method"):
+            def _f(lib, op=_op, kw=_kw, how=_how):
+                t = lib.tensor(X)
+                t = t > 0 if op in ("all", "any") else t
+                kw = dict(kw, **EXTRA.get(op, {}))
+                if op in ("index_select", "gather"):
+                    idx = lib.tensor([[[0, 1, 0, 1, 2]] * 2] * 3) if op == "gather" else \
+                        lib.tensor([2, 0])
+                    kw["index"] = idx
+                if op == "transpose":
+                    kw["dim0"] = kw.pop("axis", kw.pop("dim", None))
+                    if kw["dim0"] is None:
+                        return None
+                if op == "movedim":
+                    kw["source"] = kw.pop("axis", kw.pop("dim", None))
+                    if kw["source"] is None:
+                        return None
+                if op == "roll":
+                    kw["dims"] = kw.pop("axis", kw.pop("dim", None))
+                    if kw["dims"] is None:
+                        return None
+                if op == "flip":
+                    kw["dims"] = (kw.pop("axis", kw.pop("dim", None)),)
+                if op == "split" and how == "method":
+                    return t.split(kw.pop("split_size_or_sections"), **kw)
+                if how == "fn":
+                    return getattr(lib, op)(t, **kw)
+                return getattr(t, op)(**kw)
+            case(f"{_op}.{_how}({_form})")(_f)
+for _op in ["sum", "mean", "std", "var", "amax", "amin", "logsumexp", "nansum",
+            "count_nonzero"]:
+    case(f"{_op}(axis=tuple)")(lambda lib, op=_op: getattr(lib, op)(lib.tensor(X), axis=(0, 2)))
+    case(f"{_op}(dim=list,keepdims)")(
+        lambda lib, op=_op: getattr(lib, op)(lib.tensor(X), dim=[0, 2],
+                                             **({} if op == "count_nonzero" else
+                                                {"keepdims": True})))
+for _op in ["cat", "concat", "concatenate", "stack"]:
+    case(f"{_op}(axis)")(lambda lib, op=_op: getattr(lib, op)([lib.tensor(X)] * 2, axis=1))
+case("sum(dim=, axis=) both")(lambda lib: lib.sum(lib.tensor(X), dim=0, axis=1))
+case("x.sum(1, axis=1)")(lambda lib: lib.tensor(X).sum(1, axis=1))
+case("x.mean(axis=-1, keepdims=False, dtype)")(
+    lambda lib: lib.tensor(X).mean(axis=-1, keepdims=False, dtype=lib.float32))
+
+# ----------------------------------------------------------------------------- *args by keyword
+case("view(size=)")(lambda lib: lib.arange(6).view(size=(2, 3)))
+case("reshape(shape=)")(lambda lib: lib.arange(6).reshape(shape=(3, 2)))
+case("torch.reshape(shape=)")(lambda lib: lib.reshape(lib.arange(6), shape=[2, 3]))
+case("expand(size=)")(lambda lib: lib.ones(1, 3).expand(size=(2, 3)))
+case("permute(dims=)")(lambda lib: lib.tensor(X).permute(dims=(2, 0, 1)))
+case("repeat(repeats=)")(lambda lib: lib.arange(3).repeat(repeats=(2, 2)))
+case("view(2, size=) both")(lambda lib: lib.arange(6).view(2, size=(2, 3)))
+
+# ----------------------------------------------------------------------------- creation
+for _fn in ["zeros", "ones", "empty", "rand", "randn"]:
+    _shape_only = _fn in ("empty", "rand", "randn")
+    for _nm, _call in [("size=tuple", lambda lib, f: f(size=(2, 3))),
+                       ("size=list", lambda lib, f: f(size=[2, 3])),
+                       ("list", lambda lib, f: f([2, 3])),
+                       ("Size", lambda lib, f: f(lib.Size([2, 3]))),
+                       ("ints+dtype+grad", lambda lib, f: f(2, 3, dtype=lib.float64,
+                                                            requires_grad=True)),
+                       ("device", lambda lib, f: f(2, 3, device="cpu")),
+                       ("empty tuple", lambda lib, f: f(())),
+                       ("zero-size", lambda lib, f: f(0, 3)),
+                       ("np int", lambda lib, f: f(np.int64(3), 2)),
+                       ("negative", lambda lib, f: f(-1, 2)),
+                       ("size= and ints", lambda lib, f: f(2, size=(2, 3))),
+                       ("size=,dtype", lambda lib, f: f(size=(2,), dtype=lib.float64))]:
+        def _c(lib, fn=_fn, call=_call, shape_only=_shape_only):
+            r = call(lib, getattr(lib, fn))
+            return (tuple(r.shape), str(r.dtype).split(".")[-1], r.requires_grad) \
+                if shape_only else r
+        case(f"{_fn}({_nm})")(_c)
+case("full(size=, fill_value=)")(lambda lib: lib.full(size=(2, 3), fill_value=1.5))
+case("full(list, int)")(lambda lib: lib.full([2, 3], 7))
+case("full(bool)")(lambda lib: lib.full((2,), True))
+case("randint(low, high, size=)")(lambda lib: tuple(lib.randint(0, 5, size=(2, 3)).shape))
+case("randint(high, size)")(lambda lib: tuple(lib.randint(5, (2, 3)).shape))
+case("randint(low=, high=, size=)")(lambda lib: tuple(lib.randint(low=2, high=5,
+                                                                 size=(2,)).shape))
+case("randint(dtype)")(lambda lib: str(lib.randint(0, 5, (2,), dtype=lib.float32).dtype)
+                       .split(".")[-1])
+case("zeros(out=)")(lambda lib: (lambda o: (lib.zeros(2, 3, out=o), o)[1])(lib.ones(2, 3)))
+case("zeros(out=) resizes")(lambda lib: (lambda o: [lib.zeros(2, 3, out=o) is o, o])(
+    lib.ones(5)))
+case("ones(out=int)")(lambda lib: (lambda o: (lib.ones(2, out=o), o)[1])(
+    lib.zeros(2, dtype=lib.int64)))
+case("arange(out=)")(lambda lib: (lambda o: (lib.arange(5, out=o), o)[1])(lib.empty(5)))
+case("linspace(out=)")(lambda lib: (lambda o: (lib.linspace(0, 1, 5, out=o), o)[1])(
+    lib.empty(5)))
+case("full(out=)")(lambda lib: (lambda o: (lib.full((2,), 3.0, out=o), o)[1])(lib.empty(2)))
+case("new_zeros(size=)")(lambda lib: lib.ones(2).new_zeros(size=(3,)))
+case("new_ones(list)")(lambda lib: lib.ones(2).new_ones([3, 2]))
+case("new_full")(lambda lib: lib.ones(2).new_full((3,), 2.5))
+case("new_empty(size=)")(lambda lib: tuple(lib.ones(2).new_empty(size=(3,)).shape))
+case("zeros_like(dtype)")(lambda lib: lib.zeros_like(lib.ones(2), dtype=lib.int64))
+
+# ----------------------------------------------------------------------------- linspace / roll
+case("linspace(steps=)")(lambda lib: lib.linspace(0, 1, steps=5))
+case("linspace(-1 steps)")(lambda lib: lib.linspace(0, 1, -1))
+case("linspace(0 steps)")(lambda lib: lib.linspace(0, 1, 0))
+case("linspace(1 step)")(lambda lib: lib.linspace(0, 1, 1))
+case("linspace(tensor ends)")(lambda lib: lib.linspace(lib.tensor(0.), lib.tensor(1.), 3))
+case("linspace(int dtype)")(lambda lib: lib.linspace(0, 10, 4, dtype=lib.int64))
+case("logspace")(lambda lib: lib.logspace(0, 2, 3))
+case("logspace(-3 steps)")(lambda lib: lib.logspace(0, 2, -3))
+_R = [((1, 2), (0,)), ((1, 2), None), ((), ()), (1, None), ((1, 2), (0, 1)), (1, 2),
+      (-4, -1), ((1,), None), (1, (0,)), ((1,), 0), ([1], [0]), ((1, -1), (1, 1))]
+for _s, _d in _R:
+    case(f"roll({_s}, {_d})")(lambda lib, s=_s, d=_d: lib.roll(lib.arange(6).view(2, 3), s, d))
+case("x.roll(shifts=, dims=)")(lambda lib: lib.arange(6).view(2, 3).roll(shifts=1, dims=1))
+
+# ----------------------------------------------------------------------------- logsumexp
+
+
+def _lse_grad(lib, data, dim):
+    a = lib.tensor(data, requires_grad=True)
+    out = lib.logsumexp(a, dim)
+    out.sum().backward()
+    return [out, a.grad]
+
+
+case("logsumexp 0-d")(lambda lib: _lse_grad(lib, 2.0, 0))
+case("logsumexp 0-d dim -1")(lambda lib: _lse_grad(lib, 2.0, -1))
+case("logsumexp 0-d dim 1")(lambda lib: lib.logsumexp(lib.tensor(2.0), 1))
+case("logsumexp 0-d keepdim")(lambda lib: lib.logsumexp(lib.tensor(2.0), 0, keepdim=True))
+case("logsumexp 0-d dims ()")(lambda lib: lib.logsumexp(lib.tensor(2.0), ()))
+case("logsumexp int")(lambda lib: lib.logsumexp(lib.tensor([1, 2, 3]), 0))
+case("logsumexp all -inf")(lambda lib: _lse_grad(lib, [-np.inf] * 3, 0))
+case("logsumexp inf")(lambda lib: lib.logsumexp(lib.tensor([np.inf, 1.]), 0))
+case("logsumexp empty")(lambda lib: lib.logsumexp(lib.zeros(0, 3), 0))
+case("logsumexp dims tuple")(lambda lib: lib.logsumexp(lib.ones(2, 3), dim=(0, 1)))
+
+# ----------------------------------------------------------------------------- isclose
+_INF, _NAN = float("inf"), float("nan")
+_ISCLOSE = [([1., _INF, -_INF, _NAN], [1., _INF, -_INF, _NAN], {}),
+            ([1., _INF, -_INF, _NAN], [1., _INF, -_INF, _NAN], dict(equal_nan=True)),
+            ([_INF], [-_INF], {}), ([_INF], [1e308], {}), ([1e10], [1.00001e10], {}),
+            ([1., 2.], [1.1, 2.0], dict(rtol=0, atol=0.2)), ([1, 2, 3], [1, 2, 4], {}),
+            ([1, 2, 3], [1, 3, 4], dict(atol=1, rtol=0)), ([1, 2, 3], [1., 2., 3.0001], {}),
+            ([1, 2], [1, 2], dict(rtol=1, atol=1)), ([True, False], [True, True], {}),
+            ([0.], [1e-9], {}), ([1., 2.], [1., 2.], dict(rtol=-1)),
+            ([1.], [1.], dict(atol=-1)), ([1., 2.], [1.0000001, 2.1], dict(rtol=0, atol=0))]
+for _a, _b, _kw in _ISCLOSE:
+    for _fn in ("isclose", "allclose"):
+        case(f"{_fn}({_a}, {_b}, {_kw})")(
+            lambda lib, a=_a, b=_b, kw=_kw, fn=_fn: getattr(lib, fn)(lib.tensor(a),
+                                                                     lib.tensor(b), **kw))
+case("isclose f32 vs f64")(lambda lib: lib.isclose(lib.tensor([1.0], dtype=lib.float32),
+                                                   lib.tensor([1.0], dtype=lib.float64)))
+case("isclose int vs float")(lambda lib: lib.isclose(lib.tensor([1, 2]), lib.tensor([1., 2.5])))
+case("isclose broadcast")(lambda lib: lib.isclose(lib.ones(2, 1), lib.ones(3)))
+case("isclose uint8 wrap")(lambda lib: lib.isclose(lib.tensor([250, 3], dtype=lib.uint8),
+                                                   lib.tensor([1, 3], dtype=lib.uint8),
+                                                   atol=10, rtol=0))
+case("isclose int64 big")(lambda lib: lib.isclose(lib.tensor([2 ** 62]),
+                                                  lib.tensor([2 ** 62 + 1]), rtol=0, atol=0))
+case("x.isclose")(lambda lib: lib.ones(2).isclose(lib.ones(2) + 1e-9))
+
+# ----------------------------------------------------------------------------- einsum
+
+
+def _einsum_grad(lib, eq, *shapes):
+    rng = np.random.default_rng(0)
+    ops = [lib.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    out = lib.einsum(eq, *ops)
+    (out * lib.tensor(rng.standard_normal(tuple(out.shape)))).sum().backward()
+    return [out] + [o.grad for o in ops]
+
+
+for _eq, _shapes in [("ii->", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(3, 3, 2)]),
+                     ("iji->j", [(3, 2, 3)]), ("ii", [(3, 3)]), ("bii->bi", [(2, 3, 3)]),
+                     ("iii->i", [(2, 2, 2)]), ("iii", [(2, 2, 2)]), ("...ii->...i", [(2, 3, 3)]),
+                     ("iij->ij", [(3, 3, 2)]), ("ii,i->i", [(3, 3), (3,)]),
+                     ("ij,jj->i", [(2, 3), (3, 3)]), ("iijj->ij", [(2, 2, 3, 3)]),
+                     ("i,i->", [(3,), (3,)]), ("ij,jk->ik", [(2, 3), (3, 4)])]:
+    case(f"einsum {_eq}")(lambda lib, eq=_eq, shapes=_shapes: _einsum_grad(lib, eq, *shapes))
+case("einsum list operands")(lambda lib: lib.einsum("ij,jk", [lib.ones(2, 3), lib.ones(3, 2)]))
+case("einsum sublist")(lambda lib: lib.einsum(lib.tensor(X[0]), [0, 1], lib.tensor(X[1].T),
+                                              [1, 2], [0, 2]))
+case("einsum sublist implicit")(lambda lib: lib.einsum(lib.tensor(X[0]), [0, 1],
+                                                       lib.tensor(X[1]), [0, 1]))
+case("einsum sublist ellipsis")(lambda lib: lib.einsum(lib.tensor(X), [Ellipsis, 1],
+                                                       [Ellipsis]))
+case("einsum spaces")(lambda lib: lib.einsum("i j , j k -> i k", lib.ones(2, 3),
+                                             lib.ones(3, 2)))
+
+# ----------------------------------------------------------------------------- indexing
+XI = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5).astype(np.float64)
+_I, _J = np.array([0, 2, 1]), np.array([1, 0])
+for _name, _key in [
+        ("int,arr", lambda lib: (1, lib.tensor(_I))),
+        ("arr,int", lambda lib: (lib.tensor(_J), 1)),
+        ("int,slice,arr", lambda lib: (1, slice(None), lib.tensor(_I))),
+        ("arr,slice,arr", lambda lib: (lib.tensor(_J), slice(None), lib.tensor(_J))),
+        ("slice,int,arr", lambda lib: (slice(None), 1, lib.tensor(_I))),
+        ("slice,arr,int", lambda lib: (slice(None), lib.tensor(_I), 2)),
+        ("int,arr,slice,int", lambda lib: (0, lib.tensor(_I), slice(None), 3)),
+        ("arr,int,arr", lambda lib: (lib.tensor(_J), 1, lib.tensor(_J))),
+        ("ellipsis,arr,int", lambda lib: (Ellipsis, lib.tensor(_I), 1)),
+        ("int,ellipsis,arr", lambda lib: (1, Ellipsis, lib.tensor(_I))),
+        ("None,int,arr", lambda lib: (None, 1, lib.tensor(_I))),
+        ("int,None,arr", lambda lib: (1, None, lib.tensor(_I))),
+        ("arr2d,int", lambda lib: (lib.tensor(np.array([[0, 1], [1, 0]])), 2)),
+        ("slice,arr2d,slice,int", lambda lib: (slice(None), lib.tensor(np.array([[0, 1],
+                                                                                 [1, 2]])),
+                                               slice(1, 3), 0)),
+        ("bool,int", lambda lib: (lib.tensor(np.array([True, False])), 1)),
+        ("int,bool", lambda lib: (1, lib.tensor(np.array([True, False, True])))),
+        ("int,slice,bool", lambda lib: (1, slice(None), lib.tensor(np.array([1, 0, 1, 1],
+                                                                            dtype=bool)))),
+        ("list,int", lambda lib: ([0, 1], 2)),
+        ("int,slice,list", lambda lib: (1, slice(None), [0, 3])),
+        ("0-d tensor,arr", lambda lib: (lib.tensor(1), lib.tensor(_I))),
+        ("0-d tensor,slice,arr", lambda lib: (lib.tensor(1), slice(None), lib.tensor(_I))),
+        ("-1,slice,slice,arr", lambda lib: (-1, slice(None), slice(None), lib.tensor(_I))),
+        ("arr,slice,int", lambda lib: (lib.tensor(_J), slice(None), 3))]:
+    def _get(lib, key=_key):
+        t = lib.tensor(XI, requires_grad=True)
+        out = t[key(lib)]
+        (out * out).sum().backward()
+        return [out, t.grad]
+
+    def _set(lib, key=_key):
+        t = lib.tensor(XI)
+        k = key(lib)
+        n = t[k].numel()
+        t[k] = lib.arange(n, dtype=lib.float64).reshape(tuple(t[k].shape))
+        return t
+
+    def _set_grad(lib, key=_key):
+        base = lib.tensor(XI, requires_grad=True)
+        t = base * 1.0
+        k = key(lib)
+        v = lib.arange(t[k].numel(), dtype=lib.float64).reshape(tuple(t[k].shape))
+        v.requires_grad_(True)
+        t[k] = v * 2.0
+        (t * t).sum().backward()
+        return [t, base.grad, v.grad]
+    case(f"getitem {_name}")(_get)
+    case(f"setitem {_name}")(_set)
+    case(f"setitem with grad {_name}")(_set_grad)
+
+# ----------------------------------------------------------------------------- attention
+_rng = np.random.default_rng(0)
+_Q, _K, _V = (_rng.standard_normal(s) for s in ((2, 3, 4, 8), (2, 3, 6, 8), (2, 3, 6, 5)))
+_BM, _FM = _rng.random((4, 6)) > 0.4, _rng.standard_normal((4, 6))
+
+
+def _sdpa(lib, q=_Q, k=_K, v=_V, grad=True, **kw):
+    ts = [lib.tensor(a, requires_grad=grad) for a in (q, k, v)]
+    kw = {n: lib.tensor(a) if isinstance(a, np.ndarray) else a for n, a in kw.items()}
+    out = lib.nn.functional.scaled_dot_product_attention(*ts, **kw)
+    if not grad:
+        return out
+    out.sum().backward()
+    return [out] + [t.grad for t in ts]
+
+
+for _name, _kw in [("plain", {}), ("causal L<S", dict(is_causal=True)),
+                   ("bool mask", dict(attn_mask=_BM)), ("float mask", dict(attn_mask=_FM)),
+                   ("mask and causal", dict(attn_mask=_BM, is_causal=True)),
+                   ("scale", dict(scale=0.3)), ("scale+mask", dict(scale=0.3, attn_mask=_FM)),
+                   ("4-d bool mask", dict(attn_mask=np.broadcast_to(_BM, (2, 1, 4, 6)).copy())),
+                   ("fully masked row", dict(attn_mask=np.array([[False] * 6] + [[True] * 6] * 3))),
+                   ("dropout 0", dict(dropout_p=0.0)),
+                   ("int mask", dict(attn_mask=np.ones((4, 6), dtype=np.int64))),
+                   ("mask bad shape", dict(attn_mask=np.ones((5, 6))))]:
+    case(f"sdpa {_name}")(lambda lib, kw=_kw: _sdpa(lib, **kw))
+case("sdpa causal L>S")(lambda lib: _sdpa(lib, q=_K, k=_Q, v=_Q, is_causal=True))
+case("sdpa 3-d causal")(lambda lib: _sdpa(lib, q=_Q[0], k=_K[0], v=_V[0], is_causal=True))
+case("sdpa 2-d")(lambda lib: _sdpa(lib, q=_Q[0, 0], k=_K[0, 0], v=_V[0, 0]))
+_QG = _rng.standard_normal((1, 4, 3, 8))
+case("sdpa gqa")(lambda lib: _sdpa(lib, q=_QG, k=_K[:1, :2, :3],
+                                   v=_V[:1, :2, :3], grad=False, enable_gqa=True))
+case("sdpa heads differ without gqa")(lambda lib: _sdpa(lib, q=np.ones((1, 4, 3, 8)),
+                                                        k=_K[:1, :2, :3], v=_V[:1, :2, :3],
+                                                        grad=False))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_arg_form_matches_torch(name):
+    fn = CASES[name]
+    try:
+        expected = fn(torch)
+    except Exception as e:          # torch refuses it: so must we, with the same error class
+        if isinstance(e, TypeError) and "unexpected keyword argument" in str(e):
+            return   # a torch function written in Python without the aliases: we accept more
+        with pytest.raises(Exception) as info:
+            fn(cadenza)
+        mine = type(info.value)
+        assert issubclass(mine, type(e)) or mine.__name__ == type(e).__name__, \
+            f"{name}: torch raised {type(e).__name__}: {e}; cadenza raised " \
+            f"{mine.__name__}: {info.value}"
+        return
+    _compare(fn(cadenza), expected, name)
