@@ -90,8 +90,12 @@ def _creates(fn):
         out = kwargs.pop("out", None)
         if out is None:
             return call(*args, **kwargs)
-        if has_dtype and kwargs.get("dtype") is None and isinstance(out, Tensor):
-            kwargs["dtype"] = out.dtype
+        if has_dtype and isinstance(out, Tensor):
+            if kwargs.get("dtype") is None:
+                kwargs["dtype"] = out.dtype
+            elif _dt.to_dtype(kwargs["dtype"]) is not out.dtype:
+                raise RuntimeError(f"{fn.__name__}(): dtype {_dt.to_dtype(kwargs['dtype'])} "
+                                   f"does not match dtype of out parameter ({out.dtype})")
         return _write_out(out, call(*args, **kwargs), fn.__name__)
     wrapper.__numpy_aliases__ = True
     return wrapper
@@ -254,12 +258,16 @@ def _num(x):
 
 
 @_creates
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None,
+def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None,
            layout=None):
     """Values from start (inclusive) to end (exclusive) by step; int64 if all are integers."""
     start, end, step = _num(start), _num(end), _num(step)
+    if start is None and end is None:
+        raise TypeError("arange() missing required argument 'end'")
     if end is None:
         start, end = 0, start
+    elif start is None:             # arange(end=5)
+        start = 0
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) / step < 0:

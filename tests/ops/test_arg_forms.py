@@ -342,6 +342,261 @@ case("sdpa heads differ without gqa")(lambda lib: _sdpa(lib, q=np.ones((1, 4, 3,
                                                         grad=False))
 
 
+# ----------------------------------------------------------------------------- more call forms
+def _T(lib):
+    return lib.tensor(X)
+
+
+case("arange(end=) [more])")(
+    lambda lib: lib.arange(end=5))
+case("arange(start=,end=,step=) [more])")(
+    lambda lib: lib.arange(start=1, end=5, step=2))
+case("arange(0,5,0.5) [more])")(
+    lambda lib: lib.arange(0, 5, 0.5))
+case("arange(tensor) [more])")(
+    lambda lib: lib.arange(lib.tensor(4)))
+case("arange float end [more])")(
+    lambda lib: lib.arange(2.5))
+case("arange(1,4,dtype) [more])")(
+    lambda lib: lib.arange(1, 4, dtype=lib.float64))
+case("sum(dtype) [more])")(
+    lambda lib: lib.sum(_T(lib), dtype=lib.float32))
+case("sum(dim=None) [more])")(
+    lambda lib: lib.sum(_T(lib), dim=None))
+case("sum(dim=()) [more])")(
+    lambda lib: _T(lib).sum(dim=()))
+case("mean(dim=[]) [more])")(
+    lambda lib: _T(lib).mean(dim=[]))
+case("std(unbiased=False) [more])")(
+    lambda lib: _T(lib).std(unbiased=False))
+case("std(0, unbiased=False) [more])")(
+    lambda lib: _T(lib).std(0, unbiased=False))
+case("std(0, False) [more])")(
+    lambda lib: _T(lib).std(0, False))
+case("std(correction=0) [more])")(
+    lambda lib: _T(lib).std(correction=0))
+case("std(dim=1, correction=2, keepdim) [more])")(
+    lambda lib: _T(lib).std(dim=1, correction=2, keepdim=True))
+case("var(False) [more])")(
+    lambda lib: _T(lib).var(False))
+case("std_mean(dim=) [more])")(
+    lambda lib: lib.std_mean(_T(lib), dim=1))
+case("norm(dim=1,p=2) [more])")(
+    lambda lib: lib.norm(_T(lib), dim=1, p=2))
+case("norm(p='fro') [more])")(
+    lambda lib: _T(lib).norm(p='fro'))
+case("norm(1) [more])")(
+    lambda lib: _T(lib).norm(1))
+case("norm(p=inf, dim) [more])")(
+    lambda lib: _T(lib).norm(p=float('inf'), dim=-1))
+case("norm(dim=(0,1)) [more])")(
+    lambda lib: _T(lib).norm(dim=(0,1)))
+case("topk(k=,largest=False) [more])")(
+    lambda lib: lib.topk(_T(lib), k=2, dim=1, largest=False))
+case("topk sorted [more])")(
+    lambda lib: _T(lib).topk(2, sorted=True))
+case("transpose(dim0=,dim1=) [more])")(
+    lambda lib: _T(lib).transpose(dim0=0, dim1=1))
+case("where(cond) [more])")(
+    lambda lib: lib.where(_T(lib) > 0))
+case("where(cond, scalar, scalar) [more])")(
+    lambda lib: lib.where(_T(lib) > 0, 1.0, 0.0))
+case("where(cond, x, scalar) [more])")(
+    lambda lib: lib.where(_T(lib) > 0, _T(lib), 0))
+case("clamp(min=) [more])")(
+    lambda lib: lib.clamp(_T(lib), min=0))
+case("clamp(max=) [more])")(
+    lambda lib: _T(lib).clamp(max=0.5))
+case("clamp(min tensor) [more])")(
+    lambda lib: _T(lib).clamp(min=lib.zeros(5)))
+case("clip [more])")(
+    lambda lib: _T(lib).clip(-0.5, 0.5))
+case("masked_fill(value=) [more])")(
+    lambda lib: _T(lib).masked_fill(_T(lib) > 0, value=0.0))
+case("masked_fill(0-d tensor) [more])")(
+    lambda lib: _T(lib).masked_fill(_T(lib) > 0, lib.tensor(2.0)))
+case("expand(-1,...) [more])")(
+    lambda lib: lib.ones(3,1).expand(-1, 4))
+case("flatten(start_dim=) [more])")(
+    lambda lib: _T(lib).flatten(start_dim=1))
+case("unsqueeze(dim=) [more])")(
+    lambda lib: _T(lib).unsqueeze(dim=0).shape)
+case("squeeze tuple [more])")(
+    lambda lib: lib.ones(1,3,1).squeeze((0,2)))
+case("squeeze(dim=tuple) [more])")(
+    lambda lib: lib.ones(1,3,1).squeeze(dim=(0,2)))
+case("gather(dim=,index=) [more])")(
+    lambda lib: lib.gather(_T(lib), dim=1, index=lib.zeros(3,2,5, dtype=lib.int64)))
+case("scatter_(value=) [more])")(
+    lambda lib: lib.zeros(3,4).scatter_(dim=1, index=lib.tensor([[0],[1],[2]]), value=1.0))
+case("scatter(src=) [more])")(
+    lambda lib: lib.zeros(3,4).scatter(1, lib.tensor([[0],[1],[2]]), src=lib.ones(3,1)))
+case("scatter reduce=add [more])")(
+    lambda lib: lib.zeros(3, 4).scatter(1, lib.tensor([[0, 0], [1, 1], [2, 2]]), lib.ones(3, 2),
+                                        reduce='add'))
+case("max(dim) namedtuple [more])")(
+    lambda lib: (lambda r: [r.values, r.indices, r[0]])(_T(lib).max(dim=1)))
+case("max(x, y) [more])")(
+    lambda lib: lib.max(_T(lib), _T(lib)*0))
+case("max(other=) [more])")(
+    lambda lib: lib.max(_T(lib), other=_T(lib)*0))
+case("min(dim, keepdim) [more])")(
+    lambda lib: _T(lib).min(1, True))
+case("argmax() [more])")(
+    lambda lib: _T(lib).argmax())
+case("argmax(dim=None, keepdim=True) [more])")(
+    lambda lib: _T(lib).argmax(dim=None, keepdim=True))
+case("cumsum(dtype) [more])")(
+    lambda lib: _T(lib).cumsum(0, dtype=lib.float32))
+case("softmax(dim, dtype) [more])")(
+    lambda lib: _T(lib).softmax(-1, dtype=lib.float32))
+case("F.softmax(dim=) [more])")(
+    lambda lib: lib.nn.functional.softmax(_T(lib), dim=-1))
+case("F.softmax _stacklevel [more])")(
+    lambda lib: lib.nn.functional.softmax(_T(lib), -1, _stacklevel=5))
+case("F.log_softmax(dim=None) 2d [more])")(
+    lambda lib: lib.nn.functional.log_softmax(lib.ones(2,3), dim=1))
+case("cat tuple [more])")(
+    lambda lib: lib.cat((_T(lib), _T(lib)), -1))
+case("cat(tensors=) [more])")(
+    lambda lib: lib.cat(tensors=[_T(lib), _T(lib)], dim=0))
+case("stack(tensors=) [more])")(
+    lambda lib: lib.stack(tensors=[_T(lib), _T(lib)]))
+case("cat empty 1d [more])")(
+    lambda lib: lib.cat([_T(lib), lib.tensor([])], 0))
+case("cat mixed dtypes [more])")(
+    lambda lib: lib.cat([lib.ones(2), lib.ones(2, dtype=lib.int64)]))
+case("split list [more])")(
+    lambda lib: _T(lib).split([1,2], dim=0))
+case("chunk uneven [more])")(
+    lambda lib: lib.arange(5).chunk(3))
+case("tensor_split [more])")(
+    lambda lib: lib.tensor_split(lib.arange(7), 3))
+case("tensor_split idx [more])")(
+    lambda lib: lib.tensor_split(lib.arange(7), [1, 5]))
+case("permute list [more])")(
+    lambda lib: _T(lib).permute([2,0,1]))
+case("permute neg [more])")(
+    lambda lib: _T(lib).permute(-1, 0, 1))
+case("view(-1) [more])")(
+    lambda lib: _T(lib).view(-1))
+case("view(Size) [more])")(
+    lambda lib: _T(lib).view(lib.Size([12, 5])))
+case("view(dtype) [more])")(
+    lambda lib: lib.ones(2).view(lib.int32))
+case("reshape(-1, 5) [more])")(
+    lambda lib: _T(lib).reshape(-1, 5))
+case("repeat list [more])")(
+    lambda lib: lib.arange(3).repeat([2,1]))
+case("tile [more])")(
+    lambda lib: lib.arange(3).tile((2,)))
+case("new_tensor [more])")(
+    lambda lib: lib.ones(2, dtype=lib.float64).new_tensor([1, 2]))
+case("to(other) [more])")(
+    lambda lib: lib.ones(2).to(lib.ones(1, dtype=lib.float64)))
+case("to(device, dtype) [more])")(
+    lambda lib: lib.ones(2).to('cpu', lib.float64))
+case("to(dtype=) [more])")(
+    lambda lib: lib.ones(2).to(dtype=lib.int64))
+case("type(dtype) [more])")(
+    lambda lib: lib.ones(2).type(lib.int64))
+case("type str [more])")(
+    lambda lib: lib.ones(2).type('torch.DoubleTensor').dtype == lib.float64)
+case("full_like(fill_value=) [more])")(
+    lambda lib: lib.full_like(lib.ones(2), fill_value=3))
+case("eye(n,m) [more])")(
+    lambda lib: lib.eye(2, 3))
+case("eye(n=) [more])")(
+    lambda lib: lib.eye(n=3, dtype=lib.int64))
+case("tril(diagonal=) [more])")(
+    lambda lib: lib.ones(3,3).tril(diagonal=-1))
+case("triu(k) [more])")(
+    lambda lib: lib.triu(lib.ones(3,3), 1))
+case("diag [more])")(
+    lambda lib: lib.diag(lib.arange(3)))
+case("index_select(dim=,index=) [more])")(
+    lambda lib: _T(lib).index_select(dim=0, index=lib.tensor([0,2])))
+case("argsort(descending=) [more])")(
+    lambda lib: _T(lib).argsort(dim=1, descending=True))
+case("sort(stable=True) [more])")(
+    lambda lib: lib.sort(_T(lib), dim=0, stable=True))
+case("unique [more])")(
+    lambda lib: lib.unique(lib.tensor([3,1,2,3,1]), return_counts=True))
+case("multinomial [more])")(
+    lambda lib: lib.multinomial(lib.ones(3), 3).sort().values)
+case("matmul 1d [more])")(
+    lambda lib: lib.matmul(lib.ones(3), lib.ones(3)))
+case("mm [more])")(
+    lambda lib: lib.ones(2,3).mm(lib.ones(3,2)))
+case("bmm [more])")(
+    lambda lib: lib.bmm(lib.ones(2,2,3), lib.ones(2,3,2)))
+case("addmm beta alpha [more])")(
+    lambda lib: lib.addmm(lib.ones(2,2), lib.ones(2,3), lib.ones(3,2), beta=0.5, alpha=2))
+case("pow(exponent=) [more])")(
+    lambda lib: lib.pow(_T(lib), exponent=2))
+case("pow scalar base [more])")(
+    lambda lib: lib.pow(2, _T(lib)))
+case("add(alpha=) [more])")(
+    lambda lib: lib.add(_T(lib), _T(lib), alpha=2))
+case("sub(other=, alpha) [more])")(
+    lambda lib: _T(lib).sub(other=_T(lib), alpha=0.5))
+case("div(rounding_mode=) [more])")(
+    lambda lib: lib.div(_T(lib), 0.3, rounding_mode='floor'))
+case("div trunc int [more])")(
+    lambda lib: lib.div(lib.tensor([-7, 7]), 2, rounding_mode='trunc'))
+case("mul scalar int tensor [more])")(
+    lambda lib: lib.mul(lib.tensor([1,2]), 2.5))
+case("lerp(weight tensor) [more])")(
+    lambda lib: lib.lerp(_T(lib), _T(lib)*0, lib.tensor(0.3, dtype=lib.float64)))
+case("maximum [more])")(
+    lambda lib: lib.maximum(_T(lib), lib.tensor(0.0, dtype=lib.float64)))
+case("all() [more])")(
+    lambda lib: (_T(lib) > -10).all())
+case("any(dim) [more])")(
+    lambda lib: (_T(lib) > 1).any(1))
+case("all on float [more])")(
+    lambda lib: lib.all(_T(lib)))
+case("any(dim=tuple) [more])")(
+    lambda lib: lib.any(_T(lib) > 1, dim=(0, 1)))
+case("count_nonzero(dim=tuple) [more])")(
+    lambda lib: lib.count_nonzero(_T(lib) > 0, dim=(0, 1)))
+case("prod(dim, dtype) [more])")(
+    lambda lib: lib.prod(_T(lib), 1, dtype=lib.float32))
+case("amax(dim=()) [more])")(
+    lambda lib: lib.amax(_T(lib), dim=()))
+case("mean int err [more])")(
+    lambda lib: lib.mean(lib.arange(3)))
+case("std int err [more])")(
+    lambda lib: lib.std(lib.arange(3)))
+case("median() [more])")(
+    lambda lib: _T(lib).median())
+case("median(dim) [more])")(
+    lambda lib: _T(lib).median(dim=1))
+case("nan_to_num [more])")(
+    lambda lib: lib.nan_to_num(lib.tensor([float('nan'), float('inf'), 1.0]), nan=0.0, posinf=5.0))
+case("one_hot [more])")(
+    lambda lib: lib.nn.functional.one_hot(lib.tensor([0,2]), num_classes=3))
+case("F.pad [more])")(
+    lambda lib: lib.nn.functional.pad(lib.ones(2,3), (1, 1), value=2.0))
+case("F.pad mode= [more])")(
+    lambda lib: lib.nn.functional.pad(lib.ones(1,2,3), pad=(1, 1), mode='constant'))
+case("randn(2,3) gen [more])")(
+    lambda lib: lib.randn(2, 3, generator=lib.Generator().manual_seed(0)).shape)
+case("tensor(requires_grad) [more])")(
+    lambda lib: lib.tensor([1., 2.], requires_grad=True).requires_grad)
+case("tensor(np scalar) [more])")(
+    lambda lib: lib.tensor(np.float32(2.0)).dtype == lib.float32)
+case("tensor list of tensors [more])")(
+    lambda lib: lib.tensor([lib.tensor(1.), lib.tensor(2.)]))
+case("as_tensor list [more])")(
+    lambda lib: lib.as_tensor([1, 2], dtype=lib.float64))
+case("zeros(size=Size) [more])")(
+    lambda lib: lib.zeros(size=lib.Size([2, 2])))
+case("empty_like size [more])")(
+    lambda lib: lib.empty_like(_T(lib)).shape)
+case("ones(2, 3, out=wrong dtype) [more])")(
+    lambda lib: (lambda o: (lib.ones(2, out=o, dtype=lib.float64)))(lib.zeros(2)))
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_arg_form_matches_torch(name):
     fn = CASES[name]

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import cadenza
-import cadenza.nn as nn
 import cadenza.optim as optim
 
 
