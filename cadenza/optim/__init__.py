@@ -15,8 +15,9 @@ from .nadam import NAdam, RAdam  # noqa: F401
 from .adadelta import Adadelta, Adamax  # noqa: F401
 from .asgd import ASGD, Rprop  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
+from .adafactor import Adafactor  # noqa: F401
 from . import swa_utils  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
-           "Adadelta", "Adamax", "ASGD", "Rprop", "LBFGS",
+           "Adadelta", "Adamax", "ASGD", "Rprop", "LBFGS", "Adafactor",
            "lr_scheduler", "swa_utils"]

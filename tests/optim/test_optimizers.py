@@ -82,6 +82,9 @@ CASES = [
     ("ASGD", dict(lr=0.05, t0=5, lambd=0.01, alpha=0.5, weight_decay=0.1, maximize=True)),
     ("Rprop", dict(lr=0.01)),
     ("Rprop", dict(lr=0.02, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5,
+                       weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -177,7 +180,8 @@ RESUME_CASES = [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01, amsg
                 ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
                 ("NAdam", dict(lr=0.01, weight_decay=0.1)), ("RAdam", dict(lr=0.01)),
                 ("Adadelta", dict(lr=0.5)), ("Adamax", dict(lr=0.01)),
-                ("ASGD", dict(lr=0.01, t0=8)), ("Rprop", dict(lr=0.01))]
+                ("ASGD", dict(lr=0.01, t0=8)), ("Rprop", dict(lr=0.01)),
+                ("Adafactor", dict(lr=0.02, weight_decay=0.1))]
 
 
 @pytest.mark.parametrize("name,kw", RESUME_CASES)
@@ -438,3 +442,38 @@ def test_docstring_examples():
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
 
+
+
+@pytest.mark.parametrize("name,kw", [("NAdam", dict(lr=0.01)), ("RAdam", dict(lr=0.01)),
+                                     ("Adamax", dict(lr=0.01)), ("Adadelta", dict(lr=0.5)),
+                                     ("ASGD", dict(lr=0.01, t0=5)), ("Rprop", dict(lr=0.01))])
+@pytest.mark.parametrize("sched", ["step", "cosine", "onecycle"])
+def test_new_optimizers_with_lr_schedulers(name, kw, sched):
+    """LR schedulers drive the new optimizers as torch's do (OneCycleLR also cycles beta1 of
+    the optimizers that have betas, and refuses the others like torch)."""
+    def make(lib, params):
+        opt = getattr(lib.optim, name)(params, **kw)
+        if sched == "step":
+            return opt, lib.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5)
+        if sched == "cosine":
+            return opt, lib.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+        return opt, lib.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=25)
+    ours, theirs = _params()
+    try:
+        ref, ref_sched = make(torch, theirs)
+    except ValueError as e:
+        with pytest.raises(ValueError):
+            make(cadenza, ours)
+        assert "momentum" in str(e)
+        return
+    opt, opt_sched = make(cadenza, ours)
+    for step, grads in enumerate(_grads(20)):
+        _set_grads(ours, theirs, grads, step)
+        opt.step()
+        ref.step()
+        opt_sched.step()
+        ref_sched.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(ref.param_groups[0]["lr"], rel=1e-12)
+    _assert_close(ours, theirs)
+    if "betas" in ref.param_groups[0]:
+        assert opt.param_groups[0]["betas"] == pytest.approx(ref.param_groups[0]["betas"])
