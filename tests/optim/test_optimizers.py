@@ -437,11 +437,12 @@ def test_subclass_calling_super_step_runs_hooks_once():
 
 def test_docstring_examples():
     import doctest
-    from cadenza.optim import adagrad, adam, lr_scheduler, optimizer, rmsprop, sgd
-    for mod in (optim, optimizer, sgd, adam, rmsprop, adagrad, lr_scheduler):
+    from cadenza.optim import (adadelta, adafactor, adagrad, adam, asgd, lbfgs, lr_scheduler,
+                               nadam, optimizer, rmsprop, sgd, swa_utils)
+    for mod in (optim, optimizer, sgd, adam, rmsprop, adagrad, lr_scheduler, nadam, adadelta,
+                asgd, lbfgs, adafactor, swa_utils):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
-
 
 
 @pytest.mark.parametrize("name,kw", [("NAdam", dict(lr=0.01)), ("RAdam", dict(lr=0.01)),
