@@ -26,6 +26,18 @@ __all__ = ["bincount", "gather", "getitem", "index_add", "index_copy", "index_fi
 
 
 
+def _drop_empty_ellipsis(index, ndim):
+    """``index`` without an Ellipsis that stands for no dims: NumPy counts it as separating the
+    index arrays around it (moving their dims first), PyTorch does not."""
+    if not builtins.any(i is Ellipsis for i in index):
+        return index
+    used = builtins.sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+                        for i in index if i is not None and i is not Ellipsis)
+    if used < ndim:
+        return index
+    return tuple(i for i in index if i is not Ellipsis)
+
+
 def _to_index(idx):
     """Convert a user index (ints, slices, None, Ellipsis, Tensors, lists) to NumPy's form."""
     if isinstance(idx, tuple):
@@ -219,7 +231,7 @@ def _split_ints(index):
 
 
 def getitem(input, idx):
-    index = _to_index(idx)
+    index = _drop_empty_ellipsis(_to_index(idx), input._data.ndim)
     split = _split_ints(index)
     if split is not None:
         return getitem(getitem(input, split[0]), split[1])
@@ -311,7 +323,7 @@ def _numpy_layout(index, shape, value):
 
 def setitem(self, idx, value):
     """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
-    index = _to_index(idx)
+    index = _drop_empty_ellipsis(_to_index(idx), self._data.ndim)
     value = _numpy_layout(index, self._data.shape, value)
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))

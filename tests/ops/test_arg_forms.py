@@ -613,3 +613,57 @@ def test_arg_form_matches_torch(name):
             f"{mine.__name__}: {info.value}"
         return
     _compare(fn(cadenza), expected, name)
+
+
+def _random_key(lib, kinds, seed, shape):
+    rng = np.random.default_rng(seed)
+    key, d = [], 0
+    for k in kinds:
+        if k == "ell":
+            key.append(Ellipsis)
+            continue
+        size = shape[d] if d < len(shape) else 1
+        key.append({"int": lambda: int(rng.integers(-size, size)),
+                    "slice": lambda: slice(int(rng.integers(0, 2)), None,
+                                           int(rng.integers(1, 3))),
+                    "none": lambda: None,
+                    "arr1": lambda: lib.tensor(rng.integers(0, size, 2)),
+                    "arr2": lambda: lib.tensor(rng.integers(0, size, (2, 1))),
+                    "bool": lambda: lib.tensor(rng.random(size) > 0.3),
+                    "list": lambda: [int(v) for v in rng.integers(0, size, 2)],
+                    "t0": lambda: lib.tensor(int(rng.integers(0, size)))}[k]())
+        d += k != "none"
+    return tuple(key)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_mixed_indices_match_torch(seed):
+    """Random keys mixing ints, 0-d tensors, slices, None, Ellipsis, lists and index/bool
+    tensors: x[key] and x[key] = v give torch's values and dimension order (or its error)."""
+    import random
+    pick = random.Random(seed)
+    shape = (3, 4, 5, 2)
+    x = np.arange(np.prod(shape)).reshape(shape).astype(np.float64)
+    for trial in range(150):
+        kinds = [pick.choice(["int", "slice", "none", "arr1", "arr2", "bool", "list", "t0"])
+                 for _ in range(pick.randint(1, 4))]
+        if pick.random() < 0.3:
+            kinds.insert(pick.randint(0, len(kinds)), "ell")
+        results = []
+        for lib in (torch, cadenza):
+            key = _random_key(lib, kinds, seed * 1000 + trial, shape)
+            try:
+                got = lib.tensor(x)[key].numpy().copy()
+                t = lib.tensor(x)
+                t[key] = lib.tensor(np.arange(got.size, dtype=np.float64).reshape(got.shape))
+                results.append((got, t.numpy().copy()))
+            except (IndexError, RuntimeError, TypeError, ValueError) as e:
+                results.append(type(e))
+        theirs, ours = results
+        if isinstance(theirs, type):
+            assert isinstance(ours, type), (kinds, theirs)
+            continue
+        assert not isinstance(ours, type), (kinds, ours)
+        assert ours[0].shape == theirs[0].shape, kinds
+        np.testing.assert_array_equal(ours[0], theirs[0], err_msg=str(kinds))
+        np.testing.assert_array_equal(ours[1], theirs[1], err_msg=str(kinds))
