@@ -32,6 +32,7 @@ def numpy_aliases(fn):
     kinds = [p.kind for p in params.values()]
     star = next((p.name for p in params.values() if p.kind is p.VAR_POSITIONAL), None)
     n_before = kinds.index(inspect.Parameter.VAR_POSITIONAL) if star else 0
+    before = tuple(params)[:n_before]
     # torch names a shape ``size`` (view, expand, zeros) or ``shape`` (reshape): take either
     star_names = frozenset((star,) + (_SHAPE_NAMES if star in _SHAPE_NAMES else ())) \
         if star else frozenset()
@@ -48,7 +49,9 @@ def numpy_aliases(fn):
                 if len(args) > n_before:
                     raise TypeError(f"{fn.__name__}() got multiple values for argument "
                                     f"'{key}'")
-                args = args + (kwargs.pop(key),)
+                # the parameters before it given by name too (torch.reshape(input=x, shape=s))
+                args = args + tuple(kwargs.pop(name) for name in before[len(args):]
+                                    if name in kwargs) + (kwargs.pop(key),)
             for alias, name in pairs:
                 if alias in kwargs:
                     if name in kwargs:

@@ -195,14 +195,27 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
-def dot(input, other):
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+def dot(input, tensor):
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
                            "tensors")
-    return matmul(input, other)
+    return matmul(input, tensor)
 
 
-inner = vdot = dot
+vdot = dot
+
+
+def inner(input, other):
+    """Sum over the last dims: ``out[i..., j...] = sum_k input[i..., k] * other[j..., k]``
+    (a scalar operand multiplies)."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    if input.ndim == 1 and other.ndim == 1:
+        return matmul(input, other)
+    return tensordot(input, other, dims=([input.ndim - 1], [other.ndim - 1]))
 
 
 def outer(input, vec2):
@@ -391,7 +404,8 @@ class LinalgMethods:
     mm = mm
     bmm = bmm
     mv = mv
-    dot = inner = dot
+    dot = dot
+    inner = inner
     outer = ger = outer
     addmm = addmm
     baddbmm = baddbmm

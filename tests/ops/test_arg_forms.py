@@ -115,7 +115,7 @@ case("repeat(repeats=)")(lambda lib: lib.arange(3).repeat(repeats=(2, 2)))
 case("view(2, size=) both")(lambda lib: lib.arange(6).view(2, size=(2, 3)))
 
 # ----------------------------------------------------------------------------- creation
-for _fn in ["zeros", "ones", "empty", "rand", "randn"]:
+for _fn in ['zeros', 'ones', 'empty', 'rand', 'randn']:
     _shape_only = _fn in ("empty", "rand", "randn")
     for _nm, _call in [("size=tuple", lambda lib, f: f(size=(2, 3))),
                        ("size=list", lambda lib, f: f(size=[2, 3])),
@@ -596,6 +596,150 @@ case("empty_like size [more])")(
     lambda lib: lib.empty_like(_T(lib)).shape)
 case("ones(2, 3, out=wrong dtype) [more])")(
     lambda lib: (lambda o: (lib.ones(2, out=o, dtype=lib.float64)))(lib.zeros(2)))
+
+# ------------------------------------------------------------------------- torch's keyword names
+_MA = np.random.default_rng(0).standard_normal((3, 3))
+_MB = np.random.default_rng(1).standard_normal((3, 3))
+
+
+def _A(lib):
+    return lib.tensor(_MA)
+
+
+def _B(lib):
+    return lib.tensor(_MB)
+
+
+for _fn in ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'fmod', 'remainder', 'atan2',
+            'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'true_divide', 'floor_divide', 'matmul', 'mm',
+            'dot', 'outer', 'inner', 'bmm', 'equal', 'allclose', 'isclose', 'lerp', 'where',
+            'pow', 'float_power', 'logical_and']:
+    case(f"{_fn}(input=, other=)")(
+        lambda lib, fn=_fn: getattr(lib, fn)(input=_A(lib), other=_B(lib)))
+    case(f"{_fn}(x, other=)")(lambda lib, fn=_fn: getattr(lib, fn)(_A(lib), other=_B(lib)))
+    case(f"x.{_fn}(other=)")(lambda lib, fn=_fn: getattr(_A(lib), fn)(other=_B(lib)))
+case("mm(mat2=) [kw])")(
+    lambda lib: lib.mm(_A(lib), mat2=_B(lib)))
+case("x.mm(mat2=) [kw])")(
+    lambda lib: _A(lib).mm(mat2=_B(lib)))
+case("bmm(mat2=) [kw])")(
+    lambda lib: lib.bmm(_A(lib)[None], mat2=_B(lib)[None]))
+case("outer(vec2=) [kw])")(
+    lambda lib: lib.outer(_A(lib)[0], vec2=_B(lib)[0]))
+case("dot(tensor=) [kw])")(
+    lambda lib: lib.dot(_A(lib)[0], tensor=_B(lib)[0]))
+case("pow(exponent=) [kw])")(
+    lambda lib: lib.pow(_A(lib), exponent=2))
+case("x.pow(exponent=) [kw])")(
+    lambda lib: _A(lib).pow(exponent=2))
+case("where(condition=,input=,other=) [kw])")(
+    lambda lib: lib.where(condition=_A(lib)>0, input=_A(lib), other=_B(lib)))
+case("lerp(end=,weight=) [kw])")(
+    lambda lib: lib.lerp(_A(lib), end=_B(lib), weight=0.3))
+case("clamp(input=,min=,max=) [kw])")(
+    lambda lib: lib.clamp(input=_A(lib), min=-0.5, max=0.5))
+case("transpose(input, dim0=, dim1=) [kw])")(
+    lambda lib: lib.transpose(_A(lib), dim0=0, dim1=1))
+case("masked_fill(mask=,value=) [kw])")(
+    lambda lib: lib.masked_fill(_A(lib), mask=_A(lib)>0, value=1.0))
+case("gather(input=,dim=,index=) [kw])")(
+    lambda lib: lib.gather(input=_A(lib), dim=1, index=lib.tensor([[0],[1],[2]])))
+case("index_select(input=,dim=,index=) [kw])")(
+    lambda lib: lib.index_select(input=_A(lib), dim=0, index=lib.tensor([0])))
+case("sum(input=) [kw])")(
+    lambda lib: lib.sum(input=_A(lib)))
+case("mean(input=,dim=) [kw])")(
+    lambda lib: lib.mean(input=_A(lib), dim=0))
+case("exp(input=) [kw])")(
+    lambda lib: lib.exp(input=_A(lib)))
+case("abs(input=) [kw])")(
+    lambda lib: lib.abs(input=_A(lib)))
+case("tanh(input=) [kw])")(
+    lambda lib: lib.tanh(input=_A(lib)))
+case("sigmoid(input=) [kw])")(
+    lambda lib: lib.sigmoid(input=_A(lib)))
+case("relu(input=) [kw])")(
+    lambda lib: lib.relu(input=_A(lib)))
+case("softmax(input=,dim=) [kw])")(
+    lambda lib: lib.softmax(input=_A(lib), dim=0))
+case("reshape(input=,shape=) [kw])")(
+    lambda lib: lib.reshape(input=_A(lib), shape=(9,)))
+case("flatten(input=,start_dim=) [kw])")(
+    lambda lib: lib.flatten(input=_A(lib), start_dim=0))
+case("squeeze(input=,dim=) [kw])")(
+    lambda lib: lib.squeeze(input=_A(lib)[None], dim=0))
+case("unsqueeze(input=,dim=) [kw])")(
+    lambda lib: lib.unsqueeze(input=_A(lib), dim=0))
+case("tril(input=,diagonal=) [kw])")(
+    lambda lib: lib.tril(input=_A(lib), diagonal=0))
+case("topk(input=,k=) [kw])")(
+    lambda lib: lib.topk(input=_A(lib), k=1))
+case("sort(input=,dim=,descending=) [kw])")(
+    lambda lib: lib.sort(input=_A(lib), dim=0, descending=True))
+case("argmax(input=,dim=) [kw])")(
+    lambda lib: lib.argmax(input=_A(lib), dim=0))
+case("cumsum(input=,dim=) [kw])")(
+    lambda lib: lib.cumsum(input=_A(lib), dim=0))
+case("stack(tensors=,dim=) [kw])")(
+    lambda lib: lib.stack(tensors=[_A(lib), _B(lib)], dim=1))
+case("chunk(input=,chunks=,dim=) [kw])")(
+    lambda lib: lib.chunk(input=_A(lib), chunks=3, dim=0))
+case("split(tensor=,split_size_or_sections=) [kw])")(
+    lambda lib: lib.split(tensor=_A(lib), split_size_or_sections=1))
+case("einsum(equation=) [kw])")(
+    lambda lib: lib.einsum("ij,jk->ik", _A(lib), _B(lib)))
+case("full(size=,fill_value=,dtype=) [kw])")(
+    lambda lib: lib.full(size=(2,), fill_value=1, dtype=lib.float64))
+case("tensor(data=) [kw])")(
+    lambda lib: lib.tensor(data=[1,2]))
+case("arange(start=,end=) [kw])")(
+    lambda lib: lib.arange(start=0, end=3))
+case("zeros_like(input=) [kw])")(
+    lambda lib: lib.zeros_like(input=_A(lib)))
+case("multinomial(input=,num_samples=) [kw])")(
+    lambda lib: lib.multinomial(input=lib.ones(3), num_samples=3).sort().values)
+case("randint_like(input=, high=) [kw])")(
+    lambda lib: lib.randint_like(_A(lib), high=3).shape)
+case("normal(mean=,std=,size=) [kw])")(
+    lambda lib: lib.normal(mean=0.0, std=1.0, size=(2,3)).shape)
+case("x.masked_fill_(mask=,value=) [kw])")(
+    lambda lib: _A(lib).masked_fill_(mask=_A(lib)>0, value=0.0))
+case("x.add_(other=,alpha=) [kw])")(
+    lambda lib: _A(lib).add_(other=_B(lib), alpha=2))
+case("x.clamp_(min=) [kw])")(
+    lambda lib: _A(lib).clamp_(min=0))
+case("x.index_fill_(dim,index,value) [kw])")(
+    lambda lib: _A(lib).index_fill_(dim=0, index=lib.tensor([0]), value=2.0))
+case("x.scatter_add_(dim=,index=,src=) [kw])")(
+    lambda lib: _A(lib).scatter_add_(dim=0, index=lib.tensor([[0,1,2]]), src=_B(lib)[:1]))
+case("x.new_zeros(size) list [kw])")(
+    lambda lib: _A(lib).new_zeros([2]))
+case("x.repeat_interleave(repeats=,dim=) [kw])")(
+    lambda lib: _A(lib).repeat_interleave(repeats=2, dim=0))
+case("x.expand_as(other=) [kw])")(
+    lambda lib: _A(lib)[:1].expand_as(other=_A(lib)))
+case("x.view_as(other=) [kw])")(
+    lambda lib: _A(lib).view_as(other=_A(lib)))
+case("x.type_as(other=) [kw])")(
+    lambda lib: _A(lib).type_as(other=lib.ones(1, dtype=lib.int64)))
+case("x.masked_select(mask=) [kw])")(
+    lambda lib: _A(lib).masked_select(mask=_A(lib)>0))
+case("x.unfold(dimension=,size=,step=) [kw])")(
+    lambda lib: _A(lib).unfold(dimension=0, size=2, step=1))
+case("x.narrow(dim=,start=,length=) [kw])")(
+    lambda lib: _A(lib).narrow(dim=0, start=1, length=2))
+case("x.diagonal(offset=,dim1=,dim2=) [kw])")(
+    lambda lib: _A(lib).diagonal(offset=1, dim1=0, dim2=1))
+case("x.sum(dtype=) [kw])")(
+    lambda lib: _A(lib).sum(dtype=lib.float32))
+case("x.std(dim=, unbiased=) [kw])")(
+    lambda lib: _A(lib).std(dim=0, unbiased=False))
+case("x.norm(p=, dim=, keepdim=) [kw])")(
+    lambda lib: _A(lib).norm(p=1, dim=0, keepdim=True))
+case("x.to(dtype=, copy=) [kw])")(
+    lambda lib: _A(lib).to(dtype=lib.float32, copy=True))
+case("x.float() [kw])")(
+    lambda lib: _A(lib).float())
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_arg_form_matches_torch(name):
