@@ -20,7 +20,8 @@ _SHAPE_NAMES = ("size", "shape", "sizes")
 
 
 def numpy_aliases(fn):
-    """``fn`` accepting ``axis``/``keepdims`` for its ``dim``/``keepdim`` parameters."""
+    """``fn`` accepting ``axis``/``keepdims`` for its ``dim``/``keepdim`` parameters and its
+    ``*varargs`` (with the parameters before them) by name."""
     if getattr(fn, "__numpy_aliases__", False) or not inspect.isfunction(fn):
         return fn
     try:
@@ -45,8 +46,8 @@ def numpy_aliases(fn):
         if kwargs:
             given = star_names.intersection(kwargs) if star_names else ()
             if given:
-                key, = given
-                if len(args) > n_before:
+                key = min(given)
+                if len(given) > 1 or len(args) > n_before:
                     raise TypeError(f"{fn.__name__}() got multiple values for argument "
                                     f"'{key}'")
                 # the parameters before it given by name too (torch.reshape(input=x, shape=s))
