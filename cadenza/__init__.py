@@ -38,6 +38,7 @@ from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack,  # 
 from ._creation import range_ as range  # noqa: E402  (torch.range)
 from ._legacy import LEGACY_NAMES as _LEGACY_NAMES, legacy_tensor_type as _legacy  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from . import _argforms  # noqa: E402
 from ._repr import set_printoptions  # noqa: E402
 
 # PyTorch's functions over the primitives (torch.add ...): every public ops function, read from
@@ -167,6 +168,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 __all__ = sorted([_n for _n, _v in globals().items()
                   if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
                  + ["bfloat16"])
+# axis= / keepdims= for dim= / keepdim= on every top-level function (torch's argument parser)
+_argforms.alias_namespace(globals(), __all__)
 
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",

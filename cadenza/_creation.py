@@ -5,6 +5,8 @@ and ``generator=`` everywhere."""
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -15,6 +17,8 @@ from .device import as_device
 from .random import _rng
 from .errors import DTypeError
 from ._dispatch import state as _gstate
+from .autograd.grad_mode import no_grad
+from ._argforms import numpy_aliases
 from ._trace_hooks import traced_random
 from .backend import cuda
 from .errors import DeviceError
@@ -59,6 +63,42 @@ def _size(size):
                                f"{list(size)}")
         out.append(int(s))
     return tuple(out)
+
+
+
+def _write_out(out, result, name: str):
+    """``out=``: ``result`` written into ``out`` (resized to its shape, as torch does), which is
+    returned."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    with no_grad():
+        if tuple(out.shape) != tuple(result.shape):
+            out._data = np.empty(result._data.shape, dtype=out._data.dtype)
+        out.copy_(result)
+    return out
+
+
+def _creates(fn):
+    """PyTorch's argument forms for a creation function: those of ``_argforms`` (``size=`` as a
+    keyword for ``*size``: ``torch.zeros(size=(2, 3))``), and ``out=`` (the result written into
+    ``out``, in ``out``'s dtype unless ``dtype=`` is given)."""
+    has_dtype = "dtype" in inspect.signature(fn).parameters
+    call = numpy_aliases(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = kwargs.pop("out", None)
+        if out is None:
+            return call(*args, **kwargs)
+        if has_dtype and isinstance(out, Tensor):
+            if kwargs.get("dtype") is None:
+                kwargs["dtype"] = out.dtype
+            elif _dt.to_dtype(kwargs["dtype"]) is not out.dtype:
+                raise RuntimeError(f"{fn.__name__}(): dtype {_dt.to_dtype(kwargs['dtype'])} "
+                                   f"does not match dtype of out parameter ({out.dtype})")
+        return _write_out(out, call(*args, **kwargs), fn.__name__)
+    wrapper.__numpy_aliases__ = True
+    return wrapper
 
 
 def _infer_dtype(data):
@@ -153,21 +193,25 @@ def _filled(fn, size, dtype, device, requires_grad):
     return _place(fn(_size(size), dtype=dt.np), device, requires_grad)
 
 
+@_creates
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False):
     return _filled(np.zeros, size, dtype, device, requires_grad)
 
 
+@_creates
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False):
     return _filled(np.ones, size, dtype, device, requires_grad)
 
 
+@_creates
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, memory_format=None):
     return _filled(np.empty, size, dtype, device, requires_grad)
 
 
+@_creates
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None,
          layout=None):
     if isinstance(fill_value, Tensor):
@@ -213,12 +257,17 @@ def _num(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None,
+@_creates
+def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None,
            layout=None):
     """Values from start (inclusive) to end (exclusive) by step; int64 if all are integers."""
     start, end, step = _num(start), _num(end), _num(step)
+    if start is None and end is None:
+        raise TypeError("arange() missing required argument 'end'")
     if end is None:
         start, end = 0, start
+    elif start is None:             # arange(end=5)
+        start = 0
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) / step < 0:
@@ -243,18 +292,34 @@ def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
     return _place((start + np.arange(n) * step).astype(dt.np), device, requires_grad)
 
 
+def _check_steps(steps, name: str) -> int:
+    if isinstance(steps, Tensor):
+        steps = steps.item()
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"{name}(): argument 'steps' must be int, not {type(steps).__name__}")
+    if steps < 0:
+        raise RuntimeError(f"{name}(): number of steps must be non-negative, got {steps}")
+    return int(steps)
+
+
+@_creates
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
+    steps = _check_steps(steps, "linspace")
     dt = _dt.to_dtype(dtype)
     arr = np.linspace(_num(start), _num(end), int(steps), dtype=np.float64).astype(dt.np)
     return _place(arr, device, requires_grad)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+@_creates
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False,
+             out=None):
+    steps = _check_steps(steps, "logspace")
     dt = _dt.to_dtype(dtype)
     arr = np.logspace(start, end, int(steps), base=base, dtype=np.float64).astype(dt.np)
     return _place(arr, device, requires_grad)
 
 
+@_creates
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     return _place(np.eye(n, m, dtype=_dt.to_dtype(dtype).np), device, requires_grad)
 
@@ -273,6 +338,7 @@ def _random_float(sample, size, dtype, device, requires_grad):
     return _place(sample(_size(size), gen_dt).astype(dt.np, copy=False), device, requires_grad)
 
 
+@_creates
 @traced_random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
          layout=None, pin_memory=False):
@@ -282,6 +348,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
                          requires_grad)
 
 
+@_creates
 @traced_random
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
           layout=None, pin_memory=False):
@@ -306,6 +373,7 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator
 
 
 @traced_random
+@_creates
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False, out=None):
     """Integers uniform on [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
@@ -333,6 +401,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
 
 
 @traced_random
+@_creates
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     return _place(_rng(generator).permutation(int(n)).astype(dt.np), device, requires_grad)

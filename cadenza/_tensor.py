@@ -35,6 +35,7 @@ from .ops.stats import StatsMethods
 from .ops.scatters import ScatterMethods
 from .ops.products import ProductMethods
 from ._tensor_api.memory import MemoryMethods
+from ._argforms import alias_class
 from ._tensor_base import TensorBase, Size, _make, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
 
 __all__ = ["Tensor", "Size"]
@@ -71,6 +72,7 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
         return new
 
 
+alias_class(Tensor)     # x.sum(axis=1, keepdims=True): torch's NumPy-style keyword aliases
 set_tensor_class(Tensor)
 
 

@@ -21,7 +21,7 @@ LAYERS = [
                     "cadenza._trace_hooks", "cadenza._version"]),
     ("tensor", ["cadenza._tensor_base", "cadenza.random", "cadenza.autograd",
                 "cadenza.autograd.grad_mode", "cadenza.autograd.node"]),
-    ("ops", ["cadenza.ops", "cadenza.ops.*", "cadenza._creation", "cadenza.autograd.anomaly"]),
+    ("ops", ["cadenza.ops", "cadenza.ops.*", "cadenza._creation", "cadenza._argforms", "cadenza.autograd.anomaly"]),
     ("autograd", ["cadenza.autograd.*"]),
     ("functional", ["cadenza.functional", "cadenza.functional.*"]),
     ("tensor api", ["cadenza._tensor_api", "cadenza._tensor_api.*", "cadenza._tensor"]),

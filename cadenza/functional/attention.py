@@ -39,8 +39,12 @@ def _check(q, k, v, attn_mask, is_causal, enable_gqa):
                          f"value.shape[-2], got key {fmt_shape(k.shape)} and value "
                          f"{fmt_shape(v.shape)}")
     if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: expected attn_mask=None when "
-                         "is_causal=True, got both")
+        raise RuntimeError("scaled_dot_product_attention: Explicit attn_mask should not be set "
+                           "when is_causal=True (give one or the other)")
+    if attn_mask is not None and attn_mask.dtype.name != "bool" and \
+            attn_mask.dtype is not q.dtype and not attn_mask.is_floating_point():
+        raise RuntimeError(f"scaled_dot_product_attention: Expected attn_mask dtype to be bool "
+                           f"or float or to match query dtype, got {attn_mask.dtype.name}")
     if enable_gqa and q.ndim >= 3 and k.ndim >= 3:
         hq, hk = q.shape[-3], k.shape[-3]
         if hk == 0 or hq % hk or v.shape[-3] != hk:

@@ -33,3 +33,6 @@ from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
                        linalg, conv, pool, activation,
                        pointwise, stats, scatters, products) for n in m.__all__]
+
+from .._argforms import alias_namespace as _alias_namespace  # noqa: E402
+_alias_namespace(globals(), __all__)   # axis= / keepdims= accepted as torch's parser does

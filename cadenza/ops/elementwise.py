@@ -12,7 +12,7 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
 from .unary import *  # noqa: F401,F403
-from .unary import _erf, isnan  # noqa: F401  (activation.py reads _erf)
+from .unary import _erf, isfinite, isnan  # noqa: F401  (activation.py reads _erf)
 from .binary import *  # noqa: F401,F403
 from .binary import maximum, minimum, where
 from ..autograd.grad_mode import no_grad
@@ -141,13 +141,30 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    diff = (input - other).abs()
-    close = diff <= atol + rtol * (other.abs() if isinstance(other, Tensor) else _abs_scalar(
-        other))
-    close = close | (input == other)
-    if equal_nan:
+    """``|input - other| <= atol + rtol * |other|`` elementwise, or equal (infinities equal only
+    to themselves); NaNs equal when ``equal_nan``. PyTorch's rules: the dtypes must match,
+    integers and bools compare in the default float dtype, zero tolerances mean equality."""
+    if isinstance(other, Tensor) and other.dtype != input.dtype:
+        raise RuntimeError(f"isclose: {input.dtype} did not match {other.dtype} (the two "
+                           "tensors must have one dtype)")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol < 0:
+            raise RuntimeError(f"isclose: {name} must be greater than or equal to zero, but "
+                               f"got {tol}")
+    close = input == other
+    floating = input.is_floating_point()
+    if equal_nan and floating:
         close = close | (isnan(input) & isnan(other))
-    return close
+    if rtol == 0 and atol == 0:
+        return close
+    if not floating:
+        input = input.to(_dt.get_default_dtype())
+        if isinstance(other, Tensor):
+            other = other.to(_dt.get_default_dtype())
+    allowed = atol + (other * rtol).abs() if isinstance(other, Tensor) else \
+        atol + _abs_scalar(other * rtol)
+    actual = (input - other).abs()
+    return close | (isfinite(actual) & (actual <= allowed))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:

@@ -3,6 +3,8 @@ accumulation, so repeated indices sum their gradients). gather, scatter, scatter
 index_select, index_add, masked_fill and friends are built on these two."""
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ._registry import Op, register, apply
@@ -22,6 +24,18 @@ __all__ = ["bincount", "gather", "getitem", "index_add", "index_copy", "index_fi
            "take_along_dim", "unique"]
 
 
+
+
+def _drop_empty_ellipsis(index, ndim):
+    """``index`` without an Ellipsis that stands for no dims: NumPy counts it as separating the
+    index arrays around it (moving their dims first), PyTorch does not."""
+    if not builtins.any(i is Ellipsis for i in index):
+        return index
+    used = builtins.sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+                        for i in index if i is not None and i is not Ellipsis)
+    if used < ndim:
+        return index
+    return tuple(i for i in index if i is not Ellipsis)
 
 
 def _to_index(idx):
@@ -46,6 +60,8 @@ def _to_index_item(i):
         if a.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         tr = _state.tracer
+        if a.ndim == 0 and a.dtype.kind in "iu" and (tr is None or tr.paused):
+            return int(a)   # PyTorch reads a 0-d integer tensor as an integer (a select)
         if tr is not None and not tr.paused:
             # a tensor the trace has not seen yet (a closure or buffer index) becomes a live
             # graph input now; otherwise its array would pass as a constant attribute
@@ -215,7 +231,7 @@ def _split_ints(index):
 
 
 def getitem(input, idx):
-    index = _to_index(idx)
+    index = _drop_empty_ellipsis(_to_index(idx), input._data.ndim)
     split = _split_ints(index)
     if split is not None:
         return getitem(getitem(input, split[0]), split[1])
@@ -278,9 +294,37 @@ def _fill_tensor(v, like):
     return _created(_make(np.asarray(_fill_scalar(v, like.dtype))))
 
 
+def _numpy_layout(index, shape, value):
+    """``value`` given in PyTorch's layout of ``x[index]`` rearranged into NumPy's, for an index
+    whose integers make the two differ (see ``_split_ints``): NumPy puts the advanced dims
+    first, PyTorch after the result dims of the basic indices before the index arrays."""
+    split = _split_ints(index)
+    if split is None or not isinstance(value, Tensor) or value.ndim == 0:
+        return value
+    first, rest = split
+    dummy = np.broadcast_to(np.zeros((), dtype=np.int8), shape)   # no memory: stride 0
+    sub_nd = dummy[first].ndim
+    np_shape = dummy[index].shape
+    arrays = [i for i in rest if isinstance(i, np.ndarray)]
+    n_adv = np.broadcast_shapes(*[(a.sum(),) if a.dtype == np.bool_ else a.shape
+                                  for a in arrays]).__len__()
+    consumed = builtins.sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+                            for i in rest if i is not None and i is not Ellipsis)
+    k = 0
+    for i in rest:
+        if isinstance(i, np.ndarray):
+            break
+        k += sub_nd - consumed if i is Ellipsis else 1
+    basic = np_shape[n_adv:]
+    torch_shape = basic[:k] + np_shape[:n_adv] + basic[k:]
+    return value.expand(torch_shape).movedim(tuple(range(k, k + n_adv)),
+                                             tuple(range(n_adv)))
+
+
 def setitem(self, idx, value):
     """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
-    index = _to_index(idx)
+    index = _drop_empty_ellipsis(_to_index(idx), self._data.ndim)
+    value = _numpy_layout(index, self._data.shape, value)
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if not needs_graph and _state.tracer is None:  # raw write; compile records index_put

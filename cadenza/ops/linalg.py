@@ -7,7 +7,8 @@ import string
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor_base import TensorBase as Tensor
+from .._tensor_base import TensorBase as Tensor, _make
+from ..backend import xp_of
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..dtypes import result_type
@@ -194,14 +195,27 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
-def dot(input, other):
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+def dot(input, tensor):
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
                            "tensors")
-    return matmul(input, other)
+    return matmul(input, tensor)
 
 
-inner = vdot = dot
+vdot = dot
+
+
+def inner(input, other):
+    """Sum over the last dims: ``out[i..., j...] = sum_k input[i..., k] * other[j..., k]``
+    (a scalar operand multiplies)."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    if input.ndim == 1 and other.ndim == 1:
+        return matmul(input, other)
+    return tensordot(input, other, dims=([input.ndim - 1], [other.ndim - 1]))
 
 
 def outer(input, vec2):
@@ -290,24 +304,54 @@ class Einsum(Op):
             if c.next[i] is None:
                 grads.append(None)
                 continue
-            if len(set(s)) != len(s):
-                raise RuntimeError(f"einsum backward: repeated subscript in operand {i} ('{s}') "
-                                   "is not supported")
+            shape = c.shape(i)
+            # a repeated subscript ('ii', 'iij') reads a diagonal: the gradient of that
+            # diagonal (subscripts ``u``, each letter once) is put back on it below
+            u = "".join(dict.fromkeys(s))
+            size = {ch: shape[s.index(ch)] for ch in u}
             others = [ins[j] for j in range(len(ins)) if j != i]
             avail = set(out) | set("".join(others))
-            kept = "".join(ch for ch in s if ch in avail)
+            kept = "".join(ch for ch in u if ch in avail)
             args = [g] + [ops[j] for j in range(len(ins)) if j != i]
             gi = apply(Einsum, *args, ins=(out, *others), out=kept)
-            if kept != s:
-                shape = c.shape(i)
-                gi = gi.reshape(tuple(shape[k] if ch in avail else 1 for k, ch in enumerate(s)))
-                gi = gi.expand(shape)
+            if kept != u:
+                gi = gi.reshape(tuple(size[ch] if ch in avail else 1 for ch in u))
+                gi = gi.expand(tuple(size[ch] for ch in u))
+            if u != s:
+                gi = _einsum_diag_embed(gi, u, s, size, set("".join(ins) + out))
             grads.append(gi)
         return tuple(grads)
 
 
+def _einsum_diag_embed(gi, u, s, size, used):
+    """``gi`` (subscripts ``u``, distinct) placed on the diagonal of a tensor with subscripts
+    ``s`` (``u`` with repeats): each repeat of a letter gets a fresh letter tied to the first by
+    an identity matrix, ``einsum('ij,iI->iIj', gi, eye)`` for 'iij'."""
+    spare = [ch for ch in string.ascii_letters if ch not in used]
+    subs, deltas, seen = [], [], set()
+    for ch in s:
+        if ch in seen:
+            fresh = spare.pop()
+            subs.append(fresh)
+            deltas.append(ch + fresh)
+        else:
+            seen.add(ch)
+            subs.append(ch)
+    xp = xp_of(gi._data)
+    eyes = [_make(xp.eye(size[d[0]], dtype=gi._data.dtype)) for d in deltas]
+    return apply(Einsum, gi, *eyes, ins=(u, *deltas), out="".join(subs))
+
+
 def einsum(equation, *operands):
-    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``; also the sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``."""
+    if isinstance(equation, Tensor):      # sublist form: operand, subscripts, ..., [output]
+        args = (equation,) + operands
+        pairs = args[:len(args) - len(args) % 2]
+        operands = pairs[0::2]
+        equation = ",".join(_sublist(sl) for sl in pairs[1::2])
+        if len(args) % 2:
+            equation += "->" + _sublist(args[-1])
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     ins, out = _parse_einsum(equation, [t.shape for t in operands])
@@ -316,6 +360,22 @@ def einsum(equation, *operands):
         rt = result_type(*operands)
         operands = tuple(t.to(rt) for t in operands)
     return apply(Einsum, *operands, ins=tuple(ins), out=out)
+
+
+def _sublist(sl) -> str:
+    """einsum's sublist subscripts (ints in [0, 52), Ellipsis) as equation letters."""
+    if not isinstance(sl, (list, tuple)):
+        raise TypeError(f"einsum(): expected a list of subscripts, got {type(sl).__name__}")
+    out = []
+    for v in sl:
+        if v is Ellipsis:
+            out.append("...")
+        elif isinstance(v, int) and 0 <= v < 52:
+            out.append(string.ascii_letters[v])
+        else:
+            raise ValueError(f"einsum(): subscript in subscript list is not within the valid "
+                             f"range [0, 52), got {v}")
+    return "".join(out)
 
 
 def tensordot(a, b, dims=2):
@@ -344,7 +404,8 @@ class LinalgMethods:
     mm = mm
     bmm = bmm
     mv = mv
-    dot = inner = dot
+    dot = dot
+    inner = inner
     outer = ger = outer
     addmm = addmm
     baddbmm = baddbmm

@@ -71,6 +71,16 @@ def _half(a):
     return a.dtype.itemsize == 2 and a.dtype.kind not in "iu"
 
 
+def _running(fn, a, dtype, **kw):
+    """cumsum/cumprod as torch computes them on CPU: float32 (and half) inputs accumulate in
+    float64, rounded once per output element."""
+    if dtype is not None and a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.dtype == np.float32 or _half(a):
+        return fn(a, dtype=np.float64, **kw).astype(a.dtype)
+    return _accumulate(fn, a, None, **kw)
+
+
 def _accumulate(fn, a, dtype, **kw):
     """fn (xp.sum, prod, cumsum, cumprod) with PyTorch's accumulator: int64 for integer and
     bool inputs (NumPy would give uint64 for unsigned ones), float32 for half floats."""
@@ -79,6 +89,8 @@ def _accumulate(fn, a, dtype, **kw):
             dtype = np.int64
         elif _half(a):
             return fn(a, dtype=np.float32, **kw).astype(a.dtype)
+    elif a.dtype != dtype:   # torch casts the input first, then accumulates in ``dtype``
+        a = a.astype(dtype)
     return fn(a, dtype=dtype, **kw)
 
 
@@ -174,7 +186,7 @@ class Cumsum(Op):
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
-        return _accumulate(xp.cumsum, a, dtype, axis=dim)
+        return _running(xp.cumsum, a, dtype, axis=dim)
 
     # the adjoint of a running sum is a reversed running sum
     @staticmethod
@@ -192,7 +204,7 @@ class Cumprod(Op):
 
     @staticmethod
     def forward(xp, a, dim=0, dtype=None):
-        return _accumulate(xp.cumprod, a, dtype, axis=dim)
+        return _running(xp.cumprod, a, dtype, axis=dim)
 
     # d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i, so grad_i = sum_{j >= i} g_j P_ij.
     # Up to _CUMPROD_EXACT elements along dim, P is built directly as the cumprod of x with x_i
@@ -311,6 +323,8 @@ def _count(shape, dims):
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (``correction=1``)."""
+    if isinstance(dim, bool):       # var(False): torch's var(unbiased) overload
+        dim, unbiased = None, dim
     if isinstance(unbiased, (int, np.integer)) and not isinstance(unbiased, bool) and \
             dim is None:
         dim, unbiased = None, None  # guard against positional misuse
@@ -369,10 +383,10 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
     return values_indices(values, idx)
 
 
-def max(input, dim=None, keepdim=False, *, out=None):
+def max(input, dim=None, keepdim=False, *, other=None, out=None):
     """max(x) -> value; max(x, dim) -> (values, indices); max(x, other) -> elementwise."""
-    if isinstance(dim, Tensor):
-        return maximum(input, dim)
+    if other is not None or isinstance(dim, Tensor):
+        return maximum(input, dim if other is None else other)
     if dim is None:
         if input._data.size == 0:
             raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
@@ -381,9 +395,9 @@ def max(input, dim=None, keepdim=False, *, out=None):
     return _extreme_with_indices(input, dim, keepdim, Argmax, "max")
 
 
-def min(input, dim=None, keepdim=False, *, out=None):
-    if isinstance(dim, Tensor):
-        return minimum(input, dim)
+def min(input, dim=None, keepdim=False, *, other=None, out=None):
+    if other is not None or isinstance(dim, Tensor):
+        return minimum(input, dim if other is None else other)
     if dim is None:
         if input._data.size == 0:
             raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() "

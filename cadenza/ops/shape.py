@@ -62,20 +62,31 @@ def flipud(input):
 
 
 def roll(input, shifts, dims=None):
-    if isinstance(shifts, (list, tuple)):
-        shifts = tuple(int(s) for s in shifts)
-    if isinstance(dims, (list, tuple)):
-        dims = tuple(_norm_dim(d, input._data.ndim, "roll") for d in dims)
-    elif dims is not None:
-        dims = _norm_dim(dims, input._data.ndim, "roll")
-    return apply(Roll, input, shifts=shifts, dims=dims)
+    """Shift elements along ``dims`` (the flattened tensor when None), wrapping around; one
+    shift per dim (torch's rules: a 1-element shifts/dims pair may mix a number and a
+    sequence)."""
+    shift_seq = tuple(int(s) for s in shifts) if isinstance(shifts, (list, tuple)) else \
+        (int(shifts),)
+    dim_seq = () if dims is None else tuple(dims) if isinstance(dims, (list, tuple)) else \
+        (dims,)
+    if not shift_seq:
+        raise RuntimeError("roll: `shifts` required")
+    if dims is None and len(shift_seq) == 1:
+        return apply(Roll, input, shifts=shift_seq[0], dims=None)
+    if len(shift_seq) != len(dim_seq):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shift_seq)}, "
+                           f"dims:{len(dim_seq)}")
+    dim_seq = tuple(_norm_dim(d, input._data.ndim, "roll") for d in dim_seq)
+    if len(dim_seq) == 1:
+        return apply(Roll, input, shifts=shift_seq[0], dims=dim_seq[0])
+    return apply(Roll, input, shifts=shift_seq, dims=dim_seq)
 
 
-def repeat(input, *sizes):
-    """Tile the tensor ``sizes`` times along each dim (torch.Tensor.repeat)."""
-    if not sizes:
+def repeat(input, *repeats):
+    """Tile the tensor ``repeats`` times along each dim (torch.Tensor.repeat)."""
+    if not repeats:
         raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
-    sizes = tuple(int(s) for s in _shape_args(sizes))
+    sizes = tuple(int(s) for s in _shape_args(repeats))
     shp = tuple(input.shape)
     if len(sizes) < len(shp):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "

@@ -11,5 +11,13 @@ from .sgd import SGD  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .rmsprop import RMSprop  # noqa: F401
 from .adagrad import Adagrad  # noqa: F401
+from .nadam import NAdam, RAdam  # noqa: F401
+from .adadelta import Adadelta, Adamax  # noqa: F401
+from .asgd import ASGD, Rprop  # noqa: F401
+from .lbfgs import LBFGS  # noqa: F401
+from .adafactor import Adafactor  # noqa: F401
+from . import swa_utils  # noqa: F401
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
+           "Adadelta", "Adamax", "ASGD", "Rprop", "LBFGS", "Adafactor",
+           "lr_scheduler", "swa_utils"]

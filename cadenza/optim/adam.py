@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._creation import zeros_like
 from .._trace_hooks import host_scalar, hyper
-from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_betas, _check_nonneg, _step_tensor, _to_float
 
 __all__ = ["Adam", "AdamW"]
 
@@ -36,24 +36,13 @@ class Adam(Optimizer):
                  differentiable=False, fused=None, decoupled_weight_decay=False):
         _check_nonneg(lr, "learning rate")
         _check_nonneg(eps, "epsilon value")
-        betas = tuple(_to_float(b) for b in betas)
-        if len(betas) != 2:
-            raise ValueError(f"Invalid betas: expected two values, got {len(betas)}")
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        betas = _check_betas(betas)
         _check_nonneg(weight_decay, "weight_decay value")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-
-    def _weight_decay(self, p, grad, wd, group):
-        if not group["decoupled_weight_decay"]:
-            return super()._weight_decay(p, grad, wd, group)
-        p.mul_(host_scalar(lambda lr: 1 - lr * wd, hyper(group, "lr")))
-        return grad
 
     def _init_state(self, state, p, group) -> None:
         state["step"] = _step_tensor(0.0)

@@ -17,8 +17,9 @@ from collections import OrderedDict, defaultdict
 from itertools import chain
 from typing import Any, Callable
 
-from .._creation import tensor as _tensor
+from .._creation import tensor as _tensor, zeros_like as _zeros_like
 from .._tensor import Tensor
+from .._trace_hooks import host_scalar, hyper
 from ..autograd.grad_mode import enable_grad, no_grad, state as _grad_state
 from .. import dtypes as _dt
 from .._dispatch import register_stateful
@@ -140,6 +141,17 @@ def _check_nonneg(value, what: str) -> None:
         raise ValueError(f"Invalid {what}: {value}")
 
 
+def _check_betas(betas) -> tuple:
+    """``betas`` as two floats in [0, 1) (each may be given as a 1-element Tensor)."""
+    betas = tuple(_to_float(b) for b in betas)
+    if len(betas) != 2:
+        raise ValueError(f"Invalid betas: expected two values, got {len(betas)}")
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+    return betas
+
+
 class Optimizer:
     """Base class of all optimizers (``torch.optim.Optimizer``).
 
@@ -159,6 +171,8 @@ class Optimizer:
 
     # State entries shaped like their parameter; load_state_dict checks these shapes.
     _param_shaped_state: tuple = ()
+    # State entries that start as zeros like their parameter (with a ``step`` counter).
+    _zero_state: tuple = ()
     # (key, default) of group options newer than old pickles/state dicts: __setstate__ fills
     # them in.
     _group_option_defaults: tuple = ()
@@ -303,7 +317,11 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} must implement step or _update")
 
     def _weight_decay(self, p: Tensor, grad: Tensor, wd: float, group: dict) -> Tensor:
-        """L2 weight decay: ``grad + wd * p`` (AdamW overrides it with decoupled decay)."""
+        """L2 weight decay, ``grad + wd * p``; or, for a group with ``decoupled_weight_decay``
+        (AdamW, NAdam/RAdam's option), ``p *= 1 - lr * wd`` with the gradient unchanged."""
+        if group.get("decoupled_weight_decay"):
+            p.mul_(host_scalar(lambda lr: 1 - lr * wd, hyper(group, "lr")))
+            return grad
         return grad.add(p, alpha=wd)
 
     def _param_state(self, p: Tensor, group: dict) -> dict:
@@ -317,7 +335,12 @@ class Optimizer:
         return state
 
     def _init_state(self, state: dict, p: Tensor, group: dict) -> None:
-        """Fill the empty state of parameter ``p`` (its first update, or a new group's)."""
+        """Fill the empty state of parameter ``p`` (its first update, or a new group's): by
+        default a ``step`` counter and zeros like ``p`` for each key of ``_zero_state``."""
+        if self._zero_state:
+            state["step"] = _step_tensor(0.0)
+            for key in self._zero_state:
+                state[key] = _zeros_like(p)
 
     @staticmethod
     def _eval_closure(closure):

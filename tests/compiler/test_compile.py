@@ -275,7 +275,15 @@ def test_graph_snapshot():
     lambda ps: optim.RMSprop(ps, lr=1e-2, momentum=0.5, centered=True),
     lambda ps: optim.Adagrad(ps, lr=1e-1, lr_decay=0.01),
     lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-], ids=["adam-amsgrad", "rmsprop", "adagrad", "sgd-nesterov"])
+    lambda ps: optim.NAdam(ps, lr=1e-2, weight_decay=0.01),
+    lambda ps: optim.NAdam(ps, lr=1e-2, weight_decay=0.01, decoupled_weight_decay=True),
+    lambda ps: optim.RAdam(ps, lr=1e-2, betas=(0.9, 0.6)),   # rho_t crosses 5 at step 3
+    lambda ps: optim.Adadelta(ps, weight_decay=0.1),
+    lambda ps: optim.Adamax(ps, lr=1e-2, maximize=True),
+    lambda ps: optim.ASGD(ps, lr=1e-2, t0=3),                # mu leaves 1 at step 4
+    lambda ps: optim.Rprop(ps, lr=1e-2),
+], ids=["adam-amsgrad", "rmsprop", "adagrad", "sgd-nesterov", "nadam", "nadam-decoupled",
+        "radam", "adadelta", "adamax", "asgd", "rprop"])
 def test_other_optimizers_bitwise(make):
     cadenza.manual_seed(0)
     m1 = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
