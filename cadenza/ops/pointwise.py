@@ -479,8 +479,10 @@ Gcd = _int_binary("gcd", lambda xp, a, b: xp.gcd(a, b), None)
 Lcm = _int_binary("lcm", lambda xp, a, b: xp.lcm(a, b), None)
 NextAfter = _int_binary("nextafter", lambda xp, a, b: xp.nextafter(a, b), "nextafter({0}, {1})",
                         "f")
-LeftShift = _int_binary("bitwise_left_shift", _shift(np.left_shift), "({0} << {1})")
-RightShift = _int_binary("bitwise_right_shift", _shift(np.right_shift), "({0} >> {1})")
+# no C lowering: C leaves shifts by a negative count or by the width or more undefined, where
+# NumPy (and torch) give 0 or the sign fill
+LeftShift = _int_binary("bitwise_left_shift", _shift(np.left_shift), None)
+RightShift = _int_binary("bitwise_right_shift", _shift(np.right_shift), None)
 
 
 def _ints_only(name, *xs):

@@ -149,6 +149,7 @@ EXACT_FLOAT = {
     "trunc": lambda x, y: x.trunc(), "round": lambda x, y: x.round(),
     "sign": lambda x, y: x.sign(), "remainder": lambda x, y: x % y, "fmod": O.fmod,
     "floor_divide": lambda x, y: x // y,
+    "nextafter": lambda x, y: cadenza.nextafter(x, y),
     "square": lambda x, y: x * x, "pow2": lambda x, y: x ** 2,
     "eq": lambda x, y: x == y, "ne": lambda x, y: x != y, "lt": lambda x, y: x < y,
     "le": lambda x, y: x <= y, "gt": lambda x, y: x > y, "ge": lambda x, y: x >= y,
@@ -176,7 +177,7 @@ LIBM_FLOAT = {
 # C functions of a c_expr that are exact (correctly rounded or exact by IEEE 754); any other
 # function call is a libm approximation, checked within a few ulp
 EXACT_C_FUNCTIONS = {"sqrt", "fabs", "floor", "ceil", "trunc", "nearbyint", "fmod", "isnan",
-                     "isinf", "isfinite"}
+                     "isinf", "isfinite", "nextafter", "signbit"}
 
 
 def _libm_primitives():
@@ -260,10 +261,10 @@ def _primitives(table, dtype):
 
 # dtype kind -> the tables run in that kind, and registered C lowerings they need not reach:
 # bitwise ops take no floats (eager raises); C's libm lowerings are checked within a few ulp
-# by test_every_libm_primitive_within_a_few_ulp; isnan/isinf/isfinite have a c_expr but
+# by test_every_libm_primitive_within_a_few_ulp; isnan/isinf/isfinite/signbit have a c_expr but
 # never join a kernel (they compute in their bool output's dtype, which their c_kinds refuse)
 _TABLES = {"f": ([EXACT_FLOAT], {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-                                 "isnan", "isinf", "isfinite"}),
+                                 "isnan", "isinf", "isfinite", "signbit"}),
            "i": ([EXACT_INT], set()), "b": ([EXACT_BOOL], set())}
 
 
