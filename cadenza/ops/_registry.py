@@ -140,9 +140,9 @@ def _promote(op, args, arrs):
     if not need and first is not None:
         k = first.kind
         bf16 = k == "V"  # bfloat16 (ml_dtypes) is the only supported dtype of kind V
-        for a, x in zip(args, arrs):
+        for a in args:
             if not isinstance(a, Tensor):
-                t = type(x)  # x: NumPy scalars already made Python numbers
+                t = type(a)
                 if (t is float and k != "f") or (t is int and k == "b") or bf16:
                     need = True
                     break
@@ -156,7 +156,7 @@ def _promote(op, args, arrs):
     if target.name == "bfloat16":
         # NumPy widens bfloat16 with a Python scalar to float32: make the scalar bfloat16 too
         return [x.astype(target, copy=False) if isinstance(a, Tensor) else
-                target.type(x) if type(x) in (int, float, bool) else x
+                target.type(x) if type(a) in (int, float, bool) else x
                 for a, x in zip(args, arrs)]
     return [x.astype(target, copy=False) if isinstance(a, Tensor) else x
             for a, x in zip(args, arrs)]
@@ -186,6 +186,7 @@ def _forward(op, args, attrs):
     arrs = []
     req = False
     on_host = True
+    numpy_scalars = False
     for a in args:
         if isinstance(a, Tensor):
             x = a._data
@@ -195,20 +196,23 @@ def _forward(op, args, attrs):
             if type(x) is not np.ndarray:
                 on_host = False
         elif isinstance(a, np.generic):  # a NumPy scalar counts as the Python number
+            numpy_scalars = True
             arrs.append(a.item())
         else:
             arrs.append(a)
+    if numpy_scalars:
+        args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
+    if op.promote:
+        arrs = _promote(op, args, arrs)
+    if op.to_float:
+        arrs = _floatify(args, arrs)
+    xp = np
+    if not on_host:
+        xp, arrs, attrs = _to_device_arrays(arrs, attrs)
     loud = op.fp_errors and fp_state.get() is not FP_QUIET  # inf/nan silent, as in PyTorch
     if loud:
         token = fp_state.set(FP_QUIET)
     try:
-        if op.promote:
-            arrs = _promote(op, args, arrs)
-        if op.to_float:
-            arrs = _floatify(args, arrs)
-        xp = np
-        if not on_host:
-            xp, arrs, attrs = _to_device_arrays(arrs, attrs)
         out = op.forward(xp, *arrs, **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(op, args, attrs, e) from None

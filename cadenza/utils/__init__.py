@@ -6,7 +6,7 @@ True
 """
 import importlib as _importlib
 
-_LAZY = {"data"}
+_LAZY = {"data", "checkpoint"}
 __all__ = sorted(_LAZY)
 
 
