@@ -37,6 +37,7 @@ LAYERS = [
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*"]),
     ("export", ["cadenza.onnx", "cadenza.onnx.*"]),
     ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.cli", "cadenza.compat",
+                      "cadenza.compat_coverage",
                       "cadenza.__main__", "cadenza"]),
 ]
 
