@@ -200,12 +200,12 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None,
          layout=None):
-    if isinstance(fill_value, Tensor):
+    if isinstance(fill_value, (Tensor, np.generic)):  # a NumPy scalar fills as the number
         fill_value = fill_value.item()
     if dtype is None:
         dtype = _infer_dtype(fill_value)
     dt = _dt.to_dtype(dtype)
-    return _place(np.full(_size((size,) if isinstance(size, int) else (tuple(size),)),
+    return _place(np.full(_size((size,) if isinstance(size, (int, np.integer)) else (tuple(size),)),
                           fill_value, dtype=dt.np), device, requires_grad)
 
 
@@ -382,8 +382,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         return _make((z * s + m).astype(ref._data.dtype))
     if size is None:
         raise TypeError("normal(): with float mean and std, size is required")
-    t = randn(tuple(size) if not isinstance(size, int) else (size,), generator=generator,
-              dtype=dtype, device=device)
+    t = randn(tuple(size) if not isinstance(size, (int, np.integer)) else (size,),
+              generator=generator, dtype=dtype, device=device)
     t._data *= std
     t._data += mean
     if requires_grad:

@@ -17,7 +17,7 @@ def same(c, t):
     assert isinstance(c, C.Tensor), type(c)
     assert isinstance(t, T.Tensor), type(t)
     assert str(c.dtype).split(".")[1] == str(t.dtype).split(".")[1], (c.dtype, t.dtype)
-    np.testing.assert_array_equal(c.numpy(), t.numpy())
+    np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-6)  # ulps: float maths
 
 
 @pytest.fixture
@@ -174,3 +174,36 @@ def test_dataloader_collates_numpy_like_torch(memmap):
     same(default_collate(batch), T.utils.data.default_collate(batch))
     with pytest.raises(TypeError):
         default_collate([np.array(["a"]), np.array(["b"])])
+
+
+_I = np.int64
+
+
+@pytest.mark.parametrize("name, f", [
+    ("squeeze", lambda L, t: t[None].squeeze(_I(0))),
+    ("max dim", lambda L, t: t.max(_I(1)).values),
+    ("min dim", lambda L, t: t.min(np.int32(0)).indices),
+    ("argmax", lambda L, t: t.argmax(_I(1))),
+    ("mean", lambda L, t: t.mean(_I(0))),
+    ("sum dims", lambda L, t: t.sum((_I(0), _I(1)))),
+    ("flip", lambda L, t: t.flip(_I(0))),
+    ("softmax", lambda L, t: t.softmax(_I(1))),
+    ("cat", lambda L, t: L.cat([t, t], _I(0))),
+    ("unsqueeze", lambda L, t: t.unsqueeze(_I(0))),
+    ("transpose", lambda L, t: t.transpose(_I(0), _I(1))),
+    ("permute", lambda L, t: t.permute(_I(1), _I(0))),
+    ("repeat", lambda L, t: t.repeat(_I(2), 1)),
+    ("expand", lambda L, t: t[0].expand(_I(3), -1)),
+    ("narrow", lambda L, t: t.narrow(0, _I(0), _I(1))),
+    ("topk", lambda L, t: t.topk(_I(2)).values),
+    ("roll", lambda L, t: t.roll(_I(1), _I(1))),
+    ("chunk", lambda L, t: t.chunk(_I(3), 1)[1]),
+    ("full shape", lambda L, t: L.full((_I(2),), 1.0)),
+    ("full f64 value", lambda L, t: L.full((2,), np.float64(1))),
+    ("full i64 value", lambda L, t: L.full((2,), np.int64(1))),
+    ("arange", lambda L, t: L.arange(np.float32(0), np.float32(1), np.float32(0.25))),
+    ("fill_", lambda L, t: t.clone().fill_(np.float64(2))),
+    ("pow", lambda L, t: L.pow(np.float32(2), t)),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_numpy_ints_as_dims_sizes_and_values(name, f):
+    same(f(C, C.arange(6.0).reshape(2, 3)), f(T, T.arange(6.0).reshape(2, 3)))
