@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._dispatch import state
+from ..backend.cpu import FP_QUIET, fp_state
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from .._creation import full, tensor
@@ -100,16 +101,20 @@ def _fast_ufunc(self, ufunc, args, kwargs):
         o = other._data
         if type(o) is not np.ndarray or o.dtype != self._data.dtype:
             return False
-        if alpha != 1:
-            o = o * alpha
     elif type(other) in (float, int):
         o = other * alpha
+        alpha = 1
     else:
         return False
+    token = fp_state.set(FP_QUIET)  # inf/nan results are silent, as in ops.apply
     try:
+        if alpha != 1:
+            o = o * alpha
         ufunc(self._data, o, out=self._data)
     except ValueError:
         return False  # shape or read-only problems: the general path raises the clear error
+    finally:
+        fp_state.reset(token)
     self._vc[0] += 1
     return True
 

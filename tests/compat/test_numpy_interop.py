@@ -207,3 +207,44 @@ _I = np.int64
 ], ids=lambda x: x if isinstance(x, str) else "")
 def test_numpy_ints_as_dims_sizes_and_values(name, f):
     same(f(C, C.arange(6.0).reshape(2, 3)), f(T, T.arange(6.0).reshape(2, 3)))
+
+
+class _TokenWindows(Dataset):
+    """The nanoGPT/llama data path: windows of a memory-mapped token file."""
+
+    def __init__(self, data, block):
+        self.data, self.block = data, block
+
+    def __len__(self):
+        return len(self.data) - self.block - 1
+
+    def __getitem__(self, i):
+        x = C.from_numpy(self.data[i:i + self.block].astype(np.int64))
+        y = C.from_numpy(self.data[i + 1:i + 1 + self.block].astype(np.int64))
+        return x, y
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_dataloader_over_a_memmap_in_workers(memmap, workers):
+    loader = DataLoader(_TokenWindows(memmap, 8), batch_size=4, shuffle=True,
+                        num_workers=workers, generator=C.Generator().manual_seed(0))
+    n = 0
+    for x, y in loader:
+        assert x.dtype == C.int64 and tuple(x.shape[1:]) == (8,)
+        np.testing.assert_array_equal(y.numpy()[:, :-1], x.numpy()[:, 1:])
+        n += x.shape[0]
+    assert n == len(memmap) - 9
+
+
+@pytest.mark.filterwarnings("ignore:__array_wrap__")  # torch's own, on memmap operands
+def test_memmap_operands_of_operators(tmp_path):
+    m = np.memmap(tmp_path / "f.bin", dtype=np.float32, mode="w+", shape=(6,))
+    m[:] = np.arange(6)
+    for f in (lambda L: L.ones(3) + m[:3], lambda L: L.ones(3) * m[:3],
+              lambda L: L.ones(3) == m[1:4], lambda L: L.ones(3) - m[3:] * 2):
+        same(f(C), f(T))
+    c, t = C.ones(3), T.ones(3)
+    c += m[:3]
+    t += T.from_numpy(np.asarray(m[:3]))
+    same(c, t)
+    assert str(c.device) == "cpu"

@@ -36,6 +36,36 @@ def test_no_runtime_warning_from_ops_and_backward():
     assert np.geterr() == before
 
 
+def _library_programs():
+    inf, nan = float("inf"), float("nan")
+    F = C.nn.functional
+    for cls in (C.optim.Adam, C.optim.AdamW, C.optim.SGD, C.optim.RMSprop, C.optim.Adagrad):
+        p = C.nn.Parameter(C.ones(3))
+        opt = cls([p], lr=0.1)
+        p.grad = C.tensor([inf, nan, 0.0])
+        opt.step()
+        opt.step()
+    p = C.nn.Parameter(C.ones(3))
+    p.grad = C.tensor([inf, 1.0, 0.0])
+    C.nn.utils.clip_grad_norm_([p], 1.0)  # in-place scaling by 1/inf
+    C.nn.LayerNorm(3)(C.zeros(2, 3, requires_grad=True)).sum().backward()
+    F.cross_entropy(C.tensor([[-inf, 0.0]], requires_grad=True), C.tensor([0])).backward()
+    F.binary_cross_entropy(C.tensor([0.0, 1.0], requires_grad=True),
+                           C.tensor([1.0, 0.0])).backward()
+    F.normalize(C.zeros(2, 3, requires_grad=True)).sum().backward()
+    C.softmax(C.full((3,), -inf, requires_grad=True), 0).sum().backward()
+    F.gelu(C.tensor([1e10, -1e10]), approximate="tanh")
+    C.full((200,), 10.0).cumprod(0)
+    C.full((2, 2), 3e38) @ C.full((2, 2), 3e38)
+    repr(C.tensor([nan, inf, -inf, 1e30]))
+
+
+def test_no_runtime_warning_from_library_code():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _library_programs()
+
+
 def test_no_runtime_warning_compiled():
     def fn(a):
         return C.log(a) * C.sqrt(a) + a / 0 + C.exp(a * 1000)
