@@ -248,3 +248,16 @@ def test_memmap_operands_of_operators(tmp_path):
     t += T.from_numpy(np.asarray(m[:3]))
     same(c, t)
     assert str(c.device) == "cpu"
+
+
+def test_writing_into_a_read_only_array_says_so(memmap):
+    t = C.from_numpy(memmap[:4])  # the fixture's memmap is opened mode="r"
+    for write in (lambda: t.add_(1), lambda: t.__setitem__(0, 5), lambda: t.zero_(),
+                  lambda: t.mul_(C.ones(4, dtype=C.int32))):
+        with pytest.raises(RuntimeError, match="read-only.*clone"):
+            write()
+    c = t.clone()
+    c.add_(1)  # a clone is writable
+    same(c, T.from_numpy(np.array(memmap[:4])) + 1)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        C.ones(1).expand(3).add_(1)  # expanded views keep torch's wording
