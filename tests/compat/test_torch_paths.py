@@ -62,9 +62,16 @@ def _torch_names(mod):
     return out
 
 
+_PKG = os.path.join(ROOT, "cadenza")
+
+
 def _cadenza(path: str):
-    """The Cadenza module at a torch path, or None where there is none."""
+    """The Cadenza module at a torch path, or None where there is none (in this checkout: an
+    editable install elsewhere may offer modules this tree does not have)."""
     name = "cadenza" + path[len("torch"):]
+    rel = os.path.join(_PKG, *name.split(".")[1:])
+    if name != "cadenza" and not (os.path.isdir(rel) or os.path.isfile(rel + ".py")):
+        return None
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
