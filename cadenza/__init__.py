@@ -174,7 +174,7 @@ _argforms.alias_namespace(globals(), __all__)
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
-                   "amp", "distributions", "serialization", "profiler", "jit"})
+                   "amp", "distributions", "serialization", "profiler", "jit", "types"})
 
 
 def __getattr__(name):

@@ -101,35 +101,61 @@ def _creates(fn):
     return wrapper
 
 
+def _host_array(arr, fn: str):
+    """A NumPy array as Cadenza keeps it: an ndarray subclass (``np.memmap``, ``np.matrix``)
+    becomes a plain ndarray view of the same memory; byte orders and negative strides that
+    PyTorch refuses are refused with its error."""
+    if type(arr) is not np.ndarray:
+        arr = arr.view(np.ndarray)
+    if not arr.dtype.isnative:
+        raise ValueError(f"{fn}: given numpy array has byte order different from the native "
+                         f"byte order. Conversion between byte orders is currently not "
+                         f"supported.")
+    if arr.size and builtins.min(arr.strides, default=0) < 0:
+        raise ValueError(f"{fn}: At least one stride in the given numpy array is negative, and "
+                         f"tensors with negative strides are not currently supported. (You can "
+                         f"probably work around this by making a copy of your array with "
+                         f"array.copy().)")
+    return arr
+
+
+def _element_dtype(x):
+    """The dtype one element of ``tensor()``'s data asks for: a Python number its category's
+    default, a NumPy scalar or array, or a tensor its own dtype (as PyTorch infers)."""
+    if isinstance(x, (bool, np.bool_)):
+        return _dt.bool
+    if isinstance(x, Tensor):
+        return x.dtype
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _dt.from_numpy_dtype(x.dtype)
+    if isinstance(x, int):
+        return _dt.int64
+    if isinstance(x, float):
+        return _dt.get_default_dtype()
+    if isinstance(x, complex):
+        raise DTypeError("tensor: complex numbers are not supported by Cadenza")
+    raise TypeError(f"tensor: could not infer dtype of {type(x).__name__}")
+
+
 def _infer_dtype(data):
-    """PyTorch's inference: bool -> bool, int -> int64, float -> default float."""
+    """PyTorch's inference: the promotion (``promote_types``) of every element's dtype, where
+    bool -> bool, int -> int64, float -> the default float, and NumPy scalars, arrays and
+    tensors bring their own dtype (``[np.int32(1)]`` is int32, ``[np.float64(1), 2]``
+    float64); empty data is the default float."""
     if isinstance(data, np.ndarray) or isinstance(data, np.generic):
         return _dt.from_numpy_dtype(data.dtype)
     if isinstance(data, Tensor):
         return data.dtype
-    kinds = set()
+    out = None
     stack = [data]
     while stack:
         x = stack.pop()
         if isinstance(x, (list, tuple)):
             stack.extend(x)
-        elif isinstance(x, Tensor):
-            kinds.add(x.dtype.category)
-        elif isinstance(x, np.ndarray):
-            kinds.add(_dt.from_numpy_dtype(x.dtype).category)
-        elif isinstance(x, (bool, np.bool_)):
-            kinds.add(0)
-        elif isinstance(x, (int, np.integer)):
-            kinds.add(1)
-        elif isinstance(x, (float, np.floating)):
-            kinds.add(2)
-        elif isinstance(x, complex):
-            raise DTypeError("tensor: complex numbers are not supported by Cadenza")
-        else:
-            raise TypeError(f"tensor: could not infer dtype of {type(x).__name__}")
-    if not kinds:
-        return _dt.get_default_dtype()
-    return (_dt.bool, _dt.int64, _dt.get_default_dtype())[builtins.max(kinds)]
+            continue
+        d = _element_dtype(x)
+        out = d if out is None else _dt.promote_types(out, d)
+    return _dt.get_default_dtype() if out is None else out
 
 
 def _to_nested(data):
@@ -144,6 +170,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors)."""
     if _gstate.tracer is not None and isinstance(data, Tensor):
         _gstate.tracer.concrete(data, "tensor(t) (a copy through Python data)")
+    if isinstance(data, np.ndarray):
+        data = _host_array(data, "tensor")
     dt = _dt.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
     try:
         arr = np.array(_to_nested(data), dtype=dt.np)
@@ -156,10 +184,11 @@ def as_tensor(data, dtype=None, device=None):
     """Like tensor(), but shares memory with a NumPy array or tensor when no cast is needed."""
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or
-                                         _dt.to_dtype(dtype).np == data.dtype):
-        _dt.from_numpy_dtype(data.dtype)
-        return _place(data, device)
+    if isinstance(data, np.ndarray):
+        data = _host_array(data, "as_tensor")
+        if dtype is None or _dt.to_dtype(dtype).np == data.dtype:
+            _dt.from_numpy_dtype(data.dtype)
+            return _place(data, device)
     return tensor(data, dtype=dtype, device=device)
 
 
@@ -170,6 +199,7 @@ def from_numpy(ndarray):
     """Zero-copy: the tensor and the array share memory."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    ndarray = _host_array(ndarray, "from_numpy")
     _dt.from_numpy_dtype(ndarray.dtype)
     return _created(_make(ndarray))
 
@@ -214,12 +244,12 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=
 @_creates
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None,
          layout=None):
-    if isinstance(fill_value, Tensor):
+    if isinstance(fill_value, (Tensor, np.generic)):  # a NumPy scalar fills as the number
         fill_value = fill_value.item()
     if dtype is None:
         dtype = _infer_dtype(fill_value)
     dt = _dt.to_dtype(dtype)
-    return _place(np.full(_size((size,) if isinstance(size, int) else (tuple(size),)),
+    return _place(np.full(_size((size,) if isinstance(size, (int, np.integer)) else (tuple(size),)),
                           fill_value, dtype=dt.np), device, requires_grad)
 
 
@@ -421,8 +451,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         return _make((z * s + m).astype(ref._data.dtype))
     if size is None:
         raise TypeError("normal(): with float mean and std, size is required")
-    t = randn(tuple(size) if not isinstance(size, int) else (size,), generator=generator,
-              dtype=dtype, device=device)
+    t = randn(tuple(size) if not isinstance(size, (int, np.integer)) else (size,),
+              generator=generator, dtype=dtype, device=device)
     t._data *= std
     t._data += mean
     if requires_grad:

@@ -4,7 +4,12 @@
 
 Every ``import torch`` / ``import torch.x.y`` (and ``from torch... import``) resolves to the
 Cadenza module of the same path (``cadenza.x.y``). A PyTorch name Cadenza lacks fails with an
-error that names it."""
+error that names it.
+
+    python -m cadenza.compat --coverage [--missing] [namespace ...]
+
+prints how many of PyTorch's public names Cadenza has, per namespace (see
+``cadenza.compat_coverage``; needs PyTorch installed as the reference)."""
 from __future__ import annotations
 
 import importlib
@@ -12,6 +17,8 @@ import importlib.abc
 import importlib.util
 import runpy
 import sys
+
+from . import compat_coverage
 
 __all__ = ["install", "main"]
 
@@ -57,8 +64,11 @@ def install() -> None:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m cadenza.compat script.py [args...]")
+        print("usage: python -m cadenza.compat script.py [args...]\n"
+              "       python -m cadenza.compat --coverage [--missing] [namespace ...]")
         return 0 if argv else 2
+    if argv[0] == "--coverage":
+        return compat_coverage.main(argv[1:])
     install()
     script = argv[0]
     sys.argv = argv

@@ -23,3 +23,16 @@ class TraceError(RuntimeError):
 
 def fmt_shape(shape) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def read_only_write_error(arr) -> RuntimeError:
+    """The error for writing into a tensor whose buffer NumPy marks read-only: an expanded
+    (broadcast) view, as PyTorch words it, or memory shared with a read-only array."""
+    if 0 in getattr(arr, "strides", ()):
+        return RuntimeError("unsupported operation: more than one element of the written-to "
+                            "tensor refers to a single memory location. Please clone() the "
+                            "tensor before performing the operation.")
+    return RuntimeError("unsupported operation: the written-to tensor's memory is read-only (it "
+                        "shares a read-only NumPy array, such as an np.memmap opened with "
+                        "mode='r', given to from_numpy/as_tensor). Please clone() the tensor "
+                        "before performing the operation.")

@@ -18,7 +18,7 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "cadenza"
 LAYERS = [
     ("foundation", ["cadenza.errors", "cadenza._config", "cadenza._dispatch", "cadenza.device",
                     "cadenza.dtypes", "cadenza.backend", "cadenza.backend.*", "cadenza._repr",
-                    "cadenza._trace_hooks", "cadenza._version"]),
+                    "cadenza._trace_hooks", "cadenza._version", "cadenza.types"]),
     ("tensor", ["cadenza._tensor_base", "cadenza.random", "cadenza.autograd",
                 "cadenza.autograd.grad_mode", "cadenza.autograd.node"]),
     ("ops", ["cadenza.ops", "cadenza.ops.*", "cadenza._creation", "cadenza._argforms", "cadenza.autograd.anomaly"]),
@@ -30,13 +30,15 @@ LAYERS = [
                  "cadenza.io", "cadenza.io.*", "cadenza.serialization", "cadenza.profiler",
                  "cadenza.distributions",
                  "cadenza.distributions.*", "cadenza.distributed", "cadenza.distributed.*",
-                 "cadenza.amp", "cadenza.cuda", "cadenza.accelerator", "cadenza.backends",
+                 "cadenza.amp", "cadenza.amp.*", "cadenza.cuda", "cadenza.cuda.*",
+                 "cadenza.accelerator", "cadenza.backends",
                  "cadenza.backends.*", "cadenza._legacy"]),
     ("graph", ["cadenza.graph", "cadenza.graph.*"]),
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*", "cadenza.jit"]),
     ("export", ["cadenza.onnx", "cadenza.onnx.*"]),
     ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.cli", "cadenza.compat",
+                      "cadenza.compat_coverage",
                       "cadenza.__main__", "cadenza"]),
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops as O
-from .._creation import bernoulli, multinomial
+from .._creation import as_tensor, bernoulli, multinomial
 from .._dispatch import state, user_line
 from .._tensor_base import TensorBase, _make
 from ..ops.binary import BinaryMethods
@@ -32,7 +32,7 @@ def _inplace_operator(method):
     """``x op= y`` through the in-place method (a NumPy array operand becomes a tensor)."""
     def iop(self, other):
         if isinstance(other, np.ndarray):
-            other = _make(other)
+            other = as_tensor(other)
         return method(self, other)
     return iop
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops as O
-from .._tensor_base import TensorBase, _make
+from .._creation import as_tensor
+from .._tensor_base import TensorBase
 
 
 def _coerce(other):
     """The right operand as something ops accept, or NotImplemented (Python then tries the
     reflected operator of ``other``)."""
-    if isinstance(other, np.ndarray):
-        return _make(other)
+    if isinstance(other, np.ndarray):  # memmap and other subclasses too, as tensor() takes them
+        return as_tensor(other)
     if isinstance(other, np.generic):
         return other.item()
     if isinstance(other, (TensorBase, int, float, bool)):

@@ -15,6 +15,7 @@ from ..ops import apply, sum_to
 from ..ops.binary import Add
 from ..ops.inplace import commit_inplace
 from ..ops.views import Clone
+from ..backend.cpu import FP_QUIET, fp_state
 from .anomaly import check_backward
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
@@ -114,6 +115,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     state.grad_enabled = bool(create_graph)
     state.in_backward += 1
     anomaly = state.anomaly
+    fp_token = fp_state.set(FP_QUIET)  # inf/nan gradients are silent, as in PyTorch
     try:
         while ready:
             node = ready.pop()
@@ -175,6 +177,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         while state.in_backward == 1 and _final_callbacks:
             _final_callbacks.pop(0)()
     finally:
+        fp_state.reset(fp_token)
         state.grad_enabled = prev_mode
         state.in_backward -= 1
         if not state.in_backward:

@@ -1,6 +1,8 @@
-"""Batch assembly: ``default_collate`` (samples -> one batch, as torch: tensors and NumPy arrays
-stacked, Python ints -> int64, floats -> float64, bools -> bool, strings kept as lists,
-containers collated field by field) and ``default_convert`` (NumPy -> tensors, no batching).
+"""Batch assembly, laid out as ``torch.utils.data._utils.collate``: ``collate`` dispatches on the
+type of a batch's first element through ``collate_fn_map`` (``default_collate_fn_map``: tensors
+and NumPy arrays stacked, NumPy scalars -> ``as_tensor``, Python ints -> int64, floats ->
+float64, strings kept as lists) and recurses into mappings, namedtuples and sequences;
+``default_convert`` turns NumPy arrays and scalars into tensors without batching.
 
 >>> import cadenza as torch
 >>> default_collate([(torch.zeros(2), 1), (torch.ones(2), 2)])[1]
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import collections.abc as abc
 import copy
+import re
 
 import numpy as np
 
@@ -18,30 +21,19 @@ from .._tensor import Tensor
 from ..dtypes import float64
 from ..ops import stack
 
-__all__ = ["default_collate", "default_convert", "collate"]
+__all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_map",
+           "collate_tensor_fn", "collate_numpy_array_fn", "collate_numpy_scalar_fn",
+           "collate_float_fn", "collate_int_fn", "collate_str_fn",
+           "default_collate_err_msg_format", "np_str_obj_array_pattern"]
 
-_ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-        "found {}")
+np_str_obj_array_pattern = re.compile(r"[SaUO]")
+default_collate_err_msg_format = (
+    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+    "found {}")
 
 
 def _is_namedtuple(x) -> bool:
     return isinstance(x, tuple) and hasattr(x, "_fields")
-
-
-def _np_is_text(a) -> bool:
-    return a.dtype.char in "SaUO"
-
-
-def _stack(tensors):
-    if any(t.requires_grad or not t.is_cpu for t in tensors):
-        return stack(tensors, 0)
-    shape = tensors[0].shape
-    for i, t in enumerate(tensors):
-        if t.shape != shape:
-            raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, "
-                               f"but got {tuple(shape)} at entry 0 and {tuple(t.shape)} at "
-                               f"entry {i}")
-    return from_numpy(np.stack([t.numpy() for t in tensors]))
 
 
 def _map(elem, values):
@@ -56,38 +48,73 @@ def _map(elem, values):
         return dict(values)
 
 
-def collate(batch, *, collate_fn_map=None):
-    """The recursive collate behind ``default_collate``; ``collate_fn_map`` maps a type to a
-    ``fn(batch, *, collate_fn_map)`` that handles batches whose first element is that type."""
+def collate_tensor_fn(batch, *, collate_fn_map=None):
+    """A batch of equal-shape tensors -> one stacked tensor."""
+    if any(t.requires_grad or not t.is_cpu for t in batch):
+        return stack(batch, 0)
+    shape = batch[0].shape
+    for i, t in enumerate(batch):
+        if t.shape != shape:
+            raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, "
+                               f"but got {tuple(shape)} at entry 0 and {tuple(t.shape)} at "
+                               f"entry {i}")
+    return from_numpy(np.stack([t.numpy() for t in batch]))
+
+
+def collate_numpy_array_fn(batch, *, collate_fn_map=None):
+    """A batch of NumPy arrays (memmaps and other subclasses too) -> one tensor."""
     elem = batch[0]
-    if collate_fn_map:
-        fn = collate_fn_map.get(type(elem))
-        if fn is None:
-            fn = next((f for t, f in collate_fn_map.items() if isinstance(elem, t)), None)
-        if fn is not None:
-            return fn(batch, collate_fn_map=collate_fn_map)
-    if isinstance(elem, Tensor):
-        return _stack(batch)
-    if isinstance(elem, np.ndarray) or isinstance(elem, np.generic):
-        if isinstance(elem, (np.str_, np.bytes_)):
-            return batch
-        if _np_is_text(np.asarray(elem)):
-            raise TypeError(_ERR.format(elem.dtype))
-        if isinstance(elem, np.ndarray):
-            return _stack([as_tensor(b) for b in batch])
-        return as_tensor(np.asarray(batch))
-    if isinstance(elem, float):
-        return tensor(batch, dtype=float64)
-    if isinstance(elem, int):  # bool is an int: tensor() infers bool for a list of bools
-        return tensor(batch)
-    if isinstance(elem, (str, bytes)):
-        return batch
+    if np_str_obj_array_pattern.search(elem.dtype.str) is not None:
+        raise TypeError(default_collate_err_msg_format.format(elem.dtype))
+    return collate([as_tensor(b) for b in batch], collate_fn_map=collate_fn_map)
+
+
+def collate_numpy_scalar_fn(batch, *, collate_fn_map=None):
+    """A batch of NumPy scalars (``np.float32(1)``, ``np.int64(2)``...) -> a 1-D tensor."""
+    return as_tensor(batch)
+
+
+def collate_float_fn(batch, *, collate_fn_map=None):
+    return tensor(batch, dtype=float64)
+
+
+def collate_int_fn(batch, *, collate_fn_map=None):
+    return tensor(batch)  # bool is an int: tensor() infers bool for a list of bools
+
+
+def collate_str_fn(batch, *, collate_fn_map=None):
+    return batch
+
+
+default_collate_fn_map = {
+    Tensor: collate_tensor_fn,
+    np.ndarray: collate_numpy_array_fn,
+    (np.bool_, np.number, np.object_): collate_numpy_scalar_fn,
+    float: collate_float_fn,
+    int: collate_int_fn,
+    str: collate_str_fn,
+    bytes: collate_str_fn,
+}
+
+
+def collate(batch, *, collate_fn_map=None):
+    """The recursive collate behind ``default_collate``; ``collate_fn_map`` maps a type (or a
+    tuple of types) to a ``fn(batch, *, collate_fn_map)`` that handles batches whose first
+    element is of that type."""
+    elem = batch[0]
+    elem_type = type(elem)
+    if collate_fn_map is not None:
+        if elem_type in collate_fn_map:
+            return collate_fn_map[elem_type](batch, collate_fn_map=collate_fn_map)
+        for collate_type, fn in collate_fn_map.items():
+            if isinstance(elem, collate_type):
+                return fn(batch, collate_fn_map=collate_fn_map)
     if isinstance(elem, abc.Mapping):
         return _map(elem, {k: collate([d[k] for d in batch], collate_fn_map=collate_fn_map)
                            for k in elem})
     if _is_namedtuple(elem):
-        return type(elem)(*(collate(list(s), collate_fn_map=collate_fn_map)
-                            for s in zip(*batch)))
+        return elem_type(*(collate(list(s), collate_fn_map=collate_fn_map)
+                           for s in zip(*batch)))
     if isinstance(elem, abc.Sequence):
         n = len(elem)
         if any(len(e) != n for e in batch):
@@ -97,10 +124,10 @@ def collate(batch, *, collate_fn_map=None):
         if isinstance(elem, tuple):
             return cols  # torch returns a list for a batch of tuples
         try:
-            return type(elem)(cols)
+            return elem_type(cols)
         except TypeError:
             return cols
-    raise TypeError(_ERR.format(type(elem)))
+    raise TypeError(default_collate_err_msg_format.format(elem_type))
 
 
 def default_collate(batch):
@@ -109,7 +136,7 @@ def default_collate(batch):
     >>> default_collate([{"x": 1.5, "name": "a"}, {"x": 2.5, "name": "b"}])
     {'x': tensor([1.5000, 2.5000], dtype=cadenza.float64), 'name': ['a', 'b']}
     """
-    return collate(batch)
+    return collate(batch, collate_fn_map=default_collate_fn_map)
 
 
 def default_convert(data):
@@ -122,9 +149,9 @@ def default_convert(data):
     """
     if isinstance(data, Tensor):
         return data
-    if isinstance(data, (np.ndarray, np.generic)) and not isinstance(data, (np.str_, np.bytes_)):
-        if _np_is_text(np.asarray(data)):
-            return data
+    if isinstance(data, np.ndarray) and data.dtype.char not in "SaUO":
+        return as_tensor(data)
+    if isinstance(data, (np.bool_, np.number)):
         return as_tensor(data)
     if isinstance(data, abc.Mapping):
         return _map(data, {k: default_convert(v) for k, v in data.items()})

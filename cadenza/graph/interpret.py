@@ -11,6 +11,7 @@ import numpy as np
 from .ir import Fused, Graph, Value, substitute_refs, has_refs, _refs_in
 from .._tensor import _make
 from ..backend import xp_of
+from ..backend.cpu import FP_QUIET, fp_state
 
 
 def _xp(arrays):
@@ -121,10 +122,14 @@ class Interpreter:
             if i in host:                       # a Python number (an lr) joins the device,
                 a = self.device_xp.asarray(a)   # as eager moves a CPU operand of a CUDA op
             env[i] = a
-        for step, dead in self.steps:
-            step(env)
-            for i in dead:
-                env[i] = None
+        token = fp_state.set(FP_QUIET)  # inf/nan results are silent, as in eager mode
+        try:
+            for step, dead in self.steps:
+                step(env)
+                for i in dead:
+                    env[i] = None
+        finally:
+            fp_state.reset(token)
         return [env[i] for i in self.output_ids]
 
 

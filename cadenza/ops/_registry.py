@@ -31,6 +31,7 @@ from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
 from ..backend import xp_of
+from ..backend.cpu import FP_QUIET, fp_state
 
 REGISTRY: dict[str, type] = {}
 _REQUIRED = ("name", "kind", "forward", "onnx")
@@ -48,6 +49,9 @@ class Op:
     differentiable = True
     view = False         # output may share memory with input 0
     may_alias = False    # may hand back its input itself (a no-op cast, clone or move)
+    # whether forward may meet NumPy floating-point errors (inf/nan results), which run silent
+    # as in PyTorch; None: all kinds but "shape" and "index" (they move values, never compute)
+    fp_errors = None
     # --- C lowering (codegen/render_c.py, graph/passes/fuse_elementwise.py)
     # c_expr: a template string (see the module docstring), or a function attrs -> template
     # when the attributes choose the expression (clamp with one bound or two)
@@ -106,6 +110,8 @@ def register(cls):
     if cls.name in REGISTRY:
         raise TypeError(f"op {cls.name} registered twice")
     cls.node_name = _camel(cls.name) + "Backward0"
+    if cls.fp_errors is None:
+        cls.fp_errors = cls.kind not in ("shape", "index")
     REGISTRY[cls.name] = cls
     return cls
 
@@ -182,6 +188,7 @@ def _forward(op, args, attrs):
     arrs = []
     req = False
     on_host = True
+    numpy_scalars = False
     for a in args:
         if isinstance(a, Tensor):
             x = a._data
@@ -190,8 +197,13 @@ def _forward(op, args, attrs):
                 req = True
             if type(x) is not np.ndarray:
                 on_host = False
+        elif isinstance(a, np.generic):  # a NumPy scalar counts as the Python number
+            numpy_scalars = True
+            arrs.append(a.item())
         else:
             arrs.append(a)
+    if numpy_scalars:
+        args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
     if op.promote:
         arrs = _promote(op, args, arrs)
     if op.to_float:
@@ -199,10 +211,16 @@ def _forward(op, args, attrs):
     xp = np
     if not on_host:
         xp, arrs, attrs = _to_device_arrays(arrs, attrs)
+    loud = op.fp_errors and fp_state.get() is not FP_QUIET  # inf/nan silent, as in PyTorch
+    if loud:
+        token = fp_state.set(FP_QUIET)
     try:
         out = op.forward(xp, *arrs, **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(op, args, attrs, e) from None
+    finally:
+        if loud:
+            fp_state.reset(token)
     if type(out) is not np.ndarray and not hasattr(out, "__cuda_array_interface__"):
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
     t = _make(out)

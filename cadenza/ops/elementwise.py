@@ -93,6 +93,9 @@ def clamp(input, min=None, max=None):
     """Clamp to [min, max]; bounds may be numbers or Tensors."""
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    # NumPy scalar bounds count as Python numbers (they keep the input's dtype)
+    min = min.item() if isinstance(min, np.generic) else min
+    max = max.item() if isinstance(max, np.generic) else max
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:

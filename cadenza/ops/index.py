@@ -10,7 +10,7 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._dispatch import state as _state, user_line
 from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
-from ..errors import ShapeError, fmt_shape
+from ..errors import ShapeError, fmt_shape, read_only_write_error
 from .. import dtypes as _dt
 from .._creation import _created, arange, zeros
 from .elementwise import where
@@ -333,9 +333,7 @@ def setitem(self, idx, value):
             self._data[index] = v
         except ValueError as e:
             if "read-only" in str(e):
-                raise RuntimeError("unsupported operation: more than one element of the "
-                                   "written-to tensor refers to a single memory location. "
-                                   "Please clone() the tensor before performing the operation.")
+                raise read_only_write_error(self._data) from None
             raise ShapeError(f"setitem: cannot assign value of shape "
                              f"{fmt_shape(np.shape(v))} to index of tensor "
                              f"{fmt_shape(self.shape)}: {e}") from None

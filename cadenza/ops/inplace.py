@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._dispatch import state
+from ..backend.cpu import FP_QUIET, fp_state
 from .._tensor_base import TensorBase as Tensor, _make
-from ..errors import ShapeError, DTypeError, fmt_shape
+from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
 from .._creation import full, tensor
 from ._registry import apply
 from .views import Clone
@@ -60,9 +61,7 @@ def commit_inplace(self, out):
             else self._data.__setitem__(Ellipsis, src)
     except ValueError as e:
         if "read-only" in str(e):
-            raise RuntimeError("unsupported operation: more than one element of the written-to "
-                               "tensor refers to a single memory location. Please clone() the "
-                               "tensor before performing the operation.") from None
+            raise read_only_write_error(self._data) from None
         raise
     self._vc[0] += 1
     if node is not None:
@@ -100,16 +99,20 @@ def _fast_ufunc(self, ufunc, args, kwargs):
         o = other._data
         if type(o) is not np.ndarray or o.dtype != self._data.dtype:
             return False
-        if alpha != 1:
-            o = o * alpha
     elif type(other) in (float, int):
         o = other * alpha
+        alpha = 1
     else:
         return False
+    token = fp_state.set(FP_QUIET)  # inf/nan results are silent, as in ops.apply
     try:
+        if alpha != 1:
+            o = o * alpha
         ufunc(self._data, o, out=self._data)
     except ValueError:
         return False  # shape or read-only problems: the general path raises the clear error
+    finally:
+        fp_state.reset(token)
     self._vc[0] += 1
     return True
 
@@ -149,7 +152,10 @@ def fill_(self, value):
         return commit_inplace(self, self * 0 + value)
     if state.tracer is not None:  # a recorded constant, not a raw write
         return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
-    self._data[...] = value
+    if type(self._data) is not np.ndarray or self._data.flags.writeable:
+        self._data[...] = value
+    else:
+        raise read_only_write_error(self._data)
     self._vc[0] += 1
     return self
 

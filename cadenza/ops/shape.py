@@ -46,7 +46,7 @@ class Roll(Op):
 # ----------------------------------------------------------------------------- public functions
 def flip(input, *dims):
     dims = _shape_args(dims)
-    if isinstance(dims, int):
+    if isinstance(dims, (int, np.integer)):
         dims = (dims,)
     nd = input._data.ndim
     dims = tuple(_norm_dim(d, nd, "flip") for d in dims)

@@ -248,7 +248,7 @@ def squeeze(input, dim=None):
     if dim is None:
         new = tuple(s for s in shp if s != 1)
     else:
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
         if not shp:
             for d in dims:
                 _norm_dim(d, 0, "squeeze")

@@ -6,7 +6,7 @@ True
 """
 import importlib as _importlib
 
-_LAZY = {"data", "tensorboard"}
+_LAZY = {"data", "checkpoint", "tensorboard"}
 __all__ = sorted(_LAZY)
 
 

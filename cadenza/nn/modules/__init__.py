@@ -4,7 +4,8 @@ from ._state import IncompatibleKeys as _IncompatibleKeys
 from ._hooks import RemovableHandle
 from .container import (Sequential, ModuleList, ModuleDict, ParameterList,
                         ParameterDict)
-from .linear import Identity, Linear, LazyLinear, Bilinear, Flatten, Unflatten
+from .linear import Identity, Linear, LazyLinear, Bilinear
+from .flatten import Flatten, Unflatten
 from .sparse import Embedding
 from .normalization import LayerNorm, RMSNorm, GroupNorm
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d

@@ -6,8 +6,10 @@ from .. import functional as F
 from ..init import constant_
 from ..parameter import Parameter
 from .module import Module
+from .activation_mha import MultiheadAttention  # torch's path: nn.modules.activation
 
 __all__ = [
+    "MultiheadAttention",
     "ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Hardtanh", "GELU",
     "Tanh", "Sigmoid", "LogSigmoid", "Softsign", "Tanhshrink", "Softmax", "LogSoftmax",
     "Softmin", "GLU", "LeakyReLU", "ELU", "CELU", "Softplus", "Threshold", "Softshrink",

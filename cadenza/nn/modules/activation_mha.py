@@ -11,14 +11,10 @@ from ...errors import ShapeError, fmt_shape
 from ...ops.shape import cat
 from .. import functional as F, init
 from ..parameter import Parameter
-from .linear import Linear
+from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
-__all__ = ["NonDynamicallyQuantizableLinear", "MultiheadAttention"]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear (the name PyTorch gives MultiheadAttention.out_proj, kept for equal reprs)."""
+__all__ = ["MultiheadAttention"]
 
 
 def _float_mask(mask, dtype, what):

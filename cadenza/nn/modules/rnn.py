@@ -15,36 +15,12 @@ from ...ops import cat, stack
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
+from .rnn_cell import (GRUCell, LSTMCell, RNNCell, RNNCellBase, _gru_step,  # noqa: F401
+                       _lstm_step, _rnn_step)
 
-__all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-def _rnn_step(act):
-    def step(xw, h, w_hh, b_hh):
-        return act(xw + F.linear(h, w_hh, b_hh))
-    return step
-
-
-def _lstm_step(xw, state, w_hh, b_hh, w_hr=None):
-    h, c = state
-    gates = xw + F.linear(h, w_hh, b_hh)                     # (N, 4H)
-    i, f, g, o = gates.chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
-    if w_hr is not None:
-        h = F.linear(h, w_hr)                                 # (N, proj_size)
-    return h, c
-
-
-def _gru_step(xw, h, w_hh, b_hh):
-    x_r, x_z, x_n = xw.chunk(3, -1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return (1 - z) * n + z * h
 
 
 class RNNBase(Module):

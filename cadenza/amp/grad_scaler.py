@@ -1,32 +1,21 @@
-"""cadenza.amp: autocast and GradScaler with PyTorch's names. On the CPU, autocast keeps float32
-compute (a documented difference: results match float32 eager, not bfloat16 autocast) and
-GradScaler is disabled unless asked for explicitly, as torch does without CUDA."""
+"""``torch.amp.grad_scaler``: GradScaler, disabled unless asked for explicitly without CUDA,
+as torch does."""
 from __future__ import annotations
 
 import numpy as np
 
-from .autograd.grad_mode import _DecoratorContextManager
-from .backend import cuda as _cuda_backend
+from enum import Enum
 
-__all__ = ["autocast", "is_autocast_available", "GradScaler"]
+from ..backend import cuda as _cuda_backend
 
-
-class autocast(_DecoratorContextManager):
-    def __init__(self, device_type="cpu", dtype=None, enabled=True, cache_enabled=None):
-        self.device_type, self.dtype, self.enabled = device_type, dtype, enabled
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def clone(self):
-        return autocast(self.device_type, self.dtype, self.enabled)
+__all__ = ["OptState", "GradScaler"]
 
 
-def is_autocast_available(device_type: str) -> bool:
-    return device_type == "cpu"
+class OptState(Enum):
+    """Where an optimizer is in GradScaler's step (PyTorch's enum)."""
+    READY = 0
+    UNSCALED = 1
+    STEPPED = 2
 
 
 class GradScaler:

@@ -2,10 +2,10 @@
 With CuPy and an NVIDIA GPU, tensors can move to 'cuda' through the CuPy backend."""
 from __future__ import annotations
 
-from . import amp as _amp
-from .backend import cuda as _backend
-from .device import device as _device
-from .errors import DeviceError
+from ..backend import cuda as _backend
+from ..device import device as _device
+from ..errors import DeviceError
+from . import amp  # noqa: F401  (torch.cuda.amp)
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "get_device_name",
            "synchronize", "manual_seed", "manual_seed_all", "empty_cache", "memory_allocated",
@@ -80,15 +80,3 @@ def _require(what):
     if not is_available():
         raise DeviceError(f"cuda.{what}: no CUDA device is available (cadenza.cuda.is_available() "
                           "is False); use device='cpu'")
-
-
-class amp:
-    """Placeholder namespace: torch.cuda.amp.autocast/GradScaler map to cadenza.amp."""
-
-    @staticmethod
-    def autocast(*args, **kwargs):
-        return _amp.autocast("cuda", *args, **kwargs)
-
-    @staticmethod
-    def GradScaler(*args, **kwargs):
-        return _amp.GradScaler(*args, **kwargs)

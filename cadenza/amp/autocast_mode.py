@@ -1,0 +1,105 @@
+"""``torch.amp.autocast_mode``: autocast, and the ``custom_fwd``/``custom_bwd`` decorators of
+custom autograd Functions. Autocast keeps float32 compute (a documented difference: results
+match float32 eager, not reduced-precision autocast); whether it is on is tracked per device
+type, so ``custom_fwd(cast_inputs=...)`` casts as PyTorch's does inside an enabled region."""
+from __future__ import annotations
+
+import functools
+
+from ..autograd.grad_mode import _DecoratorContextManager
+from .._tensor import Tensor
+
+__all__ = ["autocast_decorator", "autocast", "is_autocast_available", "custom_fwd",
+           "custom_bwd"]
+
+# device type -> stack of (enabled, dtype) of the autocast regions entered
+_regions: dict = {}
+
+
+def _enabled(device_type: str) -> bool:
+    stack = _regions.get(device_type)
+    return bool(stack) and stack[-1][0]
+
+
+def _dtype(device_type: str):
+    stack = _regions.get(device_type)
+    return stack[-1][1] if stack else None
+
+
+class autocast(_DecoratorContextManager):
+    def __init__(self, device_type="cpu", dtype=None, enabled=True, cache_enabled=None):
+        if not isinstance(device_type, str):
+            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        self.device_type, self.dtype, self.enabled = device_type, dtype, enabled
+        self.cache_enabled = cache_enabled
+
+    def __enter__(self):
+        _regions.setdefault(self.device_type, []).append((bool(self.enabled), self.dtype))
+        return self
+
+    def __exit__(self, *exc):
+        _regions[self.device_type].pop()
+        return False
+
+    def clone(self):
+        return type(self)(self.device_type, self.dtype, self.enabled, self.cache_enabled)
+
+
+def autocast_decorator(autocast_instance, func):
+    """``func`` run inside ``autocast_instance`` (what ``@autocast()`` does)."""
+    return autocast_instance(func)
+
+
+def is_autocast_available(device_type: str) -> bool:
+    return device_type in ("cpu", "cuda")
+
+
+def _cast(value, dtype):
+    if isinstance(value, Tensor):
+        return value.to(dtype) if value.is_floating_point() else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(v, dtype) for v in value)
+    if isinstance(value, dict):
+        return {k: _cast(v, dtype) for k, v in value.items()}
+    return value
+
+
+def custom_fwd(fwd=None, *, device_type: str, cast_inputs=None):
+    """Decorate a custom Function's ``forward``: inside an enabled autocast region of
+    ``device_type`` with ``cast_inputs``, floating inputs are cast to it and the forward runs
+    with autocast off; ``custom_bwd`` then runs backward in the forward's autocast state."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args, **kwargs):
+        ctx = args[0]
+        ctx._dtype = _dtype(device_type)
+        on = _enabled(device_type)
+        if cast_inputs is None:
+            ctx._fwd_used_autocast = on
+            return fwd(*args, **kwargs)
+        ctx._fwd_used_autocast = False
+        if not on:
+            return fwd(*args, **kwargs)
+        with autocast(device_type=device_type, enabled=False):
+            return fwd(*_cast(args, cast_inputs), **_cast(kwargs, cast_inputs))
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type: str):
+    """Decorate a custom Function's ``backward`` (see ``custom_fwd``)."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args, **kwargs):
+        ctx = args[0]
+        with autocast(device_type=device_type, enabled=getattr(ctx, "_fwd_used_autocast", False),
+                      dtype=getattr(ctx, "_dtype", None)):
+            return bwd(*args, **kwargs)
+    return decorate_bwd
