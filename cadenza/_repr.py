@@ -44,6 +44,18 @@ def _padded(fmt, a):
     return lambda v: fmt(v).rjust(width)
 
 
+def _format_complex(a):
+    """torch's complex format: the real parts right-aligned with their own format, then the
+    imaginary parts with theirs (unpadded) and ``j``: ``1.5000+2.j``."""
+    re = _padded(_format_float(a.real), a.real)
+    im = _format_float(a.imag)
+
+    def fmt(v):
+        s = im(v.imag) + "j"
+        return re(v.real) + (s if s[0] in "+-" else "+" + s)
+    return fmt
+
+
 def tensor_repr(t, prefix="tensor(") -> str:
     a = t._host()
     dt = t.dtype
@@ -58,18 +70,21 @@ def tensor_repr(t, prefix="tensor(") -> str:
               np.iinfo(np.int64).max, "edgeitems": _opts["edgeitems"]}
         if a.dtype.kind == "f":
             kw["formatter"] = {"float_kind": _padded(_format_float(a), a)}
+        elif a.dtype.kind == "c":
+            kw["formatter"] = {"complex_kind": _format_complex(a)}
         elif a.dtype.kind == "b":
             kw["formatter"] = {"bool": _padded(lambda v: "True" if v else "False", a)}
         body = np.array2string(a, **kw)
     extras = []
     default_for_kind = _dt.get_default_dtype() if dt.is_floating_point else (
-        _dt.int64 if dt.category == 1 else _dt.bool)
+        _dt.int64 if dt.category == 1 else _dt.bool if dt.category == 0 else
+        _dt.get_default_dtype().to_complex())
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
     if a.size == 0 and t.ndim != 1:
         extras.append(f"size={tuple(t.shape)}")
-    if dt is not default_for_kind:
-        extras.append(f"dtype={dt}")
+    if dt is not (default_for_kind if a.size else _dt.get_default_dtype()):
+        extras.append(f"dtype={dt}")  # torch names every non-default dtype of an empty tensor
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:

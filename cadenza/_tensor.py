@@ -19,6 +19,7 @@ from ._tensor_api.convert import ConvertMethods
 from ._tensor_api.inplace import InplaceMethods
 from ._tensor_api.operators import OperatorMethods
 from .ops.binary import BinaryMethods
+from .ops.complex import ComplexMethods
 from .ops.elementwise import ElementwiseMethods
 from .ops.index import IndexMethods
 from .ops.join import JoinMethods
@@ -36,7 +37,7 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, InplaceMethods, ConvertMethods, AutogradMethods):
+             LinalgMethods, ComplexMethods, InplaceMethods, ConvertMethods, AutogradMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

@@ -15,7 +15,7 @@ def _coerce(other):
         return _make(other)
     if isinstance(other, np.generic):
         return other.item()
-    if isinstance(other, (TensorBase, int, float, bool)):
+    if isinstance(other, (TensorBase, int, float, bool, complex)):
         return other
     return NotImplemented
 

@@ -262,6 +262,10 @@ class Tracer(DispatchObserver):
             self.fail(f"compile: nonzero has a data-dependent output shape ({user_line()}); "
                       "use cadenza.where with a mask instead")
             return
+        if t._data.dtype.kind == "c" or any(isinstance(a, Tensor) and a._data.dtype.kind == "c"
+                                            for a in args):
+            self._no_complex(op.name)
+            return
         arrs = [a._data if isinstance(a, Tensor) else a for a in args]
         parr = arrs
         if op.promote:
@@ -324,8 +328,16 @@ class Tracer(DispatchObserver):
         if self.paused:
             return
         a = t._data
+        if a.dtype.kind == "c":
+            self._no_complex("a complex constant")
+            return
         arr = a.copy()
         self._define(_key(a), a, self._emit("const", [], {"value": arr}, a.shape, a.dtype))
+
+    def _no_complex(self, what: str) -> None:
+        # the C kernels and ONNX export have no complex numbers: never capture them
+        self.fail(f"compile: complex tensors are not supported by the compiler ({what} at "
+                  f"{user_line()}); use fullgraph=False to run this function eagerly")
 
     def random(self, fn, args, kwargs):
         """Run random creation ``fn`` eagerly and record it as a ``random`` node."""

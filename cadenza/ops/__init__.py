@@ -4,12 +4,15 @@ package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mix
 ``cadenza/_tensor_api`` read). Families: ``unary``/``binary``/``elementwise`` (maths),
 ``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``, ``conv``,
 ``pool``, ``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``,
-``device``."""
+``device``, ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the
+discrete Fourier transforms under ``cadenza.fft``)."""
 from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
                conv, pool, activation, normalization, softmax_fused, inplace, device)
+from . import complex as _complex  # the module: ``complex`` below is torch.complex
+from . import fft as _fft  # noqa: F401  (registers the transforms cadenza.fft is built from)
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
@@ -23,7 +26,8 @@ from .linalg import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
+from .complex import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
-                       linalg, conv, pool, activation) for n in m.__all__]
+                       linalg, conv, pool, activation, _complex) for n in m.__all__]

@@ -259,7 +259,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over ``dim``."""
     if dtype is not None:
         input = input.to(dtype)
-    if not input.is_floating_point():
+    if not (input.is_floating_point() or input.is_complex()):
         raise DTypeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                          f"floating point or complex dtype. Got: {input.dtype.name.capitalize()}")
     if _half(input._data):  # in float32 as PyTorch: n itself may not fit float16
