@@ -74,9 +74,12 @@ class ViewAsReal(_ComplexOp):
 
     @staticmethod
     def forward(xp, a):
-        r = a.real
-        return np.lib.stride_tricks.as_strided(r, a.shape + (2,), r.strides + (r.itemsize,),
-                                               writeable=r.flags.writeable)
+        r = a.real  # a view with a's strides; the imaginary part is one item further on
+        shape, strides = a.shape + (2,), r.strides + (r.itemsize,)
+        if xp is np:
+            return np.lib.stride_tricks.as_strided(r, shape, strides,
+                                                   writeable=r.flags.writeable)
+        return xp.lib.stride_tricks.as_strided(r, shape, strides)
 
     # the gradient's real and imaginary parts: build a complex gradient from them
     backward = staticmethod(lambda c, g: (complex(g[..., 0], g[..., 1]),))

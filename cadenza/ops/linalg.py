@@ -201,7 +201,12 @@ def dot(input, other):
     return matmul(input, other)
 
 
-inner = vdot = dot
+inner = dot
+
+
+def vdot(input, other):
+    """conj(input) . other (the conjugate of the first vector, for complex tensors)."""
+    return dot(input.conj(), other)
 
 
 def outer(input, vec2):

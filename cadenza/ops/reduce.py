@@ -291,7 +291,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     n = _count(input.shape, dims)
     mu = mean(input, dim=dims, keepdim=True)
     d = input - mu
-    return sum(d * d, dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+    return sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+
+def _abs2(x):
+    """|x|^2 elementwise: x * x, or x * conj(x)'s real part for complex x (a real result)."""
+    return x * x if x._data.dtype.kind != "c" else (x * x.conj()).real
 
 
 def _sqrt0(s):
@@ -434,7 +439,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         dim = (dim,)
     a = input.abs()
     if p in ("fro", 2, 2.0):
-        return _sqrt0((input * input).sum(dim, keepdim))
+        return _sqrt0(_abs2(input).sum(dim, keepdim))
     if p == float("inf"):
         return a.amax(dim if dim is not None else (), keepdim)
     if p == float("-inf"):
@@ -442,7 +447,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 1:
         return a.sum(dim, keepdim)
     if p == 0:
-        return (input != 0).to(input.dtype).sum(dim, keepdim)
+        return (input != 0).to(a.dtype).sum(dim, keepdim)
     if p < 0:
         return (a ** p).sum(dim, keepdim) ** (1.0 / p)
     # as _sqrt0: PyTorch's gradient is 0 at zero elements and for a zero vector, where the

@@ -96,6 +96,20 @@ REDUCE = {
     "mean_dim": lambda L, z: z.mean(0),
     "prod": lambda L, z: z.prod(1),
     "cumsum": lambda L, z: z.cumsum(1),
+    "cumprod": lambda L, z: z.cumprod(1),
+    "var": lambda L, z: z.var(),
+    "var_dim": lambda L, z: z.var(1, correction=0),
+    "std": lambda L, z: z.std(0),
+    "norm": lambda L, z: z.norm(),
+    "norm_dim": lambda L, z: L.norm(z, dim=1),
+    "norm_p1": lambda L, z: L.norm(z, p=1),
+    "vdot": lambda L, z: L.vdot(z[0], z[1]),
+    "dot": lambda L, z: L.dot(z[0], z[1]),
+    "mv": lambda L, z: L.mv(z, z[0]),
+    "trace": lambda L, z: L.trace(z[:, :3]),
+    "einsum_diag": lambda L, z: L.einsum("ij,ij->i", z, z),
+    "mse_real_parts": lambda L, z: L.nn.functional.mse_loss(L.view_as_real(z),
+                                                            L.view_as_real(z * 0.5)),
 }
 
 
@@ -126,7 +140,23 @@ SHAPE = {
     "unbind": lambda L, z: z.unbind(0),
     "tril": lambda L, z: z.tril(),
     "gather": lambda L, z: z.gather(1, L.tensor([[0, 1], [3, 3], [2, 0]])),
+    "masked_fill": lambda L, z: z.masked_fill(z.real > 0, 0),
+    "index_select": lambda L, z: z.index_select(1, L.tensor([0, 2])),
+    "scatter_add": lambda L, z: L.zeros(3, 4, dtype=z.dtype).scatter_add(
+        1, L.tensor([[0, 1, 2, 3], [3, 2, 1, 0], [0, 0, 1, 1]]), z),
+    "pad": lambda L, z: L.nn.functional.pad(z, (1, 2)),
+    "repeat_interleave": lambda L, z: z.repeat_interleave(2, 0),
+    "setitem": lambda L, z: _setitem(z.clone()),
+    "outer": lambda L, z: L.outer(z[0], z[1]),
+    "lerp": lambda L, z: L.lerp(z, z * 2, 0.3),
+    "addcmul": lambda L, z: L.addcmul(z, z, z, value=2),
 }
+
+
+def _setitem(x):
+    x[0, 1] = 5j
+    x[1] = x[0] * 2
+    return x
 
 
 @pytest.mark.parametrize("name", sorted(SHAPE))
