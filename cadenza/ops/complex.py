@@ -219,7 +219,10 @@ def angle(input):
     """The argument of each element, atan2(imag, real); for a real tensor pi where negative,
     else 0 (NaN stays NaN), as in PyTorch."""
     if input._data.dtype.kind == "c":
-        return atan2(imag(input), real(input))
+        re, im = real(input), imag(input)
+        zero = (re == 0) & (im == 0)
+        # angle(0) = 0 with gradient 0, as PyTorch's (atan2's would be 0/0 there)
+        return where(zero, 0.0, atan2(where(zero, 0.0, im), where(zero, 1.0, re)))
     if input._data.dtype.kind in "iub":
         input = input.to(_dt.get_default_dtype())
     return where(input < 0, math.pi, input * 0)

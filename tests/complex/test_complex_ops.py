@@ -221,3 +221,12 @@ def test_gradcheck_and_gradgradcheck_complex(name):
         w = L.tensor(W[:2, :3] + 2, requires_grad=True)
         assert L.autograd.gradcheck(lambda a, b: fn(L, a, b), (z, w))
         assert L.autograd.gradgradcheck(lambda a, b: fn(L, a, b), (z, w))
+
+
+def test_zero_elements_angle_abs_sgn():
+    """At z = 0: angle 0, |z| 0, sgn 0, each with PyTorch's zero gradient (not NaN)."""
+    z = np.array([0j, 1 + 1j, -2 + 0j, -3j, 0j])
+    check(lambda L, t: t.angle(), z)
+    check(lambda L, t: t.abs(), z)
+    check(lambda L, t: t.sgn(), z)
+    check(lambda L, t: L.polar(t.abs(), t.angle()), z)
