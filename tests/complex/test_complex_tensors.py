@@ -245,3 +245,27 @@ def test_save_load_complex64_buffer(tmp_path):
     np.testing.assert_array_equal(load_file(str(p))["fc"].numpy(), m.fc.numpy())
     with pytest.raises(TypeError, match="complex128"):
         cadenza.save({"z": cadenza.ones(2, dtype=cadenza.complex128)}, tmp_path / "z.pt")
+
+
+WRAPS = [
+    lambda L: L.tensor([1., 2000.]),
+    lambda L: L.tensor([-0.0, 1.25]),
+    lambda L: L.arange(16.).reshape(2, 8) * 1e-5,
+    lambda L: L.arange(2000.).reshape(40, 50),
+    lambda L: L.arange(24.).reshape(2, 3, 4),
+    lambda L: L.arange(30.).reshape(1, 30) * 1e6,
+    lambda L: L.view_as_complex(L.arange(2000.).reshape(1000, 2)),
+    lambda L: L.view_as_complex(L.arange(4000.).reshape(2000, 2)) / 3,
+    lambda L: L.view_as_complex(L.arange(48.).reshape(2, 3, 4, 2)) * (1 - 2j),
+    lambda L: L.tensor([-0.0 - 0.0j, 1.25 - 0.5j]).reshape(2, 1),
+    lambda L: L.view_as_complex(L.arange(16.).reshape(2, 4, 2)) * 1e-5,
+    lambda L: L.ones(2, 40, dtype=L.float64, requires_grad=True),
+]
+
+
+@pytest.mark.parametrize("i", range(len(WRAPS)))
+def test_repr_layout_matches_torch(i):
+    """torch's element widths (nonzero finite values only), scientific notation for integers
+    spanning more than 1000x, elements per line from the widest element, summarization and
+    where the suffixes go."""
+    assert repr(WRAPS[i](cadenza)).replace("cadenza", "torch") == repr(WRAPS[i](torch))
