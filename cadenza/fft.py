@@ -14,7 +14,7 @@ from . import dtypes as _dt
 from ._creation import tensor as _tensor, zeros as _zeros
 from ._tensor_base import TensorBase as Tensor, _norm_dim
 from .ops import apply as _apply, cat as _cat, conj as _conj
-from .ops.fft import FftC2C, FftR2C, FftC2R, fft_c2c as _c2c
+from .ops.fft import FftR2C, FftC2R, fft_c2c as _c2c
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2",
            "rfftn", "irfftn", "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn",
@@ -56,8 +56,8 @@ def _real_input(op, x):
     _check_float(op, x)
     k = x._data.dtype.kind
     if k == "c":
-        raise RuntimeError(f"{op} expects a real input tensor, but got "
-                           f"{'ComplexFloat' if x._data.dtype == np.complex64 else 'ComplexDouble'}")
+        kind = "ComplexFloat" if x._data.dtype == np.complex64 else "ComplexDouble"
+        raise RuntimeError(f"{op} expects a real input tensor, but got {kind}")
     if k != "f":
         return x.to(_dt.get_default_dtype())
     return x

@@ -5,14 +5,15 @@ package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mix
 ``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``, ``conv``,
 ``pool``, ``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``,
 ``device``, ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the
-discrete Fourier transforms under ``cadenza.fft``)."""
+discrete Fourier transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
 from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
                conv, pool, activation, normalization, softmax_fused, inplace, device)
 from . import complex as _complex  # the module: ``complex`` below is torch.complex
-from . import fft as _fft  # noqa: F401  (registers the transforms cadenza.fft is built from)
+from . import fft as _fft  # the transforms cadenza.fft is built from, stft and windows
+from .fft import *  # noqa: F401,F403
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
@@ -30,4 +31,4 @@ from .complex import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
-                       linalg, conv, pool, activation, _complex) for n in m.__all__]
+                       linalg, conv, pool, activation, _complex, _fft) for n in m.__all__]

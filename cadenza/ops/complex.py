@@ -46,7 +46,8 @@ class Real(_ComplexOp):
     name, kind, view = "real", "shape", True
     forward = staticmethod(lambda xp, a: a.real)
     # L depends on re z only: grad z = g + 0i
-    backward = staticmethod(lambda c, g: (apply(Cast, g, dtype=_dt.from_numpy_dtype(c.meta[0][1])),))
+    backward = staticmethod(
+        lambda c, g: (apply(Cast, g, dtype=_dt.from_numpy_dtype(c.meta[0][1])),))
 
 
 @register

@@ -1,6 +1,7 @@
-"""Discrete Fourier transforms, the three primitives ``cadenza.fft`` (torch.fft) is built
-from, as PyTorch's ``_fft_c2c``/``_fft_r2c``/``_fft_c2r``: complex to complex, real to the
-one-sided half spectrum, and that half spectrum back to real, each over given dims with a
+"""Discrete Fourier transforms: the three primitives ``cadenza.fft`` (torch.fft) is built
+from, and ``stft`` with the window functions (``hann_window``, ``hamming_window``). The
+primitives are PyTorch's ``_fft_c2c``/``_fft_r2c``/``_fft_c2r``: complex to complex, real to
+the one-sided half spectrum, and that half spectrum back to real, each over given dims with a
 normalization mode ("backward": the inverse scales by 1/n, "forward": the forward does,
 "ortho": both by 1/sqrt(n)). Sizes (``n``, ``s``) are the public functions' business: they
 trim or zero-pad the input before the transform.
@@ -12,14 +13,18 @@ Hermitian bookkeeping: r2c's adjoint zero-pads the half spectrum and keeps the r
 c2r's adjoint is r2c with the bins that stand for two conjugate bins doubled."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._registry import Op, register, apply
-from .complex import real
+from .complex import real, view_as_real
 from .join import cat
+from .shape import pad as _pad
+from .. import dtypes as _dt
 from .._creation import tensor, zeros
 
-__all__: list = []
+__all__ = ["stft", "hann_window", "hamming_window"]
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -103,3 +108,95 @@ class FftC2R(_Fft):
 
 def fft_c2c(x, dims, forward, norm):
     return apply(FftC2C, x, dims=tuple(dims), forward=bool(forward), norm=norm)
+
+
+# ----------------------------------------------------------------------------- short-time
+def _window(name, length, periodic, dtype, device, requires_grad, fn):
+    if length < 0:
+        raise RuntimeError(f"{name} requires non-negative window_length, got "
+                           f"window_length={length}")
+    if length <= 1:
+        w = np.ones(length)
+    else:
+        n = length + 1 if periodic else length
+        w = fn(2 * np.pi * np.arange(length) / (n - 1))
+    return tensor(w, dtype=_dt.to_dtype(dtype), device=device, requires_grad=requires_grad)
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                requires_grad=False):
+    """torch.hann_window: 0.5 - 0.5 cos(2 pi n / (N - 1)), N = length + 1 when periodic."""
+    return _window("hann_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda t: 0.5 - 0.5 * np.cos(t))
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
+                   layout=None, device=None, requires_grad=False):
+    """torch.hamming_window: alpha - beta cos(2 pi n / (N - 1))."""
+    return _window("hamming_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda t: alpha - beta * np.cos(t))
+
+
+def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
+         pad_mode="reflect", normalized=False, onesided=None, return_complex=None):
+    """torch.stft: the Fourier transforms of windowed frames of a 1-D signal or a batch of
+    them, (..., n_fft // 2 + 1 or n_fft, frames); differentiable (frames are views, the
+    transform is rfft/fft)."""
+    complex_in = input._data.dtype.kind == "c" or (
+        window is not None and window._data.dtype.kind == "c")
+    if return_complex is None and not complex_in:
+        raise RuntimeError("stft requires the return_complex parameter be given for real "
+                           "inputs, and will further require that return_complex=True in a "
+                           "future PyTorch release.")
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {input.ndim}D")
+    hop = n_fft // 4 if hop_length is None else hop_length
+    win = n_fft if win_length is None else win_length
+    if not 0 < win <= n_fft:
+        raise RuntimeError(f"stft: expected 0 < win_length <= n_fft, but got "
+                           f"win_length={win}")
+    if hop <= 0:
+        raise RuntimeError(f"stft: expected hop_length > 0, but got hop_length={hop}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    if center:
+        pad = n_fft // 2
+        x = _pad(x.unsqueeze(0), (pad, pad), pad_mode).squeeze(0)
+    if x.shape[-1] < n_fft:
+        raise RuntimeError(f"stft: expected 0 < n_fft <= {x.shape[-1]}, but got n_fft={n_fft}")
+    frames = x.unfold(-1, n_fft, hop)                       # (B, frames, n_fft)
+    if window is not None:
+        if window.ndim != 1 or window.shape[0] != win:
+            raise RuntimeError(f"stft: expected a 1D window tensor of size equal to "
+                               f"win_length={win}, but got window with size "
+                               f"{list(window.shape)}")
+        left = (n_fft - win) // 2
+        if left or win < n_fft:
+            window = cat([zeros(left, dtype=window.dtype), window,
+                          zeros(n_fft - win - left, dtype=window.dtype)])
+        frames = frames * window
+    elif win < n_fft:
+        left = (n_fft - win) // 2
+        frames = frames * tensor(np.r_[np.zeros(left), np.ones(win),
+                                       np.zeros(n_fft - win - left)], dtype=frames.dtype)
+    if onesided is None:
+        onesided = not complex_in
+    norm = "ortho" if normalized else "backward"
+    if onesided:
+        if frames._data.dtype.kind == "c":
+            raise RuntimeError("Cannot have onesided output if window or input is complex")
+        if frames._data.dtype.kind != "f":
+            frames = frames.to(_dt.get_default_dtype())
+        out = apply(FftR2C, frames, dims=(frames.ndim - 1,), norm=norm)
+    else:
+        if frames._data.dtype.kind != "c":
+            frames = frames.to((frames.dtype if frames._data.dtype.kind == "f" else
+                                _dt.get_default_dtype()).to_complex())
+        out = fft_c2c(frames, (frames.ndim - 1,), True, norm)
+    out = out.transpose(-1, -2)
+    if input.ndim == 1:
+        out = out.squeeze(0)
+    if return_complex or return_complex is None:
+        return out
+    warnings.warn("stft with return_complex=False is deprecated (as in PyTorch); call "
+                  "view_as_real on the complex output instead", UserWarning, stacklevel=2)
+    return view_as_real(out)

@@ -215,12 +215,16 @@ def test_gradcheck_and_gradgradcheck_complex(name):
     gradcheck accepts the same functions)."""
     import cadenza
     import torch
+    # (the functions from their module: once something imports cadenza.autograd.gradcheck,
+    # the package attribute of that name is the module)
+    from cadenza.autograd.gradcheck import gradcheck, gradgradcheck
     fn = GRADCHECK[name]
-    for L in (torch, cadenza):
+    for L, gc, ggc in ((torch, torch.autograd.gradcheck, torch.autograd.gradgradcheck),
+                       (cadenza, gradcheck, gradgradcheck)):
         z = L.tensor(ZP[:2, :3], requires_grad=True)
         w = L.tensor(W[:2, :3] + 2, requires_grad=True)
-        assert L.autograd.gradcheck(lambda a, b: fn(L, a, b), (z, w))
-        assert L.autograd.gradgradcheck(lambda a, b: fn(L, a, b), (z, w))
+        assert gc(lambda a, b: fn(L, a, b), (z, w))
+        assert ggc(lambda a, b: fn(L, a, b), (z, w))
 
 
 def test_zero_elements_angle_abs_sgn():
