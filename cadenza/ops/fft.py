@@ -1,5 +1,5 @@
 """Discrete Fourier transforms: the three primitives ``cadenza.fft`` (torch.fft) is built
-from, and ``stft`` with the window functions (``hann_window``, ``hamming_window``). The
+from, and ``stft``/``istft`` with the window functions (``hann_window``, ``hamming_window``). The
 primitives are PyTorch's ``_fft_c2c``/``_fft_r2c``/``_fft_c2r``: complex to complex, real to
 the one-sided half spectrum, and that half spectrum back to real, each over given dims with a
 normalization mode ("backward": the inverse scales by 1/n, "forward": the forward does,
@@ -24,7 +24,7 @@ from .shape import pad as _pad
 from .. import dtypes as _dt
 from .._creation import tensor, zeros
 
-__all__ = ["stft", "hann_window", "hamming_window"]
+__all__ = ["stft", "istft", "hann_window", "hamming_window"]
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -150,13 +150,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
                            "future PyTorch release.")
     if input.ndim not in (1, 2):
         raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {input.ndim}D")
-    hop = n_fft // 4 if hop_length is None else hop_length
-    win = n_fft if win_length is None else win_length
-    if not 0 < win <= n_fft:
-        raise RuntimeError(f"stft: expected 0 < win_length <= n_fft, but got "
-                           f"win_length={win}")
-    if hop <= 0:
-        raise RuntimeError(f"stft: expected hop_length > 0, but got hop_length={hop}")
+    hop, win = _hop_win("stft", n_fft, hop_length, win_length)
     x = input if input.ndim == 2 else input.unsqueeze(0)
     if center:
         pad = n_fft // 2
@@ -164,20 +158,9 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     if x.shape[-1] < n_fft:
         raise RuntimeError(f"stft: expected 0 < n_fft <= {x.shape[-1]}, but got n_fft={n_fft}")
     frames = x.unfold(-1, n_fft, hop)                       # (B, frames, n_fft)
+    window = _full_window("stft", window, win, n_fft, frames.dtype)
     if window is not None:
-        if window.ndim != 1 or window.shape[0] != win:
-            raise RuntimeError(f"stft: expected a 1D window tensor of size equal to "
-                               f"win_length={win}, but got window with size "
-                               f"{list(window.shape)}")
-        left = (n_fft - win) // 2
-        if left or win < n_fft:
-            window = cat([zeros(left, dtype=window.dtype), window,
-                          zeros(n_fft - win - left, dtype=window.dtype)])
         frames = frames * window
-    elif win < n_fft:
-        left = (n_fft - win) // 2
-        frames = frames * tensor(np.r_[np.zeros(left), np.ones(win),
-                                       np.zeros(n_fft - win - left)], dtype=frames.dtype)
     if onesided is None:
         onesided = not complex_in
     norm = "ortho" if normalized else "backward"
@@ -200,3 +183,82 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     warnings.warn("stft with return_complex=False is deprecated (as in PyTorch); call "
                   "view_as_real on the complex output instead", UserWarning, stacklevel=2)
     return view_as_real(out)
+
+
+def _hop_win(op, n_fft, hop_length, win_length):
+    hop = n_fft // 4 if hop_length is None else hop_length
+    win = n_fft if win_length is None else win_length
+    if not 0 < win <= n_fft:
+        raise RuntimeError(f"{op}: expected 0 < win_length <= n_fft, but got "
+                           f"win_length={win}")
+    if hop <= 0:
+        raise RuntimeError(f"{op}: expected hop_length > 0, but got hop_length={hop}")
+    return hop, win
+
+
+def _full_window(op, window, win, n_fft, dtype):
+    """The window zero-padded to n_fft, centred (None: a rectangular window of n_fft)."""
+    if window is not None and (window.ndim != 1 or window.shape[0] != win):
+        raise RuntimeError(f"{op}: expected a 1D window tensor of size equal to "
+                           f"win_length={win}, but got window with size {list(window.shape)}")
+    left = (n_fft - win) // 2
+    if window is None:
+        if win == n_fft:
+            return None
+        return tensor(np.r_[np.zeros(left), np.ones(win), np.zeros(n_fft - win - left)],
+                      dtype=dtype if dtype.is_floating_point else _dt.get_default_dtype())
+    if win == n_fft:
+        return window
+    return cat([zeros(left, dtype=window.dtype), window,
+                zeros(n_fft - win - left, dtype=window.dtype)])
+
+
+def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
+          normalized=False, onesided=None, length=None, return_complex=False):
+    """torch.istft: the inverse of stft by windowed overlap-add, divided by the summed squared
+    window (which must not vanish anywhere in the kept signal, as in PyTorch)."""
+    if input._data.dtype.kind != "c":
+        raise RuntimeError("istft requires a complex-valued input tensor")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"istft: expected a tensor with 2 or 3 dimensions of complex "
+                           f"dtype, but got {input.ndim}D")
+    hop, win = _hop_win("istft", n_fft, hop_length, win_length)
+    spec = input if input.ndim == 3 else input.unsqueeze(0)   # (B, freq, frames)
+    frames_n = spec.shape[-1]
+    if onesided is None:
+        onesided = spec.shape[-2] != n_fft
+    norm = "ortho" if normalized else "backward"
+    spec = spec.transpose(-1, -2)                             # (B, frames, freq)
+    if onesided:
+        if return_complex:
+            raise RuntimeError("cannot have onesided output if window or input is complex")
+        if spec.shape[-1] != n_fft // 2 + 1:
+            raise RuntimeError(f"istft: expected the frequency dimension (3rd to the last) of "
+                               f"the input tensor to match n_fft / 2 + 1 when onesided=True, "
+                               f"but got {spec.shape[-1]}")
+        frames = apply(FftC2R, spec, dims=(spec.ndim - 1,), last=n_fft, norm=norm)
+    else:
+        frames = fft_c2c(spec, (spec.ndim - 1,), False, norm)
+        if not return_complex:
+            frames = real(frames)
+    w = _full_window("istft", window, win, n_fft, frames.dtype.to_real())
+    if w is not None:
+        frames = frames * w
+    w2 = np.ones(n_fft) if w is None else (w._host().astype(np.float64) ** 2)
+    total = n_fft + hop * (frames_n - 1)
+    idx = (np.arange(frames_n)[:, None] * hop + np.arange(n_fft)[None, :]).reshape(-1)
+    env = np.zeros(total)
+    np.add.at(env, idx, np.tile(w2, frames_n))
+    y = zeros(frames.shape[0], total, dtype=frames.dtype).index_add(
+        1, tensor(idx), frames.reshape(frames.shape[0], -1))
+    start = n_fft // 2 if center else 0
+    end = start + length if length is not None else (total - n_fft // 2 if center else total)
+    end = min(end, total)
+    y, env = y[:, start:end], env[start:end]
+    if env.size and np.abs(env).min() < 1e-11:
+        raise RuntimeError("istft: window overlap add min: the summed squared window is zero "
+                           "somewhere in the signal (check the window and hop_length)")
+    y = y / tensor(env, dtype=y.dtype.to_real())
+    if length is not None and y.shape[-1] < length:
+        y = cat([y, zeros(y.shape[0], length - y.shape[-1], dtype=y.dtype)], -1)
+    return y if input.ndim == 3 else y.squeeze(0)

@@ -15,14 +15,19 @@ CFGS = [dict(n_fft=16), dict(n_fft=16, hop_length=5, win_length=12, window="hann
         dict(n_fft=12, hop_length=3, pad_mode="replicate")]
 
 
+def _kwargs(L, cfg):
+    """cfg with its window name made the library's float64 window of win_length."""
+    kw = dict(cfg)
+    w = kw.pop("window", None)
+    if w:
+        kw["window"] = getattr(L, w + "_window")(kw.get("win_length", kw["n_fft"]),
+                                                  dtype=L.float64)
+    return kw
+
+
 def _stft(cfg, one_d=False):
     def run(L, x):
-        kw = dict(cfg)
-        w = kw.pop("window", None)
-        if w:
-            kw["window"] = getattr(L, w + "_window")(kw.get("win_length", kw["n_fft"]),
-                                                      dtype=L.float64)
-        return L.stft(x[0] if one_d else x, return_complex=True, **kw)
+        return L.stft(x[0] if one_d else x, return_complex=True, **_kwargs(L, cfg))
     return run
 
 
@@ -76,3 +81,25 @@ def test_stft_errors(bad):
         bad(torch)
     with pytest.raises(RuntimeError):
         bad(cadenza)
+
+
+ICFGS = [dict(n_fft=16), dict(n_fft=16, hop_length=4, window="hann"),
+         dict(n_fft=16, hop_length=5, win_length=12, window="hann", length=47),
+         dict(n_fft=8, hop_length=2, window="hamming", center=False),
+         dict(n_fft=16, hop_length=4, window="hann", normalized=True, length=60),
+         dict(n_fft=10, hop_length=3, window="hann", onesided=False)]
+
+
+@pytest.mark.parametrize("i", range(len(ICFGS)))
+def test_istft_inverts_stft_with_grads(i):
+    cfg = dict(ICFGS[i])
+    length = cfg.pop("length", None)
+
+    def run(L, x):
+        kw = _kwargs(L, cfg)
+        s = L.stft(x, return_complex=True, **kw)
+        kw.pop("onesided", None)
+        return L.istft(s * 1.5, length=length, onesided=cfg.get("onesided"), **kw)
+    check(run, X)
+    check(lambda L, s: L.istft(s, 16, 4, window=L.hann_window(16, dtype=L.float64)),
+          (rarray(9, 13, seed=3) + 1j * rarray(9, 13, seed=4)))
