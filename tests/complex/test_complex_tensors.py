@@ -76,6 +76,9 @@ def test_creation():
         assert _name(L.ones(2).to(L.complex64).dtype) == "complex64"
         assert L.is_complex(L.ones(1, dtype=L.complex64)) and not L.is_complex(L.ones(1))
         assert not L.ones(1, dtype=L.complex64).is_floating_point()
+        assert L.tensor([1j]).type() == "torch.ComplexFloatTensor"
+        assert L.tensor([1j], dtype=L.complex128).type() == "torch.ComplexDoubleTensor"
+        assert _name(L.ones(2).type("torch.ComplexFloatTensor").dtype) == "complex64"
     assert cadenza.tensor([1 + 2j]).item() == 1 + 2j
     assert cadenza.tensor([1 + 2j, 3j]).tolist() == [1 + 2j, 3j]
     assert complex(cadenza.tensor(1 - 1j)) == 1 - 1j
