@@ -171,6 +171,8 @@ MATMUL = {
     "matvec": (lambda L, a, b: a @ b, (3, 4), (4,)),
     "batched": (lambda L, a, b: a @ b, (2, 3, 4), (4, 2)),
     "einsum": (lambda L, a, b: L.einsum("ij,jk->ik", a, b), (3, 4), (4, 2)),
+    "linear": (lambda L, a, b: L.nn.functional.linear(a, b, b[:, 0]), (3, 4), (5, 4)),
+    "addmm": (lambda L, a, b: L.addmm(a[:, :2], a, b, beta=0.5, alpha=2), (3, 4), (4, 2)),
 }
 
 
