@@ -62,8 +62,7 @@ class Imag(_ComplexOp):
 @register
 class Conj(_ComplexOp):
     """Complex conjugate (materialised: Cadenza has no lazy conjugate bit)."""
-    name, kind = "conj", "elementwise"
-    c_expr = "{0}"   # never lowered: the compiler refuses complex graphs
+    name, kind = "conj", "library"   # not "elementwise": C kernels have no complex numbers
     forward = staticmethod(lambda xp, a: xp.conj(a))
     backward = staticmethod(lambda c, g: (conj(g),))
 
@@ -106,8 +105,7 @@ def _complex_fwd(xp, re, im):
 @register
 class Complex(_ComplexOp):
     """re + i im from two real tensors of one floating dtype."""
-    name, kind = "complex", "elementwise"
-    c_expr = "{0}"   # never lowered: the compiler refuses complex graphs
+    name, kind = "complex", "library"   # not "elementwise": C kernels have no complex numbers
     forward = staticmethod(_complex_fwd)
     backward = staticmethod(lambda c, g: (real(g), imag(g)))
 
