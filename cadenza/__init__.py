@@ -20,6 +20,7 @@ from .dtypes import (dtype, float32, float64, float16, int64, int32, int16, int8
                      uint8, get_default_dtype, set_default_dtype, promote_types,
                      result_type as _result_type)
 from .dtypes import bool, float, double, half, long, int, short  # noqa: E402  (torch.bool ...)
+from .dtypes import complex64, complex128, cfloat, cdouble  # noqa: E402
 from . import dtypes as _dtypes  # noqa: E402
 from .device import device  # noqa: E402
 from ._tensor import Tensor, Size  # noqa: E402
@@ -63,6 +64,10 @@ def is_tensor(obj) -> _builtins.bool:
 
 def is_floating_point(input) -> _builtins.bool:
     return input.is_floating_point()
+
+
+def is_complex(input) -> _builtins.bool:
+    return input.is_complex()
 
 
 def is_nonzero(input) -> _builtins.bool:
@@ -174,7 +179,7 @@ _argforms.alias_namespace(globals(), __all__)
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
-                   "amp", "distributions", "serialization", "profiler", "jit", "types"})
+                   "amp", "distributions", "serialization", "profiler", "jit", "types", "fft"})
 
 
 def __getattr__(name):

@@ -133,7 +133,7 @@ def _element_dtype(x):
     if isinstance(x, float):
         return _dt.get_default_dtype()
     if isinstance(x, complex):
-        raise DTypeError("tensor: complex numbers are not supported by Cadenza")
+        return _dt.get_default_dtype().to_complex()
     raise TypeError(f"tensor: could not infer dtype of {type(x).__name__}")
 
 
@@ -362,10 +362,22 @@ def _float_dt(dtype):
     return dt
 
 
-def _random_float(sample, size, dtype, device, requires_grad):
-    dt = _float_dt(dtype)
+def _random_float(sample, size, dtype, device, requires_grad, complex_scale=1.0):
+    """Samples of a floating dtype; a complex dtype samples its real and imaginary parts
+    independently, each scaled by ``complex_scale`` (randn: 1/sqrt(2), unit total variance)."""
+    dt = _dt.to_dtype(dtype)
+    size = _size(size)
+    if dt.is_complex:
+        parts = _random_array(sample, size + (2,), dt.to_real())
+        arr = (parts * parts.dtype.type(complex_scale)).view(dt.np)[..., 0]
+    else:
+        arr = _random_array(sample, size, _float_dt(dt))
+    return _place(arr, device, requires_grad)
+
+
+def _random_array(sample, size, dt):
     gen_dt = dt.np if dt.np in (np.float32, np.float64) else np.float32
-    return _place(sample(_size(size), gen_dt).astype(dt.np, copy=False), device, requires_grad)
+    return sample(size, gen_dt).astype(dt.np, copy=False)
 
 
 @_creates
@@ -385,7 +397,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     """Standard normal samples."""
     rng = _rng(generator)
     return _random_float(lambda s, d: rng.standard_normal(s, dtype=d), size, dtype, device,
-                         requires_grad)
+                         requires_grad, complex_scale=math.sqrt(0.5))
 
 
 @traced_random

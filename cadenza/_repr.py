@@ -1,6 +1,8 @@
 """PyTorch-style tensor repr: ``tensor([[1., 2.], [3., 4.]], requires_grad=True)``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import dtypes as _dt
@@ -23,25 +25,122 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     _opts["sci_mode"] = sci_mode
 
 
-def _format_float(a):
-    finite = a[np.isfinite(a)]
-    p = _opts["precision"]
-    if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
-        return lambda v: (f"{v:.0f}." if np.isfinite(v) else str(v).replace("inf", "inf"))
-    amax = np.abs(finite).max() if finite.size else 0
-    amin = np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 0
-    sci = _opts["sci_mode"]
-    if sci is None:  # torch's rule (torch/_tensor_str.py)
-        sci = bool(amax > 1e8 or (amin and amin < 1e-4) or (amin and amax / amin > 1000))
-    if sci:
-        return lambda v: f"{v:.{p}e}" if np.isfinite(v) else str(v)
-    return lambda v: f"{v:.{p}f}" if np.isfinite(v) else str(v)
+class _Formatter:
+    """torch's _Formatter: one number format and width for every element. Floats: integers
+    print as ``3.``, scientific notation when the nonzero finite magnitudes span more than
+    1000x or leave [1e-4, 1e8] (or as set_printoptions(sci_mode=) says); the width counts only
+    the nonzero finite values, as torch's does."""
+
+    def __init__(self, a):
+        self.floating = a.dtype.kind == "f"
+        self.int_mode, self.sci, self.width = True, False, 1
+        if not self.floating:
+            for v in a.ravel().tolist():
+                self.width = max(self.width, len(str(v)))
+            return
+        vals = a[np.isfinite(a) & (a != 0)].astype(np.float64)
+        if vals.size == 0:
+            return
+        mags = np.abs(vals)
+        lo, hi = mags.min(), mags.max()
+        self.int_mode = bool(np.all(vals == np.ceil(vals)))
+        sci = _opts["sci_mode"]
+        self.sci = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4) if sci is None else sci
+        self.width = max(len(self._text(v)) for v in vals.tolist())
+
+    def _text(self, v):
+        p = _opts["precision"]
+        if self.sci:
+            return f"{v:.{p}e}"
+        if self.int_mode:
+            return f"{v:.0f}" + ("" if math.isinf(v) or math.isnan(v) else ".")
+        return f"{v:.{p}f}"
+
+    def format(self, v):
+        s = self._text(v) if self.floating else str(v)
+        return " " * (self.width - len(s)) + s
 
 
-def _padded(fmt, a):
-    """Right-align every element to the widest one, as torch does."""
-    width = max(len(fmt(v)) for v in a.ravel())
-    return lambda v: fmt(v).rjust(width)
+def _summarized(a):
+    """The elements torch's formatter looks at when a tensor is summarized (the edge items)."""
+    e = _opts["edgeitems"]
+    if a.ndim == 0:
+        return a
+    if a.ndim == 1:
+        return np.concatenate([a[:e], a[-e:]]) if a.shape[0] > 2 * e else a
+    if not e:
+        return a[tuple(slice(0, 0) for _ in a.shape)]
+    rows = list(range(e)) + list(range(a.shape[0] - e, a.shape[0])) \
+        if a.shape[0] > 2 * e else range(a.shape[0])
+    return np.stack([_summarized(a[i]) for i in rows])
+
+
+def _element(v, f1, f2):
+    if f2 is None:
+        return f1.format(v)
+    im = (f2.format(v.imag) + "j").lstrip()
+    return f1.format(v.real) + (im if im[0] in "+-" else "+" + im)
+
+
+def _vector(a, indent, summarize, f1, f2):
+    width = f1.width + 2 + (f2.width + 1 if f2 is not None else 0)
+    per_line = max(1, math.floor((_opts["linewidth"] - indent) / width))
+    e = _opts["edgeitems"]
+    vals = a.tolist()
+    if summarize and not e:
+        data = ["..."]
+    elif summarize and len(vals) > 2 * e:
+        data = ([_element(v, f1, f2) for v in vals[:e]] + [" ..."] +
+                [_element(v, f1, f2) for v in vals[-e:]])
+    else:
+        data = [_element(v, f1, f2) for v in vals]
+    lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _nested(a, indent, summarize, f1, f2):
+    """torch's _tensor_str_with_formatter."""
+    if a.ndim == 0:
+        return _element(a.item(), f1, f2)
+    if a.ndim == 1:
+        return _vector(a, indent, summarize, f1, f2)
+    e = _opts["edgeitems"]
+    if summarize and a.shape[0] > 2 * e:
+        slices = ([_nested(a[i], indent + 1, summarize, f1, f2) for i in range(e)] + ["..."] +
+                  [_nested(a[i], indent + 1, summarize, f1, f2)
+                   for i in range(a.shape[0] - e, a.shape[0])])
+    else:
+        slices = [_nested(a[i], indent + 1, summarize, f1, f2) for i in range(a.shape[0])]
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
+
+
+def _body(a, indent):
+    """torch's _tensor_str: the bracketed elements of a host array."""
+    if a.size == 0:
+        return "[]"
+    summarize = a.size > _opts["threshold"]
+
+    def formatter(x):
+        return _Formatter(_summarized(x) if summarize else x)
+    if a.dtype.kind == "c":
+        return _nested(a, indent, summarize, formatter(a.real), formatter(a.imag))
+    return _nested(a, indent, summarize, formatter(a), None)
+
+
+def _add_suffixes(text, suffixes, indent):
+    """``, dtype=...`` after the elements, on a new line where the last one would pass the
+    line width (torch's _add_suffixes)."""
+    out = [text]
+    last = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last + len(suffix) + 2 > _opts["linewidth"]:
+            out.append(",\n" + " " * indent + suffix)
+            last = indent + len(suffix)
+        else:
+            out.append(", " + suffix)
+            last += len(suffix) + 2
+    out.append(")")
+    return "".join(out)
 
 
 def tensor_repr(t, prefix="tensor(") -> str:
@@ -49,30 +148,19 @@ def tensor_repr(t, prefix="tensor(") -> str:
     dt = t.dtype
     if a.dtype.name == "bfloat16" or a.dtype == np.float16:
         a = a.astype(np.float32)
-    indent = " " * len(prefix)
-    if a.size == 0:
-        body = "[]"
-    else:
-        kw = {"separator": ", ", "prefix": indent, "max_line_width": _opts["linewidth"],
-              "threshold": _opts["threshold"] if _opts["threshold"] != float("inf") else
-              np.iinfo(np.int64).max, "edgeitems": _opts["edgeitems"]}
-        if a.dtype.kind == "f":
-            kw["formatter"] = {"float_kind": _padded(_format_float(a), a)}
-        elif a.dtype.kind == "b":
-            kw["formatter"] = {"bool": _padded(lambda v: "True" if v else "False", a)}
-        body = np.array2string(a, **kw)
+    body = _body(a, len(prefix))
     extras = []
     default_for_kind = _dt.get_default_dtype() if dt.is_floating_point else (
-        _dt.int64 if dt.category == 1 else _dt.bool)
+        _dt.int64 if dt.category == 1 else _dt.bool if dt.category == 0 else
+        _dt.get_default_dtype().to_complex())
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
     if a.size == 0 and t.ndim != 1:
         extras.append(f"size={tuple(t.shape)}")
-    if dt is not default_for_kind:
-        extras.append(f"dtype={dt}")
+    if dt is not (default_for_kind if a.size else _dt.get_default_dtype()):
+        extras.append(f"dtype={dt}")  # torch names every non-default dtype of an empty tensor
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         extras.append("requires_grad=True")
-    tail = "".join(", " + e for e in extras)
-    return f"{prefix}{body}{tail})"
+    return _add_suffixes(prefix + body, extras, len(prefix))

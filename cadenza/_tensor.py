@@ -21,6 +21,7 @@ from ._tensor_api.convert import ConvertMethods
 from ._tensor_api.inplace import InplaceMethods
 from ._tensor_api.operators import OperatorMethods
 from .ops.binary import BinaryMethods
+from .ops.complex import ComplexMethods
 from .ops.elementwise import ElementwiseMethods
 from .ops.index import IndexMethods
 from .ops.join import JoinMethods
@@ -44,7 +45,7 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, InplaceMethods, ConvertMethods, AutogradMethods,
+             LinalgMethods, ComplexMethods, InplaceMethods, ConvertMethods, AutogradMethods,
              PointwiseMethods, StatsMethods, ScatterMethods, ProductMethods, MemoryMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 

@@ -144,7 +144,7 @@ class TensorBase:
         return self._data.dtype.kind == "f" or self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        return False
+        return self._data.dtype.kind == "c"
 
     def data_ptr(self) -> int:
         return int(self._data.__array_interface__["data"][0])
@@ -167,9 +167,9 @@ class TensorBase:
                     "use a computed variable in a subgraph that doesn't require differentiation "
                     "use var_no_grad = var.detach().")
             return
-        if value and not self.is_floating_point():
-            raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+        if value and not (self.is_floating_point() or self._data.dtype.kind == "c"):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               f"gradients, got {self.dtype}")
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad: bool = True):
@@ -225,6 +225,8 @@ class TensorBase:
             return float(a.reshape(()))
         if k == "b":
             return bool(a.reshape(()))
+        if k == "c":
+            return complex(a.reshape(()))
         return int(a.reshape(()))
 
     def tolist(self):

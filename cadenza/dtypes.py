@@ -1,7 +1,7 @@
 """Cadenza dtypes and PyTorch's type-promotion rules.
 
 A ``dtype`` wraps a NumPy dtype. Promotion follows PyTorch, not NumPy: categories are
-bool < integer < floating; a Python scalar or a zero-dim tensor only raises the *category*
+bool < integer < floating < complex; a Python scalar or a zero-dim tensor only raises the *category*
 of a dimensioned tensor operand (``int_tensor * 2.5`` is float32, ``f32 * f64_scalar_tensor``
 is float32), and float16 with bfloat16 gives float32.
 """
@@ -16,10 +16,11 @@ from .errors import DTypeError
 __all__ = [  # noqa: F822  (bfloat16 is created on first use, by __getattr__)
     "dtype", "float32", "float", "float64", "double", "float16", "half", "bfloat16",
     "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
+    "complex64", "cfloat", "complex128", "cdouble",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
 ]
 
-_BOOL, _INT, _FLOAT = 0, 1, 2
+_BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
 
 
 class dtype:
@@ -35,7 +36,7 @@ class dtype:
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == _FLOAT
         self.is_signed = name not in ("uint8", "bool")
-        self.is_complex = False
+        self.is_complex = category == _COMPLEX
 
     def __repr__(self) -> str:
         return f"cadenza.{self.name}"
@@ -44,7 +45,17 @@ class dtype:
         return (_from_name, (self.name,))
 
     def to_real(self):
-        return self
+        """The dtype of the real and imaginary parts (complex64 -> float32); self if real."""
+        return _REAL_OF.get(self, self)
+
+    def to_complex(self):
+        """The complex dtype with parts of this dtype (float32 -> complex64; float16 and
+        bfloat16 -> complex64, Cadenza has no complex32)."""
+        if self.category == _COMPLEX:
+            return self
+        if self.category != _FLOAT:
+            raise DTypeError(f"to_complex: expected a floating point dtype, got {self}")
+        return complex128 if self is float64 else complex64
 
     @property
     def bits(self) -> int:
@@ -60,13 +71,17 @@ int16 = short = dtype("int16", np.int16, _INT)
 int8 = dtype("int8", np.int8, _INT)
 uint8 = dtype("uint8", np.uint8, _INT)
 bool = dtype("bool", np.bool_, _BOOL)
+complex64 = cfloat = dtype("complex64", np.complex64, _COMPLEX)
+complex128 = cdouble = dtype("complex128", np.complex128, _COMPLEX)
+_REAL_OF = {complex64: float32, complex128: float64}
 
 # bfloat16 is added to these on first use (see _load_bfloat16), after float16 in _ALL
-_ALL = [float32, float64, float16, int64, int32, int16, int8, uint8, bool]
+_ALL = [float32, float64, float16, int64, int32, int16, int8, uint8, bool, complex64,
+        complex128]
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
-                 "int": int32, "short": int16})
+                 "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128})
 _default = [float32]
 _bf16_loaded = [False]
 
@@ -139,6 +154,8 @@ def to_dtype(d) -> dtype:
         return int64
     if d is _pybool:
         return bool
+    if d is _pycomplex:
+        return _default[0].to_complex()
     if isinstance(d, str):
         if d.startswith(("torch.", "cadenza.")):
             d = d.split(".", 1)[1]
@@ -155,7 +172,7 @@ def to_dtype(d) -> dtype:
 
 import builtins as _b  # noqa: E402  (the names float/int/bool above shadow the builtins)
 
-_pyfloat, _pyint, _pybool = _b.float, _b.int, _b.bool
+_pyfloat, _pyint, _pybool, _pycomplex = _b.float, _b.int, _b.bool, _b.complex
 
 
 def get_default_dtype() -> dtype:
@@ -174,7 +191,10 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     if a is b:
         return a
     if a.category != b.category:
-        return a if a.category > b.category else b
+        hi, lo = (a, b) if a.category > b.category else (b, a)
+        if hi.category == _COMPLEX and lo.category == _FLOAT:  # float64 + complex64: complex128
+            return promote_types(lo, hi.to_real()).to_complex()
+        return hi
     if a.category == _FLOAT and {a.name, b.name} == {"float16", "bfloat16"}:
         return float32
     return _BY_NP[np.promote_types(a.np, b.np)]
@@ -186,11 +206,22 @@ def _scalar_category(x) -> int:
         return _BOOL
     if t is _pyint or isinstance(x, np.integer):
         return _INT
+    if t is _pycomplex or isinstance(x, np.complexfloating):
+        return _COMPLEX
     return _FLOAT
 
 
 def _category_default(cat: int) -> dtype:
-    return (bool, int64, _default[0])[cat]
+    return (bool, int64, _default[0], _default[0].to_complex())[cat]
+
+
+def _raise_category(out: dtype, other: dtype) -> dtype:
+    """The result when ``other`` (a zero-dim tensor's or a scalar's dtype) is in a higher
+    category than ``out``: a complex one keeps a floating ``out``'s precision (float64 with a
+    complex64 scalar tensor is complex128, as torch's combine_categories)."""
+    if other.category == _COMPLEX and out.category == _FLOAT:
+        return out.to_complex()
+    return other
 
 
 def result_type(*operands) -> dtype:
@@ -212,10 +243,10 @@ def result_type(*operands) -> dtype:
         if out is None:
             out = zero_dt
         elif zero_dt.category > out.category:
-            out = zero_dt
+            out = _raise_category(out, zero_dt)
     if scalar_cat is not None:
         if out is None:
             out = _category_default(scalar_cat)
         elif scalar_cat > out.category:
-            out = _category_default(scalar_cat)
+            out = _raise_category(out, _category_default(scalar_cat))
     return out

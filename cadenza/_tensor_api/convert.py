@@ -14,10 +14,12 @@ from ..ops.device import to_device
 _LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                  "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
                  "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
-                 "bool": "BoolTensor"}
+                 "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+                 "complex128": "ComplexDoubleTensor"}
 _LEGACY_DTYPES = {"FloatTensor": "float32", "DoubleTensor": "float64", "LongTensor": "int64",
                   "IntTensor": "int32", "HalfTensor": "float16", "BoolTensor": "bool",
-                  "ByteTensor": "uint8"}
+                  "ByteTensor": "uint8", "ComplexFloatTensor": "complex64",
+                  "ComplexDoubleTensor": "complex128"}
 
 
 def _parse_to(args, kwargs):

@@ -16,7 +16,7 @@ def _coerce(other):
         return as_tensor(other)
     if isinstance(other, np.generic):
         return other.item()
-    if isinstance(other, (TensorBase, int, float, bool)):
+    if isinstance(other, (TensorBase, int, float, bool, complex)):
         return other
     return NotImplemented
 

@@ -13,6 +13,7 @@ from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
 from ..ops import apply, sum_to
 from ..ops.binary import Add
+from ..ops.complex import conj, real
 from ..ops.inplace import commit_inplace
 from ..ops.views import Clone
 from ..backend.cpu import FP_QUIET, fp_state
@@ -37,6 +38,9 @@ def _root_grads(tensors, grads):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind == "c":
+                raise RuntimeError("grad can be implicitly created only for real scalar "
+                                   f"outputs but got {t.dtype}")
             g = _make(np.ones_like(t._data) if type(t._data) is np.ndarray
                       else t._data * 0 + 1)
             if state.tracer is not None:  # the seed is a constant of the compiled graph
@@ -140,7 +144,9 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 raise RuntimeError(_FREED)
             if node.saved or node.out_version is not None:
                 _check_versions(node)
-            if state.profiler is not None:
+            if g._data.dtype.kind == "c" and getattr(node.op, "holomorphic", False):
+                grads_in = _holomorphic_backward(node, g)
+            elif state.profiler is not None:
                 grads_in = state.profiler.backward(node, lambda: node.op.backward(node, g))
             else:
                 grads_in = node.op.backward(node, g)
@@ -164,7 +170,10 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                     if gi._data.shape != shape:
                         gi = sum_to(gi, shape)
                     if gi._data.dtype != dt:
-                        gi = gi.to(from_numpy_dtype(dt))
+                        if gi._data.dtype.kind == "c" and dt.kind != "c":
+                            gi = real(gi)  # a real input of a complex op
+                        if gi._data.dtype != dt:
+                            gi = gi.to(from_numpy_dtype(dt))
                     cur = grads.get(nxt)
                     grads[nxt] = gi if cur is None else cur + gi
                 left = deps[nxt] - 1
@@ -182,6 +191,15 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         state.in_backward -= 1
         if not state.in_backward:
             _final_callbacks.clear()
+
+
+def _holomorphic_backward(node, g):
+    """A real-number backward rule applied to a complex gradient: conj(rule(conj(g))), which is
+    g * conj(f'(z)), PyTorch's convention (see ops/complex.py)."""
+    r = node.op.backward(node, conj(g))
+    if type(r) is not tuple:
+        r = (r,)
+    return tuple(None if x is None else conj(x) for x in r)
 
 
 def _skip(node, deps, grads, ready):

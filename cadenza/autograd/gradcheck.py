@@ -1,5 +1,8 @@
 """Finite-difference checks of gradients: gradcheck (first order) and gradgradcheck
-(second order), with PyTorch's signatures. Use float64 inputs."""
+(second order), with PyTorch's signatures. Use float64 (or complex128) inputs. A complex
+tensor counts as its real and imaginary parts (the Jacobian of real coordinates), and the
+analytical side follows PyTorch's convention: the gradient of a real loss L is
+dL/d(re) + i dL/d(im)."""
 from __future__ import annotations
 
 import warnings
@@ -20,27 +23,38 @@ def _as_tuple(x):
 
 def _flat_outputs(fn, inputs):
     outs = _as_tuple(fn(*inputs))
-    return [o for o in outs if isinstance(o, Tensor) and o.is_floating_point()]
+    return [o for o in outs if isinstance(o, Tensor) and (o.is_floating_point() or
+                                                          o.is_complex())]
+
+
+def _real_coords(a):
+    """An array's values as real numbers: a complex array's (re, im) pairs, interleaved."""
+    if a.dtype.kind == "c":
+        a = np.ascontiguousarray(a)
+        return a.view(a.real.dtype).ravel()
+    return a.ravel()
 
 
 def _numerical_jacobian(fn, inputs, i, eps):
     """d(all outputs, flattened)/d(inputs[i]) by central differences."""
     x = inputs[i]
     base = x._data
+    if base.dtype.kind == "c":  # perturb the real and imaginary parts in place
+        base = base.view(base.real.dtype).reshape(base.shape + (2,))
     cols = []
     with no_grad():
         for k in range(base.size):
             orig = base.flat[k]
             base.flat[k] = orig + eps
-            plus = np.concatenate([o._data.ravel().astype(np.float64)
+            plus = np.concatenate([_real_coords(o._data).astype(np.float64)
                                    for o in _flat_outputs(fn, inputs)] or [np.zeros(0)])
             base.flat[k] = orig - eps
-            minus = np.concatenate([o._data.ravel().astype(np.float64)
+            minus = np.concatenate([_real_coords(o._data).astype(np.float64)
                                     for o in _flat_outputs(fn, inputs)] or [np.zeros(0)])
             base.flat[k] = orig
             cols.append((plus - minus) / (2 * eps))
     if not cols:
-        n_out = sum(o._data.size for o in _flat_outputs(fn, inputs))
+        n_out = sum(_real_coords(o._data).size for o in _flat_outputs(fn, inputs))
         return np.zeros((n_out, 0))
     return np.stack(cols, axis=1)
 
@@ -49,13 +63,18 @@ def _analytical_jacobian(fn, inputs, i):
     outs = _flat_outputs(fn, inputs)
     rows = []
     x = inputs[i]
+    width = _real_coords(x._data).size
     for o in outs:
+        # the loss re(o_k) (then im(o_k) for a complex o) has gradient 1 (then i) at k
+        units = (1, 1j) if o._data.dtype.kind == "c" else (1,)
         for k in range(o._data.size):
-            go = np.zeros(o._data.shape, dtype=o._data.dtype)
-            go.flat[k] = 1
-            (g,) = autograd_grad([o], [x], [_make(go)], retain_graph=True, allow_unused=True)
-            rows.append(np.zeros(x._data.size) if g is None else g._data.ravel())
-    return np.stack(rows, axis=0) if rows else np.zeros((0, x._data.size))
+            for u in units:
+                go = np.zeros(o._data.shape, dtype=o._data.dtype)
+                go.flat[k] = u
+                (g,) = autograd_grad([o], [x], [_make(go)], retain_graph=True,
+                                     allow_unused=True)
+                rows.append(np.zeros(width) if g is None else _real_coords(g._data))
+    return np.stack(rows, axis=0) if rows else np.zeros((0, width))
 
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
@@ -65,7 +84,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     for i, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        if x.dtype.name != "float64":
+        if x.dtype.name not in ("float64", "complex128"):
             warnings.warn(f"gradcheck: input {i} is {x.dtype.name}, not float64; the check may "
                           "fail from rounding alone")
         num = _numerical_jacobian(func, inputs, i, eps)

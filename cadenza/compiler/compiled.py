@@ -264,7 +264,8 @@ class CompiledFunction:
         if tracer.failed is not None:
             self.eager_only = True
             STATS["eager_fallbacks"] += 1
-            warnings.warn(f"cadenza.compile: {self.name} runs eagerly (fullgraph=False): "
+            mode = " (fullgraph=False)" if not self.fullgraph else ""
+            warnings.warn(f"cadenza.compile: {self.name} runs eagerly{mode}: "
                           f"{tracer.failed}", stacklevel=3)
             return result
         # the Python attributes as the call left them (scalars unchanged, checked above;

@@ -121,10 +121,11 @@ class Tracer(DispatchObserver):
         self._refs.clear()      # drop the weak references' callbacks (and their cycle)
         return False
 
-    def fail(self, msg: str) -> None:
-        """A construct that cannot be captured: raise, or (fullgraph=False) stop tracing so the
-        rest of this call runs eagerly."""
-        if self.fullgraph:
+    def fail(self, msg: str, eager: bool = False) -> None:
+        """A construct that cannot be captured: raise, or (fullgraph=False, or ``eager``: a
+        limit of the compiler, not of the user's code) stop tracing so the rest of this call
+        runs eagerly."""
+        if self.fullgraph and not eager:
             raise TraceError(msg)
         if self.failed is None:
             self.failed = msg
@@ -262,6 +263,10 @@ class Tracer(DispatchObserver):
             self.fail(f"compile: nonzero has a data-dependent output shape ({user_line()}); "
                       "use cadenza.where with a mask instead")
             return
+        if t._data.dtype.kind == "c" or any(isinstance(a, Tensor) and a._data.dtype.kind == "c"
+                                            for a in args):
+            self._no_complex(op.name)
+            return
         arrs = [a._data if isinstance(a, Tensor) else a for a in args]
         parr = arrs
         if op.promote:
@@ -324,8 +329,17 @@ class Tracer(DispatchObserver):
         if self.paused:
             return
         a = t._data
+        if a.dtype.kind == "c":
+            self._no_complex("a complex constant")
+            return
         arr = a.copy()
         self._define(_key(a), a, self._emit("const", [], {"value": arr}, a.shape, a.dtype))
+
+    def _no_complex(self, what: str) -> None:
+        # the C kernels and ONNX export have no complex numbers: the function runs eagerly
+        # (whatever fullgraph says: a PyTorch program with complex maths must still run)
+        self.fail(f"compile: complex tensors are not supported by the compiler ({what} at "
+                  f"{user_line()})", eager=True)
 
     def random(self, fn, args, kwargs):
         """Run random creation ``fn`` eagerly and record it as a ``random`` node."""

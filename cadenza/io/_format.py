@@ -63,7 +63,8 @@ class CheckpointError(RuntimeError):
 # safetensors dtype codes; BF16 joins on first need (_with_bfloat16)
 DTYPES = {k: np.dtype(v) for k, v in {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}.items()}
+    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+    "C64": np.complex64}.items()}  # safetensors has no complex128
 CODES = {v: k for k, v in DTYPES.items()}
 
 

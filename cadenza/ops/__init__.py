@@ -4,13 +4,17 @@ package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mix
 ``cadenza/_tensor_api`` read). Families: ``unary``/``binary``/``elementwise`` (maths),
 ``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``, ``conv``,
 ``pool``, ``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``,
-``device``."""
+``device``, ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the
+discrete Fourier transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
 from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
                conv, pool, activation, normalization, softmax_fused, inplace, device)
 from . import pointwise, stats, scatters, products  # (issue 10: Tensor methods)
+from . import complex as _complex  # the module: ``complex`` below is torch.complex
+from . import fft as _fft  # the transforms cadenza.fft is built from, stft and windows
+from .fft import *  # noqa: F401,F403
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
@@ -28,11 +32,12 @@ from .pointwise import *  # noqa: F401,F403
 from .stats import *  # noqa: F401,F403
 from .scatters import *  # noqa: F401,F403
 from .products import *  # noqa: F401,F403
+from .complex import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
                        linalg, conv, pool, activation,
-                       pointwise, stats, scatters, products) for n in m.__all__]
+                       pointwise, stats, scatters, products, _complex, _fft) for n in m.__all__]
 
 from .._argforms import alias_namespace as _alias_namespace  # noqa: E402
 _alias_namespace(globals(), __all__)   # axis= / keepdims= accepted as torch's parser does

@@ -47,6 +47,9 @@ class Op:
     #                       mixed integer dtypes promote to the default float, never through
     #                       an integer type that would wrap a negative value
     differentiable = True
+    # backward is written as for real numbers and the op is holomorphic: with a complex
+    # gradient the engine runs conj(backward(conj(g))) (see ops/complex.py)
+    holomorphic = True
     view = False         # output may share memory with input 0
     may_alias = False    # may hand back its input itself (a no-op cast, clone or move)
     # whether forward may meet NumPy floating-point errors (inf/nan results), which run silent
@@ -143,7 +146,8 @@ def _promote(op, args, arrs):
         for a in args:
             if not isinstance(a, Tensor):
                 t = type(a)
-                if (t is float and k != "f") or (t is int and k == "b") or bf16:
+                if (t is float and k not in "fc") or (t is int and k == "b") or bf16 or (
+                        t is complex and k != "c"):
                     need = True
                     break
     if not need:

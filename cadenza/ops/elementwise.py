@@ -4,6 +4,8 @@ binary arithmetic, comparisons and where in ``binary``. This module is the famil
 surface: it re-exports both."""
 from __future__ import annotations
 
+import warnings
+
 import math
 
 import numpy as np
@@ -82,6 +84,8 @@ class Cast(Op):
 
     @staticmethod
     def forward(xp, a, dtype=None):
+        if a.dtype.kind == "c" and dtype.np.kind != "c":
+            a = a.real  # the imaginary parts are dropped (to_dtype warns, as torch does)
         return a.astype(dtype.np)
 
     @staticmethod
@@ -187,7 +191,10 @@ def to_dtype(input, dtype, copy=False):
     dtype = _dt.to_dtype(dtype)
     if input._data.dtype == dtype.np and not copy:
         return input
-    if input._requires_grad and not dtype.is_floating_point:
+    if input._data.dtype.kind == "c" and not dtype.is_complex:
+        warnings.warn("Casting complex values to real discards the imaginary part",
+                      UserWarning, stacklevel=2)
+    if input._requires_grad and not (dtype.is_floating_point or dtype.is_complex):
         with no_grad():
             return apply(Cast, input, dtype=dtype)
     return apply(Cast, input, dtype=dtype)

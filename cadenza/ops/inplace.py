@@ -73,7 +73,7 @@ def commit_inplace(self, out):
 
 
 def _category(dt):
-    return 0 if dt.kind == "b" else (1 if dt.kind in "iu" else 2)
+    return 0 if dt.kind == "b" else (1 if dt.kind in "iu" else 3 if dt.kind == "c" else 2)
 
 
 def _name(dt):

@@ -202,7 +202,9 @@ def dot(input, tensor):
     return matmul(input, tensor)
 
 
-vdot = dot
+def vdot(input, other):
+    """conj(input) . other (the conjugate of the first vector, for complex tensors)."""
+    return dot(input.conj(), other)
 
 
 def inner(input, other):

@@ -302,7 +302,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over ``dim``."""
     if dtype is not None:
         input = input.to(dtype)
-    if not input.is_floating_point():
+    if not (input.is_floating_point() or input.is_complex()):
         raise DTypeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                          f"floating point or complex dtype. Got: {input.dtype.name.capitalize()}")
     if _half(input._data):  # in float32 as PyTorch: n itself may not fit float16
@@ -336,7 +336,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     n = _count(input.shape, dims)
     mu = mean(input, dim=dims, keepdim=True)
     d = input - mu
-    return sum(d * d, dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+    return sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+
+def _abs2(x):
+    """|x|^2 elementwise: x * x, or x * conj(x)'s real part for complex x (a real result)."""
+    return x * x if x._data.dtype.kind != "c" else (x * x.conj()).real
 
 
 def _sqrt0(s):
@@ -495,7 +500,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         dim = (dim,)
     a = input.abs()
     if p in ("fro", 2, 2.0):
-        return _sqrt0((input * input).sum(dim, keepdim))
+        return _sqrt0(_abs2(input).sum(dim, keepdim))
     if p == float("inf"):
         return a.amax(dim if dim is not None else (), keepdim)
     if p == float("-inf"):
@@ -503,7 +508,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 1:
         return a.sum(dim, keepdim)
     if p == 0:
-        return (input != 0).to(input.dtype).sum(dim, keepdim)
+        return (input != 0).to(a.dtype).sum(dim, keepdim)
     nz = a != 0
     if p < 0:
         # a zero element makes the norm 0 (a ** p = inf); torch's gradient is 0 there, where

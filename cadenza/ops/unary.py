@@ -15,7 +15,7 @@ __all__ = ["abs", "absolute", "acos", "arccos", "arcsin", "arcsinh", "arctan",
            "cos", "cosh",
            "erf", "erfc", "exp", "expm1", "fix", "floor", "isfinite", "isinf", "isnan",
            "log", "log10", "log1p", "log2", "logical_not", "neg", "negative", "nonzero",
-           "reciprocal", "relu", "round", "rsqrt", "sgn", "sigmoid", "sign", "sin",
+           "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sign", "sin",
            "sinh", "sqrt", "tan", "tanh", "trunc"]
 
 
@@ -89,6 +89,8 @@ Tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda c, g: g * (1 - c.out * c.
 
 
 def _sigmoid_fwd(xp, a):
+    if a.dtype.kind == "c":
+        return 1 / (1 + xp.exp(-a))
     # Split by sign so exp never overflows: 1/(1+e^-a) for a>=0, e^a/(1+e^a) otherwise.
     e = xp.exp(-xp.abs(a))
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
@@ -110,7 +112,8 @@ def _relu(xp, a):
 
 Relu = _unary("relu", _relu, lambda c, g: g * (c.out > 0),
               "CZ_MAX({0}, 0)", "Relu", saves="output", to_float=False, c_kinds="fi")
-Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sign(), "fabs({0})",
+# sgn is sign for real x, x / |x| for complex x (ops/complex.py)
+Abs = _unary("abs", lambda xp, a: xp.abs(a), lambda c, g: g * c.saved[0].sgn(), "fabs({0})",
              "Abs", to_float=False)
 # Piecewise-constant functions: zero gradient, as in PyTorch.
 def _sign(xp, a):
@@ -226,7 +229,6 @@ erf = _unary_fn(Erf)
 relu = _unary_fn(Relu)
 abs = absolute = _unary_fn(Abs)
 sign = _unary_fn(Sign)
-sgn = sign
 floor = _unary_fn(Floor)
 ceil = _unary_fn(Ceil)
 trunc = fix = _unary_fn(Trunc)
@@ -327,7 +329,7 @@ class UnaryMethods:
     erfc = erfc
     relu = relu
     abs = absolute = abs
-    sign = sgn = sign
+    sign = sign
     floor = floor
     ceil = ceil
     trunc = fix = trunc

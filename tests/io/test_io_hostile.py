@@ -64,8 +64,8 @@ def test_header_lies(tmp_path):
     expect(file_with_header(tmp_path, {"a": {**ent, "data_offsets": [-4, 12]}}, b"\0" * 16),
            "data_offsets")
     expect(file_with_header(tmp_path, {"a": {**ent, "shape": [-4]}}, b"\0" * 16), "shape")
-    expect(file_with_header(tmp_path, {"a": {**ent, "dtype": "C64"}}, b"\0" * 16),
-           "unknown or unsupported dtype 'C64'")
+    expect(file_with_header(tmp_path, {"a": {**ent, "dtype": "C128"}}, b"\0" * 16),
+           "unknown or unsupported dtype 'C128'")
     expect(file_with_header(tmp_path, {"a": "nope"}), "expected an object")
     expect(file_with_header(tmp_path, [1, 2]), "JSON list")
     expect(file_with_header(tmp_path, None, raw=b"{not json"), "not valid JSON")

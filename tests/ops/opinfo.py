@@ -94,6 +94,9 @@ add(OpInfo("neg", unary(), dtypes=NUM),
     OpInfo("relu", unary(), dtypes=NUM + HALF),
     OpInfo("abs", unary(nonzero=True), dtypes=NUM),
     OpInfo("sign", unary(), dtypes=NUM + ("bool",)),
+    # grad=False: torch's sgn gradient of a real tensor is a ZeroTensor (no NumPy view)
+    OpInfo("sgn", unary(), dtypes=NUM + ("bool",), prims=("sign",), grad=False),
+    OpInfo("angle", unary(), dtypes=NUM, prims=("where", "lt", "mul", "cast")),
     OpInfo("floor", unary(), dtypes=NUM), OpInfo("ceil", unary(), dtypes=NUM),
     OpInfo("trunc", unary(), dtypes=NUM),
     OpInfo("round", lambda m: unary()(m) + [S(m(2, 3) * 10, decimals=1)], dtypes=FLOAT),
@@ -834,7 +837,16 @@ def by_name():
 # ----------------------------------------------------------------------------- exclusions
 # Public names of cadenza.ops that are not ops (helpers re-exported by `import *`) or cannot
 # be compared with torch on this machine. Each needs a reason.
-EXCLUDED_FUNCTIONS: dict = {}   # public functions of cadenza.ops (its __all__) not in the table
+# public functions of cadenza.ops (its __all__) not in the table
+_COMPLEX = "complex inputs or outputs; the table's samples are real: tests/complex compares " \
+           "values and gradients with torch"
+EXCLUDED_FUNCTIONS: dict = {n: _COMPLEX for n in (
+    "real", "imag", "conj", "conj_physical", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
+    "view_as_real", "view_as_complex", "complex", "polar", "stft", "istft")} | {
+    n: "creation functions without tensor inputs: tests/complex/test_stft.py compares them "
+       "with torch" for n in ("hann_window", "hamming_window")}
 EXCLUDED_PRIMITIVES = {
+    **{n: _COMPLEX for n in ("real", "imag", "conj", "view_as_real", "view_as_complex",
+                             "complex", "fft_c2c", "fft_r2c", "fft_c2r")},
     "to_device": "moves between CPU and CUDA; needs a second device (CPU->CPU is identity)",
 }

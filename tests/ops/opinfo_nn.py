@@ -410,6 +410,6 @@ EXCLUDED_TOP_LEVEL = {
             "is_inference_mode_enabled"),
     **_each("dtype rules (tests/ops/test_promotion.py)", "can_cast promote_types result_type"),
     **_each("a Python value from a tensor's type or shape, not an op",
-            "is_floating_point is_nonzero is_tensor numel"),
+            "is_complex is_floating_point is_nonzero is_tensor numel"),
     **_each("not an op: compilation (tests/compiler), files (tests/io)", "compile save load"),
 }
