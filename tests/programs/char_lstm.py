@@ -37,7 +37,7 @@ for step in range(150):
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     sched.step()
-print("final loss", round(loss.item(), 3))
+print("final_loss", round(loss.item(), 3))
 
 
 @torch.no_grad()

@@ -111,6 +111,7 @@ for it in range(200):
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
 print(f"params {n_params}, loss {loss.item():.4f}")
+print(f"final_loss {loss.item():.4f}")
 out = model.generate(torch.tensor([[1, 2, 3]]), 12, top_k=3, temperature=0.5)
 print(out[0].tolist())
 assert loss.item() < 0.5

@@ -53,6 +53,7 @@ for t in range(25):
     train_loop(train, model, loss_fn, optimizer)
 loss, acc = test_loop(test, model, loss_fn)
 print(f"Test Error: Accuracy: {(100 * acc):>0.1f}%, Avg loss: {loss:>8f}")
+print(f"final_acc {acc:.4f}")
 torch.save(model.state_dict(), "model.pth")
 model2 = NeuralNetwork()
 model2.load_state_dict(torch.load("model.pth", weights_only=True))
