@@ -43,7 +43,7 @@ UNSUPPORTED = {
     "diag": {"index_put"}, "setitem": {"index_put"}, "index_put": {"index_put"},
     "scatter": {"index_put"}, "scatter_add": {"index_put"}, "index_add": {"index_put"},
     "index_copy": {"index_put"}, "index_fill": {"index_put"},
-    "einsum": {"einsum"}, "tensordot": {"einsum"},
+    "einsum": {"einsum"}, "tensordot": {"einsum"}, "inner": {"einsum"},
     "cross_entropy": {"cross_entropy"}, "fold": {"fold"},
     "conv_transpose1d": {"fold"}, "conv_transpose2d": {"fold"},
     "adaptive_max_pool1d": {"floor_divide", "remainder"},
