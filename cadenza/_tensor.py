@@ -23,6 +23,7 @@ from .ops.elementwise import ElementwiseMethods
 from .ops.index import IndexMethods
 from .ops.join import JoinMethods
 from .ops.linalg import LinalgMethods
+from .ops.decomp import DecompMethods
 from .ops.reduce import ReduceMethods
 from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
@@ -36,7 +37,7 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, InplaceMethods, ConvertMethods, AutogradMethods):
+             LinalgMethods, DecompMethods, InplaceMethods, ConvertMethods, AutogradMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

@@ -23,7 +23,7 @@ LAYERS = [
                 "cadenza.autograd.grad_mode", "cadenza.autograd.node"]),
     ("ops", ["cadenza.ops", "cadenza.ops.*", "cadenza._creation", "cadenza.autograd.anomaly"]),
     ("autograd", ["cadenza.autograd.*"]),
-    ("functional", ["cadenza.functional", "cadenza.functional.*"]),
+    ("functional", ["cadenza.functional", "cadenza.functional.*", "cadenza.linalg"]),
     ("tensor api", ["cadenza._tensor_api", "cadenza._tensor_api.*", "cadenza._tensor"]),
     ("library", ["cadenza.nn", "cadenza.nn.*", "cadenza.optim", "cadenza.optim.*",
                  "cadenza.data", "cadenza.data.*", "cadenza.utils", "cadenza.utils.*",

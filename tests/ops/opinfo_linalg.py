@@ -1,0 +1,255 @@
+"""The op table's entries for linear algebra: ``cadenza.linalg`` (entries ``linalg.<name>``)
+and the top-level forms of ``cadenza/ops/decomp.py`` (``det``, ``inverse``, ``svd``...).
+Imported by opinfo.py, which adds LINALG_OPS to the table.
+
+Samples are well conditioned (a random matrix plus a multiple of the identity) so that
+finite differences agree; functions that read one triangle of a symmetric input (cholesky,
+eigh) are called on ``a + a^T`` so that gradcheck's perturbations of either triangle count.
+Eigen- and singular vectors are defined up to sign (LAPACK builds differ: PyTorch's MKL and
+NumPy's OpenBLAS choose differently), so those entries compare them with each vector's
+largest entry made positive (``_canon``), in both libraries.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import cadenza
+import cadenza.linalg as CL
+from opinfo_base import DT, Err, OpInfo, S, FLOAT
+
+# --- samples
+def _wc(m, *shape):
+    """A well-conditioned (batch of) square matrix: random plus n * I."""
+    n = shape[-1]
+    return (m(*shape) + n * np.eye(n)).astype(m.dtype)
+
+
+def _spd_half(m, *shape):
+    """Half of a symmetric positive-definite matrix: a + a^T is SPD."""
+    a = m(*shape)
+    n = shape[-1]
+    return ((a @ np.swapaxes(a, -1, -2)) / 2 + n * np.eye(n) / 2).astype(m.dtype)
+
+
+def _lower_factor(m, *shape):
+    s = _spd_half(m, *shape) * 2
+    return np.linalg.cholesky(s).astype(m.dtype)
+
+
+def sq(*shapes):
+    return lambda m: [S(_wc(m, *s)) for s in shapes]
+
+
+def sym(*shapes):
+    return lambda m: [S(_spd_half(m, *s)) for s in shapes]
+
+
+SQ = sq((3, 3), (2, 2, 2), (1, 4, 4))
+NOT_SQUARE = Err(lambda m: S(m(2, 3)), RuntimeError)
+ONE_D = Err(lambda m: S(m(3)), RuntimeError)
+INT = Err(lambda m: S(np.eye(3, dtype=np.int64)), RuntimeError)
+SINGULAR = Err(lambda m: S(np.ones((3, 3), m.dtype)), RuntimeError)  # LinAlgError in both
+SQ_ERR = (NOT_SQUARE, ONE_D, INT)
+
+
+def _canon(q, lib):
+    """Each column with its largest-magnitude entry positive (signs as constants)."""
+    if q.shape[-2] == 0 or q.shape[-1] == 0:
+        return q, None
+    s = lib.sign(q.gather(-2, q.abs().argmax(-2, keepdim=True))).detach()
+    return q * s, s
+
+
+def _svd_canon(lib, u, s, vh):
+    u2, sg = _canon(u, lib)
+    return u2, s, (vh if sg is None else vh * sg.mT)
+
+
+def _old_svd_canon(lib, u, s, v):
+    u2, sg = _canon(u, lib)
+    return u2, s, (v if sg is None else v * sg)
+
+
+def _eigh_canon(lib, w, v):
+    return w, _canon(v, lib)[0]
+
+
+def _sym(f):
+    return lambda a, *args, **kw: f(a + a.mT, *args, **kw)
+
+
+def both(f):
+    """(cadenza form, torch form) of f(lib, *args) run with each library."""
+    return dict(cd=lambda *a, **k: f(cadenza, *a, **k), th=lambda *a, **k: f(torch, *a, **k))
+
+
+LINALG_OPS = [
+    # determinants and inverses
+    OpInfo("det", SQ, errors=SQ_ERR, prims=("linalg_det", "linalg_inv")),
+    OpInfo("linalg.det", SQ, cd=CL.det, th=torch.linalg.det, errors=SQ_ERR,
+           prims=("linalg_det", "linalg_inv")),
+    OpInfo("slogdet", SQ, errors=SQ_ERR, prims=("linalg_slogdet", "linalg_inv")),
+    OpInfo("linalg.slogdet", lambda m: SQ(m) + [S(-_wc(m, 3, 3))], cd=CL.slogdet,
+           th=torch.linalg.slogdet, prims=("linalg_slogdet", "linalg_inv")),
+    OpInfo("logdet", sym((3, 3), (2, 2, 2)), cd=_sym(cadenza.logdet), th=_sym(torch.logdet),
+           prims=("linalg_slogdet", "linalg_inv")),
+    OpInfo("inverse", SQ, errors=SQ_ERR + (SINGULAR,), prims=("linalg_inv",)),
+    OpInfo("linalg.inv", SQ, cd=CL.inv, th=torch.linalg.inv, errors=SQ_ERR + (SINGULAR,),
+           prims=("linalg_inv",)),
+    # (torch's own backward of inv_ex fails: "output 0 of LinalgInvEx modified by an inplace
+    # operation"; the gradient is linalg.inv's)
+    OpInfo("linalg.inv_ex", sq((3, 3)), cd=CL.inv_ex, th=torch.linalg.inv_ex, grad=False,
+           prims=("linalg_inv",)),
+    OpInfo("matrix_power", lambda m: [S(_wc(m, 3, 3), 3), S(_wc(m, 2, 2, 2), -2)],
+           prims=("matmul", "linalg_inv"), errors=(Err(lambda m: S(m(2, 3), 2), RuntimeError),)),
+    OpInfo("matrix_power:01", lambda m: [S(_wc(m, 2, 2), 0), S(_wc(m, 2, 2, 2), 1)],
+           cd=cadenza.matrix_power, th=torch.matrix_power, prims=()),
+    OpInfo("linalg.matrix_power", lambda m: [S(_wc(m, 3, 3), 2), S(_wc(m, 2, 2, 2), -1)],
+           cd=CL.matrix_power, th=torch.linalg.matrix_power, prims=("matmul", "linalg_inv")),
+    OpInfo("matrix_exp", lambda m: [S(m(3, 3)), S(m(2, 2, 2) * 3), S(m(1, 1))],
+           errors=(NOT_SQUARE,), rtol=1e-4),
+    OpInfo("linalg.matrix_exp", lambda m: [S(m(2, 3, 3))], cd=CL.matrix_exp,
+           th=torch.linalg.matrix_exp, prims=("matrix_exp",), check_limit=40),
+    # solvers
+    OpInfo("linalg.solve", lambda m: [S(_wc(m, 3, 3), m(3, 2)), S(_wc(m, 2, 3, 3), m(3)),
+                                      S(_wc(m, 2, 2, 2), m(2, 2)), S(_wc(m, 3, 3), m(2, 1, 3, 2)),
+                                      S(_wc(m, 3, 3), m(2, 3), left=False)],
+           cd=CL.solve, th=torch.linalg.solve, prims=("linalg_solve",), check_limit=30,
+           errors=(Err(lambda m: S(m(2, 3), m(2)), RuntimeError),
+                   Err(lambda m: S(_wc(m, 3, 3), m(4)), RuntimeError),
+                   Err(lambda m: S(np.ones((2, 2), m.dtype), m(2)), RuntimeError))),
+    OpInfo("linalg.solve_ex", lambda m: [S(_wc(m, 3, 3), m(3, 2))], cd=CL.solve_ex,
+           th=torch.linalg.solve_ex, prims=("linalg_solve",)),
+    OpInfo("linalg.solve_triangular",
+           lambda m: [S(_wc(m, 3, 3), m(3, 2), upper=True), S(_wc(m, 3, 3), m(3, 2), upper=False),
+                      S(_wc(m, 2, 2, 2), m(3, 2), upper=True, left=False),
+                      S(_wc(m, 3, 3), m(2, 3, 1), upper=False, unitriangular=True)],
+           cd=CL.solve_triangular, th=torch.linalg.solve_triangular, check_limit=30,
+           prims=("solve_triangular",),
+           errors=(Err(lambda m: S(m(3, 3), m(2, 2), upper=True), RuntimeError),)),
+    OpInfo("triangular_solve", lambda m: [S(m(3, 2), _wc(m, 3, 3)),
+                                          S(m(3, 2), _wc(m, 3, 3), False, True),
+                                          S(m(2, 3, 1), _wc(m, 3, 3), unitriangular=True)],
+           prims=("solve_triangular",), check_limit=30),
+    OpInfo("linalg.lstsq", lambda m: [S(m(5, 3), m(5, 2)), S(m(2, 4, 3), m(2, 4)),
+                                      S(_wc(m, 3, 3), m(3, 2))],
+           cd=CL.lstsq, th=torch.linalg.lstsq, prims=("linalg_svd",), check_limit=30,
+           rtol=1e-4, gradgrad="pinv's gradient through the SVD: second order is checked on "
+                               "linalg.pinv"),
+    OpInfo("linalg.tensorinv", lambda m: [S(_wc(m, 4, 4).reshape(4, 2, 2), 1)],
+           cd=CL.tensorinv, th=torch.linalg.tensorinv, prims=("linalg_inv",)),
+    OpInfo("linalg.tensorsolve", lambda m: [S(_wc(m, 6, 6).reshape(2, 3, 6), m(2, 3))],
+           cd=CL.tensorsolve, th=torch.linalg.tensorsolve, prims=("linalg_solve",),
+           check_limit=60),
+    # factorizations
+    OpInfo("cholesky", sym((3, 3), (2, 2, 2)), cd=_sym(cadenza.cholesky),
+           th=_sym(torch.cholesky), prims=("linalg_cholesky", "solve_triangular"),
+           errors=(Err(lambda m: S(-np.eye(3, dtype=m.dtype)), RuntimeError),)),
+    OpInfo("linalg.cholesky", lambda m: sym((3, 3), (2, 2, 2))(m) + [S(_spd_half(m, 3, 3),
+                                                                       upper=True)],
+           cd=_sym(CL.cholesky), th=_sym(torch.linalg.cholesky),
+           prims=("linalg_cholesky", "solve_triangular"),
+           errors=(Err(lambda m: S(-np.eye(3, dtype=m.dtype) / 2), RuntimeError),
+                   Err(lambda m: S(m(2, 3)), RuntimeError))),
+    OpInfo("linalg.cholesky_ex", sym((3, 3)), cd=_sym(CL.cholesky_ex),
+           th=_sym(torch.linalg.cholesky_ex), prims=("linalg_cholesky", "solve_triangular")),
+    # (the factor's other triangle is not read, but PyTorch's gradient fills it: the entries
+    # pass the triangle itself, so that gradcheck's perturbations count)
+    OpInfo("cholesky_solve", lambda m: [S(m(3, 2), _lower_factor(m, 3, 3)),
+                                        S(m(2, 3, 1), _lower_factor(m, 3, 3).T.copy(), True)],
+           cd=lambda b, a, upper=False: cadenza.cholesky_solve(b, a.triu() if upper else
+                                                               a.tril(), upper),
+           th=lambda b, a, upper=False: torch.cholesky_solve(b, a.triu() if upper else a.tril(),
+                                                             upper),
+           prims=("linalg_solve", "matmul")),
+    OpInfo("cholesky_inverse", lambda m: [S(_lower_factor(m, 3, 3)),
+                                          S(_lower_factor(m, 2, 2, 2).swapaxes(-1, -2).copy(),
+                                            True)],
+           cd=lambda a, upper=False: cadenza.cholesky_inverse(a.triu() if upper else a.tril(),
+                                                              upper),
+           th=lambda a, upper=False: torch.cholesky_inverse(a.triu() if upper else a.tril(),
+                                                            upper),
+           prims=("linalg_inv", "matmul")),
+    OpInfo("qr", lambda m: [S(m(3, 3)), S(m(2, 4, 3)), S(m(3, 2), False)],
+           errors=(ONE_D,), prims=("linalg_qr", "solve_triangular"), check_limit=30,
+           # complete mode with more rows than columns has no gradient (in PyTorch too)
+           grad_samples=lambda m: [S(m(3, 3)), S(m(2, 4, 3)), S(m(2, 3), False)]),
+    OpInfo("linalg.qr", lambda m: [S(m(3, 3)), S(m(4, 2)), S(m(2, 2, 3)), S(m(2, 3), "complete"),
+                                   S(m(3, 2), mode="r")],
+           cd=CL.qr, th=torch.linalg.qr, prims=("linalg_qr", "solve_triangular"),
+           grad_samples=lambda m: [S(m(3, 3)), S(m(4, 2)), S(m(2, 2, 3)), S(m(2, 3), "complete")],
+           errors=(Err(lambda m: S(m(3, 3), "full"), RuntimeError),)),
+    OpInfo("svd", lambda m: [S(m(3, 3)), S(m(2, 4, 3)), S(m(2, 4))],
+           **both(lambda lib, a, *r: _old_svd_canon(lib, *lib.svd(a, *r))),
+           prims=("linalg_svd",), rtol=1e-4),
+    OpInfo("linalg.svd", lambda m: [S(m(3, 3), False), S(m(2, 4, 3), False), S(m(2, 4), False)],
+           **both(lambda lib, a, fm: _svd_canon(lib, *lib.linalg.svd(a, fm))),
+           prims=("linalg_svd",), rtol=1e-4),
+    OpInfo("linalg.svdvals", lambda m: [S(m(3, 3)), S(m(2, 4, 3)), S(m(2, 4))],
+           cd=CL.svdvals, th=torch.linalg.svdvals, prims=("linalg_svd",), rtol=1e-4),
+    OpInfo("linalg.eigh", lambda m: [S(m(3, 3)), S(m(2, 2, 2)), S(m(3, 3), "U")],
+           **both(lambda lib, a, *r: _eigh_canon(lib, *lib.linalg.eigh(a + a.mT, *r))),
+           prims=("linalg_eigh",), rtol=1e-4,
+           errors=(Err(lambda m: S(m(3, 3), "X"), RuntimeError),)),
+    OpInfo("linalg.eigvalsh", lambda m: [S(m(3, 3)), S(m(2, 2, 2))], cd=_sym(CL.eigvalsh),
+           th=_sym(torch.linalg.eigvalsh), prims=("linalg_eigh",), rtol=1e-4),
+    OpInfo("pinverse", lambda m: [S(m(3, 3)), S(m(2, 4)), S(m(2, 4, 3))],
+           prims=("linalg_svd",), rtol=1e-4),
+    OpInfo("linalg.pinv", lambda m: [S(m(3, 3)), S(m(2, 4)), S(m(2, 4, 3)),
+                                     S(m(3, 3), rtol=0.3), S(m(2, 4), atol=1.0)],
+           cd=CL.pinv, th=torch.linalg.pinv, prims=("linalg_svd",), rtol=1e-4,
+           # cutting singular values off: PyTorch's gradient is that of the full-rank formula
+           grad_samples=lambda m: [S(m(3, 3)), S(m(2, 4)), S(m(2, 4, 3))]),
+    OpInfo("linalg.matrix_rank",
+           lambda m: [S(m(3, 3)), S(m(2, 4, 3)), S(np.ones((3, 3), m.dtype)),
+                      S(m(4, 3), atol=1.0), S(m(4, 3), rtol=0.5), S(m(4, 3), hermitian=False)],
+           cd=CL.matrix_rank, th=torch.linalg.matrix_rank, grad=False, prims=("linalg_svd",)),
+    OpInfo("linalg.cond", lambda m: [S(_wc(m, 3, 3)), S(_wc(m, 2, 2, 2), "fro"),
+                                     S(_wc(m, 3, 3), 1), S(_wc(m, 3, 3), -2),
+                                     S(_wc(m, 3, 3), float("inf")), S(_wc(m, 3, 3), "nuc")],
+           cd=CL.cond, th=torch.linalg.cond, prims=("linalg_svd", "linalg_inv"), rtol=1e-4,
+           # the other orders go through torch's inv_ex, whose own backward fails (above)
+           grad_samples=lambda m: [S(_wc(m, 3, 3)), S(_wc(m, 2, 2, 2), -2)]),
+    # norms
+    OpInfo("linalg.vector_norm", lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 3.5, 1),
+                                            S(m(2, 3, 2), float("inf"), (0, 2), True),
+                                            S(m(4), -1.5), S(m(2, 3), 2, -1),
+                                            S(m(2, 3), 2, dtype=DT("float64"))],
+           cd=CL.vector_norm, th=torch.linalg.vector_norm,
+           grad_samples=lambda m: [S(m(2, 3)), S(m(2, 3), 1), S(m(2, 3), 3.5, 1),
+                                   S(m(4), -1.5)]),
+    OpInfo("linalg.matrix_norm", lambda m: [S(m(3, 3)), S(m(2, 3, 4), "nuc"), S(m(2, 3), 2),
+                                            S(m(3, 2), -2), S(m(2, 3), 1), S(m(3, 2), -1),
+                                            S(m(2, 3, 2), float("inf"), (0, 2)),
+                                            S(m(2, 3), float("-inf"), keepdim=True),
+                                            S(m(2, 2, 3), "fro", (2, 0), True)],
+           cd=CL.matrix_norm, th=torch.linalg.matrix_norm, prims=("linalg_svd",), rtol=1e-4,
+           errors=(Err(lambda m: S(m(3, 3), 3), RuntimeError),
+                   Err(lambda m: S(m(3), "fro"), RuntimeError))),
+    OpInfo("linalg.norm", lambda m: [S(m(2, 3)), S(m(5)), S(m(2, 3, 4)), S(m(2, 3), "nuc"),
+                                     S(m(2, 3), 1), S(m(5), 3), S(m(2, 3, 4), None, (0, 2)),
+                                     S(m(2, 3, 4), 1, 1, True), S(m(2, 3), float("inf"))],
+           cd=CL.norm, th=torch.linalg.norm, prims=("linalg_svd",), rtol=1e-4,
+           errors=(Err(lambda m: S(m(2, 3, 4), 2), RuntimeError),)),
+    # products
+    OpInfo("linalg.cross", lambda m: [S(m(4, 3), m(4, 3)), S(m(3, 2), m(3, 1), dim=0),
+                                      S(m(2, 1, 3), m(1, 4, 3))],
+           cd=CL.cross, th=torch.linalg.cross, check_limit=30,
+           errors=(Err(lambda m: S(m(4, 2), m(4, 2)), RuntimeError),)),
+    OpInfo("linalg.vecdot", lambda m: [S(m(4, 3), m(4, 3)), S(m(3, 2), m(3, 1), dim=0)],
+           cd=CL.vecdot, th=torch.linalg.vecdot),
+    OpInfo("linalg.multi_dot", lambda m: [S([m(2, 3), m(3, 4), m(4, 2)]),
+                                          S([m(3), m(3, 2), m(2)]), S([m(3), m(3, 2)])],
+           cd=CL.multi_dot, th=torch.linalg.multi_dot, prims=("matmul",),
+           errors=(Err(lambda m: S([m(3)]), RuntimeError),)),
+    OpInfo("linalg.matmul", lambda m: [S(m(2, 3), m(3, 2))], cd=CL.matmul,
+           th=torch.linalg.matmul, prims=("matmul",)),
+    OpInfo("linalg.diagonal", lambda m: [S(m(3, 3)), S(m(2, 3, 4), offset=1),
+                                         S(m(2, 3, 4), dim1=0, dim2=2)],
+           cd=CL.diagonal, th=torch.linalg.diagonal),
+    OpInfo("linalg.vander", lambda m: [S(m(3)), S(m(2, 3), N=4)], cd=CL.vander,
+           th=torch.linalg.vander),
+]
+for _o in LINALG_OPS:
+    _o.dtypes = FLOAT
