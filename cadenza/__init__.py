@@ -37,6 +37,8 @@ from ._creation import range_ as range  # noqa: E402  (torch.range)
 from ._legacy import LEGACY_NAMES as _LEGACY_NAMES, legacy_tensor_type as _legacy  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from ._repr import set_printoptions  # noqa: E402
+from .dtypes import layout, strided, sparse_coo  # noqa: E402
+from .sparse import sparse_coo_tensor, spmm  # noqa: E402
 
 # PyTorch's functions over the primitives (torch.add ...): every public ops function, read from
 # ops.__all__ so that a new op reaches the top level without touching this file, except those

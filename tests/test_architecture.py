@@ -30,7 +30,7 @@ LAYERS = [
                  "cadenza.io", "cadenza.io.*", "cadenza.distributions",
                  "cadenza.distributions.*", "cadenza.distributed", "cadenza.distributed.*",
                  "cadenza.amp", "cadenza.cuda", "cadenza.accelerator", "cadenza.backends",
-                 "cadenza.backends.*", "cadenza._legacy"]),
+                 "cadenza.backends.*", "cadenza._legacy", "cadenza.sparse"]),
     ("graph", ["cadenza.graph", "cadenza.graph.*"]),
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*"]),

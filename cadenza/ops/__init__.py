@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
-               decomp, conv, pool, activation, normalization, softmax_fused, inplace, device)
+               decomp, conv, pool, activation, normalization, softmax_fused, inplace, device,
+               sparse)
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403

@@ -92,6 +92,8 @@ UNCAPTURABLE = {
     "equal": (lambda s: s.args[0].shape == s.args[1].shape,   # else False from the shapes
               "returns a Python bool computed from the values"),
     "allclose": (lambda s: True, "returns a Python bool computed from the values"),
+    "sparse.coalesce": (lambda s: True, "the entries kept depend on the index values"),
+    "to_sparse": (lambda s: True, "the number of entries is the number of nonzeros"),
     # functional composites (tests/ops/opinfo_nn.py)
     "max_pool1d": (lambda s: s.kwargs.get("return_indices"),
                    "return_indices=True is not supported in compiled mode"),
@@ -103,7 +105,7 @@ UNCAPTURABLE = {
 UNCAPTURABLE_GRAD = {
     "index_put": (_mask_index, "the values' gradient is grad[mask], a data-dependent shape"),
 }
-_USER_FILES = ("test_op_table_compiled.py", "opinfo.py")  # where a TraceError may point
+_USER_FILES = ("test_op_table_compiled.py", "opinfo.py", "opinfo_linalg.py")  # where a TraceError may point
 
 
 def _arrays(s):

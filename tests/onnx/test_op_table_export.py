@@ -96,11 +96,17 @@ UNSUPPORTED.update({
     "linalg.norm": {'linalg_svd'},
     "linalg.diagonal": {'getitem'},
 })
+# sparse COO (tests/ops/opinfo_linalg.py): the sparse product has no ONNX op
+UNSUPPORTED.update({
+    "sparse.mm": {"sparse_mm"}, "spmm:top": {"sparse_mm"},
+    "sparse.mm:dense_sparse": {"flip", "sparse_mm"}, "sparse_coo_tensor:top": {"index_put"},
+    "sparse.sum": {"flip", "index_put", "sparse_mm"}})
 # entries with samples whose output shape (or Python result) depends on the values, or that
 # compiled mode does not capture: export traces as compile does and raises TraceError
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
-                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties"}
+                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
+                  "to_sparse"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"

@@ -253,3 +253,52 @@ LINALG_OPS = [
 ]
 for _o in LINALG_OPS:
     _o.dtypes = FLOAT
+
+
+# --- sparse COO (cadenza.sparse): the sparse_mm primitive through its public forms; the
+# indices are fixed (with a duplicate entry), the values and the dense operand are samples
+_SP_IDX = np.array([[0, 2, 1, 2, 0], [1, 0, 3, 3, 1]], dtype=np.int64)
+
+
+def _sp(lib, i, v, size):
+    return lib.sparse_coo_tensor(i, v, size)
+
+
+def _sp_samples(m):
+    return [S(_SP_IDX, m(5), (3, 4), m(4, 2)), S(_SP_IDX, m(5), (3, 5), m(5)),
+            S(_SP_IDX[:, :0], m(0), (3, 4), m(4, 2))]
+
+
+LINALG_OPS += [
+    OpInfo("sparse.mm", _sp_samples, **both(lambda lib, i, v, size, d: lib.sparse.mm(
+        _sp(lib, i, v, size), d) if d.ndim == 2 else _sp(lib, i, v, size) @ d),
+        prims=("sparse_mm",)),
+    OpInfo("spmm:top", lambda m: _sp_samples(m)[:1],
+           **both(lambda lib, i, v, size, d: lib.spmm(_sp(lib, i, v, size), d)),
+           prims=("sparse_mm",)),
+    OpInfo("sparse.mm:dense_sparse", lambda m: [S(_SP_IDX, m(5), (3, 4), m(2, 3))],
+           **both(lambda lib, i, v, size, d: lib.mm(d, _sp(lib, i, v, size))),
+           prims=("sparse_mm",)),
+    OpInfo("sparse_coo_tensor:top", lambda m: [S(_SP_IDX, m(5), (3, 4)),
+                                               S(_SP_IDX, m(5, 2), (3, 4, 2))],
+           **both(lambda lib, i, v, size: _sp(lib, i, v, size).to_dense()),
+           prims=("index_put",)),
+    OpInfo("sparse.coalesce", lambda m: [S(_SP_IDX, m(5), (3, 4))],
+           **both(lambda lib, i, v, size: (_sp(lib, i, v, size).coalesce().values(),
+                                           _sp(lib, i, v, size).coalesce().indices())),
+           prims=("index_put",)),
+    OpInfo("sparse.sum", lambda m: [S(_SP_IDX, m(5), (3, 4), 1), S(_SP_IDX, m(5), (3, 4), 0),
+                                    S(_SP_IDX, m(5), (3, 4), None)],
+           **both(lambda lib, i, v, size, dim: (lib.sparse.sum(_sp(lib, i, v, size), dim)
+                                                if dim is None else
+                                                lib.sparse.sum(_sp(lib, i, v, size), dim)
+                                                .to_dense())),
+           prims=("sparse_mm",)),
+    OpInfo("to_sparse", lambda m: [S(m(3, 4) * (m(3, 4) > 0)), S(m(2, 3, 2), 2)],
+           cd=lambda x, *a: x.to_sparse(*a).to_dense(), th=lambda x, *a: x.to_sparse(*a)
+           .to_dense(), prims=("getitem",),
+           # a perturbed zero becomes an entry: differentiate where no element is zero
+           grad_samples=lambda m: [S(m(3, 4)), S(m(2, 3, 2), 2)]),
+]
+for _o in LINALG_OPS:
+    _o.dtypes = FLOAT
