@@ -169,7 +169,7 @@ __all__ = sorted([_n for _n, _v in globals().items()
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
-                   "amp", "distributions", "linalg"})
+                   "amp", "distributions", "linalg", "special"})
 
 
 def __getattr__(name):

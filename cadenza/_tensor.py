@@ -24,6 +24,7 @@ from .ops.index import IndexMethods
 from .ops.join import JoinMethods
 from .ops.linalg import LinalgMethods
 from .ops.decomp import DecompMethods
+from .ops.special import SpecialMethods
 from .ops.reduce import ReduceMethods
 from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
@@ -43,7 +44,7 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, DecompMethods, InplaceMethods, ConvertMethods, AutogradMethods):
+             LinalgMethods, DecompMethods, SpecialMethods, InplaceMethods, ConvertMethods, AutogradMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

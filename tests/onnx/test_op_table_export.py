@@ -96,6 +96,27 @@ UNSUPPORTED.update({
     "linalg.norm": {'linalg_svd'},
     "linalg.diagonal": {'getitem'},
 })
+# special functions (tests/ops/opinfo_linalg.py): no ONNX ops for them
+UNSUPPORTED.update({
+    "lgamma": {'lgamma'},
+    "digamma": {'digamma'},
+    "polygamma": {'digamma', 'polygamma'},
+    "mvlgamma": {'lgamma'},
+    "erfinv": {'erfinv'},
+    "i0": {'i0'},
+    "special.xlog1py": {'log1p'},
+    "special.gammaln": {'lgamma'},
+    "special.psi": {'digamma'},
+    "special.multigammaln": {'lgamma'},
+    "special.i0e": {'i0e'},
+    "special.i1": {'i1'},
+    "special.i1e": {'i1e'},
+    "special.erfcx": {'erfcx'},
+    "special.log_ndtr": {'log_ndtr'},
+    "special.ndtr": {'log_ndtr'},
+    "special.ndtri": {'ndtri'},
+    "special.zeta": {'zeta'},
+})
 # sparse COO (tests/ops/opinfo_linalg.py): the sparse product has no ONNX op
 UNSUPPORTED.update({
     "sparse.mm": {"sparse_mm"}, "spmm:top": {"sparse_mm"},

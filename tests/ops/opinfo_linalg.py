@@ -302,3 +302,76 @@ LINALG_OPS += [
 ]
 for _o in LINALG_OPS:
     _o.dtypes = FLOAT
+
+
+# --- special functions (cadenza/ops/special.py, cadenza.special): the top-level forms by name,
+# the rest as ``special.<name>``; accuracy over wide ranges is in tests/ops/test_special.py
+import cadenza.special as CS  # noqa: E402
+
+
+def _pos(low=0.1, high=5.0):
+    return lambda m: [S(m(2, 3, low=low, high=high)), S(m(5, low=low, high=high)),
+                      S(m(low=low, high=high))]
+
+
+def _sp_entry(name, samples, **kw):
+    return OpInfo(f"special.{name}", samples, cd=getattr(CS, name),
+                  th=getattr(torch.special, name), **kw)
+
+
+_NEG_OK = lambda m: [S(m(2, 3, low=-4.7, high=4.7)), S(m(5, low=0.2, high=6))]  # noqa: E731
+SPECIAL_OPS = [
+    OpInfo("lgamma", _NEG_OK, prims=("lgamma", "digamma", "polygamma")),
+    OpInfo("digamma", _NEG_OK, prims=("digamma", "polygamma")),
+    OpInfo("polygamma", lambda m: [S(1, m(2, 3, low=0.2, high=5)), S(3, m(4, low=-3.7, high=-3.2)),
+                                   S(0, m(3, low=0.5, high=3))],
+           prims=("polygamma", "digamma"),
+           errors=(Err(lambda m: S(-1, m(3)), RuntimeError),)),
+    OpInfo("mvlgamma", lambda m: [S(m(2, 3, low=2, high=5), 3), S(m(4, low=0.2, high=3), 1)],
+           prims=("lgamma",), errors=(Err(lambda m: S(m(3, low=2, high=3), 0), RuntimeError),)),
+    OpInfo("erfinv", lambda m: [S(m(2, 3, low=-0.95, high=0.95)), S(m(4, low=-0.3, high=0.3))]),
+    OpInfo("i0", lambda m: [S(m(2, 3, low=-6, high=6)), S(m(3) * 20)], prims=("i0", "i1")),
+    # (at 0 the gradient is 0 and PyTorch's second derivative too, not -pi^2/3)
+    OpInfo("sinc", lambda m: [S(m(2, 3)), S(np.array([0.0, 1.0, -2.5], m.dtype))],
+           grad_samples=lambda m: [S(m(2, 3, nonzero=True))], prims=("sin", "div", "mul")),
+    OpInfo("logit", lambda m: [S(m(2, 3, low=0.05, high=0.95)),
+                               S(m(4, low=0.01, high=0.99), 0.1)], rtol=1e-4,
+           prims=("log", "div", "clamp")),
+    OpInfo("xlogy", lambda m: [S(m(2, 3), m(2, 3, low=0.1, high=3)),
+                               S(np.array([0.0, 1.0, 0.0], m.dtype),
+                                 np.array([0.0, 2.0, np.nan], m.dtype)).const(0, 1),
+                               S(m(3), 2.5), S(2.0, m(3, low=0.1, high=3))],
+           prims=("log", "mul", "where")),
+    _sp_entry("xlog1py", lambda m: [S(m(2, 3), m(2, 3, low=-0.5, high=3)), S(m(3), 0.5)],
+              prims=("log1p", "mul", "where")),
+    _sp_entry("gammaln", _pos(), prims=("lgamma", "digamma", "polygamma")),
+    _sp_entry("psi", _pos(), prims=("digamma", "polygamma")),
+    _sp_entry("multigammaln", lambda m: [S(m(2, 3, low=2, high=5), 2)], prims=("lgamma",)),
+    _sp_entry("i0e", lambda m: [S(m(2, 3, low=-6, high=6)), S(m(3) * 20)],
+              prims=("i0e", "i1e")),
+    _sp_entry("i1", lambda m: [S(m(2, 3, low=-6, high=6)), S(m(3) * 20),
+                               S(np.zeros(2, m.dtype))], prims=("i0", "i1")),
+    _sp_entry("i1e", lambda m: [S(m(2, 3, low=-6, high=6)), S(m(3) * 20),
+                                S(np.zeros(2, m.dtype))], prims=("i0e", "i1e")),
+    _sp_entry("erfcx", lambda m: [S(m(2, 3, low=-3, high=3)), S(m(4, low=2, high=30))],
+              prims=("erfcx",)),
+    _sp_entry("log_ndtr", lambda m: [S(m(2, 3, low=-3, high=3)), S(m(4, low=-30, high=-2))],
+              prims=("log_ndtr", "exp")),
+    _sp_entry("ndtr", lambda m: [S(m(2, 3, low=-3, high=3))], prims=("log_ndtr",)),
+    _sp_entry("ndtri", lambda m: [S(m(2, 3, low=0.02, high=0.98)),
+                                  S(np.array([1e-10, 0.5, 1 - 1e-7], m.dtype))], rtol=1e-4,
+              prims=("ndtri", "exp"), grad_samples=lambda m: [S(m(2, 3, low=0.02, high=0.98))]),
+    _sp_entry("zeta", lambda m: [S(m(2, 3, low=1.5, high=4), m(2, 3, low=0.5, high=3)).const(0),
+                                 S(m(3, low=2, high=3), 1.5).const(0),
+                                 S(3.0, m(3, low=0.5, high=3))], prims=("zeta",)),
+    _sp_entry("entr", lambda m: [S(m(2, 3, low=0.1, high=3)),
+                                 S(np.array([0.0, -1.0, 2.0], m.dtype)).const(0)],
+              prims=("log", "mul", "where")),
+    _sp_entry("expit", lambda m: [S(m(2, 3))], prims=("sigmoid",)),
+    _sp_entry("log_softmax", lambda m: [S(m(2, 3), 1)],
+              prims=("log_softmax", "log_softmax_backward")),
+    _sp_entry("softmax", lambda m: [S(m(2, 3), 0)], prims=("softmax", "softmax_backward")),
+]
+for _o in SPECIAL_OPS:
+    _o.dtypes = FLOAT
+LINALG_OPS += SPECIAL_OPS
