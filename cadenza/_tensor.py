@@ -25,6 +25,7 @@ from .ops.join import JoinMethods
 from .ops.linalg import LinalgMethods
 from .ops.decomp import DecompMethods
 from .ops.special import SpecialMethods
+from .ops.composites import CompositeMethods
 from .ops.reduce import ReduceMethods
 from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
@@ -44,7 +45,8 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, DecompMethods, SpecialMethods, InplaceMethods, ConvertMethods, AutogradMethods):
+             LinalgMethods, DecompMethods, SpecialMethods, CompositeMethods,
+             InplaceMethods, ConvertMethods, AutogradMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

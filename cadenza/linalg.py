@@ -24,7 +24,7 @@ from .ops.linalg import matmul
 from .ops.reduce import norm as _vnorm
 from .ops.shape import diagonal as _diagonal
 from .ops.views import movedim, broadcast_tensors
-from .ops.join import cat
+from .ops.composites import cross as _cross
 from .dtypes import int32
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal",
@@ -225,13 +225,8 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
 # ----------------------------------------------------------------------------- products
 def cross(input, other, *, dim=-1, out=None):
     """Cross product of 3-vectors along dim (batch dims broadcast)."""
-    if input.shape[dim] != 3 or other.shape[dim] != 3:
-        raise ShapeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
-                         f"{input.shape[dim]} and {other.shape[dim]}")
     a, b = broadcast_tensors(input, other)
-    a0, a1, a2 = (a.narrow(dim, i, 1) for i in range(3))
-    b0, b1, b2 = (b.narrow(dim, i, 1) for i in range(3))
-    return cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)
+    return _cross(a, b, dim)
 
 
 def vecdot(x, y, *, dim=-1, out=None):

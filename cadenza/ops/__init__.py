@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
                decomp, conv, pool, activation, normalization, softmax_fused, inplace, device,
-               sparse, special)
+               sparse, special, composites)
 from .unary import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
@@ -23,10 +23,11 @@ from .index import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .decomp import *  # noqa: F401,F403
 from .special import *  # noqa: F401,F403
+from .composites import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
-                       linalg, decomp, special, conv, pool, activation) for n in m.__all__]
+                       linalg, decomp, special, composites, conv, pool, activation) for n in m.__all__]

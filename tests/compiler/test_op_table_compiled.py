@@ -94,6 +94,7 @@ UNCAPTURABLE = {
     "allclose": (lambda s: True, "returns a Python bool computed from the values"),
     "sparse.coalesce": (lambda s: True, "the entries kept depend on the index values"),
     "to_sparse": (lambda s: True, "the number of entries is the number of nonzeros"),
+    "histc": (lambda s: True, "counts the values in NumPy (a Python-side read of the data)"),
     # functional composites (tests/ops/opinfo_nn.py)
     "max_pool1d": (lambda s: s.kwargs.get("return_indices"),
                    "return_indices=True is not supported in compiled mode"),

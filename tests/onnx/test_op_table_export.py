@@ -117,6 +117,7 @@ UNSUPPORTED.update({
     "special.ndtri": {'ndtri'},
     "special.zeta": {'zeta'},
 })
+UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"}})
 # sparse COO (tests/ops/opinfo_linalg.py): the sparse product has no ONNX op
 UNSUPPORTED.update({
     "sparse.mm": {"sparse_mm"}, "spmm:top": {"sparse_mm"},
@@ -127,7 +128,7 @@ UNSUPPORTED.update({
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
                   "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
-                  "to_sparse"}
+                  "to_sparse", "histc"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"
@@ -136,6 +137,7 @@ EXPORT_BUGS = {
     "logical_xor": _LOGICAL,
     "to_dtype": _IDENTITY, "squeeze": _IDENTITY, "t": _IDENTITY, "expand": _IDENTITY,
     "contiguous": _IDENTITY, "atleast_1d": _IDENTITY, "atleast_2d": _IDENTITY,
+    "atleast_3d": _IDENTITY,
     "dropout:eval": _IDENTITY, "dropout1d:eval": _IDENTITY, "dropout2d:eval": _IDENTITY,
     "dropout3d:eval": _IDENTITY, "alpha_dropout:eval": _IDENTITY,
     "feature_alpha_dropout:eval": _IDENTITY, "matrix_power:01": _IDENTITY, "broadcast_shapes": _IDENTITY,

@@ -375,3 +375,55 @@ SPECIAL_OPS = [
 for _o in SPECIAL_OPS:
     _o.dtypes = FLOAT
 LINALG_OPS += SPECIAL_OPS
+
+
+# --- top-level composites (cadenza/ops/composites.py)
+COMPOSITE_OPS = [
+    OpInfo("cdist", lambda m: [S(m(3, 2), m(4, 2)), S(m(2, 3, 2), m(2, 2, 2), 1.0),
+                               S(m(3, 2), m(2, 2), 3.0), S(m(2, 2), m(3, 2), float("inf"))],
+           prims=("sub", "mul", "sum", "sqrt"), check_limit=30, rtol=1e-4,
+           errors=(Err(lambda m: S(m(3, 2), m(4, 3)), RuntimeError),)),
+    OpInfo("pdist", lambda m: [S(m(4, 3)), S(m(3, 2), 1.0)], prims=("sub", "sqrt"), rtol=1e-4),
+    OpInfo("dist", lambda m: [S(m(2, 3), m(2, 3)), S(m(3), m(3), 3)], prims=("sub", "sqrt"),
+           rtol=1e-4),
+    OpInfo("block_diag", lambda m: [S(m(2, 2), m(3), m(), m(1, 3))], prims=("cat",)),
+    OpInfo("kron", lambda m: [S(m(2, 3), m(2, 2)), S(m(3), m(2)), S(m(2, 1, 2), m(3, 2))],
+           prims=("mul",), check_limit=30),
+    OpInfo("diag_embed", lambda m: [S(m(2, 3)), S(m(3), 1), S(m(2, 3), -1, 0, 2)],
+           prims=("mul", "sum")),
+    OpInfo("diagflat", lambda m: [S(m(2, 2)), S(m(3), -1)], prims=("mul", "sum")),
+    # (torch's own vander backward fails: "modified by an inplace operation")
+    OpInfo("vander", lambda m: [S(m(3)), S(m(4), 3), S(m(3), increasing=True)],
+           prims=("pow",), grad=False),
+    OpInfo("cross", lambda m: [S(m(4, 3), m(4, 3)), S(m(3, 2), m(3, 2), 0),
+                               S(m(2, 3, 3), m(2, 3, 3), dim=1)], prims=("cat", "mul")),
+    OpInfo("chain_matmul", lambda m: [S(m(2, 3), m(3, 4), m(4, 2)), S(m(2, 2))],
+           prims=("matmul",)),
+    OpInfo("cov", lambda m: [S(m(3, 5)), S(m(5)), S(m(2, 4), correction=0),
+                             S(m(2, 4), fweights=np.array([1, 2, 1, 3]),
+                               aweights=np.abs(m(4)) + 0.5)],
+           prims=("matmul", "sum"), rtol=1e-4),
+    OpInfo("corrcoef", lambda m: [S(m(3, 5)), S(m(2, 6))], prims=("matmul", "sqrt"),
+           rtol=1e-4),
+    OpInfo("histc", lambda m: [S(m(20)), S(m(4, 5), 5, -1, 1), S(m(10), 3, 0.5, 0.5)],
+           grad=False, prims=()),
+    OpInfo("trapezoid", lambda m: [S(m(5)), S(m(2, 5), m(5)), S(m(2, 3), dx=0.5, dim=0),
+                                   S(m(3, 4), m(3, 4), dim=0)], prims=("add", "mul", "sum"),
+           errors=(Err(lambda m: S(m(3, 4), 2.0), TypeError),)),
+    OpInfo("trapz", lambda m: [S(m(5)), S(m(2, 5), m(2, 5))], prims=("add", "mul", "sum")),
+    OpInfo("cumulative_trapezoid", lambda m: [S(m(5)), S(m(2, 5), m(5)), S(m(3, 2), dim=0)],
+           prims=("add", "mul", "cumsum")),
+    OpInfo("tril_indices", lambda m: [S(3, 4), S(4, 3, 1), S(3, 3, -1)], grad=False, prims=()),
+    OpInfo("triu_indices", lambda m: [S(3, 4), S(4, 3, 1), S(3, 3, -1)], grad=False, prims=()),
+    OpInfo("combinations", lambda m: [S(m(4)), S(m(4), 3), S(m(3), with_replacement=True),
+                                      S(m(3), 1)], prims=("getitem",)),
+    OpInfo("cartesian_prod", lambda m: [S(m(3), m(2)), S(m(2), m(2), m(3))],
+           prims=("cat",)),
+    OpInfo("rot90", lambda m: [S(m(2, 3)), S(m(2, 3), 2), S(m(2, 3, 2), 3, (1, 2)),
+                               S(m(2, 3), -1)], prims=("flip",)),
+    OpInfo("atleast_3d", lambda m: [S(m()), S(m(3)), S(m(2, 3)), S(m(1, 2, 3, 1))],
+           prims=("reshape",)),
+]
+for _o in COMPOSITE_OPS:
+    _o.dtypes = FLOAT
+LINALG_OPS += COMPOSITE_OPS
