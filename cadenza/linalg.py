@@ -28,7 +28,8 @@ from .ops.composites import cross as _cross
 from .dtypes import int32
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal",
-           "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_exp",
+           "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
+           "lu_solve", "matmul", "matrix_exp",
            "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
            "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
            "tensorsolve", "vander", "vecdot", "vector_norm"]
@@ -36,7 +37,8 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "di
 _ex = {n: namedtuple(n, fields) for n, fields in (
     ("inv_ex", ["inverse", "info"]), ("cholesky_ex", ["L", "info"]),
     ("solve_ex", ["result", "info"]),
-    ("lstsq", ["solution", "residuals", "rank", "singular_values"]))}
+    ("lstsq", ["solution", "residuals", "rank", "singular_values"]),
+    ("lu_factor_ex", ["LU", "pivots", "info"]))}
 
 
 # ----------------------------------------------------------------------------- inverses, solvers
@@ -122,6 +124,23 @@ def tensorsolve(A, B, dims=None, *, out=None):
 
 
 # ----------------------------------------------------------------------------- decompositions
+def lu(A, *, pivot=True, out=None):
+    return _d.linalg_lu(A, pivot=pivot)[0]
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    return _d.lu_factor(A, pivot=pivot)
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    LU, piv = _d.lu_factor(A, pivot=pivot)
+    return _ex["lu_factor_ex"](LU, piv, _info_zeros(A))
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    return _d.linalg_lu_solve(LU, pivots, B, left=left, adjoint=adjoint)
+
+
 def qr(A, mode="reduced", *, out=None):
     return _d.linalg_qr(A, mode)
 

@@ -19,16 +19,18 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor
-from .._creation import eye, zeros
-from ..dtypes import bool as _bool
+from .._creation import eye, zeros, _wrap_np
+from .._dispatch import state as _state
+from ..dtypes import bool as _bool, int32 as _int32
 from ..errors import ShapeError, DTypeError, LinAlgError
 from .linalg import matmul
 from .join import cat
 from .shape import tril, triu
 
+
 __all__ = ["det", "logdet", "slogdet", "inverse", "cholesky", "cholesky_solve",
            "cholesky_inverse", "qr", "svd", "pinverse", "matrix_power", "matrix_exp",
-           "triangular_solve"]
+           "triangular_solve", "lu", "lu_unpack", "lu_solve"]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -374,6 +376,143 @@ class Eigh(Op):
         return (matmul(matmul(v, inner), v.mT),)
 
 
+# ----------------------------------------------------------------------------- lu
+def _lu_numpy(a):
+    """Partial-pivoting LU of (..., m, n) as LAPACK's getrf: (P, L, U, pivots) with A = P L U
+    and pivots the 1-based row swaps (the first largest magnitude in each column)."""
+    shape = a.shape
+    m, n = shape[-2], shape[-1]
+    k = builtins.min(m, n)
+    lu = a.reshape((-1, m, n)).copy()
+    nb = lu.shape[0]
+    perm = np.broadcast_to(np.arange(m), (nb, m)).copy()
+    piv = np.zeros((nb, k))
+    rows = np.arange(nb)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            p = np.argmax(np.abs(lu[:, j:, j]), axis=1) + j if m > j else np.full(nb, j)
+            piv[:, j] = p + 1
+            top, pr = lu[rows, j].copy(), lu[rows, p].copy()
+            lu[rows, j], lu[rows, p] = pr, top
+            tp, pp = perm[rows, j].copy(), perm[rows, p].copy()
+            perm[rows, j], perm[rows, p] = pp, tp
+            d = lu[:, j, j]
+            ok = d != 0
+            lu[:, j + 1:, j] = np.where(ok[:, None], lu[:, j + 1:, j] / np.where(ok, d, 1)[:, None],
+                                        lu[:, j + 1:, j])
+            lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j, None] * lu[:, j, None, j + 1:]
+    low = np.tril(lu[:, :, :k], -1) + np.eye(m, k, dtype=a.dtype)
+    up = np.triu(lu[:, :k, :])
+    pmat = np.zeros((nb, m, m), dtype=a.dtype)
+    pmat[rows[:, None], perm, np.arange(m)[None, :]] = 1  # P[perm[i], i] = 1
+    batch = shape[:-2]
+    return (pmat.reshape(batch + (m, m)), low.reshape(batch + (m, k)),
+            up.reshape(batch + (k, n)), piv.reshape(batch + (k,)))
+
+
+@register
+class Lu(Op):
+    """(P, L, U, pivots as floats) packed, with A = P L U (partial pivoting)."""
+    name, kind, onnx, saves = "linalg_lu", "library", None, "output"
+
+    @staticmethod
+    def forward(xp, a):
+        p, lo, up, piv = _lu_numpy(np.asarray(a))
+        return xp.asarray(_pack(np, p, lo, up, piv[..., None].astype(a.dtype)))
+
+    # PyTorch's linalg_lu_backward (square A): gA = P L^-H [tril(L^H gL, -1) + triu(gU U^H)] U^-H
+    @staticmethod
+    def backward(c, g):
+        m, n = c.shape(0)[-2], c.shape(0)[-1]
+        if m != n:
+            raise RuntimeError("linalg.lu: the derivative is implemented for square matrices "
+                               f"only, got {m} by {n} matrices")
+        batch = c.shape(0)[:-2]
+        shapes = [(m, m), (m, m), (m, m), (m,)]
+        p, lo, up, _ = _unpack(c.out, batch, shapes)
+        _, gl, gu, _ = _unpack(g, batch, shapes)
+        phi = matmul(lo.mT, gl).tril(-1) + matmul(gu, up.mT).triu()
+        y = apply(SolveTriangular, up.mT, phi, upper=False, left=False)
+        x = apply(SolveTriangular, lo.mT, y, upper=True, left=True, unitriangular=True)
+        return (matmul(p, x),)
+
+
+lu_result = namedtuple("lu", ["P", "L", "U"])
+lu_factor_result = namedtuple("lu_factor", ["LU", "pivots"])
+
+
+def linalg_lu(A, *, pivot=True):
+    check_matrix("linalg.lu", A)
+    if not pivot:
+        raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU "
+                           "(as in PyTorch)")
+    m, n = A.shape[-2], A.shape[-1]
+    k = builtins.min(m, n)
+    p, lo, up, piv = _unpack(apply(Lu, A), A.shape[:-2], [(m, m), (m, k), (k, n), (k,)])
+    return lu_result(p.detach(), lo, up), piv.detach().to(_int32)
+
+
+def lu_compact(lo, up):
+    """LAPACK's one-matrix form: L's strict lower triangle with U above it (m x n)."""
+    m, k, n = lo.shape[-2], lo.shape[-1], up.shape[-1]
+    low = lo.tril(-1)
+    if n > k:
+        low = cat([low, zeros(*low.shape[:-1], n - k, dtype=lo.dtype)], -1)
+    upp = up
+    if m > k:
+        upp = cat([up, zeros(*up.shape[:-2], m - k, n, dtype=up.dtype)], -2)
+    return low + upp
+
+
+def lu_factor(A, *, pivot=True):
+    (_, lo, up), piv = linalg_lu(A, pivot=pivot)
+    return lu_factor_result(lu_compact(lo, up), piv)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    """(P, L, U) from lu_factor's compact LU and its 1-based row swaps."""
+    m, n = LU_data.shape[-2], LU_data.shape[-1]
+    k = builtins.min(m, n)
+    lo = LU_data.narrow(-1, 0, k).tril(-1) + eye(m, k, dtype=LU_data.dtype)
+    up = LU_data.narrow(-2, 0, k).triu()
+    if _state.tracer is not None:  # the row swaps are read as Python values
+        _state.tracer.concrete(LU_pivots, "lu_unpack")
+    piv = LU_pivots._host().astype(np.int64).reshape(-1, k) - 1
+    perm = np.broadcast_to(np.arange(m), (piv.shape[0], m)).copy()
+    rows = np.arange(piv.shape[0])
+    for j in range(k):
+        pj = piv[:, j]
+        a, b = perm[rows, j].copy(), perm[rows, pj].copy()
+        perm[rows, j], perm[rows, pj] = b, a
+    pmat = np.zeros((piv.shape[0], m, m), dtype=LU_data._data.dtype)
+    pmat[rows[:, None], perm, np.arange(m)[None, :]] = 1
+    p = _wrap_np(pmat.reshape(tuple(LU_data.shape[:-2]) + (m, m)))
+    return lu_result(p, lo, up)
+
+
+def linalg_lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    """X with A X = B (A^H X = B when adjoint; X A = B when not left) from lu_factor."""
+    p, lo, up = lu_unpack(LU, pivots)
+    if not left:  # X A = B  <=>  A^H X^H = B^H
+        return linalg_lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    if adjoint:  # A^H = U^H L^H P^H: X = P L^-H U^-H B
+        y = solve_triangular(up.mT, B, upper=False)
+        return matmul(p, solve_triangular(lo.mT, y, upper=True, unitriangular=True))
+    y = solve_triangular(lo, matmul(p.mT, B), upper=False, unitriangular=True)
+    return solve_triangular(up, y, upper=True)
+
+
+def lu(A, pivot=True, get_infos=False):
+    """PyTorch's older form: (LU, pivots[, infos])."""
+    LU, piv = lu_factor(A, pivot=pivot)
+    return (LU, piv, zeros(*A.shape[:-2], dtype=_int32)) if get_infos else (LU, piv)
+
+
+def lu_solve(b, LU_data, LU_pivots):
+    """PyTorch's older form of linalg.lu_solve (the right-hand side first)."""
+    return linalg_lu_solve(LU_data, LU_pivots, b)
+
+
 # ----------------------------------------------------------------------------- matrix_exp
 def _expm(xp, a):
     """exp(A) by scaling and squaring a degree-18 Taylor polynomial (||A / 2^s||_1 <= 1/2)."""
@@ -627,3 +766,7 @@ class DecompMethods:
     matrix_power = matrix_power
     matrix_exp = matrix_exp
     triangular_solve = triangular_solve
+    lu = lu
+
+    def lu_solve(self, LU_data, LU_pivots):
+        return lu_solve(self, LU_data, LU_pivots)

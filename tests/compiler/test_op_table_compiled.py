@@ -95,6 +95,9 @@ UNCAPTURABLE = {
     "sparse.coalesce": (lambda s: True, "the entries kept depend on the index values"),
     "to_sparse": (lambda s: True, "the number of entries is the number of nonzeros"),
     "histc": (lambda s: True, "counts the values in NumPy (a Python-side read of the data)"),
+    "lu_unpack": (lambda s: True, "the row swaps (pivots) are read as Python values"),
+    "lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),
+    "linalg.lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),
     # functional composites (tests/ops/opinfo_nn.py)
     "max_pool1d": (lambda s: s.kwargs.get("return_indices"),
                    "return_indices=True is not supported in compiled mode"),

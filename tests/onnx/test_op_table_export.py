@@ -117,7 +117,10 @@ UNSUPPORTED.update({
     "special.ndtri": {'ndtri'},
     "special.zeta": {'zeta'},
 })
-UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"}})
+UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"},
+                    "linalg.lu": {"linalg_lu"}, "linalg.lu:P": {"linalg_lu"},
+                    "linalg.lu_factor": {"linalg_lu"}, "linalg.lu_factor_ex": {"linalg_lu"},
+                    "lu": {"linalg_lu"}})
 # sparse COO (tests/ops/opinfo_linalg.py): the sparse product has no ONNX op
 UNSUPPORTED.update({
     "sparse.mm": {"sparse_mm"}, "spmm:top": {"sparse_mm"},
@@ -128,7 +131,7 @@ UNSUPPORTED.update({
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
                   "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
-                  "to_sparse", "histc"}
+                  "to_sparse", "histc", "lu_unpack", "lu_solve", "linalg.lu_solve"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"
