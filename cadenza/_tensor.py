@@ -169,6 +169,22 @@ class SparseCooTensor(Tensor):
     def is_leaf(self):
         return self._values_t.is_leaf
 
+    @property
+    def grad(self):
+        """A leaf sparse tensor's gradient: sparse, with its indices (its values' gradient)."""
+        g = self._values_t.grad
+        return None if g is None else _sparse(self._indices_t, g, self._sparse_shape,
+                                              self._coalesced)
+
+    @grad.setter
+    def grad(self, value):
+        try:
+            values = self._values_t
+        except AttributeError:  # construction: the values are not set yet
+            return
+        values.grad = None if value is None else value.coalesce()._values_t \
+            if value.is_sparse else value[tuple(self._indices_t)]
+
     def sparse_dim(self):
         return int(self._indices_t.shape[0])
 

@@ -5,7 +5,8 @@ the functions Cadenza already has under their torch.special names."""
 from __future__ import annotations
 
 from .ops.special import (digamma, entr, erfcx, erfinv, i0, i0e, i1, i1e, log_ndtr,
-                          multigammaln, ndtr, ndtri, polygamma, sinc, xlog1py, xlogy, zeta)
+                          modified_bessel_i0, modified_bessel_i1, multigammaln, ndtr, ndtri,
+                          polygamma, sinc, xlog1py, xlogy, zeta, POLYNOMIALS as _POLYNOMIALS)
 from .ops.special import lgamma as gammaln, digamma as psi, logit
 from .ops.unary import erf, erfc, expm1, log1p, round, sigmoid as expit
 from .ops.binary import exp2
@@ -15,7 +16,9 @@ from .functional import softmax as _softmax, log_softmax as _log_softmax
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
            "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
-           "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+           "sinc", "softmax", "xlog1py", "xlogy", "zeta", "modified_bessel_i0",
+           "modified_bessel_i1", *sorted(_POLYNOMIALS)]
+globals().update(_POLYNOMIALS)  # chebyshev_polynomial_t ... legendre_polynomial_p
 
 
 def softmax(input, dim, *, dtype=None):

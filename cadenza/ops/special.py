@@ -324,6 +324,71 @@ class Zeta(Op):
         return None, -g * x * apply(Zeta, x + 1, q)
 
 
+def _poly(kind, x, n):
+    """Orthogonal polynomial ``kind`` of degree n at x by its three-term recurrence; 0 for
+    n < 0 (PyTorch's convention)."""
+    x, n = np.broadcast_arrays(_f64(x), np.asarray(n))
+    n = n.astype(np.int64)
+    if kind.startswith("shifted_"):
+        kind, x = kind[len("shifted_"):], 2 * x - 1
+    one = np.ones_like(x)
+    first = {"t": x, "u": 2 * x, "v": 2 * x - 1, "w": 2 * x + 1, "h": 2 * x, "he": x,
+             "l": 1 - x, "p": x}[kind]
+    out = np.where(n == 0, one, np.where(n == 1, first, 0.0))
+    prev, cur = one, first
+    top = int(n.max()) if n.size else 0
+    with np.errstate(all="ignore"):
+        for k in range(1, top):
+            if kind in ("t", "u", "v", "w"):
+                nxt = 2 * x * cur - prev
+            elif kind == "h":
+                nxt = 2 * x * cur - 2 * k * prev
+            elif kind == "he":
+                nxt = x * cur - k * prev
+            elif kind == "l":
+                nxt = ((2 * k + 1 - x) * cur - k * prev) / (k + 1)
+            else:
+                nxt = ((2 * k + 1) * x * cur - k * prev) / (k + 1)
+            prev, cur = cur, nxt
+            out = np.where(n == k + 1, cur, out)
+    return out
+
+
+@register
+class OrthogonalPolynomial(Op):
+    """Chebyshev (T, U, V, W and shifted), Hermite (H, He), Laguerre and Legendre polynomials
+    of integer degree n; not differentiable (as in PyTorch)."""
+    name, kind, onnx, differentiable, saves = ("orthogonal_polynomial", "library", None, False,
+                                               "none")
+
+    @staticmethod
+    def forward(xp, x, n, kind="t"):
+        dt = x.dtype if getattr(x, "dtype", np.dtype(np.float64)).kind == "f" else np.float32
+        return xp.asarray(_poly(kind, x, n).astype(dt, copy=False))
+
+
+def _poly_fn(kind, name):
+    def fn(input, n, *, out=None):
+        x = _float(input)
+        if not x.is_floating_point():
+            x = x.float()
+        return apply(OrthogonalPolynomial, x, n if isinstance(n, Tensor) else int(n),
+                     kind=kind)
+    fn.__name__ = name
+    return fn
+
+
+_POLYS = {"chebyshev_polynomial_t": "t", "chebyshev_polynomial_u": "u",
+          "chebyshev_polynomial_v": "v", "chebyshev_polynomial_w": "w",
+          "shifted_chebyshev_polynomial_t": "shifted_t",
+          "shifted_chebyshev_polynomial_u": "shifted_u",
+          "shifted_chebyshev_polynomial_v": "shifted_v",
+          "shifted_chebyshev_polynomial_w": "shifted_w", "hermite_polynomial_h": "h",
+          "hermite_polynomial_he": "he", "laguerre_polynomial_l": "l",
+          "legendre_polynomial_p": "p"}
+POLYNOMIALS = {name: _poly_fn(kind, name) for name, kind in _POLYS.items()}
+
+
 # ----------------------------------------------------------------------------- functions
 def _float(x):
     return x if isinstance(x, Tensor) else _tensor(x)
@@ -438,6 +503,15 @@ def entr(input):
 
 def multigammaln(input, p):
     return mvlgamma(input, p)
+
+
+def modified_bessel_i0(input):
+    """I0 without a gradient (PyTorch's modified_bessel_* are not differentiable)."""
+    return i0(input.detach())
+
+
+def modified_bessel_i1(input):
+    return i1(input.detach())
 
 
 # ----------------------------------------------------------------------------- Tensor methods

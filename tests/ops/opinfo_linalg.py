@@ -394,10 +394,23 @@ SPECIAL_OPS = [
                                  S(np.array([0.0, -1.0, 2.0], m.dtype)).const(0)],
               prims=("log", "mul", "where")),
     _sp_entry("expit", lambda m: [S(m(2, 3))], prims=("sigmoid",)),
+    _sp_entry("modified_bessel_i0", lambda m: [S(m(2, 3) * 5)], grad=False, prims=("i0",)),
+    _sp_entry("modified_bessel_i1", lambda m: [S(m(2, 3) * 5)], grad=False, prims=("i1",)),
     _sp_entry("log_softmax", lambda m: [S(m(2, 3), 1)],
               prims=("log_softmax", "log_softmax_backward")),
     _sp_entry("softmax", lambda m: [S(m(2, 3), 0)], prims=("softmax", "softmax_backward")),
 ]
+# the orthogonal polynomials (not differentiable, in PyTorch neither): scalar and per-element
+# degrees, negative degrees give 0
+SPECIAL_OPS += [_sp_entry(_n, lambda m: [S(m(2, 3), 3), S(m(5), np.array([0, 1, -1, 7, 12])),
+                                         S(m(4) * 3, 5)],
+                          grad=False, prims=("orthogonal_polynomial",))
+                for _n in ("chebyshev_polynomial_t", "chebyshev_polynomial_u",
+                           "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+                           "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+                           "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w",
+                           "hermite_polynomial_h", "hermite_polynomial_he",
+                           "laguerre_polynomial_l", "legendre_polynomial_p")]
 for _o in SPECIAL_OPS:
     _o.dtypes = FLOAT
 LINALG_OPS += SPECIAL_OPS

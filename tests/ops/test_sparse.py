@@ -150,10 +150,16 @@ def test_gradients_reach_values_and_dense_inputs():
         s = lib.sparse_coo_tensor(lib.tensor(idx), v, (2, 3))
         (lib.sparse.mm(s, d).pow(2).sum() + s.to_dense().sum()).backward()
         grads.append((v.grad.numpy(), d.grad.numpy()))
+        leaf = lib.sparse_coo_tensor(lib.tensor(idx), lib.tensor([1.0, 2.0, 3.0],
+                                                                 dtype=lib.float64),
+                                     (2, 3), requires_grad=True)
+        lib.sparse.mm(leaf, d.detach()).sum().backward()
+        assert leaf.grad.is_sparse and leaf.is_leaf
+        grads.append((leaf.grad.to_dense().numpy(),))
         x = lib.tensor([[0.0, 2.0], [1.5, 0.0]], requires_grad=True)
         (x.to_sparse().to_dense() * 3).sum().backward()
         grads.append((x.grad.numpy(),))
-    for gt, gc in zip(grads[:2], grads[2:]):
+    for gt, gc in zip(grads[:3], grads[3:]):
         for a, b in zip(gt, gc):
             np.testing.assert_allclose(b, a)
 
