@@ -324,6 +324,79 @@ class Zeta(Op):
         return None, -g * x * apply(Zeta, x + 1, q)
 
 
+def _gammainc(a, x, upper):
+    """Regularized incomplete gamma P(a, x) (Q = 1 - P when upper): the series for x < a + 1,
+    the Lentz continued fraction for Q otherwise (Numerical Recipes' gser / gcf)."""
+    a, x = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(_f64(a), _f64(x)))
+    bad = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x)
+    ok = ~bad & (a > 0) & (x > 0) & np.isfinite(x)
+    aa, xx = np.where(ok, a, 1.0), np.where(ok, x, 1.0)
+    with np.errstate(all="ignore"):
+        front = np.exp(aa * np.log(xx) - xx - _lgamma(aa))
+        use_series = xx < aa + 1
+        # series: P = front / a * sum_n x^n / ((a+1)...(a+n))
+        term = 1 / aa
+        total = term.copy()
+        ap = aa.copy()
+        for _ in range(5000):
+            ap = ap + 1
+            term = term * xx / ap
+            total = total + term
+            if not np.any(use_series & (np.abs(term) > np.abs(total) * _EPS)):
+                break
+        p_series = total * front
+        # continued fraction for Q
+        tiny = 1e-300
+        b = xx + 1 - aa
+        c = np.full_like(b, 1 / tiny)
+        d = 1 / np.where(b == 0, tiny, b)
+        h = d.copy()
+        for i in range(1, 5000):
+            an = -i * (i - aa)
+            b = b + 2
+            d = an * d + b
+            d = np.where(np.abs(d) < tiny, tiny, d)
+            c = b + an / c
+            c = np.where(np.abs(c) < tiny, tiny, c)
+            d = 1 / d
+            delta = d * c
+            h = h * delta
+            if not np.any(~use_series & (np.abs(delta - 1) > _EPS)):
+                break
+        q_cf = front * h
+    p = np.where(use_series, p_series, 1 - q_cf)
+    q = np.where(use_series, 1 - p_series, q_cf)
+    out = q if upper else p
+    # edges as PyTorch: x = 0 -> P = 0; a = 0 (x > 0) or x = inf -> P = 1
+    p_edge = np.where(x == 0, 0.0, 1.0)
+    edge = ~ok & ~bad
+    out = np.where(edge, 1 - p_edge if upper else p_edge, out)
+    return np.where(bad, np.nan, out)
+
+
+@register
+class Gammainc(Op):
+    """Regularized lower (upper=False) or upper incomplete gamma; PyTorch differentiates only
+    in x: d/dx P(a, x) = x^(a-1) e^-x / Gamma(a) (Q: its negative)."""
+    name, kind, onnx, promote, to_float = "gammainc", "library", None, True, True
+
+    @staticmethod
+    def forward(xp, a, x, upper=False):
+        dt = np.result_type(a, x)
+        with np.errstate(all="ignore"):
+            r = _gammainc(a, x, upper)
+        return xp.asarray(r.astype(dt if dt.kind == "f" else np.float64, copy=False))
+
+    @staticmethod
+    def backward(c, g):
+        a, x = c.saved
+        if c.next[0] is not None:
+            raise RuntimeError("the derivative for 'gammainc' with respect to its first "
+                               "argument is not implemented (as in PyTorch)")
+        d = ((a - 1) * x.log() - x - apply(Lgamma, a)).exp()
+        return None, (-g * d if c.attrs.get("upper", False) else g * d)
+
+
 def _poly(kind, x, n):
     """Orthogonal polynomial ``kind`` of degree n at x by its three-term recurrence; 0 for
     n < 0 (PyTorch's convention)."""
@@ -503,6 +576,32 @@ def entr(input):
 
 def multigammaln(input, p):
     return mvlgamma(input, p)
+
+
+def _both_tensors(name, a, b):
+    for arg, v in (("input", a), ("other", b)):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"special_{name}(): argument '{arg}' must be Tensor, not "
+                            f"{type(v).__name__}")
+
+
+def gammainc(input, other):
+    _both_tensors("gammainc", input, other)
+    return apply(Gammainc, input, other, upper=False)
+
+
+def gammaincc(input, other):
+    _both_tensors("gammaincc", input, other)
+    return apply(Gammainc, input, other, upper=True)
+
+
+def spherical_bessel_j0(input):
+    """sin(x) / x (1 at 0), without a gradient as PyTorch's."""
+    x = input.detach()
+    x = x if x.is_floating_point() else x.float()
+    zero = x == 0
+    xs = where(zero, 1.0, x)
+    return where(zero, 1.0, xs.sin() / xs)
 
 
 def modified_bessel_i0(input):

@@ -123,7 +123,8 @@ UNSUPPORTED.update({f"special.{n}": {"orthogonal_polynomial"} for n in (
     "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
     "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
     "laguerre_polynomial_l", "legendre_polynomial_p")})
-UNSUPPORTED.update({"special.modified_bessel_i0": {"i0"}, "special.modified_bessel_i1": {"i1"}})
+UNSUPPORTED.update({"special.modified_bessel_i0": {"i0"}, "special.modified_bessel_i1": {"i1"},
+                    "special.gammainc": {"gammainc"}, "special.gammaincc": {"gammainc"}})
 UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"},
                     "linalg.lu": {"linalg_lu"}, "linalg.lu:P": {"linalg_lu"},
                     "linalg.lu_factor": {"linalg_lu"}, "linalg.lu_factor_ex": {"linalg_lu"},

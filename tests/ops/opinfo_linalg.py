@@ -394,6 +394,14 @@ SPECIAL_OPS = [
                                  S(np.array([0.0, -1.0, 2.0], m.dtype)).const(0)],
               prims=("log", "mul", "where")),
     _sp_entry("expit", lambda m: [S(m(2, 3))], prims=("sigmoid",)),
+    _sp_entry("gammainc", lambda m: [S(m(2, 3, low=0.5, high=4), m(2, 3, low=0.1, high=6))
+                                     .const(0)], prims=("gammainc", "lgamma", "exp"),
+              errors=(Err(lambda m: S(m(3, low=1, high=3), 2.5), TypeError),)),
+    _sp_entry("gammaincc", lambda m: [S(m(2, 3, low=0.5, high=4), m(2, 3, low=0.1, high=6))
+                                      .const(0)], prims=("gammainc", "lgamma", "exp")),
+    _sp_entry("spherical_bessel_j0", lambda m: [S(m(2, 3) * 10),
+                                                S(np.array([0.0, 1e-5, 30.0], m.dtype))],
+              grad=False, prims=("sin", "div")),
     _sp_entry("modified_bessel_i0", lambda m: [S(m(2, 3) * 5)], grad=False, prims=("i0",)),
     _sp_entry("modified_bessel_i1", lambda m: [S(m(2, 3) * 5)], grad=False, prims=("i1",)),
     _sp_entry("log_softmax", lambda m: [S(m(2, 3), 1)],
