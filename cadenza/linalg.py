@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .errors import LinAlgError, ShapeError
-from ._creation import zeros, arange
+from ._creation import zeros, arange, eye
 from .ops import decomp as _d
 from .ops.decomp import (det, slogdet, matrix_exp, svdvals, pinv, solve_triangular,
                          check_matrix, check_float)
@@ -28,7 +28,7 @@ from .ops.composites import cross as _cross
 from .dtypes import int32
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal",
-           "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
+           "eigh", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
            "lu_solve", "matmul", "matrix_exp",
            "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
            "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
@@ -147,6 +147,25 @@ def qr(A, mode="reduced", *, out=None):
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     return _d.linalg_svd(A, full_matrices)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is column
+    i of A below the diagonal with a 1 on it (LAPACK's orgqr), for A (..., m, n)."""
+    check_matrix("linalg.householder_product", A)
+    m, n = A.shape[-2], A.shape[-1]
+    k = tau.shape[-1]
+    if n > m or k > n:
+        raise RuntimeError(f"torch.linalg.householder_product: input.shape[-2] must be greater "
+                           f"than or equal to input.shape[-1] and input.shape[-1] must be "
+                           f"greater than or equal to tau.shape[-1], got {tuple(A.shape)} and "
+                           f"{tuple(tau.shape)}")
+    vs = A.tril(-1) + eye(m, n, dtype=A.dtype)
+    q = eye(m, dtype=A.dtype)
+    for i in range(k):
+        v = vs.narrow(-1, i, 1)
+        q = q - matmul(matmul(q, v), v.mT) * tau.narrow(-1, i, 1).unsqueeze(-1)
+    return q.narrow(-1, 0, n)
 
 
 def eigh(A, UPLO="L", *, out=None):

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes as _dt
-from ._creation import tensor as _tensor, ones, arange
+from ._creation import tensor as _tensor, ones, arange, zeros
+from ._dispatch import state as _state
 from ._tensor import _sparse
 from ._tensor_base import TensorBase
 
-__all__ = ["mm", "addmm", "sum", "sparse_coo_tensor", "spmm", "FloatTensor", "DoubleTensor",
-           "LongTensor"]
+__all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "sparse_coo_tensor", "spmm",
+           "FloatTensor", "DoubleTensor", "LongTensor"]
 
 
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
@@ -104,6 +105,47 @@ def sum(input, dim=None, dtype=None):
         return _sparse(rows if sums.device.type == "cpu" else rows.to(sums.device), sums,
                        (a.shape[0],), True)
     return input.sum(dims, dtype=dtype)
+
+
+def _grouped(op, input, dim):
+    """(group of each entry, number of groups, values) for a softmax over sparse dim ``dim``:
+    the entries that share every other index form one group (unspecified entries are -inf)."""
+    _check_sparse(op, input)
+    if input.dense_dim() != 0:
+        raise RuntimeError(f"{op}: hybrid sparse tensors (dense dims) are not supported")
+    x = input.coalesce()
+    d = dim % x.sparse_dim()
+    idx = x._indices()
+    if _state.tracer is not None:  # the grouping is computed from the index values
+        _state.tracer.concrete(idx, op)
+    host = np.delete(idx._host(), d, axis=0)
+    key = np.ravel_multi_index(tuple(host), tuple(np.delete(np.array(x.shape), d))) \
+        if host.shape[0] else np.zeros(host.shape[1], np.int64)
+    _, group = np.unique(key, return_inverse=True)
+    return x, group.reshape(-1), int(group.max()) + 1 if group.size else 0
+
+
+def _group_softmax(op, input, dim, dtype, log):
+    x, group, ng = _grouped(op, input, dim)
+    v = x._values() if dtype is None else x._values().to(dtype)
+    g = _tensor(group)
+    # the largest value of each group (a constant shift: softmax does not depend on it)
+    top = np.full(ng, -np.inf)
+    np.maximum.at(top, group, v.detach()._host().astype(np.float64))
+    z = v - _tensor(top[group].astype(v._data.dtype))
+    sums = zeros(ng, dtype=v.dtype).index_add(0, g, z.exp())
+    out = z - sums.log()[g] if log else z.exp() / sums[g]
+    return _sparse(x._indices(), out, tuple(x.shape), True)
+
+
+def softmax(input, dim, *, dtype=None):
+    """Softmax over sparse dim ``dim`` among the specified entries (the others count as -inf
+    and stay unspecified), as PyTorch's torch.sparse.softmax."""
+    return _group_softmax("sparse.softmax", input, dim, dtype, False)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    return _group_softmax("sparse.log_softmax", input, dim, dtype, True)
 
 
 def _legacy(dt_name):

@@ -94,6 +94,8 @@ UNCAPTURABLE = {
     "allclose": (lambda s: True, "returns a Python bool computed from the values"),
     "sparse.coalesce": (lambda s: True, "the entries kept depend on the index values"),
     "to_sparse": (lambda s: True, "the number of entries is the number of nonzeros"),
+    "sparse.softmax": (lambda s: True, "its groups of entries are read from the indices"),
+    "sparse.log_softmax": (lambda s: True, "its groups of entries are read from the indices"),
     "histc": (lambda s: True, "counts the values in NumPy (a Python-side read of the data)"),
     "lu_unpack": (lambda s: True, "the row swaps (pivots) are read as Python values"),
     "lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),

@@ -139,7 +139,8 @@ UNSUPPORTED.update({
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
                   "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
-                  "to_sparse", "histc", "lu_unpack", "lu_solve", "linalg.lu_solve"}
+                  "to_sparse", "histc", "lu_unpack", "lu_solve", "linalg.lu_solve",
+                  "sparse.softmax", "sparse.log_softmax"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"

@@ -152,6 +152,10 @@ LINALG_OPS = [
     OpInfo("linalg.lu_factor", lambda m: [S(_wc(m, 3, 3)), S(m(2, 4, 3))], cd=CL.lu_factor,
            th=torch.linalg.lu_factor, prims=("linalg_lu", "solve_triangular"), rtol=1e-4,
            grad_samples=lambda m: [S(_wc(m, 3, 3))]),
+    OpInfo("linalg.householder_product", lambda m: [S(m(3, 3), m(2)), S(m(2, 4, 2), m(2, 2)),
+                                                    S(m(3, 2), m(2))],
+           cd=CL.householder_product, th=torch.linalg.householder_product,
+           prims=("matmul",), check_limit=30),
     OpInfo("linalg.lu_factor_ex", lambda m: [S(_wc(m, 3, 3))], cd=CL.lu_factor_ex,
            th=torch.linalg.lu_factor_ex, prims=("linalg_lu", "solve_triangular")),
     OpInfo("linalg.lu_solve", lambda m: [S(_wc(m, 3, 3), m(3, 2)), S(_wc(m, 3, 3), m(3, 2),
@@ -320,6 +324,12 @@ LINALG_OPS += [
                                                 lib.sparse.sum(_sp(lib, i, v, size), dim)
                                                 .to_dense())),
            prims=("sparse_mm",)),
+    OpInfo("sparse.softmax", lambda m: [S(_SP_IDX, m(5), (3, 4), 1), S(_SP_IDX, m(5), (3, 4), 0)],
+           **both(lambda lib, i, v, size, dim: lib.sparse.softmax(_sp(lib, i, v, size), dim)
+                  .to_dense()), prims=("exp", "div", "index_put")),
+    OpInfo("sparse.log_softmax", lambda m: [S(_SP_IDX, m(5), (3, 4), 1)],
+           **both(lambda lib, i, v, size, dim: lib.sparse.log_softmax(_sp(lib, i, v, size), dim)
+                  .to_dense()), prims=("exp", "log", "index_put")),
     OpInfo("to_sparse", lambda m: [S(m(3, 4) * (m(3, 4) > 0)), S(m(2, 3, 2), 2)],
            cd=lambda x, *a: x.to_sparse(*a).to_dense(), th=lambda x, *a: x.to_sparse(*a)
            .to_dense(), prims=("getitem",),
