@@ -365,7 +365,8 @@ SPECIAL_OPS = [
            errors=(Err(lambda m: S(-1, m(3)), RuntimeError),)),
     OpInfo("mvlgamma", lambda m: [S(m(2, 3, low=2, high=5), 3), S(m(4, low=0.2, high=3), 1)],
            prims=("lgamma",), errors=(Err(lambda m: S(m(3, low=2, high=3), 0), RuntimeError),)),
-    OpInfo("erfinv", lambda m: [S(m(2, 3, low=-0.95, high=0.95)), S(m(4, low=-0.3, high=0.3))]),
+    OpInfo("erfinv", lambda m: [S(m(2, 3, low=-0.95, high=0.95)), S(m(4, low=-0.3, high=0.3))],
+           prims=("erfinv", "exp")),
     OpInfo("i0", lambda m: [S(m(2, 3, low=-6, high=6)), S(m(3) * 20)], prims=("i0", "i1")),
     # (at 0 the gradient is 0 and PyTorch's second derivative too, not -pi^2/3)
     OpInfo("sinc", lambda m: [S(m(2, 3)), S(np.array([0.0, 1.0, -2.5], m.dtype))],
@@ -393,7 +394,7 @@ SPECIAL_OPS = [
               prims=("erfcx",)),
     _sp_entry("log_ndtr", lambda m: [S(m(2, 3, low=-3, high=3)), S(m(4, low=-30, high=-2))],
               prims=("log_ndtr", "exp")),
-    _sp_entry("ndtr", lambda m: [S(m(2, 3, low=-3, high=3))], prims=("log_ndtr",)),
+    _sp_entry("ndtr", lambda m: [S(m(2, 3, low=-3, high=3))], prims=("log_ndtr", "exp")),
     _sp_entry("ndtri", lambda m: [S(m(2, 3, low=0.02, high=0.98)),
                                   S(np.array([1e-10, 0.5, 1 - 1e-7], m.dtype))], rtol=1e-4,
               prims=("ndtri", "exp"), grad_samples=lambda m: [S(m(2, 3, low=0.02, high=0.98))]),
