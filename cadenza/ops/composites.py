@@ -18,7 +18,7 @@ from ..errors import ShapeError
 from ..dtypes import result_type
 from .join import cat, stack, meshgrid
 from .linalg import matmul
-from .reduce import norm
+from .reduce import norm, _sqrt0
 from .views import movedim
 
 __all__ = ["atleast_3d", "block_diag", "cartesian_prod", "cdist", "chain_matmul",
@@ -35,6 +35,14 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
                          f"columns, got X1 {tuple(x1.shape)} and X2 {tuple(x2.shape)}")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    use_mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
+        compute_mode == "use_mm_for_euclid_dist_if_necessary" and
+        (x1.shape[-2] > 25 or x2.shape[-2] > 25)))
+    if use_mm:
+        # as PyTorch: |a|^2 + |b|^2 - 2 a.b through one matmul, not a (P, R, M) difference
+        sq = (x1 * x1).sum(-1, keepdim=True) + (x2 * x2).sum(-1).unsqueeze(-2) \
+            - 2 * matmul(x1, x2.mT)
+        return _sqrt0(sq.clamp(min=0))
     return norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
 
 

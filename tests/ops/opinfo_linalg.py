@@ -438,7 +438,9 @@ LINALG_OPS += SPECIAL_OPS
 # --- top-level composites (cadenza/ops/composites.py)
 COMPOSITE_OPS = [
     OpInfo("cdist", lambda m: [S(m(3, 2), m(4, 2)), S(m(2, 3, 2), m(2, 2, 2), 1.0),
-                               S(m(3, 2), m(2, 2), 3.0), S(m(2, 2), m(3, 2), float("inf"))],
+                               S(m(3, 2), m(2, 2), 3.0), S(m(2, 2), m(3, 2), float("inf")),
+                               S(m(30, 3), m(4, 3)),
+                               S(m(2, 3, 2), m(2, 2, 2), compute_mode="use_mm_for_euclid_dist")],
            prims=("sub", "mul", "sum", "sqrt"), check_limit=30, rtol=1e-4,
            errors=(Err(lambda m: S(m(3, 2), m(4, 3)), RuntimeError),)),
     OpInfo("pdist", lambda m: [S(m(4, 3)), S(m(3, 2), 1.0)], prims=("sub", "sqrt"), rtol=1e-4),
