@@ -24,8 +24,7 @@ from .dtypes import complex64, complex128, cfloat, cdouble  # noqa: E402
 from . import dtypes as _dtypes  # noqa: E402
 from .device import device  # noqa: E402
 from ._tensor import Tensor, Size  # noqa: E402
-from ._tensor_api.memory import (layout, strided, TypedStorage,  # noqa: E402
-                                 UntypedStorage)
+from ._tensor_api.memory import TypedStorage, UntypedStorage  # noqa: E402
 from .errors import ShapeError, DTypeError, DeviceError, TraceError  # noqa: E402
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled,  # noqa: E402
                                  inference_mode, is_grad_enabled, is_inference_mode_enabled)
@@ -41,6 +40,8 @@ from ._legacy import LEGACY_NAMES as _LEGACY_NAMES, legacy_tensor_type as _legac
 from . import ops as _ops  # noqa: E402
 from . import _argforms  # noqa: E402
 from ._repr import set_printoptions  # noqa: E402
+from .dtypes import layout, strided, sparse_coo  # noqa: E402
+from .sparse import sparse_coo_tensor, spmm  # noqa: E402
 
 # PyTorch's functions over the primitives (torch.add ...): every public ops function, read from
 # ops.__all__ so that a new op reaches the top level without touching this file, except those
@@ -179,7 +180,8 @@ _argforms.alias_namespace(globals(), __all__)
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
-                   "amp", "distributions", "serialization", "profiler", "jit", "types", "fft"})
+                   "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
+                   "linalg", "special"})
 
 
 def __getattr__(name):

@@ -26,6 +26,9 @@ from .ops.elementwise import ElementwiseMethods
 from .ops.index import IndexMethods
 from .ops.join import JoinMethods
 from .ops.linalg import LinalgMethods
+from .ops.decomp import DecompMethods
+from .ops.special import SpecialMethods
+from .ops.composites import CompositeMethods
 from .ops.reduce import ReduceMethods
 from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
@@ -37,7 +40,13 @@ from .ops.scatters import ScatterMethods
 from .ops.products import ProductMethods
 from ._tensor_api.memory import MemoryMethods
 from ._argforms import alias_class
-from ._tensor_base import TensorBase, Size, _make, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
+from . import dtypes as _dt
+from ._creation import zeros as _zeros
+from .errors import ShapeError
+from .ops.join import cat as _cat
+from .ops.sparse import sparse_mm as _sparse_mm
+from .ops.index import _data_dependent, _created_array
+from ._tensor_base import TensorBase, Size, _make, _init_slots, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
 
 __all__ = ["Tensor", "Size"]
 
@@ -45,7 +54,8 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, ComplexMethods, InplaceMethods, ConvertMethods, AutogradMethods,
+             LinalgMethods, DecompMethods, SpecialMethods, CompositeMethods, ComplexMethods,
+             InplaceMethods, ConvertMethods, AutogradMethods,
              PointwiseMethods, StatsMethods, ScatterMethods, ProductMethods, MemoryMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
@@ -55,6 +65,27 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
     tensor([2., 4.])
     """
     __slots__ = ()
+
+    def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        """A dense tensor's nonzero entries as a sparse COO tensor (coalesced); gradient flows
+        back to the dense tensor through the selected values."""
+        if layout is not None and layout is not _dt.sparse_coo:
+            raise RuntimeError(f"to_sparse: only layout=cadenza.sparse_coo is supported, got "
+                               f"{layout}")
+        nd = self.ndim if sparse_dim is None else int(sparse_dim)
+        _data_dependent(self, "to_sparse")
+        arr = self._host()
+        mask = arr != 0 if nd == arr.ndim else \
+            (arr.reshape(arr.shape[:nd] + (-1,)) != 0).any(-1)
+        idx = np.stack(np.nonzero(mask)).astype(np.int64).reshape(nd, -1)
+        values = self[tuple(_index_tensor(i, self) for i in idx)] if idx.shape[1] else \
+            self.reshape(-1, *self.shape[nd:])[:0]
+        return _sparse(_index_tensor(idx, self), values, tuple(self.shape), True)
+
+    to_sparse_coo = to_sparse
+
+    def to_dense(self, dtype=None, *, masked_grad=True):
+        return self if dtype is None else self.to(dtype)
 
     def __reduce_ex__(self, protocol):
         # For copy/deepcopy and multiprocessing; checkpoints never use pickle (see cadenza.io).
@@ -86,3 +117,336 @@ def _rebuild_tensor(cls, arr, requires_grad):
     if not isinstance(t, cls) or getattr(t, "_data", None) is None:
         t = _make(arr)
     return t
+
+
+# ----------------------------------------------------------------------------- sparse COO
+def _sparse_dense_only(name):
+    def method(self, *args, **kwargs):
+        raise RuntimeError(f"{name}: not supported on a sparse COO tensor (layout "
+                           f"cadenza.sparse_coo); call .to_dense() first")
+    method.__name__ = name
+    return method
+
+
+class SparseCooTensor(Tensor):
+    """A sparse COO tensor (``layout == cadenza.sparse_coo``): ``indices`` (sparse_dim, nnz)
+    int64 and ``values`` (nnz, *dense dims), both ordinary tensors, and a shape. It is a
+    Tensor for ``isinstance`` and the attributes (dtype, device, shape, requires_grad are its
+    values' and its own); the operations graph programs use are its methods (mm / @ with a
+    dense matrix, to_dense, coalesce, sum, t, scaling, moves and casts), with gradients to the
+    values and the dense operand through the ``sparse_mm`` primitive and ordinary index ops.
+    Every other Tensor method raises, as PyTorch does for an op with no sparse kernel."""
+    __slots__ = ("_indices_t", "_values_t", "_sparse_shape", "_coalesced")
+    is_sparse = True
+    layout = _dt.sparse_coo
+
+    # --- attributes
+    @property
+    def shape(self):
+        return Size(self._sparse_shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._sparse_shape)
+        return self._sparse_shape[_norm_dim(dim, len(self._sparse_shape), "size")]
+
+    @property
+    def ndim(self):
+        return len(self._sparse_shape)
+
+    def dim(self):
+        return len(self._sparse_shape)
+
+    ndimension = dim
+
+    def numel(self):
+        return int(np.prod(self._sparse_shape, dtype=np.int64))
+
+    nelement = numel
+
+    @property
+    def requires_grad(self):
+        return self._values_t.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self._values_t.requires_grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        self._values_t.requires_grad_(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._values_t.is_leaf
+
+    @property
+    def grad(self):
+        """A leaf sparse tensor's gradient: sparse, with its indices (its values' gradient)."""
+        g = self._values_t.grad
+        return None if g is None else _sparse(self._indices_t, g, self._sparse_shape,
+                                              self._coalesced)
+
+    @grad.setter
+    def grad(self, value):
+        try:
+            values = self._values_t
+        except AttributeError:  # construction: the values are not set yet
+            return
+        values.grad = None if value is None else value.coalesce()._values_t \
+            if value.is_sparse else value[tuple(self._indices_t)]
+
+    def sparse_dim(self):
+        return int(self._indices_t.shape[0])
+
+    def dense_dim(self):
+        return self._values_t.ndim - 1
+
+    def _nnz(self):
+        return int(self._indices_t.shape[1])
+
+    def _indices(self):
+        return self._indices_t
+
+    def _values(self):
+        return self._values_t
+
+    def indices(self):
+        self._need_coalesced("indices")
+        return self._indices_t
+
+    def values(self):
+        self._need_coalesced("values")
+        return self._values_t
+
+    def _need_coalesced(self, what):
+        if not self._coalesced:
+            raise RuntimeError(f"Cannot get {what} on an uncoalesced tensor, please call "
+                               ".coalesce() first")
+
+    def is_coalesced(self):
+        return self._coalesced
+
+    # --- conversions
+    def coalesce(self):
+        """Entries sorted by index, duplicates summed (gradient flows to the values)."""
+        if self._coalesced:
+            return self
+        _data_dependent(self._indices_t, "coalesce")
+        idx = self._indices_t._host()
+        shape = self._sparse_shape[:idx.shape[0]]
+        lin = np.ravel_multi_index(tuple(idx), shape) if idx.shape[1] else \
+            np.zeros(0, np.int64)
+        uniq, inverse = np.unique(lin, return_inverse=True)
+        new_idx = np.stack(np.unravel_index(uniq, shape)).astype(np.int64).reshape(
+            len(shape), -1)
+        v = self._values_t
+        summed = _zeros(len(uniq), *v.shape[1:], dtype=v.dtype).index_add(
+            0, _index_tensor(inverse, v), v)
+        return _sparse(_index_tensor(new_idx, v), summed, self._sparse_shape, True)
+
+    def to_dense(self, dtype=None, *, masked_grad=True):
+        v = self._values_t if dtype is None else self._values_t.to(dtype)
+        out = _zeros(*self._sparse_shape, dtype=v.dtype)
+        if self._nnz() == 0:
+            return out + v.sum() * 0  # keeps the values in the graph
+        return out.index_put(tuple(self._indices_t), v, accumulate=True)
+
+    def to_sparse(self, sparse_dim=None, *, layout=None):
+        return self
+
+    to_sparse_coo = to_sparse
+
+    def detach(self):
+        return _sparse(self._indices_t, self._values_t.detach(), self._sparse_shape,
+                       self._coalesced)
+
+    def clone(self, *, memory_format=None):
+        return _sparse(self._indices_t.clone(), self._values_t.clone(), self._sparse_shape,
+                       self._coalesced)
+
+    def _with_values(self, v):
+        idx = self._indices_t
+        if v.device != idx.device:
+            idx = idx.to(v.device)
+        return _sparse(idx, v, self._sparse_shape, self._coalesced)
+
+    def to(self, *args, **kwargs):
+        return self._with_values(self._values_t.to(*args, **kwargs))
+
+    def cpu(self, memory_format=None):
+        return self._with_values(self._values_t.cpu())
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        return self._with_values(self._values_t.cuda(device))
+
+    def float(self, memory_format=None):
+        return self._with_values(self._values_t.float())
+
+    def double(self, memory_format=None):
+        return self._with_values(self._values_t.double())
+
+    def half(self, memory_format=None):
+        return self._with_values(self._values_t.half())
+
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        if dtype is None:
+            return "torch.sparse." + Tensor.type(self._values_t).split(".")[-1]
+        return self._with_values(self._values_t.type(dtype))
+
+    # --- maths
+    def t(self):
+        if self.ndim != 2 or self.sparse_dim() != 2:
+            raise RuntimeError(f"t() expects a 2-D sparse tensor, got {self.ndim}-D")
+        return _sparse(self._indices_t.flip(0), self._values_t, self._sparse_shape[::-1], False)
+
+    def transpose(self, dim0, dim1):
+        d0, d1 = _norm_dim(dim0, self.ndim, "transpose"), _norm_dim(dim1, self.ndim, "transpose")
+        if max(d0, d1) >= self.sparse_dim():
+            raise RuntimeError("transpose: only sparse dimensions of a sparse tensor can be "
+                               "swapped")
+        perm = list(range(self.sparse_dim()))
+        perm[d0], perm[d1] = perm[d1], perm[d0]
+        shape = list(self._sparse_shape)
+        shape[d0], shape[d1] = shape[d1], shape[d0]
+        return _sparse(self._indices_t[perm], self._values_t, tuple(shape), False)
+
+    @property
+    def T(self):
+        return self.t()
+
+    @property
+    def mT(self):
+        return self.t()
+
+    def mm(self, mat2):
+        return _sparse_matmul(self, mat2, "mm")
+
+    def matmul(self, other):
+        return _sparse_matmul(self, other, "matmul")
+
+    def __matmul__(self, other):
+        return _sparse_matmul(self, other, "matmul")
+
+    def __rmatmul__(self, other):
+        # dense @ sparse = (sparse^T @ dense^T)^T
+        if other.ndim == 1:
+            return _sparse_matmul(self.t(), other, "matmul")
+        return _sparse_matmul(self.t(), other.mT, "matmul").mT
+
+    def _scaled(self, f):
+        return _sparse(self._indices_t, f(self._values_t), self._sparse_shape, self._coalesced)
+
+    def __mul__(self, other):
+        if isinstance(other, TensorBase) and (other.is_sparse or other.ndim):
+            raise RuntimeError("mul: a sparse COO tensor multiplies only by a scalar here; "
+                               "call .to_dense() first")
+        return self._scaled(lambda v: v * other)
+
+    __rmul__ = mul = __mul__
+
+    def __truediv__(self, other):
+        if isinstance(other, TensorBase) and (other.is_sparse or other.ndim):
+            raise RuntimeError("div: a sparse COO tensor divides only by a scalar here; "
+                               "call .to_dense() first")
+        return self._scaled(lambda v: v / other)
+
+    div = __truediv__
+
+    def __neg__(self):
+        return self._scaled(lambda v: -v)
+
+    neg = __neg__
+
+    def __add__(self, other):
+        if not (isinstance(other, TensorBase) and other.is_sparse):
+            return self.to_dense() + other
+        if tuple(other.shape) != tuple(self.shape):
+            raise RuntimeError(f"add: expected sparse tensors of the same size, got "
+                               f"{tuple(self.shape)} and {tuple(other.shape)}")
+        return _sparse(_cat([self._indices_t, other._indices_t], 1),
+                       _cat([self._values_t, other._values_t.to(self._values_t.dtype)], 0),
+                       self._sparse_shape, False)
+
+    add = __add__
+
+    def __radd__(self, other):
+        return other + self.to_dense()
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        """All entries: a dense scalar; over dims: ``cadenza.sparse.sum`` (a sparse result)."""
+        if dim is None:
+            v = self._values_t if dtype is None else self._values_t.to(dtype)
+            return v.sum()
+        return self.to_dense(dtype).sum(dim, keepdim).to_sparse()
+
+    def __repr__(self):
+        ind = repr(self._indices_t).replace("\n", "\n" + " " * 15)
+        val = repr(self._values_t).replace("\n", "\n" + " " * 7)
+        return (f"tensor(indices={ind},\n       values={val},\n       size="
+                f"{tuple(self._sparse_shape)}, nnz={self._nnz()}, layout=cadenza.sparse_coo)")
+
+    __str__ = __repr__
+
+    def __len__(self):
+        return self._sparse_shape[0]
+
+    def __reduce_ex__(self, protocol):
+        return (_sparse, (self._indices_t, self._values_t, self._sparse_shape, self._coalesced))
+
+    def __deepcopy__(self, memo):
+        return _sparse(copy.deepcopy(self._indices_t, memo), copy.deepcopy(self._values_t, memo),
+                       self._sparse_shape, self._coalesced)
+
+
+# every other public Tensor method: dense only (a clear error instead of a wrong answer on the
+# values array); dunders that would compute densely too
+_SPARSE_KEEP = {n for n, v in vars(SparseCooTensor).items()} | {
+    "backward", "register_hook", "retain_grad", "is_floating_point", "is_complex",
+    "element_size", "data_ptr", "item", "tolist", "numpy", "get_device",
+    "dtype", "device", "is_cuda", "is_cpu", "itemsize", "nbytes", "grad", "grad_fn", "data",
+    "is_sparse", "layout", "requires_grad"}
+for _name in dir(Tensor):
+    if _name.startswith("_") or _name in _SPARSE_KEEP:
+        continue
+    if callable(getattr(Tensor, _name, None)) and not isinstance(
+            getattr(Tensor, _name), (property, type)):
+        setattr(SparseCooTensor, _name, _sparse_dense_only(_name))
+for _name in ("__getitem__", "__setitem__", "__iter__", "__sub__", "__rsub__", "__pow__",
+              "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__array__", "__float__",
+              "__int__", "__bool__", "__iadd__", "__imul__", "__isub__", "__itruediv__",
+              "__rtruediv__", "__floordiv__", "__mod__"):
+    setattr(SparseCooTensor, _name, _sparse_dense_only(_name))
+for _name in ("item", "tolist", "numpy"):
+    setattr(SparseCooTensor, _name, _sparse_dense_only(_name))
+
+
+def _index_tensor(arr, like):
+    """An int64 index array computed from values (a constant of a compiled graph, whose
+    callers checked ``_data_dependent``) as a tensor on ``like``'s device."""
+    t = _created_array(np.array(arr, dtype=np.int64))
+    return t if like.device.type == "cpu" else t.to(like.device)
+
+
+def _sparse(indices, values, shape, coalesced=False):
+    t = object.__new__(SparseCooTensor)
+    _init_slots(t, values._data)
+    t._indices_t = indices
+    t._values_t = values
+    t._sparse_shape = tuple(int(s) for s in shape)
+    t._coalesced = bool(coalesced)
+    t.grad_fn = values.grad_fn
+    return t
+
+
+def _sparse_matmul(a, b, op):
+    if isinstance(b, TensorBase) and b.is_sparse:
+        raise RuntimeError(f"{op}: sparse @ sparse is not supported; call .to_dense() on one "
+                           "operand")
+    if a.ndim != 2 or a.sparse_dim() != 2 or a.dense_dim() != 0:
+        raise RuntimeError(f"{op}: expected a 2-D sparse matrix, got a sparse tensor of size "
+                           f"{tuple(a.shape)}")
+    if b.ndim not in (1, 2) or b.shape[0] != a.shape[1]:
+        raise ShapeError(f"{op}: sparse matrix of size {tuple(a.shape)} and dense operand of "
+                         f"size {tuple(b.shape)} cannot be multiplied")
+    return _sparse_mm(a._indices_t, a._values_t, b, a.shape[0])

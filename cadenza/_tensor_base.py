@@ -60,6 +60,8 @@ class TensorBase:
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
     __array_priority__ = 1000
+    is_sparse = False      # True for the sparse COO subclass (cadenza/_tensor.py)
+    layout = _dt.strided
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):
         # torch.Tensor(2, 3) makes an uninitialised float tensor; torch.Tensor([1, 2]) copies

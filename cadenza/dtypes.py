@@ -62,6 +62,30 @@ class dtype:
         return self.itemsize * 8
 
 
+class layout:
+    """A tensor's memory layout (``cadenza.strided`` for dense tensors, ``cadenza.sparse_coo``
+    for sparse ones), PyTorch's ``torch.layout``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"cadenza.{self.name}"
+
+    def __reduce__(self):
+        return (_layout_from_name, (self.name,))
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+
+
+def _layout_from_name(name):
+    return {"strided": strided, "sparse_coo": sparse_coo}[name]
+
+
 float32 = float = dtype("float32", np.float32, _FLOAT)
 float64 = double = dtype("float64", np.float64, _FLOAT)
 float16 = half = dtype("float16", np.float16, _FLOAT)

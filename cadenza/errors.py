@@ -17,6 +17,12 @@ class DeviceError(RuntimeError):
     """Operands on different devices, or a device that is not available."""
 
 
+class LinAlgError(RuntimeError):
+    """A linear-algebra routine failed on its input: a singular matrix (inv, solve), one that
+    is not positive-definite (cholesky), no convergence (svd, eigh). PyTorch's
+    ``torch.linalg.LinAlgError``."""
+
+
 class TraceError(RuntimeError):
     """Python that cannot be captured into a static graph by cadenza.compile."""
 

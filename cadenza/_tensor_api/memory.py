@@ -20,18 +20,7 @@ from ..ops.inplace import check_inplace
 from ..ops.scatters import _element_offset
 
 
-class layout:
-    """``torch.layout``; ``torch.strided`` is the layout of every dense tensor."""
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"torch.{self.name}"
-
-
-strided = layout("strided")
+from ..dtypes import layout, strided  # noqa: F401 (re-exported: torch.layout, torch.strided)
 
 
 def _root(a):
@@ -151,7 +140,6 @@ class MemoryMethods:
     __slots__ = ()
 
     # --- where the data lives: host memory, a NumPy buffer (or a CuPy one on CUDA)
-    layout = property(lambda self: strided)  # noqa: F811 (the attribute, not the class)
     is_meta = property(_false)
     is_mkldnn = property(_false)
     is_mps = property(_false)

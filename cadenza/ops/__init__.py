@@ -2,7 +2,7 @@
 every primitive (``REGISTRY``); each module's ``__all__`` is its own public functions, and this
 package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mixins of
 ``cadenza/_tensor_api`` read). Families: ``unary``/``binary``/``elementwise`` (maths),
-``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``, ``conv``,
+``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``/``decomp``, ``conv``,
 ``pool``, ``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``,
 ``device``, ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the
 discrete Fourier transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401
 from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, index, linalg,
-               conv, pool, activation, normalization, softmax_fused, inplace, device)
+               decomp, conv, pool, activation, normalization, softmax_fused, inplace, device,
+               sparse, special, composites)
 from . import pointwise, stats, scatters, products  # (issue 10: Tensor methods)
 from . import complex as _complex  # the module: ``complex`` below is torch.complex
 from . import fft as _fft  # the transforms cadenza.fft is built from, stft and windows
@@ -25,6 +26,9 @@ from .join import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .index import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
+from .decomp import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
+from .composites import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
@@ -36,7 +40,7 @@ from .complex import *  # noqa: F401,F403
 from .binary import Add, Mul, Div  # noqa: F401  (the operators' direct path)
 
 __all__ = [n for m in (unary, binary, elementwise, reduce, sorting, views, join, shape, index,
-                       linalg, conv, pool, activation,
+                       linalg, decomp, special, composites, conv, pool, activation,
                        pointwise, stats, scatters, products, _complex, _fft) for n in m.__all__]
 
 from .._argforms import alias_namespace as _alias_namespace  # noqa: E402

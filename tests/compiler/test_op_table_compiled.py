@@ -97,6 +97,14 @@ UNCAPTURABLE = {
     "histogram": (lambda s: True, "the bin edges come from the values' range"),
     "unique_consecutive": (lambda s: True, "output shape is the number of runs"),
     "nonzero_static": (lambda s: True, "the nonzero positions are found on the host"),
+    "sparse.coalesce": (lambda s: True, "the entries kept depend on the index values"),
+    "to_sparse": (lambda s: True, "the number of entries is the number of nonzeros"),
+    "sparse.softmax": (lambda s: True, "its groups of entries are read from the indices"),
+    "sparse.log_softmax": (lambda s: True, "its groups of entries are read from the indices"),
+    "histc": (lambda s: True, "counts the values in NumPy (a Python-side read of the data)"),
+    "lu_unpack": (lambda s: True, "the row swaps (pivots) are read as Python values"),
+    "lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),
+    "linalg.lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),
     # functional composites (tests/ops/opinfo_nn.py)
     "max_pool1d": (lambda s: s.kwargs.get("return_indices"),
                    "return_indices=True is not supported in compiled mode"),
@@ -108,7 +116,7 @@ UNCAPTURABLE = {
 UNCAPTURABLE_GRAD = {
     "index_put": (_mask_index, "the values' gradient is grad[mask], a data-dependent shape"),
 }
-_USER_FILES = ("test_op_table_compiled.py", "opinfo.py")  # where a TraceError may point
+_USER_FILES = ("test_op_table_compiled.py", "opinfo.py", "opinfo_linalg.py")  # where a TraceError may point
 
 
 def _arrays(s):

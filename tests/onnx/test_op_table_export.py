@@ -72,11 +72,92 @@ UNSUPPORTED.update({
     "diagflat": _IDX_PUT, "rot90": {"flip"},
 })
 # --- end issue 10
+# linear algebra (tests/ops/opinfo_linalg.py): the decompositions and solvers have no ONNX op
+UNSUPPORTED.update({
+    "det": {'linalg_det'},
+    "linalg.det": {'linalg_det'},
+    "slogdet": {'linalg_slogdet'},
+    "linalg.slogdet": {'linalg_slogdet'},
+    "logdet": {'linalg_slogdet'},
+    "inverse": {'linalg_inv'},
+    "linalg.inv": {'linalg_inv'},
+    "linalg.inv_ex": {'linalg_inv'},
+    "matrix_power": {'linalg_inv'},
+    "linalg.matrix_power": {'linalg_inv'},
+    "matrix_exp": {'matrix_exp'},
+    "linalg.matrix_exp": {'matrix_exp'},
+    "linalg.solve": {'linalg_solve'},
+    "linalg.solve_ex": {'linalg_solve'},
+    "linalg.solve_triangular": {'solve_triangular'},
+    "triangular_solve": {'solve_triangular'},
+    "linalg.lstsq": {'linalg_svd'},
+    "linalg.tensorinv": {'linalg_inv'},
+    "linalg.tensorsolve": {'linalg_solve'},
+    "cholesky": {'linalg_cholesky'},
+    "linalg.cholesky": {'linalg_cholesky'},
+    "linalg.cholesky_ex": {'linalg_cholesky'},
+    "cholesky_solve": {'linalg_solve'},
+    "cholesky_inverse": {'linalg_inv'},
+    "qr": {'linalg_qr'},
+    "linalg.qr": {'linalg_qr'},
+    "svd": {'linalg_svd'},
+    "linalg.svd": {'linalg_svd'},
+    "linalg.svdvals": {'linalg_svd'},
+    "linalg.eigh": {'linalg_eigh'},
+    "linalg.eigvalsh": {'linalg_eigh'},
+    "pinverse": {'linalg_svd'},
+    "linalg.pinv": {'linalg_svd'},
+    "linalg.matrix_rank": {'linalg_svd'},
+    "linalg.cond": {'linalg_inv', 'linalg_svd'},
+    "linalg.matrix_norm": {'linalg_svd'},
+    "linalg.norm": {'linalg_svd'},
+    "linalg.diagonal": {'getitem'},
+})
+# special functions (tests/ops/opinfo_linalg.py): no ONNX ops for them
+UNSUPPORTED.update({
+    "lgamma": {'lgamma'},
+    "digamma": {'digamma'},
+    "polygamma": {'digamma', 'polygamma'},
+    "mvlgamma": {'lgamma'},
+    "erfinv": {'erfinv'},
+    "i0": {'i0'},
+    "special.xlog1py": {'log1p'},
+    "special.gammaln": {'lgamma'},
+    "special.psi": {'digamma'},
+    "special.multigammaln": {'lgamma'},
+    "special.i0e": {'i0e'},
+    "special.i1": {'i1'},
+    "special.i1e": {'i1e'},
+    "special.erfcx": {'erfcx'},
+    "special.log_ndtr": {'log_ndtr'},
+    "special.ndtr": {'log_ndtr'},
+    "special.ndtri": {'ndtri'},
+    "special.zeta": {'zeta'},
+})
+UNSUPPORTED.update({f"special.{n}": {"orthogonal_polynomial"} for n in (
+    "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+    "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+    "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+    "laguerre_polynomial_l", "legendre_polynomial_p")})
+UNSUPPORTED.update({"special.modified_bessel_i0": {"i0"}, "special.modified_bessel_i1": {"i1"},
+                    "special.gammainc": {"gammainc"}, "special.gammaincc": {"gammainc"}})
+UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"},
+                    "linalg.lu": {"linalg_lu"}, "linalg.lu:P": {"linalg_lu"},
+                    "linalg.lu_factor": {"linalg_lu"}, "linalg.lu_factor_ex": {"linalg_lu"},
+                    "lu": {"linalg_lu"}})
+# sparse COO (tests/ops/opinfo_linalg.py): the sparse product has no ONNX op
+UNSUPPORTED.update({
+    "sparse.mm": {"sparse_mm"}, "spmm:top": {"sparse_mm"},
+    "sparse.mm:dense_sparse": {"flip", "sparse_mm"}, "sparse_coo_tensor:top": {"index_put"},
+    "sparse.sum": {"flip", "index_put", "sparse_mm"}})
 # entries with samples whose output shape (or Python result) depends on the values, or that
 # compiled mode does not capture: export traces as compile does and raises TraceError
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
-                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties",
+                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
+                  "to_sparse", "histc", "lu_unpack", "lu_solve", "linalg.lu_solve",
+                  "sparse.softmax", "sparse.log_softmax",
                   # issue 10
                   "frexp", "histogram", "unique_consecutive", "nonzero_static"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
@@ -87,9 +168,10 @@ EXPORT_BUGS = {
     "logical_xor": _LOGICAL,
     "to_dtype": _IDENTITY, "squeeze": _IDENTITY, "t": _IDENTITY, "expand": _IDENTITY,
     "contiguous": _IDENTITY, "atleast_1d": _IDENTITY, "atleast_2d": _IDENTITY,
+    "atleast_3d": _IDENTITY,
     "dropout:eval": _IDENTITY, "dropout1d:eval": _IDENTITY, "dropout2d:eval": _IDENTITY,
     "dropout3d:eval": _IDENTITY, "alpha_dropout:eval": _IDENTITY,
-    "feature_alpha_dropout:eval": _IDENTITY, "broadcast_shapes": _IDENTITY,
+    "feature_alpha_dropout:eval": _IDENTITY, "matrix_power:01": _IDENTITY, "broadcast_shapes": _IDENTITY,
     "reshape": "reshape of a zero-size tensor: onnx shape inference rejects the Identity",
     "take": "take(x (3, 4), index (2, 2)): GatherElements of the flat input with a 2-d index "
             "(ranks differ)",

@@ -829,6 +829,11 @@ from opinfo_nn import NN_OPS, EXCLUDED_FUNCTIONAL  # noqa: E402,F401
 
 add(*NN_OPS)
 
+# linear algebra: cadenza.linalg and the top-level forms of ops/decomp.py, in their own file
+from opinfo_linalg import LINALG_OPS  # noqa: E402
+
+add(*LINALG_OPS)
+
 
 def by_name():
     return {o.name: o for o in OPS}

@@ -1,0 +1,306 @@
+"""``torch.linalg``: norms, inverses, determinants, solvers and decompositions of batches of
+matrices (leading batch dims), float32/float64, with autograd.
+
+The primitives (inv, det, slogdet, solve, solve_triangular, cholesky, qr, svd, eigh,
+matrix_exp) and PyTorch's top-level forms (``torch.det``, ``torch.svd``...) live in
+``cadenza/ops/decomp.py``; this module is the namespace and the composites over them. A failed
+factorization (a singular matrix, one that is not positive-definite) raises ``LinAlgError``, a
+RuntimeError as in PyTorch.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .errors import LinAlgError, ShapeError
+from ._creation import zeros, arange, eye
+from .ops import decomp as _d
+from .ops.decomp import (det, slogdet, matrix_exp, svdvals, pinv, solve_triangular,
+                         check_matrix, check_float)
+from .ops.linalg import matmul
+from .ops.reduce import norm as _vnorm
+from .ops.shape import diagonal as _diagonal
+from .ops.views import movedim, broadcast_tensors
+from .ops.composites import cross as _cross
+from .dtypes import int32
+
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal",
+           "eigh", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
+           "lu_solve", "matmul", "matrix_exp",
+           "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+           "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
+           "tensorsolve", "vander", "vecdot", "vector_norm"]
+
+_ex = {n: namedtuple(n, fields) for n, fields in (
+    ("inv_ex", ["inverse", "info"]), ("cholesky_ex", ["L", "info"]),
+    ("solve_ex", ["result", "info"]),
+    ("lstsq", ["solution", "residuals", "rank", "singular_values"]),
+    ("lu_factor_ex", ["LU", "pivots", "info"]))}
+
+
+# ----------------------------------------------------------------------------- inverses, solvers
+def inv(A, *, out=None):
+    return _d.linalg_inv(A)
+
+
+def solve(A, B, *, left=True, out=None):
+    return _d.linalg_solve(A, B, left=left)
+
+
+def cholesky(A, *, upper=False, out=None):
+    return _d.linalg_cholesky(A, upper=upper)
+
+
+def _info_zeros(A):
+    return zeros(*A.shape[:-2], dtype=int32)
+
+
+def _ex_call(name, fn, A, check_errors):
+    """``*_ex``: (result, info) with info 0 per matrix; a failure raises when check_errors,
+    else gives a NaN result and info 1 (PyTorch reports the failing LAPACK step in info)."""
+    try:
+        return _ex[name](fn(), _info_zeros(A))
+    except LinAlgError:
+        if check_errors:
+            raise
+        return _ex[name](A.detach() * float("nan"), _info_zeros(A) + 1)
+
+
+def inv_ex(A, *, check_errors=False, out=None):
+    return _ex_call("inv_ex", lambda: inv(A), A, check_errors)
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    return _ex_call("cholesky_ex", lambda: cholesky(A, upper=upper), A, check_errors)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    return _ex_call("solve_ex", lambda: solve(A, B, left=left), A, check_errors)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least-squares solution of A X = B through the pseudo-inverse (PyTorch's default CPU
+    driver 'gelsy': residuals and singular_values are empty, rank is computed)."""
+    check_matrix("linalg.lstsq", A)
+    check_float("linalg.lstsq", A, B)
+    vec = B._data.ndim == A._data.ndim - 1
+    b = B.unsqueeze(-1) if vec else B
+    if b._data.ndim < 2 or b.shape[-2] != A.shape[-2]:
+        raise ShapeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2), got "
+                         f"{A.shape[-2]} and {tuple(B.shape)}")
+    if rcond is None:
+        rcond = np.finfo(A._data.dtype).eps * builtins.max(A.shape[-2], A.shape[-1])
+    x = matmul(pinv(A, rtol=rcond), b)
+    # empty residuals, a view of the solution (in the graph, as PyTorch's)
+    residuals = x.reshape(-1).narrow(0, 0, 0)
+    return _ex["lstsq"](x.squeeze(-1) if vec else x, residuals, matrix_rank(A, rtol=rcond),
+                        zeros(0, dtype=A.dtype))
+
+
+def tensorinv(A, ind=2, *, out=None):
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    lead, rest = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    if math.prod(lead) != math.prod(rest):
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {math.prod(rest)} != "
+                           f"{math.prod(lead)}")
+    return inv(A.reshape(math.prod(lead), math.prod(rest))).reshape(rest + lead)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        A = movedim(A, dims, list(range(A.ndim - len(dims), A.ndim)))
+    rest = tuple(A.shape[B.ndim:])
+    n = math.prod(B.shape)
+    if math.prod(rest) != n:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:])"
+                           f" == prod(self.shape[:other.ndim]), but got {math.prod(rest)} != {n}")
+    return solve(A.reshape(n, n), B.reshape(n)).reshape(rest)
+
+
+# ----------------------------------------------------------------------------- decompositions
+def lu(A, *, pivot=True, out=None):
+    return _d.linalg_lu(A, pivot=pivot)[0]
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    return _d.lu_factor(A, pivot=pivot)
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    LU, piv = _d.lu_factor(A, pivot=pivot)
+    return _ex["lu_factor_ex"](LU, piv, _info_zeros(A))
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    return _d.linalg_lu_solve(LU, pivots, B, left=left, adjoint=adjoint)
+
+
+def qr(A, mode="reduced", *, out=None):
+    return _d.linalg_qr(A, mode)
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    return _d.linalg_svd(A, full_matrices)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is column
+    i of A below the diagonal with a 1 on it (LAPACK's orgqr), for A (..., m, n)."""
+    check_matrix("linalg.householder_product", A)
+    m, n = A.shape[-2], A.shape[-1]
+    k = tau.shape[-1]
+    if n > m or k > n:
+        raise RuntimeError(f"torch.linalg.householder_product: input.shape[-2] must be greater "
+                           f"than or equal to input.shape[-1] and input.shape[-1] must be "
+                           f"greater than or equal to tau.shape[-1], got {tuple(A.shape)} and "
+                           f"{tuple(tau.shape)}")
+    vs = A.tril(-1) + eye(m, n, dtype=A.dtype)
+    q = eye(m, dtype=A.dtype)
+    for i in range(k):
+        v = vs.narrow(-1, i, 1)
+        q = q - matmul(matmul(q, v), v.mT) * tau.narrow(-1, i, 1).unsqueeze(-1)
+    return q.narrow(-1, 0, n)
+
+
+def eigh(A, UPLO="L", *, out=None):
+    return _d.linalg_eigh(A, UPLO)
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    return _d.linalg_eigh(A, UPLO).eigenvalues
+
+
+def matrix_power(A, n, *, out=None):
+    return _d.matrix_power(A, n)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None, tol=None):
+    """The number of singular values above max(atol, rtol * s_max) (rtol defaults to
+    eps * max(m, n) when atol is not given), as int64."""
+    check_matrix("linalg.matrix_rank", A)
+    if tol is not None:
+        atol, rtol = tol, 0.0
+    s = svdvals(A.detach())
+    if rtol is None:
+        rtol = 0.0 if atol is not None and not (not hasattr(atol, "shape") and atol == 0) else \
+            np.finfo(A._data.dtype).eps * builtins.max(A.shape[-2], A.shape[-1])
+    smax = s.amax(-1, keepdim=True) if s.shape[-1] else s
+    tol_ = smax * rtol
+    if atol is not None:
+        tol_ = tol_.clamp(min=atol) if not hasattr(atol, "shape") else \
+            tol_.maximum(atol.unsqueeze(-1))
+    return (s > tol_).long().sum(-1)
+
+
+def cond(A, p=None):
+    """Condition number: s_max / s_min for p None or 2 (s_min / s_max for -2), else
+    norm(A, p) * norm(inv(A), p)."""
+    check_matrix("linalg.cond", A)
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        big, small = s.amax(-1), s.amin(-1)
+        return small / big if p == -2 else big / small
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+# ----------------------------------------------------------------------------- norms
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    check_float("linalg.vector_norm", x) if dtype is None else None
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.vector_norm: Expected a scalar ord, got {ord!r}")
+    return _vnorm(x, float(ord), dim, keepdim, dtype)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    check_matrix("linalg.matrix_norm", A)
+    if dtype is not None:
+        A = A.to(dtype)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim}")
+    d0, d1 = dim[0] % A.ndim, dim[1] % A.ndim
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
+    if ord == "fro":
+        return _vnorm(A, 2, (d0, d1), keepdim)
+    x = movedim(A, (d0, d1), (-2, -1))
+    if ord in ("nuc", 2, -2):
+        s = svdvals(x)
+        r = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+    elif ord in (1, -1, math.inf, -math.inf):
+        col = ord in (1, -1)
+        sums = x.abs().sum(-2 if col else -1)
+        r = sums.amax(-1) if ord > 0 else sums.amin(-1)
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if keepdim:
+        for d in sorted((d0, d1)):
+            r = r.unsqueeze(d)
+    return r
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The vector norm for a 1-d dim (or ord None over all elements), the matrix norm for a
+    2-d dim (or ord given on a 2-d input)."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is not None and len(dim) == 2 or (dim is None and ord is not None and A.ndim == 2):
+        return matrix_norm(A, "fro" if ord is None else ord, dim if dim is not None else (-2, -1),
+                           keepdim, dtype=dtype)
+    if dim is None and ord is not None and A.ndim != 1:
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D.")
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.norm: Order {ord} not supported for a vector norm.")
+    return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- products
+def cross(input, other, *, dim=-1, out=None):
+    """Cross product of 3-vectors along dim (batch dims broadcast)."""
+    a, b = broadcast_tensors(input, other)
+    return _cross(a, b, dim)
+
+
+def vecdot(x, y, *, dim=-1, out=None):
+    return (x * y).sum(dim)
+
+
+def multi_dot(tensors, *, out=None):
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    first, last = tensors[0].ndim == 1, tensors[-1].ndim == 1
+    ts = list(tensors)
+    if first:
+        ts[0] = ts[0].unsqueeze(0)
+    if last:
+        ts[-1] = ts[-1].unsqueeze(-1)
+    for i, t in enumerate(ts):
+        if t.ndim != 2:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.ndim}D")
+    out_ = ts[0]
+    for t in ts[1:]:
+        out_ = matmul(out_, t)
+    if first:
+        out_ = out_.squeeze(0)
+    if last:
+        out_ = out_.squeeze(-1)
+    return out_
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    return _diagonal(A, offset, dim1, dim2)
+
+
+def vander(x, *, N=None):
+    """Powers x^0 .. x^(N-1) of the last dim (increasing, as torch.linalg.vander)."""
+    n = x.shape[-1] if N is None else N
+    if n < 1:
+        raise RuntimeError("N must be greater than 1.")
+    return x.unsqueeze(-1) ** arange(n, dtype=x.dtype if x.is_floating_point() else None)
+
