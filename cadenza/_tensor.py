@@ -28,7 +28,6 @@ from .ops.join import JoinMethods
 from .ops.linalg import LinalgMethods
 from .ops.decomp import DecompMethods
 from .ops.special import SpecialMethods
-from .ops.composites import CompositeMethods
 from .ops.reduce import ReduceMethods
 from .ops.shape import ShapeMethods
 from .ops.sorting import SortingMethods
@@ -54,7 +53,7 @@ __all__ = ["Tensor", "Size"]
 
 class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, ElementwiseMethods,
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
-             LinalgMethods, DecompMethods, SpecialMethods, CompositeMethods, ComplexMethods,
+             LinalgMethods, DecompMethods, SpecialMethods, ComplexMethods,
              InplaceMethods, ConvertMethods, AutogradMethods,
              PointwiseMethods, StatsMethods, ScatterMethods, ProductMethods, MemoryMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.

@@ -10,20 +10,19 @@ import itertools
 
 import numpy as np
 
-from .._creation import zeros, eye, arange, tensor as _tensor
+from .._creation import zeros, tensor as _tensor
 from .._tensor_base import TensorBase as Tensor, _norm_dim
-from .._dispatch import state as _state
 from .. import dtypes as _dt
 from ..errors import ShapeError
 from ..dtypes import result_type
 from .join import cat, stack, meshgrid
 from .linalg import matmul
 from .reduce import norm, _sqrt0
-from .views import movedim
 
+# (cross, dist, kron, diag_embed, diagflat, cov, corrcoef, histc and rot90 are Tensor methods
+# too: they live with them in ops/products.py, ops/scatters.py, ops/stats.py and ops/shape.py)
 __all__ = ["atleast_3d", "block_diag", "cartesian_prod", "cdist", "chain_matmul",
-           "combinations", "corrcoef", "cov", "cross", "cumulative_trapezoid", "diag_embed",
-           "diagflat", "dist", "histc", "kron", "pdist", "rot90", "trapezoid", "trapz",
+           "combinations", "cumulative_trapezoid", "pdist", "trapezoid", "trapz",
            "tril_indices", "triu_indices", "vander"]
 
 
@@ -54,10 +53,6 @@ def pdist(input, p=2):
     return norm(input[_tensor(i)] - input[_tensor(j)], p, -1)
 
 
-def dist(input, other, p=2):
-    return norm(input - other, p)
-
-
 # ----------------------------------------------------------------------------- matrix builders
 def block_diag(*tensors):
     """The tensors (0-d, 1-d as a row, or 2-d) along the diagonal of one matrix."""
@@ -80,37 +75,6 @@ def block_diag(*tensors):
     return cat(rows, 0)
 
 
-def kron(input, other):
-    """The Kronecker product: block (i, j...) is input[i, j...] * other."""
-    nd = builtins.max(input.ndim, other.ndim)
-    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape))
-    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape))
-    a2 = a.reshape(tuple(s for d in a.shape for s in (d, 1)))
-    b2 = b.reshape(tuple(s for d in b.shape for s in (1, d)))
-    return (a2 * b2).reshape(tuple(x * y for x, y in zip(a.shape, b.shape)))
-
-
-def diag_embed(input, offset=0, dim1=-2, dim2=-1):
-    """Matrices whose diagonal (offset) is the last dim of input, placed at dims dim1, dim2."""
-    n = input.shape[-1] + builtins.abs(offset)
-    e = eye(n, dtype=input.dtype)
-    # the (k, k + offset) entries of an n x n matrix, k along input's last dim
-    sel = np.zeros((input.shape[-1], n, n), dtype=bool)
-    k = np.arange(input.shape[-1])
-    r, c = (k, k + offset) if offset >= 0 else (k - offset, k)
-    sel[k, r, c] = True
-    out = (input.unsqueeze(-1).unsqueeze(-1) * _tensor(sel.astype(e._data.dtype))).sum(-3)
-    nd = out.ndim
-    d1, d2 = _norm_dim(dim1, nd, "diag_embed"), _norm_dim(dim2, nd, "diag_embed")
-    if (d1, d2) != (nd - 2, nd - 1):
-        out = movedim(out, (nd - 2, nd - 1), (d1, d2))
-    return out
-
-
-def diagflat(input, offset=0):
-    return diag_embed(input.reshape(-1), offset)
-
-
 def vander(x, N=None, increasing=False):
     """Powers of a 1-d x: x^(N-1) ... x^0 per row (increasing=True: x^0 first)."""
     if x.ndim != 1:
@@ -126,22 +90,6 @@ def vander(x, N=None, increasing=False):
     return base ** _tensor(powers, dtype=dt)
 
 
-def cross(input, other, dim=None):
-    """Cross product of 3-vectors along dim (default: the first dim of size 3)."""
-    if dim is None:
-        dim = next((d for d in range(input.ndim) if input.shape[d] == 3 and
-                    other.shape[d] == 3), None) if input.ndim == other.ndim else None
-        if dim is None:
-            raise RuntimeError("no dimension of size 3 in input")
-    d = _norm_dim(dim, input.ndim, "cross")
-    if input.shape[d] != 3 or other.shape[d] != 3:
-        raise ShapeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
-                         f"{input.shape[d]} and {other.shape[d]}")
-    a0, a1, a2 = (input.narrow(d, i, 1) for i in range(3))
-    b0, b1, b2 = (other.narrow(d, i, 1) for i in range(3))
-    return cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
-
-
 def chain_matmul(*matrices, out=None):
     if len(matrices) == 1:
         return matrices[0].clone()
@@ -152,67 +100,6 @@ def chain_matmul(*matrices, out=None):
 
 
 # ----------------------------------------------------------------------------- statistics
-def cov(input, *, correction=1, fweights=None, aweights=None):
-    """Covariance of the rows (variables) over the columns (observations), with optional
-    frequency and analytic weights."""
-    if input.ndim > 2:
-        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
-                           f"input with {input.ndim} dimensions")
-    x = input.reshape(1, -1) if input.ndim < 2 else input
-    if not x.is_floating_point():
-        x = x.to(_dt.get_default_dtype())
-    n = x.shape[1]
-    w = None
-    if fweights is not None:
-        w = fweights.to(x.dtype)
-    if aweights is not None:
-        w = aweights.to(x.dtype) if w is None else w * aweights.to(x.dtype)
-    if w is None:
-        avg = x.mean(1, keepdim=True)
-        norm_ = n - correction
-    else:
-        wsum = w.sum()
-        avg = (x * w).sum(1, keepdim=True) / wsum
-        norm_ = wsum - correction if aweights is None else \
-            wsum - correction * (w * aweights.to(x.dtype)).sum() / wsum
-    xc = x - avg
-    xw = xc if w is None else xc * w
-    c = matmul(xw, xc.mT) / (norm_ if isinstance(norm_, Tensor) else builtins.max(norm_, 0))
-    return c.reshape(()) if input.ndim < 2 else c
-
-
-def corrcoef(input):
-    c = cov(input)
-    if c.ndim == 0:
-        return c / c
-    d = c.diagonal(0, -2, -1)
-    sd = d.sqrt()
-    return (c / sd.unsqueeze(1) / sd.unsqueeze(0)).clamp(-1, 1)
-
-
-def histc(input, bins=100, min=0, max=0):
-    """Counts of the elements in ``bins`` equal bins over [min, max] (the data's range when
-    both are 0); elements outside are ignored. Not differentiable."""
-    if bins <= 0:
-        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
-    if not input.is_floating_point():
-        raise RuntimeError(f"torch.histc: input tensor and hist tensor should have the same "
-                           f"dtype, but got input {input.dtype.name} and hist float")
-    if _state.tracer is not None:  # the counts are Python-side NumPy of the values
-        _state.tracer.concrete(input, "histc()")
-    a = input.detach()._host().reshape(-1)
-    lo, hi = float(min), float(max)
-    if lo == hi and a.size:
-        lo, hi = float(a.min()), float(a.max())
-    if lo == hi:
-        lo, hi = lo - 1, hi + 1
-    if lo > hi:
-        raise RuntimeError(f"torch.histc: max must be larger than min, but got min {min} "
-                           f"max {max}")
-    counts, _ = np.histogram(a[np.isfinite(a)], bins=bins, range=(lo, hi))
-    return _tensor(counts.astype(input._data.dtype))
-
-
 # ----------------------------------------------------------------------------- integration
 def _trap_parts(y, x, dx, dim):
     d = _norm_dim(dim, y.ndim, "trapezoid")
@@ -288,23 +175,6 @@ def cartesian_prod(*tensors):
     return stack([g.reshape(-1) for g in grids], 1)
 
 
-def rot90(input, k=1, dims=(0, 1)):
-    if len(dims) != 2:
-        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
-    d0, d1 = (_norm_dim(d, input.ndim, "rot90") for d in dims)
-    if d0 == d1:
-        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
-                           f"dim1 = {d1}")
-    k %= 4
-    if k == 1:
-        return input.flip(d1).transpose(d0, d1)
-    if k == 2:
-        return input.flip(d0, d1)
-    if k == 3:
-        return input.flip(d0).transpose(d0, d1)
-    return input.clone()
-
-
 def atleast_3d(*tensors):
     def one(t):
         if t.ndim == 0:
@@ -321,17 +191,3 @@ def atleast_3d(*tensors):
 
 
 # ----------------------------------------------------------------------------- Tensor methods
-class CompositeMethods:
-    """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``);
-    ``cadenza/_tensor.py`` composes them."""
-    __slots__ = ()
-
-    cross = cross
-    dist = dist
-    kron = kron
-    diag_embed = diag_embed
-    diagflat = diagflat
-    cov = cov
-    corrcoef = corrcoef
-    histc = histc
-    rot90 = rot90

@@ -553,8 +553,11 @@ def _xlog(name, log1p):
         x, y = _float(input), _float(other)
         if not x.is_floating_point() and not y.is_floating_point():
             x = x.float()
-        keep_zero = (x == 0) & ~y.isnan()
-        y = where(keep_zero, 0.0 if log1p else 1.0, y)  # no log(0) where the result is 0
+        # x = 0 gives 0 unless y is NaN; only where log(y) is infinite (y = 0, or -1 for
+        # log1p, or inf) is the product replaced, so d/dx stays log(y) at x = 0 as in torch
+        pole = -1.0 if log1p else 0.0
+        keep_zero = (x == 0) & ((y == pole) | y.isinf())
+        y = where(keep_zero, 0.0 if log1p else 1.0, y)
         return where(keep_zero, 0.0, x * (y.log1p() if log1p else y.log()))
     fn.__name__ = name
     fn.__doc__ = f"x * log{'1p' if log1p else ''}(y), 0 where x is 0 (unless y is NaN)."
@@ -620,25 +623,25 @@ class SpecialMethods:
     __slots__ = ()
 
     lgamma = lgamma
-    lgamma_ = make_inplace(lgamma, "lgamma_")
+    lgamma_ = make_inplace(lgamma, "lgamma_", True)
     digamma = digamma
-    digamma_ = make_inplace(digamma, "digamma_")
+    digamma_ = make_inplace(digamma, "digamma_", True)
 
     def polygamma(self, n):
         return polygamma(n, self)
 
     def polygamma_(self, n):
-        return make_inplace(lambda x: polygamma(n, x), "polygamma_")(self)
+        return make_inplace(lambda x: polygamma(n, x), "polygamma_", True)(self)
 
     mvlgamma = mvlgamma
-    mvlgamma_ = make_inplace(mvlgamma, "mvlgamma_")
+    mvlgamma_ = make_inplace(mvlgamma, "mvlgamma_", True)
     erfinv = erfinv
-    erfinv_ = make_inplace(erfinv, "erfinv_")
+    erfinv_ = make_inplace(erfinv, "erfinv_", True)
     i0 = i0
-    i0_ = make_inplace(i0, "i0_")
+    i0_ = make_inplace(i0, "i0_", True)
     sinc = sinc
-    sinc_ = make_inplace(sinc, "sinc_")
+    sinc_ = make_inplace(sinc, "sinc_", True)
     logit = logit
-    logit_ = make_inplace(logit, "logit_")
+    logit_ = make_inplace(logit, "logit_", True)
     xlogy = xlogy
-    xlogy_ = make_inplace(xlogy, "xlogy_")
+    xlogy_ = make_inplace(xlogy, "xlogy_", True)

@@ -183,7 +183,7 @@ def test_memory_and_device_queries_match_torch():
     assert c.pin_memory() is c and not c.is_pinned() and not t.is_pinned()
     assert c.share_memory_() is c and c.is_shared() == t.is_shared() is False
     assert c.get_device() == t.get_device() == -1
-    assert repr(c.layout) == repr(t.layout) == "torch.strided"
+    assert repr(c.layout) == "cadenza.strided" and repr(t.layout) == "torch.strided"
     for attr in ("is_meta", "is_mkldnn", "is_mps", "is_xla", "is_xpu", "is_ipu", "is_maia",
                  "is_mtia", "is_vulkan", "is_nested", "is_quantized"):
         assert getattr(c, attr) is getattr(t, attr) is False, attr
