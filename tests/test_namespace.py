@@ -192,3 +192,14 @@ def test_bfloat16_checkpoint_reads_in_a_fresh_process(tmp_path):
     out = _fresh(f"import cadenza\nw = cadenza.load({str(path)!r})['w']\n"
                  "print(w.dtype, w.float().tolist())")
     assert out == "cadenza.bfloat16 [0.0, 1.0, 2.0]"
+
+
+def test_gradcheck_stays_callable_after_importing_its_module():
+    """``import cadenza.autograd.gradcheck`` binds the module to the package's name; it must
+    still be callable as torch.autograd.gradcheck is (it once broke 284 op-table tests)."""
+    import subprocess
+    import sys
+    code = ("import cadenza.autograd.gradcheck, cadenza\n"
+            "x = cadenza.randn(3, dtype=cadenza.float64, requires_grad=True)\n"
+            "assert cadenza.autograd.gradcheck(lambda a: a.sin(), (x,))\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,6 +5,8 @@ analytical side follows PyTorch's convention: the gradient of a real loss L is
 dL/d(re) + i dL/d(im)."""
 from __future__ import annotations
 
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -121,3 +123,15 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
 
     return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)
+
+
+class _CallableModule(types.ModuleType):
+    """``cadenza.autograd.gradcheck`` is torch's function and also the module defining it:
+    importing the module first binds the module to that name (the import system sets the
+    parent's attribute), so the module calls the function too."""
+
+    def __call__(self, *args, **kwargs):
+        return gradcheck(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

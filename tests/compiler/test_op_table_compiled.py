@@ -101,7 +101,6 @@ UNCAPTURABLE = {
     "to_sparse": (lambda s: True, "the number of entries is the number of nonzeros"),
     "sparse.softmax": (lambda s: True, "its groups of entries are read from the indices"),
     "sparse.log_softmax": (lambda s: True, "its groups of entries are read from the indices"),
-    "histc": (lambda s: True, "counts the values in NumPy (a Python-side read of the data)"),
     "lu_unpack": (lambda s: True, "the row swaps (pivots) are read as Python values"),
     "lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),
     "linalg.lu_solve": (lambda s: True, "the row swaps (pivots) are read as Python values"),

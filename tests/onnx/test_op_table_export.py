@@ -156,7 +156,7 @@ UNSUPPORTED.update({
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
                   "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
-                  "to_sparse", "histc", "lu_unpack", "lu_solve", "linalg.lu_solve",
+                  "to_sparse", "lu_unpack", "lu_solve", "linalg.lu_solve",
                   "sparse.softmax", "sparse.log_softmax",
                   # issue 10
                   "frexp", "histogram", "unique_consecutive", "nonzero_static"}
