@@ -23,7 +23,8 @@ from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss,
                    CosineEmbeddingLoss)
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .rnn_cell import RNNCellBase, RNNCell, LSTMCell, GRUCell
-from .transformer import TransformerEncoderLayer, TransformerEncoder
+from .transformer import (Transformer, TransformerEncoderLayer, TransformerEncoder,
+                          TransformerDecoderLayer, TransformerDecoder)
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
@@ -39,5 +40,5 @@ __all__ = [
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "RNNBase", "RNN", "LSTM", "GRU",
     "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "TransformerEncoderLayer",
-    "TransformerEncoder",
+    "TransformerEncoder", "Transformer", "TransformerDecoderLayer", "TransformerDecoder",
 ]
