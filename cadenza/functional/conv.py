@@ -10,7 +10,8 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import ntuple
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
-           "pad", "linear", "bilinear", "pixel_shuffle", "pixel_unshuffle"]
+           "pad", "linear", "bilinear", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+           "native_channel_shuffle"]
 
 pad = ops.pad
 
@@ -271,3 +272,25 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*lead, C, H // r, r, W // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H/r, W/r)
     return x.reshape(*lead, C * r * r, H // r, W // r)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, C, *) with C = g k: view the channels as (g, k), transpose to (k, g) (ShuffleNet).
+
+    >>> channel_shuffle(cadenza.arange(4.0).reshape(1, 4, 1), 2).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+    if input.ndim < 3:
+        raise ShapeError(f"channel_shuffle: expected an input with more than 2 dims "
+                         f"(N, C, *), got {fmt_shape(input.shape)}")
+    if groups <= 0:
+        raise ValueError(f"channel_shuffle: expected groups > 0, got {groups}")
+    N, C, *rest = input.shape
+    if C % groups:
+        raise ShapeError(f"channel_shuffle: expected the number of channels ({C}) divisible "
+                         f"by groups ({groups}), got input {fmt_shape(input.shape)}")
+    x = input.reshape(N, groups, C // groups, *rest).transpose(1, 2)
+    return x.reshape(N, C, *rest)
+
+
+native_channel_shuffle = channel_shuffle

@@ -15,7 +15,7 @@ import torch.nn.functional as TF
 
 import cadenza
 import cadenza.nn.functional as F
-from opinfo_base import Maker, OpInfo, S
+from opinfo_base import Err, Maker, OpInfo, S
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -135,6 +135,7 @@ add(nn("relu6", unary_nn(low=-8, high=8)),
     nn("selu_", unary_nn(), cd=_inplace(F.selu_), th=_inplace(TF.selu_)),
     nn("leaky_relu_", unary_nn((0.2,)), cd=_inplace(F.leaky_relu_), th=_inplace(TF.leaky_relu_)),
     nn("hardtanh_", unary_nn((-0.5, 1.5)), cd=_inplace(F.hardtanh_), th=_inplace(TF.hardtanh_)),
+    nn("rrelu_", unary_nn((0.1, 0.3)), cd=_inplace(F.rrelu_), th=_inplace(TF.rrelu_)),
     nn("threshold_", lambda m: [S(_x(m), 0.5, -2.0)], cd=_inplace(F.threshold_),
        th=_inplace(TF.threshold_)),
     nn("relu:inplace", lambda m: [S(_x(m), True)], cd=_inplace(F.relu), th=_inplace(TF.relu)),
@@ -237,6 +238,11 @@ add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear
                                        S(m(2, 3, 4, 5), (5, 3))]),
     nn("pixel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 8, 3, 4), 2), S(m(9, 2, 1), 3)]),
     nn("pixel_unshuffle", lambda m: [S(m(1, 1, 4, 2), 2), S(m(2, 1, 4, 6), 2)]),
+    nn("channel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 6, 3), 3), S(m(2, 6, 1), 6)],
+       errors=(Err(lambda m: S(m(2, 6), 3), RuntimeError),
+               Err(lambda m: S(m(2, 5, 2), 3), RuntimeError))),
+    # torch has no derivative for native_channel_shuffle: forward only
+    nn("native_channel_shuffle", lambda m: [S(m(2, 6, 3, 2), 3)], grad=False),
     )
 
 # ----------------------------------------------------------------------------- embedding

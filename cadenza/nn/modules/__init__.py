@@ -8,7 +8,8 @@ from .linear import Identity, Linear, LazyLinear, Bilinear, Flatten, Unflatten
 from .sparse import Embedding
 from .normalization import LayerNorm, RMSNorm, GroupNorm
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
-from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout
+from .dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout,
+                      FeatureAlphaDropout)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d,
                       AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
@@ -16,7 +17,7 @@ from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d,
 from .activation import (ReLU, ReLU6, SELU, SiLU, Mish, Hardswish, Hardsigmoid,
                          Hardtanh, GELU, Tanh, Sigmoid, LogSigmoid, Softsign, Tanhshrink,
                          Softmax, LogSoftmax, Softmin, GLU, LeakyReLU, ELU, CELU, Softplus,
-                         Threshold, Softshrink, Hardshrink, PReLU)
+                         Threshold, Softshrink, Hardshrink, PReLU, RReLU, Softmax2d)
 from .activation_mha import MultiheadAttention
 from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss,
                    HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, SoftMarginLoss,
@@ -25,6 +26,16 @@ from .rnn import RNNBase, RNN, LSTM, GRU
 from .rnn_cell import RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (Transformer, TransformerEncoderLayer, TransformerEncoder,
                           TransformerDecoderLayer, TransformerDecoder)
+from .padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d,
+                      ReplicationPad2d, ReplicationPad3d, CircularPad1d, CircularPad2d,
+                      CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d,
+                      ZeroPad2d, ZeroPad3d)
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .channelshuffle import ChannelShuffle
+from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .fold import Fold, Unfold
+from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
+from .distance import PairwiseDistance, CosineSimilarity
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
@@ -41,4 +52,11 @@ __all__ = [
     "KLDivLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "RNNBase", "RNN", "LSTM", "GRU",
     "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "TransformerEncoderLayer",
     "TransformerEncoder", "Transformer", "TransformerDecoderLayer", "TransformerDecoder",
+    "FeatureAlphaDropout", "RReLU", "Softmax2d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
+    "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "PixelShuffle", "PixelUnshuffle",
+    "ChannelShuffle", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "Fold", "Unfold",
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PairwiseDistance",
+    "CosineSimilarity",
 ]
