@@ -99,11 +99,13 @@ UNCAPTURABLE = {
                            "return_indices=True is not supported in compiled mode"),
     "max_pool2d:ties": (lambda s: s.kwargs.get("return_indices"),
                         "return_indices=True is not supported in compiled mode"),
+    "ctc_loss": (lambda s: True, "the recursion's shape comes from the targets and lengths"),
 }
 UNCAPTURABLE_GRAD = {
     "index_put": (_mask_index, "the values' gradient is grad[mask], a data-dependent shape"),
 }
-_USER_FILES = ("test_op_table_compiled.py", "opinfo.py")  # where a TraceError may point
+# where a TraceError may point
+_USER_FILES = ("test_op_table_compiled.py", "opinfo.py", "opinfo_nn.py")
 
 
 def _arrays(s):

@@ -59,7 +59,7 @@ UNSUPPORTED = {
 # compiled mode does not capture: export traces as compile does and raises TraceError
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
-                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties"}
+                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "ctc_loss"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"

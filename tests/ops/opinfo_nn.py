@@ -375,6 +375,26 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
     nn("triplet_margin_loss", lambda m: [
         S(m(4, 3), m(4, 3), m(4, 3), swap=True, reduction=r) for r in ("mean", "none")] + [
         S(m(2, 3), m(2, 3), m(2, 3), 0.5, 1)]),
+    nn("multi_margin_loss", lambda m: [
+        S(m(4, 5), np.array([1, 0, 4, 2]), reduction=r).const(1) for r in REDUCTIONS] + [
+        S(m(4, 5), np.array([1, 0, 4, 2]), 2, 0.7, m(5, low=0.1, high=2)).const(1, 4),
+        S(m(5), np.array(3)).const(1)]),
+    nn("multilabel_margin_loss", lambda m: [
+        S(m(3, 4), np.array([[3, 0, -1, 1], [1, 2, 0, 3], [-1, 0, 0, 0]]), reduction=r)
+        .const(1) for r in REDUCTIONS] + [S(m(4), np.array([2, -1, 0, 0])).const(1)]),
+    nn("triplet_margin_with_distance_loss", lambda m: [
+        S(m(4, 3), m(4, 3), m(4, 3), swap=True, reduction=r) for r in ("mean", "none")] + [
+        S(m(2, 3), m(2, 3), m(2, 3), margin=0.5)]),
+    # through log_softmax: torch's CTC gradient w.r.t. log_probs is only right composed with it
+    nn("ctc_loss", lambda m: [
+        S(m(6, 2, 4), np.array([[1, 2, 2], [3, 1, 1]]), np.array([6, 5]), np.array([3, 2]),
+          reduction=r).const(1, 2, 3) for r in REDUCTIONS] + [
+        S(m(5, 2, 4), np.array([1, 2, 0]), np.array([5, 4]), np.array([2, 1]), blank=3).const(
+            1, 2, 3),
+        S(m(5, 4), np.array([1, 2]), np.array(5), np.array(2)).const(1, 2, 3)],
+       cd=lambda x, *a, **k: F.ctc_loss(F.log_softmax(x, -1), *a, **k),
+       th=lambda x, *a, **k: TF.ctc_loss(TF.log_softmax(x, -1), *a, **k),
+       rtol=1e-4, check_limit=48),
     nn("hinge_embedding_loss", lambda m: [
         S(m(4), np.array([1.0, -1.0, 1.0, -1.0], m.dtype), reduction=r).const(1)
         for r in ("mean", "none")]),

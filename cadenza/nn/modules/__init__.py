@@ -21,7 +21,10 @@ from .activation import (ReLU, ReLU6, SELU, SiLU, Mish, Hardswish, Hardsigmoid,
 from .activation_mha import MultiheadAttention
 from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss,
                    HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, SoftMarginLoss,
-                   CosineEmbeddingLoss)
+                   CosineEmbeddingLoss, NLLLoss2d, PoissonNLLLoss, GaussianNLLLoss,
+                   HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
+                   MultiLabelSoftMarginLoss, MultiMarginLoss, TripletMarginLoss,
+                   TripletMarginWithDistanceLoss, CTCLoss)
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .rnn_cell import RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (Transformer, TransformerEncoderLayer, TransformerEncoder,
@@ -59,4 +62,7 @@ __all__ = [
     "ChannelShuffle", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "Fold", "Unfold",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PairwiseDistance",
     "CosineSimilarity",
+    "NLLLoss2d", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+    "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss",
 ]
