@@ -48,6 +48,12 @@ UNSUPPORTED = {
     "conv_transpose1d": {"fold"}, "conv_transpose2d": {"fold"},
     "adaptive_max_pool1d": {"floor_divide", "remainder"},
     "adaptive_max_pool2d": {"floor_divide", "remainder"},
+    "conv_transpose3d": {"fold"},
+    **{n: {"floor_divide", "remainder"} for n in (
+        "max_pool3d", "max_pool3d_with_indices", "adaptive_max_pool3d",
+        "adaptive_max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
+        "adaptive_max_pool2d_with_indices")},
+    **{n: {"index_put"} for n in ("max_unpool1d", "max_unpool2d", "max_unpool3d")},
     "embedding:grad_rules": {"index_put", "remainder"},
     "elu": _NO_EXPM1, "selu": _NO_EXPM1, "celu": _NO_EXPM1,
     "elu_": _NO_EXPM1, "selu_": _NO_EXPM1, "celu_": _NO_EXPM1,
@@ -59,7 +65,10 @@ UNSUPPORTED = {
 # compiled mode does not capture: export traces as compile does and raises TraceError
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
-                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "ctc_loss"}
+                  "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "ctc_loss",
+                  "fractional_max_pool2d", "fractional_max_pool3d",
+                  "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices",
+                  "max_pool1d_with_indices", "max_pool2d_with_indices"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)
 _IDENTITY = "a graph whose output is its input exports with no output (onnxruntime rejects it)"
 _LOGICAL = "logical ops on float inputs export And/Or/Xor/Not without a cast to bool"

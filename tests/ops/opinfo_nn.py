@@ -186,6 +186,21 @@ add(nn("linear:F", lambda m: [S(m(4, 3), m(5, 3), m(5)), S(m(3), m(5, 3))]),
                                       S(m(2, 4, 3, 4), m(4, 3, 3, 2), m(6), stride=(2, 3),
                                         dilation=2, groups=2)],
        rtol=1e-4, check_limit=40),
+    nn("conv3d", lambda m: [S(m(1, 1, 2, 3, 2), m(1, 1, 2, 2, 2)),
+                            S(m(1, 2, 3, 3, 3), m(2, 2, 2, 2, 2)),
+                            S(m(2, 4, 4, 5, 3), m(6, 2, 3, 2, 2), m(6), 2, 1, 1, 2),
+                            S(m(1, 2, 5, 4, 4), m(2, 2, 2, 3, 2), stride=(1, 2, 1),
+                              padding=(2, 0, 1), dilation=(2, 1, 1)),
+                            S(m(2, 4, 3, 4), m(3, 2, 2, 3, 2), padding="same")],
+       rtol=1e-4, check_limit=40),
+    nn("conv_transpose3d", lambda m: [S(m(1, 2, 2, 2, 2), m(2, 1, 2, 2, 2), stride=2),
+                                      S(m(2, 4, 3, 2, 3), m(4, 2, 2, 3, 2), m(4), 2, 1, 1, 2),
+                                      S(m(1, 2, 2, 3, 2), m(2, 3, 3, 2, 2), m(3),
+                                        stride=(3, 1, 2), dilation=(2, 1, 1),
+                                        padding=(1, 0, 1), output_padding=(1, 0, 1))],
+       rtol=1e-4, check_limit=40),
+    nn("conv_tbc", lambda m: [S(m(5, 2, 3), m(2, 3, 4), m(4)), S(m(4, 1, 2), m(3, 2, 2), m(2), 1)],
+       th=torch.conv_tbc, check_limit=40),
     )
 
 # ----------------------------------------------------------------------------- pooling
@@ -217,6 +232,82 @@ add(nn("max_pool1d", lambda m: [S(m(1, 2, 5), 2), S(m(2, 3, 9), 3, 2, 1, return_
     nn("adaptive_max_pool1d", lambda m: [S(m(1, 2, 7), 3), S(m(2, 3, 7), 3, True)]),
     nn("adaptive_max_pool2d", lambda m: [S(m(1, 2, 4, 3), (3, 2)),
                                          S(m(2, 3, 7, 6), (2, 3), True), S(m(3, 4, 6), 2)]),
+    )
+
+
+
+def _unpool_idx(lead, out, k):
+    """Valid flat indices of max_pool's winners: one random position in each k window."""
+    rng = np.random.default_rng(len(out))
+    in_sp = [o * kk for o, kk in zip(out, k)]
+    grids = np.meshgrid(*[np.arange(o) for o in out], indexing="ij")
+    flat = 0
+    for i, (g, kk) in enumerate(zip(grids, k)):
+        pos = g * kk + rng.integers(0, kk, size=(*lead, *out))
+        flat = flat * in_sp[i] + pos
+    return flat.astype(np.int64)
+
+
+_U = np.random.default_rng(9).random((2, 3, 3))                  # fractional pool samples
+add(nn("max_pool3d", lambda m: [S(m(1, 1, 2, 2, 4), 2),
+                                S(m(1, 2, 4, 4, 4), 2), S(m(2, 2, 5, 4, 6), 3, 2, 1),
+                                S(m(2, 3, 4, 5), (2, 3, 2), (1, 2, 2), 0, (2, 1, 1),
+                                  return_indices=True),
+                                S(m(1, 2, 5, 5, 4), 2, 2, ceil_mode=True)], check_limit=40),
+    nn("max_pool3d_with_indices", lambda m: [S(m(1, 1, 2, 2, 4), 2), S(m(2, 3, 4, 5), 3, 2, 1)],
+       check_limit=40),
+    nn("avg_pool3d", lambda m: [S(m(1, 1, 2, 2, 4), 2),
+                                S(m(1, 2, 4, 4, 4), 2), S(m(2, 2, 5, 4, 6), 3, 2, 1),
+                                S(m(2, 2, 5, 4, 6), 3, 2, 1, count_include_pad=False),
+                                S(m(2, 3, 5, 4), 2, 2, 1, True),
+                                S(m(1, 2, 4, 4, 4), 2, divisor_override=3)], check_limit=40),
+    nn("adaptive_avg_pool3d", lambda m: [S(m(1, 1, 2, 3, 4), (1, 2, 2)),
+                                         S(m(1, 2, 4, 5, 3), (2, 3, 2)), S(m(2, 3, 4, 5), 1),
+                                         S(m(1, 2, 4, 5, 3), (None, 2, 3))]),
+    nn("adaptive_max_pool3d", lambda m: [S(m(1, 1, 2, 3, 4), (1, 2, 2)),
+                                         S(m(1, 2, 4, 5, 3), (2, 3, 2)),
+                                         S(m(2, 3, 4, 5), 2, True)], check_limit=40),
+    nn("adaptive_max_pool3d_with_indices", lambda m: [S(m(1, 1, 2, 3, 4), (1, 2, 2))]),
+    nn("max_pool1d_with_indices", lambda m: [S(m(2, 1, 9), 3, 2, 1)]),
+    nn("max_pool2d_with_indices", lambda m: [S(m(1, 1, 5, 4), 3, 2, 1)]),
+    nn("adaptive_max_pool1d_with_indices", lambda m: [S(m(2, 1, 7), 3)]),
+    nn("adaptive_max_pool2d_with_indices", lambda m: [S(m(1, 1, 5, 4), (2, 3))]),
+    nn("lp_pool1d", lambda m: [S(m(2, 1, 8, low=0.1, high=2), 2, 3, 2),
+                               S(m(2, 3, 8, low=0.1, high=2), 1.5, 2)]),
+    nn("lp_pool2d", lambda m: [S(m(2, 3, 6, 5, low=0.1, high=2), 2, 2),
+                               S(m(1, 2, 6, 5, low=0.1, high=2), 3, (2, 3), 1),
+                               S(m(1, 2, 5, 5, low=0.1, high=2), 2, 2, 2, True),
+                               S(m(1, 2, 4, 4), float("inf"), 2)], check_limit=40),
+    nn("lp_pool3d", lambda m: [S(m(1, 1, 2, 2, 4, low=0.1, high=2), 2, 2),
+                               S(m(1, 2, 4, 4, 4, low=0.1, high=2), 2, 2)], check_limit=40),
+    nn("max_unpool1d", lambda m: [S(m(2, 3, 4), _unpool_idx((2, 3), (4,), (2,)), 2).const(1),
+                                  S(m(2, 3, 4), _unpool_idx((2, 3), (4,), (2,)), 2,
+                                    output_size=(9,)).const(1)], check_limit=60),
+    nn("max_unpool2d", lambda m: [S(m(1, 2, 2, 3), _unpool_idx((1, 2), (2, 3), (2, 2)), 2)
+                                  .const(1),
+                                  S(m(2, 2, 3), _unpool_idx((2,), (2, 3), (3, 2)), (3, 2))
+                                  .const(1)], check_limit=60),
+    nn("max_unpool3d", lambda m: [S(m(1, 2, 2, 2, 1), _unpool_idx((1, 2), (2, 2, 1), (2, 2, 2)),
+                                    2).const(1)]),
+    nn("fractional_max_pool2d", lambda m: [
+        S(m(1, 1, 5, 4), 2, output_size=(3, 2), _random_samples=_U[:1, :1, :2].astype(m.dtype))
+        .const("_random_samples"),
+        S(m(2, 3, 7, 6), 2, output_size=(3, 4), _random_samples=_U[:, :, :2].astype(m.dtype))
+        .const("_random_samples"),
+        S(m(2, 3, 7, 6), (2, 3), output_ratio=(0.5, 0.5), return_indices=True,
+          _random_samples=_U[:, :, :2].astype(m.dtype)).const("_random_samples")],
+       check_limit=48),
+    nn("fractional_max_pool3d", lambda m: [
+        S(m(1, 1, 3, 3, 4), 1, output_size=(2, 2, 2), _random_samples=_U[:1, :1].astype(m.dtype))
+        .const("_random_samples"),
+        S(m(2, 3, 5, 4, 6), 2, output_size=(3, 2, 4), _random_samples=_U.astype(m.dtype))
+        .const("_random_samples")], check_limit=48),
+    nn("fractional_max_pool2d_with_indices", lambda m: [
+        S(m(1, 1, 5, 4), 2, output_size=(3, 2), _random_samples=_U[:1, :1, :2].astype(m.dtype))
+        .const("_random_samples")], check_limit=48),
+    nn("fractional_max_pool3d_with_indices", lambda m: [
+        S(m(1, 1, 3, 3, 4), 1, output_size=(2, 2, 2), _random_samples=_U[:1, :1].astype(m.dtype))
+        .const("_random_samples")], check_limit=48),
     )
 
 # ----------------------------------------------------------------------------- resampling
