@@ -125,3 +125,74 @@ def test_rrelu_and_feature_alpha_dropout():
     y = nn.FeatureAlphaDropout(0.5).train()(cadenza.ones(4, 50, 3)).numpy()
     assert np.all(y.std(axis=2) < 1e-12)          # whole channels dropped or kept
     assert len(np.unique(np.round(y, 6))) == 2
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda lib, d: lib.Conv3d(2, 4, 3, padding=1, dtype=d), (2, 2, 4, 5, 3)),
+    (lambda lib, d: lib.Conv3d(4, 6, (2, 3, 1), stride=2, groups=2, bias=False, dtype=d),
+     (1, 4, 5, 6, 3)),
+    (lambda lib, d: lib.Conv3d(2, 3, 3, padding="same", padding_mode="reflect", dtype=d),
+     (2, 4, 4, 5)),
+    (lambda lib, d: lib.ConvTranspose3d(4, 2, 2, stride=2, dtype=d), (1, 4, 2, 3, 2)),
+    (lambda lib, d: lib.ConvTranspose3d(4, 6, 3, stride=(1, 2, 2), padding=1,
+                                        output_padding=(0, 1, 1), groups=2, dtype=d),
+     (2, 4, 3, 2, 3)),
+])
+def test_conv3d_modules(make, shape):
+    cm, tm = make(nn, D), make(torch.nn, TD)
+    assert repr(cm) == repr(tm)
+    assert list(cm.state_dict()) == list(tm.state_dict())
+    check_module(cm, tm, rand(*shape), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, args, kw, shape", [
+    ("MaxPool3d", (2,), {}, (2, 3, 4, 4, 6)),
+    ("MaxPool3d", (3, 2, 1), dict(ceil_mode=True), (1, 2, 5, 6, 5)),
+    ("AvgPool3d", (3, 2, 1), dict(count_include_pad=False), (1, 2, 5, 6, 5)),
+    ("AvgPool3d", ((2, 1, 2),), {}, (2, 4, 4, 6)),
+    ("AdaptiveAvgPool3d", ((2, 3, None),), {}, (1, 2, 5, 6, 4)),
+    ("AdaptiveMaxPool3d", ((2, 3, 2),), {}, (1, 2, 5, 6, 4)),
+    ("LPPool1d", (2, 3, 2), {}, (2, 3, 9)),
+    ("LPPool2d", (2.0, (2, 3)), dict(ceil_mode=True), (2, 3, 5, 7)),
+    ("LPPool3d", (1, 2), {}, (1, 2, 4, 4, 4)),
+])
+def test_pool_modules(name, args, kw, shape):
+    cm, tm = _both(name, *args, **kw)
+    assert repr(cm) == repr(tm)
+    x = rand(*shape)
+    check_module(cm, tm, np.abs(x) + 0.1 if name.startswith("LP") else x)
+
+
+def test_max_pool3d_indices_and_unpool_modules():
+    for nd, shape in ((1, (2, 3, 8)), (2, (2, 3, 4, 6)), (3, (1, 2, 4, 4, 6))):
+        cpool, tpool = _both(f"MaxPool{nd}d", 2, return_indices=True)
+        cun, tun = _both(f"MaxUnpool{nd}d", 2)
+        assert repr(cun) == repr(tun)
+        x = rand(*shape)
+        (co, ci), (to, ti) = cpool(cadenza.tensor(x)), tpool(torch.tensor(x))
+        np.testing.assert_array_equal(ci.numpy(), ti.numpy())
+        check_module(cun, tun, to.numpy(), ti.numpy())
+        check_module(cun, tun, to.numpy(), ti.numpy(), kwargs=dict(output_size=shape))
+    cm, tm = _both("AdaptiveMaxPool3d", 2, return_indices=True)
+    x = rand(1, 2, 5, 4, 3)
+    np.testing.assert_array_equal(cm(cadenza.tensor(x))[1].numpy(), tm(torch.tensor(x))[1].numpy())
+
+
+def test_fractional_max_pool_modules():
+    u = np.random.default_rng(1).random((2, 3, 2))
+    cm = nn.FractionalMaxPool2d(3, output_size=(4, 3), _random_samples=cadenza.tensor(u))
+    tm = torch.nn.FractionalMaxPool2d(3, output_size=(4, 3), _random_samples=torch.tensor(u))
+    check_module(cm, tm, rand(2, 3, 9, 8))
+    u3 = np.random.default_rng(1).random((1, 2, 3))
+    cm = nn.FractionalMaxPool3d(2, output_ratio=0.5, return_indices=True,
+                                _random_samples=cadenza.tensor(u3))
+    tm = torch.nn.FractionalMaxPool3d(2, output_ratio=0.5, return_indices=True,
+                                      _random_samples=torch.tensor(u3))
+    check_module(cm, tm, rand(1, 2, 6, 7, 8))
+    cadenza.manual_seed(0)
+    out = nn.FractionalMaxPool2d(2, output_ratio=(0.5, 0.7))(cadenza.randn(2, 3, 10, 10))
+    assert out.shape == (2, 3, 5, 7)
+    with pytest.raises(ValueError, match="either an output size"):
+        nn.FractionalMaxPool2d(2)
+    with pytest.raises(ValueError, match="only one"):
+        nn.FractionalMaxPool2d(2, output_size=3, output_ratio=0.5)

@@ -10,10 +10,12 @@ from .normalization import LayerNorm, RMSNorm, GroupNorm
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout,
                       FeatureAlphaDropout)
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d,
                       AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
-                      AdaptiveMaxPool2d)
+                      AdaptiveMaxPool2d, MaxPool3d, AvgPool3d, AdaptiveAvgPool3d,
+                      AdaptiveMaxPool3d, LPPool1d, LPPool2d, LPPool3d, MaxUnpool1d, MaxUnpool2d,
+                      MaxUnpool3d, FractionalMaxPool2d, FractionalMaxPool3d)
 from .activation import (ReLU, ReLU6, SELU, SiLU, Mish, Hardswish, Hardsigmoid,
                          Hardtanh, GELU, Tanh, Sigmoid, LogSigmoid, Softsign, Tanhshrink,
                          Softmax, LogSoftmax, Softmin, GLU, LeakyReLU, ELU, CELU, Softplus,
@@ -65,4 +67,7 @@ __all__ = [
     "NLLLoss2d", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
     "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
     "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss",
+    "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxUnpool1d", "MaxUnpool2d",
+    "MaxUnpool3d", "FractionalMaxPool2d", "FractionalMaxPool3d",
 ]

@@ -1,4 +1,4 @@
-"""Conv1d, Conv2d and ConvTranspose1d/2d (weights and init as PyTorch)."""
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d (weights and init as PyTorch)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -89,7 +89,7 @@ class _ConvNd(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def _conv(self, input, weight, bias):
-        conv = F.conv1d if self._n == 1 else F.conv2d
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self._n - 1]
         if self.padding_mode != "zeros":
             return conv(F.pad(input, self._reversed_padding_repeated_twice,
                               mode=self.padding_mode), weight, bias, self.stride, 0,
@@ -150,6 +150,22 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, device, dtype)
 
 
+class Conv3d(_ConvNd):
+    """3-d convolution over (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out).
+
+    >>> import cadenza as torch
+    >>> torch.nn.Conv3d(2, 4, 3, padding=1)(torch.randn(1, 2, 4, 5, 6)).shape
+    cadenza.Size([1, 4, 4, 5, 6])
+    """
+    _n = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+
+
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
@@ -176,7 +192,7 @@ class _ConvTransposeNd(_ConvNd):
 
     def forward(self, input, output_size=None):
         op = self._output_padding(input, output_size)
-        fn = F.conv_transpose1d if self._n == 1 else F.conv_transpose2d
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._n - 1]
         return fn(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
                   self.dilation)
 
@@ -194,3 +210,13 @@ class ConvTranspose2d(_ConvTransposeNd):
     cadenza.Size([1, 2, 10, 10])
     """
     _n = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-d convolution: (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out).
+
+    >>> import cadenza as torch
+    >>> torch.nn.ConvTranspose3d(4, 2, 2, stride=2)(torch.randn(1, 4, 2, 3, 3)).shape
+    cadenza.Size([1, 2, 4, 6, 6])
+    """
+    _n = 3
