@@ -170,6 +170,7 @@ def test_max_pool3d_indices_and_unpool_modules():
         assert repr(cun) == repr(tun)
         x = rand(*shape)
         (co, ci), (to, ti) = cpool(cadenza.tensor(x)), tpool(torch.tensor(x))
+        np.testing.assert_array_equal(co.numpy(), to.numpy())
         np.testing.assert_array_equal(ci.numpy(), ti.numpy())
         check_module(cun, tun, to.numpy(), ti.numpy())
         check_module(cun, tun, to.numpy(), ti.numpy(), kwargs=dict(output_size=shape))
