@@ -10,6 +10,7 @@ from . import functional, init, utils, parallel
 from .modules import *  # noqa: F403  (the layers; modules.__all__ lists them)
 from .modules import __all__ as _modules_all
 from .parallel import DataParallel
-from .parameter import Parameter, Buffer, UninitializedParameter
+from .parameter import Parameter, Buffer, UninitializedParameter, UninitializedBuffer
 
-__all__ = ["Parameter", "Buffer", "UninitializedParameter", "DataParallel", *_modules_all]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "DataParallel",
+           *_modules_all]

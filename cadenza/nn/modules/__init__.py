@@ -7,10 +7,13 @@ from .container import (Sequential, ModuleList, ModuleDict, ParameterList,
 from .linear import Identity, Linear, LazyLinear, Bilinear, Flatten, Unflatten
 from .sparse import Embedding
 from .normalization import LayerNorm, RMSNorm, GroupNorm
-from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .batchnorm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LazyBatchNorm1d, LazyBatchNorm2d,
+                        LazyBatchNorm3d, SyncBatchNorm)
 from .dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout,
                       FeatureAlphaDropout)
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+                   LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d,
+                   LazyConvTranspose2d, LazyConvTranspose3d)
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d,
                       AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, MaxPool3d, AvgPool3d, AdaptiveAvgPool3d,
@@ -37,7 +40,9 @@ from .padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, Replica
                       ZeroPad2d, ZeroPad3d)
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .channelshuffle import ChannelShuffle
-from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .instancenorm import (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LazyInstanceNorm1d,
+                           LazyInstanceNorm2d, LazyInstanceNorm3d)
+from .lazy import LazyModuleMixin
 from .fold import Fold, Unfold
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .distance import PairwiseDistance, CosineSimilarity
@@ -70,4 +75,7 @@ __all__ = [
     "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
     "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxUnpool1d", "MaxUnpool2d",
     "MaxUnpool3d", "FractionalMaxPool2d", "FractionalMaxPool3d",
+    "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+    "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+    "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 
 from .. import functional as F
-from .batchnorm import _BatchNorm
+from .batchnorm import _BatchNorm, _LazyNormBase
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d",
+           "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 class _InstanceNorm(_BatchNorm):
@@ -67,3 +68,30 @@ class InstanceNorm2d(_InstanceNorm):
 class InstanceNorm3d(_InstanceNorm):
     """Instance normalisation of (N, C, D, H, W) or (C, D, H, W)."""
     _no_batch_dim = 4
+
+
+class _LazyInstanceNorm(_LazyNormBase, _InstanceNorm):
+    """As torch's, the lazy forms default to affine=True, track_running_stats=True."""
+
+
+class LazyInstanceNorm1d(_LazyInstanceNorm):
+    """An InstanceNorm1d whose num_features comes from the first input.
+
+    >>> import cadenza as torch
+    >>> torch.nn.LazyInstanceNorm1d(affine=True)(torch.randn(2, 3, 5)).shape
+    cadenza.Size([2, 3, 5])
+    """
+    _no_batch_dim = _feature_dim_from_end = 2
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNorm):
+    """An InstanceNorm2d whose num_features comes from the first input."""
+    _no_batch_dim = _feature_dim_from_end = 3
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNorm):
+    """An InstanceNorm3d whose num_features comes from the first input."""
+    _no_batch_dim = _feature_dim_from_end = 4
+    cls_to_become = InstanceNorm3d
