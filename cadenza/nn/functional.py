@@ -17,7 +17,7 @@ from ..functional import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_with_logits, kl_div, cosine_similarity,
     pairwise_distance, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
     hinge_embedding_loss, soft_margin_loss, poisson_nll_loss, gaussian_nll_loss,
-    multilabel_soft_margin_loss, multi_margin_loss, multilabel_margin_loss,
+    multilabel_soft_margin_loss, multi_margin_loss, multilabel_margin_loss, pdist,
     triplet_margin_with_distance_loss, ctc_loss,
     layer_norm, rms_norm, batch_norm, group_norm, instance_norm, local_response_norm,
     scaled_dot_product_attention,
@@ -27,5 +27,5 @@ from ..functional import (  # noqa: F401
     adaptive_max_pool1d, adaptive_max_pool2d, interpolate, upsample, upsample_nearest,
     upsample_bilinear,
     dropout, dropout1d, dropout2d, dropout3d, alpha_dropout, feature_alpha_dropout,
-    embedding, one_hot,
+    embedding, embedding_bag, one_hot,
 )

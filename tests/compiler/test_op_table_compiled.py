@@ -103,6 +103,7 @@ UNCAPTURABLE = {
                                 "return_indices=True is not supported in compiled mode"),
     "max_pool2d_with_indices": (lambda s: True,
                                 "return_indices=True is not supported in compiled mode"),
+    "embedding_bag:offsets": (lambda s: True, "the bags' extents come from the offsets"),
     "ctc_loss": (lambda s: True, "the recursion's shape comes from the targets and lengths"),
     **{n: (lambda s: True, "the windows come from the random samples' values") for n in (
         "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",

@@ -197,3 +197,52 @@ def test_fractional_max_pool_modules():
         nn.FractionalMaxPool2d(2)
     with pytest.raises(ValueError, match="only one"):
         nn.FractionalMaxPool2d(2, output_size=3, output_ratio=0.5)
+
+
+@pytest.mark.parametrize("name, args, shape", [
+    ("LocalResponseNorm", (3, 1e-2, 0.7, 2.0), (2, 5, 3, 2)),
+    ("LocalResponseNorm", (2,), (2, 4, 6)),
+    ("CrossMapLRN2d", (3, 1e-2, 0.7, 2.0), (2, 5, 3, 2)),
+    ("CrossMapLRN2d", (4, 0.1), (1, 7, 2, 2)),
+])
+def test_local_response_norms(name, args, shape):
+    cm, tm = _both(name, *args)
+    assert repr(cm) == repr(tm)
+    # torch's CrossMapLRN2d backward is a hand-written legacy formula, not the derivative of
+    # its forward: its gradient is checked against finite differences instead
+    lrn = name == "LocalResponseNorm"
+    check_module(cm, tm, rand(*shape), rtol=1e-8, atol=1e-12, grad_inputs=lrn)
+    if not lrn:
+        x = cadenza.tensor(rand(*shape), requires_grad=True)
+        assert cadenza.autograd.gradcheck(cm, (x,))
+
+
+@pytest.mark.parametrize("kw, inp, off", [
+    (dict(mode="sum"), np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4, 4, 6])),
+    (dict(mode="mean", padding_idx=4), np.array([1, 2, 4, 5, 4, 3, 2, 9]),
+     np.array([0, 3, 5])),
+    (dict(mode="max"), np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4, 4, 6])),
+    (dict(mode="sum", include_last_offset=True), np.array([1, 2, 4, 5, 4, 3, 2, 9]),
+     np.array([0, 4, 4, 8])),
+    (dict(mode="mean"), np.array([[1, 2, 4], [5, 4, 3]]), None),
+    (dict(mode="max", padding_idx=2), np.array([[1, 2, 4], [5, 2, 3]]), None),
+])
+def test_embedding_bag(kw, inp, off):
+    cm = nn.EmbeddingBag(10, 3, dtype=D, **kw)
+    tm = torch.nn.EmbeddingBag(10, 3, dtype=TD, **kw)
+    assert repr(cm) == repr(tm)
+    args = (inp,) if off is None else (inp, off)
+    check_module(cm, tm, *args)
+
+
+def test_embedding_bag_per_sample_weights_and_container():
+    cm = nn.EmbeddingBag(10, 3, mode="sum", dtype=D)
+    tm = torch.nn.EmbeddingBag(10, 3, mode="sum", dtype=TD)
+    check_module(cm, tm, np.array([1, 2, 4, 5, 4]), np.array([0, 2]),
+                 kwargs=dict(per_sample_weights=rand(5)))
+    with pytest.raises(NotImplementedError, match="per_sample_weights"):
+        nn.EmbeddingBag(10, 3)(cadenza.tensor([1, 2]), cadenza.tensor([0]),
+                               per_sample_weights=cadenza.ones(2))
+    with pytest.warns(UserWarning, match="deprecated"):
+        c = nn.Container(a=nn.Linear(2, 2))
+    assert isinstance(c.a, nn.Linear) and len(list(c.parameters())) == 2

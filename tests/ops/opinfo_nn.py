@@ -345,6 +345,21 @@ add(nn("embedding", lambda m: [S(np.array([[0, 2, 4], [4, 4, 1]]), m(5, 3)),
         S(np.array([[0, 2, 4], [4, 4, 1]]), m(5, 3), padding_idx=4),
         S(np.array([0, 2, 2, 1]), m(4, 3), scale_grad_by_freq=True)], gradcheck=False))
 
+_BAGS = np.array([1, 2, 4, 0, 4, 3, 2, 4])
+add(nn("embedding_bag", lambda m: [
+        S(np.array([[0, 2, 4], [4, 4, 1]]), m(5, 3), mode=md) for md in ("sum", "mean", "max")]
+       + [S(np.array([[0, 2, 4], [4, 3, 1]]), m(5, 3), mode="mean", padding_idx=4),
+          S(np.array([[0, 2], [4, 1]]), m(5, 3), mode="sum", per_sample_weights=m(2, 2))],
+       check_limit=30),
+    # offsets give the bags' extents (values read on the host: not compiled)
+    nn("embedding_bag:offsets", lambda m: [
+        S(_BAGS, m(5, 3), np.array([0, 3, 3, 6]), mode=md) for md in ("sum", "mean", "max")]
+       + [S(_BAGS, m(5, 3), np.array([0, 2, 5, 8]), mode="sum", include_last_offset=True),
+          S(_BAGS, m(5, 3), np.array([0, 2, 5]), mode="mean", padding_idx=4),
+          S(_BAGS, m(5, 2), np.array([0, 5]), mode="sum", per_sample_weights=m(8))],
+       check_limit=30),
+    )
+
 # ----------------------------------------------------------------------------- normalisation
 add(nn("batch_norm", lambda m: [
         S(m(4, 3), None, None, m(3), m(3), True, 0.3, 1e-4),
@@ -494,6 +509,7 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
 # ----------------------------------------------------------------------------- similarity
 add(nn("cosine_similarity", lambda m: [S(m(3, 4), m(3, 4)), S(m(3, 4), m(1, 4), dim=0),
                                        S(m(2, 3), m(2, 3), 1, 0.5)]),
+    nn("pdist", lambda m: [S(m(4, 3)), S(m(5, 2), 1.0), S(m(3, 4), 3.5), S(m(1, 3))]),
     nn("pairwise_distance", lambda m: [S(m(3, 4), m(3, 4)), S(m(3, 4), m(3, 4), 1.0, keepdim=True),
                                        S(m(3, 4), m(4), 3.0)]),
     )

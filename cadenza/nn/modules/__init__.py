@@ -2,11 +2,11 @@
 from .module import Module
 from ._state import IncompatibleKeys as _IncompatibleKeys
 from ._hooks import RemovableHandle
-from .container import (Sequential, ModuleList, ModuleDict, ParameterList,
+from .container import (Container, Sequential, ModuleList, ModuleDict, ParameterList,
                         ParameterDict)
 from .linear import Identity, Linear, LazyLinear, Bilinear, Flatten, Unflatten
-from .sparse import Embedding
-from .normalization import LayerNorm, RMSNorm, GroupNorm
+from .sparse import Embedding, EmbeddingBag
+from .normalization import LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm, CrossMapLRN2d
 from .batchnorm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LazyBatchNorm1d, LazyBatchNorm2d,
                         LazyBatchNorm3d, SyncBatchNorm)
 from .dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout,
@@ -42,7 +42,7 @@ from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .channelshuffle import ChannelShuffle
 from .instancenorm import (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LazyInstanceNorm1d,
                            LazyInstanceNorm2d, LazyInstanceNorm3d)
-from .lazy import LazyModuleMixin
+
 from .fold import Fold, Unfold
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .distance import PairwiseDistance, CosineSimilarity
@@ -78,4 +78,5 @@ __all__ = [
     "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
     "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
     "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+    "Container", "EmbeddingBag", "LocalResponseNorm", "CrossMapLRN2d",
 ]
