@@ -29,3 +29,5 @@ from ..functional import (  # noqa: F401
     dropout, dropout1d, dropout2d, dropout3d, alpha_dropout, feature_alpha_dropout,
     embedding, embedding_bag, one_hot,
 )
+from ..functional.vision import (  # noqa: F401  (torch.nn.functional's constants)
+    GRID_SAMPLE_INTERPOLATION_MODES, GRID_SAMPLE_PADDING_MODES)

@@ -49,6 +49,7 @@ UNSUPPORTED = {
     "adaptive_max_pool1d": {"floor_divide", "remainder"},
     "adaptive_max_pool2d": {"floor_divide", "remainder"},
     "conv_transpose3d": {"fold"},
+    "grid_sample": {"fmod"}, "grid_sample:nearest": {"fmod"},
     **{n: {"floor_divide", "remainder"} for n in (
         "max_pool3d", "max_pool3d_with_indices", "adaptive_max_pool3d",
         "adaptive_max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",

@@ -327,6 +327,20 @@ add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear
     nn("upsample_nearest", lambda m: [S(m(1, 1, 2, 3), scale_factor=2), S(m(2, 3, 4, 5), (5, 3))]),
     nn("upsample_bilinear", lambda m: [S(m(1, 1, 2, 3), scale_factor=2),
                                        S(m(2, 3, 4, 5), (5, 3))]),
+    nn("affine_grid", lambda m: [S(m(2, 2, 3), (2, 3, 4, 5)),
+                                 S(m(1, 2, 3), (1, 1, 3, 2), align_corners=True),
+                                 S(m(1, 3, 4), (1, 2, 2, 3, 2))]),
+    nn("grid_sample", lambda m: [
+        S(m(1, 1, 3, 2), m(1, 2, 2, 2, low=-1.2, high=1.2)),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-1.2, high=1.2), align_corners=True),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-1.5, high=1.5), padding_mode="border"),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection"),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection",
+          align_corners=True)], check_limit=30),
+    # nearest: piecewise constant in the grid (no finite differences across a rounding)
+    nn("grid_sample:nearest", lambda m: [
+        S(m(1, 2, 3, 4), m(1, 3, 2, 2, low=-1.2, high=1.2), mode="nearest", padding_mode=p)
+        .const(1) for p in ("zeros", "border", "reflection")], check_limit=40),
     nn("pixel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 8, 3, 4), 2), S(m(9, 2, 1), 3)]),
     nn("pixel_unshuffle", lambda m: [S(m(1, 1, 4, 2), 2), S(m(2, 1, 4, 6), 2)]),
     nn("channel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 6, 3), 3), S(m(2, 6, 1), 6)],
