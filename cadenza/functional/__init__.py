@@ -13,7 +13,7 @@ sparse (embedding, one_hot), vision (affine_grid, grid_sample).
 from __future__ import annotations
 
 from . import (activation, loss, norm, attention, conv, pool, pool3d, pool_variants, sparse,
-               vision)
+               vision, linear_ce)
 from . import dropout as _dropout_mod  # before the star imports rebind 'dropout' to the function
 from .activation import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
@@ -26,7 +26,9 @@ from .pool3d import *  # noqa: F401,F403
 from .pool_variants import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .vision import *  # noqa: F401,F403
+from .linear_ce import *  # noqa: F401,F403
 
 __all__ = sorted(set(activation.__all__ + loss.__all__ + norm.__all__ + _dropout_mod.__all__
                      + attention.__all__ + conv.__all__ + pool.__all__ + pool3d.__all__
-                     + pool_variants.__all__ + sparse.__all__ + vision.__all__))
+                     + pool_variants.__all__ + sparse.__all__ + vision.__all__
+                     + linear_ce.__all__))

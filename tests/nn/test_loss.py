@@ -156,3 +156,25 @@ def test_ctc_loss_module(kw):
         yt.sum().backward()
         np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-7, atol=1e-12)
     assert repr(cm) == repr(tm)
+
+
+def test_linear_cross_entropy_loss_module():
+    for kw in (dict(), dict(bias=True, label_smoothing=0.1, ignore_index=1),
+               dict(out_features=(2,), reduction="sum")):
+        cm = nn.LinearCrossEntropyLoss(3, 5, dtype=cadenza.float64, **kw)
+        tm = torch.nn.LinearCrossEntropyLoss(3, 5, dtype=torch.float64, **kw)
+        assert repr(cm) == repr(tm)
+        assert list(cm.state_dict()) == list(tm.state_dict())
+        tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in cm.state_dict().items()})
+        x = rand(4, 3)
+        t = np.array([[0, 4], [2, 1], [3, 3], [1, 0]]) if "out_features" in kw else \
+            np.array([0, 4, 2, 1])
+        cx, tx = cadenza.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        yc, yt = cm(cx, cadenza.tensor(t)), tm(tx, torch.tensor(t))
+        np.testing.assert_allclose(yc.item(), yt.item(), rtol=1e-10)
+        yc.backward()
+        yt.backward()
+        np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-8)
+        np.testing.assert_allclose(cm.linear.weight.grad.numpy(),
+                                   tm.linear.weight.grad.numpy(), rtol=1e-8)
+    assert nn.LinearCrossEntropyOptions(batch_chunk_size=8).batch_chunk_size == 8

@@ -45,6 +45,7 @@ UNSUPPORTED = {
     "index_copy": {"index_put"}, "index_fill": {"index_put"},
     "einsum": {"einsum"}, "tensordot": {"einsum"},
     "cross_entropy": {"cross_entropy"}, "fold": {"fold"},
+    "linear_cross_entropy": {"cross_entropy"},
     "conv_transpose1d": {"fold"}, "conv_transpose2d": {"fold"},
     "adaptive_max_pool1d": {"floor_divide", "remainder"},
     "adaptive_max_pool2d": {"floor_divide", "remainder"},

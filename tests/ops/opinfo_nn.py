@@ -495,6 +495,12 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
     nn("triplet_margin_loss", lambda m: [
         S(m(4, 3), m(4, 3), m(4, 3), swap=True, reduction=r) for r in ("mean", "none")] + [
         S(m(2, 3), m(2, 3), m(2, 3), 0.5, 1)]),
+    nn("linear_cross_entropy", lambda m: [
+        S(m(4, 3), m(5, 3), np.array([0, 4, 2, 1]), linear_bias=m(5), reduction=r).const(2)
+        for r in REDUCTIONS] + [
+        S(m(4, 3), m(5, 3), np.array([0, 4, 2, 1]), ignore_index=2, label_smoothing=0.1,
+          weight=m(5, low=0.5, high=2)).const(2, "weight"),
+        S(m(2, 3), m(4, 2, 3), np.array([[0, 3], [2, 1]])).const(2)], check_limit=40),
     nn("multi_margin_loss", lambda m: [
         S(m(4, 5), np.array([1, 0, 4, 2]), reduction=r).const(1) for r in REDUCTIONS] + [
         S(m(4, 5), np.array([1, 0, 4, 2]), 2, 0.7, m(5, low=0.1, high=2)).const(1, 4),

@@ -29,7 +29,8 @@ from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss,
                    CosineEmbeddingLoss, NLLLoss2d, PoissonNLLLoss, GaussianNLLLoss,
                    HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
                    MultiLabelSoftMarginLoss, MultiMarginLoss, TripletMarginLoss,
-                   TripletMarginWithDistanceLoss, CTCLoss)
+                   TripletMarginWithDistanceLoss, CTCLoss, LinearCrossEntropyLoss,
+                   LinearCrossEntropyOptions)
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .rnn_cell import RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (Transformer, TransformerEncoderLayer, TransformerEncoder,
@@ -79,4 +80,5 @@ __all__ = [
     "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
     "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
     "Container", "EmbeddingBag", "LocalResponseNorm", "CrossMapLRN2d",
+    "LinearCrossEntropyLoss", "LinearCrossEntropyOptions",
 ]
