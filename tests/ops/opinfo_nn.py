@@ -402,7 +402,22 @@ add(nn("scaled_dot_product_attention:mask", lambda m: [
         S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), attn_mask=_MASK),
         S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), attn_mask=m(2, 1, 3, 4)),
         S(m(2, 4, 3, 5), m(2, 2, 3, 5), m(2, 2, 3, 5), is_causal=True, enable_gqa=True),
-        S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), scale=0.3)], rtol=1e-4, check_limit=40))
+        S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), scale=0.3)], rtol=1e-4, check_limit=40),
+    # (query, key, value, E, heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+    #  add_zero_attn, dropout_p, out_proj_weight, out_proj_bias)
+    nn("multi_head_attention_forward", lambda m: [
+        S(m(1, 1, 2), m(2, 1, 2), m(2, 1, 2), 2, 1, m(6, 2), None, None, None, False, 0.0,
+          m(2, 2), None),
+        S(m(3, 2, 4), m(5, 2, 4), m(5, 2, 4), 4, 2, m(12, 4), m(12), None, None, False, 0.0,
+          m(4, 4), m(4),
+          key_padding_mask=np.array([[True, False, False, False, True], [False] * 5]),
+          attn_mask=m(3, 5), average_attn_weights=False),
+        S(m(3, 4), m(5, 4), m(5, 4), 4, 1, m(12, 4), m(12), m(1, 1, 4), m(1, 1, 4), True, 0.0,
+          m(4, 4), m(4), attn_mask=np.triu(np.ones((3, 5), bool), 1)),
+        S(m(3, 2, 4), m(5, 2, 3), m(5, 2, 2), 4, 2, None, m(12), None, None, False, 0.0,
+          m(4, 4), m(4), use_separate_proj_weight=True,
+          q_proj_weight=m(4, 4), k_proj_weight=m(4, 3), v_proj_weight=m(4, 2))],
+       rtol=1e-4, check_limit=80))
 
 
 # ----------------------------------------------------------------------------- losses
