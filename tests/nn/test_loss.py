@@ -178,3 +178,30 @@ def test_linear_cross_entropy_loss_module():
         np.testing.assert_allclose(cm.linear.weight.grad.numpy(),
                                    tm.linear.weight.grad.numpy(), rtol=1e-8)
     assert nn.LinearCrossEntropyOptions(batch_chunk_size=8).batch_chunk_size == 8
+
+
+def test_adaptive_log_softmax_with_loss():
+    cm = nn.AdaptiveLogSoftmaxWithLoss(8, 20, [5, 10, 15], div_value=2.0, head_bias=True,
+                                       dtype=cadenza.float64)
+    tm = torch.nn.AdaptiveLogSoftmaxWithLoss(8, 20, [5, 10, 15], div_value=2.0,
+                                             head_bias=True, dtype=torch.float64)
+    assert repr(cm) == repr(tm) and list(cm.state_dict()) == list(tm.state_dict())
+    tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in cm.state_dict().items()})
+    x, t = rand(6, 8), np.array([0, 7, 12, 19, 3, 14])
+    cx, tx = cadenza.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    co, to = cm(cx, cadenza.tensor(t)), tm(tx, torch.tensor(t))
+    np.testing.assert_allclose(co.output.detach().numpy(), to.output.detach().numpy(),
+                               rtol=1e-10)
+    co.loss.backward()
+    to.loss.backward()
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-8)
+    for (n, p), (_, q) in zip(cm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-8, err_msg=n)
+    np.testing.assert_allclose(cm.log_prob(cadenza.tensor(x)).detach().numpy(),
+                               tm.log_prob(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    np.testing.assert_array_equal(cm.predict(cadenza.tensor(x)).numpy(),
+                                  tm.predict(torch.tensor(x)).numpy())
+    one = cm(cadenza.tensor(x[0]), cadenza.tensor(t[0]))
+    assert one.output.shape == () and abs(one.output.item() - co.output[0].item()) < 1e-12
+    with pytest.raises(RuntimeError, match="Target values"):
+        cm(cadenza.tensor(x), cadenza.tensor(np.array([0, 1, 2, 3, 4, 20])))

@@ -47,6 +47,7 @@ from .instancenorm import (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LazyI
 from .fold import Fold, Unfold
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .distance import PairwiseDistance, CosineSimilarity
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
@@ -81,4 +82,5 @@ __all__ = [
     "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
     "Container", "EmbeddingBag", "LocalResponseNorm", "CrossMapLRN2d",
     "LinearCrossEntropyLoss", "LinearCrossEntropyOptions",
+    "AdaptiveLogSoftmaxWithLoss",
 ]
