@@ -31,3 +31,4 @@ from ..functional import (  # noqa: F401
 )
 from ..functional.vision import (  # noqa: F401  (torch.nn.functional's constants)
     GRID_SAMPLE_INTERPOLATION_MODES, GRID_SAMPLE_PADDING_MODES)
+from . import grad  # noqa: E402,F401  (torch.nn.functional.grad is torch.nn.grad)

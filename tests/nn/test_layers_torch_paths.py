@@ -7,6 +7,7 @@ import torch
 
 import cadenza
 import cadenza.nn as nn
+from cadenza.autograd.gradcheck import gradcheck
 from helpers import check_module, rand
 
 D, TD = cadenza.float64, torch.float64
@@ -214,7 +215,7 @@ def test_local_response_norms(name, args, shape):
     check_module(cm, tm, rand(*shape), rtol=1e-8, atol=1e-12, grad_inputs=lrn)
     if not lrn:
         x = cadenza.tensor(rand(*shape), requires_grad=True)
-        assert cadenza.autograd.gradcheck(cm, (x,))
+        assert gradcheck(cm, (x,))
 
 
 @pytest.mark.parametrize("kw, inp, off", [
