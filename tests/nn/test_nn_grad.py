@@ -1,4 +1,5 @@
-"""torch.nn.grad (conv input/weight gradients) and torch.nn.factory_kwargs vs torch."""
+"""torch.nn.grad (conv input/weight gradients), torch.nn.factory_kwargs and
+torch.nn.common_types vs torch."""
 import numpy as np
 import pytest
 import torch
@@ -36,3 +37,11 @@ def test_factory_kwargs():
         fk({"bad": 1})
     with pytest.raises(TypeError, match="specified twice"):
         fk({"dtype": cadenza.float32, "factory_kwargs": {"dtype": cadenza.float64}})
+
+
+def test_common_types_has_torchs_aliases():
+    import torch.nn.common_types as tc
+    import cadenza.nn.common_types as cc
+    names = {n for n in dir(tc) if n.startswith("_") and n.endswith("_t")}
+    assert names <= set(dir(cc))
+    assert str(cc._size_2_t) == str(tc._size_2_t)
