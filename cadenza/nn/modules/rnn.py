@@ -152,7 +152,7 @@ class RNNBase(Module):
         h_out, c_out = [], []
         seq_len = x.shape[0]
         live = None if lengths is None else \
-            [C.tensor((lengths > t).reshape(-1, 1)) for t in range(seq_len)]
+            [C.tensor((lengths > t).reshape(-1, 1), device=x.device) for t in range(seq_len)]
         for layer in range(self.num_layers):
             outs_dir = []
             for d in range(dirs):

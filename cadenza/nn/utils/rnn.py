@@ -110,7 +110,7 @@ def _pack(padded, lengths, sorted_indices):
     # flat (t * B + b) positions of every packed row, step by step
     rows = np.concatenate([t * B + order[:n] for t, n in enumerate(sizes)])
     flat = padded.reshape(padded.shape[0] * B, *padded.shape[2:])
-    data = flat.index_select(0, C.tensor(rows))
+    data = flat.index_select(0, C.tensor(rows, device=padded.device))
     return PackedSequence(data, C.tensor(sizes), sorted_indices,
                           invert_permutation(sorted_indices))
 
@@ -186,7 +186,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
         u = _np_int(unsorted)
         src, ls = src[:, u], ls[u]
     fill = C.full((1, *data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
-    out = cat([data, fill], 0).index_select(0, C.tensor(src.reshape(-1)))
+    out = cat([data, fill], 0).index_select(0, C.tensor(src.reshape(-1), device=data.device))
     out = out.reshape(T, B, *data.shape[1:])
     if batch_first:
         out = out.transpose(0, 1)
