@@ -6,7 +6,7 @@ functional and utils.
 >>> model(torch.randn(3, 4)).shape
 cadenza.Size([3, 2])
 """
-from . import common_types, functional, grad, init, utils, parallel
+from . import attention, common_types, functional, grad, init, utils, parallel
 from .modules import *  # noqa: F403  (the layers; modules.__all__ lists them)
 from .modules import __all__ as _modules_all
 from .parallel import DataParallel
