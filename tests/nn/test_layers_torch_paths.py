@@ -250,3 +250,8 @@ def test_embedding_bag_per_sample_weights_and_container():
     with pytest.warns(UserWarning, match="deprecated"):
         c = nn.Container(a=nn.Linear(2, 2))
     assert isinstance(c.a, nn.Linear) and len(list(c.parameters())) == 2
+
+
+def test_upsample_bicubic():
+    cm, tm = _both("Upsample", scale_factor=2, mode="bicubic", align_corners=False)
+    check_module(cm, tm, rand(2, 3, 4, 5), rtol=1e-10, atol=1e-12)
