@@ -23,7 +23,7 @@ __all__ = [
     "celu", "celu_", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh", "hardtanh_",
     "hardsigmoid", "hardswish", "sigmoid", "tanh", "logsigmoid", "softmax", "log_softmax",
     "softmin", "glu", "normalize", "prelu", "threshold", "threshold_", "tanhshrink",
-    "softshrink", "hardshrink", "rrelu", "gumbel_softmax",
+    "softshrink", "hardshrink", "rrelu", "rrelu_", "gumbel_softmax",
 ]
 
 
@@ -436,6 +436,12 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         slope = (lower + upper) / 2
     out = ops.where(input > 0, input, input * slope)
     return _maybe_inplace(input, out, inplace, "rrelu")
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    """In-place rrelu."""
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,

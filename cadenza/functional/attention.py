@@ -1,4 +1,5 @@
-"""Scaled dot-product attention (Vaswani et al., 2017) as a composite over matmul and softmax."""
+"""Scaled dot-product attention (Vaswani et al., 2017) as a composite over matmul and softmax,
+and multi_head_attention_forward (the computation of nn.MultiheadAttention)."""
 from __future__ import annotations
 
 import math
@@ -11,9 +12,12 @@ from ..ops.softmax_fused import Softmax
 from .._creation import _created
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
+from .conv import linear
 from .dropout import dropout
+from .activation import softmax
+from .._creation import zeros as _zeros
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
 def _check(q, k, v, attn_mask, is_causal, enable_gqa):
@@ -116,3 +120,118 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return ops.matmul(attn, value)
+
+
+def _additive_mask(mask, dtype, what):
+    """Bool masks (True = masked out) become -inf/0 additive masks; float masks pass."""
+    if mask is None:
+        return None
+    if mask.dtype.name == "bool":
+        return _zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, -math.inf)
+    if not mask.is_floating_point():
+        raise TypeError(f"MultiheadAttention: only bool and floating types of {what} are "
+                        f"supported, got {mask.dtype}")
+    return mask.to(dtype)
+
+
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
+                                 embed_dim_to_check: int, num_heads: int, in_proj_weight,
+                                 in_proj_bias, bias_k, bias_v, add_zero_attn: bool,
+                                 dropout_p: float, out_proj_weight, out_proj_bias,
+                                 training: bool = True, key_padding_mask=None,
+                                 need_weights: bool = True, attn_mask=None,
+                                 use_separate_proj_weight: bool = False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights: bool = True,
+                                 is_causal: bool = False):
+    """Multi-head attention of (L, N, E) queries over (S, N, E_k/E_v) keys and values (or
+    unbatched (L, E)): input projections, optional bias_k/bias_v rows and a zero row,
+    masks (bool: True = masked out, or additive floats), softmax attention per head, output
+    projection. Returns ``(output, weights)`` (weights None unless need_weights).
+
+    >>> E = 4
+    >>> x = cadenza.randn(3, 2, E)
+    >>> out, w = multi_head_attention_forward(
+    ...     x, x, x, E, 2, cadenza.randn(3 * E, E), None, None, None, False, 0.0,
+    ...     cadenza.randn(E, E), None)
+    >>> out.shape, w.shape
+    (cadenza.Size([3, 2, 4]), cadenza.Size([2, 3, 3]))
+    """
+    batched = query.ndim == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    if E != embed_dim_to_check:
+        raise ShapeError(f"multi_head_attention_forward: was expecting embedding dimension "
+                         f"of {embed_dim_to_check}, but got {E}")
+    H = num_heads
+    hd = E // H
+    if hd * H != E:
+        raise ShapeError(f"embed_dim {E} not divisible by num_heads {H}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                           "Transformer module method `generate_square_subsequent_mask` to "
+                           "create this mask.")
+    b = in_proj_bias
+    bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+    if use_separate_proj_weight:
+        wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        wq, wk, wv = in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:]
+    q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
+    dt = q.dtype
+    attn_mask = _additive_mask(attn_mask, dt, "attn_mask")
+    kpm = _additive_mask(key_padding_mask, dt, "key_padding_mask")
+    if bias_k is not None and bias_v is not None:
+        if static_k is not None or static_v is not None:
+            raise RuntimeError("bias cannot be added to static key/value.")
+        k = ops.cat([k, bias_k.expand(1, N, E)], 0)
+        v = ops.cat([v, bias_v.expand(1, N, E)], 0)
+        attn_mask = None if attn_mask is None else ops.pad(attn_mask, (0, 1))
+        kpm = None if kpm is None else ops.pad(kpm, (0, 1))
+    q = q.reshape(L, N * H, hd).transpose(0, 1)                 # (N*H, L, hd)
+    k = k.reshape(k.shape[0], N * H, hd).transpose(0, 1) if static_k is None else static_k
+    v = v.reshape(v.shape[0], N * H, hd).transpose(0, 1) if static_v is None else static_v
+    S = k.shape[1]
+    if add_zero_attn:
+        k = ops.cat([k, _zeros(N * H, 1, hd, dtype=dt, device=k.device)], 1)
+        v = ops.cat([v, _zeros(N * H, 1, hd, dtype=dt, device=v.device)], 1)
+        S += 1
+        attn_mask = None if attn_mask is None else ops.pad(attn_mask, (0, 1))
+        kpm = None if kpm is None else ops.pad(kpm, (0, 1))
+    mask = None
+    if attn_mask is not None:
+        if attn_mask.ndim == 2:
+            if tuple(attn_mask.shape) != (L, S):
+                raise ShapeError(f"MultiheadAttention: expected attn_mask shape {(L, S)}, got "
+                                 f"{fmt_shape(attn_mask.shape)}")
+            mask = attn_mask.reshape(1, L, S)
+        else:
+            if tuple(attn_mask.shape) != (N * H, L, S):
+                raise ShapeError(f"MultiheadAttention: expected attn_mask shape "
+                                 f"{(N * H, L, S)}, got {fmt_shape(attn_mask.shape)}")
+            mask = attn_mask
+    if kpm is not None:
+        if tuple(kpm.shape) != (N, S):
+            raise ShapeError(f"MultiheadAttention: expected key_padding_mask shape {(N, S)}, "
+                             f"got {fmt_shape(kpm.shape)}")
+        kpm = kpm.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
+        mask = kpm if mask is None else mask + kpm
+    scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N*H, L, S)
+    if mask is not None:
+        scores = scores + mask
+    attn = softmax(scores, dim=-1)
+    if dropout_p > 0.0 and training:
+        attn = dropout(attn, p=dropout_p)
+    out = (attn @ v).transpose(0, 1).reshape(L * N, E)            # (L*N, E)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
+    weights = None
+    if need_weights:
+        weights = attn.reshape(N, H, L, S)
+        if average_attn_weights:
+            weights = weights.mean(1)                             # (N, L, S)
+        if not batched:
+            weights = weights.squeeze(0)
+    return (out if batched else out.squeeze(1)), weights

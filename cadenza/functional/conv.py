@@ -4,13 +4,16 @@ height-1 image. Transposed convolutions are the adjoint: a matmul followed by fo
 from __future__ import annotations
 
 from .. import ops
+from .._creation import zeros as _zeros
 from .._tensor_base import TensorBase as Tensor
 from ..ops.conv import unfold, fold, out_size
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import ntuple
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
-           "pad", "linear", "bilinear", "pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "conv_tbc", "unfold", "fold",
+           "pad", "linear", "bilinear", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+           "native_channel_shuffle"]
 
 pad = ops.pad
 
@@ -196,6 +199,117 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     return out.squeeze(0) if unbatched else out
 
 
+def _same_pads(k, d):
+    """'same' padding of one dim: total d (k - 1), the odd one extra on the right (torch)."""
+    tot = d * (k - 1)
+    return tot // 2, tot - tot // 2
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """3-d cross-correlation over (N, C, D, H, W) or (C, D, H, W); weight
+    (O, C / groups, kd, kh, kw): the sum over depth offsets i of conv2d of the depth slices
+    d_out * s + i * dil with weight[:, :, i] (depth folded into the batch).
+
+    >>> conv3d(cadenza.ones(1, 1, 3, 3, 3), cadenza.ones(1, 1, 2, 2, 2)).shape
+    cadenza.Size([1, 1, 2, 2, 2])
+    """
+    op = "conv3d"
+    _check_conv(input, weight, bias, groups, 3, op)
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    s = ntuple(stride, 3, "stride", op)
+    d = ntuple(dilation, 3, "dilation", op)
+    k = tuple(weight.shape[2:])
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: expected padding 'same', 'valid' or ints, got {padding!r}")
+        if padding == "same" and s != (1, 1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided "
+                             f"convolutions, got stride={s}")
+        pairs = [_same_pads(kk, dd) if padding == "same" else (0, 0) for kk, dd in zip(k, d)]
+    else:
+        pairs = [(pp, pp) for pp in ntuple(padding, 3, "padding", op)]
+    if any(a or b for a, b in pairs):
+        x = ops.pad(x, tuple(v for pr in reversed(pairs) for v in pr))
+    N, C, D, H, W = x.shape
+    od = out_size(D, k[0], d[0], 0, s[0])
+    if od <= 0 or any(s_ <= 0 or d_ <= 0 for s_, d_ in zip(s, d)):
+        raise ShapeError(f"{op}: expected positive stride and dilation and a padded input at "
+                         f"least the dilated kernel, got input {fmt_shape(input.shape)}, "
+                         f"weight {fmt_shape(weight.shape)}, stride={s}, dilation={d}")
+    out = None
+    for i in range(k[0]):
+        sl = x[:, :, i * d[0]: i * d[0] + s[0] * (od - 1) + 1: s[0]]      # (N, C, od, H, W)
+        sl = sl.transpose(1, 2).reshape(N * od, C, H, W)
+        y = _conv2d(sl, weight[:, :, i], None, s[1:], (0, 0), d[1:], groups, op)
+        out = y if out is None else out + y
+    O = weight.shape[0]
+    out = out.reshape(N, od, O, *out.shape[2:]).transpose(1, 2)
+    if bias is not None:
+        out = out + bias.reshape(1, O, 1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The adjoint of conv3d; weight (C_in, C_out / groups, kd, kh, kw): conv_transpose2d of
+    every depth slice with weight[:, :, i], scattered to depth d_in * s + i * dil.
+
+    >>> conv_transpose3d(cadenza.ones(1, 1, 2, 2, 2), cadenza.ones(1, 1, 2, 2, 2)).shape
+    cadenza.Size([1, 1, 3, 3, 3])
+    """
+    op = "conv_transpose3d"
+    _check_conv(input, weight, bias, groups, 3, op, transposed=True)
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    s = ntuple(stride, 3, "stride", op)
+    p = ntuple(padding, 3, "padding", op)
+    op_ = ntuple(output_padding, 3, "output_padding", op)
+    d = ntuple(dilation, 3, "dilation", op)
+    if op_[0] < 0 or op_[0] >= max(s[0], d[0]):
+        raise ValueError(f"{op}: expected 0 <= output_padding < stride, got "
+                         f"output_padding={op_}, stride={s}")
+    N, Cin, D, H, W = x.shape
+    kd = weight.shape[2]
+    full = (D - 1) * s[0] + d[0] * (kd - 1) + 1 + op_[0]          # before cropping padding
+    od = full - 2 * p[0]
+    if od <= 0:
+        raise ShapeError(f"{op}: expected a positive output size, got depth {od} for input "
+                         f"{fmt_shape(input.shape)}")
+    xs = x.transpose(1, 2).reshape(N * D, Cin, H, W)
+    out = None
+    for i in range(kd):
+        y = _conv_transpose2d(xs, weight[:, :, i], None, s[1:], p[1:], op_[1:], groups, d[1:],
+                              op)                                    # (N*D, Cout, OH, OW)
+        y = y.reshape(N, D, *y.shape[1:])
+        if s[0] > 1:      # interleave s - 1 zero slices between the input depths
+            z = _zeros((N, D, s[0] - 1, *y.shape[2:]), dtype=y.dtype, device=y.device)
+            y = ops.cat([y.unsqueeze(2), z], 2).reshape(N, D * s[0], *y.shape[2:])
+            y = y[:, :(D - 1) * s[0] + 1]
+        lo = i * d[0]
+        y = ops.pad(y.movedim(1, -1), (lo, full - lo - y.shape[1])).movedim(-1, 1)
+        out = y if out is None else out + y
+    out = out[:, p[0]: p[0] + od].transpose(1, 2)                   # (N, Cout, od, OH, OW)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
+    """1-d convolution over time-batch-channel input (T, N, C_in) with weight (k, C_in, C_out)
+    and bias (C_out,), ``pad`` zeros at both ends of time: out (T + 2 pad - k + 1, N, C_out).
+
+    >>> conv_tbc(cadenza.ones(4, 2, 3), cadenza.ones(2, 3, 5), cadenza.zeros(5)).shape
+    cadenza.Size([3, 2, 5])
+    """
+    if input.ndim != 3 or weight.ndim != 3 or input.shape[2] != weight.shape[1]:
+        raise ShapeError(f"conv_tbc: expected input (T, N, C_in) and weight (k, C_in, C_out), "
+                         f"got {fmt_shape(input.shape)} and {fmt_shape(weight.shape)}")
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias; weight (out_features, in_features).
 
@@ -271,3 +385,25 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*lead, C, H // r, r, W // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H/r, W/r)
     return x.reshape(*lead, C * r * r, H // r, W // r)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, C, *) with C = g k: view the channels as (g, k), transpose to (k, g) (ShuffleNet).
+
+    >>> channel_shuffle(cadenza.arange(4.0).reshape(1, 4, 1), 2).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+    if input.ndim < 3:
+        raise ShapeError(f"channel_shuffle: expected an input with more than 2 dims "
+                         f"(N, C, *), got {fmt_shape(input.shape)}")
+    if groups <= 0:
+        raise ValueError(f"channel_shuffle: expected groups > 0, got {groups}")
+    N, C, *rest = input.shape
+    if C % groups:
+        raise ShapeError(f"channel_shuffle: expected the number of channels ({C}) divisible "
+                         f"by groups ({groups}), got input {fmt_shape(input.shape)}")
+    x = input.reshape(N, groups, C // groups, *rest).transpose(1, 2)
+    return x.reshape(N, C, *rest)
+
+
+native_channel_shuffle = channel_shuffle

@@ -9,6 +9,8 @@ import numpy as np
 from .. import dtypes as _dt, ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import CrossEntropy
+from .._creation import tensor as _tensor, arange as _arange
+from .._trace_hooks import untraceable
 from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
@@ -20,7 +22,8 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
     "pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "hinge_embedding_loss", "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
-    "multilabel_soft_margin_loss",
+    "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+    "triplet_margin_with_distance_loss", "ctc_loss", "pdist",
 ]
 
 
@@ -368,6 +371,22 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return ops.norm(d, p, dim=dim, keepdim=keepdim)
 
 
+def pdist(input: Tensor, p: float = 2) -> Tensor:
+    """The p-norm distances between every pair of rows i < j of an (N, M) input, in row-major
+    order of (i, j): N (N - 1) / 2 values.
+
+    >>> pdist(cadenza.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+    tensor([5.0000, 1.0000, 4.2426])
+    """
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    i, j = np.triu_indices(input.shape[0], 1)
+    d = input.index_select(0, _tensor(i)) - input.index_select(0, _tensor(j))
+    return ops.norm(d, p, 1)
+
+
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor,
                           margin: float = 0.0, size_average=None, reduce=None,
                           reduction: str = "mean") -> Tensor:
@@ -503,3 +522,189 @@ def _clamp_nograd(var, eps):
     # torch clamps var under no_grad: values below eps are raised to eps, but the gradient
     # still flows to var as if unclamped
     return var + (ops.clamp(var.detach(), min=eps) - var.detach())
+
+
+def _as_rows(input, target, op):
+    """(C,) / () or (N, C) / (N,) as (N, C) / (N,) and whether the input was 1-d."""
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ShapeError(f"{op}: expected a non-empty 1-d (C,) or 2-d (N, C) input, got "
+                         f"{fmt_shape(input.shape)}")
+    one = input.ndim == 1
+    return (input.unsqueeze(0) if one else input), one
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p (times
+    weight[y]), divided by C.
+
+    >>> multi_margin_loss(cadenza.tensor([[0.1, 0.2, 0.4, 0.8]]), cadenza.tensor([3]))
+    tensor(0.3250)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    x, one = _as_rows(input, target, "multi_margin_loss")
+    N, C = x.shape
+    t = target.reshape(-1)
+    if t.shape[0] != N:
+        raise ShapeError(f"multi_margin_loss: expected target of {N} class indices, got "
+                         f"{fmt_shape(target.shape)}")
+    _check_targets(t, None, C, "multi_margin_loss")
+    xy = ops.gather(x, 1, t.reshape(N, 1))                    # (N, 1)
+    z = ops.clamp(margin - xy + x, min=0.0)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight.index_select(0, t).reshape(N, 1)
+    is_y = _arange(C, device=x.device).reshape(1, C) == t.reshape(N, 1)
+    loss = ops.where(is_y, 0.0, z).sum(1) / C
+    if one:
+        loss = loss.squeeze(0)
+    return reduce_loss(loss, reduction, "multi_margin_loss")
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: target lists each sample's classes (ended by the first -1);
+    sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])), / C.
+
+    >>> multilabel_margin_loss(cadenza.tensor([[0.1, 0.2, 0.4, 0.8]]),
+    ...                        cadenza.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    x, one = _as_rows(input, target, "multilabel_margin_loss")
+    N, C = x.shape
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"multilabel_margin_loss: expected target of the input's shape "
+                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
+    t = target.reshape(N, C).long()
+    th = np.asarray(t._host())                      # validation only (the values stay traced)
+    if np.any((th < -1) | (th >= C)):
+        raise IndexError(f"multilabel_margin_loss: expected targets in [-1, {C - 1}], got "
+                         f"values {th.min()}..{th.max()}")
+    # before the first -1: no -1 at or before k (a prefix count as a product with a triangle)
+    upto = _tensor(np.triu(np.ones((C, C), dtype=x._data.dtype)))
+    valid = ops.matmul((t == -1).to(x.dtype), upto) == 0
+    tc = ops.where(valid, t, 0)
+    onehot = tc.unsqueeze(2) == _arange(C, device=x.device).reshape(1, 1, C)   # (N, k, C)
+    is_target = (onehot & valid.unsqueeze(2)).long().sum(1) > 0   # (N, C)
+    xj = ops.gather(x, 1, tc)                               # (N, k): x at target k
+    hinge = ops.clamp(1.0 - (xj.unsqueeze(2) - x.unsqueeze(1)), min=0.0)  # (N, k, i)
+    mask = valid.unsqueeze(2) & ~is_target.unsqueeze(1)
+    loss = ops.where(mask, hinge, 0.0).sum((1, 2)) / C
+    if one:
+        loss = loss.squeeze(0)
+    return reduce_loss(loss, reduction, "multilabel_margin_loss")
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """max(d(a, p) - d(a, n) + margin, 0) with any distance function (default: the pairwise
+    2-norm distance).
+
+    >>> triplet_margin_with_distance_loss(cadenza.zeros(1, 2), cadenza.zeros(1, 2),
+    ...                                   cadenza.ones(1, 2))
+    tensor(0.)
+    """
+    check_reduction(reduction, "triplet_margin_with_distance_loss")
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than "
+                         f"0, got {margin} instead")
+    dist = pairwise_distance if distance_function is None else distance_function
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = ops.minimum(d_neg, dist(positive, negative))
+    loss = ops.clamp(d_pos - d_neg + margin, min=0.0)
+    return reduce_loss(loss, reduction, "triplet_margin_with_distance_loss")
+
+
+# a finite stand-in for log(0) in the CTC recursion (so no inf - inf reaches a gradient)
+_CTC_NEG = -1e30
+
+
+def _ctc_targets(targets, target_lengths, N):
+    """Each sample's label sequence from padded (N, S) or concatenated 1-d targets."""
+    t = targets.detach().numpy().astype(np.int64)
+    tl = [int(v) for v in target_lengths]
+    if t.ndim == 2:
+        return [t[n, :tl[n]] for n in range(N)]
+    offs = np.concatenate([[0], np.cumsum(tl)])
+    return [t[offs[n]:offs[n + 1]] for n in range(N)]
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification (Graves et al., 2006): -log of the total
+    probability of every alignment of the target to the input steps, by the forward
+    (alpha) recursion over the blank-extended target, in log space; log_probs (T, N, C) or
+    (T, C). 'mean' divides each loss by its target length, then averages.
+
+    >>> lp = cadenza.full((2, 1, 2), 0.5).log()
+    >>> ctc_loss(lp, cadenza.tensor([[1]]), [2], [1], reduction='sum')
+    tensor(0.2877)
+    """
+    check_reduction(reduction, "ctc_loss")
+    untraceable("ctc_loss", "the recursion's length and the label layout come from the "
+                "targets and lengths; call it outside the compiled function", targets,
+                *[v for v in (input_lengths, target_lengths) if isinstance(v, Tensor)])
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    if lp.ndim != 3:
+        raise ShapeError(f"ctc_loss: expected log_probs (T, N, C) or (T, C), got "
+                         f"{fmt_shape(log_probs.shape)}")
+    if unbatched:
+        targets = targets.unsqueeze(0)
+    T, N, Cn = lp.shape
+    as_list = (lambda v: [int(a) for a in (v.reshape(-1).tolist() if isinstance(v, Tensor)
+                                            else np.reshape(v, -1))])
+    il, tl = as_list(input_lengths), as_list(target_lengths)
+    if len(il) != N or len(tl) != N:
+        raise RuntimeError(f"ctc_loss: expected {N} input and target lengths, got {len(il)} "
+                           f"and {len(tl)}")
+    if any(v > T or v < 0 for v in il):
+        raise RuntimeError(f"ctc_loss: expected input_lengths in [0, {T}], got {il}")
+    labels = _ctc_targets(targets, tl, N)
+    S = 2 * max(tl) + 1
+    ext = np.full((N, S), blank, dtype=np.int64)               # blank, l1, blank, l2, ...
+    skip = np.zeros((N, S), dtype=bool)                         # s-2 -> s allowed
+    for n, lab in enumerate(labels):
+        ext[n, 1:2 * len(lab):2] = lab
+        for s in range(3, 2 * len(lab), 2):
+            skip[n, s] = ext[n, s] != ext[n, s - 2]
+    dt = lp._data.dtype
+    neg = _tensor(np.array(_CTC_NEG, dtype=dt))
+    # emissions: (T, N, S) log-probabilities of each extended label
+    emit = ops.gather(lp, 2, _tensor(np.broadcast_to(ext, (T, N, S)).copy()))
+    init = np.full((N, S), _CTC_NEG, dtype=dt)
+    init[:, 0] = 0.0
+    init[:, 1] = np.where(np.array(tl) > 0, 0.0, _CTC_NEG)
+    alpha = _tensor(init) + emit[0]
+    alphas = [alpha]
+    skip_t = _tensor(skip)
+    for t in range(1, T):
+        a1 = ops.cat([neg.expand(N, 1), alpha[:, :-1]], 1)
+        a2 = ops.where(skip_t, ops.cat([neg.expand(N, 2), alpha[:, :-2]], 1), neg)
+        alpha = ops.stack([alpha, a1, a2], 0).logsumexp(0) + emit[t]
+        alphas.append(alpha)
+    # log p = logsumexp(alpha_{T_n - 1} at the last label and the blank after it)
+    stacked = ops.stack(alphas, 0)                              # (T, N, S)
+    tpos = np.maximum(np.array(il) - 1, 0)
+    ends = np.stack([2 * np.array(tl), np.maximum(2 * np.array(tl) - 1, 0)], 1)  # (N, 2)
+    last = stacked[_tensor(tpos), _tensor(np.arange(N))]       # (N, S)
+    fin = ops.gather(last, 1, _tensor(ends))
+    same = _tensor(np.array(tl) == 0)
+    fin = ops.where(same.reshape(N, 1) & _tensor(np.array([False, True])), neg, fin)
+    logp = fin.logsumexp(1)
+    impossible = (logp.detach() < _CTC_NEG / 2) | _tensor(np.array(il) == 0)
+    loss = ops.where(impossible, 0.0 if zero_infinity else float("inf"), -logp)
+    if reduction == "mean":
+        denom = _tensor(np.maximum(np.array(tl), 1).astype(dt))
+        return (loss / denom).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss.squeeze(0) if unbatched else loss

@@ -323,11 +323,36 @@ def _linear_matrix(n, o, scale, align_corners, dtype):
     return _const(m.astype(dtype))
 
 
+def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
+    """(o, n) matrix of bicubic (Keys, a = -0.75) interpolation weights along one dim, as
+    torch's: src = (dst + 1/2) scale - 1/2 (not clamped) or dst (n - 1) / (o - 1); the four
+    taps floor(src) - 1 .. floor(src) + 2 clamped to the input."""
+    dst = np.arange(o, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n - 1) / (o - 1) if o > 1 else 0.0)
+    else:
+        src = (dst + 0.5) * scale - 0.5
+    i0 = np.floor(src).astype(np.int64)
+    t = src - i0
+
+    def near(x):   # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):    # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+    taps = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    m = np.zeros((o, n), dtype=np.float64)
+    for k, w in zip(range(-1, 3), taps):
+        np.add.at(m, (np.arange(o), np.clip(i0 + k, 0, n - 1)), w)
+    return _const(m.astype(dtype))
+
+
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
     """Resample the spatial dims of (N, C, *spatial): 'nearest', 'nearest-exact', 'linear',
-    'bilinear', 'trilinear' (separable: one interpolation matrix per dim) or 'area'.
+    'bilinear', 'bicubic', 'trilinear' (separable: one interpolation matrix per dim) or
+    'area'.
 
     >>> interpolate(cadenza.ones(1, 1, 2, 2), scale_factor=2).shape
     cadenza.Size([1, 1, 4, 4])
@@ -376,14 +401,16 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             idx = np.minimum(np.floor(dst * sc).astype(np.int64), n - 1)
             x = x.index_select(2 + i, _const(idx))
         return x
-    if mode in _LINEAR:
-        if _LINEAR[mode] != nd:
-            raise ValueError(f"interpolate: mode={mode!r} expects {_LINEAR[mode]} spatial dims, "
+    if mode in _LINEAR or mode == "bicubic":
+        want = _LINEAR.get(mode, 2)
+        if want != nd:
+            raise ValueError(f"interpolate: mode={mode!r} expects {want} spatial dims, "
                              f"got input {fmt_shape(input.shape)}")
         dt = input._data.dtype
+        weights = _cubic_matrix if mode == "bicubic" else _linear_matrix
         for i, (n, o) in enumerate(zip(spatial, out)):
             sc = scales[i] if scales[i] is not None else n / o
-            m = _linear_matrix(n, o, sc, bool(align_corners), dt)  # (o, n)
+            m = weights(n, o, sc, bool(align_corners), dt)  # (o, n)
             d = 2 + i
             if d == input.ndim - 1:
                 x = ops.matmul(x, m.transpose(0, 1))
@@ -393,8 +420,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 x = ops.matmul(x.movedim(d, -1), m.transpose(0, 1)).movedim(-1, d)
         return x
     raise NotImplementedError(f"interpolate: mode={mode!r} is not supported; expected "
-                              "'nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear' or "
-                              "'area'")
+                              "'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', "
+                              "'trilinear' or 'area'")
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

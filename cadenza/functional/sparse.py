@@ -4,14 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .._creation import zeros, ones
+from .._creation import zeros, ones, tensor as _tensor
 from .._tensor_base import TensorBase as Tensor
 from ..dtypes import float64
 from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..ops.index import one_hot, checked_index
+from .._trace_hooks import untraceable
 
-__all__ = ["embedding", "one_hot"]
+__all__ = ["embedding", "embedding_bag", "one_hot"]
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
@@ -66,3 +67,87 @@ def _renorm_rows(weight, rows, max_norm, norm_type):
         norms = ops.norm(sel, norm_type, 1)
         scale = ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         weight[rows] = (sel * scale.unsqueeze(1)).to(weight.dtype)
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
+                  max_norm: float | None = None, norm_type: float = 2, scale_grad_by_freq=False,
+                  mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """Sum, mean or max of the embeddings of each bag of indices: ``input`` 2-d (B, N) holds
+    B bags of N; 1-d ``input`` with ``offsets`` (each bag's start) holds bags of any length.
+    ``padding_idx`` entries are left out (not counted in the mean); empty bags give zeros;
+    ``per_sample_weights`` scale each embedding (mode 'sum').
+
+    >>> embedding_bag(cadenza.tensor([0, 2, 1]), cadenza.eye(3), cadenza.tensor([0, 2]))
+    tensor([[0.5000, 0.0000, 0.5000],
+            [0.0000, 1.0000, 0.0000]])
+    """
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                      f"per_sample_weights is only supported for mode='sum' "
+                                      f"(got mode='{mode}'). Please open a feature request "
+                                      f"on GitHub.")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(f"{op}: expected per_sample_weights of the input's shape "
+                             f"{tuple(input.shape)}, got {tuple(per_sample_weights.shape)}")
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated "
+                             "is a mini-batch of fixed length sequences. However, found "
+                             f"offsets of type {type(offsets).__name__}")
+        B, N = input.shape
+        starts = np.arange(B) * N
+        flat = input.reshape(-1)
+        psw = None if per_sample_weights is None else per_sample_weights.reshape(-1)
+        L = B * N
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        untraceable(f"{op} with offsets", "the bags' extents come from the offsets' values",
+                    offsets)
+        starts = np.asarray(offsets._host()).astype(np.int64).reshape(-1)
+        flat, psw, L = input, per_sample_weights, input.shape[0]
+        if include_last_offset:
+            starts, last = starts[:-1], starts[-1]
+            L = int(last)
+        if starts.size and (starts[0] != 0 or np.any(np.diff(starts) < 0)):
+            raise ValueError(f"{op}: expected offsets to start at 0 and be non-decreasing, "
+                             f"got {starts.tolist()}")
+    else:
+        raise ValueError(f"{op}: input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.ndim}")
+    if padding_idx is not None:
+        n = weight.shape[0]
+        if not -n <= padding_idx < n:
+            raise ValueError(f"{op}: padding_idx must be within num_embeddings")
+        padding_idx = padding_idx % n
+    B = len(starts)
+    ends = np.append(starts[1:], L)
+    flat = flat[:L] if flat.shape[0] != L else flat
+    if psw is not None and psw.shape[0] != L:
+        psw = psw[:L]
+    emb = embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq)   # (L, D)
+    if psw is not None:
+        emb = emb * psw.unsqueeze(1)
+    # member[b, i]: position i belongs to bag b and is not padding
+    pos = np.arange(L)
+    member = (pos[None, :] >= starts[:, None]) & (pos[None, :] < ends[:, None])
+    member_t = _tensor(member)
+    if padding_idx is not None:
+        member_t = member_t & (flat != padding_idx).reshape(1, L)
+    if mode == "max":
+        big = ops.where(member_t.unsqueeze(2), emb.unsqueeze(0), float("-inf"))   # (B, L, D)
+        if not L:
+            return zeros(B, weight.shape[1], dtype=weight.dtype, device=weight.device)
+        has = member_t.long().sum(1, keepdim=True) > 0
+        return ops.where(has, big.max(1)[0], 0.0)
+    m = member_t.to(emb.dtype)
+    out = ops.matmul(m, emb)                                                  # (B, D)
+    if mode == "mean":
+        out = out / ops.clamp(m.sum(1, keepdim=True), min=1.0)
+    return out

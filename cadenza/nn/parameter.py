@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import _creation as C, dtypes
 from .._tensor import Tensor, _make
 
-__all__ = ["Parameter", "Buffer"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer",
+           "UninitializedTensorMixin"]
 
 
 def _adopt(cls, data, requires_grad):
@@ -78,5 +79,63 @@ class Buffer(Tensor):
         pass
 
 
-class UninitializedParameter(Parameter):
-    """Placeholder for lazy modules (not supported; present so isinstance checks work)."""
+class UninitializedTensorMixin:
+    """A lazy module's placeholder (an empty tensor of the final dtype and device) that
+    ``materialize`` turns, in place, into a tensor of the given shape: the object stays the
+    same, so an optimizer built before the first forward holds the real parameter."""
+    __slots__ = ()
+    cls_to_become: type = Tensor
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Allocate uninitialised storage of ``shape`` and become ``cls_to_become``."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        new = C.empty(shape, dtype=dtype if dtype is not None else self.dtype,
+                      device=device if device is not None else self.device)
+        self._data = new._data
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self.requires_grad,))
+
+
+def _placeholder(device, dtype):
+    return C.empty(0, dtype=dtype, device=device)
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A parameter whose shape is not known yet (lazy modules set it on the first forward).
+
+    >>> import cadenza as torch
+    >>> p = torch.nn.UninitializedParameter()
+    >>> p.materialize((2, 3)); type(p).__name__, p.shape
+    ('Parameter', cadenza.Size([2, 3]))
+    """
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return _adopt(cls, _placeholder(device, dtype), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, self.device, self.dtype)
+        return memo[id(self)]
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet (lazy modules set it on the first forward)."""
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None):
+        return _adopt(cls, _placeholder(device, dtype), requires_grad)
+
+    def __init__(self, requires_grad=False, device=None, dtype=None):
+        pass

@@ -111,11 +111,21 @@ UNCAPTURABLE = {
                            "return_indices=True is not supported in compiled mode"),
     "max_pool2d:ties": (lambda s: s.kwargs.get("return_indices"),
                         "return_indices=True is not supported in compiled mode"),
+    "max_pool1d_with_indices": (lambda s: True,
+                                "return_indices=True is not supported in compiled mode"),
+    "max_pool2d_with_indices": (lambda s: True,
+                                "return_indices=True is not supported in compiled mode"),
+    "embedding_bag:offsets": (lambda s: True, "the bags' extents come from the offsets"),
+    "ctc_loss": (lambda s: True, "the recursion's shape comes from the targets and lengths"),
+    **{n: (lambda s: True, "the windows come from the random samples' values") for n in (
+        "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+        "fractional_max_pool3d_with_indices")},
 }
 UNCAPTURABLE_GRAD = {
     "index_put": (_mask_index, "the values' gradient is grad[mask], a data-dependent shape"),
 }
-_USER_FILES = ("test_op_table_compiled.py", "opinfo.py", "opinfo_linalg.py")  # where a TraceError may point
+# where a TraceError may point
+_USER_FILES = ("test_op_table_compiled.py", "opinfo.py", "opinfo_nn.py", "opinfo_linalg.py")
 
 
 def _arrays(s):

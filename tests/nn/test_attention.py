@@ -97,3 +97,22 @@ def test_transformer_encoder_layer(norm_first):
     enc_t = torch.nn.TransformerEncoder(tm, 2, enable_nested_tensor=False)
     assert list(enc_c.state_dict()) == list(enc_t.state_dict())
     check_module(enc_c, enc_t, rand(2, 5, 8))
+
+
+def test_sdpa_kernel_selection_api():
+    import torch.nn.attention as ta
+    import cadenza.nn.attention as ca
+    assert {k: int(v) for k, v in ca.SDPBackend.__members__.items()} == \
+        {k: int(v) for k, v in ta.SDPBackend.__members__.items()}
+    q = rand(1, 2, 3, 4)
+    want = torch.nn.functional.scaled_dot_product_attention(*[torch.tensor(q)] * 3).numpy()
+    before = ca._cur_sdpa_kernel_backends()
+    with ca.sdpa_kernel([ca.SDPBackend.MATH, ca.SDPBackend.MATH, ca.SDPBackend.FLASH_ATTENTION]):
+        assert ca._cur_sdpa_kernel_backends() == [ca.SDPBackend.MATH,
+                                                   ca.SDPBackend.FLASH_ATTENTION]
+        got = cadenza.nn.functional.scaled_dot_product_attention(*[cadenza.tensor(q)] * 3)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
+    assert ca._cur_sdpa_kernel_backends() == before
+    with pytest.raises(AssertionError, match="SDPBackend"):
+        with ca.sdpa_kernel("flash"):
+            pass

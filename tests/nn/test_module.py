@@ -339,3 +339,30 @@ def test_extra_state_roundtrip():
     b = WithExtra()
     b.load_state_dict(sd)
     assert b.counter == 5
+
+
+def test_full_backward_pre_hook_set_submodule_to_empty_match_torch():
+    def run(lib):
+        m = lib.nn.Linear(3, 2)
+        with lib.no_grad():
+            m.weight.copy_(lib.tensor(np.arange(6.0).reshape(2, 3) / 10, dtype=lib.float32))
+        seen = []
+        h = m.register_full_backward_pre_hook(lambda mod, go: (go[0] * 2,))
+        m.register_full_backward_hook(lambda mod, gi, go: seen.append(
+            (round(gi[0].sum().item(), 4), go[0].sum().item())))
+        x = lib.ones(4, 3, requires_grad=True)
+        m(x).sum().backward()
+        h.remove()
+        x.grad = None
+        m(x).sum().backward()
+        return seen, round(x.grad.sum().item(), 4)
+    assert run(cadenza) == run(torch)
+    seq = cadenza.nn.Sequential(cadenza.nn.Linear(2, 2), cadenza.nn.Sequential(
+        cadenza.nn.Linear(2, 2)))
+    seq.set_submodule("1.0", cadenza.nn.ReLU())
+    assert isinstance(seq[1][0], cadenza.nn.ReLU)
+    with pytest.raises(AttributeError):
+        seq.set_submodule("1.zz", cadenza.nn.ReLU(), strict=True)
+    m = cadenza.nn.Linear(2, 3, dtype=cadenza.float64).to_empty(device="cpu")
+    assert m.weight.shape == (3, 2) and m.weight.dtype == cadenza.float64
+    assert isinstance(m.weight, cadenza.nn.Parameter)

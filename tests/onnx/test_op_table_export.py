@@ -45,9 +45,17 @@ UNSUPPORTED = {
     "index_copy": {"index_put"}, "index_fill": {"index_put"},
     "einsum": {"einsum"}, "tensordot": {"einsum"}, "inner": {"einsum"},
     "cross_entropy": {"cross_entropy"}, "fold": {"fold"},
+    "linear_cross_entropy": {"cross_entropy"},
     "conv_transpose1d": {"fold"}, "conv_transpose2d": {"fold"},
     "adaptive_max_pool1d": {"floor_divide", "remainder"},
     "adaptive_max_pool2d": {"floor_divide", "remainder"},
+    "conv_transpose3d": {"fold"},
+    "grid_sample": {"fmod"}, "grid_sample:nearest": {"fmod"},
+    **{n: {"floor_divide", "remainder"} for n in (
+        "max_pool3d", "max_pool3d_with_indices", "adaptive_max_pool3d",
+        "adaptive_max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
+        "adaptive_max_pool2d_with_indices")},
+    **{n: {"index_put"} for n in ("max_unpool1d", "max_unpool2d", "max_unpool3d")},
     "embedding:grad_rules": {"index_put", "remainder"},
     "elu": _NO_EXPM1, "selu": _NO_EXPM1, "celu": _NO_EXPM1,
     "elu_": _NO_EXPM1, "selu_": _NO_EXPM1, "celu_": _NO_EXPM1,
@@ -157,7 +165,10 @@ DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_s
                   "masked_scatter", "nonzero", "argwhere", "one_hot", "bincount", "unique",
                   "max_pool1d", "max_pool2d:indices", "max_pool2d:ties", "sparse.coalesce",
                   "to_sparse", "lu_unpack", "lu_solve", "linalg.lu_solve",
-                  "sparse.softmax", "sparse.log_softmax",
+                  "sparse.softmax", "sparse.log_softmax", "ctc_loss",
+                  "fractional_max_pool2d", "fractional_max_pool3d",
+                  "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices",
+                  "max_pool1d_with_indices", "max_pool2d_with_indices", "embedding_bag:offsets",
                   # issue 10
                   "frexp", "histogram", "unique_consecutive", "nonzero_static"}
 # entry -> the bug (a model onnx or onnxruntime rejects, or a wrong result)

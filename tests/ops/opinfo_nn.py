@@ -15,7 +15,7 @@ import torch.nn.functional as TF
 
 import cadenza
 import cadenza.nn.functional as F
-from opinfo_base import Maker, OpInfo, S
+from opinfo_base import Err, Maker, OpInfo, S
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -135,6 +135,7 @@ add(nn("relu6", unary_nn(low=-8, high=8)),
     nn("selu_", unary_nn(), cd=_inplace(F.selu_), th=_inplace(TF.selu_)),
     nn("leaky_relu_", unary_nn((0.2,)), cd=_inplace(F.leaky_relu_), th=_inplace(TF.leaky_relu_)),
     nn("hardtanh_", unary_nn((-0.5, 1.5)), cd=_inplace(F.hardtanh_), th=_inplace(TF.hardtanh_)),
+    nn("rrelu_", unary_nn((0.1, 0.3)), cd=_inplace(F.rrelu_), th=_inplace(TF.rrelu_)),
     nn("threshold_", lambda m: [S(_x(m), 0.5, -2.0)], cd=_inplace(F.threshold_),
        th=_inplace(TF.threshold_)),
     nn("relu:inplace", lambda m: [S(_x(m), True)], cd=_inplace(F.relu), th=_inplace(TF.relu)),
@@ -185,6 +186,21 @@ add(nn("linear:F", lambda m: [S(m(4, 3), m(5, 3), m(5)), S(m(3), m(5, 3))]),
                                       S(m(2, 4, 3, 4), m(4, 3, 3, 2), m(6), stride=(2, 3),
                                         dilation=2, groups=2)],
        rtol=1e-4, check_limit=40),
+    nn("conv3d", lambda m: [S(m(1, 1, 2, 3, 2), m(1, 1, 2, 2, 2)),
+                            S(m(1, 2, 3, 3, 3), m(2, 2, 2, 2, 2)),
+                            S(m(2, 4, 4, 5, 3), m(6, 2, 3, 2, 2), m(6), 2, 1, 1, 2),
+                            S(m(1, 2, 5, 4, 4), m(2, 2, 2, 3, 2), stride=(1, 2, 1),
+                              padding=(2, 0, 1), dilation=(2, 1, 1)),
+                            S(m(2, 4, 3, 4), m(3, 2, 2, 3, 2), padding="same")],
+       rtol=1e-4, check_limit=40),
+    nn("conv_transpose3d", lambda m: [S(m(1, 2, 2, 2, 2), m(2, 1, 2, 2, 2), stride=2),
+                                      S(m(2, 4, 3, 2, 3), m(4, 2, 2, 3, 2), m(4), 2, 1, 1, 2),
+                                      S(m(1, 2, 2, 3, 2), m(2, 3, 3, 2, 2), m(3),
+                                        stride=(3, 1, 2), dilation=(2, 1, 1),
+                                        padding=(1, 0, 1), output_padding=(1, 0, 1))],
+       rtol=1e-4, check_limit=40),
+    nn("conv_tbc", lambda m: [S(m(5, 2, 3), m(2, 3, 4), m(4)), S(m(4, 1, 2), m(3, 2, 2), m(2), 1)],
+       th=torch.conv_tbc, check_limit=40),
     )
 
 # ----------------------------------------------------------------------------- pooling
@@ -218,13 +234,91 @@ add(nn("max_pool1d", lambda m: [S(m(1, 2, 5), 2), S(m(2, 3, 9), 3, 2, 1, return_
                                          S(m(2, 3, 7, 6), (2, 3), True), S(m(3, 4, 6), 2)]),
     )
 
+
+
+def _unpool_idx(lead, out, k):
+    """Valid flat indices of max_pool's winners: one random position in each k window."""
+    rng = np.random.default_rng(len(out))
+    in_sp = [o * kk for o, kk in zip(out, k)]
+    grids = np.meshgrid(*[np.arange(o) for o in out], indexing="ij")
+    flat = 0
+    for i, (g, kk) in enumerate(zip(grids, k)):
+        pos = g * kk + rng.integers(0, kk, size=(*lead, *out))
+        flat = flat * in_sp[i] + pos
+    return flat.astype(np.int64)
+
+
+_U = np.random.default_rng(9).random((2, 3, 3))                  # fractional pool samples
+add(nn("max_pool3d", lambda m: [S(m(1, 1, 2, 2, 4), 2),
+                                S(m(1, 2, 4, 4, 4), 2), S(m(2, 2, 5, 4, 6), 3, 2, 1),
+                                S(m(2, 3, 4, 5), (2, 3, 2), (1, 2, 2), 0, (2, 1, 1),
+                                  return_indices=True),
+                                S(m(1, 2, 5, 5, 4), 2, 2, ceil_mode=True)], check_limit=40),
+    nn("max_pool3d_with_indices", lambda m: [S(m(1, 1, 2, 2, 4), 2), S(m(2, 3, 4, 5), 3, 2, 1)],
+       check_limit=40),
+    nn("avg_pool3d", lambda m: [S(m(1, 1, 2, 2, 4), 2),
+                                S(m(1, 2, 4, 4, 4), 2), S(m(2, 2, 5, 4, 6), 3, 2, 1),
+                                S(m(2, 2, 5, 4, 6), 3, 2, 1, count_include_pad=False),
+                                S(m(2, 3, 5, 4), 2, 2, 1, True),
+                                S(m(1, 2, 4, 4, 4), 2, divisor_override=3)], check_limit=40),
+    nn("adaptive_avg_pool3d", lambda m: [S(m(1, 1, 2, 3, 4), (1, 2, 2)),
+                                         S(m(1, 2, 4, 5, 3), (2, 3, 2)), S(m(2, 3, 4, 5), 1),
+                                         S(m(1, 2, 4, 5, 3), (None, 2, 3))]),
+    nn("adaptive_max_pool3d", lambda m: [S(m(1, 1, 2, 3, 4), (1, 2, 2)),
+                                         S(m(1, 2, 4, 5, 3), (2, 3, 2)),
+                                         S(m(2, 3, 4, 5), 2, True)], check_limit=40),
+    nn("adaptive_max_pool3d_with_indices", lambda m: [S(m(1, 1, 2, 3, 4), (1, 2, 2))]),
+    nn("max_pool1d_with_indices", lambda m: [S(m(2, 1, 9), 3, 2, 1)]),
+    nn("max_pool2d_with_indices", lambda m: [S(m(1, 1, 5, 4), 3, 2, 1)]),
+    nn("adaptive_max_pool1d_with_indices", lambda m: [S(m(2, 1, 7), 3)]),
+    nn("adaptive_max_pool2d_with_indices", lambda m: [S(m(1, 1, 5, 4), (2, 3))]),
+    nn("lp_pool1d", lambda m: [S(m(2, 1, 8, low=0.1, high=2), 2, 3, 2),
+                               S(m(2, 3, 8, low=0.1, high=2), 1.5, 2)]),
+    nn("lp_pool2d", lambda m: [S(m(2, 3, 6, 5, low=0.1, high=2), 2, 2),
+                               S(m(1, 2, 6, 5, low=0.1, high=2), 3, (2, 3), 1),
+                               S(m(1, 2, 5, 5, low=0.1, high=2), 2, 2, 2, True),
+                               S(m(1, 2, 4, 4), float("inf"), 2)], check_limit=40),
+    nn("lp_pool3d", lambda m: [S(m(1, 1, 2, 2, 4, low=0.1, high=2), 2, 2),
+                               S(m(1, 2, 4, 4, 4, low=0.1, high=2), 2, 2)], check_limit=40),
+    nn("max_unpool1d", lambda m: [S(m(2, 3, 4), _unpool_idx((2, 3), (4,), (2,)), 2).const(1),
+                                  S(m(2, 3, 4), _unpool_idx((2, 3), (4,), (2,)), 2,
+                                    output_size=(9,)).const(1)], check_limit=60),
+    nn("max_unpool2d", lambda m: [S(m(1, 2, 2, 3), _unpool_idx((1, 2), (2, 3), (2, 2)), 2)
+                                  .const(1),
+                                  S(m(2, 2, 3), _unpool_idx((2,), (2, 3), (3, 2)), (3, 2))
+                                  .const(1)], check_limit=60),
+    nn("max_unpool3d", lambda m: [S(m(1, 2, 2, 2, 1), _unpool_idx((1, 2), (2, 2, 1), (2, 2, 2)),
+                                    2).const(1)]),
+    nn("fractional_max_pool2d", lambda m: [
+        S(m(1, 1, 5, 4), 2, output_size=(3, 2), _random_samples=_U[:1, :1, :2].astype(m.dtype))
+        .const("_random_samples"),
+        S(m(2, 3, 7, 6), 2, output_size=(3, 4), _random_samples=_U[:, :, :2].astype(m.dtype))
+        .const("_random_samples"),
+        S(m(2, 3, 7, 6), (2, 3), output_ratio=(0.5, 0.5), return_indices=True,
+          _random_samples=_U[:, :, :2].astype(m.dtype)).const("_random_samples")],
+       check_limit=48),
+    nn("fractional_max_pool3d", lambda m: [
+        S(m(1, 1, 3, 3, 4), 1, output_size=(2, 2, 2), _random_samples=_U[:1, :1].astype(m.dtype))
+        .const("_random_samples"),
+        S(m(2, 3, 5, 4, 6), 2, output_size=(3, 2, 4), _random_samples=_U.astype(m.dtype))
+        .const("_random_samples")], check_limit=48),
+    nn("fractional_max_pool2d_with_indices", lambda m: [
+        S(m(1, 1, 5, 4), 2, output_size=(3, 2), _random_samples=_U[:1, :1, :2].astype(m.dtype))
+        .const("_random_samples")], check_limit=48),
+    nn("fractional_max_pool3d_with_indices", lambda m: [
+        S(m(1, 1, 3, 3, 4), 1, output_size=(2, 2, 2), _random_samples=_U[:1, :1].astype(m.dtype))
+        .const("_random_samples")], check_limit=48),
+    )
+
 # ----------------------------------------------------------------------------- resampling
 _INTERP = [dict(scale_factor=2), dict(size=(5, 3)), dict(scale_factor=(1.5, 0.5)),
            dict(size=(7, 4), mode="nearest-exact"), dict(scale_factor=2, mode="bilinear"),
            dict(size=(5, 3), mode="bilinear"),
            dict(size=(5, 7), mode="bilinear", align_corners=True),
            dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True),
-           dict(size=(2, 3), mode="area")]
+           dict(size=(2, 3), mode="area"), dict(scale_factor=2, mode="bicubic"),
+           dict(size=(5, 7), mode="bicubic", align_corners=True),
+           dict(size=(3, 2), mode="bicubic")]
 add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear")] +
        [S(m(2, 3, 4, 5), **kw) for kw in _INTERP] +
        [S(m(2, 3, 4), size=7, mode="linear"),
@@ -235,8 +329,27 @@ add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear
     nn("upsample_nearest", lambda m: [S(m(1, 1, 2, 3), scale_factor=2), S(m(2, 3, 4, 5), (5, 3))]),
     nn("upsample_bilinear", lambda m: [S(m(1, 1, 2, 3), scale_factor=2),
                                        S(m(2, 3, 4, 5), (5, 3))]),
+    nn("affine_grid", lambda m: [S(m(2, 2, 3), (2, 3, 4, 5)),
+                                 S(m(1, 2, 3), (1, 1, 3, 2), align_corners=True),
+                                 S(m(1, 3, 4), (1, 2, 2, 3, 2))]),
+    nn("grid_sample", lambda m: [
+        S(m(1, 1, 3, 2), m(1, 2, 2, 2, low=-1.2, high=1.2)),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-1.2, high=1.2), align_corners=True),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-1.5, high=1.5), padding_mode="border"),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection"),
+        S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection",
+          align_corners=True)], check_limit=30),
+    # nearest: piecewise constant in the grid (no finite differences across a rounding)
+    nn("grid_sample:nearest", lambda m: [
+        S(m(1, 2, 3, 4), m(1, 3, 2, 2, low=-1.2, high=1.2), mode="nearest", padding_mode=p)
+        .const(1) for p in ("zeros", "border", "reflection")], check_limit=40),
     nn("pixel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 8, 3, 4), 2), S(m(9, 2, 1), 3)]),
     nn("pixel_unshuffle", lambda m: [S(m(1, 1, 4, 2), 2), S(m(2, 1, 4, 6), 2)]),
+    nn("channel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 6, 3), 3), S(m(2, 6, 1), 6)],
+       errors=(Err(lambda m: S(m(2, 6), 3), RuntimeError),
+               Err(lambda m: S(m(2, 5, 2), 3), RuntimeError))),
+    # torch has no derivative for native_channel_shuffle: forward only
+    nn("native_channel_shuffle", lambda m: [S(m(2, 6, 3, 2), 3)], grad=False),
     )
 
 # ----------------------------------------------------------------------------- embedding
@@ -247,6 +360,21 @@ add(nn("embedding", lambda m: [S(np.array([[0, 2, 4], [4, 4, 1]]), m(5, 3)),
     nn("embedding:grad_rules", lambda m: [
         S(np.array([[0, 2, 4], [4, 4, 1]]), m(5, 3), padding_idx=4),
         S(np.array([0, 2, 2, 1]), m(4, 3), scale_grad_by_freq=True)], gradcheck=False))
+
+_BAGS = np.array([1, 2, 4, 0, 4, 3, 2, 4])
+add(nn("embedding_bag", lambda m: [
+        S(np.array([[0, 2, 4], [4, 4, 1]]), m(5, 3), mode=md) for md in ("sum", "mean", "max")]
+       + [S(np.array([[0, 2, 4], [4, 3, 1]]), m(5, 3), mode="mean", padding_idx=4),
+          S(np.array([[0, 2], [4, 1]]), m(5, 3), mode="sum", per_sample_weights=m(2, 2))],
+       check_limit=30),
+    # offsets give the bags' extents (values read on the host: not compiled)
+    nn("embedding_bag:offsets", lambda m: [
+        S(_BAGS, m(5, 3), np.array([0, 3, 3, 6]), mode=md) for md in ("sum", "mean", "max")]
+       + [S(_BAGS, m(5, 3), np.array([0, 2, 5, 8]), mode="sum", include_last_offset=True),
+          S(_BAGS, m(5, 3), np.array([0, 2, 5]), mode="mean", padding_idx=4),
+          S(_BAGS, m(5, 2), np.array([0, 5]), mode="sum", per_sample_weights=m(8))],
+       check_limit=30),
+    )
 
 # ----------------------------------------------------------------------------- normalisation
 add(nn("batch_norm", lambda m: [
@@ -276,7 +404,22 @@ add(nn("scaled_dot_product_attention:mask", lambda m: [
         S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), attn_mask=_MASK),
         S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), attn_mask=m(2, 1, 3, 4)),
         S(m(2, 4, 3, 5), m(2, 2, 3, 5), m(2, 2, 3, 5), is_causal=True, enable_gqa=True),
-        S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), scale=0.3)], rtol=1e-4, check_limit=40))
+        S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), scale=0.3)], rtol=1e-4, check_limit=40),
+    # (query, key, value, E, heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+    #  add_zero_attn, dropout_p, out_proj_weight, out_proj_bias)
+    nn("multi_head_attention_forward", lambda m: [
+        S(m(1, 1, 2), m(2, 1, 2), m(2, 1, 2), 2, 1, m(6, 2), None, None, None, False, 0.0,
+          m(2, 2), None),
+        S(m(3, 2, 4), m(5, 2, 4), m(5, 2, 4), 4, 2, m(12, 4), m(12), None, None, False, 0.0,
+          m(4, 4), m(4),
+          key_padding_mask=np.array([[True, False, False, False, True], [False] * 5]),
+          attn_mask=m(3, 5), average_attn_weights=False),
+        S(m(3, 4), m(5, 4), m(5, 4), 4, 1, m(12, 4), m(12), m(1, 1, 4), m(1, 1, 4), True, 0.0,
+          m(4, 4), m(4), attn_mask=np.triu(np.ones((3, 5), bool), 1)),
+        S(m(3, 2, 4), m(5, 2, 3), m(5, 2, 2), 4, 2, None, m(12), None, None, False, 0.0,
+          m(4, 4), m(4), use_separate_proj_weight=True,
+          q_proj_weight=m(4, 4), k_proj_weight=m(4, 3), v_proj_weight=m(4, 2))],
+       rtol=1e-4, check_limit=80))
 
 
 # ----------------------------------------------------------------------------- losses
@@ -369,6 +512,32 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
     nn("triplet_margin_loss", lambda m: [
         S(m(4, 3), m(4, 3), m(4, 3), swap=True, reduction=r) for r in ("mean", "none")] + [
         S(m(2, 3), m(2, 3), m(2, 3), 0.5, 1)]),
+    nn("linear_cross_entropy", lambda m: [
+        S(m(4, 3), m(5, 3), np.array([0, 4, 2, 1]), linear_bias=m(5), reduction=r).const(2)
+        for r in REDUCTIONS] + [
+        S(m(4, 3), m(5, 3), np.array([0, 4, 2, 1]), ignore_index=2, label_smoothing=0.1,
+          weight=m(5, low=0.5, high=2)).const(2, "weight"),
+        S(m(2, 3), m(4, 2, 3), np.array([[0, 3], [2, 1]])).const(2)], check_limit=40),
+    nn("multi_margin_loss", lambda m: [
+        S(m(4, 5), np.array([1, 0, 4, 2]), reduction=r).const(1) for r in REDUCTIONS] + [
+        S(m(4, 5), np.array([1, 0, 4, 2]), 2, 0.7, m(5, low=0.1, high=2)).const(1, 4),
+        S(m(5), np.array(3)).const(1)]),
+    nn("multilabel_margin_loss", lambda m: [
+        S(m(3, 4), np.array([[3, 0, -1, 1], [1, 2, 0, 3], [-1, 0, 0, 0]]), reduction=r)
+        .const(1) for r in REDUCTIONS] + [S(m(4), np.array([2, -1, 0, 0])).const(1)]),
+    nn("triplet_margin_with_distance_loss", lambda m: [
+        S(m(4, 3), m(4, 3), m(4, 3), swap=True, reduction=r) for r in ("mean", "none")] + [
+        S(m(2, 3), m(2, 3), m(2, 3), margin=0.5)]),
+    # through log_softmax: torch's CTC gradient w.r.t. log_probs is only right composed with it
+    nn("ctc_loss", lambda m: [
+        S(m(6, 2, 4), np.array([[1, 2, 2], [3, 1, 1]]), np.array([6, 5]), np.array([3, 2]),
+          reduction=r).const(1, 2, 3) for r in REDUCTIONS] + [
+        S(m(5, 2, 4), np.array([1, 2, 0]), np.array([5, 4]), np.array([2, 1]), blank=3).const(
+            1, 2, 3),
+        S(m(5, 4), np.array([1, 2]), np.array(5), np.array(2)).const(1, 2, 3)],
+       cd=lambda x, *a, **k: F.ctc_loss(F.log_softmax(x, -1), *a, **k),
+       th=lambda x, *a, **k: TF.ctc_loss(TF.log_softmax(x, -1), *a, **k),
+       rtol=1e-4, check_limit=48),
     nn("hinge_embedding_loss", lambda m: [
         S(m(4), np.array([1.0, -1.0, 1.0, -1.0], m.dtype), reduction=r).const(1)
         for r in ("mean", "none")]),
@@ -377,6 +546,7 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
 # ----------------------------------------------------------------------------- similarity
 add(nn("cosine_similarity", lambda m: [S(m(3, 4), m(3, 4)), S(m(3, 4), m(1, 4), dim=0),
                                        S(m(2, 3), m(2, 3), 1, 0.5)]),
+    nn("pdist", lambda m: [S(m(4, 3)), S(m(5, 2), 1.0), S(m(3, 4), 3.5), S(m(1, 3))]),
     nn("pairwise_distance", lambda m: [S(m(3, 4), m(3, 4)), S(m(3, 4), m(3, 4), 1.0, keepdim=True),
                                        S(m(3, 4), m(4), 3.0)]),
     )

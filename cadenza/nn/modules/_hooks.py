@@ -78,6 +78,10 @@ def wrap_backward_hooks(module, args, call_forward):
 
         @staticmethod
         def backward(ctx, *grads):
+            for hook in list(module._backward_pre_hooks.values()):
+                res = hook(module, tuple(grads))
+                if res is not None:
+                    grads = tuple(res)
             state["grad_output"] = tuple(grads)
             if not in_idx:
                 fire((None,))

@@ -13,7 +13,7 @@ __all__ = [
     "ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Hardtanh", "GELU",
     "Tanh", "Sigmoid", "LogSigmoid", "Softsign", "Tanhshrink", "Softmax", "LogSoftmax",
     "Softmin", "GLU", "LeakyReLU", "ELU", "CELU", "Softplus", "Threshold", "Softshrink",
-    "Hardshrink", "PReLU",
+    "Hardshrink", "PReLU", "RReLU", "Softmax2d",
 ]
 
 
@@ -281,6 +281,43 @@ class Softshrink(Module):
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) at each position.
+
+    >>> import cadenza as torch
+    >>> torch.nn.Softmax2d()(torch.zeros(1, 2, 1, 1)).flatten()
+    tensor([0.5000, 0.5000])
+    """
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D "
+                             f"instead")
+        return F.softmax(input, -3)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: negative slope ~ U(lower, upper) per element in training, the
+    mean (lower + upper) / 2 in eval.
+
+    >>> import cadenza as torch
+    >>> torch.nn.RReLU(0.1, 0.3).eval()(torch.tensor([-1.0, 2.0]))
+    tensor([-0.2000,  2.0000])
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_ip(self.inplace)}"
 
 
 class Hardshrink(Softshrink):

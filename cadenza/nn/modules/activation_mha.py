@@ -1,32 +1,18 @@
 """MultiheadAttention (Vaswani et al., 2017) with PyTorch's parameter names and masks."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ... import _creation as C
 from ..._tensor import _make
 from ...errors import ShapeError, fmt_shape
-from ...ops.shape import cat
 from .. import functional as F, init
 from ..parameter import Parameter
 from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
 __all__ = ["MultiheadAttention"]
-
-
-def _float_mask(mask, dtype, what):
-    """Bool masks (True = masked out) become -inf/0 additive masks; float masks pass."""
-    if mask is None:
-        return None
-    if mask.dtype.name == "bool":
-        return C.zeros(mask.shape, dtype=dtype).masked_fill(mask, -math.inf)
-    if not mask.is_floating_point():
-        raise TypeError(f"MultiheadAttention: only bool and floating types of {what} are "
-                        f"supported, got {mask.dtype}")
-    return mask.to(dtype)
 
 
 class MultiheadAttention(Module):
@@ -101,17 +87,6 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
-    def _projections(self, query, key, value):
-        E = self.embed_dim
-        b = self.in_proj_bias
-        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            wq, wk, wv = w[:E], w[E:2 * E], w[2 * E:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
-
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
         batched = query.ndim == 3
@@ -129,71 +104,18 @@ class MultiheadAttention(Module):
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         elif self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        out, weights = self._attend(query, key, value, key_padding_mask, need_weights,
-                                    attn_mask, average_attn_weights, is_causal)
+        if attn_mask is None and is_causal:
+            attn_mask = _make(np.triu(np.ones((query.shape[0], key.shape[0]), dtype=bool), 1))
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, self.training, key_padding_mask,
+            need_weights, attn_mask, not self._qkv_same_embed_dim, self.q_proj_weight,
+            self.k_proj_weight, self.v_proj_weight, average_attn_weights=average_attn_weights)
         if not batched:
             out = out.squeeze(1)
             if weights is not None:
                 weights = weights.squeeze(0)
         elif self.batch_first:
             out = out.transpose(0, 1)
-        return out, weights
-
-    def _attend(self, query, key, value, key_padding_mask, need_weights, attn_mask,
-                average_attn_weights, is_causal):
-        L, N, E = query.shape                                  # (L, N, E)
-        H, hd = self.num_heads, self.head_dim
-        q, k, v = self._projections(query, key, value)
-        dt = q.dtype
-        if attn_mask is None and is_causal:
-            attn_mask = _make(np.triu(np.ones((L, key.shape[0]), dtype=bool), 1))
-        attn_mask = _float_mask(attn_mask, dt, "attn_mask")
-        kpm = _float_mask(key_padding_mask, dt, "key_padding_mask")
-        if self.bias_k is not None:
-            k = cat([k, self.bias_k.expand(1, N, E)], 0)
-            v = cat([v, self.bias_v.expand(1, N, E)], 0)
-            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
-            kpm = None if kpm is None else F.pad(kpm, (0, 1))
-        S = k.shape[0]
-        q = q.reshape(L, N * H, hd).transpose(0, 1)           # (N*H, L, hd)
-        k = k.reshape(S, N * H, hd).transpose(0, 1)           # (N*H, S, hd)
-        v = v.reshape(S, N * H, hd).transpose(0, 1)           # (N*H, S, hd)
-        if self.add_zero_attn:
-            k = cat([k, C.zeros(N * H, 1, hd, dtype=dt)], 1)
-            v = cat([v, C.zeros(N * H, 1, hd, dtype=dt)], 1)
-            S += 1
-            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
-            kpm = None if kpm is None else F.pad(kpm, (0, 1))
-        mask = None
-        if attn_mask is not None:
-            if attn_mask.ndim == 2:
-                if tuple(attn_mask.shape) != (L, S):
-                    raise ShapeError(f"MultiheadAttention: expected attn_mask shape {(L, S)},"
-                                     f" got {fmt_shape(attn_mask.shape)}")
-                mask = attn_mask.reshape(1, L, S)
-            else:
-                if tuple(attn_mask.shape) != (N * H, L, S):
-                    raise ShapeError(f"MultiheadAttention: expected attn_mask shape "
-                                     f"{(N * H, L, S)}, got {fmt_shape(attn_mask.shape)}")
-                mask = attn_mask
-        if kpm is not None:
-            if tuple(kpm.shape) != (N, S):
-                raise ShapeError(f"MultiheadAttention: expected key_padding_mask shape "
-                                 f"{(N, S)}, got {fmt_shape(kpm.shape)}")
-            kpm = kpm.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
-            mask = kpm if mask is None else mask + kpm
-        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N*H, L, S)
-        if mask is not None:
-            scores = scores + mask
-        attn = F.softmax(scores, dim=-1)
-        if self.dropout > 0.0 and self.training:
-            attn = F.dropout(attn, p=self.dropout)
-        out = attn @ v                                         # (N*H, L, hd)
-        out = out.transpose(0, 1).reshape(L * N, E)
-        out = F.linear(out, self.out_proj.weight, self.out_proj.bias).reshape(L, N, E)
-        if not need_weights:
-            return out, None
-        weights = attn.reshape(N, H, L, S)
-        if average_attn_weights:
-            weights = weights.mean(1)                          # (N, L, S)
         return out, weights

@@ -5,10 +5,13 @@ from ... import _creation as C
 from ... import dtypes as _dt
 from ...autograd.grad_mode import no_grad
 from .. import functional as F, init
+from ..parameter import UninitializedBuffer, UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module
 from .normalization import register_affine
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d", "SyncBatchNorm"]
 
 
 class _BatchNorm(Module):
@@ -98,3 +101,107 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm3d(_BatchNorm):
     """Batch normalisation over (N, C, D, H, W)."""
     _dims = (5,)
+
+
+class _LazyNormBase(LazyModuleMixin):
+    """num_features from the first input's channel dim; parameters and running statistics
+    materialized then."""
+    _feature_dim_from_end = None     # batch norm: dim 1; instance norm: counted from the end
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None):
+        super().__init__(0, eps, momentum, False, False, device, dtype)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
+            self.running_var = UninitializedBuffer(device=device, dtype=dtype)
+            self.num_batches_tracked = C.tensor(0, dtype=_dt.int64, device=device)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if not self.has_uninitialized_params():          # loaded from a state dict
+            t = self.weight if self.affine else self.running_mean
+            self.num_features = t.shape[0] if t is not None else self.num_features
+            return
+        k = self._feature_dim_from_end
+        self.num_features = input.shape[1] if k is None else input.shape[input.ndim - k]
+        n = (self.num_features,)
+        if self.affine:
+            self.weight.materialize(n)
+            self.bias.materialize(n)
+        if self.track_running_stats:
+            self.running_mean.materialize(n)
+            self.running_var.materialize(n)
+        self.reset_parameters()
+
+
+class LazyBatchNorm1d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm1d whose num_features comes from the first input.
+
+    >>> import cadenza as torch
+    >>> m = torch.nn.LazyBatchNorm1d()
+    >>> m(torch.randn(4, 3)).shape, m.running_mean.shape
+    (cadenza.Size([4, 3]), cadenza.Size([3]))
+    """
+    _dims = (2, 3)
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm2d whose num_features comes from the first input."""
+    _dims = (4,)
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm3d whose num_features comes from the first input."""
+    _dims = (5,)
+    cls_to_become = BatchNorm3d
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation over (N, C, *) with statistics synchronised across processes;
+    in one process (Cadenza's data-parallel training keeps one model per process and
+    averages gradients) it is BatchNorm over the local batch.
+
+    >>> import cadenza as torch
+    >>> torch.nn.SyncBatchNorm(3)(torch.randn(4, 3, 5)).shape
+    cadenza.Size([4, 3, 5])
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm*d replaced by a SyncBatchNorm holding its state."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm) and \
+                type(module) in (BatchNorm1d, BatchNorm2d, BatchNorm3d):
+            out = SyncBatchNorm(module.num_features, module.eps, module.momentum,
+                                module.affine, module.track_running_stats, process_group)
+            with no_grad():
+                if module.affine:
+                    out.weight = module.weight
+                    out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out

@@ -1,14 +1,17 @@
-"""Conv1d, Conv2d and ConvTranspose1d/2d (weights and init as PyTorch)."""
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d (weights and init as PyTorch)."""
 from __future__ import annotations
 
 import math
 
 from ... import _creation as C
 from .. import functional as F, init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+           "LazyConvTranspose2d", "LazyConvTranspose3d"]
 
 _PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -89,7 +92,7 @@ class _ConvNd(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def _conv(self, input, weight, bias):
-        conv = F.conv1d if self._n == 1 else F.conv2d
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self._n - 1]
         if self.padding_mode != "zeros":
             return conv(F.pad(input, self._reversed_padding_repeated_twice,
                               mode=self.padding_mode), weight, bias, self.stride, 0,
@@ -150,6 +153,22 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, device, dtype)
 
 
+class Conv3d(_ConvNd):
+    """3-d convolution over (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out).
+
+    >>> import cadenza as torch
+    >>> torch.nn.Conv3d(2, 4, 3, padding=1)(torch.randn(1, 2, 4, 5, 6)).shape
+    cadenza.Size([1, 4, 4, 5, 6])
+    """
+    _n = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+
+
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
@@ -176,7 +195,7 @@ class _ConvTransposeNd(_ConvNd):
 
     def forward(self, input, output_size=None):
         op = self._output_padding(input, output_size)
-        fn = F.conv_transpose1d if self._n == 1 else F.conv_transpose2d
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._n - 1]
         return fn(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
                   self.dilation)
 
@@ -194,3 +213,109 @@ class ConvTranspose2d(_ConvTransposeNd):
     cadenza.Size([1, 2, 10, 10])
     """
     _n = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-d convolution: (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out).
+
+    >>> import cadenza as torch
+    >>> torch.nn.ConvTranspose3d(4, 2, 2, stride=2)(torch.randn(1, 4, 2, 3, 3)).shape
+    cadenza.Size([1, 2, 4, 6, 6])
+    """
+    _n = 3
+
+
+class _LazyConvMixin(LazyModuleMixin):
+    """in_channels from the first input's channel dim (dim 1, or 0 when unbatched)."""
+
+    def _lazy_init(self, out_channels, bias, device, dtype):
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if not self.has_uninitialized_params():          # loaded from a state dict
+            w = self.weight.shape
+            self.in_channels = w[0] if self.transposed else w[1] * self.groups
+            return
+        n = self._n
+        if input.ndim not in (n + 1, n + 2):
+            raise RuntimeError(f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to "
+                               f"{self._get_name()}, but got input of size: "
+                               f"{list(input.shape)}")
+        self.in_channels = input.shape[1 if input.ndim == n + 2 else 0]
+        if self.in_channels % self.groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        g = self.groups
+        if self.transposed:
+            self.weight.materialize((self.in_channels, self.out_channels // g,
+                                     *self.kernel_size))
+        else:
+            self.weight.materialize((self.out_channels, self.in_channels // g,
+                                     *self.kernel_size))
+        if self.bias is not None:
+            self.bias.materialize((self.out_channels,))
+        self.reset_parameters()
+
+
+class _LazyConvNd(_LazyConvMixin, _ConvNd):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
+class LazyConv1d(_LazyConvNd):
+    """A Conv1d whose in_channels comes from the first input; becomes a Conv1d.
+
+    >>> import cadenza as torch
+    >>> torch.nn.LazyConv1d(4, 3)(torch.randn(2, 5, 8)).shape
+    cadenza.Size([2, 4, 6])
+    """
+    _n = 1
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvNd):
+    """A Conv2d whose in_channels comes from the first input; becomes a Conv2d."""
+    _n = 2
+    cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConvNd):
+    """A Conv3d whose in_channels comes from the first input; becomes a Conv3d."""
+    _n = 3
+    cls_to_become = Conv3d
+
+
+class _LazyConvTransposeNd(_LazyConvMixin, _ConvTransposeNd):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose1d(_LazyConvTransposeNd):
+    """A ConvTranspose1d whose in_channels comes from the first input."""
+    _n = 1
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvTransposeNd):
+    """A ConvTranspose2d whose in_channels comes from the first input."""
+    _n = 2
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvTransposeNd):
+    """A ConvTranspose3d whose in_channels comes from the first input."""
+    _n = 3
+    cls_to_become = ConvTranspose3d

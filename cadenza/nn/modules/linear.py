@@ -6,7 +6,8 @@ import math
 from ... import _creation as C, ops
 from ...errors import ShapeError, fmt_shape
 from .. import functional as F, init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module
 
 __all__ = ["Identity", "Linear", "LazyLinear", "Bilinear", "NonDynamicallyQuantizableLinear"]
@@ -76,12 +77,35 @@ class NonDynamicallyQuantizableLinear(Linear):
     """A Linear (the name PyTorch gives MultiheadAttention.out_proj, kept for equal reprs)."""
 
 
-class LazyLinear(Linear):
-    """Not supported: Cadenza has no uninitialised parameters; use Linear(in, out)."""
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose ``in_features`` is the last dim of the first input; becomes a Linear.
 
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("nn.LazyLinear is not supported by Cadenza; use "
-                                  "nn.Linear(in_features, out_features)")
+    >>> import cadenza as torch
+    >>> torch.nn.LazyLinear(3)(torch.randn(2, 5)).shape
+    cadenza.Size([2, 3])
+    """
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(0, 0, False)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if not self.has_uninitialized_params():          # loaded from a state dict
+            self.in_features = self.weight.shape[1]
+        else:
+            self.in_features = input.shape[-1]
+            self.weight.materialize((self.out_features, self.in_features))
+            if self.bias is not None:
+                self.bias.materialize((self.out_features,))
+            self.reset_parameters()
 
 
 class Bilinear(Module):

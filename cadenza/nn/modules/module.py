@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ... import dtypes as _dt
+from ... import _creation, dtypes as _dt
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad, state as _grad_state
 from ..._tensor_api.convert import _parse_to
@@ -85,7 +85,8 @@ class Module(StateDictMixin):
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]):
+        if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
+                or d["_backward_pre_hooks"]):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -105,7 +106,7 @@ class Module(StateDictMixin):
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
-        if self._backward_hooks:
+        if self._backward_hooks or self._backward_pre_hooks:
             out = wrap_backward_hooks(self, args, lambda *a: self.forward(*a, **kwargs))
         else:
             out = self.forward(*args, **kwargs)
@@ -135,6 +136,11 @@ class Module(StateDictMixin):
     def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output) -> None or new grad_input``."""
         return add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output) -> None or new grad_output``, called when the gradients
+        w.r.t. the module's outputs are known, before those w.r.t. its inputs."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_backward_hook(self, hook):
         return self.register_full_backward_hook(hook)
@@ -261,6 +267,20 @@ class Module(StateDictMixin):
             if not isinstance(mod, Module):
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
+
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Put ``module`` at ``target`` ('a.b.c'); with ``strict``, ``target`` must exist."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
 
     def get_parameter(self, target: str) -> Parameter:
         mod_path, _, name = target.rpartition(".")
@@ -422,6 +442,11 @@ class Module(StateDictMixin):
                 t = t.to(dtype)
             return t
         return self._apply(convert)
+
+    def to_empty(self, *, device=None, recurse: bool = True) -> "Module":
+        """Parameters and buffers replaced by uninitialised tensors of the same shape and
+        dtype on ``device`` (for modules built without real storage)."""
+        return self._apply(lambda t: _creation.empty_like(t, device=device), recurse)
 
     def cpu(self) -> "Module":
         return self._apply(lambda t: t.cpu())

@@ -4,11 +4,13 @@ from __future__ import annotations
 import numbers
 
 from ... import _creation as C
+from ... import ops
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["register_affine", "LayerNorm", "RMSNorm", "GroupNorm"]
+__all__ = ["register_affine", "LayerNorm", "RMSNorm", "GroupNorm", "LocalResponseNorm",
+           "CrossMapLRN2d"]
 
 
 def register_affine(module, shape, affine: bool, bias: bool, device=None, dtype=None):
@@ -127,3 +129,62 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class LocalResponseNorm(Module):
+    """x / (k + alpha / size * sum of x^2 over ``size`` neighbouring channels)^beta
+    (AlexNet's normalisation) over (N, C, *).
+
+    >>> import cadenza as torch
+    >>> torch.nn.LocalResponseNorm(2)(torch.randn(2, 4, 3, 3)).shape
+    cadenza.Size([2, 4, 3, 3])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(LocalResponseNorm):
+    """The legacy (Lua Torch) cross-channel LRN of (N, C, H, W): the same running-window
+    recursion over the channels as torch's, k default 1.
+
+    >>> import cadenza as torch
+    >>> torch.nn.CrossMapLRN2d(3)(torch.randn(2, 4, 3, 3)).shape
+    cadenza.Size([2, 4, 3, 3])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
+        super().__init__(size, alpha, beta, k)
+
+    def forward(self, input):
+        if input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D "
+                             f"instead.")
+        C = input.shape[1]
+        sq = input * input
+        pre = int((self.size - 1) / 2 + 1)
+        scale = sq[:, 0]
+        for c in range(1, min(pre, C)):
+            scale = scale + sq[:, c]
+        scales = [scale]
+        for c in range(1, C):
+            if c < C - pre + 1:
+                scale = scale + sq[:, c + pre - 1]
+            if c > pre:
+                scale = scale - sq[:, c - pre]
+            scales.append(scale)
+        s = ops.stack(scales, 1) * (self.alpha / self.size) + self.k
+        return input * s.pow(-self.beta)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

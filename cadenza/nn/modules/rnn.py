@@ -11,7 +11,8 @@ import math
 
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
-from ...ops import cat, stack
+from ...ops import cat, stack, where
+from ..utils.rnn import PackedSequence, _pack, pad_packed_sequence
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -116,13 +117,18 @@ class RNNBase(Module):
             raise ShapeError(f"{self._get_name()}: expected {what} size {expected}, got "
                              f"{fmt_shape(h.shape)}")
 
-    def _run(self, x, h0, c0):
-        """x: (L, N, H_in); h0/c0: (D * num_layers, N, *) -> output, (h_n, c_n)."""
+    def _run(self, x, h0, c0, lengths=None):
+        """x: (L, N, H_in); h0/c0: (D * num_layers, N, *) -> output, (h_n, c_n). With
+        ``lengths`` (a PackedSequence's, one per sample), sample b's state changes only at its
+        steps t < lengths[b]: h_n is each sequence's state at its own last step and the
+        reverse direction starts at that step."""
         dirs = 2 if self.bidirectional else 1
         step = self._step_fn()
         lstm = self.mode == "LSTM"
         h_out, c_out = [], []
         seq_len = x.shape[0]
+        live = None if lengths is None else \
+            [C.tensor((lengths > t).reshape(-1, 1), device=x.device) for t in range(seq_len)]
         for layer in range(self.num_layers):
             outs_dir = []
             for d in range(dirs):
@@ -134,10 +140,14 @@ class RNNBase(Module):
                 order = range(seq_len - 1, -1, -1) if d else range(seq_len)
                 for t in order:
                     if lstm:
-                        state = step(xw[t], state, w_hh, b_hh, w_hr)
+                        new = step(xw[t], state, w_hh, b_hh, w_hr)
+                        if live is not None:
+                            new = tuple(where(live[t], a, b) for a, b in zip(new, state))
+                        state = new
                         outs[t] = state[0]
                     else:
-                        state = step(xw[t], state, w_hh, b_hh)
+                        new = step(xw[t], state, w_hh, b_hh)
+                        state = new if live is None else where(live[t], new, state)
                         outs[t] = state
                 outs_dir.append(stack(outs, 0))                # (L, N, H_out)
                 if lstm:
@@ -152,13 +162,17 @@ class RNNBase(Module):
         return x, ((h_n, stack(c_out, 0)) if lstm else h_n)
 
     def forward(self, input, hx=None):
-        if not hasattr(input, "ndim"):
-            raise TypeError(f"{self._get_name()}: PackedSequence inputs are not supported; "
-                            "pass a padded tensor")
+        if isinstance(input, PackedSequence):
+            padded, lengths = pad_packed_sequence(input)     # (T, B, *), original order
+            out, hidden = self._forward(padded, hx, lengths.numpy(), False)
+            return _pack(out, lengths.numpy(), input.sorted_indices), hidden
+        return self._forward(input, hx, None, self.batch_first)
+
+    def _forward(self, input, hx, lengths, batch_first):
         self._check_input(input)
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
-        if batched and self.batch_first:
+        if batched and batch_first:
             x = x.transpose(0, 1)                              # (L, N, H_in)
         n = x.shape[1]
         dirs = 2 if self.bidirectional else 1
@@ -184,8 +198,8 @@ class RNNBase(Module):
             self._check_hidden(h0, (self.num_layers * dirs, n, real_h), "hidden")
             if lstm:
                 self._check_hidden(c0, (self.num_layers * dirs, n, self.hidden_size), "cell")
-        out, hidden = self._run(x, h0, c0)
-        if batched and self.batch_first:
+        out, hidden = self._run(x, h0, c0, lengths)
+        if batched and batch_first:
             out = out.transpose(0, 1)
         if not batched:
             out = out.squeeze(1)
