@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes as _dt, ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import CrossEntropy
+from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
 from .._creation import tensor as _tensor, arange as _arange
 from .._trace_hooks import untraceable
 from .._tensor_base import TensorBase as Tensor
@@ -369,22 +370,6 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     d = x1 - x2 + eps
     dim = -1 if d.ndim else None
     return ops.norm(d, p, dim=dim, keepdim=keepdim)
-
-
-def pdist(input: Tensor, p: float = 2) -> Tensor:
-    """The p-norm distances between every pair of rows i < j of an (N, M) input, in row-major
-    order of (i, j): N (N - 1) / 2 values.
-
-    >>> pdist(cadenza.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
-    tensor([5.0000, 1.0000, 4.2426])
-    """
-    if input.ndim != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
-    if p < 0:
-        raise RuntimeError("pdist only supports non-negative p values")
-    i, j = np.triu_indices(input.shape[0], 1)
-    d = input.index_select(0, _tensor(i)) - input.index_select(0, _tensor(j))
-    return ops.norm(d, p, 1)
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor,

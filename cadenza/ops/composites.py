@@ -49,6 +49,8 @@ def pdist(input, p=2):
     """Distances between every pair of rows i < j of an (N, M) input, flattened."""
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
     i, j = np.triu_indices(input.shape[0], 1)
     return norm(input[_tensor(i)] - input[_tensor(j)], p, -1)
 
