@@ -184,11 +184,18 @@ _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", 
                    "linalg", "special"})
 
 
+_FROM_SUBMODULE = {"autocast": "amp"}
+
+
 def __getattr__(name):
     if name in _LAZY:
         mod = _submodule(name)
         globals()[name] = mod
         return mod
+    if name in _FROM_SUBMODULE:   # torch.autocast is torch.amp.autocast
+        value = getattr(_submodule(_FROM_SUBMODULE[name]), name)
+        globals()[name] = value
+        return value
     if name == "bfloat16":  # ml_dtypes is slow to import: only on first use
         return _dtypes.bfloat16
     if name in _LEGACY_NAMES:
@@ -198,4 +205,5 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__) | _LAZY | set(_LEGACY_NAMES))
+    return sorted(set(globals()) | set(__all__) | _LAZY | set(_LEGACY_NAMES) |
+                  set(_FROM_SUBMODULE))

@@ -32,6 +32,7 @@ class state:
     in_backward = 0      # > 0 while the engine runs backward rules
     tracer = None        # the installed DispatchObserver while compile traces a call
     profiler = None      # the recorder of cadenza.autograd.profiler while a profile records
+    autocast = None      # the reduced-precision dtype inside an enabled autocast region
 
 
 class DispatchObserver:

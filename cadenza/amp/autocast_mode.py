@@ -1,11 +1,15 @@
 """``torch.amp.autocast_mode``: autocast, and the ``custom_fwd``/``custom_bwd`` decorators of
-custom autograd Functions. Autocast keeps float32 compute (a documented difference: results
-match float32 eager, not reduced-precision autocast); whether it is on is tracked per device
-type, so ``custom_fwd(cast_inputs=...)`` casts as PyTorch's does inside an enabled region."""
+custom autograd Functions. Inside an enabled region, GEMMs (``linear``, ``matmul`` and so
+convolutions) round their float32 inputs to the region's dtype and return it (computed in
+float32, as reduced-precision GEMMs accumulate), and losses such as cross-entropy compute in
+float32: the primitives declare which (``Op.autocast``). Whether it is on is tracked per
+device type, so ``custom_fwd(cast_inputs=...)`` casts as PyTorch's does."""
 from __future__ import annotations
 
 import functools
 
+from .. import dtypes as _dt
+from .._dispatch import state as _state
 from ..autograd.grad_mode import _DecoratorContextManager
 from .._tensor import Tensor
 
@@ -35,14 +39,30 @@ class autocast(_DecoratorContextManager):
 
     def __enter__(self):
         _regions.setdefault(self.device_type, []).append((bool(self.enabled), self.dtype))
+        self._outer = _state.autocast
+        if self.device_type in ("cpu", "cuda"):
+            # ops read the innermost enabled region's dtype (bfloat16 on CPU, float16 on CUDA
+            # by default); a disabled region turns autocast off inside it
+            _state.autocast = _low_dtype(self.device_type, self.dtype) if self.enabled else None
         return self
 
     def __exit__(self, *exc):
         _regions[self.device_type].pop()
+        _state.autocast = self._outer
         return False
 
     def clone(self):
         return type(self)(self.device_type, self.dtype, self.enabled, self.cache_enabled)
+
+
+def _low_dtype(device_type, dtype):
+    if dtype is None:
+        return _dt.bfloat16 if device_type == "cpu" else _dt.float16
+    dtype = _dt.to_dtype(dtype)
+    if dtype not in (_dt.bfloat16, _dt.float16):
+        raise RuntimeError(f"autocast: expected dtype torch.bfloat16 or torch.float16 for "
+                           f"device_type {device_type!r}, got {dtype}")
+    return dtype
 
 
 def autocast_decorator(autocast_instance, func):

@@ -73,8 +73,10 @@ static inline double cz_rem_d(double a, double b) { CZ_REM_BODY(double, fmod, co
     if (!div) return COPYSIGN((T)0, a / b); \
     T fl = FLOOR(div); \
     return (div - fl > (T)0.5) ? fl + 1 : fl;
-static inline float cz_floordiv_f(float a, float b) { CZ_FLOORDIV_BODY(float, fmodf, floorf, copysignf) }
-static inline double cz_floordiv_d(double a, double b) { CZ_FLOORDIV_BODY(double, fmod, floor, copysign) }
+static inline float cz_floordiv_f(float a, float b) {
+    CZ_FLOORDIV_BODY(float, fmodf, floorf, copysignf) }
+static inline double cz_floordiv_d(double a, double b) {
+    CZ_FLOORDIV_BODY(double, fmod, floor, copysign) }
 #define CZ_FLOORDIV(a, b) _Generic((a), float: cz_floordiv_f, default: cz_floordiv_d)(a, b)
 /* NumPy's pairwise summation (umath/loops_utils.h): blocks of 128 summed with 8 accumulators,
    halves above that; reduction kernels call it so their sums equal eager's bit for bit */

@@ -24,7 +24,8 @@ import sys
 import time
 
 __all__ = [
-    "DistError", "DistTimeoutError", "RankFailedError", "RankLeftError", "import_mpi", "ProcessGroup",
+    "DistError", "DistTimeoutError", "RankFailedError", "RankLeftError", "import_mpi",
+    "ProcessGroup",
     "install_hooks",
 ]
 

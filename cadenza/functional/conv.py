@@ -4,6 +4,7 @@ height-1 image. Transposed convolutions are the adjoint: a matmul followed by fo
 from __future__ import annotations
 
 from .. import ops
+from .._dispatch import state as _state
 from .._creation import zeros as _zeros
 from .._tensor_base import TensorBase as Tensor
 from ..ops.conv import unfold, fold, out_size
@@ -322,7 +323,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ShapeError(f"linear: expected input.shape[-1] == weight.shape[-1] "
                          f"(in_features={weight.shape[-1]}), got input {fmt_shape(input.shape)}"
                          f" and weight {fmt_shape(weight.shape)}")
-    if input.dtype is not weight.dtype:
+    if input.dtype is not weight.dtype and _state.autocast is None:  # (autocast casts both)
         raise DTypeError(f"linear: expected input and weight of one dtype, got "
                          f"{input.dtype.name} and {weight.dtype.name}")
     return ops.linear(input, weight, bias)  # one primitive: GEMM + in-place bias

@@ -12,6 +12,7 @@ from ..ops.softmax_fused import CrossEntropy
 from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
 from .._creation import tensor as _tensor, arange as _arange
 from .._trace_hooks import untraceable
+from .._dispatch import state as _state
 from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
@@ -117,6 +118,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     check_reduction(reduction, "cross_entropy")
     check_float(input, "cross_entropy")
     check_tensor(target, "cross_entropy", "target")
+    if _state.autocast is not None and input._data.dtype.itemsize == 2:
+        input = input.float()   # torch's autocast computes cross-entropy in float32
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: expected 0 <= label_smoothing <= 1, got "
                          f"{label_smoothing}")

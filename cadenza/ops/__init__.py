@@ -2,10 +2,13 @@
 every primitive (``REGISTRY``); each module's ``__all__`` is its own public functions, and this
 package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mixins of
 ``cadenza/_tensor_api`` read). Families: ``unary``/``binary``/``elementwise`` (maths),
-``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``/``decomp``, ``conv``,
-``pool``, ``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``,
-``device``, ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the
-discrete Fourier transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
+``reduce``/``sorting``, ``views``/``join``/``shape`` (shapes), ``index``, ``linalg``/``decomp``
+(products, decompositions), ``special`` (gamma family, erfinv, Bessel, ...), ``sparse``,
+``composites`` (distances, matrix builders, integration), ``pointwise``/``stats``/``scatters``/
+``products`` (the rest of torch.Tensor's methods), ``conv``, ``pool``,
+``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``, ``device``,
+``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the discrete Fourier
+transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
 from __future__ import annotations
 
 from ._registry import REGISTRY, Op, apply, register  # noqa: F401

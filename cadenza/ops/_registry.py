@@ -86,6 +86,10 @@ class Op:
     # needs_saved(requires) -> which saved inputs backward reads, given which inputs need a
     # gradient (None: all of them); the rest are not checked for in-place modification
     needs_saved = None
+    # --- autocast (cadenza.amp.autocast): "lower" ops (GEMMs) round their float inputs to the
+    # region's dtype and give their output in it; "fp32" ops compute reduced-precision inputs
+    # in float32, as torch's CPU autocast lists; None: run as given
+    autocast = None
 
 
 def _camel(name: str) -> str:
@@ -174,6 +178,8 @@ def _floatify(args, arrs):
 
 def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
+    if _state.autocast is not None and op.autocast is not None:
+        return _autocast_apply(op, args, attrs)
     if _state.profiler is not None:  # a profile is recording: it times this call of apply
         return _state.profiler.op(apply, op, args, attrs)
     t, req = _forward(op, args, attrs)
@@ -184,6 +190,27 @@ def apply(op, *args, **attrs):
     if _state.tracer is not None:  # compile is tracing this call: add the op to the graph
         _state.tracer.record(op, args, attrs, t)
     return t
+
+
+def _autocast_apply(op, args, attrs):
+    """``op`` inside an autocast region: the casts are recorded ops (gradients flow back in each
+    input's own dtype); float64 tensors are never cast, as in torch."""
+    low = _state.autocast
+    f32 = _dt.float32
+    _state.autocast = None   # the casts and the op itself run as given
+
+    def to(a, dtype):
+        return a if a.dtype is dtype else apply(REGISTRY["cast"], a, dtype=dtype)
+
+    def eligible(a):
+        return isinstance(a, Tensor) and a._data.dtype.kind == "f" and a._data.dtype.itemsize < 8
+    try:
+        if op.autocast == "lower":   # round to the low dtype, compute in float32, give low
+            args = [to(to(a, low), f32) if eligible(a) else a for a in args]
+            return to(apply(op, *args, **attrs), low)
+        return apply(op, *[to(a, f32) if eligible(a) else a for a in args], **attrs)
+    finally:
+        _state.autocast = low
 
 
 def _forward(op, args, attrs):

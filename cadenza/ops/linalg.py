@@ -33,6 +33,7 @@ def _blas_layout(a):
 
 @register
 class Matmul(Op):
+    autocast = "lower"
     name, kind, onnx, promote = "matmul", "library", "MatMul", False
     needs_saved = staticmethod(lambda req: (req[1], req[0]))
 
@@ -89,6 +90,7 @@ def _check_matmul(op, a, b):
 
 @register
 class Linear(Op):
+    autocast = "lower"
     """y = x W^T + b for 2-D x (N, in), W (out, in), b (out,) or None: one GEMM with the bias
     added in place, and GEMM gradients (a composite would allocate the product twice and sum
     the bias gradient through a broadcast reduction)."""
@@ -168,7 +170,7 @@ def matmul(input, other):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(bad).__name__}")
     if input.is_sparse or other.is_sparse:  # a sparse COO operand: its class computes it
         return input.__matmul__(other) if input.is_sparse else other.__rmatmul__(input)
-    if input._data.dtype != other._data.dtype:
+    if input._data.dtype != other._data.dtype and _state.autocast is None:  # (autocast casts)
         raise DTypeError(f"matmul: expected both operands to have the same dtype, got "
                          f"{input.dtype.name} and {other.dtype.name}")
     if input._data.ndim == 0 or other._data.ndim == 0:

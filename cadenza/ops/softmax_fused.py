@@ -375,6 +375,7 @@ class CrossEntropyBackward(Op):
 
 @register
 class CrossEntropy(Op):
+    autocast = "fp32"
     """Per-sample cross entropy of (N, C) logits against (N,) class indices:
     logsumexp(x_n) - x_n[t_n], and 0 where t_n == ignore_index."""
     name, kind, onnx = "cross_entropy", "reduce", None

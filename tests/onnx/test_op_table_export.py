@@ -182,7 +182,8 @@ EXPORT_BUGS = {
     "atleast_3d": _IDENTITY,
     "dropout:eval": _IDENTITY, "dropout1d:eval": _IDENTITY, "dropout2d:eval": _IDENTITY,
     "dropout3d:eval": _IDENTITY, "alpha_dropout:eval": _IDENTITY,
-    "feature_alpha_dropout:eval": _IDENTITY, "matrix_power:01": _IDENTITY, "broadcast_shapes": _IDENTITY,
+    "feature_alpha_dropout:eval": _IDENTITY, "matrix_power:01": _IDENTITY,
+    "broadcast_shapes": _IDENTITY,
     "reshape": "reshape of a zero-size tensor: onnx shape inference rejects the Identity",
     "take": "take(x (3, 4), index (2, 2)): GatherElements of the flat input with a 2-d index "
             "(ranks differ)",

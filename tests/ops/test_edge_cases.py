@@ -376,8 +376,8 @@ FUZZ_VALUES = {
     "all uint8": lambda m: m.tensor([1, 0, 3], dtype=m.uint8).all(),
     "any uint8 dim": lambda m: m.tensor([[1, 0, 3]], dtype=m.uint8).any(1),
     "floor_divide by -inf": lambda m: m.floor_divide(m.tensor([5., -5., 0.]), -_INF),
-    "floor_divide inf, nan, /0": lambda m: m.div(m.tensor([_INF, _NAN, 5., -5.]),
-                                                 m.tensor([6.2, 1., 0., 0.]), rounding_mode="floor"),
+    "floor_divide inf, nan, /0": lambda m: m.div(
+        m.tensor([_INF, _NAN, 5., -5.]), m.tensor([6.2, 1., 0., 0.]), rounding_mode="floor"),
     "softmax row with +inf (half)": lambda m: m.softmax(m.tensor([1., _INF], dtype=m.float16), 0),
     "log_softmax row of -inf (half)": lambda m: m.log_softmax(
         m.tensor([-_INF, -_INF], dtype=m.float16), 0),
