@@ -35,7 +35,8 @@ LAYERS = [
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*"]),
     ("export", ["cadenza.onnx", "cadenza.onnx.*"]),
-    ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.cli", "cadenza.compat",
+    ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.vision",
+                      "cadenza.vision.*", "cadenza.cli", "cadenza.compat",
                       "cadenza.__main__", "cadenza"]),
 ]
 
