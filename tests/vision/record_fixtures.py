@@ -81,6 +81,11 @@ def record_utils(tv, torch):
                                                    scale_each=True).numpy(),
         "grid_single_channel": tv.utils.make_grid(batch[:, :1], nrow=4).numpy(),
     }
+    import io
+    from PIL import Image
+    buf = io.BytesIO()
+    tv.utils.save_image(batch * 1.2 - 0.1, buf, format="png", nrow=3)
+    out["save_image_pixels"] = np.asarray(Image.open(io.BytesIO(buf.getvalue())))
     np.savez_compressed(os.path.join(FIXTURES, "utils.npz"), **out)
 
 
