@@ -50,23 +50,34 @@ def record_transforms(tv, torch):
 
 def record_models(tv, torch):
     """Logits of models whose weights both sides generate from one NumPy seed (so only the
-    logits are stored): eval and train mode, 32x32 inputs."""
-    import _model_weights
+    logits are stored): eval and train mode (dropout off), 32x32 inputs; the batch-norm running
+    statistics after the train-mode pass; and every model's state-dict keys and shapes."""
+    import _model_weights as mw
     out = {}
-    for name in _model_weights.MODELS:
+    for name in mw.MODELS:
         model = getattr(tv.models, name)(num_classes=10)
-        _model_weights.fill(model.state_dict(), lambda a: torch.from_numpy(a))
-        x = torch.from_numpy(_model_weights.batch(name))
+        with torch.no_grad():
+            mw.fill(model.state_dict(), torch.from_numpy)
+        x = torch.from_numpy(mw.batch(name))
         model.eval()
         with torch.no_grad():
             out[f"{name}/eval"] = model(x).numpy()
         model.train()
-        torch.manual_seed(0)
-        with torch.no_grad():
-            y = model(x)
-            out[f"{name}/train"] = y.numpy()
-        out[f"{name}/keys"] = np.array(json.dumps(list(model.state_dict().keys())))
+        mw.no_dropout(model, torch.nn.Dropout)
+        out[f"{name}/train"] = model(x).detach().numpy()
+        sd = model.state_dict()
+        bn = [k for k in sd if k.endswith("running_mean")]
+        for k in bn[:1] + bn[-1:]:
+            out[f"{name}/after_train/{k}"] = sd[k].numpy()
+            kv = k.replace("running_mean", "running_var")
+            out[f"{name}/after_train/{kv}"] = sd[kv].numpy()
     np.savez_compressed(os.path.join(FIXTURES, "models.npz"), **out)
+    keys = {}
+    for name in mw.KEY_MODELS:
+        sd = getattr(tv.models, name)(num_classes=10).state_dict()
+        keys[name] = [[k, list(v.shape)] for k, v in sd.items()]
+    with open(os.path.join(FIXTURES, "model_keys.json"), "w") as f:
+        json.dump(keys, f, separators=(",", ":"))
 
 
 def record_utils(tv, torch):
