@@ -83,7 +83,8 @@ def test_pretrained_weights_need_a_local_file(tmp_path, monkeypatch):
         models.resnet18(weights="IMAGENET9K")
     # a converted file in the weights folder loads strictly
     src = models.squeezenet1_1()
-    torch.io.save_safetensors(src.state_dict(), str(tmp_path / "squeezenet1_1-b8a52dc0.safetensors"))
+    torch.io.save_safetensors(src.state_dict(),
+                              str(tmp_path / "squeezenet1_1-b8a52dc0.safetensors"))
     m = models.squeezenet1_1(weights="DEFAULT")
     np.testing.assert_array_equal(m.features[0].weight.detach().numpy(),
                                   src.features[0].weight.detach().numpy())

@@ -108,7 +108,8 @@ def test_random_transforms_use_the_functional_ops():
     i, j, h, w = T.RandomResizedCrop.get_params(img, (0.08, 1.0), (3 / 4, 4 / 3))
     torch.manual_seed(5)
     out = T.RandomResizedCrop(9)(img)
-    np.testing.assert_array_equal(np.asarray(out), np.asarray(F.resized_crop(img, i, j, h, w, [9, 9])))
+    np.testing.assert_array_equal(np.asarray(out),
+                                  np.asarray(F.resized_crop(img, i, j, h, w, [9, 9])))
     torch.manual_seed(6)
     angle = T.RandomRotation.get_params([-30.0, 30.0])
     torch.manual_seed(6)

@@ -117,6 +117,7 @@ def safe_unpickle(path):
             return _RestrictedUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
     except _Refused as e:
         raise DatasetFileError(f"{path}: {e}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError) as e:
         raise DatasetFileError(f"{path} is corrupt: not a readable python batch "
                                f"({type(e).__name__}: {e})") from None

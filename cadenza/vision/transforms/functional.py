@@ -4,7 +4,6 @@ computed in NumPy with torchvision's formulas and rounding)."""
 from __future__ import annotations
 
 import enum
-import math
 import numbers
 
 import numpy as np
@@ -99,9 +98,12 @@ def to_tensor(pic):
             raise ValueError(f"to_tensor: pic should be 2/3 dimensional, got {pic.ndim} dimensions")
         a = pic[:, :, None] if pic.ndim == 2 else pic
         a = np.ascontiguousarray(a.transpose(2, 0, 1))
-        return _tensor(a.astype(np.float32) / np.float32(255)) if a.dtype == np.uint8 else _tensor(a)
+        if a.dtype == np.uint8:
+            return _tensor(a.astype(np.float32) / np.float32(255))
+        return _tensor(a)
     if not _is_pil_image(pic):
-        raise TypeError(f"to_tensor: pic should be a PIL Image or ndarray, got {type(pic).__name__}")
+        raise TypeError(f"to_tensor: pic should be a PIL Image or ndarray, "
+                        f"got {type(pic).__name__}")
     nptype = {"I": np.int32, "I;16": np.int16, "F": np.float32}.get(pic.mode, np.uint8)
     a = np.array(pic, nptype, copy=True)
     if pic.mode == "1":
@@ -320,7 +322,8 @@ def _parse_padding(padding):
     if isinstance(padding, numbers.Number):
         padding = [int(padding)]
     if not isinstance(padding, (list, tuple)):
-        raise TypeError(f"pad: padding should be an int or a sequence, got {type(padding).__name__}")
+        raise TypeError(f"pad: padding should be an int or a sequence, "
+                        f"got {type(padding).__name__}")
     padding = list(padding)
     if len(padding) == 1:
         return padding * 4
