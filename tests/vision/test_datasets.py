@@ -63,8 +63,10 @@ def test_mnist_missing_files_name_them(tmp_path):
     with pytest.raises(RuntimeError) as e:
         datasets.MNIST(str(tmp_path), download=True)
     msg = str(e.value)
-    assert "\n" not in msg and "train-images-idx3-ubyte.gz" in msg and "network" in msg
-    assert os.path.join("MNIST", "raw") in msg
+    assert "\n" not in msg and "network" in msg and os.path.join("MNIST", "raw") in msg
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        assert name in msg
 
 
 def test_mnist_corrupt_files_raise(tmp_path):
@@ -159,7 +161,9 @@ def test_cifar_corrupt_batch(tmp_path):
 def test_cifar_missing_download_is_one_line(tmp_path):
     with pytest.raises(RuntimeError) as e:
         datasets.CIFAR10(str(tmp_path), download=True)
-    assert "\n" not in str(e.value) and "cifar-10-python.tar.gz" in str(e.value)
+    msg = str(e.value)
+    assert "\n" not in msg and "cifar-10-python.tar.gz" in msg and "data_batch_5" in msg
+    assert "batches.meta" in msg and "cifar-10-batches-py" in msg
 
 
 def _write_folder(root, spec):

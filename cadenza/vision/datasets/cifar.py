@@ -84,7 +84,16 @@ class CIFAR10(VisionDataset):
     def download(self) -> None:
         if self._check_integrity():
             return
-        archive = download_url([self.url], self.root, self.filename, self.tgz_md5)
+        try:
+            archive = download_url([self.url], self.root, self.filename, self.tgz_md5)
+        except DatasetFileError as e:
+            if os.path.isfile(os.path.join(self.root, self.filename)):
+                raise
+            files = ", ".join(n for n, _ in self.train_list + self.test_list)
+            raise DatasetFileError(
+                f"{type(self).__name__}: expected {files} and {self.meta['filename']} in "
+                f"{os.path.join(self.root, self.base_folder)} (or {self.filename} in "
+                f"{self.root}); they are not there and downloading failed ({e})") from None
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(self.root, filter="data")
 

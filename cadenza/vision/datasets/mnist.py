@@ -109,7 +109,15 @@ class MNIST(VisionDataset):
             return
         os.makedirs(self.raw_folder, exist_ok=True)
         for filename, md5 in self.resources:
-            gz = download_url([m + filename for m in self.mirrors], self.raw_folder, filename, md5)
+            try:
+                gz = download_url([m + filename for m in self.mirrors], self.raw_folder,
+                                  filename, md5)
+            except DatasetFileError as e:
+                if os.path.isfile(os.path.join(self.raw_folder, filename)):
+                    raise  # present but corrupt: the error says so
+                raise DatasetFileError(
+                    f"{type(self).__name__}: expected {self._expected()} (or the .gz files) in "
+                    f"{self.raw_folder}; they are not there and downloading failed ({e})") from None
             out = os.path.splitext(gz)[0]
             if not os.path.isfile(out):
                 data = read_maybe_gzip(gz)
