@@ -145,3 +145,15 @@ def test_batched_tensor_transforms():
     np.testing.assert_allclose(out[2].numpy(), F.resize(x[2], [8, 9]).numpy(), atol=1e-6)
     assert tuple(F.hflip(x).shape) == (4, 3, 17, 23)
     np.testing.assert_array_equal(F.hflip(x).numpy(), x.numpy()[..., ::-1])
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("size", [[9, 13], [30, 41]])
+def test_tensor_resize_without_antialias_is_interpolate(mode, size):
+    """antialias=False on tensors is plain interpolation, as torchvision (torch's interpolate)."""
+    real_torch = pytest.importorskip("torch")
+    x = np.random.RandomState(0).rand(2, 3, 17, 23).astype(np.float32)
+    got = F.resize(torch.from_numpy(x), size, F.InterpolationMode(mode), antialias=False)
+    ref = real_torch.nn.functional.interpolate(real_torch.from_numpy(x), size=size, mode=mode,
+                                               align_corners=False)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)

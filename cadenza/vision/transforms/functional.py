@@ -253,6 +253,31 @@ def _round_back(out, dtype, clamp=False):
     return np.round(out).astype(dtype)
 
 
+def _bicubic_axis(a, out_n, axis):
+    """torch's bicubic upsampling along one axis (a = -0.75, half-pixel centres, indices
+    clamped at the borders)."""
+    n = a.shape[axis]
+    src = (np.arange(out_n) + 0.5) * (n / out_n) - 0.5
+    i0 = np.floor(src).astype(np.int64)
+    t = (src - i0).astype(np.float32)
+    A = np.float32(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+    weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    out = 0
+    for k, w in zip(range(-1, 3), weights):
+        idx = np.clip(i0 + k, 0, n - 1)
+        shape = [1] * a.ndim
+        shape[axis] = out_n
+        out = out + np.take(a, idx, axis=axis) * w.reshape(shape)
+    return out
+
+
 def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
     """Resize to ``size`` ((h, w), or an int for the smaller edge keeping the aspect ratio)."""
     _check_image(img, "resize")
@@ -274,6 +299,18 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     if interpolation not in (InterpolationMode.BILINEAR, InterpolationMode.BICUBIC):
         raise ValueError(f"resize: tensors support nearest, nearest-exact, bilinear and bicubic "
                          f"interpolation, got {interpolation.value}")
+    if not antialias and interpolation == InterpolationMode.BICUBIC:
+        out = _bicubic_axis(_bicubic_axis(a.astype(np.float32), out_h, -2), out_w, -1)
+        return _tensor(_round_back(out, a.dtype, clamp=True))
+    if not antialias:  # plain interpolation, as torch.nn.functional.interpolate
+        flat = torch.from_numpy(np.ascontiguousarray(
+            a.reshape((-1,) + a.shape[-3:] if a.ndim > 2 else (1, 1) + a.shape)
+            .astype(np.float32)))
+        out = torch.nn.functional.interpolate(flat, size=(out_h, out_w), mode=interpolation.value,
+                                              align_corners=False).numpy()
+        out = out.reshape(a.shape[:-2] + (out_h, out_w))
+        return _tensor(_round_back(out, a.dtype,
+                                   clamp=interpolation == InterpolationMode.BICUBIC))
     code = _PIL_CODES[interpolation]
     out = _per_channel_pil(a, lambda im: im.resize((out_w, out_h), code))
     return _tensor(_round_back(out, a.dtype, clamp=interpolation == InterpolationMode.BICUBIC))
