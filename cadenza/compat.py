@@ -3,8 +3,8 @@
     python -m cadenza.compat script.py args...
 
 Every ``import torch`` / ``import torch.x.y`` (and ``from torch... import``) resolves to the
-Cadenza module of the same path (``cadenza.x.y``). A PyTorch name Cadenza lacks fails with an
-error that names it.
+Cadenza module of the same path (``cadenza.x.y``), and ``torchvision[.x]`` to
+``cadenza.vision[.x]``. A PyTorch name Cadenza lacks fails with an error that names it.
 
     python -m cadenza.compat --coverage [--missing] [namespace ...]
 
@@ -20,16 +20,29 @@ import sys
 
 from . import compat_coverage
 
-__all__ = ["install", "main"]
+__all__ = ["install", "main", "ALIASES"]
+
+
+# PyTorch package -> the Cadenza package with its API
+ALIASES = {"torch": "cadenza", "torchvision": "cadenza.vision"}
+
+
+def _target(fullname):
+    """The Cadenza module name for a PyTorch module name, or None when it is not aliased."""
+    for prefix, target in ALIASES.items():
+        if fullname == prefix or fullname.startswith(prefix + "."):
+            return target + fullname[len(prefix):]
+    return None
 
 
 class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Maps the module ``torch[.sub]`` to ``cadenza[.sub]``."""
+    """Maps the module ``torch[.sub]`` to ``cadenza[.sub]`` (and ``torchvision[.sub]`` to
+    ``cadenza.vision[.sub]``)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "torch" and not fullname.startswith("torch."):
+        target_name = _target(fullname)
+        if target_name is None:
             return None
-        target_name = "cadenza" + fullname[len("torch"):]
         try:
             found = importlib.util.find_spec(target_name)
         except ModuleNotFoundError:
@@ -44,7 +57,7 @@ class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec):
-        target_name = "cadenza" + spec.name[len("torch"):]
+        target_name = _target(spec.name)
         try:
             return importlib.import_module(target_name)
         except ModuleNotFoundError:

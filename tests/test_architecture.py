@@ -39,7 +39,8 @@ LAYERS = [
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*", "cadenza.jit"]),
     ("export", ["cadenza.onnx", "cadenza.onnx.*"]),
-    ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.cli", "cadenza.compat",
+    ("applications", ["cadenza.models", "cadenza.models.*", "cadenza.vision",
+                      "cadenza.vision.*", "cadenza.cli", "cadenza.compat",
                       "cadenza.compat_coverage",
                       "cadenza.__main__", "cadenza"]),
 ]

@@ -93,9 +93,10 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
         w = weight.reshape(g, O // g, -1)                 # (g, O/g, C/g*kk)
         out = ops.matmul(w, cols.reshape(N, g, -1, L))    # (N, g, O/g, L)
         out = out.reshape(N, O, L)
-    if bias is not None:
-        out = out + bias.reshape(1, O, 1)
-    return out.reshape(N, O, oh, ow)
+    out = out.reshape(N, O, oh, ow)
+    # the result must not be a view (of the matmul output): programs follow convolutions with
+    # in-place activations (nn.ReLU(inplace=True)), which Cadenza refuses on views
+    return out + bias.reshape(1, O, 1, 1) if bias is not None else out.clone()
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

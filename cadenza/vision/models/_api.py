@@ -1,0 +1,91 @@
+"""Pretrained-weight handles (torchvision's ``*_Weights`` enums). Cadenza never unpickles, so
+torchvision's ``.pth`` files are not read: a weight file is a safetensors conversion of
+torchvision's state dict, looked up next to where torch hub would keep the ``.pth``."""
+from __future__ import annotations
+
+import enum
+import os
+
+import cadenza as torch
+
+__all__ = ["Weights", "WeightsEnum", "WEIGHTS_DIR", "resolve_weights", "load_pretrained"]
+
+# where torch.hub keeps torchvision's checkpoints by default ($TORCH_HOME is not consulted)
+WEIGHTS_DIR = os.path.join(os.path.expanduser("~"), ".cache", "torch", "hub", "checkpoints")
+
+
+class Weights:
+    def __init__(self, url, meta=None):
+        self.url, self.meta = url, dict(meta or {})
+
+    @property
+    def filename(self) -> str:
+        """The safetensors file Cadenza looks for: the .pth's name with .safetensors."""
+        return os.path.splitext(os.path.basename(self.url))[0] + ".safetensors"
+
+
+class WeightsEnum(enum.Enum):
+    @classmethod
+    def verify(cls, obj):
+        if obj is None or isinstance(obj, cls):
+            return obj
+        if isinstance(obj, str):
+            name = obj.split(".")[-1]
+            if name not in cls.__members__:
+                raise ValueError(f"{cls.__name__} has no weights {obj!r}; "
+                                 f"choose from {list(cls.__members__)}")
+            return cls[name]
+        raise TypeError(f"Invalid Weight class provided; expected {cls.__name__} "
+                        f"but received {type(obj).__name__}")
+
+    @property
+    def url(self):
+        return self.value.url
+
+    @property
+    def meta(self):
+        return self.value.meta
+
+    def get_state_dict(self, progress=True, check_hash=False):
+        path = os.path.join(WEIGHTS_DIR, self.value.filename)
+        if not os.path.isfile(path):
+            stem = os.path.splitext(self.value.filename)[0]
+            raise RuntimeError(
+                f"{type(self).__name__}.{self.name}: no local weight file {path}. Cadenza does "
+                f"not download or unpickle torchvision's {os.path.basename(self.url)}; convert "
+                f"it once with PyTorch (from safetensors.torch import save_file; save_file("
+                f"torchvision.models.get_model_weights(...)...get_state_dict(), '{stem}."
+                f"safetensors')) and put the file at {path}, or build the model with "
+                f"weights=None and call model.load_state_dict(cadenza.load('{stem}."
+                f"safetensors'))")
+        return torch.load(path)
+
+    def __repr__(self):
+        return f"{type(self).__name__}.{self.name}"
+
+
+def make_weights(class_name, url, num_params=None):
+    """A ``*_Weights`` enum with IMAGENET1K_V1 (= DEFAULT) at torchvision's url."""
+    w = Weights(url, {"num_params": num_params, "num_classes": 1000})
+    return WeightsEnum(class_name, {"IMAGENET1K_V1": w, "DEFAULT": w}, module=__name__)
+
+
+def resolve_weights(weights_cls, weights, kwargs):
+    """torchvision's handling of ``weights=`` (and the old ``pretrained=True``)."""
+    if kwargs.pop("pretrained", False):
+        if weights is not None:
+            raise ValueError("pretrained and weights cannot both be given")
+        weights = weights_cls.DEFAULT
+    weights = weights_cls.verify(weights)
+    if weights is not None:
+        n = kwargs.setdefault("num_classes", 1000)
+        if n != 1000:
+            raise ValueError(f"The parameter 'num_classes' expected value 1000 but got {n} "
+                             "instead (pretrained weights have 1000 classes)")
+    return weights
+
+
+def load_pretrained(model, weights):
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(), strict=True)
+    return model

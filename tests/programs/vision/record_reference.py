@@ -1,0 +1,61 @@
+"""Record the outcomes of these programs under real PyTorch + torchvision into reference.json
+(run ONCE, by hand; CI runs the programs under cadenza.compat and compares). The OUTCOME line
+each program prints is stored; the tolerances in TOLERANCES say how far Cadenza's outcome may
+be (different random streams: initial weights, shuffling and augmentation differ).
+
+    pip download --no-deps torchvision==0.28.0 -d /tmp/tvdl
+    mkdir -p /tmp/tvpkg && unzip -q -o /tmp/tvdl/torchvision-0.28.0-*.whl -d /tmp/tvpkg
+    PYTHONPATH=/tmp/tvpkg python tests/programs/vision/record_reference.py [program ...]
+
+torchvision's C ops do not load with the CPU build of torch: an empty
+``torchvision._meta_registrations`` module is installed first (the programs use only its pure
+Python parts)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAMS = ["mnist_mlp", "fashion_cnn", "cifar_resnet", "dcgan", "vae", "super_resolution"]
+
+# metric -> (absolute tolerance); booleans must be equal
+TOLERANCES = {
+    "mnist_mlp": {"accuracy": 0.1, "test_loss": 0.3},
+    "fashion_cnn": {"accuracy": 0.15, "test_loss": 0.3},
+    # 15 SGD steps of a ResNet-18: the outcome swings with the initial weights and batches
+    "cifar_resnet": {"accuracy": 0.3, "last_epoch_loss": 1.2},
+    "dcgan": {"D_x_last_epoch": 0.25, "D_G_z_last_epoch": 0.25},
+    "vae": {"test_loss": 15.0, "train_loss": 15.0},
+    "super_resolution": {"psnr_db": 1.5},
+}
+
+RUNNER = ("import sys, types, runpy; "
+          "sys.modules['torchvision._meta_registrations'] = types.ModuleType('stub'); "
+          "sys.argv = [sys.argv[1]]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def outcome(stdout):
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("OUTCOME ")]
+    if not lines:
+        raise RuntimeError("no OUTCOME line in:\n" + stdout[-2000:])
+    return json.loads(lines[-1][len("OUTCOME "):])
+
+
+def main(names):
+    path = os.path.join(HERE, "reference.json")
+    ref = json.load(open(path)) if os.path.exists(path) else {}
+    for name in names:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = subprocess.run([sys.executable, "-c", RUNNER, os.path.join(HERE, name + ".py")],
+                               cwd=tmp, capture_output=True, text=True, timeout=1800)
+        if r.returncode:
+            raise RuntimeError(f"{name} failed under torch:\n{r.stdout}\n{r.stderr}")
+        ref[name] = {"outcome": outcome(r.stdout), "tolerance": TOLERANCES[name]}
+        print(name, ref[name])
+    with open(path, "w") as f:
+        json.dump(ref, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or PROGRAMS)

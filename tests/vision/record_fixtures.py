@@ -1,0 +1,110 @@
+"""Record torchvision's outputs into tests/vision/fixtures/ (run ONCE, by hand; CI has no
+torchvision and compares Cadenza against these files).
+
+How to run (torchvision 0.28.0 is the oracle, never a dependency):
+
+    pip download --no-deps torchvision==0.28.0 -d /tmp/tvdl
+    mkdir -p /tmp/tvpkg && unzip -q -o /tmp/tvdl/torchvision-0.28.0-*.whl -d /tmp/tvpkg
+    PYTHONPATH=/tmp/tvpkg python tests/vision/record_fixtures.py
+
+torchvision's wheel is linked against the CUDA build of torch; with the CPU build its C ops fail
+to register, so this script puts an empty ``torchvision._meta_registrations`` module in
+sys.modules first (transforms, models, datasets and utils are pure Python and work)."""
+import json
+import os
+import sys
+import types
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+sys.path.insert(0, HERE)
+
+
+def _torchvision():
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("stub"))
+    import torchvision
+    return torchvision
+
+
+def record_transforms(tv, torch):
+    from PIL import Image
+    import _cases
+    F = tv.transforms.functional
+    out = {}
+    for name, kind, fn, args, kw in _cases.cases():
+        img = _cases.make_input(kind, Image, torch.from_numpy)
+        res = getattr(F, fn)(img, *args, **_cases.resolve_kwargs(kw, F.InterpolationMode))
+        out[name] = _cases.as_array(res)
+    # conversions
+    ims = _cases.inputs()
+    out["to_tensor/rgb"] = F.to_tensor(Image.fromarray(ims["rgb"])).numpy()
+    out["to_tensor/gray"] = F.to_tensor(Image.fromarray(ims["gray"])).numpy()
+    out["pil_to_tensor/rgb"] = F.pil_to_tensor(Image.fromarray(ims["rgb"])).numpy()
+    t = torch.from_numpy(ims["rgb"].transpose(2, 0, 1).astype(np.float32) / 255)
+    out["to_pil_image/float"] = np.asarray(F.to_pil_image(t * 0.999))
+    out["normalize"] = F.normalize(t, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+    np.savez_compressed(os.path.join(FIXTURES, "transforms.npz"), **out)
+
+
+def record_models(tv, torch):
+    """Logits of models whose weights both sides generate from one NumPy seed (so only the
+    logits are stored): eval and train mode (dropout off), 32x32 inputs; the batch-norm running
+    statistics after the train-mode pass; and every model's state-dict keys and shapes."""
+    import _model_weights as mw
+    out = {}
+    for name in mw.MODELS:
+        model = getattr(tv.models, name)(num_classes=10)
+        with torch.no_grad():
+            mw.fill(model.state_dict(), torch.from_numpy)
+        x = torch.from_numpy(mw.batch(name))
+        model.eval()
+        with torch.no_grad():
+            out[f"{name}/eval"] = model(x).numpy()
+        model.train()
+        mw.no_dropout(model, torch.nn.Dropout)
+        out[f"{name}/train"] = model(x).detach().numpy()
+        sd = model.state_dict()
+        bn = [k for k in sd if k.endswith("running_mean")]
+        for k in bn[:1] + bn[-1:]:
+            out[f"{name}/after_train/{k}"] = sd[k].numpy()
+            kv = k.replace("running_mean", "running_var")
+            out[f"{name}/after_train/{kv}"] = sd[kv].numpy()
+    np.savez_compressed(os.path.join(FIXTURES, "models.npz"), **out)
+    keys = {}
+    for name in mw.KEY_MODELS:
+        sd = getattr(tv.models, name)(num_classes=10).state_dict()
+        keys[name] = [[k, list(v.shape)] for k, v in sd.items()]
+    with open(os.path.join(FIXTURES, "model_keys.json"), "w") as f:
+        json.dump(keys, f, separators=(",", ":"))
+
+
+def record_utils(tv, torch):
+    rs = np.random.RandomState(7)
+    batch = torch.from_numpy(rs.rand(5, 3, 6, 7).astype(np.float32))
+    out = {
+        "grid_default": tv.utils.make_grid(batch).numpy(),
+        "grid_nrow2_pad1": tv.utils.make_grid(batch, nrow=2, padding=1, pad_value=0.5).numpy(),
+        "grid_normalize": tv.utils.make_grid(batch * 3 - 1, normalize=True).numpy(),
+        "grid_norm_each_range": tv.utils.make_grid(batch * 3 - 1, nrow=3, normalize=True,
+                                                   value_range=(-1, 1),
+                                                   scale_each=True).numpy(),
+        "grid_single_channel": tv.utils.make_grid(batch[:, :1], nrow=4).numpy(),
+    }
+    import io
+    from PIL import Image
+    buf = io.BytesIO()
+    tv.utils.save_image(batch * 1.2 - 0.1, buf, format="png", nrow=3)
+    out["save_image_pixels"] = np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+    np.savez_compressed(os.path.join(FIXTURES, "utils.npz"), **out)
+
+
+if __name__ == "__main__":
+    tv = _torchvision()
+    import torch
+    os.makedirs(FIXTURES, exist_ok=True)
+    what = sys.argv[1:] or ["transforms", "models", "utils"]
+    for w in what:
+        globals()[f"record_{w}"](tv, torch)
+        print("recorded", w)
