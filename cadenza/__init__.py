@@ -173,7 +173,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()
                   if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
-                 + ["bfloat16"])
+                 + ["bfloat16", "autocast"])
 # axis= / keepdims= for dim= / keepdim= on every top-level function (torch's argument parser)
 _argforms.alias_namespace(globals(), __all__)
 

@@ -8,6 +8,7 @@ from .._dispatch import state as _state
 from .._creation import zeros as _zeros
 from .._tensor_base import TensorBase as Tensor
 from ..ops.conv import unfold, fold, out_size
+from ..ops.views import owned
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import ntuple
 
@@ -93,10 +94,10 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
         w = weight.reshape(g, O // g, -1)                 # (g, O/g, C/g*kk)
         out = ops.matmul(w, cols.reshape(N, g, -1, L))    # (N, g, O/g, L)
         out = out.reshape(N, O, L)
-    out = out.reshape(N, O, oh, ow)
-    # the result must not be a view (of the matmul output): programs follow convolutions with
-    # in-place activations (nn.ReLU(inplace=True)), which Cadenza refuses on views
-    return out + bias.reshape(1, O, 1, 1) if bias is not None else out.clone()
+    out = owned(out.reshape(N, O, oh, ow))
+    # not a view (of the matmul output): programs follow convolutions with in-place
+    # activations (nn.ReLU(inplace=True)), which Cadenza refuses on views
+    return out + bias.reshape(1, O, 1, 1) if bias is not None else out
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -130,8 +131,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     s = ntuple(stride, 1, "stride", "conv1d")[0]
     d = ntuple(dilation, 1, "dilation", "conv1d")[0]
     p = padding if isinstance(padding, str) else (0, ntuple(padding, 1, "padding", "conv1d")[0])
-    out = _conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p, (1, d), groups,
-                  "conv1d").squeeze(2)
+    out = owned(_conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p, (1, d), groups,
+                        "conv1d").squeeze(2))
     return out.squeeze(0) if unbatched else out
 
 

@@ -12,6 +12,7 @@ from .._creation import _created
 from .._tensor_base import TensorBase as Tensor, _make
 from .._trace_hooks import untraceable
 from ..ops.conv import unfold
+from ..ops.views import owned
 from ..ops import pool as _pool_ops
 from ..errors import ShapeError, fmt_shape
 from ._util import ntuple
@@ -158,7 +159,7 @@ def _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op):
         dw = _divisor(W, k[1], s[1], p[1], ow, count_include_pad)
         div = (dh[:, None] * dw[None, :]).reshape(-1).astype(x._data.dtype)
         out = total / _const(div)
-    return out.reshape(N, C, oh, ow)
+    return owned(out.reshape(N, C, oh, ow))   # not a view: in-place activations follow pools
 
 
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,

@@ -178,10 +178,10 @@ def _floatify(args, arrs):
 
 def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
-    if _state.autocast is not None and op.autocast is not None:
-        return _autocast_apply(op, args, attrs)
     if _state.profiler is not None:  # a profile is recording: it times this call of apply
         return _state.profiler.op(apply, op, args, attrs)
+    if _state.autocast is not None and op.autocast is not None:
+        return _autocast_apply(op, args, attrs)
     t, req = _forward(op, args, attrs)
     if req and _state.grad_enabled and op.differentiable:
         _record(op, t, args, attrs)

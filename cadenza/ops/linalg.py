@@ -12,6 +12,7 @@ from ..backend import xp_of
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..dtypes import result_type
+from .views import owned
 
 __all__ = ["addmm", "addmv", "baddbmm", "bmm", "dot", "einsum", "ger", "inner",
            "linear", "matmul", "mm", "mv", "outer", "tensordot", "vdot"]
@@ -157,8 +158,8 @@ def linear(input, weight, bias=None):
             # nothing records this call (inference): one primitive, no reshape ops around it
             return apply(Linear, input, weight, bias)
         lead = tuple(input.shape[:-1])
-        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(
-            lead + (weight.shape[0],))
+        return owned(linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(
+            lead + (weight.shape[0],)))
     out = matmul(input, weight.t() if weight.ndim == 2 else weight)
     return out if bias is None else out + bias
 

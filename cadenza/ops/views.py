@@ -213,6 +213,15 @@ def view_as(input, other):
     return view(input, tuple(other.shape))
 
 
+def owned(t):
+    """``t``, a view of a temporary only it can reach (a reshape of an op's fresh output inside
+    a function), made a tensor of its own: in-place ops then work on it as on any op output,
+    as on torch's linear/conv/pool results, which are not views. No copy: the reshape's
+    backward reads shapes only, and the version counter stays shared."""
+    t._base = None
+    return t
+
+
 def reshape_as(input, other):
     return reshape(input, tuple(other.shape))
 
