@@ -7,37 +7,17 @@ import math
 
 from .. import _creation as C
 from .._tensor import Tensor
-from ..autograd.grad_mode import no_grad
 from ..ops import elementwise as E, reduce as R
 from ..ops.index import gather
 from ..ops.shape import broadcast_tensors
+from . import constraints
+from .distribution import Distribution, _t
+from .exponential import Exponential, Laplace
+from .gamma import Gamma, Beta, Dirichlet
+from .kl import kl_divergence, register_kl
 
-__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "kl_divergence"]
-
-
-def _t(x, like=None):
-    if isinstance(x, Tensor):
-        return x
-    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
-
-
-class Distribution:
-    has_rsample = False
-
-    @property
-    def batch_shape(self):
-        return self._batch_shape
-
-    def sample(self, sample_shape=()):
-        with no_grad():
-            return self.rsample(sample_shape) if self.has_rsample else self._sample(
-                tuple(sample_shape))
-
-    def sample_n(self, n):
-        return self.sample((n,))
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
+__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
+           "Laplace", "Gamma", "Beta", "Dirichlet", "constraints", "kl_divergence", "register_kl"]
 
 
 class Categorical(Distribution):
@@ -141,14 +121,10 @@ class Bernoulli(Distribution):
 
     def log_prob(self, value):
         # -BCE with logits, written stably: v*l - softplus(l)
-        lg = self.logits
-        softplus = lg.clamp(min=0) + (-(lg.abs())).exp().log1p()
-        return value * lg - softplus
+        return value * self.logits - _softplus(self.logits)
 
     def entropy(self):
-        lg = self.logits
-        softplus = lg.clamp(min=0) + (-(lg.abs())).exp().log1p()
-        return softplus - self.probs * lg
+        return _softplus(self.logits) - self.probs * self.logits
 
     @property
     def mean(self):
@@ -179,12 +155,24 @@ class Uniform(Distribution):
         return (self.low + self.high) / 2
 
 
-def kl_divergence(p, q):
-    if isinstance(p, Normal) and isinstance(q, Normal):
-        var_ratio = (p.scale / q.scale) ** 2
-        t1 = ((p.loc - q.loc) / q.scale) ** 2
-        return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
-    if isinstance(p, Categorical) and isinstance(q, Categorical):
-        return (p.probs * (p.logits - q.logits)).sum(-1)
-    raise NotImplementedError(f"kl_divergence: no rule for {type(p).__name__} and "
-                              f"{type(q).__name__}")
+def _softplus(x):
+    return x.clamp(min=0) + (-(x.abs())).exp().log1p()
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p, q):
+    var_ratio = (p.scale / q.scale) ** 2
+    t1 = ((p.loc - q.loc) / q.scale) ** 2
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    return (p.probs * (p.logits - q.logits)).sum(-1)
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli_bernoulli(p, q):
+    t1 = p.probs * (_softplus(-q.logits) - _softplus(-p.logits))
+    t2 = (1 - p.probs) * (_softplus(q.logits) - _softplus(p.logits))
+    return t1 + t2

@@ -1,0 +1,176 @@
+"""The gamma family: ``Gamma(concentration, rate)``, ``Beta(concentration1, concentration0)``
+and ``Dirichlet(concentration)``. Sampling draws from NumPy's gamma on Cadenza's generator
+(so ``cadenza.manual_seed`` fixes it); it is not reparameterised here."""
+from __future__ import annotations
+
+from .. import _creation as C
+from ..ops import elementwise as E
+from ..random import _rng
+from . import constraints
+from .distribution import Distribution, params
+from .kl import register_kl
+
+__all__ = ["Gamma", "Beta", "Dirichlet"]
+
+
+def _std_gamma(conc, shape):
+    """Gamma(conc, 1) draws of ``shape`` (conc broadcast to its trailing dims)."""
+    a = conc.detach().numpy()
+    return C.tensor(_rng(None).standard_gamma(a, size=shape).astype(a.dtype))
+
+
+def _lbeta_vec(c):
+    return c.lgamma().sum(-1) - c.sum(-1).lgamma()
+
+
+class Gamma(Distribution):
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.nonnegative
+
+    def __init__(self, concentration, rate, validate_args=None):
+        self.concentration, self.rate = params(concentration, rate)
+        super().__init__(self.rate.shape, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.concentration / self.rate
+
+    @property
+    def mode(self):
+        return ((self.concentration - 1) / self.rate).clamp(min=0)
+
+    @property
+    def variance(self):
+        return self.concentration / self.rate.pow(2)
+
+    def _sample(self, sample_shape):
+        return _std_gamma(self.concentration, self._extended_shape(sample_shape)) / \
+            self.rate.detach()
+
+    def log_prob(self, value):
+        c, r = self.concentration, self.rate
+        return c * r.log() + (c - 1) * value.log() - r * value - c.lgamma()
+
+    def entropy(self):
+        c = self.concentration
+        return c - self.rate.log() + c.lgamma() + (1.0 - c) * c.digamma()
+
+
+class Beta(Distribution):
+    arg_constraints = {"concentration1": constraints.positive,
+                       "concentration0": constraints.positive}
+    support = constraints.unit_interval
+
+    def __init__(self, concentration1, concentration0, validate_args=None):
+        self.concentration1, self.concentration0 = params(concentration1, concentration0)
+        super().__init__(self.concentration1.shape, validate_args=validate_args)
+
+    def _ab(self):
+        return self.concentration1, self.concentration0
+
+    @property
+    def mean(self):
+        a, b = self._ab()
+        return a / (a + b)
+
+    @property
+    def mode(self):
+        # torch's Dirichlet rule: clamped (c - 1) normalised; when all c < 1, the largest c
+        a, b = self._ab()
+        m1, m0 = (a - 1).clamp(min=0), (b - 1).clamp(min=0)
+        return E.where((a < 1) & (b < 1), (a > b).to(a.dtype), m1 / (m1 + m0))
+
+    @property
+    def variance(self):
+        a, b = self._ab()
+        t = a + b
+        return a * b / (t.pow(2) * (t + 1))
+
+    def _sample(self, sample_shape):
+        shape = self._extended_shape(sample_shape)
+        x = _std_gamma(self.concentration1, shape)
+        y = _std_gamma(self.concentration0, shape)
+        return x / (x + y)
+
+    def _lbeta(self):
+        a, b = self._ab()
+        return a.lgamma() + b.lgamma() - (a + b).lgamma()
+
+    def log_prob(self, value):
+        a, b = self._ab()
+        return (a - 1) * value.log() + (b - 1) * (-value).log1p() - self._lbeta()
+
+    def entropy(self):
+        a, b = self._ab()
+        t = a + b
+        return self._lbeta() - (a - 1) * a.digamma() - (b - 1) * b.digamma() + \
+            (t - 2) * t.digamma()
+
+
+class Dirichlet(Distribution):
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
+
+    def __init__(self, concentration, validate_args=None):
+        if concentration.ndim < 1:
+            raise ValueError("`concentration` parameter must be at least one-dimensional.")
+        self.concentration = concentration
+        super().__init__(concentration.shape[:-1], concentration.shape[-1:], validate_args)
+
+    @property
+    def mean(self):
+        return self.concentration / self.concentration.sum(-1, keepdim=True)
+
+    @property
+    def mode(self):
+        c = self.concentration
+        m = (c - 1).clamp(min=0)
+        m = m / m.sum(-1, keepdim=True)
+        top = (c == c.max(-1, keepdim=True).values).to(c.dtype)
+        return E.where((c < 1).all(-1, keepdim=True), top, m)
+
+    @property
+    def variance(self):
+        c = self.concentration
+        a0 = c.sum(-1, keepdim=True)
+        return c * (a0 - c) / (a0.pow(2) * (a0 + 1))
+
+    def _sample(self, sample_shape):
+        g = _std_gamma(self.concentration, self._extended_shape(sample_shape))
+        return g / g.sum(-1, keepdim=True)
+
+    def log_prob(self, value):
+        c = self.concentration
+        return ((c - 1) * value.log()).sum(-1) - _lbeta_vec(c)
+
+    def entropy(self):
+        c = self.concentration
+        k = c.shape[-1]
+        a0 = c.sum(-1)
+        return _lbeta_vec(c) + (a0 - k) * a0.digamma() - ((c - 1) * c.digamma()).sum(-1)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma(p, q):
+    pc, qc = p.concentration, q.concentration
+    return qc * (p.rate / q.rate).log() + qc.lgamma() - pc.lgamma() + \
+        (pc - qc) * pc.digamma() + (q.rate - p.rate) * (pc / p.rate)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta(p, q):
+    sp = p.concentration1 + p.concentration0
+    sq = q.concentration1 + q.concentration0
+    t1 = q.concentration1.lgamma() + q.concentration0.lgamma() + sp.lgamma()
+    t2 = p.concentration1.lgamma() + p.concentration0.lgamma() + sq.lgamma()
+    t3 = (p.concentration1 - q.concentration1) * p.concentration1.digamma()
+    t4 = (p.concentration0 - q.concentration0) * p.concentration0.digamma()
+    return t1 - t2 + t3 + t4 + (sq - sp) * sp.digamma()
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet(p, q):
+    sp, sq = p.concentration.sum(-1), q.concentration.sum(-1)
+    t2 = (p.concentration.lgamma() - q.concentration.lgamma()).sum(-1)
+    t4 = p.concentration.digamma() - sp.digamma().unsqueeze(-1)
+    return sp.lgamma() - sq.lgamma() - t2 + ((p.concentration - q.concentration) * t4).sum(-1)

@@ -1,0 +1,140 @@
+"""The added distributions vs torch.distributions: values and parameter gradients (float64),
+sample shapes and moments, reparameterised gradients, and KL rules."""
+import numpy as np
+import pytest
+import torch
+
+import cadenza
+import cadenza.distributions as cd
+import torch.distributions as td
+
+RTOL = 1e-10
+
+
+def _pair(a, grad=True):
+    a = np.asarray(a, dtype=np.float64)
+    return (cadenza.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad))
+
+
+def _close(c, t, rtol=RTOL):
+    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=1e-12)
+
+
+def _grads_close(co, to, cs, ts):
+    gc = cadenza.autograd.grad(co.sum(), cs, allow_unused=True)
+    gt = torch.autograd.grad(to.sum(), ts, allow_unused=True)
+    for a, b, x in zip(gc, gt, ts):
+        a = np.zeros(x.shape) if a is None else a.numpy()
+        b = np.zeros(x.shape) if b is None else b.numpy()
+        # torch's trigamma (in the gamma-family gradients) is only ~1e-9 accurate
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+
+
+# name -> (params as arrays, value array, has cdf/icdf)
+CASES = {
+    "Exponential": ([[0.5, 1.0, 2.5]], [0.3, 1.2, 2.0], True),
+    "Laplace": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Gamma": ([[0.7, 2.0, 5.0], [0.5, 1.5, 3.0]], [0.3, 1.2, 2.0], False),
+    "Beta": ([[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]], [0.3, 0.6, 0.9], False),
+    "Dirichlet": ([[[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]]], [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
+                  False),
+}
+
+
+def _both(name, params):
+    cs, ts = zip(*[_pair(p) for p in params])
+    return getattr(cd, name)(*cs), getattr(td, name)(*ts), cs, ts
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_torch(name):
+    params, value, has_cdf = CASES[name]
+    c, t, cs, ts = _both(name, params)
+    v = np.asarray(value)
+    assert c.batch_shape == tuple(t.batch_shape) and c.event_shape == tuple(t.event_shape)
+    for attr in ("mean", "variance", "stddev", "mode"):
+        _close(getattr(c, attr), getattr(t, attr))
+    outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
+            (c.entropy(), t.entropy())]
+    if has_cdf:
+        outs.append((c.cdf(cadenza.tensor(v)), t.cdf(torch.tensor(v))))
+        q = np.array([0.1, 0.45, 0.8])
+        outs.append((c.icdf(cadenza.tensor(q)), t.icdf(torch.tensor(q))))
+    for co, to in outs:
+        _close(co, to)
+        _grads_close(co, to, cs, ts)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kl_matches_torch_with_gradients(name):
+    params = CASES[name][0]
+    other = [np.asarray(p) * 1.3 + 0.1 for p in params]
+    c1, t1, cs, ts = _both(name, params)
+    c2, t2, _, _ = _both(name, other)
+    kc, kt = cd.kl_divergence(c1, c2), td.kl_divergence(t1, t2)
+    _close(kc, kt)
+    _grads_close(kc, kt, cs, ts)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sample_shapes_and_moments(name):
+    params = CASES[name][0]
+    c, t, _, _ = _both(name, params)
+    cadenza.manual_seed(0)
+    s = c.sample((20000,))
+    assert tuple(s.shape) == (20000,) + tuple(t.batch_shape) + tuple(t.event_shape)
+    assert not s.requires_grad
+    np.testing.assert_allclose(s.numpy().mean(0), t.mean.detach().numpy(), rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(s.numpy().var(0), t.variance.detach().numpy(), rtol=0.1,
+                               atol=0.01)
+    cadenza.manual_seed(0)
+    np.testing.assert_array_equal(c.sample((20000,)).numpy(), s.numpy())
+    assert tuple(c.sample().shape) == tuple(t.sample().shape)
+
+
+@pytest.mark.parametrize("name", ["Exponential", "Laplace"])
+def test_rsample_gradient_is_pathwise(name):
+    params = CASES[name][0]
+    c, t, cs, _ = _both(name, params)
+    cadenza.manual_seed(1)
+    x = c.rsample((5000,))
+    (g,) = cadenza.autograd.grad(x.mean(0).sum(), cs[0])
+    # d E[x] / d first parameter: Exponential -1/rate^2, Laplace d loc = 1
+    p0 = np.asarray(params[0])
+    want = -1 / p0 ** 2 if name == "Exponential" else np.ones_like(p0)
+    np.testing.assert_allclose(g.numpy(), want, rtol=0.1)
+
+
+def test_expand_and_validation():
+    c = cd.Gamma(cadenza.tensor([1.0, 2.0], dtype=cadenza.float64), 1.0)
+    e = c.expand((4, 2))
+    assert e.batch_shape == (4, 2) and tuple(e.concentration.shape) == (4, 2)
+    assert tuple(e.sample((3,)).shape) == (3, 4, 2)
+    with pytest.raises(ValueError, match="rate"):
+        cd.Exponential(cadenza.tensor([-1.0]))
+    with pytest.raises(ValueError):
+        td.Exponential(torch.tensor([-1.0]))
+    cd.Exponential(cadenza.tensor([-1.0]), validate_args=False)
+    assert repr(cd.constraints.positive) and cd.Beta.support is cd.constraints.unit_interval
+    assert bool(cd.constraints.simplex.check(cadenza.tensor([0.25, 0.75])))
+    assert not bool(cd.constraints.positive.check(cadenza.tensor(0.0)))
+
+
+def test_kl_pairs_for_existing_families_and_registry():
+    lp, tp = _pair([0.2, -1.0]), _pair([-0.3, 0.4])
+    c = cd.kl_divergence(cd.Bernoulli(logits=lp[0]), cd.Bernoulli(logits=tp[0]))
+    t = td.kl_divergence(td.Bernoulli(logits=lp[1]), td.Bernoulli(logits=tp[1]))
+    _close(c, t)
+
+    class MyExp(cd.Exponential):
+        pass
+    seen = []
+
+    @cd.register_kl(MyExp, cd.Exponential)
+    def _rule(p, q):
+        seen.append(1)
+        return p.rate * 0
+    cd.kl_divergence(MyExp(1.0), cd.Exponential(2.0))
+    assert seen == [1]
+    with pytest.raises(NotImplementedError):
+        cd.kl_divergence(cd.Exponential(1.0), cd.Gamma(1.0, 1.0))
