@@ -15,9 +15,11 @@ from .distribution import Distribution, _t
 from .exponential import Exponential, Laplace
 from .gamma import Gamma, Beta, Dirichlet
 from .kl import kl_divergence, register_kl
+from .multivariate_normal import MultivariateNormal
 
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
-           "Laplace", "Gamma", "Beta", "Dirichlet", "constraints", "kl_divergence", "register_kl"]
+           "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal",
+           "constraints", "kl_divergence", "register_kl"]
 
 
 class Categorical(Distribution):

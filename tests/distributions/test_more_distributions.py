@@ -21,8 +21,8 @@ def _close(c, t, rtol=RTOL):
 
 
 def _grads_close(co, to, cs, ts):
-    gc = cadenza.autograd.grad(co.sum(), cs, allow_unused=True)
-    gt = torch.autograd.grad(to.sum(), ts, allow_unused=True)
+    gc = cadenza.autograd.grad(co.sum(), cs, allow_unused=True, retain_graph=True)
+    gt = torch.autograd.grad(to.sum(), ts, allow_unused=True, retain_graph=True)
     for a, b, x in zip(gc, gt, ts):
         a = np.zeros(x.shape) if a is None else a.numpy()
         b = np.zeros(x.shape) if b is None else b.numpy()
@@ -138,3 +138,49 @@ def test_kl_pairs_for_existing_families_and_registry():
     assert seen == [1]
     with pytest.raises(NotImplementedError):
         cd.kl_divergence(cd.Exponential(1.0), cd.Gamma(1.0, 1.0))
+
+
+def _spd(k, seed):
+    a = np.random.default_rng(seed).standard_normal((2, k, k))
+    return a @ a.transpose(0, 2, 1) + k * np.eye(k)
+
+
+@pytest.mark.parametrize("form", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_multivariate_normal_matches_torch(form):
+    cov = _spd(3, 0)
+    m = np.linalg.cholesky(cov) if form == "scale_tril" else \
+        np.linalg.inv(cov) if form == "precision_matrix" else cov
+    loc_c, loc_t = _pair(np.random.default_rng(1).standard_normal((2, 3)))
+    m_c, m_t = _pair(m)
+    c = cd.MultivariateNormal(loc_c, **{form: m_c})
+    t = td.MultivariateNormal(loc_t, **{form: m_t})
+    assert c.batch_shape == (2,) and c.event_shape == (3,)
+    v = np.random.default_rng(2).standard_normal((4, 2, 3))
+    for attr in ("mean", "variance", "covariance_matrix", "scale_tril", "precision_matrix"):
+        _close(getattr(c, attr), getattr(t, attr), rtol=1e-9)
+    for co, to in [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
+                   (c.entropy(), t.entropy())]:
+        _close(co, to)
+        _grads_close(co, to, (loc_c, m_c), (loc_t, m_t))
+    q_c = cd.MultivariateNormal(loc_c * 0.5, covariance_matrix=cadenza.tensor(_spd(3, 5)))
+    q_t = td.MultivariateNormal(loc_t * 0.5, covariance_matrix=torch.tensor(_spd(3, 5)))
+    kc, kt = cd.kl_divergence(c, q_c), td.kl_divergence(t, q_t)
+    _close(kc, kt)
+    _grads_close(kc, kt, (loc_c, m_c), (loc_t, m_t))
+
+
+def test_multivariate_normal_sampling_and_rsample_grad():
+    cov = _spd(3, 0)[0]
+    loc = cadenza.tensor([1.0, -1.0, 0.5], dtype=cadenza.float64, requires_grad=True)
+    d = cd.MultivariateNormal(loc, covariance_matrix=cadenza.tensor(cov))
+    cadenza.manual_seed(0)
+    s = d.sample((20000,)).numpy()
+    assert s.shape == (20000, 3)
+    np.testing.assert_allclose(s.mean(0), [1.0, -1.0, 0.5], atol=0.06)
+    np.testing.assert_allclose(np.cov(s.T), cov, rtol=0.06, atol=0.06)
+    (g,) = cadenza.autograd.grad(d.rsample((10,)).sum(), loc)
+    np.testing.assert_allclose(g.numpy(), [10.0, 10.0, 10.0])
+    e = d.expand((4,))
+    assert e.batch_shape == (4,) and tuple(e.sample((2,)).shape) == (2, 4, 3)
+    with pytest.raises(ValueError):
+        cd.MultivariateNormal(loc)
