@@ -15,10 +15,11 @@ from .distribution import Distribution, _t
 from .exponential import Exponential, Laplace
 from .gamma import Gamma, Beta, Dirichlet
 from .kl import kl_divergence, register_kl
+from .location_scale import Cauchy, Gumbel, LogNormal, StudentT
 from .multivariate_normal import MultivariateNormal
 
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
-           "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal",
+           "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel",
            "constraints", "kl_divergence", "register_kl"]
 
 

@@ -38,7 +38,14 @@ CASES = {
     "Beta": ([[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]], [0.3, 0.6, 0.9], False),
     "Dirichlet": ([[[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]]], [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
                   False),
+    "LogNormal": ([[0.1, -1.0, 0.4], [0.5, 0.7, 0.3]], [0.3, 1.2, 2.0], "cdf"),
+    "StudentT": ([[5.0, 8.0, 10.0], [0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], False),
+    "Cauchy": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Gumbel": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
 }
+
+
+KL = {"Exponential", "Laplace", "Gamma", "Beta", "Dirichlet"}
 
 
 def _both(name, params):
@@ -59,13 +66,14 @@ def test_values_and_gradients_match_torch(name):
     if has_cdf:
         outs.append((c.cdf(cadenza.tensor(v)), t.cdf(torch.tensor(v))))
         q = np.array([0.1, 0.45, 0.8])
+    if has_cdf is True:
         outs.append((c.icdf(cadenza.tensor(q)), t.icdf(torch.tensor(q))))
     for co, to in outs:
         _close(co, to)
         _grads_close(co, to, cs, ts)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(set(CASES) & set(KL)))
 def test_kl_matches_torch_with_gradients(name):
     params = CASES[name][0]
     other = [np.asarray(p) * 1.3 + 0.1 for p in params]
@@ -76,7 +84,7 @@ def test_kl_matches_torch_with_gradients(name):
     _grads_close(kc, kt, cs, ts)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"Cauchy"}))
 def test_sample_shapes_and_moments(name):
     params = CASES[name][0]
     c, t, _, _ = _both(name, params)
@@ -92,16 +100,25 @@ def test_sample_shapes_and_moments(name):
     assert tuple(c.sample().shape) == tuple(t.sample().shape)
 
 
-@pytest.mark.parametrize("name", ["Exponential", "Laplace"])
+def test_cauchy_samples_median_and_quartiles():
+    d = cd.Cauchy(cadenza.tensor(1.0, dtype=cadenza.float64), 2.0)
+    cadenza.manual_seed(0)
+    s = d.sample((20000,)).numpy()
+    np.testing.assert_allclose(np.percentile(s, [25, 50, 75]), [-1.0, 1.0, 3.0], atol=0.1)
+
+
+@pytest.mark.parametrize("name", ["Exponential", "Laplace", "Gumbel", "Cauchy", "LogNormal"])
 def test_rsample_gradient_is_pathwise(name):
     params = CASES[name][0]
     c, t, cs, _ = _both(name, params)
     cadenza.manual_seed(1)
     x = c.rsample((5000,))
     (g,) = cadenza.autograd.grad(x.mean(0).sum(), cs[0])
-    # d E[x] / d first parameter: Exponential -1/rate^2, Laplace d loc = 1
+    # d E[x] / d first parameter: Exponential -1/rate^2, LogNormal E[x], others d loc = 1
     p0 = np.asarray(params[0])
     want = -1 / p0 ** 2 if name == "Exponential" else np.ones_like(p0)
+    if name == "LogNormal":
+        want = t.mean.detach().numpy()
     np.testing.assert_allclose(g.numpy(), want, rtol=0.1)
 
 
