@@ -12,14 +12,17 @@ from ..ops.index import gather
 from ..ops.shape import broadcast_tensors
 from . import constraints
 from .distribution import Distribution, _t
+from .discrete import _softplus, Binomial, Geometric, OneHotCategorical, Poisson
 from .exponential import Exponential, Laplace
 from .gamma import Gamma, Beta, Dirichlet
+from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .location_scale import Cauchy, Gumbel, LogNormal, StudentT
 from .multivariate_normal import MultivariateNormal
 
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
            "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel",
+           "Poisson", "Binomial", "Geometric", "OneHotCategorical", "Independent",
            "constraints", "kl_divergence", "register_kl"]
 
 
@@ -156,10 +159,6 @@ class Uniform(Distribution):
     @property
     def mean(self):
         return (self.low + self.high) / 2
-
-
-def _softplus(x):
-    return x.clamp(min=0) + (-(x.abs())).exp().log1p()
 
 
 @register_kl(Normal, Normal)

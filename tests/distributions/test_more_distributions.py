@@ -201,3 +201,61 @@ def test_multivariate_normal_sampling_and_rsample_grad():
     assert e.batch_shape == (4,) and tuple(e.sample((2,)).shape) == (2, 4, 3)
     with pytest.raises(ValueError):
         cd.MultivariateNormal(loc)
+
+
+DISCRETE = {  # name -> (kwargs builder from a parameter tensor, values, attrs with entropy?)
+    "Poisson": (lambda p: {"rate": p}, [0.7, 2.0, 5.5], [0.0, 3.0, 4.0], True),
+    "Binomial": (lambda p: {"total_count": 7, "probs": p}, [0.2, 0.5, 0.9], [0.0, 3.0, 7.0],
+                 True),
+    "BinomialLogits": (lambda p: {"total_count": 7, "logits": p}, [-1.2, 0.5, 2.0],
+                       [1.0, 3.0, 6.0], True),
+    "Geometric": (lambda p: {"probs": p}, [0.2, 0.5, 0.9], [0.0, 3.0, 7.0], True),
+    "GeometricLogits": (lambda p: {"logits": p}, [-1.2, 0.5, 2.0], [1.0, 3.0, 6.0], True),
+    "OneHotCategorical": (lambda p: {"probs": p}, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
+                          [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], True),
+}
+
+
+@pytest.mark.parametrize("key", sorted(DISCRETE))
+def test_discrete_families_match_torch(key):
+    make, p, value, _ = DISCRETE[key]
+    name = key.replace("Logits", "")
+    pc, pt = _pair(p)
+    c, t = getattr(cd, name)(**make(pc)), getattr(td, name)(**make(pt))
+    assert c.batch_shape == tuple(t.batch_shape) and c.event_shape == tuple(t.event_shape)
+    for attr in ("mean", "variance", "mode"):
+        _close(getattr(c, attr), getattr(t, attr))
+    v = np.asarray(value)
+    outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v)))]
+    if name in ("Geometric", "OneHotCategorical"):
+        outs.append((c.entropy(), t.entropy()))
+    for co, to in outs:
+        _close(co, to)
+        _grads_close(co, to, (pc,), (pt,))
+    cadenza.manual_seed(0)
+    s = c.sample((20000,))
+    assert tuple(s.shape) == (20000,) + tuple(t.batch_shape) + tuple(t.event_shape)
+    np.testing.assert_allclose(s.numpy().mean(0), t.mean.detach().numpy(), rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(s.numpy().var(0), t.variance.detach().numpy(), rtol=0.1,
+                               atol=0.01)
+
+
+def test_independent_matches_torch():
+    lc, lt = _pair(np.random.default_rng(0).standard_normal((2, 3)))
+    sc, st = _pair(np.full((2, 3), 1.5))
+    c = cd.Independent(cd.Normal(lc, sc), 1)
+    t = td.Independent(td.Normal(lt, st), 1)
+    assert c.batch_shape == (2,) and c.event_shape == (3,) and c.has_rsample
+    v = np.random.default_rng(1).standard_normal((4, 2, 3))
+    for co, to in [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
+                   (c.entropy(), t.entropy())]:
+        _close(co, to)
+        _grads_close(co, to, (lc, sc), (lt, st))
+    c2 = cd.Independent(cd.Normal(lc * 0.5, sc * 2), 1)
+    t2 = td.Independent(td.Normal(lt * 0.5, st * 2), 1)
+    _close(cd.kl_divergence(c, c2), td.kl_divergence(t, t2))
+    assert tuple(c.rsample((5,)).shape) == (5, 2, 3)
+    e = c.expand((4, 2))
+    assert e.batch_shape == (4, 2) and e.event_shape == (3,)
+    with pytest.raises(ValueError):
+        cd.Independent(cd.Normal(lc, sc), 3)

@@ -1,0 +1,165 @@
+"""Count and one-hot families: ``Poisson``, ``Binomial``, ``Geometric``, ``OneHotCategorical``.
+log_prob / entropy are differentiable in the parameters; sampling uses Cadenza's generator."""
+from __future__ import annotations
+
+from .. import _creation as C
+from ..random import _rng
+from . import constraints
+from .distribution import Distribution, params
+
+__all__ = ["Poisson", "Binomial", "Geometric", "OneHotCategorical"]
+
+
+def _softplus(x):
+    """log(1 + e^x), stable; its gradient at 0 is 1/2 (torch's clamp_by_zero)."""
+    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2 + (-(x.abs())).exp().log1p()
+
+
+def _probs_logits(probs, logits):
+    """(probs, logits) of a binary event from exactly one of them, as torch converts them."""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    if probs is not None:
+        (probs,) = params(probs)
+        eps = 2.220446049250313e-16 if probs.dtype.itemsize == 8 else 1.1920928955078125e-07
+        p = probs.clamp(eps, 1 - eps)
+        return probs, p.log() - (-p).log1p()
+    (logits,) = params(logits)
+    return logits.sigmoid(), logits
+
+
+class Poisson(Distribution):
+    arg_constraints = {"rate": constraints.nonnegative}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, rate, validate_args=None):
+        (self.rate,) = params(rate)
+        super().__init__(self.rate.shape, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.rate
+
+    @property
+    def mode(self):
+        return self.rate.floor()
+
+    @property
+    def variance(self):
+        return self.rate
+
+    def _sample(self, sample_shape):
+        r = self.rate.detach().numpy()
+        return C.tensor(_rng(None).poisson(r, size=self._extended_shape(sample_shape))
+                        .astype(r.dtype))
+
+    def log_prob(self, value):
+        return value * self.rate.log() - self.rate - (value + 1).lgamma()
+
+
+class Binomial(Distribution):
+    arg_constraints = {"total_count": constraints.nonnegative_integer,
+                       "probs": constraints.unit_interval, "logits": constraints.real}
+    has_enumerate_support = True
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
+        probs, logits = _probs_logits(probs, logits)
+        self.total_count, self.probs, self.logits = params(total_count, probs, logits)
+        self.total_count = self.total_count.to(self.probs.dtype)
+        super().__init__(self.probs.shape, validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    @property
+    def mean(self):
+        return self.total_count * self.probs
+
+    @property
+    def mode(self):
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)
+
+    @property
+    def variance(self):
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def _sample(self, sample_shape):
+        n, p = self.total_count.detach().numpy(), self.probs.detach().numpy()
+        shape = self._extended_shape(sample_shape)
+        return C.tensor(_rng(None).binomial(n.astype("int64"), p, size=shape).astype(p.dtype))
+
+    def log_prob(self, value):
+        n, lg = self.total_count, self.logits
+        norm = n * _softplus(lg) - (n + 1).lgamma()
+        return value * lg - (value + 1).lgamma() - (n - value + 1).lgamma() - norm
+
+
+class Geometric(Distribution):
+    """Number of failures before the first success (support 0, 1, 2, ...)."""
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        self.probs, self.logits = _probs_logits(probs, logits)
+        super().__init__(self.probs.shape, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self):
+        return self.probs * 0
+
+    @property
+    def variance(self):
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def _sample(self, sample_shape):
+        tiny = 2.2250738585072014e-308 if self.probs.dtype.itemsize == 8 else 1.1754944e-38
+        u = C.rand(self._extended_shape(sample_shape), dtype=self.probs.dtype).clamp(min=tiny)
+        return (u.log() / (-self.probs.detach()).log1p()).floor()
+
+    def log_prob(self, value):
+        return value * (-self.probs).log1p() + self.probs.log()
+
+    def entropy(self):
+        return (_softplus(self.logits) - self.probs * self.logits) / self.probs
+
+
+class OneHotCategorical(Distribution):
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    support = constraints.simplex
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        from . import Categorical  # reason: Categorical lives in the package __init__
+        self._categorical = Categorical(probs, logits)
+        self.probs, self.logits = self._categorical.probs, self._categorical.logits
+        super().__init__(self.probs.shape[:-1], self.probs.shape[-1:], validate_args)
+
+    def _one_hot(self, idx):
+        k = self._event_shape[0]
+        return (idx.unsqueeze(-1) == C.arange(k)).to(self.probs.dtype)
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def mode(self):
+        return self._one_hot(self.probs.argmax(-1))
+
+    @property
+    def variance(self):
+        return self.probs * (1 - self.probs)
+
+    def _sample(self, sample_shape):
+        return self._one_hot(self._categorical._sample(sample_shape))
+
+    def log_prob(self, value):
+        return self._categorical.log_prob(value.argmax(-1))
+
+    def entropy(self):
+        return self._categorical.entropy()
