@@ -7,12 +7,11 @@ import math
 
 from .. import _creation as C
 from .._tensor import Tensor
-from ..ops import elementwise as E, reduce as R
-from ..ops.index import gather
+from ..ops import elementwise as E
 from ..ops.shape import broadcast_tensors
 from . import constraints
 from .distribution import Distribution, _t
-from .discrete import _softplus, Binomial, Geometric, OneHotCategorical, Poisson
+from .discrete import _softplus, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from .exponential import Exponential, Laplace
 from .gamma import Gamma, Beta, Dirichlet
 from .independent import Independent
@@ -24,49 +23,6 @@ __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exp
            "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel",
            "Poisson", "Binomial", "Geometric", "OneHotCategorical", "Independent",
            "constraints", "kl_divergence", "register_kl"]
-
-
-class Categorical(Distribution):
-    """A categorical over the last dim of ``probs`` (normalised) or ``logits``."""
-
-    def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.probs = probs / probs.sum(-1, keepdim=True)
-            self.logits = self.probs.clamp(min=1e-38 if probs.dtype.name != "float64"
-                                           else 1e-300).log()
-        else:
-            self.logits = logits - R.logsumexp(logits, -1, keepdim=True)
-            self.probs = self.logits.exp()
-        self._batch_shape = tuple(self.probs.shape[:-1])
-        self._num_events = self.probs.shape[-1]
-
-    def _sample(self, sample_shape):
-        p = self.probs.detach().reshape(-1, self._num_events)
-        n = 1
-        for s in sample_shape:
-            n *= s
-        idx = C.multinomial(p, n, replacement=True)  # (batch, n)
-        return idx.t().reshape(tuple(sample_shape) + self._batch_shape)
-
-    def log_prob(self, value):
-        value = value.long()
-        logits = self.logits.expand(tuple(value.shape) + (self._num_events,)) \
-            if value.ndim > len(self._batch_shape) else self.logits
-        return gather(logits, -1, value.unsqueeze(-1)).squeeze(-1)
-
-    def entropy(self):
-        p_log_p = self.logits.clamp(min=-3.4e38) * self.probs
-        return -p_log_p.sum(-1)
-
-    @property
-    def mean(self):
-        raise NotImplementedError("Categorical has no mean over unordered categories")
-
-    @property
-    def mode(self):
-        return self.probs.argmax(-1)
 
 
 class Normal(Distribution):

@@ -1,13 +1,15 @@
-"""Count and one-hot families: ``Poisson``, ``Binomial``, ``Geometric``, ``OneHotCategorical``.
+"""Categorical, count and one-hot families: ``Categorical``, ``Poisson``, ``Binomial``, ``Geometric``, ``OneHotCategorical``.
 log_prob / entropy are differentiable in the parameters; sampling uses Cadenza's generator."""
 from __future__ import annotations
 
 from .. import _creation as C
+from ..ops import reduce as R
+from ..ops.index import gather
 from ..random import _rng
 from . import constraints
 from .distribution import Distribution, params
 
-__all__ = ["Poisson", "Binomial", "Geometric", "OneHotCategorical"]
+__all__ = ["Categorical", "Poisson", "Binomial", "Geometric", "OneHotCategorical"]
 
 
 def _softplus(x):
@@ -26,6 +28,49 @@ def _probs_logits(probs, logits):
         return probs, p.log() - (-p).log1p()
     (logits,) = params(logits)
     return logits.sigmoid(), logits
+
+
+class Categorical(Distribution):
+    """A categorical over the last dim of ``probs`` (normalised) or ``logits``."""
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            self.probs = probs / probs.sum(-1, keepdim=True)
+            self.logits = self.probs.clamp(min=1e-38 if probs.dtype.name != "float64"
+                                           else 1e-300).log()
+        else:
+            self.logits = logits - R.logsumexp(logits, -1, keepdim=True)
+            self.probs = self.logits.exp()
+        self._batch_shape = tuple(self.probs.shape[:-1])
+        self._num_events = self.probs.shape[-1]
+
+    def _sample(self, sample_shape):
+        p = self.probs.detach().reshape(-1, self._num_events)
+        n = 1
+        for s in sample_shape:
+            n *= s
+        idx = C.multinomial(p, n, replacement=True)  # (batch, n)
+        return idx.t().reshape(tuple(sample_shape) + self._batch_shape)
+
+    def log_prob(self, value):
+        value = value.long()
+        logits = self.logits.expand(tuple(value.shape) + (self._num_events,)) \
+            if value.ndim > len(self._batch_shape) else self.logits
+        return gather(logits, -1, value.unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self):
+        p_log_p = self.logits.clamp(min=-3.4e38) * self.probs
+        return -p_log_p.sum(-1)
+
+    @property
+    def mean(self):
+        raise NotImplementedError("Categorical has no mean over unordered categories")
+
+    @property
+    def mode(self):
+        return self.probs.argmax(-1)
 
 
 class Poisson(Distribution):
@@ -134,7 +179,6 @@ class OneHotCategorical(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        from . import Categorical  # reason: Categorical lives in the package __init__
         self._categorical = Categorical(probs, logits)
         self.probs, self.logits = self._categorical.probs, self._categorical.logits
         super().__init__(self.probs.shape[:-1], self.probs.shape[-1:], validate_args)
