@@ -6,12 +6,10 @@ from __future__ import annotations
 import math
 
 from .. import _creation as C
-from .._tensor import Tensor
 from ..ops import elementwise as E
-from ..ops.shape import broadcast_tensors
 from . import constraints
-from .distribution import Distribution, _t
-from .discrete import _softplus, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
+from .distribution import Distribution, params
+from .discrete import _probs_logits, _softplus, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from .exponential import Exponential, Laplace
 from .gamma import Gamma, Beta, Dirichlet
 from .independent import Independent
@@ -20,22 +18,26 @@ from .location_scale import Cauchy, Gumbel, LogNormal, StudentT
 from .multivariate_normal import MultivariateNormal
 
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
-           "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel",
-           "Poisson", "Binomial", "Geometric", "OneHotCategorical", "Independent",
-           "constraints", "kl_divergence", "register_kl"]
+           "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT",
+           "Cauchy", "Gumbel", "Poisson", "Binomial", "Geometric", "OneHotCategorical",
+           "Independent",            "constraints", "kl_divergence", "register_kl"]
 
 
 class Normal(Distribution):
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        like = loc if isinstance(loc, Tensor) else scale if isinstance(scale, Tensor) else None
-        loc, scale = _t(loc, like), _t(scale, like)
-        self.loc, self.scale = broadcast_tensors(loc, scale)
-        self._batch_shape = tuple(self.loc.shape)
+        self.loc, self.scale = params(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
 
     @property
     def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
         return self.loc
 
     @property
@@ -47,8 +49,7 @@ class Normal(Distribution):
         return self.scale * self.scale
 
     def rsample(self, sample_shape=()):
-        shape = tuple(sample_shape) + self._batch_shape
-        eps = C.randn(shape, dtype=self.loc.dtype)
+        eps = C.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
         return self.loc + eps * self.scale
 
     def log_prob(self, value):
@@ -62,23 +63,21 @@ class Normal(Distribution):
     def cdf(self, value):
         return 0.5 * (1 + E.erf((value - self.loc) / (self.scale * math.sqrt(2))))
 
+    def icdf(self, value):
+        return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)
+
 
 class Bernoulli(Distribution):
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.probs = _t(probs)
-            eps = 1.1920928955078125e-07
-            p = self.probs.clamp(eps, 1 - eps)
-            self.logits = p.log() - (1 - p).log()
-        else:
-            self.logits = _t(logits)
-            self.probs = self.logits.sigmoid()
-        self._batch_shape = tuple(self.probs.shape)
+        self.probs, self.logits = _probs_logits(probs, logits)
+        super().__init__(self.probs.shape, validate_args=validate_args)
 
     def _sample(self, sample_shape):
-        p = self.probs.detach().expand(tuple(sample_shape) + self._batch_shape)
+        p = self.probs.detach().expand(self._extended_shape(sample_shape))
         return C.bernoulli(p)
 
     def log_prob(self, value):
@@ -92,16 +91,33 @@ class Bernoulli(Distribution):
     def mean(self):
         return self.probs
 
+    @property
+    def mode(self):
+        m = (self.probs >= 0.5).to(self.probs.dtype)
+        return E.where(self.probs == 0.5, float("nan"), m)
+
+    @property
+    def variance(self):
+        return self.probs * (1 - self.probs)
+
 
 class Uniform(Distribution):
+    arg_constraints = {"low": constraints.dependent, "high": constraints.dependent}
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
-        self.low, self.high = broadcast_tensors(_t(low), _t(high))
-        self._batch_shape = tuple(self.low.shape)
+        self.low, self.high = params(low, high)
+        if validate_args is not False and not bool((self.low < self.high).all()):
+            raise ValueError("Expected parameter low of distribution Uniform to be less than "
+                             f"high, got low={self.low} and high={self.high}")
+        super().__init__(self.low.shape, validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.interval(self.low, self.high)
 
     def rsample(self, sample_shape=()):
-        u = C.rand(tuple(sample_shape) + self._batch_shape, dtype=self.low.dtype)
+        u = C.rand(self._extended_shape(sample_shape), dtype=self.low.dtype)
         return self.low + u * (self.high - self.low)
 
     def log_prob(self, value):
@@ -112,9 +128,27 @@ class Uniform(Distribution):
     def entropy(self):
         return (self.high - self.low).log()
 
+    def cdf(self, value):
+        return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
+
+    def icdf(self, value):
+        return value * (self.high - self.low) + self.low
+
     @property
     def mean(self):
         return (self.low + self.high) / 2
+
+    @property
+    def mode(self):
+        return self.low * float("nan")
+
+    @property
+    def stddev(self):
+        return (self.high - self.low) / 12 ** 0.5
+
+    @property
+    def variance(self):
+        return (self.high - self.low).pow(2) / 12
 
 
 @register_kl(Normal, Normal)

@@ -39,6 +39,11 @@ class _GreaterThan(Constraint):
         return value > self.lower_bound if self.strict else value >= self.lower_bound
 
 
+class _GreaterThanEq(_GreaterThan):
+    def __init__(self, lower_bound):
+        super().__init__(lower_bound, strict=False)
+
+
 class _Interval(Constraint):
     def __init__(self, lower_bound, upper_bound, discrete=False):
         self.lower_bound, self.upper_bound, self.is_discrete = lower_bound, upper_bound, discrete
@@ -112,7 +117,7 @@ class _Independent(Constraint):
 dependent = _Dependent()
 real = _Real()
 positive = _GreaterThan(0.0)
-nonnegative = _GreaterThan(0.0, strict=False)
+nonnegative = _GreaterThanEq(0.0)
 unit_interval = _Interval(0.0, 1.0)
 simplex = _Simplex()
 boolean = _Boolean()
@@ -123,11 +128,8 @@ positive_definite = _PositiveDefinite()
 real_vector = _RealVector()
 interval = _Interval
 greater_than = _GreaterThan
+greater_than_eq = _GreaterThanEq
 independent = _Independent
-
-
-def greater_than_eq(lower_bound):
-    return _GreaterThan(lower_bound, strict=False)
 
 
 def integer_interval(lower_bound, upper_bound):

@@ -66,7 +66,11 @@ class Categorical(Distribution):
 
     @property
     def mean(self):
-        raise NotImplementedError("Categorical has no mean over unordered categories")
+        return C.full(self._batch_shape, float("nan"), dtype=self.probs.dtype)
+
+    @property
+    def variance(self):
+        return C.full(self._batch_shape, float("nan"), dtype=self.probs.dtype)
 
     @property
     def mode(self):

@@ -41,11 +41,13 @@ CASES = {
     "LogNormal": ([[0.1, -1.0, 0.4], [0.5, 0.7, 0.3]], [0.3, 1.2, 2.0], "cdf"),
     "StudentT": ([[5.0, 8.0, 10.0], [0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], False),
     "Cauchy": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Normal": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Uniform": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -0.2, 2.5], True),
     "Gumbel": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
 }
 
 
-KL = {"Exponential", "Laplace", "Gamma", "Beta", "Dirichlet"}
+KL = {"Normal", "Exponential", "Laplace", "Gamma", "Beta", "Dirichlet"}
 
 
 def _both(name, params):
@@ -61,6 +63,8 @@ def test_values_and_gradients_match_torch(name):
     assert c.batch_shape == tuple(t.batch_shape) and c.event_shape == tuple(t.event_shape)
     for attr in ("mean", "variance", "stddev", "mode"):
         _close(getattr(c, attr), getattr(t, attr))
+    assert type(c.support).__name__ == type(t.support).__name__
+    assert set(c.arg_constraints) == set(t.arg_constraints)
     outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
             (c.entropy(), t.entropy())]
     if has_cdf:
@@ -211,6 +215,8 @@ DISCRETE = {  # name -> (kwargs builder from a parameter tensor, values, attrs w
                        [1.0, 3.0, 6.0], True),
     "Geometric": (lambda p: {"probs": p}, [0.2, 0.5, 0.9], [0.0, 3.0, 7.0], True),
     "GeometricLogits": (lambda p: {"logits": p}, [-1.2, 0.5, 2.0], [1.0, 3.0, 6.0], True),
+    "Bernoulli": (lambda p: {"probs": p}, [0.2, 0.7, 0.9], [0.0, 1.0, 1.0], True),
+    "BernoulliLogits": (lambda p: {"logits": p}, [-1.2, 0.5, 2.0], [1.0, 0.0, 1.0], True),
     "OneHotCategorical": (lambda p: {"probs": p}, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
                           [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], True),
 }
@@ -227,7 +233,7 @@ def test_discrete_families_match_torch(key):
         _close(getattr(c, attr), getattr(t, attr))
     v = np.asarray(value)
     outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v)))]
-    if name in ("Geometric", "OneHotCategorical"):
+    if name in ("Geometric", "OneHotCategorical", "Bernoulli"):
         outs.append((c.entropy(), t.entropy()))
     for co, to in outs:
         _close(co, to)
@@ -259,3 +265,21 @@ def test_independent_matches_torch():
     assert e.batch_shape == (4, 2) and e.event_shape == (3,)
     with pytest.raises(ValueError):
         cd.Independent(cd.Normal(lc, sc), 3)
+
+
+def test_categorical_kl_mean_and_validation_match_torch():
+    pc, pt = _pair([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
+    qc, qt = _pair([[0.4, 0.4, 0.2], [0.1, 0.1, 0.8]])
+    kc = cd.kl_divergence(cd.Categorical(probs=pc), cd.Categorical(probs=qc))
+    kt = td.kl_divergence(td.Categorical(probs=pt), td.Categorical(probs=qt))
+    _close(kc, kt)
+    _grads_close(kc, kt, (pc, qc), (pt, qt))
+    c, t = cd.Categorical(probs=pc), td.Categorical(probs=pt)
+    _close(c.mean, t.mean)
+    _close(c.variance, t.variance)
+    for bad in (lambda m: m.Normal(0.0, -1.0), lambda m: m.Uniform(1.0, 0.0),
+                lambda m: m.Bernoulli(probs=torch.tensor(1.5) if m is td else cadenza.tensor(1.5))):
+        with pytest.raises(ValueError):
+            bad(td)
+        with pytest.raises(ValueError):
+            bad(cd)
