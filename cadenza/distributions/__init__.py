@@ -80,6 +80,9 @@ class Bernoulli(Distribution):
         p = self.probs.detach().expand(self._extended_shape(sample_shape))
         return C.bernoulli(p)
 
+    def enumerate_support(self, expand=True):
+        return self._enumerate(C.tensor([0.0, 1.0], dtype=self.probs.dtype), expand)
+
     def log_prob(self, value):
         # -BCE with logits, written stably: v*l - softplus(l)
         return value * self.logits - _softplus(self.logits)
@@ -168,3 +171,9 @@ def _kl_bernoulli_bernoulli(p, q):
     t1 = p.probs * (_softplus(-q.logits) - _softplus(-p.logits))
     t2 = (1 - p.probs) * (_softplus(q.logits) - _softplus(p.logits))
     return t1 + t2
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    return E.where((q.low > p.low) | (q.high < p.high), float("inf"), result)

@@ -32,6 +32,12 @@ def _probs_logits(probs, logits):
 
 class Categorical(Distribution):
     """A categorical over the last dim of ``probs`` (normalised) or ``logits``."""
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    has_enumerate_support = True
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self._num_events - 1)
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
@@ -53,6 +59,9 @@ class Categorical(Distribution):
             n *= s
         idx = C.multinomial(p, n, replacement=True)  # (batch, n)
         return idx.t().reshape(tuple(sample_shape) + self._batch_shape)
+
+    def enumerate_support(self, expand=True):
+        return self._enumerate(C.arange(self._num_events), expand)
 
     def log_prob(self, value):
         value = value.long()
@@ -138,6 +147,14 @@ class Binomial(Distribution):
         shape = self._extended_shape(sample_shape)
         return C.tensor(_rng(None).binomial(n.astype("int64"), p, size=shape).astype(p.dtype))
 
+    def enumerate_support(self, expand=True):
+        n = self.total_count.detach()
+        if not bool((n == n.max()).all()):
+            raise NotImplementedError("Inhomogeneous total count not supported by "
+                                      "`enumerate_support`.")
+        k = int(n.max().item()) if n.numel() else 0
+        return self._enumerate(C.arange(1 + k, dtype=self.probs.dtype), expand)
+
     def log_prob(self, value):
         n, lg = self.total_count, self.logits
         norm = n * _softplus(lg) - (n + 1).lgamma()
@@ -205,6 +222,12 @@ class OneHotCategorical(Distribution):
 
     def _sample(self, sample_shape):
         return self._one_hot(self._categorical._sample(sample_shape))
+
+    def enumerate_support(self, expand=True):
+        k = self._event_shape[0]
+        values = C.eye(k, dtype=self.probs.dtype).reshape((k,) + (1,) * len(self._batch_shape)
+                                                          + (k,))
+        return values.expand((k,) + self._batch_shape + (k,)) if expand else values
 
     def log_prob(self, value):
         return self._categorical.log_prob(value.argmax(-1))

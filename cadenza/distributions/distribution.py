@@ -32,10 +32,18 @@ class Distribution:
     _batch_shape = ()
     _event_shape = ()
 
+    _validate_default = True
+
+    @staticmethod
+    def set_default_validate_args(value):
+        if value not in (True, False):
+            raise ValueError(f"set_default_validate_args: expected True or False, got {value!r}")
+        Distribution._validate_default = value
+
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self._batch_shape = tuple(batch_shape)
         self._event_shape = tuple(event_shape)
-        if validate_args is not False:
+        if validate_args if validate_args is not None else Distribution._validate_default:
             self._validate_params()
 
     def _validate_params(self):
@@ -78,6 +86,29 @@ class Distribution:
     @property
     def variance(self):
         return self.stddev ** 2
+
+    def log_prob(self, value):
+        raise NotImplementedError(f"{type(self).__name__}.log_prob is not implemented")
+
+    def entropy(self):
+        raise NotImplementedError(f"{type(self).__name__}.entropy is not implemented")
+
+    def cdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__}.cdf is not implemented")
+
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__}.icdf is not implemented")
+
+    def rsample(self, sample_shape=()):
+        raise NotImplementedError(f"{type(self).__name__} has no reparameterised rsample")
+
+    def enumerate_support(self, expand=True):
+        raise NotImplementedError(f"{type(self).__name__}.enumerate_support is not implemented")
+
+    def _enumerate(self, values, expand):
+        """``values`` (n,) shaped (n, 1, ..., 1) over the batch dims, or expanded over them."""
+        values = values.reshape((-1,) + (1,) * len(self._batch_shape))
+        return values.expand((values.shape[0],) + self._batch_shape) if expand else values
 
     def perplexity(self):
         return self.entropy().exp()

@@ -283,3 +283,37 @@ def test_categorical_kl_mean_and_validation_match_torch():
             bad(td)
         with pytest.raises(ValueError):
             bad(cd)
+
+
+@pytest.mark.parametrize("expand", [True, False])
+def test_enumerate_support_matches_torch(expand):
+    pc, pt = _pair([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], grad=False)
+    bc, bt = _pair([0.2, 0.7], grad=False)
+    for name, kw_c, kw_t in [("Categorical", {"probs": pc}, {"probs": pt}),
+                             ("OneHotCategorical", {"probs": pc}, {"probs": pt}),
+                             ("Bernoulli", {"probs": bc}, {"probs": bt}),
+                             ("Binomial", {"total_count": 3, "probs": bc},
+                              {"total_count": 3, "probs": bt})]:
+        c = getattr(cd, name)(**kw_c).enumerate_support(expand)
+        t = getattr(td, name)(**kw_t).enumerate_support(expand)
+        assert tuple(c.shape) == tuple(t.shape), name
+        np.testing.assert_array_equal(c.numpy(), t.numpy())
+
+
+def test_uniform_kl_and_default_validation():
+    a, b = _pair([0.0, 0.5]), _pair([1.0, 2.0])
+    kc = cd.kl_divergence(cd.Uniform(a[0], b[0]), cd.Uniform(-1.0, cadenza.tensor(
+        [1.5, 1.8], dtype=cadenza.float64)))
+    kt = td.kl_divergence(td.Uniform(a[1], b[1]), td.Uniform(-1.0, torch.tensor(
+        [1.5, 1.8], dtype=torch.float64)))
+    _close(kc, kt)
+    cd.Distribution.set_default_validate_args(False)
+    try:
+        cd.Normal(0.0, -1.0)
+    finally:
+        cd.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        cd.Normal(0.0, -1.0)
+    with pytest.raises(NotImplementedError):
+        cd.Poisson(1.0).entropy()
+    assert cd.distribution.Distribution is cd.Distribution
