@@ -16,11 +16,12 @@ from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .location_scale import Cauchy, Gumbel, LogNormal, StudentT
 from .multivariate_normal import MultivariateNormal
+from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
            "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT",
            "Cauchy", "Gumbel", "Poisson", "Binomial", "Geometric", "OneHotCategorical",
-           "Independent",            "constraints", "kl_divergence", "register_kl"]
+           "Independent", "RelaxedBernoulli", "RelaxedOneHotCategorical",            "constraints", "kl_divergence", "register_kl"]
 
 
 class Normal(Distribution):

@@ -317,3 +317,37 @@ def test_uniform_kl_and_default_validation():
     with pytest.raises(NotImplementedError):
         cd.Poisson(1.0).entropy()
     assert cd.distribution.Distribution is cd.Distribution
+
+
+@pytest.mark.parametrize("kind", ["probs", "logits"])
+def test_relaxed_distributions_match_torch(kind):
+    tc, tt = _pair(0.7)
+    pb = [0.2, 0.7, 0.9] if kind == "probs" else [-1.2, 0.5, 2.0]
+    bc, bt = _pair(pb)
+    c, t = cd.RelaxedBernoulli(tc, **{kind: bc}), td.RelaxedBernoulli(tt, **{kind: bt})
+    v = np.array([0.3, 0.6, 0.95])
+    co, to = c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))
+    _close(co, to, rtol=1e-9)
+    _grads_close(co, to, (tc, bc), (tt, bt))
+    pk = [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]]
+    if kind == "logits":
+        pk = np.log(pk) + 0.3
+    kc, kt = _pair(pk)
+    c2 = cd.RelaxedOneHotCategorical(tc, **{kind: kc})
+    t2 = td.RelaxedOneHotCategorical(tt, **{kind: kt})
+    assert c2.batch_shape == tuple(t2.batch_shape) and c2.event_shape == tuple(t2.event_shape)
+    v2 = np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+    co, to = c2.log_prob(cadenza.tensor(v2)), t2.log_prob(torch.tensor(v2))
+    _close(co, to, rtol=1e-9)
+    _grads_close(co, to, (tc, kc), (tt, kt))
+    cadenza.manual_seed(0)
+    s = c2.rsample((4000,))
+    assert tuple(s.shape) == (4000, 2, 3)
+    np.testing.assert_allclose(s.detach().numpy().sum(-1), 1.0, rtol=1e-12)
+    g = cadenza.autograd.grad(s[..., 0].sum(), kc)[0]
+    assert np.isfinite(g.numpy()).all() and np.abs(g.numpy()).sum() > 0
+    sb = c.rsample((4000,))
+    assert tuple(sb.shape) == (4000, 3) and float(sb.min()) > 0 and float(sb.max()) < 1
+    # low temperature -> nearly Bernoulli(p) samples
+    cold = cd.RelaxedBernoulli(0.05, **{kind: bc}).sample((4000,)).numpy()
+    np.testing.assert_allclose((cold > 0.5).mean(0), t.probs.detach().numpy(), atol=0.04)
