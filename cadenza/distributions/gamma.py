@@ -1,9 +1,17 @@
 """The gamma family: ``Gamma(concentration, rate)``, ``Beta(concentration1, concentration0)``
 and ``Dirichlet(concentration)``. Sampling draws from NumPy's gamma on Cadenza's generator
-(so ``cadenza.manual_seed`` fixes it); it is not reparameterised here."""
+(so ``cadenza.manual_seed`` fixes it); ``rsample`` is reparameterised implicitly, as torch's:
+dx/da = -(dP(a, x)/da) / p(x; a), with dP/da by a central difference of the regularized
+incomplete gamma P."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from .. import _creation as C
+from ..autograd.function import Function
+from ..ops.special import _gammainc
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
@@ -13,10 +21,36 @@ from .kl import register_kl
 __all__ = ["Gamma", "Beta", "Dirichlet"]
 
 
+class _StandardGamma(Function):
+    @staticmethod
+    def forward(ctx, conc, shape):
+        a = np.broadcast_to(conc.detach().numpy(), shape)
+        x = _rng(None).standard_gamma(a).astype(a.dtype)
+        ctx.a, ctx.x, ctx.conc_shape = a, x, tuple(conc.shape)
+        return C.tensor(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.a.astype(np.float64), ctx.x.astype(np.float64)
+        h = 1e-5 * np.maximum(a, 1e-3)
+        with np.errstate(all="ignore"):
+            dp_da = (_gammainc(a + h, x, False) - _gammainc(a - h, x, False)) / (2 * h)
+            log_pdf = (a - 1) * np.log(x) - x - np.vectorize(math.lgamma)(a)
+            dx_da = np.nan_to_num(-dp_da / np.exp(log_pdf))
+        grad = g * C.tensor(dx_da.astype(ctx.x.dtype))
+        lead = grad.ndim - len(ctx.conc_shape)
+        if lead:
+            grad = grad.sum(tuple(range(lead)))
+        for i, n in enumerate(ctx.conc_shape):
+            if n == 1 and grad.shape[i] != 1:
+                grad = grad.sum(i, keepdim=True)
+        return grad, None
+
+
 def _std_gamma(conc, shape):
-    """Gamma(conc, 1) draws of ``shape`` (conc broadcast to its trailing dims)."""
-    a = conc.detach().numpy()
-    return C.tensor(_rng(None).standard_gamma(a, size=shape).astype(a.dtype))
+    """Gamma(conc, 1) draws of ``shape`` (conc broadcast to its trailing dims), differentiable
+    in ``conc`` (implicit reparameterisation)."""
+    return _StandardGamma.apply(conc, tuple(shape))
 
 
 def _lbeta_vec(c):
@@ -26,6 +60,7 @@ def _lbeta_vec(c):
 class Gamma(Distribution):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
+    has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = params(concentration, rate)
@@ -43,9 +78,8 @@ class Gamma(Distribution):
     def variance(self):
         return self.concentration / self.rate.pow(2)
 
-    def _sample(self, sample_shape):
-        return _std_gamma(self.concentration, self._extended_shape(sample_shape)) / \
-            self.rate.detach()
+    def rsample(self, sample_shape=()):
+        return _std_gamma(self.concentration, self._extended_shape(sample_shape)) / self.rate
 
     def log_prob(self, value):
         c, r = self.concentration, self.rate
@@ -60,6 +94,7 @@ class Beta(Distribution):
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
+    has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         self.concentration1, self.concentration0 = params(concentration1, concentration0)
@@ -86,7 +121,7 @@ class Beta(Distribution):
         t = a + b
         return a * b / (t.pow(2) * (t + 1))
 
-    def _sample(self, sample_shape):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         x = _std_gamma(self.concentration1, shape)
         y = _std_gamma(self.concentration0, shape)
@@ -110,6 +145,7 @@ class Beta(Distribution):
 class Dirichlet(Distribution):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.ndim < 1:
@@ -135,7 +171,7 @@ class Dirichlet(Distribution):
         a0 = c.sum(-1, keepdim=True)
         return c * (a0 - c) / (a0.pow(2) * (a0 + 1))
 
-    def _sample(self, sample_shape):
+    def rsample(self, sample_shape=()):
         g = _std_gamma(self.concentration, self._extended_shape(sample_shape))
         return g / g.sum(-1, keepdim=True)
 

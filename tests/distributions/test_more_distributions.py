@@ -351,3 +351,26 @@ def test_relaxed_distributions_match_torch(kind):
     # low temperature -> nearly Bernoulli(p) samples
     cold = cd.RelaxedBernoulli(0.05, **{kind: bc}).sample((4000,)).numpy()
     np.testing.assert_allclose((cold > 0.5).mean(0), t.probs.detach().numpy(), atol=0.04)
+
+
+def test_gamma_family_rsample_implicit_gradients():
+    cadenza.manual_seed(0)
+    a = cadenza.tensor([0.7, 2.0, 5.0], dtype=cadenza.float64, requires_grad=True)
+    r = cadenza.tensor([0.5, 1.5, 3.0], dtype=cadenza.float64, requires_grad=True)
+    x = cd.Gamma(a, r).rsample((5000,))
+    ga, gr = cadenza.autograd.grad(x.mean(0).sum(), (a, r))
+    # d E[x]/da = 1/rate, d E[x]/d rate = -a/rate^2
+    np.testing.assert_allclose(ga.numpy(), 1 / r.detach().numpy(), rtol=0.1)
+    np.testing.assert_allclose(gr.numpy(), -(a / r ** 2).detach().numpy(), rtol=0.1)
+    b = cadenza.tensor([1.5, 0.8, 3.0], dtype=cadenza.float64, requires_grad=True)
+    y = cd.Beta(a, b).rsample((5000,))
+    ga, gb = cadenza.autograd.grad(y.mean(0).sum(), (a, b))
+    an, bn = a.detach().numpy(), b.detach().numpy()
+    np.testing.assert_allclose(ga.numpy(), bn / (an + bn) ** 2, rtol=0.1)
+    np.testing.assert_allclose(gb.numpy(), -an / (an + bn) ** 2, rtol=0.1)
+    c = cadenza.tensor([0.7, 2.0, 5.0], dtype=cadenza.float64, requires_grad=True)
+    z = cd.Dirichlet(c).rsample((5000,))
+    (gc,) = cadenza.autograd.grad(z.mean(0)[0], c)
+    cn = c.detach().numpy()
+    want = -cn[0] / cn.sum() ** 2 + np.array([1, 0, 0]) / cn.sum()
+    np.testing.assert_allclose(gc.numpy(), want, rtol=0.08, atol=0.005)
