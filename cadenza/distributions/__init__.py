@@ -11,17 +11,17 @@ from . import constraints
 from .distribution import Distribution, params
 from .discrete import _probs_logits, _softplus, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from .exponential import Exponential, Laplace
-from .gamma import Gamma, Beta, Dirichlet
+from .gamma import Beta, Chi2, Dirichlet, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
-from .location_scale import Cauchy, Gumbel, LogNormal, StudentT
+from .location_scale import Cauchy, Gumbel, HalfNormal, LogNormal, StudentT
 from .multivariate_normal import MultivariateNormal
 from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
            "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT",
            "Cauchy", "Gumbel", "Poisson", "Binomial", "Geometric", "OneHotCategorical",
-           "Independent", "RelaxedBernoulli", "RelaxedOneHotCategorical",            "constraints", "kl_divergence", "register_kl"]
+           "Independent", "Chi2", "HalfNormal", "RelaxedBernoulli", "RelaxedOneHotCategorical",            "constraints", "kl_divergence", "register_kl"]
 
 
 class Normal(Distribution):

@@ -11,14 +11,14 @@ import numpy as np
 
 from .. import _creation as C
 from ..autograd.function import Function
-from ..ops.special import _gammainc
+from ..ops.special import _gammainc, gammainc
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
 from .distribution import Distribution, params
 from .kl import register_kl
 
-__all__ = ["Gamma", "Beta", "Dirichlet"]
+__all__ = ["Gamma", "Chi2", "Beta", "Dirichlet"]
 
 
 class _StandardGamma(Function):
@@ -85,9 +85,25 @@ class Gamma(Distribution):
         c, r = self.concentration, self.rate
         return c * r.log() + (c - 1) * value.log() - r * value - c.lgamma()
 
+    def cdf(self, value):
+        return gammainc(self.concentration, self.rate * value)
+
     def entropy(self):
         c = self.concentration
         return c - self.rate.log() + c.lgamma() + (1.0 - c) * c.digamma()
+
+
+class Chi2(Gamma):
+    """Chi-squared with ``df`` degrees of freedom: Gamma(df / 2, 1 / 2)."""
+    arg_constraints = {"df": constraints.positive}
+
+    def __init__(self, df, validate_args=None):
+        (df,) = params(df)
+        super().__init__(0.5 * df, 0.5 * df.new_ones(()), validate_args=validate_args)
+
+    @property
+    def df(self):
+        return self.concentration * 2
 
 
 class Beta(Distribution):

@@ -11,7 +11,7 @@ from ..random import _rng
 from . import constraints
 from .distribution import Distribution, params
 
-__all__ = ["LogNormal", "StudentT", "Cauchy", "Gumbel"]
+__all__ = ["HalfNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel"]
 
 _EULER = 0.57721566490153286060
 
@@ -37,6 +37,46 @@ class _LocScale(Distribution):
 
     def rsample(self, sample_shape=()):
         return self.icdf(_uniform_open(self._extended_shape(sample_shape), self.loc.dtype))
+
+
+class HalfNormal(Distribution):
+    arg_constraints = {"scale": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+
+    def __init__(self, scale, validate_args=None):
+        (self.scale,) = params(scale)
+        super().__init__(self.scale.shape, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.scale * math.sqrt(2 / math.pi)
+
+    @property
+    def mode(self):
+        return self.scale * 0
+
+    @property
+    def variance(self):
+        return self.scale.pow(2) * (1 - 2 / math.pi)
+
+    def rsample(self, sample_shape=()):
+        eps = C.randn(self._extended_shape(sample_shape), dtype=self.scale.dtype)
+        return (eps * self.scale).abs()
+
+    def log_prob(self, value):
+        lp = -(value ** 2) / (2 * self.scale.pow(2)) - self.scale.log() + \
+            0.5 * math.log(2 / math.pi)
+        return E.where(value >= 0, lp, float("-inf"))
+
+    def cdf(self, value):
+        return E.erf(value / (self.scale * math.sqrt(2)))
+
+    def icdf(self, prob):
+        return prob.erfinv() * math.sqrt(2) * self.scale
+
+    def entropy(self):
+        return 0.5 * math.log(math.pi / 2) + 0.5 + self.scale.log()
 
 
 class LogNormal(_LocScale):

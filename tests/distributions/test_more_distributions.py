@@ -34,7 +34,7 @@ def _grads_close(co, to, cs, ts):
 CASES = {
     "Exponential": ([[0.5, 1.0, 2.5]], [0.3, 1.2, 2.0], True),
     "Laplace": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
-    "Gamma": ([[0.7, 2.0, 5.0], [0.5, 1.5, 3.0]], [0.3, 1.2, 2.0], False),
+    "Gamma": ([[0.7, 2.0, 5.0], [0.5, 1.5, 3.0]], [0.3, 1.2, 2.0], "cdf"),
     "Beta": ([[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]], [0.3, 0.6, 0.9], False),
     "Dirichlet": ([[[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]]], [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
                   False),
@@ -43,6 +43,8 @@ CASES = {
     "Cauchy": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
     "Normal": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
     "Uniform": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -0.2, 2.5], True),
+    "Chi2": ([[0.7, 3.0, 8.0]], [0.3, 1.2, 2.0], "cdf"),
+    "HalfNormal": ([[0.5, 1.5, 3.0]], [0.3, 1.2, 2.5], True),
     "Gumbel": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
 }
 
@@ -68,9 +70,17 @@ def test_values_and_gradients_match_torch(name):
     outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
             (c.entropy(), t.entropy())]
     if has_cdf:
-        outs.append((c.cdf(cadenza.tensor(v)), t.cdf(torch.tensor(v))))
-        q = np.array([0.1, 0.45, 0.8])
+        vc, vt = _pair(v)
+        if name in ("Gamma", "Chi2"):  # gammainc is differentiable in x only (as torch)
+            d = getattr(cd, name)(*[cadenza.tensor(np.asarray(p)) for p in params])
+            dt = getattr(td, name)(*[torch.tensor(np.asarray(p)) for p in params])
+            cc, ct = d.cdf(vc), dt.cdf(vt)
+            _close(cc, ct)
+            _grads_close(cc, ct, (vc,), (vt,))
+        else:
+            outs.append((c.cdf(cadenza.tensor(v)), t.cdf(torch.tensor(v))))
     if has_cdf is True:
+        q = np.array([0.1, 0.45, 0.8])
         outs.append((c.icdf(cadenza.tensor(q)), t.icdf(torch.tensor(q))))
     for co, to in outs:
         _close(co, to)
