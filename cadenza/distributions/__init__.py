@@ -1,6 +1,9 @@
-"""cadenza.distributions: the distributions small RL and VAE programs use (Categorical, Normal,
-Bernoulli, Uniform), with PyTorch's names. log_prob / entropy are differentiable composites;
-``rsample`` (Normal, Uniform) is reparameterised so gradients flow to the parameters."""
+"""cadenza.distributions: torch.distributions' families with PyTorch's names and semantics
+(batch_shape / event_shape, arg_constraints and support from ``constraints``, validation,
+``expand``). log_prob / entropy / cdf are differentiable composites; ``rsample`` is
+reparameterised where torch's is (Normal, Uniform, Exponential, Laplace, LogNormal, Cauchy,
+Gumbel, HalfNormal, MultivariateNormal, the relaxed families; Gamma, Beta, Dirichlet
+implicitly). ``kl_divergence`` dispatches on registered (p, q) class pairs (``register_kl``)."""
 from __future__ import annotations
 
 import math

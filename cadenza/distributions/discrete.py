@@ -7,7 +7,7 @@ from ..ops import reduce as R
 from ..ops.index import gather
 from ..random import _rng
 from . import constraints
-from .distribution import Distribution, params
+from .distribution import Distribution, finfo_eps, finfo_tiny, params
 
 __all__ = ["Categorical", "Poisson", "Binomial", "Geometric", "OneHotCategorical"]
 
@@ -23,7 +23,7 @@ def _probs_logits(probs, logits):
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
     if probs is not None:
         (probs,) = params(probs)
-        eps = 2.220446049250313e-16 if probs.dtype.itemsize == 8 else 1.1920928955078125e-07
+        eps = finfo_eps(probs.dtype)
         p = probs.clamp(eps, 1 - eps)
         return probs, p.log() - (-p).log1p()
     (logits,) = params(logits)
@@ -183,7 +183,7 @@ class Geometric(Distribution):
         return (1.0 / self.probs - 1.0) / self.probs
 
     def _sample(self, sample_shape):
-        tiny = 2.2250738585072014e-308 if self.probs.dtype.itemsize == 8 else 1.1754944e-38
+        tiny = finfo_tiny(self.probs.dtype)
         u = C.rand(self._extended_shape(sample_shape), dtype=self.probs.dtype).clamp(min=tiny)
         return (u.log() / (-self.probs.detach()).log1p()).floor()
 

@@ -9,13 +9,23 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops.shape import broadcast_tensors
 
-__all__ = ["Distribution", "params"]
+__all__ = ["Distribution", "params", "finfo_eps", "finfo_tiny"]
 
 
 def _t(x, like=None):
     if isinstance(x, Tensor):
         return x
     return C.tensor(float(x), dtype=like.dtype if like is not None else None)
+
+
+def finfo_eps(dtype):
+    """Machine epsilon of a float dtype (torch.finfo(dtype).eps), for clamping probabilities."""
+    return 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
+
+
+def finfo_tiny(dtype):
+    """Smallest normal number of a float dtype (torch.finfo(dtype).tiny)."""
+    return 2.2250738585072014e-308 if dtype.itemsize == 8 else 1.1754943508222875e-38
 
 
 def params(*args):

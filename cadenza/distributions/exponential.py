@@ -5,7 +5,7 @@ import math
 
 from .. import _creation as C
 from . import constraints
-from .distribution import Distribution, params
+from .distribution import Distribution, finfo_eps, params
 from .kl import register_kl
 
 __all__ = ["Exponential", "Laplace"]
@@ -79,7 +79,7 @@ class Laplace(Distribution):
         return math.sqrt(2) * self.scale
 
     def rsample(self, sample_shape=()):
-        eps = 2.220446049250313e-16 if self.loc.dtype.itemsize == 8 else 1.1920928955078125e-07
+        eps = finfo_eps(self.loc.dtype)
         u = C.rand(self._extended_shape(sample_shape), dtype=self.loc.dtype) * (2 - eps) + \
             (eps - 1)
         return self.loc - self.scale * u.sign() * (-u.abs()).log1p()

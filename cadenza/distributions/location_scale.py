@@ -9,7 +9,7 @@ from .. import _creation as C
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
-from .distribution import Distribution, params
+from .distribution import Distribution, finfo_eps, params
 
 __all__ = ["HalfNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel"]
 
@@ -18,7 +18,7 @@ _EULER = 0.57721566490153286060
 
 def _uniform_open(shape, dtype):
     """Uniform draws in (tiny, 1 - eps), safe under log(-log(u))."""
-    eps = 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
+    eps = finfo_eps(dtype)
     return C.rand(shape, dtype=dtype).clamp(eps, 1 - eps)
 
 

@@ -7,17 +7,9 @@ from .. import _creation as C
 from ..ops import reduce as R
 from . import constraints
 from .discrete import Categorical, _probs_logits, _softplus
-from .distribution import Distribution, params
+from .distribution import Distribution, finfo_eps, finfo_tiny, params
 
 __all__ = ["RelaxedBernoulli", "RelaxedOneHotCategorical"]
-
-
-def _eps(dtype):
-    return 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
-
-
-def _tiny(dtype):
-    return 2.2250738585072014e-308 if dtype.itemsize == 8 else 1.1754943508222875e-38
 
 
 class RelaxedBernoulli(Distribution):
@@ -31,7 +23,7 @@ class RelaxedBernoulli(Distribution):
         super().__init__(self.probs.shape, validate_args=validate_args)
 
     def rsample(self, sample_shape=()):
-        eps = _eps(self.probs.dtype)
+        eps = finfo_eps(self.probs.dtype)
         u = C.rand(self._extended_shape(sample_shape), dtype=self.probs.dtype).clamp(
             eps, 1 - eps)
         x = (u.log() - (-u).log1p() + self.logits) / self.temperature
@@ -57,7 +49,7 @@ class RelaxedOneHotCategorical(Distribution):
 
     def rsample(self, sample_shape=()):
         dt = self.logits.dtype
-        u = C.rand(self._extended_shape(sample_shape), dtype=dt).clamp(_tiny(dt), 1 - _eps(dt))
+        u = C.rand(self._extended_shape(sample_shape), dtype=dt).clamp(finfo_tiny(dt), 1 - finfo_eps(dt))
         scores = (self.logits - (-(u.log())).log()) / self.temperature
         return (scores - R.logsumexp(scores, -1, keepdim=True)).exp()
 
