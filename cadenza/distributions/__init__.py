@@ -12,7 +12,8 @@ from .. import _creation as C
 from ..ops import elementwise as E
 from . import constraints
 from .distribution import Distribution, params
-from .discrete import _probs_logits, _softplus, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
+from .discrete import (_probs_logits, _softplus, Binomial, Categorical, Geometric,
+                       OneHotCategorical, Poisson)
 from .exponential import Exponential, Laplace
 from .gamma import Beta, Chi2, Dirichlet, Gamma
 from .independent import Independent
@@ -24,7 +25,8 @@ from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
            "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT",
            "Cauchy", "Gumbel", "Poisson", "Binomial", "Geometric", "OneHotCategorical",
-           "Independent", "Chi2", "HalfNormal", "RelaxedBernoulli", "RelaxedOneHotCategorical",            "constraints", "kl_divergence", "register_kl"]
+           "Independent", "Chi2", "HalfNormal", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+           "constraints", "kl_divergence", "register_kl"]
 
 
 class Normal(Distribution):

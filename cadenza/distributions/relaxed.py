@@ -49,7 +49,8 @@ class RelaxedOneHotCategorical(Distribution):
 
     def rsample(self, sample_shape=()):
         dt = self.logits.dtype
-        u = C.rand(self._extended_shape(sample_shape), dtype=dt).clamp(finfo_tiny(dt), 1 - finfo_eps(dt))
+        u = C.rand(self._extended_shape(sample_shape), dtype=dt).clamp(finfo_tiny(dt),
+                                                                       1 - finfo_eps(dt))
         scores = (self.logits - (-(u.log())).log()) / self.temperature
         return (scores - R.logsumexp(scores, -1, keepdim=True)).exp()
 
