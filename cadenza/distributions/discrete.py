@@ -1,5 +1,6 @@
 """Categorical, count and one-hot families: ``Categorical``, ``Poisson``, ``Binomial``,
-``Geometric``, ``OneHotCategorical``. log_prob / entropy are differentiable in the parameters; sampling uses Cadenza's generator."""
+``Geometric``, ``OneHotCategorical``. log_prob / entropy are differentiable in the parameters;
+sampling uses Cadenza's generator."""
 from __future__ import annotations
 
 from .. import _creation as C
