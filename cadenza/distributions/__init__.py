@@ -1,99 +1,49 @@
-"""cadenza.distributions: the distributions small RL and VAE programs use (Categorical, Normal,
-Bernoulli, Uniform), with PyTorch's names. log_prob / entropy are differentiable composites;
-``rsample`` (Normal, Uniform) is reparameterised so gradients flow to the parameters."""
+"""cadenza.distributions: torch.distributions' families with PyTorch's names and semantics
+(batch_shape / event_shape, arg_constraints and support from ``constraints``, validation,
+``expand``). log_prob / entropy / cdf are differentiable composites; ``rsample`` is
+reparameterised where torch's is (Normal, Uniform, Exponential, Laplace, LogNormal, Cauchy,
+Gumbel, HalfNormal, MultivariateNormal, the relaxed families; Gamma, Beta, Dirichlet
+implicitly). ``kl_divergence`` dispatches on registered (p, q) class pairs (``register_kl``)."""
 from __future__ import annotations
 
 import math
 
 from .. import _creation as C
-from .._tensor import Tensor
-from ..autograd.grad_mode import no_grad
-from ..ops import elementwise as E, reduce as R
-from ..ops.index import gather
-from ..ops.shape import broadcast_tensors
+from ..ops import elementwise as E
+from . import constraints
+from .distribution import Distribution, params
+from .discrete import (_probs_logits, _softplus, Binomial, Categorical, Geometric,
+                       OneHotCategorical, Poisson)
+from .exponential import Exponential, Laplace
+from .gamma import Beta, Chi2, Dirichlet, Gamma
+from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .location_scale import Cauchy, Gumbel, HalfNormal, LogNormal, StudentT
+from .multivariate_normal import MultivariateNormal
+from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 
-__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "kl_divergence"]
-
-
-def _t(x, like=None):
-    if isinstance(x, Tensor):
-        return x
-    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
-
-
-class Distribution:
-    has_rsample = False
-
-    @property
-    def batch_shape(self):
-        return self._batch_shape
-
-    def sample(self, sample_shape=()):
-        with no_grad():
-            return self.rsample(sample_shape) if self.has_rsample else self._sample(
-                tuple(sample_shape))
-
-    def sample_n(self, n):
-        return self.sample((n,))
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
-
-class Categorical(Distribution):
-    """A categorical over the last dim of ``probs`` (normalised) or ``logits``."""
-
-    def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.probs = probs / probs.sum(-1, keepdim=True)
-            self.logits = self.probs.clamp(min=1e-38 if probs.dtype.name != "float64"
-                                           else 1e-300).log()
-        else:
-            self.logits = logits - R.logsumexp(logits, -1, keepdim=True)
-            self.probs = self.logits.exp()
-        self._batch_shape = tuple(self.probs.shape[:-1])
-        self._num_events = self.probs.shape[-1]
-
-    def _sample(self, sample_shape):
-        p = self.probs.detach().reshape(-1, self._num_events)
-        n = 1
-        for s in sample_shape:
-            n *= s
-        idx = C.multinomial(p, n, replacement=True)  # (batch, n)
-        return idx.t().reshape(tuple(sample_shape) + self._batch_shape)
-
-    def log_prob(self, value):
-        value = value.long()
-        logits = self.logits.expand(tuple(value.shape) + (self._num_events,)) \
-            if value.ndim > len(self._batch_shape) else self.logits
-        return gather(logits, -1, value.unsqueeze(-1)).squeeze(-1)
-
-    def entropy(self):
-        p_log_p = self.logits.clamp(min=-3.4e38) * self.probs
-        return -p_log_p.sum(-1)
-
-    @property
-    def mean(self):
-        raise NotImplementedError("Categorical has no mean over unordered categories")
-
-    @property
-    def mode(self):
-        return self.probs.argmax(-1)
+__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exponential",
+           "Laplace", "Gamma", "Beta", "Dirichlet", "MultivariateNormal", "LogNormal", "StudentT",
+           "Cauchy", "Gumbel", "Poisson", "Binomial", "Geometric", "OneHotCategorical",
+           "Independent", "Chi2", "HalfNormal", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+           "constraints", "kl_divergence", "register_kl"]
 
 
 class Normal(Distribution):
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        like = loc if isinstance(loc, Tensor) else scale if isinstance(scale, Tensor) else None
-        loc, scale = _t(loc, like), _t(scale, like)
-        self.loc, self.scale = broadcast_tensors(loc, scale)
-        self._batch_shape = tuple(self.loc.shape)
+        self.loc, self.scale = params(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
 
     @property
     def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
         return self.loc
 
     @property
@@ -105,8 +55,7 @@ class Normal(Distribution):
         return self.scale * self.scale
 
     def rsample(self, sample_shape=()):
-        shape = tuple(sample_shape) + self._batch_shape
-        eps = C.randn(shape, dtype=self.loc.dtype)
+        eps = C.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
         return self.loc + eps * self.scale
 
     def log_prob(self, value):
@@ -120,50 +69,64 @@ class Normal(Distribution):
     def cdf(self, value):
         return 0.5 * (1 + E.erf((value - self.loc) / (self.scale * math.sqrt(2))))
 
+    def icdf(self, value):
+        return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)
+
 
 class Bernoulli(Distribution):
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.probs = _t(probs)
-            eps = 1.1920928955078125e-07
-            p = self.probs.clamp(eps, 1 - eps)
-            self.logits = p.log() - (1 - p).log()
-        else:
-            self.logits = _t(logits)
-            self.probs = self.logits.sigmoid()
-        self._batch_shape = tuple(self.probs.shape)
+        self.probs, self.logits = _probs_logits(probs, logits)
+        super().__init__(self.probs.shape, validate_args=validate_args)
 
     def _sample(self, sample_shape):
-        p = self.probs.detach().expand(tuple(sample_shape) + self._batch_shape)
+        p = self.probs.detach().expand(self._extended_shape(sample_shape))
         return C.bernoulli(p)
+
+    def enumerate_support(self, expand=True):
+        return self._enumerate(C.tensor([0.0, 1.0], dtype=self.probs.dtype), expand)
 
     def log_prob(self, value):
         # -BCE with logits, written stably: v*l - softplus(l)
-        lg = self.logits
-        softplus = lg.clamp(min=0) + (-(lg.abs())).exp().log1p()
-        return value * lg - softplus
+        return value * self.logits - _softplus(self.logits)
 
     def entropy(self):
-        lg = self.logits
-        softplus = lg.clamp(min=0) + (-(lg.abs())).exp().log1p()
-        return softplus - self.probs * lg
+        return _softplus(self.logits) - self.probs * self.logits
 
     @property
     def mean(self):
         return self.probs
 
+    @property
+    def mode(self):
+        m = (self.probs >= 0.5).to(self.probs.dtype)
+        return E.where(self.probs == 0.5, float("nan"), m)
+
+    @property
+    def variance(self):
+        return self.probs * (1 - self.probs)
+
 
 class Uniform(Distribution):
+    arg_constraints = {"low": constraints.dependent, "high": constraints.dependent}
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
-        self.low, self.high = broadcast_tensors(_t(low), _t(high))
-        self._batch_shape = tuple(self.low.shape)
+        self.low, self.high = params(low, high)
+        if validate_args is not False and not bool((self.low < self.high).all()):
+            raise ValueError("Expected parameter low of distribution Uniform to be less than "
+                             f"high, got low={self.low} and high={self.high}")
+        super().__init__(self.low.shape, validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.interval(self.low, self.high)
 
     def rsample(self, sample_shape=()):
-        u = C.rand(tuple(sample_shape) + self._batch_shape, dtype=self.low.dtype)
+        u = C.rand(self._extended_shape(sample_shape), dtype=self.low.dtype)
         return self.low + u * (self.high - self.low)
 
     def log_prob(self, value):
@@ -174,17 +137,49 @@ class Uniform(Distribution):
     def entropy(self):
         return (self.high - self.low).log()
 
+    def cdf(self, value):
+        return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
+
+    def icdf(self, value):
+        return value * (self.high - self.low) + self.low
+
     @property
     def mean(self):
         return (self.low + self.high) / 2
 
+    @property
+    def mode(self):
+        return self.low * float("nan")
 
-def kl_divergence(p, q):
-    if isinstance(p, Normal) and isinstance(q, Normal):
-        var_ratio = (p.scale / q.scale) ** 2
-        t1 = ((p.loc - q.loc) / q.scale) ** 2
-        return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
-    if isinstance(p, Categorical) and isinstance(q, Categorical):
-        return (p.probs * (p.logits - q.logits)).sum(-1)
-    raise NotImplementedError(f"kl_divergence: no rule for {type(p).__name__} and "
-                              f"{type(q).__name__}")
+    @property
+    def stddev(self):
+        return (self.high - self.low) / 12 ** 0.5
+
+    @property
+    def variance(self):
+        return (self.high - self.low).pow(2) / 12
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p, q):
+    var_ratio = (p.scale / q.scale) ** 2
+    t1 = ((p.loc - q.loc) / q.scale) ** 2
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    return (p.probs * (p.logits - q.logits)).sum(-1)
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli_bernoulli(p, q):
+    t1 = p.probs * (_softplus(-q.logits) - _softplus(-p.logits))
+    t2 = (1 - p.probs) * (_softplus(q.logits) - _softplus(p.logits))
+    return t1 + t2
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    return E.where((q.low > p.low) | (q.high < p.high), float("inf"), result)

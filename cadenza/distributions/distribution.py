@@ -1,0 +1,147 @@
+"""``torch.distributions.distribution.Distribution``: the base class (shapes, argument
+validation, ``sample`` via ``rsample``, derived ``stddev``/``variance``, ``expand``)."""
+from __future__ import annotations
+
+import copy
+
+from .. import _creation as C
+from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
+from ..ops.shape import broadcast_tensors
+
+__all__ = ["Distribution", "params", "finfo_eps", "finfo_tiny"]
+
+
+def _t(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
+
+
+def finfo_eps(dtype):
+    """Machine epsilon of a float dtype (torch.finfo(dtype).eps), for clamping probabilities."""
+    return 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
+
+
+def finfo_tiny(dtype):
+    """Smallest normal number of a float dtype (torch.finfo(dtype).tiny)."""
+    return 2.2250738585072014e-308 if dtype.itemsize == 8 else 1.1754943508222875e-38
+
+
+def params(*args):
+    """Parameters as broadcast Tensors (Python numbers take the dtype of a Tensor argument)."""
+    like = next((a for a in args if isinstance(a, Tensor)), None)
+    return broadcast_tensors(*[_t(a, like) for a in args])
+
+
+class Distribution:
+    has_rsample = False
+    has_enumerate_support = False
+    arg_constraints: dict = {}
+    support = None
+    _batch_shape = ()
+    _event_shape = ()
+
+    _validate_default = True
+
+    @staticmethod
+    def set_default_validate_args(value):
+        if value not in (True, False):
+            raise ValueError(f"set_default_validate_args: expected True or False, got {value!r}")
+        Distribution._validate_default = value
+
+    def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
+        self._batch_shape = tuple(batch_shape)
+        self._event_shape = tuple(event_shape)
+        if validate_args if validate_args is not None else Distribution._validate_default:
+            self._validate_params()
+
+    def _validate_params(self):
+        for name, con in self.arg_constraints.items():
+            if name not in self.__dict__ and not isinstance(getattr(type(self), name, None),
+                                                            property):
+                continue
+            if getattr(con, "check", None) is None or type(con).__name__ == "_Dependent":
+                continue
+            v = getattr(self, name)
+            if isinstance(v, Tensor) and not bool(con.check(v.detach()).all()):
+                raise ValueError(
+                    f"Expected parameter {name} ({type(v).__name__} of shape {tuple(v.shape)}) "
+                    f"of distribution {type(self).__name__} to satisfy the constraint {con!r}, "
+                    f"but found invalid values:\n{v}")
+
+    @property
+    def batch_shape(self):
+        return self._batch_shape
+
+    @property
+    def event_shape(self):
+        return self._event_shape
+
+    def _extended_shape(self, sample_shape=()):
+        return tuple(sample_shape) + self._batch_shape + self._event_shape
+
+    def sample(self, sample_shape=()):
+        with no_grad():
+            return self.rsample(sample_shape) if self.has_rsample else self._sample(
+                tuple(sample_shape))
+
+    def sample_n(self, n):
+        return self.sample((n,))
+
+    @property
+    def stddev(self):
+        return self.variance.sqrt()
+
+    @property
+    def variance(self):
+        return self.stddev ** 2
+
+    def log_prob(self, value):
+        raise NotImplementedError(f"{type(self).__name__}.log_prob is not implemented")
+
+    def entropy(self):
+        raise NotImplementedError(f"{type(self).__name__}.entropy is not implemented")
+
+    def cdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__}.cdf is not implemented")
+
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__}.icdf is not implemented")
+
+    def rsample(self, sample_shape=()):
+        raise NotImplementedError(f"{type(self).__name__} has no reparameterised rsample")
+
+    def enumerate_support(self, expand=True):
+        raise NotImplementedError(f"{type(self).__name__}.enumerate_support is not implemented")
+
+    def _enumerate(self, values, expand):
+        """``values`` (n,) shaped (n, 1, ..., 1) over the batch dims, or expanded over them."""
+        values = values.reshape((-1,) + (1,) * len(self._batch_shape))
+        return values.expand((values.shape[0],) + self._batch_shape) if expand else values
+
+    def perplexity(self):
+        return self.entropy().exp()
+
+    def expand(self, batch_shape, _instance=None):
+        """A copy whose parameters are broadcast (as views) to ``batch_shape``."""
+        new = copy.copy(self)
+        batch_shape = tuple(batch_shape)
+        for name in self._param_names():
+            v = getattr(self, name)
+            ev = v.ndim - len(self._batch_shape)
+            new.__dict__[name] = v.expand(batch_shape + tuple(v.shape[len(v.shape) - ev:]))
+        new._batch_shape = batch_shape
+        return new
+
+    def _param_names(self):
+        return [k for k, v in self.__dict__.items() if isinstance(v, Tensor)]
+
+    @staticmethod
+    def _param_repr(v):
+        return tuple(v.shape) if v.numel() > 1 else v
+
+    def __repr__(self):
+        args = ", ".join(f"{k}: {self._param_repr(getattr(self, k))}"
+                         for k in self.arg_constraints if k in self.__dict__)
+        return f"{type(self).__name__}({args})"

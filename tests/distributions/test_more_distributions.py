@@ -1,0 +1,386 @@
+"""The added distributions vs torch.distributions: values and parameter gradients (float64),
+sample shapes and moments, reparameterised gradients, and KL rules."""
+import numpy as np
+import pytest
+import torch
+
+import cadenza
+import cadenza.distributions as cd
+import torch.distributions as td
+
+RTOL = 1e-10
+
+
+def _pair(a, grad=True):
+    a = np.asarray(a, dtype=np.float64)
+    return (cadenza.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad))
+
+
+def _close(c, t, rtol=RTOL):
+    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=1e-12)
+
+
+def _grads_close(co, to, cs, ts):
+    gc = cadenza.autograd.grad(co.sum(), cs, allow_unused=True, retain_graph=True)
+    gt = torch.autograd.grad(to.sum(), ts, allow_unused=True, retain_graph=True)
+    for a, b, x in zip(gc, gt, ts):
+        a = np.zeros(x.shape) if a is None else a.numpy()
+        b = np.zeros(x.shape) if b is None else b.numpy()
+        # torch's trigamma (in the gamma-family gradients) is only ~1e-9 accurate
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+
+
+# name -> (params as arrays, value array, has cdf/icdf)
+CASES = {
+    "Exponential": ([[0.5, 1.0, 2.5]], [0.3, 1.2, 2.0], True),
+    "Laplace": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Gamma": ([[0.7, 2.0, 5.0], [0.5, 1.5, 3.0]], [0.3, 1.2, 2.0], "cdf"),
+    "Beta": ([[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]], [0.3, 0.6, 0.9], False),
+    "Dirichlet": ([[[0.7, 2.0, 5.0], [1.5, 0.8, 3.0]]], [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
+                  False),
+    "LogNormal": ([[0.1, -1.0, 0.4], [0.5, 0.7, 0.3]], [0.3, 1.2, 2.0], "cdf"),
+    "StudentT": ([[5.0, 8.0, 10.0], [0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], False),
+    "Cauchy": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Normal": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+    "Uniform": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -0.2, 2.5], True),
+    "Chi2": ([[0.7, 3.0, 8.0]], [0.3, 1.2, 2.0], "cdf"),
+    "HalfNormal": ([[0.5, 1.5, 3.0]], [0.3, 1.2, 2.5], True),
+    "Gumbel": ([[0.1, -1.0, 2.0], [0.5, 1.5, 3.0]], [0.3, -2.2, 2.5], True),
+}
+
+
+KL = {"Normal", "Exponential", "Laplace", "Gamma", "Beta", "Dirichlet"}
+
+
+def _both(name, params):
+    cs, ts = zip(*[_pair(p) for p in params])
+    return getattr(cd, name)(*cs), getattr(td, name)(*ts), cs, ts
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_torch(name):
+    params, value, has_cdf = CASES[name]
+    c, t, cs, ts = _both(name, params)
+    v = np.asarray(value)
+    assert c.batch_shape == tuple(t.batch_shape) and c.event_shape == tuple(t.event_shape)
+    for attr in ("mean", "variance", "stddev", "mode"):
+        _close(getattr(c, attr), getattr(t, attr))
+    assert type(c.support).__name__ == type(t.support).__name__
+    assert set(c.arg_constraints) == set(t.arg_constraints)
+    outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
+            (c.entropy(), t.entropy())]
+    if has_cdf:
+        vc, vt = _pair(v)
+        if name in ("Gamma", "Chi2"):  # gammainc is differentiable in x only (as torch)
+            d = getattr(cd, name)(*[cadenza.tensor(np.asarray(p)) for p in params])
+            dt = getattr(td, name)(*[torch.tensor(np.asarray(p)) for p in params])
+            cc, ct = d.cdf(vc), dt.cdf(vt)
+            _close(cc, ct)
+            _grads_close(cc, ct, (vc,), (vt,))
+        else:
+            outs.append((c.cdf(cadenza.tensor(v)), t.cdf(torch.tensor(v))))
+    if has_cdf is True:
+        q = np.array([0.1, 0.45, 0.8])
+        outs.append((c.icdf(cadenza.tensor(q)), t.icdf(torch.tensor(q))))
+    for co, to in outs:
+        _close(co, to)
+        _grads_close(co, to, cs, ts)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) & set(KL)))
+def test_kl_matches_torch_with_gradients(name):
+    params = CASES[name][0]
+    other = [np.asarray(p) * 1.3 + 0.1 for p in params]
+    c1, t1, cs, ts = _both(name, params)
+    c2, t2, _, _ = _both(name, other)
+    kc, kt = cd.kl_divergence(c1, c2), td.kl_divergence(t1, t2)
+    _close(kc, kt)
+    _grads_close(kc, kt, cs, ts)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"Cauchy"}))
+def test_sample_shapes_and_moments(name):
+    params = CASES[name][0]
+    c, t, _, _ = _both(name, params)
+    cadenza.manual_seed(0)
+    s = c.sample((20000,))
+    assert tuple(s.shape) == (20000,) + tuple(t.batch_shape) + tuple(t.event_shape)
+    assert not s.requires_grad
+    np.testing.assert_allclose(s.numpy().mean(0), t.mean.detach().numpy(), rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(s.numpy().var(0), t.variance.detach().numpy(), rtol=0.1,
+                               atol=0.01)
+    cadenza.manual_seed(0)
+    np.testing.assert_array_equal(c.sample((20000,)).numpy(), s.numpy())
+    assert tuple(c.sample().shape) == tuple(t.sample().shape)
+
+
+def test_cauchy_samples_median_and_quartiles():
+    d = cd.Cauchy(cadenza.tensor(1.0, dtype=cadenza.float64), 2.0)
+    cadenza.manual_seed(0)
+    s = d.sample((20000,)).numpy()
+    np.testing.assert_allclose(np.percentile(s, [25, 50, 75]), [-1.0, 1.0, 3.0], atol=0.1)
+
+
+@pytest.mark.parametrize("name", ["Exponential", "Laplace", "Gumbel", "Cauchy", "LogNormal"])
+def test_rsample_gradient_is_pathwise(name):
+    params = CASES[name][0]
+    c, t, cs, _ = _both(name, params)
+    cadenza.manual_seed(1)
+    x = c.rsample((5000,))
+    (g,) = cadenza.autograd.grad(x.mean(0).sum(), cs[0])
+    # d E[x] / d first parameter: Exponential -1/rate^2, LogNormal E[x], others d loc = 1
+    p0 = np.asarray(params[0])
+    want = -1 / p0 ** 2 if name == "Exponential" else np.ones_like(p0)
+    if name == "LogNormal":
+        want = t.mean.detach().numpy()
+    np.testing.assert_allclose(g.numpy(), want, rtol=0.1)
+
+
+def test_expand_and_validation():
+    c = cd.Gamma(cadenza.tensor([1.0, 2.0], dtype=cadenza.float64), 1.0)
+    e = c.expand((4, 2))
+    assert e.batch_shape == (4, 2) and tuple(e.concentration.shape) == (4, 2)
+    assert tuple(e.sample((3,)).shape) == (3, 4, 2)
+    with pytest.raises(ValueError, match="rate"):
+        cd.Exponential(cadenza.tensor([-1.0]))
+    with pytest.raises(ValueError):
+        td.Exponential(torch.tensor([-1.0]))
+    cd.Exponential(cadenza.tensor([-1.0]), validate_args=False)
+    assert repr(cd.constraints.positive) and cd.Beta.support is cd.constraints.unit_interval
+    assert bool(cd.constraints.simplex.check(cadenza.tensor([0.25, 0.75])))
+    assert not bool(cd.constraints.positive.check(cadenza.tensor(0.0)))
+
+
+def test_kl_pairs_for_existing_families_and_registry():
+    lp, tp = _pair([0.2, -1.0]), _pair([-0.3, 0.4])
+    c = cd.kl_divergence(cd.Bernoulli(logits=lp[0]), cd.Bernoulli(logits=tp[0]))
+    t = td.kl_divergence(td.Bernoulli(logits=lp[1]), td.Bernoulli(logits=tp[1]))
+    _close(c, t)
+
+    class MyExp(cd.Exponential):
+        pass
+    seen = []
+
+    @cd.register_kl(MyExp, cd.Exponential)
+    def _rule(p, q):
+        seen.append(1)
+        return p.rate * 0
+    cd.kl_divergence(MyExp(1.0), cd.Exponential(2.0))
+    assert seen == [1]
+    with pytest.raises(NotImplementedError):
+        cd.kl_divergence(cd.Exponential(1.0), cd.Gamma(1.0, 1.0))
+
+
+def _spd(k, seed):
+    a = np.random.default_rng(seed).standard_normal((2, k, k))
+    return a @ a.transpose(0, 2, 1) + k * np.eye(k)
+
+
+@pytest.mark.parametrize("form", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_multivariate_normal_matches_torch(form):
+    cov = _spd(3, 0)
+    m = np.linalg.cholesky(cov) if form == "scale_tril" else \
+        np.linalg.inv(cov) if form == "precision_matrix" else cov
+    loc_c, loc_t = _pair(np.random.default_rng(1).standard_normal((2, 3)))
+    m_c, m_t = _pair(m)
+    c = cd.MultivariateNormal(loc_c, **{form: m_c})
+    t = td.MultivariateNormal(loc_t, **{form: m_t})
+    assert c.batch_shape == (2,) and c.event_shape == (3,)
+    v = np.random.default_rng(2).standard_normal((4, 2, 3))
+    for attr in ("mean", "variance", "covariance_matrix", "scale_tril", "precision_matrix"):
+        _close(getattr(c, attr), getattr(t, attr), rtol=1e-9)
+    for co, to in [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
+                   (c.entropy(), t.entropy())]:
+        _close(co, to)
+        _grads_close(co, to, (loc_c, m_c), (loc_t, m_t))
+    q_c = cd.MultivariateNormal(loc_c * 0.5, covariance_matrix=cadenza.tensor(_spd(3, 5)))
+    q_t = td.MultivariateNormal(loc_t * 0.5, covariance_matrix=torch.tensor(_spd(3, 5)))
+    kc, kt = cd.kl_divergence(c, q_c), td.kl_divergence(t, q_t)
+    _close(kc, kt)
+    _grads_close(kc, kt, (loc_c, m_c), (loc_t, m_t))
+
+
+def test_multivariate_normal_sampling_and_rsample_grad():
+    cov = _spd(3, 0)[0]
+    loc = cadenza.tensor([1.0, -1.0, 0.5], dtype=cadenza.float64, requires_grad=True)
+    d = cd.MultivariateNormal(loc, covariance_matrix=cadenza.tensor(cov))
+    cadenza.manual_seed(0)
+    s = d.sample((20000,)).numpy()
+    assert s.shape == (20000, 3)
+    np.testing.assert_allclose(s.mean(0), [1.0, -1.0, 0.5], atol=0.06)
+    np.testing.assert_allclose(np.cov(s.T), cov, rtol=0.06, atol=0.06)
+    (g,) = cadenza.autograd.grad(d.rsample((10,)).sum(), loc)
+    np.testing.assert_allclose(g.numpy(), [10.0, 10.0, 10.0])
+    e = d.expand((4,))
+    assert e.batch_shape == (4,) and tuple(e.sample((2,)).shape) == (2, 4, 3)
+    with pytest.raises(ValueError):
+        cd.MultivariateNormal(loc)
+
+
+DISCRETE = {  # name -> (kwargs builder from a parameter tensor, values, attrs with entropy?)
+    "Poisson": (lambda p: {"rate": p}, [0.7, 2.0, 5.5], [0.0, 3.0, 4.0], True),
+    "Binomial": (lambda p: {"total_count": 7, "probs": p}, [0.2, 0.5, 0.9], [0.0, 3.0, 7.0],
+                 True),
+    "BinomialLogits": (lambda p: {"total_count": 7, "logits": p}, [-1.2, 0.5, 2.0],
+                       [1.0, 3.0, 6.0], True),
+    "Geometric": (lambda p: {"probs": p}, [0.2, 0.5, 0.9], [0.0, 3.0, 7.0], True),
+    "GeometricLogits": (lambda p: {"logits": p}, [-1.2, 0.5, 2.0], [1.0, 3.0, 6.0], True),
+    "Bernoulli": (lambda p: {"probs": p}, [0.2, 0.7, 0.9], [0.0, 1.0, 1.0], True),
+    "BernoulliLogits": (lambda p: {"logits": p}, [-1.2, 0.5, 2.0], [1.0, 0.0, 1.0], True),
+    "OneHotCategorical": (lambda p: {"probs": p}, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]],
+                          [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], True),
+}
+
+
+@pytest.mark.parametrize("key", sorted(DISCRETE))
+def test_discrete_families_match_torch(key):
+    make, p, value, _ = DISCRETE[key]
+    name = key.replace("Logits", "")
+    pc, pt = _pair(p)
+    c, t = getattr(cd, name)(**make(pc)), getattr(td, name)(**make(pt))
+    assert c.batch_shape == tuple(t.batch_shape) and c.event_shape == tuple(t.event_shape)
+    for attr in ("mean", "variance", "mode"):
+        _close(getattr(c, attr), getattr(t, attr))
+    v = np.asarray(value)
+    outs = [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v)))]
+    if name in ("Geometric", "OneHotCategorical", "Bernoulli"):
+        outs.append((c.entropy(), t.entropy()))
+    for co, to in outs:
+        _close(co, to)
+        _grads_close(co, to, (pc,), (pt,))
+    cadenza.manual_seed(0)
+    s = c.sample((20000,))
+    assert tuple(s.shape) == (20000,) + tuple(t.batch_shape) + tuple(t.event_shape)
+    np.testing.assert_allclose(s.numpy().mean(0), t.mean.detach().numpy(), rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(s.numpy().var(0), t.variance.detach().numpy(), rtol=0.1,
+                               atol=0.01)
+
+
+def test_independent_matches_torch():
+    lc, lt = _pair(np.random.default_rng(0).standard_normal((2, 3)))
+    sc, st = _pair(np.full((2, 3), 1.5))
+    c = cd.Independent(cd.Normal(lc, sc), 1)
+    t = td.Independent(td.Normal(lt, st), 1)
+    assert c.batch_shape == (2,) and c.event_shape == (3,) and c.has_rsample
+    v = np.random.default_rng(1).standard_normal((4, 2, 3))
+    for co, to in [(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))),
+                   (c.entropy(), t.entropy())]:
+        _close(co, to)
+        _grads_close(co, to, (lc, sc), (lt, st))
+    c2 = cd.Independent(cd.Normal(lc * 0.5, sc * 2), 1)
+    t2 = td.Independent(td.Normal(lt * 0.5, st * 2), 1)
+    _close(cd.kl_divergence(c, c2), td.kl_divergence(t, t2))
+    assert tuple(c.rsample((5,)).shape) == (5, 2, 3)
+    e = c.expand((4, 2))
+    assert e.batch_shape == (4, 2) and e.event_shape == (3,)
+    with pytest.raises(ValueError):
+        cd.Independent(cd.Normal(lc, sc), 3)
+
+
+def test_categorical_kl_mean_and_validation_match_torch():
+    pc, pt = _pair([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
+    qc, qt = _pair([[0.4, 0.4, 0.2], [0.1, 0.1, 0.8]])
+    kc = cd.kl_divergence(cd.Categorical(probs=pc), cd.Categorical(probs=qc))
+    kt = td.kl_divergence(td.Categorical(probs=pt), td.Categorical(probs=qt))
+    _close(kc, kt)
+    _grads_close(kc, kt, (pc, qc), (pt, qt))
+    c, t = cd.Categorical(probs=pc), td.Categorical(probs=pt)
+    _close(c.mean, t.mean)
+    _close(c.variance, t.variance)
+    for bad in (lambda m: m.Normal(0.0, -1.0), lambda m: m.Uniform(1.0, 0.0),
+                lambda m: m.Bernoulli(probs=torch.tensor(1.5) if m is td else cadenza.tensor(1.5))):
+        with pytest.raises(ValueError):
+            bad(td)
+        with pytest.raises(ValueError):
+            bad(cd)
+
+
+@pytest.mark.parametrize("expand", [True, False])
+def test_enumerate_support_matches_torch(expand):
+    pc, pt = _pair([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], grad=False)
+    bc, bt = _pair([0.2, 0.7], grad=False)
+    for name, kw_c, kw_t in [("Categorical", {"probs": pc}, {"probs": pt}),
+                             ("OneHotCategorical", {"probs": pc}, {"probs": pt}),
+                             ("Bernoulli", {"probs": bc}, {"probs": bt}),
+                             ("Binomial", {"total_count": 3, "probs": bc},
+                              {"total_count": 3, "probs": bt})]:
+        c = getattr(cd, name)(**kw_c).enumerate_support(expand)
+        t = getattr(td, name)(**kw_t).enumerate_support(expand)
+        assert tuple(c.shape) == tuple(t.shape), name
+        np.testing.assert_array_equal(c.numpy(), t.numpy())
+
+
+def test_uniform_kl_and_default_validation():
+    a, b = _pair([0.0, 0.5]), _pair([1.0, 2.0])
+    kc = cd.kl_divergence(cd.Uniform(a[0], b[0]), cd.Uniform(-1.0, cadenza.tensor(
+        [1.5, 1.8], dtype=cadenza.float64)))
+    kt = td.kl_divergence(td.Uniform(a[1], b[1]), td.Uniform(-1.0, torch.tensor(
+        [1.5, 1.8], dtype=torch.float64)))
+    _close(kc, kt)
+    cd.Distribution.set_default_validate_args(False)
+    try:
+        cd.Normal(0.0, -1.0)
+    finally:
+        cd.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        cd.Normal(0.0, -1.0)
+    with pytest.raises(NotImplementedError):
+        cd.Poisson(1.0).entropy()
+    assert cd.distribution.Distribution is cd.Distribution
+
+
+@pytest.mark.parametrize("kind", ["probs", "logits"])
+def test_relaxed_distributions_match_torch(kind):
+    tc, tt = _pair(0.7)
+    pb = [0.2, 0.7, 0.9] if kind == "probs" else [-1.2, 0.5, 2.0]
+    bc, bt = _pair(pb)
+    c, t = cd.RelaxedBernoulli(tc, **{kind: bc}), td.RelaxedBernoulli(tt, **{kind: bt})
+    v = np.array([0.3, 0.6, 0.95])
+    co, to = c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))
+    _close(co, to, rtol=1e-9)
+    _grads_close(co, to, (tc, bc), (tt, bt))
+    pk = [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]]
+    if kind == "logits":
+        pk = np.log(pk) + 0.3
+    kc, kt = _pair(pk)
+    c2 = cd.RelaxedOneHotCategorical(tc, **{kind: kc})
+    t2 = td.RelaxedOneHotCategorical(tt, **{kind: kt})
+    assert c2.batch_shape == tuple(t2.batch_shape) and c2.event_shape == tuple(t2.event_shape)
+    v2 = np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+    co, to = c2.log_prob(cadenza.tensor(v2)), t2.log_prob(torch.tensor(v2))
+    _close(co, to, rtol=1e-9)
+    _grads_close(co, to, (tc, kc), (tt, kt))
+    cadenza.manual_seed(0)
+    s = c2.rsample((4000,))
+    assert tuple(s.shape) == (4000, 2, 3)
+    np.testing.assert_allclose(s.detach().numpy().sum(-1), 1.0, rtol=1e-12)
+    g = cadenza.autograd.grad(s[..., 0].sum(), kc)[0]
+    assert np.isfinite(g.numpy()).all() and np.abs(g.numpy()).sum() > 0
+    sb = c.rsample((4000,))
+    assert tuple(sb.shape) == (4000, 3) and float(sb.min()) > 0 and float(sb.max()) < 1
+    # low temperature -> nearly Bernoulli(p) samples
+    cold = cd.RelaxedBernoulli(0.05, **{kind: bc}).sample((4000,)).numpy()
+    np.testing.assert_allclose((cold > 0.5).mean(0), t.probs.detach().numpy(), atol=0.04)
+
+
+def test_gamma_family_rsample_implicit_gradients():
+    cadenza.manual_seed(0)
+    a = cadenza.tensor([0.7, 2.0, 5.0], dtype=cadenza.float64, requires_grad=True)
+    r = cadenza.tensor([0.5, 1.5, 3.0], dtype=cadenza.float64, requires_grad=True)
+    x = cd.Gamma(a, r).rsample((5000,))
+    ga, gr = cadenza.autograd.grad(x.mean(0).sum(), (a, r))
+    # d E[x]/da = 1/rate, d E[x]/d rate = -a/rate^2
+    np.testing.assert_allclose(ga.numpy(), 1 / r.detach().numpy(), rtol=0.1)
+    np.testing.assert_allclose(gr.numpy(), -(a / r ** 2).detach().numpy(), rtol=0.1)
+    b = cadenza.tensor([1.5, 0.8, 3.0], dtype=cadenza.float64, requires_grad=True)
+    y = cd.Beta(a, b).rsample((5000,))
+    ga, gb = cadenza.autograd.grad(y.mean(0).sum(), (a, b))
+    an, bn = a.detach().numpy(), b.detach().numpy()
+    np.testing.assert_allclose(ga.numpy(), bn / (an + bn) ** 2, rtol=0.1)
+    np.testing.assert_allclose(gb.numpy(), -an / (an + bn) ** 2, rtol=0.1)
+    c = cadenza.tensor([0.7, 2.0, 5.0], dtype=cadenza.float64, requires_grad=True)
+    z = cd.Dirichlet(c).rsample((5000,))
+    (gc,) = cadenza.autograd.grad(z.mean(0)[0], c)
+    cn = c.detach().numpy()
+    want = -cn[0] / cn.sum() ** 2 + np.array([1, 0, 0]) / cn.sum()
+    np.testing.assert_allclose(gc.numpy(), want, rtol=0.08, atol=0.005)
