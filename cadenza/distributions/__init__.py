@@ -11,7 +11,7 @@ import math
 from .. import _creation as C
 from ..ops import elementwise as E
 from . import constraints
-from .distribution import Distribution, params
+from .distribution import Distribution, LocScale, params
 from .discrete import (_probs_logits, _softplus, Binomial, Categorical, Geometric,
                        OneHotCategorical, Poisson)
 from .exponential import Exponential, Laplace
@@ -29,21 +29,9 @@ __all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "Exp
            "constraints", "kl_divergence", "register_kl"]
 
 
-class Normal(Distribution):
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = params(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
+class Normal(LocScale):
     @property
     def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
         return self.loc
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from .. import _creation as C
+from . import constraints
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops.shape import broadcast_tensors
@@ -145,3 +146,29 @@ class Distribution:
         args = ", ".join(f"{k}: {self._param_repr(getattr(self, k))}"
                          for k in self.arg_constraints if k in self.__dict__)
         return f"{type(self).__name__}({args})"
+
+
+def uniform_open(shape, dtype):
+    """Uniform draws in (tiny, 1 - eps), safe under log(-log(u))."""
+    eps = finfo_eps(dtype)
+    return C.rand(shape, dtype=dtype).clamp(eps, 1 - eps)
+
+
+class LocScale(Distribution):
+    """A distribution of real values with a ``loc`` and a positive ``scale`` (Normal, Laplace,
+    Cauchy, Gumbel, LogNormal): their constructor, mode and, where a family has no sampler of
+    its own, reparameterised sampling through ``icdf``."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = params(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @property
+    def mode(self):
+        return self.loc
+
+    def rsample(self, sample_shape=()):
+        return self.icdf(uniform_open(self._extended_shape(sample_shape), self.loc.dtype))

@@ -5,7 +5,7 @@ import math
 
 from .. import _creation as C
 from . import constraints
-from .distribution import Distribution, finfo_eps, params
+from .distribution import Distribution, LocScale, finfo_eps, params
 from .kl import register_kl
 
 __all__ = ["Exponential", "Laplace"]
@@ -53,21 +53,9 @@ class Exponential(Distribution):
         return 1.0 - self.rate.log()
 
 
-class Laplace(Distribution):
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = params(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
+class Laplace(LocScale):
     @property
     def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
         return self.loc
 
     @property

@@ -9,34 +9,11 @@ from .. import _creation as C
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
-from .distribution import Distribution, finfo_eps, params
+from .distribution import Distribution, LocScale, params
 
 __all__ = ["HalfNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel"]
 
 _EULER = 0.57721566490153286060
-
-
-def _uniform_open(shape, dtype):
-    """Uniform draws in (tiny, 1 - eps), safe under log(-log(u))."""
-    eps = finfo_eps(dtype)
-    return C.rand(shape, dtype=dtype).clamp(eps, 1 - eps)
-
-
-class _LocScale(Distribution):
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = params(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    @property
-    def mode(self):
-        return self.loc
-
-    def rsample(self, sample_shape=()):
-        return self.icdf(_uniform_open(self._extended_shape(sample_shape), self.loc.dtype))
 
 
 class HalfNormal(Distribution):
@@ -79,7 +56,7 @@ class HalfNormal(Distribution):
         return 0.5 * math.log(math.pi / 2) + 0.5 + self.scale.log()
 
 
-class LogNormal(_LocScale):
+class LogNormal(LocScale):
     support = constraints.positive
 
     @property
@@ -111,7 +88,7 @@ class LogNormal(_LocScale):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log() + self.loc
 
 
-class Cauchy(_LocScale):
+class Cauchy(LocScale):
     @property
     def mean(self):
         return self.loc * float("nan")
@@ -134,7 +111,7 @@ class Cauchy(_LocScale):
         return math.log(4 * math.pi) + self.scale.log()
 
 
-class Gumbel(_LocScale):
+class Gumbel(LocScale):
     @property
     def mean(self):
         return self.loc + self.scale * _EULER
