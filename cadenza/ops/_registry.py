@@ -356,3 +356,22 @@ def _broadcast_error(op_name, *tensors):
     shapes = " and ".join(fmt_shape(t.shape) for t in tensors if isinstance(t, Tensor))
     return ShapeError(f"{op_name}: expected broadcastable shapes, got {shapes}")
 
+
+# ----------------------------------------------------------------------------- host-only forwards
+def on_host(fwd):
+    """A forward written for NumPy only (series, ufunc.at, per-row loops): device (CuPy)
+    operands and index attributes are copied to the host and the result back to the device."""
+    def run(xp, *arrays, **attrs):
+        if xp is np:
+            return fwd(np, *arrays, **attrs)
+        out = fwd(np, *[_host(a) for a in arrays], **{k: _host(v) for k, v in attrs.items()})
+        return xp.asarray(out)
+    return run
+
+
+def _host(v):
+    if hasattr(v, "__cuda_array_interface__"):
+        return v.get()
+    if type(v) is tuple:
+        return tuple(_host(i) for i in v)
+    return v

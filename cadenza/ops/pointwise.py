@@ -1,5 +1,6 @@
 """Elementwise maths beyond the basic families (issue 10): the incomplete gamma functions
-(igamma, igammac) as primitives with their own series, composites over the elementwise ops
+(igamma, igammac: torch.special.gammainc/gammaincc under their Tensor names), composites over
+the elementwise ops
 (logaddexp, hypot, copysign, fmax/fmin, frac, ...), integer ops (gcd, lcm, shifts) and float
 decompositions (frexp, ldexp, nextafter). The gamma family, erfinv, i0, sinc, logit and xlogy
 live in ``ops/special.py``."""
@@ -18,7 +19,7 @@ from .binary import _Binary, pow, where, maximum
 from .unary import isinf, isnan
 from .index import _data_dependent
 from .inplace import make_inplace
-from .special import lgamma
+from .special import Gammainc
 
 __all__ = ["copysign", "deg2rad", "fmax", "fmin", "frac", "frexp", "gcd", "igamma", "igammac",
            "heaviside", "hypot", "isneginf", "isposinf", "lcm", "ldexp", "logaddexp",
@@ -26,123 +27,17 @@ __all__ = ["copysign", "deg2rad", "fmax", "fmin", "frac", "frexp", "gcd", "igamm
            "bitwise_right_shift"]
 
 
-# ----------------------------------------------------------------------------- series (float64)
-def on_host(fwd):
-    """A forward written for NumPy only (series, ufunc.at, per-row loops): device (CuPy)
-    operands and index attributes are copied to the host and the result back to the device."""
-    def run(xp, *arrays, **attrs):
-        if xp is np:
-            return fwd(np, *arrays, **attrs)
-        out = fwd(np, *[_host(a) for a in arrays], **{k: _host(v) for k, v in attrs.items()})
-        return xp.asarray(out)
-    return run
-
-
-def _host(v):
-    if hasattr(v, "__cuda_array_interface__"):
-        return v.get()
-    if type(v) is tuple:
-        return tuple(_host(i) for i in v)
-    return v
-
-
-def _in_float(fn):
-    """Compute ``fn`` in float64 and give the input's float dtype back (integer inputs arrive
-    as the default float: these ops set ``to_float``)."""
-    def fwd(xp, a, **kw):
-        with np.errstate(all="ignore"):
-            return fn(np.asarray(a, np.float64), **kw).astype(a.dtype, copy=False)
-    return on_host(fwd)
-
-
-def _lgamma(x):
-    out = np.frompyfunc(_lgamma1, 1, 1)(x)
-    return np.asarray(out, np.float64)
-
-
-def _lgamma1(v):
-    try:
-        return math.lgamma(v)
-    except ValueError:  # the poles 0, -1, -2, ...: +inf as in PyTorch
-        return math.inf
-
-
-# psi(x) - ln x + 1/(2x) ~ -sum B_2k / (2k x^2k), for x >= 12 (error < 1e-16)
-_PSI_ASYM = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
-
-
-def _igamma_parts(a, x):
-    """(P, Q): the regularized lower and upper incomplete gamma functions, by the power series
-    where x < a + 1 and Lentz's continued fraction for Q elsewhere (Numerical Recipes 6.2)."""
-    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
-    front = np.exp(-x + a * np.log(x) - _lgamma(a))
-    ap, d = a.copy(), 1 / a
-    total = d.copy()
-    for _ in range(1000):
-        ap = ap + 1
-        d = d * x / ap
-        total = total + d
-        if not np.any(np.abs(d) > np.abs(total) * 1e-17):
-            break
-    p_series = total * front
-    tiny = 1e-300
-    b = x + 1 - a
-    c = np.full_like(b, 1 / tiny)
-    d = 1 / np.where(b == 0, tiny, b)
-    h = d.copy()
-    for i in range(1, 1000):
-        an = -i * (i - a)
-        b = b + 2
-        d = an * d + b
-        d = 1 / np.where(d == 0, tiny, d)
-        c = b + an / c
-        c = np.where(c == 0, tiny, c)
-        delta = d * c
-        h = h * delta
-        if not np.any(np.abs(delta - 1) > 1e-16):
-            break
-    q_cf = front * h
-    series = x < a + 1
-    p = np.where(series, p_series, 1 - q_cf)
-    q = np.where(series, 1 - p_series, q_cf)
-    zero = x == 0
-    p, q = np.where(zero, 0.0, p), np.where(zero, 1.0, q)
-    bad = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x)
-    p, q = np.where(bad, np.nan, p), np.where(bad, np.nan, q)
-    inf = np.isposinf(x)
-    return np.where(inf, 1.0, p), np.where(inf, 0.0, q)
-
-
-def _igamma_op(name, upper):
-    """igamma / igammac: differentiable in x only (d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)), as
-    PyTorch (its gradient in a is not implemented)."""
-    @on_host
-    def fwd(xp, a, x):
-        with np.errstate(all="ignore"):
-            out = _igamma_parts(a, x)[1 if upper else 0]
-        return out.astype(np.result_type(a, x), copy=False)
-
-    def bwd(c, g):
-        a, x = c.saved
-        dens = ((a - 1) * x.log() - x - lgamma(a)).exp()
-        return None, (-g if upper else g) * dens
-    return register(type(name.capitalize(), (Op,), {
-        "name": name, "kind": "library", "onnx": None, "promote": True, "to_float": True,
-        "forward": staticmethod(fwd), "backward": staticmethod(bwd)}))
-
-
-Igamma = _igamma_op("igamma", False)
-Igammac = _igamma_op("igammac", True)
-
-
+# ----------------------------------------------------------------------------- incomplete gamma
 def igamma(input, other):
-    """The regularized lower incomplete gamma function P(input, other)."""
-    return apply(Igamma, input, other)
+    """The regularized lower incomplete gamma function P(input, other)
+    (``torch.special.gammainc``)."""
+    return apply(Gammainc, input, other, upper=False)
 
 
 def igammac(input, other):
-    """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
-    return apply(Igammac, input, other)
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P
+    (``torch.special.gammaincc``)."""
+    return apply(Gammainc, input, other, upper=True)
 
 
 # ----------------------------------------------------------------------------- predicates

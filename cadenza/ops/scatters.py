@@ -19,7 +19,7 @@ from .index import (IndexPut, GetItem, _check_gather, checked_index, _coords, _d
 from .unary import nonzero
 from .join import cat
 from .inplace import make_inplace
-from .pointwise import on_host
+from ._registry import on_host
 
 __all__ = ["scatter_reduce", "index_reduce", "put", "select_scatter", "slice_scatter",
            "diagonal_scatter", "as_strided", "as_strided_scatter", "diag_embed", "diagflat",

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ._registry import Op, register, apply, _camel
+from ._registry import Op, register, apply, _camel, on_host
 from .._tensor_base import TensorBase as Tensor
 from .._creation import tensor as _tensor
 from .binary import where
@@ -381,11 +381,12 @@ class Gammainc(Op):
     name, kind, onnx, promote, to_float = "gammainc", "library", None, True, True
 
     @staticmethod
+    @on_host
     def forward(xp, a, x, upper=False):
         dt = np.result_type(a, x)
         with np.errstate(all="ignore"):
             r = _gammainc(a, x, upper)
-        return xp.asarray(r.astype(dt if dt.kind == "f" else np.float64, copy=False))
+        return r.astype(dt if dt.kind == "f" else np.float64, copy=False)
 
     @staticmethod
     def backward(c, g):

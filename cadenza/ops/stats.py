@@ -20,7 +20,8 @@ from .join import cat
 from .reduce import _nondiff, values_indices, nansum
 from .sorting import argsort, sort
 from .inplace import make_inplace
-from .pointwise import float_only, on_host
+from .pointwise import float_only
+from ._registry import on_host
 
 __all__ = ["cummax", "cummin", "logcumsumexp", "diff", "msort", "nanmean", "nanmedian",
            "quantile", "nanquantile", "mode", "histc", "histogram", "cov", "corrcoef",
