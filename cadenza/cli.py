@@ -1,4 +1,4 @@
-"""The ``cadenza`` command line: ``cadenza train | generate | chat | eval | launch``.
+"""The ``cadenza`` command line: ``cadenza train | generate | chat | eval | serve | launch``.
 
     cadenza train                          # tiny model on the Python stdlib, ~2 min on 2 cores
     cadenza train --corpus src/ --ext .py --preset small --steps 2000 --out run1
@@ -6,6 +6,7 @@
     cadenza generate --ckpt out --prompt "def " --max-new-tokens 300
     cadenza chat --ckpt out
     cadenza eval --ckpt out
+    cadenza serve --ckpt out --port 8000   # OpenAI-compatible server (pip install cadenza[serve])
     cadenza train --nproc 2                # data-parallel over MPI (pip install cadenza[dist])
     cadenza launch -n 2 script.py args     # any script on 2 MPI ranks
 
@@ -35,6 +36,9 @@ from .models.data import DataError, TokenData
 from .models.train import (ConfigError, Interrupted, NonFiniteError, TrainConfig, build_model,
                            corpus_files, evaluate, load_checkpoint, resolve_ckpt, train)
 from .random import Generator
+from .serve import Engine, serve
+from .serve.loading import load_served_model
+from .serve.server import DEFAULT_MAX_BODY, require_aiohttp
 
 __all__ = ["main", "CLIError"]
 
@@ -72,7 +76,8 @@ def _flag(name: str) -> str:
 
 def _build_parser() -> _Parser:
     p = _Parser(prog="cadenza", description="Train and sample language models with Cadenza.")
-    sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="{train,generate,chat,eval}")
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser,
+                           metavar="{train,generate,chat,eval,serve}")
     sub.required = True
 
     t = sub.add_parser("train", help="train a GPT on a corpus (default: the Python stdlib)")
@@ -117,6 +122,27 @@ def _build_parser() -> _Parser:
     e.add_argument("--ext", nargs="+")
     e.add_argument("--batches", type=int, default=None, help="at most this many batches")
     e.add_argument("--batch-size", type=int, default=None)
+
+    s = sub.add_parser("serve", help="OpenAI-compatible HTTP server (pip install cadenza[serve])")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--ckpt", help="checkpoint file or directory of `cadenza train` (out)")
+    src.add_argument("--hf", metavar="DIR", help="local Hugging Face GPT-2 or Llama directory")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000, help="8000; 0 picks a free port")
+    s.add_argument("--model-name", help="the name clients send as `model` (the path given)")
+    s.add_argument("--max-batch", type=int, default=8, help="sequences decoded together (8)")
+    s.add_argument("--max-queue", type=int, default=64,
+                   help="requests waiting for a slot before 429 (64)")
+    s.add_argument("--max-step-tokens", type=int, default=256,
+                   help="prompt tokens prefilled per engine step (256)")
+    s.add_argument("--compile", action="store_true", help="run the model through cadenza.compile")
+    s.add_argument("--quantize", choices=["int8"], help="int8 weight-only quantization")
+    s.add_argument("--chat-template", metavar="FILE",
+                   help="jinja chat template (default: the checkpoint's, else plain text)")
+    s.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
+                   help=f"largest request body in bytes ({DEFAULT_MAX_BODY})")
+    s.add_argument("--shutdown-timeout", type=float, default=60.0,
+                   help="seconds in-flight requests get after SIGTERM (60)")
     return p
 
 
@@ -317,6 +343,26 @@ def _cmd_eval(a) -> int:
     return 0
 
 
+def _cmd_serve(a) -> int:
+    for flag, v, lo in (("--port", a.port, 0), ("--max-batch", a.max_batch, 1),
+                        ("--max-queue", a.max_queue, 1), ("--max-step-tokens", a.max_step_tokens, 1),
+                        ("--max-body", a.max_body, 1024)):
+        if v < lo:
+            raise CLIError(f"serve: expected {flag} >= {lo}, got {v}")
+    if a.port > 65535:
+        raise CLIError(f"serve: expected --port <= 65535, got {a.port}")
+    if not (math.isfinite(a.shutdown_timeout) and a.shutdown_timeout >= 0):
+        raise CLIError(f"serve: expected --shutdown-timeout >= 0, got {a.shutdown_timeout}")
+    require_aiohttp()  # before the model loads: a missing extra is a one-line error at once
+    ckpt = a.ckpt if a.ckpt is not None or a.hf is not None else "out"
+    served = load_served_model(ckpt, a.hf, name=a.model_name, chat_template=a.chat_template,
+                               quantize_mode=a.quantize)
+    engine = Engine(served.model, served.tokenizer, max_batch=a.max_batch,
+                    max_queue=a.max_queue, max_step_tokens=a.max_step_tokens, compile=a.compile)
+    return serve(engine, served, a.host, a.port, max_body=a.max_body,
+                 shutdown_timeout=a.shutdown_timeout)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; returns the process exit code (2 for bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -326,7 +372,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         a = _build_parser().parse_args(argv)
         return {"train": _cmd_train, "generate": _cmd_generate, "chat": _cmd_chat,
-                "eval": _cmd_eval}[a.cmd](a)
+                "eval": _cmd_eval, "serve": _cmd_serve}[a.cmd](a)
     except SystemExit as e:  # --help
         return int(e.code or 0)
     except BrokenPipeError:  # `cadenza generate | head`: the reader left, not an error

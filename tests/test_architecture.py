@@ -48,7 +48,8 @@ LAYERS = [
 # Optional extras and heavy libraries: importing them inside a function keeps `import cadenza`
 # fast and the extra optional, so such imports need no further reason.
 LAZY_OK = {"ml_dtypes", "safetensors", "tokenizers", "tqdm", "matplotlib", "onnx",
-           "onnxruntime", "mpi4py", "cupy", "cupyx", "PIL", "jinja2", "transformers", "torch"}
+           "onnxruntime", "mpi4py", "cupy", "cupyx", "PIL", "jinja2", "transformers", "torch",
+           "aiohttp"}
 MAX_IN_FUNCTION = 30
 
 

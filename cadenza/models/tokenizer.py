@@ -98,8 +98,10 @@ class BPETokenizer:
             tk.train([str(f) for f in files], trainer=trainer)
         return cls(tk)
 
-    def encode(self, text: str) -> List[int]:
-        return self._tk.encode(text).ids
+    def encode(self, text: str, add_special_tokens: bool = True) -> List[int]:
+        """``add_special_tokens=False`` skips the post-processor's extra tokens (a Llama
+        tokenizer's BOS), for text that writes them itself, such as a rendered chat template."""
+        return self._tk.encode(text, add_special_tokens=add_special_tokens).ids
 
     def encode_bytes(self, data: bytes) -> List[int]:
         return self.encode(data.decode("utf-8", errors="replace"))
