@@ -1,0 +1,2 @@
+"""cadenza serve: an OpenAI-compatible inference server over a continuous-batching engine
+(``engine``)."""
