@@ -1,16 +1,16 @@
-"""Attention of the language model: rotary position embedding, the KV cache, and causal
-self-attention with grouped-query heads (prefill, decoding and the explicit-cache step share one
-path)."""
+"""Attention of the language model: rotary position embedding, the KV caches (one sequence
+batch, or a slot per sequence for continuous batching), and causal self-attention with
+grouped-query heads (prefill, decoding and the explicit-cache step share one path)."""
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 import cadenza as torch
 import cadenza.nn as nn
 import cadenza.nn.functional as F
 from .config import GPTConfig
 
-__all__ = ["RotaryEmbedding", "KVCache", "CausalSelfAttention"]
+__all__ = ["RotaryEmbedding", "KVCache", "SlotCache", "SlotBatch", "CausalSelfAttention"]
 
 
 class RotaryEmbedding(nn.Module):
@@ -27,10 +27,13 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, x, start=0):
         """x: (B, heads, T, D) -> the same shape, rotated for positions start..start+T-1, or
-        for the positions in ``start`` when it is a (T,) int64 tensor (GPT.forward_step)."""
+        for the positions in ``start`` when it is a (T,) int64 tensor (GPT.forward_step) or a
+        (B, T) one (each row at its own positions: SlotBatch)."""
         T = x.shape[2]
         if isinstance(start, torch.Tensor):  # gathered rows: no Python int from a tensor
-            cos, sin = self.cos[start], self.sin[start]                  # (T, D)
+            cos, sin = self.cos[start], self.sin[start]                  # (T, D) or (B, T, D)
+            if start.ndim == 2:
+                cos, sin = cos[:, None], sin[:, None]                    # (B, 1, T, D)
         else:
             cos, sin = self.cos[start:start + T], self.sin[start:start + T]  # (T, D)
         x1, x2 = x.chunk(2, dim=-1)                                      # (B, h, T, D/2) each
@@ -54,6 +57,28 @@ class KVCache:
         self.kv = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
         self.pos = 0
 
+    # the interface GPT.forward and CausalSelfAttention.forward use (SlotBatch has it too):
+    # begin(T) once per forward, then positions / update(_kv) / mask per layer, then advance(T)
+    def begin(self, T: int) -> int:
+        """The position of the first of T new tokens."""
+        return self.pos
+
+    @property
+    def positions(self) -> int:
+        return self.pos
+
+    def mask(self, T: int, S: int) -> dict:
+        """sdpa's mask arguments for T new queries over S = pos + T keys."""
+        if S == T:      # no earlier tokens: the plain causal mask
+            return dict(is_causal=True)
+        if T == 1:      # one new token sees every cached one: no mask
+            return {}
+        # a chunk after a prefix: query i sees keys 0..pos+i
+        return dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+
+    def advance(self, T: int) -> None:
+        self.pos += T
+
     def _end(self, T: int) -> int:
         end = self.pos + T
         if end > self.max_len:
@@ -72,6 +97,91 @@ class KVCache:
         end, K, buf = self._end(kv.shape[2]), self.n_kv_head, self.kv[layer]
         buf[:, :, self.pos:end] = kv
         return buf[:, :K, :end], buf[:, K:, :end]
+
+class SlotCache:
+    """Keys and values of up to ``n_slots`` independent sequences, each in its own slot, for
+    continuous batching (cadenza.serve.engine): sequences join and leave between forwards and
+    every one is at its own length. Allocated once: per layer (n_slots, 2K, max_len, D), keys
+    in heads 0..K-1, values in K..2K-1 (KVCache's layout). ``lengths[s]`` is the number of
+    tokens stored in slot s. ``GPT.forward(idx, cache=cache.batch(slots))`` runs idx (B, T)
+    with row b continuing slot slots[b]."""
+
+    def __init__(self, cfg: GPTConfig, n_slots: int, max_len: Optional[int] = None,
+                 dtype=None):
+        self.n_slots, self.max_len = n_slots, max_len or cfg.block_size
+        self.n_kv_head = cfg.n_kv_head
+        shape = (n_slots, 2 * cfg.n_kv_head, self.max_len, cfg.head_dim)
+        self.kv = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.lengths = [0] * n_slots
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.numel() * b.element_size() for b in self.kv)
+
+    def reset(self, slot: int) -> None:
+        """Empty slot ``slot`` for a new sequence (its old keys/values are never read again)."""
+        self.lengths[slot] = 0
+
+    def batch(self, slots: Sequence[int]) -> "SlotBatch":
+        """The cache of one forward whose row b continues slot slots[b]."""
+        return SlotBatch(self, slots)
+
+
+class SlotBatch:
+    """A SlotCache seen by one forward (KVCache's interface): row b of the input continues slot
+    slots[b] at its own position lengths[slots[b]]. New keys/values are written in place at
+    each row's positions; attention reads the rows' slots up to the longest filled length S,
+    each row masked to its own length (later slots, stale or empty, take no part)."""
+
+    def __init__(self, cache: SlotCache, slots: Sequence[int]):
+        self.cache, self.slots = cache, [int(s) for s in slots]
+        if len(set(self.slots)) != len(self.slots) or not all(
+                0 <= s < cache.n_slots for s in self.slots):
+            raise ValueError(f"SlotCache: expected distinct slots in [0, {cache.n_slots}), "
+                             f"got {self.slots}")
+        lo = self.slots[0]
+        contiguous = self.slots == list(range(lo, lo + len(self.slots)))
+        # a run of slots reads as a view; any other set is gathered
+        self._read = slice(lo, lo + len(self.slots)) if contiguous else torch.tensor(self.slots)
+        self._rows = torch.tensor(self.slots)[:, None]                   # (B, 1)
+        self.positions = None
+
+    def begin(self, T: int):
+        """-> the (B, T) int64 positions of the new tokens: row b at lengths[slots[b]] + t."""
+        starts = [self.cache.lengths[s] for s in self.slots]
+        if max(starts) + T > self.cache.max_len:
+            raise ValueError(f"SlotCache: expected at most {self.cache.max_len} tokens per "
+                             f"slot, got {max(starts) + T}")
+        self.positions = torch.tensor(starts)[:, None] + torch.arange(T)  # (B, T)
+        self._S = max(starts) + T
+        return self.positions
+
+    def update(self, layer: int, k, v):
+        """Store k, v (B, K, T, D) at each row's positions; return every row's keys/values up
+        to the longest length (B, K, S, D)."""
+        K, buf = self.cache.n_kv_head, self.cache.kv[layer]
+        buf[self._rows, :K, self.positions] = k.transpose(1, 2)           # (B, T, K, D)
+        buf[self._rows, K:, self.positions] = v.transpose(1, 2)
+        return self._read_kv(buf)
+
+    def update_kv(self, layer: int, kv):
+        """Like update, for keys and values stacked on the head dim: kv (B, 2K, T, D)."""
+        buf = self.cache.kv[layer]
+        buf[self._rows, :, self.positions] = kv.transpose(1, 2)          # (B, T, 2K, D)
+        return self._read_kv(buf)
+
+    def _read_kv(self, buf):
+        K = self.cache.n_kv_head
+        kv = buf[self._read, :, :self._S]                                # (B, 2K, S, D)
+        return kv[:, :K], kv[:, K:]
+
+    def mask(self, T: int, S: int) -> dict:
+        """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S)."""
+        return dict(attn_mask=(torch.arange(S) <= self.positions[:, :, None])[:, None])
+
+    def advance(self, T: int) -> None:
+        for s in self.slots:
+            self.cache.lengths[s] += T
 
 
 class _Step(NamedTuple):
@@ -98,12 +208,12 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, rope: Optional[RotaryEmbedding] = None, cache: Optional[KVCache] = None):
-        """x (B, T, C) -> (B, T, C); with a cache, x continues the cached tokens (prefill or
-        decoding) and its keys/values are stored."""
+    def forward(self, x, rope: Optional[RotaryEmbedding] = None, cache=None):
+        """x (B, T, C) -> (B, T, C); with a cache (KVCache or SlotBatch, after its begin(T)), x
+        continues the cached tokens (prefill or decoding) and its keys/values are stored."""
         T, H = x.shape[1], self.n_head
         qkv = self._heads(x, decode_view=True)                           # (B, H+2K, T, D)
-        start = cache.pos if cache is not None else 0
+        start = cache.positions if cache is not None else 0
         if cache is not None and rope is None:          # keys and values in one write
             q = qkv[:, :H]                                               # (B, H, T, D)
             k, v = cache.update_kv(self.layer, qkv[:, H:])  # (B, K, S, D), S = start + T
@@ -111,13 +221,7 @@ class CausalSelfAttention(nn.Module):
             q, k, v = self._split(qkv, rope, start)
             if cache is not None:
                 k, v = cache.update(self.layer, k, v)   # (B, K, S, D), S = start + T
-        S = k.shape[2]
-        if S == T:      # no earlier tokens: the plain causal mask
-            mask = dict(is_causal=True)
-        elif T == 1:    # one new token sees every cached one: no mask
-            mask = {}
-        else:           # a chunk after a prefix: query i sees keys 0..start+i
-            mask = dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+        mask = cache.mask(T, k.shape[2]) if cache is not None else dict(is_causal=True)
         return self._attend(q, k, v, True, **mask)
 
     def forward_step(self, x, rope, past_k, past_v, step: _Step):

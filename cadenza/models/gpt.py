@@ -30,11 +30,11 @@ from typing import Iterator, Optional, Sequence
 import cadenza as torch
 import cadenza.nn as nn
 import cadenza.nn.functional as F
-from .attention import CausalSelfAttention, KVCache, RotaryEmbedding, _Step
+from .attention import CausalSelfAttention, KVCache, RotaryEmbedding, SlotCache, _Step
 from .config import PRESETS, GPTConfig
 from .ffn import MLP, MoE, SwiGLU, make_ffn
 
-__all__ = ["GPTConfig", "GPT", "PRESETS", "KVCache", "RMSNorm", "RotaryEmbedding",
+__all__ = ["GPTConfig", "GPT", "PRESETS", "KVCache", "SlotCache", "RMSNorm", "RotaryEmbedding",
            "CausalSelfAttention", "MLP", "SwiGLU", "MoE", "Block"]
 
 
@@ -118,26 +118,31 @@ class GPT(nn.Module):
 
     def _embed(self, idx, rows):
         """Token embeddings plus, for learned positions, the rows ``rows`` of the position
-        table (a slice start..start+T, or a (T,) tensor of positions), then dropout."""
+        table (a slice start..start+T, or a (T,) or (B, T) tensor of positions), then
+        dropout."""
         x = self.transformer.wte(idx)                                    # (B, T, C)
         if self.rope is None:
             x = x + self.transformer.wpe.weight[rows]                    # (B, T, C)
         return self.transformer.drop(x)
 
-    def forward(self, idx, targets=None, cache: Optional[KVCache] = None):
+    def forward(self, idx, targets=None, cache=None):
         """idx (B, T) int64 -> (logits (B, T, vocab), loss or None). With targets the loss is
         the mean cross-entropy (targets == -1 ignored) plus moe_aux_weight * the mean MoE
-        load-balancing loss over layers. With a cache, idx continues the cached tokens."""
+        load-balancing loss over layers. With a cache, idx continues the cached tokens: a
+        KVCache (all rows at one position) or a SlotCache's ``batch(slots)`` (row b continues
+        slot slots[b] at its own position; continuous batching)."""
         B, T = idx.shape
-        start = cache.pos if cache is not None else 0
-        if start + T > self.config.block_size:
-            raise ValueError(f"GPT: expected at most block_size={self.config.block_size} "
-                             f"tokens, got {start + T}")
-        x = self._embed(idx, slice(start, start + T))                    # (B, T, C)
+        start = cache.begin(T) if cache is not None else 0  # an int, or (B, T) positions
+        if isinstance(start, int):
+            if start + T > self.config.block_size:
+                raise ValueError(f"GPT: expected at most block_size={self.config.block_size} "
+                                 f"tokens, got {start + T}")
+            start = slice(start, start + T)
+        x = self._embed(idx, start)                                      # (B, T, C)
         for block in self.transformer.h:
             x = block(x, self.rope, cache)
         if cache is not None:
-            cache.pos += T
+            cache.advance(T)
         x = self.transformer.ln_f(x)
         logits = self.lm_head(x)                                         # (B, T, V)
         if targets is None:
@@ -245,7 +250,8 @@ class GPT(nn.Module):
         done = [False] * idx.shape[0]
         try:
             with torch.no_grad():
-                cache = KVCache(self.config, idx.shape[0]) if use_cache else None
+                cache = (KVCache(self.config, idx.shape[0], dtype=self.lm_head.weight.dtype)
+                         if use_cache else None)
                 logits, _ = self(idx, cache=cache)                       # prefill
                 new = []  # tokens so far, joined to idx only when the context is recomputed
                 for _ in range(max_new_tokens):

@@ -1,5 +1,5 @@
-"""``cadenza serve``: an OpenAI-compatible HTTP server (:mod:`.server`) over a continuously
-batching inference engine (:mod:`.engine`). ``pip install 'cadenza[serve]'`` for the server."""
+"""cadenza serve: an OpenAI-compatible inference server (``server``; ``pip install
+'cadenza[serve]'``) over a continuous-batching engine (``engine``)."""
 from .engine import Engine, SamplingParams
 from .server import serve
 
