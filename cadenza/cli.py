@@ -345,7 +345,8 @@ def _cmd_eval(a) -> int:
 
 def _cmd_serve(a) -> int:
     for flag, v, lo in (("--port", a.port, 0), ("--max-batch", a.max_batch, 1),
-                        ("--max-queue", a.max_queue, 1), ("--max-step-tokens", a.max_step_tokens, 1),
+                        ("--max-queue", a.max_queue, 1),
+                        ("--max-step-tokens", a.max_step_tokens, 1),
                         ("--max-body", a.max_body, 1024)):
         if v < lo:
             raise CLIError(f"serve: expected {flag} >= {lo}, got {v}")
@@ -357,8 +358,12 @@ def _cmd_serve(a) -> int:
     ckpt = a.ckpt if a.ckpt is not None or a.hf is not None else "out"
     served = load_served_model(ckpt, a.hf, name=a.model_name, chat_template=a.chat_template,
                                quantize_mode=a.quantize)
-    engine = Engine(served.model, served.tokenizer, max_batch=a.max_batch,
-                    max_queue=a.max_queue, max_step_tokens=a.max_step_tokens, compile=a.compile)
+    try:
+        engine = Engine(served.model, served.tokenizer, max_batch=a.max_batch,
+                        max_queue=a.max_queue, max_step_tokens=a.max_step_tokens,
+                        compile=a.compile)
+    except ValueError as e:  # an engine setting it cannot run with (e.g. --compile)
+        raise CLIError(f"serve: {e}".splitlines()[0]) from None
     return serve(engine, served, a.host, a.port, max_body=a.max_body,
                  shutdown_timeout=a.shutdown_timeout)
 

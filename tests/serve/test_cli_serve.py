@@ -99,6 +99,8 @@ def test_full_queue_is_429(tiny_ckpt):
         assert status == 429, r
         assert r["error"]["type"] == "rate_limit_error" and "queue is full" in \
             r["error"]["message"]
+        # the two accepted choices were cancelled with the request; the engine reaps them
+        assert wait_for(lambda: s.metrics()["cadenza_queue_depth"] == 0)
         with cf.ThreadPoolExecutor(6) as ex:
             codes = list(ex.map(lambda _: _post(s.port, {"prompt": "a", "max_tokens": 30})[0],
                                 range(6)))
