@@ -89,6 +89,14 @@ class Histogram:
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _label(v) -> str:
+    return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _quantile(sorted_vals: List[float], q: float) -> float:
     if not sorted_vals:
         return float("nan")
@@ -146,11 +154,17 @@ class Metrics:
                + [f"cadenza_engine_step_seconds_sum {sum(steps):.6f}",
                   f"cadenza_engine_step_seconds_count {len(steps)}"])
         shown = {"queue_depth", "running", "max_batch", "step_seconds"}
-        for k, v in sorted(stats.items()):  # whatever else the engine reports, as gauges
-            if k not in shown and isinstance(v, (int, float)) and not isinstance(v, bool):
-                name = "cadenza_engine_" + "".join(c if c.isalnum() else "_" for c in k)
+        for k, v in sorted(stats.items()):  # whatever else the engine reports
+            name = "cadenza_engine_" + "".join(c if c.isalnum() else "_" for c in k)
+            if k in shown:
+                continue
+            if _is_number(v):
                 kind = "counter" if k.endswith("_total") else "gauge"
                 metric(name, kind, f"engine.stats()[{k!r}]", [f"{name} {v}"])
+            elif isinstance(v, dict) and v and all(_is_number(x) for x in v.values()):
+                # e.g. requests_finished {"stop": 3, "length": 5}: a counter by reason
+                rows = [f'{name}_total{{reason="{_label(r)}"}} {x}' for r, x in sorted(v.items())]
+                metric(name + "_total", "counter", f"engine.stats()[{k!r}] by reason", rows)
         return "\n".join(lines) + "\n"
 
 

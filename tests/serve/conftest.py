@@ -5,9 +5,7 @@ import sysconfig
 
 import pytest
 
-pytest.importorskip("aiohttp", reason="the serve extra (aiohttp) is not installed")
-
-from serve_util import BLOCK, Server  # noqa: E402
+from serve_util import BLOCK, Server
 
 
 @pytest.fixture(scope="session")

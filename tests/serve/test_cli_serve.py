@@ -6,12 +6,16 @@ import http.client
 import importlib.util
 import json
 import socket
+import sys
 
 import pytest
 
 from serve_util import Server, wait_for
 
 from cadenza.cli import main
+
+needs_aiohttp = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None,
+                                   reason="the serve extra (aiohttp) is not installed")
 
 
 def _one_line_error(capsys, argv, *words):
@@ -38,11 +42,13 @@ def test_bad_flags(capsys, argv, words):
     _one_line_error(capsys, ["serve", *argv], *words)
 
 
+@needs_aiohttp
 def test_missing_inputs(capsys, tmp_path):
     _one_line_error(capsys, ["serve", "--ckpt", str(tmp_path / "none")], "checkpoint")
     _one_line_error(capsys, ["serve", "--hf", str(tmp_path)], "--hf", "config.json")
 
 
+@needs_aiohttp
 def test_bad_chat_template_file(capsys, tiny_ckpt, tmp_path):
     bad = tmp_path / "t.jinja"
     bad.write_text("{% for m in messages %}")
@@ -52,6 +58,7 @@ def test_bad_chat_template_file(capsys, tiny_ckpt, tmp_path):
                              str(tmp_path / "missing.jinja")], "--chat-template")
 
 
+@needs_aiohttp
 def test_port_in_use(capsys, tiny_ckpt):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,6 +68,7 @@ def test_port_in_use(capsys, tiny_ckpt):
                         "cannot listen", str(port))
 
 
+@needs_aiohttp
 @pytest.mark.skipif(importlib.util.find_spec("cadenza.models.quant") is not None,
                     reason="cadenza.models.quant is present: test_quantized_server covers it")
 def test_quantize_without_quant_module(capsys, tiny_ckpt):
@@ -68,6 +76,7 @@ def test_quantize_without_quant_module(capsys, tiny_ckpt):
                     "--quantize int8", "cadenza.models.quant")
 
 
+@needs_aiohttp
 @pytest.mark.skipif(importlib.util.find_spec("cadenza.models.quant") is None,
                     reason="cadenza.models.quant (branch quant) is not merged yet")
 def test_quantized_server(tiny_ckpt):
@@ -91,6 +100,7 @@ def _post(port, body, timeout=30):
         conn.close()
 
 
+@needs_aiohttp
 def test_full_queue_is_429(tiny_ckpt):
     s = Server("--ckpt", tiny_ckpt, "--model-name", "t", "--max-batch", "1", "--max-queue", "1")
     try:
@@ -111,6 +121,7 @@ def test_full_queue_is_429(tiny_ckpt):
         assert s.stop() == 0, s.log
 
 
+@needs_aiohttp
 def test_sigterm_finishes_the_request_in_flight(tiny_ckpt):
     s = Server("--ckpt", tiny_ckpt, "--model-name", "t", "--max-batch", "2")
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
@@ -168,7 +179,9 @@ def hf_dir(tmp_path_factory):
     return str(d)
 
 
+@needs_aiohttp
 def test_hf_dir_with_chat_template(hf_dir):
+    pytest.importorskip("jinja2")
     openai = pytest.importorskip("openai")
     s = Server("--hf", hf_dir, "--model-name", "hf-llama")
     try:
@@ -186,6 +199,11 @@ def test_hf_dir_with_chat_template(hf_dir):
         assert body["data"][0]["max_model_len"] == 96
     finally:
         assert s.stop() == 0, s.log
+
+
+def test_missing_extra_is_one_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "aiohttp", None)   # as if not installed
+    _one_line_error(capsys, ["serve", "--ckpt", "out"], "aiohttp", "cadenza[serve]")
 
 
 def test_serve_help_lists_the_flags(capsys):

@@ -11,6 +11,7 @@ import pytest
 
 from serve_util import BLOCK, wait_for
 
+pytest.importorskip("aiohttp", reason="the serve extra (aiohttp) is not installed")
 openai = pytest.importorskip("openai")
 
 
@@ -320,5 +321,6 @@ def test_metrics(server, client):
     m = server.metrics()
     assert m['cadenza_http_requests_total{endpoint="/v1/completions",status="200"}'] >= 1
     assert m["cadenza_time_to_first_token_seconds_count"] >= 1
+    assert m['cadenza_engine_requests_finished_total{reason="length"}'] >= 1
     assert m['cadenza_time_to_first_token_seconds_bucket{le="+Inf"}'] == \
         m["cadenza_time_to_first_token_seconds_count"]
