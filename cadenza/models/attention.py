@@ -153,7 +153,7 @@ class SlotBatch:
             raise ValueError(f"SlotCache: expected at most {self.cache.max_len} tokens per "
                              f"slot, got {max(starts) + T}")
         self.positions = torch.tensor(starts)[:, None] + torch.arange(T)  # (B, T)
-        self._S = max(starts) + T
+        self._S, self._mask = max(starts) + T, None
         return self.positions
 
     def update(self, layer: int, k, v):
@@ -176,8 +176,11 @@ class SlotBatch:
         return kv[:, :K], kv[:, K:]
 
     def mask(self, T: int, S: int) -> dict:
-        """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S)."""
-        return dict(attn_mask=(torch.arange(S) <= self.positions[:, :, None])[:, None])
+        """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S), built
+        once per forward (every layer has the same)."""
+        if self._mask is None:
+            self._mask = (torch.arange(S) <= self.positions[:, :, None])[:, None]
+        return dict(attn_mask=self._mask)
 
     def advance(self, T: int) -> None:
         for s in self.slots:

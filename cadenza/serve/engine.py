@@ -300,8 +300,8 @@ class Engine:
             for r in rows:
                 self._finish(r, Event("", [], "error", f"{type(e).__name__}: {e}"))
             return
-        for b, r in enumerate(rows):
-            self._sample(r, last[b:b + 1], greedy[b])
+        for b, r in enumerate(rows):   # a greedy row needs no logits of its own
+            self._sample(r, last[b:b + 1] if r.params.temperature else None, greedy[b])
 
     def _prefill(self, waiting: List[_Request]) -> None:
         """Up to max_step_tokens prompt tokens, oldest request first, a chunk per forward."""
@@ -325,7 +325,8 @@ class Engine:
                 self._sample(r, last, None)
 
     def _sample(self, r: _Request, logits, greedy: Optional[int]) -> None:
-        """Pick r's next token from its logits (1, V) and emit it."""
+        """Pick r's next token from its logits (1, V) (or its argmax ``greedy``, known
+        already) and emit it."""
         p = r.params
         try:
             if p.temperature == 0:
