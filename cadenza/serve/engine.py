@@ -287,7 +287,9 @@ class Engine:
 
     def _decode(self, rows: List[_Request]) -> None:
         """One token for every row, in one forward (rows sorted by slot: a run of slots is
-        read from the cache as a view)."""
+        read from the cache as a view). If the forward raises, each row is retried alone (a
+        failed forward advanced no slot, and a retry rewrites the same cache positions), so
+        only the rows that fail by themselves end with "error"."""
         if not rows:
             return
         rows.sort(key=lambda r: r.slot)
@@ -297,8 +299,11 @@ class Engine:
             last = logits[:, -1]                                        # (B, V)
             greedy = last.argmax(dim=-1).tolist()
         except Exception as e:
-            for r in rows:
-                self._finish(r, Event("", [], "error", f"{type(e).__name__}: {e}"))
+            if len(rows) > 1:
+                for r in rows:
+                    self._decode([r])
+                return
+            self._finish(rows[0], Event("", [], "error", f"{type(e).__name__}: {e}"))
             return
         for b, r in enumerate(rows):   # a greedy row needs no logits of its own
             self._sample(r, last[b:b + 1] if r.params.temperature else None, greedy[b])

@@ -155,12 +155,20 @@ def test_seeded_sampling_does_not_depend_on_the_batch():
 # ------------------------------------------------------------- text: stops, UTF-8, length
 class Scripted(GPT):
     """A GPT whose logits after position p pick SCRIPT[p + 1]: a prompt SCRIPT[:P] continues
-    with SCRIPT[P:]. ``fail_on``: a token whose presence in a forward's input raises."""
+    with SCRIPT[P:]. ``fail_on``: a token whose presence in a forward's input raises;
+    ``fail_at``: a position whose presence raises (after the cache writes of the first
+    layer)."""
 
-    def __init__(self, script: bytes, fail_on=None):
-        super().__init__(GPTConfig(vocab_size=256, block_size=64, n_layer=1, n_head=2,
+    def __init__(self, script: bytes, fail_on=None, fail_at=None):
+        super().__init__(GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=2,
                                    n_embd=16))
-        self.script, self.fail_on = list(script), fail_on
+        self.script, self.fail_on, self.fail_at = list(script), fail_on, fail_at
+        if fail_at is not None:
+            self.transformer.h[1].register_forward_pre_hook(self._check_positions)
+
+    def _check_positions(self, module, args):
+        if self.fail_at in args[2].positions.flatten().tolist():
+            raise RuntimeError(f"position {self.fail_at}")
 
     def forward(self, idx, targets=None, cache=None):
         if self.fail_on is not None and self.fail_on in idx.flatten().tolist():
@@ -357,6 +365,21 @@ def test_errors_end_only_the_affected_requests():
     assert again.done.wait(30) and again.finish == "length"
     eng.stop(timeout=60)
     assert eng.stats()["requests_finished"] == {"length": 2, "error": 2}
+
+
+def test_a_failing_row_of_a_decode_batch_ends_alone():
+    eng = Engine(Scripted(SCRIPT, fail_at=30), TOK, max_batch=4)
+    a, b = Collect(), Collect()
+    params = SamplingParams(max_tokens=40, temperature=0)
+    eng.submit(list(SCRIPT[:2]), params, a)
+    for _ in range(20):
+        eng.step()
+    eng.submit(list(SCRIPT[:2]), SamplingParams(max_tokens=15, temperature=0), b)
+    while eng.step():
+        pass
+    assert a.finish == "error" and "position 30" in a.events[-1].error
+    assert len(a.tokens) == 29           # tokens at positions 2..30; 30 never went in
+    assert b.finish == "length" and b.text == SCRIPT[2:17].decode()
 
 
 def test_memory_is_one_cache_allocated_once():
