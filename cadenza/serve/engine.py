@@ -137,7 +137,8 @@ class Engine:
     """Continuous batching over a GPT model (see the module docstring).
 
     max_batch: sequences decoded together (= cache slots); max_queue: requests that may wait
-    for a slot (QueueFull beyond); max_step_tokens: prompt tokens prefilled per step."""
+    for a slot (QueueFull beyond); max_step_tokens: prompt tokens prefilled per step. The
+    model is put in eval mode and its parameters stop requiring grad (serving only)."""
 
     def __init__(self, model: GPT, tokenizer, *, max_batch: int = 8, max_queue: int = 64,
                  max_step_tokens: int = 256, compile: bool = False):
@@ -149,7 +150,10 @@ class Engine:
                             ("max_step_tokens", max_step_tokens, 1)):
             if not _is_int(v) or v < lo:
                 raise ValueError(f"Engine: expected {name} an int >= {lo}, got {v!r}")
-        self.model, self.tokenizer = model.eval(), tokenizer
+        # inference only: no parameter records a graph, so the engine thread never toggles
+        # the grad mode (process-wide in Cadenza: a per-step no_grad in this thread would
+        # race with no_grad blocks of other threads)
+        self.model, self.tokenizer = model.eval().requires_grad_(False), tokenizer
         cfg = model.config
         self.block_size, self.vocab_size = cfg.block_size, cfg.vocab_size
         self.max_batch, self.max_queue, self.max_step_tokens = max_batch, max_queue, max_step_tokens
@@ -259,9 +263,8 @@ class Engine:
         self._admit()
         if not self._order:
             return False
-        with torch.no_grad():
-            self._decode([r for r in self._order if r.next_token is not None])
-            self._prefill([r for r in self._order if r.next_token is None and not r.done])
+        self._decode([r for r in self._order if r.next_token is not None])
+        self._prefill([r for r in self._order if r.next_token is None and not r.done])
         with self._cond:
             self._counts["steps_total"] += 1
             self._step_seconds.append(time.perf_counter() - t0)

@@ -404,3 +404,12 @@ def test_memory_is_one_cache_allocated_once():
 def test_compile_is_refused_with_the_reason():
     with pytest.raises(ValueError, match="compile=True is not supported"):
         Engine(tiny(), TOK, compile=True)
+
+
+def test_the_engine_thread_records_no_graph_and_leaves_grad_mode_alone():
+    m = tiny()
+    eng = Engine(m, TOK, max_batch=2)
+    assert not any(p.requires_grad for p in m.parameters())
+    out = run(eng, [[1, 2, 3]], SamplingParams(max_tokens=3, temperature=0))[0]
+    assert out.finish == "length" and torch.is_grad_enabled()
+    assert all(b.grad_fn is None and not b.requires_grad for b in eng.cache.kv)
