@@ -235,6 +235,7 @@ class Engine:
                 "prompt_tokens_total": self._counts["prompt_tokens_total"],
                 "generation_tokens_total": self._counts["generation_tokens_total"],
                 "steps_total": self._counts["steps_total"],
+                "callback_errors_total": self._counts["callback_errors"],
                 "step_seconds": list(self._step_seconds),
                 "kv_cache_bytes": self.cache.nbytes,
                 "accepting": self._accepting,
@@ -312,25 +313,40 @@ class Engine:
             self._sample(r, last[b:b + 1] if r.params.temperature else None, greedy[b])
 
     def _prefill(self, waiting: List[_Request]) -> None:
-        """Up to max_step_tokens prompt tokens, oldest request first, a chunk per forward."""
-        budget = self.max_step_tokens
+        """Up to max_step_tokens prompt tokens, oldest request first: a chunk per request,
+        chunks of similar length right-padded into one forward (_pad_groups)."""
+        budget, chunks = self.max_step_tokens, []
         for r in waiting:
             if budget <= 0:
                 break
             n = min(budget, len(r.prompt) - r.prefilled)
-            chunk = r.prompt[r.prefilled:r.prefilled + n]
-            try:
-                logits, _ = self.model(torch.tensor([chunk]), cache=self.cache.batch([r.slot]))
-            except Exception as e:
-                self._finish(r, Event("", [], "error", f"{type(e).__name__}: {e}"))
-                continue
-            r.prefilled += n
+            chunks.append((r, n))
             budget -= n
-            with self._cond:
-                self._counts["prompt_tokens_total"] += n
-            if r.prefilled == len(r.prompt):
-                last = logits[:, -1]                                    # (1, V)
-                self._sample(r, last, None)
+        for group in _pad_groups(chunks, self.cache.max_len):
+            self._prefill_group(group)
+
+    def _prefill_group(self, group) -> None:
+        """One forward over the chunks (request, n tokens), padded to the longest; a forward
+        that raises is retried per request (as in _decode)."""
+        T = max(n for _, n in group)
+        idx = torch.tensor([r.prompt[r.prefilled:r.prefilled + n] + [0] * (T - n)
+                            for r, n in group])                          # (B, T)
+        try:
+            logits, _ = self.model(idx, cache=self.cache.batch([r.slot for r, _ in group],
+                                                               [n for _, n in group]))
+        except Exception as e:
+            if len(group) > 1:
+                for chunk in group:
+                    self._prefill_group([chunk])
+                return
+            self._finish(group[0][0], Event("", [], "error", f"{type(e).__name__}: {e}"))
+            return
+        with self._cond:
+            self._counts["prompt_tokens_total"] += sum(n for _, n in group)
+        for b, (r, n) in enumerate(group):
+            r.prefilled += n
+            if r.prefilled == len(r.prompt):          # its first token: from its last real
+                self._sample(r, logits[b:b + 1, n - 1], None)   # position (1, V)
 
     def _sample(self, r: _Request, logits, greedy: Optional[int]) -> None:
         """Pick r's next token from its logits (1, V) (or its argmax ``greedy``, known
@@ -406,6 +422,22 @@ class Engine:
             left = list(self._queue) + list(self._order)
         for r in left:
             self._finish(r, Event("", [], "cancelled"))
+
+
+def _pad_groups(chunks, max_len: int):
+    """Split prefill chunks [(request, n tokens)] into forwards: longest first, a chunk joins
+    the current group while padding stays at most half the group's tokens and its padded end
+    stays inside the cache."""
+    groups = []
+    for r, n in sorted(chunks, key=lambda c: -c[1]):
+        g = groups[-1] if groups else None
+        if g is not None:
+            T, real = g[0][1], sum(m for _, m in g) + n
+            if (len(g) + 1) * T <= 2 * real and r.prefilled + T <= max_len:
+                g.append((r, n))
+                continue
+        groups.append([(r, n)])
+    return groups
 
 
 def _find_stop(text: str, stops) -> Optional[int]:

@@ -90,6 +90,27 @@ def test_slot_cache_rows_at_own_positions_match_full_forward(kind):
     assert [cache.lengths[s] for s in slots] == [len(q) + 3 for q in seqs]
 
 
+@pytest.mark.parametrize("kind", ["gpt2", "moe-mqa"])
+def test_slot_cache_right_padded_rows(kind):
+    m = tiny(kind)
+    a, b = prompts_of(12, seed=9)[10:12]             # 1 + 70 % 23 = 2 and 10 tokens
+    cache = SlotCache(m.config, 2, dtype=torch.float64)
+    T = max(len(a), len(b))
+    idx = torch.tensor([a + [0] * (T - len(a)), b + [0] * (T - len(b))])
+    with torch.no_grad():
+        logits, _ = m(idx, cache=cache.batch([0, 1], [len(a), len(b)]))
+        assert cache.lengths == [len(a), len(b)]
+        for row, q in enumerate((a, b)):
+            full, _ = m(torch.tensor([q]))
+            np.testing.assert_allclose(logits[row, :len(q)].numpy(), full[0].numpy(), rtol=0,
+                                       atol=1e-12)
+        step, _ = m(torch.tensor([[3], [4]]), cache=cache.batch([0, 1]))  # over a's padding
+        for row, q in enumerate((a + [3], b + [4])):
+            full, _ = m(torch.tensor([q]))
+            np.testing.assert_allclose(step[row, 0].numpy(), full[0, -1].numpy(), rtol=0,
+                                       atol=1e-12)
+
+
 def test_slot_cache_rejects_overflow_and_bad_slots():
     m = tiny(block_size=8)
     cache = SlotCache(m.config, 2, dtype=torch.float64)
