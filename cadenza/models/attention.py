@@ -104,7 +104,8 @@ class SlotCache:
     every one is at its own length. Allocated once: per layer (n_slots, 2K, max_len, D), keys
     in heads 0..K-1, values in K..2K-1 (KVCache's layout). ``lengths[s]`` is the number of
     tokens stored in slot s. ``GPT.forward(idx, cache=cache.batch(slots))`` runs idx (B, T)
-    with row b continuing slot slots[b]."""
+    with row b continuing slot slots[b]; ``cache.batch(slots, counts)`` for rows right-padded
+    to T, row b holding counts[b] real tokens."""
 
     def __init__(self, cfg: GPTConfig, n_slots: int, max_len: Optional[int] = None,
                  dtype=None):
@@ -122,19 +123,28 @@ class SlotCache:
         """Empty slot ``slot`` for a new sequence (its old keys/values are never read again)."""
         self.lengths[slot] = 0
 
-    def batch(self, slots: Sequence[int]) -> "SlotBatch":
-        """The cache of one forward whose row b continues slot slots[b]."""
-        return SlotBatch(self, slots)
+    def batch(self, slots: Sequence[int], counts: Optional[Sequence[int]] = None
+              ) -> "SlotBatch":
+        """The cache of one forward whose row b continues slot slots[b] (with counts[b] real
+        tokens, the rest padding)."""
+        return SlotBatch(self, slots, counts)
 
 
 class SlotBatch:
     """A SlotCache seen by one forward (KVCache's interface): row b of the input continues slot
     slots[b] at its own position lengths[slots[b]]. New keys/values are written in place at
     each row's positions; attention reads the rows' slots up to the longest filled length S,
-    each row masked to its own length (later slots, stale or empty, take no part)."""
+    each row masked to its own length (later slots, stale or empty, take no part).
 
-    def __init__(self, cache: SlotCache, slots: Sequence[int]):
+    ``counts``: rows right-padded to T hold counts[b] real tokens; the padding is computed and
+    written past the row's length (the caller keeps those positions inside the cache), where
+    no real query sees it and the row's next tokens overwrite it; the row advances by
+    counts[b]."""
+
+    def __init__(self, cache: SlotCache, slots: Sequence[int],
+                 counts: Optional[Sequence[int]] = None):
         self.cache, self.slots = cache, [int(s) for s in slots]
+        self.counts = None if counts is None else [int(c) for c in counts]
         if len(set(self.slots)) != len(self.slots) or not all(
                 0 <= s < cache.n_slots for s in self.slots):
             raise ValueError(f"SlotCache: expected distinct slots in [0, {cache.n_slots}), "
@@ -153,7 +163,7 @@ class SlotBatch:
             raise ValueError(f"SlotCache: expected at most {self.cache.max_len} tokens per "
                              f"slot, got {max(starts) + T}")
         self.positions = torch.tensor(starts)[:, None] + torch.arange(T)  # (B, T)
-        self._S = max(starts) + T
+        self._S, self._mask = max(starts) + T, None
         return self.positions
 
     def update(self, layer: int, k, v):
@@ -176,12 +186,15 @@ class SlotBatch:
         return kv[:, :K], kv[:, K:]
 
     def mask(self, T: int, S: int) -> dict:
-        """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S)."""
-        return dict(attn_mask=(torch.arange(S) <= self.positions[:, :, None])[:, None])
+        """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S), built
+        once per forward (every layer has the same)."""
+        if self._mask is None:
+            self._mask = (torch.arange(S) <= self.positions[:, :, None])[:, None]
+        return dict(attn_mask=self._mask)
 
     def advance(self, T: int) -> None:
-        for s in self.slots:
-            self.cache.lengths[s] += T
+        for b, s in enumerate(self.slots):
+            self.cache.lengths[s] += T if self.counts is None else self.counts[b]
 
 
 class _Step(NamedTuple):

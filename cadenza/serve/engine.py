@@ -137,7 +137,8 @@ class Engine:
     """Continuous batching over a GPT model (see the module docstring).
 
     max_batch: sequences decoded together (= cache slots); max_queue: requests that may wait
-    for a slot (QueueFull beyond); max_step_tokens: prompt tokens prefilled per step."""
+    for a slot (QueueFull beyond); max_step_tokens: prompt tokens prefilled per step. The
+    model is put in eval mode and its parameters stop requiring grad (serving only)."""
 
     def __init__(self, model: GPT, tokenizer, *, max_batch: int = 8, max_queue: int = 64,
                  max_step_tokens: int = 256, compile: bool = False):
@@ -149,7 +150,10 @@ class Engine:
                             ("max_step_tokens", max_step_tokens, 1)):
             if not _is_int(v) or v < lo:
                 raise ValueError(f"Engine: expected {name} an int >= {lo}, got {v!r}")
-        self.model, self.tokenizer = model.eval(), tokenizer
+        # inference only: no parameter records a graph, so the engine thread never toggles
+        # the grad mode (process-wide in Cadenza: a per-step no_grad in this thread would
+        # race with no_grad blocks of other threads)
+        self.model, self.tokenizer = model.eval().requires_grad_(False), tokenizer
         cfg = model.config
         self.block_size, self.vocab_size = cfg.block_size, cfg.vocab_size
         self.max_batch, self.max_queue, self.max_step_tokens = max_batch, max_queue, max_step_tokens
@@ -231,6 +235,7 @@ class Engine:
                 "prompt_tokens_total": self._counts["prompt_tokens_total"],
                 "generation_tokens_total": self._counts["generation_tokens_total"],
                 "steps_total": self._counts["steps_total"],
+                "callback_errors_total": self._counts["callback_errors"],
                 "step_seconds": list(self._step_seconds),
                 "kv_cache_bytes": self.cache.nbytes,
                 "accepting": self._accepting,
@@ -259,9 +264,8 @@ class Engine:
         self._admit()
         if not self._order:
             return False
-        with torch.no_grad():
-            self._decode([r for r in self._order if r.next_token is not None])
-            self._prefill([r for r in self._order if r.next_token is None and not r.done])
+        self._decode([r for r in self._order if r.next_token is not None])
+        self._prefill([r for r in self._order if r.next_token is None and not r.done])
         with self._cond:
             self._counts["steps_total"] += 1
             self._step_seconds.append(time.perf_counter() - t0)
@@ -287,7 +291,9 @@ class Engine:
 
     def _decode(self, rows: List[_Request]) -> None:
         """One token for every row, in one forward (rows sorted by slot: a run of slots is
-        read from the cache as a view)."""
+        read from the cache as a view). If the forward raises, each row is retried alone (a
+        failed forward advanced no slot, and a retry rewrites the same cache positions), so
+        only the rows that fail by themselves end with "error"."""
         if not rows:
             return
         rows.sort(key=lambda r: r.slot)
@@ -297,35 +303,54 @@ class Engine:
             last = logits[:, -1]                                        # (B, V)
             greedy = last.argmax(dim=-1).tolist()
         except Exception as e:
-            for r in rows:
-                self._finish(r, Event("", [], "error", f"{type(e).__name__}: {e}"))
+            if len(rows) > 1:
+                for r in rows:
+                    self._decode([r])
+                return
+            self._finish(rows[0], Event("", [], "error", f"{type(e).__name__}: {e}"))
             return
-        for b, r in enumerate(rows):
-            self._sample(r, last[b:b + 1], greedy[b])
+        for b, r in enumerate(rows):   # a greedy row needs no logits of its own
+            self._sample(r, last[b:b + 1] if r.params.temperature else None, greedy[b])
 
     def _prefill(self, waiting: List[_Request]) -> None:
-        """Up to max_step_tokens prompt tokens, oldest request first, a chunk per forward."""
-        budget = self.max_step_tokens
+        """Up to max_step_tokens prompt tokens, oldest request first: a chunk per request,
+        chunks of similar length right-padded into one forward (_pad_groups)."""
+        budget, chunks = self.max_step_tokens, []
         for r in waiting:
             if budget <= 0:
                 break
             n = min(budget, len(r.prompt) - r.prefilled)
-            chunk = r.prompt[r.prefilled:r.prefilled + n]
-            try:
-                logits, _ = self.model(torch.tensor([chunk]), cache=self.cache.batch([r.slot]))
-            except Exception as e:
-                self._finish(r, Event("", [], "error", f"{type(e).__name__}: {e}"))
-                continue
-            r.prefilled += n
+            chunks.append((r, n))
             budget -= n
-            with self._cond:
-                self._counts["prompt_tokens_total"] += n
-            if r.prefilled == len(r.prompt):
-                last = logits[:, -1]                                    # (1, V)
-                self._sample(r, last, None)
+        for group in _pad_groups(chunks, self.cache.max_len):
+            self._prefill_group(group)
+
+    def _prefill_group(self, group) -> None:
+        """One forward over the chunks (request, n tokens), padded to the longest; a forward
+        that raises is retried per request (as in _decode)."""
+        T = max(n for _, n in group)
+        idx = torch.tensor([r.prompt[r.prefilled:r.prefilled + n] + [0] * (T - n)
+                            for r, n in group])                          # (B, T)
+        try:
+            logits, _ = self.model(idx, cache=self.cache.batch([r.slot for r, _ in group],
+                                                               [n for _, n in group]))
+        except Exception as e:
+            if len(group) > 1:
+                for chunk in group:
+                    self._prefill_group([chunk])
+                return
+            self._finish(group[0][0], Event("", [], "error", f"{type(e).__name__}: {e}"))
+            return
+        with self._cond:
+            self._counts["prompt_tokens_total"] += sum(n for _, n in group)
+        for b, (r, n) in enumerate(group):
+            r.prefilled += n
+            if r.prefilled == len(r.prompt):          # its first token: from its last real
+                self._sample(r, logits[b:b + 1, n - 1], None)   # position (1, V)
 
     def _sample(self, r: _Request, logits, greedy: Optional[int]) -> None:
-        """Pick r's next token from its logits (1, V) and emit it."""
+        """Pick r's next token from its logits (1, V) (or its argmax ``greedy``, known
+        already) and emit it."""
         p = r.params
         try:
             if p.temperature == 0:
@@ -397,6 +422,22 @@ class Engine:
             left = list(self._queue) + list(self._order)
         for r in left:
             self._finish(r, Event("", [], "cancelled"))
+
+
+def _pad_groups(chunks, max_len: int):
+    """Split prefill chunks [(request, n tokens)] into forwards: longest first, a chunk joins
+    the current group while padding stays at most half the group's tokens and its padded end
+    stays inside the cache."""
+    groups = []
+    for r, n in sorted(chunks, key=lambda c: -c[1]):
+        g = groups[-1] if groups else None
+        if g is not None:
+            T, real = g[0][1], sum(m for _, m in g) + n
+            if (len(g) + 1) * T <= 2 * real and r.prefilled + T <= max_len:
+                g.append((r, n))
+                continue
+        groups.append([(r, n)])
+    return groups
 
 
 def _find_stop(text: str, stops) -> Optional[int]:

@@ -90,6 +90,27 @@ def test_slot_cache_rows_at_own_positions_match_full_forward(kind):
     assert [cache.lengths[s] for s in slots] == [len(q) + 3 for q in seqs]
 
 
+@pytest.mark.parametrize("kind", ["gpt2", "moe-mqa"])
+def test_slot_cache_right_padded_rows(kind):
+    m = tiny(kind)
+    a, b = prompts_of(12, seed=9)[10:12]             # 1 + 70 % 23 = 2 and 10 tokens
+    cache = SlotCache(m.config, 2, dtype=torch.float64)
+    T = max(len(a), len(b))
+    idx = torch.tensor([a + [0] * (T - len(a)), b + [0] * (T - len(b))])
+    with torch.no_grad():
+        logits, _ = m(idx, cache=cache.batch([0, 1], [len(a), len(b)]))
+        assert cache.lengths == [len(a), len(b)]
+        for row, q in enumerate((a, b)):
+            full, _ = m(torch.tensor([q]))
+            np.testing.assert_allclose(logits[row, :len(q)].numpy(), full[0].numpy(), rtol=0,
+                                       atol=1e-12)
+        step, _ = m(torch.tensor([[3], [4]]), cache=cache.batch([0, 1]))  # over a's padding
+        for row, q in enumerate((a + [3], b + [4])):
+            full, _ = m(torch.tensor([q]))
+            np.testing.assert_allclose(step[row, 0].numpy(), full[0, -1].numpy(), rtol=0,
+                                       atol=1e-12)
+
+
 def test_slot_cache_rejects_overflow_and_bad_slots():
     m = tiny(block_size=8)
     cache = SlotCache(m.config, 2, dtype=torch.float64)
@@ -155,12 +176,20 @@ def test_seeded_sampling_does_not_depend_on_the_batch():
 # ------------------------------------------------------------- text: stops, UTF-8, length
 class Scripted(GPT):
     """A GPT whose logits after position p pick SCRIPT[p + 1]: a prompt SCRIPT[:P] continues
-    with SCRIPT[P:]. ``fail_on``: a token whose presence in a forward's input raises."""
+    with SCRIPT[P:]. ``fail_on``: a token whose presence in a forward's input raises;
+    ``fail_at``: a position whose presence raises (after the cache writes of the first
+    layer)."""
 
-    def __init__(self, script: bytes, fail_on=None):
-        super().__init__(GPTConfig(vocab_size=256, block_size=64, n_layer=1, n_head=2,
+    def __init__(self, script: bytes, fail_on=None, fail_at=None):
+        super().__init__(GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=2,
                                    n_embd=16))
-        self.script, self.fail_on = list(script), fail_on
+        self.script, self.fail_on, self.fail_at = list(script), fail_on, fail_at
+        if fail_at is not None:
+            self.transformer.h[1].register_forward_pre_hook(self._check_positions)
+
+    def _check_positions(self, module, args):
+        if self.fail_at in args[2].positions.flatten().tolist():
+            raise RuntimeError(f"position {self.fail_at}")
 
     def forward(self, idx, targets=None, cache=None):
         if self.fail_on is not None and self.fail_on in idx.flatten().tolist():
@@ -359,6 +388,21 @@ def test_errors_end_only_the_affected_requests():
     assert eng.stats()["requests_finished"] == {"length": 2, "error": 2}
 
 
+def test_a_failing_row_of_a_decode_batch_ends_alone():
+    eng = Engine(Scripted(SCRIPT, fail_at=30), TOK, max_batch=4)
+    a, b = Collect(), Collect()
+    params = SamplingParams(max_tokens=40, temperature=0)
+    eng.submit(list(SCRIPT[:2]), params, a)
+    for _ in range(20):
+        eng.step()
+    eng.submit(list(SCRIPT[:2]), SamplingParams(max_tokens=15, temperature=0), b)
+    while eng.step():
+        pass
+    assert a.finish == "error" and "position 30" in a.events[-1].error
+    assert len(a.tokens) == 29           # tokens at positions 2..30; 30 never went in
+    assert b.finish == "length" and b.text == SCRIPT[2:17].decode()
+
+
 def test_memory_is_one_cache_allocated_once():
     m = tiny()
     eng = Engine(m, TOK, max_batch=3, max_step_tokens=8)
@@ -381,3 +425,12 @@ def test_memory_is_one_cache_allocated_once():
 def test_compile_is_refused_with_the_reason():
     with pytest.raises(ValueError, match="compile=True is not supported"):
         Engine(tiny(), TOK, compile=True)
+
+
+def test_the_engine_thread_records_no_graph_and_leaves_grad_mode_alone():
+    m = tiny()
+    eng = Engine(m, TOK, max_batch=2)
+    assert not any(p.requires_grad for p in m.parameters())
+    out = run(eng, [[1, 2, 3]], SamplingParams(max_tokens=3, temperature=0))[0]
+    assert out.finish == "length" and torch.is_grad_enabled()
+    assert all(b.grad_fn is None and not b.requires_grad for b in eng.cache.kv)
