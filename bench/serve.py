@@ -7,11 +7,13 @@ the same model served one request at a time by PyTorch + transformers ``generate
 
 Workload per level: C closed-loop clients, each sending ``--requests-per-client`` (at least 4
 requests in all) greedy completions of ``--max-tokens`` tokens with a prompt of 20-40 tokens,
-the next one as soon as the previous one ends. Reported: aggregate generated tokens/s over the
-level's wall time, p50/p99 time to first token (from sending the request to its first streamed
-token), p50/p99 inter-token latency (between consecutive streamed tokens of one request), and
-CPU time per generated token (the server process's, or the baseline process's): on a shared
-machine the wall-clock figures swing with other load, CPU per token much less.
+the next one as soon as the previous one ends, none started after ``--budget`` seconds (so a
+level takes at most the budget plus one request per client). Reported: aggregate generated
+tokens/s over the level's wall time, p50/p99 time to first token (from sending the request to
+its first streamed token), p50/p99 inter-token latency (between consecutive streamed tokens of
+one request), and CPU time per generated token (the server process's, or the baseline
+process's): on a shared machine the wall-clock figures swing with other load, CPU per token
+much less.
 
 cadenza: ``cadenza serve --hf DIR --max-batch 32`` in a subprocess, clients are aiohttp
 streaming (SSE) requests from this process. Baseline: ``transformers`` GPT2LMHeadModel loaded
@@ -137,7 +139,7 @@ class ServerProc:
             return None
 
 
-async def _http_level(port, clients, work, max_tokens):
+async def _http_level(port, clients, work, max_tokens, deadline):
     import aiohttp
     url = f"http://127.0.0.1:{port}/v1/completions"
     ttft, itl, tokens = [], [], [0]
@@ -145,6 +147,8 @@ async def _http_level(port, clients, work, max_tokens):
 
     async def client(session):
         for p in it:
+            if time.perf_counter() > deadline:
+                return
             body = {"model": "bench", "prompt": p, "max_tokens": max_tokens, "temperature": 0,
                     "stream": True, "stream_options": {"include_usage": True}}
             t0 = time.perf_counter()
@@ -175,12 +179,13 @@ async def _http_level(port, clients, work, max_tokens):
     return summary(tokens[0], wall, ttft, itl)
 
 
-def cadenza_level(port, clients, work, max_tokens):
-    return asyncio.run(_http_level(port, clients, work, max_tokens))
+def cadenza_level(port, clients, work, max_tokens, budget=1e9):
+    return asyncio.run(_http_level(port, clients, work, max_tokens,
+                                   time.perf_counter() + budget))
 
 
 # ---------------------------------------------------------------- transformers baseline
-def baseline_level(hf_model, clients, work, max_tokens):
+def baseline_level(hf_model, clients, work, max_tokens, budget=1e9):
     """C client threads; one worker runs model.generate on one request at a time."""
     import torch
     from transformers.generation.streamers import BaseStreamer
@@ -203,6 +208,7 @@ def baseline_level(hf_model, clients, work, max_tokens):
     lock = threading.Lock()
     it = iter(work)
     it_lock = threading.Lock()
+    deadline = time.perf_counter() + budget
 
     def worker():
         while True:
@@ -226,7 +232,7 @@ def baseline_level(hf_model, clients, work, max_tokens):
         while True:
             with it_lock:
                 p = next(it, None)
-            if p is None:
+            if p is None or time.perf_counter() > deadline:
                 return
             done = threading.Event()
             jobs.put((p, time.perf_counter(), done))
@@ -255,6 +261,9 @@ def main():
     ap.add_argument("--requests-per-client", type=int, default=2)
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--quick", action="store_true", help="1 request per client, 16 tokens")
+    ap.add_argument("--budget", type=float, default=60.0,
+                    help="seconds per level and side after which no client starts a new "
+                         "request (those running finish): the run is bounded (60)")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS / torch threads for both sides (default: the libraries' own)")
     a = ap.parse_args()
@@ -281,11 +290,11 @@ def main():
             for c in a.clients:
                 work = prompts(max(4, c * a.requests_per_client))
                 c0 = cpu_seconds(server.proc.pid)
-                ours = cadenza_level(server.port, c, work, a.max_tokens)
+                ours = cadenza_level(server.port, c, work, a.max_tokens, a.budget)
                 ours["cpu_ms_tok"] = (cpu_seconds(server.proc.pid) - c0) / ours["tokens"] * 1e3
                 c0 = cpu_seconds()
                 with BusyCheck() as busy:   # the server's own CPU would count as "other"
-                    theirs = baseline_level(hf, c, work, a.max_tokens)
+                    theirs = baseline_level(hf, c, work, a.max_tokens, a.budget)
                 theirs["cpu_ms_tok"] = (cpu_seconds() - c0) / theirs["tokens"] * 1e3
                 rows.append((c, ours, theirs, busy.note()))
         finally:
