@@ -49,6 +49,7 @@ from .protocol import (APIError, GenRequest, chat_chunk, chat_response, completi
 __all__ = ["OpenAIServer", "serve", "Metrics", "DEFAULT_MAX_BODY", "require_aiohttp"]
 
 DEFAULT_MAX_BODY = 1 << 20
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 _ENDPOINTS = ("/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/{model}",
               "/health", "/metrics")
 
@@ -189,7 +190,7 @@ class OpenAIServer:
         app.router.add_post("/v1/completions", self.completions)
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_get("/v1/models", self.models)
-        app.router.add_get("/v1/models/{model}", self.model)
+        app.router.add_get("/v1/models/{model:.+}", self.model)   # names may hold '/'
         app.router.add_get("/health", self.health)
         app.router.add_get("/metrics", self.prometheus)
         return app
@@ -212,8 +213,7 @@ class OpenAIServer:
                 resp = self._json(e.body(), e.status)
             except web.HTTPException as e:  # aiohttp's own: unknown path, wrong method
                 if e.status == 413:
-                    e = APIError(413, self._too_large())
-                    resp = self._json(e.body(), 413)
+                    resp = self._json(error_body(413, self._too_large()), 413)
                 else:
                     reason = {404: f"no such endpoint: {request.method} {request.path[:200]}",
                               405: f"method {request.method} is not allowed on "
@@ -257,9 +257,8 @@ class OpenAIServer:
         return self._json({"status": "ok"})
 
     async def prometheus(self, request):
-        return self._web.Response(text=self.metrics.render(self.engine.stats()),
-                                  content_type="text/plain", charset="utf-8",
-                                  headers={"X-Content-Type": "version=0.0.4"})
+        return self._web.Response(body=self.metrics.render(self.engine.stats()).encode(),
+                                  headers={"Content-Type": PROMETHEUS_TEXT})
 
     # ---------------------------------------------------------------- generation
     async def completions(self, request):

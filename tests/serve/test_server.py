@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import http.client
 import json
 import socket
+import urllib.request
 
 import pytest
 
@@ -311,6 +312,8 @@ def test_disconnect_while_waiting_non_streaming(server):
 
 def test_metrics(server, client):
     client.completions.create(model="tiny", prompt="def ", max_tokens=3, stream=False)
+    with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+        assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     status, text = server.request("GET", "/metrics")
     assert status == 200
     for name in ("cadenza_http_requests_total", "cadenza_prompt_tokens_total",
