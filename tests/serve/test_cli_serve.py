@@ -14,7 +14,12 @@ from serve_util import Server, wait_for
 
 from cadenza.cli import main
 
-needs_aiohttp = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None,
+try:
+    import aiohttp  # noqa: F401
+    HAVE_AIOHTTP = True
+except ImportError:
+    HAVE_AIOHTTP = False
+needs_aiohttp = pytest.mark.skipif(not HAVE_AIOHTTP,
                                    reason="the serve extra (aiohttp) is not installed")
 
 
