@@ -8,9 +8,9 @@ One background thread runs engine steps. A step
    bounded and allocated once);
 2. decodes one token for every sequence whose prompt is in the cache, in ONE batched forward
    where each row is at its own position (per-row positions, masks and in-place cache writes);
-3. prefills waiting prompts in chunks, at most ``max_step_tokens`` prompt tokens per step, each
-   chunk a forward of its own into its slot, so a long new prompt never stalls the running
-   sequences for more than one chunk.
+3. prefills waiting prompts in chunks, at most ``max_step_tokens`` prompt tokens per step, so
+   a long new prompt never stalls the running sequences for more than one chunk; chunks of
+   similar length share a right-padded forward, each row writing into its own slot.
 
 Sampling is per request (temperature, top-k, top-p, a per-request seeded generator, stop
 strings on the decoded text, stop token ids, max_tokens clamped to the context) and text is
