@@ -157,8 +157,7 @@ class Engine:
         cfg = model.config
         self.block_size, self.vocab_size = cfg.block_size, cfg.vocab_size
         self.max_batch, self.max_queue, self.max_step_tokens = max_batch, max_queue, max_step_tokens
-        dtype = next(iter(model.parameters())).dtype
-        self.cache = SlotCache(cfg, max_batch, dtype=dtype)   # the only KV memory, ever
+        self.cache = SlotCache(cfg, max_batch, dtype=model.kv_dtype)  # the only KV memory
         self._cond = threading.Condition()
         self._queue: collections.deque = collections.deque()   # waiting _Requests
         self._slots: List[Optional[_Request]] = [None] * max_batch
