@@ -41,6 +41,16 @@ class RotaryEmbedding(nn.Module):
         return x * cos + rotated * sin
 
 
+def _prefix_mask(T: int, S: int) -> dict:
+    """sdpa's mask arguments for T new queries after S - T cached tokens (every row alike)."""
+    if S == T:      # no earlier tokens: the plain causal mask
+        return dict(is_causal=True)
+    if T == 1:      # one new token sees every cached one: no mask
+        return {}
+    # a chunk after a prefix: query i sees keys 0..S-T+i
+    return dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+
+
 class KVCache:
     """Pre-allocated keys and values of every layer for incremental decoding.
 
@@ -69,12 +79,7 @@ class KVCache:
 
     def mask(self, T: int, S: int) -> dict:
         """sdpa's mask arguments for T new queries over S = pos + T keys."""
-        if S == T:      # no earlier tokens: the plain causal mask
-            return dict(is_causal=True)
-        if T == 1:      # one new token sees every cached one: no mask
-            return {}
-        # a chunk after a prefix: query i sees keys 0..pos+i
-        return dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+        return _prefix_mask(T, S)
 
     def advance(self, T: int) -> None:
         self.pos += T
@@ -164,6 +169,7 @@ class SlotBatch:
                              f"slot, got {max(starts) + T}")
         self.positions = torch.tensor(starts)[:, None] + torch.arange(T)  # (B, T)
         self._S, self._mask = max(starts) + T, None
+        self._aligned = len(set(starts)) == 1   # every row at one position
         return self.positions
 
     def update(self, layer: int, k, v):
@@ -187,7 +193,10 @@ class SlotBatch:
 
     def mask(self, T: int, S: int) -> dict:
         """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S), built
-        once per forward (every layer has the same)."""
+        once per forward (every layer has the same). Rows all at one position take
+        KVCache's mask (none for one new token: sdpa's fused path)."""
+        if self._aligned:
+            return _prefix_mask(T, S)
         if self._mask is None:
             self._mask = (torch.arange(S) <= self.positions[:, :, None])[:, None]
         return dict(attn_mask=self._mask)
