@@ -20,11 +20,13 @@ emitted and text that may be the start of a stop string is held back.
 What batching guarantees: a row's tokens do not depend on which other requests share its
 steps, up to floating-point rounding. Each row's maths is the same (its own positions, its own
 mask, its own generator), but matrix products over a batch may round differently in the last
-bit from the same products over one row (BLAS kernels block by matrix size), and attention over
-a longer padded key range sums masked zeros in a different order. In float64 such differences
-are ~1e-16 and do not change a greedy or seeded choice in practice: the tests run 32 concurrent
-requests in float64 and get exactly the tokens of one-at-a-time runs and of
-``model.generate``. In float32 a near-tie between the two best logits may flip.
+bit from the same products over one row (BLAS kernels block by matrix size), attention over a
+longer padded key range sums masked zeros in a different order, and rows that are all at one
+position skip the mask (sdpa's fused softmax). In float64 such differences are ~1e-16 and do
+not change a greedy or seeded choice in practice: the tests run 32 concurrent requests in
+float64 and get exactly the tokens of one-at-a-time runs and of ``model.generate``. In float32
+a near-tie between the two best logits may flip (the `tiny` preset gave identical greedy
+tokens for 32 requests x 40 tokens, batched and one at a time, but nothing promises it).
 
     >>> engine = Engine(model, tokenizer, max_batch=8)
     >>> engine.start()
