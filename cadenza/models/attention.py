@@ -103,6 +103,7 @@ class KVCache:
         buf[:, :, self.pos:end] = kv
         return buf[:, :K, :end], buf[:, K:, :end]
 
+
 class SlotCache:
     """Keys and values of up to ``n_slots`` independent sequences, each in its own slot, for
     continuous batching (cadenza.serve.engine): sequences join and leave between forwards and
@@ -159,7 +160,8 @@ class SlotBatch:
         # a run of slots reads as a view; any other set is gathered
         self._read = slice(lo, lo + len(self.slots)) if contiguous else torch.tensor(self.slots)
         self._rows = torch.tensor(self.slots)[:, None]                   # (B, 1)
-        self.positions = None
+        self.positions = None            # set by begin(T), with what the layers share:
+        self._S, self._aligned, self._mask = 0, False, None  # keys read, one position?, mask
 
     def begin(self, T: int):
         """-> the (B, T) int64 positions of the new tokens: row b at lengths[slots[b]] + t."""
