@@ -41,6 +41,16 @@ class RotaryEmbedding(nn.Module):
         return x * cos + rotated * sin
 
 
+def _prefix_mask(T: int, S: int) -> dict:
+    """sdpa's mask arguments for T new queries after S - T cached tokens (every row alike)."""
+    if S == T:      # no earlier tokens: the plain causal mask
+        return dict(is_causal=True)
+    if T == 1:      # one new token sees every cached one: no mask
+        return {}
+    # a chunk after a prefix: query i sees keys 0..S-T+i
+    return dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+
+
 class KVCache:
     """Pre-allocated keys and values of every layer for incremental decoding.
 
@@ -69,12 +79,7 @@ class KVCache:
 
     def mask(self, T: int, S: int) -> dict:
         """sdpa's mask arguments for T new queries over S = pos + T keys."""
-        if S == T:      # no earlier tokens: the plain causal mask
-            return dict(is_causal=True)
-        if T == 1:      # one new token sees every cached one: no mask
-            return {}
-        # a chunk after a prefix: query i sees keys 0..pos+i
-        return dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+        return _prefix_mask(T, S)
 
     def advance(self, T: int) -> None:
         self.pos += T
@@ -97,6 +102,7 @@ class KVCache:
         end, K, buf = self._end(kv.shape[2]), self.n_kv_head, self.kv[layer]
         buf[:, :, self.pos:end] = kv
         return buf[:, :K, :end], buf[:, K:, :end]
+
 
 class SlotCache:
     """Keys and values of up to ``n_slots`` independent sequences, each in its own slot, for
@@ -154,7 +160,8 @@ class SlotBatch:
         # a run of slots reads as a view; any other set is gathered
         self._read = slice(lo, lo + len(self.slots)) if contiguous else torch.tensor(self.slots)
         self._rows = torch.tensor(self.slots)[:, None]                   # (B, 1)
-        self.positions = None
+        self.positions = None            # set by begin(T), with what the layers share:
+        self._S, self._aligned, self._mask = 0, False, None  # keys read, one position?, mask
 
     def begin(self, T: int):
         """-> the (B, T) int64 positions of the new tokens: row b at lengths[slots[b]] + t."""
@@ -164,6 +171,7 @@ class SlotBatch:
                              f"slot, got {max(starts) + T}")
         self.positions = torch.tensor(starts)[:, None] + torch.arange(T)  # (B, T)
         self._S, self._mask = max(starts) + T, None
+        self._aligned = len(set(starts)) == 1   # every row at one position
         return self.positions
 
     def update(self, layer: int, k, v):
@@ -187,7 +195,10 @@ class SlotBatch:
 
     def mask(self, T: int, S: int) -> dict:
         """Query (b, t) sees keys 0..positions[b, t] of its own slot: (B, 1, T, S), built
-        once per forward (every layer has the same)."""
+        once per forward (every layer has the same). Rows all at one position take
+        KVCache's mask (none for one new token: sdpa's fused path)."""
+        if self._aligned:
+            return _prefix_mask(T, S)
         if self._mask is None:
             self._mask = (torch.arange(S) <= self.positions[:, :, None])[:, None]
         return dict(attn_mask=self._mask)

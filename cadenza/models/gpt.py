@@ -155,6 +155,13 @@ class GPT(nn.Module):
             loss = loss + self.config.moe_aux_weight * torch.stack(aux).mean()
         return logits, loss
 
+    @property
+    def kv_dtype(self):
+        """The dtype of the activations, and so of a KV cache: the first floating parameter's
+        (int8-quantized weights are buffers; norms and biases stay float)."""
+        return next((p.dtype for p in self.parameters() if p.is_floating_point()),
+                    torch.get_default_dtype())
+
     # ----------------------------------------------------------------- explicit KV cache
     def empty_cache(self, batch_size: int, max_len: Optional[int] = None, dtype=None):
         """Zeroed (past_k, past_v) for forward_step, each (L, B, K, S, D), S = max_len
@@ -250,7 +257,7 @@ class GPT(nn.Module):
         done = [False] * idx.shape[0]
         try:
             with torch.no_grad():
-                cache = (KVCache(self.config, idx.shape[0], dtype=self.lm_head.weight.dtype)
+                cache = (KVCache(self.config, idx.shape[0], dtype=self.kv_dtype)
                          if use_cache else None)
                 logits, _ = self(idx, cache=cache)                       # prefill
                 new = []  # tokens so far, joined to idx only when the context is recomputed

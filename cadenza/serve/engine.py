@@ -8,9 +8,9 @@ One background thread runs engine steps. A step
    bounded and allocated once);
 2. decodes one token for every sequence whose prompt is in the cache, in ONE batched forward
    where each row is at its own position (per-row positions, masks and in-place cache writes);
-3. prefills waiting prompts in chunks, at most ``max_step_tokens`` prompt tokens per step, each
-   chunk a forward of its own into its slot, so a long new prompt never stalls the running
-   sequences for more than one chunk.
+3. prefills waiting prompts in chunks, at most ``max_step_tokens`` prompt tokens per step, so
+   a long new prompt never stalls the running sequences for more than one chunk; chunks of
+   similar length share a right-padded forward, each row writing into its own slot.
 
 Sampling is per request (temperature, top-k, top-p, a per-request seeded generator, stop
 strings on the decoded text, stop token ids, max_tokens clamped to the context) and text is
@@ -20,11 +20,13 @@ emitted and text that may be the start of a stop string is held back.
 What batching guarantees: a row's tokens do not depend on which other requests share its
 steps, up to floating-point rounding. Each row's maths is the same (its own positions, its own
 mask, its own generator), but matrix products over a batch may round differently in the last
-bit from the same products over one row (BLAS kernels block by matrix size), and attention over
-a longer padded key range sums masked zeros in a different order. In float64 such differences
-are ~1e-16 and do not change a greedy or seeded choice in practice: the tests run 32 concurrent
-requests in float64 and get exactly the tokens of one-at-a-time runs and of
-``model.generate``. In float32 a near-tie between the two best logits may flip.
+bit from the same products over one row (BLAS kernels block by matrix size), attention over a
+longer padded key range sums masked zeros in a different order, and rows that are all at one
+position skip the mask (sdpa's fused softmax). In float64 such differences are ~1e-16 and do
+not change a greedy or seeded choice in practice: the tests run 32 concurrent requests in
+float64 and get exactly the tokens of one-at-a-time runs and of ``model.generate``. In float32
+a near-tie between the two best logits may flip (the `tiny` preset gave identical greedy
+tokens for 32 requests x 40 tokens, batched and one at a time, but nothing promises it).
 
     >>> engine = Engine(model, tokenizer, max_batch=8)
     >>> engine.start()
@@ -157,8 +159,7 @@ class Engine:
         cfg = model.config
         self.block_size, self.vocab_size = cfg.block_size, cfg.vocab_size
         self.max_batch, self.max_queue, self.max_step_tokens = max_batch, max_queue, max_step_tokens
-        dtype = next(iter(model.parameters())).dtype
-        self.cache = SlotCache(cfg, max_batch, dtype=dtype)   # the only KV memory, ever
+        self.cache = SlotCache(cfg, max_batch, dtype=model.kv_dtype)  # the only KV memory
         self._cond = threading.Condition()
         self._queue: collections.deque = collections.deque()   # waiting _Requests
         self._slots: List[Optional[_Request]] = [None] * max_batch

@@ -419,7 +419,11 @@ def test_memory_is_one_cache_allocated_once():
     assert [id(b) for b in eng.cache.kv] == bufs
     assert all(o.finish == "length" for o in outs)
     assert max(running) == 3 and running[-1] == 0
-    assert eng.stats()["generation_tokens_total"] == 50
+    stats = eng.stats()
+    assert stats["generation_tokens_total"] == 50 and stats["requests_total"] == 10
+    assert stats["prompt_tokens_total"] == sum(map(len, prompts_of(10)))
+    assert stats["queue_depth"] == 0 and stats["max_batch"] == 3
+    assert len(stats["step_seconds"]) == stats["steps_total"] == len(running)
 
 
 def test_compile_is_refused_with_the_reason():
