@@ -217,3 +217,32 @@ def test_serve_help_lists_the_flags(capsys):
     for flag in ("--ckpt", "--hf", "--host", "--port", "--max-batch", "--max-queue",
                  "--compile", "--quantize", "--model-name"):
         assert flag in out
+
+
+def test_load_hf_gpt2_dir_with_bpe_tokenizer(tmp_path):
+    """A GPT-2 directory whose tokenizer.json is a Hugging Face BPE tokenizer: eos from
+    tokenizer_config.json becomes a stop id, chat text is encoded without special tokens."""
+    pytest.importorskip("tokenizers")
+    pytest.importorskip("safetensors")
+    pytest.importorskip("jinja2")
+    import cadenza
+    from cadenza.models.gpt import GPT, GPTConfig
+    from cadenza.models.hf import save_hf
+    from cadenza.models.tokenizer import BPETokenizer
+    from cadenza.serve.loading import load_served_model
+    from cadenza.serve.protocol import parse_chat, parse_completion
+    tok = BPETokenizer.train([], vocab_size=300, texts=["def f(x):\n    return x\n"] * 20)
+    cadenza.manual_seed(0)
+    save_hf(GPT(GPTConfig(vocab_size=320, block_size=64, n_layer=1, n_head=2, n_embd=32,
+                          tie_weights=True)), str(tmp_path))
+    tok.save(str(tmp_path))
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"eos_token": "<|endoftext|>", "chat_template": "{{ messages[0].content }}"}))
+    served = load_served_model(hf=str(tmp_path))
+    eos = tok.token_id("<|endoftext|>")
+    assert served.stop_token_ids == (eos,) and served.name == str(tmp_path)
+    spec = served.spec()
+    r = parse_completion({"prompt": "def f(x):"}, spec)
+    assert r.prompts == [tok.encode("def f(x):")] and r.params(0, 0)["stop_token_ids"] == (eos,)
+    c = parse_chat({"messages": [{"role": "user", "content": "return x"}]}, spec)
+    assert c.prompts == [tok.encode("return x", add_special_tokens=False)]
