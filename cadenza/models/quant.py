@@ -39,6 +39,7 @@ from typing import Iterable, Optional, Tuple
 
 import cadenza as torch
 import cadenza.nn as nn
+from ..ops import int8_linear
 from .gpt import GPT
 
 __all__ = ["Int8Linear", "Int8Embedding", "quantize_int8", "quantize_per_channel",
@@ -103,17 +104,10 @@ class Int8Linear(nn.Module):
         return self.weight.to(torch.float32) * self.weight_scale[:, None]
 
     def forward(self, x):
-        if x.ndim == 0 or x.shape[-1] != self.in_features or not x.is_floating_point():
-            raise ValueError(f"Int8Linear(in_features={self.in_features}, out_features="
-                             f"{self.out_features}): expected a float input with shape[-1] == "
-                             f"{self.in_features}, got {tuple(x.shape)} {x.dtype}")
-        scale = self.weight_scale
-        if scale.dtype != x.dtype:
-            scale = scale.to(x.dtype)
-        y = torch.nn.functional.linear(x, self.weight.to(x.dtype))      # (..., out)
-        if self.bias is None:
-            return y * scale
-        return torch.addcmul(self.bias.to(x.dtype), y, scale)           # bias + y * scale
+        # one primitive (it checks the shapes and dtypes): the int8 weight is widened inside
+        # the GEMM call and the scales multiply its (smaller) output; no float copy of the
+        # weight outlives the call
+        return int8_linear(x, self.weight, self.weight_scale, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
