@@ -5,6 +5,7 @@ decode speed and validation perplexity, float32 vs int8, for one checkpoint.
                                                 # else trains the tiny preset first (--steps)
     python bench/quant.py --ckpt out --tokens 128 --rounds 5
     python bench/quant.py --train --steps 200 --out /tmp/quant-bench
+    python bench/quant.py --random gpt2 --tokens 16   # untrained: memory and decode only
 
 Decode: greedy generation with the KV cache, batch 1, a 16-token prompt from the validation
 split; float32 and int8 rounds alternate in one process, the median is reported. Perplexity:
@@ -34,6 +35,14 @@ def _bytes(model) -> int:
     return total
 
 
+def _clone(model):
+    """A float copy of ``model`` (same config and weights)."""
+    from cadenza.models.gpt import GPT
+    other = GPT(model.config).eval()
+    other.load_state_dict(model.state_dict())
+    return other
+
+
 def _ensure_ckpt(a) -> str:
     from cadenza.models.train import CKPT_NAME, TrainConfig, train
     if not a.train and os.path.isfile(os.path.join(a.ckpt, CKPT_NAME)):
@@ -58,6 +67,8 @@ def main(argv=None) -> None:
     p.add_argument("--tokens", type=int, default=100, help="new tokens per decode round")
     p.add_argument("--rounds", type=int, default=5, help="decode rounds per model")
     p.add_argument("--eval-batches", type=int, default=16)
+    p.add_argument("--random", metavar="PRESET", default=None,
+                   help="an untrained model of this preset: memory and decode only")
     a = p.parse_args(argv)
 
     import cadenza
@@ -66,30 +77,40 @@ def main(argv=None) -> None:
     from cadenza.models.train import build_model, corpus_files, evaluate, load_checkpoint
 
     print(f"CPU: {cpu_model()}  ({os.cpu_count()} cores)")
-    ckpt = _ensure_ckpt(a)
-    state, gcfg, tcfg, tok, path = load_checkpoint(ckpt)
-    fp = build_model(gcfg, state).eval()
-    q8 = quantize_int8(build_model(gcfg, state).eval())
-    print(f"checkpoint {path}: {fp.num_params(non_embedding=False):,} parameters, "
-          f"config {gcfg.to_dict()}")
+    if a.random:
+        from cadenza.models.gpt import GPT, GPTConfig, PRESETS
+        gcfg = GPTConfig(**PRESETS[a.random])
+        cadenza.manual_seed(0)
+        fp = GPT(gcfg).eval()
+        q8 = quantize_int8(_clone(fp))
+        prompt = cadenza.randint(0, gcfg.vocab_size, (1, 16))
+        print(f"untrained {a.random}: {fp.num_params(non_embedding=False):,} parameters")
+    else:
+        ckpt = _ensure_ckpt(a)
+        state, gcfg, tcfg, tok, path = load_checkpoint(ckpt)
+        fp = build_model(gcfg, state).eval()
+        q8 = quantize_int8(build_model(gcfg, state).eval())
+        print(f"checkpoint {path}: {fp.num_params(non_embedding=False):,} parameters, "
+              f"config {gcfg.to_dict()}")
 
     b_fp, b_q8 = _bytes(fp), _bytes(q8)
     print(f"memory   float32 {b_fp:,} B | int8 {b_q8:,} B | int8/float32 {b_q8 / b_fp:.3f} "
           f"({b_fp / b_q8:.2f}x smaller)")
 
-    files = corpus_files(tcfg)
-    with tempfile.TemporaryDirectory(prefix="cadenza-quant-eval-") as tmp:
-        data = TokenData.build(files, tok, tmp, tcfg.val_fraction)
-        data.check_block(gcfg.block_size)
-        losses = {name: evaluate(m, data, tcfg, gcfg.block_size, a.eval_batches)
-                  for name, m in (("float32", fp), ("int8", q8))}
-        prompt = cadenza.from_numpy(data.splits["val"][:16].astype("int64"))[None]
-        del data
-    ppl = {k: math.exp(v) for k, v in losses.items()}
-    print(f"val loss float32 {losses['float32']:.4f} | int8 {losses['int8']:.4f} "
-          f"({a.eval_batches} batches of {tcfg.batch_size}x{gcfg.block_size})")
-    print(f"val ppl  float32 {ppl['float32']:.4f} | int8 {ppl['int8']:.4f} | change "
-          f"{100 * (ppl['int8'] / ppl['float32'] - 1):+.3f} %")
+    if not a.random:
+        files = corpus_files(tcfg)
+        with tempfile.TemporaryDirectory(prefix="cadenza-quant-eval-") as tmp:
+            data = TokenData.build(files, tok, tmp, tcfg.val_fraction)
+            data.check_block(gcfg.block_size)
+            losses = {name: evaluate(m, data, tcfg, gcfg.block_size, a.eval_batches)
+                      for name, m in (("float32", fp), ("int8", q8))}
+            prompt = cadenza.from_numpy(data.splits["val"][:16].astype("int64"))[None]
+            del data
+        ppl = {k: math.exp(v) for k, v in losses.items()}
+        print(f"val loss float32 {losses['float32']:.4f} | int8 {losses['int8']:.4f} "
+              f"({a.eval_batches} batches of {tcfg.batch_size}x{gcfg.block_size})")
+        print(f"val ppl  float32 {ppl['float32']:.4f} | int8 {ppl['int8']:.4f} | change "
+              f"{100 * (ppl['int8'] / ppl['float32'] - 1):+.3f} %")
 
     n = min(a.tokens, gcfg.block_size - prompt.shape[1])
     outs, times = {}, {"float32": [], "int8": []}

@@ -293,3 +293,16 @@ def test_memory_is_about_a_quarter():
         before = nbytes(f)
         q = nbytes(quantize_int8(f))
         assert q < 0.5 * before, (kind, q, before)
+
+
+def test_int8_linear_large_weight_blocked_path():
+    """A weight above the primitive's block size is widened block by block: same result."""
+    rng = np.random.default_rng(3)
+    w = cadenza.from_numpy(rng.integers(-127, 128, (1100, 1000)).astype(np.int8))
+    s = cadenza.from_numpy(rng.uniform(0.001, 0.01, 1100).astype(np.float32))
+    b = cadenza.from_numpy(rng.standard_normal(1100).astype(np.float32))
+    x = cadenza.from_numpy(rng.standard_normal((2, 3, 1000)).astype(np.float32))
+    assert w.numel() > cadenza.ops.REGISTRY["int8_linear"].BLOCK
+    y = cadenza.ops.int8_linear(x, w, s, b).numpy()
+    ref = (x.numpy().astype(np.float64) @ w.numpy().T.astype(np.float64)) * s.numpy() + b.numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
