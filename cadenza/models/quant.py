@@ -134,8 +134,9 @@ class Int8Embedding(nn.Module):
         self.register_load_state_dict_pre_hook(_check_loaded_dtypes)
 
     def forward(self, idx):
-        rows = self.weight[idx].to(torch.float32)                       # (..., C)
-        return rows * self.weight_scale[idx].unsqueeze(-1)
+        F = torch.nn.functional
+        rows = F.embedding(idx, self.weight).to(torch.float32)          # (..., C)
+        return rows * F.embedding(idx, self.weight_scale[:, None])      # (..., 1) scales
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -306,3 +306,24 @@ def test_int8_linear_large_weight_blocked_path():
     y = cadenza.ops.int8_linear(x, w, s, b).numpy()
     ref = (x.numpy().astype(np.float64) @ w.numpy().T.astype(np.float64)) * s.numpy() + b.numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_compiled_and_onnx_forward_step(tmp_path):
+    """The int8 primitive traces (cadenza.compile) and exports (Cast/MatMul/Mul/Add in ONNX),
+    tied embedding included."""
+    model = quantize_int8(_model("gpt2-tied"))
+    idx = _idx(model.config, B=2, T=6)
+    pk, pv = model.empty_cache(2)
+    args = (idx, pk, pv, cadenza.tensor(0))
+    with cadenza.no_grad():
+        want = model.forward_step(*args)[0].numpy()
+        step = cadenza.compile(model.forward_step)
+        for _ in range(2):  # trace, then the cached graph
+            np.testing.assert_allclose(step(*args)[0].numpy(), want, atol=1e-6, rtol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    path = str(tmp_path / "q.onnx")
+    cadenza.onnx.export(model.forward_step, args, path, input_names=["idx", "pk", "pv", "pos"])
+    got = ort.InferenceSession(path).run(None, {"idx": idx.numpy(), "pk": pk.numpy(),
+                                                "pv": pv.numpy(), "pos": np.array(0)})[0]
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
