@@ -104,7 +104,7 @@ class Int8Linear(nn.Module):
         mod.weight, mod.weight_scale = quantize_per_channel(linear.weight)
         if bias is not None:
             mod.bias = bias  # the same Parameter (a float layer keeps its bias as it was)
-        return mod
+        return mod.train(linear.training)
 
     def dequantize(self):
         """The float32 (out, in) weight this layer computes with: weight * weight_scale."""
@@ -135,7 +135,7 @@ class Int8Embedding(nn.Module):
 
     def forward(self, idx):
         F = torch.nn.functional
-        rows = F.embedding(idx, self.weight).to(torch.float32)          # (..., C)
+        rows = F.embedding(idx, self.weight).to(self.weight_scale.dtype)  # (..., C)
         return rows * F.embedding(idx, self.weight_scale[:, None])      # (..., 1) scales
 
     def extra_repr(self) -> str:
@@ -197,5 +197,5 @@ def quantize_int8(model: GPT, *, skip: Optional[Iterable[str]] = None) -> GPT:
         q = Int8Linear.from_float(lin)
         _set(model, name, q)
         if name == "lm_head" and tied:
-            model.transformer.wte = Int8Embedding(q)
+            model.transformer.wte = Int8Embedding(q).train(wte.training)
     return model
