@@ -66,7 +66,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=None, help="where to train (default: a temp directory)")
     p.add_argument("--tokens", type=int, default=100, help="new tokens per decode round")
     p.add_argument("--rounds", type=int, default=5, help="decode rounds per model")
-    p.add_argument("--eval-batches", type=int, default=16)
+    p.add_argument("--eval-batches", type=int, default=16,
+                   help="validation batches (a large number: the whole held-out split)")
     p.add_argument("--random", metavar="PRESET", default=None,
                    help="an untrained model of this preset: memory and decode only")
     a = p.parse_args(argv)
@@ -105,10 +106,13 @@ def main(argv=None) -> None:
             losses = {name: evaluate(m, data, tcfg, gcfg.block_size, a.eval_batches)
                       for name, m in (("float32", fp), ("int8", q8))}
             prompt = cadenza.from_numpy(data.splits["val"][:16].astype("int64"))[None]
+            n_win = (len(data.splits["val"]) - 1) // gcfg.block_size
+            n_batches = min(a.eval_batches, -(-n_win // tcfg.batch_size))
             del data
         ppl = {k: math.exp(v) for k, v in losses.items()}
         print(f"val loss float32 {losses['float32']:.4f} | int8 {losses['int8']:.4f} "
-              f"({a.eval_batches} batches of {tcfg.batch_size}x{gcfg.block_size})")
+              f"({n_batches} batches of <= {tcfg.batch_size}x{gcfg.block_size} tokens, "
+              f"{n_win} windows in the split)")
         print(f"val ppl  float32 {ppl['float32']:.4f} | int8 {ppl['int8']:.4f} | change "
               f"{100 * (ppl['int8'] / ppl['float32'] - 1):+.3f} %")
 
