@@ -51,6 +51,8 @@ from .sparse import sparse_coo_tensor, spmm  # noqa: E402
 _OPS_NOT_TOP_LEVEL = frozenset({
     "contiguous", "expand", "expand_as", "repeat", "reshape_as", "view", "view_as",  # methods
     "fold", "unfold", "gelu", "linear", "one_hot", "pad",  # torch.nn.functional's
+    "int8_linear",  # Cadenza's weight-only int8 GEMM (cadenza.models.quant; torch's private
+    #                 _weight_int8pack_mm is its 2-d form without bias, in cadenza.ops.linalg)
     "getitem", "setitem", "sum_to", "to_dtype",  # indexing, broadcasting and casting helpers
 })
 globals().update((_n, getattr(_ops, _n)) for _n in _ops.__all__ if _n not in _OPS_NOT_TOP_LEVEL)

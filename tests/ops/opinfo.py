@@ -480,6 +480,26 @@ add(OpInfo("linear", lambda m: [S(m(4, 3), m(5, 3), m(5)), S(m(4, 3), m(5, 3)),
            prims=("linear", "matmul"), check_limit=32,
            errors=(Err(lambda m: S(m(4, 3), m(5, 2)), RuntimeError),)))
 
+# weight-only int8 GEMM (cadenza.models.quant): torch's 2-d form, and the N-d form with bias
+def _int8(m, *shape):
+    return m(*shape, low=-127, high=127, dtype="int8")
+
+
+add(OpInfo("_weight_int8pack_mm", lambda m: [S(m(4, 3), _int8(m, 5, 3), m(5)),
+                                             S(m(1, 6), _int8(m, 2, 6), m(2))],
+           cd=ops.linalg._weight_int8pack_mm, th=torch._weight_int8pack_mm,
+           dtypes=("float32",), grad=False, prims=("int8_linear",),  # torch: no derivative
+           errors=(Err(lambda m: S(m(4, 3), _int8(m, 5, 2), m(5)), RuntimeError),
+                   Err(lambda m: S(m(4, 3), m(5, 3, dtype="int32"), m(5)), RuntimeError),
+                   Err(lambda m: S(m(2, 4, 3), _int8(m, 5, 3), m(5)), RuntimeError))),
+    OpInfo("int8_linear", lambda m: [S(m(2, 2), _int8(m, 3, 2), m(3), m(3)),
+                                     S(m(4, 3), _int8(m, 5, 3), m(5), m(5)),
+                                     S(m(2, 4, 3), _int8(m, 5, 3), m(5)),
+                                     S(m(3), _int8(m, 5, 3), m(5), m(5))],
+           th=lambda x, w, s, b=None: TF.linear(x, w.to(x.dtype) * s[:, None], b), rtol=1e-4,
+           errors=(Err(lambda m: S(m(4, 3), _int8(m, 5, 2), m(5)), RuntimeError),
+                   Err(lambda m: S(m(4, 3), _int8(m, 5, 3), m(4)), RuntimeError))))
+
 # fused activations (primitives with derivative primitives for fast first-order backward)
 add(OpInfo("gelu", unary(), th=TF.gelu, dtypes=FLOAT, prims=("gelu", "gelu_backward")),
     OpInfo("gelu_tanh", unary(), cd=lambda x: ops.gelu(x, approximate="tanh"),
