@@ -15,6 +15,7 @@ from typing import Optional, Tuple
 
 from ..models.config import ConfigError
 from ..models.hf import load_hf
+from ..models.quant import quantize_int8
 from ..models.tokenizer import BPETokenizer, load_tokenizer
 from ..models.train import build_model, load_checkpoint
 from .chat import ChatTemplate, default_render, read_tokenizer_config
@@ -72,16 +73,7 @@ def quantize(model, how: Optional[str]):
         return model
     if how != "int8":
         raise ConfigError(f"serve: --quantize: expected 'int8', got {how!r}")
-    try:
-        from ..models.quant import quantize_int8  # reason: lands with the quant branch
-    except ImportError as e:
-        if e.name not in ("cadenza.models.quant",):
-            raise
-        raise ConfigError("serve: --quantize int8 needs cadenza.models.quant (int8 "
-                          "weight-only quantization), which this build does not include yet"
-                          ) from None
-    out = quantize_int8(model)
-    return model if out is None else out
+    return quantize_int8(model)
 
 
 def load_served_model(ckpt: Optional[str] = None, hf: Optional[str] = None, *,

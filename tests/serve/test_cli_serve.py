@@ -3,7 +3,6 @@
 `--hf` serving a Hugging Face directory with its own jinja chat template."""
 import concurrent.futures as cf
 import http.client
-import importlib.util
 import json
 import socket
 import sys
@@ -74,16 +73,6 @@ def test_port_in_use(capsys, tiny_ckpt):
 
 
 @needs_aiohttp
-@pytest.mark.skipif(importlib.util.find_spec("cadenza.models.quant") is not None,
-                    reason="cadenza.models.quant is present: test_quantized_server covers it")
-def test_quantize_without_quant_module(capsys, tiny_ckpt):
-    _one_line_error(capsys, ["serve", "--ckpt", tiny_ckpt, "--quantize", "int8"],
-                    "--quantize int8", "cadenza.models.quant")
-
-
-@needs_aiohttp
-@pytest.mark.skipif(importlib.util.find_spec("cadenza.models.quant") is None,
-                    reason="cadenza.models.quant (branch quant) is not merged yet")
 def test_quantized_server(tiny_ckpt):
     s = Server("--ckpt", tiny_ckpt, "--model-name", "q", "--quantize", "int8")
     try:
