@@ -49,8 +49,13 @@ def flip(input, *dims):
     if isinstance(dims, (int, np.integer)):
         dims = (dims,)
     nd = input._data.ndim
-    dims = tuple(_norm_dim(d, nd, "flip") for d in dims)
-    return apply(Flip, input, dims=dims)
+    seen = []
+    for d in dims:          # as torch: each dim wrapped, then checked against the earlier ones
+        d = _norm_dim(d, nd, "flip")
+        if d in seen:
+            raise RuntimeError(f"flip: dim {d} appears multiple times in the list of dims")
+        seen.append(d)
+    return apply(Flip, input, dims=tuple(seen))
 
 
 def fliplr(input):
