@@ -31,12 +31,14 @@ NO_GRAD = "no_grad"
 
 
 def _epoch(base) -> int:
-    return getattr(base, "_view", None) or 0
+    v = getattr(base, "_view", None)
+    return v if type(v) is int else 0     # (a tuple: a view made a Parameter, now a base)
 
 
 def _meta(view) -> tuple:
     """(epoch its grad_fn reflects, creation: None, NO_GRAD or ("multi", op, output))."""
-    return getattr(view, "_view", None) or (0, None)
+    v = getattr(view, "_view", None)
+    return v if type(v) is tuple else (0, None)
 
 
 def link_view(t, src) -> None:
