@@ -227,7 +227,8 @@ def _forward(op, args, attrs):
             arrs.append(x)
             if a._requires_grad:
                 req = True
-            elif a._base is not None and a._base._requires_grad and view_grad_fn(a):
+            elif a._base is not None and a._base._requires_grad and _state.grad_enabled and \
+                    view_grad_fn(a):
                 req = True    # a view whose base gained a history by an in-place op
             if type(x) is not np.ndarray:
                 on_host = False
