@@ -166,7 +166,8 @@ def _copy_constant_then_read_the_view(m, x, w):
 
 
 @pytest.mark.parametrize("fn", [_copy_constant_into_view, _copy_constant_into_tensor,
-                                _copy_constant_then_read_the_view, _several, _old_view_after_rebase, _view_after_base_write,
+                                _copy_constant_then_read_the_view, _several,
+                                _old_view_after_rebase, _view_after_base_write,
                                 _new_view_after_rebase, _view_of_view_written,
                                 _base_without_grad, _old_view_of_base_without_grad, _versions,
                                 _no_grad_write_then_grad])
