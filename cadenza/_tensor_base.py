@@ -55,8 +55,9 @@ def _make(arr, requires_grad=False, grad_fn=None):
 class TensorBase:
     """The data model of ``cadenza.Tensor`` (see the module docstring)."""
 
+    # _view (set only on views and re-based bases): autograd/views.py's bookkeeping
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_base", "_accum",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_view", "__weakref__")
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
     __array_priority__ = 1000

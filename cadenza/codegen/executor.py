@@ -14,7 +14,7 @@ import numpy as np
 
 from .._config import debug_level
 from ..graph.interpret import Interpreter
-from ..graph.ir import Fused, Graph
+from ..graph.ir import Fused, Graph, dense_strides, empty_in_order
 from . import cache
 from . import render_rows
 from .render_c import render_graph
@@ -93,6 +93,12 @@ def _safe_inplace(graph: Graph, inplace: dict) -> dict:
     return safe
 
 
+def _byte_strides(v) -> list:
+    """(dim, byte stride) of the dims over 1 of ``v``'s dense array in ``v.order``."""
+    st = dense_strides(v.shape, v.order)
+    return [(d, st[d] * v.dtype.itemsize) for d in range(len(v.shape)) if v.shape[d] != 1]
+
+
 class KernelRunner(Interpreter):
     """The interpreter, with fused nodes replaced by calls into the kernel library."""
 
@@ -108,7 +114,7 @@ class KernelRunner(Interpreter):
         self.arena_buffers: dict[int, np.ndarray] = {}   # slot -> its bytes (made on use)
         super().__init__(graph)
 
-    def _planned(self, vid, dt, shape):
+    def _planned(self, vid, dt, shape, order=None):
         """The arena view for a planned kernel output (buffers made on first use, kept)."""
         a = self.arena.get(vid)
         if a is None:
@@ -116,7 +122,11 @@ class KernelRunner(Interpreter):
             if s not in self.arena_buffers:
                 self.arena_buffers[s] = np.empty(self.slot_bytes[s], np.uint8)
             n = int(np.prod(shape, dtype=np.int64)) * np.dtype(dt).itemsize
-            a = self.arena_buffers[s][:n].view(dt).reshape(shape)
+            flat = self.arena_buffers[s][:n].view(dt)
+            if order is None:
+                a = flat.reshape(shape)
+            else:
+                a = flat.reshape([shape[d] for d in order]).transpose(np.argsort(order))
             self.arena[vid] = a
         return a
 
@@ -159,23 +169,31 @@ class KernelRunner(Interpreter):
         fn = getattr(self.lib, self.names[id(k)])
         fn.restype = None
         fn.argtypes = [ctypes.c_void_p] * (len(k.inputs) + len(k.outputs))
-        ins = [(v.id, v.dtype, v.shape) for v in k.inputs]
-        outs = [(v.id, v.dtype, v.shape, v.id in self.assign) for v in k.outputs]
+        # inputs are read in the memory order eager had them (Value.order), outputs written
+        # in it: the kernel was generated for those strides
+        ins = [(v.id, v.dtype, v.shape, v.order, _byte_strides(v)) for v in k.inputs]
+        outs = [(v.id, v.dtype, v.shape, v.order, v.id in self.assign) for v in k.outputs]
         planned = self._planned
         # outputs written straight into the buffer of the input they replace (a write-back)
         inplace = [(j, self.inplace[v.id], [x for x, u in enumerate(k.inputs)
                                             if u.id != self.inplace[v.id]])
-                   for j, v in enumerate(k.outputs) if v.id in self.inplace]
+                   for j, v in enumerate(k.outputs) if v.id in self.inplace and v.order is None]
 
         def run(env):
             arrays = []
-            for vid, dt, shape in ins:
+            for vid, dt, shape, order, strides in ins:
                 a = env[vid]
-                if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
-                    a = np.ascontiguousarray(a, dtype=dt)
+                if order is None:
+                    if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+                        a = np.ascontiguousarray(a, dtype=dt)
+                elif type(a) is not np.ndarray or a.dtype != dt or \
+                        any(a.strides[d] != st for d, st in strides):
+                    b = empty_in_order(shape, dt, order)
+                    b[...] = a
+                    a = b
                 arrays.append(a)
-            results = [planned(vid, dt, shape) if p else np.empty(shape, dt)
-                       for vid, dt, shape, p in outs]
+            results = [planned(vid, dt, shape, order) if p else empty_in_order(shape, dt, order)
+                       for vid, dt, shape, order, p in outs]
             for j, src, others in inplace:
                 dest = env[src]
                 if type(dest) is np.ndarray and dest.flags.c_contiguous and \
@@ -183,6 +201,6 @@ class KernelRunner(Interpreter):
                         not any(np.may_share_memory(arrays[x], dest) for x in others):
                     results[j] = dest
             fn(*[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results])
-            for (vid, _, _, _), r in zip(outs, results):
+            for (vid, _, _, _, _), r in zip(outs, results):
                 env[vid] = r
         return run

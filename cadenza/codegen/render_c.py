@@ -23,7 +23,7 @@ import numpy as np
 
 from ..graph.ir import Fused, Value
 from ..graph.passes.fuse_elementwise import compute_dtype
-from ..graph.passes.fuse_reductions import layout, reduced_dims
+from ..graph.passes.fuse_reductions import kernel_layout, operand_strides
 from . import render_rows
 
 CTYPE = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
@@ -123,16 +123,6 @@ def c_literal(x, dtype) -> str:
     return f"(({ctype(dt)}){v.hex()})"
 
 
-def _broadcast_strides(shape: tuple, full: tuple) -> list[int]:
-    """Element strides of a C-contiguous array of ``shape`` walked over ``full``."""
-    shape = (1,) * (len(full) - len(shape)) + tuple(shape)
-    strides, acc = [0] * len(full), 1
-    for d in range(len(full) - 1, -1, -1):
-        strides[d] = 0 if shape[d] == 1 else acc
-        acc *= shape[d]
-    return strides
-
-
 def _coalesce(full: tuple, strides: list[list[int]]):
     """Drop size-1 dims and merge neighbours every operand walks as one: (dims, strides)."""
     keep = [d for d in range(len(full)) if full[d] != 1]
@@ -171,9 +161,13 @@ def render_elementwise(k: Fused, fname: str) -> str:
     """The C function computing an elementwise kernel; arguments: inputs then outputs."""
     full = k.shape
     n = int(np.prod(full, dtype=np.int64))
-    operand_strides = [_broadcast_strides(v.shape, full) for v in k.inputs]
-    operand_strides += [_broadcast_strides(full, full) for _ in k.outputs]
-    dims, strides = _coalesce(full, operand_strides)
+    # every operand in the memory order eager had it; the loops walk the first output's
+    walks = [operand_strides(v, full) for v in k.inputs + k.outputs]
+    order = next((v.order for v in k.outputs if v.order is not None), None)
+    if order is not None:
+        full = tuple(full[d] for d in order)
+        walks = [[s[d] for d in order] for s in walks]
+    dims, strides = _coalesce(full, walks)
     params = [f"const {PTYPE[v.dtype.name]} *restrict in{i}" for i, v in enumerate(k.inputs)]
     params += [f"{PTYPE[v.dtype.name]} *restrict out{i}" for i, v in enumerate(k.outputs)]
     names = {v.id: f"v{v.id}" for v in k.inputs}
@@ -261,17 +255,17 @@ def render_reduction(k: Fused, fname: str) -> str:
     cols (leading dims reduced): a block of columns accumulates row after row, in order."""
     red = k.reduction
     x = red.inputs[0]
-    kind, outer, inner, strides = layout(x.shape, reduced_dims(red), [v.shape for v in k.inputs]
-                                         + [x.shape])
+    elem_outs = [v for v in k.outputs if v is not red.out]
+    kind, outer, inner, strides = kernel_layout(k.inputs, elem_outs, red)
     T = ctype(x.dtype)
     op = red.op.c_reduce
-    elem_outs = [v for v in k.outputs if v is not red.out]
     params = [f"const {PTYPE[v.dtype.name]} *restrict in{i}" for i, v in enumerate(k.inputs)]
     params += [f"{PTYPE[v.dtype.name]} *restrict out{i}" for i, v in enumerate(elem_outs)]
     params.append(f"{T} *restrict red")
     names = {v.id: f"v{v.id}" for v in k.inputs}
     names.update({m.out.id: f"v{m.out.id}" for m in k.members})
-    x_strides = strides[-1]
+    n_in = len(k.inputs)
+    so_red, si_red = strides[-1]
 
     def element(o: str, i: str) -> list[str]:
         """Statements computing the reduced value at (outer o, inner i) into ``v<x.id>``."""
@@ -281,9 +275,9 @@ def render_reduction(k: Fused, fname: str) -> str:
             lines.append(f"const {ctype(v.dtype)} v{v.id} = ({ctype(v.dtype)})in{j}["
                          f"{_index(o, so)} + {_index(i, si)}];")
         lines += [_member_statement(m, names) for m in k.members if m is not red]
-        so, si = x_strides
-        lines += [f"out{j}[{_index(o, so)} + {_index(i, si)}] = v{v.id};"
-                  for j, v in enumerate(elem_outs)]
+        for j, v in enumerate(elem_outs):
+            so, si = strides[n_in + j]
+            lines.append(f"out{j}[{_index(o, so)} + {_index(i, si)}] = v{v.id};")
         return lines
 
     combine = {"sum": "acc += {v};", "max": "acc = CZ_MAX(acc, {v});",
@@ -303,14 +297,15 @@ def render_reduction(k: Fused, fname: str) -> str:
                     "q++) {"]
             out += ["                " + s for s in element("r", "q")]
             out += [f"                buf[q] = v{x.id};", "            }",
-                    f"            red[r] = ({T})0 + cz_pairwise_{T[0]}(buf, {inner});"]
+                    f"            red[{_index('r', so_red)}] = ({T})0 + "
+                    f"cz_pairwise_{T[0]}(buf, {inner});"]
         else:
             out += ["            {"] + ["                " + s for s in element("r", "0")]
             out += [f"                {T} acc = v{x.id};", "            ",
                     f"            for (int64_t q = 1; q < {inner}; q++) {{"]
             out += ["                " + s for s in element("r", "q")]
             out += ["                " + combine, "            }",
-                    "            red[r] = acc;", "            }"]
+                    f"            red[{_index('r', so_red)}] = acc;", "            }"]
         out.append("        }")
         if op == "sum":
             out.append("        free(buf);")
@@ -332,7 +327,8 @@ def render_reduction(k: Fused, fname: str) -> str:
         out += ["            #pragma omp simd", "            for (int64_t c = c0; c < c1; c++) {"]
         out += ["                " + s for s in element("r", "c")]
         out += ["                " + combine.replace("acc", "accs[c - c0]"), "            }",
-                "        }", "        for (int64_t c = c0; c < c1; c++) red[c] = accs[c - c0];",
+                "        }", "        for (int64_t c = c0; c < c1; c++) "
+                f"red[{_index('c', si_red)}] = accs[c - c0];",
                 "    }"]
     out.append("}")
     return "\n".join(out)

@@ -344,7 +344,7 @@ def _new_graph(g) -> Graph:
 def _clone(graph, n, vmap, as_input=None):
     """Copy node ``n`` into ``graph`` with fresh Values (same ids); ``as_input`` makes its
     value a graph input of that name instead."""
-    v = Value(n.out.id, n.out.shape, n.out.dtype)
+    v = Value(n.out.id, n.out.shape, n.out.dtype, order=n.out.order)
     if as_input is not None:
         node = GNode("input", [], {}, v, "", as_input)
     else:

@@ -9,7 +9,7 @@ from .._tensor_base import TensorBase as Tensor
 from ..dtypes import float64
 from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError, DTypeError, fmt_shape
-from ..ops.index import one_hot, checked_index
+from ..ops.index import one_hot, checked_index, select_error
 from .._trace_hooks import untraceable
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -35,7 +35,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise ShapeError(f"embedding: expected a 2-d weight (num_embeddings, embedding_dim), got "
                          f"{fmt_shape(weight.shape)}")
     n = weight.shape[0]
-    input = checked_index(input, "embedding", n, 0, IndexError)   # -1 would wrap; torch raises
+    # -1 would wrap; torch raises (its index_select's class)
+    input = checked_index(input, "embedding", n, 0, select_error(weight.shape, 0))
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: expected padding_idx in [-{n}, {n}), got {padding_idx}")

@@ -36,14 +36,21 @@ def short_dtype(dtype) -> str:
 
 
 class Value:
-    """An SSA value: ``id``, static ``shape`` and ``dtype``, and the node defining it."""
-    __slots__ = ("id", "shape", "dtype", "producer")
+    """An SSA value: ``id``, static ``shape`` and ``dtype``, and the node defining it.
 
-    def __init__(self, id: int, shape: tuple, dtype, producer: "Node | None" = None):
+    ``order``: the memory order eager gave the value when it is a dense array that is not
+    C-contiguous (``memory_order``): a ufunc keeps its operands' order (``x.T * 2`` is
+    F-ordered), and NumPy reduces in memory order, so kernels write their outputs in the
+    order eager had to sum them with the same bits. None: C order (or not dense)."""
+    __slots__ = ("id", "shape", "dtype", "producer", "order")
+
+    def __init__(self, id: int, shape: tuple, dtype, producer: "Node | None" = None,
+                 order: "tuple | None" = None):
         self.id = id
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
         self.producer = producer
+        self.order = order
 
     @property
     def type(self) -> str:
@@ -51,6 +58,39 @@ class Value:
 
     def __repr__(self) -> str:
         return f"%{self.id}"
+
+
+def memory_order(a) -> "tuple | None":
+    """The axes of a dense array from outermost to innermost in memory (size-1 axes first),
+    when that is not C order; None for a C-contiguous or non-dense array."""
+    nd = getattr(a, "ndim", 0)
+    if nd < 2 or type(a) is not np.ndarray or a.flags.c_contiguous:
+        return None
+    axes = sorted((d for d in range(nd) if a.shape[d] != 1), key=lambda d: -a.strides[d])
+    acc = a.itemsize
+    for d in reversed(axes):
+        if a.strides[d] != acc:
+            return None
+        acc *= a.shape[d]
+    return tuple(d for d in range(nd) if a.shape[d] == 1) + tuple(axes)
+
+
+def dense_strides(shape: tuple, order: "tuple | None") -> list[int]:
+    """Element strides of a dense array of ``shape`` laid out in ``order`` (None: C order);
+    0 for size-1 dims."""
+    nd = len(shape)
+    strides, acc = [0] * nd, 1
+    for d in reversed(order if order is not None else range(nd)):
+        strides[d] = 0 if shape[d] == 1 else acc
+        acc *= shape[d]
+    return strides
+
+
+def empty_in_order(shape: tuple, dtype, order: "tuple | None"):
+    """An uninitialised array of ``shape`` laid out in ``order`` (None: C order)."""
+    if order is None:
+        return np.empty(shape, dtype)
+    return np.empty([shape[d] for d in order], dtype).transpose(np.argsort(order))
 
 
 class Ref:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._dispatch import state as _state, user_line, DispatchObserver
 from ..errors import TraceError
-from .ir import Graph, Ref, Value
+from .ir import Graph, Ref, Value, memory_order
 from .pytree import flatten_result
 from .._trace_hooks import traced_random, host_scalar, number  # noqa: F401  (re-exported)
 from .._tensor import Tensor, _make
@@ -135,6 +135,7 @@ class Tracer(DispatchObserver):
     # ------------------------------------------------------------------ values
     def _define(self, k, arr, v):
         self._hold(k, arr)
+        v.order = memory_order(arr)
         self.env[k] = v
         if v.producer.op != "const":
             root = _root(arr)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .._dispatch import state as _state, user_source
 from ..autograd.node import Node, grad_node
+from ..autograd.views import link_view, view_grad_fn
 from .._tensor_base import TensorBase as Tensor, _make
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
@@ -226,6 +227,9 @@ def _forward(op, args, attrs):
             arrs.append(x)
             if a._requires_grad:
                 req = True
+            elif a._base is not None and a._base._requires_grad and _state.grad_enabled and \
+                    view_grad_fn(a):
+                req = True    # a view whose base gained a history by an in-place op
             if type(x) is not np.ndarray:
                 on_host = False
         elif isinstance(a, np.generic):  # a NumPy scalar counts as the Python number
@@ -258,8 +262,7 @@ def _forward(op, args, attrs):
     if op.view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
         src = args[0]
         t._vc = src._vc
-        if src._requires_grad:
-            t._base = src._base if src._base is not None else src
+        link_view(t, src)
     return t, req
 
 
@@ -279,7 +282,7 @@ def _record(op, t, args, attrs):
     for a in args:
         if isinstance(a, Tensor):
             if a._requires_grad:
-                g = a.grad_fn
+                g = a.grad_fn if a._base is None else view_grad_fn(a)
                 nxt.append(g if g is not None else grad_node(a))
             else:
                 nxt.append(None)

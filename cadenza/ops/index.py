@@ -403,6 +403,14 @@ class IndexRangeCheck(Op):
         return idx.copy()
 
 
+def select_error(shape, dim):
+    """The class PyTorch's index_select (and embedding, built on it) raises for an index out
+    of range: IndexError, but RuntimeError beyond 1-d along dim 1 or when the input holds no
+    element ("INDICES element is out of DATA bounds", "self indexing axis dim should be
+    positive")."""
+    return RuntimeError if len(shape) > 1 and (dim == 1 or 0 in shape) else IndexError
+
+
 def checked_index(index, op, size, dim, error=RuntimeError, low=0):
     """``index`` (a Tensor) through IndexRangeCheck: values outside [low, size) raise."""
     return apply(IndexRangeCheck, index, caller=op, size=int(size), dim=int(dim), low=int(low),
@@ -491,11 +499,12 @@ def _dim_index(input, dim, index, op):
                              f"{fmt_shape(index.shape)}")
         index = index.reshape(-1)
         # PyTorch's index_fill wraps negative indices, the others raise: IndexError, but
-        # RuntimeError from index_add beyond 1-d and index_select's kernel for dim 1 (any rank)
+        # RuntimeError from index_add beyond 1-d and from index_select's kernel (see
+        # select_error)
         n = input.shape[d] if input._data.ndim else 1
         nd = input._data.ndim
-        err = RuntimeError if (op == "index_add" and nd > 1) or (
-            op == "index_select" and d == 1) else IndexError
+        err = RuntimeError if op == "index_add" and nd > 1 else \
+            select_error(input.shape, d) if op == "index_select" else IndexError
         index = checked_index(index, op, n, d, err, -n if op == "index_fill" else 0)
     return (slice(None),) * d + (index,)
 

@@ -12,6 +12,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
 from .._creation import full, tensor
 from ._registry import apply
 from .views import Clone
+from ..autograd.views import bump, check_view_inplace, discard_history, rebase, view_grad_fn
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
 
@@ -27,9 +28,8 @@ def check_inplace(self, op_name):
                            "use an out-of-place op.")
     base = self._base
     if base is not None and base._requires_grad:
-        raise RuntimeError(f"{op_name}: in-place modification of a view of a tensor that "
-                           "requires grad is not supported by Cadenza's autograd; use an "
-                           "out-of-place op (or clone() the tensor first).")
+        check_view_inplace(self, op_name)
+        view_grad_fn(self)    # a view made before its base gained a history now shares it
 
 
 def commit_inplace(self, out):
@@ -69,6 +69,15 @@ def commit_inplace(self, out):
         self._requires_grad = True
         if node.out_version is not None:
             node.out_version = (self._vc, self._vc[0])
+        # the history of the memory changed: a view's base is re-based onto it, and views of
+        # a base written directly are regenerated on use (autograd/views.py)
+        if self._base is not None:
+            rebase(self, node, "in-place op")
+        else:
+            bump(self)
+    elif state.grad_enabled and (self._requires_grad or self._base is not None and
+                                 self._base._requires_grad):
+        discard_history(self)
     return self
 
 
@@ -125,7 +134,8 @@ def make_inplace(fn, name, composite=False):
 
     def method(self, *args, **kwargs):
         # the raw fast path writes around ops.apply: not while compile traces
-        if ufunc is not None and not (self._requires_grad and state.grad_enabled) and \
+        if ufunc is not None and not ((self._requires_grad or self._base is not None and
+                                       self._base._requires_grad) and state.grad_enabled) and \
                 state.tracer is None and _fast_ufunc(self, ufunc, args, kwargs):
             return self
         check_inplace(self, name)

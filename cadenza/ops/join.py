@@ -10,6 +10,7 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
 from .views import expand, unsqueeze
+from ..autograd.views import mark_multi_output
 from ..dtypes import result_type
 
 __all__ = ["cat", "chunk", "concat", "concatenate", "hstack", "meshgrid", "narrow",
@@ -150,6 +151,14 @@ def split(tensor, split_size_or_sections, dim=0):
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
                                f"(input tensor's size at dimension {d}), but got split_sizes="
                                f"{sizes}")
+    out = _pieces(tensor, d, sizes)
+    # torch's split outputs may not be written in place while grad is recorded
+    mark_multi_output(out, "Split" if isinstance(split_size_or_sections, (int, np.integer))
+                      else "SplitWithSizes")
+    return out
+
+
+def _pieces(tensor, d, sizes):
     out, start = [], 0
     for s in sizes:
         out.append(narrow(tensor, d, start, s))
@@ -167,7 +176,7 @@ def tensor_split(input, indices_or_sections, dim=0):
     else:
         bounds = [0] + [builtins.min(int(i), n) for i in indices_or_sections] + [n]
         sizes = [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
-    return split(input, sizes, d)
+    return _pieces(input, d, sizes)   # (torch's tensor_split gives ordinary views)
 
 
 def chunk(input, chunks, dim=0):
@@ -182,7 +191,9 @@ def chunk(input, chunks, dim=0):
 
 def unbind(input, dim=0):
     d = _norm_dim(dim, input._data.ndim, "unbind")
-    return tuple(select(input, d, i) for i in range(input.shape[d]))
+    out = tuple(select(input, d, i) for i in range(input.shape[d]))
+    mark_multi_output(out, "Unbind")
+    return out
 
 
 def select(input, dim, index):

@@ -10,7 +10,7 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .views import *  # noqa: F401,F403
-from .views import PadConstant, _shape_args, expand, movedim, unsqueeze
+from .views import DiagonalLast, PadConstant, Windows, _shape_args, expand, movedim, unsqueeze
 from .join import *  # noqa: F401,F403
 from .join import cat, narrow
 from .._creation import _wrap_np, tensor, zeros
@@ -49,8 +49,13 @@ def flip(input, *dims):
     if isinstance(dims, (int, np.integer)):
         dims = (dims,)
     nd = input._data.ndim
-    dims = tuple(_norm_dim(d, nd, "flip") for d in dims)
-    return apply(Flip, input, dims=dims)
+    seen = []
+    for d in dims:          # as torch: each dim wrapped, then checked against the earlier ones
+        d = _norm_dim(d, nd, "flip")
+        if d in seen:
+            raise RuntimeError(f"flip: dim {d} appears multiple times in the list of dims")
+        seen.append(d)
+    return apply(Flip, input, dims=tuple(seen))
 
 
 def fliplr(input):
@@ -198,10 +203,9 @@ def _zero_of(input):
 def diagonal(input, offset=0, dim1=0, dim2=1):
     nd = input._data.ndim
     d1, d2 = _norm_dim(dim1, nd, "diagonal"), _norm_dim(dim2, nd, "diagonal")
-    x = movedim(input, (d1, d2), (nd - 2, nd - 1))
-    r, c = x.shape[-2], x.shape[-1]
-    rows = np.arange(builtins.max(0, -offset), builtins.min(r, c - offset))
-    return x[..., _wrap_np(rows), _wrap_np(rows + offset)]
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return apply(DiagonalLast, movedim(input, (d1, d2), (nd - 2, nd - 1)), offset=int(offset))
 
 
 def diag(input, diagonal=0):
@@ -274,6 +278,14 @@ class ShapeMethods:
     def unfold(self, dimension, size, step):
         """All slices of ``size`` along ``dimension``, stepping by ``step``, as a new last dim."""
         d = _norm_dim(dimension, self.ndim, "unfold")
-        n = self.shape[d]
-        parts = [narrow(self, d, s, size).unsqueeze(d) for s in range(0, n - size + 1, step)]
-        return movedim(cat(parts, d), d + 1, -1)
+        n = self.shape[d] if self.ndim else 1
+        if size > n:
+            raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} but "
+                               f"size is {size}")
+        if step <= 0:
+            raise RuntimeError(f"unfold: step is {step} but must be > 0")
+        if size < 0:
+            raise RuntimeError(f"unfold: size is {size} but must be >= 0")
+        if not self.ndim:
+            return self.reshape(1)
+        return apply(Windows, self, dim=d, size=int(size), step=int(step))

@@ -89,12 +89,26 @@ def _select(input, idx, d, keepdim):
     return values_indices(v, idx)
 
 
+def empty_median(input):
+    """median()/nanmedian() of an empty tensor, as PyTorch gives it: NaN, converted to the
+    dtype on integer tensors the way x86 converts it (int32/int64: the minimum, narrower
+    integers 0, bool True)."""
+    dt = input._data.dtype
+    if dt.kind in "fc":
+        value = float("nan")
+    elif dt.kind == "b":
+        value = True
+    else:
+        value = int(np.iinfo(dt).min) if dt.itemsize >= 4 else 0
+    return full((), value, dtype=input.dtype, device=input.device)
+
+
 def median(input, dim=None, keepdim=False):
     """Lower median (as torch): the element at rank (n-1)//2; NaN (the first one) where the
     slice holds a NaN, as in PyTorch (nanmedian would skip them)."""
     if dim is None:
-        if input._data.size == 0 and input.is_floating_point():
-            return full((), float("nan"), dtype=input.dtype, device=input.device)
+        if input._data.size == 0:
+            return empty_median(input)
         return median(input.reshape(-1), 0).values
     d = _norm_dim(dim, input._data.ndim, "median")
     if input._data.ndim == 0:

@@ -18,7 +18,7 @@ from .elementwise import isnan, where
 from .index import _data_dependent, gather
 from .join import cat
 from .reduce import _nondiff, values_indices, nansum
-from .sorting import argsort, sort
+from .sorting import argsort, empty_median, sort
 from .inplace import make_inplace
 from .pointwise import float_only
 from ._registry import on_host
@@ -159,7 +159,7 @@ def nanmedian(input, dim=None, keepdim=False):
     """Lower median of the non-NaN elements (NaN where a slice holds only NaN)."""
     if dim is None:
         if input._data.size == 0:
-            return full((), math.nan, dtype=input.dtype)
+            return empty_median(input)
         return nanmedian(input.reshape(-1), 0).values
     d = _norm_dim(dim, input._data.ndim, "nanmedian")
     if input._data.ndim == 0:

@@ -129,6 +129,86 @@ class Permute(Op):
         return (g.permute(inv),)
 
 
+def _diagonal_onnx(ctx, node, out):
+    """Gather of the diagonal's flat positions in the last two dims."""
+    x = node.inputs[0]
+    *batch, r, c = x.shape
+    flat = ctx.node("Reshape", [ctx.name(x), ctx.i64(list(batch) + [r * c])])
+    off = node.attrs["offset"]
+    ctx.node("Gather", [flat, ctx.i64(_diagonal_rows(r, c, off) * (c + 1) + off)], out,
+             axis=len(batch))
+
+
+def _diagonal_rows(r, c, offset):
+    return np.arange(max(0, -offset), max(min(r, c - offset), max(0, -offset)))
+
+
+@register
+class DiagonalLast(Op):
+    """The diagonal of the last two dims (``offset`` above it) as a view of the input's
+    memory, so that writes into ``x.diagonal()`` reach x, as in PyTorch."""
+    name, kind, onnx, saves, view = "diagonal_last", "shape", _diagonal_onnx, "none", True
+
+    @staticmethod
+    def forward(xp, a, offset=0):
+        r, c = a.shape[-2:]
+        rows = _diagonal_rows(r, c, offset)
+        st = a.strides
+        start = a[..., rows[0]:, rows[0] + offset:] if rows.size else a
+        return xp.lib.stride_tricks.as_strided(start, a.shape[:-2] + (rows.size,),
+                                               st[:-2] + (st[-2] + st[-1],))
+
+    @staticmethod
+    def backward(c, g):
+        shape = tuple(c.shape(0))
+        off = c.attrs["offset"]
+        rows = _diagonal_rows(shape[-2], shape[-1], off)
+        z = g.new_zeros(shape[-2:] + shape[:-2])
+        z = z.index_put((_make(rows), _make(rows + off)), g.movedim(-1, 0))
+        return (z.movedim((0, 1), (-2, -1)),)
+
+
+def _windows_onnx(ctx, node, out):
+    """Gather of the window positions along dim, then the window axis moved last."""
+    x = node.inputs[0]
+    d, size, step = node.attrs["dim"], node.attrs["size"], node.attrs["step"]
+    nd = len(x.shape)
+    idx = _window_positions(x.shape[d], size, step)
+    g = ctx.node("Gather", [ctx.name(x), ctx.i64(idx)], axis=d)
+    ctx.node("Transpose", [g], out,
+             perm=list(range(d + 1)) + list(range(d + 2, nd + 1)) + [d + 1])
+
+
+def _window_positions(n, size, step):
+    count = (n - size) // step + 1
+    return np.arange(count)[:, None] * step + np.arange(size)[None, :]
+
+
+@register
+class Windows(Op):
+    """``x.unfold(dim, size, step)``: every ``size``-long slice along dim, ``step`` apart, as
+    a new last dim; a view of the input's memory (windows may overlap), as in PyTorch."""
+    name, kind, onnx, saves, view = "windows", "shape", _windows_onnx, "none", True
+
+    @staticmethod
+    def forward(xp, a, dim=0, size=1, step=1):
+        count = (a.shape[dim] - size) // step + 1
+        st = a.strides
+        return xp.lib.stride_tricks.as_strided(
+            a, a.shape[:dim] + (count,) + a.shape[dim + 1:] + (size,),
+            st[:dim] + (st[dim] * step,) + st[dim + 1:] + (st[dim],))
+
+    @staticmethod
+    def backward(c, g):
+        shape = tuple(c.shape(0))
+        d, size, step = c.attrs["dim"], c.attrs["size"], c.attrs["step"]
+        idx = _window_positions(shape[d], size, step).reshape(-1)
+        rest = shape[:d] + shape[d + 1:]
+        vals = g.movedim((d, g.ndim - 1), (0, 1)).reshape((idx.size,) + rest)
+        z = g.new_zeros((shape[d],) + rest).index_put((_make(idx),), vals, accumulate=True)
+        return (z.movedim(0, d),)
+
+
 @register
 class Expand(Op):
     name, kind, onnx, saves, view = "expand", "shape", _expand_onnx, "none", True

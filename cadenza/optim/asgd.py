@@ -100,7 +100,9 @@ class Rprop(Optimizer):
 
     def _init_state(self, state, p, group) -> None:
         super()._init_state(state, p, group)
-        state["step_size"] = full_like(p, _to_float(group["lr"]))
+        lr = _to_float(group["lr"])
+        # complex: lr for both parts (the update runs on view_as_real pairs), as torch
+        state["step_size"] = full_like(p, complex(lr, lr) if p.is_complex() else lr)
 
     def _update(self, p, grad, group) -> None:
         etaminus, etaplus = group["etas"]

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from .._creation import tensor as _tensor, zeros_like as _zeros_like
 from .._tensor import Tensor
+from ..ops.complex import view_as_complex, view_as_real
 from .._trace_hooks import host_scalar, hyper
 from ..autograd.grad_mode import enable_grad, no_grad, state as _grad_state
 from .. import dtypes as _dt
@@ -307,8 +308,32 @@ class Optimizer:
                     grad = -p.grad if group.get("maximize") else p.grad
                     if wd != 0:
                         grad = self._weight_decay(p, grad, wd, group)
-                    self._update(p, grad, group)
+                    if p.is_complex():
+                        self._complex_update(p, grad, group)
+                    else:
+                        self._update(p, grad, group)
         return loss
+
+    def _complex_update(self, p: Tensor, grad: Tensor, group: dict) -> None:
+        """A complex parameter is updated as PyTorch does: as its (real, imaginary) pairs
+        (``view_as_real`` of the parameter, its gradient and its complex state), so
+        element-wise rules (Adam's second moment, RMSprop's square average) treat the two
+        parts as separate real numbers."""
+        state = self.state[p]
+        if len(state) == 0:
+            self._init_state(state, p, group)
+        rp = view_as_real(p)
+        real = {k: view_as_real(v) if isinstance(v, Tensor) and v.is_complex() else v
+                for k, v in state.items()}
+        self.state[rp] = dict(real)
+        try:
+            self._update(rp, view_as_real(grad), group)
+        finally:
+            new = self.state.pop(rp)
+        for k, v in new.items():       # entries the rule replaced (not updated in place)
+            if v is not real.get(k):
+                state[k] = view_as_complex(v) if isinstance(v, Tensor) and v.ndim and \
+                    v.shape[-1] == 2 and tuple(v.shape[:-1]) == tuple(p.shape) else v
 
     def _update(self, p: Tensor, grad: Tensor, group: dict) -> None:
         """The update rule for one parameter; ``grad`` is already negated for ``maximize`` and

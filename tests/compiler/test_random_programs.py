@@ -42,10 +42,10 @@ def test_the_harness_reports_a_replay_that_is_off_by_one_ulp(monkeypatch):
 
 
 @pytest.mark.parametrize("seed", [621, 741, 827])
-@pytest.mark.xfail(strict=True, reason="the sum of an elementwise result over transposed "
-                   "operands: eager NumPy sums its F-ordered array in memory order, the C kernel "
-                   "(fused or not) in C order; float64 differs in the last bit (issue 14)")
-def test_known_last_bit_differences_from_the_long_run(seed):
+def test_sums_over_transposed_operands_from_the_long_run_are_bitwise_eager(seed):
+    # the sum of an elementwise result over transposed operands: eager NumPy sums its
+    # F-ordered array in memory order; the C kernels wrote it C-ordered and summed in C order
+    # (float64 differed in the last bit) until kernels kept eager's memory order
     status, detail, _ = R.check(seed, "c")
     assert status == "equal", detail
 

@@ -56,10 +56,10 @@ ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "accepted_bad", "miss
 # op -> reason: ops that mismatch on today's main (in a bad class) for the CI slice's seed.
 # The CI slice fails when a listed op no longer mismatches (remove it) or an unlisted op does.
 KNOWN: dict[str, str] = {
-    # empty: every mismatch the CI slice found is fixed. Seed 0, 30,000 calls still shows
-    # torch quirks left alone on purpose: median of an empty integer tensor (torch returns
-    # INT_MIN), matmul of empty int64 x float64 (torch accepts only when empty), and which
-    # error class index_select/flip/embedding raise in a few kernel-specific corners.
+    # empty: every mismatch the CI slice found is fixed. Seed 0, 30,000 calls still shows one
+    # torch quirk left alone on purpose: matmul of mixed dtypes where an operand is empty and
+    # torch takes its batched path (``(1, 1, 0) int64 @ (1, 0, 1) float64`` returns zeros;
+    # the same operands 2-d raise): Cadenza refuses mixed dtypes always.
 }
 
 FLOATS = ("float16", "float32", "float64")

@@ -39,7 +39,7 @@ UNSUPPORTED = {
     "remainder": {"remainder"}, "fmod": {"fmod"}, "atan2": {"atan2"},
     "cumsum": {"cumsum"}, "cumprod": {"cumprod"}, "all": {"all"}, "any": {"any"},
     "flip": {"flip"}, "fliplr": {"flip"}, "flipud": {"flip"}, "roll": {"roll"},
-    "diagonal": {"getitem"}, "getitem": {"getitem"},
+    "getitem": {"getitem"},
     "diag": {"index_put"}, "setitem": {"index_put"}, "index_put": {"index_put"},
     "scatter": {"index_put"}, "scatter_add": {"index_put"}, "index_add": {"index_put"},
     "index_copy": {"index_put"}, "index_fill": {"index_put"},
@@ -119,7 +119,6 @@ UNSUPPORTED.update({
     "linalg.cond": {'linalg_inv', 'linalg_svd'},
     "linalg.matrix_norm": {'linalg_svd'},
     "linalg.norm": {'linalg_svd'},
-    "linalg.diagonal": {'getitem'},
 })
 # special functions (tests/ops/opinfo_linalg.py): no ONNX ops for them
 UNSUPPORTED.update({

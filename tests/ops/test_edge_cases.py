@@ -397,6 +397,13 @@ FUZZ_VALUES = {
     "remainder of nothing by 0": lambda m: m.remainder(m.zeros(1, 0, dtype=m.int64), 0),
     "max of bool along a dim": lambda m: m.max(m.tensor([[True, False]]), 1).values,
     "hstack of 0-d": lambda m: m.hstack([m.tensor(1.), m.tensor(2.)]),
+    # the 30,000-call run: torch's median of nothing is NaN cast to the dtype (x86)
+    "median of empty int64": lambda m: m.median(m.zeros(0, dtype=m.int64)),
+    "median of empty int32 2-d": lambda m: m.median(m.zeros(0, 5, dtype=m.int32)),
+    "median of empty uint8": lambda m: m.median(m.zeros(0, dtype=m.uint8)),
+    "median of empty bool": lambda m: m.median(m.zeros(0, dtype=m.bool)),
+    "nanmedian of empty int64": lambda m: m.nanmedian(m.zeros(0, 3, dtype=m.int64)),
+    "nanmedian of empty float": lambda m: m.nanmedian(m.zeros(0, 3)),
 }
 
 
@@ -423,6 +430,21 @@ FUZZ_ERRORS = {
     "kthvalue empty dim": lambda m: m.kthvalue(m.zeros(0, 1), 1, 0),
     "median empty dim": lambda m: m.median(m.zeros(3, 0), 1),
     "index_select 0-d, 3 indices": lambda m: m.index_select(m.tensor(2.), 0, m.tensor([0, 0, 0])),
+    # the 30,000-call run: index_select's kernel raises RuntimeError on an input holding no
+    # element (embedding is index_select on the weight); flip checks duplicates as it goes
+    "index_select of nothing, dim 2": lambda m: m.index_select(m.zeros(0, 2, 2), 2,
+                                                               m.tensor([2, 1])),
+    "index_select empty dim": lambda m: m.index_select(m.zeros(3, 0), 1, m.tensor([0])),
+    "index_select of nothing, dim 0": lambda m: m.index_select(m.zeros(3, 0), 0, m.tensor([5])),
+    "index_select 1-d of nothing": lambda m: m.index_select(m.zeros(0), 0, m.tensor([0])),
+    "index_select 3-d dim 2": lambda m: m.index_select(m.zeros(3, 2, 2), 2, m.tensor([-1])),
+    "embedding of an empty weight": lambda m: m.nn.functional.embedding(
+        m.tensor([5, 3]), m.zeros(3, 0)),
+    "embedding of a weight without rows": lambda m: m.nn.functional.embedding(
+        m.tensor([0]), m.zeros(0, 3)),
+    "flip duplicate before out of range": lambda m: m.flip(m.zeros(3, 1, 1, 3), (3, -1, 4, 2)),
+    "flip out of range before duplicate": lambda m: m.flip(m.zeros(3, 1, 1, 3), (0, 5, 0)),
+    "flip duplicate negative": lambda m: m.flip(m.zeros(3, 1, 1, 3), (-4, -4, -2, -5)),
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Fused, Graph, Node, Value, fused_node, node_index
+from ..ir import Fused, Graph, Node, Value, dense_strides, fused_node, node_index
 from .fuse_elementwise import fusable, kernel_inputs
 
 def reduced_dims(n: Node) -> tuple:
@@ -26,10 +26,38 @@ def reduced_dims(n: Node) -> tuple:
     return tuple(sorted(d % nd for d in dims)) if nd else ()
 
 
-def layout(shape: tuple, dims: tuple, operand_shapes: list):
-    """("rows", R, K, strides) when the trailing dims are reduced, ("cols", K, C, strides) for
-    leading ones, else None. ``strides[i] = (outer, inner)`` element strides of operand i
-    (0 where it broadcasts) over the two blocks."""
+def kernel_layout(inputs: list, elem_outs: list, red: Node):
+    """The layout (see ``layout``) of a reduction kernel reading ``inputs`` and writing
+    ``elem_outs`` and the reduction's value, each in the memory order eager had it, iterating
+    in the reduced value's memory order (NumPy's reduction walks its operand in memory order:
+    rows of an F-ordered array are its columns). Strides: inputs, elem_outs, then the result."""
+    x = red.inputs[0]
+    dims = reduced_dims(red)
+    strides = [operand_strides(v, x.shape) for v in list(inputs) + list(elem_outs)]
+    st = dense_strides(red.out.shape, red.out.order)
+    if len(red.out.shape) != len(x.shape):     # keepdim=False: the reduced dims are gone
+        it = iter(st)
+        st = [0 if d in dims else next(it) for d in range(len(x.shape))]
+    return layout(x.shape, dims, strides + [st], x.order)
+
+
+def operand_strides(v: Value, full: tuple) -> list[int]:
+    """Element strides of ``v``'s dense array (in ``v.order``) walked over ``full``, 0 where
+    it broadcasts."""
+    pad = len(full) - len(v.shape)
+    return [0] * pad + dense_strides(v.shape, v.order)
+
+
+def layout(shape: tuple, dims: tuple, operand_strides: list, order=None):
+    """("rows", R, K, strides) when the trailing dims (in ``order``, the iteration's axis
+    order, None: as they come) are reduced, ("cols", K, C, strides) for leading ones, else
+    None. ``operand_strides[i]``: operand i's element strides over ``shape`` (0 where it
+    broadcasts); ``strides[i] = (outer, inner)``: its one stride over each block."""
+    if order is not None:
+        pos = {d: i for i, d in enumerate(order)}
+        shape = tuple(shape[d] for d in order)
+        dims = tuple(sorted(pos[d] for d in dims))
+        operand_strides = [[s[d] for d in order] for s in operand_strides]
     nd = len(shape)
     if not dims or len(dims) != dims[-1] - dims[0] + 1:
         return None
@@ -45,12 +73,10 @@ def layout(shape: tuple, dims: tuple, operand_shapes: list):
         # elements, not R rows added in order (which rounds differently from 8 elements on)
         kind, blocks = "rows", blocks[::-1]
     strides = []
-    for s in operand_shapes:
-        s = (1,) * (nd - len(s)) + tuple(s)
-        full = _contiguous_strides(s)
+    for s in operand_strides:
         pair = []
         for block in blocks:
-            st = _block_stride(s, full, shape, block)
+            st = _block_stride(s, shape, block)
             if st is None:
                 return None
             pair.append(st)
@@ -59,22 +85,12 @@ def layout(shape: tuple, dims: tuple, operand_shapes: list):
     return kind, sizes[0], sizes[1], strides
 
 
-def _contiguous_strides(s):
-    out, acc = [0] * len(s), 1
-    for d in range(len(s) - 1, -1, -1):
-        out[d] = 0 if s[d] == 1 else acc
-        acc *= s[d]
-    return out
-
-
-def _block_stride(s, strides, shape, block):
+def _block_stride(strides, shape, block):
     """One stride walking ``block`` of the iteration space over an operand, or None."""
     dims = [d for d in block if shape[d] != 1]
-    if not dims:
+    if not any(strides[d] for d in dims):
         return 0
-    if all(s[d] == 1 for d in dims):
-        return 0
-    if any(s[d] == 1 for d in dims):
+    if not all(strides[d] for d in dims):
         return None          # partly broadcast inside the block: no single stride
     for a, b in zip(dims, dims[1:]):
         if strides[a] != strides[b] * shape[b]:
@@ -121,12 +137,10 @@ def run(graph: Graph) -> Graph:
         if any(c < i and c != p for v in prod.outs for c in consumers[v.id]):
             continue
         inputs = kernel_inputs(members)
-        dims = reduced_dims(n)
-        lay = layout(x.shape, dims, [v.shape for v in inputs] + [x.shape])
-        if lay is None:
-            continue
         outputs = [m.out for m in members if m.out.id in graph_outs or
                    any(c != i for c in consumers[m.out.id])]
+        if kernel_layout(inputs, outputs, n) is None:
+            continue
         kernel = Fused(members + [n], inputs, outputs + [n.out], x.shape, reduction=n,
                        index=index)
         index += 1
