@@ -41,13 +41,21 @@ class Specialisation:
         self.run_graph = None
         self.res = None
         self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
+        self.fast = None              # [(getter, expected)] as failed_guard compares them
 
     def failed_guard(self):
-        """None if every guard holds, else (guard, expected, current)."""
-        for guard, want in zip(self.guards, self.expected):
-            got = guard.get()
-            if got != want:
-                return guard, want, got
+        """None if every guard holds, else (guard, expected, current). Guards with a cheap
+        ``values`` form are compared by their values alone (labels only for the report)."""
+        fast = self.fast
+        if fast is None or len(fast) != len(self.guards):
+            self.fast = fast = [(g.values, tuple(v for _, v in want))
+                                if g.values is not None and _labelled(want) else (g.get, want)
+                                for g, want in zip(self.guards, self.expected)]
+        for (get, want), guard, full in zip(fast, self.guards, self.expected):
+            if get() != want:
+                got = guard.get()
+                if got != full:
+                    return guard, full, got
         return None
 
     def bind(self, res, plan=None):
@@ -123,6 +131,12 @@ class Specialisation:
         if plan is not None:
             plan.attach(vals, lifted, arrays, kept)
         return rebuild(vals)
+
+
+def _labelled(v) -> bool:
+    """A guard value made of (label, value) pairs."""
+    return isinstance(v, tuple) and all(
+        type(e) is tuple and len(e) == 2 and type(e[0]) is str for e in v)
 
 
 def _make_runner(graph, backend, inplace=None):

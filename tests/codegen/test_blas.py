@@ -39,6 +39,10 @@ def _cases(rng, dt):
     yield q.transpose(0, 2, 1, 3), q.transpose(0, 2, 3, 1)   # per-head views: q @ k^T
     yield q[:, :, 1].transpose(0, 2, 1), r(2, 9, 4)           # a strided slice, transposed
     yield r(9, 12)[:, ::2], r(6, 4)                     # strided: not a BLAS layout
+    if dt == np.float32:                                # single rows/columns (decoding)
+        yield r(1, 5), r(6, 5).T
+        yield r(2, 1, 5), r(2, 5, 1)
+        yield r(3, 5, 4)[:, :1], r(4, 7)
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
