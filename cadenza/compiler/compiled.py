@@ -196,6 +196,21 @@ class CompiledFunction:
                 return s.autograd.backward
         return None
 
+    def profile(self, *args, calls: int = 3, **kwargs):
+        """Call ``self(*args, **kwargs)`` ``calls`` times after one untimed call (a first
+        call compiles), timing every node of the graph that runs: a ``graph.interpret.Profile``
+        (``print`` it for a table by op and the slowest nodes; the forward graph with
+        compiled autograd). The calls are real calls (a training step steps)."""
+        self(*args, **kwargs)
+        s = self.cache[-1] if self.cache else None
+        if s is None or s.run_graph is None:
+            raise RuntimeError(f"compile: {self.name} has no compiled graph to profile "
+                               "(it runs eagerly)")
+        with s.run_graph.timed() as prof:
+            for _ in range(calls):
+                self(*args, **kwargs)
+        return prof
+
     def to_dot(self) -> str:
         g = self.graph
         return g.to_dot() if g is not None else "digraph cadenza {}"

@@ -125,3 +125,40 @@ def test_without_blas_the_interpreter_runs(monkeypatch):
     cf = cadenza.compile(lambda a: a @ a.T + 1)
     got = cf(a)
     assert np.array_equal(got.numpy(), (a @ a.T + 1).numpy())
+
+
+def test_pool_from_several_threads_at_once():
+    """Concurrent callers (ctypes releases the GIL): one job runs on the pool, the others on
+    their own thread; every result is right."""
+    import threading
+    lib = _lib()
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2, 16, 70, 30)).astype(np.float32), \
+        rng.standard_normal((2, 16, 30, 40)).astype(np.float32)
+    ref = np.matmul(a, b)
+    g = blas.Gemm(lib, np.float32, ref.shape, exact=False)
+    g.threads = 2
+    bad = []
+
+    def work():
+        for _ in range(20):
+            if not np.allclose(g(a, b), ref, rtol=1e-5, atol=1e-5):
+                bad.append(1)
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
+    assert set(blas.stats()) == {"shared_jobs", "backoffs", "waited_s", "worked_s"}
+
+
+def test_profile_of_a_compiled_step():
+    cadenza.manual_seed(0)
+    lin = cadenza.nn.Linear(8, 4)
+    f = cadenza.compile(lambda x: (lin(x).relu() @ lin.weight).sum())
+    prof = f(cadenza.randn(5, 8)) and f.profile(cadenza.randn(5, 8), calls=2)
+    assert prof.calls == 2 and len(prof.rows) == len([n for n in f.graph.nodes
+                                                      if n.op != "input"])
+    assert "linear" in prof.by_op() and all(t >= 0 for t, _ in prof.rows)
+    assert "slowest nodes" in str(prof)
