@@ -353,10 +353,9 @@ class Gemm:
 
 def suits(a_shape: tuple, b_shape: tuple, dtype) -> bool:
     """Whether a product of these (recorded) operand shapes goes to ``Gemm``: float32/64 matrices
-    (at least 2-d); float64 without a dimension of 1 in the product (NumPy uses gemv/dot there,
-    which round differently), float32 also a single row (a decoding step's projections)."""
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64) or len(a_shape) < 2 or len(b_shape) < 2:
+    (at least 2-d) without a dimension of 1 in the product (NumPy uses gemv/dot there, which
+    round differently from gemm: compiled graphs stay equal to eager on small products)."""
+    if np.dtype(dtype) not in (np.float32, np.float64) or len(a_shape) < 2 or len(b_shape) < 2:
         return False
     m, k, n = a_shape[-2], a_shape[-1], b_shape[-1]
-    return min(m, k, n) > (1 if dtype == np.float64 else 0) and b_shape[-2] == k
+    return min(m, k, n) > 1 and b_shape[-2] == k
