@@ -14,7 +14,8 @@ import numpy as np
 
 from .._config import debug_level
 from ..graph.interpret import Interpreter
-from ..graph.ir import Fused, Graph, dense_strides, empty_in_order
+from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
+from . import blas
 from . import cache
 from . import render_rows
 from .render_c import render_graph
@@ -41,11 +42,14 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
             kernels.append((f"cz_kernel_{len(kernels)}", n.op))
         elif render_rows.supported(n):
             kernels.append((f"cz_kernel_{len(kernels)}", n))
-    if not kernels:
+    products = any(n.op_name in ("matmul", "linear") for n in graph.nodes)
+    if not kernels and not products:
         return Interpreter(graph)
     if cache.compiler() is None:
         _notice("no C compiler found (set CC); running graphs with the NumPy interpreter")
         return Interpreter(graph)
+    if not kernels:    # products only: BLAS calls, no kernel library
+        return KernelRunner(graph, None, {}, "", {})
     source = render_graph(kernels)
     if debug_level() >= 3:
         print(f"[cadenza] kernel source:\n{source}", file=sys.stderr)
@@ -134,7 +138,46 @@ class KernelRunner(Interpreter):
     def _step(self, n):
         if id(n) in self.names:
             return self._row_step(n)
+        if n.op_name in ("matmul", "linear") and blas.library() is not None:
+            run = self._gemm_step(n)
+            if run is not None:
+                return run
         return super()._step(n)
+
+    def _gemm_step(self, n):
+        """A matmul or linear node as one call into ``blas`` (None: not a product it takes)."""
+        vals = [v for v in n.inputs if isinstance(v, Value)]
+        linear = n.op_name == "linear"
+        if len(vals) != len(n.inputs) or len(vals) != (len(n.inputs) if linear else 2) or \
+                any(v.dtype != n.out.dtype for v in vals):
+            return None
+        a_shape, b_shape = vals[0].shape, vals[1].shape
+        if linear:
+            if len(a_shape) != 2 or len(b_shape) != 2:
+                return None
+            b_shape = b_shape[::-1]
+        if not blas.suits(a_shape, b_shape, n.out.dtype):
+            return None
+        exact = n.out.dtype == np.float64
+        gemm = blas.Gemm(blas.library(), n.out.dtype, n.out.shape, exact, copies=not linear)
+        fallback = super()._step(n)
+        ids = [v.id for v in vals]
+        out_id, dt = n.out.id, n.out.dtype
+
+        def run(env):
+            arrs = [env[i] for i in ids]
+            r = None
+            if all(type(x) is np.ndarray and x.dtype == dt for x in arrs):
+                a, b = arrs[0], arrs[1]
+                bias = arrs[2] if linear and len(arrs) > 2 else None
+                if bias is not None and not bias.flags.c_contiguous:
+                    bias = np.ascontiguousarray(bias)
+                r = gemm(a, b.T if linear else b, bias)
+            if r is None:
+                fallback(env)
+            else:
+                env[out_id] = r
+        return run
 
     def _row_step(self, n):
         """A row primitive (softmax, norms, cross entropy...) run by its C kernel."""

@@ -41,13 +41,21 @@ class Specialisation:
         self.run_graph = None
         self.res = None
         self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
+        self.fast = None              # [(getter, expected)] as failed_guard compares them
 
     def failed_guard(self):
-        """None if every guard holds, else (guard, expected, current)."""
-        for guard, want in zip(self.guards, self.expected):
-            got = guard.get()
-            if got != want:
-                return guard, want, got
+        """None if every guard holds, else (guard, expected, current). Guards with a cheap
+        ``values`` form are compared by their values alone (labels only for the report)."""
+        fast = self.fast
+        if fast is None or len(fast) != len(self.guards):
+            self.fast = fast = [(g.values, tuple(v for _, v in want))
+                                if g.values is not None and _labelled(want) else (g.get, want)
+                                for g, want in zip(self.guards, self.expected)]
+        for (get, want), guard, full in zip(fast, self.guards, self.expected):
+            if get() != want:
+                got = guard.get()
+                if got != full:
+                    return guard, full, got
         return None
 
     def bind(self, res, plan=None):
@@ -125,6 +133,12 @@ class Specialisation:
         return rebuild(vals)
 
 
+def _labelled(v) -> bool:
+    """A guard value made of (label, value) pairs."""
+    return isinstance(v, tuple) and all(
+        type(e) is tuple and len(e) == 2 and type(e[0]) is str for e in v)
+
+
 def _make_runner(graph, backend, inplace=None):
     """The one place graphs become runnable: generated kernels, or the NumPy interpreter."""
     return make_runner(graph, backend, inplace)
@@ -181,6 +195,21 @@ class CompiledFunction:
             if s.autograd is not None:
                 return s.autograd.backward
         return None
+
+    def profile(self, *args, calls: int = 3, **kwargs):
+        """Call ``self(*args, **kwargs)`` ``calls`` times after one untimed call (a first
+        call compiles), timing every node of the graph that runs: a ``graph.interpret.Profile``
+        (``print`` it for a table by op and the slowest nodes; the forward graph with
+        compiled autograd). The calls are real calls (a training step steps)."""
+        self(*args, **kwargs)
+        s = self.cache[-1] if self.cache else None
+        if s is None or s.run_graph is None:
+            raise RuntimeError(f"compile: {self.name} has no compiled graph to profile "
+                               "(it runs eagerly)")
+        with s.run_graph.timed() as prof:
+            for _ in range(calls):
+                self(*args, **kwargs)
+        return prof
 
     def to_dot(self) -> str:
         g = self.graph

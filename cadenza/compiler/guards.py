@@ -75,10 +75,13 @@ class Guard:
     "python_state" (scalar attributes), "module", "optimizer", "identity" (a closure tensor),
     "value" (a closure/global scalar), "requires_grad" (of the traced outputs), "lifted"
     (shape and dtype of a tensor read live by the graph)."""
-    __slots__ = ("label", "get", "kind")
+    __slots__ = ("label", "get", "kind", "values")
 
-    def __init__(self, label: str, get, kind: str):
+    def __init__(self, label: str, get, kind: str, values=None):
         self.label, self.get, self.kind = label, get, kind
+        # optional cheap form of get() for a guard whose value is a tuple of (label, value)
+        # pairs: the values alone, in the same order (no label strings made on every call)
+        self.values = values
 
     def __repr__(self) -> str:
         return f"Guard({self.label!r}, kind={self.kind!r})"
@@ -283,7 +286,17 @@ def _module_guards(d, name, m):
                 out.append((f"{path}.{bn} (identity)", id(b)))
             out.append((f"{path} submodules", tuple(sub._modules)))
         return tuple(out)
-    d.guards.append(Guard(name, get, "module"))
+
+    def values():
+        out = []
+        add, extend = out.append, out.extend
+        for sub, _ in entries:
+            add(sub.training)
+            extend(map(id, sub._parameters.values()))
+            extend(map(id, sub._buffers.values()))
+            add(tuple(sub._modules))
+        return tuple(out)
+    d.guards.append(Guard(name, get, "module", values))
 
 
 def _optimizer_guards(d, name, opt):

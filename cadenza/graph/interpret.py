@@ -6,6 +6,9 @@ maths. The graph is turned into a list of small closures once (``Interpreter(gra
 each call is one loop over them."""
 from __future__ import annotations
 
+import contextlib
+import time
+
 import numpy as np
 
 from .ir import Fused, Graph, Value, substitute_refs, has_refs, _refs_in
@@ -111,6 +114,7 @@ class Interpreter:
         return run
 
     device_xp = None      # the device array module of the current call (None: NumPy)
+    prof = None           # the Profile of an open ``timed()`` block
 
     def __call__(self, arrays):
         dev = next((a for a in arrays if type(a) is not np.ndarray and
@@ -122,6 +126,8 @@ class Interpreter:
             if i in host:                       # a Python number (an lr) joins the device,
                 a = self.device_xp.asarray(a)   # as eager moves a CPU operand of a CUDA op
             env[i] = a
+        if self.prof is not None:
+            self.prof.calls += 1
         token = fp_state.set(FP_QUIET)  # inf/nan results are silent, as in eager mode
         try:
             for step, dead in self.steps:
@@ -131,6 +137,69 @@ class Interpreter:
         finally:
             fp_state.reset(token)
         return [env[i] for i in self.output_ids]
+
+
+    @contextlib.contextmanager
+    def timed(self):
+        """Within ``with runner.timed() as prof:`` every call times each node (wall clock)
+        into ``prof`` (a Profile: seconds per node, summed over the calls): where a compiled
+        step's time goes, per kernel, BLAS product and NumPy call."""
+        nodes = [n for n in self.graph.nodes if n.op != "input"]
+        prof = Profile(nodes)
+        spent = prof.seconds
+        plain = self.steps
+
+        def timed(j, step):
+            def run(env):
+                t = time.perf_counter()
+                step(env)
+                spent[j] += time.perf_counter() - t
+            return run
+        self.steps = [(timed(j, st), dead) for j, (st, dead) in enumerate(plain)]
+        self.prof = prof
+        try:
+            yield prof
+        finally:
+            self.steps, self.prof = plain, None
+
+
+class Profile:
+    """Seconds per node of a graph's calls (``Interpreter.timed``), summed over ``calls``;
+    ``rows()`` is [(seconds per call, node)] in execution order, ``by_op()`` sums them by op
+    name (fused kernels as ``fused``), ``str()`` is a table by op and the slowest nodes."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.seconds = [0.0] * len(nodes)
+        self.calls = 0
+
+    @property
+    def rows(self) -> list:
+        c = max(self.calls, 1)
+        return [(t / c, n) for t, n in zip(self.seconds, self.nodes)]
+
+    @staticmethod
+    def _name(n) -> str:
+        return "fused" if isinstance(n.op, Fused) else n.op_name
+
+    def by_op(self) -> dict:
+        out: dict = {}
+        for t, n in self.rows:
+            out[self._name(n)] = out.get(self._name(n), 0.0) + t
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def __str__(self, top: int = 15) -> str:
+        total = sum(t for t, _ in self.rows) or 1e-12
+        lines = [f"{total * 1e3:.3f} ms per call in {len(self.rows)} nodes ({self.calls} calls)"]
+        lines += [f"  {k:24s} {t * 1e3:9.3f} ms {100 * t / total:5.1f}%"
+                  for k, t in self.by_op().items()]
+        lines.append("slowest nodes:")
+        for t, n in sorted(self.rows, key=lambda r: -r[0])[:top]:
+            what = (",".join(m.op_name for m in n.op.members)[:40] if isinstance(n.op, Fused)
+                    else "")
+            ins = ", ".join(v.type for v in n.uses()[:3])
+            lines.append(f"  {t * 1e3:9.3f} ms {self._name(n)} {what} {n.out.type} <- {ins}")
+        return "\n".join(lines)
 
 
 def run(graph: Graph, arrays):

@@ -1,0 +1,164 @@
+"""GEMMs of compiled graphs called straight into NumPy's BLAS (``cadenza.codegen.blas``): float64
+products equal NumPy's ``matmul`` bit for bit on every operand layout (contiguous, transposed
+views, broadcast batches, strided batches of per-head views), float32 within rounding, the
+bias of ``linear``; compiled graphs with products equal eager; products BLAS cannot take fall
+back to NumPy."""
+import numpy as np
+import pytest
+
+import cadenza
+from cadenza.codegen import blas, executor
+from cadenza.codegen.executor import KernelRunner
+
+from _cc import require_cc
+
+
+def _lib():
+    require_cc()
+    lib = blas.library()
+    if lib is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this module knows")
+    return lib
+
+
+def _numpy(a, b):
+    """What eager's Matmul.forward computes (ops.linalg._blas_layout copies, then matmul)."""
+    fix = lambda x: x if x.flags.c_contiguous or x.flags.f_contiguous else np.ascontiguousarray(x)
+    return np.matmul(fix(a), fix(b))
+
+
+def _cases(rng, dt):
+    r = lambda *s: rng.standard_normal(s).astype(dt)
+    q = r(2, 9, 3, 8)                                   # (B, T, H, D) before the head split
+    yield r(7, 5), r(5, 6)
+    yield r(5, 7).T, r(5, 6)                            # transposed left operand
+    yield r(7, 5), r(6, 5).T                            # transposed right operand
+    yield r(3, 7, 5), r(3, 5, 6)
+    yield r(3, 1, 7, 5), r(4, 5, 6)                     # broadcast batch
+    yield r(7, 5), r(4, 5, 6)
+    yield q.transpose(0, 2, 1, 3), q.transpose(0, 2, 3, 1)   # per-head views: q @ k^T
+    yield q[:, :, 1].transpose(0, 2, 1), r(2, 9, 4)           # a strided slice, transposed
+    yield r(9, 12)[:, ::2], r(6, 4)                     # strided: not a BLAS layout
+    if dt == np.float32:                                # single rows/columns (decoding)
+        yield r(1, 5), r(6, 5).T
+        yield r(2, 1, 5), r(2, 5, 1)
+        yield r(3, 5, 4)[:, :1], r(4, 7)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gemm_matches_numpy(dt, threads):
+    lib = _lib()
+    rng = np.random.default_rng(0)
+    for a, b in _cases(rng, dt):
+        ref = _numpy(a, b)
+        g = blas.Gemm(lib, dt, ref.shape, exact=dt == np.float64, copies=True)
+        g.threads = threads
+        got = g(a, b)
+        if got is None:   # not a BLAS layout: the executor uses NumPy
+            assert not (a.flags.c_contiguous or a.flags.f_contiguous) and dt == np.float32
+            continue
+        assert got.shape == ref.shape and got.dtype == ref.dtype
+        if dt == np.float64:
+            assert np.array_equal(got, ref), (a.shape, a.strides, b.shape, b.strides)
+        else:
+            np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_gemm_bias_and_row_blocks(dt):
+    lib = _lib()
+    rng = np.random.default_rng(1)
+    x, w, bias = (rng.standard_normal(s).astype(dt) for s in ((300, 40), (50, 40), (50,)))
+    ref = np.matmul(x, w.T)
+    ref += bias
+    g = blas.Gemm(lib, dt, ref.shape, exact=dt == np.float64)
+    g.threads = 3      # float32: row blocks over 3 threads
+    got = g(x, w.T, bias)
+    if dt == np.float64:
+        assert np.array_equal(got, ref)
+    else:
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_products_equal_eager_float64():
+    _lib()
+    cadenza.manual_seed(0)
+    lin = cadenza.nn.Linear(12, 7).double()
+    q = cadenza.randn(2, 5, 3, 4, dtype=cadenza.float64, requires_grad=True)
+
+    def f(x, q):
+        h = lin(x).relu()
+        qh = q.transpose(1, 2)
+        att = (qh @ qh.transpose(-2, -1)) @ qh
+        return h.sum() + att.sum(), h @ h.T
+
+    x = cadenza.randn(9, 12, dtype=cadenza.float64)
+    cf = cadenza.compile(f)
+    for _ in range(3):
+        want = f(x, q)
+        got = cf(x, q)
+        for w_, g_ in zip(want, got):
+            assert np.array_equal(w_.detach().numpy(), g_.detach().numpy())
+    runner = cf.cache[-1].run_graph
+    assert isinstance(runner, KernelRunner)
+
+
+def test_products_only_graph_uses_blas(monkeypatch):
+    _lib()
+    calls = []
+    orig = blas.Gemm.__call__
+    monkeypatch.setattr(blas.Gemm, "__call__",
+                        lambda self, *a: calls.append(1) or orig(self, *a))
+    a = cadenza.randn(6, 5)
+    b = cadenza.randn(3, 5, 4)
+    cf = cadenza.compile(lambda a, b: a @ b)
+    for _ in range(2):
+        got = cf(a, b)
+    np.testing.assert_allclose(got.numpy(), (a @ b).numpy(), rtol=1e-6, atol=1e-6)
+    assert calls
+
+
+def test_without_blas_the_interpreter_runs(monkeypatch):
+    monkeypatch.setitem(blas._state, "lib", None)
+    a = cadenza.randn(6, 5, dtype=cadenza.float64)
+    cf = cadenza.compile(lambda a: a @ a.T + 1)
+    got = cf(a)
+    assert np.array_equal(got.numpy(), (a @ a.T + 1).numpy())
+
+
+def test_pool_from_several_threads_at_once():
+    """Concurrent callers (ctypes releases the GIL): one job runs on the pool, the others on
+    their own thread; every result is right."""
+    import threading
+    lib = _lib()
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2, 16, 70, 30)).astype(np.float32), \
+        rng.standard_normal((2, 16, 30, 40)).astype(np.float32)
+    ref = np.matmul(a, b)
+    g = blas.Gemm(lib, np.float32, ref.shape, exact=False)
+    g.threads = 2
+    bad = []
+
+    def work():
+        for _ in range(20):
+            if not np.allclose(g(a, b), ref, rtol=1e-5, atol=1e-5):
+                bad.append(1)
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
+    assert set(blas.stats()) == {"shared_jobs", "backoffs", "waited_s", "worked_s"}
+
+
+def test_profile_of_a_compiled_step():
+    cadenza.manual_seed(0)
+    lin = cadenza.nn.Linear(8, 4)
+    f = cadenza.compile(lambda x: (lin(x).relu() @ lin.weight).sum())
+    prof = f(cadenza.randn(5, 8)) and f.profile(cadenza.randn(5, 8), calls=2)
+    assert prof.calls == 2 and len(prof.rows) == len([n for n in f.graph.nodes
+                                                      if n.op != "input"])
+    assert "linear" in prof.by_op() and all(t >= 0 for t, _ in prof.rows)
+    assert "slowest nodes" in str(prof)
