@@ -22,6 +22,7 @@ _state: dict = {}
 
 _TEMPLATE = r"""
 #include <stdlib.h>
+#include <math.h>
 #define DEFINE(T, S)                                                                          \
 /* cols[((c*kh+i)*kw+j), n, y*ow+x] = x[n, c, y*sh-ph+i*dh, x*sw-pw+j*dw] (0 outside) */     \
 void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H, long W,     \
@@ -104,6 +105,76 @@ void cz_onl_to_nol_##S(const T* restrict src, const T* restrict bias, T* restric
         else for (long l = 0; l < L; l++) d[l] = s[l];                                        \
     }                                                                                         \
 }                                                                                             \
+/* max pooling over planes (N*C, H, W): the window's maximum over its real elements in      \
+   (i, j) order, NaN propagating as np.maximum; padding never wins */                        \
+void cz_maxpool_##S(const T* restrict x, T* restrict out, long P, long H, long W, long kh,     \
+                    long kw, long sh, long sw, long ph, long pw, long dh, long dw, long oh,   \
+                    long ow) {                                                                \
+    _Pragma("omp parallel for if(cz_parallel)")                                               \
+    for (long p = 0; p < P; p++) {                                                            \
+        const T* src = x + p * H * W; T* dst = out + p * oh * ow;                             \
+        for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {                   \
+            T m = -INFINITY;                                                                  \
+            for (long i = 0; i < kh; i++) {                                                   \
+                long r = yo * sh - ph + i * dh;                                               \
+                if (r < 0 || r >= H) continue;                                                \
+                for (long j = 0; j < kw; j++) {                                               \
+                    long q = xo * sw - pw + j * dw;                                           \
+                    if (q < 0 || q >= W) continue;                                            \
+                    T v = src[r * W + q];                                                     \
+                    if (v >= m || v != v) m = m != m ? m : v;                                 \
+                }                                                                             \
+            }                                                                                 \
+            dst[yo * ow + xo] = m;                                                            \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* its gradient: each window's winner is its first real element equal to out (the last NaN  \
+   when out is NaN); gx gathers g from the windows each element wins, in window-element     \
+   order k = i*kw + j as ops/pool.py scatters them. mode 0: g * (won) for elements inside a  \
+   window (the multiply of pool.py's fast path), mode 1: g where won (one window each),      \
+   mode 2: 0 + the sum over windows (overlapping windows) */                                  \
+void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,      \
+                        T* restrict gx, long P, long H, long W, long kh, long kw, long sh,    \
+                        long sw, long ph, long pw, long dh, long dw, long oh, long ow,        \
+                        long mode) {                                                          \
+    _Pragma("omp parallel if(cz_parallel)")                                                   \
+    {                                                                                         \
+    int* win = malloc(sizeof(int) * oh * ow);                                                 \
+    _Pragma("omp for")                                                                        \
+    for (long p = 0; p < P; p++) {                                                            \
+        const T* src = x + p * H * W; const T* o_ = out + p * oh * ow;                        \
+        const T* gp = g + p * oh * ow; T* dst = gx + p * H * W;                               \
+        for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {                   \
+            T o = o_[yo * ow + xo]; int best = -1;                                            \
+            for (long k = 0; k < kh * kw; k++) {                                              \
+                long r = yo * sh - ph + (k / kw) * dh, q = xo * sw - pw + (k % kw) * dw;      \
+                if (r < 0 || r >= H || q < 0 || q >= W) continue;                             \
+                T v = src[r * W + q];                                                         \
+                if (o != o) { if (v != v) best = k; }                                         \
+                else if (v == o) { best = k; break; }                                         \
+            }                                                                                 \
+            win[yo * ow + xo] = best;                                                         \
+        }                                                                                     \
+        for (long r = 0; r < H; r++) for (long q = 0; q < W; q++) {                           \
+            T val = 0;                                                                        \
+            for (long i = 0; i < kh; i++) {                                                   \
+                long t = r + ph - i * dh;                                                     \
+                if (t < 0 || t % sh || t / sh >= oh) continue;                                \
+                for (long j = 0; j < kw; j++) {                                               \
+                    long u = q + pw - j * dw;                                                 \
+                    if (u < 0 || u % sw || u / sw >= ow) continue;                            \
+                    long w_ = (t / sh) * ow + u / sw; int won = win[w_] == i * kw + j;        \
+                    if (mode == 0) val = gp[w_] * (T)won;                                     \
+                    else if (won) val = mode == 1 ? gp[w_] : val + gp[w_];                    \
+                }                                                                             \
+            }                                                                                 \
+            dst[r * W + q] = val;                                                             \
+        }                                                                                     \
+    }                                                                                         \
+    free(win);                                                                                \
+    }                                                                                         \
+}                                                                                             \
 /* out[c, r] = src[r, c] for a (R, C) matrix, in 32x32 tiles */                             \
 void cz_transpose_##S(const T* restrict src, T* restrict out, long R, long C) {               \
     _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
@@ -132,7 +203,8 @@ _P = ctypes.c_void_p
 _L = ctypes.c_long
 _SIGNATURES = {"im2col": [_P, _P] + [_L] * 14, "col2im": [_P, _P] + [_L] * 14,
                "onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
-               "transpose": [_P, _P, _L, _L]}
+               "transpose": [_P, _P, _L, _L], "maxpool": [_P, _P] + [_L] * 13,
+               "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 14}
 
 
 def lib():

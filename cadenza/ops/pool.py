@@ -1,4 +1,5 @@
-"""Max pooling as a primitive pair. As a composite (unfold, argmax, one-hot where, sum) it cost
+"""Max pooling as a primitive pair (forward and gradient in C through backend/ckernels.py when
+a compiler is found, else the NumPy forms below, which give the same values). As a composite (unfold, argmax, one-hot where, sum) it cost
 ~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step materialised the windows,
 compared them against a one-hot and folded the gradient back. Here the forward is kh*kw
 strided ``maximum`` passes over the (padded) input, and the derivative primitive
@@ -16,6 +17,7 @@ from .._tensor_base import _make
 from .conv import unfold
 from .elementwise import where
 from .shape import pad
+from ..backend import ckernels
 
 __all__: list = []   # max_pool2d here is the primitive helper behind F.max_pool2d
 
@@ -63,9 +65,23 @@ def _window(a, i, j, oh, ow, stride, dilation):
     return a[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
 
 
+def _geometry_args(x, kernel, stride, padding, dilation, oh, ow):
+    n, c, h, w = x.shape
+    return (n * c, h, w, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+            dilation[0], dilation[1], oh, ow)
+
+
 def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                     ceil_mode=False):
     oh, ow, rh, rw = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    if xp is np:   # the C kernel (backend/ckernels.py) when built: the same values
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+        fn = ckernels.kernel("maxpool", x, out)
+        if fn is not None:
+            fn(x.ctypes.data, out.ctypes.data,
+               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow))
+            return out
     a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
     out = None
     for i in range(kernel[0]):
@@ -146,6 +162,15 @@ def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     overlap = stride[0] < dilation[0] * (kh - 1) + 1 or stride[1] < dilation[1] * (kw - 1) + 1
     dt = np.result_type(g, x)
     nan = out.dtype.kind == "f" and xp.isnan(out).any()
+    if xp is np:   # the C kernel in the mode of the NumPy branch below: the same values
+        g, x, out = (np.ascontiguousarray(a) for a in (g, x, out))
+        gx = np.empty(x.shape, dtype=dt)
+        fn = ckernels.kernel("maxpool_bwd", g, x, out, gx)
+        if fn is not None:
+            mode = 2 if overlap else 1 if padded or nan else 0
+            fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data,
+               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow), mode)
+            return gx
     if not padded and not overlap and xp is np and not nan:
         tiled = tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1) and \
             h == oh * kh and w == ow * kw

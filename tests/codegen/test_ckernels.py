@@ -102,3 +102,43 @@ def test_without_a_compiler_the_numpy_path_gives_the_same_values(tmp_path):
     without, err = _run(tmp_path, CC=str(tmp_path / "no-such-cc"))
     assert with_cc["lib"] and not without["lib"] and err == ""
     assert with_cc["values"] == without["values"]
+
+
+POOLS = [((2, 3, 8, 8), dict(kernel_size=2)),
+         ((2, 3, 9, 7), dict(kernel_size=3, stride=2, padding=1)),
+         ((2, 2, 7, 7), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0), dilation=2,
+                             ceil_mode=True)),
+         ((1, 2, 9, 8), dict(kernel_size=3, stride=1, padding=1)),
+         ((2, 2, 9, 9), dict(kernel_size=2, stride=3)),
+         ((2, 2, 5, 5), dict(kernel_size=2, ceil_mode=True))]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(POOLS)))
+def test_max_pool2d_c_and_numpy_paths_agree_and_match_torch(case, dt, ties, monkeypatch):
+    """Values and gradients; ``ties``: repeated maxima, signed zeros and a NaN (the winner is
+    the window's first maximum, or its last NaN, as torch)."""
+    require_cc()
+    shape, kw = POOLS[case]
+    rng = np.random.default_rng(case)
+    x = rng.standard_normal(shape).astype(dt)
+    if ties:
+        x.flat[::7], x.flat[::11], x.flat[5] = 0.0, -0.0, np.nan
+        x.flat[::13] = x.flat[1]
+    res = []
+    for enabled in (True, False):
+        monkeypatch.setattr(ckernels, "enabled", enabled)
+        cx = cadenza.tensor(x, requires_grad=True)
+        out = F.max_pool2d(cx, **kw)
+        g = np.random.default_rng(1).standard_normal(tuple(out.shape)).astype(dt)
+        out.backward(cadenza.tensor(g))
+        res.append((out.detach().numpy(), cx.grad.numpy()))
+    (out_c, gx_c), (out_np, gx_np) = res
+    assert np.array_equal(out_c, out_np, equal_nan=True) and gx_c.tobytes() == gx_np.tobytes()
+    tx = torch.tensor(x, requires_grad=True)
+    to = torch.nn.functional.max_pool2d(tx, **kw)
+    to.backward(torch.tensor(g))
+    np.testing.assert_array_equal(out_c, to.detach().numpy())
+    # overlapping windows sum in another order than torch's
+    np.testing.assert_allclose(gx_c, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
