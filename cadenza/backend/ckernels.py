@@ -1,6 +1,7 @@
 """Hand-written C kernels that eager NumPy ops call through ctypes: the data movement around
-convolution's GEMM (im2col into a (C*kh*kw, N*L) matrix, the gathering col2im of its
-gradient, the (O, N, L) <-> (N, O, L) transposes with the bias added) and max pooling.
+convolution's GEMM (im2col into a (C*kh*kw, N*L) matrix, the col2im of its gradient, the
+(O, N, L) <-> (N, O, L) transposes with the bias added) and max pooling's gradient over
+overlapping windows.
 
 The library is built on first use with the system C compiler into the same disk cache as the
 compiled graphs' kernels (backend/cbuild.py), so a process pays the compiler once per machine.
@@ -105,39 +106,13 @@ void cz_onl_to_nol_##S(const T* restrict src, const T* restrict bias, T* restric
         else for (long l = 0; l < L; l++) d[l] = s[l];                                        \
     }                                                                                         \
 }                                                                                             \
-/* max pooling over planes (N*C, H, W): the window's maximum over its real elements in      \
-   (i, j) order, NaN propagating as np.maximum; padding never wins */                        \
-void cz_maxpool_##S(const T* restrict x, T* restrict out, long P, long H, long W, long kh,     \
-                    long kw, long sh, long sw, long ph, long pw, long dh, long dw, long oh,   \
-                    long ow) {                                                                \
-    _Pragma("omp parallel for if(cz_parallel)")                                               \
-    for (long p = 0; p < P; p++) {                                                            \
-        const T* src = x + p * H * W; T* dst = out + p * oh * ow;                             \
-        for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {                   \
-            T m = -INFINITY;                                                                  \
-            for (long i = 0; i < kh; i++) {                                                   \
-                long r = yo * sh - ph + i * dh;                                               \
-                if (r < 0 || r >= H) continue;                                                \
-                for (long j = 0; j < kw; j++) {                                               \
-                    long q = xo * sw - pw + j * dw;                                           \
-                    if (q < 0 || q >= W) continue;                                            \
-                    T v = src[r * W + q];                                                     \
-                    if (v >= m || v != v) m = m != m ? m : v;                                 \
-                }                                                                             \
-            }                                                                                 \
-            dst[yo * ow + xo] = m;                                                            \
-        }                                                                                     \
-    }                                                                                         \
-}                                                                                             \
-/* its gradient: each window's winner is its first real element equal to out (the last NaN  \
-   when out is NaN); gx gathers g from the windows each element wins, in window-element     \
-   order k = i*kw + j as ops/pool.py scatters them. mode 0: g * (won) for elements inside a  \
-   window (the multiply of pool.py's fast path), mode 1: g where won (one window each),      \
-   mode 2: 0 + the sum over windows (overlapping windows) */                                  \
+/* max pooling's gradient where windows overlap: each window's winner is its first real     \
+   element equal to out (the last NaN when out is NaN), and gx sums g over the windows each  \
+   element wins from 0, window element k = i*kw + j by k, as ops/pool.py scatters it (where  \
+   windows do not overlap NumPy's strided passes are as fast) */                             \
 void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,      \
                         T* restrict gx, long P, long H, long W, long kh, long kw, long sh,    \
-                        long sw, long ph, long pw, long dh, long dw, long oh, long ow,        \
-                        long mode) {                                                          \
+                        long sw, long ph, long pw, long dh, long dw, long oh, long ow) {      \
     _Pragma("omp parallel if(cz_parallel)")                                                   \
     {                                                                                         \
     int* win = malloc(sizeof(int) * oh * ow);                                                 \
@@ -145,31 +120,27 @@ void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restr
     for (long p = 0; p < P; p++) {                                                            \
         const T* src = x + p * H * W; const T* o_ = out + p * oh * ow;                        \
         const T* gp = g + p * oh * ow; T* dst = gx + p * H * W;                               \
+        for (long e = 0; e < H * W; e++) dst[e] = 0;                                          \
         for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {                   \
-            T o = o_[yo * ow + xo]; int best = -1;                                            \
-            for (long k = 0; k < kh * kw; k++) {                                              \
-                long r = yo * sh - ph + (k / kw) * dh, q = xo * sw - pw + (k % kw) * dw;      \
-                if (r < 0 || r >= H || q < 0 || q >= W) continue;                             \
-                T v = src[r * W + q];                                                         \
-                if (o != o) { if (v != v) best = k; }                                         \
-                else if (v == o) { best = k; break; }                                         \
-            }                                                                                 \
-            win[yo * ow + xo] = best;                                                         \
-        }                                                                                     \
-        for (long r = 0; r < H; r++) for (long q = 0; q < W; q++) {                           \
-            T val = 0;                                                                        \
-            for (long i = 0; i < kh; i++) {                                                   \
-                long t = r + ph - i * dh;                                                     \
-                if (t < 0 || t % sh || t / sh >= oh) continue;                                \
+            T o = o_[yo * ow + xo]; long best = -1, nan = o != o;                             \
+            for (long i = 0; i < kh && (nan || best < 0); i++) {                              \
+                long r = yo * sh - ph + i * dh;                                               \
+                if (r < 0 || r >= H) continue;                                                \
                 for (long j = 0; j < kw; j++) {                                               \
-                    long u = q + pw - j * dw;                                                 \
-                    if (u < 0 || u % sw || u / sw >= ow) continue;                            \
-                    long w_ = (t / sh) * ow + u / sw; int won = win[w_] == i * kw + j;        \
-                    if (mode == 0) val = gp[w_] * (T)won;                                     \
-                    else if (won) val = mode == 1 ? gp[w_] : val + gp[w_];                    \
+                    long q = xo * sw - pw + j * dw;                                           \
+                    if (q < 0 || q >= W) continue;                                            \
+                    T v = src[r * W + q];                                                     \
+                    if (nan ? v != v : v == o) { best = i * kw + j; if (!nan) break; }        \
                 }                                                                             \
             }                                                                                 \
-            dst[r * W + q] = val;                                                             \
+            win[yo * ow + xo] = (int)best;                                                    \
+        }                                                                                     \
+        for (long k = 0; k < kh * kw; k++) {                                                  \
+            long i = k / kw, j = k - i * kw;                                                  \
+            for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {               \
+                long r = yo * sh - ph + i * dh, q = xo * sw - pw + j * dw;                    \
+                if (win[yo * ow + xo] == k) dst[r * W + q] += gp[yo * ow + xo];               \
+            }                                                                                 \
         }                                                                                     \
     }                                                                                         \
     free(win);                                                                                \
@@ -203,8 +174,7 @@ _P = ctypes.c_void_p
 _L = ctypes.c_long
 _SIGNATURES = {"im2col": [_P, _P] + [_L] * 14, "col2im": [_P, _P] + [_L] * 14,
                "onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
-               "transpose": [_P, _P, _L, _L], "maxpool": [_P, _P] + [_L] * 13,
-               "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 14}
+               "transpose": [_P, _P, _L, _L], "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
 
 
 def lib():

@@ -1,12 +1,12 @@
-"""Max pooling as a primitive pair (forward and gradient in C through backend/ckernels.py when a
-compiler is found, else the NumPy forms below, which give the same values). As a composite
-(unfold, argmax, one-hot where, sum) it cost ~4x the convolutions' GEMMs in
-bench/w4_cnn_train.py: each step materialised the windows, compared them against a one-hot and
-folded the gradient back. Here the forward is kh*kw strided ``maximum`` passes over the (padded)
-input, and the derivative primitive ``max_pool2d_backward`` recomputes which element of each
-window won (the first maximum, as torch) and writes the gradient there. Its own backward is
-written in Tensor ops (unfold, argmax, where), so higher-order gradients still work (DESIGN.md
-section 2)."""
+"""Max pooling as a primitive pair (the gradient over overlapping windows in C through
+backend/ckernels.py when a compiler is found, else the NumPy form below, which gives the same
+values; NumPy's strided passes are as fast as C elsewhere). As a composite (unfold, argmax, one-
+hot where, sum) it cost ~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step
+materialised the windows, compared them against a one-hot and folded the gradient back. Here the
+forward is kh*kw strided ``maximum`` passes over the (padded) input, and the derivative
+primitive ``max_pool2d_backward`` recomputes which element of each window won (the first
+maximum, as torch) and writes the gradient there. Its own backward is written in Tensor ops
+(unfold, argmax, where), so higher-order gradients still work (DESIGN.md section 2)."""
 from __future__ import annotations
 
 import math
@@ -75,14 +75,6 @@ def _geometry_args(x, kernel, stride, padding, dilation, oh, ow):
 def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                     ceil_mode=False):
     oh, ow, rh, rw = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    if xp is np:   # the C kernel (backend/ckernels.py) when built: the same values
-        x = np.ascontiguousarray(x)
-        out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-        fn = ckernels.kernel("maxpool", x, out)
-        if fn is not None:
-            fn(x.ctypes.data, out.ctypes.data,
-               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow))
-            return out
     a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
     out = None
     for i in range(kernel[0]):
@@ -163,14 +155,13 @@ def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     overlap = stride[0] < dilation[0] * (kh - 1) + 1 or stride[1] < dilation[1] * (kw - 1) + 1
     dt = np.result_type(g, x)
     nan = out.dtype.kind == "f" and xp.isnan(out).any()
-    if xp is np:   # the C kernel in the mode of the NumPy branch below: the same values
+    if overlap and xp is np:   # one C pass (backend/ckernels.py) for the kh*kw below
         g, x, out = (np.ascontiguousarray(a) for a in (g, x, out))
         gx = np.empty(x.shape, dtype=dt)
         fn = ckernels.kernel("maxpool_bwd", g, x, out, gx)
         if fn is not None:
-            mode = 2 if overlap else 1 if padded or nan else 0
             fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data,
-               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow), mode)
+               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow))
             return gx
     if not padded and not overlap and xp is np and not nan:
         tiled = tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1) and \
