@@ -281,6 +281,7 @@ def _geom(attrs):
 class Conv2d(Op):
     """out = conv(x, w) + b for x (N, C, H, W), w (O, C, kh, kw), b (O,) or None, groups=1:
     im2col, one GEMM, and the (O, N, L) -> (N, O, L) pass that adds the bias."""
+    autocast = "lower"   # a GEMM, as the matmul it replaces
     name, kind = "conv2d", "library"
     forward = staticmethod(_conv2d_fwd)
 
@@ -308,6 +309,7 @@ class Conv2d(Op):
 @register
 class Conv2dInputGrad(Op):
     """gx = col2im(W^T g): the adjoint of conv2d in x (linear in g and in w)."""
+    autocast = "lower"   # a GEMM, as the matmul it replaces
     name, kind, onnx = "conv2d_input_grad", "library", None
     forward = staticmethod(_conv2d_input_grad)
 
@@ -324,6 +326,7 @@ class Conv2dInputGrad(Op):
 @register
 class Conv2dWeightGrad(Op):
     """gw = g cols(x)^T: the adjoint of conv2d in w (linear in g and in x)."""
+    autocast = "lower"   # a GEMM, as the matmul it replaces
     name, kind, onnx = "conv2d_weight_grad", "library", None
     forward = staticmethod(_conv2d_weight_grad)
 
