@@ -1,5 +1,7 @@
-"""Convolutions as composites: unfold (im2col) followed by one (batched) matmul, so their
-gradients of every order come from unfold/fold and matmul. 1-d forms run the 2-d code on a
+"""Convolutions: 2-d with groups=1 (and 1-d, on a height-1 image) is the conv2d primitive
+(ops/conv.py: im2col in C + one GEMM, gradients as primitives of their own); grouped and 3-d
+ones are composites: unfold (im2col) followed by one (batched) matmul, so their gradients of
+every order come from unfold/fold and matmul. 1-d forms run the 2-d code on a
 height-1 image. Transposed convolutions are the adjoint: a matmul followed by fold (col2im)."""
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from .. import ops
 from .._dispatch import state as _state
 from .._creation import zeros as _zeros
 from .._tensor_base import TensorBase as Tensor
-from ..ops.conv import unfold, fold, out_size
+from ..ops.conv import unfold, fold, out_size, conv2d as conv2d_prim
 from ..ops.views import owned
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import ntuple
@@ -85,6 +87,8 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
     oh = out_size(H, kh, dilation[0], padding[0], stride[0])
     ow = out_size(W, kw, dilation[1], padding[1], stride[1])
     O = weight.shape[0]
+    if groups == 1 and (bias is None or bias.dtype is x.dtype):
+        return conv2d_prim(x, weight, bias, tuple(stride), tuple(padding), tuple(dilation))
     cols = unfold(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
     L = oh * ow
     if groups == 1:

@@ -1,12 +1,15 @@
 """Sliding-window primitives: unfold (im2col) and its adjoint fold (col2im), both 2-d over
-(N, C, H, W). Convolution, pooling and their 1-d forms are composites over these and matmul
-(see cadenza/functional/conv.py), so their gradients of any order come for free."""
+(N, C, H, W), and conv2d (groups=1) with its two gradient primitives (each one GEMM between
+C-kernel layout passes; their own gradients are each other, so every order works). Grouped
+convolutions, pooling composites and the 3-d forms are built over unfold/fold and matmul
+(see cadenza/functional/conv.py)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
+from ..backend import ckernels
 
 __all__ = ["fold", "unfold"]
 
@@ -161,3 +164,182 @@ def _check_window(op, spatial, k, d, p, s):
         if out_size(n, kk, dd, pp, ss) <= 0:
             raise ShapeError(f"{op}: input spatial size {tuple(spatial)} is too small for "
                              f"kernel {k} with dilation {d} and padding {p}")
+
+
+# --------------------------------------------------------------------------- convolution
+# conv2d (groups=1) as three primitives around one GEMM each: the output is
+# W (O, C*kh*kw) @ cols (C*kh*kw, N*L), the input gradient col2im(W^T @ g), the weight gradient
+# g @ cols^T, with g as the (O, N*L) matrix. One GEMM over the whole batch (not N small ones:
+# ResNet's late layers have L = 4 or 1) whose operands the C kernels of backend/ckernels.py
+# lay out; without them the NumPy forms below lay out the same matrices, and the GEMM is the
+# same np.matmul call, so both paths give the same bits.
+
+_GEOM = ("stride", "padding", "dilation")
+
+
+def _im2col(xp, x, kernel, stride, padding, dilation, oh, ow):
+    """The (C*kh*kw, N*oh*ow) matrix of x's windows (zeros where a window reads padding)."""
+    n, c, h, w = x.shape
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    if xp is np:
+        x = np.ascontiguousarray(x)
+        cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+        fn = ckernels.kernel("im2col", x, cols)
+        if fn is not None:
+            fn(x.ctypes.data, cols.ctypes.data, n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw,
+               oh, ow)
+            return cols
+    x = _pad_hw(xp, x, ph, pw)
+    s0, s1, s2, s3 = x.strides
+    win = xp.lib.stride_tricks.as_strided(
+        x, (c, kh, kw, n, oh, ow), (s1, s2 * dh, s3 * dw, s0, s2 * sh, s3 * sw))
+    return xp.ascontiguousarray(win).reshape(c * kh * kw, n * oh * ow)
+
+
+def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
+    """The adjoint of _im2col: (C*kh*kw, N*L) -> (N, C, H, W), window sums in fold's order."""
+    (h, w), (kh, kw) = size, kernel
+    c = cols.shape[0] // (kh * kw)
+    if xp is np:
+        out = np.empty((n, c, h, w), dtype=cols.dtype)
+        fn = ckernels.kernel("col2im", cols, out)
+        if fn is not None:
+            (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
+            fn(cols.ctypes.data, out.ctypes.data, n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw,
+               oh, ow)
+            return out
+    batched = cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2)
+    return _fold_fwd(xp, batched, output_size=size, kernel=kernel, dilation=dilation,
+                     padding=padding, stride=stride)
+
+
+def _as_matrix(xp, g):
+    """A gradient (N, O, oh, ow) as the (O, N*oh*ow) matrix of the GEMMs."""
+    n, o, oh, ow = g.shape
+    if xp is np:
+        g = np.ascontiguousarray(g)
+        m = np.empty((o, n * oh * ow), dtype=g.dtype)
+        fn = ckernels.kernel("nol_to_onl", g, m)
+        if fn is not None:
+            fn(g.ctypes.data, m.ctypes.data, o, n, oh * ow)
+            return m
+    return xp.ascontiguousarray(g.reshape(n, o, oh * ow).transpose(1, 0, 2)).reshape(
+        o, n * oh * ow)
+
+
+def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    n, _, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh, ow = out_size(h, kh, dilation[0], padding[0], stride[0]), \
+        out_size(wd, kw, dilation[1], padding[1], stride[1])
+    cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, oh, ow)
+    prod = xp.matmul(w.reshape(o, -1), cols)                     # (O, N*L)
+    out = xp.empty((n, o, oh, ow), dtype=prod.dtype)
+    if xp is np:
+        bias = None if b is None else np.ascontiguousarray(b, dtype=prod.dtype)
+        fn = ckernels.kernel("onl_to_nol", prod, out, *(() if bias is None else (bias,)))
+        if fn is not None:
+            fn(prod.ctypes.data, ckernels.ptr(bias), out.ctypes.data, o, n, oh * ow)
+            return out
+    prod = prod.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+    if b is None:
+        out[...] = prod
+    else:
+        xp.add(prod, b.reshape(1, o, 1, 1), out=out)
+    return out
+
+
+def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0),
+                       dilation=(1, 1)):
+    n, o, oh, ow = g.shape
+    cols = xp.matmul(w.reshape(o, -1).T, _as_matrix(xp, g))     # (C*kh*kw, N*L)
+    return _col2im(xp, cols, n, input_size, w.shape[2:], stride, padding, dilation, oh, ow)
+
+
+def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                        dilation=(1, 1)):
+    o, (oh, ow) = g.shape[1], g.shape[2:]
+    cols = _im2col(xp, x, kernel, stride, padding, dilation, oh, ow)
+    # (C*kh*kw, O) = cols @ g^T, not g @ cols^T: with the long N*L sum as the inner dimension
+    # of both, OpenBLAS's threads split the short side: measured 7 ms vs 240 ms of CPU for
+    # W4's second layer (O=64, C*kh*kw=288, N*L=12544) on 2 busy cores
+    gwt = xp.matmul(cols, _as_matrix(xp, g).T)
+    if xp is np:
+        gw = np.empty((o, gwt.shape[0]), dtype=gwt.dtype)
+        fn = ckernels.kernel("transpose", gwt, gw)
+        if fn is not None:
+            fn(gwt.ctypes.data, gw.ctypes.data, gwt.shape[0], o)
+            return gw.reshape(o, x.shape[1], *kernel)
+    return xp.ascontiguousarray(gwt.T).reshape(o, x.shape[1], *kernel)
+
+
+def _geom(attrs):
+    return {k: attrs[k] for k in _GEOM}
+
+
+@register
+class Conv2d(Op):
+    """out = conv(x, w) + b for x (N, C, H, W), w (O, C, kh, kw), b (O,) or None, groups=1:
+    im2col, one GEMM, and the (O, N, L) -> (N, O, L) pass that adds the bias."""
+    autocast = "lower"   # a GEMM, as the matmul it replaces
+    name, kind = "conv2d", "library"
+    forward = staticmethod(_conv2d_fwd)
+
+    @staticmethod
+    def onnx(ctx, node, out):
+        a = node.attrs
+        (dh, dw), (ph, pw), (sh, sw) = a["dilation"], a["padding"], a["stride"]
+        ins = [ctx.name(v) for v in node.inputs if hasattr(v, "shape")]
+        kh, kw = node.inputs[1].shape[2:]
+        ctx.node("Conv", ins, out, kernel_shape=[kh, kw], dilations=[dh, dw],
+                 pads=[ph, pw, ph, pw], strides=[sh, sw])
+
+    @staticmethod
+    def backward(c, g):
+        x, w, b = c.saved
+        a = _geom(c.attrs)
+        gx = apply(Conv2dInputGrad, g, w, input_size=tuple(x.shape[2:]), **a) \
+            if c.next[0] is not None else None
+        gw = apply(Conv2dWeightGrad, g, x, kernel=tuple(w.shape[2:]), **a) \
+            if c.next[1] is not None else None
+        gb = g.sum((0, 2, 3)) if b is not None and c.next[2] is not None else None
+        return gx, gw, gb
+
+
+@register
+class Conv2dInputGrad(Op):
+    """gx = col2im(W^T g): the adjoint of conv2d in x (linear in g and in w)."""
+    autocast = "lower"   # a GEMM, as the matmul it replaces
+    name, kind, onnx = "conv2d_input_grad", "library", None
+    forward = staticmethod(_conv2d_input_grad)
+
+    @staticmethod
+    def backward(c, gg):   # <gg, gx(g, w)> = <conv2d(gg, w), g>
+        g, w = c.saved
+        a = _geom(c.attrs)
+        dg = apply(Conv2d, gg, w, None, **a) if c.next[0] is not None else None
+        dw = apply(Conv2dWeightGrad, g, gg, kernel=tuple(w.shape[2:]), **a) \
+            if c.next[1] is not None else None
+        return dg, dw
+
+
+@register
+class Conv2dWeightGrad(Op):
+    """gw = g cols(x)^T: the adjoint of conv2d in w (linear in g and in x)."""
+    autocast = "lower"   # a GEMM, as the matmul it replaces
+    name, kind, onnx = "conv2d_weight_grad", "library", None
+    forward = staticmethod(_conv2d_weight_grad)
+
+    @staticmethod
+    def backward(c, gg):   # <gg, gw(g, x)> = <conv2d(x, gg), g>
+        g, x = c.saved
+        a = _geom(c.attrs)
+        dg = apply(Conv2d, x, gg, None, **a) if c.next[0] is not None else None
+        dx = apply(Conv2dInputGrad, g, gg, input_size=tuple(x.shape[2:]), **a) \
+            if c.next[1] is not None else None
+        return dg, dx
+
+
+def conv2d(x, w, b, stride, padding, dilation):
+    """The primitive on a 4-d input with validated pairs (see functional.conv2d)."""
+    return apply(Conv2d, x, w, b, stride=stride, padding=padding, dilation=dilation)

@@ -1,10 +1,12 @@
-"""Max pooling as a primitive pair. As a composite (unfold, argmax, one-hot where, sum) it cost
-~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step materialised the windows,
-compared them against a one-hot and folded the gradient back. Here the forward is kh*kw
-strided ``maximum`` passes over the (padded) input, and the derivative primitive
-``max_pool2d_backward`` recomputes which element of each window won (the first maximum, as
-torch) and writes the gradient there. Its own backward is written in Tensor ops (unfold,
-argmax, where), so higher-order gradients still work (DESIGN.md section 2)."""
+"""Max pooling as a primitive pair (the gradient over overlapping windows in C through
+backend/ckernels.py when a compiler is found, else the NumPy form below, which gives the same
+values; NumPy's strided passes are as fast as C elsewhere). As a composite (unfold, argmax, one-
+hot where, sum) it cost ~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step
+materialised the windows, compared them against a one-hot and folded the gradient back. Here the
+forward is kh*kw strided ``maximum`` passes over the (padded) input, and the derivative
+primitive ``max_pool2d_backward`` recomputes which element of each window won (the first
+maximum, as torch) and writes the gradient there. Its own backward is written in Tensor ops
+(unfold, argmax, where), so higher-order gradients still work (DESIGN.md section 2)."""
 from __future__ import annotations
 
 import math
@@ -16,6 +18,7 @@ from .._tensor_base import _make
 from .conv import unfold
 from .elementwise import where
 from .shape import pad
+from ..backend import ckernels
 
 __all__: list = []   # max_pool2d here is the primitive helper behind F.max_pool2d
 
@@ -61,6 +64,12 @@ def _window(a, i, j, oh, ow, stride, dilation):
     """The (N, C, oh, ow) strided view of element (i, j) of every window."""
     (sh, sw), (dh, dw) = stride, dilation
     return a[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+
+
+def _geometry_args(x, kernel, stride, padding, dilation, oh, ow):
+    n, c, h, w = x.shape
+    return (n * c, h, w, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+            dilation[0], dilation[1], oh, ow)
 
 
 def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
@@ -146,6 +155,14 @@ def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     overlap = stride[0] < dilation[0] * (kh - 1) + 1 or stride[1] < dilation[1] * (kw - 1) + 1
     dt = np.result_type(g, x)
     nan = out.dtype.kind == "f" and xp.isnan(out).any()
+    if overlap and xp is np:   # one C pass (backend/ckernels.py) for the kh*kw below
+        g, x, out = (np.ascontiguousarray(a) for a in (g, x, out))
+        gx = np.empty(x.shape, dtype=dt)
+        fn = ckernels.kernel("maxpool_bwd", g, x, out, gx)
+        if fn is not None:
+            fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data,
+               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow))
+            return gx
     if not padded and not overlap and xp is np and not nan:
         tiled = tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1) and \
             h == oh * kh and w == ow * kw

@@ -46,3 +46,21 @@ def test_autocast_rejects_other_dtypes():
     with pytest.raises(RuntimeError, match="bfloat16 or torch.float16"):
         with cadenza.autocast("cpu", dtype=cadenza.float64):
             pass
+
+
+@pytest.mark.parametrize("dtype_name", ["bfloat16", "float16"])
+def test_autocast_conv2d_is_a_gemm_of_the_region_dtype(dtype_name):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 6, 6), (4, 3, 3, 3),
+                                                                   (4,)))
+    res = []
+    for m in (cadenza, torch):
+        tx, tw, tb = (m.tensor(a, requires_grad=True) for a in (x, w, b))
+        with m.autocast("cpu", dtype=getattr(m, dtype_name)):
+            out = m.nn.functional.conv2d(tx, tw, tb, padding=1, stride=2)
+        out.float().sum().backward()
+        res.append([out, tx.grad, tw.grad, tb.grad])
+    for a, t in zip(*res):
+        assert str(a.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (a.dtype, t.dtype)
+        np.testing.assert_allclose(a.detach().float().numpy(), t.detach().float().numpy(),
+                                   rtol=2e-2, atol=2e-2)

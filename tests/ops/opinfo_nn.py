@@ -24,8 +24,9 @@ class TracedPrims:
     """The registered primitives a composite runs, read from traces of its float32 samples on
     first use (the C backend's tolerance and the primitive coverage test read ``prims``)."""
 
-    def __init__(self, info):
+    def __init__(self, info, extra=()):
         self.info = info
+        self.extra = tuple(extra)   # primitives only the backward runs
         self.names = None
 
     def _get(self):
@@ -33,7 +34,7 @@ class TracedPrims:
             from ops_helpers import convert_sample     # imports this table: import on use
             from cadenza.errors import TraceError
             from cadenza.graph.trace import trace
-            names = set()
+            names = set(self.extra)
             for s in self.info.samples(Maker("float32")):
                 args, kwargs, _ = convert_sample(s, "cd")
                 try:
@@ -54,16 +55,17 @@ class TracedPrims:
         return f"TracedPrims({self.info.name})"
 
 
-def nn(name, samples, **kw):
-    """An entry calling F.<base> and TF.<base>, where <base> is the name before any colon."""
+def nn(name, samples, backward_prims=(), **kw):
+    """An entry calling F.<base> and TF.<base>, where <base> is the name before any colon;
+    ``backward_prims``: the gradient primitives its backward runs (the trace sees forwards)."""
     base = name.split(":")[0]
     kw.setdefault("cd", getattr(F, base))
     kw.setdefault("th", getattr(TF, base))
-    return traced(OpInfo(name, samples, **kw))
+    return traced(OpInfo(name, samples, **kw), backward_prims)
 
 
-def traced(info):
-    info.prims = TracedPrims(info)
+def traced(info, backward_prims=()):
+    info.prims = TracedPrims(info, backward_prims)
     return info
 
 
@@ -175,7 +177,7 @@ add(nn("linear:F", lambda m: [S(m(4, 3), m(5, 3), m(5)), S(m(3), m(5, 3))]),
                             S(m(2, 4, 6, 5), m(6, 4, 3, 2), m(6), padding="same", dilation=2),
                             S(m(2, 4, 6, 5), m(6, 2, 3, 2), m(6), groups=2, padding=1),
                             S(m(3, 5, 5), m(2, 3, 2, 4), padding="same")],
-       rtol=1e-4, check_limit=40),
+       rtol=1e-4, check_limit=40, backward_prims=("conv2d_input_grad", "conv2d_weight_grad")),
     nn("conv_transpose1d", lambda m: [S(m(1, 2, 3), m(2, 2, 2)),
                                       S(m(2, 4, 5), m(4, 2, 3), None, 2, 1, 1, 2)],
        rtol=1e-4, check_limit=40),

@@ -1,0 +1,214 @@
+"""Hand-written C kernels that eager NumPy ops call through ctypes: the data movement around
+convolution's GEMM (im2col into a (C*kh*kw, N*L) matrix, the col2im of its gradient, the
+(O, N, L) <-> (N, O, L) transposes with the bias added) and max pooling's gradient over
+overlapping windows.
+
+The library is built on first use with the system C compiler into the same disk cache as the
+compiled graphs' kernels (backend/cbuild.py), so a process pays the compiler once per machine.
+``lib()`` is None when there is no compiler or the build fails: every caller then runs its NumPy
+form, which computes the same values in the same order (these kernels only move data, and the
+one that adds, col2im, adds in the order of ops/conv.py's NumPy fold), so the two paths agree
+bit for bit. ``enabled`` switches the kernels off in-process (tests compare both paths).
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from . import cbuild
+
+enabled = True
+_state: dict = {}
+
+_TEMPLATE = r"""
+#include <stdlib.h>
+#include <math.h>
+#define DEFINE(T, S)                                                                          \
+/* cols[((c*kh+i)*kw+j), n, y*ow+x] = x[n, c, y*sh-ph+i*dh, x*sw-pw+j*dw] (0 outside) */     \
+void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H, long W,     \
+                   long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
+                   long oh, long ow) {                                                        \
+    long L = oh * ow;                                                                         \
+    _Pragma("omp parallel for collapse(3) if(cz_parallel)")                                   \
+    for (long c = 0; c < C; c++) for (long i = 0; i < kh; i++) for (long j = 0; j < kw; j++) {\
+        T* dst = cols + ((c * kh + i) * kw + j) * N * L;                                      \
+        long off = j * dw - pw, lo = 0, hi = ow;                                              \
+        while (lo < ow && lo * sw + off < 0) lo++;                                            \
+        while (hi > lo && (hi - 1) * sw + off >= W) hi--;                                     \
+        for (long n = 0; n < N; n++) {                                                        \
+            const T* src = x + (n * C + c) * H * W + off;                                     \
+            for (long y = 0; y < oh; y++, dst += ow) {                                        \
+                long iy = y * sh - ph + i * dh;                                               \
+                if (iy < 0 || iy >= H) { for (long q = 0; q < ow; q++) dst[q] = 0; continue; }\
+                const T* row = src + iy * W;                                                  \
+                if (ow == 1) { dst[0] = lo < hi ? row[0] : 0; continue; }                     \
+                for (long q = 0; q < lo; q++) dst[q] = 0;                                     \
+                if (sw == 1) for (long q = lo; q < hi; q++) dst[q] = row[q];                  \
+                else for (long q = lo; q < hi; q++) dst[q] = row[q * sw];                     \
+                for (long q = hi; q < ow; q++) dst[q] = 0;                                    \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* the adjoint: out[n, c] = the sum of the cols that read each element, in the order of the  \
+   NumPy fold (ops/conv.py): over the padded plane, for each j the rows i summed into acc   \
+   (from 0), then acc added to the plane (from 0); the plane's inner part is the result */   \
+void cz_col2im_##S(const T* restrict cols, T* restrict out, long N, long C, long H, long W,   \
+                   long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
+                   long oh, long ow) {                                                        \
+    long L = oh * ow, hp = H + 2 * ph, wp = W + 2 * pw;                                       \
+    _Pragma("omp parallel if(cz_parallel)")                                                   \
+    {                                                                                         \
+    T* plane = malloc(sizeof(T) * hp * wp);                                                   \
+    T* acc = malloc(sizeof(T) * hp * ow);                                                     \
+    _Pragma("omp for collapse(2)")                                                            \
+    for (long n = 0; n < N; n++) for (long c = 0; c < C; c++) {                               \
+        for (long e = 0; e < hp * wp; e++) plane[e] = 0;                                      \
+        for (long j = 0; j < kw; j++) {                                                       \
+            T* dst = plane + j * dw;                                                          \
+            if (kh == 1) {                                                                    \
+                const T* src = cols + ((c * kw + j) * N + n) * L;                             \
+                for (long y = 0; y < oh; y++) {                                               \
+                    T* d = dst + y * sh * wp; const T* s_ = src + y * ow;                     \
+                    for (long q = 0; q < ow; q++) d[q * sw] += s_[q];                         \
+                }                                                                             \
+                continue;                                                                     \
+            }                                                                                 \
+            for (long e = 0; e < hp * ow; e++) acc[e] = 0;                                    \
+            for (long i = 0; i < kh; i++) {                                                   \
+                const T* src = cols + (((c * kh + i) * kw + j) * N + n) * L;                 \
+                for (long y = 0; y < oh; y++) {                                               \
+                    T* a = acc + (i * dh + y * sh) * ow; const T* s_ = src + y * ow;          \
+                    for (long q = 0; q < ow; q++) a[q] += s_[q];                              \
+                }                                                                             \
+            }                                                                                 \
+            for (long r = 0; r < hp; r++) {                                                   \
+                T* d = dst + r * wp; const T* a = acc + r * ow;                               \
+                if (sw == 1) for (long q = 0; q < ow; q++) d[q] += a[q];                      \
+                else for (long q = 0; q < ow; q++) d[q * sw] += a[q];                         \
+            }                                                                                 \
+        }                                                                                     \
+        T* o_ = out + (n * C + c) * H * W;                                                    \
+        for (long r = 0; r < H; r++)                                                          \
+            for (long q = 0; q < W; q++) o_[r * W + q] = plane[(r + ph) * wp + q + pw];       \
+    }                                                                                         \
+    free(plane); free(acc);                                                                   \
+    }                                                                                         \
+}                                                                                             \
+/* out[n, o, l] = src[o, n, l] (+ bias[o]): the GEMM's (O, N*L) result as NCHW */            \
+void cz_onl_to_nol_##S(const T* restrict src, const T* restrict bias, T* restrict out,       \
+                       long O, long N, long L) {                                              \
+    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
+    for (long n = 0; n < N; n++) for (long o = 0; o < O; o++) {                               \
+        const T* s = src + (o * N + n) * L; T* d = out + (n * O + o) * L;                     \
+        if (bias) { T b = bias[o]; for (long l = 0; l < L; l++) d[l] = s[l] + b; }            \
+        else for (long l = 0; l < L; l++) d[l] = s[l];                                        \
+    }                                                                                         \
+}                                                                                             \
+/* max pooling's gradient where windows overlap: each window's winner is its first real     \
+   element equal to out (the last NaN when out is NaN), and gx sums g over the windows each  \
+   element wins from 0, window element k = i*kw + j by k, as ops/pool.py scatters it (where  \
+   windows do not overlap NumPy's strided passes are as fast) */                             \
+void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,      \
+                        T* restrict gx, long P, long H, long W, long kh, long kw, long sh,    \
+                        long sw, long ph, long pw, long dh, long dw, long oh, long ow) {      \
+    _Pragma("omp parallel if(cz_parallel)")                                                   \
+    {                                                                                         \
+    int* win = malloc(sizeof(int) * oh * ow);                                                 \
+    _Pragma("omp for")                                                                        \
+    for (long p = 0; p < P; p++) {                                                            \
+        const T* src = x + p * H * W; const T* o_ = out + p * oh * ow;                        \
+        const T* gp = g + p * oh * ow; T* dst = gx + p * H * W;                               \
+        for (long e = 0; e < H * W; e++) dst[e] = 0;                                          \
+        for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {                   \
+            T o = o_[yo * ow + xo]; long best = -1, nan = o != o;                             \
+            for (long i = 0; i < kh && (nan || best < 0); i++) {                              \
+                long r = yo * sh - ph + i * dh;                                               \
+                if (r < 0 || r >= H) continue;                                                \
+                for (long j = 0; j < kw; j++) {                                               \
+                    long q = xo * sw - pw + j * dw;                                           \
+                    if (q < 0 || q >= W) continue;                                            \
+                    T v = src[r * W + q];                                                     \
+                    if (nan ? v != v : v == o) { best = i * kw + j; if (!nan) break; }        \
+                }                                                                             \
+            }                                                                                 \
+            win[yo * ow + xo] = (int)best;                                                    \
+        }                                                                                     \
+        for (long k = 0; k < kh * kw; k++) {                                                  \
+            long i = k / kw, j = k - i * kw;                                                  \
+            for (long yo = 0; yo < oh; yo++) for (long xo = 0; xo < ow; xo++) {               \
+                long r = yo * sh - ph + i * dh, q = xo * sw - pw + j * dw;                    \
+                if (win[yo * ow + xo] == k) dst[r * W + q] += gp[yo * ow + xo];               \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+    free(win);                                                                                \
+    }                                                                                         \
+}                                                                                             \
+/* out[c, r] = src[r, c] for a (R, C) matrix, in 32x32 tiles */                             \
+void cz_transpose_##S(const T* restrict src, T* restrict out, long R, long C) {               \
+    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
+    for (long r0 = 0; r0 < R; r0 += 32) for (long c0 = 0; c0 < C; c0 += 32) {                 \
+        long r1 = r0 + 32 < R ? r0 + 32 : R, c1 = c0 + 32 < C ? c0 + 32 : C;                  \
+        for (long c = c0; c < c1; c++) for (long r = r0; r < r1; r++)                         \
+            out[c * R + r] = src[r * C + c];                                                  \
+    }                                                                                         \
+}                                                                                             \
+/* out[o, n, l] = src[n, o, l]: a gradient (N, O, L) as the GEMM's (O, N*L) operand */       \
+void cz_nol_to_onl_##S(const T* restrict src, T* restrict out, long O, long N, long L) {     \
+    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
+    for (long o = 0; o < O; o++) for (long n = 0; n < N; n++) {                               \
+        const T* s = src + (n * O + o) * L; T* d = out + (o * N + n) * L;                     \
+        for (long l = 0; l < L; l++) d[l] = s[l];                                             \
+    }                                                                                         \
+}
+
+int cz_parallel = 1;
+DEFINE(float, f32)
+DEFINE(double, f64)
+"""
+
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_P = ctypes.c_void_p
+_L = ctypes.c_long
+_SIGNATURES = {"im2col": [_P, _P] + [_L] * 14, "col2im": [_P, _P] + [_L] * 14,
+               "onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
+               "transpose": [_P, _P, _L, _L], "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
+
+
+def lib():
+    """The ctypes library, built (or loaded from the disk cache) on the first call; None when
+    no C compiler is found or building fails (callers use their NumPy form)."""
+    if "lib" not in _state:
+        _state["lib"] = None
+        if cbuild.compiler() is not None:
+            try:
+                built = cbuild.build(_TEMPLATE)[0]
+            except (cbuild.CompileError, OSError):
+                built = None
+            if built is not None:
+                for name, args in _SIGNATURES.items():
+                    for suffix in _SUFFIX.values():
+                        fn = getattr(built, f"cz_{name}_{suffix}")
+                        fn.argtypes, fn.restype = args, None
+            _state["lib"] = built
+    return _state["lib"]
+
+
+def kernel(name: str, *arrays):
+    """The C function ``name`` for the arrays' dtype (float32/float64 NumPy arrays, all
+    C-contiguous), or None when the NumPy form must run."""
+    if not enabled:
+        return None
+    dt = arrays[0].dtype
+    suffix = _SUFFIX.get(dt)
+    if suffix is None or not all(type(a) is np.ndarray and a.dtype == dt and
+                                 a.flags.c_contiguous for a in arrays):
+        return None
+    built = lib()
+    return None if built is None else getattr(built, f"cz_{name}_{suffix}")
+
+
+def ptr(a) -> int | None:
+    return None if a is None else a.ctypes.data
