@@ -27,6 +27,7 @@ import numpy as np
 from .._dispatch import state as _state, user_source
 from ..autograd.node import Node, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
+from .. import _tensor_base as _tb
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
@@ -145,21 +146,17 @@ def _plan_of(op):
     return plan
 
 
-def _promote(op, args, arrs, array_scalars=False):
+def _promote(op, args, arrs):
     """PyTorch's promotion: cast arrays only when dtypes differ or a scalar raises the
     category (NumPy already keeps the array dtype for same-category Python scalars)."""
-    if len(arrs) == 2:  # the hot case: tensor (op) tensor-or-Python-scalar of one dtype
-        x, y = arrs
+    if len(arrs) == 2:  # tensor (op) tensor-or-Python-scalar of one dtype (_run has the
+        x, y = arrs     # float cases inline)
         if type(x) is np.ndarray:
             ty = type(y)
             if ty is np.ndarray:
                 if x.dtype == y.dtype:
                     return arrs
             elif (ty is float and x.dtype.kind == "f") or (ty is int and x.dtype.kind in "fiu"):
-                if array_scalars:
-                    z = _scalar_array(y, x.dtype)
-                    if z is not None:
-                        return [x, z]
                 return arrs
     first = None
     need = False
@@ -199,7 +196,7 @@ def _promote(op, args, arrs, array_scalars=False):
 # a Python number -> the read-only 0-d array of it, per float dtype (the native dtype objects,
 # found by identity: hashing a NumPy dtype costs more than the lookup saves)
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
-_SCALAR_ARRAYS = {_F16: {}, _F32: {}, _F64: {}}
+_SCALARS16, _SCALARS32, _SCALARS64 = {}, {}, {}
 
 
 def _scalar_array(v, dtype):
@@ -207,8 +204,8 @@ def _scalar_array(v, dtype):
     combines with an array of that dtype exactly as it combines the number (NEP 50: a Python
     number takes the array's dtype), only faster; None for a dtype not cached, for zeros (0.0
     and -0.0 are equal keys) and for integers beyond float64's exact range."""
-    cache = _SCALAR_ARRAYS[_F32] if dtype is _F32 else _SCALAR_ARRAYS[_F64] if dtype is _F64 \
-        else _SCALAR_ARRAYS[_F16] if dtype is _F16 else None
+    cache = _SCALARS32 if dtype is _F32 else _SCALARS64 if dtype is _F64 else \
+        _SCALARS16 if dtype is _F16 else None
     if cache is None:
         return None
     z = cache.get(v)
@@ -284,6 +281,7 @@ def _autocast_apply(op, args, attrs):
 
 
 _fp_get = fp_state.get
+_new = object.__new__
 _ndarray = np.ndarray
 _generic = np.generic
 
@@ -317,7 +315,25 @@ def _run(op, args, attrs):
     if numpy_scalars:
         args = tuple(a.item() if isinstance(a, _generic) else a for a in args)
     if promote:
-        arrs = _promote(op, args, arrs, array_scalars)
+        x = arrs[0]
+        if len(arrs) != 2 or type(x) is not _ndarray:
+            arrs = _promote(op, args, arrs)
+        else:  # the hot cases of _promote inline: tensor (op) tensor or number, one float dtype
+            y = arrs[1]
+            ty = type(y)
+            dt = x.dtype
+            if ty is _ndarray:
+                if y.dtype is not dt:
+                    arrs = _promote(op, args, arrs)
+            elif (ty is float or ty is int) and (dt is _F32 or dt is _F64):
+                if array_scalars:
+                    z = (_SCALARS32 if dt is _F32 else _SCALARS64).get(y)
+                    if z is None:
+                        z = _scalar_array(y, dt)
+                    if z is not None:
+                        arrs = [x, z]
+            else:
+                arrs = _promote(op, args, arrs)
     if to_float:
         arrs = _floatify(args, arrs)
     xp = np
@@ -335,7 +351,12 @@ def _run(op, args, attrs):
             fp_state.reset(token)
     if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
-    t = _make(out)
+    t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
+    t._data = out
+    t._requires_grad = False
+    t.grad = t.grad_fn = t._base = t._accum = None
+    t._vc = [0]
+    t._retains_grad = False
     if view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
         src = args[0]
         t._vc = src._vc
