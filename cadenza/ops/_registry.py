@@ -377,6 +377,18 @@ def _shares(xp, out, x) -> bool:
     return b is x or b is x.base or bool(xp.may_share_memory(out, x))
 
 
+# shape -> the (shape, dtype) pair of a node's input last made for it: nodes share these pairs
+# (every pair a graph keeps is an object the garbage collector walks again and again)
+_META: dict = {}
+
+
+def _new_meta(shape, dtype):
+    if len(_META) >= 1024:
+        _META.clear()
+    m = _META[shape] = (shape, dtype)
+    return m
+
+
 def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
     """Make ``t`` the output of a new graph node of ``op``: edges to the nodes of the inputs
     that require grad, their shapes and dtypes, and what backward reads (saved inputs with
@@ -391,7 +403,11 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
             else:
                 nxt.append(None)
             d = a._data
-            meta.append((d.shape, d.dtype))
+            shape = d.shape
+            m = _META.get(shape)
+            if m is None or m[1] is not d.dtype:
+                m = _new_meta(shape, d.dtype)
+            meta.append(m)
         else:
             nxt.append(None)
             meta.append(None)
