@@ -55,20 +55,26 @@ def _root_grads(tensors, grads):
 
 
 def _toposort_deps(roots):
-    """Count, for every reachable node, how many reachable edges point at it."""
+    """Count, for every reachable node, how many reachable edges point at it (each node's
+    edges are walked once: a node is pushed when its first edge is counted)."""
     deps = {}
-    seen = set()
-    stack = [n for n, _ in roots]
-    while stack:
+    start = {n for n, _ in roots}
+    stack = [None, *start]  # None: the bottom (a list never emptied is never reallocated)
+    push = stack.append
+    count = deps.get
+    while True:
         n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
+        if n is None:
+            break
         for nxt in n.next:
             if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    stack.append(nxt)
+                c = count(nxt)
+                if c is None:
+                    deps[nxt] = 1
+                    if nxt not in start:
+                        push(nxt)
+                else:
+                    deps[nxt] = c + 1
     return deps
 
 
@@ -113,17 +119,22 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     grads = {}
     for n, g in roots:
         grads[n] = grads[n] + g if n in grads else g
-    ready = [n for n, _ in roots if deps.get(n, 0) == 0]
-    ready = list(dict.fromkeys(ready))
+    # None at the bottom ends the walk (a list never emptied is never reallocated)
+    ready = [None, *dict.fromkeys(n for n, _ in roots if deps.get(n, 0) == 0)]
     prev_mode = state.grad_enabled
     state.grad_enabled = bool(create_graph)
     state.in_backward += 1
     anomaly = state.anomaly
     fp_token = fp_state.set(FP_QUIET)  # inf/nan gradients are silent, as in PyTorch
+    free = not retain_graph
+    take = grads.pop
+    current = grads.get
     try:
-        while ready:
+        while True:
             node = ready.pop()
-            g = grads.pop(node)
+            if node is None:
+                break
+            g = take(node)
             if node.pre_hooks:
                 for hook in list(node.pre_hooks):
                     r = hook(g)
@@ -142,7 +153,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 continue
             if node.freed:
                 raise RuntimeError(_FREED)
-            if node.saved or node.out_version is not None:
+            if node.versions or node.out_version is not None:  # saved values to check
                 _check_versions(node)
             if g._data.dtype.kind == "c" and getattr(node.op, "holomorphic", False):
                 grads_in = _holomorphic_backward(node, g)
@@ -157,7 +168,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             if node.post_hooks:
                 for hook in list(node.post_hooks):
                     hook(grads_in, (g,))
-            if not retain_graph and (node.saved or node.out_data is not None):
+            if free and (node.saved or node.out_data is not None):
                 node.saved = ()
                 node.out_data = None
                 node.out_version = None
@@ -166,15 +177,17 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 if nxt is None:
                     continue
                 if gi is not None:
+                    d = gi._data
                     shape, dt = meta
-                    if gi._data.shape != shape:
+                    if d.shape != shape:
                         gi = sum_to(gi, shape)
-                    if gi._data.dtype != dt:
-                        if gi._data.dtype.kind == "c" and dt.kind != "c":
+                        d = gi._data
+                    if d.dtype is not dt and d.dtype != dt:
+                        if d.dtype.kind == "c" and dt.kind != "c":
                             gi = real(gi)  # a real input of a complex op
                         if gi._data.dtype != dt:
                             gi = gi.to(from_numpy_dtype(dt))
-                    cur = grads.get(nxt)
+                    cur = current(nxt)
                     grads[nxt] = gi if cur is None else cur + gi
                 left = deps[nxt] - 1
                 deps[nxt] = left

@@ -27,7 +27,8 @@ import numpy as np
 from .._dispatch import state as _state, user_source
 from ..autograd.node import Node, grad_node
 from ..autograd.views import link_view, view_grad_fn
-from .._tensor_base import TensorBase as Tensor, _make
+from .._tensor_base import TensorBase as Tensor
+from .. import _tensor_base as _tb
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
@@ -84,13 +85,19 @@ class Op:
     # attributes the lowering re-derives from output shapes: with dynamic axes they may change
     # with a size
     onnx_shape_attrs = frozenset()
-    # needs_saved(requires) -> which saved inputs backward reads, given which inputs need a
-    # gradient (None: all of them); the rest are not checked for in-place modification
+    # needs_saved(edges) -> which saved inputs backward reads (truth values, one per input),
+    # given the node's edges (per input its graph node, truthy, where a gradient flows to it,
+    # else None); None: all of them. The rest are not checked for in-place modification
     needs_saved = None
     # --- autocast (cadenza.amp.autocast): "lower" ops (GEMMs) round their float inputs to the
     # region's dtype and give their output in it; "fp32" ops compute reduced-precision inputs
     # in float32, as torch's CPU autocast lists; None: run as given
     autocast = None
+    # a Python number operand may reach forward as a 0-d array of the tensor operand's float
+    # dtype (NumPy runs a ufunc ~1 us faster on it than on a Python scalar, with bitwise the
+    # same result): True only where forward treats both alike (plain ufunc arithmetic)
+    array_scalars = False
+    _plan = (None,)      # set by _plan_of
 
 
 def _camel(name: str) -> str:
@@ -121,14 +128,30 @@ def register(cls):
     if cls.fp_errors is None:
         cls.fp_errors = cls.kind not in ("shape", "index")
     REGISTRY[cls.name] = cls
+    _plan_of(cls)
     return cls
+
+
+def _plan_of(op):
+    """The fields of ``op`` that dispatch reads on every call, as one tuple stored on the op
+    (one class-attribute load per call instead of nine); made at registration (op fields are
+    not changed later), or on first use for an op class that was never registered."""
+    fp = op.fp_errors
+    if fp is None:
+        fp = getattr(op, "kind", None) not in ("shape", "index")
+    saves = op.saves
+    plan = (op, op.forward, op.promote, op.to_float, fp, op.view, op.differentiable,
+            saves == "inputs" or saves == "both", saves == "output" or saves == "both",
+            op.needs_saved, op.array_scalars)
+    op._plan = plan
+    return plan
 
 
 def _promote(op, args, arrs):
     """PyTorch's promotion: cast arrays only when dtypes differ or a scalar raises the
     category (NumPy already keeps the array dtype for same-category Python scalars)."""
-    if len(arrs) == 2:  # the hot case: tensor (op) tensor-or-Python-scalar of one dtype
-        x, y = arrs
+    if len(arrs) == 2:  # tensor (op) tensor-or-Python-scalar of one dtype (_run has the
+        x, y = arrs     # float cases inline)
         if type(x) is np.ndarray:
             ty = type(y)
             if ty is np.ndarray:
@@ -171,6 +194,37 @@ def _promote(op, args, arrs):
             for a, x in zip(args, arrs)]
 
 
+# a Python number -> the read-only 0-d array of it, per float dtype (the native dtype objects,
+# found by identity: hashing a NumPy dtype costs more than the lookup saves)
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+_SCALARS16, _SCALARS32, _SCALARS64 = {}, {}, {}
+
+
+def _scalar_array(v, dtype):
+    """The Python number ``v`` as a 0-d array of the float ``dtype`` (cached), which NumPy
+    combines with an array of that dtype exactly as it combines the number (NEP 50: a Python
+    number takes the array's dtype), only faster; None for a dtype not cached, for zeros (0.0
+    and -0.0 are equal keys) and for integers beyond float64's exact range."""
+    cache = _SCALARS32 if dtype is _F32 else _SCALARS64 if dtype is _F64 else \
+        _SCALARS16 if dtype is _F16 else None
+    if cache is None:
+        return None
+    z = cache.get(v)
+    if z is None:
+        if v == 0 or (type(v) is int and not -2 ** 53 < v < 2 ** 53):
+            return None
+        if len(cache) >= 256:   # a loop over ever-new numbers: keep the cache small
+            cache.clear()
+        token = fp_state.set(FP_QUIET)   # 1e39 as float32 is inf, silently as in the ufunc
+        try:
+            z = np.array(v, dtype)
+        finally:
+            fp_state.reset(token)
+        z.flags.writeable = False
+        cache[v] = z
+    return z
+
+
 def _floatify(args, arrs):
     f = _dt.get_default_dtype().np
     return [x.astype(f) if isinstance(a, Tensor) and x.dtype.kind in "iub" else x
@@ -179,17 +233,28 @@ def _floatify(args, arrs):
 
 def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
-    if _state.profiler is not None:  # a profile is recording: it times this call of apply
-        return _state.profiler.op(apply, op, args, attrs)
-    if _state.autocast is not None and op.autocast is not None:
+    if _state.plain:   # no profiler, autocast region, anomaly detection or tracer
+        return _run(op, args, attrs)
+    return _apply_hooked(op, args, attrs)
+
+
+def _apply_hooked(op, args, attrs):
+    """``apply`` with one of its hooks on: a profile times the call, an autocast region casts
+    the operands, anomaly detection records the user's line and checks the output, a tracer
+    (compile) adds the op to its graph."""
+    st = _state
+    if st.profiler is not None:  # a profile is recording: it times this call of apply
+        return st.profiler.op(apply, op, args, attrs)
+    if st.autocast is not None and op.autocast is not None:
         return _autocast_apply(op, args, attrs)
-    t, req = _forward(op, args, attrs)
-    if req and _state.grad_enabled and op.differentiable:
-        _record(op, t, args, attrs)
-    elif _state.anomaly:
+    t = _run(op, args, attrs)
+    if st.anomaly:
+        node = t.grad_fn   # recorded by this call (a new output tensor has no other)
+        if node is not None:
+            node.src = user_source()
         check_forward(op, args, t)
-    if _state.tracer is not None:  # compile is tracing this call: add the op to the graph
-        _state.tracer.record(op, args, attrs, t)
+    if st.tracer is not None:  # compile is tracing this call: add the op to the graph
+        st.tracer.record(op, args, attrs, t)
     return t
 
 
@@ -198,7 +263,9 @@ def _autocast_apply(op, args, attrs):
     input's own dtype); float64 tensors are never cast, as in torch."""
     low = _state.autocast
     f32 = _dt.float32
-    _state.autocast = None   # the casts and the op itself run as given
+    # the casts and the op itself run as given: the raw field, so that ``plain`` stays False
+    # (apply then checks each hook, and finds autocast off)
+    _state._autocast = None
 
     def to(a, dtype):
         return a if a.dtype is dtype else apply(REGISTRY["cast"], a, dtype=dtype)
@@ -211,12 +278,24 @@ def _autocast_apply(op, args, attrs):
             return to(apply(op, *args, **attrs), low)
         return apply(op, *[to(a, f32) if eligible(a) else a for a in args], **attrs)
     finally:
-        _state.autocast = low
+        _state._autocast = low
 
 
-def _forward(op, args, attrs):
-    """The op's forward on its operands' arrays (promoted, on one device) -> (output Tensor,
-    whether any input requires grad). A view op's output shares its input's version counter."""
+_fp_get = fp_state.get
+_new = object.__new__
+_ndarray = np.ndarray
+_generic = np.generic
+
+
+def _run(op, args, attrs):
+    """The op's forward on its operands' arrays (promoted, on one device) -> its output Tensor,
+    recorded in the graph when grad mode is on, the op is differentiable and an input requires
+    grad. A view op's output shares its input's version counter."""
+    plan = op._plan
+    if plan[0] is not op:
+        plan = _plan_of(op)
+    _, forward, promote, to_float, fp_errors, view, differentiable, saves_in, saves_out, \
+        needs_saved, array_scalars = plan
     arrs = []
     req = False
     on_host = True
@@ -230,40 +309,65 @@ def _forward(op, args, attrs):
             elif a._base is not None and a._base._requires_grad and _state.grad_enabled and \
                     view_grad_fn(a):
                 req = True    # a view whose base gained a history by an in-place op
-            if type(x) is not np.ndarray:
+            if type(x) is not _ndarray:
                 on_host = False
-        elif isinstance(a, np.generic):  # a NumPy scalar counts as the Python number
+        elif isinstance(a, _generic):  # a NumPy scalar counts as the Python number
             numpy_scalars = True
             arrs.append(a.item())
         else:
             arrs.append(a)
     if numpy_scalars:
-        args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
-    if op.promote:
-        arrs = _promote(op, args, arrs)
-    if op.to_float:
+        args = tuple(a.item() if isinstance(a, _generic) else a for a in args)
+    if promote:
+        x = arrs[0]
+        if len(arrs) != 2 or type(x) is not _ndarray:
+            arrs = _promote(op, args, arrs)
+        else:  # the hot cases of _promote inline: tensor (op) tensor or number, one float dtype
+            y = arrs[1]
+            ty = type(y)
+            dt = x.dtype
+            if ty is _ndarray:
+                if y.dtype is not dt:
+                    arrs = _promote(op, args, arrs)
+            elif (ty is float or ty is int) and (dt is _F32 or dt is _F64):
+                if array_scalars:
+                    z = (_SCALARS32 if dt is _F32 else _SCALARS64).get(y)
+                    if z is None:
+                        z = _scalar_array(y, dt)
+                    if z is not None:
+                        arrs = [x, z]
+            else:
+                arrs = _promote(op, args, arrs)
+    if to_float:
         arrs = _floatify(args, arrs)
     xp = np
     if not on_host:
         xp, arrs, attrs = _to_device_arrays(arrs, attrs)
-    loud = op.fp_errors and fp_state.get() is not FP_QUIET  # inf/nan silent, as in PyTorch
+    loud = fp_errors and _fp_get() is not FP_QUIET  # inf/nan silent, as in PyTorch
     if loud:
         token = fp_state.set(FP_QUIET)
     try:
-        out = op.forward(xp, *arrs, **attrs)
+        out = forward(xp, *arrs, **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(op, args, attrs, e) from None
     finally:
         if loud:
             fp_state.reset(token)
-    if type(out) is not np.ndarray and not hasattr(out, "__cuda_array_interface__"):
+    if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
-    t = _make(out)
-    if op.view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
+    t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
+    t._data = out
+    t._requires_grad = False
+    t.grad = t.grad_fn = t._base = t._accum = None
+    t._vc = [0]
+    t._retains_grad = False
+    if view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
         src = args[0]
         t._vc = src._vc
         link_view(t, src)
-    return t, req
+    if req and differentiable and _state.grad_enabled:
+        _record(op, t, args, attrs, saves_in, saves_out, needs_saved)
+    return t
 
 
 def _shares(xp, out, x) -> bool:
@@ -276,7 +380,22 @@ def _shares(xp, out, x) -> bool:
     return b is x or b is x.base or bool(xp.may_share_memory(out, x))
 
 
-def _record(op, t, args, attrs):
+# shape -> the (shape, dtype) pair of a node's input last made for it: nodes share these pairs
+# (every pair a graph keeps is an object the garbage collector walks again and again)
+_META: dict = {}
+
+
+def _new_meta(shape, dtype):
+    if len(_META) >= 1024:
+        _META.clear()
+    m = _META[shape] = (shape, dtype)
+    return m
+
+
+def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
+    """Make ``t`` the output of a new graph node of ``op``: edges to the nodes of the inputs
+    that require grad, their shapes and dtypes, and what backward reads (saved inputs with
+    their versions, the output) for the in-place check."""
     nxt = []
     meta = []
     for a in args:
@@ -287,30 +406,36 @@ def _record(op, t, args, attrs):
             else:
                 nxt.append(None)
             d = a._data
-            meta.append((d.shape, d.dtype))
+            shape = d.shape
+            m = _META.get(shape)
+            if m is None or m[1] is not d.dtype:
+                m = _new_meta(shape, d.dtype)
+            meta.append(m)
         else:
             nxt.append(None)
             meta.append(None)
     node = Node(op, attrs, nxt, meta)
-    saves = op.saves
-    if saves == "inputs" or saves == "both":
+    if saves_in:
         node.saved = args
-        needed = op.needs_saved
-        if needed is None:
-            node.versions = tuple(a._vc[0] if isinstance(a, Tensor) else None for a in args)
-        else:
-            # only inputs the backward will read are checked against later in-place writes
-            use = needed(tuple(n is not None for n in nxt))
-            node.versions = tuple(a._vc[0] if isinstance(a, Tensor) and u else None
-                                  for a, u in zip(args, use))
-    if saves == "output" or saves == "both":
+        # the versions of the saved inputs backward reads (all, or those needs_saved names
+        # given the edges), checked against later in-place writes; () when there are none
+        use = needs_saved(nxt) if needs_saved is not None else None
+        versions = None
+        i = 0
+        for a in args:
+            if isinstance(a, Tensor) and (use is None or use[i]):
+                if versions is None:
+                    versions = [None] * len(args)
+                versions[i] = a._vc[0]
+            i += 1
+        if versions is not None:
+            node.versions = tuple(versions)
+    if saves_out:
         node.out_data = t._data
-        node.out_version = (t._vc, t._vc[0])
+        vc = t._vc
+        node.out_version = (vc, vc[0])
     t.grad_fn = node
     t._requires_grad = True
-    if _state.anomaly:
-        node.src = user_source()
-        check_forward(op, args, t)
 
 
 def _xp_of(arr):

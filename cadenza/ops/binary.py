@@ -41,6 +41,7 @@ class _Binary(Op):
 @register
 class Add(_Binary):
     name, c_expr, onnx, saves, c_kinds = "add", "({0} + {1})", "Add", "none", "fi"
+    array_scalars = True
     forward = staticmethod(lambda xp, a, b: a + b)
     backward = staticmethod(lambda c, g: (g, g))
 
@@ -48,6 +49,7 @@ class Add(_Binary):
 @register
 class Sub(_Binary):
     name, c_expr, onnx, saves, c_kinds = "sub", "({0} - {1})", "Sub", "none", "fi"
+    array_scalars = True
     forward = staticmethod(lambda xp, a, b: a - b)
     backward = staticmethod(lambda c, g: (g, -g))
 
@@ -55,6 +57,7 @@ class Sub(_Binary):
 @register
 class Mul(_Binary):
     name, c_expr, onnx, c_kinds = "mul", "({0} * {1})", "Mul", "fi"
+    array_scalars = True
     forward = staticmethod(lambda xp, a, b: a * b)
     needs_saved = staticmethod(lambda req: (req[1], req[0]))
 
@@ -92,6 +95,7 @@ def _int_divisor(name, a, b):
 @register
 class Div(_Binary):
     name, c_expr, onnx = "div", "({0} / {1})", "Div"
+    array_scalars = True
     float_result = True
     forward = staticmethod(_true_div)
     needs_saved = staticmethod(lambda req: (req[1], True))

@@ -1,0 +1,104 @@
+"""The eager dispatch path (ops/_registry.py): its shortcuts give what the plain path gives.
+
+- Python-number operands of add/sub/mul/div reach NumPy as cached 0-d arrays of the tensor's
+  float dtype: bitwise the same values and dtypes as NumPy with the number itself (and as torch),
+  for special values, zeros of both signs, and numbers that overflow the dtype.
+- ``state.plain`` (the one flag apply reads for its hooks) follows every hook.
+- A saved Python number stays a Python number in the graph (what backward and a trace read).
+"""
+import operator
+import warnings
+
+import numpy as np
+import pytest
+
+import cadenza as C
+from cadenza._dispatch import state
+from cadenza.ops import _registry
+
+NUMBERS = [1.0001, 0.0001, -2.5, 1e-8, 3.4e38, 1e39, 7e4, 1e-45, 2.0 ** -149, 0.1, 1 / 3, 0.0,
+           -0.0, float("inf"), -float("inf"), float("nan"), 1e300, 3, -7, 2049, 16777217,
+           2 ** 53 + 1, 2 ** 70, 0]
+OPS = [operator.add, operator.sub, operator.mul, operator.truediv]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_number_operands_bitwise_as_numpy(dtype):
+    rng = np.random.default_rng(0)
+    with np.errstate(over="ignore"):   # float16 overflows to inf: a value to test too
+        x = (rng.standard_normal(64) * 10.0 ** rng.integers(-8, 8, 64)).astype(dtype)
+    x[:4] = [0.0, -0.0, np.inf, np.nan]
+    t = C.from_numpy(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no NumPy warning leaks from an op, as before
+        for v in NUMBERS:
+            for op in OPS:
+                with np.errstate(all="ignore"):
+                    want, want_r = op(x, v), op(v, x)
+                for _ in range(2):   # the cache miss, then the hit
+                    got, got_r = op(t, v).numpy(), op(v, t).numpy()
+                    assert got.dtype == want.dtype and got_r.dtype == want_r.dtype
+                    assert got.tobytes() == want.tobytes(), (op, v)
+                    assert got_r.tobytes() == want_r.tobytes(), (op, v)
+
+
+def test_number_operands_match_torch():
+    T = pytest.importorskip("torch")
+    x = np.array([0.0, -0.0, 1.5, -3.25, 1e30, 6e-39], np.float32)
+    for v in (1.0001, -0.0, 0.0, 3, 1e39, 1e-45):
+        for op in OPS:
+            with np.errstate(all="ignore"):
+                got = op(C.from_numpy(x), v).numpy()
+            want = op(T.from_numpy(x), v).numpy()
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_scalar_cache_is_read_only_and_bounded():
+    t = C.ones(3)
+    for i in range(1, 1000):
+        t * (i + 0.5)
+    assert len(_registry._SCALARS32) <= 256
+    z = _registry._scalar_array(2.5, np.dtype(np.float32))
+    assert z.shape == () and z.dtype == np.float32 and not z.flags.writeable
+    out = t * 2.5
+    out.add_(1.0)       # the output is a fresh array, never the cached one
+    assert float(z) == 2.5
+
+
+def test_saved_number_stays_a_python_number():
+    x = C.ones(4, requires_grad=True)
+    y = x * 1.5
+    assert y.grad_fn.saved[1] == 1.5 and type(y.grad_fn.saved[1]) is float
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(4, 1.5, np.float32))
+
+
+def test_plain_flag_follows_every_hook():
+    assert state.plain
+    with C.autograd.detect_anomaly():
+        assert not state.plain
+    assert state.plain
+    with C.autocast("cpu", dtype=C.bfloat16):
+        assert not state.plain
+        C.ones(2, 2) @ C.ones(2, 2)
+        assert not state.plain      # the region's own casts keep it off
+    assert state.plain
+    with C.autograd.profiler.profile():
+        assert not state.plain
+    assert state.plain
+
+
+def test_hooks_still_see_dunder_ops():
+    x = C.ones(3, requires_grad=True)
+    with C.autograd.detect_anomaly():
+        y = x * 2.0
+    assert y.grad_fn.src and "test_dispatch.py" in y.grad_fn.src
+    with C.autograd.profiler.profile() as prof:
+        x * 2.0 + 1.0
+    names = [e.name for e in prof.function_events]
+    assert "aten::mul" in names and "aten::add" in names
+    f = C.compile(lambda a: a * 3.0 + 1.0)
+    a = C.arange(4.0)
+    for _ in range(2):
+        np.testing.assert_array_equal(f(a).numpy(), (a * 3.0 + 1.0).numpy())
