@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
-from .elementwise import _erf
+from .unary import _blocked, _erf
 
 __all__ = ["gelu"]
 
@@ -22,53 +22,33 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-_CHUNK = 1 << 15  # elements per block: a chain of temporaries this size stays in L2 cache
-
-
-def _blocked(fn, xp, *arrays):
-    """Apply an elementwise chain ``fn`` block by block over same-shaped arrays: NumPy makes
-    a temporary per step, and on cache-sized blocks those stay in cache (several times faster
-    than whole-array passes for activation-sized tensors)."""
-    if xp is not np:
-        return fn(*arrays)
-    arrays = np.broadcast_arrays(*arrays)
-    shape = arrays[0].shape
-    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]  # 1-d: ufuncs keep arrays
-    if flat[0].size <= _CHUNK:
-        return fn(*flat).reshape(shape)
-    out = np.empty(flat[0].size, dtype=np.result_type(*arrays))
-    for i in range(0, out.size, _CHUNK):
-        out[i:i + _CHUNK] = fn(*(f[i:i + _CHUNK] for f in flat))
-    return out.reshape(shape)
-
-
 # 0.5 (1 + tanh(u)) = sigmoid(2u): the tanh form is x / (1 + exp(-2u)). NumPy's float32 tanh is
 # a scalar loop here (~2x the time of its exp), and gelu_tanh was the largest non-matmul cost of
 # bench/w1_gpt_train.py. exp(-2u) may overflow to inf for very negative x: the result is then
 # x / inf = -0 (and sigmoid 0 in the gradient), the correct limits.
-def _sigmoid_2u(x, x2):
+def _sigmoid_2u(xp, x, x2):
     e = x2 * (-2.0 * _S * _K)
     e -= 2.0 * _S
     e *= x             # -2u = -2 S (x + K x^3)
-    np.exp(e, out=e)
+    xp.exp(e, out=e)
     e += 1.0
     return e  # 1 / sigmoid(2u)
 
 
-def _gelu_tanh(x):
+def _gelu_tanh(xp, x):
     with np.errstate(over="ignore"):
-        e = _sigmoid_2u(x, x * x)
-    np.divide(x, e, out=e)
+        e = _sigmoid_2u(xp, x, x * x)
+    xp.divide(x, e, out=e)
     return e
 
 
-def _gelu_tanh_grad(g, x):
+def _gelu_tanh_grad(xp, g, x):
     """g gelu'(x), gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) u' = sig (1 + 2 x (1 - sig) u'),
     t = tanh(u), sig = sigmoid(2u) = 0.5 (1 + t), u' = S (1 + 3K x^2)."""
     x2 = x * x
     with np.errstate(over="ignore"):
-        sig = _sigmoid_2u(x, x2)
-    np.divide(1.0, sig, out=sig)
+        sig = _sigmoid_2u(xp, x, x2)
+    xp.divide(1.0, sig, out=sig)
     x2 *= 6.0 * _K * _S
     x2 += 2.0 * _S     # 2 u'
     r = 1.0 - sig
@@ -158,6 +138,18 @@ def _phi(xp, x):
     return xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
 
+def _gelu_exact(xp, x):
+    e = _erf(xp, x * _INV_SQRT2)
+    e += 1.0
+    e *= x
+    e *= 0.5
+    return e
+
+
+def _gelu_exact_grad(xp, g, x):
+    return g * (0.5 * (1.0 + _erf(xp, x * _INV_SQRT2)) + x * _phi(xp, x))
+
+
 @register
 class Gelu(Op):
     """gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
@@ -167,11 +159,9 @@ class Gelu(Op):
 
     @staticmethod
     def forward(xp, x):
-        e = _erf(xp, x * _INV_SQRT2)
-        e += 1.0
-        e *= x
-        e *= 0.5
-        return e.astype(x.dtype, copy=False)
+        if x.dtype == np.float64:  # (the float64 erf series sums as many terms as its block
+            return _gelu_exact(xp, x)   # needs: whole, as it always was)
+        return _blocked(_gelu_exact, xp, x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(c, g):
@@ -187,8 +177,9 @@ class GeluBackward(Op):
 
     @staticmethod
     def forward(xp, g, x):
-        d = 0.5 * (1.0 + _erf(xp, x * _INV_SQRT2)) + x * _phi(xp, x)
-        return (g * d).astype(np.result_type(g, x), copy=False)
+        if np.float64 in (g.dtype, x.dtype):
+            return _gelu_exact_grad(xp, g, x)
+        return _blocked(_gelu_exact_grad, xp, g, x).astype(np.result_type(g, x), copy=False)
 
     # gelu''(x) = phi(x) (2 - x^2)
     @staticmethod
