@@ -10,7 +10,10 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
-from .unary import _blocked, _erf
+from .._dispatch import state as _state
+from ..errors import ShapeError, fmt_shape
+from .join import cat
+from .unary import _blocked, _erf, _sigmoid_fwd
 
 __all__ = ["gelu"]
 
@@ -200,3 +203,96 @@ def gelu(input, approximate: str = "none"):
     if approximate == "tanh":
         return apply(GeluTanh, input)
     raise ValueError(f"gelu: expected approximate in ('none', 'tanh'), got {approximate!r}")
+
+
+# ----------------------------------------------------------------------------- LSTM step
+def _lstm_cell_grad(sig, tanh, cat_last, gout, z, c):
+    """(dz, dc) of one LSTM step for the gradient ``gout`` = [dh' | dc'] of its [h' | c'],
+    in operators and the given sigmoid/tanh/concatenate: NumPy arrays (the backward
+    primitive) or Tensors (recorded, when the backward itself is differentiated)."""
+    h = z.shape[-1] // 4
+    i, f, o = sig(z[..., :h]), sig(z[..., h:2 * h]), sig(z[..., 3 * h:])
+    g = tanh(z[..., 2 * h:3 * h])
+    tc = tanh(f * c + i * g)
+    gh, gc = gout[..., :h], gout[..., h:]
+    dcn = gc + gh * o * (1 - tc * tc)
+    dz = cat_last([dcn * g * i * (1 - i), dcn * c * f * (1 - f), dcn * i * (1 - g * g),
+                   gh * tc * o * (1 - o)])
+    return dz, dcn * f
+
+
+def _lstm_cell_onnx(ctx, node, out):
+    """Split into the four gates, the step's Sigmoid/Tanh/Mul/Add, Concat [h' | c']."""
+    z, c = (ctx.name(v) for v in node.inputs)
+    h = int(node.inputs[0].shape[-1]) // 4
+    if ctx.opset >= 13:
+        i, f, g, o = ctx.node_n("Split", [z, ctx.i64([h] * 4)], 4, axis=-1)
+    else:
+        i, f, g, o = ctx.node_n("Split", [z], 4, axis=-1, split=[h] * 4)
+    cn = ctx.node("Add", [ctx.node("Mul", [ctx.node("Sigmoid", [f]), c]),
+                          ctx.node("Mul", [ctx.node("Sigmoid", [i]), ctx.node("Tanh", [g])])])
+    hn = ctx.node("Mul", [ctx.node("Sigmoid", [o]), ctx.node("Tanh", [cn])])
+    ctx.node("Concat", [hn, cn], out, axis=-1)
+
+
+@register
+class LstmCell(Op):
+    """One LSTM step from the gate pre-activations z = [i | f | g | o] (..., 4H) and the cell
+    state c (..., H): c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'), as one
+    (..., 2H) array [h' | c'] (nn.LSTM/LSTMCell's step: ~14 recorded ops forward and ~25
+    backward as a composite, one each here; the same values as the composite)."""
+    name, kind, onnx = "lstm_cell", "library", _lstm_cell_onnx
+
+    @staticmethod
+    def forward(xp, z, c):
+        h = z.shape[-1] // 4
+        s = _sigmoid_fwd(xp, z)   # i, f, o (the g quarter is unused)
+        cn = s[..., h:2 * h] * c
+        cn += s[..., :h] * xp.tanh(z[..., 2 * h:3 * h])
+        out = xp.empty(cn.shape[:-1] + (2 * h,), dtype=cn.dtype)
+        out[..., h:] = cn
+        xp.multiply(s[..., 3 * h:], xp.tanh(cn), out=out[..., :h])
+        return out
+
+    @staticmethod
+    def backward(ctx, gout):
+        z, c = ctx.saved
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            dz, dc = _lstm_cell_grad(lambda t: t.sigmoid(), lambda t: t.tanh(),
+                                     lambda ts: cat(ts, -1), gout, z, c)
+        else:
+            r = apply(LstmCellBackward, gout, z, c)
+            n = z.shape[-1]
+            dz, dc = r[..., :n], r[..., n:]
+        return dz, dc
+
+    @staticmethod
+    def check(z, c):
+        if z.ndim == 0 or z.shape[-1] % 4 or tuple(c.shape) != tuple(z.shape[:-1]) + (
+                z.shape[-1] // 4,):
+            raise ShapeError(f"lstm_cell: expected gates (..., 4H) and a cell state (..., H) "
+                             f"of the same leading shape, got {fmt_shape(z.shape)} and "
+                             f"{fmt_shape(c.shape)}")
+
+
+@register
+class LstmCellBackward(Op):
+    """[dz | dc] (..., 5H) of LstmCell for the gradient [dh' | dc'] of its output (first-order
+    only: LstmCell's backward records the Tensor-op form when create_graph asks for more)."""
+    name, kind, onnx, differentiable = "lstm_cell_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, gout, z, c):
+        dz, dc = _lstm_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh,
+                                 lambda arrs: xp.concatenate(arrs, axis=-1), gout, z, c)
+        return xp.concatenate([dz, dc], axis=-1)
+
+
+def lstm_cell(gates, c):
+    """One LSTM step: (h', c') from the gate pre-activations ``gates`` = [i | f | g | o]
+    (..., 4H) and the cell state ``c`` (..., H), as ``nn.LSTM`` computes it. (Not
+    ``torch.lstm_cell``, which takes the input and weights: nn's cells call this.)"""
+    LstmCell.check(gates, c)
+    out = apply(LstmCell, gates, c)
+    h = c.shape[-1]
+    return out[..., :h], out[..., h:]

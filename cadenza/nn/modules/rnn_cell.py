@@ -5,6 +5,7 @@ import math
 
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
+from ...ops.activation import lstm_cell
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -22,9 +23,8 @@ def _rnn_step(act):
 def _lstm_step(xw, state, w_hh, b_hh, w_hr=None):
     h, c = state
     gates = xw + F.linear(h, w_hh, b_hh)                     # (N, 4H)
-    i, f, g, o = gates.chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
+    # c = sigmoid(f) c + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c): one fused primitive
+    h, c = lstm_cell(gates, c)
     if w_hr is not None:
         h = F.linear(h, w_hr)                                 # (N, proj_size)
     return h, c
