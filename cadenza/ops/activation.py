@@ -221,14 +221,18 @@ def _lstm_cell_grad(sig, tanh, cat_last, gout, z, c):
     return dz, dcn * f
 
 
+def _split_last(ctx, x, sizes):
+    """ONNX Split of ``x`` along its last dim into ``sizes``: the outputs' names."""
+    if ctx.opset >= 13:
+        return ctx.node_n("Split", [x, ctx.i64(sizes)], len(sizes), axis=-1)
+    return ctx.node_n("Split", [x], len(sizes), axis=-1, split=list(sizes))
+
+
 def _lstm_cell_onnx(ctx, node, out):
     """Split into the four gates, the step's Sigmoid/Tanh/Mul/Add, Concat [h' | c']."""
     z, c = (ctx.name(v) for v in node.inputs)
     h = int(node.inputs[0].shape[-1]) // 4
-    if ctx.opset >= 13:
-        i, f, g, o = ctx.node_n("Split", [z, ctx.i64([h] * 4)], 4, axis=-1)
-    else:
-        i, f, g, o = ctx.node_n("Split", [z], 4, axis=-1, split=[h] * 4)
+    i, f, g, o = _split_last(ctx, z, [h] * 4)
     cn = ctx.node("Add", [ctx.node("Mul", [ctx.node("Sigmoid", [f]), c]),
                           ctx.node("Mul", [ctx.node("Sigmoid", [i]), ctx.node("Tanh", [g])])])
     hn = ctx.node("Mul", [ctx.node("Sigmoid", [o]), ctx.node("Tanh", [cn])])
@@ -296,3 +300,87 @@ def lstm_cell(gates, c):
     out = apply(LstmCell, gates, c)
     h = c.shape[-1]
     return out[..., :h], out[..., h:]
+
+
+# ----------------------------------------------------------------------------- GRU step
+def _gru_cell_grad(sig, tanh, cat_last, g, xw, hw, h):
+    """(dxw, dhw, dh) of one GRU step for the gradient ``g`` of h', as _lstm_cell_grad."""
+    k = h.shape[-1]
+    r = sig(xw[..., :k] + hw[..., :k])
+    z = sig(xw[..., k:2 * k] + hw[..., k:2 * k])
+    hn = hw[..., 2 * k:]
+    n = tanh(xw[..., 2 * k:] + r * hn)
+    dz = g * (h - n) * z * (1 - z)
+    dn = g * (1 - z) * (1 - n * n)
+    dr = dn * hn * r * (1 - r)
+    return cat_last([dr, dz, dn]), cat_last([dr, dz, dn * r]), g * z
+
+
+def _gru_cell_onnx(ctx, node, out):
+    xw, hw, h = (ctx.name(v) for v in node.inputs)
+    k = int(node.inputs[2].shape[-1])
+    (xr, xz, xn), (hr, hz, hn) = (_split_last(ctx, a, [k] * 3) for a in (xw, hw))
+    r = ctx.node("Sigmoid", [ctx.node("Add", [xr, hr])])
+    z = ctx.node("Sigmoid", [ctx.node("Add", [xz, hz])])
+    n = ctx.node("Tanh", [ctx.node("Add", [xn, ctx.node("Mul", [r, hn])])])
+    one = ctx.const(np.asarray(1, node.out.dtype))
+    ctx.node("Add", [ctx.node("Mul", [ctx.node("Sub", [one, z]), n]),
+                     ctx.node("Mul", [z, h])], out)
+
+
+@register
+class GruCell(Op):
+    """One GRU step from the input and hidden projections xw, hw = [r | z | n] (..., 3H) and
+    h (..., H): r, z = sigmoid(xw + hw) per gate, n = tanh(xw_n + r hw_n),
+    h' = (1 - z) n + z h (nn.GRU/GRUCell's step as one primitive, the composite's values)."""
+    name, kind, onnx = "gru_cell", "library", _gru_cell_onnx
+
+    @staticmethod
+    def forward(xp, xw, hw, h):
+        k = h.shape[-1]
+        rz = _sigmoid_fwd(xp, xw[..., :2 * k] + hw[..., :2 * k])
+        n = rz[..., :k] * hw[..., 2 * k:]
+        n += xw[..., 2 * k:]   # (x_n + r h_n: one rounding, in either order)
+        n = xp.tanh(n, out=n)
+        z = rz[..., k:]
+        return (1 - z) * n + z * h
+
+    @staticmethod
+    def backward(ctx, g):
+        xw, hw, h = ctx.saved
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            return _gru_cell_grad(lambda t: t.sigmoid(), lambda t: t.tanh(),
+                                  lambda ts: cat(ts, -1), g, xw, hw, h)
+        r = apply(GruCellBackward, g, xw, hw, h)
+        n = xw.shape[-1]
+        return r[..., :n], r[..., n:2 * n], r[..., 2 * n:]
+
+    @staticmethod
+    def check(xw, hw, h):
+        lead = tuple(h.shape[:-1]) if h.ndim else None
+        k = h.shape[-1] if h.ndim else 0
+        if lead is None or tuple(xw.shape) != lead + (3 * k,) or \
+                tuple(hw.shape) != lead + (3 * k,):
+            raise ShapeError(f"gru_cell: expected projections (..., 3H) and a hidden state "
+                             f"(..., H) of the same leading shape, got {fmt_shape(xw.shape)}, "
+                             f"{fmt_shape(hw.shape)} and {fmt_shape(h.shape)}")
+
+
+@register
+class GruCellBackward(Op):
+    """[dxw | dhw | dh] (..., 7H) of GruCell for the gradient of h' (first-order only, as
+    LstmCellBackward)."""
+    name, kind, onnx, differentiable = "gru_cell_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, g, xw, hw, h):
+        cat_last = lambda arrs: xp.concatenate(arrs, axis=-1)  # noqa: E731
+        return cat_last(list(_gru_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh, cat_last,
+                                            g, xw, hw, h)))
+
+
+def gru_cell(xw, hw, h):
+    """One GRU step: h' from the input and hidden projections ``xw``, ``hw`` (..., 3H) and
+    ``h`` (..., H), as ``nn.GRU`` computes it (not ``torch.gru_cell``: nn's cells call this)."""
+    GruCell.check(xw, hw, h)
+    return apply(GruCell, xw, hw, h)

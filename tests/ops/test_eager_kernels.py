@@ -140,3 +140,78 @@ def test_fused_inplace_update_errors_as_the_op_path():
     w = cadenza.zeros(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         w.lerp_(cadenza.ones(3), 0.5)
+
+
+def _lstm_composite(z, c):
+    i, f, g, o = z.chunk(4, -1)
+    cn = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * cn.tanh(), cn
+
+
+def _gru_composite(xw, hw, h):
+    x_r, x_z, x_n = xw.chunk(3, -1)
+    h_r, h_z, h_n = hw.chunk(3, -1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    return (1 - z) * (x_n + r * h_n).tanh() + z * h
+
+
+def _fused_vs_composite(fused, composite, arrays, lib=cadenza):
+    """Outputs (bit for bit) and first-order gradients of the fused step vs the composite."""
+    ins = [[lib.from_numpy(a).requires_grad_() for a in arrays] for _ in range(2)]
+    outs = [fused(*ins[0]), composite(*ins[1])]
+    outs = [o if isinstance(o, tuple) else (o,) for o in outs]
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    for o, xs in zip(outs, ins):
+        sum((t * t).sum() for t in o).backward()
+    for a, b in zip(*ins):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("lead", [(5,), (), (2, 3)])
+def test_fused_lstm_and_gru_steps_equal_their_composites(dt, lead):
+    from cadenza.ops.activation import gru_cell, lstm_cell
+    rng = np.random.default_rng(6)
+    arr = lambda *s: np.asarray(rng.standard_normal(lead + s)).astype(dt)  # noqa: E731
+    _fused_vs_composite(lstm_cell, _lstm_composite, [arr(12), arr(3)])
+    _fused_vs_composite(gru_cell, _gru_composite, [arr(9), arr(9), arr(3)])
+
+
+def test_fused_steps_second_order_matches_torch():
+    from cadenza.ops.activation import gru_cell, lstm_cell
+    rng = np.random.default_rng(7)
+    for fused, comp, shapes in ((lstm_cell, _lstm_composite, [(2, 8), (2, 2)]),
+                                (gru_cell, _gru_composite, [(2, 6), (2, 6), (2, 2)])):
+        arrays = [rng.standard_normal(s) for s in shapes]
+        got = []
+        for lib, fn in ((cadenza, fused), (torch, comp)):
+            xs = [lib.from_numpy(a).requires_grad_() for a in arrays]
+            out = fn(*xs)
+            out = out if isinstance(out, tuple) else (out,)
+            gs = lib.autograd.grad(sum((t * t).sum() for t in out), xs, create_graph=True)
+            sum((g * g).sum() for g in gs).backward()
+            got.append([x.grad.numpy() for x in xs])
+        for a, b in zip(*got):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_nn_lstm_and_gru_train_as_torch():
+    """nn.LSTM / nn.GRU (their steps now fused) with torch's weights: outputs and weight
+    gradients as torch's."""
+    for name in ("LSTM", "GRU"):
+        torch.manual_seed(0)
+        tm = getattr(torch.nn, name)(4, 3, num_layers=2, batch_first=True)
+        cm = getattr(cadenza.nn, name)(4, 3, num_layers=2, batch_first=True)
+        cm.load_state_dict({k: cadenza.from_numpy(v.detach().numpy().copy())
+                            for k, v in tm.state_dict().items()})
+        x = np.random.default_rng(8).standard_normal((2, 5, 4)).astype(np.float32)
+        yt, _ = tm(torch.from_numpy(x))
+        yc, _ = cm(cadenza.from_numpy(x))
+        np.testing.assert_allclose(yc.detach().numpy(), yt.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        (yt * yt).sum().backward()
+        (yc * yc).sum().backward()
+        for (k, pt), (_, pc) in zip(tm.named_parameters(), cm.named_parameters()):
+            np.testing.assert_allclose(pc.grad.numpy(), pt.grad.numpy(), rtol=1e-4,
+                                       atol=1e-5, err_msg=f"{name} {k}")

@@ -5,7 +5,7 @@ import math
 
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
-from ...ops.activation import lstm_cell
+from ...ops.activation import gru_cell, lstm_cell
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -31,12 +31,8 @@ def _lstm_step(xw, state, w_hh, b_hh, w_hr=None):
 
 
 def _gru_step(xw, h, w_hh, b_hh):
-    x_r, x_z, x_n = xw.chunk(3, -1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return (1 - z) * n + z * h
+    # r, z = sigmoid(x_rz + h_rz), n = tanh(x_n + r h_n), h = (1 - z) n + z h: one primitive
+    return gru_cell(xw, F.linear(h, w_hh, b_hh), h)
 
 
 class RNNCellBase(Module):
