@@ -175,12 +175,17 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
                            "Transformer module method `generate_square_subsequent_mask` to "
                            "create this mask.")
     b = in_proj_bias
-    bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-    if use_separate_proj_weight:
-        wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight
+    if not use_separate_proj_weight and query is key and key is value:
+        # self-attention: one (3E, E) projection, as torch's packed in-projection (one GEMM
+        # forward and one per gradient instead of three, no weight slices to pad back)
+        q, k, v = linear(query, in_proj_weight, b).chunk(3, -1)
     else:
-        wq, wk, wv = in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:]
-    q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
+        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+        if use_separate_proj_weight:
+            wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight
+        else:
+            wq, wk, wv = in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:]
+        q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
     dt = q.dtype
     attn_mask = _additive_mask(attn_mask, dt, "attn_mask")
     kpm = _additive_mask(key_padding_mask, dt, "key_padding_mask")

@@ -2,7 +2,10 @@
 cadenza's default generator, so ``cadenza.manual_seed`` makes them reproducible."""
 from __future__ import annotations
 
-from .._tensor_base import TensorBase as Tensor
+import numpy as np
+
+from .._dispatch import state as _state
+from .._tensor_base import TensorBase as Tensor, _make
 from .._creation import rand
 from ..errors import ShapeError, fmt_shape
 from ._util import inplace_result
@@ -16,9 +19,19 @@ def _check_p(p, op):
         raise ValueError(f"{op}: expected dropout probability in [0, 1], got {p}")
 
 
-def _keep_mask(shape, p, like):
-    # keep with probability 1 - p (uniform u >= p), as a 0/1 float mask of like's dtype
-    return (rand(tuple(shape), dtype=like.dtype, device=like.device) >= p).to(like.dtype)
+def _keep_mask(shape, p, like, scaled=True):
+    """The keep mask: 1 (or 1 / (1 - p) when ``scaled``) where uniform u >= p (probability
+    1 - p), else 0, in like's dtype. Outside compile, on the host, the comparison, cast and
+    scaling are NumPy passes on the same draw (the same values, no dispatched ops); compile
+    traces them as ops."""
+    u = rand(tuple(shape), dtype=like.dtype, device=like.device)
+    if _state.tracer is None and type(u._data) is np.ndarray:
+        m = (u._data >= p).astype(u._data.dtype)
+        if scaled:
+            m *= 1.0 / (1.0 - p)
+        return _make(m)
+    m = (u >= p).to(like.dtype)
+    return m * (1.0 / (1.0 - p)) if scaled else m
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
@@ -34,7 +47,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     if p == 1.0:
         out = input * 0.0
     else:
-        out = input * (_keep_mask(input.shape, p, input) * (1.0 / (1.0 - p)))
+        out = input * _keep_mask(input.shape, p, input)
     return inplace_result(input, out, "dropout") if inplace else out
 
 
@@ -50,7 +63,7 @@ def _feature_dropout(input, p, training, inplace, op, spatial):
     if p == 1.0:
         out = input * 0.0
     else:
-        out = input * (_keep_mask(mshape, p, input) * (1.0 / (1.0 - p)))
+        out = input * _keep_mask(mshape, p, input)
     return inplace_result(input, out, op) if inplace else out
 
 
@@ -93,7 +106,7 @@ def _alpha(input, p, mshape, op, inplace):
     if p == 1.0:
         return input * 0.0
     a = 1.0 / ((_ALPHA * _ALPHA * p + 1) * (1 - p)) ** 0.5
-    keep = _keep_mask(mshape, p, input)
+    keep = _keep_mask(mshape, p, input, scaled=False)
     out = input * (keep * a) + ((keep - 1) * (_ALPHA * a) + _ALPHA * a * p)
     return inplace_result(input, out, op) if inplace else out
 

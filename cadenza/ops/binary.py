@@ -109,6 +109,29 @@ class Div(_Binary):
         return ga, gb
 
 
+def _cube(xp, a):
+    r = a * a
+    r *= a
+    return r
+
+
+def _inv_square(xp, a):
+    r = a * a
+    return xp.divide(1.0, r, out=r)
+
+
+def _rsqrt(xp, a):
+    r = xp.sqrt(a)
+    return xp.divide(1.0, r, out=r)
+
+
+# Float tensor ** these Python numbers: the products PyTorch computes for them (bit for bit, its
+# pow_tensor_scalar kernel), where NumPy calls pow (x ** 3.0 of a GELU-tanh "new GELU": 60x
+# slower than x * x * x). NumPy's own fast paths (2, 1, 0, -1) already agree with torch's;
+# 0.5 stays NumPy's correctly rounded sqrt (torch's float32 sqrt is 1 ulp off on some inputs).
+_SCALAR_POW = {3: _cube, -2: _inv_square, -0.5: _rsqrt}
+
+
 @register
 class Pow(_Binary):
     name, c_expr, onnx, c_exact = "pow", "pow({0}, {1})", "Pow", False
@@ -120,6 +143,9 @@ class Pow(_Binary):
                 raise ValueError("Integers to negative integer powers are not allowed.")
             if not isinstance(b, int) and (b < 0).any():
                 return _int_pow_negative(xp, a, b)
+        elif type(b) in (float, int) and b in _SCALAR_POW and a.dtype.kind == "f" and \
+                a.dtype.itemsize >= 4:  # (half precisions: torch computes in float32)
+            return _SCALAR_POW[b](xp, a)
         return a ** b
 
     # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b log(a)   (0 where a == 0, as torch masks it)

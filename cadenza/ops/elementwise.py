@@ -14,7 +14,7 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
 from .unary import *  # noqa: F401,F403
-from .unary import _erf, isfinite, isnan  # noqa: F401  (activation.py reads _erf)
+from .unary import isfinite, isnan  # noqa: F401
 from .binary import *  # noqa: F401,F403
 from .binary import maximum, minimum, where
 from ..autograd.grad_mode import no_grad

@@ -142,17 +142,26 @@ class GetItem(Op):
         index = c.attrs["index"]
         shape = c.shape(0)
         if 0 < len(index) <= len(shape) and all(
-                type(i) is slice and i.step in (None, 1) for i in index):
-            # a block of unit-step slices (narrow, split, chunk): one padding pass instead of
+                (type(i) is slice and i.step in (None, 1)) or type(i) is int for i in index):
+            # a block of integers and unit-step slices (select, narrow, split, chunk, x[t]):
+            # one padding pass (an integer is a size-1 slice whose dim g lacks) instead of
             # zeros + copy + add
             pads = []
+            block = []
             for i, n in zip(index, shape):
-                start, stop, _ = i.indices(n)
-                if stop < start:
-                    break
+                if type(i) is int:
+                    start = i + n if i < 0 else i
+                    stop = start + 1
+                else:
+                    start, stop, _ = i.indices(n)
+                    if stop < start:
+                        break
                 pads.append((start, n - stop))
+                block.append(stop - start)
             else:
                 pads += [(0, 0)] * (len(shape) - len(index))
+                if len(block) != len(index) or any(type(i) is int for i in index):
+                    g = g.reshape(tuple(block) + tuple(shape[len(index):]))
                 return (apply(PadConstant, g, pads=tuple(pads)),)
         z = zeros(shape, dtype=g.dtype)
         return (apply(IndexPut, z, g, index=c.attrs["index"], accumulate=True),)

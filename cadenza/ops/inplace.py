@@ -126,17 +126,83 @@ def _fast_ufunc(self, ufunc, args, kwargs):
     return True
 
 
+def _host_operand(self, o):
+    """``o``'s array when it can enter a raw NumPy update of self (a float tensor of self's
+    dtype on the host, nothing recording it), else None."""
+    if not isinstance(o, Tensor) or (o._requires_grad and state.grad_enabled):
+        return None
+    a = o._data  # (0-d: NumPy would hand back scalars; the general path takes those)
+    return a if type(a) is np.ndarray and a.dtype == self._data.dtype and a.ndim else None
+
+
+def _lerp_parts(self, x, args, kwargs):
+    """lerp_(end, weight) as input + weight * (end - input): the update's term."""
+    if len(args) != 2 or kwargs or type(args[1]) not in (float, int):
+        return None
+    end = _host_operand(self, args[0])
+    if end is None:
+        return None
+    t = np.subtract(end, x)
+    t *= args[1]   # weight * (end - input): one rounding, in either order
+    return t
+
+
+def _addc_parts(div):
+    """addcmul_/addcdiv_(tensor1, tensor2, value=1) as input + value * tensor1 (op) tensor2,
+    evaluated left to right as the composite is."""
+    def parts(self, x, args, kwargs):
+        value = kwargs.get("value", 1)
+        if len(args) != 2 or len(kwargs) > ("value" in kwargs) or \
+                type(value) not in (float, int):
+            return None
+        t1, t2 = _host_operand(self, args[0]), _host_operand(self, args[1])
+        if t1 is None or t2 is None:
+            return None
+        t = np.multiply(t1, value) if value != 1 else None
+        return (np.true_divide if div else np.multiply)(t1 if t is None else t, t2, out=t)
+    return parts
+
+
+# Fused in-place updates with nothing to record (lerp_, addcmul_, addcdiv_ of optimizers):
+# the composite's same operations in the same order on NumPy arrays, the result added into the
+# tensor's buffer (the op path takes 3 dispatches, their temporaries and a copy back).
+_TERNARY = {"lerp_": _lerp_parts, "addcmul_": _addc_parts(False),
+            "addcdiv_": _addc_parts(True)}
+
+
+def _fast_fused(self, parts, args, kwargs):
+    x = self._data
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or x.ndim == 0:
+        return False
+    token = fp_state.set(FP_QUIET)
+    try:
+        t = parts(self, x, args, kwargs)
+        if t is None:
+            return False
+        np.add(x, t, out=x)
+    except ValueError:
+        return False  # shapes that do not broadcast, read-only: the general path's errors
+    finally:
+        fp_state.reset(token)
+    self._vc[0] += 1
+    return True
+
+
 def make_inplace(fn, name, composite=False):
     """Tensor method ``name`` (e.g. add_) from the out-of-place function ``fn``. A
     ``composite`` fn (several recorded ops) may save self in a node before the last one, which
     commit_inplace's snapshot does not reach: while grad is recorded it reads a clone of self."""
     ufunc = _UFUNCS.get(name)
+    parts = _TERNARY.get(name)
 
     def method(self, *args, **kwargs):
-        # the raw fast path writes around ops.apply: not while compile traces
-        if ufunc is not None and not ((self._requires_grad or self._base is not None and
-                                       self._base._requires_grad) and state.grad_enabled) and \
-                state.tracer is None and _fast_ufunc(self, ufunc, args, kwargs):
+        # the raw fast paths write around ops.apply: not while compile traces, nor on a
+        # tensor (or a view of one) whose history an in-place op must extend
+        if (ufunc is not None or parts is not None) and state.tracer is None and \
+                not ((self._requires_grad or self._base is not None and
+                      self._base._requires_grad) and state.grad_enabled) and (
+                    _fast_ufunc(self, ufunc, args, kwargs) if ufunc is not None else
+                    _fast_fused(self, parts, args, kwargs)):
             return self
         check_inplace(self, name)
         src = apply(Clone, self) if composite and self._requires_grad and \

@@ -40,7 +40,10 @@ class Cat(Op):
         d = dim % arrs[0].ndim
         shape = list(arrs[0].shape)
         shape[d] = sum(a.shape[d] for a in arrs)
-        out = xp.empty(shape, dtype=xp.result_type(*arrs))
+        dt = arrs[0].dtype   # (cat() has promoted the tensors: one dtype, as a rule)
+        if any(a.dtype != dt for a in arrs):
+            dt = xp.result_type(*arrs)
+        out = xp.empty(shape, dtype=dt)
         return xp.concatenate(arrs, axis=d, out=out)
 
     @staticmethod

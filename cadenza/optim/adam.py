@@ -2,7 +2,10 @@
 2019, https://arxiv.org/abs/1711.05101: weight decay decoupled from the gradient)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .._creation import zeros_like
+from .._tensor_base import _make
 from .._trace_hooks import host_scalar, hyper
 from .optimizer import Optimizer, _check_betas, _check_nonneg, _step_tensor, _to_float
 
@@ -65,10 +68,19 @@ class Adam(Optimizer):
         neg_step_size = host_scalar(lambda step, lr: -(lr / (1 - beta1 ** step)), step_t, lr)
         bias_correction2_sqrt = host_scalar(lambda step: (1 - beta2 ** step) ** 0.5, step_t)
         if group["amsgrad"]:
-            max_sq = state["max_exp_avg_sq"].maximum_(exp_avg_sq)
-            denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
+            sq = state["max_exp_avg_sq"].maximum_(exp_avg_sq)
         else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
+            sq = exp_avg_sq
+        v = sq._data
+        if type(bias_correction2_sqrt) is float and type(v) is np.ndarray and v.ndim:
+            # eager on the host: the same sqrt, division and addition as the ops below, as
+            # NumPy passes into one buffer (two fewer dispatched ops per parameter)
+            d = np.sqrt(v)
+            d /= bias_correction2_sqrt
+            d += group["eps"]
+            denom = _make(d)
+        else:
+            denom = (sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
         p.addcdiv_(exp_avg, denom, value=neg_step_size)
 
 

@@ -514,6 +514,39 @@ add(OpInfo("gelu", unary(), th=TF.gelu, dtypes=FLOAT, prims=("gelu", "gelu_backw
            th=lambda x: TF.gelu(x, approximate="tanh"), dtypes=FLOAT,
            prims=("gelu_tanh", "gelu_tanh_backward")))
 
+
+from cadenza.ops.activation import gru_cell as _gru_cell  # noqa: E402
+from cadenza.ops.activation import lstm_cell as _lstm_cell  # noqa: E402
+
+
+def _th_lstm_cell(z, c):
+    i, f, g, o = z.chunk(4, -1)
+    cn = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return torch.cat([o.sigmoid() * cn.tanh(), cn], -1)
+
+
+# nn.LSTM's fused step ([h' | c'] from the gates and c)
+add(OpInfo("lstm_cell", lambda m: [S(m(3, 8), m(3, 2)), S(m(8), m(2)),
+                                   S(m(2, 3, 12), m(2, 3, 3))],
+           cd=lambda z, c: ops.cat(_lstm_cell(z, c), -1), th=_th_lstm_cell,
+           prims=("lstm_cell", "lstm_cell_backward"),
+           errors=(Err(lambda m: S(m(3, 8), m(3, 3)), RuntimeError),)))
+
+
+def _th_gru_cell(xw, hw, h):
+    x_r, x_z, x_n = xw.chunk(3, -1)
+    h_r, h_z, h_n = hw.chunk(3, -1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return (1 - z) * n + z * h
+
+
+# nn.GRU's fused step (h' from the two projections and h)
+add(OpInfo("gru_cell", lambda m: [S(m(3, 6), m(3, 6), m(3, 2)), S(m(6), m(6), m(2)),
+                                  S(m(2, 3, 9), m(2, 3, 9), m(2, 3, 3))],
+           cd=_gru_cell, th=_th_gru_cell, prims=("gru_cell", "gru_cell_backward"),
+           errors=(Err(lambda m: S(m(3, 6), m(3, 6), m(3, 3)), RuntimeError),)))
+
 # fused norms, softmaxes and cross entropy (cadenza/ops/normalization.py, softmax_fused.py),
 # reached through their functional wrappers; the (300, 128) samples span several blocks
 import cadenza.nn.functional as CF  # noqa: E402

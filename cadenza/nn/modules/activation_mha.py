@@ -98,12 +98,15 @@ class MultiheadAttention(Module):
             raise ShapeError(f"MultiheadAttention(embed_dim={self.embed_dim}): expected "
                              f"query.shape[-1] == {self.embed_dim}, got "
                              f"{fmt_shape(query.shape)}")
+        same = query is key and key is value
         if not batched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         elif self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        if same:  # self-attention stays one tensor: F's forward packs its in-projection
+            key = value = query
         if attn_mask is None and is_causal:
             attn_mask = _make(np.triu(np.ones((query.shape[0], key.shape[0]), dtype=bool), 1))
         out, weights = F.multi_head_attention_forward(

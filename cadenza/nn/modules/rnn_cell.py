@@ -5,6 +5,7 @@ import math
 
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
+from ...ops.activation import gru_cell, lstm_cell
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -22,21 +23,16 @@ def _rnn_step(act):
 def _lstm_step(xw, state, w_hh, b_hh, w_hr=None):
     h, c = state
     gates = xw + F.linear(h, w_hh, b_hh)                     # (N, 4H)
-    i, f, g, o = gates.chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
+    # c = sigmoid(f) c + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c): one fused primitive
+    h, c = lstm_cell(gates, c)
     if w_hr is not None:
         h = F.linear(h, w_hr)                                 # (N, proj_size)
     return h, c
 
 
 def _gru_step(xw, h, w_hh, b_hh):
-    x_r, x_z, x_n = xw.chunk(3, -1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return (1 - z) * n + z * h
+    # r, z = sigmoid(x_rz + h_rz), n = tanh(x_n + r h_n), h = (1 - z) n + z h: one primitive
+    return gru_cell(xw, F.linear(h, w_hh, b_hh), h)
 
 
 class RNNCellBase(Module):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import _creation as C
 from ..._tensor_base import TensorBase as Tensor
-from ...ops import cat, stack
+from ...ops import cat, pad, stack
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
            "pad_packed_sequence", "pad_sequence", "unpad_sequence", "pack_sequence",
@@ -211,10 +211,10 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     padded = []
     for s in sequences:
         n = max_len - s.shape[0]
-        if n:
-            fill = C.full((n,) + tuple(s.shape[1:]), padding_value, dtype=s.dtype,
-                          device=s.device)
-            s = cat([s, fill] if padding_side == "right" else [fill, s], 0)
+        if n:   # one constant-padding op (was a full() and a cat)
+            rest = (0, 0) * (s.ndim - 1)
+            s = pad(s, rest + ((0, n) if padding_side == "right" else (n, 0)),
+                    value=padding_value)
         padded.append(s)
     out = stack(padded, 0)                               # (B, L_max, *)
     return out if batch_first else out.transpose(0, 1)

@@ -1,0 +1,217 @@
+"""The eager kernels' fast paths (issue 12) give the values of the paths they replace: PyTorch's
+bits for pow by small integers, float32 erf within a few ulp of torch, the fused in-place
+updates of optimizers bit for bit equal to their composites, padding equal to np.pad."""
+import math
+
+import numpy as np
+import pytest
+
+import cadenza
+from cadenza.ops import elementwise as E
+from cadenza.ops.unary import _sigmoid_fwd
+from cadenza.ops.views import PadConstant
+
+torch = pytest.importorskip("torch")
+
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 3e38]
+
+
+def _values(dt, n=4000, scale=3.0, seed=0):
+    x = np.random.default_rng(seed).standard_normal(n) * scale
+    with np.errstate(over="ignore"):
+        return np.concatenate([x, SPECIAL]).astype(dt)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("e", [3.0, 3, -2.0, -2, -0.5, 2.0, 2, -1.0, 0.0, 1.0])
+def test_pow_small_exponents_are_torchs_bits(dt, e):
+    x = _values(dt)
+    if e == -0.5:
+        x = np.abs(x)
+    with np.errstate(all="ignore"):
+        ours = (cadenza.from_numpy(x) ** e).numpy()
+    want = (torch.from_numpy(x) ** e).numpy()
+    assert ours.dtype == want.dtype
+    np.testing.assert_array_equal(ours, want)
+
+
+def test_pow_integer_tensor_keeps_integer_cube():
+    assert (cadenza.tensor([1, -2, 3]) ** 3).tolist() == [1, -8, 27]
+    assert (cadenza.tensor([1, -2, 3]) ** 3).dtype == cadenza.int64
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float16])
+def test_erf_low_precision_within_ulps_of_torch(dt):
+    x = np.concatenate([_values(dt), np.linspace(-6, 6, 20001).astype(dt),
+                        np.geomspace(1e-30, 1e-3, 200).astype(dt)]).astype(dt)
+    ours = cadenza.erf(cadenza.from_numpy(x)).numpy()
+    want = torch.erf(torch.from_numpy(x)).numpy()
+    assert ours.dtype == want.dtype
+    if dt == np.float16:  # torch's half erf is off by up to 4 ulp: compare with the exact one
+        want = np.array([math.erf(v) for v in x.astype(np.float64)]).astype(dt)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(want))
+    ok = ~np.isnan(want)
+    ulp = np.spacing(np.abs(want[ok]).astype(dt)).astype(np.float64)
+    err = np.abs(ours[ok].astype(np.float64) - want[ok].astype(np.float64)) / ulp
+    assert err.max() <= (8 if dt == np.float32 else 1)
+    np.testing.assert_array_equal(ours[x == np.inf], 1.0)
+    np.testing.assert_array_equal(ours[x == -np.inf], -1.0)
+
+
+def test_gelu_exact_float32_close_to_torch():
+    x = _values(np.float32)[:-8]
+    t = torch.from_numpy(x).requires_grad_()
+    c = cadenza.from_numpy(x).requires_grad_()
+    yt, yc = torch.nn.functional.gelu(t), cadenza.nn.functional.gelu(c)
+    np.testing.assert_allclose(yc.detach().numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
+    yt.sum().backward()
+    yc.sum().backward()
+    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shape", [(1000,), (3, 4, 5), (), (0,)])
+def test_sigmoid_matches_the_sign_split_formula(dt, shape):
+    a = np.asarray(np.random.default_rng(1).standard_normal(shape) * 20).astype(dt)
+    if a.size > 5:
+        a.flat[:5] = [np.nan, np.inf, -np.inf, 0, -0.0]
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(a))
+        want = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(dt)
+        got = _sigmoid_fwd(np, a)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.int64, np.bool_])
+@pytest.mark.parametrize("pads", [((0, 0), (1, 2), (0, 3)), ((2, 0), (0, 0), (0, 0))])
+@pytest.mark.parametrize("value", [0.0, 1.5, True])
+def test_pad_constant_equals_np_pad(dt, pads, value):
+    a = (np.random.default_rng(2).standard_normal((3, 4, 5)) * 3).astype(dt)
+    got = PadConstant.forward(np, a, pads, value)
+    want = np.pad(a, pads, constant_values=value)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("index", [(1,), (-1, slice(2, 4)), (slice(None), 2),
+                                   (0, -2, slice(1, None)), (slice(1, 3), slice(0, 0))])
+def test_getitem_backward_of_ints_and_slices_matches_torch(index):
+    x = np.random.default_rng(3).standard_normal((3, 4, 5)).astype(np.float32)
+    t = torch.from_numpy(x).requires_grad_()
+    c = cadenza.from_numpy(x).requires_grad_()
+    g = np.random.default_rng(4).standard_normal(t[index].shape).astype(np.float32)
+    t[index].backward(torch.from_numpy(g))
+    c[index].backward(cadenza.from_numpy(g))
+    np.testing.assert_array_equal(c.grad.numpy(), t.grad.numpy())
+
+
+_COMPOSITE = {"lerp_": E.lerp, "addcmul_": E.addcmul, "addcdiv_": E.addcdiv}
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("xs,ts", [((5, 7), (5, 7)), ((5, 7), (7,)), ((5, 7), (1, 7)),
+                                   ((), ())])
+@pytest.mark.parametrize("name,extra", [("lerp_", (0.1,)), ("lerp_", (0.7,)),
+                                        ("addcmul_", {"value": 0.001}), ("addcmul_", {}),
+                                        ("addcdiv_", {"value": -3e-4}), ("addcdiv_", {})])
+def test_fused_inplace_updates_equal_their_composites(dt, xs, ts, name, extra):
+    rng = np.random.default_rng(5)
+    x = cadenza.from_numpy(np.asarray(rng.standard_normal(xs)).astype(dt))
+    a = cadenza.from_numpy(np.asarray(rng.standard_normal(ts)).astype(dt))
+    b = cadenza.from_numpy(np.asarray(rng.random(ts) + 0.5).astype(dt))
+    args, kw = ((a,) + extra, {}) if name == "lerp_" else ((a, b), extra)
+    want = _COMPOSITE[name](x, *args, **kw).numpy()
+    y = x.clone()
+    view = y.view(-1) if y.ndim else y
+    version = y._version
+    with cadenza.no_grad():
+        assert getattr(y, name)(*args, **kw) is y
+    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(view.numpy().reshape(y.shape), want)  # in y's own buffer
+    assert y._version == version + 1
+
+
+def test_fused_inplace_update_errors_as_the_op_path():
+    x = cadenza.zeros(3)
+    with pytest.raises(RuntimeError, match="broadcast shape"):
+        x.addcmul_(cadenza.ones(2, 3), cadenza.ones(2, 3))
+    assert x.tolist() == [0.0, 0.0, 0.0]
+    w = cadenza.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w.lerp_(cadenza.ones(3), 0.5)
+
+
+def _lstm_composite(z, c):
+    i, f, g, o = z.chunk(4, -1)
+    cn = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * cn.tanh(), cn
+
+
+def _gru_composite(xw, hw, h):
+    x_r, x_z, x_n = xw.chunk(3, -1)
+    h_r, h_z, h_n = hw.chunk(3, -1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    return (1 - z) * (x_n + r * h_n).tanh() + z * h
+
+
+def _fused_vs_composite(fused, composite, arrays, lib=cadenza):
+    """Outputs (bit for bit) and first-order gradients of the fused step vs the composite."""
+    ins = [[lib.from_numpy(a).requires_grad_() for a in arrays] for _ in range(2)]
+    outs = [fused(*ins[0]), composite(*ins[1])]
+    outs = [o if isinstance(o, tuple) else (o,) for o in outs]
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    for o, xs in zip(outs, ins):
+        sum((t * t).sum() for t in o).backward()
+    for a, b in zip(*ins):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("lead", [(5,), (), (2, 3)])
+def test_fused_lstm_and_gru_steps_equal_their_composites(dt, lead):
+    from cadenza.ops.activation import gru_cell, lstm_cell
+    rng = np.random.default_rng(6)
+    arr = lambda *s: np.asarray(rng.standard_normal(lead + s)).astype(dt)  # noqa: E731
+    _fused_vs_composite(lstm_cell, _lstm_composite, [arr(12), arr(3)])
+    _fused_vs_composite(gru_cell, _gru_composite, [arr(9), arr(9), arr(3)])
+
+
+def test_fused_steps_second_order_matches_torch():
+    from cadenza.ops.activation import gru_cell, lstm_cell
+    rng = np.random.default_rng(7)
+    for fused, comp, shapes in ((lstm_cell, _lstm_composite, [(2, 8), (2, 2)]),
+                                (gru_cell, _gru_composite, [(2, 6), (2, 6), (2, 2)])):
+        arrays = [rng.standard_normal(s) for s in shapes]
+        got = []
+        for lib, fn in ((cadenza, fused), (torch, comp)):
+            xs = [lib.from_numpy(a).requires_grad_() for a in arrays]
+            out = fn(*xs)
+            out = out if isinstance(out, tuple) else (out,)
+            gs = lib.autograd.grad(sum((t * t).sum() for t in out), xs, create_graph=True)
+            sum((g * g).sum() for g in gs).backward()
+            got.append([x.grad.numpy() for x in xs])
+        for a, b in zip(*got):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_nn_lstm_and_gru_train_as_torch():
+    """nn.LSTM / nn.GRU (their steps now fused) with torch's weights: outputs and weight
+    gradients as torch's."""
+    for name in ("LSTM", "GRU"):
+        torch.manual_seed(0)
+        tm = getattr(torch.nn, name)(4, 3, num_layers=2, batch_first=True)
+        cm = getattr(cadenza.nn, name)(4, 3, num_layers=2, batch_first=True)
+        cm.load_state_dict({k: cadenza.from_numpy(v.detach().numpy().copy())
+                            for k, v in tm.state_dict().items()})
+        x = np.random.default_rng(8).standard_normal((2, 5, 4)).astype(np.float32)
+        yt, _ = tm(torch.from_numpy(x))
+        yc, _ = cm(cadenza.from_numpy(x))
+        np.testing.assert_allclose(yc.detach().numpy(), yt.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        (yt * yt).sum().backward()
+        (yc * yc).sum().backward()
+        for (k, pt), (_, pc) in zip(tm.named_parameters(), cm.named_parameters()):
+            np.testing.assert_allclose(pc.grad.numpy(), pt.grad.numpy(), rtol=1e-4,
+                                       atol=1e-5, err_msg=f"{name} {k}")
