@@ -14,9 +14,9 @@ thread to wake: measured 50x slower than one thread on the loaded VM).
 Exactness: float64 products make NumPy's calls exactly (the same gemm per matrix, one after
 another with BLAS's own threads, with the operand layout NumPy would choose after the same
 copies ``ops.linalg._blas_layout`` makes), so compiled float64 steps stay bitwise equal to
-eager (they gain the transposes and the batch loop in C, not the threads). float32 products
-split over threads, into row blocks and skip copies: equal within rounding (OpenBLAS's
-single-threaded sgemm takes another path for small products than its threaded one).
+eager (they gain the transposes and the batch loop in C, not the threads). float32 batches
+split over the pool's threads and skip copies (one product uses OpenBLAS's own threads): equal
+within rounding (single-threaded sgemm takes another path for small products than threaded).
 
 ``library()`` finds the BLAS (None when NumPy's BLAS is not a known OpenBLAS: the executor then
 keeps NumPy's ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores
@@ -318,7 +318,7 @@ class Gemm:
                 m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
                 nb = int(np.prod(batch, dtype=np.int64))
                 parts = 1
-                if self.threads > 1 and nb < self.threads and not self.exact:
+                if 1 < nb < self.threads and not self.exact:
                     # blocks of >= 64 rows, two per thread (claimed as threads come: one
                     # the OS holds back does not hold up the others; each block packs B
                     # again, so not more)
@@ -342,7 +342,13 @@ class Gemm:
             return None
         nb, m, n, k, (ta, lda), (tb, ldb), oa, ob, parts = got
         out = np.empty(self.out_shape, self.dtype)
-        threads = -1 if self.exact else self.threads if (nb > 1 or parts > 1) else 1
+        if self.exact or nb == 1:
+            # one product: OpenBLAS's own threads (as NumPy calls it). Row blocks over the pool,
+            # each packing B again, ran compiled W1 at 0.63x PyTorch on a quiet 2-core EPYC
+            # against 0.94x this way; the pool pays for batches of small products
+            threads = -1
+        else:
+            threads = self.threads if (nb > 1 or parts > 1) else 1
         if threads > 1:   # waking a thread costs more than a small product (decoding steps)
             threads = max(1, min(threads, 2 * nb * m * n * k // PARALLEL_FLOPS))
         self.fn(nb, m, n, k, a.ctypes.data, oa.ctypes.data, ta, lda, b.ctypes.data,
