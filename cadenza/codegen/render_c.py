@@ -78,6 +78,15 @@ static inline float cz_floordiv_f(float a, float b) {
 static inline double cz_floordiv_d(double a, double b) {
     CZ_FLOORDIV_BODY(double, fmod, floor, copysign) }
 #define CZ_FLOORDIV(a, b) _Generic((a), float: cz_floordiv_f, default: cz_floordiv_d)(a, b)
+/* x ** 3, x ** -2, x ** -0.5 as the products eager computes for these exponents (ops/binary.py
+   _SCALAR_POW, torch's pow_tensor_scalar), pow otherwise; the exponent is a literal, so the
+   compiler keeps one branch */
+#define CZ_POW_BODY(T, SQRT, POW) \
+    return b == 3 ? a * a * a : b == -2 ? (T)1 / (a * a) : \
+        b == (T)-0.5 ? (T)1 / SQRT(a) : POW(a, b);
+static inline float cz_pow_f(float a, float b) { CZ_POW_BODY(float, sqrtf, powf) }
+static inline double cz_pow_d(double a, double b) { CZ_POW_BODY(double, sqrt, pow) }
+#define CZ_POW(a, b) _Generic((a) + (b), float: cz_pow_f, double: cz_pow_d, default: pow)(a, b)
 /* NumPy's pairwise summation (umath/loops_utils.h): blocks of 128 summed with 8 accumulators,
    halves above that; reduction kernels call it so their sums equal eager's bit for bit */
 #define CZ_PAIRWISE(T, NAME) \

@@ -134,7 +134,7 @@ _SCALAR_POW = {3: _cube, -2: _inv_square, -0.5: _rsqrt}
 
 @register
 class Pow(_Binary):
-    name, c_expr, onnx, c_exact = "pow", "pow({0}, {1})", "Pow", False
+    name, c_expr, onnx, c_exact = "pow", "CZ_POW({0}, {1})", "Pow", False
 
     @staticmethod
     def forward(xp, a, b):

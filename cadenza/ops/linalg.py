@@ -251,9 +251,9 @@ def int8_linear(input, weight, scales, bias=None):
 
 def _weight_int8pack_mm(A, B, scales):
     """torch._weight_int8pack_mm (private in torch, so not in ``__all__`` nor at Cadenza's top
-    level; the op table checks it against torch): A (M, K) float32/float16/bfloat16 @ B (N, K) int8 transposed,
-    times scales (N,) of A's dtype -> (M, N): PyTorch's weight-only int8 GEMM (what torchao's
-    int8 weight-only Linear calls)."""
+    level; the op table checks it against torch): A (M, K) float32/float16/bfloat16 @ B (N, K)
+    int8 transposed, times scales (N,) of A's dtype -> (M, N): PyTorch's weight-only int8 GEMM
+    (what torchao's int8 weight-only Linear calls)."""
     _check_int8_linear("_weight_int8pack_mm", A, B, scales)
     if A.ndim != 2:
         raise ShapeError(f"_weight_int8pack_mm: expected A to be a 2-d tensor, got "

@@ -12,7 +12,6 @@ from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .views import *  # noqa: F401,F403
 from .views import DiagonalLast, PadConstant, Windows, _shape_args, expand, movedim, unsqueeze
 from .join import *  # noqa: F401,F403
-from .join import cat, narrow
 from .._creation import _wrap_np, tensor, zeros
 from .elementwise import where
 from .index import _data_dependent, index_put, index_select

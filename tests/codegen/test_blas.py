@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cadenza
-from cadenza.codegen import blas, executor
+from cadenza.codegen import blas
 from cadenza.codegen.executor import KernelRunner
 
 from _cc import require_cc
