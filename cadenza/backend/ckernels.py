@@ -16,7 +16,6 @@ import ctypes
 
 import numpy as np
 
-from . import cbuild
 
 enabled = True
 _state: dict = {}
@@ -181,6 +180,7 @@ def lib():
     """The ctypes library, built (or loaded from the disk cache) on the first call; None when
     no C compiler is found or building fails (callers use their NumPy form)."""
     if "lib" not in _state:
+        from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
         _state["lib"] = None
         if cbuild.compiler() is not None:
             try:
