@@ -348,7 +348,7 @@ class Gemm:
             # against 0.94x this way; the pool pays for batches of small products
             threads = -1
         else:
-            threads = self.threads if (nb > 1 or parts > 1) else 1
+            threads = self.threads
         if threads > 1:   # waking a thread costs more than a small product (decoding steps)
             threads = max(1, min(threads, 2 * nb * m * n * k // PARALLEL_FLOPS))
         self.fn(nb, m, n, k, a.ctypes.data, oa.ctypes.data, ta, lda, b.ctypes.data,
