@@ -113,13 +113,23 @@ def _fast_ufunc(self, ufunc, args, kwargs):
         alpha = 1
     else:
         return False
-    token = fp_state.set(FP_QUIET)  # inf/nan results are silent, as in ops.apply
+    x = self._data
+
+    def write():
+        ufunc(x, o * alpha if alpha != 1 else o, out=x)
+    return _raw_write(self, write)
+
+
+def _raw_write(self, write) -> bool:
+    """Run ``write()``, a NumPy update of self's buffer, with inf/nan silent (as in ops.apply)
+    and bump self's version; False, nothing written, when write returns False or NumPy refuses
+    (shapes, read-only memory: the general path then raises the clear error)."""
+    token = fp_state.set(FP_QUIET)
     try:
-        if alpha != 1:
-            o = o * alpha
-        ufunc(self._data, o, out=self._data)
+        if write() is False:
+            return False
     except ValueError:
-        return False  # shape or read-only problems: the general path raises the clear error
+        return False
     finally:
         fp_state.reset(token)
     self._vc[0] += 1
@@ -174,18 +184,13 @@ def _fast_fused(self, parts, args, kwargs):
     x = self._data
     if type(x) is not np.ndarray or x.dtype.kind != "f" or x.ndim == 0:
         return False
-    token = fp_state.set(FP_QUIET)
-    try:
+
+    def write():
         t = parts(self, x, args, kwargs)
         if t is None:
             return False
         np.add(x, t, out=x)
-    except ValueError:
-        return False  # shapes that do not broadcast, read-only: the general path's errors
-    finally:
-        fp_state.reset(token)
-    self._vc[0] += 1
-    return True
+    return _raw_write(self, write)
 
 
 def make_inplace(fn, name, composite=False):
