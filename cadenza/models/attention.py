@@ -51,6 +51,13 @@ def _prefix_mask(T: int, S: int) -> dict:
     return dict(attn_mask=torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
 
 
+def _kv_buffers(cfg: GPTConfig, rows: int, max_len: int, dtype) -> list:
+    """One zeroed (rows, 2K, max_len, D) buffer per layer: keys in heads 0..K-1, values in
+    K..2K-1 (the layout of both caches)."""
+    shape = (rows, 2 * cfg.n_kv_head, max_len, cfg.head_dim)
+    return [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+
+
 class KVCache:
     """Pre-allocated keys and values of every layer for incremental decoding.
 
@@ -63,8 +70,7 @@ class KVCache:
                  dtype=None):
         self.max_len = max_len or cfg.block_size
         self.n_kv_head = cfg.n_kv_head
-        shape = (batch_size, 2 * cfg.n_kv_head, self.max_len, cfg.head_dim)
-        self.kv = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.kv = _kv_buffers(cfg, batch_size, self.max_len, dtype)
         self.pos = 0
 
     # the interface GPT.forward and CausalSelfAttention.forward use (SlotBatch has it too):
@@ -117,8 +123,7 @@ class SlotCache:
                  dtype=None):
         self.n_slots, self.max_len = n_slots, max_len or cfg.block_size
         self.n_kv_head = cfg.n_kv_head
-        shape = (n_slots, 2 * cfg.n_kv_head, self.max_len, cfg.head_dim)
-        self.kv = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.kv = _kv_buffers(cfg, n_slots, self.max_len, dtype)
         self.lengths = [0] * n_slots
 
     @property
