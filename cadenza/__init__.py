@@ -41,6 +41,11 @@ from . import ops as _ops  # noqa: E402
 from . import _argforms  # noqa: E402
 from ._repr import set_printoptions  # noqa: E402
 from .dtypes import layout, strided, sparse_coo  # noqa: E402
+from .dtypes import (finfo, iinfo, memory_format, contiguous_format, channels_last,  # noqa: E402
+                     channels_last_3d, preserve_format)
+from ._torch_functions import *  # noqa: E402,F401,F403  (ATen's forms: torch.conv2d ...)
+from .autograd.anomaly import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: E402
+                               set_anomaly_enabled)
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402
 
 # PyTorch's functions over the primitives (torch.add ...): every public ops function, read from
@@ -172,10 +177,17 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                                  mmap=mmap, **pickle_load_args)
 
 
+# names that live in a lazily loaded submodule (torch.autocast is torch.amp.autocast ...)
+_FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
+                   **dict.fromkeys(("is_autocast_enabled", "get_autocast_dtype",
+                                    "is_autocast_cpu_enabled", "get_autocast_cpu_dtype",
+                                    "get_autocast_gpu_dtype"), "amp.autocast_mode"),
+                   "OutOfMemoryError": "cuda", "vmap": "func"}
+
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()
                   if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
-                 + ["bfloat16", "autocast"])
+                 + ["bfloat16"] + sorted(_FROM_SUBMODULE))
 # axis= / keepdims= for dim= / keepdim= on every top-level function (torch's argument parser)
 _argforms.alias_namespace(globals(), __all__)
 
@@ -183,10 +195,9 @@ _argforms.alias_namespace(globals(), __all__)
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
-                   "linalg", "special"})
+                   "linalg", "special", "func"})
 
 
-_FROM_SUBMODULE = {"autocast": "amp"}
 
 
 def __getattr__(name):

@@ -60,6 +60,9 @@ def _make(arr, requires_grad=False, grad_fn=None):
     return t
 
 
+_CHANNELS_LAST = {"channels_last": (0, 2, 3, 1), "channels_last_3d": (0, 2, 3, 4, 1)}
+
+
 class TensorBase:
     """The data model of ``cadenza.Tensor`` (see the module docstring)."""
 
@@ -149,7 +152,13 @@ class TensorBase:
         return st if dim is None else st[_norm_dim(dim, self._data.ndim, "stride")]
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return bool(self._data.flags["C_CONTIGUOUS"])
+        """Row-major contiguous; with ``channels_last`` (``channels_last_3d``), contiguous in
+        the order N, H, W, C (N, D, H, W, C) of a 4-d (5-d) tensor."""
+        order = _CHANNELS_LAST.get(getattr(memory_format, "name", None))
+        if order is None:
+            return bool(self._data.flags["C_CONTIGUOUS"])
+        return self._data.ndim == len(order) and \
+            bool(self._data.transpose(order).flags["C_CONTIGUOUS"])
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f" or self.dtype.is_floating_point
@@ -203,8 +212,9 @@ class TensorBase:
             raise TypeError(f"Tensor.data: expected a Tensor, got {type(value).__name__}")
         self._data = value._data
 
-    @property
     def is_inference(self) -> bool:
+        """Whether this is an inference tensor (a method, as in torch). Cadenza does not mark
+        tensors made under ``inference_mode`` (they behave as ``no_grad`` results): False."""
         return False
 
     def retains_grad_get(self):

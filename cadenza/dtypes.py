@@ -18,6 +18,8 @@ __all__ = [  # noqa: F822  (bfloat16 is created on first use, by __getattr__)
     "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
     "complex64", "cfloat", "complex128", "cdouble",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
+    "finfo", "iinfo", "memory_format", "contiguous_format", "channels_last",
+    "channels_last_3d", "preserve_format",
 ]
 
 _BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
@@ -62,9 +64,9 @@ class dtype:
         return self.itemsize * 8
 
 
-class layout:
-    """A tensor's memory layout (``cadenza.strided`` for dense tensors, ``cadenza.sparse_coo``
-    for sparse ones), PyTorch's ``torch.layout``."""
+class _NamedConstant:
+    """A process-wide constant known by its name (``cadenza.strided``, ``cadenza.channels_last``):
+    printed and pickled as that name."""
 
     __slots__ = ("name",)
 
@@ -75,15 +77,35 @@ class layout:
         return f"cadenza.{self.name}"
 
     def __reduce__(self):
-        return (_layout_from_name, (self.name,))
+        return (_constant_from_name, (self.name,))
+
+
+def _constant_from_name(name):
+    return globals()[name]
+
+
+class layout(_NamedConstant):
+    """A tensor's memory layout (``cadenza.strided`` for dense tensors, ``cadenza.sparse_coo``
+    for sparse ones), PyTorch's ``torch.layout``."""
+
+    __slots__ = ()
+
+
+class memory_format(_NamedConstant):
+    """How a tensor's elements are ordered in memory (``cadenza.contiguous_format``,
+    ``channels_last`` ...), PyTorch's ``torch.memory_format``."""
+
+    __slots__ = ()
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
 
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
-
-
-def _layout_from_name(name):
-    return {"strided": strided, "sparse_coo": sparse_coo}[name]
 
 
 float32 = float = dtype("float32", np.float32, _FLOAT)
@@ -274,3 +296,60 @@ def result_type(*operands) -> dtype:
         elif scalar_cat > out.category:
             out = _raise_category(out, _category_default(scalar_cat))
     return out
+
+
+class finfo:
+    """Machine limits of a floating point dtype, ``torch.finfo``: ``bits``, ``eps``, ``max``,
+    ``min``, ``tiny`` (= ``smallest_normal``), ``resolution`` and ``dtype`` (its name, a
+    string, as torch gives it). A complex dtype gives its parts' limits; no argument gives the
+    default dtype's."""
+
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type=None):  # noqa: A002  (torch's parameter name)
+        d = _default[0] if type is None else to_dtype(type)
+        if d.category == _COMPLEX:
+            d = d.to_real()
+        if d.category != _FLOAT:
+            raise TypeError("torch.finfo() requires a floating point input type. Use "
+                            "torch.iinfo to handle 'torch.finfo'")
+        if d.name == "bfloat16":
+            import ml_dtypes  # optional extra; a bfloat16 dtype exists only when it loaded
+            info = ml_dtypes.finfo(d.np)
+        else:
+            info = np.finfo(d.np)
+        self.bits = d.bits
+        self.eps = _pyfloat(info.eps)
+        self.max = _pyfloat(info.max)
+        self.min = _pyfloat(info.min)
+        self.tiny = self.smallest_normal = _pyfloat(info.smallest_normal)
+        self.resolution = 10.0 ** -_pyint(info.precision)   # torch's exact power of ten
+        self.dtype = d.name
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Limits of an integer dtype, ``torch.iinfo``: ``bits``, ``max``, ``min`` and ``dtype``
+    (its name). bool is refused, as torch does."""
+
+    __slots__ = ("bits", "max", "min", "dtype")
+
+    def __init__(self, type):  # noqa: A002  (torch's parameter name)
+        d = to_dtype(type)
+        if d is bool:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if d.category != _INT:
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo "
+                            "to handle 'torch.iinfo'")
+        info = np.iinfo(d.np)
+        self.bits = d.bits
+        self.max = _pyint(info.max)
+        self.min = _pyint(info.min)
+        self.dtype = d.name
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

@@ -123,3 +123,29 @@ def custom_bwd(bwd=None, *, device_type: str):
                       dtype=getattr(ctx, "_dtype", None)):
             return bwd(*args, **kwargs)
     return decorate_bwd
+
+
+# torch's top-level autocast queries (torch.is_autocast_enabled ...): cadenza's __init__ reads
+# them from here on first use
+def is_autocast_enabled(device_type: str = "cuda") -> bool:
+    """Whether the innermost autocast region of ``device_type`` is enabled (no argument:
+    CUDA's, as torch's deprecated form)."""
+    return _enabled(device_type)
+
+
+def get_autocast_dtype(device_type: str):
+    """The dtype autocast regions of ``device_type`` compute in: the innermost region's, else
+    the device's default (bfloat16 on CPU, float16 on CUDA)."""
+    return _dtype(device_type) or _low_dtype(device_type, None)
+
+
+def is_autocast_cpu_enabled() -> bool:
+    return _enabled("cpu")
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")

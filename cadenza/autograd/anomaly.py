@@ -85,3 +85,13 @@ class set_detect_anomaly(detect_anomaly):
 
 def is_anomaly_enabled() -> bool:
     return state.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return state.anomaly_check_nan
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """``torch.set_anomaly_enabled``: switch anomaly detection on or off for the process."""
+    state.anomaly = bool(enabled)
+    state.anomaly_check_nan = bool(check_nan)

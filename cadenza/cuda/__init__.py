@@ -10,7 +10,12 @@ from . import amp  # noqa: F401  (torch.cuda.amp)
 __all__ = ["is_available", "device_count", "current_device", "set_device", "get_device_name",
            "synchronize", "manual_seed", "manual_seed_all", "empty_cache", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "reset_peak_memory_stats",
-           "is_bf16_supported", "amp"]
+           "is_bf16_supported", "amp", "OutOfMemoryError"]
+
+
+class OutOfMemoryError(RuntimeError):
+    """A device ran out of memory (``torch.cuda.OutOfMemoryError``, also
+    ``torch.OutOfMemoryError``)."""
 
 
 def is_available() -> bool:

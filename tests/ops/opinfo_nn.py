@@ -561,6 +561,9 @@ EXCLUDED_FUNCTIONAL = {
 }
 
 
+from cadenza import _torch_functions  # noqa: E402  (its public names are excluded below)
+
+
 def _each(reason, names):
     return {n: reason for n in names.split()}
 
@@ -584,4 +587,15 @@ EXCLUDED_TOP_LEVEL = {
     **_each("a Python value from a tensor's type or shape, not an op",
             "is_complex is_floating_point is_nonzero is_tensor numel"),
     **_each("not an op: compilation (tests/compiler), files (tests/io)", "compile save load"),
+    # ATen's top-level forms (torch.conv2d, torch.relu_ ...): thin wrappers with ATen's
+    # signatures over the functional op or Tensor method that has the table entry
+    **_each("ATen's top-level form of a functional op or Tensor method "
+            "(tests/compat/test_torch_functions.py)",
+            " ".join(n for n in _torch_functions.__all__
+                     if callable(getattr(_torch_functions, n)))),
+    **_each("process switches and queries (tests/compat/test_torch_functions.py)",
+            "is_anomaly_enabled is_anomaly_check_nan_enabled set_anomaly_enabled "
+            "is_autocast_enabled get_autocast_dtype is_autocast_cpu_enabled "
+            "get_autocast_cpu_dtype get_autocast_gpu_dtype"),
+    **_each("a function transform, not an op (tests/compat/test_func.py)", "vmap"),
 }

@@ -3,6 +3,7 @@ from .clip_grad import clip_grad_norm_, clip_grad_norm, clip_grad_value_
 from .clip_grad import get_total_norm, clip_grads_with_norm_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from . import rnn
+from . import stateless
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn"]
