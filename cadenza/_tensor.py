@@ -37,6 +37,7 @@ from .ops.pointwise import PointwiseMethods
 from .ops.stats import StatsMethods
 from .ops.scatters import ScatterMethods
 from .ops.products import ProductMethods
+from .ops.fft import FftMethods
 from ._tensor_api.memory import MemoryMethods
 from ._argforms import alias_class
 from . import dtypes as _dt
@@ -55,7 +56,8 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
              ReduceMethods, SortingMethods, ViewMethods, JoinMethods, ShapeMethods, IndexMethods,
              LinalgMethods, DecompMethods, SpecialMethods, ComplexMethods,
              InplaceMethods, ConvertMethods, AutogradMethods,
-             PointwiseMethods, StatsMethods, ScatterMethods, ProductMethods, MemoryMethods):
+             PointwiseMethods, StatsMethods, ScatterMethods, ProductMethods, FftMethods,
+             MemoryMethods):
     """A multi-dimensional array with autograd, PyTorch's ``torch.Tensor``.
 
     >>> import cadenza as torch

@@ -13,6 +13,7 @@ import math
 from . import _creation
 from . import dtypes as _dt
 from . import ops as _ops
+from .backend import xp_of
 from .device import device as _device
 from ._tensor_base import TensorBase
 
@@ -31,7 +32,7 @@ __all__ = [
     "kl_div", "binary_cross_entropy_with_logits", "margin_ranking_loss", "hinge_embedding_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss", "ctc_loss",
     # tensor functions
-    "detach", "detach_", "clamp_min", "clamp_max", "rsub", "fill", "isin", "isreal",
+    "detach", "detach_", "clamp_min", "clamp_max", "rsub", "fill", "isin",
     "scalar_tensor", "column_stack", "row_stack", "dstack", "unravel_index", "is_same_size",
     "is_signed", "is_inference", "get_device", "adjoint", "typename", "cond",
     "set_flush_denormal", "set_warn_always", "is_warn_always_enabled",
@@ -395,17 +396,10 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     def data(x):
         return x._data if isinstance(x, TensorBase) else x
     like = elements if isinstance(elements, TensorBase) else test_elements
-    xp = like._xp if hasattr(like, "_xp") else __import__("numpy")
+    xp = xp_of(like._data)
     out = xp.isin(xp.asarray(data(elements)), xp.asarray(data(test_elements)),
                   assume_unique=assume_unique, invert=invert)
     return _creation.as_tensor(out, device=like.device)
-
-
-def isreal(input):
-    """True where the element's imaginary part is zero (every element of a real tensor)."""
-    if input.is_complex():
-        return _ops.eq(input.imag, 0)
-    return _creation.ones(tuple(input.shape), dtype=_dt.bool, device=input.device)
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=None,

@@ -18,14 +18,16 @@ import math
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor_base import TensorBase as Tensor
+from .._tensor_base import TensorBase as Tensor, _make
+from ..backend import xp_of
 from .. import dtypes as _dt
 from .unary import Abs, sign
 from .binary import atan2, where
 from .elementwise import Cast
 
 __all__ = ["real", "imag", "conj", "conj_physical", "resolve_conj", "resolve_neg", "is_conj",
-           "is_neg", "view_as_real", "view_as_complex", "complex", "polar", "angle", "sgn"]
+           "is_neg", "view_as_real", "view_as_complex", "complex", "polar", "angle", "sgn",
+           "isreal"]
 
 
 def _need_complex(op, t):
@@ -150,6 +152,13 @@ def is_conj(input) -> bool:
 is_neg = is_conj
 
 
+def isreal(input):
+    """True where an element's imaginary part is zero: everywhere for a real tensor."""
+    if input._data.dtype.kind == "c":
+        return imag(input) == 0
+    return _make(xp_of(input._data).ones(input._data.shape, dtype=bool))
+
+
 def view_as_real(input):
     """A real view (..., 2) of a complex tensor: real and imaginary parts in the last dim."""
     _need_complex("view_as_real", input)
@@ -255,6 +264,7 @@ class ComplexMethods:
     resolve_neg = resolve_neg
     is_conj = is_conj
     is_neg = is_neg
+    isreal = isreal
     angle = angle
     sgn = sgn
     cfloat = cfloat

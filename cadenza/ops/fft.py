@@ -24,7 +24,8 @@ from .shape import pad as _pad
 from .. import dtypes as _dt
 from .._creation import tensor, zeros
 
-__all__ = ["stft", "istft", "hann_window", "hamming_window"]
+__all__ = ["stft", "istft", "hann_window", "hamming_window", "bartlett_window",
+           "blackman_window", "kaiser_window"]
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -135,6 +136,28 @@ def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype
     """torch.hamming_window: alpha - beta cos(2 pi n / (N - 1))."""
     return _window("hamming_window", window_length, periodic, dtype, device, requires_grad,
                    lambda t: alpha - beta * np.cos(t))
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False):
+    """torch.bartlett_window: 1 - |2n / (N - 1) - 1|."""
+    return _window("bartlett_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda t: 1.0 - np.abs(t / np.pi - 1.0))
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False):
+    """torch.blackman_window: 0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
+    return _window("blackman_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda t: 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t))
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None,
+                  device=None, requires_grad=False):
+    """torch.kaiser_window: I0(beta sqrt(1 - (2n / (N - 1) - 1)^2)) / I0(beta)."""
+    return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda t: np.i0(beta * np.sqrt(np.clip(1.0 - (t / np.pi - 1.0) ** 2, 0,
+                                                          None))) / np.i0(beta))
 
 
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
@@ -262,3 +285,11 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     if length is not None and y.shape[-1] < length:
         y = cat([y, zeros(y.shape[0], length - y.shape[-1], dtype=y.dtype)], -1)
     return y if input.ndim == 3 else y.squeeze(0)
+
+
+class FftMethods:
+    """cadenza.Tensor's short-time Fourier transform methods."""
+    __slots__ = ()
+
+    stft = stft
+    istft = istft

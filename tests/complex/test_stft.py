@@ -103,3 +103,29 @@ def test_istft_inverts_stft_with_grads(i):
     check(run, X)
     check(lambda L, s: L.istft(s, 16, 4, window=L.hann_window(16, dtype=L.float64)),
           (rarray(9, 13, seed=3) + 1j * rarray(9, 13, seed=4)))
+
+
+@pytest.mark.parametrize("name", ["hann_window", "hamming_window", "bartlett_window",
+                                  "blackman_window", "kaiser_window"])
+def test_window_functions_match_torch(name):
+    for length in (0, 1, 2, 5, 8, 33):
+        for periodic in (True, False):
+            c = getattr(cadenza, name)(length, periodic, dtype=cadenza.float64)
+            t = getattr(torch, name)(length, periodic, dtype=torch.float64)
+            np.testing.assert_allclose(c.numpy(), t.numpy(), atol=1e-12)
+    assert getattr(cadenza, name)(4).dtype is cadenza.float32
+    c = cadenza.kaiser_window(9, False, 3.5, dtype=cadenza.float64)
+    np.testing.assert_allclose(c.numpy(), torch.kaiser_window(9, False, 3.5,
+                                                              dtype=torch.float64).numpy(),
+                               atol=1e-12)
+
+
+def test_isreal_and_tensor_stft_methods():
+    z = cadenza.tensor([1 + 0j, 2 + 1j, float("nan") + 0j])
+    assert z.isreal().tolist() == torch.tensor([1 + 0j, 2 + 1j, float("nan") + 0j]).isreal().tolist()
+    assert cadenza.ones(3).isreal().tolist() == [True, True, True]
+    x = np.random.default_rng(0).standard_normal(64)
+    c = cadenza.tensor(x).stft(16, return_complex=True)
+    t = torch.tensor(x).stft(16, return_complex=True)
+    np.testing.assert_allclose(c.numpy(), t.numpy(), atol=1e-10)
+    np.testing.assert_allclose(c.istft(16).numpy(), t.istft(16).numpy(), atol=1e-10)

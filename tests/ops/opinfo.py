@@ -908,9 +908,10 @@ _COMPLEX = "complex inputs or outputs; the table's samples are real: tests/compl
            "values and gradients with torch"
 EXCLUDED_FUNCTIONS: dict = {n: _COMPLEX for n in (
     "real", "imag", "conj", "conj_physical", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
-    "view_as_real", "view_as_complex", "complex", "polar", "stft", "istft")} | {
+    "view_as_real", "view_as_complex", "complex", "polar", "stft", "istft", "isreal")} | {
     n: "creation functions without tensor inputs: tests/complex/test_stft.py compares them "
-       "with torch" for n in ("hann_window", "hamming_window")}
+       "with torch" for n in ("hann_window", "hamming_window", "bartlett_window",
+                              "blackman_window", "kaiser_window")}
 EXCLUDED_PRIMITIVES = {
     **{n: _COMPLEX for n in ("real", "imag", "conj", "view_as_real", "view_as_complex",
                              "complex", "fft_c2c", "fft_r2c", "fft_c2r")},
