@@ -32,7 +32,7 @@ __all__ = [
     "kl_div", "binary_cross_entropy_with_logits", "margin_ranking_loss", "hinge_embedding_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss", "ctc_loss",
     # tensor functions
-    "detach", "detach_", "clamp_min", "clamp_max", "rsub", "fill", "isin",
+    "norm_except_dim", "detach", "detach_", "clamp_min", "clamp_max", "rsub", "fill", "isin",
     "scalar_tensor", "column_stack", "row_stack", "dstack", "unravel_index", "is_same_size",
     "is_signed", "is_inference", "get_device", "adjoint", "typename", "cond",
     "set_flush_denormal", "set_warn_always", "is_warn_always_enabled",
@@ -359,6 +359,19 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
 
 # ------------------------------------------------------------------------ tensor functions
+def norm_except_dim(v, pow=2, dim=0):  # noqa: A002  (torch's parameter name)
+    """The p-norm of ``v`` over every dim but ``dim``, shaped to broadcast against ``v``
+    (``dim=-1``: the norm of the whole tensor); weight normalisation's g."""
+    if dim == -1:
+        return v.norm(pow)
+    if dim == 0:
+        return v.reshape(v.shape[0], -1).norm(pow, 1).reshape((v.shape[0],) + (1,) * (v.dim() - 1))
+    if dim == v.dim() - 1:
+        return v.reshape(-1, v.shape[-1]).norm(pow, 0).reshape((1,) * (v.dim() - 1) +
+                                                               (v.shape[-1],))
+    return norm_except_dim(v.transpose(0, dim), pow, 0).transpose(0, dim)
+
+
 def detach(input):
     return input.detach()
 

@@ -381,3 +381,11 @@ def test_anomaly_and_autocast_queries():
     assert cadenza.GradScaler is cadenza.amp.GradScaler
     assert cadenza.OutOfMemoryError is cadenza.cuda.OutOfMemoryError
     assert issubclass(cadenza.OutOfMemoryError, RuntimeError)
+
+
+def test_norm_except_dim_matches_torch():
+    a = _rand(3, 4, 5)
+    for dim in (-1, 0, 1, 2):
+        for p in (2, 1):
+            c, t = _pair(a)
+            _close(cadenza.norm_except_dim(c, p, dim), torch.norm_except_dim(t, p, dim))

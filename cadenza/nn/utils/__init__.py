@@ -1,9 +1,32 @@
-"""``nn.utils``: gradient clipping, parameter/vector conversion, sequence padding."""
+"""``nn.utils``: gradient clipping, parameter/vector conversion, sequence padding, weight and
+spectral normalisation, parametrizations, functional calls."""
 from .clip_grad import clip_grad_norm_, clip_grad_norm, clip_grad_value_
 from .clip_grad import get_total_norm, clip_grads_with_norm_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+import importlib as _importlib
+
 from . import rnn
-from . import stateless
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
-           "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn"]
+           "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn",
+           "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
+           "parametrize", "parametrizations", "stateless"]
+
+# the reparameterisations build on nn.modules, which itself imports nn.utils.rnn: they load
+# on first use (``nn.utils.weight_norm``, ``import ...nn.utils.parametrizations``)
+_LAZY = {"weight_norm": "weight_norm", "remove_weight_norm": "weight_norm",
+         "spectral_norm": "spectral_norm", "remove_spectral_norm": "spectral_norm",
+         "parametrize": None, "parametrizations": None, "stateless": None}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod = _importlib.import_module(f"{__name__}.{_LAZY[name] or name}")
+    value = mod if _LAZY[name] is None else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
