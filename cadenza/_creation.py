@@ -204,8 +204,24 @@ def from_numpy(ndarray):
     return _created(_make(ndarray))
 
 
+class _Capsule:
+    """A bare DLPack capsule as the producer object ``np.from_dlpack`` expects."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)     # kDLCPU
+
+
 def from_dlpack(ext_tensor):
-    """Zero-copy import from any DLPack producer (NumPy, PyTorch, CuPy, ...)."""
+    """Zero-copy import from any DLPack producer (NumPy, PyTorch, CuPy, ...) or from a DLPack
+    capsule (``torch.utils.dlpack.to_dlpack``'s result; taken as host memory)."""
+    if type(ext_tensor).__name__ == "PyCapsule":
+        ext_tensor = _Capsule(ext_tensor)
     if hasattr(ext_tensor, "__dlpack_device__"):
         dev_type = ext_tensor.__dlpack_device__()[0]
         if dev_type == 2:  # kDLCUDA

@@ -85,6 +85,8 @@ class ConvertMethods:
             return f"torch.{_LEGACY_NAMES[self.dtype.name]}"
         if isinstance(dtype, str):
             dtype = _LEGACY_DTYPES.get(dtype.split(".")[-1], dtype)
+        elif isinstance(dtype, type) and hasattr(dtype, "_dtype_name"):
+            dtype = _dt.to_dtype(dtype._dtype_name)       # cadenza.DoubleTensor ...
         return O.to_dtype(self, dtype)
 
     def type_as(self, other):

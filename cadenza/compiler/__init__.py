@@ -16,6 +16,7 @@ tensor(6.)
 """
 from __future__ import annotations
 
+import types
 
 from .._dispatch import stateful_kind
 from .compiled import STATS, CompiledFunction, CompiledModule
@@ -40,6 +41,8 @@ def compile(model=None, *, fullgraph=True, dynamic=None, backend="c", mode=None,
         raise ValueError(f"compile: expected backend in {_BACKENDS}, got {backend!r}")
     if backend == "inductor":
         backend = "c"
+    if dynamo_config.suppress_errors:     # torch._dynamo.config.suppress_errors = True
+        fullgraph = False
 
     def wrap(m):
         if disable or backend == "eager":
@@ -76,5 +79,45 @@ def is_compiling() -> bool:
     return state.tracer is not None
 
 
+def is_dynamo_compiling() -> bool:
+    return is_compiling()
+
+
+def disable(fn=None, recursive=True, *, reason=None):
+    """``torch.compiler.disable``: torch runs ``fn`` outside the graph. Cadenza's tracer
+    records through it instead (the values are the same; code it cannot capture raises
+    TraceError, or runs the whole call eagerly with fullgraph=False). Usable as a
+    decorator with or without arguments."""
+    if fn is None:
+        return lambda f: f
+    return fn
+
+
+def allow_in_graph(fn):
+    """``torch.compiler.allow_in_graph``: every traceable function is already in the graph."""
+    return fn
+
+
+def assume_constant_result(fn):
+    """``torch.compiler.assume_constant_result``: Cadenza specialises on Python values it
+    reads while tracing (guards recompile when they change), so ``fn`` is taken as it is."""
+    return fn
+
+
+def reset() -> None:
+    """``torch.compiler.reset``: forget the compile statistics; graphs belong to their
+    compiled objects and go with them."""
+    reset_stats()
+
+
+# torch._dynamo.config's settings (cadenza._dynamo.config is this object); compile reads
+# suppress_errors
+dynamo_config = types.SimpleNamespace(
+    suppress_errors=False, cache_size_limit=8, accumulated_cache_size_limit=256,
+    verbose=False, optimize_ddp=True, capture_scalar_outputs=False,
+    automatic_dynamic_shapes=True, recompile_limit=8)
+
+
 __all__ = ["compile", "stats", "reset_stats", "is_compiling", "CompiledFunction",
-           "CompiledModule"]
+           "CompiledModule", "is_dynamo_compiling", "disable", "allow_in_graph",
+           "assume_constant_result", "reset", "dynamo_config"]

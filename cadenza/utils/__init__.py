@@ -6,7 +6,7 @@ True
 """
 import importlib as _importlib
 
-_LAZY = {"data", "checkpoint", "tensorboard"}
+_LAZY = {"data", "checkpoint", "tensorboard", "dlpack"}
 __all__ = sorted(_LAZY)
 
 
