@@ -10,13 +10,13 @@ from . import rnn
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn",
            "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
-           "parametrize", "parametrizations", "stateless"]
+           "parametrize", "parametrizations", "stateless", "prune"]
 
 # the reparameterisations build on nn.modules, which itself imports nn.utils.rnn: they load
 # on first use (``nn.utils.weight_norm``, ``import ...nn.utils.parametrizations``)
 _LAZY = {"weight_norm": "weight_norm", "remove_weight_norm": "weight_norm",
          "spectral_norm": "spectral_norm", "remove_spectral_norm": "spectral_norm",
-         "parametrize": None, "parametrizations": None, "stateless": None}
+         "parametrize": None, "parametrizations": None, "stateless": None, "prune": None}
 
 
 def __getattr__(name):
