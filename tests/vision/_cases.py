@@ -59,6 +59,39 @@ PIL_FILLS = [("pad_fill", "pad", ([2, 1],), {"fill": (10, 200, 30)}),
              ("rotate_fill", "rotate", (20.0,), {"fill": (255, 0, 128)})]
 
 
+# the augmentation functions (fixtures/augment.npz): name, function, args, kwargs, input kinds
+_ALL = ("pil_rgb", "pil_gray", "t_float", "t_uint8")
+_RGB = ("pil_rgb", "t_float", "t_uint8")
+AUGMENT = [
+    ("invert", "invert", (), {}, _ALL),
+    ("posterize3", "posterize", (3,), {}, ("pil_rgb", "t_uint8")),
+    ("solarize100", "solarize", (100,), {}, ("pil_rgb", "t_uint8")),
+    ("solarize04", "solarize", (0.4,), {}, ("t_float",)),
+    ("sharp03", "adjust_sharpness", (0.3,), {}, _RGB),
+    ("sharp25", "adjust_sharpness", (2.5,), {}, _RGB),
+    ("autocontrast", "autocontrast", (), {}, _RGB),
+    ("equalize", "equalize", (), {}, ("pil_rgb", "t_uint8")),
+    ("gamma05", "adjust_gamma", (0.5,), {}, _RGB),
+    ("gamma22", "adjust_gamma", (2.2, 1.1), {}, _RGB),
+    ("blur5", "gaussian_blur", ([5, 5], [1.5, 1.5]), {}, _RGB),
+    ("blur3x5", "gaussian_blur", ([3, 5], [0.8, 1.2]), {}, _RGB),
+    ("blur3_default", "gaussian_blur", ([3, 3],), {}, _RGB),
+    ("affine", "affine", (20.0, [2, -3], 1.2, [10.0, 5.0]), {}, _ALL),
+    ("affine_bilinear", "affine", (-35.0, [0, 1], 0.8, [0.0, 0.0]),
+     {"interpolation": "bilinear"}, _ALL),
+    ("affine_center", "affine", (15.0, [1, 1], 1.0, [5.0, 0.0]), {"center": [3, 4]}, _ALL),
+    ("shear_x", "affine", (0.0, [0, 0], 1.0, [16.7, 0.0]), {"center": [0, 0]}, _ALL),
+    ("translate", "affine", (0.0, [5, 0], 1.0, [0.0, 0.0]), {}, _ALL),
+    ("five_crop", "five_crop", ([8, 10],), {}, _ALL),
+    ("ten_crop_v", "ten_crop", (7, True), {}, _ALL),
+]
+
+
+def augment_cases():
+    return [(f"{name}/{kind}", kind, fn, args, kw)
+            for name, fn, args, kw, kinds in AUGMENT for kind in kinds]
+
+
 def cases():
     """(name, input kind, function, args, kwargs); kinds: pil_rgb, pil_gray, t_float, t_uint8."""
     out = []
@@ -94,7 +127,27 @@ def resolve_kwargs(kw, InterpolationMode):
 
 
 def as_array(out):
-    """A case's output as a NumPy array (PIL images via np.asarray, tensors via .numpy())."""
+    """A case's output as a NumPy array (PIL images via np.asarray, tensors via .numpy(),
+    tuples of crops stacked)."""
+    if isinstance(out, tuple):
+        return np.stack([as_array(o) for o in out])
     if hasattr(out, "numpy"):
         return np.ascontiguousarray(out.numpy())
     return np.ascontiguousarray(np.asarray(out))
+
+
+def check_against(got, ref, kind, fn, warped=("rotate", "affine")):
+    """A Cadenza output against torchvision's: PIL exactly; tensors within one uint8 step
+    (1/255 for floats). Warps (``warped``) sample tensors with grid_sample in torchvision and
+    with Pillow per channel in Cadenza: the same pixels away from the borders, so only the
+    fraction of differing pixels is bounded."""
+    assert got.shape == ref.shape and got.dtype == ref.dtype, (got.shape, ref.shape, got.dtype)
+    if kind.startswith("pil"):
+        np.testing.assert_array_equal(got, ref)
+        return
+    tol = 1.0 if kind == "t_uint8" else 1 / 255
+    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    if fn in warped:
+        assert np.mean(diff > tol) < 0.1, float(np.mean(diff > tol))
+    else:
+        assert diff.max() <= tol + 1e-6, float(diff.max())

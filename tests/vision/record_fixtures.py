@@ -32,11 +32,7 @@ def record_transforms(tv, torch):
     from PIL import Image
     import _cases
     F = tv.transforms.functional
-    out = {}
-    for name, kind, fn, args, kw in _cases.cases():
-        img = _cases.make_input(kind, Image, torch.from_numpy)
-        res = getattr(F, fn)(img, *args, **_cases.resolve_kwargs(kw, F.InterpolationMode))
-        out[name] = _cases.as_array(res)
+    out = _run_cases(tv, torch, _cases.cases())
     # conversions
     ims = _cases.inputs()
     out["to_tensor/rgb"] = F.to_tensor(Image.fromarray(ims["rgb"])).numpy()
@@ -46,6 +42,26 @@ def record_transforms(tv, torch):
     out["to_pil_image/float"] = np.asarray(F.to_pil_image(t * 0.999))
     out["normalize"] = F.normalize(t, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
     np.savez_compressed(os.path.join(FIXTURES, "transforms.npz"), **out)
+
+
+def _run_cases(tv, torch, cases):
+    """torchvision's output of each (name, kind, function, args, kwargs) case."""
+    from PIL import Image
+    import _cases
+    F = tv.transforms.functional
+    out = {}
+    for name, kind, fn, args, kw in cases:
+        img = _cases.make_input(kind, Image, torch.from_numpy)
+        res = getattr(F, fn)(img, *args, **_cases.resolve_kwargs(kw, F.InterpolationMode))
+        out[name] = _cases.as_array(res)
+    return out
+
+
+def record_augment(tv, torch):
+    """torchvision's outputs of the augmentation functions (_cases.AUGMENT)."""
+    import _cases
+    np.savez_compressed(os.path.join(FIXTURES, "augment.npz"),
+                        **_run_cases(tv, torch, _cases.augment_cases()))
 
 
 def record_models(tv, torch):

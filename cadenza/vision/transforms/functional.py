@@ -3,83 +3,29 @@ exactly as torchvision does) and on tensors (``[..., C, H, W]``, float in [0, 1]
 computed in NumPy with torchvision's formulas and rounding)."""
 from __future__ import annotations
 
-import enum
 import numbers
 
 import numpy as np
 
 import cadenza as torch
 from .._pil import is_pil_image as _is_pil_image, pil as _pil
+from ._image import (InterpolationMode, _PIL_CODES, _interp, _check_image, _arr, _tensor,
+                     _is_float, _channels, get_dimensions, _per_channel_pil, _round_back,
+                     _parse_fill, _blend, _gray, _check_factor)
+from ._augment import (invert, posterize, solarize, adjust_sharpness,  # noqa: F401
+                       autocontrast, equalize, adjust_gamma, gaussian_blur, erase, affine)
 
 __all__ = ["InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "normalize",
            "resize", "center_crop", "crop", "resized_crop", "pad", "hflip", "vflip", "rotate",
            "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue",
            "rgb_to_grayscale", "to_grayscale", "get_dimensions", "get_image_size",
-           "get_image_num_channels", "convert_image_dtype"]
-
-
-class InterpolationMode(enum.Enum):
-    NEAREST = "nearest"
-    NEAREST_EXACT = "nearest-exact"
-    BILINEAR = "bilinear"
-    BICUBIC = "bicubic"
-    BOX = "box"
-    HAMMING = "hamming"
-    LANCZOS = "lanczos"
-
-
-_PIL_CODES = {InterpolationMode.NEAREST: 0, InterpolationMode.NEAREST_EXACT: 0,
-              InterpolationMode.LANCZOS: 1, InterpolationMode.BILINEAR: 2,
-              InterpolationMode.BICUBIC: 3, InterpolationMode.BOX: 4,
-              InterpolationMode.HAMMING: 5}
-_FROM_PIL = {0: InterpolationMode.NEAREST, 1: InterpolationMode.LANCZOS,
-             2: InterpolationMode.BILINEAR, 3: InterpolationMode.BICUBIC,
-             4: InterpolationMode.BOX, 5: InterpolationMode.HAMMING}
-
-
-def _interp(mode) -> InterpolationMode:
-    if isinstance(mode, InterpolationMode):
-        return mode
-    if isinstance(mode, int) and mode in _FROM_PIL:
-        return _FROM_PIL[mode]
-    raise TypeError(f"interpolation should be an InterpolationMode or a PIL code, got {mode!r}")
-
-
-def _check_image(img, fn):
-    if not (_is_pil_image(img) or isinstance(img, torch.Tensor)):
-        raise TypeError(f"{fn}: img should be a PIL Image or a Tensor, got {type(img).__name__}")
-
-
-def _arr(t):
-    """A tensor image's NumPy array ([..., C, H, W]); a 2-D tensor counts as one channel."""
-    if t.ndim < 2:
-        raise TypeError(f"tensor is not an image: expected [..., H, W], got shape {tuple(t.shape)}")
-    return t.detach().numpy()
-
-
-def _tensor(a):
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def _is_float(a) -> bool:
-    return np.issubdtype(a.dtype, np.floating)
-
-
-def _channels(a) -> int:
-    return 1 if a.ndim == 2 else a.shape[-3]
+           "get_image_num_channels", "convert_image_dtype", "five_crop", "ten_crop",
+           "invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
+           "adjust_gamma", "gaussian_blur", "erase", "affine"]
 
 
 # ---------------------------------------------------------------------------------------------
 # sizes and conversions
-
-def get_dimensions(img) -> list:
-    """[channels, height, width]."""
-    if isinstance(img, torch.Tensor):
-        a = img.shape
-        return [1 if len(a) == 2 else a[-3], a[-2], a[-1]]
-    _check_image(img, "get_dimensions")
-    return [len(img.getbands()), img.height, img.width]
-
 
 def get_image_size(img) -> list:
     """[width, height]."""
@@ -233,26 +179,6 @@ def _resized_size(h, w, size, max_size):
     return [int(size[0]), int(size[1])]
 
 
-def _per_channel_pil(a, fn):
-    """Apply ``fn`` (PIL 'F' image -> PIL 'F' image) to every channel of a float [..., H, W]
-    array (torchvision's antialiased tensor kernels follow Pillow's, so this matches them)."""
-    Image = _pil().Image
-    lead = a.shape[:-2]
-    flat = a.reshape(-1, a.shape[-2], a.shape[-1]).astype(np.float32)
-    outs = [np.asarray(fn(Image.fromarray(np.ascontiguousarray(ch), mode="F")), dtype=np.float32)
-            for ch in flat]
-    return np.stack(outs).reshape(lead + outs[0].shape)
-
-
-def _round_back(out, dtype, clamp=False):
-    if np.issubdtype(dtype, np.floating):
-        return out.astype(dtype)
-    info = np.iinfo(dtype)
-    if clamp:
-        out = np.clip(out, info.min, info.max)
-    return np.round(out).astype(dtype)
-
-
 def _bicubic_axis(a, out_n, axis):
     """torch's bicubic upsampling along one axis (a = -0.75, half-pixel centres, indices
     clamped at the borders)."""
@@ -350,6 +276,28 @@ def center_crop(img, output_size):
     return crop(img, int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0)), ch, cw)
 
 
+def five_crop(img, size):
+    """The four corner crops and the centre crop of ``size`` ((h, w) or an int)."""
+    if isinstance(size, numbers.Number):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    _, h, w = get_dimensions(img)
+    ch, cw = size
+    if cw > w or ch > h:
+        raise ValueError(f"Requested crop size {size} is bigger than input size {(h, w)}")
+    return (crop(img, 0, 0, ch, cw), crop(img, 0, w - cw, ch, cw), crop(img, h - ch, 0, ch, cw),
+            crop(img, h - ch, w - cw, ch, cw), center_crop(img, [ch, cw]))
+
+
+def ten_crop(img, size, vertical_flip=False):
+    """``five_crop`` of the image and of its horizontal (or vertical) flip."""
+    first = five_crop(img, size)
+    return first + five_crop(vflip(img) if vertical_flip else hflip(img), size)
+
+
 def resized_crop(img, top, left, height, width, size, interpolation=InterpolationMode.BILINEAR,
                  antialias=True):
     return resize(crop(img, top, left, height, width), size, interpolation, antialias=antialias)
@@ -421,23 +369,6 @@ def pad(img, padding, fill=0, padding_mode="constant"):
     return _tensor(out[0] if two_d else out)
 
 
-def _parse_fill(fill, img, name="fillcolor"):
-    n = len(img.getbands())
-    fill = 0 if fill is None else fill
-    if isinstance(fill, (int, float)) and n > 1:
-        fill = tuple([fill] * n)
-    if isinstance(fill, (list, tuple)):
-        if len(fill) == 1:
-            fill = tuple(fill) * n
-        elif len(fill) != n:
-            raise ValueError(f"The number of elements in 'fill' does not match the number of "
-                             f"channels of the image ({len(fill)} != {n})")
-        fill = tuple(fill)
-    if img.mode != "F":
-        fill = tuple(int(x) for x in fill) if isinstance(fill, tuple) else int(fill)
-    return {name: fill}
-
-
 def hflip(img):
     _check_image(img, "hflip")
     if _is_pil_image(img):
@@ -483,25 +414,6 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
 
 # ---------------------------------------------------------------------------------------------
 # colour
-
-def _blend(a, b, ratio):
-    bound = 1.0 if _is_float(a) else 255.0
-    out = np.clip(np.float32(ratio) * a.astype(np.float32) + np.float32(1.0 - ratio) * b,
-                  0, bound)
-    return out.astype(a.dtype)
-
-
-def _gray(a):
-    r, g, b = a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :]
-    f = np.float32
-    return (f(0.2989) * r.astype(f) + f(0.587) * g.astype(f) + f(0.114) * b.astype(f)) \
-        .astype(a.dtype)[..., None, :, :]
-
-
-def _check_factor(name, factor):
-    if factor < 0:
-        raise ValueError(f"{name}: factor ({factor}) is not non-negative.")
-
 
 def adjust_brightness(img, brightness_factor):
     _check_image(img, "adjust_brightness")
