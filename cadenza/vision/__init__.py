@@ -2,7 +2,7 @@
 
 Under ``python -m cadenza.compat`` every ``import torchvision[.x]`` resolves here, as ``torch``
 resolves to ``cadenza``. Image work needs Pillow (the ``vision`` extra), loaded on first use."""
-from . import transforms, datasets, models, ops, utils
+from . import transforms, datasets, models, ops, utils, io
 from .transforms.functional import InterpolationMode  # noqa: F401
 
 __version__ = "0.28.0+cadenza"

@@ -6,9 +6,11 @@ import sys
 
 
 def pil():
-    """The ``PIL`` package with ``Image``, ``ImageOps`` and ``ImageEnhance`` loaded."""
+    """The ``PIL`` package with ``Image``, ``ImageOps``, ``ImageEnhance``, ``ImageColor``,
+    ``ImageDraw`` and ``ImageFont`` loaded."""
     try:
         import PIL.Image, PIL.ImageOps, PIL.ImageEnhance  # noqa: E401
+        import PIL.ImageColor, PIL.ImageDraw, PIL.ImageFont  # noqa: E401
     except ImportError:
         raise ImportError("cadenza.vision needs Pillow for image work: "
                           "pip install 'cadenza[vision]' (or pip install pillow)") from None

@@ -151,3 +151,25 @@ def check_against(got, ref, kind, fn, warped=("rotate", "affine")):
         assert np.mean(diff > tol) < 0.1, float(np.mean(diff > tol))
     else:
         assert diff.max() <= tol + 1e-6, float(diff.max())
+
+
+def draw_cases():
+    """(name, torchvision.utils function, kwargs) of the drawing fixtures."""
+    return [("boxes", "draw_bounding_boxes", {}),
+            ("boxes_wide_colors", "draw_bounding_boxes",
+             {"width": 3, "colors": ["red", (0, 255, 0), "#0000ff"]}),
+            ("boxes_fill", "draw_bounding_boxes", {"fill": True}),
+            ("boxes_labels", "draw_bounding_boxes", {"labels": ["a", "bb", "cat"]}),
+            ("masks", "draw_segmentation_masks", {"alpha": 0.6}),
+            ("masks_colors", "draw_segmentation_masks", {"alpha": 0.3, "colors": ["red", "blue"]})]
+
+
+def draw_inputs(from_numpy, fn):
+    img = np.random.RandomState(7).randint(0, 256, (3, 30, 40)).astype(np.uint8)
+    if fn == "draw_bounding_boxes":
+        boxes = np.array([[1, 2, 20, 25], [5, 5, 39, 29], [10, 0, 12, 3]], dtype=np.float32)
+        return from_numpy(img), from_numpy(boxes)
+    masks = np.zeros((2, 30, 40), bool)
+    masks[0, 3:20, 4:30] = True
+    masks[1, 15:, 20:] = True
+    return from_numpy(img), from_numpy(masks)

@@ -64,6 +64,16 @@ def record_augment(tv, torch):
                         **_run_cases(tv, torch, _cases.augment_cases()))
 
 
+def record_draw(tv, torch):
+    """draw_bounding_boxes / draw_segmentation_masks outputs (_cases.draw_cases())."""
+    import _cases
+    out = {}
+    for name, fn, kw in _cases.draw_cases():
+        img, arg = _cases.draw_inputs(torch.from_numpy, fn)
+        out[name] = getattr(tv.utils, fn)(img, arg, **kw).numpy()
+    np.savez_compressed(os.path.join(FIXTURES, "draw.npz"), **out)
+
+
 def record_models(tv, torch):
     """Logits of models whose weights both sides generate from one NumPy seed (so only the
     logits are stored): eval and train mode (dropout off), 32x32 inputs; the batch-norm running
