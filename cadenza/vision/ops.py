@@ -9,7 +9,12 @@ import numpy as np
 import cadenza as torch
 from cadenza import nn
 
-__all__ = ["box_area", "box_iou", "nms", "batched_nms", "roi_align", "RoIAlign"]
+from ._boxes import *  # noqa: F401,F403,E402
+from ._boxes import __all__ as _box_names
+from ._layers import *  # noqa: F401,F403,E402
+from ._layers import __all__ as _layer_names
+
+__all__ = ["nms", "batched_nms", "roi_align", "RoIAlign"] + _box_names + _layer_names
 
 
 def _np(t, name, op):
@@ -36,16 +41,6 @@ def _iou(a, b):
     wh = np.clip(rb - lt, 0, None)
     inter = wh[..., 0] * wh[..., 1]
     return inter / (_area(a)[:, None] + _area(b)[None, :] - inter)
-
-
-def box_area(boxes):
-    return torch.from_numpy(np.ascontiguousarray(_area(_boxes(boxes, "box_area"))))
-
-
-def box_iou(boxes1, boxes2):
-    """Pairwise IoU, [N, M]."""
-    return torch.from_numpy(_iou(_boxes(boxes1, "box_iou", "boxes1"),
-                                 _boxes(boxes2, "box_iou", "boxes2")))
 
 
 def nms(boxes, scores, iou_threshold: float):

@@ -173,3 +173,50 @@ def draw_inputs(from_numpy, fn):
     masks[0, 3:20, 4:30] = True
     masks[1, 15:, 20:] = True
     return from_numpy(img), from_numpy(masks)
+
+
+# box functions recorded from torchvision.ops (fixtures/boxes.npz): name, function, inputs
+# (by key of box_inputs), kwargs. Gradients of sum(output) w.r.t. the float inputs are stored
+# as "<name>/grad<i>".
+BOX_CASES = [
+    ("box_area", "box_area", ("a",), {}),
+    ("box_iou", "box_iou", ("a", "b"), {}),
+    ("giou", "generalized_box_iou", ("a", "b"), {}),
+    ("diou", "distance_box_iou", ("a", "b"), {}),
+    ("ciou", "complete_box_iou", ("a", "b"), {}),
+    ("giou_loss", "generalized_box_iou_loss", ("a", "a2"), {"reduction": "sum"}),
+    ("diou_loss", "distance_box_iou_loss", ("a", "a2"), {"reduction": "mean"}),
+    ("ciou_loss", "complete_box_iou_loss", ("a", "a2"), {}),
+    ("convert_xywh", "box_convert", ("a",), {"in_fmt": "xyxy", "out_fmt": "xywh"}),
+    ("convert_cxcywh", "box_convert", ("a",), {"in_fmt": "xywh", "out_fmt": "cxcywh"}),
+    ("convert_back", "box_convert", ("a",), {"in_fmt": "cxcywh", "out_fmt": "xyxy"}),
+    ("focal", "sigmoid_focal_loss", ("logits", "targets"), {}),
+    ("focal_mean", "sigmoid_focal_loss", ("logits", "targets"),
+     {"alpha": -1, "gamma": 1.5, "reduction": "mean"}),
+    ("clip", "clip_boxes_to_image", ("a",), {"size": (6, 7)}),
+]
+
+
+def box_inputs():
+    rs = np.random.RandomState(3)
+    xy = rs.uniform(0, 5, (4, 2))
+    wh = rs.uniform(0.5, 4, (4, 2))
+    a = np.concatenate([xy, xy + wh], 1)
+    xy2 = rs.uniform(0, 5, (4, 2))
+    a2 = np.concatenate([xy2, xy2 + rs.uniform(0.5, 4, (4, 2))], 1)
+    xy3 = rs.uniform(0, 5, (3, 2))
+    b = np.concatenate([xy3, xy3 + rs.uniform(0.5, 4, (3, 2))], 1)
+    return {"a": a, "a2": a2, "b": b, "logits": rs.standard_normal((5, 3)),
+            "targets": (rs.uniform(size=(5, 3)) > 0.5).astype(np.float64)}
+
+
+def run_box_case(ops, torch, fn, keys, kw):
+    """Output and gradients of one case in one library (float64 inputs)."""
+    data = box_inputs()
+    ins = [torch.tensor(data[k], requires_grad=k != "targets") for k in keys]
+    out = getattr(ops, fn)(*ins, **kw)
+    grads = []
+    if out.requires_grad:
+        out.sum().backward()
+        grads = [x.grad.numpy() for x in ins if x.requires_grad]
+    return out.detach().numpy(), grads

@@ -74,6 +74,18 @@ def record_draw(tv, torch):
     np.savez_compressed(os.path.join(FIXTURES, "draw.npz"), **out)
 
 
+def record_boxes(tv, torch):
+    """torchvision.ops box functions and losses: values and gradients (_cases.BOX_CASES)."""
+    import _cases
+    out = {}
+    for name, fn, keys, kw in _cases.BOX_CASES:
+        val, grads = _cases.run_box_case(tv.ops, torch, fn, keys, kw)
+        out[name] = val
+        for i, g in enumerate(grads):
+            out[f"{name}/grad{i}"] = g
+    np.savez_compressed(os.path.join(FIXTURES, "boxes.npz"), **out)
+
+
 def record_models(tv, torch):
     """Logits of models whose weights both sides generate from one NumPy seed (so only the
     logits are stored): eval and train mode (dropout off), 32x32 inputs; the batch-norm running

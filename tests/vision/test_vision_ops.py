@@ -1,12 +1,18 @@
 """cadenza.vision.ops vs small loop-by-loop NumPy references of torchvision's CPU kernels
 (torchvision's C ops do not run on the CPU build of torch used as the oracle)."""
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
 
 import cadenza as torch
 from cadenza.vision import ops
+
+cadenza = torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _cases  # noqa: E402
 
 
 def ref_iou(a, b):
@@ -130,3 +136,66 @@ def test_roi_align(aligned, sampling, scale, size):
     order = np.argsort(batch[:, 0], kind="stable")
     got_list = ops.RoIAlign(size, scale, sampling, aligned)(torch.from_numpy(x), as_list)
     np.testing.assert_allclose(got_list.numpy(), ref[order], rtol=1e-5, atol=1e-5)
+
+
+BOXES = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                             "boxes.npz"))
+
+
+@pytest.mark.parametrize("name,fn,keys,kw", _cases.BOX_CASES, ids=[c[0] for c in _cases.BOX_CASES])
+def test_box_functions_match_torchvision(name, fn, keys, kw):
+    val, grads = _cases.run_box_case(ops, cadenza, fn, keys, kw)
+    np.testing.assert_allclose(val, BOXES[name], rtol=1e-10, atol=1e-12)
+    for i, g in enumerate(grads):
+        np.testing.assert_allclose(g, BOXES[f"{name}/grad{i}"], rtol=1e-9, atol=1e-12)
+
+
+def test_small_boxes_and_masks_to_boxes():
+    b = cadenza.tensor([[0.0, 0, 1, 5], [0, 0, 3, 3], [1, 1, 1.5, 4]])
+    assert ops.remove_small_boxes(b, 2.0).tolist() == [1]
+    m = cadenza.zeros(2, 6, 7)
+    m[0, 1:4, 2:6] = 1
+    m[1, 5, 0] = 1
+    assert ops.masks_to_boxes(m).tolist() == [[2.0, 1.0, 5.0, 3.0], [0.0, 5.0, 0.0, 5.0]]
+    with pytest.raises(ValueError, match="Unsupported"):
+        ops.box_convert(b, "xyxy", "abcd")
+
+
+def test_model_building_blocks():
+    mlp = ops.MLP(4, [8, 3], norm_layer=cadenza.nn.LayerNorm, dropout=0.1)
+    # torchvision's layer order and state-dict keys
+    assert [type(m).__name__ for m in mlp] == ["Linear", "LayerNorm", "ReLU", "Dropout",
+                                               "Linear", "Dropout"]
+    assert sorted(mlp.state_dict()) == ["0.bias", "0.weight", "1.bias", "1.weight", "4.bias",
+                                        "4.weight"]
+    c = ops.Conv2dNormActivation(3, 5, 3, stride=2)
+    assert c[0].padding == (1, 1) and c[0].bias is None and c.out_channels == 5
+    assert tuple(c(cadenza.randn(2, 3, 8, 8)).shape) == (2, 5, 4, 4)
+    assert ops.Conv2dNormActivation(3, 5, 5, norm_layer=None)[0].bias is not None
+    se = ops.SqueezeExcitation(4, 2)
+    x = cadenza.randn(2, 4, 5, 5)
+    scale = cadenza.sigmoid(se.fc2(cadenza.relu(se.fc1(x.mean((2, 3), keepdim=True)))))
+    np.testing.assert_allclose(se(x).detach().numpy(), (x * scale).detach().numpy(), atol=1e-6)
+    fb = ops.FrozenBatchNorm2d(3)
+    fb.running_mean.fill_(0.5)
+    fb.running_var.fill_(4.0)
+    np.testing.assert_allclose(fb(cadenza.ones(1, 3, 2, 2)).numpy(),
+                               np.full((1, 3, 2, 2), 0.5 / np.sqrt(4.0 + 1e-5)), rtol=1e-6)
+    assert fb.state_dict().keys() == {"weight", "bias", "running_mean", "running_var"}
+    assert tuple(ops.Permute([0, 2, 1])(cadenza.ones(2, 3, 4)).shape) == (2, 4, 3)
+
+
+def test_stochastic_depth():
+    cadenza.manual_seed(0)
+    x = cadenza.ones(2000, 3)
+    y = ops.stochastic_depth(x, 0.25, "row")
+    rows = y[:, 0]
+    np.testing.assert_allclose(np.unique(rows.numpy()), [0.0, 1 / 0.75], rtol=1e-6)
+    assert abs(float((rows == 0).float().mean()) - 0.25) < 0.04
+    assert bool((y == y[:, :1]).all())                       # whole rows
+    assert ops.stochastic_depth(x, 0.5, "batch", training=False) is x
+    b = ops.stochastic_depth(x, 0.5, "batch")
+    assert len(np.unique(b.numpy())) == 1
+    with pytest.raises(ValueError, match="mode"):
+        ops.stochastic_depth(x, 0.5, "col")
+    assert repr(ops.StochasticDepth(0.2, "row")) == "StochasticDepth(p=0.2, mode=row)"
