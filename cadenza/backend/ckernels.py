@@ -207,12 +207,91 @@ void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* rest
         }                                                                                     \
         for (long e = 2 * oh * W; e < H * W; e++) gx[p * H * W + e] = 0;                     \
     }                                                                                         \
+}                                                                                             \
+/* batch norm over x (N, C, S) per channel c. Sums run in double in 8 lanes (a fixed order:   \
+   it vectorises and gives the same bits on every call): sa = sum (a - ma), sb = sum (a - ma) \
+   (b - mb) over the channel's N blocks of S */                                              \
+static void cz_bn_sums_##S(const T* restrict a, const T* restrict b, double ma, double mb,   \
+                           long N, long C, long S, long c, double* sa, double* sb) {          \
+    double la[8] = {0}, lb[8] = {0};                                                          \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict p = a + (n * C + c) * S;                                            \
+        const T* restrict q = b + (n * C + c) * S;                                            \
+        long s = 0;                                                                           \
+        for (; s + 8 <= S; s += 8) for (int k = 0; k < 8; k++) {                              \
+            double v = (double)p[s + k] - ma;                                                 \
+            la[k] += v; lb[k] += v * ((double)q[s + k] - mb);                                 \
+        }                                                                                     \
+        for (; s < S; s++) {                                                                  \
+            double v = (double)p[s] - ma;                                                     \
+            la[s & 7] += v; lb[s & 7] += v * ((double)q[s] - mb);                             \
+        }                                                                                     \
+    }                                                                                         \
+    *sa = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7]));          \
+    *sb = ((lb[0] + lb[1]) + (lb[2] + lb[3])) + ((lb[4] + lb[5]) + (lb[6] + lb[7]));          \
+}                                                                                             \
+/* stats[c] = the channel's mean, stats[C + c] its biased variance (two passes) */           \
+void cz_bn_stats_##S(const T* restrict x, T* restrict stats, long N, long C, long S) {        \
+    double M = (double)(N * S);                                                               \
+    _Pragma("omp parallel for if(cz_parallel)")                                               \
+    for (long c = 0; c < C; c++) {                                                            \
+        double sx, sq, d;                                                                     \
+        cz_bn_sums_##S(x, x, 0, 0, N, C, S, c, &sx, &sq);                                     \
+        double m = sx / M;                                                                    \
+        cz_bn_sums_##S(x, x, m, m, N, C, S, c, &d, &sq);                                      \
+        stats[c] = (T)m; stats[C + c] = (T)(sq / M);                                          \
+    }                                                                                         \
+}                                                                                             \
+/* out = (x - mean) * (w / sqrt(var + eps)) + b per channel (w, b NULL: 1, 0) */             \
+void cz_bn_apply_##S(const T* restrict x, const T* restrict stats, const T* restrict w,       \
+                     const T* restrict b, T* restrict out, long N, long C, long S,            \
+                     double eps) {                                                            \
+    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
+    for (long n = 0; n < N; n++) for (long c = 0; c < C; c++) {                               \
+        T m = stats[c], sh = b ? b[c] : (T)0;                                                 \
+        T sc = (T)((w ? (double)w[c] : 1.0) / sqrt((double)stats[C + c] + eps));              \
+        const T* restrict p = x + (n * C + c) * S; T* restrict d = out + (n * C + c) * S;     \
+        for (long s = 0; s < S; s++) d[s] = (p[s] - m) * sc + sh;                             \
+    }                                                                                         \
+}                                                                                             \
+/* the training-mode input gradient: gx = (g - mean(g) - (x - m) k) w s, with s = 1 /       \
+   sqrt(var + eps) and k = s^2 mean(g (x - m)) (the batch statistics' own gradient) */       \
+void cz_bn_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict stats,         \
+                   const T* restrict w, T* restrict gx, long N, long C, long S, double eps) { \
+    double M = (double)(N * S);                                                               \
+    _Pragma("omp parallel for if(cz_parallel)")                                               \
+    for (long c = 0; c < C; c++) {                                                            \
+        double sg, sgx, sd = 1.0 / sqrt((double)stats[C + c] + eps);                          \
+        T m = stats[c];                                                                       \
+        cz_bn_sums_##S(g, x, 0, (double)m, N, C, S, c, &sg, &sgx);                            \
+        T k1 = (T)(sg / M), k2 = (T)(sgx * sd * sd / M);                                      \
+        T a = (T)((w ? (double)w[c] : 1.0) * sd);                                             \
+        for (long n = 0; n < N; n++) {                                                        \
+            const T* restrict gp = g + (n * C + c) * S;                                       \
+            const T* restrict p = x + (n * C + c) * S;                                        \
+            T* restrict d = gx + (n * C + c) * S;                                             \
+            for (long s = 0; s < S; s++) d[s] = ((gp[s] - k1) - (p[s] - m) * k2) * a;         \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* the affine parameters' gradients: out[c] = sum g (x - m) s (weight), out[C + c] = sum g */ \
+void cz_bn_param_##S(const T* restrict g, const T* restrict x, const T* restrict stats,       \
+                     T* restrict out, long N, long C, long S, double eps) {                   \
+    _Pragma("omp parallel for if(cz_parallel)")                                               \
+    for (long c = 0; c < C; c++) {                                                            \
+        double sg, sgx;                                                                       \
+        cz_bn_sums_##S(g, x, 0, (double)stats[c], N, C, S, c, &sg, &sgx);                     \
+        out[c] = (T)(sgx / sqrt((double)stats[C + c] + eps)); out[C + c] = (T)sg;             \
+    }                                                                                         \
 }
 
 DEFINE_CNN(float, f32)
 DEFINE_CNN(double, f64)
 """
-_SIGNATURES.update({"maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5})
+_D = ctypes.c_double
+_SIGNATURES.update({"maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
+                    "bn_stats": [_P, _P] + [_L] * 3, "bn_apply": [_P] * 5 + [_L] * 3 + [_D],
+                    "bn_bwd": [_P] * 5 + [_L] * 3 + [_D], "bn_param": [_P] * 4 + [_L] * 3 + [_D]})
 
 
 def lib():
