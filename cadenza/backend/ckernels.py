@@ -22,30 +22,35 @@ _state: dict = {}
 
 _TEMPLATE = r"""
 #include <stdlib.h>
+#include <string.h>
 #include <math.h>
 #define DEFINE(T, S)                                                                          \
-/* cols[((c*kh+i)*kw+j), n, y*ow+x] = x[n, c, y*sh-ph+i*dh, x*sw-pw+j*dw] (0 outside) */     \
+/* cols[((c*kh+i)*kw+j), n, y*ow+x] = x[n, c, y*sh-ph+i*dh, x*sw-pw+j*dw] (0 outside); the    \
+   rows and columns that read inside x are found once per (c, i, j), so each row is a copy   \
+   (memcpy at stride 1) between zeroed edges */                                              \
 void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H, long W,     \
                    long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
                    long oh, long ow) {                                                        \
     long L = oh * ow;                                                                         \
     _Pragma("omp parallel for collapse(3) if(cz_parallel)")                                   \
     for (long c = 0; c < C; c++) for (long i = 0; i < kh; i++) for (long j = 0; j < kw; j++) {\
-        T* dst = cols + ((c * kh + i) * kw + j) * N * L;                                      \
-        long off = j * dw - pw, lo = 0, hi = ow;                                              \
+        T* dst0 = cols + ((c * kh + i) * kw + j) * N * L;                                     \
+        long off = j * dw - pw, lo = 0, hi = ow, y0 = 0, y1 = oh;                             \
         while (lo < ow && lo * sw + off < 0) lo++;                                            \
         while (hi > lo && (hi - 1) * sw + off >= W) hi--;                                     \
+        while (y0 < oh && y0 * sh - ph + i * dh < 0) y0++;                                    \
+        while (y1 > y0 && (y1 - 1) * sh - ph + i * dh >= H) y1--;                             \
         for (long n = 0; n < N; n++) {                                                        \
             const T* src = x + (n * C + c) * H * W + off;                                     \
-            for (long y = 0; y < oh; y++, dst += ow) {                                        \
-                long iy = y * sh - ph + i * dh;                                               \
-                if (iy < 0 || iy >= H) { for (long q = 0; q < ow; q++) dst[q] = 0; continue; }\
-                const T* row = src + iy * W;                                                  \
-                if (ow == 1) { dst[0] = lo < hi ? row[0] : 0; continue; }                     \
-                for (long q = 0; q < lo; q++) dst[q] = 0;                                     \
-                if (sw == 1) for (long q = lo; q < hi; q++) dst[q] = row[q];                  \
-                else for (long q = lo; q < hi; q++) dst[q] = row[q * sw];                     \
-                for (long q = hi; q < ow; q++) dst[q] = 0;                                    \
+            T* dst = dst0 + n * L;                                                            \
+            if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                  \
+            if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                \
+            for (long y = y0; y < y1; y++) {                                                  \
+                T* d = dst + y * ow; const T* row = src + (y * sh - ph + i * dh) * W;         \
+                for (long q = 0; q < lo; q++) d[q] = 0;                                       \
+                if (sw == 1) memcpy(d + lo, row + lo, sizeof(T) * (hi - lo));                 \
+                else for (long q = lo; q < hi; q++) d[q] = row[q * sw];                       \
+                for (long q = hi; q < ow; q++) d[q] = 0;                                      \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \

@@ -1,12 +1,13 @@
 """Max pooling as a primitive pair (the gradient over overlapping windows and over 2x2 windows
 of stride 2 in C through backend/ckernels.py when a compiler is found, else the NumPy form
-below, which gives the same bits; NumPy's strided passes are as fast as C elsewhere). As a composite (unfold, argmax, one-
-hot where, sum) it cost ~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step
-materialised the windows, compared them against a one-hot and folded the gradient back. Here the
-forward is kh*kw strided ``maximum`` passes over the (padded) input, and the derivative
-primitive ``max_pool2d_backward`` recomputes which element of each window won (the first
-maximum, as torch) and writes the gradient there. Its own backward is written in Tensor ops
-(unfold, argmax, where), so higher-order gradients still work (DESIGN.md section 2)."""
+below, which gives the same bits; NumPy's strided passes are as fast as C elsewhere). As a
+composite (unfold, argmax, one-hot where, sum) it cost ~4x the convolutions' GEMMs in
+bench/w4_cnn_train.py: each step materialised the windows, compared them against a one-hot and
+folded the gradient back. Here the forward is kh*kw strided ``maximum`` passes over the
+(padded) input, and the derivative primitive ``max_pool2d_backward`` recomputes which element
+of each window won (the first maximum, as torch) and writes the gradient there. Its own
+backward is written in Tensor ops (unfold, argmax, where), so higher-order gradients still work
+(DESIGN.md section 2)."""
 from __future__ import annotations
 
 import math
