@@ -33,6 +33,12 @@ def _ncs(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
+def _dtype(*arrays):
+    """The arrays' common dtype (None entries skipped; read from .dtype, so device arrays
+    never convert)."""
+    return np.result_type(*(a.dtype for a in arrays if a is not None))
+
+
 def _flat(a, dt):
     return None if a is None else np.ascontiguousarray(a, dtype=dt).reshape(-1)
 
@@ -74,7 +80,7 @@ def _scale(stats, w, eps):
 
 
 def _bn_fwd(xp, x, stats, w=None, b=None, *, eps=1e-5, training=True):
-    dt = np.result_type(x, stats, *(a for a in (w, b) if a is not None))
+    dt = _dtype(x, stats, w, b)
     x3 = _ncs(x.astype(dt, copy=False))
     stats = stats.astype(dt, copy=False)
     out = xp.empty(x3.shape, dtype=dt)
@@ -89,7 +95,7 @@ def _bn_fwd(xp, x, stats, w=None, b=None, *, eps=1e-5, training=True):
 
 
 def _bn_bwd(xp, g, x, stats, w=None, *, eps=1e-5):
-    dt = np.result_type(g, x, stats, *(() if w is None else (w,)))
+    dt = _dtype(g, x, stats, w)
     g3, x3 = _ncs(g.astype(dt, copy=False)), _ncs(x.astype(dt, copy=False))
     stats = np.ascontiguousarray(stats.astype(dt, copy=False))
     out = xp.empty(x3.shape, dtype=dt)
@@ -105,7 +111,7 @@ def _bn_bwd(xp, g, x, stats, w=None, *, eps=1e-5):
 
 
 def _param_fwd(xp, g, x, stats, *, eps=1e-5):
-    dt = np.result_type(g, x, stats)
+    dt = _dtype(g, x, stats)
     g3, x3 = _ncs(g.astype(dt, copy=False)), _ncs(x.astype(dt, copy=False))
     stats = np.ascontiguousarray(stats.astype(dt, copy=False))
     out = xp.empty((2, x3.shape[1]), dtype=dt)
