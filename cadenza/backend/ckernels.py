@@ -190,6 +190,7 @@ _CNN_TEMPLATE = r"""
    and at the rows/columns no window covers; branch-free so the row loop vectorises */       \
 void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,     \
                          T* restrict gx, long P, long H, long W, long oh, long ow) {          \
+    _Pragma("omp parallel for if(cz_parallel)")                                               \
     for (long p = 0; p < P; p++) {                                                            \
         for (long y = 0; y < oh; y++) {                                                       \
             const T* restrict r0 = x + (p * H + 2 * y) * W; const T* restrict r1 = r0 + W;    \
