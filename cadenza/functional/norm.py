@@ -8,6 +8,7 @@ from .. import ops
 from .._tensor_base import TensorBase as Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops._registry import apply
+from ..ops import batchnorm as _bn
 from ..ops.normalization import LayerNorm, RmsNorm
 from ..errors import ShapeError, fmt_shape
 from ._util import check_float, is_half
@@ -118,38 +119,25 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if t is not None and t.numel() != C:
             raise ShapeError(f"batch_norm: expected {name} with {C} elements (input.shape[1]), "
                              f"got {fmt_shape(t.shape)}")
-    cshape = _channel_shape(input)
-    dims = (0,) + tuple(range(2, input.ndim))
     if training:
         n = input.numel() // C if C else 0
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input size {fmt_shape(input.shape)}")
-        mu = input.mean(dims, keepdim=True)
-        d = input - mu
-        var = (d * d).mean(dims, keepdim=True)
+        stats = _bn.batch_norm_stats(input)      # (2, C): mean, biased variance
         with no_grad():
             if running_mean is not None:
-                new = running_mean * (1 - momentum) + mu.detach().reshape(
-                    running_mean.shape).to(running_mean.dtype) * momentum
-                running_mean.copy_(new)
+                running_mean.copy_(running_mean * (1 - momentum) +
+                                   stats[0].to(running_mean.dtype) * momentum)
             if running_var is not None:
-                unbiased = var.detach().reshape(running_var.shape).to(running_var.dtype) * (
-                    n / (n - 1))
+                unbiased = stats[1].to(running_var.dtype) * (n / (n - 1))
                 running_var.copy_(running_var * (1 - momentum) + unbiased * momentum)
-        out = d * (var + eps).rsqrt()
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: expected running_mean and running_var when "
                              "training=False, got None")
-        rm = running_mean.reshape(cshape).to(input.dtype)
-        rv = running_var.reshape(cshape).to(input.dtype)
-        out = (input - rm) * (rv + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(cshape)
-    if bias is not None:
-        out = out + bias.reshape(cshape)
-    return out
+        stats = ops.stack([running_mean.reshape(C), running_var.reshape(C)]).to(input.dtype)
+    return _bn.batch_norm(input, stats, weight, bias, eps, training)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,

@@ -16,6 +16,7 @@ from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, 
                decomp, conv, pool, activation, normalization, softmax_fused, inplace, device,
                sparse, special, composites)
 from . import pointwise, stats, scatters, products  # (issue 10: Tensor methods)
+from . import batchnorm  # noqa: F401  (its primitives: functional.batch_norm)
 from . import complex as _complex  # the module: ``complex`` below is torch.complex
 from . import fft as _fft  # the transforms cadenza.fft is built from, stft and windows
 from .fft import *  # noqa: F401,F403

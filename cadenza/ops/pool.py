@@ -1,12 +1,13 @@
-"""Max pooling as a primitive pair (the gradient over overlapping windows in C through
-backend/ckernels.py when a compiler is found, else the NumPy form below, which gives the same
-values; NumPy's strided passes are as fast as C elsewhere). As a composite (unfold, argmax, one-
-hot where, sum) it cost ~4x the convolutions' GEMMs in bench/w4_cnn_train.py: each step
-materialised the windows, compared them against a one-hot and folded the gradient back. Here the
-forward is kh*kw strided ``maximum`` passes over the (padded) input, and the derivative
-primitive ``max_pool2d_backward`` recomputes which element of each window won (the first
-maximum, as torch) and writes the gradient there. Its own backward is written in Tensor ops
-(unfold, argmax, where), so higher-order gradients still work (DESIGN.md section 2)."""
+"""Max pooling as a primitive pair (the gradient over overlapping windows and over 2x2 windows
+of stride 2 in C through backend/ckernels.py when a compiler is found, else the NumPy form
+below, which gives the same bits; NumPy's strided passes are as fast as C elsewhere). As a
+composite (unfold, argmax, one-hot where, sum) it cost ~4x the convolutions' GEMMs in
+bench/w4_cnn_train.py: each step materialised the windows, compared them against a one-hot and
+folded the gradient back. Here the forward is kh*kw strided ``maximum`` passes over the
+(padded) input, and the derivative primitive ``max_pool2d_backward`` recomputes which element
+of each window won (the first maximum, as torch) and writes the gradient there. Its own
+backward is written in Tensor ops (unfold, argmax, where), so higher-order gradients still work
+(DESIGN.md section 2)."""
 from __future__ import annotations
 
 import math
@@ -70,6 +71,13 @@ def _geometry_args(x, kernel, stride, padding, dilation, oh, ow):
     n, c, h, w = x.shape
     return (n * c, h, w, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
             dilation[0], dilation[1], oh, ow)
+
+
+def _halves(kernel, stride, padding, dilation, rh, rw):
+    """2x2 windows of stride 2 inside the input: the gradient's own C kernel (one vectorised
+    pass, backend/ckernels.py)."""
+    return tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1) \
+        and not (padding[0] or padding[1] or rh or rw)
 
 
 def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
@@ -142,7 +150,7 @@ def _scatter_first_max(xp, gx, g, x, out, kernel, stride, dilation):
                 else:
                     hit = xp.greater(eq, taken)  # eq and not taken
                     taken |= eq
-            xp.multiply(gb, hit, out=dst)
+            dst[...] = xp.where(hit, gb, 0)   # +0 elsewhere (g * hit gives -0 and NaN)
 
 
 def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
@@ -154,15 +162,17 @@ def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     # windows overlap when a stride is shorter than the dilated kernel: accumulate there
     overlap = stride[0] < dilation[0] * (kh - 1) + 1 or stride[1] < dilation[1] * (kw - 1) + 1
     dt = np.result_type(g, x)
-    nan = out.dtype.kind == "f" and xp.isnan(out).any()
-    if overlap and xp is np:   # one C pass (backend/ckernels.py) for the kh*kw below
+    halves = _halves(kernel, stride, padding, dilation, rh, rw)
+    if (halves or overlap) and xp is np:   # one C pass (backend/ckernels.py)
         g, x, out = (np.ascontiguousarray(a) for a in (g, x, out))
         gx = np.empty(x.shape, dtype=dt)
-        fn = ckernels.kernel("maxpool_bwd", g, x, out, gx)
+        name, geometry = ("maxpool2_bwd", (n * c, h, w, oh, ow)) if halves else \
+            ("maxpool_bwd", _geometry_args(x, kernel, stride, padding, dilation, oh, ow))
+        fn = ckernels.kernel(name, g, x, out, gx)
         if fn is not None:
-            fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data,
-               *_geometry_args(x, kernel, stride, padding, dilation, oh, ow))
+            fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data, *geometry)
             return gx
+    nan = out.dtype.kind == "f" and xp.isnan(out).any()
     if not padded and not overlap and xp is np and not nan:
         tiled = tuple(stride) == tuple(kernel) and tuple(dilation) == (1, 1) and \
             h == oh * kh and w == ow * kw

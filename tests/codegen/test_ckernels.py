@@ -110,7 +110,8 @@ POOLS = [((2, 3, 8, 8), dict(kernel_size=2)),
                              ceil_mode=True)),
          ((1, 2, 9, 8), dict(kernel_size=3, stride=1, padding=1)),
          ((2, 2, 9, 9), dict(kernel_size=2, stride=3)),
-         ((2, 2, 5, 5), dict(kernel_size=2, ceil_mode=True))]
+         ((2, 2, 5, 5), dict(kernel_size=2, ceil_mode=True)),
+         ((2, 3, 9, 7), dict(kernel_size=2))]   # 2x2/2 (its own C kernels), a row/column left
 
 
 @pytest.mark.parametrize("ties", [False, True])
