@@ -9,6 +9,7 @@ from ..ops.index import gather
 from ..random import _rng
 from . import constraints
 from .distribution import Distribution, finfo_eps, finfo_tiny, params
+from .kl import register_kl
 
 __all__ = ["Categorical", "Poisson", "Binomial", "Geometric", "OneHotCategorical"]
 
@@ -235,3 +236,8 @@ class OneHotCategorical(Distribution):
 
     def entropy(self):
         return self._categorical.entropy()
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    return (p.probs * (p.logits - q.logits)).sum(-1)

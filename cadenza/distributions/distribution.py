@@ -54,7 +54,9 @@ class Distribution:
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self._batch_shape = tuple(batch_shape)
         self._event_shape = tuple(event_shape)
-        if validate_args if validate_args is not None else Distribution._validate_default:
+        self._validate_args = validate_args if validate_args is not None else \
+            Distribution._validate_default
+        if self._validate_args:
             self._validate_params()
 
     def _validate_params(self):
@@ -62,7 +64,7 @@ class Distribution:
             if name not in self.__dict__ and not isinstance(getattr(type(self), name, None),
                                                             property):
                 continue
-            if getattr(con, "check", None) is None or type(con).__name__ == "_Dependent":
+            if getattr(con, "check", None) is None or constraints.is_dependent(con):
                 continue
             v = getattr(self, name)
             if isinstance(v, Tensor) and not bool(con.check(v.detach()).all()):
@@ -70,6 +72,37 @@ class Distribution:
                     f"Expected parameter {name} ({type(v).__name__} of shape {tuple(v.shape)}) "
                     f"of distribution {type(self).__name__} to satisfy the constraint {con!r}, "
                     f"but found invalid values:\n{v}")
+
+    def _validate_sample(self, value):
+        """torch's check of a ``log_prob`` argument: a Tensor whose trailing dims are the
+        event shape, broadcastable with the batch shape, inside ``support``."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        n = len(self._event_shape)
+        if tuple(value.shape[value.ndim - n:]) != self._event_shape or value.ndim < n:
+            raise ValueError("The right-most size of value must match event_shape: "
+                             f"{tuple(value.shape)} vs {self._event_shape}.")
+        actual = tuple(value.shape[:value.ndim - n])
+        expected = self._batch_shape
+        for i, j in zip(reversed(actual), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: "
+                                 f"{tuple(value.shape)} vs {expected + self._event_shape}.")
+        support = self.support
+        if support is None or constraints.is_dependent(support):
+            return
+        if not bool(support.check(value.detach()).all()):
+            raise ValueError(f"Expected value argument ({type(value).__name__} of shape "
+                             f"{tuple(value.shape)}) to be within the support ({support!r}) "
+                             f"of the distribution {self!r}, but found invalid values:\n"
+                             f"{value}")
+
+    def _get_checked_instance(self, cls, _instance=None):
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(f"Subclass {type(self).__name__} of {cls.__name__} "
+                                      "that defines a custom __init__ method must also "
+                                      "define a custom .expand() method.")
+        return type(self).__new__(type(self)) if _instance is None else _instance
 
     @property
     def batch_shape(self):
