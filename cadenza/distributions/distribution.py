@@ -61,8 +61,10 @@ class Distribution:
 
     def _validate_params(self):
         for name, con in self.arg_constraints.items():
-            if name not in self.__dict__ and not isinstance(getattr(type(self), name, None),
-                                                            property):
+            attr = getattr(type(self), name, None)
+            # unset parameters, and lazy properties not computed yet, are not checked (torch)
+            if name not in self.__dict__ and (not isinstance(attr, property) or
+                                              hasattr(attr, "wrapped")):
                 continue
             if getattr(con, "check", None) is None or constraints.is_dependent(con):
                 continue

@@ -572,3 +572,68 @@ def test_new_family_validation_errors():
         cd.Multinomial(cadenza.tensor(3), probs=cadenza.tensor([0.5, 0.5]))
     with pytest.raises(ValueError, match="support"):
         cd.Multinomial(3, probs=cadenza.tensor([0.5, 0.5])).log_prob(cadenza.tensor([2.0, 2.0]))
+
+
+def _spd(p, seed, batch=()):
+    a = np.random.default_rng(seed).normal(size=batch + (p, p))
+    return a @ np.swapaxes(a, -1, -2) + p * np.eye(p)
+
+
+@pytest.mark.parametrize("param", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_wishart_matches_torch(param):
+    m = _spd(3, 0, (2,))
+    if param == "scale_tril":
+        m = np.linalg.cholesky(m)
+    df = pair_([4.5, 6.0])
+    mc, mt = pair_(m)
+    c = cd.Wishart(df[0], **{param: mc})
+    t = td.Wishart(df[1], **{param: mt})
+    assert tuple(c.batch_shape) == (2,) and tuple(c.event_shape) == (3, 3)
+    v = np.stack([_spd(3, 5), _spd(3, 6)])
+    lc, lt = c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))
+    close(lc, lt)
+    gc = cadenza.autograd.grad(lc.sum(), [df[0], mc], retain_graph=True)
+    gt = torch.autograd.grad(lt.sum(), [df[1], mt], retain_graph=True)
+    for a, b in zip(gc, gt):
+        close(a, b, rtol=1e-7)
+    close(c.entropy(), t.entropy())
+    for attr in ("mean", "mode", "variance", "covariance_matrix", "precision_matrix",
+                 "scale_tril"):
+        close(getattr(c, attr), getattr(t, attr))
+    close(cd.ExponentialFamily.entropy(c), t.entropy(), rtol=1e-8)
+    cadenza.manual_seed(0)
+    s = c.rsample((4000,))
+    assert tuple(s.shape) == (4000, 2, 3, 3) and bool(c.support.check(s.detach()).all())
+    np.testing.assert_allclose(s.detach().numpy().mean(0), t.mean.detach().numpy(), rtol=0.08,
+                               atol=0.3)
+    g = cadenza.autograd.grad(s[:10].sum(), [df[0], mc])
+    assert all(np.isfinite(x.numpy()).all() for x in g)
+    e = c.expand((3, 2))
+    assert tuple(e.batch_shape) == (3, 2)
+    close(e.log_prob(cadenza.tensor(v)), t.expand((3, 2)).log_prob(torch.tensor(v)))
+    with pytest.raises(ValueError, match="df"):
+        cd.Wishart(cadenza.tensor(1.5, dtype=cadenza.float64), covariance_matrix=mc)
+    with pytest.raises(ValueError, match="Exactly one"):
+        cd.Wishart(df[0])
+
+
+def test_lkj_cholesky_matches_torch():
+    conc = pair_([0.5, 1.0, 3.0])
+    c, t = cd.LKJCholesky(4, conc[0]), td.LKJCholesky(4, conc[1])
+    assert tuple(c.batch_shape) == (3,) and tuple(c.event_shape) == (4, 4)
+    torch.manual_seed(0)
+    v = t.sample()
+    lc, lt = c.log_prob(cadenza.tensor(v.numpy())), t.log_prob(v)
+    close(lc, lt)
+    close(cadenza.autograd.grad(lc.sum(), [conc[0]])[0],
+          torch.autograd.grad(lt.sum(), [conc[1]])[0])
+    cadenza.manual_seed(0)
+    s = c.sample((2000,))
+    assert tuple(s.shape) == (2000, 3, 4, 4) and bool(cd.constraints.corr_cholesky.check(s).all())
+    # the off-diagonal correlations of LKJ(eta) in dim d have variance 1 / (2 eta + d - 1)
+    corr = s.numpy() @ np.swapaxes(s.numpy(), -1, -2)
+    var = corr[..., 1, 0].var(0)
+    np.testing.assert_allclose(var, 1 / (2 * np.array([0.5, 1.0, 3.0]) + 3), rtol=0.12)
+    assert tuple(c.expand((2, 3)).sample().shape) == (2, 3, 4, 4)
+    with pytest.raises(ValueError, match="dim"):
+        cd.LKJCholesky(1)
