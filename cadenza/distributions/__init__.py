@@ -20,6 +20,7 @@ from .half_cauchy import HalfCauchy
 from .independent import Independent
 from .inverse_gamma import InverseGamma
 from .kl import kl_divergence, register_kl
+from . import kl_rules  # noqa: F401  (registers the cross-family KL rules)
 from .kumaraswamy import Kumaraswamy
 from .lkj_cholesky import LKJCholesky
 from .location_scale import Cauchy, Gumbel, HalfNormal, LogNormal, StudentT

@@ -51,5 +51,7 @@ class Bernoulli(Distribution):
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p, q):
     t1 = p.probs * (_softplus(-q.logits) - _softplus(-p.logits))
+    t1 = E.where(p.probs == 0, 0.0, E.where(q.probs == 0, float("inf"), t1))
     t2 = (1 - p.probs) * (_softplus(q.logits) - _softplus(p.logits))
+    t2 = E.where(p.probs == 1, 0.0, E.where(q.probs == 1, float("inf"), t2))
     return t1 + t2

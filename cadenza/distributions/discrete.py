@@ -4,6 +4,7 @@ sampling uses Cadenza's generator."""
 from __future__ import annotations
 
 from .. import _creation as C
+from ..ops import elementwise as E
 from ..ops import reduce as R
 from ..ops.index import gather
 from ..random import _rng
@@ -240,4 +241,6 @@ class OneHotCategorical(Distribution):
 
 @register_kl(Categorical, Categorical)
 def _kl_categorical_categorical(p, q):
-    return (p.probs * (p.logits - q.logits)).sum(-1)
+    t = p.probs * (p.logits - q.logits)
+    t = E.where((q.probs == 0).expand(tuple(t.shape)), float("inf"), t)
+    return E.where((p.probs == 0).expand(tuple(t.shape)), 0.0, t).sum(-1)

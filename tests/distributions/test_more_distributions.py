@@ -168,7 +168,7 @@ def test_kl_pairs_for_existing_families_and_registry():
     cd.kl_divergence(MyExp(1.0), cd.Exponential(2.0))
     assert seen == [1]
     with pytest.raises(NotImplementedError):
-        cd.kl_divergence(cd.Exponential(1.0), cd.Gamma(1.0, 1.0))
+        cd.kl_divergence(cd.Exponential(1.0), cd.Poisson(1.0))
 
 
 def _spd(k, seed):
@@ -574,14 +574,14 @@ def test_new_family_validation_errors():
         cd.Multinomial(3, probs=cadenza.tensor([0.5, 0.5])).log_prob(cadenza.tensor([2.0, 2.0]))
 
 
-def _spd(p, seed, batch=()):
+def _spd_batch(p, seed, batch=()):
     a = np.random.default_rng(seed).normal(size=batch + (p, p))
     return a @ np.swapaxes(a, -1, -2) + p * np.eye(p)
 
 
 @pytest.mark.parametrize("param", ["covariance_matrix", "precision_matrix", "scale_tril"])
 def test_wishart_matches_torch(param):
-    m = _spd(3, 0, (2,))
+    m = _spd_batch(3, 0, (2,))
     if param == "scale_tril":
         m = np.linalg.cholesky(m)
     df = pair_([4.5, 6.0])
@@ -589,7 +589,7 @@ def test_wishart_matches_torch(param):
     c = cd.Wishart(df[0], **{param: mc})
     t = td.Wishart(df[1], **{param: mt})
     assert tuple(c.batch_shape) == (2,) and tuple(c.event_shape) == (3, 3)
-    v = np.stack([_spd(3, 5), _spd(3, 6)])
+    v = np.stack([_spd_batch(3, 5), _spd_batch(3, 6)])
     lc, lt = c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))
     close(lc, lt)
     gc = cadenza.autograd.grad(lc.sum(), [df[0], mc], retain_graph=True)
