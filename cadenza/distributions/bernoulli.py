@@ -6,15 +6,24 @@ from ..ops import elementwise as E
 from . import constraints
 from .discrete import _probs_logits, _softplus
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .kl import register_kl
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.probs.log() - (-self.probs).log1p(),)
+
+    def _log_normalizer(self, x):
+        return x.exp().log1p()
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         self.probs, self.logits = _probs_logits(probs, logits)
@@ -28,6 +37,8 @@ class Bernoulli(Distribution):
         return self._enumerate(C.tensor([0.0, 1.0], dtype=self.probs.dtype), expand)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         # -BCE with logits, written stably: v*l - softplus(l)
         return value * self.logits - _softplus(self.logits)
 

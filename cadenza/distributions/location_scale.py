@@ -42,6 +42,8 @@ class HalfNormal(Distribution):
         return (eps * self.scale).abs()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         lp = -(value ** 2) / (2 * self.scale.pow(2)) - self.scale.log() + \
             0.5 * math.log(2 / math.pi)
         return E.where(value >= 0, lp, float("-inf"))
@@ -77,6 +79,8 @@ class LogNormal(LocScale):
         return (self.loc + eps * self.scale).exp()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         y = value.log()
         return -((y - self.loc) ** 2) / (2 * self.scale.pow(2)) - self.scale.log() - \
             0.5 * math.log(2 * math.pi) - y
@@ -98,6 +102,8 @@ class Cauchy(LocScale):
         return self.loc * 0 + float("inf")
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return -math.log(math.pi) - self.scale.log() - \
             (((value - self.loc) / self.scale) ** 2).log1p()
 
@@ -125,6 +131,8 @@ class Gumbel(LocScale):
         return self.scale * (math.pi / math.sqrt(6))
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         z = (value - self.loc) / self.scale
         return -(z + (-z).exp()) - self.scale.log()
 
@@ -168,6 +176,8 @@ class StudentT(Distribution):
         return self.loc.detach() + self.scale.detach() * t
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         df = self.df
         y = (value - self.loc) / self.scale
         z = self.scale.log() + 0.5 * df.log() + 0.5 * math.log(math.pi) + \

@@ -6,12 +6,22 @@ import math
 from .. import _creation as C
 from ..ops import elementwise as E
 from .distribution import LocScale
+from .exp_family import ExponentialFamily
 from .kl import register_kl
 
 __all__ = ["Normal"]
 
 
-class Normal(LocScale):
+class Normal(LocScale, ExponentialFamily):
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal()
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()
+
     @property
     def mean(self):
         return self.loc
@@ -29,6 +39,8 @@ class Normal(LocScale):
         return self.loc + eps * self.scale
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         var = self.scale * self.scale
         return -((value - self.loc) ** 2) / (2 * var) - self.scale.log() - \
             math.log(math.sqrt(2 * math.pi))

@@ -30,6 +30,8 @@ class RelaxedBernoulli(Distribution):
         return x.sigmoid().clamp(eps, 1 - eps)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         x = value.log() - (-value).log1p()
         diff = self.logits - x * self.temperature
         base = self.temperature.log() + diff - 2 * _softplus(diff)
@@ -55,6 +57,8 @@ class RelaxedOneHotCategorical(Distribution):
         return (scores - R.logsumexp(scores, -1, keepdim=True)).exp()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         k = self._event_shape[0]
         x = value.log()
         log_scale = C.tensor(float(k), dtype=self.logits.dtype).lgamma() + \

@@ -31,6 +31,8 @@ class Uniform(Distribution):
         return self.low + u * (self.high - self.low)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         inside = (value >= self.low) & (value < self.high)
         lp = -(self.high - self.low).log()
         return E.where(inside, lp, float("-inf"))
