@@ -5,7 +5,6 @@ from .. import _creation as C
 from ..ops import elementwise as E
 from . import constraints
 from .discrete import _probs_logits, _softplus
-from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .kl import register_kl
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .. import _creation as C
 from .. import linalg
 from ..ops.join import cat as _cat_tensors, stack as _stack_tensors
+from .utils import finfo_eps
 
 __all__ = ["Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property",
            "greater_than", "greater_than_eq", "independent", "integer_interval", "interval",
@@ -285,8 +286,7 @@ class _CorrCholesky(Constraint):
     event_dim = 2
 
     def check(self, value):
-        eps = 2.220446049250313e-16 if value.dtype.itemsize == 8 else 1.1920928955078125e-07
-        tol = eps * value.shape[-1] * 10
+        tol = finfo_eps(value.dtype) * value.shape[-1] * 10
         row_norm = value.detach().pow(2).sum(-1).sqrt()
         unit = ((row_norm - 1.0).abs() <= tol).all(-1)
         return _LowerCholesky().check(value) & unit

@@ -8,31 +8,9 @@ from .. import _creation as C
 from . import constraints
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
-from ..ops.shape import broadcast_tensors
+from .utils import finfo_eps, finfo_tiny, lazy_property, params
 
 __all__ = ["Distribution", "params", "finfo_eps", "finfo_tiny"]
-
-
-def _t(x, like=None):
-    if isinstance(x, Tensor):
-        return x
-    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
-
-
-def finfo_eps(dtype):
-    """Machine epsilon of a float dtype (torch.finfo(dtype).eps), for clamping probabilities."""
-    return 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
-
-
-def finfo_tiny(dtype):
-    """Smallest normal number of a float dtype (torch.finfo(dtype).tiny)."""
-    return 2.2250738585072014e-308 if dtype.itemsize == 8 else 1.1754943508222875e-38
-
-
-def params(*args):
-    """Parameters as broadcast Tensors (Python numbers take the dtype of a Tensor argument)."""
-    like = next((a for a in args if isinstance(a, Tensor)), None)
-    return broadcast_tensors(*[_t(a, like) for a in args])
 
 
 class Distribution:
@@ -64,7 +42,7 @@ class Distribution:
             attr = getattr(type(self), name, None)
             # unset parameters, and lazy properties not computed yet, are not checked (torch)
             if name not in self.__dict__ and (not isinstance(attr, property) or
-                                              hasattr(attr, "wrapped")):
+                                              isinstance(attr, lazy_property)):
                 continue
             if getattr(con, "check", None) is None or constraints.is_dependent(con):
                 continue

@@ -5,7 +5,7 @@ import math
 
 from .. import _creation as C
 from . import constraints
-from .distribution import Distribution, LocScale, finfo_eps, params
+from .distribution import LocScale, finfo_eps, params
 from .exp_family import ExponentialFamily
 from .kl import register_kl
 

@@ -15,7 +15,7 @@ from ..ops.special import _gammainc, gammainc
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
-from .distribution import Distribution, params
+from .distribution import params
 from .exp_family import ExponentialFamily
 from .kl import register_kl
 

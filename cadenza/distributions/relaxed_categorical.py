@@ -1,4 +1,5 @@
-"""torch.distributions.relaxed_categorical: RelaxedOneHotCategorical, defined in ``cadenza.distributions.relaxed``."""
+"""torch.distributions.relaxed_categorical: RelaxedOneHotCategorical,
+defined in ``cadenza.distributions.relaxed``."""
 from .relaxed import RelaxedOneHotCategorical
 
 __all__ = ["RelaxedOneHotCategorical"]

@@ -121,6 +121,3 @@ class TransformedDistribution(Distribution):
         for transform in self.transforms:
             value = transform(value)
         return value
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"

@@ -11,13 +11,35 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad
 from ..functional import softmax
 from ..ops.join import cat
-from .distribution import finfo_eps, params
+from ..ops.shape import broadcast_tensors
 
 __all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits",
            "lazy_property", "tril_matrix_to_vec", "vec_to_tril_matrix", "is_tensor_like",
            "euler_constant"]
 
 euler_constant = 0.57721566490153286060  # Euler-Mascheroni constant
+
+
+def _t(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
+
+
+def finfo_eps(dtype):
+    """Machine epsilon of a float dtype (torch.finfo(dtype).eps), for clamping probabilities."""
+    return 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
+
+
+def finfo_tiny(dtype):
+    """Smallest normal number of a float dtype (torch.finfo(dtype).tiny)."""
+    return 2.2250738585072014e-308 if dtype.itemsize == 8 else 1.1754943508222875e-38
+
+
+def params(*args):
+    """Parameters as broadcast Tensors (Python numbers take the dtype of a Tensor argument)."""
+    like = next((a for a in args if isinstance(a, Tensor)), None)
+    return broadcast_tensors(*[_t(a, like) for a in args])
 
 
 def is_tensor_like(value):

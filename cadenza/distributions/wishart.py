@@ -16,7 +16,7 @@ from ..ops.views import broadcast_shapes
 from . import constraints
 from .exp_family import ExponentialFamily
 from .gamma import Chi2
-from .utils import lazy_property, vec_to_tril_matrix
+from .utils import finfo_eps, lazy_property, vec_to_tril_matrix
 
 __all__ = ["Wishart"]
 
@@ -135,8 +135,7 @@ class Wishart(ExponentialFamily):
 
     def _bartlett_sampling(self, sample_shape=()):
         p = self._event_shape[-1]
-        eps = 2.220446049250313e-16 if self.df.dtype.itemsize == 8 else 1.1920928955078125e-07
-        chi = self._dist_chi2.rsample(sample_shape).sqrt().clamp(min=eps)
+        chi = self._dist_chi2.rsample(sample_shape).sqrt().clamp(min=finfo_eps(self.df.dtype))
         below = C.randn(tuple(sample_shape) + self._batch_shape + (p * (p - 1) // 2,),
                         dtype=chi.dtype)
         noise = vec_to_tril_matrix(below, diag=-1) + chi.diag_embed() if p > 1 else \

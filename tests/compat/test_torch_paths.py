@@ -2,8 +2,9 @@
 implements, is importable from the same Cadenza path (``torch.x.y`` -> ``cadenza.x.y``, as
 ``python -m cadenza.compat`` maps them); names Cadenza lacks entirely are not failed here (the
 coverage tool counts them). The walk is generic: the module files of ``torch.nn.modules``,
-``torch.optim`` and ``torch.distributions`` are listed from PyTorch, so a class another part adds to Cadenza is checked at
-its torch path as soon as it exists anywhere in Cadenza's namespace."""
+``torch.optim`` and ``torch.distributions`` are listed from PyTorch, so a class another part
+adds to Cadenza is checked at its torch path as soon as it exists anywhere in Cadenza's
+namespace."""
 import importlib
 import os
 import pkgutil

@@ -108,3 +108,16 @@ def test_kl_lookup_errors():
     with pytest.raises(NotImplementedError):
         cd.kl_divergence(cd.Binomial(3, probs=cadenza.tensor([0.5])),
                          cd.Binomial(5, probs=cadenza.tensor([0.5])))
+
+
+def test_kl_of_families_torch_builds_as_transformed_distributions():
+    for name, args in (("LogNormal", ([0.1, -1.0], [0.5, 2.0])),
+                       ("HalfNormal", ([0.5, 2.0],)), ("Gumbel", ([0.1, -1.0], [0.5, 2.0]))):
+        pt = getattr(td, name)(*[torch.tensor(a, dtype=torch.float64) for a in args])
+        qt = getattr(td, name)(*[torch.tensor(a[::-1], dtype=torch.float64)
+                                 for a in args])
+        pc = getattr(cd, name)(*[cadenza.tensor(a, dtype=cadenza.float64) for a in args])
+        qc = getattr(cd, name)(*[cadenza.tensor(a[::-1], dtype=cadenza.float64)
+                                 for a in args])
+        np.testing.assert_allclose(cd.kl_divergence(pc, qc).numpy(),
+                                   td.kl_divergence(pt, qt).numpy(), rtol=1e-10)
