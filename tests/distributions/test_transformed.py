@@ -157,3 +157,40 @@ def test_validation_errors_like_torch():
         cd.Pareto(cadenza.tensor([1.0]), cadenza.tensor([2.0])).log_prob(cadenza.tensor([0.5]))
     assert cd.Pareto(cadenza.tensor([1.0]), cadenza.tensor([2.0]),
                      validate_args=False).log_prob(cadenza.tensor([0.5])).shape == (1,)
+
+
+def _flow_nll(mod, tmod, params, data):
+    """A small normalizing flow (elementwise affine -> tanh -> affine on a 2-vector, as an
+    Independent event) and the mean negative log-likelihood of ``data``."""
+    loc1, log_s1, loc2, log_s2 = params
+    base = mod.Independent(mod.Normal(data.new_zeros(2), data.new_ones(2)), 1)
+    flow = mod.TransformedDistribution(base, [
+        tmod.AffineTransform(loc1, log_s1.exp(), event_dim=1), tmod.TanhTransform(),
+        tmod.AffineTransform(loc2, log_s2.exp(), event_dim=1)])
+    return -flow.log_prob(data).mean()
+
+
+def test_normalizing_flow_training_matches_torch():
+    rng = np.random.default_rng(0)
+    data = np.tanh(rng.normal(size=(64, 2)) * 0.7 + 0.2) * 0.8 - 0.1
+    init = [np.array([0.1, -0.2]), np.array([0.0, 0.1]), np.array([-0.1, 0.0]),
+            np.array([1.0, 1.0])]
+    pc = [cadenza.tensor(a, requires_grad=True) for a in init]
+    pt = [torch.tensor(a, requires_grad=True) for a in init]
+    oc = cadenza.optim.Adam(pc, lr=0.02)
+    ot = torch.optim.Adam(pt, lr=0.02)
+    dc, dt = cadenza.tensor(data), torch.tensor(data)
+    losses = []
+    for _ in range(8):
+        oc.zero_grad()
+        ot.zero_grad()
+        lc, lt = _flow_nll(cd, ct, pc, dc), _flow_nll(td, tt, pt, dt)
+        lc.backward()
+        lt.backward()
+        oc.step()
+        ot.step()
+        np.testing.assert_allclose(lc.item(), lt.item(), rtol=1e-9)
+        losses.append(lc.item())
+    assert losses[-1] < losses[0]
+    for a, b in zip(pc, pt):
+        close(a, b, rtol=1e-8)
