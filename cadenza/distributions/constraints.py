@@ -84,20 +84,27 @@ def _all_rightmost(result, n):
         result
 
 
-class _IndependentConstraint(Constraint):
-    def __init__(self, base_constraint, reinterpreted_batch_ndims):
+class _Wrapped(Constraint):
+    """A constraint built on ``base_constraint`` (discrete when it is)."""
+
+    def __init__(self, base_constraint, what):
         if not isinstance(base_constraint, Constraint):
-            raise TypeError(f"independent: expected a Constraint, got "
+            raise TypeError(f"{what}: expected a Constraint, got "
                             f"{type(base_constraint).__name__}")
-        if not isinstance(reinterpreted_batch_ndims, int) or reinterpreted_batch_ndims < 0:
-            raise ValueError("independent: reinterpreted_batch_ndims must be an int >= 0, got "
-                             f"{reinterpreted_batch_ndims!r}")
         self.base_constraint = base_constraint
-        self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
 
     @property
     def is_discrete(self):
         return self.base_constraint.is_discrete
+
+
+class _IndependentConstraint(_Wrapped):
+    def __init__(self, base_constraint, reinterpreted_batch_ndims):
+        super().__init__(base_constraint, "independent")
+        if not isinstance(reinterpreted_batch_ndims, int) or reinterpreted_batch_ndims < 0:
+            raise ValueError("independent: reinterpreted_batch_ndims must be an int >= 0, got "
+                             f"{reinterpreted_batch_ndims!r}")
+        self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
 
     @property
     def event_dim(self):
@@ -114,18 +121,11 @@ class _IndependentConstraint(Constraint):
                 f"{self.reinterpreted_batch_ndims})")
 
 
-class MixtureSameFamilyConstraint(Constraint):
+class MixtureSameFamilyConstraint(_Wrapped):
     """The support of a MixtureSameFamily: its component support, checked per component."""
 
     def __init__(self, base_constraint):
-        if not isinstance(base_constraint, Constraint):
-            raise TypeError(f"MixtureSameFamilyConstraint: expected a Constraint, got "
-                            f"{type(base_constraint).__name__}")
-        self.base_constraint = base_constraint
-
-    @property
-    def is_discrete(self):
-        return self.base_constraint.is_discrete
+        super().__init__(base_constraint, "MixtureSameFamilyConstraint")
 
     @property
     def event_dim(self):
