@@ -100,6 +100,10 @@ class Distribution:
             return self.rsample(sample_shape) if self.has_rsample else self._sample(
                 tuple(sample_shape))
 
+    def _sample(self, sample_shape):
+        """Draws without gradient; as torch, a family without its own sampler uses rsample."""
+        return self.rsample(sample_shape)
+
     def sample_n(self, n):
         return self.sample((n,))
 

@@ -15,7 +15,7 @@ from .discrete import Binomial, Geometric, OneHotCategorical, Poisson, \
 from .exponential import Exponential, Laplace
 from .gamma import Beta, Gamma
 from .kl import kl_divergence, register_kl
-from .location_scale import Cauchy, Gumbel, HalfNormal, LogNormal
+from .location_scale import Cauchy, Gumbel, HalfNormal
 from .normal import Normal, _kl_normal_normal
 from .pareto import Pareto
 from .transformed_distribution import TransformedDistribution
@@ -68,14 +68,7 @@ def _kl_geometric_geometric(p, q):
 
 @register_kl(HalfNormal, HalfNormal)
 def _kl_halfnormal_halfnormal(p, q):
-    return _kl_normal_normal(Normal(0.0 * p.scale, p.scale, validate_args=False),
-                             Normal(0.0 * q.scale, q.scale, validate_args=False))
-
-
-@register_kl(LogNormal, LogNormal)
-def _kl_lognormal_lognormal(p, q):
-    """torch reaches this through its TransformedDistribution rule (same exp transform)."""
-    return _kl_normal_normal(p, q)
+    return _kl_normal_normal(p.base_dist, q.base_dist)
 
 
 @register_kl(OneHotCategorical, OneHotCategorical)

@@ -1,6 +1,7 @@
-"""Location-scale families: ``LogNormal``, ``StudentT``, ``Cauchy``, ``Gumbel``. LogNormal,
-Cauchy and Gumbel are reparameterised (``rsample``); StudentT samples by NumPy's standard_t on
-Cadenza's generator."""
+"""Location-scale families: ``HalfNormal``, ``LogNormal``, ``Gumbel`` (TransformedDistributions
+of a Normal / Uniform, as torch builds them), ``Cauchy`` and ``StudentT``. All but StudentT
+are reparameterised (``rsample``); StudentT samples by NumPy's standard_t on Cadenza's
+generator."""
 from __future__ import annotations
 
 import math
@@ -9,21 +10,34 @@ from .. import _creation as C
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
-from .distribution import Distribution, LocScale, params
+from .distribution import Distribution, LocScale, finfo_eps, finfo_tiny, params
+from .normal import Normal
+from .transformed_distribution import TransformedDistribution
+from .transforms import AbsTransform, AffineTransform, ExpTransform
+from .uniform import Uniform
 
 __all__ = ["HalfNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel"]
 
 _EULER = 0.57721566490153286060
 
 
-class HalfNormal(Distribution):
+class HalfNormal(TransformedDistribution):
+    """|X| for X ~ Normal(0, scale), built as torch builds it (AbsTransform of a Normal)."""
     arg_constraints = {"scale": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
 
     def __init__(self, scale, validate_args=None):
-        (self.scale,) = params(scale)
-        super().__init__(self.scale.shape, validate_args=validate_args)
+        base_dist = Normal(0, scale, validate_args=False)
+        super().__init__(base_dist, AbsTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(HalfNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
 
     @property
     def mean(self):
@@ -31,35 +45,51 @@ class HalfNormal(Distribution):
 
     @property
     def mode(self):
-        return self.scale * 0
+        return C.zeros_like(self.scale)
 
     @property
     def variance(self):
         return self.scale.pow(2) * (1 - 2 / math.pi)
 
-    def rsample(self, sample_shape=()):
-        eps = C.randn(self._extended_shape(sample_shape), dtype=self.scale.dtype)
-        return (eps * self.scale).abs()
-
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        lp = -(value ** 2) / (2 * self.scale.pow(2)) - self.scale.log() + \
-            0.5 * math.log(2 / math.pi)
-        return E.where(value >= 0, lp, float("-inf"))
+        lp = self.base_dist.log_prob(value) + math.log(2)
+        return E.where(value >= 0, lp, -math.inf)
 
     def cdf(self, value):
-        return E.erf(value / (self.scale * math.sqrt(2)))
+        if self._validate_args:
+            self._validate_sample(value)
+        return 2 * self.base_dist.cdf(value) - 1
 
     def icdf(self, prob):
-        return prob.erfinv() * math.sqrt(2) * self.scale
+        return self.base_dist.icdf((prob + 1) / 2)
 
     def entropy(self):
-        return 0.5 * math.log(math.pi / 2) + 0.5 + self.scale.log()
+        return self.base_dist.entropy() - math.log(2)
 
 
-class LogNormal(LocScale):
+class LogNormal(TransformedDistribution):
+    """exp(X) for X ~ Normal(loc, scale) (an ExpTransform of a Normal, as torch)."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        base_dist = Normal(loc, scale, validate_args=validate_args)
+        super().__init__(base_dist, ExpTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(LogNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def loc(self):
+        return self.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
 
     @property
     def mean(self):
@@ -74,22 +104,8 @@ class LogNormal(LocScale):
         s2 = self.scale.pow(2)
         return s2.expm1() * (2 * self.loc + s2).exp()
 
-    def rsample(self, sample_shape=()):
-        eps = C.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
-        return (self.loc + eps * self.scale).exp()
-
-    def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        y = value.log()
-        return -((y - self.loc) ** 2) / (2 * self.scale.pow(2)) - self.scale.log() - \
-            0.5 * math.log(2 * math.pi) - y
-
-    def cdf(self, value):
-        return 0.5 * (1 + E.erf((value.log() - self.loc) / (self.scale * math.sqrt(2))))
-
     def entropy(self):
-        return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log() + self.loc
+        return self.base_dist.entropy() + self.loc
 
 
 class Cauchy(LocScale):
@@ -117,30 +133,49 @@ class Cauchy(LocScale):
         return math.log(4 * math.pi) + self.scale.log()
 
 
-class Gumbel(LocScale):
+class Gumbel(TransformedDistribution):
+    """The Gumbel (type-I extreme value) law, built as torch builds it: a Uniform pushed
+    through -log, -log and an affine map (reparameterised)."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = params(loc, scale)
+        dt = self.loc.dtype
+        base_dist = Uniform(C.full_like(self.loc, finfo_tiny(dt)),
+                            C.full_like(self.loc, 1 - finfo_eps(dt)),
+                            validate_args=validate_args)
+        transforms = [ExpTransform().inv, AffineTransform(loc=0, scale=-C.ones_like(self.scale)),
+                      ExpTransform().inv, AffineTransform(loc=self.loc, scale=-self.scale)]
+        super().__init__(base_dist, transforms, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Gumbel, _instance)
+        new.loc = self.loc.expand(tuple(batch_shape))
+        new.scale = self.scale.expand(tuple(batch_shape))
+        return super().expand(batch_shape, _instance=new)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        z = (self.loc - value) / self.scale
+        return (z - z.exp()) - self.scale.log()
+
     @property
     def mean(self):
         return self.loc + self.scale * _EULER
 
     @property
-    def variance(self):
-        return self.scale.pow(2) * (math.pi ** 2 / 6)
+    def mode(self):
+        return self.loc
 
     @property
     def stddev(self):
         return self.scale * (math.pi / math.sqrt(6))
 
-    def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        z = (value - self.loc) / self.scale
-        return -(z + (-z).exp()) - self.scale.log()
-
-    def cdf(self, value):
-        return (-(-(value - self.loc) / self.scale).exp()).exp()
-
-    def icdf(self, value):
-        return self.loc - self.scale * (-(value.log())).log()
+    @property
+    def variance(self):
+        return self.stddev.pow(2)
 
     def entropy(self):
         return self.scale.log() + (1 + _EULER)

@@ -1,5 +1,5 @@
-"""torch.distributions.relaxed_categorical: RelaxedOneHotCategorical,
+"""torch.distributions.relaxed_categorical: ExpRelaxedCategorical, RelaxedOneHotCategorical,
 defined in ``cadenza.distributions.relaxed``."""
-from .relaxed import RelaxedOneHotCategorical
+from .relaxed import ExpRelaxedCategorical, RelaxedOneHotCategorical
 
-__all__ = ["RelaxedOneHotCategorical"]
+__all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical"]

@@ -194,3 +194,39 @@ def test_normalizing_flow_training_matches_torch():
     assert losses[-1] < losses[0]
     for a, b in zip(pc, pt):
         close(a, b, rtol=1e-8)
+
+
+def test_class_hierarchy_matches_torch():
+    """Each family derives from TransformedDistribution / ExponentialFamily exactly where
+    torch's does (isinstance checks and the KL lookup depend on it)."""
+    for name in td.__all__:
+        t = getattr(td, name)
+        if not isinstance(t, type) or not issubclass(t, td.Distribution):
+            continue
+        c = getattr(cd, name)
+        for tb, cb in ((td.TransformedDistribution, cd.TransformedDistribution),
+                       (td.ExponentialFamily, cd.ExponentialFamily),
+                       (td.Distribution, cd.Distribution)):
+            assert issubclass(t, tb) == issubclass(c, cb), (name, tb.__name__)
+
+
+def test_relaxed_bases_match_torch():
+    from cadenza.distributions.relaxed_bernoulli import LogitRelaxedBernoulli
+    from cadenza.distributions.relaxed_categorical import ExpRelaxedCategorical
+    temp = (cadenza.tensor(0.7, dtype=cadenza.float64), torch.tensor(0.7, dtype=torch.float64))
+    logits = pair([[0.2, -1.0, 0.5], [1.0, 0.1, -0.3]])
+    v = np.array([[0.3, -2.0, 1.0], [0.0, 0.4, -1.0]])
+    c = LogitRelaxedBernoulli(temp[0], logits=logits[0])
+    t = td.relaxed_bernoulli.LogitRelaxedBernoulli(temp[1], logits=logits[1])
+    close(c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v)))
+    e = ExpRelaxedCategorical(temp[0], logits=logits[0])
+    et = td.relaxed_categorical.ExpRelaxedCategorical(temp[1], logits=logits[1])
+    lv = np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]]))
+    close(e.log_prob(cadenza.tensor(lv)), et.log_prob(torch.tensor(lv)))
+    cadenza.manual_seed(0)
+    s = e.rsample((4,))
+    assert tuple(s.shape) == (4, 2, 3)
+    np.testing.assert_allclose(np.exp(s.detach().numpy()).sum(-1), 1.0, rtol=1e-12)
+    assert tuple(c.sample((5,)).shape) == (5, 2, 3)
+    r = cd.RelaxedBernoulli(temp[0], logits=logits[0])
+    assert isinstance(r.base_dist, LogitRelaxedBernoulli) and r.temperature is temp[0]
