@@ -21,18 +21,20 @@ __all__ = ["HalfNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel"]
 _EULER = 0.57721566490153286060
 
 
-class HalfNormal(TransformedDistribution):
-    """|X| for X ~ Normal(0, scale), built as torch builds it (AbsTransform of a Normal)."""
+class _Folded(TransformedDistribution):
+    """|X| for X from a zero-centred symmetric ``base(0, scale)`` (HalfNormal, HalfCauchy):
+    the density, cdf and entropy of the fold, as torch writes them."""
     arg_constraints = {"scale": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _base = None  # the symmetric family, set by the subclass
 
     def __init__(self, scale, validate_args=None):
-        base_dist = Normal(0, scale, validate_args=False)
+        base_dist = self._base(0, scale, validate_args=False)
         super().__init__(base_dist, AbsTransform(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(HalfNormal, _instance)
+        new = self._get_checked_instance(type(self), _instance)
         return super().expand(batch_shape, _instance=new)
 
     @property
@@ -40,16 +42,8 @@ class HalfNormal(TransformedDistribution):
         return self.base_dist.scale
 
     @property
-    def mean(self):
-        return self.scale * math.sqrt(2 / math.pi)
-
-    @property
     def mode(self):
         return C.zeros_like(self.scale)
-
-    @property
-    def variance(self):
-        return self.scale.pow(2) * (1 - 2 / math.pi)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -67,6 +61,19 @@ class HalfNormal(TransformedDistribution):
 
     def entropy(self):
         return self.base_dist.entropy() - math.log(2)
+
+
+class HalfNormal(_Folded):
+    """|X| for X ~ Normal(0, scale), built as torch builds it (AbsTransform of a Normal)."""
+    _base = Normal
+
+    @property
+    def mean(self):
+        return self.scale * math.sqrt(2 / math.pi)
+
+    @property
+    def variance(self):
+        return self.scale.pow(2) * (1 - 2 / math.pi)
 
 
 class LogNormal(TransformedDistribution):
