@@ -108,12 +108,20 @@ class Distribution:
         return self.sample((n,))
 
     @property
+    def mean(self):
+        raise NotImplementedError(f"{type(self)} does not implement mean")
+
+    @property
+    def mode(self):
+        raise NotImplementedError(f"{type(self)} does not implement mode")
+
+    @property
     def stddev(self):
         return self.variance.sqrt()
 
     @property
     def variance(self):
-        return self.stddev ** 2
+        raise NotImplementedError(f"{type(self)} does not implement variance")
 
     def log_prob(self, value):
         raise NotImplementedError(f"{type(self).__name__}.log_prob is not implemented")

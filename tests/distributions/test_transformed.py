@@ -230,3 +230,15 @@ def test_relaxed_bases_match_torch():
     assert tuple(c.sample((5,)).shape) == (5, 2, 3)
     r = cd.RelaxedBernoulli(temp[0], logits=logits[0])
     assert isinstance(r.base_dist, LogitRelaxedBernoulli) and r.temperature is temp[0]
+
+
+def test_missing_moments_raise_not_implemented_like_torch():
+    c = cd.TransformedDistribution(cd.Normal(0.0, 1.0), [ct.TanhTransform()])
+    t = td.TransformedDistribution(td.Normal(0.0, 1.0), [tt.TanhTransform()])
+    for attr in ("mean", "mode", "variance", "stddev"):
+        with pytest.raises(NotImplementedError):
+            getattr(t, attr)
+        with pytest.raises(NotImplementedError):
+            getattr(c, attr)
+    with pytest.raises(NotImplementedError):
+        c.entropy()
