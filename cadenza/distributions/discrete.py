@@ -149,7 +149,7 @@ class Binomial(Distribution):
         self.total_count = self.total_count.to(self.probs.dtype)
         super().__init__(self.probs.shape, validate_args=validate_args)
 
-    @property
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self.total_count)
 
@@ -223,7 +223,7 @@ class Geometric(Distribution):
 
 class OneHotCategorical(Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
-    support = constraints.simplex
+    support = constraints.one_hot
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):

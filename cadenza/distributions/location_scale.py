@@ -1,16 +1,15 @@
 """Location-scale families: ``HalfNormal``, ``LogNormal``, ``Gumbel`` (TransformedDistributions
-of a Normal / Uniform, as torch builds them), ``Cauchy`` and ``StudentT``. All but StudentT
-are reparameterised (``rsample``); StudentT samples by NumPy's standard_t on Cadenza's
-generator."""
+of a Normal / Uniform, as torch builds them), ``Cauchy`` and ``StudentT``, all reparameterised
+(``rsample``; StudentT through a chi-squared, as torch)."""
 from __future__ import annotations
 
 import math
 
 from .. import _creation as C
 from ..ops import elementwise as E
-from ..random import _rng
 from . import constraints
 from .distribution import Distribution, LocScale, finfo_eps, finfo_tiny, params
+from .gamma import Chi2
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform
@@ -192,6 +191,7 @@ class StudentT(Distribution):
     arg_constraints = {"df": constraints.positive, "loc": constraints.real,
                        "scale": constraints.positive}
     support = constraints.real
+    has_rsample = True
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
         self.df, self.loc, self.scale = params(df, loc, scale)
@@ -211,11 +211,13 @@ class StudentT(Distribution):
         v = self.scale.pow(2) * df / (df - 2)
         return E.where(df > 2, v, E.where(df > 1, float("inf"), float("nan")))
 
-    def _sample(self, sample_shape):
+    def rsample(self, sample_shape=()):
+        """loc + scale * X / sqrt(Z / df), X standard normal, Z ~ Chi2(df): reparameterised
+        in loc and scale, and in df through the chi-squared's implicit gradient (torch)."""
         shape = self._extended_shape(sample_shape)
-        df = self.df.detach().numpy()
-        t = C.tensor(_rng(None).standard_t(df, size=shape).astype(df.dtype))
-        return self.loc.detach() + self.scale.detach() * t
+        x = C.randn(shape, dtype=self.df.dtype)
+        z = Chi2(self.df).rsample(sample_shape)
+        return self.loc + self.scale * x * (z / self.df).rsqrt()
 
     def log_prob(self, value):
         if self._validate_args:

@@ -690,3 +690,22 @@ def test_log_prob_validates_the_sample_like_torch():
         cd.Normal(cadenza.zeros(3), 1.0).log_prob(cadenza.zeros(4))
     with pytest.raises(ValueError, match="one-dimensional"):
         cd.Categorical(cadenza.tensor(1.0))
+
+
+def test_student_t_rsample_is_reparameterised():
+    df, loc, scale = pair_([3.0, 8.0]), pair_([0.5, -1.0]), pair_([1.5, 0.7])
+    c = cd.StudentT(df[0], loc[0], scale[0])
+    assert c.has_rsample == td.StudentT(df[1], loc[1], scale[1]).has_rsample
+    cadenza.manual_seed(0)
+    s = c.rsample((40000,))
+    g = cadenza.autograd.grad(s.mean(0).sum(), [loc[0], scale[0], df[0]])
+    np.testing.assert_allclose(g[0].numpy(), [1.0, 1.0])  # d mean / d loc
+    assert all(np.isfinite(x.numpy()).all() for x in g)
+    v = s.detach().numpy()
+    np.testing.assert_allclose(v.mean(0), [0.5, -1.0], atol=0.05)
+    np.testing.assert_allclose(v.var(0), c.variance.detach().numpy(), rtol=0.15)
+    t = td.StudentT(torch.tensor(8.0, dtype=torch.float64))
+    x = cd.StudentT(cadenza.tensor(8.0, dtype=cadenza.float64)).sample((4000,)).numpy()
+    grid = np.linspace(-60.0, 60.0, 400001)
+    cdf = np.cumsum(np.exp(t.log_prob(torch.tensor(grid)).numpy())) * (grid[1] - grid[0])
+    assert ks_stat(x, lambda a: np.interp(a, grid, cdf)) < KS_CRIT(4000)
