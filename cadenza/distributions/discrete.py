@@ -4,11 +4,14 @@ sampling uses Cadenza's generator."""
 from __future__ import annotations
 
 from .. import _creation as C
+from ..ops import elementwise as E
 from ..ops import reduce as R
 from ..ops.index import gather
 from ..random import _rng
 from . import constraints
 from .distribution import Distribution, finfo_eps, finfo_tiny, params
+from .exp_family import ExponentialFamily
+from .kl import register_kl
 
 __all__ = ["Categorical", "Poisson", "Binomial", "Geometric", "OneHotCategorical"]
 
@@ -36,13 +39,17 @@ class Categorical(Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     has_enumerate_support = True
 
-    @property
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self._num_events - 1)
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        given = probs if probs is not None else logits
+        if given.ndim < 1:
+            name = "probs" if probs is not None else "logits"
+            raise ValueError(f"`{name}` parameter must be at least one-dimensional.")
         if probs is not None:
             self.probs = probs / probs.sum(-1, keepdim=True)
             self.logits = self.probs.clamp(min=1e-38 if probs.dtype.name != "float64"
@@ -50,8 +57,12 @@ class Categorical(Distribution):
         else:
             self.logits = logits - R.logsumexp(logits, -1, keepdim=True)
             self.probs = self.logits.exp()
-        self._batch_shape = tuple(self.probs.shape[:-1])
         self._num_events = self.probs.shape[-1]
+        super().__init__(tuple(self.probs.shape[:-1]), validate_args=validate_args)
+
+    @property
+    def param_shape(self):
+        return tuple(self.probs.shape)
 
     def _sample(self, sample_shape):
         p = self.probs.detach().reshape(-1, self._num_events)
@@ -65,6 +76,8 @@ class Categorical(Distribution):
         return self._enumerate(C.arange(self._num_events), expand)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         value = value.long()
         logits = self.logits.expand(tuple(value.shape) + (self._num_events,)) \
             if value.ndim > len(self._batch_shape) else self.logits
@@ -87,9 +100,16 @@ class Categorical(Distribution):
         return self.probs.argmax(-1)
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
+
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
     def __init__(self, rate, validate_args=None):
         (self.rate,) = params(rate)
@@ -113,6 +133,8 @@ class Poisson(Distribution):
                         .astype(r.dtype))
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return value * self.rate.log() - self.rate - (value + 1).lgamma()
 
 
@@ -127,7 +149,7 @@ class Binomial(Distribution):
         self.total_count = self.total_count.to(self.probs.dtype)
         super().__init__(self.probs.shape, validate_args=validate_args)
 
-    @property
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self.total_count)
 
@@ -157,6 +179,8 @@ class Binomial(Distribution):
         return self._enumerate(C.arange(1 + k, dtype=self.probs.dtype), expand)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         n, lg = self.total_count, self.logits
         norm = n * _softplus(lg) - (n + 1).lgamma()
         return value * lg - (value + 1).lgamma() - (n - value + 1).lgamma() - norm
@@ -189,6 +213,8 @@ class Geometric(Distribution):
         return (u.log() / (-self.probs.detach()).log1p()).floor()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return value * (-self.probs).log1p() + self.probs.log()
 
     def entropy(self):
@@ -197,7 +223,7 @@ class Geometric(Distribution):
 
 class OneHotCategorical(Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
-    support = constraints.simplex
+    support = constraints.one_hot
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
@@ -231,7 +257,16 @@ class OneHotCategorical(Distribution):
         return values.expand((k,) + self._batch_shape + (k,)) if expand else values
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return self._categorical.log_prob(value.argmax(-1))
 
     def entropy(self):
         return self._categorical.entropy()
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    t = p.probs * (p.logits - q.logits)
+    t = E.where((q.probs == 0).expand(tuple(t.shape)), float("inf"), t)
+    return E.where((p.probs == 0).expand(tuple(t.shape)), 0.0, t).sum(-1)

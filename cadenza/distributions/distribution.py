@@ -8,31 +8,9 @@ from .. import _creation as C
 from . import constraints
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
-from ..ops.shape import broadcast_tensors
+from .utils import finfo_eps, finfo_tiny, lazy_property, params
 
 __all__ = ["Distribution", "params", "finfo_eps", "finfo_tiny"]
-
-
-def _t(x, like=None):
-    if isinstance(x, Tensor):
-        return x
-    return C.tensor(float(x), dtype=like.dtype if like is not None else None)
-
-
-def finfo_eps(dtype):
-    """Machine epsilon of a float dtype (torch.finfo(dtype).eps), for clamping probabilities."""
-    return 2.220446049250313e-16 if dtype.itemsize == 8 else 1.1920928955078125e-07
-
-
-def finfo_tiny(dtype):
-    """Smallest normal number of a float dtype (torch.finfo(dtype).tiny)."""
-    return 2.2250738585072014e-308 if dtype.itemsize == 8 else 1.1754943508222875e-38
-
-
-def params(*args):
-    """Parameters as broadcast Tensors (Python numbers take the dtype of a Tensor argument)."""
-    like = next((a for a in args if isinstance(a, Tensor)), None)
-    return broadcast_tensors(*[_t(a, like) for a in args])
 
 
 class Distribution:
@@ -54,15 +32,19 @@ class Distribution:
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self._batch_shape = tuple(batch_shape)
         self._event_shape = tuple(event_shape)
-        if validate_args if validate_args is not None else Distribution._validate_default:
+        self._validate_args = validate_args if validate_args is not None else \
+            Distribution._validate_default
+        if self._validate_args:
             self._validate_params()
 
     def _validate_params(self):
         for name, con in self.arg_constraints.items():
-            if name not in self.__dict__ and not isinstance(getattr(type(self), name, None),
-                                                            property):
+            attr = getattr(type(self), name, None)
+            # unset parameters, and lazy properties not computed yet, are not checked (torch)
+            if name not in self.__dict__ and (not isinstance(attr, property) or
+                                              isinstance(attr, lazy_property)):
                 continue
-            if getattr(con, "check", None) is None or type(con).__name__ == "_Dependent":
+            if getattr(con, "check", None) is None or constraints.is_dependent(con):
                 continue
             v = getattr(self, name)
             if isinstance(v, Tensor) and not bool(con.check(v.detach()).all()):
@@ -70,6 +52,37 @@ class Distribution:
                     f"Expected parameter {name} ({type(v).__name__} of shape {tuple(v.shape)}) "
                     f"of distribution {type(self).__name__} to satisfy the constraint {con!r}, "
                     f"but found invalid values:\n{v}")
+
+    def _validate_sample(self, value):
+        """torch's check of a ``log_prob`` argument: a Tensor whose trailing dims are the
+        event shape, broadcastable with the batch shape, inside ``support``."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        n = len(self._event_shape)
+        if tuple(value.shape[value.ndim - n:]) != self._event_shape or value.ndim < n:
+            raise ValueError("The right-most size of value must match event_shape: "
+                             f"{tuple(value.shape)} vs {self._event_shape}.")
+        actual = tuple(value.shape[:value.ndim - n])
+        expected = self._batch_shape
+        for i, j in zip(reversed(actual), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: "
+                                 f"{tuple(value.shape)} vs {expected + self._event_shape}.")
+        support = self.support
+        if support is None or constraints.is_dependent(support):
+            return
+        if not bool(support.check(value.detach()).all()):
+            raise ValueError(f"Expected value argument ({type(value).__name__} of shape "
+                             f"{tuple(value.shape)}) to be within the support ({support!r}) "
+                             f"of the distribution {self!r}, but found invalid values:\n"
+                             f"{value}")
+
+    def _get_checked_instance(self, cls, _instance=None):
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(f"Subclass {type(self).__name__} of {cls.__name__} "
+                                      "that defines a custom __init__ method must also "
+                                      "define a custom .expand() method.")
+        return type(self).__new__(type(self)) if _instance is None else _instance
 
     @property
     def batch_shape(self):
@@ -87,8 +100,20 @@ class Distribution:
             return self.rsample(sample_shape) if self.has_rsample else self._sample(
                 tuple(sample_shape))
 
+    def _sample(self, sample_shape):
+        """Draws without gradient; as torch, a family without its own sampler uses rsample."""
+        return self.rsample(sample_shape)
+
     def sample_n(self, n):
         return self.sample((n,))
+
+    @property
+    def mean(self):
+        raise NotImplementedError(f"{type(self)} does not implement mean")
+
+    @property
+    def mode(self):
+        raise NotImplementedError(f"{type(self)} does not implement mode")
 
     @property
     def stddev(self):
@@ -96,7 +121,7 @@ class Distribution:
 
     @property
     def variance(self):
-        return self.stddev ** 2
+        raise NotImplementedError(f"{type(self)} does not implement variance")
 
     def log_prob(self, value):
         raise NotImplementedError(f"{type(self).__name__}.log_prob is not implemented")

@@ -5,16 +5,25 @@ import math
 
 from .. import _creation as C
 from . import constraints
-from .distribution import Distribution, LocScale, finfo_eps, params
+from .distribution import LocScale, finfo_eps, params
+from .exp_family import ExponentialFamily
 from .kl import register_kl
 
 __all__ = ["Exponential", "Laplace"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -(-x).log()
 
     def __init__(self, rate, validate_args=None):
         (self.rate,) = params(rate)
@@ -41,6 +50,8 @@ class Exponential(Distribution):
         return -(-u).log1p() / self.rate
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return self.rate.log() - self.rate * value
 
     def cdf(self, value):
@@ -73,6 +84,8 @@ class Laplace(LocScale):
         return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
 
     def cdf(self, value):

@@ -15,7 +15,8 @@ from ..ops.special import _gammainc, gammainc
 from ..ops import elementwise as E
 from ..random import _rng
 from . import constraints
-from .distribution import Distribution, params
+from .distribution import params
+from .exp_family import ExponentialFamily
 from .kl import register_kl
 
 __all__ = ["Gamma", "Chi2", "Beta", "Dirichlet"]
@@ -57,10 +58,18 @@ def _lbeta_vec(c):
     return c.lgamma().sum(-1) - c.sum(-1).lgamma()
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return self.concentration - 1, -self.rate
+
+    def _log_normalizer(self, x, y):
+        return (x + 1).lgamma() + (x + 1) * (-y.reciprocal()).log()
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = params(concentration, rate)
@@ -82,6 +91,8 @@ class Gamma(Distribution):
         return _std_gamma(self.concentration, self._extended_shape(sample_shape)) / self.rate
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         c, r = self.concentration, self.rate
         return c * r.log() + (c - 1) * value.log() - r * value - c.lgamma()
 
@@ -106,11 +117,18 @@ class Chi2(Gamma):
         return self.concentration * 2
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
     has_rsample = True
+
+    @property
+    def _natural_params(self):
+        return self.concentration1, self.concentration0
+
+    def _log_normalizer(self, x, y):
+        return x.lgamma() + y.lgamma() - (x + y).lgamma()
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         self.concentration1, self.concentration0 = params(concentration1, concentration0)
@@ -148,6 +166,8 @@ class Beta(Distribution):
         return a.lgamma() + b.lgamma() - (a + b).lgamma()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         a, b = self._ab()
         return (a - 1) * value.log() + (b - 1) * (-value).log1p() - self._lbeta()
 
@@ -158,10 +178,17 @@ class Beta(Distribution):
             (t - 2) * t.digamma()
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return x.lgamma().sum(-1) - x.sum(-1).lgamma()
 
     def __init__(self, concentration, validate_args=None):
         if concentration.ndim < 1:
@@ -192,6 +219,8 @@ class Dirichlet(Distribution):
         return g / g.sum(-1, keepdim=True)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         c = self.concentration
         return ((c - 1) * value.log()).sum(-1) - _lbeta_vec(c)
 

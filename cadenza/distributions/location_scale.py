@@ -1,63 +1,101 @@
-"""Location-scale families: ``LogNormal``, ``StudentT``, ``Cauchy``, ``Gumbel``. LogNormal,
-Cauchy and Gumbel are reparameterised (``rsample``); StudentT samples by NumPy's standard_t on
-Cadenza's generator."""
+"""Location-scale families: ``HalfNormal``, ``LogNormal``, ``Gumbel`` (TransformedDistributions
+of a Normal / Uniform, as torch builds them), ``Cauchy`` and ``StudentT``, all reparameterised
+(``rsample``; StudentT through a chi-squared, as torch)."""
 from __future__ import annotations
 
 import math
 
 from .. import _creation as C
 from ..ops import elementwise as E
-from ..random import _rng
 from . import constraints
-from .distribution import Distribution, LocScale, params
+from .distribution import Distribution, LocScale, finfo_eps, finfo_tiny, params
+from .gamma import Chi2
+from .normal import Normal
+from .transformed_distribution import TransformedDistribution
+from .transforms import AbsTransform, AffineTransform, ExpTransform
+from .uniform import Uniform
 
 __all__ = ["HalfNormal", "LogNormal", "StudentT", "Cauchy", "Gumbel"]
 
 _EULER = 0.57721566490153286060
 
 
-class HalfNormal(Distribution):
+class _Folded(TransformedDistribution):
+    """|X| for X from a zero-centred symmetric ``base(0, scale)`` (HalfNormal, HalfCauchy):
+    the density, cdf and entropy of the fold, as torch writes them."""
     arg_constraints = {"scale": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _base = None  # the symmetric family, set by the subclass
 
     def __init__(self, scale, validate_args=None):
-        (self.scale,) = params(scale)
-        super().__init__(self.scale.shape, validate_args=validate_args)
+        base_dist = self._base(0, scale, validate_args=False)
+        super().__init__(base_dist, AbsTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(type(self), _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
+
+    @property
+    def mode(self):
+        return C.zeros_like(self.scale)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        lp = self.base_dist.log_prob(value) + math.log(2)
+        return E.where(value >= 0, lp, -math.inf)
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return 2 * self.base_dist.cdf(value) - 1
+
+    def icdf(self, prob):
+        return self.base_dist.icdf((prob + 1) / 2)
+
+    def entropy(self):
+        return self.base_dist.entropy() - math.log(2)
+
+
+class HalfNormal(_Folded):
+    """|X| for X ~ Normal(0, scale), built as torch builds it (AbsTransform of a Normal)."""
+    _base = Normal
 
     @property
     def mean(self):
         return self.scale * math.sqrt(2 / math.pi)
 
     @property
-    def mode(self):
-        return self.scale * 0
-
-    @property
     def variance(self):
         return self.scale.pow(2) * (1 - 2 / math.pi)
 
-    def rsample(self, sample_shape=()):
-        eps = C.randn(self._extended_shape(sample_shape), dtype=self.scale.dtype)
-        return (eps * self.scale).abs()
 
-    def log_prob(self, value):
-        lp = -(value ** 2) / (2 * self.scale.pow(2)) - self.scale.log() + \
-            0.5 * math.log(2 / math.pi)
-        return E.where(value >= 0, lp, float("-inf"))
-
-    def cdf(self, value):
-        return E.erf(value / (self.scale * math.sqrt(2)))
-
-    def icdf(self, prob):
-        return prob.erfinv() * math.sqrt(2) * self.scale
-
-    def entropy(self):
-        return 0.5 * math.log(math.pi / 2) + 0.5 + self.scale.log()
-
-
-class LogNormal(LocScale):
+class LogNormal(TransformedDistribution):
+    """exp(X) for X ~ Normal(loc, scale) (an ExpTransform of a Normal, as torch)."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        base_dist = Normal(loc, scale, validate_args=validate_args)
+        super().__init__(base_dist, ExpTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(LogNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def loc(self):
+        return self.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
 
     @property
     def mean(self):
@@ -72,20 +110,8 @@ class LogNormal(LocScale):
         s2 = self.scale.pow(2)
         return s2.expm1() * (2 * self.loc + s2).exp()
 
-    def rsample(self, sample_shape=()):
-        eps = C.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
-        return (self.loc + eps * self.scale).exp()
-
-    def log_prob(self, value):
-        y = value.log()
-        return -((y - self.loc) ** 2) / (2 * self.scale.pow(2)) - self.scale.log() - \
-            0.5 * math.log(2 * math.pi) - y
-
-    def cdf(self, value):
-        return 0.5 * (1 + E.erf((value.log() - self.loc) / (self.scale * math.sqrt(2))))
-
     def entropy(self):
-        return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log() + self.loc
+        return self.base_dist.entropy() + self.loc
 
 
 class Cauchy(LocScale):
@@ -98,6 +124,8 @@ class Cauchy(LocScale):
         return self.loc * 0 + float("inf")
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return -math.log(math.pi) - self.scale.log() - \
             (((value - self.loc) / self.scale) ** 2).log1p()
 
@@ -111,28 +139,49 @@ class Cauchy(LocScale):
         return math.log(4 * math.pi) + self.scale.log()
 
 
-class Gumbel(LocScale):
+class Gumbel(TransformedDistribution):
+    """The Gumbel (type-I extreme value) law, built as torch builds it: a Uniform pushed
+    through -log, -log and an affine map (reparameterised)."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = params(loc, scale)
+        dt = self.loc.dtype
+        base_dist = Uniform(C.full_like(self.loc, finfo_tiny(dt)),
+                            C.full_like(self.loc, 1 - finfo_eps(dt)),
+                            validate_args=validate_args)
+        transforms = [ExpTransform().inv, AffineTransform(loc=0, scale=-C.ones_like(self.scale)),
+                      ExpTransform().inv, AffineTransform(loc=self.loc, scale=-self.scale)]
+        super().__init__(base_dist, transforms, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Gumbel, _instance)
+        new.loc = self.loc.expand(tuple(batch_shape))
+        new.scale = self.scale.expand(tuple(batch_shape))
+        return super().expand(batch_shape, _instance=new)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        z = (self.loc - value) / self.scale
+        return (z - z.exp()) - self.scale.log()
+
     @property
     def mean(self):
         return self.loc + self.scale * _EULER
 
     @property
-    def variance(self):
-        return self.scale.pow(2) * (math.pi ** 2 / 6)
+    def mode(self):
+        return self.loc
 
     @property
     def stddev(self):
         return self.scale * (math.pi / math.sqrt(6))
 
-    def log_prob(self, value):
-        z = (value - self.loc) / self.scale
-        return -(z + (-z).exp()) - self.scale.log()
-
-    def cdf(self, value):
-        return (-(-(value - self.loc) / self.scale).exp()).exp()
-
-    def icdf(self, value):
-        return self.loc - self.scale * (-(value.log())).log()
+    @property
+    def variance(self):
+        return self.stddev.pow(2)
 
     def entropy(self):
         return self.scale.log() + (1 + _EULER)
@@ -142,6 +191,7 @@ class StudentT(Distribution):
     arg_constraints = {"df": constraints.positive, "loc": constraints.real,
                        "scale": constraints.positive}
     support = constraints.real
+    has_rsample = True
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
         self.df, self.loc, self.scale = params(df, loc, scale)
@@ -161,13 +211,17 @@ class StudentT(Distribution):
         v = self.scale.pow(2) * df / (df - 2)
         return E.where(df > 2, v, E.where(df > 1, float("inf"), float("nan")))
 
-    def _sample(self, sample_shape):
+    def rsample(self, sample_shape=()):
+        """loc + scale * X / sqrt(Z / df), X standard normal, Z ~ Chi2(df): reparameterised
+        in loc and scale, and in df through the chi-squared's implicit gradient (torch)."""
         shape = self._extended_shape(sample_shape)
-        df = self.df.detach().numpy()
-        t = C.tensor(_rng(None).standard_t(df, size=shape).astype(df.dtype))
-        return self.loc.detach() + self.scale.detach() * t
+        x = C.randn(shape, dtype=self.df.dtype)
+        z = Chi2(self.df).rsample(sample_shape)
+        return self.loc + self.scale * x * (z / self.df).rsqrt()
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         df = self.df
         y = (value - self.loc) / self.scale
         z = self.scale.log() + 0.5 * df.log() + 0.5 * math.log(math.pi) + \

@@ -103,6 +103,8 @@ class MultivariateNormal(Distribution):
         return self.loc + (self._L() @ eps.unsqueeze(-1)).squeeze(-1)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         k = self._event_shape[0]
         m = _batch_mahalanobis(self._L(), value - self.loc)
         return -0.5 * (k * math.log(2 * math.pi) + m) - _half_log_det(self._L())

@@ -1,9 +1,10 @@
 """Every name PyTorch has at a module path that programs import from, and that Cadenza
 implements, is importable from the same Cadenza path (``torch.x.y`` -> ``cadenza.x.y``, as
 ``python -m cadenza.compat`` maps them); names Cadenza lacks entirely are not failed here (the
-coverage tool counts them). The walk is generic: the module files of ``torch.nn.modules`` and
-``torch.optim`` are listed from PyTorch, so a class another part adds to Cadenza is checked at
-its torch path as soon as it exists anywhere in Cadenza's namespace."""
+coverage tool counts them). The walk is generic: the module files of ``torch.nn.modules``,
+``torch.optim`` and ``torch.distributions`` are listed from PyTorch, so a class another part
+adds to Cadenza is checked at its torch path as soon as it exists anywhere in Cadenza's
+namespace."""
 import importlib
 import os
 import pkgutil
@@ -43,7 +44,7 @@ def _package_files(pkg: str):
 
 def _torch_modules():
     mods = list(_FIXED)
-    for pkg in ("torch.nn.modules", "torch.optim"):
+    for pkg in ("torch.nn.modules", "torch.optim", "torch.distributions"):
         mods += [m for m in _package_files(pkg) if m not in mods]
     return mods
 
@@ -131,7 +132,9 @@ def test_paths_checked_cover_the_issue_list():
     for path in ("torch.utils.data.dataloader", "torch.nn.modules.activation",
                  "torch.nn.modules.linear", "torch.nn.modules.module", "torch.nn.utils.rnn",
                  "torch.utils.checkpoint", "torch.optim.adamw", "torch.cuda.amp",
-                 "torch.nn.modules.padding", "torch.nn.modules.transformer"):
+                 "torch.nn.modules.padding", "torch.nn.modules.transformer",
+                 "torch.distributions.transforms", "torch.distributions.constraint_registry",
+                 "torch.distributions.transformed_distribution", "torch.distributions.utils"):
         assert path in checked
 
 

@@ -67,3 +67,17 @@ def test_normal_rsample_is_reparameterised():
     d = cadenza.distributions.Normal(mu, cadenza.ones(3))
     d.rsample().sum().backward()
     assert mu.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_namespace_is_torchs():
+    """Every name of torch.distributions.__all__ is here; dir() shows only API names and
+    submodules (no helpers such as C, E, math or params leak)."""
+    import types
+
+    import torch.distributions as td
+
+    import cadenza.distributions as cd
+    assert [n for n in td.__all__ if n not in cd.__all__] == []
+    leaked = [n for n in dir(cd) if not n.startswith("_") and n not in cd.__all__
+              and not isinstance(getattr(cd, n), types.ModuleType)]
+    assert leaked == []

@@ -168,7 +168,7 @@ def test_kl_pairs_for_existing_families_and_registry():
     cd.kl_divergence(MyExp(1.0), cd.Exponential(2.0))
     assert seen == [1]
     with pytest.raises(NotImplementedError):
-        cd.kl_divergence(cd.Exponential(1.0), cd.Gamma(1.0, 1.0))
+        cd.kl_divergence(cd.Exponential(1.0), cd.Poisson(1.0))
 
 
 def _spd(k, seed):
@@ -384,3 +384,328 @@ def test_gamma_family_rsample_implicit_gradients():
     cn = c.detach().numpy()
     want = -cn[0] / cn.sum() ** 2 + np.array([1, 0, 0]) / cn.sum()
     np.testing.assert_allclose(gc.numpy(), want, rtol=0.08, atol=0.005)
+
+
+# ------------------------------------------------------------------ the families added later
+
+from _family_check import KS_CRIT, check_family, check_moments, close, ks_stat  # noqa: E402
+
+NEW = {
+    "FisherSnedecor": ({"df1": np.array([1.5, 3.0, 8.0]), "df2": np.array([2.5, 5.0, 12.0])},
+                       [0.3, 1.2, 2.0]),
+    "NegativeBinomial": ({"total_count": np.array([1.0, 3.5, 10.0]),
+                          "probs": np.array([0.2, 0.5, 0.7])}, [0.0, 2.0, 7.0]),
+    "NegativeBinomial-logits": ({"total_count": np.array([1.0, 3.5, 10.0]),
+                                 "logits": np.array([-1.0, 0.3, 2.0])}, [0.0, 2.0, 7.0]),
+    "Multinomial": ({"total_count": 5, "probs": np.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])},
+                    [[1.0, 2.0, 2.0], [5.0, 0.0, 0.0]]),
+    "Multinomial-logits": ({"total_count": 4, "logits": np.array([0.2, -1.3, 0.5])},
+                           [[1.0, 1.0, 2.0], [0.0, 4.0, 0.0]]),
+    "LowRankMultivariateNormal": ({"loc": np.array([[0.1, -1.0, 0.4], [0.5, 0.2, -0.3]]),
+                                   "cov_factor": np.array([[0.5, 0.1], [0.3, -0.7],
+                                                           [1.0, 0.2]]),
+                                   "cov_diag": np.array([0.5, 1.2, 0.8])},
+                                  [[0.2, 0.3, -0.1], [1.0, -0.6, 0.2]]),
+    "VonMises": ({"loc": np.array([0.1, -1.0, 2.0]),
+                  "concentration": np.array([0.5, 2.0, 8.0])}, [0.3, -2.2, 2.5]),
+    "GeneralizedPareto": ({"loc": np.array([0.1, -1.0, 0.0]),
+                           "scale": np.array([0.5, 1.5, 3.0]),
+                           "concentration": np.array([0.3, -0.2, 0.0])}, [0.3, 0.2, 2.5]),
+    "ContinuousBernoulli": ({"probs": np.array([0.2, 0.4995, 0.8])}, [0.3, 0.6, 0.9]),
+    "ContinuousBernoulli-logits": ({"logits": np.array([-1.0, 0.001, 2.0])}, [0.3, 0.6, 0.9]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NEW))
+def test_new_family_matches_torch(case):
+    kwargs, value = NEW[case]
+    probs = [0.1, 0.5, 0.9] if case.split("-")[0] in ("GeneralizedPareto",
+                                                      "ContinuousBernoulli") else None
+    name = case.split("-")[0]
+    if name == "GeneralizedPareto":  # torch's compares with a float32 zero: float32 only
+        check_family(name, kwargs, value, icdf_probs=probs, dtype=np.float32, rtol=2e-6,
+                     grad_rtol=2e-5)
+    else:  # Multinomial's entropy goes through lgamma, which is ~1e-8 accurate
+        check_family(name, kwargs, value, icdf_probs=probs,
+                     rtol=1e-7 if name == "Multinomial" else 1e-9)
+
+
+@pytest.mark.parametrize("case", ["FisherSnedecor", "NegativeBinomial", "Multinomial",
+                                  "LowRankMultivariateNormal", "GeneralizedPareto",
+                                  "ContinuousBernoulli"])
+def test_new_family_sample_moments(case):
+    kwargs, _ = NEW[case]
+    if case == "FisherSnedecor":
+        kwargs = {"df1": np.array([3.0, 8.0]), "df2": np.array([12.0, 20.0])}
+    d = getattr(cd, case)(**{k: cadenza.tensor(v) if isinstance(v, np.ndarray) else v
+                             for k, v in kwargs.items()})
+    check_moments(d, n=40000, rtol=0.06, atol=0.04)
+
+
+def test_von_mises_samples_follow_the_density():
+    t = td.VonMises(torch.tensor(0.7, dtype=torch.float64), torch.tensor(2.5,
+                                                                         dtype=torch.float64))
+    c = cd.VonMises(cadenza.tensor(0.7, dtype=cadenza.float64),
+                    cadenza.tensor(2.5, dtype=cadenza.float64))
+    cadenza.manual_seed(1)
+    s = c.sample((4000,)).numpy()
+    assert s.dtype == np.float64 and (np.abs(s) <= np.pi).all()
+    grid = np.linspace(-np.pi, np.pi, 20001)
+    pdf = np.exp(t.log_prob(torch.tensor(grid)).numpy())
+    cdf = np.cumsum(pdf) * (grid[1] - grid[0])
+    assert ks_stat(s, lambda x: np.interp(x, grid, cdf)) < KS_CRIT(4000)
+
+
+def test_mixture_same_family_matches_torch():
+    w = pair_([[0.2, 1.0, -0.5], [0.0, 0.3, 0.1]])
+    loc = pair_([[-1.0, 0.5, 2.0], [0.3, 0.1, -2.0]])
+    scale = pair_([[0.5, 1.0, 0.7], [1.2, 0.4, 0.9]])
+    c = cd.MixtureSameFamily(cd.Categorical(logits=w[0]), cd.Normal(loc[0], scale[0]))
+    t = td.MixtureSameFamily(td.Categorical(logits=w[1]), td.Normal(loc[1], scale[1]))
+    assert tuple(c.batch_shape) == (2,) and tuple(c.event_shape) == ()
+    v = np.array([[0.1, -0.4], [1.5, 2.0], [-3.0, 0.0]])
+    lc, lt = c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))
+    close(lc, lt)
+    gc = cadenza.autograd.grad(lc.sum(), [w[0], loc[0], scale[0]])
+    gt = torch.autograd.grad(lt.sum(), [w[1], loc[1], scale[1]])
+    for a, b in zip(gc, gt):
+        close(a, b)
+    close(c.mean, t.mean)
+    close(c.variance, t.variance)
+    close(c.cdf(cadenza.tensor(v)), t.cdf(torch.tensor(v)), rtol=1e-7)
+    cadenza.manual_seed(0)
+    s = c.sample((20000,))
+    assert tuple(s.shape) == (20000, 2)
+    np.testing.assert_allclose(s.numpy().mean(0), t.mean.detach().numpy(), atol=0.05)
+    e = c.expand((3, 2))
+    assert tuple(e.batch_shape) == (3, 2) and tuple(e.sample((4,)).shape) == (4, 3, 2)
+    # a multivariate component family: event_shape comes from the components
+    mc = cd.MixtureSameFamily(cd.Categorical(logits=cadenza.zeros(3, dtype=cadenza.float64)),
+                              cd.Independent(cd.Normal(cadenza.zeros(3, 2, dtype=cadenza.float64)
+                                                       + cadenza.arange(3.0).unsqueeze(-1),
+                                                       1.0), 1))
+    mt = td.MixtureSameFamily(td.Categorical(logits=torch.zeros(3, dtype=torch.float64)),
+                              td.Independent(td.Normal(torch.zeros(3, 2, dtype=torch.float64)
+                                                       + torch.arange(3.0).unsqueeze(-1),
+                                                       1.0), 1))
+    assert tuple(mc.event_shape) == (2,) and tuple(mc.sample((5,)).shape) == (5, 2)
+    v2 = np.array([[0.5, 1.0], [2.0, -1.0]])
+    close(mc.log_prob(cadenza.tensor(v2)), mt.log_prob(torch.tensor(v2)))
+    with pytest.raises(ValueError, match="Categorical"):
+        cd.MixtureSameFamily(cd.Normal(0.0, 1.0), cd.Normal(loc[0], scale[0]))
+    with pytest.raises(ValueError, match="component"):
+        cd.MixtureSameFamily(cd.Categorical(logits=cadenza.zeros(4)), cd.Normal(loc[0],
+                                                                                scale[0]))
+
+
+def pair_(a):
+    a = np.asarray(a, dtype=np.float64)
+    return cadenza.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def test_lowrank_mvn_matrices_and_kl():
+    loc = np.array([0.1, -1.0, 0.4])
+    W = np.array([[0.5, 0.1], [0.3, -0.7], [1.0, 0.2]])
+    D = np.array([0.5, 1.2, 0.8])
+    c = cd.LowRankMultivariateNormal(cadenza.tensor(loc), cadenza.tensor(W), cadenza.tensor(D))
+    t = td.LowRankMultivariateNormal(torch.tensor(loc), torch.tensor(W), torch.tensor(D))
+    for attr in ("covariance_matrix", "precision_matrix", "scale_tril", "variance"):
+        close(getattr(c, attr), getattr(t, attr))
+    q_c = cd.MultivariateNormal(cadenza.zeros(3, dtype=cadenza.float64),
+                                covariance_matrix=cadenza.eye(3, dtype=cadenza.float64) * 2)
+    q_t = td.MultivariateNormal(torch.zeros(3, dtype=torch.float64),
+                                covariance_matrix=torch.eye(3, dtype=torch.float64) * 2)
+    close(cd.kl_divergence(c, q_c), td.kl_divergence(t, q_t))
+    close(cd.kl_divergence(q_c, c), td.kl_divergence(q_t, t))
+    close(cd.kl_divergence(c, c), td.kl_divergence(t, t), atol=1e-10)
+    with pytest.raises(ValueError, match="cov_factor"):
+        cd.LowRankMultivariateNormal(cadenza.tensor(loc), cadenza.tensor(W[:2]),
+                                     cadenza.tensor(D))
+
+
+def test_one_hot_straight_through_passes_probability_gradients():
+    p = pair_([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
+    c = cd.OneHotCategoricalStraightThrough(probs=p[0])
+    assert c.has_rsample and tuple(c.event_shape) == (3,)
+    cadenza.manual_seed(0)
+    s = c.rsample((4,))
+    assert tuple(s.shape) == (4, 2, 3)
+    np.testing.assert_array_equal(s.detach().numpy().sum(-1), np.ones((4, 2)))
+    w = cadenza.tensor([1.0, 2.0, 3.0], dtype=cadenza.float64)
+    g = cadenza.autograd.grad((s * w).sum(), [p[0]])[0]
+    # straight-through: d/dp of sum(s * w) is w (per draw), divided by the normaliser's
+    # chain rule exactly as torch's
+    t = td.OneHotCategoricalStraightThrough(probs=p[1])
+    st = t.rsample((4,))
+    gt = torch.autograd.grad((st * torch.tensor([1.0, 2.0, 3.0],
+                                                dtype=torch.float64)).sum(), [p[1]])[0]
+    close(g, gt)
+    close(c.log_prob(s.detach()), t.log_prob(torch.tensor(s.detach().numpy())))
+
+
+def test_exponential_family_entropy_and_bregman_kl():
+    p = cd.ContinuousBernoulli(probs=cadenza.tensor([0.2, 0.7], dtype=cadenza.float64))
+    q = cd.ContinuousBernoulli(probs=cadenza.tensor([0.6, 0.1], dtype=cadenza.float64))
+    tp = td.ContinuousBernoulli(probs=torch.tensor([0.2, 0.7], dtype=torch.float64))
+    tq = td.ContinuousBernoulli(probs=torch.tensor([0.6, 0.1], dtype=torch.float64))
+    assert isinstance(p, cd.ExponentialFamily)
+    close(cd.ExponentialFamily.entropy(p), tp.entropy(), rtol=1e-8)
+    close(cd.kl_divergence(p, q), td.kl_divergence(tp, tq), rtol=1e-8)
+    with pytest.raises(NotImplementedError):
+        cd.ExponentialFamily().entropy()
+
+
+def test_new_family_validation_errors():
+    for make in (lambda: cd.FisherSnedecor(cadenza.tensor([-1.0]), cadenza.tensor([1.0])),
+                 lambda: cd.NegativeBinomial(cadenza.tensor([-1.0]),
+                                             probs=cadenza.tensor([0.5])),
+                 lambda: cd.NegativeBinomial(cadenza.tensor([1.0]), probs=cadenza.tensor([1.0])),
+                 lambda: cd.VonMises(cadenza.tensor([0.0]), cadenza.tensor([-1.0])),
+                 lambda: cd.GeneralizedPareto(0.0, cadenza.tensor([-1.0]), 0.1),
+                 lambda: cd.ContinuousBernoulli(probs=cadenza.tensor([1.5]), validate_args=True),
+                 lambda: cd.Multinomial(3, probs=cadenza.tensor([0.5, -0.5]))):
+        with pytest.raises(ValueError):
+            make()
+    with pytest.raises(ValueError, match="not both"):
+        cd.NegativeBinomial(1.0)
+    with pytest.raises(NotImplementedError, match="inhomogeneous"):
+        cd.Multinomial(cadenza.tensor(3), probs=cadenza.tensor([0.5, 0.5]))
+    with pytest.raises(ValueError, match="support"):
+        cd.Multinomial(3, probs=cadenza.tensor([0.5, 0.5])).log_prob(cadenza.tensor([2.0, 2.0]))
+
+
+def _spd_batch(p, seed, batch=()):
+    a = np.random.default_rng(seed).normal(size=batch + (p, p))
+    return a @ np.swapaxes(a, -1, -2) + p * np.eye(p)
+
+
+@pytest.mark.parametrize("param", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_wishart_matches_torch(param):
+    m = _spd_batch(3, 0, (2,))
+    if param == "scale_tril":
+        m = np.linalg.cholesky(m)
+    df = pair_([4.5, 6.0])
+    mc, mt = pair_(m)
+    c = cd.Wishart(df[0], **{param: mc})
+    t = td.Wishart(df[1], **{param: mt})
+    assert tuple(c.batch_shape) == (2,) and tuple(c.event_shape) == (3, 3)
+    v = np.stack([_spd_batch(3, 5), _spd_batch(3, 6)])
+    lc, lt = c.log_prob(cadenza.tensor(v)), t.log_prob(torch.tensor(v))
+    close(lc, lt)
+    gc = cadenza.autograd.grad(lc.sum(), [df[0], mc], retain_graph=True)
+    gt = torch.autograd.grad(lt.sum(), [df[1], mt], retain_graph=True)
+    for a, b in zip(gc, gt):
+        close(a, b, rtol=1e-7)
+    close(c.entropy(), t.entropy())
+    for attr in ("mean", "mode", "variance", "covariance_matrix", "precision_matrix",
+                 "scale_tril"):
+        close(getattr(c, attr), getattr(t, attr))
+    close(cd.ExponentialFamily.entropy(c), t.entropy(), rtol=1e-8)
+    cadenza.manual_seed(0)
+    s = c.rsample((4000,))
+    assert tuple(s.shape) == (4000, 2, 3, 3) and bool(c.support.check(s.detach()).all())
+    np.testing.assert_allclose(s.detach().numpy().mean(0), t.mean.detach().numpy(), rtol=0.08,
+                               atol=0.3)
+    g = cadenza.autograd.grad(s[:10].sum(), [df[0], mc])
+    assert all(np.isfinite(x.numpy()).all() for x in g)
+    e = c.expand((3, 2))
+    assert tuple(e.batch_shape) == (3, 2)
+    close(e.log_prob(cadenza.tensor(v)), t.expand((3, 2)).log_prob(torch.tensor(v)))
+    with pytest.raises(ValueError, match="df"):
+        cd.Wishart(cadenza.tensor(1.5, dtype=cadenza.float64), covariance_matrix=mc)
+    with pytest.raises(ValueError, match="Exactly one"):
+        cd.Wishart(df[0])
+
+
+def test_lkj_cholesky_matches_torch():
+    conc = pair_([0.5, 1.0, 3.0])
+    c, t = cd.LKJCholesky(4, conc[0]), td.LKJCholesky(4, conc[1])
+    assert tuple(c.batch_shape) == (3,) and tuple(c.event_shape) == (4, 4)
+    torch.manual_seed(0)
+    v = t.sample()
+    lc, lt = c.log_prob(cadenza.tensor(v.numpy())), t.log_prob(v)
+    close(lc, lt)
+    close(cadenza.autograd.grad(lc.sum(), [conc[0]])[0],
+          torch.autograd.grad(lt.sum(), [conc[1]])[0])
+    cadenza.manual_seed(0)
+    s = c.sample((2000,))
+    assert tuple(s.shape) == (2000, 3, 4, 4) and bool(cd.constraints.corr_cholesky.check(s).all())
+    # the off-diagonal correlations of LKJ(eta) in dim d have variance 1 / (2 eta + d - 1)
+    corr = s.numpy() @ np.swapaxes(s.numpy(), -1, -2)
+    var = corr[..., 1, 0].var(0)
+    np.testing.assert_allclose(var, 1 / (2 * np.array([0.5, 1.0, 3.0]) + 3), rtol=0.12)
+    assert tuple(c.expand((2, 3)).sample().shape) == (2, 3, 4, 4)
+    with pytest.raises(ValueError, match="dim"):
+        cd.LKJCholesky(1)
+
+
+EXPFAM = {
+    "Normal": lambda m, T: m.Normal(T([0.1, -1.0]), T([0.5, 2.0])),
+    "Exponential": lambda m, T: m.Exponential(T([0.5, 2.5])),
+    "Gamma": lambda m, T: m.Gamma(T([0.7, 3.0]), T([0.5, 2.0])),
+    "Beta": lambda m, T: m.Beta(T([0.7, 3.0]), T([1.5, 2.0])),
+    "Dirichlet": lambda m, T: m.Dirichlet(T([[0.7, 3.0, 1.0], [1.5, 2.0, 0.4]])),
+    "Bernoulli": lambda m, T: m.Bernoulli(T([0.2, 0.7])),
+    "Chi2": lambda m, T: m.Chi2(T([1.5, 4.0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPFAM))
+def test_exponential_family_members_like_torch(name):
+    c = EXPFAM[name](cd, lambda a: cadenza.tensor(np.asarray(a, dtype=np.float64)))
+    t = EXPFAM[name](td, lambda a: torch.tensor(np.asarray(a, dtype=np.float64)))
+    assert isinstance(c, cd.ExponentialFamily) == isinstance(t, td.ExponentialFamily)
+    if name in ("Beta", "Dirichlet"):  # torch gives them no carrier measure
+        with pytest.raises(NotImplementedError):
+            td.ExponentialFamily.entropy(t)
+        with pytest.raises(NotImplementedError):
+            cd.ExponentialFamily.entropy(c)
+        return
+    # the base class's autograd entropy (Bregman form) agrees with the closed form
+    _close(cd.ExponentialFamily.entropy(c), t.entropy(), rtol=1e-8)
+    ce = cd.ExponentialFamily.entropy(c)
+    assert tuple(ce.shape) == tuple(t.batch_shape)
+
+
+def test_log_prob_validates_the_sample_like_torch():
+    cases = [(lambda m, T: m.Uniform(T([0.0]), T([1.0])), [2.0]),
+             (lambda m, T: m.Bernoulli(T([0.3])), [0.5]),
+             (lambda m, T: m.Categorical(T([0.2, 0.8])), [2.0]),
+             (lambda m, T: m.Gamma(T([1.0]), T([1.0])), [-1.0]),
+             (lambda m, T: m.Beta(T([1.0]), T([1.0])), [1.5]),
+             (lambda m, T: m.Poisson(T([1.0])), [0.5]),
+             (lambda m, T: m.Dirichlet(T([1.0, 1.0])), [0.2, 0.3])]
+    for make, bad in cases:
+        t = make(td, lambda a: torch.tensor(a, dtype=torch.float64))
+        with pytest.raises(ValueError):
+            t.log_prob(torch.tensor(bad, dtype=torch.float64))
+        c = make(cd, lambda a: cadenza.tensor(a, dtype=cadenza.float64))
+        with pytest.raises(ValueError, match="support|event_shape"):
+            c.log_prob(cadenza.tensor(bad, dtype=cadenza.float64))
+    u = cd.Uniform(cadenza.tensor([0.0]), cadenza.tensor([1.0]), validate_args=False)
+    assert float(u.log_prob(cadenza.tensor([2.0]))[0]) == -np.inf
+    with pytest.raises(ValueError, match="event_shape"):
+        cd.MultivariateNormal(cadenza.zeros(3), cadenza.eye(3)).log_prob(cadenza.zeros(2))
+    with pytest.raises(ValueError, match="broadcastable"):
+        cd.Normal(cadenza.zeros(3), 1.0).log_prob(cadenza.zeros(4))
+    with pytest.raises(ValueError, match="one-dimensional"):
+        cd.Categorical(cadenza.tensor(1.0))
+
+
+def test_student_t_rsample_is_reparameterised():
+    df, loc, scale = pair_([3.0, 8.0]), pair_([0.5, -1.0]), pair_([1.5, 0.7])
+    c = cd.StudentT(df[0], loc[0], scale[0])
+    assert c.has_rsample == td.StudentT(df[1], loc[1], scale[1]).has_rsample
+    cadenza.manual_seed(0)
+    s = c.rsample((40000,))
+    g = cadenza.autograd.grad(s.mean(0).sum(), [loc[0], scale[0], df[0]])
+    np.testing.assert_allclose(g[0].numpy(), [1.0, 1.0])  # d mean / d loc
+    assert all(np.isfinite(x.numpy()).all() for x in g)
+    v = s.detach().numpy()
+    np.testing.assert_allclose(v.mean(0), [0.5, -1.0], atol=0.05)
+    np.testing.assert_allclose(v.var(0), c.variance.detach().numpy(), rtol=0.15)
+    t = td.StudentT(torch.tensor(8.0, dtype=torch.float64))
+    x = cd.StudentT(cadenza.tensor(8.0, dtype=cadenza.float64)).sample((4000,)).numpy()
+    grid = np.linspace(-60.0, 60.0, 400001)
+    cdf = np.cumsum(np.exp(t.log_prob(torch.tensor(grid)).numpy())) * (grid[1] - grid[0])
+    assert ks_stat(x, lambda a: np.interp(a, grid, cdf)) < KS_CRIT(4000)

@@ -1,0 +1,4 @@
+"""torch.distributions.categorical: Categorical, defined in ``cadenza.distributions.discrete``."""
+from .discrete import Categorical
+
+__all__ = ["Categorical"]
