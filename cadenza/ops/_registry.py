@@ -370,6 +370,66 @@ def _run(op, args, attrs):
     return t
 
 
+def number_dunder(op, general):
+    """The Tensor operator ``self (op) other`` (``__mul__``...) with its hot case inline:
+    ``other`` a Python float or int, none of apply's hooks on, an op with ``array_scalars`` on
+    a float32/float64 host array that is not a view (W5's ``x * 1.0001 + 0.0001``). That case
+    is ``_run(op, (self, other), {})`` with the operand loop, promotion and view steps known in
+    advance, and one call per op; ``general(self, other)`` (the operator's full rules) takes
+    every other operand, and ``_run`` the other tensors and numbers."""
+    def dunder(a, s):
+        t = type(s)
+        if (t is not float and t is not int) or not _state.plain:
+            return general(a, s)
+        plan = op._plan
+        x = a._data
+        if plan[0] is not op or not plan[10] or type(x) is not _ndarray or a._base is not None:
+            return _run(op, (a, s), {})
+        dt = x.dtype
+        if dt is _F32:
+            z = _SCALARS32.get(s)
+        elif dt is _F64:
+            z = _SCALARS64.get(s)
+        else:
+            return _run(op, (a, s), {})
+        if z is None and (z := _scalar_array(s, dt)) is None:
+            return _run(op, (a, s), {})
+        loud = _fp_get() is not FP_QUIET   # inf/nan silent, as in PyTorch (array_scalars ops
+        if loud:                           # are elementwise arithmetic: fp_errors is True)
+            token = fp_state.set(FP_QUIET)
+        try:
+            out = plan[1](np, x, z)
+        except (ValueError, IndexError, TypeError) as e:
+            raise _explain(op, (a, s), {}, e) from None
+        finally:
+            if loud:
+                fp_state.reset(token)
+        if type(out) is not _ndarray:
+            out = np.asarray(out)  # 0-d (op) 0-d gives a NumPy scalar
+        t = _new(_tb._tensor_class)
+        t._data = out
+        t._requires_grad = False
+        t.grad = t.grad_fn = t._base = t._accum = None
+        t._vc = [0]
+        t._retains_grad = False
+        if a._requires_grad and plan[6] and _state.grad_enabled:   # _record for (a, s)
+            g = a.grad_fn
+            nxt = (g if g is not None else grad_node(a), None)
+            node = Node(op, {}, nxt, (_meta_of(x), None))
+            if plan[7]:
+                node.saved = (a, s)
+                if plan[9] is None or plan[9](nxt)[0]:
+                    node.versions = (a._vc[0], None)
+            if plan[8]:
+                node.out_data = out
+                node.out_version = (t._vc, 0)
+            t.grad_fn = node
+            t._requires_grad = True
+        return t
+    dunder.__name__ = op.name
+    return dunder
+
+
 def _shares(xp, out, x) -> bool:
     """Whether a view op's output shares memory with its input x. An array that owns its
     memory (base None) shares none; one whose base is x or x's owner is a view of it; other
@@ -385,10 +445,14 @@ def _shares(xp, out, x) -> bool:
 _META: dict = {}
 
 
-def _new_meta(shape, dtype):
-    if len(_META) >= 1024:
-        _META.clear()
-    m = _META[shape] = (shape, dtype)
+def _meta_of(d):
+    """The (shape, dtype) pair of array ``d``, shared with earlier nodes' (see _META)."""
+    shape = d.shape
+    m = _META.get(shape)
+    if m is None or m[1] is not d.dtype:
+        if len(_META) >= 1024:
+            _META.clear()
+        m = _META[shape] = (shape, d.dtype)
     return m
 
 
@@ -405,12 +469,7 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
                 nxt.append(g if g is not None else grad_node(a))
             else:
                 nxt.append(None)
-            d = a._data
-            shape = d.shape
-            m = _META.get(shape)
-            if m is None or m[1] is not d.dtype:
-                m = _new_meta(shape, d.dtype)
-            meta.append(m)
+            meta.append(_meta_of(a._data))
         else:
             nxt.append(None)
             meta.append(None)

@@ -102,3 +102,42 @@ def test_hooks_still_see_dunder_ops():
     a = C.arange(4.0)
     for _ in range(2):
         np.testing.assert_array_equal(f(a).numpy(), (a * 3.0 + 1.0).numpy())
+
+
+def test_number_dunder_graph_matches_torch():
+    """The inline path of ``tensor (op) number`` (ops/_registry.py number_dunder) records what
+    _run records: gradients, grad_fn names, versions, for leaves, views, 0-d tensors, reflected
+    operands, and the dtypes it leaves to _run (int, float16) -- all as torch."""
+    T = pytest.importorskip("torch")
+    ops = [lambda a: a * 1.5 + 0.25, lambda a: 2 * a - 1, lambda a: (a / 3.0) * 2,
+           lambda a: 1.0 + a[1:] * 2.0, lambda a: (a * 2.0)[0] * 3, lambda a: 0.5 * a * 0]
+    for dt in (np.float32, np.float64, np.float16):
+        x = np.array([0.5, -1.25, 3.0], dt)
+        for f in ops:
+            a, b = C.tensor(x, requires_grad=True), T.tensor(x, requires_grad=True)
+            ya, yb = f(a), f(b)
+            assert ya.grad_fn.name() == yb.grad_fn.name()
+            assert ya.dtype.name == str(yb.dtype).split(".")[1]
+            np.testing.assert_array_equal(ya.detach().numpy(), yb.detach().numpy())
+            ya.sum().backward()
+            yb.sum().backward()
+            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    for v in (C.tensor(2.0, requires_grad=True), C.arange(3) * 2):   # 0-d; integer tensor
+        w = v * 3
+        assert w.shape == v.shape and w.dtype == v.dtype
+    with C.no_grad():
+        assert (C.ones(2, requires_grad=True) * 2.0).grad_fn is None
+
+
+def test_number_dunder_keeps_version_checks():
+    """x / number saves nothing of x (as in torch), so x may change afterwards; x * y with a
+    tensor y does save x: its in-place change is reported at backward."""
+    x = C.ones(3, requires_grad=True).clone()
+    y = x / 2.0
+    x.add_(1.0)
+    y.sum().backward()
+    w = C.ones(3, requires_grad=True)
+    z = x * w
+    x.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
