@@ -43,6 +43,7 @@ def _init_slots(t, arr, requires_grad=False, grad_fn=None):
     t._base = None
     t._accum = None
     t._retains_grad = False
+    t._view = None
 
 
 def _make(arr, requires_grad=False, grad_fn=None):
@@ -57,13 +58,14 @@ def _make(arr, requires_grad=False, grad_fn=None):
     t._base = None
     t._accum = None
     t._retains_grad = False
+    t._view = None
     return t
 
 
 class TensorBase:
     """The data model of ``cadenza.Tensor`` (see the module docstring)."""
 
-    # _view (set only on views and re-based bases): autograd/views.py's bookkeeping
+    # _view (None, or set on views and re-based bases): autograd/views.py's bookkeeping
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_base", "_accum",
                  "_retains_grad", "_view", "__weakref__")
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).

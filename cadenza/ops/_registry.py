@@ -361,6 +361,7 @@ def _run(op, args, attrs):
     t.grad = t.grad_fn = t._base = t._accum = None
     t._vc = [0]
     t._retains_grad = False
+    t._view = None
     if view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
         src = args[0]
         t._vc = src._vc
@@ -412,6 +413,7 @@ def number_dunder(op, general):
         t.grad = t.grad_fn = t._base = t._accum = None
         t._vc = [0]
         t._retains_grad = False
+        t._view = None
         if a._requires_grad and plan[6] and _state.grad_enabled:   # _record for (a, s)
             g = a.grad_fn
             nxt = (g if g is not None else grad_node(a), None)

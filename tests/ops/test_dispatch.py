@@ -141,3 +141,26 @@ def test_number_dunder_keeps_version_checks():
     x.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_basic_index_shortcut_matches_torch():
+    """getitem's shortcut for ints, None and int slices (``logits[:, -1, :]``) gives torch's
+    values, views, gradients and errors; other indexes take the general path."""
+    T = pytest.importorskip("torch")
+    x = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    for idx in [(slice(None), -1, slice(None)), 1, -2, (0, 1), (None, 0), (slice(1, None, 2),),
+                (slice(None), slice(None), 3), (), (0, None, slice(-3, -1))]:
+        a, b = C.tensor(x, requires_grad=True), T.tensor(x, requires_grad=True)
+        ya, yb = a[idx], b[idx]
+        np.testing.assert_array_equal(ya.detach().numpy(), yb.detach().numpy())
+        ya.sum().backward()
+        yb.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    t = C.tensor(x)
+    assert t[1]._base is t and t[1].data_ptr() == t._data[1].__array_interface__["data"][0]
+    with pytest.raises(IndexError):
+        t[:, 3]
+    with pytest.raises(IndexError):
+        t[5]
+    assert t[True].shape == (1, 2, 3, 4)                      # a bool is not an int
+    assert t[0, C.tensor([0, 2])].shape == (2, 4)
