@@ -51,7 +51,7 @@ def _direct(op_cls):
     """A dunder that goes straight to ``apply`` for tensor / Python-number operands (W5's hot
     path: one call less than through the op function), and past it to the dispatch itself
     while none of apply's hooks is on (one more call less); a Python number then takes
-    ``number_dunder``'s inline path."""
+    ``number_dunder``'s inline path (ops with ``array_scalars``)."""
     apply = O.apply
 
     def general(self, other):

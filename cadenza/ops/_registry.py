@@ -95,7 +95,9 @@ class Op:
     autocast = None
     # a Python number operand may reach forward as a 0-d array of the tensor operand's float
     # dtype (NumPy runs a ufunc ~1 us faster on it than on a Python scalar, with bitwise the
-    # same result): True only where forward treats both alike (plain ufunc arithmetic)
+    # same result): set only where forward treats both alike (plain ufunc arithmetic), to the
+    # C function forward computes on two float arrays of one dtype (``operator.mul``), which
+    # the operators' number path (number_dunder) calls directly; False elsewhere
     array_scalars = False
     _plan = (None,)      # set by _plan_of
 
@@ -378,13 +380,19 @@ def number_dunder(op, general):
     is ``_run(op, (self, other), {})`` with the operand loop, promotion and view steps known in
     advance, and one call per op; ``general(self, other)`` (the operator's full rules) takes
     every other operand, and ``_run`` the other tensors and numbers."""
+    plan = op._plan if op._plan[0] is op else _plan_of(op)
+    compute, differentiable, saves_in, saves_out = plan[10], plan[6], plan[7], plan[8]
+    if not compute:
+        return general
+    # whether backward reads the tensor operand (the number has no edge, the tensor has one)
+    version = plan[9] is None or bool(plan[9]((True, None))[0])
+
     def dunder(a, s):
         t = type(s)
         if (t is not float and t is not int) or not _state.plain:
             return general(a, s)
-        plan = op._plan
         x = a._data
-        if plan[0] is not op or not plan[10] or type(x) is not _ndarray or a._base is not None:
+        if type(x) is not _ndarray or a._base is not None:
             return _run(op, (a, s), {})
         dt = x.dtype
         if dt is _F32:
@@ -395,15 +403,15 @@ def number_dunder(op, general):
             return _run(op, (a, s), {})
         if z is None and (z := _scalar_array(s, dt)) is None:
             return _run(op, (a, s), {})
-        loud = _fp_get() is not FP_QUIET   # inf/nan silent, as in PyTorch (array_scalars ops
-        if loud:                           # are elementwise arithmetic: fp_errors is True)
+        # forward(np, x, z) without its Python frame (a float array and a 0-d array of its
+        # dtype: nothing to refuse), inf/nan silent as in PyTorch
+        if _fp_get() is FP_QUIET:
+            out = compute(x, z)
+        else:
             token = fp_state.set(FP_QUIET)
-        try:
-            out = plan[1](np, x, z)
-        except (ValueError, IndexError, TypeError) as e:
-            raise _explain(op, (a, s), {}, e) from None
-        finally:
-            if loud:
+            try:
+                out = compute(x, z)
+            finally:
                 fp_state.reset(token)
         if type(out) is not _ndarray:
             out = np.asarray(out)  # 0-d (op) 0-d gives a NumPy scalar
@@ -414,15 +422,18 @@ def number_dunder(op, general):
         t._vc = [0]
         t._retains_grad = False
         t._view = None
-        if a._requires_grad and plan[6] and _state.grad_enabled:   # _record for (a, s)
+        if a._requires_grad and differentiable and _state.grad_enabled:   # _record of (a, s)
             g = a.grad_fn
             nxt = (g if g is not None else grad_node(a), None)
-            node = Node(op, {}, nxt, (_meta_of(x), None))
-            if plan[7]:
+            meta = _META_NUMBER.get(x.shape)
+            if meta is None or meta[0][1] is not dt:
+                meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
+            node = Node(op, {}, nxt, meta)
+            if saves_in:
                 node.saved = (a, s)
-                if plan[9] is None or plan[9](nxt)[0]:
+                if version:
                     node.versions = (a._vc[0], None)
-            if plan[8]:
+            if saves_out:
                 node.out_data = out
                 node.out_version = (t._vc, 0)
             t.grad_fn = node
@@ -447,6 +458,10 @@ def _shares(xp, out, x) -> bool:
 _META: dict = {}
 
 
+# shape -> ((shape, dtype), None): the metas of a node of ``tensor (op) number`` (number_dunder)
+_META_NUMBER: dict = {}
+
+
 def _meta_of(d):
     """The (shape, dtype) pair of array ``d``, shared with earlier nodes' (see _META)."""
     shape = d.shape
@@ -454,6 +469,7 @@ def _meta_of(d):
     if m is None or m[1] is not d.dtype:
         if len(_META) >= 1024:
             _META.clear()
+            _META_NUMBER.clear()
         m = _META[shape] = (shape, d.dtype)
     return m
 
