@@ -31,7 +31,7 @@ class Size(tuple):
 
     def __getitem__(self, item):
         r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
+        return Size(r) if type(item) is slice else r
 
 
 def _init_slots(t, arr, requires_grad=False, grad_fn=None):

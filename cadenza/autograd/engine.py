@@ -182,6 +182,9 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         gi = _conform(gi, meta)
                     cur = current(nxt)
                     grads[nxt] = gi if cur is None else cur + gi
+                    if deps[nxt] == 1:   # its last edge (the count is not read again)
+                        ready.append(nxt)
+                        continue
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:

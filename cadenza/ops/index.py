@@ -245,6 +245,8 @@ def _ints_and_slices(idx) -> bool:
     for i in idx:
         t = type(i)
         if t is slice:
+            if i == _ALL:   # ":" (a slice of tensors compares False: Tensor == None is False)
+                continue
             a, b, c = i.start, i.stop, i.step
             if (a is not None and type(a) is not int) or (b is not None and type(b) is not int) \
                     or (c is not None and type(c) is not int):
@@ -252,6 +254,9 @@ def _ints_and_slices(idx) -> bool:
         elif t is not int and i is not None:
             return False
     return True
+
+
+_ALL = slice(None)
 
 
 def getitem(input, idx):

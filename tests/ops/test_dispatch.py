@@ -164,3 +164,27 @@ def test_basic_index_shortcut_matches_torch():
         t[5]
     assert t[True].shape == (1, 2, 3, 4)                      # a bool is not an int
     assert t[0, C.tensor([0, 2])].shape == (2, 4)
+
+
+def test_fp_quiet_inside_and_outside_apply():
+    """Forwards whose temporaries overflow (gelu's exp, softmax of -inf rows) stay silent
+    whether the caller already silenced NumPy (ops.apply: fp_quiet is a null block) or not (a
+    forward called directly: an errstate block), and the caller's error state is kept."""
+    from cadenza.backend.cpu import fp_quiet, fp_state, FP_QUIET
+    from cadenza.ops.activation import _gelu_tanh
+    x = np.array([-1e4, -50.0, 0.0, 3.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            direct = _gelu_tanh(np, x)
+            via_op = C.nn.functional.gelu(C.from_numpy(x), approximate="tanh").numpy()
+            rows = C.softmax(C.tensor([[-float("inf")] * 3, [0.0, 1.0, 2.0]]), -1).numpy()
+            assert np.geterr()["over"] == "raise"
+    np.testing.assert_array_equal(direct, via_op)
+    assert np.isnan(rows[0]).all() and np.isfinite(rows[1]).all()
+    token = fp_state.set(FP_QUIET)
+    try:
+        with fp_quiet() as first, fp_quiet() as second:
+            assert first is None and second is None   # the shared null block
+    finally:
+        fp_state.reset(token)
