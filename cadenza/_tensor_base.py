@@ -31,7 +31,7 @@ class Size(tuple):
 
     def __getitem__(self, item):
         r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
+        return Size(r) if type(item) is slice else r
 
 
 def _init_slots(t, arr, requires_grad=False, grad_fn=None):
@@ -43,6 +43,7 @@ def _init_slots(t, arr, requires_grad=False, grad_fn=None):
     t._base = None
     t._accum = None
     t._retains_grad = False
+    t._view = None
 
 
 def _make(arr, requires_grad=False, grad_fn=None):
@@ -57,6 +58,7 @@ def _make(arr, requires_grad=False, grad_fn=None):
     t._base = None
     t._accum = None
     t._retains_grad = False
+    t._view = None
     return t
 
 
@@ -66,7 +68,7 @@ _CHANNELS_LAST = {"channels_last": (0, 2, 3, 1), "channels_last_3d": (0, 2, 3, 4
 class TensorBase:
     """The data model of ``cadenza.Tensor`` (see the module docstring)."""
 
-    # _view (set only on views and re-based bases): autograd/views.py's bookkeeping
+    # _view (None, or set on views and re-based bases): autograd/views.py's bookkeeping
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_base", "_accum",
                  "_retains_grad", "_view", "__weakref__")
     # Make NumPy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).

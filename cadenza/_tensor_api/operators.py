@@ -8,7 +8,7 @@ from .. import ops as O
 from .._creation import as_tensor
 from .._tensor_base import TensorBase
 from .._dispatch import state as _state
-from ..ops._registry import _run
+from ..ops._registry import _run, number_dunder
 
 
 def _coerce(other):
@@ -50,10 +50,11 @@ def _reflected(fn):
 def _direct(op_cls):
     """A dunder that goes straight to ``apply`` for tensor / Python-number operands (W5's hot
     path: one call less than through the op function), and past it to the dispatch itself
-    while none of apply's hooks is on (one more call less)."""
+    while none of apply's hooks is on (one more call less); a Python number then takes
+    ``number_dunder``'s inline path (ops with ``array_scalars``)."""
     apply = O.apply
 
-    def dunder(self, other):
+    def general(self, other):
         t = type(other)
         if t is float or t is int or isinstance(other, TensorBase):
             if _state.plain:
@@ -63,8 +64,7 @@ def _direct(op_cls):
         if other is NotImplemented:
             return other
         return apply(op_cls, self, other)
-    dunder.__name__ = op_cls.name
-    return dunder
+    return number_dunder(op_cls, general)
 
 
 def _logical_or_bitwise(logical, bitwise):

@@ -145,8 +145,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 capture[node] = g if prev is None else prev + g
             if type(node) is AccumulateGrad:
                 if accumulate:
-                    if state.profiler is not None:  # a profile records the engine's steps
-                        state.profiler.backward(
+                    if state._profiler is not None:  # a profile records the engine's steps
+                        state._profiler.backward(
                             node, lambda: _accumulate(node, g, create_graph, _make))
                     else:
                         _accumulate(node, g, create_graph, _make)
@@ -157,8 +157,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 _check_versions(node)
             if g._data.dtype.kind == "c" and getattr(node.op, "holomorphic", False):
                 grads_in = _holomorphic_backward(node, g)
-            elif state.profiler is not None:
-                grads_in = state.profiler.backward(node, lambda: node.op.backward(node, g))
+            elif state._profiler is not None:
+                grads_in = state._profiler.backward(node, lambda: node.op.backward(node, g))
             else:
                 grads_in = node.op.backward(node, g)
             if type(grads_in) is not tuple:
@@ -178,17 +178,13 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                     continue
                 if gi is not None:
                     d = gi._data
-                    shape, dt = meta
-                    if d.shape != shape:
-                        gi = sum_to(gi, shape)
-                        d = gi._data
-                    if d.dtype is not dt and d.dtype != dt:
-                        if d.dtype.kind == "c" and dt.kind != "c":
-                            gi = real(gi)  # a real input of a complex op
-                        if gi._data.dtype != dt:
-                            gi = gi.to(from_numpy_dtype(dt))
+                    if d.shape != meta[0] or d.dtype is not meta[1]:
+                        gi = _conform(gi, meta)
                     cur = current(nxt)
                     grads[nxt] = gi if cur is None else cur + gi
+                    if deps[nxt] == 1:   # its last edge (the count is not read again)
+                        ready.append(nxt)
+                        continue
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
@@ -204,6 +200,21 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         state.in_backward -= 1
         if not state.in_backward:
             _final_callbacks.clear()
+
+
+def _conform(gi, meta):
+    """The gradient ``gi`` of an input with (shape, dtype) ``meta``: broadcast dims summed away,
+    the real part for a real input of a complex op, cast to the input's dtype."""
+    shape, dt = meta
+    if gi._data.shape != shape:
+        gi = sum_to(gi, shape)
+    d = gi._data
+    if d.dtype != dt:
+        if d.dtype.kind == "c" and dt.kind != "c":
+            gi = real(gi)  # a real input of a complex op
+        if gi._data.dtype != dt:
+            gi = gi.to(from_numpy_dtype(dt))
+    return gi
 
 
 def _holomorphic_backward(node, g):

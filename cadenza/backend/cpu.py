@@ -1,4 +1,5 @@
 """The CPU backend: NumPy arrays."""
+import contextlib
 import sys
 
 import numpy as np
@@ -69,3 +70,11 @@ except ImportError:  # NumPy 1.x
     fp_state = _ErrObjState()
 with np.errstate(all="ignore"):
     FP_QUIET = fp_state.get()
+_NO_SWITCH = contextlib.nullcontext()
+
+
+def fp_quiet():
+    """A ``with`` block in which NumPy's floating-point errors are silent, for a forward whose
+    temporaries may overflow: a shared null context when they already are (inside ops.apply
+    and the graph interpreter: ~0.3 us), an ``np.errstate`` block otherwise (~3 us)."""
+    return _NO_SWITCH if fp_state.get() is FP_QUIET else np.errstate(all="ignore")

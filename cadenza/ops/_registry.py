@@ -95,7 +95,9 @@ class Op:
     autocast = None
     # a Python number operand may reach forward as a 0-d array of the tensor operand's float
     # dtype (NumPy runs a ufunc ~1 us faster on it than on a Python scalar, with bitwise the
-    # same result): True only where forward treats both alike (plain ufunc arithmetic)
+    # same result): set only where forward treats both alike (plain ufunc arithmetic), to the
+    # C function forward computes on two float arrays of one dtype (``operator.mul``), which
+    # the operators' number path (number_dunder) calls directly; False elsewhere
     array_scalars = False
     _plan = (None,)      # set by _plan_of
 
@@ -361,6 +363,7 @@ def _run(op, args, attrs):
     t.grad = t.grad_fn = t._base = t._accum = None
     t._vc = [0]
     t._retains_grad = False
+    t._view = None
     if view and isinstance(args[0], Tensor) and _shares(xp, out, arrs[0]):
         src = args[0]
         t._vc = src._vc
@@ -368,6 +371,76 @@ def _run(op, args, attrs):
     if req and differentiable and _state.grad_enabled:
         _record(op, t, args, attrs, saves_in, saves_out, needs_saved)
     return t
+
+
+def number_dunder(op, general):
+    """The Tensor operator ``self (op) other`` (``__mul__``...) with its hot case inline:
+    ``other`` a Python float or int, none of apply's hooks on, an op with ``array_scalars`` on
+    a float32/float64 host array that is not a view (W5's ``x * 1.0001 + 0.0001``). That case
+    is ``_run(op, (self, other), {})`` with the operand loop, promotion and view steps known in
+    advance, and one call per op; ``general(self, other)`` (the operator's full rules) takes
+    every other operand, and ``_run`` the other tensors and numbers."""
+    plan = op._plan if op._plan[0] is op else _plan_of(op)
+    compute, differentiable, saves_in, saves_out = plan[10], plan[6], plan[7], plan[8]
+    if not compute:
+        return general
+    # whether backward reads the tensor operand (the number has no edge, the tensor has one)
+    version = plan[9] is None or bool(plan[9]((True, None))[0])
+
+    def dunder(a, s):
+        t = type(s)
+        if (t is not float and t is not int) or not _state.plain:
+            return general(a, s)
+        x = a._data
+        if type(x) is not _ndarray or a._base is not None:
+            return _run(op, (a, s), {})
+        dt = x.dtype
+        if dt is _F32:
+            z = _SCALARS32.get(s)
+        elif dt is _F64:
+            z = _SCALARS64.get(s)
+        else:
+            return _run(op, (a, s), {})
+        if z is None and (z := _scalar_array(s, dt)) is None:
+            return _run(op, (a, s), {})
+        # forward(np, x, z) without its Python frame (a float array and a 0-d array of its
+        # dtype: nothing to refuse), inf/nan silent as in PyTorch
+        if _fp_get() is FP_QUIET:
+            out = compute(x, z)
+        else:
+            token = fp_state.set(FP_QUIET)
+            try:
+                out = compute(x, z)
+            finally:
+                fp_state.reset(token)
+        if type(out) is not _ndarray:
+            out = np.asarray(out)  # 0-d (op) 0-d gives a NumPy scalar
+        t = _new(_tb._tensor_class)
+        t._data = out
+        t._requires_grad = False
+        t.grad = t.grad_fn = t._base = t._accum = None
+        t._vc = [0]
+        t._retains_grad = False
+        t._view = None
+        if a._requires_grad and differentiable and _state.grad_enabled:   # _record of (a, s)
+            g = a.grad_fn
+            nxt = (g if g is not None else grad_node(a), None)
+            meta = _META_NUMBER.get(x.shape)
+            if meta is None or meta[0][1] is not dt:
+                meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
+            node = Node(op, {}, nxt, meta)
+            if saves_in:
+                node.saved = (a, s)
+                if version:
+                    node.versions = (a._vc[0], None)
+            if saves_out:
+                node.out_data = out
+                node.out_version = (t._vc, 0)
+            t.grad_fn = node
+            t._requires_grad = True
+        return t
+    dunder.__name__ = op.name
+    return dunder
 
 
 def _shares(xp, out, x) -> bool:
@@ -385,10 +458,19 @@ def _shares(xp, out, x) -> bool:
 _META: dict = {}
 
 
-def _new_meta(shape, dtype):
-    if len(_META) >= 1024:
-        _META.clear()
-    m = _META[shape] = (shape, dtype)
+# shape -> ((shape, dtype), None): the metas of a node of ``tensor (op) number`` (number_dunder)
+_META_NUMBER: dict = {}
+
+
+def _meta_of(d):
+    """The (shape, dtype) pair of array ``d``, shared with earlier nodes' (see _META)."""
+    shape = d.shape
+    m = _META.get(shape)
+    if m is None or m[1] is not d.dtype:
+        if len(_META) >= 1024:
+            _META.clear()
+            _META_NUMBER.clear()
+        m = _META[shape] = (shape, d.dtype)
     return m
 
 
@@ -405,12 +487,7 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
                 nxt.append(g if g is not None else grad_node(a))
             else:
                 nxt.append(None)
-            d = a._data
-            shape = d.shape
-            m = _META.get(shape)
-            if m is None or m[1] is not d.dtype:
-                m = _new_meta(shape, d.dtype)
-            meta.append(m)
+            meta.append(_meta_of(a._data))
         else:
             nxt.append(None)
             meta.append(None)

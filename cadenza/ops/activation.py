@@ -11,6 +11,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._dispatch import state as _state
+from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
 from .join import cat
 from .unary import _blocked, _erf, _sigmoid_fwd
@@ -39,7 +40,7 @@ def _sigmoid_2u(xp, x, x2):
 
 
 def _gelu_tanh(xp, x):
-    with np.errstate(over="ignore"):
+    with fp_quiet():
         e = _sigmoid_2u(xp, x, x * x)
     xp.divide(x, e, out=e)
     return e
@@ -49,7 +50,7 @@ def _gelu_tanh_grad(xp, g, x):
     """g gelu'(x), gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) u' = sig (1 + 2 x (1 - sig) u'),
     t = tanh(u), sig = sigmoid(2u) = 0.5 (1 + t), u' = S (1 + 3K x^2)."""
     x2 = x * x
-    with np.errstate(over="ignore"):
+    with fp_quiet():
         sig = _sigmoid_2u(xp, x, x2)
     xp.divide(1.0, sig, out=sig)
     x2 *= 6.0 * _K * _S

@@ -2,6 +2,8 @@
 comparisons, logical and bitwise ops, and where (the select the gradients of pow use)."""
 from __future__ import annotations
 
+import operator
+
 import math
 
 import numpy as np
@@ -41,7 +43,7 @@ class _Binary(Op):
 @register
 class Add(_Binary):
     name, c_expr, onnx, saves, c_kinds = "add", "({0} + {1})", "Add", "none", "fi"
-    array_scalars = True
+    array_scalars = operator.add
     forward = staticmethod(lambda xp, a, b: a + b)
     backward = staticmethod(lambda c, g: (g, g))
 
@@ -49,7 +51,7 @@ class Add(_Binary):
 @register
 class Sub(_Binary):
     name, c_expr, onnx, saves, c_kinds = "sub", "({0} - {1})", "Sub", "none", "fi"
-    array_scalars = True
+    array_scalars = operator.sub
     forward = staticmethod(lambda xp, a, b: a - b)
     backward = staticmethod(lambda c, g: (g, -g))
 
@@ -57,7 +59,7 @@ class Sub(_Binary):
 @register
 class Mul(_Binary):
     name, c_expr, onnx, c_kinds = "mul", "({0} * {1})", "Mul", "fi"
-    array_scalars = True
+    array_scalars = operator.mul
     forward = staticmethod(lambda xp, a, b: a * b)
     needs_saved = staticmethod(lambda req: (req[1], req[0]))
 
@@ -95,7 +97,7 @@ def _int_divisor(name, a, b):
 @register
 class Div(_Binary):
     name, c_expr, onnx = "div", "({0} / {1})", "Div"
-    array_scalars = True
+    array_scalars = operator.truediv
     float_result = True
     forward = staticmethod(_true_div)
     needs_saved = staticmethod(lambda req: (req[1], True))

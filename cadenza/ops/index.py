@@ -239,11 +239,37 @@ def _split_ints(index):
     return tuple(first), tuple(rest)
 
 
+def _ints_and_slices(idx) -> bool:
+    """Whether a tuple index holds only ints, None and slices of ints (``x[:, -1, :]``): NumPy's
+    form already, with nothing for the general path of getitem to rewrite."""
+    for i in idx:
+        t = type(i)
+        if t is slice:
+            if i == _ALL:   # ":" (a slice of tensors compares False: Tensor == None is False)
+                continue
+            a, b, c = i.start, i.stop, i.step
+            if (a is not None and type(a) is not int) or (b is not None and type(b) is not int) \
+                    or (c is not None and type(c) is not int):
+                return False
+        elif t is not int and i is not None:
+            return False
+    return True
+
+
+_ALL = slice(None)
+
+
 def getitem(input, idx):
-    index = _drop_empty_ellipsis(_to_index(idx), input._data.ndim)
-    split = _split_ints(index)
-    if split is not None:
-        return getitem(getitem(input, split[0]), split[1])
+    t = type(idx)
+    if t is int:
+        index = (idx,)
+    elif t is tuple and _ints_and_slices(idx):
+        index = idx
+    else:
+        index = _drop_empty_ellipsis(_to_index(idx), input._data.ndim)
+        split = _split_ints(index)
+        if split is not None:
+            return getitem(getitem(input, split[0]), split[1])
     try:
         return apply(GetItem, input, index=index)
     except IndexError as e:

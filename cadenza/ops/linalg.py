@@ -146,10 +146,11 @@ class Linear(Op):
 
 def linear(input, weight, bias=None):
     """input @ weight.T + bias over the last dim of input (any leading dims)."""
-    if input.ndim == 2 and weight.ndim == 2 and input._data.dtype == weight._data.dtype and (
-            bias is None or bias._data.dtype == weight._data.dtype):
+    x, w = input._data, weight._data
+    if x.ndim == 2 and w.ndim == 2 and x.dtype == w.dtype and (
+            bias is None or bias._data.dtype == w.dtype):
         return apply(Linear, input, weight, bias)
-    if input.ndim > 2 and weight.ndim == 2:
+    if x.ndim > 2 and w.ndim == 2:
         if (_state.tracer is None and not (_state.grad_enabled and (
                 input._requires_grad or weight._requires_grad or (
                     bias is not None and bias._requires_grad)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
+from ..backend.cpu import fp_quiet
 from .elementwise import where
 from .index import gather
 
@@ -226,7 +227,7 @@ class Softmax(Op):
             neg = _causal_neg(x.shape[-2], x.shape[-1], x.dtype)
             if xp is not np:
                 neg = xp.asarray(neg)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with fp_quiet():
             return _rowwise(_softmax_fn(xp, scale, neg), xp, dim, _tail(x.shape, causal), x.shape,
                             x.dtype, x)
 

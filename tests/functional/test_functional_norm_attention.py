@@ -68,6 +68,26 @@ def test_norm_errors():
         F.batch_norm(cadenza.ones(1, 3), None, None, training=True)
 
 
+def test_layer_norm_tuple_shortcut_keeps_checks_and_results():
+    """layer_norm's shortcut for nn.LayerNorm's call (a tuple normalized_shape, float32/64
+    operands whose shapes fit) gives what torch gives; misfits still reach the checks."""
+    x = R.standard_normal((2, 3, 4)).astype(np.float32)
+    w, b = R.standard_normal(4).astype(np.float32), R.standard_normal(4).astype(np.float32)
+    for shape, args in (((4,), (w, b)), ((3, 4), (None, None)), ((4,), (w, None)),
+                        ([4], (w, b))):
+        got = F.layer_norm(cadenza.tensor(x), shape,
+                           *[None if a is None else cadenza.tensor(a) for a in args])
+        want = TF.layer_norm(torch.tensor(x), shape,
+                             *[None if a is None else torch.tensor(a) for a in args])
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(cadenza.ShapeError, match="expected weight.shape"):
+        F.layer_norm(cadenza.tensor(x), (4,), cadenza.ones(3))
+    with pytest.raises(cadenza.ShapeError, match=r"expected input.shape\[-2:\]"):
+        F.layer_norm(cadenza.tensor(x), (2, 4))
+    half = F.layer_norm(cadenza.tensor(x).half(), (4,), cadenza.ones(4).half())  # composite
+    assert half.dtype == cadenza.float16
+
+
 # ----------------------------------------------------------------------------- attention
 def _qkv(B=2, H=2, L=3, S=4, E=5, Hk=None):
     Hk = Hk or H

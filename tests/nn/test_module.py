@@ -159,6 +159,11 @@ def test_setattr_getattr_delattr_dir():
             def __init__(self):
                 self.w = nn.Parameter(cadenza.zeros(1))
         Bad()
+    m.register_buffer("buf", cadenza.ones(1))
+    assert m.buf is m._buffers["buf"]
+    early = nn.Module.__new__(nn.Module)     # before __init__: no stores, a plain miss
+    with pytest.raises(AttributeError, match="no attribute 'weight'"):
+        early.weight
 
 
 def test_parameters_deduplicated_and_shared():

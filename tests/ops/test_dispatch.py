@@ -102,3 +102,89 @@ def test_hooks_still_see_dunder_ops():
     a = C.arange(4.0)
     for _ in range(2):
         np.testing.assert_array_equal(f(a).numpy(), (a * 3.0 + 1.0).numpy())
+
+
+def test_number_dunder_graph_matches_torch():
+    """The inline path of ``tensor (op) number`` (ops/_registry.py number_dunder) records what
+    _run records: gradients, grad_fn names, versions, for leaves, views, 0-d tensors, reflected
+    operands, and the dtypes it leaves to _run (int, float16) -- all as torch."""
+    T = pytest.importorskip("torch")
+    ops = [lambda a: a * 1.5 + 0.25, lambda a: 2 * a - 1, lambda a: (a / 3.0) * 2,
+           lambda a: 1.0 + a[1:] * 2.0, lambda a: (a * 2.0)[0] * 3, lambda a: 0.5 * a * 0]
+    for dt in (np.float32, np.float64, np.float16):
+        x = np.array([0.5, -1.25, 3.0], dt)
+        for f in ops:
+            a, b = C.tensor(x, requires_grad=True), T.tensor(x, requires_grad=True)
+            ya, yb = f(a), f(b)
+            assert ya.grad_fn.name() == yb.grad_fn.name()
+            assert ya.dtype.name == str(yb.dtype).split(".")[1]
+            np.testing.assert_array_equal(ya.detach().numpy(), yb.detach().numpy())
+            ya.sum().backward()
+            yb.sum().backward()
+            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    for v in (C.tensor(2.0, requires_grad=True), C.arange(3) * 2):   # 0-d; integer tensor
+        w = v * 3
+        assert w.shape == v.shape and w.dtype == v.dtype
+    with C.no_grad():
+        assert (C.ones(2, requires_grad=True) * 2.0).grad_fn is None
+
+
+def test_number_dunder_keeps_version_checks():
+    """x / number saves nothing of x (as in torch), so x may change afterwards; x * y with a
+    tensor y does save x: its in-place change is reported at backward."""
+    x = C.ones(3, requires_grad=True).clone()
+    y = x / 2.0
+    x.add_(1.0)
+    y.sum().backward()
+    w = C.ones(3, requires_grad=True)
+    z = x * w
+    x.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_basic_index_shortcut_matches_torch():
+    """getitem's shortcut for ints, None and int slices (``logits[:, -1, :]``) gives torch's
+    values, views, gradients and errors; other indexes take the general path."""
+    T = pytest.importorskip("torch")
+    x = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    for idx in [(slice(None), -1, slice(None)), 1, -2, (0, 1), (None, 0), (slice(1, None, 2),),
+                (slice(None), slice(None), 3), (), (0, None, slice(-3, -1))]:
+        a, b = C.tensor(x, requires_grad=True), T.tensor(x, requires_grad=True)
+        ya, yb = a[idx], b[idx]
+        np.testing.assert_array_equal(ya.detach().numpy(), yb.detach().numpy())
+        ya.sum().backward()
+        yb.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    t = C.tensor(x)
+    assert t[1]._base is t and t[1].data_ptr() == t._data[1].__array_interface__["data"][0]
+    with pytest.raises(IndexError):
+        t[:, 3]
+    with pytest.raises(IndexError):
+        t[5]
+    assert t[True].shape == (1, 2, 3, 4)                      # a bool is not an int
+    assert t[0, C.tensor([0, 2])].shape == (2, 4)
+
+
+def test_fp_quiet_inside_and_outside_apply():
+    """Forwards whose temporaries overflow (gelu's exp, softmax of -inf rows) stay silent
+    whether the caller already silenced NumPy (ops.apply: fp_quiet is a null block) or not (a
+    forward called directly: an errstate block), and the caller's error state is kept."""
+    from cadenza.backend.cpu import fp_quiet, fp_state, FP_QUIET
+    from cadenza.ops.activation import _gelu_tanh
+    x = np.array([-1e4, -50.0, 0.0, 3.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            direct = _gelu_tanh(np, x)
+            via_op = C.nn.functional.gelu(C.from_numpy(x), approximate="tanh").numpy()
+            rows = C.softmax(C.tensor([[-float("inf")] * 3, [0.0, 1.0, 2.0]]), -1).numpy()
+            assert np.geterr()["over"] == "raise"
+    np.testing.assert_array_equal(direct, via_op)
+    assert np.isnan(rows[0]).all() and np.isfinite(rows[1]).all()
+    token = fp_state.set(FP_QUIET)
+    try:
+        with fp_quiet() as first, fp_quiet() as second:
+            assert first is None and second is None   # the shared null block
+    finally:
+        fp_state.reset(token)

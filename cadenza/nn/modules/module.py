@@ -148,9 +148,20 @@ class Module(StateDictMixin):
     # ------------------------------------------------------------------ attributes
     def __getattr__(self, name: str):
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            if store in d and name in d[store]:
-                return d[store][name]
+        try:   # (the stores exist once __init__ ran; a lookup before that raises below)
+            p = d["_parameters"]
+            if name in p:
+                return p[name]
+            b = d["_buffers"]
+            if name in b:
+                return b[name]
+            m = d["_modules"]
+            if name in m:
+                return m[name]
+        except KeyError:
+            for store in ("_parameters", "_buffers", "_modules"):
+                if store in d and name in d[store]:
+                    return d[store][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:
