@@ -16,12 +16,14 @@ Exactness: float64 products make NumPy's calls exactly (the same gemm per matrix
 another with BLAS's own threads, with the operand layout NumPy would choose after the same
 copies ``ops.linalg._blas_layout`` makes), so compiled float64 steps stay bitwise equal to
 eager (they gain the transposes and the batch loop in C, not the threads). float32 batches
-split over the pool's threads and skip copies (one product uses OpenBLAS's own threads): equal
+(and single products, in row blocks) split over the pool's threads and skip copies: equal
 within rounding (single-threaded sgemm takes another path for small products than threaded).
 
 ``library()`` finds the BLAS (None when NumPy's BLAS is not a known OpenBLAS: the executor then
 keeps NumPy's ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores
-this process may use; 1 runs products on the calling thread).
+this process may use; 1 runs products on the calling thread). One float32 product is split in
+row blocks over the pool too (``SPLIT_PRODUCTS``; ``CADENZA_GEMM_SPLIT=0`` gives it to
+OpenBLAS's own threads instead), so OpenBLAS's threads stay asleep in compiled float32 steps.
 """
 from __future__ import annotations
 
