@@ -7,9 +7,9 @@ this measures only speed.
     python bench/threads.py --rounds 7 --threads 2 --w4
     python bench/threads.py --only gemm     # single float32 products: OpenBLAS threads vs pool
 
-Configurations: kernels on 1 thread with one float32 product on OpenBLAS's threads (as before
-issue 12), kernels on N threads, and kernels on N threads with products split over the pool
-(blas.SPLIT_PRODUCTS, the default). Micro: "elementwise" is a compiled GELU-like kernel on 4M
+Configurations: kernels on 1 or N threads, with one float32 product on OpenBLAS's threads (as
+before issue 12) or split over the pool (blas.SPLIT_PRODUCTS, the default); ratios are against
+the first (kernels 1, OpenBLAS threads). Micro: "elementwise" is a compiled GELU-like kernel on 4M
 float32 elements; "gemm+elem" a compiled (512x512 @ 512x1024) product followed by bias + GELU
 (the kernel after a product, where OpenBLAS's worker still spins on the other core).
 """
@@ -135,7 +135,7 @@ def main():
     # (label, kernel threads, one float32 product split over the pool)
     configs = [("kernels 1, OpenBLAS threads", 1, False),
                (f"kernels {n}, OpenBLAS threads", n, False),
-               (f"kernels {n}, GEMM on pool", n, True)]
+               ("kernels 1, GEMM on pool", 1, True), (f"kernels {n}, GEMM on pool", n, True)]
     for fn, _, _, _ in cases.values():      # compile and warm up
         for _ in range(3):
             fn()
