@@ -6,6 +6,10 @@ not hand one a library it cannot run). A second process compiling the same graph
 library from ``<cache_dir>/kernels/<key>.so`` without running the compiler. Libraries are
 written to a temporary name and renamed, so a crash or a concurrent build never leaves a
 half-written file under the final name.
+
+Libraries whose source calls the thread pool (``cpool.POOL_HEADER``) get ``cz_pool`` pointed at
+the pool's runtime library (``runtime()``, built here like any library); ``kernel_threads()``,
+``set_kernel_threads()`` and ``pool_stats()`` are its settings and counters.
 """
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ import subprocess
 import tempfile
 
 from .._config import cache_dir
+from .cpool import POOL_HEADER, RUNTIME
 import platform
 
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fwrapv",
-         "-std=gnu11", "-shared", "-fPIC", "-w"]
+# -fopenmp-simd: the `omp simd` pragmas only (threads come from cpool.RUNTIME, not OpenMP)
+FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-pthread", "-ffp-contract=off",
+         "-fno-math-errno", "-fwrapv", "-std=gnu11", "-shared", "-fPIC", "-w"]
 # vectorised libm (glibc's libmvec); without it (another libc) kernels call scalar libm
 VECTOR_MATH = ["-DCZ_VECTOR_MATH", "-lmvec"]
 _compiler_id: dict = {}
@@ -59,43 +65,62 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
-_foreign: list = []
+_runtime: dict = {}
 
 
-def foreign_openmp() -> bool:
-    """Was an OpenMP runtime loaded by another library before our first kernel library?
+def kernel_threads() -> int:
+    """Threads a kernel's tasks are shared over: ``CADENZA_KERNEL_THREADS`` if set, 1 with
+    ``CADENZA_PARALLEL_KERNELS=0``, else the cores this process may use."""
+    v = os.environ.get("CADENZA_KERNEL_THREADS")
+    if v:
+        return max(1, int(v))
+    if os.environ.get("CADENZA_PARALLEL_KERNELS") == "0":
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
-    OpenMP threads that spin after a parallel region steal the cores BLAS is about to use
-    (measured: 4x slower training steps on 2 cores), so ours are told to sleep
-    (OMP_WAIT_POLICY=PASSIVE, read once when the runtime starts). A runtime someone else
-    started (PyTorch ships its own libgomp, with spinning threads, and ours would share it:
-    same soname) cannot be changed: then kernels run on the calling thread, which measured
-    2x faster than sharing it (bench/compiled.py W1 beside torch). Decided once per process."""
-    if not _foreign:
+
+def runtime():
+    """The pool's library (built once, cached like kernels), or None without a compiler."""
+    if "lib" not in _runtime:
+        _runtime["lib"] = None
         try:
-            with open("/proc/self/maps") as f:
-                maps = f.read()
-        except OSError:
-            maps = ""
-        _foreign.append(any(n in maps for n in ("libgomp", "libiomp", "libomp")))
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return _foreign[0]
+            lib = build(RUNTIME)[0]
+        except (CompileError, OSError):
+            return None
+        lib.cz_run.restype = None
+        lib.cz_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int]
+        ctypes.c_int.in_dll(lib, "cz_threads").value = kernel_threads()
+        ctypes.c_int64.in_dll(lib, "cz_spin_ns").value = \
+            int(float(os.environ.get("CADENZA_POOL_SPIN_US", "50")) * 1000)
+        _runtime["lib"] = lib
+    return _runtime["lib"]
 
 
-def parallel_kernels() -> bool:
-    """Whether kernels split large loops over OpenMP threads (``CADENZA_PARALLEL_KERNELS=0/1``
-    decides; by default yes from 4 cores up, without a foreign OpenMP runtime). On 2 cores
-    OpenBLAS's worker spins on the second core after every matmul and a parallel kernel waits
-    for it: measured 2x slower attention softmax than running on the calling thread."""
-    env = parallel_env()
-    if env is not None:
-        return env
-    return (os.cpu_count() or 1) >= 4 and not foreign_openmp()
+def set_kernel_threads(n: int | None = None) -> int:
+    """Set the pool's thread count for every kernel from now on (None: back to
+    ``kernel_threads()``); returns the previous count. Results do not depend on it."""
+    lib = runtime()
+    if lib is None:
+        return 1
+    v = ctypes.c_int.in_dll(lib, "cz_threads")
+    prev = v.value
+    v.value = kernel_threads() if n is None else max(1, int(n))
+    return prev
 
 
-def parallel_env():
-    v = os.environ.get("CADENZA_PARALLEL_KERNELS")
-    return None if v in (None, "") else v != "0"
+def pool_stats() -> dict:
+    """The pool's counters: jobs shared between threads, back-offs (the caller waited longer
+    for a worker than it worked: the next 64 jobs run on the caller alone), seconds waited
+    and seconds worked by the caller in shared jobs."""
+    lib = runtime()
+    if lib is None:
+        return {}
+    v = list((ctypes.c_double * 5).in_dll(lib, "cz_stats"))
+    return {"shared_jobs": int(v[0]), "backoffs": int(v[1]), "waited_s": v[2], "worked_s": v[3],
+            "worker_tasks": int(v[4])}
 
 
 def library_key(source: str, cc: str) -> str:
@@ -139,7 +164,11 @@ def build(source: str) -> tuple[ctypes.CDLL, str, bool]:
                 if os.path.exists(p):
                     os.unlink(p)
     lib = ctypes.CDLL(path)
-    if not parallel_kernels():
-        ctypes.c_int.in_dll(lib, "cz_parallel").value = 0
+    rest = source.replace(POOL_HEADER, "")
+    if "cz_for(" in rest or "cz_pool" in rest:       # a library with tasks: attach the pool
+        pool = runtime()
+        if pool is not None:
+            ctypes.c_void_p.in_dll(lib, "cz_pool").value = \
+                ctypes.cast(pool.cz_run, ctypes.c_void_p).value
     _loaded[path] = lib
     return lib, path, cached

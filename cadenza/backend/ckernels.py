@@ -16,6 +16,7 @@ import ctypes
 
 import numpy as np
 
+from .cpool import POOL_HEADER
 
 enabled = True
 _state: dict = {}
@@ -24,16 +25,34 @@ _TEMPLATE = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+""" + POOL_HEADER + r"""
+/* a kernel's arguments and the function computing iterations [lo, hi) of its outer loop: the
+   loop is split into up to 64 tasks of consecutive iterations over the thread pool (one task
+   below 32K elements of work); iterations write disjoint outputs */
+typedef struct cz_args {
+    const void *p[3]; void *o; long v[14]; long total, tasks;
+    void (*range)(const struct cz_args *, long, long);
+} cz_args;
+static void cz_args_task(void *p, int64_t t) {
+    const cz_args *a = p;
+    a->range(a, a->total * t / a->tasks, a->total * (t + 1) / a->tasks);
+}
+static void cz_split(cz_args *a, long total, long work) {
+    a->total = total;
+    a->tasks = work < (1L << 15) || total < 2 ? 1 : total < 64 ? total : 64;
+    cz_for(cz_args_task, a, a->tasks);
+}
 #define DEFINE(T, S)                                                                          \
 /* cols[((c*kh+i)*kw+j), n, y*ow+x] = x[n, c, y*sh-ph+i*dh, x*sw-pw+j*dw] (0 outside); the    \
    rows and columns that read inside x are found once per (c, i, j), so each row is a copy   \
    (memcpy at stride 1) between zeroed edges */                                              \
-void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H, long W,     \
-                   long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
-                   long oh, long ow) {                                                        \
-    long L = oh * ow;                                                                         \
-    _Pragma("omp parallel for collapse(3) if(cz_parallel)")                                   \
-    for (long c = 0; c < C; c++) for (long i = 0; i < kh; i++) for (long j = 0; j < kw; j++) {\
+static void im2col_range_##S(const cz_args* a, long u0, long u1) {                            \
+    const T* restrict x = a->p[0]; T* restrict cols = a->o;                                   \
+    long N = a->v[0], C = a->v[1], H = a->v[2], W = a->v[3], kh = a->v[4], kw = a->v[5];      \
+    long dh = a->v[6], dw = a->v[7], ph = a->v[8], pw = a->v[9], sh = a->v[10];               \
+    long sw = a->v[11], oh = a->v[12], ow = a->v[13], L = oh * ow;                            \
+    for (long u = u0; u < u1; u++) {                                                          \
+        long c = u / (kh * kw), i = u / kw % kh, j = u % kw;                                  \
         T* dst0 = cols + ((c * kh + i) * kw + j) * N * L;                                     \
         long off = j * dw - pw, lo = 0, hi = ow, y0 = 0, y1 = oh;                             \
         while (lo < ow && lo * sw + off < 0) lo++;                                            \
@@ -55,19 +74,27 @@ void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H
         }                                                                                     \
     }                                                                                         \
 }                                                                                             \
-/* the adjoint: out[n, c] = the sum of the cols that read each element, in the order of the  \
-   NumPy fold (ops/conv.py): over the padded plane, for each j the rows i summed into acc   \
-   (from 0), then acc added to the plane (from 0); the plane's inner part is the result */   \
-void cz_col2im_##S(const T* restrict cols, T* restrict out, long N, long C, long H, long W,   \
+void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H, long W,     \
                    long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
                    long oh, long ow) {                                                        \
+    cz_args a = {{x}, cols, {N, C, H, W, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow}, 0, 0,       \
+                 im2col_range_##S};                                                           \
+    cz_split(&a, C * kh * kw, C * kh * kw * N * oh * ow);                                     \
+}                                                                                             \
+/* the adjoint: out[n, c] = the sum of the cols that read each element, in the order of the   \
+   NumPy fold (ops/conv.py): over the padded plane, for each j the rows i summed into acc     \
+   (from 0), then acc added to the plane (from 0); the plane's inner part is the result */    \
+static void col2im_range_##S(const cz_args* a_, long lo, long hi) {                           \
+    const T* restrict cols = a_->p[0]; T* restrict out = a_->o;                               \
+    long N = a_->v[0], C = a_->v[1], H = a_->v[2], W = a_->v[3], kh = a_->v[4];               \
+    long kw = a_->v[5], dh = a_->v[6], dw = a_->v[7], ph = a_->v[8], pw = a_->v[9];           \
+    long sh = a_->v[10], sw = a_->v[11], oh = a_->v[12], ow = a_->v[13];                      \
     long L = oh * ow, hp = H + 2 * ph, wp = W + 2 * pw;                                       \
-    _Pragma("omp parallel if(cz_parallel)")                                                   \
     {                                                                                         \
     T* plane = malloc(sizeof(T) * hp * wp);                                                   \
     T* acc = malloc(sizeof(T) * hp * ow);                                                     \
-    _Pragma("omp for collapse(2)")                                                            \
-    for (long n = 0; n < N; n++) for (long c = 0; c < C; c++) {                               \
+    for (long u = lo; u < hi; u++) {                                                          \
+        long n = u / C, c = u % C;                                                            \
         for (long e = 0; e < hp * wp; e++) plane[e] = 0;                                      \
         for (long j = 0; j < kw; j++) {                                                       \
             T* dst = plane + j * dw;                                                          \
@@ -81,7 +108,7 @@ void cz_col2im_##S(const T* restrict cols, T* restrict out, long N, long C, long
             }                                                                                 \
             for (long e = 0; e < hp * ow; e++) acc[e] = 0;                                    \
             for (long i = 0; i < kh; i++) {                                                   \
-                const T* src = cols + (((c * kh + i) * kw + j) * N + n) * L;                 \
+                const T* src = cols + (((c * kh + i) * kw + j) * N + n) * L;                  \
                 for (long y = 0; y < oh; y++) {                                               \
                     T* a = acc + (i * dh + y * sh) * ow; const T* s_ = src + y * ow;          \
                     for (long q = 0; q < ow; q++) a[q] += s_[q];                              \
@@ -100,28 +127,42 @@ void cz_col2im_##S(const T* restrict cols, T* restrict out, long N, long C, long
     free(plane); free(acc);                                                                   \
     }                                                                                         \
 }                                                                                             \
-/* out[n, o, l] = src[o, n, l] (+ bias[o]): the GEMM's (O, N*L) result as NCHW */            \
-void cz_onl_to_nol_##S(const T* restrict src, const T* restrict bias, T* restrict out,       \
-                       long O, long N, long L) {                                              \
-    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
-    for (long n = 0; n < N; n++) for (long o = 0; o < O; o++) {                               \
+void cz_col2im_##S(const T* restrict cols, T* restrict out, long N, long C, long H, long W,   \
+                   long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
+                   long oh, long ow) {                                                        \
+    cz_args a = {{cols}, out, {N, C, H, W, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow}, 0, 0,     \
+                 col2im_range_##S};                                                           \
+    cz_split(&a, N * C, N * C * kh * kw * oh * ow);                                           \
+}                                                                                             \
+/* out[n, o, l] = src[o, n, l] (+ bias[o]): the GEMM's (O, N*L) result as NCHW */             \
+static void onl_to_nol_range_##S(const cz_args* a, long lo, long hi) {                        \
+    const T* restrict src = a->p[0]; const T* restrict bias = a->p[1]; T* restrict out = a->o; \
+    long O = a->v[0], N = a->v[1], L = a->v[2];                                               \
+    for (long u = lo; u < hi; u++) {                                                          \
+        long n = u / O, o = u % O;                                                            \
         const T* s = src + (o * N + n) * L; T* d = out + (n * O + o) * L;                     \
         if (bias) { T b = bias[o]; for (long l = 0; l < L; l++) d[l] = s[l] + b; }            \
         else for (long l = 0; l < L; l++) d[l] = s[l];                                        \
     }                                                                                         \
 }                                                                                             \
-/* max pooling's gradient where windows overlap: each window's winner is its first real     \
-   element equal to out (the last NaN when out is NaN), and gx sums g over the windows each  \
-   element wins from 0, window element k = i*kw + j by k, as ops/pool.py scatters it (where  \
-   windows do not overlap NumPy's strided passes are as fast) */                             \
-void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,      \
-                        T* restrict gx, long P, long H, long W, long kh, long kw, long sh,    \
-                        long sw, long ph, long pw, long dh, long dw, long oh, long ow) {      \
-    _Pragma("omp parallel if(cz_parallel)")                                                   \
+void cz_onl_to_nol_##S(const T* restrict src, const T* restrict bias, T* restrict out,        \
+                       long O, long N, long L) {                                              \
+    cz_args a = {{src, bias}, out, {O, N, L}, 0, 0, onl_to_nol_range_##S};                    \
+    cz_split(&a, N * O, N * O * L);                                                           \
+}                                                                                             \
+/* max pooling's gradient where windows overlap: each window's winner is its first real       \
+   element equal to out (the last NaN when out is NaN), and gx sums g over the windows each   \
+   element wins from 0, window element k = i*kw + j by k, as ops/pool.py scatters it (where   \
+   windows do not overlap NumPy's strided passes are as fast) */                              \
+static void maxpool_bwd_range_##S(const cz_args* a, long lo, long hi) {                       \
+    const T* restrict g = a->p[0]; const T* restrict x = a->p[1];                             \
+    const T* restrict out = a->p[2]; T* restrict gx = a->o;                                   \
+    long H = a->v[0], W = a->v[1], kh = a->v[2], kw = a->v[3], sh = a->v[4], sw = a->v[5];    \
+    long ph = a->v[6], pw = a->v[7], dh = a->v[8], dw = a->v[9], oh = a->v[10];               \
+    long ow = a->v[11];                                                                       \
     {                                                                                         \
     int* win = malloc(sizeof(int) * oh * ow);                                                 \
-    _Pragma("omp for")                                                                        \
-    for (long p = 0; p < P; p++) {                                                            \
+    for (long p = lo; p < hi; p++) {                                                          \
         const T* src = x + p * H * W; const T* o_ = out + p * oh * ow;                        \
         const T* gp = g + p * oh * ow; T* dst = gx + p * H * W;                               \
         for (long e = 0; e < H * W; e++) dst[e] = 0;                                          \
@@ -150,25 +191,43 @@ void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restr
     free(win);                                                                                \
     }                                                                                         \
 }                                                                                             \
-/* out[c, r] = src[r, c] for a (R, C) matrix, in 32x32 tiles */                             \
-void cz_transpose_##S(const T* restrict src, T* restrict out, long R, long C) {               \
-    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
-    for (long r0 = 0; r0 < R; r0 += 32) for (long c0 = 0; c0 < C; c0 += 32) {                 \
+void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,      \
+                        T* restrict gx, long P, long H, long W, long kh, long kw, long sh,    \
+                        long sw, long ph, long pw, long dh, long dw, long oh, long ow) {      \
+    cz_args a = {{g, x, out}, gx, {H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow}, 0, 0,       \
+                 maxpool_bwd_range_##S};                                                      \
+    cz_split(&a, P, P * (H * W + oh * ow * kh * kw));                                         \
+}                                                                                             \
+/* out[c, r] = src[r, c] for a (R, C) matrix, in 32x32 tiles */                               \
+static void transpose_range_##S(const cz_args* a, long lo, long hi) {                         \
+    const T* restrict src = a->p[0]; T* restrict out = a->o;                                  \
+    long R = a->v[0], C = a->v[1], cb = (C + 31) / 32;                                        \
+    for (long u = lo; u < hi; u++) {                                                          \
+        long r0 = u / cb * 32, c0 = u % cb * 32;                                              \
         long r1 = r0 + 32 < R ? r0 + 32 : R, c1 = c0 + 32 < C ? c0 + 32 : C;                  \
         for (long c = c0; c < c1; c++) for (long r = r0; r < r1; r++)                         \
             out[c * R + r] = src[r * C + c];                                                  \
     }                                                                                         \
 }                                                                                             \
-/* out[o, n, l] = src[n, o, l]: a gradient (N, O, L) as the GEMM's (O, N*L) operand */       \
-void cz_nol_to_onl_##S(const T* restrict src, T* restrict out, long O, long N, long L) {     \
-    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
-    for (long o = 0; o < O; o++) for (long n = 0; n < N; n++) {                               \
+void cz_transpose_##S(const T* restrict src, T* restrict out, long R, long C) {               \
+    cz_args a = {{src}, out, {R, C}, 0, 0, transpose_range_##S};                              \
+    cz_split(&a, (R + 31) / 32 * ((C + 31) / 32), R * C);                                     \
+}                                                                                             \
+/* out[o, n, l] = src[n, o, l]: a gradient (N, O, L) as the GEMM's (O, N*L) operand */        \
+static void nol_to_onl_range_##S(const cz_args* a, long lo, long hi) {                        \
+    const T* restrict src = a->p[0]; T* restrict out = a->o;                                  \
+    long O = a->v[0], N = a->v[1], L = a->v[2];                                               \
+    for (long u = lo; u < hi; u++) {                                                          \
+        long o = u / N, n = u % N;                                                            \
         const T* s = src + (n * O + o) * L; T* d = out + (o * N + n) * L;                     \
         for (long l = 0; l < L; l++) d[l] = s[l];                                             \
     }                                                                                         \
+}                                                                                             \
+void cz_nol_to_onl_##S(const T* restrict src, T* restrict out, long O, long N, long L) {      \
+    cz_args a = {{src}, out, {O, N, L}, 0, 0, nol_to_onl_range_##S};                          \
+    cz_split(&a, O * N, O * N * L);                                                           \
 }
 
-int cz_parallel = 1;
 DEFINE(float, f32)
 DEFINE(double, f64)
 """

@@ -22,6 +22,7 @@ from ..graph.ir import Value
 
 F32 = np.dtype(np.float32)
 PARALLEL_ROWS = 1 << 15      # elements: smaller ops run on one thread
+TASK_ELEMENTS = 1 << 14      # elements per task of a parallel kernel (claimed one by one)
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,53 @@ def arguments(n) -> list:
     return [x for x in n.inputs if isinstance(x, Value)]
 
 
-def _par(elements: int) -> str:
-    return " if(cz_parallel)" if elements >= PARALLEL_ROWS else " if(0)"
+def parallel_function(head: str, params: list[str], tasks: int, body: list[str],
+                      setup: tuple = (), shared: tuple = (), finish: tuple = ()) -> str:
+    """C for ``head(params) { ... }`` whose work is ``tasks`` independent tasks: ``body`` (lines
+    of one task, reading its number from ``t`` and the parameters and ``shared`` variables by
+    name) becomes a task function run over the pool (``cz_for``); ``setup`` lines (declaring
+    the ``shared`` variables) run before, ``finish`` lines after every task. One task: a plain
+    function (its body must not read ``t``). Tasks must write disjoint memory, so results are
+    the same on any number of threads."""
+    fname = head.split()[-1]
+    start = [f"{head}({', '.join(params)}) {{", *("    " + x for x in setup)]
+    end = [*("    " + x for x in finish), "}"]
+    if tasks <= 1:
+        return "\n".join(start + ["    " + x for x in body] + end)
+    decls = list(params) + list(shared)
+    names = [d.split()[-1].lstrip("*") for d in decls]
+    task = [f"static void {fname}_task(void *cz_ctx, const int64_t t) {{",
+            "    void *const *cz_a = cz_ctx;",
+            *(f"    {d} = cz_a[{i}];" for i, d in enumerate(decls)),
+            *("    " + x for x in body), "}"]
+    call = ["    void *cz_a[] = {" + ", ".join(f"(void *){n}" for n in names) + "};",
+            f"    cz_for({fname}_task, cz_a, {tasks});"]
+    return "\n".join(task + start + call + end)
+
+
+def row_tasks(rows: int, n: int) -> tuple[int, int]:
+    """(tasks, rows per task) for ``rows`` rows of ``n`` elements: one task below
+    PARALLEL_ROWS elements, else blocks of about TASK_ELEMENTS elements."""
+    if rows * n < PARALLEL_ROWS or rows < 2:
+        return 1, rows
+    per = max(1, min(rows // 2, TASK_ELEMENTS // max(n, 1)))
+    return -(-rows // per), per
+
+
+def task_rows(tasks: int, per: int, rows: int, var: str = "r", step: int = 1) -> str:
+    """The loop header over task ``t``'s ``per`` of ``rows`` (all of them for one task)."""
+    if tasks <= 1:
+        return f"for (int64_t {var} = 0; {var} < {rows}; {var} += {step}) {{".replace(
+            " += 1)", "++)")
+    return (f"for (int64_t {var} = t * {per}, {var}1 = (t + 1) * {per} < {rows} ? "
+            f"(t + 1) * {per} : {rows}; {var} < {var}1; {var} += {step}) {{").replace(
+                " += 1)", "++)")
+
+
+def _row_loop(rows: int, n: int) -> tuple[int, str]:
+    """(tasks, the loop header over this task's rows ``r``)."""
+    tasks, per = row_tasks(rows, n)
+    return tasks, task_rows(tasks, per, rows)
 
 
 def _flit(v: float) -> str:
@@ -100,11 +146,9 @@ def _softmax_family(n, fname: str, vals: list, name: str) -> str:
     visible = f"int64_t nv = (r % {L}) + 1; if (nv > {N}) nv = {N};" if causal else \
         f"const int64_t nv = {N};"
     scaled = f" * {_flit(scale)}" if scale != 1.0 else ""
-    head = [f"void {fname}(" + ", ".join(
-        [f"const float *restrict in{i}" for i in range(len(vals))] + ["float *restrict out"])
-        + ") {", f"    #pragma omp parallel for schedule(static){_par(R * N)}",
-        f"    for (int64_t r = 0; r < {R}; r++) {{", f"        {visible}",
-        f"        float *restrict o = out + r * {N};"]
+    tasks, loop = _row_loop(R, N)
+    params = [f"const float *restrict in{i}" for i in range(len(vals))] + ["float *restrict out"]
+    head = ["    " + loop, f"        {visible}", f"        float *restrict o = out + r * {N};"]
     rows = [f"        const float *restrict a{i} = in{i} + r * {N};" for i in range(len(vals))]
     if name == "softmax":
         body = ["        float m = -INFINITY;",
@@ -141,7 +185,8 @@ def _softmax_family(n, fname: str, vals: list, name: str) -> str:
                 "        for (int64_t j = 0; j < nv; j++) s += a0[j];",
                 "        #pragma omp simd",
                 "        for (int64_t j = 0; j < nv; j++) o[j] = a0[j] - exp(a1[j]) * s;"]
-    return "\n".join(head + rows + body + ["    }", "}"])
+    return parallel_function(f"void {fname}", params, tasks,
+                             [x[4:] for x in head + rows + body] + ["}"])
 
 
 def _stats_lines(center: bool, N: int, eps: float) -> list[str]:
@@ -161,38 +206,33 @@ def _stats_lines(center: bool, N: int, eps: float) -> list[str]:
 def _norm(n, fname: str, vals: list, center: bool, part: str) -> str:
     eps = float(n.attrs.get("eps", 1e-5))
     xh = "((x[j] - mean) * s)" if center else "(x[j] * s)"
-    if part == "weight_grad":             # sum over rows of g * xh: per-thread partial sums
+    if part == "weight_grad":
+        # sum over rows of g * xh: one partial sum per task (a fixed block of rows), the
+        # partials added in task order, so the result does not depend on the thread count
         g, x = vals
         R, N = _rows_of(x.shape)
-        return "\n".join([
-            f"void {fname}(const float *restrict in0, const float *restrict in1, "
-            "float *restrict out) {",
-            "    const int nt = omp_get_max_threads();",
-            f"    float *part = (float *)calloc((size_t)nt * {N}, sizeof(float));",
-            f"    #pragma omp parallel{_par(R * N)}",
-            "    {",
-            f"        float *restrict acc = part + (size_t)omp_get_thread_num() * {N};",
-            "        #pragma omp for schedule(static)",
-            f"        for (int64_t r = 0; r < {R}; r++) {{",
-            f"        const float *restrict x = in1 + r * {N};",
-            f"        const float *restrict g = in0 + r * {N};",
-            *_stats_lines(center, N, eps),
-            "        #pragma omp simd",
-            f"        for (int64_t j = 0; j < {N}; j++) acc[j] += g[j] * {xh};",
-            "        }",
-            "    }",
-            f"    for (int64_t j = 0; j < {N}; j++) {{ float t = 0;",
-            f"        for (int q = 0; q < nt; q++) t += part[(size_t)q * {N} + j];",
-            "        out[j] = t; }",
-            "    free(part);",
-            "}"])
+        tasks, loop = _row_loop(R, N)
+        body = [loop,
+                f"    const float *restrict x = in1 + r * {N};",
+                f"    const float *restrict g = in0 + r * {N};",
+                *(x[4:] for x in _stats_lines(center, N, eps)),
+                "    #pragma omp simd",
+                f"    for (int64_t j = 0; j < {N}; j++) acc[j] += g[j] * {xh};",
+                "}"]
+        return parallel_function(
+            f"void {fname}", ["const float *restrict in0", "const float *restrict in1",
+                              "float *restrict out"], tasks,
+            [f"float *restrict acc = part{' + t * ' + str(N) if tasks > 1 else ''};", *body],
+            setup=[f"float *part = (float *)calloc((size_t){tasks} * {N}, sizeof(float));"],
+            shared=["float *part"],
+            finish=[f"for (int64_t j = 0; j < {N}; j++) {{ float s = 0;",
+                    f"    for (int64_t q = 0; q < {tasks}; q++) s += part[q * {N} + j];",
+                    "    out[j] = s; }", "free(part);"])
     x = vals[1] if part == "backward" else vals[0]
     R, N = _rows_of(x.shape)
     params = [f"const float *restrict in{i}" for i in range(len(vals))] + ["float *restrict out"]
-    lines = [f"void {fname}({', '.join(params)}) {{",
-             f"    #pragma omp parallel for schedule(static){_par(R * N)}",
-             f"    for (int64_t r = 0; r < {R}; r++) {{",
-             f"        float *restrict o = out + r * {N};"]
+    tasks, loop = _row_loop(R, N)
+    lines = ["    " + loop, f"        float *restrict o = out + r * {N};"]
     if part == "backward":               # s (v - xh mean(v xh) - mean(v)), v = g w
         has_w = len(vals) > 2
         v = "(g[j] * in2[j])" if has_w else "g[j]"
@@ -215,7 +255,7 @@ def _norm(n, fname: str, vals: list, center: bool, part: str) -> str:
                   *_stats_lines(center, N, eps),
                   "        #pragma omp simd",
                   f"        for (int64_t j = 0; j < {N}; j++) o[j] = {y};"]
-    return "\n".join(lines + ["    }", "}"])
+    return parallel_function(f"void {fname}", params, tasks, [x[4:] for x in lines] + ["}"])
 
 
 def _cross_entropy(n, fname: str, vals: list, backward: bool) -> str:
@@ -225,17 +265,17 @@ def _cross_entropy(n, fname: str, vals: list, backward: bool) -> str:
     x = vals[1] if backward else vals[0]
     R, C = (int(s) for s in x.shape)
     if backward:
-        params = "const float *restrict g, const float *restrict xs, " \
-                 "const int64_t *restrict ts, float *restrict out"
+        params = ["const float *restrict g", "const float *restrict xs",
+                  "const int64_t *restrict ts", "float *restrict out"]
     else:
-        params = "const float *restrict xs, const int64_t *restrict ts, float *restrict out"
-    lines = [f"int64_t {fname}({params}) {{", "    int64_t bad = 0;",
-             f"    #pragma omp parallel for schedule(static) reduction(+:bad){_par(R * C)}",
-             f"    for (int64_t r = 0; r < {R}; r++) {{",
+        params = ["const float *restrict xs", "const int64_t *restrict ts",
+                  "float *restrict out"]
+    tasks, loop = _row_loop(R, C)
+    lines = ["    int64_t nbad = 0;", "    " + loop,
              f"        const float *restrict x = xs + r * {C};",
              "        const int64_t t = ts[r];",
              f"        const int keep = t != {ii}LL;",
-             f"        if (keep && (t < 0 || t >= {C})) {{ bad++; continue; }}",
+             f"        if (keep && (t < 0 || t >= {C})) {{ nbad++; continue; }}",
              "        float m = -INFINITY;",
              "        #pragma omp simd reduction(max:m)",
              f"        for (int64_t j = 0; j < {C}; j++) m = fmax(m, x[j]);"]
@@ -255,7 +295,10 @@ def _cross_entropy(n, fname: str, vals: list, backward: bool) -> str:
                   "        #pragma omp simd reduction(+:s)",
                   f"        for (int64_t j = 0; j < {C}; j++) s += exp(x[j] - m);",
                   "        out[r] = keep ? (log(s) + m) - x[t] : 0;"]
-    return "\n".join(lines + ["    }", "    return bad;", "}"])
+    lines += ["    }", "    if (nbad) __atomic_fetch_add(cz_bad, nbad, __ATOMIC_RELAXED);"]
+    return parallel_function(f"int64_t {fname}", params, tasks, [x[4:] for x in lines],
+                             setup=["int64_t bad = 0, *cz_bad = &bad;"],
+                             shared=["int64_t *cz_bad"], finish=["return bad;"])
 
 
 def _softmax_template(name: str) -> RowTemplate:

@@ -150,7 +150,8 @@ def test_pool_from_several_threads_at_once():
     for t in ts:
         t.join()
     assert not bad
-    assert set(blas.stats()) == {"shared_jobs", "backoffs", "waited_s", "worked_s"}
+    assert set(blas.stats()) == {"shared_jobs", "backoffs", "waited_s", "worked_s",
+                                 "worker_tasks"}
 
 
 def test_profile_of_a_compiled_step():

@@ -95,8 +95,8 @@ def test_elementwise_kernel_source():
     assert src == textwrap.dedent("""\
         void k(const float *restrict in0, const float *restrict in1, float *restrict out0) {
             for (int64_t r = 0; r < 4; r++) {
-                int64_t t = r;
-                const int64_t i0 = t;
+                int64_t rr = r;
+                const int64_t i0 = rr;
                 const int64_t b0 = i0 * 8;
                 const int64_t b1 = 0;
                 const int64_t b2 = i0 * 8;
@@ -117,23 +117,19 @@ def test_reduction_kernel_source():
     src = _kernel_source(lambda x, m: (x - m).exp().sum(-1), (4, 8), (4, 1))
     assert src == textwrap.dedent("""\
         void k(const float *restrict in0, const float *restrict in1, float *restrict red) {
-            #pragma omp parallel if(0)
-            {
-                float *buf = (float *)malloc(sizeof(float) * 8);
-                #pragma omp for schedule(static)
-                for (int64_t r = 0; r < 4; r++) {
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) {
-                        const float v0 = (float)in0[r * 8 + q];
-                        const float v1 = (float)in1[r + 0];
-                        float v2 = (v0 - v1);
-                        float v3 = exp(v2);
-                        buf[q] = v3;
-                    }
-                    red[r] = (float)0 + cz_pairwise_f(buf, 8);
+            float *buf = (float *)malloc(sizeof(float) * 8);
+            for (int64_t r = 0; r < 4; r++) {
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) {
+                    const float v0 = (float)in0[r * 8 + q];
+                    const float v1 = (float)in1[r + 0];
+                    float v2 = (v0 - v1);
+                    float v3 = exp(v2);
+                    buf[q] = v3;
                 }
-                free(buf);
+                red[r] = (float)0 + cz_pairwise_f(buf, 8);
             }
+            free(buf);
         }""")
 
 
@@ -528,10 +524,9 @@ def test_debug_3_prints_kernel_source(monkeypatch, capsys):
 
 
 def test_parallel_kernels_equal_the_interpreter(monkeypatch):
-    # large enough for the OpenMP paths (chunked 1-d loops, rows, column blocks, row
-    # kernels); forced on, since by default a 2-core machine runs kernels on one thread
+    # large enough for the pool's paths (chunked 1-d loops, rows, column blocks, row
+    # kernels); tests/codegen/test_threads.py compares thread counts
     require_cc()
-    monkeypatch.setenv("CADENZA_PARALLEL_KERNELS", "1")
     rng = np.random.default_rng(7)
     x = cadenza.from_numpy(rng.standard_normal((512, 1024)))
     b = cadenza.from_numpy(rng.standard_normal(1024))
@@ -544,7 +539,7 @@ def test_parallel_kernels_equal_the_interpreter(monkeypatch):
     runner = make_runner(g, "c")
     assert isinstance(runner, KernelRunner)
     import ctypes
-    assert ctypes.c_int.in_dll(runner.lib, "cz_parallel").value == 1
+    assert ctypes.c_void_p.in_dll(runner.lib, "cz_pool").value      # attached to the pool
     got = runner([x._data, b._data])
     want = Interpreter(g)([x._data, b._data])
     for a, w in zip(got, want):
