@@ -13,9 +13,9 @@ _MACS = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
 FLOPS_PER_SAMPLE = 6 * _MACS
 
 
-def run(lib, compile=None, record=None, steps=STEPS, warm=WARM):
-    """Samples/s of the workload in ``lib`` (cadenza or torch); ``compile`` and ``record`` as
-    in common.train_throughput (bench/compiled.py uses them)."""
+def build(lib):
+    """(model, optimizer, inputs, targets) of the workload in ``lib`` (cadenza or torch),
+    from fixed seeds; bench/step_profile.py profiles the same step."""
     lib.manual_seed(0)
     nn = lib.nn
     model = nn.Sequential(
@@ -27,7 +27,13 @@ def run(lib, compile=None, record=None, steps=STEPS, warm=WARM):
     xs = [lib.from_numpy(rng.standard_normal((B, 1, 28, 28), dtype=np.float32))
           for _ in range(4)]
     ys = [lib.from_numpy(rng.integers(0, 10, B)) for _ in range(4)]
+    return model, opt, xs, ys
 
+
+def run(lib, compile=None, record=None, steps=STEPS, warm=WARM):
+    """Samples/s of the workload in ``lib`` (cadenza or torch); ``compile`` and ``record`` as
+    in common.train_throughput (bench/compiled.py uses them)."""
+    model, opt, xs, ys = build(lib)
     return train_throughput(lib, model, opt, xs, ys, warm, steps, B, compile=compile,
                             record=record)
 
