@@ -46,9 +46,11 @@ Named step_profile.py, not profile.py: a bench/profile.py would shadow the stand
 cProfile, so torch.compile in bench/compiled.py would fail).
 
 Options: ``--only w1,w2,...``, ``--quick`` (few steps: checks that it runs), ``--eager`` /
-``--compiled`` (one mode; default both), ``--no-torch``, ``--steps N``, ``--json FILE`` (all
-numbers, per workload and mode). The machine is shared: absolute times are noisy, every table
-carries the /proc/stat busy note; compare shares and same-run ratios.
+``--compiled`` (one mode; default both), ``--no-torch``, ``--steps N``, ``--passes N``,
+``--threads N`` (both libraries' BLAS/OpenMP threads; 1 on a loaded machine, where spinning
+BLAS threads distort every share), ``--json FILE`` (all numbers, per workload and mode).
+The machine is shared: absolute times are noisy, every table carries the /proc/stat busy note;
+compare shares and same-run ratios.
 """
 from __future__ import annotations
 
@@ -63,6 +65,22 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _threads_arg(argv):
+    """``--threads N`` from the command line (None): read before NumPy loads its BLAS."""
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return None
+
+
+if __name__ == "__main__" and _threads_arg(sys.argv[1:]):
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "CADENZA_GEMM_THREADS"):
+        os.environ[_v] = _threads_arg(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 import w3_mlp_train  # noqa: E402
@@ -409,7 +427,9 @@ def _py_bucket(filename: str, func: str):
     optimizer are counted elsewhere)."""
     f = filename.replace(os.sep, "/")
     if "/cadenza/" not in f:
-        return "builtins/other" if f == "~" or not f.endswith(".py") else "caller code"
+        if f == "~" or not f.endswith(".py"):
+            return "builtins (isinstance, dict and list methods...)"
+        return "NumPy's Python wrappers" if "/numpy/" in f else "caller code (bench, stdlib)"
     rel = f.split("/cadenza/", 1)[1]
     if rel.startswith("optim/"):
         return None
@@ -797,7 +817,11 @@ def main(argv=None):
     ap.add_argument("--no-torch", dest="torch", action="store_false",
                     help="without PyTorch's column")
     ap.add_argument("--steps", type=int, help="steps (W2: tokens) per timed pass")
+    ap.add_argument("--passes", type=int, help="instrumented passes, the least disturbed "
+                    "one is kept (default 2, --quick 1)")
     ap.add_argument("--json", help="write all numbers to this file")
+    ap.add_argument("--threads", type=int, help="BLAS/OpenMP threads of both libraries (set "
+                    "before NumPy loads; 1 keeps a loaded machine's figures stable)")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = [s for s in only if s not in ALL]
@@ -809,6 +833,8 @@ def main(argv=None):
           + (", --quick" if args.quick else ""))
     if args.torch:
         import torch
+        if args.threads:
+            torch.set_num_threads(args.threads)
         print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads")
     sys.stdout.flush()
     out: dict = {"cpu": cpu_model(), "cores": os.cpu_count(), "results": {}}
@@ -826,7 +852,8 @@ def main(argv=None):
                 continue
             peak = matmul_gflops(512 if args.quick else 1024, 3 if args.quick else 5)
             try:
-                ours = profile_cadenza(key, m == "compiled", steps, warm)
+                ours = profile_cadenza(key, m == "compiled", steps, warm,
+                                       args.passes or (1 if args.quick else 2))
             except Exception as e:  # noqa: BLE001 - one failing workload, others go on
                 print(f"== {NAMES[key]}, {m}: n/a ({type(e).__name__}: {e})")
                 continue
