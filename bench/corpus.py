@@ -9,9 +9,10 @@ median >= 1.0x, none below 0.7x). ``--ref`` also runs Cadenza from an earlier co
 detached worktree, as bench/before_after.py makes) in the same rounds: a before/after column.
 A benchmark, not a test: it asserts nothing.
 
-Import time: each round also times, per framework, a program that only imports it (``import
-torch``, ``torch.nn``, ``torch.nn.functional``, ``torch.optim``, ``torch.utils.data``; the same
-file through ``cadenza.compat`` for Cadenza) -- interpreter start-up included. The "run"
+Import time: each round also times, before each program, per framework, a program that only
+imports it (``import torch``, ``torch.nn``, ``torch.nn.functional``, ``torch.optim``,
+``torch.utils.data``; the same file through ``cadenza.compat`` for Cadenza) -- interpreter
+start-up included. The "run"
 columns subtract that median from each program's time, so their ratio compares what the
 program itself does, not PyTorch's ~2.5 s import against Cadenza's ~0.1 s.
 
@@ -155,9 +156,12 @@ def main(argv=None):
           + (f"; before = {a.ref}, cadenza = this tree" if a.ref else ""))
     imports = {m: [] for m in trees}
 
-    def time_imports(r):
+    def time_imports(r, into=None, reps=2):
         for m in (list(trees) if r % 2 == 0 else list(reversed(trees))):
-            imports[m].append(import_seconds(trees[m]))
+            v = import_seconds(trees[m], reps)
+            imports[m].append(v)
+            if into is not None:
+                into[m].append(v)
     time_imports(0)
     imp = {m: statistics.median(v) for m, v in imports.items()}
     print("import only (start-up included), s: "
@@ -171,9 +175,9 @@ def main(argv=None):
     with BusyCheck(children=True) as busy:
         for case in cases:
             got = {m: [] for m in trees}
+            case_imports = {m: [] for m in trees}   # next to the program: the load drifts
             for r in range(a.rounds):
-                if r:
-                    time_imports(r)
+                time_imports(r, case_imports, reps=1)
                 order = list(trees) if r % 2 == 0 else list(reversed(trees))
                 for m in order:
                     dt = time_case(case, trees[m], a.timeout, m)
@@ -194,7 +198,7 @@ def main(argv=None):
                     cells.append("failed")
                 cells.append(f"{med['before'] / med['cadenza']:.2f}x"
                              if med["before"] and med["cadenza"] else "-")
-            imp = {m: statistics.median(v) for m, v in imports.items()}
+            imp = {m: statistics.median(v) for m, v in case_imports.items()}
             if med["torch"] and med["cadenza"]:
                 # what the program itself took: its time less its framework's import
                 rt, rc = med["torch"] - imp["torch"], med["cadenza"] - imp["cadenza"]
