@@ -13,16 +13,9 @@ _MACS = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
 FLOPS_PER_SAMPLE = 6 * _MACS
 
 
-def run(lib, compile=None, record=None, steps=STEPS, warm=WARM):
-    """Samples/s of the workload in ``lib`` (cadenza or torch); ``compile`` and ``record`` as
-    in common.train_throughput (bench/compiled.py uses them)."""
-    model, opt, xs, ys = build(lib)
-    return train_throughput(lib, model, opt, xs, ys, warm, steps, B, compile=compile,
-                            record=record)
-
-
 def build(lib):
-    """(model, optimizer, inputs, targets) of the workload in ``lib``, seeded."""
+    """(model, optimizer, inputs, targets) of the workload in ``lib`` (cadenza or torch),
+    from fixed seeds; bench/step_profile.py profiles the same step."""
     lib.manual_seed(0)
     nn = lib.nn
     model = nn.Sequential(
@@ -35,6 +28,14 @@ def build(lib):
           for _ in range(4)]
     ys = [lib.from_numpy(rng.integers(0, 10, B)) for _ in range(4)]
     return model, opt, xs, ys
+
+
+def run(lib, compile=None, record=None, steps=STEPS, warm=WARM):
+    """Samples/s of the workload in ``lib`` (cadenza or torch); ``compile`` and ``record`` as
+    in common.train_throughput (bench/compiled.py uses them)."""
+    model, opt, xs, ys = build(lib)
+    return train_throughput(lib, model, opt, xs, ys, warm, steps, B, compile=compile,
+                            record=record)
 
 
 def main():
