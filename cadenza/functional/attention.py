@@ -1,5 +1,7 @@
-"""Scaled dot-product attention (Vaswani et al., 2017) as a composite over matmul and softmax,
-and multi_head_attention_forward (the computation of nn.MultiheadAttention)."""
+"""Scaled dot-product attention (Vaswani et al., 2017): float32 CPU tensors run the fused
+primitive of ops/attention.py, everything else (float64, dropout, a mask that needs a gradient,
+batch dims that broadcast, CuPy) a composite over matmul and softmax; and
+multi_head_attention_forward (the computation of nn.MultiheadAttention)."""
 from __future__ import annotations
 
 import math
@@ -9,6 +11,7 @@ import numpy as np
 from .. import ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax
+from ..ops.attention import fused_attention
 from .._creation import _created
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
@@ -76,6 +79,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     L, S = query.shape[-2], key.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
+    if dropout_p == 0.0 and (enable_gqa or query.ndim < 3 or key.ndim < 3 or
+                             query.shape[-3] == key.shape[-3]):
+        # one primitive with C kernels for float32 CPU tensors (cadenza/ops/attention.py)
+        out = fused_attention(query, key, value, attn_mask, scale, is_causal)
+        if out is not None:
+            return out
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(rep, dim=-3)      # (..., Hq, S, E)
