@@ -243,13 +243,13 @@ typedef float cz_v8 __attribute__((vector_size(32), aligned(4)));
 
 /* C (m x n, row stride ldc) = (or +=, acc) A B: A's element (i, p) at a[i*ars + p*acs] (a
    transposed A is acs = 1), B row p at b + p*ldb (contiguous). R rows by 16 columns per
-   tile; the caller runs R = 4 then R = 1 for the rest. */
+   tile (12 accumulators at R = 6); the caller runs R = 6, then 4, then 1 for the rest. */
 static inline __attribute__((always_inline)) void cz_mm_rows(
         const int R, long n, long k, const float* a, long ars, long acs, const float* b,
         long ldb, float* c, long ldc, int acc) {
     long j = 0;
     for (; j + 16 <= n; j += 16) {
-        cz_v8 s0[4], s1[4];
+        cz_v8 s0[6], s1[6];
         for (int r = 0; r < R; r++) {
             if (acc) { s0[r] = *(const cz_v8*)(c + r * ldc + j);
                        s1[r] = *(const cz_v8*)(c + r * ldc + j + 8); }
@@ -270,7 +270,7 @@ static inline __attribute__((always_inline)) void cz_mm_rows(
         }
     }
     for (; j + 8 <= n; j += 8) {
-        cz_v8 s0[4];
+        cz_v8 s0[6];
         for (int r = 0; r < R; r++)
             s0[r] = acc ? *(const cz_v8*)(c + r * ldc + j) : (cz_v8){0};
         for (long p = 0; p < k; p++) {
@@ -294,6 +294,8 @@ static inline __attribute__((always_inline)) void cz_mm_rows(
 static void cz_mm(long m, long n, long k, const float* a, long ars, long acs, const float* b,
                   long ldb, float* c, long ldc, int acc) {
     long i = 0;
+    for (; i + 6 <= m; i += 6)
+        cz_mm_rows(6, n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
     for (; i + 4 <= m; i += 4)
         cz_mm_rows(4, n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
     for (; i < m; i++)
@@ -405,13 +407,14 @@ void cz_sdpa_fwd_f32(const float* q, const float* k, const float* v, const float
     }
 }
 
-/* Gradients for upstream g (BH, L, Dv) (contiguous): dq (BH, L, D), and dk (BHk, S, D), dv
+/* Gradients for upstream g (BH, L, Dv) (rows at g + go[t], stride gs): dq (BH, L, D), and dk (BHk, S, D), dv
    (BHk, S, Dv) summed over the rep query heads that share each key/value head (tasks are
    key/value heads; query head t = kv * rep + r). */
 void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float* mask,
                      const float* g, float* dq, float* dk, float* dv, const long* qo,
-                     const long* ko, const long* vo, const long* mo, long BH, long rep,
-                     long L, long S, long D, long Dv, long qs, long ks, long vs, long ms,
+                     const long* ko, const long* vo, const long* mo, const long* go, long BH,
+                     long rep, long L, long S, long D, long Dv, long qs, long ks, long vs,
+                     long ms, long gs,
                      float scale, int causal) {
     long BHk = BH / rep;
     _Pragma("omp parallel if(cz_parallel && BHk > 1)")
@@ -434,7 +437,7 @@ void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float
             long t = h * rep + r;
             const float* qt = q + qo[t];
             const float* mt = mask ? mask + mo[t] : 0;
-            const float* gt = g + t * L * Dv;
+            const float* gt = g + go[t];
             float* dqt = dq + t * L * D;
             for (long i0 = 0; i0 < L; i0 += CZ_BR) {
                 long i1 = i0 + CZ_BR < L ? i0 + CZ_BR : L, jn = cz_keys(i1, S, causal);
@@ -442,8 +445,8 @@ void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float
                 if (jn == 0) { for (long e = i0 * D; e < i1 * D; e++) dqt[e] = 0; continue; }
                 cz_probs(qt, qs, kt, S, D, mt, ms, i0, i1, jn, scale, causal, p);
                 /* dP = G V^T; dV += P^T G */
-                cz_mm_scores(rows, Dv, jn, i0, causal, gt + i0 * Dv, Dv, vt, S, dp, jn);
-                cz_mm_keys_by_rows(rows, Dv, jn, i0, causal, p, jn, gt + i0 * Dv, Dv, dvh, Dv);
+                cz_mm_scores(rows, Dv, jn, i0, causal, gt + i0 * gs, gs, vt, S, dp, jn);
+                cz_mm_keys_by_rows(rows, Dv, jn, i0, causal, p, jn, gt + i0 * gs, gs, dvh, Dv);
                 /* dS = scale P (dP - sum_j P dP), zero where the row sees no key */
                 for (long rr = 0; rr < rows; rr++) {
                     long i = i0 + rr, lim = causal ? (i + 1 < jn ? i + 1 : jn) : jn;
@@ -467,7 +470,7 @@ _TEMPLATE += _ATTENTION
 # float32 only (float64 attention stays the composite, bit for bit as before)
 _F32_SIGNATURES = {
     "sdpa_fwd": [_P] * 9 + [_L] * 9 + [ctypes.c_float, ctypes.c_int],
-    "sdpa_bwd": [_P] * 12 + [_L] * 10 + [ctypes.c_float, ctypes.c_int]}
+    "sdpa_bwd": [_P] * 13 + [_L] * 11 + [ctypes.c_float, ctypes.c_int]}
 
 
 def attention_kernels():

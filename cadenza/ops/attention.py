@@ -106,8 +106,7 @@ def _kernel_args(q, k, v, mask):
 
 def _kernels(*arrays):
     """The float32 kernels when every operand suits them, else None."""
-    if not all(a is None or (type(a) is np.ndarray and a.dtype == np.float32)
-               for a in arrays[:3]):
+    if not all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays):
         return None
     return ckernels.attention_kernels()
 
@@ -130,7 +129,7 @@ def _forward(xp, q, k, v, mask=None, *, scale=1.0, causal=False):
 
 def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
     """(dq, dk, dv) flattened into one array (one output per primitive)."""
-    fns = _kernels(q, k, v) if xp is np and g.dtype == np.float32 else None
+    fns = _kernels(q, k, v, g) if xp is np else None
     rep = _rep(q, k)
     if fns is None:
         kr, vr = _repeat_heads(xp, k, rep), _repeat_heads(xp, v, rep)
@@ -145,15 +144,15 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
         return xp.concatenate([dq.reshape(-1), dk.reshape(-1), dv.reshape(-1)])
     L, S, D, Dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     q, k, v, m, qo, ko, vo, mo, qs, ks, vs, ms, rep = _kernel_args(q, k, v, mask)
-    g = np.ascontiguousarray(g, dtype=np.float32)
+    g, go, gs = _layout(g, q.shape[:-2])    # a transposed view as the model's is read as is
     bh = len(qo)
     nq, nk = bh * L * D, bh // rep * S * D
     flat = np.empty(nq + nk + bh // rep * S * Dv, np.float32)
     base = flat.ctypes.data
     fns[1](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), g.ctypes.data, base,
            base + 4 * nq, base + 4 * (nq + nk), qo.ctypes.data, ko.ctypes.data,
-           vo.ctypes.data, ckernels.ptr(mo), bh, rep, L, S, D, Dv, qs, ks, vs, ms, scale,
-           int(causal))
+           vo.ctypes.data, ckernels.ptr(mo), go.ctypes.data, bh, rep, L, S, D, Dv, qs, ks, vs,
+           ms, gs, scale, int(causal))
     return flat
 
 

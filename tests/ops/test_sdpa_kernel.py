@@ -88,17 +88,19 @@ def test_forward_and_gradients_match_torch(case):
 
 @needs_kernels
 def test_strided_inputs_as_the_model_has_them():
-    """q, k, v as head views of one (B, T, 3, H, D) projection (no copies before the kernel)."""
+    """q, k, v as head views of one (B, T, 3, H, D) projection and the upstream gradient as
+    the (B, T, H, D) -> (B, H, T, D) view the model's output reshape hands back: the kernels
+    read them without copies."""
     B, T, H, D = 2, 37, 3, 16
     qkv = _rand((B, T, 3 * H * D), 20)
-    g = _rand((B, H, T, D), 21)
+    g = _rand((B, T, H * D), 21)
     res = []
     for lib in (cadenza, torch):
         x = lib.from_numpy(qkv.copy()).requires_grad_()
         heads = x.view(B, T, 3 * H, D).transpose(1, 2)
         q, k, v = heads[:, :H], heads[:, H:2 * H], heads[:, 2 * H:]
         y = (F if lib is cadenza else TF).scaled_dot_product_attention(q, k, v, is_causal=True)
-        y.backward(lib.from_numpy(g))
+        y.transpose(1, 2).reshape(B, T, H * D).backward(lib.from_numpy(g))
         res.append([y.detach().numpy(), x.grad.numpy()])
     _close(*res)
 
