@@ -68,40 +68,52 @@ def _rep(q, k):
     return q.shape[-3] // k.shape[-3] if q.ndim >= 3 else 1
 
 
-def _layout(a, batch):
+_OFFSETS: dict = {}   # (shape, strides, batch, rep) -> (offsets, row stride): per model, few
+
+
+def _layout(a, batch, rep=1):
     """``a`` (its batch dims broadcast to ``batch``) as the kernels read it: the element
-    offset of each batch matrix (flat, int64) and its row stride; rows contiguous."""
+    offset of each batch matrix (flat int64, each repeated ``rep`` times: a key/value head for
+    its query group) and its row stride; rows contiguous (else a copy)."""
     isz = a.itemsize
-    if (a.shape[-1] > 1 and a.strides[-1] != isz) or any(s % isz for s in a.strides):
+    st = a.strides
+    if (a.shape[-1] > 1 and st[-1] != isz) or any(s % isz for s in st):
         a = np.ascontiguousarray(a)
-    b = np.broadcast_to(a, tuple(batch) + a.shape[-2:])
-    off = np.zeros(tuple(batch), np.int64)
-    for d, n in enumerate(batch):
-        off += (np.arange(n, dtype=np.int64) * (b.strides[d] // isz)).reshape(
-            (n,) + (1,) * (len(batch) - d - 1))
-    return a, off.reshape(-1), (b.strides[-2] // isz if b.shape[-2] > 1 else 0)
+        st = a.strides
+    key = (a.shape, st, batch, rep)
+    got = _OFFSETS.get(key)
+    if got is None:
+        b = np.broadcast_to(a, tuple(batch) + a.shape[-2:])
+        off = np.zeros(tuple(batch), np.int64)
+        for d, n in enumerate(batch):
+            off += (np.arange(n, dtype=np.int64) * (b.strides[d] // isz)).reshape(
+                (n,) + (1,) * (len(batch) - d - 1))
+        off = off.reshape(-1)
+        if rep > 1:
+            off = np.repeat(off, rep)
+        got = (off, b.strides[-2] // isz if b.shape[-2] > 1 else 0, off.ctypes.data)
+        if len(_OFFSETS) > 256:
+            _OFFSETS.clear()
+        _OFFSETS[key] = got
+    return (a,) + got
 
 
 def _kernel_args(q, k, v, mask):
-    """The operands, their per-head offsets and row strides for the C kernels (key/value
-    offsets repeated over each query group), and the mask (additive float32, broadcast to
-    (..., L, S) in its own batch dims only)."""
+    """The operands with their per-head offsets, row strides and offsets' addresses for the C
+    kernels (key/value offsets repeated over each query group), and the mask (additive float32,
+    broadcast to (..., L, S) in its own batch dims only)."""
     batch, L, S = q.shape[:-2], q.shape[-2], k.shape[-2]
     rep = _rep(q, k)
-    q, qo, qs = _layout(q, batch)
-    k, ko, ks = _layout(k, k.shape[:-2])
-    v, vo, vs = _layout(v, v.shape[:-2])
-    mo, ms = None, 0
+    m = (None, None, 0, None)
     if mask is not None:
-        m = _additive(np, mask, np.dtype(np.float32))
-        m = m.reshape((1,) * (len(batch) + 2 - m.ndim) + m.shape)
-        m = np.broadcast_to(m, m.shape[:-2] + (L, S))
-        if m.strides[-1] != 4 and S > 1:
-            m = np.ascontiguousarray(m)
-        mask, mo, ms = _layout(m, batch)
-    if rep > 1:
-        ko, vo = np.repeat(ko, rep), np.repeat(vo, rep)
-    return q, k, v, mask, qo, ko, vo, mo, qs, ks, vs, ms, rep
+        a = _additive(np, mask, np.dtype(np.float32))
+        a = a.reshape((1,) * (len(batch) + 2 - a.ndim) + a.shape)
+        a = np.broadcast_to(a, a.shape[:-2] + (L, S))
+        if a.strides[-1] != 4 and S > 1:
+            a = np.ascontiguousarray(a)
+        m = _layout(a, batch)
+    return (_layout(q, batch), _layout(k, k.shape[:-2], rep), _layout(v, v.shape[:-2], rep),
+            m, rep)
 
 
 def _kernels(*arrays):
@@ -118,12 +130,12 @@ def _forward(xp, q, k, v, mask=None, *, scale=1.0, causal=False):
         p = _probs(xp, q, _repeat_heads(xp, k, rep), mask, scale, causal)
         return xp.matmul(p, _repeat_heads(xp, v, rep))
     L, Dv = q.shape[-2], v.shape[-1]
-    q, k, v, m, qo, ko, vo, mo, qs, ks, vs, ms, _ = _kernel_args(q, k, v, mask)
-    bh = len(qo)
+    (q, _, qs, qo), (k, _, ks, ko), (v, _, vs, vo), (m, _, ms, mo), _ = \
+        _kernel_args(q, k, v, mask)
     out = np.empty(q.shape[:-2] + (L, Dv), np.float32)
-    fns[0](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), out.ctypes.data,
-           qo.ctypes.data, ko.ctypes.data, vo.ctypes.data, ckernels.ptr(mo), bh, L,
-           k.shape[-2], q.shape[-1], Dv, qs, ks, vs, ms, scale, int(causal))
+    fns[0](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), out.ctypes.data, qo,
+           ko, vo, mo, math.prod(q.shape[:-2]), L, k.shape[-2], q.shape[-1], Dv, qs, ks, vs,
+           ms, scale, int(causal))
     return out
 
 
@@ -143,16 +155,16 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
             dv = dv.reshape(v.shape[:-3] + (v.shape[-3], rep) + dv.shape[-2:]).sum(-3)
         return xp.concatenate([dq.reshape(-1), dk.reshape(-1), dv.reshape(-1)])
     L, S, D, Dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
-    q, k, v, m, qo, ko, vo, mo, qs, ks, vs, ms, rep = _kernel_args(q, k, v, mask)
-    g, go, gs = _layout(g, q.shape[:-2])    # a transposed view as the model's is read as is
-    bh = len(qo)
+    (q, _, qs, qo), (k, _, ks, ko), (v, _, vs, vo), (m, _, ms, mo), rep = \
+        _kernel_args(q, k, v, mask)
+    g, _, gs, go = _layout(g, q.shape[:-2])  # a transposed view as the model's is read as is
+    bh = math.prod(q.shape[:-2])
     nq, nk = bh * L * D, bh // rep * S * D
     flat = np.empty(nq + nk + bh // rep * S * Dv, np.float32)
     base = flat.ctypes.data
     fns[1](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), g.ctypes.data, base,
-           base + 4 * nq, base + 4 * (nq + nk), qo.ctypes.data, ko.ctypes.data,
-           vo.ctypes.data, ckernels.ptr(mo), go.ctypes.data, bh, rep, L, S, D, Dv, qs, ks, vs,
-           ms, gs, scale, int(causal))
+           base + 4 * nq, base + 4 * (nq + nk), qo, ko, vo, mo, go, bh, rep, L, S, D, Dv, qs,
+           ks, vs, ms, gs, scale, int(causal))
     return flat
 
 
