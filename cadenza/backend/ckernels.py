@@ -368,13 +368,26 @@ static void cz_probs(const float* q, long qs, const float* kt, long S, long D,
         float* x = p + r * jn;
         const float* mr = mask ? mask + i * ms : 0;
         float m = -INFINITY;
-        if (mr) for (long j = 0; j < lim; j++) { x[j] = x[j] * scale + mr[j]; }
-        else for (long j = 0; j < lim; j++) x[j] *= scale;
-        for (long j = 0; j < lim; j++) m = (x[j] > m || x[j] != x[j]) ? x[j] : m;  /* NaN wins */
-        if (m == -INFINITY) { for (long j = 0; j < jn; j++) x[j] = 0; continue; }
+        if (mr) {
+            _Pragma("omp simd reduction(max:m)")
+            for (long j = 0; j < lim; j++) {
+                float z = x[j] * scale + mr[j]; x[j] = z; m = z > m ? z : m; }
+        } else {
+            _Pragma("omp simd reduction(max:m)")
+            for (long j = 0; j < lim; j++) { float z = x[j] * scale; x[j] = z; m = z > m ? z : m; }
+        }
+        if (m == -INFINITY) {   /* every key masked: zeros; NaN scores only: NaNs as eager */
+            float nan = 0;
+            for (long j = 0; j < lim; j++) if (x[j] != x[j]) nan = x[j];
+            for (long j = 0; j < jn; j++) x[j] = j < lim ? nan : 0;
+            continue;
+        }
+        /* a NaN score is skipped by the max but gives exp(NaN) = NaN in the sum: the whole row
+           is NaN, as the composite's */
         float s = 0;
         _Pragma("omp simd reduction(+:s)")
         for (long j = 0; j < lim; j++) { float e = expf(x[j] - m); x[j] = e; s += e; }
+        _Pragma("omp simd")
         for (long j = 0; j < lim; j++) x[j] /= s;
         for (long j = lim; j < jn; j++) x[j] = 0;
     }
@@ -452,7 +465,9 @@ void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float
                     long i = i0 + rr, lim = causal ? (i + 1 < jn ? i + 1 : jn) : jn;
                     float* pr = p + rr * jn; float* dr = dp + rr * jn;
                     float s = 0;
+                    _Pragma("omp simd reduction(+:s)")
                     for (long j = 0; j < lim; j++) s += pr[j] * dr[j];
+                    _Pragma("omp simd")
                     for (long j = 0; j < lim; j++) dr[j] = scale * (pr[j] * (dr[j] - s));
                     for (long j = lim; j < jn; j++) dr[j] = 0;
                 }

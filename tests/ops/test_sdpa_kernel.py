@@ -87,6 +87,24 @@ def test_forward_and_gradients_match_torch(case):
 
 
 @needs_kernels
+@pytest.mark.parametrize("kw", [dict(is_causal=True), {},
+                                dict(attn_mask=np.array([[True, False, True]] * 4))])
+def test_nan_and_inf_scores_give_nan_rows_as_the_composite(kw, monkeypatch):
+    q, k, v = _rand((1, 2, 4, 8), 80), _rand((1, 2, 3, 8), 81), _rand((1, 2, 3, 8), 82)
+    q[0, 0, 1, 0] = np.nan
+    q[0, 1, 2] = np.nan
+    q[0, 1, 3, 0] = np.inf
+    kw = {n: (cadenza.from_numpy(m) if isinstance(m, np.ndarray) else m) for n, m in kw.items()}
+    args = [cadenza.from_numpy(x) for x in (q, k, v)]
+    got = F.scaled_dot_product_attention(*args, **kw).numpy()
+    monkeypatch.setattr(ckernels, "enabled", False)
+    want = F.scaled_dot_product_attention(*args, **kw).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-6)
+
+
+@needs_kernels
 def test_strided_inputs_as_the_model_has_them():
     """q, k, v as head views of one (B, T, 3, H, D) projection and the upstream gradient as
     the (B, T, H, D) -> (B, H, T, D) view the model's output reshape hands back: the kernels
