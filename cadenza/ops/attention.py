@@ -273,13 +273,19 @@ class ScaledDotProductAttentionBackward(Op):
     forward = staticmethod(_backward)
 
 
+# keys per head the kernels take: each thread holds (64 query rows + head dims) x S floats
+MAX_KEYS = 1 << 16
+
+
 def fused_attention(query, key, value, attn_mask, scale: float, is_causal: bool):
     """The primitive where it serves the call (float32 NumPy tensors and the kernels built,
     no dropout handled by the caller, equal batch dims or grouped-query heads, a mask that
-    needs no gradient), else None: the caller runs the composite."""
+    needs no gradient, no autocast region: its GEMMs lower the precision), else None: the
+    caller runs the composite."""
     q = query._data
     if type(q) is not np.ndarray or q.dtype != np.float32 or q.size == 0 or \
-            key.shape[-2] == 0 or ckernels.attention_kernels() is None:
+            not 0 < key.shape[-2] <= MAX_KEYS or _state.autocast is not None or \
+            ckernels.attention_kernels() is None:
         return None
     if query.ndim != key.ndim or query.shape[:-3] != key.shape[:-3] or \
             key.shape[:-2] != value.shape[:-2]:

@@ -222,3 +222,14 @@ def test_primitive_rejects_nothing_the_router_sends(monkeypatch):
     ty = TF.scaled_dot_product_attention(tq, tq, tq, is_causal=True, scale=0.5)
     ty.sum().backward()
     _close([y.detach().numpy(), q.grad.numpy()], [ty.detach().numpy(), tq.grad.numpy()], 1e-5)
+
+
+def test_autocast_keeps_the_composite_and_torchs_dtype():
+    q = cadenza.from_numpy(_rand((1, 2, 4, 8), 90))
+    with cadenza.autocast("cpu", dtype=cadenza.bfloat16):
+        y = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    tq = torch.from_numpy(_rand((1, 2, 4, 8), 90))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ty = TF.scaled_dot_product_attention(tq, tq, tq, is_causal=True)
+    assert y.dtype == cadenza.bfloat16 and ty.dtype == torch.bfloat16
+    np.testing.assert_allclose(y.float().numpy(), ty.float().numpy(), rtol=0.05, atol=0.05)
