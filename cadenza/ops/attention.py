@@ -221,6 +221,8 @@ class ScaledDotProductAttention(Op):
         nd = len(q.shape)
         names = [ctx.name(k), ctx.name(v)]
         if nd >= 3 and k.shape[-3] != q.shape[-3]:    # grouped-query heads: repeat k and v's
+            if ctx.dims is not None:
+                raise ctx.Unsupported("grouped-query attention with dynamic axes")
             rep = q.shape[-3] // k.shape[-3]
             for i, x in enumerate((k, v)):
                 shp = list(x.shape)

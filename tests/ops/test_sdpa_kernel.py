@@ -233,3 +233,20 @@ def test_autocast_keeps_the_composite_and_torchs_dtype():
         ty = TF.scaled_dot_product_attention(tq, tq, tq, is_causal=True)
     assert y.dtype == cadenza.bfloat16 and ty.dtype == torch.bfloat16
     np.testing.assert_allclose(y.float().numpy(), ty.float().numpy(), rtol=0.05, atol=0.05)
+
+
+def test_onnx_export_with_a_dynamic_length(tmp_path):
+    """The lowering's causal mask follows the sequence length at run time (Trilu)."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import cadenza.onnx as cox
+
+    def f(x):
+        return F.scaled_dot_product_attention(x, x * 0.5, x, is_causal=True)
+    path = str(tmp_path / "a.onnx")
+    cox.export(f, (cadenza.from_numpy(_rand((1, 2, 5, 8), 100)),), path, input_names=["x"],
+               dynamic_axes={"x": {2: "T"}})
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = _rand((1, 2, 9, 8), 101)
+    got = sess.run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, f(cadenza.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
