@@ -2,12 +2,14 @@
 CPU tensors, with a backward primitive giving dQ, dK and dV from one pass.
 
 The composite (cadenza/functional/attention.py) records two batched GEMMs (one small BLAS
-call per head each), a softmax and their backward rules, with (..., L, S) scores and
-probabilities between them; W1's attention measured its largest non-GEMM cost, and NumPy's
-per-head BLAS calls wake OpenBLAS's threads 64 times per product. Here the C kernels of
-backend/ckernels.py compute each (batch, head) block by block with the scores in cache, and
-backward recomputes the probabilities instead of keeping them. Without the kernels (no C
-compiler, a CuPy array) forward and backward run the same formulas in NumPy/CuPy.
+call per head each, each waking OpenBLAS's threads), a softmax and their backward rules, with
+(..., L, S) scores and probabilities between them, and computes the masked triangle. Measured
+on W1's attention (B=16, H=4, T=128, E=64, causal) on a loaded 2-core VM, forward and
+backward: composite 2.9 s, PyTorch 0.31 s, this primitive 0.095 s (one run, interleaved).
+Here the C kernels of backend/ckernels.py compute each (batch, head) block by block with the
+scores in cache, skip the masked triangle, and backward recomputes the probabilities instead
+of keeping them. Without the kernels (no C compiler, a CuPy array) forward and backward run
+the same formulas in NumPy/CuPy.
 
 Float32 results are within rounding of the composite; F.scaled_dot_product_attention keeps
 the composite for float64 (bit for bit as before), dropout, a mask that requires a gradient
