@@ -233,13 +233,20 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
                              f"got {fmt_shape(kpm.shape)}")
         kpm = kpm.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
         mask = kpm if mask is None else mask + kpm
-    scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N*H, L, S)
-    if mask is not None:
-        scores = scores + mask
-    attn = softmax(scores, dim=-1)
-    if dropout_p > 0.0 and training:
-        attn = dropout(attn, p=dropout_p)
-    out = (attn @ v).transpose(0, 1).reshape(L * N, E)            # (L*N, E)
+    y = attn = None
+    if not need_weights and not (dropout_p > 0.0 and training):
+        # the fused primitive where it serves (float32 CPU; softmax(q k^T / sqrt(hd) + mask) v
+        # within rounding of the composite below), as torch's fast path without weights
+        y = fused_attention(q, k, v, mask, 1.0 / math.sqrt(hd), False)
+    if y is None:
+        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N*H, L, S)
+        if mask is not None:
+            scores = scores + mask
+        attn = softmax(scores, dim=-1)
+        if dropout_p > 0.0 and training:
+            attn = dropout(attn, p=dropout_p)
+        y = attn @ v                                                  # (N*H, L, hd)
+    out = y.transpose(0, 1).reshape(L * N, E)                         # (L*N, E)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
     weights = None
     if need_weights:

@@ -250,3 +250,31 @@ def test_onnx_export_with_a_dynamic_length(tmp_path):
     x = _rand((1, 2, 9, 8), 101)
     got = sess.run(None, {"x": x})[0]
     np.testing.assert_allclose(got, f(cadenza.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@needs_kernels
+def test_multi_head_attention_without_weights_runs_the_primitive():
+    from cadenza.graph.trace import trace
+    L, S, N, E, H = 5, 7, 2, 8, 2
+    arrays = [_rand((L, N, E), 110), _rand((S, N, E), 111), _rand((S, N, E), 112),
+              _rand((3 * E, E), 113), _rand((3 * E,), 114), _rand((E, E), 115),
+              _rand((E,), 116), _rand((L, S), 117)]
+    kpm = np.random.default_rng(118).random((N, S)) > 0.7
+    res = []
+    for lib in (cadenza, torch):
+        t = [lib.from_numpy(a.copy()).requires_grad_() for a in arrays[:7]]
+        mask, pad = lib.from_numpy(arrays[7]), lib.from_numpy(kpm)
+
+        def call():
+            return (F if lib is cadenza else TF).multi_head_attention_forward(
+                t[0], t[1], t[2], E, H, t[3], t[4], None, None, False, 0.0, t[5], t[6],
+                need_weights=False, attn_mask=mask, key_padding_mask=pad)
+        out, w = call()
+        assert w is None
+        out.backward(lib.from_numpy(_rand((L, N, E), 119)))
+        res.append([out.detach().numpy()] + [x.grad.numpy() for x in t])
+        if lib is cadenza:
+            names = {n.op.name for n in trace(lambda: call()[0]).nodes
+                     if not isinstance(n.op, str)}
+            assert "scaled_dot_product_attention" in names and "softmax" not in names
+    _close(*res, rtol=1e-5)
