@@ -223,8 +223,10 @@ def ptr(a) -> int | None:
 # it may see (causal: keys j <= i only) in a (BR, S) buffer that stays in cache, the row
 # softmax in place, then the value product; backward recomputes the probabilities the same way
 # (no (L, S) tensor is kept between the passes) and forms dV, dP, dS, dQ, dK block by block.
-# The products are register-blocked 4x16 tiles of GCC vector types (AVX2 FMAs where the CPU
-# has them): within rounding of the composite's BLAS products, not bit for bit.
+# The products are register-blocked 6x16 tiles of GCC vector types (AVX2 FMAs where the CPU
+# has them), causal blocks in bands of 16 rows that skip the masked triangle: within rounding
+# of the composite's BLAS products, not bit for bit. Threads (OpenMP, one task per head) follow
+# cz_parallel like the kernels above.
 _ATTENTION = r"""
 #ifdef __FMA__
 #include <immintrin.h>
