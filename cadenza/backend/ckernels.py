@@ -1,12 +1,14 @@
 """Hand-written C kernels that eager NumPy ops call through ctypes: the data movement around
 convolution's GEMM (im2col into a (C*kh*kw, N*L) matrix, the col2im of its gradient, the
 (O, N, L) <-> (N, O, L) transposes with the bias added) and max pooling's gradient over
-overlapping windows.
+overlapping windows; and float32 scaled dot-product attention, forward and backward
+(ops/attention.py), which computes (within rounding of the composite, not bit for bit: see the
+attention section below).
 
 The library is built on first use with the system C compiler into the same disk cache as the
 compiled graphs' kernels (backend/cbuild.py), so a process pays the compiler once per machine.
 ``lib()`` is None when there is no compiler or the build fails: every caller then runs its NumPy
-form, which computes the same values in the same order (these kernels only move data, and the
+form, which computes the same values in the same order (the layout kernels only move data, and the
 one that adds, col2im, adds in the order of ops/conv.py's NumPy fold), so the two paths agree
 bit for bit. ``enabled`` switches the kernels off in-process (tests compare both paths).
 """
@@ -395,3 +397,295 @@ def kernel(name: str, *arrays):
 
 def ptr(a) -> int | None:
     return None if a is None else a.ctypes.data
+
+
+# ------------------------------------------------------------------------------- attention
+# Fused scaled dot-product attention on float32 (ops/attention.py), forward and backward, one
+# task per (batch, head) (per key/value head and its query group in backward, which sums
+# their key/value gradients). A block of BR query rows at a time: its scores against every key
+# it may see (causal: keys j <= i only) in a (BR, S) buffer that stays in cache, the row
+# softmax in place, then the value product; backward recomputes the probabilities the same way
+# (no (L, S) tensor is kept between the passes) and forms dV, dP, dS, dQ, dK block by block.
+# The products are register-blocked 6x16 tiles of GCC vector types (AVX2 FMAs where the CPU
+# has them), causal blocks in bands of 16 rows that skip the masked triangle: within rounding
+# of the composite's BLAS products, not bit for bit. Threads (OpenMP, one task per head) follow
+# cz_parallel like the kernels above.
+_ATTENTION = r"""
+#ifdef __FMA__
+#include <immintrin.h>
+#endif
+#ifdef CZ_VECTOR_MATH
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#endif
+typedef float cz_v8 __attribute__((vector_size(32), aligned(4)));
+#ifdef __FMA__
+#define CZ_FMA8(a, b, c) ((cz_v8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#else
+#define CZ_FMA8(a, b, c) ((a) * (b) + (c))
+#endif
+#define CZ_BR 64
+
+/* C (m x n, row stride ldc) = (or +=, acc) A B: A's element (i, p) at a[i*ars + p*acs] (a
+   transposed A is acs = 1), B row p at b + p*ldb (contiguous). R rows by 16 columns per
+   tile (12 accumulators at R = 6); the caller runs R = 6, then 4, then 1 for the rest. */
+static inline __attribute__((always_inline)) void cz_mm_rows(
+        const int R, long n, long k, const float* a, long ars, long acs, const float* b,
+        long ldb, float* c, long ldc, int acc) {
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        cz_v8 s0[6], s1[6];
+        for (int r = 0; r < R; r++) {
+            if (acc) { s0[r] = *(const cz_v8*)(c + r * ldc + j);
+                       s1[r] = *(const cz_v8*)(c + r * ldc + j + 8); }
+            else { s0[r] = (cz_v8){0}; s1[r] = (cz_v8){0}; }
+        }
+        for (long p = 0; p < k; p++) {
+            cz_v8 b0 = *(const cz_v8*)(b + p * ldb + j), b1 = *(const cz_v8*)(b + p * ldb + j + 8);
+            for (int r = 0; r < R; r++) {
+                float x = a[r * ars + p * acs];
+                cz_v8 av = {x, x, x, x, x, x, x, x};
+                s0[r] = CZ_FMA8(av, b0, s0[r]);
+                s1[r] = CZ_FMA8(av, b1, s1[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            *(cz_v8*)(c + r * ldc + j) = s0[r];
+            *(cz_v8*)(c + r * ldc + j + 8) = s1[r];
+        }
+    }
+    for (; j + 8 <= n; j += 8) {
+        cz_v8 s0[6];
+        for (int r = 0; r < R; r++)
+            s0[r] = acc ? *(const cz_v8*)(c + r * ldc + j) : (cz_v8){0};
+        for (long p = 0; p < k; p++) {
+            cz_v8 b0 = *(const cz_v8*)(b + p * ldb + j);
+            for (int r = 0; r < R; r++) {
+                float x = a[r * ars + p * acs];
+                cz_v8 av = {x, x, x, x, x, x, x, x};
+                s0[r] = CZ_FMA8(av, b0, s0[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) *(cz_v8*)(c + r * ldc + j) = s0[r];
+    }
+    for (; j < n; j++)
+        for (int r = 0; r < R; r++) {
+            float s = acc ? c[r * ldc + j] : 0.0f;
+            for (long p = 0; p < k; p++) s += a[r * ars + p * acs] * b[p * ldb + j];
+            c[r * ldc + j] = s;
+        }
+}
+
+static void cz_mm(long m, long n, long k, const float* a, long ars, long acs, const float* b,
+                  long ldb, float* c, long ldc, int acc) {
+    long i = 0;
+    for (; i + 6 <= m; i += 6)
+        cz_mm_rows(6, n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
+    for (; i + 4 <= m; i += 4)
+        cz_mm_rows(4, n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
+    for (; i < m; i++)
+        cz_mm_rows(1, n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
+}
+
+/* Causal blocks in bands of CZ_SUB rows (or keys), each product limited to the keys the
+   band's rows see (the masked triangle is neither computed nor read: about half the work).
+   Scores: C (rows x keys) = A (rows x k) Bt (k x keys). */
+#define CZ_SUB 16
+static void cz_mm_scores(long rows, long k, long jn, long i0, int causal, const float* a,
+                         long lda, const float* bt, long ldb, float* c, long ldc) {
+    for (long r0 = 0; r0 < rows; r0 += CZ_SUB) {
+        long r1 = r0 + CZ_SUB < rows ? r0 + CZ_SUB : rows;
+        long n = causal && i0 + r1 < jn ? i0 + r1 : jn;
+        cz_mm(r1 - r0, n, k, a + r0 * lda, lda, 1, bt, ldb, c + r0 * ldc, ldc, 0);
+    }
+}
+
+/* C (rows x n) = A (rows x keys, row stride lda) B (keys x n) */
+static void cz_mm_rows_by_keys(long rows, long n, long jn, long i0, int causal,
+                               const float* a, long lda, const float* b, long ldb, float* c,
+                               long ldc) {
+    for (long r0 = 0; r0 < rows; r0 += CZ_SUB) {
+        long r1 = r0 + CZ_SUB < rows ? r0 + CZ_SUB : rows;
+        long k = causal && i0 + r1 < jn ? i0 + r1 : jn;
+        cz_mm(r1 - r0, n, k, a + r0 * lda, lda, 1, b, ldb, c + r0 * ldc, ldc, 0);
+    }
+}
+
+/* C (keys x n) += A^T B for A (rows x keys, row stride lda), B (rows x n): keys j0.. take
+   rows i >= j0 only */
+static void cz_mm_keys_by_rows(long rows, long n, long jn, long i0, int causal,
+                               const float* a, long lda, const float* b, long ldb, float* c,
+                               long ldc) {
+    for (long j0 = 0; j0 < jn; j0 += CZ_SUB) {
+        long j1 = j0 + CZ_SUB < jn ? j0 + CZ_SUB : jn;
+        long r = causal && j0 > i0 ? j0 - i0 : 0;
+        if (r >= rows) break;
+        cz_mm(j1 - j0, n, rows - r, a + r * lda + j0, 1, lda, b + r * ldb, ldb, c + j0 * ldc,
+              ldc, 1);
+    }
+}
+
+/* out (rows x cols, contiguous) = the transpose of src (cols x rows, row stride ld) */
+static void cz_pack_t(const float* src, long ld, long cols, long rows, float* out) {
+    for (long j0 = 0; j0 < cols; j0 += 16) {
+        long j1 = j0 + 16 < cols ? j0 + 16 : cols;
+        for (long d = 0; d < rows; d++)
+            for (long j = j0; j < j1; j++) out[d * cols + j] = src[j * ld + d];
+    }
+}
+
+/* The keys query block [i0, i1) sees: all S, or j <= i (causal, torch's tril(ones(L, S))) */
+static inline long cz_keys(long i1, long S, int causal) {
+    return causal ? (i1 < S ? i1 : S) : S;
+}
+
+/* P = softmax(scale Q Kt + mask) for query rows [i0, i1) into p (rows x jn), jn the keys the
+   block sees; rows whose keys are all masked are zeros (torch's math backend). kt: K
+   transposed (D x S). mask: additive (0 / -inf for bool masks), row i at mask + i*ms. */
+static void cz_probs(const float* q, long qs, const float* kt, long S, long D,
+                     const float* mask, long ms, long i0, long i1, long jn, float scale,
+                     int causal, float* p) {
+    long rows = i1 - i0;
+    /* kt has S columns; only the first jn are read */
+    cz_mm_scores(rows, D, jn, i0, causal, q + i0 * qs, qs, kt, S, p, jn);
+    for (long r = 0; r < rows; r++) {
+        long i = i0 + r, lim = causal ? (i + 1 < jn ? i + 1 : jn) : jn;
+        float* x = p + r * jn;
+        const float* mr = mask ? mask + i * ms : 0;
+        float m = -INFINITY;
+        if (mr) {
+            _Pragma("omp simd reduction(max:m)")
+            for (long j = 0; j < lim; j++) {
+                float z = x[j] * scale + mr[j]; x[j] = z; m = z > m ? z : m; }
+        } else {
+            _Pragma("omp simd reduction(max:m)")
+            for (long j = 0; j < lim; j++) { float z = x[j] * scale; x[j] = z; m = z > m ? z : m; }
+        }
+        if (m == -INFINITY) {   /* every key masked: zeros; NaN scores only: NaNs as eager */
+            float nan = 0;
+            for (long j = 0; j < lim; j++) if (x[j] != x[j]) nan = x[j];
+            for (long j = 0; j < jn; j++) x[j] = j < lim ? nan : 0;
+            continue;
+        }
+        /* a NaN score is skipped by the max but gives exp(NaN) = NaN in the sum: the whole row
+           is NaN, as the composite's */
+        float s = 0;
+        _Pragma("omp simd reduction(+:s)")
+        for (long j = 0; j < lim; j++) { float e = expf(x[j] - m); x[j] = e; s += e; }
+        _Pragma("omp simd")
+        for (long j = 0; j < lim; j++) x[j] /= s;
+        for (long j = lim; j < jn; j++) x[j] = 0;
+    }
+}
+
+/* One task's element offsets: q/k/v/mask/g of (batch, head) t start at base + off[t]. */
+void cz_sdpa_fwd_f32(const float* q, const float* k, const float* v, const float* mask,
+                     float* out, const long* qo, const long* ko, const long* vo,
+                     const long* mo, long BH, long L, long S, long D, long Dv, long qs,
+                     long ks, long vs, long ms, float scale, int causal) {
+    _Pragma("omp parallel if(cz_parallel && BH > 1)")
+    {
+    float* kt = malloc(sizeof(float) * (D * S + CZ_BR * S + 16));
+    float* p = kt + D * S;
+    _Pragma("omp for")
+    for (long t = 0; t < BH; t++) {
+        const float* qt = q + qo[t];
+        const float* mt = mask ? mask + mo[t] : 0;
+        float* o = out + t * L * Dv;
+        cz_pack_t(k + ko[t], ks, S, D, kt);
+        for (long i0 = 0; i0 < L; i0 += CZ_BR) {
+            long i1 = i0 + CZ_BR < L ? i0 + CZ_BR : L, jn = cz_keys(i1, S, causal);
+            if (jn == 0) { for (long e = i0 * Dv; e < i1 * Dv; e++) o[e] = 0; continue; }
+            cz_probs(qt, qs, kt, S, D, mt, ms, i0, i1, jn, scale, causal, p);
+            cz_mm_rows_by_keys(i1 - i0, Dv, jn, i0, causal, p, jn, v + vo[t], vs, o + i0 * Dv,
+                               Dv);
+        }
+    }
+    free(kt);
+    }
+}
+
+/* Gradients for upstream g (BH, L, Dv) (rows at g + go[t], stride gs): dq (BH, L, D), and dk (BHk, S, D), dv
+   (BHk, S, Dv) summed over the rep query heads that share each key/value head (tasks are
+   key/value heads; query head t = kv * rep + r). */
+void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float* mask,
+                     const float* g, float* dq, float* dk, float* dv, const long* qo,
+                     const long* ko, const long* vo, const long* mo, const long* go, long BH,
+                     long rep, long L, long S, long D, long Dv, long qs, long ks, long vs,
+                     long ms, long gs,
+                     float scale, int causal) {
+    long BHk = BH / rep;
+    _Pragma("omp parallel if(cz_parallel && BHk > 1)")
+    {
+    float* kt = malloc(sizeof(float) * (D * S + Dv * S + 2 * CZ_BR * S + 16));
+    float* vt = kt + D * S;
+    float* p = vt + Dv * S;
+    float* dp = p + CZ_BR * S;
+    _Pragma("omp for")
+    for (long h = 0; h < BHk; h++) {
+        float* dkh = dk + h * S * D;
+        float* dvh = dv + h * S * Dv;
+        for (long e = 0; e < S * D; e++) dkh[e] = 0;
+        for (long e = 0; e < S * Dv; e++) dvh[e] = 0;
+        const float* kh = k + ko[h * rep];
+        const float* vh = v + vo[h * rep];
+        cz_pack_t(kh, ks, S, D, kt);
+        cz_pack_t(vh, vs, S, Dv, vt);
+        for (long r = 0; r < rep; r++) {
+            long t = h * rep + r;
+            const float* qt = q + qo[t];
+            const float* mt = mask ? mask + mo[t] : 0;
+            const float* gt = g + go[t];
+            float* dqt = dq + t * L * D;
+            for (long i0 = 0; i0 < L; i0 += CZ_BR) {
+                long i1 = i0 + CZ_BR < L ? i0 + CZ_BR : L, jn = cz_keys(i1, S, causal);
+                long rows = i1 - i0;
+                if (jn == 0) { for (long e = i0 * D; e < i1 * D; e++) dqt[e] = 0; continue; }
+                cz_probs(qt, qs, kt, S, D, mt, ms, i0, i1, jn, scale, causal, p);
+                /* dP = G V^T; dV += P^T G */
+                cz_mm_scores(rows, Dv, jn, i0, causal, gt + i0 * gs, gs, vt, S, dp, jn);
+                cz_mm_keys_by_rows(rows, Dv, jn, i0, causal, p, jn, gt + i0 * gs, gs, dvh, Dv);
+                /* dS = scale P (dP - sum_j P dP), zero where the row sees no key */
+                for (long rr = 0; rr < rows; rr++) {
+                    long i = i0 + rr, lim = causal ? (i + 1 < jn ? i + 1 : jn) : jn;
+                    float* pr = p + rr * jn; float* dr = dp + rr * jn;
+                    float s = 0;
+                    _Pragma("omp simd reduction(+:s)")
+                    for (long j = 0; j < lim; j++) s += pr[j] * dr[j];
+                    _Pragma("omp simd")
+                    for (long j = 0; j < lim; j++) dr[j] = scale * (pr[j] * (dr[j] - s));
+                    for (long j = lim; j < jn; j++) dr[j] = 0;
+                }
+                /* dQ = dS K; dK += dS^T Q */
+                cz_mm_rows_by_keys(rows, D, jn, i0, causal, dp, jn, kh, ks, dqt + i0 * D, D);
+                cz_mm_keys_by_rows(rows, D, jn, i0, causal, dp, jn, qt + i0 * qs, qs, dkh, D);
+            }
+        }
+    }
+    free(kt);
+    }
+}
+"""
+_TEMPLATE += _ATTENTION
+# float32 only (float64 attention stays the composite, bit for bit as before)
+_F32_SIGNATURES = {
+    "sdpa_fwd": [_P] * 9 + [_L] * 9 + [ctypes.c_float, ctypes.c_int],
+    "sdpa_bwd": [_P] * 13 + [_L] * 11 + [ctypes.c_float, ctypes.c_int]}
+
+
+def attention_kernels():
+    """(forward, backward) float32 attention kernels, or None (no compiler, disabled)."""
+    if not enabled:
+        return None
+    built = lib()
+    if built is None:
+        return None
+    fns = _state.get("attention")
+    if fns is None:
+        fns = []
+        for name, args in _F32_SIGNATURES.items():
+            fn = getattr(built, f"cz_{name}_f32")
+            fn.argtypes, fn.restype = args, None
+            fns.append(fn)
+        fns = _state["attention"] = tuple(fns)
+    return fns

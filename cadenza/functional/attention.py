@@ -1,5 +1,7 @@
-"""Scaled dot-product attention (Vaswani et al., 2017) as a composite over matmul and softmax,
-and multi_head_attention_forward (the computation of nn.MultiheadAttention)."""
+"""Scaled dot-product attention (Vaswani et al., 2017): float32 CPU tensors run the fused
+primitive of ops/attention.py, everything else (float64, dropout, a mask that needs a gradient,
+batch dims that broadcast, CuPy) a composite over matmul and softmax; and
+multi_head_attention_forward (the computation of nn.MultiheadAttention)."""
 from __future__ import annotations
 
 import math
@@ -9,6 +11,7 @@ import numpy as np
 from .. import ops
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax
+from ..ops.attention import fused_attention
 from .._creation import _created
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
@@ -76,6 +79,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     L, S = query.shape[-2], key.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
+    if dropout_p == 0.0 and (enable_gqa or query.ndim < 3 or key.ndim < 3 or
+                             query.shape[-3] == key.shape[-3]):
+        # one primitive with C kernels for float32 CPU tensors (cadenza/ops/attention.py)
+        out = fused_attention(query, key, value, attn_mask, scale, is_causal)
+        if out is not None:
+            return out
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(rep, dim=-3)      # (..., Hq, S, E)
@@ -224,13 +233,20 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
                              f"got {fmt_shape(kpm.shape)}")
         kpm = kpm.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
         mask = kpm if mask is None else mask + kpm
-    scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N*H, L, S)
-    if mask is not None:
-        scores = scores + mask
-    attn = softmax(scores, dim=-1)
-    if dropout_p > 0.0 and training:
-        attn = dropout(attn, p=dropout_p)
-    out = (attn @ v).transpose(0, 1).reshape(L * N, E)            # (L*N, E)
+    y = attn = None
+    if not need_weights and not (dropout_p > 0.0 and training):
+        # the fused primitive where it serves (float32 CPU; softmax(q k^T / sqrt(hd) + mask) v
+        # within rounding of the composite below), as torch's fast path without weights
+        y = fused_attention(q, k, v, mask, 1.0 / math.sqrt(hd), False)
+    if y is None:
+        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N*H, L, S)
+        if mask is not None:
+            scores = scores + mask
+        attn = softmax(scores, dim=-1)
+        if dropout_p > 0.0 and training:
+            attn = dropout(attn, p=dropout_p)
+        y = attn @ v                                                  # (N*H, L, hd)
+    out = y.transpose(0, 1).reshape(L * N, E)                         # (L*N, E)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
     weights = None
     if need_weights:

@@ -6,7 +6,7 @@ package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mix
 (products, decompositions), ``special`` (gamma family, erfinv, Bessel, ...), ``sparse``,
 ``composites`` (distances, matrix builders, integration), ``pointwise``/``stats``/``scatters``/
 ``products`` (the rest of torch.Tensor's methods), ``conv``, ``pool``,
-``activation``/``normalization``/``softmax_fused`` (fused primitives), ``inplace``, ``device``,
+``activation``/``normalization``/``softmax_fused``/``attention`` (fused primitives), ``inplace``, ``device``,
 ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the discrete Fourier
 transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
 from __future__ import annotations
@@ -17,6 +17,7 @@ from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, 
                sparse, special, composites)
 from . import pointwise, stats, scatters, products  # (issue 10: Tensor methods)
 from . import batchnorm  # noqa: F401  (its primitives: functional.batch_norm)
+from . import attention  # fused scaled dot-product attention (issue 12), primitives only
 from . import complex as _complex  # the module: ``complex`` below is torch.complex
 from . import fft as _fft  # the transforms cadenza.fft is built from, stft and windows
 from .fft import *  # noqa: F401,F403

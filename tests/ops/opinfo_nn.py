@@ -410,6 +410,16 @@ add(nn("scaled_dot_product_attention:mask", lambda m: [
         S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), attn_mask=m(2, 1, 3, 4)),
         S(m(2, 4, 3, 5), m(2, 2, 3, 5), m(2, 2, 3, 5), is_causal=True, enable_gqa=True),
         S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), scale=0.3)], rtol=1e-4, check_limit=40),
+    # float32 runs the fused primitive (cadenza/ops/attention.py; float64 the composite)
+    nn("scaled_dot_product_attention", lambda m: [
+        S(m(1, 2, 3, 2), m(1, 2, 3, 2), m(1, 2, 3, 2), is_causal=True),
+        S(m(1, 2, 1, 3), m(1, 1, 4, 3), m(1, 1, 4, 2), enable_gqa=True),
+        S(m(2, 2, 5, 4), m(2, 2, 5, 4), m(2, 2, 5, 3), is_causal=True),
+        S(m(1, 3, 1, 4), m(1, 3, 6, 4), m(1, 3, 6, 4)),
+        S(m(2, 9, 6), m(2, 9, 6), m(2, 9, 6), is_causal=True, scale=0.5),
+        S(m(2, 4, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), enable_gqa=True),
+        S(m(2, 2, 3, 5), m(2, 2, 4, 5), m(2, 2, 4, 5), attn_mask=_MASK)], rtol=1e-4,
+       check_limit=40, backward_prims=("scaled_dot_product_attention_backward",)),
     # (query, key, value, E, heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
     #  add_zero_attn, dropout_p, out_proj_weight, out_proj_bias)
     nn("multi_head_attention_forward", lambda m: [
