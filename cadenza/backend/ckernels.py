@@ -245,14 +245,30 @@ _SIGNATURES = {"im2col": [_P, _P] + [_L] * 14, "col2im": [_P, _P] + [_L] * 14,
 # of max pooling over 2x2 windows of stride 2 (no padding or dilation: the layer of most CNNs;
 # 1.2 ms vs NumPy's 3.0 ms on W4's first pool, its forward stays NumPy's strided passes, as fast).
 _CNN_TEMPLATE = r"""
+/* the pooling and batch-norm kernels' arguments, split like cz_args over the thread pool
+   (iterations write disjoint outputs; per-channel sums keep their order) */
+typedef struct cz_cnn_args {
+    const void *p[5]; void *o; long v[8]; double d; long total, tasks;
+    void (*range)(const struct cz_cnn_args *, long, long);
+} cz_cnn_args;
+static void cz_cnn_task(void *p, int64_t t) {
+    const cz_cnn_args *a = p;
+    a->range(a, a->total * t / a->tasks, a->total * (t + 1) / a->tasks);
+}
+static void cz_cnn_split(cz_cnn_args *a, long total, long work) {
+    a->total = total;
+    a->tasks = work < (1L << 15) || total < 2 ? 1 : total < 64 ? total : 64;
+    cz_for(cz_cnn_task, a, a->tasks);
+}
 #define DEFINE_CNN(T, S)                                                                      \
 /* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first \
    element equal to out, or its last NaN when out is NaN), +0 at the window's other elements \
    and at the rows/columns no window covers; branch-free so the row loop vectorises */       \
-void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,     \
-                         T* restrict gx, long P, long H, long W, long oh, long ow) {          \
-    _Pragma("omp parallel for if(cz_parallel)")                                               \
-    for (long p = 0; p < P; p++) {                                                            \
+static void maxpool2_bwd_range_##S(const cz_cnn_args* A, long lo, long hi) {                  \
+    const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
+    const T* restrict out = A->p[2]; T* restrict gx = A->o;                                   \
+    long H = A->v[0], W = A->v[1], oh = A->v[2], ow = A->v[3];                                \
+    for (long p = lo; p < hi; p++) {                                                          \
         for (long y = 0; y < oh; y++) {                                                       \
             const T* restrict r0 = x + (p * H + 2 * y) * W; const T* restrict r1 = r0 + W;    \
             T* restrict d0 = gx + (p * H + 2 * y) * W; T* restrict d1 = d0 + W;               \
@@ -274,6 +290,11 @@ void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* rest
         }                                                                                     \
         for (long e = 2 * oh * W; e < H * W; e++) gx[p * H * W + e] = 0;                     \
     }                                                                                         \
+}                                                                                             \
+void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,     \
+                         T* restrict gx, long P, long H, long W, long oh, long ow) {          \
+    cz_cnn_args A = {{g, x, out}, gx, {H, W, oh, ow}, 0, 0, 0, maxpool2_bwd_range_##S};      \
+    cz_cnn_split(&A, P, P * H * W);                                                           \
 }                                                                                             \
 /* batch norm over x (N, C, S) per channel c. Sums run in double in 8 lanes (a fixed order:   \
    it vectorises and gives the same bits on every call): sa = sum (a - ma), sb = sum (a - ma) \
@@ -298,10 +319,11 @@ static void cz_bn_sums_##S(const T* restrict a, const T* restrict b, double ma, 
     *sb = ((lb[0] + lb[1]) + (lb[2] + lb[3])) + ((lb[4] + lb[5]) + (lb[6] + lb[7]));          \
 }                                                                                             \
 /* stats[c] = the channel's mean, stats[C + c] its biased variance (two passes) */           \
-void cz_bn_stats_##S(const T* restrict x, T* restrict stats, long N, long C, long S) {        \
+static void bn_stats_range_##S(const cz_cnn_args* A, long lo, long hi) {                      \
+    const T* restrict x = A->p[0]; T* restrict stats = A->o;                                  \
+    long N = A->v[0], C = A->v[1], S = A->v[2];                                               \
     double M = (double)(N * S);                                                               \
-    _Pragma("omp parallel for if(cz_parallel)")                                               \
-    for (long c = 0; c < C; c++) {                                                            \
+    for (long c = lo; c < hi; c++) {                                                          \
         double sx, sq, d;                                                                     \
         cz_bn_sums_##S(x, x, 0, 0, N, C, S, c, &sx, &sq);                                     \
         double m = sx / M;                                                                    \
@@ -309,25 +331,37 @@ void cz_bn_stats_##S(const T* restrict x, T* restrict stats, long N, long C, lon
         stats[c] = (T)m; stats[C + c] = (T)(sq / M);                                          \
     }                                                                                         \
 }                                                                                             \
+void cz_bn_stats_##S(const T* restrict x, T* restrict stats, long N, long C, long S) {        \
+    cz_cnn_args A = {{x}, stats, {N, C, S}, 0, 0, 0, bn_stats_range_##S};                     \
+    cz_cnn_split(&A, C, 2 * N * C * S);                                                       \
+}                                                                                             \
 /* out = (x - mean) * (w / sqrt(var + eps)) + b per channel (w, b NULL: 1, 0) */             \
-void cz_bn_apply_##S(const T* restrict x, const T* restrict stats, const T* restrict w,       \
-                     const T* restrict b, T* restrict out, long N, long C, long S,            \
-                     double eps) {                                                            \
-    _Pragma("omp parallel for collapse(2) if(cz_parallel)")                                   \
-    for (long n = 0; n < N; n++) for (long c = 0; c < C; c++) {                               \
+static void bn_apply_range_##S(const cz_cnn_args* A, long lo, long hi) {                      \
+    const T* restrict x = A->p[0]; const T* restrict stats = A->p[1];                         \
+    const T* restrict w = A->p[2]; const T* restrict b = A->p[3]; T* restrict out = A->o;     \
+    long C = A->v[1], S = A->v[2]; double eps = A->d;                                         \
+    for (long u = lo; u < hi; u++) {                                                          \
+        long n = u / C, c = u % C;                                                            \
         T m = stats[c], sh = b ? b[c] : (T)0;                                                 \
         T sc = (T)((w ? (double)w[c] : 1.0) / sqrt((double)stats[C + c] + eps));              \
         const T* restrict p = x + (n * C + c) * S; T* restrict d = out + (n * C + c) * S;     \
         for (long s = 0; s < S; s++) d[s] = (p[s] - m) * sc + sh;                             \
     }                                                                                         \
 }                                                                                             \
+void cz_bn_apply_##S(const T* restrict x, const T* restrict stats, const T* restrict w,       \
+                     const T* restrict b, T* restrict out, long N, long C, long S,            \
+                     double eps) {                                                            \
+    cz_cnn_args A = {{x, stats, w, b}, out, {N, C, S}, eps, 0, 0, bn_apply_range_##S};        \
+    cz_cnn_split(&A, N * C, N * C * S);                                                       \
+}                                                                                             \
 /* the training-mode input gradient: gx = (g - mean(g) - (x - m) k) w s, with s = 1 /       \
    sqrt(var + eps) and k = s^2 mean(g (x - m)) (the batch statistics' own gradient) */       \
-void cz_bn_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict stats,         \
-                   const T* restrict w, T* restrict gx, long N, long C, long S, double eps) { \
+static void bn_bwd_range_##S(const cz_cnn_args* A, long lo, long hi) {                        \
+    const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
+    const T* restrict stats = A->p[2]; const T* restrict w = A->p[3]; T* restrict gx = A->o;  \
+    long N = A->v[0], C = A->v[1], S = A->v[2]; double eps = A->d;                            \
     double M = (double)(N * S);                                                               \
-    _Pragma("omp parallel for if(cz_parallel)")                                               \
-    for (long c = 0; c < C; c++) {                                                            \
+    for (long c = lo; c < hi; c++) {                                                          \
         double sg, sgx, sd = 1.0 / sqrt((double)stats[C + c] + eps);                          \
         T m = stats[c];                                                                       \
         cz_bn_sums_##S(g, x, 0, (double)m, N, C, S, c, &sg, &sgx);                            \
@@ -341,15 +375,26 @@ void cz_bn_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict s
         }                                                                                     \
     }                                                                                         \
 }                                                                                             \
+void cz_bn_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict stats,         \
+                   const T* restrict w, T* restrict gx, long N, long C, long S, double eps) { \
+    cz_cnn_args A = {{g, x, stats, w}, gx, {N, C, S}, eps, 0, 0, bn_bwd_range_##S};           \
+    cz_cnn_split(&A, C, 2 * N * C * S);                                                       \
+}                                                                                             \
 /* the affine parameters' gradients: out[c] = sum g (x - m) s (weight), out[C + c] = sum g */ \
-void cz_bn_param_##S(const T* restrict g, const T* restrict x, const T* restrict stats,       \
-                     T* restrict out, long N, long C, long S, double eps) {                   \
-    _Pragma("omp parallel for if(cz_parallel)")                                               \
-    for (long c = 0; c < C; c++) {                                                            \
+static void bn_param_range_##S(const cz_cnn_args* A, long lo, long hi) {                      \
+    const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
+    const T* restrict stats = A->p[2]; T* restrict out = A->o;                                \
+    long N = A->v[0], C = A->v[1], S = A->v[2]; double eps = A->d;                            \
+    for (long c = lo; c < hi; c++) {                                                          \
         double sg, sgx;                                                                       \
         cz_bn_sums_##S(g, x, 0, (double)stats[c], N, C, S, c, &sg, &sgx);                     \
         out[c] = (T)(sgx / sqrt((double)stats[C + c] + eps)); out[C + c] = (T)sg;             \
     }                                                                                         \
+}                                                                                             \
+void cz_bn_param_##S(const T* restrict g, const T* restrict x, const T* restrict stats,       \
+                     T* restrict out, long N, long C, long S, double eps) {                   \
+    cz_cnn_args A = {{g, x, stats}, out, {N, C, S}, eps, 0, 0, bn_param_range_##S};           \
+    cz_cnn_split(&A, C, N * C * S);                                                           \
 }
 
 DEFINE_CNN(float, f32)
@@ -408,8 +453,8 @@ def ptr(a) -> int | None:
 # (no (L, S) tensor is kept between the passes) and forms dV, dP, dS, dQ, dK block by block.
 # The products are register-blocked 6x16 tiles of GCC vector types (AVX2 FMAs where the CPU
 # has them), causal blocks in bands of 16 rows that skip the masked triangle: within rounding
-# of the composite's BLAS products, not bit for bit. Threads (OpenMP, one task per head) follow
-# cz_parallel like the kernels above.
+# of the composite's BLAS products, not bit for bit. Heads are split into tasks over the
+# thread pool (each task with its own scratch), like the kernels above.
 _ATTENTION = r"""
 #ifdef __FMA__
 #include <immintrin.h>
@@ -579,16 +624,35 @@ static void cz_probs(const float* q, long qs, const float* kt, long S, long D,
 }
 
 /* One task's element offsets: q/k/v/mask/g of (batch, head) t start at base + off[t]. */
-void cz_sdpa_fwd_f32(const float* q, const float* k, const float* v, const float* mask,
-                     float* out, const long* qo, const long* ko, const long* vo,
-                     const long* mo, long BH, long L, long S, long D, long Dv, long qs,
-                     long ks, long vs, long ms, float scale, int causal) {
-    _Pragma("omp parallel if(cz_parallel && BH > 1)")
-    {
+/* The kernels split their (batch, head) loop into up to 64 tasks over Cadenza's thread pool;
+   each task has its own scratch. */
+typedef struct {
+    const float *q, *k, *v, *mask, *g; float *out, *dq, *dk, *dv;
+    const long *qo, *ko, *vo, *mo, *go;
+    long BH, rep, L, S, D, Dv, qs, ks, vs, ms, gs, n, tasks; float scale; int causal;
+} cz_sdpa_args;
+#define CZ_SDPA_UNPACK(A)                                                                     \
+    const float *q = A->q, *k = A->k, *v = A->v, *mask = A->mask, *g = A->g;                 \
+    float *out = A->out, *dq = A->dq, *dk = A->dk, *dv = A->dv;                              \
+    const long *qo = A->qo, *ko = A->ko, *vo = A->vo, *mo = A->mo, *go = A->go;              \
+    long rep = A->rep, L = A->L, S = A->S, D = A->D, Dv = A->Dv, qs = A->qs, ks = A->ks;     \
+    long vs = A->vs, ms = A->ms, gs = A->gs; float scale = A->scale; int causal = A->causal; \
+    long t0 = A->n * task / A->tasks, t1 = A->n * (task + 1) / A->tasks;                     \
+    (void)q; (void)k; (void)v; (void)mask; (void)g; (void)out; (void)dq; (void)dk; (void)dv; \
+    (void)qo; (void)ko; (void)vo; (void)mo; (void)go; (void)rep; (void)L; (void)qs;          \
+    (void)ks; (void)vs; (void)ms; (void)gs; (void)scale; (void)causal; (void)Dv
+static void cz_sdpa_run(cz_task_t fn, cz_sdpa_args* a, long n) {
+    a->n = n;
+    a->tasks = n < 64 ? n : 64;
+    if (a->tasks > 0) cz_for(fn, a, a->tasks);
+}
+
+static void cz_sdpa_fwd_task(void* p_, int64_t task) {
+    const cz_sdpa_args* A = p_;
+    CZ_SDPA_UNPACK(A);
     float* kt = malloc(sizeof(float) * (D * S + CZ_BR * S + 16));
     float* p = kt + D * S;
-    _Pragma("omp for")
-    for (long t = 0; t < BH; t++) {
+    for (long t = t0; t < t1; t++) {
         const float* qt = q + qo[t];
         const float* mt = mask ? mask + mo[t] : 0;
         float* o = out + t * L * Dv;
@@ -602,27 +666,28 @@ void cz_sdpa_fwd_f32(const float* q, const float* k, const float* v, const float
         }
     }
     free(kt);
-    }
+}
+
+void cz_sdpa_fwd_f32(const float* q, const float* k, const float* v, const float* mask,
+                     float* out, const long* qo, const long* ko, const long* vo,
+                     const long* mo, long BH, long L, long S, long D, long Dv, long qs,
+                     long ks, long vs, long ms, float scale, int causal) {
+    cz_sdpa_args a = {q, k, v, mask, 0, out, 0, 0, 0, qo, ko, vo, mo, 0,
+                      BH, 1, L, S, D, Dv, qs, ks, vs, ms, 0, 0, 0, scale, causal};
+    cz_sdpa_run(cz_sdpa_fwd_task, &a, BH);
 }
 
 /* Gradients for upstream g (BH, L, Dv) (rows at g + go[t], stride gs): dq (BH, L, D), and dk (BHk, S, D), dv
    (BHk, S, Dv) summed over the rep query heads that share each key/value head (tasks are
    key/value heads; query head t = kv * rep + r). */
-void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float* mask,
-                     const float* g, float* dq, float* dk, float* dv, const long* qo,
-                     const long* ko, const long* vo, const long* mo, const long* go, long BH,
-                     long rep, long L, long S, long D, long Dv, long qs, long ks, long vs,
-                     long ms, long gs,
-                     float scale, int causal) {
-    long BHk = BH / rep;
-    _Pragma("omp parallel if(cz_parallel && BHk > 1)")
-    {
+static void cz_sdpa_bwd_task(void* p_, int64_t task) {
+    const cz_sdpa_args* A = p_;
+    CZ_SDPA_UNPACK(A);
     float* kt = malloc(sizeof(float) * (D * S + Dv * S + 2 * CZ_BR * S + 16));
     float* vt = kt + D * S;
     float* p = vt + Dv * S;
     float* dp = p + CZ_BR * S;
-    _Pragma("omp for")
-    for (long h = 0; h < BHk; h++) {
+    for (long h = t0; h < t1; h++) {
         float* dkh = dk + h * S * D;
         float* dvh = dv + h * S * Dv;
         for (long e = 0; e < S * D; e++) dkh[e] = 0;
@@ -663,7 +728,17 @@ void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float
         }
     }
     free(kt);
-    }
+}
+
+void cz_sdpa_bwd_f32(const float* q, const float* k, const float* v, const float* mask,
+                     const float* g, float* dq, float* dk, float* dv, const long* qo,
+                     const long* ko, const long* vo, const long* mo, const long* go, long BH,
+                     long rep, long L, long S, long D, long Dv, long qs, long ks, long vs,
+                     long ms, long gs,
+                     float scale, int causal) {
+    cz_sdpa_args a = {q, k, v, mask, g, 0, dq, dk, dv, qo, ko, vo, mo, go,
+                      BH, rep, L, S, D, Dv, qs, ks, vs, ms, gs, 0, 0, scale, causal};
+    cz_sdpa_run(cz_sdpa_bwd_task, &a, BH / rep);
 }
 """
 _TEMPLATE += _ATTENTION

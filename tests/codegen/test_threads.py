@@ -131,6 +131,31 @@ def test_eager_c_kernels_same_bytes(threads, dt):
     assert got[0] == got[1] == got[2]
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_pool_bn_and_attention_kernels_same_bytes(threads, dt):
+    """2x2 max-pool backward, batch norm (stats, apply, input and parameter gradients) and the
+    fused attention kernels (float32) give the same bytes on every thread count."""
+    if ckernels.lib() is None:
+        pytest.skip("the eager C kernels did not build")
+    rng = np.random.default_rng(4)
+    x = cadenza.tensor(rng.standard_normal((8, 16, 12, 12)).astype(dt), requires_grad=True)
+    bw = cadenza.tensor(rng.standard_normal(16).astype(dt), requires_grad=True)
+    q = cadenza.tensor(rng.standard_normal((4, 4, 40, 16)).astype(dt), requires_grad=True)
+    gp = cadenza.tensor(rng.standard_normal((8, 16, 6, 6)).astype(dt))
+
+    def run():
+        for v in (x, bw, q):
+            v.grad = None
+        y = F.max_pool2d(F.batch_norm(x, None, None, bw, None, training=True), 2)
+        a = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+        (y * gp).sum().backward()
+        (a * a).sum().backward()
+        return [y.detach().numpy(), x.grad.numpy(), bw.grad.numpy(), a.detach().numpy(),
+                q.grad.numpy()]
+    got = _per_count(threads, run)
+    assert got[0] == got[1] == got[2]
+
+
 @pytest.mark.parametrize("dt", [cadenza.float32, cadenza.float64])
 def test_compiled_training_step_same_bytes(threads, dt):
     """A W3-like step (MLP, cross-entropy, SGD momentum), compiled, from the same start on
