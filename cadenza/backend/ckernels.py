@@ -32,8 +32,9 @@ _TEMPLATE = r"""
    loop is split into up to 64 tasks of consecutive iterations over the thread pool (one task
    below 32K elements of work); iterations write disjoint outputs */
 typedef struct cz_args {
-    const void *p[3]; void *o; long v[14]; long total, tasks;
+    const void *p[5]; void *o; long v[14]; long total, tasks;
     void (*range)(const struct cz_args *, long, long);
+    double d;
 } cz_args;
 static void cz_args_task(void *p, int64_t t) {
     const cz_args *a = p;
@@ -245,26 +246,11 @@ _SIGNATURES = {"im2col": [_P, _P] + [_L] * 14, "col2im": [_P, _P] + [_L] * 14,
 # of max pooling over 2x2 windows of stride 2 (no padding or dilation: the layer of most CNNs;
 # 1.2 ms vs NumPy's 3.0 ms on W4's first pool, its forward stays NumPy's strided passes, as fast).
 _CNN_TEMPLATE = r"""
-/* the pooling and batch-norm kernels' arguments, split like cz_args over the thread pool
-   (iterations write disjoint outputs; per-channel sums keep their order) */
-typedef struct cz_cnn_args {
-    const void *p[5]; void *o; long v[8]; double d; long total, tasks;
-    void (*range)(const struct cz_cnn_args *, long, long);
-} cz_cnn_args;
-static void cz_cnn_task(void *p, int64_t t) {
-    const cz_cnn_args *a = p;
-    a->range(a, a->total * t / a->tasks, a->total * (t + 1) / a->tasks);
-}
-static void cz_cnn_split(cz_cnn_args *a, long total, long work) {
-    a->total = total;
-    a->tasks = work < (1L << 15) || total < 2 ? 1 : total < 64 ? total : 64;
-    cz_for(cz_cnn_task, a, a->tasks);
-}
 #define DEFINE_CNN(T, S)                                                                      \
 /* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first \
    element equal to out, or its last NaN when out is NaN), +0 at the window's other elements \
    and at the rows/columns no window covers; branch-free so the row loop vectorises */       \
-static void maxpool2_bwd_range_##S(const cz_cnn_args* A, long lo, long hi) {                  \
+static void maxpool2_bwd_range_##S(const cz_args* A, long lo, long hi) {                  \
     const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
     const T* restrict out = A->p[2]; T* restrict gx = A->o;                                   \
     long H = A->v[0], W = A->v[1], oh = A->v[2], ow = A->v[3];                                \
@@ -293,8 +279,8 @@ static void maxpool2_bwd_range_##S(const cz_cnn_args* A, long lo, long hi) {    
 }                                                                                             \
 void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,     \
                          T* restrict gx, long P, long H, long W, long oh, long ow) {          \
-    cz_cnn_args A = {{g, x, out}, gx, {H, W, oh, ow}, 0, 0, 0, maxpool2_bwd_range_##S};      \
-    cz_cnn_split(&A, P, P * H * W);                                                           \
+    cz_args A = {{g, x, out}, gx, {H, W, oh, ow}, 0, 0, maxpool2_bwd_range_##S, 0};      \
+    cz_split(&A, P, P * H * W);                                                           \
 }                                                                                             \
 /* batch norm over x (N, C, S) per channel c. Sums run in double in 8 lanes (a fixed order:   \
    it vectorises and gives the same bits on every call): sa = sum (a - ma), sb = sum (a - ma) \
@@ -319,7 +305,7 @@ static void cz_bn_sums_##S(const T* restrict a, const T* restrict b, double ma, 
     *sb = ((lb[0] + lb[1]) + (lb[2] + lb[3])) + ((lb[4] + lb[5]) + (lb[6] + lb[7]));          \
 }                                                                                             \
 /* stats[c] = the channel's mean, stats[C + c] its biased variance (two passes) */           \
-static void bn_stats_range_##S(const cz_cnn_args* A, long lo, long hi) {                      \
+static void bn_stats_range_##S(const cz_args* A, long lo, long hi) {                      \
     const T* restrict x = A->p[0]; T* restrict stats = A->o;                                  \
     long N = A->v[0], C = A->v[1], S = A->v[2];                                               \
     double M = (double)(N * S);                                                               \
@@ -332,11 +318,11 @@ static void bn_stats_range_##S(const cz_cnn_args* A, long lo, long hi) {        
     }                                                                                         \
 }                                                                                             \
 void cz_bn_stats_##S(const T* restrict x, T* restrict stats, long N, long C, long S) {        \
-    cz_cnn_args A = {{x}, stats, {N, C, S}, 0, 0, 0, bn_stats_range_##S};                     \
-    cz_cnn_split(&A, C, 2 * N * C * S);                                                       \
+    cz_args A = {{x}, stats, {N, C, S}, 0, 0, bn_stats_range_##S, 0};                     \
+    cz_split(&A, C, 2 * N * C * S);                                                       \
 }                                                                                             \
 /* out = (x - mean) * (w / sqrt(var + eps)) + b per channel (w, b NULL: 1, 0) */             \
-static void bn_apply_range_##S(const cz_cnn_args* A, long lo, long hi) {                      \
+static void bn_apply_range_##S(const cz_args* A, long lo, long hi) {                      \
     const T* restrict x = A->p[0]; const T* restrict stats = A->p[1];                         \
     const T* restrict w = A->p[2]; const T* restrict b = A->p[3]; T* restrict out = A->o;     \
     long C = A->v[1], S = A->v[2]; double eps = A->d;                                         \
@@ -351,12 +337,12 @@ static void bn_apply_range_##S(const cz_cnn_args* A, long lo, long hi) {        
 void cz_bn_apply_##S(const T* restrict x, const T* restrict stats, const T* restrict w,       \
                      const T* restrict b, T* restrict out, long N, long C, long S,            \
                      double eps) {                                                            \
-    cz_cnn_args A = {{x, stats, w, b}, out, {N, C, S}, eps, 0, 0, bn_apply_range_##S};        \
-    cz_cnn_split(&A, N * C, N * C * S);                                                       \
+    cz_args A = {{x, stats, w, b}, out, {N, C, S}, 0, 0, bn_apply_range_##S, eps};        \
+    cz_split(&A, N * C, N * C * S);                                                       \
 }                                                                                             \
 /* the training-mode input gradient: gx = (g - mean(g) - (x - m) k) w s, with s = 1 /       \
    sqrt(var + eps) and k = s^2 mean(g (x - m)) (the batch statistics' own gradient) */       \
-static void bn_bwd_range_##S(const cz_cnn_args* A, long lo, long hi) {                        \
+static void bn_bwd_range_##S(const cz_args* A, long lo, long hi) {                        \
     const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
     const T* restrict stats = A->p[2]; const T* restrict w = A->p[3]; T* restrict gx = A->o;  \
     long N = A->v[0], C = A->v[1], S = A->v[2]; double eps = A->d;                            \
@@ -377,11 +363,11 @@ static void bn_bwd_range_##S(const cz_cnn_args* A, long lo, long hi) {          
 }                                                                                             \
 void cz_bn_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict stats,         \
                    const T* restrict w, T* restrict gx, long N, long C, long S, double eps) { \
-    cz_cnn_args A = {{g, x, stats, w}, gx, {N, C, S}, eps, 0, 0, bn_bwd_range_##S};           \
-    cz_cnn_split(&A, C, 2 * N * C * S);                                                       \
+    cz_args A = {{g, x, stats, w}, gx, {N, C, S}, 0, 0, bn_bwd_range_##S, eps};           \
+    cz_split(&A, C, 2 * N * C * S);                                                       \
 }                                                                                             \
 /* the affine parameters' gradients: out[c] = sum g (x - m) s (weight), out[C + c] = sum g */ \
-static void bn_param_range_##S(const cz_cnn_args* A, long lo, long hi) {                      \
+static void bn_param_range_##S(const cz_args* A, long lo, long hi) {                      \
     const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
     const T* restrict stats = A->p[2]; T* restrict out = A->o;                                \
     long N = A->v[0], C = A->v[1], S = A->v[2]; double eps = A->d;                            \
@@ -393,8 +379,8 @@ static void bn_param_range_##S(const cz_cnn_args* A, long lo, long hi) {        
 }                                                                                             \
 void cz_bn_param_##S(const T* restrict g, const T* restrict x, const T* restrict stats,       \
                      T* restrict out, long N, long C, long S, double eps) {                   \
-    cz_cnn_args A = {{g, x, stats}, out, {N, C, S}, eps, 0, 0, bn_param_range_##S};           \
-    cz_cnn_split(&A, C, N * C * S);                                                           \
+    cz_args A = {{g, x, stats}, out, {N, C, S}, 0, 0, bn_param_range_##S, eps};           \
+    cz_split(&A, C, N * C * S);                                                           \
 }
 
 DEFINE_CNN(float, f32)
@@ -677,9 +663,9 @@ void cz_sdpa_fwd_f32(const float* q, const float* k, const float* v, const float
     cz_sdpa_run(cz_sdpa_fwd_task, &a, BH);
 }
 
-/* Gradients for upstream g (BH, L, Dv) (rows at g + go[t], stride gs): dq (BH, L, D), and dk (BHk, S, D), dv
-   (BHk, S, Dv) summed over the rep query heads that share each key/value head (tasks are
-   key/value heads; query head t = kv * rep + r). */
+/* Gradients for upstream g (BH, L, Dv) (rows at g + go[t], stride gs): dq (BH, L, D), and dk
+   (BHk, S, D), dv (BHk, S, Dv) summed over the rep query heads that share each key/value head
+   (tasks are key/value heads; query head t = kv * rep + r). */
 static void cz_sdpa_bwd_task(void* p_, int64_t task) {
     const cz_sdpa_args* A = p_;
     CZ_SDPA_UNPACK(A);

@@ -6,7 +6,8 @@ package's ``__all__`` is their union (what ``cadenza`` and the Tensor method mix
 (products, decompositions), ``special`` (gamma family, erfinv, Bessel, ...), ``sparse``,
 ``composites`` (distances, matrix builders, integration), ``pointwise``/``stats``/``scatters``/
 ``products`` (the rest of torch.Tensor's methods), ``conv``, ``pool``,
-``activation``/``normalization``/``softmax_fused``/``attention`` (fused primitives), ``inplace``, ``device``,
+``activation``/``normalization``/``softmax_fused``/``attention`` (fused primitives),
+``inplace``, ``device``,
 ``complex`` (complex parts, conjugation, real <-> complex views), ``fft`` (the discrete Fourier
 transforms under ``cadenza.fft``, ``stft`` and the window functions)."""
 from __future__ import annotations
