@@ -132,12 +132,15 @@ def _forward(xp, q, k, v, mask=None, *, scale=1.0, causal=False):
         p = _probs(xp, q, _repeat_heads(xp, k, rep), mask, scale, causal)
         return xp.matmul(p, _repeat_heads(xp, v, rep))
     L, Dv = q.shape[-2], v.shape[-1]
-    (q, _, qs, qo), (k, _, ks, ko), (v, _, vs, vo), (m, _, ms, mo), _ = \
+    # the offset arrays (second items) stay referenced until the kernel returns: the C code
+    # reads them through their addresses, and _OFFSETS may have dropped them meanwhile
+    (q, qoff, qs, qo), (k, koff, ks, ko), (v, voff, vs, vo), (m, moff, ms, mo), _ = \
         _kernel_args(q, k, v, mask)
     out = np.empty(q.shape[:-2] + (L, Dv), np.float32)
     fns[0](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), out.ctypes.data, qo,
            ko, vo, mo, math.prod(q.shape[:-2]), L, k.shape[-2], q.shape[-1], Dv, qs, ks, vs,
            ms, scale, int(causal))
+    del qoff, koff, voff, moff      # (alive until here)
     return out
 
 
@@ -157,9 +160,10 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
             dv = dv.reshape(v.shape[:-3] + (v.shape[-3], rep) + dv.shape[-2:]).sum(-3)
         return xp.concatenate([dq.reshape(-1), dk.reshape(-1), dv.reshape(-1)])
     L, S, D, Dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
-    (q, _, qs, qo), (k, _, ks, ko), (v, _, vs, vo), (m, _, ms, mo), rep = \
+    # the offset arrays (second items) stay referenced until the kernel returns (as forward)
+    (q, qoff, qs, qo), (k, koff, ks, ko), (v, voff, vs, vo), (m, moff, ms, mo), rep = \
         _kernel_args(q, k, v, mask)
-    g, _, gs, go = _layout(g, q.shape[:-2])  # a transposed view as the model's is read as is
+    g, goff, gs, go = _layout(g, q.shape[:-2])  # a transposed view as the model's is read as is
     bh = math.prod(q.shape[:-2])
     nq, nk = bh * L * D, bh // rep * S * D
     flat = np.empty(nq + nk + bh // rep * S * Dv, np.float32)
@@ -167,6 +171,7 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
     fns[1](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), g.ctypes.data, base,
            base + 4 * nq, base + 4 * (nq + nk), qo, ko, vo, mo, go, bh, rep, L, S, D, Dv, qs,
            ks, vs, ms, gs, scale, int(causal))
+    del qoff, koff, voff, moff, goff      # (alive until here)
     return flat
 
 

@@ -278,3 +278,51 @@ def test_multi_head_attention_without_weights_runs_the_primitive():
                      if not isinstance(n.op, str)}
             assert "scaled_dot_product_attention" in names and "softmax" not in names
     _close(*res, rtol=1e-5)
+
+
+def test_many_layouts_keep_their_offsets_alive(monkeypatch):
+    """The per-layout offset cache is cleared when it grows past 256 entries, possibly in the
+    middle of a call: the offsets of every operand must stay alive until the kernel returns
+    (this once read freed memory and crashed after a few hundred distinct cache views). The
+    kernels are wrapped so that small int64 arrays are allocated just before each call: memory
+    of a freed offsets array would be reused and overwritten."""
+    import cadenza.ops.attention as att
+    real = ckernels.attention_kernels
+
+    def spoiling():
+        fns = real()
+
+        def wrap(fn):
+            def call(*args):
+                junk = [np.full(n, 1 << 40, np.int64) for n in range(1, 65)]  # noqa: F841
+                return fn(*args)
+            return call
+        return tuple(wrap(f) for f in fns)
+    if real() is None:
+        pytest.skip("the attention kernels did not build")
+    monkeypatch.setattr(att.ckernels, "attention_kernels", spoiling)
+
+    class AlwaysFull(dict):      # every new layout clears the cache first
+        def __len__(self):
+            return 1000
+    monkeypatch.setattr(att, "_OFFSETS", AlwaysFull())
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        B, Hk, rep = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        L, S, D = int(rng.integers(1, 40)), int(rng.integers(1, 40)), int(rng.integers(1, 20))
+        smax = S + int(rng.integers(0, 9))
+        ck = rng.standard_normal((B, Hk, smax, D)).astype(np.float32)
+        cv = rng.standard_normal((B, Hk, smax, D)).astype(np.float32)
+        qa = rng.standard_normal((B, Hk * rep, L, D)).astype(np.float32)
+        q = cadenza.tensor(qa, requires_grad=True)
+        out = F.scaled_dot_product_attention(q, cadenza.from_numpy(ck)[:, :, :S],
+                                             cadenza.from_numpy(cv)[:, :, :S],
+                                             enable_gqa=rep > 1)
+        out.sum().backward()
+        tq = torch.tensor(qa, requires_grad=True)
+        ref = torch.nn.functional.scaled_dot_product_attention(
+            tq, torch.from_numpy(ck)[:, :, :S], torch.from_numpy(cv)[:, :, :S],
+            enable_gqa=rep > 1)
+        ref.sum().backward()
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=2e-5)
+        np.testing.assert_allclose(q.grad.numpy(), tq.grad.numpy(), atol=2e-5)
