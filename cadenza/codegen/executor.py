@@ -191,10 +191,10 @@ class KernelRunner(Interpreter):
         return run
 
     def _gemm_epilogue_step(self, n):
-        """A product and its epilogue kernel (graph/passes/fuse_gemm_epilogue.py): the product
-        call, then the kernel writing its first output of the product's shape and dtype over
-        the product (the kernel reads each element before it writes it; nothing else reads
-        the product)."""
+        """A product, the reshapes of its value and its epilogue kernel
+        (graph/passes/fuse_gemm_epilogue.py): the product call, then the kernel writing its
+        first output of the product's shape and dtype over the product (the kernel reads each
+        element before it writes it; nothing else reads the product)."""
         k: GemmEpilogue = n.op
         p = k.product
         product = None
@@ -202,15 +202,20 @@ class KernelRunner(Interpreter):
             product = self._gemm_step(p)
         if product is None:
             product = super()._step(p)
-        into = next(({v.id: p.out.id} for v in k.epilogue.outputs
-                     if v.shape == p.out.shape and v.dtype == p.out.dtype), None)
+        views = [super(KernelRunner, self)._step(w) for w in k.views]
+        last = (k.views[-1] if k.views else p).out
+        into = next(({v.id: last.id} for v in k.epilogue.outputs
+                     if v.shape == last.shape and v.dtype == last.dtype), None)
         epilogue = self._fused_step(_KernelOnly(k.epilogue), into)
-        pid = p.out.id
+        inner = [p.out.id] + [w.out.id for w in k.views]
 
         def run(env):
             product(env)
+            for view in views:
+                view(env)
             epilogue(env)
-            env[pid] = None
+            for i in inner:
+                env[i] = None
         return run
 
     def _row_step(self, n):

@@ -169,3 +169,37 @@ def test_backends_and_no_blas(backend, monkeypatch):
     eager, comp, f = _mlp_step("relu", np.float64, (20, 6, 12, 4), backend=backend)
     _check(eager, comp, np.float64)
     assert _epilogues(f)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_reshaped_product_epilogue(dt):
+    """linear over a (batch, time, features) input runs on its rows and reshapes back: the
+    reshape joins the epilogue (a residual add and relu after it; their gradients too)."""
+    require_cc()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 7, 12)).astype(dt)
+    params = [rng.standard_normal(s).astype(dt) * 0.3 for s in ((20, 12), (20,), (12, 20), (12,))]
+
+    def run(compiled):
+        ts = [cadenza.tensor(p.copy(), requires_grad=True) for p in params]
+        xt = cadenza.tensor(x.copy())
+
+        def step(xt):
+            for t in ts:
+                t.grad = None
+            h = F.relu(F.linear(xt, ts[0], ts[1]))
+            y = xt + F.linear(h, ts[2], ts[3])
+            loss = (y * y).sum()
+            loss.backward()
+            return loss
+        f = cadenza.compile(step) if compiled else step
+        out = []
+        for _ in range(3):
+            loss = f(xt)
+            out.append([loss.detach().numpy().copy()] +
+                       [t.grad.numpy().copy() for t in ts])
+        return out, f
+    eager, _ = run(False)
+    comp, f = run(True)
+    _check(eager, comp, dt)
+    assert any(e.views for e in _epilogues(f)), [e.name for e in _epilogues(f)]

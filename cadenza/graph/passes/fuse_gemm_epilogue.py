@@ -19,25 +19,29 @@ from ..ir import Fused, Graph, fused_node, node_index
 from .fuse_elementwise import fusable
 
 PRODUCTS = ("matmul", "linear")
+VIEWS = ("reshape", "view")       # of a fresh C-contiguous product: views of its buffer
 
 
 class GemmEpilogue(Fused):
-    """A fused node's op: ``product`` (a matmul/linear node) followed by ``epilogue`` (an
-    elementwise ``Fused`` kernel reading the product's value). ``members`` lists the product
-    then the kernel's members (what the interpreter runs); ``inputs`` are the product's
-    operands then the kernel's other inputs; ``outputs`` are the kernel's."""
-    __slots__ = ("product", "epilogue")
+    """A fused node's op: ``product`` (a matmul/linear node), the ``views`` reshaping its value
+    (``reshape``/``view`` nodes, each reading the one before: a linear over the rows of a
+    (batch, time, features) input returns to 3-d), then ``epilogue`` (an elementwise ``Fused``
+    kernel reading the last of these values). ``members`` lists them in that order (what the
+    interpreter runs); ``inputs`` are the product's operands then the kernel's other inputs;
+    ``outputs`` are the kernel's."""
+    __slots__ = ("product", "views", "epilogue")
 
-    def __init__(self, product, epilogue: Fused, index: int = 0):
+    def __init__(self, product, views: list, epilogue: Fused, index: int = 0):
         inputs = list(product.uses())
-        seen = {v.id for v in inputs}
+        seen = {v.id for v in inputs} | {(views[-1] if views else product).out.id}
         for v in epilogue.inputs:
-            if v.id != product.out.id and v.id not in seen:
+            if v.id not in seen:
                 seen.add(v.id)
                 inputs.append(v)
-        super().__init__([product] + list(epilogue.members), inputs, list(epilogue.outputs),
-                         epilogue.shape, index=index)
+        super().__init__([product] + views + list(epilogue.members), inputs,
+                         list(epilogue.outputs), epilogue.shape, index=index)
         self.product = product
+        self.views = views
         self.epilogue = epilogue
 
     @property
@@ -62,17 +66,29 @@ def _kernel(k):
     return None
 
 
-def _epilogue(p, k, graph_outs):
-    """The kernel of node ``k`` when it may run as product node ``p``'s epilogue, else None."""
+def _only_reader(v, nodes, consumers, graph_outs):
+    """The position of the one node reading value ``v`` (None: several, none, an output)."""
+    uses = set(consumers.get(v.id, ()))
+    return uses.pop() if len(uses) == 1 and v.id not in graph_outs else None
+
+
+def _epilogue(p, nodes, consumers, graph_outs):
+    """(views, kernel node position, kernel) when product node ``p``'s value, through a chain
+    of reshapes each read once, is read only by an elementwise kernel over its shape."""
     v = p.out
-    if v.dtype not in (np.float32, np.float64) or v.order is not None or len(v.shape) < 2 \
-            or v.id in graph_outs:
+    if v.dtype not in (np.float32, np.float64) or v.order is not None or len(v.shape) < 2:
         return None
-    kernel = _kernel(k)
+    views = []
+    j = _only_reader(v, nodes, consumers, graph_outs)
+    while j is not None and nodes[j].op_name in VIEWS and nodes[j].out.order is None:
+        views.append(nodes[j])
+        v = nodes[j].out
+        j = _only_reader(v, nodes, consumers, graph_outs)
+    kernel = None if j is None else _kernel(nodes[j])
     if kernel is None or kernel.shape != v.shape or any(u.order is not None
                                                          for u in kernel.outputs):
         return None
-    return kernel
+    return views, j, kernel
 
 
 def run(graph: Graph) -> Graph:
@@ -84,17 +100,15 @@ def run(graph: Graph) -> Graph:
     for i, p in enumerate(nodes):
         if p.op_name not in PRODUCTS or isinstance(p.op, str):
             continue
-        uses = consumers.get(p.out.id, [])
-        if len(set(uses)) != 1:
+        got = _epilogue(p, nodes, consumers, graph_outs)
+        if got is None or got[1] in replaced:
             continue
-        j = uses[0]
-        kernel = None if j in replaced else _epilogue(p, nodes[j], graph_outs)
-        if kernel is None:
-            continue
-        # the product moves to the kernel's position: its operands are defined before it
-        # already, and no node in between reads its value (the kernel is its only reader)
+        views, j, kernel = got
+        # the product and its views move to the kernel's position: its operands are defined
+        # before it already, and no node in between reads its value (the chain's one reader)
         removed.add(i)
-        replaced[j] = fused_node(GemmEpilogue(p, kernel), nodes[j].src)
+        removed.update(nodes.index(w) for w in views)
+        replaced[j] = fused_node(GemmEpilogue(p, views, kernel), nodes[j].src)
     if not replaced:
         return g
     g.nodes = [replaced.get(i, n) for i, n in enumerate(nodes) if i not in removed]
