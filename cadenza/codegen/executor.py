@@ -17,6 +17,7 @@ from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from . import blas
+from .blas import address
 from . import cache
 from . import render_rows
 from .render_c import render_graph
@@ -239,7 +240,7 @@ class KernelRunner(Interpreter):
                     a = np.ascontiguousarray(a, dtype=dt)
                 arrays.append(a)
             out = np.empty(out_shape, out_dt)
-            bad = fn(*[a.ctypes.data for a in arrays], out.ctypes.data)
+            bad = fn(*[address(a) for a in arrays], address(out))
             if bad:
                 raise IndexError(f"cross_entropy: expected class indices in [0, {classes}) or "
                                  f"ignore_index, got {bad} out of range ({where})")
@@ -288,7 +289,7 @@ class KernelRunner(Interpreter):
                         dest.flags.writeable and \
                         not any(np.may_share_memory(arrays[x], dest) for x in others):
                     results[j] = dest
-            fn(*[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results])
+            fn(*[address(a) for a in arrays], *[address(r) for r in results])
             for (vid, _, _, _, _), r in zip(outs, results):
                 env[vid] = r
         return run
