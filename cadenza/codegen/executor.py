@@ -15,7 +15,9 @@ import numpy as np
 from .._config import debug_level
 from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
+from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from . import blas
+from .blas import address
 from . import cache
 from . import render_rows
 from .render_c import render_graph
@@ -38,7 +40,9 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
         return Interpreter(graph)
     kernels = []
     for n in graph.nodes:
-        if isinstance(n.op, Fused):
+        if isinstance(n.op, GemmEpilogue):     # the product is a BLAS call, its epilogue a kernel
+            kernels.append((f"cz_kernel_{len(kernels)}", n.op.epilogue))
+        elif isinstance(n.op, Fused):
             kernels.append((f"cz_kernel_{len(kernels)}", n.op))
         elif render_rows.supported(n):
             kernels.append((f"cz_kernel_{len(kernels)}", n))
@@ -85,7 +89,7 @@ def _safe_inplace(graph: Graph, inplace: dict) -> dict:
     safe = {}
     for i, n in enumerate(graph.nodes):
         k = n.op
-        if not isinstance(k, Fused) or k.reduction is not None:
+        if not isinstance(k, Fused) or k.reduction is not None or isinstance(k, GemmEpilogue):
             continue
         for v in k.outputs:
             src = inplace.get(v.id)
@@ -101,6 +105,14 @@ def _byte_strides(v) -> list:
     """(dim, byte stride) of the dims over 1 of ``v``'s dense array in ``v.order``."""
     st = dense_strides(v.shape, v.order)
     return [(d, st[d] * v.dtype.itemsize) for d in range(len(v.shape)) if v.shape[d] != 1]
+
+
+class _KernelOnly:
+    """Stands for a fused node where only its kernel (``op``) is needed (an epilogue's)."""
+    __slots__ = ("op",)
+
+    def __init__(self, op):
+        self.op = op
 
 
 class KernelRunner(Interpreter):
@@ -179,6 +191,34 @@ class KernelRunner(Interpreter):
                 env[out_id] = r
         return run
 
+    def _gemm_epilogue_step(self, n):
+        """A product, the reshapes of its value and its epilogue kernel
+        (graph/passes/fuse_gemm_epilogue.py): the product call, then the kernel writing its
+        first output of the product's shape and dtype over the product (the kernel reads each
+        element before it writes it; nothing else reads the product)."""
+        k: GemmEpilogue = n.op
+        p = k.product
+        product = None
+        if blas.library() is not None:
+            product = self._gemm_step(p)
+        if product is None:
+            product = super()._step(p)
+        views = [super(KernelRunner, self)._step(w) for w in k.views]
+        last = (k.views[-1] if k.views else p).out
+        into = next(({v.id: last.id} for v in k.epilogue.outputs
+                     if v.shape == last.shape and v.dtype == last.dtype), None)
+        epilogue = self._fused_step(_KernelOnly(k.epilogue), into)
+        inner = [p.out.id] + [w.out.id for w in k.views]
+
+        def run(env):
+            product(env)
+            for view in views:
+                view(env)
+            epilogue(env)
+            for i in inner:
+                env[i] = None
+        return run
+
     def _row_step(self, n):
         """A row primitive (softmax, norms, cross entropy...) run by its C kernel."""
         fn = getattr(self.lib, self.names[id(n)])
@@ -200,15 +240,20 @@ class KernelRunner(Interpreter):
                     a = np.ascontiguousarray(a, dtype=dt)
                 arrays.append(a)
             out = np.empty(out_shape, out_dt)
-            bad = fn(*[a.ctypes.data for a in arrays], out.ctypes.data)
+            bad = fn(*[address(a) for a in arrays], address(out))
             if bad:
                 raise IndexError(f"cross_entropy: expected class indices in [0, {classes}) or "
                                  f"ignore_index, got {bad} out of range ({where})")
             env[out_id] = out
         return run
 
-    def _fused_step(self, n):
+    def _fused_step(self, n, into: dict | None = None):
+        """A fused node as one kernel call. ``into``: output id -> id of an input whose
+        buffer (the kernel's own, fresh) receives that output (an epilogue writing over its
+        product)."""
         k: Fused = n.op
+        if isinstance(k, GemmEpilogue):
+            return self._gemm_epilogue_step(n)
         fn = getattr(self.lib, self.names[id(k)])
         fn.restype = None
         fn.argtypes = [ctypes.c_void_p] * (len(k.inputs) + len(k.outputs))
@@ -218,9 +263,10 @@ class KernelRunner(Interpreter):
         outs = [(v.id, v.dtype, v.shape, v.order, v.id in self.assign) for v in k.outputs]
         planned = self._planned
         # outputs written straight into the buffer of the input they replace (a write-back)
-        inplace = [(j, self.inplace[v.id], [x for x, u in enumerate(k.inputs)
-                                            if u.id != self.inplace[v.id]])
-                   for j, v in enumerate(k.outputs) if v.id in self.inplace and v.order is None]
+        writes = {**self.inplace, **(into or {})}
+        inplace = [(j, writes[v.id], [x for x, u in enumerate(k.inputs)
+                                      if u.id != writes[v.id]])
+                   for j, v in enumerate(k.outputs) if v.id in writes and v.order is None]
 
         def run(env):
             arrays = []
@@ -243,7 +289,7 @@ class KernelRunner(Interpreter):
                         dest.flags.writeable and \
                         not any(np.may_share_memory(arrays[x], dest) for x in others):
                     results[j] = dest
-            fn(*[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results])
+            fn(*[address(a) for a in arrays], *[address(r) for r in results])
             for (vid, _, _, _, _), r in zip(outs, results):
                 env[vid] = r
         return run

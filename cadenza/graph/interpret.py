@@ -180,7 +180,8 @@ class Profile:
 
     @staticmethod
     def _name(n) -> str:
-        return "fused" if isinstance(n.op, Fused) else n.op_name
+        # a fused node is "fused", a product with its epilogue "linear+epilogue"
+        return getattr(n.op, "label", "fused") if isinstance(n.op, Fused) else n.op_name
 
     def by_op(self) -> dict:
         out: dict = {}

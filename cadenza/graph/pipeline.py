@@ -19,7 +19,10 @@ Now:
                                     node (last: the earlier passes see only primitives)
 8. fuse_reductions                  an elementwise kernel (or node) feeding a sum/amax/amin
                                     is computed inside the reduction's loop
-9. plan_memory                      liveness: arena slots shared by kernel outputs, each value
+9. fuse_gemm_epilogue               a matmul/linear whose only reader is an elementwise kernel
+                                    over its shape runs with it as one node (the activation
+                                    or its gradient mask applied while the product is in cache)
+10. plan_memory                     liveness: arena slots shared by kernel outputs, each value
                                     released after its last use; ``graph.plan.report()``
                                     compares the planned peak bytes with the unplanned peak
 Codegen (C kernels for fused nodes, BLAS calls for matmul/conv) then consumes the result.
@@ -32,7 +35,7 @@ from .._config import debug_level
 from .ir import Graph
 from .passes import (combine_padded_sums, eliminate_common_subexpressions, eliminate_dead_code,
                      fold_constants,
-                     fuse_elementwise, fuse_reductions, plan_memory,
+                     fuse_elementwise, fuse_gemm_epilogue, fuse_reductions, plan_memory,
                      simplify_algebra)
 from .verify import verify
 
@@ -45,6 +48,7 @@ PASSES = [
     ("eliminate_dead_code", eliminate_dead_code.run),
     ("fuse_elementwise", fuse_elementwise.run),
     ("fuse_reductions", fuse_reductions.run),
+    ("fuse_gemm_epilogue", fuse_gemm_epilogue.run),
     ("plan_memory", plan_memory.run),
 ]
 

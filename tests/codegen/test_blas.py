@@ -161,5 +161,18 @@ def test_profile_of_a_compiled_step():
     prof = f(cadenza.randn(5, 8)) and f.profile(cadenza.randn(5, 8), calls=2)
     assert prof.calls == 2 and len(prof.rows) == len([n for n in f.graph.nodes
                                                       if n.op != "input"])
-    assert "linear" in prof.by_op() and all(t >= 0 for t, _ in prof.rows)
+    # linear -> relu runs as one node: the product and its epilogue
+    assert "linear+epilogue" in prof.by_op() and all(t >= 0 for t, _ in prof.rows)
     assert "slowest nodes" in str(prof)
+
+
+def test_address_equals_ctypes_data():
+    """blas.address (the buffer's address, or ctypes for what exports no writeable C buffer)
+    is the first element's address on every layout a kernel or product receives."""
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    ro = a.copy()
+    ro.flags.writeable = False
+    for x in (a, a.T, a[1:], a[:, 2:], a[::2], a[:, ::-1], ro, ro.T, a.reshape(2, 3, 4),
+              a.reshape(2, 3, 4).transpose(1, 0, 2), np.empty((0, 3)), np.float64(1.0) * a[:1],
+              a[:1], a[:, :1]):
+        assert blas.address(x) == x.ctypes.data, (x.shape, x.strides)
