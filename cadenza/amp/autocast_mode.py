@@ -38,12 +38,16 @@ class autocast(_DecoratorContextManager):
         self.cache_enabled = cache_enabled
 
     def __enter__(self):
+        # the region's dtype is checked before anything changes: a refused dtype leaves no
+        # region behind
+        low = _low_dtype(self.device_type, self.dtype) \
+            if self.device_type in ("cpu", "cuda") and self.enabled else None
         _regions.setdefault(self.device_type, []).append((bool(self.enabled), self.dtype))
         self._outer = _state.autocast
         if self.device_type in ("cpu", "cuda"):
             # ops read the innermost enabled region's dtype (bfloat16 on CPU, float16 on CUDA
             # by default); a disabled region turns autocast off inside it
-            _state.autocast = _low_dtype(self.device_type, self.dtype) if self.enabled else None
+            _state.autocast = low
         return self
 
     def __exit__(self, *exc):

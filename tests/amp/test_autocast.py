@@ -42,6 +42,13 @@ def test_autocast_off_outside_and_when_disabled():
     assert (x.double() @ w.double().t()).dtype is cadenza.float64   # float64 is never cast
 
 
+def test_a_refused_autocast_dtype_leaves_no_region_open():
+    with pytest.raises(RuntimeError):
+        with cadenza.autocast("cpu", dtype=cadenza.float64):
+            pass
+    assert not cadenza.is_autocast_enabled("cpu")
+
+
 def test_autocast_rejects_other_dtypes():
     with pytest.raises(RuntimeError, match="bfloat16 or torch.float16"):
         with cadenza.autocast("cpu", dtype=cadenza.float64):
