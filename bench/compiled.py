@@ -12,9 +12,11 @@ What is compiled:
   optimizer step) with ``cadenza.compile(step)``; PyTorch compiles the model with
   ``torch.compile(model)`` (what torch users do: dynamo graph-breaks at ``loss.backward()`` and
   the optimizer step stays eager).
-- W2: Cadenza compiles the decode step with its KV cache as explicit tensors
-  (``cadenza.compile(model.forward_step)``: one graph for the prompt, one for every decode
-  position); PyTorch compiles the model (``torch.compile(model)``) and writes its cache in place.
+- W2: Cadenza compiles the decode step with its KV cache as explicit tensors written in place
+  (``cadenza.compile(model.forward_step)`` called with ``inplace=True``: one graph for the
+  prompt, one for every decode position; each step writes its keys/values into the caller's
+  cache buffers); PyTorch compiles the model (``torch.compile(model)``) and writes its cache
+  in place.
 
 Each workload prints one line with the four throughputs, the ratios compiled/pytorch-eager and
 compiled/cadenza-eager (with the issue's targets), torch.compile/pytorch-eager, and the
@@ -252,15 +254,17 @@ def w2(args):
 
     def explicit_gen(model, step, n):
         """Greedy decoding through ``step`` = (compiled) model.forward_step: the cache is
-        (past_k, past_v) tensors of prompt + n slots, positions are 0-d tensors."""
+        (past_k, past_v) tensors of prompt + n slots written in place, positions are 0-d
+        tensors."""
         with cadenza.no_grad():
             pk, pv = model.empty_cache(1, W2_PROMPT + n)
-            logits, pk, pv = step(cadenza.from_numpy(prompt), pk, pv, cadenza.tensor(0))
+            logits, _, _ = step(cadenza.from_numpy(prompt), pk, pv, cadenza.tensor(0),
+                                inplace=True)
             out, pos = [], W2_PROMPT
             for _ in range(n):
                 nxt = logits[:, -1, :].argmax(dim=-1, keepdim=True)        # (1, 1)
                 out.append(int(nxt.item()))
-                logits, pk, pv = step(nxt, pk, pv, cadenza.tensor(pos))
+                logits, _, _ = step(nxt, pk, pv, cadenza.tensor(pos), inplace=True)
                 pos += 1
         return out
 

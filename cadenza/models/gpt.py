@@ -70,10 +70,21 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), rope, cache)
         return x + self.mlp(self.ln_2(x))
 
-    def forward_step(self, x, rope, past_k, past_v, step: _Step):
-        a, k, v = self.attn.forward_step(self.ln_1(x), rope, past_k, past_v, step)
+    def forward_step(self, x, rope, past_k, past_v, step: _Step, store=None):
+        a, k, v = self.attn.forward_step(self.ln_1(x), rope, past_k, past_v, step, store)
         x = x + a
         return x + self.mlp(self.ln_2(x)), k, v
+
+
+def _store_into(past_k, past_v, layer: int, positions):
+    """GPT.forward_step(inplace=True)'s writer for one layer: k, v (B, K, T, D) into slots
+    ``positions`` of layer ``layer`` of the whole caches (an index write into the tensors the
+    caller passed, which a compiled step runs in place), -> that layer's caches (B, K, S, D)."""
+    def store(k, v):
+        past_k[layer, :, :, positions] = k
+        past_v[layer, :, :, positions] = v
+        return past_k[layer], past_v[layer]
+    return store
 
 
 class GPT(nn.Module):
@@ -171,7 +182,7 @@ class GPT(nn.Module):
         shape = (cfg.n_layer, batch_size, cfg.n_kv_head, S, cfg.head_dim)
         return torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)
 
-    def forward_step(self, idx, past_k, past_v, pos):
+    def forward_step(self, idx, past_k, past_v, pos, inplace: bool = False):
         """One decoding step with the KV cache as explicit tensors: the functional form of
         ``forward(idx, cache=...)``, for ONNX export (``cadenza.onnx.export``) and callers
         that keep the cache themselves.
@@ -182,6 +193,11 @@ class GPT(nn.Module):
         (logits (B, T, V), present_k, present_v): the caches with slots pos..pos+T-1 written.
         Positions come from tensor maths on pos (no Python int is read from it, no branch
         depends on T), so one traced graph serves every position.
+
+        ``inplace=True`` writes the new keys/values into past_k and past_v themselves (an
+        index write at ``pos``: decoding copies no cache) and returns them as present_k,
+        present_v. Compiled (``cadenza.compile(model.forward_step)``), the writes go straight
+        into the caller's buffers; the default, out-of-place form is the one ONNX export takes.
 
             >>> past_k, past_v = model.empty_cache(batch_size=1)
             >>> logits, past_k, past_v = model.forward_step(prompt, past_k, past_v,
@@ -211,10 +227,14 @@ class GPT(nn.Module):
         x = self._embed(idx, positions)                                  # (B, T, C)
         present_k, present_v = [], []
         for i, block in enumerate(self.transformer.h):
-            x, k, v = block.forward_step(x, self.rope, past_k[i], past_v[i], step)
+            store = _store_into(past_k, past_v, i, positions) if inplace else None
+            pk, pv = (None, None) if inplace else (past_k[i], past_v[i])
+            x, k, v = block.forward_step(x, self.rope, pk, pv, step, store)
             present_k.append(k)
             present_v.append(v)
         logits = self.lm_head(self.transformer.ln_f(x))                  # (B, T, V)
+        if inplace:
+            return logits, past_k, past_v
         return logits, torch.stack(present_k), torch.stack(present_v)   # (L, B, K, S, D)
 
     # ----------------------------------------------------------------------------- sampling
