@@ -199,3 +199,17 @@ def test_chained_writes_into_an_argument_run_in_place(backend):
                                       f(ref, k, cadenza.tensor(i)).numpy())
         np.testing.assert_array_equal(c.numpy(), ref.numpy())
     assert _in_place_writes(step) == 2
+
+
+def test_decode_sized_gelu_runs_as_a_kernel():
+    """A lone GELU over a decoding step's 1 x 1024 activation is a kernel (its NumPy forward
+    is several passes); a lone exp of that size stays one NumPy call."""
+    from cadenza.graph.ir import Fused
+    import cadenza.nn.functional as F
+    x = cadenza.randn(1, 1024)
+    for fn, fused in ((lambda t: F.gelu(t, approximate="tanh"), True),
+                      (lambda t: F.gelu(t), True), (cadenza.exp, False)):
+        step = cadenza.compile(fn)
+        np.testing.assert_allclose(step(x).numpy(), fn(x).numpy(), rtol=1e-6, atol=1e-7)
+        kinds = [isinstance(n.op, Fused) for n in step.graph.nodes if n.op != "input"]
+        assert kinds == [fused]
