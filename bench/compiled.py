@@ -12,11 +12,10 @@ What is compiled:
   optimizer step) with ``cadenza.compile(step)``; PyTorch compiles the model with
   ``torch.compile(model)`` (what torch users do: dynamo graph-breaks at ``loss.backward()`` and
   the optimizer step stays eager).
-- W2: Cadenza compiles the decode step with its KV cache as explicit tensors written in place
-  (``cadenza.compile(model.forward_step)`` called with ``inplace=True``: one graph for the
-  prompt, one for every decode position; each step writes its keys/values into the caller's
-  cache buffers); PyTorch compiles the model (``torch.compile(model)``) and writes its cache
-  in place.
+- W2: Cadenza compiles the whole greedy step: ``model.forward_step(..., inplace=True)`` with
+  its KV cache as explicit tensors written in place, the argmax, and the position (a 0-d
+  tensor) advanced in place (one graph for the prompt, one for every new token); PyTorch
+  compiles the model (``torch.compile(model)``) and writes its cache in place.
 
 Each workload prints one line with the four throughputs, the ratios compiled/pytorch-eager and
 compiled/cadenza-eager (with the issue's targets), torch.compile/pytorch-eager, and the
@@ -252,20 +251,27 @@ def w2(args):
                 logits, _ = fwd(nxt, cache=cache)
         return out
 
+    def greedy_step(model):
+        """One whole greedy step, to compile: model.forward_step writing the cache (past_k,
+        past_v) in place, the next token's argmax, and the position (a 0-d tensor) advanced
+        in place."""
+        def step(tok, pk, pv, pos):
+            logits, _, _ = model.forward_step(tok, pk, pv, pos, inplace=True)
+            pos.add_(tok.shape[1])
+            return logits[:, -1, :].argmax(dim=-1, keepdim=True)            # (1, 1)
+        return step
+
     def explicit_gen(model, step, n):
-        """Greedy decoding through ``step`` = (compiled) model.forward_step: the cache is
-        (past_k, past_v) tensors of prompt + n slots written in place, positions are 0-d
-        tensors."""
+        """Greedy decoding through ``step`` = (compiled) greedy_step(model): the cache is
+        tensors of prompt + n slots, one graph for the prompt, one for every new token."""
         with cadenza.no_grad():
             pk, pv = model.empty_cache(1, W2_PROMPT + n)
-            logits, _, _ = step(cadenza.from_numpy(prompt), pk, pv, cadenza.tensor(0),
-                                inplace=True)
-            out, pos = [], W2_PROMPT
+            pos = cadenza.tensor(0)
+            nxt = step(cadenza.from_numpy(prompt), pk, pv, pos)
+            out = []
             for _ in range(n):
-                nxt = logits[:, -1, :].argmax(dim=-1, keepdim=True)        # (1, 1)
                 out.append(int(nxt.item()))
-                logits, _, _ = step(nxt, pk, pv, cadenza.tensor(pos), inplace=True)
-                pos += 1
+                nxt = step(nxt, pk, pv, pos)
         return out
 
     def torch_gen(fwd, n):
@@ -305,7 +311,7 @@ def w2(args):
             # the decode step with its cache as explicit tensors (GPT.forward_step): one graph
             # for every position; forward(cache=KVCache) changes cache.pos, a Python int,
             # which a compiled call refuses to replay (TraceError)
-            step = cadenza.compile(model.forward_step, backend=args.backend)
+            step = cadenza.compile(greedy_step(model), backend=args.backend)
             probe = explicit_gen(model, step, 8)
             ref = vs[0].losses[:8]
             s = cadenza.compiler.stats()

@@ -213,3 +213,32 @@ def test_decode_sized_gelu_runs_as_a_kernel():
         np.testing.assert_allclose(step(x).numpy(), fn(x).numpy(), rtol=1e-6, atol=1e-7)
         kinds = [isinstance(n.op, Fused) for n in step.graph.nodes if n.op != "input"]
         assert kinds == [fused]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_whole_greedy_step_compiled(backend):
+    """The whole greedy step as one graph (bench/compiled.py's W2): forward_step writing the
+    cache in place, argmax, and the position tensor advanced in place."""
+    model = _model("llama")
+
+    def greedy(tok, pk, pv, pos):
+        logits, _, _ = model.forward_step(tok, pk, pv, pos, inplace=True)
+        pos.add_(tok.shape[1])
+        return logits[:, -1, :].argmax(dim=-1, keepdim=True)
+
+    want = _decode(model, model.forward_step, 10, inplace=False)
+    cadenza.compiler.reset_stats()
+    step = cadenza.compile(greedy, backend=backend)
+    prompt = cadenza.from_numpy(np.random.default_rng(0).integers(0, 64, (1, 5)))
+    with cadenza.no_grad():
+        pk, pv = model.empty_cache(1, 24)
+        pos = cadenza.tensor(0)
+        nxt = step(prompt, pk, pv, pos)
+        tokens = []
+        for _ in range(10):
+            tokens.append(int(nxt.item()))
+            nxt = step(nxt, pk, pv, pos)
+    assert tokens == want[0] and int(pos) == 5 + 10
+    np.testing.assert_allclose(pk.numpy(), want[2], rtol=1e-5, atol=1e-5)
+    assert cadenza.compiler.stats()["compiles"] == 2
+    assert _in_place_writes(step) == 2 * CONFIGS["llama"]["n_layer"]
