@@ -14,7 +14,8 @@ What is compiled:
   the optimizer step stays eager).
 - W2: Cadenza compiles the whole greedy step: ``model.forward_step(..., inplace=True)`` with
   its KV cache as explicit tensors written in place, the argmax, and the position (a 0-d
-  tensor) advanced in place (one graph for the prompt, one for every new token); PyTorch
+  tensor) advanced in place, attending over the first multiple of 64 cache slots that holds
+  the tokens so far (one graph for the prompt, one per window for new tokens); PyTorch
   compiles the model (``torch.compile(model)``) and writes its cache in place.
 
 Each workload prints one line with the four throughputs, the ratios compiled/pytorch-eager and
@@ -253,10 +254,10 @@ def w2(args):
 
     def greedy_step(model):
         """One whole greedy step, to compile: model.forward_step writing the cache (past_k,
-        past_v) in place, the next token's argmax, and the position (a 0-d tensor) advanced
-        in place."""
-        def step(tok, pk, pv, pos):
-            logits, _, _ = model.forward_step(tok, pk, pv, pos, inplace=True)
+        past_v) in place and attending over its first ``window`` slots, the next token's
+        argmax, and the position (a 0-d tensor) advanced in place."""
+        def step(tok, pk, pv, pos, window):
+            logits, _, _ = model.forward_step(tok, pk, pv, pos, inplace=True, window=window)
             pos.add_(tok.shape[1])
             return logits[:, -1, :].argmax(dim=-1, keepdim=True)            # (1, 1)
         return step
@@ -264,16 +265,21 @@ def w2(args):
     def explicit_gen(model, step, n):
         """Greedy decoding of n tokens through ``step`` = (compiled) greedy_step(model): the
         cache is tensors of prompt + ``new`` slots (one size: a probe of a few tokens uses the
-        same graphs), one graph for the prompt, one for every new token."""
+        same graphs), one graph for the prompt, one per attention window for new tokens."""
         with cadenza.no_grad():
             pk, pv = model.empty_cache(1, W2_PROMPT + new)
             pos = cadenza.tensor(0)
-            nxt = step(cadenza.from_numpy(prompt), pk, pv, pos)
+            nxt = step(cadenza.from_numpy(prompt), pk, pv, pos, window(W2_PROMPT))
             out = []
-            for _ in range(n):
+            for i in range(n):
                 out.append(int(nxt.item()))
-                nxt = step(nxt, pk, pv, pos)
+                nxt = step(nxt, pk, pv, pos, window(W2_PROMPT + i + 1))
         return out
+
+    def window(tokens):
+        """Attention over the first multiple of 64 slots that holds ``tokens`` (a graph per
+        window: at most 5 here), as eager attends over the tokens so far."""
+        return min(W2_PROMPT + new, -(-tokens // 64) * 64)
 
     def torch_gen(fwd, n):
         with torch.no_grad():       # the KV cache of bench/w2_gpt_generate.py

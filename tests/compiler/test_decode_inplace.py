@@ -242,3 +242,29 @@ def test_whole_greedy_step_compiled(backend):
     np.testing.assert_allclose(pk.numpy(), want[2], rtol=1e-5, atol=1e-5)
     assert cadenza.compiler.stats()["compiles"] == 2
     assert _in_place_writes(step) == 2 * CONFIGS["llama"]["n_layer"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_attention_window_matches_full_cache(backend):
+    """window: attention over the first W slots (pos + T <= W <= S) gives the full cache's
+    logits (the slots past pos are masked either way); each window is its own graph."""
+    model = _model("gpt2")
+    step = cadenza.compile(model.forward_step, backend=backend)
+    cadenza.compiler.reset_stats()
+    with cadenza.no_grad():
+        pk, pv = model.empty_cache(1, 24)
+        rk, rv = model.empty_cache(1, 24)
+        tok = cadenza.tensor([[1, 5, 7]])
+        for pos, win in ((0, 8), (3, 8), (4, 8), (5, 16), (6, 24), (7, 8)):
+            got, k2, _ = step(tok, pk, pv, cadenza.tensor(pos), inplace=True, window=win)
+            want, rk, rv = model.forward_step(tok, rk, rv, cadenza.tensor(pos))
+            assert k2 is pk
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(pk.numpy(), rk.numpy(), rtol=1e-5, atol=1e-6)
+            tok = got[:, -1:, :].argmax(dim=-1)
+        # (T, window): (3, 8), then (1, 8), (1, 16), (1, 24); (1, 8) again is a cache hit
+        assert cadenza.compiler.stats()["compiles"] == 4
+        with pytest.raises(ValueError, match="window"):
+            model.forward_step(tok, pk, pv, cadenza.tensor(0), window=8)      # not inplace
+        with pytest.raises(ValueError, match="window"):
+            model.forward_step(tok, pk, pv, cadenza.tensor(0), inplace=True, window=25)
