@@ -37,7 +37,7 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
     ``inplace``: output value id -> input value id whose buffer receives it afterwards (a
     write-back); a kernel may then write the output there directly (see KernelRunner)."""
     if backend != "c":
-        return Interpreter(graph)
+        return Interpreter(graph, inplace)
     kernels = []
     for n in graph.nodes:
         if isinstance(n.op, GemmEpilogue):     # the product is a BLAS call, its epilogue a kernel
@@ -48,12 +48,12 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
             kernels.append((f"cz_kernel_{len(kernels)}", n))
     products = any(n.op_name in ("matmul", "linear") for n in graph.nodes)
     if not kernels and not products:
-        return Interpreter(graph)
+        return Interpreter(graph, inplace)
     if cache.compiler() is None:
         _notice("no C compiler found (set CC); running graphs with the NumPy interpreter")
-        return Interpreter(graph)
+        return Interpreter(graph, inplace)
     if not kernels:    # products only: BLAS calls, no kernel library
-        return KernelRunner(graph, None, {}, "", {})
+        return KernelRunner(graph, None, {}, "", {}, inplace)
     source = render_graph(kernels)
     if debug_level() >= 3:
         print(f"[cadenza] kernel source:\n{source}", file=sys.stderr)
@@ -67,12 +67,12 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
         err = next((ln.strip() for ln in log[1:] if "error" in ln), log[-1].strip())
         _notice(f"building kernels failed, using the NumPy interpreter: {log[0]} {err}",
                 key="build failed")
-        return Interpreter(graph)
+        return Interpreter(graph, inplace)
     STATS["build_seconds"] += time.perf_counter() - t0
     STATS["disk_cache_hits" if cached else "builds"] += 1
     STATS["kernels"] += len(kernels)
     return KernelRunner(graph, lib, {id(k): name for name, k in kernels}, source,
-                        _safe_inplace(graph, inplace or {}))
+                        _safe_inplace(graph, inplace or {}), inplace)
 
 
 def _safe_inplace(graph: Graph, inplace: dict) -> dict:
@@ -118,7 +118,8 @@ class _KernelOnly:
 class KernelRunner(Interpreter):
     """The interpreter, with fused nodes replaced by calls into the kernel library."""
 
-    def __init__(self, graph: Graph, lib, names: dict, source: str, inplace: dict | None = None):
+    def __init__(self, graph: Graph, lib, names: dict, source: str, inplace: dict | None = None,
+                 writebacks: dict | None = None):
         self.inplace = inplace or {}
         self.lib = lib
         self.names = names
@@ -128,7 +129,7 @@ class KernelRunner(Interpreter):
         self.slot_bytes = plan.slots if plan is not None else []
         self.arena: dict[int, np.ndarray] = {}     # value id -> its view of an arena buffer
         self.arena_buffers: dict[int, np.ndarray] = {}   # slot -> its bytes (made on use)
-        super().__init__(graph)
+        super().__init__(graph, writebacks)
 
     def _planned(self, vid, dt, shape, order=None):
         """The arena view for a planned kernel output (buffers made on first use, kept)."""

@@ -17,7 +17,7 @@ from .._dispatch import state as _state
 from ..graph.pipeline import optimize
 from .._dispatch import user_frame
 from ..autograd.profiler import record_function
-from ..graph.trace import Tracer, _root
+from ..graph.trace import Lifted, Tracer, _root
 from . import autograd_bridge as AB
 from ..errors import TraceError
 from . import guards as G
@@ -72,16 +72,22 @@ class Specialisation:
         self.run_graph = _make_runner(self.graph, backend, inplace)
         if plan is not None:
             plan.backward_runner = _make_runner(plan.backward, backend)
-        for j, L in enumerate(res.lifted):
-            if L.src[0] != "arg":
-                a = L.array
-                self.guards.append(G.Guard(f"{L.name} shape/dtype", _lifted_getter(L),
-                                           "lifted"))
-                self.expected.append((a.shape, a.dtype.str))
+        # the shape and dtype of every tensor the graph reads live (parameters, buffers,
+        # state): one guard, read in one pass on every call
+        live = [L for L in res.lifted if L.src[0] != "arg"]
+        if live:
+            guard = _lifted_guard(live)
+            self.guards.append(guard)
+            self.expected.append(guard.get())
+        # how run() finds each graph input: an argument leaf (by index), or a live tensor
+        self.sources = [(L.src[1], None) if L.src[0] == "arg" else
+                        (None, L.src[1]) if L.src[0] == "tensor" else (None, L)
+                        for L in res.lifted]
 
     def run(self, leaves):
         res = self.res
-        lifted = [L.resolve(leaves) for L in res.lifted]
+        lifted = [leaves[i] if t is None else t if type(t) is not Lifted else t.resolve(leaves)
+                  for i, t in self.sources]
         arrays = [t._data for t in lifted]
         outs = self.run_graph(arrays)
         # write-backs: copy first any value that aliases a buffer about to be overwritten
@@ -102,17 +108,18 @@ class Specialisation:
         for t, a in pending:
             np.copyto(t._data, a, casting="unsafe")
             t._vc[0] += 1
-        owned = {id(_root(x)) for x in arrays} | self.run_graph.const_roots
-        handed: set = set()
+        if res.grad_sets:
+            owned = {id(_root(x)) for x in arrays} | self.run_graph.const_roots
+            handed: set = set()
 
-        def fresh(a):
-            r = id(_root(a))
-            if r in owned or id(a) in handed:
-                a = a.copy()
-            handed.add(id(a))
-            return _make(a)
-        for p, oi in res.grad_sets:
-            p.grad = fresh(outs[oi])
+            def fresh(a):
+                r = id(_root(a))
+                if r in owned or id(a) in handed:
+                    a = a.copy()
+                handed.add(id(a))
+                return _make(a)
+            for p, oi in res.grad_sets:
+                p.grad = fresh(outs[oi])
         for p, j in res.grad_objs:
             p.grad = lifted[j]
         for p in res.grad_clears:
@@ -154,14 +161,24 @@ def _requires_grad_getter(res):
     return get
 
 
-def _lifted_getter(L):
+def _lifted_guard(live) -> G.Guard:
+    """The "lifted" guard: (shape, dtype) of each tensor in ``live`` (Lifted entries that are
+    not arguments; None for a ``.grad`` that is gone), labelled by name for the report."""
+    tensors = [L.src[1] for L in live if L.src[0] == "tensor"]
+    others = [L for L in live if L.src[0] != "tensor"]
+    names = [f"{L.name} shape/dtype" for L in live if L.src[0] == "tensor"] + \
+        [f"{L.name} shape/dtype" for L in others]
+
+    def values():
+        out = [(a.shape, a.dtype.str) for a in [t._data for t in tensors]]
+        for L in others:
+            t = L.resolve(())
+            out.append(None if t is None else (t._data.shape, t._data.dtype.str))
+        return tuple(out)
+
     def get():
-        t = L.resolve(())
-        if t is None:
-            return None
-        a = t._data
-        return (a.shape, a.dtype.str)
-    return get
+        return tuple(zip(names, values()))
+    return G.Guard("live tensors", get, "lifted", values)
 
 
 class CompiledFunction:

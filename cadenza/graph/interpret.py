@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .ir import Fused, Graph, Value, substitute_refs, has_refs, _refs_in
+from .passes import write_in_place
 from .._tensor import _make
 from ..backend import xp_of
 from ..backend.cpu import FP_QUIET, fp_state
@@ -30,10 +31,13 @@ def _array(r):
 
 
 class Interpreter:
-    """``Interpreter(graph)(input_arrays) -> output arrays``."""
+    """``Interpreter(graph)(input_arrays) -> output arrays``. ``writebacks``: output value id
+    -> input value id whose array receives it after the call (compiled.py's write-backs): index
+    writes into such an input may then run in place (``passes/write_in_place.py``)."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, writebacks: dict | None = None):
         self.graph = graph
+        self.write_into = write_in_place.nodes(graph, writebacks)
         self.n_values = graph._next
         self.input_ids = [v.id for v in graph.inputs]
         self.output_ids = [v.id for v in graph.outputs]
@@ -66,6 +70,8 @@ class Interpreter:
             return run
         if n.op == "random":
             return self._random_step(n, ins, out)
+        if id(n) in self.write_into:
+            return self._index_write_step(n, ins, out)
         forward = n.op.forward
         attrs = n.attrs
         if has_refs(attrs):
@@ -99,6 +105,26 @@ class Interpreter:
         def run(env):
             for step in steps:
                 step(env)
+        return run
+
+    @staticmethod
+    def _index_write_step(n, ins, out):
+        """``index_put`` into its destination's own buffer (no copy): the old value is dead
+        and the buffer is this call's to overwrite (``write_in_place``). A read-only or
+        non-array destination takes the copying path."""
+        forward, attrs = n.op.forward, n.attrs
+        nargs = len(ins) - len({i for a in attrs.values() for i in _refs_in(a)})
+
+        def run(env):
+            arrs = [env[x] if v else x for v, x in ins]
+            kw = substitute_refs(attrs, arrs)
+            dest = arrs[0]
+            flags = getattr(dest, "flags", None)
+            if flags is not None and flags.writeable:
+                dest[kw["index"]] = arrs[1]
+                env[out] = dest
+            else:
+                env[out] = forward(_xp(arrs), *arrs[:nargs], **kw)
         return run
 
     @staticmethod

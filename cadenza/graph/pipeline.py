@@ -26,6 +26,9 @@ Now:
                                     released after its last use; ``graph.plan.report()``
                                     compares the planned peak bytes with the unplanned peak
 Codegen (C kernels for fused nodes, BLAS calls for matmul/conv) then consumes the result.
+The runner (``Interpreter``, and codegen's ``KernelRunner`` built on it) also asks
+``passes/write_in_place.py`` which ``index_put`` nodes may write into their destination's buffer
+(a KV cache argument written back after the call): an analysis of the final graph, not a pass.
 
 CADENZA_DEBUG=2 prints the graph after each pass.
 """

@@ -253,14 +253,21 @@ class CausalSelfAttention(nn.Module):
         mask = cache.mask(T, k.shape[2]) if cache is not None else dict(is_causal=True)
         return self._attend(q, k, v, True, **mask)
 
-    def forward_step(self, x, rope, past_k, past_v, step: _Step):
+    def forward_step(self, x, rope, past_k, past_v, step: _Step, store=None):
         """forward with this layer's cache as tensors: past_k, past_v (B, K, S, D) ->
-        (y (B, T, C), present_k, present_v (B, K, S, D)). No branch depends on T or pos."""
-        q, k, v = self._split(self._heads(x, decode_view=False), rope, step.positions)
-        # write the new keys/values into their slots: a select, not an in-place write
-        k = torch.where(step.written, k[:, :, step.src], past_k)        # (B, K, S, D)
-        v = torch.where(step.written, v[:, :, step.src], past_v)        # (B, K, S, D)
-        return self._attend(q, k, v, False, attn_mask=step.visible), k, v
+        (y (B, T, C), present_k, present_v (B, K, S, D)). No branch depends on T or pos.
+        ``store(k, v)``, if given, writes the new keys/values (B, K, T, D) into the caches in
+        place and returns this layer's (present_k, present_v); past_k, past_v are unused. That
+        form is not exported (ONNX takes the select), so one token may take the view shortcuts
+        (a compiled graph serves only the T it was traced with)."""
+        inplace = store is not None
+        q, k, v = self._split(self._heads(x, decode_view=inplace), rope, step.positions)
+        if inplace:
+            k, v = store(k, v)                                           # (B, K, S, D)
+        else:  # write the new keys/values into their slots: a select, not an in-place write
+            k = torch.where(step.written, k[:, :, step.src], past_k)    # (B, K, S, D)
+            v = torch.where(step.written, v[:, :, step.src], past_v)    # (B, K, S, D)
+        return self._attend(q, k, v, inplace, attn_mask=step.visible), k, v
 
     def _heads(self, x, decode_view: bool):
         """x (B, T, C) -> the fused q/k/v projection as heads (B, H+2K, T, D). ``decode_view``:

@@ -70,10 +70,24 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), rope, cache)
         return x + self.mlp(self.ln_2(x))
 
-    def forward_step(self, x, rope, past_k, past_v, step: _Step):
-        a, k, v = self.attn.forward_step(self.ln_1(x), rope, past_k, past_v, step)
+    def forward_step(self, x, rope, past_k, past_v, step: _Step, store=None):
+        a, k, v = self.attn.forward_step(self.ln_1(x), rope, past_k, past_v, step, store)
         x = x + a
         return x + self.mlp(self.ln_2(x)), k, v
+
+
+def _store_into(past_k, past_v, layer: int, positions, window: Optional[int] = None):
+    """GPT.forward_step(inplace=True)'s writer for one layer: k, v (B, K, T, D) into slots
+    ``positions`` of layer ``layer`` of the whole caches (an index write into the tensors the
+    caller passed, which a compiled step runs in place), -> that layer's caches (B, K, S, D),
+    or their first ``window`` slots (B, K, W, D)."""
+    def store(k, v):
+        past_k[layer, :, :, positions] = k
+        past_v[layer, :, :, positions] = v
+        if window is None:
+            return past_k[layer], past_v[layer]
+        return past_k[layer, :, :, :window], past_v[layer, :, :, :window]
+    return store
 
 
 class GPT(nn.Module):
@@ -171,7 +185,8 @@ class GPT(nn.Module):
         shape = (cfg.n_layer, batch_size, cfg.n_kv_head, S, cfg.head_dim)
         return torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)
 
-    def forward_step(self, idx, past_k, past_v, pos):
+    def forward_step(self, idx, past_k, past_v, pos, inplace: bool = False,
+                     window: Optional[int] = None):
         """One decoding step with the KV cache as explicit tensors: the functional form of
         ``forward(idx, cache=...)``, for ONNX export (``cadenza.onnx.export``) and callers
         that keep the cache themselves.
@@ -182,6 +197,14 @@ class GPT(nn.Module):
         (logits (B, T, V), present_k, present_v): the caches with slots pos..pos+T-1 written.
         Positions come from tensor maths on pos (no Python int is read from it, no branch
         depends on T), so one traced graph serves every position.
+
+        ``inplace=True`` writes the new keys/values into past_k and past_v themselves (an
+        index write at ``pos``: decoding copies no cache) and returns them as present_k,
+        present_v. Compiled (``cadenza.compile(model.forward_step)``), the writes go straight
+        into the caller's buffers; the default, out-of-place form is the one ONNX export takes.
+        With it, ``window`` (a Python int, pos + T <= window <= S) attends over slots
+        0..window-1 only: a compiled step then costs what the tokens so far need, with one
+        graph per window size (round it up, e.g. to a multiple of 64).
 
             >>> past_k, past_v = model.empty_cache(batch_size=1)
             >>> logits, past_k, past_v = model.forward_step(prompt, past_k, past_v,
@@ -196,6 +219,9 @@ class GPT(nn.Module):
                 raise ValueError(f"GPT.forward_step: expected {name} of shape (L, B, K, S, D) "
                                  f"= ({L}, {B}, {K}, S, {D}) with 1 <= S <= block_size="
                                  f"{cfg.block_size}, got {tuple(c.shape)}")
+        if window is not None and (not inplace or not 1 <= window <= S):
+            raise ValueError(f"GPT.forward_step: expected window in 1..S={S} with inplace=True, "
+                             f"got window={window!r}, inplace={inplace!r}")
         if pos.ndim != 0 or pos.dtype != torch.int64:
             raise ValueError(f"GPT.forward_step: expected pos a 0-d int64 tensor, got "
                              f"{tuple(pos.shape)} {pos.dtype}")
@@ -204,17 +230,22 @@ class GPT(nn.Module):
         # T enters only through arange(T) and positions[-1], never as a Python number in the
         # maths, so an export with a dynamic sequence axis can rebuild it at run time
         new = (slots >= pos) & (slots <= positions[-1])                  # (S,)
+        seen = slots if window is None else slots[:window]               # (S,) or (W,)
         step = _Step(positions=positions,
-                     visible=slots[None, :] <= positions[:, None],       # (T, S)
+                     visible=seen[None, :] <= positions[:, None],        # (T, S) or (T, W)
                      written=new[:, None],                               # (S, 1)
                      src=torch.where(new, slots - pos, 0))               # (S,)
         x = self._embed(idx, positions)                                  # (B, T, C)
         present_k, present_v = [], []
         for i, block in enumerate(self.transformer.h):
-            x, k, v = block.forward_step(x, self.rope, past_k[i], past_v[i], step)
+            store = _store_into(past_k, past_v, i, positions, window) if inplace else None
+            pk, pv = (None, None) if inplace else (past_k[i], past_v[i])
+            x, k, v = block.forward_step(x, self.rope, pk, pv, step, store)
             present_k.append(k)
             present_v.append(v)
         logits = self.lm_head(self.transformer.ln_f(x))                  # (B, T, V)
+        if inplace:
+            return logits, past_k, past_v
         return logits, torch.stack(present_k), torch.stack(present_v)   # (L, B, K, S, D)
 
     # ----------------------------------------------------------------------------- sampling

@@ -14,7 +14,8 @@ needs one of its values earlier. Sibling nodes that read the same values end up 
 when a later node uses both (AdamW's ``m``, ``v`` and parameter updates).
 
 A kernel of one cheap member over a small array is not worth a kernel call: such nodes stay as
-they are.
+they are. A member whose NumPy forward makes several passes (GELU: five ufunc calls and an
+exp) is worth one from a few hundred elements (a decoding step's MLP activation, 1 x 1024).
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ from ..ir import Fused, Graph, Node, Value, fused_node, has_refs, node_index
 
 FUSABLE_DTYPES = {np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool")}
 SINGLE_MIN_SIZE = 1 << 14   # a lone node becomes a kernel only from this many elements
+# primitives whose NumPy forward is several passes over memory, and the size from which one
+# alone is worth a kernel call
+MULTI_PASS = frozenset({"gelu_tanh", "gelu_tanh_backward", "gelu", "gelu_backward"})
+MULTI_PASS_MIN_SIZE = 256
 
 
 def compute_dtype(n: Node) -> np.dtype:
@@ -161,7 +166,11 @@ def run(graph: Graph) -> Graph:
 
 
 def _worth_a_kernel(members: list) -> bool:
-    return len(members) > 1 or int(np.prod(members[0].out.shape)) >= SINGLE_MIN_SIZE
+    if len(members) > 1:
+        return True
+    size = int(np.prod(members[0].out.shape))
+    return size >= SINGLE_MIN_SIZE or (members[0].op_name in MULTI_PASS and
+                                       size >= MULTI_PASS_MIN_SIZE)
 
 
 def kernel_inputs(members: list) -> list:
