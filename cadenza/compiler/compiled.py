@@ -124,6 +124,10 @@ class Specialisation:
             p.grad = lifted[j]
         for p in res.grad_clears:
             p.grad = None
+        for obj, name, oi in res.attr_sets:
+            a = outs[oi]
+            setattr(obj, name, _make(a if id(_root(a)) not in self.run_graph.const_roots
+                                     else a.copy()))
         tmpl, rebuild = res.template
         vals = []
         for kind, x in tmpl:
@@ -286,6 +290,7 @@ class CompiledFunction:
         guards = [G.grad_mode_guard()] + disc.guards
         expected = [g.get() for g in guards]
         attrs_before = disc.python_state(labelled=True)
+        tensors_before = _tensor_attributes(disc)
         tracer = Tracer(disc.names, disc.grad_owner(), self.fullgraph)
         tracer.group_names = disc.group_names
         for p in disc.params:
@@ -299,6 +304,11 @@ class CompiledFunction:
             plan = None
             if res is not None and tracer.failed is None and res.needs_autograd:
                 plan = AB.trace_backward(tracer, res, result, leaves, self.name)
+        if res is not None and tracer.failed is None:
+            _replay_tensor_attributes(tracer, res, plan, tensors_before, _tensor_attributes(disc))
+            if tracer.failed is not None and self.fullgraph:
+                raise TraceError(f"compile: {self.name}: {tracer.failed} (or use "
+                                 "fullgraph=False to run it eagerly)")
         changed = _changed_attribute(attrs_before, disc.python_state(labelled=True))
         if changed is not None and tracer.failed is None:
             msg = (f"{self.name} changes the Python attribute {changed} while it runs; a "
@@ -373,6 +383,37 @@ def _self_invalidated(guards, expected):
                     e[0].endswith(" keys") and e[1] == () and now.get(e[0], ()) != ():
                 return e[0], e[1], now[e[0]]
     return None
+
+
+def _tensor_attributes(disc) -> dict:
+    """{(label, id(obj), name): tensor} for the tensor-valued plain attributes of the objects a
+    function reaches (``module.aux_loss``; parameters and buffers live in their own stores)."""
+    out = {}
+    for label, obj in disc.stateful:
+        for k, v in vars(obj).items():
+            if isinstance(v, Tensor):
+                out[(label, id(obj), k)] = (obj, v)
+    return out
+
+
+def _replay_tensor_attributes(tracer, res, plan, before, after):
+    """A traced call that sets a tensor attribute to a value it computed (MoE's ``aux_loss``)
+    must do so on every replay: the value becomes a graph output and the attribute is set from
+    it after each call. A tensor attribute set to anything else, or alongside outputs whose
+    backward runs outside the graph, cannot be replayed: the call runs eagerly."""
+    for key, (obj, v) in after.items():
+        old = before.get(key)
+        if old is not None and old[1] is v:
+            continue
+        name = f"{key[0]}.{key[2]}"
+        if plan is not None or not tracer._computed(v):
+            why = ("its value is not computed by the call" if plan is None else
+                   "the compiled call's outputs need a backward outside the graph")
+            tracer.failed = (f"it sets the tensor attribute {name}, which a compiled call "
+                             f"cannot repeat ({why})")
+            return
+        res.graph.add_output(tracer.value_of(v), f"{name}=")
+        res.attr_sets.append((obj, key[2], len(res.graph.outputs) - 1))
 
 
 def _changed_attribute(before, after):

@@ -76,6 +76,8 @@ class TraceResult:
         self.grad_sets: list[tuple[object, int]] = []  # (param, output index): fresh .grad
         self.grad_objs: list[tuple[object, int]] = []  # (param, lifted index): .grad = that obj
         self.grad_clears: list[object] = []            # params whose .grad becomes None
+        self.attr_sets: list[tuple[object, str, int]] = []  # (obj, name, output index): set
+        #                                                    after each call (module.aux_loss)
         self.template = None     # the returned structure with ("out", i) / ("obj", j) leaves
         self.needs_autograd = False
 

@@ -135,3 +135,54 @@ def test_compiled_replays_check_index_ranges():
         for bad in ([-1, 2], [1, 5]):
             with pytest.raises(err, match="out of range"):
                 f(cadenza.tensor(bad))
+
+
+class _WithAux(cadenza.nn.Module):
+    """Sets a tensor attribute while it runs, as MoE layers set ``aux_loss``."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = cadenza.nn.Linear(3, 3)
+        self.aux = None
+
+    def forward(self, x):
+        y = self.lin(x)
+        self.aux = (y * y).mean()
+        return y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_tensor_attributes_set_inside_are_replayed(backend):
+    cadenza.manual_seed(0)
+    m = _WithAux()
+
+    def step(x):
+        with cadenza.no_grad():
+            return m(x).sum()
+    f = cadenza.compile(step, backend=backend)
+    for _ in range(4):
+        x = cadenza.randn(2, 3)
+        f(x)
+        with cadenza.no_grad():
+            want = (m.lin(x) ** 2).mean()
+        assert float(m.aux) == pytest.approx(float(want), rel=1e-6)
+
+
+def test_tensor_attributes_that_cannot_be_replayed_are_refused():
+    m = _WithAux()
+    with pytest.raises(cadenza.TraceError, match="aux"):
+        cadenza.compile(m)(cadenza.randn(2, 3, requires_grad=True))   # backward outside
+    lazy = cadenza.compile(m, fullgraph=False)
+    with pytest.warns(UserWarning, match="aux"):
+        lazy(cadenza.randn(2, 3, requires_grad=True))
+    x2 = cadenza.randn(2, 3, requires_grad=True)
+    lazy(x2)
+    with cadenza.no_grad():
+        assert float(m.aux) == pytest.approx(float((m.lin(x2) ** 2).mean()), rel=1e-6)
+
+    class Keeps(cadenza.nn.Module):
+        def forward(self, x):
+            self.last = x                 # an argument, not a computed value
+            return x * 2
+    with pytest.raises(cadenza.TraceError, match="last"):
+        cadenza.compile(Keeps())(cadenza.ones(2))
