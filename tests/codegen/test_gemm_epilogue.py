@@ -44,7 +44,8 @@ def _mlp_step(act, dt, shapes, seed=0, transposed_x=False, backend="c"):
         out = []
         for x in xs:
             loss = f(cadenza.from_numpy(x))
-            out.append([loss.detach().numpy().copy()] + [p.grad.numpy().copy() for p in (w1, b1, w2, b2)])
+            out.append([loss.detach().numpy().copy()] +
+                       [p.grad.numpy().copy() for p in (w1, b1, w2, b2)])
         return out, f
     eager, _ = run(False)
     comp, f = run(True)
