@@ -6,17 +6,19 @@ from .convert_parameters import parameters_to_vector, vector_to_parameters
 import importlib as _importlib
 
 from . import rnn
+# the functions, bound after their modules are imported (torch's nn.utils.weight_norm is the
+# function although nn/utils/weight_norm.py is a module of the same name)
+from .weight_norm import weight_norm, remove_weight_norm
+from .spectral_norm import spectral_norm, remove_spectral_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn",
            "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
            "parametrize", "parametrizations", "stateless", "prune"]
 
-# the reparameterisations build on nn.modules, which itself imports nn.utils.rnn: they load
-# on first use (``nn.utils.weight_norm``, ``import ...nn.utils.parametrizations``)
-_LAZY = {"weight_norm": "weight_norm", "remove_weight_norm": "weight_norm",
-         "spectral_norm": "spectral_norm", "remove_spectral_norm": "spectral_norm",
-         "parametrize": None, "parametrizations": None, "stateless": None, "prune": None}
+# the parametrizations build on nn.modules, which itself imports nn.utils.rnn: these
+# submodules load on first use (``nn.utils.parametrizations.weight_norm``)
+_LAZY = {"parametrize": None, "parametrizations": None, "stateless": None, "prune": None}
 
 
 def __getattr__(name):

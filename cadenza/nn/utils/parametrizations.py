@@ -10,9 +10,9 @@ from ...ops import cat
 from ...dtypes import finfo
 from ...autograd.grad_mode import no_grad
 from ..._tensor import Tensor
-from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
 from . import parametrize
+from .spectral_norm import _is_transposed_conv
 
 __all__ = ["weight_norm", "spectral_norm", "orthogonal"]
 
@@ -95,7 +95,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     if not isinstance(weight, Tensor):
         raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
     if dim is None:
-        dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)) else 0
+        dim = 1 if _is_transposed_conv(module) else 0
     parametrize.register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations,
                                                                      dim, eps))
     return module

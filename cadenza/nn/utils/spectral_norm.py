@@ -8,7 +8,6 @@ from __future__ import annotations
 from ... import functional as F
 from ...autograd.grad_mode import no_grad
 from .weight_norm import remove_hook_of
-from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
 
@@ -81,9 +80,16 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     """Normalise ``module.<name>`` by its spectral norm (``dim``: the output dim, 1 for
     transposed convolutions)."""
     if dim is None:
-        dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)) else 0
+        dim = 1 if _is_transposed_conv(module) else 0
     SpectralNorm.apply(module, name, n_power_iterations, dim, eps)
     return module
+
+
+def _is_transposed_conv(module) -> bool:
+    """A ConvTranspose1d/2d/3d (or subclass), found by class name: importing nn.modules here
+    would make nn.utils (imported by nn.modules.rnn) import itself."""
+    return any(c.__name__ in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+               for c in type(module).__mro__)
 
 
 def remove_spectral_norm(module, name="weight"):
