@@ -13,7 +13,8 @@ from ._registry import Op, register, apply
 from .._dispatch import state as _state
 from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
-from .join import cat
+from .binary import where
+from .join import cat, stack
 from .unary import _blocked, _erf, _sigmoid_fwd
 
 __all__ = ["gelu"]
@@ -385,3 +386,197 @@ def gru_cell(xw, hw, h):
     ``h`` (..., H), as ``nn.GRU`` computes it (not ``torch.gru_cell``: nn's cells call this)."""
     GruCell.check(xw, hw, h)
     return apply(GruCell, xw, hw, h)
+
+
+# ----------------------------------------------------------------------------- LSTM layer
+# nn.LSTM's time loop as one primitive: per step a recorded LSTM costs a GEMM, an add and the
+# fused cell (three dispatches forward, more backward, each with autograd bookkeeping), which
+# on a language model's small batches is most of the time. Here forward is one dispatch per
+# layer and direction, and backward one more: the gate pre-activations of every step come back
+# from the saved states in ONE GEMM, the gate derivatives in whole-sequence passes, and only
+# the recurrence dz_t -> dh_{t-1} = dz_t W_hh runs per step.
+def _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse):
+    seq, n, g4 = xw.shape
+    h = g4 // 4
+    out = xp.empty((seq, n, 2 * h), dtype=np.result_type(xw, h0, c0, w_hh))
+    wt = w_hh.T
+    hp, cp = h0, c0
+    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+        z = xp.matmul(hp, wt)
+        if b_hh is not None:
+            z += b_hh
+        z += xw[t]                 # xw + (h W^T + b): the step's rounding order
+        o = out[t]
+        s = _sigmoid_fwd(xp, z)    # i, f, o (the g quarter is unused): LstmCell's values
+        cn = o[:, h:]
+        xp.multiply(s[:, h:2 * h], cp, out=cn)
+        cn += s[:, :h] * xp.tanh(z[:, 2 * h:3 * h])
+        xp.multiply(s[:, 3 * h:], xp.tanh(cn), out=o[:, :h])
+        if mask is not None and not mask[t].all():    # packed: finished samples keep state
+            dead = ~mask[t]
+            o[dead, :h] = hp[dead]
+            o[dead, h:] = cp[dead]
+        hp, cp = o[:, :h], o[:, h:]
+    return out
+
+
+def _prev_states(xp, out, h0, c0, reverse):
+    """Each step's incoming (h, c), (L, N, H) each, from the states ``out`` = [h | c]."""
+    h = h0.shape[-1]
+    first = xp.concatenate([h0, c0], -1)[None]
+    prev = xp.concatenate([out[1:], first] if reverse else [first, out[:-1]], 0)
+    return prev[..., :h], prev[..., h:]
+
+
+def _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse):
+    """(dxw, dh0, dc0, dw_hh, db_hh) of _lstm_layer_fwd for the gradient ``gout`` of its
+    states [h | c] (L, N, 2H); db_hh None without a bias."""
+    seq, n, g4 = xw.shape
+    h = g4 // 4
+    hp, cp = _prev_states(xp, out, h0, c0, reverse)
+    z = xp.matmul(hp.reshape(-1, h), w_hh.T).reshape(seq, n, g4)
+    if b_hh is not None:
+        z += b_hh
+    z += xw
+    s = _sigmoid_fwd(xp, z)
+    i, f, o = s[..., :h], s[..., h:2 * h], s[..., 3 * h:]
+    g = xp.tanh(z[..., 2 * h:3 * h])
+    tc = xp.tanh(out[..., h:])
+    # dz = [dcn g i(1-i) | dcn c f(1-f) | dcn i(1-g^2) | dh tc o(1-o)], dcn = dc + dh o(1-tc^2)
+    pc = xp.concatenate([g * i * (1 - i), cp * f * (1 - f), i * (1 - g * g)], -1)
+    pc = pc.reshape(seq, n, 3, h)
+    po = tc * o * (1 - o)
+    a = o * (1 - tc * tc)
+    dz = xp.empty((seq, n, g4), dtype=np.result_type(gout, z))
+    dh = xp.zeros_like(h0, dtype=dz.dtype)
+    dc = xp.zeros_like(c0, dtype=dz.dtype)
+    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+        gh = gout[t, :, :h] + dh
+        gc = gout[t, :, h:] + dc
+        dcn = gh * a[t]
+        dcn += gc
+        dzt = dz[t]
+        xp.multiply(pc[t], dcn[:, None, :], out=dzt[:, :3 * h].reshape(n, 3, h))
+        xp.multiply(po[t], gh, out=dzt[:, 3 * h:])
+        dc = dcn * f[t]
+        if mask is not None and not mask[t].all():    # finished samples: state passes through
+            dead = ~mask[t]
+            dzt[dead] = 0
+            dc[dead] = gc[dead]
+            dh = xp.matmul(dzt, w_hh)
+            dh[dead] = gh[dead]
+        else:
+            dh = xp.matmul(dzt, w_hh)
+    flat = dz.reshape(-1, g4)
+    dw = xp.matmul(flat.T, hp.reshape(-1, h))
+    db = flat.sum(0) if b_hh is not None else None
+    return dz, dh, dc, dw, db
+
+
+def _lstm_layer_grad_tensors(gout, xw, h0, c0, w_hh, b_hh, mask, reverse):
+    """_lstm_layer_grad in recorded Tensor ops (create_graph): the forward again step by step,
+    then the cell gradient of each step in Tensor ops."""
+    seq, h = xw.shape[0], h0.shape[-1]
+    order = range(seq - 1, -1, -1) if reverse else range(seq)
+    hp, cp = h0, c0
+    steps = {}
+    for t in order:
+        z = hp.matmul(w_hh.t())
+        z = xw[t] + (z if b_hh is None else z + b_hh)
+        hn, cn = lstm_cell(z, cp)
+        if mask is not None:
+            m = mask[t].unsqueeze(-1)
+            hn, cn = where(m, hn, hp), where(m, cn, cp)
+        steps[t] = (z, hp, cp)
+        hp, cp = hn, cn
+    dh = dc = dw = db = None
+    dzs = [None] * seq
+    for t in reversed(order):
+        z, hp, cp = steps[t]
+        gh, gc = gout[t, :, :h], gout[t, :, h:]
+        if dh is not None:
+            gh, gc = gh + dh, gc + dc
+        dz, dcp = _lstm_cell_grad(lambda u: u.sigmoid(), lambda u: u.tanh(),
+                                  lambda ts: cat(ts, -1), cat([gh, gc], -1), z, cp)
+        dhp = dz.matmul(w_hh)
+        if mask is not None:
+            m = mask[t].unsqueeze(-1)
+            dz, dcp, dhp = dz * m, where(m, dcp, gc), where(m, dhp, gh)
+        dzs[t] = dz
+        dwt = dz.t().matmul(hp)
+        dw = dwt if dw is None else dw + dwt
+        if b_hh is not None:
+            db = dz.sum(0) if db is None else db + dz.sum(0)
+        dh, dc = dhp, dcp
+    return stack(dzs, 0), dh, dc, dw, db
+
+
+@register
+class LstmLayer(Op):
+    """The states [h_t | c_t] (L, N, 2H) of one LSTM layer and direction over a sequence, from
+    the input projections xw (L, N, 4H) (x W_ih^T + b_ih, gates [i | f | g | o]), the initial
+    state h0, c0 (N, H), the recurrent weight w_hh (4H, H) and bias b_hh (4H,) or None;
+    ``mask`` (L, N) bool or None: sample b's state changes only at steps where it is True
+    (packed sequences); ``reverse``: run from the last step to the first. The same values per
+    step as nn.LSTM's step (xw + (h W_hh^T + b_hh), then LstmCell)."""
+    name, kind, onnx, saves = "lstm_layer", "library", None, "both"
+
+    @staticmethod
+    def forward(xp, xw, h0, c0, w_hh, b_hh=None, mask=None, reverse=False):
+        return _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        xw, h0, c0, w_hh, b_hh, mask = (tuple(ctx.saved) + (None, None))[:6]
+        reverse = ctx.attrs.get("reverse", False)
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            return _lstm_layer_grad_tensors(g, xw, h0, c0, w_hh, b_hh, mask, reverse) + (None,)
+        r = apply(LstmLayerBackward, g, xw, h0, c0, w_hh, b_hh, mask, ctx.out, reverse=reverse)
+        sizes = [xw.shape, h0.shape, c0.shape, w_hh.shape] + ([b_hh.shape] if b_hh is not None
+                                                              else [])
+        grads, at = [], 0
+        for shape in sizes:
+            k = math.prod(shape)
+            grads.append(r[at:at + k].reshape(shape))
+            at += k
+        return tuple(grads) + (None,) * (6 - len(grads))
+
+    @staticmethod
+    def check(xw, h0, c0, w_hh, b_hh=None, mask=None):
+        n4 = xw.shape[-1] if xw.ndim == 3 else 0
+        h = n4 // 4
+        lead = tuple(xw.shape[1:2])
+        if xw.ndim != 3 or n4 % 4 or tuple(h0.shape) != lead + (h,) or \
+                tuple(c0.shape) != lead + (h,) or tuple(w_hh.shape) != (n4, h) or \
+                (b_hh is not None and tuple(b_hh.shape) != (n4,)) or \
+                (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
+            raise ShapeError(
+                f"lstm_layer: expected projections (L, N, 4H), states (N, H), weight (4H, H), "
+                f"bias (4H,) and mask (L, N), got {fmt_shape(xw.shape)}, {fmt_shape(h0.shape)}, "
+                f"{fmt_shape(c0.shape)}, {fmt_shape(w_hh.shape)}"
+                + (f", {fmt_shape(b_hh.shape)}" if b_hh is not None else "")
+                + (f", {fmt_shape(mask.shape)}" if mask is not None else ""))
+
+
+@register
+class LstmLayerBackward(Op):
+    """The gradients of LstmLayer's inputs xw, h0, c0, w_hh (and b_hh), flattened and joined
+    into one 1-d array (first-order only, as LstmCellBackward)."""
+    name, kind, onnx, differentiable = "lstm_layer_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse=False):
+        grads = _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse)
+        return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+
+
+def lstm_layer(xw, h0, c0, w_hh, b_hh=None, mask=None, reverse=False):
+    """One LSTM layer and direction over a whole sequence: (output (L, N, H), h_n, c_n) from
+    the input projections ``xw`` (L, N, 4H), the initial ``h0``, ``c0`` (N, H) and the
+    recurrent ``w_hh`` (4H, H), ``b_hh`` (see LstmLayer); nn.LSTM calls it (not a torch
+    function)."""
+    LstmLayer.check(xw, h0, c0, w_hh, b_hh, mask)
+    out = apply(LstmLayer, xw, h0, c0, w_hh, b_hh, mask, reverse=reverse)
+    h = h0.shape[-1]
+    last = 0 if reverse else -1
+    return out[..., :h], out[last, :, :h], out[last, :, h:]

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as TF
 
+import cadenza
 import cadenza.ops as ops
 from opinfo_base import (FLOAT, INTS, NUM, ALL, HALF, Const, DT, S, Err, Maker,  # noqa: F401
                          OpInfo)  # (re-exported: the table's consumers import from here)
@@ -546,6 +547,40 @@ add(OpInfo("gru_cell", lambda m: [S(m(3, 6), m(3, 6), m(3, 2)), S(m(6), m(6), m(
                                   S(m(2, 3, 9), m(2, 3, 9), m(2, 3, 3))],
            cd=_gru_cell, th=_th_gru_cell, prims=("gru_cell", "gru_cell_backward"),
            errors=(Err(lambda m: S(m(3, 6), m(3, 6), m(3, 3)), RuntimeError),)))
+
+from cadenza.ops.activation import lstm_layer as _lstm_layer  # noqa: E402
+
+
+def _cd_lstm_layer(xw, h0, c0, w, b=None, lengths=None, reverse=False):
+    mask = None if lengths is None else cadenza.tensor(
+        np.arange(xw.shape[0])[:, None] < np.asarray(lengths)[None])
+    out, _, c_n = _lstm_layer(xw, h0, c0, w, b, mask, reverse=reverse)
+    return ops.cat([out.reshape(-1), c_n.reshape(-1)])
+
+
+def _th_lstm_layer(xw, h0, c0, w, b=None, lengths=None, reverse=False):
+    h, c, outs = h0, c0, [None] * xw.shape[0]
+    for t in (range(xw.shape[0] - 1, -1, -1) if reverse else range(xw.shape[0])):
+        z = xw[t] + (h @ w.T + (b if b is not None else 0))
+        hc = _th_lstm_cell(z, c)
+        hn, cn = hc.chunk(2, -1)
+        if lengths is not None:
+            live = (torch.tensor(lengths) > t)[:, None]
+            hn, cn = torch.where(live, hn, h), torch.where(live, cn, c)
+        h, c, outs[t] = hn, cn, hn
+    return torch.cat([torch.stack(outs).reshape(-1), c.reshape(-1)])
+
+
+# nn.LSTM's time loop (one layer and direction; lengths: a packed batch's, as a mask)
+add(OpInfo("lstm_layer", lambda m: [S(m(2, 1, 4), m(1, 1), m(1, 1), m(4, 1), m(4)),
+                                    S(m(2, 1, 4), m(1, 1), m(1, 1), m(4, 1), reverse=True),
+                                    S(m(3, 2, 8), m(2, 2), m(2, 2), m(8, 2), m(8)),
+                                    S(m(4, 3, 8), m(3, 2), m(3, 2), m(8, 2), m(8),
+                                      lengths=(4, 1, 2)),
+                                    S(m(4, 3, 8), m(3, 2), m(3, 2), m(8, 2), m(8),
+                                      lengths=(2, 4, 3), reverse=True)],
+           cd=_cd_lstm_layer, th=_th_lstm_layer, prims=("lstm_layer", "lstm_layer_backward"),
+           errors=(Err(lambda m: S(m(3, 2, 8), m(2, 3), m(2, 2), m(8, 2)), RuntimeError),)))
 
 # fused norms, softmaxes and cross entropy (cadenza/ops/normalization.py, softmax_fused.py),
 # reached through their functional wrappers; the (300, 128) samples span several blocks

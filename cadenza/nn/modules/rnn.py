@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
 from ...ops import cat, stack, where
+from ...ops.activation import lstm_layer
 from ..utils.rnn import PackedSequence, _pack, pad_packed_sequence
 from .. import functional as F, init
 from ..parameter import Parameter
@@ -127,7 +130,8 @@ class RNNBase(Module):
         lstm = self.mode == "LSTM"
         h_out, c_out = [], []
         seq_len = x.shape[0]
-        live = None if lengths is None else \
+        mask = None
+        live = None if lengths is None or (lstm and not self.proj_size) else \
             [C.tensor((lengths > t).reshape(-1, 1), device=x.device) for t in range(seq_len)]
         for layer in range(self.num_layers):
             outs_dir = []
@@ -135,6 +139,16 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(layer, d)
                 xw = F.linear(x, w_ih, b_ih)                  # (L, N, gates * H)
                 idx = layer * dirs + d
+                if lstm and w_hr is None:   # the whole time loop as one primitive
+                    if lengths is not None and mask is None:
+                        mask = C.tensor(np.arange(seq_len)[:, None] < lengths.reshape(1, -1),
+                                        device=x.device)
+                    out, h_n, c_n = lstm_layer(xw, h0[idx], c0[idx], w_hh, b_hh, mask,
+                                               reverse=bool(d))
+                    outs_dir.append(out)
+                    h_out.append(h_n)
+                    c_out.append(c_n)
+                    continue
                 state = (h0[idx], c0[idx]) if lstm else h0[idx]
                 outs = [None] * seq_len
                 order = range(seq_len - 1, -1, -1) if d else range(seq_len)
