@@ -358,6 +358,65 @@ _SIGNATURES.update({"maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                     "bn_stats": [_P, _P] + [_L] * 3, "bn_apply": [_P] * 5 + [_L] * 3 + [_D],
                     "bn_bwd": [_P] * 5 + [_L] * 3 + [_D], "bn_param": [_P] * 4 + [_L] * 3 + [_D]})
 
+# nn.LSTM's step (ops/activation.py's lstm_layer): the elementwise part of one time step in one
+# pass, instead of ~20 NumPy calls over (N, 4H) gates. Sigmoid splits by sign as the C lowering
+# of ops/unary.py's Sigmoid does; exp/tanh are libm's (within a few ulp of NumPy's, not bitwise:
+# the NumPy form is the fallback).
+_RNN_TEMPLATE = r"""
+#define CZ_SIG(x, E) ((x) >= 0 ? 1 / (1 + E(-(x))) : E(x) / (1 + E(x)))
+#define DEFINE_RNN(T, S, E, TH)                                                               \
+/* out = [h' | c'] (N, 2H) from the gates z = [i | f | g | o] (N, 4H) and c (row stride ldc): \
+   c' = sig(f) c + sig(i) tanh(g), h' = sig(o) tanh(c') */                                    \
+void cz_lstm_fwd_##S(const T* restrict z, const T* restrict c, T* restrict out, long N,       \
+                     long H, long ldc) {                                                      \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict zr = z + n * 4 * H; const T* restrict cr = c + n * ldc;             \
+        T* restrict o = out + n * 2 * H;                                                      \
+        for (long j = 0; j < H; j++) {                                                        \
+            T i = CZ_SIG(zr[j], E), f = CZ_SIG(zr[H + j], E), g = TH(zr[2 * H + j]);          \
+            T og = CZ_SIG(zr[3 * H + j], E);                                                  \
+            T cn = f * cr[j] + i * g;                                                         \
+            o[H + j] = cn; o[j] = og * TH(cn);                                                \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* one step back: gh = gout_h + dh (dh NULL: 0), gc = gout_c + dc, dcn = gc + gh o (1-tc^2),\
+   dz = [dcn g i(1-i) | dcn c f(1-f) | dcn i(1-g^2) | gh tc o(1-o)], dc <- dcn f; rows with   \
+   live[n] == 0 (live NULL: all live) pass through: dz = 0, dc <- gc. gh is written to ghout. \
+   gout (N, 2H); z (N, 4H); c, cn: the step's incoming and outgoing cell state, row strides   \
+   ldc, ldn; dc, ghout (N, H) */                                                              \
+void cz_lstm_bwd_##S(const T* restrict gout, const T* restrict dh, T* restrict dc,            \
+                     const T* restrict z, const T* restrict c, const T* restrict cn,          \
+                     const unsigned char* restrict live, T* restrict dz, T* restrict ghout,   \
+                     long N, long H, long ldc, long ldn) {                                    \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict zr = z + n * 4 * H; const T* restrict gr = gout + n * 2 * H;        \
+        T* restrict d = dz + n * 4 * H; T* restrict dcr = dc + n * H;                         \
+        T* restrict ghr = ghout + n * H;                                                      \
+        int on = live == NULL || live[n];                                                     \
+        for (long j = 0; j < H; j++) {                                                        \
+            T gh = gr[j] + (dh ? dh[n * H + j] : 0), gc = gr[H + j] + dcr[j];                 \
+            ghr[j] = gh;                                                                      \
+            if (!on) {                                                                        \
+                d[j] = d[H + j] = d[2 * H + j] = d[3 * H + j] = 0; dcr[j] = gc; continue;     \
+            }                                                                                 \
+            T i = CZ_SIG(zr[j], E), f = CZ_SIG(zr[H + j], E), g = TH(zr[2 * H + j]);          \
+            T o = CZ_SIG(zr[3 * H + j], E), tc = TH(cn[n * ldn + j]);                         \
+            T dcn = gc + gh * (o * (1 - tc * tc));                                            \
+            d[j] = dcn * (g * i * (1 - i));                                                   \
+            d[H + j] = dcn * (c[n * ldc + j] * f * (1 - f));                                  \
+            d[2 * H + j] = dcn * (i * (1 - g * g));                                           \
+            d[3 * H + j] = gh * (tc * o * (1 - o));                                           \
+            dcr[j] = dcn * f;                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+}
+
+DEFINE_RNN(float, f32, expf, tanhf)
+DEFINE_RNN(double, f64, exp, tanh)
+"""
+_SIGNATURES.update({"lstm_fwd": [_P] * 3 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4})
+
 
 def lib():
     """The ctypes library, built (or loaded from the disk cache) on the first call; None when
@@ -367,7 +426,7 @@ def lib():
         _state["lib"] = None
         if cbuild.compiler() is not None:
             try:
-                built = cbuild.build(_TEMPLATE + _CNN_TEMPLATE)[0]
+                built = cbuild.build(_TEMPLATE + _CNN_TEMPLATE + _RNN_TEMPLATE)[0]
             except (cbuild.CompileError, OSError):
                 built = None
             if built is not None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._dispatch import state as _state
+from ..backend import ckernels
 from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
 from .binary import where
@@ -395,10 +396,25 @@ def gru_cell(xw, hw, h):
 # layer and direction, and backward one more: the gate pre-activations of every step come back
 # from the saved states in ONE GEMM, the gate derivatives in whole-sequence passes, and only
 # the recurrence dz_t -> dh_{t-1} = dz_t W_hh runs per step.
+def _lstm_kernel(xp, name, *arrays):
+    """The C kernel ``name`` of backend/ckernels.py when the arrays (None skipped) are host
+    arrays of one float32/float64 dtype and the library is built, else None (NumPy form)."""
+    arrays = [a for a in arrays if a is not None]
+    dt = arrays[0].dtype
+    if xp is not np or not ckernels.enabled or dt not in (np.float32, np.float64) or \
+            any(type(a) is not np.ndarray or a.dtype != dt for a in arrays):
+        return None
+    built = ckernels.lib()
+    return None if built is None else getattr(built, f"cz_{name}_{ckernels._SUFFIX[dt]}")
+
+
 def _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse):
     seq, n, g4 = xw.shape
     h = g4 // 4
     out = xp.empty((seq, n, 2 * h), dtype=np.result_type(xw, h0, c0, w_hh))
+    kern = _lstm_kernel(xp, "lstm_fwd", xw, h0, c0, w_hh, b_hh)
+    if kern is not None:
+        c0 = np.ascontiguousarray(c0)
     wt = w_hh.T
     hp, cp = h0, c0
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
@@ -407,11 +423,14 @@ def _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse):
             z += b_hh
         z += xw[t]                 # xw + (h W^T + b): the step's rounding order
         o = out[t]
-        s = _sigmoid_fwd(xp, z)    # i, f, o (the g quarter is unused): LstmCell's values
-        cn = o[:, h:]
-        xp.multiply(s[:, h:2 * h], cp, out=cn)
-        cn += s[:, :h] * xp.tanh(z[:, 2 * h:3 * h])
-        xp.multiply(s[:, 3 * h:], xp.tanh(cn), out=o[:, :h])
+        if kern is not None:       # c's rows: c0's (H apart) or the last step's (2H apart)
+            kern(z.ctypes.data, cp.ctypes.data, o.ctypes.data, n, h, cp.strides[0] // cp.itemsize)
+        else:
+            s = _sigmoid_fwd(xp, z)    # i, f, o (the g quarter is unused): LstmCell's values
+            cn = o[:, h:]
+            xp.multiply(s[:, h:2 * h], cp, out=cn)
+            cn += s[:, :h] * xp.tanh(z[:, 2 * h:3 * h])
+            xp.multiply(s[:, 3 * h:], xp.tanh(cn), out=o[:, :h])
         if mask is not None and not mask[t].all():    # packed: finished samples keep state
             dead = ~mask[t]
             o[dead, :h] = hp[dead]
@@ -438,6 +457,9 @@ def _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse):
     if b_hh is not None:
         z += b_hh
     z += xw
+    kern = _lstm_kernel(xp, "lstm_bwd", gout, xw, h0, c0, w_hh, b_hh, out)
+    if kern is not None:
+        return _lstm_layer_grad_c(kern, gout, w_hh, b_hh, mask, out, reverse, hp, cp, z)
     s = _sigmoid_fwd(xp, z)
     i, f, o = s[..., :h], s[..., h:2 * h], s[..., 3 * h:]
     g = xp.tanh(z[..., 2 * h:3 * h])
@@ -471,6 +493,34 @@ def _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse):
     dw = xp.matmul(flat.T, hp.reshape(-1, h))
     db = flat.sum(0) if b_hh is not None else None
     return dz, dh, dc, dw, db
+
+
+def _lstm_layer_grad_c(kern, gout, w_hh, b_hh, mask, out, reverse, hp, cp, z):
+    """_lstm_layer_grad's loop with each step's elementwise part in one C call (hp, cp: the
+    incoming states, views 2H apart; z: the gates of every step)."""
+    seq, n, g4 = z.shape
+    h = g4 // 4
+    gout = np.ascontiguousarray(gout)
+    live = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
+    dz = np.empty_like(z)
+    dc = np.zeros((n, h), dtype=z.dtype)
+    gh = np.empty((n, h), dtype=z.dtype)
+    dh = None
+    step = out.itemsize * h    # from a row's h to its c
+    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+        dzt = dz[t]
+        kern(gout[t].ctypes.data, None if dh is None else dh.ctypes.data, dc.ctypes.data,
+             z[t].ctypes.data, cp[t].ctypes.data, out[t].ctypes.data + step,
+             None if live is None else live[t].ctypes.data, dzt.ctypes.data, gh.ctypes.data,
+             n, h, 2 * h, 2 * h)
+        dh = np.matmul(dzt, w_hh)
+        if live is not None and not live[t].all():
+            dead = live[t] == 0
+            dh[dead] = gh[dead]
+    flat = dz.reshape(-1, g4)
+    dw = np.matmul(flat.T, hp.reshape(-1, h))
+    db = flat.sum(0) if b_hh is not None else None
+    return dz, (np.zeros_like(dc) if dh is None else dh), dc, dw, db
 
 
 def _lstm_layer_grad_tensors(gout, xw, h0, c0, w_hh, b_hh, mask, reverse):
