@@ -363,59 +363,87 @@ _SIGNATURES.update({"maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
 # of ops/unary.py's Sigmoid does; exp/tanh are libm's (within a few ulp of NumPy's, not bitwise:
 # the NumPy form is the fallback).
 _RNN_TEMPLATE = r"""
-#define CZ_SIG(x, E) ((x) >= 0 ? 1 / (1 + E(-(x))) : E(x) / (1 + E(x)))
-#define DEFINE_RNN(T, S, E, TH)                                                               \
-/* out = [h' | c'] (N, 2H) from the gates z = [i | f | g | o] (N, 4H) and c (row stride ldc): \
-   c' = sig(f) c + sig(i) tanh(g), h' = sig(o) tanh(c') */                                    \
-void cz_lstm_fwd_##S(const T* restrict z, const T* restrict c, T* restrict out, long N,       \
-                     long H, long ldc) {                                                      \
+#ifdef CZ_VECTOR_MATH
+/* glibc's libmvec: SIMD exp/tanh, so the step loops below vectorise (as in codegen/render_c) */
+#pragma omp declare simd notinbranch
+extern float (expf)(float);
+#pragma omp declare simd notinbranch
+extern double (exp)(double);
+#pragma omp declare simd notinbranch
+extern float (tanhf)(float);
+#pragma omp declare simd notinbranch
+extern double (tanh)(double);
+#endif
+/* no-trapping-math: lets GCC turn the sign split's select into vector blends (the values are
+   IEEE's either way; only the assumption that a comparison may trap goes) */
+#define CZ_RNN_FN __attribute__((optimize("no-trapping-math")))
+#define DEFINE_RNN(T, S, E, TH, AB)                                                           \
+/* sigmoid split by sign, as the C lowering of ops/unary.py's Sigmoid (branch-free: selects) */ \
+static inline CZ_RNN_FN T cz_sig_##S(T x) {                                                   \
+    T e = E(-AB(x)), d = 1 + e, p = 1 / d, q = e / d;                                         \
+    return x >= 0 ? p : q;                                                                    \
+}                                                                                             \
+/* out = [h' | c'] (N, 2H) from the gates z = (hw + b) + xw, [i | f | g | o] (N, 4H) each (b  \
+   (4H,)), and c (row stride ldc): c' = sig(f) c + sig(i) tanh(g), h' = sig(o) tanh(c')       \
+   */                                                                                         \
+CZ_RNN_FN void cz_lstm_fwd_##S(const T* restrict hw, const T* restrict b, const T* restrict xw, \
+                     const T* restrict c, T* restrict out, long N, long H, long ldc) {        \
     for (long n = 0; n < N; n++) {                                                            \
-        const T* restrict zr = z + n * 4 * H; const T* restrict cr = c + n * ldc;             \
-        T* restrict o = out + n * 2 * H;                                                      \
+        const T* restrict hr = hw + n * 4 * H; const T* restrict xr = xw + n * 4 * H;         \
+        const T* restrict cr = c + n * ldc; T* restrict o = out + n * 2 * H;                  \
+        _Pragma("omp simd")                                                                   \
         for (long j = 0; j < H; j++) {                                                        \
-            T i = CZ_SIG(zr[j], E), f = CZ_SIG(zr[H + j], E), g = TH(zr[2 * H + j]);          \
-            T og = CZ_SIG(zr[3 * H + j], E);                                                  \
+            T zi = (hr[j] + b[j]) + xr[j];                                                    \
+            T zf = (hr[H + j] + b[H + j]) + xr[H + j];                                        \
+            T zg = (hr[2 * H + j] + b[2 * H + j]) + xr[2 * H + j];                            \
+            T zo = (hr[3 * H + j] + b[3 * H + j]) + xr[3 * H + j];                            \
+            T i = cz_sig_##S(zi), f = cz_sig_##S(zf), g = TH(zg), og = cz_sig_##S(zo);        \
             T cn = f * cr[j] + i * g;                                                         \
             o[H + j] = cn; o[j] = og * TH(cn);                                                \
         }                                                                                     \
     }                                                                                         \
 }                                                                                             \
-/* one step back: gh = gout_h + dh (dh NULL: 0), gc = gout_c + dc, dcn = gc + gh o (1-tc^2),\
+/* one step back: gh = gout_h + dh, gc = gout_c + dc, dcn = gc + gh o (1-tc^2),               \
    dz = [dcn g i(1-i) | dcn c f(1-f) | dcn i(1-g^2) | gh tc o(1-o)], dc <- dcn f; rows with   \
    live[n] == 0 (live NULL: all live) pass through: dz = 0, dc <- gc. gh is written to ghout. \
    gout (N, 2H); z (N, 4H); c, cn: the step's incoming and outgoing cell state, row strides   \
    ldc, ldn; dc, ghout (N, H) */                                                              \
-void cz_lstm_bwd_##S(const T* restrict gout, const T* restrict dh, T* restrict dc,            \
+CZ_RNN_FN void cz_lstm_bwd_##S(const T* restrict gout, const T* restrict dh, T* restrict dc,  \
                      const T* restrict z, const T* restrict c, const T* restrict cn,          \
                      const unsigned char* restrict live, T* restrict dz, T* restrict ghout,   \
                      long N, long H, long ldc, long ldn) {                                    \
     for (long n = 0; n < N; n++) {                                                            \
         const T* restrict zr = z + n * 4 * H; const T* restrict gr = gout + n * 2 * H;        \
+        const T* restrict cr = c + n * ldc; const T* restrict cnr = cn + n * ldn;             \
+        const T* restrict dhr = dh + n * H;                                                   \
         T* restrict d = dz + n * 4 * H; T* restrict dcr = dc + n * H;                         \
         T* restrict ghr = ghout + n * H;                                                      \
-        int on = live == NULL || live[n];                                                     \
-        for (long j = 0; j < H; j++) {                                                        \
-            T gh = gr[j] + (dh ? dh[n * H + j] : 0), gc = gr[H + j] + dcr[j];                 \
-            ghr[j] = gh;                                                                      \
-            if (!on) {                                                                        \
-                d[j] = d[H + j] = d[2 * H + j] = d[3 * H + j] = 0; dcr[j] = gc; continue;     \
+        if (live != NULL && !live[n]) {                                                       \
+            for (long j = 0; j < H; j++) {                                                    \
+                ghr[j] = gr[j] + dhr[j]; dcr[j] = gr[H + j] + dcr[j];                         \
+                d[j] = d[H + j] = d[2 * H + j] = d[3 * H + j] = 0;                            \
             }                                                                                 \
-            T i = CZ_SIG(zr[j], E), f = CZ_SIG(zr[H + j], E), g = TH(zr[2 * H + j]);          \
-            T o = CZ_SIG(zr[3 * H + j], E), tc = TH(cn[n * ldn + j]);                         \
+            continue;                                                                         \
+        }                                                                                     \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T gh = gr[j] + dhr[j], gc = gr[H + j] + dcr[j];                                   \
+            T i = cz_sig_##S(zr[j]), f = cz_sig_##S(zr[H + j]), g = TH(zr[2 * H + j]);        \
+            T o = cz_sig_##S(zr[3 * H + j]), tc = TH(cnr[j]);                                 \
             T dcn = gc + gh * (o * (1 - tc * tc));                                            \
             d[j] = dcn * (g * i * (1 - i));                                                   \
-            d[H + j] = dcn * (c[n * ldc + j] * f * (1 - f));                                  \
+            d[H + j] = dcn * (cr[j] * f * (1 - f));                                           \
             d[2 * H + j] = dcn * (i * (1 - g * g));                                           \
             d[3 * H + j] = gh * (tc * o * (1 - o));                                           \
-            dcr[j] = dcn * f;                                                                 \
+            dcr[j] = dcn * f; ghr[j] = gh;                                                    \
         }                                                                                     \
     }                                                                                         \
 }
 
-DEFINE_RNN(float, f32, expf, tanhf)
-DEFINE_RNN(double, f64, exp, tanh)
+DEFINE_RNN(float, f32, expf, tanhf, fabsf)
+DEFINE_RNN(double, f64, exp, tanh, fabs)
 """
-_SIGNATURES.update({"lstm_fwd": [_P] * 3 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4})
+_SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4})
 
 
 def lib():

@@ -414,7 +414,7 @@ def _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse):
     out = xp.empty((seq, n, 2 * h), dtype=np.result_type(xw, h0, c0, w_hh))
     kern = _lstm_kernel(xp, "lstm_fwd", xw, h0, c0, w_hh, b_hh)
     if kern is not None:
-        c0 = np.ascontiguousarray(c0)
+        return _lstm_layer_fwd_c(kern, xw, h0, c0, w_hh, b_hh, mask, reverse, out)
     wt = w_hh.T
     hp, cp = h0, c0
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
@@ -423,19 +423,42 @@ def _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse):
             z += b_hh
         z += xw[t]                 # xw + (h W^T + b): the step's rounding order
         o = out[t]
-        if kern is not None:       # c's rows: c0's (H apart) or the last step's (2H apart)
-            kern(z.ctypes.data, cp.ctypes.data, o.ctypes.data, n, h, cp.strides[0] // cp.itemsize)
-        else:
-            s = _sigmoid_fwd(xp, z)    # i, f, o (the g quarter is unused): LstmCell's values
-            cn = o[:, h:]
-            xp.multiply(s[:, h:2 * h], cp, out=cn)
-            cn += s[:, :h] * xp.tanh(z[:, 2 * h:3 * h])
-            xp.multiply(s[:, 3 * h:], xp.tanh(cn), out=o[:, :h])
+        s = _sigmoid_fwd(xp, z)    # i, f, o (the g quarter is unused): LstmCell's values
+        cn = o[:, h:]
+        xp.multiply(s[:, h:2 * h], cp, out=cn)
+        cn += s[:, :h] * xp.tanh(z[:, 2 * h:3 * h])
+        xp.multiply(s[:, 3 * h:], xp.tanh(cn), out=o[:, :h])
         if mask is not None and not mask[t].all():    # packed: finished samples keep state
             dead = ~mask[t]
             o[dead, :h] = hp[dead]
             o[dead, h:] = cp[dead]
         hp, cp = o[:, :h], o[:, h:]
+    return out
+
+
+def _lstm_layer_fwd_c(kern, xw, h0, c0, w_hh, b_hh, mask, reverse, out):
+    """_lstm_layer_fwd's loop with each step's gate sums and cell in one C call: per step a
+    GEMM, the call, and the packed batch's finished rows copied back."""
+    seq, n, g4 = xw.shape
+    h = g4 // 4
+    xw = np.ascontiguousarray(xw)
+    wt = w_hh.T
+    hw = np.empty((n, g4), dtype=out.dtype)
+    b = np.zeros(g4, out.dtype) if b_hh is None else np.ascontiguousarray(b_hh)
+    hwp, bp, xwp, outp = hw.ctypes.data, b.ctypes.data, xw.ctypes.data, out.ctypes.data
+    xs, os_, hsz = xw.strides[0], out.strides[0], h * out.itemsize
+    hp, cp = h0, np.ascontiguousarray(c0)
+    cpp, ldc = cp.ctypes.data, h
+    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+        np.matmul(hp, wt, out=hw)
+        o = out[t]
+        kern(hwp, bp, xwp + t * xs, cpp, outp + t * os_, n, h, ldc)
+        if mask is not None and not mask[t].all():    # packed: finished samples keep state
+            dead = ~mask[t]
+            o[dead, :h] = hp[dead]
+            o[dead, h:] = cp[dead]
+        hp, cp = o[:, :h], o[:, h:]
+        cpp, ldc = outp + t * os_ + hsz, 2 * h
     return out
 
 
@@ -505,22 +528,24 @@ def _lstm_layer_grad_c(kern, gout, w_hh, b_hh, mask, out, reverse, hp, cp, z):
     dz = np.empty_like(z)
     dc = np.zeros((n, h), dtype=z.dtype)
     gh = np.empty((n, h), dtype=z.dtype)
-    dh = None
-    step = out.itemsize * h    # from a row's h to its c
+    dh = np.zeros((n, h), dtype=z.dtype)
+    dhp = dh.ctypes.data
+    # the arrays' addresses, and each one's step (bytes per time step)
+    gp, dcp, zp, cpp, outp, dzp, ghp = (a.ctypes.data for a in (gout, dc, z, cp, out, dz, gh))
+    gs, zs, cs, os_ = gout.strides[0], z.strides[0], cp.strides[0], out.strides[0]
+    hsz = out.itemsize * h    # from a row's h to its c
+    lp = None if live is None else live.ctypes.data
     for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
-        dzt = dz[t]
-        kern(gout[t].ctypes.data, None if dh is None else dh.ctypes.data, dc.ctypes.data,
-             z[t].ctypes.data, cp[t].ctypes.data, out[t].ctypes.data + step,
-             None if live is None else live[t].ctypes.data, dzt.ctypes.data, gh.ctypes.data,
-             n, h, 2 * h, 2 * h)
-        dh = np.matmul(dzt, w_hh)
+        kern(gp + t * gs, dhp, dcp, zp + t * zs, cpp + t * cs, outp + t * os_ + hsz,
+             None if lp is None else lp + t * n, dzp + t * zs, ghp, n, h, 2 * h, 2 * h)
+        np.matmul(dz[t], w_hh, out=dh)
         if live is not None and not live[t].all():
             dead = live[t] == 0
             dh[dead] = gh[dead]
     flat = dz.reshape(-1, g4)
     dw = np.matmul(flat.T, hp.reshape(-1, h))
     db = flat.sum(0) if b_hh is not None else None
-    return dz, (np.zeros_like(dc) if dh is None else dh), dc, dw, db
+    return dz, dh, dc, dw, db
 
 
 def _lstm_layer_grad_tensors(gout, xw, h0, c0, w_hh, b_hh, mask, reverse):
