@@ -438,12 +438,63 @@ CZ_RNN_FN void cz_lstm_bwd_##S(const T* restrict gout, const T* restrict dh, T* 
             dcr[j] = dcn * f; ghr[j] = gh;                                                    \
         }                                                                                     \
     }                                                                                         \
+}                                                                                             \
+/* GRU: out = h' (N, H) from xw = x W_ih^T + b_ih and hw = h W_hh^T, [r | z | n] (N, 3H) each, \
+   b = b_hh (3H,) and h (row stride ldh): r, z = sig(xw + (hw + b)), n = tanh(xw_n + r (hw_n + \
+   b_n)), h' = (1 - z) n + z h */                                                             \
+CZ_RNN_FN void cz_gru_fwd_##S(const T* restrict hw, const T* restrict b, const T* restrict xw, \
+                              const T* restrict h, T* restrict out, long N, long H,           \
+                              long ldh) {                                                     \
+    for (long m = 0; m < N; m++) {                                                            \
+        const T* restrict hr = hw + m * 3 * H; const T* restrict xr = xw + m * 3 * H;         \
+        const T* restrict hp = h + m * ldh; T* restrict o = out + m * H;                      \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T r = cz_sig_##S(xr[j] + (hr[j] + b[j]));                                         \
+            T z = cz_sig_##S(xr[H + j] + (hr[H + j] + b[H + j]));                             \
+            T n = TH(r * (hr[2 * H + j] + b[2 * H + j]) + xr[2 * H + j]);                     \
+            o[j] = (1 - z) * n + z * hp[j];                                                   \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* one GRU step back, for g = gout + dh: dxw = [dr | dz | dn], dhw = [dr | dz | dn r] (N, 3H), \
+   gz = g z (the direct part of h's gradient), with dz = g (h - n) z (1-z), dn = g (1-z)       \
+   (1-n^2), dr = dn hn r (1-r), hn = hw_n + b_n; rows with live[n] == 0 (live NULL: all live)  \
+   pass through: dxw = dhw = 0, gz = g */                                                    \
+CZ_RNN_FN void cz_gru_bwd_##S(const T* restrict gout, const T* restrict dh,                   \
+                              const T* restrict hw, const T* restrict b,                      \
+                              const T* restrict xw, const T* restrict h,                      \
+                              const unsigned char* restrict live, T* restrict dxw,            \
+                              T* restrict dhw, T* restrict gz, long N, long H, long ldh) {    \
+    for (long m = 0; m < N; m++) {                                                            \
+        const T* restrict hr = hw + m * 3 * H; const T* restrict xr = xw + m * 3 * H;         \
+        const T* restrict hp = h + m * ldh; const T* restrict gr = gout + m * H;              \
+        const T* restrict dhr = dh + m * H; T* restrict gzr = gz + m * H;                     \
+        T* restrict dx = dxw + m * 3 * H; T* restrict dw = dhw + m * 3 * H;                   \
+        if (live != NULL && !live[m]) {                                                       \
+            for (long j = 0; j < H; j++) gzr[j] = gr[j] + dhr[j];                             \
+            for (long j = 0; j < 3 * H; j++) dx[j] = dw[j] = 0;                               \
+            continue;                                                                         \
+        }                                                                                     \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T g = gr[j] + dhr[j], hn = hr[2 * H + j] + b[2 * H + j];                          \
+            T r = cz_sig_##S(xr[j] + (hr[j] + b[j]));                                         \
+            T z = cz_sig_##S(xr[H + j] + (hr[H + j] + b[H + j]));                             \
+            T n = TH(r * hn + xr[2 * H + j]);                                                 \
+            T dz = g * (hp[j] - n) * z * (1 - z), dn = g * (1 - z) * (1 - n * n);             \
+            T dr = dn * hn * r * (1 - r);                                                     \
+            dx[j] = dw[j] = dr; dx[H + j] = dw[H + j] = dz;                                   \
+            dx[2 * H + j] = dn; dw[2 * H + j] = dn * r; gzr[j] = g * z;                       \
+        }                                                                                     \
+    }                                                                                         \
 }
 
 DEFINE_RNN(float, f32, expf, tanhf, fabsf)
 DEFINE_RNN(double, f64, exp, tanh, fabs)
 """
-_SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4})
+_SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4,
+                    "gru_fwd": [_P] * 5 + [_L] * 3, "gru_bwd": [_P] * 10 + [_L] * 3})
 
 
 def lib():

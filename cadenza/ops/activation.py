@@ -607,13 +607,8 @@ class LstmLayer(Op):
         if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
             return _lstm_layer_grad_tensors(g, xw, h0, c0, w_hh, b_hh, mask, reverse) + (None,)
         r = apply(LstmLayerBackward, g, xw, h0, c0, w_hh, b_hh, mask, ctx.out, reverse=reverse)
-        sizes = [xw.shape, h0.shape, c0.shape, w_hh.shape] + ([b_hh.shape] if b_hh is not None
-                                                              else [])
-        grads, at = [], 0
-        for shape in sizes:
-            k = math.prod(shape)
-            grads.append(r[at:at + k].reshape(shape))
-            at += k
+        grads = _unflatten(r, [xw.shape, h0.shape, c0.shape, w_hh.shape] + (
+            [b_hh.shape] if b_hh is not None else []))
         return tuple(grads) + (None,) * (6 - len(grads))
 
     @staticmethod
@@ -655,3 +650,189 @@ def lstm_layer(xw, h0, c0, w_hh, b_hh=None, mask=None, reverse=False):
     h = h0.shape[-1]
     last = 0 if reverse else -1
     return out[..., :h], out[last, :, :h], out[last, :, h:]
+
+
+# ----------------------------------------------------------------------------- GRU layer
+def _prev(xp, out, first, reverse):
+    """Each step's incoming state from the states ``out`` (L, N, K) and the initial one."""
+    return xp.concatenate([out[1:], first[None]] if reverse else [first[None], out[:-1]], 0)
+
+
+def _gru_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse):
+    seq, n, g3 = xw.shape
+    h = g3 // 3
+    out = xp.empty((seq, n, h), dtype=np.result_type(xw, h0, w_hh))
+    kern = _lstm_kernel(xp, "gru_fwd", xw, h0, w_hh, b_hh)
+    wt = w_hh.T
+    hp = h0
+    if kern is not None:
+        xw = np.ascontiguousarray(xw)
+        hw = np.empty((n, g3), dtype=out.dtype)
+        b = np.zeros(g3, out.dtype) if b_hh is None else np.ascontiguousarray(b_hh)
+        hwp, bp, xwp, outp = hw.ctypes.data, b.ctypes.data, xw.ctypes.data, out.ctypes.data
+        hp = np.ascontiguousarray(h0)
+        hpp, ldh = hp.ctypes.data, h
+    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+        o = out[t]
+        if kern is not None:
+            np.matmul(hp, wt, out=hw)
+            kern(hwp, bp, xwp + t * xw.strides[0], hpp, outp + t * out.strides[0], n, h, ldh)
+            hpp, ldh = outp + t * out.strides[0], h
+        else:
+            hw = xp.matmul(hp, wt)
+            if b_hh is not None:
+                hw += b_hh
+            o[...] = GruCell.forward(xp, xw[t], hw, hp)
+        if mask is not None and not mask[t].all():    # packed: finished samples keep state
+            dead = ~mask[t]
+            o[dead] = hp[dead]
+        hp = o
+    return out
+
+
+def _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse):
+    """(dxw, dh0, dw_hh, db_hh) of _gru_layer_fwd for the gradient ``gout`` of its states."""
+    seq, n, g3 = xw.shape
+    h = g3 // 3
+    hp = _prev(xp, out, h0, reverse)
+    hw = xp.matmul(hp.reshape(-1, h), w_hh.T).reshape(seq, n, g3)   # every step's h W^T
+    dt = np.result_type(gout, hw)
+    dxw = xp.empty((seq, n, g3), dtype=dt)
+    dhw = xp.empty((seq, n, g3), dtype=dt)
+    dh = xp.zeros((n, h), dtype=dt)
+    order = range(seq) if reverse else range(seq - 1, -1, -1)
+    kern = _lstm_kernel(xp, "gru_bwd", gout, xw, h0, w_hh, b_hh, out)
+    if kern is not None:
+        gout, xw = np.ascontiguousarray(gout), np.ascontiguousarray(xw)
+        b = np.zeros(g3, dt) if b_hh is None else np.ascontiguousarray(b_hh)
+        live = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
+        gz = np.empty((n, h), dtype=dt)
+        gp, dhp, hwp, bp, xwp, hpp, dxp, dwp, gzp = (a.ctypes.data for a in (
+            gout, dh, hw, b, xw, hp, dxw, dhw, gz))
+        gs, ws, xs, ps = gout.strides[0], hw.strides[0], xw.strides[0], hp.strides[0]
+        for t in order:
+            kern(gp + t * gs, dhp, hwp + t * ws, bp, xwp + t * xs, hpp + t * ps,
+                 None if live is None else live.ctypes.data + t * n, dxp + t * ws,
+                 dwp + t * ws, gzp, n, h, h)
+            np.matmul(dhw[t], w_hh, out=dh)
+            dh += gz
+    else:
+        hwb = hw if b_hh is None else hw + b_hh
+        cat_last = lambda arrs: xp.concatenate(arrs, axis=-1)  # noqa: E731
+        for t in order:
+            g = gout[t] + dh
+            dxw[t], dhw[t], dhd = _gru_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh,
+                                                 cat_last, g, xw[t], hwb[t], hp[t])
+            if mask is not None and not mask[t].all():
+                dead = ~mask[t]
+                dxw[t][dead] = 0
+                dhw[t][dead] = 0
+                dhd[dead] = g[dead]
+            dh = dhd + xp.matmul(dhw[t], w_hh)
+    flat = dhw.reshape(-1, g3)
+    dw = xp.matmul(flat.T, hp.reshape(-1, h))
+    db = flat.sum(0) if b_hh is not None else None
+    return dxw, dh, dw, db
+
+
+def _gru_layer_grad_tensors(gout, xw, h0, w_hh, b_hh, mask, reverse):
+    """_gru_layer_grad in recorded Tensor ops (create_graph), as _lstm_layer_grad_tensors."""
+    seq = xw.shape[0]
+    order = range(seq - 1, -1, -1) if reverse else range(seq)
+    hp = h0
+    steps = {}
+    for t in order:
+        hw = hp.matmul(w_hh.t())
+        hw = hw if b_hh is None else hw + b_hh
+        hn = gru_cell(xw[t], hw, hp)
+        if mask is not None:
+            hn = where(mask[t].unsqueeze(-1), hn, hp)
+        steps[t] = (hw, hp)
+        hp = hn
+    dh = dw = db = None
+    dxs = [None] * seq
+    for t in reversed(order):
+        hw, hp = steps[t]
+        g = gout[t] if dh is None else gout[t] + dh
+        dx, dhw, dhd = _gru_cell_grad(lambda u: u.sigmoid(), lambda u: u.tanh(),
+                                      lambda ts: cat(ts, -1), g, xw[t], hw, hp)
+        if mask is not None:
+            m = mask[t].unsqueeze(-1)
+            dx, dhw, dhd = dx * m, dhw * m, where(m, dhd, g)
+        dxs[t] = dx
+        dwt = dhw.t().matmul(hp)
+        dw = dwt if dw is None else dw + dwt
+        if b_hh is not None:
+            db = dhw.sum(0) if db is None else db + dhw.sum(0)
+        dh = dhd + dhw.matmul(w_hh)
+    return stack(dxs, 0), dh, dw, db
+
+
+def _unflatten(r, shapes):
+    """The pieces of the 1-d ``r`` with the given shapes, in order (a backward primitive's
+    joined gradients)."""
+    grads, at = [], 0
+    for shape in shapes:
+        k = math.prod(shape)
+        grads.append(r[at:at + k].reshape(shape))
+        at += k
+    return grads
+
+
+@register
+class GruLayer(Op):
+    """The states h_t (L, N, H) of one GRU layer and direction over a sequence, from the input
+    projections xw (L, N, 3H) (x W_ih^T + b_ih, gates [r | z | n]), h0 (N, H), w_hh (3H, H),
+    b_hh (3H,) or None, ``mask`` and ``reverse`` as LstmLayer's. The same values per step as
+    nn.GRU's step (GruCell of xw and h W_hh^T + b_hh)."""
+    name, kind, onnx, saves = "gru_layer", "library", None, "both"
+
+    @staticmethod
+    def forward(xp, xw, h0, w_hh, b_hh=None, mask=None, reverse=False):
+        return _gru_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        xw, h0, w_hh, b_hh, mask = (tuple(ctx.saved) + (None, None))[:5]
+        reverse = ctx.attrs.get("reverse", False)
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            return _gru_layer_grad_tensors(g, xw, h0, w_hh, b_hh, mask, reverse) + (None,)
+        r = apply(GruLayerBackward, g, xw, h0, w_hh, b_hh, mask, ctx.out, reverse=reverse)
+        grads = _unflatten(r, [xw.shape, h0.shape, w_hh.shape] + (
+            [b_hh.shape] if b_hh is not None else []))
+        return tuple(grads) + (None,) * (5 - len(grads))
+
+    @staticmethod
+    def check(xw, h0, w_hh, b_hh=None, mask=None):
+        n3 = xw.shape[-1] if xw.ndim == 3 else 0
+        h = n3 // 3
+        if xw.ndim != 3 or n3 % 3 or tuple(h0.shape) != tuple(xw.shape[1:2]) + (h,) or \
+                tuple(w_hh.shape) != (n3, h) or \
+                (b_hh is not None and tuple(b_hh.shape) != (n3,)) or \
+                (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
+            raise ShapeError(
+                f"gru_layer: expected projections (L, N, 3H), a state (N, H), weight (3H, H), "
+                f"bias (3H,) and mask (L, N), got {fmt_shape(xw.shape)}, {fmt_shape(h0.shape)}, "
+                f"{fmt_shape(w_hh.shape)}"
+                + (f", {fmt_shape(b_hh.shape)}" if b_hh is not None else "")
+                + (f", {fmt_shape(mask.shape)}" if mask is not None else ""))
+
+
+@register
+class GruLayerBackward(Op):
+    """The gradients of GruLayer's inputs xw, h0, w_hh (and b_hh), flattened and joined into
+    one 1-d array (first-order only)."""
+    name, kind, onnx, differentiable = "gru_layer_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse=False):
+        grads = _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse)
+        return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+
+
+def gru_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False):
+    """One GRU layer and direction over a whole sequence: (output (L, N, H), h_n) (see
+    GruLayer); nn.GRU calls it (not a torch function)."""
+    GruLayer.check(xw, h0, w_hh, b_hh, mask)
+    out = apply(GruLayer, xw, h0, w_hh, b_hh, mask, reverse=reverse)
+    return out, out[0 if reverse else -1]

@@ -126,18 +126,20 @@ def test_pytorch_state_dict_loads():
     assert to_torch(cm.weight_ih_l0).shape == (16, 3)
 
 
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
 @pytest.mark.parametrize("c_kernels", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_lstm_layer_paths_packed_bidirectional(monkeypatch, c_kernels, dtype):
-    """nn.LSTM's whole-sequence primitive (its C step kernels and their NumPy form) vs torch:
-    packed variable-length batch, two bidirectional layers, outputs, final states and every
-    gradient."""
+def test_layer_primitive_paths_packed_bidirectional(monkeypatch, cls, c_kernels, dtype):
+    """nn.LSTM's and nn.GRU's whole-sequence primitives (their C step kernels and their NumPy
+    form) vs torch: packed variable-length batch, two bidirectional layers, outputs, final
+    states and every gradient."""
     from cadenza.backend import ckernels
     from helpers import copy_into_torch
     monkeypatch.setattr(ckernels, "enabled", c_kernels)
     cdt, tdt = getattr(cadenza, dtype), getattr(torch, dtype)
-    cm = nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, dtype=cdt)
-    tm = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, dtype=tdt)
+    kw = dict(num_layers=2, bidirectional=True, batch_first=True)
+    cm = getattr(nn, cls)(3, 5, dtype=cdt, **kw)
+    tm = getattr(torch.nn, cls)(3, 5, dtype=tdt, **kw)
     copy_into_torch(cm, tm)
     x = rand(4, 6, 3).astype(dtype)
     lengths = [6, 2, 4, 1]
@@ -146,7 +148,8 @@ def test_lstm_layer_paths_packed_bidirectional(monkeypatch, c_kernels, dtype):
     for lib, mod, xin in ((cadenza, cm, cx), (torch, tm, tx)):
         packed = lib.nn.utils.rnn.pack_padded_sequence(xin, lengths, batch_first=True,
                                                        enforce_sorted=False)
-        out, (h, c) = mod(packed)
+        out, hidden = mod(packed)
+        h, c = hidden if cls == "LSTM" else (hidden, hidden)
         pad, _ = lib.nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
         (pad.pow(2).sum() + h.sum() + (c * c).sum()).backward()
         res.append([pad, h, c])

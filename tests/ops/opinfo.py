@@ -582,6 +582,35 @@ add(OpInfo("lstm_layer", lambda m: [S(m(2, 1, 4), m(1, 1), m(1, 1), m(4, 1), m(4
            cd=_cd_lstm_layer, th=_th_lstm_layer, prims=("lstm_layer", "lstm_layer_backward"),
            errors=(Err(lambda m: S(m(3, 2, 8), m(2, 3), m(2, 2), m(8, 2)), RuntimeError),)))
 
+from cadenza.ops.activation import gru_layer as _gru_layer  # noqa: E402
+
+
+def _cd_gru_layer(xw, h0, w, b=None, lengths=None, reverse=False):
+    mask = None if lengths is None else cadenza.tensor(
+        np.arange(xw.shape[0])[:, None] < np.asarray(lengths)[None])
+    return _gru_layer(xw, h0, w, b, mask, reverse=reverse)[0]
+
+
+def _th_gru_layer(xw, h0, w, b=None, lengths=None, reverse=False):
+    h, outs = h0, [None] * xw.shape[0]
+    for t in (range(xw.shape[0] - 1, -1, -1) if reverse else range(xw.shape[0])):
+        hn = _th_gru_cell(xw[t], h @ w.T + (b if b is not None else 0), h)
+        if lengths is not None:
+            hn = torch.where((torch.tensor(lengths) > t)[:, None], hn, h)
+        h = outs[t] = hn
+    return torch.stack(outs)
+
+
+# nn.GRU's time loop (one layer and direction)
+add(OpInfo("gru_layer", lambda m: [S(m(2, 1, 3), m(1, 1), m(3, 1), m(3)),
+                                   S(m(2, 1, 3), m(1, 1), m(3, 1), reverse=True),
+                                   S(m(3, 2, 6), m(2, 2), m(6, 2), m(6)),
+                                   S(m(4, 3, 6), m(3, 2), m(6, 2), m(6), lengths=(4, 1, 2)),
+                                   S(m(4, 3, 6), m(3, 2), m(6, 2), m(6), lengths=(2, 4, 3),
+                                     reverse=True)],
+           cd=_cd_gru_layer, th=_th_gru_layer, prims=("gru_layer", "gru_layer_backward"),
+           errors=(Err(lambda m: S(m(3, 2, 6), m(2, 3), m(6, 2)), RuntimeError),)))
+
 # fused norms, softmaxes and cross entropy (cadenza/ops/normalization.py, softmax_fused.py),
 # reached through their functional wrappers; the (300, 128) samples span several blocks
 import cadenza.nn.functional as CF  # noqa: E402

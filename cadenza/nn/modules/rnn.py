@@ -14,7 +14,7 @@ import numpy as np
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
 from ...ops import cat, stack, where
-from ...ops.activation import lstm_layer
+from ...ops.activation import gru_layer, lstm_layer
 from ..utils.rnn import PackedSequence, _pack, pad_packed_sequence
 from .. import functional as F, init
 from ..parameter import Parameter
@@ -131,7 +131,8 @@ class RNNBase(Module):
         h_out, c_out = [], []
         seq_len = x.shape[0]
         mask = None
-        live = None if lengths is None or (lstm and not self.proj_size) else \
+        whole = (lstm and not self.proj_size) or self.mode == "GRU"
+        live = None if lengths is None or whole else \
             [C.tensor((lengths > t).reshape(-1, 1), device=x.device) for t in range(seq_len)]
         for layer in range(self.num_layers):
             outs_dir = []
@@ -139,15 +140,18 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(layer, d)
                 xw = F.linear(x, w_ih, b_ih)                  # (L, N, gates * H)
                 idx = layer * dirs + d
-                if lstm and w_hr is None:   # the whole time loop as one primitive
+                if whole:   # the whole time loop as one primitive
                     if lengths is not None and mask is None:
                         mask = C.tensor(np.arange(seq_len)[:, None] < lengths.reshape(1, -1),
                                         device=x.device)
-                    out, h_n, c_n = lstm_layer(xw, h0[idx], c0[idx], w_hh, b_hh, mask,
-                                               reverse=bool(d))
+                    if lstm:
+                        out, h_n, c_n = lstm_layer(xw, h0[idx], c0[idx], w_hh, b_hh, mask,
+                                                   reverse=bool(d))
+                        c_out.append(c_n)
+                    else:
+                        out, h_n = gru_layer(xw, h0[idx], w_hh, b_hh, mask, reverse=bool(d))
                     outs_dir.append(out)
                     h_out.append(h_n)
-                    c_out.append(c_n)
                     continue
                 state = (h0[idx], c0[idx]) if lstm else h0[idx]
                 outs = [None] * seq_len
