@@ -836,3 +836,146 @@ def gru_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False):
     GruLayer.check(xw, h0, w_hh, b_hh, mask)
     out = apply(GruLayer, xw, h0, w_hh, b_hh, mask, reverse=reverse)
     return out, out[0 if reverse else -1]
+
+
+# ----------------------------------------------------------------------------- RNN layer
+def _rnn_act(xp, z, relu, out):
+    return xp.maximum(z, 0, out=out) if relu else xp.tanh(z, out=out)
+
+
+def _rnn_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse, relu):
+    seq, n, h = xw.shape
+    out = xp.empty((seq, n, h), dtype=np.result_type(xw, h0, w_hh))
+    wt = w_hh.T
+    hp = h0
+    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+        z = xp.matmul(hp, wt)
+        if b_hh is not None:
+            z += b_hh
+        z += xw[t]                 # act(xw + (h W^T + b)), nn.RNN's step
+        o = _rnn_act(xp, z, relu, out[t])
+        if mask is not None and not mask[t].all():    # packed: finished samples keep state
+            dead = ~mask[t]
+            o[dead] = hp[dead]
+        hp = o
+    return out
+
+
+def _rnn_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse, relu):
+    """(dxw, dh0, dw_hh, db_hh) of _rnn_layer_fwd: per step only da = (gout + dh) act' and
+    dh = da W_hh; the activation's derivative for all steps in one pass."""
+    seq, n, h = xw.shape
+    deriv = (out > 0).astype(out.dtype) if relu else 1 - out * out
+    dt = np.result_type(gout, deriv)
+    dz = xp.empty((seq, n, h), dtype=dt)
+    dh = xp.zeros((n, h), dtype=dt)
+    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+        g = gout[t] + dh
+        da = xp.multiply(g, deriv[t], out=dz[t])
+        dh = xp.matmul(da, w_hh)
+        if mask is not None and not mask[t].all():    # finished samples: state passes through
+            dead = ~mask[t]
+            da[dead] = 0
+            dh[dead] = g[dead]
+    hp = _prev(xp, out, h0, reverse)
+    flat = dz.reshape(-1, h)
+    dw = xp.matmul(flat.T, hp.reshape(-1, h))
+    db = flat.sum(0) if b_hh is not None else None
+    return dz, dh, dw, db
+
+
+def _rnn_layer_grad_tensors(gout, xw, h0, w_hh, b_hh, mask, reverse, relu):
+    """_rnn_layer_grad in recorded Tensor ops (create_graph)."""
+    seq = xw.shape[0]
+    order = range(seq - 1, -1, -1) if reverse else range(seq)
+    hp = h0
+    steps = {}
+    for t in order:
+        z = hp.matmul(w_hh.t())
+        z = xw[t] + (z if b_hh is None else z + b_hh)
+        hn = z.relu() if relu else z.tanh()
+        steps[t] = (hn, hp)
+        if mask is not None:
+            hn = where(mask[t].unsqueeze(-1), hn, hp)
+        hp = hn
+    dh = dw = db = None
+    dzs = [None] * seq
+    for t in reversed(order):
+        hn, hp = steps[t]
+        g = gout[t] if dh is None else gout[t] + dh
+        da = g * (hn > 0) if relu else g * (1 - hn * hn)
+        if mask is not None:
+            m = mask[t].unsqueeze(-1)
+            da = da * m
+        dzs[t] = da
+        dwt = da.t().matmul(hp)
+        dw = dwt if dw is None else dw + dwt
+        if b_hh is not None:
+            db = da.sum(0) if db is None else db + da.sum(0)
+        dh = da.matmul(w_hh)
+        if mask is not None:
+            dh = where(m, dh, g)
+    return stack(dzs, 0), dh, dw, db
+
+
+@register
+class RnnLayer(Op):
+    """The states h_t (L, N, H) of one Elman RNN layer and direction, h' = act(xw_t + (h W_hh^T
+    + b_hh)), act tanh or relu (``nonlinearity``), from xw (L, N, H) (x W_ih^T + b_ih), h0
+    (N, H), w_hh (H, H), b_hh (H,) or None; ``mask`` and ``reverse`` as LstmLayer's. The same
+    values as nn.RNN's step (the same NumPy calls)."""
+    name, kind, onnx, saves = "rnn_layer", "library", None, "both"
+
+    @staticmethod
+    def forward(xp, xw, h0, w_hh, b_hh=None, mask=None, reverse=False, nonlinearity="tanh"):
+        return _rnn_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse, nonlinearity == "relu")
+
+    @staticmethod
+    def backward(ctx, g):
+        xw, h0, w_hh, b_hh, mask = (tuple(ctx.saved) + (None, None))[:5]
+        reverse = ctx.attrs.get("reverse", False)
+        relu = ctx.attrs.get("nonlinearity", "tanh") == "relu"
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            return _rnn_layer_grad_tensors(g, xw, h0, w_hh, b_hh, mask, reverse, relu) + (None,)
+        r = apply(RnnLayerBackward, g, xw, h0, w_hh, b_hh, mask, ctx.out, reverse=reverse,
+                  nonlinearity="relu" if relu else "tanh")
+        grads = _unflatten(r, [xw.shape, h0.shape, w_hh.shape] + (
+            [b_hh.shape] if b_hh is not None else []))
+        return tuple(grads) + (None,) * (5 - len(grads))
+
+    @staticmethod
+    def check(xw, h0, w_hh, b_hh=None, mask=None, nonlinearity="tanh"):
+        h = xw.shape[-1] if xw.ndim == 3 else -1
+        if xw.ndim != 3 or tuple(h0.shape) != tuple(xw.shape[1:2]) + (h,) or \
+                tuple(w_hh.shape) != (h, h) or \
+                (b_hh is not None and tuple(b_hh.shape) != (h,)) or \
+                (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
+            raise ShapeError(
+                f"rnn_layer: expected projections (L, N, H), a state (N, H), weight (H, H), "
+                f"bias (H,) and mask (L, N), got {fmt_shape(xw.shape)}, {fmt_shape(h0.shape)}, "
+                f"{fmt_shape(w_hh.shape)}"
+                + (f", {fmt_shape(b_hh.shape)}" if b_hh is not None else "")
+                + (f", {fmt_shape(mask.shape)}" if mask is not None else ""))
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"rnn_layer: unknown nonlinearity {nonlinearity!r}")
+
+
+@register
+class RnnLayerBackward(Op):
+    """The gradients of RnnLayer's inputs xw, h0, w_hh (and b_hh), flattened and joined into
+    one 1-d array (first-order only)."""
+    name, kind, onnx, differentiable = "rnn_layer_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse=False, nonlinearity="tanh"):
+        grads = _rnn_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse,
+                                nonlinearity == "relu")
+        return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+
+
+def rnn_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False, nonlinearity="tanh"):
+    """One Elman RNN layer and direction over a whole sequence: (output (L, N, H), h_n) (see
+    RnnLayer); nn.RNN calls it (not a torch function)."""
+    RnnLayer.check(xw, h0, w_hh, b_hh, mask, nonlinearity)
+    out = apply(RnnLayer, xw, h0, w_hh, b_hh, mask, reverse=reverse, nonlinearity=nonlinearity)
+    return out, out[0 if reverse else -1]

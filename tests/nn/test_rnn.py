@@ -126,12 +126,12 @@ def test_pytorch_state_dict_loads():
     assert to_torch(cm.weight_ih_l0).shape == (16, 3)
 
 
-@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("c_kernels", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_layer_primitive_paths_packed_bidirectional(monkeypatch, cls, c_kernels, dtype):
-    """nn.LSTM's and nn.GRU's whole-sequence primitives (their C step kernels and their NumPy
-    form) vs torch: packed variable-length batch, two bidirectional layers, outputs, final
+    """nn.LSTM's, nn.GRU's and nn.RNN's whole-sequence primitives (the C step kernels and their
+    NumPy form) vs torch: packed variable-length batch, two bidirectional layers, outputs, final
     states and every gradient."""
     from cadenza.backend import ckernels
     from helpers import copy_into_torch

@@ -611,6 +611,36 @@ add(OpInfo("gru_layer", lambda m: [S(m(2, 1, 3), m(1, 1), m(3, 1), m(3)),
            cd=_cd_gru_layer, th=_th_gru_layer, prims=("gru_layer", "gru_layer_backward"),
            errors=(Err(lambda m: S(m(3, 2, 6), m(2, 3), m(6, 2)), RuntimeError),)))
 
+from cadenza.ops.activation import rnn_layer as _rnn_layer  # noqa: E402
+
+
+def _cd_rnn_layer(xw, h0, w, b=None, lengths=None, reverse=False, nonlinearity="tanh"):
+    mask = None if lengths is None else cadenza.tensor(
+        np.arange(xw.shape[0])[:, None] < np.asarray(lengths)[None])
+    return _rnn_layer(xw, h0, w, b, mask, reverse=reverse, nonlinearity=nonlinearity)[0]
+
+
+def _th_rnn_layer(xw, h0, w, b=None, lengths=None, reverse=False, nonlinearity="tanh"):
+    h, outs = h0, [None] * xw.shape[0]
+    act = torch.relu if nonlinearity == "relu" else torch.tanh
+    for t in (range(xw.shape[0] - 1, -1, -1) if reverse else range(xw.shape[0])):
+        hn = act(xw[t] + (h @ w.T + (b if b is not None else 0)))
+        if lengths is not None:
+            hn = torch.where((torch.tensor(lengths) > t)[:, None], hn, h)
+        h = outs[t] = hn
+    return torch.stack(outs)
+
+
+# nn.RNN's time loop (one layer and direction, tanh or relu)
+add(OpInfo("rnn_layer", lambda m: [S(m(3, 1, 2), m(1, 2), m(2, 2), m(2)),
+                                   S(m(3, 1, 2), m(1, 2), m(2, 2), reverse=True),
+                                   S(m(3, 2, 2), m(2, 2), m(2, 2), m(2), nonlinearity="relu"),
+                                   S(m(4, 3, 3), m(3, 3), m(3, 3), m(3), lengths=(4, 1, 2)),
+                                   S(m(4, 3, 3), m(3, 3), m(3, 3), m(3), lengths=(2, 4, 3),
+                                     reverse=True, nonlinearity="relu")],
+           cd=_cd_rnn_layer, th=_th_rnn_layer, prims=("rnn_layer", "rnn_layer_backward"),
+           errors=(Err(lambda m: S(m(3, 2, 3), m(2, 2), m(3, 3)), RuntimeError),)))
+
 # fused norms, softmaxes and cross entropy (cadenza/ops/normalization.py, softmax_fused.py),
 # reached through their functional wrappers; the (300, 128) samples span several blocks
 import cadenza.nn.functional as CF  # noqa: E402
