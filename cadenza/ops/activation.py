@@ -396,7 +396,12 @@ def gru_cell(xw, hw, h):
 # layer and direction, and backward one more: the gate pre-activations of every step come back
 # from the saved states in ONE GEMM, the gate derivatives in whole-sequence passes, and only
 # the recurrence dz_t -> dh_{t-1} = dz_t W_hh runs per step.
-def _lstm_kernel(xp, name, *arrays):
+def _steps(seq, reverse):
+    """The time steps in the order a direction runs them (backward: ``not reverse``)."""
+    return range(seq - 1, -1, -1) if reverse else range(seq)
+
+
+def _rnn_kernel(xp, name, *arrays):
     """The C kernel ``name`` of backend/ckernels.py when the arrays (None skipped) are host
     arrays of one float32/float64 dtype and the library is built, else None (NumPy form)."""
     arrays = [a for a in arrays if a is not None]
@@ -412,12 +417,12 @@ def _lstm_layer_fwd(xp, xw, h0, c0, w_hh, b_hh, mask, reverse):
     seq, n, g4 = xw.shape
     h = g4 // 4
     out = xp.empty((seq, n, 2 * h), dtype=np.result_type(xw, h0, c0, w_hh))
-    kern = _lstm_kernel(xp, "lstm_fwd", xw, h0, c0, w_hh, b_hh)
+    kern = _rnn_kernel(xp, "lstm_fwd", xw, h0, c0, w_hh, b_hh)
     if kern is not None:
         return _lstm_layer_fwd_c(kern, xw, h0, c0, w_hh, b_hh, mask, reverse, out)
     wt = w_hh.T
     hp, cp = h0, c0
-    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+    for t in _steps(seq, reverse):
         z = xp.matmul(hp, wt)
         if b_hh is not None:
             z += b_hh
@@ -449,7 +454,7 @@ def _lstm_layer_fwd_c(kern, xw, h0, c0, w_hh, b_hh, mask, reverse, out):
     xs, os_, hsz = xw.strides[0], out.strides[0], h * out.itemsize
     hp, cp = h0, np.ascontiguousarray(c0)
     cpp, ldc = cp.ctypes.data, h
-    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+    for t in _steps(seq, reverse):
         np.matmul(hp, wt, out=hw)
         o = out[t]
         kern(hwp, bp, xwp + t * xs, cpp, outp + t * os_, n, h, ldc)
@@ -480,7 +485,7 @@ def _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse):
     if b_hh is not None:
         z += b_hh
     z += xw
-    kern = _lstm_kernel(xp, "lstm_bwd", gout, xw, h0, c0, w_hh, b_hh, out)
+    kern = _rnn_kernel(xp, "lstm_bwd", gout, xw, h0, c0, w_hh, b_hh, out)
     if kern is not None:
         return _lstm_layer_grad_c(kern, gout, w_hh, b_hh, mask, out, reverse, hp, cp, z)
     s = _sigmoid_fwd(xp, z)
@@ -495,7 +500,7 @@ def _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse):
     dz = xp.empty((seq, n, g4), dtype=np.result_type(gout, z))
     dh = xp.zeros_like(h0, dtype=dz.dtype)
     dc = xp.zeros_like(c0, dtype=dz.dtype)
-    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+    for t in _steps(seq, not reverse):
         gh = gout[t, :, :h] + dh
         gc = gout[t, :, h:] + dc
         dcn = gh * a[t]
@@ -535,7 +540,7 @@ def _lstm_layer_grad_c(kern, gout, w_hh, b_hh, mask, out, reverse, hp, cp, z):
     gs, zs, cs, os_ = gout.strides[0], z.strides[0], cp.strides[0], out.strides[0]
     hsz = out.itemsize * h    # from a row's h to its c
     lp = None if live is None else live.ctypes.data
-    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+    for t in _steps(seq, not reverse):
         kern(gp + t * gs, dhp, dcp, zp + t * zs, cpp + t * cs, outp + t * os_ + hsz,
              None if lp is None else lp + t * n, dzp + t * zs, ghp, n, h, 2 * h, 2 * h)
         np.matmul(dz[t], w_hh, out=dh)
@@ -552,7 +557,7 @@ def _lstm_layer_grad_tensors(gout, xw, h0, c0, w_hh, b_hh, mask, reverse):
     """_lstm_layer_grad in recorded Tensor ops (create_graph): the forward again step by step,
     then the cell gradient of each step in Tensor ops."""
     seq, h = xw.shape[0], h0.shape[-1]
-    order = range(seq - 1, -1, -1) if reverse else range(seq)
+    order = _steps(seq, reverse)
     hp, cp = h0, c0
     steps = {}
     for t in order:
@@ -586,6 +591,39 @@ def _lstm_layer_grad_tensors(gout, xw, h0, c0, w_hh, b_hh, mask, reverse):
     return stack(dzs, 0), dh, dc, dw, db
 
 
+def _unflatten(r, shapes):
+    """The pieces of the 1-d ``r`` with the given shapes, in order (a backward primitive's
+    joined gradients)."""
+    grads, at = [], 0
+    for shape in shapes:
+        k = math.prod(shape)
+        grads.append(r[at:at + k].reshape(shape))
+        at += k
+    return grads
+
+
+def _joined(xp, grads):
+    """The gradients (None skipped) flattened and joined: a layer backward primitive's one
+    output, which _unflatten splits again."""
+    return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+
+
+def _check_layer(name, gates, xw, states, w_hh, b_hh, mask):
+    """The shapes of a recurrent layer primitive's operands: projections xw (L, N, gates H),
+    states (N, H), w_hh (gates H, H), b_hh (gates H,) or None, mask (L, N) or None."""
+    g = xw.shape[-1] if xw.ndim == 3 else 0
+    h = g // gates
+    lead = tuple(xw.shape[1:2])
+    if xw.ndim != 3 or g % gates or any(tuple(s.shape) != lead + (h,) for s in states) or \
+            tuple(w_hh.shape) != (g, h) or (b_hh is not None and tuple(b_hh.shape) != (g,)) or \
+            (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
+        k = f"{gates}H" if gates > 1 else "H"
+        got = ", ".join(fmt_shape(a.shape) for a in (xw, *states, w_hh, b_hh, mask)
+                        if a is not None)
+        raise ShapeError(f"{name}: expected projections (L, N, {k}), states (N, H), weight "
+                         f"({k}, H), bias ({k},) and mask (L, N), got {got}")
+
+
 @register
 class LstmLayer(Op):
     """The states [h_t | c_t] (L, N, 2H) of one LSTM layer and direction over a sequence, from
@@ -613,19 +651,7 @@ class LstmLayer(Op):
 
     @staticmethod
     def check(xw, h0, c0, w_hh, b_hh=None, mask=None):
-        n4 = xw.shape[-1] if xw.ndim == 3 else 0
-        h = n4 // 4
-        lead = tuple(xw.shape[1:2])
-        if xw.ndim != 3 or n4 % 4 or tuple(h0.shape) != lead + (h,) or \
-                tuple(c0.shape) != lead + (h,) or tuple(w_hh.shape) != (n4, h) or \
-                (b_hh is not None and tuple(b_hh.shape) != (n4,)) or \
-                (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
-            raise ShapeError(
-                f"lstm_layer: expected projections (L, N, 4H), states (N, H), weight (4H, H), "
-                f"bias (4H,) and mask (L, N), got {fmt_shape(xw.shape)}, {fmt_shape(h0.shape)}, "
-                f"{fmt_shape(c0.shape)}, {fmt_shape(w_hh.shape)}"
-                + (f", {fmt_shape(b_hh.shape)}" if b_hh is not None else "")
-                + (f", {fmt_shape(mask.shape)}" if mask is not None else ""))
+        _check_layer("lstm_layer", 4, xw, (h0, c0), w_hh, b_hh, mask)
 
 
 @register
@@ -636,8 +662,8 @@ class LstmLayerBackward(Op):
 
     @staticmethod
     def forward(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse=False):
-        grads = _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out, reverse)
-        return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+        return _joined(xp, _lstm_layer_grad(xp, gout, xw, h0, c0, w_hh, b_hh, mask, out,
+                                            reverse))
 
 
 def lstm_layer(xw, h0, c0, w_hh, b_hh=None, mask=None, reverse=False):
@@ -662,7 +688,7 @@ def _gru_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse):
     seq, n, g3 = xw.shape
     h = g3 // 3
     out = xp.empty((seq, n, h), dtype=np.result_type(xw, h0, w_hh))
-    kern = _lstm_kernel(xp, "gru_fwd", xw, h0, w_hh, b_hh)
+    kern = _rnn_kernel(xp, "gru_fwd", xw, h0, w_hh, b_hh)
     wt = w_hh.T
     hp = h0
     if kern is not None:
@@ -672,7 +698,7 @@ def _gru_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse):
         hwp, bp, xwp, outp = hw.ctypes.data, b.ctypes.data, xw.ctypes.data, out.ctypes.data
         hp = np.ascontiguousarray(h0)
         hpp, ldh = hp.ctypes.data, h
-    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+    for t in _steps(seq, reverse):
         o = out[t]
         if kern is not None:
             np.matmul(hp, wt, out=hw)
@@ -700,8 +726,8 @@ def _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse):
     dxw = xp.empty((seq, n, g3), dtype=dt)
     dhw = xp.empty((seq, n, g3), dtype=dt)
     dh = xp.zeros((n, h), dtype=dt)
-    order = range(seq) if reverse else range(seq - 1, -1, -1)
-    kern = _lstm_kernel(xp, "gru_bwd", gout, xw, h0, w_hh, b_hh, out)
+    order = _steps(seq, not reverse)
+    kern = _rnn_kernel(xp, "gru_bwd", gout, xw, h0, w_hh, b_hh, out)
     if kern is not None:
         gout, xw = np.ascontiguousarray(gout), np.ascontiguousarray(xw)
         b = np.zeros(g3, dt) if b_hh is None else np.ascontiguousarray(b_hh)
@@ -738,7 +764,7 @@ def _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse):
 def _gru_layer_grad_tensors(gout, xw, h0, w_hh, b_hh, mask, reverse):
     """_gru_layer_grad in recorded Tensor ops (create_graph), as _lstm_layer_grad_tensors."""
     seq = xw.shape[0]
-    order = range(seq - 1, -1, -1) if reverse else range(seq)
+    order = _steps(seq, reverse)
     hp = h0
     steps = {}
     for t in order:
@@ -768,17 +794,6 @@ def _gru_layer_grad_tensors(gout, xw, h0, w_hh, b_hh, mask, reverse):
     return stack(dxs, 0), dh, dw, db
 
 
-def _unflatten(r, shapes):
-    """The pieces of the 1-d ``r`` with the given shapes, in order (a backward primitive's
-    joined gradients)."""
-    grads, at = [], 0
-    for shape in shapes:
-        k = math.prod(shape)
-        grads.append(r[at:at + k].reshape(shape))
-        at += k
-    return grads
-
-
 @register
 class GruLayer(Op):
     """The states h_t (L, N, H) of one GRU layer and direction over a sequence, from the input
@@ -804,18 +819,7 @@ class GruLayer(Op):
 
     @staticmethod
     def check(xw, h0, w_hh, b_hh=None, mask=None):
-        n3 = xw.shape[-1] if xw.ndim == 3 else 0
-        h = n3 // 3
-        if xw.ndim != 3 or n3 % 3 or tuple(h0.shape) != tuple(xw.shape[1:2]) + (h,) or \
-                tuple(w_hh.shape) != (n3, h) or \
-                (b_hh is not None and tuple(b_hh.shape) != (n3,)) or \
-                (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
-            raise ShapeError(
-                f"gru_layer: expected projections (L, N, 3H), a state (N, H), weight (3H, H), "
-                f"bias (3H,) and mask (L, N), got {fmt_shape(xw.shape)}, {fmt_shape(h0.shape)}, "
-                f"{fmt_shape(w_hh.shape)}"
-                + (f", {fmt_shape(b_hh.shape)}" if b_hh is not None else "")
-                + (f", {fmt_shape(mask.shape)}" if mask is not None else ""))
+        _check_layer("gru_layer", 3, xw, (h0,), w_hh, b_hh, mask)
 
 
 @register
@@ -826,8 +830,7 @@ class GruLayerBackward(Op):
 
     @staticmethod
     def forward(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse=False):
-        grads = _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse)
-        return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+        return _joined(xp, _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse))
 
 
 def gru_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False):
@@ -848,7 +851,7 @@ def _rnn_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse, relu):
     out = xp.empty((seq, n, h), dtype=np.result_type(xw, h0, w_hh))
     wt = w_hh.T
     hp = h0
-    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+    for t in _steps(seq, reverse):
         z = xp.matmul(hp, wt)
         if b_hh is not None:
             z += b_hh
@@ -869,7 +872,7 @@ def _rnn_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse, relu):
     dt = np.result_type(gout, deriv)
     dz = xp.empty((seq, n, h), dtype=dt)
     dh = xp.zeros((n, h), dtype=dt)
-    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+    for t in _steps(seq, not reverse):
         g = gout[t] + dh
         da = xp.multiply(g, deriv[t], out=dz[t])
         dh = xp.matmul(da, w_hh)
@@ -887,7 +890,7 @@ def _rnn_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse, relu):
 def _rnn_layer_grad_tensors(gout, xw, h0, w_hh, b_hh, mask, reverse, relu):
     """_rnn_layer_grad in recorded Tensor ops (create_graph)."""
     seq = xw.shape[0]
-    order = range(seq - 1, -1, -1) if reverse else range(seq)
+    order = _steps(seq, reverse)
     hp = h0
     steps = {}
     for t in order:
@@ -945,17 +948,7 @@ class RnnLayer(Op):
 
     @staticmethod
     def check(xw, h0, w_hh, b_hh=None, mask=None, nonlinearity="tanh"):
-        h = xw.shape[-1] if xw.ndim == 3 else -1
-        if xw.ndim != 3 or tuple(h0.shape) != tuple(xw.shape[1:2]) + (h,) or \
-                tuple(w_hh.shape) != (h, h) or \
-                (b_hh is not None and tuple(b_hh.shape) != (h,)) or \
-                (mask is not None and tuple(mask.shape) != tuple(xw.shape[:2])):
-            raise ShapeError(
-                f"rnn_layer: expected projections (L, N, H), a state (N, H), weight (H, H), "
-                f"bias (H,) and mask (L, N), got {fmt_shape(xw.shape)}, {fmt_shape(h0.shape)}, "
-                f"{fmt_shape(w_hh.shape)}"
-                + (f", {fmt_shape(b_hh.shape)}" if b_hh is not None else "")
-                + (f", {fmt_shape(mask.shape)}" if mask is not None else ""))
+        _check_layer("rnn_layer", 1, xw, (h0,), w_hh, b_hh, mask)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"rnn_layer: unknown nonlinearity {nonlinearity!r}")
 
@@ -968,9 +961,8 @@ class RnnLayerBackward(Op):
 
     @staticmethod
     def forward(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse=False, nonlinearity="tanh"):
-        grads = _rnn_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse,
-                                nonlinearity == "relu")
-        return xp.concatenate([a.reshape(-1) for a in grads if a is not None])
+        return _joined(xp, _rnn_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse,
+                                           nonlinearity == "relu"))
 
 
 def rnn_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False, nonlinearity="tanh"):
