@@ -231,14 +231,19 @@ def _split_last(ctx, x, sizes):
     return ctx.node_n("Split", [x], len(sizes), axis=-1, split=list(sizes))
 
 
-def _lstm_cell_onnx(ctx, node, out):
-    """Split into the four gates, the step's Sigmoid/Tanh/Mul/Add, Concat [h' | c']."""
-    z, c = (ctx.name(v) for v in node.inputs)
-    h = int(node.inputs[0].shape[-1]) // 4
+def _lstm_cell_nodes(ctx, z, c, h):
+    """ONNX nodes of one LSTM step (gates ``z``, cell ``c``: names; ``h`` the hidden size):
+    the names of (h', c')."""
     i, f, g, o = _split_last(ctx, z, [h] * 4)
     cn = ctx.node("Add", [ctx.node("Mul", [ctx.node("Sigmoid", [f]), c]),
                           ctx.node("Mul", [ctx.node("Sigmoid", [i]), ctx.node("Tanh", [g])])])
-    hn = ctx.node("Mul", [ctx.node("Sigmoid", [o]), ctx.node("Tanh", [cn])])
+    return ctx.node("Mul", [ctx.node("Sigmoid", [o]), ctx.node("Tanh", [cn])]), cn
+
+
+def _lstm_cell_onnx(ctx, node, out):
+    """Split into the four gates, the step's Sigmoid/Tanh/Mul/Add, Concat [h' | c']."""
+    z, c = (ctx.name(v) for v in node.inputs)
+    hn, cn = _lstm_cell_nodes(ctx, z, c, int(node.inputs[0].shape[-1]) // 4)
     ctx.node("Concat", [hn, cn], out, axis=-1)
 
 
@@ -319,16 +324,21 @@ def _gru_cell_grad(sig, tanh, cat_last, g, xw, hw, h):
     return cat_last([dr, dz, dn]), cat_last([dr, dz, dn * r]), g * z
 
 
-def _gru_cell_onnx(ctx, node, out):
-    xw, hw, h = (ctx.name(v) for v in node.inputs)
-    k = int(node.inputs[2].shape[-1])
+def _gru_cell_nodes(ctx, xw, hw, h, k, dtype, out=None):
+    """ONNX nodes of one GRU step (names ``xw``, ``hw``, ``h``; hidden size ``k``): h' as
+    ``out`` (or a fresh name)."""
     (xr, xz, xn), (hr, hz, hn) = (_split_last(ctx, a, [k] * 3) for a in (xw, hw))
     r = ctx.node("Sigmoid", [ctx.node("Add", [xr, hr])])
     z = ctx.node("Sigmoid", [ctx.node("Add", [xz, hz])])
     n = ctx.node("Tanh", [ctx.node("Add", [xn, ctx.node("Mul", [r, hn])])])
-    one = ctx.const(np.asarray(1, node.out.dtype))
-    ctx.node("Add", [ctx.node("Mul", [ctx.node("Sub", [one, z]), n]),
-                     ctx.node("Mul", [z, h])], out)
+    one = ctx.const(np.asarray(1, dtype))
+    return ctx.node("Add", [ctx.node("Mul", [ctx.node("Sub", [one, z]), n]),
+                            ctx.node("Mul", [z, h])], out)
+
+
+def _gru_cell_onnx(ctx, node, out):
+    xw, hw, h = (ctx.name(v) for v in node.inputs)
+    _gru_cell_nodes(ctx, xw, hw, h, int(node.inputs[2].shape[-1]), node.out.dtype, out)
 
 
 @register
@@ -624,6 +634,51 @@ def _check_layer(name, gates, xw, states, w_hh, b_hh, mask):
                          f"({k}, H), bias ({k},) and mask (L, N), got {got}")
 
 
+def _unsqueeze(ctx, x, axis):
+    if ctx.opset >= 13:
+        return ctx.node("Unsqueeze", [x, ctx.i64([axis])])
+    return ctx.node("Unsqueeze", [x], axes=[axis])
+
+
+def _layer_onnx(kind):
+    """ONNX lowering of a layer primitive (``kind`` "lstm", "gru" or "rnn"): its time loop
+    unrolled over the traced sequence length, per step a Gather of the projections, the
+    MatMul by W_hh^T (+ b_hh), the cell's nodes and, for a packed batch, Where on the mask;
+    the states joined by Concat."""
+    def lower(ctx, node, out):
+        ins = node.inputs
+        n_states = 2 if kind == "lstm" else 1
+        xw = ctx.name(ins[0])
+        states = [ctx.name(v) for v in ins[1:1 + n_states]]
+        w, b, mask = (tuple(ins[1 + n_states:]) + (None, None))[:3]
+        dt = node.out.dtype
+        h = int(ins[1].shape[-1])
+        wt = ctx.node("Transpose", [ctx.name(w)], perm=[1, 0])
+        outs = [None] * int(ins[0].shape[0])
+        for t in _steps(len(outs), node.attrs.get("reverse", False)):
+            at = ctx.const(np.asarray(t, np.int64))
+            xt = ctx.node("Gather", [xw, at], axis=0)
+            hw = ctx.node("MatMul", [states[0], wt])
+            if b is not None:
+                hw = ctx.node("Add", [hw, ctx.name(b)])
+            if kind == "lstm":
+                new = list(_lstm_cell_nodes(ctx, ctx.node("Add", [xt, hw]), states[1], h))
+            elif kind == "gru":
+                new = [_gru_cell_nodes(ctx, xt, hw, states[0], h, dt)]
+            else:
+                act = "Relu" if node.attrs.get("nonlinearity") == "relu" else "Tanh"
+                new = [ctx.node(act, [ctx.node("Add", [xt, hw])])]
+            if mask is not None:
+                live = _unsqueeze(ctx, ctx.node("Gather", [ctx.operand(mask, np.bool_), at],
+                                                axis=0), -1)
+                new = [ctx.node("Where", [live, a, s]) for a, s in zip(new, states)]
+            states = new
+            step = new[0] if kind != "lstm" else ctx.node("Concat", new, axis=-1)
+            outs[t] = _unsqueeze(ctx, step, 0)
+        ctx.node("Concat", outs, out, axis=0)
+    return lower
+
+
 @register
 class LstmLayer(Op):
     """The states [h_t | c_t] (L, N, 2H) of one LSTM layer and direction over a sequence, from
@@ -632,7 +687,7 @@ class LstmLayer(Op):
     ``mask`` (L, N) bool or None: sample b's state changes only at steps where it is True
     (packed sequences); ``reverse``: run from the last step to the first. The same values per
     step as nn.LSTM's step (xw + (h W_hh^T + b_hh), then LstmCell)."""
-    name, kind, onnx, saves = "lstm_layer", "library", None, "both"
+    name, kind, onnx, saves = "lstm_layer", "library", _layer_onnx("lstm"), "both"
 
     @staticmethod
     def forward(xp, xw, h0, c0, w_hh, b_hh=None, mask=None, reverse=False):
@@ -800,7 +855,7 @@ class GruLayer(Op):
     projections xw (L, N, 3H) (x W_ih^T + b_ih, gates [r | z | n]), h0 (N, H), w_hh (3H, H),
     b_hh (3H,) or None, ``mask`` and ``reverse`` as LstmLayer's. The same values per step as
     nn.GRU's step (GruCell of xw and h W_hh^T + b_hh)."""
-    name, kind, onnx, saves = "gru_layer", "library", None, "both"
+    name, kind, onnx, saves = "gru_layer", "library", _layer_onnx("gru"), "both"
 
     @staticmethod
     def forward(xp, xw, h0, w_hh, b_hh=None, mask=None, reverse=False):
@@ -927,7 +982,7 @@ class RnnLayer(Op):
     + b_hh)), act tanh or relu (``nonlinearity``), from xw (L, N, H) (x W_ih^T + b_ih), h0
     (N, H), w_hh (H, H), b_hh (H,) or None; ``mask`` and ``reverse`` as LstmLayer's. The same
     values as nn.RNN's step (the same NumPy calls)."""
-    name, kind, onnx, saves = "rnn_layer", "library", None, "both"
+    name, kind, onnx, saves = "rnn_layer", "library", _layer_onnx("rnn"), "both"
 
     @staticmethod
     def forward(xp, xw, h0, w_hh, b_hh=None, mask=None, reverse=False, nonlinearity="tanh"):
