@@ -8,7 +8,9 @@ compiled graphs' kernels (backend/cbuild.py), so a process pays the compiler onc
 ``lib()`` is None when there is no compiler or the build fails: every caller then runs its NumPy
 form, which computes the same values in the same order (these kernels only move data, and the
 one that adds, col2im, adds in the order of ops/conv.py's NumPy fold), so the two paths agree
-bit for bit. ``enabled`` switches the kernels off in-process (tests compare both paths).
+bit for bit. The recurrent step kernels (_RNN_TEMPLATE, ops/activation.py's layer primitives)
+are the exception: they compute sigmoid/tanh with libm, within a few ulp of their NumPy form.
+``enabled`` switches the kernels off in-process (tests compare both paths).
 """
 from __future__ import annotations
 
