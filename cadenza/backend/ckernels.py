@@ -10,7 +10,9 @@ compiled graphs' kernels (backend/cbuild.py), so a process pays the compiler onc
 ``lib()`` is None when there is no compiler or the build fails: every caller then runs its NumPy
 form, which computes the same values in the same order (the layout kernels only move data, and the
 one that adds, col2im, adds in the order of ops/conv.py's NumPy fold), so the two paths agree
-bit for bit. ``enabled`` switches the kernels off in-process (tests compare both paths).
+bit for bit. The recurrent step kernels (_RNN_TEMPLATE, ops/activation.py's layer primitives)
+are the exception: they compute sigmoid/tanh with libm, within a few ulp of their NumPy form.
+``enabled`` switches the kernels off in-process (tests compare both paths).
 """
 from __future__ import annotations
 
@@ -391,6 +393,144 @@ _SIGNATURES.update({"maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                     "bn_stats": [_P, _P] + [_L] * 3, "bn_apply": [_P] * 5 + [_L] * 3 + [_D],
                     "bn_bwd": [_P] * 5 + [_L] * 3 + [_D], "bn_param": [_P] * 4 + [_L] * 3 + [_D]})
 
+# nn.LSTM's step (ops/activation.py's lstm_layer): the elementwise part of one time step in one
+# pass, instead of ~20 NumPy calls over (N, 4H) gates. Sigmoid splits by sign as the C lowering
+# of ops/unary.py's Sigmoid does; exp/tanh are libm's (within a few ulp of NumPy's, not bitwise:
+# the NumPy form is the fallback).
+_RNN_TEMPLATE = r"""
+#ifdef CZ_VECTOR_MATH
+/* glibc's libmvec: SIMD exp/tanh, so the step loops below vectorise (as in codegen/render_c) */
+#pragma omp declare simd notinbranch
+extern float (expf)(float);
+#pragma omp declare simd notinbranch
+extern double (exp)(double);
+#pragma omp declare simd notinbranch
+extern float (tanhf)(float);
+#pragma omp declare simd notinbranch
+extern double (tanh)(double);
+#endif
+/* no-trapping-math: lets GCC turn the sign split's select into vector blends (the values are
+   IEEE's either way; only the assumption that a comparison may trap goes) */
+#define CZ_RNN_FN __attribute__((optimize("no-trapping-math")))
+#define DEFINE_RNN(T, S, E, TH, AB)                                                           \
+/* sigmoid split by sign, as the C lowering of ops/unary.py's Sigmoid (branch-free: selects) */ \
+static inline CZ_RNN_FN T cz_sig_##S(T x) {                                                   \
+    T e = E(-AB(x)), d = 1 + e, p = 1 / d, q = e / d;                                         \
+    return x >= 0 ? p : q;                                                                    \
+}                                                                                             \
+/* out = [h' | c'] (N, 2H) from the gates z = (hw + b) + xw, [i | f | g | o] (N, 4H) each (b  \
+   (4H,)), and c (row stride ldc): c' = sig(f) c + sig(i) tanh(g), h' = sig(o) tanh(c')       \
+   */                                                                                         \
+CZ_RNN_FN void cz_lstm_fwd_##S(const T* restrict hw, const T* restrict b, const T* restrict xw, \
+                     const T* restrict c, T* restrict out, long N, long H, long ldc) {        \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict hr = hw + n * 4 * H; const T* restrict xr = xw + n * 4 * H;         \
+        const T* restrict cr = c + n * ldc; T* restrict o = out + n * 2 * H;                  \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T zi = (hr[j] + b[j]) + xr[j];                                                    \
+            T zf = (hr[H + j] + b[H + j]) + xr[H + j];                                        \
+            T zg = (hr[2 * H + j] + b[2 * H + j]) + xr[2 * H + j];                            \
+            T zo = (hr[3 * H + j] + b[3 * H + j]) + xr[3 * H + j];                            \
+            T i = cz_sig_##S(zi), f = cz_sig_##S(zf), g = TH(zg), og = cz_sig_##S(zo);        \
+            T cn = f * cr[j] + i * g;                                                         \
+            o[H + j] = cn; o[j] = og * TH(cn);                                                \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* one step back: gh = gout_h + dh, gc = gout_c + dc, dcn = gc + gh o (1-tc^2),               \
+   dz = [dcn g i(1-i) | dcn c f(1-f) | dcn i(1-g^2) | gh tc o(1-o)], dc <- dcn f; rows with   \
+   live[n] == 0 (live NULL: all live) pass through: dz = 0, dc <- gc. gh is written to ghout. \
+   gout (N, 2H); z (N, 4H); c, cn: the step's incoming and outgoing cell state, row strides   \
+   ldc, ldn; dc, ghout (N, H) */                                                              \
+CZ_RNN_FN void cz_lstm_bwd_##S(const T* restrict gout, const T* restrict dh, T* restrict dc,  \
+                     const T* restrict z, const T* restrict c, const T* restrict cn,          \
+                     const unsigned char* restrict live, T* restrict dz, T* restrict ghout,   \
+                     long N, long H, long ldc, long ldn) {                                    \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict zr = z + n * 4 * H; const T* restrict gr = gout + n * 2 * H;        \
+        const T* restrict cr = c + n * ldc; const T* restrict cnr = cn + n * ldn;             \
+        const T* restrict dhr = dh + n * H;                                                   \
+        T* restrict d = dz + n * 4 * H; T* restrict dcr = dc + n * H;                         \
+        T* restrict ghr = ghout + n * H;                                                      \
+        if (live != NULL && !live[n]) {                                                       \
+            for (long j = 0; j < H; j++) {                                                    \
+                ghr[j] = gr[j] + dhr[j]; dcr[j] = gr[H + j] + dcr[j];                         \
+                d[j] = d[H + j] = d[2 * H + j] = d[3 * H + j] = 0;                            \
+            }                                                                                 \
+            continue;                                                                         \
+        }                                                                                     \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T gh = gr[j] + dhr[j], gc = gr[H + j] + dcr[j];                                   \
+            T i = cz_sig_##S(zr[j]), f = cz_sig_##S(zr[H + j]), g = TH(zr[2 * H + j]);        \
+            T o = cz_sig_##S(zr[3 * H + j]), tc = TH(cnr[j]);                                 \
+            T dcn = gc + gh * (o * (1 - tc * tc));                                            \
+            d[j] = dcn * (g * i * (1 - i));                                                   \
+            d[H + j] = dcn * (cr[j] * f * (1 - f));                                           \
+            d[2 * H + j] = dcn * (i * (1 - g * g));                                           \
+            d[3 * H + j] = gh * (tc * o * (1 - o));                                           \
+            dcr[j] = dcn * f; ghr[j] = gh;                                                    \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* GRU: out = h' (N, H) from xw = x W_ih^T + b_ih and hw = h W_hh^T, [r | z | n] (N, 3H) each, \
+   b = b_hh (3H,) and h (row stride ldh): r, z = sig(xw + (hw + b)), n = tanh(xw_n + r (hw_n + \
+   b_n)), h' = (1 - z) n + z h */                                                             \
+CZ_RNN_FN void cz_gru_fwd_##S(const T* restrict hw, const T* restrict b, const T* restrict xw, \
+                              const T* restrict h, T* restrict out, long N, long H,           \
+                              long ldh) {                                                     \
+    for (long m = 0; m < N; m++) {                                                            \
+        const T* restrict hr = hw + m * 3 * H; const T* restrict xr = xw + m * 3 * H;         \
+        const T* restrict hp = h + m * ldh; T* restrict o = out + m * H;                      \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T r = cz_sig_##S(xr[j] + (hr[j] + b[j]));                                         \
+            T z = cz_sig_##S(xr[H + j] + (hr[H + j] + b[H + j]));                             \
+            T n = TH(r * (hr[2 * H + j] + b[2 * H + j]) + xr[2 * H + j]);                     \
+            o[j] = (1 - z) * n + z * hp[j];                                                   \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* one GRU step back, for g = gout + dh: dxw = [dr | dz | dn], dhw = [dr | dz | dn r] (N, 3H), \
+   gz = g z (the direct part of h's gradient), with dz = g (h - n) z (1-z), dn = g (1-z)       \
+   (1-n^2), dr = dn hn r (1-r), hn = hw_n + b_n; rows with live[n] == 0 (live NULL: all live)  \
+   pass through: dxw = dhw = 0, gz = g */                                                    \
+CZ_RNN_FN void cz_gru_bwd_##S(const T* restrict gout, const T* restrict dh,                   \
+                              const T* restrict hw, const T* restrict b,                      \
+                              const T* restrict xw, const T* restrict h,                      \
+                              const unsigned char* restrict live, T* restrict dxw,            \
+                              T* restrict dhw, T* restrict gz, long N, long H, long ldh) {    \
+    for (long m = 0; m < N; m++) {                                                            \
+        const T* restrict hr = hw + m * 3 * H; const T* restrict xr = xw + m * 3 * H;         \
+        const T* restrict hp = h + m * ldh; const T* restrict gr = gout + m * H;              \
+        const T* restrict dhr = dh + m * H; T* restrict gzr = gz + m * H;                     \
+        T* restrict dx = dxw + m * 3 * H; T* restrict dw = dhw + m * 3 * H;                   \
+        if (live != NULL && !live[m]) {                                                       \
+            for (long j = 0; j < H; j++) gzr[j] = gr[j] + dhr[j];                             \
+            for (long j = 0; j < 3 * H; j++) dx[j] = dw[j] = 0;                               \
+            continue;                                                                         \
+        }                                                                                     \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T g = gr[j] + dhr[j], hn = hr[2 * H + j] + b[2 * H + j];                          \
+            T r = cz_sig_##S(xr[j] + (hr[j] + b[j]));                                         \
+            T z = cz_sig_##S(xr[H + j] + (hr[H + j] + b[H + j]));                             \
+            T n = TH(r * hn + xr[2 * H + j]);                                                 \
+            T dz = g * (hp[j] - n) * z * (1 - z), dn = g * (1 - z) * (1 - n * n);             \
+            T dr = dn * hn * r * (1 - r);                                                     \
+            dx[j] = dw[j] = dr; dx[H + j] = dw[H + j] = dz;                                   \
+            dx[2 * H + j] = dn; dw[2 * H + j] = dn * r; gzr[j] = g * z;                       \
+        }                                                                                     \
+    }                                                                                         \
+}
+
+DEFINE_RNN(float, f32, expf, tanhf, fabsf)
+DEFINE_RNN(double, f64, exp, tanh, fabs)
+"""
+_SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4,
+                    "gru_fwd": [_P] * 5 + [_L] * 3, "gru_bwd": [_P] * 10 + [_L] * 3})
+
 
 def lib():
     """The ctypes library, built (or loaded from the disk cache) on the first call; None when
@@ -400,7 +540,7 @@ def lib():
         _state["lib"] = None
         if cbuild.compiler() is not None:
             try:
-                built = cbuild.build(_TEMPLATE + _CNN_TEMPLATE)[0]
+                built = cbuild.build(_TEMPLATE + _CNN_TEMPLATE + _RNN_TEMPLATE)[0]
             except (cbuild.CompileError, OSError):
                 built = None
             if built is not None:

@@ -124,3 +124,38 @@ def test_pytorch_state_dict_loads():
     np.testing.assert_allclose(cm(cadenza.tensor(x))[0].detach().numpy(),
                                tm(torch.tensor(x))[0].detach().numpy(), rtol=1e-4, atol=1e-6)
     assert to_torch(cm.weight_ih_l0).shape == (16, 3)
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("c_kernels", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_primitive_paths_packed_bidirectional(monkeypatch, cls, c_kernels, dtype):
+    """nn.LSTM's, nn.GRU's and nn.RNN's whole-sequence primitives (the C step kernels and their
+    NumPy form) vs torch: packed variable-length batch, two bidirectional layers, outputs, final
+    states and every gradient."""
+    from cadenza.backend import ckernels
+    from helpers import copy_into_torch
+    monkeypatch.setattr(ckernels, "enabled", c_kernels)
+    cdt, tdt = getattr(cadenza, dtype), getattr(torch, dtype)
+    kw = dict(num_layers=2, bidirectional=True, batch_first=True)
+    cm = getattr(nn, cls)(3, 5, dtype=cdt, **kw)
+    tm = getattr(torch.nn, cls)(3, 5, dtype=tdt, **kw)
+    copy_into_torch(cm, tm)
+    x = rand(4, 6, 3).astype(dtype)
+    lengths = [6, 2, 4, 1]
+    cx, tx = cadenza.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    res = []
+    for lib, mod, xin in ((cadenza, cm, cx), (torch, tm, tx)):
+        packed = lib.nn.utils.rnn.pack_padded_sequence(xin, lengths, batch_first=True,
+                                                       enforce_sorted=False)
+        out, hidden = mod(packed)
+        h, c = hidden if cls == "LSTM" else (hidden, hidden)
+        pad, _ = lib.nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+        (pad.pow(2).sum() + h.sum() + (c * c).sum()).backward()
+        res.append([pad, h, c])
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-9, atol=1e-12)
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol)
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), **tol)
+    for (name, p), q in zip(cm.named_parameters(), tm.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), err_msg=name, **tol)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as TF
 
+import cadenza
 import cadenza.ops as ops
 from opinfo_base import (FLOAT, INTS, NUM, ALL, HALF, Const, DT, S, Err, Maker,  # noqa: F401
                          OpInfo)  # (re-exported: the table's consumers import from here)
@@ -546,6 +547,95 @@ add(OpInfo("gru_cell", lambda m: [S(m(3, 6), m(3, 6), m(3, 2)), S(m(6), m(6), m(
                                   S(m(2, 3, 9), m(2, 3, 9), m(2, 3, 3))],
            cd=_gru_cell, th=_th_gru_cell, prims=("gru_cell", "gru_cell_backward"),
            errors=(Err(lambda m: S(m(3, 6), m(3, 6), m(3, 3)), RuntimeError),)))
+
+from cadenza.ops.activation import gru_layer as _gru_layer  # noqa: E402
+from cadenza.ops.activation import lstm_layer as _lstm_layer  # noqa: E402
+from cadenza.ops.activation import rnn_layer as _rnn_layer  # noqa: E402
+
+
+def _mask(xw, lengths):
+    """A packed batch's (L, N) mask of live steps, for the layer primitives."""
+    return None if lengths is None else cadenza.tensor(
+        np.arange(xw.shape[0])[:, None] < np.asarray(lengths)[None])
+
+
+def _th_scan(step, xw, state, lengths, reverse):
+    """torch reference of a layer primitive: ``state`` (a tuple) through ``step(x_t, state)``
+    over the steps, held where a sample's sequence ended; (stacked first states, last)."""
+    outs = [None] * xw.shape[0]
+    for t in (range(xw.shape[0] - 1, -1, -1) if reverse else range(xw.shape[0])):
+        new = step(xw[t], state)
+        if lengths is not None:
+            live = (torch.tensor(lengths) > t)[:, None]
+            new = tuple(torch.where(live, a, b) for a, b in zip(new, state))
+        state = new
+        outs[t] = state[0]
+    return torch.stack(outs), state
+
+
+def _hw(h, w, b):
+    return h @ w.T + (b if b is not None else 0)
+
+
+def _cd_lstm_layer(xw, h0, c0, w, b=None, lengths=None, reverse=False):
+    out, _, c_n = _lstm_layer(xw, h0, c0, w, b, _mask(xw, lengths), reverse=reverse)
+    return ops.cat([out.reshape(-1), c_n.reshape(-1)])
+
+
+def _th_lstm_layer(xw, h0, c0, w, b=None, lengths=None, reverse=False):
+    out, (_, c) = _th_scan(lambda x, s: _th_lstm_cell(x + _hw(s[0], w, b), s[1]).chunk(2, -1),
+                           xw, (h0, c0), lengths, reverse)
+    return torch.cat([out.reshape(-1), c.reshape(-1)])
+
+
+# nn.LSTM's time loop (one layer and direction; lengths: a packed batch's, as a mask)
+add(OpInfo("lstm_layer", lambda m: [S(m(2, 1, 4), m(1, 1), m(1, 1), m(4, 1), m(4)),
+                                    S(m(2, 1, 4), m(1, 1), m(1, 1), m(4, 1), reverse=True),
+                                    S(m(3, 2, 8), m(2, 2), m(2, 2), m(8, 2), m(8)),
+                                    S(m(4, 3, 8), m(3, 2), m(3, 2), m(8, 2), m(8),
+                                      lengths=(4, 1, 2)),
+                                    S(m(4, 3, 8), m(3, 2), m(3, 2), m(8, 2), m(8),
+                                      lengths=(2, 4, 3), reverse=True)],
+           cd=_cd_lstm_layer, th=_th_lstm_layer, prims=("lstm_layer", "lstm_layer_backward"),
+           errors=(Err(lambda m: S(m(3, 2, 8), m(2, 3), m(2, 2), m(8, 2)), RuntimeError),)))
+
+
+def _cd_gru_layer(xw, h0, w, b=None, lengths=None, reverse=False):
+    return _gru_layer(xw, h0, w, b, _mask(xw, lengths), reverse=reverse)[0]
+
+
+def _th_gru_layer(xw, h0, w, b=None, lengths=None, reverse=False):
+    return _th_scan(lambda x, s: (_th_gru_cell(x, _hw(s[0], w, b), s[0]),), xw, (h0,),
+                    lengths, reverse)[0]
+
+
+def _cd_rnn_layer(xw, h0, w, b=None, lengths=None, reverse=False, nonlinearity="tanh"):
+    return _rnn_layer(xw, h0, w, b, _mask(xw, lengths), reverse=reverse,
+                      nonlinearity=nonlinearity)[0]
+
+
+def _th_rnn_layer(xw, h0, w, b=None, lengths=None, reverse=False, nonlinearity="tanh"):
+    act = torch.relu if nonlinearity == "relu" else torch.tanh
+    return _th_scan(lambda x, s: (act(x + _hw(s[0], w, b)),), xw, (h0,), lengths, reverse)[0]
+
+
+# nn.GRU's and nn.RNN's time loops (one layer and direction; RNN: tanh or relu)
+add(OpInfo("gru_layer", lambda m: [S(m(2, 1, 3), m(1, 1), m(3, 1), m(3)),
+                                   S(m(2, 1, 3), m(1, 1), m(3, 1), reverse=True),
+                                   S(m(3, 2, 6), m(2, 2), m(6, 2), m(6)),
+                                   S(m(4, 3, 6), m(3, 2), m(6, 2), m(6), lengths=(4, 1, 2)),
+                                   S(m(4, 3, 6), m(3, 2), m(6, 2), m(6), lengths=(2, 4, 3),
+                                     reverse=True)],
+           cd=_cd_gru_layer, th=_th_gru_layer, prims=("gru_layer", "gru_layer_backward"),
+           errors=(Err(lambda m: S(m(3, 2, 6), m(2, 3), m(6, 2)), RuntimeError),)),
+    OpInfo("rnn_layer", lambda m: [S(m(3, 1, 2), m(1, 2), m(2, 2), m(2)),
+                                   S(m(3, 1, 2), m(1, 2), m(2, 2), reverse=True),
+                                   S(m(3, 2, 2), m(2, 2), m(2, 2), m(2), nonlinearity="relu"),
+                                   S(m(4, 3, 3), m(3, 3), m(3, 3), m(3), lengths=(4, 1, 2)),
+                                   S(m(4, 3, 3), m(3, 3), m(3, 3), m(3), lengths=(2, 4, 3),
+                                     reverse=True, nonlinearity="relu")],
+           cd=_cd_rnn_layer, th=_th_rnn_layer, prims=("rnn_layer", "rnn_layer_backward"),
+           errors=(Err(lambda m: S(m(3, 2, 3), m(2, 2), m(3, 3)), RuntimeError),)))
 
 # fused norms, softmaxes and cross entropy (cadenza/ops/normalization.py, softmax_fused.py),
 # reached through their functional wrappers; the (300, 128) samples span several blocks

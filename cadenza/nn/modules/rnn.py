@@ -2,22 +2,26 @@
 (``weight_ih_l0``, ``weight_hh_l0_reverse`` ...) and gate orders (LSTM: i, f, g, o; GRU: r, z,
 n), so state dicts load into and from PyTorch unchanged.
 
-The input projection of a whole sequence is one matmul per layer and direction; only the
-hidden-to-hidden product runs per time step.
+The input projection of a whole sequence is one matmul per layer and direction; the time loop
+is one primitive per layer and direction (ops/activation.py: lstm_layer, gru_layer, rnn_layer),
+whose forward and backward run only the hidden-to-hidden product and the step's elementwise part
+per time step, outside the autograd graph.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import _creation as C
 from ...errors import ShapeError, fmt_shape
 from ...ops import cat, stack, where
+from ...ops.activation import gru_layer, lstm_layer, rnn_layer
 from ..utils.rnn import PackedSequence, _pack, pad_packed_sequence
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
-from .rnn_cell import (GRUCell, LSTMCell, RNNCell, RNNCellBase, _gru_step,  # noqa: F401
-                       _lstm_step, _rnn_step)
+from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase, _lstm_step  # noqa: F401
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -96,13 +100,6 @@ class RNNBase(Module):
         return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx),
                 get("bias_hh" + sfx), get("weight_hr" + sfx))
 
-    def _step_fn(self):
-        if self.mode == "LSTM":
-            return _lstm_step
-        if self.mode == "GRU":
-            return _gru_step
-        return _rnn_step(F.relu if self.mode == "RNN_RELU" else F.tanh)
-
     def _check_input(self, input):
         if input.ndim not in (2, 3):
             raise ValueError(f"{self._get_name()}: Expected input to be 2D or 3D, got "
@@ -121,40 +118,36 @@ class RNNBase(Module):
         """x: (L, N, H_in); h0/c0: (D * num_layers, N, *) -> output, (h_n, c_n). With
         ``lengths`` (a PackedSequence's, one per sample), sample b's state changes only at its
         steps t < lengths[b]: h_n is each sequence's state at its own last step and the
-        reverse direction starts at that step."""
+        reverse direction starts at that step. Each layer and direction is one primitive
+        (ops/activation.py's lstm_layer, gru_layer, rnn_layer) after one input-projection
+        GEMM; an LSTM with proj_size steps through _lstm_step."""
         dirs = 2 if self.bidirectional else 1
-        step = self._step_fn()
         lstm = self.mode == "LSTM"
         h_out, c_out = [], []
         seq_len = x.shape[0]
-        live = None if lengths is None else \
-            [C.tensor((lengths > t).reshape(-1, 1), device=x.device) for t in range(seq_len)]
+        mask = None if lengths is None else C.tensor(
+            np.arange(seq_len)[:, None] < lengths.reshape(1, -1), device=x.device)  # (L, N)
         for layer in range(self.num_layers):
             outs_dir = []
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(layer, d)
                 xw = F.linear(x, w_ih, b_ih)                  # (L, N, gates * H)
                 idx = layer * dirs + d
-                state = (h0[idx], c0[idx]) if lstm else h0[idx]
-                outs = [None] * seq_len
-                order = range(seq_len - 1, -1, -1) if d else range(seq_len)
-                for t in order:
-                    if lstm:
-                        new = step(xw[t], state, w_hh, b_hh, w_hr)
-                        if live is not None:
-                            new = tuple(where(live[t], a, b) for a, b in zip(new, state))
-                        state = new
-                        outs[t] = state[0]
-                    else:
-                        new = step(xw[t], state, w_hh, b_hh)
-                        state = new if live is None else where(live[t], new, state)
-                        outs[t] = state
-                outs_dir.append(stack(outs, 0))                # (L, N, H_out)
-                if lstm:
-                    h_out.append(state[0])
-                    c_out.append(state[1])
+                if w_hr is not None:
+                    out, h_n, c_n = _projected_lstm(xw, h0[idx], c0[idx], w_hh, b_hh, w_hr,
+                                                    mask, bool(d))
+                elif lstm:
+                    out, h_n, c_n = lstm_layer(xw, h0[idx], c0[idx], w_hh, b_hh, mask,
+                                               reverse=bool(d))
+                elif self.mode == "GRU":
+                    out, h_n = gru_layer(xw, h0[idx], w_hh, b_hh, mask, reverse=bool(d))
                 else:
-                    h_out.append(state)
+                    out, h_n = rnn_layer(xw, h0[idx], w_hh, b_hh, mask, reverse=bool(d),
+                                         nonlinearity=self.mode[4:].lower())
+                outs_dir.append(out)                           # (L, N, H_out)
+                h_out.append(h_n)
+                if lstm:
+                    c_out.append(c_n)
             x = outs_dir[0] if dirs == 1 else _cat_directions(outs_dir)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
@@ -221,6 +214,20 @@ class RNNBase(Module):
         if self.bidirectional is not False:
             s += f", bidirectional={self.bidirectional}"
         return s
+
+
+def _projected_lstm(xw, h, c, w_hh, b_hh, w_hr, mask, reverse):
+    """An LSTM layer with proj_size, step by step: (output, h_n, c_n)."""
+    seq_len = xw.shape[0]
+    outs = [None] * seq_len
+    for t in (range(seq_len - 1, -1, -1) if reverse else range(seq_len)):
+        hn, cn = _lstm_step(xw[t], (h, c), w_hh, b_hh, w_hr)
+        if mask is not None:
+            live = mask[t].unsqueeze(-1)
+            hn, cn = where(live, hn, h), where(live, cn, c)
+        h, c = hn, cn
+        outs[t] = h
+    return stack(outs, 0), h, c
 
 
 def _cat_directions(parts):
