@@ -8,7 +8,8 @@ import os
 
 import cadenza as torch
 
-__all__ = ["Weights", "WeightsEnum", "WEIGHTS_DIR", "resolve_weights", "load_pretrained"]
+__all__ = ["Weights", "WeightsEnum", "WEIGHTS_DIR", "resolve_weights", "load_pretrained", "build",
+           "init_mobile", "overwrite_params"]
 
 # where torch.hub keeps torchvision's checkpoints by default ($TORCH_HOME is not consulted)
 WEIGHTS_DIR = os.path.join(os.path.expanduser("~"), ".cache", "torch", "hub", "checkpoints")
@@ -83,6 +84,40 @@ def resolve_weights(weights_cls, weights, kwargs):
             raise ValueError(f"The parameter 'num_classes' expected value 1000 but got {n} "
                              "instead (pretrained weights have 1000 classes)")
     return weights
+
+
+def overwrite_params(kwargs, **fixed):
+    """torchvision's _ovewrite_named_param: these kwargs are set by the builder; a different
+    value passed by the caller is an error."""
+    for name, value in fixed.items():
+        if kwargs.setdefault(name, value) != value:
+            raise ValueError(f"The parameter '{name}' expected value {value} but got "
+                             f"{kwargs[name]} instead.")
+
+
+def build(weights_cls, weights, kwargs, make, load=None):
+    """A builder's common path: resolve ``weights=``, make the model from the remaining
+    kwargs, load the weights (``load(model, weights)``, default strict load_state_dict)."""
+    weights = resolve_weights(weights_cls, weights, kwargs)
+    kwargs.pop("progress", None)
+    return (load or load_pretrained)(make(**kwargs), weights)
+
+
+def init_mobile(model, linear_init):
+    """MobileNet-style init: convs kaiming-normal (fan_out), zero biases, norms 1/0, Linear
+    weights by ``linear_init(module)`` and zero biases."""
+    nn = torch.nn
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            linear_init(m)
+            nn.init.zeros_(m.bias)
 
 
 def load_pretrained(model, weights):
