@@ -154,6 +154,18 @@ def record_models_more(tv, torch):
         json.dump(digests, f, indent=0)
 
 
+def record_model_weights(tv, torch):
+    """Every classification builder's weights enum: its name, DEFAULT and each entry's file."""
+    out = {}
+    for name in tv.models.list_models(tv.models):
+        enum = tv.models.get_model_weights(name)
+        files = {k: v.url.rsplit("/", 1)[1] for k, v in enum.__members__.items()
+                 if k != "DEFAULT"}
+        out[name] = [enum.__name__, enum.DEFAULT.name, files]
+    with open(os.path.join(FIXTURES, "model_weights.json"), "w") as f:
+        json.dump(out, f, indent=0, sort_keys=True)
+
+
 def record_utils(tv, torch):
     rs = np.random.RandomState(7)
     batch = torch.from_numpy(rs.rand(5, 3, 6, 7).astype(np.float32))

@@ -249,3 +249,33 @@ def test_model_registry_covers_torchvision_classification():
         models.ResNet50_Weights.IMAGENET1K_V1
     with pytest.raises(ValueError, match="Unknown model"):
         models.get_model("resnet9000")
+
+
+with open(os.path.join(HERE, "fixtures", "model_weights.json")) as f:
+    WEIGHTS = json.load(f)
+NOT_YET = {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b", "maxvit_t"}
+
+
+def test_every_torchvision_classification_builder_exists():
+    assert set(WEIGHTS) - set(models.list_models()) == NOT_YET
+
+
+@pytest.mark.parametrize("name", sorted(set(WEIGHTS) - NOT_YET))
+def test_weights_enums_match_torchvision(name):
+    enum_name, default, files = WEIGHTS[name]
+    enum = models.get_model_weights(name)
+    assert enum.__name__ == enum_name and getattr(models, enum_name) is enum
+    assert enum.DEFAULT.name == default
+    assert {k: v.url.rsplit("/", 1)[1] for k, v in enum.__members__.items()
+            if k != "DEFAULT"} == files
+    assert all(v.value.filename == os.path.splitext(files[k])[0] + ".safetensors"
+               for k, v in enum.__members__.items() if k != "DEFAULT")
+
+
+def test_vit_weights_fix_the_image_size(tmp_path, monkeypatch):
+    from cadenza.vision.models import _api
+    monkeypatch.setattr(_api, "WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="image_size"):
+        models.vit_b_16(weights="IMAGENET1K_SWAG_E2E_V1", image_size=224)
+    with pytest.raises(RuntimeError, match="vit_b_16_swag-9ac1b537.safetensors"):
+        models.vit_b_16(weights="IMAGENET1K_SWAG_E2E_V1")

@@ -25,10 +25,6 @@ _BUILDERS = {name: obj for name, obj in dict(globals()).items()
              and name[0].islower()}
 
 
-def _squash(name):
-    return name.lower().replace("_", "")
-
-
 def list_models(module=None, include=None, exclude=None):
     """Names of the model builders, optionally only those of ``module`` and filtered by
     fnmatch patterns (a union over several ``include`` patterns; ``exclude`` removes)."""
@@ -59,7 +55,7 @@ def get_model_weights(name):
     fn = get_model_builder(name) if isinstance(name, str) else name
     module = _sys.modules[fn.__module__]
     for attr, obj in vars(module).items():
-        if attr.endswith("_Weights") and _squash(attr[:-len("_Weights")]) == _squash(fn.__name__):
+        if attr.endswith("_Weights") and attr[:-len("_Weights")].lower() == fn.__name__:
             return obj
     raise ValueError(f"The weight enum for {fn.__name__} could not be found")
 

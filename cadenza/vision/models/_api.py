@@ -65,10 +65,21 @@ class WeightsEnum(enum.Enum):
         return f"{type(self).__name__}.{self.name}"
 
 
-def make_weights(class_name, url, num_params=None):
-    """A ``*_Weights`` enum with IMAGENET1K_V1 (= DEFAULT) at torchvision's url."""
-    w = Weights(url, {"num_params": num_params, "num_classes": 1000})
-    return WeightsEnum(class_name, {"IMAGENET1K_V1": w, "DEFAULT": w}, module=__name__)
+def make_weights(class_name, url, num_params=None, v2=None, extra=None):
+    """A ``*_Weights`` enum: IMAGENET1K_V1 at torchvision's ``url`` (None: no V1),
+    IMAGENET1K_V2 at ``v2``, and ``extra`` {name: (url, meta)} entries (SWAG's, with their
+    ``min_size``). DEFAULT is torchvision's: V2 where there is one, else V1, else the first
+    extra entry."""
+    meta = {"num_params": num_params, "num_classes": 1000}
+    entries = {}
+    if url:
+        entries["IMAGENET1K_V1"] = Weights(url, meta)
+    if v2:
+        entries["IMAGENET1K_V2"] = Weights(v2, meta)
+    for name, (extra_url, extra_meta) in (extra or {}).items():
+        entries[name] = Weights(extra_url, {**meta, **extra_meta})
+    default = "IMAGENET1K_V2" if v2 else "IMAGENET1K_V1" if url else next(iter(entries))
+    return WeightsEnum(class_name, {**entries, "DEFAULT": entries[default]}, module=__name__)
 
 
 def resolve_weights(weights_cls, weights, kwargs):
@@ -78,7 +89,7 @@ def resolve_weights(weights_cls, weights, kwargs):
             raise ValueError("pretrained and weights cannot both be given")
         weights = weights_cls.DEFAULT
     weights = weights_cls.verify(weights)
-    if weights is not None:
+    if weights is not None and weights.meta["num_classes"] is not None:
         n = kwargs.setdefault("num_classes", 1000)
         if n != 1000:
             raise ValueError(f"The parameter 'num_classes' expected value 1000 but got {n} "

@@ -180,7 +180,8 @@ def _build(weights_cls, weights, kwargs, setting, dropout, last_channel, norm_la
 def _v1_builder(name):
     width, depth, dropout, lukemelas, file = _V1[name]
     wname = f"EfficientNet_{name.upper()}_Weights"
-    weights_cls = make_weights(wname, f"{_URL}{file}.pth")
+    v2 = f"{_URL}b1-c27df63c.pth" if name == "b1" else None
+    weights_cls = make_weights(wname, f"{_URL}{file}.pth", v2=v2)
     norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.01) if lukemelas else None
 
     def builder(*, weights=None, progress=True, **kwargs):

@@ -98,7 +98,8 @@ class MobileNetV2(nn.Module):
 
 
 MobileNet_V2_Weights = make_weights("MobileNet_V2_Weights", "https://download.pytorch.org/"
-                                    "models/mobilenet_v2-b0353104.pth", 3504872)
+                                    "models/mobilenet_v2-b0353104.pth", 3504872,
+                                    "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth")
 
 
 def mobilenet_v2(*, weights=None, progress=True, **kwargs):

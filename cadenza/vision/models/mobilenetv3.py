@@ -121,7 +121,8 @@ def _mobilenet_v3_conf(arch, width_mult=1.0, reduced_tail=False, dilated=False, 
 
 _URL = "https://download.pytorch.org/models/"
 MobileNet_V3_Large_Weights = make_weights("MobileNet_V3_Large_Weights",
-                                          _URL + "mobilenet_v3_large-8738ca79.pth", 5483032)
+                                          _URL + "mobilenet_v3_large-8738ca79.pth", 5483032,
+                                          _URL + "mobilenet_v3_large-5c1a4163.pth")
 MobileNet_V3_Small_Weights = make_weights("MobileNet_V3_Small_Weights",
                                           _URL + "mobilenet_v3_small-047dcff4.pth", 2542856)
 

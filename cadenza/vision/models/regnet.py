@@ -146,23 +146,48 @@ class RegNet(nn.Module):
 
 
 _URL = "https://download.pytorch.org/models/regnet_"
-# name: (depth, w_0, w_a, w_m, group_width, weights file hash); RegNetY adds se_ratio=0.25
+# name: (depth, w_0, w_a, w_m, group_width, V1 weights file hash); RegNetY adds se_ratio=0.25
 _CONFIGS = {
-    "y_400mf": (16, 48, 27.89, 2.09, 8, "c65dace8"), "y_800mf": (14, 56, 38.84, 2.4, 16, "1b27b58c"),
-    "y_1_6gf": (27, 48, 20.71, 2.65, 24, "b11a554e"), "y_3_2gf": (21, 80, 42.63, 2.66, 24, "b5a9779c"),
-    "y_8gf": (17, 192, 76.82, 2.19, 56, "d0d0e4a8"), "y_16gf": (18, 200, 106.23, 2.48, 112, "9e6ed7dd"),
+    "y_400mf": (16, 48, 27.89, 2.09, 8, "c65dace8"),
+    "y_800mf": (14, 56, 38.84, 2.4, 16, "1b27b58c"),
+    "y_1_6gf": (27, 48, 20.71, 2.65, 24, "b11a554e"),
+    "y_3_2gf": (21, 80, 42.63, 2.66, 24, "b5a9779c"),
+    "y_8gf": (17, 192, 76.82, 2.19, 56, "d0d0e4a8"),
+    "y_16gf": (18, 200, 106.23, 2.48, 112, "9e6ed7dd"),
     "y_32gf": (20, 232, 115.89, 2.53, 232, "4dee3f7a"),
-    "x_400mf": (22, 24, 24.48, 2.54, 16, "adf1edd5"), "x_800mf": (16, 56, 35.73, 2.28, 16, "ad17e45c"),
-    "x_1_6gf": (18, 80, 34.01, 2.25, 24, "e3633e7f"), "x_3_2gf": (25, 88, 26.31, 2.25, 48, "f342aeae"),
-    "x_8gf": (23, 80, 49.56, 2.88, 120, "03ceed89"), "x_16gf": (22, 216, 55.59, 2.1, 128, "2007eb11"),
+    "y_128gf": (27, 456, 160.83, 2.52, 264, None),
+    "x_400mf": (22, 24, 24.48, 2.54, 16, "adf1edd5"),
+    "x_800mf": (16, 56, 35.73, 2.28, 16, "ad17e45c"),
+    "x_1_6gf": (18, 80, 34.01, 2.25, 24, "e3633e7f"),
+    "x_3_2gf": (25, 88, 26.31, 2.25, 48, "f342aeae"),
+    "x_8gf": (23, 80, 49.56, 2.88, 120, "03ceed89"),
+    "x_16gf": (22, 216, 55.59, 2.1, 128, "2007eb11"),
     "x_32gf": (23, 320, 69.86, 2.0, 168, "9d47f8d0"),
 }
+
+
+_V2 = {"y_400mf": "e6988f5f", "y_800mf": "58fc7688", "y_1_6gf": "0d7bc02a", "y_3_2gf": "9180c971",
+       "y_8gf": "dc2b1b54", "y_16gf": "3e4a00f9", "y_32gf": "8db6d4b5", "x_400mf": "62229a5f",
+       "x_800mf": "94a99ebd", "x_1_6gf": "a12f2b72", "x_3_2gf": "7071aa85", "x_8gf": "2b70d774",
+       "x_16gf": "ba3796d7", "x_32gf": "6eb8fdc6"}
+# SWAG weights (Singh et al., 2022): end-to-end at 384x384 and linear-classifier
+_SWAG = {"y_16gf": ("43afe44d", "f3ec0043"), "y_32gf": ("04fdfa75", "e1583746"),
+         "y_128gf": ("c8ce3e52", "cbe8ce12")}
+
+
+def _swag(prefix, digests):
+    e2e, linear = digests
+    return {"IMAGENET1K_SWAG_E2E_V1": (f"{prefix}_swag-{e2e}.pth", {}),
+            "IMAGENET1K_SWAG_LINEAR_V1": (f"{prefix}_lc_swag-{linear}.pth", {})}
 
 
 def _make_builder(name):
     depth, w_0, w_a, w_m, group_width, digest = _CONFIGS[name]
     wname = f"RegNet_{name.upper()}_Weights"
-    weights_cls = make_weights(wname, f"{_URL}{name}-{digest}.pth")
+    weights_cls = make_weights(wname, digest and f"{_URL}{name}-{digest}.pth",
+                               v2=name in _V2 and f"{_URL}{name}-{_V2[name]}.pth",
+                               extra=_swag(_URL + name, _SWAG[name]) if name in _SWAG
+                               else None)
     se_ratio = 0.25 if name.startswith("y") else None
 
     def builder(*, weights=None, progress=True, **kwargs):

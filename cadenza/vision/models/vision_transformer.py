@@ -10,11 +10,11 @@ from typing import Callable, NamedTuple
 import cadenza as torch
 from cadenza import nn
 from .._layers import MLP, Conv2dNormActivation
-from ._api import build, make_weights
+from ._api import load_pretrained, make_weights, overwrite_params, resolve_weights
 
 __all__ = ["VisionTransformer", "ConvStemConfig", "MLPBlock", "EncoderBlock", "Encoder",
-           "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "ViT_B_16_Weights",
-           "ViT_B_32_Weights", "ViT_L_16_Weights", "ViT_L_32_Weights"]
+           "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "ViT_B_16_Weights",
+           "ViT_B_32_Weights", "ViT_L_16_Weights", "ViT_L_32_Weights", "ViT_H_14_Weights"]
 
 
 class ConvStemConfig(NamedTuple):
@@ -148,18 +148,35 @@ class VisionTransformer(nn.Module):
 
 
 _URL = "https://download.pytorch.org/models/"
-ViT_B_16_Weights = make_weights("ViT_B_16_Weights", _URL + "vit_b_16-c867db91.pth", 86567656)
+
+
+def _swag(name, e2e, linear, size, e2e_params):
+    """SWAG weights (Singh et al., 2022): fine-tuned end to end at ``size`` pixels, or a linear
+    classifier on the frozen trunk at 224."""
+    return {"IMAGENET1K_SWAG_E2E_V1": (f"{_URL}{name}_swag-{e2e}.pth",
+                                       {"min_size": (size, size), "num_params": e2e_params}),
+            "IMAGENET1K_SWAG_LINEAR_V1": (f"{_URL}{name}_lc_swag-{linear}.pth",
+                                          {"min_size": (224, 224)})}
+
+
+ViT_B_16_Weights = make_weights("ViT_B_16_Weights", _URL + "vit_b_16-c867db91.pth", 86567656,
+                                extra=_swag("vit_b_16", "9ac1b537", "4e70ced5", 384, 86859496))
 ViT_B_32_Weights = make_weights("ViT_B_32_Weights", _URL + "vit_b_32-d86f8d99.pth", 88224232)
-ViT_L_16_Weights = make_weights("ViT_L_16_Weights", _URL + "vit_l_16-852ce7e3.pth", 304326632)
+ViT_L_16_Weights = make_weights("ViT_L_16_Weights", _URL + "vit_l_16-852ce7e3.pth", 304326632,
+                                extra=_swag("vit_l_16", "4f3808c9", "4d563306", 512, 305174504))
 ViT_L_32_Weights = make_weights("ViT_L_32_Weights", _URL + "vit_l_32-c7638314.pth", 306535400)
+ViT_H_14_Weights = make_weights("ViT_H_14_Weights", None, 632045800,
+                                extra=_swag("vit_h_14", "80465313", "c1eb923e", 518, 633470440))
 
 
 def _vit(weights_cls, weights, kwargs, patch_size, num_layers, num_heads, hidden_dim, mlp_dim):
-    if weights is not None and kwargs.get("image_size", 224) != 224:
-        raise ValueError(f"The parameter 'image_size' expected value 224 but got "
-                         f"{kwargs['image_size']} instead (pretrained weights)")
-    return build(weights_cls, weights, kwargs, lambda image_size=224, **kw: VisionTransformer(
-        image_size, patch_size, num_layers, num_heads, hidden_dim, mlp_dim, **kw))
+    weights = resolve_weights(weights_cls, weights, kwargs)
+    kwargs.pop("progress", None)
+    if weights is not None:  # the weights fix the position-embedding length
+        overwrite_params(kwargs, image_size=weights.meta.get("min_size", (224, 224))[0])
+    model = VisionTransformer(kwargs.pop("image_size", 224), patch_size, num_layers, num_heads,
+                              hidden_dim, mlp_dim, **kwargs)
+    return load_pretrained(model, weights)
 
 
 def vit_b_16(*, weights=None, progress=True, **kwargs):
@@ -176,3 +193,7 @@ def vit_l_16(*, weights=None, progress=True, **kwargs):
 
 def vit_l_32(*, weights=None, progress=True, **kwargs):
     return _vit(ViT_L_32_Weights, weights, kwargs, 32, 24, 16, 1024, 4096)
+
+
+def vit_h_14(*, weights=None, progress=True, **kwargs):
+    return _vit(ViT_H_14_Weights, weights, kwargs, 14, 32, 16, 1280, 5120)
