@@ -67,6 +67,17 @@ def _efficientnet_v2_cfg(m):
             "dropout": 0.2, "last_channel": 128}
 
 
+def _swin_cfg(window, v2):
+    """Two stages on 32x32: 8x8 tokens in shifted windows (a 3x3 window pads to 9x9), then
+    4x4."""
+    def kwargs(m):
+        extra = ({"block": m.swin_transformer.SwinTransformerBlockV2,
+                  "downsample_layer": m.swin_transformer.PatchMergingV2} if v2 else {})
+        return {"patch_size": [4, 4], "embed_dim": 16, "depths": [2, 2], "num_heads": [2, 4],
+                "window_size": [window, window], **extra}
+    return kwargs
+
+
 _VIT_TINY = {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2, "hidden_dim": 32,
              "mlp_dim": 64}
 # logits are compared for these: name -> (builder or class in models, kwargs or a function of
@@ -87,6 +98,8 @@ MORE_MODELS = {
     "regnet_y_400mf": ("regnet_y_400mf", {}, 64),
     "convnext_mini": ("ConvNeXt", _convnext_cfg, 32),
     "mnasnet0_5": ("mnasnet0_5", {}, 32),
+    "swin_mini": ("SwinTransformer", _swin_cfg(3, False), 32),
+    "swin_v2_mini": ("SwinTransformer", _swin_cfg(4, True), 32),
 }
 # state-dict keys and shapes are compared for these (num_classes=10) ...
 MORE_KEY_MODELS = [
@@ -97,13 +110,14 @@ MORE_KEY_MODELS = [
     "shufflenet_v2_x2_0", "googlenet", "inception_v3", "resnext50_32x4d", "regnet_y_400mf",
     "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_x_400mf", "regnet_x_800mf",
     "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "convnext_tiny", "mnasnet0_5",
-    "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]
+    "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "swin_t", "swin_v2_t"]
 # ... and, with CADENZA_SLOW_TESTS=1, for these (over ~40M parameters: slow to initialise)
 SLOW_KEY_MODELS = [
     "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l", "vit_l_16",
     "vit_l_32", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
     "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_x_16gf", "regnet_x_32gf",
-    "convnext_small", "convnext_base", "convnext_large"]
+    "convnext_small", "convnext_base", "convnext_large", "swin_s", "swin_b", "swin_v2_s",
+    "swin_v2_b"]
 
 
 def build(models, name, num_classes=10):
