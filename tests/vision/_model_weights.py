@@ -100,6 +100,9 @@ MORE_MODELS = {
     "mnasnet0_5": ("mnasnet0_5", {}, 32),
     "swin_mini": ("SwinTransformer", _swin_cfg(3, False), 32),
     "swin_v2_mini": ("SwinTransformer", _swin_cfg(4, True), 32),
+    "maxvit_mini": ("MaxVit", {"input_size": (32, 32), "stem_channels": 8, "partition_size": 2,
+                               "block_channels": [16, 32], "block_layers": [1, 2],
+                               "head_dim": 8, "stochastic_depth_prob": 0.2}, 32),
 }
 # state-dict keys and shapes are compared for these (num_classes=10) ...
 MORE_KEY_MODELS = [
@@ -110,7 +113,7 @@ MORE_KEY_MODELS = [
     "shufflenet_v2_x2_0", "googlenet", "inception_v3", "resnext50_32x4d", "regnet_y_400mf",
     "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_x_400mf", "regnet_x_800mf",
     "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "convnext_tiny", "mnasnet0_5",
-    "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "swin_t", "swin_v2_t"]
+    "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "swin_t", "swin_v2_t", "maxvit_t"]
 # ... and, with CADENZA_SLOW_TESTS=1, for these (over ~40M parameters: slow to initialise)
 SLOW_KEY_MODELS = [
     "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l", "vit_l_16",

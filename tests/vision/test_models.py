@@ -253,7 +253,7 @@ def test_model_registry_covers_torchvision_classification():
 
 with open(os.path.join(HERE, "fixtures", "model_weights.json")) as f:
     WEIGHTS = json.load(f)
-NOT_YET = {"maxvit_t"}
+NOT_YET = set()
 
 
 def test_every_torchvision_classification_builder_exists():
