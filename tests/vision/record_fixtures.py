@@ -86,6 +86,29 @@ def record_boxes(tv, torch):
     np.savez_compressed(os.path.join(FIXTURES, "boxes.npz"), **out)
 
 
+def _logits(torch, model, x, dropout_classes):
+    """Fill the model with the seeded weights; its eval output and its train-mode outputs
+    (dropout-like modules off)."""
+    import _model_weights as mw
+    with torch.no_grad():
+        mw.fill(model.state_dict(), torch.from_numpy)
+    x = torch.from_numpy(x)
+    model.eval()
+    with torch.no_grad():
+        evaluated = model(x).numpy()
+    model.train()
+    mw.no_dropout(model, dropout_classes)
+    return evaluated, [y.detach().numpy() for y in mw.outputs(model(x))]
+
+
+def _bn_stats(out, name, sd, channels=None):
+    """The running statistics of the first and last batch norm (their first ``channels``)."""
+    bn = [k for k in sd if k.endswith("running_mean")]
+    for k in bn[:1] + bn[-1:]:
+        for key in (k, k.replace("running_mean", "running_var")):
+            out[f"{name}/after_train/{key}"] = sd[key].numpy()[:channels]
+
+
 def record_models(tv, torch):
     """Logits of models whose weights both sides generate from one NumPy seed (so only the
     logits are stored): eval and train mode (dropout off), 32x32 inputs; the batch-norm running
@@ -94,21 +117,9 @@ def record_models(tv, torch):
     out = {}
     for name in mw.MODELS:
         model = getattr(tv.models, name)(num_classes=10)
-        with torch.no_grad():
-            mw.fill(model.state_dict(), torch.from_numpy)
-        x = torch.from_numpy(mw.batch(name))
-        model.eval()
-        with torch.no_grad():
-            out[f"{name}/eval"] = model(x).numpy()
-        model.train()
-        mw.no_dropout(model, torch.nn.Dropout)
-        out[f"{name}/train"] = model(x).detach().numpy()
-        sd = model.state_dict()
-        bn = [k for k in sd if k.endswith("running_mean")]
-        for k in bn[:1] + bn[-1:]:
-            out[f"{name}/after_train/{k}"] = sd[k].numpy()
-            kv = k.replace("running_mean", "running_var")
-            out[f"{name}/after_train/{kv}"] = sd[kv].numpy()
+        out[f"{name}/eval"], train = _logits(torch, model, mw.batch(name), torch.nn.Dropout)
+        out[f"{name}/train"] = train[0]
+        _bn_stats(out, name, model.state_dict())
     np.savez_compressed(os.path.join(FIXTURES, "models.npz"), **out)
     keys = {}
     for name in mw.KEY_MODELS:
@@ -116,6 +127,43 @@ def record_models(tv, torch):
         keys[name] = [[k, list(v.shape)] for k, v in sd.items()]
     with open(os.path.join(FIXTURES, "model_keys.json"), "w") as f:
         json.dump(keys, f, separators=(",", ":"))
+
+
+def record_models_more(tv, torch):
+    """The families added later (_model_weights.MORE_MODELS): logits in eval and train mode
+    (dropout and stochastic depth off; every output of GoogLeNet's train-mode tuple), batch-norm
+    statistics after the train pass, and a digest of each model's state-dict keys and shapes."""
+    import _model_weights as mw
+    out = {}
+    for name in mw.MORE_MODELS:
+        model = mw.build(tv.models, name)
+        out[f"{name}/eval"], train = _logits(torch, model, mw.more_batch(name),
+                                             (torch.nn.Dropout, tv.ops.StochasticDepth))
+        for i, y in enumerate(train):
+            out[f"{name}/train{i}"] = y
+        _bn_stats(out, name, model.state_dict(), channels=32)
+    np.savez_compressed(os.path.join(FIXTURES, "models_more.npz"), **out)
+    digests = {name: mw.key_digest(mw.build(tv.models, name).state_dict())
+               for name in mw.MORE_MODELS}
+    for name in mw.MORE_KEY_MODELS + mw.SLOW_KEY_MODELS:
+        # regnet's width schedule is computed from real tensors; the rest builds on "meta"
+        with torch.device("cpu" if name.startswith("regnet") else "meta"):
+            model = tv.models.get_model(name, num_classes=10)
+        digests[name] = mw.key_digest(model.state_dict())
+    with open(os.path.join(FIXTURES, "model_keys_more.json"), "w") as f:
+        json.dump(digests, f, indent=0)
+
+
+def record_model_weights(tv, torch):
+    """Every classification builder's weights enum: its name, DEFAULT and each entry's file."""
+    out = {}
+    for name in tv.models.list_models(tv.models):
+        enum = tv.models.get_model_weights(name)
+        files = {k: v.url.rsplit("/", 1)[1] for k, v in enum.__members__.items()
+                 if k != "DEFAULT"}
+        out[name] = [enum.__name__, enum.DEFAULT.name, files]
+    with open(os.path.join(FIXTURES, "model_weights.json"), "w") as f:
+        json.dump(out, f, indent=0, sort_keys=True)
 
 
 def record_utils(tv, torch):

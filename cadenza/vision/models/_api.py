@@ -8,7 +8,8 @@ import os
 
 import cadenza as torch
 
-__all__ = ["Weights", "WeightsEnum", "WEIGHTS_DIR", "resolve_weights", "load_pretrained"]
+__all__ = ["Weights", "WeightsEnum", "WEIGHTS_DIR", "resolve_weights", "load_pretrained", "build",
+           "init_mobile", "overwrite_params"]
 
 # where torch.hub keeps torchvision's checkpoints by default ($TORCH_HOME is not consulted)
 WEIGHTS_DIR = os.path.join(os.path.expanduser("~"), ".cache", "torch", "hub", "checkpoints")
@@ -64,10 +65,21 @@ class WeightsEnum(enum.Enum):
         return f"{type(self).__name__}.{self.name}"
 
 
-def make_weights(class_name, url, num_params=None):
-    """A ``*_Weights`` enum with IMAGENET1K_V1 (= DEFAULT) at torchvision's url."""
-    w = Weights(url, {"num_params": num_params, "num_classes": 1000})
-    return WeightsEnum(class_name, {"IMAGENET1K_V1": w, "DEFAULT": w}, module=__name__)
+def make_weights(class_name, url, num_params=None, v2=None, extra=None):
+    """A ``*_Weights`` enum: IMAGENET1K_V1 at torchvision's ``url`` (None: no V1),
+    IMAGENET1K_V2 at ``v2``, and ``extra`` {name: (url, meta)} entries (SWAG's, with their
+    ``min_size``). DEFAULT is torchvision's: V2 where there is one, else V1, else the first
+    extra entry."""
+    meta = {"num_params": num_params, "num_classes": 1000}
+    entries = {}
+    if url:
+        entries["IMAGENET1K_V1"] = Weights(url, meta)
+    if v2:
+        entries["IMAGENET1K_V2"] = Weights(v2, meta)
+    for name, (extra_url, extra_meta) in (extra or {}).items():
+        entries[name] = Weights(extra_url, {**meta, **extra_meta})
+    default = "IMAGENET1K_V2" if v2 else "IMAGENET1K_V1" if url else next(iter(entries))
+    return WeightsEnum(class_name, {**entries, "DEFAULT": entries[default]}, module=__name__)
 
 
 def resolve_weights(weights_cls, weights, kwargs):
@@ -77,12 +89,46 @@ def resolve_weights(weights_cls, weights, kwargs):
             raise ValueError("pretrained and weights cannot both be given")
         weights = weights_cls.DEFAULT
     weights = weights_cls.verify(weights)
-    if weights is not None:
+    if weights is not None and weights.meta["num_classes"] is not None:
         n = kwargs.setdefault("num_classes", 1000)
         if n != 1000:
             raise ValueError(f"The parameter 'num_classes' expected value 1000 but got {n} "
                              "instead (pretrained weights have 1000 classes)")
     return weights
+
+
+def overwrite_params(kwargs, **fixed):
+    """torchvision's _ovewrite_named_param: these kwargs are set by the builder; a different
+    value passed by the caller is an error."""
+    for name, value in fixed.items():
+        if kwargs.setdefault(name, value) != value:
+            raise ValueError(f"The parameter '{name}' expected value {value} but got "
+                             f"{kwargs[name]} instead.")
+
+
+def build(weights_cls, weights, kwargs, make, load=None):
+    """A builder's common path: resolve ``weights=``, make the model from the remaining
+    kwargs, load the weights (``load(model, weights)``, default strict load_state_dict)."""
+    weights = resolve_weights(weights_cls, weights, kwargs)
+    kwargs.pop("progress", None)
+    return (load or load_pretrained)(make(**kwargs), weights)
+
+
+def init_mobile(model, linear_init):
+    """MobileNet-style init: convs kaiming-normal (fan_out), zero biases, norms 1/0, Linear
+    weights by ``linear_init(module)`` and zero biases."""
+    nn = torch.nn
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            linear_init(m)
+            nn.init.zeros_(m.bias)
 
 
 def load_pretrained(model, weights):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from cadenza import nn
 from cadenza.nn import functional as F
-from ._api import load_pretrained, make_weights, resolve_weights
+from ._api import init_mobile, load_pretrained, make_weights, resolve_weights
 
 __all__ = ["MobileNetV2", "InvertedResidual", "Conv2dNormActivation", "mobilenet_v2",
            "MobileNet_V2_Weights"]
@@ -90,17 +90,7 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout),
                                         nn.Linear(self.last_channel, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_mobile(self, lambda m: nn.init.normal_(m.weight, 0, 0.01))
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
@@ -108,7 +98,8 @@ class MobileNetV2(nn.Module):
 
 
 MobileNet_V2_Weights = make_weights("MobileNet_V2_Weights", "https://download.pytorch.org/"
-                                    "models/mobilenet_v2-b0353104.pth", 3504872)
+                                    "models/mobilenet_v2-b0353104.pth", 3504872,
+                                    "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth")
 
 
 def mobilenet_v2(*, weights=None, progress=True, **kwargs):

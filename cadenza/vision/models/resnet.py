@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from cadenza import nn
-from ._api import load_pretrained, make_weights, resolve_weights
+from ._api import load_pretrained, make_weights, overwrite_params as _overwrite, resolve_weights
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnet152", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
-           "ResNet101_Weights", "ResNet152_Weights"]
+           "ResNet101_Weights", "ResNet152_Weights", "resnext50_32x4d", "resnext101_32x8d",
+           "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "ResNeXt50_32X4D_Weights",
+           "ResNeXt101_32X8D_Weights", "ResNeXt101_64X4D_Weights", "Wide_ResNet50_2_Weights",
+           "Wide_ResNet101_2_Weights"]
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
@@ -131,9 +134,27 @@ class ResNet(nn.Module):
 _URL = "https://download.pytorch.org/models/"
 ResNet18_Weights = make_weights("ResNet18_Weights", _URL + "resnet18-f37072fd.pth", 11689512)
 ResNet34_Weights = make_weights("ResNet34_Weights", _URL + "resnet34-b627a593.pth", 21797672)
-ResNet50_Weights = make_weights("ResNet50_Weights", _URL + "resnet50-0676ba61.pth", 25557032)
-ResNet101_Weights = make_weights("ResNet101_Weights", _URL + "resnet101-63fe2227.pth", 44549160)
-ResNet152_Weights = make_weights("ResNet152_Weights", _URL + "resnet152-394f9c45.pth", 60192808)
+ResNet50_Weights = make_weights("ResNet50_Weights", _URL + "resnet50-0676ba61.pth", 25557032,
+                                _URL + "resnet50-11ad3fa6.pth")
+ResNet101_Weights = make_weights("ResNet101_Weights", _URL + "resnet101-63fe2227.pth", 44549160,
+                                 _URL + "resnet101-cd907fc2.pth")
+ResNet152_Weights = make_weights("ResNet152_Weights", _URL + "resnet152-394f9c45.pth", 60192808,
+                                 _URL + "resnet152-f82ba261.pth")
+
+ResNeXt50_32X4D_Weights = make_weights("ResNeXt50_32X4D_Weights",
+                                       _URL + "resnext50_32x4d-7cdf4587.pth", 25028904,
+                                       _URL + "resnext50_32x4d-1a0047aa.pth")
+ResNeXt101_32X8D_Weights = make_weights("ResNeXt101_32X8D_Weights",
+                                        _URL + "resnext101_32x8d-8ba56ff5.pth", 88791336,
+                                        _URL + "resnext101_32x8d-110c445d.pth")
+ResNeXt101_64X4D_Weights = make_weights("ResNeXt101_64X4D_Weights",
+                                        _URL + "resnext101_64x4d-173b62eb.pth", 83455272)
+Wide_ResNet50_2_Weights = make_weights("Wide_ResNet50_2_Weights",
+                                       _URL + "wide_resnet50_2-95faca4d.pth", 68883240,
+                                       _URL + "wide_resnet50_2-9ba9bcbe.pth")
+Wide_ResNet101_2_Weights = make_weights("Wide_ResNet101_2_Weights",
+                                        _URL + "wide_resnet101_2-32ee1156.pth", 126886696,
+                                        _URL + "wide_resnet101_2-d733dc28.pth")
 
 
 def _resnet(block, layers, weights_cls, weights, kwargs):
@@ -160,3 +181,28 @@ def resnet101(*, weights=None, progress=True, **kwargs):
 
 def resnet152(*, weights=None, progress=True, **kwargs):
     return _resnet(Bottleneck, [3, 8, 36, 3], ResNet152_Weights, weights, kwargs)
+
+
+def resnext50_32x4d(*, weights=None, progress=True, **kwargs):
+    _overwrite(kwargs, groups=32, width_per_group=4)
+    return _resnet(Bottleneck, [3, 4, 6, 3], ResNeXt50_32X4D_Weights, weights, kwargs)
+
+
+def resnext101_32x8d(*, weights=None, progress=True, **kwargs):
+    _overwrite(kwargs, groups=32, width_per_group=8)
+    return _resnet(Bottleneck, [3, 4, 23, 3], ResNeXt101_32X8D_Weights, weights, kwargs)
+
+
+def resnext101_64x4d(*, weights=None, progress=True, **kwargs):
+    _overwrite(kwargs, groups=64, width_per_group=4)
+    return _resnet(Bottleneck, [3, 4, 23, 3], ResNeXt101_64X4D_Weights, weights, kwargs)
+
+
+def wide_resnet50_2(*, weights=None, progress=True, **kwargs):
+    _overwrite(kwargs, width_per_group=128)
+    return _resnet(Bottleneck, [3, 4, 6, 3], Wide_ResNet50_2_Weights, weights, kwargs)
+
+
+def wide_resnet101_2(*, weights=None, progress=True, **kwargs):
+    _overwrite(kwargs, width_per_group=128)
+    return _resnet(Bottleneck, [3, 4, 23, 3], Wide_ResNet101_2_Weights, weights, kwargs)

@@ -63,7 +63,11 @@ VGG11_Weights = make_weights("VGG11_Weights", _URL + "vgg11-8a719046.pth", 13286
 VGG11_BN_Weights = make_weights("VGG11_BN_Weights", _URL + "vgg11_bn-6002323d.pth", 132868840)
 VGG13_Weights = make_weights("VGG13_Weights", _URL + "vgg13-19584684.pth", 133047848)
 VGG13_BN_Weights = make_weights("VGG13_BN_Weights", _URL + "vgg13_bn-abd245e5.pth", 133053736)
-VGG16_Weights = make_weights("VGG16_Weights", _URL + "vgg16-397923af.pth", 138357544)
+# IMAGENET1K_FEATURES: amdegroot's SSD backbone; only ``features`` is trained (the
+# classifier is NaN in that file) and it has no class count
+VGG16_Weights = make_weights("VGG16_Weights", _URL + "vgg16-397923af.pth", 138357544, extra={
+    "IMAGENET1K_FEATURES": (_URL + "vgg16_features-amdegroot-88682ab5.pth",
+                            {"num_classes": None})})
 VGG16_BN_Weights = make_weights("VGG16_BN_Weights", _URL + "vgg16_bn-6c64b313.pth", 138365992)
 VGG19_Weights = make_weights("VGG19_Weights", _URL + "vgg19-dcbb9e9d.pth", 143667240)
 VGG19_BN_Weights = make_weights("VGG19_BN_Weights", _URL + "vgg19_bn-c79401a0.pth", 143678248)
