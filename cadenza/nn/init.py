@@ -17,6 +17,7 @@ from .._tensor import Tensor, _make
 from .._trace_hooks import traced_random
 from ..autograd.grad_mode import no_grad
 from ..random import _rng  # generator=None: the default generator's stream
+from ..ops.unary import _erf as _erf_array  # NumPy arrays (float64: a ~1e-15 series)
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -88,15 +89,17 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
     lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
     shape = tuple(tensor.shape)
 
+    precise = tensor.dtype.itemsize >= 8     # float64 values: refine the inverse by Newton
+
     def make(g):
         u = g.uniform(2 * lo - 1, 2 * hi - 1, shape)
-        return np.clip(_erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
+        return np.clip(_erfinv(u, precise) * std * math.sqrt(2.0) + mean, a, b)
     return _fill(tensor, _sample(make, generator=generator))
 
 
-def _erfinv(y):
-    """Inverse error function (Giles' single-precision approximation, refined by two Newton
-    steps to double precision)."""
+def _erfinv(y, precise):
+    """Inverse error function: Giles' single-precision approximation (relative error below
+    float32's resolution), refined by two Newton steps on a float64 erf when ``precise``."""
     y = np.asarray(y, dtype=np.float64)
     w = -np.log((1.0 - y) * (1.0 + y))
     small = w < 5.0
@@ -111,9 +114,9 @@ def _erfinv(y):
               0.00943887047, 1.00167406, 2.83297682):
         p2 = c + p2 * wl
     x = np.where(small, p1, p2) * y
-    erf = np.vectorize(math.erf)
-    for _ in range(2):
-        x = x - (erf(x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
+    if precise:
+        for _ in range(2):
+            x = x - (_erf_array(np, x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
     return x
 
 
