@@ -371,3 +371,34 @@ def test_full_backward_pre_hook_set_submodule_to_empty_match_torch():
     m = cadenza.nn.Linear(2, 3, dtype=cadenza.float64).to_empty(device="cpu")
     assert m.weight.shape == (3, 2) and m.weight.dtype == cadenza.float64
     assert isinstance(m.weight, cadenza.nn.Parameter)
+
+
+def test_global_module_forward_hooks_match_torch():
+    import torch
+    from cadenza.nn.modules import module as cmod
+    from torch.nn.modules import module as tmod
+
+    def run(lib, mod):
+        lib.manual_seed(0)
+        seen = []
+        net = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.ReLU())
+        net[0].register_forward_hook(lambda m, a, o: seen.append(("own", type(m).__name__)))
+        h1 = mod.register_module_forward_pre_hook(
+            lambda m, a: seen.append(("pre", type(m).__name__)))
+        h2 = mod.register_module_forward_hook(
+            lambda m, a, o: (seen.append(("post", type(m).__name__)),
+                             o * 2 if type(m).__name__ == "ReLU" else None)[1])
+        h3 = mod.register_module_forward_hook(
+            lambda m, a, k, o: seen.append(("kw", sorted(k))), with_kwargs=True)
+        try:
+            out = net(lib.ones(1, 2))
+        finally:
+            for h in (h1, h2, h3):
+                h.remove()
+        after = net(lib.ones(1, 2))
+        return seen, out, after
+    cs, co, ca = run(cadenza, cmod)
+    ts, to, ta = run(torch, tmod)
+    assert cs == ts
+    assert float(co.sum()) == pytest.approx(2 * float(ca.sum()))
+    assert float(to.sum()) == pytest.approx(2 * float(ta.sum()))

@@ -18,7 +18,27 @@ from ._hooks import add_hook, wrap_backward_hooks
 from ._state import StateDictMixin
 from ..._dispatch import register_stateful
 
-__all__ = ["Module"]
+__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook"]
+
+# hooks every Module's call runs (torch.nn.modules.module.register_module_forward_*_hook),
+# before the module's own; the call's fast path checks one flag for them
+_global_forward_pre_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks_with_kwargs: OrderedDict = OrderedDict()
+
+
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args) -> None or new args`` before every module's forward."""
+    return add_hook(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output) -> None or new output`` after every module's forward
+    (``hook(module, args, kwargs, output)`` with_kwargs)."""
+    h = add_hook(_global_forward_hooks, hook, False, _global_forward_hooks_with_kwargs)
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[h.id] = True
+    return h
 
 
 def _addindent(s: str, n: int) -> str:
@@ -86,13 +106,18 @@ class Module(StateDictMixin):
     def __call__(self, *args, **kwargs):
         d = self.__dict__
         if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
-                or d["_backward_pre_hooks"]):
+                or d["_backward_pre_hooks"] or _global_forward_pre_hooks
+                or _global_forward_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     _call_impl = __call__
 
     def _call_with_hooks(self, args, kwargs):
+        for hook in list(_global_forward_pre_hooks.values()):
+            res = hook(self, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
         with_kw = self._forward_pre_hooks_with_kwargs
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in with_kw:
@@ -110,11 +135,12 @@ class Module(StateDictMixin):
             out = wrap_backward_hooks(self, args, lambda *a: self.forward(*a, **kwargs))
         else:
             out = self.forward(*args, **kwargs)
-        with_kw = self._forward_hooks_with_kwargs
-        for hid, hook in list(self._forward_hooks.items()):
-            res = hook(self, args, kwargs, out) if hid in with_kw else hook(self, args, out)
-            if res is not None:
-                out = res
+        for hooks, with_kw in ((_global_forward_hooks, _global_forward_hooks_with_kwargs),
+                               (self._forward_hooks, self._forward_hooks_with_kwargs)):
+            for hid, hook in list(hooks.items()):
+                res = hook(self, args, kwargs, out) if hid in with_kw else hook(self, args, out)
+                if res is not None:
+                    out = res
         return out
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
