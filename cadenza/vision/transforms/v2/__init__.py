@@ -11,6 +11,7 @@ import numpy as np
 
 import cadenza as torch
 from cadenza import nn
+from cadenza.func import _flatten, _unflatten  # the one tree walk (tuples, lists, dicts)
 from .. import _random, autoaugment, transforms as _v1
 from .. import functional as _F
 from ..functional import InterpolationMode  # noqa: F401
@@ -19,28 +20,6 @@ from . import functional
 
 __all__ = ["Transform", "Compose", "ToImage", "ToDtype", "ToPureTensor", "Identity", "MixUp",
            "CutMix", "InterpolationMode"]
-
-
-def _flatten(tree):
-    if isinstance(tree, (tuple, list)):
-        out = []
-        for t in tree:
-            out += _flatten(t)
-        return out
-    if isinstance(tree, dict):
-        out = []
-        for t in tree.values():
-            out += _flatten(t)
-        return out
-    return [tree]
-
-
-def _rebuild(tree, leaves):
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_rebuild(t, leaves) for t in tree)
-    if isinstance(tree, dict):
-        return {k: _rebuild(v, leaves) for k, v in tree.items()}
-    return leaves.pop(0)
 
 
 def _image_positions(leaves):
@@ -63,10 +42,10 @@ class Transform(nn.Module):
 
     def forward(self, *inputs):
         tree = inputs if len(inputs) > 1 else inputs[0]
-        leaves = _flatten(tree)
+        leaves, spec = _flatten(tree)
         for i in _image_positions(leaves):
             leaves[i] = self.transform_image(leaves[i])
-        return _rebuild(tree, leaves)
+        return _unflatten(leaves, spec)
 
 
 def _v2(v1_class, name=None):
@@ -172,8 +151,9 @@ class Lambda(Transform):
 
     def forward(self, *inputs):
         tree = inputs if len(inputs) > 1 else inputs[0]
-        leaves = [self.lambd(x) if isinstance(x, self.types) else x for x in _flatten(tree)]
-        return _rebuild(tree, leaves)
+        leaves, spec = _flatten(tree)
+        return _unflatten([self.lambd(x) if isinstance(x, self.types) else x for x in leaves],
+                          spec)
 
 
 class Identity(Transform):
