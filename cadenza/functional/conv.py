@@ -140,13 +140,19 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return out.squeeze(0) if unbatched else out
 
 
+def _check_output_padding(op, value, stride, dilation, all_padding, all_stride, all_dilation):
+    """torch's rule: each output padding is smaller than its stride or its dilation."""
+    if value < 0 or value >= max(stride, dilation):
+        raise RuntimeError(f"{op}: output padding must be smaller than either stride or "
+                           f"dilation, got output_padding={tuple(all_padding)}, "
+                           f"stride={tuple(all_stride)}, dilation={tuple(all_dilation)}")
+
+
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, op):
     N, Cin, H, W = x.shape
     kh, kw = weight.shape[2], weight.shape[3]
     for op_, s, d in zip(output_padding, stride, dilation):
-        if op_ < 0 or op_ >= s:
-            raise ValueError(f"{op}: expected 0 <= output_padding < stride, got "
-                             f"output_padding={output_padding}, stride={stride}")
+        _check_output_padding(op, op_, s, d, output_padding, stride, dilation)
     # out = (in - 1) s - 2 p + d (k - 1) + output_padding + 1
     oh = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
     ow = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
@@ -164,7 +170,18 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
         w = weight.reshape(g, Cin // g, -1).transpose(1, 2)        # (g, Cout/g*kk, Cin/g)
         cols = ops.matmul(w, xs.reshape(N, g, Cin // g, L))         # (N, g, Cout/g*kk, L)
         cols = cols.reshape(N, -1, L)
-    out = fold(cols, (oh, ow), (kh, kw), dilation, padding, stride)  # (N, Cout, oh, ow)
+    if all(o < s for o, s in zip(output_padding, stride)):
+        out = fold(cols, (oh, ow), (kh, kw), dilation, padding, stride)  # (N, Cout, oh, ow)
+    else:
+        # output padding >= stride (allowed when below the dilation): fold the uncropped
+        # output, extend it with zeros, then crop the padding
+        full = [(n - 1) * st + d * (k - 1) + 1
+                for n, st, d, k in zip((H, W), stride, dilation, (kh, kw))]
+        out = fold(cols, tuple(full), (kh, kw), dilation, 0, stride)
+        extra = [max(0, p + o - f) for p, o, f in zip(padding, (oh, ow), full)]
+        if any(extra):
+            out = pad(out, (0, extra[1], 0, extra[0]))
+        out = out[:, :, padding[0]:padding[0] + oh, padding[1]:padding[1] + ow]
     if bias is not None:
         out = out + bias.reshape(1, Cout, 1, 1)
     return out
@@ -274,9 +291,7 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     p = ntuple(padding, 3, "padding", op)
     op_ = ntuple(output_padding, 3, "output_padding", op)
     d = ntuple(dilation, 3, "dilation", op)
-    if op_[0] < 0 or op_[0] >= max(s[0], d[0]):
-        raise ValueError(f"{op}: expected 0 <= output_padding < stride, got "
-                         f"output_padding={op_}, stride={s}")
+    _check_output_padding(op, op_[0], s[0], d[0], op_, s, d)
     N, Cin, D, H, W = x.shape
     kd = weight.shape[2]
     full = (D - 1) * s[0] + d[0] * (kd - 1) + 1 + op_[0]          # before cropping padding

@@ -137,6 +137,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         if weight is not None and tuple(weight.shape) != (C,):
             raise ShapeError(f"cross_entropy: expected weight.shape == ({C},), got "
                              f"{fmt_shape(weight.shape)}")
+        if ignore_index != -100:
+            raise RuntimeError(f"cross_entropy: ignore_index is not supported for floating "
+                               f"point (probability) target, got ignore_index={ignore_index}")
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / C
         prod = logp * target

@@ -133,7 +133,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                              f"got {fmt_shape(t.shape)}")
     if training:
         n = input.numel() // C if C else 0
-        if n <= 1:
+        if n == 0:   # an empty batch: torch returns the empty input, statistics untouched
+            return input * 1.0 if weight is None else input * weight.reshape(
+                _channel_shape(input)) + (0.0 if bias is None else bias.reshape(
+                    _channel_shape(input)))
+        if n == 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input size {fmt_shape(input.shape)}")
         stats = _bn.batch_norm_stats(input)      # (2, C): mean, biased variance
@@ -171,6 +175,12 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         if t is not None and t.numel() != C:
             raise ShapeError(f"group_norm: expected {name} with {C} elements, got "
                              f"{fmt_shape(t.shape)}")
+    per_group = N * (C // num_groups)
+    for d in input.shape[2:]:
+        per_group *= d
+    if per_group == 1:   # torch's check (values per group summed over the batch)
+        raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
+                         f"got input size {fmt_shape(input.shape)}")
     x = input.reshape(N, num_groups, -1)  # (N, G, C/G * spatial)
     mu = x.mean(2, keepdim=True)
     d = x - mu

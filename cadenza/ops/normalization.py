@@ -34,7 +34,10 @@ def _blocked_rows(fn, xp, n, shape, dtype, *arrays):
     if xp is not np:
         return fn(*(a if a is None or a.ndim <= 1 else a.reshape(-1, n) for a in arrays)
                   ).reshape(shape)
-    flat = [a if a is None or a.ndim <= 1 else _rows(a, n) for a in arrays]
+    # weights/biases arrive flattened (1-d) and broadcast over rows; a 1-d input (x of the
+    # normalised shape alone) is one row, and then every operand is viewed as (1, n)
+    flat = [a if a is None or (a.ndim <= 1 and len(shape) > 1) else _rows(a, n)
+            for a in arrays]
     rows = flat[0].shape[0]
     step = max(1, _CHUNK // max(n, 1))
     if rows <= step:
