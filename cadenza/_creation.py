@@ -166,6 +166,19 @@ def _to_nested(data):
     return data
 
 
+def _wrapped_ints(data, dt):
+    """tensor() data out of an integer dtype's range, converted as torch converts each
+    element: Python ints wrap around (``tensor(-1, dtype=uint8)`` is 255), floats outside the
+    range raise RuntimeError."""
+    def conv(x):
+        if isinstance(x, (list, tuple)):
+            return [conv(v) for v in x]
+        if isinstance(x, np.ndarray):
+            return x.astype(np.int64) if x.dtype.kind in "iu" else x
+        return _integer_fill(x, dt, "tensor")
+    return np.array(conv(_to_nested(data))).astype(dt.np)
+
+
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors)."""
     if _gstate.tracer is not None and isinstance(data, Tensor):
@@ -174,7 +187,19 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         data = _host_array(data, "tensor")
     dt = _dt.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
     try:
-        arr = np.array(_to_nested(data), dtype=dt.np)
+        arr = None
+        if dt.np.kind in "iu" and not isinstance(data, np.ndarray):
+            # as torch converts each element: ints wrap around (NumPy's int64 -> uint8 cast
+            # does the same), floats are range-checked
+            raw = np.array(_to_nested(data))
+            if raw.dtype.kind in "iub":
+                arr = raw.astype(dt.np)
+            elif raw.dtype.kind == "f":
+                arr = _wrapped_ints(data, dt)
+        if arr is None:
+            arr = np.array(_to_nested(data), dtype=dt.np)
+    except OverflowError:
+        arr = _wrapped_ints(data, dt)
     except (ValueError, TypeError) as e:
         raise ValueError(f"tensor: could not convert data to a {dt.name} tensor: {e}") from None
     return _place(arr, device, requires_grad)
@@ -265,8 +290,32 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if dtype is None:
         dtype = _infer_dtype(fill_value)
     dt = _dt.to_dtype(dtype)
+    fill_value = _integer_fill(fill_value, dt, "full")
     return _place(np.full(_size((size,) if isinstance(size, (int, np.integer)) else (tuple(size),)),
                           fill_value, dtype=dt.np), device, requires_grad)
+
+
+def _integer_fill(value, dt, fn):
+    """A fill value for an integer dtype as torch converts it: a Python int wraps around (two's
+    complement, ``full((1,), -1, dtype=uint8)`` is 255), a float outside the dtype's range
+    raises RuntimeError."""
+    if dt.is_floating_point or dt.is_complex or dt == _dt.bool or isinstance(value, bool):
+        return value
+    info = np.iinfo(dt.np)
+    if isinstance(value, (int, np.integer)):
+        if info.min <= value <= info.max:
+            return value
+        if -(1 << 63) <= value < (1 << 64):
+            return np.array(int(value) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64).astype(
+                np.int64).astype(dt.np)[()]
+    elif isinstance(value, float) and (math.isnan(value) or not (
+            info.min <= value <= info.max)):
+        raise RuntimeError(f"{fn}: value {value} cannot be converted to type "
+                           f"{dt.name} without overflow")
+    else:
+        return value
+    raise RuntimeError(f"{fn}: value {value} cannot be converted to type {dt.name} without "
+                       f"overflow")
 
 
 def _like(input, dtype, device):
@@ -324,12 +373,26 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
         dt = _dt.int64 if ints else _dt.get_default_dtype()
     else:
         dt = _dt.to_dtype(dtype)
-    n = builtins.max(0, math.ceil((end - start) / step))
-    if dt.is_floating_point:
+    if dt.is_floating_point or dt.is_complex:
+        n = builtins.max(0, math.ceil((end - start) / step))
         arr = (start + np.arange(n, dtype=np.float64) * step).astype(dt.np)
+        return _place(arr, device, requires_grad)
+    if dt == _dt.bool:
+        raise NotImplementedError('"arange_cpu" not implemented for \'Bool\'')
+    # integer dtypes, as torch computes them: start and step truncated to integers; the
+    # length from the truncated bounds for int64, from the original ones for the other types
+    istart, iend, istep = int(start), int(end), int(step)
+    if dt == _dt.int64:
+        if istep == 0:   # a fractional step truncated to 0 (torch raises ValueError here)
+            raise ValueError("arange: step must be nonzero")
+        sgn = (istep > 0) - (istep < 0)
+        num = iend - istart + istep - sgn
+        n = builtins.max(0, builtins.abs(num) // builtins.abs(istep) * (1 if (num >= 0) == (
+            istep > 0) else -1))
     else:
-        arr = np.arange(start, start + n * step, step)[:n].astype(dt.np)
-    return _place(arr, device, requires_grad)
+        n = builtins.max(0, math.ceil((end - start) / step))
+    vals = istart + np.arange(n, dtype=np.int64) * istep
+    return _place(vals.astype(dt.np), device, requires_grad)
 
 
 def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -348,21 +411,64 @@ def _check_steps(steps, name: str) -> int:
     return int(steps)
 
 
+def _spaced_bounds(start, end, steps, dt, name):
+    """linspace/logspace bounds converted to the dtype as torch's kernels convert them (ints
+    truncate and wrap, floats outside an integer range raise, half/float32 round), and the
+    dtype the kernel's arithmetic runs in."""
+    if dt == _dt.bool and steps > 1:
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
+    start, end = _num(start), _num(end)
+    if not (dt.is_floating_point or dt.is_complex or dt == _dt.bool):
+        start, end = (int(_integer_fill(v, dt, name)) for v in (start, end))
+        return start, end, np.float64
+    if dt.is_floating_point and dt.np.itemsize <= 4:
+        own = {np.dtype(np.float16): np.float16}.get(np.dtype(dt.np), np.float32)
+        return np.asarray(start).astype(own)[()], np.asarray(end).astype(own)[()], own
+    return start, end, np.float64
+
+
+def _finish(arr, dt):
+    if not (dt.is_floating_point or dt.is_complex or dt == _dt.bool):
+        arr = np.trunc(arr)
+    return arr.astype(dt.np)
+
+
 @_creates
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
+    """Evenly spaced points, as torch's CPU kernel computes them: start + step * i for the first
+    half and end - step * (steps - 1 - i) for the second (both ends exact), in the dtype's own
+    arithmetic (float16 and float32 points round like torch's)."""
     steps = _check_steps(steps, "linspace")
     dt = _dt.to_dtype(dtype)
-    arr = np.linspace(_num(start), _num(end), int(steps), dtype=np.float64).astype(dt.np)
-    return _place(arr, device, requires_grad)
+    if steps <= 1:   # torch fills with the start as given
+        first = _integer_fill(_num(start), dt, "linspace") if dt.np.kind in "iu" and \
+            steps else _num(start)
+        return _place(np.full(steps, first).astype(dt.np), device, requires_grad)
+    start, end, acc = _spaced_bounds(start, end, steps, dt, "linspace")
+    i = np.arange(steps, dtype=acc)
+    step = (acc(end) - acc(start)) / acc(steps - 1)
+    arr = np.where(i < steps // 2, acc(start) + step * i, acc(end) - step * (steps - i - 1))
+    return _place(_finish(arr, dt), device, requires_grad)
 
 
 @_creates
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False,
              out=None):
+    """base ** linspace(start, end): exponents in double from the bounds' difference in the
+    dtype (torch's CPU kernel), the power in double."""
     steps = _check_steps(steps, "logspace")
     dt = _dt.to_dtype(dtype)
-    arr = np.logspace(start, end, int(steps), base=base, dtype=np.float64).astype(dt.np)
-    return _place(arr, device, requires_grad)
+    if steps <= 1:
+        vals = np.power(np.float64(base), np.full(steps, float(_num(start))))
+        if steps and dt.np.kind in "iu":   # a fill: checked against the dtype's range
+            _integer_fill(float(vals[0]), dt, "logspace")
+        return _place(_finish(vals, dt), device, requires_grad)
+    start, end, acc = _spaced_bounds(start, end, steps, dt, "logspace")
+    step = float(acc(end) - acc(start)) / (steps - 1)
+    i = np.arange(steps, dtype=np.float64)
+    expo = np.where(i < steps // 2, float(start) + step * i,
+                    float(end) - step * (steps - i - 1))
+    return _place(_finish(np.power(np.float64(base), expo), dt), device, requires_grad)
 
 
 @_creates
