@@ -361,8 +361,11 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     if is_half(x1) or is_half(x2):
         dt = _dt.result_type(x1, x2)
         return cosine_similarity(x1.float(), x2.float(), dim, eps).to(dt)
-    n1 = ops.clamp((x1 * x1).sum(dim, keepdim=True), min=eps * eps).sqrt()
-    n2 = ops.clamp((x2 * x2).sum(dim, keepdim=True), min=eps * eps).sqrt()
+    # torch clamps the norms in place under no_grad: the value is max(||x||, eps), the
+    # gradient the norm's own (also where the clamp holds)
+    n1, n2 = ops.norm(x1, 2, dim=dim, keepdim=True), ops.norm(x2, 2, dim=dim, keepdim=True)
+    n1 = n1 + (ops.clamp(n1, min=eps) - n1).detach()
+    n2 = n2 + (ops.clamp(n2, min=eps) - n2).detach()
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
@@ -692,7 +695,14 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     fin = ops.where(same.reshape(N, 1) & _tensor(np.array([False, True])), neg, fin)
     logp = fin.logsumexp(1)
     impossible = (logp.detach() < _CTC_NEG / 2) | _tensor(np.array(il) == 0)
-    loss = ops.where(impossible, 0.0 if zero_infinity else float("inf"), -logp)
+    # torch's gradient with respect to log_probs is exp(log_probs) minus the alignment
+    # posteriors (the gradient with respect to the logits, assuming log_probs came from a
+    # log_softmax, whose backward removes the exp term again): the same gradient reaches the
+    # logits, and a leaf log_probs gets torch's values. The term is zero in the forward.
+    steps = _tensor((np.arange(T)[:, None] < np.array(il)[None, :])[..., None])  # (T, N, 1)
+    tie = ops.where(steps, lp.exp(), 0.0).sum((0, 2))   # d tie / d log_probs = exp(log_probs)
+    loss = ops.where(impossible, 0.0 if zero_infinity else float("inf"),
+                     -logp + (tie - tie.detach()))
     if reduction == "mean":
         denom = _tensor(np.maximum(np.array(tl), 1).astype(dt))
         return (loss / denom).mean()

@@ -222,6 +222,24 @@ def _out_sizes(output_size, spatial, op):
     return output_size
 
 
+
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (od, oh, ow).
+
+    >>> adaptive_avg_pool3d(cadenza.ones(1, 2, 4, 5, 6), (2, 3, 1)).shape
+    cadenza.Size([1, 2, 2, 3, 1])
+    """
+    if input.ndim not in (4, 5):
+        raise ShapeError(f"adaptive_avg_pool3d: expected a 4-d or 5-d input, got "
+                         f"{fmt_shape(input.shape)}")
+    D, H, W = input.shape[-3:]
+    od, oh, ow = _out_sizes(output_size, (D, H, W), "adaptive_avg_pool3d")
+    dt = input._data.dtype
+    x = ops.matmul(input, _avg_matrix(W, ow, dt).transpose(0, 1))          # (..., D, H, ow)
+    x = ops.matmul(_avg_matrix(H, oh, dt), x)                               # (..., D, oh, ow)
+    x = ops.matmul(_avg_matrix(D, od, dt), x.flatten(-2)).unflatten(-1, (oh, ow))
+    return x
+
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed (oh, ow): out = A_h x A_w^T with A the (separable) window
     averaging matrices.
@@ -382,13 +400,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
         scales = [None] * nd if recompute_scale_factor else [1.0 / f for f in sf]
     if any(o <= 0 for o in out):
-        raise ValueError(f"interpolate: expected a positive output size, got {out}")
+        raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, "
+                           f"got input {tuple(spatial)} and output {out}")
     if mode == "area":
         if nd == 1:
             return adaptive_avg_pool1d(input, out)
         if nd == 2:
             return adaptive_avg_pool2d(input, out)
-        raise NotImplementedError("interpolate: mode='area' supports 1 or 2 spatial dims")
+        return adaptive_avg_pool3d(input, out)
     x = input
     if mode in ("nearest", "nearest-exact"):
         for i, (n, o) in enumerate(zip(spatial, out)):

@@ -10,7 +10,8 @@ from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, fmt_shape
 from ..ops.pool import pool_out
 from ._util import ntuple
-from .pool import _adaptive_bounds, _avg_matrix, _check_pool, _const, _divisor, _out_sizes
+from .pool import (_adaptive_bounds, _check_pool, _const, _divisor, _out_sizes,
+                   adaptive_avg_pool3d)
 
 __all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
            "max_pool3d_with_indices", "adaptive_max_pool3d_with_indices"]
@@ -110,24 +111,6 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         div = divs[0][:, None, None] * divs[1][None, :, None] * divs[2][None, None, :]
         out = total / _const(div.astype(x._data.dtype))
     return out.squeeze(0) if unb else out
-
-
-def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
-    """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (od, oh, ow).
-
-    >>> adaptive_avg_pool3d(cadenza.ones(1, 2, 4, 5, 6), (2, 3, 1)).shape
-    cadenza.Size([1, 2, 2, 3, 1])
-    """
-    if input.ndim not in (4, 5):
-        raise ShapeError(f"adaptive_avg_pool3d: expected a 4-d or 5-d input, got "
-                         f"{fmt_shape(input.shape)}")
-    D, H, W = input.shape[-3:]
-    od, oh, ow = _out_sizes(output_size, (D, H, W), "adaptive_avg_pool3d")
-    dt = input._data.dtype
-    x = ops.matmul(input, _avg_matrix(W, ow, dt).transpose(0, 1))          # (..., D, H, ow)
-    x = ops.matmul(_avg_matrix(H, oh, dt), x)                               # (..., D, oh, ow)
-    x = ops.matmul(_avg_matrix(D, od, dt), x.flatten(-2)).unflatten(-1, (oh, ow))
-    return x
 
 
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):

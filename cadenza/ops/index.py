@@ -616,7 +616,10 @@ def one_hot(tensor, num_classes=-1):
     a = tensor._data
     if num_classes == -1:
         _data_dependent(tensor, "one_hot without num_classes")
-        num_classes = int(a.max()) + 1 if a.size else 0
+        if not a.size:
+            raise RuntimeError("one_hot: Can not infer total number of classes from empty "
+                               "tensor.")
+        num_classes = int(a.max()) + 1
     if a.size and (a.min() < 0 or a.max() >= num_classes):
         raise RuntimeError(f"one_hot: Class values must be in [0, {num_classes}), got "
                            f"[{int(a.min())}, {int(a.max())}]")

@@ -143,6 +143,22 @@ def pad(input, pad, mode="constant", value=None):
     for i in range(len(pad) // 2):
         pads[nd - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if mode != "constant":
+        k = len(pad) // 2
+        if k not in (1, 2, 3) or nd not in (k + 1, k + 2):
+            raise NotImplementedError(
+                f"pad: padding size {len(pad)} is not supported for {nd}D input tensor with "
+                f"mode={mode!r}; expected 2 values for a 2D or 3D input, 4 for 3D or 4D, 6 "
+                f"for 4D or 5D")
+        for d, (b, e) in enumerate(pads):
+            n = input.shape[d]
+            if mode == "reflect" and (b >= n or e >= n) and (b or e):
+                raise RuntimeError(f"pad: reflect padding should be less than the "
+                                   f"corresponding input dimension, got padding ({b}, {e}) "
+                                   f"at dimension {d} of input {tuple(input.shape)}")
+            if mode == "circular" and (b > n or e > n):
+                raise RuntimeError(f"pad: circular padding value causes wrapping around more "
+                                   f"than once, got padding ({b}, {e}) at dimension {d} of "
+                                   f"input {tuple(input.shape)}")
         return _pad_mode(input, pads, mode)
     crop = [(builtins.max(-b, 0), builtins.max(-e, 0)) for b, e in pads]
     pads = tuple((builtins.max(b, 0), builtins.max(e, 0)) for b, e in pads)
