@@ -470,6 +470,8 @@ def float_power(input, exponent):
 
 
 def square(input):
+    if input._data.dtype == np.bool_:   # torch squares bools as int64
+        input = input.long()
     return apply(Mul, input, input)
 
 

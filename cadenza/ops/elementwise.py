@@ -128,8 +128,12 @@ def _wrap_int(v, dtype):
 
 
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return input + weight * (end - input)
+    """input + weight * (end - input) for weight < 0.5, end - (end - input) * (1 - weight)
+    otherwise (torch's formula: exact at both ends)."""
+    d = end - input
+    if not isinstance(weight, Tensor):
+        return input + weight * d if -0.5 < weight < 0.5 else end - d * (1 - weight)
+    return where(weight.abs() < 0.5, input + weight * d, end - d * (1 - weight))
 
 
 def addcmul(input, tensor1, tensor2, value=1):
@@ -141,7 +145,9 @@ def addcdiv(input, tensor1, tensor2, value=1):
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    big = np.finfo(input._data.dtype).max if input.is_floating_point() else 0
+    if not (input.is_floating_point() or input.is_complex()):   # integers have no NaN/inf
+        return input.clone()
+    big = np.finfo(input._data.dtype).max
     out = where(isnan(input), nan, input)
     out = where(out == math.inf, big if posinf is None else posinf, out)
     return where(out == -math.inf, -big if neginf is None else neginf, out)

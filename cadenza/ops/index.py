@@ -597,7 +597,11 @@ def masked_fill(input, mask, value):
 
 
 def masked_select(input, mask):
-    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    try:
+        shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    except ValueError:
+        raise RuntimeError(f"masked_select: the mask {tuple(mask.shape)} must broadcast with "
+                           f"the input {tuple(input.shape)}") from None
     return getitem(input.expand(shape), mask.expand(shape))
 
 
@@ -630,7 +634,11 @@ def one_hot(tensor, num_classes=-1):
 def bincount(input, weights=None, minlength=0):
     _data_dependent(input, "bincount")
     w = None if weights is None else weights._data
-    return _created_array(np.bincount(input._data, w, minlength))
+    out = np.bincount(input._data, w, minlength)
+    if w is not None and w.dtype.kind == "f" and input._data.size:
+        # torch keeps a float weights' dtype (and gives int64 zeros for an empty input)
+        out = out.astype(w.dtype)
+    return _created_array(out)
 
 
 def _created_array(a):

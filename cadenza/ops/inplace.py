@@ -146,8 +146,10 @@ def _host_operand(self, o):
 
 
 def _lerp_parts(self, x, args, kwargs):
-    """lerp_(end, weight) as input + weight * (end - input): the update's term."""
-    if len(args) != 2 or kwargs or type(args[1]) not in (float, int):
+    """lerp_(end, weight) as input + weight * (end - input) (|weight| < 0.5): the update's
+    term."""
+    if len(args) != 2 or kwargs or type(args[1]) not in (float, int) or \
+            not -0.5 < args[1] < 0.5:   # torch's other branch: end - (end - input)(1 - w)
         return None
     end = _host_operand(self, args[0])
     if end is None:

@@ -87,10 +87,21 @@ def frac(input):
 
 
 def float_only(name, *xs, exc=NotImplementedError):
-    """PyTorch's refusal of integer and bool tensors for a floating-point kernel."""
-    for x in xs:
-        if isinstance(x, Tensor) and not x.is_floating_point():
-            raise exc(f"\"{name}_cpu\" not implemented for '{_dt_name(x)}'")
+    """PyTorch's refusal of integer and bool tensors for a floating-point kernel (judged on the
+    operands' promoted dtype, as torch dispatches: logaddexp(int32, float64) runs in float64)."""
+    ts = [x for x in xs if isinstance(x, Tensor)]
+    if not ts:
+        return
+    dt = _dt.result_type(*xs) if len(xs) > 1 else ts[0].dtype
+    if not dt.is_floating_point:
+        raise exc(f"\"{name}_cpu\" not implemented for '{_dt_name(ts[0])}'")
+
+
+def _promoted(*xs):
+    """Tensor operands cast to their promoted dtype first (so a float16 or float32 operand is
+    not computed in its own precision before meeting a float64 one)."""
+    dt = _dt.result_type(*xs)
+    return [x.to(dt) if isinstance(x, Tensor) and x.dtype != dt else x for x in xs]
 
 
 def _dt_name(t):
@@ -112,6 +123,7 @@ def logaddexp(input, other):
     """log(exp(a) + exp(b)) without overflow: m + log(exp(a - m) + exp(b - m)), m = max(a, b)
     (held constant: the gradient is exp(a - out), exp(b - out))."""
     float_only("logaddexp", input, other)
+    input, other = _promoted(input, other)
     m = maximum(input, other).detach()
     m = where(isinf(m), 0.0, m)
     s = (input - m).exp() + (other - m).exp()
@@ -120,6 +132,8 @@ def logaddexp(input, other):
 
 
 def logaddexp2(input, other):
+    float_only("logaddexp2", input, other)
+    input, other = _promoted(input, other)
     ln2 = math.log(2)
     return logaddexp(input * ln2, other * ln2) / ln2
 
@@ -127,7 +141,11 @@ def logaddexp2(input, other):
 def hypot(input, other):
     """sqrt(a^2 + b^2)."""
     float_only("hypot", input, other)
-    return (input * input + other * other).sqrt()
+    input, other = _promoted(input, other)
+    out = (input * input + other * other).sqrt()
+    # C's hypot: an infinite side gives inf even beside a NaN
+    return where(input.isinf() | (other.isinf() if isinstance(other, Tensor) else
+                                  math.isinf(other)), math.inf, out)
 
 
 def copysign(input, other):
@@ -199,9 +217,12 @@ RightShift = _int_binary("bitwise_right_shift", _shift(np.right_shift), None)
 
 
 def _ints_only(name, *xs):
-    for x in xs:
-        if isinstance(x, Tensor) and x._data.dtype.kind not in "iu":
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{_dt_name(x)}'")
+    """torch's refusal of float and bool operands, judged on the promoted dtype."""
+    ts = [x for x in xs if isinstance(x, Tensor)]
+    dt = _dt.result_type(*xs) if len(xs) > 1 else ts[0].dtype
+    if dt.np.kind not in "iu":
+        bad = next((x for x in ts if x.dtype == dt), ts[0])
+        raise RuntimeError(f"\"{name}_cpu\" not implemented for '{_dt_name(bad)}'")
 
 
 def gcd(input, other):

@@ -18,6 +18,7 @@ import numpy as np
 from ._registry import Op, register, apply, _camel, on_host
 from .._tensor_base import TensorBase as Tensor
 from .._creation import tensor as _tensor
+from .. import dtypes as _dt
 from .binary import where
 from .elementwise import clamp
 from .inplace import make_inplace
@@ -551,15 +552,19 @@ def logit(input, eps=None):
 
 def _xlog(name, log1p):
     def fn(input, other):
+        dt = _dt.result_type(input, other)       # Python numbers take part as scalars
+        if not (dt.is_floating_point or dt.is_complex):
+            dt = _dt.get_default_dtype()
         x, y = _float(input), _float(other)
-        if not x.is_floating_point() and not y.is_floating_point():
-            x = x.float()
-        # x = 0 gives 0 unless y is NaN; only where log(y) is infinite (y = 0, or -1 for
-        # log1p, or inf) is the product replaced, so d/dx stays log(y) at x = 0 as in torch
+        x, y = (t if t.dtype == dt else t.to(dt) for t in (x, y))
+        # x = 0 gives 0 unless y is NaN; only where log(y) is not finite (y <= 0, or <= -1
+        # for log1p, or inf) is the product replaced, so d/dx stays log(y) at x = 0 elsewhere
+        # and is 0 there, as torch's derivative
         pole = -1.0 if log1p else 0.0
-        keep_zero = (x == 0) & ((y == pole) | y.isinf())
+        keep_zero = (x == 0) & ((y <= pole) | y.isinf())
         y = where(keep_zero, 0.0 if log1p else 1.0, y)
-        return where(keep_zero, 0.0, x * (y.log1p() if log1p else y.log()))
+        out = where(keep_zero, 0.0, x * (y.log1p() if log1p else y.log()))
+        return out if out.dtype == dt else out.to(dt)
     fn.__name__ = name
     fn.__doc__ = f"x * log{'1p' if log1p else ''}(y), 0 where x is 0 (unless y is NaN)."
     return fn

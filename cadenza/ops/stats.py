@@ -112,6 +112,7 @@ class Logcumsumexp(Op):
 def logcumsumexp(input, dim):
     float_only("logcumsumexp", input)
     if input._data.ndim == 0:
+        _norm_dim(dim, 1, "logcumsumexp")   # a 0-d tensor takes dim 0 or -1 only
         return apply(Logcumsumexp, input.reshape(1), dim=0).reshape(())
     return apply(Logcumsumexp, input, dim=_norm_dim(dim, input._data.ndim, "logcumsumexp"))
 

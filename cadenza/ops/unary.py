@@ -305,8 +305,8 @@ class Nonzero(Op):
 def nonzero(input, *, as_tuple=False):
     out = apply(Nonzero, input)
     if as_tuple:
-        if input.ndim == 0:
-            return (out.reshape(-1),)
+        if input.ndim == 0:   # torch: one index tensor, [0] when the scalar is nonzero
+            return (out.new_zeros((int(out.shape[0]),)),)
         return tuple(out[:, i] for i in range(out.shape[1]))
     return out
 

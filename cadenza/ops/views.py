@@ -308,7 +308,9 @@ def reshape_as(input, other):
 
 def flatten(input, start_dim=0, end_dim=-1):
     nd = input._data.ndim
-    if nd == 0:
+    if nd == 0:   # dims of a 0-d tensor count as one dim (-1 and 0 allowed)
+        _norm_dim(start_dim, 1, "flatten")
+        _norm_dim(end_dim, 1, "flatten")
         return reshape(input, (1,))
     s = _norm_dim(start_dim, nd, "flatten")
     e = _norm_dim(end_dim, nd, "flatten")
