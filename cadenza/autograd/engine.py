@@ -13,6 +13,7 @@ from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
 from ..ops import apply, sum_to
 from ..ops.binary import Add
+from ..ops.index import GetItem, block_of
 from ..ops.complex import conj, real
 from ..ops.inplace import commit_inplace
 from ..ops.views import Clone
@@ -129,12 +130,27 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     free = not retain_graph
     take = grads.pop
     current = grads.get
+    # nodes whose pending gradient is an array this walk made and nothing else holds (blocks
+    # written into zeros by _slice_grad): later blocks are added into it in place
+    owned = set()
+    plain = not create_graph and capture is None and not anomaly and state.tracer is None
     try:
         while True:
             node = ready.pop()
             if node is None:
                 break
             g = take(node)
+            if owned:
+                owned.discard(node)
+            if plain and node.op is GetItem and not node.pre_hooks and \
+                    not node.post_hooks and state._profiler is None and \
+                    _slice_grad(node, g, grads, owned):
+                nxt = node.next[0]
+                if deps[nxt] == 1:
+                    ready.append(nxt)
+                else:
+                    deps[nxt] -= 1
+                continue
             if node.pre_hooks:
                 for hook in list(node.pre_hooks):
                     r = hook(g)
@@ -182,6 +198,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         gi = _conform(gi, meta)
                     cur = current(nxt)
                     grads[nxt] = gi if cur is None else cur + gi
+                    if owned:
+                        owned.discard(nxt)
                     if deps[nxt] == 1:   # its last edge (the count is not read again)
                         ready.append(nxt)
                         continue
@@ -200,6 +218,44 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         state.in_backward -= 1
         if not state.in_backward:
             _final_callbacks.clear()
+
+
+def _slice_grad(node, g, grads, owned) -> bool:
+    """The gradient of ``x[index]`` (a block of x: integers and unit-step slices) added into
+    x's pending gradient in place of GetItem's backward (g padded with zeros to x's shape, then
+    added to what x already has): the first block is written into zeros, later ones (split,
+    chunk, x[t] in a loop) add into that array's block only. The sums are the padded ones,
+    element by element in the same order (but for the sign of a zero). False: not such a
+    node, and the general path runs."""
+    nxt = node.next[0]
+    if nxt is None:
+        return False
+    shape, dt = node.meta[0]
+    d = g._data
+    if type(d) is not np.ndarray or d.dtype is not dt:
+        return False
+    blk = block_of(node.attrs["index"], shape)
+    if blk is None:
+        return False
+    pads, block = blk
+    region = tuple(slice(b, n - e) for (b, e), n in zip(pads, shape))
+    d = d.reshape(block)
+    cur = grads.get(nxt)
+    if cur is not None and nxt in owned:
+        cur._data[region] += d
+        return True
+    if cur is not None:
+        c = cur._data
+        if type(c) is not np.ndarray or c.dtype is not dt or c.shape != shape:
+            return False
+        z = c.copy()
+        z[region] += d
+    else:
+        z = np.zeros(shape, dt)
+        z[region] = d
+    grads[nxt] = _make(z)
+    owned.add(nxt)
+    return True
 
 
 def _conform(gi, meta):
