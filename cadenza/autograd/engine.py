@@ -1,8 +1,16 @@
 """The backward engine: walks the dynamic graph from the roots in dependency order, calling each
 node's backward rule (written in Tensor ops, so ``create_graph=True`` records the backward pass
 itself and higher-order gradients work), reducing broadcast gradients to each input's shape in
-this one place, and accumulating into leaves' ``.grad``."""
+this one place, and accumulating into leaves' ``.grad``.
+
+Two shortcuts of a plain walk (no create_graph, capture, anomaly mode, tracer or profiler) save
+whole-array passes without changing a value: the gradient of a block read (``x[t]``, split,
+chunk) is added into x's pending gradient block by block (``_slice_grad``) instead of padded
+to x's shape first, and a leaf keeps a gradient array nothing else holds as its ``.grad``
+instead of a copy (``_sole_array``)."""
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -142,7 +150,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             g = take(node)
             if owned:
                 owned.discard(node)
-            if plain and node.op is GetItem and not node.pre_hooks and \
+            if node.op is GetItem and plain and not node.pre_hooks and \
                     not node.post_hooks and state._profiler is None and \
                     _slice_grad(node, g, grads, owned):
                 nxt = node.next[0]
@@ -165,7 +173,11 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         state._profiler.backward(
                             node, lambda: _accumulate(node, g, create_graph, _make))
                     else:
-                        _accumulate(node, g, create_graph, _make)
+                        # the walk's own names drop their references, so that a gradient
+                        # nothing else holds is seen as such (_accumulate then keeps it)
+                        grads_in = gi = d = cur = r = prev = None
+                        sole = _getrefcount(g) == _LOCAL_REFS and _sole_array(g._data)
+                        _accumulate(node, g, create_graph, _make, sole)
                 continue
             if node.freed:
                 raise RuntimeError(_FREED)
@@ -298,7 +310,34 @@ def _skip(node, deps, grads, ready):
                     stack.append(nxt)
 
 
-def _accumulate(node, g, create_graph, _make):
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _local_refs():
+    x = object()
+    return _getrefcount(x) if _getrefcount is not None else -1
+
+
+def _array_refs(a):
+    return _getrefcount(a) if _getrefcount is not None else -1
+
+
+# sys.getrefcount of an object held by one local name (the name and the call's argument), and
+# of an array held by one tensor's slot alone, passed to _sole_array: measured, not assumed
+_LOCAL_REFS = _local_refs()
+_ARRAY_REFS = _array_refs(_make(np.empty(1))._data)
+
+
+def _sole_array(a) -> bool:
+    """Whether array ``a`` (a tensor's _data) owns its memory and nothing but that tensor
+    holds it (no view, no other tensor, no cache): a leaf may then keep it as its .grad."""
+    return type(a) is np.ndarray and a.base is None and a.flags.writeable and \
+        _getrefcount is not None and _getrefcount(a) == _ARRAY_REFS + 1
+
+
+def _accumulate(node, g, create_graph, _make, sole=False):
+    """Add ``g`` into the leaf's .grad; ``sole``: g and its array are referenced by this walk
+    alone (nothing else can see them change), so a new .grad takes the array without a copy."""
     t = node.variable
     if t is None:
         return
@@ -308,7 +347,7 @@ def _accumulate(node, g, create_graph, _make):
     elif t.grad is None:
         # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward
         # hands the same tensor to both inputs) and optimizers update .grad in place.
-        t.grad = g if create_graph else _make(g._data.copy())
+        t.grad = g if create_graph else _make(g._data if sole else g._data.copy())
     elif create_graph or t.grad._requires_grad:
         t.grad = t.grad + g
     else:

@@ -172,7 +172,8 @@ class _NormBase(Op):
         if x.size == 0 or n == 0:
             return xp.zeros(x.shape, dtype)
         fn, (x, wf, bf) = _c_rows("norm", xp, x, wf, bf)
-        if fn is not None:     # float32: one C pass per row
+        if fn is not None and all(a is None or a.size == n for a in (wf, bf)):
+            # float32: one C pass per row
             out = np.empty(x.shape, np.float32)
             fn(x.ctypes.data, ckernels_rows.ptr(wf), ckernels_rows.ptr(bf), out.ctypes.data,
                x.size // n, n, int(cls.center), eps)
@@ -211,7 +212,7 @@ class _NormBackwardBase(Op):
         dtype = np.result_type(g, x, *(() if w is None else (w,)))
         if x.size == 0 or n == 0:
             return xp.zeros(x.shape, dtype)
-        if g.shape == x.shape:
+        if g.shape == x.shape and (wf is None or wf.size == n):
             fn, (g, x, wf) = _c_rows("norm_bwd", xp, g, x, wf)
             if fn is not None:
                 out = np.empty(x.shape, np.float32)
