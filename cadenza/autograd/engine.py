@@ -1,8 +1,16 @@
 """The backward engine: walks the dynamic graph from the roots in dependency order, calling each
 node's backward rule (written in Tensor ops, so ``create_graph=True`` records the backward pass
 itself and higher-order gradients work), reducing broadcast gradients to each input's shape in
-this one place, and accumulating into leaves' ``.grad``."""
+this one place, and accumulating into leaves' ``.grad``.
+
+Two shortcuts of a plain walk (no create_graph, capture, anomaly mode, tracer or profiler) save
+whole-array passes without changing a value: the gradient of a block read (``x[t]``, split,
+chunk) is added into x's pending gradient block by block (``_slice_grad``) instead of padded
+to x's shape first, and a leaf keeps a gradient array nothing else holds as its ``.grad``
+instead of a copy (``_sole_array``)."""
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -13,6 +21,7 @@ from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
 from ..ops import apply, sum_to
 from ..ops.binary import Add
+from ..ops.index import GetItem, block_of
 from ..ops.complex import conj, real
 from ..ops.inplace import commit_inplace
 from ..ops.views import Clone
@@ -129,12 +138,27 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     free = not retain_graph
     take = grads.pop
     current = grads.get
+    # nodes whose pending gradient is an array this walk made and nothing else holds (blocks
+    # written into zeros by _slice_grad): later blocks are added into it in place
+    owned = set()
+    plain = not create_graph and capture is None and not anomaly and state.tracer is None
     try:
         while True:
             node = ready.pop()
             if node is None:
                 break
             g = take(node)
+            if owned:
+                owned.discard(node)
+            if node.op is GetItem and plain and not node.pre_hooks and \
+                    not node.post_hooks and state._profiler is None and \
+                    _slice_grad(node, g, grads, owned):
+                nxt = node.next[0]
+                if deps[nxt] == 1:
+                    ready.append(nxt)
+                else:
+                    deps[nxt] -= 1
+                continue
             if node.pre_hooks:
                 for hook in list(node.pre_hooks):
                     r = hook(g)
@@ -149,7 +173,11 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         state._profiler.backward(
                             node, lambda: _accumulate(node, g, create_graph, _make))
                     else:
-                        _accumulate(node, g, create_graph, _make)
+                        # the walk's own names drop their references, so that a gradient
+                        # nothing else holds is seen as such (_accumulate then keeps it)
+                        grads_in = gi = d = cur = r = prev = None
+                        sole = _getrefcount(g) == _LOCAL_REFS and _sole_array(g._data)
+                        _accumulate(node, g, create_graph, _make, sole)
                 continue
             if node.freed:
                 raise RuntimeError(_FREED)
@@ -182,6 +210,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         gi = _conform(gi, meta)
                     cur = current(nxt)
                     grads[nxt] = gi if cur is None else cur + gi
+                    if owned:
+                        owned.discard(nxt)
                     if deps[nxt] == 1:   # its last edge (the count is not read again)
                         ready.append(nxt)
                         continue
@@ -200,6 +230,44 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         state.in_backward -= 1
         if not state.in_backward:
             _final_callbacks.clear()
+
+
+def _slice_grad(node, g, grads, owned) -> bool:
+    """The gradient of ``x[index]`` (a block of x: integers and unit-step slices) added into
+    x's pending gradient in place of GetItem's backward (g padded with zeros to x's shape, then
+    added to what x already has): the first block is written into zeros, later ones (split,
+    chunk, x[t] in a loop) add into that array's block only. The sums are the padded ones,
+    element by element in the same order (but for the sign of a zero). False: not such a
+    node, and the general path runs."""
+    nxt = node.next[0]
+    if nxt is None:
+        return False
+    shape, dt = node.meta[0]
+    d = g._data
+    if type(d) is not np.ndarray or d.dtype is not dt:
+        return False
+    blk = block_of(node.attrs["index"], shape)
+    if blk is None:
+        return False
+    pads, block = blk
+    region = tuple(slice(b, n - e) for (b, e), n in zip(pads, shape))
+    d = d.reshape(block)
+    cur = grads.get(nxt)
+    if cur is not None and nxt in owned:
+        cur._data[region] += d
+        return True
+    if cur is not None:
+        c = cur._data
+        if type(c) is not np.ndarray or c.dtype is not dt or c.shape != shape:
+            return False
+        z = c.copy()
+        z[region] += d
+    else:
+        z = np.zeros(shape, dt)
+        z[region] = d
+    grads[nxt] = _make(z)
+    owned.add(nxt)
+    return True
 
 
 def _conform(gi, meta):
@@ -242,7 +310,34 @@ def _skip(node, deps, grads, ready):
                     stack.append(nxt)
 
 
-def _accumulate(node, g, create_graph, _make):
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _local_refs():
+    x = object()
+    return _getrefcount(x) if _getrefcount is not None else -1
+
+
+def _array_refs(a):
+    return _getrefcount(a) if _getrefcount is not None else -1
+
+
+# sys.getrefcount of an object held by one local name (the name and the call's argument), and
+# of an array held by one tensor's slot alone, passed to _sole_array: measured, not assumed
+_LOCAL_REFS = _local_refs()
+_ARRAY_REFS = _array_refs(_make(np.empty(1))._data)
+
+
+def _sole_array(a) -> bool:
+    """Whether array ``a`` (a tensor's _data) owns its memory and nothing but that tensor
+    holds it (no view, no other tensor, no cache): a leaf may then keep it as its .grad."""
+    return type(a) is np.ndarray and a.base is None and a.flags.writeable and \
+        _getrefcount is not None and _getrefcount(a) == _ARRAY_REFS + 1
+
+
+def _accumulate(node, g, create_graph, _make, sole=False):
+    """Add ``g`` into the leaf's .grad; ``sole``: g and its array are referenced by this walk
+    alone (nothing else can see them change), so a new .grad takes the array without a copy."""
     t = node.variable
     if t is None:
         return
@@ -252,7 +347,7 @@ def _accumulate(node, g, create_graph, _make):
     elif t.grad is None:
         # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward
         # hands the same tensor to both inputs) and optimizers update .grad in place.
-        t.grad = g if create_graph else _make(g._data.copy())
+        t.grad = g if create_graph else _make(g._data if sole else g._data.copy())
     elif create_graph or t.grad._requires_grad:
         t.grad = t.grad + g
     else:

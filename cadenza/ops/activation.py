@@ -11,7 +11,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._dispatch import state as _state
-from ..backend import ckernels
+from ..backend import ckernels, ckernels_rows
 from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
 from .binary import where
@@ -66,6 +66,11 @@ def _gelu_tanh_grad(xp, g, x):
     return r
 
 
+# the constants of _sigmoid_2u and _gelu_tanh_grad, for backend/ckernels_rows.py's kernels
+_GELU_FWD = (-2.0 * _S * _K, 2.0 * _S)
+_GELU_BWD = _GELU_FWD + (6.0 * _K * _S, 2.0 * _S)
+
+
 def _gelu_onnx(tanh):
     """Opset 20's Gelu, or its formula for older opsets."""
     def lower(ctx, node, out):
@@ -102,6 +107,13 @@ class GeluTanh(Op):
 
     @staticmethod
     def forward(xp, x):
+        if xp is np and x.dtype == np.float32:
+            x = ckernels_rows.contiguous(x)
+            fn = ckernels_rows.kernel("gelu_tanh", x)
+            if fn is not None:   # float32: one C pass, the same operations
+                out = np.empty_like(x)
+                fn(x.ctypes.data, out.ctypes.data, x.size, *_GELU_FWD)
+                return out
         return _blocked(_gelu_tanh, xp, x).astype(x.dtype, copy=False)
 
     @staticmethod
@@ -122,6 +134,13 @@ class GeluTanhBackward(Op):
 
     @staticmethod
     def forward(xp, g, x):
+        if xp is np and x.dtype == np.float32 and g.dtype == np.float32 and g.shape == x.shape:
+            g, x = ckernels_rows.contiguous(g), ckernels_rows.contiguous(x)
+            fn = ckernels_rows.kernel("gelu_tanh_bwd", g, x)
+            if fn is not None:
+                out = np.empty_like(x)
+                fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, x.size, *_GELU_BWD)
+                return out
         return _blocked(_gelu_tanh_grad, xp, g, x).astype(np.result_type(g, x), copy=False)
 
     # d/dg: gelu'(x) again; d/dx: g gelu''(x), gelu'' = (1 - t^2)(u' - x t u'^2 + 0.5 x u''),

@@ -106,6 +106,29 @@ def _add_rows(out, idx, v):
     out[sidx[starts]] += np.add.reduceat(v[order], starts, axis=0)
 
 
+def block_of(index, shape):
+    """(pads, block shape) of ``x[index]`` within x's ``shape`` when ``index`` is integers and
+    unit-step slices (select, narrow, split, chunk, x[t]: a block of x, an integer a size-1
+    slice), else None. ``pads`` is ((before, after), ...) per dim of x."""
+    if not 0 < len(index) <= len(shape):
+        return None
+    pads, block = [], []
+    for i, n in zip(index, shape):
+        if type(i) is int:
+            start = i + n if i < 0 else i
+            stop = start + 1
+        elif type(i) is slice and i.step in (None, 1):
+            start, stop, _ = i.indices(n)
+            if stop < start:
+                return None
+        else:
+            return None
+        pads.append((start, n - stop))
+        block.append(stop - start)
+    pads += [(0, 0)] * (len(shape) - len(index))
+    return tuple(pads), tuple(block) + tuple(shape[len(index):])
+
+
 def _is_basic(index):
     """No index arrays (NumPy or device arrays): every position is selected at most once."""
     return all(not (isinstance(i, np.ndarray) or hasattr(i, "__cuda_array_interface__"))
@@ -141,28 +164,15 @@ class GetItem(Op):
     def backward(c, g):
         index = c.attrs["index"]
         shape = c.shape(0)
-        if 0 < len(index) <= len(shape) and all(
-                (type(i) is slice and i.step in (None, 1)) or type(i) is int for i in index):
+        blk = block_of(index, shape)
+        if blk is not None:
             # a block of integers and unit-step slices (select, narrow, split, chunk, x[t]):
             # one padding pass (an integer is a size-1 slice whose dim g lacks) instead of
             # zeros + copy + add
-            pads = []
-            block = []
-            for i, n in zip(index, shape):
-                if type(i) is int:
-                    start = i + n if i < 0 else i
-                    stop = start + 1
-                else:
-                    start, stop, _ = i.indices(n)
-                    if stop < start:
-                        break
-                pads.append((start, n - stop))
-                block.append(stop - start)
-            else:
-                pads += [(0, 0)] * (len(shape) - len(index))
-                if len(block) != len(index) or any(type(i) is int for i in index):
-                    g = g.reshape(tuple(block) + tuple(shape[len(index):]))
-                return (apply(PadConstant, g, pads=tuple(pads)),)
+            pads, block = blk
+            if any(type(i) is int for i in index):
+                g = g.reshape(block)
+            return (apply(PadConstant, g, pads=pads),)
         z = zeros(shape, dtype=g.dtype)
         return (apply(IndexPut, z, g, index=c.attrs["index"], accumulate=True),)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
+from ..backend import ckernels_rows
 
 __all__: list = []   # primitives only, used through ops.apply
 
@@ -115,6 +116,15 @@ def _norm_bwd(center, eps):
     return fn
 
 
+def _c_rows(name, xp, *arrays):
+    """(the float32 C kernel ``name`` of backend/ckernels_rows.py, the arrays made
+    C-contiguous) for host float32 arrays (None entries pass through), else (None, arrays)."""
+    if xp is not np or any(a is not None and a.dtype != np.float32 for a in arrays):
+        return None, arrays
+    arrays = tuple(ckernels_rows.contiguous(a) for a in arrays)
+    return ckernels_rows.kernel(name, *arrays), arrays
+
+
 def _size(shape, k):
     n = 1
     for d in shape[len(shape) - k:]:
@@ -164,6 +174,13 @@ class _NormBase(Op):
         dtype = np.result_type(x, *(a for a in (w, b) if a is not None))
         if x.size == 0 or n == 0:
             return xp.zeros(x.shape, dtype)
+        fn, (x, wf, bf) = _c_rows("norm", xp, x, wf, bf)
+        if fn is not None and all(a is None or a.size == n for a in (wf, bf)):
+            # float32: one C pass per row
+            out = np.empty(x.shape, np.float32)
+            fn(x.ctypes.data, ckernels_rows.ptr(wf), ckernels_rows.ptr(bf), out.ctypes.data,
+               x.size // n, n, int(cls.center), eps)
+            return out
         if xp is not np:
             return _norm_fwd(cls.center, eps)(x.reshape(-1, n), wf, bf).astype(
                 dtype, copy=False).reshape(x.shape)
@@ -198,6 +215,13 @@ class _NormBackwardBase(Op):
         dtype = np.result_type(g, x, *(() if w is None else (w,)))
         if x.size == 0 or n == 0:
             return xp.zeros(x.shape, dtype)
+        if g.shape == x.shape and (wf is None or wf.size == n):
+            fn, (g, x, wf) = _c_rows("norm_bwd", xp, g, x, wf)
+            if fn is not None:
+                out = np.empty(x.shape, np.float32)
+                fn(g.ctypes.data, x.ctypes.data, ckernels_rows.ptr(wf), out.ctypes.data,
+                   x.size // n, n, int(cls.center), eps)
+                return out
         if xp is not np:
             return _norm_bwd(cls.center, eps)(g.reshape(-1, n), x.reshape(-1, n), wf).astype(
                 dtype, copy=False).reshape(x.shape)
@@ -264,6 +288,13 @@ class _NormWeightGradBase(Op):
         dtype = np.result_type(g, x)
         if x.size == 0 or n == 0:
             return xp.zeros(nshape, dtype)
+        if g.shape == x.shape:
+            kern, (g, x) = _c_rows("norm_wgrad", xp, g, x)
+            if kern is not None:
+                out = np.empty(nshape, np.float32)
+                if kern(g.ctypes.data, x.ctypes.data, out.ctypes.data, x.size // n, n,
+                        int(cls.center), eps) == 0:
+                    return out
         fn = _norm_wgrad(cls.center, eps)
         if xp is not np:
             return fn(g.reshape(-1, n), x.reshape(-1, n)).astype(dtype).reshape(nshape)

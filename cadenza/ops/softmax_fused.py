@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
+from ..backend import ckernels_rows
 from ..backend.cpu import fp_quiet
 from .elementwise import where
 from .index import gather
@@ -59,6 +60,24 @@ def _rowwise(fn, xp, dim, tail, out_shape, dtype, *arrays):
     for i in range(0, rows, step):
         out[i:i + step] = fn(*(f[i:i + step] for f in flat), axis=-1)
     return out.reshape(out_shape)
+
+
+def _c_last(name, xp, dim, *arrays):
+    """(the float32 C kernel ``name`` of backend/ckernels_rows.py, the arrays made
+    C-contiguous, rows, row length) when ``dim`` is the last of same-shaped non-empty host
+    float32 arrays; else (None, ...): the NumPy form runs."""
+    x = arrays[0]
+    if xp is not np or x.ndim == 0 or x.size == 0 or dim != x.ndim - 1 or \
+            any(a.dtype != np.float32 or a.shape != x.shape for a in arrays):
+        return None, arrays, 0, 0
+    arrays = tuple(ckernels_rows.contiguous(a) for a in arrays)
+    n = x.shape[-1]
+    return ckernels_rows.kernel(name, *arrays), arrays, x.size // n, n
+
+
+def _causal_rows(shape, causal):
+    """The kernels' causal argument: the query count L (rows r see keys j <= r % L), or 0."""
+    return int(shape[-2]) if causal else 0
 
 
 def _tail(shape, causal):
@@ -181,6 +200,13 @@ class SoftmaxBackward(Op):
     @staticmethod
     def forward(xp, g, y, *, dim=-1, scale=1.0, causal=False):
         dim = dim % y.ndim if y.ndim else 0
+        if not causal or y.ndim >= 2:
+            fn, (g2, y2), rows, n = _c_last("softmax_bwd", xp, dim, g, y)
+            if fn is not None:     # float32: one C pass per row
+                out = np.empty(y2.shape, np.float32)
+                fn(g2.ctypes.data, y2.ctypes.data, out.ctypes.data, rows, n,
+                   _causal_rows(y.shape, causal), scale)
+                return out
         if causal and xp is np and y.size and dim == y.ndim - 1 and g.shape == y.shape:
             return _causal_softmax_bwd(g, y, scale)
         with np.errstate(invalid="ignore"):
@@ -221,6 +247,13 @@ class Softmax(Op):
             return xp.ones_like(x)
         dim = dim % x.ndim
         neg = None
+        if not causal or x.ndim >= 2:
+            fn, (x2,), rows, n = _c_last("softmax", xp, dim, x)
+            if fn is not None:
+                out = np.empty(x2.shape, np.float32)
+                fn(x2.ctypes.data, out.ctypes.data, rows, n, _causal_rows(x.shape, causal),
+                   scale)
+                return out
         if causal and xp is np and x.size and dim == x.ndim - 1:
             return _causal_softmax(x, scale)
         if causal:
@@ -265,6 +298,11 @@ class LogSoftmaxBackward(Op):
     @staticmethod
     def forward(xp, g, y, *, dim=-1):
         dim = dim % y.ndim if y.ndim else 0
+        fn, (g2, y2), rows, n = _c_last("log_softmax_bwd", xp, dim, g, y)
+        if fn is not None:
+            out = np.empty(y2.shape, np.float32)
+            fn(g2.ctypes.data, y2.ctypes.data, out.ctypes.data, rows, n)
+            return out
         if xp is not np:
             return g - xp.exp(y) * g.sum(dim, keepdims=True)
         with np.errstate(invalid="ignore"):
@@ -298,6 +336,11 @@ class LogSoftmax(Op):
         if x.ndim == 0:
             return xp.zeros_like(x)
         dim = dim % x.ndim
+        fn, (x2,), rows, n = _c_last("log_softmax", xp, dim, x)
+        if fn is not None:
+            out = np.empty(x2.shape, np.float32)
+            fn(x2.ctypes.data, out.ctypes.data, rows, n)
+            return out
         if xp is not np:
             z = x - x.max(dim, keepdims=True)
             return z - xp.log(xp.exp(z).sum(dim, keepdims=True))
@@ -312,6 +355,25 @@ class LogSoftmax(Op):
 
 
 # ----------------------------------------------------------------------------- cross entropy
+def _c_cross_entropy(xp, g, x, t, ignore_index):
+    """Cross entropy's float32 C kernel (g None: the per-row losses, else the (N, C)
+    gradient), or None: the NumPy form runs (other dtypes, no compiler, and targets out of
+    range, whose IndexError the NumPy form raises)."""
+    if xp is not np or x.dtype != np.float32 or t.dtype != np.int64 or x.ndim != 2 or \
+            t.shape != x.shape[:1] or x.size == 0 or \
+            (g is not None and (g.dtype != np.float32 or g.shape != t.shape)):
+        return None
+    x, t, g = (ckernels_rows.contiguous(a) for a in (x, t, g))
+    fn = ckernels_rows.kernel("cross_entropy", x, g)
+    if fn is None:
+        return None
+    out = np.empty(x.shape if g is not None else x.shape[:1], np.float32)
+    bad = np.empty(x.shape[0], np.int8)
+    fn(x.ctypes.data, t.ctypes.data, ckernels_rows.ptr(g), out.ctypes.data, bad.ctypes.data,
+       x.shape[0], x.shape[1], int(ignore_index))
+    return None if bad.any() else out
+
+
 def _lse_rows(x):
     """log(sum(exp(x))) per row of a 2-d array, blocked."""
     n, C = x.shape
@@ -337,6 +399,9 @@ class CrossEntropyBackward(Op):
 
     @staticmethod
     def forward(xp, g, x, t, *, ignore_index=-100):
+        out = _c_cross_entropy(xp, g, x, t, ignore_index)
+        if out is not None:
+            return out
         keep = t != ignore_index
         ts = xp.where(keep, t, 0)
         gk = xp.where(keep, g, 0).astype(x.dtype)
@@ -384,6 +449,9 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(xp, x, t, *, ignore_index=-100):
+        out = _c_cross_entropy(xp, None, x, t, ignore_index)
+        if out is not None:
+            return out
         keep = t != ignore_index
         ts = xp.where(keep, t, 0)
         n = x.shape[0]

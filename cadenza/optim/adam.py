@@ -7,7 +7,8 @@ import numpy as np
 from .._creation import zeros_like
 from .._tensor_base import _make
 from .._trace_hooks import host_scalar, hyper
-from .optimizer import Optimizer, _check_betas, _check_nonneg, _step_tensor, _to_float
+from .optimizer import (Optimizer, _check_betas, _check_nonneg, _fused_update, _step_tensor,
+                        _to_float)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -59,6 +60,17 @@ class Adam(Optimizer):
         beta1, beta2 = (_to_float(b) for b in group["betas"])
         state = self._param_state(p, group)
         exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        fused = None if group["amsgrad"] else _fused_update("adam", p, grad, exp_avg, exp_avg_sq)
+        if fused is not None:   # float32 in eager: the update below as one C pass, same bits
+            fn, (pa, ga, ma, va) = fused
+            step = host_scalar(lambda step, lr: -(lr / (1 - beta1 ** step)), step_t, lr)
+            bc2 = host_scalar(lambda step: (1 - beta2 ** step) ** 0.5, step_t)
+            fn(pa.ctypes.data, ga.ctypes.data, ma.ctypes.data, va.ctypes.data, pa.size,
+               1 - beta1, beta2, 1 - beta2, step, bc2, group["eps"])
+            exp_avg._vc[0] += 1      # the versions the in-place ops below would give
+            exp_avg_sq._vc[0] += 2
+            p._vc[0] += 1
+            return
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
 

@@ -25,6 +25,7 @@ from ..autograd.grad_mode import enable_grad, no_grad, state as _grad_state
 from .. import dtypes as _dt
 from .._dispatch import register_stateful
 from ..autograd.profiler import record_function
+from ..backend import ckernels_rows
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -123,6 +124,23 @@ def _run_hooked(step, self, args, kwargs):
 def _scalar_dtype():
     """dtype of the ``step`` counters: float32, or float64 when that is the default dtype."""
     return _dt.float64 if _dt.get_default_dtype() == _dt.float64 else _dt.float32
+
+
+def _fused_update(name: str, *tensors):
+    """(backend/ckernels_rows.py's one-pass update ``name``, the tensors' arrays) in eager mode
+    when every tensor (None skipped) holds a writeable C-contiguous float32 host array of one
+    shape; else
+    None, and the update runs as its tensor ops. The kernels repeat those ops' float32 roundings
+    in order, so both give the same bits."""
+    if _grad_state.tracer is not None:
+        return None
+    arrays = [None if t is None else t._data for t in tensors]
+    shape = arrays[0].shape
+    if not arrays[0].size or any(a is not None and (a.shape != shape or not a.flags.writeable)
+                                 for a in arrays):
+        return None
+    fn = ckernels_rows.kernel(name, *arrays)
+    return None if fn is None else (fn, arrays)
 
 
 def _step_tensor(value: float = 0.0) -> Tensor:

@@ -106,6 +106,69 @@ def test_getitem_backward_of_ints_and_slices_matches_torch(index):
     np.testing.assert_array_equal(c.grad.numpy(), t.grad.numpy())
 
 
+def _blocks_loss(lib, x):
+    """A sum over several block reads of x: split, chunk, overlapping slices, integer
+    selects in a loop, a transposed view's slices and an ordinary op's gradient mixed in."""
+    a, b, c = x.split([1, 2, 3], dim=1)
+    p, q = x.transpose(0, 1).chunk(2, dim=0)
+    out = (a * 2).sum() + (b ** 2).sum() + c.sin().sum() + (p * q.flip(0)).sum()
+    out = out + (x[:, 1:4] * x[:, 2:5]).sum() + x.exp().sum()
+    for t in range(x.shape[0]):
+        out = out + x[t, -1] * t
+    return out
+
+
+def test_block_reads_accumulate_as_torch():
+    """The engine's in-place accumulation of block gradients (autograd/engine.py
+    _slice_grad) gives torch's gradient, and the padded-sum path's (create_graph=True)."""
+    x = np.random.default_rng(6).standard_normal((5, 6)).astype(np.float64)
+    t = torch.from_numpy(x).requires_grad_()
+    _blocks_loss(torch, t).backward()
+    c = cadenza.from_numpy(x).requires_grad_()
+    _blocks_loss(cadenza, c).backward()
+    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-14, atol=1e-14)
+    c2 = cadenza.from_numpy(x).requires_grad_()
+    (general,) = cadenza.autograd.grad(_blocks_loss(cadenza, c2), c2, create_graph=True)
+    np.testing.assert_array_equal(c.grad.numpy(), general.detach().numpy())
+
+
+def test_leaf_grads_are_never_shared():
+    """A leaf keeps a gradient array without copying it only when nothing else holds it: a
+    gradient handed to two leaves, one a hook keeps, a user's backward gradient, views and
+    retained graphs' outputs are copied; writing into one .grad never changes another
+    tensor (torch's semantics)."""
+    a = cadenza.randn(3, requires_grad=True)
+    b = cadenza.randn(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.add_(1)
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+    kept = []
+    w = cadenza.randn(4, requires_grad=True)
+    w.register_hook(lambda g: kept.append(g * 3) or kept[-1])
+    (w * 2).sum().backward()
+    w.grad.add_(100)
+    assert kept[0].tolist() == [6.0] * 4
+    x = cadenza.randn(2, 3, requires_grad=True)
+    gout = cadenza.ones(2, 3)
+    x.backward(gout)
+    x.grad.add_(1)
+    assert gout.tolist() == [[1.0] * 3] * 2
+    y = cadenza.randn(3, requires_grad=True)
+    e = y.exp()
+    e.backward(cadenza.ones(3), retain_graph=True)
+    before = e.detach().numpy().copy()
+    y.grad.mul_(0)
+    np.testing.assert_array_equal(e.detach().numpy(), before)
+    lin = cadenza.nn.Linear(5, 2)
+    inp = cadenza.randn(4, 5)
+    out = lin(inp)
+    out.sum().backward()
+    want = (inp.t() @ cadenza.ones(4, 2)).t()
+    np.testing.assert_allclose(lin.weight.grad.numpy(), want.numpy(), rtol=1e-6)
+    lin.weight.grad.zero_()
+    assert float(lin.bias.grad.sum()) == 4 * 2
+
+
 _COMPOSITE = {"lerp_": E.lerp, "addcmul_": E.addcmul, "addcdiv_": E.addcdiv}
 
 
