@@ -17,6 +17,7 @@ from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from . import blas
+from . import gemv
 from .blas import address
 from . import cache
 from . import render_rows
@@ -159,9 +160,10 @@ class KernelRunner(Interpreter):
 
     def _gemm_step(self, n):
         """A matmul or linear node as one call into ``blas`` (None: not a product it takes)."""
-        vals = [v for v in n.inputs if isinstance(v, Value)]
         linear = n.op_name == "linear"
-        if len(vals) != len(n.inputs) or len(vals) != (len(n.inputs) if linear else 2) or \
+        vals = [v for v in n.inputs if v is not None or not linear]   # linear's bias may be None
+        if any(not isinstance(v, Value) for v in vals) or len(vals) not in ((2, 3) if linear
+                                                                            else (2,)) or \
                 any(v.dtype != n.out.dtype for v in vals):
             return None
         a_shape, b_shape = vals[0].shape, vals[1].shape
@@ -169,10 +171,24 @@ class KernelRunner(Interpreter):
             if len(a_shape) != 2 or len(b_shape) != 2:
                 return None
             b_shape = b_shape[::-1]
+        if gemv.suits(a_shape, b_shape, n.out.dtype) and gemv.library() is not None:
+            return self._gemv_step(n, vals, linear)
         if not blas.suits(a_shape, b_shape, n.out.dtype):
             return None
         exact = n.out.dtype == np.float64
         gemm = blas.Gemm(blas.library(), n.out.dtype, n.out.shape, exact, copies=not linear)
+        return self._product_step(n, vals, linear, gemm, False)
+
+    def _gemv_step(self, n, vals, linear):
+        """A single-row product (1, k) @ (k, n) as NumPy's gemv call on this thread
+        (``codegen/gemv.py``): bitwise NumPy's, without waking OpenBLAS's threads."""
+        call = gemv.Gemv(gemv.library(), n.out.dtype, n.out.shape[1])
+        return self._product_step(n, vals, linear, call, not linear)
+
+    def _product_step(self, n, vals, linear, call, copies):
+        """Run ``call(a, b, bias)`` (b: linear's weight transposed) on the node's arrays, or
+        NumPy when they are not arrays of the recorded dtype or ``call`` refuses them (None).
+        ``copies``: first make the copies Matmul.forward makes (ops.linalg._blas_layout)."""
         fallback = super()._step(n)
         ids = [v.id for v in vals]
         out_id, dt = n.out.id, n.out.dtype
@@ -185,7 +201,12 @@ class KernelRunner(Interpreter):
                 bias = arrs[2] if linear and len(arrs) > 2 else None
                 if bias is not None and not bias.flags.c_contiguous:
                     bias = np.ascontiguousarray(bias)
-                r = gemm(a, b.T if linear else b, bias)
+                if copies:
+                    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+                        a = np.ascontiguousarray(a)
+                    if not (b.flags.c_contiguous or b.flags.f_contiguous):
+                        b = np.ascontiguousarray(b)
+                r = call(a, b.T if linear else b, bias)
             if r is None:
                 fallback(env)
             else:
