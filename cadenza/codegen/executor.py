@@ -189,7 +189,7 @@ class KernelRunner(Interpreter):
     def _gemv_step(self, n, vals, linear):
         """A single-row product (1, k) @ (k, n) as NumPy's gemv call on this thread
         (``codegen/gemv.py``): bitwise NumPy's, without waking OpenBLAS's threads."""
-        call = gemv.Gemv(gemv.library(), n.out.dtype, n.out.shape[1])
+        call = gemv.Gemv(gemv.library(), n.out.dtype, n.out.shape[1], vals[0].shape[1])
         return self._product_step(n, vals, linear, call, not linear)
 
     def _product_step(self, n, vals, linear, call, copies):

@@ -94,3 +94,19 @@ def test_compiled_single_row_products_equal_eager(dt, monkeypatch):
         for g, w in zip(got, want):
             assert np.array_equal(g.numpy(), w.numpy())
     assert len(seen) >= 6 and all(seen)     # 3 products per replay, through gemv
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_gemv_split_over_the_pool_is_bitwise_one_call(dt, parts):
+    """CADENZA_GEMV_SPLIT's output blocks (``Gemv.parts``): each output one dot product over
+    the whole row, whichever thread computes it: the values of NumPy's single call."""
+    lib = _lib()
+    rng = np.random.default_rng(parts)
+    for k, n in ((256, 1024), (1024, 256), (300, 5000), (128, 1040), (64, 40)):
+        x, w, bias = (rng.standard_normal(s).astype(dt) for s in ((1, k), (n, k), (n,)))
+        ref = np.matmul(x, w.T)
+        ref += bias
+        g = gemv.Gemv(lib, dt, n, k)
+        g.parts = parts
+        assert np.array_equal(g(x, w.T, bias), ref), (k, n)
