@@ -710,6 +710,8 @@ static inline long cz_keys(long i1, long S, int causal) {
     return causal ? (i1 < S ? i1 : S) : S;
 }
 
+static void cz_softmax_scores(float* x, long lim, long jn, const float* mr, float scale);
+
 /* P = softmax(scale Q Kt + mask) for query rows [i0, i1) into p (rows x jn), jn the keys the
    block sees; rows whose keys are all masked are zeros (torch's math backend). kt: K
    transposed (D x S). mask: additive (0 / -inf for bool masks), row i at mask + i*ms. */
@@ -721,8 +723,14 @@ static void cz_probs(const float* q, long qs, const float* kt, long S, long D,
     cz_mm_scores(rows, D, jn, i0, causal, q + i0 * qs, qs, kt, S, p, jn);
     for (long r = 0; r < rows; r++) {
         long i = i0 + r, lim = causal ? (i + 1 < jn ? i + 1 : jn) : jn;
-        float* x = p + r * jn;
-        const float* mr = mask ? mask + i * ms : 0;
+        cz_softmax_scores(p + r * jn, lim, jn, mask ? mask + i * ms : 0, scale);
+    }
+}
+
+/* One row of scores x (jn of them, the first lim visible) -> its probabilities in place:
+   softmax(scale x + mask row mr); the keys from lim on (the causal triangle) are zeros. */
+static void cz_softmax_scores(float* x, long lim, long jn, const float* mr, float scale) {
+    {
         float m = -INFINITY;
         if (mr) {
             _Pragma("omp simd reduction(max:m)")
@@ -736,7 +744,7 @@ static void cz_probs(const float* q, long qs, const float* kt, long S, long D,
             float nan = 0;
             for (long j = 0; j < lim; j++) if (x[j] != x[j]) nan = x[j];
             for (long j = 0; j < jn; j++) x[j] = j < lim ? nan : 0;
-            continue;
+            return;
         }
         /* a NaN score is skipped by the max but gives exp(NaN) = NaN in the sum: the whole row
            is NaN, as the composite's */
@@ -767,14 +775,58 @@ typedef struct {
     (void)q; (void)k; (void)v; (void)mask; (void)g; (void)out; (void)dq; (void)dk; (void)dv; \
     (void)qo; (void)ko; (void)vo; (void)mo; (void)go; (void)rep; (void)L; (void)qs;          \
     (void)ks; (void)vs; (void)ms; (void)gs; (void)scale; (void)causal; (void)Dv
+/* Tasks: up to 64, each with at least CZ_SDPA_TASK multiply-adds (score and value products
+   over every key): a decoding step's attention (one query row per head) is a few microseconds
+   of work, and waking a pool thread for it costs more (measured 1-5 ms a call on a loaded
+   2-core VM, where the woken worker waits for a core; the caller then waits for its task). */
+#define CZ_SDPA_TASK (1L << 18)
 static void cz_sdpa_run(cz_task_t fn, cz_sdpa_args* a, long n) {
+    long work = n * a->rep * a->L * a->S * (a->D + a->Dv), most = work / CZ_SDPA_TASK;
     a->n = n;
     a->tasks = n < 64 ? n : 64;
-    if (a->tasks > 0) cz_for(fn, a, a->tasks);
+    if (a->tasks > most) a->tasks = most > 1 ? most : 1;
+    if (n > 0) cz_for(fn, a, a->tasks);
+}
+
+/* A few query rows (decoding: one per head): each row's scores are dot products with the
+   keys as stored (no transposed copy of K, whose packing costs more than one row's products),
+   its softmax as cz_probs takes it, then the value rows weighted by it. */
+#define CZ_SDPA_FEW_ROWS 4
+static void cz_sdpa_fwd_rows(const cz_sdpa_args* A, int64_t task) {
+    CZ_SDPA_UNPACK(A);
+    (void)D;
+    float* x = malloc(sizeof(float) * (S + 16));
+    for (long t = t0; t < t1; t++) {
+        const float* kh = k + ko[t];
+        const float* vh = v + vo[t];
+        for (long i = 0; i < L; i++) {
+            const float* qi = q + qo[t] + i * qs;
+            float* o = out + (t * L + i) * Dv;
+            long jn = cz_keys(i + 1, S, causal);
+            for (long e = 0; e < Dv; e++) o[e] = 0;
+            if (jn == 0) continue;
+            for (long j = 0; j < jn; j++) {
+                const float* kj = kh + j * ks;
+                float d = 0;
+                _Pragma("omp simd reduction(+:d)")
+                for (long e = 0; e < D; e++) d += qi[e] * kj[e];
+                x[j] = d;
+            }
+            cz_softmax_scores(x, jn, jn, mask ? mask + mo[t] + i * ms : 0, scale);
+            for (long j = 0; j < jn; j++) {
+                const float* vj = vh + j * vs;
+                float w = x[j];
+                _Pragma("omp simd")
+                for (long e = 0; e < Dv; e++) o[e] += w * vj[e];
+            }
+        }
+    }
+    free(x);
 }
 
 static void cz_sdpa_fwd_task(void* p_, int64_t task) {
     const cz_sdpa_args* A = p_;
+    if (A->L <= CZ_SDPA_FEW_ROWS) { cz_sdpa_fwd_rows(A, task); return; }
     CZ_SDPA_UNPACK(A);
     float* kt = malloc(sizeof(float) * (D * S + CZ_BR * S + 16));
     float* p = kt + D * S;

@@ -39,6 +39,7 @@ from . import cache
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 PARALLEL_FLOPS = 1 << 22   # a product shares threads only with at least this much work each
+SMALL_FLOPS = 1 << 24      # float32 products below this run on the calling thread alone
 # one float32 product: row blocks over the pool, each with single-threaded BLAS (True,
 # CADENZA_GEMM_SPLIT=1), or OpenBLAS's own threads (False, the default). OpenBLAS's threads
 # wait for each other inside every product: on a loaded 2-core EPYC 0.8 GFLOP/s against 18-24
@@ -280,7 +281,12 @@ class Gemm:
             return None
         nb, m, n, k, (ta, lda), (tb, ldb), (_, poa), (_, pob), parts = got
         out = np.empty(self.out_shape, self.dtype)
-        if self.exact or (nb == 1 and not SPLIT_PRODUCTS):
+        if not self.exact and 2 * nb * m * n * k < SMALL_FLOPS:
+            # a small float32 product (a decoding prompt's 16 rows): on this thread, BLAS
+            # single-threaded; OpenBLAS's own threads cost more than it (measured 30 ms a call
+            # for (16x256)(256x1024) on a loaded 2-core EPYC, the caller spinning meanwhile)
+            threads = 1
+        elif self.exact or (nb == 1 and not SPLIT_PRODUCTS):
             # float64: NumPy's calls exactly. One float32 product with CADENZA_GEMM_SPLIT=0:
             # OpenBLAS's own threads (a previous session measured compiled W1 at 0.63x PyTorch
             # with row blocks on a quiet 2-core EPYC against 0.94x this way; see SPLIT_PRODUCTS)

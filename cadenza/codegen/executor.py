@@ -13,10 +13,13 @@ import time
 import numpy as np
 
 from .._config import debug_level
+from ..backend import ckernels
+from ..ops import attention
 from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from . import blas
+from . import gemv
 from .blas import address
 from . import cache
 from . import render_rows
@@ -46,13 +49,15 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
             kernels.append((f"cz_kernel_{len(kernels)}", n.op))
         elif render_rows.supported(n):
             kernels.append((f"cz_kernel_{len(kernels)}", n))
-    products = any(n.op_name in ("matmul", "linear") for n in graph.nodes)
+    # products (BLAS calls) and float32 attention (its C kernel) need no kernel library
+    products = any(n.op_name in ("matmul", "linear", "scaled_dot_product_attention")
+                   for n in graph.nodes)
     if not kernels and not products:
         return Interpreter(graph, inplace)
     if cache.compiler() is None:
         _notice("no C compiler found (set CC); running graphs with the NumPy interpreter")
         return Interpreter(graph, inplace)
-    if not kernels:    # products only: BLAS calls, no kernel library
+    if not kernels:    # products only: no kernel library
         return KernelRunner(graph, None, {}, "", {}, inplace)
     source = render_graph(kernels)
     if debug_level() >= 3:
@@ -151,6 +156,9 @@ class KernelRunner(Interpreter):
     def _step(self, n):
         if id(n) in self.names:
             return self._row_step(n)
+        if n.op_name == "scaled_dot_product_attention" and n.out.dtype == np.float32 and \
+                ckernels.attention_kernels() is not None:
+            return self._attention_step(n)
         if n.op_name in ("matmul", "linear") and blas.library() is not None:
             run = self._gemm_step(n)
             if run is not None:
@@ -159,9 +167,10 @@ class KernelRunner(Interpreter):
 
     def _gemm_step(self, n):
         """A matmul or linear node as one call into ``blas`` (None: not a product it takes)."""
-        vals = [v for v in n.inputs if isinstance(v, Value)]
         linear = n.op_name == "linear"
-        if len(vals) != len(n.inputs) or len(vals) != (len(n.inputs) if linear else 2) or \
+        vals = [v for v in n.inputs if v is not None or not linear]   # linear's bias may be None
+        if any(not isinstance(v, Value) for v in vals) or len(vals) not in ((2, 3) if linear
+                                                                            else (2,)) or \
                 any(v.dtype != n.out.dtype for v in vals):
             return None
         a_shape, b_shape = vals[0].shape, vals[1].shape
@@ -169,10 +178,24 @@ class KernelRunner(Interpreter):
             if len(a_shape) != 2 or len(b_shape) != 2:
                 return None
             b_shape = b_shape[::-1]
+        if gemv.suits(a_shape, b_shape, n.out.dtype) and gemv.library() is not None:
+            return self._gemv_step(n, vals, linear)
         if not blas.suits(a_shape, b_shape, n.out.dtype):
             return None
         exact = n.out.dtype == np.float64
         gemm = blas.Gemm(blas.library(), n.out.dtype, n.out.shape, exact, copies=not linear)
+        return self._product_step(n, vals, linear, gemm, False)
+
+    def _gemv_step(self, n, vals, linear):
+        """A single-row product (1, k) @ (k, n) as NumPy's gemv call on this thread
+        (``codegen/gemv.py``): bitwise NumPy's, without waking OpenBLAS's threads."""
+        call = gemv.Gemv(gemv.library(), n.out.dtype, n.out.shape[1], vals[0].shape[1])
+        return self._product_step(n, vals, linear, call, not linear)
+
+    def _product_step(self, n, vals, linear, call, copies):
+        """Run ``call(a, b, bias)`` (b: linear's weight transposed) on the node's arrays, or
+        NumPy when they are not arrays of the recorded dtype or ``call`` refuses them (None).
+        ``copies``: first make the copies Matmul.forward makes (ops.linalg._blas_layout)."""
         fallback = super()._step(n)
         ids = [v.id for v in vals]
         out_id, dt = n.out.id, n.out.dtype
@@ -185,11 +208,75 @@ class KernelRunner(Interpreter):
                 bias = arrs[2] if linear and len(arrs) > 2 else None
                 if bias is not None and not bias.flags.c_contiguous:
                     bias = np.ascontiguousarray(bias)
-                r = gemm(a, b.T if linear else b, bias)
+                if copies:
+                    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+                        a = np.ascontiguousarray(a)
+                    if not (b.flags.c_contiguous or b.flags.f_contiguous):
+                        b = np.ascontiguousarray(b)
+                r = call(a, b.T if linear else b, bias)
             if r is None:
                 fallback(env)
             else:
                 env[out_id] = r
+        return run
+
+    def _attention_step(self, n):
+        """Float32 attention (ops/attention.py) calling its C kernel with the operands' offsets
+        and row strides worked out once per layout (a decoding step's four attention calls
+        spent longer in the forward's generic argument handling than in the kernel); any
+        other input (a layout that needs a copy, another dtype) runs the op's forward."""
+        fwd = ckernels.attention_kernels()[0]
+        vals = list(n.inputs) + [None] * (4 - len(n.inputs))
+        ids = [v.id if isinstance(v, Value) else None for v in vals[:4]]
+        if ids[3] is None and vals[3] is not None:      # a constant mask: the generic path
+            return super()._step(n)
+        scale, causal = float(n.attrs["scale"]), int(bool(n.attrs["causal"]))
+        fallback = super()._step(n)
+        out_id, out_shape = n.out.id, n.out.shape
+        memo: dict = {}
+        f32 = np.float32
+        zero, minus_inf = f32(0), f32(-np.inf)
+
+        def additive(mask):      # as ops.attention._additive
+            if mask is None:
+                return None
+            if mask.dtype == np.bool_:
+                return np.where(mask, zero, minus_inf)
+            return mask.astype(f32, copy=False)
+
+        def plan(q, k, v, mask):
+            """(offsets kept alive, the kernel's layout arguments) or False (the generic path)."""
+            m = additive(mask)
+            (q2, qoff, qs, qo), (k2, koff, ks, ko), (v2, voff, vs, vo), (m2, moff, ms, mo), _ = \
+                attention._kernel_args(q, k, v, m)
+            if q2 is not q or k2 is not k or v2 is not v or \
+                    (m is not None and m2.ctypes.data != m.ctypes.data):
+                return False      # an operand copied (the mask broadcast along the keys...)
+            return ((qoff, koff, voff, moff),
+                    (qo, ko, vo, mo, int(np.prod(q.shape[:-2])), q.shape[-2], k.shape[-2],
+                     q.shape[-1], v.shape[-1], qs, ks, vs, ms))
+
+        def run(env):
+            q, k, v = env[ids[0]], env[ids[1]], env[ids[2]]
+            mask = None if ids[3] is None else env[ids[3]]
+            if type(q) is np.ndarray and type(k) is np.ndarray and type(v) is np.ndarray and \
+                    q.dtype == f32 and k.dtype == f32 and v.dtype == f32 and \
+                    (mask is None or type(mask) is np.ndarray):
+                key = (q.shape, q.strides, k.shape, k.strides, v.shape, v.strides,
+                       None if mask is None else (mask.shape, mask.strides, mask.dtype.char))
+                got = memo.get(key)
+                if got is None:
+                    got = plan(q, k, v, mask)
+                    if len(memo) < 8:
+                        memo[key] = got
+                if got is not False:
+                    m = additive(mask)
+                    out = np.empty(out_shape, f32)
+                    fwd(address(q), address(k), address(v), None if m is None else address(m),
+                        address(out), *got[1], scale, causal)
+                    env[out_id] = out
+                    return
+            fallback(env)
         return run
 
     def _gemm_epilogue_step(self, n):

@@ -22,6 +22,7 @@ from . import autograd_bridge as AB
 from ..errors import TraceError
 from . import guards as G
 import inspect
+from operator import attrgetter, is_
 from ..codegen import make_runner
 
 STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0, "warmups": 0}
@@ -42,6 +43,7 @@ class Specialisation:
         self.res = None
         self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
         self.fast = None              # [(getter, expected)] as failed_guard compares them
+        self.held = None              # per guard: its quick() objects when it last held
 
     def failed_guard(self):
         """None if every guard holds, else (guard, expected, current). Guards with a cheap
@@ -51,11 +53,21 @@ class Specialisation:
             self.fast = fast = [(g.values, tuple(v for _, v in want))
                                 if g.values is not None and _labelled(want) else (g.get, want)
                                 for g, want in zip(self.guards, self.expected)]
-        for (get, want), guard, full in zip(fast, self.guards, self.expected):
+            self.held = [None] * len(fast)
+        held = self.held
+        for j, ((get, want), guard, full) in enumerate(zip(fast, self.guards, self.expected)):
+            quick = guard.quick
+            if quick is not None:
+                objs = quick()
+                last = held[j]
+                if last is not None and len(last) == len(objs) and all(map(is_, last, objs)):
+                    continue      # the very objects of a call where the guard held
             if get() != want:
                 got = guard.get()
                 if got != full:
                     return guard, full, got
+            if quick is not None:
+                held[j] = objs
         return None
 
     def bind(self, res, plan=None):
@@ -144,6 +156,9 @@ class Specialisation:
         return rebuild(vals)
 
 
+_data_of = attrgetter("_data")
+
+
 def _labelled(v) -> bool:
     """A guard value made of (label, value) pairs."""
     return isinstance(v, tuple) and all(
@@ -173,6 +188,9 @@ def _lifted_guard(live) -> G.Guard:
     names = [f"{L.name} shape/dtype" for L in live if L.src[0] == "tensor"] + \
         [f"{L.name} shape/dtype" for L in others]
 
+    def quick():        # the arrays themselves (an array's shape and dtype are its own)
+        return tuple(map(_data_of, tensors))
+
     def values():
         out = [(a.shape, a.dtype.str) for a in [t._data for t in tensors]]
         for L in others:
@@ -182,7 +200,7 @@ def _lifted_guard(live) -> G.Guard:
 
     def get():
         return tuple(zip(names, values()))
-    return G.Guard("live tensors", get, "lifted", values)
+    return G.Guard("live tensors", get, "lifted", values, None if others else quick)
 
 
 class CompiledFunction:

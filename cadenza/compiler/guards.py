@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import types
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
@@ -75,13 +77,18 @@ class Guard:
     "python_state" (scalar attributes), "module", "optimizer", "identity" (a closure tensor),
     "value" (a closure/global scalar), "requires_grad" (of the traced outputs), "lifted"
     (shape and dtype of a tensor read live by the graph)."""
-    __slots__ = ("label", "get", "kind", "values")
+    __slots__ = ("label", "get", "kind", "values", "quick")
 
-    def __init__(self, label: str, get, kind: str, values=None):
+    def __init__(self, label: str, get, kind: str, values=None, quick=None):
         self.label, self.get, self.kind = label, get, kind
         # optional cheap form of get() for a guard whose value is a tuple of (label, value)
         # pairs: the values alone, in the same order (no label strings made on every call)
         self.values = values
+        # optional: a tuple of every object get() reads its value from (attribute values,
+        # parameters, arrays). When each is the very object of the last call whose guard
+        # held, the guard holds again without computing get() (compared by identity, in C:
+        # a decoding step's module and attribute guards cost ~10x more computed)
+        self.quick = quick
 
     def __repr__(self) -> str:
         return f"Guard({self.label!r}, kind={self.kind!r})"
@@ -109,12 +116,16 @@ class Discovery:
         self.group_names: dict = {}  # id(param group) -> "opt.param_groups[0]"
         self.hyper_labels: set = set()  # hyperparameters the trace reads as graph inputs
         self._held = None
-        self.guards.append(Guard("grad is None", self.grad_state, "grads"))
+        self._objects: list = []
+        self._grad_params: list = []
+        self.guards.append(Guard("grad is None", self.grad_state, "grads",
+                                 quick=self.grad_objects))
 
     def guard_grad(self, name, p) -> None:
         if id(p) not in self._grad_ids:
             self._grad_ids.add(id(p))
             self.grad_guarded.append((f"{name}.grad is None", p))
+            self._grad_params.append(p)
 
     def grad_state(self) -> tuple:
         """(name, p.grad is None) per parameter whose starting .grad the trace may depend on."""
@@ -146,6 +157,7 @@ class Discovery:
                         held.append((f"{name}.{k}", v))
                 self._held.append((name, obj))
                 self._held += held
+            self._objects = [obj for _, obj in self._held]
         out = []
         for name, obj in self._held:
             for k, v in vars(obj).items():
@@ -155,8 +167,24 @@ class Discovery:
                     out.append((f"{name}.{k}", v) if labelled else v)
         return tuple(out)
 
+    def python_objects(self) -> tuple:
+        """Every attribute value of the objects python_state() reads (its ``quick`` form)."""
+        if self._held is None:
+            self.python_state()
+        return tuple(chain.from_iterable(map(dict.values, map(vars, self._objects))))
+
+    def grad_objects(self) -> tuple:
+        """The ``.grad`` of every guarded parameter (grad_state()'s ``quick`` form)."""
+        return tuple(map(_grad_of, self._grad_params))
+
     def grad_owner(self) -> dict:
         return {id(p.grad): p for p in self.params if p.grad is not None}
+
+
+_grad_of = attrgetter("grad")
+_params_of, _buffers_of, _modules_of, _training_of = (
+    attrgetter("_parameters"), attrgetter("_buffers"), attrgetter("_modules"),
+    attrgetter("training"))
 
 
 def _plain(obj) -> bool:
@@ -214,7 +242,8 @@ def discover(fn, leaves, leaf_names) -> Discovery:
         if not isinstance(x, (Tensor,) + _SCALARS):
             visit(p, x)
     # reads d.stateful when called
-    d.guards.append(Guard("Python attributes", d.python_state, "python_state"))
+    d.guards.append(Guard("Python attributes", d.python_state, "python_state",
+                          quick=d.python_objects))
     bound = getattr(fn, "__self__", None)
     if bound is not None:
         visit(type(bound).__name__.lower() if not hasattr(bound, "_modules") else "self", bound)
@@ -285,6 +314,9 @@ def _module_guards(d, name, m):
             for bn, b in sub._buffers.items():
                 out.append((f"{path}.{bn} (identity)", id(b)))
             out.append((f"{path} submodules", tuple(sub._modules)))
+            # a submodule replaced under the same name: the graph read the old one's
+            # parameters and attributes
+            out.append((f"{path} submodules (identity)", tuple(map(id, sub._modules.values()))))
         return tuple(out)
 
     def values():
@@ -295,8 +327,17 @@ def _module_guards(d, name, m):
             extend(map(id, sub._parameters.values()))
             extend(map(id, sub._buffers.values()))
             add(tuple(sub._modules))
+            add(tuple(map(id, sub._modules.values())))
         return tuple(out)
-    d.guards.append(Guard(name, get, "module", values))
+    subs = [sub for sub, _ in entries]
+
+    def objects():      # (C-level iteration: no Python loop over the submodules)
+        return tuple(chain(map(_training_of, subs),
+                           chain.from_iterable(map(dict.values, map(_params_of, subs))),
+                           chain.from_iterable(map(dict.values, map(_buffers_of, subs))),
+                           chain.from_iterable(map(_modules_of, subs)),
+                           chain.from_iterable(map(dict.values, map(_modules_of, subs)))))
+    d.guards.append(Guard(name, get, "module", values, objects))
 
 
 def _optimizer_guards(d, name, opt):

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .ir import Fused, Graph, Value, substitute_refs, has_refs, _refs_in
+from .ir import Fused, Graph, Value, substitute_refs, has_refs, ref_filler, _refs_in
 from .passes import write_in_place
 from .._tensor import _make
 from ..backend import xp_of
@@ -76,10 +76,11 @@ class Interpreter:
         attrs = n.attrs
         if has_refs(attrs):
             nargs = len(ins) - len({i for a in attrs.values() for i in _refs_in(a)})
+            fill = ref_filler(attrs)
 
             def run(env):
                 arrs = [env[x] if v else x for v, x in ins]
-                kw = substitute_refs(attrs, arrs)
+                kw = fill(arrs)
                 r = forward(_xp(arrs), *arrs[:nargs], **kw)
                 env[out] = r if type(r) is np.ndarray else _array(r)
             return run
@@ -114,10 +115,11 @@ class Interpreter:
         non-array destination takes the copying path."""
         forward, attrs = n.op.forward, n.attrs
         nargs = len(ins) - len({i for a in attrs.values() for i in _refs_in(a)})
+        fill = ref_filler(attrs)
 
         def run(env):
             arrs = [env[x] if v else x for v, x in ins]
-            kw = substitute_refs(attrs, arrs)
+            kw = fill(arrs)
             dest = arrs[0]
             flags = getattr(dest, "flags", None)
             if flags is not None and flags.writeable:

@@ -377,5 +377,29 @@ def substitute_refs(a, arrays):
     return a
 
 
+def ref_filler(a):
+    """A function ``fill(arrays)`` equal to ``substitute_refs(a, arrays)``, built once: only
+    the parts of ``a`` that hold a Ref are rebuilt per call (an interpreter runs it on every
+    replay: a decoding step's index writes and gathers)."""
+    if isinstance(a, Ref):
+        i = a.index
+        return lambda arrays: arrays[i]
+    if isinstance(a, (tuple, list, dict)):
+        keys = range(len(a)) if not isinstance(a, dict) else list(a)
+        base = list(a) if not isinstance(a, dict) else dict(a)
+        fills = [(k, ref_filler(a[k])) for k in keys if next(_refs_in(a[k]), None) is not None]
+        if not fills:
+            return lambda arrays: a
+        as_tuple = isinstance(a, tuple)     # as substitute_refs: plain tuple, list, dict
+
+        def fill(arrays):
+            out = base.copy()
+            for k, f in fills:
+                out[k] = f(arrays)
+            return tuple(out) if as_tuple else out
+        return fill
+    return lambda arrays: a
+
+
 def has_refs(attrs: dict) -> bool:
     return any(True for a in attrs.values() for _ in _refs_in(a))

@@ -111,3 +111,19 @@ def test_printing_and_dot():
     assert "%2: f32[2, 1] = matmul(%0, %1)  # test_graph.py:" in text
     dot = g.to_dot()
     assert dot.startswith("digraph cadenza {") and "v0 -> v2;" in dot
+
+
+def test_ref_filler_equals_substitute_refs():
+    """The interpreter's per-node filler (built once) gives what substitute_refs gives."""
+    import numpy as np
+    from cadenza.graph.ir import Ref, ref_filler, substitute_refs
+    arrays = [np.arange(3), 7, "x"]
+    cases = [{"index": (0, slice(None), Ref(1))}, {"a": [Ref(0), (Ref(2), 3)], "b": 5},
+             {"k": 1}, (Ref(1),), [1, 2], {"i": ((Ref(0),),), "j": [None]}, Ref(2), 3.5]
+    for c in cases:
+        got, want = ref_filler(c)(arrays), substitute_refs(c, arrays)
+        assert repr(got) == repr(want) and type(got) is type(want), c
+    c = {"index": (Ref(0),)}
+    fill = ref_filler(c)
+    assert fill([1])["index"] == (1,) and fill([2])["index"] == (2,)   # fresh per call
+    assert c == {"index": (c["index"][0],)} and isinstance(c["index"][0], Ref)  # unchanged

@@ -52,6 +52,12 @@ CASES = {   # name: (q shape, k shape, v shape, keyword arguments)
     "t1": ((3, 2, 1, 16), (3, 2, 1, 16), (3, 2, 1, 16), dict(is_causal=True)),
     "decode": ((2, 4, 1, 16), (2, 4, 33, 16), (2, 4, 33, 16), {}),
     "long_keys": ((1, 1, 70, 40), (1, 1, 300, 40), (1, 1, 300, 17), dict(scale=0.3)),
+    # a few query rows (<= 4): the forward's row-by-row path (keys read as stored)
+    "few_rows_causal": ((1, 2, 3, 8), (1, 2, 70, 8), (1, 2, 70, 5), dict(is_causal=True)),
+    "decode_gqa_mask": ((2, 4, 1, 16), (2, 2, 40, 16), (2, 2, 40, 16),
+                        dict(enable_gqa=True, attn_mask=(np.arange(40) < 29)[None])),
+    "few_rows_masked": ((1, 3, 2, 8), (1, 3, 9, 8), (1, 3, 9, 8),
+                        dict(attn_mask=np.array([[False] * 9, [True] * 4 + [False] * 5]))),
     "unbatched": ((5, 8), (7, 8), (7, 3), {}),
     "3d": ((4, 6, 8), (4, 9, 8), (4, 9, 5), dict(is_causal=True)),
     "gqa": ((2, 6, 9, 16), (2, 2, 9, 16), (2, 2, 9, 16), dict(is_causal=True, enable_gqa=True)),
