@@ -254,6 +254,107 @@ def inproc(libs, only, rounds, budget, clock=time.perf_counter):
     return {c: [v] for c, v in med.items()}
 
 
+def split_modes(only, rounds, budget):
+    """One float32 product over 2+ threads through Cadenza's helper (backend/blas.py, on the
+    float32 library of this process): BLAS's own threads ("own"), the pool's row blocks
+    ("rows"), the pool's blocks of the longer side ("auto"), interleaved call by call (wall
+    time: threads)."""
+    import numpy as np
+    sys.path.insert(1, os.path.dirname(HERE))
+    from cadenza.backend import blas
+    lib = blas.library()
+    rng = np.random.default_rng(0)
+    modes = ("own", "rows", "auto")
+    med: dict = {(mode, 2): {} for mode in modes}
+    for key in only:
+        for m, n, k, ta, tb, _ in SHAPES[key]:
+            a = rng.standard_normal((k, m) if ta == T else (m, k), dtype=np.float32)
+            b = rng.standard_normal((n, k) if tb == T else (k, n), dtype=np.float32)
+            x, y = (a.T if ta == T else a), (b.T if tb == T else b)
+            calls = {}
+            for mode in modes:
+                g = blas.Gemm(lib, np.float32, (m, n), exact=False)
+                g.split = mode != "own"
+                blas.SPLIT_DIM = mode
+                g(x, y)
+                calls[mode] = (lambda g=g: g(x, y))
+            flop = 2.0 * m * n * k
+            reps = max(1, int(budget * 1e9 / flop))
+            times = {mode: [] for mode in modes}
+            for r in range(rounds):
+                for mode in (modes if r % 2 == 0 else modes[::-1]):
+                    t = time.perf_counter()
+                    for _ in range(reps):
+                        calls[mode]()
+                    times[mode].append((time.perf_counter() - t) / reps)
+            for mode in modes:
+                med[(mode, 2)][f"{key} {m}x{n}x{k} {ta}{tb}"] = \
+                    flop / statistics.median(times[mode]) / 1e9
+    return {c: [v] for c, v in med.items()}
+
+
+# end to end: (label, environment, modes) of each configuration --e2e runs
+E2E = [("numpy", {"CADENZA_BLAS": "numpy"}, ("compiled", "eager")),
+       ("numpy+split", {"CADENZA_BLAS": "numpy", "CADENZA_GEMM_SPLIT": "1"}, ("compiled",)),
+       ("mkl", {"CADENZA_BLAS": "mkl"}, ("compiled", "eager"))]
+
+
+def e2e_child(key, mode, steps):
+    """Steps/s of workload ``key`` in Cadenza (``mode``: compiled or eager), this process's
+    BLAS (JSON on stdout)."""
+    sys.path.insert(1, os.path.dirname(HERE))
+    import cadenza
+    from cadenza.backend import blas
+    import step_profile
+    w, _ = step_profile.build(key, cadenza, compiled=mode == "compiled")
+    for _ in range(2):
+        w.step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        w.step()
+    dt = (time.perf_counter() - t) / steps
+    print(json.dumps({"steps_s": 1.0 / dt, "f32": blas.float32_library()}))
+
+
+def e2e(only, rounds, steps):
+    """Each configuration of E2E in its own process per workload and mode, rounds interleaved
+    (shuffled order), medians; ratios against ``numpy`` in the same mode."""
+    from common import BusyCheck
+    runs = [(label, env, key, mode) for label, env, modes in E2E for key in only
+            for mode in modes]
+    got: dict = {}
+    with BusyCheck(children=True) as busy:
+        for r in range(rounds):
+            order = runs[:]
+            random.Random(r).shuffle(order)
+            for label, env, key, mode in order:
+                p = subprocess.run([sys.executable, __file__, "--e2e-child", key, mode,
+                                    str(steps)], capture_output=True, text=True,
+                                   env=dict(os.environ, **env))
+                if p.returncode != 0:
+                    print(f"{label} {key} {mode}: failed: "
+                          f"{(p.stderr.strip().splitlines() or ['?'])[-1]}")
+                    continue
+                res = json.loads(p.stdout.strip().splitlines()[-1])
+                if label == "mkl" and res["f32"] != "mkl":
+                    print("mkl: not in use (the mkl extra is not installed)")
+                    continue
+                got.setdefault((label, key, mode), []).append(res["steps_s"])
+    print(f"\nend to end: steps/s, median of {rounds} rounds (ratio to numpy, same mode)")
+    for key in only:
+        for mode in ("compiled", "eager"):
+            base = got.get(("numpy", key, mode))
+            for label, _, modes in E2E:
+                v = got.get((label, key, mode))
+                if mode not in modes or not v:
+                    continue
+                med = statistics.median(v)
+                rat = f"{med / statistics.median(base):.2f}x" if base else "-"
+                print(f"{key} {mode:<9} {label:<12} {med:8.3f} steps/s  {rat}  "
+                      f"(runs: {', '.join(f'{x:.3f}' for x in v)})")
+    print(f"\n{busy.note()}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -265,12 +366,22 @@ def main():
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--inproc", action="store_true",
                     help="1 thread, every library in this process, interleaved call by call")
+    ap.add_argument("--e2e", action="store_true",
+                    help="W1/W3 steps/s, compiled and eager, with each BLAS configuration")
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per --e2e process")
+    ap.add_argument("--e2e-child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--split", action="store_true",
+                    help="one product over 2 threads in Cadenza's helper: own threads, pool "
+                         "row blocks, pool row/column blocks")
     ap.add_argument("--cpu-time", action="store_true",
                     help="with --inproc: time by this thread's CPU time (a loaded machine)")
     args = ap.parse_args()
     only = args.only.split(",")
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), only, args.budget)
+        return
+    if args.e2e_child:
+        e2e_child(args.e2e_child[0], args.e2e_child[1], int(args.e2e_child[2]))
         return
     from common import BusyCheck, cpu_model
     rounds = 1 if args.quick else args.rounds
@@ -279,6 +390,15 @@ def main():
     configs = [(lib, th) for th in threads for lib in args.libs.split(",")
                if not (lib == "mkl-seq" and th != 1)]
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); {rounds} rounds", flush=True)
+    if args.e2e:
+        e2e([k for k in only if k in ("w1", "w3", "w4")], rounds, args.steps)
+        return
+    if args.split:
+        with BusyCheck() as busy:
+            res = split_modes(only, max(rounds, 5), budget)
+        table(res, [2], only, base="own")
+        print(f"\n{busy.note()}")
+        return
     if args.inproc:
         for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[v] = "1"
@@ -321,13 +441,13 @@ def main():
     print(f"\n{busy.note()}")
 
 
-def table(res, threads, only):
+def table(res, threads, only, base="numpy"):
     configs = [c for c in res if res[c]]
     med = {c: {s: statistics.median(r[s] for r in res[c]) for s in res[c][0]} for c in configs}
     for th in threads:
         cols = [c for c in configs if c[1] == th]
-        base = ("numpy", th)
-        print(f"\n{th} thread(s): GFLOP/s (ratio to numpy's OpenBLAS)")
+        print(f"\n{th} thread(s): GFLOP/s (ratio to {base})")
+        base = (base, th)
         print(f"{'shape':<28}" + "".join(f"{c[0]:>18}" for c in cols))
         for key in only:
             total = {c: 0.0 for c in cols}

@@ -13,24 +13,24 @@ Which library:
   single-threaded at 0.70x of NumPy's OpenBLAS 0.3.31 on W1's products (0.92x W3, 0.75x W4;
   torch.mm, MKL inside, 0.72x); an Intel CPU (AVX-512/AMX paths) is where it may pay. MKL
   runs in its sequential layer: its OpenMP threads would spin between products against
-  Cadenza's pool (``backend/cpool.py``), so the pool's threads share its products (row
-  blocks of one product, the matrices of a batch), as they do every kernel's loops.
+  Cadenza's pool (``backend/cpool.py``), so the pool's threads share its products (row or
+  column blocks of one product, the matrices of a batch), as they do every kernel's loops.
 
 NumPy's ``matmul`` on a batch of small matrices (attention's per-head products) calls BLAS once
 per matrix and lets OpenBLAS start its threads for each; on 2 cores (and on any loaded machine)
 those threads cost more than the products (measured 10x on a loaded 2-core VM: 64 products
 of 128x64x128). Here one C call runs the whole batch: matrices (or, for one large product,
-row blocks of it) are tasks of the pool, each calling BLAS single-threaded
+row or column blocks of it) are tasks of the pool, each calling BLAS single-threaded
 (``openblas_set_num_threads_local(1)``; MKL's sequential layer has no threads), so no BLAS
 thread wakes; transposed operands go to BLAS as transposes (no copies); ``linear``'s bias is
-added to each row block while it is in cache. The pool has no barrier: the calling thread
+added to each block while it is in cache. The pool has no barrier: the calling thread
 works through the tasks itself and waits only for tasks a woken worker has claimed (an
 OpenMP region waits for every thread to wake: measured 50x slower than one thread on the
 loaded VM).
 
 Exactness: float64 products make NumPy's calls exactly (the same gemm per matrix, one after
 another with BLAS's own threads, with the operand layout NumPy would choose after the same
-copies ``ops.linalg._blas_layout`` makes). float32 batches (and single products, in row
+copies ``ops.linalg._blas_layout`` makes). float32 batches (and single products, in
 blocks) split over the pool's threads and skip copies: equal to NumPy within rounding; eager
 and compiled float32 products on MKL make the same calls.
 
@@ -38,8 +38,11 @@ and compiled float32 products on MKL make the same calls.
 ``CADENZA_GEMM=0``, or when no known BLAS is found: the executor then keeps NumPy's
 ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores this process
 may use; 1 runs products on the calling thread). One float32 product on OpenBLAS uses
-OpenBLAS's own threads; ``CADENZA_GEMM_SPLIT=1`` splits it in row blocks over the pool instead
-(``SPLIT_PRODUCTS``: far faster on a loaded machine, slower on a quiet one).
+OpenBLAS's own threads; ``CADENZA_GEMM_SPLIT=1`` splits it in blocks over the pool instead
+(``SPLIT_PRODUCTS``: far faster on a loaded machine, slower on a quiet one): blocks of rows, or
+of columns when the product is wider than tall (``split``; ``CADENZA_GEMM_SPLIT_DIM=rows``
+keeps rows): a row block packs all of B again, a column block all of A, and a weight gradient
+g^T x (256 x 1024, sum over 2048 tokens in W1) would pack its 8 MB B once per row block.
 """
 from __future__ import annotations
 
@@ -90,25 +93,29 @@ void cz_blas_init(void *s, void *d, void *ls, void *ld) {
 
 /* C[b] = A[b] B[b] (+ bias) for b < nb, row-major, C contiguous (m x n per matrix); A[b] at
    A + oa[b] (elements), transposed when ta == 112 (lda its leading dimension); same for B.
-   parts: row blocks per matrix (1: whole matrices); the nb * parts tasks are shared over
-   `threads` threads of the pool. BLAS itself runs single-threaded: its own threads
-   spin-wait, and on a loaded machine one BLAS call per small matrix then costs 10-100x.
+   parts: blocks per matrix, of rows (parts > 0) or of columns (parts < 0; a block then packs
+   its share of B and all of A, where a row block packs all of B: the smaller operand is the
+   one packed again); the nb * |parts| tasks are shared over `threads` threads of the pool.
+   BLAS itself runs single-threaded: its own threads spin-wait, and on a loaded machine one
+   BLAS call per small matrix then costs 10-100x.
    threads < 0: one matrix after another with BLAS's own threads, exactly as NumPy calls it. */
 #define CZ_GEMM(NAME, T, GEMM, LOCAL) \
 typedef struct { I m, n, k, parts, lda, ldb; const T *A, *B, *bias; const I *oa, *ob; \
-                 int ta, tb; T *C; } NAME##_job; \
+                 int ta, tb, cols; T *C; } NAME##_job; \
 static void NAME##_task(void *ctx, I t) { \
     NAME##_job *j = ctx; \
     I m = j->m, n = j->n, parts = j->parts, b = t / parts, p = t % parts; \
-    I r0 = parts == 1 ? 0 : (m * p / parts) & ~(I)7; \
-    I r1 = p == parts - 1 ? m : (m * (p + 1) / parts) & ~(I)7; \
-    if (r1 <= r0) return; \
+    I len = j->cols ? n : m; \
+    I s0 = parts == 1 ? 0 : (len * p / parts) & ~(I)7; \
+    I s1 = p == parts - 1 ? len : (len * (p + 1) / parts) & ~(I)7; \
+    if (s1 <= s0) return; \
+    I r0 = j->cols ? 0 : s0, r1 = j->cols ? m : s1, c0 = j->cols ? s0 : 0, c1 = j->cols ? s1 : n; \
     const T *a = j->A + j->oa[b] + (j->ta == 111 ? r0 * j->lda : r0); \
-    T *c = j->C + b * m * n + r0 * n; \
-    GEMM(101, j->ta, j->tb, r1 - r0, n, j->k, (T)1, a, j->lda, j->B + j->ob[b], j->ldb, (T)0, \
-         c, n); \
-    if (j->bias) for (I i = 0; i < r1 - r0; i++) for (I q = 0; q < n; q++) \
-        c[i * n + q] += j->bias[q]; \
+    const T *bb = j->B + j->ob[b] + (j->tb == 111 ? c0 : c0 * j->ldb); \
+    T *c = j->C + b * m * n + r0 * n + c0; \
+    GEMM(101, j->ta, j->tb, r1 - r0, c1 - c0, j->k, (T)1, a, j->lda, bb, j->ldb, (T)0, c, n); \
+    if (j->bias) for (I i = 0; i < r1 - r0; i++) for (I q = 0; q < c1 - c0; q++) \
+        c[i * n + q] += j->bias[c0 + q]; \
 } \
 /* on a pool thread: BLAS single-threaded there too */ \
 static void NAME##_pool_task(void *ctx, I t) { \
@@ -117,7 +124,8 @@ static void NAME##_pool_task(void *ctx, I t) { \
 } \
 void NAME(I nb, I m, I n, I k, const T *A, const I *oa, int ta, I lda, const T *B, \
           const I *ob, int tb, I ldb, T *C, const T *bias, I parts, int threads) { \
-    NAME##_job j = {m, n, k, threads < 0 ? 1 : parts, lda, ldb, A, B, bias, oa, ob, ta, tb, C}; \
+    NAME##_job j = {m, n, k, threads < 0 ? 1 : (parts < 0 ? -parts : parts), lda, ldb, A, B, \
+                    bias, oa, ob, ta, tb, parts < 0, C}; \
     if (threads < 0) { \
         for (I b = 0; b < nb; b++) NAME##_task(&j, b); \
         return; \
@@ -303,6 +311,23 @@ def _offsets(a, batch: tuple, itemsize) -> np.ndarray:
     return np.ascontiguousarray(off.reshape(-1))
 
 
+# how one product is split over the pool's threads (bench/blas_libs.py --split): "rows" (row
+# blocks, each packing all of B again), "auto" (blocks of the longer of m and n: the block
+# packs the other operand again, the smaller one)
+SPLIT_DIM = os.environ.get("CADENZA_GEMM_SPLIT_DIM", "auto")
+
+
+def split(m: int, n: int, threads: int, how: str | None = None) -> int:
+    """The blocks one (m x n) product is split in over ``threads`` threads: > 0 row blocks,
+    < 0 column blocks. Blocks of >= 64 rows (columns), two per thread (claimed as threads
+    come: one the OS holds back does not hold up the others; each block packs an operand
+    again, so not more)."""
+    how = how or SPLIT_DIM
+    if how == "auto" and n > m:
+        return -max(1, min(2 * threads, n // 64))
+    return max(1, min(2 * threads, m // 64))
+
+
 class Gemm:
     """One product's call: ``Gemm(lib, dtype, out_shape)(a, b, bias) -> out`` or None when
     the operands do not suit (the caller then uses NumPy)."""
@@ -314,7 +339,7 @@ class Gemm:
         self.exact = exact            # float64: reproduce NumPy's calls bit for bit
         self.copies = copies and exact   # ... after the copies Matmul.forward makes
         self.threads = threads()
-        # one product on the library's own threads (OpenBLAS) or in row blocks on the pool
+        # one product on the library's own threads (OpenBLAS) or in blocks on the pool
         self.split = SPLIT_PRODUCTS or not _state.get("own_threads", True)
         self.memo: dict = {}
 
@@ -332,10 +357,7 @@ class Gemm:
                 nb = int(np.prod(batch, dtype=np.int64))
                 parts = 1
                 if nb < self.threads and not self.exact:
-                    # blocks of >= 64 rows, two per thread (claimed as threads come: one
-                    # the OS holds back does not hold up the others; each block packs B
-                    # again, so not more)
-                    parts = max(1, min(2 * self.threads, m // 64))
+                    parts = split(m, n, self.threads)
                 oa, ob = _offsets(a, batch, sz), _offsets(b, batch, sz)
                 # the offset arrays live in the memo with their addresses
                 got = (nb, m, n, k, la, lb, (oa, oa.ctypes.data), (ob, ob.ctypes.data), parts)

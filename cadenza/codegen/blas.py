@@ -4,8 +4,8 @@ extra is installed, else NumPy's OpenBLAS; float64 always NumPy's OpenBLAS), und
 executor and its tests use."""
 from __future__ import annotations
 
-from ..backend.blas import (Gemm, _state, address, bound, float32_library, library, stats,
-                            suits, threads)
+from ..backend.blas import (Gemm, _state, address, bound, float32_library, library, split,
+                            stats, suits, threads)
 
-__all__ = ["Gemm", "address", "bound", "float32_library", "library", "stats", "suits",
+__all__ = ["Gemm", "address", "bound", "float32_library", "library", "split", "stats", "suits",
            "threads", "_state"]
