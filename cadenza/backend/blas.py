@@ -421,11 +421,17 @@ def eager_float32() -> bool:
 
 def product(a, b, bias=None):
     """``a @ b`` (+ ``bias``) of float32 NumPy arrays (at least 2-d, the same dtype) on the
-    float32 library, as compiled graphs call it; None when it does not suit (a dimension of 1,
-    a product too small to pay the call, operands BLAS cannot take): the caller uses NumPy."""
+    float32 library, as compiled graphs call it; None when it does not suit (shapes that do
+    not fit, a dimension of 1, a product too small to pay the call, operands BLAS cannot
+    take): the caller uses NumPy."""
     if a.ndim < 2 or b.ndim < 2 or a.dtype != np.float32 or b.dtype != np.float32:
         return None
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    # ops check their operands only when NumPy fails: what does not fit goes back to NumPy
+    # (which fails, and the op's check explains), never to BLAS
+    if b.shape[-2] != k or (bias is not None and (bias.shape != (n,) or
+                                                  bias.dtype != np.float32)):
+        return None
     if min(m, k, n) <= 1 or m * n * k < EAGER_MIN_MACS:
         return None
     key = (a.shape, b.shape)

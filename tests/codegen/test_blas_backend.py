@@ -132,6 +132,14 @@ def test_product_declines_what_it_does_not_take(mkl):
     assert blas.product(a.astype(np.float64), a.T.astype(np.float64)) is None   # float64
     assert blas.product(rng.standard_normal((90, 64)).astype(np.float32)[:, ::2],
                         a[:32]) is None                               # strided: not BLAS's
+    # what does not fit never reaches BLAS: the op's own error
+    assert blas.product(a, a) is None                                 # 48 != 64
+    assert blas.product(a, a.T.copy(), np.ones(3, np.float32)) is None   # bias of 3, not 64
+    with pytest.raises(cadenza.ShapeError, match=r"matmul: expected a.shape\[-1\]"):
+        cadenza.ones(32, 1568) @ cadenza.ones(784, 10)
+    with pytest.raises(cadenza.ShapeError, match="linear"):
+        cadenza.nn.functional.linear(cadenza.ones(32, 64), cadenza.ones(48, 64),
+                                     cadenza.ones(3))
 
 
 def test_eager_float32_ops_and_gradients_vs_torch(mkl, monkeypatch):
