@@ -340,6 +340,8 @@ def e2e(only, rounds, steps):
                     print("mkl: not in use (the mkl extra is not installed)")
                     continue
                 got.setdefault((label, key, mode), []).append(res["steps_s"])
+                print(f"round {r + 1}: {key} {mode} {label}: {res['steps_s']:.3f} steps/s",
+                      flush=True)
     print(f"\nend to end: steps/s, median of {rounds} rounds (ratio to numpy, same mode)")
     for key in only:
         for mode in ("compiled", "eager"):

@@ -411,11 +411,15 @@ _eager: dict = {}
 
 
 def eager_float32() -> bool:
-    """Whether eager float32 products go through ``product`` (MKL in use), not ``np.matmul``."""
+    """Whether eager float32 products go through ``product``, not ``np.matmul``: with MKL in
+    use, and with ``CADENZA_GEMM_SPLIT=1`` (products split over the pool, not on OpenBLAS's
+    threads: on a loaded 2-core EPYC, W3 eager went from 1.9 to 13 steps/s this way on MKL,
+    bench/blas_libs.py --e2e)."""
     on = _state.get("eager")
-    if on is None:   # without MKL nothing is built here: eager keeps np.matmul as it was
-        on = _state["eager"] = (blas_choice() == "mkl" and mkl_path() is not None
-                                and float32_library() == "mkl")
+    if on is None:   # by default nothing is built here: eager keeps np.matmul as it was
+        on = _state["eager"] = (
+            (blas_choice() == "mkl" and mkl_path() is not None and float32_library() == "mkl")
+            or (SPLIT_PRODUCTS and bound(np.float32)))
     return on
 
 

@@ -42,7 +42,7 @@ class Matmul(Op):
     @staticmethod
     def forward(xp, a, b):
         if a.dtype == np.float32 and type(a) is np.ndarray and _blas.eager_float32():
-            out = _blas.product(a, b)      # float32 on the backend's BLAS (MKL), as compiled
+            out = _blas.product(a, b)   # float32 on the backend's helper (MKL, pool), as compiled
             if out is not None:
                 return out
         return xp.matmul(_blas_layout(a), _blas_layout(b))

@@ -89,6 +89,15 @@ def test_without_mkl_eager_is_numpy_exactly(env):
     assert got["same"] == {"float32": True, "float64": True}
 
 
+def test_split_products_reach_eager_too():
+    """CADENZA_GEMM_SPLIT=1: eager float32 products run on the pool (NumPy's OpenBLAS, one
+    thread per block) as compiled ones do; float64 stays NumPy's call."""
+    require_cc()
+    got = _probe(CADENZA_BLAS="numpy", CADENZA_GEMM_SPLIT="1")
+    assert got["f32"] == "numpy" and got["eager"] is True and got["calls"] >= 2
+    assert got["same"]["float64"] is True
+
+
 def test_switch_uses_mkl_when_installed():
     require_cc()
     if blas.mkl_path() is None:
