@@ -339,8 +339,11 @@ class Gemm:
         self.exact = exact            # float64: reproduce NumPy's calls bit for bit
         self.copies = copies and exact   # ... after the copies Matmul.forward makes
         self.threads = threads()
-        # one product on the library's own threads (OpenBLAS) or in blocks on the pool
-        self.split = SPLIT_PRODUCTS or not _state.get("own_threads", True)
+        # one product on the library's own threads (OpenBLAS) or in blocks on the pool: None
+        # follows SPLIT_PRODUCTS (read at each call: bench/threads.py switches it) and the
+        # library (MKL's sequential layer has no threads of its own)
+        self.split = None
+        self.own = _state.get("own_threads", True)
         self.memo: dict = {}
 
     def _layout(self, a, b):
@@ -380,7 +383,10 @@ class Gemm:
             return None
         nb, m, n, k, (ta, lda), (tb, ldb), (_, poa), (_, pob), parts = got
         out = np.empty(self.out_shape, self.dtype)
-        if self.exact or (nb == 1 and not self.split):
+        split = self.split
+        if split is None:
+            split = SPLIT_PRODUCTS or not self.own
+        if self.exact or (nb == 1 and not split):
             # float64: NumPy's calls exactly. One float32 product on OpenBLAS with
             # CADENZA_GEMM_SPLIT=0: OpenBLAS's own threads (a previous session measured compiled
             # W1 at 0.63x PyTorch with row blocks on a quiet 2-core EPYC against 0.94x this
