@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 import cadenza  # noqa: E402
 from cadenza.backend import cbuild  # noqa: E402
-from cadenza.codegen import blas  # noqa: E402
+from cadenza.backend import blas  # noqa: E402
 import w3_mlp_train  # noqa: E402
 import w4_cnn_train  # noqa: E402
 from _gpt_common import W1, W1_BATCH, gpt_train_step, w1_data, w1_model  # noqa: E402

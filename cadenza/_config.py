@@ -25,3 +25,9 @@ def under_mpi_launcher() -> bool:
 def malloc_tune() -> bool:
     """CADENZA_MALLOC_TUNE=0 leaves glibc's malloc settings alone (see backend/cpu.py)."""
     return os.environ.get("CADENZA_MALLOC_TUNE", "1") != "0"
+
+
+def blas_choice() -> str:
+    """CADENZA_BLAS: ``numpy`` (the default) runs float32 products on NumPy's own BLAS;
+    ``mkl`` on oneMKL when the optional ``mkl`` wheel is installed (backend/blas.py)."""
+    return (os.environ.get("CADENZA_BLAS") or "numpy").strip().lower()

@@ -9,6 +9,7 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _make
 from ..backend import xp_of
+from ..backend import blas as _blas
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..dtypes import result_type
@@ -40,6 +41,10 @@ class Matmul(Op):
 
     @staticmethod
     def forward(xp, a, b):
+        if a.dtype == np.float32 and type(a) is np.ndarray and _blas.eager_float32():
+            out = _blas.product(a, b)   # float32 on the backend's helper (MKL, pool), as compiled
+            if out is not None:
+                return out
         return xp.matmul(_blas_layout(a), _blas_layout(b))
 
     # C = A B: dA = dC B^T, dB = A^T dC (vectors promoted to matrices, batch dims reduced by
@@ -120,6 +125,11 @@ class Linear(Op):
         if x.ndim != 2:  # only from linear() when nothing records the call: rows of x
             return Linear.forward(xp, x.reshape(-1, x.shape[-1]), w, b).reshape(
                 x.shape[:-1] + (w.shape[0],))
+        if x.dtype == np.float32 and type(x) is np.ndarray and _blas.eager_float32() and (
+                b is None or b.dtype == np.float32):
+            out = _blas.product(x, w.T, b)
+            if out is not None:
+                return out
         out = xp.matmul(x, w.T)
         if b is not None:
             out += b

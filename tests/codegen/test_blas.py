@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cadenza
+from cadenza.backend import blas as backend_blas
 from cadenza.codegen import blas
 from cadenza.codegen.executor import KernelRunner
 
@@ -176,3 +177,33 @@ def test_address_equals_ctypes_data():
               a.reshape(2, 3, 4).transpose(1, 0, 2), np.empty((0, 3)), np.float64(1.0) * a[:1],
               a[:1], a[:, :1]):
         assert blas.address(x) == x.ctypes.data, (x.shape, x.strides)
+
+
+@pytest.mark.parametrize("how", ["rows", "auto"])
+@pytest.mark.parametrize("right_t", [False, True])
+def test_float32_blocks_of_rows_or_columns(how, right_t):
+    """One float32 product split over the pool in row blocks or (``auto``, n > m) column
+    blocks, with a bias, a transposed or plain right operand: NumPy's result within rounding."""
+    lib = _lib()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((70, 40)).astype(np.float32)
+    w = rng.standard_normal((300, 40)).astype(np.float32)
+    bias = rng.standard_normal(300).astype(np.float32)
+    right = w.T if right_t else np.ascontiguousarray(w.T)
+    assert blas.split(70, 300, 3, how) == (-4 if how == "auto" else 1)
+    assert blas.split(300, 70, 3, how) == 4
+    ref = np.matmul(x, right) + bias
+    g = blas.Gemm(lib, np.float32, ref.shape, exact=False)
+    g.threads, g.split = 3, True
+    old = backend_blas.SPLIT_DIM
+    try:
+        backend_blas.SPLIT_DIM = how
+        got = g(x, right, bias)
+    finally:
+        backend_blas.SPLIT_DIM = old
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
+    # the same with the operands swapped (m > n: row blocks either way)
+    ref2 = np.matmul(right.T, x.T)
+    g2 = blas.Gemm(lib, np.float32, ref2.shape, exact=False)
+    g2.threads, g2.split = 3, True
+    np.testing.assert_allclose(g2(right.T, x.T), ref2, rtol=1e-5, atol=1e-4)
