@@ -64,7 +64,8 @@ def test_to_image_and_to_dtype():
     assert v2.ToDtype(torch.float32)(t).max() > 1
     back = v2.ToDtype(torch.uint8, scale=True)(f)
     np.testing.assert_array_equal(back.numpy(), t.numpy())
-    assert v2.ToDtype({torch.Tensor: torch.float64})(t).dtype is torch.float64
+    assert v2.ToDtype({torch.Tensor: torch.float64})(t.as_subclass(torch.Tensor)).dtype is \
+        torch.float64
     assert v2.ToDtype({"others": None})(t) is t
     with pytest.raises(ValueError):
         v2.ToDtype("float32")
