@@ -340,18 +340,6 @@ class RandomCrop(Transform):
         return inpt
 
 
-def _perspective_params(height, width, distortion_scale):
-    half_h, half_w = height // 2, width // 2
-    bound_h = int(distortion_scale * half_h) + 1
-    bound_w = int(distortion_scale * half_w) + 1
-    topleft = [_randint(0, bound_w), _randint(0, bound_h)]
-    topright = [_randint(width - bound_w, width), _randint(0, bound_h)]
-    botright = [_randint(width - bound_w, width), _randint(height - bound_h, height)]
-    botleft = [_randint(0, bound_w), _randint(height - bound_h, height)]
-    startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
-    return startpoints, [topleft, topright, botright, botleft]
-
-
 class RandomPerspective(_RandomApplyTransform):
     def __init__(self, distortion_scale=0.5, p=0.5, interpolation="bilinear", fill=0):
         super().__init__(p=p)
@@ -360,33 +348,17 @@ class RandomPerspective(_RandomApplyTransform):
         self.distortion_scale, self.interpolation = distortion_scale, interpolation
         self.fill, self._fill = fill, _setup_fill(fill)
 
-    @staticmethod
-    def get_params(width, height, distortion_scale):
-        return _perspective_params(height, width, distortion_scale)
+    get_params = staticmethod(_v1r._perspective_points)
 
     def make_params(self, flat_inputs):
         height, width = _query_size(flat_inputs)
-        start, end = _perspective_params(height, width, self.distortion_scale)
+        start, end = _v1r._perspective_points(width, height, self.distortion_scale)
         return dict(coefficients=_get_perspective_coeffs(start, end))
 
     def transform(self, inpt, params):
         return F.perspective(inpt, startpoints=None, endpoints=None,
                              fill=_get_fill(self._fill, type(inpt)),
                              interpolation=self.interpolation, **params)
-
-
-def _elastic_displacement(alpha, sigma, height, width):
-    """torchvision's random displacement field [1, H, W, 2] (uniform noise, Gaussian-blurred,
-    scaled by alpha over the size)."""
-    parts = []
-    for k, (a, s, n) in enumerate(((alpha[0], sigma[0], width), (alpha[1], sigma[1], height))):
-        d = torch.rand(1, 1, height, width) * 2 - 1
-        if s > 0.0:
-            ks = int(8 * s + 1)
-            ks += 1 - ks % 2
-            d = F.gaussian_blur(d, [ks, ks], list(sigma))
-        parts.append(d * a / n)
-    return torch.cat(parts, 1).permute(0, 2, 3, 1)
 
 
 def _number_or_pair(x, name):
@@ -408,13 +380,12 @@ class ElasticTransform(Transform):
         self.interpolation = interpolation
         self.fill, self._fill = fill, _setup_fill(fill)
 
-    @staticmethod
-    def get_params(alpha, sigma, size):
-        return _elastic_displacement(alpha, sigma, size[0], size[1])
+    get_params = staticmethod(_v1r._elastic_displacement)
 
     def make_params(self, flat_inputs):
         height, width = _query_size(flat_inputs)
-        return dict(displacement=_elastic_displacement(self.alpha, self.sigma, height, width))
+        return dict(displacement=_v1r._elastic_displacement(self.alpha, self.sigma,
+                                                            [height, width]))
 
     def transform(self, inpt, params):
         return F.elastic(inpt, **params, fill=_get_fill(self._fill, type(inpt)),
