@@ -1,0 +1,188 @@
+"""EMNIST, QMNIST, USPS, STL10, CelebA, VOCSegmentation/VOCDetection and OxfordIIITPet read
+files the tests write in the official formats (tests/vision/_formats.py). The same files were
+read with torchvision 0.28 when these were written: every image, target, length and class list
+matched."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+Image = pytest.importorskip("PIL.Image")
+
+import cadenza as torch  # noqa: E402
+from cadenza.vision import datasets, transforms  # noqa: E402
+from cadenza.vision.datasets import utils as dutils  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _formats as W  # noqa: E402
+
+
+def test_emnist(tmp_path):
+    written = W.write_emnist(str(tmp_path))
+    for train, part in ((True, "train"), (False, "test")):
+        ds = datasets.EMNIST(str(tmp_path), split="letters", train=train)
+        images, labels = written[part]
+        np.testing.assert_array_equal(ds.data.numpy(), images)
+        np.testing.assert_array_equal(ds.targets.numpy(), labels)
+        img, target = ds[3]
+        assert img.mode == "L" and target == int(labels[3])
+    assert ds.classes[:3] == ["N/A", "a", "b"] and len(ds.classes) == 27
+    assert datasets.EMNIST.classes_split_dict["balanced"][-1] == "t"
+    with pytest.raises(ValueError, match="Unknown value 'bogus' for argument split"):
+        datasets.EMNIST(str(tmp_path), split="bogus")
+    with pytest.raises(RuntimeError, match="emnist-digits-train-images-idx3-ubyte"):
+        datasets.EMNIST(str(tmp_path), split="digits")
+    with pytest.raises(dutils.DatasetFileError, match="EMNIST: expected emnist-digits"):
+        datasets.EMNIST(str(tmp_path), split="digits", download=True)
+
+
+def test_qmnist(tmp_path):
+    written = W.write_qmnist(str(tmp_path))
+    ds = datasets.QMNIST(str(tmp_path), train=True)
+    images, labels = written["train"]
+    np.testing.assert_array_equal(ds.data.numpy(), images)
+    assert ds.targets.dtype == torch.int64 and tuple(ds.targets.shape) == (14, 8)
+    assert ds[2][1] == int(labels[2, 0])
+    full = datasets.QMNIST(str(tmp_path), what="test", compat=False)
+    np.testing.assert_array_equal(full[1][1].numpy(), written["test"][1][1])
+    assert len(datasets.QMNIST(str(tmp_path), what="test10k")) == 14
+    assert len(datasets.QMNIST(str(tmp_path), what="test50k")) == 0
+    assert "Split: test" in repr(full)
+    with pytest.raises(dutils.DatasetFileError, match="xnist-images-idx3-ubyte"):
+        datasets.QMNIST(str(tmp_path), what="nist", download=True)
+
+
+def test_usps(tmp_path):
+    written = W.write_usps(str(tmp_path))
+    for train, name in ((True, "usps.bz2"), (False, "usps.t.bz2")):
+        ds = datasets.USPS(str(tmp_path), train=train, transform=transforms.PILToTensor())
+        images, labels = written[name]
+        np.testing.assert_array_equal(ds.data, images)
+        assert ds.targets == labels.tolist()
+        x, y = ds[4]
+        assert tuple(x.shape) == (1, 16, 16) and y == int(labels[4])
+        np.testing.assert_array_equal(x.numpy()[0], images[4])
+    os.remove(os.path.join(tmp_path, "usps.bz2"))
+    with pytest.raises(FileNotFoundError, match="usps.bz2"):
+        datasets.USPS(str(tmp_path))
+    with pytest.raises(dutils.DatasetFileError, match="USPS: expected usps.bz2"):
+        datasets.USPS(str(tmp_path), download=True)
+    with open(os.path.join(tmp_path, "usps.bz2"), "wb") as f:
+        f.write(b"not bz2")
+    with pytest.raises(dutils.DatasetFileError, match="corrupt"):
+        datasets.USPS(str(tmp_path))
+
+
+def _point_stl10_at(monkeypatch, md5):
+    monkeypatch.setattr(datasets.STL10, "train_list",
+                        [[n, md5[n]] for n, _ in datasets.STL10.train_list])
+    monkeypatch.setattr(datasets.STL10, "test_list",
+                        [[n, md5[n]] for n, _ in datasets.STL10.test_list])
+
+
+def test_stl10(tmp_path, monkeypatch):
+    written, md5 = W.write_stl10(str(tmp_path))
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted"):
+        datasets.STL10(str(tmp_path))          # the official checksums: not these files
+    with pytest.raises(dutils.DatasetFileError, match="train_X.bin"):
+        datasets.STL10(str(tmp_path), download=True)
+    _point_stl10_at(monkeypatch, md5)
+    ds = datasets.STL10(str(tmp_path), split="train")
+    np.testing.assert_array_equal(ds.data, written["train"][0])
+    np.testing.assert_array_equal(ds.labels, written["train"][1])
+    img, y = ds[2]
+    assert img.size == (96, 96) and y == int(written["train"][1][2])
+    np.testing.assert_array_equal(np.asarray(img), written["train"][0][2].transpose(1, 2, 0))
+    assert ds.classes[1] == "class1"
+    fold = datasets.STL10(str(tmp_path), split="train", folds=1)
+    np.testing.assert_array_equal(fold.labels, written["train"][1][[1, 3, 5]])
+    both = datasets.STL10(str(tmp_path), split="train+unlabeled")
+    assert len(both) == 9 and both.labels[-1] == -1
+    un = datasets.STL10(str(tmp_path), split="unlabeled")
+    assert un[0][1] == -1 and len(un) == 3
+    assert len(datasets.STL10(str(tmp_path), split="test")) == 4
+    with pytest.raises(ValueError, match="folds should be in the range"):
+        datasets.STL10(str(tmp_path), folds=10)
+
+
+def test_celeba(tmp_path, monkeypatch):
+    w, md5 = W.write_celeba(str(tmp_path))
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted"):
+        datasets.CelebA(str(tmp_path))
+    with pytest.raises(dutils.DatasetFileError, match="list_attr_celeba.txt"):
+        datasets.CelebA(str(tmp_path), download=True)
+    monkeypatch.setattr(datasets.CelebA, "file_list", [
+        (a, md5.get(n, m), n) for a, m, n in datasets.CelebA.file_list])
+    ds = datasets.CelebA(str(tmp_path), split="train")
+    rows = np.nonzero(w["partition"] == 0)[0]
+    assert ds.filename == [w["names"][i] for i in rows] and ds.attr_names == w["attr_names"]
+    np.testing.assert_array_equal(ds.attr.numpy(), (w["attr"][rows] + 1) // 2)
+    img, target = ds[1]
+    assert img.size == (12, 10)
+    np.testing.assert_array_equal(target.numpy(), (w["attr"][rows[1]] + 1) // 2)
+    multi = datasets.CelebA(str(tmp_path), split="test",
+                            target_type=["identity", "bbox", "landmarks"])
+    t = np.nonzero(w["partition"] == 2)[0]
+    ident, bbox, land = multi[0][1]
+    assert int(ident) == w["identity"][t[0]]
+    np.testing.assert_array_equal(bbox.numpy(), w["bbox"][t[0]])
+    np.testing.assert_array_equal(land.numpy(), w["landmarks"][t[0]])
+    assert len(datasets.CelebA(str(tmp_path), split="all")) == 6
+    assert datasets.CelebA(str(tmp_path), target_type=[])[0][1] is None
+    with pytest.raises(ValueError, match="Unknown value 'x' for argument split"):
+        datasets.CelebA(str(tmp_path), split="x")
+    with pytest.raises(ValueError, match='Target type "age"'):
+        datasets.CelebA(str(tmp_path), target_type="age")[0]
+
+
+def test_voc(tmp_path):
+    ids, masks, objects = W.write_voc(str(tmp_path))
+    seg = datasets.VOCSegmentation(str(tmp_path), image_set="train")
+    assert len(seg) == 3
+    img, mask = seg[1]
+    assert img.mode == "RGB" and mask.mode == "P"
+    np.testing.assert_array_equal(np.asarray(mask), masks[ids["train"][1]])
+    det = datasets.VOCDetection(str(tmp_path), image_set="train",
+                                transforms=lambda i, t: (transforms.functional.pil_to_tensor(i),
+                                                         t))
+    x, target = det[1]
+    ann = target["annotation"]
+    assert x.dtype == torch.uint8 and ann["filename"] == ids["train"][1] + ".jpg"
+    assert [o["name"] for o in ann["object"]] == ["dog", "person"]
+    assert ann["object"][0]["bndbox"] == {"xmin": "1", "ymin": "2", "xmax": "8", "ymax": "9"}
+    assert ann["size"] == {"width": "12", "height": "10", "depth": "3"}
+    one = datasets.VOCDetection(str(tmp_path), image_set="train")[0][1]["annotation"]
+    assert isinstance(one["object"], list) and len(one["object"]) == 1
+    assert len(datasets.VOCSegmentation(str(tmp_path), image_set="val")) == 1
+    with pytest.raises(ValueError, match="Unknown value 'test' for argument image_set"):
+        datasets.VOCSegmentation(str(tmp_path), image_set="test")
+    with pytest.raises(RuntimeError, match="Dataset not found"):
+        datasets.VOCSegmentation(str(tmp_path), year="2011")
+    with pytest.raises(dutils.DatasetFileError, match="VOCtrainval_25-May-2011.tar"):
+        datasets.VOCDetection(str(tmp_path), year="2011", download=True)
+    with open(det.annotations[0], "w") as f:
+        f.write("<annotation><object>")
+    with pytest.raises(dutils.DatasetFileError, match="corrupt"):
+        det[0]
+
+
+def test_oxford_iiit_pet(tmp_path):
+    rows, trimaps = W.write_pets(str(tmp_path))
+    ds = datasets.OxfordIIITPet(str(tmp_path), target_types=["category", "binary-category",
+                                                              "segmentation"])
+    assert len(ds) == 3
+    assert ds.classes == ["Abyssinian", "American Bulldog"]
+    assert ds.class_to_idx == {"Abyssinian": 0, "American Bulldog": 1}
+    img, (cat, binary, seg) = ds[1]
+    assert img.mode == "RGB" and (cat, binary) == (1, 1)
+    np.testing.assert_array_equal(np.asarray(seg), trimaps["american_bulldog_10"])
+    test = datasets.OxfordIIITPet(str(tmp_path), split="test")
+    assert test[0][1] == 2 and test.classes == ["American Pit Bull Terrier"]
+    assert datasets.OxfordIIITPet(str(tmp_path), target_types=[])[0][1] is None
+    with pytest.raises(ValueError, match="Unknown value 'mask' for argument target_types"):
+        datasets.OxfordIIITPet(str(tmp_path), target_types="mask")
+    with pytest.raises(RuntimeError, match="Dataset not found"):
+        datasets.OxfordIIITPet(str(tmp_path / "nowhere"))
+    with pytest.raises(dutils.DatasetFileError, match="images.tar.gz"):
+        datasets.OxfordIIITPet(str(tmp_path / "nowhere"), download=True)
