@@ -255,3 +255,62 @@ def write_pets(root, seed=0):
                                                  image_id + ".png"))
             trimaps[image_id] = t
     return rows, trimaps
+
+
+_MAT_CLASS = {np.dtype(np.float64): (6, 9), np.dtype(np.uint8): (9, 2),
+              np.dtype(np.int32): (12, 5), np.dtype(np.uint16): (11, 4)}
+
+
+def _mat_element(mtype, payload):
+    pad = -len(payload) % 8
+    return np.array([mtype, len(payload)], "<u4").tobytes() + payload + b"\0" * pad
+
+
+def write_mat(path, arrays, compress=False):
+    """A MATLAB 5 MAT-file (little-endian) of numeric arrays, as scipy.io.savemat writes
+    them (column-major data, at least 2-d); ``compress`` wraps each variable in
+    miCOMPRESSED (zlib), as MATLAB's default -v7 files."""
+    import zlib
+    header = b"MATLAB 5.0 MAT-file, written by cadenza tests".ljust(116, b" ")
+    out = header + b"\0" * 8 + np.array([0x0100], "<u2").tobytes() + b"IM"
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        a = a.reshape(1, -1) if a.ndim < 2 else a
+        mclass, mtype = _MAT_CLASS[a.dtype]
+        body = (_mat_element(6, np.array([mclass, 0], "<u4").tobytes())
+                + _mat_element(5, np.array(a.shape, "<i4").tobytes())
+                + _mat_element(1, name.encode())
+                + _mat_element(mtype, a.astype(a.dtype.newbyteorder("<")).tobytes(order="F")))
+        element = _mat_element(14, body)
+        if compress:      # miCOMPRESSED elements carry no padding
+            packed = zlib.compress(element)
+            element = np.array([15, len(packed)], "<u4").tobytes() + packed
+        out += element
+    with open(path, "wb") as f:
+        f.write(out)
+    return md5_of(path)
+
+
+def write_svhn(root, split="train", n=7, seed=0, compress=False):
+    rs = np.random.RandomState(seed)
+    os.makedirs(root, exist_ok=True)
+    X = rs.randint(0, 256, (32, 32, 3, n)).astype(np.uint8)
+    y = rs.randint(1, 11, (n, 1)).astype(np.uint8)
+    md5 = write_mat(os.path.join(root, f"{split}_32x32.mat"), {"X": X, "y": y}, compress)
+    return X, y, md5
+
+
+def write_flowers(root, seed=0):
+    rs = np.random.RandomState(seed)
+    base = os.path.join(root, "flowers-102")
+    os.makedirs(os.path.join(base, "jpg"), exist_ok=True)
+    n = 8
+    for i in range(1, n + 1):
+        _write_rgb(os.path.join(base, "jpg", f"image_{i:05d}.jpg"), rs)
+    labels = rs.randint(1, 103, n).astype(np.uint8)
+    ids = {"trnid": np.array([2, 5, 7], np.uint16), "valid": np.array([1, 8], np.uint16),
+           "tstid": np.array([3, 4, 6], np.uint16)}
+    md5 = {"imagelabels.mat": write_mat(os.path.join(base, "imagelabels.mat"),
+                                        {"labels": labels}, compress=True),
+           "setid.mat": write_mat(os.path.join(base, "setid.mat"), ids)}
+    return labels, ids, md5

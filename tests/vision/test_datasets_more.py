@@ -186,3 +186,62 @@ def test_oxford_iiit_pet(tmp_path):
         datasets.OxfordIIITPet(str(tmp_path / "nowhere"))
     with pytest.raises(dutils.DatasetFileError, match="images.tar.gz"):
         datasets.OxfordIIITPet(str(tmp_path / "nowhere"), download=True)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_svhn(tmp_path, monkeypatch, compress):
+    X, y, md5 = W.write_svhn(str(tmp_path), "test", compress=compress)
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted"):
+        datasets.SVHN(str(tmp_path), split="test")      # the official checksum
+    with pytest.raises(dutils.DatasetFileError, match="SVHN: expected extra_32x32.mat"):
+        datasets.SVHN(str(tmp_path), split="extra", download=True)
+    split_list = dict(datasets.SVHN.split_list)
+    split_list["test"] = split_list["test"][:2] + [md5]
+    monkeypatch.setattr(datasets.SVHN, "split_list", split_list)
+    ds = datasets.SVHN(str(tmp_path), split="test")
+    labels = y[:, 0].astype(np.int64)
+    labels[labels == 10] = 0
+    np.testing.assert_array_equal(ds.labels, labels)
+    np.testing.assert_array_equal(ds.data, X.transpose(3, 2, 0, 1))
+    img, target = ds[3]
+    assert img.size == (32, 32) and target == labels[3]
+    np.testing.assert_array_equal(np.asarray(img), X[..., 3])
+    with pytest.raises(ValueError, match="Unknown value 'valid' for argument split"):
+        datasets.SVHN(str(tmp_path), split="valid")
+
+
+def test_flowers102(tmp_path, monkeypatch):
+    labels, ids, md5 = W.write_flowers(str(tmp_path))
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted"):
+        datasets.Flowers102(str(tmp_path))
+    monkeypatch.setattr(datasets.Flowers102, "_file_dict", dict(
+        datasets.Flowers102._file_dict, label=("imagelabels.mat", md5["imagelabels.mat"]),
+        setid=("setid.mat", md5["setid.mat"])))
+    for split, key in (("train", "trnid"), ("val", "valid"), ("test", "tstid")):
+        ds = datasets.Flowers102(str(tmp_path), split=split)
+        assert ds._labels == [int(labels[i - 1]) - 1 for i in ids[key]]
+        img, target = ds[0]
+        assert img.mode == "RGB" and target == ds._labels[0]
+    assert len(ds.classes) == 102 and ds.classes[0] == "pink primrose"
+    with pytest.raises(dutils.DatasetFileError, match="102flowers.tgz"):
+        datasets.Flowers102(str(tmp_path / "none"), download=True)
+
+
+def test_matfile_reader_errors(tmp_path):
+    from cadenza.vision.datasets._matfile import loadmat
+    path = str(tmp_path / "x.mat")
+    W.write_mat(path, {"a": np.arange(6.0).reshape(2, 3), "b": np.arange(4, dtype=np.uint8)})
+    out = loadmat(path)
+    np.testing.assert_array_equal(out["a"], np.arange(6.0).reshape(2, 3))
+    assert out["b"].shape == (1, 4) and out["b"].dtype == np.uint8
+    assert loadmat(path, squeeze_me=True)["b"].shape == (4,)
+    with open(path, "wb") as f:
+        f.write(b"not a mat file" * 20)
+    with pytest.raises(dutils.DatasetFileError, match="not a MATLAB 5 MAT-file"):
+        loadmat(path)
+    W.write_mat(path, {"a": np.arange(3.0)}, compress=True)
+    data = bytearray(open(path, "rb").read())
+    data[140:150] = b"\0" * 10
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(dutils.DatasetFileError, match="corrupt"):
+        loadmat(path)

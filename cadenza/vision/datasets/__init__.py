@@ -4,10 +4,11 @@ from .fakedata import FakeData
 from .folder import DatasetFolder, ImageFolder
 from .mnist import MNIST, FashionMNIST, KMNIST, EMNIST, QMNIST
 from .usps import USPS, STL10
+from .svhn import SVHN, Flowers102
 from .annotated import CelebA, VOCSegmentation, VOCDetection, OxfordIIITPet
 from .utils import DatasetFileError
 from .vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "CIFAR10", "CIFAR100",
-           "USPS", "STL10", "CelebA", "VOCSegmentation", "VOCDetection", "OxfordIIITPet",
+           "USPS", "STL10", "SVHN", "Flowers102", "CelebA", "VOCSegmentation", "VOCDetection", "OxfordIIITPet",
            "DatasetFolder", "ImageFolder", "FakeData", "VisionDataset", "DatasetFileError"]
