@@ -186,6 +186,34 @@ def record_utils(tv, torch):
     np.savez_compressed(os.path.join(FIXTURES, "utils.npz"), **out)
 
 
+def record_segmentation(tv, torch):
+    """Segmentation models with the seeded weights: "out"/"aux" logits in eval mode and in
+    train mode (dropout off), and the state-dict key digests."""
+    import _model_weights as mw
+    out, digests = {}, {}
+    for name in mw.SEGMENTATION:
+        model = mw.build_segmentation(tv.models.segmentation, name)
+        with torch.no_grad():
+            mw.fill(model.state_dict(), torch.from_numpy)
+        x = torch.from_numpy(mw.segmentation_batch())
+        model.eval()
+        with torch.no_grad():
+            for k, v in model(x).items():
+                out[f"{name}/eval/{k}"] = v.numpy()[..., ::4, ::4]
+        model.train()
+        mw.no_dropout(model, torch.nn.Dropout)
+        for k, v in model(x).items():
+            out[f"{name}/train/{k}"] = v.detach().numpy()[..., ::4, ::4]
+        digests[name] = mw.key_digest(model.state_dict())
+    for name in mw.SEGMENTATION_KEYS:
+        with torch.device("meta"):
+            digests[name] = mw.key_digest(
+                mw.build_segmentation(tv.models.segmentation, name).state_dict())
+    np.savez_compressed(os.path.join(FIXTURES, "segmentation.npz"), **out)
+    with open(os.path.join(FIXTURES, "segmentation_keys.json"), "w") as f:
+        json.dump(digests, f, indent=0)
+
+
 def record_v2(tv, torch):
     """transforms.v2 functionals on tv_tensors (boxes of each format and dtype, masks, images),
     and each random v2 transform: the parameters torchvision drew (``make_params``) and its
