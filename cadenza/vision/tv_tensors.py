@@ -182,11 +182,12 @@ class Video(TVTensor):
 
 
 class Mask(TVTensor):
-    """A segmentation or detection mask ``[..., H, W]`` (PIL images: their first channel)."""
+    """A segmentation or detection mask ``[..., H, W]`` (a PIL image becomes [C, H, W], as
+    pil_to_tensor gives it)."""
 
     def __new__(cls, data, *, dtype=None, device=None, requires_grad=None):
         if is_pil_image(data):
-            data = pil_to_tensor(data)[0]
+            data = pil_to_tensor(data)
         tensor = cls._to_tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
         return tensor.as_subclass(cls)
 

@@ -245,3 +245,62 @@ def test_matfile_reader_errors(tmp_path):
     open(path, "wb").write(bytes(data))
     with pytest.raises(dutils.DatasetFileError, match="corrupt"):
         loadmat(path)
+
+
+def test_wrap_dataset_for_transforms_v2(tmp_path):
+    import pickle
+    from cadenza.vision import tv_tensors
+    from cadenza.vision.transforms import v2
+    ids, masks, objects = W.write_voc(str(tmp_path))
+    det = datasets.wrap_dataset_for_transforms_v2(datasets.VOCDetection(
+        str(tmp_path), image_set="train",
+        transforms=v2.Compose([v2.ToImage(), v2.RandomHorizontalFlip(p=1.0)])))
+    assert type(det).__name__ == "WrappedVOCDetection" and len(det) == 3
+    img, target = det[1]
+    assert sorted(target) == ["boxes", "labels"] and type(img) is tv_tensors.Image
+    boxes = target["boxes"]
+    assert type(boxes) is tv_tensors.BoundingBoxes and boxes.canvas_size == (10, 12)
+    # dog [1, 2, 8, 9] and person [0, 0, 5, 4], flipped on a 12-wide canvas
+    assert boxes.numpy().tolist() == [[4, 2, 11, 9], [7, 0, 12, 4]]
+    assert target["labels"].tolist() == [12, 15]
+    assert det.images == det._dataset.images                      # attributes pass through
+    full = datasets.wrap_dataset_for_transforms_v2(
+        datasets.VOCDetection(str(tmp_path), image_set="train"), target_keys="all")
+    assert sorted(full[0][1]) == ["annotation", "boxes", "labels"]
+    with pytest.raises(ValueError, match="not available"):
+        datasets.wrap_dataset_for_transforms_v2(
+            datasets.VOCDetection(str(tmp_path)), target_keys={"masks"})[0]
+    again = pickle.loads(pickle.dumps(det))
+    assert again[1][1]["boxes"].numpy().tolist() == [[4, 2, 11, 9], [7, 0, 12, 4]]
+    seg = datasets.wrap_dataset_for_transforms_v2(datasets.VOCSegmentation(str(tmp_path)))
+    mask = seg[0][1]
+    assert type(mask) is tv_tensors.Mask and tuple(mask.shape) == (1, 10, 12)
+    np.testing.assert_array_equal(mask.numpy()[0], masks[ids["train"][0]])
+    with pytest.raises(ValueError, match="target_keys"):
+        datasets.wrap_dataset_for_transforms_v2(datasets.VOCSegmentation(str(tmp_path)),
+                                                target_keys="all")
+    with pytest.raises(TypeError, match="No wrapper exists for dataset class FakeData"):
+        datasets.wrap_dataset_for_transforms_v2(datasets.FakeData(size=2))
+    with pytest.raises(TypeError, match="VisionDataset"):
+        datasets.wrap_dataset_for_transforms_v2([1, 2])
+
+
+def test_wrap_celeba_and_pets(tmp_path, monkeypatch):
+    from cadenza.vision import tv_tensors
+    w, md5 = W.write_celeba(str(tmp_path))
+    monkeypatch.setattr(datasets.CelebA, "file_list", [
+        (a, md5.get(n, m), n) for a, m, n in datasets.CelebA.file_list])
+    ds = datasets.wrap_dataset_for_transforms_v2(datasets.CelebA(
+        str(tmp_path), split="all", target_type=["bbox", "identity"]))
+    box, ident = ds[2][1]
+    x, y, bw, bh = w["bbox"][2]
+    assert type(box) is tv_tensors.BoundingBoxes and box.format.value == "XYXY"
+    assert box.numpy().tolist() == [[x, y, x + bw, y + bh]] and int(ident) == w["identity"][2]
+    with pytest.raises(RuntimeError, match="not supported by this wrapper"):
+        datasets.wrap_dataset_for_transforms_v2(datasets.CelebA(str(tmp_path)))
+    rows, trimaps = W.write_pets(str(tmp_path))
+    pets = datasets.wrap_dataset_for_transforms_v2(datasets.OxfordIIITPet(
+        str(tmp_path), target_types=["segmentation", "category"]))
+    seg, cat = pets[0][1]
+    assert type(seg) is tv_tensors.Mask and cat == 0
+    np.testing.assert_array_equal(seg.numpy()[0], trimaps["Abyssinian_1"])

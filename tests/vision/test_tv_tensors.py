@@ -177,7 +177,7 @@ def test_tv_tensor_types_metadata_and_return_type():
     Image = pytest.importorskip("PIL.Image")
     pil = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4))
     assert tuple(tv_tensors.Image(pil).shape) == (1, 3, 4)
-    assert tuple(tv_tensors.Mask(pil).shape) == (3, 4)
+    assert tuple(tv_tensors.Mask(pil).shape) == (1, 3, 4)
 
 
 def test_pure_tensor_rule_and_passthrough():

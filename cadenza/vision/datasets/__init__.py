@@ -8,7 +8,9 @@ from .svhn import SVHN, Flowers102
 from .annotated import CelebA, VOCSegmentation, VOCDetection, OxfordIIITPet
 from .utils import DatasetFileError
 from .vision import VisionDataset
+from .wrap import wrap_dataset_for_transforms_v2
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "CIFAR10", "CIFAR100",
            "USPS", "STL10", "SVHN", "Flowers102", "CelebA", "VOCSegmentation", "VOCDetection", "OxfordIIITPet",
-           "DatasetFolder", "ImageFolder", "FakeData", "VisionDataset", "DatasetFileError"]
+           "DatasetFolder", "ImageFolder", "FakeData", "VisionDataset", "DatasetFileError",
+           "wrap_dataset_for_transforms_v2"]
