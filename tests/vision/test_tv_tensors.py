@@ -278,3 +278,38 @@ def test_custom_transform_protocol():
     img, out, label = AddOffset()(torch.zeros(3, 5, 5), b, 4)
     assert type(out) is tv_tensors.BoundingBoxes and _plain(out).tolist() == [[3, 1, 4, 2]]
     assert label == 4
+
+
+def test_photometric_distort_rgb_and_temporal_subsample():
+    img = tv_tensors.Image(torch.from_numpy(c.image()))
+    t = v2.RandomPhotometricDistort(p=1.0)
+    torch.manual_seed(4)
+    p = t.make_params([img])
+    assert all(p[k] is not None for k in ("brightness_factor", "contrast_factor",
+                                          "saturation_factor", "hue_factor"))
+    assert sorted(p["channel_permutation"]) == [0, 1, 2]
+    out = t.transform(img, p)
+    F = v2.functional
+    x = img.as_subclass(torch.Tensor)
+    x = F.adjust_brightness(x, p["brightness_factor"])
+    if p["contrast_before"]:
+        x = F.adjust_contrast(x, p["contrast_factor"])
+    x = F.adjust_hue(F.adjust_saturation(x, p["saturation_factor"]), p["hue_factor"])
+    if not p["contrast_before"]:
+        x = F.adjust_contrast(x, p["contrast_factor"])
+    x = x[p["channel_permutation"]]
+    assert type(out) is tv_tensors.Image
+    np.testing.assert_array_equal(_plain(out), x.numpy())
+    m = tv_tensors.Mask(torch.zeros(c.H, c.W))
+    assert v2.RandomPhotometricDistort(p=1.0)(img, m)[1] is m
+    grey = tv_tensors.Image(torch.rand(1, 4, 5))
+    rgb = v2.RGB()(grey)
+    assert type(rgb) is tv_tensors.Image and tuple(rgb.shape) == (3, 4, 5)
+    np.testing.assert_array_equal(_plain(rgb)[2], _plain(grey)[0])
+    vid = tv_tensors.Video(torch.arange(8.0).reshape(8, 1, 1, 1).expand(8, 3, 2, 2))
+    sub = v2.UniformTemporalSubsample(3)(vid)
+    assert type(sub) is tv_tensors.Video and _plain(sub)[:, 0, 0, 0].tolist() == [0, 3, 7]
+    assert v2.query_chw([img, m]) == (3, c.H, c.W) and v2.query_size([img, m]) == (c.H, c.W)
+    assert v2.has_all([img, m], tv_tensors.Image, tv_tensors.Mask)
+    assert not v2.has_any([m], tv_tensors.Image)
+    assert v2.functional.adjust_brightness_image is v2.functional.adjust_brightness

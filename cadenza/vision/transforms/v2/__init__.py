@@ -23,6 +23,8 @@ from ... import tv_tensors
 from . import functional
 from ._geometry import *  # noqa: F401,F403
 from ._geometry import __all__ as _geometry_names
+from ._color import *  # noqa: F401,F403
+from ._color import __all__ as _color_names
 from ._transform import (Transform, _RandomApplyTransform, _is_pure_tensor,  # noqa: F401
                          _is_image_like)
 
@@ -55,12 +57,12 @@ _WRAPPED = [n for n in _v1.__all__ + _random.__all__ + autoaugment.__all__
             if isinstance(getattr(_v1, n, None) or getattr(_random, n, None) or
                           getattr(autoaugment, n, None), type)
             and n not in ("Compose", "InterpolationMode", "AutoAugmentPolicy", "RandomChoice",
-                          "RandomOrder", "RandomApply", "Lambda") and n not in _geometry_names]
+                          "RandomOrder", "RandomApply", "Lambda") and n not in _geometry_names + _color_names]
 for _n in _WRAPPED:
     _cls = getattr(_v1, _n, None) or getattr(_random, _n, None) or getattr(autoaugment, _n)
     globals()[_n] = _v2(_cls)
 AutoAugmentPolicy = autoaugment.AutoAugmentPolicy
-__all__ += _WRAPPED + _geometry_names + ["AutoAugmentPolicy", "RandomChoice", "RandomOrder",
+__all__ += _WRAPPED + _geometry_names + _color_names + ["AutoAugmentPolicy", "RandomChoice", "RandomOrder",
                                          "RandomApply", "Lambda"]
 
 

@@ -17,6 +17,7 @@ from .. import _random as _v1r
 from ..._boxes import box_iou
 from .._warp import _get_perspective_coeffs
 from . import functional as F
+from ._color import query_size as _query_size
 from ._transform import Transform, _RandomApplyTransform, _is_pure_tensor
 
 __all__ = ["RandomHorizontalFlip", "RandomVerticalFlip", "Resize", "CenterCrop",
@@ -33,20 +34,6 @@ def _uniform(lo, hi) -> float:
 
 def _randint(lo, hi) -> int:
     return int(torch.randint(lo, hi, size=(1,)).item())
-
-
-def _query_size(flat_inputs):
-    """(height, width) shared by the images, videos, masks and boxes of the sample."""
-    sizes = {tuple(F.get_size(x)) for x in flat_inputs
-             if _is_pure_tensor(x) or is_pil_image(x) or isinstance(
-                 x, (tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask,
-                     tv_tensors.BoundingBoxes))}
-    if not sizes:
-        raise TypeError("No image, video, mask, bounding box of keypoint was found in the sample")
-    if len(sizes) > 1:
-        raise ValueError(f"Found multiple HxW dimensions in the sample: "
-                         f"{', '.join(str(s) for s in sorted(sizes))}")
-    return sizes.pop()
 
 
 def _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size."):

@@ -17,7 +17,8 @@ from .. import functional as _v1
 from ..functional import *  # noqa: F401,F403
 from ..functional import __all__ as _v1_all
 from .._augment import _affine_parse
-from ..functional import convert_image_dtype, pil_to_tensor, to_pil_image, InterpolationMode
+from ..functional import (convert_image_dtype, pil_to_tensor, to_pil_image, InterpolationMode,
+                          get_dimensions)
 from .._warp import (perspective as perspective_image, elastic_transform as elastic_image,
                      _perspective_coefficients, _check_displacement, _identity_grid,
                      _check_interpolation, _affine_matrix, _affine_output_size,
@@ -39,7 +40,10 @@ __all__ = list(_v1_all) + [
     "perspective_image", "perspective_mask", "perspective_bounding_boxes",
     "elastic", "elastic_image", "elastic_mask", "elastic_bounding_boxes",
     "convert_bounding_box_format", "clamp_bounding_boxes", "sanitize_bounding_boxes",
-    "gaussian_noise", "permute_channels", "jpeg", "to_pure_tensor"]
+    "gaussian_noise", "permute_channels", "jpeg", "to_pure_tensor", "grayscale_to_rgb",
+    "grayscale_to_rgb_image", "uniform_temporal_subsample", "uniform_temporal_subsample_video",
+    "is_pure_tensor", "get_num_channels", "get_num_frames", "get_size_image", "get_size_mask",
+    "get_size_video", "get_size_bounding_boxes"]
 
 _ROTATED = ("XYWHR", "CXCYWHR", "XYXYXYXY")
 
@@ -747,3 +751,66 @@ def jpeg(image, quality):
         flat = x.reshape(-1, *x.shape[-3:])
         return torch.stack([one(f) for f in flat]).reshape(x.shape)
     return _dispatch("jpeg", image, one, None, None)
+
+
+def is_pure_tensor(inpt):
+    return isinstance(inpt, torch.Tensor) and not isinstance(inpt, tv_tensors.TVTensor)
+
+
+def get_num_channels(inpt):
+    return get_dimensions(inpt)[0]
+
+
+def get_num_frames(inpt):
+    return int(inpt.shape[-4])
+
+
+get_size_image = get_size_mask = get_size_video = get_size_bounding_boxes = get_size
+
+
+def _image_op(fn, inpt, *args):
+    """A v1 image function on an image-like leaf, the tv_tensor type kept."""
+    plain = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
+    return _like(fn(plain, *args), inpt)
+
+
+def grayscale_to_rgb(inpt):
+    """Grey images (1 channel) to 3 channels; images with 3 or more channels unchanged."""
+    if is_pil_image(inpt):
+        return inpt.convert(mode="RGB")
+    if inpt.shape[-3] >= 3:
+        return inpt
+    return _like(inpt.as_subclass(torch.Tensor).expand(*inpt.shape[:-3], 3, *inpt.shape[-2:])
+                 .clone(), inpt)
+
+
+grayscale_to_rgb_image = grayscale_to_rgb
+
+
+def uniform_temporal_subsample(inpt, num_samples):
+    t_max = inpt.shape[-4] - 1
+    idx = torch.linspace(0, t_max, num_samples).long()
+    return _like(torch.index_select(inpt.as_subclass(torch.Tensor), -4, idx), inpt)
+
+
+uniform_temporal_subsample_video = uniform_temporal_subsample
+
+
+def _aliases(names, suffixes):
+    """torchvision's per-type kernels of the v1 image functions (they take [..., C, H, W])."""
+    g = globals()
+    for name in names:
+        for suffix in suffixes:
+            if f"{name}_{suffix}" not in g:
+                g[f"{name}_{suffix}"] = g[name]
+                __all__.append(f"{name}_{suffix}")
+
+
+_aliases(["adjust_brightness", "adjust_contrast", "adjust_gamma", "adjust_hue",
+          "adjust_saturation", "adjust_sharpness", "autocontrast", "equalize", "erase",
+          "five_crop", "gaussian_blur", "gaussian_noise", "invert", "jpeg", "normalize",
+          "permute_channels", "posterize", "solarize", "ten_crop", "to_dtype", "get_dimensions",
+          "get_num_channels"], ("image", "video"))
+_aliases(["affine", "center_crop", "crop", "elastic", "horizontal_flip", "pad", "perspective",
+          "resize", "resized_crop", "rotate", "vertical_flip"], ("video",))
+_aliases(["resized_crop", "rgb_to_grayscale"], ("image",))
