@@ -1,5 +1,6 @@
 """torchvision.tv_tensors: Tensor subclasses that tell the v2 transforms what a tensor is
-(``Image``, ``Video``, ``Mask``, ``BoundingBoxes`` with ``format``/``canvas_size``/``clamping_mode``).
+(``Image``, ``Video``, ``Mask``, ``BoundingBoxes`` with ``format``, ``canvas_size`` and
+``clamping_mode``).
 
 As in torchvision, an operation on a TVTensor returns a plain tensor (``img + 1`` is a Tensor)
 except ``clone``, ``to``, ``detach``, ``requires_grad_`` and ``pin_memory``, which keep the type

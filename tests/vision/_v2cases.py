@@ -179,3 +179,29 @@ def pipeline(T):
     return T.Compose([T.Resize(14), T.CenterCrop(12), T.Pad([1, 2]),
                       T.RandomHorizontalFlip(p=1.0), T.ConvertBoundingBoxFormat("CXCYWH"),
                       T.ClampBoundingBoxes(), T.SanitizeBoundingBoxes()])
+
+
+def repr_cases(T, torch):
+    """(a Compose pipeline, a list of transforms) whose reprs are compared; GaussianBlur and
+    RandomErasing are left out (v2 stores sigma/value as lists, Cadenza's v1 classes as given)."""
+    pipeline = T.Compose([
+        T.ToImage(), T.RandomResizedCrop(size=(224, 224), antialias=True),
+        T.RandomHorizontalFlip(p=0.5), T.ToDtype(torch.float32, scale=True),
+        T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+        T.RandomPhotometricDistort(p=1), T.RandomZoomOut(fill={T.InterpolationMode: 0}),
+        T.RandomIoUCrop(), T.SanitizeBoundingBoxes(), T.Resize(12), T.Pad(2),
+        T.RandomRotation(10), T.ColorJitter(0.2), T.GaussianNoise()])
+    each = [T.ToImage(), T.Normalize(mean=[0.5], std=[0.2]), T.ColorJitter(0.2, 0.1),
+            T.ColorJitter(hue=0.1), T.Resize(12), T.Resize((3, 4), max_size=None),
+            T.Grayscale(3), T.RandomGrayscale(), T.RandomInvert(), T.RandomPosterize(4),
+            T.RandomSolarize(100), T.RandomAdjustSharpness(2), T.RandomAutocontrast(),
+            T.RandomEqualize(), T.AutoAugment(), T.RandAugment(), T.TrivialAugmentWide(),
+            T.AugMix(), T.CenterCrop(10), T.RandomCrop(32, padding=4), T.FiveCrop(3),
+            T.TenCrop(3), T.RandomAffine(10), T.ElasticTransform(), T.RandomPerspective(),
+            T.Lambda(lambda x: x), T.RandomApply([T.ColorJitter(0.4)], p=0.8),
+            T.RandomChoice([T.ToImage()]), T.ConvertBoundingBoxFormat("XYWH"),
+            T.ClampBoundingBoxes(), T.JPEG(50), T.ToPureTensor(), T.Identity(),
+            T.LinearTransformation(torch.eye(3), torch.zeros(3)),
+            T.ConvertImageDtype(torch.float32), T.PILToTensor(), T.ToPILImage(),
+            T.MixUp(num_classes=3), T.CutMix(num_classes=3)]
+    return pipeline, each

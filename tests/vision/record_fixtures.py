@@ -214,6 +214,16 @@ def record_segmentation(tv, torch):
         json.dump(digests, f, indent=0)
 
 
+def record_reprs(tv, torch):
+    """The reprs of _v2cases.repr_cases under torchvision (fixtures/v2_reprs.json)."""
+    import _v2cases as c
+    from torchvision.transforms import v2
+    pipeline, each = c.repr_cases(v2, torch)
+    with open(os.path.join(FIXTURES, "v2_reprs.json"), "w") as f:
+        json.dump({"pipeline": repr(pipeline),
+                   "each": [repr(x).replace("torch.", "") for x in each]}, f, indent=0)
+
+
 def record_v2(tv, torch):
     """transforms.v2 functionals on tv_tensors (boxes of each format and dtype, masks, images),
     and each random v2 transform: the parameters torchvision drew (``make_params``) and its

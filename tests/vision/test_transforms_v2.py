@@ -83,3 +83,16 @@ def test_mixup_and_cutmix():
         assert 0.0 <= lam <= 1.0
     with pytest.raises(ValueError, match="4 dims"):
         v2.MixUp(num_classes=4)(torch.rand(3, 8, 8), y)
+
+
+def test_reprs_match_torchvision():
+    """repr of a pipeline and of each transform as torchvision 0.28 prints them
+    (fixtures/v2_reprs.json, record_fixtures.py reprs; _v2cases.repr_cases builds both)."""
+    import json
+    import os
+    import _v2cases
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", "v2_reprs.json")) as f:
+        want = json.load(f)
+    pipeline, each = _v2cases.repr_cases(v2, torch)
+    assert repr(pipeline) == want["pipeline"]
+    assert [repr(x).replace("cadenza.", "") for x in each] == want["each"]

@@ -11,6 +11,7 @@ from .vision import VisionDataset
 from .wrap import wrap_dataset_for_transforms_v2
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "CIFAR10", "CIFAR100",
-           "USPS", "STL10", "SVHN", "Flowers102", "CelebA", "VOCSegmentation", "VOCDetection", "OxfordIIITPet",
+           "USPS", "STL10", "SVHN", "Flowers102", "CelebA", "VOCSegmentation", "VOCDetection",
+           "OxfordIIITPet",
            "DatasetFolder", "ImageFolder", "FakeData", "VisionDataset", "DatasetFileError",
            "wrap_dataset_for_transforms_v2"]

@@ -1,5 +1,5 @@
-"""MNIST, FashionMNIST, KMNIST, EMNIST, QMNIST from their idx files under ``root/<Class>/raw/`` (gzipped or
-not), torchvision's layout and checks."""
+"""MNIST, FashionMNIST, KMNIST, EMNIST, QMNIST from their idx files under ``root/<Class>/raw/``
+(gzipped or not), torchvision's layout and checks."""
 from __future__ import annotations
 
 import os

@@ -10,6 +10,8 @@ pass boxes and masks through. ``ToImage``, ``ToDtype`` (with ``scale``), ``ToPur
 ``Identity``, ``MixUp`` and ``CutMix`` are v2's own."""
 from __future__ import annotations
 
+import enum
+
 import numpy as np
 
 import cadenza as torch
@@ -49,7 +51,20 @@ def _v2(v1_class, name=None):
     return type(name or v1_class.__name__, (v1_class, Transform),
                 {"transform": transform, "__call__": __call__, "_transformed_types":
                  (_is_image_like,), "forward": Transform.forward, "__module__": __name__,
-                 "__doc__": v1_class.__doc__, "extra_repr": nn.Module.extra_repr})
+                 "__doc__": v1_class.__doc__, "extra_repr": _wrapped_extra_repr,
+                 "__repr__": lambda self: f"{type(self).__name__}({self.extra_repr()})"})
+
+
+def _wrapped_extra_repr(self):
+    """torchvision's v2 repr of the public attributes: ``p`` and ``interpolation`` first (v2's
+    bases set them before the others), interpolation modes by value, AutoAugment's policy table
+    left out (v2 keeps it private)."""
+    items = [(k, v) for k, v in self.__dict__.items()
+             if not k.startswith("_") and k not in ("training", "policies")
+             and isinstance(v, (bool, int, float, str, tuple, list, enum.Enum))]
+    items.sort(key=lambda kv: {"p": 0, "interpolation": 1}.get(kv[0], 2))
+    return ", ".join(f"{k}={v.value if isinstance(v, InterpolationMode) else v}"
+                     for k, v in items)
 
 
 
@@ -57,13 +72,14 @@ _WRAPPED = [n for n in _v1.__all__ + _random.__all__ + autoaugment.__all__
             if isinstance(getattr(_v1, n, None) or getattr(_random, n, None) or
                           getattr(autoaugment, n, None), type)
             and n not in ("Compose", "InterpolationMode", "AutoAugmentPolicy", "RandomChoice",
-                          "RandomOrder", "RandomApply", "Lambda") and n not in _geometry_names + _color_names]
+                          "RandomOrder", "RandomApply", "Lambda")
+            and n not in _geometry_names + _color_names]
 for _n in _WRAPPED:
     _cls = getattr(_v1, _n, None) or getattr(_random, _n, None) or getattr(autoaugment, _n)
     globals()[_n] = _v2(_cls)
 AutoAugmentPolicy = autoaugment.AutoAugmentPolicy
-__all__ += _WRAPPED + _geometry_names + _color_names + ["AutoAugmentPolicy", "RandomChoice", "RandomOrder",
-                                         "RandomApply", "Lambda"]
+__all__ += _WRAPPED + _geometry_names + _color_names + [
+    "AutoAugmentPolicy", "RandomChoice", "RandomOrder", "RandomApply", "Lambda"]
 
 
 class Compose(Transform):
@@ -84,9 +100,8 @@ class Compose(Transform):
             inputs = out if unpack else (out,)
         return out
 
-    def __repr__(self):
-        inner = "".join(f"\n    {t}" for t in self.transforms)
-        return f"{type(self).__name__}({inner}\n)"
+    def extra_repr(self):
+        return "\n".join(f"    {t}" for t in self.transforms)
 
 
 class RandomApply(Compose):
@@ -139,6 +154,10 @@ class Lambda(Transform):
     def __init__(self, lambd, *types):
         super().__init__()
         self.lambd, self.types = lambd, types or (object,)
+
+    def extra_repr(self):
+        name = getattr(self.lambd, "__name__", type(self.lambd).__name__)
+        return f"{name}, types={[t.__name__ for t in self.types]}"
 
     def forward(self, *inputs):
         tree = inputs if len(inputs) > 1 else inputs[0]
@@ -203,13 +222,14 @@ class ToDtype(Transform):
         return functional.to_dtype(inpt, dtype=dtype, scale=self.scale)
 
 
-class _BatchMix(nn.Module):
+class _BatchMix(Transform):
     """MixUp/CutMix on a batch: ``(images [N, C, H, W], labels [N])`` -> (mixed images, soft
     labels [N, num_classes])."""
 
     def __init__(self, *, alpha=1.0, num_classes=None, labels_getter="default"):
         super().__init__()
         self.alpha, self.num_classes = float(alpha), num_classes
+        self._labels_getter = labels_getter
 
     def _lam(self):
         a = self.alpha

@@ -111,8 +111,8 @@ class Resize(Transform):
         else:
             raise ValueError(f"size can be an integer, a sequence of one or two integers, or "
                              f"None, but got {size} instead.")
-        self.size, self.max_size, self.antialias = size, max_size, antialias
-        self.interpolation = interpolation
+        self.size, self.interpolation = size, interpolation
+        self.max_size, self.antialias = max_size, antialias
 
     def transform(self, inpt, params):
         return F.resize(inpt, self.size, interpolation=self.interpolation,
@@ -303,10 +303,12 @@ class RandomCrop(Transform):
         if self.pad_if_needed:
             if padded_h < crop_h:
                 diff = crop_h - padded_h
-                pad_top, pad_bottom, padded_h = pad_top + diff, pad_bottom + diff, padded_h + 2 * diff
+                pad_top, pad_bottom = pad_top + diff, pad_bottom + diff
+                padded_h += 2 * diff
             if padded_w < crop_w:
                 diff = crop_w - padded_w
-                pad_left, pad_right, padded_w = pad_left + diff, pad_right + diff, padded_w + 2 * diff
+                pad_left, pad_right = pad_left + diff, pad_right + diff
+                padded_w += 2 * diff
         if padded_h < crop_h or padded_w < crop_w:
             raise ValueError(f"Required crop size {(crop_h, crop_w)} is larger than "
                              f"{'padded ' if self.padding is not None else ''}input image size "
