@@ -83,6 +83,11 @@ AUGMENT = [
     ("shear_x", "affine", (0.0, [0, 0], 1.0, [16.7, 0.0]), {"center": [0, 0]}, _ALL),
     ("translate", "affine", (0.0, [5, 0], 1.0, [0.0, 0.0]), {}, _ALL),
     ("five_crop", "five_crop", ([8, 10],), {}, _ALL),
+    ("perspective", "perspective", ([[0, 0], [22, 0], [22, 16], [0, 16]],
+                                    [[2, 1], [21, 0], [22, 14], [1, 15]]), {}, _ALL),
+    ("perspective_nearest", "perspective", ([[0, 0], [22, 0], [22, 16], [0, 16]],
+                                            [[4, 3], [18, 2], [21, 16], [0, 12]]),
+     {"interpolation": "nearest", "fill": [9]}, _ALL),
     ("ten_crop_v", "ten_crop", (7, True), {}, _ALL),
 ]
 

@@ -145,3 +145,24 @@ def key_digest(state_dict):
 def outputs(y):
     """A model's output(s) as a list (GoogLeNet / Inception return named tuples in train)."""
     return [o for o in y] if isinstance(y, tuple) else [y]
+
+
+# --- segmentation (fixtures/segmentation.npz): builder -> kwargs; eval logits of "out"/"aux"
+# on a 2x3x48x40 batch, train-mode logits (dropout off) and every builder's key digest
+SEGMENTATION = {
+    "fcn_resnet50": {"aux_loss": True},
+    "deeplabv3_resnet50": {"aux_loss": True},
+    "deeplabv3_mobilenet_v3_large": {"aux_loss": True},
+    "lraspp_mobilenet_v3_large": {},
+}
+SEGMENTATION_KEYS = ["fcn_resnet101", "deeplabv3_resnet101"]
+
+
+def build_segmentation(segmentation, name):
+    kwargs = SEGMENTATION.get(name, {"aux_loss": True})
+    return getattr(segmentation, name)(weights=None, weights_backbone=None, num_classes=5,
+                                       **kwargs)
+
+
+def segmentation_batch():
+    return np.random.RandomState(9).standard_normal((2, 3, 48, 40)).astype(np.float32)

@@ -186,6 +186,81 @@ def record_utils(tv, torch):
     np.savez_compressed(os.path.join(FIXTURES, "utils.npz"), **out)
 
 
+def record_segmentation(tv, torch):
+    """Segmentation models with the seeded weights: "out"/"aux" logits in eval mode and in
+    train mode (dropout off), and the state-dict key digests."""
+    import _model_weights as mw
+    out, digests = {}, {}
+    for name in mw.SEGMENTATION:
+        model = mw.build_segmentation(tv.models.segmentation, name)
+        with torch.no_grad():
+            mw.fill(model.state_dict(), torch.from_numpy)
+        x = torch.from_numpy(mw.segmentation_batch())
+        model.eval()
+        with torch.no_grad():
+            for k, v in model(x).items():
+                out[f"{name}/eval/{k}"] = v.numpy()[..., ::4, ::4]
+        model.train()
+        mw.no_dropout(model, torch.nn.Dropout)
+        for k, v in model(x).items():
+            out[f"{name}/train/{k}"] = v.detach().numpy()[..., ::4, ::4]
+        digests[name] = mw.key_digest(model.state_dict())
+    for name in mw.SEGMENTATION_KEYS:
+        with torch.device("meta"):
+            digests[name] = mw.key_digest(
+                mw.build_segmentation(tv.models.segmentation, name).state_dict())
+    np.savez_compressed(os.path.join(FIXTURES, "segmentation.npz"), **out)
+    with open(os.path.join(FIXTURES, "segmentation_keys.json"), "w") as f:
+        json.dump(digests, f, indent=0)
+
+
+def record_reprs(tv, torch):
+    """The reprs of _v2cases.repr_cases under torchvision (fixtures/v2_reprs.json)."""
+    import _v2cases as c
+    from torchvision.transforms import v2
+    pipeline, each = c.repr_cases(v2, torch)
+    with open(os.path.join(FIXTURES, "v2_reprs.json"), "w") as f:
+        json.dump({"pipeline": repr(pipeline),
+                   "each": [repr(x).replace("torch.", "") for x in each]}, f, indent=0)
+
+
+def record_v2(tv, torch):
+    """transforms.v2 functionals on tv_tensors (boxes of each format and dtype, masks, images),
+    and each random v2 transform: the parameters torchvision drew (``make_params``) and its
+    ``transform`` of a sample with them (Cadenza replays the same parameters)."""
+    import types
+    import _v2cases as c
+    from torchvision.transforms import v2
+    lib = types.SimpleNamespace(tv_tensors=tv.tv_tensors, F=v2.functional, T=v2)
+    out = c.run_functionals(lib, torch)
+    params = {}
+    torch.manual_seed(0)
+    for name, make in c.RANDOM:
+        t = make(v2)
+        smp = c.sample(lib, torch)
+        flat, spec = torch.utils._pytree.tree_flatten(smp)
+        needs = t._needs_transform_list(flat)
+        p = t.make_params([x for x, n in zip(flat, needs) if n])
+        params[name] = c.params_to_json(p, torch)
+        if name == "ElasticTransform":
+            out[f"random/{name}/displacement"] = p["displacement"].numpy()
+            params[name] = {}
+        for key, x in smp.items():
+            if key == "labels":
+                continue
+            y = t.transform(x, p)
+            out[f"random/{name}/{key}"] = y.as_subclass(torch.Tensor).numpy()
+            if key == "boxes":
+                out[f"random/{name}/boxes/canvas"] = np.array(y.canvas_size)
+    res = c.pipeline(v2)(c.sample(lib, torch))
+    for key, y in res.items():
+        out[f"pipeline/{key}"] = y.as_subclass(torch.Tensor).numpy()
+    out["pipeline/boxes/canvas"] = np.array(res["boxes"].canvas_size)
+    np.savez_compressed(os.path.join(FIXTURES, "v2.npz"), **out)
+    with open(os.path.join(FIXTURES, "v2_params.json"), "w") as f:
+        json.dump(params, f, indent=0)
+
+
 if __name__ == "__main__":
     tv = _torchvision()
     import torch

@@ -17,13 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _formats  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(url, timeout=None):
-        raise OSError("network is unreachable")
-    monkeypatch.setattr(dutils.urllib.request, "urlopen", refuse)
-
-
 @pytest.mark.parametrize("cls", [datasets.MNIST, datasets.FashionMNIST, datasets.KMNIST])
 @pytest.mark.parametrize("compress", [False, True])
 def test_mnist_family_reads_idx_files(tmp_path, cls, compress):

@@ -64,7 +64,8 @@ def test_to_image_and_to_dtype():
     assert v2.ToDtype(torch.float32)(t).max() > 1
     back = v2.ToDtype(torch.uint8, scale=True)(f)
     np.testing.assert_array_equal(back.numpy(), t.numpy())
-    assert v2.ToDtype({torch.Tensor: torch.float64})(t).dtype is torch.float64
+    assert v2.ToDtype({torch.Tensor: torch.float64})(t.as_subclass(torch.Tensor)).dtype is \
+        torch.float64
     assert v2.ToDtype({"others": None})(t) is t
     with pytest.raises(ValueError):
         v2.ToDtype("float32")
@@ -82,3 +83,16 @@ def test_mixup_and_cutmix():
         assert 0.0 <= lam <= 1.0
     with pytest.raises(ValueError, match="4 dims"):
         v2.MixUp(num_classes=4)(torch.rand(3, 8, 8), y)
+
+
+def test_reprs_match_torchvision():
+    """repr of a pipeline and of each transform as torchvision 0.28 prints them
+    (fixtures/v2_reprs.json, record_fixtures.py reprs; _v2cases.repr_cases builds both)."""
+    import json
+    import os
+    import _v2cases
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", "v2_reprs.json")) as f:
+        want = json.load(f)
+    pipeline, each = _v2cases.repr_cases(v2, torch)
+    assert repr(pipeline) == want["pipeline"]
+    assert [repr(x).replace("cadenza.", "") for x in each] == want["each"]

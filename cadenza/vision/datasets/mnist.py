@@ -1,17 +1,21 @@
-"""MNIST, FashionMNIST, KMNIST from their idx files under ``root/<Class>/raw/`` (gzipped or
-not), torchvision's layout and checks."""
+"""MNIST, FashionMNIST, KMNIST, EMNIST, QMNIST from their idx files under ``root/<Class>/raw/``
+(gzipped or not), torchvision's layout and checks."""
 from __future__ import annotations
 
 import os
+import string
+import zipfile
 
 import numpy as np
 
 import cadenza as torch
 from .._pil import pil as _pil
-from .utils import DatasetFileError, check_integrity, download_url, read_maybe_gzip
+from .utils import (DatasetFileError, check_integrity, download_or_explain, download_url,
+                    read_maybe_gzip, verify_str_arg)
 from .vision import VisionDataset
 
-__all__ = ["MNIST", "FashionMNIST", "KMNIST", "read_image_file", "read_label_file"]
+__all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "read_image_file",
+           "read_label_file"]
 
 _IDX_TYPES = {8: np.uint8, 9: np.int8, 11: np.dtype(">i2"), 12: np.dtype(">i4"),
               13: np.dtype(">f4"), 14: np.dtype(">f8")}
@@ -170,3 +174,162 @@ class KMNIST(MNIST):
         ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
     ]
     classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+
+
+def _unpack(path, out):
+    """A .gz / .xz file written uncompressed to ``out`` (kept if already there)."""
+    if os.path.isfile(out):
+        return
+    if path.endswith(".xz"):
+        import lzma   # reason: stdlib codec only needed for QMNIST's nist files
+        with open(path, "rb") as f:
+            data = lzma.decompress(f.read())
+    else:
+        data = read_maybe_gzip(path)
+    with open(out + ".part", "wb") as f:
+        f.write(data)
+    os.replace(out + ".part", out)
+
+
+class EMNIST(MNIST):
+    """``root/EMNIST/raw/emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz]``;
+    split one of byclass, bymerge, balanced, letters, digits, mnist."""
+
+    url = "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"
+    md5 = "58c8d27c78d21e728a6bc7b3cc06412e"
+    splits = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+    _merged_classes = {"c", "i", "j", "k", "l", "m", "o", "p", "s", "u", "v", "w", "x", "y", "z"}
+    _all_classes = set(string.digits + string.ascii_letters)
+    classes_split_dict = {
+        "byclass": sorted(_all_classes), "bymerge": sorted(_all_classes - _merged_classes),
+        "balanced": sorted(_all_classes - _merged_classes),
+        "letters": ["N/A"] + list(string.ascii_lowercase), "digits": list(string.digits),
+        "mnist": list(string.digits)}
+
+    def __init__(self, root, split, **kwargs):
+        self.split = verify_str_arg(split, "split", self.splits)
+        self.classes = self.classes_split_dict[self.split]
+        super().__init__(root, **kwargs)
+
+    @property
+    def _file_prefix(self):
+        return f"emnist-{self.split}-{'train' if self.train else 'test'}"
+
+    @property
+    def images_file(self):
+        return self._path(f"{self._file_prefix}-images-idx3-ubyte")
+
+    @property
+    def labels_file(self):
+        return self._path(f"{self._file_prefix}-labels-idx1-ubyte")
+
+    def _expected(self):
+        return f"{self._file_prefix}-images-idx3-ubyte, {self._file_prefix}-labels-idx1-ubyte"
+
+    def _check_exists(self):
+        return all(check_integrity(f) for f in (self.images_file, self.labels_file))
+
+    def _load_data(self):
+        return _checked_pair(self, read_image_file(self.images_file),
+                             read_label_file(self.labels_file))
+
+    def download(self):
+        """torchvision's archive (gzip.zip) unpacked into raw/ when the files are missing."""
+        if self._check_exists():
+            return
+        os.makedirs(self.raw_folder, exist_ok=True)
+        archive = download_or_explain(self, self.url, self.raw_folder, os.path.basename(self.url),
+                                      self.md5, self._expected())
+        with zipfile.ZipFile(archive) as z:
+            for name in z.namelist():
+                if name.endswith(".gz"):
+                    gz = os.path.join(self.raw_folder, os.path.basename(name))
+                    with open(gz, "wb") as f:
+                        f.write(z.read(name))
+                    _unpack(gz, gz[:-3])
+
+
+def _checked_pair(ds, data, targets):
+    if len(data) != len(targets):
+        raise DatasetFileError(f"{ds.raw_folder}: {len(data)} images but {len(targets)} labels")
+    return data, targets
+
+
+class QMNIST(MNIST):
+    """``root/QMNIST/raw/qmnist-{train,test}-{images-idx3-ubyte,labels-idx2-int}`` (or
+    xnist-* for what="nist"); targets are [N, 8] (class, NIST writer, ...); ``compat``
+    returns only the class as an int."""
+
+    subsets = {"train": "train", "test": "test", "test10k": "test", "test50k": "test",
+               "nist": "nist"}
+    _base = "https://raw.githubusercontent.com/facebookresearch/qmnist/master/"
+    resources = {
+        "train": [(_base + "qmnist-train-images-idx3-ubyte.gz", "ed72d4157d28c017586c42bc6afe6370"),
+                  (_base + "qmnist-train-labels-idx2-int.gz", "0058f8dd561b90ffdd0f734c6a30e5e4")],
+        "test": [(_base + "qmnist-test-images-idx3-ubyte.gz", "1394631089c404de565df7b7aeaf9412"),
+                 (_base + "qmnist-test-labels-idx2-int.gz", "5b5b05890a5e13444e108efe57b788aa")],
+        "nist": [(_base + "xnist-images-idx3-ubyte.xz", "7f124b3b8ab81486c9d8c2749c17f834"),
+                 (_base + "xnist-labels-idx2-int.xz", "5ed0e788978e45d4a8bd4b7caec3d79d")]}
+
+    def __init__(self, root, what=None, compat=True, train=True, **kwargs):
+        if what is None:
+            what = "train" if train else "test"
+        self.what = verify_str_arg(what, "what", tuple(self.subsets))
+        self.compat = compat
+        super().__init__(root, train, **kwargs)
+
+    def _files(self):
+        return [os.path.splitext(os.path.basename(url))[0]
+                for url, _ in self.resources[self.subsets[self.what]]]
+
+    @property
+    def images_file(self):
+        return self._path(self._files()[0])
+
+    @property
+    def labels_file(self):
+        return self._path(self._files()[1])
+
+    def _expected(self):
+        return ", ".join(self._files())
+
+    def _check_exists(self):
+        return all(check_integrity(f) for f in (self.images_file, self.labels_file))
+
+    def _load_data(self):
+        data = read_idx(self.images_file)
+        if data.dtype != np.uint8 or data.ndim != 3:
+            raise DatasetFileError(f"{self.images_file}: expected 3-d uint8 images, got "
+                                   f"{data.ndim}-d {data.dtype}")
+        targets = read_idx(self.labels_file)
+        if targets.ndim != 2:
+            raise DatasetFileError(f"{self.labels_file}: expected 2-d labels, got "
+                                   f"{targets.ndim}-d")
+        data, targets = _checked_pair(self, data, targets.astype(np.int64))
+        if self.what == "test10k":
+            data, targets = data[:10000], targets[:10000]
+        elif self.what == "test50k":
+            data, targets = data[10000:], targets[10000:]
+        return torch.from_numpy(data.copy()), torch.from_numpy(targets.copy())
+
+    def download(self):
+        if self._check_exists():
+            return
+        os.makedirs(self.raw_folder, exist_ok=True)
+        for url, md5 in self.resources[self.subsets[self.what]]:
+            path = download_or_explain(self, url, self.raw_folder, os.path.basename(url), md5,
+                                       self._expected())
+            _unpack(path, os.path.splitext(path)[0])
+
+    def __getitem__(self, index):
+        img, target = self.data[index], self.targets[index]
+        img = _pil().Image.fromarray(img.numpy(), mode="L")
+        if self.transform is not None:
+            img = self.transform(img)
+        target = int(target[0]) if self.compat else target
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def extra_repr(self):
+        return f"Split: {self.what}"

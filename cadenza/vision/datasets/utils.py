@@ -13,7 +13,7 @@ import urllib.request
 import numpy as np
 
 __all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url", "safe_unpickle",
-           "DatasetFileError"]
+           "DatasetFileError", "verify_str_arg", "download_or_explain", "extract_archive"]
 
 
 class DatasetFileError(RuntimeError):
@@ -67,6 +67,46 @@ def download_url(urls, root, filename, md5=None, timeout=30):
         return fpath
     raise DatasetFileError(f"{filename} is not in {root} and could not be downloaded "
                            f"({'; '.join(errors)}): put the file there and retry")
+
+
+def download_or_explain(ds, url, folder, filename, md5, expected):
+    """Fetch ``filename`` for dataset ``ds``; offline, one line naming what ``ds`` expects
+    (``expected``) in ``folder``."""
+    try:
+        return download_url([url], folder, filename, md5)
+    except DatasetFileError as e:
+        if os.path.isfile(os.path.join(folder, filename)):
+            raise
+        raise DatasetFileError(f"{type(ds).__name__}: expected {expected} in {folder}; not "
+                               f"there and downloading failed ({e})") from None
+
+
+def extract_archive(from_path, to_path=None):
+    """Unpack a .tar[.gz|.xz], .tgz or .zip archive (members may not leave ``to_path``)."""
+    import tarfile   # reason: stdlib archive readers, needed only after a download
+    import zipfile   # reason: as above
+    to_path = os.path.dirname(from_path) if to_path is None else to_path
+    if zipfile.is_zipfile(from_path):
+        with zipfile.ZipFile(from_path) as z:
+            z.extractall(to_path)
+    else:
+        with tarfile.open(from_path) as t:
+            t.extractall(to_path, filter="data")
+    return to_path
+
+
+def verify_str_arg(value, arg=None, valid_values=None, custom_msg=None):
+    """torchvision's check of a string argument against its valid values (ValueError)."""
+    if not isinstance(value, str):
+        msg = "Expected type str" + (f" for argument {arg}" if arg else "") + \
+            f", but got type {type(value)}."
+        raise ValueError(msg)
+    if valid_values is None or value in valid_values:
+        return value
+    if custom_msg is not None:
+        raise ValueError(custom_msg)
+    raise ValueError(f"Unknown value '{value}' for argument {arg}. Valid values are "
+                     f"{{{', '.join(repr(v) for v in valid_values)}}}.")
 
 
 def read_maybe_gzip(path) -> bytes:

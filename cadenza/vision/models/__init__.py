@@ -26,12 +26,15 @@ _BUILDERS = {name: obj for name, obj in dict(globals()).items()
              and getattr(obj, "__module__", "").startswith(__name__ + ".")
              and name[0].islower()}
 
+from . import segmentation  # noqa: E402  (its builders are registered, its names stay there)
+_BUILDERS.update({n: getattr(segmentation, n) for n in segmentation.__all__ if n[0].islower()})
+
 
 def list_models(module=None, include=None, exclude=None):
     """Names of the model builders, optionally only those of ``module`` and filtered by
     fnmatch patterns (a union over several ``include`` patterns; ``exclude`` removes)."""
     names = [n for n, fn in _BUILDERS.items()
-             if module is None or fn.__module__.startswith(module.__name__)]
+             if module is None or fn.__module__.rsplit(".", 1)[0] == module.__name__]
     if include is not None:
         pats = [include] if isinstance(include, str) else list(include)
         names = [n for n in names if any(_fnmatch.fnmatch(n, p) for p in pats)]
@@ -68,7 +71,7 @@ def get_weight(name):
         enum_name, value_name = name.split(".")
     except ValueError:
         raise ValueError(f"Invalid weight name provided: '{name}'.") from None
-    enum = globals().get(enum_name)
+    enum = globals().get(enum_name) or getattr(segmentation, enum_name, None)
     if not (isinstance(enum, type) and issubclass(enum, WeightsEnum)):
         raise ValueError(f"The weight enum '{enum_name}' for the specific method couldn't be "
                          "retrieved.")

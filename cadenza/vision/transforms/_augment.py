@@ -5,7 +5,6 @@ tensors (``[..., C, H, W]``, float in [0, 1] or uint8) through NumPy with torchv
 formulas."""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -14,6 +13,7 @@ from .._pil import is_pil_image as _is_pil_image, pil as _pil
 from ._image import (InterpolationMode, _PIL_CODES, _interp, _check_image, _arr, _tensor,
                      _is_float, _channels, get_dimensions, _per_channel_pil, _round_back,
                      _parse_fill, _blend)
+from ._warp import _affine_matrix
 
 __all__ = ["invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
            "adjust_gamma", "gaussian_blur", "erase", "affine"]
@@ -213,32 +213,14 @@ def erase(img, i, j, h, w, v, inplace=False):
     return out
 
 
-def _inverse_affine_matrix(center, angle, translate, scale, shear):
-    """The output -> input pixel map of rotate(angle) . shear . scale about ``center`` then
-    translate, as the 6 coefficients PIL's AFFINE transform takes."""
-    rot = math.radians(angle)
-    sx, sy = (math.radians(s) for s in shear)
-    cx, cy = center
-    tx, ty = translate
-    a = math.cos(rot - sy) / math.cos(sy)
-    b = -math.cos(rot - sy) * math.tan(sx) / math.cos(sy) - math.sin(rot)
-    c = math.sin(rot - sy) / math.cos(sy)
-    d = -math.sin(rot - sy) * math.tan(sx) / math.cos(sy) + math.cos(rot)
-    m = [x / scale for x in (d, -b, 0.0, -c, a, 0.0)]
-    m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
-    m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
-    return m
-
-
-def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST,
-           fill=None, center=None):
-    """Rotate by ``angle`` degrees, translate by ``translate`` pixels, scale and shear (degrees,
-    one value or (x, y)) about ``center`` (default: the image centre), keeping the size."""
-    _check_image(img, "affine")
-    interpolation = _interp(interpolation)
+def _affine_parse(angle, translate, scale, shear, center):
+    """torchvision's checks of affine's arguments: (angle, translate, [shear_x, shear_y],
+    center as floats or None)."""
     if not isinstance(angle, (int, float)):
         raise TypeError("Argument angle should be int or float")
-    if not isinstance(translate, (list, tuple)) or len(translate) != 2:
+    if not isinstance(translate, (list, tuple)):
+        raise TypeError("Argument translate should be a sequence")
+    if len(translate) != 2:
         raise ValueError("Argument translate should be a sequence of length 2")
     if scale <= 0.0:
         raise ValueError("Argument scale should be positive")
@@ -249,12 +231,23 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
         shear = [shear[0], shear[0]]
     if len(shear) != 2:
         raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    center = None if center is None else [float(c) for c in center]
+    return float(angle), list(translate), shear, center
+
+
+def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST,
+           fill=None, center=None):
+    """Rotate by ``angle`` degrees, translate by ``translate`` pixels, scale and shear (degrees,
+    one value or (x, y)) about ``center`` (default: the image centre), keeping the size."""
+    _check_image(img, "affine")
+    interpolation = _interp(interpolation)
+    angle, translate, shear, center = _affine_parse(angle, translate, scale, shear, center)
     if interpolation not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
         raise ValueError(f"affine: interpolation should be nearest or bilinear, got "
                          f"{interpolation.value}")
     _, h, w = get_dimensions(img)
     center = [w * 0.5, h * 0.5] if center is None else list(center)
-    m = _inverse_affine_matrix(center, angle, [float(t) for t in translate], scale, shear)
+    m = _affine_matrix(center, angle, [float(t) for t in translate], scale, shear, True)
     code = _PIL_CODES[interpolation]
     Image = _pil().Image
     if _is_pil_image(img):

@@ -14,7 +14,7 @@ from .functional import InterpolationMode
 __all__ = ["RandomErasing", "GaussianBlur", "RandomAffine", "RandomGrayscale", "RandomChoice",
            "RandomOrder", "FiveCrop", "TenCrop", "RandomInvert", "RandomPosterize",
            "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize",
-           "LinearTransformation"]
+           "LinearTransformation", "RandomPerspective", "ElasticTransform"]
 
 
 def _uniform(lo, hi) -> float:
@@ -319,3 +319,103 @@ class LinearTransformation(nn.Module):
                              f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != {n}")
         flat = tensor.reshape(-1, n) - self.mean_vector
         return (flat @ self.transformation_matrix.to(flat.dtype)).reshape(shape)
+
+
+def _perspective_points(width, height, distortion_scale):
+    """torchvision's random corner displacement: (startpoints, endpoints)."""
+    half_h, half_w = height // 2, width // 2
+    bound_h = int(distortion_scale * half_h) + 1
+    bound_w = int(distortion_scale * half_w) + 1
+    topleft = [_randint(0, bound_w), _randint(0, bound_h)]
+    topright = [_randint(width - bound_w, width), _randint(0, bound_h)]
+    botright = [_randint(width - bound_w, width), _randint(height - bound_h, height)]
+    botleft = [_randint(0, bound_w), _randint(height - bound_h, height)]
+    startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+    return startpoints, [topleft, topright, botright, botleft]
+
+
+class RandomPerspective(nn.Module):
+    """With probability p, a perspective warp moving each corner by up to
+    ``distortion_scale`` of half the size."""
+
+    def __init__(self, distortion_scale=0.5, p=0.5, interpolation=InterpolationMode.BILINEAR,
+                 fill=0):
+        super().__init__()
+        self.p = p
+        self.interpolation = F._interp(interpolation)
+        self.distortion_scale = distortion_scale
+        if fill is None:
+            fill = 0
+        elif not isinstance(fill, (list, tuple, numbers.Number)):
+            raise TypeError("Fill should be either a sequence or a number.")
+        self.fill = fill
+
+    get_params = staticmethod(_perspective_points)
+
+    def forward(self, img):
+        fill = self.fill
+        channels, height, width = F.get_dimensions(img)
+        if isinstance(img, torch.Tensor):
+            fill = [float(fill)] * channels if isinstance(fill, (int, float)) else \
+                [float(f) for f in fill]
+        if _coin(self.p):
+            start, end = self.get_params(width, height, self.distortion_scale)
+            return F.perspective(img, start, end, self.interpolation, fill)
+        return img
+
+    def __repr__(self):
+        return f"{type(self).__name__}(p={self.p})"
+
+
+def _float_pair(x, name):
+    if not isinstance(x, (float, list, tuple)):
+        raise TypeError(f"{name} should be float or a sequence of floats. Got {type(x)}")
+    if isinstance(x, (list, tuple)):
+        if len(x) != 2:
+            raise ValueError(f"If {name} is a sequence its length should be 2. Got {len(x)}")
+        if not all(isinstance(v, float) for v in x):
+            raise TypeError(f"{name} should be a sequence of floats. Got {type(x[0])}")
+        return list(x)
+    return [float(x), float(x)]
+
+
+def _elastic_displacement(alpha, sigma, size):
+    """torchvision's random displacement field [1, H, W, 2]: uniform noise in [-1, 1],
+    Gaussian-blurred (kernel int(8 sigma + 1), made odd), times alpha over the width/height."""
+    parts = []
+    for a, s, n in ((alpha[0], sigma[0], size[1]), (alpha[1], sigma[1], size[0])):
+        d = torch.rand([1, 1] + list(size)) * 2 - 1
+        if s > 0.0:
+            ks = int(8 * s + 1)
+            ks += 1 - ks % 2
+            d = F.gaussian_blur(d, [ks, ks], list(sigma))
+        parts.append(d * a / n)
+    return torch.cat(parts, 1).permute(0, 2, 3, 1)
+
+
+class ElasticTransform(nn.Module):
+    """Elastic displacement of the pixels (alpha: strength, sigma: smoothness)."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR, fill=0):
+        super().__init__()
+        self.alpha, self.sigma = _float_pair(alpha, "alpha"), _float_pair(sigma, "sigma")
+        self.interpolation = F._interp(interpolation)
+        if isinstance(fill, (int, float)):
+            fill = [float(fill)]
+        elif isinstance(fill, (list, tuple)):
+            fill = [float(f) for f in fill]
+        else:
+            raise TypeError(f"fill should be int or float or a list or tuple of them. Got "
+                            f"{type(fill)}")
+        self.fill = fill
+
+    get_params = staticmethod(_elastic_displacement)
+
+    def forward(self, tensor):
+        _, height, width = F.get_dimensions(tensor)
+        displacement = self.get_params(self.alpha, self.sigma, [height, width])
+        return F.elastic_transform(tensor, displacement, self.interpolation, self.fill)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(alpha={self.alpha}, sigma={self.sigma}, "
+                f"interpolation={self.interpolation}, fill={self.fill})")

@@ -11,10 +11,11 @@ import numpy as np
 
 import cadenza as torch
 from cadenza import nn
+from cadenza.distributions import Dirichlet
 from . import functional as F
 from .functional import InterpolationMode
 
-__all__ = ["AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide"]
+__all__ = ["AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix"]
 
 
 class AutoAugmentPolicy(enum.Enum):
@@ -226,3 +227,71 @@ class TrivialAugmentWide(nn.Module):
     def __repr__(self):
         return (f"{type(self).__name__}(num_magnitude_bins={self.num_magnitude_bins}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")
+
+
+class AugMix(nn.Module):
+    """AugMix: ``mixture_width`` chains of 1-3 (or ``chain_depth``) random ops at
+    ``severity``, mixed with Dirichlet(alpha) weights, then mixed with the original image with
+    Beta(alpha, alpha) weights (torchvision's algorithm; PIL images round-trip through uint8
+    tensors)."""
+
+    _PARAMETER_MAX = 10
+
+    def __init__(self, severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=True,
+                 interpolation=InterpolationMode.BILINEAR, fill=None):
+        super().__init__()
+        if not 1 <= severity <= self._PARAMETER_MAX:
+            raise ValueError(f"The severity must be between [1, {self._PARAMETER_MAX}]. Got "
+                             f"{severity} instead.")
+        self.severity, self.mixture_width, self.chain_depth = severity, mixture_width, chain_depth
+        self.alpha, self.all_ops = alpha, all_ops
+        self.interpolation, self.fill = interpolation, fill
+
+    def _augmentation_space(self, num_bins, image_size):
+        h, w = image_size
+        lin = np.linspace
+        s = {"ShearX": (lin(0.0, 0.3, num_bins), True), "ShearY": (lin(0.0, 0.3, num_bins), True),
+             "TranslateX": (lin(0.0, w / 3.0, num_bins), True),
+             "TranslateY": (lin(0.0, h / 3.0, num_bins), True),
+             "Rotate": (lin(0.0, 30.0, num_bins), True),
+             "Posterize": (4 - np.round(np.arange(num_bins) / ((num_bins - 1) / 4)), False),
+             "Solarize": (lin(255.0, 0.0, num_bins), False),
+             "AutoContrast": (None, False), "Equalize": (None, False)}
+        if self.all_ops:
+            s.update({k: (lin(0.0, 0.9, num_bins), True)
+                      for k in ("Brightness", "Color", "Contrast", "Sharpness")})
+        return s
+
+    def forward(self, orig_img):
+        fill = _fill_for(orig_img, self.fill)
+        channels, height, width = F.get_dimensions(orig_img)
+        img = orig_img if isinstance(orig_img, torch.Tensor) else F.pil_to_tensor(orig_img)
+        op_meta = self._augmentation_space(self._PARAMETER_MAX, (height, width))
+        names = list(op_meta)
+        orig_dims = list(img.shape)
+        batch = img.view([1] * max(4 - img.ndim, 0) + orig_dims)
+        n = batch.shape[0]
+        bdims = [n] + [1] * (batch.ndim - 1)
+        m = Dirichlet(torch.full((n, 2), float(self.alpha))).sample()
+        weights = Dirichlet(torch.full((n, self.mixture_width), float(self.alpha))).sample() \
+            * m[:, 1].view(n, -1)
+        mix = m[:, 0].view(bdims) * batch
+        for i in range(self.mixture_width):
+            aug = batch
+            depth = self.chain_depth if self.chain_depth > 0 else \
+                int(torch.randint(low=1, high=4, size=(1,)).item())
+            for _ in range(depth):
+                op = names[_randint(len(names))]
+                bins, signed = op_meta[op]
+                mag = float(bins[_randint(self.severity)]) if bins is not None else 0.0
+                if signed and _randint(2):
+                    mag = -mag
+                aug = _apply_op(aug, op, mag, self.interpolation, fill)
+            mix = mix + weights[:, i].view(bdims) * aug
+        mix = mix.view(orig_dims).to(img.dtype)
+        return mix if isinstance(orig_img, torch.Tensor) else F.to_pil_image(mix)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(severity={self.severity}, mixture_width="
+                f"{self.mixture_width}, chain_depth={self.chain_depth}, alpha={self.alpha}, "
+                f"all_ops={self.all_ops}, interpolation={self.interpolation}, fill={self.fill})")

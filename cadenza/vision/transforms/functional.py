@@ -14,6 +14,7 @@ from ._image import (InterpolationMode, _PIL_CODES, _interp, _check_image, _arr,
                      _parse_fill, _blend, _gray, _check_factor)
 from ._augment import (invert, posterize, solarize, adjust_sharpness,  # noqa: F401
                        autocontrast, equalize, adjust_gamma, gaussian_blur, erase, affine)
+from ._warp import perspective, elastic_transform  # noqa: F401
 
 __all__ = ["InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "normalize",
            "resize", "center_crop", "crop", "resized_crop", "pad", "hflip", "vflip", "rotate",
@@ -21,7 +22,7 @@ __all__ = ["InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "n
            "rgb_to_grayscale", "to_grayscale", "get_dimensions", "get_image_size",
            "get_image_num_channels", "convert_image_dtype", "five_crop", "ten_crop",
            "invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
-           "adjust_gamma", "gaussian_blur", "erase", "affine"]
+           "adjust_gamma", "gaussian_blur", "erase", "affine", "perspective", "elastic_transform"]
 
 
 # ---------------------------------------------------------------------------------------------

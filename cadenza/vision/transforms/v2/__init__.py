@@ -1,11 +1,16 @@
-"""torchvision.transforms.v2 for images: the same transforms as ``transforms``, called on any
-structure of inputs (``t(img)``, ``t(img, label)``, ``t({"image": img, "label": 3})``,
-``t([img1, img2])`` ...). The image leaves are transformed and everything else passes through:
-PIL images are images, and a plain tensor is the image when it is the first tensor leaf (the
-rule torchvision applies to pure tensors). Random parameters are drawn once per call.
-``ToImage``, ``ToDtype`` (with ``scale``), ``ToPureTensor``, ``Identity``, ``MixUp`` and
-``CutMix`` are v2's own. Bounding boxes, masks and videos (``tv_tensors``) are not supported."""
+"""torchvision.transforms.v2: transforms called on any structure of inputs (``t(img)``,
+``t(img, boxes, label)``, ``t({"image": img, "boxes": boxes, "masks": masks})`` ...), each leaf
+handled by what it is: images (PIL, ``tv_tensors.Image`` or a plain tensor), videos, masks and
+bounding boxes (``cadenza.vision.tv_tensors``), everything else passed through. A plain tensor is
+the image only when there is no Image, Video or PIL image in the sample, and then only the first
+one (torchvision's rule). Random parameters are drawn once per call (``make_params``) and applied
+to every leaf (``transform``): subclass ``Transform`` and override those two, as in torchvision.
+Geometric transforms move boxes and masks with the image (``_geometry.py``); colour transforms
+pass boxes and masks through. ``ToImage``, ``ToDtype`` (with ``scale``), ``ToPureTensor``,
+``Identity``, ``MixUp`` and ``CutMix`` are v2's own."""
 from __future__ import annotations
+
+import enum
 
 import numpy as np
 
@@ -16,63 +21,65 @@ from .. import _random, autoaugment, transforms as _v1
 from .. import functional as _F
 from ..functional import InterpolationMode  # noqa: F401
 from ..._pil import is_pil_image
+from ... import tv_tensors
 from . import functional
+from ._geometry import *  # noqa: F401,F403
+from ._geometry import __all__ as _geometry_names
+from ._color import *  # noqa: F401,F403
+from ._color import __all__ as _color_names
+from ._transform import (Transform, _RandomApplyTransform, _is_pure_tensor,  # noqa: F401
+                         _is_image_like)
 
 __all__ = ["Transform", "Compose", "ToImage", "ToDtype", "ToPureTensor", "Identity", "MixUp",
            "CutMix", "InterpolationMode"]
 
 
-def _image_positions(leaves):
-    """Which leaves are images: every PIL image and, if there is no PIL image, the first
-    tensor (torchvision's rule for pure tensors)."""
-    pil = [i for i, x in enumerate(leaves) if is_pil_image(x)]
-    if pil:
-        return pil
-    for i, x in enumerate(leaves):
-        if isinstance(x, (torch.Tensor, np.ndarray)):
-            return [i]
-    return []
-
-
-class Transform(nn.Module):
-    """A v2 transform: ``transform_image(img)`` applied to the image leaves of the input."""
-
-    def transform_image(self, img):
-        return img
-
-    def forward(self, *inputs):
-        tree = inputs if len(inputs) > 1 else inputs[0]
-        leaves, spec = _flatten(tree)
-        for i in _image_positions(leaves):
-            leaves[i] = self.transform_image(leaves[i])
-        return _unflatten(leaves, spec)
-
-
 def _v2(v1_class, name=None):
-    """The v2 form of a v1 transform class: its call on the image, once per call."""
-    def transform_image(self, img):
-        return v1_class.__call__(self, img) if not isinstance(self, nn.Module) \
-            else v1_class.forward(self, img)
+    """The v2 form of a v1 image transform class: its call on each image-like leaf (PIL,
+    Image, Video or the image tensor), boxes and masks passed through."""
+    def transform(self, inpt, params):
+        call = v1_class.forward if isinstance(self, nn.Module) else v1_class.__call__
+        out = call(self, inpt.as_subclass(torch.Tensor)
+                   if isinstance(inpt, tv_tensors.TVTensor) else inpt)
+        if isinstance(inpt, tv_tensors.TVTensor) and isinstance(out, torch.Tensor) \
+                and not isinstance(out, tv_tensors.TVTensor):
+            out = tv_tensors.wrap(out, like=inpt)
+        return out
 
     def __call__(self, *inputs):
         return Transform.forward(self, *inputs)
     return type(name or v1_class.__name__, (v1_class, Transform),
-                {"transform_image": transform_image, "__call__": __call__,
-                 "forward": Transform.forward, "__module__": __name__,
-                 "__doc__": v1_class.__doc__})
+                {"transform": transform, "__call__": __call__, "_transformed_types":
+                 (_is_image_like,), "forward": Transform.forward, "__module__": __name__,
+                 "__doc__": v1_class.__doc__, "extra_repr": _wrapped_extra_repr,
+                 "__repr__": lambda self: f"{type(self).__name__}({self.extra_repr()})"})
+
+
+def _wrapped_extra_repr(self):
+    """torchvision's v2 repr of the public attributes: ``p`` and ``interpolation`` first (v2's
+    bases set them before the others), interpolation modes by value, AutoAugment's policy table
+    left out (v2 keeps it private)."""
+    items = [(k, v) for k, v in self.__dict__.items()
+             if not k.startswith("_") and k not in ("training", "policies")
+             and isinstance(v, (bool, int, float, str, tuple, list, enum.Enum))]
+    items.sort(key=lambda kv: {"p": 0, "interpolation": 1}.get(kv[0], 2))
+    return ", ".join(f"{k}={v.value if isinstance(v, InterpolationMode) else v}"
+                     for k, v in items)
+
 
 
 _WRAPPED = [n for n in _v1.__all__ + _random.__all__ + autoaugment.__all__
             if isinstance(getattr(_v1, n, None) or getattr(_random, n, None) or
                           getattr(autoaugment, n, None), type)
             and n not in ("Compose", "InterpolationMode", "AutoAugmentPolicy", "RandomChoice",
-                          "RandomOrder", "RandomApply", "Lambda")]
+                          "RandomOrder", "RandomApply", "Lambda")
+            and n not in _geometry_names + _color_names]
 for _n in _WRAPPED:
     _cls = getattr(_v1, _n, None) or getattr(_random, _n, None) or getattr(autoaugment, _n)
     globals()[_n] = _v2(_cls)
 AutoAugmentPolicy = autoaugment.AutoAugmentPolicy
-__all__ += _WRAPPED + ["AutoAugmentPolicy", "RandomChoice", "RandomOrder", "RandomApply",
-                       "Lambda"]
+__all__ += _WRAPPED + _geometry_names + _color_names + [
+    "AutoAugmentPolicy", "RandomChoice", "RandomOrder", "RandomApply", "Lambda"]
 
 
 class Compose(Transform):
@@ -93,9 +100,8 @@ class Compose(Transform):
             inputs = out if unpack else (out,)
         return out
 
-    def __repr__(self):
-        inner = "".join(f"\n    {t}" for t in self.transforms)
-        return f"{type(self).__name__}({inner}\n)"
+    def extra_repr(self):
+        return "\n".join(f"    {t}" for t in self.transforms)
 
 
 class RandomApply(Compose):
@@ -149,6 +155,10 @@ class Lambda(Transform):
         super().__init__()
         self.lambd, self.types = lambd, types or (object,)
 
+    def extra_repr(self):
+        name = getattr(self.lambd, "__name__", type(self.lambd).__name__)
+        return f"{name}, types={[t.__name__ for t in self.types]}"
+
     def forward(self, *inputs):
         tree = inputs if len(inputs) > 1 else inputs[0]
         leaves, spec = _flatten(tree)
@@ -157,24 +167,32 @@ class Lambda(Transform):
 
 
 class Identity(Transform):
-    pass
+    def transform(self, inpt, params):
+        return inpt
 
 
 class ToImage(Transform):
-    """PIL image or HWC ndarray -> CHW tensor of the same dtype (no scaling)."""
+    """PIL image, ndarray (HWC) or the image tensor -> ``tv_tensors.Image`` (CHW, same
+    dtype, no scaling)."""
+    _transformed_types = (_is_pure_tensor, is_pil_image, np.ndarray)
 
-    def transform_image(self, img):
-        return functional.to_image(img)
+    def transform(self, inpt, params):
+        return functional.to_image(inpt)
 
 
 class ToPureTensor(Transform):
-    """Cadenza's images are plain tensors already."""
+    """Every tv_tensor as a plain tensor."""
+    _transformed_types = (tv_tensors.TVTensor,)
+
+    def transform(self, inpt, params):
+        return inpt.as_subclass(torch.Tensor)
 
 
 class ToDtype(Transform):
-    """Cast images to ``dtype`` (a dtype, or a dict with a ``torch.Tensor``/"others" entry);
-    with ``scale``, map the value range (uint8 0..255 <-> float 0..1) as convert_image_dtype
-    does."""
+    """Cast images and videos to ``dtype``; or, with a dict ``{type: dtype, "others": dtype}``,
+    each tv_tensor type to its own dtype (None: unchanged). With ``scale``, images map their
+    value range (uint8 0..255 <-> float 0..1) as convert_image_dtype does."""
+    _transformed_types = (torch.Tensor,)
 
     def __init__(self, dtype, scale=False):
         super().__init__()
@@ -182,25 +200,36 @@ class ToDtype(Transform):
             raise ValueError(f"dtype must be a dict or a torch.dtype, got {type(dtype)} instead")
         self.dtype, self.scale = dtype, scale
 
-    def transform_image(self, img):
-        d = self.dtype
-        if isinstance(d, dict):
-            d = d.get(torch.Tensor, d.get("others"))
-            if d is None:
-                return img
-        if not isinstance(img, torch.Tensor):
-            raise TypeError(f"ToDtype: expected a tensor image (use ToImage first), got "
-                            f"{type(img).__name__}")
-        return _F.convert_image_dtype(img, d) if self.scale else img.to(d)
+    def transform(self, inpt, params):
+        if isinstance(self.dtype, torch.dtype):
+            if not _is_pure_tensor(inpt) and not isinstance(inpt, (tv_tensors.Image,
+                                                                    tv_tensors.Video)):
+                return inpt
+            dtype = self.dtype
+        elif type(inpt) in self.dtype:
+            dtype = self.dtype[type(inpt)]
+        elif "others" in self.dtype:
+            dtype = self.dtype["others"]
+        else:
+            raise ValueError(f"No dtype was specified for type {type(inpt)}. If you only need to "
+                             f"convert the dtype of images or videos, you can just pass e.g. "
+                             f"dtype=torch.float32. If you're passing a dict as dtype, you can "
+                             f"use \"others\" as a catch-all key e.g. dtype={{tv_tensors.Mask: "
+                             f"torch.int64, \"others\": None}} to pass-through the rest of the "
+                             f"inputs.")
+        if dtype is None:
+            return inpt
+        return functional.to_dtype(inpt, dtype=dtype, scale=self.scale)
 
 
-class _BatchMix(nn.Module):
+class _BatchMix(Transform):
     """MixUp/CutMix on a batch: ``(images [N, C, H, W], labels [N])`` -> (mixed images, soft
     labels [N, num_classes])."""
 
     def __init__(self, *, alpha=1.0, num_classes=None, labels_getter="default"):
         super().__init__()
         self.alpha, self.num_classes = float(alpha), num_classes
+        self._labels_getter = labels_getter
 
     def _lam(self):
         a = self.alpha
