@@ -6,7 +6,7 @@ import weakref
 from .._dispatch import state as _grad_state
 from .._tensor_base import _make
 from ..autograd.engine import backward as _backward
-from ..autograd.node import _Handle, grad_node
+from ..autograd.node import _RETAIN_HOOK, _Handle, grad_node
 
 
 class AutogradMethods:
@@ -20,7 +20,7 @@ class AutogradMethods:
         """hook(grad) -> Tensor or None, called with the gradient w.r.t. this tensor."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        return grad_node(self).register_prehook(hook)
+        return grad_node(self).add_prehook(hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         if self.grad_fn is not None:
@@ -54,5 +54,4 @@ class AutogradMethods:
                 else:
                     t.grad = t.grad + g
             return None
-        keep._retains_grad = True
-        self.grad_fn.register_prehook(keep)
+        self.grad_fn.add_prehook(keep, _RETAIN_HOOK)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grad_mode import state
-from .node import AccumulateGrad, grad_node
+from .node import AccumulateGrad, GradientEdge, PackedSaved, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
 from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
@@ -153,8 +153,13 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 continue
             if node.freed:
                 raise RuntimeError(_FREED)
+            packed = None
             if node.versions or node.out_version is not None:  # saved values to check
-                _check_versions(node)
+                if type(node.saved) is PackedSaved:   # saved_tensors_hooks: unpack them
+                    packed = node.saved
+                    packed.unpack_into(node)
+                else:
+                    _check_versions(node)
             if g._data.dtype.kind == "c" and getattr(node.op, "holomorphic", False):
                 grads_in = _holomorphic_backward(node, g)
             elif state._profiler is not None:
@@ -167,8 +172,12 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 check_backward(node, g, grads_in)
             if node.post_hooks:
                 for hook in list(node.post_hooks):
-                    hook(grads_in, (g,))
-            if free and (node.saved or node.out_data is not None):
+                    r = hook(grads_in, (g,))
+                    if r is not None:
+                        grads_in = _hook_grads(hook, r, grads_in)
+            if packed is not None and not free:
+                packed.restore(node)   # unpacked again by the next backward
+            elif free and (node.saved or node.out_data is not None):
                 node.saved = ()
                 node.out_data = None
                 node.out_version = None
@@ -200,6 +209,15 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         state.in_backward -= 1
         if not state.in_backward:
             _final_callbacks.clear()
+
+
+def _hook_grads(hook, r, grads_in):
+    """What a node's post-hook returned, checked as torch does: one gradient per input."""
+    r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+    if len(r) != len(grads_in):
+        raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has returned an incorrect number of values "
+                           f"(got {len(r)}, but expected {len(grads_in)})")
+    return r
 
 
 def _conform(gi, meta):
@@ -314,7 +332,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """cadenza.autograd.grad: gradients of outputs w.r.t. inputs, returned (not accumulated)."""
     single = isinstance(outputs, Tensor)
     outputs = (outputs,) if single else tuple(outputs)
-    inputs_t = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    inputs_t = (inputs,) if isinstance(inputs, (Tensor, GradientEdge)) else tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
@@ -324,17 +342,18 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if allow_unused is None:
         allow_unused = materialize_grads
     for i, t in enumerate(inputs_t):
-        if not t._requires_grad:
+        if type(t) is not GradientEdge and not t._requires_grad:
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require "
                                "grad")
+    nodes = [t.node if type(t) is GradientEdge else grad_node(t) for t in inputs_t]
     roots = _root_grads(outputs, tuple(grad_outputs))
-    capture = {grad_node(t): None for t in inputs_t}
+    capture = dict.fromkeys(nodes)
     run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
     result = []
-    for i, t in enumerate(inputs_t):
-        g = capture[grad_node(t)]
+    for i, (t, node) in enumerate(zip(inputs_t, nodes)):
+        g = capture[node]
         if g is None:
-            if materialize_grads:
+            if materialize_grads and type(t) is not GradientEdge:
                 g = _make(np.zeros_like(t._data))
             elif not allow_unused:
                 raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not "

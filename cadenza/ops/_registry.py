@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._dispatch import state as _state, user_source
-from ..autograd.node import Node, grad_node
+from ..autograd.node import Node, grad_node, pack_saved
 from ..autograd.views import link_view, view_grad_fn
 from .._tensor_base import TensorBase as Tensor
 from .. import _tensor_base as _tb
@@ -513,6 +513,8 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
         node.out_version = (vc, vc[0])
     t.grad_fn = node
     t._requires_grad = True
+    if _state._saved_hooks is not None and (saves_in or saves_out):
+        pack_saved(node, t)   # torch.autograd.graph.saved_tensors_hooks is on
 
 
 def _xp_of(arr):

@@ -12,6 +12,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
 from .._creation import full, tensor
 from ._registry import apply
 from .views import Clone
+from ..autograd.node import replace_saved, saves
 from ..autograd.views import bump, check_view_inplace, discard_history, rebase, view_grad_fn
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
@@ -47,13 +48,12 @@ def commit_inplace(self, out):
         # backward must see the value self had before this write: snapshot it (while compile
         # traces, as a recorded clone: a raw copy would be a graph input frozen at the traced
         # call's bytes; issue 14)
-        if any(s is self for s in node.saved):
+        if saves(node, self):
             snap = apply(Clone, self.detach())._data if state.tracer is not None else \
                 self._data.copy()
             old = _make(snap, self._requires_grad, self.grad_fn)
             old._accum = self._accum
-            node.saved = tuple(old if s is self else s for s in node.saved)
-            node.versions = tuple(0 if s is old else v for s, v in zip(node.saved, node.versions))
+            replace_saved(node, self, old)
     if state.tracer is not None:
         state.tracer.commit(self, out)
     try:
