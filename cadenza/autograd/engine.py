@@ -215,7 +215,8 @@ def _hook_grads(hook, r, grads_in):
     """What a node's post-hook returned, checked as torch does: one gradient per input."""
     r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
     if len(r) != len(grads_in):
-        raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has returned an incorrect number of values "
+        name = getattr(hook, "__name__", hook)
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values "
                            f"(got {len(r)}, but expected {len(grads_in)})")
     return r
 
