@@ -7,7 +7,7 @@ import numpy as np
 
 from .._dispatch import state
 from ..backend.cpu import FP_QUIET, fp_state
-from .._tensor_base import TensorBase as Tensor, _make
+from .._tensor_base import INFERENCE_INPLACE, InferenceVersion, TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
 from .._creation import full, tensor
 from ._registry import apply
@@ -21,6 +21,8 @@ __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", 
 
 
 def check_inplace(self, op_name):
+    if type(self._vc) is InferenceVersion and not state.inference:
+        raise RuntimeError(INFERENCE_INPLACE)
     if not state.grad_enabled:
         return
     if self._requires_grad and self.grad_fn is None:
@@ -201,6 +203,8 @@ def make_inplace(fn, name, composite=False):
     parts = _TERNARY.get(name)
 
     def method(self, *args, **kwargs):
+        if type(self._vc) is InferenceVersion and not state.inference:
+            raise RuntimeError(INFERENCE_INPLACE)
         # the raw fast paths write around ops.apply: not while compile traces, nor on a
         # tensor (or a view of one) whose history an in-place op must extend
         if (ufunc is not None or parts is not None) and state.tracer is None and \
