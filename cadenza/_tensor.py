@@ -47,6 +47,7 @@ from .ops.join import cat as _cat
 from .ops.sparse import sparse_mm as _sparse_mm
 from .ops.index import _data_dependent, _created_array
 from ._tensor_base import TensorBase, Size, _make, _init_slots, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
+from ._tensor_base import set_sparse_constructor
 
 __all__ = ["Tensor", "Size"]
 
@@ -438,6 +439,9 @@ def _sparse(indices, values, shape, coalesced=False):
     t._coalesced = bool(coalesced)
     t.grad_fn = values.grad_fn
     return t
+
+
+set_sparse_constructor(_sparse)
 
 
 def _sparse_matmul(a, b, op):

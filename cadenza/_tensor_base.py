@@ -381,6 +381,16 @@ def set_tensor_class(cls) -> None:
     _tensor_class = cls
 
 
+# sparse_coo(indices, values, shape) -> a sparse COO tensor: set by cadenza/_tensor.py, which
+# defines the class, for the layers below it that make one (an embedding's sparse gradient)
+sparse_coo = None
+
+
+def set_sparse_constructor(fn) -> None:
+    global sparse_coo
+    sparse_coo = fn
+
+
 def _norm_dim(dim, ndim, op="dim"):
     """Wrap a possibly negative dim into range, with PyTorch's IndexError."""
     n = max(ndim, 1)

@@ -190,7 +190,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                     if d.shape != meta[0] or d.dtype is not meta[1]:
                         gi = _conform(gi, meta)
                     cur = current(nxt)
-                    grads[nxt] = gi if cur is None else cur + gi
+                    grads[nxt] = gi if cur is None else cur + gi if not gi.is_sparse else \
+                        gi + cur
                     if deps[nxt] == 1:   # its last edge (the count is not read again)
                         ready.append(nxt)
                         continue
@@ -225,6 +226,8 @@ def _conform(gi, meta):
     """The gradient ``gi`` of an input with (shape, dtype) ``meta``: broadcast dims summed away,
     the real part for a real input of a complex op, cast to the input's dtype."""
     shape, dt = meta
+    if gi.is_sparse:   # a sparse gradient (an embedding's with sparse=True): as it is
+        return gi
     if gi._data.shape != shape:
         gi = sum_to(gi, shape)
     d = gi._data
@@ -266,7 +269,10 @@ def _accumulate(node, g, create_graph, _make):
     if t is None:
         return
     tracer = state.tracer
-    if tracer is not None and not create_graph:
+    if g.is_sparse or (t.grad is not None and t.grad.is_sparse):
+        # sparse + sparse stays sparse (entries concatenated), as in torch
+        t.grad = g if t.grad is None else t.grad + g if t.grad.is_sparse else g + t.grad
+    elif tracer is not None and not create_graph:
         _accumulate_traced(tracer, t, g)
     elif t.grad is None:
         # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward

@@ -349,6 +349,17 @@ class Svd(Op):
 
 
 # ----------------------------------------------------------------------------- eigh
+_EIG_FAILED = "The algorithm failed to converge because the input matrix is ill-conditioned " \
+              "or has too many repeated eigenvalues."
+
+
+def _eig_parts(c, g):
+    """(eigenvalues, eigenvectors) and their gradients, unpacked, for an eig backward."""
+    n = c.shape(0)[-1]
+    batch = c.shape(0)[:-2]
+    return (*_unpack(c.out, batch, [(n,), (n, n)]), *_unpack(g, batch, [(n,), (n, n)]))
+
+
 @register
 class Eigh(Op):
     """(eigenvalues ascending, eigenvectors) of a symmetric matrix, packed; reads the lower
@@ -357,23 +368,55 @@ class Eigh(Op):
 
     @staticmethod
     def forward(xp, a, UPLO="L"):
-        w, v = _lapack("linalg.eigh", lambda: xp.linalg.eigh(a, UPLO=UPLO),
-                       "The algorithm failed to converge because the input matrix is "
-                       "ill-conditioned or has too many repeated eigenvalues.")
+        w, v = _lapack("linalg.eigh", lambda: xp.linalg.eigh(a, UPLO=UPLO), _EIG_FAILED)
         return _pack(xp, w[..., None].astype(a.dtype, copy=False), v.astype(a.dtype, copy=False))
 
     # PyTorch's linalg_eig_backward for Hermitian input:
     # gA = V (diag(gL) + (V^T gV) / E) V^T, E_ij = L_j - L_i off the diagonal
     @staticmethod
     def backward(c, g):
-        n = c.shape(0)[-1]
-        batch = c.shape(0)[:-2]
-        w, v = _unpack(c.out, batch, [(n,), (n, n)])
-        gw, gv = _unpack(g, batch, [(n,), (n, n)])
+        w, v, gw, gv = _eig_parts(c, g)
         e = w.unsqueeze(-2) - w.unsqueeze(-1)
         eye_ = _eye_like(e)
         inner = matmul(v.mT, gv) / (e + eye_) * (1 - eye_) + _diag_embed(gw)
         return (matmul(matmul(v, inner), v.mT),)
+
+
+# ----------------------------------------------------------------------------- eig
+@register
+class Eig(Op):
+    """(eigenvalues, eigenvectors) of a general square matrix, complex (complex64 for float32
+    and complex64 input, complex128 for the double dtypes), packed; each eigenvector has norm
+    1 (LAPACK's geev, as PyTorch)."""
+    name, kind, onnx, saves = "linalg_eig", "library", None, "output"
+    holomorphic = False   # backward written for complex values (eigenvectors' phase)
+
+    @staticmethod
+    def forward(xp, a):
+        ct = np.complex64 if a.dtype in (np.float32, np.complex64) else np.complex128
+        w, v = _lapack("linalg.eig", lambda: xp.linalg.eig(a), _EIG_FAILED)
+        return _pack(xp, w[..., None].astype(ct, copy=False), v.astype(ct, copy=False))
+
+    # PyTorch's linalg_eig_backward (general case): with V^H gV projected onto the tangent
+    # space (minus V^H V diag(re diag(V^H gV))), its diagonal replaced by gL and divided by
+    # E*_ij = conj(L_j - L_i) (1 on the diagonal): gA = V^-H X V^H
+    @staticmethod
+    def backward(c, g):
+        w, v, gw, gv = _eig_parts(c, g)
+        vh = v.mH
+        vhgv = matmul(vh, gv)
+        diag = vhgv.diagonal(0, -2, -1)
+        if _state.tracer is None and not np.allclose(diag._data.imag, 0, rtol=1e-2, atol=1e-2):
+            raise RuntimeError(
+                "linalg_eig_backward: The eigenvectors in the complex case are specified up "
+                "to multiplication by e^{i phi}. The specified loss function depends on this "
+                "quantity, so it is ill-defined.")
+        vhgv = vhgv - matmul(vh, v * diag.real.unsqueeze(-2))
+        eye_ = _eye_like(vhgv)
+        x = vhgv * (1 - eye_) + _diag_embed(gw)
+        wc = w.conj()
+        e = wc.unsqueeze(-2) - wc.unsqueeze(-1) + eye_
+        return (apply(Solve, vh, matmul(x / e, vh)),)
 
 
 # ----------------------------------------------------------------------------- lu
@@ -665,6 +708,34 @@ def linalg_eigh(A, UPLO="L"):
     n = A.shape[-1]
     w, v = _unpack(apply(Eigh, A, UPLO=UPLO), A.shape[:-2], [(n,), (n, n)])
     return eigh_result(w, v)
+
+
+eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
+
+
+def linalg_eig(A):
+    """Eigenvalues and eigenvectors of general square matrices (complex results)."""
+    check_square_any("linalg.eig", A)
+    if A._data.dtype.kind == "f" and not np.isfinite(A._data).all():
+        raise LinAlgError("linalg.eig: input tensor should not contain infs or NaNs.")
+    n = A.shape[-1]
+    w, v = _unpack(apply(Eig, A), A.shape[:-2], [(n,), (n, n)])
+    return eig_result(w, v)
+
+
+def linalg_eigvals(A):
+    return linalg_eig(A).eigenvalues
+
+
+def check_square_any(op, A):
+    """A square matrix (batch) of a float32/float64 or complex64/complex128 dtype."""
+    if A._data.ndim < 2:
+        raise ShapeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise ShapeError(f"{op}: A must be batches of square matrices, but they are "
+                         f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if A._data.dtype.kind != "c":
+        check_float(op, A)
 
 
 def _is_vector_rhs(A, B):
