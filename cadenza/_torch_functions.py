@@ -17,6 +17,7 @@ from . import ops as _ops
 from .backend import xp_of
 from .device import device as _device
 from ._tensor_base import TensorBase
+from .ops.decomp import eig, symeig, solve, lstsq, matrix_rank  # noqa: F401 (torch's names)
 
 __all__ = [
     "pi", "e", "inf", "nan",
@@ -105,55 +106,8 @@ def _copy_function(name, view):
 globals().update((_n, _copy_function(_n, _v)) for _n, _v in _COPY_FUNCTIONS.items())
 __all__ += list(_COPY_FUNCTIONS)
 
-# functions torch removed in 1.9 and keeps as names that raise, telling what replaces them
-_REMOVED = "This function was deprecated since version 1.9 and is now removed. "
-_REMOVED_FUNCTIONS = {
-    "eig": "`torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` rather "
-           "than real tensors mimicking complex tensors.\n\nL, _ = torch.eig(A) should be "
-           "replaced with:\nL_complex = torch.linalg.eigvals(A)\n\nand\n\nL, V = "
-           "torch.eig(A, eigenvectors=True) should be replaced with:\nL_complex, V_complex = "
-           "torch.linalg.eig(A)",
-    "symeig": "The default behavior has changed from using the upper triangular portion of "
-              "the matrix by default to using the lower triangular portion.\n\nL, _ = "
-              "torch.symeig(A, upper=upper) should be replaced with:\nL = "
-              "torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\n\nand\n\nL, V = "
-              "torch.symeig(A, eigenvectors=True) should be replaced with:\nL, V = "
-              "torch.linalg.eigh(A, UPLO='U' if upper else 'L')",
-    "solve": "`torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` "
-             "has its arguments reversed and does not return the LU factorization.\n\nTo get "
-             "the LU factorization see `torch.lu`, which can be used with `torch.lu_solve` or "
-             "`torch.lu_unpack`.\nX = torch.solve(B, A).solution should be replaced with:\nX "
-             "= torch.linalg.solve(A, B)",
-    "lstsq": "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n`torch.linalg."
-             "lstsq` has reversed arguments and does not return the QR decomposition in the "
-             "returned tuple (although it returns other information about the problem).\n\n"
-             "To get the QR decomposition consider using `torch.linalg.qr`.\n\nThe returned "
-             "solution in `torch.lstsq` stored the residuals of the solution in the last m - n "
-             "columns of the returned value whenever m > n. In torch.linalg.lstsq, the "
-             "residuals are in the field 'residuals' of the returned named tuple.\n\nThe "
-             "unpacking of the solution, as in\nX, _ = torch.lstsq(B, A).solution[:A.size(1)]"
-             "\nshould be replaced with:\nX = torch.linalg.lstsq(A, B).solution",
-}
-
-
-def _removed_function(name, message):
-    def fn(*args, **kwargs):
-        raise RuntimeError(_REMOVED + message)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = "Removed from torch in 1.9: raises, naming what replaces it."
-    return fn
-
-
-globals().update((_n, _removed_function(_n, _m)) for _n, _m in _REMOVED_FUNCTIONS.items())
-__all__ += list(_REMOVED_FUNCTIONS) + ["matrix_rank"]
-
-
-def matrix_rank(*args, **kwargs):
-    """Removed from torch in 1.9: raises, naming what replaces it."""
-    raise RuntimeError("This function was deprecated since version 1.9 and is now removed.\n"
-                       "Please use the `torch.linalg.matrix_rank` function instead. The "
-                       "parameter 'symmetric' was renamed in `torch.linalg.matrix_rank()` to "
-                       "'hermitian'.")
+# functions torch removed in 1.9 and keeps as names that raise (ops/decomp.py)
+__all__ += ["eig", "symeig", "solve", "lstsq", "matrix_rank"]
 __all__ += ["empty_strided", "frobenius_norm", "nuclear_norm"]
 
 

@@ -1,6 +1,7 @@
 """Tensor's autograd methods: backward, hooks, retain_grad."""
 from __future__ import annotations
 
+import warnings
 import weakref
 
 from .._dispatch import state as _grad_state
@@ -36,6 +37,27 @@ class AutogradMethods:
                 _h(t)
         node.post_hooks.append(call)
         return _Handle(node.post_hooks, call)
+
+    @property
+    def output_nr(self) -> int:
+        """Which output of the op that made it this tensor is (the k-th view of split/chunk/
+        unbind while grad is recorded; 0 otherwise)."""
+        meta = self._view
+        if type(meta) is tuple and type(meta[1]) is tuple and meta[1][0] == "multi":
+            return meta[1][2]
+        return 0
+
+    @property
+    def volatile(self) -> bool:
+        """Removed in torch 0.4: always False (with torch's warning)."""
+        warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                      stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value):
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", UserWarning, stacklevel=2)
 
     def retain_grad(self):
         if not self._requires_grad:

@@ -433,6 +433,12 @@ def test_removed_functions_raise_torchs_message(name, args):
     with pytest.raises(RuntimeError) as ec:
         getattr(cadenza, name)(c, *[c for _ in args])
     assert str(ec.value) == str(et.value)
+    if name != "matrix_rank":   # the Tensor method too
+        with pytest.raises(RuntimeError) as et:
+            getattr(t, name)(*[t for _ in args])
+        with pytest.raises(RuntimeError) as ec:
+            getattr(c, name)(*[c for _ in args])
+        assert str(ec.value) == str(et.value)
 
 
 def test_empty_strided_and_deprecated_norms():
@@ -456,3 +462,19 @@ def test_empty_strided_and_deprecated_norms():
         rc.sum().backward()
         rt.sum().backward()
         np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_gradient_with_coordinates(edge_order):
+    a = _rand(4, 5)
+    xs = [np.array([0.0, 0.5, 2.0, 2.5]), np.array([1.0, 2.0, 4.0, 7.0, 7.5])]
+    c, t = _pair(a, requires_grad=True)
+    rc = cadenza.gradient(c, spacing=[cadenza.tensor(x) for x in xs], edge_order=edge_order)
+    rt = torch.gradient(t, spacing=[torch.tensor(x) for x in xs], edge_order=edge_order)
+    _close(rc, rt, atol=1e-12)
+    w = _rand(4, 5, seed=3)
+    (rc[0] * cadenza.tensor(w) + rc[1]).sum().backward()
+    (rt[0] * torch.tensor(w) + rt[1]).sum().backward()
+    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    ci, ti = cadenza.arange(12).reshape(3, 4), torch.arange(12).reshape(3, 4)
+    _close(cadenza.gradient(ci, dim=1), torch.gradient(ti, dim=1))   # integers: default float
