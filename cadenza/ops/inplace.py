@@ -9,7 +9,7 @@ from .._dispatch import state
 from ..backend.cpu import FP_QUIET, fp_state
 from .._tensor_base import INFERENCE_INPLACE, InferenceVersion, TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
-from .._creation import full, tensor
+from .._creation import aten_name, full, tensor
 from ._registry import apply
 from .views import Clone
 from ..autograd.node import replace_saved, saves
@@ -87,9 +87,7 @@ def _category(dt):
     return 0 if dt.kind == "b" else (1 if dt.kind in "iu" else 3 if dt.kind == "c" else 2)
 
 
-def _name(dt):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-            "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}.get(dt.name, dt.name)
+_name = aten_name
 
 
 # In-place arithmetic with nothing to record (optimizer updates under no_grad) runs as one

@@ -127,3 +127,27 @@ def test_adagrad_weight_decay_with_sparse_gradients_refused():
         emb(lib.tensor([1, 2])).sum().backward()
         with pytest.raises(RuntimeError, match="weight_decay option is not compatible"):
             opt.step()
+
+
+def test_zero_grad_without_none_and_sparse_mask():
+    for lib in (T, C):
+        emb = _embedding(lib)
+        opt = lib.optim.SGD(emb.parameters(), lr=0.1)
+        emb(lib.tensor([1, 3])).sum().backward()
+        opt.zero_grad(set_to_none=False)
+        g = emb.weight.grad
+        assert g.is_sparse and g._nnz() == 0 and tuple(g.shape) == (7, 3)
+        emb(lib.tensor([2])).sum().backward()     # accumulates into the emptied gradient
+        assert emb.weight.grad.to_dense().sum().item() == 3.0
+    res = []
+    for lib in (T, C):
+        d = lib.tensor(W0, requires_grad=True)
+        m = lib.sparse_coo_tensor(lib.tensor([[2, 0, 2]]), lib.ones(3, 3), (7, 3))
+        r = d.sparse_mask(m)
+        (r.to_dense() * 2).sum().backward()
+        res.append((r._indices().numpy(), r._values().detach().numpy(), r.is_coalesced(),
+                    d.grad.numpy()))
+        with pytest.raises((NotImplementedError, RuntimeError)):
+            d.sparse_mask(lib.ones(7, 3))
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
