@@ -34,7 +34,7 @@ from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack,  # 
                         frombuffer, zeros, ones, empty, full, zeros_like, ones_like,
                         empty_like, full_like, arange, linspace, logspace, eye, rand, randn,
                         rand_like, randn_like, randint, randint_like, randperm, normal,
-                        bernoulli, poisson, multinomial)
+                        bernoulli, poisson, binomial, multinomial)
 from ._creation import range_ as range  # noqa: E402  (torch.range)
 from ._legacy import LEGACY_NAMES as _LEGACY_NAMES, legacy_tensor_type as _legacy  # noqa: E402
 from . import ops as _ops  # noqa: E402

@@ -609,6 +609,33 @@ def poisson(input, generator=None):
     return _make(_rng(generator).poisson(input._data).astype(input._data.dtype))
 
 
+# ATen's names of the dtypes in its messages
+_ATEN_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+               "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+               "uint8": "Byte", "bool": "Bool"}
+
+
+def aten_name(dt) -> str:
+    """ATen's name of a NumPy dtype in its messages ('Float', 'Long'...)."""
+    return _ATEN_NAMES.get(dt.name, dt.name)
+
+
+@traced_random
+def binomial(count, prob, generator=None):
+    """Draws from Binomial(count, prob) element by element (prob broadcast to count's shape,
+    clipped to [0, 1] as torch's sampler reads it), in count's floating dtype."""
+    c, p = count._data, prob._data
+    if c.dtype.kind != "f":
+        raise ValueError(f"binomial only supports floating-point dtypes for count, got: "
+                         f"{aten_name(c.dtype)}")
+    if p.dtype != c.dtype:
+        raise RuntimeError(f"Found dtype {aten_name(p.dtype)} but expected "
+                           f"{aten_name(c.dtype)}")
+    n = np.rint(c).astype(np.int64)
+    draws = _rng(generator).binomial(n, np.clip(np.broadcast_to(p, c.shape), 0.0, 1.0))
+    return _make(np.asarray(draws).astype(c.dtype))
+
+
 @traced_random
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Sample category indices from (rows of) non-negative weights."""

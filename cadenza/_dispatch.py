@@ -28,26 +28,33 @@ class _State:
     (an attribute load of a slot is ~3x cheaper than one of a class attribute, and ``apply``
     reads them on every op).
 
-    ``plain`` is True while none of the four hooks of ``apply`` is on (no anomaly detection,
-    no tracer, no profiler, no autocast region): the one field the hot path reads for all
-    four. The hook fields are properties whose setters keep it up to date."""
-    __slots__ = ("grad_enabled", "inference", "anomaly_check_nan", "in_backward", "plain",
-                 "_anomaly", "_tracer", "_profiler", "_autocast")
+    ``plain`` is True while none of the six hooks of ``apply`` is on (no anomaly detection,
+    no tracer, no profiler, no autocast region, no saved-tensor hooks, no inference mode): the
+    one field the hot path reads for all six. The hook fields are properties whose setters
+    keep it up to date."""
+    __slots__ = ("grad_enabled", "inference_seen", "anomaly_check_nan", "in_backward", "plain",
+                 "saved_hooks_off", "_anomaly", "_tracer", "_profiler", "_autocast",
+                 "_saved_hooks", "_inference")
 
     def __init__(self):
         self.grad_enabled = True
-        self.inference = False
+        self._inference = False   # inside torch.inference_mode: outputs are inference tensors
+        self.inference_seen = False   # inference_mode was ever on (inference tensors may exist)
         self.anomaly_check_nan = True
         self.in_backward = 0      # > 0 while the engine runs backward rules
         self._anomaly = False
         self._tracer = None       # the installed DispatchObserver while compile traces a call
         self._profiler = None     # the recorder of cadenza.autograd.profiler while it records
         self._autocast = None     # the reduced-precision dtype inside an enabled autocast region
+        # (pack, unpack) of the innermost torch.autograd.graph.saved_tensors_hooks, and the
+        # message of disable_saved_tensors_hooks while it is on (autograd/graph.py)
+        self._saved_hooks = None
+        self.saved_hooks_off = None
         self.plain = True
 
     def _hooks_changed(self):
         self.plain = not self._anomaly and self._tracer is None and self._profiler is None \
-            and self._autocast is None
+            and self._autocast is None and self._saved_hooks is None and not self._inference
 
 
 def _hook_field(slot):
@@ -61,6 +68,8 @@ _State.anomaly = _hook_field("_anomaly")
 _State.tracer = _hook_field("_tracer")
 _State.profiler = _hook_field("_profiler")
 _State.autocast = _hook_field("_autocast")
+_State.saved_hooks = _hook_field("_saved_hooks")
+_State.inference = _hook_field("_inference")
 state = _State()
 
 

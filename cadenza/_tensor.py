@@ -47,6 +47,7 @@ from .ops.join import cat as _cat
 from .ops.sparse import sparse_mm as _sparse_mm
 from .ops.index import _data_dependent, _created_array
 from ._tensor_base import TensorBase, Size, _make, _init_slots, _norm_dim, set_tensor_class  # noqa: F401 (_norm_dim: re-exported for the layers above)
+from ._tensor_base import set_sparse_constructor
 
 __all__ = ["Tensor", "Size"]
 
@@ -84,6 +85,18 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
         return _sparse(_index_tensor(idx, self), values, tuple(self.shape), True)
 
     to_sparse_coo = to_sparse
+
+    def sparse_mask(self, mask):
+        """A sparse COO tensor with ``mask``'s indices (a sparse tensor of self's shape) and
+        self's values there (differentiable in self)."""
+        if not (isinstance(mask, TensorBase) and mask.is_sparse):
+            raise NotImplementedError("sparse_mask: the mask must be a sparse COO tensor, got "
+                                      "a dense one")
+        if tuple(mask.shape) != tuple(self.shape):
+            raise RuntimeError(f"sparse_mask(): operands have incompatible sizes; self has "
+                               f"size {list(self.shape)} but mask has size {list(mask.shape)}")
+        idx = mask._indices_t
+        return _sparse(idx, self[tuple(idx)], tuple(self.shape), mask._coalesced)
 
     def to_dense(self, dtype=None, *, masked_grad=True):
         return self if dtype is None else self.to(dtype)
@@ -262,6 +275,16 @@ class SparseCooTensor(Tensor):
         return _sparse(self._indices_t, self._values_t.detach(), self._sparse_shape,
                        self._coalesced)
 
+    def zero_(self):
+        """No entries left (nnz 0), in place, as torch's sparse ``zero_``."""
+        v = self._values_t
+        self._indices_t = self._indices_t[:, :0]
+        self._values_t = v.detach()[:0].clone()
+        self._data = self._values_t._data
+        self._coalesced = True
+        self._vc[0] += 1
+        return self
+
     def clone(self, *, memory_format=None):
         return _sparse(self._indices_t.clone(), self._values_t.clone(), self._sparse_shape,
                        self._coalesced)
@@ -438,6 +461,9 @@ def _sparse(indices, values, shape, coalesced=False):
     t._coalesced = bool(coalesced)
     t.grad_fn = values.grad_fn
     return t
+
+
+set_sparse_constructor(_sparse)
 
 
 def _sparse_matmul(a, b, op):

@@ -34,12 +34,29 @@ class Size(tuple):
         return Size(r) if type(item) is slice else r
 
 
+class InferenceVersion(list):
+    """The version counter of an inference tensor (made under ``inference_mode``): torch's
+    inference tensors have none, so reading ``_version`` raises, and any write that bumps it
+    outside inference mode raises as torch's in-place check does."""
+    __slots__ = ()
+
+    def __setitem__(self, i, v):
+        if not _grad_state._inference:
+            raise RuntimeError(INFERENCE_INPLACE)
+        list.__setitem__(self, i, v)
+
+
+INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed."
+                     "You can make a clone to get a normal tensor before doing inplace update."
+                     "See https://github.com/pytorch/rfcs/pull/17 for more details.")
+
+
 def _init_slots(t, arr, requires_grad=False, grad_fn=None):
     t._data = arr
     t._requires_grad = requires_grad
     t.grad = None
     t.grad_fn = grad_fn
-    t._vc = [0]  # version counter, shared by views
+    t._vc = [0] if not _grad_state._inference else InferenceVersion((0,))  # shared by views
     t._base = None
     t._accum = None
     t._retains_grad = False
@@ -54,7 +71,7 @@ def _make(arr, requires_grad=False, grad_fn=None):
     t._requires_grad = requires_grad
     t.grad = None
     t.grad_fn = grad_fn
-    t._vc = [0]
+    t._vc = [0] if not _grad_state._inference else InferenceVersion((0,))
     t._base = None
     t._accum = None
     t._retains_grad = False
@@ -192,6 +209,9 @@ class TensorBase:
         if value and not (self.is_floating_point() or self._data.dtype.kind == "c"):
             raise RuntimeError("only Tensors of floating point and complex dtype can require "
                                f"gradients, got {self.dtype}")
+        if value and type(self._vc) is InferenceVersion and not _grad_state._inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad: bool = True):
@@ -200,13 +220,18 @@ class TensorBase:
 
     @property
     def _version(self) -> int:
+        if type(self._vc) is InferenceVersion:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vc[0]
 
     @property
     def data(self):
         """The same storage, detached from the graph (and without sharing the version counter,
-        as in PyTorch)."""
-        return _make(self._data)
+        as in PyTorch; an inference tensor's stays one)."""
+        t = _make(self._data)
+        if type(self._vc) is InferenceVersion:
+            t._vc = InferenceVersion((0,))
+        return t
 
     @data.setter
     def data(self, value):
@@ -215,9 +240,9 @@ class TensorBase:
         self._data = value._data
 
     def is_inference(self) -> bool:
-        """Whether this is an inference tensor (a method, as in torch). Cadenza does not mark
-        tensors made under ``inference_mode`` (they behave as ``no_grad`` results): False."""
-        return False
+        """Whether this is an inference tensor: made under ``inference_mode`` (or a view or
+        ``detach`` of one)."""
+        return type(self._vc) is InferenceVersion
 
     def retains_grad_get(self):
         return self._retains_grad
@@ -354,6 +379,16 @@ def set_tensor_class(cls) -> None:
     """Make ``_make`` (every op's output) build instances of ``cls`` (cadenza.Tensor)."""
     global _tensor_class
     _tensor_class = cls
+
+
+# sparse_coo(indices, values, shape) -> a sparse COO tensor: set by cadenza/_tensor.py, which
+# defines the class, for the layers below it that make one (an embedding's sparse gradient)
+sparse_coo = None
+
+
+def set_sparse_constructor(fn) -> None:
+    global sparse_coo
+    sparse_coo = fn
 
 
 def _norm_dim(dim, ndim, op="dim"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import math
+import warnings
 
 from . import _creation
 from . import dtypes as _dt
@@ -16,6 +17,7 @@ from . import ops as _ops
 from .backend import xp_of
 from .device import device as _device
 from ._tensor_base import TensorBase
+from .ops.decomp import eig, symeig, solve, lstsq, matrix_rank  # noqa: F401 (torch's names)
 
 __all__ = [
     "pi", "e", "inf", "nan",
@@ -61,6 +63,92 @@ def _method_function(name):
 
 
 globals().update((_n, _method_function(_n)) for _n in _METHOD_FUNCTIONS)
+
+# torch's ``*_copy`` forms of the view functions: the same values in a new contiguous tensor
+# that does not alias the input (``torch.t_copy(x)`` is ``x.t()`` copied)
+_COPY_FUNCTIONS = {
+    "alias_copy": lambda input: input, "detach_copy": lambda input: input.detach(),
+    "t_copy": lambda input: input.t(),
+    "permute_copy": lambda input, dims: input.permute(dims),
+    "transpose_copy": lambda input, dim0, dim1: input.transpose(dim0, dim1),
+    "expand_copy": lambda input, size, *, implicit=False: input.expand(size),
+    "diagonal_copy": lambda input, offset=0, dim1=0, dim2=1: input.diagonal(offset, dim1, dim2),
+    "select_copy": lambda input, dim, index: input.select(dim, index),
+    "slice_copy": lambda input, dim=0, start=None, end=None, step=1:
+        input[(builtins.slice(None),) * (dim % builtins.max(input.ndim, 1))
+              + (builtins.slice(start, end, step),)],
+    "squeeze_copy": lambda input, dim=None: input.squeeze() if dim is None else
+        input.squeeze(dim),
+    "unsqueeze_copy": lambda input, dim: input.unsqueeze(dim),
+    "unfold_copy": lambda input, dimension, size, step: input.unfold(dimension, size, step),
+    "view_copy": lambda input, size: input.view(size),
+    "as_strided_copy": lambda input, size, stride, storage_offset=None:
+        input.as_strided(size, stride, storage_offset),
+    "view_as_real_copy": lambda input: _ops.view_as_real(input),
+    "view_as_complex_copy": lambda input: _ops.view_as_complex(input),
+    "split_copy": lambda tensor, split_size, dim=0: tensor.split(split_size, dim),
+    "split_with_sizes_copy": lambda input, split_sizes, dim=0: input.split(split_sizes, dim),
+    "unbind_copy": lambda input, dim=0: input.unbind(dim),
+}
+
+
+def _copy_function(name, view):
+    def fn(*args, **kwargs):
+        out = view(*args, **kwargs)
+        if isinstance(out, (tuple, list)):
+            return tuple(o.clone() for o in out)
+        return out.clone()
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``torch.{name}``: ``torch.{name[:-5]}``'s result, copied."
+    return fn
+
+
+globals().update((_n, _copy_function(_n, _v)) for _n, _v in _COPY_FUNCTIONS.items())
+__all__ += list(_COPY_FUNCTIONS)
+
+# functions torch removed in 1.9 and keeps as names that raise (ops/decomp.py)
+__all__ += ["eig", "symeig", "solve", "lstsq", "matrix_rank"]
+__all__ += ["empty_strided", "frobenius_norm", "nuclear_norm"]
+
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
+                  pin_memory=False):
+    """An uninitialised tensor of ``size`` with ``stride`` (a view of a buffer just large
+    enough for it)."""
+    size, stride = tuple(int(v) for v in size), tuple(int(v) for v in stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    n = 0 if 0 in size else 1 + builtins.sum((a - 1) * b for a, b in zip(size, stride))
+    out = _creation.empty(n, dtype=dtype, device=device).as_strided(size, stride)
+    return out.requires_grad_() if requires_grad else out
+
+
+def frobenius_norm(input, dim=(), keepdim=False):
+    """ATen's Frobenius norm: the 2-norm over ``dim`` (all dims when empty); deprecated in
+    torch, which warns."""
+    warnings.warn("at::frobenius_norm is deprecated and it is just left for JIT compatibility. "
+                  "It will be removed in a future PyTorch release. Please use "
+                  "`linalg.vector_norm(A, 2., dim, keepdim)` instead", UserWarning, stacklevel=2)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    return _linalg().vector_norm(input, 2, dims or None, keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False):
+    """The sum of singular values of the matrix in the last two dims (or ``dim``); deprecated
+    in torch, which warns."""
+    warnings.warn("at::nuclear_norm is deprecated and it is just left for JIT compatibility. It "
+                  "will be removed in a future PyTorch release. Please use "
+                  "`linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead", UserWarning,
+                  stacklevel=2)
+    if isinstance(dim, builtins.bool):   # nuclear_norm(input, keepdim)
+        dim, keepdim = None, dim
+    return _linalg().matrix_norm(input, "nuc", (-2, -1) if dim is None else tuple(dim),
+                                 keepdim)
+
+
+def _linalg():
+    """cadenza.linalg, imported on first use."""
+    return importlib.import_module("cadenza.linalg")
 
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 

@@ -1,7 +1,7 @@
 """``torch.linalg``: norms, inverses, determinants, solvers and decompositions of batches of
 matrices (leading batch dims), float32/float64, with autograd.
 
-The primitives (inv, det, slogdet, solve, solve_triangular, cholesky, qr, svd, eigh,
+The primitives (inv, det, slogdet, solve, solve_triangular, cholesky, qr, svd, eigh, eig,
 matrix_exp) and PyTorch's top-level forms (``torch.det``, ``torch.svd``...) live in
 ``cadenza/ops/decomp.py``; this module is the namespace and the composites over them. A failed
 factorization (a singular matrix, one that is not positive-definite) raises ``LinAlgError``, a
@@ -28,8 +28,8 @@ from .ops.products import cross as _cross
 from .dtypes import int32
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal",
-           "eigh", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu",
-           "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
+           "eig", "eigvals", "eigh", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq",
+           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
            "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
            "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
            "tensorsolve", "vander", "vecdot", "vector_norm"]
@@ -170,6 +170,14 @@ def householder_product(A, tau, *, out=None):
 
 def eigh(A, UPLO="L", *, out=None):
     return _d.linalg_eigh(A, UPLO)
+
+
+def eig(A, *, out=None):
+    return _d.linalg_eig(A)
+
+
+def eigvals(A, *, out=None):
+    return _d.linalg_eigvals(A)
 
 
 def eigvalsh(A, UPLO="L", *, out=None):

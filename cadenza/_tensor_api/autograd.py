@@ -1,12 +1,13 @@
 """Tensor's autograd methods: backward, hooks, retain_grad."""
 from __future__ import annotations
 
+import warnings
 import weakref
 
 from .._dispatch import state as _grad_state
 from .._tensor_base import _make
 from ..autograd.engine import backward as _backward
-from ..autograd.node import _Handle, grad_node
+from ..autograd.node import _RETAIN_HOOK, _Handle, grad_node
 
 
 class AutogradMethods:
@@ -20,7 +21,7 @@ class AutogradMethods:
         """hook(grad) -> Tensor or None, called with the gradient w.r.t. this tensor."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        return grad_node(self).register_prehook(hook)
+        return grad_node(self).add_prehook(hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         if self.grad_fn is not None:
@@ -36,6 +37,27 @@ class AutogradMethods:
                 _h(t)
         node.post_hooks.append(call)
         return _Handle(node.post_hooks, call)
+
+    @property
+    def output_nr(self) -> int:
+        """Which output of the op that made it this tensor is (the k-th view of split/chunk/
+        unbind while grad is recorded; 0 otherwise)."""
+        meta = self._view
+        if type(meta) is tuple and type(meta[1]) is tuple and meta[1][0] == "multi":
+            return meta[1][2]
+        return 0
+
+    @property
+    def volatile(self) -> bool:
+        """Removed in torch 0.4: always False (with torch's warning)."""
+        warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                      stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value):
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", UserWarning, stacklevel=2)
 
     def retain_grad(self):
         if not self._requires_grad:
@@ -54,5 +76,4 @@ class AutogradMethods:
                 else:
                     t.grad = t.grad + g
             return None
-        keep._retains_grad = True
-        self.grad_fn.register_prehook(keep)
+        self.grad_fn.add_prehook(keep, _RETAIN_HOOK)

@@ -21,10 +21,11 @@ _LAZY_NAMES = {
     "Function": "function", "FunctionCtx": "function", "once_differentiable": "function",
     "gradcheck": "gradcheck", "gradgradcheck": "gradcheck", "GradcheckError": "gradcheck",
 }
-_SUBMODULES = {"engine", "anomaly", "function", "gradcheck", "functional", "profiler"}
+_SUBMODULES = {"engine", "anomaly", "function", "gradcheck", "functional", "profiler", "graph"}
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled", "Variable", *_LAZY_NAMES, "functional", "profiler"]
+           "is_inference_mode_enabled", "Variable", *_LAZY_NAMES, "functional", "profiler",
+           "graph"]
 
 
 def Variable(data, requires_grad=False, volatile=False):

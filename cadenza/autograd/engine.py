@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from .grad_mode import state
-from .node import AccumulateGrad, grad_node
+from .node import AccumulateGrad, GradientEdge, PackedSaved, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
 from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
@@ -181,8 +181,13 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 continue
             if node.freed:
                 raise RuntimeError(_FREED)
+            packed = None
             if node.versions or node.out_version is not None:  # saved values to check
-                _check_versions(node)
+                if type(node.saved) is PackedSaved:   # saved_tensors_hooks: unpack them
+                    packed = node.saved
+                    packed.unpack_into(node)
+                else:
+                    _check_versions(node)
             if g._data.dtype.kind == "c" and getattr(node.op, "holomorphic", False):
                 grads_in = _holomorphic_backward(node, g)
             elif state._profiler is not None:
@@ -195,8 +200,12 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 check_backward(node, g, grads_in)
             if node.post_hooks:
                 for hook in list(node.post_hooks):
-                    hook(grads_in, (g,))
-            if free and (node.saved or node.out_data is not None):
+                    r = hook(grads_in, (g,))
+                    if r is not None:
+                        grads_in = _hook_grads(hook, r, grads_in)
+            if packed is not None and not free:
+                packed.restore(node)   # unpacked again by the next backward
+            elif free and (node.saved or node.out_data is not None):
                 node.saved = ()
                 node.out_data = None
                 node.out_version = None
@@ -209,7 +218,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                     if d.shape != meta[0] or d.dtype is not meta[1]:
                         gi = _conform(gi, meta)
                     cur = current(nxt)
-                    grads[nxt] = gi if cur is None else cur + gi
+                    grads[nxt] = gi if cur is None else cur + gi if not gi.is_sparse else \
+                        gi + cur
                     if owned:
                         owned.discard(nxt)
                     if deps[nxt] == 1:   # its last edge (the count is not read again)
@@ -270,10 +280,22 @@ def _slice_grad(node, g, grads, owned) -> bool:
     return True
 
 
+def _hook_grads(hook, r, grads_in):
+    """What a node's post-hook returned, checked as torch does: one gradient per input."""
+    r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+    if len(r) != len(grads_in):
+        name = getattr(hook, "__name__", hook)
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values "
+                           f"(got {len(r)}, but expected {len(grads_in)})")
+    return r
+
+
 def _conform(gi, meta):
     """The gradient ``gi`` of an input with (shape, dtype) ``meta``: broadcast dims summed away,
     the real part for a real input of a complex op, cast to the input's dtype."""
     shape, dt = meta
+    if gi.is_sparse:   # a sparse gradient (an embedding's with sparse=True): as it is
+        return gi
     if gi._data.shape != shape:
         gi = sum_to(gi, shape)
     d = gi._data
@@ -342,7 +364,10 @@ def _accumulate(node, g, create_graph, _make, sole=False):
     if t is None:
         return
     tracer = state.tracer
-    if tracer is not None and not create_graph:
+    if g.is_sparse or (t.grad is not None and t.grad.is_sparse):
+        # sparse + sparse stays sparse (entries concatenated), as in torch
+        t.grad = g if t.grad is None else t.grad + g if t.grad.is_sparse else g + t.grad
+    elif tracer is not None and not create_graph:
         _accumulate_traced(tracer, t, g)
     elif t.grad is None:
         # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward
@@ -409,7 +434,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """cadenza.autograd.grad: gradients of outputs w.r.t. inputs, returned (not accumulated)."""
     single = isinstance(outputs, Tensor)
     outputs = (outputs,) if single else tuple(outputs)
-    inputs_t = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    inputs_t = (inputs,) if isinstance(inputs, (Tensor, GradientEdge)) else tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
@@ -419,17 +444,18 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if allow_unused is None:
         allow_unused = materialize_grads
     for i, t in enumerate(inputs_t):
-        if not t._requires_grad:
+        if type(t) is not GradientEdge and not t._requires_grad:
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require "
                                "grad")
+    nodes = [t.node if type(t) is GradientEdge else grad_node(t) for t in inputs_t]
     roots = _root_grads(outputs, tuple(grad_outputs))
-    capture = {grad_node(t): None for t in inputs_t}
+    capture = dict.fromkeys(nodes)
     run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
     result = []
-    for i, t in enumerate(inputs_t):
-        g = capture[grad_node(t)]
+    for i, (t, node) in enumerate(zip(inputs_t, nodes)):
+        g = capture[node]
         if g is None:
-            if materialize_grads:
+            if materialize_grads and type(t) is not GradientEdge:
                 g = _make(np.zeros_like(t._data))
             elif not allow_unused:
                 raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not "

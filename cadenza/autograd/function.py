@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grad_mode import state
-from .node import Node, grad_node
+from .node import Node, _pack_one, _unpack_one, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
 
 
@@ -16,6 +16,7 @@ class FunctionCtx:
     def __init__(self):
         self.to_save = ()
         self._saved_versions = ()
+        self._packed = None
         self.needs_input_grad = ()
         self.non_differentiable = set()
         self.materialize_grads = True
@@ -26,8 +27,32 @@ class FunctionCtx:
         self._saved_versions = tuple(t._vc[0] if isinstance(t, Tensor) else None
                                      for t in tensors)
 
+    def _pack_saved(self):
+        """saved_tensors_hooks are on as the Function's node is made: pack what forward saved
+        (unpacked on each read of ``saved_tensors``)."""
+        if state.saved_hooks_off is not None:
+            raise RuntimeError(state.saved_hooks_off)
+        pack, unpack = state.saved_hooks
+        prev = state.grad_enabled
+        state.grad_enabled = False
+        try:
+            packed = tuple((True, _pack_one(pack, t)) if isinstance(t, Tensor) else (False, t)
+                           for t in self.to_save)
+        finally:
+            state.grad_enabled = prev
+        self.to_save, self._saved_versions = (), ()
+        self._packed = (unpack, packed)
+
     @property
     def saved_tensors(self):
+        if self._packed is not None:
+            unpack, packed = self._packed
+            prev = state.grad_enabled
+            state.grad_enabled = False
+            try:
+                return tuple(_unpack_one(unpack, p) if is_t else p for is_t, p in packed)
+            finally:
+                state.grad_enabled = prev
         for t, v in zip(self.to_save, self._saved_versions):
             if isinstance(t, Tensor) and t._vc[0] != v:
                 raise RuntimeError("one of the variables needed for gradient computation has "
@@ -144,6 +169,8 @@ class Function:
             o._requires_grad = True
             result.append(o)
             k += 1
+        if state.saved_hooks is not None and ctx.to_save:
+            ctx._pack_saved()
         return tuple(result) if isinstance(out, tuple) else result[0]
 
 

@@ -99,16 +99,19 @@ class set_grad_enabled(_DecoratorContextManager):
 
 
 class inference_mode(_DecoratorContextManager):
-    """Like no_grad; tensors made inside are flagged as inference tensors."""
+    """Like no_grad, and tensors made inside are inference tensors (``is_inference()``): no
+    version counter, never written in place outside inference mode, never saved for
+    backward. ``inference_mode(False)`` turns it off inside (and grad mode on), as in torch."""
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
 
     def __enter__(self):
         self.prev = (state.grad_enabled, state.inference)
+        state.grad_enabled = not self.mode
+        state.inference = self.mode
         if self.mode:
-            state.grad_enabled = False
-            state.inference = True
+            state.inference_seen = True
 
     def __exit__(self, *exc):
         state.grad_enabled, state.inference = self.prev

@@ -5,8 +5,17 @@ in-place op that re-bases a tensor onto a new node does not rewrite earlier hist
 from __future__ import annotations
 
 import weakref
+from typing import NamedTuple
 
-from .._tensor_base import _make
+from .._dispatch import state
+from .._tensor_base import TensorBase, _make
+
+# node -> its ``metadata`` dict (made on first access: most nodes never have one)
+_METADATA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+# the kinds of a node's pre-hooks, in the order they run (torch: the tensor's hooks, then
+# retain_grad's, then the node's own register_prehook hooks)
+_TENSOR_HOOK, _RETAIN_HOOK, _NODE_HOOK = 0, 1, 2
 
 
 class Node:
@@ -47,23 +56,42 @@ class Node:
     def next_functions(self):
         return tuple((n, 0) for n in self.next)
 
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's own data about this node (torch's ``Node.metadata``)."""
+        d = _METADATA.get(self)
+        if d is None:
+            d = _METADATA[self] = {}
+        return d
+
     def register_hook(self, fn):
-        """fn(grad_inputs, grad_outputs) after this node ran."""
+        """``fn(grad_inputs, grad_outputs) -> None or new grad_inputs`` after this node ran
+        (tuples, one entry per input and per output)."""
         if self.post_hooks is None:
             self.post_hooks = []
         self.post_hooks.append(fn)
         return _Handle(self.post_hooks, fn)
 
     def register_prehook(self, fn):
-        """fn(grad_output) -> new grad or None, before this node runs."""
+        """``fn(grad_outputs) -> None or new grad_outputs`` before this node runs (a tuple
+        with one gradient per output), after the hooks of the tensor it produced."""
+        def call(g, _fn=fn):
+            r = _fn((g,))
+            return None if r is None else r[0]
+        return self.add_prehook(call, _NODE_HOOK)
+
+    def add_prehook(self, fn, kind=_TENSOR_HOOK):
+        """``fn(grad) -> None or new grad`` before this node runs: the engine's form of a
+        pre-hook (one gradient, this node's output's). ``kind`` orders it among the others:
+        the hooks of the output tensor, then retain_grad's, then the node's own."""
         if self.pre_hooks is None:
             self.pre_hooks = []
         hooks = self.pre_hooks
-        if hooks and getattr(hooks[-1], "_retains_grad", False) and \
-                not getattr(fn, "_retains_grad", False):
-            hooks.insert(len(hooks) - 1, fn)  # retain_grad sees the final gradient, as in torch
-        else:
-            hooks.append(fn)
+        fn._hook_kind = kind
+        at = len(hooks)
+        while at and getattr(hooks[at - 1], "_hook_kind", _TENSOR_HOOK) > kind:
+            at -= 1
+        hooks.insert(at, fn)
         return _Handle(hooks, fn)
 
     def __repr__(self) -> str:
@@ -84,6 +112,122 @@ class AccumulateGrad(Node):
     @property
     def variable(self):
         return self.variable_ref()
+
+
+class PackedSaved(tuple):
+    """A node's saved inputs while ``saved_tensors_hooks`` packed them: the tuple of saved
+    values with None where a packed one was, and (position, packed, id of the original) per
+    packed input and the packed output (torch's SavedVariable with hooks). The engine calls
+    ``unpack_into`` before the node's backward and ``restore`` after it (retain_graph); no
+    version check, as in torch: the hooks own the values."""
+
+    def __new__(cls, values, pack, unpack, entries, out):
+        self = super().__new__(cls, values)
+        self.pack, self.unpack, self.entries, self.out = pack, unpack, entries, out
+        return self
+
+    def unpack_into(self, node):
+        prev = state.grad_enabled
+        state.grad_enabled = False
+        try:
+            vals = list(self)
+            for i, p, _ in self.entries:
+                vals[i] = _unpack_one(self.unpack, p)
+            node.saved = tuple(vals)
+            if self.out is not None:
+                o = _unpack_one(self.unpack, self.out)
+                node.out_data = o._data
+                node.out_version = (o._vc, o._vc[0])
+        finally:
+            state.grad_enabled = prev
+
+    def restore(self, node):
+        node.saved = self
+        node.out_data = node.out_version = None
+
+    def replace(self, x, old):
+        """An in-place op is about to write into ``x``, packed here: pack ``old`` (a copy of
+        its value now) in its place, so backward reads the value it saw."""
+        self.entries = [(i, _pack_one(self.pack, old) if ident == id(x) else p, ident)
+                        for i, p, ident in self.entries]
+
+
+def _pack_one(pack, t):
+    v = t._vc[0]
+    r = pack(t)
+    if t._vc[0] != v:
+        raise RuntimeError("A saved tensor pack hook is modifying its input in place. Tensors "
+                           "provided as input to pack hook cannot be modified by in-place "
+                           "operations as this can lead to unexpected side-effects. Please open "
+                           "an issue if you need to perform in-place operations on the input to "
+                           "a pack hook.")
+    return r
+
+
+def _unpack_one(unpack, p):
+    t = unpack(p)
+    if not isinstance(t, TensorBase):
+        raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                        f"result of type {type(t).__name__}")
+    return t
+
+
+def pack_saved(node, out):
+    """Hand what ``node`` saved for backward (the inputs its backward reads, its output
+    ``out``) to the innermost ``saved_tensors_hooks``' pack hook, keeping only the packed
+    values (called when the node is recorded, while the hooks are on)."""
+    if state.saved_hooks_off is not None:
+        raise RuntimeError(state.saved_hooks_off)
+    pack, unpack = state.saved_hooks
+    saved, versions = node.saved, node.versions
+    prev = state.grad_enabled
+    state.grad_enabled = False
+    try:
+        values = list(saved)
+        entries = []
+        if versions:   # the positions backward reads (a version was taken for each)
+            for i, s in enumerate(saved):
+                if versions[i] is not None and isinstance(s, TensorBase):
+                    entries.append((i, _pack_one(pack, s), id(s)))
+                    values[i] = None
+        packed_out = None
+        if node.out_data is not None:
+            packed_out = _pack_one(pack, out)
+    finally:
+        state.grad_enabled = prev
+    if not entries and packed_out is None:
+        return
+    node.saved = PackedSaved(values, pack, unpack, entries, packed_out)
+    # truthy, so the engine looks at the node before its backward; all None: nothing to check
+    node.versions = (None,) * max(1, len(values))
+    node.out_data = node.out_version = None
+
+
+def replace_saved(node, x, old) -> None:
+    """Point ``node``'s saved copies of ``x`` at ``old`` (the value x had before an in-place
+    write), with its version counter."""
+    saved = node.saved
+    if type(saved) is PackedSaved:
+        saved.replace(x, old)
+        return
+    node.versions = tuple(v if s is not x or v is None else old._vc[0]
+                          for s, v in zip(saved, node.versions))
+    node.saved = tuple(old if s is x else s for s in saved)
+
+
+def saves(node, x) -> bool:
+    """Whether ``node`` saved tensor ``x`` for its backward."""
+    saved = node.saved
+    if type(saved) is PackedSaved:
+        return any(ident == id(x) for _, _, ident in saved.entries)
+    return any(s is x for s in saved)
+
+
+class GradientEdge(NamedTuple):
+    """Where a gradient flows: a node and which of its outputs (``autograd.grad`` takes it as
+    an input: the gradient that reaches that node)."""
+    node: Node
+    output_nr: int
 
 
 def grad_node(t):

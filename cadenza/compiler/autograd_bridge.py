@@ -31,7 +31,7 @@ import contextlib
 import numpy as np
 
 from .._dispatch import state as _state
-from ..autograd.node import AccumulateGrad, Node, grad_node
+from ..autograd.node import AccumulateGrad, Node, PackedSaved, grad_node
 from ..backend import xp_of
 from ..errors import TraceError
 from ..graph.ir import Graph, Node as GNode, Value
@@ -258,6 +258,8 @@ def _check_graph(roots, stops, tracer):
         seen.add(n)
         if n.pre_hooks or n.post_hooks:
             return "a tensor inside it has a backward hook or retain_grad()"
+        if type(n.saved) is PackedSaved:
+            return "saved_tensors_hooks packed what it saved for backward"
         if type(n) is AccumulateGrad:
             t = n.variable
             if t is not None and not tracer.is_const(t):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
+from ..autograd.node import replace_saved, saves
 from ..ops.inplace import check_inplace, commit_inplace
 
 __all__ = [
@@ -103,12 +104,10 @@ def _snapshot_saved_input(x, root):
             continue
         seen.add(id(node))
         todo.extend(node.next)
-        if not any(s is x for s in node.saved):
+        if not saves(node, x):
             continue
         if old is None:
             # clone (an op, not a NumPy copy) so that a trace records where the value comes from
             old = _make(x.detach().clone()._data, x._requires_grad, x.grad_fn)
             old._accum = x._accum
-        node.versions = tuple(v if s is not x or v is None else old._vc[0]
-                              for s, v in zip(node.saved, node.versions))
-        node.saved = tuple(old if s is x else s for s in node.saved)
+        replace_saved(node, x, old)

@@ -7,7 +7,9 @@ from .. import ops
 from .._creation import zeros, ones, tensor as _tensor
 from .._tensor_base import TensorBase as Tensor
 from ..dtypes import float64
-from ..autograd.grad_mode import no_grad
+from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad, state as grad_state
+from .. import _tensor_base as _tb
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..ops.index import one_hot, checked_index, select_error
 from .._trace_hooks import untraceable
@@ -43,6 +45,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         padding_idx = padding_idx % n
     if max_norm is not None:
         _renorm_rows(weight, input.reshape(-1) % n, max_norm, norm_type)
+    if sparse and weight._requires_grad and grad_state.grad_enabled:
+        return _SparseGradEmbedding.apply(weight, input, padding_idx, scale_grad_by_freq)
     out = weight[input]  # (*input.shape, dim); gradients scatter-add back into weight rows
     if scale_grad_by_freq:
         # occurrences of each row, with recorded ops (not np.bincount on the indices' array),
@@ -57,6 +61,31 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         pad = (input == padding_idx).unsqueeze(-1)
         out = ops.where(pad, out.detach(), out)
     return out
+
+
+class _SparseGradEmbedding(Function):
+    """``embedding(..., sparse=True)``: the weight's gradient is a sparse COO tensor with one
+    entry per looked-up index (uncoalesced, padding_idx entries left out), as torch's
+    embedding_sparse_backward (which refuses scale_grad_by_freq)."""
+
+    @staticmethod
+    def forward(ctx, weight, input, padding_idx, scale_grad_by_freq):
+        ctx.input, ctx.padding_idx, ctx.scale = input, padding_idx, scale_grad_by_freq
+        ctx.weight_shape = tuple(weight.shape)
+        return weight[input]
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.scale:
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with "
+                               "sparse gradients")
+        n, dim = ctx.weight_shape
+        idx = ctx.input.reshape(-1) % n
+        vals = grad.reshape(-1, dim)
+        if ctx.padding_idx is not None:
+            keep = idx != ctx.padding_idx
+            idx, vals = idx[keep], vals[keep]
+        return _tb.sparse_coo(idx.unsqueeze(0), vals, ctx.weight_shape), None, None, None
 
 
 def _renorm_rows(weight, rows, max_norm, norm_type):

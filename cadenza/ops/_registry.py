@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._dispatch import state as _state, user_source
-from ..autograd.node import Node, grad_node
+from ..autograd.node import Node, grad_node, pack_saved
 from ..autograd.views import link_view, view_grad_fn
 from .._tensor_base import TensorBase as Tensor
 from .. import _tensor_base as _tb
@@ -243,7 +243,15 @@ def apply(op, *args, **attrs):
 def _apply_hooked(op, args, attrs):
     """``apply`` with one of its hooks on: a profile times the call, an autocast region casts
     the operands, anomaly detection records the user's line and checks the output, a tracer
-    (compile) adds the op to its graph."""
+    (compile) adds the op to its graph; inside ``inference_mode`` a new (non-view) output is
+    an inference tensor."""
+    t = _apply_hooks(op, args, attrs)
+    if _state._inference and t._base is None and type(t._vc) is list:
+        t._vc = _tb.InferenceVersion((0,))
+    return t
+
+
+def _apply_hooks(op, args, attrs):
     st = _state
     if st.profiler is not None:  # a profile is recording: it times this call of apply
         return st.profiler.op(apply, op, args, attrs)
@@ -507,12 +515,26 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
             i += 1
         if versions is not None:
             node.versions = tuple(versions)
+            if _state.inference_seen:
+                _refuse_inference_saved(args, versions)
     if saves_out:
         node.out_data = t._data
         vc = t._vc
         node.out_version = (vc, vc[0])
     t.grad_fn = node
     t._requires_grad = True
+    if _state._saved_hooks is not None and (saves_in or saves_out):
+        pack_saved(node, t)   # torch.autograd.graph.saved_tensors_hooks is on
+
+
+def _refuse_inference_saved(args, versions):
+    for a, v in zip(args, versions):
+        if v is not None and type(a._vc) is _tb.InferenceVersion:
+            raise RuntimeError(
+                "Inference tensors cannot be saved for backward. Please do not use Tensors "
+                "created in inference mode in computation tracked by autograd. To work around "
+                "this, you can make a clone to get a normal tensor and use it in autograd, or "
+                "use `torch.no_grad()` instead of `torch.inference_mode()`.")
 
 
 def _xp_of(arr):

@@ -1,7 +1,8 @@
 """PyTorch's top-level functions that programs call and that are built from the other
 primitives (no primitive of their own): distances (cdist, pdist, dist), matrix builders
 (block_diag, kron, diag_embed, diagflat, vander, cross, chain_matmul), statistics (cov,
-corrcoef, histc), integration (trapezoid, trapz, cumulative_trapezoid), index builders
+corrcoef, histc), integration (trapezoid, trapz, cumulative_trapezoid) and differentiation
+(gradient), index builders
 (tril_indices, triu_indices, combinations, cartesian_prod) and rot90, atleast_3d."""
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .reduce import norm, _sqrt0
 # (cross, dist, kron, diag_embed, diagflat, cov, corrcoef, histc and rot90 are Tensor methods
 # too: they live with them in ops/products.py, ops/scatters.py, ops/stats.py and ops/shape.py)
 __all__ = ["atleast_3d", "block_diag", "cartesian_prod", "cdist", "chain_matmul",
-           "combinations", "cumulative_trapezoid", "pdist", "trapezoid", "trapz",
+           "combinations", "cumulative_trapezoid", "gradient", "pdist", "trapezoid", "trapz",
            "tril_indices", "triu_indices", "vander"]
 
 
@@ -139,6 +140,78 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
                         f"spacing as dx=), not {type(x).__name__}")
     parts, d = _trap_parts(y, x, dx, dim)
     return parts.cumsum(d)
+
+
+# ----------------------------------------------------------------------------- gradient
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """Estimates of the derivative of ``input`` along each dim of ``dim`` (all by default), one
+    tensor per dim: second-order central differences inside, first- or second-order
+    (``edge_order``) one-sided differences at the ends, as numpy.gradient. ``spacing``: one
+    number for every dim, a number per dim, or a 1-d tensor of coordinates per dim."""
+    dims = list(range(input.ndim)) if dim is None else \
+        [dim] if isinstance(dim, int) else list(dim)
+    dims = [_norm_dim(d, input.ndim, "gradient") for d in dims]
+    if isinstance(spacing, (list, tuple)):
+        if len(spacing) != len(dims):
+            what = "since dim argument was not given" if dim is None else \
+                "the length of dim"
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar, "
+                               f"or a list of length equal to 'self.dim() = {input.ndim}', "
+                               f"{what}, but got a list of length {len(spacing)}")
+        spacings = list(spacing)
+    else:
+        spacings = [spacing] * len(dims)
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    for d in dims:
+        if input.shape[d] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least "
+                               "edge_order+1")
+    f = input if input.is_floating_point() or input.is_complex() else \
+        input.to(_dt.get_default_dtype())
+    return tuple(_gradient_1d(f, d, h, edge_order) for d, h in zip(dims, spacings))
+
+
+def _gradient_1d(f, d, h, edge_order):
+    n = f.shape[d]
+
+    def at(start, length):
+        return f.narrow(d, start, length)
+
+    if not isinstance(h, Tensor):
+        h = h.item() if isinstance(h, np.generic) else h
+        inner = (at(2, n - 2) - at(0, n - 2)) / (2 * h)
+        if edge_order == 1:
+            first = (at(1, 1) - at(0, 1)) / h
+            last = (at(n - 1, 1) - at(n - 2, 1)) / h
+        else:
+            first = (at(0, 1) * -1.5 + at(1, 1) * 2 - at(2, 1) * 0.5) / h
+            last = (at(n - 3, 1) * 0.5 - at(n - 2, 1) * 2 + at(n - 1, 1) * 1.5) / h
+        return cat([first, inner, last], d)
+    # coordinates: numpy.gradient's non-uniform formulas
+    shape = [1] * f.ndim
+    shape[d] = -1
+    dx = (h[1:] - h[:-1]).to(f.dtype)
+
+    def col(v):
+        return v.reshape(shape)
+    hd, hs = dx[:-1], dx[1:]
+    a = -hs / (hd * (hd + hs))
+    b = (hs - hd) / (hd * hs)
+    c = hd / (hs * (hd + hs))
+    inner = col(a) * at(0, n - 2) + col(b) * at(1, n - 2) + col(c) * at(2, n - 2)
+    if edge_order == 1:
+        first = (at(1, 1) - at(0, 1)) / col(dx[:1])
+        last = (at(n - 1, 1) - at(n - 2, 1)) / col(dx[-1:])
+    else:
+        d1, d2 = dx[:1], dx[1:2]
+        first = col(-(2 * d1 + d2) / (d1 * (d1 + d2))) * at(0, 1) + \
+            col((d1 + d2) / (d1 * d2)) * at(1, 1) + col(-d1 / (d2 * (d1 + d2))) * at(2, 1)
+        d1, d2 = dx[-2:-1], dx[-1:]
+        last = col(d2 / (d1 * (d1 + d2))) * at(n - 3, 1) + \
+            col(-(d2 + d1) / (d1 * d2)) * at(n - 2, 1) + \
+            col((2 * d2 + d1) / (d2 * (d1 + d2))) * at(n - 1, 1)
+    return cat([first, inner, last], d)
 
 
 # ----------------------------------------------------------------------------- index builders

@@ -349,6 +349,17 @@ class Svd(Op):
 
 
 # ----------------------------------------------------------------------------- eigh
+_EIG_FAILED = "The algorithm failed to converge because the input matrix is ill-conditioned " \
+              "or has too many repeated eigenvalues."
+
+
+def _eig_parts(c, g):
+    """(eigenvalues, eigenvectors) and their gradients, unpacked, for an eig backward."""
+    n = c.shape(0)[-1]
+    batch = c.shape(0)[:-2]
+    return (*_unpack(c.out, batch, [(n,), (n, n)]), *_unpack(g, batch, [(n,), (n, n)]))
+
+
 @register
 class Eigh(Op):
     """(eigenvalues ascending, eigenvectors) of a symmetric matrix, packed; reads the lower
@@ -357,23 +368,55 @@ class Eigh(Op):
 
     @staticmethod
     def forward(xp, a, UPLO="L"):
-        w, v = _lapack("linalg.eigh", lambda: xp.linalg.eigh(a, UPLO=UPLO),
-                       "The algorithm failed to converge because the input matrix is "
-                       "ill-conditioned or has too many repeated eigenvalues.")
+        w, v = _lapack("linalg.eigh", lambda: xp.linalg.eigh(a, UPLO=UPLO), _EIG_FAILED)
         return _pack(xp, w[..., None].astype(a.dtype, copy=False), v.astype(a.dtype, copy=False))
 
     # PyTorch's linalg_eig_backward for Hermitian input:
     # gA = V (diag(gL) + (V^T gV) / E) V^T, E_ij = L_j - L_i off the diagonal
     @staticmethod
     def backward(c, g):
-        n = c.shape(0)[-1]
-        batch = c.shape(0)[:-2]
-        w, v = _unpack(c.out, batch, [(n,), (n, n)])
-        gw, gv = _unpack(g, batch, [(n,), (n, n)])
+        w, v, gw, gv = _eig_parts(c, g)
         e = w.unsqueeze(-2) - w.unsqueeze(-1)
         eye_ = _eye_like(e)
         inner = matmul(v.mT, gv) / (e + eye_) * (1 - eye_) + _diag_embed(gw)
         return (matmul(matmul(v, inner), v.mT),)
+
+
+# ----------------------------------------------------------------------------- eig
+@register
+class Eig(Op):
+    """(eigenvalues, eigenvectors) of a general square matrix, complex (complex64 for float32
+    and complex64 input, complex128 for the double dtypes), packed; each eigenvector has norm
+    1 (LAPACK's geev, as PyTorch)."""
+    name, kind, onnx, saves = "linalg_eig", "library", None, "output"
+    holomorphic = False   # backward written for complex values (eigenvectors' phase)
+
+    @staticmethod
+    def forward(xp, a):
+        ct = np.complex64 if a.dtype in (np.float32, np.complex64) else np.complex128
+        w, v = _lapack("linalg.eig", lambda: xp.linalg.eig(a), _EIG_FAILED)
+        return _pack(xp, w[..., None].astype(ct, copy=False), v.astype(ct, copy=False))
+
+    # PyTorch's linalg_eig_backward (general case): with V^H gV projected onto the tangent
+    # space (minus V^H V diag(re diag(V^H gV))), its diagonal replaced by gL and divided by
+    # E*_ij = conj(L_j - L_i) (1 on the diagonal): gA = V^-H X V^H
+    @staticmethod
+    def backward(c, g):
+        w, v, gw, gv = _eig_parts(c, g)
+        vh = v.mH
+        vhgv = matmul(vh, gv)
+        diag = vhgv.diagonal(0, -2, -1)
+        if _state.tracer is None and not np.allclose(diag._data.imag, 0, rtol=1e-2, atol=1e-2):
+            raise RuntimeError(
+                "linalg_eig_backward: The eigenvectors in the complex case are specified up "
+                "to multiplication by e^{i phi}. The specified loss function depends on this "
+                "quantity, so it is ill-defined.")
+        vhgv = vhgv - matmul(vh, v * diag.real.unsqueeze(-2))
+        eye_ = _eye_like(vhgv)
+        x = vhgv * (1 - eye_) + _diag_embed(gw)
+        wc = w.conj()
+        e = wc.unsqueeze(-2) - wc.unsqueeze(-1) + eye_
+        return (apply(Solve, vh, matmul(x / e, vh)),)
 
 
 # ----------------------------------------------------------------------------- lu
@@ -667,6 +710,34 @@ def linalg_eigh(A, UPLO="L"):
     return eigh_result(w, v)
 
 
+eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
+
+
+def linalg_eig(A):
+    """Eigenvalues and eigenvectors of general square matrices (complex results)."""
+    check_square_any("linalg.eig", A)
+    if A._data.dtype.kind == "f" and not np.isfinite(A._data).all():
+        raise LinAlgError("linalg.eig: input tensor should not contain infs or NaNs.")
+    n = A.shape[-1]
+    w, v = _unpack(apply(Eig, A), A.shape[:-2], [(n,), (n, n)])
+    return eig_result(w, v)
+
+
+def linalg_eigvals(A):
+    return linalg_eig(A).eigenvalues
+
+
+def check_square_any(op, A):
+    """A square matrix (batch) of a float32/float64 or complex64/complex128 dtype."""
+    if A._data.ndim < 2:
+        raise ShapeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise ShapeError(f"{op}: A must be batches of square matrices, but they are "
+                         f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if A._data.dtype.kind != "c":
+        check_float(op, A)
+
+
 def _is_vector_rhs(A, B):
     return B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1
                                  and tuple(B.shape) == tuple(A.shape[:-1]))
@@ -748,12 +819,65 @@ def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False)
 
 
 # ----------------------------------------------------------------------------- Tensor methods
+# ----------------------------------------------------------------------------- removed
+# functions torch removed in 1.9 and keeps as names that raise, telling what replaces them
+# (top-level in cadenza/_torch_functions.py, and Tensor methods)
+_REMOVED = "This function was deprecated since version 1.9 and is now removed. "
+_REMOVED_FUNCTIONS = {
+    "eig": "`torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` rather "
+           "than real tensors mimicking complex tensors.\n\nL, _ = torch.eig(A) should be "
+           "replaced with:\nL_complex = torch.linalg.eigvals(A)\n\nand\n\nL, V = "
+           "torch.eig(A, eigenvectors=True) should be replaced with:\nL_complex, V_complex = "
+           "torch.linalg.eig(A)",
+    "symeig": "The default behavior has changed from using the upper triangular portion of "
+              "the matrix by default to using the lower triangular portion.\n\nL, _ = "
+              "torch.symeig(A, upper=upper) should be replaced with:\nL = "
+              "torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\n\nand\n\nL, V = "
+              "torch.symeig(A, eigenvectors=True) should be replaced with:\nL, V = "
+              "torch.linalg.eigh(A, UPLO='U' if upper else 'L')",
+    "solve": "`torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` "
+             "has its arguments reversed and does not return the LU factorization.\n\nTo get "
+             "the LU factorization see `torch.lu`, which can be used with `torch.lu_solve` or "
+             "`torch.lu_unpack`.\nX = torch.solve(B, A).solution should be replaced with:\nX "
+             "= torch.linalg.solve(A, B)",
+    "lstsq": "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n`torch.linalg."
+             "lstsq` has reversed arguments and does not return the QR decomposition in the "
+             "returned tuple (although it returns other information about the problem).\n\n"
+             "To get the QR decomposition consider using `torch.linalg.qr`.\n\nThe returned "
+             "solution in `torch.lstsq` stored the residuals of the solution in the last m - n "
+             "columns of the returned value whenever m > n. In torch.linalg.lstsq, the "
+             "residuals are in the field 'residuals' of the returned named tuple.\n\nThe "
+             "unpacking of the solution, as in\nX, _ = torch.lstsq(B, A).solution[:A.size(1)]"
+             "\nshould be replaced with:\nX = torch.linalg.lstsq(A, B).solution",
+}
+
+
+def _removed_function(name, message):
+    def fn(*args, **kwargs):
+        raise RuntimeError(_REMOVED + message)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = "Removed from torch in 1.9: raises, naming what replaces it."
+    return fn
+
+
+eig, symeig, solve, lstsq = (_removed_function(n, _REMOVED_FUNCTIONS[n])
+                             for n in ("eig", "symeig", "solve", "lstsq"))
+
+
+def matrix_rank(*args, **kwargs):
+    """Removed from torch in 1.9: raises, naming what replaces it."""
+    raise RuntimeError("This function was deprecated since version 1.9 and is now removed.\n"
+                       "Please use the `torch.linalg.matrix_rank` function instead. The "
+                       "parameter 'symmetric' was renamed in `torch.linalg.matrix_rank()` to "
+                       "'hermitian'.")
+
 class DecompMethods:
     """cadenza.Tensor's methods for this module's functions (``x.f(...)`` is ``f(x, ...)``);
     ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
 
     det = det
+    eig, symeig, lstsq, solve = eig, symeig, lstsq, solve   # (removed: they raise, as torch)
     logdet = logdet
     slogdet = slogdet
     inverse = inverse

@@ -373,6 +373,8 @@ def setitem(self, idx, value):
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if not needs_graph and _state.tracer is None:  # raw write; compile records index_put
+        if type(self._vc) is not list:
+            self._vc[0] = self._vc[0]   # an inference tensor outside inference mode: refused
         v = value._data if isinstance(value, Tensor) else _fill_scalar(value, self.dtype)
         try:
             self._data[index] = v

@@ -7,11 +7,12 @@ import numpy as np
 
 from .._dispatch import state
 from ..backend.cpu import FP_QUIET, fp_state
-from .._tensor_base import TensorBase as Tensor, _make
+from .._tensor_base import INFERENCE_INPLACE, InferenceVersion, TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
-from .._creation import full, tensor
+from .._creation import aten_name, full, tensor
 from ._registry import apply
 from .views import Clone
+from ..autograd.node import replace_saved, saves
 from ..autograd.views import bump, check_view_inplace, discard_history, rebase, view_grad_fn
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
@@ -20,6 +21,8 @@ __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", 
 
 
 def check_inplace(self, op_name):
+    if type(self._vc) is InferenceVersion and not state.inference:
+        raise RuntimeError(INFERENCE_INPLACE)
     if not state.grad_enabled:
         return
     if self._requires_grad and self.grad_fn is None:
@@ -47,13 +50,12 @@ def commit_inplace(self, out):
         # backward must see the value self had before this write: snapshot it (while compile
         # traces, as a recorded clone: a raw copy would be a graph input frozen at the traced
         # call's bytes; issue 14)
-        if any(s is self for s in node.saved):
+        if saves(node, self):
             snap = apply(Clone, self.detach())._data if state.tracer is not None else \
                 self._data.copy()
             old = _make(snap, self._requires_grad, self.grad_fn)
             old._accum = self._accum
-            node.saved = tuple(old if s is self else s for s in node.saved)
-            node.versions = tuple(0 if s is old else v for s, v in zip(node.saved, node.versions))
+            replace_saved(node, self, old)
     if state.tracer is not None:
         state.tracer.commit(self, out)
     try:
@@ -85,9 +87,7 @@ def _category(dt):
     return 0 if dt.kind == "b" else (1 if dt.kind in "iu" else 3 if dt.kind == "c" else 2)
 
 
-def _name(dt):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-            "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}.get(dt.name, dt.name)
+_name = aten_name
 
 
 # In-place arithmetic with nothing to record (optimizer updates under no_grad) runs as one
@@ -203,6 +203,8 @@ def make_inplace(fn, name, composite=False):
     parts = _TERNARY.get(name)
 
     def method(self, *args, **kwargs):
+        if type(self._vc) is InferenceVersion and not state.inference:
+            raise RuntimeError(INFERENCE_INPLACE)
         # the raw fast paths write around ops.apply: not while compile traces, nor on a
         # tensor (or a view of one) whose history an in-place op must extend
         if (ufunc is not None or parts is not None) and state.tracer is None and \

@@ -12,6 +12,7 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from .._creation import _wrap_np, full, zeros
+from .._dispatch import state as _state
 from ..errors import fmt_shape
 from .elementwise import where
 from .index import (IndexPut, GetItem, _check_gather, checked_index, _coords, _data_dependent,
@@ -259,10 +260,70 @@ def _check_strided(size, stride, name):
     return size, stride
 
 
+def _owner(a):
+    """The array owning ``a``'s memory (its last array base)."""
+    root = a
+    while isinstance(getattr(root, "base", None), np.ndarray):
+        root = root.base
+    return root
+
+
+@register
+class AsStrided(Op):
+    """A view of the memory under the input: ``size`` elements ``stride`` apart from
+    ``storage_offset`` (all in elements of the buffer owning the input's memory), so writes
+    into it reach the input. ``in_stride``/``in_offset`` are the input's own geometry in that
+    buffer, for the gradient (torch's as_strided_backward: the output's gradient is added into
+    the buffer's positions, the input reads its own, divided by how often an overlapping input
+    reads each)."""
+    name, kind, onnx, saves, view = "as_strided", "shape", None, "none", True
+
+    @staticmethod
+    def forward(xp, a, size=(), stride=(), storage_offset=0, in_stride=(), in_offset=0):
+        isz = a.itemsize   # (the owner is row-major: as_strided checked; bounds too)
+        return np.ndarray(tuple(size), a.dtype, buffer=_owner(a), offset=storage_offset * isz,
+                          strides=tuple(st * isz for st in stride))
+
+    @staticmethod
+    def backward(c, g):
+        at = c.attrs
+        shape = tuple(c.shape(0))
+        pos_out = _strided_positions(at["size"], at["stride"], at["storage_offset"]).reshape(-1)
+        pos_in = _strided_positions(shape, at["in_stride"], at["in_offset"])
+        n = int(builtins.max(pos_out.max(initial=-1), pos_in.max(initial=-1))) + 1
+        mem = g.new_zeros(n).index_put((_wrap_np(pos_out),), g.reshape(-1), accumulate=True)
+        gi = mem[_wrap_np(pos_in)]
+        counts = np.bincount(pos_in.reshape(-1), minlength=n)
+        if counts.size and counts.max() > 1:
+            gi = gi / _wrap_np(counts[pos_in].astype(g._data.dtype))
+        return (gi,)
+
+
+def _strided_view_ok(input):
+    a = input._data
+    # (while compile traces: a gather, since a compiled graph's buffers live in its arena)
+    if type(a) is not np.ndarray or _state.tracer is not None:
+        return False
+    root = _owner(a)
+    return root.flags.c_contiguous and root.dtype == a.dtype
+
+
 def as_strided(input, size, stride, storage_offset=None):
-    """A tensor of ``size`` reading input's memory with ``stride`` from ``storage_offset``
-    (differentiable: a gather of the elements those positions hold)."""
+    """A view of ``size`` elements of input's memory, ``stride`` apart from
+    ``storage_offset`` (default: input's own), as torch: writes into it reach input; gradients
+    as torch's as_strided_backward. (A device array, or one whose memory owner is not
+    row-major, or one in a compiled graph, gives a copy: a gather of those elements.)"""
     size, stride = _check_strided(size, stride, "as_strided")
+    if _strided_view_ok(input):
+        n = _owner(input._data).size
+        off = _element_offset(input) if storage_offset is None else int(storage_offset)
+        pos = _strided_positions(size, stride, off)
+        if off < 0 or (pos.size and int(pos.max()) >= n):
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, "
+                               f"storage offset {off} out of bounds for storage of {n} "
+                               "elements")
+        return apply(AsStrided, input, size=size, stride=stride, storage_offset=off,
+                     in_stride=tuple(input.stride()), in_offset=_element_offset(input))
     mem = _storage(input)
     base = _element_offset(input)
     off = 0 if storage_offset is None else int(storage_offset) - base

@@ -524,7 +524,8 @@ class ViewMethods:
     sum_to_size = sum_to_size  # (issue 10)
 
     def adjoint(self):  # (issue 10; the conjugate transpose: the transpose of a real tensor)
-        return transpose(self, -2, -1)
+        t = transpose(self, -2, -1)
+        return t.conj() if self._data.dtype.kind == "c" else t
 
     reshape = reshape
     view = view
@@ -548,13 +549,16 @@ class ViewMethods:
     def T(self):
         return permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
-    H = T
+    @property
+    def H(self):
+        t = permute(self, tuple(range(self.ndim - 1, -1, -1)))
+        return t.conj() if self._data.dtype.kind == "c" else t
 
     @property
     def mT(self):
         return transpose(self, -2, -1)
 
-    mH = mT
+    mH = property(adjoint)
 
     def dim_order(self):
         return tuple(range(self.ndim))

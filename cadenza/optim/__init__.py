@@ -16,8 +16,10 @@ from .adadelta import Adadelta, Adamax  # noqa: F401
 from .asgd import ASGD, Rprop  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
 from .adafactor import Adafactor  # noqa: F401
+from .sparse_adam import SparseAdam  # noqa: F401
+from .muon import Muon  # noqa: F401
 from . import swa_utils  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
-           "Adadelta", "Adamax", "ASGD", "Rprop", "LBFGS", "Adafactor",
+           "Adadelta", "Adamax", "ASGD", "Rprop", "LBFGS", "Adafactor", "SparseAdam", "Muon",
            "lr_scheduler", "swa_utils"]

@@ -27,6 +27,13 @@ class Adagrad(Optimizer):
     _group_option_defaults = (("foreach", None), ("maximize", False),
                               ("differentiable", False), ("fused", None))
 
+    _sparse_error = None   # a sparse gradient is taken (as its dense form)
+
+    def _dense_of_sparse(self, grad, group):
+        if group["weight_decay"] != 0:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        return grad.to_dense()
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_nonneg(lr, "learning rate")

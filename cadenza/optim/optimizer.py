@@ -321,9 +321,13 @@ class Optimizer:
             for group in self.param_groups:
                 wd = _to_float(group.get("weight_decay", 0))
                 for p in group["params"]:
-                    if p.grad is None:
+                    grad = p.grad
+                    if grad is None:
                         continue
-                    grad = -p.grad if group.get("maximize") else p.grad
+                    if grad.is_sparse:
+                        grad = self._dense_of_sparse(grad, group)
+                    if group.get("maximize"):
+                        grad = -grad
                     if wd != 0:
                         grad = self._weight_decay(p, grad, wd, group)
                     if p.is_complex():
@@ -331,6 +335,16 @@ class Optimizer:
                     else:
                         self._update(p, grad, group)
         return loss
+
+    # torch's refusal of a sparse gradient (an embedding's with sparse=True), or None where
+    # the rule takes one: applied to the dense gradient, it changes exactly the rows the
+    # sparse one has (SGD, Adagrad), as torch's sparse kernels do
+    _sparse_error = "{} does not support sparse gradients"
+
+    def _dense_of_sparse(self, grad: Tensor, group: dict) -> Tensor:
+        if self._sparse_error is not None:
+            raise RuntimeError(self._sparse_error.format(type(self).__name__))
+        return grad.to_dense()
 
     def _complex_update(self, p: Tensor, grad: Tensor, group: dict) -> None:
         """A complex parameter is updated as PyTorch does: as its (real, imaginary) pairs

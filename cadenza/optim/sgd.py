@@ -29,6 +29,8 @@ class SGD(Optimizer):
     _group_option_defaults = (("nesterov", False), ("maximize", False), ("foreach", None),
                               ("differentiable", False), ("fused", False))
 
+    _sparse_error = None   # a sparse gradient is taken (as its dense form)
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
                  fused=None):

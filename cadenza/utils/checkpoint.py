@@ -32,6 +32,7 @@ from .._tensor import Tensor
 from ..autograd.engine import backward as _backward, grad as _grad
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.graph import _hooks_suspended
 from ..autograd.node import AccumulateGrad, grad_node
 from ..random import fork_rng, get_rng_state, set_rng_state
 
@@ -154,11 +155,12 @@ class _NonReentrant(Function):
         for i, d in zip(job["arg_pos"], detached):
             args[i] = d
         leaves = tensors[n_args:]
-        outputs = _replay(lambda: job["fn"](*args, **job["kwargs"]), job["rng_state"])
-        pairs = _grads_for(outputs, grad_outputs)
-        wrt = [t for t in (*detached, *leaves) if t.requires_grad]
-        grads = iter(_grad([o for o, _ in pairs], wrt, [g for _, g in pairs],
-                           allow_unused=True))
+        with _hooks_suspended():
+            outputs = _replay(lambda: job["fn"](*args, **job["kwargs"]), job["rng_state"])
+            pairs = _grads_for(outputs, grad_outputs)
+            wrt = [t for t in (*detached, *leaves) if t.requires_grad]
+            grads = iter(_grad([o for o, _ in pairs], wrt, [g for _, g in pairs],
+                               allow_unused=True))
         return (None, *(next(grads) if t.requires_grad else None
                         for t in (*detached, *leaves)))
 
@@ -184,6 +186,11 @@ def _leaves_reached(outputs, stop):
 
 
 def _non_reentrant(function, preserve, args, kwargs):
+    with _hooks_suspended():   # the region's saved tensors are the checkpoint's business
+        return _non_reentrant_run(function, preserve, args, kwargs)
+
+
+def _non_reentrant_run(function, preserve, args, kwargs):
     rng_state = get_rng_state() if preserve else None
     arg_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     # the arguments' own nodes (a leaf argument's sink too) are covered by the Function's edges

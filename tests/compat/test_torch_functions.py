@@ -389,3 +389,92 @@ def test_norm_except_dim_matches_torch():
         for p in (2, 1):
             c, t = _pair(a)
             _close(cadenza.norm_except_dim(c, p, dim), torch.norm_except_dim(t, p, dim))
+
+
+COPY_CASES = [
+    ("alias_copy", ()), ("detach_copy", ()), ("t_copy", ()), ("permute_copy", ((1, 0),)),
+    ("transpose_copy", (0, 1)), ("expand_copy", ((2, 3, 4),)), ("diagonal_copy", (1,)),
+    ("select_copy", (1, 2)), ("slice_copy", (1, 1, 3)), ("slice_copy", (0, None, None, 2)),
+    ("squeeze_copy", ()), ("unsqueeze_copy", (1,)), ("unfold_copy", (1, 2, 1)),
+    ("view_copy", ((4, 3),)), ("as_strided_copy", ((2, 2), (1, 4), 1)),
+    ("split_copy", (3, 1)), ("split_with_sizes_copy", ([1, 3], 1)), ("unbind_copy", (1,))]
+
+
+@pytest.mark.parametrize("name,args", COPY_CASES)
+def test_copy_forms_of_views(name, args):
+    a = _rand(3, 4)
+    c, t = _pair(a, requires_grad=True)
+    rc, rt = getattr(cadenza, name)(c, *args), getattr(torch, name)(t, *args)
+    _close(rc, rt)
+    outs = rc if isinstance(rc, tuple) else (rc,)
+    for o in outs:
+        assert o.is_contiguous() and o.storage_offset() == 0   # fresh memory
+    touts = rt if isinstance(rt, tuple) else (rt,)
+    if name == "detach_copy":   # (torch's requires grad, with "derivative not implemented")
+        assert not outs[0].requires_grad
+    else:
+        assert [o.requires_grad for o in outs] == [o.requires_grad for o in touts]
+    if outs[0].requires_grad:
+        w = [_rand(*o.shape, seed=i + 1) for i, o in enumerate(outs)]
+        sum((o * cadenza.tensor(x)).sum() for o, x in zip(outs, w)).backward()
+        sum((o * torch.tensor(x)).sum() for o, x in zip(touts, w)).backward()
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    with cadenza.no_grad():
+        outs[0].reshape(-1)[0] = 100.0
+    assert c.detach().numpy()[0, 0] == a[0, 0]   # writing the copy leaves the input alone
+
+
+@pytest.mark.parametrize("name,args", [("eig", ()), ("symeig", ()), ("solve", (None,)),
+                                       ("lstsq", (None,)), ("matrix_rank", ())])
+def test_removed_functions_raise_torchs_message(name, args):
+    c, t = _pair(np.eye(2))
+    with pytest.raises(RuntimeError) as et:
+        getattr(torch, name)(t, *[t for _ in args])
+    with pytest.raises(RuntimeError) as ec:
+        getattr(cadenza, name)(c, *[c for _ in args])
+    assert str(ec.value) == str(et.value)
+    if name != "matrix_rank":   # the Tensor method too
+        with pytest.raises(RuntimeError) as et:
+            getattr(t, name)(*[t for _ in args])
+        with pytest.raises(RuntimeError) as ec:
+            getattr(c, name)(*[c for _ in args])
+        assert str(ec.value) == str(et.value)
+
+
+def test_empty_strided_and_deprecated_norms():
+    for size, stride in (((2, 3), (1, 2)), ((2, 3), (3, 1)), ((4,), (2,)), ((0, 3), (3, 1))):
+        ec, et = cadenza.empty_strided(size, stride), torch.empty_strided(size, stride)
+        assert tuple(ec.shape) == tuple(et.shape) and ec.stride() == et.stride()
+        assert ec.is_contiguous() == et.is_contiguous()
+    c, t = _pair(_rand(3, 4), requires_grad=True)
+    for fc, ft in ((lambda x: cadenza.frobenius_norm(x, (0, 1)),
+                    lambda x: torch.frobenius_norm(x, (0, 1))),
+                   (lambda x: cadenza.frobenius_norm(x, [1], True),
+                    lambda x: torch.frobenius_norm(x, [1], True)),
+                   (cadenza.nuclear_norm, torch.nuclear_norm),
+                   (lambda x: cadenza.nuclear_norm(x, True),
+                    lambda x: torch.nuclear_norm(x, True))):
+        c.grad = t.grad = None
+        with pytest.warns(UserWarning, match="deprecated"):   # (torch warns once a process)
+            rc = fc(c)
+        rt = ft(t)
+        _close(rc, rt)
+        rc.sum().backward()
+        rt.sum().backward()
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_gradient_with_coordinates(edge_order):
+    a = _rand(4, 5)
+    xs = [np.array([0.0, 0.5, 2.0, 2.5]), np.array([1.0, 2.0, 4.0, 7.0, 7.5])]
+    c, t = _pair(a, requires_grad=True)
+    rc = cadenza.gradient(c, spacing=[cadenza.tensor(x) for x in xs], edge_order=edge_order)
+    rt = torch.gradient(t, spacing=[torch.tensor(x) for x in xs], edge_order=edge_order)
+    _close(rc, rt, atol=1e-12)
+    w = _rand(4, 5, seed=3)
+    (rc[0] * cadenza.tensor(w) + rc[1]).sum().backward()
+    (rt[0] * torch.tensor(w) + rt[1]).sum().backward()
+    np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    ci, ti = cadenza.arange(12).reshape(3, 4), torch.arange(12).reshape(3, 4)
+    _close(cadenza.gradient(ci, dim=1), torch.gradient(ti, dim=1))   # integers: default float

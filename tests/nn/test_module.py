@@ -402,3 +402,86 @@ def test_global_module_forward_hooks_match_torch():
     assert cs == ts
     assert float(co.sum()) == pytest.approx(2 * float(ca.sum()))
     assert float(to.sum()) == pytest.approx(2 * float(ta.sum()))
+
+
+def test_global_module_backward_hooks_match_torch():
+    import torch
+    from cadenza.nn.modules import module as cmod
+    from torch.nn.modules import module as tmod
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh())
+    weights = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
+
+    def run(lib, mod):
+        net = lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.Tanh())
+        net.load_state_dict({k: lib.tensor(v) for k, v in weights.items()})
+        seen = []
+        net[0].register_full_backward_hook(
+            lambda m, gi, go: seen.append(("own", type(m).__name__)))
+        net[1].register_full_backward_pre_hook(
+            lambda m, go: seen.append(("own_pre", type(m).__name__)))
+        h1 = mod.register_module_full_backward_pre_hook(
+            lambda m, go: (seen.append(("pre", type(m).__name__, len(go))),
+                           (go[0] * 2,) if type(m).__name__ == "Tanh" else None)[1])
+        h2 = mod.register_module_full_backward_hook(
+            lambda m, gi, go: seen.append(("full", type(m).__name__,
+                                           [None if g is None else tuple(g.shape) for g in gi],
+                                           [tuple(g.shape) for g in go])))
+        x = lib.ones(4, 3, requires_grad=True)
+        try:
+            net(x).sum().backward()
+        finally:
+            h1.remove()
+            h2.remove()
+        g1 = x.grad.numpy().copy()
+        x.grad = None
+        net(x).sum().backward()     # removed: nothing is seen, gradients halve
+        return seen, g1, x.grad.numpy()
+    cs, cg1, cg2 = run(cadenza, cmod)
+    ts, tg1, tg2 = run(torch, tmod)
+    assert cs == ts
+    np.testing.assert_allclose(cg1, tg1, rtol=1e-5)
+    np.testing.assert_allclose(cg2, tg2, rtol=1e-5)
+    np.testing.assert_allclose(cg1, 2 * cg2, rtol=1e-5)
+
+
+def test_global_registration_hooks_match_torch():
+    import torch
+    from cadenza.nn.modules import module as cmod
+    from torch.nn.modules import module as tmod
+
+    def run(lib, mod):
+        seen = []
+
+        def buf(m, name, t):
+            seen.append(("buffer", type(m).__name__, name, None if t is None else t.tolist()))
+            return None if t is None else t * 10
+
+        def sub(m, name, s):
+            seen.append(("module", type(m).__name__, name, type(s).__name__))
+
+        def par(m, name, p):
+            seen.append(("param", type(m).__name__, name, tuple(p.shape)))
+            return lib.nn.Parameter(lib.zeros(p.shape)) if name == "bias" else None
+        hs = [mod.register_module_buffer_registration_hook(buf),
+              mod.register_module_module_registration_hook(sub),
+              mod.register_module_parameter_registration_hook(par)]
+        try:
+            class Net(lib.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = lib.nn.Linear(2, 3)
+                    self.register_buffer("steps", lib.tensor([1.0]))
+                    self.scale = lib.nn.Parameter(lib.ones(2))
+                    self.add_module("act", lib.nn.ReLU())
+                    self.register_parameter("none", None)
+            net = Net()
+            net.steps = lib.tensor([2.0])     # assigning a registered buffer registers it
+            net.act = None
+            net.register_buffer("empty", None)
+        finally:
+            for h in hs:
+                h.remove()
+        net.register_buffer("late", lib.tensor([3.0]))
+        return seen, net.steps.tolist(), net.late.tolist()
+    assert run(cadenza, cmod) == run(torch, tmod)

@@ -588,7 +588,8 @@ EXCLUDED_TOP_LEVEL = {
             "arange as_tensor asarray empty empty_like eye from_dlpack from_numpy frombuffer "
             "full full_like linspace logspace ones ones_like range tensor zeros zeros_like"),
     **_each("random (tests/ops/test_tensor_api.py, tests/functional)",
-            "bernoulli dropout multinomial normal poisson rand rand_like randint randint_like "
+            "bernoulli binomial dropout multinomial normal poisson rand rand_like randint "
+            "randint_like "
             "randn randn_like randperm manual_seed seed initial_seed get_rng_state "
             "set_rng_state"),
     **_each("global settings", "are_deterministic_algorithms_enabled use_deterministic_algorithms "

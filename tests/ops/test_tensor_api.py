@@ -252,6 +252,28 @@ def test_multinomial_without_replacement():
         cadenza.multinomial(w, 3, generator=g2).tolist()
 
 
+def test_binomial_against_torch():
+    g = cadenza.Generator().manual_seed(8)
+    c, p = cadenza.full((20000,), 30.0), cadenza.full((20000,), 0.2)
+    x = cadenza.binomial(c, p, generator=g)
+    assert x.dtype == cadenza.float32 and tuple(x.shape) == (20000,)
+    assert abs(x.mean().item() - 6.0) < 0.1 and abs(x.var().item() - 4.8) < 0.25
+    assert (x == x.round()).all() and x.min().item() >= 0 and x.max().item() <= 30
+    g1, g2 = cadenza.Generator().manual_seed(3), cadenza.Generator().manual_seed(3)
+    counts = cadenza.tensor([10.0, 20.0, 0.0])
+    assert cadenza.binomial(counts, cadenza.tensor(0.5), generator=g1).tolist() == \
+        cadenza.binomial(counts, cadenza.tensor(0.5), generator=g2).tolist()
+    # a probability above 1 draws every trial, as torch's sampler
+    for lib in (torch, cadenza):
+        full = lib.binomial(lib.tensor([10.0, 4.0]), lib.tensor([1.5, 1.0]))
+        assert full.tolist() == [10.0, 4.0]
+        assert lib.binomial(lib.tensor([5.0]), lib.tensor([0.0])).tolist() == [0.0]
+        with pytest.raises(ValueError, match="binomial only supports floating-point dtypes"):
+            lib.binomial(lib.tensor([3, 4]), lib.tensor([0.5, 0.5]))
+        with pytest.raises(RuntimeError, match="Found dtype Float but expected Double"):
+            lib.binomial(lib.tensor([3.0], dtype=lib.float64), lib.tensor([0.5]))
+
+
 def test_bernoulli_and_normal():
     g = cadenza.Generator().manual_seed(8)
     p = cadenza.full((10000,), 0.3)

@@ -75,7 +75,9 @@ def run(graph: Graph) -> Graph:
         pads = [m for m in found if m.op is PadConstant]
         axes = {_pad_axis(m) for m in pads}
         dims = {a[0] for a in axes}
-        spans = sorted((a[1], a[2], m) for a, m in zip((_pad_axis(m) for m in pads), pads))
+        # (by span only: two pads of one span must not compare their nodes)
+        spans = sorted(((a[1], a[2], m) for a, m in zip((_pad_axis(m) for m in pads), pads)),
+                       key=lambda s: s[:2])
         if len(dims) != 1 or len(pads) < 2:
             continue
         d = dims.pop()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 import weakref
 
 from ..._tensor import Tensor
@@ -10,6 +11,11 @@ from ...autograd.function import Function
 __all__ = ["RemovableHandle", "add_hook", "wrap_backward_hooks"]
 
 _ids = itertools.count()
+
+# backward hooks every Module's call runs (torch.nn.modules.module.register_module_full_
+# backward_hook / _pre_hook), before the module's own
+global_backward_hooks: OrderedDict = OrderedDict()
+global_backward_pre_hooks: OrderedDict = OrderedDict()
 
 
 class RemovableHandle:
@@ -56,7 +62,7 @@ def wrap_backward_hooks(module, args, call_forward):
     state = {"grad_output": None}
 
     def fire(grad_input):
-        for hook in list(module._backward_hooks.values()):
+        for hook in [*global_backward_hooks.values(), *module._backward_hooks.values()]:
             res = hook(module, grad_input, state["grad_output"])
             if res is not None:
                 grad_input = tuple(res)
@@ -78,7 +84,8 @@ def wrap_backward_hooks(module, args, call_forward):
 
         @staticmethod
         def backward(ctx, *grads):
-            for hook in list(module._backward_pre_hooks.values()):
+            for hook in [*global_backward_pre_hooks.values(),
+                         *module._backward_pre_hooks.values()]:
                 res = hook(module, tuple(grads))
                 if res is not None:
                     grads = tuple(res)

@@ -14,11 +14,16 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad, state as _grad_state
 from ..._tensor_api.convert import _parse_to
 from ..parameter import Parameter, Buffer
-from ._hooks import add_hook, wrap_backward_hooks
+from ._hooks import add_hook, global_backward_hooks, global_backward_pre_hooks, \
+    wrap_backward_hooks
 from ._state import StateDictMixin
 from ..._dispatch import register_stateful
 
-__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook"]
+__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
+           "register_module_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook"]
 
 # hooks every Module's call runs (torch.nn.modules.module.register_module_forward_*_hook),
 # before the module's own; the call's fast path checks one flag for them
@@ -39,6 +44,70 @@ def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
     if with_kwargs:
         _global_forward_hooks_with_kwargs[h.id] = True
     return h
+
+
+def register_module_full_backward_pre_hook(hook):
+    """``hook(module, grad_output) -> None or new grad_output`` in every module's backward,
+    before the module's own backward pre-hooks."""
+    return add_hook(global_backward_pre_hooks, hook)
+
+
+_global_full = [None]   # whether the global backward hooks are full ones (torch refuses a mix)
+
+
+def _global_backward(hook, full: bool):
+    if _global_full[0] is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as "
+                           "a global Module hook. Please use only one of them.")
+    _global_full[0] = full
+    return add_hook(global_backward_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """``hook(module, grad_input, grad_output) -> None or new grad_input`` in every module's
+    backward, before the module's own full backward hooks."""
+    return _global_backward(hook, True)
+
+
+def register_module_backward_hook(hook):
+    """Deprecated in torch in favour of register_module_full_backward_hook; here the same
+    hook, which cannot be mixed with full ones (as in torch)."""
+    return _global_backward(hook, False)
+
+
+# hooks run when any module registers a buffer, submodule or parameter:
+# ``hook(module, name, value) -> None or the value to register instead``
+_global_buffer_registration_hooks: OrderedDict = OrderedDict()
+_global_module_registration_hooks: OrderedDict = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict = OrderedDict()
+
+
+def register_module_buffer_registration_hook(hook):
+    """``hook(module, name, buffer) -> None or new buffer`` when any module registers a
+    buffer (``register_buffer``, or assigning a tensor to a buffer attribute)."""
+    return add_hook(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook):
+    """``hook(module, name, submodule) -> None or new submodule`` when any module registers
+    a submodule (``add_module``, or assigning a Module attribute)."""
+    return add_hook(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook):
+    """``hook(module, name, param) -> None or new param`` when any module registers a
+    Parameter (``register_parameter``, or assigning a Parameter attribute)."""
+    return add_hook(_global_parameter_registration_hooks, hook)
+
+
+def _registered(hooks, module, name, value):
+    if not hooks:
+        return value
+    for hook in list(hooks.values()):
+        out = hook(module, name, value)
+        if out is not None:
+            value = out
+    return value
 
 
 def _addindent(s: str, n: int) -> str:
@@ -107,7 +176,8 @@ class Module(StateDictMixin):
         d = self.__dict__
         if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
                 or d["_backward_pre_hooks"] or _global_forward_pre_hooks
-                or _global_forward_hooks):
+                or _global_forward_hooks or global_backward_hooks
+                or global_backward_pre_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -131,7 +201,8 @@ class Module(StateDictMixin):
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
-        if self._backward_hooks or self._backward_pre_hooks:
+        if self._backward_hooks or self._backward_pre_hooks or global_backward_hooks or \
+                global_backward_pre_hooks:
             out = wrap_backward_hooks(self, args, lambda *a: self.forward(*a, **kwargs))
         else:
             out = self.forward(*args, **kwargs)
@@ -207,12 +278,14 @@ class Module(StateDictMixin):
             if "_modules" not in d:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._drop(name, keep="_modules")
-            d["_modules"][name] = value
+            d["_modules"][name] = _registered(_global_module_registration_hooks, self, name,
+                                              value)
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
                                 f"'{name}' (nn.Module or None expected)")
-            d["_modules"][name] = None
+            d["_modules"][name] = _registered(_global_module_registration_hooks, self, name,
+                                              None)
         elif isinstance(value, Buffer):
             self._drop(name, keep="_buffers")
             self.register_buffer(name, value, value.persistent)
@@ -220,7 +293,8 @@ class Module(StateDictMixin):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(Tensor or None expected)")
-            d["_buffers"][name] = value
+            d["_buffers"][name] = _registered(_global_buffer_registration_hooks, self, name,
+                                              value)
         else:
             object.__setattr__(self, name, value)
 
@@ -264,6 +338,8 @@ class Module(StateDictMixin):
                              "parameters must be created explicitly. To express '"
                              f"{name}' as a function of another Tensor, compute the value in "
                              "the forward() method.")
+        if param is not None:
+            param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
@@ -277,7 +353,7 @@ class Module(StateDictMixin):
         if isinstance(tensor, Buffer):
             persistent = tensor.persistent
             tensor = tensor.detach()
-        self._buffers[name] = tensor
+        self._buffers[name] = _registered(_global_buffer_registration_hooks, self, name, tensor)
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -288,7 +364,7 @@ class Module(StateDictMixin):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         _check_name("module", name, hasattr(self, name) and name not in self._modules)
-        self._modules[name] = module
+        self._modules[name] = _registered(_global_module_registration_hooks, self, name, module)
 
     register_module = add_module
 
