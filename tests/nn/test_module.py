@@ -402,3 +402,19 @@ def test_global_module_forward_hooks_match_torch():
     assert cs == ts
     assert float(co.sum()) == pytest.approx(2 * float(ca.sum()))
     assert float(to.sum()) == pytest.approx(2 * float(ta.sum()))
+
+
+def test_parameter_dict_key_order_matches_torch():
+    """torch.nn.ParameterDict takes a plain dict in sorted key order (an OrderedDict, another
+    ParameterDict or a list of pairs in their order); state_dict keys follow it."""
+    import torch
+    from collections import OrderedDict
+    for make in (lambda m: {"w": m.ones(1), "b": m.ones(1), "a0": m.ones(1)},
+                 lambda m: OrderedDict(w=m.ones(1), b=m.ones(1)),
+                 lambda m: [("w", m.ones(1)), ("b", m.ones(1))]):
+        c = cadenza.nn.ParameterDict(make(cadenza))
+        t = torch.nn.ParameterDict(make(torch))
+        assert list(c.keys()) == list(t.keys())
+        assert list(c.state_dict()) == list(t.state_dict())
+        c2, t2 = cadenza.nn.ParameterDict(c), torch.nn.ParameterDict(t)
+        assert list(c2.keys()) == list(t2.keys())
