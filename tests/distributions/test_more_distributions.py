@@ -725,3 +725,15 @@ def test_beta_and_gamma_with_python_float_parameters_sample_scalars_as_torch():
         assert isinstance(cs.item(), float)
     draws = cadenza.distributions.Beta(2.0, 5.0).sample((4000,)).numpy()
     assert abs(draws.mean() - 2 / 7) < 0.02
+
+
+def test_batch_and_event_shape_are_sizes_and_repr_shows_sizes_as_torch():
+    import torch
+    for make in (lambda m: m.distributions.MultivariateNormal(m.zeros(2), m.eye(2)),
+                 lambda m: m.distributions.Normal(m.zeros(3), 1.0),
+                 lambda m: m.distributions.Normal(0.0, 1.0),
+                 lambda m: m.distributions.Independent(m.distributions.Normal(m.zeros(2, 3), 1.0), 1)):
+        c, t = make(cadenza), make(torch)
+        assert isinstance(c.batch_shape, cadenza.Size) and isinstance(c.event_shape, cadenza.Size)
+        assert c.batch_shape == t.batch_shape and c.event_shape == t.event_shape
+        assert repr(c).replace("cadenza.", "torch.") == repr(t)
