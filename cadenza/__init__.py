@@ -159,9 +159,14 @@ def dropout(input, p=0.5, train=True):
     return _submodule("functional").dropout(input, p, train)
 
 
+# defaults of the arguments compile() is not given; cadenza.compat installs torch.compile's
+# (fullgraph=False: code that cannot be captured runs eagerly, as after a graph break)
+_compile_defaults = {}
+
+
 def compile(model=None, **kwargs):
     """Capture ``model`` (function or Module) into a static graph; see cadenza.compiler."""
-    return _submodule("compiler").compile(model, **kwargs)
+    return _submodule("compiler").compile(model, **{**_compile_defaults, **kwargs})
 
 
 def save(obj, f, **kwargs):

@@ -27,7 +27,7 @@ class Size(tuple):
         return n
 
     def __repr__(self) -> str:
-        return f"cadenza.Size([{', '.join(str(s) for s in self)}])"
+        return f"{_dt.repr_name}.Size([{', '.join(str(s) for s in self)}])"
 
     def __getitem__(self, item):
         r = tuple.__getitem__(self, item)

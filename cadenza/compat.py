@@ -18,7 +18,7 @@ import importlib.util
 import runpy
 import sys
 
-from . import compat_coverage
+from . import compat_coverage, dtypes
 
 __all__ = ["install", "main", "ALIASES"]
 
@@ -69,7 +69,12 @@ class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def install() -> None:
-    """Resolve ``torch`` imports to Cadenza for the rest of this process."""
+    """Resolve ``torch`` imports to Cadenza for the rest of this process; dtypes, sizes and
+    layouts print as PyTorch prints them (``torch.float32``), and ``torch.compile`` has
+    PyTorch's default ``fullgraph=False`` (what it cannot capture runs eagerly)."""
+    import cadenza  # the applications layer's facade (compat sits beside it)
+    dtypes.set_repr_name("torch")
+    cadenza._compile_defaults["fullgraph"] = False
     if not any(isinstance(f, _TorchAlias) for f in sys.meta_path):
         sys.meta_path.insert(0, _TorchAlias())
 

@@ -13,6 +13,16 @@ import numpy as np
 
 from .errors import DTypeError
 
+# The package name that reprs start with ("cadenza.float32", "cadenza.Size([2])").
+# ``cadenza.compat`` sets it to "torch" (set_repr_name), so a PyTorch script run unchanged
+# prints, and compares strings of, what it does under PyTorch ("torch.float32").
+repr_name = "cadenza"
+
+
+def set_repr_name(name: str) -> None:
+    global repr_name
+    repr_name = name
+
 __all__ = [  # noqa: F822  (bfloat16 is created on first use, by __getattr__)
     "dtype", "float32", "float", "float64", "double", "float16", "half", "bfloat16",
     "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
@@ -41,7 +51,7 @@ class dtype:
         self.is_complex = category == _COMPLEX
 
     def __repr__(self) -> str:
-        return f"cadenza.{self.name}"
+        return f"{repr_name}.{self.name}"
 
     def __reduce__(self):
         return (_from_name, (self.name,))
@@ -74,7 +84,7 @@ class _NamedConstant:
         self.name = name
 
     def __repr__(self) -> str:
-        return f"cadenza.{self.name}"
+        return f"{repr_name}.{self.name}"
 
     def __reduce__(self):
         return (_constant_from_name, (self.name,))

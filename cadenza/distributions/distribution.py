@@ -7,6 +7,7 @@ import copy
 from .. import _creation as C
 from . import constraints
 from .._tensor import Tensor
+from .._tensor_base import Size
 from ..autograd.grad_mode import no_grad
 from .utils import finfo_eps, finfo_tiny, lazy_property, params
 
@@ -86,11 +87,11 @@ class Distribution:
 
     @property
     def batch_shape(self):
-        return self._batch_shape
+        return Size(self._batch_shape)
 
     @property
     def event_shape(self):
-        return self._event_shape
+        return Size(self._event_shape)
 
     def _extended_shape(self, sample_shape=()):
         return tuple(sample_shape) + self._batch_shape + self._event_shape
@@ -165,7 +166,7 @@ class Distribution:
 
     @staticmethod
     def _param_repr(v):
-        return tuple(v.shape) if v.numel() > 1 else v
+        return v.size() if v.numel() > 1 else v
 
     def __repr__(self):
         args = ", ".join(f"{k}: {self._param_repr(getattr(self, k))}"

@@ -26,7 +26,7 @@ class _StandardGamma(Function):
     @staticmethod
     def forward(ctx, conc, shape):
         a = np.broadcast_to(conc.detach().numpy(), shape)
-        x = _rng(None).standard_gamma(a).astype(a.dtype)
+        x = np.asarray(_rng(None).standard_gamma(a)).astype(a.dtype)   # 0-d: a float
         ctx.a, ctx.x, ctx.conc_shape = a, x, tuple(conc.shape)
         return C.tensor(x)
 

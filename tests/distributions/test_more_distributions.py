@@ -709,3 +709,31 @@ def test_student_t_rsample_is_reparameterised():
     grid = np.linspace(-60.0, 60.0, 400001)
     cdf = np.cumsum(np.exp(t.log_prob(torch.tensor(grid)).numpy())) * (grid[1] - grid[0])
     assert ks_stat(x, lambda a: np.interp(a, grid, cdf)) < KS_CRIT(4000)
+
+
+def test_beta_and_gamma_with_python_float_parameters_sample_scalars_as_torch():
+    """Beta(0.4, 0.4).sample().item() (mixup's lambda): scalar concentrations give 0-d
+    draws of the default dtype, as in torch."""
+    import torch
+    cadenza.manual_seed(0)
+    for dist in ("Beta", "Gamma"):
+        c = getattr(cadenza.distributions, dist)(0.4, 0.4)
+        t = getattr(torch.distributions, dist)(0.4, 0.4)
+        cs, ts = c.sample(), t.sample()
+        assert tuple(cs.shape) == tuple(ts.shape) == ()
+        assert str(cs.dtype).split(".")[-1] == str(ts.dtype).split(".")[-1]
+        assert isinstance(cs.item(), float)
+    draws = cadenza.distributions.Beta(2.0, 5.0).sample((4000,)).numpy()
+    assert abs(draws.mean() - 2 / 7) < 0.02
+
+
+def test_batch_and_event_shape_are_sizes_and_repr_shows_sizes_as_torch():
+    import torch
+    for make in (lambda m: m.distributions.MultivariateNormal(m.zeros(2), m.eye(2)),
+                 lambda m: m.distributions.Normal(m.zeros(3), 1.0),
+                 lambda m: m.distributions.Normal(0.0, 1.0),
+                 lambda m: m.distributions.Independent(m.distributions.Normal(m.zeros(2, 3), 1.0), 1)):
+        c, t = make(cadenza), make(torch)
+        assert isinstance(c.batch_shape, cadenza.Size) and isinstance(c.event_shape, cadenza.Size)
+        assert c.batch_shape == t.batch_shape and c.event_shape == t.event_shape
+        assert repr(c).replace("cadenza.", "torch.") == repr(t)

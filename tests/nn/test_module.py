@@ -485,3 +485,19 @@ def test_global_registration_hooks_match_torch():
         net.register_buffer("late", lib.tensor([3.0]))
         return seen, net.steps.tolist(), net.late.tolist()
     assert run(cadenza, cmod) == run(torch, tmod)
+
+
+def test_parameter_dict_key_order_matches_torch():
+    """torch.nn.ParameterDict takes a plain dict in sorted key order (an OrderedDict, another
+    ParameterDict or a list of pairs in their order); state_dict keys follow it."""
+    import torch
+    from collections import OrderedDict
+    for make in (lambda m: {"w": m.ones(1), "b": m.ones(1), "a0": m.ones(1)},
+                 lambda m: OrderedDict(w=m.ones(1), b=m.ones(1)),
+                 lambda m: [("w", m.ones(1)), ("b", m.ones(1))]):
+        c = cadenza.nn.ParameterDict(make(cadenza))
+        t = torch.nn.ParameterDict(make(torch))
+        assert list(c.keys()) == list(t.keys())
+        assert list(c.state_dict()) == list(t.state_dict())
+        c2, t2 = cadenza.nn.ParameterDict(c), torch.nn.ParameterDict(t)
+        assert list(c2.keys()) == list(t2.keys())

@@ -106,6 +106,19 @@ CASES = [
     Case("jit_export.py", "final_acc", "acc", abs=0.05),
     Case("profiler_demo.py", "final_acc", "acc", abs=0.05),
     Case("tensorboard_logging.py", "final_loss", "loss", 0.5, 0.02, requires=("tensorboard",)),
+    # tutorial / repo styles added in issue 13 (programs branch)
+    Case("unet_segmentation.py", "final_dice", "acc", abs=0.05),
+    Case("ppo_categorical.py", "final_acc", "acc", abs=0.25),
+    Case("vit_tiny.py", "final_acc", "acc", abs=0.08),
+    Case("bert_mlm.py", "final_loss", "loss", 0.4),
+    Case("data_pipeline.py", "final_acc", "acc", abs=0.06),
+    Case("mixup_ema.py", "final_acc", "acc", abs=0.05),
+    Case("compile_user.py", "final_acc", "acc", abs=0.05),
+    Case("ts_transformer.py", "final_loss", "loss", 0.3),
+    Case("triplet_metric.py", "final_acc", "acc", abs=0.05),
+    Case("realnvp_flow.py", "final_loss", "loss", 0.15, 0.05),
+    Case("wgan_gp.py", "final_acc", "acc", abs=0.2),
+    Case("func_per_sample.py", "final_acc", "acc", abs=0.05),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a

@@ -5,6 +5,7 @@ import warnings
 
 import operator
 from collections import OrderedDict
+from collections.abc import Mapping
 from itertools import islice
 
 from ..._tensor import Tensor
@@ -366,7 +367,14 @@ class ParameterDict(Module):
             del self[k]
 
     def update(self, parameters) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        """As torch: an OrderedDict or ParameterDict keeps its order, any other mapping is
+        taken in sorted key order, an iterable of (key, value) pairs in its order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())
+        else:
+            items = parameters
         for k, v in items:
             self[k] = v
 
