@@ -7,26 +7,12 @@ and Cadenza, values and float64 gradients compared.
 """
 from __future__ import annotations
 
-import argparse
-import collections
-import os
-import sys
 import warnings
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from _diff import cadenza, cli, error_outcome, torch  # noqa: E402
 
-import torch  # noqa: E402
-
-import cadenza  # noqa: E402
-
-torch.set_num_threads(1)
-
-ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "rejected", "crash")
 # (function, message fragment): refusals of features Cadenza does not have yet, reported by the
 # CI slice but not failed
@@ -301,21 +287,9 @@ def classify(seed, i, names=None):
         cerr = None
     except Exception as e:  # noqa: BLE001
         cerr = e
-    if terr is not None and not isinstance(terr, ORDINARY):
-        return "skip", spelled, f"torch {type(terr).__name__}: {str(terr)[:100]}"
-    if cerr is not None:
-        msg = f"{type(cerr).__name__}: {str(cerr)[:160]}"
-        if isinstance(cerr, AttributeError) or "unexpected keyword" in str(cerr):
-            return "missing", spelled, msg
-        if not isinstance(cerr, ORDINARY):
-            return "crash", spelled, msg
-        if terr is None:
-            return "rejected", spelled, msg
-        if not isinstance(cerr, type(terr)) and not isinstance(terr, type(cerr)):
-            return "exc_class", spelled, f"torch {type(terr).__name__}: {str(terr)[:80]} / {msg}"
-        return "equal", spelled, "both raise"
-    if terr is not None:
-        return "accepted_bad", spelled, f"torch {type(terr).__name__}: {str(terr)[:120]}"
+    got = error_outcome(terr, cerr)
+    if got is not None:
+        return got[0], spelled, got[1]
     (tv, tg, td), (cv, cg, cd) = t, c
     if td != cd:
         return "dtype", spelled, f"torch {td} cadenza {cd}"
@@ -335,32 +309,9 @@ def fuzz(n, seed=0, names=None, start=0):
     return [(i,) + classify(seed, i, names) for i in range(start, start + n)]
 
 
-def summarize(results, seed, examples=4, out=sys.stdout):
-    by = collections.Counter(r[1] for r in results)
-    print(f"{len(results)} calls, seed {seed}: " +
-          "  ".join(f"{c}={by[c]}" for c in ALL_CLASSES if by.get(c)), file=out)
-    for c in ALL_CLASSES:
-        if c in ("equal", "skip") or not by.get(c):
-            continue
-        print(f"\n== {c} ({by[c]})", file=out)
-        seen = collections.Counter()
-        for i, cls, spelled, detail in results:
-            fn = spelled.split("(")[0]
-            if cls == c and seen[fn] < examples:
-                seen[fn] += 1
-                print(f"  [{i}] {spelled}\n      -> {detail}", file=out)
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--start", type=int, default=0)
-    ap.add_argument("--fns", default=None)
-    ap.add_argument("--examples", type=int, default=3)
-    a = ap.parse_args(argv)
-    summarize(fuzz(a.n, a.seed, a.fns.split(",") if a.fns else None, a.start), a.seed,
-              a.examples)
+    cli(__doc__, fuzz, ALL_CLASSES, "calls", 2000, names_flag="fns",
+        group=lambda spelled: spelled.split("(")[0], argv=argv)
 
 
 if __name__ == "__main__":

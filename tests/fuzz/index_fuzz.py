@@ -14,26 +14,11 @@ exc_class / crash / skip.
 """
 from __future__ import annotations
 
-import argparse
-import collections
-import os
-import sys
 import warnings
-
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from _diff import cadenza, cli, error_outcome, torch  # noqa: E402
 
-import torch  # noqa: E402
-
-import cadenza  # noqa: E402
-
-torch.set_num_threads(1)
-
-ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "crash", "rejected")
 ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "accepted_bad", "rejected",
                "exc_class", "crash", "skip")
@@ -224,24 +209,14 @@ def classify(seed, i):
         cerr = e
     shown = list(value.shape) if isinstance(value, np.ndarray) else value
     spelled = f"{mode} x{list(x.shape)}[{idx!r}]" + ("" if value is None else f" = {shown}")
-    if terr is not None and not isinstance(terr, ORDINARY):
-        return "skip", spelled, f"torch {type(terr).__name__}: {str(terr)[:100]}"
-    if cerr is not None:
-        if not isinstance(cerr, ORDINARY):
-            return "crash", spelled, f"{type(cerr).__name__}: {str(cerr)[:160]}"
-        if terr is None and isinstance(cerr, IndexError) and (
-                t[0].size == 0 or (mode != "get" and 0 in _read_shape(x, idx))):
-            # torch checks index ranges only for elements it reads or writes: with an empty
-            # slice beside them an out-of-range index passes; Cadenza refuses it
-            return "skip", spelled, "out-of-range index beside an empty slice"
-        if terr is None:
-            return "rejected", spelled, f"{type(cerr).__name__}: {str(cerr)[:160]}"
-        if not isinstance(cerr, type(terr)) and not isinstance(terr, type(cerr)):
-            return "exc_class", spelled, f"torch {type(terr).__name__}: {str(terr)[:80]} / " \
-                                         f"cadenza {type(cerr).__name__}: {str(cerr)[:80]}"
-        return "equal", spelled, "both raise"
-    if terr is not None:
-        return "accepted_bad", spelled, f"torch {type(terr).__name__}: {str(terr)[:120]}"
+    if terr is None and isinstance(cerr, IndexError) and (
+            t[0].size == 0 or (mode != "get" and 0 in _read_shape(x, idx))):
+        # torch checks index ranges only for elements it reads or writes: with an empty
+        # slice beside them an out-of-range index passes; Cadenza refuses it
+        return "skip", spelled, "out-of-range index beside an empty slice"
+    got = error_outcome(terr, cerr, missing=False)
+    if got is not None:
+        return got[0], spelled, got[1]
     (tv, tg, tvg), (cv, cg, cvg) = t, c
     if tv.shape != cv.shape:
         return "shape", spelled, f"torch {tv.shape} cadenza {cv.shape}"
@@ -265,26 +240,8 @@ def fuzz(n, seed=0, start=0):
     return [(i,) + classify(seed, i) for i in range(start, start + n)]
 
 
-def summarize(results, seed, examples=5, out=sys.stdout):
-    by = collections.Counter(r[1] for r in results)
-    print(f"{len(results)} cases, seed {seed}: " +
-          "  ".join(f"{c}={by[c]}" for c in ALL_CLASSES if by.get(c)), file=out)
-    for c in ALL_CLASSES:
-        if c in ("equal", "skip") or not by.get(c):
-            continue
-        print(f"\n== {c} ({by[c]})", file=out)
-        for i, cls, spelled, detail in [r for r in results if r[1] == c][:examples]:
-            print(f"  [{i}] {spelled}\n      -> {detail}", file=out)
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--start", type=int, default=0)
-    ap.add_argument("--examples", type=int, default=5)
-    a = ap.parse_args(argv)
-    summarize(fuzz(a.n, a.seed, a.start), a.seed, a.examples)
+    cli(__doc__, fuzz, ALL_CLASSES, "cases", 2000, argv=argv)
 
 
 if __name__ == "__main__":

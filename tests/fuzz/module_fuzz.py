@@ -24,25 +24,12 @@ Dropout is always 0 (outputs must be deterministic); float64 throughout, so tole
 from __future__ import annotations
 
 import argparse
-import collections
-import os
-import sys
 import warnings
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from _diff import cadenza, error_outcome, summarize as _summarize, torch  # noqa: E402
 
-import torch  # noqa: E402
-
-import cadenza  # noqa: E402
-
-torch.set_num_threads(1)
-
-ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
 BAD_CLASSES = ("keys", "repr", "value", "shape", "grad", "buffers", "accepted_bad", "crash",
                "rejected")
 ALL_CLASSES = ("equal", "keys", "repr", "value", "shape", "grad", "buffers", "missing",
@@ -756,28 +743,15 @@ def classify(name, args, kwargs, inputs, fkw, seed=0):
             terr = None
         except Exception as e:  # noqa: BLE001 - the oracle's refusal is data
             terr = e
-        if terr is not None and not isinstance(terr, ORDINARY):
-            return "skip", f"torch raised {type(terr).__name__}: {str(terr)[:100]}"
         try:
             cm, cout, cig, cpg, cbuf = run_side(cadenza, name, args, kwargs, inputs, fkw,
                                                 state, eval_mode, weights)
             cerr = None
         except Exception as e:  # noqa: BLE001
             cerr = e
-        if cerr is not None:
-            msg = str(cerr)
-            if isinstance(cerr, AttributeError) or "unexpected keyword" in msg or \
-                    "got an unexpected" in msg:
-                return "missing", f"{type(cerr).__name__}: {msg[:160]}"
-            if not isinstance(cerr, ORDINARY):
-                return "crash", f"{type(cerr).__name__}: {msg[:160]}"
-            if terr is None:
-                return "rejected", f"{type(cerr).__name__}: {msg[:160]}"
-            if not isinstance(cerr, type(terr)) and not isinstance(terr, type(cerr)):
-                return "exc_class", f"torch {type(terr).__name__}, cadenza {type(cerr).__name__}"
-            return "equal", "both raise"
-        if terr is not None:
-            return "accepted_bad", f"torch: {type(terr).__name__}: {str(terr)[:120]}"
+        got = error_outcome(terr, cerr)
+        if got is not None:
+            return got
         tk = {k: tuple(v.shape) for k, v in tm.state_dict().items()}
         ck = {k: tuple(v.shape) for k, v in cm.state_dict().items()}
         if tk != ck:
@@ -868,21 +842,6 @@ def fuzz(n, seed=0, names=None, start=0):
     return out
 
 
-def summarize(results, seed, examples=3, out=sys.stdout):
-    by_cls = collections.Counter(r[2] for r in results)
-    print(f"{len(results)} trials, seed {seed}: " +
-          "  ".join(f"{c}={by_cls[c]}" for c in ALL_CLASSES if by_cls.get(c)), file=out)
-    for c in ALL_CLASSES:
-        if c in ("equal", "skip") or not by_cls.get(c):
-            continue
-        print(f"\n== {c} ({by_cls[c]})", file=out)
-        seen = collections.Counter()
-        for i, name, cls, detail, call in results:
-            if cls == c and seen[name] < examples:
-                seen[name] += 1
-                print(f"  [{i}] {call}\n      -> {detail}", file=out)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=1000)
@@ -891,8 +850,9 @@ def main(argv=None):
     ap.add_argument("--modules", default=None, help="comma list of nn class names")
     ap.add_argument("--examples", type=int, default=2)
     a = ap.parse_args(argv)
-    names = a.modules.split(",") if a.modules else None
-    summarize(fuzz(a.n, a.seed, names, a.start), a.seed, a.examples)
+    rows = fuzz(a.n, a.seed, a.modules.split(",") if a.modules else None, a.start)
+    _summarize([(i, cls, call, detail) for i, name, cls, detail, call in rows], a.seed,
+               ALL_CLASSES, "trials", a.examples, group=lambda call: call.split("(")[0])
 
 
 if __name__ == "__main__":

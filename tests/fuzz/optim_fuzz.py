@@ -14,27 +14,14 @@ continues identically.
 """
 from __future__ import annotations
 
-import argparse
-import collections
 import math
-import os
-import sys
 import warnings
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from _diff import ORDINARY, cadenza, cli, error_outcome, torch  # noqa: E402
 
-import torch  # noqa: E402
-
-import cadenza  # noqa: E402
-
-torch.set_num_threads(1)
-
-ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, KeyError)
+ORDINARY = ORDINARY + (KeyError,)
 BAD_CLASSES = ("value", "lr", "resume", "accepted_bad", "rejected", "crash")
 ALL_CLASSES = ("equal", "value", "lr", "resume", "missing", "accepted_bad", "rejected",
                "exc_class", "crash", "skip")
@@ -272,21 +259,9 @@ def classify(seed, i):
         cerr = None
     except Exception as e:  # noqa: BLE001
         cerr = e
-    if terr is not None and not isinstance(terr, ORDINARY):
-        return "skip", spelled, f"torch {type(terr).__name__}: {str(terr)[:100]}"
-    if cerr is not None:
-        msg = f"{type(cerr).__name__}: {str(cerr)[:160]}"
-        if isinstance(cerr, AttributeError) or "unexpected keyword" in str(cerr):
-            return "missing", spelled, msg
-        if not isinstance(cerr, ORDINARY):
-            return "crash", spelled, msg
-        if terr is None:
-            return "rejected", spelled, msg
-        if not isinstance(cerr, type(terr)) and not isinstance(terr, type(cerr)):
-            return "exc_class", spelled, f"torch {type(terr).__name__} / {msg}"
-        return "equal", spelled, "both raise"
-    if terr is not None:
-        return "accepted_bad", spelled, f"torch {type(terr).__name__}: {str(terr)[:120]}"
+    got = error_outcome(terr, cerr, ordinary=ORDINARY)
+    if got is not None:
+        return got[0], spelled, got[1]
     bad = compare(t, c, "run") or compare(t_res, c_res, "resumed")
     if bad:
         return bad[0], spelled, bad[1]
@@ -297,26 +272,8 @@ def fuzz(n, seed=0, start=0):
     return [(i,) + classify(seed, i) for i in range(start, start + n)]
 
 
-def summarize(results, seed, examples=5, out=sys.stdout):
-    by = collections.Counter(r[1] for r in results)
-    print(f"{len(results)} trials, seed {seed}: " +
-          "  ".join(f"{c}={by[c]}" for c in ALL_CLASSES if by.get(c)), file=out)
-    for c in ALL_CLASSES:
-        if c in ("equal", "skip") or not by.get(c):
-            continue
-        print(f"\n== {c} ({by[c]})", file=out)
-        for i, cls, spelled, detail in [r for r in results if r[1] == c][:examples]:
-            print(f"  [{i}] {spelled}\n      -> {detail}", file=out)
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--start", type=int, default=0)
-    ap.add_argument("--examples", type=int, default=5)
-    a = ap.parse_args(argv)
-    summarize(fuzz(a.n, a.seed, a.start), a.seed, a.examples)
+    cli(__doc__, fuzz, ALL_CLASSES, "trials", 300, argv=argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,101 @@
+"""What the differential fuzzers in this folder share: the oracle imports, the classification of
+a pair of outcomes where either side raised, the printed summary and the command line.
+
+Each fuzzer produces rows ``(index, class, spelled call, detail)``; ``error_outcome`` decides
+the class when torch or Cadenza raised:
+
+  skip          torch raised something that is not an ordinary error (its own failure)
+  missing       Cadenza lacks the name or the argument (AttributeError, unexpected keyword)
+  crash         Cadenza raised something that is not an ordinary error
+  rejected      torch ran it, Cadenza raised
+  exc_class     both raised, classes unrelated
+  equal         both raised related classes ("both raise")
+  accepted_bad  torch raised, Cadenza ran it
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+import cadenza  # noqa: E402
+
+torch.set_num_threads(1)
+
+ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
+
+
+def error_outcome(terr, cerr, missing=True, ordinary=ORDINARY):
+    """(class, detail) when either side raised, else None (both ran: compare the results).
+    ``ordinary``: the exception classes that count as a refusal rather than a failure."""
+    if terr is not None and not isinstance(terr, ordinary):
+        return "skip", f"torch {type(terr).__name__}: {str(terr)[:100]}"
+    if cerr is not None:
+        msg = f"{type(cerr).__name__}: {str(cerr)[:160]}"
+        if missing and (isinstance(cerr, AttributeError) or "unexpected keyword" in str(cerr)):
+            return "missing", msg
+        if not isinstance(cerr, ordinary):
+            return "crash", msg
+        if terr is None:
+            return "rejected", msg
+        if not isinstance(cerr, type(terr)) and not isinstance(terr, type(cerr)):
+            return "exc_class", f"torch {type(terr).__name__}: {str(terr)[:80]} / {msg}"
+        return "equal", "both raise"
+    if terr is not None:
+        return "accepted_bad", f"torch {type(terr).__name__}: {str(terr)[:120]}"
+    return None
+
+
+def outcomes(run, *args):
+    """(result, exception) of ``run(torch, *args)`` and of ``run(cadenza, *args)``."""
+    out = []
+    for lib in (torch, cadenza):
+        try:
+            out.append((run(lib, *args), None))
+        except Exception as e:  # noqa: BLE001 - a refusal is data
+            out.append((None, e))
+    return out
+
+
+def summarize(rows, seed, classes, unit="calls", examples=4, group=None, out=sys.stdout):
+    """Counts per class, then up to ``examples`` rows of each bad class (per ``group(spelled)``
+    when given: one function's examples do not hide another's)."""
+    by = collections.Counter(r[1] for r in rows)
+    print(f"{len(rows)} {unit}, seed {seed}: " +
+          "  ".join(f"{c}={by[c]}" for c in classes if by.get(c)), file=out)
+    for c in classes:
+        if c in ("equal", "skip") or not by.get(c):
+            continue
+        print(f"\n== {c} ({by[c]})", file=out)
+        seen = collections.Counter()
+        for i, cls, spelled, detail in rows:
+            key = group(spelled) if group else None
+            if cls == c and seen[key] < examples:
+                seen[key] += 1
+                print(f"  [{i}] {spelled}\n      -> {detail}", file=out)
+
+
+def cli(doc, fuzz, classes, unit, default_n, names_flag=None, group=None, argv=None):
+    """The command line every fuzzer has: -n, --seed, --start, --examples (and a comma list of
+    names to restrict to, when ``names_flag`` is given)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("-n", type=int, default=default_n)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--examples", type=int, default=4)
+    if names_flag:
+        ap.add_argument(f"--{names_flag}", default=None, help="comma list to restrict to")
+    a = ap.parse_args(argv)
+    kw = {}
+    if names_flag and getattr(a, names_flag):
+        kw["names"] = getattr(a, names_flag).split(",")
+    rows = fuzz(a.n, a.seed, start=a.start, **kw)
+    summarize(rows, a.seed, classes, unit, a.examples, group)
