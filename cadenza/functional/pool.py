@@ -366,6 +366,56 @@ def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
     return _const(m.astype(dtype))
 
 
+def _aa_matrix(n, o, scale, align_corners, dtype, cubic):
+    """(o, n) matrix of torch's antialiased resampling along one dim (_upsample_*_aa): a
+    triangle (bilinear) or Keys cubic (a = -0.5) filter centred on scale (dst + 1/2), its
+    support widened by the downsampling factor, the taps' weights normalised to sum 1."""
+    if align_corners:
+        scale = (n - 1) / (o - 1) if o > 1 else 0.0
+    half = 2.0 if cubic else 1.0
+    support = half * scale if scale >= 1.0 else half
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+    m = np.zeros((o, n), dtype=np.float64)
+    for i in range(o):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)    # C casts truncate toward zero
+        hi = min(int(center + support + 0.5), n)
+        x = np.abs((np.arange(lo, hi, dtype=np.float64) - center + 0.5) * inv)
+        if cubic:
+            a = -0.5
+            w = np.where(x < 1.0, ((a + 2.0) * x - (a + 3.0)) * x * x + 1,
+                         np.where(x < 2.0, (((x - 5) * x + 8) * x - 4) * a, 0.0))
+        else:
+            w = np.maximum(1.0 - x, 0.0)
+        total = w.sum()
+        m[i, lo:hi] = w / total if total != 0.0 else w
+    return _const(m.astype(dtype))
+
+
+def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
+    """torch's antialiased bilinear/bicubic: one _aa_matrix product per axis, with two quirks
+    of torch 2.13's forward kept (its backward is the plain transpose of the matrices, so the
+    forward values are overridden under a detach, leaving those gradients): an axis whose
+    size does not change is copied even when a scale_factor would move the samples, and an
+    output width of 1 with a new height repeats the first output row down the column."""
+    dt = x._data.dtype
+    (H, W), (oh, ow) = spatial, out
+    mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, dt,
+                       cubic=mode == "bicubic")
+            for n, o, sc in zip(spatial, out, scales)]
+    y = ops.matmul(mats[0], ops.matmul(x, mats[1].transpose(0, 1)))
+    seen = x
+    if W != ow:
+        seen = ops.matmul(seen, mats[1].transpose(0, 1))
+    if H != oh:
+        seen = ops.matmul(mats[0], seen)
+        if ow == 1:
+            seen = seen[..., :1, :].expand(*seen.shape)
+    if H == oh or W == ow or ow == 1:   # what torch shows differs from the products
+        y = y + (seen - y).detach()
+    return y
+
+
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
@@ -381,8 +431,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                          f"dims, got {fmt_shape(input.shape)}")
     nd = input.ndim - 2
     spatial = tuple(input.shape[2:])
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
     if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
@@ -428,6 +479,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                              f"got input {fmt_shape(input.shape)}")
         dt = input._data.dtype
         weights = _cubic_matrix if mode == "bicubic" else _linear_matrix
+        if antialias:
+            return _interpolate_aa(input, spatial, out, scales, mode, bool(align_corners))
         for i, (n, o) in enumerate(zip(spatial, out)):
             sc = scales[i] if scales[i] is not None else n / o
             m = weights(n, o, sc, bool(align_corners), dt)  # (o, n)

