@@ -342,6 +342,17 @@ def _linear_matrix(n, o, scale, align_corners, dtype):
     return _const(m.astype(dtype))
 
 
+def _cubic_weights(t, A=-0.75):
+    """The four cubic-convolution weights (Keys) of taps -1, 0, 1, 2 at offset t in [0, 1)
+    (arrays or tensors: grid_sample's bicubic differentiates them)."""
+    def near(x):   # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):    # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
 def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
     """(o, n) matrix of bicubic (Keys, a = -0.75) interpolation weights along one dim, as
     torch's: src = (dst + 1/2) scale - 1/2 (not clamped) or dst (n - 1) / (o - 1); the four
@@ -352,14 +363,7 @@ def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
     else:
         src = (dst + 0.5) * scale - 0.5
     i0 = np.floor(src).astype(np.int64)
-    t = src - i0
-
-    def near(x):   # |x| <= 1
-        return ((A + 2) * x - (A + 3)) * x * x + 1
-
-    def far(x):    # 1 < |x| < 2
-        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
-    taps = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    taps = _cubic_weights(src - i0, A)
     m = np.zeros((o, n), dtype=np.float64)
     for k, w in zip(range(-1, 3), taps):
         np.add.at(m, (np.arange(o), np.clip(i0 + k, 0, n - 1)), w)

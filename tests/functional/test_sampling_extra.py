@@ -52,3 +52,42 @@ def test_interpolate_antialias_refusals():
             F.interpolate(cadenza.ones(*args[0]), antialias=True, **args[1])
         with pytest.raises(ValueError, match="Anti-alias option is restricted"):
             TF.interpolate(torch.ones(*args[0]), antialias=True, **args[1])
+
+
+def _gs_cases():
+    r = np.random.default_rng(1)
+    cases = []
+    for k in range(72):
+        d3 = k % 3 == 0
+        mode = ("bilinear", "nearest")[k % 2] if d3 else ("bilinear", "nearest", "bicubic")[k % 3]
+        if not d3 and k % 4 == 1:
+            mode = "bicubic"
+        kw = {"mode": mode, "padding_mode": ("zeros", "border", "reflection")[k // 2 % 3],
+              "align_corners": bool(k // 6 % 2)}
+        sp = [int(v) for v in r.integers(1, 6, 3 if d3 else 2)]
+        osp = [int(v) for v in r.integers(1, 4, 3 if d3 else 2)]
+        cases.append(([2, 2] + sp, [2] + osp + [len(sp)], kw))
+    return cases
+
+
+@pytest.mark.parametrize("xshape,gshape,kw", _gs_cases())
+def test_grid_sample_bicubic_and_volumetric(xshape, gshape, kw):
+    r = np.random.default_rng(len(xshape) * 100 + gshape[1])
+    x, g = r.standard_normal(xshape), r.uniform(-2.5, 2.5, gshape)
+    check(lambda a, b: F.grid_sample(a, b, **kw), lambda a, b: TF.grid_sample(a, b, **kw),
+          x, g, atol=1e-10, rtol=1e-10)
+    check(lambda a, b: F.grid_sample(a, b, **kw), lambda a, b: TF.grid_sample(a, b, **kw),
+          x.astype(np.float32), g.astype(np.float32), grad=False, atol=1e-5, rtol=1e-5)
+
+
+def test_grid_sample_errors():
+    import cadenza
+    for xs, gs, kw, msg in [((1, 1, 2, 2, 2), (1, 1, 1, 1, 3), dict(mode="bicubic"),
+                             "bicubic interpolation only supports 4D"),
+                            ((1, 1, 2, 2, 2), (1, 1, 1, 2), {}, "same number of dimensions"),
+                            ((1, 1, 2, 2, 2), (1, 1, 1, 1, 2), {}, "size 3 in last"),
+                            ((1, 1, 2, 2, 2), (2, 1, 1, 1, 3), {}, "same batch size")]:
+        with pytest.raises(RuntimeError, match=msg):
+            F.grid_sample(cadenza.ones(*xs), cadenza.zeros(*gs), align_corners=False, **kw)
+        with pytest.raises(RuntimeError):
+            TF.grid_sample(torch.ones(*xs), torch.zeros(*gs), align_corners=False, **kw)

@@ -30,7 +30,7 @@ ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "rejected", "crash")
 # (function, message fragment): refusals of features Cadenza does not have yet, reported by the
 # CI slice but not failed
-UNSUPPORTED = [("grid_sample", "not supported by Cadenza yet")]
+UNSUPPORTED: list = []
 ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "missing", "accepted_bad",
                "rejected", "exc_class", "crash", "skip")
 
