@@ -370,13 +370,13 @@ def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
     return _const(m.astype(dtype))
 
 
-def _aa_matrix(n, o, scale, align_corners, dtype, cubic):
+def _aa_matrix(n, o, scale, align_corners, dtype, mode):
     """(o, n) matrix of torch's antialiased resampling along one dim (_upsample_*_aa): a
     triangle (bilinear) or Keys cubic (a = -0.5) filter centred on scale (dst + 1/2), its
     support widened by the downsampling factor, the taps' weights normalised to sum 1."""
     if align_corners:
         scale = (n - 1) / (o - 1) if o > 1 else 0.0
-    half = 2.0 if cubic else 1.0
+    half = {"bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}[mode]
     support = half * scale if scale >= 1.0 else half
     inv = 1.0 / scale if scale >= 1.0 else 1.0
     m = np.zeros((o, n), dtype=np.float64)
@@ -385,7 +385,9 @@ def _aa_matrix(n, o, scale, align_corners, dtype, cubic):
         lo = max(int(center - support + 0.5), 0)    # C casts truncate toward zero
         hi = min(int(center + support + 0.5), n)
         x = np.abs((np.arange(lo, hi, dtype=np.float64) - center + 0.5) * inv)
-        if cubic:
+        if mode == "lanczos":     # Lanczos-3: sinc(x) sinc(x / 3) on |x| < 3
+            w = np.where(x < 3.0, np.sinc(x) * np.sinc(x / 3), 0.0)
+        elif mode == "bicubic":
             a = -0.5
             w = np.where(x < 1.0, ((a + 2.0) * x - (a + 3.0)) * x * x + 1,
                          np.where(x < 2.0, (((x - 5) * x + 8) * x - 4) * a, 0.0))
@@ -404,8 +406,7 @@ def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
     output width of 1 with a new height repeats the first output row down the column."""
     dt = x._data.dtype
     (H, W), (oh, ow) = spatial, out
-    mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, dt,
-                       cubic=mode == "bicubic")
+    mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, dt, mode)
             for n, o, sc in zip(spatial, out, scales)]
     y = ops.matmul(mats[0], ops.matmul(x, mats[1].transpose(0, 1)))
     seen = x
@@ -435,7 +436,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                          f"dims, got {fmt_shape(input.shape)}")
     nd = input.ndim - 2
     spatial = tuple(input.shape[2:])
-    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
     if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
@@ -454,6 +455,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             raise ValueError(f"interpolate: expected {nd} scale factors, got {scale_factor}")
         out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
         scales = [None] * nd if recompute_scale_factor else [1.0 / f for f in sf]
+    if mode == "lanczos" and nd == 2:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     if any(o <= 0 for o in out):
         raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, "
                            f"got input {tuple(spatial)} and output {out}")
@@ -476,7 +482,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             idx = np.minimum(np.floor(dst * sc).astype(np.int64), n - 1)
             x = x.index_select(2 + i, _const(idx))
         return x
-    if mode in _LINEAR or mode == "bicubic":
+    if mode in _LINEAR or mode in ("bicubic", "lanczos"):
         want = _LINEAR.get(mode, 2)
         if want != nd:
             raise ValueError(f"interpolate: mode={mode!r} expects {want} spatial dims, "
@@ -498,7 +504,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return x
     raise NotImplementedError(f"interpolate: mode={mode!r} is not supported; expected "
                               "'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', "
-                              "'trilinear' or 'area'")
+                              "'lanczos', 'trilinear' or 'area'")
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

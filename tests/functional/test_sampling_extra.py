@@ -14,11 +14,12 @@ from functional_helpers import check
 def _aa_cases():
     r = np.random.default_rng(0)
     cases = []
-    for k in range(60):
+    for k in range(90):
         H, W = (int(v) for v in r.integers(1, 10, 2))
-        kw = {"mode": ("bilinear", "bicubic")[k % 2], "align_corners": bool(k // 2 % 2),
+        mode = ("bilinear", "bicubic", "lanczos")[k % 3]
+        kw = {"mode": mode, "align_corners": bool(k // 3 % 2) and mode != "lanczos",
               "antialias": True}
-        if k % 3:
+        if k % 5:
             kw["size"] = tuple(int(v) for v in r.integers(1, 10, 2))
         else:
             kw["scale_factor"] = tuple(float(v) for v in r.uniform(0.3, 2.2, 2))
@@ -30,7 +31,8 @@ def _aa_cases():
     cases += [((1, 2, 5, 11), dict(mode="bilinear", scale_factor=(0.83, 1.02), antialias=True)),
               ((1, 1, 8, 9), dict(mode="bicubic", size=(9, 1), antialias=True,
                                   align_corners=True)),
-              ((1, 1, 4, 1), dict(mode="bilinear", size=(2, 1), antialias=True))]
+              ((1, 1, 4, 1), dict(mode="bilinear", size=(2, 1), antialias=True)),
+              ((1, 1, 6, 7), dict(mode="lanczos", size=(4, 1), antialias=True))]
     return cases
 
 
@@ -52,6 +54,11 @@ def test_interpolate_antialias_refusals():
             F.interpolate(cadenza.ones(*args[0]), antialias=True, **args[1])
         with pytest.raises(ValueError, match="Anti-alias option is restricted"):
             TF.interpolate(torch.ones(*args[0]), antialias=True, **args[1])
+    x = cadenza.ones(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
+        F.interpolate(x, size=2, mode="lanczos")
+    with pytest.raises(ValueError, match="Lanczos mode does not support align_corners=True"):
+        F.interpolate(x, size=2, mode="lanczos", antialias=True, align_corners=True)
 
 
 def _gs_cases():

@@ -324,7 +324,8 @@ _INTERP = [dict(scale_factor=2), dict(size=(5, 3)), dict(scale_factor=(1.5, 0.5)
            dict(size=(3, 2), mode="bilinear", antialias=True),
            dict(scale_factor=0.5, mode="bicubic", antialias=True),
            dict(size=(2, 3), mode="bicubic", align_corners=True, antialias=True),
-           dict(size=(6, 7), mode="bilinear", antialias=True)]
+           dict(size=(6, 7), mode="bilinear", antialias=True),
+           dict(size=(3, 2), mode="lanczos", antialias=True)]
 add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear")] +
        [S(m(2, 3, 4, 5), **kw) for kw in _INTERP] +
        [S(m(2, 3, 4), size=7, mode="linear"),
