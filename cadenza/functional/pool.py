@@ -398,6 +398,25 @@ def _aa_matrix(n, o, scale, align_corners, dtype, mode):
     return _const(m.astype(dtype))
 
 
+def _aa_uint8(x, mats, do_w, do_h):
+    """torch's uint8 antialiased resampling: weights as int16 at the most bits that keep the
+    largest below 2**15, integer sums rounded (+ half, arithmetic shift) and clamped to
+    0..255 after each pass (width, then height)."""
+    def one_pass(v, m):    # v (..., n) uint8, m (o, n) float64 -> (..., o) uint8
+        bits = 0
+        while bits < 22 and int(0.5 + m.max() * (1 << (bits + 1))) < (1 << 15):
+            bits += 1
+        w = m * (1 << bits)
+        w = np.where(w < 0, w - 0.5, w + 0.5).astype(np.int16).astype(np.int64)
+        acc = v.astype(np.int64) @ w.T + (1 << (bits - 1))
+        return np.clip(acc >> bits, 0, 255).astype(np.uint8)
+    if do_w:
+        x = one_pass(x, mats[1])
+    if do_h:
+        x = np.swapaxes(one_pass(np.swapaxes(x, -1, -2), mats[0]), -1, -2)
+    return np.ascontiguousarray(x)
+
+
 def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
     """torch's antialiased bilinear/bicubic: one _aa_matrix product per axis, with two quirks
     of torch 2.13's forward kept (its backward is the plain transpose of the matrices, so the
@@ -406,6 +425,10 @@ def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
     output width of 1 with a new height repeats the first output row down the column."""
     dt = x._data.dtype
     (H, W), (oh, ow) = spatial, out
+    if dt == np.uint8:
+        mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, np.float64,
+                           mode)._data for n, o, sc in zip(spatial, out, scales)]
+        return _const(_aa_uint8(np.asarray(x._data), mats, W != ow, H != oh))
     mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, dt, mode)
             for n, o, sc in zip(spatial, out, scales)]
     y = ops.matmul(mats[0], ops.matmul(x, mats[1].transpose(0, 1)))

@@ -98,3 +98,16 @@ def test_grid_sample_errors():
             F.grid_sample(cadenza.ones(*xs), cadenza.zeros(*gs), align_corners=False, **kw)
         with pytest.raises(RuntimeError):
             TF.grid_sample(torch.ones(*xs), torch.zeros(*gs), align_corners=False, **kw)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
+def test_interpolate_antialias_uint8_bit_exact(mode):
+    import cadenza
+    r = np.random.default_rng(3)
+    for _ in range(20):
+        H, W = (int(v) for v in r.integers(1, 30, 2))
+        x = r.integers(0, 256, (2, 3, H, W)).astype(np.uint8)
+        kw = dict(mode=mode, antialias=True, size=tuple(int(v) for v in r.integers(1, 40, 2)))
+        out = F.interpolate(cadenza.tensor(x), **kw)
+        assert out.dtype == cadenza.uint8
+        np.testing.assert_array_equal(out.numpy(), TF.interpolate(torch.tensor(x), **kw).numpy())
