@@ -514,6 +514,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         weights = _cubic_matrix if mode == "bicubic" else _linear_matrix
         if antialias:
             return _interpolate_aa(input, spatial, out, scales, mode, bool(align_corners))
+        if mode == "bilinear" and dt == np.uint8:   # torch's integer kernel, as antialias's
+            mats = [_linear_matrix(n, o, sc if sc is not None else n / o, bool(align_corners),
+                                   np.float64)._data for n, o, sc in zip(spatial, out, scales)]
+            return _const(_aa_uint8(np.asarray(input._data), mats, spatial[1] != out[1],
+                                    spatial[0] != out[0]))
         for i, (n, o) in enumerate(zip(spatial, out)):
             sc = scales[i] if scales[i] is not None else n / o
             m = weights(n, o, sc, bool(align_corners), dt)  # (o, n)

@@ -111,3 +111,19 @@ def test_interpolate_antialias_uint8_bit_exact(mode):
         out = F.interpolate(cadenza.tensor(x), **kw)
         assert out.dtype == cadenza.uint8
         np.testing.assert_array_equal(out.numpy(), TF.interpolate(torch.tensor(x), **kw).numpy())
+
+
+def test_interpolate_bilinear_uint8_bit_exact():
+    import cadenza
+    r = np.random.default_rng(4)
+    for k in range(30):
+        H, W = (int(v) for v in r.integers(1, 30, 2))
+        x = r.integers(0, 256, (2, 3, H, W)).astype(np.uint8)
+        kw = dict(mode="bilinear", align_corners=bool(k % 2))
+        if k % 3:
+            kw["size"] = tuple(int(v) for v in r.integers(1, 40, 2))
+        else:
+            kw["scale_factor"] = 1.7
+        out = F.interpolate(cadenza.tensor(x), **kw)
+        assert out.dtype == cadenza.uint8
+        np.testing.assert_array_equal(out.numpy(), TF.interpolate(torch.tensor(x), **kw).numpy())
