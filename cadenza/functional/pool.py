@@ -342,6 +342,17 @@ def _linear_matrix(n, o, scale, align_corners, dtype):
     return _const(m.astype(dtype))
 
 
+def _cubic_weights(t, A=-0.75):
+    """The four cubic-convolution weights (Keys) of taps -1, 0, 1, 2 at offset t in [0, 1)
+    (arrays or tensors: grid_sample's bicubic differentiates them)."""
+    def near(x):   # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):    # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
 def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
     """(o, n) matrix of bicubic (Keys, a = -0.75) interpolation weights along one dim, as
     torch's: src = (dst + 1/2) scale - 1/2 (not clamped) or dst (n - 1) / (o - 1); the four
@@ -352,18 +363,85 @@ def _cubic_matrix(n, o, scale, align_corners, dtype, A=-0.75):
     else:
         src = (dst + 0.5) * scale - 0.5
     i0 = np.floor(src).astype(np.int64)
-    t = src - i0
-
-    def near(x):   # |x| <= 1
-        return ((A + 2) * x - (A + 3)) * x * x + 1
-
-    def far(x):    # 1 < |x| < 2
-        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
-    taps = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    taps = _cubic_weights(src - i0, A)
     m = np.zeros((o, n), dtype=np.float64)
     for k, w in zip(range(-1, 3), taps):
         np.add.at(m, (np.arange(o), np.clip(i0 + k, 0, n - 1)), w)
     return _const(m.astype(dtype))
+
+
+def _aa_matrix(n, o, scale, align_corners, dtype, mode):
+    """(o, n) matrix of torch's antialiased resampling along one dim (_upsample_*_aa): a
+    triangle (bilinear) or Keys cubic (a = -0.5) filter centred on scale (dst + 1/2), its
+    support widened by the downsampling factor, the taps' weights normalised to sum 1."""
+    if align_corners:
+        scale = (n - 1) / (o - 1) if o > 1 else 0.0
+    half = {"bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}[mode]
+    support = half * scale if scale >= 1.0 else half
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+    m = np.zeros((o, n), dtype=np.float64)
+    for i in range(o):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)    # C casts truncate toward zero
+        hi = min(int(center + support + 0.5), n)
+        x = np.abs((np.arange(lo, hi, dtype=np.float64) - center + 0.5) * inv)
+        if mode == "lanczos":     # Lanczos-3: sinc(x) sinc(x / 3) on |x| < 3
+            w = np.where(x < 3.0, np.sinc(x) * np.sinc(x / 3), 0.0)
+        elif mode == "bicubic":
+            a = -0.5
+            w = np.where(x < 1.0, ((a + 2.0) * x - (a + 3.0)) * x * x + 1,
+                         np.where(x < 2.0, (((x - 5) * x + 8) * x - 4) * a, 0.0))
+        else:
+            w = np.maximum(1.0 - x, 0.0)
+        total = w.sum()
+        m[i, lo:hi] = w / total if total != 0.0 else w
+    return _const(m.astype(dtype))
+
+
+def _aa_uint8(x, mats, do_w, do_h):
+    """torch's uint8 antialiased resampling: weights as int16 at the most bits that keep the
+    largest below 2**15, integer sums rounded (+ half, arithmetic shift) and clamped to
+    0..255 after each pass (width, then height)."""
+    def one_pass(v, m):    # v (..., n) uint8, m (o, n) float64 -> (..., o) uint8
+        bits = 0
+        while bits < 22 and int(0.5 + m.max() * (1 << (bits + 1))) < (1 << 15):
+            bits += 1
+        w = m * (1 << bits)
+        w = np.where(w < 0, w - 0.5, w + 0.5).astype(np.int16).astype(np.int64)
+        acc = v.astype(np.int64) @ w.T + (1 << (bits - 1))
+        return np.clip(acc >> bits, 0, 255).astype(np.uint8)
+    if do_w:
+        x = one_pass(x, mats[1])
+    if do_h:
+        x = np.swapaxes(one_pass(np.swapaxes(x, -1, -2), mats[0]), -1, -2)
+    return np.ascontiguousarray(x)
+
+
+def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
+    """torch's antialiased bilinear/bicubic: one _aa_matrix product per axis, with two quirks
+    of torch 2.13's forward kept (its backward is the plain transpose of the matrices, so the
+    forward values are overridden under a detach, leaving those gradients): an axis whose
+    size does not change is copied even when a scale_factor would move the samples, and an
+    output width of 1 with a new height repeats the first output row down the column."""
+    dt = x._data.dtype
+    (H, W), (oh, ow) = spatial, out
+    if dt == np.uint8:
+        mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, np.float64,
+                           mode)._data for n, o, sc in zip(spatial, out, scales)]
+        return _const(_aa_uint8(np.asarray(x._data), mats, W != ow, H != oh))
+    mats = [_aa_matrix(n, o, sc if sc is not None else n / o, align_corners, dt, mode)
+            for n, o, sc in zip(spatial, out, scales)]
+    y = ops.matmul(mats[0], ops.matmul(x, mats[1].transpose(0, 1)))
+    seen = x
+    if W != ow:
+        seen = ops.matmul(seen, mats[1].transpose(0, 1))
+    if H != oh:
+        seen = ops.matmul(mats[0], seen)
+        if ow == 1:
+            seen = seen[..., :1, :].expand(*seen.shape)
+    if H == oh or W == ow or ow == 1:   # what torch shows differs from the products
+        y = y + (seen - y).detach()
+    return y
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
@@ -381,8 +459,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                          f"dims, got {fmt_shape(input.shape)}")
     nd = input.ndim - 2
     spatial = tuple(input.shape[2:])
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
     if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
@@ -399,6 +478,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             raise ValueError(f"interpolate: expected {nd} scale factors, got {scale_factor}")
         out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
         scales = [None] * nd if recompute_scale_factor else [1.0 / f for f in sf]
+    if mode == "lanczos" and nd == 2:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     if any(o <= 0 for o in out):
         raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, "
                            f"got input {tuple(spatial)} and output {out}")
@@ -421,13 +505,20 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             idx = np.minimum(np.floor(dst * sc).astype(np.int64), n - 1)
             x = x.index_select(2 + i, _const(idx))
         return x
-    if mode in _LINEAR or mode == "bicubic":
+    if mode in _LINEAR or mode in ("bicubic", "lanczos"):
         want = _LINEAR.get(mode, 2)
         if want != nd:
             raise ValueError(f"interpolate: mode={mode!r} expects {want} spatial dims, "
                              f"got input {fmt_shape(input.shape)}")
         dt = input._data.dtype
         weights = _cubic_matrix if mode == "bicubic" else _linear_matrix
+        if antialias:
+            return _interpolate_aa(input, spatial, out, scales, mode, bool(align_corners))
+        if mode == "bilinear" and dt == np.uint8:   # torch's integer kernel, as antialias's
+            mats = [_linear_matrix(n, o, sc if sc is not None else n / o, bool(align_corners),
+                                   np.float64)._data for n, o, sc in zip(spatial, out, scales)]
+            return _const(_aa_uint8(np.asarray(input._data), mats, spatial[1] != out[1],
+                                    spatial[0] != out[0]))
         for i, (n, o) in enumerate(zip(spatial, out)):
             sc = scales[i] if scales[i] is not None else n / o
             m = weights(n, o, sc, bool(align_corners), dt)  # (o, n)
@@ -441,7 +532,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return x
     raise NotImplementedError(f"interpolate: mode={mode!r} is not supported; expected "
                               "'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', "
-                              "'trilinear' or 'area'")
+                              "'lanczos', 'trilinear' or 'area'")
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -1,14 +1,17 @@
 """Spatial transformer sampling (``affine_grid`` and ``grid_sample``) as composites: the
 sampling grid is an affine map of a base grid (one matmul), and sampling gathers the corner
-pixels with bilinear (or nearest) weights, so gradients reach both the input and the grid."""
+pixels (4-d or 5-d) with bilinear/trilinear, nearest or bicubic weights, so gradients reach
+both the input and the grid."""
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
 from .. import ops
 from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, fmt_shape
-from .pool import _const
+from .pool import _const, _cubic_weights
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -85,11 +88,23 @@ def _source(c, n, padding_mode, align_corners):
     return c
 
 
+def _pad_taps(c, n, padding_mode, align_corners):
+    """torch's compute_coordinates for the integer taps of bicubic sampling (no gradient)."""
+    if padding_mode == "border":
+        return ops.clamp(c, 0, n - 1)
+    if padding_mode == "reflection":
+        c = _reflect(c, 0, 2 * (n - 1)) if align_corners else _reflect(c, -1, 2 * n - 1)
+        return ops.clamp(c, 0, n - 1)
+    return c
+
+
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
                 padding_mode: str = "zeros", align_corners=None) -> Tensor:
     """Sample (N, C, H, W) at the normalised (x, y) locations of ``grid`` (N, Ho, Wo, 2)
-    ([-1, 1] spans the input; align_corners puts -1 / 1 on the corner pixels' centres):
-    'bilinear' or 'nearest', outside points from 'zeros', 'border' or 'reflection' padding.
+    (or (N, C, D, H, W) at (x, y, z) of (N, Do, Ho, Wo, 3)); [-1, 1] spans the input,
+    align_corners puts -1 / 1 on the corner pixels' centres: 'bilinear' (trilinear in 3-d),
+    'nearest' or 'bicubic' (4-d only; cubic convolution A = -0.75 on a 4x4 neighbourhood),
+    outside points from 'zeros', 'border' or 'reflection' padding.
 
     >>> x = cadenza.arange(4.0).reshape(1, 1, 2, 2)
     >>> grid_sample(x, cadenza.zeros(1, 1, 1, 2), align_corners=True)
@@ -101,38 +116,60 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     if padding_mode not in GRID_SAMPLE_PADDING_MODES:
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or \
-            grid.shape[0] != input.shape[0]:
-        if input.ndim == 5:
-            raise NotImplementedError("grid_sample: 5-d (volumetric) inputs are not supported "
-                                      "by Cadenza yet; 4-d (N, C, H, W) inputs are")
-        raise ShapeError(f"grid_sample: expected input (N, C, H, W) and grid (N, Ho, Wo, 2), "
-                         f"got {fmt_shape(input.shape)} and {fmt_shape(grid.shape)}")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode='bicubic' is not supported by Cadenza "
-                                  "yet; use 'bilinear' or 'nearest'")
+    shapes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
+        raise ShapeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
+                         f"of dimensions, but got {shapes}")
+    nd = input.ndim - 2
+    if grid.shape[-1] != nd:
+        raise ShapeError(f"grid_sampler(): expected grid to have size {nd} in last "
+                         f"dimension, but got grid with sizes {list(grid.shape)}")
+    if grid.shape[0] != input.shape[0]:
+        raise ShapeError(f"grid_sampler(): expected grid and input to have same batch size, "
+                         f"but got {shapes}")
+    if mode == "bicubic" and nd == 3:
+        raise ShapeError("grid_sampler(): bicubic interpolation only supports 4D input")
     ac = bool(align_corners)
-    N, C, H, W = input.shape
-    Ho, Wo = grid.shape[1], grid.shape[2]
-    x = _source(grid[..., 0], W, padding_mode, ac)                   # (N, Ho, Wo)
-    y = _source(grid[..., 1], H, padding_mode, ac)
-    flat = input.reshape(N, C, H * W)
+    N, C = input.shape[:2]
+    sizes = tuple(input.shape[2:])[::-1]                  # (W, H[, D]): grid's coordinate order
+    out_sp = tuple(grid.shape[1:-1])
+    P = int(np.prod(out_sp))
+    flat = input.reshape(N, C, -1)
 
-    def pick(ix, iy):
-        """input at integer (ix, iy) (float tensors), zero outside."""
-        inside = (ix >= 0) & (ix <= W - 1) & (iy >= 0) & (iy <= H - 1)
-        idx = (ops.clamp(iy, 0, H - 1) * W + ops.clamp(ix, 0, W - 1)).long()
-        idx = idx.reshape(N, 1, Ho * Wo).expand(N, C, Ho * Wo)
-        v = ops.gather(flat, 2, idx).reshape(N, C, Ho, Wo)
+    def pick(coords):
+        """input at integer coordinates (float tensors (N, *out), x first), zero outside."""
+        inside, idx, stride = None, 0, 1
+        for c, n in zip(coords, sizes):
+            ok = (c >= 0) & (c <= n - 1)
+            inside = ok if inside is None else inside & ok
+            idx = idx + ops.clamp(c, 0, n - 1) * stride
+            stride *= n
+        idx = idx.long().reshape(N, 1, P).expand(N, C, P)
+        v = ops.gather(flat, 2, idx).reshape(N, C, *out_sp)
         return ops.where(inside.unsqueeze(1), v, 0.0)
 
+    if mode == "bicubic":
+        src = [_unnormalize(grid[..., k], n, ac) for k, n in enumerate(sizes)]
+        base = [ops.floor(c.detach()) for c in src]
+        wts = [_cubic_weights(c - b) for c, b in zip(src, base)]
+        taps = [[_pad_taps(b + k, n, padding_mode, ac) for k in range(-1, 3)]
+                for b, n in zip(base, sizes)]
+        out = 0
+        for j in range(4):
+            for i in range(4):
+                out = out + pick((taps[0][i], taps[1][j])) * (wts[0][i] * wts[1][j]).unsqueeze(1)
+        return out
+    src = [_source(grid[..., k], n, padding_mode, ac) for k, n in enumerate(sizes)]
     if mode == "nearest":
         # the grid gets a zero gradient (as torch's), not none
-        return pick(ops.round(x.detach()), ops.round(y.detach())) + (x.sum() + y.sum()) * 0
-    x0, y0 = ops.floor(x.detach()), ops.floor(y.detach())
-    wx1, wy1 = x - x0, y - y0
-    wx0, wy0 = 1 - wx1, 1 - wy1
-    out = pick(x0, y0) * (wx0 * wy0).unsqueeze(1)
-    out = out + pick(x0 + 1, y0) * (wx1 * wy0).unsqueeze(1)
-    out = out + pick(x0, y0 + 1) * (wx0 * wy1).unsqueeze(1)
-    return out + pick(x0 + 1, y0 + 1) * (wx1 * wy1).unsqueeze(1)
+        return pick([ops.round(c.detach()) for c in src]) + sum(c.sum() for c in src) * 0
+    lo = [ops.floor(c.detach()) for c in src]
+    hi_w = [c - f for c, f in zip(src, lo)]
+    out = 0
+    for corner in itertools.product((0, 1), repeat=nd):
+        w = None
+        for k, b in enumerate(corner):
+            wk = hi_w[k] if b else 1 - hi_w[k]
+            w = wk if w is None else w * wk
+        out = out + pick([f + b for f, b in zip(lo, corner)]) * w.unsqueeze(1)
+    return out

@@ -16,8 +16,7 @@ from _diff import cadenza, cli, error_outcome, torch  # noqa: E402
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "rejected", "crash")
 # (function, message fragment): refusals of features Cadenza does not have yet, reported by the
 # CI slice but not failed
-UNSUPPORTED = [("interpolate", "antialias=True is not supported"),
-               ("grid_sample", "not supported by Cadenza yet")]
+UNSUPPORTED: list = []
 ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "missing", "accepted_bad",
                "rejected", "exc_class", "crash", "skip")
 
@@ -97,15 +96,16 @@ def _affine_grid(rng, c, p):
 
 @spec("interpolate")
 def _interpolate(rng, c, p):
-    mode = c(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"])
-    dims = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+    mode = c(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area",
+              "lanczos"])
+    dims = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3, "lanczos": 2}
     d = dims.get(mode, int(rng.integers(1, 4)))
     x = rng.standard_normal([int(rng.integers(1, 3)), int(rng.integers(1, 3))] +
                             [int(rng.integers(1, 7)) for _ in range(d)])
     kw = {"mode": mode}
-    if mode in ("linear", "bilinear", "bicubic", "trilinear"):
-        kw["align_corners"] = p()
-        if mode in ("bilinear", "bicubic") and p(0.25):
+    if mode in ("linear", "bilinear", "bicubic", "trilinear", "lanczos"):
+        kw["align_corners"] = p(0.1 if mode == "lanczos" else 0.5)
+        if mode in ("bilinear", "bicubic", "lanczos") and p(0.9 if mode == "lanczos" else 0.25):
             kw["antialias"] = True
     if p(0.5):
         kw["size"] = [int(rng.integers(1, 8)) for _ in range(d)] if p(0.7) or d > 1 else \

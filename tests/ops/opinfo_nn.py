@@ -320,7 +320,12 @@ _INTERP = [dict(scale_factor=2), dict(size=(5, 3)), dict(scale_factor=(1.5, 0.5)
            dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True),
            dict(size=(2, 3), mode="area"), dict(scale_factor=2, mode="bicubic"),
            dict(size=(5, 7), mode="bicubic", align_corners=True),
-           dict(size=(3, 2), mode="bicubic")]
+           dict(size=(3, 2), mode="bicubic"),
+           dict(size=(3, 2), mode="bilinear", antialias=True),
+           dict(scale_factor=0.5, mode="bicubic", antialias=True),
+           dict(size=(2, 3), mode="bicubic", align_corners=True, antialias=True),
+           dict(size=(6, 7), mode="bilinear", antialias=True),
+           dict(size=(3, 2), mode="lanczos", antialias=True)]
 add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear")] +
        [S(m(2, 3, 4, 5), **kw) for kw in _INTERP] +
        [S(m(2, 3, 4), size=7, mode="linear"),
@@ -341,9 +346,19 @@ add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear
         S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection"),
         S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection",
           align_corners=True)], check_limit=30),
+    nn("grid_sample:bicubic", lambda m: [
+        S(m(1, 2, 4, 5), m(1, 3, 2, 2, low=-1.2, high=1.2), mode="bicubic", padding_mode=p,
+          align_corners=ac) for p in ("zeros", "border", "reflection") for ac in (False, True)],
+       check_limit=80),
+    nn("grid_sample:3d", lambda m: [
+        S(m(1, 2, 3, 4, 2), m(1, 2, 2, 2, 3, low=-1.2, high=1.2), padding_mode=p,
+          align_corners=ac) for p in ("zeros", "border", "reflection") for ac in (False, True)],
+       check_limit=80),
     # nearest: piecewise constant in the grid (no finite differences across a rounding)
     nn("grid_sample:nearest", lambda m: [
         S(m(1, 2, 3, 4), m(1, 3, 2, 2, low=-1.2, high=1.2), mode="nearest", padding_mode=p)
+        .const(1) for p in ("zeros", "border", "reflection")] + [
+        S(m(1, 2, 3, 2, 4), m(1, 2, 2, 2, 3, low=-1.2, high=1.2), mode="nearest", padding_mode=p)
         .const(1) for p in ("zeros", "border", "reflection")], check_limit=40),
     nn("pixel_shuffle", lambda m: [S(m(1, 4, 2, 3), 2), S(m(2, 8, 3, 4), 2), S(m(9, 2, 1), 3)]),
     nn("pixel_unshuffle", lambda m: [S(m(1, 1, 4, 2), 2), S(m(2, 1, 4, 6), 2)]),
