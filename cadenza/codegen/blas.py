@@ -28,11 +28,11 @@ OpenBLAS's own threads; ``CADENZA_GEMM_SPLIT=1`` splits it in row blocks over th
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 
 import numpy as np
 
+from ..backend import openblas
 from ..backend.cbuild import pool_stats
 from ..backend.cpool import POOL_HEADER
 from . import cache
@@ -106,18 +106,6 @@ CZ_GEMM(cz_gemm_f64, double, cz_dgemm)
 """
 
 _state: dict = {}
-# (sgemm, dgemm) symbol names by build: scipy-openblas (NumPy's wheels), plain OpenBLAS
-_SYMBOLS = [("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", 64),
-            ("cblas_sgemm64_", "cblas_dgemm64_", 64),
-            ("scipy_cblas_sgemm", "scipy_cblas_dgemm", 32),
-            ("cblas_sgemm", "cblas_dgemm", 32)]
-
-
-def _candidates() -> list[str]:
-    root = os.path.dirname(np.__file__)
-    pats = [os.path.join(root, "..", "numpy.libs", "*openblas*.so*"),
-            os.path.join(root, ".libs", "*openblas*.so*")]
-    return sorted(p for pat in pats for p in glob.glob(pat))
 
 
 def library():
@@ -128,37 +116,23 @@ def library():
     _state["lib"] = None
     if os.environ.get("CADENZA_GEMM", "1") == "0" or cache.compiler() is None:
         return None
-    for path in _candidates():
-        try:
-            blas = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for s, d, bits in _SYMBOLS:
-            if hasattr(blas, s) and hasattr(blas, d):
-                break
-        else:
-            continue
-        if bits != 64:       # the helper passes 64-bit integers
-            continue
-        try:
-            lib = cache.build(SOURCE)[0]
-        except cache.CompileError:
-            return None
-        local = getattr(blas, "openblas_set_num_threads_local", None)
-        addr = ctypes.cast
-        lib.cz_blas_init(addr(getattr(blas, s), ctypes.c_void_p),
-                         addr(getattr(blas, d), ctypes.c_void_p),
-                         addr(local, ctypes.c_void_p) if local is not None else None)
-        for name in ("cz_gemm_f32", "cz_gemm_f64"):
-            f = getattr(lib, name)
-            f.restype = None
-            f.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
-                                                  ctypes.c_int64] * 2 + \
-                [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int]
-        _state["lib"] = lib
-        _state["threads_local"] = local is not None
-        return lib
-    return None
+    found = openblas.find()
+    if found is None:
+        return None
+    try:
+        lib = cache.build(SOURCE)[0]
+    except cache.CompileError:
+        return None
+    lib.cz_blas_init(*openblas.pointers())
+    for name in ("cz_gemm_f32", "cz_gemm_f64"):
+        f = getattr(lib, name)
+        f.restype = None
+        f.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                              ctypes.c_int64] * 2 + \
+            [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int]
+    _state["lib"] = lib
+    _state["threads_local"] = found[3] is not None
+    return lib
 
 
 def stats() -> dict:

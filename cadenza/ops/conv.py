@@ -9,7 +9,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
-from ..backend import ckernels
+from ..backend import ckernels, ckernels_conv
 
 __all__ = ["fold", "unfold"]
 
@@ -213,6 +213,12 @@ def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
                      padding=padding, stride=stride)
 
 
+def _product(xp, a, b):
+    """a @ b for the convolution's GEMMs: on the CPU in backend/ckernels_conv.py's blocks
+    over the thread pool (single-threaded BLAS per block; the NumPy form runs the same blocks)."""
+    return ckernels_conv.product(a, b) if xp is np else xp.matmul(a, b)
+
+
 def _as_matrix(xp, g):
     """A gradient (N, O, oh, ow) as the (O, N*oh*ow) matrix of the GEMMs."""
     n, o, oh, ow = g.shape
@@ -233,7 +239,7 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     oh, ow = out_size(h, kh, dilation[0], padding[0], stride[0]), \
         out_size(wd, kw, dilation[1], padding[1], stride[1])
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, oh, ow)
-    prod = xp.matmul(w.reshape(o, -1), cols)                     # (O, N*L)
+    prod = _product(xp, w.reshape(o, -1), cols)                     # (O, N*L)
     out = xp.empty((n, o, oh, ow), dtype=prod.dtype)
     if xp is np:
         bias = None if b is None else np.ascontiguousarray(b, dtype=prod.dtype)
@@ -252,7 +258,7 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
 def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0),
                        dilation=(1, 1)):
     n, o, oh, ow = g.shape
-    cols = xp.matmul(w.reshape(o, -1).T, _as_matrix(xp, g))     # (C*kh*kw, N*L)
+    cols = _product(xp, w.reshape(o, -1).T, _as_matrix(xp, g))     # (C*kh*kw, N*L)
     return _col2im(xp, cols, n, input_size, w.shape[2:], stride, padding, dilation, oh, ow)
 
 
@@ -263,7 +269,7 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     # (C*kh*kw, O) = cols @ g^T, not g @ cols^T: with the long N*L sum as the inner dimension
     # of both, OpenBLAS's threads split the short side: measured 7 ms vs 240 ms of CPU for
     # W4's second layer (O=64, C*kh*kw=288, N*L=12544) on 2 busy cores
-    gwt = xp.matmul(cols, _as_matrix(xp, g).T)
+    gwt = _product(xp, cols, _as_matrix(xp, g).T)
     if xp is np:
         gw = np.empty((o, gwt.shape[0]), dtype=gwt.dtype)
         fn = ckernels.kernel("transpose", gwt, gw)
