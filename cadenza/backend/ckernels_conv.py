@@ -11,8 +11,11 @@ so results do not depend on it. Blocks of rows or columns leave every element's 
 inner dimension as one BLAS call makes it; chunks of the inner dimension (only for products
 with a small output and a long sum: weight gradients) round differently from one call, the
 same way on every path. ``product`` runs the same blocks through ``np.matmul`` when the C
-library is not there (no compiler, no OpenBLAS beside NumPy, ``ckernels.enabled`` off), so
-both paths give the same bits.
+library is not there (no compiler, no OpenBLAS beside NumPy, ``ckernels.enabled`` off).
+float64 products run their blocks one after another with BLAS's own threads, as np.matmul
+calls it, so both paths give the same bits (as codegen/blas.py keeps float64 exact); float32
+blocks are the pool's tasks with single-threaded BLAS, whose sgemm takes another path for
+small products than its threaded one: within rounding of the NumPy form.
 """
 from __future__ import annotations
 
@@ -47,8 +50,8 @@ static inline I cz_cut(I total, I parts, I p, I align) {
 }
 
 #define CZ_CONV_GEMM(S, T, GEMM)                                                              \
-typedef struct { I M, N, K, mb, nb, kc, lda, ldb; int ta, tb; const T *A, *B; T *C, *part; }  \
-    gemm_job_##S;                                                                             \
+typedef struct { I M, N, K, mb, nb, kc, lda, ldb; int ta, tb; const T *A, *B; T *C, *part;  \
+                 I sums; int exact; } gemm_job_##S;                                                                             \
 /* task t: row block p, column block q, inner chunk c (t = (p * nb + q) * kc + c) */          \
 static void gemm_task_##S(void *ctx, int64_t t) {                                             \
     const gemm_job_##S *j = ctx;                                                              \
@@ -57,7 +60,7 @@ static void gemm_task_##S(void *ctx, int64_t t) {                               
     I c0 = cz_cut(j->N, j->nb, q, 16), c1 = cz_cut(j->N, j->nb, q + 1, 16);                   \
     I k0 = cz_cut(j->K, j->kc, c, 16), k1 = cz_cut(j->K, j->kc, c + 1, 16);                   \
     if (r1 <= r0 || c1 <= c0) return;                                                         \
-    if (cz_local) cz_local(1);                                                                \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
     const T *a = j->A + (j->ta == 111 ? r0 * j->lda + k0 : k0 * j->lda + r0);                 \
     const T *b = j->B + (j->tb == 111 ? k0 * j->ldb + c0 : c0 * j->ldb + k0);                 \
     T *out = j->kc == 1 ? j->C : j->part + c * j->M * j->N;                                   \
@@ -68,10 +71,10 @@ static void gemm_task_##S(void *ctx, int64_t t) {                               
     GEMM(101, j->ta, j->tb, r1 - r0, c1 - c0, k1 - k0, (T)1, a, j->lda, b, j->ldb, (T)0,      \
          out + r0 * j->N + c0, j->N);                                                         \
 }                                                                                             \
-/* C[e] = part[0][e] + part[1][e] + ... in chunk order, over 64 tasks of elements */          \
+/* C[e] = part[0][e] + part[1][e] + ... in chunk order, over `sums` tasks of elements */      \
 static void gemm_sum_##S(void *ctx, int64_t t) {                                              \
     const gemm_job_##S *j = ctx;                                                              \
-    I total = j->M * j->N, e0 = total * t / 64, e1 = total * (t + 1) / 64;                    \
+    I total = j->M * j->N, e0 = total * t / j->sums, e1 = total * (t + 1) / j->sums;          \
     for (I e = e0; e < e1; e++) {                                                             \
         T s = j->part[e];                                                                     \
         for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
@@ -79,14 +82,21 @@ static void gemm_sum_##S(void *ctx, int64_t t) {                                
     }                                                                                         \
 }                                                                                             \
 /* C (M x N, contiguous) = op(A) op(B); ta/tb 111 (as stored) or 112 (transposed), lda/ldb   \
-   their leading dimensions; part: kc * M * N scratch when kc > 1 */                          \
+   their leading dimensions; part: kc * M * N scratch when kc > 1. exact: the blocks one     \
+   after another on this thread, each a BLAS call with BLAS's own threads, as np.matmul      \
+   makes it (float64: the same bits as the NumPy form) */                                    \
 void cz_conv_gemm_##S(I M, I N, I K, const T *A, int ta, I lda, const T *B, int tb, I ldb,    \
-                      T *C, T *part, I mb, I nb, I kc) {                                      \
-    gemm_job_##S j = {M, N, K, mb, nb, kc, lda, ldb, ta, tb, A, B, C, part};                  \
-    int prev = cz_local ? cz_local(1) : 0;                                                    \
-    cz_for(gemm_task_##S, &j, mb * nb * kc);                                                  \
-    if (kc > 1) cz_for(gemm_sum_##S, &j, M * N >= 4096 ? 64 : 1);                             \
-    if (cz_local) cz_local(prev);                                                             \
+                      T *C, T *part, I mb, I nb, I kc, int exact) {                           \
+    gemm_job_##S j = {M, N, K, mb, nb, kc, lda, ldb, ta, tb, A, B, C, part,                   \
+                      M * N >= 4096 ? 64 : 1, exact};                                         \
+    if (exact) {                                                                              \
+        for (I t = 0; t < mb * nb * kc; t++) gemm_task_##S(&j, t);                            \
+    } else {                                                                                  \
+        int prev = cz_local ? cz_local(1) : 0;                                                \
+        cz_for(gemm_task_##S, &j, mb * nb * kc);                                              \
+        if (cz_local) cz_local(prev);                                                         \
+    }                                                                                         \
+    if (kc > 1) cz_for(gemm_sum_##S, &j, j.sums);                                             \
 }
 CZ_CONV_GEMM(f32, float, cz_sgemm)
 CZ_CONV_GEMM(f64, double, cz_dgemm)
@@ -114,7 +124,7 @@ def library():
                 P, L, i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
                 for s in ("f32", "f64"):
                     fn = getattr(lib, f"cz_conv_gemm_{s}")
-                    fn.argtypes, fn.restype = [L, L, L, P, i, L, P, i, L, P, P, L, L, L], None
+                    fn.argtypes, fn.restype = [L, L, L, P, i, L, P, i, L, P, P, L, L, L, i], None
             _state["lib"] = lib
     return _state["lib"]
 
@@ -171,7 +181,7 @@ def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             lb = _operand(b)
         fn = lib.cz_conv_gemm_f32 if a.dtype == np.float32 else lib.cz_conv_gemm_f64
         fn(m, n, k, a.ctypes.data, la[0], la[1], b.ctypes.data, lb[0], lb[1], out.ctypes.data,
-           ckernels.ptr(part), mb, nb, kc)
+           ckernels.ptr(part), mb, nb, kc, int(a.dtype == np.float64))
         return out
     rows, cols, inner = cuts(m, mb, 8), cuts(n, nb, 16), cuts(k, kc, 16)
     dst = out if part is None else part
