@@ -100,33 +100,248 @@ void cz_conv_gemm_##S(I M, I N, I K, const T *A, int ta, I lda, const T *B, int 
 }
 CZ_CONV_GEMM(f32, float, cz_sgemm)
 CZ_CONV_GEMM(f64, double, cz_dgemm)
+
+/* convolution geometry (the arguments every layout kernel takes) */
+typedef struct { I N, C, H, W, O, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow; } cz_geom;
+
+#define CZ_CONV_SAMPLE(S, T, GEMM)                                                            \
+/* cols[(c*kh+i)*kw+j][l] (row stride ld) = x[c, y*sh-ph+i*dh, q*sw-pw+j*dw] for l = y*ow+q   \
+   of one image x (C, H, W), 0 where the window reads padding: the rows and columns inside x  \
+   are found once per (c, i, j), so each row is a copy (memcpy at stride 1) between zeros */  \
+static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_geom *g) {      \
+    I H = g->H, W = g->W, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow, sh = g->sh;         \
+    I sw = g->sw;                                                                             \
+    for (I u = 0; u < g->C * kh * kw; u++) {                                                  \
+        I c = u / (kh * kw), i = u / kw % kh, j = u % kw;                                     \
+        T *dst = cols + u * ld;                                                               \
+        I off = j * g->dw - g->pw, top = i * g->dh - g->ph, lo = 0, hi = ow, y0 = 0, y1 = oh; \
+        while (lo < ow && lo * sw + off < 0) lo++;                                            \
+        while (hi > lo && (hi - 1) * sw + off >= W) hi--;                                     \
+        while (y0 < oh && y0 * sh + top < 0) y0++;                                            \
+        while (y1 > y0 && (y1 - 1) * sh + top >= H) y1--;                                     \
+        if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                      \
+        if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                    \
+        for (I y = y0; y < y1; y++) {                                                         \
+            T *d = dst + y * ow;                                                              \
+            const T *row = x + (c * H + y * sh + top) * W + off;                              \
+            for (I q = 0; q < lo; q++) d[q] = 0;                                              \
+            if (sw == 1) memcpy(d + lo, row + lo, sizeof(T) * (hi - lo));                     \
+            else for (I q = lo; q < hi; q++) d[q] = row[q * sw];                              \
+            for (I q = hi; q < ow; q++) d[q] = 0;                                             \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* the adjoint for one image: out (C, H, W) = the sum of the cols (row stride ld) that read   \
+   each element, in the order of the NumPy fold (ops/conv.py's _fold_fwd): over the padded    \
+   plane, for each j the rows i summed into acc (from 0), then acc added to the plane (from   \
+   0); plane (hp * wp) and acc (hp * ow) are scratch */                                       \
+static void col2im1_##S(const T *restrict cols, I ld, T *restrict out, T *restrict plane,     \
+                        T *restrict acc, const cz_geom *g) {                                  \
+    I H = g->H, W = g->W, kh = g->kh, kw = g->kw, dh = g->dh, dw = g->dw, ph = g->ph;         \
+    I pw = g->pw, sh = g->sh, sw = g->sw, oh = g->oh, ow = g->ow;                             \
+    I hp = H + 2 * ph, wp = W + 2 * pw;                                                       \
+    for (I c = 0; c < g->C; c++) {                                                            \
+        for (I e = 0; e < hp * wp; e++) plane[e] = 0;                                         \
+        for (I j = 0; j < kw; j++) {                                                          \
+            T *dst = plane + j * dw;                                                          \
+            if (kh == 1) {                                                                    \
+                const T *src = cols + (c * kw + j) * ld;                                      \
+                for (I y = 0; y < oh; y++) {                                                  \
+                    T *d = dst + y * sh * wp; const T *s_ = src + y * ow;                     \
+                    for (I q = 0; q < ow; q++) d[q * sw] += s_[q];                            \
+                }                                                                             \
+                continue;                                                                     \
+            }                                                                                 \
+            for (I e = 0; e < hp * ow; e++) acc[e] = 0;                                       \
+            for (I i = 0; i < kh; i++) {                                                      \
+                const T *src = cols + ((c * kh + i) * kw + j) * ld;                           \
+                for (I y = 0; y < oh; y++) {                                                  \
+                    T *a = acc + (i * dh + y * sh) * ow; const T *s_ = src + y * ow;          \
+                    for (I q = 0; q < ow; q++) a[q] += s_[q];                                 \
+                }                                                                             \
+            }                                                                                 \
+            for (I r = 0; r < hp; r++) {                                                      \
+                T *d = dst + r * wp; const T *a = acc + r * ow;                               \
+                if (sw == 1) for (I q = 0; q < ow; q++) d[q] += a[q];                         \
+                else for (I q = 0; q < ow; q++) d[q * sw] += a[q];                            \
+            }                                                                                 \
+        }                                                                                     \
+        T *o_ = out + c * H * W;                                                              \
+        for (I r = 0; r < H; r++)                                                             \
+            for (I q = 0; q < W; q++) o_[r * W + q] = plane[(r + ph) * wp + q + pw];          \
+    }                                                                                         \
+}                                                                                             \
+typedef struct { cz_geom g; const T *x, *w, *b; T *out, *part; I kc; int exact; } conv_job_##S; \
+/* the batch's (C*kh*kw, N*L) columns, one image per task (row stride N*L) */                  \
+static void im2col_task_##S(void *ctx, int64_t n) {                                          \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
+    im2col1_##S(j->x + n * g->C * g->H * g->W, j->out + n * L, g->N * L, g);                  \
+}                                                                                             \
+void cz_im2col_##S(const T *x, T *cols, const I *geom) {                                      \
+    conv_job_##S j = {*(const cz_geom *)geom, x, 0, 0, cols, 0, 1, 0};                        \
+    cz_for(im2col_task_##S, &j, j.g.N);                                                       \
+}                                                                                             \
+static void col2im_task_##S(void *ctx, int64_t n) {                                           \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
+    T *plane = malloc(sizeof(T) * (g->H + 2 * g->ph) * (g->W + 2 * g->pw + g->ow));           \
+    col2im1_##S(j->x + n * L, g->N * L, j->out + n * g->C * g->H * g->W, plane,               \
+                plane + (g->H + 2 * g->ph) * (g->W + 2 * g->pw), g);                          \
+    free(plane);                                                                              \
+}                                                                                             \
+/* the adjoint of cz_im2col: (C*kh*kw, N*L) -> (N, C, H, W) */                                 \
+void cz_col2im_##S(const T *cols, T *out, const I *geom) {                                    \
+    conv_job_##S j = {*(const cz_geom *)geom, cols, 0, 0, out, 0, 1, 0};                      \
+    cz_for(col2im_task_##S, &j, j.g.N);                                                       \
+}                                                                                             \
+/* one image's columns: x itself for a 1x1 window of stride 1 without padding */              \
+static const T *cols1_##S(const T *x, T *buf, const cz_geom *g) {                             \
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0)     \
+        return x;                                                                             \
+    im2col1_##S(x, buf, g->oh * g->ow, g);                                                    \
+    return buf;                                                                               \
+}                                                                                             \
+/* out[n] (O, L) = w (O, C*kh*kw) cols(x[n]) (+ bias per row), one image per task */           \
+static void fwd_task_##S(void *ctx, int64_t n) {                                              \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    T *buf = malloc(sizeof(T) * K * L);                                                       \
+    const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                         \
+    T *o = j->out + n * O * L;                                                                \
+    GEMM(101, 111, 111, O, L, K, (T)1, j->w, K, cols, L, (T)0, o, L);                         \
+    if (j->b) for (I r = 0; r < O; r++) {                                                     \
+        T b = j->b[r];                                                                        \
+        for (I l = 0; l < L; l++) o[r * L + l] += b;                                          \
+    }                                                                                         \
+    free(buf);                                                                                \
+}                                                                                             \
+/* gx[n] = col2im(w^T g[n]): x is the gradient g (N, O, L) here, out gx (N, C, H, W) */       \
+static void igrad_task_##S(void *ctx, int64_t n) {                                            \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
+    I hp = g->H + 2 * g->ph, wp = g->W + 2 * g->pw;                                           \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    T *cols = malloc(sizeof(T) * (K * L + hp * wp + hp * g->ow));                             \
+    GEMM(101, 112, 111, K, L, O, (T)1, j->w, K, j->x + n * O * L, L, (T)0, cols, L);          \
+    col2im1_##S(cols, L, j->out + n * g->C * g->H * g->W, cols + K * L, cols + K * L + hp * wp, \
+                g);                                                                           \
+    free(cols);                                                                               \
+}                                                                                             \
+/* chunk c of the weight gradient: the sum over its images n of g[n] (O, L) cols(x[n])^T,      \
+   added image by image (each product, then added: as the NumPy form); w is g here */        \
+static void wgrad_task_##S(void *ctx, int64_t c) {                                            \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
+    I n0 = g->N * c / j->kc, n1 = g->N * (c + 1) / j->kc;                                     \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    T *buf = malloc(sizeof(T) * (K * L + O * K));                                             \
+    T *tmp = buf + K * L, *dst = j->kc == 1 ? j->out : j->part + c * O * K;                   \
+    for (I n = n0; n < n1; n++) {                                                             \
+        const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                     \
+        GEMM(101, 111, 112, O, K, L, (T)1, j->w + n * O * L, L, cols, L, (T)0,                \
+             n == n0 ? dst : tmp, K);                                                         \
+        if (n > n0) for (I e = 0; e < O * K; e++) dst[e] += tmp[e];                           \
+    }                                                                                         \
+    free(buf);                                                                                \
+}                                                                                             \
+static void wgrad_sum_##S(void *ctx, int64_t t) {                                             \
+    const conv_job_##S *j = ctx;                                                              \
+    I total = j->g.O * j->g.C * j->g.kh * j->g.kw, e0 = total * t / 16;                       \
+    I e1 = total * (t + 1) / 16;                                                              \
+    for (I e = e0; e < e1; e++) {                                                             \
+        T s = j->part[e];                                                                     \
+        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
+        j->out[e] = s;                                                                        \
+    }                                                                                         \
+}                                                                                             \
+static void conv_run_##S(void (*task)(void *, int64_t), conv_job_##S *j, I n) {               \
+    if (j->exact) { for (I t = 0; t < n; t++) task(j, t); return; }                           \
+    int prev = cz_local ? cz_local(1) : 0;                                                    \
+    cz_for(task, j, n);                                                                       \
+    if (cz_local) cz_local(prev);                                                             \
+}                                                                                             \
+/* out (N, O, oh, ow) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (NULL: none) */            \
+void cz_conv_fwd_##S(const T *x, const T *w, const T *b, T *out, const I *geom, int exact) {  \
+    conv_job_##S j = {*(const cz_geom *)geom, x, w, b, out, 0, 1, exact};                     \
+    conv_run_##S(fwd_task_##S, &j, j.g.N);                                                    \
+}                                                                                             \
+/* gx (N, C, H, W) from g (N, O, oh, ow) and w */                                             \
+void cz_conv_igrad_##S(const T *gr, const T *w, T *gx, const I *geom, int exact) {            \
+    conv_job_##S j = {*(const cz_geom *)geom, gr, w, 0, gx, 0, 1, exact};                     \
+    conv_run_##S(igrad_task_##S, &j, j.g.N);                                                  \
+}                                                                                             \
+/* gw (O, C*kh*kw) from g (N, O, oh, ow) and x: kc chunks of images (part: kc * O*C*kh*kw    \
+   scratch when kc > 1), summed in chunk order */                                             \
+void cz_conv_wgrad_##S(const T *gr, const T *x, T *gw, T *part, const I *geom, I kc,          \
+                       int exact) {                                                           \
+    conv_job_##S j = {*(const cz_geom *)geom, x, gr, 0, gw, part, kc, exact};                 \
+    conv_run_##S(wgrad_task_##S, &j, kc);                                                     \
+    if (kc > 1) cz_for(wgrad_sum_##S, &j, 16);                                                \
+}
+CZ_CONV_SAMPLE(f32, float, cz_sgemm)
+CZ_CONV_SAMPLE(f64, double, cz_dgemm)
 """
 
 _state: dict = {}
+_P, _L, _i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+_SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L, _L, _i],
+               "im2col": [_P, _P, _P], "col2im": [_P, _P, _P],
+               "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
+               "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i]}
+_GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)
 _MAX_TASKS = 32
 _NO_TRANS, _TRANS = 111, 112
 
 
 def library():
-    """The built library with OpenBLAS attached, or None (no compiler, no OpenBLAS)."""
+    """The built library (None without a compiler); its GEMM kernels need ``blas()`` too."""
     if "lib" not in _state:
-        _state["lib"] = None
-        ptrs = openblas.pointers() if ckernels.lib() is not None else None
-        if ptrs is not None:
+        _state["lib"], _state["blas"] = None, False
+        if ckernels.lib() is not None:
             from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
             try:
                 lib = cbuild.build(_SOURCE)[0]
             except (cbuild.CompileError, OSError):
                 lib = None
             if lib is not None:
-                lib.cz_conv_blas_init(*ptrs)
-                P, L, i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-                for s in ("f32", "f64"):
-                    fn = getattr(lib, f"cz_conv_gemm_{s}")
-                    fn.argtypes, fn.restype = [L, L, L, P, i, L, P, i, L, P, P, L, L, L, i], None
+                ptrs = openblas.pointers()
+                if ptrs is not None:
+                    lib.cz_conv_blas_init(*ptrs)
+                    _state["blas"] = True
+                for name, args in _SIGNATURES.items():
+                    for s in ("f32", "f64"):
+                        fn = getattr(lib, f"cz_{name}_{s}")
+                        fn.argtypes, fn.restype = args, None
             _state["lib"] = lib
     return _state["lib"]
+
+
+def blas() -> bool:
+    """Whether the library's GEMM kernels have OpenBLAS to call."""
+    return library() is not None and _state["blas"]
+
+
+def kernel(name: str, *arrays):
+    """The C function ``name`` for the arrays' dtype (float32/float64 NumPy arrays, all
+    C-contiguous; None entries are skipped), or None when the NumPy form must run."""
+    if not ckernels.enabled:
+        return None
+    arrays = [a for a in arrays if a is not None]
+    dt = arrays[0].dtype
+    if dt not in _SUFFIX or not all(type(a) is np.ndarray and a.dtype == dt and
+                                    a.flags.c_contiguous for a in arrays):
+        return None
+    if library() is None or (name in _GEMMS and not _state["blas"]):
+        return None
+    return getattr(_state["lib"], f"cz_{name}_{_SUFFIX[dt]}")
+
+
+def geometry(n, c, h, w, o, kernel, dilation, padding, stride, oh, ow) -> np.ndarray:
+    """The kernels' geometry argument (cz_geom): int64 N, C, H, W, O, kh, kw, dh, dw, ph, pw,
+    sh, sw, oh, ow."""
+    return np.array([n, c, h, w, o, *kernel, *dilation, *padding, *stride, oh, ow], np.int64)
 
 
 def blocks(m: int, n: int, k: int) -> tuple[int, int, int]:
@@ -169,9 +384,8 @@ def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty((m, n), dtype=a.dtype)
     part = np.empty((kc, m, n), dtype=a.dtype) if kc > 1 else None
     # NumPy multiplies a row or a column by gemv (another rounding than gemm): those stay NumPy's
-    lib = library() if ckernels.enabled and a.dtype in (np.float32, np.float64) and \
-        b.dtype == a.dtype and min(m, n) > 1 else None
-    if lib is not None:
+    fn = kernel("conv_gemm", out) if a.dtype == b.dtype and min(m, n) > 1 else None
+    if fn is not None:
         la, lb = _operand(a), _operand(b)
         if la is None:
             a = np.ascontiguousarray(a)
@@ -179,7 +393,6 @@ def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if lb is None:
             b = np.ascontiguousarray(b)
             lb = _operand(b)
-        fn = lib.cz_conv_gemm_f32 if a.dtype == np.float32 else lib.cz_conv_gemm_f64
         fn(m, n, k, a.ctypes.data, la[0], la[1], b.ctypes.data, lb[0], lb[1], out.ctypes.data,
            ckernels.ptr(part), mb, nb, kc, int(a.dtype == np.float64))
         return out
