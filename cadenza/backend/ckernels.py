@@ -154,7 +154,7 @@ _SIGNATURES = {"onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L
 
 # Kernels of the CNN layers kept apart from the template above (their own macro): the gradient
 # of max pooling over 2x2 windows of stride 2 (no padding or dilation: the layer of most CNNs;
-# 1.2 ms vs NumPy's 3.0 ms on W4's first pool, its forward stays NumPy's strided passes, as fast).
+# 1.2 ms vs NumPy's 3.0 ms on W4's first pool; its forward is backend/ckernels_conv.py's).
 _CNN_TEMPLATE = r"""
 #define DEFINE_CNN(T, S)                                                                      \
 /* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first \

@@ -280,6 +280,33 @@ void cz_conv_wgrad_##S(const T *gr, const T *x, T *gw, T *part, const I *geom, I
 }
 CZ_CONV_SAMPLE(f32, float, cz_sgemm)
 CZ_CONV_SAMPLE(f64, double, cz_dgemm)
+
+/* max pooling over 2x2 windows of stride 2 (no padding or dilation): out = the window's
+   elements folded left to right (rows first) with NumPy's maximum as x86 NumPy computes it
+   (the NaN operand wins; of equal elements, +0 and -0 included, the later one), as
+   ops/pool.py's four strided passes; planes (N*C) split into up to 64 tasks */
+typedef struct { const void *x; void *out; I P, H, W, oh, ow, tasks; } cz_pool_job;
+#define CZ_MAXPOOL2(S, T)                                                                     \
+static inline T cz_max_##S(T m, T v) { return (m > v || m != m) ? m : v; }                   \
+static void maxpool2_task_##S(void *ctx, int64_t t) {                                         \
+    const cz_pool_job *j = ctx;                                                               \
+    I W = j->W, oh = j->oh, ow = j->ow;                                                       \
+    for (I p = j->P * t / j->tasks; p < j->P * (t + 1) / j->tasks; p++)                       \
+        for (I y = 0; y < oh; y++) {                                                          \
+            const T *restrict r0 = (const T *)j->x + (p * j->H + 2 * y) * W;                  \
+            const T *restrict r1 = r0 + W;                                                    \
+            T *restrict o = (T *)j->out + (p * oh + y) * ow;                                  \
+            for (I q = 0; q < ow; q++)                                                        \
+                o[q] = cz_max_##S(cz_max_##S(cz_max_##S(r0[2 * q], r0[2 * q + 1]),            \
+                                             r1[2 * q]), r1[2 * q + 1]);                      \
+        }                                                                                     \
+}                                                                                             \
+void cz_maxpool2_fwd_##S(const T *x, T *out, I P, I H, I W, I oh, I ow) {                     \
+    cz_pool_job j = {x, out, P, H, W, oh, ow, P * oh * ow < 8192 ? 1 : P < 64 ? P : 64};      \
+    cz_for(maxpool2_task_##S, &j, j.tasks);                                                   \
+}
+CZ_MAXPOOL2(f32, float)
+CZ_MAXPOOL2(f64, double)
 """
 
 _state: dict = {}
@@ -287,7 +314,7 @@ _P, _L, _i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L, _L, _i],
                "im2col": [_P, _P, _P], "col2im": [_P, _P, _P],
                "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
-               "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i]}
+               "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)

@@ -140,3 +140,34 @@ def test_without_openblas_conv_runs_numpy_with_the_same_bits(monkeypatch):
     assert not ckernels_conv.blas()
     got = _conv_step(*CONVS[1], np.float64, 0)[0]
     assert [a.tobytes() for a in got] == [a.tobytes() for a in want]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_max_pool_2x2_forward_same_bytes_on_every_path(dt, threads, monkeypatch):
+    """2x2 windows of stride 2 in one C pass: ties (signed zeros too) and NaNs as NumPy's
+    four strided maximum passes give them, odd sizes (a row and a column left over), every
+    thread count; values and gradient as torch's."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 8, 29, 27)).astype(dt)
+    x.flat[::7], x.flat[::11], x.flat[5] = 0.0, -0.0, np.nan
+    x.flat[::13] = x.flat[1]
+
+    def run():
+        cx = cadenza.tensor(x, requires_grad=True)
+        out = F.max_pool2d(cx, 2)
+        out.backward(cadenza.ones_like(out))
+        return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
+    got = []
+    for count in COUNTS:
+        threads(count)
+        got.append(run())
+    monkeypatch.setattr(ckernels, "enabled", False)
+    got.append(run())
+    assert all(g == got[0] for g in got)
+    tx = torch.tensor(x, requires_grad=True)
+    to = torch.nn.functional.max_pool2d(tx, 2)
+    to.backward(torch.ones_like(to))
+    np.testing.assert_array_equal(np.frombuffer(got[0][0], dt).reshape(to.shape),
+                                  to.detach().numpy())
+    np.testing.assert_array_equal(np.frombuffer(got[0][1], dt).reshape(x.shape),
+                                  tx.grad.numpy())
