@@ -112,21 +112,6 @@ void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restr
                  maxpool_bwd_range_##S};                                                      \
     cz_split(&a, P, P * (H * W + oh * ow * kh * kw));                                         \
 }                                                                                             \
-/* out[c, r] = src[r, c] for a (R, C) matrix, in 32x32 tiles */                               \
-static void transpose_range_##S(const cz_args* a, long lo, long hi) {                         \
-    const T* restrict src = a->p[0]; T* restrict out = a->o;                                  \
-    long R = a->v[0], C = a->v[1], cb = (C + 31) / 32;                                        \
-    for (long u = lo; u < hi; u++) {                                                          \
-        long r0 = u / cb * 32, c0 = u % cb * 32;                                              \
-        long r1 = r0 + 32 < R ? r0 + 32 : R, c1 = c0 + 32 < C ? c0 + 32 : C;                  \
-        for (long c = c0; c < c1; c++) for (long r = r0; r < r1; r++)                         \
-            out[c * R + r] = src[r * C + c];                                                  \
-    }                                                                                         \
-}                                                                                             \
-void cz_transpose_##S(const T* restrict src, T* restrict out, long R, long C) {               \
-    cz_args a = {{src}, out, {R, C}, 0, 0, transpose_range_##S};                              \
-    cz_split(&a, (R + 31) / 32 * ((C + 31) / 32), R * C);                                     \
-}                                                                                             \
 /* out[o, n, l] = src[n, o, l]: a gradient (N, O, L) as the GEMM's (O, N*L) operand */        \
 static void nol_to_onl_range_##S(const cz_args* a, long lo, long hi) {                        \
     const T* restrict src = a->p[0]; T* restrict out = a->o;                                  \
@@ -150,7 +135,7 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _P = ctypes.c_void_p
 _L = ctypes.c_long
 _SIGNATURES = {"onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
-               "transpose": [_P, _P, _L, _L], "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
+               "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
 
 # Kernels of the CNN layers kept apart from the template above (their own macro): the gradient
 # of max pooling over 2x2 windows of stride 2 (no padding or dilation: the layer of most CNNs;

@@ -359,18 +359,10 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
             for ch in range(1, kc):
                 gw += part[ch]
         return gw.reshape(o, c, *kernel)
+    # (O, C*kh*kw) = g @ cols^T straight (the blocks of ckernels_conv.product split the
+    # output, so the long N*L sum does not decide how threads share the work)
     cols = _im2col(xp, x, kernel, stride, padding, dilation, oh, ow)
-    # (C*kh*kw, O) = cols @ g^T, not g @ cols^T: with the long N*L sum as the inner dimension
-    # of both, OpenBLAS's threads split the short side: measured 7 ms vs 240 ms of CPU for
-    # W4's second layer (O=64, C*kh*kw=288, N*L=12544) on 2 busy cores
-    gwt = _product(xp, cols, _as_matrix(xp, g).T)
-    if xp is np:
-        gw = np.empty((o, gwt.shape[0]), dtype=gwt.dtype)
-        fn = ckernels.kernel("transpose", gwt, gw)
-        if fn is not None:
-            fn(gwt.ctypes.data, gw.ctypes.data, gwt.shape[0], o)
-            return gw.reshape(o, c, *kernel)
-    return xp.ascontiguousarray(gwt.T).reshape(o, c, *kernel)
+    return _product(xp, _as_matrix(xp, g), cols.T).reshape(o, c, *kernel)
 
 
 def _geom(attrs):
