@@ -51,7 +51,7 @@ static inline I cz_cut(I total, I parts, I p, I align) {
 
 #define CZ_CONV_GEMM(S, T, GEMM)                                                              \
 typedef struct { I M, N, K, mb, nb, kc, lda, ldb; int ta, tb; const T *A, *B; T *C, *part;  \
-                 I sums; int exact; } gemm_job_##S;                                                                             \
+                 I sums; int exact; } gemm_job_##S;                                           \
 /* task t: row block p, column block q, inner chunk c (t = (p * nb + q) * kc + c) */          \
 static void gemm_task_##S(void *ctx, int64_t t) {                                             \
     const gemm_job_##S *j = ctx;                                                              \

@@ -276,7 +276,7 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     oh, ow = out_size(h, kh, dilation[0], padding[0], stride[0]), \
         out_size(wd, kw, dilation[1], padding[1], stride[1])
     if _per_image(n, oh, ow):
-        out = xp.empty((n, o, oh, ow), dtype=np.result_type(x, w))
+        out = xp.empty((n, o, oh, ow), dtype=np.promote_types(x.dtype, w.dtype))
         if xp is np:
             x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
             bias = None if b is None else np.ascontiguousarray(b, dtype=out.dtype)
@@ -315,7 +315,7 @@ def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0
     if _per_image(n, oh, ow):
         if xp is np:
             g, w = np.ascontiguousarray(g), np.ascontiguousarray(w)
-            gx = np.empty((n, c, *input_size), dtype=np.result_type(g, w))
+            gx = np.empty((n, c, *input_size), dtype=np.promote_types(g.dtype, w.dtype))
             fn = ckernels_conv.kernel("conv_igrad", g, w, gx)
             if fn is not None:
                 fn(g.ctypes.data, w.ctypes.data, gx.ctypes.data,
@@ -335,7 +335,7 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     c = x.shape[1]
     if _per_image(n, oh, ow):
         kc = min(n, _WGRAD_CHUNKS)
-        gw = xp.empty((o, c * kernel[0] * kernel[1]), dtype=np.result_type(g, x))
+        gw = xp.empty((o, c * kernel[0] * kernel[1]), dtype=np.promote_types(g.dtype, x.dtype))
         part = xp.empty((kc,) + gw.shape, dtype=gw.dtype) if kc > 1 else None
         if xp is np:
             g, x = np.ascontiguousarray(g), np.ascontiguousarray(x)

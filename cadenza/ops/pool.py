@@ -6,9 +6,9 @@ bench/w4_cnn_train.py: each step materialised the windows, compared them against
 folded the gradient back. Here the forward is kh*kw strided ``maximum`` passes over the
 (padded) input (2x2 windows of stride 2: one C pass in the same order,
 backend/ckernels_conv.py), and the derivative primitive ``max_pool2d_backward`` recomputes
-which element of each window won (the first maximum, as torch) and writes the gradient there. Its own
-backward is written in Tensor ops (unfold, argmax, where), so higher-order gradients still work
-(DESIGN.md section 2)."""
+which element of each window won (the first maximum, as torch) and writes the gradient there.
+Its own backward is written in Tensor ops (unfold, argmax, where), so higher-order gradients
+still work (DESIGN.md section 2)."""
 from __future__ import annotations
 
 import math
