@@ -171,6 +171,18 @@ def _numpy_openblas():
     return None
 
 
+def pointers():
+    """(sgemm, dgemm, openblas_set_num_threads_local or None) of NumPy's OpenBLAS as addresses
+    for a C library's init function (convolution's kernels call it directly), or None."""
+    got = _numpy_openblas()
+    if got is None:
+        return None
+    _, sgemm, dgemm, local = got
+    addr = ctypes.cast
+    return (addr(sgemm, ctypes.c_void_p), addr(dgemm, ctypes.c_void_p),
+            addr(local, ctypes.c_void_p) if local is not None else None)
+
+
 def mkl_path() -> str | None:
     """The oneMKL runtime library the ``mkl`` wheel installs (``<prefix>/lib/libmkl_rt.so.N``,
     the newest), or None."""

@@ -1,6 +1,6 @@
 """Hand-written C kernels that eager NumPy ops call through ctypes: the data movement around
-convolution's GEMM (im2col into a (C*kh*kw, N*L) matrix, the col2im of its gradient, the
-(O, N, L) <-> (N, O, L) transposes with the bias added) and max pooling's gradient over
+convolution's whole-batch GEMM (the (O, N, L) <-> (N, O, L) transposes with the bias added;
+im2col, col2im and the GEMMs are backend/ckernels_conv.py's) and max pooling's gradient over
 overlapping windows; and float32 scaled dot-product attention, forward and backward
 (ops/attention.py), which computes (within rounding of the composite, not bit for bit: see the
 attention section below).
@@ -8,10 +8,10 @@ attention section below).
 The library is built on first use with the system C compiler into the same disk cache as the
 compiled graphs' kernels (backend/cbuild.py), so a process pays the compiler once per machine.
 ``lib()`` is None when there is no compiler or the build fails: every caller then runs its NumPy
-form, which computes the same values in the same order (the layout kernels only move data, and the
-one that adds, col2im, adds in the order of ops/conv.py's NumPy fold), so the two paths agree
-bit for bit. The recurrent step kernels (_RNN_TEMPLATE, ops/activation.py's layer primitives)
-are the exception: they compute sigmoid/tanh with libm, within a few ulp of their NumPy form.
+form, which computes the same values in the same order (the layout kernels only move data), so
+the two paths agree bit for bit. The recurrent step kernels (_RNN_TEMPLATE, ops/activation.py's
+layer primitives) are the exception: they compute sigmoid/tanh with libm, within a few ulp of
+their NumPy form.
 ``enabled`` switches the kernels off in-process (tests compare both paths).
 """
 from __future__ import annotations
@@ -48,97 +48,6 @@ static void cz_split(cz_args *a, long total, long work) {
     cz_for(cz_args_task, a, a->tasks);
 }
 #define DEFINE(T, S)                                                                          \
-/* cols[((c*kh+i)*kw+j), n, y*ow+x] = x[n, c, y*sh-ph+i*dh, x*sw-pw+j*dw] (0 outside); the    \
-   rows and columns that read inside x are found once per (c, i, j), so each row is a copy   \
-   (memcpy at stride 1) between zeroed edges */                                              \
-static void im2col_range_##S(const cz_args* a, long u0, long u1) {                            \
-    const T* restrict x = a->p[0]; T* restrict cols = a->o;                                   \
-    long N = a->v[0], C = a->v[1], H = a->v[2], W = a->v[3], kh = a->v[4], kw = a->v[5];      \
-    long dh = a->v[6], dw = a->v[7], ph = a->v[8], pw = a->v[9], sh = a->v[10];               \
-    long sw = a->v[11], oh = a->v[12], ow = a->v[13], L = oh * ow;                            \
-    for (long u = u0; u < u1; u++) {                                                          \
-        long c = u / (kh * kw), i = u / kw % kh, j = u % kw;                                  \
-        T* dst0 = cols + ((c * kh + i) * kw + j) * N * L;                                     \
-        long off = j * dw - pw, lo = 0, hi = ow, y0 = 0, y1 = oh;                             \
-        while (lo < ow && lo * sw + off < 0) lo++;                                            \
-        while (hi > lo && (hi - 1) * sw + off >= W) hi--;                                     \
-        while (y0 < oh && y0 * sh - ph + i * dh < 0) y0++;                                    \
-        while (y1 > y0 && (y1 - 1) * sh - ph + i * dh >= H) y1--;                             \
-        for (long n = 0; n < N; n++) {                                                        \
-            const T* src = x + (n * C + c) * H * W + off;                                     \
-            T* dst = dst0 + n * L;                                                            \
-            if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                  \
-            if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                \
-            for (long y = y0; y < y1; y++) {                                                  \
-                T* d = dst + y * ow; const T* row = src + (y * sh - ph + i * dh) * W;         \
-                for (long q = 0; q < lo; q++) d[q] = 0;                                       \
-                if (sw == 1) memcpy(d + lo, row + lo, sizeof(T) * (hi - lo));                 \
-                else for (long q = lo; q < hi; q++) d[q] = row[q * sw];                       \
-                for (long q = hi; q < ow; q++) d[q] = 0;                                      \
-            }                                                                                 \
-        }                                                                                     \
-    }                                                                                         \
-}                                                                                             \
-void cz_im2col_##S(const T* restrict x, T* restrict cols, long N, long C, long H, long W,     \
-                   long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
-                   long oh, long ow) {                                                        \
-    cz_args a = {{x}, cols, {N, C, H, W, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow}, 0, 0,       \
-                 im2col_range_##S};                                                           \
-    cz_split(&a, C * kh * kw, C * kh * kw * N * oh * ow);                                     \
-}                                                                                             \
-/* the adjoint: out[n, c] = the sum of the cols that read each element, in the order of the   \
-   NumPy fold (ops/conv.py): over the padded plane, for each j the rows i summed into acc     \
-   (from 0), then acc added to the plane (from 0); the plane's inner part is the result */    \
-static void col2im_range_##S(const cz_args* a_, long lo, long hi) {                           \
-    const T* restrict cols = a_->p[0]; T* restrict out = a_->o;                               \
-    long N = a_->v[0], C = a_->v[1], H = a_->v[2], W = a_->v[3], kh = a_->v[4];               \
-    long kw = a_->v[5], dh = a_->v[6], dw = a_->v[7], ph = a_->v[8], pw = a_->v[9];           \
-    long sh = a_->v[10], sw = a_->v[11], oh = a_->v[12], ow = a_->v[13];                      \
-    long L = oh * ow, hp = H + 2 * ph, wp = W + 2 * pw;                                       \
-    {                                                                                         \
-    T* plane = malloc(sizeof(T) * hp * wp);                                                   \
-    T* acc = malloc(sizeof(T) * hp * ow);                                                     \
-    for (long u = lo; u < hi; u++) {                                                          \
-        long n = u / C, c = u % C;                                                            \
-        for (long e = 0; e < hp * wp; e++) plane[e] = 0;                                      \
-        for (long j = 0; j < kw; j++) {                                                       \
-            T* dst = plane + j * dw;                                                          \
-            if (kh == 1) {                                                                    \
-                const T* src = cols + ((c * kw + j) * N + n) * L;                             \
-                for (long y = 0; y < oh; y++) {                                               \
-                    T* d = dst + y * sh * wp; const T* s_ = src + y * ow;                     \
-                    for (long q = 0; q < ow; q++) d[q * sw] += s_[q];                         \
-                }                                                                             \
-                continue;                                                                     \
-            }                                                                                 \
-            for (long e = 0; e < hp * ow; e++) acc[e] = 0;                                    \
-            for (long i = 0; i < kh; i++) {                                                   \
-                const T* src = cols + (((c * kh + i) * kw + j) * N + n) * L;                  \
-                for (long y = 0; y < oh; y++) {                                               \
-                    T* a = acc + (i * dh + y * sh) * ow; const T* s_ = src + y * ow;          \
-                    for (long q = 0; q < ow; q++) a[q] += s_[q];                              \
-                }                                                                             \
-            }                                                                                 \
-            for (long r = 0; r < hp; r++) {                                                   \
-                T* d = dst + r * wp; const T* a = acc + r * ow;                               \
-                if (sw == 1) for (long q = 0; q < ow; q++) d[q] += a[q];                      \
-                else for (long q = 0; q < ow; q++) d[q * sw] += a[q];                         \
-            }                                                                                 \
-        }                                                                                     \
-        T* o_ = out + (n * C + c) * H * W;                                                    \
-        for (long r = 0; r < H; r++)                                                          \
-            for (long q = 0; q < W; q++) o_[r * W + q] = plane[(r + ph) * wp + q + pw];       \
-    }                                                                                         \
-    free(plane); free(acc);                                                                   \
-    }                                                                                         \
-}                                                                                             \
-void cz_col2im_##S(const T* restrict cols, T* restrict out, long N, long C, long H, long W,   \
-                   long kh, long kw, long dh, long dw, long ph, long pw, long sh, long sw,    \
-                   long oh, long ow) {                                                        \
-    cz_args a = {{cols}, out, {N, C, H, W, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow}, 0, 0,     \
-                 col2im_range_##S};                                                           \
-    cz_split(&a, N * C, N * C * kh * kw * oh * ow);                                           \
-}                                                                                             \
 /* out[n, o, l] = src[o, n, l] (+ bias[o]): the GEMM's (O, N*L) result as NCHW */             \
 static void onl_to_nol_range_##S(const cz_args* a, long lo, long hi) {                        \
     const T* restrict src = a->p[0]; const T* restrict bias = a->p[1]; T* restrict out = a->o; \
@@ -203,21 +112,6 @@ void cz_maxpool_bwd_##S(const T* restrict g, const T* restrict x, const T* restr
                  maxpool_bwd_range_##S};                                                      \
     cz_split(&a, P, P * (H * W + oh * ow * kh * kw));                                         \
 }                                                                                             \
-/* out[c, r] = src[r, c] for a (R, C) matrix, in 32x32 tiles */                               \
-static void transpose_range_##S(const cz_args* a, long lo, long hi) {                         \
-    const T* restrict src = a->p[0]; T* restrict out = a->o;                                  \
-    long R = a->v[0], C = a->v[1], cb = (C + 31) / 32;                                        \
-    for (long u = lo; u < hi; u++) {                                                          \
-        long r0 = u / cb * 32, c0 = u % cb * 32;                                              \
-        long r1 = r0 + 32 < R ? r0 + 32 : R, c1 = c0 + 32 < C ? c0 + 32 : C;                  \
-        for (long c = c0; c < c1; c++) for (long r = r0; r < r1; r++)                         \
-            out[c * R + r] = src[r * C + c];                                                  \
-    }                                                                                         \
-}                                                                                             \
-void cz_transpose_##S(const T* restrict src, T* restrict out, long R, long C) {               \
-    cz_args a = {{src}, out, {R, C}, 0, 0, transpose_range_##S};                              \
-    cz_split(&a, (R + 31) / 32 * ((C + 31) / 32), R * C);                                     \
-}                                                                                             \
 /* out[o, n, l] = src[n, o, l]: a gradient (N, O, L) as the GEMM's (O, N*L) operand */        \
 static void nol_to_onl_range_##S(const cz_args* a, long lo, long hi) {                        \
     const T* restrict src = a->p[0]; T* restrict out = a->o;                                  \
@@ -240,13 +134,12 @@ DEFINE(double, f64)
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _P = ctypes.c_void_p
 _L = ctypes.c_long
-_SIGNATURES = {"im2col": [_P, _P] + [_L] * 14, "col2im": [_P, _P] + [_L] * 14,
-               "onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
-               "transpose": [_P, _P, _L, _L], "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
+_SIGNATURES = {"onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
+               "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
 
 # Kernels of the CNN layers kept apart from the template above (their own macro): the gradient
 # of max pooling over 2x2 windows of stride 2 (no padding or dilation: the layer of most CNNs;
-# 1.2 ms vs NumPy's 3.0 ms on W4's first pool, its forward stays NumPy's strided passes, as fast).
+# 1.2 ms vs NumPy's 3.0 ms on W4's first pool; its forward is backend/ckernels_conv.py's).
 _CNN_TEMPLATE = r"""
 #define DEFINE_CNN(T, S)                                                                      \
 /* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first \
@@ -532,23 +425,30 @@ _SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L]
                     "gru_fwd": [_P] * 5 + [_L] * 3, "gru_bwd": [_P] * 10 + [_L] * 3})
 
 
+def build_library(source):
+    """``source`` built (or loaded from the disk cache) as a ctypes library, or None when no C
+    compiler is found or building fails; for every module of hand-written kernels."""
+    from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
+    if cbuild.compiler() is None:
+        return None
+    try:
+        return cbuild.build(source)[0]
+    except (cbuild.CompileError, OSError):
+        return None
+
+
 def lib():
     """The ctypes library, built (or loaded from the disk cache) on the first call; None when
     no C compiler is found or building fails (callers use their NumPy form)."""
     if "lib" not in _state:
-        from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
         _state["lib"] = None
-        if cbuild.compiler() is not None:
-            try:
-                built = cbuild.build(_TEMPLATE + _CNN_TEMPLATE + _RNN_TEMPLATE)[0]
-            except (cbuild.CompileError, OSError):
-                built = None
-            if built is not None:
-                for name, args in _SIGNATURES.items():
-                    for suffix in _SUFFIX.values():
-                        fn = getattr(built, f"cz_{name}_{suffix}")
-                        fn.argtypes, fn.restype = args, None
-            _state["lib"] = built
+        built = build_library(_TEMPLATE + _CNN_TEMPLATE + _RNN_TEMPLATE)
+        if built is not None:
+            for name, args in _SIGNATURES.items():
+                for suffix in _SUFFIX.values():
+                    fn = getattr(built, f"cz_{name}_{suffix}")
+                    fn.argtypes, fn.restype = args, None
+        _state["lib"] = built
     return _state["lib"]
 
 

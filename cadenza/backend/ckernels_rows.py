@@ -26,6 +26,7 @@ import ctypes
 import numpy as np
 
 from . import ckernels
+from .ckernels import build_library
 from .cpool import POOL_HEADER
 
 enabled = True
@@ -435,18 +436,12 @@ def lib():
     """The ctypes library (built or loaded from the disk cache on the first call), or None
     when there is no C compiler or the build fails."""
     if "lib" not in _state:
-        from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
-        _state["lib"] = None
-        if cbuild.compiler() is not None:
-            try:
-                built = cbuild.build(_SOURCE)[0]
-            except (cbuild.CompileError, OSError):
-                built = None
-            if built is not None:
-                for name, (args, res) in _SIGNATURES.items():
-                    fn = getattr(built, f"cz_{name}")
-                    fn.argtypes, fn.restype = args, res
-            _state["lib"] = built
+        built = build_library(_SOURCE)
+        if built is not None:
+            for name, (args, res) in _SIGNATURES.items():
+                fn = getattr(built, f"cz_{name}")
+                fn.argtypes, fn.restype = args, res
+        _state["lib"] = built
     return _state["lib"]
 
 

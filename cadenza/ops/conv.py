@@ -9,7 +9,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
-from ..backend import ckernels
+from ..backend import ckernels, ckernels_conv
 
 __all__ = ["fold", "unfold"]
 
@@ -167,33 +167,60 @@ def _check_window(op, spatial, k, d, p, s):
 
 
 # --------------------------------------------------------------------------- convolution
-# conv2d (groups=1) as three primitives around one GEMM each: the output is
-# W (O, C*kh*kw) @ cols (C*kh*kw, N*L), the input gradient col2im(W^T @ g), the weight gradient
-# g @ cols^T, with g as the (O, N*L) matrix. One GEMM over the whole batch (not N small ones:
-# ResNet's late layers have L = 4 or 1) whose operands the C kernels of backend/ckernels.py
-# lay out; without them the NumPy forms below lay out the same matrices, and the GEMM is the
-# same np.matmul call, so both paths give the same bits.
+# conv2d (groups=1) as three primitives around GEMMs. Two forms, chosen by the shape alone
+# (``_per_image``), so every path and thread count computes the same products:
+# - per image, when each image has enough output positions (L = oh*ow >= 32) and the batch
+#   enough images to share out: out[n] = W (O, C*kh*kw) @ cols(x[n]) (C*kh*kw, L) written
+#   straight into NCHW with the bias, gx[n] = col2im(W^T g[n]), gw = the sum over images of
+#   g[n] cols(x[n])^T in a fixed number of chunks (summed in chunk order). Each image's
+#   columns are built in a task's own buffer and used while in cache
+#   (backend/ckernels_conv.py: one image per task of the pool, single-threaded BLAS);
+# - whole batch otherwise (ResNet's late layers have L = 4 or 1): one GEMM over the
+#   (C*kh*kw, N*L) columns, with g as the (O, N*L) matrix, in the fixed blocks of
+#   ckernels_conv.product.
+# Without the C kernels the NumPy forms below compute the same products in the same order (the
+# same bits in float64; float32 within rounding, as ckernels_conv explains).
 
 _GEOM = ("stride", "padding", "dilation")
+_WGRAD_CHUNKS = 16    # chunks of images the per-image weight gradient is summed in
+
+
+def _per_image(n, oh, ow):
+    return oh * ow >= 32 and n >= 4
+
+
+def _geometry(x_shape, o, kernel, stride, padding, dilation, oh, ow):
+    return ckernels_conv.geometry(*x_shape, o, kernel, dilation, padding, stride, oh, ow)
+
+
+def _windows(xp, x, kernel, stride, padding, dilation, oh, ow, order):
+    """A copy of x's windows (zeros where a window reads padding), its axes the ``order`` of
+    (c, kh, kw, n, oh, ow) named by the letters "ckjnyx"."""
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    n, c = x.shape[:2]
+    x = _pad_hw(xp, x, ph, pw)
+    s0, s1, s2, s3 = x.strides
+    dims = dict(c=(c, s1), k=(kh, s2 * dh), j=(kw, s3 * dw), n=(n, s0), y=(oh, s2 * sh),
+                x=(ow, s3 * sw))
+    win = xp.lib.stride_tricks.as_strided(x, tuple(dims[a][0] for a in order),
+                                          tuple(dims[a][1] for a in order))
+    return xp.ascontiguousarray(win)
 
 
 def _im2col(xp, x, kernel, stride, padding, dilation, oh, ow):
     """The (C*kh*kw, N*oh*ow) matrix of x's windows (zeros where a window reads padding)."""
     n, c, h, w = x.shape
-    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    (kh, kw) = kernel
     if xp is np:
         x = np.ascontiguousarray(x)
         cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-        fn = ckernels.kernel("im2col", x, cols)
+        fn = ckernels_conv.kernel("im2col", x, cols)
         if fn is not None:
-            fn(x.ctypes.data, cols.ctypes.data, n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw,
-               oh, ow)
+            fn(x.ctypes.data, cols.ctypes.data,
+               _geometry(x.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
             return cols
-    x = _pad_hw(xp, x, ph, pw)
-    s0, s1, s2, s3 = x.strides
-    win = xp.lib.stride_tricks.as_strided(
-        x, (c, kh, kw, n, oh, ow), (s1, s2 * dh, s3 * dw, s0, s2 * sh, s3 * sw))
-    return xp.ascontiguousarray(win).reshape(c * kh * kw, n * oh * ow)
+    return _windows(xp, x, kernel, stride, padding, dilation, oh, ow, "ckjnyx").reshape(
+        c * kh * kw, n * oh * ow)
 
 
 def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
@@ -202,15 +229,20 @@ def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
     c = cols.shape[0] // (kh * kw)
     if xp is np:
         out = np.empty((n, c, h, w), dtype=cols.dtype)
-        fn = ckernels.kernel("col2im", cols, out)
+        fn = ckernels_conv.kernel("col2im", cols, out)
         if fn is not None:
-            (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
-            fn(cols.ctypes.data, out.ctypes.data, n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw,
-               oh, ow)
+            fn(cols.ctypes.data, out.ctypes.data,
+               _geometry(out.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
             return out
     batched = cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2)
     return _fold_fwd(xp, batched, output_size=size, kernel=kernel, dilation=dilation,
                      padding=padding, stride=stride)
+
+
+def _product(xp, a, b):
+    """a @ b for the convolution's GEMMs: on the CPU in backend/ckernels_conv.py's blocks
+    over the thread pool (single-threaded BLAS per block; the NumPy form runs the same blocks)."""
+    return ckernels_conv.product(a, b) if xp is np else xp.matmul(a, b)
 
 
 def _as_matrix(xp, g):
@@ -227,13 +259,40 @@ def _as_matrix(xp, g):
         o, n * oh * ow)
 
 
+def _exact(a):
+    return int(a.dtype == np.float64)
+
+
+def _image_columns(xp, x, kernel, stride, padding, dilation, oh, ow):
+    """(N, C*kh*kw, L): each image's columns (the per-image form's NumPy path)."""
+    n, c = x.shape[:2]
+    return _windows(xp, x, kernel, stride, padding, dilation, oh, ow, "nckjyx").reshape(
+        n, c * kernel[0] * kernel[1], oh * ow)
+
+
 def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     oh, ow = out_size(h, kh, dilation[0], padding[0], stride[0]), \
         out_size(wd, kw, dilation[1], padding[1], stride[1])
+    if _per_image(n, oh, ow):
+        out = xp.empty((n, o, oh, ow), dtype=np.promote_types(x.dtype, w.dtype))
+        if xp is np:
+            x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+            bias = None if b is None else np.ascontiguousarray(b, dtype=out.dtype)
+            fn = ckernels_conv.kernel("conv_fwd", x, w, bias, out)
+            if fn is not None:
+                fn(x.ctypes.data, w.ctypes.data, ckernels.ptr(bias), out.ctypes.data,
+                   _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh,
+                             ow).ctypes.data, _exact(out))
+                return out
+        prod = xp.matmul(w.reshape(o, -1),
+                         _image_columns(xp, x, (kh, kw), stride, padding, dilation, oh, ow))
+        if b is not None:
+            prod += b.reshape(o, 1)
+        return prod.reshape(n, o, oh, ow)
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, oh, ow)
-    prod = xp.matmul(w.reshape(o, -1), cols)                     # (O, N*L)
+    prod = _product(xp, w.reshape(o, -1), cols)                     # (O, N*L)
     out = xp.empty((n, o, oh, ow), dtype=prod.dtype)
     if xp is np:
         bias = None if b is None else np.ascontiguousarray(b, dtype=prod.dtype)
@@ -252,25 +311,58 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
 def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0),
                        dilation=(1, 1)):
     n, o, oh, ow = g.shape
-    cols = xp.matmul(w.reshape(o, -1).T, _as_matrix(xp, g))     # (C*kh*kw, N*L)
-    return _col2im(xp, cols, n, input_size, w.shape[2:], stride, padding, dilation, oh, ow)
+    c, kernel = w.shape[1], tuple(w.shape[2:])
+    if _per_image(n, oh, ow):
+        if xp is np:
+            g, w = np.ascontiguousarray(g), np.ascontiguousarray(w)
+            gx = np.empty((n, c, *input_size), dtype=np.promote_types(g.dtype, w.dtype))
+            fn = ckernels_conv.kernel("conv_igrad", g, w, gx)
+            if fn is not None:
+                fn(g.ctypes.data, w.ctypes.data, gx.ctypes.data,
+                   _geometry(gx.shape, o, kernel, stride, padding, dilation, oh,
+                             ow).ctypes.data, _exact(gx))
+                return gx
+        cols = xp.matmul(w.reshape(o, -1).T, g.reshape(n, o, oh * ow))   # (N, C*kh*kw, L)
+        return _fold_fwd(xp, cols, output_size=input_size, kernel=kernel, dilation=dilation,
+                         padding=padding, stride=stride)
+    cols = _product(xp, w.reshape(o, -1).T, _as_matrix(xp, g))     # (C*kh*kw, N*L)
+    return _col2im(xp, cols, n, input_size, kernel, stride, padding, dilation, oh, ow)
 
 
 def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
                         dilation=(1, 1)):
-    o, (oh, ow) = g.shape[1], g.shape[2:]
+    n, o, (oh, ow) = g.shape[0], g.shape[1], g.shape[2:]
+    c = x.shape[1]
+    if _per_image(n, oh, ow):
+        kc = min(n, _WGRAD_CHUNKS)
+        gw = xp.empty((o, c * kernel[0] * kernel[1]), dtype=np.promote_types(g.dtype, x.dtype))
+        part = xp.empty((kc,) + gw.shape, dtype=gw.dtype) if kc > 1 else None
+        if xp is np:
+            g, x = np.ascontiguousarray(g), np.ascontiguousarray(x)
+            fn = ckernels_conv.kernel("conv_wgrad", g, x, gw, part)
+            if fn is not None:
+                fn(g.ctypes.data, x.ctypes.data, gw.ctypes.data, ckernels.ptr(part),
+                   _geometry(x.shape, o, kernel, stride, padding, dilation, oh,
+                             ow).ctypes.data, kc, _exact(gw))
+                return gw.reshape(o, c, *kernel)
+        cols = _image_columns(xp, x, kernel, stride, padding, dilation, oh, ow)
+        gm = g.reshape(n, o, oh * ow)
+        dst = gw if part is None else part
+        for ch in range(kc):
+            d = dst if part is None else dst[ch]
+            n0, n1 = n * ch // kc, n * (ch + 1) // kc
+            xp.matmul(gm[n0], cols[n0].T, out=d)
+            for i in range(n0 + 1, n1):
+                d += gm[i] @ cols[i].T
+        if part is not None:
+            gw[...] = part[0]
+            for ch in range(1, kc):
+                gw += part[ch]
+        return gw.reshape(o, c, *kernel)
+    # (O, C*kh*kw) = g @ cols^T straight (the blocks of ckernels_conv.product split the
+    # output, so the long N*L sum does not decide how threads share the work)
     cols = _im2col(xp, x, kernel, stride, padding, dilation, oh, ow)
-    # (C*kh*kw, O) = cols @ g^T, not g @ cols^T: with the long N*L sum as the inner dimension
-    # of both, OpenBLAS's threads split the short side: measured 7 ms vs 240 ms of CPU for
-    # W4's second layer (O=64, C*kh*kw=288, N*L=12544) on 2 busy cores
-    gwt = xp.matmul(cols, _as_matrix(xp, g).T)
-    if xp is np:
-        gw = np.empty((o, gwt.shape[0]), dtype=gwt.dtype)
-        fn = ckernels.kernel("transpose", gwt, gw)
-        if fn is not None:
-            fn(gwt.ctypes.data, gw.ctypes.data, gwt.shape[0], o)
-            return gw.reshape(o, x.shape[1], *kernel)
-    return xp.ascontiguousarray(gwt.T).reshape(o, x.shape[1], *kernel)
+    return _product(xp, _as_matrix(xp, g), cols.T).reshape(o, c, *kernel)
 
 
 def _geom(attrs):

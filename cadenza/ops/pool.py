@@ -4,10 +4,11 @@ below, which gives the same bits; NumPy's strided passes are as fast as C elsewh
 composite (unfold, argmax, one-hot where, sum) it cost ~4x the convolutions' GEMMs in
 bench/w4_cnn_train.py: each step materialised the windows, compared them against a one-hot and
 folded the gradient back. Here the forward is kh*kw strided ``maximum`` passes over the
-(padded) input, and the derivative primitive ``max_pool2d_backward`` recomputes which element
-of each window won (the first maximum, as torch) and writes the gradient there. Its own
-backward is written in Tensor ops (unfold, argmax, where), so higher-order gradients still work
-(DESIGN.md section 2)."""
+(padded) input (2x2 windows of stride 2: one C pass in the same order,
+backend/ckernels_conv.py), and the derivative primitive ``max_pool2d_backward`` recomputes
+which element of each window won (the first maximum, as torch) and writes the gradient there.
+Its own backward is written in Tensor ops (unfold, argmax, where), so higher-order gradients
+still work (DESIGN.md section 2)."""
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ from .._tensor_base import _make
 from .conv import unfold
 from .elementwise import where
 from .shape import pad
-from ..backend import ckernels
+from ..backend import ckernels, ckernels_conv
 
 __all__: list = []   # max_pool2d here is the primitive helper behind F.max_pool2d
 
@@ -83,6 +84,15 @@ def _halves(kernel, stride, padding, dilation, rh, rw):
 def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                     ceil_mode=False):
     oh, ow, rh, rw = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    if xp is np and _halves(kernel, stride, padding, dilation, rh, rw):
+        # one C pass (backend/ckernels_conv.py), the passes below in the same order
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+        fn = ckernels_conv.kernel("maxpool2_fwd", x, out)
+        if fn is not None:
+            fn(x.ctypes.data, out.ctypes.data, x.shape[0] * x.shape[1], x.shape[2], x.shape[3],
+               oh, ow)
+            return out
     a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
     out = None
     for i in range(kernel[0]):

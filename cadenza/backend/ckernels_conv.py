@@ -1,0 +1,437 @@
+"""Convolution's matrix products (ops/conv.py) on Cadenza's thread pool: one product split into
+tasks of row blocks x column blocks (x chunks of the inner dimension, whose partial products
+are then summed in chunk order), each task one single-threaded call into NumPy's OpenBLAS
+(found by backend/blas.py). OpenBLAS's own threads wait for each other inside every product: on a
+loaded 2-core EPYC np.matmul of W4's first layer (32x9)(9x50176) took 24 ms against 1.3 ms as
+tasks of the pool; and between the pool's kernels and BLAS's threads both spinning, W4's
+weight-gradient products ran at a fifth of the machine's GEMM rate.
+
+The split is a function of the product's shape only (``blocks``), never of the thread count,
+so results do not depend on it. Blocks of rows or columns leave every element's sum over the
+inner dimension as one BLAS call makes it; chunks of the inner dimension (only for products
+with a small output and a long sum: weight gradients) round differently from one call, the
+same way on every path. ``product`` runs the same blocks through ``np.matmul`` when the C
+library is not there (no compiler, no OpenBLAS beside NumPy, ``ckernels.enabled`` off).
+float64 products run their blocks one after another with BLAS's own threads, as np.matmul
+calls it, so both paths give the same bits (as codegen/blas.py keeps float64 exact); float32
+blocks are the pool's tasks with single-threaded BLAS, whose sgemm takes another path for
+small products than its threaded one: within rounding of the NumPy form.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from . import ckernels
+from .blas import pointers as _blas_pointers
+from .cpool import POOL_HEADER
+
+_SOURCE = r"""
+#include <stdlib.h>
+#include <string.h>
+""" + POOL_HEADER + r"""
+typedef int64_t I;
+typedef void (*sgemm_t)(int, int, int, I, I, I, float, const float *, I, const float *, I,
+                        float, float *, I);
+typedef void (*dgemm_t)(int, int, int, I, I, I, double, const double *, I, const double *, I,
+                        double, double *, I);
+typedef int (*local_t)(int);
+static sgemm_t cz_sgemm;
+static dgemm_t cz_dgemm;
+static local_t cz_local;
+
+void cz_conv_blas_init(void *s, void *d, void *l) { cz_sgemm = s; cz_dgemm = d; cz_local = l; }
+
+/* the cut before block p of `parts` over `total` (ops share the formula: ckernels_conv.cuts) */
+static inline I cz_cut(I total, I parts, I p, I align) {
+    if (p <= 0) return 0;
+    if (p >= parts) return total;
+    return total * p / parts / align * align;
+}
+
+#define CZ_CONV_GEMM(S, T, GEMM)                                                              \
+typedef struct { I M, N, K, mb, nb, kc, lda, ldb; int ta, tb; const T *A, *B; T *C, *part;  \
+                 I sums; int exact; } gemm_job_##S;                                           \
+/* task t: row block p, column block q, inner chunk c (t = (p * nb + q) * kc + c) */          \
+static void gemm_task_##S(void *ctx, int64_t t) {                                             \
+    const gemm_job_##S *j = ctx;                                                              \
+    I c = t % j->kc, q = t / j->kc % j->nb, p = t / j->kc / j->nb;                            \
+    I r0 = cz_cut(j->M, j->mb, p, 8), r1 = cz_cut(j->M, j->mb, p + 1, 8);                     \
+    I c0 = cz_cut(j->N, j->nb, q, 16), c1 = cz_cut(j->N, j->nb, q + 1, 16);                   \
+    I k0 = cz_cut(j->K, j->kc, c, 16), k1 = cz_cut(j->K, j->kc, c + 1, 16);                   \
+    if (r1 <= r0 || c1 <= c0) return;                                                         \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    const T *a = j->A + (j->ta == 111 ? r0 * j->lda + k0 : k0 * j->lda + r0);                 \
+    const T *b = j->B + (j->tb == 111 ? k0 * j->ldb + c0 : c0 * j->ldb + k0);                 \
+    T *out = j->kc == 1 ? j->C : j->part + c * j->M * j->N;                                   \
+    if (k1 <= k0) {                                                                           \
+        for (I r = r0; r < r1; r++) memset(out + r * j->N + c0, 0, sizeof(T) * (c1 - c0));    \
+        return;                                                                               \
+    }                                                                                         \
+    GEMM(101, j->ta, j->tb, r1 - r0, c1 - c0, k1 - k0, (T)1, a, j->lda, b, j->ldb, (T)0,      \
+         out + r0 * j->N + c0, j->N);                                                         \
+}                                                                                             \
+/* C[e] = part[0][e] + part[1][e] + ... in chunk order, over `sums` tasks of elements */      \
+static void gemm_sum_##S(void *ctx, int64_t t) {                                              \
+    const gemm_job_##S *j = ctx;                                                              \
+    I total = j->M * j->N, e0 = total * t / j->sums, e1 = total * (t + 1) / j->sums;          \
+    for (I e = e0; e < e1; e++) {                                                             \
+        T s = j->part[e];                                                                     \
+        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
+        j->C[e] = s;                                                                          \
+    }                                                                                         \
+}                                                                                             \
+/* C (M x N, contiguous) = op(A) op(B); ta/tb 111 (as stored) or 112 (transposed), lda/ldb   \
+   their leading dimensions; part: kc * M * N scratch when kc > 1. exact: the blocks one     \
+   after another on this thread, each a BLAS call with BLAS's own threads, as np.matmul      \
+   makes it (float64: the same bits as the NumPy form) */                                    \
+void cz_conv_gemm_##S(I M, I N, I K, const T *A, int ta, I lda, const T *B, int tb, I ldb,    \
+                      T *C, T *part, I mb, I nb, I kc, int exact) {                           \
+    gemm_job_##S j = {M, N, K, mb, nb, kc, lda, ldb, ta, tb, A, B, C, part,                   \
+                      M * N >= 4096 ? 64 : 1, exact};                                         \
+    if (exact) {                                                                              \
+        for (I t = 0; t < mb * nb * kc; t++) gemm_task_##S(&j, t);                            \
+    } else {                                                                                  \
+        int prev = cz_local ? cz_local(1) : 0;                                                \
+        cz_for(gemm_task_##S, &j, mb * nb * kc);                                              \
+        if (cz_local) cz_local(prev);                                                         \
+    }                                                                                         \
+    if (kc > 1) cz_for(gemm_sum_##S, &j, j.sums);                                             \
+}
+CZ_CONV_GEMM(f32, float, cz_sgemm)
+CZ_CONV_GEMM(f64, double, cz_dgemm)
+
+/* convolution geometry (the arguments every layout kernel takes) */
+typedef struct { I N, C, H, W, O, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow; } cz_geom;
+
+#define CZ_CONV_SAMPLE(S, T, GEMM)                                                            \
+/* cols[(c*kh+i)*kw+j][l] (row stride ld) = x[c, y*sh-ph+i*dh, q*sw-pw+j*dw] for l = y*ow+q   \
+   of one image x (C, H, W), 0 where the window reads padding: the rows and columns inside x  \
+   are found once per (c, i, j), so each row is a copy (memcpy at stride 1) between zeros */  \
+static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_geom *g) {      \
+    I H = g->H, W = g->W, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow, sh = g->sh;         \
+    I sw = g->sw;                                                                             \
+    for (I u = 0; u < g->C * kh * kw; u++) {                                                  \
+        I c = u / (kh * kw), i = u / kw % kh, j = u % kw;                                     \
+        T *dst = cols + u * ld;                                                               \
+        I off = j * g->dw - g->pw, top = i * g->dh - g->ph, lo = 0, hi = ow, y0 = 0, y1 = oh; \
+        while (lo < ow && lo * sw + off < 0) lo++;                                            \
+        while (hi > lo && (hi - 1) * sw + off >= W) hi--;                                     \
+        while (y0 < oh && y0 * sh + top < 0) y0++;                                            \
+        while (y1 > y0 && (y1 - 1) * sh + top >= H) y1--;                                     \
+        if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                      \
+        if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                    \
+        for (I y = y0; y < y1; y++) {                                                         \
+            T *d = dst + y * ow;                                                              \
+            const T *row = x + (c * H + y * sh + top) * W + off;                              \
+            for (I q = 0; q < lo; q++) d[q] = 0;                                              \
+            if (sw == 1) memcpy(d + lo, row + lo, sizeof(T) * (hi - lo));                     \
+            else for (I q = lo; q < hi; q++) d[q] = row[q * sw];                              \
+            for (I q = hi; q < ow; q++) d[q] = 0;                                             \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* the adjoint for one image: out (C, H, W) = the sum of the cols (row stride ld) that read   \
+   each element, in the order of the NumPy fold (ops/conv.py's _fold_fwd): over the padded    \
+   plane, for each j the rows i summed into acc (from 0), then acc added to the plane (from   \
+   0); plane (hp * wp) and acc (hp * ow) are scratch */                                       \
+static void col2im1_##S(const T *restrict cols, I ld, T *restrict out, T *restrict plane,     \
+                        T *restrict acc, const cz_geom *g) {                                  \
+    I H = g->H, W = g->W, kh = g->kh, kw = g->kw, dh = g->dh, dw = g->dw, ph = g->ph;         \
+    I pw = g->pw, sh = g->sh, sw = g->sw, oh = g->oh, ow = g->ow;                             \
+    I hp = H + 2 * ph, wp = W + 2 * pw;                                                       \
+    for (I c = 0; c < g->C; c++) {                                                            \
+        for (I e = 0; e < hp * wp; e++) plane[e] = 0;                                         \
+        for (I j = 0; j < kw; j++) {                                                          \
+            T *dst = plane + j * dw;                                                          \
+            if (kh == 1) {                                                                    \
+                const T *src = cols + (c * kw + j) * ld;                                      \
+                for (I y = 0; y < oh; y++) {                                                  \
+                    T *d = dst + y * sh * wp; const T *s_ = src + y * ow;                     \
+                    for (I q = 0; q < ow; q++) d[q * sw] += s_[q];                            \
+                }                                                                             \
+                continue;                                                                     \
+            }                                                                                 \
+            for (I e = 0; e < hp * ow; e++) acc[e] = 0;                                       \
+            for (I i = 0; i < kh; i++) {                                                      \
+                const T *src = cols + ((c * kh + i) * kw + j) * ld;                           \
+                for (I y = 0; y < oh; y++) {                                                  \
+                    T *a = acc + (i * dh + y * sh) * ow; const T *s_ = src + y * ow;          \
+                    for (I q = 0; q < ow; q++) a[q] += s_[q];                                 \
+                }                                                                             \
+            }                                                                                 \
+            for (I r = 0; r < hp; r++) {                                                      \
+                T *d = dst + r * wp; const T *a = acc + r * ow;                               \
+                if (sw == 1) for (I q = 0; q < ow; q++) d[q] += a[q];                         \
+                else for (I q = 0; q < ow; q++) d[q * sw] += a[q];                            \
+            }                                                                                 \
+        }                                                                                     \
+        T *o_ = out + c * H * W;                                                              \
+        for (I r = 0; r < H; r++)                                                             \
+            for (I q = 0; q < W; q++) o_[r * W + q] = plane[(r + ph) * wp + q + pw];          \
+    }                                                                                         \
+}                                                                                             \
+typedef struct { cz_geom g; const T *x, *w, *b; T *out, *part; I kc; int exact; } conv_job_##S; \
+/* the batch's (C*kh*kw, N*L) columns, one image per task (row stride N*L) */                  \
+static void im2col_task_##S(void *ctx, int64_t n) {                                          \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
+    im2col1_##S(j->x + n * g->C * g->H * g->W, j->out + n * L, g->N * L, g);                  \
+}                                                                                             \
+void cz_im2col_##S(const T *x, T *cols, const I *geom) {                                      \
+    conv_job_##S j = {*(const cz_geom *)geom, x, 0, 0, cols, 0, 1, 0};                        \
+    cz_for(im2col_task_##S, &j, j.g.N);                                                       \
+}                                                                                             \
+static void col2im_task_##S(void *ctx, int64_t n) {                                           \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
+    T *plane = malloc(sizeof(T) * (g->H + 2 * g->ph) * (g->W + 2 * g->pw + g->ow));           \
+    col2im1_##S(j->x + n * L, g->N * L, j->out + n * g->C * g->H * g->W, plane,               \
+                plane + (g->H + 2 * g->ph) * (g->W + 2 * g->pw), g);                          \
+    free(plane);                                                                              \
+}                                                                                             \
+/* the adjoint of cz_im2col: (C*kh*kw, N*L) -> (N, C, H, W) */                                 \
+void cz_col2im_##S(const T *cols, T *out, const I *geom) {                                    \
+    conv_job_##S j = {*(const cz_geom *)geom, cols, 0, 0, out, 0, 1, 0};                      \
+    cz_for(col2im_task_##S, &j, j.g.N);                                                       \
+}                                                                                             \
+/* one image's columns: x itself for a 1x1 window of stride 1 without padding */              \
+static const T *cols1_##S(const T *x, T *buf, const cz_geom *g) {                             \
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0)     \
+        return x;                                                                             \
+    im2col1_##S(x, buf, g->oh * g->ow, g);                                                    \
+    return buf;                                                                               \
+}                                                                                             \
+/* out[n] (O, L) = w (O, C*kh*kw) cols(x[n]) (+ bias per row), one image per task */           \
+static void fwd_task_##S(void *ctx, int64_t n) {                                              \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    T *buf = malloc(sizeof(T) * K * L);                                                       \
+    const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                         \
+    T *o = j->out + n * O * L;                                                                \
+    GEMM(101, 111, 111, O, L, K, (T)1, j->w, K, cols, L, (T)0, o, L);                         \
+    if (j->b) for (I r = 0; r < O; r++) {                                                     \
+        T b = j->b[r];                                                                        \
+        for (I l = 0; l < L; l++) o[r * L + l] += b;                                          \
+    }                                                                                         \
+    free(buf);                                                                                \
+}                                                                                             \
+/* gx[n] = col2im(w^T g[n]): x is the gradient g (N, O, L) here, out gx (N, C, H, W) */       \
+static void igrad_task_##S(void *ctx, int64_t n) {                                            \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
+    I hp = g->H + 2 * g->ph, wp = g->W + 2 * g->pw;                                           \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    T *cols = malloc(sizeof(T) * (K * L + hp * wp + hp * g->ow));                             \
+    GEMM(101, 112, 111, K, L, O, (T)1, j->w, K, j->x + n * O * L, L, (T)0, cols, L);          \
+    col2im1_##S(cols, L, j->out + n * g->C * g->H * g->W, cols + K * L, cols + K * L + hp * wp, \
+                g);                                                                           \
+    free(cols);                                                                               \
+}                                                                                             \
+/* chunk c of the weight gradient: the sum over its images n of g[n] (O, L) cols(x[n])^T,      \
+   added image by image (each product, then added: as the NumPy form); w is g here */        \
+static void wgrad_task_##S(void *ctx, int64_t c) {                                            \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
+    I n0 = g->N * c / j->kc, n1 = g->N * (c + 1) / j->kc;                                     \
+    if (cz_local && !j->exact) cz_local(1);                                                   \
+    T *buf = malloc(sizeof(T) * (K * L + O * K));                                             \
+    T *tmp = buf + K * L, *dst = j->kc == 1 ? j->out : j->part + c * O * K;                   \
+    for (I n = n0; n < n1; n++) {                                                             \
+        const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                     \
+        GEMM(101, 111, 112, O, K, L, (T)1, j->w + n * O * L, L, cols, L, (T)0,                \
+             n == n0 ? dst : tmp, K);                                                         \
+        if (n > n0) for (I e = 0; e < O * K; e++) dst[e] += tmp[e];                           \
+    }                                                                                         \
+    free(buf);                                                                                \
+}                                                                                             \
+static void wgrad_sum_##S(void *ctx, int64_t t) {                                             \
+    const conv_job_##S *j = ctx;                                                              \
+    I total = j->g.O * j->g.C * j->g.kh * j->g.kw, e0 = total * t / 16;                       \
+    I e1 = total * (t + 1) / 16;                                                              \
+    for (I e = e0; e < e1; e++) {                                                             \
+        T s = j->part[e];                                                                     \
+        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
+        j->out[e] = s;                                                                        \
+    }                                                                                         \
+}                                                                                             \
+static void conv_run_##S(void (*task)(void *, int64_t), conv_job_##S *j, I n) {               \
+    if (j->exact) { for (I t = 0; t < n; t++) task(j, t); return; }                           \
+    int prev = cz_local ? cz_local(1) : 0;                                                    \
+    cz_for(task, j, n);                                                                       \
+    if (cz_local) cz_local(prev);                                                             \
+}                                                                                             \
+/* out (N, O, oh, ow) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (NULL: none) */            \
+void cz_conv_fwd_##S(const T *x, const T *w, const T *b, T *out, const I *geom, int exact) {  \
+    conv_job_##S j = {*(const cz_geom *)geom, x, w, b, out, 0, 1, exact};                     \
+    conv_run_##S(fwd_task_##S, &j, j.g.N);                                                    \
+}                                                                                             \
+/* gx (N, C, H, W) from g (N, O, oh, ow) and w */                                             \
+void cz_conv_igrad_##S(const T *gr, const T *w, T *gx, const I *geom, int exact) {            \
+    conv_job_##S j = {*(const cz_geom *)geom, gr, w, 0, gx, 0, 1, exact};                     \
+    conv_run_##S(igrad_task_##S, &j, j.g.N);                                                  \
+}                                                                                             \
+/* gw (O, C*kh*kw) from g (N, O, oh, ow) and x: kc chunks of images (part: kc * O*C*kh*kw    \
+   scratch when kc > 1), summed in chunk order */                                             \
+void cz_conv_wgrad_##S(const T *gr, const T *x, T *gw, T *part, const I *geom, I kc,          \
+                       int exact) {                                                           \
+    conv_job_##S j = {*(const cz_geom *)geom, x, gr, 0, gw, part, kc, exact};                 \
+    conv_run_##S(wgrad_task_##S, &j, kc);                                                     \
+    if (kc > 1) cz_for(wgrad_sum_##S, &j, 16);                                                \
+}
+CZ_CONV_SAMPLE(f32, float, cz_sgemm)
+CZ_CONV_SAMPLE(f64, double, cz_dgemm)
+
+/* max pooling over 2x2 windows of stride 2 (no padding or dilation): out = the window's
+   elements folded left to right (rows first) with NumPy's maximum as x86 NumPy computes it
+   (the NaN operand wins; of equal elements, +0 and -0 included, the later one), as
+   ops/pool.py's four strided passes; planes (N*C) split into up to 64 tasks */
+typedef struct { const void *x; void *out; I P, H, W, oh, ow, tasks; } cz_pool_job;
+#define CZ_MAXPOOL2(S, T)                                                                     \
+static inline T cz_max_##S(T m, T v) { return (m > v || m != m) ? m : v; }                   \
+static void maxpool2_task_##S(void *ctx, int64_t t) {                                         \
+    const cz_pool_job *j = ctx;                                                               \
+    I W = j->W, oh = j->oh, ow = j->ow;                                                       \
+    for (I p = j->P * t / j->tasks; p < j->P * (t + 1) / j->tasks; p++)                       \
+        for (I y = 0; y < oh; y++) {                                                          \
+            const T *restrict r0 = (const T *)j->x + (p * j->H + 2 * y) * W;                  \
+            const T *restrict r1 = r0 + W;                                                    \
+            T *restrict o = (T *)j->out + (p * oh + y) * ow;                                  \
+            for (I q = 0; q < ow; q++)                                                        \
+                o[q] = cz_max_##S(cz_max_##S(cz_max_##S(r0[2 * q], r0[2 * q + 1]),            \
+                                             r1[2 * q]), r1[2 * q + 1]);                      \
+        }                                                                                     \
+}                                                                                             \
+void cz_maxpool2_fwd_##S(const T *x, T *out, I P, I H, I W, I oh, I ow) {                     \
+    cz_pool_job j = {x, out, P, H, W, oh, ow, P * oh * ow < 8192 ? 1 : P < 64 ? P : 64};      \
+    cz_for(maxpool2_task_##S, &j, j.tasks);                                                   \
+}
+CZ_MAXPOOL2(f32, float)
+CZ_MAXPOOL2(f64, double)
+"""
+
+_state: dict = {}
+_P, _L, _i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+_SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L, _L, _i],
+               "im2col": [_P, _P, _P], "col2im": [_P, _P, _P],
+               "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
+               "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5}
+_GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)
+_MAX_TASKS = 32
+_NO_TRANS, _TRANS = 111, 112
+
+
+def library():
+    """The built library (None without a compiler); its GEMM kernels need ``blas()`` too."""
+    if "lib" not in _state:
+        _state["lib"], _state["blas"] = None, False
+        if ckernels.lib() is not None:
+            lib = ckernels.build_library(_SOURCE)
+            if lib is not None:
+                ptrs = _blas_pointers()
+                if ptrs is not None:
+                    lib.cz_conv_blas_init(*ptrs)
+                    _state["blas"] = True
+                for name, args in _SIGNATURES.items():
+                    for s in ("f32", "f64"):
+                        fn = getattr(lib, f"cz_{name}_{s}")
+                        fn.argtypes, fn.restype = args, None
+            _state["lib"] = lib
+    return _state["lib"]
+
+
+def blas() -> bool:
+    """Whether the library's GEMM kernels have OpenBLAS to call."""
+    return library() is not None and _state["blas"]
+
+
+def kernel(name: str, *arrays):
+    """The C function ``name`` for the arrays' dtype (float32/float64 NumPy arrays, all
+    C-contiguous; None entries are skipped), or None when the NumPy form must run."""
+    if not ckernels.enabled:
+        return None
+    arrays = [a for a in arrays if a is not None]
+    dt = arrays[0].dtype
+    if dt not in _SUFFIX or not all(type(a) is np.ndarray and a.dtype == dt and
+                                    a.flags.c_contiguous for a in arrays):
+        return None
+    if library() is None or (name in _GEMMS and not _state["blas"]):
+        return None
+    return getattr(_state["lib"], f"cz_{name}_{_SUFFIX[dt]}")
+
+
+def geometry(n, c, h, w, o, kernel, dilation, padding, stride, oh, ow) -> np.ndarray:
+    """The kernels' geometry argument (cz_geom): int64 N, C, H, W, O, kh, kw, dh, dw, ph, pw,
+    sh, sw, oh, ow."""
+    return np.array([n, c, h, w, o, *kernel, *dilation, *padding, *stride, oh, ow], np.int64)
+
+
+def blocks(m: int, n: int, k: int) -> tuple[int, int, int]:
+    """(row blocks, column blocks, inner chunks) of an (m x k)(k x n) product: about one task
+    per 8 MFLOP (at most 32), columns split first (blocks of >= 128), then rows (>= 64), then
+    the inner dimension (chunks of >= 1024) when the output is too small to split."""
+    want = max(1, min(_MAX_TASKS, 2 * m * n * k // _TASK_FLOPS))
+    nb = max(1, min(want, n // 128))
+    mb = max(1, min(want // nb, m // 64))
+    kc = max(1, min(want // (nb * mb), k // 1024))
+    return mb, nb, kc
+
+
+def cuts(total: int, parts: int, align: int) -> list[int]:
+    """Block boundaries, as the C kernel's cz_cut computes them."""
+    return [0] + [total * p // parts // align * align for p in range(1, parts)] + [total]
+
+
+def _operand(a):
+    """(trans flag, leading dimension) of a 2-d array for BLAS, or None."""
+    sz = a.itemsize
+    s0, s1 = a.strides
+    r, c = a.shape
+    if r == 1:
+        s0 = c * sz
+    if c == 1:
+        s1 = sz
+    if s1 == sz and s0 % sz == 0 and s0 // sz >= c:
+        return _NO_TRANS, s0 // sz
+    if s0 == sz and s1 % sz == 0 and s1 // sz >= r:
+        return _TRANS, s1 // sz
+    return None
+
+
+def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (m, k) @ b (k, n), NumPy float32/float64 arrays of one dtype, in ``blocks``."""
+    m, k = a.shape
+    n = b.shape[1]
+    mb, nb, kc = blocks(m, n, k)
+    out = np.empty((m, n), dtype=a.dtype)
+    part = np.empty((kc, m, n), dtype=a.dtype) if kc > 1 else None
+    # NumPy multiplies a row or a column by gemv (another rounding than gemm): those stay NumPy's
+    fn = kernel("conv_gemm", out) if a.dtype == b.dtype and min(m, n) > 1 else None
+    if fn is not None:
+        la, lb = _operand(a), _operand(b)
+        if la is None:
+            a = np.ascontiguousarray(a)
+            la = _operand(a)
+        if lb is None:
+            b = np.ascontiguousarray(b)
+            lb = _operand(b)
+        fn(m, n, k, a.ctypes.data, la[0], la[1], b.ctypes.data, lb[0], lb[1], out.ctypes.data,
+           ckernels.ptr(part), mb, nb, kc, int(a.dtype == np.float64))
+        return out
+    rows, cols, inner = cuts(m, mb, 8), cuts(n, nb, 16), cuts(k, kc, 16)
+    dst = out if part is None else part
+    for c in range(kc):
+        d = dst if part is None else dst[c]
+        for p in range(mb):
+            for q in range(nb):
+                r0, r1, c0, c1 = rows[p], rows[p + 1], cols[q], cols[q + 1]
+                if r1 > r0 and c1 > c0:
+                    np.matmul(a[r0:r1, inner[c]:inner[c + 1]],
+                              b[inner[c]:inner[c + 1], c0:c1], out=d[r0:r1, c0:c1])
+    if part is not None:
+        np.copyto(out, part[0])
+        for c in range(1, kc):
+            out += part[c]
+    return out

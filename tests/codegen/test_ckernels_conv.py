@@ -1,0 +1,201 @@
+"""Convolution's GEMMs in blocks over the thread pool (cadenza/backend/ckernels_conv.py): the
+blocks depend on the shape only; the C path (single-threaded OpenBLAS per block) gives the same
+bytes on 1, 2 and 4 threads, float32 and float64; the NumPy path (the same blocks through
+np.matmul) gives the same float64 bits (float32: OpenBLAS's single-threaded sgemm takes another
+path for small products than its threaded one, so within rounding), and both match a float64
+product within rounding; conv2d steps large enough to split (W4's layers, odd sizes,
+stride/padding/dilation, L = 1) do the same and agree with torch."""
+import numpy as np
+import pytest
+import torch
+
+import cadenza
+import cadenza.nn.functional as F
+from cadenza.backend import cbuild, ckernels, ckernels_conv
+from _cc import require_cc
+
+COUNTS = (1, 2, 4)
+
+
+def _lib():
+    require_cc()
+    if ckernels_conv.library() is None:
+        pytest.skip("no OpenBLAS beside NumPy or the kernels did not build")
+
+
+@pytest.fixture
+def threads():
+    _lib()
+    prev = cbuild.set_kernel_threads()
+    yield cbuild.set_kernel_threads
+    cbuild.set_kernel_threads(prev)
+
+
+def test_blocks_follow_the_shape():
+    assert ckernels_conv.blocks(8, 8, 8) == (1, 1, 1)            # small: one task
+    mb, nb, kc = ckernels_conv.blocks(64, 12544, 288)          # W4 layer 2 forward: columns
+    assert nb > 1 and kc == 1
+    mb, nb, kc = ckernels_conv.blocks(288, 64, 12544)          # its weight gradient: rows, K
+    assert mb > 1 and kc > 1
+    assert ckernels_conv.blocks(9, 32, 50176)[2] > 1           # layer 1: K chunks only
+    for total, parts, align in ((100, 3, 8), (7, 4, 8), (12544, 24, 16)):
+        c = ckernels_conv.cuts(total, parts, align)
+        assert c[0] == 0 and c[-1] == total and c == sorted(c) and len(c) == parts + 1
+
+
+# (m, k, n, a transposed, b transposed), the operand layouts of conv2d's three products:
+# columns, rows, inner chunks, odd sizes, one task
+PRODUCTS = [(64, 288, 12544, False, False), (288, 64, 12544, True, False),
+            (288, 12544, 64, False, True), (9, 50176, 32, False, True),
+            (37, 3001, 29, True, False), (130, 77, 1031, False, False), (5, 7, 3, False, False),
+            (41, 2999, 23, True, True)]
+
+
+def _operands(m, k, n, ta, tb, dt, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+    return (a.T if ta else a), (b.T if tb else b)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(PRODUCTS)))
+def test_product_same_bytes_on_every_path_and_thread_count(case, dt, threads, monkeypatch):
+    m, k, n, ta, tb = PRODUCTS[case]
+    a, b = _operands(m, k, n, ta, tb, dt, case)
+    got = []
+    for count in COUNTS:
+        threads(count)
+        got.append(ckernels_conv.product(a, b).tobytes())
+    assert all(g == got[0] for g in got)
+    monkeypatch.setattr(ckernels, "enabled", False)
+    ref = ckernels_conv.product(a, b)
+    out = np.frombuffer(got[0], dtype=dt).reshape(m, n)
+    if dt == np.float64:
+        assert ref.tobytes() == got[0]
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-3 if dt == np.float32 else 1e-10
+    for v in (out, ref):
+        np.testing.assert_allclose(v, want, rtol=tol, atol=tol * np.sqrt(k))
+
+
+def test_product_of_other_dtypes_and_strides_runs_numpy():
+    a = np.arange(12, dtype=np.int64).reshape(3, 4)
+    np.testing.assert_array_equal(ckernels_conv.product(a, a.T), a @ a.T)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 300))[:, ::3]          # no unit stride: copied for BLAS
+    np.testing.assert_allclose(ckernels_conv.product(x, x.T), x @ x.T, rtol=1e-12)
+
+
+CONVS = [((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),          # W4's layers
+         ((64, 32, 14, 14), (64, 32, 3, 3), dict(padding=1)),
+         ((9, 13, 17, 11), (21, 13, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1))),
+         ((32, 64, 2, 2), (128, 64, 3, 3), dict(stride=2, padding=1)),    # L = 1: whole batch
+         ((8, 6, 9, 7), (5, 6, 1, 1), {}),                 # 1x1: the image is its columns
+         ((6, 4, 10, 9), (3, 4, 1, 3), dict(stride=(1, 2), padding=(0, 1))),   # kh = 1
+         ((3, 5, 12, 12), (4, 5, 3, 3), dict(padding=1))]   # 3 images: whole batch
+
+
+def _conv_step(xs, ws, kw, dt, seed):
+    rng = np.random.default_rng(seed)
+    x, w, b = (rng.standard_normal(s).astype(dt) for s in (xs, ws, (ws[0],)))
+    cx, cw, cb = (cadenza.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(cx, cw, cb, **kw)
+    g = rng.standard_normal(tuple(out.shape)).astype(dt)
+    out.backward(cadenza.tensor(g))
+    return [out.detach().numpy(), cx.grad.numpy(), cw.grad.numpy(), cb.grad.numpy()], \
+        (x, w, b, g)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CONVS)))
+def test_conv2d_same_bytes_on_every_path_and_matches_torch(case, dt, threads, monkeypatch):
+    xs, ws, kw = CONVS[case]
+    runs = []
+    for count in COUNTS:
+        threads(count)
+        runs.append(_conv_step(xs, ws, kw, dt, case)[0])
+    for r in runs[1:]:
+        assert [a.tobytes() for a in r] == [a.tobytes() for a in runs[0]]
+    monkeypatch.setattr(ckernels, "enabled", False)
+    ref, (x, w, b, g) = _conv_step(xs, ws, kw, dt, case)
+    if dt == np.float64:
+        assert [a.tobytes() for a in ref] == [a.tobytes() for a in runs[0]]
+    got = runs[0]
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = torch.nn.functional.conv2d(tx, tw, tb, **kw)
+    out.backward(torch.tensor(g))
+    tol = 2e-3 if dt == np.float32 else 1e-9
+    for a, r, t in zip(got, ref, (out, tx.grad, tw.grad, tb.grad)):
+        t = t.detach().numpy()
+        for v in (a, r):
+            np.testing.assert_allclose(v, t, rtol=tol, atol=tol * max(1.0, np.abs(t).max()))
+
+
+def test_without_openblas_conv_runs_numpy_with_the_same_bits(monkeypatch):
+    _lib()
+    want = _conv_step(*CONVS[1], np.float64, 0)[0]
+    monkeypatch.setattr(ckernels_conv, "_state", {})
+    monkeypatch.setattr(ckernels_conv, "_blas_pointers", lambda: None)
+    assert not ckernels_conv.blas()
+    got = _conv_step(*CONVS[1], np.float64, 0)[0]
+    assert [a.tobytes() for a in got] == [a.tobytes() for a in want]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_max_pool_2x2_forward_same_bytes_on_every_path(dt, threads, monkeypatch):
+    """2x2 windows of stride 2 in one C pass: ties (signed zeros too) and NaNs as NumPy's
+    four strided maximum passes give them, odd sizes (a row and a column left over), every
+    thread count; values and gradient as torch's."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 8, 29, 27)).astype(dt)
+    x.flat[::7], x.flat[::11], x.flat[5] = 0.0, -0.0, np.nan
+    x.flat[::13] = x.flat[1]
+
+    def run():
+        cx = cadenza.tensor(x, requires_grad=True)
+        out = F.max_pool2d(cx, 2)
+        out.backward(cadenza.ones_like(out))
+        return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
+    got = []
+    for count in COUNTS:
+        threads(count)
+        got.append(run())
+    monkeypatch.setattr(ckernels, "enabled", False)
+    got.append(run())
+    assert all(g == got[0] for g in got)
+    tx = torch.tensor(x, requires_grad=True)
+    to = torch.nn.functional.max_pool2d(tx, 2)
+    to.backward(torch.ones_like(to))
+    np.testing.assert_array_equal(np.frombuffer(got[0][0], dt).reshape(to.shape),
+                                  to.detach().numpy())
+    np.testing.assert_array_equal(np.frombuffer(got[0][1], dt).reshape(x.shape),
+                                  tx.grad.numpy())
+
+
+def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
+    """A W4-shaped step (conv, relu, 2x2 pool twice; per-image convolutions and the pool's C
+    forward), Adam, float64: compiled parameters and losses equal eager's bit for bit."""
+    rng = np.random.default_rng(7)
+    x = cadenza.from_numpy(rng.standard_normal((6, 1, 12, 12)))
+    y = cadenza.from_numpy(rng.integers(0, 10, 6))
+    res = []
+    for compiled in (False, True):
+        cadenza.manual_seed(0)
+        nn = cadenza.nn
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(72, 10)).double()
+        opt = cadenza.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step(a, b):
+            loss = F.cross_entropy(model(a), b)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            return loss
+        fn = cadenza.compile(step) if compiled else step
+        losses = [float(fn(x, y)) for _ in range(3)]
+        res.append((losses, [p.detach().numpy().tobytes() for p in model.parameters()]))
+    assert res[0] == res[1]
