@@ -8,10 +8,11 @@ this measures only speed.
     python bench/threads.py --only gemm     # single float32 products: OpenBLAS threads vs pool
 
 Configurations: kernels on 1 or N threads, with one float32 product on OpenBLAS's threads (as
-before issue 12) or split over the pool (blas.SPLIT_PRODUCTS, CADENZA_GEMM_SPLIT=1); ratios are against
-the first (kernels 1, OpenBLAS threads). Micro: "elementwise" is a compiled GELU-like kernel on 4M
-float32 elements; "gemm+elem" a compiled (512x512 @ 512x1024) product followed by bias + GELU
-(the kernel after a product, where OpenBLAS's worker still spins on the other core).
+before issue 12) or split over the pool (blas.SPLIT_PRODUCTS, CADENZA_GEMM_SPLIT=1); ratios
+are against the first (kernels 1, OpenBLAS threads). Micro: "elementwise" is a compiled
+GELU-like kernel on 4M float32 elements; "gemm+elem" a compiled (512x512 @ 512x1024) product
+followed by bias + GELU (the kernel after a product, where OpenBLAS's worker still spins on the
+other core).
 """
 from __future__ import annotations
 

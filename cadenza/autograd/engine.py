@@ -274,7 +274,7 @@ def _slice_grad(node, g, grads, owned) -> bool:
         z[region] += d
     else:
         z = np.zeros(shape, dt)
-        z[region] = d
+        z[region] += d      # added to zeros, as the padded sum: -0.0 becomes +0.0 there too
     grads[nxt] = _make(z)
     owned.add(nxt)
     return True

@@ -39,7 +39,7 @@ def _compare_tensors(actual, expected, rtol, atol, equal_nan, check_dtype, msg, 
     for attr in ("shape", "dtype") if check_dtype else ("shape",):
         a, e = getattr(actual, attr), getattr(expected, attr)
         if a != e:
-            show = (lambda v: f"torch.{v!r}".replace("cadenza.", "")) if attr == "dtype" \
+            show = (lambda v: f"torch.{v.name}") if attr == "dtype" \
                 else (lambda v: f"torch.Size({list(v)})")
             _fail(msg, f"The values for attribute '{attr}' do not match: {show(a)} != "
                        f"{show(e)}.", path)

@@ -732,7 +732,8 @@ def test_batch_and_event_shape_are_sizes_and_repr_shows_sizes_as_torch():
     for make in (lambda m: m.distributions.MultivariateNormal(m.zeros(2), m.eye(2)),
                  lambda m: m.distributions.Normal(m.zeros(3), 1.0),
                  lambda m: m.distributions.Normal(0.0, 1.0),
-                 lambda m: m.distributions.Independent(m.distributions.Normal(m.zeros(2, 3), 1.0), 1)):
+                 lambda m: m.distributions.Independent(
+                     m.distributions.Normal(m.zeros(2, 3), 1.0), 1)):
         c, t = make(cadenza), make(torch)
         assert isinstance(c.batch_shape, cadenza.Size) and isinstance(c.event_shape, cadenza.Size)
         assert c.batch_shape == t.batch_shape and c.event_shape == t.event_shape

@@ -50,7 +50,8 @@ UNSUPPORTED = {
     "adaptive_max_pool1d": {"floor_divide", "remainder"},
     "adaptive_max_pool2d": {"floor_divide", "remainder"},
     "conv_transpose3d": {"fold"},
-    "grid_sample": {"fmod"}, "grid_sample:nearest": {"fmod"},
+    "grid_sample": {"fmod"}, "grid_sample:nearest": {"fmod"}, "grid_sample:bicubic": {"fmod"},
+    "grid_sample:3d": {"fmod"},
     **{n: {"floor_divide", "remainder"} for n in (
         "max_pool3d", "max_pool3d_with_indices", "adaptive_max_pool3d",
         "adaptive_max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",

@@ -57,7 +57,8 @@ def main():
     torch.manual_seed(0)
     torch.set_printoptions(precision=3, sci_mode=False)
     full = PointsDataset(2200, seed=1)
-    extra = TensorDataset(torch.from_numpy(np.random.RandomState(2).randn(50, 2)).float() * 0.8 + torch.tensor([-1.5, 2.0]),
+    extra = TensorDataset(torch.from_numpy(np.random.RandomState(2).randn(50, 2)).float() * 0.8
+                          + torch.tensor([-1.5, 2.0]),
                           torch.full((50,), 2, dtype=torch.long), torch.arange(50))
     data = ConcatDataset([full, extra])
     print(f"dataset sizes {[len(d) for d in data.datasets]} cumulative {data.cumulative_sizes}")
@@ -118,7 +119,8 @@ def main():
             ys.append(batch["y"])
     probs = F.softmax(logits[:4], dim=1)
     print(f"last batch probabilities:\n{probs}")
-    print("confusion:\n", torch.bincount(torch.cat(ys) * 3 + torch.cat(preds), minlength=9).view(3, 3))
+    confusion = torch.bincount(torch.cat(ys) * 3 + torch.cat(preds), minlength=9).view(3, 3)
+    print("confusion:\n", confusion)
     torch.set_printoptions(profile="default")
     print(f"final_acc {balanced_accuracy(torch.cat(preds), torch.cat(ys)):.4f}")
 

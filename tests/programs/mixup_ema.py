@@ -26,8 +26,9 @@ class Net(nn.Module):
             "body": nn.Sequential(nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.SiLU()),
         })
         self.scales = nn.ParameterList([nn.Parameter(torch.ones(hidden)) for _ in range(2)])
-        self.head = nn.ParameterDict({"weight": nn.Parameter(torch.randn(num_classes, hidden) * 0.05),
-                                      "bias": nn.Parameter(torch.zeros(num_classes))})
+        self.head = nn.ParameterDict({
+            "weight": nn.Parameter(torch.randn(num_classes, hidden) * 0.05),
+            "bias": nn.Parameter(torch.zeros(num_classes))})
 
     def forward(self, x):
         if self.training:

@@ -167,9 +167,11 @@ def ppo(args, device):
                     approx_kl = ((ratio - 1) - logratio).mean()
                     clipfracs += [((ratio - 1.0).abs() > args.clip_coef).float().mean().item()]
                 mb_advantages = b_advantages[mb_inds]
-                mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+                mb_advantages = ((mb_advantages - mb_advantages.mean())
+                                 / (mb_advantages.std() + 1e-8))
                 pg_loss1 = -mb_advantages * ratio
-                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)
+                clipped = torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)
+                pg_loss2 = -mb_advantages * clipped
                 pg_loss = torch.max(pg_loss1, pg_loss2).mean()
                 newvalue = newvalue.view(-1)
                 v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
@@ -218,7 +220,8 @@ def reinforce(args, device):
             R = r + args.gamma * R
             returns.insert(0, R)
         returns = torch.tensor(returns)
-        returns = (returns - returns.mean()) / (returns.std() + eps) if len(returns) > 1 else returns
+        if len(returns) > 1:
+            returns = (returns - returns.mean()) / (returns.std() + eps)
         policy_loss = [-log_prob * R for log_prob, R in zip(saved_log_probs, returns)]
         optimizer.zero_grad()
         policy_loss = torch.cat(policy_loss).sum()

@@ -116,7 +116,7 @@ def convert_image_dtype(image, dtype=None):
     if image.dtype == dtype:
         return image
     a = _arr(image)
-    target = np.dtype(str(dtype).replace("cadenza.", ""))
+    target = torch.empty(0, dtype=dtype).numpy().dtype
     if _is_float(a):
         if np.issubdtype(target, np.floating):
             return _tensor(a.astype(target))
