@@ -514,9 +514,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         weights = _cubic_matrix if mode == "bicubic" else _linear_matrix
         if antialias:
             return _interpolate_aa(input, spatial, out, scales, mode, bool(align_corners))
-        if mode == "bilinear" and dt == np.uint8:   # torch's integer kernel, as antialias's
-            mats = [_linear_matrix(n, o, sc if sc is not None else n / o, bool(align_corners),
-                                   np.float64)._data for n, o, sc in zip(spatial, out, scales)]
+        if dt.kind in "iub" and not (dt == np.uint8 and mode in ("bilinear", "bicubic")):
+            raise NotImplementedError(f"interpolate: mode={mode!r} is not implemented for "
+                                      f"{dt.name} input (torch interpolates uint8 bilinear/"
+                                      f"bicubic and floating point only)")
+        if dt == np.uint8:   # torch's integer kernel, as antialias's (both separable passes)
+            mats = [weights(n, o, sc if sc is not None else n / o, bool(align_corners),
+                            np.float64)._data for n, o, sc in zip(spatial, out, scales)]
             return _const(_aa_uint8(np.asarray(input._data), mats, spatial[1] != out[1],
                                     spatial[0] != out[0]))
         for i, (n, o) in enumerate(zip(spatial, out)):

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
+import cadenza
 import cadenza.nn.functional as F
 
 from functional_helpers import check
@@ -127,3 +128,25 @@ def test_interpolate_bilinear_uint8_bit_exact():
         out = F.interpolate(cadenza.tensor(x), **kw)
         assert out.dtype == cadenza.uint8
         np.testing.assert_array_equal(out.numpy(), TF.interpolate(torch.tensor(x), **kw).numpy())
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("shape,size", [((1, 3, 7, 9), (5, 12)), ((2, 1, 16, 16), (9, 31))])
+def test_uint8_plain_bicubic_is_torch_integer_kernel(shape, size, align_corners):
+    """Plain (not antialiased) bicubic on uint8 runs torch's integer kernel: bit for bit (the
+    weights had been cast to uint8 before: values off by up to 255)."""
+    a = np.random.default_rng(3).integers(0, 256, size=shape).astype(np.uint8)
+    want = torch.nn.functional.interpolate(torch.tensor(a), size=size, mode="bicubic",
+                                           align_corners=align_corners).numpy()
+    got = cadenza.nn.functional.interpolate(cadenza.tensor(a), size=size, mode="bicubic",
+                                            align_corners=align_corners).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_other_integer_dtypes_are_refused_as_torch(mode):
+    x = np.zeros((1, 1, 4, 4), dtype=np.int32)
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.interpolate(torch.tensor(x), size=(3, 3), mode=mode)
+    with pytest.raises(NotImplementedError):
+        cadenza.nn.functional.interpolate(cadenza.tensor(x), size=(3, 3), mode=mode)
