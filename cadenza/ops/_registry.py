@@ -159,8 +159,12 @@ def _promote(op, args, arrs):
             if ty is np.ndarray:
                 if x.dtype == y.dtype:
                     return arrs
-            elif (ty is float and x.dtype.kind == "f") or (ty is int and x.dtype.kind in "fiu"):
+            elif ty is float and x.dtype.kind == "f":
                 return arrs
+            elif ty is int and x.dtype.kind in "fiu":
+                if x.dtype.kind == "f" or op.to_float or op.float_result:
+                    return arrs
+                return [x, _wrapped_int(y, x.dtype)]
     first = None
     need = False
     for a, x in zip(args, arrs):
@@ -192,8 +196,21 @@ def _promote(op, args, arrs):
         return [x.astype(target, copy=False) if isinstance(a, Tensor) else
                 target.type(x) if type(a) in (int, float, bool) else x
                 for a, x in zip(args, arrs)]
+    if target.kind in "iu":   # a Python int beyond the integer dtype wraps, as in torch
+        return [x.astype(target, copy=False) if isinstance(a, Tensor) else
+                _wrapped_int(x, target) if type(a) is int else x for a, x in zip(args, arrs)]
     return [x.astype(target, copy=False) if isinstance(a, Tensor) else x
             for a, x in zip(args, arrs)]
+
+
+def _wrapped_int(v, dtype):
+    """A Python int as torch converts it to an integer tensor's dtype: wrapped around (two's
+    complement: uint8 - 1 is uint8 + 255, int8 + 200 is int8 - 56) when it does not fit,
+    where NumPy 2 raises OverflowError."""
+    info = np.iinfo(dtype)
+    if info.min <= v <= info.max or not -(1 << 63) <= v < (1 << 64):
+        return v
+    return int(np.array(v & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64).astype(dtype))
 
 
 # a Python number -> the read-only 0-d array of it, per float dtype (the native dtype objects,
