@@ -24,7 +24,7 @@ import ctypes
 import numpy as np
 
 from . import ckernels
-from .blas import pointers as _blas_pointers
+from .blas import GEMM_TYPEDEFS, pointers as _blas_pointers
 from .cpool import POOL_HEADER
 
 _SOURCE = r"""
@@ -32,11 +32,7 @@ _SOURCE = r"""
 #include <string.h>
 """ + POOL_HEADER + r"""
 typedef int64_t I;
-typedef void (*sgemm_t)(int, int, int, I, I, I, float, const float *, I, const float *, I,
-                        float, float *, I);
-typedef void (*dgemm_t)(int, int, int, I, I, I, double, const double *, I, const double *, I,
-                        double, double *, I);
-typedef int (*local_t)(int);
+""" + GEMM_TYPEDEFS + r"""
 static sgemm_t cz_sgemm;
 static dgemm_t cz_dgemm;
 static local_t cz_local;
