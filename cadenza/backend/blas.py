@@ -55,7 +55,7 @@ import sys
 import numpy as np
 
 from .._config import blas_choice
-from .cbuild import CompileError, build, compiler, pool_stats
+from .ckernels import build_library, pool_stats
 from .cpool import POOL_HEADER
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -232,15 +232,14 @@ def library():
     if "lib" in _state:
         return _state["lib"]
     _state["lib"], _state["f32"], _state["bound"] = None, "numpy", ()
-    if os.environ.get("CADENZA_GEMM", "1") == "0" or compiler() is None:
+    if os.environ.get("CADENZA_GEMM", "1") == "0":
         return None
     ob = _numpy_openblas()
     mkl = _mkl() if blas_choice() == "mkl" else None
     if ob is None and mkl is None:
         return None
-    try:
-        lib = build(SOURCE)[0]
-    except (CompileError, OSError):
+    lib = build_library(SOURCE)      # None without a C compiler or when the build fails
+    if lib is None:
         return None
     ptr = lambda f: None if f is None else ctypes.cast(f, ctypes.c_void_p)
     s_gemm, s_local = (mkl[1], None) if mkl else (ob[1], ob[3])

@@ -425,10 +425,21 @@ _SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L]
                     "gru_fwd": [_P] * 5 + [_L] * 3, "gru_bwd": [_P] * 10 + [_L] * 3})
 
 
+def _cbuild():
+    from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
+    return cbuild
+
+
+def pool_stats() -> dict:
+    """The thread pool's counters (``cbuild.pool_stats``), cbuild loaded on first use."""
+    return _cbuild().pool_stats()
+
+
 def build_library(source):
     """``source`` built (or loaded from the disk cache) as a ctypes library, or None when no C
-    compiler is found or building fails; for every module of hand-written kernels."""
-    from . import cbuild  # reason: its subprocess/hashlib/tempfile load on first use
+    compiler is found or building fails; for every module of hand-written kernels (and the
+    BLAS helper), so that none loads the compiler machinery at ``import cadenza``."""
+    cbuild = _cbuild()
     if cbuild.compiler() is None:
         return None
     try:
