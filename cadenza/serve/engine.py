@@ -201,8 +201,11 @@ class Engine:
         with self._cond:
             if not self._accepting:
                 raise EngineStopped("Engine.submit: the engine is stopping")
-            if len(self._queue) >= self.max_queue:
-                raise QueueFull(f"Engine.submit: {len(self._queue)} requests already wait "
+            # A cancelled request waits only for the engine step that finishes it: it holds
+            # no place in the queue's bound (a client that disconnects frees its place now).
+            waiting = sum(not r.cancelled for r in self._queue)
+            if waiting >= self.max_queue:
+                raise QueueFull(f"Engine.submit: {waiting} requests already wait "
                                 f"(max_queue={self.max_queue})")
             self._queue.append(req)
             self._counts["requests_total"] += 1

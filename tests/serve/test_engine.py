@@ -307,6 +307,21 @@ def test_cancel_while_queued():
     assert a.finish == "length" and b.finish == "cancelled" and b.tokens == []
 
 
+def test_cancelled_requests_free_their_queue_place_at_once():
+    eng = Engine(tiny(), TOK, max_batch=1, max_queue=1)
+    p = SamplingParams(max_tokens=2, temperature=0)
+    first = eng.submit([1], p, Collect())
+    first.cancel()                        # no engine step yet: still in the queue, cancelled
+    late = Collect()
+    eng.submit([2], p, late)              # takes the cancelled request's place
+    with pytest.raises(QueueFull, match="1 requests already wait"):
+        eng.submit([3], p, Collect())
+    while eng.step():
+        pass
+    assert late.finish == "length" and eng.stats()["requests_finished"] == {"cancelled": 1,
+                                                                              "length": 1}
+
+
 def test_queue_bound_validation_and_stopped():
     eng = Engine(tiny(), TOK, max_batch=1, max_queue=2)
     p = SamplingParams(max_tokens=2)
