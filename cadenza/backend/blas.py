@@ -104,10 +104,14 @@ void cz_blas_init(void *s, void *d, void *ls, void *ld) {
    one packed again); the nb * |parts| tasks are shared over `threads` threads of the pool.
    BLAS itself runs single-threaded: its own threads spin-wait, and on a loaded machine one
    BLAS call per small matrix then costs 10-100x.
-   threads < 0: one matrix after another with BLAS's own threads, exactly as NumPy calls it. */
+   threads < 0: one matrix after another with BLAS's own threads, exactly as NumPy calls it.
+   bias_first: the block is filled with the bias and the product added to it (beta = 1: BLAS
+   passes over C once, where beta = 0 zeroes C and the bias took a second pass over it; the
+   bias then enters each sum first: float32), else the bias is added after the product (the
+   order NumPy's matmul + add has: float64, bitwise eager). */
 #define CZ_GEMM(NAME, T, GEMM, LOCAL) \
 typedef struct { I m, n, k, parts, lda, ldb; const T *A, *B, *bias; const I *oa, *ob; \
-                 int ta, tb, cols; T *C; } NAME##_job; \
+                 int ta, tb, cols, bias_first; T *C; } NAME##_job; \
 static void NAME##_task(void *ctx, I t) { \
     NAME##_job *j = ctx; \
     I m = j->m, n = j->n, parts = j->parts, b = t / parts, p = t % parts; \
@@ -119,8 +123,12 @@ static void NAME##_task(void *ctx, I t) { \
     const T *a = j->A + j->oa[b] + (j->ta == 111 ? r0 * j->lda : r0); \
     const T *bb = j->B + j->ob[b] + (j->tb == 111 ? c0 : c0 * j->ldb); \
     T *c = j->C + b * m * n + r0 * n + c0; \
-    GEMM(101, j->ta, j->tb, r1 - r0, c1 - c0, j->k, (T)1, a, j->lda, bb, j->ldb, (T)0, c, n); \
-    if (j->bias) for (I i = 0; i < r1 - r0; i++) for (I q = 0; q < c1 - c0; q++) \
+    int first = j->bias && j->bias_first; \
+    if (first) for (I i = 0; i < r1 - r0; i++) for (I q = 0; q < c1 - c0; q++) \
+        c[i * n + q] = j->bias[c0 + q]; \
+    GEMM(101, j->ta, j->tb, r1 - r0, c1 - c0, j->k, (T)1, a, j->lda, bb, j->ldb, \
+         first ? (T)1 : (T)0, c, n); \
+    if (j->bias && !first) for (I i = 0; i < r1 - r0; i++) for (I q = 0; q < c1 - c0; q++) \
         c[i * n + q] += j->bias[c0 + q]; \
 } \
 /* on a pool thread: BLAS single-threaded there too */ \
@@ -129,9 +137,10 @@ static void NAME##_pool_task(void *ctx, I t) { \
     NAME##_task(ctx, t); \
 } \
 void NAME(I nb, I m, I n, I k, const T *A, const I *oa, int ta, I lda, const T *B, \
-          const I *ob, int tb, I ldb, T *C, const T *bias, I parts, int threads) { \
+          const I *ob, int tb, I ldb, T *C, const T *bias, I parts, int threads, \
+          int bias_first) { \
     NAME##_job j = {m, n, k, threads < 0 ? 1 : (parts < 0 ? -parts : parts), lda, ldb, A, B, \
-                    bias, oa, ob, ta, tb, parts < 0, C}; \
+                    bias, oa, ob, ta, tb, parts < 0, bias_first, C}; \
     if (threads < 0) { \
         for (I b = 0; b < nb; b++) NAME##_task(&j, b); \
         return; \
@@ -250,7 +259,7 @@ def library():
         f.restype = None
         f.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                                               ctypes.c_int64] * 2 + \
-            [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int]
+            [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int]
     _state["lib"] = lib
     _state["f32"] = "mkl" if mkl else "numpy"
     _state["bound"] = (np.dtype(np.float32),) + ((np.dtype(np.float64),) if ob else ())
@@ -424,7 +433,7 @@ class Gemm:
         if threads > 1:   # waking a thread costs more than a small product (decoding steps)
             threads = max(1, min(threads, 2 * nb * m * n * k // PARALLEL_FLOPS))
         self.fn(nb, m, n, k, pa, poa, ta, lda, pb, pob, tb, ldb, address(out),
-                None if bias is None else address(bias), parts, threads)
+                None if bias is None else address(bias), parts, threads, not self.exact)
         return out
 
 

@@ -82,6 +82,26 @@ def test_gemm_bias_and_row_blocks(dt):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_float32_bias_enters_the_product_in_every_block():
+    # float32 linear: each block of C filled with its columns' bias, the product added by
+    # BLAS (beta = 1: one pass over C fewer), on one thread, in row and in column blocks
+    lib = _lib()
+    rng = np.random.default_rng(2)
+    # (260 x 70)(70 x 600): above SMALL_FLOPS, so split over the pool's threads
+    x, w, bias = (rng.standard_normal(s).astype(np.float32) for s in ((260, 70), (600, 70),
+                                                                       (600,)))
+    ref = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+    for threads, how in ((1, None), (3, "rows"), (3, "auto")):
+        g = blas.Gemm(lib, np.float32, ref.shape, exact=False)
+        g.threads, g.split = threads, True
+        if how is not None:
+            g._layout(x, w.T)
+            key = next(iter(g.memo))
+            got = g.memo[key]
+            g.memo[key] = got[:-1] + (backend_blas.split(260, 600, threads, how),)
+        np.testing.assert_allclose(g(x, w.T, bias), ref, rtol=1e-5, atol=1e-5)
+
+
 def test_compiled_products_equal_eager_float64():
     _lib()
     cadenza.manual_seed(0)

@@ -368,3 +368,49 @@ def test_combine_padded_sums_turns_split_gradients_into_one_concatenation():
     want = f(*xs).numpy()
     got = Interpreter(g2)(arrs)[0]
     assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def _attention_split_step(dtype):
+    """A q/k/v projection split into heads, attention, output projection: its backward sums
+    the three slices' padded gradients (combine_padded_sums' attention pattern)."""
+    cadenza.manual_seed(0)
+    lin, proj = nn.Linear(16, 48).to(dtype), nn.Linear(16, 16).to(dtype)
+
+    def step(x):
+        B, T, C = x.shape
+        qkv = lin(x).view(B, T, 12, 4).transpose(1, 2)
+        q, k, v = qkv.split(4, dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        loss = proj(y.transpose(1, 2).reshape(B, T, C)).square().sum()
+        loss.backward()
+        return loss
+    return [lin.weight, lin.bias, proj.weight], step
+
+
+def test_combine_padded_sums_reads_attention_gradients_from_their_buffer():
+    # float32 attention's backward returns dq|dk|dv in one flat buffer: no concatenation, the
+    # "+ 0" kernel reads the buffer permuted into place and its result reshapes as a view;
+    # float64 (attention decomposed) keeps the concatenation, written in C order: no copy at
+    # its reshape. Both bitwise equal to eager.
+    rng = np.random.default_rng(0)
+    x64 = rng.standard_normal((2, 8, 16))
+    x64[0, 0, :] = -0.0
+    for dtype, cats in ((cadenza.float32, 0), (cadenza.float64, 1)):
+        x = cadenza.from_numpy(x64).to(dtype)
+        grads = []
+        for compiled in (False, True):
+            params, step = _attention_split_step(dtype)
+            f = cadenza.compile(step) if compiled else step
+            for _ in range(2):
+                for p in params:
+                    p.grad = None
+                f(x)
+            grads.append([p.grad.numpy().copy() for p in params])
+        for a, b in zip(*grads):
+            assert _same(a, b)
+        g = f.cache[-1].run_graph.graph
+        text = _body(g)
+        assert text.count(" cat(") == cats, text
+        # the gradient of qkv (B*T, 48) is a view of a kernel's C-ordered output, not a copy
+        (r,) = [n for n in g.nodes if n.op is Reshape and n.out.shape == (16, 48)]
+        assert r.inputs[0].order is None

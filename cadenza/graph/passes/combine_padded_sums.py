@@ -9,7 +9,14 @@ three full-size padded arrays and reads them back; the concatenation writes the 
 When the sum's one consumer is a permute (the split was of a transposed view, as attention's
 ``qkv.view(B, T, 3H, D).transpose(1, 2)``), the parts are permuted first (views) and
 concatenated along the permuted dimension: the result is then contiguous in the consumer's
-layout and its following reshape is a view instead of a second copy.
+layout (written in C order, not in the order eager's permuted view had) and its following
+reshape is a view instead of a second copy.
+
+When the parts are consecutive equal slices of one flat buffer (``reshape(flat[i*S:(i+1)*S])``,
+attention's backward returning dq, dk and dv in one array), there is no concatenation at all:
+the buffer viewed as ``(parts, *part)`` and permuted into place is read by the ``+ 0`` kernel
+(one pass over the data instead of the concatenation's strided copy and the kernel's pass),
+whose C-ordered result reshapes to the concatenation as a view.
 
 Exact: every element of the sum is one slice's element plus zeros, ``x + 0 (+ 0)``, which is
 ``x`` except that -0.0 becomes +0.0; the kept ``+ 0`` does exactly that (and costs one pass,
@@ -17,13 +24,16 @@ fused into the consumers when they are elementwise).
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
+
+import numpy as np
 
 from ...ops.binary import Add
 from ...ops.join import Cat
-from ...ops.views import PadConstant
-from ...ops.views import Permute
-from ..ir import Graph, Node, Value
+from ...ops.index import GetItem
+from ...ops.views import PadConstant, Permute, Reshape
+from ..ir import Graph, Node, Value, memory_order
 
 
 def _pad_axis(n: Node):
@@ -41,6 +51,53 @@ def _pad_axis(n: Node):
     return d, b, b + n.inputs[0].shape[d]
 
 
+def _slices_of_one_buffer(parts: list, producer: dict):
+    """The flat value the parts are consecutive equal slices of (each part ``reshape(
+    flat[i*S:(i+1)*S])``, together all of ``flat``), or None."""
+    shape, flat = parts[0].shape, None
+    size = math.prod(shape)
+    for i, x in enumerate(parts):
+        r = producer.get(x.id)
+        if r is None or r.op is not Reshape or x.shape != shape or x.order is not None:
+            return None
+        y = r.inputs[0]
+        gi = producer.get(y.id) if isinstance(y, Value) else None
+        if gi is None or gi.op is not GetItem or len(gi.inputs) != 1:
+            return None
+        f = gi.inputs[0]
+        idx = gi.attrs.get("index")
+        if not isinstance(idx, tuple) or len(idx) != 1 or not isinstance(idx[0], slice) or \
+                (flat is not None and f is not flat) or len(f.shape) != 1 or \
+                f.dtype != x.dtype:
+            return None
+        flat = f
+        if idx[0].indices(f.shape[0]) != (i * size, (i + 1) * size, 1):
+            return None
+    return flat if flat.shape[0] == len(parts) * size else None
+
+
+def _from_buffer(g: Graph, flat: Value, parts: list, d: int, perm: list, src: str):
+    """Nodes computing ``permute(cat(parts, d), perm) + 0`` from the buffer the parts slice
+    (``_slices_of_one_buffer``), and their last value (C-ordered)."""
+    stacked = (len(parts),) + parts[0].shape
+    y = g.new_value(stacked, flat.dtype)
+    nodes = [Node(Reshape, [flat], {"shape": stacked}, y, src)]
+    # the axes of the stacked view in the result's order: the part index just before the
+    # part's own dim d (they make the concatenated dim), every other dim where perm puts it
+    axes = []
+    for a in perm:
+        axes += [0, d + 1] if a == d else [a + 1]
+    w = g.new_value(tuple(stacked[a] for a in axes), flat.dtype)
+    dense = np.lib.stride_tricks.as_strided(
+        np.zeros(1, flat.dtype), stacked,
+        tuple(int(s) for s in np.cumprod((1,) + stacked[:0:-1])[::-1] * flat.dtype.itemsize))
+    w.order = memory_order(dense.transpose(axes))
+    nodes.append(Node(Permute, [y], {"dims": tuple(axes)}, w, src))
+    z = g.new_value(w.shape, flat.dtype)
+    nodes.append(Node(Add, [w, 0.0 if flat.dtype.kind == "f" else 0], {}, z, src))
+    return nodes, z
+
+
 def run(graph: Graph) -> Graph:
     g = graph.copy()
     uses = Counter(u.id for n in g.nodes for u in n.uses())
@@ -49,6 +106,7 @@ def run(graph: Graph) -> Graph:
     consumer = {u.id: n for n in g.nodes for u in n.uses()}   # (the last; used if only one)
     outputs = {v.id for v in g.outputs}
     replace: dict[int, list[Node]] = {}      # root add's value id -> its replacement nodes
+    renamed: dict[int, Value] = {}           # value id -> the new value its readers read
     dropped: set[int] = set()
 
     def terms(v: Value, root: bool):
@@ -91,11 +149,28 @@ def run(graph: Graph) -> Graph:
         if any(m.inputs[0].dtype != n.out.dtype for m in pads):
             continue
         parts = [m.inputs[0] for _, _, m in spans]
-        target, new_nodes = n.out, []
+        target, new_nodes, c_order = n.out, [], False
         p = consumer.get(n.out.id)
         if p is not None and uses[n.out.id] == 1 and p.op is Permute and \
                 n.out.id not in outputs:
             perm = [int(a) % len(n.out.shape) for a in p.attrs.get("dims", ())]
+            # the result is written in C order, not the order of eager's permuted view: only
+            # where its readers are reshapes that copied in eager (their results are C-ordered,
+            # now views with the same values and layout); for any other reader the layout of
+            # the value it reads may decide its rounding (a NumPy sum walks memory order)
+            readers = [m for m in g.nodes if any(u.id == p.out.id for u in m.uses())]
+            c_order = p.out.id not in outputs and bool(readers) and all(
+                m.op is Reshape and m.out.order is None for m in readers)
+            flat = _slices_of_one_buffer(parts, producer) if c_order else None
+            if flat is not None:
+                new_nodes, z = _from_buffer(g, flat, parts, d, perm, n.src)
+                out = g.new_value(p.out.shape, p.out.dtype)
+                new_nodes.append(Node(Reshape, [z], {"shape": p.out.shape}, out, n.src))
+                replace[n.out.id] = new_nodes
+                renamed[p.out.id] = out
+                dropped.update(m.out.id for m in found)
+                dropped.add(p.out.id)
+                continue
             views = []
             for x in parts:
                 v = g.new_value(tuple(x.shape[a] for a in perm), x.dtype)
@@ -106,6 +181,9 @@ def run(graph: Graph) -> Graph:
         cat_v = g.new_value(target.shape, target.dtype)
         new_nodes.append(Node(Cat, parts, {"dim": d}, cat_v, n.src))
         zero = 0.0 if target.dtype.kind == "f" else 0
+        if target is not n.out and c_order:      # a new C-ordered value for the readers
+            renamed[target.id] = g.new_value(target.shape, target.dtype)
+            target = renamed[target.id]
         new_nodes.append(Node(Add, [cat_v, zero], {}, target, n.src))
         replace[n.out.id] = new_nodes
         dropped.update(m.out.id for m in found)
@@ -115,6 +193,8 @@ def run(graph: Graph) -> Graph:
     for n in g.nodes:
         if n.out.id in dropped:
             continue
+        if renamed and any(u.id in renamed for u in n.uses()):
+            n.inputs = [renamed.get(x.id, x) if isinstance(x, Value) else x for x in n.inputs]
         nodes.extend(replace.get(n.out.id, [n]))
     g.nodes = nodes
     return g
