@@ -1,0 +1,6 @@
+"""torchvision.models.detection: Faster R-CNN (and its building blocks: anchors, RPN, RoI heads,
+the transform) with torchvision's module names and state-dict keys."""
+from .faster_rcnn import *  # noqa: F401,F403
+from .faster_rcnn import __all__ as _frcnn
+
+__all__ = list(_frcnn)

@@ -1,0 +1,59 @@
+"""Inputs and settings shared by record_detection.py (torchvision) and test_detection.py."""
+import numpy as np
+
+ROI_ALIGN = {
+    "fixed": dict(output_size=(3, 4), spatial_scale=1.0, sampling_ratio=2, aligned=False),
+    "adaptive": dict(output_size=2, spatial_scale=0.5, sampling_ratio=-1, aligned=False),
+    "aligned": dict(output_size=(3, 3), spatial_scale=1.0, sampling_ratio=-1, aligned=True),
+    # boxes reaching past the map: the samples outside [-1, H] x [-1, W] count as zero
+    "outside": dict(output_size=(2, 3), spatial_scale=2.0, sampling_ratio=2, aligned=False),
+}
+
+# every anchor and proposal is sampled (batch sizes above their counts), so the losses do not
+# depend on the random permutations of the samplers
+_SMALL = dict(weights=None, weights_backbone=None, num_classes=3, min_size=128, max_size=160,
+              rpn_pre_nms_top_n_train=60, rpn_post_nms_top_n_train=30,
+              rpn_pre_nms_top_n_test=60, rpn_post_nms_top_n_test=30,
+              rpn_batch_size_per_image=100000, box_batch_size_per_image=100000,
+              box_positive_fraction=0.5, box_score_thresh=0.0, box_detections_per_img=8)
+MODELS = {"fasterrcnn_mobilenet_v3_large_fpn": _SMALL, "fasterrcnn_resnet50_fpn": _SMALL}
+# ResNet-50 with these random weights is ill-conditioned in training mode (float32 torch itself
+# is 5e-4 off its float64 losses): it is compared in float64, where both agree to 1e-9
+DTYPES = {"fasterrcnn_mobilenet_v3_large_fpn": "float32", "fasterrcnn_resnet50_fpn": "float64"}
+
+
+def roi_inputs():
+    rs = np.random.RandomState(11)
+    x = rs.standard_normal((2, 3, 9, 11)).astype(np.float32)
+    k = 6
+    x1 = rs.uniform(0, 6, k)
+    y1 = rs.uniform(0, 4, k)
+    rois = np.stack([np.arange(k) % 2, x1, y1, x1 + rs.uniform(0.5, 4.5, k),
+                     y1 + rs.uniform(0.5, 4.5, k)], 1).astype(np.float32)
+    w = rs.standard_normal(k * 3 * 16).astype(np.float32)
+    return x, rois, w
+
+
+def pooler_inputs():
+    rs = np.random.RandomState(12)
+    feats = {"0": rs.standard_normal((2, 4, 16, 20)), "1": rs.standard_normal((2, 4, 8, 10)),
+             "2": rs.standard_normal((2, 4, 4, 5))}
+    feats = {k: v.astype(np.float32) for k, v in feats.items()}
+    boxes = []
+    for n in (5, 3):
+        xy = rs.uniform(0, 60, (n, 2))
+        wh = rs.uniform(4, 70, (n, 2))
+        b = np.concatenate([xy, np.minimum(xy + wh, [159, 127])], 1)
+        boxes.append(b.astype(np.float32))
+    return feats, boxes, [(128, 160), (120, 150)]
+
+
+def model_inputs(dtype="float32"):
+    rs = np.random.RandomState(13)
+    images = [rs.uniform(0, 1, (3, 128, 160)).astype(dtype) for _ in range(2)]
+    targets = [
+        {"boxes": np.array([[10, 20, 60, 90], [80, 30, 150, 110]], dtype),
+         "labels": np.array([1, 2], np.int64)},
+        {"boxes": np.array([[30, 40, 100, 100]], dtype), "labels": np.array([2], np.int64)},
+    ]
+    return images, targets
