@@ -12,6 +12,9 @@ from cadenza import nn
 
 __all__ = ["roi_align", "RoIAlign", "roi_pool", "RoIPool"]
 
+# roi_align's backward builds the (pixels x bins) sampling matrix densely up to this many entries
+_DENSE_LIMIT = 1 << 24
+
 
 def _check_input(t, op):
     if not isinstance(t, torch.Tensor):
@@ -127,6 +130,12 @@ class _RoIAlignFunction(torch.autograd.Function):
         dx = np.zeros((N * H * W, C), g.dtype)
         for rows, idx, w in ctx.plan:
             gr = g[rows]
+            if N * H * W * len(rows) <= _DENSE_LIMIT:
+                # small maps: the transposed sampling matrix, densely, times the gradient (BLAS)
+                m = np.zeros((N * H * W, len(rows)), g.dtype)
+                np.add.at(m, (idx, np.arange(len(rows))[:, None]), w)
+                dx += m @ gr
+                continue
             for s in range(idx.shape[1]):
                 np.add.at(dx, idx[:, s], w[:, s, None] * gr)
         dx = dx.reshape(N, H, W, C).transpose(0, 3, 1, 2)

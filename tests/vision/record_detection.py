@@ -82,23 +82,25 @@ def record_pooler(tv, torch, out):
 def record_models(tv, torch, out):
     from torchvision.models import detection
     for name, kw in cases.MODELS.items():
-        images, targets = cases.model_inputs(cases.DTYPES[name])
+        images, targets = cases.model_inputs()
         model = getattr(detection, name)(**kw)
         mw.fill(model.state_dict(), torch.from_numpy)
-        model.to(getattr(torch, cases.DTYPES[name]))
+        cases.damp(model.state_dict())
+        out[f"{name}/keys"] = np.array([f"{k}:{tuple(v.shape)}" for k, v in
+                                        model.state_dict().items()])
         model.eval()
         with torch.no_grad():
             dets = model([torch.from_numpy(im) for im in images])
         for i, d in enumerate(dets):
             for k, v in d.items():
                 out[f"{name}/eval/{i}/{k}"] = v.numpy()
+        if not cases.TRAIN[name]:
+            continue
         model.train()
         losses = model([torch.from_numpy(im) for im in images],
                        [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets])
         for k, v in losses.items():
             out[f"{name}/train/{k}"] = v.detach().numpy()
-        out[f"{name}/keys"] = np.array([f"{k}:{tuple(v.shape)}" for k, v in
-                                        model.state_dict().items()])
 
 
 def main():
