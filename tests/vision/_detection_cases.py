@@ -16,18 +16,32 @@ _SMALL = dict(weights=None, weights_backbone=None, num_classes=3, min_size=128, 
               rpn_pre_nms_top_n_test=60, rpn_post_nms_top_n_test=30,
               rpn_batch_size_per_image=100000, box_batch_size_per_image=100000,
               box_positive_fraction=0.5, box_score_thresh=0.0, box_detections_per_img=8)
-MODELS = {"fasterrcnn_mobilenet_v3_large_fpn": _SMALL, "fasterrcnn_resnet50_fpn": _SMALL}
-# ResNet-50 is compared in eval mode only (its training step is the slowest part of the suite)
-TRAIN = {"fasterrcnn_mobilenet_v3_large_fpn": True, "fasterrcnn_resnet50_fpn": False}
+MODELS = {"fasterrcnn_mobilenet_v3_large_fpn": _SMALL, "fasterrcnn_resnet50_fpn": _SMALL,
+          "maskrcnn_resnet50_fpn": _SMALL}
+# what is compared: the state-dict keys, then eval detections, then the training losses
+# (fasterrcnn_resnet50_fpn's ResNet-50-FPN path runs in maskrcnn_resnet50_fpn)
+MODES = {"fasterrcnn_mobilenet_v3_large_fpn": "train", "fasterrcnn_resnet50_fpn": "keys",
+         "maskrcnn_resnet50_fpn": "train"}
+MASK_STEP = 4  # eval masks are stored at every 4th pixel
 
 
 def damp(state_dict):
     """Scale the random box-delta and class-score weights by 0.1: with _model_weights' scale the
     decoded boxes swing by hundreds of pixels and float32 rounding moves them by tenths of a
-    pixel (torch's own float32 losses were 5e-4 off its float64 ones)."""
+    pixel (torch's own float32 losses were 5e-4 off its float64 ones); and ResNet's last batch
+    norm of each residual branch by 0.2 and MobileNet's batch norms by 0.8 (else eval
+    activations reach 1e4-1e5 and no proposal survives)."""
     for key in ("rpn.head.bbox_pred.weight", "roi_heads.box_predictor.cls_score.weight",
-                "roi_heads.box_predictor.bbox_pred.weight"):
-        state_dict[key].mul_(0.1)
+                "roi_heads.box_predictor.bbox_pred.weight",
+                "roi_heads.mask_predictor.mask_fcn_logits.weight"):
+        if key in state_dict:
+            state_dict[key].mul_(0.1)
+    mobile = not any(key.endswith("bn3.weight") for key in state_dict)
+    for key, value in state_dict.items():  # activations stay O(1) in eval mode
+        if key.endswith(("bn3.weight", "bn3.bias")):  # ResNet's residual branches
+            value.mul_(0.2)
+        elif mobile and key.endswith(".weight") and key[:-6] + "running_var" in state_dict:
+            value.mul_(0.8)
 
 
 def roi_inputs():
@@ -64,4 +78,11 @@ def model_inputs():
          "labels": np.array([1, 2], np.int64)},
         {"boxes": np.array([[30, 40, 100, 100]], np.float32), "labels": np.array([2], np.int64)},
     ]
+    for t in targets:  # an ellipse inside each box (Mask R-CNN's targets)
+        yy, xx = np.mgrid[:128, :160] + 0.5
+        masks = []
+        for x1, y1, x2, y2 in t["boxes"]:
+            cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2
+            masks.append(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1)
+        t["masks"] = np.array(masks, np.uint8)
     return images, targets

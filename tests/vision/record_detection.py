@@ -88,13 +88,16 @@ def record_models(tv, torch, out):
         cases.damp(model.state_dict())
         out[f"{name}/keys"] = np.array([f"{k}:{tuple(v.shape)}" for k, v in
                                         model.state_dict().items()])
+        if cases.MODES[name] == "keys":
+            continue
         model.eval()
         with torch.no_grad():
             dets = model([torch.from_numpy(im) for im in images])
         for i, d in enumerate(dets):
             for k, v in d.items():
+                v = v[..., ::cases.MASK_STEP, ::cases.MASK_STEP] if k == "masks" else v
                 out[f"{name}/eval/{i}/{k}"] = v.numpy()
-        if not cases.TRAIN[name]:
+        if cases.MODES[name] != "train":
             continue
         model.train()
         losses = model([torch.from_numpy(im) for im in images],
