@@ -130,7 +130,9 @@ def test_roi_align_rejects_bad_input():
     assert ops.roi_align(x, [torch.zeros(0, 4)], 2).shape == (0, 2, 2, 2)
 
 
-def test_builders_refuse_missing_pretrained_weights():
+def test_builders_refuse_missing_pretrained_weights(tmp_path, monkeypatch):
+    from cadenza.vision.models import _api
+    monkeypatch.setattr(_api, "WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="no local weight file"):
         detection.fasterrcnn_mobilenet_v3_large_fpn(weights="DEFAULT")
     with pytest.raises(RuntimeError, match="no local weight file"):
@@ -139,4 +141,7 @@ def test_builders_refuse_missing_pretrained_weights():
         detection.fasterrcnn_resnet50_fpn(weights="DEFAULT", num_classes=5)
     assert detection.FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"][1] == "person"
     from cadenza.vision import models
-    assert "fasterrcnn_resnet50_fpn" in models.list_models()
+    assert models.list_models(detection) == sorted(
+        n for n in detection.__all__ if n[0].islower())
+    assert models.get_model_weights("maskrcnn_resnet50_fpn") is \
+        detection.MaskRCNN_ResNet50_FPN_Weights
