@@ -145,3 +145,16 @@ def test_builders_refuse_missing_pretrained_weights(tmp_path, monkeypatch):
         n for n in detection.__all__ if n[0].islower())
     assert models.get_model_weights("maskrcnn_resnet50_fpn") is \
         detection.MaskRCNN_ResNet50_FPN_Weights
+
+
+def test_ops_submodules_as_torchvision():
+    """The tutorials import from torchvision.ops.boxes / .misc / .feature_pyramid_network."""
+    from cadenza.vision.ops import boxes, feature_pyramid_network, misc, poolers
+    assert boxes.masks_to_boxes is ops.masks_to_boxes and boxes.nms is ops.nms
+    assert misc.FrozenBatchNorm2d is ops.FrozenBatchNorm2d
+    assert feature_pyramid_network.LastLevelMaxPool is ops.LastLevelMaxPool
+    assert poolers.MultiScaleRoIAlign is ops.MultiScaleRoIAlign
+    fpn = ops.FeaturePyramidNetwork([4, 8], 6, extra_blocks=ops.LastLevelMaxPool())
+    out = fpn({"a": torch.zeros(1, 4, 8, 8), "b": torch.zeros(1, 8, 4, 4)})
+    assert [(k, tuple(v.shape)) for k, v in out.items()] == [
+        ("a", (1, 6, 8, 8)), ("b", (1, 6, 4, 4)), ("pool", (1, 6, 2, 2))]

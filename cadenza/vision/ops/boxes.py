@@ -1,22 +1,15 @@
-"""torchvision.ops: box functions, nms and batched_nms (in NumPy; torchvision's CPU kernels'
-rules: boxes are (x1, y1, x2, y2), areas without +1), roi_align / roi_pool with gradients, the
-Feature Pyramid Network and MultiScaleRoIAlign, and the layer blocks of torchvision.ops.misc."""
+"""torchvision.ops.boxes: nms and batched_nms (NumPy, torchvision's CPU kernel rules) and the
+box functions (box_iou, box_convert, clip_boxes_to_image, masks_to_boxes...)."""
 from __future__ import annotations
 
 import numpy as np
 
 import cadenza as torch
 
-from ._boxes import *  # noqa: F401,F403,E402
-from ._boxes import __all__ as _box_names
-from ._layers import *  # noqa: F401,F403,E402
-from ._layers import __all__ as _layer_names
-from ._roi import *  # noqa: F401,F403,E402
-from ._roi import __all__ as _roi_names
-from ._fpn import *  # noqa: F401,F403,E402
-from ._fpn import __all__ as _fpn_names
+from .._boxes import *  # noqa: F401,F403
+from .._boxes import __all__ as _box_names
 
-__all__ = ["nms", "batched_nms"] + _box_names + _layer_names + _roi_names + _fpn_names
+__all__ = ["nms", "batched_nms"] + _box_names
 
 
 def _np(t, name, op):
