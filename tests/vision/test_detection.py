@@ -68,7 +68,10 @@ def test_faster_rcnn_matches_torchvision(name):
     for k, v in losses.items():
         np.testing.assert_allclose(v.detach().numpy(), REF[f"{name}/train/{k}"], rtol=2e-4,
                                    atol=1e-5, err_msg=k)
-    sum(losses.values()).backward()
+    if name == "fasterrcnn_mobilenet_v3_large_fpn":  # one backward pass through a detector
+        sum(losses.values()).backward()
+        grads = [p.grad for p in model.parameters() if p.requires_grad]
+        assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
 
 
 def test_roi_align_sparse_backward_matches(monkeypatch):
