@@ -17,11 +17,14 @@ _SMALL = dict(weights=None, weights_backbone=None, num_classes=3, min_size=128, 
               rpn_batch_size_per_image=100000, box_batch_size_per_image=100000,
               box_positive_fraction=0.5, box_score_thresh=0.0, box_detections_per_img=8)
 MODELS = {"fasterrcnn_mobilenet_v3_large_fpn": _SMALL, "fasterrcnn_resnet50_fpn": _SMALL,
-          "maskrcnn_resnet50_fpn": _SMALL}
+          "maskrcnn_resnet50_fpn": _SMALL,
+          "retinanet_resnet50_fpn": dict(weights=None, weights_backbone=None, num_classes=3,
+                                         min_size=128, max_size=160, score_thresh=0.0,
+                                         topk_candidates=40, detections_per_img=8)}
 # what is compared: the state-dict keys, then eval detections, then the training losses
 # (fasterrcnn_resnet50_fpn's ResNet-50-FPN path runs in maskrcnn_resnet50_fpn)
 MODES = {"fasterrcnn_mobilenet_v3_large_fpn": "train", "fasterrcnn_resnet50_fpn": "keys",
-         "maskrcnn_resnet50_fpn": "train"}
+         "maskrcnn_resnet50_fpn": "train", "retinanet_resnet50_fpn": "train"}
 MASK_STEP = 4  # eval masks are stored at every 4th pixel
 
 
@@ -33,7 +36,8 @@ def damp(state_dict):
     activations reach 1e4-1e5 and no proposal survives)."""
     for key in ("rpn.head.bbox_pred.weight", "roi_heads.box_predictor.cls_score.weight",
                 "roi_heads.box_predictor.bbox_pred.weight",
-                "roi_heads.mask_predictor.mask_fcn_logits.weight"):
+                "roi_heads.mask_predictor.mask_fcn_logits.weight",
+                "head.regression_head.bbox_reg.weight", "head.classification_head.cls_logits.weight"):
         if key in state_dict:
             state_dict[key].mul_(0.1)
     mobile = not any(key.endswith("bn3.weight") for key in state_dict)

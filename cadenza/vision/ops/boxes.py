@@ -62,7 +62,8 @@ def nms(boxes, scores, iou_threshold: float):
         rb = np.minimum(b[i, 2:], b[rest, 2:])
         wh = np.clip(rb - lt, 0, None)
         inter = wh[:, 0] * wh[:, 1]
-        iou = inter / (areas[i] + areas[rest] - inter)
+        with np.errstate(invalid="ignore", divide="ignore"):  # empty boxes: NaN, kept as in C
+            iou = inter / (areas[i] + areas[rest] - inter)
         suppressed[rest[iou > iou_threshold]] = True
     return torch.from_numpy(np.asarray(keep, dtype=np.int64))
 
