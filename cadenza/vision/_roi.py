@@ -53,7 +53,8 @@ def _axis_corners(start, bin_size, grid, pooled, extent, dt):
     grid, 2) corner indices and weights (zero where the sample lies outside [-1, extent])."""
     p = np.arange(pooled, dtype=dt)[None, :, None]
     i = (np.arange(grid, dtype=dt) + dt(0.5))[None, None, :]
-    pos = start[:, None, None] + p * bin_size[:, None, None] + i * bin_size[:, None, None] / dt(grid)
+    pos = (start[:, None, None] + p * bin_size[:, None, None]
+           + i * bin_size[:, None, None] / dt(grid))
     valid = (pos >= -1.0) & (pos <= extent)
     pos = np.maximum(pos, dt(0))
     low = pos.astype(np.int64)

@@ -37,7 +37,8 @@ def damp(state_dict):
     for key in ("rpn.head.bbox_pred.weight", "roi_heads.box_predictor.cls_score.weight",
                 "roi_heads.box_predictor.bbox_pred.weight",
                 "roi_heads.mask_predictor.mask_fcn_logits.weight",
-                "head.regression_head.bbox_reg.weight", "head.classification_head.cls_logits.weight"):
+                "head.regression_head.bbox_reg.weight",
+                "head.classification_head.cls_logits.weight"):
         if key in state_dict:
             state_dict[key].mul_(0.1)
     mobile = not any(key.endswith("bn3.weight") for key in state_dict)

@@ -3,7 +3,6 @@ Faster R-CNN models against torchvision (fixtures/detection.npz, recorded by
 record_detection.py with the inputs and settings of _detection_cases.py)."""
 import os
 import sys
-import time
 
 import numpy as np
 import pytest

@@ -1,18 +1,24 @@
 """torchvision.models.detection._utils: the box coder (boxes <-> regression targets), the
 IoU matcher, the balanced positive/negative sampler and the box-regression losses."""
+
 from __future__ import annotations
 import math
 from collections import OrderedDict
+from typing import Optional
 
 import cadenza as torch
 from cadenza import Tensor, nn
 from cadenza.nn import functional as F
 
-from ...ops import (FrozenBatchNorm2d, complete_box_iou_loss, distance_box_iou_loss,
-                    generalized_box_iou_loss)
+from ...ops import (
+    FrozenBatchNorm2d,
+    complete_box_iou_loss,
+    distance_box_iou_loss,
+    generalized_box_iou_loss,
+)
+
 
 class BalancedPositiveNegativeSampler:
-
     def __init__(self, batch_size_per_image: int, positive_fraction: float) -> None:
         self.batch_size_per_image = batch_size_per_image
         self.positive_fraction = positive_fraction
@@ -38,6 +44,7 @@ class BalancedPositiveNegativeSampler:
             pos_idx.append(pos_idx_per_image_mask)
             neg_idx.append(neg_idx_per_image_mask)
         return (pos_idx, neg_idx)
+
 
 def encode_boxes(reference_boxes: Tensor, proposals: Tensor, weights: Tensor) -> Tensor:
     wx = weights[0]
@@ -67,9 +74,13 @@ def encode_boxes(reference_boxes: Tensor, proposals: Tensor, weights: Tensor) ->
     targets = torch.cat((targets_dx, targets_dy, targets_dw, targets_dh), dim=1)
     return targets
 
-class BoxCoder:
 
-    def __init__(self, weights: tuple[float, float, float, float], bbox_xform_clip: float=math.log(1000.0 / 16)) -> None:
+class BoxCoder:
+    def __init__(
+        self,
+        weights: tuple[float, float, float, float],
+        bbox_xform_clip: float = math.log(1000.0 / 16),
+    ) -> None:
         self.weights = weights
         self.bbox_xform_clip = bbox_xform_clip
 
@@ -89,9 +100,9 @@ class BoxCoder:
 
     def decode(self, rel_codes: Tensor, boxes: list[Tensor]) -> Tensor:
         if not isinstance(boxes, (list, tuple)):
-            raise TypeError('This function expects boxes of type list or tuple.')
+            raise TypeError("This function expects boxes of type list or tuple.")
         if not isinstance(rel_codes, torch.Tensor):
-            raise TypeError('This function expects rel_codes of type torch.Tensor.')
+            raise TypeError("This function expects rel_codes of type torch.Tensor.")
         boxes_per_image = [b.size(0) for b in boxes]
         concat_boxes = torch.cat(boxes, dim=0)
         box_sum = 0
@@ -127,12 +138,14 @@ class BoxCoder:
         pred_boxes2 = pred_ctr_y - c_to_c_h
         pred_boxes3 = pred_ctr_x + c_to_c_w
         pred_boxes4 = pred_ctr_y + c_to_c_h
-        pred_boxes = torch.stack((pred_boxes1, pred_boxes2, pred_boxes3, pred_boxes4), dim=2).flatten(1)
+        pred_boxes = torch.stack(
+            (pred_boxes1, pred_boxes2, pred_boxes3, pred_boxes4), dim=2
+        ).flatten(1)
         return pred_boxes
 
-class BoxLinearCoder:
 
-    def __init__(self, normalize_by_size: bool=True) -> None:
+class BoxLinearCoder:
+    def __init__(self, normalize_by_size: bool = True) -> None:
         self.normalize_by_size = normalize_by_size
 
     def encode(self, reference_boxes: Tensor, proposals: Tensor) -> Tensor:
@@ -146,7 +159,9 @@ class BoxLinearCoder:
         if self.normalize_by_size:
             reference_boxes_w = reference_boxes[..., 2] - reference_boxes[..., 0]
             reference_boxes_h = reference_boxes[..., 3] - reference_boxes[..., 1]
-            reference_boxes_size = torch.stack((reference_boxes_w, reference_boxes_h, reference_boxes_w, reference_boxes_h), dim=-1)
+            reference_boxes_size = torch.stack(
+                (reference_boxes_w, reference_boxes_h, reference_boxes_w, reference_boxes_h), dim=-1
+            )
             targets = targets / reference_boxes_size
         return targets
 
@@ -166,15 +181,18 @@ class BoxLinearCoder:
         pred_boxes = torch.stack((pred_boxes1, pred_boxes2, pred_boxes3, pred_boxes4), dim=-1)
         return pred_boxes
 
+
 class Matcher:
     BELOW_LOW_THRESHOLD = -1
     BETWEEN_THRESHOLDS = -2
 
-    def __init__(self, high_threshold: float, low_threshold: float, allow_low_quality_matches: bool=False) -> None:
+    def __init__(
+        self, high_threshold: float, low_threshold: float, allow_low_quality_matches: bool = False
+    ) -> None:
         self.BELOW_LOW_THRESHOLD = -1
         self.BETWEEN_THRESHOLDS = -2
         if low_threshold > high_threshold:
-            raise ValueError('low_threshold should be <= high_threshold')
+            raise ValueError("low_threshold should be <= high_threshold")
         self.high_threshold = high_threshold
         self.low_threshold = low_threshold
         self.allow_low_quality_matches = allow_low_quality_matches
@@ -182,43 +200,59 @@ class Matcher:
     def __call__(self, match_quality_matrix: Tensor) -> Tensor:
         if match_quality_matrix.numel() == 0:
             if match_quality_matrix.shape[0] == 0:
-                raise ValueError('No ground-truth boxes available for one of the images during training')
+                raise ValueError(
+                    "No ground-truth boxes available for one of the images during training"
+                )
             else:
-                raise ValueError('No proposal boxes available for one of the images during training')
+                raise ValueError(
+                    "No proposal boxes available for one of the images during training"
+                )
         matched_vals, matches = match_quality_matrix.max(dim=0)
         if self.allow_low_quality_matches:
             all_matches = matches.clone()
         else:
             all_matches = None
         below_low_threshold = matched_vals < self.low_threshold
-        between_thresholds = (matched_vals >= self.low_threshold) & (matched_vals < self.high_threshold)
+        between_thresholds = (matched_vals >= self.low_threshold) & (
+            matched_vals < self.high_threshold
+        )
         matches[below_low_threshold] = self.BELOW_LOW_THRESHOLD
         matches[between_thresholds] = self.BETWEEN_THRESHOLDS
         if self.allow_low_quality_matches:
             self.set_low_quality_matches_(matches, all_matches, match_quality_matrix)
         return matches
 
-    def set_low_quality_matches_(self, matches: Tensor, all_matches: Tensor, match_quality_matrix: Tensor) -> None:
+    def set_low_quality_matches_(
+        self, matches: Tensor, all_matches: Tensor, match_quality_matrix: Tensor
+    ) -> None:
         highest_quality_foreach_gt, _ = match_quality_matrix.max(dim=1)
-        gt_pred_pairs_of_highest_quality = torch.where(match_quality_matrix == highest_quality_foreach_gt[:, None])
+        gt_pred_pairs_of_highest_quality = torch.where(
+            match_quality_matrix == highest_quality_foreach_gt[:, None]
+        )
         pred_inds_to_update = gt_pred_pairs_of_highest_quality[1]
         matches[pred_inds_to_update] = all_matches[pred_inds_to_update]
 
-class SSDMatcher(Matcher):
 
+class SSDMatcher(Matcher):
     def __init__(self, threshold: float) -> None:
         super().__init__(threshold, threshold, allow_low_quality_matches=False)
 
     def __call__(self, match_quality_matrix: Tensor) -> Tensor:
         matches = super().__call__(match_quality_matrix)
         _, highest_quality_pred_foreach_gt = match_quality_matrix.max(dim=1)
-        matches[highest_quality_pred_foreach_gt] = torch.arange(highest_quality_pred_foreach_gt.size(0), dtype=torch.int64, device=highest_quality_pred_foreach_gt.device)
+        matches[highest_quality_pred_foreach_gt] = torch.arange(
+            highest_quality_pred_foreach_gt.size(0),
+            dtype=torch.int64,
+            device=highest_quality_pred_foreach_gt.device,
+        )
         return matches
+
 
 def overwrite_eps(model: nn.Module, eps: float) -> None:
     for module in model.modules():
         if isinstance(module, FrozenBatchNorm2d):
             module.eps = eps
+
 
 def retrieve_out_channels(model: nn.Module, size: tuple[int, int]) -> list[int]:
     in_training = model.training
@@ -228,35 +262,92 @@ def retrieve_out_channels(model: nn.Module, size: tuple[int, int]) -> list[int]:
         tmp_img = torch.zeros((1, 3, size[1], size[0]), device=device)
         features = model(tmp_img)
         if isinstance(features, torch.Tensor):
-            features = OrderedDict([('0', features)])
+            features = OrderedDict([("0", features)])
         out_channels = [x.size(1) for x in features.values()]
     if in_training:
         model.train()
     return out_channels
 
+
 def _topk_min(input: Tensor, orig_kval: int, axis: int) -> int:
     return min(orig_kval, input.size(axis))
 
-def _box_loss(type: str, box_coder: BoxCoder, anchors_per_image: Tensor, matched_gt_boxes_per_image: Tensor, bbox_regression_per_image: Tensor, cnf: Optional[dict[str, float]]=None) -> Tensor:
-    if type not in ['l1', 'smooth_l1', 'ciou', 'diou', 'giou']:
-        raise ValueError(f'Unsupported loss: {type}')
-    if type == 'l1':
+
+def _box_loss(
+    type: str,
+    box_coder: BoxCoder,
+    anchors_per_image: Tensor,
+    matched_gt_boxes_per_image: Tensor,
+    bbox_regression_per_image: Tensor,
+    cnf: Optional[dict[str, float]] = None,
+) -> Tensor:
+    if type not in ["l1", "smooth_l1", "ciou", "diou", "giou"]:
+        raise ValueError(f"Unsupported loss: {type}")
+    if type == "l1":
         target_regression = box_coder.encode_single(matched_gt_boxes_per_image, anchors_per_image)
-        return F.l1_loss(bbox_regression_per_image, target_regression, reduction='sum')
-    elif type == 'smooth_l1':
+        return F.l1_loss(bbox_regression_per_image, target_regression, reduction="sum")
+    elif type == "smooth_l1":
         target_regression = box_coder.encode_single(matched_gt_boxes_per_image, anchors_per_image)
-        beta = cnf['beta'] if cnf is not None and 'beta' in cnf else 1.0
-        return F.smooth_l1_loss(bbox_regression_per_image, target_regression, reduction='sum', beta=beta)
+        beta = cnf["beta"] if cnf is not None and "beta" in cnf else 1.0
+        return F.smooth_l1_loss(
+            bbox_regression_per_image, target_regression, reduction="sum", beta=beta
+        )
     else:
         bbox_per_image = box_coder.decode_single(bbox_regression_per_image, anchors_per_image)
-        eps = cnf['eps'] if cnf is not None and 'eps' in cnf else 1e-07
-        if type == 'ciou':
-            return complete_box_iou_loss(bbox_per_image, matched_gt_boxes_per_image, reduction='sum', eps=eps)
-        if type == 'diou':
-            return distance_box_iou_loss(bbox_per_image, matched_gt_boxes_per_image, reduction='sum', eps=eps)
-        return generalized_box_iou_loss(bbox_per_image, matched_gt_boxes_per_image, reduction='sum', eps=eps)
+        eps = cnf["eps"] if cnf is not None and "eps" in cnf else 1e-07
+        if type == "ciou":
+            return complete_box_iou_loss(
+                bbox_per_image, matched_gt_boxes_per_image, reduction="sum", eps=eps
+            )
+        if type == "diou":
+            return distance_box_iou_loss(
+                bbox_per_image, matched_gt_boxes_per_image, reduction="sum", eps=eps
+            )
+        return generalized_box_iou_loss(
+            bbox_per_image, matched_gt_boxes_per_image, reduction="sum", eps=eps
+        )
+
 
 def _assert(condition, message):
     """torch._assert: AssertionError with ``message`` when ``condition`` is false."""
     if not condition:
         raise AssertionError(message)
+
+
+def _prepare(transform, images, targets, training):
+    """The detectors' common start: check the targets (training) and image shapes, run the
+    transform, refuse degenerate target boxes. Returns (image_list, targets, original sizes)."""
+    if training:
+        _assert(targets is not None, "targets should not be none when in training mode")
+        for target in targets:
+            boxes = target["boxes"]
+            _assert(
+                isinstance(boxes, torch.Tensor),
+                f"Expected target boxes to be of type Tensor, got {type(boxes)}.",
+            )
+            _assert(
+                len(boxes.shape) == 2 and boxes.shape[-1] == 4,
+                f"Expected target boxes to be a tensor of shape [N, 4], got {boxes.shape}.",
+            )
+    original_image_sizes = []
+    for img in images:
+        val = img.shape[-2:]
+        _assert(
+            len(val) == 2,
+            f"expecting the last two dimensions of the Tensor to be H and W "
+            f"instead got {img.shape[-2:]}",
+        )
+        original_image_sizes.append((val[0], val[1]))
+    images, targets = transform(images, targets)
+    if targets is not None:
+        for target_idx, target in enumerate(targets):
+            boxes = target["boxes"]
+            degenerate_boxes = boxes[:, 2:] <= boxes[:, :2]
+            if degenerate_boxes.any():
+                bb_idx = torch.where(degenerate_boxes.any(dim=1))[0][0]
+                _assert(
+                    False,
+                    f"All bounding boxes should have positive height and width. Found "
+                    f"invalid box {boxes[bb_idx].tolist()} for target at index {target_idx}.",
+                )
+    return images, targets, original_image_sizes

@@ -190,6 +190,18 @@ def _resolve(weights_cls, weights, backbone_cls, weights_backbone, num_classes, 
     return weights, weights_backbone, num_classes
 
 
+def _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, frozen_bn, **extractor):
+    """The ResNet-50-FPN backbone of the detection builders: all layers trainable without
+    weights, else the last ``trainable_backbone_layers`` (3); with ``frozen_bn`` (the v1 models)
+    FrozenBatchNorm2d when any weights are loaded."""
+    is_trained = weights is not None or weights_backbone is not None
+    trainable = _validate_trainable_layers(is_trained, trainable_backbone_layers, 5, 3)
+    norm_layer = (misc_nn_ops.FrozenBatchNorm2d if frozen_bn and is_trained
+                  else nn.BatchNorm2d)
+    backbone = resnet50(weights=weights_backbone, norm_layer=norm_layer)
+    return _resnet_fpn_extractor(backbone, trainable, **extractor)
+
+
 def _load(model, weights):
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(), strict=True)
@@ -204,11 +216,7 @@ def fasterrcnn_resnet50_fpn(*, weights=None, progress=True, num_classes=None,
     weights, weights_backbone, num_classes = _resolve(
         FasterRCNN_ResNet50_FPN_Weights, weights, ResNet50_Weights, weights_backbone,
         num_classes, kwargs)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable = _validate_trainable_layers(is_trained, trainable_backbone_layers, 5, 3)
-    norm_layer = misc_nn_ops.FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(backbone, trainable)
+    backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, True)
     model = _load(FasterRCNN(backbone, num_classes=num_classes, **kwargs), weights)
     if weights is not None:
         overwrite_eps(model, 0.0)
@@ -222,10 +230,8 @@ def fasterrcnn_resnet50_fpn_v2(*, weights=None, progress=True, num_classes=None,
     weights, weights_backbone, num_classes = _resolve(
         FasterRCNN_ResNet50_FPN_V2_Weights, weights, ResNet50_Weights, weights_backbone,
         num_classes, kwargs)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable = _validate_trainable_layers(is_trained, trainable_backbone_layers, 5, 3)
-    backbone = resnet50(weights=weights_backbone)
-    backbone = _resnet_fpn_extractor(backbone, trainable, norm_layer=nn.BatchNorm2d)
+    backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, False,
+                             norm_layer=nn.BatchNorm2d)
     anchor_gen = _default_anchorgen()
     rpn_head = RPNHead(backbone.out_channels, anchor_gen.num_anchors_per_location()[0],
                        conv_depth=2)

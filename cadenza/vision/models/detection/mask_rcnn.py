@@ -7,11 +7,10 @@ from cadenza import nn
 
 from ... import ops as misc_nn_ops
 from ...ops import MultiScaleRoIAlign
-from ..resnet import ResNet50_Weights, resnet50
+from ..resnet import ResNet50_Weights
 from ._utils import overwrite_eps
-from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
 from .faster_rcnn import (FasterRCNN, FastRCNNConvFCHead, RPNHead, _coco_weights,
-                          _default_anchorgen, _load, _resolve)
+                          _default_anchorgen, _load, _resnet50_fpn, _resolve)
 
 __all__ = ["MaskRCNN", "MaskRCNN_ResNet50_FPN_Weights", "MaskRCNN_ResNet50_FPN_V2_Weights",
            "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2"]
@@ -91,11 +90,7 @@ def maskrcnn_resnet50_fpn(*, weights=None, progress=True, num_classes=None,
     weights, weights_backbone, num_classes = _resolve(
         MaskRCNN_ResNet50_FPN_Weights, weights, ResNet50_Weights, weights_backbone, num_classes,
         kwargs)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable = _validate_trainable_layers(is_trained, trainable_backbone_layers, 5, 3)
-    norm_layer = misc_nn_ops.FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(backbone, trainable)
+    backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, True)
     model = _load(MaskRCNN(backbone, num_classes=num_classes, **kwargs), weights)
     if weights is not None:
         overwrite_eps(model, 0.0)
@@ -109,10 +104,8 @@ def maskrcnn_resnet50_fpn_v2(*, weights=None, progress=True, num_classes=None,
     weights, weights_backbone, num_classes = _resolve(
         MaskRCNN_ResNet50_FPN_V2_Weights, weights, ResNet50_Weights, weights_backbone,
         num_classes, kwargs)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable = _validate_trainable_layers(is_trained, trainable_backbone_layers, 5, 3)
-    backbone = resnet50(weights=weights_backbone)
-    backbone = _resnet_fpn_extractor(backbone, trainable, norm_layer=nn.BatchNorm2d)
+    backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, False,
+                             norm_layer=nn.BatchNorm2d)
     anchor_gen = _default_anchorgen()
     rpn_head = RPNHead(backbone.out_channels, anchor_gen.num_anchors_per_location()[0],
                        conv_depth=2)
