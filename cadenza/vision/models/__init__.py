@@ -28,6 +28,8 @@ _BUILDERS = {name: obj for name, obj in dict(globals()).items()
 
 from . import segmentation  # noqa: E402  (its builders are registered, its names stay there)
 _BUILDERS.update({n: getattr(segmentation, n) for n in segmentation.__all__ if n[0].islower()})
+from . import detection  # noqa: E402  (the same for the detection builders)
+_BUILDERS.update({n: getattr(detection, n) for n in detection.__all__ if n[0].islower()})
 
 
 def list_models(module=None, include=None, exclude=None):

@@ -9,7 +9,7 @@ be (different random streams: initial weights, shuffling and augmentation differ
 
 torchvision's C ops do not load with the CPU build of torch: an empty
 ``torchvision._meta_registrations`` module is installed first (the programs use only its pure
-Python parts)."""
+Python parts; detection_finetune runs with record_detection.py's PyTorch nms and roi_align)."""
 import json
 import os
 import subprocess
@@ -18,7 +18,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = ["mnist_mlp", "fashion_cnn", "cifar_resnet", "dcgan", "vae", "super_resolution",
-            "resnet_finetune"]
+            "resnet_finetune", "detection_finetune"]
 
 # metric -> (absolute tolerance); booleans must be equal
 TOLERANCES = {
@@ -31,10 +31,17 @@ TOLERANCES = {
     "super_resolution": {"psnr_db": 1.5},
     # 50 SGD steps of layer4 + head on random frozen features: swings with the initial weights
     "resnet_finetune": {"best_val_acc": 0.2, "last_val_loss": 0.6},
+    # 4 SGD steps of a randomly initialised Faster R-CNN: the losses swing with the weights
+    "detection_finetune": {"first_loss": 0.6, "last_loss": 0.6, "mean_best_iou": 0.35},
 }
 
+# torchvision's nms / roi_align C ops are replaced by record_detection.py's PyTorch versions
+# (detection_finetune needs them)
+VISION_TESTS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "vision")
 RUNNER = ("import sys, types, runpy; "
           "sys.modules['torchvision._meta_registrations'] = types.ModuleType('stub'); "
+          f"sys.path.insert(0, {VISION_TESTS!r}); import record_detection; "
+          "record_detection._torchvision(); sys.path.pop(0); "
           "sys.argv = [sys.argv[1]]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
