@@ -142,13 +142,31 @@ def test_without_openblas_conv_runs_numpy_with_the_same_bits(monkeypatch):
     assert [a.tobytes() for a in got] == [a.tobytes() for a in want]
 
 
+def _same_on_every_path(run, threads, monkeypatch):
+    """run()'s results on every thread count and on the NumPy path (all equal)."""
+    got = []
+    for count in COUNTS:
+        threads(count)
+        got.append(run())
+    monkeypatch.setattr(ckernels, "enabled", False)
+    got.append(run())
+    assert all(r == got[0] for r in got)
+    return got
+
+
+# odd sizes (a row and a column left over: window by window); windows tiling the planes
+# (pairs along whole rows, then of rows), blocks of rows of 3 and of 9 windows
+POOLS = [(16, 8, 29, 27), (4, 64, 40, 6), (2, 64, 66, 18)]
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_max_pool_2x2_forward_same_bytes_on_every_path(dt, threads, monkeypatch):
+@pytest.mark.parametrize("shape", POOLS)
+def test_max_pool_2x2_forward_same_bytes_on_every_path(shape, dt, threads, monkeypatch):
     """2x2 windows of stride 2 in one C pass: ties (signed zeros too) and NaNs as NumPy's
-    four strided maximum passes give them, odd sizes (a row and a column left over), every
-    thread count; values and gradient as torch's."""
+    four strided maximum passes give them, every thread count; values and gradient as
+    torch's."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((16, 8, 29, 27)).astype(dt)
+    x = rng.standard_normal(shape).astype(dt)
     x.flat[::7], x.flat[::11], x.flat[5] = 0.0, -0.0, np.nan
     x.flat[::13] = x.flat[1]
 
@@ -157,13 +175,7 @@ def test_max_pool_2x2_forward_same_bytes_on_every_path(dt, threads, monkeypatch)
         out = F.max_pool2d(cx, 2)
         out.backward(cadenza.ones_like(out))
         return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
-    got = []
-    for count in COUNTS:
-        threads(count)
-        got.append(run())
-    monkeypatch.setattr(ckernels, "enabled", False)
-    got.append(run())
-    assert all(g == got[0] for g in got)
+    got = _same_on_every_path(run, threads, monkeypatch)
     tx = torch.tensor(x, requires_grad=True)
     to = torch.nn.functional.max_pool2d(tx, 2)
     to.backward(torch.ones_like(to))
@@ -171,6 +183,45 @@ def test_max_pool_2x2_forward_same_bytes_on_every_path(dt, threads, monkeypatch)
                                   to.detach().numpy())
     np.testing.assert_array_equal(np.frombuffer(got[0][1], dt).reshape(x.shape),
                                   tx.grad.numpy())
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_relu_and_its_gradient_same_bytes_on_every_path_and_match_torch(dt, threads,
+                                                                       monkeypatch):
+    """relu and relu_backward as C passes on the pool (large tensors): NaN, signed zeros and
+    infinities as NumPy's maximum and torch's threshold_backward give them, every thread count
+    and the NumPy form the same bytes; values and gradients as torch's."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 31, 29)).astype(dt)
+    g = rng.standard_normal(x.shape).astype(dt)
+    x.flat[::7], x.flat[::11], x.flat[3::17], x.flat[5::19] = 0.0, -0.0, np.nan, -np.inf
+    g.flat[1::13], g.flat[2::23], g.flat[::29] = np.nan, np.inf, -0.0
+
+    def run():
+        cx = cadenza.tensor(x, requires_grad=True)
+        out = F.relu(cx)
+        out.backward(cadenza.tensor(g))
+        return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
+    got = _same_on_every_path(run, threads, monkeypatch)
+    tx = torch.tensor(x, requires_grad=True)
+    to = torch.relu(tx)
+    to.backward(torch.tensor(g))
+    np.testing.assert_array_equal(np.frombuffer(got[0][0], dt).reshape(x.shape),
+                                  to.detach().numpy())
+    np.testing.assert_array_equal(np.frombuffer(got[0][1], dt).reshape(x.shape),
+                                  tx.grad.numpy())
+
+
+def test_relu_double_backward_matches_torch():
+    x = torch.randn(4, 1100, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 1100, dtype=torch.float64, requires_grad=True)
+    gg = torch.randn(4, 1100, dtype=torch.float64)
+    cx, cg = (cadenza.tensor(t.detach().numpy(), requires_grad=True) for t in (x, g))
+    (tdx,) = torch.autograd.grad(torch.relu(x), x, g, create_graph=True)
+    (cdx,) = cadenza.autograd.grad(F.relu(cx), cx, cg, create_graph=True)
+    tgg, = torch.autograd.grad(tdx, g, gg)
+    cgg, = cadenza.autograd.grad(cdx, cg, cadenza.tensor(gg.numpy()))
+    np.testing.assert_array_equal(cgg.numpy(), tgg.numpy())
 
 
 def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
