@@ -338,6 +338,89 @@ void cz_maxpool2_fwd_##S(const T *x, T *out, I P, I H, I W, I oh, I ow) {       
 CZ_MAXPOOL2(f32, float)
 CZ_MAXPOOL2(f64, double)
 
+/* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first
+   element equal to out, or its last NaN when out is NaN, as torch), +0 at the window's other
+   elements and at the row and column no window covers. Tasks of output rows (windows tiling
+   the planes: rows of the whole batch) or of planes. A row of windows goes 8 at a time in
+   two passes, its top input row then its bottom one (each pass decides the winners and
+   writes its own row, so the compiler's vectors never meet): blocks past a row's end read
+   and write into the rows after it, which are written again after it (so only while those
+   stay inside the task's rows; the task's last rows one window at a time) */
+#define CZ_POOL2_WIN(T)                                                                       \
+    T o = o_[q], a = r0[2 * q], b = r0[2 * q + 1], c = r1[2 * q], e = r1[2 * q + 1], v = g[q];\
+    int n = o != o;                                                                           \
+    int ha = n ? (a != a) & (b == b) & (c == c) & (e == e) : a == o;                          \
+    int hb = n ? (b != b) & (c == c) & (e == e) : (b == o) & !ha;                             \
+    int hc = n ? (c != c) & (e == e) : (c == o) & !ha & !hb;                                  \
+    int he = !(ha | hb | hc);
+#define CZ_MAXPOOL2_BWD(S, T)                                                                 \
+static inline void cz_pool2_top8_##S(T *restrict d, const T *restrict r0,                     \
+                                     const T *restrict r1, const T *restrict o_,              \
+                                     const T *restrict g) {                                   \
+    for (int q = 0; q < 8; q++) {                                                             \
+        CZ_POOL2_WIN(T)                                                                       \
+        (void)hc; (void)he;                                                                   \
+        d[2 * q] = ha ? v : (T)0; d[2 * q + 1] = hb ? v : (T)0;                               \
+    }                                                                                         \
+}                                                                                             \
+static inline void cz_pool2_bottom8_##S(T *restrict d, const T *restrict r0,                  \
+                                        const T *restrict r1, const T *restrict o_,           \
+                                        const T *restrict g) {                                \
+    for (int q = 0; q < 8; q++) {                                                             \
+        CZ_POOL2_WIN(T)                                                                       \
+        d[2 * q] = hc ? v : (T)0; d[2 * q + 1] = he ? v : (T)0;                               \
+    }                                                                                         \
+}                                                                                             \
+/* one row of windows: input rows r0, r1 (gradient rows d0, d1), ow windows, one by one */   \
+static void cz_pool2_row_##S(T *d0, T *d1, const T *r0, const T *r1, const T *o_,             \
+                             const T *g, I ow) {                                              \
+    for (I q = 0; q < ow; q++) {                                                              \
+        CZ_POOL2_WIN(T)                                                                       \
+        d0[2 * q] = ha ? v : (T)0; d0[2 * q + 1] = hb ? v : (T)0;                             \
+        d1[2 * q] = hc ? v : (T)0; d1[2 * q + 1] = he ? v : (T)0;                             \
+    }                                                                                         \
+}                                                                                             \
+typedef struct { const T *g, *x, *out; T *gx; I P, H, W, oh, ow, tasks; } cz_pool_bwd_##S;     \
+static void maxpool2_bwd_task_##S(void *ctx, int64_t t) {                                     \
+    const cz_pool_bwd_##S *j = ctx;                                                           \
+    I H = j->H, W = j->W, oh = j->oh, ow = j->ow;                                             \
+    if (H == 2 * oh && W == 2 * ow) {                                                         \
+        I rows = j->P * oh, u0 = rows * t / j->tasks, u1 = rows * (t + 1) / j->tasks;         \
+        I span = (ow + 7) / 8 * 8, u = u0;                                                    \
+        for (; u < u1 && (2 * u + 1) * W + 2 * span <= 2 * u1 * W; u++) {                     \
+            const T *r0 = j->x + 2 * u * W, *r1 = r0 + W, *o_ = j->out + u * ow;              \
+            const T *g = j->g + u * ow;                                                       \
+            T *d0 = j->gx + 2 * u * W, *d1 = d0 + W;                                          \
+            for (I q = 0; q < ow; q += 8)                                                     \
+                cz_pool2_top8_##S(d0 + 2 * q, r0 + 2 * q, r1 + 2 * q, o_ + q, g + q);         \
+            for (I q = 0; q < ow; q += 8)                                                     \
+                cz_pool2_bottom8_##S(d1 + 2 * q, r0 + 2 * q, r1 + 2 * q, o_ + q, g + q);      \
+        }                                                                                     \
+        for (; u < u1; u++)                                                                   \
+            cz_pool2_row_##S(j->gx + 2 * u * W, j->gx + (2 * u + 1) * W, j->x + 2 * u * W,    \
+                             j->x + (2 * u + 1) * W, j->out + u * ow, j->g + u * ow, ow);     \
+        return;                                                                               \
+    }                                                                                         \
+    for (I p = j->P * t / j->tasks; p < j->P * (t + 1) / j->tasks; p++) {                     \
+        for (I y = 0; y < oh; y++) {                                                          \
+            I at = (p * H + 2 * y) * W;                                                       \
+            T *d0 = j->gx + at, *d1 = d0 + W;                                                 \
+            cz_pool2_row_##S(d0, d1, j->x + at, j->x + at + W, j->out + (p * oh + y) * ow,    \
+                             j->g + (p * oh + y) * ow, ow);                                   \
+            for (I q = 2 * ow; q < W; q++) d0[q] = d1[q] = 0;                                 \
+        }                                                                                     \
+        for (I e = 2 * oh * W; e < H * W; e++) j->gx[p * H * W + e] = 0;                     \
+    }                                                                                         \
+}                                                                                             \
+void cz_maxpool2_bwd_##S(const T *g, const T *x, const T *out, T *gx, I P, I H, I W, I oh,    \
+                         I ow) {                                                              \
+    cz_pool_bwd_##S j = {g, x, out, gx, P, H, W, oh, ow,                                      \
+                         P * oh * ow < 8192 ? 1 : P < 64 ? P : 64};                           \
+    cz_for(maxpool2_bwd_task_##S, &j, j.tasks);                                               \
+}
+CZ_MAXPOOL2_BWD(f32, float)
+CZ_MAXPOOL2_BWD(f64, double)
+
 /* the CNN layers' elementwise neighbours on the pool, in tasks of CZ_EW elements (a split by
    the size only; each element on its own, so any split gives the same bits):
    relu: out = maximum(x, 0) as NumPy computes it (NaN stays, -0 gives +0);
@@ -400,6 +483,7 @@ _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L,
                "im2col": [_P, _P, _P], "col2im": [_P, _P, _P],
                "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
                "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5,
+               "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L], "bias_grad": [_P, _P] + [_L] * 3}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
