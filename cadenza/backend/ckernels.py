@@ -137,46 +137,10 @@ _L = ctypes.c_long
 _SIGNATURES = {"onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
                "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
 
-# Kernels of the CNN layers kept apart from the template above (their own macro): the gradient
-# of max pooling over 2x2 windows of stride 2 (no padding or dilation: the layer of most CNNs;
-# 1.2 ms vs NumPy's 3.0 ms on W4's first pool; its forward is backend/ckernels_conv.py's).
+# Kernels of the CNN layers kept apart from the template above (their own macro): batch norm
+# (2x2 max pooling, forward and gradient, is backend/ckernels_conv.py's).
 _CNN_TEMPLATE = r"""
 #define DEFINE_CNN(T, S)                                                                      \
-/* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first \
-   element equal to out, or its last NaN when out is NaN), +0 at the window's other elements \
-   and at the rows/columns no window covers; branch-free so the row loop vectorises */       \
-static void maxpool2_bwd_range_##S(const cz_args* A, long lo, long hi) {                  \
-    const T* restrict g = A->p[0]; const T* restrict x = A->p[1];                             \
-    const T* restrict out = A->p[2]; T* restrict gx = A->o;                                   \
-    long H = A->v[0], W = A->v[1], oh = A->v[2], ow = A->v[3];                                \
-    for (long p = lo; p < hi; p++) {                                                          \
-        for (long y = 0; y < oh; y++) {                                                       \
-            const T* restrict r0 = x + (p * H + 2 * y) * W; const T* restrict r1 = r0 + W;    \
-            T* restrict d0 = gx + (p * H + 2 * y) * W; T* restrict d1 = d0 + W;               \
-            const T* restrict o_ = out + (p * oh + y) * ow;                                   \
-            const T* restrict gp = g + (p * oh + y) * ow;                                     \
-            _Pragma("GCC ivdep")                                                              \
-            for (long q = 0; q < ow; q++) {                                                   \
-                T o = o_[q], a = r0[2 * q], b = r0[2 * q + 1], c = r1[2 * q],                 \
-                  e = r1[2 * q + 1], v = gp[q];                                               \
-                int n = o != o;                                                               \
-                int ha = n ? (a != a) & (b == b) & (c == c) & (e == e) : a == o;              \
-                int hb = n ? (b != b) & (c == c) & (e == e) : (b == o) & !ha;                 \
-                int hc = n ? (c != c) & (e == e) : (c == o) & !ha & !hb;                      \
-                int he = !(ha | hb | hc);                                                     \
-                d0[2 * q] = ha ? v : 0; d0[2 * q + 1] = hb ? v : 0;                           \
-                d1[2 * q] = hc ? v : 0; d1[2 * q + 1] = he ? v : 0;                           \
-            }                                                                                 \
-            for (long q = 2 * ow; q < W; q++) d0[q] = d1[q] = 0;                              \
-        }                                                                                     \
-        for (long e = 2 * oh * W; e < H * W; e++) gx[p * H * W + e] = 0;                     \
-    }                                                                                         \
-}                                                                                             \
-void cz_maxpool2_bwd_##S(const T* restrict g, const T* restrict x, const T* restrict out,     \
-                         T* restrict gx, long P, long H, long W, long oh, long ow) {          \
-    cz_args A = {{g, x, out}, gx, {H, W, oh, ow}, 0, 0, maxpool2_bwd_range_##S, 0};      \
-    cz_split(&A, P, P * H * W);                                                           \
-}                                                                                             \
 /* batch norm over x (N, C, S) per channel c. Sums run in double in 8 lanes (a fixed order:   \
    it vectorises and gives the same bits on every call): sa = sum (a - ma), sb = sum (a - ma) \
    (b - mb) over the channel's N blocks of S */                                              \
@@ -282,8 +246,7 @@ DEFINE_CNN(float, f32)
 DEFINE_CNN(double, f64)
 """
 _D = ctypes.c_double
-_SIGNATURES.update({"maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
-                    "bn_stats": [_P, _P] + [_L] * 3, "bn_apply": [_P] * 5 + [_L] * 3 + [_D],
+_SIGNATURES.update({"bn_stats": [_P, _P] + [_L] * 3, "bn_apply": [_P] * 5 + [_L] * 3 + [_D],
                     "bn_bwd": [_P] * 5 + [_L] * 3 + [_D], "bn_param": [_P] * 4 + [_L] * 3 + [_D]})
 
 # nn.LSTM's step (ops/activation.py's lstm_layer): the elementwise part of one time step in one

@@ -27,6 +27,8 @@ from . import ckernels
 from .blas import GEMM_TYPEDEFS, pointers as _blas_pointers
 from .cpool import POOL_HEADER
 
+BIAS_LANES = 32   # the bias gradient's accumulator lanes (ops/conv.py's NumPy form reads it)
+
 _SOURCE = r"""
 #include <stdlib.h>
 #include <string.h>
@@ -281,13 +283,44 @@ CZ_CONV_SAMPLE(f64, double, cz_dgemm)
 /* max pooling over 2x2 windows of stride 2 (no padding or dilation): out = the window's
    elements folded left to right (rows first) with NumPy's maximum as x86 NumPy computes it
    (the NaN operand wins; of equal elements, +0 and -0 included, the later one), as
-   ops/pool.py's four strided passes; planes (N*C) split into up to 64 tasks */
+   ops/pool.py's four strided passes. When the windows tile the planes (even H and W) the
+   input's rows pair up across the whole batch: a task takes a range of output rows, takes the
+   maximum of each pair of neighbours along its input rows in one contiguous pass (it
+   vectorises), then of the two rows' results: max(max(a, b), max(c, d)) gives the same
+   element as the fold (the first NaN, else the last of the largest). Otherwise planes (N*C)
+   split into up to 64 tasks, window by window. */
 typedef struct { const void *x; void *out; I P, H, W, oh, ow, tasks; } cz_pool_job;
+#define CZ_PB 64     /* output rows per block of the tiled pass (its scratch stays in cache) */
 #define CZ_MAXPOOL2(S, T)                                                                     \
 static inline T cz_max_##S(T m, T v) { return (m > v || m != m) ? m : v; }                   \
+static inline void cz_max8_##S(T *restrict o, const T *restrict a, const T *restrict b) {      \
+    for (int k = 0; k < 8; k++) o[k] = cz_max_##S(a[k], b[k]);                                \
+}                                                                                             \
+static void maxpool2_tiled_##S(const cz_pool_job *j, int64_t t) {                             \
+    I W = j->W, ow = j->ow, rows = j->P * j->oh;                                              \
+    I u0 = rows * t / j->tasks, u1 = rows * (t + 1) / j->tasks;                               \
+    T *h = calloc(CZ_PB * 2 * ow + 8, sizeof(T));                                             \
+    for (I b0 = u0; b0 < u1; b0 += CZ_PB) {                                                   \
+        I nr = b0 + CZ_PB < u1 ? CZ_PB : u1 - b0, m = nr * 2 * ow;                            \
+        const T *restrict x = (const T *)j->x + 2 * b0 * W;                                   \
+        T *restrict hh = h, *restrict o = (T *)j->out + b0 * ow;                              \
+        for (I k = 0; k < m; k++) hh[k] = cz_max_##S(x[2 * k], x[2 * k + 1]);                 \
+        /* 8 at a time, those past a row's end overwritten by the next rows' (while they stay \
+           inside the block), the block's last rows one by one */                             \
+        I r = 0, span = (ow + 7) / 8 * 8;                                                     \
+        for (; r * ow + span <= nr * ow; r++)                                                 \
+            for (I q = 0; q < ow; q += 8)                                                     \
+                cz_max8_##S(o + r * ow + q, hh + 2 * r * ow + q, hh + (2 * r + 1) * ow + q);  \
+        for (; r < nr; r++)                                                                   \
+            for (I k = 0; k < ow; k++)                                                        \
+                o[r * ow + k] = cz_max_##S(hh[2 * r * ow + k], hh[(2 * r + 1) * ow + k]);     \
+    }                                                                                         \
+    free(h);                                                                                  \
+}                                                                                             \
 static void maxpool2_task_##S(void *ctx, int64_t t) {                                         \
     const cz_pool_job *j = ctx;                                                               \
     I W = j->W, oh = j->oh, ow = j->ow;                                                       \
+    if (j->H == 2 * oh && W == 2 * ow) { maxpool2_tiled_##S(j, t); return; }                  \
     for (I p = j->P * t / j->tasks; p < j->P * (t + 1) / j->tasks; p++)                       \
         for (I y = 0; y < oh; y++) {                                                          \
             const T *restrict r0 = (const T *)j->x + (p * j->H + 2 * y) * W;                  \
@@ -304,6 +337,144 @@ void cz_maxpool2_fwd_##S(const T *x, T *out, I P, I H, I W, I oh, I ow) {       
 }
 CZ_MAXPOOL2(f32, float)
 CZ_MAXPOOL2(f64, double)
+
+/* max pooling's gradient over 2x2 windows of stride 2: g at each window's winner (its first
+   element equal to out, or its last NaN when out is NaN, as torch), +0 at the window's other
+   elements and at the row and column no window covers. Tasks of output rows (windows tiling
+   the planes: rows of the whole batch) or of planes. A row of windows goes 8 at a time in
+   two passes, its top input row then its bottom one (each pass decides the winners and
+   writes its own row, so the compiler's vectors never meet): blocks past a row's end read
+   and write into the rows after it, which are written again after it (so only while those
+   stay inside the task's rows; the task's last rows one window at a time) */
+#define CZ_POOL2_WIN(T)                                                                       \
+    T o = o_[q], a = r0[2 * q], b = r0[2 * q + 1], c = r1[2 * q], e = r1[2 * q + 1], v = g[q];\
+    int n = o != o;                                                                           \
+    int ha = n ? (a != a) & (b == b) & (c == c) & (e == e) : a == o;                          \
+    int hb = n ? (b != b) & (c == c) & (e == e) : (b == o) & !ha;                             \
+    int hc = n ? (c != c) & (e == e) : (c == o) & !ha & !hb;                                  \
+    int he = !(ha | hb | hc);
+#define CZ_MAXPOOL2_BWD(S, T)                                                                 \
+static inline void cz_pool2_top8_##S(T *restrict d, const T *restrict r0,                     \
+                                     const T *restrict r1, const T *restrict o_,              \
+                                     const T *restrict g) {                                   \
+    for (int q = 0; q < 8; q++) {                                                             \
+        CZ_POOL2_WIN(T)                                                                       \
+        (void)hc; (void)he;                                                                   \
+        d[2 * q] = ha ? v : (T)0; d[2 * q + 1] = hb ? v : (T)0;                               \
+    }                                                                                         \
+}                                                                                             \
+static inline void cz_pool2_bottom8_##S(T *restrict d, const T *restrict r0,                  \
+                                        const T *restrict r1, const T *restrict o_,           \
+                                        const T *restrict g) {                                \
+    for (int q = 0; q < 8; q++) {                                                             \
+        CZ_POOL2_WIN(T)                                                                       \
+        d[2 * q] = hc ? v : (T)0; d[2 * q + 1] = he ? v : (T)0;                               \
+    }                                                                                         \
+}                                                                                             \
+/* one row of windows: input rows r0, r1 (gradient rows d0, d1), ow windows, one by one */   \
+static void cz_pool2_row_##S(T *d0, T *d1, const T *r0, const T *r1, const T *o_,             \
+                             const T *g, I ow) {                                              \
+    for (I q = 0; q < ow; q++) {                                                              \
+        CZ_POOL2_WIN(T)                                                                       \
+        d0[2 * q] = ha ? v : (T)0; d0[2 * q + 1] = hb ? v : (T)0;                             \
+        d1[2 * q] = hc ? v : (T)0; d1[2 * q + 1] = he ? v : (T)0;                             \
+    }                                                                                         \
+}                                                                                             \
+typedef struct { const T *g, *x, *out; T *gx; I P, H, W, oh, ow, tasks; } cz_pool_bwd_##S;     \
+static void maxpool2_bwd_task_##S(void *ctx, int64_t t) {                                     \
+    const cz_pool_bwd_##S *j = ctx;                                                           \
+    I H = j->H, W = j->W, oh = j->oh, ow = j->ow;                                             \
+    if (H == 2 * oh && W == 2 * ow) {                                                         \
+        I rows = j->P * oh, u0 = rows * t / j->tasks, u1 = rows * (t + 1) / j->tasks;         \
+        I span = (ow + 7) / 8 * 8, u = u0;                                                    \
+        for (; u < u1 && (2 * u + 1) * W + 2 * span <= 2 * u1 * W; u++) {                     \
+            const T *r0 = j->x + 2 * u * W, *r1 = r0 + W, *o_ = j->out + u * ow;              \
+            const T *g = j->g + u * ow;                                                       \
+            T *d0 = j->gx + 2 * u * W, *d1 = d0 + W;                                          \
+            for (I q = 0; q < ow; q += 8)                                                     \
+                cz_pool2_top8_##S(d0 + 2 * q, r0 + 2 * q, r1 + 2 * q, o_ + q, g + q);         \
+            for (I q = 0; q < ow; q += 8)                                                     \
+                cz_pool2_bottom8_##S(d1 + 2 * q, r0 + 2 * q, r1 + 2 * q, o_ + q, g + q);      \
+        }                                                                                     \
+        for (; u < u1; u++)                                                                   \
+            cz_pool2_row_##S(j->gx + 2 * u * W, j->gx + (2 * u + 1) * W, j->x + 2 * u * W,    \
+                             j->x + (2 * u + 1) * W, j->out + u * ow, j->g + u * ow, ow);     \
+        return;                                                                               \
+    }                                                                                         \
+    for (I p = j->P * t / j->tasks; p < j->P * (t + 1) / j->tasks; p++) {                     \
+        for (I y = 0; y < oh; y++) {                                                          \
+            I at = (p * H + 2 * y) * W;                                                       \
+            T *d0 = j->gx + at, *d1 = d0 + W;                                                 \
+            cz_pool2_row_##S(d0, d1, j->x + at, j->x + at + W, j->out + (p * oh + y) * ow,    \
+                             j->g + (p * oh + y) * ow, ow);                                   \
+            for (I q = 2 * ow; q < W; q++) d0[q] = d1[q] = 0;                                 \
+        }                                                                                     \
+        for (I e = 2 * oh * W; e < H * W; e++) j->gx[p * H * W + e] = 0;                     \
+    }                                                                                         \
+}                                                                                             \
+void cz_maxpool2_bwd_##S(const T *g, const T *x, const T *out, T *gx, I P, I H, I W, I oh,    \
+                         I ow) {                                                              \
+    cz_pool_bwd_##S j = {g, x, out, gx, P, H, W, oh, ow,                                      \
+                         P * oh * ow < 8192 ? 1 : P < 64 ? P : 64};                           \
+    cz_for(maxpool2_bwd_task_##S, &j, j.tasks);                                               \
+}
+CZ_MAXPOOL2_BWD(f32, float)
+CZ_MAXPOOL2_BWD(f64, double)
+
+/* the CNN layers' elementwise neighbours on the pool, in tasks of CZ_EW elements (a split by
+   the size only; each element on its own, so any split gives the same bits):
+   relu: out = maximum(x, 0) as NumPy computes it (NaN stays, -0 gives +0);
+   relu_grad: gx = g where out > 0 or out is NaN, +0 where out <= 0 (torch's
+   threshold_backward(g, out, 0));
+   bias_grad: gb[c] = the sum of g (N, C, L) over n and l, per channel in a double accumulator
+   of CZ_LANES lanes (element l of an image into lane l % CZ_LANES, images in order, then the
+   lanes in order; ops/conv.py's NumPy form adds in this order too): one task per channel, so
+   the order is the shape's alone */
+#define CZ_EW 32768
+#define CZ_LANES """ + str(BIAS_LANES) + r"""
+typedef struct { const void *a, *b; void *out; I n, C, L; } cz_ew_job;
+static inline I cz_ew_tasks(I n) { return (n + CZ_EW - 1) / CZ_EW; }
+#define CZ_CNN_EW(S, T)                                                                       \
+static void relu_task_##S(void *ctx, int64_t t) {                                             \
+    const cz_ew_job *j = ctx;                                                                 \
+    const T *restrict x = j->a; T *restrict o = j->out;                                       \
+    I e1 = (t + 1) * CZ_EW < j->n ? (t + 1) * CZ_EW : j->n;                                   \
+    for (I e = t * CZ_EW; e < e1; e++) { T v = x[e]; o[e] = (v > 0) | (v != v) ? v : (T)0; }   \
+}                                                                                             \
+void cz_relu_##S(const T *x, T *out, I n) {                                                   \
+    cz_ew_job j = {x, 0, out, n, 0, 0};                                                       \
+    cz_for(relu_task_##S, &j, cz_ew_tasks(n));                                                \
+}                                                                                             \
+static void relu_grad_task_##S(void *ctx, int64_t t) {                                        \
+    const cz_ew_job *j = ctx;                                                                 \
+    const T *restrict g = j->a, *restrict y = j->b; T *restrict o = j->out;                   \
+    I e1 = (t + 1) * CZ_EW < j->n ? (t + 1) * CZ_EW : j->n;                                   \
+    for (I e = t * CZ_EW; e < e1; e++) o[e] = y[e] <= 0 ? (T)0 : g[e];                       \
+}                                                                                             \
+void cz_relu_grad_##S(const T *g, const T *y, T *out, I n) {                                  \
+    cz_ew_job j = {g, y, out, n, 0, 0};                                                       \
+    cz_for(relu_grad_task_##S, &j, cz_ew_tasks(n));                                           \
+}                                                                                             \
+static void bias_grad_task_##S(void *ctx, int64_t c) {                                        \
+    const cz_ew_job *j = ctx;                                                                 \
+    I L = j->L, Lw = L / CZ_LANES * CZ_LANES;                                                 \
+    double acc[CZ_LANES] = {0};                                                               \
+    for (I n = 0; n < j->n; n++) {                                                            \
+        const T *restrict r = (const T *)j->a + (n * j->C + c) * L;                           \
+        for (I l = 0; l < Lw; l += CZ_LANES)                                                  \
+            for (int k = 0; k < CZ_LANES; k++) acc[k] += r[l + k];                            \
+        for (I l = Lw; l < L; l++) acc[l - Lw] += r[l];                                       \
+    }                                                                                         \
+    double s = acc[0];                                                                        \
+    for (int k = 1; k < CZ_LANES; k++) s += acc[k];                                           \
+    ((T *)j->out)[c] = (T)s;                                                                  \
+}                                                                                             \
+void cz_bias_grad_##S(const T *g, T *out, I N, I C, I L) {                                    \
+    cz_ew_job j = {g, 0, out, N, C, L};                                                       \
+    cz_for(bias_grad_task_##S, &j, C);                                                        \
+}
+CZ_CNN_EW(f32, float)
+CZ_CNN_EW(f64, double)
 """
 
 _state: dict = {}
@@ -311,7 +482,9 @@ _P, _L, _i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L, _L, _i],
                "im2col": [_P, _P, _P], "col2im": [_P, _P, _P],
                "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
-               "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5}
+               "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5,
+               "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
+               "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L], "bias_grad": [_P, _P] + [_L] * 3}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)

@@ -394,7 +394,7 @@ class Conv2d(Op):
             if c.next[0] is not None else None
         gw = apply(Conv2dWeightGrad, g, x, kernel=tuple(w.shape[2:]), **a) \
             if c.next[1] is not None else None
-        gb = g.sum((0, 2, 3)) if b is not None and c.next[2] is not None else None
+        gb = apply(Conv2dBiasGrad, g) if b is not None and c.next[2] is not None else None
         return gx, gw, gb
 
 
@@ -430,6 +430,46 @@ class Conv2dWeightGrad(Op):
         dx = apply(Conv2dInputGrad, g, gg, input_size=tuple(x.shape[2:]), **a) \
             if c.next[1] is not None else None
         return dg, dx
+
+
+def _conv2d_bias_grad(xp, g):
+    """gb (O,) = g (N, O, oh, ow) summed over n, oh, ow: per channel in double, in
+    ckernels_conv.BIAS_LANES lanes (element l of each image's plane into lane l % lanes, images
+    in order, then the lanes in order;
+    backend/ckernels_conv.py's bias_grad on the pool, one channel per task); without the C
+    kernel the NumPy form below adds in the same order (float64 cumulative sums: the same
+    bits). Other dtypes: NumPy's sum."""
+    if xp is not np or g.dtype not in (np.float32, np.float64):
+        return g.sum((0, 2, 3))
+    n, o = g.shape[:2]
+    length = g.shape[2] * g.shape[3]
+    g = np.ascontiguousarray(g)
+    out = np.empty(o, dtype=g.dtype)
+    fn = ckernels_conv.kernel("bias_grad", g, out)
+    if fn is not None:
+        fn(g.ctypes.data, out.ctypes.data, n, o, length)
+        return out
+    k = ckernels_conv.BIAS_LANES
+    lp = -(-length // k) * k             # +0 pads each plane to whole lanes (adds nothing)
+    planes = np.zeros((n, o, lp), dtype=np.float64)
+    planes[:, :, :length] = g.reshape(n, o, length)
+    lanes = planes.reshape(n, o, lp // k, k).transpose(1, 3, 0, 2).reshape(o, k, -1)
+    acc = np.cumsum(lanes, axis=2)[:, :, -1] if lanes.shape[2] else np.zeros((o, k))
+    s = acc[:, 0].copy()
+    for lane in range(1, k):
+        s += acc[:, lane]
+    return s.astype(g.dtype)
+
+
+@register
+class Conv2dBiasGrad(Op):
+    """gb = g summed over (N, H, W): conv2d's bias gradient (one C pass on the pool)."""
+    name, kind, onnx, saves = "conv2d_bias_grad", "library", None, "none"
+    forward = staticmethod(_conv2d_bias_grad)
+
+    @staticmethod
+    def backward(c, gg):
+        return (gg.reshape(1, -1, 1, 1).expand(*c.shape(0)),)
 
 
 def conv2d(x, w, b, stride, padding, dilation):

@@ -1,5 +1,6 @@
-"""Max pooling as a primitive pair (the gradient over overlapping windows and over 2x2 windows
-of stride 2 in C through backend/ckernels.py when a compiler is found, else the NumPy form
+"""Max pooling as a primitive pair (the gradient over overlapping windows in C through
+backend/ckernels.py, over 2x2 windows of stride 2 through backend/ckernels_conv.py, when a
+compiler is found, else the NumPy form
 below, which gives the same bits; NumPy's strided passes are as fast as C elsewhere). As a
 composite (unfold, argmax, one-hot where, sum) it cost ~4x the convolutions' GEMMs in
 bench/w4_cnn_train.py: each step materialised the windows, compared them against a one-hot and
@@ -173,12 +174,15 @@ def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
     overlap = stride[0] < dilation[0] * (kh - 1) + 1 or stride[1] < dilation[1] * (kw - 1) + 1
     dt = np.result_type(g, x)
     halves = _halves(kernel, stride, padding, dilation, rh, rw)
-    if (halves or overlap) and xp is np:   # one C pass (backend/ckernels.py)
+    if (halves or overlap) and xp is np:   # one C pass (backend/ckernels_conv.py, ckernels.py)
         g, x, out = (np.ascontiguousarray(a) for a in (g, x, out))
         gx = np.empty(x.shape, dtype=dt)
-        name, geometry = ("maxpool2_bwd", (n * c, h, w, oh, ow)) if halves else \
-            ("maxpool_bwd", _geometry_args(x, kernel, stride, padding, dilation, oh, ow))
-        fn = ckernels.kernel(name, g, x, out, gx)
+        if halves:
+            fn, geometry = ckernels_conv.kernel("maxpool2_bwd", g, x, out, gx), \
+                (n * c, h, w, oh, ow)
+        else:
+            fn, geometry = ckernels.kernel("maxpool_bwd", g, x, out, gx), \
+                _geometry_args(x, kernel, stride, padding, dilation, oh, ow)
         if fn is not None:
             fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data, *geometry)
             return gx

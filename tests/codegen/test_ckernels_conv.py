@@ -142,35 +142,88 @@ def test_without_openblas_conv_runs_numpy_with_the_same_bits(monkeypatch):
     assert [a.tobytes() for a in got] == [a.tobytes() for a in want]
 
 
-@pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_max_pool_2x2_forward_same_bytes_on_every_path(dt, threads, monkeypatch):
-    """2x2 windows of stride 2 in one C pass: ties (signed zeros too) and NaNs as NumPy's
-    four strided maximum passes give them, odd sizes (a row and a column left over), every
-    thread count; values and gradient as torch's."""
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((16, 8, 29, 27)).astype(dt)
-    x.flat[::7], x.flat[::11], x.flat[5] = 0.0, -0.0, np.nan
-    x.flat[::13] = x.flat[1]
-
-    def run():
-        cx = cadenza.tensor(x, requires_grad=True)
-        out = F.max_pool2d(cx, 2)
-        out.backward(cadenza.ones_like(out))
-        return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
+def _same_on_every_path(run, threads, monkeypatch):
+    """run()'s results on every thread count and on the NumPy path (all equal)."""
     got = []
     for count in COUNTS:
         threads(count)
         got.append(run())
     monkeypatch.setattr(ckernels, "enabled", False)
     got.append(run())
-    assert all(g == got[0] for g in got)
+    assert all(r == got[0] for r in got)
+    return got
+
+
+# odd sizes (a row and a column left over: window by window); windows tiling the planes
+# (pairs along whole rows, then of rows), blocks of rows of 3 and of 9 windows
+POOLS = [(16, 8, 29, 27), (4, 64, 40, 6), (2, 64, 66, 18)]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", POOLS)
+def test_max_pool_2x2_forward_same_bytes_on_every_path(shape, dt, threads, monkeypatch):
+    """2x2 windows of stride 2 in one C pass: ties (signed zeros too) and NaNs as NumPy's
+    four strided maximum passes give them, every thread count; values and gradient as
+    torch's."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dt)
+    x.flat[::7], x.flat[::11], x.flat[5] = 0.0, -0.0, np.nan
+    x.flat[::13] = x.flat[1]
+
+    g = rng.standard_normal((shape[0], shape[1], shape[2] // 2, shape[3] // 2)).astype(dt)
+
+    def run():
+        cx = cadenza.tensor(x, requires_grad=True)
+        out = F.max_pool2d(cx, 2)
+        out.backward(cadenza.tensor(g))
+        return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
+    got = _same_on_every_path(run, threads, monkeypatch)
     tx = torch.tensor(x, requires_grad=True)
     to = torch.nn.functional.max_pool2d(tx, 2)
-    to.backward(torch.ones_like(to))
+    to.backward(torch.tensor(g))
     np.testing.assert_array_equal(np.frombuffer(got[0][0], dt).reshape(to.shape),
                                   to.detach().numpy())
     np.testing.assert_array_equal(np.frombuffer(got[0][1], dt).reshape(x.shape),
                                   tx.grad.numpy())
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_relu_and_its_gradient_same_bytes_on_every_path_and_match_torch(dt, threads,
+                                                                       monkeypatch):
+    """relu and relu_backward as C passes on the pool (large tensors): NaN, signed zeros and
+    infinities as NumPy's maximum and torch's threshold_backward give them, every thread count
+    and the NumPy form the same bytes; values and gradients as torch's."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 31, 29)).astype(dt)
+    g = rng.standard_normal(x.shape).astype(dt)
+    x.flat[::7], x.flat[::11], x.flat[3::17], x.flat[5::19] = 0.0, -0.0, np.nan, -np.inf
+    g.flat[1::13], g.flat[2::23], g.flat[::29] = np.nan, np.inf, -0.0
+
+    def run():
+        cx = cadenza.tensor(x, requires_grad=True)
+        out = F.relu(cx)
+        out.backward(cadenza.tensor(g))
+        return [out.detach().numpy().tobytes(), cx.grad.numpy().tobytes()]
+    got = _same_on_every_path(run, threads, monkeypatch)
+    tx = torch.tensor(x, requires_grad=True)
+    to = torch.relu(tx)
+    to.backward(torch.tensor(g))
+    np.testing.assert_array_equal(np.frombuffer(got[0][0], dt).reshape(x.shape),
+                                  to.detach().numpy())
+    np.testing.assert_array_equal(np.frombuffer(got[0][1], dt).reshape(x.shape),
+                                  tx.grad.numpy())
+
+
+def test_relu_double_backward_matches_torch():
+    x = torch.randn(4, 1100, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 1100, dtype=torch.float64, requires_grad=True)
+    gg = torch.randn(4, 1100, dtype=torch.float64)
+    cx, cg = (cadenza.tensor(t.detach().numpy(), requires_grad=True) for t in (x, g))
+    (tdx,) = torch.autograd.grad(torch.relu(x), x, g, create_graph=True)
+    (cdx,) = cadenza.autograd.grad(F.relu(cx), cx, cg, create_graph=True)
+    tgg, = torch.autograd.grad(tdx, g, gg)
+    cgg, = cadenza.autograd.grad(cdx, cg, cadenza.tensor(gg.numpy()))
+    np.testing.assert_array_equal(cgg.numpy(), tgg.numpy())
 
 
 def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
@@ -199,3 +252,24 @@ def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
         losses = [float(fn(x, y)) for _ in range(3)]
         res.append((losses, [p.detach().numpy().tobytes() for p in model.parameters()]))
     assert res[0] == res[1]
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_relu_gradient_before_the_pool_gradient_compiled_equals_eager(kw):
+    """graph/passes/gate_before_pool_gradient.py: relu -> max_pool's backward applies relu's
+    mask to the pooled gradient (tiled 2x2 windows and overlapping padded ones); float64 with
+    ties, signed zeros and NaNs: compiled gradients equal eager's bit for bit."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 4, 10, 10))
+    x.flat[::5], x.flat[1::7], x.flat[2::37] = 0.0, -0.0, np.nan
+    g = rng.standard_normal(tuple(F.max_pool2d(cadenza.tensor(x), **kw).shape))
+
+    def grad(a, b):
+        return cadenza.autograd.grad(F.max_pool2d(F.relu(a), **kw), [a], b)[0]
+    cx, cg = cadenza.tensor(x, requires_grad=True), cadenza.tensor(g)
+    fn = cadenza.compile(grad)
+    got = fn(cx, cg)
+    ops = [(n.op_name, n.out.shape) for n in fn.graph.nodes
+           for n in getattr(n.op, "members", [n])]
+    assert ("relu_backward", g.shape) in ops and ("relu_backward", x.shape) not in ops
+    assert got.numpy().tobytes() == grad(cx, cg).numpy().tobytes()

@@ -92,7 +92,7 @@ for _n, _kw in [("exp", {}), ("expm1", {}), ("sin", {}), ("cos", {}), ("tanh", {
 
 add(OpInfo("neg", unary(), dtypes=NUM),
     OpInfo("square", unary(), dtypes=NUM, prims=("mul",)),
-    OpInfo("relu", unary(), dtypes=NUM + HALF),
+    OpInfo("relu", unary(), dtypes=NUM + HALF, prims=("relu", "relu_backward")),
     OpInfo("abs", unary(nonzero=True), dtypes=NUM),
     OpInfo("sign", unary(), dtypes=NUM + ("bool",)),
     # grad=False: torch's sgn gradient of a real tensor is a ZeroTensor (no NumPy view)
