@@ -211,6 +211,7 @@ _ATTRS = ("kernel", "stride", "padding", "dilation", "ceil_mode")
 class MaxPool2d(Op):
     """out[n, c, y, x] = max over the (dilated, strided) window; padding never wins."""
     name, kind, saves = "max_pool2d", "library", "both"
+    out_snapshot = True
     forward = staticmethod(_max_pool2d_fwd)
 
     @staticmethod
