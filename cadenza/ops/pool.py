@@ -49,7 +49,7 @@ def pool_geometry(shape, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _low(dtype):
-    return -math.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return -math.inf if dtype.kind in "fV" else np.iinfo(dtype).min   # V: bfloat16
 
 
 def _padded(xp, x, padding, rh, rw, fill):
