@@ -18,7 +18,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = ["mnist_mlp", "fashion_cnn", "cifar_resnet", "dcgan", "vae", "super_resolution",
-            "resnet_finetune"]
+            "resnet_finetune", "imagefolder_v2"]
 
 # metric -> (absolute tolerance); booleans must be equal
 TOLERANCES = {
@@ -31,6 +31,8 @@ TOLERANCES = {
     "super_resolution": {"psnr_db": 1.5},
     # 50 SGD steps of layer4 + head on random frozen features: swings with the initial weights
     "resnet_finetune": {"best_val_acc": 0.2, "last_val_loss": 0.6},
+    # 10 epochs on 180 generated PNGs through ImageFolder + transforms.v2
+    "imagefolder_v2": {"accuracy": 0.12, "val_loss": 0.35},
 }
 
 RUNNER = ("import sys, types, runpy; "
