@@ -18,10 +18,16 @@ import importlib.util
 import runpy
 import sys
 
-from . import compat_coverage, dtypes
+from . import compat_coverage, dtypes, version
 
 __all__ = ["install", "main", "ALIASES"]
 
+
+# the PyTorch release whose API Cadenza follows (its tests' oracle): under compat,
+# ``torch.__version__`` reports it (``2.13.0+cadenza.0.1.0``), so that scripts gating a feature
+# on the version (``if torch.__version__ >= "2.0": model = torch.compile(model)``) take the
+# path Cadenza implements
+TORCH_API_VERSION = "2.13.0"
 
 # PyTorch package -> the Cadenza package with its API
 ALIASES = {"torch": "cadenza", "torchvision": "cadenza.vision"}
@@ -74,6 +80,9 @@ def install() -> None:
     PyTorch's default ``fullgraph=False`` (what it cannot capture runs eagerly)."""
     import cadenza  # the applications layer's facade (compat sits beside it)
     dtypes.set_repr_name("torch")
+    if not cadenza.__version__.startswith(TORCH_API_VERSION):
+        cadenza.__version__ = version.__version__ = version.TorchVersion(
+            f"{TORCH_API_VERSION}+cadenza.{cadenza.__version__}")
     cadenza._compile_defaults["fullgraph"] = False
     if not any(isinstance(f, _TorchAlias) for f in sys.meta_path):
         sys.meta_path.insert(0, _TorchAlias())

@@ -10,7 +10,7 @@ from . import amp  # noqa: F401  (torch.cuda.amp)
 __all__ = ["is_available", "device_count", "current_device", "set_device", "get_device_name",
            "synchronize", "manual_seed", "manual_seed_all", "empty_cache", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "reset_peak_memory_stats",
-           "is_bf16_supported", "amp", "OutOfMemoryError"]
+           "is_bf16_supported", "is_initialized", "amp", "OutOfMemoryError"]
 
 
 class OutOfMemoryError(RuntimeError):
@@ -75,6 +75,11 @@ def memory_reserved(device=None) -> int:
 
 def reset_peak_memory_stats(device=None) -> None:
     pass
+
+
+def is_initialized() -> bool:
+    """Whether CUDA has been set up in this process (never without a device)."""
+    return is_available()
 
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:

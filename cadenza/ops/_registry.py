@@ -53,6 +53,10 @@ class Op:
     # gradient the engine runs conj(backward(conj(g))) (see ops/complex.py)
     holomorphic = True
     view = False         # output may share memory with input 0
+    # backward reads the saved output only to find where the winners are (torch saves their
+    # indices instead): an in-place write into the output (``F.max_pool2d`` then
+    # ``nn.ReLU(inplace=True)``) snapshots it rather than failing backward's version check
+    out_snapshot = False
     may_alias = False    # may hand back its input itself (a no-op cast, clone or move)
     # whether forward may meet NumPy floating-point errors (inf/nan results), which run silent
     # as in PyTorch; None: all kinds but "shape" and "index" (they move values, never compute)

@@ -56,6 +56,7 @@ def commit_inplace(self, out):
             old = _make(snap, self._requires_grad, self.grad_fn)
             old._accum = self._accum
             replace_saved(node, self, old)
+    _snapshot_saved_output(self)
     if state.tracer is not None:
         state.tracer.commit(self, out)
     try:
@@ -81,6 +82,21 @@ def commit_inplace(self, out):
                                  self._base._requires_grad):
         discard_history(self)
     return self
+
+
+def _snapshot_saved_output(self):
+    """Before a write into (a view of) the output of an op that saves its output only to
+    find the winners of a max (``Op.out_snapshot``), give that op's node its own copy of the
+    value, as torch's saved indices are untouched by the write."""
+    base = self if self._base is None else self._base
+    node = base.grad_fn
+    if node is None or not getattr(node.op, "out_snapshot", False) or state.tracer is not None:
+        return
+    ov = node.out_version
+    if ov is not None and ov[0] is base._vc and ov[1] == base._vc[0] and \
+            node.out_data is base._data:
+        node.out_data = base._data.copy()
+        node.out_version = ([0], 0)
 
 
 def _category(dt):

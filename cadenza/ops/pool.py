@@ -50,7 +50,7 @@ def pool_geometry(shape, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _low(dtype):
-    return -math.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return -math.inf if dtype.kind in "fV" else np.iinfo(dtype).min   # V: bfloat16
 
 
 def _padded(xp, x, padding, rh, rw, fill):
@@ -215,6 +215,7 @@ _ATTRS = ("kernel", "stride", "padding", "dilation", "ceil_mode")
 class MaxPool2d(Op):
     """out[n, c, y, x] = max over the (dilated, strided) window; padding never wins."""
     name, kind, saves = "max_pool2d", "library", "both"
+    out_snapshot = True
     forward = staticmethod(_max_pool2d_fwd)
 
     @staticmethod

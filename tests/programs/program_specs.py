@@ -119,6 +119,19 @@ CASES = [
     Case("realnvp_flow.py", "final_loss", "loss", 0.15, 0.05),
     Case("wgan_gp.py", "final_acc", "acc", abs=0.2),
     Case("func_per_sample.py", "final_acc", "acc", abs=0.05),
+    # official tutorials / repo idioms added by the programs branch (issue 15)
+    Case("nn_tutorial.py", "final_loss", "loss", 0.5, 0.002),
+    Case("style_transfer.py", "final_loss", "loss", 0.5, 0.02),
+    Case("spatial_transformer.py", "final_acc", "acc", abs=0.08),
+    Case("char_rnn_names.py", "final_acc", "acc", abs=0.12),
+    Case("fgsm.py", "final_acc", "acc", abs=0.2),
+    Case("hf_training_loop.py", "final_acc", "acc", abs=0.05),
+    Case("distributions_demo.py", "final_loss", "loss", 0.1, 0.1),
+    Case("autograd_functional.py", "final_loss", "close", 1e-4, 1e-7),
+    Case("attention_variants.py", "final_acc", "acc", abs=0.1),
+    Case("signal_stats.py", "final_loss", "close", 1e-3),
+    Case("knn_sparse.py", "final_acc", "acc", abs=0.05),
+    Case("device_flags_jit.py", "final_loss", "loss", 2.0, 0.003),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a

@@ -18,7 +18,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = ["mnist_mlp", "fashion_cnn", "cifar_resnet", "dcgan", "vae", "super_resolution",
-            "resnet_finetune", "detection_finetune"]
+            "resnet_finetune", "detection_finetune", "imagefolder_v2"]
 
 # metric -> (absolute tolerance); booleans must be equal
 TOLERANCES = {
@@ -33,6 +33,8 @@ TOLERANCES = {
     "resnet_finetune": {"best_val_acc": 0.2, "last_val_loss": 0.6},
     # 4 SGD steps of a randomly initialised Faster R-CNN: the losses swing with the weights
     "detection_finetune": {"first_loss": 0.6, "last_loss": 0.6, "mean_best_iou": 0.35},
+    # 10 epochs on 180 generated PNGs through ImageFolder + transforms.v2
+    "imagefolder_v2": {"accuracy": 0.12, "val_loss": 0.35},
 }
 
 # torchvision's nms / roi_align C ops are replaced by record_detection.py's PyTorch versions
