@@ -185,6 +185,8 @@ def _promote(op, args, arrs):
                     need = True
                     break
     if not need:
+        if first is not None and first.kind in "iu":   # a number before the tensor: wrapped too
+            return [_wrapped_int(x, first) if type(a) is int else x for a, x in zip(args, arrs)]
         return arrs
     target = _dt.result_type(*args).np
     if (op.to_float or op.float_result) and target.kind in "iub":

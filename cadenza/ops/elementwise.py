@@ -100,6 +100,9 @@ def clamp(input, min=None, max=None):
     # NumPy scalar bounds count as Python numbers (they keep the input's dtype)
     min = min.item() if isinstance(min, np.generic) else min
     max = max.item() if isinstance(max, np.generic) else max
+    if any(v is not None and (v.dtype.is_complex if isinstance(v, Tensor) else
+                              isinstance(v, complex)) for v in (input, min, max)):
+        raise NotImplementedError("clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
@@ -108,6 +111,10 @@ def clamp(input, min=None, max=None):
             out = minimum(out, max) if isinstance(max, Tensor) else apply(Clamp, out, max=max)
         return out
     kind = input._data.dtype.kind
+    if kind == "b" and all(type(v) is bool for v in (min, max) if v is not None):
+        raise NotImplementedError(f"\"clamp_{'min' if max is None else 'max' if min is None else ''}"
+                                  f"{'_' if min is None or max is None else ''}scalar_cpu\" "
+                                  f"not implemented for 'Bool'")
     if kind in "iu" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(_dt.get_default_dtype())
     elif kind in "iu":   # an integer bound is cast to the tensor's dtype first, wrapping as torch

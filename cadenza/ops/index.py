@@ -647,8 +647,9 @@ def bincount(input, weights=None, minlength=0):
     _data_dependent(input, "bincount")
     w = None if weights is None else weights._data
     out = np.bincount(input._data, w, minlength)
-    if w is not None and w.dtype.kind == "f" and input._data.size:
-        # torch keeps a float weights' dtype (and gives int64 zeros for an empty input)
+    if w is not None and w.dtype == np.float32 and input._data.size:
+        # torch counts float32 weights in float32, any other weights in float64 (and gives
+        # int64 zeros for an empty input)
         out = out.astype(w.dtype)
     return _created_array(out)
 

@@ -1,0 +1,145 @@
+"""Unit tests against PyTorch for the Cadenza fixes the differential fuzzers of this folder
+found (each case is one the fuzzers reported, reduced)."""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import cadenza  # noqa: E402
+
+INF, NAN = math.inf, math.nan
+
+
+def both(fn):
+    """fn(torch) and fn(cadenza): results, or the exception class each raised."""
+    out = []
+    for lib in (torch, cadenza):
+        try:
+            out.append(fn(lib))
+        except Exception as e:  # noqa: BLE001 - the refusal is compared
+            out.append(type(e))
+    return out
+
+
+def same(fn, exc_ok=False):
+    t, c = both(fn)
+    if isinstance(t, type):
+        assert isinstance(c, type) and (issubclass(c, t) or issubclass(t, c)), (t, c)
+        return
+    assert not isinstance(c, type), f"cadenza raised {c}, torch gave {t}"
+    for a, b in zip(t if isinstance(t, tuple) else (t,), c if isinstance(c, tuple) else (c,)):
+        assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(b.detach().numpy().astype(np.complex128),
+                                   a.detach().float().numpy().astype(np.complex128)
+                                   if a.dtype == torch.bfloat16 else
+                                   a.detach().numpy().astype(np.complex128), rtol=1e-6)
+        assert a.requires_grad == b.requires_grad
+
+
+B = [True, False]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: t.tensor(B) ^ t.tensor(4, dtype=t.int16),   # bool tensor op int: integer
+    lambda t: t.tensor(B) & 1, lambda t: 1 | t.tensor(B), lambda t: t.tensor(B) | True,
+    lambda t: t.add(t.tensor([1, 2], dtype=t.int8), t.tensor(B), alpha=2),
+    lambda t: t.add(t.tensor(B), True, alpha=2), lambda t: t.sub(t.tensor([1, 2]), 1.5, alpha=2),
+    lambda t: t.add(t.tensor([1, 2]), t.tensor(B), alpha=1.5),          # float alpha refused
+    lambda t: t.where(t.tensor(B), 1, t.tensor([1., 2], dtype=t.bfloat16)),
+    lambda t: t.hypot(t.tensor([1, 2]), t.tensor([1., 2], dtype=t.bfloat16)),
+    lambda t: t.where(t.tensor(B), -2, t.tensor([1, 2], dtype=t.uint8)),  # -2 wraps to 254
+    lambda t: t.float_power(-2 - 1j, t.tensor([1. + 1j, 2], dtype=t.complex64)),
+    lambda t: t.float_power(t.tensor([1., 2], dtype=t.complex64), 2),
+    lambda t: t.floor_divide(-3, t.tensor([1, 2], dtype=t.uint8)),
+    lambda t: t.add(-2, t.tensor([1, 2], dtype=t.uint8), alpha=2),
+    lambda t: t.tensor(4.0) ** -0.5, lambda t: t.tensor(4.0, dtype=t.float64) ** -2,
+    lambda t: t.tensor(B) ** True, lambda t: t.tensor(B) ** False,
+    lambda t: t.tensor(B).pow_(True), lambda t: t.tensor(B) ** t.tensor(B),
+    lambda t: True ** t.tensor(B),
+    lambda t: t.bincount(t.tensor([1]), weights=t.tensor([1.], dtype=t.float16)),
+    lambda t: t.bincount(t.tensor([1, 1]), weights=t.tensor([1, 2], dtype=t.int32)),
+    lambda t: t.bincount(t.tensor([1]), weights=t.tensor([1.])),
+    lambda t: t.histc(t.tensor(-INF), bins=2), lambda t: t.histc(t.tensor([1., NAN]), bins=2),
+    lambda t: t.sort(t.tensor(1.), dim=2), lambda t: t.sort(t.tensor(1.), dim=-1),
+    lambda t: t.fmod(t.tensor(B), True), lambda t: t.remainder(t.tensor(B), t.tensor(B)),
+    lambda t: t.floor_divide(t.tensor(B), True),
+    lambda t: t.div(t.tensor(B), True, rounding_mode="trunc"),
+    lambda t: t.div(t.tensor([1, 2], dtype=t.uint8), -1, rounding_mode="trunc"),
+    lambda t: t.div(t.tensor([16777217, -7]), 2, rounding_mode="trunc"),
+    lambda t: t.div(7, t.tensor([2, -2], dtype=t.int8), rounding_mode="trunc"),
+    lambda t: t.clamp_max(t.tensor(B), True), lambda t: t.clamp(t.tensor(B), min=False),
+    lambda t: t.clamp(t.tensor(B), min=t.tensor(B)),
+    lambda t: t.clamp(t.tensor([1 + 1j]), min=0), lambda t: t.tensor([1.]).clamp_min(1j),
+    lambda t: t.tensor([1 + 1j], dtype=t.complex128).float_power_(t.tensor(2., dtype=t.half)),
+    lambda t: t.tensor([1.], dtype=t.float64).float_power_(1j),
+    lambda t: t.any(t.tensor([[1, 0]]), dim=()), lambda t: t.all(t.tensor([[1., 0]]), dim=()),
+    lambda t: t.median(t.tensor([True, False]), 0), lambda t: t.nanmedian(t.tensor(B)),
+    lambda t: t.norm(t.tensor([1, 2])), lambda t: t.norm(t.tensor([1.]), dtype=t.int64),
+    lambda t: t.norm(t.tensor([1.], dtype=t.float64), dtype=t.float32),
+    lambda t: t.norm(t.tensor([1.], dtype=t.float16), dtype=t.float32),
+    lambda t: t.nanmean(t.tensor([1, 2]), dtype=t.float32),
+    lambda t: t.nanmean(t.tensor([1., 2]), dtype=t.int64),
+    lambda t: t.var_mean(t.zeros(3, 2, 0), dim=0, keepdim=True),
+])
+def test_promotion_and_edge_cases(fn):
+    same(fn)
+
+
+@pytest.mark.parametrize("seq,vals", [
+    ([1., 2., NAN], [NAN, 1.5, 3.0]), ([NAN, 1., 2.], [NAN, 1.5, 3.0]),
+    ([-3., -1., 0., NAN], [1.1, -2., NAN]), ([1., 5., NAN, NAN], [3., 0., 6.]),
+    ([], [1.]), ([[1., NAN, 3.], [0., 1., 2.]], [[2., NAN], [1., 5.]]),
+])
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_nan_as_torch_binary_search(seq, vals, right):
+    same(lambda t: t.searchsorted(t.tensor(seq), t.tensor(vals), right=right))
+
+
+@pytest.mark.parametrize("rows", [[1, INF, 2], [2, INF], [INF, 2], [-INF, 2.16], [1, 2, -INF],
+                                  [INF, INF], [NAN, 1], [3., 4.]])
+def test_var_mean_mean_follows_welford(rows):
+    same(lambda t: t.var_mean(t.tensor(rows), 0))
+    same(lambda t: t.std_mean(t.tensor(rows, dtype=t.float64), 0, keepdim=True))
+
+
+def test_var_mean_welford_over_dims():
+    x = [[1., 2.], [INF, 3.]]
+    for dim in [0, 1, (0, 1), None]:
+        same(lambda t: t.var_mean(t.tensor(x), dim))
+
+
+def test_zero_gradient_results_require_grad():
+    for fn in [lambda t: t.nextafter(t.ones(2, dtype=t.float64, requires_grad=True), t.zeros(2)),
+               lambda t: t.norm(t.tensor([1., 0., 3.], requires_grad=True), p=0),
+               lambda t: t.linalg.vector_norm(t.tensor([1., 0.], requires_grad=True), ord=0),
+               lambda t: t.copysign(t.tensor(B), t.tensor([-1., 2.], requires_grad=True))]:
+        same(fn)
+    grads = []
+    for lib in (torch, cadenza):
+        x = lib.ones(2, dtype=lib.float64, requires_grad=True)
+        o = lib.tensor([-1., 2.], dtype=lib.float64, requires_grad=True)
+        (lib.nextafter(x, o) + lib.copysign(lib.tensor(B), o)).sum().backward()
+        grads.append((x.grad.numpy(), o.grad.numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+
+
+def test_norm_fractional_p_of_0d_backward():
+    gs = []
+    for lib in (torch, cadenza):
+        x = lib.tensor(-4.69, dtype=lib.float64, requires_grad=True)
+        lib.norm(x, p=0.5, dim=0).backward()
+        gs.append(float(x.grad))
+    assert gs[0] == pytest.approx(gs[1])
+
+
+@pytest.mark.parametrize("shape,cls,kw", [
+    ((1, 1, 4, 5, 6), "MaxPool3d", dict(kernel_size=3, ceil_mode=True, dilation=2)),
+    ((2, 2, 5, 4), "MaxPool2d", dict(kernel_size=3, stride=2, ceil_mode=True, dilation=2)),
+    ((2, 2, 5, 4), "MaxPool2d", dict(kernel_size=3, stride=2, dilation=2)),   # too small
+])
+def test_pool_ceil_mode_window_past_the_end(shape, cls, kw):
+    x = np.random.default_rng(0).standard_normal(shape)
+    same(lambda t: getattr(t.nn, cls)(**kw)(t.tensor(x)))
