@@ -157,7 +157,12 @@ class GetItem(Op):
         for i in index:
             if isinstance(i, slice) and i.step is not None and i.step < 0:
                 raise ValueError("step must be greater than zero")
-        return a[index]
+        out = a[index]
+        if isinstance(out, np.generic):
+            # an integer per dim: NumPy gives a scalar copy; torch a 0-d view, which in-place
+            # ops (x[1].add_(5), x[1].zero_()) write through to x
+            out = a[index + (Ellipsis,)]
+        return out
 
     # the adjoint of reading x[index] is adding g into zeros at index
     @staticmethod
