@@ -12,6 +12,7 @@ from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import DTypeError
 from .._creation import _wrap_np
+from .._creation import writes_out
 from .elementwise import isinf, isnan, maximum, minimum, where
 from .binary import _with_zero_grad
 from .index import gather
@@ -414,6 +415,7 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
     return values_indices(values, idx)
 
 
+@writes_out
 def max(input, dim=None, keepdim=False, *, other=None, out=None):
     """max(x) -> value; max(x, dim) -> (values, indices); max(x, other) -> elementwise."""
     if other is not None or isinstance(dim, Tensor):
@@ -426,6 +428,7 @@ def max(input, dim=None, keepdim=False, *, other=None, out=None):
     return _extreme_with_indices(input, dim, keepdim, Argmax, "max")
 
 
+@writes_out
 def min(input, dim=None, keepdim=False, *, other=None, out=None):
     if other is not None or isinstance(dim, Tensor):
         return minimum(input, dim if other is None else other)
@@ -541,6 +544,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return norm(input.float(), p, dim, keepdim).to(input.dtype)
     if isinstance(dim, int):
         dim = (dim,)
+    if not isinstance(p, str) and (p < 0 or p == float("inf")) and 0 in (
+            input.shape if dim is None else [input.shape[d] for d in dim]):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty "
+                           f"dimension because the operation does not have an identity")
     a = input.abs()
     if p in ("fro", 2, 2.0):
         return _sqrt0(_abs2(input).sum(dim, keepdim))

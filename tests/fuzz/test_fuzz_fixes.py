@@ -143,3 +143,61 @@ def test_norm_fractional_p_of_0d_backward():
 def test_pool_ceil_mode_window_past_the_end(shape, cls, kw):
     x = np.random.default_rng(0).standard_normal(shape)
     same(lambda t: getattr(t.nn, cls)(**kw)(t.tensor(x)))
+
+
+A2 = [[2., 1.], [1., 3.]]
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, o: t.linalg.inv(t.tensor(A2), out=o),
+    lambda t, o: t.linalg.solve(t.tensor(A2), t.tensor([1., 2.]), out=o),
+    lambda t, o: t.linalg.norm(t.tensor(A2), out=o),
+    lambda t, o: t.linalg.matrix_power(t.tensor(A2), 3, out=o),
+    lambda t, o: t.cat([t.ones(2), t.zeros(1)], out=o),
+    lambda t, o: t.stack([t.ones(2), t.zeros(2)], out=o),
+    lambda t, o: t.max(t.tensor(A2), out=o),
+])
+def test_out_is_written_and_returned(call):
+    """out= was accepted and ignored (the result returned, out left as it was)."""
+    vals = []
+    for lib in (torch, cadenza):
+        o = lib.empty(0)
+        assert call(lib, o) is o
+        vals.append(o.numpy())
+    np.testing.assert_allclose(vals[1], vals[0], rtol=1e-6)
+
+
+def test_out_tuples_and_refusals():
+    for lib in (torch, cadenza):
+        q, r = lib.empty(0), lib.empty(0)
+        res = lib.linalg.qr(lib.tensor(A2), out=(q, r))
+        assert res[0] is q and res[1] is r
+        np.testing.assert_allclose((q @ r).numpy(), np.array(A2), rtol=1e-6)
+        v, i = lib.empty(0), lib.empty(0, dtype=lib.int64)
+        lib.max(lib.tensor(A2), 1, out=(v, i))
+        assert i.tolist() == [0, 1]
+    same(lambda t: t.cat([t.ones(2)], out=t.empty(0, dtype=t.int64)))
+    same(lambda t: t.linalg.inv(t.tensor(A2, requires_grad=True), out=t.empty(0)))
+
+
+def test_hessian_of_a_function_linear_in_x_is_zeros():
+    """The gradient does not depend on x: torch.func gives a zero Hessian (Cadenza raised)."""
+    hs = []
+    for lib in (torch, cadenza):
+        y = lib.tensor([[1., 2.], [3., 4.]], dtype=lib.float64)
+        hs.append(lib.func.hessian(lambda x: (x * y).sum())(lib.ones(2, 2, dtype=lib.float64)))
+        assert lib.func.grad(lambda x: (x * 3.0).sum())(lib.ones(2)).tolist() == [3.0, 3.0]
+    np.testing.assert_array_equal(hs[0].numpy(), hs[1].numpy())
+
+
+def test_empty_batch_decompositions():
+    for fn in [lambda t: t.linalg.qr(t.zeros(0, 3, 2, dtype=t.float64)),
+               lambda t: t.linalg.eigh(t.zeros(2, 0, 3, 3, dtype=t.float64)),
+               lambda t: t.linalg.svd(t.zeros(0, 2, 3, dtype=t.float64)),
+               lambda t: t.linalg.svdvals(t.zeros(0, 3, 3))]:
+        same(fn)
+
+
+def test_vector_norm_without_identity_on_an_empty_dim():
+    for o in (-1, math.inf, -math.inf):
+        same(lambda t: t.linalg.vector_norm(t.zeros(3, 0), ord=o, dim=-1))
