@@ -137,17 +137,38 @@ def _wrap_int(v, dtype):
 def lerp(input, end, weight):
     """input + weight * (end - input) for weight < 0.5, end - (end - input) * (1 - weight)
     otherwise (torch's formula: exact at both ends)."""
+    for what, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype != input.dtype:
+            raise RuntimeError(f"lerp: expected dtype {input.dtype.name} for `{what}` but got "
+                               f"dtype {t.dtype.name}")
+    if not (input.is_floating_point() or input.is_complex()):
+        raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}"
+                                  f"\" not implemented for '{input.dtype.name}'")
     d = end - input
     if not isinstance(weight, Tensor):
         return input + weight * d if -0.5 < weight < 0.5 else end - d * (1 - weight)
     return where(weight.abs() < 0.5, input + weight * d, end - d * (1 - weight))
 
 
+def _addc_operands(input, tensor1, tensor2):
+    """tensor1 and tensor2 in the dtype of the whole expression (torch promotes the three
+    first: float16 factors of a float64 input multiply in float64)."""
+    rt = _dt.result_type(input, tensor1, tensor2)
+    return [t.to(rt) if isinstance(t, Tensor) and t.dtype != rt else t
+            for t in (tensor1, tensor2)]
+
+
 def addcmul(input, tensor1, tensor2, value=1):
+    tensor1, tensor2 = _addc_operands(input, tensor1, tensor2)
     return input + value * tensor1 * tensor2
 
 
 def addcdiv(input, tensor1, tensor2, value=1):
+    if all(isinstance(t, Tensor) and t._data.dtype.kind in "iub" for t in (tensor1, tensor2)):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
+                           "release addcdiv will perform a true division of tensor1 and tensor2. "
+                           "Use addcmul(input, tensor1, 1 / tensor2) or a float tensor1/tensor2.")
+    tensor1, tensor2 = _addc_operands(input, tensor1, tensor2)
     return input + value * tensor1 / tensor2
 
 

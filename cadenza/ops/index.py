@@ -191,7 +191,9 @@ class IndexPut(Op):
     def forward(xp, x, v, index=(), accumulate=False):
         out = x.copy()
         if accumulate:
-            if _is_basic(index):
+            if out.dtype == np.bool_ and xp is np:   # bool accumulates as logical or (torch)
+                np.logical_or.at(out, index, v)
+            elif _is_basic(index):
                 out[index] += v
             elif xp is np and _rows_index(index, out, v):
                 _add_rows(out, index[0], v)

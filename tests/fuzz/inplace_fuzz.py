@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from _diff import cadenza, cli, diff_results, error_outcome, quiet_outcomes, torch
+from _diff import cadenza, cli, diff_results, error_outcome, lenient, quiet_outcomes, torch
 
 BAD_CLASSES = ("value", "shape", "dtype", "accepted_bad", "rejected", "crash")
-ALL_CLASSES = ("equal", "value", "shape", "dtype", "accepted_bad", "missing", "rejected",
+ALL_CLASSES = ("equal", "lenient", "value", "shape", "dtype", "accepted_bad", "missing", "rejected",
                "exc_class", "crash", "skip")
-# regular expressions over spelled calls whose mismatch is a documented quirk, with the reason
-KNOWN: dict[str, str] = {}
+# regular expressions over spelled calls whose mismatch is a documented gap, with the reason
+# (the CI slice does not fail on them)
+KNOWN: dict[str, str] = {
+    r"^bool.*\.(abs|floor|trunc|round)_\(\)": "torch has no bool kernel for abs/floor/trunc/"
+    "round; Cadenza computes them (identity)",
+    r"\.index_(add|copy)_\(": "torch requires source's dtype to be self's (and has no bool "
+    "index_add_); Cadenza casts source",
+    r"^(u?int\d+|bool).*\.addc(mul|div)_\(.*value=0\.5": "torch truncates a float value for "
+    "an integer target; Cadenza promotes with it and refuses the in-place downcast",
+    r"^bool.*scatter_reduce_\(.*'mean'": "torch has no bool kernel for a scatter mean",
+    r"reduce='multiply'": "scatter_(reduce='multiply') (deprecated in torch) is not supported",
+}
 
 DTYPES = ("float32", "float64", "float16", "int64", "int32", "uint8", "bool")
 VIEWS = ("plain", "plain", "t", "slice", "permute", "row", "step")
@@ -277,6 +287,8 @@ def classify(seed, i, names=None):
         if terr is None or cerr is None:
             return "value", spelled, f"torch {terr} / cadenza {cerr}"
         return "skip", spelled, "both returned another tensor"
+    if lenient(terr, cerr):
+        return "lenient", spelled, f"torch TypeError: {str(terr)[:80]}"
     got = error_outcome(terr, cerr)
     if got is not None:
         return got[0], spelled, got[1]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from _diff import (cadenza, cli, diff_results, dtname, error_outcome, quiet_outcomes,
-                   torch)
+from _diff import (cadenza, cli, diff_results, dtname, error_outcome, lenient,
+                   quiet_outcomes, torch)
 
 BAD_CLASSES = ("value", "shape", "dtype", "accepted_bad", "rejected", "crash")
 ALL_CLASSES = ("equal", "lenient", "value", "shape", "dtype", "accepted_bad", "missing", "rejected",
@@ -180,10 +180,7 @@ def classify(seed, i):
         # torch's missing kernels (uint16, half on CPU for some ops): its gap, not a rule
         if cerr is None:
             return "skip", spelled, f"torch has no kernel: {str(terr)[:80]}"
-    if isinstance(terr, TypeError) and cerr is None and (
-            "must be Tensor" in str(terr) or "invalid combination" in str(terr)):
-        # torch's argument parser refuses a Python number where it wants a Tensor; Cadenza
-        # takes it (a wider signature, not a wrong value)
+    if lenient(terr, cerr):
         return "lenient", spelled, f"torch TypeError: {str(terr)[:80]}"
     got = error_outcome(terr, cerr)
     if got is not None:

@@ -201,3 +201,31 @@ def test_empty_batch_decompositions():
 def test_vector_norm_without_identity_on_an_empty_dim():
     for o in (-1, math.inf, -math.inf):
         same(lambda t: t.linalg.vector_norm(t.zeros(3, 0), ord=o, dim=-1))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: t.tensor([[1.5, -2.]], dtype=t.float64).t().addcdiv_(
+        t.tensor([[0.3, 0.7]], dtype=t.half), t.tensor([[0.9, 1.1]], dtype=t.half)),
+    lambda t: t.addcmul(t.zeros(2, dtype=t.float64), t.tensor([0.1, 0.3], dtype=t.half),
+                        t.tensor([0.7, 0.9], dtype=t.half)),
+    lambda t: t.addcdiv(t.zeros(2), t.tensor([1, 2]), t.tensor([3, 4])),
+    lambda t: t.lerp(t.zeros(2), t.tensor([1, 2]), 0.5),
+    lambda t: t.lerp(t.zeros(2), t.ones(2, dtype=t.float64), 0.5),
+    lambda t: t.lerp(t.zeros(2, dtype=t.int32), t.ones(2, dtype=t.int32), t.ones(2, dtype=t.int32)),
+])
+def test_addc_and_lerp_dtypes(fn):
+    same(fn)
+
+
+def test_inplace_through_a_0d_view_reaches_the_base():
+    for lib in (torch, cadenza):
+        b = lib.tensor([[1., 2.], [3., 4.]])
+        b[1, 0].zero_()
+        b[0][1].add_(5)
+        assert b.tolist() == [[1., 7.], [0., 4.]]
+
+
+def test_bool_accumulate_and_fill_overflow():
+    same(lambda t: t.zeros(2, 2, dtype=t.bool).index_put_(
+        (t.tensor([0, 0]),), t.tensor([[True, False], [False, True]]), accumulate=True))
+    same(lambda t: t.tensor([1, 2], dtype=t.uint8).fill_(-1.5))
