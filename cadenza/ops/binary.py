@@ -173,9 +173,10 @@ class Pow(_Binary):
 def _int_pow_negative(xp, a, b):
     """Integer a ** b where some exponents are negative: torch's integer pow gives 1 for base 1,
     +-1 for base -1 (by the exponent's parity) and 0 for any other base there."""
-    a, b = xp.broadcast_arrays(a, b)
+    dt = xp.result_type(a, b)   # (a Python int base takes the exponents' dtype)
+    a, b = xp.broadcast_arrays(xp.asarray(a, dtype=dt), b)
     neg = b < 0
-    out = a ** xp.where(neg, 0, b)
+    out = a ** xp.where(neg, 0, b).astype(dt)
     at_neg = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
     return xp.where(neg, at_neg, out).astype(out.dtype)
 

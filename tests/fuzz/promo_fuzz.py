@@ -27,6 +27,8 @@ DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat
 # complex32 (float16 with a complex number gives complex64 there)
 KNOWN: dict[str, str] = {
     "logaddexp": "torch computes logaddexp of complex operands; Cadenza refuses complex",
+    r"j\).*bfloat16|bfloat16.*j\)": "a complex number with a bfloat16 tensor: torch rounds "
+    "through bfloat16 on the way to its complex64 result",
 }
 
 # name -> (function form, method/operator forms usable, allows complex, allows bool-bool)

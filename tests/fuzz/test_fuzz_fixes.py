@@ -69,6 +69,9 @@ B = [True, False]
     lambda t: t.div(t.tensor([1, 2], dtype=t.uint8), -1, rounding_mode="trunc"),
     lambda t: t.div(t.tensor([16777217, -7]), 2, rounding_mode="trunc"),
     lambda t: t.div(7, t.tensor([2, -2], dtype=t.int8), rounding_mode="trunc"),
+    lambda t: -1 / t.tensor([4, 8], dtype=t.uint8), lambda t: t.div(-1, t.tensor([4], dtype=t.uint8)),
+    lambda t: -3 // t.tensor([4, 8], dtype=t.uint8),
+    lambda t: t.pow(-3, t.tensor([1, -2, 2], dtype=t.int32)),
     lambda t: t.clamp_max(t.tensor(B), True), lambda t: t.clamp(t.tensor(B), min=False),
     lambda t: t.clamp(t.tensor(B), min=t.tensor(B)),
     lambda t: t.clamp(t.tensor([1 + 1j]), min=0), lambda t: t.tensor([1.]).clamp_min(1j),
@@ -229,3 +232,9 @@ def test_bool_accumulate_and_fill_overflow():
     same(lambda t: t.zeros(2, 2, dtype=t.bool).index_put_(
         (t.tensor([0, 0]),), t.tensor([[True, False], [False, True]]), accumulate=True))
     same(lambda t: t.tensor([1, 2], dtype=t.uint8).fill_(-1.5))
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin", "sum", "prod"])
+def test_bool_scatter_reduce_without_self(reduce):
+    same(lambda t: t.tensor([[False], [True]]).scatter_reduce_(
+        1, t.tensor([[0], [0]]), t.tensor([[True], [False]]), reduce, include_self=False))
