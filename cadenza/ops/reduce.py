@@ -544,7 +544,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return norm(input.float(), p, dim, keepdim).to(input.dtype)
     if isinstance(dim, int):
         dim = (dim,)
-    if not isinstance(p, str) and (p < 0 or p == float("inf")) and 0 in (
+    if not isinstance(p, str) and (p < 0 or p == float("inf")) and input.numel() == 0 and 0 in (
             input.shape if dim is None else [input.shape[d] for d in dim]):
         raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty "
                            f"dimension because the operation does not have an identity")

@@ -43,7 +43,7 @@ Argsort = _nondiff("argsort", _argsort, _argsort_onnx)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    d = _norm_dim(dim, input._data.ndim, "argsort") if input._data.ndim else 0
+    d = _norm_dim(dim, input._data.ndim, "argsort")   # (a 0-d tensor takes 0 and -1)
     if input._data.ndim == 0:
         return zeros((), dtype=_dt.int64)
     return apply(Argsort, input, dim=d, descending=descending)

@@ -63,6 +63,8 @@ B = [True, False]
     lambda t: t.bincount(t.tensor([1]), weights=t.tensor([1.])),
     lambda t: t.histc(t.tensor(-INF), bins=2), lambda t: t.histc(t.tensor([1., NAN]), bins=2),
     lambda t: t.sort(t.tensor(1.), dim=2), lambda t: t.sort(t.tensor(1.), dim=-1),
+    lambda t: t.argsort(t.tensor(-3), dim=2), lambda t: t.argsort(t.tensor(-3), dim=0),
+    lambda t: t.norm(t.tensor(float("nan")), p=-math.inf, dim=-1, keepdim=True),
     lambda t: t.fmod(t.tensor(B), True), lambda t: t.remainder(t.tensor(B), t.tensor(B)),
     lambda t: t.floor_divide(t.tensor(B), True),
     lambda t: t.div(t.tensor(B), True, rounding_mode="trunc"),
