@@ -78,6 +78,48 @@ def _write_out(out, result, name: str):
     return out
 
 
+def _can_cast(frm, to) -> bool:
+    """torch's canCast for out= results: no complex into a real dtype, no float into an
+    integer one, nothing but bool into bool."""
+    if frm.is_complex and not to.is_complex:
+        return False
+    if frm.is_floating_point and not (to.is_floating_point or to.is_complex):
+        return False
+    return frm is to or to is not _dt.bool
+
+
+def writes_out(fn):
+    """``out=`` for a function that computes its result (a tensor, or a tuple of them): the
+    result written into ``out`` (a tensor, or a sequence of as many), resized to its shape,
+    and ``out`` returned, as torch; refused where the result's dtype cannot be cast to
+    out's, or where autograd would need the result (an input requires grad)."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        many = isinstance(result, tuple)
+        outs, results = (out, result) if many else ((out,), (result,))
+        if not isinstance(outs, (tuple, list)) or len(outs) != len(results):
+            raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(results)} "
+                            f"Tensors")
+        for o, r in zip(outs, results):
+            if r.requires_grad and _gstate.grad_enabled:
+                raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                                   f"automatic differentiation, but one of the arguments "
+                                   f"requires grad.")
+            if isinstance(o, Tensor) and not _can_cast(r.dtype, o.dtype):
+                raise DTypeError(f"{name}(): result type {r.dtype.name} can't be cast to the "
+                                 f"desired output type {o.dtype.name}")
+        written = tuple(_write_out(o, r, name) for o, r in zip(outs, results))
+        if not many:
+            return written[0]
+        return type(result)(*written) if hasattr(result, "_fields") else written
+    return wrapper
+
+
 def _creates(fn):
     """PyTorch's argument forms for a creation function: those of ``_argforms`` (``size=`` as a
     keyword for ``*size``: ``torch.zeros(size=(2, 3))``), and ``out=`` (the result written into

@@ -101,8 +101,19 @@ class _Prepared:
 
     def grads(self, outputs, cotangents, retain_graph=False):
         flat = [x for lv in self.leaves for x in lv]
-        gs = _autograd_grad(outputs, flat, cotangents, retain_graph=retain_graph or None,
-                            create_graph=self.outer, allow_unused=True, materialize_grads=True)
+        # an output that does not depend on the inputs (the gradient of a linear function,
+        # inside hessian) contributes zeros, as in torch.func, instead of autograd's refusal
+        if cotangents is None:
+            cotangents = [None] * len(outputs)
+        pairs = [(o, ct) for o, ct in zip(outputs, cotangents)
+                 if not isinstance(o, Tensor) or o.requires_grad]
+        if pairs:
+            cts = None if pairs[0][1] is None else [ct for _, ct in pairs]
+            gs = _autograd_grad([o for o, _ in pairs], flat, cts,
+                                retain_graph=retain_graph or None, create_graph=self.outer,
+                                allow_unused=True, materialize_grads=True)
+        else:
+            gs = [_creation.zeros_like(x) for x in flat]
         out, i = [], 0
         for lv, sp in zip(self.leaves, self.specs):
             out.append(_unflatten(list(gs[i:i + len(lv)]), sp))

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import LinAlgError, ShapeError
 from ._creation import zeros, arange, eye
+from ._creation import writes_out
 from .ops import decomp as _d
 from .ops.decomp import (det, slogdet, matrix_exp, svdvals, pinv, solve_triangular,
                          check_matrix, check_float)
@@ -42,14 +43,17 @@ _ex = {n: namedtuple(n, fields) for n, fields in (
 
 
 # ----------------------------------------------------------------------------- inverses, solvers
+@writes_out
 def inv(A, *, out=None):
     return _d.linalg_inv(A)
 
 
+@writes_out
 def solve(A, B, *, left=True, out=None):
     return _d.linalg_solve(A, B, left=left)
 
 
+@writes_out
 def cholesky(A, *, upper=False, out=None):
     return _d.linalg_cholesky(A, upper=upper)
 
@@ -69,14 +73,17 @@ def _ex_call(name, fn, A, check_errors):
         return _ex[name](A.detach() * float("nan"), _info_zeros(A) + 1)
 
 
+@writes_out
 def inv_ex(A, *, check_errors=False, out=None):
     return _ex_call("inv_ex", lambda: inv(A), A, check_errors)
 
 
+@writes_out
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     return _ex_call("cholesky_ex", lambda: cholesky(A, upper=upper), A, check_errors)
 
 
+@writes_out
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     return _ex_call("solve_ex", lambda: solve(A, B, left=left), A, check_errors)
 
@@ -100,6 +107,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
                         zeros(0, dtype=A.dtype))
 
 
+@writes_out
 def tensorinv(A, ind=2, *, out=None):
     if ind <= 0:
         raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
@@ -111,6 +119,7 @@ def tensorinv(A, ind=2, *, out=None):
     return inv(A.reshape(math.prod(lead), math.prod(rest))).reshape(rest + lead)
 
 
+@writes_out
 def tensorsolve(A, B, dims=None, *, out=None):
     if dims is not None:
         dims = [d % A.ndim for d in dims]
@@ -124,31 +133,38 @@ def tensorsolve(A, B, dims=None, *, out=None):
 
 
 # ----------------------------------------------------------------------------- decompositions
+@writes_out
 def lu(A, *, pivot=True, out=None):
     return _d.linalg_lu(A, pivot=pivot)[0]
 
 
+@writes_out
 def lu_factor(A, *, pivot=True, out=None):
     return _d.lu_factor(A, pivot=pivot)
 
 
+@writes_out
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     LU, piv = _d.lu_factor(A, pivot=pivot)
     return _ex["lu_factor_ex"](LU, piv, _info_zeros(A))
 
 
+@writes_out
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return _d.linalg_lu_solve(LU, pivots, B, left=left, adjoint=adjoint)
 
 
+@writes_out
 def qr(A, mode="reduced", *, out=None):
     return _d.linalg_qr(A, mode)
 
 
+@writes_out
 def svd(A, full_matrices=True, *, driver=None, out=None):
     return _d.linalg_svd(A, full_matrices)
 
 
+@writes_out
 def householder_product(A, tau, *, out=None):
     """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is column
     i of A below the diagonal with a 1 on it (LAPACK's orgqr), for A (..., m, n)."""
@@ -168,26 +184,32 @@ def householder_product(A, tau, *, out=None):
     return q.narrow(-1, 0, n)
 
 
+@writes_out
 def eigh(A, UPLO="L", *, out=None):
     return _d.linalg_eigh(A, UPLO)
 
 
+@writes_out
 def eig(A, *, out=None):
     return _d.linalg_eig(A)
 
 
+@writes_out
 def eigvals(A, *, out=None):
     return _d.linalg_eigvals(A)
 
 
+@writes_out
 def eigvalsh(A, UPLO="L", *, out=None):
     return _d.linalg_eigh(A, UPLO).eigenvalues
 
 
+@writes_out
 def matrix_power(A, n, *, out=None):
     return _d.matrix_power(A, n)
 
 
+@writes_out
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None, tol=None):
     """The number of singular values above max(atol, rtol * s_max) (rtol defaults to
     eps * max(m, n) when atol is not given), as int64."""
@@ -218,6 +240,7 @@ def cond(A, p=None):
 
 
 # ----------------------------------------------------------------------------- norms
+@writes_out
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     check_float("linalg.vector_norm", x) if dtype is None else None
     if isinstance(ord, str):
@@ -225,6 +248,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     return _vnorm(x, float(ord), dim, keepdim, dtype)
 
 
+@writes_out
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     check_matrix("linalg.matrix_norm", A)
     if dtype is not None:
@@ -252,6 +276,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     return r
 
 
+@writes_out
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector norm for a 1-d dim (or ord None over all elements), the matrix norm for a
     2-d dim (or ord given on a 2-d input)."""
@@ -269,16 +294,19 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
 
 
 # ----------------------------------------------------------------------------- products
+@writes_out
 def cross(input, other, *, dim=-1, out=None):
     """Cross product of 3-vectors along dim (batch dims broadcast)."""
     a, b = broadcast_tensors(input, other)
     return _cross(a, b, dim)
 
 
+@writes_out
 def vecdot(x, y, *, dim=-1, out=None):
     return (x * y).sum(dim)
 
 
+@writes_out
 def multi_dot(tensors, *, out=None):
     if len(tensors) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")

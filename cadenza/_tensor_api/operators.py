@@ -68,9 +68,11 @@ def _direct(op_cls):
 
 
 def _logical_or_bitwise(logical, bitwise):
-    """``&``, ``|``, ``^``: logical on bool tensors, bitwise on integers."""
+    """``&``, ``|``, ``^``: logical on two bool operands, else bitwise with promotion (a bool
+    tensor ``& 1`` or ``& tensor(4, dtype=int16)`` is an integer, as in torch)."""
     def op(self, other):
-        if self._data.dtype == np.bool_:
+        if self._data.dtype == np.bool_ and (type(other) is bool or (
+                isinstance(other, TensorBase) and other._data.dtype == np.bool_)):
             return logical(self, other)
         return bitwise(self, other)
     return op

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from .._creation import rand, zeros_like
+from .._creation import rand, writes_out, zeros_like
 from ..ops._registry import apply
 from ..ops.softmax_fused import Softmax, LogSoftmax
 from .._tensor_base import TensorBase as Tensor, _norm_dim
@@ -337,6 +337,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * ops.sigmoid(b)
 
 
+@writes_out
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
               out=None) -> Tensor:
     """x / max(||x||_p, eps) along dim.

@@ -22,7 +22,7 @@ __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg
            "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
-def _check_pool(x, k, s, p, d, op):
+def _check_pool(x, k, s, p, d, op, ceil_mode=False):
     for n, kk, ss, pp, dd in zip(x.shape[2:], k, s, p, d):
         if kk <= 0 or ss <= 0 or dd <= 0 or pp < 0:
             raise ValueError(f"{op}: expected positive kernel_size, stride and dilation and "
@@ -31,9 +31,11 @@ def _check_pool(x, k, s, p, d, op):
         if pp > kk // 2:
             raise ValueError(f"{op}: expected padding <= kernel_size / 2, got padding={p}, "
                              f"kernel_size={k}")
-        if n + 2 * pp < dd * (kk - 1) + 1:
+        # torch's rule: at least one output (a ceil_mode window may hang over the end)
+        if _pool_ops.pool_out(n, kk, ss, pp, dd, ceil_mode) < 1:
             raise ShapeError(f"{op}: expected input spatial size >= the kernel after padding, "
-                             f"got input {fmt_shape(x.shape)}, kernel_size={k}, padding={p}")
+                             f"got input {fmt_shape(x.shape)}, kernel_size={k}, padding={p}, "
+                             f"dilation={d}: output size is too small")
 
 
 def _windows(x, k, s, p, d, ceil_mode, fill):
@@ -88,7 +90,7 @@ def _pool_args(nd, op, kernel_size, stride, padding, dilation=1):
 
 
 def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
-    _check_pool(x, k, s, p, d, op)
+    _check_pool(x, k, s, p, d, op, ceil_mode)
     N, C, H, W = x.shape
     out = _pool_ops.max_pool2d(x, k, s, p, d, bool(ceil_mode))
     if not return_indices:
@@ -148,7 +150,7 @@ def _divisor(n, k, s, p, o, include_pad):
 
 
 def _avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override, op):
-    _check_pool(x, k, s, p, (1, 1), op)
+    _check_pool(x, k, s, p, (1, 1), op, ceil_mode)
     N, C, H, W = x.shape
     cols, oh, ow = _windows(x, k, s, p, (1, 1), ceil_mode, 0.0)
     total = cols.sum(2)  # (N, C, L)

@@ -66,7 +66,7 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     """
     x, unb = _batched3d(input, "max_pool3d")
     k, s, p, d = _args3d("max_pool3d", kernel_size, stride, padding, dilation)
-    _check_pool(x, k, s, p, d, "max_pool3d")
+    _check_pool(x, k, s, p, d, "max_pool3d", ceil_mode)
     win, outs = _windows3d(x, k, s, p, d, ceil_mode, float("-inf"))
     out, arg = win.max(2)
     if unb:
@@ -100,7 +100,7 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """
     x, unb = _batched3d(input, "avg_pool3d")
     k, s, p, _ = _args3d("avg_pool3d", kernel_size, stride, padding)
-    _check_pool(x, k, s, p, (1, 1, 1), "avg_pool3d")
+    _check_pool(x, k, s, p, (1, 1, 1), "avg_pool3d", ceil_mode)
     win, outs = _windows3d(x, k, s, p, (1, 1, 1), ceil_mode, 0.0)
     total = win.sum(2)
     if divisor_override:

@@ -189,6 +189,10 @@ def _promote(op, args, arrs):
                     need = True
                     break
     if not need:
+        if first is not None and first.kind in "iu" and not (op.to_float or op.float_result):
+            # a number before the tensor wraps too (-3 // uint8 divides 253 as torch); an op
+            # computing in float (-1 / uint8) takes it as it is
+            return [_wrapped_int(x, first) if type(a) is int else x for a, x in zip(args, arrs)]
         return arrs
     target = _dt.result_type(*args).np
     if (op.to_float or op.float_result) and target.kind in "iub":

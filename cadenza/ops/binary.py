@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 
-from ._registry import Op, register, apply, _broadcast_error
+from ._registry import Op, register, apply, _broadcast_error, _wrapped_int
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
-from .._creation import tensor
+from .._creation import tensor, zeros
 from ..errors import DTypeError
 from .unary import nonzero
 from .inplace import make_inplace
@@ -118,12 +118,12 @@ def _cube(xp, a):
 
 
 def _inv_square(xp, a):
-    r = a * a
+    r = xp.asarray(a * a)   # (a 0-d operand gives a NumPy scalar, no out= target)
     return xp.divide(1.0, r, out=r)
 
 
 def _rsqrt(xp, a):
-    r = xp.sqrt(a)
+    r = xp.asarray(xp.sqrt(a))
     return xp.divide(1.0, r, out=r)
 
 
@@ -173,9 +173,10 @@ class Pow(_Binary):
 def _int_pow_negative(xp, a, b):
     """Integer a ** b where some exponents are negative: torch's integer pow gives 1 for base 1,
     +-1 for base -1 (by the exponent's parity) and 0 for any other base there."""
-    a, b = xp.broadcast_arrays(a, b)
+    dt = xp.result_type(a, b)   # (a Python int base takes the exponents' dtype)
+    a, b = xp.broadcast_arrays(xp.asarray(a, dtype=dt), b)
     neg = b < 0
-    out = a ** xp.where(neg, 0, b)
+    out = a ** xp.where(neg, 0, b).astype(dt)
     at_neg = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
     return xp.where(neg, at_neg, out).astype(out.dtype)
 
@@ -357,8 +358,25 @@ def where(condition, input=None, other=None):
     return apply(Where, condition, input, other)
 
 
+def _with_zero_grad(out, x):
+    """``out``'s values, with a zero gradient into tensor ``x`` when x requires grad: torch
+    marks such results (copysign's sign operand, norm(p=0), nextafter's other) as requiring
+    grad. A where with an all-False mask: exact values, -0.0 and NaN kept (x broadcasts to
+    out's shape)."""
+    if not (isinstance(x, Tensor) and x.requires_grad):
+        return out
+    return where(zeros(tuple(out.shape), dtype=_dt.bool), x, out)
+
+
 def _scalar_for(v, dt):
-    # a NumPy scalar of the result dtype keeps np.where from widening the output
+    # a NumPy scalar of the result dtype keeps np.where from widening the output; a Python int
+    # beyond an integer dtype wraps as in torch (where(c, -2, uint8) holds 254); bfloat16 goes
+    # as a 0-d tensor (dispatch reads a NumPy scalar as the Python number, which np.where
+    # would widen to float32 beside bfloat16)
+    if dt.name == "bfloat16":
+        return tensor(v, dtype=dt)
+    if dt.np.kind in "iu" and type(v) is int:
+        v = _wrapped_int(v, dt.np)
     return dt.np.type(v)
 
 
@@ -373,8 +391,22 @@ def _binary_fn(op):
 def add(input, other, alpha=1):
     """input + alpha * other."""
     if alpha != 1:
-        other = other * alpha
+        other = _alpha_scaled("add", input, other, alpha)
     return apply(Add, input, other)
+
+
+def _alpha_scaled(name, input, other, alpha):
+    """alpha * other computed in the result dtype of ``input (op) other``, as torch scales it
+    (int8 + bool * 2 stays int8; a bool result reads alpha as a truth value)."""
+    rt = _dt.result_type(input, other)
+    if rt.np.kind in "iub" and isinstance(alpha, float):
+        raise RuntimeError(f"{name}: for integral input tensors, argument alpha must not be a "
+                           f"floating point number (got {alpha!r})")
+    if rt is _dt.bool:
+        return other & bool(alpha) if isinstance(other, Tensor) else bool(other) and bool(alpha)
+    if isinstance(other, Tensor) and other.dtype is not rt:
+        other = other.to(rt)
+    return other * alpha
 
 
 def sub(input, other, alpha=1):
@@ -386,7 +418,7 @@ def sub(input, other, alpha=1):
                          "supported. If you are trying to invert a mask, use the `~` or "
                          "`logical_not()` operator instead.")
     if alpha != 1:
-        other = other * alpha
+        other = _alpha_scaled("sub", input, other, alpha)
     return apply(Sub, input, other)
 
 
@@ -396,8 +428,15 @@ maximum = _binary_fn(Maximum)
 minimum = _binary_fn(Minimum)
 
 
+def _no_bool(kernel, input, other):
+    """torch has no bool kernel for the divisions (fmod, remainder, rounding div)."""
+    if _is_bool(input) and _is_bool(other):
+        raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for 'Bool'")
+
+
 def fmod(input, other):
     """Elementwise C-style remainder (the sign of input); integer division by zero raises."""
+    _no_bool("fmod", input, other)
     _int_divisor("fmod", input, other)
     return apply(Fmod, input, other)
 
@@ -405,6 +444,7 @@ def fmod(input, other):
 def remainder(input, other):
     """Elementwise Python-style remainder (the sign of other); integer division by zero
     raises."""
+    _no_bool("remainder", input, other)
     _int_divisor("remainder", input, other)
     return apply(Remainder, input, other)
 
@@ -428,18 +468,28 @@ def div(input, other, rounding_mode=None):
     """True division (int / int gives the default float), or 'trunc' / 'floor' rounding."""
     if rounding_mode is None:
         return apply(Div, input, other)
+    if rounding_mode in ("floor", "trunc"):
+        _no_bool("div_" + rounding_mode, input, other)
     if rounding_mode == "floor":
         if _is_int(input) and _is_int(other):
             _int_divisor("floor_divide", input, other)
         return apply(FloorDivide, input, other)
     if rounding_mode == "trunc":
         _int_divisor("div", input, other)
-        r = apply(Div, input, other).trunc()
         if _is_int(input) and _is_int(other):
-            r = r.to(_dt.result_type(input, other))
-        return r
+            # integers: the operands in their result dtype first (uint8 // -1 divides by 255,
+            # as torch), then divided in float64 (exact below 2**53; float32 is not)
+            rt = _dt.result_type(input, other)
+            a, b = (x.to(rt).to(_dt.float64) if isinstance(x, Tensor) else
+                    float(_wrapped_int(x, rt.np)) for x in (input, other))
+            return apply(Div, a, b).trunc().to(rt)
+        return apply(Div, input, other).trunc()
     raise RuntimeError(f"div: expected rounding_mode None, 'trunc' or 'floor', got "
                      f"{rounding_mode!r}")
+
+
+def _is_bool(x):
+    return type(x) is bool or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
 
 
 def _is_int(x):
@@ -457,6 +507,12 @@ def floor_divide(input, other):
 
 def pow(input, exponent):
     """input ** exponent; either may be a Tensor or a number."""
+    if _is_bool(input) and _is_bool(exponent):
+        # torch: a bool tensor ** a Python bool stays bool (x ** True is x, x ** False is
+        # all True); bool ** bool with a bool tensor exponent has no kernel
+        if isinstance(input, Tensor) and type(exponent) is bool:
+            return input.clone() if exponent else input.new_ones(tuple(input.shape))
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     if not isinstance(input, Tensor):
         return apply(Pow, input, exponent) if isinstance(exponent, Tensor) else input ** exponent
     if isinstance(exponent, float) and input._data.dtype.kind in "iub":
@@ -464,9 +520,18 @@ def pow(input, exponent):
     return apply(Pow, input, exponent)
 
 
+def _float_power_dtype(input, exponent):
+    """float_power's result dtype: complex128 when either operand is complex, else float64."""
+    return _dt.complex128 if any(
+        (x.dtype.is_complex if isinstance(x, Tensor) else isinstance(x, complex))
+        for x in (input, exponent)) else _dt.float64
+
+
 def float_power(input, exponent):
-    return pow(input.double() if isinstance(input, Tensor) else input,
-               exponent.double() if isinstance(exponent, Tensor) else exponent)
+    """input ** exponent in double precision: float64, or complex128 when either is complex."""
+    dt = _float_power_dtype(input, exponent)
+    return pow(input.to(dt) if isinstance(input, Tensor) else input,
+               exponent.to(dt) if isinstance(exponent, Tensor) else exponent)
 
 
 def square(input):
@@ -513,9 +578,10 @@ class BinaryMethods:
     bitwise_xor_ = make_inplace(bitwise_xor, "bitwise_xor_")
 
     def float_power_(self, exponent):
-        if self.dtype is not _dt.float64:
+        if self.dtype != _float_power_dtype(self, exponent):
             raise RuntimeError(f"the base given to float_power_ has dtype {self.dtype.name} but "
-                               f"the operation's result requires dtype float64")
+                               f"the operation's result requires dtype "
+                               f"{_float_power_dtype(self, exponent).name}")
         return _float_power_inplace(self, exponent)
     # --- end issue 10
 

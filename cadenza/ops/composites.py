@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 
 from .._creation import zeros, tensor as _tensor
+from .._creation import writes_out
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import ShapeError
@@ -93,6 +94,7 @@ def vander(x, N=None, increasing=False):
     return base ** _tensor(powers, dtype=dt)
 
 
+@writes_out
 def chain_matmul(*matrices, out=None):
     if len(matrices) == 1:
         return matrices[0].clone()

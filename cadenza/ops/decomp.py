@@ -78,7 +78,9 @@ def _pack(xp, *arrays):
     concatenated along the last axis (batch dims first)."""
     batch = arrays[0].shape[:-2] if arrays[0].ndim >= 2 else arrays[0].shape[:-1]
     nb = len(batch)
-    return xp.concatenate([a.reshape(batch + (-1,)) for a in arrays], axis=nb)
+    # the per-matrix size spelled out: -1 is ambiguous for an empty batch
+    return xp.concatenate([a.reshape(batch + (math.prod(a.shape[nb:]),)) for a in arrays],
+                          axis=nb)
 
 
 def _unpack(t, batch, shapes):

@@ -100,6 +100,9 @@ def clamp(input, min=None, max=None):
     # NumPy scalar bounds count as Python numbers (they keep the input's dtype)
     min = min.item() if isinstance(min, np.generic) else min
     max = max.item() if isinstance(max, np.generic) else max
+    if any(v is not None and (v.dtype.is_complex if isinstance(v, Tensor) else
+                              isinstance(v, complex)) for v in (input, min, max)):
+        raise NotImplementedError("clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
@@ -108,6 +111,10 @@ def clamp(input, min=None, max=None):
             out = minimum(out, max) if isinstance(max, Tensor) else apply(Clamp, out, max=max)
         return out
     kind = input._data.dtype.kind
+    if kind == "b" and all(type(v) is bool for v in (min, max) if v is not None):
+        raise NotImplementedError(f"\"clamp_{'min' if max is None else 'max' if min is None else ''}"
+                                  f"{'_' if min is None or max is None else ''}scalar_cpu\" "
+                                  f"not implemented for 'Bool'")
     if kind in "iu" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(_dt.get_default_dtype())
     elif kind in "iu":   # an integer bound is cast to the tensor's dtype first, wrapping as torch
@@ -130,17 +137,38 @@ def _wrap_int(v, dtype):
 def lerp(input, end, weight):
     """input + weight * (end - input) for weight < 0.5, end - (end - input) * (1 - weight)
     otherwise (torch's formula: exact at both ends)."""
+    for what, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype != input.dtype:
+            raise RuntimeError(f"lerp: expected dtype {input.dtype.name} for `{what}` but got "
+                               f"dtype {t.dtype.name}")
+    if not (input.is_floating_point() or input.is_complex()):
+        raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}"
+                                  f"\" not implemented for '{input.dtype.name}'")
     d = end - input
     if not isinstance(weight, Tensor):
         return input + weight * d if -0.5 < weight < 0.5 else end - d * (1 - weight)
     return where(weight.abs() < 0.5, input + weight * d, end - d * (1 - weight))
 
 
+def _addc_operands(input, tensor1, tensor2):
+    """tensor1 and tensor2 in the dtype of the whole expression (torch promotes the three
+    first: float16 factors of a float64 input multiply in float64)."""
+    rt = _dt.result_type(input, tensor1, tensor2)
+    return [t.to(rt) if isinstance(t, Tensor) and t.dtype != rt else t
+            for t in (tensor1, tensor2)]
+
+
 def addcmul(input, tensor1, tensor2, value=1):
+    tensor1, tensor2 = _addc_operands(input, tensor1, tensor2)
     return input + value * tensor1 * tensor2
 
 
 def addcdiv(input, tensor1, tensor2, value=1):
+    if all(isinstance(t, Tensor) and t._data.dtype.kind in "iub" for t in (tensor1, tensor2)):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
+                           "release addcdiv will perform a true division of tensor1 and tensor2. "
+                           "Use addcmul(input, tensor1, 1 / tensor2) or a float tensor1/tensor2.")
+    tensor1, tensor2 = _addc_operands(input, tensor1, tensor2)
     return input + value * tensor1 / tensor2
 
 

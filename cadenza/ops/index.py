@@ -157,7 +157,12 @@ class GetItem(Op):
         for i in index:
             if isinstance(i, slice) and i.step is not None and i.step < 0:
                 raise ValueError("step must be greater than zero")
-        return a[index]
+        out = a[index]
+        if isinstance(out, np.generic):
+            # an integer per dim: NumPy gives a scalar copy; torch a 0-d view, which in-place
+            # ops (x[1].add_(5), x[1].zero_()) write through to x
+            out = a[index + (Ellipsis,)]
+        return out
 
     # the adjoint of reading x[index] is adding g into zeros at index
     @staticmethod
@@ -186,7 +191,9 @@ class IndexPut(Op):
     def forward(xp, x, v, index=(), accumulate=False):
         out = x.copy()
         if accumulate:
-            if _is_basic(index):
+            if out.dtype == np.bool_ and xp is np:   # bool accumulates as logical or (torch)
+                np.logical_or.at(out, index, v)
+            elif _is_basic(index):
                 out[index] += v
             elif xp is np and _rows_index(index, out, v):
                 _add_rows(out, index[0], v)
@@ -647,8 +654,9 @@ def bincount(input, weights=None, minlength=0):
     _data_dependent(input, "bincount")
     w = None if weights is None else weights._data
     out = np.bincount(input._data, w, minlength)
-    if w is not None and w.dtype.kind == "f" and input._data.size:
-        # torch keeps a float weights' dtype (and gives int64 zeros for an empty input)
+    if w is not None and w.dtype == np.float32 and input._data.size:
+        # torch counts float32 weights in float32, any other weights in float64 (and gives
+        # int64 zeros for an empty input)
         out = out.astype(w.dtype)
     return _created_array(out)
 

@@ -254,7 +254,11 @@ def fill_(self, value):
     if state.tracer is not None:  # a recorded constant, not a raw write
         return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
     if type(self._data) is not np.ndarray or self._data.flags.writeable:
-        self._data[...] = value
+        try:
+            self._data[...] = value
+        except OverflowError:   # NumPy 2 refuses uint8 <- -1.5 with OverflowError; torch:
+            raise RuntimeError(f"value cannot be converted to type {self.dtype.name} without "
+                               f"overflow") from None
     else:
         raise read_only_write_error(self._data)
     self._vc[0] += 1

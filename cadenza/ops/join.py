@@ -12,6 +12,7 @@ from ..errors import ShapeError, fmt_shape
 from .views import expand, unsqueeze
 from ..autograd.views import mark_multi_output
 from ..dtypes import result_type
+from .._creation import writes_out
 
 __all__ = ["cat", "chunk", "concat", "concatenate", "hstack", "meshgrid", "narrow",
            "select", "split", "stack", "tensor_split", "unbind", "vstack",
@@ -68,6 +69,7 @@ class Cat(Op):
 
 
 # ----------------------------------------------------------------------------- public functions
+@writes_out
 def cat(tensors, dim=0, *, out=None):
     """Concatenate along an existing dim (dtypes promoted, empty 1-d tensors skipped)."""
     tensors = [t for t in tensors]
@@ -100,6 +102,7 @@ def cat(tensors, dim=0, *, out=None):
 concat = concatenate = cat
 
 
+@writes_out
 def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:

@@ -15,7 +15,7 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _make
 from .. import dtypes as _dt
 from .._creation import _created, tensor
-from .binary import _Binary, pow, where, maximum
+from .binary import _Binary, _with_zero_grad, pow, where, maximum
 from .unary import isinf, isnan
 from .index import _data_dependent
 from .inplace import make_inplace
@@ -156,7 +156,7 @@ def copysign(input, other):
     mag = a.abs()
     if isinstance(neg, bool):
         return -mag if neg else mag * 1
-    return where(neg, -mag, mag)
+    return _with_zero_grad(where(neg, -mag, mag), other)
 
 
 def fmax(input, other):
@@ -208,8 +208,13 @@ def _shift(op):
 
 Gcd = _int_binary("gcd", lambda xp, a, b: xp.gcd(a, b), None)
 Lcm = _int_binary("lcm", lambda xp, a, b: xp.lcm(a, b), None)
-NextAfter = _int_binary("nextafter", lambda xp, a, b: xp.nextafter(a, b), "nextafter({0}, {1})",
-                        "f")
+@register
+class NextAfter(_Binary):
+    """The next float after input towards other; torch's gradient: the incoming one for input,
+    zero for other."""
+    name, onnx, saves, c_expr = "nextafter", None, "none", "nextafter({0}, {1})"
+    forward = staticmethod(lambda xp, a, b: xp.nextafter(a, b))
+    backward = staticmethod(lambda c, g: (g, g.new_zeros(g.shape)))
 # no C lowering: C leaves shifts by a negative count or by the width or more undefined, where
 # NumPy (and torch) give 0 or the sign fill
 LeftShift = _int_binary("bitwise_left_shift", _shift(np.left_shift), None)

@@ -12,7 +12,9 @@ from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import DTypeError
 from .._creation import _wrap_np
+from .._creation import writes_out
 from .elementwise import isinf, isnan, maximum, minimum, where
+from .binary import _with_zero_grad
 from .index import gather
 from .inplace import make_inplace
 
@@ -361,12 +363,35 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return (var(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim))
+            _welford_mean(input, dim, keepdim))
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return (std(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim))
+            _welford_mean(input, dim, keepdim))
+
+
+def _welford_mean(input, dim, keepdim):
+    """The mean var_mean/std_mean give: torch's Welford update (mean += (x - mean) / k, in
+    order) turns an inf followed by any element into inf - inf = NaN; the plain mean
+    elsewhere. So beside a non-finite element the mean is NaN, unless the only one is an inf
+    that comes last (then it is that inf)."""
+    m = mean(input, dim, keepdim)
+    if input._data.dtype.kind != "f" or input._data.ndim == 0:
+        return m
+    dims = _dims(dim, input._data.ndim, "var_mean") or tuple(range(input.ndim))
+    if _count(input.shape, dims) == 0:
+        return m
+    keep = [d for d in range(input.ndim) if d not in dims]
+    x = input.permute(*keep, *dims).reshape(*[input.shape[d] for d in keep],
+                                            _count(input.shape, dims))
+    last = x[..., -1]
+    bad = (~x.isfinite()).sum(-1)
+    special = where((bad == 1) & isinf(last), last, float("nan"))
+    if keepdim:
+        for d in sorted(dims):
+            special, bad = special.unsqueeze(d), bad.unsqueeze(d)
+    return where(bad == 0, m, special.to(m.dtype))
 
 
 def amax(input, dim=(), keepdim=False):
@@ -390,6 +415,7 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
     return values_indices(values, idx)
 
 
+@writes_out
 def max(input, dim=None, keepdim=False, *, other=None, out=None):
     """max(x) -> value; max(x, dim) -> (values, indices); max(x, other) -> elementwise."""
     if other is not None or isinstance(dim, Tensor):
@@ -402,6 +428,7 @@ def max(input, dim=None, keepdim=False, *, other=None, out=None):
     return _extreme_with_indices(input, dim, keepdim, Argmax, "max")
 
 
+@writes_out
 def min(input, dim=None, keepdim=False, *, other=None, out=None):
     if other is not None or isinstance(dim, Tensor):
         return minimum(input, dim if other is None else other)
@@ -478,13 +505,19 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def all(input, dim=None, keepdim=False):
-    dims = _dims(dim, input._data.ndim, "all")
+    dims = _dims(dim, input._data.ndim, "all") if not _no_dims(dim) else ()
     return apply(All, input, dims=dims, keepdim=keepdim)
 
 
 def any(input, dim=None, keepdim=False):
-    dims = _dims(dim, input._data.ndim, "any")
+    dims = _dims(dim, input._data.ndim, "any") if not _no_dims(dim) else ()
     return apply(Any, input, dims=dims, keepdim=keepdim)
+
+
+def _no_dims(dim):
+    """dim=() for any/all: torch reduces over no dim (each element's truth value), where
+    sum and mean read () as all dims."""
+    return isinstance(dim, (tuple, list)) and len(dim) == 0
 
 
 def count_nonzero(input, dim=None):
@@ -493,13 +526,28 @@ def count_nonzero(input, dim=None):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over dim (or all elements): p in {2, 'fro', 1, inf, -inf, 0, float}."""
+    if input._data.dtype.kind not in "fcV":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {input.dtype.name}")
     if dtype is not None:
+        dtype = _dt.to_dtype(dtype)
+        if not (dtype.is_floating_point or dtype.is_complex):
+            raise RuntimeError(f"linalg.vector_norm: dtype should be floating point or complex, "
+                               f"but got {dtype.name}")
+        if _dt.promote_types(input.dtype, dtype) != dtype:
+            raise RuntimeError(f"linalg.vector_norm: the dtype of the input ({input.dtype.name}) "
+                               f"should be convertible without narrowing to the specified dtype "
+                               f"({dtype.name})")
         input = input.to(dtype)
     if input._data.dtype.itemsize == 2 and input.is_floating_point():
         # float16/bfloat16: 300 * 300 already overflows; PyTorch accumulates in float32
         return norm(input.float(), p, dim, keepdim).to(input.dtype)
     if isinstance(dim, int):
         dim = (dim,)
+    if not isinstance(p, str) and (p < 0 or p == float("inf")) and input.numel() == 0 and 0 in (
+            input.shape if dim is None else [input.shape[d] for d in dim]):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty "
+                           f"dimension because the operation does not have an identity")
     a = input.abs()
     if p in ("fro", 2, 2.0):
         return _sqrt0(_abs2(input).sum(dim, keepdim))
@@ -509,8 +557,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return a.amin(dim if dim is not None else (), keepdim)
     if p == 1:
         return a.sum(dim, keepdim)
-    if p == 0:
-        return (input != 0).to(a.dtype).sum(dim, keepdim)
+    if p == 0:   # a count: torch's result still requires grad (a zero gradient)
+        count = (input != 0).to(a.dtype).sum(dim, keepdim)
+        return _with_zero_grad(count, input.sum(dim, keepdim)) if input.requires_grad else count
     nz = a != 0
     if p < 0:
         # a zero element makes the norm 0 (a ** p = inf); torch's gradient is 0 there, where

@@ -34,6 +34,8 @@ def _identity(reduce, dtype):
         return 0
     if reduce == "prod":
         return 1
+    if dtype.kind == "b":   # (-inf would read as True)
+        return reduce == "amin"
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         return info.min if reduce == "amax" else info.max

@@ -43,7 +43,7 @@ Argsort = _nondiff("argsort", _argsort, _argsort_onnx)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    d = _norm_dim(dim, input._data.ndim, "argsort") if input._data.ndim else 0
+    d = _norm_dim(dim, input._data.ndim, "argsort")   # (a 0-d tensor takes 0 and -1)
     if input._data.ndim == 0:
         return zeros((), dtype=_dt.int64)
     return apply(Argsort, input, dim=d, descending=descending)
@@ -52,6 +52,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along dim; stable ordering of equal elements."""
     if input._data.ndim == 0:
+        _norm_dim(dim, 0, "sort")   # only 0 and -1 name a 0-d tensor's dim
         return values_indices(input, zeros((), dtype=_dt.int64))
     idx = argsort(input, dim, descending)
     return values_indices(gather(input, dim, idx), idx)
@@ -103,9 +104,16 @@ def empty_median(input):
     return full((), value, dtype=input.dtype, device=input.device)
 
 
+def _no_bool_median(input, dim=None):
+    if input._data.dtype == np.bool_ and input._data.size:   # (torch: empty bool passes)
+        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented "
+                                  f"for 'Bool'")
+
+
 def median(input, dim=None, keepdim=False):
     """Lower median (as torch): the element at rank (n-1)//2; NaN (the first one) where the
     slice holds a NaN, as in PyTorch (nanmedian would skip them)."""
+    _no_bool_median(input, dim)
     if dim is None:
         if input._data.size == 0:
             return empty_median(input)
@@ -130,11 +138,10 @@ def searchsorted(sorted_sequence, values, *, right=False, side=None):
     """Indices (int64, the shape of ``values``) at which ``values`` would be inserted into the
     sorted last dim of ``sorted_sequence`` to keep it sorted.
 
-    Written with recorded ops so compiled graphs recompute it: in a stable sort of
-    ``cat(values, seq)`` each value lands after exactly the sequence elements less than it
-    ("left"; with ``cat(seq, values)``, those less than or equal: "right"), so its insertion
-    index is its rank there minus its rank among the values alone. NaN sorts last as in
-    ``np.searchsorted``.
+    torch's binary search step for step (``start = mid + 1`` unless ``seq[mid] >= v``, or
+    ``> v`` for "right"), so NaN lands where torch puts it: a NaN value past the end, a NaN
+    in the sequence read as smaller than any value it is compared with. Written with recorded
+    ops (n.bit_length() rounds of gather/compare/where) so compiled graphs recompute it.
 
     >>> cadenza.searchsorted(cadenza.tensor([1., 3.]), cadenza.tensor([2., 3.]))
     tensor([1, 1])
@@ -146,16 +153,26 @@ def searchsorted(sorted_sequence, values, *, right=False, side=None):
     s, v = s.to(dt), v.to(dt)
     out_shape = tuple(v.shape)
     if s.ndim <= 1:
-        s, v = s.reshape(-1), v.reshape(-1)
+        n, m = s.numel(), v.numel()
+        s, v = s.reshape(1, n).expand(m, n), v.reshape(m, 1)
     elif s.ndim != v.ndim or tuple(s.shape[:-1]) != tuple(v.shape[:-1]):
         raise RuntimeError(f"searchsorted: expected boundaries and input to have the same "
                            f"leading dims, got {fmt_shape(s.shape)} and {fmt_shape(v.shape)}")
-    n, m = s.shape[-1], v.shape[-1]
-    keys = cat([v, s], -1) if side == "left" else cat([s, v], -1)
-    rank = argsort(argsort(keys, -1), -1)          # inverse permutation: rank of each key
-    start = 0 if side == "left" else n
-    rank_v = rank[..., start:start + m]
-    return (rank_v - argsort(argsort(v, -1), -1)).reshape(out_shape)
+    n = s.shape[-1]
+    start = zeros(tuple(v.shape), dtype=_dt.int64)
+    if n == 0:
+        return start.reshape(out_shape)
+    end = full(tuple(v.shape), n, dtype=_dt.int64)
+    for _ in range(n.bit_length()):
+        # (start + end) // 2 through float64 (exact below 2**53): integer floor division
+        # has no ONNX lowering
+        mid = ((start + end).to(_dt.float64) * 0.5).floor().to(_dt.int64)
+        at = gather(s, -1, mid.clamp(max=n - 1))
+        go_right = ~(at >= v) if side == "left" else ~(at > v)
+        active = start < end
+        start = where(active & go_right, mid + 1, start)
+        end = where(active & ~go_right, mid, end)
+    return start.reshape(out_shape)
 
 
 def bucketize(input, boundaries, *, right=False):

@@ -18,7 +18,7 @@ from .elementwise import isnan, where
 from .index import _data_dependent, gather
 from .join import cat
 from .reduce import _nondiff, values_indices, nansum
-from .sorting import argsort, empty_median, sort
+from .sorting import _no_bool_median, argsort, empty_median, sort
 from .inplace import make_inplace
 from .pointwise import float_only
 from ._registry import on_host
@@ -146,11 +146,14 @@ def msort(input):
 
 # ----------------------------------------------------------------------------- NaN-aware
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
-    if dtype is not None:
-        input = input.to(dtype)
-    if not input.is_floating_point():
+    if not (input.is_floating_point() or input.is_complex()):   # (before dtype=, as torch)
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {input.dtype.name}")
+    if dtype is not None:
+        if not (_dt.to_dtype(dtype).is_floating_point or _dt.to_dtype(dtype).is_complex):
+            raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be "
+                               f"either a floating point or complex dtype. Got: {dtype}")
+        input = input.to(dtype)
     count = (~isnan(input)).sum(dim, keepdim)
     none = count == 0                   # all NaN: NaN, without NumPy's 0/0 warning
     return where(none, math.nan, nansum(input, dim, keepdim) / where(none, 1, count))
@@ -158,6 +161,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def nanmedian(input, dim=None, keepdim=False):
     """Lower median of the non-NaN elements (NaN where a slice holds only NaN)."""
+    _no_bool_median(input, dim)
     if dim is None:
         if input._data.size == 0:
             return empty_median(input)
@@ -293,11 +297,12 @@ _mode = namedtuple("mode", ["values", "indices"])
 # ----------------------------------------------------------------------------- histograms
 def _histc(xp, a, bins=100, min=0.0, max=0.0):
     lo, hi = float(min), float(max)
-    if lo == hi and a.size:
-        finite = a[np.isfinite(a)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (lo, hi)
+    if lo == hi and a.size:   # torch: the data's range, which must be finite
+        lo, hi = float(a.min()), float(a.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
     h, _ = np.histogram(a, bins=bins, range=(lo, hi))
     return h.astype(a.dtype)
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import re
 import sys
+import warnings
+
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -52,6 +56,13 @@ def error_outcome(terr, cerr, missing=True, ordinary=ORDINARY):
     if terr is not None:
         return "accepted_bad", f"torch {type(terr).__name__}: {str(terr)[:120]}"
     return None
+
+
+def lenient(terr, cerr):
+    """Whether torch's argument parser refused a Python number (or another form) where it wants
+    a Tensor while Cadenza ran the call: a wider signature, not a wrong value."""
+    return isinstance(terr, TypeError) and cerr is None and (
+        "must be Tensor" in str(terr) or "invalid combination" in str(terr))
 
 
 def outcomes(run, *args):
@@ -99,3 +110,84 @@ def cli(doc, fuzz, classes, unit, default_n, names_flag=None, group=None, argv=N
         kw["names"] = getattr(a, names_flag).split(",")
     rows = fuzz(a.n, a.seed, start=a.start, **kw)
     summarize(rows, a.seed, classes, unit, a.examples, group)
+
+
+def dtname(x):
+    """'float32' for a torch or Cadenza tensor or dtype."""
+    return str(getattr(x, "dtype", x)).split(".")[-1]
+
+
+def to_numpy(x):
+    """A torch or Cadenza tensor's values as a NumPy array (bfloat16 via float32)."""
+    x = x.detach()
+    if dtname(x) == "bfloat16":
+        x = x.float()
+    return np.asarray(x.resolve_conj().numpy() if isinstance(x, torch.Tensor) else x.numpy())
+
+
+def diff_results(t, c, rtol=1e-5, atol=1e-6, where="output"):
+    """None when the torch result ``t`` and the Cadenza result ``c`` agree (nested tuples and
+    lists of tensors and Python numbers; dtype, shape, values with NaN == NaN), else
+    (class, detail) with class "dtype", "shape" or "value"."""
+    if isinstance(t, (tuple, list)):
+        if not isinstance(c, (tuple, list)) or len(t) != len(c):
+            return "shape", f"{where}: torch {type(t).__name__} of {len(t)}, cadenza {c!r:.80}"
+        for j, (a, b) in enumerate(zip(t, c)):
+            got = diff_results(a, b, rtol, atol, f"{where}[{j}]")
+            if got:
+                return got
+        return None
+    if isinstance(t, torch.Tensor):
+        if not isinstance(c, cadenza.Tensor):
+            return "dtype", f"{where}: cadenza returned {type(c).__name__}"
+        if dtname(t) != dtname(c):
+            return "dtype", f"{where}: torch {dtname(t)} cadenza {dtname(c)}"
+        if tuple(t.shape) != tuple(c.shape):
+            return "shape", f"{where}: torch {tuple(t.shape)} cadenza {tuple(c.shape)}"
+        a, b = to_numpy(t), to_numpy(c)
+        if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+            with np.errstate(all="ignore"):
+                bad = ~np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+        else:
+            bad = a != b
+        if np.any(bad):
+            k = int(np.argmax(bad.reshape(-1)))
+            return "value", (f"{where} at flat {k}: torch {a.reshape(-1)[k]!r} cadenza "
+                             f"{b.reshape(-1)[k]!r} ({int(bad.sum())} of {bad.size} differ)")
+        return None
+    if isinstance(c, cadenza.Tensor) or (type(t) is not type(c) and not (
+            isinstance(t, (int, float)) and isinstance(c, (int, float)))):
+        return "dtype", f"{where}: torch {type(t).__name__} cadenza {type(c).__name__}"
+    if isinstance(t, (float, complex)) and t != c:
+        if not (np.isclose(t, c, rtol=rtol, atol=atol, equal_nan=True)):
+            return "value", f"{where}: torch {t!r} cadenza {c!r}"
+    elif not isinstance(t, (float, complex)) and t != c:
+        return "value", f"{where}: torch {t!r} cadenza {c!r}"
+    return None
+
+
+def quiet_outcomes(run, *args):
+    """``outcomes`` with warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return outcomes(run, *args)
+
+
+def fails(rows, bad_classes, known=()):
+    """The CI slices' message: rows (index, class, spelled, detail) in a bad class whose
+    spelled call matches none of the KNOWN regular expressions (re.search); '' when none."""
+    bad = [r for r in rows if r[1] in bad_classes and not any(re.search(k, r[2]) for k in known)]
+    return "\n".join(f"[case {i}] {cls}: {spelled}\n    -> {detail}"
+                     for i, cls, spelled, detail in bad[:20])
+
+
+def check_slice(fuzzer, seed, n, min_equal=0.5):
+    """A CI slice: run ``fuzzer.fuzz(n, seed)``; fail (AssertionError) on any row in one of
+    its BAD_CLASSES outside its KNOWN quirks, or when under ``min_equal`` of the rows agree
+    (the generator drifted into calls that all raise)."""
+    rows = fuzzer.fuzz(n, seed)
+    msg = fails(rows, fuzzer.BAD_CLASSES, fuzzer.KNOWN)
+    assert not msg, f"{fuzzer.__name__} mismatches (seed {seed}):\n{msg}"
+    equal = sum(1 for r in rows if r[1] == "equal")
+    assert equal > min_equal * n, f"only {equal} of {n} calls agree"
+    return rows
