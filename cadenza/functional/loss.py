@@ -55,6 +55,8 @@ def _check_nll(input, target, weight, op):
 
 
 def _check_targets(target, ignore_index, C, op):
+    if getattr(target, "is_meta", False):
+        return    # a meta tensor has no values to check
     t = target._host() if hasattr(target, "_host") else target._data
     t = np.asarray(t)
     valid = t[t != ignore_index]
