@@ -273,7 +273,7 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
 
 def _filled(fn, size, dtype, device, requires_grad):
     dt = _dt.to_dtype(dtype)
-    if _on_meta(device):
+    if (device is not None or _default_device[0] is not None) and _on_meta(device):
         return _place(_meta.meta_array(_size(size), dt.np), device, requires_grad)
     return _place(fn(_size(size), dtype=dt.np), device, requires_grad)
 
