@@ -213,3 +213,19 @@ def test_meta_tensor_pickles_and_cpu_ops_unchanged():
     assert x.is_meta and x.shape == (2, 5) and x.dtype == cadenza.float64
     a = cadenza.ones(2, 2)
     assert (a + a).device.type == "cpu" and float((a @ a).sum()) == 8.0
+
+
+def test_load_state_dict_into_meta_module():
+    def run(L):
+        src = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.LayerNorm(4))
+        with L.device("meta"):
+            m = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.LayerNorm(4))
+            kept = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.LayerNorm(4))
+        res = [str(m.load_state_dict(src.state_dict(), assign=True)), m[0].weight.device.type,
+               type(m[0].weight).__name__, m[0].weight.requires_grad,
+               bool(L.allclose(m(L.ones(2, 3)), src(L.ones(2, 3))))]
+        with pytest.warns(UserWarning) as w:
+            kept.load_state_dict(src.state_dict())
+        return res + [kept[1].bias.is_meta, [str(x.message) for x in w]]
+    c, t = _both(run)
+    assert c == t
