@@ -4,9 +4,11 @@ iterable dataset), ``WorkerInfo``/``get_worker_info``, and an exception carried 
 main process (``ExceptionWrapper``: re-raised there naming the worker, as torch does)."""
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import random
+import signal
 import sys
 import threading
 import traceback
@@ -19,6 +21,7 @@ from ..random import manual_seed
 __all__ = ["WorkerInfo", "get_worker_info", "worker_loop", "ExceptionWrapper",
            "IterableStop", "generate_state"]
 
+_WATCHDOG_S = 5.0              # how often an idle worker checks that its main process lives
 _local = threading.local()     # a thread worker's info (the fallback: see dataloader.py)
 _info = [None]                 # a worker process's info (set once, in the worker)
 
@@ -159,6 +162,10 @@ def worker_loop(iterable, dataset, index_queue, data_queue, auto_collation, coll
     the next batch of this worker's own iterator, ``(n, IterableStop)`` once it is exhausted,
     and ``("reset", None)`` starts a new pass (persistent workers)."""
     where = f"in DataLoader worker process {worker_id}"
+    # Ctrl-C is the main process's to handle (it stops the workers); a worker whose main
+    # process died (killed) stops by itself instead of waiting forever
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
     init_error = None
     try:
         seed = seed_worker(base_seed, worker_id)
@@ -171,8 +178,12 @@ def worker_loop(iterable, dataset, index_queue, data_queue, auto_collation, coll
     exhausted = False
     while True:
         try:
-            req = index_queue.get()
-        except (KeyboardInterrupt, EOFError):
+            req = index_queue.get(timeout=_WATCHDOG_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return
+            continue
+        except (KeyboardInterrupt, EOFError, OSError):
             return
         if req is None:
             data_queue.cancel_join_thread()

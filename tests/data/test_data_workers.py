@@ -5,6 +5,8 @@ the thread fallback where processes cannot work. Tiny datasets: each loader star
 well under a second (fork)."""
 import os
 import random
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -219,3 +221,37 @@ def test_thread_fallback_only_where_processes_cannot_work():
                    [[4], [os.getpid()]]]
     with pytest.raises(ValueError):
         DataLoader(Local(), num_workers=2, multiprocessing_context="no-such-method")
+
+
+_ORPHAN = """
+import os
+import cadenza.data._worker as W
+from cadenza.data import DataLoader
+W._WATCHDOG_S = 0.1
+dl = DataLoader(list(range(100)), batch_size=2, num_workers=2, persistent_workers=True)
+it = iter(dl)
+next(it)
+print(" ".join(str(p.pid) for p in dl._workers.procs), flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_of_a_killed_main_process_exit():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", _ORPHAN], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": root})
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2, out.stderr
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
