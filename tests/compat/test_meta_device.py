@@ -229,3 +229,15 @@ def test_load_state_dict_into_meta_module():
         return res + [kept[1].bias.is_meta, [str(x.message) for x in w]]
     c, t = _both(run)
     assert c == t
+
+
+def test_save_and_load_meta_tensors(tmp_path):
+    def run(L):
+        m = L.nn.Linear(2, 3, device="meta")
+        path = tmp_path / f"{L.__name__}.pt"
+        L.save({"sd": m.state_dict(), "p": m.weight, "x": L.ones(2)}, path)
+        d = L.load(path, weights_only=False)
+        return ({k: (v.device.type, tuple(v.shape)) for k, v in d["sd"].items()},
+                type(d["p"]).__name__, d["p"].is_meta, d["p"].requires_grad, d["x"].tolist())
+    c, t = _both(run)
+    assert c == t
