@@ -241,3 +241,18 @@ def test_save_and_load_meta_tensors(tmp_path):
                 type(d["p"]).__name__, d["p"].is_meta, d["p"].requires_grad, d["x"].tolist())
     c, t = _both(run)
     assert c == t
+
+
+def test_skip_init_and_new_tensor_follow_meta():
+    def run(L):
+        m = L.nn.utils.skip_init(L.nn.Linear, 3, 4)
+        m2 = L.nn.utils.skip_init(L.nn.Linear, in_features=3, out_features=4, device="meta")
+        x = L.empty(2, device="meta")
+        return (m.weight.device.type, tuple(m.weight.shape), m.weight.requires_grad,
+                m2.weight.device.type,
+                [t.device.type for t in (x.new_tensor([1, 2]), x.new_ones(2),
+                                         x.new_full((2,), 1.0), x.new_empty(2))])
+    c, t = _both(run)
+    assert c == t
+    with pytest.raises(RuntimeError, match="Expected a Module"):
+        cadenza.nn.utils.skip_init(int)
