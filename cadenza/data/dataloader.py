@@ -146,8 +146,8 @@ class _ProcessWorkers:
                 iq.put(None)
             except (OSError, ValueError):
                 pass
-        for p in self.procs:
-            p.join(timeout=1.0)
+        for p in self.procs:   # after an error or a timeout a worker may be stuck: no wait
+            p.join(timeout=0 if self.broken else 1.0)
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=1.0)
@@ -187,16 +187,13 @@ class _ThreadPool:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _DataLoaderIter:
-    """One pass over a DataLoader (``iter(loader)``)."""
+class _Pass:
+    """The generator of one pass's batches, apart from the iterator object (which holds it),
+    so that dropping the iterator closes the generator at once (a pass abandoned half-way
+    stops its worker processes now, not when the garbage collector breaks a cycle)."""
 
-    def __init__(self, loader) -> None:
-        self._loader = loader
-        self._num_yielded = 0
-        self._sampler_iter = iter(loader._index_sampler)
-        # torch draws a base seed (for worker seeds) from the loader's generator per pass
-        self._base_seed = int(randint(0, 2 ** 62, (1,), generator=loader.generator).item())
-        self._gen = self._batches()
+    def __init__(self, loader, sampler_iter, base_seed: int) -> None:
+        self._loader, self._sampler_iter, self._base_seed = loader, sampler_iter, base_seed
 
     def _batches(self):
         ld = self._loader
@@ -223,6 +220,8 @@ class _DataLoaderIter:
                 yield from self._threaded(pool)
             else:
                 yield from self._processes(pool)
+        except GeneratorExit:   # a pass abandoned half-way: persistent workers stay
+            raise
         except BaseException:
             pool.broken = True
             raise
@@ -313,6 +312,18 @@ class _DataLoaderIter:
             return fut.result(timeout)
         except _FutTimeout:
             raise RuntimeError(f"DataLoader timed out after {timeout} seconds") from None
+
+
+class _DataLoaderIter:
+    """One pass over a DataLoader (``iter(loader)``)."""
+
+    def __init__(self, loader) -> None:
+        self._loader = loader
+        self._num_yielded = 0
+        self._sampler_iter = iter(loader._index_sampler)
+        # torch draws a base seed (for worker seeds) from the loader's generator per pass
+        self._base_seed = int(randint(0, 2 ** 62, (1,), generator=loader.generator).item())
+        self._gen = _Pass(loader, self._sampler_iter, self._base_seed)._batches()
 
     def __iter__(self):
         return self
