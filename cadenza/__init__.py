@@ -114,19 +114,6 @@ def set_num_interop_threads(n: _builtins.int) -> None:
 _threads = [None]
 
 
-def use_deterministic_algorithms(mode: _builtins.bool, *, warn_only: _builtins.bool = False
-                                 ) -> None:
-    """Cadenza's CPU kernels are deterministic already; recorded for are_... queries."""
-    _deterministic[0] = _builtins.bool(mode)
-
-
-def are_deterministic_algorithms_enabled() -> _builtins.bool:
-    return _deterministic[0]
-
-
-_deterministic = [False]
-
-
 def set_float32_matmul_precision(precision: str) -> None:
     if precision not in ("highest", "high", "medium"):
         raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or "
@@ -187,7 +174,16 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
                    **dict.fromkeys(("is_autocast_enabled", "get_autocast_dtype",
                                     "is_autocast_cpu_enabled", "get_autocast_cpu_dtype",
                                     "get_autocast_gpu_dtype"), "amp.autocast_mode"),
-                   "OutOfMemoryError": "cuda", "vmap": "func"}
+                   "OutOfMemoryError": "cuda", "vmap": "func",
+                   # more of torch's top-level functions (device modules, the deterministic
+                   # switches, empty_permuted, histogramdd, the recurrent cells, to_dlpack)
+                   **dict.fromkeys((
+                       "get_device_module", "use_deterministic_algorithms",
+                       "are_deterministic_algorithms_enabled",
+                       "is_deterministic_algorithms_warn_only_enabled",
+                       "set_deterministic_debug_mode", "get_deterministic_debug_mode",
+                       "empty_permuted", "histogramdd", "lstm_cell", "gru_cell",
+                       "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack"), "_torch_extras")}
 
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()
@@ -200,7 +196,7 @@ _argforms.alias_namespace(globals(), __all__)
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
-                   "linalg", "special", "func", "testing", "version", "_dynamo"})
+                   "linalg", "special", "func", "testing", "version", "_dynamo", "cpu"})
 
 
 

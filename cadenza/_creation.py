@@ -13,14 +13,14 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._tensor_base import TensorBase as Tensor, _make
-from .device import as_device
+from .device import as_device, _default as _default_device
 from .random import _rng
 from .errors import DTypeError
 from ._dispatch import state as _gstate
 from .autograd.grad_mode import no_grad
 from ._argforms import numpy_aliases
 from ._trace_hooks import traced_random
-from .backend import cuda
+from .backend import cuda, meta as _meta
 from .errors import DeviceError
 
 
@@ -36,15 +36,27 @@ def _created(t):
 
 
 def _place(arr, device, requires_grad=False):
-    dev = as_device(device) if device is not None else None
-    if dev is not None and dev.type == "cuda":
-        arr = cuda.asarray(arr, index=dev.index)
-    elif dev is not None and dev.type not in ("cpu", "meta"):
-        raise DeviceError(f"cadenza: device '{dev}' is not supported; expected 'cpu' or 'cuda'")
+    """``arr`` as a new tensor on ``device`` (None: the default device)."""
+    dev = as_device(device) if device is not None else _default_device[0]
+    if dev is not None:
+        if dev.type == "cuda":
+            arr = cuda.asarray(arr, index=dev.index)
+        elif dev.type == "meta":
+            arr = _meta.asarray(arr)
+        elif dev.type != "cpu":
+            raise DeviceError(f"cadenza: device '{dev}' is not supported; expected 'cpu', "
+                              "'cuda' or 'meta'")
     t = _make(arr)
     if requires_grad:
         t.requires_grad = True
     return _created(t)
+
+
+def _on_meta(device) -> bool:
+    """Whether a factory function given ``device`` (None: the default) makes a meta tensor:
+    random ones then draw nothing (torch's meta tensors leave the generators untouched)."""
+    dev = as_device(device) if device is not None else _default_device[0]
+    return dev is not None and dev.type == "meta"
 
 
 def _size(size):
@@ -303,6 +315,8 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
 
 def _filled(fn, size, dtype, device, requires_grad):
     dt = _dt.to_dtype(dtype)
+    if (device is not None or _default_device[0] is not None) and _on_meta(device):
+        return _place(_meta.meta_array(_size(size), dt.np), device, requires_grad)
     return _place(fn(_size(size), dtype=dt.np), device, requires_grad)
 
 
@@ -531,6 +545,8 @@ def _random_float(sample, size, dtype, device, requires_grad, complex_scale=1.0)
     independently, each scaled by ``complex_scale`` (randn: 1/sqrt(2), unit total variance)."""
     dt = _dt.to_dtype(dtype)
     size = _size(size)
+    if _on_meta(device):
+        return _place(_meta.meta_array(size, dt.np), device, requires_grad)
     if dt.is_complex:
         parts = _random_array(sample, size + (2,), dt.to_real())
         arr = (parts * parts.dtype.type(complex_scale)).view(dt.np)[..., 0]
@@ -568,14 +584,14 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
               memory_format=None):
     return rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
-                requires_grad=requires_grad)
+                requires_grad=requires_grad, device=device or input.device)
 
 
 @traced_random
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
                memory_format=None):
     return randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
-                 requires_grad=requires_grad)
+                 requires_grad=requires_grad, device=device or input.device)
 
 
 @traced_random
@@ -594,6 +610,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    if _on_meta(device):
+        return _place(_meta.meta_array(_size((tuple(size),)), dt.np), device, requires_grad)
     arr = _rng(generator).integers(low, high, size=_size((tuple(size),)), dtype=np.int64)
     return _place(arr.astype(dt.np, copy=False), device, requires_grad)
 
@@ -610,6 +628,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
 @_creates
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    if _on_meta(device):
+        return _place(_meta.meta_array((int(n),), dt.np), device, requires_grad)
     return _place(_rng(generator).permutation(int(n)).astype(dt.np), device, requires_grad)
 
 

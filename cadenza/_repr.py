@@ -144,23 +144,43 @@ def _add_suffixes(text, suffixes, indent):
 
 
 def tensor_repr(t, prefix="tensor(") -> str:
+    if t.is_meta:   # no values to print: torch's "tensor(..., device='meta', size=(2, 3))"
+        return _meta_repr(t, prefix)
     a = t._host()
     dt = t.dtype
     if a.dtype.name == "bfloat16" or a.dtype == np.float16:
         a = a.astype(np.float32)
     body = _body(a, len(prefix))
     extras = []
-    default_for_kind = _dt.get_default_dtype() if dt.is_floating_point else (
-        _dt.int64 if dt.category == 1 else _dt.bool if dt.category == 0 else
-        _dt.get_default_dtype().to_complex())
+    default_for_kind = _kind_default(dt)
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
     if a.size == 0 and t.ndim != 1:
         extras.append(f"size={tuple(t.shape)}")
     if dt is not (default_for_kind if a.size else _dt.get_default_dtype()):
         extras.append(f"dtype={dt}")  # torch names every non-default dtype of an empty tensor
+    _grad_extras(t, extras)
+    return _add_suffixes(prefix + body, extras, len(prefix))
+
+
+def _kind_default(dt):
+    """The dtype torch's repr leaves unnamed for values of ``dt``'s kind."""
+    return _dt.get_default_dtype() if dt.is_floating_point else (
+        _dt.int64 if dt.category == 1 else _dt.bool if dt.category == 0 else
+        _dt.get_default_dtype().to_complex())
+
+
+def _grad_extras(t, extras):
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         extras.append("requires_grad=True")
-    return _add_suffixes(prefix + body, extras, len(prefix))
+
+
+def _meta_repr(t, prefix):
+    dt = t.dtype
+    extras = [f"device='{t.device}'", f"size={tuple(t.shape)}"]
+    if dt is not _dt.get_default_dtype():
+        extras.append(f"dtype={dt}")
+    _grad_extras(t, extras)
+    return _add_suffixes(prefix + "...", extras, len(prefix))

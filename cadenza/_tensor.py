@@ -103,7 +103,7 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
 
     def __reduce_ex__(self, protocol):
         # For copy/deepcopy and multiprocessing; checkpoints never use pickle (see cadenza.io).
-        return (_rebuild_tensor, (self.__class__, np.array(self._host()), self._requires_grad))
+        return (_rebuild_tensor, (self.__class__, self._pickled(), self._requires_grad))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:

@@ -12,7 +12,8 @@ from . import dtypes as _dt
 from ._dispatch import state as _grad_state
 from ._repr import tensor_repr
 from .backend import backend_of_array
-from .device import device as _device, _CPU
+from .backend.meta import MetaArray, NO_DATA
+from .device import device as _device, _CPU, _META
 
 _new = object.__new__
 
@@ -46,6 +47,7 @@ class InferenceVersion(list):
         list.__setitem__(self, i, v)
 
 
+META_ITEM = "Tensor.item() cannot be called on meta tensors"
 INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed."
                      "You can make a clone to get a normal tensor before doing inplace update."
                      "See https://github.com/pytorch/rfcs/pull/17 for more details.")
@@ -131,7 +133,14 @@ class TensorBase:
     def device(self):
         if type(self._data) is np.ndarray:
             return _CPU
+        if type(self._data) is MetaArray:
+            return _META
         return _device("cuda", int(self._data.device.id))
+
+    @property
+    def is_meta(self) -> bool:
+        """Whether this is a meta tensor (``device='meta'``: a shape and a dtype, no data)."""
+        return type(self._data) is MetaArray
 
     @property
     def is_cuda(self) -> bool:
@@ -167,13 +176,18 @@ class TensorBase:
         return int(self._data.nbytes)
 
     def stride(self, dim=None):
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        if type(self._data) is MetaArray:   # no storage: the strides of a contiguous tensor
+            st = _contiguous_strides(self._data.shape)
+        else:
+            st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[_norm_dim(dim, self._data.ndim, "stride")]
 
     def is_contiguous(self, memory_format=None) -> bool:
         """Row-major contiguous; with ``channels_last`` (``channels_last_3d``), contiguous in
         the order N, H, W, C (N, D, H, W, C) of a 4-d (5-d) tensor."""
         order = _CHANNELS_LAST.get(getattr(memory_format, "name", None))
+        if type(self._data) is MetaArray:
+            return order is None
         if order is None:
             return bool(self._data.flags["C_CONTIGUOUS"])
         return self._data.ndim == len(order) and \
@@ -186,6 +200,8 @@ class TensorBase:
         return self._data.dtype.kind == "c"
 
     def data_ptr(self) -> int:
+        if type(self._data) is MetaArray:
+            return 0
         return int(self._data.__array_interface__["data"][0])
 
     @property
@@ -268,6 +284,8 @@ class TensorBase:
         a = self._data
         if a.size != 1:
             raise RuntimeError(f"a Tensor with {a.size} elements cannot be converted to Scalar")
+        if type(a) is MetaArray:
+            raise RuntimeError(META_ITEM)
         k = a.dtype.kind
         if k == "f" or a.dtype.name == "bfloat16":
             return float(a.reshape(()))
@@ -292,15 +310,21 @@ class TensorBase:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
         if type(self._data) is not np.ndarray:
-            if not force:
+            if not force or type(self._data) is MetaArray:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
                                 "Use Tensor.cpu() to copy the tensor to host memory first.")
             return self._host()
         return self._data
 
     def _host(self):
+        """The values as a NumPy array (copied from a device; a meta tensor has none)."""
         a = self._data
         return a if type(a) is np.ndarray else backend_of_array(a).to_numpy(a)
+
+    def _pickled(self):
+        """The array a pickle of this tensor holds: a host copy (a meta tensor's own array,
+        which pickles as shape and dtype)."""
+        return self._data if type(self._data) is MetaArray else np.array(self._host())
 
     def __array__(self, dtype=None, copy=None):
         if _grad_state.tracer is not None:
@@ -325,6 +349,8 @@ class TensorBase:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
                                "ambiguous")
+        if type(self._data) is MetaArray:
+            raise RuntimeError(META_ITEM)
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:
@@ -339,6 +365,8 @@ class TensorBase:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
+        if type(self._data) is MetaArray:
+            raise RuntimeError(META_ITEM)
         return int(self._data.reshape(()))
 
     def __complex__(self):
@@ -389,6 +417,14 @@ sparse_coo = None
 def set_sparse_constructor(fn) -> None:
     global sparse_coo
     sparse_coo = fn
+
+
+def _contiguous_strides(shape) -> tuple:
+    st, n = [], 1
+    for s in reversed(shape):
+        st.append(n)
+        n *= max(s, 1)
+    return tuple(reversed(st))
 
 
 def _norm_dim(dim, ndim, op="dim"):

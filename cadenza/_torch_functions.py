@@ -15,6 +15,9 @@ from . import _creation
 from . import dtypes as _dt
 from . import ops as _ops
 from .backend import xp_of
+from .device import get_default_device  # noqa: F401 (torch.get_default_device)
+from .device import set_default_device as _set_default_device
+from .backend import cuda as _cuda
 from .device import device as _device
 from ._tensor_base import TensorBase
 from .ops.decomp import eig, symeig, solve, lstsq, matrix_rank  # noqa: F401 (torch's names)
@@ -615,22 +618,15 @@ def set_flush_denormal(mode: builtins.bool) -> builtins.bool:
     return not mode
 
 
-_default_device = [_device("cpu")]
-
-
-def get_default_device():
-    return _default_device[0]
-
-
 def set_default_device(device) -> None:
-    """Cadenza creates tensors on the CPU by default; 'cpu' (or None) is accepted, another
-    device cannot become the default."""
-    d = _device("cpu") if device is None else _device(device)
-    if d.type != "cpu":
-        raise RuntimeError(f"set_default_device: Cadenza creates tensors on the CPU by "
-                           f"default; move them with .to('{d.type}') instead of making {d} "
-                           f"the default device")
-    _default_device[0] = d
+    """torch.set_default_device: the device factory functions create tensors on when given
+    none ('cpu', 'meta', 'cuda' where CUDA is available; None restores the CPU)."""
+    d = None if device is None else _device(device)
+    if d is not None and d.type == "cuda":
+        if not _cuda.is_available():
+            raise RuntimeError(f"set_default_device: CUDA is not available, {d} cannot be "
+                               "the default device")
+    _set_default_device(d)
 
 
 def set_default_tensor_type(t) -> None:

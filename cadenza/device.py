@@ -1,4 +1,6 @@
-"""cadenza.device: where a tensor lives ('cpu', 'cuda', 'cuda:0')."""
+"""cadenza.device: where a tensor lives ('cpu', 'cuda', 'cuda:0', 'meta'), and the default
+device factory functions create tensors on when given none (``set_default_device``, or a
+device used as a context manager: ``with cadenza.device('meta'): model = Net()``)."""
 from __future__ import annotations
 
 
@@ -48,13 +50,34 @@ class device:
         return (device, (str(self),))
 
     def __enter__(self):
+        """Make this the default device of factory functions until the block ends (blocks
+        nest; each restores the default it found)."""
+        _entered.append(_default[0])
+        _default[0] = None if self.type == "cpu" and not self.index else self
         return self
 
     def __exit__(self, *exc):
+        _default[0] = _entered.pop()
         return False
 
 
 _CPU = device("cpu")
+_META = device("meta")
+# the default device of factory functions: None for the CPU (the hot case: one load and a
+# test), else the device; _entered: the defaults that ``with device(...)`` blocks replaced
+_default: list = [None]
+_entered: list = []
+
+
+def get_default_device() -> device:
+    """torch.get_default_device."""
+    return _default[0] or _CPU
+
+
+def set_default_device(d) -> None:
+    """torch.set_default_device: ``None`` or 'cpu' restores the CPU."""
+    d = None if d is None else as_device(d)
+    _default[0] = None if d is None or (d.type == "cpu" and not d.index) else d
 
 
 def as_device(d) -> device:

@@ -59,7 +59,7 @@ def cholesky(A, *, upper=False, out=None):
 
 
 def _info_zeros(A):
-    return zeros(*A.shape[:-2], dtype=int32)
+    return zeros(*A.shape[:-2], dtype=int32, device=A.device)
 
 
 def _ex_call(name, fn, A, check_errors):

@@ -37,7 +37,7 @@ LAYERS = [
                  "cadenza.accelerator", "cadenza.backends",
                  "cadenza.backends.*", "cadenza._legacy", "cadenza.sparse",
                  "cadenza._torch_functions", "cadenza.func", "cadenza.testing",
-                 "cadenza.version"]),
+                 "cadenza.version", "cadenza.cpu", "cadenza.cpu.*", "cadenza._torch_extras"]),
     ("graph", ["cadenza.graph", "cadenza.graph.*"]),
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*", "cadenza.jit", "cadenza._dynamo"]),

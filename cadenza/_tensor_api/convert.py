@@ -113,10 +113,12 @@ class ConvertMethods:
     new_empty = _new_like(empty)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad,
+                    device=device if device is not None else self.device)
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad,
+                      device=device if device is not None else self.device)
 
     def softmax(self, dim, dtype=None):
         return F.softmax(self, dim, dtype=dtype)

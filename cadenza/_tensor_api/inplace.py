@@ -28,6 +28,19 @@ def _fill_random(self, arr):
     return self
 
 
+def _no_draw_on_meta(method):
+    """A random fill that on a meta tensor (no values) draws nothing, as in torch."""
+    def fill(self, *args, **kwargs):
+        if self.is_meta:
+            check_inplace(self, method.__name__)
+            self._vc[0] += 1
+            return self
+        return method(self, *args, **kwargs)
+    fill.__name__ = fill.__qualname__ = method.__name__
+    fill.__doc__ = method.__doc__
+    return fill
+
+
 def _inplace_operator(method):
     """``x op= y`` through the in-place method (a NumPy array operand becomes a tensor)."""
     def iop(self, other):
@@ -70,30 +83,38 @@ class InplaceMethods:
         return O.matmul(self, other)
 
     # random fills (draw from ``generator`` or the default generator)
+    @_no_draw_on_meta
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         return _fill_random(self, _rng(generator).uniform(a, b, self._data.shape))
 
+    @_no_draw_on_meta
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         return _fill_random(self, _rng(generator).normal(mean, std, self._data.shape))
 
+    @_no_draw_on_meta
     def bernoulli_(self, p=0.5, *, generator=None):
         pp = p._data if isinstance(p, TensorBase) else p
         return _fill_random(self, (_rng(generator).random(self._data.shape) < pp))
 
+    @_no_draw_on_meta
     def exponential_(self, lambd=1.0, *, generator=None):
         return _fill_random(self, _rng(generator).exponential(1.0 / lambd, self._data.shape))
 
+    @_no_draw_on_meta
     def random_(self, from_=0, to=None, *, generator=None):
         if to is None:
             from_, to = 0, from_ if from_ else (1 << 24)
         return _fill_random(self, _rng(generator).integers(from_, to, self._data.shape))
 
+    @_no_draw_on_meta
     def geometric_(self, p, *, generator=None):
         return _fill_random(self, _rng(generator).geometric(p, self._data.shape))
 
+    @_no_draw_on_meta
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         return _fill_random(self, _rng(generator).lognormal(mean, std, self._data.shape))
 
+    @_no_draw_on_meta
     def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
         return _fill_random(self, median + sigma * _rng(generator).standard_cauchy(
             self._data.shape))

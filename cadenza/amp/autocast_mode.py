@@ -7,6 +7,7 @@ device type, so ``custom_fwd(cast_inputs=...)`` casts as PyTorch's does."""
 from __future__ import annotations
 
 import functools
+import warnings
 
 from .. import dtypes as _dt
 from .._dispatch import state as _state
@@ -153,3 +154,22 @@ def get_autocast_cpu_dtype():
 
 def get_autocast_gpu_dtype():
     return get_autocast_dtype("cuda")
+
+
+def device_autocast(device_type: str):
+    """The class of ``torch.<device_type>.amp.autocast(args...)``, the deprecated spelling of
+    ``torch.amp.autocast(device_type, args...)`` (with torch's FutureWarning)."""
+    class autocast_(autocast):
+        def __init__(self, enabled=True, dtype=None, cache_enabled=True):
+            warnings.warn(f"`torch.{device_type}.amp.autocast(args...)` is deprecated. Please "
+                          f"use `torch.amp.autocast('{device_type}', args...)` instead.",
+                          FutureWarning, stacklevel=2)
+            super().__init__(device_type, dtype=dtype, enabled=enabled,
+                             cache_enabled=cache_enabled)
+
+        def clone(self):
+            return autocast(device_type, self.dtype, self.enabled, self.cache_enabled)
+    autocast_.__name__ = autocast_.__qualname__ = "autocast"
+    autocast_.__doc__ = (f"``torch.{device_type}.amp.autocast(args...)``: "
+                         f"``torch.amp.autocast('{device_type}', args...)``.")
+    return autocast_

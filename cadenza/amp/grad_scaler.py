@@ -2,6 +2,8 @@
 as torch does."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from enum import Enum
@@ -89,3 +91,19 @@ class GradScaler:
         if state:
             self._scale = state["scale"]
             self._growth_tracker = state.get("_growth_tracker", 0)
+
+
+def device_grad_scaler(device_type: str):
+    """The class of ``torch.<device_type>.amp.GradScaler(args...)``, the deprecated spelling
+    of ``torch.amp.GradScaler(device_type, args...)`` (with torch's FutureWarning)."""
+    class GradScaler_(GradScaler):
+        def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                     growth_interval=2000, enabled=True):
+            warnings.warn(f"`torch.{device_type}.amp.GradScaler(args...)` is deprecated. "
+                          f"Please use `torch.amp.GradScaler('{device_type}', args...)` "
+                          "instead.", FutureWarning, stacklevel=2)
+            super().__init__(device_type, init_scale=init_scale, growth_factor=growth_factor,
+                             backoff_factor=backoff_factor, growth_interval=growth_interval,
+                             enabled=enabled)
+    GradScaler_.__name__ = GradScaler_.__qualname__ = "GradScaler"
+    return GradScaler_

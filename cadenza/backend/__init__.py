@@ -6,12 +6,17 @@ import numpy as np
 
 from . import cpu
 from . import cuda
+from . import meta
 from ..errors import DeviceError
 
 
 def backend_of_array(arr):
     """The backend module owning ``arr`` (CPU for NumPy arrays)."""
-    if type(arr) is np.ndarray or isinstance(arr, (np.ndarray, np.generic)):
+    if type(arr) is np.ndarray:
+        return cpu
+    if type(arr) is meta.MetaArray:
+        return meta
+    if isinstance(arr, (np.ndarray, np.generic)):
         return cpu
     if cuda.owns(arr):
         return cuda
@@ -29,4 +34,7 @@ def backend_for_device(dev):
         return cpu
     if dev.type == "cuda":
         return cuda
-    raise DeviceError(f"cadenza: unknown device type {dev.type!r}; expected 'cpu' or 'cuda'")
+    if dev.type == "meta":
+        return meta
+    raise DeviceError(f"cadenza: unknown device type {dev.type!r}; expected 'cpu', 'cuda' or "
+                      "'meta'")

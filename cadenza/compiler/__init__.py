@@ -19,7 +19,7 @@ from __future__ import annotations
 import types
 
 from .._dispatch import stateful_kind
-from .compiled import STATS, CompiledFunction, CompiledModule
+from .compiled import STATS, CompiledFunction, CompiledModule, OptimizedModule
 from ..autograd.grad_mode import state
 from ..codegen.executor import STATS as KSTATS
 
@@ -119,5 +119,5 @@ dynamo_config = types.SimpleNamespace(
 
 
 __all__ = ["compile", "stats", "reset_stats", "is_compiling", "CompiledFunction",
-           "CompiledModule", "is_dynamo_compiling", "disable", "allow_in_graph",
+           "CompiledModule", "OptimizedModule", "is_dynamo_compiling", "disable", "allow_in_graph",
            "assume_constant_result", "reset", "dynamo_config"]

@@ -21,9 +21,11 @@ from ..graph.trace import Lifted, Tracer, _root
 from . import autograd_bridge as AB
 from ..errors import TraceError
 from . import guards as G
+import copy
 import inspect
 from operator import attrgetter, is_
 from ..codegen import make_runner
+from ..nn.modules.module import Module
 
 STATS = {"compiles": 0, "cache_hits": 0, "eager_fallbacks": 0, "recompiles": 0, "warmups": 0}
 MAX_CACHE = 8
@@ -477,14 +479,23 @@ def _arg_names(fn, args, kwargs, paths):
     return names
 
 
-class CompiledModule:
-    """``cadenza.compile(module)``: calls go through the compiled graph; everything else
-    (parameters, ``train()``, ``state_dict()``) is the same Module object's, shared."""
+class OptimizedModule(Module):
+    """``cadenza.compile(module)``, torch's ``OptimizedModule``: a Module whose one child is
+    the original, ``_orig_mod``, so ``state_dict()``/``named_parameters()`` keys carry the
+    ``_orig_mod.`` prefix and ``load_state_dict`` expects it, ``train()``/``eval()``/``to()``
+    reach the original, and calls go through the compiled graph. Other attributes are the
+    original module's (read and written there, as torch does)."""
+
+    _own = frozenset({"_compiled", "_compile_options", "training"})
 
     def __init__(self, module, **options):
-        object.__setattr__(self, "_orig_mod", module)
-        object.__setattr__(self, "_compiled", CompiledFunction(
-            module.__call__, name=type(module).__name__, **options))
+        super().__init__()
+        self._modules["_orig_mod"] = module
+        d = self.__dict__
+        d["training"] = module.training
+        d["_compile_options"] = options
+        d["_compiled"] = CompiledFunction(module.__call__, name=type(module).__name__,
+                                          **options)
 
     module = property(lambda self: self._orig_mod)
     graph = property(lambda self: self._compiled.graph)
@@ -493,14 +504,41 @@ class CompiledModule:
     def to_dot(self) -> str:
         return self._compiled.to_dot()
 
-    def __call__(self, *args, **kwargs):
+    def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)
 
+    def __call__(self, *args, **kwargs):
+        if not self._has_hooks():
+            return self._compiled(*args, **kwargs)
+        return Module.__call__(self, *args, **kwargs)
+
+    def _has_hooks(self):
+        d = self.__dict__
+        return d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or \
+            d["_backward_pre_hooks"]
+
     def __getattr__(self, name):
-        return getattr(self._orig_mod, name)
+        d = self.__dict__
+        if name == "_orig_mod":
+            return d["_modules"]["_orig_mod"]
+        if "_modules" not in d:
+            raise AttributeError(name)
+        return getattr(d["_modules"]["_orig_mod"], name)
 
     def __setattr__(self, name, value):
-        setattr(self._orig_mod, name, value)
+        if name in self._own or hasattr(type(self), name):
+            Module.__setattr__(self, name, value)
+        else:
+            setattr(self._orig_mod, name, value)
+
+    def __delattr__(self, name):
+        delattr(self._orig_mod, name)
+
+    def __deepcopy__(self, memo):
+        return OptimizedModule(copy.deepcopy(self._orig_mod, memo), **self._compile_options)
+
+    def __reduce__(self):    # pickles as the original module, compiled again when loaded
+        return (_compiled_module, (self._orig_mod, self._compile_options))
 
     # containers (Sequential, ModuleList) index and iterate as the module does
     def __getitem__(self, i):
@@ -512,5 +550,12 @@ class CompiledModule:
     def __iter__(self):
         return iter(self._orig_mod)
 
-    def __repr__(self) -> str:
-        return f"CompiledModule({self._orig_mod!r})"
+    def _get_name(self) -> str:
+        return "OptimizedModule"
+
+
+CompiledModule = OptimizedModule
+
+
+def _compiled_module(module, options):
+    return OptimizedModule(module, **options)

@@ -40,9 +40,9 @@ class Dataset:
 
 
 class IterableDataset(Dataset):
-    """A stream of samples: subclasses define ``__iter__``. Use ``get_worker_info()`` inside
-    ``__iter__`` to shard across workers (Cadenza serves iterable datasets in the main thread,
-    where it returns None, so one copy of the stream is read).
+    """A stream of samples: subclasses define ``__iter__``. With ``num_workers > 0`` every
+    worker process iterates its own copy, as in torch: use ``get_worker_info()`` inside
+    ``__iter__`` to shard the stream across workers (it returns None in the main process).
 
     >>> class Count(IterableDataset):
     ...     def __iter__(self): return iter(range(3))

@@ -103,7 +103,8 @@ def _max_pool2d(x, k, s, p, d, ceil_mode, return_indices, op):
     ki, kj = a // k[1], a % k[1]
     rows = np.arange(oh).reshape(oh, 1) * s[0] - p[0] + ki * d[0]
     cols_ = np.arange(ow).reshape(1, ow) * s[1] - p[1] + kj * d[1]
-    return out, _make(rows * W + cols_)
+    ind = _make(rows * W + cols_)
+    return out, (ind.to("meta") if x.is_meta else ind)   # (the values of a meta x are none)
 
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):

@@ -26,7 +26,8 @@ import types
 import numpy as np
 
 from .._creation import from_numpy
-from .._tensor import Size, Tensor
+from ..backend.meta import meta_array
+from .._tensor import Size, Tensor, _make
 from ..device import as_device, device
 from ..dtypes import dtype as _dtype, to_dtype
 from ..nn.parameter import Parameter
@@ -197,13 +198,18 @@ class _Encoder:
 
     def tensor(self, t, path: str):
         name = self.by_id.get(id(t))
+        meta = isinstance(t, Tensor) and t.is_meta
         if name is None:
-            arr = np.asarray(t.detach() if isinstance(t, Tensor) else t)
+            # a meta tensor has no values: an empty array of its dtype, its shape in the node
+            arr = np.empty((0,), t._data.dtype) if meta else \
+                np.asarray(t.detach() if isinstance(t, Tensor) else t)
             name = self._unique(path)
             self.by_id[id(t)] = name
             self.keep.append(t)
             self.named.append((name, arr))
         node = {"type": "tensor", "name": name}
+        if meta:
+            node["meta_shape"] = [int(s) for s in t.shape]
         if isinstance(t, Tensor):
             if t.requires_grad:
                 node["requires_grad"] = True
@@ -385,7 +391,13 @@ class _Decoder:
         t = self.made.get(name)
         if t is not None:
             return t
-        t = _map_tensor(from_numpy(self.arrays[name]), self.map_location)
+        shape = node.get("meta_shape")
+        if shape is not None:
+            if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
+                self.fail(f"meta tensor node with shape {shape!r:.80}")
+            t = _make(meta_array(shape, self.arrays[name].dtype))
+        else:
+            t = _map_tensor(from_numpy(self.arrays[name]), self.map_location)
         rg = bool(node.get("requires_grad")) and t.is_floating_point()
         if node.get("parameter"):
             t = Parameter(t, requires_grad=rg)

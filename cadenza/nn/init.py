@@ -67,16 +67,24 @@ def _sample(make, generator=None) -> Tensor:
     return _make(np.asarray(make(_rng(generator)), dtype=np.float64))
 
 
+def _fill_sample(tensor: Tensor, make, generator) -> Tensor:
+    """``tensor`` filled with ``_sample(make)``; a meta tensor (no values) draws nothing, as
+    torch leaves the generator untouched there."""
+    if tensor.is_meta:
+        return tensor
+    return _fill(tensor, _sample(make, generator=generator))
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
     shape = tuple(tensor.shape)
-    return _fill(tensor, _sample(lambda g: g.uniform(a, b, shape), generator=generator))
+    return _fill_sample(tensor, lambda g: g.uniform(a, b, shape), generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
     shape = tuple(tensor.shape)
-    return _fill(tensor, _sample(lambda g: g.normal(mean, std, shape), generator=generator))
+    return _fill_sample(tensor, lambda g: g.normal(mean, std, shape), generator)
 
 
 def _trunc_normal(tensor, mean, std, a, b, generator):
@@ -94,7 +102,7 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
     def make(g):
         u = g.uniform(2 * lo - 1, 2 * hi - 1, shape)
         return np.clip(_erfinv(u, precise) * std * math.sqrt(2.0) + mean, a, b)
-    return _fill(tensor, _sample(make, generator=generator))
+    return _fill_sample(tensor, make, generator)
 
 
 def _erfinv(y, precise):
@@ -235,7 +243,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         if rows < cols:
             q = q.T
         return (gain * q).reshape(shape)
-    return _fill(tensor, _sample(make, generator=generator))
+    return _fill_sample(tensor, make, generator)
 
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
@@ -250,7 +258,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         for c in range(cols):
             arr[g.permutation(rows)[:nz], c] = 0
         return arr
-    return _fill(tensor, _sample(make, generator=generator))
+    return _fill_sample(tensor, make, generator)
 
 
 # old non-underscore aliases (deprecated in PyTorch, still found in older code)

@@ -60,7 +60,7 @@ class Parameter(Tensor):
         return new
 
     def __reduce_ex__(self, protocol):
-        return (Parameter, (_make(np.array(self._host())), self._requires_grad))
+        return (Parameter, (_make(self._pickled()), self._requires_grad))
 
 
 class Buffer(Tensor):

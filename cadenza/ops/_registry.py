@@ -34,6 +34,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
 from ..backend import xp_of
 from ..backend.cpu import FP_QUIET, fp_state
+from ..backend.meta import MetaArray, meta_array, to_meta
 
 REGISTRY: dict[str, type] = {}
 _REQUIRED = ("name", "kind", "forward", "onnx")
@@ -103,6 +104,12 @@ class Op:
     # C function forward computes on two float arrays of one dtype (``operator.mul``), which
     # the operators' number path (number_dunder) calls directly; False elsewhere
     array_scalars = False
+    # --- meta tensors (device='meta': shapes and dtypes, no data; see _meta_run): None runs
+    # forward on zero-stride stand-ins (elementwise ops on 0-d ones); a function
+    # meta(*arrays, **attrs) -> (arrays, attrs) gives operands of a cheaper forward with the
+    # same output shape and dtype (a GEMM's contraction cut to length 1); False: the output's
+    # shape depends on the values (nonzero), so meta tensors raise NotImplementedError
+    meta = None
     _plan = (None,)      # set by _plan_of
 
 
@@ -377,6 +384,9 @@ def _run(op, args, attrs):
         arrs = _floatify(args, arrs)
     xp = np
     if not on_host:
+        for x in arrs:
+            if type(x) is MetaArray:
+                return _meta_run(op, args, arrs, attrs, req)
         xp, arrs, attrs = _to_device_arrays(arrs, attrs)
     loud = fp_errors and _fp_get() is not FP_QUIET  # inf/nan silent, as in PyTorch
     if loud:
@@ -388,7 +398,8 @@ def _run(op, args, attrs):
     finally:
         if loud:
             fp_state.reset(token)
-    if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
+    if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__") and \
+            type(out) is not MetaArray:   # (to_device to 'meta')
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
     t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
     t._data = out
@@ -404,6 +415,80 @@ def _run(op, args, attrs):
     if req and differentiable and _state.grad_enabled:
         _record(op, t, args, attrs, saves_in, saves_out, needs_saved)
     return t
+
+
+def _meta_run(op, args, arrs, attrs, req):
+    """``_run`` with a meta operand: the output's shape and dtype without computing values.
+    An elementwise op runs on 0-d stand-ins of its operands (the dtype) and broadcasts their
+    shapes; any other runs its forward (or the cheaper one its ``meta`` field gives) on the
+    zero-stride meta arrays (NumPy's view functions cost nothing on them) and keeps its
+    output's shapes and dtypes. Meta wins over host operands (internal constants)."""
+    _no_values(op, attrs)
+    out = None
+    if op.kind == "elementwise" and not any(isinstance(v, np.ndarray) for v in attrs.values()):
+        try:
+            shape = np.broadcast_shapes(*[x.shape for x in arrs if isinstance(x, np.ndarray)])
+            out = forward_quiet(op.forward, [np.ones((), x.dtype) if isinstance(
+                x, np.ndarray) else x for x in arrs], attrs)
+            out = to_meta(np.broadcast_to(np.asarray(out), shape)) if not isinstance(
+                out, tuple) else tuple(to_meta(np.broadcast_to(np.asarray(o), shape))
+                                       for o in out)
+        except Exception:   # shapes that do not broadcast, an unusual forward: the full run
+            out = None
+    if out is None:
+        run_arrs, run_attrs = (arrs, attrs) if op.meta is None else op.meta(*arrs, **attrs)
+        try:
+            out = forward_quiet(op.forward, run_arrs, run_attrs)
+        except (ValueError, IndexError, TypeError) as e:
+            raise _explain(op, args, attrs, e) from None
+        except RuntimeError:
+            # a check of the values (a singular or indefinite matrix: the stand-ins are
+            # zeros): once more with identity matrices, which every such check accepts
+            try:
+                out = forward_quiet(op.forward, [_eyes(x) for x in run_arrs], run_attrs)
+            except Exception:
+                out = None
+            if out is None:
+                raise
+        out = to_meta(out if not isinstance(out, np.generic) else np.asarray(out))
+    t = _tb._make(out)
+    if op.view and isinstance(args[0], Tensor):
+        t._vc = args[0]._vc
+        link_view(t, args[0])
+    if req and op.differentiable and _state.grad_enabled:
+        plan = op._plan if op._plan[0] is op else _plan_of(op)
+        _record(op, t, args, attrs, plan[7], plan[8], plan[9])
+    return t
+
+
+def _eyes(x):
+    """A float meta array whose last two dims are square as a stack of identity matrices (a
+    stand-in that passes a factorization's value checks); other operands as they are."""
+    if type(x) is not MetaArray or x.ndim < 2 or x.shape[-1] != x.shape[-2] or \
+            x.dtype.kind not in "fc":
+        return x
+    return np.broadcast_to(np.eye(x.shape[-1], dtype=x.dtype), x.shape)
+
+
+def _no_values(op, attrs):
+    """Refuse meta operands where the output's shape depends on the values (nonzero, a
+    boolean mask), with torch's NotImplementedError."""
+    masks = [v for v in attrs.values() if type(v) is MetaArray and v.dtype == np.bool_] + [
+        i for v in attrs.values() if type(v) is tuple for i in v
+        if type(i) is MetaArray and i.dtype == np.bool_]
+    if op.meta is False or masks:
+        raise NotImplementedError(
+            f"{op.name}: the output's shape depends on the values of a meta tensor (a meta "
+            "tensor has none); torch's meta kernels do not implement it either")
+
+
+def forward_quiet(forward, arrs, attrs):
+    """``forward(np, *arrs, **attrs)`` with NumPy's floating-point errors silent."""
+    token = fp_state.set(FP_QUIET)
+    try:
+        return forward(np, *arrs, **attrs)
+    finally:
+        fp_state.reset(token)
 
 
 def number_dunder(op, general):

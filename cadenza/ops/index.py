@@ -668,6 +668,9 @@ def _created_array(a):
 
 
 def _data_dependent(t, name):
+    if t.is_meta:
+        raise NotImplementedError(f"{name}: the output's shape depends on the values of a "
+                                  "meta tensor (a meta tensor has none)")
     if _state.tracer is not None and not _state.tracer.is_const(t):
         _state.tracer.fail(f"compile: {name} has a data-dependent output shape ({user_line()}); "
                           "compute it outside the compiled function or use a fixed-size mask "

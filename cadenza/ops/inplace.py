@@ -7,6 +7,7 @@ import numpy as np
 
 from .._dispatch import state
 from ..backend.cpu import FP_QUIET, fp_state
+from ..backend.meta import MetaArray
 from .._tensor_base import INFERENCE_INPLACE, InferenceVersion, TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
 from .._creation import aten_name, full, tensor
@@ -60,8 +61,10 @@ def commit_inplace(self, out):
     if state.tracer is not None:
         state.tracer.commit(self, out)
     try:
-        np.copyto(self._data, src, casting="unsafe") if type(self._data) is np.ndarray \
-            else self._data.__setitem__(Ellipsis, src)
+        if type(self._data) is np.ndarray:
+            np.copyto(self._data, src, casting="unsafe")
+        elif type(self._data) is not MetaArray:    # a meta tensor has no values to write
+            self._data.__setitem__(Ellipsis, src)
     except ValueError as e:
         if "read-only" in str(e):
             raise read_only_write_error(self._data) from None
@@ -253,7 +256,9 @@ def fill_(self, value):
         return commit_inplace(self, self * 0 + value)
     if state.tracer is not None:  # a recorded constant, not a raw write
         return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
-    if type(self._data) is not np.ndarray or self._data.flags.writeable:
+    if type(self._data) is MetaArray:
+        pass   # no values to write
+    elif type(self._data) is not np.ndarray or self._data.flags.writeable:
         try:
             self._data[...] = value
         except OverflowError:   # NumPy 2 refuses uint8 <- -1.5 with OverflowError; torch:
@@ -288,8 +293,11 @@ def copy_(self, src, non_blocking=False):
                              f"{fmt_shape(self.shape)}") from None
         return commit_inplace(self, out)
     try:
-        np.copyto(self._data, np.broadcast_to(np.asarray(src._host()), self._data.shape),
-                  casting="unsafe")
+        if type(self._data) is MetaArray:    # no values to write; the shapes must agree
+            np.broadcast_to(src._data, self._data.shape)
+        else:
+            np.copyto(self._data, np.broadcast_to(np.asarray(src._host()), self._data.shape),
+                      casting="unsafe")
     except ValueError:
         raise ShapeError(f"copy_: expected src {fmt_shape(src.shape)} to broadcast to "
                          f"{fmt_shape(self.shape)}") from None

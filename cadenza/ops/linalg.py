@@ -77,6 +77,12 @@ class Matmul(Op):
     def check(a, b):
         _check_matmul("matmul", a, b)
 
+    @staticmethod
+    def meta(a, b):
+        """On meta tensors: the contraction cut to length 1 (same output shape and dtype)."""
+        _check_matmul("matmul", a, b)
+        return (a[..., :1], b[:1] if b.ndim == 1 else b[..., :1, :]), {}
+
 
 def _check_matmul(op, a, b):
     if a.ndim == 0 or b.ndim == 0:
@@ -119,6 +125,13 @@ class Linear(Op):
         else:
             mm = ctx.node("MatMul", [ctx.name(x), wt])
             ctx.node("Add", [mm, ctx.name(b)], out)
+
+    @staticmethod
+    def meta(x, w, b=None):
+        """On meta tensors: the contraction cut to length 1 (same output shape and dtype)."""
+        if x.shape[-1:] != w.shape[1:]:
+            return (x, w, b), {}   # forward raises the mismatch
+        return (x[..., :1], w[:, :1], b), {}
 
     @staticmethod
     def forward(xp, x, w, b=None):

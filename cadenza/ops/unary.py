@@ -340,6 +340,7 @@ def erfc(input):
 @register
 class Nonzero(Op):
     name, kind, onnx, saves, differentiable = "nonzero", "index", None, "none", False
+    meta = False    # how many are nonzero depends on the values
     forward = staticmethod(lambda xp, a: xp.argwhere(a).astype(np.int64))
 
 

@@ -591,6 +591,7 @@ EXCLUDED_FUNCTIONAL = {
 
 
 from cadenza import _torch_functions  # noqa: E402  (its public names are excluded below)
+from cadenza import _torch_extras  # noqa: E402  (its public names are excluded below)
 
 
 def _each(reason, names):
@@ -628,4 +629,10 @@ EXCLUDED_TOP_LEVEL = {
             "is_autocast_enabled get_autocast_dtype is_autocast_cpu_enabled "
             "get_autocast_cpu_dtype get_autocast_gpu_dtype"),
     **_each("a function transform, not an op (tests/compat/test_func.py)", "vmap"),
+    # cadenza._torch_extras: the recurrent cells are nn's cells (the lstm_cell/gru_cell
+    # primitives and linear have entries), the rest are device/setting queries, uninitialised
+    # creation, a NumPy histogram and DLPack export
+    **_each("ATen's recurrent cells over ops with entries, device and setting queries, "
+            "histogramdd, empty_permuted, to_dlpack (tests/compat/test_torch_extras.py)",
+            " ".join(_torch_extras.__all__)),
 }

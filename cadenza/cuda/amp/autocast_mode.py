@@ -10,17 +10,7 @@ from ...amp import autocast_mode as _amp
 __all__ = ["autocast", "custom_fwd", "custom_bwd"]
 
 
-class autocast(_amp.autocast):
-    """``torch.cuda.amp.autocast(args...)``: ``torch.amp.autocast("cuda", args...)``."""
-
-    def __init__(self, enabled=True, dtype=None, cache_enabled=True):
-        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use "
-                      "`torch.amp.autocast('cuda', args...)` instead.", FutureWarning,
-                      stacklevel=2)
-        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
-
-    def clone(self):
-        return _amp.autocast("cuda", self.dtype, self.enabled, self.cache_enabled)
+autocast = _amp.device_autocast("cuda")
 
 
 def custom_fwd(fwd=None, *, cast_inputs=None):

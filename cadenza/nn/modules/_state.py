@@ -5,6 +5,7 @@ before it writes a single parameter, so a failed strict load leaves the model un
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -156,12 +157,28 @@ class StateDictMixin:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
                                + "\n\t".join(errors))
+        if not assign:
+            self._warn_meta_copies(plan)
         self._apply_plan(plan, assign)
         result = IncompatibleKeys(missing, unexpected)
         for _, mod in self.named_modules():
             for hook in mod._load_state_dict_post_hooks.values():
                 hook(mod, result)
         return result
+
+    def _warn_meta_copies(self, plan):
+        """torch's warning for values copied into meta tensors (which keep no values)."""
+        prefixes = None
+        for mod, name, cur, val in plan:
+            if name != _EXTRA and isinstance(cur, Tensor) and cur.is_meta and \
+                    isinstance(val, Tensor) and not val.is_meta:
+                if prefixes is None:
+                    prefixes = {id(m): (p + "." if p else "") for p, m in self.named_modules()}
+                warnings.warn(f"for {prefixes.get(id(mod), '')}{name}: copying from a non-meta "
+                              "parameter in the checkpoint to a meta parameter in the current "
+                              "model, which is a no-op. (Did you mean to pass `assign=True` to "
+                              "assign items in the state dictionary to their corresponding key "
+                              "in the module instead of copying them in place?)", stacklevel=3)
 
     @staticmethod
     def _apply_plan(plan, assign):

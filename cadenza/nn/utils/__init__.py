@@ -14,11 +14,12 @@ from .spectral_norm import spectral_norm, remove_spectral_norm
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn",
            "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
-           "parametrize", "parametrizations", "stateless", "prune"]
+           "parametrize", "parametrizations", "stateless", "prune", "skip_init"]
 
 # the parametrizations build on nn.modules, which itself imports nn.utils.rnn: these
 # submodules load on first use (``nn.utils.parametrizations.weight_norm``)
-_LAZY = {"parametrize": None, "parametrizations": None, "stateless": None, "prune": None}
+_LAZY = {"parametrize": None, "parametrizations": None, "stateless": None, "prune": None,
+         "skip_init": "init"}
 
 
 def __getattr__(name):

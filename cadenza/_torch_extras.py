@@ -1,0 +1,154 @@
+"""More of torch's top-level functions: device modules (``get_device_module``), the
+deterministic-algorithms switches and debug mode, ``empty_permuted``, ``histogramdd``, the
+single-step recurrent cells ATen exposes (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``,
+``rnn_relu_cell``: the cells of ``nn.LSTMCell``/``GRUCell``/``RNNCell``, one implementation)
+and ``to_dlpack``."""
+from __future__ import annotations
+
+import builtins
+import importlib
+from collections import namedtuple
+
+import numpy as np
+
+from . import _creation
+from ._tensor_base import TensorBase
+from .device import device as _device
+from .nn import functional as F
+from .nn.modules.rnn_cell import _gru_step, _lstm_step, _rnn_step
+from .utils.dlpack import to_dlpack
+
+__all__ = ["get_device_module", "use_deterministic_algorithms",
+           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
+           "set_deterministic_debug_mode", "get_deterministic_debug_mode", "empty_permuted",
+           "histogramdd", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
+           "to_dlpack"]
+
+_DEVICE_MODULES = {"cpu": "cpu", "cuda": "cuda"}
+
+
+def get_device_module(device=None):
+    """The module of ``device``'s type (``cadenza.cuda`` for 'cuda', ``cadenza.cpu`` for
+    'cpu'); without one, the current accelerator's, else ``cadenza.cpu``."""
+    if device is None:
+        cuda = importlib.import_module(f"{__package__}.cuda")
+        kind = "cuda" if cuda.is_available() else "cpu"
+    else:
+        kind = (device if isinstance(device, _device) else _device(device)).type
+    if kind not in _DEVICE_MODULES:
+        raise RuntimeError(f"Device '{kind}' does not have a corresponding module registered "
+                           "as 'torch.{kind}'.")
+    return importlib.import_module(f"{__package__}.{_DEVICE_MODULES[kind]}")
+
+
+# (deterministic algorithms requested, warn only): Cadenza's CPU kernels are deterministic
+# already, so the switches are recorded for the queries and the debug mode only
+_deterministic = [False, False]
+
+
+def use_deterministic_algorithms(mode: builtins.bool, *, warn_only: builtins.bool = False
+                                 ) -> None:
+    """Recorded for the ``are_...``/``is_...``/debug-mode queries (Cadenza's CPU kernels are
+    deterministic already)."""
+    _deterministic[:] = [builtins.bool(mode), builtins.bool(mode) and builtins.bool(warn_only)]
+
+
+def are_deterministic_algorithms_enabled() -> builtins.bool:
+    return _deterministic[0]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> builtins.bool:
+    return _deterministic[1]
+
+
+_DEBUG_MODES = {"default": 0, "warn": 1, "error": 2}
+
+
+def set_deterministic_debug_mode(debug_mode) -> None:
+    """0/'default' (off), 1/'warn' (deterministic, warn only), 2/'error' (deterministic)."""
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError("invalid value of debug_mode, expected one of `default`, "
+                               f"`warn`, `error`, but got {debug_mode}")
+        debug_mode = _DEBUG_MODES[debug_mode]
+    elif not isinstance(debug_mode, builtins.int) or isinstance(debug_mode, builtins.bool):
+        raise TypeError(f"debug_mode must be str or int, but got {type(debug_mode)}")
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected 0, 1, or 2, but got "
+                           f"{debug_mode}")
+    use_deterministic_algorithms(debug_mode > 0, warn_only=debug_mode == 1)
+
+
+def get_deterministic_debug_mode() -> builtins.int:
+    if not _deterministic[0]:
+        return 0
+    return 1 if _deterministic[1] else 2
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad=False, pin_memory=False):
+    """An uninitialised tensor of shape ``size`` whose dims lie in memory in the order
+    ``physical_layout`` (``(0, 2, 3, 1)``: channels last), as torch.empty_permuted."""
+    size, order = tuple(size), tuple(physical_layout)
+    if sorted(order) != list(builtins.range(len(size))):
+        raise RuntimeError(f"empty_permuted: physical_layout {list(order)} is not a "
+                           f"permutation of the {len(size)} dims of size {list(size)}")
+    phys = _creation.empty(tuple(size[d] for d in order), dtype=dtype, device=device)
+    out = phys.permute(tuple(int(i) for i in np.argsort(order)))
+    if requires_grad:
+        out = out.detach().requires_grad_()
+    return out
+
+
+_histogramdd = namedtuple("histogramdd", ["hist", "bin_edges"])
+
+
+def histogramdd(input, bins=10, *, range=None, weight=None, density=False):
+    """The histogram of the points ``input[..., D]`` over D dims (torch.histogramdd): ``bins``
+    an int, one int per dim, or one tensor of bin edges per dim; ``range`` the flat
+    ``[min0, max0, min1, max1, ...]`` (default: each dim's min and max)."""
+    if not input.is_floating_point():
+        raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the "
+                           f"same dtype, but got input {input.dtype}")
+    pts = input._host().reshape(-1, input.shape[-1])
+    d = pts.shape[1]
+    np_dt = pts.dtype
+    if isinstance(bins, (builtins.list, builtins.tuple)) and bins and \
+            isinstance(bins[0], TensorBase):
+        edges = [b._host() for b in bins]
+    else:
+        counts = [builtins.int(bins)] * d if isinstance(bins, (builtins.int, np.integer)) \
+            else [builtins.int(b) for b in bins]
+        if range is not None:
+            lims = [(builtins.float(range[2 * i]), builtins.float(range[2 * i + 1]))
+                    for i in builtins.range(d)]
+        else:
+            lims = [(builtins.float(pts[:, i].min()), builtins.float(pts[:, i].max()))
+                    if len(pts) else (0.0, 1.0) for i in builtins.range(d)]
+        edges = [np.linspace(lo, hi, n + 1, dtype=np_dt) for (lo, hi), n in zip(lims, counts)]
+    w = None if weight is None else weight._host().reshape(-1)
+    hist, _ = np.histogramdd(pts, bins=edges, weights=w, density=density)
+    return _histogramdd(_creation.tensor(hist.astype(np_dt)),
+                        tuple(_creation.tensor(np.asarray(e, dtype=np_dt)) for e in edges))
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step: ``hx = (h, c)`` -> ``(h', c')`` (nn.LSTMCell's)."""
+    return _lstm_step(F.linear(input, w_ih, b_ih), tuple(hx), w_hh, b_hh)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step: ``h -> h'`` (nn.GRUCell's)."""
+    return _gru_step(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh)
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman RNN step with tanh: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``."""
+    return _rnn_step(F.tanh)(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh)
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman RNN step with ReLU."""
+    return _rnn_step(F.relu)(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh)
+
+
