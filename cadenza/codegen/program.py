@@ -30,7 +30,7 @@ import ctypes
 import numpy as np
 
 from ..backend import ckernels
-from ..graph.ir import Fused, Value, dense_strides, has_refs
+from ..graph.ir import Fused, Ref, Value, dense_strides, has_refs
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from ..ops import attention
 from . import blas, gemv, render_rows
@@ -111,10 +111,11 @@ def _root_lay_strides(lay: Lay):
 class _Call:
     """One kernel call of a program: ``reads`` (value ids), ``writes`` (value ids it defines,
     with their layouts), ``emit(ptr, fixed) -> C statements``."""
-    __slots__ = ("node", "reads", "writes", "emit")
+    __slots__ = ("node", "reads", "writes", "emit", "writes_into")
 
     def __init__(self, node, reads, writes, emit):
         self.node, self.reads, self.writes, self.emit = node, reads, writes, emit
+        self.writes_into = None     # the root id an in-place index write stores into
 
 
 def _flit(x: float) -> str:
@@ -312,6 +313,87 @@ class Planner:
         reads = ids + ([mask.id] if mask is not None else [])
         return _Call(n, reads, ([madd] if madd is not None else []) + [out], emit)
 
+    def _index_put_call(self, n):
+        """An index write into its destination's own buffer (``write_in_place``) with one
+        int64 index array (length T) among integers and slices, the value of the indexed
+        shape and dtype: per index, a bounds check (out of range: the program returns 1 and
+        the nodes' closures run instead, raising NumPy's error) then a strided copy. Its output
+        is the destination itself."""
+        if id(n) not in self.write_into or n.attrs.get("accumulate") or len(n.inputs) != 3:
+            return None
+        x, v, ix = n.inputs
+        index = n.attrs.get("index")
+        if not all(isinstance(u, Value) for u in n.inputs) or not isinstance(index, tuple) or \
+                ix.dtype != np.int64 or len(ix.shape) != 1 or v.dtype != x.dtype:
+            return None
+        refs = [d for d, e in enumerate(index) if isinstance(e, Ref)]
+        if refs != [d for d, e in enumerate(index) if not isinstance(e, (int, slice))] or \
+                len(refs) != 1 or index[refs[0]].index != 2 or \
+                any(type(e) is bool for e in index):
+            return None
+        lx, lv, li = self.lays.get(x.id), self.lays.get(v.id), self.lays.get(ix.id)
+        if lx is None or lv is None or li is None or lx.off != 0 or \
+                lx.shape != x.shape or not lx.contiguous() or lv.shape != v.shape:
+            return None
+        d = refs[0]
+        arr, buf = lx.dummy()
+        basic = tuple(0 if i == d else e for i, e in enumerate(index))
+        try:
+            sub = arr[basic]             # the slots of index 0: ints and slices, a view
+            want = np.empty(x.shape, np.uint8)[tuple(np.zeros(ix.shape, np.int64)
+                                                     if i == d else e
+                                                     for i, e in enumerate(index))].shape
+        except (IndexError, TypeError, ValueError):
+            return None
+        if not isinstance(sub, np.ndarray) or not np.shares_memory(sub, buf) or \
+                want != v.shape:
+            return None
+        T = ix.shape[0]
+        adv = [i for i, e in enumerate(index) if not isinstance(e, slice)]
+        together = adv == list(range(adv[0], adv[-1] + 1))
+        jpos = sum(1 for i, e in enumerate(index) if isinstance(e, slice) and i < adv[0]) \
+            if together else 0
+        vstr = list(lv.strides)
+        vj = vstr.pop(jpos)
+        if len(vstr) != sub.ndim or tuple(v.shape[:jpos] + v.shape[jpos + 1:]) != sub.shape:
+            return None
+        base = sub.__array_interface__["data"][0] - buf.__array_interface__["data"][0]
+        N, SD = x.shape[d], lx.strides[d]
+        ct = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t", 8: "uint64_t"}.get(x.dtype.itemsize)
+        if ct is None:
+            return None
+        loops = [(n_, ds, vs) for n_, ds, vs in zip(sub.shape, sub.strides, vstr)]
+        li_ok = li.contiguous()
+        if not li_ok:
+            return None
+        out = n.out
+
+        def emit(ptr, fixed):
+            lines = [f"{{ const int64_t *ix = {ptr(ix.id)}; char *d0 = (char *){ptr(x.id)} + "
+                     f"{base}; const char *v0 = {ptr(v.id)};",
+                     f"  for (cz_i j = 0; j < {T}; j++) {{ int64_t i = ix[j] < 0 ? ix[j] + {N} "
+                     f": ix[j]; if (i < 0 || i >= {N}) return 1; }}",
+                     f"  for (cz_i j = 0; j < {T}; j++) {{",
+                     f"    int64_t i = ix[j] < 0 ? ix[j] + {N} : ix[j];",
+                     f"    char *d = d0 + i * {SD}; const char *v = v0 + j * {vj};"]
+            idx_d, idx_v = [], []
+            for a, (cnt, ds, vs) in enumerate(loops):
+                lines.append("    " + "  " * a + f"for (cz_i a{a} = 0; a{a} < {cnt}; a{a}++)")
+                idx_d.append(f"a{a} * {ds}")
+                idx_v.append(f"a{a} * {vs}")
+            dexp = " + ".join(["0"] + idx_d)
+            vexp = " + ".join(["0"] + idx_v)
+            lines.append("    " + "  " * len(loops) +
+                         f"*({ct} *)(d + {dexp}) = *(const {ct} *)(v + {vexp});")
+            lines.append("  }")
+            lines.append("}")
+            return lines
+        # the output is the destination's buffer: the same root
+        self.lays[out.id] = lx
+        call = _Call(n, [x.id, v.id, ix.id], [], emit)
+        call.writes_into = lx.root
+        return call
+
     def classify(self, n):
         """"view" (a static view: its layout is in ``lays``), a _Call, or None (a closure)."""
         if n.op == "input" or n.op == "const":
@@ -324,7 +406,11 @@ class Planner:
                 self.lays[n.out.id] = lay
                 return "view"
         call = None
-        if isinstance(n.op, Fused) or id(n) in self.names:
+        if id(n) in self.write_into:
+            call = self._index_put_call(n)
+            if call is not None:
+                return call
+        elif isinstance(n.op, Fused) or id(n) in self.names:
             call = self._kernel_call(n)
         elif n.op_name in ("matmul", "linear") and blas.library() is not None:
             call = self._gemv_call(n)
@@ -376,6 +462,7 @@ class Segment:
         self.block_bytes = 0
         self.scratch_slot = self.block_slot = -1
         self.slots = 0
+        self.writes_into: set = set()   # external roots an index write stores into
         self.source = ""
 
 
@@ -451,7 +538,8 @@ def _aligned(n: int) -> int:
 def _layout_segment(s: Segment, lays: dict, defined: dict, read_by_other: set) -> None:
     """Slots, scratch and block offsets, escapes and the C source of segment ``s``."""
     mine = [v for c in s.calls for v in c.writes]          # values the calls write (roots)
-    view_vals = [n.out for n, c in _node_calls(s) if c is None]
+    # values that live in another value's buffer: views, an index write's destination
+    view_vals = [v for n, c in _node_calls(s) for v in n.outs if lays[v.id].root != v.id]
     esc_views = [v for v in view_vals if v.id in read_by_other]
     esc_roots = {v.id for v in mine if v.id in read_by_other} | \
         {lays[v.id].root for v in esc_views if defined.get(lays[v.id].root) is s}
@@ -500,7 +588,8 @@ def _layout_segment(s: Segment, lays: dict, defined: dict, read_by_other: set) -
         body += ["    " + line for line in c.emit(ptr, fix)]
     s.slots = slot + len(s.fixed)
     s.reads = list(dict.fromkeys(s.direct + s.ext_roots))
-    s.source = f"void {s.name}(char **p) {{\n" + "\n".join(body) + "\n}\n"
+    s.writes_into = {c.writes_into for c in s.calls if c.writes_into is not None}
+    s.source = f"int {s.name}(char **p) {{\n" + "\n".join(body) + "\n    return 0;\n}\n"
 
 
 def source(segs: list) -> str:
@@ -536,17 +625,26 @@ def runner_step(s: Segment, lib, fallback: list, cached: set):
     nodes, run instead when an external array is not as recorded. ``cached``: root ids whose
     array stays the same object across calls (inputs, constants): checked once per object."""
     fn = getattr(lib, s.name)
-    fn.restype = None
+    fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p]
     fixed = [(slot, _fixed_address(kind, obj)) for slot, (kind, obj) in s.fixed]
     keep = [obj for _, (_, obj) in s.fixed]         # noqa: F841  (offset tables stay alive)
     ext = []
+    root_lay = {}
     for slot, vid, lay in s.ext:
         c_order = lay.contiguous()
         ext.append((slot, vid, lay.shape, lay.dtype, None if c_order else lay.strides,
-                    vid in cached))
-    escapes = [(vid, lay.shape, lay.dtype, lay.strides, lay.off, boff, lay.root)
-               for vid, lay, boff in s.escapes]
+                    vid in cached, vid in s.writes_into))
+        root_lay[vid] = lay
+    # (value id, shape, dtype, strides, offset, block offset of its root or None, root id,
+    # whether it is the whole external root: then that very array, as the closure gives it)
+    escapes = []
+    for vid, lay, boff in s.escapes:
+        r = root_lay.get(lay.root)
+        whole = boff is None and r is not None and lay.off == 0 and \
+            lay.shape == r.shape and lay.strides == r.strides and lay.dtype == r.dtype
+        escapes.append((vid, lay.shape, lay.dtype, lay.strides, lay.off, boff, lay.root,
+                        whole))
     contexts: list = []
     sslot, bslot, nbytes, sbytes = s.scratch_slot, s.block_slot, s.block_bytes, s.scratch_bytes
 
@@ -563,14 +661,15 @@ def runner_step(s: Segment, lib, fallback: list, cached: set):
         ctx = contexts.pop() if contexts else context()
         tbl, taddr, held, _ = ctx
         try:
-            for j, (slot, vid, shape, dt, strides, keep_it) in enumerate(ext):
+            for j, (slot, vid, shape, dt, strides, keep_it, written) in enumerate(ext):
                 a = env[vid]
                 if a is held[j]:
                     continue
                 if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape or \
                         not (a.flags.c_contiguous if strides is None else
                              all(n == 1 or x == y for n, x, y in zip(shape, a.strides,
-                                                                      strides))):
+                                                                      strides))) or \
+                        (written and not a.flags.writeable):
                     for step in fallback:
                         step(env)
                     return
@@ -580,9 +679,14 @@ def runner_step(s: Segment, lib, fallback: list, cached: set):
             if nbytes:
                 blk = np.empty(nbytes, np.uint8)
                 tbl[bslot] = address(blk)
-            fn(taddr)
-            for vid, shape, dt, strides, off, boff, root in escapes:
-                if boff is not None:
+            if fn(taddr):       # an index out of range: the closures raise NumPy's error
+                for step in fallback:
+                    step(env)
+                return
+            for vid, shape, dt, strides, off, boff, root, whole in escapes:
+                if whole:
+                    env[vid] = env[root]
+                elif boff is not None:
                     env[vid] = np.ndarray(shape, dt, buffer=blk, offset=boff + off,
                                           strides=strides)
                 else:

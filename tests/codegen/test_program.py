@@ -108,3 +108,36 @@ def test_static_views_and_layouts():
     lays[2] = lay
     r = Node(REGISTRY["reshape"], [t.out], {"shape": (24,)}, Value(3, (24,), np.float32))
     assert program._view_lay(r, lays) is None           # a copy in NumPy
+
+
+def test_index_write_into_a_cache_in_place_and_out_of_range():
+    """An in-place index write at a run-time position (a KV cache) inside a program: the
+    caller's buffer takes the values; a position out of range runs the closures, which raise
+    eager's IndexError."""
+    _need()
+    g = np.random.default_rng(4)
+    w1 = cadenza.from_numpy(g.standard_normal((24, 16)).astype(np.float32))
+    w2 = cadenza.from_numpy(g.standard_normal((8, 24)).astype(np.float32))
+
+    def step(x, cache, pos):          # x (1, 16); cache (2, 10, 3, 8); pos 0-d int64
+        positions = pos + cadenza.arange(1)
+        h = F.layer_norm(F.linear(x, w1), (24,))
+        kv = F.linear(h, w2).reshape(1, 8)
+        cache[1, positions] = kv.expand(3, 8).reshape(1, 3, 8)
+        y = F.linear(h, w2)
+        return y + cache[1, :4].sum()
+
+    cf = cadenza.compile(step)
+    ref = cadenza.zeros(2, 10, 3, 8)
+    got = cadenza.zeros(2, 10, 3, 8)
+    for i in range(4):
+        x = cadenza.from_numpy(g.standard_normal((1, 16)).astype(np.float32))
+        want = step(x, ref, cadenza.tensor(i))
+        out = cf(x, got, cadenza.tensor(i))
+        assert np.array_equal(out.numpy(), want.numpy())
+        assert np.array_equal(got.numpy(), ref.numpy())
+    assert any(c.node.op_name == "index_put" for p in _programs(cf) for c in p.segment.calls)
+    with pytest.raises(IndexError):
+        step(x, ref, cadenza.tensor(12))
+    with pytest.raises(IndexError):
+        cf(x, got, cadenza.tensor(12))
