@@ -181,25 +181,45 @@ class Gemv:
 _eager: dict = {}
 
 
-def product(a, b, bias=None):
-    """``a @ b`` (+ ``bias``) for a single row ``a`` (1, k) of float32/float64 NumPy arrays
-    (``b`` (k, n), a weight's transpose for ``linear``), bitwise NumPy's; None when it does not
-    suit (another shape or dtype, a layout NumPy would not give gemv, no library): the caller
-    uses NumPy."""
+def _plan(a, b, bias):
+    """(C function, its leading arguments, output shape and dtype) for ``product``'s
+    operands, or False."""
     dt = a.dtype
     if (dt != np.float32 and dt != np.float64) or b.dtype != dt or \
             not suits(a.shape, b.shape, dt) or (bias is not None and (
                 bias.dtype != dt or bias.shape != (b.shape[1],))):
-        return None
+        return False
     lib = library()
-    if lib is None:
-        return None
-    key = (dt.char, b.shape)
-    g = _eager.get(key)
-    if g is None:
+    got = layout(b.shape, b.strides, dt.itemsize)
+    if lib is None or got is None or a.strides[1] <= 0 or a.strides[1] % dt.itemsize:
+        return False
+    g = Gemv(lib, dt, b.shape[1], b.shape[0])
+    return g.fn, (got[0], a.shape[1], g.n), got[1], a.strides[1] // dt.itemsize, g.parts, \
+        (1, g.n), dt
+
+
+def product(a, b, bias=None):
+    """``a @ b`` (+ ``bias``) for a single row ``a`` (1, k) of float32/float64 NumPy arrays
+    (``b`` (k, n), a weight's transpose for ``linear``), bitwise NumPy's; None when it does not
+    suit (another shape or dtype, a layout NumPy would not give gemv, no library): the caller
+    uses NumPy. The decision is kept per operand layout (eager decoding calls this per layer
+    per token)."""
+    key = (a.shape, a.strides, a.dtype.char, b.shape, b.strides, b.dtype.char,
+           None if bias is None else (bias.shape, bias.dtype.char))
+    got = _eager.get(key)
+    if got is None:
         if len(_eager) >= 256:
             _eager.clear()
-        g = _eager[key] = Gemv(lib, dt, b.shape[1], b.shape[0])
+        got = _eager[key] = _plan(a, b, bias)
+    if got is False:
+        return None
+    fn, (order, k, n), ldb, incx, parts, shape, dt = got
     if bias is not None and not bias.flags.c_contiguous:
         bias = np.ascontiguousarray(bias)
-    return g(a, b, bias)
+    out = np.empty(shape, dt)
+    fn(order, k, n, _address(b), ldb, _address(a), incx, _address(out),
+       None if bias is None else _address(bias), parts)
+    return out
+
+
+_address = blas.address

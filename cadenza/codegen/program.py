@@ -87,7 +87,7 @@ def _view_lay(n, lays: dict):
             any(isinstance(x, Value) for x in n.inputs[1:]):
         return None
     src = lays.get(n.inputs[0].id)
-    if src is None or lays[src.root].strides != _root_lay_strides(lays[src.root]):
+    if src is None or not lays[src.root].contiguous():
         return None
     arr, buf = src.dummy()
     if arr is None:
@@ -101,11 +101,6 @@ def _view_lay(n, lays: dict):
         return None
     off = r.__array_interface__["data"][0] - buf.__array_interface__["data"][0]
     return Lay(src.root, src.off + off, r.shape, r.strides, r.dtype)
-
-
-def _root_lay_strides(lay: Lay):
-    """A root's strides when it is C-ordered (views are only taken of those)."""
-    return lay.strides if lay.contiguous() else None
 
 
 class _Call:
@@ -416,13 +411,10 @@ class Planner:
             call = self._gemv_call(n)
         elif n.op_name == "scaled_dot_product_attention":
             call = self._attention_call(n)
+        # a kernel's output, or what a closure makes: a fresh array (checked when a program
+        # reads it); a product's epilogue and attention's mask set their inner values' own
         for v in n.outs:
-            if v.id not in self.lays or call is None:
-                self.lays[v.id] = _root_lay(v)
-        if call is None:
-            # what a closure makes: a fresh array (checked when a program reads it)
-            for v in n.outs:
-                self.lays[v.id] = _root_lay(v)
+            self.lays[v.id] = _root_lay(v)
         return call
 
 
