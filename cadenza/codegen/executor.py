@@ -72,7 +72,17 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
         print(f"[cadenza] kernel source:\n{source}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        lib, path, cached = cache.build(source)
+        try:
+            lib, path, cached = cache.build(source)
+        except cache.CompileError:
+            if not segs:
+                raise
+            # the kernels alone (a program the compiler refuses costs only its speed)
+            _notice("building programs failed; calling kernels one by one",
+                    key="programs failed")
+            segs = []
+            source = render_graph(kernels)
+            lib, path, cached = cache.build(source)
     except cache.CompileError as e:
         # one line, once per process (each graph's failure names another temporary file):
         # the compiler's first error line, not its whole log

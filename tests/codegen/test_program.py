@@ -141,3 +141,15 @@ def test_index_write_into_a_cache_in_place_and_out_of_range():
         step(x, ref, cadenza.tensor(12))
     with pytest.raises(IndexError):
         cf(x, got, cadenza.tensor(12))
+
+
+def test_programs_the_compiler_refuses_leave_the_kernels(monkeypatch):
+    _need()
+    monkeypatch.setattr(program, "source", lambda segs: "\n#error refused\n" if segs else "")
+    step = _step(_params(2))
+    cf = cadenza.compile(step)
+    for i in range(2):
+        args = _args(i)
+        for g, w in zip(cf(*args), step(*args)):
+            assert np.array_equal(g.numpy(), w.numpy())
+    assert not _programs(cf) and type(cf.cache[-1].run_graph) is executor.KernelRunner
