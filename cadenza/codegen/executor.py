@@ -3,6 +3,10 @@ node runs as the NumPy interpreter runs it (matmul and convolution stay BLAS cal
 
 Kernel outputs are written into arrays the executor allocates; inputs are passed as pointers
 to C-contiguous arrays of the recorded dtype (a non-contiguous view is copied first).
+
+Each node is a closure (``KernelRunner._step``); then ``program.install`` replaces every run of
+two or more consecutive kernel calls (with the views between them) by one call of a generated C
+function (``codegen/program.py``), keeping the closures as that step's fallback.
 """
 from __future__ import annotations
 

@@ -126,8 +126,6 @@ class Planner:
         self.inplace = inplace        # output id -> input id (a kernel writing in place)
         self.write_into = write_into  # ids of index writes done in place
         self.lays: dict = {}
-        self.fixed: list = []         # (kind, object) of fixed table entries per program
-        self.sources: list = []
 
     # ------------------------------------------------------------------ classification
     def _lay_ok_for_kernel(self, v: Value) -> bool:
@@ -448,6 +446,9 @@ class Segment:
         self.name = f"cz_program_{index}"
         self.ext: list = []          # (slot, value id, Lay) read from the environment
         self.fixed: list = []        # (slot, (kind, object)) set once
+        self.positions: list = []    # the nodes' positions in graph.nodes
+        self.direct: list = []       # value ids its nodes read from outside it
+        self.ext_roots: list = []    # roots of the values it reads, defined outside it
         self.reads: list = []        # value ids read from the environment (ext roots, inputs)
         self.escapes: list = []      # (value id, Lay, block offset of its root)
         self.scratch_bytes = 0
