@@ -82,11 +82,11 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
             if not segs:
                 raise
             # the kernels alone (a program the compiler refuses costs only its speed)
-            _notice("building programs failed; calling kernels one by one",
-                    key="programs failed")
             segs = []
             source = render_graph(kernels)
             lib, path, cached = cache.build(source)
+            _notice("building programs failed; calling kernels one by one",
+                    key="programs failed")
     except cache.CompileError as e:
         # one line, once per process (each graph's failure names another temporary file):
         # the compiler's first error line, not its whole log

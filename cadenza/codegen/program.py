@@ -450,7 +450,9 @@ class Segment:
         self.direct: list = []       # value ids its nodes read from outside it
         self.ext_roots: list = []    # roots of the values it reads, defined outside it
         self.reads: list = []        # value ids read from the environment (ext roots, inputs)
-        self.escapes: list = []      # (value id, Lay, block offset of its root)
+        self.escapes: list = []      # (value id, Lay, ("block", root's offset) or ("arena",
+        #                              root id) or None: a view of an external root)
+        self.arena: list = []        # (slot, Value): roots written into the memory plan's arena
         self.scratch_bytes = 0
         self.block_bytes = 0
         self.scratch_slot = self.block_slot = -1
@@ -513,8 +515,10 @@ def plan(graph, names: dict, inplace: dict, write_into: set, outputs_read: set) 
     for i, n in enumerate(graph.nodes):
         if i not in in_seg and n.op not in ("input", "const"):
             read_by_other.update(u.id for u in n.uses())
+    plan_ = getattr(graph, "plan", None)
+    assign = plan_.assign if plan_ is not None else {}
     for s in segs:
-        _layout_segment(s, lays, defined, read_by_other)
+        _layout_segment(s, lays, defined, read_by_other, assign)
     return segs
 
 
@@ -528,8 +532,11 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def _layout_segment(s: Segment, lays: dict, defined: dict, read_by_other: set) -> None:
-    """Slots, scratch and block offsets, escapes and the C source of segment ``s``."""
+def _layout_segment(s: Segment, lays: dict, defined: dict, read_by_other: set,
+                    assign: dict) -> None:
+    """Slots, scratch and block offsets, escapes and the C source of segment ``s``.
+    ``assign``: the memory plan's arena slots (graph/passes/plan_memory.py): a value read
+    after the program that has one is written into its arena buffer, as the closures do."""
     mine = [v for c in s.calls for v in c.writes]          # values the calls write (roots)
     # values that live in another value's buffer: views, an index write's destination
     view_vals = [v for n, c in _node_calls(s) for v in n.outs if lays[v.id].root != v.id]
@@ -547,17 +554,25 @@ def _layout_segment(s: Segment, lays: dict, defined: dict, read_by_other: set) -
     where: dict = {}          # root id -> (slot, byte offset)
     for v in mine:
         nbytes = _aligned(max(int(np.prod(v.shape, dtype=np.int64)) * v.dtype.itemsize, 1))
-        if v.id in esc_roots:
+        if v.id in esc_roots and v.id in assign:
+            where[v.id] = (slot, 0)
+            s.arena.append((slot, v))
+            s.escapes.append((v.id, lays[v.id], ("arena", v.id)))
+            slot += 1
+        elif v.id in esc_roots:
             where[v.id] = (s.block_slot, s.block_bytes)
-            s.escapes.append((v.id, lays[v.id], s.block_bytes))
+            s.escapes.append((v.id, lays[v.id], ("block", s.block_bytes)))
             s.block_bytes += nbytes
         else:
             where[v.id] = (s.scratch_slot, s.scratch_bytes)
             s.scratch_bytes += nbytes
+    arena = {v.id for _, v in s.arena}
     for v in esc_views:
         lay = lays[v.id]
-        if lay.root in where:
-            s.escapes.append((v.id, lay, where[lay.root][1]))
+        if lay.root in arena:
+            s.escapes.append((v.id, lay, ("arena", lay.root)))
+        elif lay.root in where:
+            s.escapes.append((v.id, lay, ("block", where[lay.root][1])))
         else:
             s.escapes.append((v.id, lay, None))       # a view of an external root
     fixed: dict = {}
@@ -613,7 +628,7 @@ def _fixed_address(kind, obj) -> int:
     return obj.ctypes.data         # an offset table of the attention kernel
 
 
-def runner_step(s: Segment, lib, fallback: list, cached: set):
+def runner_step(s: Segment, lib, fallback: list, cached: set, planned):
     """The executor's step for program ``s``: ``run(env)``. ``fallback``: the closures of its
     nodes, run instead when an external array is not as recorded. ``cached``: root ids whose
     array stays the same object across calls (inputs, constants): checked once per object."""
@@ -632,12 +647,15 @@ def runner_step(s: Segment, lib, fallback: list, cached: set):
     # (value id, shape, dtype, strides, offset, block offset of its root or None, root id,
     # whether it is the whole external root: then that very array, as the closure gives it)
     escapes = []
-    for vid, lay, boff in s.escapes:
+    for vid, lay, src in s.escapes:
         r = root_lay.get(lay.root)
-        whole = boff is None and r is not None and lay.off == 0 and \
-            lay.shape == r.shape and lay.strides == r.strides and lay.dtype == r.dtype
+        whole = (src is None and r is not None and lay.off == 0 and lay.shape == r.shape and
+                 lay.strides == r.strides and lay.dtype == r.dtype) or \
+            (src is not None and src[0] == "arena" and vid == lay.root)
+        boff = src[1] if src is not None and src[0] == "block" else None
         escapes.append((vid, lay.shape, lay.dtype, lay.strides, lay.off, boff, lay.root,
                         whole))
+    arrays: dict = {}          # arena root id -> its arena array (kept across calls)
     contexts: list = []
     sslot, bslot, nbytes, sbytes = s.scratch_slot, s.block_slot, s.block_bytes, s.scratch_bytes
 
@@ -648,6 +666,9 @@ def runner_step(s: Segment, lib, fallback: list, cached: set):
         scratch = np.empty(max(sbytes, ALIGN) + ALIGN, np.uint8)
         base = scratch.ctypes.data
         tbl[sslot] = base + (-base % ALIGN)
+        for slot, v in s.arena:
+            a = arrays[v.id] = planned(v.id, v.dtype, v.shape, v.order)
+            tbl[slot] = a.ctypes.data
         return tbl, tbl.ctypes.data, [None] * len(ext), scratch
 
     def run(env):
@@ -678,13 +699,13 @@ def runner_step(s: Segment, lib, fallback: list, cached: set):
                 return
             for vid, shape, dt, strides, off, boff, root, whole in escapes:
                 if whole:
-                    env[vid] = env[root]
+                    env[vid] = arrays[root] if root in arrays else env[root]
                 elif boff is not None:
                     env[vid] = np.ndarray(shape, dt, buffer=blk, offset=boff + off,
                                           strides=strides)
                 else:
-                    env[vid] = np.ndarray(shape, dt, buffer=env[root], offset=off,
-                                          strides=strides)
+                    env[vid] = np.ndarray(shape, dt, buffer=arrays[root] if root in arrays
+                                          else env[root], offset=off, strides=strides)
         finally:
             contexts.append(ctx)
     run.keep = keep
@@ -715,7 +736,8 @@ def install(runner, segs: list, lib) -> None:
             reads.append([u.id for u in n.uses()])
             writes.append([v.id for v in n.outs])
         elif i == s.positions[0]:
-            steps.append(runner_step(s, lib, [closure[j] for j in s.positions], cached))
+            steps.append(runner_step(s, lib, [closure[j] for j in s.positions], cached,
+                                     runner._planned))
             step_nodes.append(ProgramNode(s))
             reads.append(s.reads)
             writes.append([vid for vid, _, _ in s.escapes])
