@@ -31,3 +31,9 @@ def blas_choice() -> str:
     """CADENZA_BLAS: ``numpy`` (the default) runs float32 products on NumPy's own BLAS;
     ``mkl`` on oneMKL when the optional ``mkl`` wheel is installed (backend/blas.py)."""
     return (os.environ.get("CADENZA_BLAS") or "numpy").strip().lower()
+
+
+def c_programs() -> bool:
+    """CADENZA_PROGRAMS=0: compiled graphs call each kernel from Python, without the
+    per-graph C programs that run consecutive kernel calls in one call (codegen/program.py)."""
+    return os.environ.get("CADENZA_PROGRAMS", "1") != "0"

@@ -3,6 +3,10 @@ node runs as the NumPy interpreter runs it (matmul and convolution stay BLAS cal
 
 Kernel outputs are written into arrays the executor allocates; inputs are passed as pointers
 to C-contiguous arrays of the recorded dtype (a non-contiguous view is copied first).
+
+Each node is a closure (``KernelRunner._step``); then ``program.install`` replaces every run of
+two or more consecutive kernel calls (with the views between them) by one call of a generated C
+function (``codegen/program.py``), keeping the closures as that step's fallback.
 """
 from __future__ import annotations
 
@@ -12,20 +16,23 @@ import time
 
 import numpy as np
 
-from .._config import debug_level
+from .._config import c_programs, debug_level
 from ..backend import ckernels
 from ..ops import attention
 from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
+from ..graph.passes import write_in_place
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from . import blas
 from . import gemv
 from .blas import address
 from . import cache
+from . import program
 from . import render_rows
 from .render_c import render_graph
 
-STATS = {"kernels": 0, "builds": 0, "disk_cache_hits": 0, "build_seconds": 0.0}
+STATS = {"kernels": 0, "programs": 0, "builds": 0, "disk_cache_hits": 0,
+         "build_seconds": 0.0}
 _noticed: set = set()
 
 
@@ -57,14 +64,29 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
     if cache.compiler() is None:
         _notice("no C compiler found (set CC); running graphs with the NumPy interpreter")
         return Interpreter(graph, inplace)
-    if not kernels:    # products only: no kernel library
+    names = {id(k): name for name, k in kernels}
+    safe = _safe_inplace(graph, inplace or {})
+    # runs of kernel calls as one C function each (codegen/program.py)
+    segs = program.plan(graph, names, safe, write_in_place.nodes(graph, inplace),
+                        {v.id for v in graph.outputs}) if c_programs() else []
+    if not kernels and not segs:    # products only: no kernel library
         return KernelRunner(graph, None, {}, "", {}, inplace)
-    source = render_graph(kernels)
+    source = render_graph(kernels) + program.source(segs)
     if debug_level() >= 3:
         print(f"[cadenza] kernel source:\n{source}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        lib, path, cached = cache.build(source)
+        try:
+            lib, path, cached = cache.build(source)
+        except cache.CompileError:
+            if not segs:
+                raise
+            # the kernels alone (a program the compiler refuses costs only its speed)
+            segs = []
+            source = render_graph(kernels)
+            lib, path, cached = cache.build(source)
+            _notice("building programs failed; calling kernels one by one",
+                    key="programs failed")
     except cache.CompileError as e:
         # one line, once per process (each graph's failure names another temporary file):
         # the compiler's first error line, not its whole log
@@ -76,8 +98,11 @@ def make_runner(graph: Graph, backend: str = "c", inplace: dict | None = None):
     STATS["build_seconds"] += time.perf_counter() - t0
     STATS["disk_cache_hits" if cached else "builds"] += 1
     STATS["kernels"] += len(kernels)
-    return KernelRunner(graph, lib, {id(k): name for name, k in kernels}, source,
-                        _safe_inplace(graph, inplace or {}), inplace)
+    STATS["programs"] += len(segs)
+    runner = KernelRunner(graph, lib, names, source, safe, inplace)
+    if segs:
+        program.install(runner, segs, lib)
+    return runner
 
 
 def _safe_inplace(graph: Graph, inplace: dict) -> dict:

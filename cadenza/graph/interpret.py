@@ -172,7 +172,8 @@ class Interpreter:
         """Within ``with runner.timed() as prof:`` every call times each node (wall clock)
         into ``prof`` (a Profile: seconds per node, summed over the calls): where a compiled
         step's time goes, per kernel, BLAS product and NumPy call."""
-        nodes = [n for n in self.graph.nodes if n.op != "input"]
+        nodes = getattr(self, "step_nodes", None) or \
+            [n for n in self.graph.nodes if n.op != "input"]   # (a program stands for its run)
         prof = Profile(nodes)
         spent = prof.seconds
         plain = self.steps

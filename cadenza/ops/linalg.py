@@ -10,6 +10,7 @@ from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _make
 from ..backend import xp_of
 from ..backend import blas as _blas
+from ..backend import gemv as _gemv
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..dtypes import result_type
@@ -138,6 +139,12 @@ class Linear(Op):
         if x.ndim != 2:  # only from linear() when nothing records the call: rows of x
             return Linear.forward(xp, x.reshape(-1, x.shape[-1]), w, b).reshape(
                 x.shape[:-1] + (w.shape[0],))
+        if x.shape[0] == 1 and type(x) is np.ndarray and type(w) is np.ndarray:
+            # one row (a decoding step): NumPy's gemv on this thread (backend/gemv.py), the
+            # call compiled graphs make, without waking OpenBLAS's threads; same bits
+            out = _gemv.product(x, w.T, b)
+            if out is not None:
+                return out
         if x.dtype == np.float32 and type(x) is np.ndarray and _blas.eager_float32() and (
                 b is None or b.dtype == np.float32):
             out = _blas.product(x, w.T, b)

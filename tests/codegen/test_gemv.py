@@ -8,7 +8,8 @@ import pytest
 
 import cadenza
 import cadenza.nn.functional as F
-from cadenza.codegen import gemv
+from cadenza.backend import gemv as backend_gemv
+from cadenza.codegen import executor, gemv
 
 from _cc import require_cc
 
@@ -77,6 +78,8 @@ def _calls(monkeypatch):
 def test_compiled_single_row_products_equal_eager(dt, monkeypatch):
     _lib()
     seen = _calls(monkeypatch)
+    # the executor's closures (programs call gemv from C: tests/codegen/test_program.py)
+    monkeypatch.setattr(executor, "c_programs", lambda: False)
     cadenza.manual_seed(0)
     w1, b1 = cadenza.randn(48, 32, dtype=dt), cadenza.randn(48, dtype=dt)
     w2 = cadenza.randn(16, 48, dtype=dt)
@@ -110,3 +113,37 @@ def test_gemv_split_over_the_pool_is_bitwise_one_call(dt, parts):
         g = gemv.Gemv(lib, dt, n, k)
         g.parts = parts
         assert np.array_equal(g(x, w.T, bias), ref), (k, n)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_eager_single_row_linear_is_numpys_gemv(dt, monkeypatch):
+    """Eager linear on one row calls the same gemv (backend/gemv.py ``product``): NumPy's
+    bits, with and without bias, a strided row, a 3-d (1, 1, k) input; two rows stay a GEMM."""
+    _lib()
+    seen = []
+    product = backend_gemv.product
+
+    def counted(a, b, bias=None):
+        r = product(a, b, bias)
+        seen.append(r is not None)
+        return r
+    monkeypatch.setattr(backend_gemv, "product", counted)
+    rng = np.random.default_rng(1)
+    w, b = rng.standard_normal((40, 24)).astype(dt), rng.standard_normal(40).astype(dt)
+    rows = [rng.standard_normal((1, 24)).astype(dt),
+            rng.standard_normal((1, 48)).astype(dt)[:, ::2],
+            rng.standard_normal((1, 1, 24)).astype(dt)]
+    for _ in range(2):          # the second time from the kept decision
+        for x in rows:
+            for bias in (b, None):
+                got = F.linear(cadenza.from_numpy(x), cadenza.from_numpy(w),
+                               None if bias is None else cadenza.from_numpy(bias)).numpy()
+                want = x @ w.T
+                if bias is not None:
+                    want += bias
+                assert got.dtype == dt and np.array_equal(got, want)
+    assert len(seen) == 12 and all(seen)
+    two = rng.standard_normal((2, 24)).astype(dt)
+    assert np.array_equal(F.linear(cadenza.from_numpy(two), cadenza.from_numpy(w)).numpy(),
+                          two @ w.T)
+    assert backend_gemv.product(two, w.T) is None
