@@ -122,7 +122,9 @@ CASES = [
     # official tutorials / repo idioms added by the programs branch (issue 15)
     Case("nn_tutorial.py", "final_loss", "loss", 0.5, 0.002),
     Case("style_transfer.py", "final_loss", "loss", 0.5, 0.02),
-    Case("spatial_transformer.py", "final_acc", "acc", abs=0.08),
+    # 6 short epochs from scratch: the trajectory is chaotic (a last-bit rounding change, e.g.
+    # a GEMM adding its bias first, splits it in epoch 2), final accuracy seen 0.83-0.92
+    Case("spatial_transformer.py", "final_acc", "acc", abs=0.15),
     Case("char_rnn_names.py", "final_acc", "acc", abs=0.12),
     Case("fgsm.py", "final_acc", "acc", abs=0.2),
     Case("hf_training_loop.py", "final_acc", "acc", abs=0.05),
