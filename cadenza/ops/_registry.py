@@ -453,7 +453,7 @@ def number_dunder(op, general):
             meta = _META_NUMBER.get(x.shape)
             if meta is None or meta[0][1] is not dt:
                 meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
-            node = Node(op, {}, nxt, meta)
+            node = Node(op, _NO_ATTRS, nxt, meta)
             if saves_in:
                 node.saved = (a, s)
                 if version:
@@ -485,6 +485,9 @@ _META: dict = {}
 
 # shape -> ((shape, dtype), None): the metas of a node of ``tensor (op) number`` (number_dunder)
 _META_NUMBER: dict = {}
+# the attributes of number_dunder's nodes: none, one shared dict (nothing writes into a node's
+# attributes), not a new one per op
+_NO_ATTRS: dict = {}
 
 
 def _meta_of(d):
