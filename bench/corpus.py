@@ -208,6 +208,21 @@ def why(case, tree, timeout, top=3) -> str:
         return f"{case.id}: {dt[0]:.1f} s under cProfile; own time: " + "; ".join(parts)
 
 
+def _torch_table(path) -> dict:
+    """case id -> (total, run) seconds of PyTorch from a table this script printed."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 5 and cells[0] not in ("program", "---"):
+                try:   # | id | torch s | <trees> s... | torch run s | ...
+                    n = (len([c for c in cells if not c.endswith("x")]) - 1) // 2
+                    out[cells[0]] = (float(cells[1]), float(cells[1 + n]))
+                except ValueError:
+                    pass
+    return out
+
+
 def byte_compile(tree) -> None:
     """Write the bytecode of ``tree``'s Cadenza package, as installing it would (see the
     module docstring), quietly; a tree that cannot be written keeps compiling from source."""
@@ -225,6 +240,9 @@ def main(argv=None):
                     help="profile the N programs with the lowest run ratio (cProfile)")
     ap.add_argument("--cpu", action="store_true",
                     help="CPU time of each run (user + system), every thread pool at 1 thread")
+    ap.add_argument("--torch-from", default=None, metavar="TABLE",
+                    help="take PyTorch's seconds from an earlier run's printed table instead "
+                         "of running PyTorch again (its side does not change with Cadenza's)")
     ap.add_argument("--tree", default=ROOT,
                     help="the Cadenza source tree timed as 'cadenza' (default: this one)")
     ap.add_argument("--torchvision", default=os.environ.get("CADENZA_TORCHVISION", "/tmp/tvpkg"),
@@ -258,6 +276,10 @@ def main(argv=None):
           + ("CPU seconds (user + system, one thread each)" if a.cpu else "wall seconds")
           + (f"; before = {a.ref}, cadenza = this tree" if a.ref else ""))
     names = list(trees)
+    earlier = _torch_table(a.torch_from) if a.torch_from else None
+    if earlier is not None:
+        cases = [c for c in cases if c.id in earlier]
+        print(f"torch columns from {a.torch_from} (not run again)")
     cols = [f"{m} s" for m in names] + [f"{m} run s" for m in names]
     extra = ["run ratio torch/before", "run speedup before/cadenza"] if a.ref else []
     print("| program | " + " | ".join(cols + ["ratio torch/cadenza", "run ratio torch/cadenza"]
@@ -270,6 +292,9 @@ def main(argv=None):
             got = {m: [] for m in names}
             for r in range(a.rounds):
                 for m in (names if r % 2 == 0 else list(reversed(names))):
+                    if m == "torch" and earlier is not None:
+                        got[m].append(earlier[case.id])
+                        continue
                     dt = time_case(case, trees[m], a.timeout, m)
                     if dt is not None:
                         got[m].append(dt)

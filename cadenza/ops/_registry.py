@@ -457,7 +457,8 @@ def number_dunder(op, general):
             if saves_in:
                 node.saved = (a, s)
                 if version:
-                    node.versions = (a._vc[0], None)
+                    v = a._vc[0]
+                    node.versions = _V0 if v == 0 else (v, None)
             if saves_out:
                 node.out_data = out
                 node.out_version = (t._vc, 0)
@@ -488,6 +489,8 @@ _META_NUMBER: dict = {}
 # the attributes of number_dunder's nodes: none, one shared dict (nothing writes into a node's
 # attributes), not a new one per op
 _NO_ATTRS: dict = {}
+# their versions when the tensor operand is at version 0 (most are: fresh op outputs): shared
+_V0 = (0, None)
 
 
 def _meta_of(d):
