@@ -235,7 +235,8 @@ def main(argv=None):
     ap.add_argument("--only", default="", help="comma list of case ids (default: all)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     ap.add_argument("--ref", default=None,
-                    help="also time Cadenza at this earlier commit (e.g. main)")
+                    help="also time Cadenza at this earlier commit (e.g. main), or from this "
+                         "source tree (a folder)")
     ap.add_argument("--why", type=int, default=0, metavar="N",
                     help="profile the N programs with the lowest run ratio (cProfile)")
     ap.add_argument("--cpu", action="store_true",
@@ -267,7 +268,8 @@ def main(argv=None):
         cases = [c for c in cases if not isinstance(c, VisionCase)]
     trees = {"torch": None, "cadenza": os.path.abspath(a.tree)}
     if a.ref:
-        trees = {"torch": None, "before": checkout(a.ref), "cadenza": os.path.abspath(a.tree)}
+        before = os.path.abspath(a.ref) if os.path.isdir(a.ref) else checkout(a.ref)
+        trees = {"torch": None, "before": before, "cadenza": os.path.abspath(a.tree)}
     for t in trees.values():
         if t is not None:
             byte_compile(t)
