@@ -287,7 +287,7 @@ class TensorBase:
         if type(a) is MetaArray:
             raise RuntimeError(META_ITEM)
         k = a.dtype.kind
-        if k == "f" or a.dtype.name == "bfloat16":
+        if k == "f" or k == "V":   # "V": bfloat16 (ml_dtypes), the one such dtype
             return float(a.reshape(()))
         if k == "b":
             return bool(a.reshape(()))
@@ -299,8 +299,9 @@ class TensorBase:
         if _grad_state.tracer is not None:
             _grad_state.tracer.concrete(self, "tolist()")
         a = self._host()
-        if a.dtype.name == "bfloat16" or a.dtype == np.float16:
-            a = a.astype(np.float32)
+        dt = a.dtype
+        if dt.itemsize == 2 and dt.kind in "fV":   # float16, bfloat16 (NumPy's dtype.name is
+            a = a.astype(np.float32)               # slow Python code: read on every call)
         return a.tolist()
 
     def numpy(self, force: bool = False):

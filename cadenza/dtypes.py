@@ -142,22 +142,60 @@ _default = [float32]
 _bf16_loaded = [False]
 
 
+class _LazyDtype(dtype):
+    """A dtype whose NumPy type comes from a module imported when ``np`` is first read:
+    bfloat16, from ml_dtypes (an optional extra), which takes ~0.8 s of CPU to import, more than
+    the rest of Cadenza. A program that only names ``torch.bfloat16`` (a disabled autocast
+    region, a dtype check) never pays it; making a bfloat16 tensor reads ``np`` and loads it."""
+
+    __slots__ = ("_np", "_load")
+
+    def __init__(self, name: str, category: int, itemsize: int, load):
+        self.name = name
+        self.category = category
+        self.itemsize = itemsize
+        self.is_floating_point = category == _FLOAT
+        self.is_signed = True
+        self.is_complex = category == _COMPLEX
+        self._np = None
+        self._load = load
+
+    @property
+    def np(self):
+        if self._np is None:
+            self._np = self._load(self)
+        return self._np
+
+
+def _bfloat16_np(d):
+    """ml_dtypes' bfloat16 as the NumPy dtype of ``d``, registered with the other dtypes."""
+    import ml_dtypes  # optional extra (checked present by _load_bfloat16); slow to import
+    np_dtype = np.dtype(ml_dtypes.bfloat16)
+    _ALL.insert(3, d)
+    _BY_NP[np_dtype] = d
+    return np_dtype
+
+
 def _load_bfloat16():
-    """Create ``bfloat16`` on first use: ml_dtypes (an optional extra) takes longer to import
-    than the rest of Cadenza, so ``import cadenza`` does not load it. None without ml_dtypes."""
+    """Create ``bfloat16`` on first use, without importing ml_dtypes until its NumPy type is
+    needed (``_LazyDtype``): ``import cadenza`` does not load it. None without ml_dtypes."""
     if not _bf16_loaded[0]:
         _bf16_loaded[0] = True
-        try:
-            import ml_dtypes
-        except ImportError:  # optional extra: bfloat16 tensors need ml_dtypes
-            globals()["bfloat16"] = None
+        if _importlib_util.find_spec("ml_dtypes") is None:
+            globals()["bfloat16"] = None   # optional extra: bfloat16 tensors need ml_dtypes
         else:
-            d = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT)
+            d = _LazyDtype("bfloat16", _FLOAT, 2, _bfloat16_np)
             globals()["bfloat16"] = d
-            _ALL.insert(3, d)
-            _BY_NP[d.np] = d
             _BY_NAME[d.name] = d
     return globals()["bfloat16"]
+
+
+def _bfloat16_loaded():
+    """bfloat16 with its NumPy type loaded (registered in _ALL and _BY_NP), or None."""
+    d = _load_bfloat16()
+    if d is not None:
+        d.np   # noqa: B018  (loads ml_dtypes)
+    return d
 
 
 def has_bfloat16():
@@ -171,7 +209,7 @@ def __getattr__(name):
     if name == "bfloat16":
         return _load_bfloat16()
     if name == "ALL":  # every supported dtype, bfloat16 included where ml_dtypes is
-        _load_bfloat16()
+        _bfloat16_loaded()
         return _ALL
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -188,9 +226,8 @@ def from_numpy_dtype(np_dtype) -> dtype:
     if d is not None:
         return d
     d = _BY_NP.get(np.dtype(np_dtype))
-    if d is None and not _bf16_loaded[0]:
-        # an ml_dtypes array: its dtype is registered once bfloat16 is loaded
-        _load_bfloat16()
+    if d is None and _bfloat16_loaded() is not None:
+        # an ml_dtypes array: its dtype is registered once bfloat16's NumPy type is loaded
         d = _BY_NP.get(np.dtype(np_dtype))
     if d is None:
         raise DTypeError(f"cadenza: unsupported NumPy dtype {np.dtype(np_dtype)}; "

@@ -28,6 +28,7 @@ from ..ops.views import Clone
 from ..backend.cpu import FP_QUIET, fp_state
 from .anomaly import check_backward
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
           "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need "
@@ -182,13 +183,22 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             if node.freed:
                 raise RuntimeError(_FREED)
             packed = None
-            if node.versions or node.out_version is not None:  # saved values to check
-                if type(node.saved) is PackedSaved:   # saved_tensors_hooks: unpack them
-                    packed = node.saved
+            vs = node.versions
+            ov = node.out_version
+            if vs or ov is not None:  # saved values to check
+                saved = node.saved
+                if type(saved) is PackedSaved:   # saved_tensors_hooks: unpack them
+                    packed = saved
                     packed.unpack_into(node)
-                else:
-                    _check_versions(node)
-            if g._data.dtype.kind == "c" and getattr(node.op, "holomorphic", False):
+                else:   # _check_versions inline (a version is taken of tensors only)
+                    for t, v in zip(saved, vs):
+                        if v is not None and t._vc[0] != v:
+                            _check_versions(node)
+                    if ov is not None and ov[0][0] != ov[1]:
+                        _check_versions(node)
+            gdt = g._data.dtype
+            if gdt is not _F32 and gdt is not _F64 and gdt.kind == "c" and \
+                    getattr(node.op, "holomorphic", False):
                 grads_in = _holomorphic_backward(node, g)
             elif state._profiler is not None:
                 grads_in = state._profiler.backward(node, lambda: node.op.backward(node, g))

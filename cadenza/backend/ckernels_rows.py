@@ -1,5 +1,5 @@
-"""Float32 C kernels for eager mode's row-wise and elementwise primitives: the tanh GELU and its
-gradient (one pass each instead of ~8 NumPy passes), layer/RMS norm forward, input gradient and
+"""Float32 C kernels for eager mode's row-wise and elementwise primitives: the tanh and the exact
+(erf) GELU and their gradients (one pass each instead of ~8 to ~30 NumPy passes), layer/RMS norm forward, input gradient and
 weight gradient, softmax / log_softmax over the last dim (softmax with a scale and the causal
 mask) and their gradients, per-sample cross entropy and its gradient (ops/activation.py,
 ops/normalization.py and ops/softmax_fused.py call them); and the eager Adam/AdamW and SGD
@@ -107,6 +107,66 @@ static void gelu_bwd_range(const rk_args *a, L lo, L hi, L t) {
 void cz_gelu_tanh_bwd(const float *g, const float *x, float *out, L n, double c1, double c2,
                       double c3, double c4) {
     rk_args a = {{g, x}, out, {n}, {c1, c2, c3, c4}, 0, 0, 0, gelu_bwd_range};
+    rk_run(&a, (n + GELU_BLOCK - 1) / GELU_BLOCK, GELU_BLOCK);
+}
+
+/* ---- exact GELU 0.5 x (1 + erf(x / sqrt 2)) and its gradient
+   g (0.5 (1 + erf(x / sqrt 2)) + x (exp((-0.5 x) x) / sqrt(2 pi))), with erf the float32
+   rational fit of ops/unary.py's _erf_f32 (coefficients c[0..6] = P, c[7..11] = Q), each
+   operation as the NumPy forms do it, in the same order: the forward gives their bits */
+#define ERF_COEF_LOCALS(cd) \
+    const float P0 = (float)cd[0], P1 = (float)cd[1], P2 = (float)cd[2], P3 = (float)cd[3], \
+        P4 = (float)cd[4], P5 = (float)cd[5], P6 = (float)cd[6], Q0 = (float)cd[7], \
+        Q1 = (float)cd[8], Q2 = (float)cd[9], Q3 = (float)cd[10], Q4 = (float)cd[11]
+/* erf_fit(t) into `r`, t clipped to [-4, 4] as np.clip (NaN stays NaN). GCC if-converts
+   the clip's selects (and so vectorises the loops) only without trapping math: the kernels
+   using it say so (C's floating-point exception flags are never read here) */
+#define NO_TRAPS __attribute__((optimize("no-trapping-math")))
+#define ERF_FIT(r, t0) do { \
+    float t_ = (t0); t_ = t_ < -4.0f ? -4.0f : t_; t_ = t_ > 4.0f ? 4.0f : t_; \
+    float x2_ = t_ * t_, p_ = x2_ * P0, q_ = x2_ * Q0; \
+    p_ = p_ + P1; p_ = p_ * x2_; p_ = p_ + P2; p_ = p_ * x2_; p_ = p_ + P3; p_ = p_ * x2_; \
+    p_ = p_ + P4; p_ = p_ * x2_; p_ = p_ + P5; p_ = p_ * x2_; p_ = p_ + P6; p_ = p_ * t_; \
+    q_ = q_ + Q1; q_ = q_ * x2_; q_ = q_ + Q2; q_ = q_ * x2_; q_ = q_ + Q3; q_ = q_ * x2_; \
+    q_ = q_ + Q4; (r) = p_ / q_; } while (0)
+NO_TRAPS static void gelu_erf_range(const rk_args *a, L lo, L hi, L t) {
+    const float *restrict x = a->p[0]; float *restrict o = a->o;
+    const double *cd = a->p[1];
+    ERF_COEF_LOCALS(cd);
+    const float is2 = (float)a->d[0];
+    L n = a->v[0], e0 = lo * GELU_BLOCK, e1 = hi * GELU_BLOCK < n ? hi * GELU_BLOCK : n;
+    #pragma omp simd
+    for (L i = e0; i < e1; i++) {
+        float v = x[i], e;
+        ERF_FIT(e, v * is2);
+        e = e + 1.0f; e = e * v;
+        o[i] = e * 0.5f;
+    }
+}
+void cz_gelu_erf(const float *x, float *out, L n, const double *coef, double is2) {
+    rk_args a = {{x, coef}, out, {n}, {is2}, 0, 0, 0, gelu_erf_range};
+    rk_run(&a, (n + GELU_BLOCK - 1) / GELU_BLOCK, GELU_BLOCK);
+}
+NO_TRAPS static void gelu_erf_bwd_range(const rk_args *a, L lo, L hi, L t) {
+    const float *restrict g = a->p[0], *restrict x = a->p[1]; float *restrict o = a->o;
+    const double *cd = a->p[2];
+    ERF_COEF_LOCALS(cd);
+    const float is2 = (float)a->d[0], is2pi = (float)a->d[1];
+    L n = a->v[0], e0 = lo * GELU_BLOCK, e1 = hi * GELU_BLOCK < n ? hi * GELU_BLOCK : n;
+    #pragma omp simd
+    for (L i = e0; i < e1; i++) {
+        float v = x[i], e;
+        ERF_FIT(e, v * is2);
+        e = 1.0f + e; e = 0.5f * e;
+        float m = -0.5f * v; m = m * v;
+        float ph = expf(m) * is2pi;
+        ph = v * ph;
+        o[i] = g[i] * (e + ph);
+    }
+}
+void cz_gelu_erf_bwd(const float *g, const float *x, float *out, L n, const double *coef,
+                     double is2, double is2pi) {
+    rk_args a = {{g, x, coef}, out, {n}, {is2, is2pi}, 0, 0, 0, gelu_erf_bwd_range};
     rk_run(&a, (n + GELU_BLOCK - 1) / GELU_BLOCK, GELU_BLOCK);
 }
 
@@ -419,6 +479,8 @@ _P, _L, _D = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
 _SIGNATURES = {
     "gelu_tanh": ([_P, _P, _L, _D, _D], None),
     "gelu_tanh_bwd": ([_P, _P, _P, _L, _D, _D, _D, _D], None),
+    "gelu_erf": ([_P, _P, _L, _P, _D], None),
+    "gelu_erf_bwd": ([_P, _P, _P, _L, _P, _D, _D], None),
     "norm": ([_P, _P, _P, _P, _L, _L, _L, _D], None),
     "norm_bwd": ([_P, _P, _P, _P, _L, _L, _L, _D], None),
     "norm_wgrad": ([_P, _P, _P, _L, _L, _L, _D], ctypes.c_int),

@@ -546,11 +546,12 @@ def number_dunder(op, general):
             meta = _META_NUMBER.get(x.shape)
             if meta is None or meta[0][1] is not dt:
                 meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
-            node = Node(op, {}, nxt, meta)
+            node = Node(op, _NO_ATTRS, nxt, meta)
             if saves_in:
                 node.saved = (a, s)
                 if version:
-                    node.versions = (a._vc[0], None)
+                    v = a._vc[0]
+                    node.versions = _V0 if v == 0 else (v, None)
             if saves_out:
                 node.out_data = out
                 node.out_version = (t._vc, 0)
@@ -578,6 +579,11 @@ _META: dict = {}
 
 # shape -> ((shape, dtype), None): the metas of a node of ``tensor (op) number`` (number_dunder)
 _META_NUMBER: dict = {}
+# the attributes of number_dunder's nodes: none, one shared dict (nothing writes into a node's
+# attributes), not a new one per op
+_NO_ATTRS: dict = {}
+# their versions when the tensor operand is at version 0 (most are: fresh op outputs): shared
+_V0 = (0, None)
 
 
 def _meta_of(d):

@@ -16,7 +16,7 @@ from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
 from .binary import where
 from .join import cat, stack
-from .unary import _blocked, _erf, _sigmoid_fwd
+from .unary import _ERF_P, _ERF_Q, _blocked, _erf, _sigmoid_fwd
 
 __all__ = ["gelu"]
 
@@ -159,6 +159,11 @@ class GeluTanhBackward(Op):
         return dg, dx
 
 
+# the float32 erf fit's coefficients (P, then Q) for backend/ckernels_rows.py's exact GELU
+_ERF_COEF = np.array(_ERF_P + _ERF_Q, dtype=np.float64)
+_ERF_COEF.flags.writeable = False
+
+
 def _phi(xp, x):
     return xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
@@ -186,6 +191,13 @@ class Gelu(Op):
     def forward(xp, x):
         if x.dtype == np.float64:  # (the float64 erf series sums as many terms as its block
             return _gelu_exact(xp, x)   # needs: whole, as it always was)
+        if xp is np and x.dtype == np.float32:
+            x = ckernels_rows.contiguous(x)
+            fn = ckernels_rows.kernel("gelu_erf", x)
+            if fn is not None:   # float32: one C pass, the same operations (the same bits)
+                out = np.empty_like(x)
+                fn(x.ctypes.data, out.ctypes.data, x.size, _ERF_COEF.ctypes.data, _INV_SQRT2)
+                return out
         return _blocked(_gelu_exact, xp, x).astype(x.dtype, copy=False)
 
     @staticmethod
@@ -204,6 +216,14 @@ class GeluBackward(Op):
     def forward(xp, g, x):
         if np.float64 in (g.dtype, x.dtype):
             return _gelu_exact_grad(xp, g, x)
+        if xp is np and x.dtype == np.float32 and g.dtype == np.float32 and g.shape == x.shape:
+            g, x = ckernels_rows.contiguous(g), ckernels_rows.contiguous(x)
+            fn = ckernels_rows.kernel("gelu_erf_bwd", g, x)
+            if fn is not None:   # float32: one C pass, the same operations (libm's expf)
+                out = np.empty_like(x)
+                fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, x.size,
+                   _ERF_COEF.ctypes.data, _INV_SQRT2, _INV_SQRT_2PI)
+                return out
         return _blocked(_gelu_exact_grad, xp, g, x).astype(np.result_type(g, x), copy=False)
 
     # gelu''(x) = phi(x) (2 - x^2)

@@ -103,7 +103,9 @@ class Sum(Op):
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):
-        return _accumulate(xp.sum, a, dtype, axis=dims, keepdims=keepdim)
+        # np.sum is np.add.reduce behind a Python wrapper (~1 us a call): the ufunc directly
+        return _accumulate(np.add.reduce if xp is np else xp.sum, a, dtype, axis=dims,
+                           keepdims=keepdim)
 
     @staticmethod
     def backward(c, g):

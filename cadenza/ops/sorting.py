@@ -9,7 +9,7 @@ from .._creation import full, zeros
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import fmt_shape
-from .index import _scalar_tensor, gather
+from .index import GetItem, _coords, _scalar_tensor, gather
 from .join import cat
 from .elementwise import isnan, where
 from .reduce import _nondiff, argmax, values_indices
@@ -55,7 +55,14 @@ def sort(input, dim=-1, descending=False, stable=False):
         _norm_dim(dim, 0, "sort")   # only 0 and -1 name a 0-d tensor's dim
         return values_indices(input, zeros((), dtype=_dt.int64))
     idx = argsort(input, dim, descending)
-    return values_indices(gather(input, dim, idx), idx)
+    return values_indices(_take_sorted(input, dim, idx), idx)
+
+
+def _take_sorted(input, dim, idx):
+    """gather(input, dim, idx) for ``idx`` made by argsort of ``input`` along ``dim`` (narrowed
+    or not): every value is a valid position, so the range check (a min/max pass and a copy of
+    the index, ~40% of a small sort) is left out."""
+    return apply(GetItem, input, index=_coords(idx, _norm_dim(dim, input._data.ndim, "gather")))
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
@@ -67,7 +74,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if input._data.ndim == 0:   # torch hands back the element itself (for k = 0 too)
         return values_indices(input * 1, zeros((), dtype=_dt.int64))
     idx = argsort(input, d, descending=largest).narrow(d, 0, k)
-    return values_indices(gather(input, d, idx), idx)
+    return values_indices(_take_sorted(input, d, idx), idx)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):

@@ -118,7 +118,8 @@ class View(Op):
 @register
 class Permute(Op):
     name, kind, onnx, saves, view = "permute", "shape", _permute_onnx, "none", True
-    forward = staticmethod(lambda xp, a, dims=(): xp.transpose(a, dims))
+    forward = staticmethod(lambda xp, a, dims=(): a.transpose(dims))   # (the method: no
+    #                                                                    dispatch wrapper)
 
     @staticmethod
     def backward(c, g):

@@ -12,6 +12,11 @@ import torch
 
 import cadenza.ops as ops
 
+try:   # NumPy knows the name "bfloat16" (Maker's astype) once ml_dtypes is imported; naming
+    import ml_dtypes  # noqa: F401  cadenza.bfloat16 no longer imports it
+except ImportError:
+    pass
+
 FLOAT = ("float32", "float64")
 INTS = ("int64", "int32")
 NUM = FLOAT + INTS

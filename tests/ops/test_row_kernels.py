@@ -1,5 +1,5 @@
 """The float32 C kernels of eager mode's row and elementwise primitives
-(cadenza/backend/ckernels_rows.py): tanh GELU, layer/RMS norm, softmax, log_softmax, cross
+(cadenza/backend/ckernels_rows.py): tanh and exact GELU, layer/RMS norm, softmax, log_softmax, cross
 entropy, forward and gradients. Each agrees with the NumPy form it replaces (kernels switched
 off) and with PyTorch within float32 rounding, on shapes that split into several tasks and on
 edge cases (causal masks with L != S, scales, non-finite rows, ignored and out-of-range targets,
@@ -64,6 +64,7 @@ CASES = {
     "gelu_tanh": (lambda L, x: _tf(L).gelu(x, approximate="tanh"), [_rng((64, 700), 4)]),
     "gelu_tanh_0d": (lambda L, x: _tf(L).gelu(x, approximate="tanh") * 1.0,
                      [np.asarray(0.7, np.float32)]),
+    "gelu_erf": (lambda L, x: _tf(L).gelu(x), [_rng((64, 700), 4)]),
     "layer_norm": (lambda L, x, w, b: _tf(L).layer_norm(x, (96,), w, b),
                    [_rng((4, 130, 96)) + 3, _rng(96), _rng(96)]),
     "layer_norm_2d_no_affine": (lambda L, x: _tf(L).layer_norm(x, (6, 40)),
@@ -127,10 +128,21 @@ def test_cross_entropy_target_out_of_range_raises(kernels):
             F.cross_entropy(x, t)
 
 
+def test_exact_gelu_forward_gives_the_numpy_forms_bits(kernels):
+    """The exact (erf) GELU kernel repeats the NumPy form's float32 operations one by one:
+    the same bits, NaN and the clip of erf's argument included."""
+    x = _rng((5000,), 4)
+    x[:4] = [np.nan, 30.0, -30.0, -0.0]
+    on, off = _run(lambda L, t: _tf(L).gelu(t), [x], True), _run(lambda L, t: _tf(L).gelu(t),
+                                                                   [x], False)
+    np.testing.assert_array_equal(on[0], off[0])
+    _close(on[1:], off[1:])
+
+
 def test_float64_keeps_the_numpy_form(kernels):
     """float64 never takes the float32 kernels: results equal the kernels-off path."""
     x = _rng((64, 700)).astype(np.float64)
-    for fn in (lambda L, t: _tf(L).gelu(t, approximate="tanh"),
+    for fn in (lambda L, t: _tf(L).gelu(t, approximate="tanh"), lambda L, t: _tf(L).gelu(t),
                lambda L, t: _tf(L).layer_norm(t, (700,)), lambda L, t: t.softmax(-1)):
         a, b = _run(fn, [x], True), _run(fn, [x], False)
         for u, v in zip(a, b):
@@ -146,7 +158,7 @@ def test_same_bytes_on_every_thread_count(kernels):
         for n in (1, 2, 4):
             cbuild.set_kernel_threads(n)
             res = []
-            for name in ("gelu_tanh", "layer_norm", "rms_norm", "softmax", "log_softmax",
+            for name in ("gelu_tanh", "gelu_erf", "layer_norm", "rms_norm", "softmax", "log_softmax",
                          "cross_entropy"):
                 fn, arrays = CASES[name]
                 res += [a.tobytes() for a in _run(fn, arrays, True)]
