@@ -12,7 +12,7 @@ from . import dtypes as _dt
 from ._dispatch import state as _grad_state
 from ._repr import tensor_repr
 from .backend import backend_of_array
-from .backend.meta import MetaArray, NO_DATA
+from .backend.meta import MetaArray
 from .device import device as _device, _CPU, _META
 
 _new = object.__new__

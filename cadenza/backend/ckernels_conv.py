@@ -484,7 +484,8 @@ _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L,
                "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
                "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5,
                "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
-               "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L], "bias_grad": [_P, _P] + [_L] * 3}
+               "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L],
+               "bias_grad": [_P, _P] + [_L] * 3}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)

@@ -1,9 +1,9 @@
 """Float32 C kernels for eager mode's row-wise and elementwise primitives: the tanh and the exact
-(erf) GELU and their gradients (one pass each instead of ~8 to ~30 NumPy passes), layer/RMS norm forward, input gradient and
-weight gradient, softmax / log_softmax over the last dim (softmax with a scale and the causal
-mask) and their gradients, per-sample cross entropy and its gradient (ops/activation.py,
-ops/normalization.py and ops/softmax_fused.py call them); and the eager Adam/AdamW and SGD
-parameter updates as one pass each (optim/adam.py, optim/sgd.py).
+(erf) GELU and their gradients (one pass each instead of ~8 to ~30 NumPy passes), layer/RMS norm
+forward, input gradient and weight gradient, softmax / log_softmax over the last dim (softmax
+with a scale and the causal mask) and their gradients, per-sample cross entropy and its gradient
+(ops/activation.py, ops/normalization.py and ops/softmax_fused.py call them); and the eager
+Adam/AdamW and SGD parameter updates as one pass each (optim/adam.py, optim/sgd.py).
 
 They compute the NumPy forms' operations in the same order (row sums in float32 lanes rather
 than NumPy's pairwise order, ``expf`` from libm/libmvec rather than NumPy's), so results agree

@@ -34,7 +34,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
 from ..backend import xp_of
 from ..backend.cpu import FP_QUIET, fp_state
-from ..backend.meta import MetaArray, meta_array, to_meta
+from ..backend.meta import MetaArray, to_meta
 
 REGISTRY: dict[str, type] = {}
 _REQUIRED = ("name", "kind", "forward", "onnx")

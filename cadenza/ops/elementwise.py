@@ -112,7 +112,8 @@ def clamp(input, min=None, max=None):
         return out
     kind = input._data.dtype.kind
     if kind == "b" and all(type(v) is bool for v in (min, max) if v is not None):
-        raise NotImplementedError(f"\"clamp_{'min' if max is None else 'max' if min is None else ''}"
+        raise NotImplementedError(f"\"clamp_"
+                                  f"{'min' if max is None else 'max' if min is None else ''}"
                                   f"{'_' if min is None or max is None else ''}scalar_cpu\" "
                                   f"not implemented for 'Bool'")
     if kind in "iu" and (isinstance(min, float) or isinstance(max, float)):
@@ -142,7 +143,8 @@ def lerp(input, end, weight):
             raise RuntimeError(f"lerp: expected dtype {input.dtype.name} for `{what}` but got "
                                f"dtype {t.dtype.name}")
     if not (input.is_floating_point() or input.is_complex()):
-        raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}"
+        raise NotImplementedError(f"\"lerp_kernel_"
+                                  f"{'tensor' if isinstance(weight, Tensor) else 'scalar'}"
                                   f"\" not implemented for '{input.dtype.name}'")
     d = end - input
     if not isinstance(weight, Tensor):

@@ -10,7 +10,6 @@ from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
 from ..errors import fmt_shape
 from .index import GetItem, _coords, _scalar_tensor, gather
-from .join import cat
 from .elementwise import isnan, where
 from .reduce import _nondiff, argmax, values_indices
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _diff import cadenza, cli, diff_results, error_outcome, quiet_outcomes, torch
+from _diff import cli, diff_results, error_outcome, quiet_outcomes
 
 BAD_CLASSES = ("value", "shape", "dtype", "accepted_bad", "rejected", "crash")
 ALL_CLASSES = ("equal", "value", "shape", "dtype", "missing", "accepted_bad", "rejected",

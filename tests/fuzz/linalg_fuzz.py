@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _diff import cadenza, cli, diff_results, error_outcome, quiet_outcomes, torch
+from _diff import cli, diff_results, error_outcome, quiet_outcomes
 
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "rejected", "crash")
 ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "missing", "accepted_bad",

@@ -158,8 +158,8 @@ def test_same_bytes_on_every_thread_count(kernels):
         for n in (1, 2, 4):
             cbuild.set_kernel_threads(n)
             res = []
-            for name in ("gelu_tanh", "gelu_erf", "layer_norm", "rms_norm", "softmax", "log_softmax",
-                         "cross_entropy"):
+            for name in ("gelu_tanh", "gelu_erf", "layer_norm", "rms_norm", "softmax",
+                         "log_softmax", "cross_entropy"):
                 fn, arrays = CASES[name]
                 res += [a.tobytes() for a in _run(fn, arrays, True)]
             got.append(res)

@@ -167,7 +167,8 @@ if __name__ == "__main__":
             opt.step()
     model.eval()
     with torch.no_grad():
-        x, lengths, y = batchify([(l, all_categories.index(c)) for c, ls in test.items() for l in ls])
+        x, lengths, y = batchify([(l, all_categories.index(c))
+                                  for c, ls in test.items() for l in ls])
         acc2 = (model(x, lengths).argmax(1) == y).float().mean().item()
     print("nn.RNN acc", acc2)
     print(f"final_acc {(acc1 + acc2) / 2:.4f}")

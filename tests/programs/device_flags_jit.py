@@ -76,7 +76,8 @@ class Net(nn.Module):
 if __name__ == "__main__":
     seed_everything(0)
     device = get_device()
-    print("device", device, "cuda devices", torch.cuda.device_count(), "cudnn", torch.backends.cudnn.enabled)
+    print("device", device, "cuda devices", torch.cuda.device_count(),
+          "cudnn", torch.backends.cudnn.enabled)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.set_float32_matmul_precision("high")
@@ -106,7 +107,8 @@ if __name__ == "__main__":
             scaler.update()
         losses.append(loss.item())
     print("smoothed losses", [round(v, 5) for v in running_mean(losses)])
-    print("maybe_scale", maybe_scale(torch.ones(2)).tolist(), maybe_scale(torch.ones(2), 3.0).tolist())
+    print("maybe_scale", maybe_scale(torch.ones(2)).tolist(),
+          maybe_scale(torch.ones(2), 3.0).tolist())
     # dtype round trips
     model.eval()
     with torch.no_grad():

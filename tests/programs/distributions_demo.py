@@ -82,9 +82,10 @@ if __name__ == "__main__":
               (q.log_prob(z := q.sample((2000,))) - vae.prior().log_prob(z)).mean().item())
     print("vae neg elbo", vae_loss)
     # 2. GMM by maximum likelihood
-    true = D.MixtureSameFamily(D.Categorical(torch.tensor([0.5, 0.3, 0.2])),
-                               D.Independent(D.Normal(torch.tensor([[-3., 0.], [2., 2.], [2., -3.]]),
-                                                      torch.tensor([[0.5, 0.5], [0.7, 0.3], [0.4, 0.6]])), 1))
+    true = D.MixtureSameFamily(
+        D.Categorical(torch.tensor([0.5, 0.3, 0.2])),
+        D.Independent(D.Normal(torch.tensor([[-3., 0.], [2., 2.], [2., -3.]]),
+                               torch.tensor([[0.5, 0.5], [0.7, 0.3], [0.4, 0.6]])), 1))
     data = true.sample((2000,))
     gmm = GMM()
     with torch.no_grad():

@@ -195,7 +195,8 @@ def train(model, loader, optimizer, scheduler, args, epochs, global_step=0):
                 scheduler.step()
                 model.zero_grad()
                 global_step += 1
-        print(f"epoch {epoch} step {global_step} lr {scheduler.get_last_lr()[0]:.2e} loss {loss.item() * args.gradient_accumulation_steps:.4f}")
+        print(f"epoch {epoch} step {global_step} lr {scheduler.get_last_lr()[0]:.2e} "
+              f"loss {loss.item() * args.gradient_accumulation_steps:.4f}")
     return global_step
 
 
@@ -223,7 +224,8 @@ if __name__ == "__main__":
     np.random.seed(0)
     train_ds, eval_ds = ParityDataset(512, 0), ParityDataset(256, 1)
     g = torch.Generator().manual_seed(0)
-    train_loader = DataLoader(train_ds, batch_size=16, shuffle=True, collate_fn=collate, generator=g)
+    train_loader = DataLoader(train_ds, batch_size=16, shuffle=True, collate_fn=collate,
+                              generator=g)
     eval_loader = DataLoader(eval_ds, batch_size=64, collate_fn=collate)
     model = TinyBertForSequenceClassification(TinyConfig())
     optimizer = make_optimizer(model, args.learning_rate, args.weight_decay)
@@ -246,8 +248,10 @@ if __name__ == "__main__":
     opt2.load_state_dict(ckpt["optimizer"])
     sched2.load_state_dict(ckpt["scheduler"])
     torch.set_rng_state(ckpt["rng"])
-    assert sched2.get_last_lr() == scheduler.get_last_lr(), (sched2.get_last_lr(), scheduler.get_last_lr())
-    step = train(model2, train_loader, opt2, sched2, args, epochs - epochs // 2, ckpt["global_step"])
+    assert sched2.get_last_lr() == scheduler.get_last_lr(), (sched2.get_last_lr(),
+                                                             scheduler.get_last_lr())
+    step = train(model2, train_loader, opt2, sched2, args, epochs - epochs // 2,
+                 ckpt["global_step"])
     print("steps", step, "of", t_total, "last lr", sched2.get_last_lr())
     eval_loss, eval_acc = evaluate(model2, eval_loader)
     print(f"eval_loss {eval_loss:.4f} eval_acc {eval_acc:.4f}")

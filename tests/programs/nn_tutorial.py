@@ -141,7 +141,8 @@ if __name__ == "__main__":
                 bias -= bias.grad * lr
                 weights.grad.zero_()
                 bias.grad.zero_()
-    print("scratch", loss_func(model(x_valid), y_valid).item(), accuracy(model(x_valid), y_valid).item())
+    print("scratch", loss_func(model(x_valid), y_valid).item(),
+          accuracy(model(x_valid), y_valid).item())
 
     # F.cross_entropy, nn.Module, optim
     loss_func = F.cross_entropy

@@ -50,7 +50,8 @@ if __name__ == "__main__":
     rec = torch.istft(S, n_fft=64, hop_length=16, window=win, length=n)
     stft_err = (rec - noisy).abs().max().item()
     band = S.abs().mean(-1)
-    print("stft", tuple(S.shape), S.dtype, "roundtrip err", stft_err, "loudest bin", band.argmax().item())
+    print("stft", tuple(S.shape), S.dtype, "roundtrip err", stft_err,
+          "loudest bin", band.argmax().item())
     assert stft_err < 1e-4
     # statistics
     x = torch.cat([torch.linspace(-1, 1, 101) ** 3, torch.tensor([8.0, -9.0, 12.0])])
@@ -71,8 +72,10 @@ if __name__ == "__main__":
     q2 = torch.quantile(torch.arange(12.0).reshape(3, 4), 0.5, dim=1, keepdim=True)
     print("quantiles", [s.tolist() for s in stats])
     print("nanquantile", nq.tolist(), "median", med.item(), "kth", kth.item())
-    print("hist", hist.tolist(), "buckets", buckets.bincount().tolist(), "ss", ss.tolist(), "q2", q2.flatten().tolist())
+    print("hist", hist.tolist(), "buckets", buckets.bincount().tolist(), "ss", ss.tolist(),
+          "q2", q2.flatten().tolist())
     stat_sum = sum(s.sum().item() for s in stats) + nq.sum().item() + med.item() + kth.item() + \
-        clipped.std().item() + hist.sum().item() + buckets.float().mean().item() + ss.sum().item() + q2.sum().item()
+        clipped.std().item() + hist.sum().item() + buckets.float().mean().item() + \
+        ss.sum().item() + q2.sum().item()
     print("stat_sum", stat_sum)
     print(f"final_loss {filt_loss + stat_sum:.6f}")

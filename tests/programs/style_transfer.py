@@ -36,7 +36,8 @@ def tiny_vgg():
         conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
         with torch.no_grad():
             n = conv.weight.numel()
-            w = torch.sin(torch.arange(n, dtype=torch.float32) * 0.731 + i).reshape(conv.weight.shape)
+            w = torch.sin(torch.arange(n, dtype=torch.float32) * 0.731 + i)
+            w = w.reshape(conv.weight.shape)
             conv.weight.copy_(w * (2.0 / (c_in * 9)) ** 0.5)
             conv.bias.copy_(torch.cos(torch.arange(c_out, dtype=torch.float32)) * 0.05)
         layers += [conv, nn.ReLU(inplace=True)]

@@ -50,8 +50,10 @@ class SmallCNN(nn.Module):
     def __init__(self, n_classes):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
             nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))
         self.classifier = nn.Linear(32, n_classes)
 
@@ -86,7 +88,8 @@ if __name__ == "__main__":
     print("batch", tuple(xb.shape), xb.dtype, yb[:8].tolist())
     grid = make_grid(xb[:16] * 0.25 + 0.5, nrow=4, padding=2)
     save_image(xb[:16] * 0.25 + 0.5, os.path.join(tmp, "batch.png"), nrow=4)
-    back = torchvision.transforms.functional.pil_to_tensor(Image.open(os.path.join(tmp, "batch.png")))
+    back = torchvision.transforms.functional.pil_to_tensor(
+        Image.open(os.path.join(tmp, "batch.png")))
     print("grid", tuple(grid.shape), "saved", tuple(back.shape), back.dtype)
     assert tuple(back.shape) == tuple(grid.shape)
     model = SmallCNN(len(CLASSES))
