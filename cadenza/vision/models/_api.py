@@ -106,6 +106,15 @@ def overwrite_params(kwargs, **fixed):
                              f"{kwargs[name]} instead.")
 
 
+def overwrite_value(name, actual, expected):
+    """torchvision's _ovewrite_value_param: a parameter the weights fix (None takes their
+    value; a different one is an error)."""
+    if actual is not None and actual != expected:
+        raise ValueError(f"The parameter '{name}' expected value {expected} but got {actual} "
+                         f"instead.")
+    return expected
+
+
 def build(weights_cls, weights, kwargs, make, load=None):
     """A builder's common path: resolve ``weights=``, make the model from the remaining
     kwargs, load the weights (``load(model, weights)``, default strict load_state_dict)."""

@@ -7,7 +7,7 @@ from cadenza.nn import functional as F
 
 from ... import ops as misc_nn_ops
 from ...ops import MultiScaleRoIAlign
-from .._api import Weights, WeightsEnum
+from .._api import Weights, WeightsEnum, overwrite_value
 from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from ..resnet import ResNet50_Weights, resnet50
 from ._meta import _COCO_CATEGORIES
@@ -179,11 +179,8 @@ def _resolve(weights_cls, weights, backbone_cls, weights_backbone, num_classes, 
     weights_backbone = backbone_cls.verify(weights_backbone)
     if weights is not None:
         weights_backbone = None
-        expected = len(weights.meta["categories"])
-        if num_classes is not None and num_classes != expected:
-            raise ValueError(f"The parameter 'num_classes' expected value {expected} but got "
-                             f"{num_classes} instead.")
-        num_classes = expected
+        num_classes = overwrite_value("num_classes", num_classes,
+                                      len(weights.meta["categories"]))
     elif num_classes is None:
         num_classes = 91
     kwargs.pop("progress", None)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import cadenza as torch
 from cadenza import nn
 from cadenza.nn import functional as F
-from .._api import Weights, WeightsEnum, load_pretrained
+from .._api import Weights, WeightsEnum, load_pretrained, overwrite_value
 from .._utils import IntermediateLayerGetter
 from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from ..resnet import ResNet50_Weights, ResNet101_Weights, resnet50, resnet101
@@ -165,11 +165,8 @@ def _resolve(weights_cls, weights, backbone_cls, weights_backbone, num_classes, 
     weights_backbone = backbone_cls.verify(weights_backbone)
     if weights is not None:
         weights_backbone = None
-        expected = len(weights.meta["categories"])
-        if num_classes is not None and num_classes != expected:
-            raise ValueError(f"The parameter 'num_classes' expected value {expected} but got "
-                             f"{num_classes} instead.")
-        num_classes = expected
+        num_classes = overwrite_value("num_classes", num_classes,
+                                      len(weights.meta["categories"]))
         if aux_loss is not None and aux_loss is not True:
             raise ValueError(f"The parameter 'aux_loss' expected value True but got {aux_loss} "
                              f"instead.")
