@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection._utils: the box coder (boxes <-> regression targets), the
 IoU matcher, the balanced positive/negative sampler and the box-regression losses."""
 

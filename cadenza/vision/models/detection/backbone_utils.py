@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.backbone_utils: BackboneWithFPN (IntermediateLayerGetter +
 FeaturePyramidNetwork) and the ResNet / MobileNet feature extractors of the detection models
 (freezing all but the last ``trainable_layers`` stages)."""

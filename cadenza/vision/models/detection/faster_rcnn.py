@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.faster_rcnn: FasterRCNN (GeneralizedRCNN with an RPN and RoIHeads
 on a backbone with FPN), its TwoMLPHead / FastRCNNConvFCHead box heads, FastRCNNPredictor, and
 the fasterrcnn_* builders (torchvision's module names and state-dict keys; pretrained weights

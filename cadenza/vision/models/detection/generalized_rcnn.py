@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.generalized_rcnn: GeneralizedRCNN (transform -> backbone -> RPN
 -> RoI heads -> postprocess); the loss dict in training mode, the detections in eval mode."""
 

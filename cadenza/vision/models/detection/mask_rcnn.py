@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.mask_rcnn: MaskRCNN (Faster R-CNN plus a mask branch on 14x14
 pooled features: MaskRCNNHeads convs, MaskRCNNPredictor's transposed conv to 28x28 logits per
 class) and the maskrcnn_resnet50_fpn builders; torchvision's module names and state-dict keys."""

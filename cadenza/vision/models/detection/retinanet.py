@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.retinanet: RetinaNet (one-stage detector: classification and
 box-regression heads on every FPN level P3-P7, sigmoid focal loss, per-level top-k then NMS) and
 the retinanet_resnet50_fpn builders; torchvision's module names and state-dict keys."""

@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.roi_heads: RoIHeads (box head on pooled proposals, their
 sampling and losses, the post-processing into detections) and the Mask R-CNN and Keypoint R-CNN
 branches' losses and inference helpers."""

@@ -1,3 +1,6 @@
+# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
+# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
+# Cadenza's own code (STATUS.md, Known gaps).
 """torchvision.models.detection.transform: GeneralizedRCNNTransform (normalize, resize so the
 short side is min_size and the long side at most max_size, batch with padding to a multiple of
 size_divisible; maps the detections back to the original sizes)."""
