@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ops
 from .._creation import rand, writes_out, zeros_like
-from ..ops._registry import apply
+from ..ops._registry import apply, in_float32
 from ..ops.softmax_fused import Softmax, LogSoftmax
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
@@ -99,7 +99,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     >>> elu(cadenza.tensor([-1.0, 2.0]))
     tensor([-0.6321,  2.0000])
     """
-    out = ops.where(input > 0, input, _neg_expm1(input) * alpha)
+    out = in_float32(lambda x: ops.where(x > 0, x, _neg_expm1(x) * alpha), input)
     return _maybe_inplace(input, out, inplace, "elu")
 
 
@@ -117,8 +117,8 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     >>> selu(cadenza.tensor([1.0]))
     tensor([1.0507])
     """
-    out = ops.where(input > 0, input * _SELU_SCALE,
-                    _neg_expm1(input) * (_SELU_ALPHA * _SELU_SCALE))
+    out = in_float32(lambda x: ops.where(x > 0, x * _SELU_SCALE,
+                                         _neg_expm1(x) * (_SELU_ALPHA * _SELU_SCALE)), input)
     return _maybe_inplace(input, out, inplace, "selu")
 
 
@@ -134,7 +134,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if alpha == 0:
         raise ValueError("celu: expected alpha != 0, got 0")
-    out = ops.where(input > 0, input, _neg_expm1(input, 1.0 / alpha) * alpha)
+    out = in_float32(lambda x: ops.where(x > 0, x, _neg_expm1(x, 1.0 / alpha) * alpha), input)
     return _maybe_inplace(input, out, inplace, "celu")
 
 
@@ -158,7 +158,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     >>> silu(cadenza.tensor([1.0]))
     tensor([0.7311])
     """
-    return _maybe_inplace(input, input * ops.sigmoid(input), inplace, "silu")
+    return _maybe_inplace(input, in_float32(lambda x: x * ops.sigmoid(x), input), inplace,
+                          "silu")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -183,7 +184,8 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     >>> mish(cadenza.tensor([1.0]))
     tensor([0.8651])
     """
-    return _maybe_inplace(input, input * softplus(input).tanh(), inplace, "mish")
+    return _maybe_inplace(input, in_float32(lambda x: x * softplus(x).tanh(), input), inplace,
+                          "mish")
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -201,7 +203,8 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     >>> hardsigmoid(cadenza.tensor([0.0, 4.0]))
     tensor([0.5000, 1.0000])
     """
-    out = ops.where(input <= -3, 0.0, ops.where(input >= 3, 1.0, input / 6 + 0.5))
+    out = in_float32(lambda x: ops.where(x <= -3, 0.0, ops.where(x >= 3, 1.0, x / 6 + 0.5)),
+                     input)
     return _maybe_inplace(input, out, inplace, "hardsigmoid")
 
 
@@ -211,7 +214,8 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     >>> hardswish(cadenza.tensor([1.0]))
     tensor([0.6667])
     """
-    out = ops.where(input <= -3, 0.0, ops.where(input < 3, input * (input + 3) / 6, input))
+    out = in_float32(lambda x: ops.where(x <= -3, 0.0, ops.where(x < 3, x * (x + 3) / 6, x)),
+                     input)
     return _maybe_inplace(input, out, inplace, "hardswish")
 
 
@@ -245,7 +249,7 @@ def logsigmoid(input: Tensor) -> Tensor:
     >>> logsigmoid(cadenza.tensor([0.0]))
     tensor([-0.6931])
     """
-    return _log_sigmoid(input)
+    return in_float32(_log_sigmoid, input)
 
 
 def _softmax_dim(ndim, op):
@@ -255,10 +259,10 @@ def _softmax_dim(ndim, op):
 
 
 def _fusable(x):
-    # the fused primitives (cadenza/ops/softmax_fused.py) for float32/float64; half precision
-    # keeps the composite
+    # the fused primitives (cadenza/ops/softmax_fused.py): float32/float64, and float16/bfloat16
+    # (which they compute in float32, rounding once, as torch)
     dt = x._data.dtype
-    return dt == np.float32 or dt == np.float64
+    return dt == np.float32 or dt == np.float64 or is_half(x)
 
 
 def _prep_softmax(input, dim, dtype, op):
@@ -334,7 +338,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
         raise ShapeError(f"glu: expected an even size along dim {dim}, got "
                          f"{fmt_shape(input.shape)}")
     a, b = input.narrow(d, 0, n // 2), input.narrow(d, n // 2, n // 2)
-    return a * ops.sigmoid(b)
+    return in_float32(lambda a, b: a * ops.sigmoid(b), a, b)
 
 
 @writes_out

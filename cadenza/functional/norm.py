@@ -39,10 +39,11 @@ def _check_normalized(input, shape, weight, bias, op):
 
 
 def _fusable(input, weight, bias):
-    """The fused primitives (cadenza/ops/normalization.py) take float32/float64 operands of one
-    dtype; other cases (half precision, mixed dtypes) keep the composite."""
+    """The fused primitives (cadenza/ops/normalization.py) take floating operands of one dtype
+    (float16/bfloat16 they compute in float32 and round once, as torch); mixed dtypes keep the
+    composite."""
     dt = input._data.dtype
-    if dt != np.float32 and dt != np.float64:
+    if dt != np.float32 and dt != np.float64 and not is_half(input):
         return False
     return all(t is None or t._data.dtype == dt for t in (weight, bias))
 
@@ -90,8 +91,8 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """
     shape = _norm_shape(normalized_shape)
     dims = _check_normalized(input, shape, weight, None, "rms_norm")
-    if eps is None:
-        eps = float(np.finfo(input._data.dtype).eps)
+    if eps is None:   # the machine epsilon of the dtype it computes in (float32 for half)
+        eps = float(np.finfo(np.float32 if is_half(input) else input._data.dtype).eps)
     if is_half(input):
         w = None if weight is None else weight.float()
         return rms_norm(input.float(), normalized_shape, w, eps).to(input.dtype)

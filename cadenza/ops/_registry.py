@@ -110,6 +110,17 @@ class Op:
     # same output shape and dtype (a GEMM's contraction cut to length 1); False: the output's
     # shape depends on the values (nonzero), so meta tensors raise NotImplementedError
     meta = None
+    # --- float16 / bfloat16 (torch's "opmath"): an op computing on them computes in float32
+    # and rounds its result once, as torch's CPU kernels do (NumPy would round after every
+    # step of a composite forward: sigmoid, rsqrt, softmax, GELU, norms). None: every
+    # elementwise, reduce and library op; False: run as given (casts, moves, and ops whose
+    # result depends on the narrow dtype itself, as nextafter)
+    opmath = None
+    # how a Python number meets a float16/bfloat16 tensor in an opmath op: rounded to the
+    # tensor's dtype first (False, TensorIterator's cast of a wrapped number: add, sub, pow,
+    # atan2, comparisons), or taken in float32 as given (True: torch's mul and div kernels
+    # read the original scalar)
+    opmath_scalars = False
     _plan = (None,)      # set by _plan_of
 
 
@@ -141,8 +152,24 @@ def register(cls):
     if cls.fp_errors is None:
         cls.fp_errors = cls.kind not in ("shape", "index")
     REGISTRY[cls.name] = cls
-    _plan_of(cls)
+    plan = _plan_of(cls)
+    if plan[11]:
+        # every other caller of forward (the graph interpreter, constant folding, programs)
+        # computes float16/bfloat16 as eager does; eager's _run checks inline instead
+        cls.forward = staticmethod(_opmath_forward(cls, plan[1]))
     return cls
+
+
+def _opmath_forward(op, raw):
+    """``raw`` (an op's forward) computing float16/bfloat16 operands in float32, rounded once
+    (``_widened``), for callers that hold arrays and numbers only (no tensors)."""
+    def forward(xp, *arrs, **attrs):
+        low = _low_of(arrs) if xp is np and attrs.get("dtype") is None else None
+        if low is None:
+            return raw(xp, *arrs, **attrs)
+        return _widened(op, raw, arrs, arrs, attrs, low)
+    forward._opmath_raw = raw
+    return forward
 
 
 def _plan_of(op):
@@ -153,9 +180,15 @@ def _plan_of(op):
     if fp is None:
         fp = getattr(op, "kind", None) not in ("shape", "index")
     saves = op.saves
-    plan = (op, op.forward, op.promote, op.to_float, fp, op.view, op.differentiable,
+    forward = op.forward
+    forward = getattr(forward, "_opmath_raw", forward)   # (a registered parent's wrapper)
+    opmath = op.opmath
+    if opmath is None:
+        opmath = getattr(op, "kind", None) in ("elementwise", "reduce", "library") and \
+            not (op.may_alias or op.view)
+    plan = (op, forward, op.promote, op.to_float, fp, op.view, op.differentiable,
             saves == "inputs" or saves == "both", saves == "output" or saves == "both",
-            op.needs_saved, op.array_scalars)
+            op.needs_saved, op.array_scalars, opmath)
     op._plan = plan
     return plan
 
@@ -337,7 +370,7 @@ def _run(op, args, attrs):
     if plan[0] is not op:
         plan = _plan_of(op)
     _, forward, promote, to_float, fp_errors, view, differentiable, saves_in, saves_out, \
-        needs_saved, array_scalars = plan
+        needs_saved, array_scalars, opmath = plan
     arrs = []
     req = False
     on_host = True
@@ -391,8 +424,18 @@ def _run(op, args, attrs):
     loud = fp_errors and _fp_get() is not FP_QUIET  # inf/nan silent, as in PyTorch
     if loud:
         token = fp_state.set(FP_QUIET)
+    if opmath and on_host:
+        x = arrs[0]
+        low = x.dtype if type(x) is _ndarray else _first_dtype(arrs)
+        if low is not _F16 and (low is None or low.kind != "V") or attrs.get("dtype") is not None:
+            low = None
+    else:
+        low = None
     try:
-        out = forward(xp, *arrs, **attrs)
+        if low is None:
+            out = forward(xp, *arrs, **attrs)
+        else:
+            out = _widened(op, forward, args, arrs, attrs, low)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(op, args, attrs, e) from None
     finally:
@@ -415,6 +458,72 @@ def _run(op, args, attrs):
     if req and differentiable and _state.grad_enabled:
         _record(op, t, args, attrs, saves_in, saves_out, needs_saved)
     return t
+
+
+def is_low(t) -> bool:
+    """A float16 or bfloat16 tensor (the dtypes torch's CPU kernels compute in float32)."""
+    if not isinstance(t, Tensor):
+        return False
+    dt = t._data.dtype
+    return dt is _F16 or (dt.kind == "V" and dt.itemsize == 2)
+
+
+def in_float32(fn, *tensors):
+    """``fn(*tensors)`` for a composite that torch computes as one kernel: with a float16 or
+    bfloat16 operand, the operands of that dtype widened to float32 and the result rounded
+    back once (as the primitives do, see ``_widened``), so that ``silu``, ``lerp``,
+    ``addcmul``... of half tensors give torch's values, not those of one rounding per step.
+    The casts are recorded ops: gradients flow through them."""
+    low = None
+    for t in tensors:
+        if is_low(t):
+            low = t.dtype
+            break
+    if low is None:
+        return fn(*tensors)
+    cast, f32 = REGISTRY["cast"], _dt.float32
+    out = fn(*[apply(cast, t, dtype=f32) if isinstance(t, Tensor) and t.dtype is low else t
+               for t in tensors])
+    return apply(cast, out, dtype=low) if out.dtype is f32 else out
+
+
+def _first_dtype(arrs):
+    for x in arrs:
+        if type(x) is _ndarray:
+            return x.dtype
+    return None
+
+
+def _low_of(arrs):
+    """The dtype of the first array operand when it is float16 or bfloat16, else None."""
+    dt = _first_dtype(arrs)
+    return dt if dt is _F16 or (dt is not None and dt.kind == "V" and dt.itemsize == 2) else None
+
+
+def _widened(op, forward, args, arrs, attrs, low):
+    """``forward`` on float16/bfloat16 (``low``) operands as torch's CPU kernels compute it:
+    the operands widened to float32, the result rounded to ``low`` once. A Python number is
+    rounded to ``low`` first unless the op reads it as given (``opmath_scalars``); a 0-d
+    tensor of another float dtype then keeps its own value too (torch's mul by a 0-d float32
+    tensor reads it as a scalar). ``args``: the operands as given (tensors, numbers), ``arrs``
+    their promoted arrays."""
+    exact = op.opmath_scalars
+    wide = []
+    for a, x in zip(args, arrs):
+        if type(x) is _ndarray:
+            if exact and x.ndim == 0 and isinstance(a, Tensor) and a._data.dtype.kind == "f" \
+                    and a._data.dtype is not low:
+                wide.append(float(a._data))
+                continue
+            wide.append(x.astype(_F32) if x.dtype is low else x)
+        elif type(a) is float or type(a) is int:
+            wide.append(a if exact else float(low.type(a)))
+        else:
+            wide.append(x)
+    out = forward(np, *wide, **attrs)
+    if getattr(out, "dtype", None) is _F32:   # (a 0-d result may come back as a NumPy scalar)
+        out = out.astype(low)
+    return out
 
 
 def _meta_run(op, args, arrs, attrs, req):

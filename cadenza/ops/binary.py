@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ._registry import Op, register, apply, _broadcast_error, _wrapped_int
+from ._registry import Op, register, apply, _broadcast_error, _wrapped_int, is_low, in_float32
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
 from .._creation import tensor, zeros
@@ -59,6 +59,7 @@ class Sub(_Binary):
 @register
 class Mul(_Binary):
     name, c_expr, onnx, c_kinds = "mul", "({0} * {1})", "Mul", "fi"
+    opmath_scalars = True
     array_scalars = operator.mul
     forward = staticmethod(lambda xp, a, b: a * b)
     needs_saved = staticmethod(lambda req: (req[1], req[0]))
@@ -97,6 +98,7 @@ def _int_divisor(name, a, b):
 @register
 class Div(_Binary):
     name, c_expr, onnx = "div", "({0} / {1})", "Div"
+    opmath_scalars = True
     array_scalars = operator.truediv
     float_result = True
     forward = staticmethod(_true_div)
@@ -391,8 +393,19 @@ def _binary_fn(op):
 def add(input, other, alpha=1):
     """input + alpha * other."""
     if alpha != 1:
+        if is_low(input) and (is_low(other) or type(other) is float or type(other) is int):
+            return _half_with_alpha(Add, input, other, alpha)
         other = _alpha_scaled("add", input, other, alpha)
     return apply(Add, input, other)
+
+
+def _half_with_alpha(op, input, other, alpha):
+    """``input (op) alpha * other`` on float16/bfloat16 as torch's kernel: alpha rounded to the
+    tensor's dtype, one float32 multiply-add (the product of two narrow values is exact in
+    float32), rounded back once."""
+    low = input._data.dtype
+    a = float(low.type(alpha))
+    return in_float32(lambda x, y: apply(op, x, y * a), input, other)
 
 
 def _alpha_scaled(name, input, other, alpha):
@@ -418,6 +431,8 @@ def sub(input, other, alpha=1):
                          "supported. If you are trying to invert a mask, use the `~` or "
                          "`logical_not()` operator instead.")
     if alpha != 1:
+        if is_low(input) and (is_low(other) or type(other) is float or type(other) is int):
+            return _half_with_alpha(Sub, input, other, alpha)
         other = _alpha_scaled("sub", input, other, alpha)
     return apply(Sub, input, other)
 

@@ -40,6 +40,7 @@ class _ComplexOp(Op):
     holomorphic = False   # backward written for complex values (see the module docstring)
     onnx = None           # the C and ONNX backends have no complex numbers
     saves = "none"
+    opmath = False        # no float32 round trip: a complex result has no narrow dtype here
 
 
 @register

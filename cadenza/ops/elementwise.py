@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ._registry import Op, register, apply
+from ._registry import Op, register, apply, in_float32
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
 from .unary import *  # noqa: F401,F403
@@ -146,9 +146,19 @@ def lerp(input, end, weight):
         raise NotImplementedError(f"\"lerp_kernel_"
                                   f"{'tensor' if isinstance(weight, Tensor) else 'scalar'}"
                                   f"\" not implemented for '{input.dtype.name}'")
+    return in_float32(_lerp, input, end, weight)
+
+
+def _lerp(input, end, weight):
     d = end - input
     if not isinstance(weight, Tensor):
-        return input + weight * d if -0.5 < weight < 0.5 else end - d * (1 - weight)
+        if -0.5 < weight < 0.5:
+            return input + weight * d
+        if input._data.dtype == np.float32:   # torch's 1 - w in float32, not in double
+            # (float16/bfloat16 lerp computes here too, in_float32; torch's float32 kernel
+            # also fuses the multiply-add, which NumPy cannot: see STATUS.md)
+            return end - d * float(np.float32(1) - np.float32(weight))
+        return end - d * (1 - weight)
     return where(weight.abs() < 0.5, input + weight * d, end - d * (1 - weight))
 
 
@@ -162,7 +172,7 @@ def _addc_operands(input, tensor1, tensor2):
 
 def addcmul(input, tensor1, tensor2, value=1):
     tensor1, tensor2 = _addc_operands(input, tensor1, tensor2)
-    return input + value * tensor1 * tensor2
+    return in_float32(lambda x, a, b: x + value * a * b, input, tensor1, tensor2)
 
 
 def addcdiv(input, tensor1, tensor2, value=1):
@@ -171,7 +181,7 @@ def addcdiv(input, tensor1, tensor2, value=1):
                            "release addcdiv will perform a true division of tensor1 and tensor2. "
                            "Use addcmul(input, tensor1, 1 / tensor2) or a float tensor1/tensor2.")
     tensor1, tensor2 = _addc_operands(input, tensor1, tensor2)
-    return input + value * tensor1 / tensor2
+    return in_float32(lambda x, a, b: x + value * a / b, input, tensor1, tensor2)
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):

@@ -115,7 +115,8 @@ _UFUNCS = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.
 
 
 def _fast_ufunc(self, ufunc, args, kwargs):
-    if len(args) != 1 or type(self._data) is not np.ndarray or self._data.dtype.kind != "f":
+    if len(args) != 1 or type(self._data) is not np.ndarray or self._data.dtype.kind != "f" or \
+            self._data.dtype.itemsize == 2:   # float16 computes in float32 (ops.in_float32)
         return False
     other = args[0]
     alpha = kwargs.get("alpha", 1)
@@ -203,7 +204,7 @@ _TERNARY = {"lerp_": _lerp_parts, "addcmul_": _addc_parts(False),
 
 def _fast_fused(self, parts, args, kwargs):
     x = self._data
-    if type(x) is not np.ndarray or x.dtype.kind != "f" or x.ndim == 0:
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or x.ndim == 0 or x.dtype.itemsize == 2:
         return False
 
     def write():

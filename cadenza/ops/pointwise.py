@@ -213,6 +213,7 @@ class NextAfter(_Binary):
     """The next float after input towards other; torch's gradient: the incoming one for input,
     zero for other."""
     name, onnx, saves, c_expr = "nextafter", None, "none", "nextafter({0}, {1})"
+    opmath = False   # the next value of the operands' own dtype
     forward = staticmethod(lambda xp, a, b: xp.nextafter(a, b))
     backward = staticmethod(lambda c, g: (g, g.new_zeros(g.shape)))
 # no C lowering: C leaves shifts by a negative count or by the width or more undefined, where

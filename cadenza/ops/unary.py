@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ._registry import Op, register, apply
+from ._registry import Op, register, apply, in_float32
 from .inplace import make_inplace
 from ..backend import ckernels_conv
 
@@ -85,7 +85,11 @@ Asinh = _unary("asinh", lambda xp, a: xp.arcsinh(a),
 Acosh = _unary("acosh", lambda xp, a: xp.arccosh(a),
                lambda c, g: g * (c.saved[0] * c.saved[0] - 1).rsqrt(), "acosh({0})", "Acosh",
                c_exact=False)
-Tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda c, g: g * (1 - c.out * c.out),
+# the gradients of tanh and sigmoid from the output in torch's order of operations; torch's
+# tanh backward computes float16/bfloat16 in float32 (one rounding), its sigmoid backward
+# bfloat16 in float32 but float16 rounding after each step
+Tanh = _unary("tanh", lambda xp, a: xp.tanh(a),
+              lambda c, g: in_float32(lambda g, y: g * (1 - y * y), g, c.out),
               "tanh({0})", "Tanh", saves="output", c_exact=False)
 
 
@@ -103,8 +107,14 @@ def _sigmoid_fwd(xp, a):
     return np.where(a >= 0, np.divide(1, d), np.divide(e, d, out=e)).astype(a.dtype, copy=False)
 
 
+def _sigmoid_grad(g, y):
+    return g * (1 - y) * y
+
+
 # the C lowering splits by sign as _sigmoid_fwd does
-Sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda c, g: g * c.out * (1 - c.out),
+Sigmoid = _unary("sigmoid", _sigmoid_fwd,
+                 lambda c, g: _sigmoid_grad(g, c.out) if c.out._data.dtype.kind != "V" else
+                 in_float32(_sigmoid_grad, g, c.out),
                  "({0} >= 0 ? 1 / (1 + exp(-fabs({0}))) : exp(-fabs({0})) / (1 + exp(-fabs({0}))))",
                  "Sigmoid", saves="output", c_exact=False)
 # d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
@@ -279,11 +289,11 @@ def sigmoid(input):
 
 
 def log2(input):
-    return apply(Log, input) * (1 / math.log(2))
+    return in_float32(lambda x: apply(Log, x) * (1 / math.log(2)), input)
 
 
 def log10(input):
-    return apply(Log, input) * (1 / math.log(10))
+    return in_float32(lambda x: apply(Log, x) * (1 / math.log(10)), input)
 
 
 def _unary_fn(op):

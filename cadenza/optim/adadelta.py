@@ -3,7 +3,7 @@ section 7.1: Adam with the infinity norm)."""
 from __future__ import annotations
 
 from .._trace_hooks import host_scalar, hyper
-from .optimizer import Optimizer, _check_betas, _check_nonneg, _to_float
+from .optimizer import Optimizer, _check_betas, _check_nonneg, _to_float, sub_scaled
 
 __all__ = ["Adadelta", "Adamax"]
 
@@ -49,7 +49,7 @@ class Adadelta(Optimizer):
         std = square_avg.add(eps).sqrt_()
         delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)
         acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
-        p.sub_(delta * hyper(group, "lr"))       # = p + (-lr) delta; lr may be traced
+        sub_scaled(p, delta, hyper(group, "lr"))
 
 
 class Adamax(Optimizer):

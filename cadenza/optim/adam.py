@@ -86,7 +86,8 @@ class Adam(Optimizer):
         else:
             sq = exp_avg_sq
         v = sq._data
-        if type(bias_correction2_sqrt) is float and type(v) is np.ndarray and v.ndim:
+        if type(bias_correction2_sqrt) is float and type(v) is np.ndarray and v.ndim and \
+                v.dtype.itemsize > 2:   # (float16/bfloat16: the ops compute in float32)
             # eager on the host: the same sqrt, division and addition as the ops below, as
             # NumPy passes into one buffer (two fewer dispatched ops per parameter)
             d = np.sqrt(v)

@@ -6,7 +6,7 @@ from .. import dtypes as _dt
 from .._creation import full_like, tensor as _tensor
 from .._tensor import Tensor
 from .._trace_hooks import host_scalar, hyper
-from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_nonneg, _step_tensor, _to_float, sub_scaled
 
 __all__ = ["ASGD", "Rprop"]
 
@@ -62,7 +62,7 @@ class ASGD(Optimizer):
         eta, mu, ax, step = state["eta"], state["mu"], state["ax"], state["step"]
         eta_value = host_scalar(lambda e: e, eta)    # a float eagerly, 0-d when compiled
         p.mul_(host_scalar(lambda e: 1 - lambd * e, eta))
-        p.sub_(grad * eta_value)                     # = p + (-eta) g, bit for bit
+        sub_scaled(p, grad, eta_value)
         averaged = ax + p.sub(ax).mul_(mu)
         if isinstance(eta_value, Tensor):            # compiled: chosen on each call
             ax.copy_(p.where(mu == 1, averaged))

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from .._creation import tensor as _tensor, zeros_like as _zeros_like
 from .._tensor import Tensor
 from ..ops.complex import view_as_complex, view_as_real
+from ..ops._registry import is_low
 from .._trace_hooks import host_scalar, hyper
 from ..autograd.grad_mode import enable_grad, no_grad, state as _grad_state
 from .. import dtypes as _dt
@@ -124,6 +125,17 @@ def _run_hooked(step, self, args, kwargs):
 def _scalar_dtype():
     """dtype of the ``step`` counters: float32, or float64 when that is the default dtype."""
     return _dt.float64 if _dt.get_default_dtype() == _dt.float64 else _dt.float32
+
+
+def sub_scaled(p, t, lr) -> None:
+    """p -= lr * t as torch's ``p.add_(t, alpha=-lr)``. float32/float64: ``p - (t * lr)``, the
+    same bits, and lr may be a traced 0-d tensor (alpha= needs a number); float16/bfloat16:
+    alpha= itself, whose one float32 multiply-add rounds once where ``t * lr`` would round
+    twice."""
+    if is_low(p) and not isinstance(lr, Tensor):
+        p.add_(t, alpha=-lr)
+    else:
+        p.sub_(t * lr)
 
 
 def _fused_update(name: str, *tensors):

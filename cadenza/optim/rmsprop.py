@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._creation import zeros_like
 from .._trace_hooks import hyper
-from .optimizer import Optimizer, _check_nonneg, _step_tensor
+from .optimizer import Optimizer, _check_nonneg, _step_tensor, sub_scaled
 
 __all__ = ["RMSprop"]
 
@@ -69,6 +69,6 @@ class RMSprop(Optimizer):
         if momentum > 0:
             buf = state["momentum_buffer"]
             buf.mul_(momentum).addcdiv_(grad, avg)
-            p.sub_(buf * lr)             # = p + (-lr) buf, bit for bit; lr may be traced
+            sub_scaled(p, buf, lr)
         else:
             p.addcdiv_(grad, avg, value=-lr)

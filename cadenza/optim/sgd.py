@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._trace_hooks import hyper
-from .optimizer import Optimizer, _check_nonneg, _fused_update
+from .optimizer import Optimizer, _check_nonneg, _fused_update, sub_scaled
 
 __all__ = ["SGD"]
 
@@ -63,7 +63,7 @@ class SGD(Optimizer):
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
         # p - lr g: the same bits as p + (-lr) g, and lr may be a traced 0-d tensor (alpha=
         # needs a number)
-        p.sub_(grad * hyper(group, "lr"))
+        sub_scaled(p, grad, hyper(group, "lr"))
 
     @staticmethod
     def _fused(p, grad, buf, momentum, group) -> bool:

@@ -22,7 +22,12 @@ NUMBERS = [1.0001, 0.0001, -2.5, 1e-8, 3.4e38, 1e39, 7e4, 1e-45, 2.0 ** -149, 0.
 OPS = [operator.add, operator.sub, operator.mul, operator.truediv]
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def _reflected_numpy(op, v, x):
+    """``v (op) x`` as torch computes it: ``x.reciprocal() * v`` for a division."""
+    return np.reciprocal(x) * v if op is operator.truediv else op(v, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_number_operands_bitwise_as_numpy(dtype):
     rng = np.random.default_rng(0)
     with np.errstate(over="ignore"):   # float16 overflows to inf: a value to test too
@@ -34,12 +39,33 @@ def test_number_operands_bitwise_as_numpy(dtype):
         for v in NUMBERS:
             for op in OPS:
                 with np.errstate(all="ignore"):
-                    want, want_r = op(x, v), op(v, x)
+                    want, want_r = op(x, v), _reflected_numpy(op, v, x)
                 for _ in range(2):   # the cache miss, then the hit
                     got, got_r = op(t, v).numpy(), op(v, t).numpy()
                     assert got.dtype == want.dtype and got_r.dtype == want_r.dtype
                     assert got.tobytes() == want.tobytes(), (op, v)
                     assert got_r.tobytes() == want_r.tobytes(), (op, v)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_number_operands_bitwise_as_torch(dtype):
+    """float16/bfloat16 with a Python number: computed in float32 and rounded once, the number
+    rounded to the tensor's dtype first except in mul and div (torch's CPU kernels)."""
+    T = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(64) * 10.0 ** rng.integers(-6, 6, 64)).astype(np.float32)
+    x[:4] = [0.0, -0.0, np.inf, np.nan]
+    t, tt = C.tensor(x).to(getattr(C, dtype)), T.tensor(x).to(getattr(T, dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for v in NUMBERS:
+            if isinstance(v, int) and abs(v) > 2 ** 62:
+                continue   # torch refuses ints beyond int64 here
+            for op in OPS:
+                for got, want in ((op(t, v), op(tt, v)), (op(v, t), op(v, tt))):
+                    assert got.dtype == getattr(C, dtype)
+                    np.testing.assert_array_equal(got.float().numpy(), want.float().numpy(),
+                                                  err_msg=f"{op.__name__} {v}")
 
 
 def test_number_operands_match_torch():
