@@ -291,7 +291,7 @@ def _box_loss(
     cnf: Optional[dict[str, float]] = None,
 ) -> Tensor:
     """Summed box-regression loss of one image: on the encoded targets ("l1", "smooth_l1"
-    with ``cnf['beta']``, default 1/9) or on the decoded boxes ("giou", "diou", "ciou" with
+    with ``cnf['beta']``, default 1) or on the decoded boxes ("giou", "diou", "ciou" with
     ``cnf['eps']``, default 1e-7)."""
     cnf = cnf or {}
     if type in ("l1", "smooth_l1"):
@@ -299,7 +299,7 @@ def _box_loss(
         if type == "l1":
             return F.l1_loss(bbox_regression_per_image, targets, reduction="sum")
         return F.smooth_l1_loss(bbox_regression_per_image, targets, reduction="sum",
-                                beta=cnf.get("beta", 1.0 / 9))
+                                beta=cnf.get("beta", 1.0))
     iou_losses = {"giou": generalized_box_iou_loss, "diou": distance_box_iou_loss,
                   "ciou": complete_box_iou_loss}
     _assert(type in iou_losses, f"Unsupported loss: {type}")
