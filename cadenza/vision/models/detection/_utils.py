@@ -1,13 +1,21 @@
-# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
-# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
-# Cadenza's own code (STATUS.md, Known gaps).
-"""torchvision.models.detection._utils: the box coder (boxes <-> regression targets), the
-IoU matcher, the balanced positive/negative sampler and the box-regression losses."""
+"""Shared pieces of the detectors (the names of ``torchvision.models.detection._utils``).
 
+- ``BoxCoder`` / ``BoxLinearCoder``: boxes <-> regression targets relative to reference boxes.
+- ``Matcher`` / ``SSDMatcher``: give every prediction the ground-truth box it overlaps most, or
+  mark it background / ignored by IoU thresholds.
+- ``BalancedPositiveNegativeSampler``: pick a fixed-size, class-balanced minibatch of anchors
+  or proposals per image for the classification losses.
+- ``_box_loss``, ``_prepare``, ``overwrite_eps`` ...: small helpers the model files share.
+
+Matching and sampling only pick indices, so they run on NumPy copies of detached tensors; the
+coders stay on Cadenza ops because their decoded boxes carry gradients (RetinaNet's IoU
+losses).
+"""
 from __future__ import annotations
 import math
-from collections import OrderedDict
 from typing import Optional
+
+import numpy as np
 
 import cadenza as torch
 from cadenza import Tensor, nn
@@ -21,259 +29,257 @@ from ...ops import (
 )
 
 
-class BalancedPositiveNegativeSampler:
-    def __init__(self, batch_size_per_image: int, positive_fraction: float) -> None:
-        self.batch_size_per_image = batch_size_per_image
-        self.positive_fraction = positive_fraction
+def _assert(condition, message):
+    """torch._assert: AssertionError with ``message`` when ``condition`` is false."""
+    if not condition:
+        raise AssertionError(message)
 
-    def __call__(self, matched_idxs: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-        pos_idx = []
-        neg_idx = []
-        for matched_idxs_per_image in matched_idxs:
-            positive = torch.where(matched_idxs_per_image >= 1)[0]
-            negative = torch.where(matched_idxs_per_image == 0)[0]
-            num_pos = int(self.batch_size_per_image * self.positive_fraction)
-            num_pos = min(positive.numel(), num_pos)
-            num_neg = self.batch_size_per_image - num_pos
-            num_neg = min(negative.numel(), num_neg)
-            perm1 = torch.randperm(positive.numel(), device=positive.device)[:num_pos]
-            perm2 = torch.randperm(negative.numel(), device=negative.device)[:num_neg]
-            pos_idx_per_image = positive[perm1]
-            neg_idx_per_image = negative[perm2]
-            pos_idx_per_image_mask = torch.zeros_like(matched_idxs_per_image, dtype=torch.uint8)
-            neg_idx_per_image_mask = torch.zeros_like(matched_idxs_per_image, dtype=torch.uint8)
-            pos_idx_per_image_mask[pos_idx_per_image] = 1
-            neg_idx_per_image_mask[neg_idx_per_image] = 1
-            pos_idx.append(pos_idx_per_image_mask)
-            neg_idx.append(neg_idx_per_image_mask)
-        return (pos_idx, neg_idx)
+
+def _centres_and_sizes(boxes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(x1, y1, x2, y2) rows -> their centre x, centre y, width and height columns."""
+    width = boxes[:, 2] - boxes[:, 0]
+    height = boxes[:, 3] - boxes[:, 1]
+    return boxes[:, 0] + 0.5 * width, boxes[:, 1] + 0.5 * height, width, height
+
+
+def _check_boxes(where: str, name: str, boxes) -> None:
+    if not isinstance(boxes, Tensor) or boxes.dim() != 2 or boxes.shape[-1] != 4:
+        got = tuple(boxes.shape) if isinstance(boxes, Tensor) else type(boxes).__name__
+        raise ValueError(f"{where}: {name} should be a tensor of shape [N, 4], got {got}")
 
 
 def encode_boxes(reference_boxes: Tensor, proposals: Tensor, weights: Tensor) -> Tensor:
-    wx = weights[0]
-    wy = weights[1]
-    ww = weights[2]
-    wh = weights[3]
-    proposals_x1 = proposals[:, 0].unsqueeze(1)
-    proposals_y1 = proposals[:, 1].unsqueeze(1)
-    proposals_x2 = proposals[:, 2].unsqueeze(1)
-    proposals_y2 = proposals[:, 3].unsqueeze(1)
-    reference_boxes_x1 = reference_boxes[:, 0].unsqueeze(1)
-    reference_boxes_y1 = reference_boxes[:, 1].unsqueeze(1)
-    reference_boxes_x2 = reference_boxes[:, 2].unsqueeze(1)
-    reference_boxes_y2 = reference_boxes[:, 3].unsqueeze(1)
-    ex_widths = proposals_x2 - proposals_x1
-    ex_heights = proposals_y2 - proposals_y1
-    ex_ctr_x = proposals_x1 + 0.5 * ex_widths
-    ex_ctr_y = proposals_y1 + 0.5 * ex_heights
-    gt_widths = reference_boxes_x2 - reference_boxes_x1
-    gt_heights = reference_boxes_y2 - reference_boxes_y1
-    gt_ctr_x = reference_boxes_x1 + 0.5 * gt_widths
-    gt_ctr_y = reference_boxes_y1 + 0.5 * gt_heights
-    targets_dx = wx * (gt_ctr_x - ex_ctr_x) / ex_widths
-    targets_dy = wy * (gt_ctr_y - ex_ctr_y) / ex_heights
-    targets_dw = ww * torch.log(gt_widths / ex_widths)
-    targets_dh = wh * torch.log(gt_heights / ex_heights)
-    targets = torch.cat((targets_dx, targets_dy, targets_dw, targets_dh), dim=1)
-    return targets
+    """Regression targets (dx, dy, dw, dh) that move each proposal onto its reference box:
+    the centre offset in units of the proposal's size and the log size ratio (Faster R-CNN,
+    eq. 2), each scaled by its weight."""
+    ref_x, ref_y, ref_w, ref_h = _centres_and_sizes(reference_boxes)
+    box_x, box_y, box_w, box_h = _centres_and_sizes(proposals)
+    wx, wy, ww, wh = weights[0], weights[1], weights[2], weights[3]
+    return torch.stack([wx * (ref_x - box_x) / box_w, wy * (ref_y - box_y) / box_h,
+                        ww * torch.log(ref_w / box_w), wh * torch.log(ref_h / box_h)], dim=1)
 
 
 class BoxCoder:
+    """Faster R-CNN's box parameterisation (Ren et al. 2015): a box relative to a reference
+    box is its centre offset divided by the reference's width / height and the log of its size
+    ratio, times ``weights`` (wx, wy, ww, wh). Decoding clips the log sizes at
+    ``bbox_xform_clip`` so one wild prediction cannot overflow ``exp``."""
+
     def __init__(
-        self,
-        weights: tuple[float, float, float, float],
+        self, weights: tuple[float, float, float, float],
         bbox_xform_clip: float = math.log(1000.0 / 16),
     ) -> None:
         self.weights = weights
         self.bbox_xform_clip = bbox_xform_clip
 
     def encode(self, reference_boxes: list[Tensor], proposals: list[Tensor]) -> list[Tensor]:
-        boxes_per_image = [len(b) for b in reference_boxes]
-        reference_boxes = torch.cat(reference_boxes, dim=0)
-        proposals = torch.cat(proposals, dim=0)
-        targets = self.encode_single(reference_boxes, proposals)
-        return targets.split(boxes_per_image, 0)
+        """Per-image lists in, per-image targets out (one encode over the concatenation)."""
+        counts = [len(b) for b in reference_boxes]
+        targets = self.encode_single(torch.cat(list(reference_boxes), dim=0),
+                                     torch.cat(list(proposals), dim=0))
+        return targets.split(counts, 0)
 
     def encode_single(self, reference_boxes: Tensor, proposals: Tensor) -> Tensor:
-        dtype = reference_boxes.dtype
-        device = reference_boxes.device
-        weights = torch.as_tensor(self.weights, dtype=dtype, device=device)
-        targets = encode_boxes(reference_boxes, proposals, weights)
-        return targets
+        _check_boxes("BoxCoder.encode_single", "reference_boxes", reference_boxes)
+        _check_boxes("BoxCoder.encode_single", "proposals", proposals)
+        weights = torch.as_tensor(self.weights, dtype=reference_boxes.dtype,
+                                  device=reference_boxes.device)
+        return encode_boxes(reference_boxes, proposals, weights)
 
     def decode(self, rel_codes: Tensor, boxes: list[Tensor]) -> Tensor:
-        if not isinstance(boxes, (list, tuple)):
-            raise TypeError("This function expects boxes of type list or tuple.")
-        if not isinstance(rel_codes, torch.Tensor):
-            raise TypeError("This function expects rel_codes of type torch.Tensor.")
-        boxes_per_image = [b.size(0) for b in boxes]
-        concat_boxes = torch.cat(boxes, dim=0)
-        box_sum = 0
-        for val in boxes_per_image:
-            box_sum += val
-        if box_sum > 0:
-            rel_codes = rel_codes.reshape(box_sum, -1)
-        pred_boxes = self.decode_single(rel_codes, concat_boxes)
-        if box_sum > 0:
-            pred_boxes = pred_boxes.reshape(box_sum, -1, 4)
-        return pred_boxes
+        """``rel_codes`` (sum of the images' box counts, 4 * K) against the per-image reference
+        ``boxes``; returns (total, K, 4) (or ``rel_codes``' shape when there are no boxes)."""
+        if not isinstance(boxes, (list, tuple)) or not isinstance(rel_codes, Tensor):
+            raise TypeError("BoxCoder.decode: expected a Tensor of codes and a list of box "
+                            f"tensors, got {type(rel_codes).__name__} and "
+                            f"{type(boxes).__name__}")
+        references = torch.cat(list(boxes), dim=0)
+        total = references.shape[0]
+        width = rel_codes.numel() // total if total else rel_codes.shape[-1]
+        decoded = self.decode_single(rel_codes.reshape(total, width), references)
+        return decoded.reshape(total, width // 4, 4) if total else decoded
 
     def decode_single(self, rel_codes: Tensor, boxes: Tensor) -> Tensor:
+        """(N, 4 * K) codes (K boxes per reference, e.g. one per class) -> (N, 4 * K) boxes."""
+        n, width = rel_codes.shape
+        if width % 4 or boxes.shape[0] != n:
+            raise ValueError(f"BoxCoder.decode_single: codes of shape {tuple(rel_codes.shape)} "
+                             f"do not fit {tuple(boxes.shape)} reference boxes (expected (N, "
+                             "4 * K) codes for N boxes)")
         boxes = boxes.to(rel_codes.dtype)
-        widths = boxes[:, 2] - boxes[:, 0]
-        heights = boxes[:, 3] - boxes[:, 1]
-        ctr_x = boxes[:, 0] + 0.5 * widths
-        ctr_y = boxes[:, 1] + 0.5 * heights
-        wx, wy, ww, wh = self.weights
-        dx = rel_codes[:, 0::4] / wx
-        dy = rel_codes[:, 1::4] / wy
-        dw = rel_codes[:, 2::4] / ww
-        dh = rel_codes[:, 3::4] / wh
-        dw = torch.clamp(dw, max=self.bbox_xform_clip)
-        dh = torch.clamp(dh, max=self.bbox_xform_clip)
-        pred_ctr_x = dx * widths[:, None] + ctr_x[:, None]
-        pred_ctr_y = dy * heights[:, None] + ctr_y[:, None]
-        pred_w = torch.exp(dw) * widths[:, None]
-        pred_h = torch.exp(dh) * heights[:, None]
-        c_to_c_h = torch.tensor(0.5, dtype=pred_ctr_y.dtype, device=pred_h.device) * pred_h
-        c_to_c_w = torch.tensor(0.5, dtype=pred_ctr_x.dtype, device=pred_w.device) * pred_w
-        pred_boxes1 = pred_ctr_x - c_to_c_w
-        pred_boxes2 = pred_ctr_y - c_to_c_h
-        pred_boxes3 = pred_ctr_x + c_to_c_w
-        pred_boxes4 = pred_ctr_y + c_to_c_h
-        pred_boxes = torch.stack(
-            (pred_boxes1, pred_boxes2, pred_boxes3, pred_boxes4), dim=2
-        ).flatten(1)
-        return pred_boxes
+        centre_x, centre_y, box_w, box_h = _centres_and_sizes(boxes)
+        weights = torch.as_tensor(self.weights, dtype=rel_codes.dtype, device=rel_codes.device)
+        codes = rel_codes.reshape(n, width // 4, 4) / weights
+        log_w = codes[..., 2].clamp(max=self.bbox_xform_clip)
+        log_h = codes[..., 3].clamp(max=self.bbox_xform_clip)
+        x = codes[..., 0] * box_w[:, None] + centre_x[:, None]
+        y = codes[..., 1] * box_h[:, None] + centre_y[:, None]
+        half_w = 0.5 * (torch.exp(log_w) * box_w[:, None])
+        half_h = 0.5 * (torch.exp(log_h) * box_h[:, None])
+        corners = torch.stack([x - half_w, y - half_h, x + half_w, y + half_h], dim=2)
+        return corners.reshape(n, width)
 
 
 class BoxLinearCoder:
+    """FCOS's box parameterisation: a box as its distances (left, top, right, bottom) from the
+    centre of a reference box, optionally in units of the reference's width / height."""
+
     def __init__(self, normalize_by_size: bool = True) -> None:
         self.normalize_by_size = normalize_by_size
 
+    def _scale(self, reference: Tensor) -> Optional[Tensor]:
+        if not self.normalize_by_size:
+            return None
+        _, _, width, height = _centres_and_sizes(reference)
+        return torch.stack([width, height, width, height], dim=1)
+
     def encode(self, reference_boxes: Tensor, proposals: Tensor) -> Tensor:
-        reference_boxes_ctr_x = 0.5 * (reference_boxes[..., 0] + reference_boxes[..., 2])
-        reference_boxes_ctr_y = 0.5 * (reference_boxes[..., 1] + reference_boxes[..., 3])
-        target_l = reference_boxes_ctr_x - proposals[..., 0]
-        target_t = reference_boxes_ctr_y - proposals[..., 1]
-        target_r = proposals[..., 2] - reference_boxes_ctr_x
-        target_b = proposals[..., 3] - reference_boxes_ctr_y
-        targets = torch.stack((target_l, target_t, target_r, target_b), dim=-1)
-        if self.normalize_by_size:
-            reference_boxes_w = reference_boxes[..., 2] - reference_boxes[..., 0]
-            reference_boxes_h = reference_boxes[..., 3] - reference_boxes[..., 1]
-            reference_boxes_size = torch.stack(
-                (reference_boxes_w, reference_boxes_h, reference_boxes_w, reference_boxes_h), dim=-1
-            )
-            targets = targets / reference_boxes_size
-        return targets
+        """Distances from each ``reference_boxes`` centre to the sides of ``proposals``."""
+        centre_x, centre_y, _, _ = _centres_and_sizes(reference_boxes)
+        distances = torch.stack([centre_x - proposals[:, 0], centre_y - proposals[:, 1],
+                                 proposals[:, 2] - centre_x, proposals[:, 3] - centre_y], dim=1)
+        scale = self._scale(reference_boxes)
+        return distances if scale is None else distances / scale
 
     def decode(self, rel_codes: Tensor, boxes: Tensor) -> Tensor:
-        boxes = boxes.to(dtype=rel_codes.dtype)
-        ctr_x = 0.5 * (boxes[..., 0] + boxes[..., 2])
-        ctr_y = 0.5 * (boxes[..., 1] + boxes[..., 3])
-        if self.normalize_by_size:
-            boxes_w = boxes[..., 2] - boxes[..., 0]
-            boxes_h = boxes[..., 3] - boxes[..., 1]
-            list_box_size = torch.stack((boxes_w, boxes_h, boxes_w, boxes_h), dim=-1)
-            rel_codes = rel_codes * list_box_size
-        pred_boxes1 = ctr_x - rel_codes[..., 0]
-        pred_boxes2 = ctr_y - rel_codes[..., 1]
-        pred_boxes3 = ctr_x + rel_codes[..., 2]
-        pred_boxes4 = ctr_y + rel_codes[..., 3]
-        pred_boxes = torch.stack((pred_boxes1, pred_boxes2, pred_boxes3, pred_boxes4), dim=-1)
-        return pred_boxes
+        """Boxes whose sides lie ``rel_codes`` away from the centres of ``boxes``."""
+        boxes = boxes.to(rel_codes.dtype)
+        scale = self._scale(boxes)
+        distances = rel_codes if scale is None else rel_codes * scale
+        centre_x, centre_y, _, _ = _centres_and_sizes(boxes)
+        return torch.stack([centre_x - distances[:, 0], centre_y - distances[:, 1],
+                            centre_x + distances[:, 2], centre_y + distances[:, 3]], dim=1)
 
 
 class Matcher:
+    """Assign each prediction (column of an M ground truths x N predictions quality matrix,
+    usually IoU) the ground truth it overlaps most. Best quality >= ``high_threshold``: that
+    ground truth's index; below ``low_threshold``: BELOW_LOW_THRESHOLD (background); between:
+    BETWEEN_THRESHOLDS (ignored). With ``allow_low_quality_matches`` each ground truth also
+    keeps the predictions that overlap it best even under the threshold (Faster R-CNN's rule
+    so that no ground truth goes without a positive anchor)."""
+
     BELOW_LOW_THRESHOLD = -1
     BETWEEN_THRESHOLDS = -2
 
     def __init__(
-        self, high_threshold: float, low_threshold: float, allow_low_quality_matches: bool = False
+        self, high_threshold: float, low_threshold: float,
+        allow_low_quality_matches: bool = False,
     ) -> None:
-        self.BELOW_LOW_THRESHOLD = -1
-        self.BETWEEN_THRESHOLDS = -2
-        if low_threshold > high_threshold:
-            raise ValueError("low_threshold should be <= high_threshold")
+        _assert(low_threshold <= high_threshold, "low_threshold should be <= high_threshold")
         self.high_threshold = high_threshold
         self.low_threshold = low_threshold
         self.allow_low_quality_matches = allow_low_quality_matches
 
-    def __call__(self, match_quality_matrix: Tensor) -> Tensor:
+    @staticmethod
+    def _quality(match_quality_matrix: Tensor) -> np.ndarray:
         if match_quality_matrix.numel() == 0:
-            if match_quality_matrix.shape[0] == 0:
-                raise ValueError(
-                    "No ground-truth boxes available for one of the images during training"
-                )
-            else:
-                raise ValueError(
-                    "No proposal boxes available for one of the images during training"
-                )
-        matched_vals, matches = match_quality_matrix.max(dim=0)
+            if match_quality_matrix.shape[0] == 0:  # training needs targets in every image
+                raise ValueError("No ground-truth boxes available for one of the images "
+                                 "during training")
+            raise ValueError("No proposal boxes available for one of the images during "
+                             "training")
+        return match_quality_matrix.detach().cpu().numpy()
+
+    def __call__(self, match_quality_matrix: Tensor) -> Tensor:
+        quality = self._quality(match_quality_matrix)
+        best_gt = quality.argmax(axis=0)  # the first of equal maxima, as torch.max(dim)
+        best_quality = quality[best_gt, np.arange(quality.shape[1])]
+        matches = best_gt.astype(np.int64)
+        matches[best_quality < self.high_threshold] = self.BETWEEN_THRESHOLDS
+        matches[best_quality < self.low_threshold] = self.BELOW_LOW_THRESHOLD
+        matches = torch.from_numpy(matches)
         if self.allow_low_quality_matches:
-            all_matches = matches.clone()
-        else:
-            all_matches = None
-        below_low_threshold = matched_vals < self.low_threshold
-        between_thresholds = (matched_vals >= self.low_threshold) & (
-            matched_vals < self.high_threshold
-        )
-        matches[below_low_threshold] = self.BELOW_LOW_THRESHOLD
-        matches[between_thresholds] = self.BETWEEN_THRESHOLDS
-        if self.allow_low_quality_matches:
-            self.set_low_quality_matches_(matches, all_matches, match_quality_matrix)
+            self.set_low_quality_matches_(matches, torch.from_numpy(best_gt.astype(np.int64)),
+                                          match_quality_matrix)
         return matches
 
     def set_low_quality_matches_(
         self, matches: Tensor, all_matches: Tensor, match_quality_matrix: Tensor
     ) -> None:
-        highest_quality_foreach_gt, _ = match_quality_matrix.max(dim=1)
-        gt_pred_pairs_of_highest_quality = torch.where(
-            match_quality_matrix == highest_quality_foreach_gt[:, None]
-        )
-        pred_inds_to_update = gt_pred_pairs_of_highest_quality[1]
-        matches[pred_inds_to_update] = all_matches[pred_inds_to_update]
+        """Give back their unthresholded match to the predictions that are some ground truth's
+        best (all of them when several tie for best), in place."""
+        quality = match_quality_matrix.detach().cpu().numpy()
+        is_best = quality == quality.max(axis=1, keepdims=True)
+        columns = np.flatnonzero(is_best.any(axis=0))
+        if columns.size:
+            picked = torch.from_numpy(columns)
+            matches[picked] = all_matches[picked]
 
 
 class SSDMatcher(Matcher):
+    """SSD's matching: one IoU threshold, and every ground truth takes its single best
+    prediction whatever their overlap."""
+
     def __init__(self, threshold: float) -> None:
         super().__init__(threshold, threshold, allow_low_quality_matches=False)
 
     def __call__(self, match_quality_matrix: Tensor) -> Tensor:
         matches = super().__call__(match_quality_matrix)
-        _, highest_quality_pred_foreach_gt = match_quality_matrix.max(dim=1)
-        matches[highest_quality_pred_foreach_gt] = torch.arange(
-            highest_quality_pred_foreach_gt.size(0),
-            dtype=torch.int64,
-            device=highest_quality_pred_foreach_gt.device,
-        )
+        best_prediction = self._quality(match_quality_matrix).argmax(axis=1)
+        ground_truths = np.arange(len(best_prediction), dtype=np.int64)
+        matches[torch.from_numpy(best_prediction)] = torch.from_numpy(ground_truths)
         return matches
 
 
+class BalancedPositiveNegativeSampler:
+    """Per image, draw at most ``batch_size_per_image`` labelled elements (label >= 1:
+    positive, 0: negative, -1: ignored), at most ``positive_fraction`` of them positive and
+    the rest filled with negatives, uniformly at random (``torch.randperm``)."""
+
+    def __init__(self, batch_size_per_image: int, positive_fraction: float) -> None:
+        self.batch_size_per_image = batch_size_per_image
+        self.positive_fraction = positive_fraction
+
+    def _pick(self, candidates: np.ndarray, count: int, size: int) -> np.ndarray:
+        order = torch.randperm(len(candidates)).numpy()[:count]
+        mask = np.zeros(size, np.uint8)
+        mask[candidates[order]] = 1
+        return mask
+
+    def __call__(self, matched_idxs: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+        """Returns two lists (positive, negative) of uint8 masks shaped like the labels."""
+        positive_masks, negative_masks = [], []
+        for labels in matched_idxs:
+            values = labels.detach().cpu().numpy().reshape(-1)
+            positives = np.flatnonzero(values >= 1)
+            negatives = np.flatnonzero(values == 0)
+            num_pos = min(len(positives), int(self.batch_size_per_image *
+                                              self.positive_fraction))
+            num_neg = min(len(negatives), self.batch_size_per_image - num_pos)
+            for masks, candidates, count in ((positive_masks, positives, num_pos),
+                                             (negative_masks, negatives, num_neg)):
+                mask = self._pick(candidates, count, values.size).reshape(labels.shape)
+                masks.append(torch.from_numpy(mask))
+        return positive_masks, negative_masks
+
+
 def overwrite_eps(model: nn.Module, eps: float) -> None:
+    """Set the eps of every FrozenBatchNorm2d (old checkpoints were trained with 0)."""
     for module in model.modules():
         if isinstance(module, FrozenBatchNorm2d):
             module.eps = eps
 
 
 def retrieve_out_channels(model: nn.Module, size: tuple[int, int]) -> list[int]:
-    in_training = model.training
+    """The channel count of each feature map a backbone returns, found by running it once on a
+    zero image of ``size`` in eval mode (its training mode is put back)."""
+    was_training = model.training
     model.eval()
-    with torch.no_grad():
-        device = next(model.parameters()).device
-        tmp_img = torch.zeros((1, 3, size[1], size[0]), device=device)
-        features = model(tmp_img)
-        if isinstance(features, torch.Tensor):
-            features = OrderedDict([("0", features)])
-        out_channels = [x.size(1) for x in features.values()]
-    if in_training:
-        model.train()
-    return out_channels
+    try:
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            features = model(torch.zeros((1, 3, size[0], size[1]), device=device))
+    finally:
+        model.train(was_training)
+    if isinstance(features, Tensor):
+        features = {"0": features}
+    return [f.shape[1] for f in features.values()]
 
 
 def _topk_min(input: Tensor, orig_kval: int, axis: int) -> int:
-    return min(orig_kval, input.size(axis))
+    """How many top-k elements can be taken: ``orig_kval`` capped by the axis length."""
+    return min(int(orig_kval), int(input.shape[axis]))
 
 
 def _box_loss(
@@ -284,73 +290,47 @@ def _box_loss(
     bbox_regression_per_image: Tensor,
     cnf: Optional[dict[str, float]] = None,
 ) -> Tensor:
-    if type not in ["l1", "smooth_l1", "ciou", "diou", "giou"]:
-        raise ValueError(f"Unsupported loss: {type}")
-    if type == "l1":
-        target_regression = box_coder.encode_single(matched_gt_boxes_per_image, anchors_per_image)
-        return F.l1_loss(bbox_regression_per_image, target_regression, reduction="sum")
-    elif type == "smooth_l1":
-        target_regression = box_coder.encode_single(matched_gt_boxes_per_image, anchors_per_image)
-        beta = cnf["beta"] if cnf is not None and "beta" in cnf else 1.0
-        return F.smooth_l1_loss(
-            bbox_regression_per_image, target_regression, reduction="sum", beta=beta
-        )
-    else:
-        bbox_per_image = box_coder.decode_single(bbox_regression_per_image, anchors_per_image)
-        eps = cnf["eps"] if cnf is not None and "eps" in cnf else 1e-07
-        if type == "ciou":
-            return complete_box_iou_loss(
-                bbox_per_image, matched_gt_boxes_per_image, reduction="sum", eps=eps
-            )
-        if type == "diou":
-            return distance_box_iou_loss(
-                bbox_per_image, matched_gt_boxes_per_image, reduction="sum", eps=eps
-            )
-        return generalized_box_iou_loss(
-            bbox_per_image, matched_gt_boxes_per_image, reduction="sum", eps=eps
-        )
-
-
-def _assert(condition, message):
-    """torch._assert: AssertionError with ``message`` when ``condition`` is false."""
-    if not condition:
-        raise AssertionError(message)
+    """Summed box-regression loss of one image: on the encoded targets ("l1", "smooth_l1"
+    with ``cnf['beta']``, default 1) or on the decoded boxes ("giou", "diou", "ciou" with
+    ``cnf['eps']``, default 1e-7)."""
+    cnf = cnf or {}
+    if type in ("l1", "smooth_l1"):
+        targets = box_coder.encode_single(matched_gt_boxes_per_image, anchors_per_image)
+        if type == "l1":
+            return F.l1_loss(bbox_regression_per_image, targets, reduction="sum")
+        return F.smooth_l1_loss(bbox_regression_per_image, targets, reduction="sum",
+                                beta=cnf.get("beta", 1.0))
+    iou_losses = {"giou": generalized_box_iou_loss, "diou": distance_box_iou_loss,
+                  "ciou": complete_box_iou_loss}
+    _assert(type in iou_losses, f"Unsupported loss: {type}")
+    boxes = box_coder.decode_single(bbox_regression_per_image, anchors_per_image)
+    return iou_losses[type](boxes, matched_gt_boxes_per_image, reduction="sum",
+                            eps=cnf.get("eps", 1e-7))
 
 
 def _prepare(transform, images, targets, training):
     """The detectors' common start: check the targets (training) and image shapes, run the
-    transform, refuse degenerate target boxes. Returns (image_list, targets, original sizes)."""
+    transform, refuse degenerate target boxes. Returns (image_list, targets, original
+    sizes)."""
     if training:
         _assert(targets is not None, "targets should not be none when in training mode")
         for target in targets:
             boxes = target["boxes"]
-            _assert(
-                isinstance(boxes, torch.Tensor),
-                f"Expected target boxes to be of type Tensor, got {type(boxes)}.",
-            )
-            _assert(
-                len(boxes.shape) == 2 and boxes.shape[-1] == 4,
-                f"Expected target boxes to be a tensor of shape [N, 4], got {boxes.shape}.",
-            )
-    original_image_sizes = []
-    for img in images:
-        val = img.shape[-2:]
-        _assert(
-            len(val) == 2,
-            f"expecting the last two dimensions of the Tensor to be H and W "
-            f"instead got {img.shape[-2:]}",
-        )
-        original_image_sizes.append((val[0], val[1]))
-    images, targets = transform(images, targets)
-    if targets is not None:
-        for target_idx, target in enumerate(targets):
-            boxes = target["boxes"]
-            degenerate_boxes = boxes[:, 2:] <= boxes[:, :2]
-            if degenerate_boxes.any():
-                bb_idx = torch.where(degenerate_boxes.any(dim=1))[0][0]
-                _assert(
-                    False,
-                    f"All bounding boxes should have positive height and width. Found "
-                    f"invalid box {boxes[bb_idx].tolist()} for target at index {target_idx}.",
-                )
-    return images, targets, original_image_sizes
+            _assert(isinstance(boxes, Tensor),
+                    f"Expected target boxes to be of type Tensor, got {type(boxes)}.")
+            _assert(boxes.dim() == 2 and boxes.shape[-1] == 4,
+                    f"Expected target boxes to be a tensor of shape [N, 4], got {boxes.shape}.")
+    original_sizes = []
+    for image in images:
+        _assert(image.dim() >= 2, "expecting the last two dimensions of the Tensor to be H "
+                f"and W instead got {image.shape[-2:]}")
+        original_sizes.append((int(image.shape[-2]), int(image.shape[-1])))
+    image_list, targets = transform(images, targets)
+    for index, target in enumerate(targets or []):
+        corners = target["boxes"].detach().cpu().numpy()
+        flat = (corners[:, 2:] <= corners[:, :2]).any(axis=1)
+        if flat.any():
+            box = target["boxes"][int(np.flatnonzero(flat)[0])].tolist()
+            _assert(False, "All bounding boxes should have positive height and width. Found "
+                    f"invalid box {box} for target at index {index}.")
+    return image_list, targets, original_sizes

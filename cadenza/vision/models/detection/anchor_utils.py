@@ -1,12 +1,19 @@
-# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
-# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
-# Cadenza's own code (STATUS.md, Known gaps).
-"""torchvision.models.detection.anchor_utils: AnchorGenerator (per-level sizes x aspect
-ratios, shifted over every feature-map cell) and SSD's DefaultBoxGenerator."""
+"""Anchor boxes (the names of ``torchvision.models.detection.anchor_utils``).
 
+``AnchorGenerator`` (Faster R-CNN / FPN / RetinaNet): every feature-map cell of level k gets
+the same set of template boxes, one per (aspect ratio, size) pair of that level, centred on
+the cell's top-left pixel in image coordinates. ``DefaultBoxGenerator`` (SSD): per level,
+boxes of a relative scale s_k, of sqrt(s_k * s_k+1), and of s_k stretched by each aspect ratio,
+centred on the cells.
+
+Anchors carry no gradient, so the grids are laid out with NumPy broadcasting; the templates
+are rounded in the requested dtype with Cadenza ops so float32 and float64 round alike.
+"""
 from __future__ import annotations
 import math
 from typing import Optional
+
+import numpy as np
 
 import cadenza as torch
 from cadenza import Tensor, nn
@@ -14,95 +21,86 @@ from cadenza import Tensor, nn
 from .image_list import ImageList
 
 
+def _level_strides(image_list: ImageList, feature_maps: list[Tensor]):
+    """Each level's grid size and its (row, column) stride in pixels of the padded batch."""
+    height, width = image_list.tensors.shape[-2:]
+    grids = [list(f.shape[-2:]) for f in feature_maps]
+    return grids, [[height // gh, width // gw] for gh, gw in grids]
+
+
 class AnchorGenerator(nn.Module):
+    """Anchors for a list of feature maps. ``sizes[k]`` and ``aspect_ratios[k]`` (height /
+    width) are level k's; a flat ``sizes`` means one size per level, a flat ``aspect_ratios``
+    the same ratios on every level. ``forward`` returns, per image, the (sum over levels of
+    H_k * W_k * A_k, 4) anchors in (x1, y1, x2, y2), ordered level, row, column, template."""
+
     def __init__(self, sizes=((128, 256, 512),), aspect_ratios=((0.5, 1.0, 2.0),)):
         super().__init__()
         if not isinstance(sizes[0], (list, tuple)):
-            sizes = tuple(((s,) for s in sizes))
+            sizes = tuple((size,) for size in sizes)
         if not isinstance(aspect_ratios[0], (list, tuple)):
             aspect_ratios = (aspect_ratios,) * len(sizes)
         self.sizes = sizes
         self.aspect_ratios = aspect_ratios
-        self.cell_anchors = [
-            self.generate_anchors(size, aspect_ratio)
-            for size, aspect_ratio in zip(sizes, aspect_ratios)
-        ]
+        # plain attributes, not buffers: the templates are no part of the state dict
+        self.cell_anchors = [self.generate_anchors(s, r) for s, r in zip(sizes, aspect_ratios)]
 
     def generate_anchors(
-        self,
-        scales: list[int],
-        aspect_ratios: list[float],
-        dtype: torch.dtype = torch.float32,
-        device: torch.device = torch.device("cpu"),
+        self, scales: list[int], aspect_ratios: list[float],
+        dtype: torch.dtype = torch.float32, device: torch.device = torch.device("cpu"),
     ) -> Tensor:
-        scales = torch.as_tensor(scales, dtype=dtype, device=device)
-        aspect_ratios = torch.as_tensor(aspect_ratios, dtype=dtype, device=device)
-        h_ratios = torch.sqrt(aspect_ratios)
-        w_ratios = 1 / h_ratios
-        ws = (w_ratios[:, None] * scales[None, :]).view(-1)
-        hs = (h_ratios[:, None] * scales[None, :]).view(-1)
-        base_anchors = torch.stack([-ws, -hs, ws, hs], dim=1) / 2
-        return base_anchors.round()
+        """Zero-centred templates, ratio-major: area ``scale ** 2``, height / width ``ratio``
+        (height = scale * sqrt(ratio), width = scale / sqrt(ratio)), corners rounded to whole
+        pixels."""
+        scale = torch.as_tensor(scales, dtype=dtype, device=device)
+        stretch = torch.sqrt(torch.as_tensor(aspect_ratios, dtype=dtype, device=device))
+        half_h = (stretch[:, None] * scale[None, :]).reshape(-1) / 2
+        half_w = ((1 / stretch)[:, None] * scale[None, :]).reshape(-1) / 2
+        return torch.stack([-half_w, -half_h, half_w, half_h], dim=1).round()
 
     def set_cell_anchors(self, dtype: torch.dtype, device: torch.device):
-        self.cell_anchors = [
-            cell_anchor.to(dtype=dtype, device=device) for cell_anchor in self.cell_anchors
-        ]
+        self.cell_anchors = [a.to(dtype=dtype, device=device) for a in self.cell_anchors]
 
     def num_anchors_per_location(self) -> list[int]:
-        return [len(s) * len(a) for s, a in zip(self.sizes, self.aspect_ratios)]
+        return [len(s) * len(r) for s, r in zip(self.sizes, self.aspect_ratios)]
 
-    def grid_anchors(
-        self, grid_sizes: list[list[int]], strides: list[list[Tensor]]
-    ) -> list[Tensor]:
-        anchors = []
-        cell_anchors = self.cell_anchors
-        if not len(grid_sizes) == len(strides) == len(cell_anchors):
-            raise ValueError(
-                "Anchors should be Tuple[Tuple[int]] because each feature map could "
-                "potentially have different sizes and aspect ratios. There needs to be a match"
-                " between the number of feature maps passed and the number of sizes / aspect "
-                "ratios specified."
-            )
-        for size, stride, base_anchors in zip(grid_sizes, strides, cell_anchors):
-            grid_height, grid_width = size
-            stride_height, stride_width = stride
-            device = base_anchors.device
-            shifts_x = torch.arange(0, grid_width, dtype=torch.int32, device=device) * stride_width
-            shifts_y = (
-                torch.arange(0, grid_height, dtype=torch.int32, device=device) * stride_height
-            )
-            shift_y, shift_x = torch.meshgrid(shifts_y, shifts_x, indexing="ij")
-            shift_x = shift_x.reshape(-1)
-            shift_y = shift_y.reshape(-1)
-            shifts = torch.stack((shift_x, shift_y, shift_x, shift_y), dim=1)
-            anchors.append((shifts.view(-1, 1, 4) + base_anchors.view(1, -1, 4)).reshape(-1, 4))
-        return anchors
+    def grid_anchors(self, grid_sizes: list[list[int]], strides: list[list[Tensor]]
+                     ) -> list[Tensor]:
+        """One (H * W * A, 4) tensor per level: the templates shifted to every cell."""
+        if not len(grid_sizes) == len(strides) == len(self.cell_anchors):
+            raise AssertionError(  # torchvision's type
+                "AnchorGenerator: got anchor settings for {} levels but {} feature maps (each "
+                "feature map needs its own tuple of sizes and of aspect ratios, e.g. sizes="
+                "((32,), (64,)) for two maps)".format(len(self.cell_anchors), len(grid_sizes)))
+        levels = []
+        for (rows, cols), (step_y, step_x), template in zip(grid_sizes, strides,
+                                                            self.cell_anchors):
+            corners = template.detach().cpu().numpy()
+            y = np.arange(int(rows), dtype=np.int64) * int(step_y)
+            x = np.arange(int(cols), dtype=np.int64) * int(step_x)
+            offset = np.empty((int(rows), int(cols), 4), corners.dtype)
+            offset[..., 0::2] = x[None, :, None]
+            offset[..., 1::2] = y[:, None, None]
+            grid = offset.reshape(-1, 1, 4) + corners[None, :, :]
+            levels.append(torch.from_numpy(grid.reshape(-1, 4)).to(template.device))
+        return levels
 
     def forward(self, image_list: ImageList, feature_maps: list[Tensor]) -> list[Tensor]:
-        grid_sizes = [feature_map.shape[-2:] for feature_map in feature_maps]
-        image_size = image_list.tensors.shape[-2:]
-        dtype, device = (feature_maps[0].dtype, feature_maps[0].device)
-        strides = [
-            [
-                torch.empty((), dtype=torch.int64, device=device).fill_(image_size[0] // g[0]),
-                torch.empty((), dtype=torch.int64, device=device).fill_(image_size[1] // g[1]),
-            ]
-            for g in grid_sizes
-        ]
-        self.set_cell_anchors(dtype, device)
-        anchors_over_all_feature_maps = self.grid_anchors(grid_sizes, strides)
-        anchors: list[list[torch.Tensor]] = []
-        for _ in range(len(image_list.image_sizes)):
-            anchors_in_image = [
-                anchors_per_feature_map for anchors_per_feature_map in anchors_over_all_feature_maps
-            ]
-            anchors.append(anchors_in_image)
-        anchors = [torch.cat(anchors_per_image) for anchors_per_image in anchors]
-        return anchors
+        grids, strides = _level_strides(image_list, feature_maps)
+        self.set_cell_anchors(feature_maps[0].dtype, feature_maps[0].device)
+        anchors = torch.cat(self.grid_anchors(grids, strides), dim=0)
+        # every image of the batch shares the padded size, hence the anchors
+        return [anchors.clone() for _ in image_list.image_sizes]
 
 
 class DefaultBoxGenerator(nn.Module):
+    """SSD's default boxes (Liu et al. 2016). Level k of m has relative scale s_k, spread
+    evenly from ``min_ratio`` to ``max_ratio`` unless ``scales`` (m + 1 values) are given; its
+    boxes are (s_k, s_k), (s'_k, s'_k) with s'_k = sqrt(s_k * s_k+1), and for each aspect
+    ratio r the pair (s_k sqrt(r), s_k / sqrt(r)) and its transpose. Centres sit at (j + 0.5)
+    / f_k with f_k the grid size, or image size / ``steps[k]``. ``clip`` keeps sizes in
+    [0, 1]. ``forward`` returns per image (N, 4) boxes in pixel (x1, y1, x2, y2)."""
+
     def __init__(
         self,
         aspect_ratios: list[list[int]],
@@ -118,85 +116,69 @@ class DefaultBoxGenerator(nn.Module):
         self.aspect_ratios = aspect_ratios
         self.steps = steps
         self.clip = clip
-        num_outputs = len(aspect_ratios)
+        levels = len(aspect_ratios)
         if scales is None:
-            if num_outputs > 1:
-                range_ratio = max_ratio - min_ratio
-                self.scales = [
-                    min_ratio + range_ratio * k / (num_outputs - 1.0) for k in range(num_outputs)
-                ]
-                self.scales.append(1.0)
+            if levels > 1:
+                spread = max_ratio - min_ratio
+                scales = [min_ratio + spread * k / (levels - 1.0) for k in range(levels)]
+                scales.append(1.0)
             else:
-                self.scales = [min_ratio, max_ratio]
-        else:
-            self.scales = scales
-        self._wh_pairs = self._generate_wh_pairs(num_outputs)
+                scales = [min_ratio, max_ratio]
+        self.scales = scales
+        self._wh_pairs = self._generate_wh_pairs(levels)
 
     def _generate_wh_pairs(
-        self,
-        num_outputs: int,
-        dtype: torch.dtype = torch.float32,
+        self, num_outputs: int, dtype: torch.dtype = torch.float32,
         device: torch.device = torch.device("cpu"),
     ) -> list[Tensor]:
-        _wh_pairs: list[Tensor] = []
+        """Per level, the (width, height) of its boxes relative to the image."""
+        pairs = []
         for k in range(num_outputs):
-            s_k = self.scales[k]
-            s_prime_k = math.sqrt(self.scales[k] * self.scales[k + 1])
-            wh_pairs = [[s_k, s_k], [s_prime_k, s_prime_k]]
-            for ar in self.aspect_ratios[k]:
-                sq_ar = math.sqrt(ar)
-                w = self.scales[k] * sq_ar
-                h = self.scales[k] / sq_ar
-                wh_pairs.extend([[w, h], [h, w]])
-            _wh_pairs.append(torch.as_tensor(wh_pairs, dtype=dtype, device=device))
-        return _wh_pairs
+            small, between = self.scales[k], math.sqrt(self.scales[k] * self.scales[k + 1])
+            sizes = [[small, small], [between, between]]
+            for ratio in self.aspect_ratios[k]:
+                root = math.sqrt(ratio)
+                sizes += [[small * root, small / root], [small / root, small * root]]
+            pairs.append(torch.as_tensor(sizes, dtype=dtype, device=device))
+        return pairs
 
     def num_anchors_per_location(self) -> list[int]:
         return [2 + 2 * len(r) for r in self.aspect_ratios]
 
     def _grid_default_boxes(
-        self, grid_sizes: list[list[int]], image_size: list[int], dtype: torch.dtype = torch.float32
+        self, grid_sizes: list[list[int]], image_size: list[int],
+        dtype: torch.dtype = torch.float32,
     ) -> Tensor:
-        default_boxes = []
-        for k, f_k in enumerate(grid_sizes):
+        """All levels' boxes as (cx, cy, w, h) relative to the image, cell-major per level."""
+        levels = []
+        for k, (rows, cols) in enumerate(grid_sizes):
             if self.steps is not None:
-                x_f_k = image_size[1] / self.steps[k]
-                y_f_k = image_size[0] / self.steps[k]
+                cells_y, cells_x = image_size[0] / self.steps[k], image_size[1] / self.steps[k]
             else:
-                y_f_k, x_f_k = f_k
-            shifts_x = ((torch.arange(0, f_k[1]) + 0.5) / x_f_k).to(dtype=dtype)
-            shifts_y = ((torch.arange(0, f_k[0]) + 0.5) / y_f_k).to(dtype=dtype)
-            shift_y, shift_x = torch.meshgrid(shifts_y, shifts_x, indexing="ij")
-            shift_x = shift_x.reshape(-1)
-            shift_y = shift_y.reshape(-1)
-            shifts = torch.stack((shift_x, shift_y) * len(self._wh_pairs[k]), dim=-1).reshape(-1, 2)
-            _wh_pair = self._wh_pairs[k].clamp(min=0, max=1) if self.clip else self._wh_pairs[k]
-            wh_pairs = _wh_pair.repeat(f_k[0] * f_k[1], 1)
-            default_box = torch.cat((shifts, wh_pairs), dim=1)
-            default_boxes.append(default_box)
-        return torch.cat(default_boxes, dim=0)
+                cells_y, cells_x = rows, cols
+            # the centres are computed in float32 whatever the dtype, as torchvision's are
+            cx = (np.arange(cols) + np.float32(0.5)).astype(np.float32) / np.float32(cells_x)
+            cy = (np.arange(rows) + np.float32(0.5)).astype(np.float32) / np.float32(cells_y)
+            sizes = self._wh_pairs[k].detach().cpu().numpy()
+            if self.clip:
+                sizes = np.clip(sizes, 0, 1)
+            boxes = np.empty((rows, cols, len(sizes), 4), np.float64)
+            boxes[..., 0] = cx[None, :, None]
+            boxes[..., 1] = cy[:, None, None]
+            boxes[..., 2:] = sizes
+            levels.append(boxes.reshape(-1, 4))
+        return torch.from_numpy(np.concatenate(levels)).to(dtype)
 
     def __repr__(self) -> str:
-        s = (f"{self.__class__.__name__}(aspect_ratios={self.aspect_ratios}, "
-             f"clip={self.clip}, scales={self.scales}, steps={self.steps})")
-        return s
+        return (f"{self.__class__.__name__}(aspect_ratios={self.aspect_ratios}, "
+                f"clip={self.clip}, scales={self.scales}, steps={self.steps})")
 
     def forward(self, image_list: ImageList, feature_maps: list[Tensor]) -> list[Tensor]:
-        grid_sizes = [feature_map.shape[-2:] for feature_map in feature_maps]
-        image_size = image_list.tensors.shape[-2:]
-        dtype, device = (feature_maps[0].dtype, feature_maps[0].device)
-        default_boxes = self._grid_default_boxes(grid_sizes, image_size, dtype=dtype)
-        default_boxes = default_boxes.to(device)
-        dboxes = []
-        x_y_size = torch.tensor([image_size[1], image_size[0]], device=default_boxes.device)
-        for _ in image_list.image_sizes:
-            dboxes_in_image = default_boxes
-            dboxes_in_image = torch.cat(
-                [
-                    (dboxes_in_image[:, :2] - 0.5 * dboxes_in_image[:, 2:]) * x_y_size,
-                    (dboxes_in_image[:, :2] + 0.5 * dboxes_in_image[:, 2:]) * x_y_size,
-                ],
-                -1,
-            )
-            dboxes.append(dboxes_in_image)
-        return dboxes
+        grids = [list(f.shape[-2:]) for f in feature_maps]
+        height, width = image_list.tensors.shape[-2:]
+        boxes = self._grid_default_boxes(grids, [height, width], dtype=feature_maps[0].dtype)
+        centre, size = boxes[:, :2], boxes[:, 2:]
+        image_wh = torch.as_tensor([width, height], dtype=boxes.dtype)
+        corners = torch.cat([(centre - 0.5 * size) * image_wh,
+                             (centre + 0.5 * size) * image_wh], dim=-1)
+        return [corners.to(feature_maps[0].device).clone() for _ in image_list.image_sizes]
