@@ -125,6 +125,9 @@ def test_retinanet_eval_and_all_box_losses():
     model.head.regression_head._loss_type = "l2"
     with pytest.raises(ValueError, match="unknown box loss 'l2'"):
         model(images, targets)
+    targets[0]["labels"] = torch.tensor([2, 3])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        model(images, targets)
 
 
 def test_retinanet_below_threshold_and_old_head_keys():

@@ -147,6 +147,10 @@ class RetinaNetClassificationHead(nn.Module):
         classes = torch.arange(logits.shape[-1])
         onehot = []
         for t, m in zip(targets, matched):
+            lab = t["labels"]
+            if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= logits.shape[-1]):
+                raise ValueError(f"RetinaNet: target labels must lie in [0, {logits.shape[-1]})"
+                                 f" (num_classes), got {lab.tolist()}")
             # each foreground anchor's class; -1 (matching no column) for all other anchors
             gt_class = t["labels"][m.clamp(min=0)] if t["labels"].numel() else m
             gt_class = torch.where(m >= 0, gt_class, torch.full_like(gt_class, -1))
