@@ -100,23 +100,25 @@ def test_keypoint_helpers():
                              [torch.tensor([0, 1, 2])])
 
 
-def _retinanet(thresh):
+def _retinanet(name, thresh):
+    """The tiny RetinaNet, its inputs, after checking its eval detections against the fixture."""
     model = cases.tiny_retinanet(detection, torch.nn, thresh)
     mw.fill(model.state_dict(), torch.from_numpy)
     cases.damp(model.state_dict())
     images, targets = cases.retinanet_edge_inputs()
-    return (model, [torch.from_numpy(im) for im in images],
-            [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets])
-
-
-def test_retinanet_eval_and_all_box_losses():
-    model, images, targets = _retinanet(0.0)
+    images = [torch.from_numpy(im) for im in images]
     model.eval()
     with torch.no_grad():
         dets = model(images)
     for i, d in enumerate(dets):
+        assert sorted(d) == ["boxes", "labels", "scores"]
         for k, v in d.items():
-            _close(v, f"retina/low/{i}/{k}", rtol=1e-4, atol=1e-4)
+            _close(v, f"retina/{name}/{i}/{k}", rtol=1e-4, atol=1e-4)
+    return model, images, [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets]
+
+
+def test_retinanet_eval_and_all_box_losses():
+    model, images, targets = _retinanet("low", 0.0)
     model.train()  # image 1 has no objects: all its anchors are background
     for kind in ("l1", "smooth_l1", "giou", "diou", "ciou"):
         model.head.regression_head._loss_type = kind
@@ -131,13 +133,7 @@ def test_retinanet_eval_and_all_box_losses():
 
 
 def test_retinanet_below_threshold_and_old_head_keys():
-    model, images, _ = _retinanet(0.9)
-    model.eval()
-    with torch.no_grad():
-        dets = model(images)
-    for i, d in enumerate(dets):
-        for k, v in d.items():
-            _close(v, f"retina/high/{i}/{k}")
+    model, _, _ = _retinanet("high", 0.9)  # no score passes: empty detections
     # checkpoints from before the heads' Conv2dNormActivation blocks: conv.{2i}.* (Conv2d and
     # ReLU alternating) load into conv.{i}.0.* (checked against torchvision's loader)
     head = model.head.classification_head
