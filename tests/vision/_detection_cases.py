@@ -91,3 +91,100 @@ def model_inputs():
             masks.append(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1)
         t["masks"] = np.array(masks, np.uint8)
     return images, targets
+
+
+# --- edge cases of the RoI heads and RetinaNet on tiny modules (test_detection_heads.py) ------
+# image 1 has no objects; "high" score thresholds leave no detection at all
+EDGE_SIZES = [(40, 48), (36, 44)]
+
+
+def edge_features_and_proposals():
+    rs = np.random.RandomState(21)
+    feats = {"0": rs.standard_normal((2, 4, 10, 12)).astype(np.float32)}
+    proposals = []
+    for h, w in EDGE_SIZES:
+        xy = rs.uniform(-4, [w - 6, h - 6], (10, 2))
+        wh = rs.uniform(3, 30, (10, 2))
+        b = np.concatenate([xy, xy + wh], 1)
+        b[:, 0::2] = b[:, 0::2].clip(0, w)  # RPN proposals lie inside the image, some on its
+        b[:, 1::2] = b[:, 1::2].clip(0, h)  # borders
+        proposals.append(b.astype(np.float32))
+    return feats, proposals
+
+
+def edge_targets(h=40, w=48):
+    yy, xx = np.mgrid[:h, :w] + 0.5
+    boxes = np.array([[2, 3, 30, 25], [20, 10, 47, 39]], np.float32)
+    masks = np.array([((xx - (x1 + x2) / 2) / ((x2 - x1) / 2)) ** 2
+                      + ((yy - (y1 + y2) / 2) / ((y2 - y1) / 2)) ** 2 <= 1
+                      for x1, y1, x2, y2 in boxes], np.uint8)
+    empty_h, empty_w = EDGE_SIZES[1]
+    return [{"boxes": boxes, "labels": np.array([1, 2], np.int64), "masks": masks},
+            {"boxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int64),
+             "masks": np.zeros((0, empty_h, empty_w), np.uint8)}]
+
+
+def tiny_roi_heads(det, ops, score_thresh):
+    """RoIHeads with a small box head and mask branch (every proposal sampled)."""
+    from importlib import import_module
+    frcnn = import_module(det.__name__ + ".faster_rcnn")
+    mrcnn = import_module(det.__name__ + ".mask_rcnn")
+    roi = import_module(det.__name__ + ".roi_heads")
+    return roi.RoIHeads(
+        ops.MultiScaleRoIAlign(["0"], 7, 2), frcnn.TwoMLPHead(4 * 7 * 7, 16),
+        frcnn.FastRCNNPredictor(16, 3), 0.5, 0.5, 100000, 0.25, None, score_thresh, 0.5, 4,
+        ops.MultiScaleRoIAlign(["0"], 14, 2), mrcnn.MaskRCNNHeads(4, (8, 8), 1),
+        mrcnn.MaskRCNNPredictor(8, 8, 3))
+
+
+def tiny_retinanet(det, nn, score_thresh):
+    """RetinaNet on a two-level, two-conv backbone (strides 4 and 8) and 32 x 40 images."""
+    from collections import OrderedDict
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+            self.c2 = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+            self.out_channels = 8
+
+        def forward(self, x):
+            a = self.c1(x).relu()
+            return OrderedDict([("0", a), ("1", self.c2(a).relu())])
+
+    from importlib import import_module
+    anchors = import_module(det.__name__ + ".anchor_utils").AnchorGenerator(
+        ((8, 12), (16, 24)), ((0.5, 1.0, 2.0),) * 2)
+    return det.RetinaNet(Backbone(), 3, min_size=32, max_size=40, anchor_generator=anchors,
+                         score_thresh=score_thresh, topk_candidates=20, detections_per_img=6)
+
+
+def retinanet_edge_inputs():
+    rs = np.random.RandomState(22)
+    images = [rs.uniform(0, 1, (3, 32, 40)).astype(np.float32) for _ in range(2)]
+    targets = [{"boxes": np.array([[3, 4, 20, 30], [15, 2, 39, 17]], np.float32),
+                "labels": np.array([2, 1], np.int64)},
+               {"boxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int64)}]
+    return images, targets
+
+
+def paste_inputs():
+    """Mask probabilities and boxes reaching past every border, tiny, negative and inverted."""
+    rs = np.random.RandomState(23)
+    masks = rs.uniform(0, 1, (7, 1, 6, 6)).astype(np.float32)
+    boxes = np.array([[-5, -3, 10, 8], [12, 9, 30, 25], [3, 4, 3.4, 4.2], [-9, -9, -2, -1],
+                      [14, 6, 9, 12], [0, 0, 24, 20], [-2.7, 5.5, 26.3, 14.9]], np.float32)
+    return masks, boxes, (20, 24)
+
+
+def keypoint_inputs():
+    """Heatmap logits, RoIs (one thinner than a pixel) and keypoints on, in and off the RoIs."""
+    rs = np.random.RandomState(24)
+    rois = np.array([[2, 3, 20, 15], [5.5, 1, 6.2, 9], [0, 0, 31, 27]], np.float32)
+    maps = rs.standard_normal((3, 4, 6, 6)).astype(np.float32)
+    x = rs.uniform(0, 32, (3, 4))
+    y = rs.uniform(0, 28, (3, 4))
+    x[0, 0], y[0, 0] = 20, 15  # exactly on the right / bottom edge
+    vis = (rs.uniform(0, 1, (3, 4)) > 0.2).astype(np.float32)
+    keypoints = np.stack([x, y, vis], -1).astype(np.float32)
+    return maps, rois, keypoints

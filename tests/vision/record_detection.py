@@ -1,7 +1,9 @@
 """Record torchvision's detection outputs into tests/vision/fixtures/detection.npz (run ONCE, by
 hand; CI has no torchvision). Set torchvision up as record_fixtures.py says, then:
 
-    PYTHONPATH=/tmp/tvpkg python tests/vision/record_detection.py
+    PYTHONPATH=/tmp/tvpkg python tests/vision/record_detection.py [edges]
+
+(``edges`` records fixtures/detection_edges.npz for test_detection_heads.py instead.)
 
 torchvision's C ops do not load on the CPU build of torch, so this script swaps in torchvision's
 own pure-PyTorch roi_align (ops.roi_align._roi_align, uncompiled; it equals the C kernel for
@@ -106,9 +108,85 @@ def record_models(tv, torch, out):
             out[f"{name}/train/{k}"] = v.detach().numpy()
 
 
+def _edge_roi_heads(tv, torch, out):
+    feats, proposals = cases.edge_features_and_proposals()
+    targets = [{k: torch.from_numpy(v) for k, v in t.items()} for t in cases.edge_targets()]
+    for name, thresh in (("low", 0.0), ("high", 0.9)):
+        heads = cases.tiny_roi_heads(tv.models.detection, tv.ops, thresh)
+        mw.fill(heads.state_dict(), torch.from_numpy)
+        f = {k: torch.from_numpy(v).requires_grad_() for k, v in feats.items()}
+        props = [torch.from_numpy(p) for p in proposals]
+        if name == "low":
+            heads.train()
+            _, losses = heads(f, props, cases.EDGE_SIZES, targets)
+            for k, v in losses.items():
+                out[f"roi/train/{k}"] = v.detach().numpy()
+            sum(losses.values()).backward()
+            out["roi/train/grad"] = f["0"].grad.numpy()
+        heads.eval()
+        with torch.no_grad():
+            dets, _ = heads(f, props, cases.EDGE_SIZES)
+        for i, d in enumerate(dets):
+            for k, v in d.items():
+                v = v[..., ::cases.MASK_STEP, ::cases.MASK_STEP] if k == "masks" else v
+                out[f"roi/{name}/{i}/{k}"] = v.numpy()
+            out[f"roi/{name}/{i}/pasted"] = paste(d["masks"], d["boxes"],
+                                                  cases.EDGE_SIZES[i]).numpy()
+
+
+def paste(*args, **kw):
+    from torchvision.models.detection.roi_heads import paste_masks_in_image
+    return paste_masks_in_image(*args, **kw)
+
+
+def record_edges(tv, torch, out):
+    """detection_edges.npz: the RoI heads and RetinaNet on tiny modules, mask pasting and the
+    keypoint helpers (test_detection_heads.py)."""
+    from torchvision.models.detection import roi_heads as rh
+    _edge_roi_heads(tv, torch, out)
+    masks, boxes, shape = cases.paste_inputs()
+    for pad in (1, 2):
+        out[f"paste/{pad}"] = paste(torch.from_numpy(masks), torch.from_numpy(boxes), shape,
+                                    padding=pad).numpy()
+    maps, rois, kps = cases.keypoint_inputs()
+    heat, valid = rh.keypoints_to_heatmap(torch.from_numpy(kps), torch.from_numpy(rois), 6)
+    out["kp/heatmap"], out["kp/valid"] = heat.numpy(), valid.numpy()
+    xy, sc = rh.heatmaps_to_keypoints(torch.from_numpy(maps), torch.from_numpy(rois))
+    out["kp/xy"], out["kp/scores"] = xy.numpy(), sc.numpy()
+    mt = torch.from_numpy(maps).requires_grad_()
+    loss = rh.keypointrcnn_loss(mt, [torch.from_numpy(rois)], [torch.from_numpy(kps)],
+                                [torch.tensor([0, 1, 2])])
+    loss.backward()
+    out["kp/loss"], out["kp/grad"] = loss.detach().numpy(), mt.grad.numpy()
+
+    images, targets = cases.retinanet_edge_inputs()
+    images = [torch.from_numpy(im) for im in images]
+    targets = [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets]
+    for name, thresh in (("low", 0.0), ("high", 0.9)):
+        model = cases.tiny_retinanet(tv.models.detection, torch.nn, thresh)
+        mw.fill(model.state_dict(), torch.from_numpy)
+        cases.damp(model.state_dict())
+        model.eval()
+        with torch.no_grad():
+            for i, d in enumerate(model(images)):
+                for k, v in d.items():
+                    out[f"retina/{name}/{i}/{k}"] = v.numpy()
+    model.train()
+    for kind in ("l1", "smooth_l1", "giou", "diou", "ciou"):
+        model.head.regression_head._loss_type = kind
+        for k, v in model(images, targets).items():
+            out[f"retina/train/{kind}/{k}"] = v.detach().numpy()
+
+
 def main():
     tv, torch = _torchvision()
     out = {}
+    if sys.argv[1:] == ["edges"]:
+        record_edges(tv, torch, out)
+        path = os.path.join(HERE, "fixtures", "detection_edges.npz")
+        np.savez_compressed(path, **out)
+        print(path, os.path.getsize(path), "bytes")
+        return
     record_roi_align(tv, torch, out)
     record_pooler(tv, torch, out)
     record_models(tv, torch, out)

@@ -1,237 +1,246 @@
-# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
-# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
-# Cadenza's own code (STATUS.md, Known gaps).
-"""torchvision.models.detection.roi_heads: RoIHeads (box head on pooled proposals, their
-sampling and losses, the post-processing into detections) and the Mask R-CNN and Keypoint R-CNN
-branches' losses and inference helpers."""
+"""torchvision.models.detection.roi_heads: the second stage of Faster / Mask / Keypoint R-CNN.
+
+``RoIHeads`` pools features for each proposal, classifies it and refines its box; in training
+it first matches the proposals to the ground truth and samples a balanced minibatch of them
+(Fast R-CNN, Girshick 2015), in eval it turns class scores and box deltas into per-class
+detections (score threshold, tiny-box removal, per-class NMS). The optional mask branch (Mask
+R-CNN, He et al. 2017) predicts a 28x28 mask per class for each positive proposal / detection;
+the keypoint branch one heatmap per keypoint. The module-level functions are torchvision's
+public helpers of the same names (losses, inference, mask pasting)."""
 
 from __future__ import annotations
+
 from typing import Optional
 
 import cadenza as torch
-from cadenza import nn
+from cadenza import Tensor, nn
 from cadenza.nn import functional as F
 
 from ... import ops as box_ops
 from ...ops import roi_align
 from . import _utils as det_utils
 
+# the box head's smooth-L1 switches from quadratic to linear at 1/9 (Fast R-CNN's sigma = 3)
+_BOX_LOSS_BETA = 1.0 / 9
+# detections narrower or shorter than this (in pixels) are dropped before NMS
+_MIN_BOX_SIDE = 1e-2
+
+
+# --- Fast R-CNN box head --------------------------------------------------------------------
+
 
 def fastrcnn_loss(
-    class_logits: torch.Tensor,
-    box_regression: torch.Tensor,
-    labels: list[torch.Tensor],
-    regression_targets: list[torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor]:
+    class_logits: Tensor,
+    box_regression: Tensor,
+    labels: list[Tensor],
+    regression_targets: list[Tensor],
+) -> tuple[Tensor, Tensor]:
+    """Fast R-CNN's two losses over the sampled proposals of the whole batch.
+
+    Classification: cross-entropy over all classes (0 is background), averaged.
+    Box regression: only foreground proposals count, and only the deltas predicted for their own
+    class; smooth-L1 summed, then divided by the number of *all* sampled proposals, so that the
+    box term does not grow when a batch happens to hold few foreground samples."""
     labels = torch.cat(labels, dim=0)
-    regression_targets = torch.cat(regression_targets, dim=0)
-    classification_loss = F.cross_entropy(class_logits, labels)
-    sampled_pos_inds_subset = torch.where(labels > 0)[0]
-    labels_pos = labels[sampled_pos_inds_subset]
-    N, num_classes = class_logits.shape
-    box_regression = box_regression.reshape(N, box_regression.size(-1) // 4, 4)
-    box_loss = F.smooth_l1_loss(
-        box_regression[sampled_pos_inds_subset, labels_pos],
-        regression_targets[sampled_pos_inds_subset],
-        beta=1 / 9,
-        reduction="sum",
-    )
-    box_loss = box_loss / labels.numel()
-    return (classification_loss, box_loss)
+    targets = torch.cat(regression_targets, dim=0)
+    classification = F.cross_entropy(class_logits, labels)
+
+    fg = torch.where(labels > 0)[0]
+    per_class_deltas = box_regression.reshape(box_regression.shape[0], -1, 4)
+    fg_deltas = per_class_deltas[fg, labels[fg]]
+    box = F.smooth_l1_loss(fg_deltas, targets[fg], beta=_BOX_LOSS_BETA, reduction="sum")
+    return classification, box / labels.numel()
 
 
-def maskrcnn_inference(x: torch.Tensor, labels: list[torch.Tensor]) -> list[torch.Tensor]:
-    mask_prob = x.sigmoid()
-    num_masks = x.shape[0]
-    boxes_per_image = [label.shape[0] for label in labels]
+# --- Mask R-CNN branch ----------------------------------------------------------------------
+
+
+def maskrcnn_inference(x: Tensor, labels: list[Tensor]) -> list[Tensor]:
+    """Per-image mask probabilities ``(n_i, 1, M, M)``: of the per-class mask logits ``x``
+    (all images' detections stacked) keep the channel of each detection's predicted label."""
+    counts = [len(lab) for lab in labels]
     labels = torch.cat(labels)
-    index = torch.arange(num_masks, device=labels.device)
-    mask_prob = mask_prob[index, labels][:, None]
-    mask_prob = mask_prob.split(boxes_per_image, dim=0)
-    return mask_prob
+    rows = torch.arange(labels.shape[0])
+    probs = x[rows, labels].sigmoid()[:, None]
+    return list(probs.split(counts, dim=0))
 
 
-def project_masks_on_boxes(gt_masks, boxes, matched_idxs, M):
-    matched_idxs = matched_idxs.to(boxes)
-    rois = torch.cat([matched_idxs[:, None], boxes], dim=1)
-    gt_masks = gt_masks[:, None].to(rois)
-    return roi_align(gt_masks, rois, (M, M), 1.0)[:, 0]
+def project_masks_on_boxes(gt_masks: Tensor, boxes: Tensor, matched_idxs: Tensor, M: int
+                           ) -> Tensor:
+    """The ``M x M`` training target of each proposal: its matched ground-truth mask cropped to
+    the proposal box and resampled (roi_align over the masks, one RoI per proposal)."""
+    rois = torch.cat([matched_idxs[:, None].to(boxes.dtype), boxes], dim=1)
+    masks = gt_masks[:, None].to(rois.dtype)
+    return roi_align(masks, rois, (M, M), 1.0)[:, 0]
 
 
 def maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, mask_matched_idxs):
-    discretization_size = mask_logits.shape[-1]
-    labels = [gt_label[idxs] for gt_label, idxs in zip(gt_labels, mask_matched_idxs)]
-    mask_targets = [
-        project_masks_on_boxes(m, p, i, discretization_size)
-        for m, p, i in zip(gt_masks, proposals, mask_matched_idxs)
-    ]
-    labels = torch.cat(labels, dim=0)
-    mask_targets = torch.cat(mask_targets, dim=0)
-    if mask_targets.numel() == 0:
+    """Mean per-pixel binary cross-entropy between the positive proposals' mask logits (of
+    their ground-truth class only: Mask R-CNN decouples masks from classification) and the
+    matched ground-truth masks projected onto the proposal boxes."""
+    size = mask_logits.shape[-1]
+    labels = torch.cat([lab[idx] for lab, idx in zip(gt_labels, mask_matched_idxs)], dim=0)
+    targets = torch.cat([project_masks_on_boxes(masks, boxes, idx, size)
+                         for masks, boxes, idx in zip(gt_masks, proposals, mask_matched_idxs)],
+                        dim=0)
+    if targets.numel() == 0:  # no positive proposal: a zero that still reaches every logit
         return mask_logits.sum() * 0
-    mask_loss = F.binary_cross_entropy_with_logits(
-        mask_logits[torch.arange(labels.shape[0], device=labels.device), labels], mask_targets
-    )
-    return mask_loss
+    picked = mask_logits[torch.arange(labels.shape[0]), labels]
+    return F.binary_cross_entropy_with_logits(picked, targets)
 
 
-def keypoints_to_heatmap(keypoints, rois, heatmap_size):
-    offset_x = rois[:, 0]
-    offset_y = rois[:, 1]
-    scale_x = heatmap_size / (rois[:, 2] - rois[:, 0])
-    scale_y = heatmap_size / (rois[:, 3] - rois[:, 1])
-    offset_x = offset_x[:, None]
-    offset_y = offset_y[:, None]
-    scale_x = scale_x[:, None]
-    scale_y = scale_y[:, None]
-    x = keypoints[..., 0]
-    y = keypoints[..., 1]
-    x_boundary_inds = x == rois[:, 2][:, None]
-    y_boundary_inds = y == rois[:, 3][:, None]
-    x = (x - offset_x) * scale_x
-    x = x.floor().long()
-    y = (y - offset_y) * scale_y
-    y = y.floor().long()
-    x[x_boundary_inds] = heatmap_size - 1
-    y[y_boundary_inds] = heatmap_size - 1
-    valid_loc = (x >= 0) & (y >= 0) & (x < heatmap_size) & (y < heatmap_size)
-    vis = keypoints[..., 2] > 0
-    valid = (valid_loc & vis).long()
-    lin_ind = y * heatmap_size + x
-    heatmaps = lin_ind * valid
-    return (heatmaps, valid)
+# --- Keypoint R-CNN branch ------------------------------------------------------------------
 
 
-def heatmaps_to_keypoints(maps, rois):
-    offset_x = rois[:, 0]
-    offset_y = rois[:, 1]
-    widths = rois[:, 2] - rois[:, 0]
-    heights = rois[:, 3] - rois[:, 1]
-    widths = widths.clamp(min=1)
-    heights = heights.clamp(min=1)
-    widths_ceil = widths.ceil()
-    heights_ceil = heights.ceil()
-    num_keypoints = maps.shape[1]
-    xy_preds = torch.zeros((len(rois), 3, num_keypoints), dtype=torch.float32, device=maps.device)
-    end_scores = torch.zeros((len(rois), num_keypoints), dtype=torch.float32, device=maps.device)
-    for i in range(len(rois)):
-        roi_map_width = int(widths_ceil[i].item())
-        roi_map_height = int(heights_ceil[i].item())
-        width_correction = widths[i] / roi_map_width
-        height_correction = heights[i] / roi_map_height
-        roi_map = F.interpolate(
-            maps[i][:, None],
-            size=(roi_map_height, roi_map_width),
-            mode="bicubic",
-            align_corners=False,
-        )[:, 0]
-        w = roi_map.shape[2]
-        pos = roi_map.reshape(num_keypoints, -1).argmax(dim=1)
-        x_int = pos % w
-        y_int = torch.div(pos - x_int, w, rounding_mode="floor")
-        x = (x_int.float() + 0.5) * width_correction
-        y = (y_int.float() + 0.5) * height_correction
-        xy_preds[i, 0, :] = x + offset_x[i]
-        xy_preds[i, 1, :] = y + offset_y[i]
-        xy_preds[i, 2, :] = 1
-        end_scores[i, :] = roi_map[torch.arange(num_keypoints, device=roi_map.device), y_int, x_int]
-    return (xy_preds.permute(0, 2, 1), end_scores)
+def keypoints_to_heatmap(keypoints: Tensor, rois: Tensor, heatmap_size: int
+                         ) -> tuple[Tensor, Tensor]:
+    """Each keypoint's training target as a flat index ``y * S + x`` into the ``S x S`` heatmap
+    of its RoI (``S = heatmap_size``), and whether it counts (visible and inside the RoI).
+    A keypoint exactly on the RoI's right / bottom edge goes to the last cell, not past it."""
+    x0, y0, x1, y1 = (rois[:, k][:, None] for k in range(4))
+    px, py = keypoints[..., 0], keypoints[..., 1]
+    cx = ((px - x0) * (heatmap_size / (x1 - x0))).floor().long()
+    cy = ((py - y0) * (heatmap_size / (y1 - y0))).floor().long()
+    last = heatmap_size - 1
+    cx = torch.where(px == x1, torch.full_like(cx, last), cx)
+    cy = torch.where(py == y1, torch.full_like(cy, last), cy)
+    inside = (cx >= 0) & (cy >= 0) & (cx < heatmap_size) & (cy < heatmap_size)
+    valid = (inside & (keypoints[..., 2] > 0)).long()
+    return (cy * heatmap_size + cx) * valid, valid
+
+
+def heatmaps_to_keypoints(maps: Tensor, rois: Tensor) -> tuple[Tensor, Tensor]:
+    """Keypoint coordinates ``(R, K, 3)`` (x, y, 1) and scores ``(R, K)`` from heatmap logits
+    ``(R, K, S, S)``: each RoI's maps are resized bicubically to the RoI's size in pixels
+    (rounded up, at least 1), the arg-max cell's centre is mapped back to image coordinates and
+    its resized logit is the score."""
+    num_kp = maps.shape[1]
+    widths = (rois[:, 2] - rois[:, 0]).clamp(min=1)
+    heights = (rois[:, 3] - rois[:, 1]).clamp(min=1)
+    coords, scores = [], []
+    for i in range(rois.shape[0]):  # every RoI has its own output size
+        w_px, h_px = int(widths[i].ceil()), int(heights[i].ceil())
+        resized = F.interpolate(maps[i][:, None], size=(h_px, w_px), mode="bicubic",
+                                align_corners=False)[:, 0]
+        best = resized.reshape(num_kp, -1).argmax(dim=1)
+        col, row = best % w_px, best // w_px
+        x = (col.float() + 0.5) * (widths[i] / w_px) + rois[i, 0]
+        y = (row.float() + 0.5) * (heights[i] / h_px) + rois[i, 1]
+        coords.append(torch.stack([x, y, torch.ones_like(x)], dim=1))
+        scores.append(resized[torch.arange(num_kp), row, col])
+    if not coords:
+        return maps.new_zeros((0, num_kp, 3)), maps.new_zeros((0, num_kp))
+    return torch.stack(coords).to(maps.dtype), torch.stack(scores)
 
 
 def keypointrcnn_loss(keypoint_logits, proposals, gt_keypoints, keypoint_matched_idxs):
-    N, K, H, W = keypoint_logits.shape
-    if H != W:
-        raise ValueError(
-            f"keypoint_logits height and width (last two elements of shape) should be equal. "
-            f"Instead got H = {H} and W = {W}"
-        )
-    discretization_size = H
-    heatmaps = []
-    valid = []
-    for proposals_per_image, gt_kp_in_image, midx in zip(
-        proposals, gt_keypoints, keypoint_matched_idxs
-    ):
-        kp = gt_kp_in_image[midx]
-        heatmaps_per_image, valid_per_image = keypoints_to_heatmap(
-            kp, proposals_per_image, discretization_size
-        )
-        heatmaps.append(heatmaps_per_image.view(-1))
-        valid.append(valid_per_image.view(-1))
-    keypoint_targets = torch.cat(heatmaps, dim=0)
-    valid = torch.cat(valid, dim=0).to(dtype=torch.uint8)
-    valid = torch.where(valid)[0]
-    if keypoint_targets.numel() == 0 or len(valid) == 0:
+    """Cross-entropy over the ``S * S`` heatmap cells, one term per valid (visible, inside its
+    RoI) keypoint of each positive proposal; zero when there is none."""
+    n, k, h, w = keypoint_logits.shape
+    if h != w:
+        raise ValueError(f"keypointrcnn_loss: heatmaps must be square, got {h}x{w}")
+    cells, valid = [], []
+    for boxes, points, idx in zip(proposals, gt_keypoints, keypoint_matched_idxs):
+        c, v = keypoints_to_heatmap(points[idx], boxes, h)
+        cells.append(c.reshape(-1))
+        valid.append(v.reshape(-1))
+    cells = torch.cat(cells, dim=0)
+    valid = torch.where(torch.cat(valid, dim=0) > 0)[0]
+    if cells.numel() == 0 or valid.numel() == 0:
         return keypoint_logits.sum() * 0
-    keypoint_logits = keypoint_logits.view(N * K, H * W)
-    keypoint_loss = F.cross_entropy(keypoint_logits[valid], keypoint_targets[valid])
-    return keypoint_loss
+    return F.cross_entropy(keypoint_logits.reshape(n * k, h * w)[valid], cells[valid])
 
 
-def keypointrcnn_inference(x, boxes):
-    kp_probs = []
-    kp_scores = []
-    boxes_per_image = [box.size(0) for box in boxes]
-    x2 = x.split(boxes_per_image, dim=0)
-    for xx, bb in zip(x2, boxes):
-        kp_prob, scores = heatmaps_to_keypoints(xx, bb)
-        kp_probs.append(kp_prob)
-        kp_scores.append(scores)
-    return (kp_probs, kp_scores)
+def keypointrcnn_inference(x: Tensor, boxes: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """Per-image keypoints and keypoint scores (heatmaps_to_keypoints on each image's boxes)."""
+    points, scores = [], []
+    for maps, rois in zip(x.split([len(b) for b in boxes], dim=0), boxes):
+        p, s = heatmaps_to_keypoints(maps, rois)
+        points.append(p)
+        scores.append(s)
+    return points, scores
 
 
-def expand_boxes(boxes, scale):
-    w_half = (boxes[:, 2] - boxes[:, 0]) * 0.5
-    h_half = (boxes[:, 3] - boxes[:, 1]) * 0.5
-    x_c = (boxes[:, 2] + boxes[:, 0]) * 0.5
-    y_c = (boxes[:, 3] + boxes[:, 1]) * 0.5
-    w_half *= scale
-    h_half *= scale
-    boxes_exp = torch.zeros_like(boxes)
-    boxes_exp[:, 0] = x_c - w_half
-    boxes_exp[:, 2] = x_c + w_half
-    boxes_exp[:, 1] = y_c - h_half
-    boxes_exp[:, 3] = y_c + h_half
-    return boxes_exp
+# --- pasting the M x M masks into the image -------------------------------------------------
 
 
-def expand_masks(mask, padding):
-    M = mask.shape[-1]
-    scale = float(M + 2 * padding) / M
-    padded_mask = F.pad(mask, (padding,) * 4)
-    return (padded_mask, scale)
+def expand_boxes(boxes: Tensor, scale: float) -> Tensor:
+    """Boxes grown (or shrunk) by ``scale`` about their centres."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) * 0.5
+    half = (boxes[:, 2:] - boxes[:, :2]) * 0.5 * scale
+    return torch.cat([centre - half, centre + half], dim=1)
 
 
-def paste_mask_in_image(mask, box, im_h, im_w):
-    TO_REMOVE = 1
-    w = int(box[2] - box[0] + TO_REMOVE)
-    h = int(box[3] - box[1] + TO_REMOVE)
-    w = max(w, 1)
-    h = max(h, 1)
-    mask = mask.expand((1, 1, -1, -1))
-    mask = F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False)
-    mask = mask[0][0]
-    im_mask = torch.zeros((im_h, im_w), dtype=mask.dtype, device=mask.device)
-    x_0 = max(box[0], 0)
-    x_1 = min(box[2] + 1, im_w)
-    y_0 = max(box[1], 0)
-    y_1 = min(box[3] + 1, im_h)
-    im_mask[y_0:y_1, x_0:x_1] = mask[y_0 - box[1] : y_1 - box[1], x_0 - box[0] : x_1 - box[0]]
-    return im_mask
+def expand_masks(mask: Tensor, padding: int) -> tuple[Tensor, float]:
+    """Masks with a ``padding``-pixel zero border, and the factor by which that grows them
+    (the boxes must grow by the same factor for the mask pixels to stay where they were)."""
+    size = mask.shape[-1]
+    return F.pad(mask, (padding,) * 4), (size + 2 * padding) / size
 
 
-def paste_masks_in_image(masks, boxes, img_shape, padding=1):
-    masks, scale = expand_masks(masks, padding=padding)
-    boxes = expand_boxes(boxes, scale).to(dtype=torch.int64)
-    im_h, im_w = img_shape
-    res = [paste_mask_in_image(m[0], b, im_h, im_w) for m, b in zip(masks, boxes)]
-    if len(res) > 0:
-        ret = torch.stack(res, dim=0)[:, None]
-    else:
-        ret = masks.new_empty((0, 1, im_h, im_w))
-    return ret
+def _resize_weights(lo: Tensor, hi: Tensor, n_in: int, n_pixels: int) -> Tensor:
+    """``(B, n_pixels, n_in)`` bilinear weights (align_corners=False) that resample each of B
+    length-``n_in`` signals onto pixels ``lo[b] ..= hi[b]`` of a length-``n_pixels`` line;
+    every pixel outside that span gets zero weight (so a product with these weights pastes the
+    resized signal in place and leaves the rest of the line empty)."""
+    pixel = torch.arange(n_pixels)[None, :]
+    local = (pixel - lo[:, None]).float()  # pixel index inside the target span
+    length = (hi - lo + 1).clamp(min=1).float()[:, None]
+    src = ((local + 0.5) * (n_in / length) - 0.5).clamp(min=0)
+    left = src.floor().clamp(max=n_in - 1)
+    frac = src - left
+    right = (left + 1).clamp(max=n_in - 1)
+    weights = (F.one_hot(left.long(), n_in) * (1 - frac)[..., None]
+               + F.one_hot(right.long(), n_in) * frac[..., None])
+    inside = (pixel >= lo[:, None]) & (pixel <= hi[:, None])
+    return weights * inside[..., None].to(weights.dtype)
+
+
+def _paste(masks: Tensor, boxes: Tensor, im_h: int, im_w: int) -> Tensor:
+    """``(B, im_h, im_w)``: each ``(B, m, m)`` mask resized bilinearly to cover its integer
+    box's pixels ``x0..x1, y0..y1`` inclusive (at least one pixel each way) and clipped to the
+    image, all at once as ``rows @ mask @ cols^T`` with zero weights outside the box."""
+    n_in = masks.shape[-1]
+    rows = _resize_weights(boxes[:, 1], boxes[:, 3], n_in, im_h).to(masks.dtype)
+    cols = _resize_weights(boxes[:, 0], boxes[:, 2], n_in, im_w).to(masks.dtype)
+    return rows @ masks @ cols.transpose(1, 2)
+
+
+def paste_mask_in_image(mask: Tensor, box: Tensor, im_h: int, im_w: int) -> Tensor:
+    """One ``(m, m)`` mask pasted into an empty ``(im_h, im_w)`` image over the integer box."""
+    return _paste(mask[None], box.long()[None], im_h, im_w)[0]
+
+
+def paste_masks_in_image(masks: Tensor, boxes: Tensor, img_shape, padding: int = 1) -> Tensor:
+    """Mask R-CNN's ``(N, 1, m, m)`` mask probabilities as full-image ``(N, 1, H, W)`` masks.
+
+    The masks get a ``padding``-pixel zero border first and the boxes grow to match, so each
+    mask fades out at its box edge instead of ending in a hard step; the grown boxes are
+    truncated to integer pixels."""
+    im_h, im_w = int(img_shape[0]), int(img_shape[1])
+    if masks.shape[0] == 0:
+        return masks.new_zeros((0, 1, im_h, im_w))
+    padded, scale = expand_masks(masks, padding)
+    int_boxes = expand_boxes(boxes, scale).to(torch.int64)
+    return _paste(padded[:, 0], int_boxes, im_h, im_w)[:, None]
+
+
+# --- the heads ------------------------------------------------------------------------------
+
+
+def _positives(labels: list[Tensor]) -> list[Tensor]:
+    """Per image, the indices of the foreground proposals."""
+    return [torch.where(lab > 0)[0] for lab in labels]
 
 
 class RoIHeads(nn.Module):
+    """The box head (plus optional mask and keypoint heads) on top of the RPN's proposals.
+
+    ``forward(features, proposals, image_shapes, targets=None)`` returns ``(detections,
+    losses)``: in training the losses ``loss_classifier``, ``loss_box_reg`` (and ``loss_mask``,
+    ``loss_keypoint``) with an empty detection list; in eval one dict per image with ``boxes``,
+    ``labels``, ``scores`` (and ``masks``; ``keypoints``, ``keypoints_scores``)."""
+
     def __init__(
         self,
         box_roi_pool,
@@ -254,13 +263,13 @@ class RoIHeads(nn.Module):
     ):
         super().__init__()
         self.box_similarity = box_ops.box_iou
-        self.proposal_matcher = det_utils.Matcher(
-            fg_iou_thresh, bg_iou_thresh, allow_low_quality_matches=False
-        )
-        self.fg_bg_sampler = det_utils.BalancedPositiveNegativeSampler(
-            batch_size_per_image, positive_fraction
-        )
-        if bbox_reg_weights is None:
+        # proposals between the two IoU thresholds are ignored; no low-quality rescue here
+        # (the ground-truth boxes themselves are added to the proposals instead)
+        self.proposal_matcher = det_utils.Matcher(fg_iou_thresh, bg_iou_thresh,
+                                                  allow_low_quality_matches=False)
+        self.fg_bg_sampler = det_utils.BalancedPositiveNegativeSampler(batch_size_per_image,
+                                                                       positive_fraction)
+        if bbox_reg_weights is None:  # deltas scaled so that they are roughly unit variance
             bbox_reg_weights = (10.0, 10.0, 5.0, 5.0)
         self.box_coder = det_utils.BoxCoder(bbox_reg_weights)
         self.box_roi_pool = box_roi_pool
@@ -276,269 +285,187 @@ class RoIHeads(nn.Module):
         self.keypoint_head = keypoint_head
         self.keypoint_predictor = keypoint_predictor
 
-    def has_mask(self):
-        if self.mask_roi_pool is None:
-            return False
-        if self.mask_head is None:
-            return False
-        if self.mask_predictor is None:
-            return False
-        return True
+    def has_mask(self) -> bool:
+        return all(m is not None for m in (self.mask_roi_pool, self.mask_head,
+                                           self.mask_predictor))
 
-    def has_keypoint(self):
-        if self.keypoint_roi_pool is None:
-            return False
-        if self.keypoint_head is None:
-            return False
-        if self.keypoint_predictor is None:
-            return False
-        return True
+    def has_keypoint(self) -> bool:
+        return all(m is not None for m in (self.keypoint_roi_pool, self.keypoint_head,
+                                           self.keypoint_predictor))
+
+    # training-time sampling
 
     def assign_targets_to_proposals(self, proposals, gt_boxes, gt_labels):
-        matched_idxs = []
-        labels = []
-        for proposals_in_image, gt_boxes_in_image, gt_labels_in_image in zip(
-            proposals, gt_boxes, gt_labels
-        ):
-            if gt_boxes_in_image.numel() == 0:
-                device = proposals_in_image.device
-                clamped_matched_idxs_in_image = torch.zeros(
-                    (proposals_in_image.shape[0],), dtype=torch.int64, device=device
-                )
-                labels_in_image = torch.zeros(
-                    (proposals_in_image.shape[0],), dtype=torch.int64, device=device
-                )
-            else:
-                match_quality_matrix = box_ops.box_iou(gt_boxes_in_image, proposals_in_image)
-                matched_idxs_in_image = self.proposal_matcher(match_quality_matrix)
-                clamped_matched_idxs_in_image = matched_idxs_in_image.clamp(min=0)
-                labels_in_image = gt_labels_in_image[clamped_matched_idxs_in_image]
-                labels_in_image = labels_in_image.to(dtype=torch.int64)
-                bg_inds = matched_idxs_in_image == self.proposal_matcher.BELOW_LOW_THRESHOLD
-                labels_in_image[bg_inds] = 0
-                ignore_inds = matched_idxs_in_image == self.proposal_matcher.BETWEEN_THRESHOLDS
-                labels_in_image[ignore_inds] = -1
-            matched_idxs.append(clamped_matched_idxs_in_image)
-            labels.append(labels_in_image)
-        return (matched_idxs, labels)
+        """Per image: the index of each proposal's matched ground-truth box (0 for unmatched
+        ones, whose box is never used) and its class label, 0 for background and -1 for
+        proposals in the ignored IoU band."""
+        matched, labels = [], []
+        for boxes, gt, gt_lab in zip(proposals, gt_boxes, gt_labels):
+            if gt.numel() == 0:  # an image without objects: every proposal is background
+                matched.append(torch.zeros(boxes.shape[0], dtype=torch.int64))
+                labels.append(torch.zeros(boxes.shape[0], dtype=torch.int64))
+                continue
+            idx = self.proposal_matcher(box_ops.box_iou(gt, boxes))
+            lab = gt_lab[idx.clamp(min=0)].to(torch.int64)
+            lab = torch.where(idx == self.proposal_matcher.BELOW_LOW_THRESHOLD,
+                              torch.zeros_like(lab), lab)
+            lab = torch.where(idx == self.proposal_matcher.BETWEEN_THRESHOLDS,
+                              torch.full_like(lab, -1), lab)
+            matched.append(idx.clamp(min=0))
+            labels.append(lab)
+        return matched, labels
 
     def subsample(self, labels):
-        sampled_pos_inds, sampled_neg_inds = self.fg_bg_sampler(labels)
-        sampled_inds = []
-        for img_idx, (pos_inds_img, neg_inds_img) in enumerate(
-            zip(sampled_pos_inds, sampled_neg_inds)
-        ):
-            img_sampled_inds = torch.where(pos_inds_img | neg_inds_img)[0]
-            sampled_inds.append(img_sampled_inds)
-        return sampled_inds
+        """Per image, the indices of the proposals the balanced sampler keeps."""
+        pos, neg = self.fg_bg_sampler(labels)
+        return [torch.where((p > 0) | (n > 0))[0] for p, n in zip(pos, neg)]
 
     def add_gt_proposals(self, proposals, gt_boxes):
-        proposals = [torch.cat((proposal, gt_box)) for proposal, gt_box in zip(proposals, gt_boxes)]
-        return proposals
+        """The ground-truth boxes join the proposals: every object gets at least one perfect
+        positive sample, even early in training when the RPN proposes nothing near it."""
+        return [torch.cat([p, gt], dim=0) for p, gt in zip(proposals, gt_boxes)]
 
     def check_targets(self, targets):
         if targets is None:
             raise ValueError("targets should not be None")
-        if not all(["boxes" in t for t in targets]):
-            raise ValueError("Every element of targets should have a boxes key")
-        if not all(["labels" in t for t in targets]):
-            raise ValueError("Every element of targets should have a labels key")
-        if self.has_mask():
-            if not all(["masks" in t for t in targets]):
-                raise ValueError("Every element of targets should have a masks key")
+        needed = ["boxes", "labels"] + (["masks"] if self.has_mask() else [])
+        for key in needed:
+            if not all(key in t for t in targets):
+                raise ValueError(f"Every element of targets should have a {key} key")
 
     def select_training_samples(self, proposals, targets):
+        """The sampled proposals per image with their matched ground-truth indices, class
+        labels and box-regression targets."""
         self.check_targets(targets)
-        if targets is None:
-            raise ValueError("targets should not be None")
         dtype = proposals[0].dtype
-        device = proposals[0].device
         gt_boxes = [t["boxes"].to(dtype) for t in targets]
         gt_labels = [t["labels"] for t in targets]
         proposals = self.add_gt_proposals(proposals, gt_boxes)
-        matched_idxs, labels = self.assign_targets_to_proposals(proposals, gt_boxes, gt_labels)
-        sampled_inds = self.subsample(labels)
-        matched_gt_boxes = []
-        num_images = len(proposals)
-        for img_id in range(num_images):
-            img_sampled_inds = sampled_inds[img_id]
-            proposals[img_id] = proposals[img_id][img_sampled_inds]
-            labels[img_id] = labels[img_id][img_sampled_inds]
-            matched_idxs[img_id] = matched_idxs[img_id][img_sampled_inds]
-            gt_boxes_in_image = gt_boxes[img_id]
-            if gt_boxes_in_image.numel() == 0:
-                gt_boxes_in_image = torch.zeros((1, 4), dtype=dtype, device=device)
-            matched_gt_boxes.append(gt_boxes_in_image[matched_idxs[img_id]])
-        regression_targets = self.box_coder.encode(matched_gt_boxes, proposals)
-        return (proposals, matched_idxs, labels, regression_targets)
+        matched, labels = self.assign_targets_to_proposals(proposals, gt_boxes, gt_labels)
+        keep = self.subsample(labels)
+        proposals = [p[k] for p, k in zip(proposals, keep)]
+        labels = [lab[k] for lab, k in zip(labels, keep)]
+        matched = [m[k] for m, k in zip(matched, keep)]
+        # an image without objects matches every proposal to a dummy all-zero box: its
+        # regression targets are computed but never enter the loss (all its labels are 0)
+        gt_boxes = [gt if gt.numel() else torch.zeros((1, 4), dtype=dtype) for gt in gt_boxes]
+        matched_boxes = [gt[m] for gt, m in zip(gt_boxes, matched)]
+        regression_targets = self.box_coder.encode(matched_boxes, proposals)
+        return proposals, matched, labels, regression_targets
+
+    # eval-time detections
 
     def postprocess_detections(self, class_logits, box_regression, proposals, image_shapes):
-        device = class_logits.device
-        num_classes = class_logits.shape[-1]
-        boxes_per_image = [boxes_in_image.shape[0] for boxes_in_image in proposals]
-        pred_boxes = self.box_coder.decode(box_regression, proposals)
-        pred_scores = F.softmax(class_logits, -1)
-        pred_boxes_list = pred_boxes.split(boxes_per_image, 0)
-        pred_scores_list = pred_scores.split(boxes_per_image, 0)
-        all_boxes = []
-        all_scores = []
-        all_labels = []
-        for boxes, scores, image_shape in zip(pred_boxes_list, pred_scores_list, image_shapes):
-            boxes = box_ops.clip_boxes_to_image(boxes, image_shape)
-            labels = torch.arange(num_classes, device=device)
-            labels = labels.view(1, -1).expand_as(scores)
-            boxes = boxes[:, 1:]
-            scores = scores[:, 1:]
-            labels = labels[:, 1:]
-            boxes = boxes.reshape(-1, 4)
-            scores = scores.reshape(-1)
-            labels = labels.reshape(-1)
-            inds = torch.where(scores > self.score_thresh)[0]
-            boxes, scores, labels = (boxes[inds], scores[inds], labels[inds])
-            keep = box_ops.remove_small_boxes(boxes, min_size=0.01)
-            boxes, scores, labels = (boxes[keep], scores[keep], labels[keep])
-            keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)
-            keep = keep[: self.detections_per_img]
-            boxes, scores, labels = (boxes[keep], scores[keep], labels[keep])
-            all_boxes.append(boxes)
-            all_scores.append(scores)
-            all_labels.append(labels)
-        return (all_boxes, all_scores, all_labels)
+        """Per image: boxes, scores and labels of the detections. Every (proposal, non-background
+        class) pair is a candidate with that class's softmax score and its class-specific box,
+        clipped to the image; candidates at or below ``score_thresh`` and tiny boxes go, NMS
+        runs per class, and the ``detections_per_img`` best remain."""
+        counts = [len(p) for p in proposals]
+        boxes = self.box_coder.decode(box_regression, proposals)  # (R, classes, 4)
+        scores = F.softmax(class_logits, -1)
+        num_classes = scores.shape[-1]
+        classes = torch.arange(num_classes)[None, :].expand(scores.shape[0], num_classes)
+        all_boxes, all_scores, all_labels = [], [], []
+        for b, s, c, shape in zip(boxes.split(counts, 0), scores.split(counts, 0),
+                                  classes.split(counts, 0), image_shapes):
+            b = box_ops.clip_boxes_to_image(b, shape)
+            b, s, c = b[:, 1:].reshape(-1, 4), s[:, 1:].reshape(-1), c[:, 1:].reshape(-1)
+            keep = torch.where(s > self.score_thresh)[0]
+            b, s, c = b[keep], s[keep], c[keep]
+            keep = box_ops.remove_small_boxes(b, min_size=_MIN_BOX_SIDE)
+            b, s, c = b[keep], s[keep], c[keep]
+            keep = box_ops.batched_nms(b, s, c, self.nms_thresh)[: self.detections_per_img]
+            all_boxes.append(b[keep])
+            all_scores.append(s[keep])
+            all_labels.append(c[keep])
+        return all_boxes, all_scores, all_labels
+
+    # forward
+
+    @staticmethod
+    def _check_target_types(targets, keypoints: bool):
+        for t in targets:
+            if not t["boxes"].is_floating_point():
+                raise TypeError(f"target boxes must of float type, instead got "
+                                f"{t['boxes'].dtype}")
+            if t["labels"].dtype != torch.int64:
+                raise TypeError(f"target labels must of int64 type, instead got "
+                                f"{t['labels'].dtype}")
+            if keypoints and not t["keypoints"].is_floating_point():
+                raise TypeError(f"target keypoints must of float type, instead got "
+                                f"{t['keypoints'].dtype}")
 
     def forward(
         self,
-        features: dict[str, torch.Tensor],
-        proposals: list[torch.Tensor],
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
         image_shapes: list[tuple[int, int]],
-        targets: Optional[list[dict[str, torch.Tensor]]] = None,
-    ) -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+        targets: Optional[list[dict[str, Tensor]]] = None,
+    ) -> tuple[list[dict[str, Tensor]], dict[str, Tensor]]:
         if targets is not None:
-            for t in targets:
-                floating_point_types = (torch.float, torch.double, torch.half)
-                if t["boxes"].dtype not in floating_point_types:
-                    raise TypeError(
-                        f"target boxes must of float type, instead got {t['boxes'].dtype}"
-                    )
-                if not t["labels"].dtype == torch.int64:
-                    raise TypeError(
-                        f"target labels must of int64 type, instead got {t['labels'].dtype}"
-                    )
-                if self.has_keypoint():
-                    if not t["keypoints"].dtype == torch.float32:
-                        raise TypeError(
-                            f"target keypoints must of float type, instead got "
-                            f"{t['keypoints'].dtype}"
-                        )
+            self._check_target_types(targets, self.has_keypoint())
+        labels = matched = None
         if self.training:
-            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(
-                proposals, targets
-            )
-        else:
-            labels = None
-            regression_targets = None
-            matched_idxs = None
-        box_features = self.box_roi_pool(features, proposals, image_shapes)
-        box_features = self.box_head(box_features)
-        class_logits, box_regression = self.box_predictor(box_features)
-        result: list[dict[str, torch.Tensor]] = []
-        losses = {}
+            proposals, matched, labels, regression_targets = self.select_training_samples(
+                proposals, targets)
+
+        pooled = self.box_roi_pool(features, proposals, image_shapes)
+        class_logits, box_regression = self.box_predictor(self.box_head(pooled))
+
+        result: list[dict[str, Tensor]] = []
+        losses: dict[str, Tensor] = {}
         if self.training:
-            if labels is None:
-                raise ValueError("labels cannot be None")
-            if regression_targets is None:
-                raise ValueError("regression_targets cannot be None")
-            loss_classifier, loss_box_reg = fastrcnn_loss(
-                class_logits, box_regression, labels, regression_targets
-            )
+            loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels,
+                                                          regression_targets)
             losses = {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
         else:
-            boxes, scores, labels = self.postprocess_detections(
-                class_logits, box_regression, proposals, image_shapes
-            )
-            num_images = len(boxes)
-            for i in range(num_images):
-                result.append({"boxes": boxes[i], "labels": labels[i], "scores": scores[i]})
+            boxes, scores, classes = self.postprocess_detections(
+                class_logits, box_regression, proposals, image_shapes)
+            result = [{"boxes": b, "labels": c, "scores": s}
+                      for b, s, c in zip(boxes, scores, classes)]
+
         if self.has_mask():
-            mask_proposals = [p["boxes"] for p in result]
-            if self.training:
-                if matched_idxs is None:
-                    raise ValueError("if in training, matched_idxs should not be None")
-                num_images = len(proposals)
-                mask_proposals = []
-                pos_matched_idxs = []
-                for img_id in range(num_images):
-                    pos = torch.where(labels[img_id] > 0)[0]
-                    mask_proposals.append(proposals[img_id][pos])
-                    pos_matched_idxs.append(matched_idxs[img_id][pos])
-            else:
-                pos_matched_idxs = None
-            if self.mask_roi_pool is not None:
-                mask_features = self.mask_roi_pool(features, mask_proposals, image_shapes)
-                mask_features = self.mask_head(mask_features)
-                mask_logits = self.mask_predictor(mask_features)
-            else:
-                raise Exception("Expected mask_roi_pool to be not None")
-            loss_mask = {}
-            if self.training:
-                if targets is None or pos_matched_idxs is None or mask_logits is None:
-                    raise ValueError(
-                        "targets, pos_matched_idxs, mask_logits cannot be None when training"
-                    )
-                gt_masks = [t["masks"] for t in targets]
-                gt_labels = [t["labels"] for t in targets]
-                rcnn_loss_mask = maskrcnn_loss(
-                    mask_logits, mask_proposals, gt_masks, gt_labels, pos_matched_idxs
-                )
-                loss_mask = {"loss_mask": rcnn_loss_mask}
-            else:
-                labels = [r["labels"] for r in result]
-                masks_probs = maskrcnn_inference(mask_logits, labels)
-                for mask_prob, r in zip(masks_probs, result):
-                    r["masks"] = mask_prob
-            losses.update(loss_mask)
-        if (
-            self.keypoint_roi_pool is not None
-            and self.keypoint_head is not None
-            and (self.keypoint_predictor is not None)
-        ):
-            keypoint_proposals = [p["boxes"] for p in result]
-            if self.training:
-                num_images = len(proposals)
-                keypoint_proposals = []
-                pos_matched_idxs = []
-                if matched_idxs is None:
-                    raise ValueError("if in trainning, matched_idxs should not be None")
-                for img_id in range(num_images):
-                    pos = torch.where(labels[img_id] > 0)[0]
-                    keypoint_proposals.append(proposals[img_id][pos])
-                    pos_matched_idxs.append(matched_idxs[img_id][pos])
-            else:
-                pos_matched_idxs = None
-            keypoint_features = self.keypoint_roi_pool(features, keypoint_proposals, image_shapes)
-            keypoint_features = self.keypoint_head(keypoint_features)
-            keypoint_logits = self.keypoint_predictor(keypoint_features)
-            loss_keypoint = {}
-            if self.training:
-                if targets is None or pos_matched_idxs is None:
-                    raise ValueError(
-                        "both targets and pos_matched_idxs should not be None when in training mode"
-                    )
-                gt_keypoints = [t["keypoints"] for t in targets]
-                rcnn_loss_keypoint = keypointrcnn_loss(
-                    keypoint_logits, keypoint_proposals, gt_keypoints, pos_matched_idxs
-                )
-                loss_keypoint = {"loss_keypoint": rcnn_loss_keypoint}
-            else:
-                if keypoint_logits is None or keypoint_proposals is None:
-                    raise ValueError(
-                        "both keypoint_logits and keypoint_proposals should not be None when "
-                        "not in training mode"
-                    )
-                keypoints_probs, kp_scores = keypointrcnn_inference(
-                    keypoint_logits, keypoint_proposals
-                )
-                for keypoint_prob, kps, r in zip(keypoints_probs, kp_scores, result):
-                    r["keypoints"] = keypoint_prob
-                    r["keypoints_scores"] = kps
-            losses.update(loss_keypoint)
-        return (result, losses)
+            losses.update(self._mask_branch(features, proposals, image_shapes, targets, labels,
+                                            matched, result))
+        if self.has_keypoint():
+            losses.update(self._keypoint_branch(features, proposals, image_shapes, targets,
+                                                labels, matched, result))
+        return result, losses
+
+    def _branch_inputs(self, proposals, labels, matched, result):
+        """The boxes a mask / keypoint branch runs on: the positive sampled proposals (and
+        their ground-truth indices) in training, the final detections in eval."""
+        if not self.training:
+            return [r["boxes"] for r in result], None
+        if matched is None:
+            raise ValueError("the mask / keypoint branches need targets when training")
+        pos = _positives(labels)
+        return [p[i] for p, i in zip(proposals, pos)], [m[i] for m, i in zip(matched, pos)]
+
+    def _mask_branch(self, features, proposals, image_shapes, targets, labels, matched, result):
+        boxes, pos_matched = self._branch_inputs(proposals, labels, matched, result)
+        mask_logits = self.mask_predictor(
+            self.mask_head(self.mask_roi_pool(features, boxes, image_shapes)))
+        if self.training:
+            loss = maskrcnn_loss(mask_logits, boxes, [t["masks"] for t in targets],
+                                 [t["labels"] for t in targets], pos_matched)
+            return {"loss_mask": loss}
+        for r, probs in zip(result, maskrcnn_inference(mask_logits,
+                                                       [r["labels"] for r in result])):
+            r["masks"] = probs
+        return {}
+
+    def _keypoint_branch(self, features, proposals, image_shapes, targets, labels, matched,
+                         result):
+        boxes, pos_matched = self._branch_inputs(proposals, labels, matched, result)
+        kp_logits = self.keypoint_predictor(
+            self.keypoint_head(self.keypoint_roi_pool(features, boxes, image_shapes)))
+        if self.training:
+            loss = keypointrcnn_loss(kp_logits, boxes, [t["keypoints"] for t in targets],
+                                     pos_matched)
+            return {"loss_keypoint": loss}
+        points, scores = keypointrcnn_inference(kp_logits, boxes)
+        for r, p, s in zip(result, points, scores):
+            r["keypoints"] = p
+            r["keypoints_scores"] = s
+        return {}
