@@ -30,11 +30,11 @@ def _freeze(modules) -> None:
             parameter.requires_grad_(False)
 
 
-def _check_layer_range(what: str, values, low: int, high: int) -> None:
-    """ValueError unless every entry of ``values`` lies in [low, high]."""
+def _check_layer_range(what: str, value, low: int, high: int) -> None:
+    """ValueError unless ``value`` (a number or a list of them) lies in [low, high]."""
+    values = value if isinstance(value, (list, tuple)) else [value]
     if any(v < low or v > high for v in values):
-        shown = values[0] if len(values) == 1 else list(values)
-        raise ValueError(f"{what} should be in the range [{low},{high}], got {shown}")
+        raise ValueError(f"{what} should be in the range [{low},{high}], got {value}")
 
 
 class BackboneWithFPN(nn.Module):
@@ -71,7 +71,7 @@ def _validate_trainable_layers(is_trained, trainable_backbone_layers, max_value,
                           f"(trainable_backbone_layers={max_value})")
         return max_value
     chosen = default_value if trainable_backbone_layers is None else trainable_backbone_layers
-    _check_layer_range("trainable_backbone_layers", [chosen], 0, max_value)
+    _check_layer_range("trainable_backbone_layers", chosen, 0, max_value)
     return chosen
 
 
@@ -79,7 +79,7 @@ def _resnet_fpn_extractor(backbone, trainable_layers, returned_layers=None, extr
                           norm_layer=None):
     """A ResNet with all but its last ``trainable_layers`` stages frozen, its stages
     ``returned_layers`` (1-4, default all) feeding a 256-wide FPN."""
-    _check_layer_range("trainable_layers", [trainable_layers], 0, 5)
+    _check_layer_range("trainable_layers", trainable_layers, 0, 5)
     _freeze(child for name, child in backbone.named_children()
             if _RESNET_RANK.get(name, len(_RESNET_RANK)) > trainable_layers)
     stages = [1, 2, 3, 4] if returned_layers is None else list(returned_layers)
@@ -109,7 +109,7 @@ def _mobilenet_extractor(backbone, fpn, trainable_layers, returned_layers=None,
     starts = [0] + [i for i, block in enumerate(features) if getattr(block, "_is_cn", False)]
     starts.append(last)
     num_stages = len(starts)
-    _check_layer_range("trainable_layers", [trainable_layers], 0, num_stages)
+    _check_layer_range("trainable_layers", trainable_layers, 0, num_stages)
     first_trainable = len(features) if trainable_layers == 0 else starts[-trainable_layers]
     _freeze(features[:first_trainable])
     if not fpn:

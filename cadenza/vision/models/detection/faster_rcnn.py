@@ -83,8 +83,8 @@ class FasterRCNN(GeneralizedRCNN):
                  **kwargs):
         _check_parts(backbone, num_classes, rpn_anchor_generator, box_roi_pool, box_predictor)
         width = backbone.out_channels
-        # The default parts are made in torchvision's order (RPN head, box head, predictor), so
-        # a seeded build draws the same initial weights as torchvision's.
+        # The default parts are made in torchvision's order (RPN head, box head, predictor):
+        # under a fixed seed the order decides which random draws each part's init gets.
         anchors = _default_anchorgen() if rpn_anchor_generator is None else rpn_anchor_generator
         if rpn_head is None:
             rpn_head = RPNHead(width, anchors.num_anchors_per_location()[0])
@@ -134,7 +134,8 @@ class TwoMLPHead(nn.Module):
 
 def _kaiming_convs(module: nn.Module) -> None:
     """He-normal (fan_out, ReLU) conv weights and zero conv biases: the conv heads' init,
-    applied after the whole head is built so the default inits draw first, as torchvision's."""
+    applied after the whole head is built (the layers' default inits draw from the generator
+    first, as in torchvision)."""
     for layer in module.modules():
         if isinstance(layer, nn.Conv2d):
             nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")

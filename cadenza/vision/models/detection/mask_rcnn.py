@@ -33,8 +33,8 @@ class MaskRCNN(FasterRCNN):
         if num_classes is not None and mask_predictor is not None:
             raise ValueError("MaskRCNN: num_classes should be None when mask_predictor is "
                              "specified (the predictor fixes the classes)")
-        # The mask parts are made before FasterRCNN's, torchvision's order, so a seeded build
-        # draws the same initial weights.
+        # The mask parts are made before FasterRCNN's (torchvision's order), which fixes the
+        # random draws each part's init gets under a seed.
         if mask_roi_pool is None:
             mask_roi_pool = MultiScaleRoIAlign(featmap_names=_POOLED_LEVELS, output_size=14,
                                                sampling_ratio=2)
