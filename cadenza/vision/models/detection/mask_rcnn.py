@@ -1,22 +1,23 @@
-# Much of this file follows torchvision's source of the same name closely (BSD 3-Clause,
-# Copyright (c) Soumith Chintala 2016; LICENSE.torchvision beside it). Owed: a rewrite as
-# Cadenza's own code (STATUS.md, Known gaps).
-"""torchvision.models.detection.mask_rcnn: MaskRCNN (Faster R-CNN plus a mask branch on 14x14
-pooled features: MaskRCNNHeads convs, MaskRCNNPredictor's transposed conv to 28x28 logits per
-class) and the maskrcnn_resnet50_fpn builders; torchvision's module names and state-dict keys."""
+"""torchvision.models.detection.mask_rcnn: Mask R-CNN (He et al., 2017).
+
+Faster R-CNN plus a mask branch run on the detected boxes: features pooled to 14x14 (RoIAlign
+keeps them aligned with the image), four 3x3 convs (MaskRCNNHeads), a stride-2 transposed conv
+to 28x28 and a 1x1 conv giving one mask logit map per class (MaskRCNNPredictor); only the map of
+the box's class is used, so classes do not compete for pixels. Module names and state-dict keys
+are torchvision's."""
 from collections import OrderedDict
 
 from cadenza import nn
 
-from ... import ops as misc_nn_ops
-from ...ops import MultiScaleRoIAlign
+from ...ops import Conv2dNormActivation, MultiScaleRoIAlign
 from ..resnet import ResNet50_Weights
-from ._utils import overwrite_eps
-from .faster_rcnn import (FasterRCNN, FastRCNNConvFCHead, RPNHead, _coco_weights,
-                          _default_anchorgen, _load, _resnet50_fpn, _resolve)
+from .faster_rcnn import (_POOLED_LEVELS, FasterRCNN, _coco_weights, _kaiming_convs,
+                          _v1_resnet50, _v2_resnet50)
 
 __all__ = ["MaskRCNN", "MaskRCNN_ResNet50_FPN_Weights", "MaskRCNN_ResNet50_FPN_V2_Weights",
            "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2"]
+
+_MASK_WIDTH = 256  # channels of the mask branch, the paper's FPN mask head
 
 
 class MaskRCNN(FasterRCNN):
@@ -26,48 +27,64 @@ class MaskRCNN(FasterRCNN):
 
     def __init__(self, backbone, num_classes=None, mask_roi_pool=None, mask_head=None,
                  mask_predictor=None, **kwargs):
-        if not isinstance(mask_roi_pool, (MultiScaleRoIAlign, type(None))):
-            raise TypeError(f"mask_roi_pool should be of type MultiScaleRoIAlign or None instead "
-                            f"of {type(mask_roi_pool)}")
+        if mask_roi_pool is not None and not isinstance(mask_roi_pool, MultiScaleRoIAlign):
+            raise TypeError("MaskRCNN: mask_roi_pool should be a MultiScaleRoIAlign or None, "
+                            f"got {type(mask_roi_pool)}")
         if num_classes is not None and mask_predictor is not None:
-            raise ValueError("num_classes should be None when mask_predictor is specified")
-        out_channels = backbone.out_channels
+            raise ValueError("MaskRCNN: num_classes should be None when mask_predictor is "
+                             "specified (the predictor fixes the classes)")
+        # The mask parts are made before FasterRCNN's (torchvision's order), which fixes the
+        # random draws each part's init gets under a seed.
         if mask_roi_pool is None:
-            mask_roi_pool = MultiScaleRoIAlign(featmap_names=["0", "1", "2", "3"], output_size=14,
+            mask_roi_pool = MultiScaleRoIAlign(featmap_names=_POOLED_LEVELS, output_size=14,
                                                sampling_ratio=2)
         if mask_head is None:
-            mask_head = MaskRCNNHeads(out_channels, (256, 256, 256, 256), 1)
+            mask_head = MaskRCNNHeads(backbone.out_channels, (_MASK_WIDTH,) * 4, 1)
         if mask_predictor is None:
-            mask_predictor = MaskRCNNPredictor(256, 256, num_classes)
+            mask_predictor = MaskRCNNPredictor(_MASK_WIDTH, _MASK_WIDTH, num_classes)
         super().__init__(backbone, num_classes, **kwargs)
+        # RoIHeads runs its mask branch once these are set; they follow the box parts in the
+        # state dict ("roi_heads.mask_head.*", "roi_heads.mask_predictor.*")
         self.roi_heads.mask_roi_pool = mask_roi_pool
         self.roi_heads.mask_head = mask_head
         self.roi_heads.mask_predictor = mask_predictor
 
 
 class MaskRCNNHeads(nn.Sequential):
-    """3x3 Conv2dNormActivation layers (``layers`` channels, ``dilation``)."""
+    """3x3 Conv2dNormActivation layers of ``layers`` channels each (padding = ``dilation``,
+    so the 14x14 size is kept), numbered 0, 1, ... in the state dict."""
 
-    _version = 2
+    _version = 2  # version 1 named the layers mask_fcn1, mask_fcn2, ... (see below)
 
     def __init__(self, in_channels, layers, dilation, norm_layer=None):
-        blocks = []
-        next_feature = in_channels
-        for layer_features in layers:
-            blocks.append(misc_nn_ops.Conv2dNormActivation(
-                next_feature, layer_features, kernel_size=3, stride=1, padding=dilation,
-                dilation=dilation, norm_layer=norm_layer))
-            next_feature = layer_features
-        super().__init__(*blocks)
-        for layer in self.modules():
-            if isinstance(layer, nn.Conv2d):
-                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
-                if layer.bias is not None:
-                    nn.init.zeros_(layer.bias)
+        convs = []
+        for out in layers:
+            convs.append(Conv2dNormActivation(in_channels, out, kernel_size=3, stride=1,
+                                              padding=dilation, dilation=dilation,
+                                              norm_layer=norm_layer))
+            in_channels = out
+        super().__init__(*convs)
+        _kaiming_convs(self)
+        # stored directly (not through a closure) so that torch.save(model) can pickle it
+        self._load_state_dict_pre_hooks["rename_mask_fcn_keys"] = \
+            MaskRCNNHeads._rename_mask_fcn_keys
+
+    @staticmethod
+    def _rename_mask_fcn_keys(state_dict, prefix, *unused):
+        """Checkpoints from before the heads took a norm_layer hold bare convs named
+        ``mask_fcn{i}`` (1-based); they are conv ``{i - 1}.0`` of a Conv2dNormActivation now."""
+        for key in [k for k in state_dict if k.startswith(prefix + "mask_fcn")]:
+            number, _, kind = key[len(prefix) + len("mask_fcn"):].partition(".")
+            if number.isdigit() and kind in ("weight", "bias"):
+                new = f"{prefix}{int(number) - 1}.0.{kind}"
+                if new not in state_dict:
+                    state_dict[new] = state_dict.pop(key)
 
 
 class MaskRCNNPredictor(nn.Sequential):
-    """conv5_mask (2x transposed conv) + ReLU + mask_fcn_logits (1x1 conv to the classes)."""
+    """``conv5_mask`` (2x2 transposed conv, stride 2: 14x14 -> 28x28) + ReLU +
+    ``mask_fcn_logits`` (1x1 conv to one logit map per class). Weights He-normal, biases keep
+    their default init."""
 
     def __init__(self, in_channels, dim_reduced, num_classes):
         super().__init__(OrderedDict([
@@ -75,9 +92,8 @@ class MaskRCNNPredictor(nn.Sequential):
             ("relu", nn.ReLU(inplace=True)),
             ("mask_fcn_logits", nn.Conv2d(dim_reduced, num_classes, 1, 1, 0)),
         ]))
-        for name, param in self.named_parameters():
-            if "weight" in name:
-                nn.init.kaiming_normal_(param, mode="fan_out", nonlinearity="relu")
+        for layer in (self.conv5_mask, self.mask_fcn_logits):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
 
 
 MaskRCNN_ResNet50_FPN_Weights = _coco_weights(
@@ -90,32 +106,15 @@ def maskrcnn_resnet50_fpn(*, weights=None, progress=True, num_classes=None,
                           weights_backbone=ResNet50_Weights.IMAGENET1K_V1,
                           trainable_backbone_layers=None, **kwargs):
     """Mask R-CNN with a ResNet-50-FPN backbone."""
-    weights, weights_backbone, num_classes = _resolve(
-        MaskRCNN_ResNet50_FPN_Weights, weights, ResNet50_Weights, weights_backbone, num_classes,
-        kwargs)
-    backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, True)
-    model = _load(MaskRCNN(backbone, num_classes=num_classes, **kwargs), weights)
-    if weights is not None:
-        overwrite_eps(model, 0.0)
-    return model
+    return _v1_resnet50(MaskRCNN, MaskRCNN_ResNet50_FPN_Weights, weights, num_classes,
+                        weights_backbone, trainable_backbone_layers, kwargs)
 
 
 def maskrcnn_resnet50_fpn_v2(*, weights=None, progress=True, num_classes=None,
                              weights_backbone=None, trainable_backbone_layers=None, **kwargs):
     """Mask R-CNN v2: batch-norm ResNet-50-FPN, 2-conv RPN head, conv+fc box head, batch-norm
     mask head."""
-    weights, weights_backbone, num_classes = _resolve(
-        MaskRCNN_ResNet50_FPN_V2_Weights, weights, ResNet50_Weights, weights_backbone,
-        num_classes, kwargs)
-    backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, False,
-                             norm_layer=nn.BatchNorm2d)
-    anchor_gen = _default_anchorgen()
-    rpn_head = RPNHead(backbone.out_channels, anchor_gen.num_anchors_per_location()[0],
-                       conv_depth=2)
-    box_head = FastRCNNConvFCHead((backbone.out_channels, 7, 7), [256, 256, 256, 256], [1024],
-                                  norm_layer=nn.BatchNorm2d)
-    mask_head = MaskRCNNHeads(backbone.out_channels, [256, 256, 256, 256], 1,
-                              norm_layer=nn.BatchNorm2d)
-    model = MaskRCNN(backbone, num_classes=num_classes, rpn_anchor_generator=anchor_gen,
-                     rpn_head=rpn_head, box_head=box_head, mask_head=mask_head, **kwargs)
-    return _load(model, weights)
+    def mask_head(width):
+        return MaskRCNNHeads(width, [_MASK_WIDTH] * 4, 1, norm_layer=nn.BatchNorm2d)
+    return _v2_resnet50(MaskRCNN, MaskRCNN_ResNet50_FPN_V2_Weights, weights, num_classes,
+                        weights_backbone, trainable_backbone_layers, kwargs, mask_head=mask_head)
