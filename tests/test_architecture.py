@@ -23,6 +23,7 @@ LAYERS = [
                 "cadenza.autograd.grad_mode", "cadenza.autograd.node",
                 "cadenza.autograd.views"]),
     ("ops", ["cadenza.ops", "cadenza.ops.*", "cadenza._creation", "cadenza._argforms",
+             "cadenza._out",
              "cadenza.autograd.anomaly"]),
     ("autograd", ["cadenza.autograd.*"]),
     ("functional", ["cadenza.functional", "cadenza.functional.*", "cadenza.fft",
