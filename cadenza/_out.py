@@ -29,11 +29,7 @@ from .errors import DTypeError
 
 __all__ = ["writes_out", "out_namespace", "OUT_NAMES"]
 
-# torch's names of its scalar types, as its out= errors print them
-_SCALAR_NAME = {"float32": "Float", "float64": "Double", "float16": "Half",
-                "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
-                "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-                "complex128": "ComplexDouble"}
+# the C++ names of torch's scalar types, as its "expected out tensor" errors print them
 _CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half",
              "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
              "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
@@ -105,9 +101,9 @@ def _check_dtype(policy: str, r, o, name: str) -> None:
                          f"{_CPP_NAME.get(r.dtype.name, r.dtype.name)}, but got "
                          f"{_CPP_NAME.get(o.dtype.name, o.dtype.name)} instead")
     if not _can_cast(r.dtype, o.dtype):
-        raise DTypeError(f"{name}(): result type {_SCALAR_NAME.get(r.dtype.name, r.dtype.name)} "
+        raise DTypeError(f"{name}(): result type {_dt.scalar_type_name(r.dtype)} "
                          f"can't be cast to the desired output type "
-                         f"{_SCALAR_NAME.get(o.dtype.name, o.dtype.name)}")
+                         f"{_dt.scalar_type_name(o.dtype)}")
 
 
 def _requires_grad_error(name: str):
@@ -161,17 +157,20 @@ def _has_parameter(fn, name: str) -> bool:
         return False
 
 
+# one wrapper per function, whichever namespace asks (torch.special.gammaln is torch.lgamma)
+_WRAPPERS: dict = {}
+
+
 def out_namespace(namespace: dict, names=None) -> None:
     """Give ``out=`` to the functions ``names`` (default ``OUT_NAMES``) of a module namespace,
-    in place, where they do not take it already (aliases such as ``concat = cat`` stay one
-    object)."""
-    done: dict = {}
+    in place, where they do not take it already (aliases such as ``concat = cat``, and one
+    function in two namespaces, stay one object)."""
     for name in sorted(OUT_NAMES if names is None else names):
         fn = namespace.get(name)
-        if fn is None or not callable(fn):
+        if fn is None or not callable(fn) or getattr(fn, "__writes_out__", False) \
+                or _has_parameter(fn, "out"):
             continue
-        if id(fn) not in done:
-            done[id(fn)] = fn if (getattr(fn, "__writes_out__", False)
-                                  or _has_parameter(fn, "out")) \
-                else writes_out(fn, policy=POLICY.get(name, "cast"), name=name)
-        namespace[name] = done[id(fn)]
+        if id(fn) not in _WRAPPERS:
+            _WRAPPERS[id(fn)] = (fn, writes_out(fn, policy=POLICY.get(name, "cast"),
+                                                name=name))
+        namespace[name] = _WRAPPERS[id(fn)][1]

@@ -308,6 +308,9 @@ def matmul(input, other):
                          f"{input.dtype.name} and {other.dtype.name}")
     if input._data.ndim == 0 or other._data.ndim == 0:
         _check_matmul("matmul", input, other)
+    if input._data.dtype == np.bool_ and input._data.size and other._data.size:
+        raise NotImplementedError("matmul: \"addmm_impl_cpu_\" not implemented for 'Bool' "
+                                  "(torch has no bool matrix product; cast the operands)")
     return apply(Matmul, input, other)
 
 
