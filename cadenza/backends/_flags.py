@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import types
 import warnings
@@ -91,8 +92,7 @@ class _OptEinsum:
         None."""
         if importlib.util.find_spec("opt_einsum") is None:
             return None
-        import opt_einsum  # optional extra: only when asked for
-        return opt_einsum
+        return importlib.import_module("opt_einsum")
 
     @property
     def enabled(self) -> bool:
