@@ -7,8 +7,9 @@ then written into ``out`` (a tensor, or a sequence of as many tensors as the res
 - dtype, by the op's kind (``POLICY``): ``"cast"`` (elementwise ops, most reductions, joins: the
   result is cast to ``out``'s dtype where torch's ``canCast`` allows, no float into an integer
   ``out`` ...), ``"same"`` (GEMMs, sorts, selections, ops returning several tensors: ``out``'s
-  dtype must be the result's) or ``"dtype"`` (``sum``/``prod``/``cumsum``/``cumprod``: computed
-  in ``out``'s dtype, as their ``dtype=`` argument);
+  dtype must be the result's), ``"dtype"`` (``sum``/``prod``/``cumsum``/``cumprod``: computed
+  in ``out``'s dtype, as their ``dtype=`` argument), ``"clamp"`` ("cast" when every bound given
+  is a tensor, else "same") or ``"any"`` (cast to any dtype: ``chain_matmul``'s own);
 - autograd: refused when grad mode is on and an input (or ``out``) requires grad, with torch's
   message.
 
@@ -38,8 +39,9 @@ _CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half",
 
 # The top-level functions that take out= in torch 2.13 (asked of torch by calling each one),
 # where Cadenza has them, and the dtype rule of each (default "cast").
-_SAME = """abs absolute addbmm addmm addmv alias_copy amax amin aminmax argmax argmin baddbmm bmm
-bucketize ceil clamp clamp_max clamp_min clip complex conj_physical cross cummax cummin
+_SAME = """abs absolute addbmm addmm addmv alias_copy all amax amin aminmax any argmax argmin
+baddbmm bitwise_not bmm bucketize ceil complex conj_physical cross cummax cummin float_power isin
+isneginf isposinf signbit
 detach_copy diag diagonal_copy dot fix floor frac frexp frobenius_norm gather hardshrink
 heaviside histc histogram index_select inner inverse kthvalue lerp log_softmax logcumsumexp
 lu_solve lu_unpack masked_select matmul median mm mode msort mv nan_to_num nanmedian nanquantile
@@ -48,19 +50,20 @@ sgn sign slice_copy slice_scatter slogdet softmax sort spmm split_copy squeeze_c
 take take_along_dim tensordot topk triangular_solve tril triu trunc unbind_copy unsqueeze_copy
 vdot where"""
 _DTYPE = "cumprod cumsum prod sum"
+_CLAMP = "clamp clamp_max clamp_min clip"
 _CAST = """acos acosh add addcdiv addcmul addr all angle any arccos arccosh arcsin arcsinh arctan
-arctan2 arctanh asin asinh atan atan2 atanh bitwise_and bitwise_left_shift bitwise_not
-bitwise_or bitwise_right_shift bitwise_xor cat chain_matmul cholesky cholesky_inverse
+arctan2 arctanh asin asinh atan atan2 atanh bitwise_and bitwise_left_shift
+bitwise_or bitwise_right_shift bitwise_xor cat cholesky cholesky_inverse
 cholesky_solve column_stack concat concatenate copysign cos cosh deg2rad diff digamma div
-divide dstack eq erf erfc erfinv exp exp2 expm1 float_power floor_divide fmax fmin fmod gcd ge
-ger greater greater_equal gt hstack hypot i0 igamma igammac isin isneginf isposinf kron lcm
+divide dstack eq erf erfc erfinv exp exp2 expm1 floor_divide fmax fmin fmod gcd ge
+ger greater greater_equal gt hstack hypot i0 igamma igammac kron lcm
 ldexp le less less_equal lgamma log log10 log1p log2 logaddexp logaddexp2 logical_and
 logical_not logical_or logical_xor logit logsumexp lt lu matrix_power max maximum mean min
 minimum mul multiply mvlgamma nanmean nansum ne nextafter not_equal outer polygamma pow
-rad2deg reciprocal remainder row_stack rsqrt sigmoid signbit sin sinc sinh sqrt square stack std
+rad2deg reciprocal remainder row_stack rsqrt sigmoid sin sinc sinh sqrt square stack std
 sub subtract tan tanh true_divide var vstack xlogy"""
 POLICY = {**dict.fromkeys(_CAST.split(), "cast"), **dict.fromkeys(_SAME.split(), "same"),
-          **dict.fromkeys(_DTYPE.split(), "dtype")}
+          **dict.fromkeys(_DTYPE.split(), "dtype"), **dict.fromkeys(_CLAMP.split(), "clamp")}
 OUT_NAMES = frozenset(POLICY)
 
 
@@ -96,6 +99,8 @@ def _write_out(out, result, name: str):
 
 
 def _check_dtype(policy: str, r, o, name: str) -> None:
+    if policy == "any":
+        return
     if policy == "same" and r.dtype is not o.dtype:
         raise DTypeError(f"{name}(): expected out tensor to have dtype "
                          f"{_CPP_NAME.get(r.dtype.name, r.dtype.name)}, but got "
@@ -128,6 +133,11 @@ def writes_out(fn=None, *, policy: str = "cast", name: str | None = None):
         if takes_dtype and isinstance(out, Tensor) and kwargs.get("dtype") is None:
             kwargs["dtype"] = out.dtype
         result = fn(*args, **kwargs)
+        rule = policy
+        if policy == "clamp":   # tensor bounds: an elementwise op; a number bound: not
+            bounds = [b for b in (*args[1:], kwargs.get("min"), kwargs.get("max"))
+                      if b is not None]
+            rule = "cast" if all(isinstance(b, Tensor) for b in bounds) else "same"
         many = isinstance(result, tuple)
         outs, results = (out, result) if many else ((out,), (result,))
         if not isinstance(outs, (tuple, list)) or len(outs) != len(results):
@@ -141,7 +151,7 @@ def writes_out(fn=None, *, policy: str = "cast", name: str | None = None):
                                 f"{type(o).__name__}")
             if (r.requires_grad or o.requires_grad) and _gstate.grad_enabled:
                 raise _requires_grad_error(name)
-            _check_dtype("same" if many else policy, r, o, name)
+            _check_dtype("same" if many else rule, r, o, name)
         written = tuple(_write_out(o, r, name) for o, r in zip(outs, results))
         if not many:
             return written[0]

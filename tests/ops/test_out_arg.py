@@ -25,6 +25,9 @@ CASES = {
     "abs": (lambda m, a: (a,), {}), "eq": (lambda m, a: (a, a * 0 + 4), {}),
     "cumsum": (lambda m, a: (a, 1), {}), "argmax": (lambda m, a: (a, 1), {}),
     "amax": (lambda m, a: (a, 0), {}), "logsumexp": (lambda m, a: (a, 1), {}),
+    "isneginf": (lambda m, a: (a,), {}), "any": (lambda m, a: (a, 1), {}),
+    "float_power": (lambda m, a: (a, 2), {}), "clamp_min": (lambda m, a: (a, a * 0),
+                                                           {}),
 }
 TUPLE_CASES = {
     "max": (lambda m, a: (a, 1), {}), "min": (lambda m, a: (a, 0), {"keepdim": True}),
