@@ -39,6 +39,7 @@ from ._creation import range_ as range  # noqa: E402  (torch.range)
 from ._legacy import LEGACY_NAMES as _LEGACY_NAMES, legacy_tensor_type as _legacy  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import _argforms  # noqa: E402
+from . import _out  # noqa: E402
 from ._repr import set_printoptions  # noqa: E402
 from .dtypes import layout, strided, sparse_coo  # noqa: E402
 from .dtypes import (finfo, iinfo, memory_format, contiguous_format, channels_last,  # noqa: E402
@@ -189,14 +190,16 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
 __all__ = sorted([_n for _n, _v in globals().items()
                   if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
                  + ["bfloat16"] + sorted(_FROM_SUBMODULE))
-# axis= / keepdims= for dim= / keepdim= on every top-level function (torch's argument parser)
+# out= on the top-level functions torch gives it to (cadenza._out), and axis= / keepdims= for
+# dim= / keepdim= on every top-level function (torch's argument parser)
+_out.out_namespace(globals())
 _argforms.alias_namespace(globals(), __all__)
 
 # submodules imported on first attribute access (cadenza.nn ...): each exists in the package
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
-                   "linalg", "special", "func", "testing", "version", "_dynamo", "cpu"})
+                   "linalg", "special", "func", "testing", "version", "_dynamo", "cpu", "hub"})
 
 
 

@@ -16,6 +16,13 @@ def cache_dir() -> str:
     return base
 
 
+def torch_home() -> str:
+    """torch.hub's home: $TORCH_HOME, else $XDG_CACHE_HOME/torch (~/.cache/torch), the
+    directory PyTorch uses, so checkpoints it fetched are found."""
+    return os.path.expanduser(os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"))
+
+
 def under_mpi_launcher() -> bool:
     """True in a process started by an MPI launcher (MPICH/hydra, Open MPI, PMIx, Slurm)."""
     return any(v in os.environ for v in ("PMI_RANK", "PMI_SIZE", "PMIX_RANK",

@@ -17,9 +17,9 @@ from .device import as_device, _default as _default_device
 from .random import _rng
 from .errors import DTypeError
 from ._dispatch import state as _gstate
-from .autograd.grad_mode import no_grad
 from ._argforms import numpy_aliases
 from ._trace_hooks import traced_random
+from ._out import _write_out, writes_out  # noqa: F401  (writes_out: the ops' import)
 from .backend import cuda, meta as _meta
 from .errors import DeviceError
 
@@ -76,60 +76,6 @@ def _size(size):
         out.append(int(s))
     return tuple(out)
 
-
-
-def _write_out(out, result, name: str):
-    """``out=``: ``result`` written into ``out`` (resized to its shape, as torch does), which is
-    returned."""
-    if not isinstance(out, Tensor):
-        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    with no_grad():
-        if tuple(out.shape) != tuple(result.shape):
-            out._data = np.empty(result._data.shape, dtype=out._data.dtype)
-        out.copy_(result)
-    return out
-
-
-def _can_cast(frm, to) -> bool:
-    """torch's canCast for out= results: no complex into a real dtype, no float into an
-    integer one, nothing but bool into bool."""
-    if frm.is_complex and not to.is_complex:
-        return False
-    if frm.is_floating_point and not (to.is_floating_point or to.is_complex):
-        return False
-    return frm is to or to is not _dt.bool
-
-
-def writes_out(fn):
-    """``out=`` for a function that computes its result (a tensor, or a tuple of them): the
-    result written into ``out`` (a tensor, or a sequence of as many), resized to its shape,
-    and ``out`` returned, as torch; refused where the result's dtype cannot be cast to
-    out's, or where autograd would need the result (an input requires grad)."""
-    name = fn.__name__
-
-    @functools.wraps(fn)
-    def wrapper(*args, out=None, **kwargs):
-        result = fn(*args, **kwargs)
-        if out is None:
-            return result
-        many = isinstance(result, tuple)
-        outs, results = (out, result) if many else ((out,), (result,))
-        if not isinstance(outs, (tuple, list)) or len(outs) != len(results):
-            raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(results)} "
-                            f"Tensors")
-        for o, r in zip(outs, results):
-            if r.requires_grad and _gstate.grad_enabled:
-                raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
-                                   f"automatic differentiation, but one of the arguments "
-                                   f"requires grad.")
-            if isinstance(o, Tensor) and not _can_cast(r.dtype, o.dtype):
-                raise DTypeError(f"{name}(): result type {r.dtype.name} can't be cast to the "
-                                 f"desired output type {o.dtype.name}")
-        written = tuple(_write_out(o, r, name) for o, r in zip(outs, results))
-        if not many:
-            return written[0]
-        return type(result)(*written) if hasattr(result, "_fields") else written
-    return wrapper
 
 
 def _creates(fn):

@@ -513,20 +513,19 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=None,
                             requires_grad=requires_grad)
 
 
-def column_stack(tensors, *, out=None):
-    """Stack 0-d and 1-d tensors as columns, higher ones as they are, along dim 1."""
-    cols = [t.reshape(t.numel(), 1) if t.dim() <= 1 else t for t in tensors]
-    return _ops.hstack(cols, out=out) if out is not None else _ops.hstack(cols)
+def column_stack(tensors):
+    """Stack 0-d and 1-d tensors as columns, higher ones as they are, along dim 1 (out=: the
+    top level's, cadenza._out)."""
+    return _ops.hstack([t.reshape(t.numel(), 1) if t.dim() <= 1 else t for t in tensors])
 
 
-def row_stack(tensors, *, out=None):
-    return _ops.vstack(tensors, out=out) if out is not None else _ops.vstack(tensors)
+def row_stack(tensors):
+    return _ops.vstack(tensors)
 
 
-def dstack(tensors, *, out=None):
+def dstack(tensors):
     """Concatenate along the third dim after making each tensor at least 3-d."""
-    parts = [_ops.atleast_3d(t) for t in tensors]
-    return _ops.cat(parts, 2, out=out) if out is not None else _ops.cat(parts, 2)
+    return _ops.cat([_ops.atleast_3d(t) for t in tensors], 2)
 
 
 def unravel_index(indices, shape):

@@ -220,6 +220,18 @@ def _from_name(name: str) -> dtype:
     return _BY_NAME[name]
 
 
+# torch's names of its scalar types, as its error messages print them ("Float", "Long" ...)
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
+                 "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
+                 "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+                 "complex128": "ComplexDouble"}
+
+
+def scalar_type_name(d: dtype) -> str:
+    """torch's ScalarType name of ``d`` ("Float" for float32), for error messages."""
+    return _SCALAR_NAMES.get(d.name, d.name)
+
+
 def from_numpy_dtype(np_dtype) -> dtype:
     """The Cadenza dtype of a NumPy dtype; float64 NumPy data stays float64 (as torch does)."""
     d = _BY_NP.get(np_dtype)

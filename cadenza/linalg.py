@@ -230,8 +230,14 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None, tol=None)
 
 def cond(A, p=None):
     """Condition number: s_max / s_min for p None or 2 (s_min / s_max for -2), else
-    norm(A, p) * norm(inv(A), p)."""
+    norm(A, p) * norm(inv(A), p). An empty matrix's is 0 (square ones only for 'fro' and
+    'nuc', as torch)."""
     check_matrix("linalg.cond", A)
+    if A.numel() == 0:
+        if p in ("fro", "nuc") and A.shape[-1] != A.shape[-2]:
+            raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, "
+                               f"but they are {A.shape[-2]} by {A.shape[-1]} matrices")
+        return A.abs().sum((-2, -1))   # zeros of the batch shape, real
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s.amax(-1), s.amin(-1)
@@ -246,6 +252,12 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.vector_norm: Expected a scalar ord, got {ord!r}")
     return _vnorm(x, float(ord), dim, keepdim, dtype)
+
+
+def _amax0(t):
+    """amax over the last dim, 0 where it is empty (the largest of no non-negative numbers, as
+    torch's matrix norms give; the smallest of none stays an error)."""
+    return t.amax(-1) if t.shape[-1] else t.sum(-1)
 
 
 @writes_out
@@ -263,11 +275,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     x = movedim(A, (d0, d1), (-2, -1))
     if ord in ("nuc", 2, -2):
         s = svdvals(x)
-        r = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        r = s.sum(-1) if ord == "nuc" else (_amax0(s) if ord == 2 else s.amin(-1))
     elif ord in (1, -1, math.inf, -math.inf):
         col = ord in (1, -1)
         sums = x.abs().sum(-2 if col else -1)
-        r = sums.amax(-1) if ord > 0 else sums.amin(-1)
+        r = _amax0(sums) if ord > 0 else sums.amin(-1)
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     if keepdim:

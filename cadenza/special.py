@@ -13,6 +13,7 @@ from .ops.unary import erf, erfc, expm1, log1p, round, sigmoid as expit
 from .ops.binary import exp2
 from .ops.reduce import logsumexp
 from .functional import softmax as _softmax, log_softmax as _log_softmax
+from ._out import out_namespace as _out_namespace
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
@@ -29,3 +30,8 @@ def softmax(input, dim, *, dtype=None):
 
 def log_softmax(input, dim, *, dtype=None):
     return _log_softmax(input, dim, dtype=dtype)
+
+
+# out= on every function but the two softmaxes, as torch.special (the top level's wrappers:
+# torch.special.gammaln stays torch.lgamma)
+_out_namespace(globals(), [n for n in __all__ if n not in ("softmax", "log_softmax")])

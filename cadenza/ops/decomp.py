@@ -26,6 +26,7 @@ from ..errors import ShapeError, DTypeError, LinAlgError
 from .linalg import matmul
 from .join import cat
 from .shape import tril, triu
+from .elementwise import where
 
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "cholesky", "cholesky_solve",
@@ -125,11 +126,15 @@ class Det(Op):
     def forward(xp, a):
         return xp.linalg.det(a)
 
-    # d det(A) = det(A) tr(A^-1 dA): gA = g det(A) A^-T
+    # d det(A) = det(A) tr(A^-1 dA): gA = g det(A) A^-T. Where det(A) is exactly 0 torch's
+    # gradient is 0 (not the adjugate): the inverse is taken of the identity there instead,
+    # and det = 0 zeroes it (no branch on the values, so a traced backward is the same graph)
     @staticmethod
     def backward(c, g):
         (a,) = c.saved
-        return ((g * c.out).unsqueeze(-1).unsqueeze(-1) * apply(Inv, a).mT,)
+        d = c.out.unsqueeze(-1).unsqueeze(-1)
+        safe = where(d == 0, _eye_like(a), a)
+        return (g.unsqueeze(-1).unsqueeze(-1) * d * apply(Inv, safe).mT,)
 
 
 @register

@@ -20,7 +20,7 @@ from .inplace import make_inplace
 
 __all__ = ["bincount", "gather", "getitem", "index_add", "index_copy", "index_fill",
            "index_put", "index_select", "masked_fill", "masked_scatter",
-           "masked_select", "one_hot", "scatter", "scatter_add", "setitem", "take",
+           "masked_select", "one_hot", "scatter_add", "setitem", "take",
            "take_along_dim", "unique"]
 
 
@@ -526,18 +526,6 @@ def _scatter(input, dim, index, src, accumulate, op):
     return apply(IndexPut, input, src, index=_coords(index, d), accumulate=accumulate)
 
 
-def scatter(input, dim, index, src=None, value=None, *, reduce=None):
-    """out = input with out[i][index[i][j]] = src[i][j] (dim=1)."""
-    if src is None:
-        src = value
-    if reduce == "add":
-        return _scatter(input, dim, index, src, True, "scatter")
-    if reduce is not None:
-        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use "
-                                  "scatter_add or reduce='add'")
-    return _scatter(input, dim, index, src, False, "scatter")
-
-
 def scatter_add(input, dim, index, src):
     """out = input with src added at index along dim (repeated indices sum)."""
     return _scatter(input, dim, index, src, True, "scatter_add")
@@ -580,6 +568,10 @@ def index_select(input, dim, index):
 
 def index_add(input, dim, index, source, *, alpha=1):
     """out = input; out[..., index[i], ...] += alpha * source[..., i, ...] (repeats sum)."""
+    if isinstance(source, Tensor) and source.dtype is not input.dtype:
+        raise RuntimeError(f"index_add_(): self ({_dt.scalar_type_name(input.dtype)}) and "
+                           f"source ({_dt.scalar_type_name(source.dtype)}) must have the same "
+                           f"scalar type")
     if alpha != 1:
         source = source * alpha
     return index_put(input, _dim_index(input, dim, index, "index_add"), source,
@@ -587,6 +579,10 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 def index_copy(input, dim, index, source):
+    if isinstance(source, Tensor) and source.dtype is not input.dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
+                           f"but got (self) {_dt.scalar_type_name(input.dtype)} and (source) "
+                           f"{_dt.scalar_type_name(source.dtype)}")
     return index_put(input, _dim_index(input, dim, index, "index_copy"), source)
 
 
@@ -703,7 +699,6 @@ class IndexMethods:
     __getitem__ = getitem
     __setitem__ = setitem
     gather = gather
-    scatter = scatter
     scatter_add = scatter_add
     index_select = index_select
     index_add = index_add
@@ -722,7 +717,6 @@ class IndexMethods:
     index_copy_ = make_inplace(index_copy, "index_copy_")
     index_fill_ = make_inplace(index_fill, "index_fill_")
     index_put_ = make_inplace(index_put, "index_put_")
-    scatter_ = make_inplace(scatter, "scatter_")
     scatter_add_ = make_inplace(scatter_add, "scatter_add_")
     masked_scatter_ = make_inplace(masked_scatter, "masked_scatter_")
 

@@ -308,6 +308,9 @@ def matmul(input, other):
                          f"{input.dtype.name} and {other.dtype.name}")
     if input._data.ndim == 0 or other._data.ndim == 0:
         _check_matmul("matmul", input, other)
+    if input._data.dtype == np.bool_ and input._data.size and other._data.size:
+        raise NotImplementedError("matmul: \"addmm_impl_cpu_\" not implemented for 'Bool' "
+                                  "(torch has no bool matrix product; cast the operands)")
     return apply(Matmul, input, other)
 
 
@@ -424,13 +427,33 @@ def _parse_einsum(equation, shapes):
     return out_ins, rhs
 
 
+# torch.backends.opt_einsum's switches (cadenza/backends/_flags.py sets them): with three or
+# more operands einsum contracts them pairwise in the order NumPy's path optimiser picks
+# (einsum_path: "greedy", or "optimal", exhaustive, which "auto" takes up to 4 operands), or
+# pairwise left to right when disabled (torch's order without opt_einsum); the result is the
+# same sum either way, up to rounding
+EINSUM_PATH = {"enabled": True, "strategy": "auto"}
+
+
+def einsum_path(n_operands: int):
+    """``optimize=`` for NumPy's einsum of ``n_operands`` under the opt_einsum switches."""
+    if n_operands <= 2:
+        return False
+    if not EINSUM_PATH["enabled"]:   # left to right, each result joined with the next operand
+        return ["einsum_path", (0, 1)] + [(0, k) for k in range(n_operands - 2, 0, -1)]
+    strategy = EINSUM_PATH["strategy"]
+    if strategy == "auto":
+        return "optimal" if n_operands <= 4 else "greedy"
+    return strategy
+
+
 @register
 class Einsum(Op):
     name, kind, onnx = "einsum", "library", None
 
     @staticmethod
     def forward(xp, *arrs, ins=(), out=""):
-        return xp.einsum(",".join(ins) + "->" + out, *arrs, optimize=len(arrs) > 2)
+        return xp.einsum(",".join(ins) + "->" + out, *arrs, optimize=einsum_path(len(arrs)))
 
     # d/dX_i of sum(G * einsum(X...)) = einsum(G, X_j (j != i)) onto X_i's subscripts; letters of
     # X_i that appear nowhere else were summed away, so the gradient is broadcast along them.

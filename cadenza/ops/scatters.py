@@ -16,13 +16,14 @@ from .._dispatch import state as _state
 from ..errors import fmt_shape
 from .elementwise import where
 from .index import (IndexPut, GetItem, _check_gather, checked_index, _coords, _data_dependent,
+                    _fill_tensor, _scatter,
                     index_put, masked_fill)
 from .unary import nonzero
 from .join import cat
 from .inplace import make_inplace
 from ._registry import on_host
 
-__all__ = ["scatter_reduce", "index_reduce", "put", "select_scatter", "slice_scatter",
+__all__ = ["scatter", "scatter_reduce", "index_reduce", "put", "select_scatter", "slice_scatter",
            "diagonal_scatter", "as_strided", "as_strided_scatter", "diag_embed", "diagflat",
            "nonzero_static"]
 
@@ -103,6 +104,23 @@ class ScatterReduce(Op):
         if not include_self:
             gx = apply(IndexPut, gx, 0.0, index=index, accumulate=False)
         return gx, gs
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """out = input with out[i][index[i][j]] = src[i][j] (dim=1); ``reduce='add'`` or
+    ``'multiply'`` accumulates instead (repeated indices all count; a number ``src`` is first
+    converted to input's dtype, as torch)."""
+    if src is None:
+        src = value
+    if reduce is None or reduce == "add":
+        return _scatter(input, dim, index, src, reduce == "add", "scatter")
+    if reduce != "multiply":
+        raise RuntimeError(f"scatter(): reduce argument must be either add or multiply, got "
+                           f"{reduce!r}")
+    if not isinstance(src, Tensor):
+        _check_gather("scatter", input, dim, index)
+        src = _fill_tensor(src, input).expand(tuple(index.shape))
+    return scatter_reduce(input, dim, index, src, "prod")
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
@@ -381,6 +399,7 @@ class ScatterMethods:
     in-place ``x.f_(...)`` commits it into x); ``cadenza/_tensor.py`` composes them."""
     __slots__ = ()
 
+    scatter = scatter
     scatter_reduce = scatter_reduce
     index_reduce = index_reduce
     put = put
@@ -392,6 +411,7 @@ class ScatterMethods:
     diag_embed = diag_embed
     diagflat = diagflat
     nonzero_static = nonzero_static
+    scatter_ = make_inplace(scatter, "scatter_")
     scatter_reduce_ = make_inplace(scatter_reduce, "scatter_reduce_", True)
     index_reduce_ = make_inplace(index_reduce, "index_reduce_", True)
     put_ = make_inplace(put, "put_", True)

@@ -23,12 +23,9 @@ ALL_CLASSES = ("equal", "lenient", "value", "shape", "dtype", "accepted_bad", "m
 KNOWN: dict[str, str] = {
     r"^bool.*\.(abs|floor|trunc|round)_\(\)": "torch has no bool kernel for abs/floor/trunc/"
     "round; Cadenza computes them (identity)",
-    r"\.index_(add|copy)_\(": "torch requires source's dtype to be self's (and has no bool "
-    "index_add_); Cadenza casts source",
     r"^(u?int\d+|bool).*\.addc(mul|div)_\(.*value=0\.5": "torch truncates a float value for "
     "an integer target; Cadenza promotes with it and refuses the in-place downcast",
     r"^bool.*scatter_reduce_\(.*'mean'": "torch has no bool kernel for a scatter mean",
-    r"reduce='multiply'": "scatter_(reduce='multiply') (deprecated in torch) is not supported",
 }
 
 DTYPES = ("float32", "float64", "float16", "int64", "int32", "uint8", "bool")
