@@ -265,6 +265,17 @@ def _floatify(args, arrs):
             for a, x in zip(args, arrs)]
 
 
+# (array class of batched tensors, runner): set by cadenza._batching, which holds vmap's
+# batching rules (a layer above the ops) when it loads
+_batched = [None, None]
+
+
+def set_batching(array_cls, runner) -> None:
+    """Route every op with an operand whose array is ``array_cls`` to ``runner(op, args,
+    attrs)`` (``torch.func.vmap``'s batched tensors)."""
+    _batched[:] = [array_cls, runner]
+
+
 def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
     if _state.plain:   # no profiler, autocast region, anomaly detection or tracer
@@ -360,6 +371,10 @@ def _run(op, args, attrs):
             arrs.append(a)
     if numpy_scalars:
         args = tuple(a.item() if isinstance(a, _generic) else a for a in args)
+    if not on_host and _batched[0] is not None:
+        for x in arrs:
+            if type(x) is _batched[0]:   # inside vmap: the batching rules run it
+                return _batched[1](op, args, attrs)
     if promote:
         x = arrs[0]
         if len(arrs) != 2 or type(x) is not _ndarray:

@@ -1,0 +1,504 @@
+"""The batching behind ``torch.func.vmap``: batched tensors and the rules that run an op once
+over a whole batch.
+
+Inside ``vmap`` a mapped argument is a :class:`BatchedTensor`: a ``Tensor`` whose shape, dtype
+and device are those of one sample (the *logical* tensor the function sees) and whose
+``_value`` is an ordinary tensor holding all samples, the batch dimension in front, at a
+*level* (one per active vmap; nested vmaps nest values: a level-2 value may itself be batched
+at level 1). Its ``_data`` is a :class:`BatchedArray`: shape and dtype only, so the code that
+reads shapes works unchanged and any code that would read values raises instead of computing
+on the wrong thing.
+
+Every primitive goes through ``ops.apply``; one that meets a batched operand comes here
+(``_registry._run`` hands it over, the hot path pays nothing). :func:`run` picks the rule of
+the op (elementwise ops broadcast with the batch dim in front, reductions and softmaxes shift
+their dims, views prepend the batch to their shapes, linear/matmul/conv2d/pooling/cross
+entropy fold the batch into their own batch dims) and runs the op once on the values; an op
+without a rule runs once per sample (a loop over the batch for that op only) and the results
+are stacked: slower, never different. Autograd works on the values (ordinary tensors), so
+gradients through batched ops are the gradients of the batched computation; ``cadenza.func``
+lifts the arguments it differentiates to every active level (:func:`lift`, :func:`bottom`,
+:func:`rebuild`) so that ``grad`` inside ``vmap`` gives per-sample gradients.
+"""
+from __future__ import annotations
+
+from . import functional as _F
+from .errors import ShapeError
+from .ops import _registry
+from .ops._registry import REGISTRY, apply
+from ._tensor import Tensor
+
+_ACTIVE: list = []        # [(level, batch size)] of the vmaps running, outermost first
+_NEXT_LEVEL = [0]
+
+
+class BatchedArray:
+    """The ``_data`` of a batched tensor: one sample's shape and dtype, no values."""
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError(_no_values("reading its values as a NumPy array"))
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise RuntimeError(_no_values(f"its array's '{name}'"))
+
+
+def _no_values(what: str) -> str:
+    return (f"vmap: an operation needs {what} of a batched tensor (one sample of the mapped "
+            f"inputs), which vmap does not support; rewrite it with tensor operations, or "
+            f"perform it outside of vmap")
+
+
+class BatchedTensor(Tensor):
+    """A tensor inside ``vmap``: one sample's view of ``_value`` (batch dim 0, ``_level``)."""
+    __slots__ = ("_value", "_level")
+
+    @property
+    def device(self):
+        return self._value.device
+
+    @property
+    def requires_grad(self):
+        return self._value.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        raise RuntimeError("vmap: setting requires_grad of a batched tensor is not supported; "
+                           "use torch.func.grad inside vmap")
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+
+    def _all_samples(self):
+        """The values of every sample (for checks that read values in any order, such as a
+        loss's range check of its targets)."""
+        return bottom(self)._host()
+
+    def detach(self):
+        return wrap(self._value.detach(), self._level)
+
+    def backward(self, *args, **kwargs):
+        raise RuntimeError("vmap: backward() on a batched tensor is not supported; use "
+                           "torch.func.grad / vjp inside vmap")
+
+    def item(self):
+        raise RuntimeError("vmap: It looks like you're calling .item() on a Tensor. We don't "
+                           "support vmap over calling .item() on a Tensor, please try to "
+                           "rewrite what you're doing with other operations.")
+
+    def tolist(self):
+        raise RuntimeError("vmap: .tolist() of a batched tensor is not supported inside vmap")
+
+    def numpy(self, *args, **kwargs):
+        raise RuntimeError("vmap: .numpy() of a batched tensor is not supported inside vmap")
+
+    def __bool__(self):
+        raise RuntimeError("vmap: It looks like you're attempting to use a Tensor in some "
+                           "data-dependent control flow. We don't support that yet, please "
+                           "shout over at https://github.com/pytorch/functorch/issues/257 .")
+
+    def __float__(self):
+        return self.item()
+
+    def __int__(self):
+        return self.item()
+
+    def __index__(self):
+        return self.item()
+
+    def __repr__(self):
+        return f"BatchedTensor(lvl={self._level}, bdim=0, value=\n{self._value!r})"
+
+    __str__ = __repr__
+
+
+def wrap(value, level) -> BatchedTensor:
+    """The batched tensor of ``value`` (batch dim 0) at ``level``."""
+    t = object.__new__(BatchedTensor)
+    d = value._data
+    t._data = BatchedArray(tuple(d.shape[1:]), d.dtype)
+    t._requires_grad = False
+    t.grad = t.grad_fn = t._base = t._accum = None
+    t._vc = [0]
+    t._retains_grad = False
+    t._view = None
+    t._value = value
+    t._level = level
+    return t
+
+
+# ------------------------------------------------------------------------------ levels
+def push(size: int) -> int:
+    _NEXT_LEVEL[0] += 1
+    _ACTIVE.append((_NEXT_LEVEL[0], size))
+    return _NEXT_LEVEL[0]
+
+
+def pop(level: int) -> None:
+    assert _ACTIVE and _ACTIVE[-1][0] == level
+    _ACTIVE.pop()
+
+
+def active() -> list:
+    """The (level, size) of the running vmaps, outermost first."""
+    return list(_ACTIVE)
+
+
+def is_batched_at(t, level) -> bool:
+    return type(t) is BatchedTensor and t._level == level
+
+
+def expand_batch(x, size):
+    """``x`` with a new leading dim of ``size`` (a broadcast view)."""
+    return x.unsqueeze(0).expand(size, *x.shape)
+
+
+def lift(x, levels):
+    """``x`` (a tensor at the innermost of ``levels``) batched at every one of them, missing
+    levels by broadcasting."""
+    if not levels:
+        return x
+    level, size = levels[-1]
+    inner = x._value if is_batched_at(x, level) else expand_batch(x, size)
+    return wrap(lift(inner, levels[:-1]), level)
+
+
+def bottom(x):
+    """The ordinary tensor under the levels of ``x`` (their batch dims in front, outermost
+    first)."""
+    while type(x) is BatchedTensor:
+        x = x._value
+    return x
+
+
+def rebuild(plain, levels):
+    """The inverse of ``bottom`` for a tensor batched at every one of ``levels``."""
+    for level, _ in levels:
+        plain = wrap(plain, level)
+    return plain
+
+
+# ------------------------------------------------------------------------------- dispatch
+def run(op, args, attrs):
+    """``apply(op, *args, **attrs)`` where an operand is batched: the rule of the op, or the
+    per-sample loop."""
+    level = max(a._level for a in args if type(a) is BatchedTensor)
+    vals, bd = [], []
+    size = None
+    for a in args:
+        if type(a) is BatchedTensor and a._level == level:
+            vals.append(a._value)
+            bd.append(True)
+            size = a._value.shape[0]
+        else:
+            vals.append(a)
+            bd.append(False)
+    rule = _RULES.get(op.name) or _KIND_RULES.get(op.kind)
+    out = None
+    if rule is not None and not any(_has_tensor(v) for v in attrs.values()):
+        out = rule(op, args, vals, bd, attrs, size, level)
+    if out is None:
+        out = _loop(op, vals, bd, attrs, size, level)
+    return wrap(out, level)
+
+
+def _has_tensor(v) -> bool:
+    if isinstance(v, Tensor):
+        return True
+    if isinstance(v, (tuple, list)):
+        return any(_has_tensor(x) for x in v)
+    return False
+
+
+def _sample(v, i, level):
+    if is_batched_at(v, level):
+        return v._value[i]
+    if isinstance(v, (tuple, list)):
+        return type(v)(_sample(x, i, level) for x in v)
+    return v
+
+
+def _loop(op, vals, bd, attrs, size, level):
+    """The fallback: ``op`` on each sample, stacked."""
+    if size == 0:
+        raise RuntimeError(f"vmap: the op '{op.name}' has no batching rule, and its per-sample "
+                           f"fallback cannot run over a batch of size 0")
+    outs = []
+    for i in range(size):
+        args_i = [v[i] if b else v for v, b in zip(vals, bd)]
+        attrs_i = {k: _sample(a, i, level) for k, a in attrs.items()}
+        outs.append(apply(op, *args_i, **attrs_i))
+    return _stack(outs)
+
+
+def _stack(ts):
+    return apply(REGISTRY["cat"], *[apply(REGISTRY["reshape"], t, shape=(1,) + tuple(t.shape))
+                                    for t in ts], dim=0)
+
+
+def _ldim(v, b) -> int:
+    """Logical rank of an operand."""
+    if not isinstance(v, Tensor):
+        return 0
+    return v.dim() - 1 if b else v.dim()
+
+
+def _reshape(v, shape):
+    return apply(REGISTRY["reshape"], v, shape=tuple(shape))
+
+
+def _pad_to(v, rank):
+    """A batched value (batch dim 0) with 1s inserted after the batch dim up to logical
+    ``rank``."""
+    k = v.dim() - 1
+    if k >= rank:
+        return v
+    s = tuple(v.shape)
+    return _reshape(v, (s[0],) + (1,) * (rank - k) + s[1:])
+
+
+def _full(v, b, size):
+    return v if b else expand_batch(v, size)
+
+
+def _norm(d, n, op):
+    if not -max(n, 1) <= d < max(n, 1):
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                         f"[{-max(n, 1)}, {max(n, 1) - 1}], but got {d})")
+    return d % max(n, 1)
+
+
+# ------------------------------------------------------------------------------- rules
+# a rule(op, args, vals, bd, attrs, size, level) -> the output's value (batch dim 0), or None
+# for the per-sample loop
+def _elementwise(op, args, vals, bd, attrs, size, level):
+    rank = max(_ldim(v, b) for v, b in zip(vals, bd))
+    vals = [_pad_to(v, rank) if b else v for v, b in zip(vals, bd)]
+    return apply(op, *vals, **attrs)
+
+
+def _reduce_dims(op, args, vals, bd, attrs, size, level):
+    if not bd[0] or any(bd[1:]):
+        return None
+    n = vals[0].dim() - 1
+    dims = attrs.get("dims")
+    if n == 0:
+        return None
+    if dims is None:
+        nd = tuple(range(1, n + 1))
+    elif isinstance(dims, int):
+        nd = _norm(dims, n, op.name) + 1
+    else:
+        nd = tuple(_norm(d, n, op.name) + 1 for d in dims)
+        if not nd:
+            nd = tuple(range(1, n + 1))
+    return apply(op, *vals, **dict(attrs, dims=nd))
+
+
+def _shift_dim(op, args, vals, bd, attrs, size, level):
+    """Ops along one dim ``dim`` of input 0 (softmax, log_softmax, cumsum...)."""
+    if not bd[0] or any(bd[1:]) or vals[0].dim() == 1:
+        return None
+    n = vals[0].dim() - 1
+    return apply(op, *vals, **dict(attrs, dim=_norm(attrs.get("dim", -1), n, op.name) + 1))
+
+
+def _trailing(op, args, vals, bd, attrs, size, level):
+    """Ops acting on the trailing dims of input 0, any leading dims free, the other operands
+    shared (layer_norm, rms_norm, linear with one weight)."""
+    if not bd[0] or any(bd[1:]) or vals[0].dim() < 2:
+        return None
+    return apply(op, *vals, **attrs)
+
+
+def _same(op, args, vals, bd, attrs, size, level):
+    """Ops on one tensor whose every element is independent of the batch dim's position
+    (clone, contiguous, casts, moves)."""
+    if any(bd[1:]):
+        return None
+    return apply(op, *vals, **attrs)
+
+
+def _reshape_rule(op, args, vals, bd, attrs, size, level):
+    shape = tuple(attrs["shape"])
+    try:
+        return apply(op, vals[0], shape=(size,) + shape)
+    except Exception:   # a view the batched layout cannot express: a copy has the same values
+        if op.name != "view":
+            raise
+        return apply(REGISTRY["reshape"], vals[0], shape=(size,) + shape)
+
+
+def _permute(op, args, vals, bd, attrs, size, level):
+    n = vals[0].dim() - 1
+    return apply(op, vals[0], dims=(0,) + tuple(_norm(d, n, "permute") + 1
+                                                for d in attrs["dims"]))
+
+
+def _expand(op, args, vals, bd, attrs, size, level):
+    shape = tuple(attrs["shape"])
+    v = _pad_to(vals[0], len(shape))
+    vs = tuple(v.shape)[1:]
+    shape = tuple(s if s != -1 else vs[i] for i, s in enumerate(shape))
+    return apply(op, v, shape=(size,) + shape)
+
+
+def _cat(op, args, vals, bd, attrs, size, level):
+    n = max(_ldim(v, b) for v, b in zip(vals, bd))
+    vals = [_full(v, b, size) for v, b in zip(vals, bd)]
+    return apply(op, *vals, dim=_norm(attrs.get("dim", 0), n, "cat") + 1)
+
+
+def _basic_index(index) -> bool:
+    return all(i is None or i is Ellipsis or isinstance(i, slice) or
+               (isinstance(i, int) and not isinstance(i, bool)) for i in index)
+
+
+def _getitem(op, args, vals, bd, attrs, size, level):
+    index = attrs["index"]
+    if not isinstance(index, tuple) or not _basic_index(index) or any(bd[1:]):
+        return None
+    return apply(op, vals[0], index=(slice(None),) + index)
+
+
+def _linear(op, args, vals, bd, attrs, size, level):
+    if not any(bd[1:]):
+        return apply(op, *vals, **attrs) if vals[0].dim() >= 2 else None
+    x, w = args[0], args[1]
+    out = _matmul_logical(x, w.transpose(0, 1) if w.dim() == 2 else w)
+    if len(args) > 2 and args[2] is not None:
+        out = out + args[2]
+    return _value(out, level, size)
+
+
+def _matmul_logical(a, b):
+    return apply(REGISTRY["matmul"], a, b)
+
+
+def _value(t, level, size):
+    """The value at ``level`` of a logical result (broadcast when it is not batched)."""
+    return t._value if is_batched_at(t, level) else expand_batch(t, size)
+
+
+def _matmul(op, args, vals, bd, attrs, size, level):
+    a, b = vals
+    ka, kb = _ldim(a, bd[0]), _ldim(b, bd[1])
+    if ka == 0 or kb == 0:
+        return None
+    squeeze = []
+    if ka == 1 and bd[0]:   # (B, n) -> (B, 1, n); the result loses that dim
+        a = _reshape(a, (a.shape[0], 1, a.shape[1]))
+        ka = 2
+        squeeze.append(-2)
+    if kb == 1 and bd[1]:   # (B, n) -> (B, n, 1)
+        b = _reshape(b, tuple(b.shape) + (1,))
+        kb = 2
+        squeeze.append(-1)
+    if bd[0] and bd[1]:
+        rank = max(ka, kb)
+        a, b = _pad_to(a, rank), _pad_to(b, rank)
+    elif bd[0]:
+        if kb == 1:         # (B, ..., n) @ (n,)
+            pass
+        else:
+            a = _pad_to(a, kb)
+    else:
+        if ka == 1:         # (n,) @ (B, ..., n, m)
+            pass
+        else:
+            b = _pad_to(b, ka)
+    out = apply(op, a, b)
+    if squeeze:
+        s = list(out.shape)
+        for d in sorted(squeeze):
+            del s[d]
+        out = _reshape(out, s)
+    return out
+
+
+def _fold_n(op, args, vals, bd, attrs, size, level):
+    """Ops over (N, ...) inputs whose samples along N are independent (conv2d with a shared
+    weight, max pooling): the batch folds into N."""
+    if not bd[0] or any(bd[1:]) or vals[0].dim() < 3:
+        return None
+    x = vals[0]
+    s = tuple(x.shape)
+    out = apply(op, _reshape(x, (s[0] * s[1],) + s[2:]), *vals[1:], **attrs)
+    return _reshape(out, (s[0], s[1]) + tuple(out.shape)[1:])
+
+
+def _conv2d(op, args, vals, bd, attrs, size, level):
+    if not any(bd[1:]):
+        return _fold_n(op, args, vals, bd, attrs, size, level)
+    x, w = _full(vals[0], bd[0], size), _full(vals[1], bd[1], size)
+    if x.dim() != 5:
+        return None
+    B, N, C, H, W = x.shape
+    O = w.shape[1]
+    xg = _reshape(x.permute(1, 0, 2, 3, 4), (N, B * C, H, W))
+    wg = _reshape(w, (B * O,) + tuple(w.shape)[2:])
+    bias = None
+    if len(vals) > 2 and vals[2] is not None:
+        bias = _reshape(_full(vals[2], bd[2], size), (B * O,))
+    out = _F.conv2d(xg, wg, bias, attrs.get("stride", 1), attrs.get("padding", 0),
+                    attrs.get("dilation", 1), groups=B)
+    oh, ow = out.shape[2], out.shape[3]
+    return _reshape(out, (N, B, O, oh, ow)).permute(1, 0, 2, 3, 4)
+
+
+def _cross_entropy(op, args, vals, bd, attrs, size, level):
+    """Per-element losses of (N, C, ...) logits against (N, ...) targets: the batch folds
+    into N (an unbatched target is broadcast)."""
+    x, t = _full(vals[0], bd[0], size), _full(vals[1], bd[1], size)
+    if x.dim() < 3:      # one sample of (C,) logits: (B, C) against (B,) is the same op
+        return apply(op, x, t, **attrs) if x.dim() == 2 and t.dim() == 1 else None
+    s, ts = tuple(x.shape), tuple(t.shape)
+    out = apply(op, _reshape(x, (s[0] * s[1],) + s[2:]), _reshape(t, (ts[0] * ts[1],) + ts[2:]),
+                **attrs)
+    return _reshape(out, (s[0], s[1]) + tuple(out.shape)[1:])
+
+
+_RULES = {
+    "reshape": _reshape_rule, "view": _reshape_rule, "permute": _permute, "expand": _expand,
+    "cat": _cat, "getitem": _getitem, "clone": _same, "contiguous": _same,
+    "sum": _reduce_dims, "amax": _reduce_dims, "amin": _reduce_dims, "prod": _reduce_dims,
+    "all": _reduce_dims, "any": _reduce_dims,
+    "softmax": _shift_dim, "log_softmax": _shift_dim, "cumsum": _shift_dim,
+    "cumprod": _shift_dim, "logcumsumexp": _shift_dim,
+    "layer_norm": _trailing, "rms_norm": _trailing,
+    "linear": _linear, "matmul": _matmul, "conv2d": _conv2d, "max_pool2d": _fold_n,
+    "cross_entropy": _cross_entropy, "to_device": _same, "real": _same, "imag": _same,
+    "view_as_real": _same, "view_as_complex": _same,
+}
+_KIND_RULES = {"elementwise": _elementwise}
+
+
+def check_rules():
+    """Every rule names a registered op (a renamed op would silently lose its rule)."""
+    missing = sorted(n for n in _RULES if n not in REGISTRY)
+    if missing:
+        raise ShapeError(f"vmap batching rules for unknown ops {missing}")
+
+
+_registry.set_batching(BatchedArray, run)
