@@ -23,6 +23,7 @@ lifts the arguments it differentiates to every active level (:func:`lift`, :func
 from __future__ import annotations
 
 from . import functional as _F
+from ._creation import arange
 from .errors import ShapeError
 from .ops import _registry
 from .ops._registry import REGISTRY, apply
@@ -377,8 +378,15 @@ def _basic_index(index) -> bool:
 
 def _getitem(op, args, vals, bd, attrs, size, level):
     index = attrs["index"]
-    if not isinstance(index, tuple) or not _basic_index(index) or any(bd[1:]):
+    if not isinstance(index, tuple) or any(bd[1:]):
         return None
+    if not _basic_index(index):
+        # index arrays (a shared index): NumPy puts their dims where they stand when the
+        # advanced entries (arrays, ints) are adjacent, in front otherwise
+        adv = [k for k, i in enumerate(index) if not (i is None or i is Ellipsis or
+                                                     isinstance(i, slice))]
+        if adv[-1] - adv[0] + 1 != len(adv):
+            return None
     return apply(op, vals[0], index=(slice(None),) + index)
 
 
@@ -501,4 +509,27 @@ def check_rules():
         raise ShapeError(f"vmap batching rules for unknown ops {missing}")
 
 
-_registry.set_batching(BatchedArray, run)
+def index(input, idx):
+    """``input[idx]`` where the index holds a batched tensor: one gather for a single integer
+    index tensor, else the index of each sample."""
+    items = idx if isinstance(idx, tuple) else tuple(idx) if isinstance(idx, list) else (idx,)
+    level = max(t._level for t in (input,) + items if type(t) is BatchedTensor)
+    size = next(t._value.shape[0] for t in (input,) + items if is_batched_at(t, level))
+    i = items[0]
+    if len(items) == 1 and isinstance(i, Tensor) and i.dtype.is_floating_point is False and \
+            i.dtype.itemsize > 1 and i.dim() > 0:   # integer indices (not a bool mask)
+        iv = _value(i, level, size)
+        if is_batched_at(input, level):
+            xv = input._value
+            rows = _reshape(apply(REGISTRY["cast"], arange(size, device=xv.device), dtype=i.dtype),
+                            (size,) + (1,) * i.dim())
+            return wrap(xv[rows, iv], level)
+        return wrap(input[iv], level)
+    outs = []
+    for k in range(size):
+        x = input._value[k] if is_batched_at(input, level) else input
+        outs.append(x[tuple(_sample(t, k, level) for t in items)])
+    return wrap(_stack(outs), level)
+
+
+_registry.set_batching(BatchedArray, run, index)

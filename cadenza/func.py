@@ -411,9 +411,9 @@ def _vmap_run(func, leaves, dims, spec, size, kwargs, out_dims, randomness, fn):
         batched = _batching.is_batched_at(leaf, level)
         if d is None:
             if batched:
-                raise ValueError(f"{fn}: out_dims is None for an output that depends on the "
-                                 f"mapped inputs (it has a batch dimension); use an int "
-                                 f"out_dim for it")
+                name = getattr(func, "__name__", "f")
+                raise ValueError(f"{fn}({name}, ...): `{name}` can not return a "
+                                 f"BatchedTensor when out_dim is None")
             res.append(leaf)
             continue
         v = leaf._value if batched else _batching.expand_batch(leaf, size)

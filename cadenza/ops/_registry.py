@@ -265,15 +265,16 @@ def _floatify(args, arrs):
             for a, x in zip(args, arrs)]
 
 
-# (array class of batched tensors, runner): set by cadenza._batching, which holds vmap's
-# batching rules (a layer above the ops) when it loads
-_batched = [None, None]
+# (array class of batched tensors, runner, indexer): set by cadenza._batching, which holds
+# vmap's batching rules (a layer above the ops) when it loads
+_batched = [None, None, None]
 
 
-def set_batching(array_cls, runner) -> None:
+def set_batching(array_cls, runner, indexer) -> None:
     """Route every op with an operand whose array is ``array_cls`` to ``runner(op, args,
-    attrs)`` (``torch.func.vmap``'s batched tensors)."""
-    _batched[:] = [array_cls, runner]
+    attrs)`` and indexing by such a tensor to ``indexer(input, index)``
+    (``torch.func.vmap``'s batched tensors)."""
+    _batched[:] = [array_cls, runner, indexer]
 
 
 def apply(op, *args, **attrs):
