@@ -22,6 +22,10 @@ lifts the arguments it differentiates to every active level (:func:`lift`, :func
 """
 from __future__ import annotations
 
+from weakref import ref as _weakref
+
+import numpy as np
+
 from . import functional as _F
 from ._creation import arange
 from .errors import ShapeError
@@ -34,12 +38,22 @@ _NEXT_LEVEL = [0]
 
 
 class BatchedArray:
-    """The ``_data`` of a batched tensor: one sample's shape and dtype, no values."""
-    __slots__ = ("shape", "dtype")
+    """The ``_data`` of a batched tensor: one sample's shape and dtype, no values; ``ref``
+    (a weak reference) finds the tensor again where code hands the array on in an op's
+    attributes (the index arrays of ``getitem``)."""
+    __slots__ = ("shape", "dtype", "ref")
 
-    def __init__(self, shape, dtype):
+    def __init__(self, shape, dtype, ref):
         self.shape = shape
         self.dtype = dtype
+        self.ref = ref
+
+    def tensor(self):
+        t = self.ref()
+        if t is None:
+            raise RuntimeError("vmap: an op got the array of a batched tensor that no longer "
+                               "exists")
+        return t
 
     @property
     def ndim(self):
@@ -138,7 +152,7 @@ def wrap(value, level) -> BatchedTensor:
     """The batched tensor of ``value`` (batch dim 0) at ``level``."""
     t = object.__new__(BatchedTensor)
     d = value._data
-    t._data = BatchedArray(tuple(d.shape[1:]), d.dtype)
+    t._data = BatchedArray(tuple(d.shape[1:]), d.dtype, _weakref(t))
     t._requires_grad = False
     t.grad = t.grad_fn = t._base = t._accum = None
     t._vc = [0]
@@ -153,12 +167,14 @@ def wrap(value, level) -> BatchedTensor:
 def push(size: int) -> int:
     _NEXT_LEVEL[0] += 1
     _ACTIVE.append((_NEXT_LEVEL[0], size))
+    _registry._vmap_depth[0] = len(_ACTIVE)
     return _NEXT_LEVEL[0]
 
 
 def pop(level: int) -> None:
     assert _ACTIVE and _ACTIVE[-1][0] == level
     _ACTIVE.pop()
+    _registry._vmap_depth[0] = len(_ACTIVE)
 
 
 def active() -> list:
@@ -204,7 +220,9 @@ def rebuild(plain, levels):
 def run(op, args, attrs):
     """``apply(op, *args, **attrs)`` where an operand is batched: the rule of the op, or the
     per-sample loop."""
-    level = max(a._level for a in args if type(a) is BatchedTensor)
+    arrays = _attr_arrays(attrs)
+    level = max([a._level for a in args if type(a) is BatchedTensor] +
+                [a.tensor()._level for a in arrays])
     vals, bd = [], []
     size = None
     for a in args:
@@ -215,9 +233,12 @@ def run(op, args, attrs):
         else:
             vals.append(a)
             bd.append(False)
+    if size is None:
+        size = next(a.tensor()._value.shape[0] for a in arrays if a.tensor()._level == level)
     rule = _RULES.get(op.name) or _KIND_RULES.get(op.kind)
     out = None
-    if rule is not None and not any(_has_tensor(v) for v in attrs.values()):
+    if rule is not None and not any(_has_tensor(v) for v in attrs.values()) and \
+            (not arrays or rule is _getitem):
         out = rule(op, args, vals, bd, attrs, size, level)
     if out is None:
         out = _loop(op, vals, bd, attrs, size, level)
@@ -232,9 +253,23 @@ def _has_tensor(v) -> bool:
     return False
 
 
+def _attr_arrays(attrs) -> list:
+    """The arrays of batched tensors among an op's attributes (one level of tuples deep)."""
+    out = []
+    for v in attrs.values():
+        if type(v) is BatchedArray:
+            out.append(v)
+        elif type(v) is tuple or type(v) is list:
+            out += [x for x in v if type(x) is BatchedArray]
+    return out
+
+
 def _sample(v, i, level):
     if is_batched_at(v, level):
         return v._value[i]
+    if type(v) is BatchedArray:
+        t = v.tensor()
+        return t._value[i]._data if t._level == level else v
     if isinstance(v, (tuple, list)):
         return type(v)(_sample(x, i, level) for x in v)
     return v
@@ -318,11 +353,41 @@ def _reduce_dims(op, args, vals, bd, attrs, size, level):
 
 
 def _shift_dim(op, args, vals, bd, attrs, size, level):
-    """Ops along one dim ``dim`` of input 0 (softmax, log_softmax, cumsum...)."""
-    if not bd[0] or any(bd[1:]) or vals[0].dim() == 1:
+    """Ops along one dim ``dim`` of input 0 (softmax, log_softmax, cumsum, argsort...)."""
+    if not bd[0] or any(bd[1:]) or vals[0].dim() == 1 or attrs.get("dim") is None:
         return None
     n = vals[0].dim() - 1
-    return apply(op, *vals, **dict(attrs, dim=_norm(attrs.get("dim", -1), n, op.name) + 1))
+    return apply(op, *vals, **dict(attrs, dim=_norm(attrs["dim"], n, op.name) + 1))
+
+
+def _arg_reduce(op, args, vals, bd, attrs, size, level):
+    """argmax/argmin: along a dim, or over each sample flattened."""
+    if attrs.get("dim") is not None:
+        return _shift_dim(op, args, vals, bd, attrs, size, level)
+    if attrs.get("keepdim") or vals[0].dim() == 1:
+        return None
+    return apply(op, _reshape(vals[0], (size, -1)), **dict(attrs, dim=1))
+
+
+def _shift_dims(op, args, vals, bd, attrs, size, level):
+    """Ops along a tuple of dims ``dims`` (flip, roll)."""
+    n = vals[0].dim() - 1
+    if any(bd[1:]) or n == 0 or attrs.get("dims") is None:
+        return None
+    dims = attrs["dims"]
+    dims = _norm(dims, n, op.name) + 1 if isinstance(dims, int) else \
+        tuple(_norm(d, n, op.name) + 1 for d in dims)
+    return apply(op, vals[0], **dict(attrs, dims=dims))
+
+
+def _last_dims(k):
+    """Ops on the last ``k`` dims of input 0 (``k(attrs)`` when a function)."""
+    def rule(op, args, vals, bd, attrs, size, level):
+        need = k(attrs) if callable(k) else k
+        if any(bd[1:]) or vals[0].dim() - 1 < need:
+            return None
+        return apply(op, *vals, **attrs)
+    return rule
 
 
 def _trailing(op, args, vals, bd, attrs, size, level):
@@ -380,14 +445,30 @@ def _getitem(op, args, vals, bd, attrs, size, level):
     index = attrs["index"]
     if not isinstance(index, tuple) or any(bd[1:]):
         return None
-    if not _basic_index(index):
-        # index arrays (a shared index): NumPy puts their dims where they stand when the
-        # advanced entries (arrays, ints) are adjacent, in front otherwise
-        adv = [k for k, i in enumerate(index) if not (i is None or i is Ellipsis or
-                                                     isinstance(i, slice))]
-        if adv[-1] - adv[0] + 1 != len(adv):
+    # the advanced entries (index arrays, and ints beside them): NumPy puts their broadcast
+    # dims where they stand when they are adjacent, in front otherwise
+    adv = [k for k, i in enumerate(index) if not (i is None or i is Ellipsis or
+                                                 isinstance(i, slice))]
+    mapped = [k for k in adv if type(index[k]) is BatchedArray and
+              index[k].tensor()._level == level]
+    if not any(isinstance(index[k], BatchedArray) or hasattr(index[k], "ndim") for k in adv):
+        return apply(op, vals[0], index=(slice(None),) + index)   # ints and slices
+    if adv[-1] - adv[0] + 1 != len(adv):
+        return None
+    if not mapped:              # shared index arrays of a batched input
+        return apply(op, vals[0], index=(slice(None),) + index)
+    if adv[0] != 0 or any(type(index[k]) is BatchedArray and k not in mapped for k in adv):
+        return None
+    rank = max(len(getattr(index[k], "shape", ())) for k in adv)
+    new = list(index)
+    for k in mapped:            # (B, ...) arrays, their dims aligned with the shared ones
+        a = index[k].tensor()._value._data
+        if type(a) is BatchedArray:
             return None
-    return apply(op, vals[0], index=(slice(None),) + index)
+        new[k] = a.reshape((size,) + (1,) * (rank + 1 - a.ndim) + a.shape[1:])
+    if bd[0]:                   # each sample's rows: a leading arange over the batch
+        new.insert(0, np.arange(size).reshape((size,) + (1,) * rank))
+    return apply(op, vals[0], index=tuple(new))
 
 
 def _linear(op, args, vals, bd, attrs, size, level):
@@ -475,6 +556,32 @@ def _conv2d(op, args, vals, bd, attrs, size, level):
     return _reshape(out, (N, B, O, oh, ow)).permute(1, 0, 2, 3, 4)
 
 
+def _pad(op, args, vals, bd, attrs, size, level):
+    """pad_constant: a (before, after) pair per dim; the batch dim gets none."""
+    pads = tuple(attrs["pads"])
+    if len(pads) != vals[0].dim() - 1:
+        return None
+    return apply(op, vals[0], **dict(attrs, pads=((0, 0),) + pads))
+
+
+def _batch_norm(op, args, vals, bd, attrs, size, level):
+    """Inference batch norm (running statistics): every sample on its own, so the batch folds
+    into N; training statistics are each sample's own (the per-sample loop)."""
+    if attrs.get("training", True):
+        return None
+    return _fold_n(op, args, vals, bd, attrs, size, level)
+
+
+def _attention(op, args, vals, bd, attrs, size, level):
+    """scaled_dot_product_attention: q, k, v (..., L, E) with leading batch dims; a shared
+    mask broadcasts."""
+    if len(bd) > 3 and bd[3]:
+        return None
+    rank = max(_ldim(v, b) for v, b in zip(vals[:3], bd[:3]))
+    qkv = [_pad_to(_full(v, b, size), rank) for v, b in zip(vals[:3], bd[:3])]
+    return apply(op, *qkv, *vals[3:], **attrs)
+
+
 def _cross_entropy(op, args, vals, bd, attrs, size, level):
     """Per-element losses of (N, C, ...) logits against (N, ...) targets: the batch folds
     into N (an unbatched target is broadcast)."""
@@ -497,7 +604,12 @@ _RULES = {
     "layer_norm": _trailing, "rms_norm": _trailing,
     "linear": _linear, "matmul": _matmul, "conv2d": _conv2d, "max_pool2d": _fold_n,
     "cross_entropy": _cross_entropy, "to_device": _same, "real": _same, "imag": _same,
-    "view_as_real": _same, "view_as_complex": _same,
+    "view_as_real": _same, "view_as_complex": _same, "index_range_check": _same,
+    "argmax": _arg_reduce, "argmin": _arg_reduce, "argsort": _shift_dim, "windows": _shift_dim,
+    "flip": _shift_dims, "roll": _shift_dims,
+    "pad_constant": _pad,
+    "diagonal_last": _last_dims(2), "unfold": _fold_n, "fold": _fold_n,
+    "batch_norm": _batch_norm, "scaled_dot_product_attention": _attention,
 }
 _KIND_RULES = {"elementwise": _elementwise}
 

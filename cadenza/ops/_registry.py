@@ -268,6 +268,7 @@ def _floatify(args, arrs):
 # (array class of batched tensors, runner, indexer): set by cadenza._batching, which holds
 # vmap's batching rules (a layer above the ops) when it loads
 _batched = [None, None, None]
+_vmap_depth = [0]   # how many vmaps run (an op's attributes may then hold batched arrays)
 
 
 def set_batching(array_cls, runner, indexer) -> None:
@@ -275,6 +276,16 @@ def set_batching(array_cls, runner, indexer) -> None:
     attrs)`` and indexing by such a tensor to ``indexer(input, index)``
     (``torch.func.vmap``'s batched tensors)."""
     _batched[:] = [array_cls, runner, indexer]
+
+
+def _batched_attrs(attrs) -> bool:
+    """Whether an op's attributes hold a batched tensor's array (index arrays of getitem)."""
+    cls = _batched[0]
+    for v in attrs.values():
+        if type(v) is cls or ((type(v) is tuple or type(v) is list) and
+                              any(type(x) is cls for x in v)):
+            return True
+    return False
 
 
 def apply(op, *args, **attrs):
@@ -372,10 +383,13 @@ def _run(op, args, attrs):
             arrs.append(a)
     if numpy_scalars:
         args = tuple(a.item() if isinstance(a, _generic) else a for a in args)
-    if not on_host and _batched[0] is not None:
-        for x in arrs:
-            if type(x) is _batched[0]:   # inside vmap: the batching rules run it
-                return _batched[1](op, args, attrs)
+    if _vmap_depth[0]:   # inside vmap: the batching rules run an op on batched tensors
+        if not on_host:
+            for x in arrs:
+                if type(x) is _batched[0]:
+                    return _batched[1](op, args, attrs)
+        if attrs and _batched_attrs(attrs):
+            return _batched[1](op, args, attrs)
     if promote:
         x = arrs[0]
         if len(arrs) != 2 or type(x) is not _ndarray:

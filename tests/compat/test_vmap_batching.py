@@ -8,7 +8,6 @@ import pytest
 import cadenza
 import cadenza._batching as batching
 import cadenza.func as cf
-import cadenza.nn as cnn
 import cadenza.nn.functional as cF
 
 torch = pytest.importorskip("torch")
