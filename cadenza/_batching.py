@@ -26,7 +26,9 @@ from weakref import ref as _weakref
 
 import numpy as np
 
+from . import _trace_hooks
 from . import functional as _F
+from . import random as _random_state
 from ._creation import arange
 from .errors import ShapeError
 from .ops import _registry
@@ -164,17 +166,63 @@ def wrap(value, level) -> BatchedTensor:
 
 
 # ------------------------------------------------------------------------------ levels
-def push(size: int) -> int:
+def push(size: int, randomness: str = "error") -> int:
+    """Start a vmap level over ``size`` elements (randomness: its mode for random
+    functions)."""
     _NEXT_LEVEL[0] += 1
     _ACTIVE.append((_NEXT_LEVEL[0], size))
-    _registry._vmap_depth[0] = len(_ACTIVE)
+    _RANDOMNESS.append(randomness)
+    _set_hooks()
     return _NEXT_LEVEL[0]
 
 
 def pop(level: int) -> None:
     assert _ACTIVE and _ACTIVE[-1][0] == level
     _ACTIVE.pop()
+    _RANDOMNESS.pop()
+    _set_hooks()
+
+
+_RANDOMNESS: list = []    # the randomness mode of each level of _ACTIVE
+
+
+def _set_hooks():
     _registry._vmap_depth[0] = len(_ACTIVE)
+    _trace_hooks.vmap_random[0] = _random if _ACTIVE else None
+
+
+def _random(fn, args, kwargs):
+    """A random function called inside vmap, as the levels' randomness modes say: 'error'
+    refuses it, 'same' draws once for the whole batch, 'different' once per element."""
+    if "error" in _RANDOMNESS:
+        raise RuntimeError("vmap: called random operation while in randomness error mode. "
+                           "Please either use the 'same' or 'different' randomness flags on "
+                           "vmap or perform the randomness operation out of vmap")
+    _trace_hooks.vmap_random[0] = None   # the draws below are plain calls
+    try:
+        return _draw(fn, args, kwargs, len(_ACTIVE) - 1)
+    finally:
+        _trace_hooks.vmap_random[0] = _random
+
+
+def _draw(fn, args, kwargs, k):
+    """fn's draws for levels 0..k: per element of each 'different' level, and per element of
+    a 'same' level whose arguments are batched (each element's own arguments, the same
+    random stream)."""
+    if k < 0:
+        return fn(*args, **kwargs)
+    level, size = _ACTIVE[k]
+    batched = any(is_batched_at(a, level) for a in list(args) + list(kwargs.values()))
+    if _RANDOMNESS[k] == "same" and not batched:
+        return _draw(fn, args, kwargs, k - 1)
+    state = _random_state.get_rng_state() if _RANDOMNESS[k] == "same" else None
+    outs = []
+    for i in range(size):
+        if state is not None:
+            _random_state.set_rng_state(state)
+        outs.append(_draw(fn, [_sample(a, i, level) for a in args],
+                          {n: _sample(a, i, level) for n, a in kwargs.items()}, k - 1))
+    return wrap(_stack(outs), level)
 
 
 def active() -> list:

@@ -8,12 +8,20 @@ import functools
 from ._dispatch import state as _state, user_line
 
 
+# inside torch.func.vmap: the function that draws for a batch as the vmap's randomness mode
+# says (cadenza._batching sets it while a vmap runs), called as hook(fn, args, kwargs)
+vmap_random = [None]
+
+
 def traced_random(fn):
-    """Decorator for random creation functions: recorded as ``random`` nodes while tracing."""
+    """Decorator for random creation functions: recorded as ``random`` nodes while tracing;
+    inside vmap drawn as its randomness mode says."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         tr = _state.tracer
         if tr is None or tr.paused:
+            if vmap_random[0] is not None:
+                return vmap_random[0](wrapper, args, kwargs)
             if _state.profiler is not None:  # a profile records it as aten::<name>
                 return _state.profiler.call("aten::" + fn.__name__.rstrip("_"), fn, args,
                                             kwargs)

@@ -329,7 +329,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     ``out_dims``. The function runs once, on batched tensors (see ``cadenza._batching``): ops
     with a batching rule run once over the whole batch, any other op once per sample.
     randomness: 'error' refuses random ops inside, 'same' gives every element the same draws,
-    'different' draws for each element (the function then runs once per element).
+    'different' draws for each element.
     chunk_size: at most that many elements per run (the runs' results are concatenated)."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', "
@@ -343,8 +343,6 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         dims = _broadcast_dims(in_dims, args, fn)
         leaves, spec = _flatten(list(args))
         size = _batch_size(leaves, dims, in_dims, fn)
-        if randomness == "different":
-            return _vmap_loop(func, leaves, dims, spec, size, kwargs, out_dims, fn)
         step = max(size, 1) if chunk_size is None else chunk_size
         parts = []
         for start in range(0, max(size, 1), step):
@@ -392,7 +390,7 @@ def _random_error():
 def _vmap_run(func, leaves, dims, spec, size, kwargs, out_dims, randomness, fn):
     """One batched run of func over ``size`` elements."""
     state = _random.get_rng_state() if randomness == "error" else None
-    level = _batching.push(size)
+    level = _batching.push(size, randomness)
     try:
         mapped = [leaf if d is None else
                   _batching.wrap(leaf if d % leaf.dim() == 0 else leaf.movedim(d, 0), level)
@@ -448,50 +446,10 @@ def _concat_parts(parts, out_dims, fn):
     return _unflatten(joined, spec)
 
 
-def _vmap_loop(func, leaves, dims, spec, size, kwargs, out_dims, fn):
-    """randomness='different': func once per element (each draws its own random values)."""
-    results = []
-    for i in range(size):
-        sliced = [leaf.select(d, i) if d is not None else leaf
-                  for leaf, d in zip(leaves, dims)]
-        results.append(func(*_unflatten(sliced, spec), **kwargs))
-    return _stack_results(results, out_dims, fn)
-
-
 def _rng_equal(a, b) -> bool:
     if isinstance(a, Tensor):
         return tuple(a.shape) == tuple(b.shape) and a.numpy().tobytes() == b.numpy().tobytes()
     return a == b
-
-
-def _stack_results(results, out_dims, fn):
-    per_sample = [_flatten(r) for r in results]
-    spec = per_sample[0][1]
-    n_leaves = len(per_sample[0][0])
-    if isinstance(out_dims, int) or out_dims is None:
-        odims = [out_dims] * n_leaves
-    else:
-        odims, _ = _flatten(out_dims)
-        if len(odims) != n_leaves:
-            raise ValueError(f"{fn}: out_dims is not compatible with the structure of "
-                             f"`outputs`. out_dims has structure {out_dims!r} but outputs "
-                             f"has {n_leaves} tensors")
-    stacked = []
-    for j in range(n_leaves):
-        col = [ps[0][j] for ps in per_sample]
-        if not all(isinstance(c, Tensor) for c in col):
-            raise ValueError(f"{fn}: `{fn}(f)` must return a Tensor or a tuple/list/dict of "
-                             f"Tensors, got type {type(col[0]).__name__} as a return")
-        d = odims[j]
-        if d is None:
-            stacked.append(col[0])
-        else:
-            rank = col[0].dim() + 1
-            if not -rank <= d < rank:
-                raise ValueError(f"{fn}: out_dim={d} is out of range for outputs of rank "
-                                 f"{rank - 1}")
-            stacked.append(_ops.stack(col, d))
-    return _unflatten(stacked, spec)
 
 
 # ------------------------------------------------------------------------ module helpers

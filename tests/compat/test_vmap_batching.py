@@ -214,11 +214,11 @@ def test_ops_without_rule_fall_back_per_sample(fallbacks):
     def f(L):
         def g(a, i):
             m = L.linalg.det(a) * a                  # det: no rule
-            return L.einsum("ij,jk->ik", m, a)[i].sum(0) + a.argmax()   # tensor index too
+            return L.einsum("ij,jk->ik", m, a)[i].sum(0) + a.cummax(-1).values.sum(0)
         return L.func.vmap(g)
     _close(f(cadenza)(cadenza.tensor(x), cadenza.tensor(idx)),
            f(torch)(torch.tensor(x), torch.tensor(idx)))
-    assert {"linalg_det", "einsum", "argmax"} <= set(fallbacks)
+    assert {"linalg_det", "einsum", "cummax_index"} <= set(fallbacks)
     # gradients flow through the fallback per sample
     gc = cf.vmap(cf.grad(lambda a: cadenza.linalg.det(a)))(cadenza.tensor(x))
     gt = tf.vmap(tf.grad(lambda a: torch.linalg.det(a)))(torch.tensor(x))
@@ -229,8 +229,21 @@ def test_randomness_modes():
     x = cadenza.ones(4, 3)
     same = cf.vmap(lambda a: a * cadenza.randn(3), randomness="same")(x)
     assert bool((same == same[0]).all())
+    drop = cf.vmap(lambda a: cF.dropout(a, 0.5), randomness="same")(cadenza.ones(4, 50))
+    assert bool((drop == drop[0]).all()) and set(drop.unique().tolist()) == {0.0, 2.0}
     diff = cf.vmap(lambda a: cF.dropout(a, 0.5), randomness="different")(cadenza.ones(4, 50))
-    assert not bool((diff == diff[0]).all())
+    assert not bool((diff == diff[0]).all()) and set(diff.unique().tolist()) == {0.0, 2.0}
+    # nested: 'different' across the outer level, 'same' across the inner one
+    r = cf.vmap(cf.vmap(lambda a: cadenza.rand(()) + a, randomness="same"),
+                randomness="different")(cadenza.zeros(2, 3))
+    assert bool((r == r[:, :1]).all()) and r[0, 0] != r[1, 0]
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        cf.vmap(lambda a: a + cadenza.randn(3, generator=cadenza.Generator()))(x)
+    # per-sample gradients through dropout: each sample's own mask
+    w = cadenza.tensor(_r(3, 50))
+    g = cf.vmap(cf.grad(lambda w, a: (cF.dropout(a, 0.5) * w).sum()), in_dims=(None, 0),
+                randomness="different")(w, cadenza.ones(4, 3, 50, dtype=cadenza.float64))
+    assert set(g.unique().tolist()) == {0.0, 2.0} and not bool((g == g[0]).all())
 
 
 def test_ensemble_mapped_parameters():
