@@ -72,6 +72,10 @@ class BatchedArray:
     def itemsize(self):
         return self.dtype.itemsize
 
+    @property
+    def flags(self):
+        return _FLAGS
+
     def __array__(self, *args, **kwargs):
         raise RuntimeError(_no_values("reading its values as a NumPy array"))
 
@@ -79,6 +83,19 @@ class BatchedArray:
         if name.startswith("__"):
             raise AttributeError(name)
         raise RuntimeError(_no_values(f"its array's '{name}'"))
+
+
+class _Flags:
+    """A batched array's layout flags: contiguous, as one sample is seen (its value's layout
+    is the ops' business: ``contiguous()`` of a batched tensor is the tensor)."""
+    c_contiguous = writeable = True
+    f_contiguous = False
+
+    def __getitem__(self, name):
+        return getattr(self, name.lower())
+
+
+_FLAGS = _Flags()
 
 
 def _no_values(what: str) -> str:
@@ -519,6 +536,19 @@ def _getitem(op, args, vals, bd, attrs, size, level):
     return apply(op, vals[0], index=tuple(new))
 
 
+def _index_put(op, args, vals, bd, attrs, size, level):
+    """``x[index] = v`` (out of place) on a batched x with a basic index: the batch dim is one
+    more slice; v aligns with the indexed region."""
+    index = attrs["index"]
+    if not bd[0] or not isinstance(index, tuple) or not _basic_index(index):
+        return None
+    v = vals[1]
+    if bd[1]:
+        region = np.broadcast_to(np.empty((), bool), tuple(args[0].shape))[index].shape
+        v = _pad_to(v, len(region))
+    return apply(op, vals[0], v, **dict(attrs, index=(slice(None),) + index))
+
+
 def _linear(op, args, vals, bd, attrs, size, level):
     if not any(bd[1:]):
         return apply(op, *vals, **attrs) if vals[0].dim() >= 2 else None
@@ -658,6 +688,7 @@ _RULES = {
     "pad_constant": _pad,
     "diagonal_last": _last_dims(2), "unfold": _fold_n, "fold": _fold_n,
     "batch_norm": _batch_norm, "scaled_dot_product_attention": _attention,
+    "index_put": _index_put,
 }
 _KIND_RULES = {"elementwise": _elementwise}
 
@@ -692,4 +723,19 @@ def index(input, idx):
     return wrap(_stack(outs), level)
 
 
-_registry.set_batching(BatchedArray, run, index)
+def commit(self, out):
+    """An in-place op's result ``out`` written into ``self`` (a batched tensor): into its value,
+    through an in-place copy there (views of it see the write; autograd records it)."""
+    if type(self) is not BatchedTensor or (type(out) is BatchedTensor and
+                                           out._level > self._level):
+        raise RuntimeError(
+            "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists "
+            "a Tensor `other` in extra_args that has more elements than `self`. This happened "
+            "due to `other` being vmapped over but `self` not being vmapped over in a vmap. "
+            "Please try to use out-of-place operators instead of inplace arithmetic.")
+    level = self._level
+    self._value.copy_(_value(out, level, self._value.shape[0]))
+    return self
+
+
+_registry.set_batching(BatchedArray, run, index, commit)

@@ -265,17 +265,17 @@ def _floatify(args, arrs):
             for a, x in zip(args, arrs)]
 
 
-# (array class of batched tensors, runner, indexer): set by cadenza._batching, which holds
-# vmap's batching rules (a layer above the ops) when it loads
-_batched = [None, None, None]
+# (array class of batched tensors, runner, indexer, in-place committer): set by
+# cadenza._batching, which holds vmap's batching rules (a layer above the ops) when it loads
+_batched = [None, None, None, None]
 _vmap_depth = [0]   # how many vmaps run (an op's attributes may then hold batched arrays)
 
 
-def set_batching(array_cls, runner, indexer) -> None:
+def set_batching(array_cls, runner, indexer, committer) -> None:
     """Route every op with an operand whose array is ``array_cls`` to ``runner(op, args,
-    attrs)`` and indexing by such a tensor to ``indexer(input, index)``
-    (``torch.func.vmap``'s batched tensors)."""
-    _batched[:] = [array_cls, runner, indexer]
+    attrs)``, indexing by such a tensor to ``indexer(input, index)`` and in-place writes of or
+    into one to ``committer(self, out)`` (``torch.func.vmap``'s batched tensors)."""
+    _batched[:] = [array_cls, runner, indexer, committer]
 
 
 def _batched_attrs(attrs) -> bool:

@@ -7,7 +7,7 @@ import builtins
 
 import numpy as np
 
-from ._registry import Op, register, apply, _batched
+from ._registry import Op, register, apply, _batched, _vmap_depth
 from .._dispatch import state as _state, user_line
 from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape, read_only_write_error
@@ -387,7 +387,10 @@ def setitem(self, idx, value):
     value = _numpy_layout(index, self._data.shape, value)
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
-    if not needs_graph and _state.tracer is None:  # raw write; compile records index_put
+    batched = _vmap_depth[0] and (type(self._data) is _batched[0] or (
+        isinstance(value, Tensor) and type(value._data) is _batched[0]))   # inside vmap
+    if not needs_graph and _state.tracer is None and not batched:
+        # raw write; compile records index_put
         if type(self._vc) is not list:
             self._vc[0] = self._vc[0]   # an inference tensor outside inference mode: refused
         v = value._data if isinstance(value, Tensor) else _fill_scalar(value, self.dtype)

@@ -254,3 +254,26 @@ def test_ensemble_mapped_parameters():
                   in_dims=(0, 0))(params, buffers)
     loop = cadenza.stack([m(x) for m in models])
     np.testing.assert_allclose(out.detach().numpy(), loop.detach().numpy(), atol=1e-6)
+
+
+def test_inplace_ops_and_setitem():
+    x, v = _r(3, 4), _r(3, seed=1)
+
+    def f(L):
+        def g(a, s):
+            b = a.clone()
+            b.mul_(2).add_(s)
+            b[0] = 5.0
+            b[1:3] += a[:2] * s
+            L.nn.functional.relu(b, inplace=True)
+            return b
+        return g
+    _close(cf.vmap(f(cadenza))(cadenza.tensor(x), cadenza.tensor(v)),
+           tf.vmap(f(torch))(torch.tensor(x), torch.tensor(v)))
+    # a per-sample gradient through the in-place ops
+    _close(cf.vmap(cf.grad(lambda a, s: f(cadenza)(a, s).sum()))(cadenza.tensor(x),
+                                                                cadenza.tensor(v)),
+           tf.vmap(tf.grad(lambda a, s: f(torch)(a, s).sum()))(torch.tensor(x),
+                                                              torch.tensor(v)))
+    with pytest.raises(RuntimeError, match="inplace arithmetic"):
+        cf.vmap(lambda a: cadenza.zeros(4, dtype=cadenza.float64).add_(a))(cadenza.tensor(x))
