@@ -312,16 +312,31 @@ def _broadcast_dims(in_dims, args, fn):
                          f"positional arguments")
     dims = []
     for d, a in zip(in_dims, args):
-        leaves, _ = _flatten(a)
-        if isinstance(d, (tuple, list, dict)):
-            dl, _ = _flatten(d) if not isinstance(d, dict) else (list(d.values()), None)
-            if len(dl) != len(leaves):
-                raise ValueError(f"{fn}: in_dims {d!r} does not match the structure of its "
-                                 f"argument")
-            dims += dl
-        else:
-            dims += [d] * len(leaves)
+        dims += _dims_for(d, a, fn)
     return dims
+
+
+def _dims_for(d, a, fn):
+    """The in_dim of each tensor leaf of ``a`` from ``d`` (an int or None for the whole
+    subtree, or a tree matching ``a``'s: tuples/lists by position, dicts by key)."""
+    if d is None or isinstance(d, int):
+        return [d] * len(_flatten(a)[0])
+    ok = (isinstance(d, dict) and isinstance(a, dict) and set(d) == set(a)) or (
+        isinstance(d, (tuple, list)) and isinstance(a, (tuple, list)) and len(d) == len(a))
+    if not ok:
+        raise ValueError(f"{fn}: in_dims is not compatible with the structure of `inputs`. "
+                         f"in_dims has structure {d!r} but the input has {_structure(a)}")
+    if isinstance(a, dict):
+        return [x for k in a for x in _dims_for(d[k], a[k], fn)]
+    return [x for dd, aa in zip(d, a) for x in _dims_for(dd, aa, fn)]
+
+
+def _structure(a):
+    if isinstance(a, dict):
+        return {k: _structure(v) for k, v in a.items()}
+    if isinstance(a, (tuple, list)):
+        return type(a)(_structure(v) for v in a)
+    return "*"
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):

@@ -137,6 +137,14 @@ def test_in_dims_forms():
                                     (torch.tensor(z), torch.tensor(y))))
 
 
+def test_dict_in_dims_match_by_key():
+    a = {"x": cadenza.ones(3, 2), "y": cadenza.arange(6.).reshape(2, 3)}
+    out = cf.vmap(lambda d: d["x"] + d["y"], in_dims=({"y": 1, "x": 0},))(a)
+    np.testing.assert_array_equal(out.numpy(), (a["x"] + a["y"].t()).numpy())
+    with pytest.raises(ValueError, match="in_dims is not compatible"):
+        cf.vmap(lambda d: d["x"], in_dims=({"z": 1, "x": 0},))(a)
+
+
 def test_out_dims_and_unbatched_outputs():
     x = _r(3, 4)
 
