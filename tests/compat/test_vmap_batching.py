@@ -2,6 +2,9 @@
 an MLP and a small CNN (functional_call + grad + cross_entropy) against a loop of ordinary
 backward passes and against torch.func, in_dims/out_dims forms, nesting, chunk_size, the
 transforms inside vmap, errors, and the per-sample fallback of an op without a rule."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -12,25 +15,8 @@ import cadenza.nn.functional as cF
 
 torch = pytest.importorskip("torch")
 tf = torch.func
-
-
-def _r(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _close(c, t, atol=1e-10):
-    if isinstance(t, dict):
-        assert set(c) == set(t)
-        for k in t:
-            _close(c[k], t[k], atol)
-        return
-    if isinstance(t, (tuple, list)):
-        assert len(c) == len(t)
-        for x, y in zip(c, t):
-            _close(x, y, atol)
-        return
-    assert tuple(c.shape) == tuple(t.shape), (tuple(c.shape), tuple(t.shape))
-    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), atol=atol, rtol=1e-7)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_func import _close, _r  # noqa: E402  (this folder's torch.func helpers)
 
 
 @pytest.fixture
