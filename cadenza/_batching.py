@@ -400,20 +400,19 @@ def _elementwise(op, args, vals, bd, attrs, size, level):
 
 
 def _reduce_dims(op, args, vals, bd, attrs, size, level):
+    """Reductions over ``dims`` (None: every dim; () none, as NumPy's axis=())."""
     if not bd[0] or any(bd[1:]):
         return None
     n = vals[0].dim() - 1
     dims = attrs.get("dims")
-    if n == 0:
-        return None
-    if dims is None:
+    if n == 0:     # a scalar per sample: nothing to reduce but the sample itself
+        nd = ()
+    elif dims is None:
         nd = tuple(range(1, n + 1))
     elif isinstance(dims, int):
         nd = _norm(dims, n, op.name) + 1
     else:
         nd = tuple(_norm(d, n, op.name) + 1 for d in dims)
-        if not nd:
-            nd = tuple(range(1, n + 1))
     return apply(op, *vals, **dict(attrs, dims=nd))
 
 
@@ -604,10 +603,20 @@ def _matmul(op, args, vals, bd, attrs, size, level):
     return out
 
 
-def _fold_n(op, args, vals, bd, attrs, size, level):
-    """Ops over (N, ...) inputs whose samples along N are independent (conv2d with a shared
-    weight, max pooling): the batch folds into N."""
-    if not bd[0] or any(bd[1:]) or vals[0].dim() < 3:
+def _fold_n(rank):
+    """The rule of ops over (N, ...) inputs of logical rank ``rank`` (None: any from 2) whose
+    samples along N are independent (conv2d with a shared weight, pooling, im2col): the batch
+    folds into N."""
+    def rule(op, args, vals, bd, attrs, size, level):
+        n = vals[0].dim() - 1
+        if bd[0] and n == (rank or max(n, 2)):
+            return _folded(op, vals, bd, attrs)
+        return None
+    return rule
+
+
+def _folded(op, vals, bd, attrs):
+    if any(bd[1:]):
         return None
     x = vals[0]
     s = tuple(x.shape)
@@ -616,11 +625,11 @@ def _fold_n(op, args, vals, bd, attrs, size, level):
 
 
 def _conv2d(op, args, vals, bd, attrs, size, level):
-    if not any(bd[1:]):
-        return _fold_n(op, args, vals, bd, attrs, size, level)
     x, w = _full(vals[0], bd[0], size), _full(vals[1], bd[1], size)
     if x.dim() != 5:
         return None
+    if not any(bd[1:]):
+        return _folded(op, vals, bd, attrs)
     B, N, C, H, W = x.shape
     O = w.shape[1]
     xg = _reshape(x.permute(1, 0, 2, 3, 4), (N, B * C, H, W))
@@ -647,7 +656,7 @@ def _batch_norm(op, args, vals, bd, attrs, size, level):
     into N; training statistics are each sample's own (the per-sample loop)."""
     if attrs.get("training", True):
         return None
-    return _fold_n(op, args, vals, bd, attrs, size, level)
+    return _fold_n(None)(op, args, vals, bd, attrs, size, level)
 
 
 def _attention(op, args, vals, bd, attrs, size, level):
@@ -680,13 +689,13 @@ _RULES = {
     "softmax": _shift_dim, "log_softmax": _shift_dim, "cumsum": _shift_dim,
     "cumprod": _shift_dim, "logcumsumexp": _shift_dim,
     "layer_norm": _trailing, "rms_norm": _trailing,
-    "linear": _linear, "matmul": _matmul, "conv2d": _conv2d, "max_pool2d": _fold_n,
+    "linear": _linear, "matmul": _matmul, "conv2d": _conv2d, "max_pool2d": _fold_n(4),
     "cross_entropy": _cross_entropy, "to_device": _same, "real": _same, "imag": _same,
     "view_as_real": _same, "view_as_complex": _same, "index_range_check": _same,
     "argmax": _arg_reduce, "argmin": _arg_reduce, "argsort": _shift_dim, "windows": _shift_dim,
     "flip": _shift_dims, "roll": _shift_dims,
     "pad_constant": _pad,
-    "diagonal_last": _last_dims(2), "unfold": _fold_n, "fold": _fold_n,
+    "diagonal_last": _last_dims(2), "unfold": _fold_n(4), "fold": _fold_n(3),
     "batch_norm": _batch_norm, "scaled_dot_product_attention": _attention,
     "index_put": _index_put,
 }
