@@ -462,6 +462,21 @@ def _trailing(op, args, vals, bd, attrs, size, level):
     return apply(op, *vals, **attrs)
 
 
+def _norm_affine(op, args, vals, bd, attrs, size, level):
+    """layer_norm / rms_norm: batched weight or bias (per-sample gradients of them) apply
+    after the normalisation, as the logical ops they are."""
+    if not any(bd[1:]):
+        return _trailing(op, args, vals, bd, attrs, size, level)
+    w = args[1] if len(args) > 1 else None
+    b = args[2] if len(args) > 2 else None
+    out = apply(op, args[0], None, None, **attrs)
+    if w is not None:
+        out = out * w
+    if b is not None:
+        out = out + b
+    return _value(out, level, size)
+
+
 def _same(op, args, vals, bd, attrs, size, level):
     """Ops on one tensor whose every element is independent of the batch dim's position
     (clone, contiguous, casts, moves)."""
@@ -688,7 +703,7 @@ _RULES = {
     "all": _reduce_dims, "any": _reduce_dims,
     "softmax": _shift_dim, "log_softmax": _shift_dim, "cumsum": _shift_dim,
     "cumprod": _shift_dim, "logcumsumexp": _shift_dim,
-    "layer_norm": _trailing, "rms_norm": _trailing,
+    "layer_norm": _norm_affine, "rms_norm": _norm_affine,
     "linear": _linear, "matmul": _matmul, "conv2d": _conv2d, "max_pool2d": _fold_n(4),
     "cross_entropy": _cross_entropy, "to_device": _same, "real": _same, "imag": _same,
     "view_as_real": _same, "view_as_complex": _same, "index_range_check": _same,

@@ -271,3 +271,34 @@ def test_inplace_ops_and_setitem():
                                                               torch.tensor(v)))
     with pytest.raises(RuntimeError, match="inplace arithmetic"):
         cf.vmap(lambda a: cadenza.zeros(4, dtype=cadenza.float64).add_(a))(cadenza.tensor(x))
+
+
+def _rule_cases(L):
+    F = L.nn.functional
+    return [
+        lambda x, t, w: F.nll_loss(F.log_softmax(x, -1), t) +
+        F.cross_entropy(x, t, reduction="none").sum(),
+        lambda x, t, w: x.gather(1, t.unsqueeze(1)).sum() + F.embedding(t, w).sum(),
+        lambda x, t, w: x.sort(-1).values[:, 0] + x.max(-1).values + x[0].sum(0) + x.amax((0, 1)),
+        lambda x, t, w: F.layer_norm(x, (5,), w[0], w[1]).sum(-1) + F.mse_loss(x, x.tanh()),
+        lambda x, t, w: F.scaled_dot_product_attention(x, x.sin(), x.cos()).sum(0) + (x @ w)[0],
+        lambda x, t, w: F.pad(x, (1, 2)).cumsum(-1).sum(-1) +
+        x.flip(0).roll(1, 1).softmax(0)[0, :3],
+        lambda x, t, w: F.gelu(x).var(-1) + x.permute(1, 0).reshape(15)[:3] +
+        x[:, [0, 2, 4]].sum(1),
+    ]
+
+
+def test_batching_rules_values_and_grads(fallbacks):
+    x, t, w = _r(4, 3, 5), np.random.default_rng(1).integers(0, 5, (4, 3)), _r(5, 5, seed=2)
+    dims = (0, 0, None)
+    for fc, ft in zip(_rule_cases(cadenza), _rule_cases(torch)):
+        args_c = (cadenza.tensor(x), cadenza.tensor(t), cadenza.tensor(w))
+        args_t = (torch.tensor(x), torch.tensor(t), torch.tensor(w))
+        _close(cf.vmap(fc, in_dims=dims)(*args_c), tf.vmap(ft, in_dims=dims)(*args_t))
+
+        def scalar(f):
+            return lambda *a: f(*a).sum()
+        _close(cf.vmap(cf.grad(scalar(fc), argnums=(0, 2)), in_dims=dims)(*args_c),
+               tf.vmap(tf.grad(scalar(ft), argnums=(0, 2)), in_dims=dims)(*args_t))
+    assert fallbacks == []
