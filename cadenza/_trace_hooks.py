@@ -18,10 +18,10 @@ def traced_random(fn):
     inside vmap drawn as its randomness mode says."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if vmap_random[0] is not None:    # (its draws come back here, traced as any)
+            return vmap_random[0](wrapper, args, kwargs)
         tr = _state.tracer
         if tr is None or tr.paused:
-            if vmap_random[0] is not None:
-                return vmap_random[0](wrapper, args, kwargs)
             if _state.profiler is not None:  # a profile records it as aten::<name>
                 return _state.profiler.call("aten::" + fn.__name__.rstrip("_"), fn, args,
                                             kwargs)

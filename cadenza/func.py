@@ -12,6 +12,7 @@ one); the transforms above differentiate inside it per sample (``_Prepared``).
 from __future__ import annotations
 
 from . import _batching
+from ._dispatch import state as _dstate
 from . import _creation
 from . import ops as _ops
 from . import random as _random
@@ -404,7 +405,10 @@ def _random_error():
 
 def _vmap_run(func, leaves, dims, spec, size, kwargs, out_dims, randomness, fn):
     """One batched run of func over ``size`` elements."""
-    state = _random.get_rng_state() if randomness == "error" else None
+    # (random functions refuse themselves in 'error' mode; this also catches in-place draws
+    # such as normal_ on the global generator, outside compile's tracing)
+    state = _random.get_rng_state() if randomness == "error" and _dstate.tracer is None \
+        else None
     level = _batching.push(size, randomness)
     try:
         mapped = [leaf if d is None else

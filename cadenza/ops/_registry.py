@@ -313,6 +313,8 @@ def _apply_hooks(op, args, attrs):
     if st.autocast is not None and op.autocast is not None:
         return _autocast_apply(op, args, attrs)
     t = _run(op, args, attrs)
+    if type(t._data) is _batched[0]:
+        return t   # inside vmap: the ops on the batched values were observed one by one
     if st.anomaly:
         node = t.grad_fn   # recorded by this call (a new output tensor has no other)
         if node is not None:

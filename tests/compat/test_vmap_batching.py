@@ -302,3 +302,14 @@ def test_batching_rules_values_and_grads(fallbacks):
         _close(cf.vmap(cf.grad(scalar(fc), argnums=(0, 2)), in_dims=dims)(*args_c),
                tf.vmap(tf.grad(scalar(ft), argnums=(0, 2)), in_dims=dims)(*args_t))
     assert fallbacks == []
+
+
+def test_vmap_inside_compile():
+    w, x = cadenza.tensor(_r(3, 2)), cadenza.tensor(_r(4, 3, seed=1))
+
+    def pg(w, x):
+        return cf.vmap(cf.grad(lambda w, r: (r @ w).tanh().sum()), in_dims=(None, 0))(w, x)
+    compiled = cadenza.compile(pg)
+    for scale in (1.0, 2.0):
+        np.testing.assert_allclose(compiled(w, x * scale).numpy(), pg(w, x * scale).numpy(),
+                                   atol=1e-12)
