@@ -361,7 +361,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         size = _batch_size(leaves, dims, in_dims, fn)
         step = max(size, 1) if chunk_size is None else chunk_size
         parts = []
+        # 'same' randomness: every chunk draws what the first drew
+        rng = _random.get_rng_state() if randomness == "same" and step < size else None
         for start in range(0, max(size, 1), step):
+            if rng is not None:
+                _random.set_rng_state(rng)
             n = min(step, size - start)
             part = [leaf if d is None else leaf if n == size else leaf.narrow(d, start, n)
                     for leaf, d in zip(leaves, dims)]

@@ -185,6 +185,9 @@ def test_chunk_size():
         _close(cf.vmap(f, chunk_size=cs)(cadenza.tensor(x)), tf.vmap(f)(torch.tensor(x)))
     with pytest.raises(ValueError, match="chunk_size should be None or greater than 0"):
         cf.vmap(f, chunk_size=0)
+    same = cf.vmap(lambda a: a + cadenza.rand(()), randomness="same", chunk_size=2)(
+        cadenza.zeros(5))
+    assert bool((same == same[0]).all())   # every chunk draws as the first
 
 
 def test_errors():
