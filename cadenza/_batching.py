@@ -27,6 +27,8 @@ from weakref import ref as _weakref
 import numpy as np
 
 from . import _trace_hooks
+from ._dispatch import state as _dstate
+from ._tensor_base import _make
 from . import functional as _F
 from . import random as _random_state
 from ._creation import arange
@@ -262,7 +264,13 @@ def lift(x, levels):
     if not levels:
         return x
     level, size = levels[-1]
-    inner = x._value if is_batched_at(x, level) else expand_batch(x, size)
+    if is_batched_at(x, level):
+        inner = x._value
+    elif type(x._data) is np.ndarray and not x._requires_grad and _dstate.tracer is None:
+        # (a tensor outside any graph: the broadcast view, without two recorded ops)
+        inner = _make(np.broadcast_to(x._data, (size,) + x._data.shape))
+    else:
+        inner = expand_batch(x, size)
     return wrap(lift(inner, levels[:-1]), level)
 
 
