@@ -19,6 +19,10 @@ are stacked: slower, never different. Autograd works on the values (ordinary ten
 gradients through batched ops are the gradients of the batched computation; ``cadenza.func``
 lifts the arguments it differentiates to every active level (:func:`lift`, :func:`bottom`,
 :func:`rebuild`) so that ``grad`` inside ``vmap`` gives per-sample gradients.
+
+Three more hooks below the ops reach here: indexing by a batched tensor (:func:`index`),
+in-place writes of or into a batched tensor (:func:`commit`: into its value, with an in-place
+copy there) and the random functions (``_trace_hooks.vmap_random``: the randomness modes).
 """
 from __future__ import annotations
 
@@ -32,7 +36,6 @@ from ._tensor_base import _make
 from . import functional as _F
 from . import random as _random_state
 from ._creation import arange
-from .errors import ShapeError
 from .ops import _registry
 from .ops._registry import REGISTRY, apply
 from ._tensor import Tensor
@@ -723,13 +726,6 @@ _RULES = {
     "index_put": _index_put,
 }
 _KIND_RULES = {"elementwise": _elementwise}
-
-
-def check_rules():
-    """Every rule names a registered op (a renamed op would silently lose its rule)."""
-    missing = sorted(n for n in _RULES if n not in REGISTRY)
-    if missing:
-        raise ShapeError(f"vmap batching rules for unknown ops {missing}")
 
 
 def index(input, idx):

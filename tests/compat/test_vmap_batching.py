@@ -12,6 +12,7 @@ import cadenza
 import cadenza._batching as batching
 import cadenza.func as cf
 import cadenza.nn.functional as cF
+from cadenza.ops import REGISTRY
 
 torch = pytest.importorskip("torch")
 tf = torch.func
@@ -316,3 +317,7 @@ def test_vmap_inside_compile():
     for scale in (1.0, 2.0):
         np.testing.assert_allclose(compiled(w, x * scale).numpy(), pg(w, x * scale).numpy(),
                                    atol=1e-12)
+
+
+def test_every_rule_names_a_registered_op():
+    assert sorted(n for n in batching._RULES if n not in REGISTRY) == []
