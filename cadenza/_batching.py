@@ -10,10 +10,10 @@ reads shapes works unchanged and any code that would read values raises instead 
 on the wrong thing.
 
 Every primitive goes through ``ops.apply``; one that meets a batched operand comes here
-(``_registry._run`` hands it over, the hot path pays nothing). :func:`run` picks the rule of
-the op (elementwise ops broadcast with the batch dim in front, reductions and softmaxes shift
-their dims, views prepend the batch to their shapes, linear/matmul/conv2d/pooling/cross
-entropy fold the batch into their own batch dims) and runs the op once on the values; an op
+(``_registry._run`` hands it over; outside vmap that costs one flag check). :func:`run` picks
+the rule of the op (elementwise ops broadcast with the batch dim in front, reductions and
+softmaxes shift their dims, views prepend the batch to their shapes, linear/matmul/conv2d/
+pooling/cross entropy fold the batch into their own batch dims) and runs the op once on the values; an op
 without a rule runs once per sample (a loop over the batch for that op only) and the results
 are stacked: slower, never different. Autograd works on the values (ordinary tensors), so
 gradients through batched ops are the gradients of the batched computation; ``cadenza.func``
