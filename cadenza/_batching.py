@@ -13,11 +13,11 @@ Every primitive goes through ``ops.apply``; one that meets a batched operand com
 (``_registry._run`` hands it over; outside vmap that costs one flag check). :func:`run` picks
 the rule of the op (elementwise ops broadcast with the batch dim in front, reductions and
 softmaxes shift their dims, views prepend the batch to their shapes, linear/matmul/conv2d/
-pooling/cross entropy fold the batch into their own batch dims) and runs the op once on the values; an op
-without a rule runs once per sample (a loop over the batch for that op only) and the results
-are stacked: slower, never different. Autograd works on the values (ordinary tensors), so
-gradients through batched ops are the gradients of the batched computation; ``cadenza.func``
-lifts the arguments it differentiates to every active level (:func:`lift`, :func:`bottom`,
+pooling/cross entropy fold the batch into their own batch dims) and runs the op once on the
+values; an op without a rule runs once per sample (a loop over the batch for that op only)
+and the results are stacked: slower, never different. Autograd works on the values
+(ordinary tensors), so gradients through batched ops are the gradients of the batched
+computation; ``cadenza.func`` lifts the arguments it differentiates to every active level (:func:`lift`, :func:`bottom`,
 :func:`rebuild`) so that ``grad`` inside ``vmap`` gives per-sample gradients.
 
 Three more hooks below the ops reach here: indexing by a batched tensor (:func:`index`),
