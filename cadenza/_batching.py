@@ -17,8 +17,9 @@ pooling/cross entropy fold the batch into their own batch dims) and runs the op 
 values; an op without a rule runs once per sample (a loop over the batch for that op only)
 and the results are stacked: slower, never different. Autograd works on the values
 (ordinary tensors), so gradients through batched ops are the gradients of the batched
-computation; ``cadenza.func`` lifts the arguments it differentiates to every active level (:func:`lift`, :func:`bottom`,
-:func:`rebuild`) so that ``grad`` inside ``vmap`` gives per-sample gradients.
+computation; ``cadenza.func`` lifts the arguments it differentiates to every active level
+(:func:`lift`, :func:`bottom`, :func:`rebuild`) so that ``grad`` inside ``vmap`` gives
+per-sample gradients.
 
 Three more hooks below the ops reach here: indexing by a batched tensor (:func:`index`),
 in-place writes of or into a batched tensor (:func:`commit`: into its value, with an in-place
