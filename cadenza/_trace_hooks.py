@@ -8,10 +8,18 @@ import functools
 from ._dispatch import state as _state, user_line
 
 
+# inside torch.func.vmap: the function that draws for a batch as the vmap's randomness mode
+# says (cadenza._batching sets it while a vmap runs), called as hook(fn, args, kwargs)
+vmap_random = [None]
+
+
 def traced_random(fn):
-    """Decorator for random creation functions: recorded as ``random`` nodes while tracing."""
+    """Decorator for random creation functions: recorded as ``random`` nodes while tracing;
+    inside vmap drawn as its randomness mode says."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if vmap_random[0] is not None:    # (its draws come back here, traced as any)
+            return vmap_random[0](wrapper, args, kwargs)
         tr = _state.tracer
         if tr is None or tr.paused:
             if _state.profiler is not None:  # a profile records it as aten::<name>

@@ -4,12 +4,15 @@
 function once with fresh differentiable copies of the chosen arguments and differentiate with
 the autograd engine (``create_graph`` when an outer transform or graph is watching, so the
 transforms nest: ``grad(grad(f))``). Arguments may be tensors or trees of them (tuples, lists,
-dicts: the parameter dicts of ``functional_call``). ``vmap`` runs the function once per batch
-element and stacks the results: the values and gradients are those of the batched program, the
-speed that of a loop. ``functional_call`` runs a module with other parameters and buffers.
+dicts: the parameter dicts of ``functional_call``). ``vmap`` runs the function once on batched
+tensors (``cadenza._batching``: batching rules per op, a per-sample loop for an op without
+one); the transforms above differentiate inside it per sample (``_Prepared``).
+``functional_call`` runs a module with other parameters and buffers.
 """
 from __future__ import annotations
 
+from . import _batching
+from ._dispatch import state as _dstate
 from . import _creation
 from . import ops as _ops
 from . import random as _random
@@ -71,42 +74,77 @@ def _argnums_tuple(argnums, nargs, fn):
     return tuple(out)
 
 
-def _differentiable(leaf, fn):
+def _check_differentiable(leaf, fn):
     if not isinstance(leaf, Tensor):
         raise RuntimeError(f"{fn}: expected the differentiated arguments to be Tensors (or "
                            f"trees of them), got {type(leaf).__name__}")
     if not (leaf.is_floating_point() or leaf.is_complex()):
         raise RuntimeError(f"{fn}: only Tensors of floating point dtype can require "
                            f"gradients, got {leaf.dtype}")
+
+
+def _fresh(leaf):
     # a clone of a tensor an outer transform watches keeps the path to it (so transforms
     # nest); anything else becomes a fresh leaf
     return leaf.clone() if leaf.requires_grad else leaf.detach().requires_grad_()
 
 
 class _Prepared:
-    """``args`` with the arguments ``nums`` replaced by differentiable copies."""
+    """``args`` with the arguments ``nums`` replaced by differentiable copies.
+
+    Inside ``vmap`` (``levels``: the running vmaps) each differentiated argument is batched at
+    every level (an unmapped one by broadcasting) and the autograd engine works on the
+    ordinary tensors underneath (``_batching.bottom``): each sample's output depends on its own
+    copy of the inputs only, so the gradient of the outputs' sum w.r.t. those copies is the
+    per-sample gradients, which go back batched."""
 
     def __init__(self, args, nums, fn):
         self.args, self.nums = list(args), nums
-        self.leaves, self.specs = [], []
+        self.levels = _batching.active()
+        self.leaves, self.specs, self.flat = [], [], []
         outer = False
         for n in nums:
             lv, sp = _flatten(args[n])
-            outer = outer or any(isinstance(x, Tensor) and x.requires_grad for x in lv)
-            dl = [_differentiable(x, fn) for x in lv]
+            dl = []
+            for x in lv:
+                _check_differentiable(x, fn)
+                p = self.lower(x)
+                outer = outer or p.requires_grad
+                p = _fresh(p)
+                self.flat.append(p)
+                dl.append(_batching.rebuild(p, self.levels) if self.levels else p)
             self.args[n] = _unflatten(dl, sp)
             self.leaves.append(dl)
             self.specs.append(sp)
         self.outer = outer       # an enclosing transform/graph watches the inputs
 
+    def lower(self, t):
+        """What the autograd engine sees of ``t``: itself, or inside vmap the tensor under its
+        levels."""
+        if not self.levels:
+            return t
+        return _batching.bottom(_batching.lift(t, self.levels))
+
+    def lift(self, g):
+        return _batching.rebuild(g, self.levels) if self.levels else g
+
     def grads(self, outputs, cotangents, retain_graph=False):
-        flat = [x for lv in self.leaves for x in lv]
+        flat = self.flat
         # an output that does not depend on the inputs (the gradient of a linear function,
         # inside hessian) contributes zeros, as in torch.func, instead of autograd's refusal
         if cotangents is None:
             cotangents = [None] * len(outputs)
-        pairs = [(o, ct) for o, ct in zip(outputs, cotangents)
-                 if not isinstance(o, Tensor) or o.requires_grad]
+        pairs = []
+        for o, ct in zip(outputs, cotangents):
+            if isinstance(o, Tensor):
+                o = self.lower(o)
+                if not o.requires_grad:
+                    continue
+                if ct is not None:
+                    ct = self.lower(ct)
+                elif self.levels:   # a scalar per sample
+                    ct = _creation.ones_like(o)
+            pairs.append((o, ct))
         if pairs:
             cts = None if pairs[0][1] is None else [ct for _, ct in pairs]
             gs = _autograd_grad([o for o, _ in pairs], flat, cts,
@@ -114,6 +152,7 @@ class _Prepared:
                                 allow_unused=True, materialize_grads=True)
         else:
             gs = [_creation.zeros_like(x) for x in flat]
+        gs = [self.lift(g) for g in gs]
         out, i = [], 0
         for lv, sp in zip(self.leaves, self.specs):
             out.append(_unflatten(list(gs[i:i + len(lv)]), sp))
@@ -206,14 +245,14 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         p = _Prepared(primals, tuple(range(len(primals))), "jvp")
         out, aux = _split_aux(func(*p.args), has_aux, "jvp")
         out_leaves, out_spec = _flatten(out)
-        us = [_creation.zeros_like(o).requires_grad_() for o in out_leaves]
-        flat_in = [x for lv in p.leaves for x in lv]
-        gs = _autograd_grad(out_leaves, flat_in, us, create_graph=True, allow_unused=True,
+        low = [p.lower(o) for o in out_leaves]
+        us = [_creation.zeros_like(o).requires_grad_() for o in low]
+        gs = _autograd_grad(low, p.flat, us, create_graph=True, allow_unused=True,
                             materialize_grads=True)
         tl, _ = _flatten(tangents)
-        jv = _autograd_grad(list(gs), us, tl, create_graph=p.outer, allow_unused=True,
-                            materialize_grads=True)
-    res = (p.release(out), p.release(_unflatten(list(jv), out_spec)))
+        jv = _autograd_grad(list(gs), us, [p.lower(t) for t in tl], create_graph=p.outer,
+                            allow_unused=True, materialize_grads=True)
+    res = (p.release(out), p.release(_unflatten([p.lift(j) for j in jv], out_spec)))
     return res + (p.release(aux),) if has_aux else res
 
 
@@ -274,104 +313,166 @@ def _broadcast_dims(in_dims, args, fn):
                          f"positional arguments")
     dims = []
     for d, a in zip(in_dims, args):
-        leaves, _ = _flatten(a)
-        if isinstance(d, (tuple, list, dict)):
-            dl, _ = _flatten(d) if not isinstance(d, dict) else (list(d.values()), None)
-            if len(dl) != len(leaves):
-                raise ValueError(f"{fn}: in_dims {d!r} does not match the structure of its "
-                                 f"argument")
-            dims += dl
-        else:
-            dims += [d] * len(leaves)
+        dims += _dims_for(d, a, fn)
     return dims
+
+
+def _dims_for(d, a, fn):
+    """The in_dim of each tensor leaf of ``a`` from ``d`` (an int or None for the whole
+    subtree, or a tree matching ``a``'s: tuples/lists by position, dicts by key)."""
+    if d is None or isinstance(d, int):
+        return [d] * len(_flatten(a)[0])
+    ok = (isinstance(d, dict) and isinstance(a, dict) and set(d) == set(a)) or (
+        isinstance(d, (tuple, list)) and isinstance(a, (tuple, list)) and len(d) == len(a))
+    if not ok:
+        raise ValueError(f"{fn}: in_dims is not compatible with the structure of `inputs`. "
+                         f"in_dims has structure {d!r} but the input has {_structure(a)}")
+    if isinstance(a, dict):
+        return [x for k in a for x in _dims_for(d[k], a[k], fn)]
+    return [x for dd, aa in zip(d, a) for x in _dims_for(dd, aa, fn)]
+
+
+def _structure(a):
+    if isinstance(a, dict):
+        return {k: _structure(v) for k, v in a.items()}
+    if isinstance(a, (tuple, list)):
+        return type(a)(_structure(v) for v in a)
+    return "*"
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """``func`` mapped over dimension ``in_dims`` of its inputs, results stacked along
-    ``out_dims``. randomness: 'error' refuses random ops inside, 'different' draws for each
-    element, 'same' gives every element the same draws."""
+    ``out_dims``. The function runs once, on batched tensors (see ``cadenza._batching``): ops
+    with a batching rule run once over the whole batch, any other op once per sample.
+    randomness: 'error' refuses random ops inside, 'same' gives every element the same draws,
+    'different' draws for each element.
+    chunk_size: at most that many elements per run (the runs' results are concatenated)."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', "
                            f"or 'same'. Got {randomness}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got "
+                         f"{chunk_size})")
 
     def wrapper(*args, **kwargs):
         fn = "vmap"
         dims = _broadcast_dims(in_dims, args, fn)
         leaves, spec = _flatten(list(args))
-        size = None
-        for leaf, d in zip(leaves, dims):
-            if d is None:
-                continue
-            if not isinstance(leaf, Tensor):
-                raise ValueError(f"{fn}: Got in_dim={d} for an input but the input is of type "
-                                 f"{type(leaf).__name__}. We cannot vmap over non-Tensor "
-                                 f"arguments, please use None as the respective in_dim")
-            if not -leaf.dim() <= d < max(leaf.dim(), 1) or leaf.dim() == 0:
-                raise ValueError(f"{fn}: Got in_dim={d} for some input, but that input is a "
-                                 f"Tensor of dimensionality {leaf.dim()} so expected in_dim "
-                                 f"to satisfy -{leaf.dim()} <= in_dim < {leaf.dim()}.")
-            n = leaf.shape[d]
-            if size is not None and n != size:
-                raise ValueError(f"{fn}: Expected all tensors to have the same size in the "
-                                 f"mapped dimension, got sizes {size} and {n} for the mapped "
-                                 f"dimension")
-            size = n
-        if size is None:
-            raise ValueError(f"{fn}(f, in_dims={in_dims}, ...)(<inputs>): at least one "
-                             f"input must be a Tensor mapped over a dimension (in_dim not "
-                             f"None)")
-        state = _random.get_rng_state()
-        results = []
-        for i in range(size):
-            if randomness == "same":
-                _random.set_rng_state(state)
-            sliced = [leaf.select(d, i) if d is not None else leaf
-                      for leaf, d in zip(leaves, dims)]
-            results.append(func(*_unflatten(sliced, spec), **kwargs))
-            if randomness == "error" and i == 0 and not _rng_equal(state,
-                                                                   _random.get_rng_state()):
-                raise RuntimeError("vmap: called random operation while in randomness error "
-                                   "mode. Please either use the 'same' or 'different' "
-                                   "randomness flags on vmap or perform the randomness "
-                                   "operation out of vmap")
-        return _stack_results(results, out_dims, fn)
+        size = _batch_size(leaves, dims, in_dims, fn)
+        step = max(size, 1) if chunk_size is None else chunk_size
+        parts = []
+        # 'same' randomness: every chunk draws what the first drew
+        rng = _random.get_rng_state() if randomness == "same" and step < size else None
+        for start in range(0, max(size, 1), step):
+            if rng is not None:
+                _random.set_rng_state(rng)
+            n = min(step, size - start)
+            part = [leaf if d is None else leaf if n == size else leaf.narrow(d, start, n)
+                    for leaf, d in zip(leaves, dims)]
+            parts.append(_vmap_run(func, part, dims, spec, n, kwargs, out_dims, randomness,
+                                   fn))
+        return parts[0] if len(parts) == 1 else _concat_parts(parts, out_dims, fn)
     return wrapper
+
+
+def _batch_size(leaves, dims, in_dims, fn):
+    sizes = []
+    for leaf, d in zip(leaves, dims):
+        if d is None:
+            continue
+        if not isinstance(d, int):
+            raise ValueError(f"{fn}: in_dim must be an int or None, got {d!r}")
+        if not isinstance(leaf, Tensor):
+            raise ValueError(f"{fn}: Got in_dim={d} for an input but the input is of type "
+                             f"{type(leaf).__name__}. We cannot vmap over non-Tensor "
+                             f"arguments, please use None as the respective in_dim")
+        if not -leaf.dim() <= d < max(leaf.dim(), 1) or leaf.dim() == 0:
+            raise ValueError(f"{fn}: Got in_dim={d} for some input, but that input is a "
+                             f"Tensor of dimensionality {leaf.dim()} so expected in_dim "
+                             f"to satisfy -{leaf.dim()} <= in_dim < {leaf.dim()}.")
+        sizes.append(leaf.shape[d])
+    if not sizes:
+        raise ValueError(f"{fn}(f, in_dims={in_dims}, ...)(<inputs>): at least one "
+                         f"input must be a Tensor mapped over a dimension (in_dim not "
+                         f"None)")
+    if len(set(sizes)) > 1:
+        raise ValueError(f"{fn}: Expected all tensors to have the same size in the mapped "
+                         f"dimension, got sizes {sizes} for the mapped dimension")
+    return sizes[0]
+
+
+def _random_error():
+    return RuntimeError("vmap: called random operation while in randomness error mode. "
+                        "Please either use the 'same' or 'different' randomness flags on "
+                        "vmap or perform the randomness operation out of vmap")
+
+
+def _vmap_run(func, leaves, dims, spec, size, kwargs, out_dims, randomness, fn):
+    """One batched run of func over ``size`` elements."""
+    # (random functions refuse themselves in 'error' mode; this also catches in-place draws
+    # such as normal_ on the global generator, outside compile's tracing)
+    state = _random.get_rng_state() if randomness == "error" and _dstate.tracer is None \
+        else None
+    level = _batching.push(size, randomness)
+    try:
+        mapped = [leaf if d is None else
+                  _batching.wrap(leaf if d % leaf.dim() == 0 else leaf.movedim(d, 0), level)
+                  for leaf, d in zip(leaves, dims)]
+        out = func(*_unflatten(mapped, spec), **kwargs)
+    finally:
+        _batching.pop(level)
+    if state is not None and not _rng_equal(state, _random.get_rng_state()):
+        raise _random_error()
+    out_leaves, out_spec = _flatten(out)
+    res = []
+    for leaf, d in zip(out_leaves, _out_dims(out_dims, len(out_leaves), fn)):
+        if not isinstance(leaf, Tensor):
+            raise ValueError(f"{fn}: `{fn}(f)` must return a Tensor or a tuple/list/dict of "
+                             f"Tensors, got type {type(leaf).__name__} as a return")
+        batched = _batching.is_batched_at(leaf, level)
+        if d is None:
+            if batched:
+                name = getattr(func, "__name__", "f")
+                raise ValueError(f"{fn}({name}, ...): `{name}` can not return a "
+                                 f"BatchedTensor when out_dim is None")
+            res.append(leaf)
+            continue
+        v = leaf._value if batched else _batching.expand_batch(leaf, size)
+        rank = v.dim()
+        if not -rank <= d < rank:
+            raise ValueError(f"{fn}: out_dim={d} is out of range for outputs of rank "
+                             f"{rank - 1}")
+        res.append(v if d % rank == 0 else v.movedim(0, d))
+    return _unflatten(res, out_spec)
+
+
+def _out_dims(out_dims, n_leaves, fn):
+    if isinstance(out_dims, int) or out_dims is None:
+        return [out_dims] * n_leaves
+    odims, _ = _flatten(out_dims)
+    if len(odims) != n_leaves:
+        raise ValueError(f"{fn}: out_dims is not compatible with the structure of "
+                         f"`outputs`. out_dims has structure {out_dims!r} but outputs "
+                         f"has {n_leaves} tensors")
+    return odims
+
+
+def _concat_parts(parts, out_dims, fn):
+    """The results of the chunks of one vmap joined along their out_dims."""
+    flat = [_flatten(p) for p in parts]
+    spec = flat[0][1]
+    odims = _out_dims(out_dims, len(flat[0][0]), fn)
+    joined = []
+    for j, d in enumerate(odims):
+        col = [f[0][j] for f in flat]
+        joined.append(col[0] if d is None else _ops.cat(col, d))
+    return _unflatten(joined, spec)
 
 
 def _rng_equal(a, b) -> bool:
     if isinstance(a, Tensor):
         return tuple(a.shape) == tuple(b.shape) and a.numpy().tobytes() == b.numpy().tobytes()
     return a == b
-
-
-def _stack_results(results, out_dims, fn):
-    per_sample = [_flatten(r) for r in results]
-    spec = per_sample[0][1]
-    n_leaves = len(per_sample[0][0])
-    if isinstance(out_dims, int) or out_dims is None:
-        odims = [out_dims] * n_leaves
-    else:
-        odims, _ = _flatten(out_dims)
-        if len(odims) != n_leaves:
-            raise ValueError(f"{fn}: out_dims is not compatible with the structure of "
-                             f"`outputs`. out_dims has structure {out_dims!r} but outputs "
-                             f"has {n_leaves} tensors")
-    stacked = []
-    for j in range(n_leaves):
-        col = [ps[0][j] for ps in per_sample]
-        if not all(isinstance(c, Tensor) for c in col):
-            raise ValueError(f"{fn}: `{fn}(f)` must return a Tensor or a tuple/list/dict of "
-                             f"Tensors, got type {type(col[0]).__name__} as a return")
-        d = odims[j]
-        if d is None:
-            stacked.append(col[0])
-        else:
-            rank = col[0].dim() + 1
-            if not -rank <= d < rank:
-                raise ValueError(f"{fn}: out_dim={d} is out of range for outputs of rank "
-                                 f"{rank - 1}")
-            stacked.append(_ops.stack(col, d))
-    return _unflatten(stacked, spec)
 
 
 # ------------------------------------------------------------------------ module helpers

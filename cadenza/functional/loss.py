@@ -54,11 +54,16 @@ def _check_nll(input, target, weight, op):
     return cd, C
 
 
+def _check_values(t):
+    """``t``'s values for a check that reads them in any order: inside vmap (a batched
+    tensor: ``_all_samples``) those of every sample."""
+    return t._all_samples() if hasattr(t, "_all_samples") else t._host()
+
+
 def _check_targets(target, ignore_index, C, op):
     if getattr(target, "is_meta", False):
         return    # a meta tensor has no values to check
-    t = target._host() if hasattr(target, "_host") else target._data
-    t = np.asarray(t)
+    t = np.asarray(_check_values(target))
     valid = t[t != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= C):
         bad = valid.min() if valid.min() < 0 else valid.max()
@@ -288,7 +293,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"binary_cross_entropy: expected target.shape == input.shape, got "
                          f"input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
-    x = input._data if input.is_meta else input._host()   # (a meta tensor: nothing to check)
+    x = input._data if input.is_meta else _check_values(input)   # (meta: nothing to check)
     if x.size and not input.is_meta and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
         raise ValueError("binary_cross_entropy: expected all elements of input in [0, 1], got "
                          f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")

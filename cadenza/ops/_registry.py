@@ -298,6 +298,29 @@ def _floatify(args, arrs):
             for a, x in zip(args, arrs)]
 
 
+# (array class of batched tensors, runner, indexer, in-place committer): set by
+# cadenza._batching, which holds vmap's batching rules (a layer above the ops) when it loads
+_batched = [None, None, None, None]
+_vmap_depth = [0]   # how many vmaps run (an op's attributes may then hold batched arrays)
+
+
+def set_batching(array_cls, runner, indexer, committer) -> None:
+    """Route every op with an operand whose array is ``array_cls`` to ``runner(op, args,
+    attrs)``, indexing by such a tensor to ``indexer(input, index)`` and in-place writes of or
+    into one to ``committer(self, out)`` (``torch.func.vmap``'s batched tensors)."""
+    _batched[:] = [array_cls, runner, indexer, committer]
+
+
+def _batched_attrs(attrs) -> bool:
+    """Whether an op's attributes hold a batched tensor's array (index arrays of getitem)."""
+    cls = _batched[0]
+    for v in attrs.values():
+        if type(v) is cls or ((type(v) is tuple or type(v) is list) and
+                              any(type(x) is cls for x in v)):
+            return True
+    return False
+
+
 def apply(op, *args, **attrs):
     """Run a primitive eagerly and, when grad mode is on and an input requires grad, record it."""
     if _state.plain:   # no profiler, autocast region, anomaly detection or tracer
@@ -323,6 +346,8 @@ def _apply_hooks(op, args, attrs):
     if st.autocast is not None and op.autocast is not None:
         return _autocast_apply(op, args, attrs)
     t = _run(op, args, attrs)
+    if type(t._data) is _batched[0]:
+        return t   # inside vmap: the ops on the batched values were observed one by one
     if st.anomaly:
         node = t.grad_fn   # recorded by this call (a new output tensor has no other)
         if node is not None:
@@ -393,6 +418,13 @@ def _run(op, args, attrs):
             arrs.append(a)
     if numpy_scalars:
         args = tuple(a.item() if isinstance(a, _generic) else a for a in args)
+    if _vmap_depth[0]:   # inside vmap: the batching rules run an op on batched tensors
+        if not on_host:
+            for x in arrs:
+                if type(x) is _batched[0]:
+                    return _batched[1](op, args, attrs)
+        if attrs and _batched_attrs(attrs):
+            return _batched[1](op, args, attrs)
     if promote:
         x = arrs[0]
         if len(arrs) != 2 or type(x) is not _ndarray:

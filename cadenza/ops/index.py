@@ -7,7 +7,7 @@ import builtins
 
 import numpy as np
 
-from ._registry import Op, register, apply
+from ._registry import Op, register, apply, _batched, _vmap_depth
 from .._dispatch import state as _state, user_line
 from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape, read_only_write_error
@@ -283,6 +283,8 @@ def getitem(input, idx):
     elif t is tuple and _ints_and_slices(idx):
         index = idx
     else:
+        if _batched[0] is not None and _batched_index(idx):   # inside vmap
+            return _batched[2](input, idx)
         index = _drop_empty_ellipsis(_to_index(idx), input._data.ndim)
         split = _split_ints(index)
         if split is not None:
@@ -292,6 +294,12 @@ def getitem(input, idx):
     except IndexError as e:
         raise IndexError(f"{str(e).replace('getitem: ', 'index: ', 1)}; tensor shape "
                          f"{fmt_shape(input.shape)}") from None
+
+
+def _batched_index(idx) -> bool:
+    """Whether an index holds a tensor batched by vmap (its array: ``_batched[0]``)."""
+    items = idx if isinstance(idx, (tuple, list)) else (idx,)
+    return any(isinstance(i, Tensor) and type(i._data) is _batched[0] for i in items)
 
 
 def index_put(input, indices, values, accumulate=False):
@@ -379,7 +387,10 @@ def setitem(self, idx, value):
     value = _numpy_layout(index, self._data.shape, value)
     needs_graph = _state.grad_enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
-    if not needs_graph and _state.tracer is None:  # raw write; compile records index_put
+    batched = _vmap_depth[0] and (type(self._data) is _batched[0] or (
+        isinstance(value, Tensor) and type(value._data) is _batched[0]))   # inside vmap
+    if not needs_graph and _state.tracer is None and not batched:
+        # raw write; compile records index_put
         if type(self._vc) is not list:
             self._vc[0] = self._vc[0]   # an inference tensor outside inference mode: refused
         v = value._data if isinstance(value, Tensor) else _fill_scalar(value, self.dtype)

@@ -11,7 +11,7 @@ from ..backend.meta import MetaArray
 from .._tensor_base import INFERENCE_INPLACE, InferenceVersion, TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape, read_only_write_error
 from .._creation import aten_name, full, tensor
-from ._registry import apply
+from ._registry import apply, _batched, _vmap_depth
 from .views import Clone
 from ..autograd.node import replace_saved, saves
 from ..autograd.views import bump, check_view_inplace, discard_history, rebase, view_grad_fn
@@ -46,6 +46,8 @@ def commit_inplace(self, out):
         if _category(src.dtype) > _category(self._data.dtype):
             raise DTypeError(f"in-place op: result type {_name(src.dtype)} can't be cast to the "
                              f"desired output type {_name(self._data.dtype)}")
+    if _vmap_depth[0] and (type(self._data) is _batched[0] or type(src) is _batched[0]):
+        return _batched[3](self, out)   # inside vmap: into the batched value
     node = out.grad_fn
     if node is not None and node.saved:
         # backward must see the value self had before this write: snapshot it (while compile
@@ -280,6 +282,8 @@ def copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         src = tensor(src)
     check_inplace(self, "copy_")
+    if _vmap_depth[0] and (type(self._data) is _batched[0] or type(src._data) is _batched[0]):
+        return commit_inplace(self, src.to(self.dtype).expand(self.shape))   # inside vmap
     if state.grad_enabled and (src._requires_grad or self._requires_grad):
         out = src.to(self.dtype).expand(self.shape) * 1 if src._requires_grad else \
             (self * 0).detach() + src.detach().to(self.dtype)
