@@ -114,13 +114,15 @@ def set_kernel_threads(n: int | None = None) -> int:
 def pool_stats() -> dict:
     """The pool's counters: jobs shared between threads, back-offs (the caller waited longer
     for a worker than it worked: the next 64 jobs run on the caller alone), seconds waited
-    and seconds worked by the caller in shared jobs."""
+    and seconds worked by the caller in shared jobs, tasks run by workers, jobs offered
+    (calls with more than one task, shared or run on the caller alone) and the tasks of the
+    shared jobs (``worker_tasks / shared_tasks``: the share the second core took)."""
     lib = runtime()
     if lib is None:
         return {}
-    v = list((ctypes.c_double * 5).in_dll(lib, "cz_stats"))
+    v = list((ctypes.c_double * 7).in_dll(lib, "cz_stats"))
     return {"shared_jobs": int(v[0]), "backoffs": int(v[1]), "waited_s": v[2], "worked_s": v[3],
-            "worker_tasks": int(v[4])}
+            "worker_tasks": int(v[4]), "jobs": int(v[5]), "shared_tasks": int(v[6])}
 
 
 def library_key(source: str, cc: str) -> str:

@@ -47,6 +47,7 @@ static void cz_split(cz_args *a, long total, long work) {
     a->tasks = work < (1L << 15) || total < 2 ? 1 : total < 64 ? total : 64;
     cz_for(cz_args_task, a, a->tasks);
 }
+#define CZ_W 16      /* columns summed at once by add_rows (one vector register or two) */
 #define DEFINE(T, S)                                                                          \
 /* out[n, o, l] = src[o, n, l] (+ bias[o]): the GEMM's (O, N*L) result as NCHW */             \
 static void onl_to_nol_range_##S(const cz_args* a, long lo, long hi) {                        \
@@ -125,6 +126,87 @@ static void nol_to_onl_range_##S(const cz_args* a, long lo, long hi) {          
 void cz_nol_to_onl_##S(const T* restrict src, T* restrict out, long O, long N, long L) {      \
     cz_args a = {{src}, out, {O, N, L}, 0, 0, nol_to_onl_range_##S};                          \
     cz_split(&a, O * N, O * N * L);                                                           \
+} \
+/* res[0, w) = NumPy's pairwise sum (loops_utils.h, strided: how np.add.reduceat sums a run)  \
+   of rows ord[0, n) of v (row stride D) at columns [c, c + w), w <= CZ_W */                  \
+static void add_rows_pairwise_##S(const T* restrict v, const long* ord, long n, long D,      \
+                                  long c, long w, T* restrict res) {                          \
+    if (n < 8) {                                                                              \
+        for (long j = 0; j < w; j++) res[j] = -(T)0;                                          \
+        for (long i = 0; i < n; i++) {                                                        \
+            const T* x = v + ord[i] * D + c;                                                  \
+            for (long j = 0; j < w; j++) res[j] += x[j];                                      \
+        }                                                                                     \
+    } else if (n <= 128) {                                                                    \
+        T r[8][CZ_W];                                                                         \
+        for (int k = 0; k < 8; k++) {                                                         \
+            const T* x = v + ord[k] * D + c;                                                  \
+            for (long j = 0; j < w; j++) r[k][j] = x[j];                                      \
+        }                                                                                     \
+        long i = 8;                                                                           \
+        for (; i < n - (n % 8); i += 8) for (int k = 0; k < 8; k++) {                         \
+            const T* x = v + ord[i + k] * D + c;                                              \
+            for (long j = 0; j < w; j++) r[k][j] += x[j];                                     \
+        }                                                                                     \
+        for (long j = 0; j < w; j++)                                                          \
+            res[j] = ((r[0][j] + r[1][j]) + (r[2][j] + r[3][j])) +                            \
+                     ((r[4][j] + r[5][j]) + (r[6][j] + r[7][j]));                             \
+        for (; i < n; i++) {                                                                  \
+            const T* x = v + ord[i] * D + c;                                                  \
+            for (long j = 0; j < w; j++) res[j] += x[j];                                      \
+        }                                                                                     \
+    } else {                                                                                  \
+        long n2 = n / 2; n2 -= n2 % 8;                                                        \
+        T rest[CZ_W];                                                                         \
+        add_rows_pairwise_##S(v, ord, n2, D, c, w, res);                                      \
+        add_rows_pairwise_##S(v, ord + n2, n - n2, D, c, w, rest);                            \
+        for (long j = 0; j < w; j++) res[j] += rest[j];                                       \
+    }                                                                                         \
+}                                                                                             \
+/* out[r] += the rows of v indexed r, for output rows [lo, hi): rows ord[start[r], start[r+1]) \
+   of v (in their order in the index) summed as np.add.reduceat sums a run (the first, plus   \
+   the pairwise sum of the rest), then added to the row */                                    \
+static void add_rows_range_##S(const cz_args* a, long lo, long hi) {                          \
+    const T* restrict v = a->p[0]; const long* start = a->p[1]; const long* ord = a->p[2];    \
+    T* restrict out = a->o; long D = a->v[0];                                                 \
+    T res[CZ_W];                                                                              \
+    for (long r = lo; r < hi; r++) {                                                          \
+        long s0 = start[r], n = start[r + 1] - s0;                                            \
+        if (n == 0) continue;                                                                 \
+        const T* first = v + ord[s0] * D; T* o = out + r * D;                                 \
+        for (long c = 0; c < D; c += CZ_W) {                                                  \
+            long w = D - c < CZ_W ? D - c : CZ_W;                                             \
+            if (n == 1) { for (long j = 0; j < w; j++) o[c + j] += first[c + j]; continue; }  \
+            add_rows_pairwise_##S(v, ord + s0 + 1, n - 1, D, c, w, res);                      \
+            for (long j = 0; j < w; j++) o[c + j] += first[c + j] + res[j];                   \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* out[idx[k]] += v[k] for k < N (rows of D elements; out has R rows; an index below 0        \
+   counts from the end), repeats summed: ops/index.py's _add_rows (a stable sort by index,   \
+   np.add.reduceat per run) bit for bit, on any number of threads: the rows of v are grouped  \
+   by index in their order (a counting sort), tasks are blocks of output rows. An index out  \
+   of range sets *bad and writes nothing. */                                                  \
+void cz_add_rows_##S(T* restrict out, const int64_t* restrict idx, const T* restrict v,      \
+                     long R, long N, long D, long* bad) {                                     \
+    long* start = calloc(R + 2, sizeof(long));                                                \
+    long* ord = malloc(sizeof(long) * (N > 0 ? N : 1));                                       \
+    *bad = 0;                                                                                 \
+    for (long k = 0; k < N; k++) {                                                            \
+        long i = idx[k] < 0 ? idx[k] + R : idx[k];                                            \
+        if (i < 0 || i >= R) { *bad = 1; break; }                                             \
+        start[i + 2]++;                                                                       \
+    }                                                                                         \
+    if (!*bad) {                                                                              \
+        for (long r = 2; r < R + 2; r++) start[r] += start[r - 1];                            \
+        for (long k = 0; k < N; k++) {                                                        \
+            long i = idx[k] < 0 ? idx[k] + R : idx[k];                                        \
+            ord[start[i + 1]++] = k;                                                          \
+        }                                                                                     \
+        cz_args a = {{v, start, ord}, out, {D}, 0, 0, add_rows_range_##S};                    \
+        cz_split(&a, R, N * D);                                                               \
+    }                                                                                         \
+    free(start); free(ord);                                                                   \
 }
 
 DEFINE(float, f32)
@@ -135,7 +217,8 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _P = ctypes.c_void_p
 _L = ctypes.c_long
 _SIGNATURES = {"onl_to_nol": [_P, _P, _P, _L, _L, _L], "nol_to_onl": [_P, _P, _L, _L, _L],
-               "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13}
+               "maxpool_bwd": [_P, _P, _P, _P] + [_L] * 13,
+               "add_rows": [_P, _P, _P, _L, _L, _L, _P]}
 
 # Kernels of the CNN layers kept apart from the template above (their own macro): batch norm
 # (2x2 max pooling, forward and gradient, is backend/ckernels_conv.py's).

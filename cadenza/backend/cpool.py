@@ -46,8 +46,10 @@ typedef int64_t I;
 typedef void (*task_t)(void *ctx, I t);
 int cz_threads = 1;           /* threads of a job (the caller included); set by cbuild */
 I cz_spin_ns = 0;             /* how long an idle worker polls for the next job */
-/* jobs shared, back-offs, seconds waited, seconds worked (by the caller), tasks run by workers */
-double cz_stats[5];
+/* jobs shared, back-offs, seconds waited, seconds worked (by the caller), tasks run by workers,
+   jobs offered (calls with more than one task, shared or not: which kernels use the pool),
+   tasks of the shared jobs (with [4]: the share the workers took) */
+double cz_stats[7];
 static pthread_mutex_t cz_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cz_cv = PTHREAD_COND_INITIALIZER;
 static task_t cz_fn;
@@ -114,6 +116,7 @@ static void cz_after_fork(void) {   /* the child has no workers; locks start fre
 /* runs fn(ctx, t) for every t < n on up to `threads` threads (<= 0: cz_threads) */
 void cz_run(task_t fn, void *ctx, I n, int threads) {
     static int forked;
+    if (n > 1) cz_stats[5] += 1;
     if (threads <= 0) threads = cz_threads;
     if (cz_backoff > 0) {
         cz_backoff--;
@@ -143,6 +146,7 @@ void cz_run(task_t fn, void *ctx, I n, int threads) {
         double t2 = cz_now();
         cz_stats[0] += 1; cz_stats[2] += t2 - t1; cz_stats[3] += t1 - t0;
         cz_stats[4] = atomic_load(&cz_by_workers);
+        cz_stats[6] += n;
         if (t2 - t1 > t1 - t0) { cz_backoff = 64; cz_stats[1] += 1; }
         pthread_mutex_unlock(&cz_job_mu);
     } else {   /* one thread, or another thread's job is running: on this thread */

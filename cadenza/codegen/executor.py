@@ -23,6 +23,7 @@ from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
 from ..graph.passes import write_in_place
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
+from ..graph.passes.fuse_reductions import standalone
 from . import blas
 from . import gemv
 from .blas import address
@@ -380,6 +381,9 @@ class KernelRunner(Interpreter):
         inplace = [(j, writes[v.id], [x for x, u in enumerate(k.inputs)
                                       if u.id != writes[v.id]])
                    for j, v in enumerate(k.outputs) if v.id in writes and v.order is None]
+        # a lone reduction handed an array not dense in the recorded order (a view): NumPy's
+        # sum, whose order follows the array's strides (a dense copy would sum in another)
+        numpy = super()._fused_step(n) if standalone(k) else None
 
         def run(env):
             arrays = []
@@ -387,9 +391,13 @@ class KernelRunner(Interpreter):
                 a = env[vid]
                 if order is None:
                     if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+                        if numpy is not None:
+                            return numpy(env)
                         a = np.ascontiguousarray(a, dtype=dt)
                 elif type(a) is not np.ndarray or a.dtype != dt or \
                         any(a.strides[d] != st for d, st in strides):
+                    if numpy is not None:
+                        return numpy(env)
                     b = empty_in_order(shape, dt, order)
                     b[...] = a
                     a = b

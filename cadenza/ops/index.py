@@ -12,6 +12,7 @@ from .._dispatch import state as _state, user_line
 from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape, read_only_write_error
 from .. import dtypes as _dt
+from ..backend import ckernels
 from .._creation import _created, arange, zeros
 from .elementwise import where
 from .inplace import check_inplace, commit_inplace
@@ -93,12 +94,21 @@ def _rows_index(index, out, v):
 
 def _add_rows(out, idx, v):
     """out[idx[k]] += v[k] summing repeats: sort the rows by index and add each run with one
-    reduceat (O(N D) after the sort, where np.add.at pays per element)."""
+    reduceat (O(N D) after the sort, where np.add.at pays per element). float32/float64: the
+    same sums in C (backend/ckernels.py ``add_rows``), output rows shared over the pool."""
     if idx.size == 0:
         return
     if idx.ndim != 1:  # (B, T) token ids of an embedding: rows of v follow idx's flat order
         v = v.reshape((idx.size,) + v.shape[idx.ndim:])
         idx = idx.reshape(-1)
+    if idx.dtype == np.int64 and idx.flags.c_contiguous and out.size:
+        fn = ckernels.kernel("add_rows", out, v)
+        if fn is not None:
+            bad = np.zeros(1, np.int64)
+            fn(out.ctypes.data, idx.ctypes.data, v.ctypes.data, out.shape[0], idx.size,
+               out.size // out.shape[0], bad.ctypes.data)
+            if not bad[0]:
+                return      # (an index out of range: NumPy below raises the error)
     idx = np.where(idx < 0, idx + out.shape[0], idx)
     order = np.argsort(idx, kind="stable")
     sidx = idx[order]

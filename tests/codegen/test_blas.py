@@ -172,7 +172,7 @@ def test_pool_from_several_threads_at_once():
         t.join()
     assert not bad
     assert set(blas.stats()) == {"shared_jobs", "backoffs", "waited_s", "worked_s",
-                                 "worker_tasks"}
+                                 "worker_tasks", "jobs", "shared_tasks"}
 
 
 def test_profile_of_a_compiled_step():

@@ -7,6 +7,12 @@ The reduction must be over a block of trailing dimensions (each row reduced: Num
 summation is reproduced exactly, so results match eager bit for bit) or a block of leading
 dimensions (the rows are added in order, as NumPy does); every operand must walk each block
 with one stride. Other reductions stay NumPy calls.
+
+A large reduction without an elementwise producer (a bias gradient: the rows of a product's
+gradient summed) becomes a kernel of its own (``standalone``): NumPy's sum runs on one thread,
+the kernel's blocks of columns (or rows) over the pool, each output element summed in NumPy's
+order. Its operand may be a view: the executor runs NumPy's sum when the array it gets is not
+dense in the recorded order (NumPy's summation order then follows the view's strides).
 """
 from __future__ import annotations
 
@@ -98,6 +104,26 @@ def _block_stride(strides, shape, block):
     return strides[dims[-1]]
 
 
+# a reduction without a producer to fuse runs as a kernel from this many elements (a smaller one
+# costs less in NumPy than a call that wakes the pool)
+STANDALONE_MIN = 1 << 15
+
+
+def standalone(k: Fused) -> bool:
+    """Whether reduction kernel ``k`` is a lone reduction (no elementwise members)."""
+    return k.reduction is not None and len(k.members) == 1
+
+
+def _standalone_ok(n: Node) -> bool:
+    """A lone reduction worth a kernel: at least STANDALONE_MIN elements, with work for
+    more than one task (several rows, or columns in more than one block)."""
+    got = kernel_layout([n.inputs[0]], [], n)
+    if got is None:
+        return False
+    kind, outer, inner, _ = got
+    return outer * inner >= STANDALONE_MIN and (outer > 1 if kind == "rows" else inner > 64)
+
+
 def _reduction_ok(n: Node) -> bool:
     if isinstance(n.op, str) or getattr(n.op, "c_reduce", None) is None or not n.inputs:
         return False
@@ -107,6 +133,28 @@ def _reduction_ok(n: Node) -> bool:
     if n.attrs.get("dtype") is not None or 0 in x.shape or n.out.dtype != x.dtype:
         return False
     return True
+
+
+def _producer(n: Node, nodes: list, position: dict, consumers: dict, removed: set, i: int):
+    """The members of the elementwise kernel (or node) producing reduction ``n``'s operand that
+    can be computed inside its loop, or None."""
+    x = n.inputs[0]
+    p = position.get(x.id)
+    if p is None or p in removed:
+        return None
+    prod = nodes[p]
+    if isinstance(prod.op, Fused):
+        if prod.op.reduction is not None or prod.op.shape != x.shape:
+            return None
+        members = list(prod.op.members)
+    elif fusable(prod) and prod.out.shape == x.shape:
+        members = [prod]
+    else:
+        return None
+    # the fused kernel runs at the reduction's position: nothing between may need its values
+    if any(c < i and c != p for v in prod.outs for c in consumers[v.id]):
+        return None
+    return members
 
 
 def run(graph: Graph) -> Graph:
@@ -121,31 +169,22 @@ def run(graph: Graph) -> Graph:
         if not _reduction_ok(n):
             continue
         x = n.inputs[0]
-        p = position.get(x.id)
-        if p is None or p in removed:
-            continue
-        prod = nodes[p]
-        if isinstance(prod.op, Fused):
-            if prod.op.reduction is not None or prod.op.shape != x.shape:
+        members = _producer(n, nodes, position, consumers, removed, i)
+        if members is not None:
+            inputs = kernel_inputs(members)
+            outputs = [m.out for m in members if m.out.id in graph_outs or
+                       any(c != i for c in consumers[m.out.id])]
+            if kernel_layout(inputs, outputs, n) is not None:
+                kernel = Fused(members + [n], inputs, outputs + [n.out], x.shape, reduction=n,
+                               index=index)
+                index += 1
+                removed.add(position[x.id])
+                replaced[i] = fused_node(kernel, n.src)
                 continue
-            members = list(prod.op.members)
-        elif fusable(prod) and prod.out.shape == x.shape:
-            members = [prod]
-        else:
-            continue
-        # the fused kernel runs at the reduction's position: nothing between may need its values
-        if any(c < i and c != p for v in prod.outs for c in consumers[v.id]):
-            continue
-        inputs = kernel_inputs(members)
-        outputs = [m.out for m in members if m.out.id in graph_outs or
-                   any(c != i for c in consumers[m.out.id])]
-        if kernel_layout(inputs, outputs, n) is None:
-            continue
-        kernel = Fused(members + [n], inputs, outputs + [n.out], x.shape, reduction=n,
-                       index=index)
-        index += 1
-        removed.add(p)
-        replaced[i] = fused_node(kernel, n.src)
+        if _standalone_ok(n):
+            kernel = Fused([n], [x], [n.out], x.shape, reduction=n, index=index)
+            index += 1
+            replaced[i] = fused_node(kernel, n.src)
     g.nodes = [replaced.get(i, n) for i, n in enumerate(nodes) if i not in removed]
     kernels = [n.op for n in g.nodes if isinstance(n.op, Fused)]
     for j, k in enumerate(kernels):      # number kernels in execution order for printing
