@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes as _dt, ops
-from ..ops._registry import apply
+from ..ops._registry import apply, autocast_policy
 from ..ops.softmax_fused import CrossEntropy
 from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
 from .._creation import tensor as _tensor, arange as _arange
@@ -71,6 +71,7 @@ def _check_targets(target, ignore_index, C, op):
                          f"({ignore_index}), got target value {int(bad)}")
 
 
+@autocast_policy("fp32")
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log likelihood: loss_i = -w[t_i] * input[i, t_i], skipping ignore_index.
@@ -222,6 +223,7 @@ def _weighted(loss, weight, reduction, op, mean_by_weight=False):
     return reduce_loss(loss, reduction, op)
 
 
+@autocast_policy("fp32")
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """(input - target)^2, reduced.
@@ -235,6 +237,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _weighted(d * d, weight, reduction, "mse_loss", True)
 
 
+@autocast_policy("fp32")
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """|input - target|, reduced.
@@ -247,6 +250,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _weighted((input - target).abs(), weight, reduction, "l1_loss", True)
 
 
+@autocast_policy("fp32")
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target).
@@ -265,6 +269,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     return reduce_loss(loss, reduction, "smooth_l1_loss")
 
 
+@autocast_policy("fp32")
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta).
@@ -280,6 +285,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _weighted(loss, weight, reduction, "huber_loss")
 
 
+@autocast_policy("fp32")
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-(t log x + (1 - t) log(1 - x)) with each log clamped to >= -100 (as torch).
@@ -303,6 +309,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _weighted(loss, weight, reduction, "binary_cross_entropy")
 
 
+@autocast_policy("fp32")
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      weight: Tensor | None = None, size_average=None,
                                      reduce=None, reduction: str = "mean",
@@ -333,6 +340,7 @@ def _xlogy(x, y):
     return ops.where(zero, 0.0, x * ops.where(zero, 1.0, y).log())
 
 
+@autocast_policy("fp32")
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     """KL(target || exp(input)) pointwise: t (log t - x), or exp(t) (t - x) with log_target.
@@ -388,6 +396,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return ops.norm(d, p, dim=dim, keepdim=keepdim)
 
 
+@autocast_policy("fp32")
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor,
                           margin: float = 0.0, size_average=None, reduce=None,
                           reduction: str = "mean") -> Tensor:
@@ -410,6 +419,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor,
     return reduce_loss(loss, reduction, "cosine_embedding_loss")
 
 
+@autocast_policy("fp32")
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, -y (x1 - x2) + margin).
@@ -422,6 +432,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     return reduce_loss(loss, reduction, "margin_ranking_loss")
 
 
+@autocast_policy("fp32")
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
                         margin: float = 1.0, p: float = 2, eps: float = 1e-6, swap: bool = False,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
@@ -439,6 +450,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     return reduce_loss(loss, reduction, "triplet_margin_loss")
 
 
+@autocast_policy("fp32")
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     """x where y = 1, max(0, margin - x) where y = -1.
@@ -452,6 +464,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     return reduce_loss(margin_part + self_part, reduction, "hinge_embedding_loss")
 
 
+@autocast_policy("fp32")
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-y x)) = -log sigmoid(y x).
@@ -463,6 +476,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     return reduce_loss(-_log_sigmoid(input * target), reduction, "soft_margin_loss")
 
 
+@autocast_policy("fp32")
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                 size_average=None, reduce=None,
                                 reduction: str = "mean") -> Tensor:
@@ -479,6 +493,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
     return reduce_loss(loss, reduction, "multilabel_soft_margin_loss")
 
 
+@autocast_policy("fp32")
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
                      size_average=None, eps: float = 1e-8, reduce=None,
                      reduction: str = "mean") -> Tensor:
@@ -534,6 +549,7 @@ def _as_rows(input, target, op):
     return (input.unsqueeze(0) if one else input), one
 
 
+@autocast_policy("fp32")
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
                       weight: Tensor | None = None, size_average=None, reduce=None,
                       reduction: str = "mean") -> Tensor:
@@ -566,6 +582,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return reduce_loss(loss, reduction, "multi_margin_loss")
 
 
+@autocast_policy("fp32")
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                            reduction: str = "mean") -> Tensor:
     """Multi-label hinge loss: target lists each sample's classes (ended by the first -1);
@@ -638,6 +655,7 @@ def _ctc_targets(targets, target_lengths, N):
     return [t[offs[n]:offs[n + 1]] for n in range(N)]
 
 
+@autocast_policy("fp32")
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
              reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
     """Connectionist temporal classification (Graves et al., 2006): -log of the total

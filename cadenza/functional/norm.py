@@ -48,6 +48,10 @@ def _fusable(input, weight, bias):
     return all(t is None or t._data.dtype == dt for t in (weight, bias))
 
 
+def _float(t):
+    return None if t is None else t.float()
+
+
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias over the trailing ``normalized_shape`` dims,
@@ -68,6 +72,12 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             return apply(LayerNorm, input, weight, bias, k=k, eps=float(eps))
     shape = _norm_shape(normalized_shape)
     dims = _check_normalized(input, shape, weight, bias, "layer_norm")
+    if is_half(input) and not _fusable(input, weight, bias):
+        # float16/bfloat16 input with float32 parameters (an autocast region, a half model
+        # with float norms): torch's mixed-dtype kernel computes in float32 and gives the
+        # input's dtype
+        return layer_norm(input.float(), normalized_shape, _float(weight), _float(bias),
+                          eps).to(input.dtype)
     if _fusable(input, weight, bias):
         return apply(LayerNorm, input, weight, bias, k=len(shape), eps=float(eps))
     mu = input.mean(dims, keepdim=True)

@@ -13,6 +13,7 @@ from .._tensor_base import TensorBase as Tensor, _make
 from .._trace_hooks import untraceable
 from ..ops.conv import unfold
 from ..ops.views import owned
+from ..ops._registry import autocast_policy
 from ..ops import pool as _pool_ops
 from ..errors import ShapeError, fmt_shape
 from ._util import ntuple
@@ -243,6 +244,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     x = ops.matmul(_avg_matrix(D, od, dt), x.flatten(-2)).unflatten(-1, (oh, ow))
     return x
 
+@autocast_policy("none")   # (not on torch's autocast lists: its GEMMs stay as given)
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed (oh, ow): out = A_h x A_w^T with A the (separable) window
     averaging matrices.
@@ -447,6 +449,7 @@ def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
     return y
 
 
+@autocast_policy("none")   # (not on torch's autocast lists: its GEMMs stay as given)
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:

@@ -21,6 +21,7 @@ Broadcast gradients are reduced to each input's shape by the engine, not in back
 """
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 
@@ -370,8 +371,8 @@ def _autocast_apply(op, args, attrs):
     def to(a, dtype):
         return a if a.dtype is dtype else apply(REGISTRY["cast"], a, dtype=dtype)
 
-    def eligible(a):
-        return isinstance(a, Tensor) and a._data.dtype.kind == "f" and a._data.dtype.itemsize < 8
+    def eligible(a):   # float32, float16 and bfloat16 (of NumPy kind "V"), never float64
+        return isinstance(a, Tensor) and (is_low(a) or a._data.dtype is _F32)
     try:
         if op.autocast == "lower":   # round to the low dtype, compute in float32, give low
             args = [to(to(a, low), f32) if eligible(a) else a for a in args]
@@ -517,6 +518,34 @@ def in_float32(fn, *tensors):
     out = fn(*[apply(cast, t, dtype=f32) if isinstance(t, Tensor) and t.dtype is low else t
                for t in tensors])
     return apply(cast, out, dtype=low) if out.dtype is f32 else out
+
+
+def autocast_policy(policy: str):
+    """A composite inside an autocast region as torch's CPU autocast treats the one aten op it
+    stands for (its inner primitives would otherwise each follow their own policy: a loss
+    would stay bfloat16, an interpolation's GEMMs would be lowered). "fp32": float16/bfloat16
+    tensor operands computed in float32 (recorded casts), as torch's fp32 list (losses, prod,
+    cdist, reflection/replication padding); "none": computed as given, autocast off inside."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            low = _state._autocast
+            if low is None:
+                return fn(*args, **kwargs)
+            if policy == "fp32":
+                args = [_to_f32(a) for a in args]
+                kwargs = {k: _to_f32(v) for k, v in kwargs.items()}
+            _state._autocast = None   # (the raw field, as _autocast_apply: plain stays False)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _state._autocast = low
+        return run
+    return decorate
+
+
+def _to_f32(a):
+    return apply(REGISTRY["cast"], a, dtype=_dt.float32) if is_low(a) else a
 
 
 def _first_dtype(arrs):

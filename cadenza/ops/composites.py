@@ -15,6 +15,7 @@ from .._creation import zeros, tensor as _tensor
 from .._creation import writes_out
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
+from ._registry import autocast_policy
 from ..errors import ShapeError
 from ..dtypes import result_type
 from .join import cat, stack, meshgrid
@@ -29,6 +30,7 @@ __all__ = ["atleast_3d", "block_diag", "cartesian_prod", "cdist", "chain_matmul"
 
 
 # ----------------------------------------------------------------------------- distances
+@autocast_policy("fp32")
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M): (..., P, R)."""
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:

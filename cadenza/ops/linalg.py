@@ -177,8 +177,10 @@ class Linear(Op):
 def linear(input, weight, bias=None):
     """input @ weight.T + bias over the last dim of input (any leading dims)."""
     x, w = input._data, weight._data
-    if x.ndim == 2 and w.ndim == 2 and x.dtype == w.dtype and (
-            bias is None or bias._data.dtype == w.dtype):
+    if x.ndim == 2 and w.ndim == 2 and (x.dtype == w.dtype and (
+            bias is None or bias._data.dtype == w.dtype) or _state.autocast is not None):
+        # (inside autocast, operands of mixed dtypes too: the region casts all three, as
+        # torch's one linear op; a bias added after would promote the result to float32)
         return apply(Linear, input, weight, bias)
     if x.ndim > 2 and w.ndim == 2:
         if (_state.tracer is None and not (_state.grad_enabled and (

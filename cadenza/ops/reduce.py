@@ -163,6 +163,7 @@ class Amin(_Extreme):
 @register
 class Prod(Op):
     name, kind, onnx = "prod", "reduce", _reduce_onnx("ReduceProd")
+    autocast = "fp32"   # on torch's CPU autocast fp32 list
 
     @staticmethod
     def forward(xp, a, dims=None, keepdim=False, dtype=None):

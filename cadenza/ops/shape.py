@@ -7,7 +7,7 @@ import builtins
 
 import numpy as np
 
-from ._registry import Op, register, apply
+from ._registry import Op, register, apply, autocast_policy
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .views import *  # noqa: F401,F403
 from .views import DiagonalLast, PadConstant, Windows, _shape_args, expand, movedim, unsqueeze
@@ -134,6 +134,12 @@ def repeat_interleave(input, repeats, dim=None):
 
 def pad(input, pad, mode="constant", value=None):
     """F.pad: ``pad`` lists (before, after) pairs starting from the last dim."""
+    if mode in ("reflect", "replicate"):   # torch's autocast computes these in float32
+        return _pad_fp32(input, pad, mode, value)
+    return _pad(input, pad, mode, value)
+
+
+def _pad(input, pad, mode, value):
     if len(pad) % 2:
         raise RuntimeError(f"pad: padding length must be divisible by 2, got {len(pad)}")
     nd = input._data.ndim
@@ -304,3 +310,6 @@ class ShapeMethods:
         if not self.ndim:
             return self.reshape(1)
         return apply(Windows, self, dim=d, size=int(size), step=int(step))
+
+
+_pad_fp32 = autocast_policy("fp32")(_pad)
