@@ -254,14 +254,16 @@ def test_relu_double_backward_matches_torch():
     np.testing.assert_array_equal(cgg.numpy(), tgg.numpy())
 
 
-def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
+def test_compiled_cnn_step_float64_bitwise_equal_to_eager(monkeypatch):
     """A W4-shaped step (conv, relu, 2x2 pool twice; per-image convolutions and the pool's C
-    forward), Adam, float64: compiled parameters and losses equal eager's bit for bit."""
+    forward), Adam, float64: compiled parameters and losses equal eager's bit for bit, with
+    the C programs, without them (CADENZA_PROGRAMS=0) and on the NumPy interpreter."""
     rng = np.random.default_rng(7)
     x = cadenza.from_numpy(rng.standard_normal((6, 1, 12, 12)))
     y = cadenza.from_numpy(rng.integers(0, 10, 6))
     res = []
-    for compiled in (False, True):
+    for compiled in (False, "c", "no programs", "numpy"):
+        monkeypatch.setenv("CADENZA_PROGRAMS", "0" if compiled == "no programs" else "1")
         cadenza.manual_seed(0)
         nn = cadenza.nn
         model = nn.Sequential(
@@ -276,12 +278,13 @@ def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
             opt.step()
             opt.zero_grad()
             return loss
-        fn = cadenza.compile(step) if compiled else step
+        backend = "numpy" if compiled == "numpy" else "c"
+        fn = cadenza.compile(step, backend=backend) if compiled else step
         losses = [float(fn(x, y)) for _ in range(3)]
         if compiled:      # both layers' ReLU in the convolution (graph/passes/fuse_conv_relu)
             assert [n.op_name for n in fn.graph.nodes].count("conv2d_relu") == 2
         res.append((losses, [p.detach().numpy().tobytes() for p in model.parameters()]))
-    assert res[0] == res[1]
+    assert all(r == res[0] for r in res[1:])
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
