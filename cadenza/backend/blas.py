@@ -38,7 +38,9 @@ and compiled float32 products on MKL make the same calls.
 ``CADENZA_GEMM=0``, or when no known BLAS is found: the executor then keeps NumPy's
 ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores this process
 may use; 1 runs products on the calling thread). One float32 product on OpenBLAS uses
-OpenBLAS's own threads; ``CADENZA_GEMM_SPLIT=1`` splits it in blocks over the pool instead
+OpenBLAS's own threads, except from ``SMALL_FLOPS`` up to ``POOL_BELOW_FLOPS`` (W4's linear
+head), where blocks fixed by the shape run over the pool, eager products too (``pays``): the
+same bytes on any thread count; ``CADENZA_GEMM_SPLIT=1`` splits every one over the pool instead
 (``SPLIT_PRODUCTS``: far faster on a loaded machine, slower on a quiet one): blocks of rows, or
 of columns when the product is wider than tall (``split``; ``CADENZA_GEMM_SPLIT_DIM=rows``
 keeps rows): a row block packs all of B again, a column block all of A, and a weight gradient

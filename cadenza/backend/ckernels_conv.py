@@ -122,6 +122,17 @@ static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_ge
         while (y1 > y0 && (y1 - 1) * sh + top >= H) y1--;                                     \
         if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                      \
         if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                    \
+        if (sw == 1 && sh == 1 && ow == W && y1 > y0 && hi > lo) {                            \
+            /* rows as long as the plane's: the rows' copies are one span of the plane (the   \
+               columns between them, read from the neighbouring rows, then zeroed) */         \
+            memcpy(dst + y0 * ow + lo, x + (c * H + y0 + top) * W + off + lo,                 \
+                   sizeof(T) * ((y1 - y0 - 1) * ow + hi - lo));                               \
+            for (I y = y0; y < y1; y++) {                                                     \
+                for (I q = 0; q < lo; q++) dst[y * ow + q] = 0;                               \
+                for (I q = hi; q < ow; q++) dst[y * ow + q] = 0;                              \
+            }                                                                                 \
+            continue;                                                                         \
+        }                                                                                     \
         for (I y = y0; y < y1; y++) {                                                         \
             T *d = dst + y * ow;                                                              \
             const T *row = x + (c * H + y * sh + top) * W + off;                              \
