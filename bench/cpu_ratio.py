@@ -3,6 +3,7 @@ proxy on a shared machine (wall clock there is mostly other processes' noise).
 
     python bench/cpu_ratio.py                        # W1 and W3, 5 rounds
     python bench/cpu_ratio.py --only w3 --rounds 9 --torch-compile
+    python bench/cpu_ratio.py --only w4 --steps 3    # W4 CNN training
     python bench/cpu_ratio.py --threads 2            # wall clock, 2 threads (a quiet machine)
 
 Variants (built from the same seeds): Cadenza compiled (``cadenza.compile`` of the whole step),
@@ -58,10 +59,12 @@ def builders(which: str):
             return step, [(lib.from_numpy(x), lib.from_numpy(y))]
     else:
         import w3_mlp_train
+        import w4_cnn_train
         from common import train_step
+        mod = w4_cnn_train if which == "w4" else w3_mlp_train
 
         def make(lib, comp):
-            model, opt, xs, ys = w3_mlp_train.build(lib)
+            model, opt, xs, ys = mod.build(lib)
             if comp == "model":
                 model = torch.compile(model)
             return train_step(lib, model, opt), list(zip(xs, ys))
@@ -79,7 +82,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="w1,w3")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=0, help="steps per round (0: W1 2, W3 10)")
+    ap.add_argument("--steps", type=int, default=0, help="steps per round (0: W1 2, W3 10, W4 3)")
     ap.add_argument("--threads", default="1")
     ap.add_argument("--torch-compile", action="store_true")
     ap.add_argument("--no-eager", action="store_true", help="skip Cadenza eager")
@@ -97,7 +100,7 @@ def main():
             labels.insert(1, "cadenza eager")
         if args.torch_compile:
             labels.append("torch.compile")
-        steps = args.steps or (2 if which == "w1" else 10)
+        steps = args.steps or {"w1": 2, "w4": 3}.get(which, 10)
         b = builders(which)
         runs = {}
         for lab in labels:

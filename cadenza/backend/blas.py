@@ -38,7 +38,9 @@ and compiled float32 products on MKL make the same calls.
 ``CADENZA_GEMM=0``, or when no known BLAS is found: the executor then keeps NumPy's
 ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores this process
 may use; 1 runs products on the calling thread). One float32 product on OpenBLAS uses
-OpenBLAS's own threads; ``CADENZA_GEMM_SPLIT=1`` splits it in blocks over the pool instead
+OpenBLAS's own threads, except from ``SMALL_FLOPS`` up to ``POOL_BELOW_FLOPS`` (W4's linear
+head), where blocks fixed by the shape run over the pool, eager products too (``pays``): the
+same bytes on any thread count; ``CADENZA_GEMM_SPLIT=1`` splits every one over the pool instead
 (``SPLIT_PRODUCTS``: far faster on a loaded machine, slower on a quiet one): blocks of rows, or
 of columns when the product is wider than tall (``split``; ``CADENZA_GEMM_SPLIT_DIM=rows``
 keeps rows): a row block packs all of B again, a column block all of A, and a weight gradient
@@ -69,6 +71,14 @@ SMALL_FLOPS = 1 << 24      # float32 products below this run on the calling thre
 # 0.80x and W3 0.72x of OpenBLAS's threads (bench/threads.py), as a quiet run measured before
 # (0.63x). A library without threads of its own (MKL's sequential layer) always splits.
 SPLIT_PRODUCTS = os.environ.get("CADENZA_GEMM_SPLIT", "0") == "1"
+# ... except one float32 product from SMALL_FLOPS up to (not including) this many FLOPs: split
+# over the pool in every mode. Each of OpenBLAS's threads then has a fraction of a millisecond
+# of work, and its threads' wake-up and wait cost as much as the product; on a loaded 2-core
+# EPYC W4's linear head (3 products of 51 MFLOP a step, (64x3136)(3136x128) and its two
+# gradients) took 120 ms of CPU time a step on OpenBLAS's 2 threads, against 4.2 ms
+# single-threaded. W3's smallest threaded product ((128x512)(512x512), exactly 2^26) and W1's
+# keep OpenBLAS's threads (see above).
+POOL_BELOW_FLOPS = 1 << 26
 # eager float32 products below this many multiply-adds stay on np.matmul (the helper's
 # Python costs a few microseconds a call)
 EAGER_MIN_MACS = 1 << 15
@@ -101,7 +111,8 @@ void cz_blas_init(void *s, void *d, void *ls, void *ld) {
    A + oa[b] (elements), transposed when ta == 112 (lda its leading dimension); same for B.
    parts: blocks per matrix, of rows (parts > 0) or of columns (parts < 0; a block then packs
    its share of B and all of A, where a row block packs all of B: the smaller operand is the
-   one packed again); the nb * |parts| tasks are shared over `threads` threads of the pool.
+   one packed again); the nb * |parts| tasks are shared over `threads` threads of the pool
+   (threads 1, or no pool: in order on this thread).
    BLAS itself runs single-threaded: its own threads spin-wait, and on a loaded machine one
    BLAS call per small matrix then costs 10-100x.
    threads < 0: one matrix after another with BLAS's own threads, exactly as NumPy calls it.
@@ -147,7 +158,7 @@ void NAME(I nb, I m, I n, I k, const T *A, const I *oa, int ta, I lda, const T *
     } \
     int prev = LOCAL ? LOCAL(1) : 0; \
     if (cz_pool && threads > 1) cz_pool(NAME##_pool_task, &j, nb * j.parts, threads); \
-    else for (I t = 0; t < nb; t++) { j.parts = 1; NAME##_task(&j, t); } \
+    else for (I t = 0; t < nb * j.parts; t++) NAME##_task(&j, t); \
     if (LOCAL) LOCAL(prev); \
 }
 CZ_GEMM(cz_gemm_f32, float, cz_sgemm, cz_local_s)
@@ -414,15 +425,19 @@ class Gemm:
             return None
         nb, m, n, k, (ta, lda), (tb, ldb), (_, poa), (_, pob), parts = got
         out = np.empty(self.out_shape, self.dtype)
-        split = self.split
-        if split is None:
-            split = SPLIT_PRODUCTS or not self.own
-        if not self.exact and 2 * nb * m * n * k < SMALL_FLOPS:
+        pool = self.split
+        flops = 2 * nb * m * n * k
+        # one float32 product of SMALL_FLOPS..POOL_BELOW_FLOPS: blocks over the pool
+        band = pool is None and not self.exact and nb == 1 and \
+            SMALL_FLOPS <= flops < POOL_BELOW_FLOPS and _state.get("threads_local", False)
+        if pool is None:
+            pool = SPLIT_PRODUCTS or not self.own or band
+        if not self.exact and flops < SMALL_FLOPS:
             # a small float32 product (a decoding prompt's 16 rows): on this thread, BLAS
             # single-threaded; OpenBLAS's own threads cost more than it (measured 30 ms a call
             # for (16x256)(256x1024) on a loaded 2-core EPYC, the caller spinning meanwhile)
             threads = 1
-        elif self.exact or (nb == 1 and not split):
+        elif self.exact or (nb == 1 and not pool):
             # float64: NumPy's calls exactly. One float32 product on OpenBLAS with
             # CADENZA_GEMM_SPLIT=0: OpenBLAS's own threads (a previous session measured compiled
             # W1 at 0.63x PyTorch with row blocks on a quiet 2-core EPYC against 0.94x this
@@ -430,8 +445,14 @@ class Gemm:
             threads = -1
         else:
             threads = self.threads
-        if threads > 1:   # waking a thread costs more than a small product (decoding steps)
-            threads = max(1, min(threads, 2 * nb * m * n * k // PARALLEL_FLOPS))
+        if band:
+            # blocks by the shape alone (those of 2 threads), so that results do not depend
+            # on the thread count; one thread runs them in order
+            parts = split(m, n, 2)
+        elif threads > 1:   # waking a thread costs more than a small product (decoding steps)
+            threads = max(1, min(threads, flops // PARALLEL_FLOPS))
+        if threads <= 1 and not band:
+            parts = 1
         self.fn(nb, m, n, k, pa, poa, ta, lda, pb, pob, tb, ldb, address(out),
                 None if bias is None else address(bias), parts, threads, not self.exact)
         return out
@@ -463,6 +484,15 @@ def eager_float32() -> bool:
             (blas_choice() == "mkl" and mkl_path() is not None and float32_library() == "mkl")
             or (SPLIT_PRODUCTS and bound(np.float32)))
     return on
+
+
+def pays(a, b) -> bool:
+    """Whether eager's float32 product ``a @ b`` (NumPy arrays) goes to ``product`` when
+    ``eager_float32()`` is off: a single product of SMALL_FLOPS to POOL_BELOW_FLOPS FLOPs,
+    split over the pool as compiled graphs split it (np.matmul would wake OpenBLAS's threads)."""
+    if a.ndim != 2 or b.ndim != 2 or not bound(np.float32):
+        return False
+    return SMALL_FLOPS <= 2 * a.shape[0] * a.shape[1] * b.shape[-1] < POOL_BELOW_FLOPS
 
 
 def product(a, b, bias=None):

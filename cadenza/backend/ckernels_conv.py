@@ -103,6 +103,8 @@ CZ_CONV_GEMM(f64, double, cz_dgemm)
 /* convolution geometry (the arguments every layout kernel takes) */
 typedef struct { I N, C, H, W, O, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow; } cz_geom;
 
+/* relu of v (NaN stays, -0 gives +0): cz_relu's element rule */
+#define CZ_RELU(v) (((v) > 0) | ((v) != (v)) ? (v) : 0)
 #define CZ_CONV_SAMPLE(S, T, GEMM)                                                            \
 /* cols[(c*kh+i)*kw+j][l] (row stride ld) = x[c, y*sh-ph+i*dh, q*sw-pw+j*dw] for l = y*ow+q   \
    of one image x (C, H, W), 0 where the window reads padding: the rows and columns inside x  \
@@ -120,6 +122,17 @@ static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_ge
         while (y1 > y0 && (y1 - 1) * sh + top >= H) y1--;                                     \
         if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                      \
         if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                    \
+        if (sw == 1 && sh == 1 && ow == W && y1 > y0 && hi > lo) {                            \
+            /* rows as long as the plane's: the rows' copies are one span of the plane (the   \
+               columns between them, read from the neighbouring rows, then zeroed) */         \
+            memcpy(dst + y0 * ow + lo, x + (c * H + y0 + top) * W + off + lo,                 \
+                   sizeof(T) * ((y1 - y0 - 1) * ow + hi - lo));                               \
+            for (I y = y0; y < y1; y++) {                                                     \
+                for (I q = 0; q < lo; q++) dst[y * ow + q] = 0;                               \
+                for (I q = hi; q < ow; q++) dst[y * ow + q] = 0;                              \
+            }                                                                                 \
+            continue;                                                                         \
+        }                                                                                     \
         for (I y = y0; y < y1; y++) {                                                         \
             T *d = dst + y * ow;                                                              \
             const T *row = x + (c * H + y * sh + top) * W + off;                              \
@@ -170,7 +183,8 @@ static void col2im1_##S(const T *restrict cols, I ld, T *restrict out, T *restri
             for (I q = 0; q < W; q++) o_[r * W + q] = plane[(r + ph) * wp + q + pw];          \
     }                                                                                         \
 }                                                                                             \
-typedef struct { cz_geom g; const T *x, *w, *b; T *out, *part; I kc; int exact; } conv_job_##S; \
+typedef struct { cz_geom g; const T *x, *w, *b; T *out, *part; I kc; int exact; int relu; } \
+    conv_job_##S;                                                                             \
 /* the batch's (C*kh*kw, N*L) columns, one image per task (row stride N*L) */                  \
 static void im2col_task_##S(void *ctx, int64_t n) {                                          \
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
@@ -199,7 +213,8 @@ static const T *cols1_##S(const T *x, T *buf, const cz_geom *g) {               
     im2col1_##S(x, buf, g->oh * g->ow, g);                                                    \
     return buf;                                                                               \
 }                                                                                             \
-/* out[n] (O, L) = w (O, C*kh*kw) cols(x[n]) (+ bias per row), one image per task */           \
+/* out[n] (O, L) = w (O, C*kh*kw) cols(x[n]) (+ bias per row), one image per task; with relu \
+   set, then max(v, 0) as the relu kernel computes it, while the image's output is in cache */ \
 static void fwd_task_##S(void *ctx, int64_t n) {                                              \
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
     I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
@@ -208,10 +223,13 @@ static void fwd_task_##S(void *ctx, int64_t n) {                                
     const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                         \
     T *o = j->out + n * O * L;                                                                \
     GEMM(101, 111, 111, O, L, K, (T)1, j->w, K, cols, L, (T)0, o, L);                         \
-    if (j->b) for (I r = 0; r < O; r++) {                                                     \
+    if (j->b && j->relu) for (I r = 0; r < O; r++) {                                          \
+        T b = j->b[r];                                                                        \
+        for (I l = 0; l < L; l++) { T v = o[r * L + l] + b; o[r * L + l] = CZ_RELU(v); }      \
+    } else if (j->b) for (I r = 0; r < O; r++) {                                              \
         T b = j->b[r];                                                                        \
         for (I l = 0; l < L; l++) o[r * L + l] += b;                                          \
-    }                                                                                         \
+    } else if (j->relu) for (I e = 0; e < O * L; e++) { T v = o[e]; o[e] = CZ_RELU(v); }      \
     free(buf);                                                                                \
 }                                                                                             \
 /* gx[n] = col2im(w^T g[n]): x is the gradient g (N, O, L) here, out gx (N, C, H, W) */       \
@@ -259,9 +277,11 @@ static void conv_run_##S(void (*task)(void *, int64_t), conv_job_##S *j, I n) { 
     cz_for(task, j, n);                                                                       \
     if (cz_local) cz_local(prev);                                                             \
 }                                                                                             \
-/* out (N, O, oh, ow) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (NULL: none) */            \
-void cz_conv_fwd_##S(const T *x, const T *w, const T *b, T *out, const I *geom, int exact) {  \
-    conv_job_##S j = {*(const cz_geom *)geom, x, w, b, out, 0, 1, exact};                     \
+/* out (N, O, oh, ow) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (NULL: none), then relu'd \
+   where relu is set */                                                                       \
+void cz_conv_fwd_##S(const T *x, const T *w, const T *b, T *out, const I *geom, int exact,    \
+                     int relu) {                                                              \
+    conv_job_##S j = {*(const cz_geom *)geom, x, w, b, out, 0, 1, exact, relu};               \
     conv_run_##S(fwd_task_##S, &j, j.g.N);                                                    \
 }                                                                                             \
 /* gx (N, C, H, W) from g (N, O, oh, ow) and w */                                             \
@@ -439,7 +459,7 @@ static void relu_task_##S(void *ctx, int64_t t) {                               
     const cz_ew_job *j = ctx;                                                                 \
     const T *restrict x = j->a; T *restrict o = j->out;                                       \
     I e1 = (t + 1) * CZ_EW < j->n ? (t + 1) * CZ_EW : j->n;                                   \
-    for (I e = t * CZ_EW; e < e1; e++) { T v = x[e]; o[e] = (v > 0) | (v != v) ? v : (T)0; }   \
+    for (I e = t * CZ_EW; e < e1; e++) { T v = x[e]; o[e] = CZ_RELU(v); }                   \
 }                                                                                             \
 void cz_relu_##S(const T *x, T *out, I n) {                                                   \
     cz_ew_job j = {x, 0, out, n, 0, 0};                                                       \
@@ -481,7 +501,7 @@ _state: dict = {}
 _P, _L, _i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L, _L, _i],
                "im2col": [_P, _P, _P], "col2im": [_P, _P, _P],
-               "conv_fwd": [_P, _P, _P, _P, _P, _i], "conv_igrad": [_P, _P, _P, _P, _i],
+               "conv_fwd": [_P, _P, _P, _P, _P, _i, _i], "conv_igrad": [_P, _P, _P, _P, _i],
                "conv_wgrad": [_P, _P, _P, _P, _P, _L, _i], "maxpool2_fwd": [_P, _P] + [_L] * 5,
                "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L],

@@ -10,6 +10,7 @@ import numpy as np
 from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
 from ..backend import ckernels, ckernels_conv
+from .unary import _relu
 
 __all__ = ["fold", "unfold"]
 
@@ -270,7 +271,10 @@ def _image_columns(xp, x, kernel, stride, padding, dilation, oh, ow):
         n, c * kernel[0] * kernel[1], oh * ow)
 
 
-def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                relu=False):
+    """conv2d's forward; with ``relu`` relu(conv2d) (Conv2dRelu): the per-image C kernel applies
+    the ReLU in each image's output pass, the other forms run relu's own forward after."""
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     oh, ow = out_size(h, kh, dilation[0], padding[0], stride[0]), \
@@ -284,13 +288,14 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
             if fn is not None:
                 fn(x.ctypes.data, w.ctypes.data, ckernels.ptr(bias), out.ctypes.data,
                    _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh,
-                             ow).ctypes.data, _exact(out))
+                             ow).ctypes.data, _exact(out), int(relu))
                 return out
         prod = xp.matmul(w.reshape(o, -1),
                          _image_columns(xp, x, (kh, kw), stride, padding, dilation, oh, ow))
         if b is not None:
             prod += b.reshape(o, 1)
-        return prod.reshape(n, o, oh, ow)
+        out = prod.reshape(n, o, oh, ow)
+        return _relu(xp, out) if relu else out
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, oh, ow)
     prod = _product(xp, w.reshape(o, -1), cols)                     # (O, N*L)
     out = xp.empty((n, o, oh, ow), dtype=prod.dtype)
@@ -299,13 +304,13 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
         fn = ckernels.kernel("onl_to_nol", prod, out, *(() if bias is None else (bias,)))
         if fn is not None:
             fn(prod.ctypes.data, ckernels.ptr(bias), out.ctypes.data, o, n, oh * ow)
-            return out
+            return _relu(xp, out) if relu else out
     prod = prod.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
     if b is None:
         out[...] = prod
     else:
         xp.add(prod, b.reshape(1, o, 1, 1), out=out)
-    return out
+    return _relu(xp, out) if relu else out
 
 
 def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0),
@@ -430,6 +435,19 @@ class Conv2dWeightGrad(Op):
         dx = apply(Conv2dInputGrad, g, gg, input_size=tuple(x.shape[2:]), **a) \
             if c.next[1] is not None else None
         return dg, dx
+
+
+@register
+class Conv2dRelu(Op):
+    """relu(conv2d(x, w) + b) as one node: made by graph/passes/fuse_conv_relu.py in compiled
+    graphs for a conv2d read only by a relu (the CNN layer's activation applied while each
+    image's output is in cache, no second pass over the whole output). Never traced from user
+    code: the graph it lives in already holds the gradient's nodes, so it has no backward."""
+    name, kind, onnx, differentiable = "conv2d_relu", "library", None, False
+
+    @staticmethod
+    def forward(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+        return _conv2d_fwd(xp, x, w, b, stride, padding, dilation, relu=True)
 
 
 def _conv2d_bias_grad(xp, g):

@@ -42,7 +42,8 @@ class Matmul(Op):
 
     @staticmethod
     def forward(xp, a, b):
-        if a.dtype == np.float32 and type(a) is np.ndarray and _blas.eager_float32():
+        if a.dtype == np.float32 and type(a) is np.ndarray and type(b) is np.ndarray and (
+                _blas.eager_float32() or _blas.pays(a, b)):
             out = _blas.product(a, b)   # float32 on the backend's helper (MKL, pool), as compiled
             if out is not None:
                 return out
@@ -145,7 +146,8 @@ class Linear(Op):
             out = _gemv.product(x, w.T, b)
             if out is not None:
                 return out
-        if x.dtype == np.float32 and type(x) is np.ndarray and _blas.eager_float32() and (
+        if x.dtype == np.float32 and type(x) is np.ndarray and type(w) is np.ndarray and (
+                _blas.eager_float32() or _blas.pays(x, w.T)) and (
                 b is None or b.dtype == np.float32):
             out = _blas.product(x, w.T, b)
             if out is not None:

@@ -214,6 +214,34 @@ def test_relu_and_its_gradient_same_bytes_on_every_path_and_match_torch(dt, thre
                                   tx.grad.numpy())
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_conv2d_relu_same_bytes_as_relu_of_conv2d(dt, threads, monkeypatch):
+    """ops/conv.py's Conv2dRelu (the node graph/passes/fuse_conv_relu.py makes): the per-image
+    form (the C kernel's ReLU in its bias pass; with and without a bias) and the whole-batch
+    form give relu(conv2d(...)) bit for bit, NaN outputs and zeros included, on every thread
+    count and the NumPy path."""
+    from cadenza.ops.conv import Conv2dRelu, _conv2d_fwd
+    rng = np.random.default_rng(9)
+    cases = []
+    for xs, ws, kw in (CONVS[5], CONVS[6]):          # per image; whole batch
+        x, w, b = (rng.standard_normal(s).astype(dt) for s in (xs, ws, (ws[0],)))
+        x.flat[::41] = np.nan
+        w[0] = 0.0                                  # channel 0: the bias alone
+        b[0] = -0.0
+        kw = {k: (v, v) if isinstance(v, int) else v for k, v in kw.items()}
+        cases += [(x, w, b, kw), (x, w, None, kw)]
+
+    def run():
+        out = []
+        for x, w, b, kw in cases:
+            fused = Conv2dRelu.forward(np, x, w, b, **kw)
+            plain = np.maximum(_conv2d_fwd(np, x, w, b, **kw), 0)
+            assert fused.tobytes() == plain.tobytes()
+            out.append(fused.tobytes())
+        return out
+    _same_on_every_path(run, threads, monkeypatch)
+
+
 def test_relu_double_backward_matches_torch():
     x = torch.randn(4, 1100, dtype=torch.float64, requires_grad=True)
     g = torch.randn(4, 1100, dtype=torch.float64, requires_grad=True)
@@ -226,14 +254,16 @@ def test_relu_double_backward_matches_torch():
     np.testing.assert_array_equal(cgg.numpy(), tgg.numpy())
 
 
-def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
+def test_compiled_cnn_step_float64_bitwise_equal_to_eager(monkeypatch):
     """A W4-shaped step (conv, relu, 2x2 pool twice; per-image convolutions and the pool's C
-    forward), Adam, float64: compiled parameters and losses equal eager's bit for bit."""
+    forward), Adam, float64: compiled parameters and losses equal eager's bit for bit, with
+    the C programs, without them (CADENZA_PROGRAMS=0) and on the NumPy interpreter."""
     rng = np.random.default_rng(7)
     x = cadenza.from_numpy(rng.standard_normal((6, 1, 12, 12)))
     y = cadenza.from_numpy(rng.integers(0, 10, 6))
     res = []
-    for compiled in (False, True):
+    for compiled in (False, "c", "no programs", "numpy"):
+        monkeypatch.setenv("CADENZA_PROGRAMS", "0" if compiled == "no programs" else "1")
         cadenza.manual_seed(0)
         nn = cadenza.nn
         model = nn.Sequential(
@@ -248,10 +278,13 @@ def test_compiled_cnn_step_float64_bitwise_equal_to_eager():
             opt.step()
             opt.zero_grad()
             return loss
-        fn = cadenza.compile(step) if compiled else step
+        backend = "numpy" if compiled == "numpy" else "c"
+        fn = cadenza.compile(step, backend=backend) if compiled else step
         losses = [float(fn(x, y)) for _ in range(3)]
+        if compiled:      # both layers' ReLU in the convolution (graph/passes/fuse_conv_relu)
+            assert [n.op_name for n in fn.graph.nodes].count("conv2d_relu") == 2
         res.append((losses, [p.detach().numpy().tobytes() for p in model.parameters()]))
-    assert res[0] == res[1]
+    assert all(r == res[0] for r in res[1:])
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])

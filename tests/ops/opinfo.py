@@ -1006,6 +1006,9 @@ EXCLUDED_PRIMITIVES = {
     **{n: _COMPLEX for n in ("real", "imag", "conj", "view_as_real", "view_as_complex",
                              "complex", "fft_c2c", "fft_r2c", "fft_c2r")},
     "to_device": "moves between CPU and CUDA; needs a second device (CPU->CPU is identity)",
+    "conv2d_relu": "compiled graphs' node for conv2d -> relu (graph/passes/fuse_conv_relu.py), "
+                   "never traced, no backward; tests/codegen/test_ckernels_conv.py checks it "
+                   "against relu(conv2d) bit for bit",
     "linalg_eig": "complex outputs; tests/complex/test_linalg_eig.py compares values and "
                   "gradients with torch",
 }
