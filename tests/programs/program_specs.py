@@ -146,6 +146,7 @@ CASES = [
     Case("resume_exact.py", "final_loss", "loss", 0.15),
     Case("kv_cache_generate.py", "final_loss", "loss", 0.3, 0.05),
     Case("gp_regression.py", "final_loss", "close", 1e-6),
+    Case("adaptive_softmax_lm.py", "final_loss", "loss", 0.05),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a
