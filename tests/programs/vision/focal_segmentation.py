@@ -1,7 +1,7 @@
 """Small-object segmentation with torchvision.ops: an FPN-lite encoder/decoder (strided convs
 down, F.interpolate(mode="bilinear", align_corners=False) + lateral 1x1 convs up, a nearest
 upsample of the coarse map), trained with torchvision.ops.sigmoid_focal_loss + soft Dice on
-rare foreground pixels; predicted blobs are turned into boxes with ops.masks_to_boxes and
+rare foreground pixels, with ops.DropBlock2d regularising the encoder; predicted blobs are turned into boxes with ops.masks_to_boxes and
 matched to the ground truth with ops.box_iou / generalized_box_iou_loss, and per-class
 torchvision.ops.batched_nms over scored components. Metrics: foreground IoU and the mean
 best box IoU."""
@@ -43,6 +43,7 @@ class FPNSeg(nn.Module):
         super().__init__()
         self.c1 = conv_bn(3, c)              # 32
         self.c2 = conv_bn(c, 2 * c, 2)       # 16
+        self.drop = ops.DropBlock2d(p=0.1, block_size=3)
         self.c3 = conv_bn(2 * c, 4 * c, 2)   # 8
         self.lat2 = nn.Conv2d(2 * c, c, 1)
         self.lat3 = nn.Conv2d(4 * c, c, 1)
@@ -52,7 +53,7 @@ class FPNSeg(nn.Module):
 
     def forward(self, x):
         f1 = self.c1(x)
-        f2 = self.c2(f1)
+        f2 = self.drop(self.c2(f1))
         f3 = self.c3(f2)
         p3 = self.lat3(f3)
         p2 = self.lat2(f2) + F.interpolate(p3, size=f2.shape[-2:], mode="bilinear",
