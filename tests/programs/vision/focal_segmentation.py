@@ -3,8 +3,8 @@ down, F.interpolate(mode="bilinear", align_corners=False) + lateral 1x1 convs up
 upsample of the coarse map), trained with torchvision.ops.sigmoid_focal_loss + soft Dice on
 rare foreground pixels, with ops.DropBlock2d regularising the encoder; predicted blobs are
 turned into boxes with ops.masks_to_boxes and matched to the ground truth with ops.box_iou /
-generalized_box_iou_loss, and per-class torchvision.ops.batched_nms over scored components. Metrics: foreground IoU and the mean
-best box IoU."""
+generalized_box_iou_loss, and per-class torchvision.ops.batched_nms over scored components.
+Metrics: foreground IoU and the mean best box IoU."""
 import argparse
 import json
 
