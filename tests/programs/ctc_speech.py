@@ -2,7 +2,8 @@
 utterance is a variable-length run of per-character frame templates plus noise. Conv1d front
 end with stride, bidirectional GRU, Linear to characters + blank, F.log_softmax transposed to
 (T, N, C) for nn.CTCLoss with per-utterance input/target lengths, greedy CTC decoding
-(collapse repeats, drop blanks) and character error rate by edit distance."""
+(collapse repeats, drop blanks) after folding the BatchNorm into the conv with
+nn.utils.fuse_conv_bn_eval, and character error rate by edit distance."""
 import argparse
 
 import numpy as np
@@ -116,7 +117,12 @@ def main():
     model.eval()
     x, in_lens, targets, tgt_lens = collate([test_ds[i] for i in range(len(test_ds))])
     with torch.no_grad():
+        reference, _ = model(x, in_lens)
+        # inference export: fold the front end's BatchNorm1d into its Conv1d
+        model.conv[0] = nn.utils.fuse_conv_bn_eval(model.conv[0], model.conv[1])
+        model.conv[1] = nn.Identity()
         logits, out_lens = model(x, in_lens)
+    assert torch.allclose(logits, reference, atol=1e-4), (logits - reference).abs().max()
     hyps = greedy_decode(logits, out_lens)
     refs = torch.split(targets, tgt_lens.tolist())
     errors = sum(edit_distance(h, r.tolist()) for h, r in zip(hyps, refs))
