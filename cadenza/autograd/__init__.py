@@ -21,11 +21,12 @@ _LAZY_NAMES = {
     "Function": "function", "FunctionCtx": "function", "once_differentiable": "function",
     "gradcheck": "gradcheck", "gradgradcheck": "gradcheck", "GradcheckError": "gradcheck",
 }
-_SUBMODULES = {"engine", "anomaly", "function", "gradcheck", "functional", "profiler", "graph"}
+_SUBMODULES = {"engine", "anomaly", "function", "gradcheck", "functional", "profiler", "graph",
+               "forward_ad"}
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "Variable", *_LAZY_NAMES, "functional", "profiler",
-           "graph"]
+           "graph", "forward_ad"]
 
 
 def Variable(data, requires_grad=False, volatile=False):

@@ -1,13 +1,17 @@
 """torchvision.ops' building blocks for models: MLP, Conv2dNormActivation (and its 3-d
-form), SqueezeExcitation, StochasticDepth, FrozenBatchNorm2d, Permute; same structure and
-state-dict keys as torchvision's."""
+form), SqueezeExcitation, StochasticDepth, DropBlock2d/3d, FrozenBatchNorm2d, Permute; same
+structure and state-dict keys as torchvision's."""
 from __future__ import annotations
+
+import math
 
 import cadenza as torch
 from cadenza import nn
+from cadenza.nn import functional as F
 
 __all__ = ["MLP", "Conv2dNormActivation", "Conv3dNormActivation", "SqueezeExcitation",
-           "StochasticDepth", "stochastic_depth", "FrozenBatchNorm2d", "Permute"]
+           "StochasticDepth", "stochastic_depth", "DropBlock2d", "DropBlock3d", "drop_block2d",
+           "drop_block3d", "FrozenBatchNorm2d", "Permute"]
 
 
 def _act_kwargs(inplace):
@@ -119,6 +123,65 @@ class StochasticDepth(nn.Module):
 
     def __repr__(self):
         return f"{type(self).__name__}(p={self.p}, mode={self.mode})"
+
+
+def _drop_block(input, p, block_size, inplace, eps, training, dims):
+    """DropBlock (Ghiasi et al. 2018) over the last ``dims`` dims of ``input``: block centres
+    are drawn with the rate that drops a fraction ``p`` of the elements, every element within
+    ``block_size // 2`` of a centre is zeroed, and the kept ones are scaled by
+    numel / (eps + number kept)."""
+    if input.dim() != dims + 2:
+        raise ValueError(f"input should be {dims + 2} dimensional. Got {input.dim()} "
+                         "dimensions.")
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}.")
+    if not training or p == 0.0:
+        return input
+    spatial = tuple(input.shape[2:])
+    block_size = min(block_size, *spatial)
+    if block_size % 2 == 0:
+        raise ValueError(f"block size should be odd. Got {block_size} which is even.")
+    valid = [s - block_size + 1 for s in spatial]   # centres whose whole block fits
+    rate = p * math.prod(spatial) / (block_size ** dims * math.prod(valid))
+    centres = torch.empty(tuple(input.shape[:2]) + tuple(valid), dtype=input.dtype,
+                          device=input.device).bernoulli_(min(rate, 1.0))
+    half = block_size // 2
+    centres = F.pad(centres, [half] * (2 * dims))
+    pool = F.max_pool2d if dims == 2 else F.max_pool3d
+    keep = 1.0 - pool(centres, kernel_size=block_size, stride=1, padding=half)
+    keep = keep * (keep.numel() / (eps + keep.sum()))
+    if inplace:
+        return input.mul_(keep)
+    return input * keep
+
+
+def drop_block2d(input, p, block_size, inplace=False, eps=1e-06, training=True):
+    """DropBlock on (N, C, H, W): zeroes square blocks of side ``block_size`` (odd)."""
+    return _drop_block(input, p, block_size, inplace, eps, training, 2)
+
+
+def drop_block3d(input, p, block_size, inplace=False, eps=1e-06, training=True):
+    """DropBlock on (N, C, D, H, W): zeroes cubes of side ``block_size`` (odd)."""
+    return _drop_block(input, p, block_size, inplace, eps, training, 3)
+
+
+class DropBlock2d(nn.Module):
+    _fn = staticmethod(drop_block2d)
+
+    def __init__(self, p, block_size, inplace=False, eps=1e-06):
+        super().__init__()
+        self.p, self.block_size, self.inplace, self.eps = p, block_size, inplace, eps
+
+    def forward(self, input):
+        return self._fn(input, self.p, self.block_size, self.inplace, self.eps, self.training)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(p={self.p}, block_size={self.block_size}, "
+                f"inplace={self.inplace})")
+
+
+class DropBlock3d(DropBlock2d):
+    _fn = staticmethod(drop_block3d)
 
 
 class FrozenBatchNorm2d(nn.Module):

@@ -1,5 +1,5 @@
 """``nn.utils``: gradient clipping, parameter/vector conversion, sequence padding, weight and
-spectral normalisation, parametrizations, functional calls."""
+spectral normalisation, parametrizations, functional calls, conv/linear + batch-norm fusion."""
 from .clip_grad import clip_grad_norm_, clip_grad_norm, clip_grad_value_
 from .clip_grad import get_total_norm, clip_grads_with_norm_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
@@ -14,12 +14,16 @@ from .spectral_norm import spectral_norm, remove_spectral_norm
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "rnn",
            "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
-           "parametrize", "parametrizations", "stateless", "prune", "skip_init"]
+           "parametrize", "parametrizations", "stateless", "prune", "skip_init", "fusion",
+           "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
+           "fuse_linear_bn_weights"]
 
 # the parametrizations build on nn.modules, which itself imports nn.utils.rnn: these
 # submodules load on first use (``nn.utils.parametrizations.weight_norm``)
 _LAZY = {"parametrize": None, "parametrizations": None, "stateless": None, "prune": None,
-         "skip_init": "init"}
+         "skip_init": "init", "fusion": None, "fuse_conv_bn_eval": "fusion",
+         "fuse_conv_bn_weights": "fusion", "fuse_linear_bn_eval": "fusion",
+         "fuse_linear_bn_weights": "fusion"}
 
 
 def __getattr__(name):
