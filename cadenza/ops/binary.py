@@ -393,7 +393,8 @@ def _binary_fn(op):
 def add(input, other, alpha=1):
     """input + alpha * other."""
     if alpha != 1:
-        if is_low(input) and (is_low(other) or type(other) is float or type(other) is int):
+        if is_low(input) and (isinstance(other, Tensor) and other.dtype is input.dtype or
+                              type(other) is float or type(other) is int):
             return _half_with_alpha(Add, input, other, alpha)
         other = _alpha_scaled("add", input, other, alpha)
     return apply(Add, input, other)
@@ -431,7 +432,8 @@ def sub(input, other, alpha=1):
                          "supported. If you are trying to invert a mask, use the `~` or "
                          "`logical_not()` operator instead.")
     if alpha != 1:
-        if is_low(input) and (is_low(other) or type(other) is float or type(other) is int):
+        if is_low(input) and (isinstance(other, Tensor) and other.dtype is input.dtype or
+                              type(other) is float or type(other) is int):
             return _half_with_alpha(Sub, input, other, alpha)
         other = _alpha_scaled("sub", input, other, alpha)
     return apply(Sub, input, other)

@@ -132,6 +132,8 @@ class Det(Op):
     @staticmethod
     def backward(c, g):
         (a,) = c.saved
+        if a.shape[-1] == 1:   # det of a 1x1 matrix is its entry: gradient 1, also at 0 (torch)
+            return (g.unsqueeze(-1).unsqueeze(-1) * _eye_like(a),)
         d = c.out.unsqueeze(-1).unsqueeze(-1)
         safe = where(d == 0, _eye_like(a), a)
         return (g.unsqueeze(-1).unsqueeze(-1) * d * apply(Inv, safe).mT,)

@@ -128,7 +128,7 @@ def repeat_interleave(input, repeats, dim=None):
     if isinstance(repeats, Tensor):
         _data_dependent(repeats, "repeat_interleave with tensor repeats")
     idx = np.repeat(np.arange(input.shape[d]), np.asarray(repeats.tolist() if isinstance(
-        repeats, Tensor) else repeats))
+        repeats, Tensor) else repeats, dtype=np.int64))   # (an empty list is no float64)
     return index_select(input, d, tensor(idx))
 
 
