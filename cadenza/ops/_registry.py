@@ -647,8 +647,8 @@ def number_dunder(op, general):
     version = plan[9] is None or bool(plan[9]((True, None))[0])
 
     def dunder(a, s):
-        t = type(s)
-        if (t is not float and t is not int) or not _state.plain:
+        ts = type(s)
+        if (ts is not float and ts is not int) or not _state.plain:
             return general(a, s)
         x = a._data
         if type(x) is not _ndarray or a._base is not None:
@@ -689,10 +689,12 @@ def number_dunder(op, general):
                 meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
             node = Node(op, _NO_ATTRS, nxt, meta)
             if saves_in:
-                node.saved = (a, s)
                 if version:
+                    node.saved = (a, s)
                     v = a._vc[0]
                     node.versions = _V0 if v == 0 else (v, None)
+                else:   # backward reads the number only (needs_saved): the tensor is not kept
+                    node.saved = _saved_number(s, ts)
             if saves_out:
                 node.out_data = out
                 node.out_version = (t._vc, 0)
@@ -725,6 +727,21 @@ _META_NUMBER: dict = {}
 _NO_ATTRS: dict = {}
 # their versions when the tensor operand is at version 0 (most are: fresh op outputs): shared
 _V0 = (0, None)
+# number -> (None, number): the saved values of number_dunder's nodes whose backward reads the
+# number alone (``x * 2.0`` needs 2.0, not x): one shared tuple of untracked objects per number,
+# so that a node keeps neither its input tensor alive nor a new container the garbage collector
+# walks (W5 spent ~25% of its time in full collections over the graph's containers)
+_SAVED_NUMBER: dict = {}
+
+
+def _saved_number(s, t):
+    """The shared ``(None, s)`` of number ``s`` (t: its type; 2 and 2.0 are one key)."""
+    sv = _SAVED_NUMBER.get(s)
+    if sv is None or type(sv[1]) is not t:
+        if len(_SAVED_NUMBER) >= 256:   # a loop over ever-new numbers: keep the cache small
+            _SAVED_NUMBER.clear()
+        sv = _SAVED_NUMBER[s] = (None, s)
+    return sv
 
 
 def _meta_of(d):
