@@ -687,17 +687,28 @@ def number_dunder(op, general):
             meta = _META_NUMBER.get(x.shape)
             if meta is None or meta[0][1] is not dt:
                 meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
-            node = Node(op, _NO_ATTRS, nxt, meta)
+            node = _new(Node)   # Node(op, _NO_ATTRS, nxt, meta), written out: one call less
+            node.op = op
+            node.attrs = _NO_ATTRS
+            node.next = nxt
+            node.meta = meta
             if saves_in:
                 if version:
                     node.saved = (a, s)
                     v = a._vc[0]
                     node.versions = _V0 if v == 0 else (v, None)
                 else:   # backward reads the number only (needs_saved): the tensor is not kept
-                    node.saved = _saved_number(s, ts)
+                    sv = _SAVED_NUMBER.get(s)
+                    node.saved = sv if sv is not None and type(sv[1]) is ts else \
+                        _saved_number(s, ts)
+                    node.versions = ()
+            else:
+                node.saved = node.versions = ()
             if saves_out:
                 node.out_data = out
                 node.out_version = (t._vc, 0)
+            else:
+                node.out_data = node.out_version = None
             t.grad_fn = node
             t._requires_grad = True
         return t
@@ -735,12 +746,11 @@ _SAVED_NUMBER: dict = {}
 
 
 def _saved_number(s, t):
-    """The shared ``(None, s)`` of number ``s`` (t: its type; 2 and 2.0 are one key)."""
-    sv = _SAVED_NUMBER.get(s)
-    if sv is None or type(sv[1]) is not t:
-        if len(_SAVED_NUMBER) >= 256:   # a loop over ever-new numbers: keep the cache small
-            _SAVED_NUMBER.clear()
-        sv = _SAVED_NUMBER[s] = (None, s)
+    """The shared ``(None, s)`` of number ``s`` (t: its type; 2 and 2.0 are one key), made
+    (number_dunder looks it up inline first)."""
+    if len(_SAVED_NUMBER) >= 256:   # a loop over ever-new numbers: keep the cache small
+        _SAVED_NUMBER.clear()
+    sv = _SAVED_NUMBER[s] = (None, s)
     return sv
 
 
@@ -773,7 +783,9 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
         else:
             nxt.append(None)
             meta.append(None)
-    node = Node(op, attrs, nxt, meta)
+    # tuples, not the lists: the metas' tuple holds untracked objects only, so the garbage
+    # collector stops walking it after its first look (a list it walks as long as it lives)
+    node = Node(op, attrs, tuple(nxt), tuple(meta))
     if saves_in:
         node.saved = args
         # the versions of the saved inputs backward reads (all, or those needs_saved names
