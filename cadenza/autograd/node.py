@@ -38,6 +38,7 @@ class Node:
     src = None
 
     def __init__(self, op, attrs, next_, meta):
+        # (ops/_registry.py's _record and number_dunder write these stores out: keep in step)
         self.op = op
         self.attrs = attrs
         self.next = next_
