@@ -286,14 +286,10 @@ class TensorBase:
             raise RuntimeError(f"a Tensor with {a.size} elements cannot be converted to Scalar")
         if type(a) is MetaArray:
             raise RuntimeError(META_ITEM)
-        k = a.dtype.kind
-        if k == "f" or k == "V":   # "V": bfloat16 (ml_dtypes), the one such dtype
+        if a.dtype.kind == "V":   # bfloat16 (ml_dtypes), the one such dtype: item() is its scalar
             return float(a.reshape(()))
-        if k == "b":
-            return bool(a.reshape(()))
-        if k == "c":
-            return complex(a.reshape(()))
-        return int(a.reshape(()))
+        # NumPy's (and CuPy's) item(): the Python float, bool, complex or int, one call
+        return a.item()
 
     def tolist(self):
         if _grad_state.tracer is not None:

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from .grad_mode import state
-from .node import AccumulateGrad, GradientEdge, PackedSaved, grad_node
+from .node import FREED, AccumulateGrad, GradientEdge, PackedSaved, grad_node
 from .._tensor_base import TensorBase as Tensor, _make
 from ..dtypes import from_numpy_dtype
 from ..errors import ShapeError
@@ -180,7 +180,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         sole = _getrefcount(g) == _LOCAL_REFS and _sole_array(g._data)
                         _accumulate(node, g, create_graph, _make, sole)
                 continue
-            if node.freed:
+            if node.saved is FREED:
                 raise RuntimeError(_FREED)
             packed = None
             vs = node.versions
@@ -216,10 +216,9 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             if packed is not None and not free:
                 packed.restore(node)   # unpacked again by the next backward
             elif free and (node.saved or node.out_data is not None):
-                node.saved = ()
+                node.saved = FREED
                 node.out_data = None
                 node.out_version = None
-                node.freed = True
             for nxt, gi, meta in zip(node.next, grads_in, node.meta):
                 if nxt is None:
                     continue

@@ -18,11 +18,27 @@ _METADATA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _TENSOR_HOOK, _RETAIN_HOOK, _NODE_HOOK = 0, 1, 2
 
 
+class _Freed(tuple):
+    """The type of ``FREED``."""
+    __slots__ = ()
+
+
+# a node's ``saved`` once backward has freed what it saved (an empty tuple, known by identity)
+FREED = _Freed()
+
+
 class Node:
+    # the fields every node sets are slots; the rarely set ones (hooks, the source line of
+    # anomaly mode) are class-level defaults, written into an instance dict made on first
+    # write: a node is made per op, so each field it need not store saves time on every op
     __slots__ = ("op", "attrs", "next", "meta", "saved", "versions", "out_data", "out_version",
-                 "pre_hooks", "post_hooks", "src", "freed", "__weakref__")
+                 "__dict__", "__weakref__")
+    pre_hooks = None
+    post_hooks = None
+    src = None
 
     def __init__(self, op, attrs, next_, meta):
+        # (ops/_registry.py's _record and number_dunder write these stores out: keep in step)
         self.op = op
         self.attrs = attrs
         self.next = next_
@@ -31,10 +47,11 @@ class Node:
         self.versions = ()
         self.out_data = None
         self.out_version = None
-        self.pre_hooks = None
-        self.post_hooks = None
-        self.src = None
-        self.freed = False
+
+    @property
+    def freed(self) -> bool:
+        """Whether backward freed what this node saved (a second backward raises)."""
+        return self.saved is FREED
 
     # --- what backward rules read -------------------------------------------------------
     @property

@@ -59,6 +59,7 @@ import numpy as np
 from .._config import blas_choice
 from .ckernels import build_library, pool_stats
 from .cpool import POOL_HEADER
+from .cpu import address
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 PARALLEL_FLOPS = 1 << 22   # a product shares threads only with at least this much work each
@@ -322,23 +323,6 @@ def _operand(a, itemsize):
     return None
 
 
-_addressof, _from_buffer = ctypes.addressof, ctypes.c_char.from_buffer
-
-
-def address(a) -> int:
-    """The address of ``a``'s first element. ``a.ctypes.data`` builds a ctypes helper object
-    (measured 5 us a call on a loaded 2-core VM, 8 calls per product: a W3 step's 8 products
-    spent longer on addresses than its relu kernels ran); a C-contiguous writeable array (every
-    product's output, the weights; the transpose of an F-ordered one has the same address)
-    exports its buffer in about a quarter of that."""
-    if a.ndim == 2 and a.strides[0] < a.strides[1]:    # F-ordered (a weight's .T): its .T is C
-        a = a.T
-    try:
-        return _addressof(_from_buffer(a))
-    except (TypeError, ValueError, BufferError):      # read-only or not C-contiguous
-        return a.ctypes.data
-
-
 def _offsets(a, batch: tuple, itemsize) -> np.ndarray:
     """Element offsets of the matrices of ``a`` broadcast over ``batch``."""
     lead = a.ndim - 2
@@ -405,7 +389,7 @@ class Gemm:
                     parts = split(m, n, self.threads)
                 oa, ob = _offsets(a, batch, sz), _offsets(b, batch, sz)
                 # the offset arrays live in the memo with their addresses
-                got = (nb, m, n, k, la, lb, (oa, oa.ctypes.data), (ob, ob.ctypes.data), parts)
+                got = (nb, m, n, k, la, lb, (oa, address(oa)), (ob, address(ob)), parts)
             if len(self.memo) < 16:
                 self.memo[key] = got
         return got

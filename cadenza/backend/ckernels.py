@@ -21,6 +21,7 @@ import ctypes
 import numpy as np
 
 from .cpool import POOL_HEADER
+from .cpu import address
 
 enabled = True
 _state: dict = {}
@@ -524,7 +525,7 @@ def kernel(name: str, *arrays):
 
 
 def ptr(a) -> int | None:
-    return None if a is None else a.ctypes.data
+    return None if a is None else address(a)
 
 
 # ------------------------------------------------------------------------------- attention

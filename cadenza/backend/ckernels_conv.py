@@ -26,6 +26,7 @@ import numpy as np
 from . import ckernels
 from .blas import GEMM_TYPEDEFS, pointers as _blas_pointers
 from .cpool import POOL_HEADER
+from .cpu import address
 
 BIAS_LANES = 32   # the bias gradient's accumulator lanes (ops/conv.py's NumPy form reads it)
 
@@ -607,7 +608,7 @@ def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if lb is None:
             b = np.ascontiguousarray(b)
             lb = _operand(b)
-        fn(m, n, k, a.ctypes.data, la[0], la[1], b.ctypes.data, lb[0], lb[1], out.ctypes.data,
+        fn(m, n, k, address(a), la[0], la[1], address(b), lb[0], lb[1], address(out),
            ckernels.ptr(part), mb, nb, kc, int(a.dtype == np.float64))
         return out
     rows, cols, inner = cuts(m, mb, 8), cuts(n, nb, 16), cuts(k, kc, 16)

@@ -28,6 +28,7 @@ import numpy as np
 from . import ckernels
 from .ckernels import build_library
 from .cpool import POOL_HEADER
+from .cpu import address
 
 enabled = True
 _state: dict = {}
@@ -527,4 +528,4 @@ def contiguous(a):
 
 
 def ptr(a) -> int | None:
-    return None if a is None else a.ctypes.data
+    return None if a is None else address(a)

@@ -167,7 +167,7 @@ class _Stop:
 
 
 _FIELDS = ("op", "next", "meta", "saved", "versions", "out_data", "out_version", "pre_hooks",
-           "post_hooks", "freed")
+           "post_hooks")   # (a freed node's saved is node.FREED: restoring saved restores it)
 
 
 @contextlib.contextmanager
@@ -179,7 +179,6 @@ def _cut_at(nodes):
             if type(n) is not AccumulateGrad:
                 n.op, n.next, n.meta, n.saved, n.versions = _Stop, (), (), (), ()
                 n.out_data = n.out_version = n.post_hooks = None
-                n.freed = False
         yield
     finally:
         for n, vals in kept:

@@ -676,8 +676,8 @@ def number_dunder(op, general):
     version = plan[9] is None or bool(plan[9]((True, None))[0])
 
     def dunder(a, s):
-        t = type(s)
-        if (t is not float and t is not int) or not _state.plain:
+        ts = type(s)
+        if (ts is not float and ts is not int) or not _state.plain:
             return general(a, s)
         x = a._data
         if type(x) is not _ndarray or a._base is not None:
@@ -716,15 +716,28 @@ def number_dunder(op, general):
             meta = _META_NUMBER.get(x.shape)
             if meta is None or meta[0][1] is not dt:
                 meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
-            node = Node(op, _NO_ATTRS, nxt, meta)
+            node = _new(Node)   # Node(op, _NO_ATTRS, nxt, meta), written out: one call less
+            node.op = op
+            node.attrs = _NO_ATTRS
+            node.next = nxt
+            node.meta = meta
             if saves_in:
-                node.saved = (a, s)
                 if version:
+                    node.saved = (a, s)
                     v = a._vc[0]
                     node.versions = _V0 if v == 0 else (v, None)
+                else:   # backward reads the number only (needs_saved): the tensor is not kept
+                    sv = _SAVED_NUMBER.get(s)
+                    node.saved = sv if sv is not None and type(sv[1]) is ts else \
+                        _saved_number(s, ts)
+                    node.versions = ()
+            else:
+                node.saved = node.versions = ()
             if saves_out:
                 node.out_data = out
                 node.out_version = (t._vc, 0)
+            else:
+                node.out_data = node.out_version = None
             t.grad_fn = node
             t._requires_grad = True
         return t
@@ -754,6 +767,20 @@ _META_NUMBER: dict = {}
 _NO_ATTRS: dict = {}
 # their versions when the tensor operand is at version 0 (most are: fresh op outputs): shared
 _V0 = (0, None)
+# number -> (None, number): the saved values of number_dunder's nodes whose backward reads the
+# number alone (``x * 2.0`` needs 2.0, not x): one shared tuple of untracked objects per number,
+# so that a node keeps neither its input tensor alive nor a new container the garbage collector
+# walks (W5 spent ~25% of its time in full collections over the graph's containers)
+_SAVED_NUMBER: dict = {}
+
+
+def _saved_number(s, t):
+    """The shared ``(None, s)`` of number ``s`` (t: its type; 2 and 2.0 are one key), made
+    (number_dunder looks it up inline first)."""
+    if len(_SAVED_NUMBER) >= 256:   # a loop over ever-new numbers: keep the cache small
+        _SAVED_NUMBER.clear()
+    sv = _SAVED_NUMBER[s] = (None, s)
+    return sv
 
 
 def _meta_of(d):
@@ -785,8 +812,17 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
         else:
             nxt.append(None)
             meta.append(None)
-    node = Node(op, attrs, nxt, meta)
-    if saves_in:
+    # tuples, not the lists: the metas' tuple holds untracked objects only, so the garbage
+    # collector stops walking it after its first look (a list it walks as long as it lives)
+    node = _new(Node)   # Node(op, attrs, edges, metas), written out: one call less per op
+    node.op = op
+    node.attrs = attrs
+    node.next = tuple(nxt)
+    node.meta = tuple(meta)
+    node.versions = ()
+    if not saves_in:
+        node.saved = ()
+    else:
         node.saved = args
         # the versions of the saved inputs backward reads (all, or those needs_saved names
         # given the edges), checked against later in-place writes; () when there are none
@@ -807,6 +843,8 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
         node.out_data = t._data
         vc = t._vc
         node.out_version = (vc, vc[0])
+    else:
+        node.out_data = node.out_version = None
     t.grad_fn = node
     t._requires_grad = True
     if _state._saved_hooks is not None and (saves_in or saves_out):

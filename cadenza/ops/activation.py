@@ -17,6 +17,7 @@ from ..errors import ShapeError, fmt_shape
 from .binary import where
 from .join import cat, stack
 from .unary import _ERF_P, _ERF_Q, _blocked, _erf, _sigmoid_fwd
+from ..backend.cpu import address
 
 __all__ = ["gelu"]
 
@@ -112,7 +113,7 @@ class GeluTanh(Op):
             fn = ckernels_rows.kernel("gelu_tanh", x)
             if fn is not None:   # float32: one C pass, the same operations
                 out = np.empty_like(x)
-                fn(x.ctypes.data, out.ctypes.data, x.size, *_GELU_FWD)
+                fn(address(x), address(out), x.size, *_GELU_FWD)
                 return out
         return _blocked(_gelu_tanh, xp, x).astype(x.dtype, copy=False)
 
@@ -139,7 +140,7 @@ class GeluTanhBackward(Op):
             fn = ckernels_rows.kernel("gelu_tanh_bwd", g, x)
             if fn is not None:
                 out = np.empty_like(x)
-                fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, x.size, *_GELU_BWD)
+                fn(address(g), address(x), address(out), x.size, *_GELU_BWD)
                 return out
         return _blocked(_gelu_tanh_grad, xp, g, x).astype(np.result_type(g, x), copy=False)
 
@@ -196,7 +197,7 @@ class Gelu(Op):
             fn = ckernels_rows.kernel("gelu_erf", x)
             if fn is not None:   # float32: one C pass, the same operations (the same bits)
                 out = np.empty_like(x)
-                fn(x.ctypes.data, out.ctypes.data, x.size, _ERF_COEF.ctypes.data, _INV_SQRT2)
+                fn(address(x), address(out), x.size, address(_ERF_COEF), _INV_SQRT2)
                 return out
         return _blocked(_gelu_exact, xp, x).astype(x.dtype, copy=False)
 
@@ -221,8 +222,8 @@ class GeluBackward(Op):
             fn = ckernels_rows.kernel("gelu_erf_bwd", g, x)
             if fn is not None:   # float32: one C pass, the same operations (libm's expf)
                 out = np.empty_like(x)
-                fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, x.size,
-                   _ERF_COEF.ctypes.data, _INV_SQRT2, _INV_SQRT_2PI)
+                fn(address(g), address(x), address(out), x.size,
+                   address(_ERF_COEF), _INV_SQRT2, _INV_SQRT_2PI)
                 return out
         return _blocked(_gelu_exact_grad, xp, g, x).astype(np.result_type(g, x), copy=False)
 
@@ -499,10 +500,10 @@ def _lstm_layer_fwd_c(kern, xw, h0, c0, w_hh, b_hh, mask, reverse, out):
     wt = w_hh.T
     hw = np.empty((n, g4), dtype=out.dtype)
     b = np.zeros(g4, out.dtype) if b_hh is None else np.ascontiguousarray(b_hh)
-    hwp, bp, xwp, outp = hw.ctypes.data, b.ctypes.data, xw.ctypes.data, out.ctypes.data
+    hwp, bp, xwp, outp = address(hw), address(b), address(xw), address(out)
     xs, os_, hsz = xw.strides[0], out.strides[0], h * out.itemsize
     hp, cp = h0, np.ascontiguousarray(c0)
-    cpp, ldc = cp.ctypes.data, h
+    cpp, ldc = address(cp), h
     for t in _steps(seq, reverse):
         np.matmul(hp, wt, out=hw)
         o = out[t]
@@ -583,12 +584,12 @@ def _lstm_layer_grad_c(kern, gout, w_hh, b_hh, mask, out, reverse, hp, cp, z):
     dc = np.zeros((n, h), dtype=z.dtype)
     gh = np.empty((n, h), dtype=z.dtype)
     dh = np.zeros((n, h), dtype=z.dtype)
-    dhp = dh.ctypes.data
+    dhp = address(dh)
     # the arrays' addresses, and each one's step (bytes per time step)
-    gp, dcp, zp, cpp, outp, dzp, ghp = (a.ctypes.data for a in (gout, dc, z, cp, out, dz, gh))
+    gp, dcp, zp, cpp, outp, dzp, ghp = (address(a) for a in (gout, dc, z, cp, out, dz, gh))
     gs, zs, cs, os_ = gout.strides[0], z.strides[0], cp.strides[0], out.strides[0]
     hsz = out.itemsize * h    # from a row's h to its c
-    lp = None if live is None else live.ctypes.data
+    lp = None if live is None else address(live)
     for t in _steps(seq, not reverse):
         kern(gp + t * gs, dhp, dcp, zp + t * zs, cpp + t * cs, outp + t * os_ + hsz,
              None if lp is None else lp + t * n, dzp + t * zs, ghp, n, h, 2 * h, 2 * h)
@@ -789,9 +790,9 @@ def _gru_layer_fwd(xp, xw, h0, w_hh, b_hh, mask, reverse):
         xw = np.ascontiguousarray(xw)
         hw = np.empty((n, g3), dtype=out.dtype)
         b = np.zeros(g3, out.dtype) if b_hh is None else np.ascontiguousarray(b_hh)
-        hwp, bp, xwp, outp = hw.ctypes.data, b.ctypes.data, xw.ctypes.data, out.ctypes.data
+        hwp, bp, xwp, outp = address(hw), address(b), address(xw), address(out)
         hp = np.ascontiguousarray(h0)
-        hpp, ldh = hp.ctypes.data, h
+        hpp, ldh = address(hp), h
     for t in _steps(seq, reverse):
         o = out[t]
         if kern is not None:
@@ -827,12 +828,12 @@ def _gru_layer_grad(xp, gout, xw, h0, w_hh, b_hh, mask, out, reverse):
         b = np.zeros(g3, dt) if b_hh is None else np.ascontiguousarray(b_hh)
         live = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
         gz = np.empty((n, h), dtype=dt)
-        gp, dhp, hwp, bp, xwp, hpp, dxp, dwp, gzp = (a.ctypes.data for a in (
+        gp, dhp, hwp, bp, xwp, hpp, dxp, dwp, gzp = (address(a) for a in (
             gout, dh, hw, b, xw, hp, dxw, dhw, gz))
         gs, ws, xs, ps = gout.strides[0], hw.strides[0], xw.strides[0], hp.strides[0]
         for t in order:
             kern(gp + t * gs, dhp, hwp + t * ws, bp, xwp + t * xs, hpp + t * ps,
-                 None if live is None else live.ctypes.data + t * n, dxp + t * ws,
+                 None if live is None else address(live) + t * n, dxp + t * ws,
                  dwp + t * ws, gzp, n, h, h)
             np.matmul(dhw[t], w_hh, out=dh)
             dh += gz

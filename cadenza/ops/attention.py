@@ -28,6 +28,7 @@ from ..backend import ckernels
 from .elementwise import where
 from .linalg import matmul
 from .softmax_fused import Softmax, SoftmaxBackward, _causal_neg
+from ..backend.cpu import address
 
 __all__: list = []   # primitives only, used through fused_attention
 
@@ -93,7 +94,7 @@ def _layout(a, batch, rep=1):
         off = off.reshape(-1)
         if rep > 1:
             off = np.repeat(off, rep)
-        got = (off, b.strides[-2] // isz if b.shape[-2] > 1 else 0, off.ctypes.data)
+        got = (off, b.strides[-2] // isz if b.shape[-2] > 1 else 0, address(off))
         if len(_OFFSETS) > 256:
             _OFFSETS.clear()
         _OFFSETS[key] = got
@@ -137,7 +138,7 @@ def _forward(xp, q, k, v, mask=None, *, scale=1.0, causal=False):
     (q, qoff, qs, qo), (k, koff, ks, ko), (v, voff, vs, vo), (m, moff, ms, mo), _ = \
         _kernel_args(q, k, v, mask)
     out = np.empty(q.shape[:-2] + (L, Dv), np.float32)
-    fns[0](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), out.ctypes.data, qo,
+    fns[0](address(q), address(k), address(v), ckernels.ptr(m), address(out), qo,
            ko, vo, mo, math.prod(q.shape[:-2]), L, k.shape[-2], q.shape[-1], Dv, qs, ks, vs,
            ms, scale, int(causal))
     del qoff, koff, voff, moff      # (alive until here)
@@ -167,8 +168,8 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
     bh = math.prod(q.shape[:-2])
     nq, nk = bh * L * D, bh // rep * S * D
     flat = np.empty(nq + nk + bh // rep * S * Dv, np.float32)
-    base = flat.ctypes.data
-    fns[1](q.ctypes.data, k.ctypes.data, v.ctypes.data, ckernels.ptr(m), g.ctypes.data, base,
+    base = address(flat)
+    fns[1](address(q), address(k), address(v), ckernels.ptr(m), address(g), base,
            base + 4 * nq, base + 4 * (nq + nk), qo, ko, vo, mo, go, bh, rep, L, S, D, Dv, qs,
            ks, vs, ms, gs, scale, int(causal))
     del qoff, koff, voff, moff, goff      # (alive until here)

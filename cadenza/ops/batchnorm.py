@@ -23,6 +23,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from ..backend import ckernels
+from ..backend.cpu import address
 
 __all__: list = []   # primitives only, used through functional.batch_norm
 
@@ -50,7 +51,7 @@ def _call(name, arrays, out, *rest):
     if fn is None:
         return False
     x = arrays[0]
-    fn(*[ckernels.ptr(a) for a in arrays], out.ctypes.data, *x.shape, *rest)
+    fn(*[ckernels.ptr(a) for a in arrays], address(out), *x.shape, *rest)
     return True
 
 

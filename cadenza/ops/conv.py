@@ -11,6 +11,7 @@ from ._registry import Op, register, apply
 from ..errors import ShapeError, fmt_shape
 from ..backend import ckernels, ckernels_conv
 from .unary import _relu
+from ..backend.cpu import address
 
 __all__ = ["fold", "unfold"]
 
@@ -217,7 +218,7 @@ def _im2col(xp, x, kernel, stride, padding, dilation, oh, ow):
         cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
         fn = ckernels_conv.kernel("im2col", x, cols)
         if fn is not None:
-            fn(x.ctypes.data, cols.ctypes.data,
+            fn(address(x), address(cols),
                _geometry(x.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
             return cols
     return _windows(xp, x, kernel, stride, padding, dilation, oh, ow, "ckjnyx").reshape(
@@ -232,7 +233,7 @@ def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
         out = np.empty((n, c, h, w), dtype=cols.dtype)
         fn = ckernels_conv.kernel("col2im", cols, out)
         if fn is not None:
-            fn(cols.ctypes.data, out.ctypes.data,
+            fn(address(cols), address(out),
                _geometry(out.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
             return out
     batched = cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2)
@@ -254,7 +255,7 @@ def _as_matrix(xp, g):
         m = np.empty((o, n * oh * ow), dtype=g.dtype)
         fn = ckernels.kernel("nol_to_onl", g, m)
         if fn is not None:
-            fn(g.ctypes.data, m.ctypes.data, o, n, oh * ow)
+            fn(address(g), address(m), o, n, oh * ow)
             return m
     return xp.ascontiguousarray(g.reshape(n, o, oh * ow).transpose(1, 0, 2)).reshape(
         o, n * oh * ow)
@@ -286,7 +287,7 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
             bias = None if b is None else np.ascontiguousarray(b, dtype=out.dtype)
             fn = ckernels_conv.kernel("conv_fwd", x, w, bias, out)
             if fn is not None:
-                fn(x.ctypes.data, w.ctypes.data, ckernels.ptr(bias), out.ctypes.data,
+                fn(address(x), address(w), ckernels.ptr(bias), address(out),
                    _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh,
                              ow).ctypes.data, _exact(out), int(relu))
                 return out
@@ -303,7 +304,7 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
         bias = None if b is None else np.ascontiguousarray(b, dtype=prod.dtype)
         fn = ckernels.kernel("onl_to_nol", prod, out, *(() if bias is None else (bias,)))
         if fn is not None:
-            fn(prod.ctypes.data, ckernels.ptr(bias), out.ctypes.data, o, n, oh * ow)
+            fn(address(prod), ckernels.ptr(bias), address(out), o, n, oh * ow)
             return _relu(xp, out) if relu else out
     prod = prod.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
     if b is None:
@@ -323,7 +324,7 @@ def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0
             gx = np.empty((n, c, *input_size), dtype=np.promote_types(g.dtype, w.dtype))
             fn = ckernels_conv.kernel("conv_igrad", g, w, gx)
             if fn is not None:
-                fn(g.ctypes.data, w.ctypes.data, gx.ctypes.data,
+                fn(address(g), address(w), address(gx),
                    _geometry(gx.shape, o, kernel, stride, padding, dilation, oh,
                              ow).ctypes.data, _exact(gx))
                 return gx
@@ -346,7 +347,7 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
             g, x = np.ascontiguousarray(g), np.ascontiguousarray(x)
             fn = ckernels_conv.kernel("conv_wgrad", g, x, gw, part)
             if fn is not None:
-                fn(g.ctypes.data, x.ctypes.data, gw.ctypes.data, ckernels.ptr(part),
+                fn(address(g), address(x), address(gw), ckernels.ptr(part),
                    _geometry(x.shape, o, kernel, stride, padding, dilation, oh,
                              ow).ctypes.data, kc, _exact(gw))
                 return gw.reshape(o, c, *kernel)
@@ -465,7 +466,7 @@ def _conv2d_bias_grad(xp, g):
     out = np.empty(o, dtype=g.dtype)
     fn = ckernels_conv.kernel("bias_grad", g, out)
     if fn is not None:
-        fn(g.ctypes.data, out.ctypes.data, n, o, length)
+        fn(address(g), address(out), n, o, length)
         return out
     k = ckernels_conv.BIAS_LANES
     lp = -(-length // k) * k             # +0 pads each plane to whole lanes (adds nothing)

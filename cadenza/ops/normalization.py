@@ -17,6 +17,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from ..backend import ckernels_rows
+from ..backend.cpu import address
 
 __all__: list = []   # primitives only, used through ops.apply
 
@@ -178,7 +179,7 @@ class _NormBase(Op):
         if fn is not None and all(a is None or a.size == n for a in (wf, bf)):
             # float32: one C pass per row
             out = np.empty(x.shape, np.float32)
-            fn(x.ctypes.data, ckernels_rows.ptr(wf), ckernels_rows.ptr(bf), out.ctypes.data,
+            fn(address(x), ckernels_rows.ptr(wf), ckernels_rows.ptr(bf), address(out),
                x.size // n, n, int(cls.center), eps)
             return out
         if xp is not np:
@@ -219,7 +220,7 @@ class _NormBackwardBase(Op):
             fn, (g, x, wf) = _c_rows("norm_bwd", xp, g, x, wf)
             if fn is not None:
                 out = np.empty(x.shape, np.float32)
-                fn(g.ctypes.data, x.ctypes.data, ckernels_rows.ptr(wf), out.ctypes.data,
+                fn(address(g), address(x), ckernels_rows.ptr(wf), address(out),
                    x.size // n, n, int(cls.center), eps)
                 return out
         if xp is not np:
@@ -292,7 +293,7 @@ class _NormWeightGradBase(Op):
             kern, (g, x) = _c_rows("norm_wgrad", xp, g, x)
             if kern is not None:
                 out = np.empty(nshape, np.float32)
-                if kern(g.ctypes.data, x.ctypes.data, out.ctypes.data, x.size // n, n,
+                if kern(address(g), address(x), address(out), x.size // n, n,
                         int(cls.center), eps) == 0:
                     return out
         fn = _norm_wgrad(cls.center, eps)

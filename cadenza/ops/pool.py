@@ -22,6 +22,7 @@ from .conv import unfold
 from .elementwise import where
 from .shape import pad
 from ..backend import ckernels, ckernels_conv
+from ..backend.cpu import address
 
 __all__: list = []   # max_pool2d here is the primitive helper behind F.max_pool2d
 
@@ -91,7 +92,7 @@ def _max_pool2d_fwd(xp, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilatio
         out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
         fn = ckernels_conv.kernel("maxpool2_fwd", x, out)
         if fn is not None:
-            fn(x.ctypes.data, out.ctypes.data, x.shape[0] * x.shape[1], x.shape[2], x.shape[3],
+            fn(address(x), address(out), x.shape[0] * x.shape[1], x.shape[2], x.shape[3],
                oh, ow)
             return out
     a = _padded(xp, x, padding, rh, rw, _low(x.dtype))
@@ -184,7 +185,7 @@ def _max_pool2d_bwd(xp, g, x, out, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
             fn, geometry = ckernels.kernel("maxpool_bwd", g, x, out, gx), \
                 _geometry_args(x, kernel, stride, padding, dilation, oh, ow)
         if fn is not None:
-            fn(g.ctypes.data, x.ctypes.data, out.ctypes.data, gx.ctypes.data, *geometry)
+            fn(address(g), address(x), address(out), address(gx), *geometry)
             return gx
     nan = out.dtype.kind == "f" and xp.isnan(out).any()
     if not padded and not overlap and xp is np and not nan:

@@ -16,6 +16,7 @@ from ..backend import ckernels_rows
 from ..backend.cpu import fp_quiet
 from .elementwise import where
 from .index import gather
+from ..backend.cpu import address
 
 __all__: list = []   # primitives only, used through ops.apply
 
@@ -204,7 +205,7 @@ class SoftmaxBackward(Op):
             fn, (g2, y2), rows, n = _c_last("softmax_bwd", xp, dim, g, y)
             if fn is not None:     # float32: one C pass per row
                 out = np.empty(y2.shape, np.float32)
-                fn(g2.ctypes.data, y2.ctypes.data, out.ctypes.data, rows, n,
+                fn(address(g2), address(y2), address(out), rows, n,
                    _causal_rows(y.shape, causal), scale)
                 return out
         if causal and xp is np and y.size and dim == y.ndim - 1 and g.shape == y.shape:
@@ -251,7 +252,7 @@ class Softmax(Op):
             fn, (x2,), rows, n = _c_last("softmax", xp, dim, x)
             if fn is not None:
                 out = np.empty(x2.shape, np.float32)
-                fn(x2.ctypes.data, out.ctypes.data, rows, n, _causal_rows(x.shape, causal),
+                fn(address(x2), address(out), rows, n, _causal_rows(x.shape, causal),
                    scale)
                 return out
         if causal and xp is np and x.size and dim == x.ndim - 1:
@@ -301,7 +302,7 @@ class LogSoftmaxBackward(Op):
         fn, (g2, y2), rows, n = _c_last("log_softmax_bwd", xp, dim, g, y)
         if fn is not None:
             out = np.empty(y2.shape, np.float32)
-            fn(g2.ctypes.data, y2.ctypes.data, out.ctypes.data, rows, n)
+            fn(address(g2), address(y2), address(out), rows, n)
             return out
         if xp is not np:
             return g - xp.exp(y) * g.sum(dim, keepdims=True)
@@ -339,7 +340,7 @@ class LogSoftmax(Op):
         fn, (x2,), rows, n = _c_last("log_softmax", xp, dim, x)
         if fn is not None:
             out = np.empty(x2.shape, np.float32)
-            fn(x2.ctypes.data, out.ctypes.data, rows, n)
+            fn(address(x2), address(out), rows, n)
             return out
         if xp is not np:
             z = x - x.max(dim, keepdims=True)
@@ -369,7 +370,7 @@ def _c_cross_entropy(xp, g, x, t, ignore_index):
         return None
     out = np.empty(x.shape if g is not None else x.shape[:1], np.float32)
     bad = np.empty(x.shape[0], np.int8)
-    fn(x.ctypes.data, t.ctypes.data, ckernels_rows.ptr(g), out.ctypes.data, bad.ctypes.data,
+    fn(address(x), address(t), ckernels_rows.ptr(g), address(out), address(bad),
        x.shape[0], x.shape[1], int(ignore_index))
     return None if bad.any() else out
 

@@ -9,6 +9,7 @@ import numpy as np
 from ._registry import Op, register, apply, in_float32
 from .inplace import make_inplace
 from ..backend import ckernels_conv
+from ..backend.cpu import address
 
 __all__ = ["abs", "absolute", "acos", "arccos", "arcsin", "arcsinh", "arctan",
            "argwhere", "asin", "asinh", "atan", "atanh", "arctanh", "bitwise_not", "ceil",
@@ -131,7 +132,7 @@ def _relu(xp, a):
         out = np.empty(a.shape, dtype=a.dtype)
         fn = ckernels_conv.kernel("relu", a, out)
         if fn is not None:
-            fn(a.ctypes.data, out.ctypes.data, a.size)
+            fn(address(a), address(out), a.size)
             return out
     return xp.maximum(a, 0)
 
@@ -141,7 +142,7 @@ def _relu_grad(xp, g, out):
         gx = np.empty(g.shape, dtype=g.dtype)
         fn = ckernels_conv.kernel("relu_grad", g, out, gx)
         if fn is not None:
-            fn(g.ctypes.data, out.ctypes.data, gx.ctypes.data, g.size)
+            fn(address(g), address(out), address(gx), g.size)
             return gx
     return xp.where(out <= 0, g.dtype.type(0), g)
 

@@ -9,6 +9,7 @@ from .._tensor_base import _make
 from .._trace_hooks import host_scalar, hyper
 from .optimizer import (Optimizer, _check_betas, _check_nonneg, _fused_update, _step_tensor,
                         _to_float)
+from ..backend.cpu import address
 
 __all__ = ["Adam", "AdamW"]
 
@@ -67,7 +68,7 @@ class Adam(Optimizer):
             fn, (pa, ga, ma, va) = fused
             step = host_scalar(lambda step, lr: -(lr / (1 - beta1 ** step)), step_t, lr)
             bc2 = host_scalar(lambda step: (1 - beta2 ** step) ** 0.5, step_t)
-            fn(pa.ctypes.data, ga.ctypes.data, ma.ctypes.data, va.ctypes.data, pa.size,
+            fn(address(pa), address(ga), address(ma), address(va), pa.size,
                1 - beta1, beta2, 1 - beta2, step, bc2, group["eps"])
             exp_avg._vc[0] += 1      # the versions the in-place ops below would give
             exp_avg_sq._vc[0] += 2

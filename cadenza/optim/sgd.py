@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._trace_hooks import hyper
 from .optimizer import Optimizer, _check_nonneg, _fused_update, sub_scaled
+from ..backend.cpu import address
 
 __all__ = ["SGD"]
 
@@ -74,7 +75,7 @@ class SGD(Optimizer):
             return False
         fn, (pa, ga, ba) = fused
         damp = 1 - group["dampening"]
-        fn(pa.ctypes.data, ga.ctypes.data, None if ba is None else ba.ctypes.data, pa.size,
+        fn(address(pa), address(ga), None if ba is None else address(ba), pa.size,
            momentum, damp, int(damp != 1), hyper(group, "lr"))
         if buf is not None:
             buf._vc[0] += 2
