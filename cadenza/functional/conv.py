@@ -29,7 +29,7 @@ def _check_conv(input, weight, bias, groups, nd, op, transposed=False):
                          f"got {shp}")
     if weight.ndim != nd + 2:
         raise ShapeError(f"{op}: expected a {nd + 2}-d weight, got {fmt_shape(weight.shape)}")
-    if input.dtype is not weight.dtype:
+    if input.dtype is not weight.dtype and _state.autocast is None:   # (autocast casts both)
         raise DTypeError(f"{op}: expected input and weight of one dtype, got "
                          f"{input.dtype.name} and {weight.dtype.name}")
     if groups <= 0:
@@ -51,6 +51,15 @@ def _check_conv(input, weight, bias, groups, nd, op, transposed=False):
                              f"({groups}), got weight {fmt_shape(weight.shape)}")
     if bias is not None and tuple(bias.shape) != (c_out,):
         raise ShapeError(f"{op}: expected bias.shape == ({c_out},), got {fmt_shape(bias.shape)}")
+
+
+def _autocast_bias(bias):
+    """The bias a composite convolution adds after its lowered GEMMs, in the autocast region's
+    dtype (torch's convolution is one lowered op: a float32 bias would promote the output)."""
+    low = _state.autocast
+    if low is None or bias is None or bias.dtype is low or bias.dtype.itemsize > 4:
+        return bias
+    return bias.to(low)
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
@@ -87,8 +96,9 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
     oh = out_size(H, kh, dilation[0], padding[0], stride[0])
     ow = out_size(W, kw, dilation[1], padding[1], stride[1])
     O = weight.shape[0]
-    if groups == 1 and (bias is None or bias.dtype is x.dtype):
+    if groups == 1 and (bias is None or bias.dtype is x.dtype or _state.autocast is not None):
         return conv2d_prim(x, weight, bias, tuple(stride), tuple(padding), tuple(dilation))
+    bias = _autocast_bias(bias)
     cols = unfold(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
     L = oh * ow
     if groups == 1:
@@ -149,6 +159,7 @@ def _check_output_padding(op, value, stride, dilation, all_padding, all_stride, 
 
 
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, op):
+    bias = _autocast_bias(bias)
     N, Cin, H, W = x.shape
     kh, kw = weight.shape[2], weight.shape[3]
     for op_, s, d in zip(output_padding, stride, dilation):

@@ -192,6 +192,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if per_group == 1:   # torch's check (values per group summed over the batch)
         raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
                          f"got input size {fmt_shape(input.shape)}")
+    if is_half(input):   # torch's kernel: float32 statistics and affine, rounded once
+        return group_norm(input.float(), num_groups, _float(weight), _float(bias),
+                          eps).to(input.dtype)
     x = input.reshape(N, num_groups, -1)  # (N, G, C/G * spatial)
     mu = x.mean(2, keepdim=True)
     d = x - mu

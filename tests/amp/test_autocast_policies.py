@@ -69,3 +69,22 @@ def test_autocast_mlp_layers_keep_torch_dtypes_and_values():
     for (cd, c), (td, t) in zip(*outs):
         assert cd == td == "bfloat16"
         np.testing.assert_allclose(c, t, rtol=0, atol=2 ** -6)
+
+
+def test_autocast_conv_stack_stays_bfloat16_as_torch():
+    """Mixed-dtype inputs met inside the region (a bfloat16 activation, float32 weights and
+    biases) stay one lowered op: grouped and transposed convolutions and group norm too."""
+    x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    seen = []
+    for lib in (C, T):
+        nn = lib.nn
+        m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Conv2d(4, 4, 3, groups=2), nn.ConvTranspose2d(4, 2, 2),
+                          nn.GroupNorm(1, 2))
+        h, dtypes = lib.tensor(x), []
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            for layer in m:
+                h = layer(h)
+                dtypes.append(str(h.dtype).split(".")[1])
+        seen.append(dtypes)
+    assert seen[0] == seen[1] == ["bfloat16"] * 6
