@@ -199,7 +199,8 @@ _argforms.alias_namespace(globals(), __all__)
 _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", "models",
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
-                   "linalg", "special", "func", "testing", "version", "_dynamo", "cpu", "hub"})
+                   "linalg", "special", "func", "testing", "version", "_dynamo", "cpu", "hub",
+                   "multiprocessing"})
 
 
 

@@ -5,6 +5,7 @@ shape changes (``squeeze_``, ``t_``, ``transpose_``, ``as_strided_``, ``resize_`
 constructors ``new``/``new_empty_strided`` and ``map_``/``map2_``."""
 from __future__ import annotations
 
+import mmap
 import warnings
 
 import numpy as np
@@ -28,6 +29,51 @@ def _root(a):
     while isinstance(getattr(a, "base", None), type(a)):
         a = a.base
     return a
+
+
+class _SharedMap(mmap.mmap):
+    """An anonymous ``MAP_SHARED`` mapping that ``share_memory_`` moved a buffer into: a process
+    forked afterwards maps the same pages, so writes on either side are seen by both. The
+    mapping is unmapped when the last array viewing it goes."""
+
+
+def _in_shared_memory(a) -> bool:
+    if hasattr(a, "__cuda_array_interface__"):
+        return True     # device memory: other processes reach it by IPC, as in PyTorch
+    return isinstance(getattr(_root(a), "base", None), _SharedMap)
+
+
+def _remap(a, root, shared):
+    """``a`` (a view of ``root``) as the same view of ``shared``, root's copy."""
+    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    out = np.ndarray(a.shape, a.dtype, buffer=shared.base, offset=offset, strides=a.strides)
+    out.flags.writeable = a.flags.writeable
+    return out
+
+
+def _share_memory(t, what: str):
+    """Move ``t``'s buffer into shared memory in place: same values, shape, strides and dtype;
+    the tensor it views (``_base``) moves with it. Other views of the old buffer made before
+    keep the old memory (they hold its array, not the tensor)."""
+    arr = t._data
+    if type(arr) is not np.ndarray:
+        if hasattr(arr, "__cuda_array_interface__"):
+            return t    # CUDA memory is shared by IPC handles: nothing to move
+        raise RuntimeError(f"{what}: only available on CPU, got a tensor on device {t.device}")
+    if _in_shared_memory(arr):
+        return t
+    root = _root(arr)
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        root = arr      # an as_strided/broadcast buffer: share a dense copy of this view only
+    block = _SharedMap(-1, max(root.nbytes, 1))
+    shared = np.ndarray(root.shape, root.dtype, buffer=block,
+                        order="C" if root.flags.c_contiguous else "F")
+    shared[...] = root
+    for owner in (t, t._base):
+        if owner is not None and type(owner._data) is np.ndarray and (
+                owner is t or _root(owner._data) is root):
+            owner._data = _remap(owner._data, root, shared) if root is not arr else shared
+    return t
 
 
 class UntypedStorage:
@@ -71,9 +117,14 @@ class UntypedStorage:
         return self
 
     def is_shared(self) -> bool:
-        return False
+        return _in_shared_memory(self._array)
 
     def share_memory_(self):
+        """Already-shared storage is returned; otherwise the tensor owning it must move it."""
+        if not self.is_shared():
+            raise RuntimeError("UntypedStorage.share_memory_: call share_memory_() on the "
+                               "tensor that views this storage (Cadenza moves a tensor's "
+                               "buffer, not a bare storage)")
         return self
 
     def __eq__(self, other):
@@ -218,11 +269,17 @@ class MemoryMethods:
         return self
 
     def is_shared(self) -> bool:
-        return False
+        """Whether the data lives in shared memory (``share_memory_``; CUDA memory is)."""
+        return _in_shared_memory(self._data)
 
     def share_memory_(self):
-        """Cadenza's DataLoader workers get tensors through pickling: nothing to move."""
-        return self
+        """Move the data into shared memory in place (an anonymous ``MAP_SHARED`` mapping): a
+        process started afterwards with the fork start method (``torch.multiprocessing``) sees
+        and writes the same values, as in Hogwild training. Values, shape, strides, dtype and
+        autograd state are unchanged; views made afterwards view the shared memory; a no-op
+        when already shared and on CUDA (a sparse COO tensor refuses it, as every dense-only
+        method does). Returns self."""
+        return _share_memory(self, "share_memory_")
 
     def is_set_to(self, tensor) -> bool:
         """Whether both tensors view the same memory with the same shape and strides."""

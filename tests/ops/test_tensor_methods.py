@@ -181,7 +181,10 @@ def test_memory_and_device_queries_match_torch():
     for f in (lambda x: x[1:, 2:], lambda x: x.t(), lambda x: x[:, 1], lambda x: x):
         assert f(c).storage_offset() == f(t).storage_offset()
     assert c.pin_memory() is c and not c.is_pinned() and not t.is_pinned()
-    assert c.share_memory_() is c and c.is_shared() == t.is_shared() is False
+    assert c.is_shared() is t.is_shared() is False
+    assert c.share_memory_() is c and t.share_memory_() is t
+    assert c.is_shared() is t.is_shared() is True
+    assert_same(c, t)
     assert c.get_device() == t.get_device() == -1
     assert repr(c.layout) == "cadenza.strided" and repr(t.layout) == "torch.strided"
     for attr in ("is_meta", "is_mkldnn", "is_mps", "is_xla", "is_xpu", "is_ipu", "is_maia",

@@ -148,6 +148,9 @@ CASES = [
     Case("kv_cache_generate.py", "final_loss", "loss", 0.3, 0.05),
     Case("gp_regression.py", "final_loss", "close", 1e-6),
     Case("adaptive_softmax_lm.py", "final_loss", "loss", 0.05),
+    # shm branch: Hogwild training in forked processes on share_memory() weights (the lock-free
+    # interleaving varies from run to run: accuracy seen 0.80-0.83 under both)
+    Case("hogwild.py", "final_acc", "acc", abs=0.05),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a

@@ -515,7 +515,9 @@ class Module(StateDictMixin):
         return self
 
     def share_memory(self) -> "Module":
-        return self
+        """Move every parameter, gradient and buffer into shared memory in place
+        (``Tensor.share_memory_``), for Hogwild training in forked processes."""
+        return self._apply(lambda t: t.share_memory_())
 
     # ------------------------------------------------------------------ dtype and device
     def _apply(self, fn, recurse: bool = True) -> "Module":
