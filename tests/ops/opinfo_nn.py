@@ -348,11 +348,11 @@ add(nn("interpolate", lambda m: [S(m(1, 1, 2, 3), scale_factor=2, mode="bilinear
         S(m(2, 2, 4, 5), m(2, 3, 2, 2, low=-2.5, high=2.5), padding_mode="reflection",
           align_corners=True)], check_limit=30),
     nn("grid_sample:bicubic", lambda m: [
-        S(m(1, 2, 4, 5), m(1, 3, 2, 2, low=-1.2, high=1.2), mode="bicubic", padding_mode=p,
+        S(m(1, 1, 4, 4), m(1, 3, 2, 2, low=-1.2, high=1.2), mode="bicubic", padding_mode=p,
           align_corners=ac) for p in ("zeros", "border", "reflection") for ac in (False, True)],
        check_limit=80),
     nn("grid_sample:3d", lambda m: [
-        S(m(1, 2, 3, 4, 2), m(1, 2, 2, 2, 3, low=-1.2, high=1.2), padding_mode=p,
+        S(m(1, 1, 3, 3, 2), m(1, 2, 2, 2, 3, low=-1.2, high=1.2), padding_mode=p,
           align_corners=ac) for p in ("zeros", "border", "reflection") for ac in (False, True)],
        check_limit=80),
     # nearest: piecewise constant in the grid (no finite differences across a rounding)
