@@ -5,6 +5,7 @@ from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.node import replace_saved, saves
 from ..ops.inplace import check_inplace, commit_inplace
+from ..ops._registry import is_low
 
 __all__ = [
     "legacy_reduction", "reduce_loss", "check_reduction", "check_tensor", "check_float",
@@ -14,10 +15,9 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def is_half(t: Tensor) -> bool:
-    """float16 or bfloat16: composites whose squares or sums overflow those (300 * 300 >
-    65504) compute in float32 and round once, as PyTorch's kernels do."""
-    return t._data.dtype.itemsize == 2 and t.is_floating_point()
+# float16 or bfloat16: composites whose squares or sums overflow those (300 * 300 > 65504)
+# compute in float32 and round once, as PyTorch's kernels do (the primitives' own test)
+is_half = is_low
 
 
 def legacy_reduction(size_average, reduce, reduction):

@@ -48,8 +48,12 @@ def _fusable(input, weight, bias):
     return all(t is None or t._data.dtype == dt for t in (weight, bias))
 
 
-def _float(t):
-    return None if t is None else t.float()
+def _in_float32(norm, input, *params):
+    """``norm(input, *params)`` of a float16/bfloat16 input as torch's norm kernels compute
+    it (also with float32 parameters): input and parameters in float32, the result rounded
+    to the input's dtype once."""
+    return norm(input.float(), *[None if p is None else p.float() for p in params]).to(
+        input.dtype)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -76,8 +80,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         # float16/bfloat16 input with float32 parameters (an autocast region, a half model
         # with float norms): torch's mixed-dtype kernel computes in float32 and gives the
         # input's dtype
-        return layer_norm(input.float(), normalized_shape, _float(weight), _float(bias),
-                          eps).to(input.dtype)
+        return _in_float32(lambda x, w, b: layer_norm(x, normalized_shape, w, b, eps),
+                           input, weight, bias)
     if _fusable(input, weight, bias):
         return apply(LayerNorm, input, weight, bias, k=len(shape), eps=float(eps))
     mu = input.mean(dims, keepdim=True)
@@ -104,8 +108,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if eps is None:   # the machine epsilon of the dtype it computes in (float32 for half)
         eps = float(np.finfo(np.float32 if is_half(input) else input._data.dtype).eps)
     if is_half(input):
-        w = None if weight is None else weight.float()
-        return rms_norm(input.float(), normalized_shape, w, eps).to(input.dtype)
+        return _in_float32(lambda x, w: rms_norm(x, normalized_shape, w, eps), input, weight)
     if _fusable(input, weight, None):
         return apply(RmsNorm, input, weight, k=len(shape), eps=float(eps))
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
@@ -193,8 +196,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
                          f"got input size {fmt_shape(input.shape)}")
     if is_half(input):   # torch's kernel: float32 statistics and affine, rounded once
-        return group_norm(input.float(), num_groups, _float(weight), _float(bias),
-                          eps).to(input.dtype)
+        return _in_float32(lambda x, w, b: group_norm(x, num_groups, w, b, eps),
+                           input, weight, bias)
     x = input.reshape(N, num_groups, -1)  # (N, G, C/G * spatial)
     mu = x.mean(2, keepdim=True)
     d = x - mu

@@ -493,12 +493,15 @@ def _run(op, args, attrs):
     return t
 
 
-def is_low(t) -> bool:
-    """A float16 or bfloat16 tensor (the dtypes torch's CPU kernels compute in float32)."""
-    if not isinstance(t, Tensor):
-        return False
-    dt = t._data.dtype
+def _narrow(dt) -> bool:
+    """float16 or bfloat16 (ml_dtypes' bfloat16 is of NumPy kind "V"): the dtypes torch's
+    CPU kernels compute in float32. (_run tests this inline on its hot path.)"""
     return dt is _F16 or (dt.kind == "V" and dt.itemsize == 2)
+
+
+def is_low(t) -> bool:
+    """A float16 or bfloat16 tensor."""
+    return isinstance(t, Tensor) and _narrow(t._data.dtype)
 
 
 def in_float32(fn, *tensors):
@@ -558,7 +561,7 @@ def _first_dtype(arrs):
 def _low_of(arrs):
     """The dtype of the first array operand when it is float16 or bfloat16, else None."""
     dt = _first_dtype(arrs)
-    return dt if dt is _F16 or (dt is not None and dt.kind == "V" and dt.itemsize == 2) else None
+    return dt if dt is not None and _narrow(dt) else None
 
 
 def _widened(op, forward, args, arrs, attrs, low):

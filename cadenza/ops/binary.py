@@ -393,11 +393,16 @@ def _binary_fn(op):
 def add(input, other, alpha=1):
     """input + alpha * other."""
     if alpha != 1:
-        if is_low(input) and (isinstance(other, Tensor) and other.dtype is input.dtype or
-                              type(other) is float or type(other) is int):
+        if _half_alpha_operands(input, other):
             return _half_with_alpha(Add, input, other, alpha)
         other = _alpha_scaled("add", input, other, alpha)
     return apply(Add, input, other)
+
+
+def _half_alpha_operands(input, other) -> bool:
+    """A float16/bfloat16 input with an operand of its own dtype or a number."""
+    return is_low(input) and (isinstance(other, Tensor) and other.dtype is input.dtype or
+                              type(other) is float or type(other) is int)
 
 
 def _half_with_alpha(op, input, other, alpha):
@@ -432,8 +437,7 @@ def sub(input, other, alpha=1):
                          "supported. If you are trying to invert a mask, use the `~` or "
                          "`logical_not()` operator instead.")
     if alpha != 1:
-        if is_low(input) and (isinstance(other, Tensor) and other.dtype is input.dtype or
-                              type(other) is float or type(other) is int):
+        if _half_alpha_operands(input, other):
             return _half_with_alpha(Sub, input, other, alpha)
         other = _alpha_scaled("sub", input, other, alpha)
     return apply(Sub, input, other)
