@@ -3,6 +3,8 @@ it prints under PyTorch (sizes, dtypes, layouts and tensors with a dtype suffix 
 ``torch.…``: programs print shapes and compare ``str(dtype)``), and ``torch.compile`` has
 ``fullgraph=False`` (a function it cannot capture runs, as after a graph break). Plain
 ``import cadenza`` keeps its own name and its strict compile default."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -50,7 +52,11 @@ def _run(tmp_path, *runner, script=SCRIPT):
 
 
 def test_compat_prints_torch_names(tmp_path):
-    assert _run(tmp_path, "-m", "cadenza.compat") == _run(tmp_path)
+    assert sys.modules["torch"] is torch    # the real PyTorch, imported in this process
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):   # PyTorch's own output, without a second process
+        exec(SCRIPT, {"__name__": "__main__"})
+    assert _run(tmp_path, "-m", "cadenza.compat") == out.getvalue()
 
 
 def test_plain_import_keeps_cadenza_names():
@@ -60,8 +66,10 @@ def test_plain_import_keeps_cadenza_names():
 
 
 def test_compat_compile_runs_what_it_cannot_capture(tmp_path):
+    # the line PyTorch 2.13 prints for this script (recorded: running torch.compile here took
+    # 10 s of the suite's time)
     out = _run(tmp_path, "-m", "cadenza.compat", script=COMPILE_SCRIPT)
-    assert out == _run(tmp_path, script=COMPILE_SCRIPT) == "True [0.0, 0.0, 0.0]\n"
+    assert out == "True [0.0, 0.0, 0.0]\n"
 
 
 def test_plain_compile_keeps_fullgraph_default():

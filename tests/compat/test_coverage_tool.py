@@ -6,23 +6,32 @@ import sys
 
 import pytest
 
+from cadenza import compat
 from cadenza import compat_coverage as cov
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _run(*args, code=None):
+def _run(*args):
+    """The command line itself, in a fresh process (kept to one test: the rest call main)."""
     env = dict(os.environ, PYTHONPATH=ROOT)
-    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "cadenza.compat",
-                                                     *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "cadenza.compat", *args], capture_output=True,
+                          text=True, env=env, timeout=300, cwd=ROOT)
 
 
-def test_table_runs_and_numbers_are_sane():
+def _main(capsys, *args):
+    """``python -m cadenza.compat *args`` in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    rc = compat.main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_table_runs_and_numbers_are_sane(capsys):
     pytest.importorskip("torch")
-    r = _run("--coverage")
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    rc, stdout, err = _main(capsys, "--coverage")
+    assert rc == 0, err
+    lines = stdout.splitlines()
     assert lines[0].split() == ["namespace", "have", "total", "percent"]
     rows = {}
     for line in lines[1:]:
@@ -39,19 +48,19 @@ def test_table_runs_and_numbers_are_sane():
     assert rows["Tensor"][1] > 500 and rows["torch"][1] > 700 and rows["nn"][1] > 150
     assert rows["nn"][0] >= 80 and rows["Tensor"][0] >= 250 and rows["nn.functional"][0] >= 80
     for why in cov.EXCLUDED:  # the footer states every exclusion
-        assert f"  {why}: {cov.EXCLUDED[why]}" in r.stdout
+        assert f"  {why}: {cov.EXCLUDED[why]}" in stdout
 
 
-def test_missing_lists_names_cadenza_lacks():
+def test_missing_lists_names_cadenza_lacks(capsys):
     torch = pytest.importorskip("torch")
     import cadenza
-    r = _run("--coverage", "--missing", "Tensor", "optim")
-    assert r.returncode == 0, r.stderr
-    assert "missing in Tensor" in r.stdout
-    listed = r.stdout.split("missing in Tensor")[1].splitlines()[1].strip().split(", ")
+    rc, stdout, err = _main(capsys, "--coverage", "--missing", "Tensor", "optim")
+    assert rc == 0, err
+    assert "missing in Tensor" in stdout
+    listed = stdout.split("missing in Tensor")[1].splitlines()[1].strip().split(", ")
     for name in listed:
         assert hasattr(torch.Tensor, name) and not hasattr(cadenza.Tensor, name), name
-    assert "\nlinalg" not in r.stdout  # only the namespaces asked for
+    assert "\nlinalg" not in stdout  # only the namespaces asked for
 
 
 def test_counts_match_hasattr():
@@ -79,15 +88,16 @@ def test_exclusion_reasons(name, reason):
     assert cov.excluded_reason("pi", 3.14159) is None  # torch's constants count
 
 
-def test_without_torch_one_line_and_exit_2():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from cadenza.compat import main\nsys.exit(main(['--coverage']))")
-    r = _run(code=code)
-    assert r.returncode == 2
-    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
-    assert "needs PyTorch" in r.stderr
+def test_without_torch_one_line_and_exit_2(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)     # `import torch` raises ImportError
+    rc, stdout, err = _main(capsys, "--coverage")
+    assert rc == 2
+    assert stdout == "" and len(err.strip().splitlines()) == 1
+    assert "needs PyTorch" in err
 
 
-def test_bad_arguments():
-    assert _run("--coverage", "--bogus").returncode == 2
-    assert _run("--coverage", "nosuchspace").returncode == 2
+def test_bad_arguments(capsys):
+    r = _run("--coverage", "--bogus")
+    assert r.returncode == 2 and "unknown option" in r.stderr
+    rc, _, err = _main(capsys, "--coverage", "nosuchspace")
+    assert rc == 2 and "unknown namespace" in err
