@@ -87,8 +87,9 @@ def test_product_of_other_dtypes_and_strides_runs_numpy():
     np.testing.assert_allclose(ckernels_conv.product(x, x.T), x @ x.T, rtol=1e-12)
 
 
-CONVS = [((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),          # W4's layers
-         ((64, 32, 14, 14), (64, 32, 3, 3), dict(padding=1)),
+CONVS = [((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),          # W4's layers (the
+         # second at batch 16: its three products still split by columns, rows and K chunks)
+         ((16, 32, 14, 14), (64, 32, 3, 3), dict(padding=1)),
          ((9, 13, 17, 11), (21, 13, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1))),
          ((32, 64, 2, 2), (128, 64, 3, 3), dict(stride=2, padding=1)),    # L = 1: whole batch
          ((8, 6, 9, 7), (5, 6, 1, 1), {}),                 # 1x1: the image is its columns
