@@ -165,11 +165,6 @@ XFAIL = {
 }
 
 
-# the cases the pytest session selected, in order (conftest.py fills it after collection), so
-# test_programs.py can start them ahead of their tests
-SELECTED = []
-
-
 def run(case, torch_mode, cwd, timeout=300):
     """Run `case` in `cwd` (real PyTorch if torch_mode else cadenza.compat).
     Returns (completed process, seconds, metric value or None)."""

@@ -3,24 +3,19 @@ checked against the same program under PyTorch (expected.json, re-recorded by re
 import json
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from program_specs import (CASES, EXPECTED, SELECTED, XFAIL, first_error_line,
-                           missing_requirements, run)
+import program_queue
+from program_specs import (CASES, EXPECTED, XFAIL, first_error_line, missing_requirements,
+                           run)
 
 with open(EXPECTED) as f:
     _EXPECTED = json.load(f)
 
-# Each program is its own process and pytest only waits for it, so the selected programs run
-# two at a time (the suite's machines have 2 cores): the corpus takes about half the wall time
-# and each program keeps its own test and its own report.
-_PARALLEL = 2
-_runs = {}
 
-
-def _run_in_tmp(case):
+def run_in_tmp(case):
+    """The case's run under Cadenza in a fresh temporary directory."""
     cwd = tempfile.mkdtemp(prefix="cadenza-program-")
     try:
         return run(case, torch_mode=False, cwd=cwd)
@@ -29,15 +24,8 @@ def _run_in_tmp(case):
 
 
 def _result(case):
-    if not _runs:
-        pool = ThreadPoolExecutor(max_workers=_PARALLEL)
-        for c in SELECTED or [case]:
-            if not missing_requirements(c):
-                _runs[c.id] = pool.submit(_run_in_tmp, c)
-        pool.shutdown(wait=False)
-    if case.id not in _runs:
-        _runs[case.id] = ThreadPoolExecutor(max_workers=1).submit(_run_in_tmp, case)
-    return _runs.pop(case.id).result()
+    # queued when collection ended (conftest.py), run in the background ahead of this test
+    return program_queue.result(case.id, lambda: run_in_tmp(case))
 
 
 def _param(case):

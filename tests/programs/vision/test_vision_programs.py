@@ -8,9 +8,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+import program_queue   # ../program_queue.py (../conftest.py puts that folder on sys.path)
 
 pytest.importorskip("PIL")
 
@@ -19,13 +20,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 with open(os.path.join(HERE, "reference.json")) as f:
     REFERENCE = json.load(f)
 
-# Each program is its own process and pytest only waits for it, so the selected programs run
-# two at a time (the suite's machines have 2 cores; one BLAS thread each), as the corpus in
-# ../test_programs.py does; each keeps its own test and report.
-_PARALLEL = 2
+
+def queue_key(program):
+    return "vision/" + program
 
 
-def _run(program):
+def run(program):
+    """The program under cadenza.compat in a fresh temporary directory (one BLAS thread: the
+    programs run two at a time, as the corpus's)."""
     cwd = tempfile.mkdtemp(prefix="cadenza-vision-program-")
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
     try:
@@ -36,20 +38,10 @@ def _run(program):
         shutil.rmtree(cwd, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def runs(request):
-    """{program: future of its run}: every selected program of this module, started ahead."""
-    selected = [item.callspec.params["program"] for item in request.session.items
-                if getattr(item, "module", None) is request.module and
-                hasattr(item, "callspec")]
-    pool = ThreadPoolExecutor(max_workers=_PARALLEL)
-    yield {p: pool.submit(_run, p) for p in selected}
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 @pytest.mark.parametrize("program", sorted(REFERENCE))
-def test_program_reaches_the_torchvision_outcome(program, runs):
-    r = runs[program].result()
+def test_program_reaches_the_torchvision_outcome(program):
+    # queued when collection ended (../conftest.py), run in the background ahead of this test
+    r = program_queue.result(queue_key(program), lambda: run(program))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("OUTCOME ")]
     assert lines, r.stdout[-3000:]
