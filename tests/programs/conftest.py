@@ -12,6 +12,8 @@ def pytest_configure(config):
 def pytest_collection_finish(session):
     """Queue the selected programs (the corpus, then the vision programs) and start one
     background worker: they run beside the in-process tests collected before them."""
+    if session.config.option.collectonly:
+        return
     for item in session.items:
         name = getattr(item, "originalname", "")
         if name == "test_program_runs_unmodified":
