@@ -5,7 +5,11 @@ program when collection ends and starts one worker, which runs them beside the i
 before them (those use one core of the suite's two); when the first program test asks for its
 result, a second worker joins (pytest then only waits). Each program keeps its own test and its
 own report: ``result`` returns the run of one key, queueing it first if it was not queued.
+The workers run at a lower priority (nice 10, which their processes inherit on Linux): an
+in-process test that wants both cores (BLAS threads, a two-rank run) keeps them.
 """
+import os
+import sys
 import threading
 from concurrent.futures import Future
 
@@ -25,6 +29,11 @@ def add(key, fn):
 
 
 def _work():
+    if sys.platform == "linux":   # niceness is per thread there; children inherit it
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
     while True:
         with _lock:
             if not _pending:
