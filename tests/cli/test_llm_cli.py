@@ -31,32 +31,38 @@ def _losses(path):
     return [(r["step"], r["loss"], r.get("val_loss")) for r in rows]
 
 
-def test_train_resume_is_bit_exact(tmp_path, corpus):
-    assert _train(tmp_path, corpus, "a", "--steps", "6") == 0
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, corpus):
+    """Six eager steps in one go: what every resumed or compiled run below is compared with."""
+    tmp = tmp_path_factory.mktemp("straight")
+    assert _train(tmp, corpus, "a", "--steps", "6") == 0
+    return tmp / "a"
+
+
+def test_train_resume_is_bit_exact(tmp_path, corpus, straight):
     assert _train(tmp_path, corpus, "b", "--steps", "3", "--decay-steps", "6") == 0
     assert main(["train", "--resume", str(tmp_path / "b"), "--steps", "6"]) == 0
-    wa, sa = _weights(tmp_path / "a")
+    wa, sa = _weights(straight)
     wb, sb = _weights(tmp_path / "b")
     assert sa == sb == 6 and wa.keys() == wb.keys()
     for k in wa:
         assert np.array_equal(wa[k], wb[k]), k
-    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    assert _losses(straight) == _losses(tmp_path / "b")
     for f in ("tokenizer.json", "metrics.jsonl"):
-        assert (tmp_path / "a" / f).exists()
+        assert (straight / f).exists()
 
 
-def test_resume_after_sigkill_is_bit_exact(tmp_path, corpus):
-    assert _train(tmp_path, corpus, "a", "--steps", "6") == 0
+def test_resume_after_sigkill_is_bit_exact(tmp_path, corpus, straight):
     cmd = [sys.executable, "-m", "cadenza.cli", "train", "--corpus", str(corpus), "--ext", ".py",
            "--out", str(tmp_path / "k"), *TINY, "--steps", "6", "--debug-kill-at", "5"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == -9, r.stderr
     assert _weights(tmp_path / "k")[1] == 4  # the last checkpoint before the kill
     assert main(["train", "--resume", str(tmp_path / "k")]) == 0
-    wa, _ = _weights(tmp_path / "a")
+    wa, _ = _weights(straight)
     wk, sk = _weights(tmp_path / "k")
     assert sk == 6 and all(np.array_equal(wa[k], wk[k]) for k in wa)
-    assert _losses(tmp_path / "a") == _losses(tmp_path / "k")
+    assert _losses(straight) == _losses(tmp_path / "k")
 
 
 @pytest.fixture(scope="module")
@@ -143,15 +149,14 @@ def test_bpe_tokenizer_trains_saves_and_generates(tmp_path, corpus, capsys):
     assert text.startswith("def ")
 
 
-def test_train_compiled_matches_eager_and_resumes(tmp_path, corpus):
+def test_train_compiled_matches_eager_and_resumes(tmp_path, corpus, straight):
     # --compile: one graph per step (forward, backward, clipping, AdamW); the learning-rate
     # schedule changes lr every step without recompiling; losses track eager within float32
     # rounding (kernels and the tensor form of clipping round differently)
     cadenza.compiler.reset_stats()
     assert _train(tmp_path, corpus, "c", "--steps", "6", "--compile") == 0
     st = cadenza.compiler.stats()
-    assert _train(tmp_path, corpus, "e", "--steps", "6") == 0
-    lc, le = _losses(tmp_path / "c"), _losses(tmp_path / "e")
+    lc, le = _losses(tmp_path / "c"), _losses(straight)
     assert [r[0] for r in lc] == [r[0] for r in le]
     np.testing.assert_allclose([r[1] for r in lc], [r[1] for r in le], rtol=1e-4)
     assert st["compiles"] <= 2 and st["cache_hits"] >= 4 and st["eager_fallbacks"] == 0
