@@ -6,8 +6,9 @@ Every kernel tap k = (i, j) of output position (oh, ow) samples its input at
 ``(oh*stride - pad + i*dilation + dy, ow*stride - pad + j*dilation + dx)`` by bilinear
 interpolation (each of the four corners outside the image counting as zero, so a point at
 y = -1 still has a gradient by y, as in torchvision), with (dy, dx) read from
-``offset[:, g*2K + 2k : g*2K + 2k + 2]`` for the offset group g of the channel; the sample is scaled by ``mask[:, g*K + k]``; the samples form
-the im2col matrix that the (grouped) weight multiplies."""
+``offset[:, g*2K + 2k : g*2K + 2k + 2]`` for the offset group g of the channel; the sample is
+scaled by ``mask[:, g*K + k]``; the samples form the im2col matrix that the (grouped) weight
+multiplies."""
 from __future__ import annotations
 
 import math
