@@ -1,0 +1,80 @@
+"""Settings and inputs shared by record_ssd.py (torchvision) and test_ssd.py (Cadenza):
+``det`` / ``nn`` are whichever framework's detection package and nn module."""
+from collections import OrderedDict
+
+import numpy as np
+
+# the builders whose state-dict keys (and shapes) are compared (built on the meta device)
+KEY_BUILDERS = ["ssd300_vgg16", "ssdlite320_mobilenet_v3_large"]
+# the full models run in eval and train mode (fewer candidates keep the fixture small)
+RUN = {"ssdlite320_mobilenet_v3_large": dict(weights=None, weights_backbone=None,
+                                             num_classes=4, topk_candidates=30,
+                                             detections_per_img=12)}
+
+
+def damp(state_dict):
+    """Small box deltas (decoded boxes would otherwise swing by hundreds of pixels) and batch
+    norms scaled by 0.8 (activations stay O(1))."""
+    for key, value in state_dict.items():
+        if key.startswith("head.regression_head") and key.endswith("weight") and \
+                value.dim() == 4 and value.shape[2] == 1:
+            value.mul_(0.1)
+        elif key.endswith(".weight") and key[:-6] + "running_var" in state_dict:
+            value.mul_(0.8)
+
+
+def model_inputs():
+    rs = np.random.RandomState(31)
+    images = [rs.uniform(0, 1, (3, 60, 80)).astype(np.float32),
+              rs.uniform(0, 1, (3, 72, 56)).astype(np.float32)]
+    targets = [{"boxes": np.array([[5, 8, 40, 50], [30, 10, 78, 40]], np.float32),
+                "labels": np.array([1, 3], np.int64)},
+               {"boxes": np.array([[10, 20, 30, 60]], np.float32),
+                "labels": np.array([2], np.int64)}]
+    return images, targets
+
+
+def tiny_ssd(det, nn, **kw):
+    """SSD on a two-map, two-conv backbone (strides 4 and 8) at 32 x 40: 4 and 6 default
+    boxes per location, 3 classes."""
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+            self.c2 = nn.Conv2d(8, 6, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            a = self.c1(x).relu()
+            return OrderedDict([("0", a), ("1", self.c2(a).relu())])
+
+    from importlib import import_module
+    anchors = import_module(det.__name__ + ".anchor_utils").DefaultBoxGenerator(
+        [[2], [2, 3]], min_ratio=0.3, max_ratio=0.8)
+    ssd = import_module(det.__name__ + ".ssd")
+    head = ssd.SSDHead([8, 6], [4, 6], 3)
+    return ssd.SSD(Backbone(), anchors, (32, 40), 3, head=head, **kw)
+
+
+def tiny_inputs():
+    """Image 1 has no objects (all its boxes are negatives; no positive, so no hard
+    negatives either)."""
+    rs = np.random.RandomState(32)
+    images = [rs.uniform(0, 1, (3, 32, 40)).astype(np.float32),
+              rs.uniform(0, 1, (3, 28, 36)).astype(np.float32),
+              rs.uniform(0, 1, (3, 32, 40)).astype(np.float32)]
+    targets = [{"boxes": np.array([[3, 4, 20, 30], [15, 2, 39, 17]], np.float32),
+                "labels": np.array([2, 1], np.int64)},
+               {"boxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int64)},
+               {"boxes": np.array([[1, 1, 2.5, 3]], np.float32),  # matches no box by IoU
+                "labels": np.array([1], np.int64)}]
+    return images, targets
+
+
+TINY = {"default": dict(), "strict": dict(score_thresh=0.3, topk_candidates=5,
+                                          detections_per_img=4, nms_thresh=0.3),
+        "positive_half": dict(positive_fraction=0.5, iou_thresh=0.3)}
+
+
+def keys(model):
+    return [f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()]

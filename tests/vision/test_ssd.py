@@ -1,0 +1,85 @@
+"""SSD / SSDlite (torchvision.models.detection.ssd300_vgg16, ssdlite320_mobilenet_v3_large and
+the SSD class on a tiny backbone) against torchvision: state-dict keys, eval detections and
+train-mode losses with the same weights (fixtures/ssd.npz, recorded by record_ssd.py with the
+settings of _ssd_cases.py)."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import cadenza as torch
+from cadenza.vision.models import detection
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _model_weights as mw  # noqa: E402
+import _ssd_cases as cases  # noqa: E402
+
+REF = np.load(os.path.join(HERE, "fixtures", "ssd.npz"))
+
+
+def _check(model, images, targets, prefix, tol=1e-4):
+    model.eval()
+    with torch.no_grad():
+        dets = model([torch.from_numpy(im) for im in images])
+    for i, d in enumerate(dets):
+        assert sorted(d) == ["boxes", "labels", "scores"]
+        for k, v in d.items():
+            want = REF[f"{prefix}/eval/{i}/{k}"]
+            assert v.shape == want.shape, f"image {i} {k}: {v.shape} vs {want.shape}"
+            np.testing.assert_allclose(v.numpy(), want, rtol=tol, atol=tol,
+                                       err_msg=f"{prefix} image {i} {k}")
+    model.train()
+    losses = model([torch.from_numpy(im) for im in images],
+                   [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets])
+    assert sorted(losses) == ["bbox_regression", "classification"]
+    for k, v in losses.items():
+        np.testing.assert_allclose(v.item(), REF[f"{prefix}/train/{k}"], rtol=tol,
+                                   err_msg=f"{prefix} loss {k}")
+    return losses
+
+
+@pytest.mark.parametrize("name", cases.KEY_BUILDERS)
+def test_ssd_builder_keys(name):
+    with torch.device("meta"):
+        model = getattr(detection, name)(weights=None, weights_backbone=None)
+    assert cases.keys(model) == list(REF[f"{name}/keys"])
+
+
+def test_ssdlite320_matches_torchvision():
+    name = "ssdlite320_mobilenet_v3_large"
+    model = getattr(detection, name)(**cases.RUN[name])
+    mw.fill(model.state_dict(), torch.from_numpy)
+    cases.damp(model.state_dict())
+    images, targets = cases.model_inputs()
+    _check(model, images, targets, name)
+
+
+@pytest.mark.parametrize("tag", sorted(cases.TINY))
+def test_tiny_ssd_matches_torchvision(tag):
+    model = cases.tiny_ssd(detection, torch.nn, **cases.TINY[tag])
+    mw.fill(model.state_dict(), torch.from_numpy)
+    images, targets = cases.tiny_inputs()
+    losses = _check(model, images, targets, f"tiny/{tag}", tol=1e-5)
+    sum(losses.values()).backward()  # both losses reach the heads and the backbone
+    assert float(model.backbone.c1.weight.grad.abs().sum()) > 0
+    for head in (model.head.classification_head, model.head.regression_head):
+        assert all(float(c.weight.grad.abs().sum()) > 0 for c in head.module_list)
+
+
+def test_ssd_errors_and_settings():
+    from cadenza.vision.models.detection import ssd
+    anchors = detection.anchor_utils.AnchorGenerator()
+    with pytest.raises(TypeError, match="anchor_generator should be of type "
+                                        "DefaultBoxGenerator"):
+        ssd.SSD(torch.nn.Identity(), anchors, (32, 32), 3, head=torch.nn.Identity())
+    with pytest.warns(UserWarning, match="size of the model is already fixed"):
+        with torch.device("meta"):
+            m = detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None,
+                                                        size=(100, 100), num_classes=3)
+    assert m.transform.fixed_size == (320, 320)
+    model = cases.tiny_ssd(detection, torch.nn)
+    model.train()
+    with pytest.raises(AssertionError, match="targets should not be none"):
+        model([torch.rand(3, 32, 40)])
