@@ -1,11 +1,12 @@
-"""Record torchvision's SSD / SSDlite outputs into tests/vision/fixtures/ssd.npz (run ONCE, by
-hand; CI has no torchvision). Set torchvision up as record_fixtures.py says, then:
+"""Record torchvision's SSD / SSDlite / Keypoint R-CNN outputs into
+tests/vision/fixtures/detection_more.npz (run ONCE, by hand; CI has no torchvision). Set
+torchvision up as record_fixtures.py says, then:
 
-    PYTHONPATH=/tmp/tvpkg python tests/vision/record_ssd.py
+    PYTHONPATH=/tmp/tvpkg python tests/vision/record_detection_more.py
 
 NMS is torchvision's compiled kernel: this script loads _C.so the way record_vision_ops.py
-does. Weights are _model_weights.fill's deterministic draws (then _ssd_cases.damp); inputs and
-settings come from _ssd_cases.py, shared with test_ssd.py."""
+does. Weights are _model_weights.fill's deterministic draws (then _detection_more.damp);
+inputs and settings come from _detection_more.py, shared with test_detection_more.py."""
 import os
 import sys
 
@@ -15,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import _model_weights as mw  # noqa: E402
-import _ssd_cases as cases  # noqa: E402
+import _detection_more as cases  # noqa: E402
 from record_vision_ops import _ensure_loadable  # noqa: E402
 
 
@@ -35,6 +36,7 @@ def _run(torch, model, images, targets, prefix, out):
 
 def main():
     import torch
+    from torchvision import ops
     from torchvision.models import detection as det
     out = {}
     for name in cases.KEY_BUILDERS:
@@ -52,7 +54,11 @@ def main():
         model = cases.tiny_ssd(det, torch.nn, **kw)
         mw.fill(model.state_dict(), torch.from_numpy)
         _run(torch, model, images, targets, f"tiny/{tag}", out)
-    path = os.path.join(HERE, "fixtures", "ssd.npz")
+    images, targets = cases.keypoint_inputs()
+    model = cases.tiny_keypoint_rcnn(det, torch.nn, ops)
+    mw.fill(model.state_dict(), torch.from_numpy)
+    _run(torch, model, images, targets, "keypoint", out)
+    path = os.path.join(HERE, "fixtures", "detection_more.npz")
     np.savez_compressed(path, **out)
     print(path, os.path.getsize(path), "bytes", len(out), "arrays")
 

@@ -1,11 +1,12 @@
-"""Settings and inputs shared by record_ssd.py (torchvision) and test_ssd.py (Cadenza):
-``det`` / ``nn`` are whichever framework's detection package and nn module."""
+"""Settings and inputs shared by record_detection_more.py (torchvision) and
+test_detection_more.py (Cadenza) for SSD, SSDlite and Keypoint R-CNN: ``det`` / ``nn`` / ``ops``
+are whichever framework's detection package, nn and ops modules."""
 from collections import OrderedDict
 
 import numpy as np
 
 # the builders whose state-dict keys (and shapes) are compared (built on the meta device)
-KEY_BUILDERS = ["ssd300_vgg16", "ssdlite320_mobilenet_v3_large"]
+KEY_BUILDERS = ["ssd300_vgg16", "ssdlite320_mobilenet_v3_large", "keypointrcnn_resnet50_fpn"]
 # the full models run in eval and train mode (fewer candidates keep the fixture small)
 RUN = {"ssdlite320_mobilenet_v3_large": dict(weights=None, weights_backbone=None,
                                              num_classes=4, topk_candidates=30,
@@ -78,3 +79,50 @@ TINY = {"default": dict(), "strict": dict(score_thresh=0.3, topk_candidates=5,
 
 def keys(model):
     return [f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()]
+
+
+def tiny_keypoint_rcnn(det, nn, ops, **kw):
+    """Keypoint R-CNN on one stride-4 map (8 channels) at 32 x 40, 3 classes, 5 keypoints, a
+    two-conv keypoint head; every anchor and proposal is sampled (the losses do not depend on
+    the samplers' random draws)."""
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+            self.out_channels = 8
+
+        def forward(self, x):
+            return OrderedDict([("0", self.c1(x).relu())])
+
+    from importlib import import_module
+    anchors = import_module(det.__name__ + ".anchor_utils").AnchorGenerator(
+        ((8, 16),), ((0.5, 1.0, 2.0),))
+    kp = import_module(det.__name__ + ".keypoint_rcnn")
+    settings = dict(num_classes=3, min_size=32, max_size=40, rpn_anchor_generator=anchors,
+                    box_roi_pool=ops.MultiScaleRoIAlign(["0"], 7, 2),
+                    keypoint_roi_pool=ops.MultiScaleRoIAlign(["0"], 14, 2),
+                    keypoint_head=kp.KeypointRCNNHeads(8, (8, 8)),
+                    keypoint_predictor=kp.KeypointRCNNPredictor(8, 5),
+                    rpn_batch_size_per_image=100000, box_batch_size_per_image=100000,
+                    rpn_pre_nms_top_n_train=40, rpn_post_nms_top_n_train=20,
+                    rpn_pre_nms_top_n_test=40, rpn_post_nms_top_n_test=20,
+                    box_score_thresh=0.0, box_detections_per_img=6)
+    return kp.KeypointRCNN(Backbone(), **{**settings, **kw})
+
+
+def keypoint_inputs():
+    """Two images; keypoints with visibility 0 (unlabelled) and some outside their box."""
+    rs = np.random.RandomState(33)
+    images = [rs.uniform(0, 1, (3, 32, 40)).astype(np.float32) for _ in range(2)]
+    targets = []
+    for boxes, labels in (([[3, 4, 20, 30], [15, 2, 39, 17]], [2, 1]), ([[5, 5, 30, 28]], [1])):
+        boxes = np.array(boxes, np.float32)
+        kps = np.zeros((len(boxes), 5, 3), np.float32)
+        for i, (x1, y1, x2, y2) in enumerate(boxes):
+            kps[i, :, 0] = rs.uniform(x1 - 2, x2, 5)
+            kps[i, :, 1] = rs.uniform(y1, y2 + 2, 5)
+            kps[i, :, 2] = (rs.uniform(0, 1, 5) > 0.25) * 2
+        targets.append({"boxes": boxes, "labels": np.array(labels, np.int64),
+                        "keypoints": kps})
+    return images, targets

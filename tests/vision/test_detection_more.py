@@ -1,7 +1,8 @@
-"""SSD / SSDlite (torchvision.models.detection.ssd300_vgg16, ssdlite320_mobilenet_v3_large and
-the SSD class on a tiny backbone) against torchvision: state-dict keys, eval detections and
-train-mode losses with the same weights (fixtures/ssd.npz, recorded by record_ssd.py with the
-settings of _ssd_cases.py)."""
+"""SSD / SSDlite (ssd300_vgg16, ssdlite320_mobilenet_v3_large and the SSD class on a tiny
+backbone) and Keypoint R-CNN (keypointrcnn_resnet50_fpn's keys; the KeypointRCNN class on a
+tiny backbone) against torchvision: state-dict keys, eval detections and train-mode losses with
+the same weights (fixtures/detection_more.npz, recorded by record_detection_more.py with the
+settings of _detection_more.py)."""
 import os
 import sys
 
@@ -9,14 +10,15 @@ import numpy as np
 import pytest
 
 import cadenza as torch
+from cadenza.vision import ops
 from cadenza.vision.models import detection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import _model_weights as mw  # noqa: E402
-import _ssd_cases as cases  # noqa: E402
+import _detection_more as cases  # noqa: E402
 
-REF = np.load(os.path.join(HERE, "fixtures", "ssd.npz"))
+REF = np.load(os.path.join(HERE, "fixtures", "detection_more.npz"))
 
 
 def _check(model, images, targets, prefix, tol=1e-4):
@@ -24,7 +26,8 @@ def _check(model, images, targets, prefix, tol=1e-4):
     with torch.no_grad():
         dets = model([torch.from_numpy(im) for im in images])
     for i, d in enumerate(dets):
-        assert sorted(d) == ["boxes", "labels", "scores"]
+        assert sorted(d) == sorted(k.split("/")[-1] for k in REF.files
+                                   if k.startswith(f"{prefix}/eval/{i}/"))
         for k, v in d.items():
             want = REF[f"{prefix}/eval/{i}/{k}"]
             assert v.shape == want.shape, f"image {i} {k}: {v.shape} vs {want.shape}"
@@ -33,7 +36,8 @@ def _check(model, images, targets, prefix, tol=1e-4):
     model.train()
     losses = model([torch.from_numpy(im) for im in images],
                    [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets])
-    assert sorted(losses) == ["bbox_regression", "classification"]
+    assert sorted(losses) == sorted(k.split("/")[-1] for k in REF.files
+                                    if k.startswith(f"{prefix}/train/"))
     for k, v in losses.items():
         np.testing.assert_allclose(v.item(), REF[f"{prefix}/train/{k}"], rtol=tol,
                                    err_msg=f"{prefix} loss {k}")
@@ -83,3 +87,29 @@ def test_ssd_errors_and_settings():
     model.train()
     with pytest.raises(AssertionError, match="targets should not be none"):
         model([torch.rand(3, 32, 40)])
+
+
+def test_keypoint_rcnn_matches_torchvision():
+    model = cases.tiny_keypoint_rcnn(detection, torch.nn, ops)
+    mw.fill(model.state_dict(), torch.from_numpy)
+    images, targets = cases.keypoint_inputs()
+    losses = _check(model, images, targets, "keypoint", tol=1e-5)
+    assert "loss_keypoint" in losses
+    losses["loss_keypoint"].backward()
+    assert float(model.roi_heads.keypoint_predictor.kps_score_lowres.weight.grad.abs().sum()) > 0
+
+
+def test_keypoint_rcnn_arguments():
+    from cadenza.vision.models.detection import keypoint_rcnn as kr
+    with torch.device("meta"):
+        m = detection.keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None,
+                                                num_keypoints=5, num_classes=3)
+    assert m.transform.min_size == (640, 672, 704, 736, 768, 800)
+    assert m.roi_heads.keypoint_predictor.kps_score_lowres.out_channels == 5
+    assert m.roi_heads.box_predictor.cls_score.out_features == 3
+    with pytest.raises(ValueError, match="num_keypoints should be None"):
+        cases.tiny_keypoint_rcnn(detection, torch.nn, ops, num_keypoints=5)
+    with pytest.raises(TypeError, match="keypoint_roi_pool should be a MultiScaleRoIAlign"):
+        cases.tiny_keypoint_rcnn(detection, torch.nn, ops, keypoint_roi_pool=torch.nn.Identity())
+    w = kr.KeypointRCNN_ResNet50_FPN_Weights
+    assert w.DEFAULT is w.COCO_V1 and len(w.COCO_V1.meta["keypoint_names"]) == 17
