@@ -111,5 +111,7 @@ def test_keypoint_rcnn_arguments():
         cases.tiny_keypoint_rcnn(detection, torch.nn, ops, num_keypoints=5)
     with pytest.raises(TypeError, match="keypoint_roi_pool should be a MultiScaleRoIAlign"):
         cases.tiny_keypoint_rcnn(detection, torch.nn, ops, keypoint_roi_pool=torch.nn.Identity())
+    with pytest.raises(ValueError, match="'num_keypoints' expected value 17 but got 5"):
+        detection.keypointrcnn_resnet50_fpn(weights="DEFAULT", num_keypoints=5)
     w = kr.KeypointRCNN_ResNet50_FPN_Weights
     assert w.DEFAULT is w.COCO_V1 and len(w.COCO_V1.meta["keypoint_names"]) == 17

@@ -13,7 +13,7 @@ from cadenza.nn import functional as F
 from ...ops import MultiScaleRoIAlign
 from ..resnet import ResNet50_Weights
 from .._api import Weights, WeightsEnum, overwrite_value
-from .faster_rcnn import _POOLED_LEVELS, FasterRCNN, _load, _resnet50_fpn
+from .faster_rcnn import _POOLED_LEVELS, FasterRCNN, _load, _resnet50_fpn, _resolve
 from ._utils import overwrite_eps
 
 __all__ = ["KeypointRCNN", "KeypointRCNN_ResNet50_FPN_Weights", "keypointrcnn_resnet50_fpn"]
@@ -139,21 +139,17 @@ def keypointrcnn_resnet50_fpn(*, weights=None, progress=True, num_classes=None,
                               trainable_backbone_layers=None, **kwargs):
     """Keypoint R-CNN with a ResNet-50-FPN backbone: 2 classes (background, person) and the 17
     COCO person keypoints unless told otherwise (the weights fix both)."""
-    if kwargs.pop("pretrained", False):
+    if kwargs.pop("pretrained", False):  # the legacy flag meant the legacy checkpoint
         weights = KeypointRCNN_ResNet50_FPN_Weights.COCO_LEGACY
-    if "pretrained_backbone" in kwargs:
-        weights_backbone = ResNet50_Weights.IMAGENET1K_V1 \
-            if kwargs.pop("pretrained_backbone") else None
-    weights = KeypointRCNN_ResNet50_FPN_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    given_classes = num_classes
+    weights, weights_backbone, num_classes = _resolve(
+        KeypointRCNN_ResNet50_FPN_Weights, weights, ResNet50_Weights, weights_backbone,
+        num_classes, kwargs)
     if weights is not None:
-        weights_backbone = None
-        num_classes = overwrite_value("num_classes", num_classes,
-                                      len(weights.meta["categories"]))
         num_keypoints = overwrite_value("num_keypoints", num_keypoints,
                                         len(weights.meta["keypoint_names"]))
     else:
-        num_classes = 2 if num_classes is None else num_classes
+        num_classes = 2 if given_classes is None else num_classes
         num_keypoints = 17 if num_keypoints is None else num_keypoints
     backbone = _resnet50_fpn(weights, weights_backbone, trainable_backbone_layers, True)
     model = _load(KeypointRCNN(backbone, num_classes, num_keypoints=num_keypoints, **kwargs),

@@ -24,7 +24,7 @@ from cadenza.nn import functional as F
 from ... import ops as box_ops
 from ..vgg import VGG16_Weights, vgg16
 from . import _utils as det_utils
-from ._utils import _assert, _prepare
+from ._utils import _assert
 from .anchor_utils import DefaultBoxGenerator
 from .backbone_utils import _validate_trainable_layers
 from .faster_rcnn import _coco_weights, _load, _resolve
@@ -200,24 +200,11 @@ class SSD(nn.Module):
         return detections
 
     def forward(self, images, targets=None):
-        images, targets, original_image_sizes = _prepare(self.transform, images, targets,
-                                                         self.training)
-        features = self.backbone(images.tensors)
-        if isinstance(features, Tensor):
-            features = OrderedDict([("0", features)])
-        features = list(features.values())
-        head_outputs = self.head(features)
-        anchors = self.anchor_generator(images, features)
+        images, targets, original_image_sizes, _, head_outputs, anchors = \
+            det_utils._dense_start(self, images, targets)
         losses, detections = {}, []
         if self.training:
-            matched_idxs = []
-            for anchors_i, target in zip(anchors, targets):
-                if target["boxes"].numel() == 0:
-                    matched_idxs.append(torch.full((anchors_i.shape[0],), -1,
-                                                   dtype=torch.int64))
-                else:
-                    matched_idxs.append(self.proposal_matcher(
-                        box_ops.box_iou(target["boxes"], anchors_i)))
+            matched_idxs = det_utils._match_anchors(self.proposal_matcher, targets, anchors)
             losses = self.compute_loss(targets, head_outputs, anchors, matched_idxs)
         else:
             detections = self.postprocess_detections(head_outputs, anchors,
