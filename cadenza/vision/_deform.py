@@ -59,19 +59,32 @@ def _sample_plan(off, H, W, kh, kw, stride, pad, dil, oh, ow):
     return np.stack(idx), np.stack(wts), np.stack(dwy), np.stack(dwx)
 
 
-def _gather(x, idx, G):
-    """x (B, C, H*W), idx (4, B, G, K, P) -> the 4 corner values (4, B, C, K, P)."""
-    B, C, _ = x.shape
-    cg = C // G
-    _, _, _, K, P = idx.shape
-    per_c = np.repeat(idx, cg, axis=2).reshape(4, B, C, K * P)
-    out = np.empty((4, B, C, K * P), x.dtype)
+def _corner(xb, idx, G):
+    """One bilinear corner's values for one image: xb (C, H*W), idx (G, K, P) -> (C, K, P)."""
+    C = xb.shape[0]
+    _, K, P = idx.shape
+    vals = np.take_along_axis(xb.reshape(G, C // G, -1), idx.reshape(G, 1, K * P), axis=2)
+    return vals.reshape(C, K, P)
+
+
+def _per_channel(a, C):
+    """(G, K, P) per offset group -> (C, K, P) per channel (channels split evenly)."""
+    return np.repeat(a, C // a.shape[0], axis=0)
+
+
+def _samples(xb, idx, wts, C, G):
+    """The bilinear samples of one image: (C, K, P)."""
+    out = None
     for c in range(4):
-        out[c] = np.take_along_axis(x, per_c[c], axis=2)
-    return out.reshape(4, B, C, K, P)
+        term = _corner(xb, idx[c], G) * _per_channel(wts[c], C)
+        out = term if out is None else out + term
+    return out
 
 
 class _DeformConv2dFunction(torch.autograd.Function):
+    """Image by image (the sampled im2col matrix of one image at a time, as torchvision's CPU
+    kernel); the backward recomputes the samples rather than keeping them."""
+
     @staticmethod
     def forward(ctx, input, offset, weight, bias, mask, conf):
         stride, pad, dil, groups = conf
@@ -83,64 +96,67 @@ class _DeformConv2dFunction(torch.autograd.Function):
         oh, ow = off.shape[2], off.shape[3]
         K, P = kh * kw, oh * ow
         G = off.shape[1] // (2 * K)
-        idx, wts, dwy, dwx = _sample_plan(off, H, W, kh, kw, stride, pad, dil, oh, ow)
-        corners = _gather(x.reshape(B, C, H * W), idx, G)
-        rep = np.repeat(wts, C // G, axis=2)
-        sampled = (corners * rep).sum(0)  # (B, C, K, P)
-        m = None
-        if mask is not None:
-            m = np.repeat(mask.detach().numpy().reshape(B, G, K, P), C // G, axis=1)
-        cols = sampled if m is None else sampled * m
-        cg, og = C // groups, O // groups
-        wg = w.reshape(groups, og, cg * K)
-        colg = cols.reshape(B, groups, cg * K, P)
-        out = np.matmul(wg[None], colg).reshape(B, O, oh, ow)
+        plan = _sample_plan(off, H, W, kh, kw, stride, pad, dil, oh, ow)
+        idx, wts = plan[0], plan[1]
+        m = None if mask is None else mask.detach().numpy().reshape(B, G, K, P)
+        wg = w.reshape(groups, O // groups, (C // groups) * K)
+        out = np.empty((B, O, P), x.dtype)
+        xf = x.reshape(B, C, H * W)
+        for b in range(B):
+            cols = _samples(xf[b], idx[:, b], wts[:, b], C, G)
+            if m is not None:
+                cols = cols * _per_channel(m[b], C)
+            out[b] = np.matmul(wg, cols.reshape(groups, -1, P)).reshape(O, P)
         if bias is not None:
-            out = out + bias.detach().numpy()[None, :, None, None]
-        ctx.saved = (x, w, idx, wts, dwy, dwx, corners, sampled, m, cols, G, groups,
-                     bias is not None, mask is not None)
-        return torch.from_numpy(np.ascontiguousarray(out.astype(x.dtype, copy=False)))
+            out += bias.detach().numpy()[None, :, None]
+        ctx.saved = (x, w, plan, m, G, groups, bias is not None)
+        return torch.from_numpy(out.reshape(B, O, oh, ow))
 
     @staticmethod
     def backward(ctx, grad):
-        (x, w, idx, wts, dwy, dwx, corners, sampled, m, cols, G, groups, has_bias,
-         has_mask) = ctx.saved
+        x, w, (idx, wts, dwy, dwx), m, G, groups, has_bias = ctx.saved
         need_x, need_off, need_w, need_b, need_m = ctx.needs_input_grad[:5]
         B, C, H, W = x.shape
         O, _, kh, kw = w.shape
         K = kh * kw
         g = grad.detach().numpy().astype(x.dtype, copy=False)
-        P = g.shape[2] * g.shape[3]
-        cg, og = C // groups, O // groups
-        gg = g.reshape(B, groups, og, P)
-        dx = doff = dw = db = dm = None
-        if need_w:
-            colg = cols.reshape(B, groups, cg * K, P)
-            dw = np.matmul(gg, colg.transpose(0, 1, 3, 2)).sum(0).reshape(w.shape)
-            dw = torch.from_numpy(np.ascontiguousarray(dw))
-        if has_bias and need_b:
-            db = torch.from_numpy(g.sum((0, 2, 3)))
-        if need_x or need_off or need_m:
-            wg = w.reshape(groups, og, cg * K)
-            gcols = np.matmul(wg.transpose(0, 2, 1)[None], gg).reshape(B, C, K, P)
-            if has_mask and need_m:
-                dm = (gcols * sampled).reshape(B, G, C // G, K, P).sum(2)
-                dm = torch.from_numpy(np.ascontiguousarray(dm.reshape(B, G * K, *g.shape[2:])))
-            gs = gcols if m is None else gcols * m  # gradient of the bilinear samples
-            if need_off:
-                gsc = (gs[None] * corners).reshape(4, B, G, C // G, K, P).sum(3)
-                d = np.stack([(gsc * dwy).sum(0), (gsc * dwx).sum(0)], 3)  # (B, G, K, 2, P)
-                doff = torch.from_numpy(np.ascontiguousarray(
-                    d.reshape(B, G * K * 2, *g.shape[2:])))
-            if need_x:
-                plane = (np.arange(B)[:, None] * C + np.arange(C)[None, :]) * (H * W)
-                flat = np.zeros(B * C * H * W, np.float64)
-                rep = np.repeat(wts, C // G, axis=2)
-                ridx = np.repeat(idx, C // G, axis=2) + plane[None, :, :, None, None]
-                flat += np.bincount(ridx.ravel(), (rep * gs[None]).ravel(),
-                                    minlength=B * C * H * W)
-                dx = torch.from_numpy(flat.astype(x.dtype).reshape(B, C, H, W))
-        return dx, doff, dw, db, dm, None
+        oh, ow = g.shape[2:]
+        P = oh * ow
+        gg = g.reshape(B, groups, O // groups, P)
+        wg = w.reshape(groups, O // groups, (C // groups) * K)
+        xf = x.reshape(B, C, H * W)
+        dw = np.zeros(wg.shape, x.dtype) if need_w else None
+        dx = np.zeros((B, C * H * W), np.float64) if need_x else None
+        doff = np.zeros((B, G, K, 2, P), x.dtype) if need_off else None
+        dm = np.zeros((B, G, K, P), x.dtype) if (m is not None and need_m) else None
+        plane = (np.arange(C) * (H * W))[:, None, None]
+        for b in range(B):
+            sampled = _samples(xf[b], idx[:, b], wts[:, b], C, G)
+            mb = None if m is None else _per_channel(m[b], C)
+            if need_w:
+                cols = sampled if mb is None else sampled * mb
+                dw += np.matmul(gg[b], cols.reshape(groups, -1, P).transpose(0, 2, 1))
+            if not (need_x or need_off or dm is not None):
+                continue
+            gcols = np.matmul(wg.transpose(0, 2, 1), gg[b]).reshape(C, K, P)
+            if dm is not None:
+                dm[b] = (gcols * sampled).reshape(G, C // G, K, P).sum(1)
+            gs = gcols if mb is None else gcols * mb  # gradient of the bilinear samples
+            for c in range(4):
+                if need_off:
+                    gsc = (gs * _corner(xf[b], idx[c, b], G)).reshape(G, C // G, K, P).sum(1)
+                    doff[b, :, :, 0] += gsc * dwy[c, b]
+                    doff[b, :, :, 1] += gsc * dwx[c, b]
+                if need_x:
+                    flat = plane + _per_channel(idx[c, b], C)
+                    dx[b] += np.bincount(flat.ravel(), (gs * _per_channel(wts[c, b], C)).ravel(),
+                                         minlength=C * H * W)
+        return (None if dx is None else torch.from_numpy(dx.astype(x.dtype).reshape(x.shape)),
+                None if doff is None else torch.from_numpy(doff.reshape(B, -1, oh, ow)),
+                None if dw is None else torch.from_numpy(dw.reshape(w.shape)),
+                torch.from_numpy(g.sum((0, 2, 3))) if has_bias and need_b else None,
+                None if dm is None else torch.from_numpy(dm.reshape(B, G * K, oh, ow)),
+                None)
 
 
 def _shape_error(msg, **shapes):
