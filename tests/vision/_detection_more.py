@@ -74,7 +74,10 @@ def tiny_inputs():
 
 TINY = {"default": dict(), "strict": dict(score_thresh=0.3, topk_candidates=5,
                                           detections_per_img=4, nms_thresh=0.3),
-        "positive_half": dict(positive_fraction=0.5, iou_thresh=0.3)}
+        "positive_half": dict(positive_fraction=0.5, iou_thresh=0.3),
+        # 99 negatives per positive: more than there are, so every negative counts (and the
+        # positives, ranked last, are counted again: torchvision's behaviour)
+        "saturated": dict(positive_fraction=0.01, iou_thresh=0.05)}
 
 
 def keys(model):
