@@ -7,6 +7,9 @@ import numpy as np
 
 # the builders whose state-dict keys (and shapes) are compared (built on the meta device)
 KEY_BUILDERS = ["ssd300_vgg16", "ssdlite320_mobilenet_v3_large", "keypointrcnn_resnet50_fpn"]
+# trainable_backbone_layers settings whose frozen parameter names are compared (with stand-in
+# backbone weights: see fake_backbone_weights)
+FREEZING = {"ssd300_vgg16": (0, 2), "ssdlite320_mobilenet_v3_large": (0, 3)}
 # the full models run in eval and train mode (fewer candidates keep the fixture small)
 RUN = {"ssdlite320_mobilenet_v3_large": dict(weights=None, weights_backbone=None,
                                              num_classes=4, topk_candidates=30,
@@ -129,3 +132,20 @@ def keypoint_inputs():
         targets.append({"boxes": boxes, "labels": np.array(labels, np.int64),
                         "keypoints": kps})
     return images, targets
+
+
+def fake_backbone_weights(api, models):
+    """Make every WeightsEnum.get_state_dict return a meta-device VGG-16 / MobileNetV3-Large
+    state dict (``api``: the models._api module, ``models``: the models package), so builders
+    take their pretrained-backbone paths (layer freezing) without any download. The caller
+    restores the method."""
+    import importlib
+    vgg = importlib.import_module(models.__name__ + ".vgg").vgg16().state_dict()
+    mv3 = importlib.import_module(models.__name__ + ".mobilenetv3")
+    mobile = mv3.mobilenet_v3_large().state_dict()
+    api.WeightsEnum.get_state_dict = \
+        lambda self, *a, **k: mobile if "mobilenet" in self.url else vgg
+
+
+def frozen(model):
+    return [n for n, p in model.named_parameters() if not p.requires_grad]

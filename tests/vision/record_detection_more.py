@@ -43,6 +43,14 @@ def main():
         with torch.device("meta"):
             model = getattr(det, name)(weights=None, weights_backbone=None)
         out[f"{name}/keys"] = np.array(cases.keys(model))
+    from torchvision import models
+    from torchvision.models import _api
+    with torch.device("meta"):
+        cases.fake_backbone_weights(_api, models)
+        for name, counts in cases.FREEZING.items():
+            for count in counts:
+                model = getattr(det, name)(num_classes=3, trainable_backbone_layers=count)
+                out[f"{name}/frozen/{count}"] = np.array(cases.frozen(model))
     images, targets = cases.model_inputs()
     for name, kw in cases.RUN.items():
         model = getattr(det, name)(**kw)

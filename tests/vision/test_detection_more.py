@@ -83,6 +83,10 @@ def test_ssd_errors_and_settings():
             m = detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None,
                                                         size=(100, 100), num_classes=3)
     assert m.transform.fixed_size == (320, 320)
+    with torch.device("meta"):  # no backbone weights: every VGG layer trains
+        m = detection.ssd300_vgg16(weights=None, pretrained_backbone=False, num_classes=3)
+    assert all(p.requires_grad for p in m.parameters())
+    assert m.head.classification_head.module_list[0].out_channels == 4 * 3
     model = cases.tiny_ssd(detection, torch.nn)
     model.train()
     with pytest.raises(AssertionError, match="targets should not be none"):
@@ -115,3 +119,15 @@ def test_keypoint_rcnn_arguments():
         detection.keypointrcnn_resnet50_fpn(weights="DEFAULT", num_keypoints=5)
     w = kr.KeypointRCNN_ResNet50_FPN_Weights
     assert w.DEFAULT is w.COCO_V1 and len(w.COCO_V1.meta["keypoint_names"]) == 17
+
+
+@pytest.mark.parametrize("name", sorted(cases.FREEZING))
+def test_ssd_backbone_freezing(name, monkeypatch):
+    from cadenza.vision import models
+    from cadenza.vision.models import _api
+    monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", _api.WeightsEnum.get_state_dict)
+    with torch.device("meta"):
+        cases.fake_backbone_weights(_api, models)
+        for count in cases.FREEZING[name]:
+            model = getattr(detection, name)(num_classes=3, trainable_backbone_layers=count)
+            assert cases.frozen(model) == list(REF[f"{name}/frozen/{count}"]), count

@@ -272,7 +272,8 @@ def _vgg_extractor(backbone, highres: bool, trainable_layers: int) -> SSDFeature
             f"trainable_layers should be in the range [0, {len(stages)}], "
             f"got {trainable_layers}")
     if trainable_layers < len(stages):
-        for parameter in backbone[: stages[len(stages) - trainable_layers]].parameters():
+        end = len(backbone) if trainable_layers == 0 else stages[len(stages) - trainable_layers]
+        for parameter in backbone[:end].parameters():
             parameter.requires_grad_(False)
     return SSDFeatureExtractorVGG(backbone, highres)
 
@@ -290,6 +291,9 @@ def ssd300_vgg16(*, weights=None, progress=True, num_classes=None,
     if "size" in kwargs:
         warnings.warn("The size of the model is already fixed; ignoring the parameter.")
         kwargs.pop("size")
+    if "pretrained_backbone" in kwargs:  # the legacy flag: the SSD backbone's weights
+        weights_backbone = VGG16_Weights.IMAGENET1K_FEATURES \
+            if kwargs.pop("pretrained_backbone") else None
     weights, weights_backbone, num_classes = _resolve(
         SSD300_VGG16_Weights, weights, VGG16_Weights, weights_backbone, num_classes, kwargs)
     trainable = _validate_trainable_layers(weights is not None or weights_backbone is not None,
