@@ -10,7 +10,8 @@ import numpy as np
 import cadenza as torch
 from cadenza import nn
 
-__all__ = ["roi_align", "RoIAlign", "roi_pool", "RoIPool"]
+__all__ = ["roi_align", "RoIAlign", "roi_pool", "RoIPool", "ps_roi_align", "PSRoIAlign",
+           "ps_roi_pool", "PSRoIPool"]
 
 # roi_align's backward builds the (pixels x bins) sampling matrix densely up to this many entries
 _DENSE_LIMIT = 1 << 24
@@ -42,6 +43,16 @@ def _rois(boxes, op, dtype):
         raise ValueError(f"{op}: boxes should be a Tensor [K, 5] (batch index, x1, y1, x2, y2) "
                          f"or a list of [L, 4] Tensors, got shape {list(boxes.shape)}")
     return boxes.detach().numpy().astype(dtype)
+
+
+def _checked_rois(boxes, input, op):
+    rois = _rois(boxes, op, input.detach().numpy().dtype)
+    bad = (rois[:, 0] < 0) | (rois[:, 0] >= input.shape[0])
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise IndexError(f"{op}: box {k} has batch index {int(rois[k, 0])}, input has "
+                         f"{input.shape[0]} images")
+    return rois
 
 
 def _pair(size):
@@ -147,12 +158,7 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     """Average of bilinear samples over each of the output_size bins of every box: [K, C, h, w]
     (differentiable in ``input``; the boxes get no gradient, as in torchvision)."""
     _check_input(input, "roi_align")
-    rois = _rois(boxes, "roi_align", input.detach().numpy().dtype)
-    bad = (rois[:, 0] < 0) | (rois[:, 0] >= input.shape[0])
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise IndexError(f"roi_align: box {k} has batch index {int(rois[k, 0])}, input has "
-                         f"{input.shape[0]} images")
+    rois = _checked_rois(boxes, input, "roi_align")
     return _RoIAlignFunction.apply(input, rois, _pair(output_size), float(spatial_scale),
                                    int(sampling_ratio), bool(aligned))
 
@@ -237,3 +243,152 @@ class RoIPool(nn.Module):
     def __repr__(self):
         return (f"{type(self).__name__}(output_size={self.output_size}, "
                 f"spatial_scale={self.spatial_scale})")
+
+
+# Position-sensitive RoI pooling (R-FCN, Dai et al. 2016): the input's C = C_out * ph * pw
+# channels are C_out groups of ph*pw score maps; bin (i, j) of output channel c reads input
+# channel (c * ph + i) * pw + j.
+
+def _ps_channels(input, pooled, op):
+    C = input.shape[1]
+    n = pooled[0] * pooled[1]
+    if C % n:
+        raise ValueError(f"{op}: input channels ({C}) should be a multiple of output_size[0] * "
+                         f"output_size[1] = {n}, got input {list(input.shape)}")
+    return C // n
+
+
+class _PSRoIAlignFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, rois, pooled, scale, sampling, cout):
+        x = input.detach().numpy()
+        N, C, H, W = x.shape
+        nb = pooled[0] * pooled[1]
+        flat = np.ascontiguousarray(  # (N*H*W, bin, C_out): each bin's own score maps
+            x.reshape(N, cout, nb, H, W).transpose(0, 3, 4, 2, 1)).reshape(N * H * W, nb, cout)
+        plan = _align_plan(rois, x.shape, pooled, scale, sampling, True, x.dtype)
+        out = np.zeros((len(rois) * nb, cout), x.dtype)
+        for rows, idx, w in plan:
+            bins = rows % nb
+            # no sample (an empty box with adaptive sampling): 0 / 0, NaN as torchvision's
+            acc = np.zeros((len(rows), cout), x.dtype) if idx.shape[1] else np.nan
+            for s in range(idx.shape[1]):
+                acc += w[:, s, None] * flat[idx[:, s], bins]
+            out[rows] = acc
+        ctx.plan, ctx.shape, ctx.cout = plan, x.shape, cout
+        out = out.reshape(len(rois), *pooled, cout).transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(out))
+
+    @staticmethod
+    def backward(ctx, grad):
+        N, C, H, W = ctx.shape
+        cout = ctx.cout
+        g = grad.detach().numpy()
+        nb = g.shape[2] * g.shape[3]
+        g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, cout)
+        dx = np.zeros((N * H * W, nb, cout), g.dtype)
+        for rows, idx, w in ctx.plan:
+            bins = np.broadcast_to((rows % nb)[:, None], idx.shape)
+            np.add.at(dx, (idx, bins), w[:, :, None] * g[rows][:, None, :])
+        dx = dx.reshape(N, H, W, nb, cout).transpose(0, 4, 3, 1, 2).reshape(N, C, H, W)
+        return torch.from_numpy(np.ascontiguousarray(dx)), None, None, None, None, None
+
+
+def ps_roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1):
+    """Position-sensitive roi_align (R-FCN): [K, C / (h*w), h, w], bin (i, j) of channel c
+    averaging bilinear samples of input channel (c*h + i)*w + j; the boxes are shifted by half a
+    pixel as roi_align's ``aligned=True``. Differentiable in ``input``."""
+    _check_input(input, "ps_roi_align")
+    pooled = _pair(output_size)
+    cout = _ps_channels(input, pooled, "ps_roi_align")
+    rois = _checked_rois(boxes, input, "ps_roi_align")
+    return _PSRoIAlignFunction.apply(input, rois, pooled, float(spatial_scale),
+                                     int(sampling_ratio), cout)
+
+
+def _ps_pool_bins(rois, shape, pooled, scale, end_h, end_w):
+    """Per roi and bin: (batch, hs, he, ws, we) of the averaged window (rounded box corners,
+    bins of (x2 - x1) / pw pixels, floor/ceil bounds, the exclusive ends clipped at end_h /
+    end_w: torchvision's forward kernel clips them at H - 1 / W - 1, so the last row and column
+    are never read, while its backward clips them at H / W)."""
+    H, W = shape[2:]
+    ph, pw = pooled
+    dt = rois.dtype.type
+    out = []
+    for roi in rois:
+        x1, y1, x2, y2 = (dt(v) for v in _round(roi[1:] * dt(scale)))
+        rw, rh = max(x2 - x1, dt(0.1)), max(y2 - y1, dt(0.1))
+        bh, bw = rh / dt(ph), rw / dt(pw)
+        for i in range(ph):
+            hs = min(max(int(math.floor(dt(i) * bh + y1)), 0), H)
+            he = min(max(int(math.ceil(dt(i + 1) * bh + y1)), 0), end_h)
+            for j in range(pw):
+                ws = min(max(int(math.floor(dt(j) * bw + x1)), 0), W)
+                we = min(max(int(math.ceil(dt(j + 1) * bw + x1)), 0), end_w)
+                out.append((int(roi[0]), hs, he, ws, we))
+    return out
+
+
+class _PSRoIPoolFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, rois, pooled, scale, cout):
+        x = input.detach().numpy()
+        N, C, H, W = x.shape
+        nb = pooled[0] * pooled[1]
+        xs = x.reshape(N, cout, nb, H, W)
+        bins = _ps_pool_bins(rois, x.shape, pooled, scale, H - 1, W - 1)
+        out = np.zeros((len(rois), nb, cout), x.dtype)
+        for r, (b, hs, he, ws, we) in enumerate(bins):
+            if he > hs and we > ws:
+                k, p = divmod(r, nb)
+                out[k, p] = xs[b, :, p, hs:he, ws:we].sum((1, 2)) / x.dtype.type(
+                    (he - hs) * (we - ws))
+        ctx.bins = _ps_pool_bins(rois, x.shape, pooled, scale, H, W)
+        ctx.shape, ctx.cout = x.shape, cout
+        out = out.reshape(len(rois), *pooled, cout).transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(out))
+
+    @staticmethod
+    def backward(ctx, grad):
+        N, C, H, W = ctx.shape
+        g = grad.detach().numpy()
+        K, cout = g.shape[0], ctx.cout
+        nb = g.shape[2] * g.shape[3]
+        g = g.reshape(K, cout, nb)
+        dx = np.zeros((N, cout, nb, H, W), g.dtype)
+        for r, (b, hs, he, ws, we) in enumerate(ctx.bins):
+            if he > hs and we > ws:
+                k, p = divmod(r, nb)
+                dx[b, :, p, hs:he, ws:we] += (g[k, :, p] / g.dtype.type(
+                    (he - hs) * (we - ws)))[:, None, None]
+        return torch.from_numpy(dx.reshape(N, C, H, W)), None, None, None, None
+
+
+def ps_roi_pool(input, boxes, output_size, spatial_scale=1.0):
+    """Position-sensitive average RoI pooling (R-FCN): [K, C / (h*w), h, w], bin (i, j) of
+    channel c the mean of input channel (c*h + i)*w + j over the bin's pixels."""
+    _check_input(input, "ps_roi_pool")
+    pooled = _pair(output_size)
+    cout = _ps_channels(input, pooled, "ps_roi_pool")
+    rois = _checked_rois(boxes, input, "ps_roi_pool")
+    return _PSRoIPoolFunction.apply(input, rois, pooled, float(spatial_scale), cout)
+
+
+class PSRoIAlign(nn.Module):
+    def __init__(self, output_size, spatial_scale, sampling_ratio):
+        super().__init__()
+        self.output_size, self.spatial_scale = output_size, spatial_scale
+        self.sampling_ratio = sampling_ratio
+
+    def forward(self, input, rois):
+        return ps_roi_align(input, rois, self.output_size, self.spatial_scale,
+                            self.sampling_ratio)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(output_size={self.output_size}, spatial_scale="
+                f"{self.spatial_scale}, sampling_ratio={self.sampling_ratio})")
+
+
+class PSRoIPool(RoIPool):
+    def forward(self, input, rois):
+        return ps_roi_pool(input, rois, self.output_size, self.spatial_scale)

@@ -1,9 +1,13 @@
 """torchvision.ops: box functions, nms and batched_nms (in NumPy; torchvision's CPU kernels'
-rules: boxes are (x1, y1, x2, y2), areas without +1), roi_align / roi_pool with gradients, the
-Feature Pyramid Network and MultiScaleRoIAlign, and the layer blocks of torchvision.ops.misc;
-the submodules boxes, misc, feature_pyramid_network and poolers as torchvision's."""
+rules: boxes are (x1, y1, x2, y2), areas without +1), roi_align / roi_pool and the
+position-sensitive ps_roi_align / ps_roi_pool with gradients, deform_conv2d (DCN / DCNv2) with
+gradients, the Feature Pyramid Network and MultiScaleRoIAlign, and the layer blocks of
+torchvision.ops.misc; the submodules boxes, misc, deform_conv, feature_pyramid_network and
+poolers as torchvision's."""
 from .._boxes import *  # noqa: F401,F403
 from .._boxes import __all__ as _box_names
+from .._deform import *  # noqa: F401,F403
+from .._deform import __all__ as _deform_names
 from .._fpn import *  # noqa: F401,F403
 from .._fpn import __all__ as _fpn_names
 from .._layers import *  # noqa: F401,F403
@@ -12,4 +16,5 @@ from .._roi import *  # noqa: F401,F403
 from .._roi import __all__ as _roi_names
 from .boxes import batched_nms, nms
 
-__all__ = ["nms", "batched_nms"] + _box_names + _layer_names + _roi_names + _fpn_names
+__all__ = (["nms", "batched_nms"] + _box_names + _layer_names + _roi_names + _fpn_names
+           + _deform_names)

@@ -23,6 +23,7 @@ from cadenza.nn import functional as F
 
 from ...ops import (
     FrozenBatchNorm2d,
+    box_iou,
     complete_box_iou_loss,
     distance_box_iou_loss,
     generalized_box_iou_loss,
@@ -334,3 +335,28 @@ def _prepare(transform, images, targets, training):
             _assert(False, "All bounding boxes should have positive height and width. Found "
                     f"invalid box {box} for target at index {index}.")
     return image_list, targets, original_sizes
+
+
+def _dense_start(model, images, targets):
+    """The one-stage detectors' (RetinaNet, SSD) common start: ``_prepare``, the backbone's
+    maps as a list, the head's outputs and the anchors. Returns (image_list, targets, original
+    sizes, features, head_outputs, anchors)."""
+    images, targets, original_sizes = _prepare(model.transform, images, targets,
+                                               model.training)
+    features = model.backbone(images.tensors)
+    features = [features] if isinstance(features, Tensor) else list(features.values())
+    head_outputs = model.head(features)
+    anchors = model.anchor_generator(images, features)
+    return images, targets, original_sizes, features, head_outputs, anchors
+
+
+def _match_anchors(matcher, targets, anchors) -> list[Tensor]:
+    """Per image, the matched object index of every anchor (-1 everywhere for an image
+    without objects)."""
+    matched = []
+    for target, anchors_i in zip(targets, anchors):
+        if target["boxes"].numel() == 0:
+            matched.append(torch.full((anchors_i.shape[0],), -1, dtype=torch.int64))
+        else:
+            matched.append(matcher(box_iou(target["boxes"], anchors_i)))
+    return matched

@@ -12,7 +12,6 @@ and state-dict keys are torchvision's."""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from functools import partial
 from typing import Callable, Optional
 
@@ -24,7 +23,7 @@ from ... import ops as box_ops
 from ...ops import Conv2dNormActivation, LastLevelP6P7, sigmoid_focal_loss
 from ..resnet import ResNet50_Weights
 from . import _utils as det_utils
-from ._utils import _assert, _prepare, overwrite_eps
+from ._utils import _assert, overwrite_eps
 from .anchor_utils import AnchorGenerator
 from .faster_rcnn import _coco_weights, _load, _resnet50_fpn, _resolve
 from .transform import GeneralizedRCNNTransform
@@ -268,12 +267,7 @@ class RetinaNet(nn.Module):
     def compute_loss(self, targets, head_outputs, anchors):
         """Match every image's anchors to its objects (all background when it has none), then
         the head's losses."""
-        matched_idxs = []
-        for t, a in zip(targets, anchors):
-            if t["boxes"].numel() == 0:
-                matched_idxs.append(torch.full((a.shape[0],), -1, dtype=torch.int64))
-            else:
-                matched_idxs.append(self.proposal_matcher(box_ops.box_iou(t["boxes"], a)))
+        matched_idxs = det_utils._match_anchors(self.proposal_matcher, targets, anchors)
         return self.head.compute_loss(targets, head_outputs, anchors, matched_idxs)
 
     def _detect_level(self, logits: Tensor, deltas: Tensor, anchors: Tensor, image_shape):
@@ -306,14 +300,8 @@ class RetinaNet(nn.Module):
         return detections
 
     def forward(self, images, targets=None):
-        images, targets, original_image_sizes = _prepare(self.transform, images, targets,
-                                                         self.training)
-        features = self.backbone(images.tensors)
-        if isinstance(features, Tensor):
-            features = OrderedDict([("0", features)])
-        features = list(features.values())
-        head_outputs = self.head(features)
-        anchors = self.anchor_generator(images, features)
+        images, targets, original_image_sizes, features, head_outputs, anchors = \
+            det_utils._dense_start(self, images, targets)
 
         losses, detections = {}, []
         if self.training:
