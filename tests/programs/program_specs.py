@@ -165,6 +165,12 @@ CASES = [
     Case("neural_ode_rk4.py", "final_loss", "loss", 0.5),
     Case("pinn_burgers.py", "final_loss", "loss", 0.3),
     Case("maml_sine.py", "final_loss", "loss", 0.2),
+    # the plateau before the adding problem is solved ends at a seed-dependent epoch (seeds
+    # 1111/1/2 under torch: 0.0196 / 0.0061 / 0.0233)
+    Case("tcn_adding.py", "final_loss", "loss", 1.0, 0.01),
+    # codebook collapse at the start lasts a seed-dependent while (torch seeds 0-2: 0.046-0.096)
+    Case("vq_vae.py", "final_loss", "loss", 1.0, 0.05),
+    Case("capsule_net.py", "final_acc", "acc", abs=0.12),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a
