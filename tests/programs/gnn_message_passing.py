@@ -7,7 +7,6 @@ and a 2-class task (cycles vs. trees)."""
 import argparse
 import random
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
