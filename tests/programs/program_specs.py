@@ -151,6 +151,26 @@ CASES = [
     # shm branch: Hogwild training in forked processes on share_memory() weights (the lock-free
     # interleaving varies from run to run: accuracy seen 0.80-0.83 under both)
     Case("hogwild.py", "final_acc", "acc", abs=0.05),
+    # corpus branch: trainer/callback frameworks, captioning, message passing, diffusion,
+    # variational BNNs, Kim CNN, knowledge tracing, MDN, neural ODE, PINN, MAML, TCN
+    Case("lightning_trainer.py", "final_acc", "acc", abs=0.05),
+    Case("image_captioning.py", "final_loss", "loss", 0.15),
+    Case("gnn_message_passing.py", "final_acc", "acc", abs=0.05),
+    Case("ddpm_2d.py", "final_loss", "loss", 0.05),
+    # test NLL, negative: an absolute margin (seeds 0-3 under torch: -0.21 .. -0.35)
+    Case("bayes_by_backprop.py", "final_loss", "loss", 0.0, 0.15),
+    Case("text_cnn_kim.py", "final_acc", "acc", abs=0.05),
+    Case("knowledge_tracing.py", "final_auc", "acc", abs=0.03),
+    Case("mdn.py", "final_loss", "loss", 0.0, 0.05),
+    Case("neural_ode_rk4.py", "final_loss", "loss", 0.5),
+    Case("pinn_burgers.py", "final_loss", "loss", 0.3),
+    Case("maml_sine.py", "final_loss", "loss", 0.2),
+    # the plateau before the adding problem is solved ends at a seed-dependent epoch (seeds
+    # 1111/1/2 under torch: 0.0196 / 0.0061 / 0.0233)
+    Case("tcn_adding.py", "final_loss", "loss", 1.0, 0.01),
+    # codebook collapse at the start lasts a seed-dependent while (torch seeds 0-2: 0.046-0.096)
+    Case("vq_vae.py", "final_loss", "loss", 1.0, 0.05),
+    Case("capsule_net.py", "final_acc", "acc", abs=0.12),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a
