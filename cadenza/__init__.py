@@ -184,7 +184,10 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
                        "is_deterministic_algorithms_warn_only_enabled",
                        "set_deterministic_debug_mode", "get_deterministic_debug_mode",
                        "empty_permuted", "histogramdd", "lstm_cell", "gru_cell",
-                       "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack"), "_torch_extras")}
+                       "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack", "svd_lowrank",
+                       "pca_lowrank"), "_torch_extras"),
+                   "Future": "futures", "fork": "futures", "wait": "futures",
+                   "Stream": "_stream", "Event": "_stream"}
 
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()
@@ -200,7 +203,7 @@ _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", 
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
                    "linalg", "special", "func", "testing", "version", "_dynamo", "cpu", "hub",
-                   "multiprocessing"})
+                   "multiprocessing", "futures"})
 
 
 

@@ -1,8 +1,8 @@
 """More of torch's top-level functions: device modules (``get_device_module``), the
 deterministic-algorithms switches and debug mode, ``empty_permuted``, ``histogramdd``, the
 single-step recurrent cells ATen exposes (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``,
-``rnn_relu_cell``: the cells of ``nn.LSTMCell``/``GRUCell``/``RNNCell``, one implementation)
-and ``to_dlpack``."""
+``rnn_relu_cell``: the cells of ``nn.LSTMCell``/``GRUCell``/``RNNCell``, one implementation),
+``to_dlpack`` and the randomised low-rank SVD/PCA (``svd_lowrank``, ``pca_lowrank``)."""
 from __future__ import annotations
 
 import builtins
@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _creation
+from . import linalg
 from ._tensor_base import TensorBase
 from .device import device as _device
 from .nn import functional as F
@@ -22,7 +23,7 @@ __all__ = ["get_device_module", "use_deterministic_algorithms",
            "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
            "set_deterministic_debug_mode", "get_deterministic_debug_mode", "empty_permuted",
            "histogramdd", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
-           "to_dlpack"]
+           "to_dlpack", "svd_lowrank", "pca_lowrank"]
 
 _DEVICE_MODULES = {"cpu": "cpu", "cuda": "cuda"}
 
@@ -152,3 +153,66 @@ def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     return _rnn_step(F.relu)(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh)
 
 
+
+
+# ----------------------------------------------------------------------------- low-rank SVD
+def _lowrank_input(name, A):
+    if not isinstance(A, TensorBase):
+        raise TypeError(f"{name}: expected A to be a Tensor, got {type(A).__name__}")
+    if A.ndim < 2:
+        raise ValueError(f"{name}: expected a matrix or a batch of matrices, got A of shape "
+                         f"{list(A.shape)}")
+    if not (A.is_floating_point() or A.is_complex()):
+        raise RuntimeError(f"{name}: expected a floating point or complex A, got {A.dtype}")
+
+
+def _check_rank(name, q):
+    if isinstance(q, builtins.bool) or not isinstance(q, (builtins.int, np.integer)):
+        raise TypeError(f"{name}: q must be an int, got {type(q).__name__}")
+    if q < 0:
+        raise RuntimeError(f"{name}: q must be non-negative, got {q}")
+    return builtins.int(q)
+
+
+def _range_finder(A, q, niter):
+    """An orthonormal basis Q (..., m, q) of A's dominant column space: Gaussian sketch and
+    ``niter`` rounds of subspace (power) iteration, re-orthonormalised each time."""
+    omega = _creation.randn(*A.shape[:-2], A.shape[-1], q, dtype=A.dtype, device=A.device)
+    Q = linalg.qr(A @ omega).Q
+    for _ in builtins.range(niter):
+        Q = linalg.qr(A.mH @ Q).Q
+        Q = linalg.qr(A @ Q).Q
+    return Q
+
+
+def svd_lowrank(A, q=6, niter=2, M=None):
+    """A rank-``q`` approximation ``A - M ~ U diag(S) V^H`` by the randomised range finder
+    (Halko, Martinsson and Tropp): U (..., m, k), S (..., k), V (..., n, k) with
+    k = min(q, m, n); differentiable through matmul, QR and SVD. Random: the sketch is drawn
+    from the global generator (``manual_seed`` makes it repeatable)."""
+    _lowrank_input("svd_lowrank", A)
+    q = _check_rank("svd_lowrank", 6 if q is None else q)
+    if M is not None:
+        A = A - M
+    m, n = A.shape[-2:]
+    k = builtins.min(q, m, n)
+    if m < n:   # sketch the wider side's transpose: the basis lives in the smaller space
+        V, S, U = svd_lowrank(A.mH, k, niter)
+        return U, S, V
+    Q = _range_finder(A, k, builtins.int(niter))
+    Ub, S, Vh = linalg.svd(Q.mH @ A, full_matrices=False)
+    return Q @ Ub, S, Vh.mH
+
+
+def pca_lowrank(A, q=None, center=True, niter=2):
+    """Principal components of the rows of A (..., m, n): ``svd_lowrank`` of A less its
+    column means (``center``), q defaulting to min(6, m, n). Returns (U, S, V); the
+    principal directions are V's columns, the explained variances S^2 / (m - 1)."""
+    _lowrank_input("pca_lowrank", A)
+    m, n = A.shape[-2:]
+    q = builtins.min(6, m, n) if q is None else _check_rank("pca_lowrank", q)
+    if q > builtins.min(m, n):
+        raise ValueError(f"pca_lowrank: q(={q}) must be non-negative integer and not greater "
+                         f"than min(m, n)={builtins.min(m, n)}")
+    M = A.mean(dim=-2, keepdim=True) if center else None
+    return svd_lowrank(A, q, niter, M)

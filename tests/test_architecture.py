@@ -40,7 +40,7 @@ LAYERS = [
                  "cadenza._torch_functions", "cadenza.func", "cadenza._batching",
                  "cadenza.testing", "cadenza.version", "cadenza.cpu", "cadenza.cpu.*",
                  "cadenza._torch_extras", "cadenza.hub",
-                 "cadenza.multiprocessing"]),
+                 "cadenza.multiprocessing", "cadenza.futures", "cadenza._stream"]),
     ("graph", ["cadenza.graph", "cadenza.graph.*"]),
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*", "cadenza.jit", "cadenza._dynamo"]),

@@ -629,10 +629,13 @@ EXCLUDED_TOP_LEVEL = {
             "is_autocast_enabled get_autocast_dtype is_autocast_cpu_enabled "
             "get_autocast_cpu_dtype get_autocast_gpu_dtype"),
     **_each("a function transform, not an op (tests/compat/test_func.py)", "vmap"),
+    **_each("run a call, hand back its Future (tests/compat/test_futures_streams.py)",
+            "fork wait"),
     # cadenza._torch_extras: the recurrent cells are nn's cells (the lstm_cell/gru_cell
     # primitives and linear have entries), the rest are device/setting queries, uninitialised
     # creation, a NumPy histogram and DLPack export
     **_each("ATen's recurrent cells over ops with entries, device and setting queries, "
-            "histogramdd, empty_permuted, to_dlpack (tests/compat/test_torch_extras.py)",
+            "histogramdd, empty_permuted, to_dlpack (tests/compat/test_torch_extras.py); "
+            "the randomised svd_lowrank/pca_lowrank (tests/compat/test_lowrank.py)",
             " ".join(_torch_extras.__all__)),
 }
