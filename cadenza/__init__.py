@@ -187,7 +187,12 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
                        "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack", "svd_lowrank",
                        "pca_lowrank"), "_torch_extras"),
                    "Future": "futures", "fork": "futures", "wait": "futures",
-                   "Stream": "_stream", "Event": "_stream"}
+                   "Stream": "_stream", "Event": "_stream",
+                   **dict.fromkeys((
+                       "native_layer_norm", "native_batch_norm", "native_group_norm",
+                       "native_dropout", "lstm", "gru", "rnn_tanh", "rnn_relu", "convolution",
+                       "conv_tbc", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+                       "affine_grid_generator", "embedding_bag"), "_torch_native")}
 
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()
