@@ -94,8 +94,9 @@ class _FlatLayers:
         per, extra = divmod(len(params), self.num_layers * dirs)
         base = 4 if has_biases else 2
         if extra or per not in (base, base + 1) or (per == base + 1 and mode != "LSTM"):
+            names = "w_ih, w_hh, b_ih, b_hh" if has_biases else "w_ih, w_hh"
             raise RuntimeError(f"{mode.lower()}: expected {base} parameters per layer and "
-                               f"direction ({'w_ih, w_hh, b_ih, b_hh' if has_biases else 'w_ih, w_hh'}"
+                               f"direction ({names}"
                                f"{', w_hr with projections' if mode == 'LSTM' else ''}) for "
                                f"{self.num_layers} layer(s) x {dirs} direction(s), got "
                                f"{len(params)}")
@@ -251,9 +252,9 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
                   per_sample_weights=None, include_last_offset=False, padding_idx=None):
     """ATen's embedding_bag (weight first, mode 0 sum / 1 mean / 2 max) -> (output,
     offset2bag, bag_size, max_indices) as ATen's CPU kernel fills them: offset2bag the bag of
-    each index (empty for a float32/half sum without padding_idx), bag_size the non-padding indices per bag
-    (mean and max; zeros for sum), max_indices the winning row per output element (max), else
-    bag_size (mean) or zeros (sum)."""
+    each index (empty for a float32/half sum without padding_idx), bag_size the non-padding
+    indices per bag (mean and max; zeros for sum), max_indices the winning row per output
+    element (max), else bag_size (mean) or zeros (sum)."""
     if not isinstance(offsets, TensorBase):
         raise TypeError(f"embedding_bag(): argument 'offsets' (position 3) must be Tensor, "
                         f"not {type(offsets).__name__}")
