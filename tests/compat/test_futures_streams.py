@@ -70,3 +70,13 @@ def test_stream_and_event_on_the_cpu(L):
         pass
     with pytest.raises(RuntimeError):
         L.Stream(device="cuda")   # (no CUDA build here; Cadenza: cuda.Stream)
+
+
+@pytest.mark.parametrize("L", [cadenza, torch], ids=["cadenza", "torch"])
+def test_record_stream_argument_check_and_cpu_refusal(L):
+    x = L.ones(3)
+    for bad in (None, 1):
+        with pytest.raises(RuntimeError, match="unknown parameter type"):
+            x.record_stream(bad)
+    with pytest.raises(NotImplementedError):
+        x.record_stream(L.Stream())
