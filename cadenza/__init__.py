@@ -192,7 +192,8 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
                        "native_layer_norm", "native_batch_norm", "native_group_norm",
                        "native_dropout", "lstm", "gru", "rnn_tanh", "rnn_relu", "convolution",
                        "conv_tbc", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
-                       "affine_grid_generator", "embedding_bag"), "_torch_native")}
+                       "affine_grid_generator", "embedding_bag", "segment_reduce"),
+                       "_torch_native")}
 
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()

@@ -2,7 +2,8 @@
 exported graphs) call directly: the ``native_*`` normalisations and dropout with their saved
 statistics, the functional recurrent layers (``torch.lstm``/``gru``/``rnn_tanh``/``rnn_relu``
 with ATen's flat parameter lists, padded or packed), ``convolution``, ``conv_tbc``,
-``grid_sampler(_2d/_3d)``, ``affine_grid_generator`` and ``embedding_bag``. Each is a wrapper
+``grid_sampler(_2d/_3d)``, ``affine_grid_generator``, ``embedding_bag`` and
+``segment_reduce``. Each is a wrapper
 over the functional op or nn layer machinery that has the implementation (and the op-table
 entry); gradients flow through it."""
 from __future__ import annotations
@@ -16,12 +17,14 @@ from ._tensor_base import TensorBase
 from .autograd.grad_mode import no_grad
 from .errors import ShapeError, fmt_shape
 from .nn import functional as F
+from .ops import stack as _stack
 from .nn.modules.rnn import RNNBase
 from .nn.utils.rnn import PackedSequence, _pack, pad_packed_sequence
 
 __all__ = ["native_layer_norm", "native_batch_norm", "native_group_norm", "native_dropout",
            "lstm", "gru", "rnn_tanh", "rnn_relu", "convolution", "conv_tbc", "grid_sampler",
-           "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator", "embedding_bag"]
+           "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator", "embedding_bag",
+           "segment_reduce"]
 
 
 # ----------------------------------------------------------------------------- native_*
@@ -290,3 +293,77 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
         if len(rows):
             best[b] = rows[np.argmax(w[rows], axis=0)]
     return out, *(_creation.tensor(a, device=dev) for a in (bag_of, sizes, best))
+
+
+# ----------------------------------------------------------------------------- segment_reduce
+_SEGMENT_REDUCE = {"sum": "sum", "mean": "mean", "max": "amax", "amax": "amax",
+                   "min": "amin", "amin": "amin", "prod": "prod"}
+_SEGMENT_EMPTY = {"sum": 0.0, "mean": float("nan"), "amax": float("-inf"),
+                  "amin": float("inf"), "prod": 1.0}
+
+
+def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, axis=0,
+                   unsafe=False, initial=None):
+    """Reduce consecutive segments of ``data`` along ``axis`` (given by ``lengths`` or by
+    ``offsets``, one more than segments): sum, mean, max/amax, min/amin or prod; an empty
+    segment gives ``initial`` (else 0, NaN, -inf, inf, 1), ``initial`` joins every other
+    segment's reduction (the mean divides by the segment's length). Differentiable (ties of
+    max/min share the gradient). 1-D lengths/offsets, so ``axis`` is 0."""
+    if reduce not in _SEGMENT_REDUCE:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
+                           f"got {reduce}")
+    how = _SEGMENT_REDUCE[reduce]
+    if indices is not None:
+        raise RuntimeError("segment_reduce(): indices based reduction is not supported yet.")
+    if lengths is None and offsets is None:
+        raise RuntimeError("segment_reduce(): Either lengths or offsets must be defined.")
+    if not data.is_floating_point():
+        raise NotImplementedError(f"segment_reduce: expected floating point data, got "
+                                  f"{data.dtype}")
+    given = lengths if lengths is not None else offsets
+    if given.is_floating_point() or given.dtype.is_complex:
+        raise NotImplementedError(f"segment_reduce: lengths/offsets must be integers, got "
+                                  f"{given.dtype}")
+    if axis < 0:
+        axis += data.ndim
+    if given.ndim != 1:
+        raise NotImplementedError("segment_reduce: Cadenza supports 1-D lengths/offsets (one "
+                                  f"segmentation of axis 0), got {fmt_shape(given.shape)}")
+    if axis != given.ndim - 1:
+        raise RuntimeError(f"segment_reduce(): Expected axis to be the last dimension of "
+                           f"lengths but got {axis}.")
+    g = given._host().astype(np.int64)
+    if lengths is not None:
+        if (g < 0).any():
+            raise RuntimeError("lengths contains negative value!")
+        starts = np.concatenate([[0], np.cumsum(g)[:-1]]).astype(np.int64)
+        sizes = g
+        if not unsafe and int(g.sum()) != data.shape[axis]:
+            raise RuntimeError("segment_reduce(): Expected all rows of lengths along axis to "
+                               "sum to data.size(lengths.dim()-1) when !unsafe.")
+    else:
+        starts, sizes = g[:-1], np.diff(g)
+        if (sizes < 0).any() or (len(g) and (g[0] < 0 or g[-1] > data.shape[axis])):
+            raise RuntimeError(f"segment_reduce: offsets must be non-decreasing within "
+                               f"[0, {data.shape[axis]}], got {g.tolist()}")
+    rest = tuple(data.shape[axis + 1:])
+    outs = []
+    for start, size in zip(starts.tolist(), sizes.tolist()):
+        if size == 0:
+            fill = _SEGMENT_EMPTY[how] if initial is None else builtins.float(initial)
+            outs.append(_creation.full(rest, fill, dtype=data.dtype, device=data.device))
+            continue
+        seg = data.narrow(axis, start, size)
+        if how == "mean":
+            r = seg.sum(axis)
+            r = (r if initial is None else r + initial) / size
+        else:
+            r = getattr(seg, how)(axis)
+            if initial is not None:
+                r = {"sum": lambda v: v + initial, "prod": lambda v: v * initial,
+                     "amax": lambda v: v.clamp(min=initial),
+                     "amin": lambda v: v.clamp(max=initial)}[how](r)
+        outs.append(r)
+    if not outs:
+        return _creation.zeros((0, *rest), dtype=data.dtype, device=data.device)
+    return _stack(outs, axis)

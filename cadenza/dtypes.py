@@ -384,12 +384,8 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def _check_bare_unsigned(a: dtype, b: dtype) -> None:
-    """uint16/32/64 promote only with floating dtypes (to the float), as in torch."""
-    if a.category != _FLOAT and b.category != _FLOAT:
-        raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
-                           f"attempted to promote {scalar_type_name(a)} and "
-                           f"{scalar_type_name(b)}")
-    if _COMPLEX in (a.category, b.category):
+    """uint16/32/64 promote only with (real) floating dtypes, to the float, as in torch."""
+    if _FLOAT not in (a.category, b.category) or _COMPLEX in (a.category, b.category):
         raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
                            f"attempted to promote {scalar_type_name(a)} and "
                            f"{scalar_type_name(b)}")

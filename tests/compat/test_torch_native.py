@@ -180,3 +180,29 @@ def test_embedding_bag_matches_torch(mode, padding_idx):
     _close(cadenza.embedding_bag(wc.float(), cadenza.tensor(idx), cadenza.tensor(off), mode=mode),
            torch.embedding_bag(wt.float(), torch.tensor(idx), torch.tensor(off), mode=mode),
            atol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "prod", "amax"])
+@pytest.mark.parametrize("initial", [None, 0.5])
+def test_segment_reduce_matches_torch(reduce, initial):
+    a = RNG.standard_normal((6, 3))
+    xc, xt = cadenza.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    for kw in ({"lengths": [2, 0, 3, 1]}, {"offsets": [1, 3, 3, 6]}):
+        ck = {k: cadenza.tensor(v) for k, v in kw.items()}
+        tk = {k: torch.tensor(v) for k, v in kw.items()}
+        c = cadenza.segment_reduce(xc, reduce, initial=initial, **ck)
+        t = torch.segment_reduce(xt, reduce, initial=initial, **tk)
+        _close(c, t)
+    live = ~np.isinf(t.detach().numpy()) & ~np.isnan(t.detach().numpy())
+    _grads_match([xc], [xt], c * cadenza.tensor(live), t * torch.tensor(live))
+
+
+def test_segment_reduce_errors():
+    x = cadenza.ones(3, 2)
+    for kw, exc, msg in (({"lengths": cadenza.tensor([1, 1])}, RuntimeError, "sum to"),
+                         ({"lengths": cadenza.tensor([2, -1, 2])}, RuntimeError, "negative"),
+                         ({}, RuntimeError, "lengths or offsets")):
+        with pytest.raises(exc, match=msg):
+            cadenza.segment_reduce(x, "sum", **kw)
+    with pytest.raises(RuntimeError, match="got avg"):
+        cadenza.segment_reduce(x, "avg", lengths=cadenza.tensor([3]))
