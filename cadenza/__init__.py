@@ -185,7 +185,7 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
                        "set_deterministic_debug_mode", "get_deterministic_debug_mode",
                        "empty_permuted", "histogramdd", "lstm_cell", "gru_cell",
                        "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack", "svd_lowrank",
-                       "pca_lowrank"), "_torch_extras"),
+                       "pca_lowrank", "lobpcg"), "_torch_extras"),
                    "Future": "futures", "fork": "futures", "wait": "futures",
                    "Stream": "_stream", "Event": "_stream",
                    **dict.fromkeys((

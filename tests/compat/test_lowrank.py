@@ -73,3 +73,54 @@ def test_pca_lowrank_centers_and_validates():
         cadenza.svd_lowrank(cadenza.ones(4, 3), q=2.5)
     with pytest.raises(RuntimeError, match="non-negative"):
         cadenza.svd_lowrank(cadenza.ones(4, 3), q=-1)
+
+
+def _spd(n, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    return a @ a.T + np.eye(n)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_lobpcg_eigenpairs_match_torch(largest):
+    a = _spd(12, 3)
+    b = np.eye(12) * 2 + 0.1 * np.ones((12, 12))
+    for B in (None, b):
+        cb = None if B is None else cadenza.tensor(B)
+        tb = None if B is None else torch.tensor(B)
+        E, X = cadenza.lobpcg(cadenza.tensor(a), k=2, B=cb, largest=largest, tol=1e-10)
+        te, tx = torch.lobpcg(torch.tensor(a), k=2, B=tb, largest=largest, tol=1e-10)
+        np.testing.assert_allclose(E.numpy(), te.numpy(), rtol=1e-10)
+        # the same eigenvectors up to sign, B-orthonormal
+        np.testing.assert_allclose(np.abs(X.numpy().T @ (B if B is not None else np.eye(12))
+                                          @ tx.numpy()), np.eye(2), atol=1e-6)
+
+
+def test_lobpcg_gradient_matches_torch_and_gradcheck():
+    a = _spd(9, 4)
+    w = np.arange(9.0)[:, None]
+    A, At = cadenza.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    E, X = cadenza.lobpcg(A, k=2, tol=1e-12)
+    (E.sum() + (X ** 2 * cadenza.tensor(w)).sum()).backward()
+    te, tx = torch.lobpcg(At, k=2, tol=1e-12)
+    (te.sum() + (tx ** 2 * torch.tensor(w)).sum()).backward()
+    np.testing.assert_allclose(A.grad.numpy(), At.grad.numpy(), atol=1e-8)
+
+    def f(m):
+        cadenza.manual_seed(0)
+        e, x = cadenza.lobpcg((m + m.mT) / 2, k=2, tol=1e-13)
+        return e, x ** 2
+    assert cadenza.autograd.gradcheck(f, (cadenza.tensor(a, requires_grad=True),), eps=1e-6,
+                                      atol=1e-5)
+
+
+def test_lobpcg_validates():
+    a = cadenza.tensor(_spd(10, 5))
+    with pytest.raises(ValueError, match="smaller than 3 x the number"):
+        cadenza.lobpcg(a, k=4)
+    with pytest.raises(ValueError, match="square"):
+        cadenza.lobpcg(cadenza.ones(4, 3))
+    with pytest.raises(ValueError, match="X of shape"):
+        cadenza.lobpcg(a, X=cadenza.ones(9, 2, dtype=cadenza.float64))
+    E, X = cadenza.lobpcg(a, X=cadenza.randn(10, 2, dtype=cadenza.float64))
+    assert E.shape == (2,) and X.shape == (10, 2)
