@@ -106,3 +106,19 @@ def test_new_dtypes_round_trip_through_checkpoints(tmp_path):
     back = cadenza.load(str(tmp_path / "d.pt"))
     for k, v in sd.items():
         assert back[k].dtype is v.dtype and back[k].tolist() == v.tolist()
+
+
+def test_dense_tensor_sparse_layout_queries_as_torch():
+    c, t = cadenza.ones(2, 3), torch.ones(2, 3)
+    assert (c.sparse_dim(), c.dense_dim(), c.is_sparse_csr) == (
+        t.sparse_dim(), t.dense_dim(), t.is_sparse_csr)
+    for name in ("is_coalesced", "coalesce", "indices", "values", "crow_indices",
+                 "col_indices", "ccol_indices", "row_indices"):
+        with pytest.raises(RuntimeError, match=f"{name} expected sparse") as e:
+            getattr(c, name)()
+        with pytest.raises(RuntimeError) as et:
+            getattr(t, name)()
+        assert str(e.value).split(" (")[0] == str(et.value)
+    s = cadenza.tensor([[0.0, 2.0], [3.0, 0.0]]).to_sparse()
+    assert (s.sparse_dim(), s.dense_dim(), s.is_coalesced(), s.is_sparse_csr) == (2, 0, True,
+                                                                                   False)
