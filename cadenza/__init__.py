@@ -21,6 +21,7 @@ from .dtypes import (dtype, float32, float64, float16, int64, int32, int16, int8
                      result_type as _result_type)
 from .dtypes import bool, float, double, half, long, int, short  # noqa: E402  (torch.bool ...)
 from .dtypes import complex64, complex128, cfloat, cdouble  # noqa: E402
+from .dtypes import uint16, uint32, uint64  # noqa: E402
 from . import dtypes as _dtypes  # noqa: E402
 from .device import device  # noqa: E402
 from ._tensor import Tensor, Size  # noqa: E402
@@ -64,7 +65,6 @@ _OPS_NOT_TOP_LEVEL = frozenset({
 globals().update((_n, getattr(_ops, _n)) for _n in _ops.__all__ if _n not in _OPS_NOT_TOP_LEVEL)
 
 clip = _ops.clamp
-uint16 = None  # not supported; present so attribute probes do not crash
 
 
 def is_tensor(obj) -> _builtins.bool:
@@ -184,12 +184,21 @@ _FROM_SUBMODULE = {"autocast": "amp", "GradScaler": "amp",
                        "is_deterministic_algorithms_warn_only_enabled",
                        "set_deterministic_debug_mode", "get_deterministic_debug_mode",
                        "empty_permuted", "histogramdd", "lstm_cell", "gru_cell",
-                       "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack"), "_torch_extras")}
+                       "rnn_tanh_cell", "rnn_relu_cell", "to_dlpack", "svd_lowrank",
+                       "pca_lowrank", "lobpcg"), "_torch_extras"),
+                   "Future": "futures", "fork": "futures", "wait": "futures",
+                   "Stream": "_stream", "Event": "_stream",
+                   **dict.fromkeys((
+                       "native_layer_norm", "native_batch_norm", "native_group_norm",
+                       "native_dropout", "lstm", "gru", "rnn_tanh", "rnn_relu", "convolution",
+                       "conv_tbc", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+                       "affine_grid_generator", "embedding_bag", "segment_reduce"),
+                       "_torch_native")}
 
 # every public name bound above (functions, classes, dtypes), plus bfloat16, which loads lazily
 __all__ = sorted([_n for _n, _v in globals().items()
                   if not _n.startswith("_") and not isinstance(_v, _types.ModuleType)]
-                 + ["bfloat16"] + sorted(_FROM_SUBMODULE))
+                 + ["bfloat16", *_dtypes._FLOAT8] + sorted(_FROM_SUBMODULE))
 # out= on the top-level functions torch gives it to (cadenza._out), and axis= / keepdims= for
 # dim= / keepdim= on every top-level function (torch's argument parser)
 _out.out_namespace(globals())
@@ -200,7 +209,7 @@ _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", 
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
                    "linalg", "special", "func", "testing", "version", "_dynamo", "cpu", "hub",
-                   "multiprocessing"})
+                   "multiprocessing", "futures"})
 
 
 
@@ -216,6 +225,8 @@ def __getattr__(name):
         return value
     if name == "bfloat16":  # ml_dtypes is slow to import: only on first use
         return _dtypes.bfloat16
+    if name in _dtypes._FLOAT8:   # float8_e4m3fn, float8_e5m2: ml_dtypes' too
+        return getattr(_dtypes, name)
     if name in _LEGACY_NAMES:
         return _legacy(name)
     raise AttributeError(f"module 'cadenza' has no attribute '{name}'. If this is a PyTorch "

@@ -192,6 +192,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             # as torch converts each element: ints wrap around (NumPy's int64 -> uint8 cast
             # does the same), floats are range-checked
             raw = np.array(_to_nested(data))
+            if dt is _dt.uint64:
+                if raw.dtype.kind == "i" and (raw < 0).any():
+                    raise OverflowError("can't convert negative int to unsigned")   # as torch
+                if raw.dtype.kind == "f":   # NumPy's float64 for ints beyond int64 and small
+                    raw = np.array(_to_nested(data), dtype=np.uint64)   # ones: exact instead
             if raw.dtype.kind in "iub":
                 arr = raw.astype(dt.np)
             elif raw.dtype.kind == "f":
@@ -199,6 +204,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         if arr is None:
             arr = np.array(_to_nested(data), dtype=dt.np)
     except OverflowError:
+        if dt is _dt.uint64:
+            raise
         arr = _wrapped_ints(data, dt)
     except (ValueError, TypeError) as e:
         raise ValueError(f"tensor: could not convert data to a {dt.name} tensor: {e}") from None

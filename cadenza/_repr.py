@@ -148,7 +148,7 @@ def tensor_repr(t, prefix="tensor(") -> str:
         return _meta_repr(t, prefix)
     a = t._host()
     dt = t.dtype
-    if a.dtype.name == "bfloat16" or a.dtype == np.float16:
+    if a.dtype.kind == "V" or a.dtype == np.float16:   # bfloat16, float8 (ml_dtypes)
         a = a.astype(np.float32)
     body = _body(a, len(prefix))
     extras = []

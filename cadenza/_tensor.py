@@ -86,6 +86,44 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
 
     to_sparse_coo = to_sparse
 
+    # --- a dense (strided) tensor's answers to the sparse-layout queries, as torch's
+    is_sparse_csr = False
+
+    def sparse_dim(self):
+        return 0
+
+    def dense_dim(self):
+        return self.ndim
+
+    def is_coalesced(self):
+        raise RuntimeError("is_coalesced expected sparse coordinate tensor layout but got "
+                           "Strided")
+
+    def coalesce(self):
+        raise RuntimeError("coalesce expected sparse coordinate tensor layout but got Strided")
+
+    def indices(self):
+        raise RuntimeError("indices expected sparse coordinate tensor layout but got Strided")
+
+    def values(self):
+        raise RuntimeError("values expected sparse tensor layout but got Strided")
+
+    def crow_indices(self):
+        raise RuntimeError("crow_indices expected sparse row compressed tensor layout but got "
+                           "Strided (Cadenza has no CSR tensors yet)")
+
+    def col_indices(self):
+        raise RuntimeError("col_indices expected sparse row compressed tensor layout but got "
+                           "Strided (Cadenza has no CSR tensors yet)")
+
+    def ccol_indices(self):
+        raise RuntimeError("ccol_indices expected sparse column compressed tensor layout but "
+                           "got Strided (Cadenza has no CSC tensors yet)")
+
+    def row_indices(self):
+        raise RuntimeError("row_indices expected sparse column compressed tensor layout but "
+                           "got Strided (Cadenza has no CSC tensors yet)")
+
     def sparse_mask(self, mask):
         """A sparse COO tensor with ``mask``'s indices (a sparse tensor of self's shape) and
         self's values there (differentiable in self)."""

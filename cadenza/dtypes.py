@@ -23,9 +23,10 @@ def set_repr_name(name: str) -> None:
     global repr_name
     repr_name = name
 
-__all__ = [  # noqa: F822  (bfloat16 is created on first use, by __getattr__)
+__all__ = [  # noqa: F822  (bfloat16 and the float8s are created on first use, by __getattr__)
     "dtype", "float32", "float", "float64", "double", "float16", "half", "bfloat16",
     "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
+    "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2",
     "complex64", "cfloat", "complex128", "cdouble",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
     "finfo", "iinfo", "memory_format", "contiguous_format", "channels_last",
@@ -47,7 +48,7 @@ class dtype:
         self.category = category
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == _FLOAT
-        self.is_signed = name not in ("uint8", "bool")
+        self.is_signed = not name.startswith("uint") and name != "bool"
         self.is_complex = category == _COMPLEX
 
     def __repr__(self) -> str:
@@ -127,13 +128,19 @@ int16 = short = dtype("int16", np.int16, _INT)
 int8 = dtype("int8", np.int8, _INT)
 uint8 = dtype("uint8", np.uint8, _INT)
 bool = dtype("bool", np.bool_, _BOOL)
+# torch's "limited support" unsigned types: storage, casts and a few ops; they promote with
+# no other integer or bool dtype (promote_types raises, as torch's)
+uint16 = dtype("uint16", np.uint16, _INT)
+uint32 = dtype("uint32", np.uint32, _INT)
+uint64 = dtype("uint64", np.uint64, _INT)
+_BARE_UNSIGNED = frozenset({"uint16", "uint32", "uint64"})
 complex64 = cfloat = dtype("complex64", np.complex64, _COMPLEX)
 complex128 = cdouble = dtype("complex128", np.complex128, _COMPLEX)
 _REAL_OF = {complex64: float32, complex128: float64}
 
 # bfloat16 is added to these on first use (see _load_bfloat16), after float16 in _ALL
 _ALL = [float32, float64, float16, int64, int32, int16, int8, uint8, bool, complex64,
-        complex128]
+        complex128, uint16, uint32, uint64]
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
@@ -167,13 +174,59 @@ class _LazyDtype(dtype):
         return self._np
 
 
+def _ml_dtypes():
+    """The ml_dtypes module (bfloat16, float8 and their finfo)."""
+    import ml_dtypes  # optional extra (checked present by the loaders); slow to import
+    return ml_dtypes
+
+
 def _bfloat16_np(d):
     """ml_dtypes' bfloat16 as the NumPy dtype of ``d``, registered with the other dtypes."""
-    import ml_dtypes  # optional extra (checked present by _load_bfloat16); slow to import
-    np_dtype = np.dtype(ml_dtypes.bfloat16)
+    np_dtype = np.dtype(_ml_dtypes().bfloat16)
     _ALL.insert(3, d)
     _BY_NP[np_dtype] = d
     return np_dtype
+
+
+# float8 storage dtypes (ml_dtypes' types, loaded as bfloat16 is): casts to and from the other
+# dtypes, creation, indexing and joins; torch refuses their promotion with any other dtype.
+# float8_e4m3fn has no infinity: torch saturates values beyond its range to +-448
+_FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
+_FLOAT8_MAX = {"float8_e4m3fn": 448.0}
+
+
+def _float8_np(d):
+    np_dtype = np.dtype(getattr(_ml_dtypes(), d.name))
+    _ALL.append(d)
+    _BY_NP[np_dtype] = d
+    return np_dtype
+
+
+def _load_float8(name):
+    """Create the float8 dtype ``name`` on first use (None without ml_dtypes)."""
+    d = globals().get(name)
+    if d is None and name not in globals():
+        if _importlib_util.find_spec("ml_dtypes") is None:
+            globals()[name] = None
+        else:
+            d = globals()[name] = _LazyDtype(name, _FLOAT, 1, _float8_np)
+            _BY_NAME[name] = d
+    return d
+
+
+def saturate_float8(src, out, d):
+    """``out`` (``src`` cast to the float8 dtype ``d``) with torch's saturation: a finite value
+    beyond float8_e4m3fn's range, or an infinity, gives +-448 (ml_dtypes gives NaN)."""
+    top = _FLOAT8_MAX.get(d.name)
+    if top is None or src.dtype.kind not in "fiuV" or not out.size:
+        return out
+    s = src.astype(np.float64) if src.dtype.kind != "f" else src
+    with np.errstate(invalid="ignore"):
+        over = np.abs(s) > top      # infinities too (float8_e4m3fn has none)
+    if over.any():
+        out = out.copy() if not out.flags.writeable else out
+        out[over] = np.where(s[over] > 0, top, -top).astype(out.dtype)
+    return out
 
 
 def _load_bfloat16():
@@ -205,11 +258,21 @@ def has_bfloat16():
     return _importlib_util.find_spec("ml_dtypes") is not None
 
 
+def _float8_loaded():
+    for name in _FLOAT8:
+        d = _load_float8(name)
+        if d is not None:
+            d.np   # noqa: B018  (loads ml_dtypes)
+
+
 def __getattr__(name):
     if name == "bfloat16":
         return _load_bfloat16()
-    if name == "ALL":  # every supported dtype, bfloat16 included where ml_dtypes is
+    if name in _FLOAT8:
+        return _load_float8(name)
+    if name == "ALL":  # every supported dtype, bfloat16 and float8 included where ml_dtypes is
         _bfloat16_loaded()
+        _float8_loaded()
         return _ALL
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -217,6 +280,8 @@ def __getattr__(name):
 def _from_name(name: str) -> dtype:
     if name == "bfloat16":
         return _load_bfloat16()
+    if name in _FLOAT8:
+        return _load_float8(name)
     return _BY_NAME[name]
 
 
@@ -224,7 +289,9 @@ def _from_name(name: str) -> dtype:
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
                  "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
                  "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-                 "complex128": "ComplexDouble"}
+                 "complex128": "ComplexDouble", "uint16": "UInt16", "uint32": "UInt32",
+                 "uint64": "UInt64", "float8_e4m3fn": "Float8_e4m3fn",
+                 "float8_e5m2": "Float8_e5m2"}
 
 
 def scalar_type_name(d: dtype) -> str:
@@ -241,6 +308,9 @@ def from_numpy_dtype(np_dtype) -> dtype:
     if d is None and _bfloat16_loaded() is not None:
         # an ml_dtypes array: its dtype is registered once bfloat16's NumPy type is loaded
         d = _BY_NP.get(np.dtype(np_dtype))
+        if d is None:
+            _float8_loaded()
+            d = _BY_NP.get(np.dtype(np_dtype))
     if d is None:
         raise DTypeError(f"cadenza: unsupported NumPy dtype {np.dtype(np_dtype)}; "
                          f"supported: {', '.join(x.name for x in _ALL)}")
@@ -267,6 +337,8 @@ def to_dtype(d) -> dtype:
         if d in _BY_NAME:
             return _BY_NAME[d]
         if d == "bfloat16" and _load_bfloat16() is not None:
+            return _BY_NAME[d]
+        if d in _FLOAT8 and _load_float8(d) is not None:
             return _BY_NAME[d]
     try:
         return from_numpy_dtype(np.dtype(d))
@@ -295,6 +367,12 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """torch.promote_types: the smallest dtype both a and b convert to safely."""
     if a is b:
         return a
+    if a.name in _FLOAT8 or b.name in _FLOAT8:
+        raise RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote "
+                           f"{scalar_type_name(a)} and {scalar_type_name(b)}")
+    if a.name in _BARE_UNSIGNED or b.name in _BARE_UNSIGNED:
+        _check_bare_unsigned(a, b)
+        return a if a.category == _FLOAT else b
     if a.category != b.category:
         hi, lo = (a, b) if a.category > b.category else (b, a)
         if hi.category == _COMPLEX and lo.category == _FLOAT:  # float64 + complex64: complex128
@@ -303,6 +381,14 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     if a.category == _FLOAT and {a.name, b.name} == {"float16", "bfloat16"}:
         return float32
     return _BY_NP[np.promote_types(a.np, b.np)]
+
+
+def _check_bare_unsigned(a: dtype, b: dtype) -> None:
+    """uint16/32/64 promote only with (real) floating dtypes, to the float, as in torch."""
+    if _FLOAT not in (a.category, b.category) or _COMPLEX in (a.category, b.category):
+        raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
+                           f"attempted to promote {scalar_type_name(a)} and "
+                           f"{scalar_type_name(b)}")
 
 
 def _scalar_category(x) -> int:
@@ -372,9 +458,8 @@ class finfo:
         if d.category != _FLOAT:
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
-        if d.name == "bfloat16":
-            import ml_dtypes  # optional extra; a bfloat16 dtype exists only when it loaded
-            info = ml_dtypes.finfo(d.np)
+        if d.name == "bfloat16" or d.name in _FLOAT8:
+            info = _ml_dtypes().finfo(d.np)   # these dtypes exist only when ml_dtypes loads
         else:
             info = np.finfo(d.np)
         self.bits = d.bits
@@ -383,6 +468,8 @@ class finfo:
         self.min = _pyfloat(info.min)
         self.tiny = self.smallest_normal = _pyfloat(info.smallest_normal)
         self.resolution = 10.0 ** -_pyint(info.precision)   # torch's exact power of ten
+        if d.itemsize == 1:   # float8: torch's 10^-floor(-log10(eps)) (ml_dtypes' precision
+            self.resolution = 10.0 ** -_pyint(np.floor(-np.log10(_pyfloat(info.eps))))  # is 1)
         self.dtype = d.name
 
     def __repr__(self) -> str:

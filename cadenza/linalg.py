@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .errors import LinAlgError, ShapeError
-from ._creation import zeros, arange, eye
+from ._creation import zeros, arange, eye, tensor as _tensor_of
 from ._creation import writes_out
 from .ops import decomp as _d
 from .ops.decomp import (det, slogdet, matrix_exp, svdvals, pinv, solve_triangular,
@@ -30,6 +30,7 @@ from .dtypes import int32
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal",
            "eig", "eigvals", "eigh", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq",
+           "ldl_factor", "ldl_factor_ex", "ldl_solve",
            "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
            "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
            "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
@@ -352,3 +353,168 @@ def vander(x, *, N=None):
         raise RuntimeError("N must be greater than 1.")
     return x.unsqueeze(-1) ** arange(n, dtype=x.dtype if x.is_floating_point() else None)
 
+
+
+# ----------------------------------------------------------------------------- LDL^T
+_BK_ALPHA = (1 + math.sqrt(17)) / 8   # Bunch-Kaufman's growth bound
+_ex["ldl_factor"] = namedtuple("linalg_ldl_factor", ["LD", "pivots"])
+_ex["ldl_factor_ex"] = namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+
+
+def _swap_sym(a, k, kk, kp):
+    """Swap rows and columns kk < kp of the symmetric trailing block a[k:, k:] (lower)."""
+    a[kp + 1:, [kk, kp]] = a[kp + 1:, [kp, kk]]
+    mid = a[kk + 1:kp, kk].copy()
+    a[kk + 1:kp, kk] = a[kp, kk + 1:kp]
+    a[kp, kk + 1:kp] = mid
+    a[kk, kk], a[kp, kp] = a[kp, kp], a[kk, kk]
+    if kk > k:   # (a 2x2 step: the column-k entries of the two rows too)
+        a[kk, k], a[kp, k] = a[kp, k], a[kk, k]
+
+
+def _bunch_kaufman(a):
+    """Factor the symmetric matrix ``a`` (its lower triangle; overwritten) as P L D L^T P^T
+    by Bunch-Kaufman diagonal pivoting with 1x1 and 2x2 blocks, LAPACK's sytrf layout: L's
+    unit columns below D, pivots 1-based (a 2x2 block's two entries -(row swapped) both).
+    Returns (pivots, info), info the first 1-based zero pivot or 0."""
+    n = a.shape[0]
+    piv = np.zeros(n, np.int32)
+    info, k = 0, 0
+    while k < n:
+        step, akk = 1, abs(a[k, k])
+        col = np.abs(a[k + 1:, k])
+        imax = k + 1 + int(np.argmax(col)) if len(col) else k
+        colmax = col.max() if len(col) else 0.0
+        kp = k
+        if max(akk, colmax) == 0 or np.isnan(akk):
+            info = info or k + 1
+            piv[k] = k + 1
+            k += 1
+            continue
+        if akk < _BK_ALPHA * colmax:
+            row = np.abs(np.concatenate([a[imax, k:imax], a[imax + 1:, imax]]))
+            rowmax = row.max()
+            if akk >= _BK_ALPHA * colmax * (colmax / rowmax):
+                kp = k
+            elif abs(a[imax, imax]) >= _BK_ALPHA * rowmax:
+                kp = imax
+            else:
+                kp, step = imax, 2
+        kk = k + step - 1
+        if kp != kk:
+            _swap_sym(a, k, kk, kp)
+        if step == 1:
+            x = a[k + 1:, k].copy()
+            a[k + 1:, k + 1:] -= np.tril(np.outer(x, x)) / a[k, k]
+            a[k + 1:, k] = x / a[k, k]
+            piv[k] = kp + 1
+        else:
+            d = np.array([[a[k, k], a[k + 1, k]], [a[k + 1, k], a[k + 1, k + 1]]])
+            w = a[k + 2:, k:k + 2].copy()
+            lw = np.linalg.solve(d, w.T).T                     # W D^-1
+            a[k + 2:, k + 2:] -= np.tril(lw @ w.T)
+            a[k + 2:, k:k + 2] = lw
+            piv[k] = piv[k + 1] = -(kp + 1)
+        k += step
+    return piv, info
+
+
+def _ldl_checks(name, A, hermitian):
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"torch.linalg.{name}: A must be batches of square matrices, but "
+                           f"they are {A.shape[-2] if A.ndim > 1 else 1} by {A.shape[-1]} "
+                           "matrices")
+    if A.is_complex():
+        raise NotImplementedError(f"linalg.{name}: complex matrices are not supported by "
+                                  "Cadenza yet (real float32/float64 are)")
+    if not A.is_floating_point():
+        raise RuntimeError(f"torch.linalg.{name}: Expected a floating point or complex tensor "
+                           f"as input. Got {A.dtype}")
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """The Bunch-Kaufman LDL^T factorisation of symmetric A (its lower triangle is read):
+    ``(LD, pivots, info)`` in LAPACK's compact form (L below the diagonal, D's 1x1 and 2x2
+    blocks on and next to it), for ``ldl_solve``. No gradient (torch has none)."""
+    _ldl_checks("ldl_factor_ex", A, hermitian)
+    a = A.detach()._host().astype(np.float64 if A.dtype.name == "float64" else np.float32)
+    n = a.shape[-1]
+    flat = a.reshape(-1, n, n).copy()
+    pivs = np.zeros(flat.shape[:1] + (n,), np.int32)
+    infos = np.zeros(flat.shape[:1], np.int32)
+    for b in builtins.range(flat.shape[0]):
+        pivs[b], infos[b] = _bunch_kaufman(flat[b])
+    ld = np.tril(flat).reshape(a.shape)
+    if check_errors and infos.any():
+        raise LinAlgError(f"linalg.ldl_factor_ex: the factorization could not be completed "
+                          f"because the input is singular (zero pivot D[{int(infos.max())}])")
+    t = _ex["ldl_factor_ex"](_tensor_of(ld, device=A.device),
+                             _tensor_of(pivs.reshape(a.shape[:-1]), device=A.device),
+                             _tensor_of(infos.reshape(a.shape[:-2]), device=A.device))
+    return t
+
+
+def ldl_factor(A, *, hermitian=False):
+    """``(LD, pivots)`` of ``ldl_factor_ex``; a singular A raises LinAlgError."""
+    LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
+    if info.any():
+        raise LinAlgError(f"linalg.ldl_factor: the factorization could not be completed "
+                          f"because the input is singular (zero pivot D[{int(info.max())}])")
+    return _ex["ldl_factor"](LD, pivots)
+
+
+def _ldl_solve_one(ld, piv, b):
+    """Solve P L D L^T P^T x = b (b (n, k)) with LAPACK's sytrs order of interchanges."""
+    n = ld.shape[0]
+    k = 0
+    while k < n:                                   # L D y = P^T b
+        if piv[k] > 0:
+            kp = piv[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            b[k + 1:] -= np.outer(ld[k + 1:, k], b[k])
+            b[k] /= ld[k, k]
+            k += 1
+        else:
+            kp = -piv[k] - 1
+            b[[k + 1, kp]] = b[[kp, k + 1]]
+            b[k + 2:] -= np.outer(ld[k + 2:, k], b[k]) + np.outer(ld[k + 2:, k + 1], b[k + 1])
+            d = np.array([[ld[k, k], ld[k + 1, k]], [ld[k + 1, k], ld[k + 1, k + 1]]])
+            b[k:k + 2] = np.linalg.solve(d, b[k:k + 2])
+            k += 2
+    k = n - 1
+    while k >= 0:                                  # L^T P^T x = y
+        if piv[k] > 0:
+            b[k] -= ld[k + 1:, k] @ b[k + 1:]
+            kp = piv[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            k -= 1
+        else:
+            b[k] -= ld[k + 1:, k] @ b[k + 1:]
+            b[k - 1] -= ld[k + 1:, k - 1] @ b[k + 1:]
+            kp = -piv[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            k -= 2
+    return b
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False):
+    """Solve A X = B from ``ldl_factor``'s (LD, pivots) of A; batches broadcast."""
+    _ldl_checks("ldl_solve", LD, hermitian)
+    if B.ndim < 2 or B.shape[-2] != LD.shape[-1]:
+        raise RuntimeError(f"torch.linalg.ldl_solve: expected B of shape (..., {LD.shape[-1]}, "
+                           f"k) for LD {list(LD.shape)}, got {list(B.shape)}")
+    if tuple(pivots.shape) != tuple(LD.shape[:-1]):
+        raise RuntimeError(f"torch.linalg.ldl_solve: expected pivots of shape "
+                           f"{list(LD.shape[:-1])}, got {list(pivots.shape)}")
+    if B.dtype != LD.dtype:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected LD and B to have the same dtype, "
+                           f"but got LD with dtype {LD.dtype} and B with dtype {B.dtype}")
+    ld, piv, b = LD.detach()._host(), pivots._host().astype(np.int64), B.detach()._host()
+    batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2])
+    n, m = ld.shape[-1], b.shape[-1]
+    ld = np.broadcast_to(ld, batch + (n, n)).reshape(-1, n, n)
+    piv = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
+    x = np.broadcast_to(b, batch + (n, m)).reshape(-1, n, m).copy()
+    for i in builtins.range(x.shape[0]):
+        _ldl_solve_one(ld[i], piv[i], x[i])
+    return _tensor_of(x.reshape(batch + (n, m)), device=B.device)

@@ -9,6 +9,7 @@ from .ops.special import (digamma, entr, erfcx, erfinv, gammainc, gammaincc, i0,
                           modified_bessel_i0, modified_bessel_i1, multigammaln, ndtr, ndtri,
                           polygamma, sinc, xlog1py, xlogy, zeta, POLYNOMIALS as _POLYNOMIALS)
 from .ops.special import lgamma as gammaln, digamma as psi, logit
+from .ops.bessel import FUNCTIONS as _BESSEL
 from .ops.unary import erf, erfc, expm1, log1p, round, sigmoid as expit
 from .ops.binary import exp2
 from .ops.reduce import logsumexp
@@ -20,8 +21,9 @@ __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit",
            "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
            "sinc", "softmax", "xlog1py", "xlogy", "zeta", "modified_bessel_i0", "gammainc",
            "gammaincc", "spherical_bessel_j0",
-           "modified_bessel_i1", *sorted(_POLYNOMIALS)]
+           "modified_bessel_i1", *sorted(_POLYNOMIALS), *sorted(_BESSEL)]
 globals().update(_POLYNOMIALS)  # chebyshev_polynomial_t ... legendre_polynomial_p
+globals().update(_BESSEL)  # bessel_j0 ... scaled_modified_bessel_k1, airy_ai
 
 
 def softmax(input, dim, *, dtype=None):

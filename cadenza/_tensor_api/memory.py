@@ -206,6 +206,19 @@ class MemoryMethods:
     def untyped_storage(self):
         return UntypedStorage(self._data)
 
+    def record_stream(self, stream) -> None:
+        """Mark this (CUDA) tensor's memory as in use by ``stream``: a no-op, Cadenza's CUDA
+        ops run in order on one stream. ``stream`` must be a stream (torch.Stream,
+        torch.cuda.Stream, torch.cpu.Stream); a CPU tensor raises NotImplementedError, as
+        torch's (the op has no CPU kernel)."""
+        if not all(hasattr(stream, a) for a in ("query", "synchronize", "wait_event")):
+            raise RuntimeError(f"record_stream(): expected a Stream, got "
+                               f"{type(stream).__name__} (unknown parameter type)")
+        if self.device.type == "cpu":
+            raise NotImplementedError("record_stream: not supported for CPU tensors (torch "
+                                      "has no CPU kernel for aten::record_stream; it marks "
+                                      "CUDA memory in use by another stream)")
+
     def storage(self):
         warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
                       "UntypedStorage will be the only storage class.", UserWarning)

@@ -60,10 +60,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read: truncated, corrupted, hostile, or a pickle."""
 
 
-# safetensors dtype codes; BF16 joins on first need (_with_bfloat16)
+# safetensors dtype codes; BF16 and the float8s join on first need (_with_bfloat16)
 DTYPES = {k: np.dtype(v) for k, v in {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_, "U16": np.uint16,
+    "U32": np.uint32, "U64": np.uint64,
     "C64": np.complex64}.items()}  # safetensors has no complex128
 CODES = {v: k for k, v in DTYPES.items()}
 
@@ -75,6 +76,9 @@ def _with_bfloat16() -> None:
     if bf16 is not None and "BF16" not in DTYPES:
         DTYPES["BF16"] = bf16.np
         CODES[bf16.np] = "BF16"
+        for code, name in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")):
+            DTYPES[code] = getattr(_dt, name).np    # (safetensors' float8 codes)
+            CODES[DTYPES[code]] = code
 
 
 def describe(f) -> str:

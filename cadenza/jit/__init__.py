@@ -34,6 +34,7 @@ import typing
 from ..compiler.compiled import CompiledFunction
 from ..io import checkpoint as _ckpt
 from ..nn.modules.module import Module
+from ..futures import Future, fork as _fork, wait as _wait
 
 __all__ = ["script", "trace", "trace_module", "save", "load", "ignore", "unused", "export",
            "is_scripting", "is_tracing", "script_method", "Final", "annotate", "ScriptModule",
@@ -319,28 +320,14 @@ def optimize_for_inference(mod, other_methods=None):
     return freeze(mod.eval() if mod.training else mod)
 
 
-class Future:
-    """``torch.jit.fork``'s future: the call already ran (Cadenza runs it at once)."""
-
-    def __init__(self, value) -> None:
-        self._value = value
-
-    def wait(self):
-        return self._value
-
-    def value(self):
-        return self._value
-
-    def done(self) -> bool:
-        return True
-
-
 def fork(func, *args, **kwargs) -> Future:
-    return Future(func(*args, **kwargs))
+    """Runs the call now (Cadenza has no interpreter threads) and returns a completed
+    ``torch.futures.Future``."""
+    return _fork(func, *args, **kwargs)
 
 
 def wait(future: Future):
-    return future.wait()
+    return _wait(future)
 
 
 def script_if_tracing(fn):

@@ -18,6 +18,7 @@ from . import (unary, binary, elementwise, reduce, sorting, views, join, shape, 
                sparse, special, composites)
 from . import pointwise, stats, scatters, products  # (issue 10: Tensor methods)
 from . import batchnorm  # noqa: F401  (its primitives: functional.batch_norm)
+from . import bessel  # noqa: F401  (J0/J1/Y0/Y1/K0/K1/Ai: torch.special only)
 from . import attention  # fused scaled dot-product attention (issue 12), primitives only
 from . import complex as _complex  # the module: ``complex`` below is torch.complex
 from . import fft as _fft  # the transforms cadenza.fft is built from, stft and windows

@@ -86,6 +86,8 @@ class Cast(Op):
     def forward(xp, a, dtype=None):
         if a.dtype.kind == "c" and dtype.np.kind != "c":
             a = a.real  # the imaginary parts are dropped (to_dtype warns, as torch does)
+        if dtype.itemsize == 1 and dtype.is_floating_point:   # float8: torch's saturation
+            return _dt.saturate_float8(a, a.astype(dtype.np), dtype)
         return a.astype(dtype.np)
 
     @staticmethod

@@ -301,8 +301,11 @@ def copy_(self, src, non_blocking=False):
         if type(self._data) is MetaArray:    # no values to write; the shapes must agree
             np.broadcast_to(src._data, self._data.shape)
         else:
-            np.copyto(self._data, np.broadcast_to(np.asarray(src._host()), self._data.shape),
-                      casting="unsafe")
+            h = np.asarray(src._host())
+            if self._data.dtype.itemsize == 1 and self._data.dtype.kind == "V" and \
+                    h.dtype != self._data.dtype:   # float8: the cast op's saturation
+                h = src.detach().to(self.dtype)._host()
+            np.copyto(self._data, np.broadcast_to(h, self._data.shape), casting="unsafe")
     except ValueError:
         raise ShapeError(f"copy_: expected src {fmt_shape(src.shape)} to broadcast to "
                          f"{fmt_shape(self.shape)}") from None

@@ -148,6 +148,9 @@ UNSUPPORTED.update({f"special.{n}": {"orthogonal_polynomial"} for n in (
     "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
     "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
     "laguerre_polynomial_l", "legendre_polynomial_p")})
+UNSUPPORTED.update({f"special.{n}": {"bessel"} for n in (
+    "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_k0",
+    "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "airy_ai")})
 UNSUPPORTED.update({"special.modified_bessel_i0": {"i0"}, "special.modified_bessel_i1": {"i1"},
                     "special.gammainc": {"gammainc"}, "special.gammaincc": {"gammainc"}})
 UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"},

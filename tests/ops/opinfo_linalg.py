@@ -415,6 +415,16 @@ SPECIAL_OPS = [
               grad=False, prims=("sin", "div")),
     _sp_entry("modified_bessel_i0", lambda m: [S(m(2, 3) * 5)], grad=False, prims=("i0",)),
     _sp_entry("modified_bessel_i1", lambda m: [S(m(2, 3) * 5)], grad=False, prims=("i1",)),
+    # cadenza/ops/bessel.py (one primitive; float64 accuracy in tests/ops/test_bessel.py)
+    *[_sp_entry(_n, lambda m: [S(m(2, 3) * 12), S(np.array([0.0, 0.3, 24.0, 40.0], m.dtype))],
+                grad=False, prims=("bessel",)) for _n in ("bessel_j0", "bessel_j1")],
+    *[_sp_entry(_n, lambda m: [S(m(2, 3, low=0.01, high=30)),
+                               S(np.array([0.0, -1.0, 1e-7, 50.0], m.dtype))],
+                grad=False, prims=("bessel",))
+      for _n in ("bessel_y0", "bessel_y1", "modified_bessel_k0", "modified_bessel_k1",
+                 "scaled_modified_bessel_k0", "scaled_modified_bessel_k1")],
+    _sp_entry("airy_ai", lambda m: [S(m(2, 3) * 8), S(np.array([-20.0, -12.0, 2.0, 6.0], m.dtype))],
+              grad=False, prims=("bessel",)),
     _sp_entry("log_softmax", lambda m: [S(m(2, 3), 1)],
               prims=("log_softmax", "log_softmax_backward")),
     _sp_entry("softmax", lambda m: [S(m(2, 3), 0)], prims=("softmax", "softmax_backward")),

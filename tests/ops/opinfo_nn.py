@@ -592,6 +592,7 @@ EXCLUDED_FUNCTIONAL = {
 
 from cadenza import _torch_functions  # noqa: E402  (its public names are excluded below)
 from cadenza import _torch_extras  # noqa: E402  (its public names are excluded below)
+from cadenza import _torch_native  # noqa: E402  (its public names are excluded below)
 
 
 def _each(reason, names):
@@ -629,10 +630,16 @@ EXCLUDED_TOP_LEVEL = {
             "is_autocast_enabled get_autocast_dtype is_autocast_cpu_enabled "
             "get_autocast_cpu_dtype get_autocast_gpu_dtype"),
     **_each("a function transform, not an op (tests/compat/test_func.py)", "vmap"),
+    **_each("run a call, hand back its Future (tests/compat/test_futures_streams.py)",
+            "fork wait"),
+    **_each("ATen's forms of functional ops / nn layers with table entries, with ATen's "
+            "argument conventions and saved statistics (tests/compat/test_torch_native.py)",
+            " ".join(_torch_native.__all__)),
     # cadenza._torch_extras: the recurrent cells are nn's cells (the lstm_cell/gru_cell
     # primitives and linear have entries), the rest are device/setting queries, uninitialised
     # creation, a NumPy histogram and DLPack export
     **_each("ATen's recurrent cells over ops with entries, device and setting queries, "
-            "histogramdd, empty_permuted, to_dlpack (tests/compat/test_torch_extras.py)",
+            "histogramdd, empty_permuted, to_dlpack (tests/compat/test_torch_extras.py); "
+            "svd_lowrank/pca_lowrank (random) and lobpcg (tests/compat/test_lowrank.py)",
             " ".join(_torch_extras.__all__)),
 }
