@@ -66,10 +66,10 @@ def _root_grads(tensors, grads):
 
 def _toposort_deps(roots):
     """Count, for every reachable node, how many reachable edges point at it (each node's
-    edges are walked once: a node is pushed when its first edge is counted)."""
-    deps = {}
-    start = {n for n, _ in roots}
-    stack = [None, *start]  # None: the bottom (a list never emptied is never reallocated)
+    edges are walked once: a node is pushed when its first edge is counted). The roots start
+    at 0 (they are walked from the start, never pushed again)."""
+    deps = {n: 0 for n, _ in roots}
+    stack = [None, *deps]  # None: the bottom (a list never emptied is never reallocated)
     push = stack.append
     count = deps.get
     while True:
@@ -81,8 +81,7 @@ def _toposort_deps(roots):
                 c = count(nxt)
                 if c is None:
                     deps[nxt] = 1
-                    if nxt not in start:
-                        push(nxt)
+                    push(nxt)
                 else:
                     deps[nxt] = c + 1
     return deps

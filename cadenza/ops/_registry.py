@@ -399,10 +399,18 @@ _new = object.__new__
 # blocks) and any filter of theirs placed before it take the switch as before.
 _FP_DEFAULT = contextvars.Context().run(fp_state.get)   # NumPy's error state as installed
 _FP_MODULES = ("cadenza.ops._registry", "cadenza.ops.binary")
-_warnings.filterwarnings(
-    "ignore", message="(divide by zero|overflow|underflow|invalid value) encountered in",
-    category=RuntimeWarning, module=r"cadenza\.ops\.(_registry|binary)\Z")
-_FP_FILTER = _warnings.filters[0]
+_FP_FILTER_ARGS = ("ignore", "(divide by zero|overflow|underflow|invalid value) encountered in",
+                   RuntimeWarning, r"cadenza\.ops\.(_registry|binary)\Z")
+
+
+def _add_fp_filter():
+    """Put the filter in front of the warnings filters; returns it."""
+    action, message, category, module = _FP_FILTER_ARGS
+    _warnings.filterwarnings(action, message=message, category=category, module=module)
+    return _warnings.filters[0]
+
+
+_FP_FILTER = _add_fp_filter()
 if contextvars.Context().run(np.geterr) != {"divide": "warn", "over": "warn",
                                             "under": "ignore", "invalid": "warn"}:
     _FP_DEFAULT = object()   # (not NumPy's usual defaults: always switch)
@@ -414,11 +422,13 @@ _fp_filters = (None, 0, None)
 def _fp_filters_ignore(filters) -> bool:
     """Whether the warnings filters ``filters`` ignore NumPy's floating-point warnings from
     ``_FP_MODULES``: _FP_FILTER comes before any filter that might act on them otherwise
-    (remembered in ``_fp_filters`` while the list stays as it is)."""
+    (remembered in ``_fp_filters`` while the list stays as it is). Where the list lacks it
+    and nothing else would act on them (Cadenza imported inside a ``catch_warnings`` block,
+    which took the filter away on leaving, or the filters reset), it is put back in front."""
     global _fp_filters
     ok = False
     for item in filters:
-        if item is _FP_FILTER:
+        if item == _FP_FILTER:
             ok = True
             break
         action, _, category, module, _ = item
@@ -426,6 +436,10 @@ def _fp_filters_ignore(filters) -> bool:
                 issubclass(RuntimeWarning, category) and \
                 (module is None or any(module.match(m) for m in _FP_MODULES)):
             break
+    else:
+        _add_fp_filter()
+        filters = _warnings.filters
+        ok = True
     _fp_filters = (filters, len(filters), filters[0]) if ok else (None, 0, None)
     return ok
 
@@ -517,13 +531,13 @@ def _run(op, args, attrs):
                           _fp_get() is not FP_QUIET)
     if loud:
         token = fp_state.set(FP_QUIET)
+    low = None
     if opmath and on_host:
         x = arrs[0]
-        low = x.dtype if type(x) is _ndarray else _first_dtype(arrs)
-        if low is not _F16 and (low is None or low.kind != "V") or attrs.get("dtype") is not None:
-            low = None
-    else:
-        low = None
+        dt = x.dtype if type(x) is _ndarray else _first_dtype(arrs)
+        if dt is not _F32 and dt is not _F64 and dt is not None and \
+                (dt is _F16 or dt.kind == "V") and attrs.get("dtype") is None:
+            low = dt
     try:
         if low is None:
             out = forward(xp, *arrs, **attrs)
