@@ -106,7 +106,9 @@ class Op:
     # dtype (NumPy runs a ufunc ~1 us faster on it than on a Python scalar, with bitwise the
     # same result): set only where forward treats both alike (plain ufunc arithmetic), to the
     # C function forward computes on two float arrays of one dtype (``operator.mul``), which
-    # the operators' number path (number_dunder) calls directly; False elsewhere
+    # the operators' number path (number_dunder) calls directly; False elsewhere. Its forward
+    # is written in one of _FP_MODULES (a ufunc called from there runs silent without NumPy's
+    # error-state switch: see _fp_quiet_now)
     array_scalars = False
     # --- meta tensors (device='meta': shapes and dtypes, no data; see _meta_run): None runs
     # forward on zero-stride stand-ins (elementwise ops on 0-d ones); a function
@@ -150,6 +152,11 @@ def register(cls):
                             callable(cls.onnx))) if not ok]
     if bad:
         raise TypeError(f"op {cls.__name__}: invalid {bad}")
+    if cls.array_scalars and getattr(cls.forward, "__module__", None) not in _FP_MODULES:
+        # _run skips the error-state switch for them: only the warnings filter of
+        # _FP_MODULES keeps a forward elsewhere quiet
+        raise TypeError(f"op {cls.__name__}: an array_scalars op's forward is written in one "
+                        f"of {_FP_MODULES}")
     if cls.name in REGISTRY:
         raise TypeError(f"op {cls.name} registered twice")
     cls.node_name = _camel(cls.name) + "Backward0"

@@ -251,3 +251,10 @@ def test_fp_silent_without_switch_follows_warning_filters():
     finally:
         warnings.filters.pop(0)
     assert np.geterr()["over"] == "warn"
+
+    class Elsewhere(R.Op):   # an array_scalars forward outside those modules is refused
+        name, kind, onnx, c_expr, array_scalars = "w5_elsewhere", "elementwise", None, "{0}", max
+        forward = staticmethod(lambda xp, a, b: np.maximum(a, b))
+        backward = staticmethod(lambda c, g: (g, g))
+    with pytest.raises(TypeError, match="array_scalars"):
+        R.register(Elsewhere)
