@@ -158,6 +158,34 @@ def _infer_dtype(data):
     return _dt.get_default_dtype() if out is None else out
 
 
+# the dtype of tensor() data whose elements are Python numbers of these exact types
+_NUMBER_DTYPES = {
+    frozenset((float,)): _dt.get_default_dtype,
+    frozenset((int,)): lambda: _dt.int64,
+    frozenset((bool,)): lambda: _dt.bool,
+    frozenset((int, float)): _dt.get_default_dtype,
+}
+
+
+def _number_types(data):
+    """The set of element types of a list or tuple of Python numbers (float, int, bool as
+    ``_NUMBER_DTYPES`` lists), flat or of flat lists, found in one pass at C speed; None for
+    any other data (tensor() then infers element by element)."""
+    t = type(data)
+    if t is not list and t is not tuple:
+        return None
+    kinds = frozenset(map(type, data))
+    if kinds in _NUMBER_DTYPES:
+        return kinds
+    if (kinds == _LIST or kinds == _TUPLE) and data:
+        rows = frozenset().union(*[map(type, row) for row in data])
+        return rows if rows in _NUMBER_DTYPES else None
+    return None
+
+
+_LIST, _TUPLE = frozenset((list,)), frozenset((tuple,))
+
+
 def _to_nested(data):
     if isinstance(data, Tensor):
         return data._host()
@@ -185,24 +213,28 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         _gstate.tracer.concrete(data, "tensor(t) (a copy through Python data)")
     if isinstance(data, np.ndarray):
         data = _host_array(data, "tensor")
-    dt = _dt.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
+    kinds = _number_types(data)   # numbers (flat or in rows): nothing to unwrap or infer
+    dt = _dt.to_dtype(dtype) if dtype is not None else _NUMBER_DTYPES[kinds]() \
+        if kinds is not None else _infer_dtype(data)
     try:
         arr = None
         if dt.np.kind in "iu" and not isinstance(data, np.ndarray):
             # as torch converts each element: ints wrap around (NumPy's int64 -> uint8 cast
             # does the same), floats are range-checked
-            raw = np.array(_to_nested(data))
+            nested = data if kinds is not None else _to_nested(data)
+            raw = np.array(nested)
             if dt is _dt.uint64:
                 if raw.dtype.kind == "i" and (raw < 0).any():
                     raise OverflowError("can't convert negative int to unsigned")   # as torch
                 if raw.dtype.kind == "f":   # NumPy's float64 for ints beyond int64 and small
-                    raw = np.array(_to_nested(data), dtype=np.uint64)   # ones: exact instead
+                    raw = np.array(nested, dtype=np.uint64)   # ones: exact instead
             if raw.dtype.kind in "iub":
                 arr = raw.astype(dt.np)
             elif raw.dtype.kind == "f":
                 arr = _wrapped_ints(data, dt)
         if arr is None:
-            arr = np.array(_to_nested(data), dtype=dt.np)
+            # numbers (flat or in rows) go to NumPy as they are: nothing to unwrap
+            arr = np.array(data if kinds is not None else _to_nested(data), dtype=dt.np)
     except OverflowError:
         if dt is _dt.uint64:
             raise

@@ -66,10 +66,10 @@ def _root_grads(tensors, grads):
 
 def _toposort_deps(roots):
     """Count, for every reachable node, how many reachable edges point at it (each node's
-    edges are walked once: a node is pushed when its first edge is counted)."""
-    deps = {}
-    start = {n for n, _ in roots}
-    stack = [None, *start]  # None: the bottom (a list never emptied is never reallocated)
+    edges are walked once: a node is pushed when its first edge is counted). The roots start
+    at 0 (they are walked from the start, never pushed again)."""
+    deps = {n: 0 for n, _ in roots}
+    stack = [None, *deps]  # None: the bottom (a list never emptied is never reallocated)
     push = stack.append
     count = deps.get
     while True:
@@ -81,8 +81,7 @@ def _toposort_deps(roots):
                 c = count(nxt)
                 if c is None:
                     deps[nxt] = 1
-                    if nxt not in start:
-                        push(nxt)
+                    push(nxt)
                 else:
                     deps[nxt] = c + 1
     return deps
@@ -143,16 +142,27 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     # written into zeros by _slice_grad): later blocks are added into it in place
     owned = set()
     plain = not create_graph and capture is None and not anomaly and state.tracer is None
+    profiler = state._profiler
+    # the node made ready last, with its gradient: the top of the ready stack, held apart from
+    # it and from grads (a chain's next node is then reached without a push, pop, store and
+    # take); it is pushed (with its gradient stored) before any other node is
+    carry = carry_g = None
     try:
         while True:
-            node = ready.pop()
-            if node is None:
-                break
-            g = take(node)
-            if owned:
-                owned.discard(node)
-            if node.op is GetItem and plain and not node.pre_hooks and \
-                    not node.post_hooks and state._profiler is None and \
+            if carry is not None:
+                node = carry
+                g = carry_g
+                carry = carry_g = None
+            else:
+                node = ready.pop()
+                if node is None:
+                    break
+                g = take(node)
+                if owned:
+                    owned.discard(node)
+            op = node.op
+            if op is GetItem and plain and not node.pre_hooks and \
+                    not node.post_hooks and profiler is None and \
                     _slice_grad(node, g, grads, owned):
                 nxt = node.next[0]
                 if deps[nxt] == 1:
@@ -170,8 +180,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 capture[node] = g if prev is None else prev + g
             if type(node) is AccumulateGrad:
                 if accumulate:
-                    if state._profiler is not None:  # a profile records the engine's steps
-                        state._profiler.backward(
+                    if profiler is not None:  # a profile records the engine's steps
+                        profiler.backward(
                             node, lambda: _accumulate(node, g, create_graph, _make))
                     else:
                         # the walk's own names drop their references, so that a gradient
@@ -180,13 +190,13 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         sole = _getrefcount(g) == _LOCAL_REFS and _sole_array(g._data)
                         _accumulate(node, g, create_graph, _make, sole)
                 continue
-            if node.saved is FREED:
+            saved = node.saved
+            if saved is FREED:
                 raise RuntimeError(_FREED)
             packed = None
             vs = node.versions
             ov = node.out_version
             if vs or ov is not None:  # saved values to check
-                saved = node.saved
                 if type(saved) is PackedSaved:   # saved_tensors_hooks: unpack them
                     packed = saved
                     packed.unpack_into(node)
@@ -198,12 +208,12 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         _check_versions(node)
             gdt = g._data.dtype
             if gdt is not _F32 and gdt is not _F64 and gdt.kind == "c" and \
-                    getattr(node.op, "holomorphic", False):
+                    getattr(op, "holomorphic", False):
                 grads_in = _holomorphic_backward(node, g)
-            elif state._profiler is not None:
-                grads_in = state._profiler.backward(node, lambda: node.op.backward(node, g))
+            elif profiler is not None:
+                grads_in = profiler.backward(node, lambda: node.op.backward(node, g))
             else:
-                grads_in = node.op.backward(node, g)
+                grads_in = op.backward(node, g)
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
             if anomaly:
@@ -215,28 +225,46 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                         grads_in = _hook_grads(hook, r, grads_in)
             if packed is not None and not free:
                 packed.restore(node)   # unpacked again by the next backward
-            elif free and (node.saved or node.out_data is not None):
+            elif free and (saved or node.out_data is not None):
                 node.saved = FREED
                 node.out_data = None
                 node.out_version = None
-            for nxt, gi, meta in zip(node.next, grads_in, node.meta):
+            metas = node.meta
+            i = -1
+            for nxt in node.next:   # (by position: ~3x cheaper than a zip of three tuples)
+                i += 1
                 if nxt is None:
                     continue
+                gi = grads_in[i] if i < len(grads_in) else None
                 if gi is not None:
                     d = gi._data
-                    if d.shape != meta[0] or d.dtype is not meta[1]:
+                    meta = metas[i]
+                    if d.dtype is not meta[1] or d.shape != meta[0]:
                         gi = _conform(gi, meta)
                     cur = current(nxt)
+                    if deps[nxt] == 1:   # its last edge (the count is not read again): ready
+                        if cur is not None:
+                            gi = cur + gi if not gi.is_sparse else gi + cur
+                            del grads[nxt]
+                            if owned:
+                                owned.discard(nxt)
+                        if carry is not None:
+                            grads[carry] = carry_g
+                            ready.append(carry)
+                        carry = nxt
+                        carry_g = gi
+                        continue
                     grads[nxt] = gi if cur is None else cur + gi if not gi.is_sparse else \
                         gi + cur
                     if owned:
                         owned.discard(nxt)
-                    if deps[nxt] == 1:   # its last edge (the count is not read again)
-                        ready.append(nxt)
-                        continue
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
+                    if carry is not None:
+                        grads[carry] = carry_g
+                        ready.append(carry)
+                        carry = carry_g = None
                     if nxt in grads:
                         ready.append(nxt)
                     else:

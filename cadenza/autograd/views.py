@@ -50,7 +50,9 @@ def link_view(t, src) -> None:
     t._base = base
     if not state.grad_enabled and base._requires_grad:
         creation = NO_GRAD
-    ep = _epoch(base)
+    ep = getattr(base, "_view", None)   # _epoch(base), inline: one call less per view op
+    if type(ep) is not int:
+        ep = 0
     if ep or creation is not None:
         t._view = (ep, creation)
 

@@ -21,7 +21,10 @@ Broadcast gradients are reduced to each input's shape by the engine, not in back
 """
 from __future__ import annotations
 
+import contextvars
 import functools
+import operator
+import warnings as _warnings
 
 import numpy as np
 
@@ -103,7 +106,9 @@ class Op:
     # dtype (NumPy runs a ufunc ~1 us faster on it than on a Python scalar, with bitwise the
     # same result): set only where forward treats both alike (plain ufunc arithmetic), to the
     # C function forward computes on two float arrays of one dtype (``operator.mul``), which
-    # the operators' number path (number_dunder) calls directly; False elsewhere
+    # the operators' number path (number_dunder) calls directly; False elsewhere. Its forward
+    # is written in one of _FP_MODULES (a ufunc called from there runs silent without NumPy's
+    # error-state switch: see _fp_quiet_now)
     array_scalars = False
     # --- meta tensors (device='meta': shapes and dtypes, no data; see _meta_run): None runs
     # forward on zero-stride stand-ins (elementwise ops on 0-d ones); a function
@@ -147,6 +152,11 @@ def register(cls):
                             callable(cls.onnx))) if not ok]
     if bad:
         raise TypeError(f"op {cls.__name__}: invalid {bad}")
+    if cls.array_scalars and getattr(cls.forward, "__module__", None) not in _FP_MODULES:
+        # _run skips the error-state switch for them: only the warnings filter of
+        # _FP_MODULES keeps a forward elsewhere quiet
+        raise TypeError(f"op {cls.__name__}: an array_scalars op's forward is written in one "
+                        f"of {_FP_MODULES}")
     if cls.name in REGISTRY:
         raise TypeError(f"op {cls.name} registered twice")
     cls.node_name = _camel(cls.name) + "Backward0"
@@ -384,6 +394,75 @@ def _autocast_apply(op, args, attrs):
 
 _fp_get = fp_state.get
 _new = object.__new__
+
+# ---- inf/nan silent without switching NumPy's error state per op
+# Switching the error state to FP_QUIET and back costs ~0.25 us an op (two context-variable
+# writes), ~10% of a small op. Under NumPy's default state (divide, over and invalid: warn) a
+# ufunc reports an error only as a RuntimeWarning, and a warning is attributed to the Python
+# frame that called the ufunc: the warnings filter below ignores NumPy's floating-point
+# warnings from the frames of this module and of ops/binary.py (ops with ``array_scalars``:
+# their forwards call one ufunc directly, nothing else), so there the switch can be skipped
+# while that filter decides (``_fp_quiet_now``). The user's own state (np.seterr, np.errstate
+# blocks) and any filter of theirs placed before it take the switch as before.
+_FP_DEFAULT = contextvars.Context().run(fp_state.get)   # NumPy's error state as installed
+_FP_MODULES = ("cadenza.ops._registry", "cadenza.ops.binary")
+_FP_FILTER_ARGS = ("ignore", "(divide by zero|overflow|underflow|invalid value) encountered in",
+                   RuntimeWarning, r"cadenza\.ops\.(_registry|binary)\Z")
+
+
+def _add_fp_filter():
+    """Put the filter in front of the warnings filters; returns it."""
+    action, message, category, module = _FP_FILTER_ARGS
+    _warnings.filterwarnings(action, message=message, category=category, module=module)
+    return _warnings.filters[0]
+
+
+_FP_FILTER = _add_fp_filter()
+if contextvars.Context().run(np.geterr) != {"divide": "warn", "over": "warn",
+                                            "under": "ignore", "invalid": "warn"}:
+    _FP_DEFAULT = object()   # (not NumPy's usual defaults: always switch)
+# (filter list, its length, its first entry) last found to let _FP_FILTER decide: the filters
+# are checked again when any of the three changes (a filter added in front, catch_warnings)
+_fp_filters = (None, 0, None)
+
+
+def _fp_filters_ignore(filters) -> bool:
+    """Whether the warnings filters ``filters`` ignore NumPy's floating-point warnings from
+    ``_FP_MODULES``: _FP_FILTER comes before any filter that might act on them otherwise
+    (remembered in ``_fp_filters`` while the list stays as it is). Where the list lacks it
+    and nothing else would act on them (Cadenza imported inside a ``catch_warnings`` block,
+    which took the filter away on leaving, or the filters reset), it is put back in front."""
+    global _fp_filters
+    ok = False
+    for item in filters:
+        if item == _FP_FILTER:
+            ok = True
+            break
+        action, _, category, module, _ = item
+        if action != "ignore" and isinstance(category, type) and \
+                issubclass(RuntimeWarning, category) and \
+                (module is None or any(module.match(m) for m in _FP_MODULES)):
+            break
+    else:
+        _add_fp_filter()
+        filters = _warnings.filters
+        ok = True
+    _fp_filters = (filters, len(filters), filters[0]) if ok else (None, 0, None)
+    return ok
+
+
+def _fp_quiet_now(fs) -> bool:
+    """Whether a ufunc called directly from a frame of ``_FP_MODULES`` runs silent as it is,
+    given NumPy's current error state ``fs``: the state is FP_QUIET, or NumPy's default with
+    the warnings filters ignoring its reports there (number_dunder has this inline)."""
+    if fs is FP_QUIET:
+        return True
+    if fs is not _FP_DEFAULT:
+        return False
+    filters = _warnings.filters
+    c = _fp_filters
+    return (filters is c[0] and len(filters) == c[1] and filters[0] is c[2]) or \
+        _fp_filters_ignore(filters)
 _ndarray = np.ndarray
 _generic = np.generic
 
@@ -454,16 +533,18 @@ def _run(op, args, attrs):
             if type(x) is MetaArray:
                 return _meta_run(op, args, arrs, attrs, req)
         xp, arrs, attrs = _to_device_arrays(arrs, attrs)
-    loud = fp_errors and _fp_get() is not FP_QUIET  # inf/nan silent, as in PyTorch
+    # inf/nan silent, as in PyTorch (array_scalars ops: see _fp_quiet_now)
+    loud = fp_errors and (not _fp_quiet_now(_fp_get()) if array_scalars and on_host else
+                          _fp_get() is not FP_QUIET)
     if loud:
         token = fp_state.set(FP_QUIET)
+    low = None
     if opmath and on_host:
         x = arrs[0]
-        low = x.dtype if type(x) is _ndarray else _first_dtype(arrs)
-        if low is not _F16 and (low is None or low.kind != "V") or attrs.get("dtype") is not None:
-            low = None
-    else:
-        low = None
+        dt = x.dtype if type(x) is _ndarray else _first_dtype(arrs)
+        if dt is not _F32 and dt is not _F64 and dt is not None and \
+                (dt is _F16 or dt.kind == "V") and attrs.get("dtype") is None:
+            low = dt
     try:
         if low is None:
             out = forward(xp, *arrs, **attrs)
@@ -675,6 +756,9 @@ def number_dunder(op, general):
     compute, differentiable, saves_in, saves_out = plan[10], plan[6], plan[7], plan[8]
     if not compute:
         return general
+    # the ufunc itself where the field names an operator (~40 ns less: no operator deferral
+    # step, which two ndarrays never take)
+    compute = _UFUNC_OF.get(compute, compute)
     # whether backward reads the tensor operand (the number has no edge, the tensor has one)
     version = plan[9] is None or bool(plan[9]((True, None))[0])
 
@@ -695,8 +779,13 @@ def number_dunder(op, general):
         if z is None and (z := _scalar_array(s, dt)) is None:
             return _run(op, (a, s), {})
         # forward(np, x, z) without its Python frame (a float array and a 0-d array of its
-        # dtype: nothing to refuse), inf/nan silent as in PyTorch
-        if _fp_get() is FP_QUIET:
+        # dtype: nothing to refuse), inf/nan silent as in PyTorch (_fp_quiet_now inline)
+        fs = _fp_get()
+        if fs is FP_QUIET:
+            out = compute(x, z)
+        elif fs is _FP_DEFAULT and ((filters := _warnings.filters) is (c := _fp_filters)[0] and
+                                    len(filters) == c[1] and filters[0] is c[2] or
+                                    _fp_filters_ignore(filters)):
             out = compute(x, z)
         else:
             token = fp_state.set(FP_QUIET)
@@ -715,10 +804,15 @@ def number_dunder(op, general):
         t._view = None
         if a._requires_grad and differentiable and _state.grad_enabled:   # _record of (a, s)
             g = a.grad_fn
-            nxt = (g if g is not None else grad_node(a), None)
-            meta = _META_NUMBER.get(x.shape)
-            if meta is None or meta[0][1] is not dt:
-                meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
+            if g is not None and g.attrs is _NO_ATTRS:
+                # a is the output of number_dunder's node g: of g's input's shape and dtype
+                meta = g.meta
+                nxt = (g, None)
+            else:
+                nxt = (g if g is not None else grad_node(a), None)
+                meta = _META_NUMBER.get(x.shape)
+                if meta is None or meta[0][1] is not dt:
+                    meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
             node = _new(Node)   # Node(op, _NO_ATTRS, nxt, meta), written out: one call less
             node.op = op
             node.attrs = _NO_ATTRS
@@ -746,6 +840,10 @@ def number_dunder(op, general):
         return t
     dunder.__name__ = op.name
     return dunder
+
+
+_UFUNC_OF = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+             operator.truediv: np.true_divide}
 
 
 def _shares(xp, out, x) -> bool:

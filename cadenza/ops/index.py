@@ -292,6 +292,8 @@ def getitem(input, idx):
         index = (idx,)
     elif t is tuple and _ints_and_slices(idx):
         index = idx
+    elif t is slice and _ints_and_slices((idx,)):   # x[1:3]
+        index = (idx,)
     else:
         if _batched[0] is not None and _batched_index(idx):   # inside vmap
             return _batched[2](input, idx)

@@ -214,3 +214,47 @@ def test_fp_quiet_inside_and_outside_apply():
             assert first is None and second is None   # the shared null block
     finally:
         fp_state.reset(token)
+
+
+def test_fp_silent_without_switch_follows_warning_filters():
+    """tensor (op) number and the array_scalars ops skip NumPy's error-state switch while its
+    default state holds and Cadenza's warnings filter decides (ops/_registry.py): whatever
+    filters the user puts in front (error, always) or error state (raise), overflow and 0/0
+    stay silent, and the user's own NumPy code still warns."""
+    from cadenza.ops import _registry as R
+    big = C.tensor([3e38, 1.0])
+    zero = C.tensor([0.0, 1.0])
+
+    def run():
+        out = [(big * 10.0).numpy(), (big + big).numpy(), (zero / 0.0).numpy(),
+               (big * big).numpy(), (zero / zero).numpy()]
+        assert np.isinf(out[0][0]) and np.isinf(out[1][0]) and np.isnan(out[2][0])
+        assert np.isinf(out[3][0]) and np.isnan(out[4][0])
+
+    with warnings.catch_warnings(record=True) as seen:   # Cadenza's filter stays first
+        run()
+        assert R._fp_quiet_now(R._fp_get())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # a filter in front of Cadenza's
+        assert not R._fp_quiet_now(R._fp_get())
+        run()
+        with np.errstate(all="raise"):
+            run()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.filterwarnings("always", category=RuntimeWarning, module="cadenza")
+        run()
+        np.float32(3e38) * np.float32(10.0)               # the user's own overflow warns
+    assert [str(w.message) for w in seen] == ["overflow encountered in scalar multiply"]
+    warnings.filterwarnings("ignore", category=UserWarning)  # an ignore in front: still fast
+    try:
+        assert R._fp_quiet_now(R._fp_get())
+    finally:
+        warnings.filters.pop(0)
+    assert np.geterr()["over"] == "warn"
+
+    class Elsewhere(R.Op):   # an array_scalars forward outside those modules is refused
+        name, kind, onnx, c_expr, array_scalars = "w5_elsewhere", "elementwise", None, "{0}", max
+        forward = staticmethod(lambda xp, a, b: np.maximum(a, b))
+        backward = staticmethod(lambda c, g: (g, g))
+    with pytest.raises(TypeError, match="array_scalars"):
+        R.register(Elsewhere)

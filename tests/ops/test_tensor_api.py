@@ -281,3 +281,22 @@ def test_bernoulli_and_normal():
     assert b.dtype == cadenza.float32 and abs(b.mean().item() - 0.3) < 0.03
     n = cadenza.normal(2.0, 0.5, (10000,), generator=g)
     assert abs(n.mean().item() - 2.0) < 0.03
+
+
+def test_tensor_of_python_numbers_infers_as_torch():
+    """tensor() of flat lists and lists of rows of Python numbers (its fast path: element types
+    read in one pass) gives torch's dtype and values; other data (ragged rows, a number
+    beside a row, ints beyond int64) takes the general path and fails or converts as torch."""
+    cases = [[1.0, 2.0], [1, 2], [True, False], [1, 2.5], [True, 1], [True, 2.0],
+             [[1.0, 2.0], [3.0, 4.0]], [[1, 2], [3.5, 4]], [(1, 2), (3, 4)], (1.5,), [],
+             [[]], [[], []], [[True], [False]]]
+    for data in cases:
+        for dt in (None, "uint8", "float64"):
+            kw = {} if dt is None else {"dtype": dt}
+            c = cadenza.tensor(data, **{k: getattr(cadenza, v) for k, v in kw.items()})
+            t = torch.tensor(data, **{k: getattr(torch, v) for k, v in kw.items()})
+            assert str(c.dtype).split(".")[1] == str(t.dtype).split(".")[1], data
+            np.testing.assert_array_equal(c.numpy(), t.numpy())
+    for data in ([[1, 2], [3]], [[1.0], 2.0]):
+        with pytest.raises(ValueError):
+            cadenza.tensor(data)

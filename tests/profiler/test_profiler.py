@@ -235,7 +235,8 @@ def test_inactive_hooks_are_one_branch():
         assert not state.plain
     assert state.plain
     src = inspect.getsource(engine.run_backward)
-    assert src.count("state._profiler is not None") == 2  # once per node kind, nothing more
+    assert src.count("profiler = state._profiler") == 1  # read once per walk
+    assert src.count("profiler is not None") == 2  # once per node kind, nothing more
     assert state.profiler is None
 
 
