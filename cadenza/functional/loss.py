@@ -149,13 +149,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             raise RuntimeError(f"cross_entropy: ignore_index is not supported for floating "
                                f"point (probability) target, got ignore_index={ignore_index}")
         if label_smoothing > 0:
-            target = target * (1 - label_smoothing) + label_smoothing / C
+            target = target * (1 - label_smoothing) + label_smoothing / max(C, 1)
         prod = logp * target
         if weight is not None:
             prod = prod * weight.reshape(wshape)
         loss = -prod.sum(cd)
         if reduction == "mean":
-            return loss.sum() / max(input.numel() // C, 1) if input.numel() else loss.sum()
+            # an empty batch is 0 / 0 = NaN, as torch
+            return loss.sum() / (input.numel() // C if C else 0)
         return reduce_loss(loss, reduction, "cross_entropy")
     _check_nll(input, target, weight, "cross_entropy")
     _check_targets(target, ignore_index, C, "cross_entropy")
@@ -300,7 +301,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ShapeError(f"binary_cross_entropy: expected target.shape == input.shape, got "
                          f"input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
     x = input._data if input.is_meta else _check_values(input)   # (meta: nothing to check)
-    if x.size and not input.is_meta and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
+    if x.size and not input.is_meta and not ((x >= 0) & (x <= 1)).all():  # NaN too, as torch
         raise ValueError("binary_cross_entropy: expected all elements of input in [0, 1], got "
                          f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")
     log_x = ops.clamp(input.log(), min=-100.0)

@@ -186,8 +186,8 @@ def frexp(input):
     if not input.is_floating_point():
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     _data_dependent(input, "frexp")
-    m, e = np.frexp(input._data)
-    return _FREXP(_created(_make(m)), _created(_make(e.astype(np.int32))))
+    m, e = np.frexp(input._data)  # NumPy scalars for a 0-d input: back to arrays
+    return _FREXP(_created(_make(np.asarray(m))), _created(_make(np.asarray(e, np.int32))))
 
 
 _FREXP = namedtuple("frexp", ["mantissa", "exponent"])
