@@ -287,6 +287,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 
 @autocast_policy("fp32")
+class _RangeError(RuntimeError, ValueError):
+    """An input value outside the op's domain: torch raises RuntimeError; ValueError kept."""
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-(t log x + (1 - t) log(1 - x)) with each log clamped to >= -100 (as torch).
@@ -302,7 +306,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
     x = input._data if input.is_meta else _check_values(input)   # (meta: nothing to check)
     if x.size and not input.is_meta and not ((x >= 0) & (x <= 1)).all():  # NaN too, as torch
-        raise ValueError("binary_cross_entropy: expected all elements of input in [0, 1], got "
+        raise _RangeError("binary_cross_entropy: expected all elements of input in [0, 1], got "
                          f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")
     log_x = ops.clamp(input.log(), min=-100.0)
     log_1mx = ops.clamp((1 - input).log(), min=-100.0)

@@ -220,6 +220,10 @@ def select(input, dim, index):
 def meshgrid(*tensors, indexing="ij"):
     tensors = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
         else list(tensors)
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
+                               f"but got a tensor of shape {fmt_shape(t.shape)}")
     if indexing == "xy" and len(tensors) >= 2:
         tensors[0], tensors[1] = tensors[1], tensors[0]
     shape = tuple(t.numel() for t in tensors)

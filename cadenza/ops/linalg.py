@@ -493,6 +493,10 @@ class Einsum(Op):
             kept = "".join(ch for ch in u if ch in avail)
             args = [g] + [ops[j] for j in range(len(ins)) if j != i]
             gi = apply(Einsum, *args, ins=(out, *others), out=kept)
+            ksz = tuple(size[ch] for ch in kept)
+            if tuple(gi.shape) != ksz:  # a size-1 letter broadcast against the others' size
+                dims = tuple(k for k, n in enumerate(ksz) if n == 1 and gi.shape[k] != 1)
+                gi = (gi.sum(dims, keepdim=True) if dims else gi).expand(ksz)
             if kept != u:
                 gi = gi.reshape(tuple(size[ch] if ch in avail else 1 for ch in u))
                 gi = gi.expand(tuple(size[ch] for ch in u))

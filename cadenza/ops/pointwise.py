@@ -177,8 +177,15 @@ def heaviside(input, values):
 
 
 def ldexp(input, other):
-    """input * 2 ** other."""
-    return _float(input) * pow(2.0, _float(other))
+    """input * 2 ** other in the operands' promoted dtype (the default float for integers);
+    as torch, 2 ** other is rounded to other's own dtype when other is a float tensor
+    (float16 exponents give float16 powers)."""
+    dt = _dt.result_type(input, other)
+    if not (dt.is_floating_point or dt.is_complex):
+        dt = _dt.get_default_dtype()
+    own = isinstance(other, Tensor) and other.is_floating_point()
+    two_to = pow(2.0, other if own or not isinstance(other, Tensor) else other.to(dt))
+    return (input.to(dt) if isinstance(input, Tensor) else input) * two_to
 
 
 def frexp(input):

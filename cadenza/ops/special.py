@@ -373,12 +373,15 @@ def _gammainc(a, x, upper):
         q_cf = front * h
     p = np.where(use_series, p_series, 1 - q_cf)
     q = np.where(use_series, 1 - p_series, q_cf)
-    out = q if upper else p
-    # edges as PyTorch: x = 0 -> P = 0; a = 0 (x > 0) or x = inf -> P = 1
-    p_edge = np.where(x == 0, 0.0, 1.0)
-    edge = ~ok & ~bad
-    out = np.where(edge, 1 - p_edge if upper else p_edge, out)
-    return np.where(bad, np.nan, out)
+    out = np.where(ok, q if upper else p, np.nan)
+    # the edges in PyTorch's order (the first that holds decides, before any NaN test):
+    # a or x < 0 -> NaN; a = 0 -> P = 1 for x > 0 else NaN; x = 0 -> 0; a = inf -> 0 (NaN
+    # for x = inf); x = inf -> 1
+    with np.errstate(invalid="ignore"):
+        conds = [(x < 0) | (a < 0), a == 0, x == 0, np.isinf(a), np.isinf(x)]
+        p_edge = np.select(conds, [np.nan, np.where(x > 0, 1.0, np.nan), 0.0,
+                                   np.where(np.isinf(x), np.nan, 0.0), 1.0], np.nan)
+    return np.where(np.any(conds, axis=0), 1 - p_edge if upper else p_edge, out)
 
 
 @register

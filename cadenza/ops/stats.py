@@ -329,6 +329,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """(hist, bin_edges) as numpy.histogram, in input's dtype."""
     _data_dependent(input, "histogram")
     b = bins._data if isinstance(bins, Tensor) else int(bins)
+    if isinstance(bins, Tensor) and (b.ndim != 1 or b.size < 2):
+        raise RuntimeError(f"torch.histogram(): bins must be a 1-d tensor of at least 2 edges "
+                           f"(at least one bin), got shape {tuple(b.shape)}")
     a = input._data
     if range is None and not isinstance(bins, Tensor) and a.size and a.min() == a.max():
         range = (float(a.min()), float(a.max()))
