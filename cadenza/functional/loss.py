@@ -97,7 +97,7 @@ def _nll(input, target, weight, ignore_index, reduction, cd):
         w = keep.to(input.dtype)
     else:
         w = weight.to(input.dtype)[safe] * keep
-    loss = -picked * w
+    loss = ops.where(keep, -picked * w, 0.0)  # an ignored NaN/inf input is not read (torch)
     if reduction == "none":
         return loss
     if reduction == "sum":

@@ -79,3 +79,11 @@ def test_binary_cross_entropy_refuses_nan_input():
     x = cadenza.tensor([0.5, NAN])
     with pytest.raises(RuntimeError):
         cadenza.nn.functional.binary_cross_entropy(x, cadenza.tensor([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_does_not_read_ignored_nan(reduction):
+    x = [[NAN, 0.0], [-2.0, INF], [2.0, 0.0]]
+    out = [lib.nn.functional.nll_loss(lib.tensor(x), lib.tensor([0, 1, 1]), ignore_index=0,
+                                      reduction=reduction) for lib in (torch, cadenza)]
+    np.testing.assert_array_equal(out[1].numpy(), out[0].numpy())

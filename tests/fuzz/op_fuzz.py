@@ -81,6 +81,8 @@ QUIRKS: dict[str, str] = {
     r"^nextafter\(.*:bool": "torch's gradient with a bool other: only element 0 of input "
     "gets the incoming gradient (with float operands it is the incoming gradient, which "
     "Cadenza gives always)",
+    r"^block_diag\(.*tensor\(0,\)": "torch's block_diag backward skips the row an empty 1-d "
+    "input adds: later blocks read their gradient one row too high (the forward is right)",
     r"^digamma\(": "digamma's gradient (trigamma): torch's is a 6-step asymptotic series "
     "(~5e-10 relative off; see KNOWN's note)",
     r"^F\.hardsigmoid\(": "torch's float64 hardsigmoid gradient multiplies by 1/6 rounded to "
