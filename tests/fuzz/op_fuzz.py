@@ -1462,34 +1462,17 @@ def _fft_input(g, real):
     return np.nan_to_num(a, posinf=1e3, neginf=-1e3)
 
 
-def _fft1(name, real):
+def _fft(name, real, nd):
+    """A 1-d transform (n=, dim=) or an n-d one (s=, dim= tuples)."""
     def gen(g):
         a = _fft_input(g, real)
         kw = {}
-        if g.p(0.4):
+        if not nd and g.p(0.4):
             kw["n"] = g.choice((1, 2, 3, 5, 8))
         if g.p(0.5):
-            kw["dim"] = g.dim(a.ndim)
-        if g.p(0.4):
-            kw["norm"] = g.choice(("backward", "ortho", "forward"))
-        return (a,), kw
-    spec(name, "grad")(gen)
-
-
-for _n in ("fft.fft", "fft.ifft", "fft.irfft", "fft.hfft"):
-    _fft1(_n, False)
-for _n in ("fft.rfft", "fft.ihfft"):
-    _fft1(_n, True)
-
-
-def _fftn(name, real):
-    def gen(g):
-        a = _fft_input(g, real)
-        kw = {}
-        if g.p(0.5):
             dims = sorted({g.dim(a.ndim, 0.02) % max(a.ndim, 1) for _ in range(2)})
-            kw["dim"] = tuple(dims)
-            if g.p(0.4):
+            kw["dim"] = tuple(dims) if nd else g.dim(a.ndim)
+            if nd and g.p(0.4):
                 kw["s"] = tuple(g.choice((1, 2, 4)) for _ in dims)
         if g.p(0.4):
             kw["norm"] = g.choice(("backward", "ortho", "forward"))
@@ -1497,9 +1480,10 @@ def _fftn(name, real):
     spec(name, "grad")(gen)
 
 
-for _n in ("fft.fftn", "fft.ifftn", "fft.irfftn", "fft.fft2"):
-    _fftn(_n, False)
-_fftn("fft.rfftn", True)
+for _n in ("fft.fft", "fft.ifft", "fft.irfft", "fft.hfft", "fft.rfft", "fft.ihfft"):
+    _fft(_n, _n in ("fft.rfft", "fft.ihfft"), False)
+for _n in ("fft.fftn", "fft.ifftn", "fft.irfftn", "fft.fft2", "fft.rfftn"):
+    _fft(_n, _n == "fft.rfftn", True)
 
 
 @spec("fft.fftshift")
