@@ -222,14 +222,15 @@ def ihfft2(input, s=None, dim=(-2, -1), norm=None):
 # ----------------------------------------------------------------------------- helpers
 def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of fft: [0, 1, ..., -2, -1] / (d * n)."""
-    return _tensor(np.fft.fftfreq(n, d), dtype=_dt.to_dtype(dtype), device=device,
-                   requires_grad=requires_grad)
+    return _tensor(np.fft.fftfreq(n, d) if n else np.zeros(0), dtype=_dt.to_dtype(dtype),
+                   device=device, requires_grad=requires_grad)
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of rfft: [0, 1, ..., n // 2] / (d * n)."""
-    return _tensor(np.fft.rfftfreq(n, d), dtype=_dt.to_dtype(dtype), device=device,
-                   requires_grad=requires_grad)
+    # n = 0: torch gives one 0 / 0 = NaN
+    return _tensor(np.fft.rfftfreq(n, d) if n else np.full(1, np.nan),
+                   dtype=_dt.to_dtype(dtype), device=device, requires_grad=requires_grad)
 
 
 def _shift(input, dim, sign):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import dtypes, ops
 from .._creation import rand, writes_out, zeros_like
 from ..ops._registry import apply, in_float32
 from ..ops.softmax_fused import Softmax, LogSoftmax
@@ -55,6 +55,14 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """
     if min_val > max_val:
         raise ValueError(f"hardtanh: expected min_val <= max_val, got {min_val} > {max_val}")
+    if not input.is_floating_point():  # integers stay integers: limits truncated, as torch
+        if input.dtype == dtypes.bool:
+            raise RuntimeError("hardtanh: Bool inputs not supported for hardtanh")
+        if input.dtype == dtypes.uint8 and min(int(min_val), int(max_val)) < 0:
+            raise RuntimeError("hardtanh: cannot do hardtanh on an unsigned type with negative "
+                               f"limits ({min_val}, {max_val})")
+        return _maybe_inplace(input, ops.clamp(input, int(min_val), int(max_val)), inplace,
+                              "hardtanh")
     out = ops.where(input <= min_val, min_val, ops.where(input >= max_val, max_val, input))
     return _maybe_inplace(input, out, inplace, "hardtanh")
 
@@ -214,7 +222,8 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     >>> hardswish(cadenza.tensor([1.0]))
     tensor([0.6667])
     """
-    out = in_float32(lambda x: ops.where(x <= -3, 0.0, ops.where(x < 3, x * (x + 3) / 6, x)),
+    # x * 0 below -3: -inf gives NaN there, as x * relu6(x + 3) / 6 does in torch
+    out = in_float32(lambda x: ops.where(x <= -3, x * 0.0, ops.where(x < 3, x * (x + 3) / 6, x)),
                      input)
     return _maybe_inplace(input, out, inplace, "hardswish")
 
@@ -416,7 +425,8 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     >>> softshrink(cadenza.tensor([1.0, 0.2]))
     tensor([0.5000, 0.0000])
     """
-    return ops.where(input > lambd, input - lambd, ops.where(input < -lambd, input + lambd, 0.0))
+    inner = ops.where(input != input, input, 0.0)  # NaN stays NaN
+    return ops.where(input > lambd, input - lambd, ops.where(input < -lambd, input + lambd, inner))
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -425,7 +435,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     >>> hardshrink(cadenza.tensor([1.0, 0.2]))
     tensor([1., 0.])
     """
-    return ops.where((input > lambd) | (input < -lambd), input, 0.0)
+    return ops.where((input > lambd) | (input < -lambd) | (input != input), input, 0.0)
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,

@@ -97,7 +97,7 @@ def _nll(input, target, weight, ignore_index, reduction, cd):
         w = keep.to(input.dtype)
     else:
         w = weight.to(input.dtype)[safe] * keep
-    loss = -picked * w
+    loss = ops.where(keep, -picked * w, 0.0)  # an ignored NaN/inf input is not read (torch)
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -149,13 +149,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             raise RuntimeError(f"cross_entropy: ignore_index is not supported for floating "
                                f"point (probability) target, got ignore_index={ignore_index}")
         if label_smoothing > 0:
-            target = target * (1 - label_smoothing) + label_smoothing / C
+            target = target * (1 - label_smoothing) + label_smoothing / max(C, 1)
         prod = logp * target
         if weight is not None:
             prod = prod * weight.reshape(wshape)
         loss = -prod.sum(cd)
         if reduction == "mean":
-            return loss.sum() / max(input.numel() // C, 1) if input.numel() else loss.sum()
+            # an empty batch is 0 / 0 = NaN, as torch
+            return loss.sum() / (input.numel() // C if C else 0)
         return reduce_loss(loss, reduction, "cross_entropy")
     _check_nll(input, target, weight, "cross_entropy")
     _check_targets(target, ignore_index, C, "cross_entropy")
@@ -286,6 +287,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 
 @autocast_policy("fp32")
+class _RangeError(RuntimeError, ValueError):
+    """An input value outside the op's domain: torch raises RuntimeError; ValueError kept."""
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-(t log x + (1 - t) log(1 - x)) with each log clamped to >= -100 (as torch).
@@ -300,8 +305,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ShapeError(f"binary_cross_entropy: expected target.shape == input.shape, got "
                          f"input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}")
     x = input._data if input.is_meta else _check_values(input)   # (meta: nothing to check)
-    if x.size and not input.is_meta and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
-        raise ValueError("binary_cross_entropy: expected all elements of input in [0, 1], got "
+    if x.size and not input.is_meta and not ((x >= 0) & (x <= 1)).all():  # NaN too, as torch
+        raise _RangeError("binary_cross_entropy: expected all elements of input in [0, 1], got "
                          f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")
     log_x = ops.clamp(input.log(), min=-100.0)
     log_1mx = ops.clamp((1 - input).log(), min=-100.0)

@@ -17,6 +17,7 @@ from ..errors import ShapeError, fmt_shape
 from .binary import where
 from .join import cat, stack
 from .unary import _ERF_P, _ERF_Q, _blocked, _erf, _sigmoid_fwd
+from .special import _erfcx
 from ..backend.cpu import address
 
 __all__ = ["gelu"]
@@ -169,16 +170,30 @@ def _phi(xp, x):
     return xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
 
-def _gelu_exact(xp, x):
+def _cdf(xp, x):
+    """Phi(x) = 0.5 (1 + erf(x / sqrt 2)). In float64 below x = -2 sqrt 2 it is
+    0.5 e^(-z^2) erfcx(z), z = -x / sqrt 2: 1 + erf cancels there (gelu(-8) was 100% off)."""
     e = _erf(xp, x * _INV_SQRT2)
     e += 1.0
-    e *= x
     e *= 0.5
+    if xp is np and x.dtype == np.float64:
+        low = x < -2.0 * math.sqrt(2.0)
+        if low.any():
+            e = np.asarray(e)  # (a NumPy scalar for a 0-d x)
+            z = x[low] * -_INV_SQRT2
+            with np.errstate(all="ignore"):
+                e[low] = 0.5 * np.exp(-z * z) * _erfcx(z)
+    return e
+
+
+def _gelu_exact(xp, x):
+    e = _cdf(xp, x)
+    e *= x
     return e
 
 
 def _gelu_exact_grad(xp, g, x):
-    return g * (0.5 * (1.0 + _erf(xp, x * _INV_SQRT2)) + x * _phi(xp, x))
+    return g * (_cdf(xp, x) + x * _phi(xp, x))
 
 
 @register

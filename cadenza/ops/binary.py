@@ -538,6 +538,10 @@ def pow(input, exponent):
         return apply(Pow, input, exponent) if isinstance(exponent, Tensor) else input ** exponent
     if isinstance(exponent, float) and input._data.dtype.kind in "iub":
         input = input.to(_dt.get_default_dtype())
+    elif type(exponent) is int and exponent < 0 and input._data.dtype.kind in "iu":
+        # checked before the exponent is cast to the tensor's dtype (uint8 would wrap it)
+        raise RuntimeError(f"pow: Integers to negative integer powers are not allowed "
+                           f"({input.dtype.name} ** {exponent})")
     return apply(Pow, input, exponent)
 
 

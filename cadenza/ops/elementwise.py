@@ -118,7 +118,7 @@ def clamp(input, min=None, max=None):
                                   f"{'min' if max is None else 'max' if min is None else ''}"
                                   f"{'_' if min is None or max is None else ''}scalar_cpu\" "
                                   f"not implemented for 'Bool'")
-    if kind in "iu" and (isinstance(min, float) or isinstance(max, float)):
+    if kind in "iub" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(_dt.get_default_dtype())
     elif kind in "iu":   # an integer bound is cast to the tensor's dtype first, wrapping as torch
         min, max = (None if v is None else _wrap_int(int(v), input._data.dtype)

@@ -201,6 +201,18 @@ class IndexPut(Op):
     def forward(xp, x, v, index=(), accumulate=False):
         out = x.copy()
         if accumulate:
+            if xp is np and not _is_basic(index) and not _rows_index(index, out, v):
+                # NumPy's ufunc.at crashes the process (segfault, NumPy 2.4) on values that do
+                # not broadcast to the indexed shape: refuse them first
+                target = np.broadcast_to(np.empty((), np.bool_), out.shape)[index].shape
+                try:
+                    fits = np.broadcast_shapes(np.shape(v), target) == target
+                except ValueError:
+                    fits = False
+                if not fits:
+                    raise ShapeError(f"index_put: values of shape {fmt_shape(np.shape(v))} "
+                                     f"cannot be broadcast to the indexing result of shape "
+                                     f"{fmt_shape(target)}")
             if out.dtype == np.bool_ and xp is np:   # bool accumulates as logical or (torch)
                 np.logical_or.at(out, index, v)
             elif _is_basic(index):

@@ -173,16 +173,26 @@ def _pieces(tensor, d, sizes):
 
 
 def tensor_split(input, indices_or_sections, dim=0):
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
     d = _norm_dim(dim, input._data.ndim, "tensor_split")
     n = input.shape[d]
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
+        if k <= 0:
+            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {k}")
         q, r = divmod(n, k)
         sizes = [q + 1] * r + [q] * (k - r)
-    else:
-        bounds = [0] + [builtins.min(int(i), n) for i in indices_or_sections] + [n]
-        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
-    return _pieces(input, d, sizes)   # (torch's tensor_split gives ordinary views)
+        return _pieces(input, d, sizes)   # (torch's tensor_split gives ordinary views)
+    # piece j is input[..., i_(j-1):i_j] with Python's slice rules (negative, descending and
+    # out-of-range indices give the pieces a slice would, empty ones included)
+    bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        r = builtins.range(n)[a:b]
+        out.append(narrow(input, d, r.start if len(r) else 0, len(r)))
+    return tuple(out)
 
 
 def chunk(input, chunks, dim=0):
@@ -210,6 +220,10 @@ def select(input, dim, index):
 def meshgrid(*tensors, indexing="ij"):
     tensors = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
         else list(tensors)
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
+                               f"but got a tensor of shape {fmt_shape(t.shape)}")
     if indexing == "xy" and len(tensors) >= 2:
         tensors[0], tensors[1] = tensors[1], tensors[0]
     shape = tuple(t.numel() for t in tensors)

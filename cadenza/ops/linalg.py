@@ -371,22 +371,35 @@ def outer(input, vec2):
 ger = outer
 
 
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    out = mm(mat1, mat2)
-    if alpha != 1:
+def _scaled(input, out, beta, alpha, blas=False):
+    """beta * input + alpha * out for the ``add*`` products, with input expanding to out's
+    shape (as PyTorch, input never grows the result). As PyTorch: input is ignored when
+    beta == 0 and (``blas``: addmm, addmv, addbmm) the product when alpha == 0, so NaN or inf
+    in them does not propagate."""
+    if blas and alpha == 0:
+        out = (out * 0).nan_to_num(0.0, 0.0, 0.0)  # zeros, still on the graph
+    elif alpha != 1:
         out = out * alpha
+    if beta == 0:
+        input.expand(tuple(out.shape))  # the same refusal of a shape that does not fit
+        return out
+    input = input.expand(tuple(out.shape))
     return out + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    return _scaled(input, mm(mat1, mat2), beta, alpha, blas=True)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    out = bmm(batch1, batch2)
-    if alpha != 1:
-        out = out * alpha
-    return out + (input if beta == 1 else input * beta)
+    return _scaled(input, bmm(batch1, batch2), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
-    return input * beta + alpha * matmul(mat, vec)
+    if mat.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"addmv: expected a 2-D matrix and a 1-D vector, got "
+                           f"{mat.ndim}-D and {vec.ndim}-D")
+    return _scaled(input, matmul(mat, vec), beta, alpha, blas=True)
 
 
 # ----------------------------------------------------------------------------- einsum
@@ -480,6 +493,10 @@ class Einsum(Op):
             kept = "".join(ch for ch in u if ch in avail)
             args = [g] + [ops[j] for j in range(len(ins)) if j != i]
             gi = apply(Einsum, *args, ins=(out, *others), out=kept)
+            ksz = tuple(size[ch] for ch in kept)
+            if tuple(gi.shape) != ksz:  # a size-1 letter broadcast against the others' size
+                dims = tuple(k for k, n in enumerate(ksz) if n == 1 and gi.shape[k] != 1)
+                gi = (gi.sum(dims, keepdim=True) if dims else gi).expand(ksz)
             if kept != u:
                 gi = gi.reshape(tuple(size[ch] if ch in avail else 1 for ch in u))
                 gi = gi.expand(tuple(size[ch] for ch in u))

@@ -177,8 +177,15 @@ def heaviside(input, values):
 
 
 def ldexp(input, other):
-    """input * 2 ** other."""
-    return _float(input) * pow(2.0, _float(other))
+    """input * 2 ** other in the operands' promoted dtype (the default float for integers);
+    as torch, 2 ** other is rounded to other's own dtype when other is a float tensor
+    (float16 exponents give float16 powers)."""
+    dt = _dt.result_type(input, other)
+    if not (dt.is_floating_point or dt.is_complex):
+        dt = _dt.get_default_dtype()
+    own = isinstance(other, Tensor) and other.is_floating_point()
+    two_to = pow(2.0, other if own or not isinstance(other, Tensor) else other.to(dt))
+    return (input.to(dt) if isinstance(input, Tensor) else input) * two_to
 
 
 def frexp(input):
@@ -186,8 +193,8 @@ def frexp(input):
     if not input.is_floating_point():
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     _data_dependent(input, "frexp")
-    m, e = np.frexp(input._data)
-    return _FREXP(_created(_make(m)), _created(_make(e.astype(np.int32))))
+    m, e = np.frexp(input._data)  # NumPy scalars for a 0-d input: back to arrays
+    return _FREXP(_created(_make(np.asarray(m))), _created(_make(np.asarray(e, np.int32))))
 
 
 _FREXP = namedtuple("frexp", ["mantissa", "exponent"])

@@ -8,7 +8,7 @@ import numpy as np
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .._creation import _wrap_np
 from ..errors import ShapeError, fmt_shape
-from .linalg import addmm, addmv, baddbmm, bmm, vdot
+from .linalg import _scaled, addmm, addmv, baddbmm, bmm, vdot
 from .index import index_select
 from .views import broadcast_tensors
 from .inplace import make_inplace
@@ -16,19 +16,9 @@ from .inplace import make_inplace
 __all__ = ["addbmm", "addr", "cross", "kron", "dist"]
 
 
-def _scaled(input, out, beta, alpha):
-    """beta * input + alpha * out, input ignored when beta == 0 (as PyTorch: NaN in it does
-    not propagate)."""
-    if alpha != 1:
-        out = out * alpha
-    if beta == 0:
-        return out.expand(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
-    return out + (input if beta == 1 else input * beta)
-
-
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * sum_b batch1[b] @ batch2[b]."""
-    return _scaled(input, bmm(batch1, batch2).sum(0), beta, alpha)
+    return _scaled(input, bmm(batch1, batch2).sum(0), beta, alpha, blas=True)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):

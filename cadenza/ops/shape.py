@@ -230,6 +230,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 
 def diag(input, diagonal=0):
+    if input._data.ndim not in (1, 2):
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
     if input._data.ndim == 1:
         n = input.shape[0] + builtins.abs(diagonal)
         out = zeros(n, n, dtype=input.dtype)

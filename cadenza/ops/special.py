@@ -78,12 +78,15 @@ _ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606
 _EPS = np.finfo(np.float64).eps
 
 
-def _zeta(x, q):
-    """Hurwitz zeta sum_k (k + q)^-x (Cephes' Euler-Maclaurin summation), x > 1."""
+def _zeta(x, q, at_inf_q=0.0):
+    """Hurwitz zeta sum_k (k + q)^-x (Cephes' Euler-Maclaurin summation), x > 1. q = +inf
+    gives ``at_inf_q`` (0, the limit, for polygamma; torch's zeta gives NaN there)."""
     x, q = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(_f64(x), _f64(q)))
     bad = (x < 1) | np.isnan(x) | np.isnan(q) | ((q <= 0) & (q != np.floor(q)) &
                                                  (x != np.floor(x)))
-    pole = (x == 1) | ((q <= 0) & (q == np.floor(q)) & np.isfinite(q))
+    # Cephes' order (torch's): x < 1 is NaN, then x == 1 or an integer q <= 0 (-inf too) a
+    # pole, before any NaN test of x or q
+    pole = ~(x < 1) & ((x == 1) | ((q <= 0) & (q == np.floor(q))))
     ok = ~(bad | pole) & np.isfinite(q)
     xs, qs = np.where(ok, x, 2.0), np.where(ok, q, 1.0)
     with np.errstate(all="ignore"):
@@ -119,7 +122,10 @@ def _zeta(x, q):
             b = b / w
             k += 1.0
     out = np.where(ok, s, np.nan)
-    out = np.where(np.isposinf(q) & (x > 1), 0.0, out)
+    out = np.where(np.isposinf(q) & (x > 1), at_inf_q, out)
+    # x = inf: q^-inf for q <= 1 (inf, 1); NaN beyond, as torch's summation gives
+    out = np.where(np.isposinf(x) & (q > 0), np.where(q < 1, np.inf, np.where(
+        q == 1, 1.0, np.nan)), out)
     return np.where(pole, np.inf, out)
 
 
@@ -312,7 +318,7 @@ class Zeta(Op):
     def forward(xp, x, q):
         dt = np.result_type(x, q)
         with np.errstate(all="ignore"):
-            z = _zeta(x, q)
+            z = _zeta(x, q, np.nan)
         return xp.asarray(z.astype(dt if dt.kind == "f" else np.float64,
                                              copy=False))
 
@@ -367,12 +373,15 @@ def _gammainc(a, x, upper):
         q_cf = front * h
     p = np.where(use_series, p_series, 1 - q_cf)
     q = np.where(use_series, 1 - p_series, q_cf)
-    out = q if upper else p
-    # edges as PyTorch: x = 0 -> P = 0; a = 0 (x > 0) or x = inf -> P = 1
-    p_edge = np.where(x == 0, 0.0, 1.0)
-    edge = ~ok & ~bad
-    out = np.where(edge, 1 - p_edge if upper else p_edge, out)
-    return np.where(bad, np.nan, out)
+    out = np.where(ok, q if upper else p, np.nan)
+    # the edges in PyTorch's order (the first that holds decides, before any NaN test):
+    # a or x < 0 -> NaN; a = 0 -> P = 1 for x > 0 else NaN; x = 0 -> 0; a = inf -> 0 (NaN
+    # for x = inf); x = inf -> 1
+    with np.errstate(invalid="ignore"):
+        conds = [(x < 0) | (a < 0), a == 0, x == 0, np.isinf(a), np.isinf(x)]
+        p_edge = np.select(conds, [np.nan, np.where(x > 0, 1.0, np.nan), 0.0,
+                                   np.where(np.isinf(x), np.nan, 0.0), 1.0], np.nan)
+    return np.where(np.any(conds, axis=0), 1 - p_edge if upper else p_edge, out)
 
 
 @register

@@ -329,6 +329,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """(hist, bin_edges) as numpy.histogram, in input's dtype."""
     _data_dependent(input, "histogram")
     b = bins._data if isinstance(bins, Tensor) else int(bins)
+    if isinstance(bins, Tensor) and (b.ndim != 1 or b.size < 2):
+        raise RuntimeError(f"torch.histogram(): bins must be a 1-d tensor of at least 2 edges "
+                           f"(at least one bin), got shape {tuple(b.shape)}")
     a = input._data
     if range is None and not isinstance(bins, Tensor) and a.size and a.min() == a.max():
         range = (float(a.min()), float(a.max()))
@@ -347,6 +350,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     x = input if input.ndim == 2 else input.reshape(1, -1)
     if not x.is_floating_point():
         x = x.to(_dt.get_default_dtype())
+    if aweights is not None and aweights.is_floating_point():  # float64 weights: a float64 cov
+        x = x.to(_dt.promote_types(x.dtype, aweights.dtype))
     n = x.shape[1]
     w = None
     if fweights is not None:
@@ -371,7 +376,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     xc = x - avg
     xw = xc if w is None else xc * w
     c = (xw @ xc.t()) / norm
-    return c.reshape(()) if input.ndim < 2 else c
+    return c.reshape(()) if input.ndim < 2 or x.shape[0] == 1 else c  # one variable: 0-d
 
 
 def corrcoef(input):
@@ -387,6 +392,9 @@ def corrcoef(input):
 def renorm(input, p, dim, maxnorm):
     """Each sub-tensor along dim rescaled to a p-norm of at most maxnorm."""
     float_only("renorm", input, exc=RuntimeError)
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} "
+                           "dimensions")
     d = _norm_dim(dim, input._data.ndim, "renorm")
     others = tuple(i for i in builtins.range(input.ndim) if i != d)
     norms = input.norm(p, others, keepdim=True) if others else input.abs()

@@ -328,6 +328,9 @@ def unflatten(input, dim, sizes):
     sizes = tuple(sizes)
     if -1 in sizes:
         known = math.prod(s for s in sizes if s != -1)
+        if known == 0 or sizes.count(-1) > 1:
+            raise RuntimeError(f"unflatten: cannot infer the -1 in sizes {list(sizes)} for "
+                               f"dim {dim} of size {shp[d]}")
         sizes = tuple(shp[d] // known if s == -1 else s for s in sizes)
     if math.prod(sizes) != shp[d]:
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "

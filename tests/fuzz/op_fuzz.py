@@ -17,6 +17,7 @@ spells it out (op, arguments with shapes/dtypes/values). Classes:
   crash         cadenza raises something that is not an ordinary error (KeyError, ZeroDivision..)
   hang          cadenza did not return within the per-call timeout
   skip          torch itself cannot run it (``not implemented for 'Half'``) or raised oddly
+  quirk         a bad class in a call matching QUIRKS (a torch quirk left alone on purpose)
 
 Speed: about 1,400 calls/s on this 2-core machine (30,000 calls in ~22 s). Gradients are compared
 for float64 differentiable calls with finite, all-float64 operands and finite outputs.
@@ -27,6 +28,7 @@ import argparse
 import collections
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -51,27 +53,45 @@ torch.set_num_threads(1)
 ORDINARY = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "crash", "hang")
 ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "accepted_bad", "missing",
-               "rejected", "exc_class", "crash", "hang", "skip")
+               "rejected", "exc_class", "crash", "hang", "quirk", "skip")
 
 # op -> reason: ops that mismatch on today's main (in a bad class) for the CI slice's seed.
 # The CI slice fails when a listed op no longer mismatches (remove it) or an unlisted op does.
 KNOWN: dict[str, str] = {
-    # torch's own gradient is wrong with a bool ``other`` (only the first element of input
-    # gets the incoming gradient); with float operands it is the incoming gradient, which
-    # Cadenza gives always
-    "nextafter": "torch's gradient with a bool other: only element 0 gets it",
-    # empty: every mismatch the CI slice found is fixed. Larger runs (seed 77, 40,000 calls)
-    # still show torch quirks left alone on purpose: matmul of mixed dtypes where an operand
+    # empty: every mismatch the CI slice found is fixed; torch quirks seen in larger runs are
+    # in QUIRKS below. Also left alone on purpose: matmul of mixed dtypes where an operand
     # is empty and torch takes its batched path (``(1, 1, 0) int64 @ (1, 0, 1) float64``
     # returns zeros; the same operands 2-d raise): Cadenza refuses mixed dtypes always;
-    # digamma's gradient (trigamma) differs from torch's by ~5e-10 relative: torch's
-    # calc_trigamma is a 6-step asymptotic approximation, Cadenza's Hurwitz zeta agrees with
-    # mpmath to the last digit (kept: matching torch would be less accurate); histc
-    # with min == max puts an element that sits on a float32 bin edge one bin lower (torch
-    # bins in the input's dtype); cummin/roll on an empty tensor accept an out-of-range dim.
+    # histc with min == max puts an element that sits on a float32 bin edge one bin lower
+    # (torch bins in the input's dtype); cummin/roll on an empty tensor accept an out-of-range
+    # dim.
 }
 
+# regular expression on the spelled call -> reason: torch quirks in a bad class left alone on
+# purpose, reclassified "quirk" (a soft class; unlike KNOWN, they need not recur in the slice)
+QUIRKS: dict[str, str] = {
+    r"^polygamma\(": "torch's trigamma/polygamma (and digamma's gradient) are short asymptotic "
+    "series (~1e-10 relative off; Cadenza's Hurwitz zeta agrees with mpmath) and give finite "
+    "garbage at the poles (polygamma(1, -1) = 1.29e15; Cadenza inf)",
+    r"^histogram\(tensor\(\):": "a 0-d input sits exactly on the inner edge of its own "
+    "[x - 0.5, x + 0.5] range: torch bins it one lower (rounding; as histc's KNOWN note)",
+    r"^ldexp\(.*float(16|32)": "torch rounds 2 ** other to a float exponent's own dtype in "
+    "some promotions and not others (a 0-d float16 exponent: exact with a float64 input, "
+    "rounded with a float32 one); its float32 exp2 is an ulp off NumPy's at times",
+    r"^nextafter\(.*:bool": "torch's gradient with a bool other: only element 0 of input "
+    "gets the incoming gradient (with float operands it is the incoming gradient, which "
+    "Cadenza gives always)",
+    r"^block_diag\(.*tensor\(0,\)": "torch's block_diag backward skips the row an empty 1-d "
+    "input adds: later blocks read their gradient one row too high (the forward is right)",
+    r"^digamma\(": "digamma's gradient (trigamma): torch's is a 6-step asymptotic series "
+    "(~5e-10 relative off; see KNOWN's note)",
+    r"^F\.hardsigmoid\(": "torch's float64 hardsigmoid gradient multiplies by 1/6 rounded to "
+    "float32 (3e-8 relative off)",
+    r"^fft\.\w+\(tensor\([^)]*\b0\b": "torch's MKL refuses some transforms of empty batches "
+    "(\"Inconsistent configuration parameters\"); Cadenza returns the empty result",
+}
 FLOATS = ("float16", "float32", "float64")
+COMPLEX = ("complex64", "complex128")
 INTS = ("int64", "int32", "uint8")
 DTYPES = FLOATS + INTS + ("bool",)
 RTOL = {"float16": 1e-2, "float32": 1e-5, "float64": 1e-10}
@@ -122,6 +142,9 @@ class Gen:
         r = self.r
         if dtype == "bool":
             return np.asarray(r.random(shape) < 0.5)
+        if dtype in COMPLEX:
+            return np.asarray(self.array(shape, "float64") + 1j * self.array(shape, "float64"),
+                              dtype=dtype)
         if dtype in INTS:
             lo = 0 if dtype == "uint8" else -6
             return np.asarray(r.integers(lo, 7, size=shape)).astype(dtype)
@@ -771,6 +794,720 @@ def _cross(g):
     return (a, g.array(tuple(shape), a.dtype.name)), {"dim": d}
 
 
+# ---------------------------------------------------------------- more ops (session 20)
+# The most-used public names no spec covered before (ranked by shared/API_PRIORITIES.md, then
+# by how common they are in training code): aliases, special functions, activations and
+# losses in every dtype, BLAS-style products, stacking/splitting, out-of-place scatters, fft.
+for _n in ("acosh", "arcsin", "arctanh", "rad2deg", "fix", "sgn", "special.ndtr",
+           "special.ndtri", "special.log_ndtr", "special.erfcx", "special.i0e", "special.i1",
+           "special.i1e", "special.entr", "special.expit", "F.silu", "F.mish", "F.hardswish",
+           "F.logsigmoid", "F.relu6", "F.selu", "F.softsign", "F.tanhshrink", "F.hardsigmoid",
+           "x.contiguous"):
+    _unary(_n, DTYPES, "grad")
+for _n in ("isinf", "isposinf", "isneginf", "x.nelement"):
+    _unary(_n)
+_unary("bitwise_not", INTS + ("bool",))
+_unary("frexp", FLOATS)
+for _n in ("special.xlog1py", "special.zeta", "igamma", "igammac", "ldexp", "subtract",
+           "divide", "not_equal", "greater_equal"):
+    _binary(_n, "grad", scalar=_n in ("special.xlog1py", "special.zeta", "subtract",
+                                      "divide", "not_equal", "greater_equal"))
+
+
+def _act(name, **choices):
+    def gen(g):
+        kw = {k: g.choice(v) for k, v in choices.items() if g.p(0.6)}
+        return (g.tensor(FLOATS if not g.p(0.05) else DTYPES),), kw
+    spec(name, "grad")(gen)
+
+
+_act("F.leaky_relu", negative_slope=(0.01, 0.2, -0.5))
+_act("F.elu", alpha=(1.0, 0.5, 2.0))
+_act("F.celu", alpha=(1.0, 0.5, 2.0))
+_act("F.gelu", approximate=("none", "tanh"))
+_act("F.softplus", beta=(1.0, 2.0, 0.5), threshold=(20, 1))
+_act("F.hardtanh", min_val=(-1.0, -0.5), max_val=(1.0, 2.0))
+_act("F.softshrink", lambd=(0.5, 0.1))
+_act("F.hardshrink", lambd=(0.5, 0.1))
+
+
+@spec("clip", "grad")
+def _clip(g):
+    return _clamp(g)
+
+
+@spec("polygamma", "grad")
+def _polygamma(g):
+    return (g.choice((0, 1, 2, 3)), g.tensor(DTYPES)), {}
+
+
+@spec("mvlgamma", "grad")
+def _mvlgamma(g):
+    p = g.choice((1, 2, 3))
+    a = g.tensor(FLOATS)
+    if g.p(0.8):  # torch refuses an element <= (p - 1) / 2
+        a = np.asarray(np.abs(a) + (p - 1) / 2 + 0.1, dtype=a.dtype)
+    return (a,), {"p": p}
+
+
+@spec("addcdiv", "grad")
+def _addcdiv(g):
+    a = g.tensor(FLOATS)
+    return (a, g.array(g.broadcast_partner(a.shape), a.dtype.name),
+            g.array(g.broadcast_partner(a.shape), a.dtype.name)), (
+        {"value": g.choice((0.5, -2.0))} if g.p(0.5) else {})
+
+
+# ------------------------------------------------ products
+def _mat(g, *shape, dt=None):
+    return g.array(shape, dt or g.choice(FLOATS[1:]))
+
+
+def _bad(g, n):
+    return n if g.p(0.93) else n + 1
+
+
+@spec("mm", "grad")
+def _mm(g):
+    m, k, n = (g.choice((0, 1, 2, 3)) for _ in range(3))
+    a = _mat(g, m, k)
+    return (a, _mat(g, _bad(g, k), n, dt=a.dtype.name)), {}
+
+
+@spec("mv", "grad")
+def _mv(g):
+    m, k = g.choice((0, 1, 3)), g.choice((0, 1, 2, 4))
+    a = _mat(g, m, k)
+    return (a, _mat(g, _bad(g, k), dt=a.dtype.name)), {}
+
+
+@spec("dot", "grad")
+def _dot(g):
+    k = g.choice((0, 1, 3, 5))
+    a = g.tensor(shape=(k,))
+    return (a, g.array((_bad(g, k),), a.dtype.name if g.p(0.9) else g.dtype())), {}
+
+
+@spec("vdot", "grad")
+def _vdot(g):
+    return _dot(g)
+
+
+@spec("linalg.vecdot", "grad")
+def _vecdot(g):
+    a = g.tensor(FLOATS[1:], min_rank=1)
+    b = g.array(g.broadcast_partner(a.shape), a.dtype.name)
+    return (a, b), ({"dim": g.dim(a.ndim)} if g.p(0.5) else {})
+
+
+def _scaled(g):
+    return {k: g.choice((0.5, 1, 0, -2)) for k in ("beta", "alpha") if g.p(0.4)}
+
+
+@spec("addmm", "grad")
+def _addmm(g):
+    m, k, n = (g.choice((0, 1, 2, 3)) for _ in range(3))
+    a = _mat(g, m, k)
+    c = g.array(g.broadcast_partner((m, n)) if g.p(0.3) else (m, n), a.dtype.name)
+    return (c, a, _mat(g, _bad(g, k), n, dt=a.dtype.name)), _scaled(g)
+
+
+@spec("addmv", "grad")
+def _addmv(g):
+    m, k = g.choice((0, 1, 3)), g.choice((0, 1, 2))
+    a = _mat(g, m, k)
+    # torch quirk left alone: an input of shape (1,) with an empty mat (m or k 0) comes back
+    # as (1,), not broadcast to (m,) (its deprecated resize of an out tensor); not generated
+    return (g.array((m,) if g.p(0.8) or not m * k else (1,), a.dtype.name), a,
+            _mat(g, _bad(g, k), dt=a.dtype.name)), _scaled(g)
+
+
+@spec("addr", "grad")
+def _addr(g):
+    m, n = g.choice((0, 1, 3)), g.choice((1, 2))
+    dt = g.choice(FLOATS[1:])
+    return (g.array((m, n) if g.p(0.7) else (1, n), dt), _mat(g, m, dt=dt),
+            _mat(g, n, dt=dt)), _scaled(g)
+
+
+@spec("baddbmm", "grad")
+def _baddbmm(g):
+    b, m, k, n = (g.choice((0, 1, 2, 3)) for _ in range(4))
+    a = _mat(g, b, m, k)
+    c = g.array((b, m, n) if g.p(0.7) else (m, n), a.dtype.name)
+    return (c, a, _mat(g, b, _bad(g, k), n, dt=a.dtype.name)), _scaled(g)
+
+
+@spec("addbmm", "grad")
+def _addbmm(g):
+    b, m, k, n = (g.choice((0, 1, 2, 3)) for _ in range(4))
+    a = _mat(g, b, m, k)
+    return (g.array((m, n), a.dtype.name), a, _mat(g, b, _bad(g, k), n, dt=a.dtype.name)), \
+        _scaled(g)
+
+
+@spec("kron", "grad")
+def _kron(g):
+    a = g.tensor(max_rank=3)
+    return (a, g.array(g.shape(0, 3), a.dtype.name if g.p(0.8) else g.dtype())), {}
+
+
+@spec("einsum", "grad")
+def _einsum(g):
+    i, j, k, b = (g.choice((0, 1, 2, 3)) for _ in range(4))
+    eq, shapes = g.choice((
+        ("ij,jk->ik", ((i, j), (j, k))), ("bij,bjk->bik", ((b, i, j), (b, j, k))),
+        ("ii->i", ((i, i),)), ("ii", ((i, i),)), ("ij->ji", ((i, j),)), ("ij->", ((i, j),)),
+        ("i,j->ij", ((i,), (j,))), ("i,i->", ((i,), (i,))), ("...ij->...ji", ((b, i, j),)),
+        ("bij,jk", ((b, i, j), (j, k))), ("ij,ij->ij", ((i, j), (1, j))),
+        ("i j , j k -> i k", ((i, j), (j, k))), ("ab,bc,cd->ad", ((i, j), (j, k), (k, b))),
+        ("ij,jk->ik", ((i, j), (j + 1, k)))))
+    dt = g.choice(FLOATS[1:]) if g.p(0.9) else g.dtype()
+    return (eq, *[g.array(s, dt) for s in shapes]), {}
+
+
+# ------------------------------------------------ building / splitting
+@spec("diag", "grad")
+def _diag(g):
+    a = g.tensor(min_rank=1 if g.p(0.95) else 0, max_rank=2 if g.p(0.95) else 3)
+    return ((a, g.choice((0, 1, -1, 3))) if g.p(0.5) else (a,)), {}
+
+
+@spec("diag_embed", "grad")
+def _diag_embed(g):
+    a = g.tensor(min_rank=1, max_rank=3)
+    kw = {}
+    if g.p(0.5):
+        kw["offset"] = g.choice((0, 1, -2))
+    if g.p(0.4):
+        kw["dim1"], kw["dim2"] = g.dim(a.ndim + 1), g.dim(a.ndim + 1)
+    return (a,), kw
+
+
+@spec("diagflat", "grad")
+def _diagflat(g):
+    return (g.tensor(max_rank=2),), ({"offset": g.choice((1, -1, 2))} if g.p(0.5) else {})
+
+
+@spec("block_diag", "grad")
+def _block_diag(g):
+    dt = g.choice(FLOATS[1:])
+    parts = [g.tensor(shape=g.shape(0, 2) if g.p(0.9) else g.shape(3, 3), kinds=(dt,))
+             for _ in range(int(g.r.integers(0, 4)))]
+    return tuple(parts), {}
+
+
+@spec("cartesian_prod", "grad")
+def _cartesian_prod(g):
+    dt = g.dtype()
+    return tuple(g.array((g.choice((0, 1, 2, 3)),), dt)
+                 for _ in range(int(g.r.integers(1, 4)))), {}
+
+
+@spec("combinations", "grad")
+def _combinations(g):
+    a = g.tensor(shape=(g.choice((0, 1, 2, 3, 4)),))
+    kw = {}
+    if g.p(0.6):
+        kw["r"] = g.choice((0, 1, 2, 3))
+    if g.p(0.4):
+        kw["with_replacement"] = g.p(0.5)
+    return (a,), kw
+
+
+def _stacker(name):
+    def gen(g):
+        a = g.tensor(max_rank=3)
+        parts = [a] + [g.array(a.shape if g.p(0.85) else g.shape(0, 3),
+                               a.dtype.name if g.p(0.85) else g.dtype())
+                       for _ in range(int(g.r.integers(0, 3)))]
+        return (parts,), {}
+    spec(name, "grad")(gen)
+
+
+for _n in ("hstack", "vstack", "dstack", "column_stack", "row_stack"):
+    _stacker(_n)
+
+
+@spec("broadcast_tensors", "grad")
+def _broadcast_tensors(g):
+    a = g.tensor(max_rank=3)
+    return tuple([a] + [g.array(g.broadcast_partner(a.shape), g.dtype())
+                        for _ in range(int(g.r.integers(0, 3)))]), {}
+
+
+@spec("meshgrid", "grad")
+def _meshgrid(g):
+    dt = g.dtype()
+    parts = tuple(g.array((g.choice((0, 1, 2, 3)),) if g.p(0.95) else (2, 2), dt)
+                  for _ in range(int(g.r.integers(1, 4))))
+    return parts, ({"indexing": g.choice(("ij", "xy"))} if g.p(0.8) else {})
+
+
+@spec("atleast_2d", "grad")
+def _atleast_2d(g):
+    return (g.tensor(),), {}
+
+
+@spec("atleast_3d", "grad")
+def _atleast_3d(g):
+    return (g.tensor(),), {}
+
+
+@spec("unbind", "grad")
+def _unbind(g):
+    a = g.tensor(min_rank=0 if g.p(0.05) else 1)
+    return (a,), ({"dim": g.dim(a.ndim)} if g.p(0.7) else {})
+
+
+@spec("tensor_split", "grad")
+def _tensor_split(g):
+    a = g.tensor(min_rank=0 if g.p(0.05) else 1)
+    kw = {"dim": g.dim(a.ndim)} if g.p(0.6) else {}
+    if g.p(0.5):
+        return (a, g.choice((1, 2, 3, 4, 0))), kw
+    idx = sorted(int(v) for v in g.r.integers(-1, 6, size=int(g.r.integers(0, 4))))
+    return (a, idx if g.p(0.9) else idx[::-1]), kw
+
+
+def _hvd_split(name, rank):
+    def gen(g):
+        a = g.tensor(min_rank=rank - (1 if g.p(0.05) else 0), max_rank=rank + 1)
+        d = {"hsplit": 1 if a.ndim > 1 else 0, "vsplit": 0, "dsplit": 2}[name]
+        n = a.shape[d] if a.ndim > d else 1
+        if g.p(0.5):
+            return (a, [int(v) for v in g.r.integers(0, 6, size=int(g.r.integers(0, 3)))]), {}
+        return (a, g.choice([s for s in (1, 2, 3) if n % s == 0] or [1]) if g.p(0.9)
+                else g.choice((2, 3))), {}
+    spec(name, "grad")(gen)
+
+
+for _n, _r in (("hsplit", 1), ("vsplit", 2), ("dsplit", 3)):
+    _hvd_split(_n, _r)
+
+
+@spec("unflatten", "grad")
+def _unflatten(g):
+    a = g.tensor(min_rank=1)
+    d = g.dim(a.ndim)
+    n = a.shape[d] if -a.ndim <= d < a.ndim else 1
+    sizes = g.choice(((n,), (1, n), (n, 1), (-1,), (-1, 1), (n + 1,), (0, -1)))
+    if n and n % 2 == 0 and g.p(0.4):
+        sizes = (2, -1)
+    return (a, d, sizes), {}
+
+
+@spec("select", "grad")
+def _select(g):
+    a = g.tensor(min_rank=1 if g.p(0.95) else 0)
+    d = g.dim(a.ndim)
+    n = a.shape[d] if -a.ndim <= d < a.ndim else 1
+    return (a, d, int(g.r.integers(-n, n)) if n and g.p(0.92) else g.choice((n, -n - 1))), {}
+
+
+@spec("swapdims", "grad")
+def _swapdims(g):
+    return _transpose(g)
+
+
+@spec("fliplr", "grad")
+def _fliplr(g):
+    return (g.tensor(min_rank=2 if g.p(0.95) else 0),), {}
+
+
+@spec("flipud", "grad")
+def _flipud(g):
+    return (g.tensor(min_rank=1 if g.p(0.95) else 0),), {}
+
+
+@spec("x.expand_as", "grad")
+def _expand_as(g):
+    a = g.tensor(max_rank=3)
+    s = tuple(g.choice((s, 3)) if s == 1 else s for s in a.shape)
+    if g.p(0.4):
+        s = (2,) + s
+    if g.p(0.05):
+        s = g.shape()
+    return (a, g.array(s, g.dtype())), {}
+
+
+@spec("x.view_as", "grad")
+def _view_as(g):
+    a = g.tensor()
+    n = int(a.size)
+    s = g.choice(((n,), (1, n), (n, 1), (n + 1,))) if g.p(0.6) else a.shape[::-1]
+    return (a, g.array(s, g.dtype())), {}
+
+
+@spec("x.reshape_as", "grad")
+def _reshape_as(g):
+    return _view_as(g)
+
+
+@spec("x.type_as", "grad")
+def _type_as(g):
+    return (g.tensor(FLOATS), g.tensor(shape=(g.choice((0, 2)),))), {}
+
+
+@spec("take_along_dim", "grad")
+def _take_along_dim(g):
+    a = g.tensor(min_rank=1)
+    if g.p(0.2):
+        return (a, g.index(a.size, (int(g.r.integers(0, 4)),))), {}
+    d = g.dim(a.ndim)
+    dd = d % a.ndim if -a.ndim <= d < a.ndim else 0
+    ishape = tuple(g.choice((0, 1, 2, 3)) if i == dd else g.choice((s, 1)) for i, s in
+                   enumerate(a.shape))
+    return (a, g.index(a.shape[dd], ishape)), {"dim": d}
+
+
+# ------------------------------------------------ out-of-place scatters
+def _dim_index(g, a, length=None):
+    d = g.dim(a.ndim)
+    n = a.shape[d] if a.ndim and -a.ndim <= d < a.ndim else 1
+    k = int(g.r.integers(0, 4)) if length is None else length
+    return d, n, g.index(n, (k,))
+
+
+def _like_along(g, a, d, k, dt=None):
+    s = list(a.shape)
+    if s and -len(s) <= d < len(s):
+        s[d] = k
+    return g.array(tuple(s) if g.p(0.95) else g.shape(), dt or a.dtype.name)
+
+
+@spec("index_add", "grad")
+def _index_add(g):
+    a = g.tensor(DTYPES[:-1])
+    d, n, idx = _dim_index(g, a)
+    return (a, d, idx, _like_along(g, a, d, len(idx))), (
+        {"alpha": g.choice((2, -1))} if g.p(0.3) else {})
+
+
+@spec("index_copy", "grad")
+def _index_copy(g):
+    a = g.tensor()
+    d, n, idx = _dim_index(g, a, length=min(int(g.r.integers(0, 4)), a.shape[0] if a.ndim
+                                           else 1))
+    if idx.size and len(set(idx.tolist())) != idx.size:
+        idx = np.asarray(np.arange(idx.size) % max(n, 1), dtype=np.int64).view(Idx)
+    return (a, d, idx, _like_along(g, a, d, len(idx))), {}
+
+
+@spec("index_fill", "grad")
+def _index_fill(g):
+    a = g.tensor()
+    d, n, idx = _dim_index(g, a)
+    return (a, d, idx, g.choice((0.0, -1.5, 2, np.nan))), {}
+
+
+@spec("scatter_add", "grad")
+def _scatter_add(g):
+    a = g.tensor(DTYPES[:-1], min_rank=1)
+    d = g.dim(a.ndim)
+    dd = d % a.ndim if -a.ndim <= d < a.ndim else 0
+    ishape = tuple(int(g.r.integers(0, s + 1)) if i != dd else g.choice((0, 1, 2, 4))
+                   for i, s in enumerate(a.shape))
+    return (a, d, g.index(a.shape[dd], ishape), g.array(ishape, a.dtype.name)), {}
+
+
+@spec("scatter_reduce", "grad")
+def _scatter_reduce(g):
+    (a, d, idx, src), _ = _scatter_add(g)
+    kw = {"reduce": g.choice(("sum", "prod", "mean", "amax", "amin"))}
+    if g.p(0.5):
+        kw["include_self"] = g.p(0.5)
+    return (a, d, idx, src), kw
+
+
+@spec("masked_scatter", "grad")
+def _masked_scatter(g):
+    a = g.tensor(DTYPES[:-1])
+    m = g.array(g.broadcast_partner(a.shape), "bool")
+    try:
+        n = int(np.broadcast_to(m, np.broadcast_shapes(m.shape, a.shape)).sum())
+    except ValueError:  # a partner that does not broadcast: torch refuses
+        n = 1
+    return (a, m, g.array((n + int(g.r.integers(0, 3)),), a.dtype.name)), {}
+
+
+@spec("diagonal_scatter", "grad")
+def _diagonal_scatter(g):
+    a = g.tensor(min_rank=2, max_rank=3)
+    off = g.choice((0, 1, -1))
+    d = np.diagonal(a, off, 0, 1)
+    return (a, g.array(d.shape if g.p(0.95) else g.shape(), a.dtype.name)), {"offset": off}
+
+
+@spec("select_scatter", "grad")
+def _select_scatter(g):
+    a = g.tensor(min_rank=1)
+    d = g.dim(a.ndim, 0.02)
+    n = a.shape[d] if n_ok(a, d) else 1
+    i = int(g.r.integers(-n, n)) if n else 0
+    s = np.take(a, 0, axis=d).shape if n_ok(a, d) and n else a.shape[1:]
+    return (a, g.array(s, a.dtype.name), d, i), {}
+
+
+def n_ok(a, d):
+    return -a.ndim <= d < a.ndim
+
+
+@spec("slice_scatter", "grad")
+def _slice_scatter(g):
+    a = g.tensor(min_rank=1)
+    d = g.dim(a.ndim, 0.02)
+    n = a.shape[d] if n_ok(a, d) else 1
+    start, end, step = int(g.r.integers(0, n + 1)), int(g.r.integers(0, n + 2)), \
+        g.choice((1, 1, 2))
+    s = list(a.shape)
+    if n_ok(a, d):
+        s[d] = len(range(n)[start:end:step])
+    return (a, g.array(tuple(s), a.dtype.name)), {"dim": d, "start": start, "end": end,
+                                                  "step": step}
+
+
+# ------------------------------------------------ statistics and searching
+@spec("cov", "grad")
+def _cov(g):
+    a = g.tensor(FLOATS + INTS[:1], max_rank=2 if g.p(0.95) else 3)
+    kw = {}
+    if g.p(0.4):
+        kw["correction"] = g.choice((0, 1, 2))
+    n = a.shape[-1] if a.ndim else 1
+    if g.p(0.2):
+        kw["fweights"] = np.asarray(g.r.integers(0, 3, size=n), dtype=np.int64).view(Idx)
+    if g.p(0.2):
+        kw["aweights"] = np.abs(g.array((n,), "float64"))
+    return (a,), kw
+
+
+@spec("corrcoef", "grad")
+def _corrcoef(g):
+    return (g.tensor(FLOATS + INTS[:1], max_rank=2),), {}
+
+
+@spec("dist", "grad")
+def _dist(g):
+    a = g.tensor(FLOATS)
+    b = g.array(g.broadcast_partner(a.shape), a.dtype.name)
+    return ((a, b, g.choice((2, 1, 0, 3, float("inf"), float("-inf"), 0.5))) if g.p(0.7)
+            else (a, b)), {}
+
+
+@spec("renorm", "grad")
+def _renorm(g):
+    a = g.tensor(FLOATS, min_rank=1)
+    return (a, g.choice((1, 2, 3.5)), g.dim(a.ndim), g.choice((0.5, 1.0, 5.0))), {}
+
+
+@spec("trapezoid", "grad")
+def _trapezoid(g):
+    # finite values: torch's formula (sum minus half the ends) turns an inf into NaN, and a
+    # NaN or inf in a single sample into NaN (Cadenza: inf, and 0 for one sample)
+    a = np.nan_to_num(g.tensor(FLOATS, min_rank=1), posinf=1e3, neginf=-1e3)
+    kw = {"dim": g.dim(a.ndim)} if g.p(0.6) else {}
+    if g.p(0.3):
+        kw["dx"] = g.choice((0.5, 2.0))
+    return (a,), kw
+
+
+@spec("cumulative_trapezoid", "grad")
+def _cumulative_trapezoid(g):
+    return _trapezoid(g)
+
+
+@spec("logdet", "grad")
+def _logdet(g):
+    n = g.choice((0, 1, 2, 3))
+    return (g.array(tuple(g.choice((1, 2)) for _ in range(int(g.r.integers(0, 2)))) + (n, n),
+                    g.choice(FLOATS[1:])),), {}
+
+
+@spec("isin")
+def _isin(g):
+    a = g.tensor(DTYPES[:-1])
+    b = g.array(g.shape(0, 2), a.dtype.name if g.p(0.8) else g.dtype(DTYPES[:-1]))
+    if a.size and b.size and g.p(0.5):
+        b.reshape(-1)[0] = a.reshape(-1)[0]
+    kw = {"invert": g.p(0.5)} if g.p(0.4) else {}
+    return ((a, b) if g.p(0.85) else (a, g.choice((0, 2, 1.5)))), kw
+
+
+@spec("bucketize")
+def _bucketize(g):
+    b = np.sort(g.array((int(g.r.integers(0, 6)),), "float64"))
+    kw = {}
+    if g.p(0.4):
+        kw["right"] = g.p(0.5)
+    if g.p(0.3):
+        kw["out_int32"] = g.p(0.5)
+    return (g.tensor(FLOATS[1:] + INTS[:1]), b), kw
+
+
+@spec("msort", "ties")
+def _msort(g):
+    return (g.tensor(DTYPES[:-1]),), {}
+
+
+@spec("histogram")
+def _histogram(g):
+    a = g.tensor(FLOATS[1:])
+    kw = {"bins": int(g.r.integers(1, 6))} if g.p(0.7) else {
+        "bins": np.sort(np.nan_to_num(g.array((int(g.r.integers(1, 5)),), a.dtype.name)))}
+    if g.p(0.3) and isinstance(kw["bins"], int):
+        kw["range"] = (g.choice((-1.0, 0.0)), g.choice((1.0, 2.0)))
+    if g.p(0.3):
+        kw["density"] = g.p(0.5)
+    return (a,), kw
+
+
+@spec("unravel_index")
+def _unravel_index(g):
+    shape = tuple(g.choice((1, 2, 3, 4)) for _ in range(int(g.r.integers(0, 4))))
+    n = int(np.prod(shape)) if shape else 1
+    return (g.index(n, g.shape(0, 2)), shape), {}
+
+
+# ------------------------------------------------ losses and norms in every float dtype
+@spec("F.cross_entropy", "grad")
+def _f_cross_entropy(g):
+    n, c = g.choice((0, 1, 3)), g.choice((1, 2, 4))
+    extra = tuple(g.choice((1, 2)) for _ in range(int(g.r.integers(0, 2)))) if g.p(0.3) else ()
+    dt = g.dtype(FLOATS)
+    x = g.array((n, c) + extra if g.p(0.9) else (c,), dt)
+    kw = {}
+    if g.p(0.3):  # class probabilities
+        t = np.abs(g.array(x.shape, dt))
+    else:
+        t = g.index(c, (n,) + extra if x.ndim > 1 else ())
+        if g.p(0.3):
+            kw["ignore_index"] = g.choice((0, -100, 1))
+    if g.p(0.3):
+        kw["weight"] = np.abs(g.array((c,), dt))
+    if g.p(0.4):
+        kw["reduction"] = g.choice(("none", "sum", "mean"))
+    if g.p(0.3):
+        kw["label_smoothing"] = g.choice((0.1, 0.5))
+    return (x, t), kw
+
+
+@spec("F.nll_loss", "grad")
+def _f_nll(g):
+    (x, t), kw = _f_cross_entropy(g)
+    kw.pop("label_smoothing", None)
+    if not isinstance(t, Idx):
+        t = g.index(x.shape[1] if x.ndim > 1 else x.shape[0],
+                    (x.shape[0],) + x.shape[2:] if x.ndim > 1 else ())
+    return (x, t), kw
+
+
+def _pointwise_loss(name, **choices):
+    def gen(g):
+        a = g.tensor(FLOATS)
+        if name == "F.binary_cross_entropy":
+            a = np.asarray(1 / (1 + np.exp(-a.astype(np.float64))), dtype=a.dtype)
+        b = g.array(a.shape if g.p(0.9) else g.broadcast_partner(a.shape), a.dtype.name)
+        if name in ("F.binary_cross_entropy", "F.kl_div") and not name.endswith("div"):
+            b = np.asarray(g.r.random(b.shape), dtype=b.dtype)
+        kw = {k: g.choice(v) for k, v in choices.items() if g.p(0.5)}
+        if g.p(0.5):
+            kw["reduction"] = g.choice(("none", "sum", "mean"))
+        return (a, b), kw
+    spec(name, "grad")(gen)
+
+
+_pointwise_loss("F.mse_loss")
+_pointwise_loss("F.l1_loss")
+_pointwise_loss("F.smooth_l1_loss", beta=(1.0, 0.5, 0.0))
+_pointwise_loss("F.huber_loss", delta=(1.0, 0.5, 2.0))
+_pointwise_loss("F.binary_cross_entropy")
+_pointwise_loss("F.kl_div", log_target=(True, False))
+
+
+@spec("F.layer_norm", "grad")
+def _f_layer_norm(g):
+    a = g.tensor(FLOATS, min_rank=1)
+    k = int(g.r.integers(1, a.ndim + 1))
+    ns = a.shape[a.ndim - k:] if g.p(0.95) else (a.shape[-1] + 1,)
+    kw = {}
+    if g.p(0.5):
+        kw["weight"] = g.array(ns, a.dtype.name)
+        if g.p(0.6):
+            kw["bias"] = g.array(ns, a.dtype.name)
+    if g.p(0.3):
+        kw["eps"] = g.choice((1e-5, 0.1))
+    return (a, ns), kw
+
+
+@spec("F.rms_norm", "grad")
+def _f_rms_norm(g):
+    (a, ns), kw = _f_layer_norm(g)
+    kw.pop("bias", None)
+    if "eps" in kw and g.p(0.3):
+        kw["eps"] = None
+    return (a, ns), kw
+
+
+@spec("F.glu", "grad")
+def _f_glu(g):
+    a = g.tensor(FLOATS, min_rank=1)
+    return (a,), ({"dim": g.dim(a.ndim)} if g.p(0.7) else {})
+
+
+# ------------------------------------------------ fft
+def _fft_input(g, real):
+    # finite values: which outputs a NaN or inf reaches depends on the FFT algorithm
+    a = g.tensor(FLOATS[1:] + (() if real else COMPLEX), min_rank=1, max_rank=3)
+    return np.nan_to_num(a, posinf=1e3, neginf=-1e3)
+
+
+def _fft(name, real, nd):
+    """A 1-d transform (n=, dim=) or an n-d one (s=, dim= tuples)."""
+    def gen(g):
+        a = _fft_input(g, real)
+        kw = {}
+        if not nd and g.p(0.4):
+            kw["n"] = g.choice((1, 2, 3, 5, 8))
+        if g.p(0.5):
+            dims = sorted({g.dim(a.ndim, 0.02) % max(a.ndim, 1) for _ in range(2)})
+            kw["dim"] = tuple(dims) if nd else g.dim(a.ndim)
+            if nd and g.p(0.4):
+                kw["s"] = tuple(g.choice((1, 2, 4)) for _ in dims)
+        if g.p(0.4):
+            kw["norm"] = g.choice(("backward", "ortho", "forward"))
+        return (a,), kw
+    spec(name, "grad")(gen)
+
+
+for _n in ("fft.fft", "fft.ifft", "fft.irfft", "fft.hfft", "fft.rfft", "fft.ihfft"):
+    _fft(_n, _n in ("fft.rfft", "fft.ihfft"), False)
+for _n in ("fft.fftn", "fft.ifftn", "fft.irfftn", "fft.fft2", "fft.rfftn"):
+    _fft(_n, _n == "fft.rfftn", True)
+
+
+@spec("fft.fftshift")
+def _fftshift(g):
+    # torch quirk left alone: a 0-d input raises "`shifts` required" (Cadenza returns a copy)
+    a = g.tensor(min_rank=1)
+    return (a,), ({"dim": g.dim(max(a.ndim, 1))} if g.p(0.5) else {})
+
+
+@spec("fft.ifftshift")
+def _ifftshift(g):
+    return _fftshift(g)
+
+
+@spec("fft.fftfreq")
+def _fftfreq(g):
+    return (int(g.r.integers(0, 7)),), ({"d": g.choice((0.5, 2.0))} if g.p(0.5) else {})
+
+
+@spec("fft.rfftfreq")
+def _rfftfreq(g):
+    return _fftfreq(g)
+
+
 def gen_call(seed, i, ops=None):
     rng = np.random.default_rng([seed, i])
     names = ops or sorted(SPECS)
@@ -818,6 +1555,9 @@ def _resolve(lib, name, args):
         return getattr(args[0], name[2:]), args[1:]
     if name.startswith("F."):
         return getattr(TF if lib is torch else CF, name[2:]), args
+    if "." in name:  # special.ndtr, fft.rfft, linalg.vecdot
+        sub, fn = name.split(".")
+        return getattr(getattr(lib, sub), fn), args
     return getattr(lib, name), args
 
 
@@ -828,7 +1568,7 @@ def _alarm(signum, frame):
 def _np(out):
     """A library result as nested lists of numpy arrays / Python scalars."""
     if isinstance(out, (torch.Tensor, cadenza.Tensor)):
-        return out.detach().numpy() if isinstance(out, torch.Tensor) else \
+        return out.detach().resolve_conj().numpy() if isinstance(out, torch.Tensor) else \
             np.asarray(out.detach().numpy())
     if isinstance(out, (tuple, list)):
         return [_np(o) for o in out]
@@ -865,18 +1605,26 @@ def _dtname(x):
 
 # ops whose outputs sum many inputs: the absolute tolerance follows the inputs' magnitude
 REDUCING = {"sum", "mean", "prod", "cumsum", "cumprod", "logsumexp", "matmul", "softmax",
-            "log_softmax"}
+            "log_softmax", "mm", "mv", "dot", "vdot", "addmm", "addmv", "addbmm", "baddbmm",
+            "einsum", "linalg.vecdot", "cov", "corrcoef", "trapezoid", "cumulative_trapezoid",
+            "dist", "renorm", "F.cross_entropy", "F.nll_loss", "F.mse_loss", "F.l1_loss",
+            "F.smooth_l1_loss", "F.huber_loss", "F.binary_cross_entropy", "F.kl_div",
+            "F.layer_norm", "F.rms_norm", "logdet", "scatter_add", "scatter_reduce",
+            "index_add"} | {n for n in SPECS if n.startswith("fft.") and "freq" not in n}
 
 
 def _finite_max(a):
-    a = np.asarray(a, dtype=np.float64)
+    a = np.abs(np.asarray(a))
     return float(np.nanmax(np.abs(np.where(np.isfinite(a), a, 0)), initial=0.0))
 
 
 def _mismatch(a, b, dtype, in_scale=0.0):
     """Boolean mask of the elements of a and b (same shape) that differ beyond tolerance."""
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        rt = RTOL.get(dtype, 1e-5)
+        rt = RTOL.get(dtype.replace("complex128", "float64").replace("complex64", "float32"),
+                      1e-5)
+        if "c" in (a.dtype.kind, b.dtype.kind):  # real and imaginary parts side by side
+            a, b = (np.stack([np.real(v), np.imag(v)], -1) for v in (a, b))
         a64 = np.asarray(a, dtype=np.float64)
         b64 = np.asarray(b, dtype=np.float64)
         scale = max(_finite_max(a64), in_scale)
@@ -918,7 +1666,7 @@ def compare(name, args, kwargs, tout, cout):
     if len(to) != len(co):
         return "shape", f"{len(to)} outputs vs {len(co)}"
     ties = "ties" in SPECS[name][1]
-    x = args[0]
+    x = args[0] if args else None
     dim = kwargs.get("dim", args[1] if name in ("max", "min") and len(args) > 1 else None)
     if name in ("topk", "kthvalue") and dim is None:
         dim = -1
@@ -951,7 +1699,7 @@ def compare(name, args, kwargs, tout, cout):
                 continue
             if not _close(tn, cn, _dtname(t), in_scale):
                 with np.errstate(all="ignore"):
-                    diff = np.abs(tn.astype(np.float64) - cn.astype(np.float64))
+                    diff = np.abs(tn.astype(np.complex128) - cn.astype(np.complex128))
                 bad = _mismatch(tn, cn, _dtname(t), in_scale)
                 k = int(np.argmax(bad.reshape(-1))) if bad.size else 0
                 return "value", (f"output {j}: at flat {k} torch {tn.reshape(-1)[k]!r} "
@@ -1026,7 +1774,10 @@ def classify(name, args, kwargs, timeout=5.0, check_grad=True):
                              f"{str(cerr)[:120]}")
     if cerr is not None:
         return "rejected", f"{type(cerr).__name__}: {str(cerr)[:160]}"
-    d = compare(name, args, kwargs, tout, cout)
+    try:
+        d = compare(name, args, kwargs, tout, cout)
+    except Exception as e:  # noqa: BLE001 - a result that cannot be read back is Cadenza's
+        d = "crash", f"reading the result: {type(e).__name__}: {str(e)[:140]}"
     if d is not None:
         return d
     if grad_ids:
@@ -1064,7 +1815,10 @@ def fuzz(n, seed=0, ops=None, timeout=5.0, start=0, progress=False):
     for i in range(start, start + n):
         name, args, kwargs = gen_call(seed, i, ops)
         cls, detail = classify(name, args, kwargs, timeout)
-        results.append((i, name, cls, detail, spell(name, args, kwargs)))
+        spelled = spell(name, args, kwargs)
+        if cls in BAD_CLASSES and any(re.search(q, spelled) for q in QUIRKS):
+            cls = "quirk"
+        results.append((i, name, cls, detail, spelled))
         if progress and (i - start + 1) % 1000 == 0:
             print(f"  {i - start + 1} calls, {time.time() - t0:.0f}s", file=sys.stderr,
                   flush=True)
