@@ -372,16 +372,26 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     except ValueError:
         raise ShapeError(f"cosine_similarity: expected broadcastable shapes, got "
                          f"{fmt_shape(x1.shape)} and {fmt_shape(x2.shape)}") from None
-    x1, x2 = x1.expand(shape), x2.expand(shape)
+    if x1._data.shape != shape:
+        x1 = x1.expand(shape)
+    if x2._data.shape != shape:
+        x2 = x2.expand(shape)
     if is_half(x1) or is_half(x2):
         dt = _dt.result_type(x1, x2)
         return cosine_similarity(x1.float(), x2.float(), dim, eps).to(dt)
     # torch clamps the norms in place under no_grad: the value is max(||x||, eps), the
     # gradient the norm's own (also where the clamp holds)
     n1, n2 = ops.norm(x1, 2, dim=dim, keepdim=True), ops.norm(x2, 2, dim=dim, keepdim=True)
-    n1 = n1 + (ops.clamp(n1, min=eps) - n1).detach()
-    n2 = n2 + (ops.clamp(n2, min=eps) - n2).detach()
-    return ((x1 / n1) * (x2 / n2)).sum(dim)
+    return ((x1 / _clamped_norm(n1, eps)) * (x2 / _clamped_norm(n2, eps))).sum(dim)
+
+
+def _clamped_norm(n: Tensor, eps: float) -> Tensor:
+    """max(n, eps) with the gradient of n itself (torch clamps under no_grad); n as it is
+    where no element is below eps (n + 0: the same values, three ops fewer in eager mode)."""
+    d = n._data
+    if _state.tracer is None and type(d) is np.ndarray and (d >= eps).all():
+        return n
+    return n + (ops.clamp(n, min=eps) - n).detach()
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
