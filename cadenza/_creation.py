@@ -562,8 +562,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if len(shape) == 1 and shape[0] == 1:
         # one draw (torch.randint(lo, hi, (1,)) in loops): NumPy's scalar draw is the same
         # stream as a size-(1,) one at a fifth of its cost (its size path calls np.prod)
-        arr = np.array([_rng(generator).integers(low, high, dtype=np.int64)], dtype=dt.np)
-        return _place(arr, device, requires_grad)
+        arr = np.array([_rng(generator).integers(low, high, dtype=np.int64)])
+        return _place(arr.astype(dt.np, copy=False), device, requires_grad)
     arr = _rng(generator).integers(low, high, size=shape, dtype=np.int64)
     return _place(arr.astype(dt.np, copy=False), device, requires_grad)
 
