@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes as _dt, ops
 from ..ops._registry import apply, autocast_policy
 from ..ops.softmax_fused import CrossEntropy
+from ..ops.index import GetItem
 from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
 from .._creation import tensor as _tensor, arange as _arange
 from .._trace_hooks import untraceable
@@ -89,6 +90,21 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 def _nll(input, target, weight, ignore_index, reduction, cd):
+    t = target._data
+    if weight is None and _state.tracer is None and type(t) is np.ndarray and \
+            type(input._data) is np.ndarray and 0 < t.size < 1 << 24 and \
+            not (t == ignore_index).any():
+        # no weights and no ignored target (eager; _check_targets has checked the range): the
+        # ops below with w = 1 and total = the count, whose products and quotients by 1 drop
+        # out: the same values and gradients in 2-3 ops instead of ~15
+        if input._data.ndim == 2:   # input[n, t_n] (a copy of t: backward reads it)
+            picked = apply(GetItem, input, index=(np.arange(t.shape[0]), t.copy()))
+        else:
+            picked = ops.gather(input, cd, target.unsqueeze(cd)).squeeze(cd)
+        loss = -picked
+        if reduction == "none":
+            return loss
+        return loss.sum() if reduction == "sum" else loss.sum() / float(t.size)
     keep = target != ignore_index
     safe = ops.where(keep, target, 0)
     # pick input[n, t_n, d...] by gathering along the class dim
@@ -168,6 +184,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             return loss
         if reduction == "sum":
             return loss.sum()
+        t = target._data
+        if _state.tracer is None and type(t) is np.ndarray and 0 < t.size < 1 << 24 and \
+                not (t == ignore_index).any():
+            return loss.sum() / float(t.size)   # every target counts (eager): the same quotient
         return loss.sum() / (target != ignore_index).sum().to(input.dtype)
     logp = log_softmax(input, cd)
     nll = _nll(logp, target, weight, ignore_index, reduction, cd)
