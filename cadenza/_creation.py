@@ -597,7 +597,13 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     dt = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     if _on_meta(device):
         return _place(_meta.meta_array(_size((tuple(size),)), dt.np), device, requires_grad)
-    arr = _rng(generator).integers(low, high, size=_size((tuple(size),)), dtype=np.int64)
+    shape = _size((tuple(size),))
+    if len(shape) == 1 and shape[0] == 1:
+        # one draw (torch.randint(lo, hi, (1,)) in loops): NumPy's scalar draw is the same
+        # stream as a size-(1,) one at a fifth of its cost (its size path calls np.prod)
+        arr = np.array([_rng(generator).integers(low, high, dtype=np.int64)])
+        return _place(arr.astype(dt.np, copy=False), device, requires_grad)
+    arr = _rng(generator).integers(low, high, size=shape, dtype=np.int64)
     return _place(arr.astype(dt.np, copy=False), device, requires_grad)
 
 

@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from .._creation import as_tensor, from_numpy, tensor
+from .._dispatch import state as _state
 from .._tensor import Tensor
 from ..dtypes import float64
 from ..ops import stack
@@ -50,15 +51,20 @@ def _map(elem, values):
 
 def collate_tensor_fn(batch, *, collate_fn_map=None):
     """A batch of equal-shape tensors -> one stacked tensor."""
-    if any(t.requires_grad or not t.is_cpu for t in batch):
-        return stack(batch, 0)
-    shape = batch[0].shape
-    for i, t in enumerate(batch):
-        if t.shape != shape:
+    arrays = []
+    for t in batch:   # (the arrays read directly: ~0.5 us a sample instead of ~3)
+        a = t._data
+        if type(a) is not np.ndarray or t.requires_grad:
+            return stack(batch, 0)
+        arrays.append(a)
+    if _state.tracer is not None:   # compile sees the values read (numpy() tells it)
+        arrays = [t.numpy() for t in batch]
+    shape = arrays[0].shape
+    for i, a in enumerate(arrays):
+        if a.shape != shape:
             raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, "
-                               f"but got {tuple(shape)} at entry 0 and {tuple(t.shape)} at "
-                               f"entry {i}")
-    return from_numpy(np.stack([t.numpy() for t in batch]))
+                               f"but got {shape} at entry 0 and {a.shape} at entry {i}")
+    return from_numpy(np.stack(arrays))
 
 
 def collate_numpy_array_fn(batch, *, collate_fn_map=None):

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes as _dt, ops
 from ..ops._registry import apply, autocast_policy
 from ..ops.softmax_fused import CrossEntropy
+from ..ops.index import GetItem
 from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
 from .._creation import tensor as _tensor, arange as _arange
 from .._trace_hooks import untraceable
@@ -89,6 +90,21 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 def _nll(input, target, weight, ignore_index, reduction, cd):
+    t = target._data
+    if weight is None and _state.tracer is None and type(t) is np.ndarray and \
+            type(input._data) is np.ndarray and 0 < t.size < 1 << 24 and \
+            not (t == ignore_index).any():
+        # no weights and no ignored target (eager; _check_targets has checked the range): the
+        # ops below with w = 1 and total = the count, whose products and quotients by 1 drop
+        # out: the same values and gradients in 2-3 ops instead of ~15
+        if input._data.ndim == 2:   # input[n, t_n] (a copy of t: backward reads it)
+            picked = apply(GetItem, input, index=(np.arange(t.shape[0]), t.copy()))
+        else:
+            picked = ops.gather(input, cd, target.unsqueeze(cd)).squeeze(cd)
+        loss = -picked
+        if reduction == "none":
+            return loss
+        return loss.sum() if reduction == "sum" else loss.sum() / float(t.size)
     keep = target != ignore_index
     safe = ops.where(keep, target, 0)
     # pick input[n, t_n, d...] by gathering along the class dim
@@ -169,6 +185,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             return loss
         if reduction == "sum":
             return loss.sum()
+        t = target._data
+        if _state.tracer is None and type(t) is np.ndarray and 0 < t.size < 1 << 24 and \
+                not (t == ignore_index).any():
+            return loss.sum() / float(t.size)   # every target counts (eager): the same quotient
         return loss.sum() / (target != ignore_index).sum().to(input.dtype)
     logp = log_softmax(input, cd)
     nll = _nll(logp, target, weight, ignore_index, reduction, cd)
@@ -377,16 +397,26 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     except ValueError:
         raise ShapeError(f"cosine_similarity: expected broadcastable shapes, got "
                          f"{fmt_shape(x1.shape)} and {fmt_shape(x2.shape)}") from None
-    x1, x2 = x1.expand(shape), x2.expand(shape)
+    if x1._data.shape != shape:
+        x1 = x1.expand(shape)
+    if x2._data.shape != shape:
+        x2 = x2.expand(shape)
     if is_half(x1) or is_half(x2):
         dt = _dt.result_type(x1, x2)
         return cosine_similarity(x1.float(), x2.float(), dim, eps).to(dt)
     # torch clamps the norms in place under no_grad: the value is max(||x||, eps), the
     # gradient the norm's own (also where the clamp holds)
     n1, n2 = ops.norm(x1, 2, dim=dim, keepdim=True), ops.norm(x2, 2, dim=dim, keepdim=True)
-    n1 = n1 + (ops.clamp(n1, min=eps) - n1).detach()
-    n2 = n2 + (ops.clamp(n2, min=eps) - n2).detach()
-    return ((x1 / n1) * (x2 / n2)).sum(dim)
+    return ((x1 / _clamped_norm(n1, eps)) * (x2 / _clamped_norm(n2, eps))).sum(dim)
+
+
+def _clamped_norm(n: Tensor, eps: float) -> Tensor:
+    """max(n, eps) with the gradient of n itself (torch clamps under no_grad); n as it is
+    where no element is below eps (n + 0: the same values, three ops fewer in eager mode)."""
+    d = n._data
+    if _state.tracer is None and type(d) is np.ndarray and (d >= eps).all():
+        return n
+    return n + (ops.clamp(n, min=eps) - n).detach()
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,

@@ -348,8 +348,9 @@ def _fill_scalar(value, dtype):
     types (truncated), finite floats within a float type's range (inf and NaN are kept)."""
     npd = dtype.np
     kind = npd.kind
-    if kind == "f" and type(value) is float and -65504.0 <= value <= 65504.0:
-        return npd.type(value)  # the common case (x[i] = 0.5): fits every float type
+    if kind == "f" and (type(value) is float or type(value) is int) and \
+            -65504.0 <= value <= 65504.0:
+        return npd.type(value)  # the common cases (x[i] = 0.5, x[i] = 1): fit every float type
     if kind == "b" or isinstance(value, (np.ndarray, Tensor)) or isinstance(value, complex):
         return npd.type(value)
     if kind in "iu":

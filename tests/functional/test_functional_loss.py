@@ -50,3 +50,22 @@ def test_mse_broadcast_warns_like_torch():
 def test_nll_all_ignored_is_nan():
     out = F.cross_entropy(cadenza.randn(2, 3), cadenza.tensor([-100, -100]))
     assert np.isnan(out.item())
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_unweighted_nll_shortcut_keeps_the_bits(dt):
+    # no weights and no ignored target take a shorter path (input[n, t_n], the mean by the
+    # count): values and gradients bit for bit those of the general path (unit weights)
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((6, 5)).astype(dt), rng.integers(0, 5, 6)
+    for fn in (F.nll_loss,):
+        for red in ("mean", "sum", "none"):
+            got = []
+            for w in (None, cadenza.ones(5, dtype=cadenza.float64 if dt == np.float64 else
+                                         cadenza.float32)):
+                xi = cadenza.tensor(x, requires_grad=True)
+                out = fn(xi, cadenza.tensor(t), weight=w, reduction=red)
+                (out * 1.7).sum().backward()
+                got.append((out.detach().numpy(), xi.grad.numpy()))
+            for a, b in zip(*got):
+                np.testing.assert_array_equal(a, b)

@@ -67,6 +67,33 @@ def test_pad_sequence():
             np.testing.assert_array_equal(c.numpy(), t.numpy())
 
 
+
+def test_pad_sequence_gradients_dtypes_and_errors_as_torch():
+    # one gather from the concatenated sequences: values, layout, gradients, dtypes as torch's
+    shapes = [(3, 2, 2), (1, 2, 2), (4, 2, 2)]
+    arrays = [rand(*s, seed=i) for i, s in enumerate(shapes)]
+    for bf, side in ((False, "right"), (True, "left")):
+        got = []
+        for lib in (cadenza, torch):
+            xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+            out = lib.nn.utils.rnn.pad_sequence(xs, batch_first=bf, padding_value=-2.0,
+                                                padding_side=side)
+            (out * lib.tensor(rand(*out.shape, seed=9))).sum().backward()
+            got.append([out.detach().numpy()] + [x.grad.numpy() for x in xs])
+            assert out.is_contiguous()
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a, b)
+    ints = [[1, 2, 3], [4]]
+    c = nn.utils.rnn.pad_sequence([cadenza.tensor(v) for v in ints], padding_value=-1)
+    t = torch.nn.utils.rnn.pad_sequence([torch.tensor(v) for v in ints], padding_value=-1)
+    assert c.dtype == cadenza.int64 and c.tolist() == t.tolist()
+    mixed = nn.utils.rnn.pad_sequence([cadenza.ones(2), cadenza.ones(3, dtype=cadenza.int64)])
+    assert mixed.dtype == cadenza.float32     # the first sequence's dtype, as torch
+    with pytest.raises(RuntimeError, match="empty list"):
+        nn.utils.rnn.pad_sequence([])
+    with pytest.raises(RuntimeError, match=r"pad_sequence: .*\(3, 4\) \(sequence 1\)"):
+        nn.utils.rnn.pad_sequence([cadenza.ones(2, 3), cadenza.ones(3, 4)])
+
 def test_sequential_api():
     a, b, c = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)
     s = nn.Sequential(a, b)

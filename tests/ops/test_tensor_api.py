@@ -163,6 +163,21 @@ def test_generator_state_reproducibility():
         g.set_state(cadenza.tensor([1, 2, 3], dtype=cadenza.uint8))
 
 
+
+def test_randint_one_element_draws_continue_the_same_stream():
+    # a (1,)-shaped randint takes NumPy's scalar draw: the same numbers, in the same order, as
+    # one draw of many, whatever the bounds and dtype
+    for low, high in ((3, 8), (-5, 2 ** 40)):
+        g1, g2 = cadenza.Generator().manual_seed(7), cadenza.Generator().manual_seed(7)
+        ones = [cadenza.randint(low, high, (1,), generator=g1, dtype=dt)
+                for dt in (None, cadenza.float64, cadenza.int32)]
+        many = cadenza.randint(low, high, (3,), generator=g2)
+        assert [t.shape for t in ones] == [(1,)] * 3
+        assert [t.dtype for t in ones] == [cadenza.int64, cadenza.float64, cadenza.int32]
+        assert [t.tolist() for t in ones] == [many[k:k + 1].to(t.dtype).tolist()
+                                              for k, t in enumerate(ones)]
+        assert cadenza.rand(2, generator=g1).tolist() == cadenza.rand(2, generator=g2).tolist()
+
 def test_manual_seed_reproducibility_and_rng_state():
     cadenza.manual_seed(0)
     a = cadenza.randn(4)

@@ -14,7 +14,8 @@ import numpy as np
 
 from ... import _creation as C
 from ..._tensor_base import TensorBase as Tensor
-from ...ops import cat, pad, stack
+from ...errors import fmt_shape
+from ...ops import cat
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
            "pad_packed_sequence", "pad_sequence", "unpad_sequence", "pack_sequence",
@@ -207,17 +208,36 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     if isinstance(sequences, Tensor):
         sequences = sequences.unbind(0)
     sequences = list(sequences)
-    max_len = max(s.shape[0] for s in sequences)
-    padded = []
-    for s in sequences:
-        n = max_len - s.shape[0]
-        if n:   # one constant-padding op (was a full() and a cat)
-            rest = (0, 0) * (s.ndim - 1)
-            s = pad(s, rest + ((0, n) if padding_side == "right" else (n, 0)),
-                    value=padding_value)
-        padded.append(s)
-    out = stack(padded, 0)                               # (B, L_max, *)
-    return out if batch_first else out.transpose(0, 1)
+    if not sequences:
+        raise RuntimeError("pad_sequence: received an empty list of sequences")
+    ref = sequences[0]
+    rest = ref._data.shape[1:]
+    dt = ref._data.dtype
+    lengths = np.empty(len(sequences), dtype=np.int64)
+    for i, s in enumerate(sequences):
+        shape = s._data.shape
+        if not shape or shape[1:] != rest:
+            raise RuntimeError(f"pad_sequence: expected sequences of shape (L, *) with equal "
+                               f"trailing sizes, got {fmt_shape(ref.shape)} (sequence 0) and "
+                               f"{fmt_shape(shape)} (sequence {i})")
+        lengths[i] = shape[0]
+        if s._data.dtype != dt:   # the result in the first sequence's dtype, as torch's
+            sequences[i] = s.to(ref.dtype)
+    max_len = int(lengths.max())
+    # one gather from [every sequence | a padding row] (3 ops for any batch; padding each
+    # sequence and stacking them was 2 ops per sequence): (B, L_max) positions in the
+    # concatenation, the padding row where a sequence has ended
+    sequences.append(C.full((1,) + rest, padding_value, dtype=ref.dtype, device=ref.device))
+    flat = cat(sequences, 0)
+    starts = np.cumsum(lengths) - lengths
+    steps = np.arange(max_len, dtype=np.int64)[None, :]
+    if padding_side == "left":
+        steps = steps - (max_len - lengths)[:, None]
+    idx = np.where((steps >= 0) & (steps < lengths[:, None]), starts[:, None] + steps,
+                   int(lengths.sum()))
+    if not batch_first:
+        idx = np.ascontiguousarray(idx.T)                # (L_max, B): torch's layout
+    return flat[C.as_tensor(idx, device=ref.device)]
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first: bool = False):
