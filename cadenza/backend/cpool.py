@@ -62,8 +62,11 @@ static int cz_workers;
 static _Atomic I cz_by_workers;
 static pthread_mutex_t cz_job_mu = PTHREAD_MUTEX_INITIALIZER;   /* one job at a time */
 /* jobs left to run on the calling thread alone: set when the caller waited longer for a
-   worker's claimed task than it worked itself (the worker lost its core mid-task: the
-   machine is oversubscribed); then the pool is tried again */
+   worker's claimed task than it worked itself, and longer than CZ_BACKOFF_WAIT seconds (the
+   worker lost its core mid-task: the machine is oversubscribed; a shorter wait is a woken
+   worker finishing a small job's last task, and backing off then left W3's compiled step on
+   one thread, its products included); then the pool is tried again */
+#define CZ_BACKOFF_WAIT 2e-4
 static int cz_backoff;
 
 static double cz_now(void) {
@@ -147,7 +150,7 @@ void cz_run(task_t fn, void *ctx, I n, int threads) {
         cz_stats[0] += 1; cz_stats[2] += t2 - t1; cz_stats[3] += t1 - t0;
         cz_stats[4] = atomic_load(&cz_by_workers);
         cz_stats[6] += n;
-        if (t2 - t1 > t1 - t0) { cz_backoff = 64; cz_stats[1] += 1; }
+        if (t2 - t1 > t1 - t0 && t2 - t1 > CZ_BACKOFF_WAIT) { cz_backoff = 64; cz_stats[1] += 1; }
         pthread_mutex_unlock(&cz_job_mu);
     } else {   /* one thread, or another thread's job is running: on this thread */
         for (I t = 0; t < n; t++) fn(ctx, t);
