@@ -40,18 +40,19 @@ and compiled float32 products on MKL make the same calls.
 may use; 1 runs products on the calling thread). Every float32 product from ``SMALL_FLOPS`` on
 runs over the pool (``SPLIT_PRODUCTS``), eager products too (``eager_float32``), in blocks
 fixed by its shape and the machine's cores (``split``: the same bytes on any thread count):
-one block per core, of rows, or of columns when the product is wider than tall
-(``CADENZA_GEMM_SPLIT_DIM=rows`` keeps rows); a row block packs all of B again, a column block
-all of A. So OpenBLAS's own threads never run: they spin after each product (OpenBLAS's
-thread timeout) and wait for each other inside it, and on a 2-core machine fought the pool's
-kernels for the second core. ``CADENZA_GEMM_SPLIT=0`` puts one float32 product back on
-OpenBLAS's threads (except from ``SMALL_FLOPS`` up to ``POOL_BELOW_FLOPS``, W4's linear head)
-and eager on ``np.matmul``. Measured on a 2-core AMD EPYC (bench/gemm_in_step.py): with the
-machine to itself (the benchmark at real-time priority) W1's products reach the same
-160-170 GFLOP/s inside the compiled step as isolated either way, and the whole W1 step is the
-same within noise; with other processes on the cores OpenBLAS's threads collapse (W1's weight
-gradients took 14x their single-thread CPU time, W3's products 20-100x) and the pool does not:
-W1's compiled step 1.7x and W3's 10x faster than on OpenBLAS's threads.
+one block per core (``CADENZA_GEMM_BLOCKS`` sets the count), of rows, or of columns when the
+product is wider than tall (``CADENZA_GEMM_SPLIT_DIM=rows`` keeps rows); a row block packs
+all of B again, a column block all of A. So OpenBLAS's own threads never run: they spin after
+each product (OpenBLAS's thread timeout) and wait for each other inside it, and fought the
+pool's kernels for the second core of a 2-core machine. ``CADENZA_GEMM_SPLIT=0`` puts one
+float32 product back on OpenBLAS's threads (except from ``SMALL_FLOPS`` up to
+``POOL_BELOW_FLOPS``, W4's linear head) and eager on ``np.matmul``. Measured on a 2-core AMD
+EPYC (bench/gemm_in_step.py, bench/compiled.py): with the machine to itself (the benchmark at
+real-time priority) W1's products reach 150-170 GFLOP/s inside the compiled step and isolated
+alike, either way; the W1 step ran 0-6% slower on the pool than on OpenBLAS's threads (within
+the noise of single runs), W3's the same or faster; with other processes on the cores
+OpenBLAS's threads collapse (W1's weight gradients took 14x their single-thread CPU time,
+W3's products 20-100x) and the pool does not: W1's compiled step 1.7x and W3's 10x faster.
 """
 from __future__ import annotations
 
@@ -115,7 +116,8 @@ void cz_blas_init(void *s, void *d, void *ls, void *ld) {
    parts: blocks per matrix, of rows (parts > 0) or of columns (parts < 0; a block then packs
    its share of B and all of A, where a row block packs all of B: the smaller operand is the
    one packed again); the nb * |parts| tasks are shared over `threads` threads of the pool
-   (threads 1, or no pool: in order on this thread).
+   (threads 1, or no pool: in order on this thread), as a long job (cpool.py: it skips the
+   back-off small jobs set).
    BLAS itself runs single-threaded: its own threads spin-wait, and on a loaded machine one
    BLAS call per small matrix then costs 10-100x.
    threads < 0: one matrix after another with BLAS's own threads, exactly as NumPy calls it.
@@ -160,7 +162,7 @@ void NAME(I nb, I m, I n, I k, const T *A, const I *oa, int ta, I lda, const T *
         return; \
     } \
     int prev = LOCAL ? LOCAL(1) : 0; \
-    if (cz_pool && threads > 1) cz_pool(NAME##_pool_task, &j, nb * j.parts, threads); \
+    if (cz_pool && threads > 1) cz_pool(NAME##_pool_task, &j, nb * j.parts, -threads); \
     else for (I t = 0; t < nb * j.parts; t++) NAME##_task(&j, t); \
     if (LOCAL) LOCAL(prev); \
 }
@@ -348,6 +350,8 @@ def _offsets(a, batch: tuple, itemsize) -> np.ndarray:
 # blocks, each packing all of B again), "auto" (blocks of the longer of m and n: the block
 # packs the other operand again, the smaller one)
 SPLIT_DIM = os.environ.get("CADENZA_GEMM_SPLIT_DIM", "auto")
+# blocks of one product (CADENZA_GEMM_BLOCKS; 0: one per core, at least two)
+BLOCKS = int(os.environ.get("CADENZA_GEMM_BLOCKS", "0") or 0)
 
 
 def split(m: int, n: int, threads: int, how: str | None = None) -> int:
@@ -396,7 +400,7 @@ class Gemm:
                     # one product: blocks by its shape and the machine's cores, not by the
                     # threads that run them (OpenBLAS's edge kernels round other column
                     # blocks differently): the same bytes on any thread count
-                    parts = split(m, n, max(2, cores()))
+                    parts = split(m, n, BLOCKS or max(2, cores()))
                 elif nb < self.threads and not self.exact:
                     parts = split(m, n, self.threads)
                 oa, ob = _offsets(a, batch, sz), _offsets(b, batch, sz)
