@@ -37,22 +37,22 @@ and compiled float32 products on MKL make the same calls.
 ``library()`` builds the C helper bound to the libraries (None without a C compiler, with
 ``CADENZA_GEMM=0``, or when no known BLAS is found: the executor then keeps NumPy's
 ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores this process
-may use; 1 runs products on the calling thread). Every float32 product from ``SMALL_FLOPS`` on
-runs over the pool (``SPLIT_PRODUCTS``), eager products too (``eager_float32``), in blocks
-fixed by its shape and the machine's cores (``split``: the same bytes on any thread count):
-one block per core (``CADENZA_GEMM_BLOCKS`` sets the count), of rows, or of columns when the
-product is wider than tall (``CADENZA_GEMM_SPLIT_DIM=rows`` keeps rows); a row block packs
-all of B again, a column block all of A. So OpenBLAS's own threads never run: they spin after
-each product (OpenBLAS's thread timeout) and wait for each other inside it, and fought the
-pool's kernels for the second core of a 2-core machine. ``CADENZA_GEMM_SPLIT=0`` puts one
-float32 product back on OpenBLAS's threads (except from ``SMALL_FLOPS`` up to
-``POOL_BELOW_FLOPS``, W4's linear head) and eager on ``np.matmul``. Measured on a 2-core AMD
-EPYC (bench/gemm_in_step.py, bench/compiled.py): with the machine to itself (the benchmark at
-real-time priority) W1's products reach 150-170 GFLOP/s inside the compiled step and isolated
-alike, either way; the W1 step ran 0-6% slower on the pool than on OpenBLAS's threads (within
-the noise of single runs), W3's the same or faster; with other processes on the cores
+may use; 1 runs products on the calling thread). One float32 product from ``SMALL_FLOPS`` up to
+``POOL_BELOW_FLOPS`` (W3's and W4's products) runs over the pool, eager products too
+(``pays``), in blocks fixed by its shape and the machine's cores (``split``: the same bytes on
+any thread count): one block per core (``CADENZA_GEMM_BLOCKS`` sets the count), of rows, or
+of columns when the product is wider than tall (``CADENZA_GEMM_SPLIT_DIM=rows`` keeps rows);
+a row block packs all of B again, a column block all of A. Larger ones (W1's) use OpenBLAS's
+own threads; ``CADENZA_GEMM_SPLIT=1`` splits every one over the pool (``SPLIT_PRODUCTS``),
+eager's too. Measured on a 2-core AMD EPYC (bench/gemm_in_step.py, bench/compiled.py, issue
+12): with the machine to itself (the benchmark at real-time priority, ``chrt -f 10``) W1's
+products reach 150-170 GFLOP/s inside the compiled step and isolated alike, on OpenBLAS's
+threads or the pool, and the W1 step ran 0-6% slower on the pool; W3's step the same or
+faster on the pool. With other processes on the cores it depends on the load: at load ~12
 OpenBLAS's threads collapse (W1's weight gradients took 14x their single-thread CPU time,
-W3's products 20-100x) and the pool does not: W1's compiled step 1.7x and W3's 10x faster.
+W3's products 20-100x) and the pool does not (W1's compiled step 1.7x, W3's 10x faster on
+it); at load ~8 W1 ran 20% faster on OpenBLAS's threads (the same CPU time: its statically
+shared halves got more of the contended cores), W3 20% faster on the pool.
 """
 from __future__ import annotations
 
@@ -72,17 +72,18 @@ from .cpu import address
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 PARALLEL_FLOPS = 1 << 22   # a product shares threads only with at least this much work each
 SMALL_FLOPS = 1 << 24      # float32 products below this run on the calling thread alone
-# one float32 product: blocks over the pool, each with single-threaded BLAS (True, the
-# default), or OpenBLAS's own threads (False, CADENZA_GEMM_SPLIT=0; see the module's text). A
-# library without threads of its own (MKL's sequential layer) always splits.
-SPLIT_PRODUCTS = os.environ.get("CADENZA_GEMM_SPLIT", "1") != "0"
-# ... with CADENZA_GEMM_SPLIT=0, one float32 product from SMALL_FLOPS up to (not including)
-# this many FLOPs still splits over the pool. Each of OpenBLAS's threads then has a fraction
-# of a millisecond of work, and its threads' wake-up and wait cost as much as the product; on
-# a loaded 2-core EPYC W4's linear head (3 products of 51 MFLOP a step, (64x3136)(3136x128)
-# and its two gradients) took 120 ms of CPU time a step on OpenBLAS's 2 threads, against 4.2
-# ms single-threaded.
-POOL_BELOW_FLOPS = 1 << 26
+# one float32 product on OpenBLAS: blocks over the pool, each with single-threaded BLAS
+# (True, CADENZA_GEMM_SPLIT=1), or OpenBLAS's own threads (False, the default; see the
+# module's text). A library without threads of its own (MKL's sequential layer) always splits.
+SPLIT_PRODUCTS = os.environ.get("CADENZA_GEMM_SPLIT", "0") == "1"
+# ... except one float32 product from SMALL_FLOPS up to (not including) this many FLOPs: split
+# over the pool in every mode. Each of OpenBLAS's threads then has a millisecond of work or
+# less, and its threads' wake-up and wait cost as much as the product: on a loaded 2-core EPYC
+# W4's linear head (3 products of 51 MFLOP a step, (64x3136)(3136x128) and its two gradients)
+# took 120 ms of CPU time a step on OpenBLAS's 2 threads, against 4.2 ms single-threaded; W3's
+# products (67-103 MFLOP) ran as fast on the pool with the machine to itself and 1.2-10x
+# faster on a loaded one. W1's (268 MFLOP and up) keep OpenBLAS's threads.
+POOL_BELOW_FLOPS = 1 << 28
 # eager float32 products below this many multiply-adds stay on np.matmul (the helper's
 # Python costs a few microseconds a call)
 EAGER_MIN_MACS = 1 << 15
@@ -432,8 +433,8 @@ class Gemm:
             pool = not self.own or (_state.get("threads_local", False) and (
                 SPLIT_PRODUCTS or SMALL_FLOPS <= flops < POOL_BELOW_FLOPS))
         if self.exact or (nb == 1 and not pool and flops >= SMALL_FLOPS):
-            # float64: NumPy's calls exactly. One float32 product on OpenBLAS's own threads
-            # (CADENZA_GEMM_SPLIT=0, above POOL_BELOW_FLOPS)
+            # float64: NumPy's calls exactly. One float32 product from POOL_BELOW_FLOPS on
+            # OpenBLAS's own threads (unless CADENZA_GEMM_SPLIT=1)
             threads = -1
         else:
             # a float32 batch, or one product in blocks fixed by its shape (``parts``: the same
@@ -468,11 +469,11 @@ _eager: dict = {}
 
 def eager_float32() -> bool:
     """Whether eager float32 products go through ``product``, not ``np.matmul``: with MKL in
-    use, and unless ``CADENZA_GEMM_SPLIT=0`` (products split over the pool, not on OpenBLAS's
+    use, and with ``CADENZA_GEMM_SPLIT=1`` (products split over the pool, not on OpenBLAS's
     threads: on a loaded 2-core EPYC, W3 eager went from 1.9 to 13 steps/s this way on MKL,
-    bench/blas_libs.py --e2e; quiet, eager W1 the same within noise)."""
+    bench/blas_libs.py --e2e)."""
     on = _state.get("eager")
-    if on is None:
+    if on is None:   # by default nothing is built here: eager keeps np.matmul (or ``pays``)
         on = _state["eager"] = (
             (blas_choice() == "mkl" and mkl_path() is not None and float32_library() == "mkl")
             or (SPLIT_PRODUCTS and bound(np.float32) and _state.get("threads_local", False)))

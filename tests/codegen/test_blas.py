@@ -102,24 +102,24 @@ def test_float32_bias_enters_the_product_in_every_block():
         np.testing.assert_allclose(g(x, w.T, bias), ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [64, 256])
+@pytest.mark.parametrize("rows", [64, 1024])
 def test_float32_product_on_the_pool_same_bytes_on_every_thread_count(monkeypatch, rows):
     """One float32 product of SMALL_FLOPS up to POOL_BELOW_FLOPS (W4's linear head; 64 rows)
-    and, by default (CADENZA_GEMM_SPLIT), one above it (256 rows) run in blocks over the pool
-    fixed by the shape, not on OpenBLAS's threads: the same bytes on 1, 2 and 3 threads, eager
+    and, with CADENZA_GEMM_SPLIT=1, one above it (1024 rows) run in blocks over the pool fixed
+    by the shape, not on OpenBLAS's threads: the same bytes on 1, 2 and 3 threads, eager
     matmul/linear (blas.product) the same as the compiled call; within rounding of NumPy."""
     lib = _lib()
     if not backend_blas._state.get("threads_local"):
         pytest.skip("no per-thread BLAS thread control")
     monkeypatch.setattr(backend_blas, "_eager", {})
-    if rows == 256:
+    if rows == 1024:
         monkeypatch.setattr(backend_blas, "SPLIT_PRODUCTS", True)
         monkeypatch.setitem(backend_blas._state, "eager", True)
     rng = np.random.default_rng(4)
     x, w, bias = (rng.standard_normal(s).astype(np.float32) for s in ((rows, 512), (300, 512),
                                                                        (300,)))
     assert backend_blas.SMALL_FLOPS <= 2 * 64 * 512 * 300 < backend_blas.POOL_BELOW_FLOPS
-    assert 2 * 256 * 512 * 300 >= backend_blas.POOL_BELOW_FLOPS
+    assert 2 * 1024 * 512 * 300 >= backend_blas.POOL_BELOW_FLOPS
     got = set()
     for threads in (1, 2, 3):
         g = blas.Gemm(lib, np.float32, (rows, 300), exact=False)

@@ -80,23 +80,20 @@ def mkl(monkeypatch):
 
 
 @pytest.mark.parametrize("env", [{}, {"CADENZA_BLAS": "numpy"}, {"CADENZA_BLAS": "mkl"}])
-def test_without_mkl_and_split_eager_is_numpy_exactly(env):
-    """CADENZA_GEMM_SPLIT=0 (products on OpenBLAS's own threads), by default, with the switch
-    to NumPy, and with MKL asked for but absent: eager runs NumPy's calls."""
+def test_without_mkl_eager_is_numpy_exactly(env):
+    """The default, the switch to NumPy, and MKL asked for but absent: today's calls."""
     hide = () if env == {} or "numpy" in env.values() else ("hide",)
     e = dict(env) if env else {"CADENZA_BLAS": ""}
-    got = _probe(*hide, CADENZA_GEMM_SPLIT="0", **e)
+    got = _probe(*hide, **e)
     assert got["f32"] == "numpy" and got["eager"] is False and got["calls"] == 0
     assert got["same"] == {"float32": True, "float64": True}
 
 
-@pytest.mark.parametrize("env", [{}, {"CADENZA_GEMM_SPLIT": "1"}])
-def test_split_products_reach_eager_too(env):
-    """By default (and with CADENZA_GEMM_SPLIT=1) eager float32 products run on the pool
-    (NumPy's OpenBLAS, one thread per block) as compiled ones do; float64 stays NumPy's
-    call."""
+def test_split_products_reach_eager_too():
+    """CADENZA_GEMM_SPLIT=1: eager float32 products run on the pool (NumPy's OpenBLAS, one
+    thread per block) as compiled ones do; float64 stays NumPy's call."""
     require_cc()
-    got = _probe(CADENZA_BLAS="numpy", **env)
+    got = _probe(CADENZA_BLAS="numpy", CADENZA_GEMM_SPLIT="1")
     assert got["f32"] == "numpy" and got["eager"] is True and got["calls"] >= 2
     assert got["same"]["float64"] is True
 
