@@ -37,14 +37,22 @@ and compiled float32 products on MKL make the same calls.
 ``library()`` builds the C helper bound to the libraries (None without a C compiler, with
 ``CADENZA_GEMM=0``, or when no known BLAS is found: the executor then keeps NumPy's
 ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores this process
-may use; 1 runs products on the calling thread). One float32 product on OpenBLAS uses
-OpenBLAS's own threads, except from ``SMALL_FLOPS`` up to ``POOL_BELOW_FLOPS`` (W4's linear
-head), where blocks fixed by the shape run over the pool, eager products too (``pays``): the
-same bytes on any thread count; ``CADENZA_GEMM_SPLIT=1`` splits every one over the pool instead
-(``SPLIT_PRODUCTS``: far faster on a loaded machine, slower on a quiet one): blocks of rows, or
-of columns when the product is wider than tall (``split``; ``CADENZA_GEMM_SPLIT_DIM=rows``
-keeps rows): a row block packs all of B again, a column block all of A, and a weight gradient
-g^T x (256 x 1024, sum over 2048 tokens in W1) would pack its 8 MB B once per row block.
+may use; 1 runs products on the calling thread). One float32 product from ``SMALL_FLOPS`` up to
+``POOL_BELOW_FLOPS`` (W3's and W4's products) runs over the pool, eager products too
+(``pays``), in blocks fixed by its shape and the machine's cores (``split``: the same bytes on
+any thread count): one block per core (``CADENZA_GEMM_BLOCKS`` sets the count), of rows, or
+of columns when the product is wider than tall (``CADENZA_GEMM_SPLIT_DIM=rows`` keeps rows);
+a row block packs all of B again, a column block all of A. Larger ones (W1's) use OpenBLAS's
+own threads; ``CADENZA_GEMM_SPLIT=1`` splits every one over the pool (``SPLIT_PRODUCTS``),
+eager's too. Measured on a 2-core AMD EPYC (bench/gemm_in_step.py, bench/compiled.py, issue
+12): with the machine to itself (the benchmark at real-time priority, ``chrt -f 10``) W1's
+products reach 150-170 GFLOP/s inside the compiled step and isolated alike, on OpenBLAS's
+threads or the pool, and the W1 step ran 0-6% slower on the pool; W3's step the same or
+faster on the pool. With other processes on the cores it depends on the load: at load ~12
+OpenBLAS's threads collapse (W1's weight gradients took 14x their single-thread CPU time,
+W3's products 20-100x) and the pool does not (W1's compiled step 1.7x, W3's 10x faster on
+it); at load ~8 W1 ran 20% faster on OpenBLAS's threads (the same CPU time: its statically
+shared halves got more of the contended cores), W3 20% faster on the pool.
 """
 from __future__ import annotations
 
@@ -64,22 +72,18 @@ from .cpu import address
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 PARALLEL_FLOPS = 1 << 22   # a product shares threads only with at least this much work each
 SMALL_FLOPS = 1 << 24      # float32 products below this run on the calling thread alone
-# one float32 product on OpenBLAS: row blocks over the pool, each with single-threaded BLAS
-# (True, CADENZA_GEMM_SPLIT=1), or OpenBLAS's own threads (False, the default). OpenBLAS's
-# threads wait for each other inside every product: on a loaded 2-core EPYC 0.8 GFLOP/s
-# against 18-24 on the pool for (128x784)(784x512) and (128x512)(512x512) (bench/threads.py
-# gemm); but on a quieter one (load ~2.6, same session) the pool's row blocks made compiled W1
-# 0.80x and W3 0.72x of OpenBLAS's threads (bench/threads.py), as a quiet run measured before
-# (0.63x). A library without threads of its own (MKL's sequential layer) always splits.
+# one float32 product on OpenBLAS: blocks over the pool, each with single-threaded BLAS
+# (True, CADENZA_GEMM_SPLIT=1), or OpenBLAS's own threads (False, the default; see the
+# module's text). A library without threads of its own (MKL's sequential layer) always splits.
 SPLIT_PRODUCTS = os.environ.get("CADENZA_GEMM_SPLIT", "0") == "1"
 # ... except one float32 product from SMALL_FLOPS up to (not including) this many FLOPs: split
-# over the pool in every mode. Each of OpenBLAS's threads then has a fraction of a millisecond
-# of work, and its threads' wake-up and wait cost as much as the product; on a loaded 2-core
-# EPYC W4's linear head (3 products of 51 MFLOP a step, (64x3136)(3136x128) and its two
-# gradients) took 120 ms of CPU time a step on OpenBLAS's 2 threads, against 4.2 ms
-# single-threaded. W3's smallest threaded product ((128x512)(512x512), exactly 2^26) and W1's
-# keep OpenBLAS's threads (see above).
-POOL_BELOW_FLOPS = 1 << 26
+# over the pool in every mode. Each of OpenBLAS's threads then has a millisecond of work or
+# less, and its threads' wake-up and wait cost as much as the product: on a loaded 2-core EPYC
+# W4's linear head (3 products of 51 MFLOP a step, (64x3136)(3136x128) and its two gradients)
+# took 120 ms of CPU time a step on OpenBLAS's 2 threads, against 4.2 ms single-threaded; W3's
+# products (67-103 MFLOP) ran as fast on the pool with the machine to itself and 1.2-10x
+# faster on a loaded one. W1's (268 MFLOP and up) keep OpenBLAS's threads.
+POOL_BELOW_FLOPS = 1 << 28
 # eager float32 products below this many multiply-adds stay on np.matmul (the helper's
 # Python costs a few microseconds a call)
 EAGER_MIN_MACS = 1 << 15
@@ -113,7 +117,8 @@ void cz_blas_init(void *s, void *d, void *ls, void *ld) {
    parts: blocks per matrix, of rows (parts > 0) or of columns (parts < 0; a block then packs
    its share of B and all of A, where a row block packs all of B: the smaller operand is the
    one packed again); the nb * |parts| tasks are shared over `threads` threads of the pool
-   (threads 1, or no pool: in order on this thread).
+   (threads 1, or no pool: in order on this thread), as a long job (cpool.py: it skips the
+   back-off small jobs set).
    BLAS itself runs single-threaded: its own threads spin-wait, and on a loaded machine one
    BLAS call per small matrix then costs 10-100x.
    threads < 0: one matrix after another with BLAS's own threads, exactly as NumPy calls it.
@@ -158,7 +163,7 @@ void NAME(I nb, I m, I n, I k, const T *A, const I *oa, int ta, I lda, const T *
         return; \
     } \
     int prev = LOCAL ? LOCAL(1) : 0; \
-    if (cz_pool && threads > 1) cz_pool(NAME##_pool_task, &j, nb * j.parts, threads); \
+    if (cz_pool && threads > 1) cz_pool(NAME##_pool_task, &j, nb * j.parts, -threads); \
     else for (I t = 0; t < nb * j.parts; t++) NAME##_task(&j, t); \
     if (LOCAL) LOCAL(prev); \
 }
@@ -293,6 +298,14 @@ def stats() -> dict:
     return {} if library() is None else pool_stats()
 
 
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def threads() -> int:
     """Threads a batch of products is shared over (``CADENZA_GEMM_THREADS``; default the cores
     this process may use; 1 without per-thread BLAS thread control)."""
@@ -301,10 +314,7 @@ def threads() -> int:
         return max(1, int(v))
     if not _state.get("threads_local"):
         return 1
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    return cores()
 
 
 def _operand(a, itemsize):
@@ -341,17 +351,19 @@ def _offsets(a, batch: tuple, itemsize) -> np.ndarray:
 # blocks, each packing all of B again), "auto" (blocks of the longer of m and n: the block
 # packs the other operand again, the smaller one)
 SPLIT_DIM = os.environ.get("CADENZA_GEMM_SPLIT_DIM", "auto")
+# blocks of one product (CADENZA_GEMM_BLOCKS; 0: one per core, at least two)
+BLOCKS = int(os.environ.get("CADENZA_GEMM_BLOCKS", "0") or 0)
 
 
 def split(m: int, n: int, threads: int, how: str | None = None) -> int:
     """The blocks one (m x n) product is split in over ``threads`` threads: > 0 row blocks,
-    < 0 column blocks. Blocks of >= 64 rows (columns), two per thread (claimed as threads
-    come: one the OS holds back does not hold up the others; each block packs an operand
-    again, so not more)."""
+    < 0 column blocks. Blocks of >= 64 rows (columns), one per thread: each block packs an
+    operand again (bench/blas_libs.py: two row blocks of W1's and W3's products cost 0-3%
+    more CPU than one call, four 2-15%; blocks of the shorter dimension up to 35%)."""
     how = how or SPLIT_DIM
     if how == "auto" and n > m:
-        return -max(1, min(2 * threads, n // 64))
-    return max(1, min(2 * threads, m // 64))
+        return -max(1, min(threads, n // 64))
+    return max(1, min(threads, m // 64))
 
 
 class Gemm:
@@ -385,7 +397,12 @@ class Gemm:
                 m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
                 nb = int(np.prod(batch, dtype=np.int64))
                 parts = 1
-                if nb < self.threads and not self.exact:
+                if nb == 1 and not self.exact:
+                    # one product: blocks by its shape and the machine's cores, not by the
+                    # threads that run them (OpenBLAS's edge kernels round other column
+                    # blocks differently): the same bytes on any thread count
+                    parts = split(m, n, BLOCKS or max(2, cores()))
+                elif nb < self.threads and not self.exact:
                     parts = split(m, n, self.threads)
                 oa, ob = _offsets(a, batch, sz), _offsets(b, batch, sz)
                 # the offset arrays live in the memo with their addresses
@@ -409,34 +426,27 @@ class Gemm:
             return None
         nb, m, n, k, (ta, lda), (tb, ldb), (_, poa), (_, pob), parts = got
         out = np.empty(self.out_shape, self.dtype)
-        pool = self.split
         flops = 2 * nb * m * n * k
-        # one float32 product of SMALL_FLOPS..POOL_BELOW_FLOPS: blocks over the pool
-        band = pool is None and not self.exact and nb == 1 and \
-            SMALL_FLOPS <= flops < POOL_BELOW_FLOPS and _state.get("threads_local", False)
+        pool = self.split
         if pool is None:
-            pool = SPLIT_PRODUCTS or not self.own or band
-        if not self.exact and flops < SMALL_FLOPS:
-            # a small float32 product (a decoding prompt's 16 rows): on this thread, BLAS
-            # single-threaded; OpenBLAS's own threads cost more than it (measured 30 ms a call
-            # for (16x256)(256x1024) on a loaded 2-core EPYC, the caller spinning meanwhile)
-            threads = 1
-        elif self.exact or (nb == 1 and not pool):
-            # float64: NumPy's calls exactly. One float32 product on OpenBLAS with
-            # CADENZA_GEMM_SPLIT=0: OpenBLAS's own threads (a previous session measured compiled
-            # W1 at 0.63x PyTorch with row blocks on a quiet 2-core EPYC against 0.94x this
-            # way; see SPLIT_PRODUCTS)
+            # on OpenBLAS only with per-thread thread control (else its threads run each block)
+            pool = not self.own or (_state.get("threads_local", False) and (
+                SPLIT_PRODUCTS or SMALL_FLOPS <= flops < POOL_BELOW_FLOPS))
+        if self.exact or (nb == 1 and not pool and flops >= SMALL_FLOPS):
+            # float64: NumPy's calls exactly. One float32 product from POOL_BELOW_FLOPS on
+            # OpenBLAS's own threads (unless CADENZA_GEMM_SPLIT=1)
             threads = -1
         else:
-            threads = self.threads
-        if band:
-            # blocks by the shape alone (those of 2 threads), so that results do not depend
-            # on the thread count; one thread runs them in order
-            parts = split(m, n, 2)
-        elif threads > 1:   # waking a thread costs more than a small product (decoding steps)
+            # a float32 batch, or one product in blocks fixed by its shape (``parts``: the same
+            # bytes on any thread count; one thread runs them in order), over the pool; a
+            # product below SMALL_FLOPS (a decoding prompt's 16 rows) on this thread alone:
+            # OpenBLAS's own threads cost more than it (measured 30 ms a call for
+            # (16x256)(256x1024) on a loaded 2-core EPYC, the caller spinning meanwhile)
+            threads = self.threads if flops >= SMALL_FLOPS else 1
+            # waking a thread costs more than a small product (decoding steps)
             threads = max(1, min(threads, flops // PARALLEL_FLOPS))
-        if threads <= 1 and not band:
-            parts = 1
+            if nb > 1 or flops < SMALL_FLOPS:
+                parts = 1 if threads <= 1 else parts
         self.fn(nb, m, n, k, pa, poa, ta, lda, pb, pob, tb, ldb, address(out),
                 None if bias is None else address(bias), parts, threads, not self.exact)
         return out
@@ -463,10 +473,10 @@ def eager_float32() -> bool:
     threads: on a loaded 2-core EPYC, W3 eager went from 1.9 to 13 steps/s this way on MKL,
     bench/blas_libs.py --e2e)."""
     on = _state.get("eager")
-    if on is None:   # by default nothing is built here: eager keeps np.matmul as it was
+    if on is None:   # by default nothing is built here: eager keeps np.matmul (or ``pays``)
         on = _state["eager"] = (
             (blas_choice() == "mkl" and mkl_path() is not None and float32_library() == "mkl")
-            or (SPLIT_PRODUCTS and bound(np.float32)))
+            or (SPLIT_PRODUCTS and bound(np.float32) and _state.get("threads_local", False)))
     return on
 
 

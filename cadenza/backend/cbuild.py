@@ -95,6 +95,8 @@ def runtime():
         ctypes.c_int.in_dll(lib, "cz_threads").value = kernel_threads()
         ctypes.c_int64.in_dll(lib, "cz_spin_ns").value = \
             int(float(os.environ.get("CADENZA_POOL_SPIN_US", "50")) * 1000)
+        ctypes.c_double.in_dll(lib, "cz_backoff_wait").value = \
+            float(os.environ.get("CADENZA_POOL_BACKOFF_US", "200")) * 1e-6
         _runtime["lib"] = lib
     return _runtime["lib"]
 
@@ -113,7 +115,8 @@ def set_kernel_threads(n: int | None = None) -> int:
 
 def pool_stats() -> dict:
     """The pool's counters: jobs shared between threads, back-offs (the caller waited longer
-    for a worker than it worked: the next 64 jobs run on the caller alone), seconds waited
+    for a worker than it worked: the next 64 jobs run on the caller alone, products' blocks
+    only after a wait over ``CADENZA_POOL_BACKOFF_US``, default 200 us), seconds waited
     and seconds worked by the caller in shared jobs, tasks run by workers, jobs offered
     (calls with more than one task, shared or run on the caller alone) and the tasks of the
     shared jobs (``worker_tasks / shared_tasks``: the share the second core took)."""

@@ -62,9 +62,14 @@ static int cz_workers;
 static _Atomic I cz_by_workers;
 static pthread_mutex_t cz_job_mu = PTHREAD_MUTEX_INITIALIZER;   /* one job at a time */
 /* jobs left to run on the calling thread alone: set when the caller waited longer for a
-   worker's claimed task than it worked itself (the worker lost its core mid-task: the
-   machine is oversubscribed); then the pool is tried again */
-static int cz_backoff;
+   worker's claimed task than it worked itself (a woken worker finishing a small job's last
+   task, or one that lost its core mid-task: the machine is oversubscribed); then the pool is
+   tried again. A long job (a product's blocks, threads < 0 in cz_run) skips this back-off
+   and keeps only the one set when the wait was also longer than cz_backoff_wait seconds
+   (cz_backoff_long: a worker that lost its core): small jobs' back-offs left W3's compiled
+   step's products on one thread, where decoding steps (W2) need them for their tiny jobs. */
+static int cz_backoff, cz_backoff_long;
+double cz_backoff_wait = 2e-4;    /* set by cbuild (CADENZA_POOL_BACKOFF_US) */
 
 static double cz_now(void) {
     struct timespec ts;
@@ -113,12 +118,19 @@ static void cz_after_fork(void) {   /* the child has no workers; locks start fre
     cz_workers = 0;
 }
 
-/* runs fn(ctx, t) for every t < n on up to `threads` threads (<= 0: cz_threads) */
+/* runs fn(ctx, t) for every t < n on up to `threads` threads (0: cz_threads; < 0: -threads,
+   a long job that skips the short back-off) */
 void cz_run(task_t fn, void *ctx, I n, int threads) {
     static int forked;
+    int long_job = threads < 0;
     if (n > 1) cz_stats[5] += 1;
-    if (threads <= 0) threads = cz_threads;
-    if (cz_backoff > 0) {
+    if (long_job) threads = -threads;
+    if (threads == 0) threads = cz_threads;
+    if (cz_backoff_long > 0) {
+        cz_backoff_long--;
+        threads = 1;
+    }
+    if (!long_job && cz_backoff > 0) {
         cz_backoff--;
         threads = 1;
     }
@@ -147,7 +159,11 @@ void cz_run(task_t fn, void *ctx, I n, int threads) {
         cz_stats[0] += 1; cz_stats[2] += t2 - t1; cz_stats[3] += t1 - t0;
         cz_stats[4] = atomic_load(&cz_by_workers);
         cz_stats[6] += n;
-        if (t2 - t1 > t1 - t0) { cz_backoff = 64; cz_stats[1] += 1; }
+        if (t2 - t1 > t1 - t0) {
+            cz_backoff = 64;
+            if (t2 - t1 > cz_backoff_wait) cz_backoff_long = 64;
+            cz_stats[1] += 1;
+        }
         pthread_mutex_unlock(&cz_job_mu);
     } else {   /* one thread, or another thread's job is running: on this thread */
         for (I t = 0; t < n; t++) fn(ctx, t);

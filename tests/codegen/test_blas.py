@@ -102,22 +102,27 @@ def test_float32_bias_enters_the_product_in_every_block():
         np.testing.assert_allclose(g(x, w.T, bias), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_float32_product_in_the_pool_band_same_bytes_on_every_thread_count(monkeypatch):
-    """One float32 product of SMALL_FLOPS up to POOL_BELOW_FLOPS (W4's linear head) runs in
-    blocks over the pool fixed by its shape, not on OpenBLAS's threads: the same bytes on 1, 2
-    and 3 threads, eager matmul/linear (blas.product) the same as the compiled call; within
-    rounding of NumPy."""
+@pytest.mark.parametrize("rows", [64, 1024])
+def test_float32_product_on_the_pool_same_bytes_on_every_thread_count(monkeypatch, rows):
+    """One float32 product of SMALL_FLOPS up to POOL_BELOW_FLOPS (W4's linear head; 64 rows)
+    and, with CADENZA_GEMM_SPLIT=1, one above it (1024 rows) run in blocks over the pool fixed
+    by the shape, not on OpenBLAS's threads: the same bytes on 1, 2 and 3 threads, eager
+    matmul/linear (blas.product) the same as the compiled call; within rounding of NumPy."""
     lib = _lib()
     if not backend_blas._state.get("threads_local"):
         pytest.skip("no per-thread BLAS thread control")
     monkeypatch.setattr(backend_blas, "_eager", {})
+    if rows == 1024:
+        monkeypatch.setattr(backend_blas, "SPLIT_PRODUCTS", True)
+        monkeypatch.setitem(backend_blas._state, "eager", True)
     rng = np.random.default_rng(4)
-    x, w, bias = (rng.standard_normal(s).astype(np.float32) for s in ((64, 512), (300, 512),
+    x, w, bias = (rng.standard_normal(s).astype(np.float32) for s in ((rows, 512), (300, 512),
                                                                        (300,)))
     assert backend_blas.SMALL_FLOPS <= 2 * 64 * 512 * 300 < backend_blas.POOL_BELOW_FLOPS
+    assert 2 * 1024 * 512 * 300 >= backend_blas.POOL_BELOW_FLOPS
     got = set()
     for threads in (1, 2, 3):
-        g = blas.Gemm(lib, np.float32, (64, 300), exact=False)
+        g = blas.Gemm(lib, np.float32, (rows, 300), exact=False)
         g.threads = threads
         got.add((g(x, w.T).tobytes(), g(x, w.T, bias).tobytes()))
     assert len(got) == 1
@@ -126,7 +131,7 @@ def test_float32_product_in_the_pool_band_same_bytes_on_every_thread_count(monke
     assert cadenza.matmul(cx, cw.T).numpy().tobytes() == plain
     assert cadenza.nn.functional.linear(cx, cw, cb).numpy().tobytes() == biased
     ref = x.astype(np.float64) @ w.T.astype(np.float64) + bias
-    np.testing.assert_allclose(np.frombuffer(biased, np.float32).reshape(64, 300), ref,
+    np.testing.assert_allclose(np.frombuffer(biased, np.float32).reshape(rows, 300), ref,
                                rtol=1e-5, atol=1e-4)
 
 
@@ -238,8 +243,8 @@ def test_float32_blocks_of_rows_or_columns(how, right_t):
     w = rng.standard_normal((300, 40)).astype(np.float32)
     bias = rng.standard_normal(300).astype(np.float32)
     right = w.T if right_t else np.ascontiguousarray(w.T)
-    assert blas.split(70, 300, 3, how) == (-4 if how == "auto" else 1)
-    assert blas.split(300, 70, 3, how) == 4
+    assert blas.split(70, 300, 3, how) == (-3 if how == "auto" else 1)
+    assert blas.split(300, 70, 3, how) == 3
     ref = np.matmul(x, right) + bias
     g = blas.Gemm(lib, np.float32, ref.shape, exact=False)
     g.threads, g.split = 3, True
