@@ -636,7 +636,12 @@ def _compiled_nodes(fn, w, steps, timers):
     groups: dict = {}
     for (sec, node), d in zip(zip(prof.seconds, prof.nodes), deltas):
         fused = isinstance(node.op, Fused)
-        srcs = [m.src for m in node.op.members] if fused else [node.src]
+        if fused:
+            srcs = [m.src for m in node.op.members]
+        elif hasattr(node, "segment"):     # a C program standing for several graph nodes
+            srcs = [getattr(n, "src", None) for n in node.segment.nodes]
+        else:
+            srcs = [node.src]
         out["rows"].append((sec / steps, node, {c: v / steps for c, v in d.items()},
                             fused or id(node) in kernels, srcs))
         name = ("fused[" + ",".join(m.op_name for m in node.op.members)[:48] + "]" if fused
