@@ -140,7 +140,8 @@ def median(input, dim=None, keepdim=False):
     return _select(input, idx, d, keepdim)
 
 
-def searchsorted(sorted_sequence, values, *, right=False, side=None):
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
+                 sorter=None):
     """Indices (int64, the shape of ``values``) at which ``values`` would be inserted into the
     sorted last dim of ``sorted_sequence`` to keep it sorted.
 
@@ -149,11 +150,32 @@ def searchsorted(sorted_sequence, values, *, right=False, side=None):
     in the sequence read as smaller than any value it is compared with. Written with recorded
     ops (n.bit_length() rounds of gather/compare/where) so compiled graphs recompute it.
 
+    ``sorter``: indices that sort an unsorted ``sorted_sequence`` along its last dim (as
+    argsort gives them); ``out_int32``: int32 indices instead of int64.
+
     >>> cadenza.searchsorted(cadenza.tensor([1., 3.]), cadenza.tensor([2., 3.]))
     tensor([1, 1])
     """
+    if side is not None and side not in ("left", "right"):
+        raise RuntimeError(f"searchsorted: side can only be 'left' or 'right' but got {side!r}")
+    if side == "left" and right:
+        raise RuntimeError("searchsorted: side and right can't be set to opposites, got side "
+                           "of left while right was True")
     side = side or ("right" if right else "left")
     s = sorted_sequence
+    if sorter is not None:
+        if tuple(sorter.shape) != tuple(s.shape):
+            raise RuntimeError(f"searchsorted: boundaries and sorter must have the same size, "
+                               f"got {fmt_shape(s.shape)} and {fmt_shape(sorter.shape)}")
+        if sorter.dtype != _dt.int64:
+            raise RuntimeError(f"searchsorted: sorter must be a tensor of long dtype, got "
+                               f"{sorter.dtype}")
+        s = gather(s, -1, sorter)
+    found = _search(s, values, side)
+    return found.to(_dt.int32) if out_int32 else found
+
+
+def _search(s, values, side):
     v = values if isinstance(values, Tensor) else _scalar_tensor(values, s)
     dt = _dt.result_type(s, v)
     s, v = s.to(dt), v.to(dt)
@@ -181,8 +203,16 @@ def searchsorted(sorted_sequence, values, *, right=False, side=None):
     return start.reshape(out_shape)
 
 
-def bucketize(input, boundaries, *, right=False):
-    return searchsorted(boundaries, input, side="left" if not right else "right")
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """Index of the bucket (of the sorted 1-d ``boundaries``) each element of ``input``
+    falls in; ``right``: buckets closed on the left."""
+    if not isinstance(input, Tensor):       # a number: a 0-d result, as torch
+        input = _scalar_tensor(input, boundaries)
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32,
+                        side="left" if not right else "right")
 
 
 # ----------------------------------------------------------------------------- Tensor methods
