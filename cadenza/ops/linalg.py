@@ -13,6 +13,7 @@ from ..backend import blas as _blas
 from ..backend import gemv as _gemv
 from .._dispatch import state as _state
 from ..errors import ShapeError, DTypeError, fmt_shape
+from .. import dtypes as _dt
 from ..dtypes import result_type
 from .views import owned
 
@@ -538,11 +539,29 @@ def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     ins, out = _parse_einsum(equation, [t.shape for t in operands])
+    operands = _sum_first_promotion(operands, ins, out)
     dts = {t._data.dtype for t in operands}
     if len(dts) > 1:
         rt = result_type(*operands)
         operands = tuple(t.to(rt) for t in operands)
     return apply(Einsum, *operands, ins=tuple(ins), out=out)
+
+
+def _sum_first_promotion(operands, ins, out):
+    """torch sums a letter that one operand alone holds (and the output lacks) out of that
+    operand first, with ``sum``: an integer or bool operand becomes int64 there."""
+    counts = {}
+    for sub in ins:
+        for ch in set(sub):
+            counts[ch] = counts.get(ch, 0) + 1
+    res = []
+    for t, sub in zip(operands, ins):
+        summed = any(counts[ch] == 1 and ch not in out for ch in set(sub)) or \
+            len(set(sub)) < len(sub) and any(ch not in out for ch in sub)
+        if summed and t._data.dtype.kind in "iub" and t.dtype is not _dt.int64:
+            t = t.to(_dt.int64)
+        res.append(t)
+    return tuple(res)
 
 
 def _sublist(sl) -> str:

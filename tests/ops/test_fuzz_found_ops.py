@@ -137,3 +137,17 @@ def test_einsum_gradient_of_a_broadcast_size_1_letter(sa, sb):
         grads.append((a.grad.numpy(), b.grad.numpy()))
     for t, c in zip(*grads):
         np.testing.assert_array_equal(c, t)
+
+
+@pytest.mark.parametrize("eq,shapes,dtype", [
+    ("ij->", [(2, 3)], "uint8"), ("ij->i", [(2, 3)], "int32"), ("ii->", [(2, 2)], "int16"),
+    ("ij->", [(2, 3)], "bool"), ("ii->i", [(2, 2)], "uint8"),
+    ("ij,jk->ik", [(2, 3), (3, 2)], "uint8"),
+    ("ij,jk->", [(2, 3), (3, 2)], "int32"), ("ij,k->ik", [(2, 3), (4,)], "int32"),
+])
+def test_einsum_integer_sums_promote_like_torch(eq, shapes, dtype):
+    # torch sums a letter only one operand holds out of it first, with sum (int64)
+    got = cadenza.einsum(eq, *[cadenza.ones(s, dtype=getattr(cadenza, dtype)) for s in shapes])
+    want = torch.einsum(eq, *[torch.ones(s, dtype=getattr(torch, dtype)) for s in shapes])
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
