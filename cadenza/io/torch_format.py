@@ -1,0 +1,427 @@
+"""Files written by PyTorch's ``torch.save``, read safely: the zip format (``<name>/data.pkl``,
+the storages as ``<name>/data/<key>``, ``<name>/byteorder``) and the legacy format of
+``_use_new_zipfile_serialization=False`` (magic number, protocol, system info, the pickle, its
+storage keys, then each storage's raw bytes).
+
+The pickle is read by :class:`_Restricted`, an ``Unpickler`` whose ``find_class`` hands out only
+an allow-list of Cadenza's own callables, as PyTorch's ``weights_only=True`` does: the tensor
+rebuild functions (``torch._utils._rebuild_tensor_v2``, ``_rebuild_parameter`` ...), storage
+types, ``torch.Size`` / ``torch.device`` / dtypes, ``collections.OrderedDict``, the builtins
+``set`` / ``frozenset`` / ``slice`` / ``complex`` / ``bytearray``, and what the user allowed with
+``cadenza.serialization.add_safe_globals``. Every other global (``os.system``, a model class)
+raises :class:`UnsafeGlobalError` before anything is called; this holds for
+``weights_only=False`` too, since Cadenza never runs code a file chooses.
+
+Tensors share their storage as in PyTorch: views saved together come back aliasing one NumPy
+buffer. ``mmap=True`` maps the (uncompressed) zip copy-on-write instead of reading it.
+
+>>> import io, zipfile
+>>> sniff(b"PK\\x03\\x04" + b"\\0" * 12), sniff(LEGACY_MAGIC), sniff(b"{}")
+('zip', 'legacy', None)
+"""
+from __future__ import annotations
+
+import codecs
+import collections
+import io
+import os
+import pickle
+import struct
+import zipfile
+
+import numpy as np
+
+from .._creation import from_numpy
+from .._tensor import Size, Tensor
+from ..device import as_device, device as _device
+from ..dtypes import dtype as _dtype, to_dtype
+from ..nn.parameter import Parameter
+from . import _allow
+from ._allow import UnsafeGlobalError
+from ._format import CheckpointError
+
+__all__ = ["sniff", "load_torch_file", "LEGACY_MAGIC"]
+
+_MAGIC_NUMBER = 0x1950a86a20f9469cfc6c
+LEGACY_MAGIC = pickle.dumps(_MAGIC_NUMBER, protocol=2)  # the legacy format's first pickle
+_LEGACY_PROTOCOL = 1001
+
+# storage class name -> dtype name
+_STORAGES = {"DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
+             "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
+             "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
+             "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+             "ComplexDoubleStorage": "complex128", "UntypedStorage": "uint8"}
+# the names of torch's dtype objects a pickle may name (torch.float32, torch.long ...)
+_DTYPE_NAMES = frozenset({"float64", "double", "float32", "float", "float16", "half",
+                          "bfloat16", "int64", "long", "int32", "int", "int16", "short", "int8",
+                          "uint8", "bool", "complex64", "cfloat", "complex128", "cdouble"})
+
+
+def sniff(head: bytes):
+    """'zip' or 'legacy' for the first bytes of a ``torch.save`` file, else None."""
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[:len(LEGACY_MAGIC)] == LEGACY_MAGIC:
+        return "legacy"
+    return None
+
+
+class _StorageType:
+    """What ``torch.FloatStorage`` and the other storage classes stand for in a pickle."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dtype = to_dtype(_STORAGES[name])
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+
+class _Storage:
+    """One storage of the file: a flat NumPy array every tensor on it views, and its device."""
+
+    def __init__(self, array: np.ndarray, device) -> None:
+        self.array = array
+        self.device = device
+
+
+def _fail(where: str, what: str):
+    raise CheckpointError(f"load: {where} is not a valid torch.save file: {what}")
+
+
+def _ints(x, what: str, where: str) -> tuple:
+    if not isinstance(x, (tuple, list, Size)) or not all(
+            type(v) is int and v >= 0 for v in x):
+        _fail(where, f"{what} must be a tuple of non-negative ints, got {x!r:.80}")
+    return tuple(x)
+
+
+class _Rebuild:
+    """The rebuild functions of one load (they know the file's name for errors)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def tensor_v2(self, storage, storage_offset, size, stride, requires_grad=False,
+                  backward_hooks=None, metadata=None):
+        if not isinstance(storage, _Storage):
+            _fail(self.where, f"a tensor's storage is a {type(storage).__name__}")
+        if type(storage_offset) is not int or storage_offset < 0:
+            _fail(self.where, f"storage offset {storage_offset!r:.80}")
+        size, stride = _ints(size, "size", self.where), _ints(stride, "stride", self.where)
+        if len(size) != len(stride):
+            _fail(self.where, f"size {size} and stride {stride} differ in length")
+        arr = storage.array
+        if 0 not in size:
+            last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+            if last >= arr.size:
+                _fail(self.where, f"a tensor of size {size}, stride {stride} at offset "
+                      f"{storage_offset} reaches element {last} of a storage of {arr.size}")
+        item = arr.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            arr[min(storage_offset, arr.size):], shape=size,
+            strides=tuple(s * item for s in stride))
+        t = from_numpy(view)
+        if storage.device is not None and storage.device.type != "cpu":
+            t = t.to(storage.device)
+        if requires_grad and t.is_floating_point():
+            t.requires_grad_(True)
+        return t
+
+    def tensor(self, storage, storage_offset, size, stride):
+        return self.tensor_v2(storage, storage_offset, size, stride)
+
+    def parameter(self, data, requires_grad, backward_hooks, state=None):
+        if not isinstance(data, Tensor):
+            _fail(self.where, f"a Parameter of a {type(data).__name__}")
+        p = Parameter(data.detach(), requires_grad=bool(requires_grad)
+                      and data.is_floating_point())
+        if isinstance(state, dict):
+            for k, v in state.items():
+                if isinstance(k, str) and not k.startswith("_"):
+                    setattr(p, k, v)
+        return p
+
+    def from_type_v2(self, func, new_type, args, state):
+        if func not in (self.tensor_v2, self.tensor, self.parameter) or \
+                not isinstance(args, tuple):
+            _fail(self.where, "_rebuild_from_type_v2 of something other than a tensor")
+        t = func(*args)
+        if new_type is Parameter and not isinstance(t, Parameter):
+            t = Parameter(t.detach(), requires_grad=t.requires_grad)
+        return t
+
+
+def _codecs_encode(text, encoding="utf-8"):
+    """``_codecs.encode``, by which protocol-2 pickles store bytes: text codecs only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8"):
+        raise CheckpointError(f"load: _codecs.encode({type(text).__name__}, {encoding!r:.40}) "
+                              "is not allowed; only the latin1/utf-8 encoding of a str is")
+    return codecs.encode(text, encoding)
+
+
+def _globals(rb: _Rebuild) -> dict:
+    out = {("collections", "OrderedDict"): collections.OrderedDict,
+           ("torch", "Size"): Size, ("torch", "device"): _device,
+           ("torch", "Tensor"): Tensor, ("torch.nn.parameter", "Parameter"): Parameter,
+           ("_codecs", "encode"): _codecs_encode,
+           ("torch._utils", "_rebuild_tensor_v2"): rb.tensor_v2,
+           ("torch._utils", "_rebuild_tensor"): rb.tensor,
+           ("torch._utils", "_rebuild_parameter"): rb.parameter,
+           ("torch._utils", "_rebuild_parameter_with_state"): rb.parameter,
+           ("torch._tensor", "_rebuild_from_type_v2"): rb.from_type_v2}
+    for b in (set, frozenset, slice, complex, bytearray, dict, list, tuple):
+        out[("builtins", b.__name__)] = b
+    for name in _STORAGES:
+        out[("torch", name)] = out[("torch.storage", name)] = _StorageType(name)
+    return out
+
+
+class _Restricted(pickle.Unpickler):
+    """An unpickler that calls nothing but the allow-list (see the module's docstring)."""
+
+    def __init__(self, fh, where: str, weights_only, load_storage) -> None:
+        super().__init__(fh, encoding="utf-8")
+        self.where = where
+        self.weights_only = weights_only
+        self.load_storage = load_storage
+        self.allowed = _globals(_Rebuild(where))
+
+    def find_class(self, module, name):
+        module = "builtins" if module == "__builtin__" else module
+        obj = _allow._USER.get((module, name))
+        if obj is None:
+            obj = self.allowed.get((module, name))
+        if obj is None and module == "torch" and name in _DTYPE_NAMES:
+            obj = to_dtype(name)
+        if obj is None:
+            raise UnsafeGlobalError(self._refusal(module, name))
+        return obj
+
+    def _refusal(self, module, name) -> str:
+        full = f"{module}.{name}"
+        msg = (f"load: {self.where}: Unsupported global: GLOBAL {full}. Cadenza reads "
+               "torch.save files with an allow-list (tensors, storages, Parameters, "
+               "OrderedDict, Size, device, dtypes, plain containers) and never calls other "
+               f"code from a file (weights_only={self.weights_only} changes nothing here).")
+        if module.startswith("torch."):
+            msg += (" For a whole model or optimizer object, save its state_dict() in PyTorch "
+                    "and load that into the Cadenza model with load_state_dict().")
+        else:
+            msg += (f" If you trust this file and {full} is a class of yours, allow it: "
+                    f"cadenza.serialization.add_safe_globals([{name}]).")
+        return msg
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+            _fail(self.where, f"unknown persistent id {pid!r:.80} (only storages are read)")
+        _, stype, key, location, numel = pid[:5]
+        if not isinstance(stype, _StorageType) and not isinstance(stype, _dtype):
+            _fail(self.where, f"storage type {stype!r:.80}")
+        dt = stype if isinstance(stype, _dtype) else stype.dtype
+        if not isinstance(key, str) or not isinstance(location, str) or \
+                type(numel) is not int or numel < 0:
+            _fail(self.where, f"storage id {pid!r:.120}")
+        return self.load_storage(dt, key, location, numel, pid[5:])
+
+
+def _target(location: str, map_location):
+    """The device a storage saved at ``location`` goes to (None: keep it on the CPU)."""
+    if isinstance(map_location, dict):
+        location = map_location.get(location, location)
+        map_location = None
+    if map_location is None:
+        dev = as_device(location)
+        if dev.type == "cuda":
+            from .. import cuda  # reason: library-layer peer, only for CUDA-saved files
+            if not cuda.is_available():
+                raise RuntimeError(
+                    f"load: a tensor was saved on {location}, but cadenza.cuda.is_available() "
+                    "is False. On a CPU-only machine pass map_location='cpu' (or "
+                    "torch.device('cpu')).")
+        return dev
+    return as_device(map_location)
+
+
+def _place(array: np.ndarray, location: str, map_location) -> _Storage:
+    if callable(map_location) and not isinstance(map_location, (str, dict, _device)):
+        flat = from_numpy(array)
+        out = map_location(flat, location)
+        if out is None or out is flat:
+            return _Storage(array, None)
+        if isinstance(out, _Storage):
+            return out
+        if not isinstance(out, Tensor):
+            raise TypeError(f"load: map_location returned a {type(out).__name__}, expected "
+                            "the storage (a flat Tensor) it was given, moved")
+        if out.device.type == "cpu":
+            return _Storage(np.asarray(out.detach()).reshape(-1), None)
+        return _Storage(array, out.device)
+    return _Storage(array, _target(location, map_location))
+
+
+def _native(raw: np.ndarray, dt, big: bool, numel: int, where: str, key: str) -> np.ndarray:
+    npdt = _np_dtype(dt)
+    if raw.size != numel * npdt.itemsize:
+        _fail(where, f"storage {key} has {raw.size} bytes, {numel} x {npdt.itemsize} expected")
+    arr = raw.view(npdt)
+    if big and npdt.itemsize > 1:
+        arr = arr.byteswap()  # a copy in native order
+    return arr
+
+
+def _np_dtype(dt) -> np.dtype:
+    return np.dtype(dt.np)
+
+
+class _ZipSource:
+    def __init__(self, f, where: str, mmap: bool) -> None:
+        self.where = where
+        try:
+            self.zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            _fail(where, f"a broken zip archive ({e})")
+        names = [n for n in self.zf.namelist() if n.endswith("data.pkl")
+                 and n.count("/") == 1]
+        if len(names) != 1:
+            _fail(where, f"expected one <name>/data.pkl in the archive, found {names}")
+        self.prefix = names[0][:-len("data.pkl")]
+        order = self._member("byteorder", optional=True)
+        self.big = order is not None and order.strip() == b"big"
+        if order is not None and order.strip() not in (b"big", b"little"):
+            _fail(where, f"byteorder {order[:20]!r}")
+        self.mapped = None
+        if mmap and isinstance(f, (str, bytes, os.PathLike)):
+            self.mapped = np.memmap(f, dtype=np.uint8, mode="c")
+
+    def _member(self, name: str, optional=False):
+        try:
+            return self.zf.read(self.prefix + name)
+        except KeyError:
+            if optional:
+                return None
+            _fail(self.where, f"{self.prefix + name} is missing")
+
+    def raw(self, key: str, nbytes: int) -> np.ndarray:
+        try:
+            info = self.zf.getinfo(f"{self.prefix}data/{key}")
+        except KeyError:
+            _fail(self.where, f"storage {self.prefix}data/{key} is missing")
+        if info.file_size != nbytes:
+            _fail(self.where, f"storage {key} holds {info.file_size} bytes, {nbytes} expected")
+        if self.mapped is not None and info.compress_type == zipfile.ZIP_STORED:
+            head = bytes(self.mapped[info.header_offset:info.header_offset + 30])
+            n, extra = struct.unpack("<HH", head[26:30])
+            start = info.header_offset + 30 + n + extra
+            return self.mapped[start:start + nbytes]
+        return np.frombuffer(bytearray(self.zf.read(info)), np.uint8)
+
+
+def _load_zip(f, where, map_location, weights_only, mmap):
+    src = _ZipSource(f, where, mmap)
+    made = {}
+
+    def load_storage(dt, key, location, numel, _rest):
+        if key not in made:
+            nbytes = numel * _np_dtype(dt).itemsize
+            arr = _native(src.raw(key, nbytes), dt, src.big, numel, where, key)
+            made[key] = (dt, _place(arr, location, map_location))
+        if made[key][0] != dt:
+            _fail(where, f"storage {key} is read as {made[key][0]} and as {dt}")
+        return made[key][1]
+
+    up = _Restricted(io.BytesIO(src._member("data.pkl")), where, weights_only, load_storage)
+    return _run(up, where)
+
+
+def _run(up: _Restricted, where: str):
+    try:
+        return up.load()
+    except (CheckpointError, RuntimeError, TypeError):
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, IndexError,
+            KeyError, struct.error) as e:
+        _fail(where, f"a broken pickle ({type(e).__name__}: {e})")
+
+
+def _load_legacy(data: bytes, where, map_location, weights_only):
+    fh = io.BytesIO(data)
+    no_storage = _Restricted(fh, where, weights_only, None)
+    if _run(no_storage, where) != _MAGIC_NUMBER:
+        _fail(where, "wrong magic number")
+    if _run(no_storage, where) != _LEGACY_PROTOCOL:
+        _fail(where, "unknown legacy protocol version")
+    info = _run(no_storage, where)
+    if not isinstance(info, dict):
+        _fail(where, "no system information")
+    big = info.get("little_endian", True) is False
+    roots, views, placed = {}, {}, {}
+
+    def load_storage(dt, key, location, numel, rest):
+        if key not in roots:
+            roots[key] = (dt, np.zeros(numel, _np_dtype(dt)), location)
+        if roots[key][0] != dt:
+            _fail(where, f"storage {key} is read as {roots[key][0]} and as {dt}")
+        view = rest[0] if rest else None
+        if view is None:
+            return placed.setdefault(key, _Storage(roots[key][1], None))
+        if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
+                and all(type(v) is int and v >= 0 for v in view[1:])):
+            _fail(where, f"storage view {view!r:.80}")
+        vkey, off, n = view
+        if off + n > numel:
+            _fail(where, f"storage view {vkey} past the end of storage {key}")
+        return placed.setdefault(vkey, _Storage(roots[key][1][off:off + n], None))
+
+    result = _run(_Restricted(fh, where, weights_only, load_storage), where)
+    keys = _run(no_storage, where)
+    if not isinstance(keys, list) or set(keys) != set(roots):
+        _fail(where, "the storage key list does not match the storages")
+    for key in keys:
+        dt, arr, _ = roots[key]
+        head = fh.read(8)
+        if len(head) < 8 or int.from_bytes(head, "big" if big else "little") != arr.size:
+            _fail(where, f"storage {key} has a wrong or missing element count")
+        raw = np.frombuffer(fh.read(arr.nbytes), np.uint8)
+        arr[...] = _native(raw, dt, big, arr.size, where, key)
+    return _relocate(result, roots, placed, map_location)
+
+
+def _relocate(result, roots, placed, map_location):
+    """Legacy storages are filled after the pickle: place them now (the common case, the CPU,
+    needs no change: the tensors already view the filled arrays)."""
+    if map_location is None and all(loc == "cpu" for _, _, loc in roots.values()):
+        return result
+    if callable(map_location) and not isinstance(map_location, (str, dict, _device)):
+        return result  # the tensors are on the CPU already; moving storages is not replayed
+    devs = {_target(loc, map_location) for _, _, loc in roots.values()}
+    dev = devs.pop() if len(devs) == 1 else None
+    if dev is None or dev.type == "cpu":
+        return result
+    return _to_device(result, dev)
+
+
+def _to_device(obj, dev):
+    if isinstance(obj, Tensor):
+        return obj.to(dev)
+    if isinstance(obj, dict):
+        out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
+        out.update((k, _to_device(v, dev)) for k, v in obj.items())
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, dev) for v in obj)
+    return obj
+
+
+def load_torch_file(f, kind: str, where: str, map_location=None, weights_only=None,
+                    mmap=False):
+    """Read a ``torch.save`` file of ``kind`` ('zip' or 'legacy', see :func:`sniff`)."""
+    if kind == "zip":
+        return _load_zip(f, where, map_location, weights_only, mmap)
+    if isinstance(f, (str, bytes, os.PathLike)):
+        with open(f, "rb") as fh:
+            data = fh.read()
+    else:
+        data = f.read()
+    return _load_legacy(data, where, map_location, weights_only)
