@@ -31,6 +31,7 @@ import zipfile
 
 import numpy as np
 
+from .. import cuda as _cuda
 from .._creation import from_numpy
 from .._tensor import Size, Tensor
 from ..device import as_device, device as _device
@@ -209,8 +210,8 @@ class _Restricted(pickle.Unpickler):
             msg += (" For a whole model or optimizer object, save its state_dict() in PyTorch "
                     "and load that into the Cadenza model with load_state_dict().")
         else:
-            msg += (f" If you trust this file and {full} is a class of yours, allow it: "
-                    f"cadenza.serialization.add_safe_globals([{name}]).")
+            msg += (f" If you trust this file and {full} is a class or function of yours, "
+                    f"allow it: cadenza.serialization.add_safe_globals([{name}]).")
         return msg
 
     def persistent_load(self, pid):
@@ -234,8 +235,7 @@ def _target(location: str, map_location):
     if map_location is None:
         dev = as_device(location)
         if dev.type == "cuda":
-            from .. import cuda  # reason: library-layer peer, only for CUDA-saved files
-            if not cuda.is_available():
+            if not _cuda.is_available():
                 raise RuntimeError(
                     f"load: a tensor was saved on {location}, but cadenza.cuda.is_available() "
                     "is False. On a CPU-only machine pass map_location='cpu' (or "
@@ -356,7 +356,7 @@ def _load_legacy(data: bytes, where, map_location, weights_only):
     if not isinstance(info, dict):
         _fail(where, "no system information")
     big = info.get("little_endian", True) is False
-    roots, views, placed = {}, {}, {}
+    roots, placed = {}, {}
 
     def load_storage(dt, key, location, numel, rest):
         if key not in roots:

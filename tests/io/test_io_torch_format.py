@@ -1,0 +1,202 @@
+"""Files written by real PyTorch (``torch.save``: the zip format and the legacy one), recorded
+by record_torch_fixtures.py into torch_fixtures/, loaded by Cadenza without torch: values,
+dtypes, Parameters, storage shared among views, state dicts that ``load_state_dict`` accepts,
+and hostile pickles refused before anything runs."""
+import copyreg
+import dataclasses
+import io
+import os
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import cadenza as C
+from cadenza.io import CheckpointError, UnsafeGlobalError, load
+from cadenza.io.torch_format import LEGACY_MAGIC
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIX = os.path.join(HERE, "torch_fixtures")
+VALUES = np.load(os.path.join(FIX, "values.npz"))
+sys.path.insert(0, HERE)
+import _pt_convnet  # noqa: E402
+
+
+def fix(name):
+    return os.path.join(FIX, name)
+
+
+def as_np(t):
+    t = t.detach()
+    return (t.float() if t.dtype == C.bfloat16 else t).numpy()
+
+
+def check_tensors(out):
+    dtypes = {"f32": C.float32, "f16": C.float16, "bf16": C.bfloat16, "f64": C.float64,
+              "i64": C.int64, "i32": C.int32, "u8": C.uint8, "bool": C.bool}
+    for k, v in out.items():
+        if isinstance(v, C.Tensor):
+            np.testing.assert_array_equal(as_np(v), VALUES[f"tensors/{k}"], err_msg=k)
+    for k, dt in dtypes.items():
+        assert out[k].dtype == dt, k
+    assert out["scalar"].shape == () and out["empty"].shape == (0, 3)
+    assert type(out["param"]) is C.nn.Parameter and out["param"].requires_grad
+    assert type(out["frozen"]) is C.nn.Parameter and not out["frozen"].requires_grad
+    assert type(out["grad"]) is C.Tensor and out["grad"].requires_grad
+    assert not out["base"].requires_grad
+    assert out["misc"] == [1, 2.5, "s", (3, None), {"k": [True, b"by"]}, C.Size([2, 3]),
+                           C.float16, C.device("cpu"), {1, 2}, slice(1, 5, 2), 1 + 2j]
+
+
+@pytest.mark.parametrize("name", ["tensors.pt", "tensors_legacy.pt"])
+def test_tensors_values_dtypes_and_views(name):
+    for src in (fix(name), io.BytesIO(open(fix(name), "rb").read())):
+        out = load(src, weights_only=True)
+        check_tensors(out)
+    assert out["t"].stride() == (1, 6) and not out["t"].is_contiguous()
+    assert out["cols"].stride() == (6, 2)
+    # views saved together alias one storage, as in PyTorch
+    out["base"][1, 0] = 100.0
+    assert out["row"][0].item() == 100.0 and out["t"][0, 1].item() == 100.0
+    assert out["cols"][0, 0].item() == 100.0
+    base = VALUES["tensors/base"]
+    assert out["row"][1].item() == base[1, 1]  # the rest unchanged
+
+
+def test_full_checkpoint_into_cadenza_model_and_optimizer():
+    ck = load(fix("checkpoint.pt"), map_location="cpu")
+    assert ck["epoch"] == 3 and ck["history"] == [[0.5, 0.25], [0.125]]
+    assert ck["name"] == "run-1"
+    model = C.nn.Sequential(C.nn.Linear(4, 3), C.nn.ReLU(), C.nn.Linear(3, 2))
+    model.load_state_dict(ck["model"])
+    np.testing.assert_array_equal(model[2].bias.detach().numpy(),
+                                  VALUES["checkpoint/model/2.bias"])
+    opt = C.optim.Adam(model.parameters(), lr=0.5)
+    opt.load_state_dict(ck["optimizer"])
+    assert opt.param_groups[0]["lr"] == 0.01
+    st = opt.state[model[0].weight]
+    np.testing.assert_array_equal(st["exp_avg"].numpy(),
+                                  VALUES["checkpoint/optimizer/state/0/exp_avg"])
+    assert float(st["step"]) == 2.0
+
+
+def test_convnet_state_dict_gives_torchs_outputs():
+    net = _pt_convnet.build(C)()
+    sd = load(fix("convnet.pt"), weights_only=True)
+    assert list(sd) == list(net.state_dict())
+    net.load_state_dict(sd)
+    net.eval()
+    y = net(C.from_numpy(VALUES["convnet/x"]))
+    np.testing.assert_allclose(y.detach().numpy(), VALUES["convnet/y"], rtol=1e-4, atol=1e-5)
+
+
+def test_map_location_and_mmap(tmp_path):
+    seen = []
+
+    def keep(storage, loc):
+        seen.append(loc)
+        return storage
+    for ml in ("cpu", C.device("cpu"), {"cpu": "cpu"}, keep):
+        check_tensors(load(fix("tensors.pt"), map_location=ml))
+    assert seen and set(seen) == {"cpu"}
+    meta = load(fix("tensors.pt"), map_location="meta")
+    assert meta["f32"].is_meta and meta["f32"].shape == (3, 2)
+    p = tmp_path / "copy.pt"
+    p.write_bytes(open(fix("tensors.pt"), "rb").read())
+    out = load(p, mmap=True)
+    check_tensors(out)
+    out["base"].mul_(0)  # copy-on-write: the file keeps its values
+    check_tensors(load(p))
+
+
+def torch_zip(pkl, storages=None, byteorder=b"little"):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", byteorder)
+        for k, v in (storages or {}).items():
+            z.writestr(f"archive/data/{k}", v)
+        z.writestr("archive/version", b"3\n")
+    buf.seek(0)
+    return buf
+
+
+def tensor_pickle(size, stride, offset=0, numel=3):
+    return (b"ctorch._utils\n_rebuild_tensor_v2\n((S'storage'\nctorch\nFloatStorage\nS'0'\n"
+            b"S'cpu'\nI%d\ntQI%d\n(I%d\nt(I%d\ntI00\n(dtR." % (numel, offset, size, stride))
+
+
+def test_handmade_files_byteorder_and_corruption():
+    be = np.array([1.5, -2.0, 3.0], ">f4").tobytes()
+    t = load(torch_zip(tensor_pickle(3, 1), {"0": be}, b"big"))
+    assert t.tolist() == [1.5, -2.0, 3.0]
+    le = np.array([1.5, -2.0, 3.0], "<f4").tobytes()
+    assert load(torch_zip(tensor_pickle(2, 2), {"0": le})).tolist() == [1.5, 3.0]
+    bad = [(tensor_pickle(3, 1), {"0": le[:8]}, "bytes"),
+           (tensor_pickle(3, 1), {}, "missing"),
+           (tensor_pickle(3, 2), {"0": le}, "reaches element"),
+           (tensor_pickle(1, 1, offset=5), {"0": le}, "reaches element"),
+           (b"\x80\x02(X\x03\x00\x00\x00absQ.", {}, "persistent id"),
+           (b"\x80\x02K", {}, "broken pickle")]
+    for pkl, st, frag in bad:
+        with pytest.raises(CheckpointError, match=frag):
+            load(torch_zip(pkl, st))
+    with pytest.raises(CheckpointError, match="data.pkl"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("x/other", b"")
+        buf.seek(0)
+        load(buf)
+
+
+class Boom:
+    def __reduce__(self):
+        return (exec, ("import sys; sys.modules['cadenza']._PWNED = True",))
+
+
+HOSTILE = [pickle.dumps({"x": Boom()}, protocol=2),
+           b"cposix\nsystem\n(S'touch /tmp/pwned_ptload'\ntR.",
+           b"cbuiltins\ngetattr\n(cbuiltins\nobject\nS'__subclasses__'\ntR.",
+           b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(cos\nsystem\ntR.",
+           b"\x80\x04\x8c\x02os\x8c\x06system\x93X\x04\x00\x00\x00true\x85R.",
+           b"\x80\x02ctorch.nn.modules.linear\nLinear\n)\x81."]
+
+
+def legacy(pkl):
+    p = [pickle.dumps(x, protocol=2) for x in (1001, {"little_endian": True})]
+    return io.BytesIO(LEGACY_MAGIC + b"".join(p) + pkl + pickle.dumps([], protocol=2))
+
+
+@pytest.mark.parametrize("weights_only", [True, False, None])
+def test_hostile_pickles_refused_without_running_anything(weights_only):
+    copyreg.add_extension("os", "system", 0x7ead)
+    try:
+        ext = b"\x80\x02\x83\xad\x7eX\x01\x00\x00\x00x\x85R."  # EXT2 -> os.system
+        for pkl in HOSTILE + [ext]:
+            for f in (torch_zip(pkl), legacy(pkl)):
+                with pytest.raises(UnsafeGlobalError, match="Unsupported global: GLOBAL") as ei:
+                    load(f, weights_only=weights_only)
+                assert isinstance(ei.value, pickle.UnpicklingError)
+    finally:
+        copyreg.remove_extension("os", "system", 0x7ead)
+    assert not hasattr(C, "_PWNED") and not os.path.exists("/tmp/pwned_ptload")
+    with pytest.raises(UnsafeGlobalError, match="state_dict"):
+        load(torch_zip(HOSTILE[-1]))
+
+
+@dataclasses.dataclass
+class Point:
+    x: int = 0
+    y: int = 0
+
+
+def test_safe_globals_extend_the_allow_list():
+    pkl = pickle.dumps({"p": Point(1, 2)}, protocol=2)
+    with pytest.raises(UnsafeGlobalError, match="Point"):
+        load(torch_zip(pkl))
+    with C.serialization.safe_globals([Point]):
+        assert load(torch_zip(pkl)) == {"p": Point(1, 2)}
+    with pytest.raises(UnsafeGlobalError):
+        load(torch_zip(pkl))
