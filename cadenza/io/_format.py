@@ -248,7 +248,8 @@ _PICKLE_HINT = (
 def _sniff(head: bytes, tail: bytes):
     """Name a known non-safetensors format from the file's first and last bytes, or None."""
     if head[:4] == b"PK\x03\x04":
-        return "a ZIP archive, as torch.save writes (a pickle inside)"
+        return ("a ZIP archive, as torch.save writes (load reads those from a path or a "
+                "seekable file object)")
     if len(head) >= 2 and head[0] == 0x80 and 1 <= head[1] <= 5:
         return f"a Python pickle (protocol {head[1]}), e.g. written by torch.save or pickle"
     if head[:1] and head[:1] in b"(}]cIFSVNXLKJMGTU" and tail.rstrip(b"\n")[-1:] == b".":

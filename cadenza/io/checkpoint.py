@@ -459,12 +459,15 @@ def _torch_kind(f):
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          **pickle_load_args):
-    """Load what ``save`` wrote (or any safetensors file: a dict of name -> Tensor). Never
-    unpickles: a pickle or ``torch.save`` file raises ``CheckpointError`` with how to convert
-    it. ``map_location`` ('cpu', a device, a dict or a callable) places tensors; ``mmap=True``
-    maps a file copy-on-write instead of reading it. The checksums every ``save`` writes are
-    verified (a damaged tensor raises ``CheckpointError`` naming it; with ``mmap=True`` this
-    reads the mapped file once).
+    """Load what ``save`` wrote (or any safetensors file: a dict of name -> Tensor), or a file
+    written by PyTorch's ``torch.save`` (zip or legacy format, from a path or a seekable file
+    object; see ``cadenza.io.torch_format``): its pickle is read with an allow-list of tensor
+    rebuild functions, storages and plain values, as PyTorch's ``weights_only=True`` does,
+    whatever ``weights_only`` says; any other global raises ``UnsafeGlobalError``. Other
+    pickles raise ``CheckpointError``. ``map_location`` ('cpu', a device, a dict or a callable)
+    places tensors; ``mmap=True`` maps a file copy-on-write instead of reading it. The
+    checksums every ``save`` writes are verified (a damaged tensor raises ``CheckpointError``
+    naming it; with ``mmap=True`` this reads the mapped file once).
 
     Objects are restored only for allowed classes (``cadenza.io._allow``): with
     ``weights_only=True`` Cadenza's own modules, optimizers and schedulers and what

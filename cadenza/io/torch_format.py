@@ -179,8 +179,16 @@ def _globals(rb: _Rebuild) -> dict:
     return out
 
 
-class _Restricted(pickle.Unpickler):
-    """An unpickler that calls nothing but the allow-list (see the module's docstring)."""
+class _Restricted(pickle._Unpickler):
+    """An unpickler that calls nothing but the allow-list (see the module's docstring).
+
+    It is pickle's Python implementation, so that BUILD (which sets attributes, or calls
+    ``__setstate__``, on the object below it) can be limited too: a file must not set
+    ``__len__`` on ``torch.Size`` or anything on a dtype. BUILD is accepted on the dicts
+    (``OrderedDict._metadata`` of a state dict) and Parameters the file made, with plain
+    attribute names, and on instances of classes the user allowed (add_safe_globals)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, fh, where: str, weights_only, load_storage) -> None:
         super().__init__(fh, encoding="utf-8")
@@ -213,6 +221,26 @@ class _Restricted(pickle.Unpickler):
             msg += (f" If you trust this file and {full} is a class or function of yours, "
                     f"allow it: cadenza.serialization.add_safe_globals([{name}]).")
         return msg
+
+    def load_build(self):
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        cls = type(inst)
+        if _allow._USER.get(_allow.name_of(cls)) is cls:
+            self.stack.append(state)
+            pickle._Unpickler.load_build(self)
+            return
+        if not isinstance(inst, (dict, Parameter)) or not isinstance(state, dict) or not all(
+                isinstance(k, str) and not k.startswith("__") for k in state):
+            raise UnsafeGlobalError(
+                f"load: {self.where}: Unsupported operation: BUILD (setting the state) of a "
+                f"{cls.__qualname__} with {type(state).__name__} {state!r:.80}; Cadenza sets "
+                "plain attributes only on the dicts and Parameters a file makes, and on "
+                "classes allowed with cadenza.serialization.add_safe_globals")
+        for k, v in state.items():
+            setattr(inst, k, v)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):

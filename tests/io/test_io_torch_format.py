@@ -200,3 +200,21 @@ def test_safe_globals_extend_the_allow_list():
         assert load(torch_zip(pkl)) == {"p": Point(1, 2)}
     with pytest.raises(UnsafeGlobalError):
         load(torch_zip(pkl))
+
+
+def test_cuda_saved_tensors_need_map_location_without_cuda():
+    pkl = tensor_pickle(3, 1).replace(b"S'cpu'", b"S'cuda:0'")
+    le = np.array([1.0, 2.0, 3.0], "<f4").tobytes()
+    if not C.cuda.is_available():
+        with pytest.raises(RuntimeError, match="map_location='cpu'"):
+            load(torch_zip(pkl, {"0": le}))
+    for ml in ("cpu", {"cuda:0": "cpu"}, lambda s, loc: s):
+        t = load(torch_zip(pkl, {"0": le}), map_location=ml)
+        assert t.device.type == "cpu" and t.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_build_cannot_patch_classes_or_dtypes():
+    pkl = b"\x80\x02ctorch\nSize\nN}X\x07\x00\x00\x00__len__ctorch\nfloat32\ns\x86b."
+    with pytest.raises(UnsafeGlobalError, match="BUILD"):
+        load(torch_zip(pkl))
+    assert C.Size.__len__ is tuple.__len__
