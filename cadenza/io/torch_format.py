@@ -413,24 +413,24 @@ def _load_legacy(data: bytes, where, map_location, weights_only):
             _fail(where, f"storage {key} has a wrong or missing element count")
         raw = np.frombuffer(fh.read(arr.nbytes), np.uint8)
         arr[...] = _native(raw, dt, big, arr.size, where, key)
-    return _relocate(result, roots, placed, map_location)
+    return _relocate(result, roots, map_location)
 
 
-def _relocate(result, roots, placed, map_location):
-    """Legacy storages are filled after the pickle: place them now (the common case, the CPU,
-    needs no change: the tensors already view the filled arrays)."""
-    if map_location is None and all(loc == "cpu" for _, _, loc in roots.values()):
-        return result
-    if callable(map_location) and not isinstance(map_location, (str, dict, _device)):
-        return result  # the tensors are on the CPU already; moving storages is not replayed
-    devs = {_target(loc, map_location) for _, _, loc in roots.values()}
-    dev = devs.pop() if len(devs) == 1 else None
-    if dev is None or dev.type == "cpu":
-        return result
-    return _to_device(result, dev)
+def _relocate(result, roots, map_location):
+    """Legacy storages are filled after the pickle, so they are placed now: the tensors view
+    the filled CPU arrays already, and move (all together) when the storages go elsewhere."""
+    devs = {_place(arr, loc, map_location).device for _, arr, loc in roots.values()}
+    devs = {d for d in devs if d is not None and d.type != "cpu"}
+    if len(devs) > 1:
+        raise CheckpointError(f"load: map_location sends the storages of a legacy torch.save "
+                              f"file to several devices ({sorted(map(str, devs))}); Cadenza "
+                              "moves them together: give one device")
+    return _to_device(result, devs.pop()) if devs else result
 
 
 def _to_device(obj, dev):
+    if isinstance(obj, Parameter):
+        return Parameter(obj.detach().to(dev), requires_grad=obj.requires_grad)
     if isinstance(obj, Tensor):
         return obj.to(dev)
     if isinstance(obj, dict):

@@ -101,8 +101,13 @@ def test_map_location_and_mmap(tmp_path):
     for ml in ("cpu", C.device("cpu"), {"cpu": "cpu"}, keep):
         check_tensors(load(fix("tensors.pt"), map_location=ml))
     assert seen and set(seen) == {"cpu"}
-    meta = load(fix("tensors.pt"), map_location="meta")
-    assert meta["f32"].is_meta and meta["f32"].shape == (3, 2)
+    for name in ("tensors.pt", "tensors_legacy.pt"):
+        check_tensors(load(fix(name), map_location=keep))
+        meta = load(fix(name), map_location=lambda s, loc: s.to("meta"))
+        assert meta["f32"].is_meta and meta["f32"].shape == (3, 2)
+        meta = load(fix(name), map_location="meta")
+        assert meta["misc"][0] == 1 and meta["param"].is_meta
+        assert type(meta["param"]) is C.nn.Parameter and meta["param"].requires_grad
     p = tmp_path / "copy.pt"
     p.write_bytes(open(fix("tensors.pt"), "rb").read())
     out = load(p, mmap=True)
