@@ -388,6 +388,8 @@ def _load_legacy(data: bytes, where, map_location, weights_only):
 
     def load_storage(dt, key, location, numel, rest):
         if key not in roots:
+            if numel * _np_dtype(dt).itemsize > len(data):  # before allocating anything
+                _fail(where, f"storage {key} of {numel} elements is larger than the file")
             roots[key] = (dt, np.zeros(numel, _np_dtype(dt)), location)
         if roots[key][0] != dt:
             _fail(where, f"storage {key} is read as {roots[key][0]} and as {dt}")

@@ -148,6 +148,10 @@ def test_handmade_files_byteorder_and_corruption():
     for pkl, st, frag in bad:
         with pytest.raises(CheckpointError, match=frag):
             load(torch_zip(pkl, st))
+    with pytest.raises(CheckpointError, match="larger than the file"):
+        load(legacy(tensor_pickle(3, 1, numel=10 ** 15)))
+    with pytest.raises(CheckpointError, match="storage key list"):
+        load(legacy(tensor_pickle(3, 1)))
     with pytest.raises(CheckpointError, match="data.pkl"):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
