@@ -7,7 +7,9 @@ The pickle is read by :class:`_Restricted`, an ``Unpickler`` whose ``find_class`
 an allow-list of Cadenza's own callables, as PyTorch's ``weights_only=True`` does: the tensor
 rebuild functions (``torch._utils._rebuild_tensor_v2``, ``_rebuild_parameter`` ...), storage
 types, ``torch.Size`` / ``torch.device`` / dtypes, ``collections.OrderedDict``, the builtins
-``set`` / ``frozenset`` / ``slice`` / ``complex`` / ``bytearray``, and what the user allowed with
+``set`` / ``frozenset`` / ``slice`` / ``complex`` / ``bytearray``, NumPy numbers and numeric
+arrays (``numpy.dtype``, ``multiarray.scalar`` / ``_reconstruct``: no object dtypes; PyTorch
+asks for these to be allow-listed, they are safe to read), and what the user allowed with
 ``cadenza.serialization.add_safe_globals``. Every other global (``os.system``, a model class)
 raises :class:`UnsafeGlobalError` before anything is called; this holds for
 ``weights_only=False`` too, since Cadenza never runs code a file chooses.
@@ -162,6 +164,70 @@ def _codecs_encode(text, encoding="utf-8"):
     return codecs.encode(text, encoding)
 
 
+# NumPy values in a checkpoint (a best score as np.float64, an index array): numbers only
+_NP_KINDS = "biufc"
+
+
+def _np_plain(dt, what: str) -> np.dtype:
+    if not isinstance(dt, np.dtype) or dt.kind not in _NP_KINDS or dt.fields is not None:
+        raise CheckpointError(f"load: {what} of dtype {dt!r:.60} is not allowed; only "
+                              "NumPy's numeric dtypes are")
+    return dt
+
+
+def _np_dtype_new(name, align=False, copy=False):
+    """``numpy.dtype('f8', False, True)`` as pickled: a numeric dtype named by a str."""
+    if not isinstance(name, str) or len(name) > 8:
+        raise CheckpointError(f"load: numpy.dtype({name!r:.60}) is not allowed")
+    try:
+        dt = np.dtype(name)
+    except TypeError:
+        raise CheckpointError(f"load: numpy.dtype({name!r:.60}) is not a dtype") from None
+    return _np_plain(dt, "a NumPy value")
+
+
+def _np_scalar(dt, data=None):
+    """``numpy.core.multiarray.scalar(dtype, bytes)``: a NumPy number."""
+    dt = _np_plain(dt, "a NumPy scalar")
+    if not isinstance(data, bytes) or len(data) != dt.itemsize:
+        raise CheckpointError(f"load: a NumPy {dt} scalar needs {dt.itemsize} bytes, got "
+                              f"{data!r:.60}")
+    return np.frombuffer(data, dt)[0]
+
+
+class _NdarrayClass:
+    """Stands for ``numpy.ndarray`` in a pickle; only ``_reconstruct`` takes it."""
+
+
+class _ArrayStub:
+    """``numpy.core.multiarray._reconstruct(ndarray, (0,), b'b')``: the array that BUILD
+    (``_array_from_state``) then fills."""
+
+
+def _np_reconstruct(cls, shape=None, code=None):
+    if not isinstance(cls, _NdarrayClass):
+        raise CheckpointError(f"load: numpy _reconstruct of {cls!r:.60}, not numpy.ndarray")
+    return _ArrayStub()
+
+
+def _array_from_state(state, where: str) -> np.ndarray:
+    if not (isinstance(state, tuple) and len(state) == 5):
+        _fail(where, f"a NumPy array's state {state!r:.80}")
+    _, shape, dt, fortran, raw = state
+    dt = _np_plain(dt, "a NumPy array")
+    shape = _ints(shape, "a NumPy array's shape", where)
+    if not isinstance(raw, bytes) or len(raw) != int(np.prod(shape)) * dt.itemsize:
+        _fail(where, f"a NumPy array of shape {shape} and dtype {dt} with {type(raw).__name__}"
+              " data of the wrong length")
+    return np.frombuffer(raw, dt).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _dtype_from_state(dt: np.dtype, state, where: str) -> np.dtype:
+    if not (isinstance(state, tuple) and len(state) >= 2 and state[1] in ("<", ">", "|", "=")):
+        _fail(where, f"a NumPy dtype's state {state!r:.80}")
+    return dt.newbyteorder(state[1]) if state[1] in "<>" else dt
+
+
 def _globals(rb: _Rebuild) -> dict:
     out = {("collections", "OrderedDict"): collections.OrderedDict,
            ("torch", "Size"): Size, ("torch", "device"): _device,
@@ -172,6 +238,11 @@ def _globals(rb: _Rebuild) -> dict:
            ("torch._utils", "_rebuild_parameter"): rb.parameter,
            ("torch._utils", "_rebuild_parameter_with_state"): rb.parameter,
            ("torch._tensor", "_rebuild_from_type_v2"): rb.from_type_v2}
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        out[(mod, "scalar")] = _np_scalar
+        out[(mod, "_reconstruct")] = _np_reconstruct
+    out[("numpy", "dtype")] = _np_dtype_new
+    out[("numpy", "ndarray")] = _NdarrayClass()
     for b in (set, frozenset, slice, complex, bytearray, dict, list, tuple):
         out[("builtins", b.__name__)] = b
     for name in _STORAGES:
@@ -229,6 +300,14 @@ class _Restricted(pickle._Unpickler):
         if _allow._USER.get(_allow.name_of(cls)) is cls:
             self.stack.append(state)
             pickle._Unpickler.load_build(self)
+            return
+        if isinstance(inst, (np.dtype, _ArrayStub)):
+            made = (_dtype_from_state(inst, state, self.where) if isinstance(inst, np.dtype)
+                    else _array_from_state(state, self.where))
+            self.stack[-1] = made
+            refs = [k for k, v in self.memo.items() if v is inst]
+            if refs:  # the newest reference is the one this BUILD completes
+                self.memo[max(refs)] = made
             return
         if not isinstance(inst, (dict, Parameter)) or not isinstance(state, dict) or not all(
                 isinstance(k, str) and not k.startswith("__") for k in state):

@@ -43,6 +43,8 @@ def flat(prefix, obj, out):
     if isinstance(obj, torch.Tensor):
         t = obj.detach()
         out[prefix] = (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+    elif isinstance(obj, (np.ndarray, np.generic)):
+        out[prefix] = np.asarray(obj)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             flat(f"{prefix}/{k}", v, out)
@@ -60,7 +62,10 @@ def checkpoint():
         model(torch.randn(5, 4)).pow(2).sum().backward()
         opt.step()
     return {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
-            "history": [[0.5, 0.25], [0.125]], "name": "run-1"}
+            "history": [[0.5, 0.25], [0.125]], "name": "run-1",
+            # NumPy values as training scripts keep them (allowed: numbers only)
+            "best": np.float64(0.875), "count": np.int64(7),
+            "order": np.array([[3, 1], [2, 0]], ">i4"), "mask": np.array([True, False])}
 
 
 def main():

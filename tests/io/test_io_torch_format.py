@@ -69,6 +69,12 @@ def test_full_checkpoint_into_cadenza_model_and_optimizer():
     ck = load(fix("checkpoint.pt"), map_location="cpu")
     assert ck["epoch"] == 3 and ck["history"] == [[0.5, 0.25], [0.125]]
     assert ck["name"] == "run-1"
+    assert type(ck["best"]) is np.float64 and ck["best"] == 0.875
+    assert type(ck["count"]) is np.int64 and ck["count"] == 7
+    for k in ("order", "mask"):
+        assert isinstance(ck[k], np.ndarray)
+        np.testing.assert_array_equal(ck[k], VALUES[f"checkpoint/{k}"])
+        assert ck[k].dtype == VALUES[f"checkpoint/{k}"].dtype
     model = C.nn.Sequential(C.nn.Linear(4, 3), C.nn.ReLU(), C.nn.Linear(3, 2))
     model.load_state_dict(ck["model"])
     np.testing.assert_array_equal(model[2].bias.detach().numpy(),
@@ -193,6 +199,12 @@ def test_hostile_pickles_refused_without_running_anything(weights_only):
     assert not hasattr(C, "_PWNED") and not os.path.exists("/tmp/pwned_ptload")
     with pytest.raises(UnsafeGlobalError, match="state_dict"):
         load(torch_zip(HOSTILE[-1]))
+    # NumPy values are numbers only: no object arrays (whose items pickle could make)
+    for pkl in (b"\x80\x02cnumpy\ndtype\nX\x01\x00\x00\x00O\x85R.",
+                b"\x80\x02cnumpy._core.multiarray\nscalar\ncnumpy\ndtype\nX\x02\x00\x00\x00"
+                b"f8\x85RC\x01a\x86R."):
+        with pytest.raises(CheckpointError, match="NumPy"):
+            load(torch_zip(pkl))
 
 
 @dataclasses.dataclass
