@@ -23,12 +23,14 @@ buffer. ``mmap=True`` maps the (uncompressed) zip copy-on-write instead of readi
 """
 from __future__ import annotations
 
+import argparse
 import codecs
 import collections
 import io
 import os
 import pickle
 import struct
+import types
 import zipfile
 
 import numpy as np
@@ -250,6 +252,12 @@ def _globals(rb: _Rebuild) -> dict:
     return out
 
 
+# with weights_only=False (or None): classes of plain attributes (argparse's parsed arguments),
+# made with __new__ and filled by BUILD; neither runs code of the file's choosing
+_CONFIGS = {("argparse", "Namespace"): argparse.Namespace,
+            ("types", "SimpleNamespace"): types.SimpleNamespace}
+
+
 class _Restricted(pickle._Unpickler):
     """An unpickler that calls nothing but the allow-list (see the module's docstring).
 
@@ -275,6 +283,8 @@ class _Restricted(pickle._Unpickler):
             obj = self.allowed.get((module, name))
         if obj is None and module == "torch" and name in _DTYPE_NAMES:
             obj = to_dtype(name)
+        if obj is None and not self.weights_only:  # configs saved next to the weights
+            obj = _CONFIGS.get((module, name))
         if obj is None:
             raise UnsafeGlobalError(self._refusal(module, name))
         return obj
@@ -283,9 +293,13 @@ class _Restricted(pickle._Unpickler):
         full = f"{module}.{name}"
         msg = (f"load: {self.where}: Unsupported global: GLOBAL {full}. Cadenza reads "
                "torch.save files with an allow-list (tensors, storages, Parameters, "
-               "OrderedDict, Size, device, dtypes, plain containers) and never calls other "
-               f"code from a file (weights_only={self.weights_only} changes nothing here).")
-        if module.startswith("torch."):
+               "OrderedDict, Size, device, dtypes, plain containers, NumPy numbers; with "
+               "weights_only=False also argparse.Namespace / types.SimpleNamespace) and never "
+               f"calls other code from a file, whatever weights_only (={self.weights_only}) "
+               "says.")
+        if (module, name) in _CONFIGS:
+            msg += " Load with weights_only=False to allow it."
+        elif module.startswith("torch."):
             msg += (" For a whole model or optimizer object, save its state_dict() in PyTorch "
                     "and load that into the Cadenza model with load_state_dict().")
         else:
@@ -309,8 +323,9 @@ class _Restricted(pickle._Unpickler):
             if refs:  # the newest reference is the one this BUILD completes
                 self.memo[max(refs)] = made
             return
-        if not isinstance(inst, (dict, Parameter)) or not isinstance(state, dict) or not all(
-                isinstance(k, str) and not k.startswith("__") for k in state):
+        plain = isinstance(state, dict) and all(
+            isinstance(k, str) and not k.startswith("__") for k in state)
+        if not (plain and isinstance(inst, (dict, Parameter, *_CONFIGS.values()))):
             raise UnsafeGlobalError(
                 f"load: {self.where}: Unsupported operation: BUILD (setting the state) of a "
                 f"{cls.__qualname__} with {type(state).__name__} {state!r:.80}; Cadenza sets "

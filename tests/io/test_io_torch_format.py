@@ -239,3 +239,19 @@ def test_build_cannot_patch_classes_or_dtypes():
     with pytest.raises(UnsafeGlobalError, match="BUILD"):
         load(torch_zip(pkl))
     assert C.Size.__len__ is tuple.__len__
+
+
+def test_argparse_namespace_with_weights_only_false():
+    import argparse
+    import types
+    ns = pickle.dumps({"args": argparse.Namespace(lr=0.1, layers=[2, 3]),
+                       "cfg": types.SimpleNamespace(a=1)}, protocol=2)
+    for wo in (False, None):
+        out = load(torch_zip(ns), weights_only=wo)
+        assert out == {"args": argparse.Namespace(lr=0.1, layers=[2, 3]),
+                       "cfg": types.SimpleNamespace(a=1)}
+    with pytest.raises(UnsafeGlobalError, match="weights_only=False to allow"):
+        load(torch_zip(ns), weights_only=True)
+    evil = b"\x80\x02cargparse\nNamespace\n)\x81}X\x09\x00\x00\x00__class__cbuiltins\nset\nsb."
+    with pytest.raises(UnsafeGlobalError, match="BUILD"):
+        load(torch_zip(evil), weights_only=False)
