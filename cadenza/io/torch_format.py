@@ -221,7 +221,7 @@ def _array_from_state(state, where: str) -> np.ndarray:
     if not isinstance(raw, bytes) or len(raw) != int(np.prod(shape)) * dt.itemsize:
         _fail(where, f"a NumPy array of shape {shape} and dtype {dt} with {type(raw).__name__}"
               " data of the wrong length")
-    return np.frombuffer(raw, dt).reshape(shape, order="F" if fortran else "C").copy()
+    return np.frombuffer(raw, dt).reshape(shape, order="F" if fortran else "C").copy(order="A")
 
 
 def _dtype_from_state(dt: np.dtype, state, where: str) -> np.dtype:
@@ -319,9 +319,12 @@ class _Restricted(pickle._Unpickler):
             made = (_dtype_from_state(inst, state, self.where) if isinstance(inst, np.dtype)
                     else _array_from_state(state, self.where))
             self.stack[-1] = made
-            refs = [k for k, v in self.memo.items() if v is inst]
-            if refs:  # the newest reference is the one this BUILD completes
-                self.memo[max(refs)] = made
+            # the newest memo entry holding inst is the one this BUILD completes; only its
+            # state (a few entries) was memoized since
+            for i, k in enumerate(reversed(self.memo)):
+                if self.memo[k] is inst or i > 64:
+                    self.memo[k] = made if self.memo[k] is inst else self.memo[k]
+                    break
             return
         plain = isinstance(state, dict) and all(
             isinstance(k, str) and not k.startswith("__") for k in state)

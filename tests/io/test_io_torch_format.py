@@ -255,3 +255,14 @@ def test_argparse_namespace_with_weights_only_false():
     evil = b"\x80\x02cargparse\nNamespace\n)\x81}X\x09\x00\x00\x00__class__cbuiltins\nset\nsb."
     with pytest.raises(UnsafeGlobalError, match="BUILD"):
         load(torch_zip(evil), weights_only=False)
+
+
+def test_numpy_values_keep_identity_byteorder_and_layout():
+    a = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    for proto in (2, 4):
+        pkl = pickle.dumps([a, a, np.dtype(">f4"), np.dtype("f4"), np.float32(1.5)], proto)
+        out = load(torch_zip(pkl))
+        assert out[0] is out[1] and out[0].flags["F_CONTIGUOUS"]
+        np.testing.assert_array_equal(out[0], a)
+        assert out[2:] == [np.dtype(">f4"), np.dtype("<f4"), np.float32(1.5)]
+    assert np.dtype("f4").byteorder == "="  # the cached dtype is left alone
