@@ -419,6 +419,28 @@ class _ZipSource:
         self.mapped = None
         if mmap and isinstance(f, (str, bytes, os.PathLike)):
             self.mapped = np.memmap(f, dtype=np.uint8, mode="c")
+        self.fh = self.zf.fp  # the open file, for reading stored members in place
+
+    def close(self) -> None:
+        self.zf.close()
+
+    def _read_at(self, pos: int, out: np.ndarray) -> int:
+        self.fh.seek(pos)
+        view, done = memoryview(out), 0
+        while done < len(view):
+            n = self.fh.readinto(view[done:])
+            if not n:
+                break
+            done += n
+        return done
+
+    def _start(self, info) -> int:
+        """Where the bytes of an uncompressed member begin (after its local header)."""
+        head = np.empty(30, np.uint8)
+        if self._read_at(info.header_offset, head) < 30 or head[:4].tobytes() != b"PK\x03\x04":
+            _fail(self.where, f"a broken local header of {info.filename}")
+        n, extra = struct.unpack("<HH", head[26:30].tobytes())
+        return info.header_offset + 30 + n + extra
 
     def _member(self, name: str, optional=False):
         try:
@@ -435,12 +457,18 @@ class _ZipSource:
             _fail(self.where, f"storage {self.prefix}data/{key} is missing")
         if info.file_size != nbytes:
             _fail(self.where, f"storage {key} holds {info.file_size} bytes, {nbytes} expected")
-        if self.mapped is not None and info.compress_type == zipfile.ZIP_STORED:
-            head = bytes(self.mapped[info.header_offset:info.header_offset + 30])
-            n, extra = struct.unpack("<HH", head[26:30])
-            start = info.header_offset + 30 + n + extra
-            return self.mapped[start:start + nbytes]
-        return np.frombuffer(bytearray(self.zf.read(info)), np.uint8)
+        if info.compress_type != zipfile.ZIP_STORED or not callable(
+                getattr(self.fh, "readinto", None)):
+            return np.frombuffer(bytearray(self.zf.read(info)), np.uint8)
+        start = self._start(info)
+        if self.mapped is not None:
+            out = self.mapped[start:start + nbytes]
+        else:  # straight into the storage's buffer, one copy
+            out = np.empty(nbytes, np.uint8)
+            out = out[:self._read_at(start, out)]
+        if out.size != nbytes:
+            _fail(self.where, f"storage {key} is cut short ({out.size} of {nbytes} bytes)")
+        return out
 
 
 def _load_zip(f, where, map_location, weights_only, mmap):
@@ -456,8 +484,12 @@ def _load_zip(f, where, map_location, weights_only, mmap):
             _fail(where, f"storage {key} is read as {made[key][0]} and as {dt}")
         return made[key][1]
 
-    up = _Restricted(io.BytesIO(src._member("data.pkl")), where, weights_only, load_storage)
-    return _run(up, where)
+    try:
+        up = _Restricted(io.BytesIO(src._member("data.pkl")), where, weights_only,
+                         load_storage)
+        return _run(up, where)
+    finally:
+        src.close()
 
 
 def _run(up: _Restricted, where: str):

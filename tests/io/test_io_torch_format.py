@@ -6,6 +6,7 @@ import copyreg
 import dataclasses
 import io
 import os
+import pathlib
 import pickle
 import sys
 import zipfile
@@ -52,7 +53,7 @@ def check_tensors(out):
 
 @pytest.mark.parametrize("name", ["tensors.pt", "tensors_legacy.pt"])
 def test_tensors_values_dtypes_and_views(name):
-    for src in (fix(name), io.BytesIO(open(fix(name), "rb").read())):
+    for src in (fix(name), io.BytesIO(pathlib.Path(fix(name)).read_bytes())):
         out = load(src, weights_only=True)
         check_tensors(out)
     assert out["t"].stride() == (1, 6) and not out["t"].is_contiguous()
@@ -115,7 +116,7 @@ def test_map_location_and_mmap(tmp_path):
         assert meta["misc"][0] == 1 and meta["param"].is_meta
         assert type(meta["param"]) is C.nn.Parameter and meta["param"].requires_grad
     p = tmp_path / "copy.pt"
-    p.write_bytes(open(fix("tensors.pt"), "rb").read())
+    p.write_bytes(pathlib.Path(fix("tensors.pt")).read_bytes())
     out = load(p, mmap=True)
     check_tensors(out)
     out["base"].mul_(0)  # copy-on-write: the file keeps its values
