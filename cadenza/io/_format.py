@@ -271,6 +271,19 @@ def _check_regular(mode: int, name: str) -> None:
         raise CheckpointError(f"load: {name} is {kind}; a checkpoint must be a regular file")
 
 
+def read_at(fh, pos: int, out: np.ndarray) -> int:
+    """Fill the uint8 array ``out`` from byte ``pos`` of the binary file ``fh`` (which can
+    seek and ``readinto``); return how many bytes there were."""
+    view, done = memoryview(out), 0
+    fh.seek(pos)
+    while done < len(view):
+        n = fh.readinto(view[done:])
+        if not n:
+            break
+        done += n
+    return done
+
+
 class _PathSource:
     """A checkpoint on disk, read by offset so that only the bytes asked for are ever in
     memory (a file padded to gigabytes costs nothing); its size is known up front."""
@@ -291,15 +304,7 @@ class _PathSource:
         self.size = st.st_size
 
     def read_into(self, pos: int, out: np.ndarray) -> int:
-        """Fill the uint8 array ``out`` from byte ``pos``; return how many bytes there were."""
-        view, done = memoryview(out), 0
-        self.fh.seek(pos)
-        while done < len(view):
-            n = self.fh.readinto(view[done:])
-            if not n:
-                break
-            done += n
-        return done
+        return read_at(self.fh, pos, out)
 
     def map(self) -> np.ndarray:
         """The whole file, mapped copy-on-write (pages load when touched)."""

@@ -43,7 +43,7 @@ from ..dtypes import dtype as _dtype, to_dtype
 from ..nn.parameter import Parameter
 from . import _allow
 from ._allow import UnsafeGlobalError
-from ._format import CheckpointError
+from ._format import CheckpointError, read_at
 
 __all__ = ["sniff", "load_torch_file", "LEGACY_MAGIC"]
 
@@ -424,20 +424,10 @@ class _ZipSource:
     def close(self) -> None:
         self.zf.close()
 
-    def _read_at(self, pos: int, out: np.ndarray) -> int:
-        self.fh.seek(pos)
-        view, done = memoryview(out), 0
-        while done < len(view):
-            n = self.fh.readinto(view[done:])
-            if not n:
-                break
-            done += n
-        return done
-
     def _start(self, info) -> int:
         """Where the bytes of an uncompressed member begin (after its local header)."""
         head = np.empty(30, np.uint8)
-        if self._read_at(info.header_offset, head) < 30 or head[:4].tobytes() != b"PK\x03\x04":
+        if read_at(self.fh, info.header_offset, head) < 30 or head[:4].tobytes() != b"PK\x03\x04":
             _fail(self.where, f"a broken local header of {info.filename}")
         n, extra = struct.unpack("<HH", head[26:30].tobytes())
         return info.header_offset + 30 + n + extra
@@ -465,7 +455,7 @@ class _ZipSource:
             out = self.mapped[start:start + nbytes]
         else:  # straight into the storage's buffer, one copy
             out = np.empty(nbytes, np.uint8)
-            out = out[:self._read_at(start, out)]
+            out = out[:read_at(self.fh, start, out)]
         if out.size != nbytes:
             _fail(self.where, f"storage {key} is cut short ({out.size} of {nbytes} bytes)")
         return out
