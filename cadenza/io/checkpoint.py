@@ -462,8 +462,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     """Load what ``save`` wrote (or any safetensors file: a dict of name -> Tensor), or a file
     written by PyTorch's ``torch.save`` (zip or legacy format, from a path or a seekable file
     object; see ``cadenza.io.torch_format``): its pickle is read with an allow-list of tensor
-    rebuild functions, storages and plain values, as PyTorch's ``weights_only=True`` does,
-    whatever ``weights_only`` says; any other global raises ``UnsafeGlobalError``. Other
+    rebuild functions, storages and plain values, as PyTorch's ``weights_only=True`` does
+    (``weights_only=False`` adds whole models of Cadenza's nn classes and argparse
+    namespaces, never calling them); any other global raises ``UnsafeGlobalError``. Other
     pickles raise ``CheckpointError``. ``map_location`` ('cpu', a device, a dict or a callable)
     places tensors; ``mmap=True`` maps a file copy-on-write instead of reading it. The
     checksums every ``save`` writes are verified (a damaged tensor raises ``CheckpointError``

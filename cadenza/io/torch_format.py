@@ -10,9 +10,14 @@ types, ``torch.Size`` / ``torch.device`` / dtypes, ``collections.OrderedDict``, 
 ``set`` / ``frozenset`` / ``slice`` / ``complex`` / ``bytearray``, NumPy numbers and numeric
 arrays (``numpy.dtype``, ``multiarray.scalar`` / ``_reconstruct``: no object dtypes; PyTorch
 asks for these to be allow-listed, they are safe to read), and what the user allowed with
-``cadenza.serialization.add_safe_globals``. Every other global (``os.system``, a model class)
-raises :class:`UnsafeGlobalError` before anything is called; this holds for
-``weights_only=False`` too, since Cadenza never runs code a file chooses.
+``cadenza.serialization.add_safe_globals``. With ``weights_only=False`` (or None) also
+``argparse.Namespace`` / ``types.SimpleNamespace`` and whole models: PyTorch's nn classes become
+Cadenza's of the same path (``torch.nn.modules.linear.Linear`` ->
+``cadenza.nn.modules.linear.Linear``) and the program's own classes follow
+``cadenza.io._allow.resolve``; they are made with ``__new__`` and their saved ``__dict__``, never
+called. Every other global (``os.system``) raises :class:`UnsafeGlobalError` before anything is
+called, whatever ``weights_only`` says: Cadenza never runs code a file chooses. BUILD (setting
+state) is limited too (see :class:`_Restricted`).
 
 Tensors share their storage as in PyTorch: views saved together come back aliasing one NumPy
 buffer. ``mmap=True`` maps the (uncompressed) zip copy-on-write instead of reading it.
@@ -275,6 +280,8 @@ class _Restricted(pickle._Unpickler):
         self.weights_only = weights_only
         self.load_storage = load_storage
         self.allowed = _globals(_Rebuild(where))
+        self.no_call = set()  # ids of the classes and functions of _whole_object
+        self.keep = []        # ... kept alive while their ids are in use
 
     def find_class(self, module, name):
         module = "builtins" if module == "__builtin__" else module
@@ -285,23 +292,60 @@ class _Restricted(pickle._Unpickler):
             obj = to_dtype(name)
         if obj is None and not self.weights_only:  # configs saved next to the weights
             obj = _CONFIGS.get((module, name))
+        if obj is None and not self.weights_only:
+            obj = self._whole_object(module, name)
         if obj is None:
             raise UnsafeGlobalError(self._refusal(module, name))
         return obj
+
+    def _whole_object(self, module: str, name: str):
+        """With weights_only=False, a whole model: PyTorch's nn classes (and functions) as
+        Cadenza's of the same path (``torch.nn.modules.linear.Linear`` ->
+        ``cadenza.nn.modules.linear.Linear``), and the program's own classes by the rules of
+        ``cadenza.io._allow.resolve``. They are made with ``__new__`` and filled by BUILD
+        (Cadenza's ``Module.__setstate__``); calling them (REDUCE) is refused."""
+        if module == "torch" or module.startswith("torch."):
+            module = "cadenza" + module[len("torch"):]
+        try:
+            obj = _allow.resolve(module, name, False, self.where)
+        except CheckpointError:
+            return None
+        self.no_call.add(id(obj))
+        self.keep.append(obj)
+        return obj
+
+    def load_reduce(self):
+        if id(self.stack[-2]) in self.no_call:
+            raise UnsafeGlobalError(
+                f"load: {self.where}: Unsupported operation: REDUCE (a call) of "
+                f"{getattr(self.stack[-2], '__qualname__', '?')}; classes of a whole object "
+                "are made with __new__ and their saved state, never called")
+        pickle._Unpickler.load_reduce(self)
+
+    dispatch[pickle.REDUCE[0]] = load_reduce
+
+    def _instantiate(self, klass, args):  # the OBJ and INST opcodes of protocols 0 and 1
+        if id(klass) in self.no_call:
+            raise UnsafeGlobalError(f"load: {self.where}: Unsupported operation: a call of "
+                                    f"{getattr(klass, '__qualname__', '?')} (OBJ/INST)")
+        pickle._Unpickler._instantiate(self, klass, args)
 
     def _refusal(self, module, name) -> str:
         full = f"{module}.{name}"
         msg = (f"load: {self.where}: Unsupported global: GLOBAL {full}. Cadenza reads "
                "torch.save files with an allow-list (tensors, storages, Parameters, "
                "OrderedDict, Size, device, dtypes, plain containers, NumPy numbers; with "
-               "weights_only=False also argparse.Namespace / types.SimpleNamespace) and never "
+               "weights_only=False also argparse.Namespace / types.SimpleNamespace and whole "
+               "models of Cadenza's nn classes or the program's own) and never "
                f"calls other code from a file, whatever weights_only (={self.weights_only}) "
                "says.")
         if (module, name) in _CONFIGS:
             msg += " Load with weights_only=False to allow it."
         elif module.startswith("torch."):
-            msg += (" For a whole model or optimizer object, save its state_dict() in PyTorch "
-                    "and load that into the Cadenza model with load_state_dict().")
+            msg += (" For a whole model, load with weights_only=False if Cadenza has the "
+                    "class under the same name (cadenza" + module[len("torch"):] + "), or "
+                    "save its state_dict() in PyTorch and load that into the Cadenza model "
+                    "with load_state_dict().")
         else:
             msg += (f" If you trust this file and {full} is a class or function of yours, "
                     f"allow it: cadenza.serialization.add_safe_globals([{name}]).")
@@ -328,6 +372,13 @@ class _Restricted(pickle._Unpickler):
             return
         plain = isinstance(state, dict) and all(
             isinstance(k, str) and not k.startswith("__") for k in state)
+        if plain and id(cls) in self.no_call:  # a whole model's module (or optimizer)
+            setstate = getattr(cls, "__setstate__", None)
+            if setstate is not None and setstate is not getattr(object, "__setstate__", None):
+                setstate(inst, state)  # Cadenza's own: resolve checked the class
+            else:
+                inst.__dict__.update(state)
+            return
         if not (plain and isinstance(inst, (dict, Parameter, *_CONFIGS.values()))):
             raise UnsafeGlobalError(
                 f"load: {self.where}: Unsupported operation: BUILD (setting the state) of a "

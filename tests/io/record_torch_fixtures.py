@@ -92,6 +92,11 @@ def main():
     values["convnet/x"] = x.numpy()
     values["convnet/y"] = net(x).detach().numpy()
     torch.save(net.state_dict(), os.path.join(OUT, "convnet.pt"))
+    torch.manual_seed(3)  # a whole model (torch.nn classes), for weights_only=False
+    whole = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    torch.save(whole, os.path.join(OUT, "whole_model.pt"))
+    values["whole/x"] = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+    values["whole/y"] = whole(torch.from_numpy(values["whole/x"])).detach().numpy()
     np.savez_compressed(os.path.join(OUT, "values.npz"), **values)
 
 
