@@ -2,7 +2,9 @@
 restore (``add_safe_globals``, ``safe_globals``, ``get_safe_globals``, ``clear_safe_globals``).
 
 Checkpoints are safetensors files with a JSON description of the objects (see
-``cadenza.io.checkpoint``); nothing is ever unpickled. ``cadenza.io._allow`` states which
+``cadenza.io.checkpoint``); Cadenza writes no pickle. Files written by PyTorch's ``torch.save``
+are read by an unpickler that calls only allow-listed rebuild functions
+(``cadenza.io.torch_format``), extended by ``add_safe_globals``. ``cadenza.io._allow`` states which
 classes load accepts under ``weights_only=True`` / ``False``.
 
 >>> import io, cadenza as torch

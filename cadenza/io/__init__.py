@@ -1,6 +1,7 @@
 """Checkpoints without pickle: ``save`` / ``load`` (nested structures, written atomically) and
 ``save_safetensors`` / ``load_safetensors`` (flat state dicts, interoperable with the
-``safetensors`` package), all in the safetensors format.
+``safetensors`` package), all in the safetensors format. ``load`` also reads files written by
+PyTorch's ``torch.save``, through an allow-listed unpickler (``torch_format``).
 
 >>> import io, cadenza as torch
 >>> buf = io.BytesIO(); torch.save({"w": torch.ones(2)}, buf); _ = buf.seek(0)

@@ -252,7 +252,8 @@ _PICKLE_HINT = (
 def _sniff(head: bytes, tail: bytes):
     """Name a known non-safetensors format from the file's first and last bytes, or None."""
     if head[:4] == b"PK\x03\x04":
-        return "a ZIP archive, as torch.save writes (a pickle inside)"
+        return ("a ZIP archive, as torch.save writes (load reads those from a path or a "
+                "seekable file object)")
     if len(head) >= 2 and head[0] == 0x80 and 1 <= head[1] <= 5:
         return f"a Python pickle (protocol {head[1]}), e.g. written by torch.save or pickle"
     if head[:1] and head[:1] in b"(}]cIFSVNXLKJMGTU" and tail.rstrip(b"\n")[-1:] == b".":
@@ -272,6 +273,19 @@ def _check_regular(mode: int, name: str) -> None:
     if not stat.S_ISREG(mode):
         kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
         raise CheckpointError(f"load: {name} is {kind}; a checkpoint must be a regular file")
+
+
+def read_at(fh, pos: int, out: np.ndarray) -> int:
+    """Fill the uint8 array ``out`` from byte ``pos`` of the binary file ``fh`` (which can
+    seek and ``readinto``); return how many bytes there were."""
+    view, done = memoryview(out), 0
+    fh.seek(pos)
+    while done < len(view):
+        n = fh.readinto(view[done:])
+        if not n:
+            break
+        done += n
+    return done
 
 
 class _PathSource:
@@ -294,15 +308,7 @@ class _PathSource:
         self.size = st.st_size
 
     def read_into(self, pos: int, out: np.ndarray) -> int:
-        """Fill the uint8 array ``out`` from byte ``pos``; return how many bytes there were."""
-        view, done = memoryview(out), 0
-        self.fh.seek(pos)
-        while done < len(view):
-            n = self.fh.readinto(view[done:])
-            if not n:
-                break
-            done += n
-        return done
+        return read_at(self.fh, pos, out)
 
     def map(self) -> np.ndarray:
         """The whole file, mapped copy-on-write (pages load when touched)."""

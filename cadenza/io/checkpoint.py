@@ -20,6 +20,7 @@ import collections
 import enum
 import json
 import os
+import stat
 import sys
 import types
 
@@ -34,6 +35,7 @@ from ..nn.parameter import Parameter
 from ._allow import name_of, resolve
 from ._format import CheckpointError, atomic_write, describe, read_safetensors, \
     write_safetensors
+from .torch_format import load_torch_file, sniff
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors"]
 
@@ -434,14 +436,39 @@ def _set_state(obj, state, where: str) -> None:
 _PICKLE_LOAD_ARGS = frozenset({"encoding", "errors", "fix_imports", "buffers"})
 
 
+def _torch_kind(f):
+    """'zip' / 'legacy' when ``f`` (a regular file's path, or a seekable file object, left where
+    it was) starts like a ``torch.save`` file; None otherwise (read_safetensors then reports
+    anything else)."""
+    if isinstance(f, (str, bytes, os.PathLike)):
+        try:
+            if not stat.S_ISREG(os.stat(f).st_mode):
+                return None
+            with open(f, "rb") as fh:
+                return sniff(fh.read(16))
+        except OSError:
+            return None
+    seekable = getattr(f, "seekable", None)
+    if not (callable(seekable) and seekable()):
+        return None
+    pos = f.tell()
+    head = f.read(16)
+    f.seek(pos)
+    return sniff(head) if isinstance(head, bytes) else None
+
+
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          **pickle_load_args):
-    """Load what ``save`` wrote (or any safetensors file: a dict of name -> Tensor). Never
-    unpickles: a pickle or ``torch.save`` file raises ``CheckpointError`` with how to convert
-    it. ``map_location`` ('cpu', a device, a dict or a callable) places tensors; ``mmap=True``
-    maps a file copy-on-write instead of reading it. The checksums every ``save`` writes are
-    verified (a damaged tensor raises ``CheckpointError`` naming it; with ``mmap=True`` this
-    reads the mapped file once).
+    """Load what ``save`` wrote (or any safetensors file: a dict of name -> Tensor), or a file
+    written by PyTorch's ``torch.save`` (zip or legacy format, from a path or a seekable file
+    object; see ``cadenza.io.torch_format``): its pickle is read with an allow-list of tensor
+    rebuild functions, storages and plain values, as PyTorch's ``weights_only=True`` does
+    (``weights_only=False`` adds whole models of Cadenza's nn classes and argparse
+    namespaces, never calling them); any other global raises ``UnsafeGlobalError``. Other
+    pickles raise ``CheckpointError``. ``map_location`` ('cpu', a device, a dict or a callable)
+    places tensors; ``mmap=True`` maps a file copy-on-write instead of reading it. The
+    checksums every ``save`` writes are verified (a damaged tensor raises ``CheckpointError``
+    naming it; with ``mmap=True`` this reads the mapped file once).
 
     Objects are restored only for allowed classes (``cadenza.io._allow``): with
     ``weights_only=True`` Cadenza's own modules, optimizers and schedulers and what
@@ -461,6 +488,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if unknown:
         raise TypeError(f"load: unexpected keyword arguments {sorted(unknown)}")
     name = describe(f)
+    kind = _torch_kind(f)
+    if kind is not None:
+        return load_torch_file(f, kind, name, map_location, weights_only, bool(mmap))
     arrays, meta = read_safetensors(f, mmap=bool(mmap))
     raw = meta.get(STRUCTURE_KEY)
     dec = _Decoder(arrays, name, map_location, bool(weights_only))
