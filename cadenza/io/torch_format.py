@@ -65,7 +65,8 @@ _STORAGES = {"DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage
 # the names of torch's dtype objects a pickle may name (torch.float32, torch.long ...)
 _DTYPE_NAMES = frozenset({"float64", "double", "float32", "float", "float16", "half",
                           "bfloat16", "int64", "long", "int32", "int", "int16", "short", "int8",
-                          "uint8", "bool", "complex64", "cfloat", "complex128", "cdouble"})
+                          "uint8", "bool", "complex64", "cfloat", "complex128", "cdouble",
+                          "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2"})
 
 
 def sniff(head: bytes):
@@ -129,9 +130,14 @@ class _Rebuild:
                 _fail(self.where, f"a tensor of size {size}, stride {stride} at offset "
                       f"{storage_offset} reaches element {last} of a storage of {arr.size}")
         item = arr.itemsize
+        # ml_dtypes' types (bfloat16, float8) have no array-interface type string that names
+        # them: stride the bytes as unsigned ints of their size, then read them as the type
+        base = arr if arr.dtype.isbuiltin == 1 else arr.view(f"u{item}")
         view = np.lib.stride_tricks.as_strided(
-            arr[min(storage_offset, arr.size):], shape=size,
+            base[min(storage_offset, arr.size):], shape=size,
             strides=tuple(s * item for s in stride))
+        if base is not arr:
+            view = view.view(arr.dtype)
         t = from_numpy(view)
         if storage.device is not None and storage.device.type != "cpu":
             t = t.to(storage.device)
@@ -141,6 +147,21 @@ class _Rebuild:
 
     def tensor(self, storage, storage_offset, size, stride):
         return self.tensor_v2(storage, storage_offset, size, stride)
+
+    def tensor_v3(self, storage, storage_offset, size, stride, requires_grad, backward_hooks,
+                  dtype, metadata=None):
+        """torch's form for dtypes without a typed storage class (uint16/32/64, float8): an
+        untyped (byte) storage read as ``dtype``, offset and strides in its elements."""
+        if not isinstance(storage, _Storage) or not isinstance(dtype, _dtype):
+            _fail(self.where, "_rebuild_tensor_v3 without a storage and a dtype")
+        npdt = _np_dtype(dtype)
+        arr = storage.array
+        if arr.dtype != npdt:
+            if arr.dtype != np.uint8 or arr.size % npdt.itemsize:
+                _fail(self.where, f"a {dtype} tensor on a storage of {arr.dtype}")
+            arr = arr.view(npdt)
+        return self.tensor_v2(_Storage(arr, storage.device), storage_offset, size, stride,
+                              requires_grad, backward_hooks, metadata)
 
     def parameter(self, data, requires_grad, backward_hooks, state=None):
         if not isinstance(data, Tensor):
@@ -242,6 +263,7 @@ def _globals(rb: _Rebuild) -> dict:
            ("_codecs", "encode"): _codecs_encode,
            ("torch._utils", "_rebuild_tensor_v2"): rb.tensor_v2,
            ("torch._utils", "_rebuild_tensor"): rb.tensor,
+           ("torch._utils", "_rebuild_tensor_v3"): rb.tensor_v3,
            ("torch._utils", "_rebuild_parameter"): rb.parameter,
            ("torch._utils", "_rebuild_parameter_with_state"): rb.parameter,
            ("torch._tensor", "_rebuild_from_type_v2"): rb.from_type_v2}

@@ -285,3 +285,18 @@ def test_whole_model_with_weights_only_false():
         load(fix("whole_model.pt"), weights_only=True)
     with pytest.raises(UnsafeGlobalError, match="REDUCE"):  # classes are never called
         load(torch_zip(HOSTILE[-2]), weights_only=False)
+
+
+@pytest.mark.parametrize("name", ["uint16", "uint32", "uint64", "float8_e4m3fn",
+                                  "float8_e5m2"])
+def test_dtypes_torch_saves_untyped(tmp_path, name):
+    # torch writes these through _rebuild_tensor_v3 on an untyped (byte) storage
+    torch = pytest.importorskip("torch")
+    dt = getattr(torch, name)
+    t = (torch.tensor([1.5, 2., 288., -7.]) if "float" in name
+         else torch.tensor([1, 2, 60000, 9])).to(dt).reshape(2, 2).t()
+    torch.save({"x": t, "v": t[1:]}, tmp_path / "u.pt")
+    got = C.load(tmp_path / "u.pt")
+    assert str(got["x"].dtype) == f"cadenza.{name}"
+    assert got["x"].float().tolist() == t.float().tolist()
+    assert got["v"].float().tolist() == t[1:].float().tolist()
