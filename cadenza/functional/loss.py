@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes as _dt, ops
-from ..ops._registry import apply, autocast_policy
+from ..ops._registry import apply, autocast_policy, in_float32
 from ..ops.softmax_fused import CrossEntropy
 from ..ops.index import GetItem
 from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
@@ -15,6 +15,7 @@ from .._creation import tensor as _tensor, arange as _arange
 from .._trace_hooks import untraceable
 from .._dispatch import state as _state
 from .._tensor_base import TensorBase as Tensor
+from ..autograd.function import Function
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
                     check_tensor, is_half)
@@ -328,10 +329,37 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if x.size and not input.is_meta and not ((x >= 0) & (x <= 1)).all():  # NaN too, as torch
         raise _RangeError("binary_cross_entropy: expected all elements of input in [0, 1], got "
                          f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")
-    log_x = ops.clamp(input.log(), min=-100.0)
-    log_1mx = ops.clamp((1 - input).log(), min=-100.0)
-    loss = -(target * log_x + (1 - target) * log_1mx)
+    loss = _BinaryCrossEntropy.apply(input, target)
     return _weighted(loss, weight, reduction, "binary_cross_entropy")
+
+
+def _clamped_logs(x):
+    """log x and log(1 - x), each clamped to >= -100 (torch's BCE)."""
+    return ops.clamp(x.log(), min=-100.0), ops.clamp((1 - x).log(), min=-100.0)
+
+
+class _BinaryCrossEntropy(Function):
+    """Elementwise BCE with torch's gradients: (x - t) / max(x (1 - x), 1e-12) for the input,
+    finite where x is exactly 0 or 1 (a saturated sigmoid: the clamped logs' chain rule gives
+    0 * inf = NaN there), and log(1 - x) - log x (not clamped) for the target. The backward is
+    written in recorded ops, so double backward works."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        ctx.save_for_backward(x, t)
+        log_x, log_1mx = _clamped_logs(x)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = in_float32(lambda g, x, t: g * (x - t) / ops.clamp((1 - x) * x, min=1e-12),
+                            g, x, t)
+        if ctx.needs_input_grad[1]:      # unclamped, as torch: +-inf where x is 0 or 1
+            gt = in_float32(lambda g, x: -(g * (x.log() - (1 - x).log())), g, x)
+        return gx, gt
 
 
 @autocast_policy("fp32")

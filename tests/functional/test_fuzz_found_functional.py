@@ -87,3 +87,22 @@ def test_nll_loss_does_not_read_ignored_nan(reduction):
     out = [lib.nn.functional.nll_loss(lib.tensor(x), lib.tensor([0, 1, 1]), ignore_index=0,
                                       reduction=reduction) for lib in (torch, cadenza)]
     np.testing.assert_array_equal(out[1].numpy(), out[0].numpy())
+
+
+def test_bce_gradients_finite_at_saturated_probabilities():
+    # sigmoid saturates to exactly 1.0 (or 0.0) in float32: torch's BCE gradient is
+    # (x - t) / max(x (1 - x), 1e-12), finite; the clamped logs' chain rule gave 0 * inf = NaN
+    xs, ts, ws = [1., 1., 0., 0., .5, 1e-13], [1., 0., 0., 1., 1., .3], [1., 2., 3., 4., 5., 6.]
+    got, want = [], []
+    for L, out in ((cadenza, got), (torch, want)):
+        x, t = L.tensor(xs, requires_grad=True), L.tensor(ts, requires_grad=True)
+        L.nn.functional.binary_cross_entropy(x, t, L.tensor(ws), reduction="sum").backward()
+        z = L.tensor([20., -200., 3.], requires_grad=True)
+        L.nn.functional.binary_cross_entropy(L.sigmoid(z), L.tensor([1., 0., 1.])).backward()
+        out += [x.grad.numpy(), t.grad.numpy(), z.grad.numpy()]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    x = cadenza.rand(4, dtype=cadenza.float64, requires_grad=True)
+    t = cadenza.rand(4, dtype=cadenza.float64, requires_grad=True)
+    bce = cadenza.nn.functional.binary_cross_entropy
+    assert cadenza.autograd.gradgradcheck(bce, (x, t))
