@@ -175,9 +175,9 @@ def _shown_next(node):
 def relabel(t, name: str, inputs=None):
     """Give the node that made ``t`` torch's name for the op the user called (``name``): the
     output node of a composite (mean = sum / n) shows as ``MeanBackward0``; with ``inputs``
-    (the composite's tensor arguments, None for a non-tensor one, or nodes) its next_functions show the
-    nodes of those inputs, as torch's single node has, rather than the composite's inner
-    nodes. The graph itself is unchanged. Returns ``t``."""
+    (the composite's tensor arguments, None for a non-tensor one, or nodes) its
+    next_functions show the nodes of those inputs, as torch's single node has, rather than
+    the composite's inner nodes. The graph itself is unchanged. Returns ``t``."""
     node = t.grad_fn
     if node is None or type(node) is AccumulateGrad:
         return t
