@@ -348,7 +348,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     n = _count(input.shape, dims)
     mu = mean(input, dim=dims, keepdim=True)
     d = input - mu
-    return sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+    return relabel(sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0),
+                   "VarBackward0", (input,))
 
 
 def _abs2(x):
@@ -369,7 +370,8 @@ def _sqrt0(s):
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if _half(input._data):  # in float32 and rounded once, as PyTorch
         return std(input.float(), dim, unbiased, keepdim, correction=correction).to(input.dtype)
-    return _sqrt0(var(input, dim, unbiased, keepdim, correction=correction))
+    return relabel(_sqrt0(var(input, dim, unbiased, keepdim, correction=correction)),
+                   "StdBackward0", (input,))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):

@@ -55,6 +55,7 @@ CASES = {
     "unsqueeze_squeeze": lambda m: _leaf(m, 2).unsqueeze(0).squeeze(0),
     "cat": lambda m: m.cat([_leaf(m, 2), _leaf(m, 2)]),
     "stack": lambda m: m.stack([_leaf(m, 2), _leaf(m, 2)]),
+    "var_std_repeat": lambda m: _leaf(m, 3, 2).repeat(2, 1).var(0).std(),
     "gather": lambda m: _leaf(m, 3).gather(0, m.tensor([0, 2])),
     "max": lambda m: _leaf(m, 3).max(),
     "conv2d": lambda m: _module(m, lambda m: m.nn.Conv2d(1, 2, 3))(_leaf(m, 1, 1, 4, 4)),
