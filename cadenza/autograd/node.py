@@ -37,6 +37,13 @@ class Node:
     post_hooks = None
     src = None
 
+    def __new__(cls, op=None, *args):
+        # ``Node(op, ...)`` makes an instance of the subclass named as torch names op's node
+        # (ops/_registry.py's hot path makes ``op.node_cls`` instances itself)
+        if cls is Node:
+            cls = node_class(torch_name(op.node_name))
+        return object.__new__(cls)
+
     def __init__(self, op, attrs, next_, meta):
         # (ops/_registry.py's _record and number_dunder write these stores out: keep in step)
         self.op = op
@@ -66,8 +73,8 @@ class Node:
 
     # --- PyTorch's grad_fn surface -------------------------------------------------------
     def name(self) -> str:
-        name_for = getattr(self.op, "node_name_for", None)
-        return name_for(self.attrs) if name_for is not None else self.op.node_name
+        """torch's name for this node (``MulBackward0``): its class's name."""
+        return type(self).__name__
 
     @property
     def next_functions(self):
@@ -113,6 +120,84 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
+
+
+# the Node subclass of each node name (see node_class)
+_NODE_CLASSES: dict = {}
+
+
+def node_class(name: str, shown: bool = False) -> type:
+    """The Node subclass called ``name`` (made once per name): a node's class is named as
+    torch names its node (``type(t.grad_fn).__name__`` is ``MulBackward0``, as tools that draw
+    the graph read it). ``shown``: the class of a composite op's output node (see relabel)."""
+    cls = _NODE_CLASSES.get((name, shown))
+    if cls is None:
+        body = {"__slots__": (), "__module__": __name__}
+        if shown:
+            body["next_functions"] = property(_shown_next)
+        cls = _NODE_CLASSES[(name, shown)] = type(name, (Node,), body)
+    return cls
+
+
+def torch_name(node_name: str) -> str:
+    """torch's name for the node of an op whose node name the registry derived from the op's
+    own name (``NegateBackward0`` -> ``NegBackward0``)."""
+    return _TORCH_NAMES.get(node_name, node_name)
+
+
+# registry node names (from the op names) -> torch's, where they differ
+_TORCH_NAMES = {
+    "LinearBackward0": "AddmmBackward0",            # (MmBackward0 without a bias)
+    "Conv2dBackward0": "ConvolutionBackward0",
+    "LayerNormBackward0": "NativeLayerNormBackward0",
+    "BatchNormBackward0": "NativeBatchNormBackward0",
+    "MaxPool2dBackward0": "MaxPool2DWithIndicesBackward0",
+    "CastBackward0": "ToCopyBackward0",
+    "ContiguousBackward0": "CloneBackward0",
+    "ClampBackward0": "ClampBackward1",             # (torch's 0 takes tensor bounds)
+}
+
+
+class NodeClassOf:
+    """An op class's ``node_cls``: the Node subclass its nodes are instances of, looked up on
+    first use and then stored on the op class as a plain attribute (no per-op cost)."""
+
+    def __get__(self, obj, owner):
+        cls = node_class(torch_name(owner.node_name))
+        setattr(owner, "node_cls", cls)
+        return cls
+
+
+def _shown_next(node):
+    return node.shown_next
+
+
+def relabel(t, name: str, inputs=None):
+    """Give the node that made ``t`` torch's name for the op the user called (``name``): the
+    output node of a composite (mean = sum / n) shows as ``MeanBackward0``; with ``inputs``
+    (the composite's tensor arguments, None for a non-tensor one, or nodes) its
+    next_functions show the nodes of those inputs, as torch's single node has, rather than
+    the composite's inner nodes. The graph itself is unchanged. Returns ``t``."""
+    node = t.grad_fn
+    if node is None or type(node) is AccumulateGrad:
+        return t
+    if inputs is None:
+        node.__class__ = node_class(name)
+        return t
+    nxt = []
+    for a in inputs:
+        if isinstance(a, Node):
+            nxt.append((a, 0))
+        elif isinstance(a, TensorBase) and a._requires_grad:
+            g = grad_node(a)
+            if g is node:   # the composite returned its input's own node: leave it as it is
+                return t
+            nxt.append((g, 0))
+        else:
+            nxt.append((None, 0))
+    node.__class__ = node_class(name, True)
+    node.shown_next = tuple(nxt)
+    return t
 
 
 class AccumulateGrad(Node):

@@ -15,6 +15,7 @@ from .._creation import rand, writes_out, zeros_like
 from ..ops._registry import apply, in_float32
 from ..ops.softmax_fused import Softmax, LogSoftmax
 from .._tensor_base import TensorBase as Tensor, _norm_dim
+from ..autograd.node import relabel
 from ..errors import ShapeError, fmt_shape
 from ._util import check_float, inplace_result, is_half
 
@@ -86,7 +87,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     >>> leaky_relu(cadenza.tensor([-1.0, 2.0]), 0.1)
     tensor([-0.1000,  2.0000])
     """
-    out = ops.where(input > 0, input, input * negative_slope)
+    out = relabel(ops.where(input > 0, input, input * negative_slope), "LeakyReluBackward0",
+                  (input,))
     return _maybe_inplace(input, out, inplace, "leaky_relu")
 
 
@@ -166,8 +168,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     >>> silu(cadenza.tensor([1.0]))
     tensor([0.7311])
     """
-    return _maybe_inplace(input, in_float32(lambda x: x * ops.sigmoid(x), input), inplace,
-                          "silu")
+    out = relabel(in_float32(lambda x: x * ops.sigmoid(x), input), "SiluBackward0", (input,))
+    return _maybe_inplace(input, out, inplace, "silu")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -183,7 +185,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     soft = ops.clamp(z, max=threshold).exp().log1p()
     if beta != 1:
         soft = soft / beta
-    return ops.where(z > threshold, input, soft)
+    return relabel(ops.where(z > threshold, input, soft), "SoftplusBackward0", (input,))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:

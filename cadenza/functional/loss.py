@@ -16,6 +16,7 @@ from .._trace_hooks import untraceable
 from .._dispatch import state as _state
 from .._tensor_base import TensorBase as Tensor
 from ..autograd.function import Function
+from ..autograd.node import relabel
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ._util import (legacy_reduction, reduce_loss, check_reduction, check_float,
                     check_tensor, is_half)
@@ -91,6 +92,12 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 def _nll(input, target, weight, ignore_index, reduction, cd):
+    # (one node in torch: NllLossBackward0)
+    return relabel(_nll_of(input, target, weight, ignore_index, reduction, cd),
+                   "NllLossBackward0", (input,))
+
+
+def _nll_of(input, target, weight, ignore_index, reduction, cd):
     t = target._data
     if weight is None and _state.tracer is None and type(t) is np.ndarray and \
             type(input._data) is np.ndarray and 0 < t.size < 1 << 24 and \
@@ -183,14 +190,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         # the common case as one fused primitive (cadenza/ops/softmax_fused.py)
         loss = apply(CrossEntropy, input, target, ignore_index=int(ignore_index))
         if reduction == "none":
-            return loss
-        if reduction == "sum":
-            return loss.sum()
+            return relabel(loss, "NllLossBackward0", (input,))
+        # shown as torch's NllLossBackward0(LogSoftmaxBackward0(input))
+        relabel(loss, "LogSoftmaxBackward0", (input,))
         t = target._data
-        if _state.tracer is None and type(t) is np.ndarray and 0 < t.size < 1 << 24 and \
+        if reduction == "sum":
+            out = loss.sum()
+        elif _state.tracer is None and type(t) is np.ndarray and 0 < t.size < 1 << 24 and \
                 not (t == ignore_index).any():
-            return loss.sum() / float(t.size)   # every target counts (eager): the same quotient
-        return loss.sum() / (target != ignore_index).sum().to(input.dtype)
+            out = loss.sum() / float(t.size)   # every target counts (eager): the same quotient
+        else:
+            out = loss.sum() / (target != ignore_index).sum().to(input.dtype)
+        return relabel(out, "NllLossBackward0", (loss,))
     logp = log_softmax(input, cd)
     nll = _nll(logp, target, weight, ignore_index, reduction, cd)
     if label_smoothing == 0:
@@ -256,7 +267,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_pair(input, target, "mse_loss")
     d = input - target
-    return _weighted(d * d, weight, reduction, "mse_loss", True)
+    return relabel(_weighted(d * d, weight, reduction, "mse_loss", True), "MseLossBackward0",
+                   (input, target))
 
 
 @autocast_policy("fp32")

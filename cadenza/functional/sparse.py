@@ -13,6 +13,7 @@ from .. import _tensor_base as _tb
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..ops.index import one_hot, checked_index, select_error
 from .._trace_hooks import untraceable
+from ..autograd.node import relabel
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -60,7 +61,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if padding_idx is not None:
         pad = (input == padding_idx).unsqueeze(-1)
         out = ops.where(pad, out.detach(), out)
-    return out
+    return relabel(out, "EmbeddingBackward0", (weight,))   # (torch's one node)
 
 
 class _SparseGradEmbedding(Function):

@@ -29,7 +29,7 @@ import warnings as _warnings
 import numpy as np
 
 from .._dispatch import state as _state, user_source
-from ..autograd.node import Node, grad_node, pack_saved
+from ..autograd.node import NodeClassOf, grad_node, pack_saved
 from ..autograd.views import link_view, view_grad_fn
 from .._tensor_base import TensorBase as Tensor
 from .. import _tensor_base as _tb
@@ -54,6 +54,7 @@ class Op:
     #                       mixed integer dtypes promote to the default float, never through
     #                       an integer type that would wrap a negative value
     differentiable = True
+    node_cls = NodeClassOf()   # the Node subclass of its nodes (autograd/node.py)
     # backward is written as for real numbers and the op is holomorphic: with a complex
     # gradient the engine runs conj(backward(conj(g))) (see ops/complex.py)
     holomorphic = True
@@ -813,7 +814,7 @@ def number_dunder(op, general):
                 meta = _META_NUMBER.get(x.shape)
                 if meta is None or meta[0][1] is not dt:
                     meta = _META_NUMBER[x.shape] = (_meta_of(x), None)
-            node = _new(Node)   # Node(op, _NO_ATTRS, nxt, meta), written out: one call less
+            node = _new(op.node_cls)   # Node(op, _NO_ATTRS, nxt, meta) written out
             node.op = op
             node.attrs = _NO_ATTRS
             node.next = nxt
@@ -915,7 +916,7 @@ def _record(op, t, args, attrs, saves_in, saves_out, needs_saved):
             meta.append(None)
     # tuples, not the lists: the metas' tuple holds untracked objects only, so the garbage
     # collector stops walking it after its first look (a list it walks as long as it lives)
-    node = _new(Node)   # Node(op, attrs, edges, metas), written out: one call less per op
+    node = _new(op.node_cls)   # Node(op, attrs, edges, metas), written out
     node.op = op
     node.attrs = attrs
     node.next = tuple(nxt)

@@ -15,6 +15,7 @@ from .._creation import tensor, zeros
 from ..errors import DTypeError
 from .unary import nonzero
 from .inplace import make_inplace
+from ..autograd.node import relabel
 
 __all__ = ["add", "arctan2", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "div", "divide",
            "eq", "exp2", "float_power", "floor_divide", "fmod", "ge", "greater",
@@ -440,7 +441,10 @@ def sub(input, other, alpha=1):
         if _half_alpha_operands(input, other):
             return _half_with_alpha(Sub, input, other, alpha)
         other = _alpha_scaled("sub", input, other, alpha)
-    return apply(Sub, input, other)
+    out = apply(Sub, input, other)
+    if not isinstance(input, Tensor) and out.grad_fn is not None:   # number - tensor
+        relabel(out, "RsubBackward1", (other,))
+    return out
 
 
 subtract = sub
@@ -535,14 +539,22 @@ def pow(input, exponent):
             return input.clone() if exponent else input.new_ones(tuple(input.shape))
         raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     if not isinstance(input, Tensor):
-        return apply(Pow, input, exponent) if isinstance(exponent, Tensor) else input ** exponent
+        if not isinstance(exponent, Tensor):
+            return input ** exponent
+        return relabel(apply(Pow, input, exponent), "PowBackward2", (exponent,))
     if isinstance(exponent, float) and input._data.dtype.kind in "iub":
         input = input.to(_dt.get_default_dtype())
     elif type(exponent) is int and exponent < 0 and input._data.dtype.kind in "iu":
         # checked before the exponent is cast to the tensor's dtype (uint8 would wrap it)
         raise RuntimeError(f"pow: Integers to negative integer powers are not allowed "
                            f"({input.dtype.name} ** {exponent})")
-    return apply(Pow, input, exponent)
+    out = apply(Pow, input, exponent)
+    if out.grad_fn is not None:   # torch's names: a number exponent (0), a tensor one (1)
+        if isinstance(exponent, Tensor):
+            relabel(out, "PowBackward1")
+        else:
+            relabel(out, "PowBackward0", (input,))
+    return out
 
 
 def _float_power_dtype(input, exponent):

@@ -18,6 +18,7 @@ from .elementwise import where
 from .inplace import check_inplace, commit_inplace
 from .views import PadConstant
 from .inplace import make_inplace
+from ..autograd.node import relabel
 
 __all__ = ["bincount", "gather", "getitem", "index_add", "index_copy", "index_fill",
            "index_put", "index_select", "masked_fill", "masked_scatter",
@@ -158,9 +159,17 @@ class GetItem(Op):
         index = attrs["index"]
         if not _is_basic(index):
             return "IndexBackward0"
-        if any(isinstance(i, slice) for i in index):
-            return "SliceBackward0"
-        return "SelectBackward0" if index else "AliasBackward0"
+        # torch indexes entry by entry: its node is that of the last entry that does something
+        for i in reversed(index):
+            if i is None:
+                return "UnsqueezeBackward0"
+            if i is Ellipsis:
+                continue
+            if not isinstance(i, slice):
+                return "SelectBackward0"
+            if i != slice(None):
+                return "SliceBackward0"
+        return "SliceBackward0" if index == (slice(None),) else "AliasBackward0"
 
     @staticmethod
     def forward(xp, a, index=()):
@@ -314,7 +323,10 @@ def getitem(input, idx):
         if split is not None:
             return getitem(getitem(input, split[0]), split[1])
     try:
-        return apply(GetItem, input, index=index)
+        out = apply(GetItem, input, index=index)
+        if out.grad_fn is not None:   # torch's name: Select, Slice or Index
+            relabel(out, GetItem.node_name_for({"index": index}))
+        return out
     except IndexError as e:
         raise IndexError(f"{str(e).replace('getitem: ', 'index: ', 1)}; tensor shape "
                          f"{fmt_shape(input.shape)}") from None
@@ -519,8 +531,9 @@ def gather(input, dim, index, *, sparse_grad=False):
     if input._data.ndim == 0:
         return input.reshape(()).expand(index.shape) if index.numel() else input
     if index._data.ndim == 0:  # one element of a 1-d input (no coordinates would mean all)
-        return apply(GetItem, input, index=_coords(index.reshape(1), d)).reshape(())
-    return apply(GetItem, input, index=_coords(index, d))
+        return relabel(apply(GetItem, input, index=_coords(index.reshape(1), d)).reshape(()),
+                       "GatherBackward0", (input,))
+    return relabel(apply(GetItem, input, index=_coords(index, d)), "GatherBackward0")
 
 
 def take_along_dim(input, indices, dim=None):

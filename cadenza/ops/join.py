@@ -11,6 +11,7 @@ from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
 from .views import expand, unsqueeze
 from ..autograd.views import mark_multi_output
+from ..autograd.node import relabel
 from ..dtypes import result_type
 from .._creation import writes_out
 
@@ -113,7 +114,7 @@ def stack(tensors, dim=0, *, out=None):
         if tuple(t.shape) != shp:
             raise ShapeError(f"stack: expected each tensor to be equal size, but got "
                              f"{fmt_shape(shp)} at entry 0 and {fmt_shape(t.shape)} at entry {i}")
-    return cat([unsqueeze(t, dim) for t in tensors], dim)
+    return relabel(cat([unsqueeze(t, dim) for t in tensors], dim), "StackBackward0", tensors)
 
 
 def hstack(tensors):

@@ -16,6 +16,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 from .. import dtypes as _dt
 from ..dtypes import result_type
 from .views import owned
+from ..autograd.node import relabel
 
 __all__ = ["addmm", "addmv", "baddbmm", "bmm", "dot", "einsum", "ger", "inner",
            "int8_linear", "linear", "matmul", "mm", "mv", "outer", "tensordot", "vdot"]
@@ -184,7 +185,8 @@ def linear(input, weight, bias=None):
             bias is None or bias._data.dtype == w.dtype) or _state.autocast is not None):
         # (inside autocast, operands of mixed dtypes too: the region casts all three, as
         # torch's one linear op; a bias added after would promote the result to float32)
-        return apply(Linear, input, weight, bias)
+        out = apply(Linear, input, weight, bias)   # (its node shows as torch's Addmm node)
+        return out if bias is not None else relabel(out, "MmBackward0")
     if x.ndim > 2 and w.ndim == 2:
         if (_state.tracer is None and not (_state.grad_enabled and (
                 input._requires_grad or weight._requires_grad or (
@@ -316,7 +318,19 @@ def matmul(input, other):
     if input._data.dtype == np.bool_ and input._data.size and other._data.size:
         raise NotImplementedError("matmul: \"addmm_impl_cpu_\" not implemented for 'Bool' "
                                   "(torch has no bool matrix product; cast the operands)")
-    return apply(Matmul, input, other)
+    out = apply(Matmul, input, other)
+    if out.grad_fn is not None:
+        relabel(out, _matmul_node_name(input._data.ndim, other._data.ndim))
+    return out
+
+
+def _matmul_node_name(nd1, nd2):
+    """torch's name for the node of matmul on operands of these dims (the last op of its
+    decomposition into mm, mv, dot or bmm and reshapes)."""
+    if nd1 <= 2 and nd2 <= 2:
+        return {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
+                (1, 2): "SqueezeBackward4"}[nd1, nd2]
+    return "CloneBackward0" if nd1 == 2 else "UnsafeViewBackward0"
 
 
 def mm(input, mat2):
@@ -333,7 +347,7 @@ def bmm(input, mat2):
     if input.shape[0] != mat2.shape[0]:
         raise ShapeError(f"bmm: expected equal batch sizes, got {fmt_shape(input.shape)} and "
                          f"{fmt_shape(mat2.shape)}")
-    return matmul(input, mat2)
+    return relabel(matmul(input, mat2), "BmmBackward0")
 
 
 def mv(input, vec):
@@ -389,11 +403,13 @@ def _scaled(input, out, beta, alpha, blas=False):
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    return _scaled(input, mm(mat1, mat2), beta, alpha, blas=True)
+    return relabel(_scaled(input, mm(mat1, mat2), beta, alpha, blas=True), "AddmmBackward0",
+                   (input, mat1, mat2))
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return _scaled(input, bmm(batch1, batch2), beta, alpha)
+    return relabel(_scaled(input, bmm(batch1, batch2), beta, alpha), "BaddbmmBackward0",
+                   (input, batch1, batch2))
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):

@@ -18,6 +18,7 @@ from .elementwise import isinf, isnan, maximum, minimum, where
 from .binary import _with_zero_grad
 from .index import gather
 from .inplace import make_inplace
+from ..autograd.node import relabel
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "count_nonzero",
            "cumprod", "cumsum", "logsumexp", "max", "mean", "min", "nansum", "norm",
@@ -296,8 +297,9 @@ Any = _nondiff("any", _truth_reduce(np.any), None)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all dims when None)."""
     dims = _dims(dim, input._data.ndim, "sum")
-    return apply(Sum, input, dims=dims, keepdim=keepdim,
-                 dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+    out = apply(Sum, input, dims=dims, keepdim=keepdim,
+                dtype=None if dtype is None else _dt.to_dtype(dtype).np)
+    return out if dim is None else relabel(out, "SumBackward1")   # torch's name with a dim
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
@@ -317,8 +319,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         return mean(input.float(), dim, keepdim).to(input.dtype)
     dims = _dims(dim, input._data.ndim, "mean")
     n = _count(input.shape, dims)
-    return apply(Sum, input, dims=dims, keepdim=keepdim) / n if n else \
+    out = apply(Sum, input, dims=dims, keepdim=keepdim) / n if n else \
         apply(Sum, input, dims=dims, keepdim=keepdim) * float("nan")
+    # (sum / n: its node shows as torch's one mean node)
+    return relabel(out, "MeanBackward0" if dim is None else "MeanBackward1", (input,))
 
 
 def _count(shape, dims):
@@ -344,7 +348,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     n = _count(input.shape, dims)
     mu = mean(input, dim=dims, keepdim=True)
     d = input - mu
-    return sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+    return relabel(sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0),
+                   "VarBackward0", (input,))
 
 
 def _abs2(x):
@@ -365,7 +370,8 @@ def _sqrt0(s):
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if _half(input._data):  # in float32 and rounded once, as PyTorch
         return std(input.float(), dim, unbiased, keepdim, correction=correction).to(input.dtype)
-    return _sqrt0(var(input, dim, unbiased, keepdim, correction=correction))
+    return relabel(_sqrt0(var(input, dim, unbiased, keepdim, correction=correction)),
+                   "StdBackward0", (input,))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -431,7 +437,7 @@ def max(input, dim=None, keepdim=False, *, other=None, out=None):
         if input._data.size == 0:
             raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
                                "== 0. Specify the reduction dim with the 'dim' argument.")
-        return apply(Amax, input)
+        return relabel(apply(Amax, input), "MaxBackward1")
     return _extreme_with_indices(input, dim, keepdim, Argmax, "max")
 
 
@@ -443,7 +449,7 @@ def min(input, dim=None, keepdim=False, *, other=None, out=None):
         if input._data.size == 0:
             raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() "
                                "== 0. Specify the reduction dim with the 'dim' argument.")
-        return apply(Amin, input)
+        return relabel(apply(Amin, input), "MinBackward1")
     return _extreme_with_indices(input, dim, keepdim, Argmin, "min")
 
 

@@ -16,6 +16,7 @@ from .._creation import _wrap_np, tensor, zeros
 from .elementwise import where
 from .index import _data_dependent, index_put, index_select
 from .inplace import make_inplace
+from ..autograd.node import relabel
 
 __all__ = ["diag", "diagonal", "flip", "fliplr", "flipud", "pad", "repeat",
            "repeat_interleave", "roll", "tile", "trace", "tril", "triu",
@@ -106,7 +107,8 @@ def repeat(input, *repeats):
     for r, s in zip(sizes, shp):
         target += [r, s]
     x = expand(x, tuple(target))
-    return x.reshape(tuple(r * s for r, s in zip(sizes, shp)))
+    return relabel(x.reshape(tuple(r * s for r, s in zip(sizes, shp))), "RepeatBackward0",
+                   (input,))
 
 
 def tile(input, dims):

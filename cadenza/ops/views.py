@@ -13,6 +13,7 @@ from ..errors import ShapeError, fmt_shape
 from .. import dtypes
 from .._tensor_base import Size, _make
 from .._trace_hooks import untraceable
+from ..autograd.node import relabel
 
 __all__ = ["atleast_1d", "atleast_2d", "broadcast_shapes", "broadcast_tensors",
            "broadcast_to", "clone", "contiguous", "expand", "expand_as", "flatten",
@@ -352,14 +353,17 @@ def squeeze(input, dim=None):
         new = tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1))
     if new == shp:
         return input if not input._requires_grad else apply(Reshape, input, shape=new)
-    return apply(Reshape, input, shape=new)
+    # torch's names: squeeze(), squeeze(int), squeeze(dims)
+    return relabel(apply(Reshape, input, shape=new), "SqueezeBackward0" if dim is None else
+                   "SqueezeBackward1" if isinstance(dim, (int, np.integer)) else
+                   "SqueezeBackward2")
 
 
 def unsqueeze(input, dim):
     nd = input._data.ndim
     d = _norm_dim(dim, nd + 1, "unsqueeze")
     shp = tuple(input.shape)
-    return apply(Reshape, input, shape=shp[:d] + (1,) + shp[d:])
+    return relabel(apply(Reshape, input, shape=shp[:d] + (1,) + shp[d:]), "UnsqueezeBackward0")
 
 
 def permute(input, *dims):
@@ -383,7 +387,7 @@ def transpose(input, dim0, dim1):
     d0, d1 = _norm_dim(dim0, nd, "transpose"), _norm_dim(dim1, nd, "transpose")
     dims = list(range(nd))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return apply(Permute, input, dims=tuple(dims))
+    return relabel(apply(Permute, input, dims=tuple(dims)), "TransposeBackward0")
 
 
 swapaxes = swapdims = transpose
@@ -393,7 +397,7 @@ def t(input):
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{input._data.ndim}D")
-    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+    return relabel(transpose(input, 0, 1), "TBackward0") if input._data.ndim == 2 else input
 
 
 def movedim(input, source, destination):
