@@ -342,7 +342,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise _RangeError("binary_cross_entropy: expected all elements of input in [0, 1], got "
                          f"values in [{float(np.nanmin(x))}, {float(np.nanmax(x))}]")
     loss = _BinaryCrossEntropy.apply(input, target)
-    return _weighted(loss, weight, reduction, "binary_cross_entropy")
+    return relabel(_weighted(loss, weight, reduction, "binary_cross_entropy"),
+                   "BinaryCrossEntropyBackward0",
+                   (input, target) if weight is None else (input, target, weight))
 
 
 def _clamped_logs(x):
