@@ -14,7 +14,8 @@ import numpy as np
 
 from .._creation import tensor as _t
 from .._tensor import Tensor, _make
-from .._trace_hooks import traced_random
+from .._dispatch import state as _state
+from .._trace_hooks import traced_random, vmap_random
 from ..autograd.grad_mode import no_grad
 from ..random import _rng  # generator=None: the default generator's stream
 from ..ops.unary import _erf as _erf_array  # NumPy arrays (float64: a ~1e-15 series)
@@ -60,31 +61,69 @@ def _fill(tensor: Tensor, arr) -> Tensor:
 
 
 @traced_random
-def _sample(make, generator=None) -> Tensor:
-    """``make(rng)`` (NumPy draws and maths on them) as a float64 tensor. While compile traces
-    it is a ``random`` node that draws again on every call, from the same generator in the
-    same order; a plain array would be a constant replaying the first call's numbers."""
-    return _make(np.asarray(make(_rng(generator)), dtype=np.float64))
+def _sample(make, shape, dtype, generator=None) -> Tensor:
+    """A ``dtype`` array of ``shape`` filled by ``make(rng, out)`` (NumPy draws and maths on
+    them), as a tensor. While compile traces it is a ``random`` node that draws again on every
+    call, from the same generator in the same order; a plain array would be a constant
+    replaying the first call's numbers."""
+    out = np.empty(shape, dtype=dtype)
+    make(_rng(generator), out)
+    return _make(out)
+
+
+def _draw_dtype(dt):
+    """The dtype the samplers draw in for a tensor of NumPy dtype ``dt``: float32 for
+    float32/float16/bfloat16 (NumPy's float32 generators: half the random bits and no float64
+    temporary), float64 otherwise (float64 tensors keep the exact float64 stream)."""
+    return _F32 if dt.kind == "f" and dt.itemsize <= 4 or dt.name == "bfloat16" else _F64
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _fill_sample(tensor: Tensor, make, generator) -> Tensor:
-    """``tensor`` filled with ``_sample(make)``; a meta tensor (no values) draws nothing, as
-    torch leaves the generator untouched there."""
+    """``tensor`` filled by ``make(rng, out)`` (no graph, version bumped). A plain host
+    tensor of the draw dtype is filled in place, without temporaries; under compile tracing,
+    vmap or the profiler the draw goes through ``_sample``. A meta tensor (no values) draws
+    nothing, as torch leaves the generator untouched there."""
     if tensor.is_meta:
         return tensor
-    return _fill(tensor, _sample(make, generator=generator))
+    data = tensor._data
+    shape = tuple(tensor.shape)
+    if type(data) is not np.ndarray or vmap_random[0] is not None or \
+            _state.tracer is not None or _state.profiler is not None or \
+            type(tensor._vc) is not list or not data.flags.writeable:
+        return _fill(tensor, _sample(make, shape, _draw_dtype(np.dtype(data.dtype)),
+                                     generator=generator))
+    dt = _draw_dtype(data.dtype)
+    if data.dtype == dt and data.flags.c_contiguous:
+        make(_rng(generator), data)
+    else:
+        out = np.empty(shape, dtype=dt)
+        make(_rng(generator), out)
+        np.copyto(data, out, casting="unsafe")
+    tensor._vc[0] += 1
+    return tensor
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
-    shape = tuple(tensor.shape)
-    return _fill_sample(tensor, lambda g: g.uniform(a, b, shape), generator)
+    def make(g, out):
+        g.random(out=out, dtype=out.dtype)
+        out *= b - a
+        out += a
+    return _fill_sample(tensor, make, generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    shape = tuple(tensor.shape)
-    return _fill_sample(tensor, lambda g: g.normal(mean, std, shape), generator)
+    def make(g, out):
+        g.standard_normal(out=out, dtype=out.dtype)
+        if std != 1:
+            out *= std
+        if mean != 0:
+            out += mean
+    return _fill_sample(tensor, make, generator)
 
 
 def _trunc_normal(tensor, mean, std, a, b, generator):
@@ -95,20 +134,24 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
     def cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
     lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
-    shape = tuple(tensor.shape)
 
-    precise = tensor.dtype.itemsize >= 8     # float64 values: refine the inverse by Newton
-
-    def make(g):
-        u = g.uniform(2 * lo - 1, 2 * hi - 1, shape)
-        return np.clip(_erfinv(u, precise) * std * math.sqrt(2.0) + mean, a, b)
+    def make(g, out):
+        g.random(out=out, dtype=out.dtype)
+        out *= (2 * hi - 1) - (2 * lo - 1)     # as U(2lo-1, 2hi-1)
+        out += 2 * lo - 1
+        # float64 values: refine the inverse by Newton; float32 ones: Giles' is exact enough
+        x = _erfinv(out, out.dtype.itemsize >= 8)
+        x *= std * math.sqrt(2.0)
+        x += mean
+        np.clip(x, a, b, out=out)
     return _fill_sample(tensor, make, generator)
 
 
 def _erfinv(y, precise):
     """Inverse error function: Giles' single-precision approximation (relative error below
-    float32's resolution), refined by two Newton steps on a float64 erf when ``precise``."""
-    y = np.asarray(y, dtype=np.float64)
+    float32's resolution), refined by two Newton steps on a float64 erf when ``precise``
+    (float64 ``y``); float32 ``y`` is computed in float32."""
+    y = np.asarray(y)
     w = -np.log((1.0 - y) * (1.0 + y))
     small = w < 5.0
     ws = w - 2.5
@@ -234,7 +277,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     cols = tensor.numel() // rows
     shape = tuple(tensor.shape)
 
-    def make(g):
+    def make(g, out):
         flat = g.normal(0.0, 1.0, (rows, cols))
         if rows < cols:
             flat = flat.T
@@ -242,7 +285,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         q = q * np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return (gain * q).reshape(shape)
+        out[...] = (gain * q).reshape(shape)
     return _fill_sample(tensor, make, generator)
 
 
@@ -253,11 +296,11 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     rows, cols = tuple(tensor.shape)
     nz = int(math.ceil(sparsity * rows))
 
-    def make(g):
+    def make(g, out):
         arr = g.normal(0.0, std, (rows, cols))
         for c in range(cols):
             arr[g.permutation(rows)[:nz], c] = 0
-        return arr
+        out[...] = arr
     return _fill_sample(tensor, make, generator)
 
 
