@@ -106,7 +106,7 @@ def _fill_sample(tensor: Tensor, make, generator) -> Tensor:
     return tensor
 
 
-_BLOCK = 1 << 15   # elements per block of the float32 samplers: a block's passes stay in cache
+_BLOCK = 1 << 16   # elements per block of the float32 samplers: a block's passes stay in cache
 _TWO_PI = 2 * math.pi
 _FINE = 2.0 ** -8   # Box-Muller u below this is redrawn in float64 (see _normal_f32)
 
