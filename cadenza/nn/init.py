@@ -186,9 +186,16 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
     lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
 
     def make(g, out):
-        _uniform(g, out, 2 * lo - 1, 2 * hi - 1)
-        # float64 values: refine the inverse by Newton; float32 ones: Giles' is exact enough
-        x = _erfinv(out, out.dtype.itemsize >= 8)
+        if out.dtype == _F64:       # float64: NumPy's uniform stream, Newton-refined inverse
+            _uniform(g, out, 2 * lo - 1, 2 * hi - 1)
+            x = _erfinv(out, True)
+        else:   # float32 draws k 2^-24 taken at their midpoints: y never reaches -1 (-> -inf)
+            g.random(out=out, dtype=_F32)
+            y = out.astype(_F64)
+            y += 2.0 ** -25
+            y *= (2 * hi - 1) - (2 * lo - 1)
+            y += 2 * lo - 1
+            x = _erfinv(y, False)
         x *= std * math.sqrt(2.0)
         x += mean
         np.clip(x, a, b, out=out)
@@ -197,9 +204,8 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
 
 def _erfinv(y, precise):
     """Inverse error function: Giles' single-precision approximation (relative error below
-    float32's resolution), refined by two Newton steps on a float64 erf when ``precise``
-    (float64 ``y``); float32 ``y`` is computed in float32."""
-    y = np.asarray(y)
+    float32's resolution), refined by two Newton steps on a float64 erf when ``precise``."""
+    y = np.asarray(y, dtype=np.float64)
     w = -np.log((1.0 - y) * (1.0 + y))
     small = w < 5.0
     ws = w - 2.5
