@@ -189,40 +189,67 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
         if out.dtype == _F64:       # float64: NumPy's uniform stream, Newton-refined inverse
             _uniform(g, out, 2 * lo - 1, 2 * hi - 1)
             x = _erfinv(out, True)
-        else:   # float32 draws k 2^-24 taken at their midpoints: y never reaches -1 (-> -inf)
-            g.random(out=out, dtype=_F32)
-            y = out.astype(_F64)
+            x *= std
+            x *= math.sqrt(2.0)
+            x += mean
+            np.clip(x, a, b, out=out)
+            return
+        # float32 draws k 2^-24 taken at their midpoints: y never reaches -1 (-> -inf); the
+        # inverse in float32 (Giles' approximation is a float32 one), block by block
+        flat = out.reshape(-1)
+        for i in range(0, flat.size, _BLOCK):
+            blk = flat[i:i + _BLOCK]
+            g.random(out=blk, dtype=_F32)
+            y = blk.astype(_F64)
             y += 2.0 ** -25
             y *= (2 * hi - 1) - (2 * lo - 1)
             y += 2 * lo - 1
-            x = _erfinv(y, False)
-        x *= std * math.sqrt(2.0)
-        x += mean
-        np.clip(x, a, b, out=out)
+            x = _erfinv(y.astype(_F32), False)
+            x *= std * math.sqrt(2.0)
+            x += mean
+            np.clip(x, a, b, out=blk)
     return _fill_sample(tensor, make, generator)
 
 
+def _horner(x, coeffs):
+    """``coeffs[0] x^n + ... + coeffs[n]`` for an array ``x``, in place on one new array (the
+    same roundings as ``p = c + p * x`` from ``p = coeffs[0]``)."""
+    p = x * coeffs[0]
+    p += coeffs[1]
+    for c in coeffs[2:]:
+        p *= x
+        p += c
+    return p
+
+
+_ERFINV_CENTRE = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                  0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_ERFINV_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+
+
 def _erfinv(y, precise):
-    """Inverse error function: Giles' single-precision approximation (relative error below
-    float32's resolution), refined by two Newton steps on a float64 erf when ``precise``."""
-    y = np.asarray(y, dtype=np.float64)
-    w = -np.log((1.0 - y) * (1.0 + y))
-    small = w < 5.0
-    ws = w - 2.5
-    p1 = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-              -0.00417768164, 0.246640727, 1.50140941):
-        p1 = c + p1 * ws
-    wl = np.sqrt(np.maximum(w, 5.0)) - 3.0
-    p2 = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-              0.00943887047, 1.00167406, 2.83297682):
-        p2 = c + p2 * wl
-    x = np.where(small, p1, p2) * y
+    """Inverse error function of a float32/float64 array ``y`` (in its dtype): Giles'
+    single-precision approximation (relative error below float32's resolution; the tail
+    polynomial only where it applies), refined by two Newton steps on a float64 erf when
+    ``precise``."""
+    shape = y.shape
+    y = y.reshape(-1)
+    w = 1.0 - y
+    w *= 1.0 + y
+    np.log(w, out=w)
+    np.negative(w, out=w)
+    big = np.flatnonzero(w >= 5.0)
+    wb = w[big]
+    w -= 2.5
+    p = _horner(w, _ERFINV_CENTRE)
+    if big.size:
+        p[big] = _horner(np.sqrt(wb) - 3.0, _ERFINV_TAIL)
+    p *= y
     if precise:
         for _ in range(2):
-            x = x - (_erf_array(np, x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
-    return x
+            p = p - (_erf_array(np, p) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-p * p))
+    return p.reshape(shape)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
