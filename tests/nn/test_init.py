@@ -101,3 +101,96 @@ def test_generator_reproducible():
     cadenza.manual_seed(7)
     l2 = nn.Linear(3, 3).weight.detach().numpy()
     assert np.array_equal(l1, l2)
+
+
+def _ks_normal(z):
+    """Kolmogorov-Smirnov distance of the sample ``z`` from N(0, 1)."""
+    z = np.sort(np.asarray(z, dtype=np.float64))
+    cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z[::7]])
+    n = z.size
+    k = np.arange(0, n, 7)
+    return max(np.abs(cdf - (k + 1) / n).max(), np.abs(cdf - k / n).max())
+
+
+def test_float32_normal_sampler_distribution():
+    # float32 tensors draw float32 (Box-Muller, init._normal_f32), float64 the ziggurat
+    cadenza.manual_seed(5)
+    w = init.normal_(cadenza.empty(100_001), 0.5, 3.0)     # odd: the last pair is cut
+    z = (w.numpy().astype(np.float64) - 0.5) / 3.0
+    n = z.size
+    assert abs(z.mean()) < 5 / math.sqrt(n) and abs(z.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs((z ** 4).mean() - 3) < 5 * math.sqrt(96 / n)
+    assert _ks_normal(z) < 1.95 / math.sqrt(n)              # p = 0.001
+    for c in (2.0, 3.0, 3.5):                               # tails, past the 2^-8 refinement
+        p = math.erfc(c / math.sqrt(2))
+        assert abs((np.abs(z) > c).mean() - p) < 5 * math.sqrt(p / n)
+    assert np.isfinite(z).all()
+
+
+class _EdgeRng:
+    """A NumPy-Generator stand-in whose float32 draws are all 1 - 2^-24 (so every
+    Box-Muller u = 1 - draw is 2^-24, under the refinement threshold) and whose float64 draws
+    are all 1 - 2^-40."""
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        v = 1 - 2.0 ** (-24 if np.dtype(dtype) == np.float32 else -40)
+        if out is None:
+            return np.full(size, v, dtype=dtype)
+        out.fill(v)
+        return out
+
+
+def test_normal_tail_refined_past_float32_resolution():
+    out = np.empty(6, np.float32)
+    init._normal_f32(_EdgeRng(), out, 0.0, 1.0)
+    # u = 2^-40 * 2^-8: r = sqrt(96 ln 2) = 8.16, beyond float32 uniforms' 5.77
+    r = math.sqrt(96 * math.log(2))
+    assert np.abs(out).max() == pytest.approx(r, rel=1e-4)
+
+
+def test_float64_stream_is_numpys():
+    # float64 tensors keep NumPy's float64 streams, as before the float32 fast path
+    g = cadenza.Generator().manual_seed(11)
+    ref = np.random.Generator(np.random.PCG64(11))
+    w = cadenza.empty(17, 9, dtype=cadenza.float64)
+    init.uniform_(w, -0.3, 0.7, generator=g)
+    assert np.array_equal(w.numpy(), ref.uniform(-0.3, 0.7, (17, 9)))
+    init.normal_(w, 0.5, 2.0, generator=g)
+    assert np.array_equal(w.numpy(), ref.normal(0.5, 2.0, (17, 9)))
+
+
+def test_float32_paths_reproducible_and_consistent():
+    def draw(t, fn):
+        cadenza.manual_seed(3)
+        fn(t)
+        return t
+    for fn in (init.normal_, init.uniform_, init.trunc_normal_,
+               lambda t: init.kaiming_uniform_(t, a=math.sqrt(5))):
+        a = draw(cadenza.empty(70, 33), fn).numpy()
+        assert np.array_equal(a, draw(cadenza.empty(70, 33), fn).numpy())
+        # a non-contiguous view and a float16 tensor draw the same float32 numbers
+        base = cadenza.zeros(33, 70)
+        draw(base.t(), fn)
+        assert np.array_equal(base.t().numpy(), a)
+        h = draw(cadenza.empty(70, 33, dtype=cadenza.float16), fn).numpy()
+        assert np.array_equal(h, a.astype(np.float16))
+        v = cadenza.empty(70, 33)
+        ver = v._version
+        fn(v)
+        assert v._version > ver
+
+
+def test_trunc_normal_float32_edges_stay_finite_inside():
+    # u = -1 would give erfinv = -inf, clipped to a (here -100 std): draws are midpoints
+    class Zero(_EdgeRng):
+        def random(self, size=None, dtype=np.float64, out=None):
+            out.fill(0)
+            return out
+    t = cadenza.empty(5)
+    orig = init._rng
+    init._rng = lambda g: Zero()
+    try:
+        init.trunc_normal_(t, std=0.02)
+    finally:
+        init._rng = orig
+    assert np.all(t.numpy() > -0.2) and np.all(t.numpy() < -0.05)

@@ -29,8 +29,8 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     tn = torch.nn.utils.clip_grad_norm_(tm.parameters(), max_norm, norm_type=norm_type)
     assert isinstance(cn, cadenza.Tensor) and cn.ndim == 0
     assert cn.item() == pytest.approx(tn.item(), rel=1e-5)
-    for cp, tp in zip(cm.parameters(), tm.parameters()):
-        np.testing.assert_allclose(cp.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-7)
+    for cp, tp in zip(cm.parameters(), tm.parameters()):   # atol: float32 sums of O(1) terms
+        np.testing.assert_allclose(cp.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_clip_grad_edge_cases():
