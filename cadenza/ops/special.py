@@ -583,13 +583,29 @@ xlogy = _xlog("xlogy", False)
 xlog1py = _xlog("xlog1py", True)
 
 
+@register
+class Entr(Op):
+    """-x ln x: 0 at 0, -inf for x < 0; d/dx = -(ln x + 1), so inf at 0 and NaN below it (as
+    PyTorch's), which a where() of the safe branches would zero."""
+    name, kind, onnx, to_float = "entr", "library", None, True
+
+    @staticmethod
+    def forward(xp, x):
+        pos = x > 0
+        with np.errstate(all="ignore"):
+            val = -x * xp.log(xp.where(pos, x, 1))
+        edge = xp.where(x == 0, 0, xp.where(xp.isnan(x), x, -math.inf))
+        return xp.where(pos, val, edge).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(c, g):
+        x, = c.saved
+        return (-g * (x.log() + 1),)
+
+
 def entr(input):
     """-x ln x elementwise: 0 at 0, -inf for x < 0."""
-    x = input if input.is_floating_point() else input.float()
-    pos = x > 0
-    xs = where(pos, x, 1.0)
-    val = -xs * xs.log()
-    return where(pos, val, where(x == 0, 0.0, where(x.isnan(), x, -math.inf)))
+    return apply(Entr, input)
 
 
 def multigammaln(input, p):

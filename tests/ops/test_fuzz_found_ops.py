@@ -151,3 +151,12 @@ def test_einsum_integer_sums_promote_like_torch(eq, shapes, dtype):
     want = torch.einsum(eq, *[torch.ones(s, dtype=getattr(torch, dtype)) for s in shapes])
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_entr_gradient_is_inf_at_zero_and_nan_below():
+    def fn(lib):
+        x = f64(lib, [0.0, 1.0, -1.0, 0.5])
+        x.requires_grad_(True)
+        lib.special.entr(x).sum().backward()
+        return x.grad
+    same(fn)
