@@ -583,11 +583,24 @@ xlogy = _xlog("xlogy", False)
 xlog1py = _xlog("xlog1py", True)
 
 
+def _entr_onnx(ctx, node, out):
+    """The forward's selection: -x log x where x > 0, else 0 at 0, NaN kept, -inf below."""
+    x = ctx.name(node.inputs[0])
+    dt = node.out.dtype
+    zero, one = ctx.const(np.asarray(0, dt)), ctx.const(np.asarray(1, dt))
+    pos = ctx.node("Greater", [x, zero])
+    val = ctx.node("Neg", [ctx.node("Mul", [x, ctx.node("Log", [ctx.node(
+        "Where", [pos, x, one])])])])
+    below = ctx.node("Where", [ctx.node("IsNaN", [x]), x, ctx.const(np.asarray(-np.inf, dt))])
+    edge = ctx.node("Where", [ctx.node("Equal", [x, zero]), zero, below])
+    ctx.node("Where", [pos, val, edge], out)
+
+
 @register
 class Entr(Op):
     """-x ln x: 0 at 0, -inf for x < 0; d/dx = -(ln x + 1), so inf at 0 and NaN below it (as
     PyTorch's), which a where() of the safe branches would zero."""
-    name, kind, onnx, to_float = "entr", "library", None, True
+    name, kind, onnx, to_float = "entr", "library", _entr_onnx, True
 
     @staticmethod
     def forward(xp, x):
