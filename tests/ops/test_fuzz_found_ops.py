@@ -160,3 +160,16 @@ def test_entr_gradient_is_inf_at_zero_and_nan_below():
         lib.special.entr(x).sum().backward()
         return x.grad
     same(fn)
+
+
+@pytest.mark.parametrize("kw", [
+    lambda lib: {"aweights": f64(lib, [0.0, 0.0, 0.0])},
+    lambda lib: {"fweights": lib.tensor([0, 0, 0])},
+    lambda lib: {"fweights": lib.tensor([1, 1, 1]), "aweights": f64(lib, [0.0, 0.0, 0.0])},
+    lambda lib: {"aweights": f64(lib, [1.0, -1.0, 1.0])},
+    lambda lib: {"fweights": lib.tensor([1, -1, 1])},
+    lambda lib: {"fweights": lib.tensor([1.0, 1.0, 1.0])},
+    lambda lib: {"fweights": lib.tensor([1, 0, 0])},
+])
+def test_cov_refuses_weights_torch_refuses(kw):
+    same(lambda lib: lib.cov(f64(lib, [[1.0, 2.0, 3.0]]), **kw(lib)))
