@@ -173,3 +173,10 @@ def test_entr_gradient_is_inf_at_zero_and_nan_below():
 ])
 def test_cov_refuses_weights_torch_refuses(kw):
     same(lambda lib: lib.cov(f64(lib, [[1.0, 2.0, 3.0]]), **kw(lib)))
+
+
+@pytest.mark.parametrize("op", ["index_copy", "index_add", "index_copy_", "index_add_"])
+@pytest.mark.parametrize("idx", [[0, 1], [1]])
+def test_index_copy_add_refuse_a_0d_source_for_several_indices(op, idx):
+    same(lambda lib: getattr(lib.zeros(3, dtype=lib.float64), op)(0, lib.tensor(idx),
+                                                                   f64(lib, 5.0)))
