@@ -180,3 +180,16 @@ def test_cov_refuses_weights_torch_refuses(kw):
 def test_index_copy_add_refuse_a_0d_source_for_several_indices(op, idx):
     same(lambda lib: getattr(lib.zeros(3, dtype=lib.float64), op)(0, lib.tensor(idx),
                                                                    f64(lib, 5.0)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.flip(f64(lib, 1.5), (0,)),
+    lambda lib: lib.flip(f64(lib, 1.5), (-1,)),
+    lambda lib: lib.flip(f64(lib, 1.5), (1,)),
+    lambda lib: lib.flip(f64(lib, 1.5), (0, 0)),
+    lambda lib: lib.flipud(f64(lib, 1.5)),
+    lambda lib: lib.fliplr(f64(lib, [1.5, 2.0])),
+    lambda lib: lib.fliplr(f64(lib, [[1.5, 2.0]])),
+])
+def test_flip_of_0d_and_flipud_fliplr_dims_as_torch(fn):
+    same(fn)
