@@ -193,3 +193,15 @@ def test_index_copy_add_refuse_a_0d_source_for_several_indices(op, idx):
 ])
 def test_flip_of_0d_and_flipud_fliplr_dims_as_torch(fn):
     same(fn)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("fn", ["var", "var_mean"])
+@pytest.mark.parametrize("x", [[3.0], [1.0, 2.0], [[1.0, 5.0]]])
+def test_var_gradient_without_degrees_of_freedom(fn, x):
+    def grad(lib):
+        t = f64(lib, x).requires_grad_(True)
+        r = getattr(lib, fn)(t, dim=-1, correction=2)
+        (r[0] if isinstance(r, tuple) else r).sum().backward()
+        return t.grad
+    same(grad)
