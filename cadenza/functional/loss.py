@@ -407,6 +407,25 @@ def _xlogy(x, y):
     return ops.where(zero, 0.0, x * ops.where(zero, 1.0, y).log())
 
 
+class _KlDivPointwise(Function):
+    """t log t - t x with torch's gradients: -t for x, log t + 1 - x for t, and NaN at t == 0
+    (torch's xlogy(t, t) contributes t / t there; the masked log alone would give 1 - x)."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        ctx.save_for_backward(x, t)
+        return _xlogy(t, t) - t * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        gx = -g * t if ctx.needs_input_grad[0] else None
+        gt = None
+        if ctx.needs_input_grad[1]:
+            gt = g * (ops.where(t == 0, float("nan"), t.log()) + 1 - x)
+        return gx, gt
+
+
 @autocast_policy("fp32")
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
@@ -422,7 +441,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        loss = _xlogy(target, target) - target * input
+        loss = relabel(_KlDivPointwise.apply(input, target), "SubBackward0", (input, target))
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return reduce_loss(loss, reduction, "kl_div")

@@ -621,6 +621,13 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add_(): self ({_dt.scalar_type_name(input.dtype)}) and "
                            f"source ({_dt.scalar_type_name(source.dtype)}) must have the same "
                            f"scalar type")
+    if isinstance(source, Tensor) and source._data.ndim == 0 and input._data.ndim > 0:
+        if _numel(index) != 1:
+            raise IndexError("index_add(): Dimension specified as 0 but tensor has no "
+                             "dimensions (a 0-d source fits only one index)")
+        raise RuntimeError(f"index_add(): source tensor shape must match self tensor shape, "
+                           f"excluding the specified dimension. Got self.shape = "
+                           f"{list(input.shape)} source.shape = []")
     if alpha != 1:
         source = source * alpha
     return index_put(input, _dim_index(input, dim, index, "index_add"), source,
@@ -632,7 +639,14 @@ def index_copy(input, dim, index, source):
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
                            f"but got (self) {_dt.scalar_type_name(input.dtype)} and (source) "
                            f"{_dt.scalar_type_name(source.dtype)}")
+    if isinstance(source, Tensor) and source._data.ndim == 0 and _numel(index) != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element "
+                         f"(got {_numel(index)})")
     return index_put(input, _dim_index(input, dim, index, "index_copy"), source)
+
+
+def _numel(index):
+    return index._data.size if isinstance(index, Tensor) else np.size(index)
 
 
 def index_fill(input, dim, index, value):

@@ -2,7 +2,6 @@
 the composites built on them (mean, var, std, logsumexp, max/min with indices, sort, norm)."""
 from __future__ import annotations
 
-import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -347,9 +346,15 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dims = _dims(dim, input._data.ndim, "var")
     n = _count(input.shape, dims)
     mu = mean(input, dim=dims, keepdim=True)
-    d = input - mu
-    return relabel(sum(_abs2(d), dim=dims, keepdim=keepdim) / builtins.max(n - correction, 0),
-                   "VarBackward0", (input,))
+    if n - correction > 0:
+        d = input - mu
+        return relabel(sum(_abs2(d), dim=dims, keepdim=keepdim) / (n - correction),
+                       "VarBackward0", (input,))
+    # no degrees of freedom: the value is s / 0 (inf, or NaN), the gradient torch's
+    # 2 (x - mean) / (n - correction) (+-inf at 0, finite below), the mean's own term left out
+    s = sum(_abs2(input - mu.detach()), dim=dims, keepdim=keepdim)
+    out = s / 0 if n == correction else s.detach() / 0 + (s - s.detach()) / (n - correction)
+    return relabel(out, "VarBackward0", (input,))
 
 
 def _abs2(x):

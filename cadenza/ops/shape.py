@@ -51,18 +51,22 @@ def flip(input, *dims):
     nd = input._data.ndim
     seen = []
     for d in dims:          # as torch: each dim wrapped, then checked against the earlier ones
-        d = _norm_dim(d, nd, "flip")
+        d = _norm_dim(d, builtins.max(nd, 1), "flip")   # a 0-d tensor takes dim 0 or -1
         if d in seen:
             raise RuntimeError(f"flip: dim {d} appears multiple times in the list of dims")
         seen.append(d)
-    return apply(Flip, input, dims=tuple(seen))
+    return apply(Flip, input, dims=tuple(seen) if nd else ())
 
 
 def fliplr(input):
+    if input._data.ndim < 2:
+        raise RuntimeError(f"fliplr: Input must be >= 2-d, got {input._data.ndim}-d")
     return flip(input, 1)
 
 
 def flipud(input):
+    if input._data.ndim < 1:
+        raise RuntimeError("flipud: Input must be >= 1-d, got a 0-d tensor")
     return flip(input, 0)
 
 

@@ -583,13 +583,42 @@ xlogy = _xlog("xlogy", False)
 xlog1py = _xlog("xlog1py", True)
 
 
+def _entr_onnx(ctx, node, out):
+    """The forward's selection: -x log x where x > 0, else 0 at 0, NaN kept, -inf below."""
+    x = ctx.name(node.inputs[0])
+    dt = node.out.dtype
+    zero, one = ctx.const(np.asarray(0, dt)), ctx.const(np.asarray(1, dt))
+    pos = ctx.node("Greater", [x, zero])
+    val = ctx.node("Neg", [ctx.node("Mul", [x, ctx.node("Log", [ctx.node(
+        "Where", [pos, x, one])])])])
+    below = ctx.node("Where", [ctx.node("IsNaN", [x]), x, ctx.const(np.asarray(-np.inf, dt))])
+    edge = ctx.node("Where", [ctx.node("Equal", [x, zero]), zero, below])
+    ctx.node("Where", [pos, val, edge], out)
+
+
+@register
+class Entr(Op):
+    """-x ln x: 0 at 0, -inf for x < 0; d/dx = -(ln x + 1), so inf at 0 and NaN below it (as
+    PyTorch's), which a where() of the safe branches would zero."""
+    name, kind, onnx, to_float = "entr", "library", _entr_onnx, True
+
+    @staticmethod
+    def forward(xp, x):
+        pos = x > 0
+        with np.errstate(all="ignore"):
+            val = -x * xp.log(xp.where(pos, x, 1))
+        edge = xp.where(x == 0, 0, xp.where(xp.isnan(x), x, -math.inf))
+        return xp.where(pos, val, edge).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(c, g):
+        x, = c.saved
+        return (-g * (x.log() + 1),)
+
+
 def entr(input):
     """-x ln x elementwise: 0 at 0, -inf for x < 0."""
-    x = input if input.is_floating_point() else input.float()
-    pos = x > 0
-    xs = where(pos, x, 1.0)
-    val = -xs * xs.log()
-    return where(pos, val, where(x == 0, 0.0, where(x.isnan(), x, -math.inf)))
+    return apply(Entr, input)
 
 
 def multigammaln(input, p):

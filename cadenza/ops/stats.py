@@ -342,6 +342,21 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
 
 
 # ----------------------------------------------------------------------------- covariance
+def _concrete(t):
+    """Values readable now: not a meta tensor, nor a traced non-constant."""
+    return not t.is_meta and (_state.tracer is None or _state.tracer.is_const(t))
+
+
+def _check_cov_weights(fweights, aweights):
+    """torch's refusals: integral non-negative fweights, non-negative aweights."""
+    if fweights is not None and (fweights.is_floating_point() or fweights.is_complex()):
+        raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights "
+                           f"with {fweights.dtype} dtype")
+    for name, w in (("fweights", fweights), ("aweights", aweights)):
+        if w is not None and _concrete(w) and bool((np.asarray(w._data) < 0).any()):
+            raise RuntimeError(f"cov(): {name} cannot be negative")
+
+
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """Covariance of the rows (variables) of a 2-d input over its columns (observations)."""
     if input.ndim > 2:
@@ -353,6 +368,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if aweights is not None and aweights.is_floating_point():  # float64 weights: a float64 cov
         x = x.to(_dt.promote_types(x.dtype, aweights.dtype))
     n = x.shape[1]
+    _check_cov_weights(fweights, aweights)
     w = None
     if fweights is not None:
         w = fweights
@@ -365,6 +381,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     else:
         w = w.to(x.dtype)
         wsum = w.sum()
+        if _concrete(wsum) and float(np.asarray(wsum._data)) == 0:
+            raise RuntimeError("cov(): weights sum to zero, can't be normalized")
         avg = (x * w).sum(1, keepdim=True) / wsum
         if correction == 0:
             norm = wsum

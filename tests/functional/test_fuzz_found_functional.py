@@ -106,3 +106,16 @@ def test_bce_gradients_finite_at_saturated_probabilities():
     t = cadenza.rand(4, dtype=cadenza.float64, requires_grad=True)
     bce = cadenza.nn.functional.binary_cross_entropy
     assert cadenza.autograd.gradgradcheck(bce, (x, t))
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_target_gradient_at_zero_target(log_target):
+    grads = []
+    for lib in (torch, cadenza):
+        x = lib.tensor([-1.0, -2.0, -0.5, 0.0], dtype=lib.float64, requires_grad=True)
+        t = lib.tensor([0.0, 0.5, -1.0, -0.0], dtype=lib.float64, requires_grad=True)
+        y = lib.nn.functional.kl_div(x, t, reduction="sum", log_target=log_target)
+        y.backward()
+        grads.append([y.detach().numpy(), x.grad.numpy(), t.grad.numpy()])
+    for c, t in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(c, t, rtol=1e-12, equal_nan=True)

@@ -403,7 +403,7 @@ SPECIAL_OPS = [
                                  S(3.0, m(3, low=0.5, high=3))], prims=("zeta",)),
     _sp_entry("entr", lambda m: [S(m(2, 3, low=0.1, high=3)),
                                  S(np.array([0.0, -1.0, 2.0], m.dtype)).const(0)],
-              prims=("log", "mul", "where")),
+              prims=("entr", "log", "mul", "add", "neg")),
     _sp_entry("expit", lambda m: [S(m(2, 3))], prims=("sigmoid",)),
     _sp_entry("gammainc", lambda m: [S(m(2, 3, low=0.5, high=4), m(2, 3, low=0.1, high=6))
                                      .const(0)], prims=("gammainc", "lgamma", "exp"),

@@ -151,3 +151,57 @@ def test_einsum_integer_sums_promote_like_torch(eq, shapes, dtype):
     want = torch.einsum(eq, *[torch.ones(s, dtype=getattr(torch, dtype)) for s in shapes])
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_entr_gradient_is_inf_at_zero_and_nan_below():
+    def fn(lib):
+        x = f64(lib, [0.0, 1.0, -1.0, 0.5])
+        x.requires_grad_(True)
+        lib.special.entr(x).sum().backward()
+        return x.grad
+    same(fn)
+
+
+@pytest.mark.parametrize("kw", [
+    lambda lib: {"aweights": f64(lib, [0.0, 0.0, 0.0])},
+    lambda lib: {"fweights": lib.tensor([0, 0, 0])},
+    lambda lib: {"fweights": lib.tensor([1, 1, 1]), "aweights": f64(lib, [0.0, 0.0, 0.0])},
+    lambda lib: {"aweights": f64(lib, [1.0, -1.0, 1.0])},
+    lambda lib: {"fweights": lib.tensor([1, -1, 1])},
+    lambda lib: {"fweights": lib.tensor([1.0, 1.0, 1.0])},
+    lambda lib: {"fweights": lib.tensor([1, 0, 0])},
+])
+def test_cov_refuses_weights_torch_refuses(kw):
+    same(lambda lib: lib.cov(f64(lib, [[1.0, 2.0, 3.0]]), **kw(lib)))
+
+
+@pytest.mark.parametrize("op", ["index_copy", "index_add", "index_copy_", "index_add_"])
+@pytest.mark.parametrize("idx", [[0, 1], [1]])
+def test_index_copy_add_refuse_a_0d_source_for_several_indices(op, idx):
+    same(lambda lib: getattr(lib.zeros(3, dtype=lib.float64), op)(0, lib.tensor(idx),
+                                                                   f64(lib, 5.0)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.flip(f64(lib, 1.5), (0,)),
+    lambda lib: lib.flip(f64(lib, 1.5), (-1,)),
+    lambda lib: lib.flip(f64(lib, 1.5), (1,)),
+    lambda lib: lib.flip(f64(lib, 1.5), (0, 0)),
+    lambda lib: lib.flipud(f64(lib, 1.5)),
+    lambda lib: lib.fliplr(f64(lib, [1.5, 2.0])),
+    lambda lib: lib.fliplr(f64(lib, [[1.5, 2.0]])),
+])
+def test_flip_of_0d_and_flipud_fliplr_dims_as_torch(fn):
+    same(fn)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("fn", ["var", "var_mean"])
+@pytest.mark.parametrize("x", [[3.0], [1.0, 2.0], [[1.0, 5.0]]])
+def test_var_gradient_without_degrees_of_freedom(fn, x):
+    def grad(lib):
+        t = f64(lib, x).requires_grad_(True)
+        r = getattr(lib, fn)(t, dim=-1, correction=2)
+        (r[0] if isinstance(r, tuple) else r).sum().backward()
+        return t.grad
+    same(grad)
