@@ -123,8 +123,9 @@ CASES = [
     Case("nn_tutorial.py", "final_loss", "loss", 0.5, 0.002),
     Case("style_transfer.py", "final_loss", "loss", 0.5, 0.02),
     # 6 short epochs from scratch: the trajectory is chaotic (a last-bit rounding change, e.g.
-    # a GEMM adding its bias first, splits it in epoch 2), final accuracy seen 0.83-0.92
-    Case("spatial_transformer.py", "final_acc", "acc", abs=0.15),
+    # a GEMM adding its bias first, splits it in epoch 2); torch's final accuracy over seeds
+    # 0-2: 0.925, 0.72, 0.74 (Cadenza 0.86, 0.92, 0.60)
+    Case("spatial_transformer.py", "final_acc", "acc", abs=0.35),
     Case("char_rnn_names.py", "final_acc", "acc", abs=0.12),
     Case("fgsm.py", "final_acc", "acc", abs=0.2),
     Case("hf_training_loop.py", "final_acc", "acc", abs=0.05),
@@ -161,7 +162,9 @@ CASES = [
     Case("bayes_by_backprop.py", "final_loss", "loss", 0.0, 0.15),
     Case("text_cnn_kim.py", "final_acc", "acc", abs=0.05),
     Case("knowledge_tracing.py", "final_auc", "acc", abs=0.03),
-    Case("mdn.py", "final_loss", "loss", 0.0, 0.05),
+    # an MDN lands in one of several local optima: torch over seeds 0-3: -0.99, -0.12, -0.63,
+    # -0.62 (Cadenza seeds 0-4: -0.32, -0.42, -0.60, -0.33, -1.00)
+    Case("mdn.py", "final_loss", "loss", 0.0, 0.9),
     Case("neural_ode_rk4.py", "final_loss", "loss", 0.5),
     Case("pinn_burgers.py", "final_loss", "loss", 0.3),
     Case("maml_sine.py", "final_loss", "loss", 0.2),
