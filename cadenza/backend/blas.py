@@ -38,7 +38,8 @@ and compiled float32 products on MKL make the same calls.
 ``CADENZA_GEMM=0``, or when no known BLAS is found: the executor then keeps NumPy's
 ``matmul``). ``CADENZA_GEMM_THREADS`` sets the thread count (default: the cores this process
 may use; 1 runs products on the calling thread). One float32 product from ``SMALL_FLOPS`` up to
-``POOL_BELOW_FLOPS`` (W3's and W4's products) runs over the pool, eager products too
+``POOL_BELOW_FLOPS`` (W4's head: 2^26 by default, ``CADENZA_POOL_BELOW_LOG2``) runs over the
+pool, eager products too
 (``pays``), in blocks fixed by its shape and the machine's cores (``split``: the same bytes on
 any thread count): one block per core (``CADENZA_GEMM_BLOCKS`` sets the count), of rows, or
 of columns when the product is wider than tall (``CADENZA_GEMM_SPLIT_DIM=rows`` keeps rows);
@@ -81,9 +82,12 @@ SPLIT_PRODUCTS = os.environ.get("CADENZA_GEMM_SPLIT", "0") == "1"
 # less, and its threads' wake-up and wait cost as much as the product: on a loaded 2-core EPYC
 # W4's linear head (3 products of 51 MFLOP a step, (64x3136)(3136x128) and its two gradients)
 # took 120 ms of CPU time a step on OpenBLAS's 2 threads, against 4.2 ms single-threaded; W3's
-# products (67-103 MFLOP) ran as fast on the pool with the machine to itself and 1.2-10x
-# faster on a loaded one. W1's (268 MFLOP and up) keep OpenBLAS's threads.
-POOL_BELOW_FLOPS = 1 << 28
+# products (67-103 MFLOP) ran 1.2-10x faster on the pool on a loaded machine, but with the
+# machine quiet (bench/compiled.py, end of the fourth 2026-12-03 session) W3's step ran 1.7x
+# SLOWER on the pool (compiled 19,000 vs 33,100 samples/s, PyTorch 25,300) and W4's the same:
+# the default stays 2^26 (W4's head on the pool, W3's products on OpenBLAS's threads).
+# CADENZA_POOL_BELOW_LOG2=28 moves W3's products to the pool (for a loaded machine).
+POOL_BELOW_FLOPS = 1 << int(os.environ.get("CADENZA_POOL_BELOW_LOG2", "26"))
 # eager float32 products below this many multiply-adds stay on np.matmul (the helper's
 # Python costs a few microseconds a call)
 EAGER_MIN_MACS = 1 << 15
