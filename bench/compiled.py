@@ -50,7 +50,7 @@ import w3_mlp_train  # noqa: E402
 import w4_cnn_train  # noqa: E402
 from _gpt_common import W1, W1_BATCH, gpt_train_step, w1_data, w1_model  # noqa: E402
 from _gpt_common import copy_weights, torch_gpt  # noqa: E402
-from common import BusyCheck, busy_note, train_throughput  # noqa: E402
+from common import BusyCheck, busy_note, cpu_model, train_throughput  # noqa: E402
 
 # (timed steps, warm-up steps); the compiled step compiles on call 1 and recompiles once on
 # call 2 (.grad None -> set), so warm-up is at least 2
@@ -438,7 +438,7 @@ def main():
         ap.error(f"--only: expected names from {ALL}, got {bad}")
     import torch
     print(f"cadenza.compile backend={args.backend!r}; torch {torch.__version__}, "
-          f"{os.cpu_count()} cores{', --quick' if args.quick else ''}")
+          f"{cpu_model()}, {os.cpu_count()} cores{', --quick' if args.quick else ''}")
     sys.stdout.flush()
     if "w1" in only:
         train_workload("w1", "W1 gpt-train", w1_run, args)
