@@ -434,6 +434,8 @@ class OpenAIServer:
         try:
             await stop.wait()
             self.stopping = True
+            for open_site in list(runner.sites):   # stop listening before saying so
+                await open_site.stop()
             self.log(f"cadenza serve: stopping: no new requests; finishing {self.in_flight} "
                      f"in flight (a second signal cancels them)")
             for s in sigs:
