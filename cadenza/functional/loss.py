@@ -347,11 +347,6 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                    (input, target) if weight is None else (input, target, weight))
 
 
-def _clamped_logs(x):
-    """log x and log(1 - x), each clamped to >= -100 (torch's BCE)."""
-    return ops.clamp(x.log(), min=-100.0), ops.clamp((1 - x).log(), min=-100.0)
-
-
 class _BinaryCrossEntropy(Function):
     """Elementwise BCE with torch's gradients: (x - t) / max(x (1 - x), 1e-12) for the input,
     finite where x is exactly 0 or 1 (a saturated sigmoid: the clamped logs' chain rule gives
@@ -361,7 +356,8 @@ class _BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, t):
         ctx.save_for_backward(x, t)
-        log_x, log_1mx = _clamped_logs(x)
+        log_x = ops.clamp(x.log(), min=-100.0)      # each log clamped to >= -100, as torch
+        log_1mx = ops.clamp((1 - x).log(), min=-100.0)
         return -(t * log_x + (1 - t) * log_1mx)
 
     @staticmethod

@@ -205,9 +205,7 @@ def _search(s, values, side):
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):
     """Index of the bucket (of the sorted 1-d ``boundaries``) each element of ``input``
-    falls in; ``right``: buckets closed on the left."""
-    if not isinstance(input, Tensor):       # a number: a 0-d result, as torch
-        input = _scalar_tensor(input, boundaries)
+    falls in (a number: a 0-d result, as torch); ``right``: buckets closed on the left."""
     if boundaries.ndim != 1:
         raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim("
                            f"{boundaries.ndim})")
