@@ -76,6 +76,33 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     cadenza.Size([1, 2, 4, 8])
     """
     _check(query, key, value, attn_mask, is_causal, enable_gqa)
+    out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    if query.ndim == 4 and dropout_p == 0.0 and (attn_mask is None or
+                                                 not attn_mask.requires_grad):
+        return _in_query_order(out, query)
+    return out
+
+
+def _in_query_order(out: Tensor, query: Tensor) -> Tensor:
+    """``out`` laid out in the query's memory order, as torch's CPU kernel for 4-d inputs
+    (no dropout, a mask without gradient) returns it: heads split from a (B, L, H*D) projection
+    give a (B, L, H, D)-ordered output, so ``out.transpose(1, 2).view(B, L, H*D)`` works as
+    under torch. A query whose last dim is strided is read as a contiguous copy there, so its
+    output is contiguous."""
+    st = query._data.strides
+    if query.shape[-1] > 1 and st[-1] != query._data.itemsize:
+        return out
+    big = [d for d in range(3) if query.shape[d] > 1]   # size-1 dims fit any order
+    order = sorted(big, key=lambda d: -st[d])
+    if order == big:
+        return out
+    perm = tuple(d for d in range(3) if query.shape[d] == 1) + tuple(order) + (3,)
+    inverse = tuple(perm.index(d) for d in range(4))
+    return out.permute(perm).contiguous().permute(inverse)
+
+
+def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
+    """The attention of scaled_dot_product_attention (checked arguments), contiguous."""
     L, S = query.shape[-2], key.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])

@@ -112,3 +112,31 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, k, v, attn_mask=cadenza.ones(5, 5, dtype=cadenza.bool))
     with pytest.raises(cadenza.DTypeError):
         F.scaled_dot_product_attention(q.float(), k, v)
+
+
+def _sdpa_layout_cases():
+    # (source shape, permutation to (B, H, L, D), dtype, sdpa keywords)
+    blhd = ((2, 5, 3, 4), (0, 2, 1, 3))
+    lbhd = ((5, 2, 3, 4), (1, 2, 0, 3))
+    strided_last = ((2, 3, 4, 5), (0, 1, 3, 2))
+    return [(*blhd, "float32", {}), (*blhd, "float32", {"is_causal": True}),
+            (*blhd, "float64", {}), (*lbhd, "float32", {}), (*strided_last, "float32", {}),
+            (*blhd, "float32", {"dropout_p": 0.5}), ((2, 3, 5, 4), (0, 1, 2, 3), "float32", {})]
+
+
+@pytest.mark.parametrize("src,perm,dtype,kw", _sdpa_layout_cases())
+def test_sdpa_output_follows_query_memory_order(src, perm, dtype, kw):
+    # torch's CPU kernel returns the output in the query's memory order: heads split from a
+    # (B, L, H*D) projection come back (B, L, H, D)-ordered, and .transpose(1, 2).view(...)
+    # works on it without .contiguous()
+    x = R.standard_normal(src).astype(dtype)
+    q = cadenza.tensor(x).permute(*perm)
+    tq = torch.tensor(x).permute(*perm)
+    out, ref = F.scaled_dot_product_attention(q, q, q, **kw), \
+        TF.scaled_dot_product_attention(tq, tq, tq, **kw)
+    assert out.stride() == ref.stride()
+    if not kw:
+        np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+    B, H, L, D = out.shape
+    if ref.transpose(1, 2).is_contiguous():
+        assert out.transpose(1, 2).view(B, L, H * D).shape == (B, L, H * D)
