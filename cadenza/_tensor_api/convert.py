@@ -10,6 +10,7 @@ from .._creation import zeros, ones, empty, full, tensor
 from .._tensor_base import TensorBase
 from ..device import device as Device
 from ..ops.device import to_device
+from ..backend.layout import format_name
 
 _LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                  "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
@@ -27,7 +28,7 @@ def _parse_to(args, kwargs):
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    memory_format = kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -41,7 +42,7 @@ def _parse_to(args, kwargs):
             pass  # non_blocking / copy positional flags
         elif a is not None:
             raise TypeError(f"to() received an invalid argument {a!r}")
-    return dtype, device, copy
+    return dtype, device, copy, memory_format
 
 
 def _cast_to(dtype):
@@ -62,15 +63,19 @@ class ConvertMethods:
     __slots__ = ()
 
     def to(self, *args, **kwargs):
-        """Cast and/or move: ``t.to(cadenza.float64)``, ``t.to('cpu')``, ``t.to(other)``."""
-        dtype, device, copy = _parse_to(args, dict(kwargs))
+        """Cast and/or move: ``t.to(cadenza.float64)``, ``t.to('cpu')``, ``t.to(other)``;
+        ``memory_format=`` lays the result out (a copy unless it already is)."""
+        dtype, device, copy, memory_format = _parse_to(args, dict(kwargs))
         out = self
         if device is not None:
             out = to_device(out, device)
         if dtype is not None:
             out = O.to_dtype(out, dtype, copy=copy and out is self)
         elif copy and out is self:
-            out = O.clone(self)
+            out = O.clone(self, memory_format=memory_format)
+        name = format_name(memory_format)
+        if name != "preserve_format":
+            out = O.contiguous(out, memory_format=memory_format)
         return out
 
     def cpu(self, memory_format=None):
