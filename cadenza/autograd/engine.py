@@ -26,7 +26,7 @@ from ..ops.complex import conj, real
 from ..ops.inplace import commit_inplace
 from ..ops.views import Clone
 from ..backend.cpu import FP_QUIET, fp_state
-from ..backend.layout import same_layout_as
+from ..backend.layout import same_layout_as, suggest_format
 from .anomaly import check_backward
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -440,7 +440,9 @@ def _accumulate_traced(tracer, t, g):
     new .grad, an in-place add for an existing one) instead of raw array copies."""
     tracer.note_grad(t)
     if t.grad is None:
-        t.grad = apply(Clone, g)
+        fmt = suggest_format(t._data)   # a channels-last leaf's .grad is channels-last
+        t.grad = apply(Clone, g) if fmt == "contiguous_format" else \
+            apply(Clone, g, memory_format=fmt)
     elif t.grad._requires_grad:
         t.grad = t.grad + g
     else:
