@@ -45,9 +45,16 @@ def _parse_to(args, kwargs):
     return dtype, device, copy, memory_format
 
 
+def _in_format(t, memory_format):
+    """``t`` laid out in ``memory_format`` (None and preserve_format: as it is)."""
+    if format_name(memory_format) == "preserve_format":
+        return t
+    return O.contiguous(t, memory_format=memory_format)
+
+
 def _cast_to(dtype):
     def cast(self, memory_format=None):
-        return O.to_dtype(self, dtype)
+        return _in_format(O.to_dtype(self, dtype), memory_format)
     return cast
 
 
@@ -73,17 +80,14 @@ class ConvertMethods:
             out = O.to_dtype(out, dtype, copy=copy and out is self)
         elif copy and out is self:
             out = O.clone(self, memory_format=memory_format)
-        name = format_name(memory_format)
-        if name != "preserve_format":
-            out = O.contiguous(out, memory_format=memory_format)
-        return out
+        return _in_format(out, memory_format)
 
     def cpu(self, memory_format=None):
-        return to_device(self, "cpu")
+        return _in_format(to_device(self, "cpu"), memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
-        return to_device(self, "cuda" if device is None else (
-            f"cuda:{device}" if isinstance(device, int) else device))
+        return _in_format(to_device(self, "cuda" if device is None else (
+            f"cuda:{device}" if isinstance(device, int) else device)), memory_format)
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
         if dtype is None:
@@ -111,7 +115,7 @@ class ConvertMethods:
         if _dt.bfloat16 is None:
             raise TypeError("bfloat16: this dtype needs the ml_dtypes package "
                             "(pip install 'cadenza[bf16]')")
-        return O.to_dtype(self, _dt.bfloat16)
+        return _in_format(O.to_dtype(self, _dt.bfloat16), memory_format)
 
     new_zeros = _new_like(zeros)
     new_ones = _new_like(ones)

@@ -40,6 +40,7 @@ CASES = {
     "to_cl": lambda L: _nchw(L).to(memory_format=L.channels_last),
     "to_back": lambda L: _cl(L).to(memory_format=L.contiguous_format),
     "to_dtype_keeps": lambda L: _cl(L).to(L.float64),
+    "double_to_cl": lambda L: _nchw(L).double(memory_format=L.channels_last),
     "clone_preserve": lambda L: _cl(L).clone(),
     "clone_contiguous": lambda L: _cl(L).clone(memory_format=L.contiguous_format),
     "clone_to_cl": lambda L: _nchw(L).clone(memory_format=L.channels_last),
