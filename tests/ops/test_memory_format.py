@@ -193,3 +193,22 @@ def test_cnn_trains_the_same_in_channels_last(compiled, tmp_path):
     m2.load_state_dict(cadenza.load(path))
     assert m2[0].weight.is_contiguous(memory_format=cadenza.channels_last)
     assert np.array_equal(m2[0].weight.detach().numpy(), m1[0].weight.detach().numpy())
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_compiled_views_of_channels_last(backend):
+    """Views that only a channels-last layout allows, replayed by compiled code: eager's
+    values."""
+    def f(x, w):
+        y = x.contiguous(memory_format=cadenza.channels_last)
+        z = y.permute(0, 2, 3, 1).view(2, -1) * 2
+        c = cadenza.nn.functional.conv2d(y, w).relu()
+        return z.sum(1), c.permute(0, 2, 3, 1).reshape(2, -1).exp(), \
+            c.clone().view(2, 4, -1)[:, :, 0]
+    x, w = _nchw(cadenza), _nchw(cadenza, W)
+    ref = f(x, w)
+    g = cadenza.compile(f, backend=backend)
+    for _ in range(2):
+        out = g(x, w)
+    for a, b in zip(out, ref):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
