@@ -8,9 +8,7 @@ from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.node import replace_saved, saves
 from ..ops.inplace import check_inplace, commit_inplace
 from ..ops._registry import is_low
-from ..ops.views import contiguous
-from ..backend.layout import suggest_format
-from .. import dtypes as _dt
+from ..ops.views import in_format_of
 
 __all__ = [
     "legacy_reduction", "reduce_loss", "check_reduction", "check_tensor", "check_float",
@@ -121,30 +119,15 @@ def _snapshot_saved_input(x, root):
 
 def keeps_channels_last(operands=1):
     """torch's output layout for the image ops (convolution, pooling, batch and group norm,
-    interpolation, padding): channels-last (channels_last_3d) when one of the first
-    ``operands`` arguments (input, and weight for a convolution) is laid out so, for a 4-d
-    (5-d) output. The values are the same; only the output's strides follow (one copy)."""
+    interpolation): channels-last (channels_last_3d) when one of the first ``operands``
+    arguments (input, and weight for a convolution) is laid out so (``ops.in_format_of``)."""
     def wrap(fn):
         @functools.wraps(fn)
         def fn_cl(*args, **kwargs):
             out = fn(*args, **kwargs)
-            fmt = None
-            for a in args[:operands]:
-                if isinstance(a, Tensor) and a._data.ndim in (4, 5):
-                    name = suggest_format(a._data)
-                    if name != "contiguous_format":
-                        fmt = name
-                        break
-            if fmt is None:
-                return out
-            mf = _dt.channels_last if fmt == "channels_last" else _dt.channels_last_3d
+            inputs = args[:operands]
             if isinstance(out, tuple):
-                return tuple(_as_format(o, mf) for o in out)
-            return _as_format(out, mf)
+                return tuple(in_format_of(o, inputs, every=False) for o in out)
+            return in_format_of(out, inputs, every=False)
         return fn_cl
     return wrap
-
-
-def _as_format(t, mf):
-    need = 4 if mf is _dt.channels_last else 5
-    return contiguous(t, memory_format=mf) if isinstance(t, Tensor) and t.ndim == need else t

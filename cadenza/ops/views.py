@@ -495,6 +495,31 @@ def contiguous(input, memory_format=None):
     return apply(Contiguous, input, memory_format=name)
 
 
+_FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.channels_last_3d}
+
+
+def in_format_of(out, inputs, every=True):
+    """``out`` (a new 4-d/5-d result) laid out channels-last when every input (``every``
+    False: any input) of ``inputs`` is, as torch lays out the results of its image ops; ``out``
+    itself otherwise (the same values; a copy only where the layout changes)."""
+    if not isinstance(out, Tensor) or out._data.ndim not in (4, 5):
+        return out
+    fmt = None
+    for t in inputs:
+        f = _layout.suggest_format(t._data) if isinstance(t, Tensor) and \
+            t._data.ndim == out._data.ndim else "contiguous_format"
+        if f == "contiguous_format":
+            if every:
+                return out
+        elif fmt is None or not every:
+            fmt = f
+            if not every:
+                break
+        elif f != fmt:
+            return out
+    return out if fmt is None else contiguous(out, memory_format=_FORMATS[fmt])
+
+
 def clone(input, *, memory_format=None):
     """A copy; ``memory_format`` lays it out (default preserve_format: the input's strides
     where it is dense, as in torch)."""
