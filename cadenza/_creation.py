@@ -321,16 +321,16 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=N
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, memory_format=None):
     t = _filled(np.empty, size, dtype, device, requires_grad)
-    name = _layout.format_name(memory_format, "contiguous_format")
-    if name == "preserve_format":
+    if memory_format is not None and _layout.format_name(memory_format) == "preserve_format":
         raise RuntimeError("empty: preserve_format is only supported by the *_like functions "
                            "and clone, not by empty")
-    return _laid_out(t, None, name, "empty")
+    return t if memory_format is None else _laid_out(t, None, memory_format, "empty")
 
 
-def _laid_out(t, input, name, op):
-    """The new tensor ``t`` (row-major, values set) laid out in the memory format ``name``:
-    preserve_format follows ``input``'s strides (``backend.layout``); the same values."""
+def _laid_out(t, input, memory_format, op):
+    """The new tensor ``t`` (row-major, values set) laid out in ``memory_format`` (None:
+    preserve_format, which follows ``input``'s strides, ``backend.layout``); the same values."""
+    name = _layout.format_name(memory_format)
     arr = t._data
     if name == "contiguous_format" or type(arr) is not np.ndarray:
         return t
@@ -393,33 +393,29 @@ def _like(input, dtype, device):
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
                layout=None):
     dt, dev = _like(input, dtype, device)
-    return _laid_out(zeros(tuple(input.shape), dtype=dt, device=dev,
-                            requires_grad=requires_grad),
-                     input, _layout.format_name(memory_format), "zeros_like")
+    t = zeros(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "zeros_like")
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
               layout=None):
     dt, dev = _like(input, dtype, device)
-    return _laid_out(ones(tuple(input.shape), dtype=dt, device=dev,
-                            requires_grad=requires_grad),
-                     input, _layout.format_name(memory_format), "ones_like")
+    t = ones(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "ones_like")
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
                layout=None):
     dt, dev = _like(input, dtype, device)
-    return _laid_out(empty(tuple(input.shape), dtype=dt, device=dev,
-                            requires_grad=requires_grad),
-                     input, _layout.format_name(memory_format), "empty_like")
+    t = empty(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "empty_like")
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None, layout=None):
     dt, dev = _like(input, dtype, device)
-    return _laid_out(full(tuple(input.shape), fill_value, dtype=dt, device=dev,
-                          requires_grad=requires_grad),
-                     input, _layout.format_name(memory_format), "full_like")
+    t = full(tuple(input.shape), fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "full_like")
 
 
 def _num(x):
@@ -601,17 +597,17 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
 @traced_random
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
               memory_format=None):
-    return _laid_out(rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
-                          requires_grad=requires_grad, device=device or input.device),
-                     input, _layout.format_name(memory_format), "rand_like")
+    t = rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+             requires_grad=requires_grad, device=device or input.device)
+    return _laid_out(t, input, memory_format, "rand_like")
 
 
 @traced_random
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
                memory_format=None):
-    return _laid_out(randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
-                           requires_grad=requires_grad, device=device or input.device),
-                     input, _layout.format_name(memory_format), "randn_like")
+    t = randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+              requires_grad=requires_grad, device=device or input.device)
+    return _laid_out(t, input, memory_format, "randn_like")
 
 
 @traced_random
@@ -646,9 +642,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None, memory_format=None):
     if high is None:
         low, high = 0, low
-    return _laid_out(randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
-                             generator=generator),
-                     input, _layout.format_name(memory_format), "randint_like")
+    t = randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, generator=generator)
+    return _laid_out(t, input, memory_format, "randint_like")
 
 
 @traced_random
