@@ -20,7 +20,7 @@ from ._dispatch import state as _gstate
 from ._argforms import numpy_aliases
 from ._trace_hooks import traced_random
 from ._out import _write_out, writes_out  # noqa: F401  (writes_out: the ops' import)
-from .backend import cuda, meta as _meta
+from .backend import cuda, meta as _meta, layout as _layout
 from .errors import DeviceError
 
 
@@ -320,7 +320,33 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=N
 @_creates
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, memory_format=None):
-    return _filled(np.empty, size, dtype, device, requires_grad)
+    t = _filled(np.empty, size, dtype, device, requires_grad)
+    if memory_format is not None and _layout.format_name(memory_format) == "preserve_format":
+        raise RuntimeError("empty: preserve_format is only supported by the *_like functions "
+                           "and clone, not by empty")
+    return t if memory_format is None else _laid_out(t, None, memory_format, "empty")
+
+
+def _laid_out(t, input, memory_format, op):
+    """The new tensor ``t`` (row-major, values set) laid out in ``memory_format`` (None:
+    preserve_format, which follows ``input``'s strides, ``backend.layout``); the same values."""
+    name = _layout.format_name(memory_format)
+    arr = t._data
+    if name == "contiguous_format" or type(arr) is not np.ndarray:
+        return t
+    if name == "preserve_format":
+        src = input._data
+        if type(src) is not np.ndarray or src.flags["C_CONTIGUOUS"]:
+            return t
+        new = _layout.empty_in_format(src, name, arr.dtype)
+    else:
+        _layout.check_rank(name, arr.ndim, op)
+        if _layout.is_format_contiguous(arr, name):
+            return t
+        new = _layout.empty_in_format(arr, name)
+    new[...] = arr
+    t._data = new
+    return t
 
 
 @_creates
@@ -367,26 +393,29 @@ def _like(input, dtype, device):
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
                layout=None):
     dt, dev = _like(input, dtype, device)
-    return zeros(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    t = zeros(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "zeros_like")
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
               layout=None):
     dt, dev = _like(input, dtype, device)
-    return ones(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    t = ones(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "ones_like")
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None,
                layout=None):
     dt, dev = _like(input, dtype, device)
-    return empty(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    t = empty(tuple(input.shape), dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "empty_like")
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None, layout=None):
     dt, dev = _like(input, dtype, device)
-    return full(tuple(input.shape), fill_value, dtype=dt, device=dev,
-                requires_grad=requires_grad)
+    t = full(tuple(input.shape), fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _laid_out(t, input, memory_format, "full_like")
 
 
 def _num(x):
@@ -568,15 +597,17 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
 @traced_random
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
               memory_format=None):
-    return rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
-                requires_grad=requires_grad, device=device or input.device)
+    t = rand(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+             requires_grad=requires_grad, device=device or input.device)
+    return _laid_out(t, input, memory_format, "rand_like")
 
 
 @traced_random
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None,
                memory_format=None):
-    return randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
-                 requires_grad=requires_grad, device=device or input.device)
+    t = randn(tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+              requires_grad=requires_grad, device=device or input.device)
+    return _laid_out(t, input, memory_format, "randn_like")
 
 
 @traced_random
@@ -608,11 +639,11 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 
 @traced_random
-def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, memory_format=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
-                   generator=generator)
+    t = randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, generator=generator)
+    return _laid_out(t, input, memory_format, "randint_like")
 
 
 @traced_random

@@ -13,6 +13,7 @@ from ._dispatch import state as _grad_state
 from ._repr import tensor_repr
 from .backend import backend_of_array
 from .backend.meta import MetaArray
+from .backend import layout as _layout
 from .device import device as _device, _CPU, _META
 
 _new = object.__new__
@@ -79,9 +80,6 @@ def _make(arr, requires_grad=False, grad_fn=None):
     t._retains_grad = False
     t._view = None
     return t
-
-
-_CHANNELS_LAST = {"channels_last": (0, 2, 3, 1), "channels_last_3d": (0, 2, 3, 4, 1)}
 
 
 class TensorBase:
@@ -185,13 +183,10 @@ class TensorBase:
     def is_contiguous(self, memory_format=None) -> bool:
         """Row-major contiguous; with ``channels_last`` (``channels_last_3d``), contiguous in
         the order N, H, W, C (N, D, H, W, C) of a 4-d (5-d) tensor."""
-        order = _CHANNELS_LAST.get(getattr(memory_format, "name", None))
+        name = getattr(memory_format, "name", None)
         if type(self._data) is MetaArray:
-            return order is None
-        if order is None:
-            return bool(self._data.flags["C_CONTIGUOUS"])
-        return self._data.ndim == len(order) and \
-            bool(self._data.transpose(order).flags["C_CONTIGUOUS"])
+            return name not in _layout.ORDERS
+        return _layout.is_format_contiguous(self._data, name)
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f" or self.dtype.is_floating_point

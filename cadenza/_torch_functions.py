@@ -97,10 +97,10 @@ _COPY_FUNCTIONS = {
 
 def _copy_function(name, view):
     def fn(*args, **kwargs):
-        out = view(*args, **kwargs)
+        out = view(*args, **kwargs)    # (torch's *_copy results are row-major)
         if isinstance(out, (tuple, list)):
-            return tuple(o.clone() for o in out)
-        return out.clone()
+            return tuple(o.clone(memory_format=_dt.contiguous_format) for o in out)
+        return out.clone(memory_format=_dt.contiguous_format)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"``torch.{name}``: ``torch.{name[:-5]}``'s result, copied."
     return fn

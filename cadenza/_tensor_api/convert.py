@@ -10,6 +10,7 @@ from .._creation import zeros, ones, empty, full, tensor
 from .._tensor_base import TensorBase
 from ..device import device as Device
 from ..ops.device import to_device
+from ..backend.layout import format_name
 
 _LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                  "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
@@ -27,7 +28,7 @@ def _parse_to(args, kwargs):
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    memory_format = kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -41,12 +42,19 @@ def _parse_to(args, kwargs):
             pass  # non_blocking / copy positional flags
         elif a is not None:
             raise TypeError(f"to() received an invalid argument {a!r}")
-    return dtype, device, copy
+    return dtype, device, copy, memory_format
+
+
+def _in_format(t, memory_format):
+    """``t`` laid out in ``memory_format`` (None and preserve_format: as it is)."""
+    if format_name(memory_format) == "preserve_format":
+        return t
+    return O.contiguous(t, memory_format=memory_format)
 
 
 def _cast_to(dtype):
     def cast(self, memory_format=None):
-        return O.to_dtype(self, dtype)
+        return _in_format(O.to_dtype(self, dtype), memory_format)
     return cast
 
 
@@ -62,23 +70,24 @@ class ConvertMethods:
     __slots__ = ()
 
     def to(self, *args, **kwargs):
-        """Cast and/or move: ``t.to(cadenza.float64)``, ``t.to('cpu')``, ``t.to(other)``."""
-        dtype, device, copy = _parse_to(args, dict(kwargs))
+        """Cast and/or move: ``t.to(cadenza.float64)``, ``t.to('cpu')``, ``t.to(other)``;
+        ``memory_format=`` lays the result out (a copy unless it already is)."""
+        dtype, device, copy, memory_format = _parse_to(args, dict(kwargs))
         out = self
         if device is not None:
             out = to_device(out, device)
         if dtype is not None:
             out = O.to_dtype(out, dtype, copy=copy and out is self)
         elif copy and out is self:
-            out = O.clone(self)
-        return out
+            out = O.clone(self, memory_format=memory_format)
+        return _in_format(out, memory_format)
 
     def cpu(self, memory_format=None):
-        return to_device(self, "cpu")
+        return _in_format(to_device(self, "cpu"), memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
-        return to_device(self, "cuda" if device is None else (
-            f"cuda:{device}" if isinstance(device, int) else device))
+        return _in_format(to_device(self, "cuda" if device is None else (
+            f"cuda:{device}" if isinstance(device, int) else device)), memory_format)
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
         if dtype is None:
@@ -106,7 +115,7 @@ class ConvertMethods:
         if _dt.bfloat16 is None:
             raise TypeError("bfloat16: this dtype needs the ml_dtypes package "
                             "(pip install 'cadenza[bf16]')")
-        return O.to_dtype(self, _dt.bfloat16)
+        return _in_format(O.to_dtype(self, _dt.bfloat16), memory_format)
 
     new_zeros = _new_like(zeros)
     new_ones = _new_like(ones)

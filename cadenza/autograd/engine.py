@@ -26,6 +26,7 @@ from ..ops.complex import conj, real
 from ..ops.inplace import commit_inplace
 from ..ops.views import Clone
 from ..backend.cpu import FP_QUIET, fp_state
+from ..backend.layout import same_layout_as, suggest_format
 from .anomaly import check_backward
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -409,7 +410,19 @@ def _accumulate(node, g, create_graph, _make, sole=False):
     elif t.grad is None:
         # Own a fresh buffer: a gradient array can be shared by several leaves (add's backward
         # hands the same tensor to both inputs) and optimizers update .grad in place.
-        t.grad = g if create_graph else _make(g._data if sole else g._data.copy())
+        # (torch's layout contract: the leaf's strides where it is dense, as a channels-last
+        # parameter's; row-major otherwise)
+        if create_graph:
+            t.grad = g
+        else:
+            arr = g._data
+            if arr.strides != t._data.strides:
+                laid = same_layout_as(arr, t._data)
+                sole = sole or laid is not arr
+                arr = laid
+            if not sole:
+                arr = arr.copy() if arr.flags["C_CONTIGUOUS"] else arr.copy(order="K")
+            t.grad = _make(arr)
     elif create_graph or t.grad._requires_grad:
         t.grad = t.grad + g
     else:
@@ -427,7 +440,9 @@ def _accumulate_traced(tracer, t, g):
     new .grad, an in-place add for an existing one) instead of raw array copies."""
     tracer.note_grad(t)
     if t.grad is None:
-        t.grad = apply(Clone, g)
+        fmt = suggest_format(t._data)   # a channels-last leaf's .grad is channels-last
+        t.grad = apply(Clone, g) if fmt == "contiguous_format" else \
+            apply(Clone, g, memory_format=fmt)
     elif t.grad._requires_grad:
         t.grad = t.grad + g
     else:

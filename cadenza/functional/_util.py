@@ -1,15 +1,19 @@
 """Helpers shared by the functional composites: argument normalisation, reductions, checks."""
 from __future__ import annotations
 
+import functools
+
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.node import replace_saved, saves
 from ..ops.inplace import check_inplace, commit_inplace
 from ..ops._registry import is_low
+from ..ops.views import in_format_of
 
 __all__ = [
     "legacy_reduction", "reduce_loss", "check_reduction", "check_tensor", "check_float",
     "check_same_shape", "check_ndim", "ntuple", "inplace_result", "is_half",
+    "keeps_channels_last",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -111,3 +115,19 @@ def _snapshot_saved_input(x, root):
             old = _make(x.detach().clone()._data, x._requires_grad, x.grad_fn)
             old._accum = x._accum
         replace_saved(node, x, old)
+
+
+def keeps_channels_last(operands=1):
+    """torch's output layout for the image ops (convolution, pooling, batch and group norm,
+    interpolation): channels-last (channels_last_3d) when one of the first ``operands``
+    arguments (input, and weight for a convolution) is laid out so (``ops.in_format_of``)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def fn_cl(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            inputs = args[:operands]
+            if isinstance(out, tuple):
+                return tuple(in_format_of(o, inputs, every=False) for o in out)
+            return in_format_of(out, inputs, every=False)
+        return fn_cl
+    return wrap

@@ -12,7 +12,7 @@ from .._tensor_base import TensorBase as Tensor
 from ..ops.conv import unfold, fold, out_size, conv2d as conv2d_prim
 from ..ops.views import owned
 from ..errors import ShapeError, DTypeError, fmt_shape
-from ._util import ntuple
+from ._util import ntuple, keeps_channels_last
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "conv_tbc", "unfold", "fold",
@@ -114,6 +114,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
     return out + bias.reshape(1, O, 1, 1) if bias is not None else out
 
 
+@keeps_channels_last(2)
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """2-d cross-correlation: out[n, o] = sum_c,i,j w[o, c, i, j] x[n, c, s h + d i, s w + d j]
@@ -198,6 +199,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
     return out
 
 
+@keeps_channels_last(2)
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The adjoint of conv2d (a "deconvolution"); weight (C_in, C_out / groups, kh, kw).
@@ -240,6 +242,7 @@ def _same_pads(k, d):
     return tot // 2, tot - tot // 2
 
 
+@keeps_channels_last(2)
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """3-d cross-correlation over (N, C, D, H, W) or (C, D, H, W); weight
@@ -286,6 +289,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return out.squeeze(0) if unbatched else out
 
 
+@keeps_channels_last(2)
 def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The adjoint of conv3d; weight (C_in, C_out / groups, kd, kh, kw): conv_transpose2d of

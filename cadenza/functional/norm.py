@@ -11,7 +11,7 @@ from ..ops._registry import apply
 from ..ops import batchnorm as _bn
 from ..ops.normalization import LayerNorm, RmsNorm
 from ..errors import ShapeError, fmt_shape
-from ._util import check_float, is_half
+from ._util import check_float, is_half, keeps_channels_last
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -121,6 +121,7 @@ def _channel_shape(input):
     return (1, input.shape[1]) + (1,) * (input.ndim - 2)
 
 
+@keeps_channels_last()
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -170,6 +171,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return _bn.batch_norm(input, stats, weight, bias, eps, training)
 
 
+@keeps_channels_last()
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over groups of channels and all spatial positions (Wu & He, 2018), then an

@@ -16,7 +16,7 @@ from ..ops.views import owned
 from ..ops._registry import autocast_policy
 from ..ops import pool as _pool_ops
 from ..errors import ShapeError, fmt_shape
-from ._util import ntuple
+from ._util import ntuple, keeps_channels_last
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate",
@@ -117,6 +117,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     return (out, _unbatched(ind, nd, unb)) if return_indices else out
 
 
+@keeps_channels_last()
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """Max over kh x kw windows of (N, C, H, W) or (C, H, W); padding counts as -inf; ties go
@@ -179,6 +180,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     return _unbatched(out.to(x.dtype) if half else out, nd, unb)
 
 
+@keeps_channels_last()
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """Mean over kh x kw windows (zero padding; count_include_pad counts it in the divisor).
@@ -227,6 +229,7 @@ def _out_sizes(output_size, spatial, op):
 
 
 
+@keeps_channels_last()
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (od, oh, ow).
 
@@ -245,6 +248,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     return x
 
 @autocast_policy("none")   # (not on torch's autocast lists: its GEMMs stay as given)
+@keeps_channels_last()
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed (oh, ow): out = A_h x A_w^T with A the (separable) window
     averaging matrices.
@@ -307,6 +311,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
     return (out, _unbatched(ind, nd, unb)) if return_indices else out
 
 
+@keeps_channels_last()
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling to a fixed (oh, ow) with adaptive windows (first maximum wins ties).
 
@@ -450,6 +455,7 @@ def _interpolate_aa(x, spatial, out, scales, mode, align_corners):
 
 
 @autocast_policy("none")   # (not on torch's autocast lists: its GEMMs stay as given)
+@keeps_channels_last()
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:

@@ -9,7 +9,7 @@ from .. import ops
 from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, fmt_shape
 from ..ops.pool import pool_out
-from ._util import ntuple
+from ._util import ntuple, keeps_channels_last
 from .pool import (_adaptive_bounds, _check_pool, _const, _divisor, _out_sizes,
                    adaptive_avg_pool3d)
 
@@ -56,6 +56,7 @@ def _args3d(op, kernel_size, stride, padding, dilation=1):
     return k, s, ntuple(padding, 3, "padding", op), ntuple(dilation, 3, "dilation", op)
 
 
+@keeps_channels_last()
 def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """Max over kd x kh x kw windows of (N, C, D, H, W) or (C, D, H, W); padding counts as
@@ -90,6 +91,7 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+@keeps_channels_last()
 def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """Mean over kd x kh x kw windows of (N, C, D, H, W) or (C, D, H, W) (zero padding;
@@ -113,6 +115,7 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     return out.squeeze(0) if unb else out
 
 
+@keeps_channels_last()
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (od, oh, ow) with adaptive
     windows (first maximum wins ties; indices flat in D*H*W).

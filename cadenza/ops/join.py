@@ -9,7 +9,7 @@ import numpy as np
 from ._registry import Op, register, apply
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from ..errors import ShapeError, fmt_shape
-from .views import expand, unsqueeze
+from .views import expand, unsqueeze, in_format_of
 from ..autograd.views import mark_multi_output
 from ..autograd.node import relabel
 from ..dtypes import result_type
@@ -97,7 +97,10 @@ def cat(tensors, dim=0, *, out=None):
         tensors = [t.to(rt) for t in tensors]
     if len(tensors) == 1:
         return tensors[0]
-    return apply(Cat, *tensors, dim=d)
+    out = apply(Cat, *tensors, dim=d)
+    if ref._data.ndim in (4, 5) and not ref._data.flags["C_CONTIGUOUS"]:
+        out = in_format_of(out, tensors)   # channels-last inputs: a channels-last result
+    return out
 
 
 concat = concatenate = cat

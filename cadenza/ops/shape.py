@@ -11,6 +11,7 @@ from ._registry import Op, register, apply, autocast_policy
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .views import *  # noqa: F401,F403
 from .views import DiagonalLast, PadConstant, Windows, _shape_args, expand, movedim, unsqueeze
+from .views import in_format_of
 from .join import *  # noqa: F401,F403
 from .._creation import _wrap_np, tensor, zeros
 from .elementwise import where
@@ -141,8 +142,12 @@ def repeat_interleave(input, repeats, dim=None):
 def pad(input, pad, mode="constant", value=None):
     """F.pad: ``pad`` lists (before, after) pairs starting from the last dim."""
     if mode in ("reflect", "replicate"):   # torch's autocast computes these in float32
-        return _pad_fp32(input, pad, mode, value)
-    return _pad(input, pad, mode, value)
+        out = _pad_fp32(input, pad, mode, value)
+    else:
+        out = _pad(input, pad, mode, value)
+    if input._data.ndim in (4, 5) and not input._data.flags["C_CONTIGUOUS"]:
+        out = in_format_of(out, (input,))   # a channels-last input: a channels-last result
+    return out
 
 
 def _pad(input, pad, mode, value):

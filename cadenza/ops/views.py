@@ -13,6 +13,7 @@ from ..errors import ShapeError, fmt_shape
 from .. import dtypes
 from .._tensor_base import Size, _make
 from .._trace_hooks import untraceable
+from ..backend import layout as _layout
 from ..autograd.node import relabel
 
 __all__ = ["atleast_1d", "atleast_2d", "broadcast_shapes", "broadcast_tensors",
@@ -246,17 +247,34 @@ def sum_to(x, shape):
 
 @register
 class Clone(Op):
+    """A copy; ``memory_format`` (a format's name) lays it out: ``preserve_format`` (None)
+    keeps the input's strides where torch does (``backend.layout``)."""
     name, kind, onnx, saves = "clone", "shape", "Identity", "none"
     may_alias = True
-    forward = staticmethod(lambda xp, a: a.copy())
+
+    @staticmethod
+    def forward(xp, a, memory_format=None):
+        if memory_format is None and (xp is not np or a.flags["C_CONTIGUOUS"]):
+            return a.copy()
+        return _layout.copy_to_format(a, memory_format or "preserve_format", xp)
+
     backward = staticmethod(lambda c, g: (g,))
 
 
 @register
 class Contiguous(Op):
+    """Row-major (``memory_format`` None), or contiguous in a channels-last order."""
     name, kind, onnx, saves = "contiguous", "shape", "Identity", "none"
     may_alias = True     # a contiguous input is handed back
-    forward = staticmethod(lambda xp, a: xp.ascontiguousarray(a))
+
+    @staticmethod
+    def forward(xp, a, memory_format=None):
+        if memory_format is None:
+            return xp.ascontiguousarray(a)
+        if _layout.is_format_contiguous(a, memory_format):
+            return a
+        return _layout.copy_to_format(a, memory_format, xp)
+
     backward = staticmethod(lambda c, g: (g,))
 
 
@@ -464,13 +482,52 @@ def broadcast_tensors(*tensors):
 
 
 def contiguous(input, memory_format=None):
-    if input._data.flags["C_CONTIGUOUS"]:
+    """``input`` itself when contiguous in ``memory_format`` (default contiguous_format;
+    preserve_format counts as it), else a copy laid out so."""
+    name = _layout.format_name(memory_format, "contiguous_format")
+    if name in ("contiguous_format", "preserve_format"):
+        if input._data.flags["C_CONTIGUOUS"]:
+            return input
+        return apply(Contiguous, input)
+    _layout.check_rank(name, input._data.ndim, "contiguous")
+    if _layout.is_format_contiguous(input._data, name):
         return input
-    return apply(Contiguous, input)
+    return apply(Contiguous, input, memory_format=name)
+
+
+_FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.channels_last_3d}
+
+
+def in_format_of(out, inputs, every=True):
+    """``out`` (a new 4-d/5-d result) laid out channels-last when every input (``every``
+    False: any input) of ``inputs`` is, as torch lays out the results of its image ops; ``out``
+    itself otherwise (the same values; a copy only where the layout changes)."""
+    if not isinstance(out, Tensor) or out._data.ndim not in (4, 5):
+        return out
+    fmt = None
+    for t in inputs:
+        f = _layout.suggest_format(t._data) if isinstance(t, Tensor) and \
+            t._data.ndim == out._data.ndim else "contiguous_format"
+        if f == "contiguous_format":
+            if every:
+                return out
+        elif fmt is None or not every:
+            fmt = f
+            if not every:
+                break
+        elif f != fmt:
+            return out
+    return out if fmt is None else contiguous(out, memory_format=_FORMATS[fmt])
 
 
 def clone(input, *, memory_format=None):
-    return apply(Clone, input)
+    """A copy; ``memory_format`` lays it out (default preserve_format: the input's strides
+    where it is dense, as in torch)."""
+    name = _layout.format_name(memory_format)
+    if name == "preserve_format":
+        return apply(Clone, input)
+    _layout.check_rank(name, input._data.ndim, "clone")
+    return apply(Clone, input, memory_format=name)
 
 
 def atleast_1d(x):

@@ -543,7 +543,7 @@ class Module(StateDictMixin):
         >>> torch.nn.Linear(2, 2).to(torch.float64).weight.dtype
         cadenza.float64
         """
-        dtype, device, _ = _parse_to(args, dict(kwargs))
+        dtype, device, _, memory_format = _parse_to(args, dict(kwargs))
         if dtype is not None:
             dtype = _dt.to_dtype(dtype)
             if not dtype.is_floating_point:
@@ -555,6 +555,8 @@ class Module(StateDictMixin):
                 t = t.to(device)
             if dtype is not None and t.is_floating_point():
                 t = t.to(dtype)
+            if memory_format is not None and t.ndim in (4, 5):   # torch's rule: 4-d/5-d only
+                t = t.to(memory_format=memory_format)
             return t
         return self._apply(convert)
 
