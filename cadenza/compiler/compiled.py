@@ -88,7 +88,8 @@ class Specialisation:
             plan.backward_runner = _make_runner(plan.backward, backend)
         # the shape and dtype of every tensor the graph reads live (parameters, buffers,
         # state): one guard, read in one pass on every call
-        live = [L for L in res.lifted if L.src[0] != "arg"]
+        # (a hyperparameter is always a 0-d float64 array: nothing to guard)
+        live = [L for L in res.lifted if L.src[0] not in ("arg", "hyper")]
         if live:
             guard = _lifted_guard(live)
             self.guards.append(guard)
@@ -159,6 +160,7 @@ class Specialisation:
 
 
 _data_of = attrgetter("_data")
+_requires_grad_of = attrgetter("_requires_grad")
 
 
 def _labelled(v) -> bool:
@@ -176,10 +178,14 @@ def _requires_grad_getter(res):
     """The requires_grad flags of captured tensors (arguments' are in the input spec): a
     parameter frozen or unfrozen after tracing changes which outputs need grad."""
     ts = [(L.name, L.src[1]) for L in res.lifted if L.src[0] == "tensor"]
+    tensors = [t for _, t in ts]
 
     def get():
         return tuple((f"{name}.requires_grad", t._requires_grad) for name, t in ts)
-    return get
+
+    def values():       # (the flags are True/False: compared by identity as quick() objects)
+        return tuple(map(_requires_grad_of, tensors))
+    return get, values
 
 
 def _lifted_guard(live) -> G.Guard:
@@ -377,8 +383,8 @@ class CompiledFunction:
         else:
             s.bind(res, plan)
             if expected[0]:   # traced with grad on: outputs need grad iff inputs do
-                s.guards.append(G.Guard("requires_grad", _requires_grad_getter(res),
-                                        "requires_grad"))
+                get, values = _requires_grad_getter(res)
+                s.guards.append(G.Guard("requires_grad", get, "requires_grad", values, values))
                 s.expected.append(s.guards[-1].get())
         self.cache.append(s)
         if len(self.cache) > MAX_CACHE:
