@@ -46,6 +46,9 @@ class Specialisation:
         self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
         self.fast = None              # [(getter, expected)] as failed_guard compares them
         self.held = None              # per guard: its quick() objects when it last held
+        self.in_arrays = None         # the input arrays of the last call, and their roots'
+        self.in_root_ids = None       # ids (see _root_sets)
+        self.in_roots = None
 
     def failed_guard(self):
         """None if every guard holds, else (guard, expected, current). Guards with a cheap
@@ -99,6 +102,25 @@ class Specialisation:
                         (None, L.src[1]) if L.src[0] == "tensor" else (None, L)
                         for L in res.lifted]
 
+    def _root_sets(self, arrays):
+        """(ids of the buffer roots of the write-backs' destinations, ids of the roots of every
+        input array and constant): ``_root`` is taken again only for arrays that are not the
+        very objects of the last call (held here; an array's base chain never changes)."""
+        held = self.in_arrays
+        if held is not None and len(held) == len(arrays) and all(map(is_, arrays, held)):
+            return self.in_roots
+        if held is None or len(held) != len(arrays):
+            held = self.in_arrays = [None] * len(arrays)
+            self.in_root_ids = [0] * len(arrays)
+        ids = self.in_root_ids
+        for i, a in enumerate(arrays):
+            if a is not held[i]:
+                held[i] = a
+                ids[i] = id(_root(a))
+        self.in_roots = ({ids[j] for j, _ in self.res.writebacks},
+                         set(ids) | self.run_graph.const_roots)
+        return self.in_roots
+
     def run(self, leaves):
         res = self.res
         lifted = [leaves[i] if t is None else t if type(t) is not Lifted else t.resolve(leaves)
@@ -106,7 +128,7 @@ class Specialisation:
         arrays = [t._data for t in lifted]
         outs = self.run_graph(arrays)
         # write-backs: copy first any value that aliases a buffer about to be overwritten
-        dests = {id(_root(lifted[j]._data)) for j, _ in res.writebacks}
+        dests, owned = self._root_sets(arrays)
         pending = []
         for j, oi in res.writebacks:
             a = outs[oi]
@@ -124,7 +146,6 @@ class Specialisation:
             np.copyto(t._data, a, casting="unsafe")
             t._vc[0] += 1
         if res.grad_sets:
-            owned = {id(_root(x)) for x in arrays} | self.run_graph.const_roots
             handed: set = set()
 
             def fresh(a):
