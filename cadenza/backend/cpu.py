@@ -113,3 +113,10 @@ def address(a) -> int:
     if _DATA_OFFSET is not None and isinstance(a, _ndarray):
         return _read_pointer(id(a) + _DATA_OFFSET).value
     return a.ctypes.data
+
+
+def address_reader():
+    """(read, offset) with ``read(id(a) + offset).value`` the address of NumPy array ``a``'s
+    first element, for hot loops that inline ``address`` on arrays known to be ndarrays; None
+    where ``address`` falls back to ``ctypes.data``."""
+    return None if _DATA_OFFSET is None else (_read_pointer, _DATA_OFFSET)

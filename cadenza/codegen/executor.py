@@ -18,6 +18,7 @@ import numpy as np
 
 from .._config import c_programs, debug_level
 from ..backend import ckernels
+from ..backend.cpu import address_reader
 from ..ops import attention
 from ..graph.interpret import Interpreter
 from ..graph.ir import Fused, Graph, Value, dense_strides, empty_in_order
@@ -160,6 +161,8 @@ class KernelRunner(Interpreter):
         self.slot_bytes = plan.slots if plan is not None else []
         self.arena: dict[int, np.ndarray] = {}     # value id -> its view of an arena buffer
         self.arena_buffers: dict[int, np.ndarray] = {}   # slot -> its bytes (made on use)
+        # graph inputs and constants: the same array objects from call to call (mostly)
+        self.stable_ids = {n.out.id for n in graph.nodes if n.op in ("input", "const")}
         super().__init__(graph, writebacks)
 
     def _planned(self, vid, dt, shape, order=None):
@@ -384,17 +387,35 @@ class KernelRunner(Interpreter):
         # a lone reduction handed an array not dense in the recorded order (a view): NumPy's
         # sum, whose order follows the array's strides (a dense copy would sum in another)
         numpy = super()._fused_step(n) if standalone(k) else None
+        arena = self.arena
+        ndarray = np.ndarray
+        reader = address_reader()
+        read, off = reader if reader is not None else (None, 0)
+        # inputs whose array is the same object from call to call (graph inputs: parameters,
+        # optimizer state; constants; arena views): the one that passed the checks last call
+        # and its address, kept (a held graph input costs no memory; an array's layout and data
+        # pointer never change)
+        stable = [v.id in self.stable_ids or v.id in self.assign for v in k.inputs]
+        seen: list = [None] * len(ins)
+        seen_at = [0] * len(ins)
+        positions = range(len(ins))
 
         def run(env):
             arrays = []
-            for vid, dt, shape, order, strides in ins:
+            addrs = []
+            for i in positions:
+                vid, dt, shape, order, strides = ins[i]
                 a = env[vid]
+                if a is seen[i]:
+                    arrays.append(a)
+                    addrs.append(seen_at[i])
+                    continue
                 if order is None:
-                    if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+                    if type(a) is not ndarray or a.dtype != dt or not a.flags.c_contiguous:
                         if numpy is not None:
                             return numpy(env)
                         a = np.ascontiguousarray(a, dtype=dt)
-                elif type(a) is not np.ndarray or a.dtype != dt or \
+                elif type(a) is not ndarray or a.dtype != dt or \
                         any(a.strides[d] != st for d, st in strides):
                     if numpy is not None:
                         return numpy(env)
@@ -402,15 +423,36 @@ class KernelRunner(Interpreter):
                     b[...] = a
                     a = b
                 arrays.append(a)
-            results = [planned(vid, dt, shape, order) if p else empty_in_order(shape, dt, order)
-                       for vid, dt, shape, order, p in outs]
+                at = read(id(a) + off).value if read is not None else address(a)
+                addrs.append(at)
+                if stable[i] and a is env[vid]:
+                    seen[i] = a
+                    seen_at[i] = at
+            results = [None] * len(outs)
             for j, src, others in inplace:
                 dest = env[src]
-                if type(dest) is np.ndarray and dest.flags.c_contiguous and \
-                        dest.flags.writeable and \
-                        not any(np.may_share_memory(arrays[x], dest) for x in others):
-                    results[j] = dest
-            fn(*[address(a) for a in arrays], *[address(r) for r in results])
+                if type(dest) is ndarray and dest.flags.c_contiguous and dest.flags.writeable:
+                    # no other input overlaps it (every array here is dense: its bytes are
+                    # [address, address + nbytes), the bounds np.may_share_memory compares)
+                    d0 = address(dest)
+                    d1 = d0 + dest.nbytes
+                    for x in others:
+                        a0 = addrs[x]
+                        if a0 < d1 and d0 < a0 + arrays[x].nbytes:
+                            break
+                    else:
+                        results[j] = dest
+            # planned outputs: the arena's views (made once, kept); the others fresh
+            for j, (vid, dt, shape, order, p) in enumerate(outs):
+                if results[j] is None:
+                    results[j] = (arena.get(vid) if vid in arena else
+                                  planned(vid, dt, shape, order)) if p else \
+                        empty_in_order(shape, dt, order)
+            if read is not None:
+                addrs += [read(id(r) + off).value for r in results]
+            else:
+                addrs += [address(r) for r in results]
+            fn(*addrs)
             for (vid, _, _, _, _), r in zip(outs, results):
                 env[vid] = r
         return run

@@ -46,6 +46,9 @@ class Specialisation:
         self.autograd = None          # AB.Plan: returned tensors get compiled backward nodes
         self.fast = None              # [(getter, expected)] as failed_guard compares them
         self.held = None              # per guard: its quick() objects when it last held
+        self.in_arrays = None         # the input arrays of the last call, and their roots'
+        self.in_root_ids = None       # ids (see _root_sets)
+        self.in_roots = None
 
     def failed_guard(self):
         """None if every guard holds, else (guard, expected, current). Guards with a cheap
@@ -88,7 +91,8 @@ class Specialisation:
             plan.backward_runner = _make_runner(plan.backward, backend)
         # the shape and dtype of every tensor the graph reads live (parameters, buffers,
         # state): one guard, read in one pass on every call
-        live = [L for L in res.lifted if L.src[0] != "arg"]
+        # (a hyperparameter is always a 0-d float64 array: nothing to guard)
+        live = [L for L in res.lifted if L.src[0] not in ("arg", "hyper")]
         if live:
             guard = _lifted_guard(live)
             self.guards.append(guard)
@@ -98,6 +102,25 @@ class Specialisation:
                         (None, L.src[1]) if L.src[0] == "tensor" else (None, L)
                         for L in res.lifted]
 
+    def _root_sets(self, arrays):
+        """(ids of the buffer roots of the write-backs' destinations, ids of the roots of every
+        input array and constant): ``_root`` is taken again only for arrays that are not the
+        very objects of the last call (held here; an array's base chain never changes)."""
+        held = self.in_arrays
+        if held is not None and len(held) == len(arrays) and all(map(is_, arrays, held)):
+            return self.in_roots
+        if held is None or len(held) != len(arrays):
+            held = self.in_arrays = [None] * len(arrays)
+            self.in_root_ids = [0] * len(arrays)
+        ids = self.in_root_ids
+        for i, a in enumerate(arrays):
+            if a is not held[i]:
+                held[i] = a
+                ids[i] = id(_root(a))
+        self.in_roots = ({ids[j] for j, _ in self.res.writebacks},
+                         set(ids) | self.run_graph.const_roots)
+        return self.in_roots
+
     def run(self, leaves):
         res = self.res
         lifted = [leaves[i] if t is None else t if type(t) is not Lifted else t.resolve(leaves)
@@ -105,7 +128,7 @@ class Specialisation:
         arrays = [t._data for t in lifted]
         outs = self.run_graph(arrays)
         # write-backs: copy first any value that aliases a buffer about to be overwritten
-        dests = {id(_root(lifted[j]._data)) for j, _ in res.writebacks}
+        dests, owned = self._root_sets(arrays)
         pending = []
         for j, oi in res.writebacks:
             a = outs[oi]
@@ -123,7 +146,6 @@ class Specialisation:
             np.copyto(t._data, a, casting="unsafe")
             t._vc[0] += 1
         if res.grad_sets:
-            owned = {id(_root(x)) for x in arrays} | self.run_graph.const_roots
             handed: set = set()
 
             def fresh(a):
@@ -159,6 +181,7 @@ class Specialisation:
 
 
 _data_of = attrgetter("_data")
+_requires_grad_of = attrgetter("_requires_grad")
 
 
 def _labelled(v) -> bool:
@@ -176,10 +199,14 @@ def _requires_grad_getter(res):
     """The requires_grad flags of captured tensors (arguments' are in the input spec): a
     parameter frozen or unfrozen after tracing changes which outputs need grad."""
     ts = [(L.name, L.src[1]) for L in res.lifted if L.src[0] == "tensor"]
+    tensors = [t for _, t in ts]
 
     def get():
         return tuple((f"{name}.requires_grad", t._requires_grad) for name, t in ts)
-    return get
+
+    def values():       # (the flags are True/False: compared by identity as quick() objects)
+        return tuple(map(_requires_grad_of, tensors))
+    return get, values
 
 
 def _lifted_guard(live) -> G.Guard:
@@ -377,8 +404,8 @@ class CompiledFunction:
         else:
             s.bind(res, plan)
             if expected[0]:   # traced with grad on: outputs need grad iff inputs do
-                s.guards.append(G.Guard("requires_grad", _requires_grad_getter(res),
-                                        "requires_grad"))
+                get, values = _requires_grad_getter(res)
+                s.guards.append(G.Guard("requires_grad", get, "requires_grad", values, values))
                 s.expected.append(s.guards[-1].get())
         self.cache.append(s)
         if len(self.cache) > MAX_CACHE:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import types
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
@@ -182,6 +182,7 @@ class Discovery:
 
 
 _grad_of = attrgetter("grad")
+_params_in = itemgetter("params")
 _params_of, _buffers_of, _modules_of, _training_of = (
     attrgetter("_parameters"), attrgetter("_buffers"), attrgetter("_modules"),
     attrgetter("training"))
@@ -374,7 +375,45 @@ def _optimizer_guards(d, name, opt):
                         out.append((f"{name}.state[{pi}]['{k}'] (identity)",
                                     id(v) if isinstance(v, Tensor) else v))
         return tuple(out)
-    d.guards.append(Guard(name, get, "optimizer"))
+
+    labels: dict = {}      # (group index, key) -> its label in get()
+
+    def values():       # get()'s values alone, in its order (no label strings per call)
+        out = []
+        add = out.append
+        skip = d.hyper_labels
+        state = opt.state
+        for gi, group in enumerate(opt.param_groups):
+            for k, v in group.items():
+                if k == "params" or k == "param_names":
+                    continue
+                label = labels.get((gi, k))
+                if label is None:
+                    label = labels[(gi, k)] = f"{name}.param_groups[{gi}]['{k}']"
+                if label not in skip:
+                    add(v.item() if isinstance(v, Tensor) else v)
+            for p in group["params"]:
+                add(id(p))
+                st = state.get(p)
+                if st:
+                    add(tuple(st))
+                    for v in st.values():
+                        add(id(v) if isinstance(v, Tensor) else v)
+                else:
+                    add(())
+        return tuple(out)
+
+    def objects():      # every object values() reads; a tensor hyperparameter (changed in
+        groups = opt.param_groups       # place, same object) never passes by identity
+        params = list(chain.from_iterable(map(_params_in, groups)))
+        states = [s for s in map(opt.state.get, params) if s]
+        hyper = list(chain.from_iterable(map(dict.values, groups)))
+        if any(isinstance(v, Tensor) for v in hyper):
+            hyper.append(object())
+        return tuple(chain(hyper, params, states, map(len, states),
+                           chain.from_iterable(map(dict.keys, states)),
+                           chain.from_iterable(map(dict.values, states))))
+    d.guards.append(Guard(name, get, "optimizer", values, objects))
 
 
 def describe_guard_change(label, old, new) -> str:

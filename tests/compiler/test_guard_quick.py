@@ -140,3 +140,56 @@ def test_changing_and_restoring_between_every_call():
         net.scale = 2.0 if i % 2 else 4.0
         net.state.shift = i % 3
         _check(net, cf, x)
+
+
+def _sgd_twins():
+    """An eager and a compiled SGD training step on twin models (the same weights)."""
+    cadenza.manual_seed(0)
+    nets = [nn.Linear(4, 3), nn.Linear(4, 3)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    opts = [cadenza.optim.SGD(n.parameters(), lr=0.1, momentum=0.9) for n in nets]
+    x = cadenza.randn(5, 4)
+
+    def make(net, opt):
+        def step():
+            opt.zero_grad()
+            loss = (net(x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    return nets, opts, make(nets[0], opts[0]), cadenza.compile(make(nets[1], opts[1]))
+
+
+def _momentum(opt, net):
+    opt.param_groups[0]["momentum"] = 0.5
+
+
+def _freeze_bias(opt, net):
+    net.bias.requires_grad_(False)
+
+
+def _new_momentum_buffer(opt, net):
+    st = opt.state[net.weight]
+    st["momentum_buffer"] = st["momentum_buffer"].clone() * 0.5
+
+
+@pytest.mark.parametrize("change", [_momentum, _freeze_bias, _new_momentum_buffer])
+def test_optimizer_changes_after_quick_hits_recompile(change):
+    """The optimizer and requires_grad guards' quick forms: a group option, a parameter's
+    requires_grad or a state tensor replaced after cache hits is seen (a recompile), and the
+    compiled steps go on equal to eager."""
+    nets, opts, eager, compiled = _sgd_twins()
+    for _ in range(4):
+        eager()
+        compiled()
+    before = _stats()
+    for opt, net in zip(opts, nets):
+        change(opt, net)
+    for _ in range(3):
+        eager()
+        compiled()
+    assert _stats()["compiles"] > before["compiles"], change.__name__
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
