@@ -8,6 +8,7 @@ import torch
 import cadenza
 import cadenza.nn as nn
 from cadenza.nn import init
+from cadenza.random import fill_normal
 
 
 def _w(*shape):
@@ -113,7 +114,7 @@ def _ks_normal(z):
 
 
 def test_float32_normal_sampler_distribution():
-    # float32 tensors draw float32 (Box-Muller, init._normal_f32), float64 the ziggurat
+    # float32 tensors draw float32 (Box-Muller, random.fill_normal), float64 the ziggurat
     cadenza.manual_seed(5)
     w = init.normal_(cadenza.empty(100_001), 0.5, 3.0)     # odd: the last pair is cut
     z = (w.numpy().astype(np.float64) - 0.5) / 3.0
@@ -142,7 +143,7 @@ class _EdgeRng:
 
 def test_normal_tail_refined_past_float32_resolution():
     out = np.empty(6, np.float32)
-    init._normal_f32(_EdgeRng(), out, 0.0, 1.0)
+    fill_normal(_EdgeRng(), out, 0.0, 1.0)
     # u = 2^-40 * 2^-8: r = sqrt(96 ln 2) = 8.16, beyond float32 uniforms' 5.77
     r = math.sqrt(96 * math.log(2))
     assert np.abs(out).max() == pytest.approx(r, rel=1e-4)
