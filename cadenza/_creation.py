@@ -14,7 +14,7 @@ import numpy as np
 from . import dtypes as _dt
 from ._tensor_base import TensorBase as Tensor, _make
 from .device import as_device, _default as _default_device
-from .random import _rng
+from .random import _rng, fill_normal, fill_uniform, sample as _sample
 from .errors import DTypeError
 from ._dispatch import state as _gstate
 from ._argforms import numpy_aliases
@@ -580,7 +580,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
          layout=None, pin_memory=False):
     """Uniform samples on [0, 1)."""
     rng = _rng(generator)
-    return _random_float(lambda s, d: rng.random(s, dtype=d), size, dtype, device,
+    return _random_float(lambda s, d: _sample(fill_uniform, rng, s, d), size, dtype, device,
                          requires_grad)
 
 
@@ -590,7 +590,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
           layout=None, pin_memory=False):
     """Standard normal samples."""
     rng = _rng(generator)
-    return _random_float(lambda s, d: rng.standard_normal(s, dtype=d), size, dtype, device,
+    return _random_float(lambda s, d: _sample(fill_normal, rng, s, d), size, dtype, device,
                          requires_grad, complex_scale=math.sqrt(0.5))
 
 
@@ -665,7 +665,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         s = std._data if isinstance(std, Tensor) else std
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         ref = mean if isinstance(mean, Tensor) else std
-        z = rng.standard_normal(shape).astype(ref._data.dtype)
+        z = _sample(fill_normal, rng, shape, ref._data.dtype)
         return _make((z * s + m).astype(ref._data.dtype))
     if size is None:
         raise TypeError("normal(): with float mean and std, size is required")

@@ -11,7 +11,7 @@ from .._dispatch import state, user_line
 from .._tensor_base import TensorBase, _make
 from ..ops.binary import BinaryMethods
 from ..ops.inplace import fill_, zero_, copy_, check_inplace, commit_inplace
-from ..random import _rng
+from ..random import _rng, draw_dtype, fill_normal, fill_uniform
 from .operators import and_, or_, xor_
 
 
@@ -26,6 +26,23 @@ def _fill_random(self, arr):
     self._data[...] = arr
     self._vc[0] += 1
     return self
+
+
+def _fill_drawn(self, fill, generator):
+    """``self`` filled by ``fill(rng, out)`` (random.fill_uniform/fill_normal) in the draw
+    dtype of its dtype (random.draw_dtype): straight into its storage when that is a plain
+    C-contiguous array of that dtype and nothing records, else through _fill_random."""
+    data = self._data
+    if type(data) is np.ndarray and data.dtype == draw_dtype(data.dtype) and \
+            data.flags.c_contiguous and data.flags.writeable and state.tracer is None and \
+            not (state.grad_enabled and self._requires_grad) and type(self._vc) is list:
+        check_inplace(self, "random fill")
+        fill(_rng(generator), data)
+        self._vc[0] += 1
+        return self
+    out = np.empty(data.shape, draw_dtype(data.dtype))
+    fill(_rng(generator), out)
+    return _fill_random(self, out)
 
 
 def _no_draw_on_meta(method):
@@ -85,11 +102,11 @@ class InplaceMethods:
     # random fills (draw from ``generator`` or the default generator)
     @_no_draw_on_meta
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
-        return _fill_random(self, _rng(generator).uniform(a, b, self._data.shape))
+        return _fill_drawn(self, lambda g, out: fill_uniform(g, out, a, b), generator)
 
     @_no_draw_on_meta
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
-        return _fill_random(self, _rng(generator).normal(mean, std, self._data.shape))
+        return _fill_drawn(self, lambda g, out: fill_normal(g, out, mean, std), generator)
 
     @_no_draw_on_meta
     def bernoulli_(self, p=0.5, *, generator=None):

@@ -64,14 +64,22 @@ def _check_values(t):
 
 
 def _check_targets(target, ignore_index, C, op):
+    """Check that the class indices ``target`` are in [0, C) or ``ignore_index``. Returns True
+    when the check showed that none equals ignore_index (every target counts), else False."""
     if getattr(target, "is_meta", False):
-        return    # a meta tensor has no values to check
+        return False   # a meta tensor has no values to check
     t = np.asarray(_check_values(target))
+    if t.size and t.dtype.kind in "iu":
+        # the common case in two reductions: every index in range, so none is an ignore_index
+        # outside [0, C) (the masked check below is for targets that may hold it)
+        if t.min() >= 0 and t.max() < C:
+            return ignore_index is None or not 0 <= ignore_index < C
     valid = t[t != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= C):
         bad = valid.min() if valid.min() < 0 else valid.max()
         raise IndexError(f"{op}: expected class indices in [0, {C}) or ignore_index "
                          f"({ignore_index}), got target value {int(bad)}")
+    return False
 
 
 @autocast_policy("fp32")
@@ -87,21 +95,23 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction, "nll_loss")
     cd, C = _check_nll(input, target, weight, "nll_loss")
-    _check_targets(target, ignore_index, C, "nll_loss")
-    return _nll(input, target, weight, ignore_index, reduction, cd)
+    counts = _check_targets(target, ignore_index, C, "nll_loss")
+    return _nll(input, target, weight, ignore_index, reduction, cd, counts)
 
 
-def _nll(input, target, weight, ignore_index, reduction, cd):
+def _nll(input, target, weight, ignore_index, reduction, cd, counts=False):
     # (one node in torch: NllLossBackward0)
-    return relabel(_nll_of(input, target, weight, ignore_index, reduction, cd),
+    return relabel(_nll_of(input, target, weight, ignore_index, reduction, cd, counts),
                    "NllLossBackward0", (input,))
 
 
-def _nll_of(input, target, weight, ignore_index, reduction, cd):
+def _nll_of(input, target, weight, ignore_index, reduction, cd, counts=False):
+    """The NLL loss; ``counts``: _check_targets found that every target counts (none is
+    ignore_index)."""
     t = target._data
     if weight is None and _state.tracer is None and type(t) is np.ndarray and \
             type(input._data) is np.ndarray and 0 < t.size < 1 << 24 and \
-            not (t == ignore_index).any():
+            (counts or not (t == ignore_index).any()):
         # no weights and no ignored target (eager; _check_targets has checked the range): the
         # ops below with w = 1 and total = the count, whose products and quotients by 1 drop
         # out: the same values and gradients in 2-3 ops instead of ~15
@@ -183,7 +193,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             return loss.sum() / (input.numel() // C if C else 0)
         return reduce_loss(loss, reduction, "cross_entropy")
     _check_nll(input, target, weight, "cross_entropy")
-    _check_targets(target, ignore_index, C, "cross_entropy")
+    counts = _check_targets(target, ignore_index, C, "cross_entropy")
     dt = input._data.dtype
     if input.ndim == 2 and weight is None and label_smoothing == 0 and (
             dt == np.float32 or dt == np.float64):
@@ -197,13 +207,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         if reduction == "sum":
             out = loss.sum()
         elif _state.tracer is None and type(t) is np.ndarray and 0 < t.size < 1 << 24 and \
-                not (t == ignore_index).any():
+                (counts or not (t == ignore_index).any()):
             out = loss.sum() / float(t.size)   # every target counts (eager): the same quotient
         else:
             out = loss.sum() / (target != ignore_index).sum().to(input.dtype)
         return relabel(out, "NllLossBackward0", (loss,))
     logp = log_softmax(input, cd)
-    nll = _nll(logp, target, weight, ignore_index, reduction, cd)
+    nll = _nll(logp, target, weight, ignore_index, reduction, cd, counts)
     if label_smoothing == 0:
         return nll
     keep = target != ignore_index

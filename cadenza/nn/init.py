@@ -18,6 +18,7 @@ from .._dispatch import state as _state
 from .._trace_hooks import traced_random, vmap_random
 from ..autograd.grad_mode import no_grad
 from ..random import _rng  # generator=None: the default generator's stream
+from ..random import _BLOCK, _F32, _F64, draw_dtype, fill_normal, fill_uniform
 from ..ops.unary import _erf as _erf_array  # NumPy arrays (float64: a ~1e-15 series)
 
 __all__ = [
@@ -71,16 +72,6 @@ def _sample(make, shape, dtype, generator=None) -> Tensor:
     return _make(out)
 
 
-def _draw_dtype(dt):
-    """The dtype the samplers draw in for a tensor of NumPy dtype ``dt``: float32 for
-    float32/float16/bfloat16 (NumPy's float32 generators: half the random bits and no float64
-    temporary), float64 otherwise (float64 tensors keep the exact float64 stream)."""
-    return _F32 if dt.kind == "f" and dt.itemsize <= 4 or dt.name == "bfloat16" else _F64
-
-
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-
-
 def _fill_sample(tensor: Tensor, make, generator) -> Tensor:
     """``tensor`` filled by ``make(rng, out)`` (no graph, version bumped). A plain host
     tensor of the draw dtype is filled in place, without temporaries; under compile tracing,
@@ -93,9 +84,9 @@ def _fill_sample(tensor: Tensor, make, generator) -> Tensor:
     if type(data) is not np.ndarray or vmap_random[0] is not None or \
             _state.tracer is not None or _state.profiler is not None or \
             type(tensor._vc) is not list or not data.flags.writeable:
-        return _fill(tensor, _sample(make, shape, _draw_dtype(np.dtype(data.dtype)),
+        return _fill(tensor, _sample(make, shape, draw_dtype(np.dtype(data.dtype)),
                                      generator=generator))
-    dt = _draw_dtype(data.dtype)
+    dt = draw_dtype(data.dtype)
     if data.dtype == dt and data.flags.c_contiguous:
         make(_rng(generator), data)
     else:
@@ -106,74 +97,14 @@ def _fill_sample(tensor: Tensor, make, generator) -> Tensor:
     return tensor
 
 
-_BLOCK = 1 << 16   # elements per block of the float32 samplers: a block's passes stay in cache
-_TWO_PI = 2 * math.pi
-_FINE = 2.0 ** -8   # Box-Muller u below this is redrawn in float64 (see _normal_f32)
-
-
-def _uniform(g, out, a, b):
-    """``out`` (C-contiguous float32/float64) filled with U(a, b): float64 exactly as
-    ``Generator.uniform`` (the same stream), float32 from 24-bit float32 draws, block by
-    block."""
-    flat = out.reshape(-1)
-    scale = b - a
-    step = _BLOCK if out.dtype == _F32 else flat.size or 1
-    for i in range(0, flat.size, step):
-        blk = flat[i:i + step]
-        g.random(out=blk, dtype=out.dtype)
-        blk *= scale
-        blk += a
-
-
-def _normal_f32(g, out, mean, std):
-    """``out`` (C-contiguous float32) filled with N(mean, std^2) by Box-Muller on float32
-    uniforms, block by block (NumPy's float32 ziggurat is ~2.5x slower): z = r cos(t),
-    r sin(t) with r = std sqrt(-2 ln u), u in (0, 1], t in [0, 2 pi). A u below 2^-8 (it
-    sets |z| > 3.33 std) is redrawn uniformly below 2^-8 in float64, which keeps the
-    distribution and extends the tail past 9 std (24-bit u alone would stop at 5.8)."""
-    flat = out.reshape(-1)
-    n = flat.size
-    half = _BLOCK // 2
-    u = np.empty(half, _F32)
-    t = np.empty(half, _F32)
-    c = np.empty(half, _F32)
-    for i in range(0, n, _BLOCK):
-        size = min(_BLOCK, n - i)
-        m = (size + 1) // 2
-        uu, tt, cc = u[:m], t[:m], c[:m]
-        g.random(out=uu, dtype=_F32)
-        g.random(out=tt, dtype=_F32)
-        np.subtract(1, uu, out=uu)                       # (0, 1]
-        tiny = np.flatnonzero(uu < _FINE)
-        if tiny.size:
-            uu[tiny] = (1.0 - g.random(tiny.size)) * _FINE
-        np.log(uu, out=uu)
-        uu *= -2.0 * std * std
-        np.sqrt(uu, out=uu)
-        tt *= _TWO_PI
-        np.cos(tt, out=cc)
-        np.multiply(uu, cc, out=flat[i:i + m])
-        rest = size - m
-        np.sin(tt[:rest], out=cc[:rest])
-        np.multiply(uu[:rest], cc[:rest], out=flat[i + m:i + size])
-        if mean != 0:
-            flat[i:i + size] += mean
-
-
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
-    return _fill_sample(tensor, lambda g, out: _uniform(g, out, a, b), generator)
+    return _fill_sample(tensor, lambda g, out: fill_uniform(g, out, a, b), generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    def make(g, out):
-        if out.dtype == _F32:
-            return _normal_f32(g, out, mean, std)
-        g.standard_normal(out=out)       # float64: Generator.normal's stream and maths
-        out *= std
-        out += mean
-    return _fill_sample(tensor, make, generator)
+    return _fill_sample(tensor, lambda g, out: fill_normal(g, out, mean, std), generator)
 
 
 def _trunc_normal(tensor, mean, std, a, b, generator):
@@ -187,7 +118,7 @@ def _trunc_normal(tensor, mean, std, a, b, generator):
 
     def make(g, out):
         if out.dtype == _F64:       # float64: NumPy's uniform stream, Newton-refined inverse
-            _uniform(g, out, 2 * lo - 1, 2 * hi - 1)
+            fill_uniform(g, out, 2 * lo - 1, 2 * hi - 1)
             x = _erfinv(out, True)
             x *= std
             x *= math.sqrt(2.0)

@@ -7,7 +7,7 @@ from collections import namedtuple
 import numpy as np
 
 from ._registry import Op, register, apply
-from .._tensor_base import TensorBase as Tensor, _norm_dim
+from .._tensor_base import TensorBase as Tensor, _make, _norm_dim
 from .. import dtypes as _dt
 from ..errors import DTypeError
 from .._creation import _wrap_np
@@ -15,7 +15,7 @@ from .._creation import writes_out
 from .._dispatch import state as _state
 from .elementwise import isinf, isnan, maximum, minimum, where
 from .binary import _with_zero_grad
-from .index import gather
+from .index import GetItem, gather
 from .inplace import make_inplace
 from ..autograd.node import relabel
 
@@ -426,7 +426,27 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
     d = _norm_dim(dim, input._data.ndim, name)
     if input._data.ndim == 0:
         return values_indices(input, apply(argfn, input))
-    idx = apply(argfn, input, dim=d, keepdim=True)
+    x = input._data
+    if _state.plain and type(x) is np.ndarray and x.shape[d]:
+        # no hook: the (never differentiable) arg-extreme in NumPy; the values too when nothing
+        # records, else picked by one recorded op on a matrix (an accuracy's ``out.max(1)``
+        # without the ~4 dispatched ops below)
+        i = argfn.forward(np, x, dim=d, keepdim=True)
+        if not (_state.grad_enabled and (input._requires_grad or (
+                input._base is not None and input._base._requires_grad))):
+            v = np.take_along_axis(x, i, d)
+            if not keepdim:
+                i, v = i.squeeze(d), v.squeeze(d)
+            return values_indices(_make(v), _make(i))
+        if x.ndim == 2 and not keepdim:
+            i = i.squeeze(d)
+            rows = np.arange(x.shape[1 - d])
+            j = i.copy()   # (backward reads the index: not the array handed out)
+            return values_indices(apply(GetItem, input, index=(rows, j) if d else (j, rows)),
+                                  _make(i))
+        idx = _make(i)
+    else:
+        idx = apply(argfn, input, dim=d, keepdim=True)
     values = gather(input, d, idx)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)

@@ -8,6 +8,7 @@ import torch
 import cadenza
 import cadenza.nn as nn
 from cadenza.nn import init
+from cadenza.random import fill_normal
 
 
 def _w(*shape):
@@ -113,7 +114,7 @@ def _ks_normal(z):
 
 
 def test_float32_normal_sampler_distribution():
-    # float32 tensors draw float32 (Box-Muller, init._normal_f32), float64 the ziggurat
+    # float32 tensors draw float32 (Box-Muller, random.fill_normal), float64 the ziggurat
     cadenza.manual_seed(5)
     w = init.normal_(cadenza.empty(100_001), 0.5, 3.0)     # odd: the last pair is cut
     z = (w.numpy().astype(np.float64) - 0.5) / 3.0
@@ -142,7 +143,7 @@ class _EdgeRng:
 
 def test_normal_tail_refined_past_float32_resolution():
     out = np.empty(6, np.float32)
-    init._normal_f32(_EdgeRng(), out, 0.0, 1.0)
+    fill_normal(_EdgeRng(), out, 0.0, 1.0)
     # u = 2^-40 * 2^-8: r = sqrt(96 ln 2) = 8.16, beyond float32 uniforms' 5.77
     r = math.sqrt(96 * math.log(2))
     assert np.abs(out).max() == pytest.approx(r, rel=1e-4)
@@ -194,3 +195,34 @@ def test_trunc_normal_float32_edges_stay_finite_inside():
     finally:
         init._rng = orig
     assert np.all(t.numpy() > -0.2) and np.all(t.numpy() < -0.05)
+
+
+def test_tensor_fills_and_randn_draw_through_the_init_samplers():
+    # Tensor.normal_/uniform_, randn/rand and nn.init draw through cadenza.random's samplers:
+    # one seed, one stream, whichever entry point; float32 draws float32, float64 NumPy's
+    def draw(fn, dtype):
+        g = cadenza.Generator().manual_seed(3)
+        return fn(g, dtype).numpy()
+    for dt in (cadenza.float32, cadenza.float64):
+        a = draw(lambda g, d: cadenza.empty(5, 7, dtype=d).normal_(0.5, 2.0, generator=g), dt)
+        b = draw(lambda g, d: init.normal_(cadenza.empty(5, 7, dtype=d), 0.5, 2.0, generator=g),
+                 dt)
+        c = draw(lambda g, d: cadenza.randn(5, 7, dtype=d, generator=g) * 2.0 + 0.5, dt)
+        assert a.dtype == (np.float32 if dt is cadenza.float32 else np.float64)
+        assert np.array_equal(a, b) and np.allclose(a, c, rtol=1e-6, atol=1e-6)
+        u = draw(lambda g, d: cadenza.empty(5, 7, dtype=d).uniform_(-1.0, 3.0, generator=g), dt)
+        v = draw(lambda g, d: init.uniform_(cadenza.empty(5, 7, dtype=d), -1.0, 3.0,
+                                            generator=g), dt)
+        assert np.array_equal(u, v) and u.min() >= -1.0 and u.max() <= 3.0
+    ref = np.random.Generator(np.random.PCG64(3))
+    assert np.array_equal(draw(lambda g, d: cadenza.empty(5, 7, dtype=d).normal_(
+        0.5, 2.0, generator=g), cadenza.float64), ref.normal(0.5, 2.0, (5, 7)))
+    # a non-contiguous float32 view and a tensor that requires grad take the copying path
+    w = cadenza.zeros(6, 4)
+    w[:, 1].normal_()
+    assert (w[:, 0] == 0).all() and (w[:, 1] != 0).all()
+    p = cadenza.nn.Parameter(cadenza.zeros(3))
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        p.normal_()
+    z = cadenza.empty(40_000).normal_(1.0, 2.0).numpy()
+    assert abs(z.mean() - 1.0) < 0.1 and abs(z.std() - 2.0) < 0.1
