@@ -328,6 +328,10 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     >>> softmin(cadenza.tensor([0.0, 0.0]), dim=0)
     tensor([0.5000, 0.5000])
     """
+    if input.dtype == dtypes.bool:   # torch negates first: refused before any dtype= cast
+        raise RuntimeError("softmin: Negation, the `-` operator, on a bool tensor is not "
+                           "supported. If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
     if dtype is not None:
         input = input.to(dtype)
     if dim is None:

@@ -105,6 +105,15 @@ def clamp(input, min=None, max=None):
     if any(v is not None and (v.dtype.is_complex if isinstance(v, Tensor) else
                               isinstance(v, complex)) for v in (input, min, max)):
         raise NotImplementedError("clamp is not supported for complex types")
+    if (min is None or max is None) or isinstance(min, Tensor) == isinstance(max, Tensor):
+        pass
+    elif (max if isinstance(max, Tensor) else min)._data.ndim == 0:
+        # torch's argument parser reads a 0-d tensor as a number beside a number bound
+        min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
+    else:
+        raise TypeError(f"clamp() received an invalid combination of arguments - got (min="
+                        f"{type(min).__name__}, max={type(max).__name__}): the bounds are "
+                        f"both numbers or both tensors (a 0-d tensor counts as a number)")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:

@@ -307,6 +307,8 @@ def copy_(self, src, non_blocking=False):
                 h = src.detach().to(self.dtype)._host()
             np.copyto(self._data, np.broadcast_to(h, self._data.shape), casting="unsafe")
     except ValueError:
+        if type(self._data) is np.ndarray and not self._data.flags.writeable:
+            raise read_only_write_error(self._data) from None   # an expanded view
         raise ShapeError(f"copy_: expected src {fmt_shape(src.shape)} to broadcast to "
                          f"{fmt_shape(self.shape)}") from None
     self._vc[0] += 1

@@ -67,6 +67,8 @@ def _take_sorted(input, dim, idx):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim, as (values, indices)."""
     d = _norm_dim(dim, input._data.ndim, "topk")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     n = input.shape[d] if input._data.ndim else 1
     if k < 0 or k > n:
         raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
