@@ -21,8 +21,8 @@ ALL_CLASSES = ("equal", "lenient", "value", "shape", "dtype", "accepted_bad", "m
 # regular expressions over spelled calls whose mismatch is a documented gap, with the reason
 # (the CI slice does not fail on them)
 KNOWN: dict[str, str] = {
-    r"^bool.*\.(abs|floor|trunc|round)_\(\)": "torch has no bool kernel for abs/floor/trunc/"
-    "round; Cadenza computes them (identity)",
+    r"^bool.*\.(abs|floor|trunc|round)_\(\)|^(abs|floor|trunc|round)\(bool.*out=": "torch "
+    "has no bool kernel for abs/floor/trunc/round; Cadenza computes them (identity)",
     r"^(u?int\d+|bool).*\.addc(mul|div)_\(.*value=0\.5": "torch truncates a float value for "
     "an integer target; Cadenza promotes with it and refuses the in-place downcast",
     r"^bool.*scatter_reduce_\(.*'mean'": "torch has no bool kernel for a scatter mean",

@@ -79,6 +79,8 @@ def _t(L, v, dt=None):
     lambda L: L.nextafter(_t(L, [1]), _t(L, 2)), lambda L: L.nextafter(_t(L, [True]), _t(L, 0.)),
     lambda L: L.heaviside(_t(L, [1j]), _t(L, [1j])),
     lambda L: L.nn.functional.softmin(_t(L, [True, False]), 0, dtype=L.float64),
+    lambda L: L.zeros(0, 2, dtype=L.bool).median(-1, keepdim=True),   # refused though empty
+    lambda L: L.zeros(0, 2, dtype=L.bool).median(0), lambda L: L.zeros(0, 2, dtype=L.bool).median(),
 ])
 def test_matches_torch(fn):
     same(fn)
