@@ -14,7 +14,8 @@ from .._creation import aten_name, full, tensor
 from ._registry import apply, _batched, _vmap_depth
 from .views import Clone
 from ..autograd.node import replace_saved, saves
-from ..autograd.views import bump, check_view_inplace, discard_history, rebase, view_grad_fn
+from ..autograd.views import bump, check_view_inplace, discard_history, positions, rebase, \
+    view_grad_fn
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
 
@@ -261,16 +262,33 @@ def fill_(self, value):
         return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
     if type(self._data) is MetaArray:
         pass   # no values to write
-    elif type(self._data) is not np.ndarray or self._data.flags.writeable:
+    else:
+        write = _expanded_writer(self) if type(self._data) is np.ndarray and \
+            not self._data.flags.writeable else self._data.__setitem__
+        if write is None:
+            raise read_only_write_error(self._data)
         try:
-            self._data[...] = value
+            write(Ellipsis, value)
         except OverflowError:   # NumPy 2 refuses uint8 <- -1.5 with OverflowError; torch:
             raise RuntimeError(f"value cannot be converted to type {self.dtype.name} without "
                                f"overflow") from None
-    else:
-        raise read_only_write_error(self._data)
     self._vc[0] += 1
     return self
+
+
+def _expanded_writer(t):
+    """``write(Ellipsis, value)`` filling an expanded (stride 0) view of a writable base with
+    one value through the base's memory (torch's fill_/zero_ allow it; NumPy's broadcast view
+    is read-only), or None."""
+    base = t._base
+    if base is None or 0 not in t._data.strides or type(base._data) is not np.ndarray or \
+            not base._data.flags.writeable:
+        return None
+    idx = positions(base._data, t._data)
+    if idx is None:
+        return None
+    flat = np.unique(idx)
+    return lambda _, value: base._data.flat.__setitem__(flat, value)
 
 
 def zero_(self):

@@ -105,3 +105,16 @@ def test_nextafter_gradient_zero_where_equal():
         L.nextafter(x, y).backward(L.ones(3, 4, dtype=L.float64))
         grads.append(x.grad.numpy())
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_fill_and_zero_of_an_expanded_view_write_its_base():
+    # torch lets one value fill memory several elements share (add_ there is refused)
+    for L in (torch, cadenza):
+        b = L.arange(6.).reshape(2, 3)
+        b[:, :1].expand(2, 4).fill_(7)
+        assert b.tolist() == [[7., 1., 2.], [7., 4., 5.]]
+        z = L.ones(3, 1)
+        z.expand(3, 2).zero_()
+        assert z.tolist() == [[0.], [0.], [0.]]
+        with pytest.raises(RuntimeError):
+            z.expand(3, 2).add_(1)
