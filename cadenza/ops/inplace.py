@@ -65,7 +65,8 @@ def commit_inplace(self, out):
         state.tracer.commit(self, out)
     try:
         if type(self._data) is np.ndarray:
-            np.copyto(self._data, src, casting="unsafe")
+            if self._data.size:   # (an empty expanded view has nothing to write, as torch)
+                np.copyto(self._data, src, casting="unsafe")
         elif type(self._data) is not MetaArray:    # a meta tensor has no values to write
             self._data.__setitem__(Ellipsis, src)
     except ValueError as e:
@@ -246,6 +247,17 @@ def make_inplace(fn, name, composite=False):
     return method
 
 
+def wrap_int(v, dtype, op):
+    """``v`` converted to the integer ``dtype`` as torch does: out of range raises, except that
+    an unsigned dtype takes a negative ``v`` down to ``-max`` and wraps it (C's cast)."""
+    info = np.iinfo(dtype)
+    lowest = -int(info.max) if info.min == 0 else int(info.min)
+    if not lowest <= v <= info.max:
+        raise RuntimeError(f"{op}: value {v} cannot be converted to type {np.dtype(dtype).name} "
+                           f"without overflow")
+    return (v - int(info.min)) % (int(info.max) - int(info.min) + 1) + int(info.min)
+
+
 def fill_(self, value):
     if isinstance(value, Tensor):
         if value.ndim:
@@ -254,7 +266,12 @@ def fill_(self, value):
         if state.grad_enabled and (value._requires_grad or self._requires_grad):
             check_inplace(self, "fill_")
             return commit_inplace(self, (self * 0 + value.to(self.dtype)))
+        if 0 in self._data.strides and self._data.size > 1 and type(self._data) is np.ndarray \
+                and not self._data.flags.writeable:   # (torch's tensor-value kernel refuses)
+            raise read_only_write_error(self._data)
         value = value.item()
+    if type(value) is int and self._data.dtype.kind in "iu":   # -2 fills uint8 with 254
+        value = wrap_int(value, self._data.dtype, "fill_")
     check_inplace(self, "fill_")
     if state.grad_enabled and self._requires_grad:
         return commit_inplace(self, self * 0 + value)

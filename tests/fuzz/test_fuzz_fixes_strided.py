@@ -81,6 +81,12 @@ def _t(L, v, dt=None):
     lambda L: L.nn.functional.softmin(_t(L, [True, False]), 0, dtype=L.float64),
     lambda L: L.zeros(0, 2, dtype=L.bool).median(-1, keepdim=True),   # refused though empty
     lambda L: L.zeros(0, 2, dtype=L.bool).median(0), lambda L: L.zeros(0, 2, dtype=L.bool).median(),
+    # an integer fill wraps into an unsigned dtype down to -max, as clamp's bounds
+    lambda L: L.zeros(2, dtype=L.uint8).fill_(-2), lambda L: L.zeros(2, dtype=L.uint8).fill_(-256),
+    lambda L: L.zeros(2, dtype=L.int8).fill_(128), lambda L: L.zeros(2, dtype=L.int8).fill_(-128),
+    lambda L: L.zeros(2, 1).expand(2, 2).fill_(L.tensor(1.)),  # a tensor value: refused there
+    lambda L: L.zeros(0, 4, 1).expand(0, 4, 5).relu_(),        # empty: nothing overlaps
+    lambda L: L.zeros(0, 4, 1).expand(0, 4, 5).mul_(-1.5),
 ])
 def test_matches_torch(fn):
     same(fn)
