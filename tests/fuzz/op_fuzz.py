@@ -1590,10 +1590,7 @@ for _n in ("x.long", "x.int", "x.half", "x.short"):
     spec(_n)(lambda g: ((_finite(g),), {}))
 
 
-@spec("x.size")
-def _size(g):
-    a = g.tensor()
-    return ((a, g.dim(a.ndim)) if g.p(0.6) else (a,)), {}
+spec("x.size")(_squeeze)   # (x.size(dim) or x.size())
 
 
 @spec("x.pow", "grad")
@@ -1671,16 +1668,8 @@ def _xsqueeze(g):
     return ((a, g.dim(a.ndim)) if g.p(0.5) else (a,)), {}
 
 
-@spec("x.unsqueeze", "grad")
-def _xunsqueeze(g):
-    a = g.tensor()
-    return (a, g.dim(a.ndim + 1)), {}
-
-
-@spec("x.transpose", "grad")
-def _xtranspose(g):
-    a = g.tensor()
-    return (a, g.dim(a.ndim), g.dim(a.ndim)), {}
+spec("x.unsqueeze", "grad")(_unsqueeze)
+spec("x.transpose", "grad")(_transpose)
 
 
 @spec("x.permute", "grad")
