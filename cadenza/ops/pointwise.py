@@ -151,6 +151,9 @@ def hypot(input, other):
 def copysign(input, other):
     """|input| with the sign (bit) of other."""
     dt = _dt.result_type(input, other)
+    if dt.is_complex:   # (the real part alone was taken)
+        raise NotImplementedError(f"\"copysign_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt == _dt.complex64 else 'ComplexDouble'}'")
     a = input.to(dt if dt.is_floating_point else _dt.get_default_dtype())
     neg = signbit(other) if isinstance(other, Tensor) else (math.copysign(1.0, other) < 0)
     mag = a.abs()

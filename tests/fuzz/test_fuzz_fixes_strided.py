@@ -87,6 +87,8 @@ def _t(L, v, dt=None):
     lambda L: L.zeros(2, 1).expand(2, 2).fill_(L.tensor(1.)),  # a tensor value: refused there
     lambda L: L.zeros(0, 4, 1).expand(0, 4, 5).relu_(),        # empty: nothing overlaps
     lambda L: L.zeros(0, 4, 1).expand(0, 4, 5).mul_(-1.5),
+    lambda L: L.ones(2).copysign_(L.ones(2, dtype=L.complex128)),   # complex refused
+    lambda L: L.copysign(L.ones(2, dtype=L.complex64), L.ones(2)),
 ])
 def test_matches_torch(fn):
     same(fn)
