@@ -793,7 +793,7 @@ def _data_dependent(t, name):
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     _data_dependent(input, "unique")
     res = np.unique(input._data, return_inverse=return_inverse, return_counts=return_counts,
-                    axis=dim)
+                    axis=dim, equal_nan=False)   # each NaN its own value, as torch
     if not isinstance(res, tuple):
         return _created_array(res)
     out = [_created_array(res[0])]

@@ -87,8 +87,12 @@ QUIRKS: dict[str, str] = {
     "(~5e-10 relative off; see KNOWN's note)",
     r"^F\.hardsigmoid\(": "torch's float64 hardsigmoid gradient multiplies by 1/6 rounded to "
     "float32 (3e-8 relative off)",
-    r"^linalg\.vecdot\(tensor\(\d+,\):[^)]*\), tensor\(\d+,\)": "torch's vecdot of two 1-d "
-    "tensors takes its dot path, which does not broadcast (4,) with (1,)",
+    r"^linalg\.vecdot\(tensor\(\d+,\):\w+(=\[[^\]]*\])?, tensor\(\d+,\)": "torch's vecdot "
+    "of two 1-d tensors takes its dot path, which does not broadcast (4,) with (1,)",
+    r"^einsum\(.*tensor\([^)]*\b0\b.*inf": "an empty contraction beside inf: torch contracts "
+    "left to right (zeros, then 0 * inf = NaN); Cadenza's order reaches the empty sum, 0",
+    r"^(logdet|det|linalg\.(slog)?det)\(tensor[^)]*\):float\d+=\[[^]]*inf": "the determinant "
+    "of a matrix holding inf: torch's LU gives NaN, NumPy's LAPACK gives 0 or inf",
     r"^x\.stride\(.*expand": "the stride of a size-1 dim beside an expanded one: NumPy's "
     "broadcast_to gives 0 where torch keeps the original stride (any stride is valid there)",
     r"^x\.norm\(.*keepdims=": "torch's Tensor.norm is a Python function: the argument "

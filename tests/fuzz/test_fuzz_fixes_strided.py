@@ -89,6 +89,9 @@ def _t(L, v, dt=None):
     lambda L: L.zeros(0, 4, 1).expand(0, 4, 5).mul_(-1.5),
     lambda L: L.ones(2).copysign_(L.ones(2, dtype=L.complex128)),   # complex refused
     lambda L: L.copysign(L.ones(2, dtype=L.complex64), L.ones(2)),
+    lambda L: L.nn.functional.softmin(_t(L, [0, 1], "uint8"), 0, dtype=L.float32),  # -1 -> 255
+    lambda L: L.unique(_t(L, [1., float("nan"), float("nan")]), return_inverse=True,
+                       return_counts=True),   # each NaN is its own value
 ])
 def test_matches_torch(fn):
     same(fn)
