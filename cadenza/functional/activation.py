@@ -328,11 +328,16 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     >>> softmin(cadenza.tensor([0.0, 0.0]), dim=0)
     tensor([0.5000, 0.5000])
     """
+    if input.dtype == dtypes.bool:   # torch negates first: refused before any dtype= cast
+        raise RuntimeError("softmin: Negation, the `-` operator, on a bool tensor is not "
+                           "supported. If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
+    neg = -input   # negated in the input's dtype first (an unsigned one wraps), as torch
     if dtype is not None:
-        input = input.to(dtype)
+        neg = neg.to(dtype)
     if dim is None:
         dim = _softmax_dim(input.ndim, "softmin")
-    return softmax(-input, dim)
+    return softmax(neg, dim)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

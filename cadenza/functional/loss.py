@@ -357,8 +357,12 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                    (input, target) if weight is None else (input, target, weight))
 
 
+_BCE_EPS = float(np.float32(1e-12))  # torch's EPS: a float32 constant, also in float64
+
+
 class _BinaryCrossEntropy(Function):
-    """Elementwise BCE with torch's gradients: (x - t) / max(x (1 - x), 1e-12) for the input,
+    """Elementwise BCE with torch's gradients: (x - t) / max(x (1 - x), eps) for the input
+    (eps = 1e-12 rounded to float32, as torch's kernel, in every dtype),
     finite where x is exactly 0 or 1 (a saturated sigmoid: the clamped logs' chain rule gives
     0 * inf = NaN there), and log(1 - x) - log x (not clamped) for the target. The backward is
     written in recorded ops, so double backward works."""
@@ -375,7 +379,7 @@ class _BinaryCrossEntropy(Function):
         x, t = ctx.saved_tensors
         gx = gt = None
         if ctx.needs_input_grad[0]:
-            gx = in_float32(lambda g, x, t: g * (x - t) / ops.clamp((1 - x) * x, min=1e-12),
+            gx = in_float32(lambda g, x, t: g * (x - t) / ops.clamp((1 - x) * x, min=_BCE_EPS),
                             g, x, t)
         if ctx.needs_input_grad[1]:      # unclamped, as torch: +-inf where x is 0 or 1
             gt = in_float32(lambda g, x: -(g * (x.log() - (1 - x).log())), g, x)

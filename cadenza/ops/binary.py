@@ -151,7 +151,10 @@ class Pow(_Binary):
         elif type(b) in (float, int) and b in _SCALAR_POW and a.dtype.kind == "f" and \
                 a.dtype.itemsize >= 4:  # (half precisions: torch computes in float32)
             return _SCALAR_POW[b](xp, a)
-        return a ** b
+        r = a ** b
+        if r.dtype.kind == "c" and isinstance(b, np.ndarray):
+            r = _complex_zero_pow(xp, a, b, r)
+        return r
 
     # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b log(a)   (0 where a == 0, as torch masks it)
     @staticmethod
@@ -171,6 +174,17 @@ class Pow(_Binary):
             else:
                 gb = g * out * math.log(a) if a > 0 else g * 0
         return ga, gb
+
+
+def _complex_zero_pow(xp, a, b, r):
+    """torch's complex 0 ** tensor exponent b (exp(b log 0)): NaN for a zero or imaginary b,
+    inf + NaN j for Re b < 0 (NumPy: 1 and NaN); a Python exponent keeps 0 ** 0 = 1."""
+    zero = xp.asarray(a) == 0
+    if not zero.any():
+        return r
+    br = xp.real(b)
+    nan = xp.where(zero & (br == 0), complex(math.nan, math.nan), r)
+    return xp.where(zero & (br < 0), complex(math.inf, math.nan), nan).astype(r.dtype, copy=False)
 
 
 def _int_pow_negative(xp, a, b):

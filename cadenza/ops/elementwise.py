@@ -18,7 +18,7 @@ from .unary import isfinite, isnan  # noqa: F401
 from .binary import *  # noqa: F401,F403
 from .binary import maximum, minimum, where
 from ..autograd.grad_mode import no_grad
-from .inplace import make_inplace
+from .inplace import make_inplace, wrap_int as _wrap_int
 
 __all__ = ["addcdiv", "addcmul", "allclose", "clamp", "equal", "isclose", "lerp",
            "nan_to_num", "to_dtype"]
@@ -105,6 +105,15 @@ def clamp(input, min=None, max=None):
     if any(v is not None and (v.dtype.is_complex if isinstance(v, Tensor) else
                               isinstance(v, complex)) for v in (input, min, max)):
         raise NotImplementedError("clamp is not supported for complex types")
+    if (min is None or max is None) or isinstance(min, Tensor) == isinstance(max, Tensor):
+        pass
+    elif (max if isinstance(max, Tensor) else min)._data.ndim == 0:
+        # torch's argument parser reads a 0-d tensor as a number beside a number bound
+        min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
+    else:
+        raise TypeError(f"clamp() received an invalid combination of arguments - got (min="
+                        f"{type(min).__name__}, max={type(max).__name__}): the bounds are "
+                        f"both numbers or both tensors (a 0-d tensor counts as a number)")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
@@ -121,20 +130,9 @@ def clamp(input, min=None, max=None):
     if kind in "iub" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(_dt.get_default_dtype())
     elif kind in "iu":   # an integer bound is cast to the tensor's dtype first, wrapping as torch
-        min, max = (None if v is None else _wrap_int(int(v), input._data.dtype)
+        min, max = (None if v is None else _wrap_int(int(v), input._data.dtype, "clamp")
                     for v in (min, max))
     return apply(Clamp, input, min=min, max=max)
-
-
-def _wrap_int(v, dtype):
-    """``v`` converted to the integer ``dtype`` as torch does: out of range raises, except that
-    an unsigned dtype takes a negative ``v`` down to ``-max`` and wraps it (C's cast)."""
-    info = np.iinfo(dtype)
-    lowest = -int(info.max) if info.min == 0 else int(info.min)
-    if not lowest <= v <= info.max:
-        raise RuntimeError(f"clamp: value {v} cannot be converted to type {np.dtype(dtype).name} "
-                           f"without overflow")
-    return (v - int(info.min)) % (int(info.max) - int(info.min) + 1) + int(info.min)
 
 
 def lerp(input, end, weight):

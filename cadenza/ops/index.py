@@ -628,10 +628,47 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add(): source tensor shape must match self tensor shape, "
                            f"excluding the specified dimension. Got self.shape = "
                            f"{list(input.shape)} source.shape = []")
+    if input._data.ndim == 0:   # one row: a 0-d source and one index, as torch
+        _norm_dim(dim, 0, "index_add")
+        if isinstance(source, Tensor) and source._data.ndim:
+            raise RuntimeError(f"index_add(): source tensor shape must match self tensor "
+                               f"shape, excluding the specified dimension. Got self.shape = "
+                               f"[] source.shape = {list(source.shape)}")
+        if _numel(index) != 1:
+            raise IndexError("index_add(): Dimension specified as 0 but tensor has no "
+                             "dimensions (a 0-d self takes one index)")
+        return _as_row(index_add, input, index, source, alpha=alpha)
+    _source_rows(input, dim, index, source, "index_add_", RuntimeError)
     if alpha != 1:
         source = source * alpha
     return index_put(input, _dim_index(input, dim, index, "index_add"), source,
                      accumulate=True)
+
+
+def _source_rows(input, dim, index, source, op, err):
+    """torch's check that a dimensioned source has one row along dim per index (NumPy would
+    broadcast one row to all, or skip the check on an empty input)."""
+    if not isinstance(source, Tensor) or not source._data.ndim or not isinstance(index, Tensor):
+        return
+    d = _norm_dim(dim, input._data.ndim, op.rstrip("_"))
+    if d >= source._data.ndim:
+        raise err(f"{op}(): Indexing dim {d} is out of bounds of the source tensor with dim "
+                  f"{source._data.ndim}")
+    if source._data.ndim == input._data.ndim and any(
+            a != b for k, (a, b) in enumerate(zip(input.shape, source.shape)) if k != d):
+        raise RuntimeError(f"{op}(): source tensor shape must match self tensor shape, "
+                           f"excluding the specified dimension. Got self.shape = "
+                           f"{list(input.shape)} source.shape = {list(source.shape)}")
+    if index._data.size != source.shape[d]:
+        raise err(f"{op}(): Number of indices ({index._data.size}) should be equal to "
+                  f"source.size(dim): ({source.shape[d]}), for dim: {d}")
+
+
+def _as_row(fn, input, index, source, **kw):
+    """fn on a 0-d input seen as one row (a 0-d source too), the result 0-d again."""
+    if isinstance(source, Tensor) and source._data.ndim == 0:
+        source = source.reshape(1)
+    return fn(input.reshape(1), 0, index, source, **kw).reshape(())
 
 
 def index_copy(input, dim, index, source):
@@ -642,6 +679,14 @@ def index_copy(input, dim, index, source):
     if isinstance(source, Tensor) and source._data.ndim == 0 and _numel(index) != 1:
         raise IndexError(f"index_copy_(): When source is scalar, index should have one element "
                          f"(got {_numel(index)})")
+    if input._data.ndim == 0:
+        _norm_dim(dim, 0, "index_copy")
+        if isinstance(source, Tensor) and source._data.ndim > 1:
+            raise RuntimeError(f"index_copy_(): source tensor shape must match self tensor "
+                               f"shape, excluding the specified dimension. Got self.shape = "
+                               f"[] source.shape = {list(source.shape)}")
+        return _as_row(index_copy, input, index, source)
+    _source_rows(input, dim, index, source, "index_copy_", IndexError)
     return index_put(input, _dim_index(input, dim, index, "index_copy"), source)
 
 
@@ -650,6 +695,9 @@ def _numel(index):
 
 
 def index_fill(input, dim, index, value):
+    if input._data.ndim == 0:
+        _norm_dim(dim, 0, "index_fill")
+        return index_fill(input.reshape(1), 0, index, value).reshape(())
     return index_put(input, _dim_index(input, dim, index, "index_fill"), value)
 
 
@@ -684,7 +732,13 @@ def masked_select(input, mask):
 
 
 def masked_scatter(input, mask, source):
-    shape = tuple(input.shape)
+    try:   # the out-of-place form broadcasts input and mask together, as torch
+        shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+    except ValueError:
+        raise RuntimeError(f"masked_scatter: the mask {fmt_shape(mask.shape)} must broadcast "
+                           f"with the input {fmt_shape(input.shape)}") from None
+    if shape != tuple(input.shape):
+        input = input.expand(shape)
     m = mask.expand(shape)
     _data_dependent(m, "masked_scatter")
     n = int(m._data.sum())
@@ -739,7 +793,7 @@ def _data_dependent(t, name):
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     _data_dependent(input, "unique")
     res = np.unique(input._data, return_inverse=return_inverse, return_counts=return_counts,
-                    axis=dim)
+                    axis=dim, equal_nan=False)   # each NaN its own value, as torch
     if not isinstance(res, tuple):
         return _created_array(res)
     out = [_created_array(res[0])]

@@ -14,7 +14,8 @@ from .._creation import aten_name, full, tensor
 from ._registry import apply, _batched, _vmap_depth
 from .views import Clone
 from ..autograd.node import replace_saved, saves
-from ..autograd.views import bump, check_view_inplace, discard_history, rebase, view_grad_fn
+from ..autograd.views import bump, check_view_inplace, discard_history, positions, rebase, \
+    view_grad_fn
 
 __all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
 
@@ -64,7 +65,8 @@ def commit_inplace(self, out):
         state.tracer.commit(self, out)
     try:
         if type(self._data) is np.ndarray:
-            np.copyto(self._data, src, casting="unsafe")
+            if self._data.size:   # (an empty expanded view has nothing to write, as torch)
+                np.copyto(self._data, src, casting="unsafe")
         elif type(self._data) is not MetaArray:    # a meta tensor has no values to write
             self._data.__setitem__(Ellipsis, src)
     except ValueError as e:
@@ -245,6 +247,17 @@ def make_inplace(fn, name, composite=False):
     return method
 
 
+def wrap_int(v, dtype, op):
+    """``v`` converted to the integer ``dtype`` as torch does: out of range raises, except that
+    an unsigned dtype takes a negative ``v`` down to ``-max`` and wraps it (C's cast)."""
+    info = np.iinfo(dtype)
+    lowest = -int(info.max) if info.min == 0 else int(info.min)
+    if not lowest <= v <= info.max:
+        raise RuntimeError(f"{op}: value {v} cannot be converted to type {np.dtype(dtype).name} "
+                           f"without overflow")
+    return (v - int(info.min)) % (int(info.max) - int(info.min) + 1) + int(info.min)
+
+
 def fill_(self, value):
     if isinstance(value, Tensor):
         if value.ndim:
@@ -253,7 +266,12 @@ def fill_(self, value):
         if state.grad_enabled and (value._requires_grad or self._requires_grad):
             check_inplace(self, "fill_")
             return commit_inplace(self, (self * 0 + value.to(self.dtype)))
+        if 0 in self._data.strides and self._data.size > 1 and type(self._data) is np.ndarray \
+                and not self._data.flags.writeable:   # (torch's tensor-value kernel refuses)
+            raise read_only_write_error(self._data)
         value = value.item()
+    if type(value) is int and self._data.dtype.kind in "iu":   # -2 fills uint8 with 254
+        value = wrap_int(value, self._data.dtype, "fill_")
     check_inplace(self, "fill_")
     if state.grad_enabled and self._requires_grad:
         return commit_inplace(self, self * 0 + value)
@@ -261,16 +279,33 @@ def fill_(self, value):
         return commit_inplace(self, full(tuple(self.shape), value, dtype=self.dtype))
     if type(self._data) is MetaArray:
         pass   # no values to write
-    elif type(self._data) is not np.ndarray or self._data.flags.writeable:
+    else:
+        write = _expanded_writer(self) if type(self._data) is np.ndarray and \
+            not self._data.flags.writeable else self._data.__setitem__
+        if write is None:
+            raise read_only_write_error(self._data)
         try:
-            self._data[...] = value
+            write(Ellipsis, value)
         except OverflowError:   # NumPy 2 refuses uint8 <- -1.5 with OverflowError; torch:
             raise RuntimeError(f"value cannot be converted to type {self.dtype.name} without "
                                f"overflow") from None
-    else:
-        raise read_only_write_error(self._data)
     self._vc[0] += 1
     return self
+
+
+def _expanded_writer(t):
+    """``write(Ellipsis, value)`` filling an expanded (stride 0) view of a writable base with
+    one value through the base's memory (torch's fill_/zero_ allow it; NumPy's broadcast view
+    is read-only), or None."""
+    base = t._base
+    if base is None or 0 not in t._data.strides or type(base._data) is not np.ndarray or \
+            not base._data.flags.writeable:
+        return None
+    idx = positions(base._data, t._data)
+    if idx is None:
+        return None
+    flat = np.unique(idx)
+    return lambda _, value: base._data.flat.__setitem__(flat, value)
 
 
 def zero_(self):
@@ -307,6 +342,8 @@ def copy_(self, src, non_blocking=False):
                 h = src.detach().to(self.dtype)._host()
             np.copyto(self._data, np.broadcast_to(h, self._data.shape), casting="unsafe")
     except ValueError:
+        if type(self._data) is np.ndarray and not self._data.flags.writeable:
+            raise read_only_write_error(self._data) from None   # an expanded view
         raise ShapeError(f"copy_: expected src {fmt_shape(src.shape)} to broadcast to "
                          f"{fmt_shape(self.shape)}") from None
     self._vc[0] += 1

@@ -151,6 +151,9 @@ def hypot(input, other):
 def copysign(input, other):
     """|input| with the sign (bit) of other."""
     dt = _dt.result_type(input, other)
+    if dt.is_complex:   # (the real part alone was taken)
+        raise NotImplementedError(f"\"copysign_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt == _dt.complex64 else 'ComplexDouble'}'")
     a = input.to(dt if dt.is_floating_point else _dt.get_default_dtype())
     neg = signbit(other) if isinstance(other, Tensor) else (math.copysign(1.0, other) < 0)
     mag = a.abs()
@@ -170,6 +173,8 @@ def fmin(input, other):
 
 def heaviside(input, values):
     """0 where x < 0, values where x == 0, 1 where x > 0."""
+    if input.dtype.is_complex or (isinstance(values, Tensor) and values.dtype.is_complex):
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     if isinstance(values, Tensor) and values.dtype is not input.dtype:
         raise RuntimeError(f"heaviside is not yet implemented for tensors with different "
                            f"dtypes ({input.dtype.name} and {values.dtype.name})")
@@ -217,12 +222,18 @@ Gcd = _int_binary("gcd", lambda xp, a, b: xp.gcd(a, b), None)
 Lcm = _int_binary("lcm", lambda xp, a, b: xp.lcm(a, b), None)
 @register
 class NextAfter(_Binary):
-    """The next float after input towards other; torch's gradient: the incoming one for input,
-    zero for other."""
-    name, onnx, saves, c_expr = "nextafter", None, "none", "nextafter({0}, {1})"
+    """The next float after input towards other; torch's gradient: the incoming one for input
+    where input != other (zero where they are equal: the result is other there), zero for
+    other."""
+    name, onnx, c_expr = "nextafter", None, "nextafter({0}, {1})"
     opmath = False   # the next value of the operands' own dtype
+
     forward = staticmethod(lambda xp, a, b: xp.nextafter(a, b))
-    backward = staticmethod(lambda c, g: (g, g.new_zeros(g.shape)))
+
+    @staticmethod
+    def backward(c, g):
+        a, b = c.saved
+        return g * (a != b), g.new_zeros(g.shape)
 # no C lowering: C leaves shifts by a negative count or by the width or more undefined, where
 # NumPy (and torch) give 0 or the sign fill
 LeftShift = _int_binary("bitwise_left_shift", _shift(np.left_shift), None)
@@ -249,6 +260,7 @@ def lcm(input, other):
 
 
 def nextafter(input, other):
+    float_only("nextafter", input, other)
     return apply(NextAfter, input, other)
 
 

@@ -67,6 +67,8 @@ def _take_sorted(input, dim, idx):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim, as (values, indices)."""
     d = _norm_dim(dim, input._data.ndim, "topk")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     n = input.shape[d] if input._data.ndim else 1
     if k < 0 or k > n:
         raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
@@ -111,9 +113,17 @@ def empty_median(input):
 
 
 def _no_bool_median(input, dim=None):
-    if input._data.dtype == np.bool_ and input._data.size:   # (torch: empty bool passes)
-        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented "
-                                  f"for 'Bool'")
+    if input._data.dtype != np.bool_:
+        return
+    if dim is not None and input._data.ndim and input._data.size == 0:
+        # an empty bool passes only where the reduced dim itself is empty (that error first)
+        d = _norm_dim(dim, input._data.ndim, "median")
+        if input.shape[d] == 0:
+            return
+    elif not input._data.size:   # (torch: an empty bool passes without a dim)
+        return
+    raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented "
+                              f"for 'Bool'")
 
 
 def median(input, dim=None, keepdim=False):

@@ -353,7 +353,8 @@ def _check_cov_weights(fweights, aweights):
         raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights "
                            f"with {fweights.dtype} dtype")
     for name, w in (("fweights", fweights), ("aweights", aweights)):
-        if w is not None and _concrete(w) and bool((np.asarray(w._data) < 0).any()):
+        if w is not None and _concrete(w) and not bool((np.asarray(w._data) >= 0).all()):
+            # (NaN too: torch checks w >= 0)
             raise RuntimeError(f"cov(): {name} cannot be negative")
 
 

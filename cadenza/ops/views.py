@@ -367,7 +367,12 @@ def squeeze(input, dim=None):
             for d in dims:
                 _norm_dim(d, 0, "squeeze")
             return input
-        dims = {_norm_dim(d, len(shp), "squeeze") for d in dims}
+        normed = [_norm_dim(d, len(shp), "squeeze") for d in dims]
+        dims = set(normed)
+        if len(dims) != len(normed):
+            twice = next(d for d in normed if normed.count(d) > 1)
+            raise RuntimeError(f"squeeze: dim {twice} appears multiple times in the list of "
+                               f"dims {tuple(dim)}")
         new = tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1))
     if new == shp:
         return input if not input._requires_grad else apply(Reshape, input, shape=new)
@@ -385,6 +390,8 @@ def unsqueeze(input, dim):
 
 
 def permute(input, *dims):
+    if not dims:   # x.permute() (x.permute(()) is the 0-d form)
+        raise TypeError("permute() missing 1 required positional arguments: \"dims\"")
     dims = _shape_args(dims)
     nd = input._data.ndim
     if len(dims) != nd:
@@ -621,6 +628,11 @@ class ViewMethods:
 
     @property
     def mT(self):
+        if self._data.ndim < 2:   # torch: the identity on 0-d (deprecated), an error on 1-d
+            if self._data.ndim == 1:
+                raise RuntimeError("tensor.mT is only supported on matrices or batches of "
+                                   "matrices. Got 1-D tensor.")
+            return self
         return transpose(self, -2, -1)
 
     mH = property(adjoint)

@@ -21,8 +21,8 @@ ALL_CLASSES = ("equal", "lenient", "value", "shape", "dtype", "accepted_bad", "m
 # regular expressions over spelled calls whose mismatch is a documented gap, with the reason
 # (the CI slice does not fail on them)
 KNOWN: dict[str, str] = {
-    r"^bool.*\.(abs|floor|trunc|round)_\(\)": "torch has no bool kernel for abs/floor/trunc/"
-    "round; Cadenza computes them (identity)",
+    r"^bool.*\.(abs|floor|trunc|round)_\(\)|^(abs|floor|trunc|round)\(bool.*out=": "torch "
+    "has no bool kernel for abs/floor/trunc/round; Cadenza computes them (identity)",
     r"^(u?int\d+|bool).*\.addc(mul|div)_\(.*value=0\.5": "torch truncates a float value for "
     "an integer target; Cadenza promotes with it and refuses the in-place downcast",
     r"^bool.*scatter_reduce_\(.*'mean'": "torch has no bool kernel for a scatter mean",
@@ -38,7 +38,10 @@ UNARY = ("abs_", "neg_", "exp_", "floor_", "sqrt_", "sigmoid_", "tanh_", "zero_"
 INDEXED = ("masked_fill_", "index_add_", "index_copy_", "index_fill_", "scatter_",
            "scatter_add_", "scatter_reduce_", "put_", "index_put_", "masked_scatter_",
            "fill_", "clamp_", "fill_diagonal_")
-OUT = ("add", "mul", "sub", "clamp", "sum", "matmul", "cat", "where", "abs", "exp", "sqrt")
+OUT = ("add", "mul", "sub", "clamp", "sum", "matmul", "cat", "where", "abs", "exp", "sqrt",
+       # the most used names' out= forms (API_PRIORITIES.md)
+       "div", "pow", "remainder", "maximum", "minimum", "mean", "mm", "stack", "tanh",
+       "sigmoid", "neg", "floor", "log", "sin")
 ALL_OPS = BINARY + UNARY + INDEXED + tuple("out:" + o for o in OUT)
 
 
@@ -139,21 +142,27 @@ def gen_call(seed, i, names=None):
         fn = name[4:]
         target = V(_arr(rng, shape, dt), "plain") if rng.random() < 0.7 else \
             V(_arr(rng, (0,), dt))      # an empty out= is resized
-        if fn in ("add", "mul", "sub"):
+        if fn in ("add", "mul", "sub", "div", "pow", "remainder"):
             args = [V(_arr(rng, shape, DTYPES[int(rng.integers(len(DTYPES)))])),
                     _operand(rng, shape)]
+        elif fn in ("maximum", "minimum"):
+            args = [V(_arr(rng, shape, DTYPES[int(rng.integers(len(DTYPES)))])),
+                    V(_arr(rng, shape, DTYPES[int(rng.integers(len(DTYPES)))]))]
         elif fn == "clamp":
             args = [V(_arr(rng, shape, DTYPES[int(rng.integers(len(DTYPES)))]))]
             kw = {"min": -1, "max": [1, 2.5][int(rng.integers(2))]}
-        elif fn == "sum":
+        elif fn in ("sum", "mean"):
             args = [V(_arr(rng, (2,) + tuple(shape), "float32" if rng.random() < .5 else dt))]
             kw = {"dim": 0}
-        elif fn == "matmul":
+        elif fn in ("matmul", "mm"):
             k = int(rng.integers(1, 4))
             args = [V(_arr(rng, (2, k), dt)), V(_arr(rng, (k, 3), dt))]
         elif fn == "cat":
             args = [[V(_arr(rng, (1,) + tuple(shape), dt)), V(_arr(rng, (2,) + tuple(shape),
                                                                   dt))]]
+        elif fn == "stack":
+            args = [[V(_arr(rng, shape, dt)), V(_arr(rng, shape, dt))]]
+            kw = {"dim": int(rng.integers(-len(shape) - 1, len(shape) + 1))}
         elif fn == "where":
             args = [V(rng.random(shape) < 0.5), V(_arr(rng, shape, dt)), _operand(rng, shape)]
         else:

@@ -87,6 +87,27 @@ QUIRKS: dict[str, str] = {
     "(~5e-10 relative off; see KNOWN's note)",
     r"^F\.hardsigmoid\(": "torch's float64 hardsigmoid gradient multiplies by 1/6 rounded to "
     "float32 (3e-8 relative off)",
+    r"^linalg\.vecdot\(tensor\(\d+,\):\w+(=\[[^\]]*\])?, tensor\(\d+,\)": "torch's vecdot "
+    "of two 1-d tensors takes its dot path, which does not broadcast (4,) with (1,)",
+    r"^einsum\(.*tensor\([^)]*\b0\b.*inf": "an empty contraction beside inf: torch contracts "
+    "left to right (zeros, then 0 * inf = NaN); Cadenza's order reaches the empty sum, 0",
+    r"^(logdet|det|linalg\.(slog)?det)\(tensor[^)]*\):float\d+=\[[^]]*inf": "the determinant "
+    "of a matrix holding inf: torch's LU gives NaN, NumPy's LAPACK gives 0 or inf",
+    r"^x\.stride\(.*expand": "the stride of a size-1 dim beside an expanded one: NumPy's "
+    "broadcast_to gives 0 where torch keeps the original stride (any stride is valid there)",
+    r"^x\.norm\(.*keepdims=": "torch's Tensor.norm is a Python function: the argument "
+    "parser's keepdims= alias (which Cadenza takes everywhere) does not reach it",
+    r"^cov\(tensor\((|1,|\d+, 1)\):": "cov of one observation: torch takes another path "
+    "that refuses mixed-dtype aweights (mm of Half and double) and writes in place into a "
+    "tensor that requires grad; Cadenza computes it (0 or NaN, as with more observations)",
+    r"^cov\(tensor[^)]*\):float\d+=\[[^]]*inf.*fweights": "cov of inf with frequency "
+    "weights: torch gives 0 where x - mean is inf - inf (Cadenza NaN)",
+    r"^(nan)?median\(.*\[layout arg0=expand": "torch's median/nanmedian along a dim of an "
+    "expanded (stride 0) input returns garbage (0.0, -164.6 for a constant row)",
+    r"^prod\(tensor[^)]*\):float16": "torch multiplies float16 in float16 (300 * 300 * 0.1 "
+    "= inf, then inf * 0 = NaN); Cadenza accumulates in float32 as torch's sum does",
+    r"^xlogy\(": "xlogy's gradient w.r.t. other at x == 0, y == 0: torch's x / y is 0 / 0 = "
+    "NaN, Cadenza 0 (xlogy is a composite of where(); left alone)",
     r"^fft\.\w+\(tensor\([^)]*\b0\b": "torch's MKL refuses some transforms of empty batches "
     "(\"Inconsistent configuration parameters\"); Cadenza returns the empty result",
 }
@@ -1508,6 +1529,261 @@ def _rfftfreq(g):
     return _fftfreq(g)
 
 
+# ----------------------------------------------------------------------------- method forms
+# The most used names of /work/shared/API_PRIORITIES.md in the forms programs write them:
+# Tensor methods with dim given positionally or by keyword, keepdim and its numpy-style alias
+# keepdims, dtype=, properties (T, mT, shape queries), conversions, in-place methods (on the
+# strided layouts of ``lay_out`` too: torch refuses a write into an expanded view), and the
+# nn.functional forms of activations.
+def _mreduce(name, *flags, tuples=True, dtypes=False, need_dim=False, corr=False):
+    def gen(g):
+        a = g.tensor()
+        args, kw = (a,), {}
+        if need_dim or g.p(0.8):
+            if tuples and a.ndim >= 2 and g.p(0.2):
+                d = (g.dim(a.ndim, 0.0), g.dim(a.ndim, 0.15))
+            else:
+                d = g.dim(a.ndim)
+            if g.p(0.5):
+                args += (d,)
+            else:
+                kw["dim"] = d
+            if g.p(0.6):
+                kw["keepdims" if g.p(0.4) else "keepdim"] = g.p(0.5)
+        if dtypes and g.p(0.15):
+            kw["dtype"] = DT(g.choice(("float32", "float64", "int64")))
+        if corr and g.p(0.5):
+            kw.update({"correction": g.choice((0, 1, 2, 0.5))} if g.p(0.6) else
+                      {"unbiased": g.p(0.5)})
+        return args, kw
+    spec(name, *flags)(gen)
+
+
+for _n, _f in (("x.sum", dict(dtypes=True)), ("x.mean", dict(dtypes=True)), ("x.amax", {}),
+               ("x.amin", {}), ("x.std", dict(corr=True)), ("x.var", dict(corr=True)),
+               ("x.nansum", {}),
+               ("x.logsumexp", dict(need_dim=True)), ("x.norm", {})):
+    _mreduce(_n, "grad", **_f)
+_mreduce("x.prod", "grad", tuples=False, dtypes=True)
+for _n in ("x.any", "x.all", "x.count_nonzero"):
+    _mreduce(_n)
+for _n in ("x.max", "x.min"):
+    _mreduce(_n, "grad", "ties", tuples=False)
+for _n in ("x.argmax", "x.argmin"):
+    _mreduce(_n, "ties", tuples=False)
+
+
+for _n in ("x.exp", "x.log", "x.sqrt", "x.tanh", "x.sigmoid", "x.abs", "x.neg", "x.log10",
+           "x.relu", "x.sin", "x.cos", "x.clone", "x.detach", "x.square", "x.t", "x.float",
+           "x.double", "F.relu", "F.sigmoid", "F.tanh", "x.exp_", "x.relu_",
+           "x.sigmoid_", "x.neg_", "x.zero_", "x.abs_", "x.sqrt_", "x.t_", "t"):
+    _unary(_n, DTYPES, "grad" if not _n.endswith("_") else "")
+for _n in ("p.T", "p.mT", "p.shape", "x.dim", "x.numel", "x.is_contiguous", "x.stride",
+           "x.tolist", "p.ndim", "x.bool"):
+    _unary(_n)
+
+
+def _finite(g, kinds=DTYPES, lo=-100, hi=100):
+    a = g.tensor(kinds)
+    if a.dtype.kind == "f":
+        a = np.clip(np.nan_to_num(a, nan=0.5, posinf=hi, neginf=lo), lo, hi).astype(a.dtype)
+    return a
+
+
+for _n in ("x.long", "x.int", "x.half", "x.short"):
+    spec(_n)(lambda g: ((_finite(g),), {}))
+
+
+spec("x.size")(_squeeze)   # (x.size(dim) or x.size())
+
+
+@spec("x.pow", "grad")
+def _xpow(g):
+    a = g.tensor()
+    b = g.choice((2, 3, 0.5, -1, 2.0, 0)) if g.p(0.6) else g.array(
+        g.broadcast_partner(a.shape), g.dtype())
+    return (a, b), {}
+
+
+for _n in ("x.add_", "x.mul_", "x.sub_", "x.div_", "x.clamp_min_", "x.pow_"):
+    def _gen(g, _n=_n):
+        a = g.tensor()
+        if g.p(0.5):
+            return (a, g.choice((2, -1.5, 0, True, 3.0))), {}
+        return (a, g.array(g.broadcast_partner(a.shape), g.dtype())), {}
+    spec(_n)(_gen)
+
+
+@spec("x.fill_")
+def _xfill(g):
+    a = g.tensor()
+    v = g.choice((0, 1.5, -2, True)) if g.p(0.8) else g.array((), g.dtype())
+    return (a, v), {}
+
+
+@spec("x.copy_")
+def _xcopy(g):
+    a = g.tensor()
+    return (a, g.array(g.broadcast_partner(a.shape), g.dtype())), {}
+
+
+@spec("x.clamp", "grad")
+def _xclamp(g):
+    a = g.tensor()
+    kw = {}
+    for k in ("min", "max"):
+        if g.p(0.6):
+            kw[k] = g.choice((-1, 0.5, 2, -0.5)) if g.p(0.6) else g.array(
+                g.broadcast_partner(a.shape), a.dtype.name if g.p(0.7) else g.dtype())
+    return (a,), kw
+
+
+@spec("x.clamp_")
+def _xclamp_(g):
+    return _xclamp(g)
+
+
+@spec("triu", "grad")
+def _triu(g):
+    return _tril(g)
+
+
+@spec("x.tril_")
+def _xtril_(g):
+    return _tril(g)
+
+
+for _n in ("x.softmax", "x.log_softmax", "F.softmax", "F.log_softmax", "F.softmin"):
+    def _gen(g, _n=_n):
+        a = g.tensor(FLOATS if g.p(0.9) else DTYPES)
+        d = g.dim(a.ndim)
+        args, kw = ((a, d), {}) if g.p(0.5) else ((a,), {"dim": d})
+        if g.p(0.2):
+            kw["dtype"] = DT(g.choice(FLOATS))
+        return args, kw
+    spec(_n, "grad")(_gen)
+
+
+@spec("x.squeeze", "grad")
+def _xsqueeze(g):
+    a = g.tensor()
+    if a.ndim and g.p(0.4):
+        return (a, tuple(sorted({g.dim(a.ndim) for _ in range(int(g.r.integers(1, 3)))}))), {}
+    return ((a, g.dim(a.ndim)) if g.p(0.5) else (a,)), {}
+
+
+spec("x.unsqueeze", "grad")(_unsqueeze)
+spec("x.transpose", "grad")(_transpose)
+
+
+@spec("x.permute", "grad")
+def _xpermute(g):
+    a = g.tensor()
+    p = [int(k) for k in g.r.permutation(a.ndim)]
+    if p and g.p(0.3):
+        p[0] = p[0] - a.ndim
+    return ((a, *p) if g.p(0.5) else (a, tuple(p))), {}
+
+
+@spec("x.flatten", "grad")
+def _xflatten(g):
+    a = g.tensor()
+    kw = {}
+    if g.p(0.6):
+        kw["start_dim"] = g.dim(a.ndim)
+    if g.p(0.5):
+        kw["end_dim"] = g.dim(a.ndim)
+    return (a,), kw
+
+
+@spec("x.reshape", "grad")
+def _xreshape(g):
+    a = g.tensor()
+    n = int(a.size)
+    s = g.choice(((-1,), (1, -1), (n, 1), (-1, 1, 1), (n + 1,)))
+    return ((a, *s) if g.p(0.5) else (a, s)), {}
+
+
+@spec("x.split", "grad")
+def _xsplit(g):
+    (a, s, *rest), kw = _split(g)
+    return (a, s), {"dim": rest[0]} if rest else kw
+
+
+@spec("x.chunk", "grad")
+def _xchunk(g):
+    a = g.tensor(min_rank=1)
+    return (a, g.choice((1, 2, 3))), ({"dim": g.dim(a.ndim)} if g.p(0.6) else {})
+
+
+@spec("x.topk", "grad", "ties")
+def _xtopk(g):
+    a = g.tensor(min_rank=1)
+    d = g.dim(a.ndim)
+    n = a.shape[d] if -a.ndim <= d < a.ndim else 1
+    kw = {"dim": d, "largest": g.p(0.5)}
+    if g.p(0.3):
+        kw["sorted"] = True
+    return (a, int(g.r.integers(0, n + 1)) if not g.p(0.05) else n + 1), kw
+
+
+@spec("x.sort", "grad", "ties")
+def _xsort(g):
+    a = g.tensor()
+    kw = {"dim": g.dim(a.ndim)} if g.p(0.6) else {}
+    if g.p(0.5):
+        kw["descending"] = g.p(0.5)
+    if g.p(0.3):
+        kw["stable"] = True
+    return (a,), kw
+
+
+@spec("x.cumsum", "grad")
+def _xcumsum(g):
+    a = g.tensor()
+    kw = {"dtype": DT(g.choice(("float64", "int64")))} if g.p(0.2) else {}
+    return (a, g.dim(a.ndim)), kw
+
+
+@spec("x.masked_fill_")
+def _xmasked_fill_(g):
+    a = g.tensor()
+    return (a, g.array(g.broadcast_partner(a.shape), "bool"), g.choice((0, -1.5, True))), {}
+
+
+@spec("x.eq")
+def _xeq(g):
+    a = g.tensor()
+    return (a, g.array(g.broadcast_partner(a.shape), g.dtype()) if g.p(0.7) else 1), {}
+
+
+@spec("x.item")
+def _xitem(g):
+    return (g.tensor(shape=g.choice(((), (1,), (1, 1), (2,)))),), {}
+
+
+@spec("F.dropout", "grad")
+def _f_dropout(g):
+    a = g.tensor(FLOATS)
+    return (a,), ({"p": g.choice((0.0, 0.5)), "training": False} if g.p(0.7) else
+                  {"p": 0.0})
+
+
+@spec("F.linear", "grad")
+def _f_linear(g):
+    dt = g.dtype(FLOATS)
+    x = g.array(g.shape(1, 3)[:-1] + (g.choice((1, 2, 3)),) if g.p(0.95) else (3,), dt)
+    k = x.shape[-1] if x.ndim else 1
+    w = g.array((g.choice((0, 1, 2, 4)), k if g.p(0.95) else k + 1), dt)
+    args = (x, w) + ((g.array((w.shape[0],), dt),) if g.p(0.6) else ())
+    return args, {}
+
+
+@spec("F.leaky_relu_")
+def _f_leaky(g):
+    return (g.tensor(FLOATS),), ({"negative_slope": 0.2} if g.p(0.5) else {})
+
+
 def gen_call(seed, i, ops=None):
     rng = np.random.default_rng([seed, i])
     names = ops or sorted(SPECS)
@@ -1535,14 +1811,74 @@ def spell(name, args, kwargs):
     return f"{name}({', '.join(parts)})"
 
 
+# ----------------------------------------------------------------------------- layouts
+# A call's tensor operands may be handed over as non-contiguous views with the same values:
+# "T" (a permuted view of a contiguous buffer laid out in reversed-axes order), "step" (every
+# other element of the last dim of a buffer twice as long) or "expand" (a size-1 dim expanded,
+# stride 0; the array's values become copies of its first slice along that dim). The choice is
+# drawn from its own stream (seed, index, 7): a call's operands are those of the plain run.
+LAYOUT_P = 0.3
+
+
+def lay_out(seed, i, args, p=LAYOUT_P):
+    """(args, {id(array): kind}) with some float/int/bool operands given a strided layout."""
+    rng = np.random.default_rng([seed, i, 7])
+    if p <= 0 or rng.random() >= p:
+        return args, {}
+    layouts = {}
+
+    def pick(a):
+        if not isinstance(a, np.ndarray) or a.ndim == 0:
+            return a
+        if rng.random() < 0.4:
+            return a
+        kinds = ["step"] + (["T"] if a.ndim >= 2 else []) + (
+            ["expand"] if any(s > 1 for s in a.shape) else [])
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if kind == "expand":
+            d = [k for k, s in enumerate(a.shape) if s > 1]
+            d = d[int(rng.integers(len(d)))]
+            a = np.ascontiguousarray(np.broadcast_to(np.take(a, [0], axis=d), a.shape)).view(
+                type(a))
+            kind = f"expand{d}"
+        layouts[id(a)] = kind
+        return a
+
+    out = [[pick(x) for x in a] if isinstance(a, list) else pick(a) for a in args]
+    return out, layouts
+
+
+def _laid(lib, a, kind):
+    """(leaf tensor, the view handed to the op) for the array a laid out as ``kind``."""
+    new = torch.from_numpy if lib is torch else cadenza.tensor
+    if kind == "T":
+        leaf = new(np.array(np.transpose(a), order="C", copy=True))  # (never a's memory)
+        return leaf, lambda t: t.permute(*range(a.ndim - 1, -1, -1))
+    if kind == "step":
+        buf = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+        buf[..., ::2] = a
+        return new(buf), lambda t: t[..., ::2]
+    d = int(kind[len("expand"):])
+    leaf = new(np.ascontiguousarray(np.take(a, [0], axis=d)))
+    return leaf, lambda t: t.expand(*a.shape)
+
+
+LAYOUTS: dict = {}  # id(array) -> layout kind for the call being run (set by classify)
+
+
 def _to_lib(lib, v, grad_ids, made):
     if isinstance(v, np.ndarray):
-        a = np.array(v, dtype=v.dtype, copy=True)
-        t = torch.from_numpy(a) if lib is torch else cadenza.tensor(a)
+        kind = LAYOUTS.get(id(v))
+        if kind is None:
+            a = np.array(v, dtype=v.dtype, copy=True)
+            t = torch.from_numpy(a) if lib is torch else cadenza.tensor(a)
+            view = None
+        else:
+            t, view = _laid(lib, np.asarray(v), kind)
         if id(v) in grad_ids:
             t.requires_grad_(True)
             made.append(t)
-        return t
+        return t if view is None else view(t)
     if isinstance(v, list):
         return [_to_lib(lib, x, grad_ids, made) for x in v]
     if isinstance(v, DT):
@@ -1551,6 +1887,8 @@ def _to_lib(lib, v, grad_ids, made):
 
 
 def _resolve(lib, name, args):
+    if name.startswith("p."):  # a property: T, mT, shape
+        return (lambda: getattr(args[0], name[2:])), ()
     if name.startswith("x."):
         return getattr(args[0], name[2:]), args[1:]
     if name.startswith("F."):
@@ -1660,6 +1998,9 @@ def _gather_vals(x, idx, dim, keepdim_like):
     return np.take_along_axis(x, idx, d)
 
 
+ARG_OPS = ("argmax", "argmin", "x.argmax", "x.argmin")
+
+
 def compare(name, args, kwargs, tout, cout):
     """None if equal, else (class, detail)."""
     to, co = _flat_outputs(tout), _flat_outputs(cout)
@@ -1667,10 +2008,9 @@ def compare(name, args, kwargs, tout, cout):
         return "shape", f"{len(to)} outputs vs {len(co)}"
     ties = "ties" in SPECS[name][1]
     x = args[0] if args else None
-    dim = kwargs.get("dim", args[1] if name in ("max", "min") and len(args) > 1 else None)
-    if name in ("topk", "kthvalue") and dim is None:
-        dim = -1
-    if name == "sort" and dim is None:
+    dim = kwargs.get("dim", args[1] if name in ("max", "min", "x.max", "x.min", "x.argmax",
+                                                "x.argmin") and len(args) > 1 else None)
+    if name in ("topk", "kthvalue", "sort", "x.topk", "x.sort") and dim is None:
         dim = -1
     in_scale = 0.0
     if name in REDUCING:
@@ -1686,7 +2026,7 @@ def compare(name, args, kwargs, tout, cout):
             if _dtname(t) != _dtname(c):
                 return "dtype", f"output {j}: torch {_dtname(t)} cadenza {_dtname(c)}"
             tn, cn = _np(t), _np(c)
-            if ties and _dtname(t) == "int64" and (j == 1 or name in ("argmax", "argmin")):
+            if ties and _dtname(t) == "int64" and (j == 1 or name in ARG_OPS):
                 # indices may differ on ties: compare the values they point at
                 if tn.size and x.size:
                     try:
@@ -1729,8 +2069,18 @@ def _grads(lib, out, made, w):
     return res
 
 
-def classify(name, args, kwargs, timeout=5.0, check_grad=True):
-    """(class, detail) for one call."""
+def classify(name, args, kwargs, timeout=5.0, check_grad=True, layouts=None):
+    """(class, detail) for one call; ``layouts`` ({id(array): kind}, from ``lay_out``) hands
+    those operands over as strided views."""
+    LAYOUTS.clear()
+    LAYOUTS.update(layouts or {})
+    try:
+        return _classify(name, args, kwargs, timeout, check_grad)
+    finally:
+        LAYOUTS.clear()
+
+
+def _classify(name, args, kwargs, timeout, check_grad):
     flags = SPECS[name][1]
     grad_ids = set()
     if check_grad and "grad" in flags and "dtype" not in kwargs:
@@ -1746,6 +2096,8 @@ def classify(name, args, kwargs, timeout=5.0, check_grad=True):
         if any(a.dtype.kind == "f" and not np.all(np.isfinite(a)) for a in arrs) or any(
                 a.dtype.kind in "iuf" and a.dtype != np.float64 for a in arrs):
             grad_ids = set()
+        if "ties" in flags and arrs and np.unique(arrs[0]).size < arrs[0].size:
+            grad_ids = set()   # tied values: either one may take the gradient
     tout, terr, tmade = run_one(torch, name, args, kwargs, grad_ids, timeout)
     if isinstance(terr, Hang):
         return "skip", "torch timed out"
@@ -1756,6 +2108,9 @@ def classify(name, args, kwargs, timeout=5.0, check_grad=True):
         return "skip", f"torch raised {type(terr).__name__}: {str(terr)[:100]}"
     if terr is not None and "not implemented for" in str(terr):
         return "skip", f"torch: {str(terr)[:100]}"
+    if terr is not None and "view size is not compatible" in str(terr) and name not in (
+            "x.view", "x.view_as"):   # torch's kernel views a strided operand (isin, kron...)
+        return "skip", f"torch's own view of a strided operand: {str(terr)[:80]}"
     if cerr is not None and not isinstance(cerr, ORDINARY + (AttributeError,)):
         return "crash", f"{type(cerr).__name__}: {str(cerr)[:160]}"
     if cerr is not None:
@@ -1808,14 +2163,26 @@ def classify(name, args, kwargs, timeout=5.0, check_grad=True):
     return "equal", "gradients compared" if grad_ids else ""
 
 
-def fuzz(n, seed=0, ops=None, timeout=5.0, start=0, progress=False):
+def spell_layouts(args, layouts):
+    """' [layout arg0=T, arg1.2=step]': the strided operands of a call (empty when none)."""
+    parts = []
+    for k, a in enumerate(args):
+        for j, x in enumerate(a if isinstance(a, list) else [a]):
+            if id(x) in layouts:
+                parts.append(f"arg{k}{f'.{j}' if isinstance(a, list) else ''}={layouts[id(x)]}")
+    return f" [layout {', '.join(parts)}]" if parts else ""
+
+
+def fuzz(n, seed=0, ops=None, timeout=5.0, start=0, progress=False, layout_p=None):
     """Run n calls; returns list of (index, op, class, detail, spelled call)."""
     results = []
     t0 = time.time()
+    lp = LAYOUT_P if layout_p is None else layout_p
     for i in range(start, start + n):
         name, args, kwargs = gen_call(seed, i, ops)
-        cls, detail = classify(name, args, kwargs, timeout)
-        spelled = spell(name, args, kwargs)
+        args, layouts = lay_out(seed, i, args, lp)
+        cls, detail = classify(name, args, kwargs, timeout, layouts=layouts)
+        spelled = spell(name, args, kwargs) + spell_layouts(args, layouts)
         if cls in BAD_CLASSES and any(re.search(q, spelled) for q in QUIRKS):
             cls = "quirk"
         results.append((i, name, cls, detail, spelled))
@@ -1861,10 +2228,12 @@ def main(argv=None):
     ap.add_argument("--ops", default=None, help="comma-separated op names")
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--layout-p", type=float, default=LAYOUT_P,
+                    help="share of calls with strided (non-contiguous/expanded) operands")
     ns = ap.parse_args(argv)
     ops = sorted(ns.ops.split(",")) if ns.ops else None
     t0 = time.time()
-    res = fuzz(ns.n, ns.seed, ops, ns.timeout, ns.start, progress=True)
+    res = fuzz(ns.n, ns.seed, ops, ns.timeout, ns.start, progress=True, layout_p=ns.layout_p)
     summarize(res, ns.seed, ns.examples)
     print(f"\n{time.time() - t0:.1f}s")
     return 0
