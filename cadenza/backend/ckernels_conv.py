@@ -157,6 +157,12 @@ static void cz_fold_index(const cz_geom *g, I ld, I *start, I *off, unsigned cha
 static int cz_small(const cz_geom *g) {
     return g->H * g->W <= CZ_SMALL && g->oh * g->ow <= CZ_SMALL;
 }
+/* the spans of kernel columns j = 0..kw-1 (their columns do not depend on c or i) */
+static cz_span *cz_column_spans(const cz_geom *g) {
+    cz_span *js = malloc(sizeof(cz_span) * g->kw);
+    for (I j = 0; j < g->kw; j++) js[j] = cz_span_of(j, g);
+    return js;
+}
 /* tasks of the layout passes: about 16K elements each, at most 64 (and rows) */
 static I cz_layout_tasks(I rows, I elements) {
     I t = elements / 16384;
@@ -203,13 +209,14 @@ static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_ge
    (ops/conv.py's _fold_fwd): for each element, over j, the sum over i (from +0) of the terms \
    that read it, added (from +0) in j's order. v and a: scratch of W and ow elements */       \
 static void col2im_plane_##S(const T *restrict cols, I ld, T *restrict out, I c,              \
-                             const cz_geom *g, T *restrict v, T *restrict a) {                \
+                             const cz_geom *g, const cz_span *js, T *restrict v,              \
+                             T *restrict a) {                                                 \
     I H = g->H, W = g->W, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow, sh = g->sh;         \
     I sw = g->sw;                                                                             \
     for (I r = 0; r < H; r++) {                                                               \
         for (I e = 0; e < W; e++) v[e] = 0;                                                   \
         for (I j = 0; j < kw; j++) {                                                          \
-            cz_span s = cz_span_of((c * kh) * kw + j, g);                                     \
+            cz_span s = js[j];                                                                \
             int any = 0;                                                                      \
             if (s.hi <= s.lo) continue;                                                       \
             for (I i = 0; i < kh; i++) {                                                      \
@@ -301,11 +308,13 @@ static void col2im_task_##S(void *ctx, int64_t t) {                             
         return;                                                                               \
     }                                                                                         \
     T *v = malloc(sizeof(T) * (g->W + g->ow));                                                \
+    cz_span *js = cz_column_spans(g);                                                         \
     for (I c = c0; c < c1; c++)                                                               \
         for (I n = 0; n < g->N; n++)                                                          \
-            col2im_plane_##S(j->x + n * L, ld, j->out + (n * g->C + c) * plane, c, g, v,      \
+            col2im_plane_##S(j->x + n * L, ld, j->out + (n * g->C + c) * plane, c, g, js, v,  \
                              v + g->W);                                                       \
     free(v);                                                                                  \
+    free(js);                                                                                 \
 }                                                                                             \
 /* the adjoint of cz_im2col: (C*kh*kw, N*L) -> (N, C, H, W) */                                \
 void cz_col2im_##S(const T *cols, T *out, const I *geom) {                                    \
@@ -346,10 +355,12 @@ static void igrad_task_##S(void *ctx, int64_t n) {                              
     if (cz_local && !j->exact) cz_local(1);                                                   \
     T *cols = malloc(sizeof(T) * (K * L + g->W + g->ow));                                     \
     GEMM(101, 112, 111, K, L, O, (T)1, j->w, K, j->x + n * O * L, L, (T)0, cols, L);          \
+    cz_span *js = cz_column_spans(g);                                                         \
     for (I c = 0; c < g->C; c++)                                                              \
-        col2im_plane_##S(cols, L, j->out + (n * g->C + c) * g->H * g->W, c, g, cols + K * L,  \
-                         cols + K * L + g->W);                                                \
+        col2im_plane_##S(cols, L, j->out + (n * g->C + c) * g->H * g->W, c, g, js,            \
+                         cols + K * L, cols + K * L + g->W);                                  \
     free(cols);                                                                               \
+    free(js);                                                                                 \
 }                                                                                             \
 /* chunk c of the weight gradient: the sum over its images n of g[n] (O, L) cols(x[n])^T,      \
    added image by image (each product, then added: as the NumPy form); w is g here */        \
