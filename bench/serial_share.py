@@ -1,8 +1,10 @@
 """How much of a compiled training step runs on one thread (issue 12): per node of the compiled
-W1 (GPT), W3 (MLP) or W4 (CNN) step, its single-thread CPU time and whether it can use a second core.
+W1 (GPT), W3 (MLP) or W4 (CNN) step, its single-thread CPU time and whether it can use a second
+core.
 
     python bench/serial_share.py                 # W3 and W1, 3 calls each
     python bench/serial_share.py --only w1 --calls 2 --top 20
+    python bench/serial_share.py --only w4
 
 Wall clock on a shared machine is mostly other processes' noise, so this counts instead: each
 node's CPU time on the calling thread with every library on one thread (kernel pool and

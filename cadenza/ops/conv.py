@@ -257,8 +257,8 @@ def _im2col(xp, x, kernel, stride, padding, dilation, oh, ow):
         cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
         fn = ckernels_conv.kernel("im2col", x, cols)
         if fn is not None:
-            fn(address(x), address(cols),
-               _geometry(x.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
+            geo = _geometry(x.shape, 0, kernel, stride, padding, dilation, oh, ow)
+            fn(address(x), address(cols), geo.ctypes.data)
             return cols
     return _windows(xp, x, kernel, stride, padding, dilation, oh, ow, "ckjnyx").reshape(
         c * kh * kw, n * oh * ow)
@@ -272,8 +272,8 @@ def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
         out = np.empty((n, c, h, w), dtype=cols.dtype)
         fn = ckernels_conv.kernel("col2im", cols, out)
         if fn is not None:
-            fn(address(cols), address(out),
-               _geometry(out.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
+            geo = _geometry(out.shape, 0, kernel, stride, padding, dilation, oh, ow)
+            fn(address(cols), address(out), geo.ctypes.data)
             return out
     batched = cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2)
     return _fold_fwd(xp, batched, output_size=size, kernel=kernel, dilation=dilation,
@@ -329,9 +329,9 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
             bias = None if b is None else np.ascontiguousarray(b, dtype=out.dtype)
             fn = ckernels_conv.kernel("conv_fwd", x, w, bias, out)
             if fn is not None:
+                geo = _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh, ow)
                 fn(address(x), address(w), ckernels.ptr(bias), address(out),
-                   _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh,
-                             ow).ctypes.data, _exact(out), int(relu))
+                   geo.ctypes.data, _exact(out), int(relu))
                 return out
         prod = xp.matmul(w.reshape(o, -1),
                          _image_columns(xp, x, (kh, kw), stride, padding, dilation, oh, ow))
@@ -370,9 +370,9 @@ def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0
             gx = np.empty((n, c, *input_size), dtype=np.promote_types(g.dtype, w.dtype))
             fn = ckernels_conv.kernel("conv_igrad", g, w, gx)
             if fn is not None:
+                geo = _geometry(gx.shape, o, kernel, stride, padding, dilation, oh, ow)
                 fn(address(g), address(w), address(gx),
-                   _geometry(gx.shape, o, kernel, stride, padding, dilation, oh,
-                             ow).ctypes.data, _exact(gx))
+                   geo.ctypes.data, _exact(gx))
                 return gx
         cols = xp.matmul(w.reshape(o, -1).T, g.reshape(n, o, oh * ow))   # (N, C*kh*kw, L)
         return _fold_fwd(xp, cols, output_size=input_size, kernel=kernel, dilation=dilation,
@@ -400,9 +400,9 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
             g, x = np.ascontiguousarray(g), np.ascontiguousarray(x)
             fn = ckernels_conv.kernel("conv_wgrad", g, x, gw, part)
             if fn is not None:
+                geo = _geometry(x.shape, o, kernel, stride, padding, dilation, oh, ow)
                 fn(address(g), address(x), address(gw), ckernels.ptr(part),
-                   _geometry(x.shape, o, kernel, stride, padding, dilation, oh,
-                             ow).ctypes.data, kc, _exact(gw))
+                   geo.ctypes.data, kc, _exact(gw))
                 return gw.reshape(o, c, *kernel)
         cols = _image_columns(xp, x, kernel, stride, padding, dilation, oh, ow)
         gm = g.reshape(n, o, oh * ow)
