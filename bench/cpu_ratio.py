@@ -4,6 +4,7 @@ proxy on a shared machine (wall clock there is mostly other processes' noise).
     python bench/cpu_ratio.py                        # W1 and W3, 5 rounds
     python bench/cpu_ratio.py --only w3 --rounds 9 --torch-compile
     python bench/cpu_ratio.py --only w4 --steps 3    # W4 CNN training
+    python bench/cpu_ratio.py --only r18             # bench/vision.py's ResNet-18 train step
     python bench/cpu_ratio.py --threads 2            # wall clock, 2 threads (a quiet machine)
 
 Variants (built from the same seeds): Cadenza compiled (``cadenza.compile`` of the whole step),
@@ -57,6 +58,32 @@ def builders(which: str):
                 model = torch.compile(model)
             step = gpt_train_step(model, opt)
             return step, [(lib.from_numpy(x), lib.from_numpy(y))]
+    elif which == "r18":
+        import numpy as np
+        from common import train_step
+        from vision import copy_weights, torchvision_or_reason
+        from cadenza.vision import models
+        tv, reason = torchvision_or_reason()
+        if tv is None:
+            raise SystemExit(f"r18 needs torchvision as the oracle: {reason}")
+        cadenza.manual_seed(0)
+        base = models.resnet18(num_classes=10)
+        rng = np.random.default_rng(0)
+        data = [(rng.standard_normal((64, 3, 32, 32), dtype=np.float32),
+                 rng.integers(0, 10, 64)) for _ in range(2)]
+
+        def make(lib, comp):
+            if lib is cadenza:
+                model = models.resnet18(num_classes=10)
+                model.load_state_dict(base.state_dict())
+            else:
+                model = tv.models.resnet18(num_classes=10)
+                copy_weights(base, model, torch)
+                if comp == "model":
+                    model = torch.compile(model)
+            opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            return train_step(lib, model, opt), [(lib.from_numpy(x), lib.from_numpy(y))
+                                                 for x, y in data]
     else:
         import w3_mlp_train
         import w4_cnn_train
@@ -82,7 +109,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="w1,w3")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=0, help="steps per round (0: W1 2, W3 10, W4 3)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="steps per round (0: W1 2, W3 10, W4 3, R18 1)")
     ap.add_argument("--threads", default="1")
     ap.add_argument("--torch-compile", action="store_true")
     ap.add_argument("--no-eager", action="store_true", help="skip Cadenza eager")
@@ -100,7 +128,7 @@ def main():
             labels.insert(1, "cadenza eager")
         if args.torch_compile:
             labels.append("torch.compile")
-        steps = args.steps or {"w1": 2, "w4": 3}.get(which, 10)
+        steps = args.steps or {"w1": 2, "w4": 3, "r18": 1}.get(which, 10)
         b = builders(which)
         runs = {}
         for lab in labels:

@@ -1,8 +1,10 @@
 """How much of a compiled training step runs on one thread (issue 12): per node of the compiled
-W1 (GPT) or W3 (MLP) step, its single-thread CPU time and whether it can use a second core.
+W1 (GPT), W3 (MLP) or W4 (CNN) step, its single-thread CPU time and whether it can use a second
+core.
 
     python bench/serial_share.py                 # W3 and W1, 3 calls each
     python bench/serial_share.py --only w1 --calls 2 --top 20
+    python bench/serial_share.py --only w4
 
 Wall clock on a shared machine is mostly other processes' noise, so this counts instead: each
 node's CPU time on the calling thread with every library on one thread (kernel pool and
@@ -52,7 +54,7 @@ def _blas_cpu() -> float:
 
 
 def build(which):
-    """(compiled step, list of argument tuples) of W1 or W3."""
+    """(compiled step, list of argument tuples) of W1, W3 or W4."""
     if which == "w1":
         from _gpt_common import W1, gpt_train_step, w1_data, w1_model
         from cadenza.models.gpt import GPTConfig
@@ -61,7 +63,9 @@ def build(which):
         x, y = (cadenza.from_numpy(a) for a in w1_data(cfg))
         return cadenza.compile(gpt_train_step(model, opt)), [(x, y)]
     import w3_mlp_train
-    model, opt, xs, ys = w3_mlp_train.build(cadenza)
+    import w4_cnn_train
+    mod = w4_cnn_train if which == "w4" else w3_mlp_train
+    model, opt, xs, ys = mod.build(cadenza)
     return cadenza.compile(train_step(cadenza, model, opt)), list(zip(xs, ys))
 
 

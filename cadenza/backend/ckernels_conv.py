@@ -106,106 +106,221 @@ typedef struct { I N, C, H, W, O, kh, kw, dh, dw, ph, pw, sh, sw, oh, ow; } cz_g
 
 /* relu of v (NaN stays, -0 gives +0): cz_relu's element rule */
 #define CZ_RELU(v) (((v) > 0) | ((v) != (v)) ? (v) : 0)
+/* the window of row u = (c, i, j) of the columns: output rows [y0, y1) and columns [lo, hi)
+   read inside the plane, at plane row y * sh + top and column q * sw + off */
+typedef struct { I c, top, off, y0, y1, lo, hi; } cz_span;
+static cz_span cz_span_of(I u, const cz_geom *g) {
+    cz_span s;
+    I i = u / g->kw % g->kh, j = u % g->kw;
+    s.c = u / (g->kh * g->kw); s.off = j * g->dw - g->pw; s.top = i * g->dh - g->ph;
+    s.lo = 0; s.hi = g->ow; s.y0 = 0; s.y1 = g->oh;
+    while (s.lo < g->ow && s.lo * g->sw + s.off < 0) s.lo++;
+    while (s.hi > s.lo && (s.hi - 1) * g->sw + s.off >= g->W) s.hi--;
+    while (s.y0 < g->oh && s.y0 * g->sh + s.top < 0) s.y0++;
+    while (s.y1 > s.y0 && (s.y1 - 1) * g->sh + s.top >= g->H) s.y1--;
+    if (s.hi <= s.lo) s.y1 = s.y0;
+    return s;
+}
+/* small planes (at most CZ_SMALL elements in and out): tables instead of spans.
+   cz_window_index: the plane offset each of tap t's L window positions reads (-1: padding);
+   cz_fold_index: for each plane element e, the column entries that read it (entries
+   start[e]..start[e+1]: offset tap * ld + l), j by j and i by i within j; fresh marks each
+   j's first entry (the fold's order, see col2im_plane) */
+#define CZ_SMALL 256
+static void cz_window_index(I t, const cz_geom *g, I *idx) {
+    cz_span s = cz_span_of(t, g);
+    for (I y = 0; y < g->oh; y++)
+        for (I q = 0; q < g->ow; q++)
+            idx[y * g->ow + q] = y >= s.y0 && y < s.y1 && q >= s.lo && q < s.hi
+                ? (y * g->sh + s.top) * g->W + q * g->sw + s.off : -1;
+}
+static void cz_fold_index(const cz_geom *g, I ld, I *start, I *off, unsigned char *fresh) {
+    I k = 0, kh = g->kh, kw = g->kw;
+    for (I e = 0; e < g->H * g->W; e++) {
+        I r = e / g->W, col = e % g->W;
+        start[e] = k;
+        for (I j = 0; j < kw; j++) {
+            I tq = col + g->pw - j * g->dw;
+            if (tq < 0 || tq % g->sw || tq / g->sw >= g->ow) continue;
+            int first = 1;
+            for (I i = 0; i < kh; i++) {
+                I ty = r + g->ph - i * g->dh;
+                if (ty < 0 || ty % g->sh || ty / g->sh >= g->oh) continue;
+                off[k] = (i * kw + j) * ld + ty / g->sh * g->ow + tq / g->sw;
+                fresh[k++] = (unsigned char)first;
+                first = 0;
+            }
+        }
+    }
+    start[g->H * g->W] = k;
+}
+static int cz_small(const cz_geom *g) {
+    return g->H * g->W <= CZ_SMALL && g->oh * g->ow <= CZ_SMALL;
+}
+/* the spans of kernel columns j = 0..kw-1 (their columns do not depend on c or i) */
+static cz_span *cz_column_spans(const cz_geom *g) {
+    cz_span *js = malloc(sizeof(cz_span) * g->kw);
+    for (I j = 0; j < g->kw; j++) js[j] = cz_span_of(j, g);
+    return js;
+}
+/* tasks of the layout passes: about 16K elements each, at most 64 (and rows) */
+static I cz_layout_tasks(I rows, I elements) {
+    I t = elements / 16384;
+    return t < 1 ? 1 : t > 64 ? 64 : t > rows ? rows : t;
+}
 #define CZ_CONV_SAMPLE(S, T, GEMM)                                                            \
+/* d[y*ow+q] (oh*ow elements) = p[y*sh+top][q*sw+off] of one plane p (H, W), 0 where the      \
+   window reads padding: each output row a copy (memcpy when long) between zeros */           \
+static inline void im2col_fill_##S(const T *restrict p, T *restrict d, const cz_span *s,      \
+                                   const cz_geom *g) {                                        \
+    I W = g->W, oh = g->oh, ow = g->ow, sh = g->sh, sw = g->sw, lo = s->lo, hi = s->hi;       \
+    for (I e = 0; e < s->y0 * ow; e++) d[e] = 0;                                              \
+    for (I e = s->y1 * ow; e < oh * ow; e++) d[e] = 0;                                        \
+    if (sw == 1 && sh == 1 && ow == W && s->y1 > s->y0) {                                     \
+        /* rows as long as the plane's: the rows' copies are one span of the plane (the       \
+           columns between them, read from the neighbouring rows, then zeroed) */             \
+        memcpy(d + s->y0 * ow + lo, p + (s->y0 + s->top) * W + s->off + lo,                   \
+               sizeof(T) * ((s->y1 - s->y0 - 1) * ow + hi - lo));                             \
+        for (I y = s->y0; y < s->y1; y++) {                                                   \
+            for (I q = 0; q < lo; q++) d[y * ow + q] = 0;                                     \
+            for (I q = hi; q < ow; q++) d[y * ow + q] = 0;                                    \
+        }                                                                                     \
+        return;                                                                               \
+    }                                                                                         \
+    for (I y = s->y0; y < s->y1; y++) {                                                       \
+        T *r = d + y * ow;                                                                    \
+        const T *row = p + (y * sh + s->top) * W + s->off;                                    \
+        for (I q = 0; q < lo; q++) r[q] = 0;                                                  \
+        if (sw == 1 && hi - lo >= 32) memcpy(r + lo, row + lo, sizeof(T) * (hi - lo));        \
+        else for (I q = lo; q < hi; q++) r[q] = row[q * sw];                                  \
+        for (I q = hi; q < ow; q++) r[q] = 0;                                                 \
+    }                                                                                         \
+}                                                                                             \
 /* cols[(c*kh+i)*kw+j][l] (row stride ld) = x[c, y*sh-ph+i*dh, q*sw-pw+j*dw] for l = y*ow+q   \
-   of one image x (C, H, W), 0 where the window reads padding: the rows and columns inside x  \
-   are found once per (c, i, j), so each row is a copy (memcpy at stride 1) between zeros */  \
+   of one image x (C, H, W), 0 where the window reads padding */                              \
 static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_geom *g) {      \
+    for (I u = 0; u < g->C * g->kh * g->kw; u++) {                                            \
+        cz_span s = cz_span_of(u, g);                                                         \
+        im2col_fill_##S(x + s.c * g->H * g->W, cols + u * ld, &s, g);                         \
+    }                                                                                         \
+}                                                                                             \
+/* the adjoint for one plane: out (H, W) of channel c = the sum of the columns (row stride    \
+   ld, from the image's first column) that read each element, in the order of the NumPy fold  \
+   (ops/conv.py's _fold_fwd): for each element, over j, the sum over i (from +0) of the terms \
+   that read it, added (from +0) in j's order. v and a: scratch of W and ow elements */       \
+static void col2im_plane_##S(const T *restrict cols, I ld, T *restrict out, I c,              \
+                             const cz_geom *g, const cz_span *js, T *restrict v,              \
+                             T *restrict a) {                                                 \
     I H = g->H, W = g->W, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow, sh = g->sh;         \
     I sw = g->sw;                                                                             \
-    for (I u = 0; u < g->C * kh * kw; u++) {                                                  \
-        I c = u / (kh * kw), i = u / kw % kh, j = u % kw;                                     \
-        T *dst = cols + u * ld;                                                               \
-        I off = j * g->dw - g->pw, top = i * g->dh - g->ph, lo = 0, hi = ow, y0 = 0, y1 = oh; \
-        while (lo < ow && lo * sw + off < 0) lo++;                                            \
-        while (hi > lo && (hi - 1) * sw + off >= W) hi--;                                     \
-        while (y0 < oh && y0 * sh + top < 0) y0++;                                            \
-        while (y1 > y0 && (y1 - 1) * sh + top >= H) y1--;                                     \
-        if (y0 > 0) memset(dst, 0, sizeof(T) * y0 * ow);                                      \
-        if (y1 < oh) memset(dst + y1 * ow, 0, sizeof(T) * (oh - y1) * ow);                    \
-        if (sw == 1 && sh == 1 && ow == W && y1 > y0 && hi > lo) {                            \
-            /* rows as long as the plane's: the rows' copies are one span of the plane (the   \
-               columns between them, read from the neighbouring rows, then zeroed) */         \
-            memcpy(dst + y0 * ow + lo, x + (c * H + y0 + top) * W + off + lo,                 \
-                   sizeof(T) * ((y1 - y0 - 1) * ow + hi - lo));                               \
-            for (I y = y0; y < y1; y++) {                                                     \
-                for (I q = 0; q < lo; q++) dst[y * ow + q] = 0;                               \
-                for (I q = hi; q < ow; q++) dst[y * ow + q] = 0;                              \
-            }                                                                                 \
-            continue;                                                                         \
-        }                                                                                     \
-        for (I y = y0; y < y1; y++) {                                                         \
-            T *d = dst + y * ow;                                                              \
-            const T *row = x + (c * H + y * sh + top) * W + off;                              \
-            for (I q = 0; q < lo; q++) d[q] = 0;                                              \
-            if (sw == 1) memcpy(d + lo, row + lo, sizeof(T) * (hi - lo));                     \
-            else for (I q = lo; q < hi; q++) d[q] = row[q * sw];                              \
-            for (I q = hi; q < ow; q++) d[q] = 0;                                             \
-        }                                                                                     \
-    }                                                                                         \
-}                                                                                             \
-/* the adjoint for one image: out (C, H, W) = the sum of the cols (row stride ld) that read   \
-   each element, in the order of the NumPy fold (ops/conv.py's _fold_fwd): over the padded    \
-   plane, for each j the rows i summed into acc (from 0), then acc added to the plane (from   \
-   0); plane (hp * wp) and acc (hp * ow) are scratch */                                       \
-static void col2im1_##S(const T *restrict cols, I ld, T *restrict out, T *restrict plane,     \
-                        T *restrict acc, const cz_geom *g) {                                  \
-    I H = g->H, W = g->W, kh = g->kh, kw = g->kw, dh = g->dh, dw = g->dw, ph = g->ph;         \
-    I pw = g->pw, sh = g->sh, sw = g->sw, oh = g->oh, ow = g->ow;                             \
-    I hp = H + 2 * ph, wp = W + 2 * pw;                                                       \
-    for (I c = 0; c < g->C; c++) {                                                            \
-        for (I e = 0; e < hp * wp; e++) plane[e] = 0;                                         \
+    for (I r = 0; r < H; r++) {                                                               \
+        for (I e = 0; e < W; e++) v[e] = 0;                                                   \
         for (I j = 0; j < kw; j++) {                                                          \
-            T *dst = plane + j * dw;                                                          \
-            if (kh == 1) {                                                                    \
-                const T *src = cols + (c * kw + j) * ld;                                      \
-                for (I y = 0; y < oh; y++) {                                                  \
-                    T *d = dst + y * sh * wp; const T *s_ = src + y * ow;                     \
-                    for (I q = 0; q < ow; q++) d[q * sw] += s_[q];                            \
-                }                                                                             \
-                continue;                                                                     \
-            }                                                                                 \
-            for (I e = 0; e < hp * ow; e++) acc[e] = 0;                                       \
+            cz_span s = js[j];                                                                \
+            int any = 0;                                                                      \
+            if (s.hi <= s.lo) continue;                                                       \
             for (I i = 0; i < kh; i++) {                                                      \
-                const T *src = cols + ((c * kh + i) * kw + j) * ld;                           \
-                for (I y = 0; y < oh; y++) {                                                  \
-                    T *a = acc + (i * dh + y * sh) * ow; const T *s_ = src + y * ow;          \
-                    for (I q = 0; q < ow; q++) a[q] += s_[q];                                 \
-                }                                                                             \
+                I t = r + g->ph - i * g->dh, y = t / sh;                                      \
+                if (t < 0 || t % sh || y >= oh) continue;                                     \
+                const T *src = cols + ((c * kh + i) * kw + j) * ld + y * ow;                  \
+                if (any) for (I q = s.lo; q < s.hi; q++) a[q] += src[q];                      \
+                else for (I q = s.lo; q < s.hi; q++) a[q] = (T)0 + src[q];                    \
+                any = 1;                                                                      \
             }                                                                                 \
-            for (I r = 0; r < hp; r++) {                                                      \
-                T *d = dst + r * wp; const T *a = acc + r * ow;                               \
-                if (sw == 1) for (I q = 0; q < ow; q++) d[q] += a[q];                         \
-                else for (I q = 0; q < ow; q++) d[q * sw] += a[q];                            \
-            }                                                                                 \
+            if (!any) continue;                                                               \
+            if (sw == 1) for (I q = s.lo; q < s.hi; q++) v[q + s.off] += a[q];                \
+            else for (I q = s.lo; q < s.hi; q++) v[q * sw + s.off] += a[q];                   \
         }                                                                                     \
-        T *o_ = out + c * H * W;                                                              \
-        for (I r = 0; r < H; r++)                                                             \
-            for (I q = 0; q < W; q++) o_[r * W + q] = plane[(r + ph) * wp + q + pw];          \
+        memcpy(out + r * W, v, sizeof(T) * W);                                                \
     }                                                                                         \
 }                                                                                             \
-typedef struct { cz_geom g; const T *x, *w, *b; T *out, *part; I kc; int exact; int relu; } \
-    conv_job_##S;                                                                             \
-/* the batch's (C*kh*kw, N*L) columns, one image per task (row stride N*L) */                  \
-static void im2col_task_##S(void *ctx, int64_t n) {                                          \
-    const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
-    im2col1_##S(j->x + n * g->C * g->H * g->W, j->out + n * L, g->N * L, g);                  \
+typedef struct { cz_geom g; const T *x, *w, *b; T *out, *part; I kc; int exact; int relu;     \
+                 I tasks; } conv_job_##S;                                                     \
+/* the batch's (C*kh*kw, N*L) columns (row stride N*L): task t a block of rows, each row      \
+   filled image by image (the writes run along the row); small planes through the taps'       \
+   window tables */                                                                           \
+static void im2col_task_##S(void *ctx, int64_t t) {                                           \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I L = g->oh * g->ow, taps = g->kh * g->kw, K = g->C * taps, plane = g->H * g->W;          \
+    I u0 = K * t / j->tasks, u1 = K * (t + 1) / j->tasks;                                     \
+    if (cz_small(g)) {                                                                        \
+        I *idx = malloc(sizeof(I) * taps * L);                                                \
+        for (I k = 0; k < taps; k++) cz_window_index(k, g, idx + k * L);                      \
+        for (I u = u0; u < u1; u++) {                                                         \
+            const I *ix = idx + u % taps * L;                                                 \
+            const T *x = j->x + u / taps * plane;                                             \
+            T *row = j->out + u * g->N * L;                                                   \
+            for (I n = 0; n < g->N; n++) {                                                    \
+                const T *p = x + n * g->C * plane;                                            \
+                T *d = row + n * L;                                                           \
+                for (I l = 0; l < L; l++) d[l] = ix[l] >= 0 ? p[ix[l]] : (T)0;                \
+            }                                                                                 \
+        }                                                                                     \
+        free(idx);                                                                            \
+        return;                                                                               \
+    }                                                                                         \
+    for (I u = u0; u < u1; u++) {                                                             \
+        cz_span s = cz_span_of(u, g);                                                         \
+        for (I n = 0; n < g->N; n++)                                                          \
+            im2col_fill_##S(j->x + (n * g->C + s.c) * plane, j->out + u * g->N * L + n * L,   \
+                            &s, g);                                                           \
+    }                                                                                         \
 }                                                                                             \
 void cz_im2col_##S(const T *x, T *cols, const I *geom) {                                      \
-    conv_job_##S j = {*(const cz_geom *)geom, x, 0, 0, cols, 0, 1, 0};                        \
-    cz_for(im2col_task_##S, &j, j.g.N);                                                       \
+    conv_job_##S j = {*(const cz_geom *)geom, x, 0, 0, cols, 0, 1, 0, 0, 0};                  \
+    I K = j.g.C * j.g.kh * j.g.kw;                                                            \
+    j.tasks = cz_layout_tasks(K, K * j.g.N * j.g.oh * j.g.ow);                                \
+    cz_for(im2col_task_##S, &j, j.tasks);                                                     \
 }                                                                                             \
-static void col2im_task_##S(void *ctx, int64_t n) {                                           \
-    const conv_job_##S *j = ctx; const cz_geom *g = &j->g; I L = g->oh * g->ow;               \
-    T *plane = malloc(sizeof(T) * (g->H + 2 * g->ph) * (g->W + 2 * g->pw + g->ow));           \
-    col2im1_##S(j->x + n * L, g->N * L, j->out + n * g->C * g->H * g->W, plane,               \
-                plane + (g->H + 2 * g->ph) * (g->W + 2 * g->pw), g);                          \
-    free(plane);                                                                              \
+/* task t: a block of channels, each channel's planes image by image; small planes through    \
+   the fold table (each element's entries in the fold's order) */                             \
+static void col2im_task_##S(void *ctx, int64_t t) {                                           \
+    const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
+    I L = g->oh * g->ow, ld = g->N * L, plane = g->H * g->W, taps = g->kh * g->kw;            \
+    I c0 = g->C * t / j->tasks, c1 = g->C * (t + 1) / j->tasks;                               \
+    if (cz_small(g)) {                                                                        \
+        I *start = malloc(sizeof(I) * (plane + 1 + plane * taps));                            \
+        unsigned char *fresh = malloc(plane * taps + 1);                                      \
+        I *off = start + plane + 1;                                                           \
+        cz_fold_index(g, ld, start, off, fresh);                                              \
+        for (I c = c0; c < c1; c++)                                                           \
+            for (I n = 0; n < g->N; n++) {                                                    \
+                const T *src = j->x + c * taps * ld + n * L;                                  \
+                T *o = j->out + (n * g->C + c) * plane;                                       \
+                for (I e = 0; e < plane; e++) {                                               \
+                    T v = 0, a = 0;                                                           \
+                    int any = 0;                                                              \
+                    for (I k = start[e]; k < start[e + 1]; k++) {                             \
+                        T term = src[off[k]];                                                 \
+                        if (fresh[k]) {                                                       \
+                            if (any) v += a;                                                  \
+                            a = (T)0 + term;                                                  \
+                            any = 1;                                                          \
+                        } else {                                                              \
+                            a += term;                                                        \
+                        }                                                                     \
+                    }                                                                         \
+                    o[e] = any ? v + a : v;                                                   \
+                }                                                                             \
+            }                                                                                 \
+        free(start);                                                                          \
+        free(fresh);                                                                          \
+        return;                                                                               \
+    }                                                                                         \
+    T *v = malloc(sizeof(T) * (g->W + g->ow));                                                \
+    cz_span *js = cz_column_spans(g);                                                         \
+    for (I c = c0; c < c1; c++)                                                               \
+        for (I n = 0; n < g->N; n++)                                                          \
+            col2im_plane_##S(j->x + n * L, ld, j->out + (n * g->C + c) * plane, c, g, js, v,  \
+                             v + g->W);                                                       \
+    free(v);                                                                                  \
+    free(js);                                                                                 \
 }                                                                                             \
-/* the adjoint of cz_im2col: (C*kh*kw, N*L) -> (N, C, H, W) */                                 \
+/* the adjoint of cz_im2col: (C*kh*kw, N*L) -> (N, C, H, W) */                                \
 void cz_col2im_##S(const T *cols, T *out, const I *geom) {                                    \
-    conv_job_##S j = {*(const cz_geom *)geom, cols, 0, 0, out, 0, 1, 0};                      \
-    cz_for(col2im_task_##S, &j, j.g.N);                                                       \
+    conv_job_##S j = {*(const cz_geom *)geom, cols, 0, 0, out, 0, 1, 0, 0, 0};                \
+    j.tasks = cz_layout_tasks(j.g.C, j.g.N * j.g.C * j.g.kh * j.g.kw * j.g.oh * j.g.ow);      \
+    cz_for(col2im_task_##S, &j, j.tasks);                                                     \
 }                                                                                             \
 /* one image's columns: x itself for a 1x1 window of stride 1 without padding */              \
 static const T *cols1_##S(const T *x, T *buf, const cz_geom *g) {                             \
@@ -237,13 +352,15 @@ static void fwd_task_##S(void *ctx, int64_t n) {                                
 static void igrad_task_##S(void *ctx, int64_t n) {                                            \
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
     I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
-    I hp = g->H + 2 * g->ph, wp = g->W + 2 * g->pw;                                           \
     if (cz_local && !j->exact) cz_local(1);                                                   \
-    T *cols = malloc(sizeof(T) * (K * L + hp * wp + hp * g->ow));                             \
+    T *cols = malloc(sizeof(T) * (K * L + g->W + g->ow));                                     \
     GEMM(101, 112, 111, K, L, O, (T)1, j->w, K, j->x + n * O * L, L, (T)0, cols, L);          \
-    col2im1_##S(cols, L, j->out + n * g->C * g->H * g->W, cols + K * L, cols + K * L + hp * wp, \
-                g);                                                                           \
+    cz_span *js = cz_column_spans(g);                                                         \
+    for (I c = 0; c < g->C; c++)                                                              \
+        col2im_plane_##S(cols, L, j->out + (n * g->C + c) * g->H * g->W, c, g, js,            \
+                         cols + K * L, cols + K * L + g->W);                                  \
     free(cols);                                                                               \
+    free(js);                                                                                 \
 }                                                                                             \
 /* chunk c of the weight gradient: the sum over its images n of g[n] (O, L) cols(x[n])^T,      \
    added image by image (each product, then added: as the NumPy form); w is g here */        \

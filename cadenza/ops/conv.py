@@ -191,6 +191,45 @@ def _per_image(n, oh, ow):
     return oh * ow >= 32 and n >= 4
 
 
+def _live(n, k, d, p, s, o):
+    """(first, last) kernel offset along one axis whose window element reads inside the input
+    (0..n-1) for at least one of the o outputs; None when every offset does or none does."""
+    live = []
+    for t in range(k):
+        y = max(0, -(-(p - t * d) // s))          # the first output whose position is >= 0
+        if y < o and y * s + t * d - p < n:
+            live.append(t)
+    if not live or (live[0] == 0 and live[-1] == k - 1):
+        return None
+    return live[0], live[-1]
+
+
+def _cropped(size, kernel, stride, padding, dilation, oh, ow):
+    """A convolution whose outer kernel rows or columns only ever read padding (a 3x3 window
+    with padding 1 over a 1x1 or 2x2 map, late in a ResNet on small images) computes the same
+    sums without them: ((i0, i1), (j0, j1), padding) of the kernel rows and columns that
+    remain and the padding that keeps the output size, or None (nothing to drop, or the
+    cropped window would need padding that is not symmetric). The dropped terms are products
+    with zeros, so the outputs and input gradients are the same sums (in the order of the
+    shorter product), and the weight gradient is +0 at the dropped offsets."""
+    rows = _live(size[0], kernel[0], dilation[0], padding[0], stride[0], oh)
+    cols = _live(size[1], kernel[1], dilation[1], padding[1], stride[1], ow)
+    if rows is None and cols is None:
+        return None
+    rows, cols = rows or (0, kernel[0] - 1), cols or (0, kernel[1] - 1)
+    pad = (padding[0] - rows[0] * dilation[0], padding[1] - cols[0] * dilation[1])
+    if pad[0] < 0 or pad[1] < 0 or \
+            out_size(size[0], rows[1] - rows[0] + 1, dilation[0], pad[0], stride[0]) != oh or \
+            out_size(size[1], cols[1] - cols[0] + 1, dilation[1], pad[1], stride[1]) != ow:
+        return None
+    return rows, cols, pad
+
+
+def _crop_weight(w, crop):
+    (i0, i1), (j0, j1), _ = crop
+    return w[:, :, i0:i1 + 1, j0:j1 + 1]
+
+
 def _geometry(x_shape, o, kernel, stride, padding, dilation, oh, ow):
     return ckernels_conv.geometry(*x_shape, o, kernel, dilation, padding, stride, oh, ow)
 
@@ -218,8 +257,8 @@ def _im2col(xp, x, kernel, stride, padding, dilation, oh, ow):
         cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
         fn = ckernels_conv.kernel("im2col", x, cols)
         if fn is not None:
-            fn(address(x), address(cols),
-               _geometry(x.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
+            geo = _geometry(x.shape, 0, kernel, stride, padding, dilation, oh, ow)
+            fn(address(x), address(cols), geo.ctypes.data)
             return cols
     return _windows(xp, x, kernel, stride, padding, dilation, oh, ow, "ckjnyx").reshape(
         c * kh * kw, n * oh * ow)
@@ -233,8 +272,8 @@ def _col2im(xp, cols, n, size, kernel, stride, padding, dilation, oh, ow):
         out = np.empty((n, c, h, w), dtype=cols.dtype)
         fn = ckernels_conv.kernel("col2im", cols, out)
         if fn is not None:
-            fn(address(cols), address(out),
-               _geometry(out.shape, 0, kernel, stride, padding, dilation, oh, ow).ctypes.data)
+            geo = _geometry(out.shape, 0, kernel, stride, padding, dilation, oh, ow)
+            fn(address(cols), address(out), geo.ctypes.data)
             return out
     batched = cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2)
     return _fold_fwd(xp, batched, output_size=size, kernel=kernel, dilation=dilation,
@@ -280,6 +319,9 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     o, _, kh, kw = w.shape
     oh, ow = out_size(h, kh, dilation[0], padding[0], stride[0]), \
         out_size(wd, kw, dilation[1], padding[1], stride[1])
+    crop = _cropped((h, wd), (kh, kw), stride, padding, dilation, oh, ow)
+    if crop is not None:
+        return _conv2d_fwd(xp, x, _crop_weight(w, crop), b, stride, crop[2], dilation, relu)
     if _per_image(n, oh, ow):
         out = xp.empty((n, o, oh, ow), dtype=np.promote_types(x.dtype, w.dtype))
         if xp is np:
@@ -287,9 +329,9 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
             bias = None if b is None else np.ascontiguousarray(b, dtype=out.dtype)
             fn = ckernels_conv.kernel("conv_fwd", x, w, bias, out)
             if fn is not None:
+                geo = _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh, ow)
                 fn(address(x), address(w), ckernels.ptr(bias), address(out),
-                   _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh,
-                             ow).ctypes.data, _exact(out), int(relu))
+                   geo.ctypes.data, _exact(out), int(relu))
                 return out
         prod = xp.matmul(w.reshape(o, -1),
                          _image_columns(xp, x, (kh, kw), stride, padding, dilation, oh, ow))
@@ -318,15 +360,19 @@ def _conv2d_input_grad(xp, g, w, input_size=(1, 1), stride=(1, 1), padding=(0, 0
                        dilation=(1, 1)):
     n, o, oh, ow = g.shape
     c, kernel = w.shape[1], tuple(w.shape[2:])
+    crop = _cropped(input_size, kernel, stride, padding, dilation, oh, ow)
+    if crop is not None:
+        return _conv2d_input_grad(xp, g, _crop_weight(w, crop), input_size, stride, crop[2],
+                                  dilation)
     if _per_image(n, oh, ow):
         if xp is np:
             g, w = np.ascontiguousarray(g), np.ascontiguousarray(w)
             gx = np.empty((n, c, *input_size), dtype=np.promote_types(g.dtype, w.dtype))
             fn = ckernels_conv.kernel("conv_igrad", g, w, gx)
             if fn is not None:
+                geo = _geometry(gx.shape, o, kernel, stride, padding, dilation, oh, ow)
                 fn(address(g), address(w), address(gx),
-                   _geometry(gx.shape, o, kernel, stride, padding, dilation, oh,
-                             ow).ctypes.data, _exact(gx))
+                   geo.ctypes.data, _exact(gx))
                 return gx
         cols = xp.matmul(w.reshape(o, -1).T, g.reshape(n, o, oh * ow))   # (N, C*kh*kw, L)
         return _fold_fwd(xp, cols, output_size=input_size, kernel=kernel, dilation=dilation,
@@ -339,6 +385,13 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
                         dilation=(1, 1)):
     n, o, (oh, ow) = g.shape[0], g.shape[1], g.shape[2:]
     c = x.shape[1]
+    crop = _cropped(x.shape[2:], kernel, stride, padding, dilation, oh, ow)
+    if crop is not None:
+        (i0, i1), (j0, j1), pad = crop
+        part = _conv2d_weight_grad(xp, g, x, (i1 - i0 + 1, j1 - j0 + 1), stride, pad, dilation)
+        gw = xp.zeros((o, c) + tuple(kernel), dtype=part.dtype)
+        gw[:, :, i0:i1 + 1, j0:j1 + 1] = part
+        return gw
     if _per_image(n, oh, ow):
         kc = min(n, _WGRAD_CHUNKS)
         gw = xp.empty((o, c * kernel[0] * kernel[1]), dtype=np.promote_types(g.dtype, x.dtype))
@@ -347,9 +400,9 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
             g, x = np.ascontiguousarray(g), np.ascontiguousarray(x)
             fn = ckernels_conv.kernel("conv_wgrad", g, x, gw, part)
             if fn is not None:
+                geo = _geometry(x.shape, o, kernel, stride, padding, dilation, oh, ow)
                 fn(address(g), address(x), address(gw), ckernels.ptr(part),
-                   _geometry(x.shape, o, kernel, stride, padding, dilation, oh,
-                             ow).ctypes.data, kc, _exact(gw))
+                   geo.ctypes.data, kc, _exact(gw))
                 return gw.reshape(o, c, *kernel)
         cols = _image_columns(xp, x, kernel, stride, padding, dilation, oh, ow)
         gm = g.reshape(n, o, oh * ow)

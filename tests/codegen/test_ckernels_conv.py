@@ -4,7 +4,8 @@ bytes on 1, 2 and 4 threads, float32 and float64; the NumPy path (the same block
 np.matmul) gives the same float64 bits (float32: OpenBLAS's single-threaded sgemm takes another
 path for small products than its threaded one, so within rounding), and both match a float64
 product within rounding; conv2d steps large enough to split (W4's layers, odd sizes,
-stride/padding/dilation, L = 1) do the same and agree with torch."""
+stride/padding/dilation, L = 1, kernels cropped to the offsets that read the input) do the same
+and agree with torch."""
 import numpy as np
 import pytest
 import torch
@@ -94,7 +95,13 @@ CONVS = [((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),          # W4's laye
          ((32, 64, 2, 2), (128, 64, 3, 3), dict(stride=2, padding=1)),    # L = 1: whole batch
          ((8, 6, 9, 7), (5, 6, 1, 1), {}),                 # 1x1: the image is its columns
          ((6, 4, 10, 9), (3, 4, 1, 3), dict(stride=(1, 2), padding=(0, 1))),   # kh = 1
-         ((3, 5, 12, 12), (4, 5, 3, 3), dict(padding=1))]   # 3 images: whole batch
+         ((3, 5, 12, 12), (4, 5, 3, 3), dict(padding=1)),   # 3 images: whole batch
+         # late ResNet layers on small images: a 1x1 map (only the kernel's centre reads the
+         # input: the product drops the other offsets), a 2x3 map (small planes: the window
+         # and fold tables), a 1x3 map with a 3x5 kernel (rows cropped, columns kept)
+         ((6, 8, 1, 1), (7, 8, 3, 3), dict(padding=1)),
+         ((5, 6, 2, 3), (4, 6, 3, 3), dict(padding=1)),
+         ((4, 3, 1, 3), (5, 3, 3, 5), dict(padding=(1, 2)))]
 
 
 def _conv_step(xs, ws, kw, dt, seed):
