@@ -49,7 +49,8 @@ VISION_TESTS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "vision")
 RUNNER = ("import sys, types, runpy; "
           "sys.modules['torchvision._meta_registrations'] = types.ModuleType('stub'); "
           f"sys.path.insert(0, {VISION_TESTS!r}); import record_detection; "
-          "record_detection._torchvision(); sys.path.pop(0); "
+          "tv, _ = record_detection._torchvision(); sys.path.pop(0); "
+          "tv.ops.nms = tv.ops.boxes.nms; "
           "sys.argv = [sys.argv[1]]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
