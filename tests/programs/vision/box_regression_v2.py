@@ -2,11 +2,11 @@
 "Getting started with transforms v2" / "Transforms v2: end-to-end object detection" examples
 use it: a Dataset returning (tv_tensors.Image, {"boxes": tv_tensors.BoundingBoxes,
 "masks": tv_tensors.Mask, "labels": ...}), v2.Compose of RandomPhotometricDistort,
-RandomZoomOut(fill=...), RandomApply([RandomIoUCrop]), RandomHorizontalFlip, Resize, SanitizeBoundingBoxes,
-ClampBoundingBoxes, ToDtype(scale=True) that move boxes and masks together (checked with
-ops.masks_to_boxes), v2.functional on BoundingBoxes with fixed parameters (hflip, affine,
-resized_crop, ConvertBoundingBoxFormat), a CNN regressing normalised cxcywh boxes with an
-L1 + ops.generalized_box_iou_loss objective, and the test IoU."""
+RandomZoomOut(fill=...), RandomApply([RandomIoUCrop]), RandomHorizontalFlip, Resize,
+SanitizeBoundingBoxes, ClampBoundingBoxes, ToDtype(scale=True) that move boxes and masks
+together (checked with ops.masks_to_boxes), v2.functional on BoundingBoxes with fixed
+parameters (hflip, affine, resized_crop, ConvertBoundingBoxFormat), a CNN regressing
+normalised cxcywh boxes with an L1 + ops.generalized_box_iou_loss objective, and the test IoU."""
 import json
 import os
 

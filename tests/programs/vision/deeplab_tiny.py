@@ -1,8 +1,8 @@
 """Semantic segmentation with torchvision's DeepLabV3 pieces on a small backbone, as people do
 when resnet50 is too big: a models.resnet18 trunk cut by models._utils.IntermediateLayerGetter
-(layer2 as "out", layer1 as "aux": output stride 8), models.segmentation.deeplabv3.DeepLabHead (ASPP) and
-models.segmentation.fcn.FCNHead assembled into models.segmentation.deeplabv3.DeepLabV3, the
-reference scripts' criterion (out + 0.5 * aux cross-entropy with ignore_index=255 on the
+(layer2 as "out", layer1 as "aux": output stride 8), models.segmentation.deeplabv3.DeepLabHead
+(ASPP) and models.segmentation.fcn.FCNHead assembled into models.segmentation.deeplabv3.DeepLabV3,
+the reference scripts' criterion (out + 0.5 * aux cross-entropy with ignore_index=255 on the
 borders), PolynomialLR, per-class IoU from a confusion matrix built with torch.bincount,
 utils.draw_segmentation_masks of the prediction on the uint8 image, and the model's output
 resized back with F.interpolate(mode="bilinear", align_corners=False)."""
@@ -11,7 +11,6 @@ import os
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import models, utils

@@ -4,8 +4,8 @@ requires_grad_(False), the last classifier layer replaced by a new nn.Linear, Ad
 trainable parameters only (filter(lambda p: p.requires_grad, ...)), optim.lr_scheduler.StepLR
 stepped per epoch, transforms.Compose with RandomHorizontalFlip / RandomErasing / Normalize
 over a TensorDataset-like Dataset of generated colour images, model.eval() +
-torch.inference_mode() evaluation with top-1 / top-3 accuracy, get_last_lr, BatchNorm statistics re-estimated
-before the final evaluation (reset_running_stats, momentum=None), and a
+torch.inference_mode() evaluation with top-1 / top-3 accuracy, get_last_lr, BatchNorm
+statistics re-estimated before the final evaluation (reset_running_stats, momentum=None), and a
 state_dict round trip into a model built with num_classes."""
 import json
 import os
