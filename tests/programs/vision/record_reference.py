@@ -62,8 +62,9 @@ TOLERANCES = {
     # ViT 0.96 / ConvNeXt 0.46 val acc across seeds; parameter counts are exact
     "vit_convnext_small": {"vit_acc": 0.15, "vit_val_loss": 0.3, "convnext_acc": 0.2,
                            "convnext_val_loss": 0.4, "total_params": 0},
-    # 80 Adam steps on 160 PNG/JPEG files read by torchvision.io: accuracy 0.77-0.88
-    "custom_image_dataset": {"accuracy": 0.2, "test_loss": 0.35},
+    # 80 Adam steps on 160 PNG/JPEG files read by torchvision.io: accuracy 0.77-0.93, loss
+    # 0.37-0.68 across seeds
+    "custom_image_dataset": {"accuracy": 0.2, "test_loss": 0.45},
 }
 
 # torchvision's nms / roi_align C ops are replaced by record_detection.py's PyTorch versions
