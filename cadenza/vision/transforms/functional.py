@@ -229,12 +229,14 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     if not antialias and interpolation == InterpolationMode.BICUBIC:
         out = _bicubic_axis(_bicubic_axis(a.astype(np.float32), out_h, -2), out_w, -1)
         return _tensor(_round_back(out, a.dtype, clamp=True))
-    if not antialias:  # plain interpolation, as torch.nn.functional.interpolate
+    if not antialias or a.dtype == np.uint8:
+        # as torch.nn.functional.interpolate (uint8 antialiased: torch's fixed-point kernel)
+        as_u8 = a.dtype == np.uint8 and antialias
         flat = torch.from_numpy(np.ascontiguousarray(
             a.reshape((-1,) + a.shape[-3:] if a.ndim > 2 else (1, 1) + a.shape)
-            .astype(np.float32)))
+            .astype(np.uint8 if as_u8 else np.float32)))
         out = torch.nn.functional.interpolate(flat, size=(out_h, out_w), mode=interpolation.value,
-                                              align_corners=False).numpy()
+                                              align_corners=False, antialias=antialias).numpy()
         out = out.reshape(a.shape[:-2] + (out_h, out_w))
         return _tensor(_round_back(out, a.dtype,
                                    clamp=interpolation == InterpolationMode.BICUBIC))

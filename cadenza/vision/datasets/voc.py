@@ -1,0 +1,4 @@
+"""torchvision.datasets.voc: the module path scripts import these from."""
+from .annotated import (VOCSegmentation, VOCDetection)
+
+__all__ = ["VOCSegmentation", "VOCDetection"]
