@@ -111,7 +111,7 @@ def linalg_identities(A, Q):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--iters", type=int, default=12)
+    p.add_argument("--iters", type=int, default=8)
     args = p.parse_args()
     torch.set_default_dtype(torch.float64)
     dt = 0.1

@@ -186,6 +186,10 @@ CASES = [
     Case("tensor_ops_tour.py", "final_loss", "close", 1e-6),
     # torch seeds 0-3: 0.9685-0.9775 (few positives in the test split)
     Case("data_utils_tour.py", "final_acc", "acc", abs=0.05),
+    # torch seeds 0-3: 1.61-1.79 (350 single-name SGD steps)
+    Case("char_rnn_generate.py", "final_loss", "loss", 0.08),
+    # the test ELBO draws Gumbel noise: torch seeds 0-3 21.13-21.40, Cadenza 21.15-21.62
+    Case("gumbel_vae.py", "final_loss", "loss", 0.03),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a

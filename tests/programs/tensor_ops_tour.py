@@ -26,7 +26,6 @@ def make_series(rs, n):
 def features(x, cat, window=8):
     x = torch.nan_to_num(x, nan=0.0)
     win = x.unfold(0, window, 1)                        # (n - w + 1, w)
-    n = win.shape[0]
     target = x[window:]
     win = win[:-1]                                      # predict the next value
     cat = cat[window - 1:-1]
