@@ -20,6 +20,7 @@ from ..errors import ShapeError
 from ..dtypes import result_type
 from .join import cat, stack, meshgrid
 from .linalg import matmul
+from .views import _atleast
 from .reduce import norm, _sqrt0
 
 # (cross, dist, kron, diag_embed, diagflat, cov, corrcoef, histc and rot90 are Tensor methods
@@ -263,10 +264,7 @@ def atleast_3d(*tensors):
         if t.ndim == 2:
             return t.unsqueeze(-1)
         return t
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
-    out = tuple(one(t) for t in tensors)
-    return out[0] if len(out) == 1 else out
+    return _atleast("atleast_3d", one, tensors)
 
 
 # ----------------------------------------------------------------------------- Tensor methods

@@ -10,8 +10,9 @@ import numpy as np
 from ._registry import Op, register, apply, _batched, _vmap_depth
 from .._dispatch import state as _state, user_line
 from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
-from ..errors import ShapeError, fmt_shape, read_only_write_error
+from ..errors import DTypeError, ShapeError, fmt_shape, read_only_write_error
 from .. import dtypes as _dt
+from ..dtypes import scalar_type_name
 from ..backend import ckernels
 from .._creation import _created, arange, zeros
 from .elementwise import where
@@ -339,7 +340,18 @@ def _batched_index(idx) -> bool:
 
 
 def index_put(input, indices, values, accumulate=False):
-    """Out-of-place: a copy of input with input[indices] = values (or += with accumulate)."""
+    """Out-of-place: a copy of input with input[indices] = values (or += with accumulate).
+    A tensor of values must have input's dtype (PyTorch refuses to cast here, unlike
+    ``input[indices] = values``)."""
+    if isinstance(values, Tensor) and values.dtype is not input.dtype:
+        raise DTypeError(f"Index put requires the source and destination dtypes match, got "
+                         f"{scalar_type_name(input.dtype)} for the destination and "
+                         f"{scalar_type_name(values.dtype)} for the source.")
+    return _index_put(input, indices, values, accumulate)
+
+
+def _index_put(input, indices, values, accumulate=False):
+    """index_put casting a tensor of values to input's dtype (the internal callers)."""
     index = _to_index(tuple(indices) if isinstance(indices, (list, tuple)) else indices)
     if not isinstance(values, Tensor):
         values = _fill_tensor(values, input)
@@ -641,7 +653,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     _source_rows(input, dim, index, source, "index_add_", RuntimeError)
     if alpha != 1:
         source = source * alpha
-    return index_put(input, _dim_index(input, dim, index, "index_add"), source,
+    return _index_put(input, _dim_index(input, dim, index, "index_add"), source,
                      accumulate=True)
 
 
@@ -687,7 +699,7 @@ def index_copy(input, dim, index, source):
                                f"[] source.shape = {list(source.shape)}")
         return _as_row(index_copy, input, index, source)
     _source_rows(input, dim, index, source, "index_copy_", IndexError)
-    return index_put(input, _dim_index(input, dim, index, "index_copy"), source)
+    return _index_put(input, _dim_index(input, dim, index, "index_copy"), source)
 
 
 def _numel(index):
@@ -698,7 +710,7 @@ def index_fill(input, dim, index, value):
     if input._data.ndim == 0:
         _norm_dim(dim, 0, "index_fill")
         return index_fill(input.reshape(1), 0, index, value).reshape(())
-    return index_put(input, _dim_index(input, dim, index, "index_fill"), value)
+    return _index_put(input, _dim_index(input, dim, index, "index_fill"), value)
 
 
 def masked_fill(input, mask, value):
@@ -742,7 +754,7 @@ def masked_scatter(input, mask, source):
     m = mask.expand(shape)
     _data_dependent(m, "masked_scatter")
     n = int(m._data.sum())
-    return index_put(input, (m,), source.reshape(-1)[:n])
+    return _index_put(input, (m,), source.reshape(-1)[:n])
 
 
 def one_hot(tensor, num_classes=-1):

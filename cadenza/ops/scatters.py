@@ -17,7 +17,7 @@ from ..errors import fmt_shape
 from .elementwise import where
 from .index import (IndexPut, GetItem, _check_gather, checked_index, _coords, _data_dependent,
                     _fill_tensor, _scatter,
-                    index_put, masked_fill)
+                    _index_put, masked_fill)
 from .unary import nonzero
 from .join import cat
 from .inplace import make_inplace
@@ -178,7 +178,7 @@ def put(input, index, source, accumulate=False):
     src = source.reshape(-1)
     if src.dtype is not input.dtype:
         src = src.to(input.dtype)
-    return index_put(flat, (index.reshape(-1),), src, accumulate).reshape(tuple(input.shape))
+    return _index_put(flat, (index.reshape(-1),), src, accumulate).reshape(tuple(input.shape))
 
 
 def _put_at(input, index, src, name):
@@ -189,7 +189,7 @@ def _put_at(input, index, src, name):
     if tuple(region.shape) != tuple(src.shape):
         raise RuntimeError(f"{name}(): expected src to have a size equal to the slice of self. "
                            f"src size = {list(src.shape)}, slice size = {list(region.shape)}")
-    return index_put(input, index, src.to(input.dtype))
+    return _index_put(input, index, src.to(input.dtype))
 
 
 def select_scatter(input, src, dim, index):
@@ -230,7 +230,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     n = input.shape[-1] if input._data.ndim else 1
     m = n + builtins.abs(offset)
     z = zeros(tuple(input.shape[:-1]) + (m, m), dtype=input.dtype)
-    out = index_put(z, _diag_index((m, m), offset, 0, 1), input)
+    out = _index_put(z, _diag_index((m, m), offset, 0, 1), input)
     return out.movedim((nd - 2, nd - 1), (d1, d2))
 
 
@@ -267,7 +267,7 @@ def _storage(input):
         return input.contiguous().reshape(-1)
     pos = _strided_positions(tuple(input.shape), st, 0).reshape(-1)
     n = int(pos.max()) + 1 if pos.size else 0
-    return index_put(zeros(n, dtype=input.dtype), (_wrap_np(pos),), input.reshape(-1))
+    return _index_put(zeros(n, dtype=input.dtype), (_wrap_np(pos),), input.reshape(-1))
 
 
 def _check_strided(size, stride, name):
@@ -367,7 +367,7 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     if pos.size and int(pos.max()) >= input.numel():
         raise RuntimeError(f"as_strided_scatter: sizes {list(size)}, strides {list(stride)} "
                            f"out of bounds for a tensor of {input.numel()} elements")
-    flat = index_put(input.reshape(-1), (_wrap_np(pos.reshape(-1)),),
+    flat = _index_put(input.reshape(-1), (_wrap_np(pos.reshape(-1)),),
                      src.reshape(-1).to(input.dtype))
     return flat.reshape(tuple(input.shape))
 

@@ -15,7 +15,7 @@ from .views import in_format_of
 from .join import *  # noqa: F401,F403
 from .._creation import _wrap_np, tensor, zeros
 from .elementwise import where
-from .index import _data_dependent, index_put, index_select
+from .index import _data_dependent, _index_put, index_select
 from .inplace import make_inplace
 from ..autograd.node import relabel
 
@@ -248,7 +248,7 @@ def diag(input, diagonal=0):
         out = zeros(n, n, dtype=input.dtype)
         i = np.arange(input.shape[0])
         r, c = (i, i + diagonal) if diagonal >= 0 else (i - diagonal, i)
-        return index_put(out, (_wrap_np(r), _wrap_np(c)), input)
+        return _index_put(out, (_wrap_np(r), _wrap_np(c)), input)
     return globals()["diagonal"](input, diagonal)
 
 

@@ -537,12 +537,25 @@ def clone(input, *, memory_format=None):
     return apply(Clone, input, memory_format=name)
 
 
-def atleast_1d(x):
-    return x.reshape(1) if x.ndim == 0 else x
+def _atleast(name, one, tensors):
+    """PyTorch's atleast_Nd calling forms: one tensor -> a tensor; several tensors, or one
+    list/tuple of them -> a tuple (of the same length, empty included)."""
+    single = len(tensors) == 1 and isinstance(tensors[0], Tensor)
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): expected a Tensor or a sequence of Tensors, got "
+                            f"{type(t).__name__}")
+    return one(tensors[0]) if single else tuple(one(t) for t in tensors)
 
 
-def atleast_2d(x):
-    return x.reshape(1, -1) if x.ndim < 2 else x
+def atleast_1d(*tensors):
+    return _atleast("atleast_1d", lambda x: x.reshape(1) if x.ndim == 0 else x, tensors)
+
+
+def atleast_2d(*tensors):
+    return _atleast("atleast_2d", lambda x: x.reshape(1, -1) if x.ndim < 2 else x, tensors)
 
 
 @register

@@ -174,6 +174,22 @@ CASES = [
     # codebook collapse at the start lasts a seed-dependent while (torch seeds 0-2: 0.046-0.096)
     Case("vq_vae.py", "final_loss", "loss", 1.0, 0.05),
     Case("capsule_net.py", "final_acc", "acc", abs=0.12),
+    # progtext branch: tutorial/blog programs on APIs the corpus lacked (see README)
+    # (the Legendre fit starts from fixed values: deterministic float32)
+    Case("examples_polynomial.py", "final_loss", "close", 1e-4),
+    # torch seeds 0-2: 0.723-0.737
+    Case("transformer_sentiment.py", "final_acc", "acc", abs=0.05),
+    # torch seeds 0-3: 0.655-0.84 (teacher forcing is drawn per batch)
+    Case("seq2seq_bigru.py", "final_acc", "acc", abs=0.15),
+    Case("kalman_linalg.py", "final_loss", "close", 1e-6),
+    Case("distributions_zoo.py", "final_loss", "close", 1e-6),
+    Case("tensor_ops_tour.py", "final_loss", "close", 1e-6),
+    # torch seeds 0-3: 0.9685-0.9775 (few positives in the test split)
+    Case("data_utils_tour.py", "final_acc", "acc", abs=0.05),
+    # torch seeds 0-3: 1.61-1.79 (350 single-name SGD steps)
+    Case("char_rnn_generate.py", "final_loss", "loss", 0.08),
+    # the test ELBO draws Gumbel noise: torch seeds 0-3 21.13-21.40, Cadenza 21.15-21.62
+    Case("gumbel_vae.py", "final_loss", "loss", 0.03),
 ]
 
 # Programs that fail under Cadenza today: id -> first error line (the cause). strict xfail, so a
