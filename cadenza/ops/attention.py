@@ -145,8 +145,27 @@ def _forward(xp, q, k, v, mask=None, *, scale=1.0, causal=False):
     return out
 
 
-def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
-    """(dq, dk, dv) flattened into one array (one output per primitive)."""
+def merges(q_shape, k_shape, v_shape) -> bool:
+    """Whether the backward can write its gradients ``merged``: q, k, v of one shape (B, H,
+    L, D), the heads of one (B, L, 3, H, D) projection."""
+    return len(q_shape) == 4 and tuple(q_shape) == tuple(k_shape) == tuple(v_shape)
+
+
+def _merged_views(xp, flat, shape):
+    """dq, dk, dv (B, H, L, D) as views of ``flat`` laid out as (B, L, 3, H, D)."""
+    B, H, L, D = shape
+    m = flat.reshape(B, L, 3, H, D)
+    return [xp.swapaxes(m[:, :, i], 1, 2) for i in range(3)]
+
+
+def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False, merged=False):
+    """(dq, dk, dv) flattened into one array (one output per primitive). ``merged``
+    (``merges``: set by graph/passes/combine_padded_sums.py, never in eager): the array is
+    the (B, L, 3, H, D) gradient of the projection q, k and v are the heads of, each element
+    x + 0 as the sum of their padded gradients would give it."""
+    if merged and not merges(q.shape, k.shape, v.shape):
+        raise ValueError(f"scaled_dot_product_attention_backward: merged gradients need q, k "
+                         f"and v of one 4-d shape, got {q.shape}, {k.shape}, {v.shape}")
     fns = _kernels(q, k, v, g) if xp is np else None
     rep = _rep(q, k)
     if fns is None:
@@ -159,6 +178,9 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
         if rep > 1:
             dk = dk.reshape(k.shape[:-3] + (k.shape[-3], rep) + dk.shape[-2:]).sum(-3)
             dv = dv.reshape(v.shape[:-3] + (v.shape[-3], rep) + dv.shape[-2:]).sum(-3)
+        if merged:
+            return (xp.stack([xp.swapaxes(d, 1, 2) for d in (dq, dk, dv)], axis=2) +
+                    dq.dtype.type(0)).reshape(-1)
         return xp.concatenate([dq.reshape(-1), dk.reshape(-1), dv.reshape(-1)])
     L, S, D, Dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     # the offset arrays (second items) stay referenced until the kernel returns (as forward)
@@ -168,11 +190,18 @@ def _backward(xp, g, q, k, v, mask=None, *, scale=1.0, causal=False):
     bh = math.prod(q.shape[:-2])
     nq, nk = bh * L * D, bh // rep * S * D
     flat = np.empty(nq + nk + bh // rep * S * Dv, np.float32)
-    base = address(flat)
-    fns[1](address(q), address(k), address(v), ckernels.ptr(m), address(g), base,
-           base + 4 * nq, base + 4 * (nq + nk), qo, ko, vo, mo, go, bh, rep, L, S, D, Dv, qs,
-           ks, vs, ms, gs, scale, int(causal))
-    del qoff, koff, voff, moff, goff      # (alive until here)
+    if merged:
+        outs = _merged_views(np, flat, q.shape)
+    else:
+        outs = [flat[:nq].reshape(q.shape), flat[nq:nq + nk].reshape(k.shape),
+                flat[nq + nk:].reshape(v.shape)]
+    # each gradient's per-head offsets and row stride (rows contiguous: no copies)
+    (dq, dqoff, dqs, dqo), (dk, dkoff, dks, dko), (dv, dvoff, dvs, dvo) = (
+        _layout(o, o.shape[:-2]) for o in outs)
+    fns[1](address(q), address(k), address(v), ckernels.ptr(m), address(g), address(dq),
+           address(dk), address(dv), qo, ko, vo, mo, go, dqo, dko, dvo, bh, rep, L, S, D, Dv,
+           qs, ks, vs, ms, gs, dqs, dks, dvs, scale, int(causal))
+    del qoff, koff, voff, moff, goff, dqoff, dkoff, dvoff      # (alive until here)
     return flat
 
 

@@ -93,10 +93,12 @@ def test_forward_and_gradients_match_torch(case):
 
 
 @needs_kernels
-@pytest.mark.parametrize("kw", [dict(is_causal=True), {},
-                                dict(attn_mask=np.array([[True, False, True]] * 4))])
-def test_nan_and_inf_scores_give_nan_rows_as_the_composite(kw, monkeypatch):
-    q, k, v = _rand((1, 2, 4, 8), 80), _rand((1, 2, 3, 8), 81), _rand((1, 2, 3, 8), 82)
+@pytest.mark.parametrize("keys", [3, 16])     # 16: the rows' whole-vector (AVX2) softmax
+@pytest.mark.parametrize("kw", [dict(is_causal=True), {}, dict(attn_mask="pattern")])
+def test_nan_and_inf_scores_give_nan_rows_as_the_composite(kw, keys, monkeypatch):
+    if kw.get("attn_mask") == "pattern":   # the first row sees no key
+        kw = dict(attn_mask=np.array([[False] * 18] + [[True, False, True] * 6] * 3)[:, :keys])
+    q, k, v = _rand((1, 2, 4, 8), 80), _rand((1, 2, keys, 8), 81), _rand((1, 2, keys, 8), 82)
     q[0, 0, 1, 0] = np.nan
     q[0, 1, 2] = np.nan
     q[0, 1, 3, 0] = np.inf
@@ -203,6 +205,45 @@ def test_compiled_training_step_equals_eager(case):
         got = [t.detach().numpy() for t in compiled(*leaves())]
     want = [t.detach().numpy() for t in step(*leaves())]
     _close(got, want, 1e-6)
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_merged_gradients_are_the_projections_layout(kernels, monkeypatch):
+    """backward(merged=True) (set by graph/passes/combine_padded_sums.py) writes (dq, dk, dv)
+    as the (B, L, 3, H, D) gradient of their projection, + 0 (no -0.0), kernels or NumPy."""
+    monkeypatch.setattr(ckernels, "enabled", kernels)
+    B, H, L, D = 2, 3, 19, 16
+    q, k, v, g = (_rand((B, H, L, D), 90 + i) for i in range(4))
+    args = dict(scale=0.25, causal=True)
+    flat = A._backward(np, g, q, k, v, **args)
+    n = q.size
+    want = np.stack([flat[i * n:(i + 1) * n].reshape(q.shape).swapaxes(1, 2)
+                     for i in range(3)], axis=2) + np.float32(0)
+    got = A._backward(np, g, q, k, v, merged=True, **args).reshape(B, L, 3, H, D)
+    np.testing.assert_array_equal(got, want)
+    assert not np.signbit(got[got == 0]).any()
+    with pytest.raises(ValueError, match="merged gradients need"):
+        A._backward(np, g[:, :1], q[:, :1], k, v, merged=True, **args)
+
+
+@needs_kernels
+def test_compiled_projection_gradient_is_the_kernels_output():
+    """The split heads of one projection: the compiled backward writes the projection's
+    gradient from the kernel (merged, no sum after it), equal to eager bit for bit."""
+    B, T, H, D = 2, 21, 2, 8
+    w = cadenza.from_numpy(_rand((3 * H * D, 5), 95)).requires_grad_()
+    x = cadenza.from_numpy(_rand((B, T, 5), 96))
+
+    def step():
+        heads = (x @ w.T).view(B, T, 3 * H, D).transpose(1, 2)
+        q, k, v = heads[:, :H], heads[:, H:2 * H], heads[:, 2 * H:]
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        (gw,) = cadenza.autograd.grad(y.transpose(1, 2).reshape(B, T, H * D).sum(), (w,))
+        return gw
+    compiled = cadenza.compile(step)
+    got = [compiled().numpy() for _ in range(2)][-1]
+    assert "merged=True" in str(compiled.graph)
+    np.testing.assert_array_equal(got, step().numpy())
 
 
 @needs_kernels

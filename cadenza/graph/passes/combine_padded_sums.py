@@ -16,7 +16,10 @@ When the parts are consecutive equal slices of one flat buffer (``reshape(flat[i
 attention's backward returning dq, dk and dv in one array), there is no concatenation at all:
 the buffer viewed as ``(parts, *part)`` and permuted into place is read by the ``+ 0`` kernel
 (one pass over the data instead of the concatenation's strided copy and the kernel's pass),
-whose C-ordered result reshapes to the concatenation as a view.
+whose C-ordered result reshapes to the concatenation as a view. When that buffer is attention's
+backward over the heads of one projection (``merges`` in ops/attention.py), the backward
+writes it ``merged``, already in the concatenation's layout and + 0: the sum is a view of the
+kernel's output, with no pass after it.
 
 Exact: every element of the sum is one slice's element plus zeros, ``x + 0 (+ 0)``, which is
 ``x`` except that -0.0 becomes +0.0; the kept ``+ 0`` does exactly that (and costs one pass,
@@ -29,6 +32,7 @@ from collections import Counter
 
 import numpy as np
 
+from ...ops import attention
 from ...ops.binary import Add
 from ...ops.join import Cat
 from ...ops.index import GetItem
@@ -74,6 +78,28 @@ def _slices_of_one_buffer(parts: list, producer: dict):
         if idx[0].indices(f.shape[0]) != (i * size, (i + 1) * size, 1):
             return None
     return flat if flat.shape[0] == len(parts) * size else None
+
+
+def _attention_writes_merged(flat: Value, parts: list, d: int, perm: list, producer: dict,
+                             uses) -> bool:
+    """When ``flat`` is attention's backward (dq, dk, dv of heads split from one projection,
+    ``qkv.view(B, T, 3H, D).transpose(1, 2)``) and the parts reach the sum only: set the
+    backward to write them ``merged``, already in the sum's (B, T, 3, H, D) layout and + 0
+    (ops/attention.py), so the sum is a view of it: no copy after the kernel."""
+    f = producer.get(flat.id)
+    if f is None or f.op is not attention.ScaledDotProductAttentionBackward or \
+            f.attrs.get("merged") or len(parts) != 3 or d != 1 or list(perm) != [0, 2, 1, 3]:
+        return False
+    q, k, v = f.inputs[1:4]
+    if not attention.merges(q.shape, k.shape, v.shape) or parts[0].shape != q.shape or \
+            uses[flat.id] != 3 or any(uses[x.id] != 1 for x in parts):
+        return False
+    for x in parts:        # each part reshape(getitem(flat)) with no other reader
+        r = producer[x.id]
+        if uses[r.inputs[0].id] != 1:
+            return False
+    f.attrs["merged"] = True
+    return True
 
 
 def _from_buffer(g: Graph, flat: Value, parts: list, d: int, perm: list, src: str):
@@ -162,6 +188,14 @@ def run(graph: Graph) -> Graph:
             c_order = p.out.id not in outputs and bool(readers) and all(
                 m.op is Reshape and m.out.order is None for m in readers)
             flat = _slices_of_one_buffer(parts, producer) if c_order else None
+            if flat is not None and _attention_writes_merged(flat, parts, d, perm, producer,
+                                                             uses):
+                out = g.new_value(p.out.shape, p.out.dtype)
+                replace[n.out.id] = [Node(Reshape, [flat], {"shape": p.out.shape}, out, n.src)]
+                renamed[p.out.id] = out
+                dropped.update(m.out.id for m in found)
+                dropped.add(p.out.id)
+                continue
             if flat is not None:
                 new_nodes, z = _from_buffer(g, flat, parts, d, perm, n.src)
                 out = g.new_value(p.out.shape, p.out.dtype)
