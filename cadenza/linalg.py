@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .errors import LinAlgError, ShapeError
-from ._creation import zeros, arange, eye, tensor as _tensor_of
+from ._creation import zeros, arange, tensor as _tensor_of
 from ._creation import writes_out
 from .ops import decomp as _d
 from .ops.decomp import (det, slogdet, matrix_exp, svdvals, pinv, solve_triangular,

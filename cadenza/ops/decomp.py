@@ -366,10 +366,10 @@ def ormqr(input, tau, other, left=True, transpose=False):
     check_matrix("ormqr", input, "input")
     check_matrix("ormqr", other, "other")
     mn = other.shape[-2] if left else other.shape[-1]
-    if input.shape[-2] != mn or tau.shape[-1] > builtins.min(mn, input.shape[-1]):
+    if input.shape[-2] != mn or tau.shape[-1] != builtins.min(mn, input.shape[-1]):
         raise RuntimeError(f"torch.ormqr: input {tuple(input.shape)} must have "
                            f"{mn} rows (other {tuple(other.shape)}, left={left}) and tau "
-                           f"{tuple(tau.shape)} at most min(rows, columns) entries")
+                           f"{tuple(tau.shape)} min(rows, columns) of input entries")
     k = input.shape[-1]
     full = input.narrow(-1, 0, mn) if k >= mn else cat(
         [input, zeros(*input.shape[:-1], mn - k, dtype=input.dtype)], -1)
