@@ -209,7 +209,7 @@ _LAZY = frozenset({"nn", "optim", "utils", "data", "io", "onnx", "distributed", 
                    "functional", "autograd", "cuda", "backends", "accelerator", "compiler",
                    "amp", "distributions", "serialization", "profiler", "jit", "types", "fft",
                    "linalg", "special", "func", "testing", "version", "_dynamo", "cpu", "hub",
-                   "multiprocessing", "futures"})
+                   "multiprocessing", "futures", "quasirandom"})
 
 
 

@@ -42,10 +42,11 @@ _CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half",
 _SAME = """abs absolute addbmm addmm addmv alias_copy all amax amin aminmax any argmax argmin
 baddbmm bitwise_not bmm bucketize ceil complex conj_physical cross cummax cummin float_power isin
 isneginf isposinf signbit
-detach_copy diag diagonal_copy dot fix floor frac frexp frobenius_norm gather hardshrink
+detach_copy diag diagonal_copy dot fix floor frac frexp frobenius_norm gather geqrf hardshrink
 heaviside histc histogram index_select inner inverse kthvalue lerp log_softmax logcumsumexp
 lu_solve lu_unpack masked_select matmul median mm mode msort mv nan_to_num nanmedian nanquantile
-narrow_copy neg negative nonzero norm nuclear_norm polar qr quantile renorm round searchsorted
+narrow_copy neg negative nonzero norm nuclear_norm orgqr ormqr polar qr quantile renorm round
+searchsorted
 sgn sign slice_copy slice_scatter slogdet softmax sort spmm split_copy squeeze_copy svd t_copy
 take take_along_dim tensordot topk triangular_solve tril triu trunc unbind_copy unsqueeze_copy
 vdot where"""

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .errors import LinAlgError, ShapeError
-from ._creation import zeros, arange, eye, tensor as _tensor_of
+from ._creation import zeros, arange, tensor as _tensor_of
 from ._creation import writes_out
 from .ops import decomp as _d
 from .ops.decomp import (det, slogdet, matrix_exp, svdvals, pinv, solve_triangular,
@@ -167,22 +167,9 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
 
 @writes_out
 def householder_product(A, tau, *, out=None):
-    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is column
-    i of A below the diagonal with a 1 on it (LAPACK's orgqr), for A (..., m, n)."""
-    check_matrix("linalg.householder_product", A)
-    m, n = A.shape[-2], A.shape[-1]
-    k = tau.shape[-1]
-    if n > m or k > n:
-        raise RuntimeError(f"torch.linalg.householder_product: input.shape[-2] must be greater "
-                           f"than or equal to input.shape[-1] and input.shape[-1] must be "
-                           f"greater than or equal to tau.shape[-1], got {tuple(A.shape)} and "
-                           f"{tuple(tau.shape)}")
-    vs = A.tril(-1) + eye(m, n, dtype=A.dtype)
-    q = eye(m, dtype=A.dtype)
-    for i in range(k):
-        v = vs.narrow(-1, i, 1)
-        q = q - matmul(matmul(q, v), v.mT) * tau.narrow(-1, i, 1).unsqueeze(-1)
-    return q.narrow(-1, 0, n)
+    """The first n columns of the product of the Householder reflectors (A, tau): LAPACK's
+    orgqr (``cadenza.ops.decomp.orgqr``)."""
+    return _d.orgqr(A, tau)
 
 
 @writes_out

@@ -41,7 +41,7 @@ LAYERS = [
                  "cadenza.testing", "cadenza.version", "cadenza.cpu", "cadenza.cpu.*",
                  "cadenza._torch_extras", "cadenza.hub",
                  "cadenza.multiprocessing", "cadenza.futures", "cadenza._stream",
-                 "cadenza._torch_native"]),
+                 "cadenza._torch_native", "cadenza.quasirandom", "cadenza._sobol_directions"]),
     ("graph", ["cadenza.graph", "cadenza.graph.*"]),
     ("codegen", ["cadenza.codegen", "cadenza.codegen.*"]),
     ("compiler", ["cadenza.compiler", "cadenza.compiler.*", "cadenza.jit", "cadenza._dynamo"]),

@@ -31,7 +31,7 @@ from .elementwise import where
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "cholesky", "cholesky_solve",
            "cholesky_inverse", "qr", "svd", "pinverse", "matrix_power", "matrix_exp",
-           "triangular_solve", "lu", "lu_unpack", "lu_solve"]
+           "triangular_solve", "lu", "lu_unpack", "lu_solve", "geqrf", "orgqr", "ormqr"]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -306,6 +306,77 @@ def _qr_square_backward(q, r, gq, gr):
     b = gq + matmul(q, m_.tril() + low.mT)
     # b R^-T: solve X R^T = b with R^T lower triangular
     return apply(SolveTriangular, r.mT, b, upper=False, left=False)
+
+
+# ----------------------------------------------------------------------------- geqrf
+@register
+class Geqrf(Op):
+    """LAPACK's geqrf, (a, tau) packed: R on and above the diagonal of a, the Householder
+    vectors below it (their unit leading entries implied), tau their scales."""
+    name, kind, onnx, saves = "geqrf", "library", None, "none"
+
+    @staticmethod
+    def forward(xp, a):
+        # NumPy's mode="raw" returns LAPACK's column-major array: h is a transposed
+        h, tau = xp.linalg.qr(a, mode="raw")
+        return _pack(xp, xp.swapaxes(h, -1, -2).astype(a.dtype, copy=False),
+                     tau.astype(a.dtype, copy=False))
+
+    @staticmethod
+    def backward(c, g):
+        raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
+
+
+geqrf_result = namedtuple("geqrf", ["a", "tau"])
+
+
+def geqrf(input):
+    """``torch.geqrf``: the QR factorization in LAPACK's compact form (a, tau); Q is
+    ``orgqr(a, tau)`` (``linalg.householder_product``), R is ``a.triu()``. Not differentiable,
+    as in PyTorch."""
+    check_matrix("geqrf", input, "input")
+    m, n = input.shape[-2], input.shape[-1]
+    a, tau = _unpack(apply(Geqrf, input), input.shape[:-2], [(m, n), (builtins.min(m, n),)])
+    return geqrf_result(a, tau)
+
+
+def orgqr(input, tau):
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is column
+    i of input below the diagonal with a 1 on it (LAPACK's orgqr; torch.orgqr is
+    ``torch.linalg.householder_product``), for input (..., m, n), tau (..., k)."""
+    check_matrix("linalg.householder_product", input)
+    m, n = input.shape[-2], input.shape[-1]
+    k = tau.shape[-1]
+    if n > m or k > n:
+        raise RuntimeError(f"torch.linalg.householder_product: input.shape[-2] must be greater "
+                           f"than or equal to input.shape[-1] and input.shape[-1] must be "
+                           f"greater than or equal to tau.shape[-1], got {tuple(input.shape)} "
+                           f"and {tuple(tau.shape)}")
+    vs = input.tril(-1) + eye(m, n, dtype=input.dtype)
+    q = eye(m, dtype=input.dtype)
+    for i in range(k):
+        v = vs.narrow(-1, i, 1)
+        q = q - matmul(matmul(q, v), v.mT) * tau.narrow(-1, i, 1).unsqueeze(-1)
+    return q.narrow(-1, 0, n)
+
+
+def ormqr(input, tau, other, left=True, transpose=False):
+    """op(Q) @ other (left) or other @ op(Q), Q the full square product of the Householder
+    reflectors (input, tau) as ``orgqr`` reads them, op a transpose when ``transpose``."""
+    check_matrix("ormqr", input, "input")
+    check_matrix("ormqr", other, "other")
+    mn = other.shape[-2] if left else other.shape[-1]
+    if input.shape[-2] != mn or tau.shape[-1] != builtins.min(mn, input.shape[-1]):
+        raise RuntimeError(f"torch.ormqr: input {tuple(input.shape)} must have "
+                           f"{mn} rows (other {tuple(other.shape)}, left={left}) and tau "
+                           f"{tuple(tau.shape)} min(rows, columns) of input entries")
+    k = input.shape[-1]
+    full = input.narrow(-1, 0, mn) if k >= mn else cat(
+        [input, zeros(*input.shape[:-1], mn - k, dtype=input.dtype)], -1)
+    q = orgqr(full, tau)
+    if transpose:
+        q = q.mT
+    return matmul(q, other) if left else matmul(other, q)
 
 
 # ----------------------------------------------------------------------------- svd
@@ -900,6 +971,7 @@ class DecompMethods:
     matrix_exp = matrix_exp
     triangular_solve = triangular_solve
     lu = lu
+    geqrf, orgqr, ormqr = geqrf, orgqr, ormqr
 
     def lu_solve(self, LU_data, LU_pivots):
         return lu_solve(self, LU_data, LU_pivots)

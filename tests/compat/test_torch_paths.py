@@ -32,7 +32,7 @@ torch.backends.mkldnn torch.backends.openmp torch.cuda torch.cuda.amp
 torch.cuda.amp.autocast_mode torch.cuda.amp.grad_scaler torch.amp torch.amp.autocast_mode
 torch.amp.grad_scaler torch.distributions torch.linalg torch.fft torch.special
 torch.serialization torch.jit torch.profiler torch.utils.tensorboard torch.sparse torch.func
-torch.nn.utils.stateless
+torch.nn.utils.stateless torch.quasirandom
 """.split()
 
 

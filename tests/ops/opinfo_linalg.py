@@ -164,6 +164,15 @@ LINALG_OPS = [
            **both(lambda lib, a, b, **kw: lib.linalg.lu_solve(*lib.linalg.lu_factor(a), b,
                                                              **kw)),
            prims=("linalg_lu", "solve_triangular", "matmul"), check_limit=30),
+    # LAPACK's compact QR; not differentiable in PyTorch either (tests/ops/test_sobol_geqrf.py
+    # checks the backward error)
+    OpInfo("geqrf", lambda m: [S(m(4, 3)), S(m(3, 5)), S(m(2, 3, 3))], grad=False,
+           prims=("geqrf",)),
+    OpInfo("orgqr", lambda m: [S(m(3, 3), m(2)), S(m(2, 4, 2), m(2, 2))], prims=("matmul",),
+           check_limit=30),
+    OpInfo("ormqr", lambda m: [S(m(4, 3), m(3), m(4, 2)),
+                               S(m(3, 2), m(2), m(2, 3), left=False, transpose=True)],
+           prims=("matmul",), check_limit=30),
     OpInfo("lu", lambda m: [S(_wc(m, 3, 3)), S(_wc(m, 3, 3), get_infos=True)],
            prims=("linalg_lu", "solve_triangular")),
     OpInfo("lu_unpack", lambda m: [S(_wc(m, 3, 3)), S(m(2, 4, 3))],
