@@ -5,7 +5,7 @@
 
 Small models (tutorials, character RNNs, RL policies) spend their time in the per-call cost of
 a few ops on tiny tensors. Each case runs ``--calls`` times per round (after a warm-up) and the
-table gives the median over ``--rounds`` of the CPU time per call (``time.process_time``,
+table gives the least over ``--rounds`` of the CPU time per call (``time.process_time``,
 single-threaded, so other processes on a shared machine do not count), in microseconds, and
 the ratio Cadenza / torch (lower is better; 1.0 = as fast as torch).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CADENZA_NUM_THREADS",
@@ -104,7 +103,7 @@ def per_call(make, grad, calls, rounds):
         for _ in range(calls):
             call()
         times.append((time.process_time() - t) / calls * 1e6)
-    return statistics.median(times)
+    return min(times)   # the least disturbed round (a shared machine)
 
 
 def main():
