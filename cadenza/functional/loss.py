@@ -70,10 +70,16 @@ def _check_targets(target, ignore_index, C, op):
     if getattr(target, "is_meta", False):
         return False   # a meta tensor has no values to check
     t = np.asarray(_check_values(target))
-    if t.size and t.dtype.kind in "iu":
-        # the common case in two reductions: every index in range, so none is an ignore_index
-        # outside [0, C) (the masked check below is for targets that may hold it)
-        if t.min() >= 0 and t.max() < C:
+    kind = t.dtype.kind
+    if t.size and kind in "iu":
+        # the common case in one reduction: every index in range, so none is an ignore_index
+        # outside [0, C) (the masked check below is for targets that may hold it). Read as
+        # unsigned, a negative index is at least 2**(bits - 1) > C: one max checks both ends.
+        if kind == "i" and C <= np.iinfo(t.dtype).max:
+            t_u = t.view(t.dtype.str.replace("i", "u"))
+        else:
+            t_u = t if kind == "u" else None
+        if (t.min() >= 0 and t.max() < C) if t_u is None else t_u.max() < C:
             return ignore_index is None or not 0 <= ignore_index < C
     valid = t[t != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= C):
