@@ -64,6 +64,9 @@ def _check_values(t):
     return t._all_samples() if hasattr(t, "_all_samples") else t._host()
 
 
+_UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+
+
 def _check_targets(target, ignore_index, C, op):
     """Check that the class indices ``target`` are in [0, C) or ``ignore_index``. Returns True
     when the check showed that none equals ignore_index (every target counts), else False."""
@@ -75,8 +78,9 @@ def _check_targets(target, ignore_index, C, op):
         # the common case in one reduction: every index in range, so none is an ignore_index
         # outside [0, C) (the masked check below is for targets that may hold it). Read as
         # unsigned, a negative index is at least 2**(bits - 1) > C: one max checks both ends.
-        if kind == "i" and C <= np.iinfo(t.dtype).max:
-            t_u = t.view(t.dtype.str.replace("i", "u"))
+        u = _UNSIGNED.get(t.dtype) if kind == "i" else None
+        if u is not None and C < 1 << (8 * u.itemsize - 1):   # (C <= the signed maximum)
+            t_u = t.view(u)
         else:
             t_u = t if kind == "u" else None
         if (t.min() >= 0 and t.max() < C) if t_u is None else t_u.max() < C:
