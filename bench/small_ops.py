@@ -4,10 +4,10 @@
     python bench/small_ops.py --only topk  # ops whose name contains "topk"
 
 Small models (tutorials, character RNNs, RL policies) spend their time in the per-call cost of
-a few ops on tiny tensors. Each case runs ``--calls`` times per round (after a warm-up) and the
-table gives the least over ``--rounds`` of the CPU time per call (``time.process_time``,
-single-threaded, so other processes on a shared machine do not count), in microseconds, and
-the ratio Cadenza / torch (lower is better; 1.0 = as fast as torch).
+a few ops on tiny tensors. Each case runs ``--calls`` times per round (after a warm-up), the
+libraries taking turns, and the table gives the least over ``--rounds`` of the CPU time per call
+(``time.process_time``, single-threaded, so other processes on a shared machine count less), in
+microseconds, and the ratio Cadenza / torch (lower is better; 1.0 = as fast as torch).
 """
 from __future__ import annotations
 
@@ -87,23 +87,33 @@ def _linear(lib):
     return make
 
 
-def per_call(make, grad, calls, rounds):
+def _timed(make, grad):
     call = make(grad)
-    if grad:
-        inner = call
+    if not grad:
+        return call
+    inner = call
 
-        def call():
-            out = inner()
-            (out if out.ndim == 0 else out.sum()).backward()
-    for _ in range(max(calls // 10, 5)):
-        call()
-    times = []
+    def step():
+        out = inner()
+        (out if out.ndim == 0 else out.sum()).backward()
+    return step
+
+
+def per_call(makes, grad, calls, rounds):
+    """Least CPU time per call (us) of each of ``makes``' calls, the libraries' rounds taking
+    turns (a change in the machine's load then touches both alike)."""
+    steps = [_timed(make, grad) for make in makes]
+    for step in steps:
+        for _ in range(max(calls // 10, 5)):
+            step()
+    best = [float("inf")] * len(steps)
     for _ in range(rounds):
-        t = time.process_time()
-        for _ in range(calls):
-            call()
-        times.append((time.process_time() - t) / calls * 1e6)
-    return min(times)   # the least disturbed round (a shared machine)
+        for j, step in enumerate(steps):
+            t = time.process_time()
+            for _ in range(calls):
+                step()
+            best[j] = min(best[j], (time.process_time() - t) / calls * 1e6)
+    return best
 
 
 def main():
@@ -125,8 +135,7 @@ def main():
         if mk is None:   # the linear case
             mk, tmk = _linear(cadenza), _linear(torch)
         for grad in (False, True):
-            c = per_call(mk, grad, args.calls, args.rounds)
-            t = per_call(tmk, grad, args.calls, args.rounds)
+            c, t = per_call((mk, tmk), grad, args.calls, args.rounds)
             mode = "fwd+bwd" if grad else "fwd"
             print(f"{name:26s} {mode:8s} {c:11.1f} {t:9.1f} {c / t:6.1f}x", flush=True)
 
