@@ -280,11 +280,12 @@ def _prep_softmax(input, dim, dtype, op):
     if dtype is not None:
         input = input.to(dtype)
     check_float(input, op)
+    shape = input._data.shape
     if dim is None:
-        dim = _softmax_dim(input.ndim, op)
-    d = _norm_dim(dim, input.ndim, op)
+        dim = _softmax_dim(len(shape), op)
+    d = _norm_dim(dim, len(shape), op)
     # a 0-d tensor is one row of one element; an empty row has nothing to normalise
-    return input, (d if input.ndim and input.shape[d] else None)
+    return input, (d if shape and shape[d] else None)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,

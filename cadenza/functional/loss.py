@@ -43,14 +43,15 @@ def _check_nll(input, target, weight, op):
         raise DTypeError(f"{op}: expected target of integer class indices (int64), got "
                          f"{target.dtype.name}; for probabilities use a floating target with "
                          "input's shape")
-    if input.ndim == 0:
+    shape = tuple(input._data.shape)
+    if not shape:
         raise ShapeError(f"{op}: expected input (C,), (N, C) or (N, C, d1, ...), got ()")
-    cd = _class_dim(input)
-    expect = tuple(input.shape[:cd]) + tuple(input.shape[cd + 1:])
-    if tuple(target.shape) != expect:
+    cd = 0 if len(shape) == 1 else 1   # (_class_dim)
+    expect = shape[:cd] + shape[cd + 1:]
+    if tuple(target._data.shape) != expect:
         raise ShapeError(f"{op}: expected target.shape == {fmt_shape(expect)} for input "
-                         f"{fmt_shape(input.shape)}, got {fmt_shape(target.shape)}")
-    C = input.shape[cd]
+                         f"{fmt_shape(shape)}, got {fmt_shape(target.shape)}")
+    C = shape[cd]
     if weight is not None and tuple(weight.shape) != (C,):
         raise ShapeError(f"{op}: expected weight.shape == ({C},) (one weight per class), got "
                          f"{fmt_shape(weight.shape)}")
@@ -63,16 +64,26 @@ def _check_values(t):
     return t._all_samples() if hasattr(t, "_all_samples") else t._host()
 
 
+_UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+
+
 def _check_targets(target, ignore_index, C, op):
     """Check that the class indices ``target`` are in [0, C) or ``ignore_index``. Returns True
     when the check showed that none equals ignore_index (every target counts), else False."""
     if getattr(target, "is_meta", False):
         return False   # a meta tensor has no values to check
     t = np.asarray(_check_values(target))
-    if t.size and t.dtype.kind in "iu":
-        # the common case in two reductions: every index in range, so none is an ignore_index
-        # outside [0, C) (the masked check below is for targets that may hold it)
-        if t.min() >= 0 and t.max() < C:
+    kind = t.dtype.kind
+    if t.size and kind in "iu":
+        # the common case in one reduction: every index in range, so none is an ignore_index
+        # outside [0, C) (the masked check below is for targets that may hold it). Read as
+        # unsigned, a negative index is at least 2**(bits - 1) > C: one max checks both ends.
+        u = _UNSIGNED.get(t.dtype) if kind == "i" else None
+        if u is not None and C < 1 << (8 * u.itemsize - 1):   # (C <= the signed maximum)
+            t_u = t.view(u)
+        else:
+            t_u = t if kind == "u" else None
+        if (t.min() >= 0 and t.max() < C) if t_u is None else t_u.max() < C:
             return ignore_index is None or not 0 <= ignore_index < C
     valid = t[t != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= C):
@@ -119,10 +130,12 @@ def _nll_of(input, target, weight, ignore_index, reduction, cd, counts=False):
             picked = apply(GetItem, input, index=(np.arange(t.shape[0]), t.copy()))
         else:
             picked = ops.gather(input, cd, target.unsqueeze(cd)).squeeze(cd)
+        if reduction == "mean":
+            # sum(-p) / n as sum(p) / -n: negation is exact and commutes with every rounding
+            # step, so the same value and gradient (-1/n each) with one op fewer
+            return picked.sum() / -float(t.size)
         loss = -picked
-        if reduction == "none":
-            return loss
-        return loss.sum() if reduction == "sum" else loss.sum() / float(t.size)
+        return loss if reduction == "none" else loss.sum()
     keep = target != ignore_index
     safe = ops.where(keep, target, 0)
     # pick input[n, t_n, d...] by gathering along the class dim
@@ -165,11 +178,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: expected 0 <= label_smoothing <= 1, got "
                          f"{label_smoothing}")
-    if input.ndim == 0:
+    ndim = input._data.ndim
+    if ndim == 0:
         raise ShapeError("cross_entropy: expected input (C,), (N, C) or (N, C, d1, ...), got ()")
-    cd = _class_dim(input)
-    C = input.shape[cd]
-    wshape = [1] * input.ndim
+    cd = 0 if ndim == 1 else 1   # (_class_dim)
+    C = input._data.shape[cd]
+    wshape = [1] * ndim
     wshape[cd] = C
     if target.is_floating_point():
         logp = log_softmax(input, cd)
@@ -195,7 +209,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     _check_nll(input, target, weight, "cross_entropy")
     counts = _check_targets(target, ignore_index, C, "cross_entropy")
     dt = input._data.dtype
-    if input.ndim == 2 and weight is None and label_smoothing == 0 and (
+    if ndim == 2 and weight is None and label_smoothing == 0 and (
             dt == np.float32 or dt == np.float64):
         # the common case as one fused primitive (cadenza/ops/softmax_fused.py)
         loss = apply(CrossEntropy, input, target, ignore_index=int(ignore_index))

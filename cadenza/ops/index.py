@@ -94,6 +94,18 @@ def _rows_index(index, out, v):
             and isinstance(v, np.ndarray) and v.shape == i.shape + out.shape[1:])
 
 
+def _points_index(index, out, v):
+    """One 1-D integer array per dim of ``out``, all of ``v``'s (1-D) shape: the values fit
+    the indexed shape as they are (a gradient of ``x[rows, cols]``, as in nll_loss)."""
+    if type(v) is not np.ndarray or v.ndim != 1 or type(index) is not tuple or \
+            len(index) != out.ndim:
+        return False
+    for i in index:
+        if type(i) is not np.ndarray or i.shape != v.shape or i.dtype.kind not in "iu":
+            return False
+    return True
+
+
 def _add_rows(out, idx, v):
     """out[idx[k]] += v[k] summing repeats: sort the rows by index and add each run with one
     reduceat (O(N D) after the sort, where np.add.at pays per element). float32/float64: the
@@ -211,7 +223,8 @@ class IndexPut(Op):
     def forward(xp, x, v, index=(), accumulate=False):
         out = x.copy()
         if accumulate:
-            if xp is np and not _is_basic(index) and not _rows_index(index, out, v):
+            if xp is np and not _is_basic(index) and not _rows_index(index, out, v) and \
+                    not _points_index(index, out, v):
                 # NumPy's ufunc.at crashes the process (segfault, NumPy 2.4) on values that do
                 # not broadcast to the indexed shape: refuse them first
                 target = np.broadcast_to(np.empty((), np.bool_), out.shape)[index].shape

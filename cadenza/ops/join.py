@@ -35,15 +35,22 @@ class Cat(Op):
 
     @staticmethod
     def forward(xp, *arrs, dim=0):
-        if not arrs or arrs[0].ndim == 0 or any(a.ndim != arrs[0].ndim for a in arrs):
+        nd = arrs[0].ndim if arrs else 0
+        if nd == 0:
             return xp.concatenate(arrs, axis=dim)      # let NumPy raise its error
         # NumPy lays the result out like its (maybe transposed) inputs; writing into a C-order
         # array keeps the later reshapes views and the kernels' inputs contiguous
-        d = dim % arrs[0].ndim
+        d = dim % nd
         shape = list(arrs[0].shape)
-        shape[d] = sum(a.shape[d] for a in arrs)
         dt = arrs[0].dtype   # (cat() has promoted the tensors: one dtype, as a rule)
-        if any(a.dtype != dt for a in arrs):
+        n, mixed = 0, False
+        for a in arrs:
+            if a.ndim != nd:
+                return xp.concatenate(arrs, axis=dim)      # let NumPy raise its error
+            n += a.shape[d]
+            mixed = mixed or a.dtype != dt
+        shape[d] = n
+        if mixed:
             dt = xp.result_type(*arrs)
         out = xp.empty(shape, dtype=dt)
         return xp.concatenate(arrs, axis=d, out=out)
@@ -76,11 +83,17 @@ def cat(tensors, dim=0, *, out=None):
     tensors = [t for t in tensors]
     if not tensors:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    nonempty = []
+    dt0 = tensors[0]._data.dtype
+    mixed = False
     for i, t in enumerate(tensors):
-        if t._data.ndim == 0:
+        a = t._data
+        if a.ndim == 0:
             raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be "
                                f"concatenated")
-    nonempty = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)]
+        if a.ndim != 1 or a.shape[0]:
+            nonempty.append(t)
+        mixed = mixed or a.dtype != dt0
     if not nonempty:
         return tensors[0]
     ref = nonempty[0]
@@ -91,8 +104,7 @@ def cat(tensors, dim=0, *, out=None):
         empty_shape = tuple(0 if i == d else s for i, s in enumerate(ref.shape))
         tensors = [t if t is ref or not (t._data.ndim == 1 and t._data.shape[0] == 0)
                    else t.reshape(empty_shape) for t in tensors]
-    dts = {t._data.dtype for t in tensors}
-    if len(dts) > 1:
+    if mixed:
         rt = result_type(*tensors)
         tensors = [t.to(rt) for t in tensors]
     if len(tensors) == 1:

@@ -16,14 +16,28 @@ from .reduce import _nondiff, argmax, values_indices
 __all__ = ["argsort", "sort", "topk", "kthvalue", "median", "searchsorted", "bucketize"]
 
 
-def _argsort(xp, a, dim=-1, descending=False, stable=False):
+def _argsort(xp, a, dim=-1, descending=False, stable=False, k=None):
+    """Indices sorting ``a`` along ``dim`` (stable); ``k``: only the first k of them (topk)."""
+    d = dim % a.ndim
+    if k == 1 and xp is np and a.shape[d] and a.dtype.kind in "iuf" and (
+            descending or a.dtype.kind != "f" or not np.isnan(a).any()):
+        # the first of the sorted order in one pass: argmax/argmin give the first extreme on
+        # ties, as the stable sort; argmax takes the first NaN, the largest as in the sort
+        # (argmin would take a NaN too, but ascending order puts NaN last: the sort does that)
+        fn = np.argmax if descending else np.argmin
+        return fn(a, axis=d, keepdims=True).astype(np.int64, copy=False)
     if descending:
         # stable descending order by reversed ranks: an ascending stable sort of the flipped
         # keys, flipped back. (Sorting -a instead would keep NaN last where PyTorch puts it
         # first, as the largest, and would overflow -(-128) in int8.)
-        idx = xp.flip(xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable"), axis=dim)
-        return (a.shape[dim] - 1 - idx).astype(np.int64)
-    return xp.argsort(a, axis=dim, kind="stable").astype(np.int64)
+        rev = (slice(None),) * d + (slice(None, None, -1),)
+        idx = xp.argsort(a[rev], axis=d, kind="stable")[rev]
+        idx = a.shape[d] - 1 - idx
+    else:
+        idx = xp.argsort(a, axis=d, kind="stable")
+    if k is not None and k != a.shape[d]:
+        idx = idx[(slice(None),) * d + (slice(0, k),)]
+    return idx.astype(np.int64)
 
 
 def _argsort_onnx(ctx, node, out):
@@ -33,7 +47,9 @@ def _argsort_onnx(ctx, node, out):
     d = int(node.attrs.get("dim", -1)) % len(x.shape)
     if ctx.dims is not None:
         ctx.dims.check_static_dim(x, d, "argsort")
-    _, idx = ctx.node_n("TopK", [ctx.name(x), ctx.i64([x.shape[d]])], 2, axis=d,
+    k = node.attrs.get("k")
+    _, idx = ctx.node_n("TopK", [ctx.name(x), ctx.i64([x.shape[d] if k is None else k])], 2,
+                        axis=d,
                         largest=int(bool(node.attrs.get("descending", False))), sorted=1)
     ctx.node("Identity", [idx], out)
 
@@ -66,15 +82,17 @@ def _take_sorted(input, dim, idx):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim, as (values, indices)."""
-    d = _norm_dim(dim, input._data.ndim, "topk")
-    if input._data.dtype == np.bool_:
+    a = input._data
+    d = _norm_dim(dim, a.ndim, "topk")
+    if a.dtype.kind == "b":
         raise RuntimeError("topk does not support bool dtypes on CPU")
-    n = input.shape[d] if input._data.ndim else 1
+    n = a.shape[d] if a.ndim else 1
     if k < 0 or k > n:
         raise RuntimeError(f"topk: selected index k out of range (k={k}, size of dim {d} is {n})")
-    if input._data.ndim == 0:   # torch hands back the element itself (for k = 0 too)
+    if a.ndim == 0:   # torch hands back the element itself (for k = 0 too)
         return values_indices(input * 1, zeros((), dtype=_dt.int64))
-    idx = argsort(input, d, descending=largest).narrow(d, 0, k)
+    # the first k of the sorted order as one primitive (argmax/argmin when k = 1)
+    idx = apply(Argsort, input, dim=d, descending=bool(largest), k=int(k))
     return values_indices(_take_sorted(input, d, idx), idx)
 
 
