@@ -109,6 +109,7 @@ UNSUPPORTED.update({
     "cholesky_inverse": {'linalg_inv'},
     "qr": {'linalg_qr'},
     "linalg.qr": {'linalg_qr'},
+    "geqrf": {"geqrf"},
     "svd": {'linalg_svd'},
     "linalg.svd": {'linalg_svd'},
     "linalg.svdvals": {'linalg_svd'},
