@@ -13,23 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CADENZA_NUM_THREADS",
            "CADENZA_KERNEL_THREADS", "CADENZA_GEMM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from common import cpu_model  # noqa: E402  (after the thread variables: it imports NumPy)
 
 
 def cases(lib):
