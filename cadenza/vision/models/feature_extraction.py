@@ -24,21 +24,26 @@ class _Done(Exception):
     """Raised by the last hook needed: the rest of the forward is not run."""
 
 
-def _target(model, node):
-    """(module name, call index) that ``node`` names, or None for the input ``x``."""
-    if node == "x":
-        return None
-    names = dict(model.named_modules())
-    if node in names and node != "":
-        return node, 0
-    m = _REPEAT.match(node)
-    if m and m.group(1) in names and m.group(1) != "":
-        return m.group(1), int(m.group(2))
-    raise ValueError(
-        f"node: '{node}' is not present in model. Hint: use `get_graph_node_names` to make "
-        f"sure the `return_nodes` you specified are present. Cadenza names the outputs of "
-        f"submodules (and 'x', the input); nodes of functional calls (e.g. 'add', 'flatten') "
-        f"are not available: return the enclosing module instead.")
+def _plan(model, nodes):
+    """``{node: output name}`` as (output names of the input ``x``, {(module name, call
+    index): output name}); a name that is no node of ``model`` raises ValueError."""
+    names = {n for n, _ in model.named_modules() if n}
+    inputs, wanted = [], {}
+    for node, out in nodes.items():
+        m = _REPEAT.match(node)
+        if node == "x":
+            inputs.append(out)
+        elif node in names:
+            wanted[node, 0] = out
+        elif m and m.group(1) in names:
+            wanted[m.group(1), int(m.group(2))] = out
+        else:
+            raise ValueError(
+                f"node: '{node}' is not present in model. Hint: use `get_graph_node_names` to "
+                f"make sure the `return_nodes` you specified are present. Cadenza names the "
+                f"outputs of submodules (and 'x', the input); nodes of functional calls (e.g. "
+                f"'add', 'flatten') are not available: return the enclosing module instead.")
+    return inputs, wanted
 
 
 def _as_dict(nodes):
@@ -63,7 +68,8 @@ class FeatureExtractor(nn.Module):
         self._buffers = model._buffers
         self._modules = model._modules
         object.__setattr__(self, "_model", model)
-        object.__setattr__(self, "_nodes", {True: train_nodes, False: eval_nodes})
+        object.__setattr__(self, "_plans", {True: _plan(model, train_nodes),
+                                             False: _plan(model, eval_nodes)})
         self.training = model.training
 
     def train(self, mode: bool = True):
@@ -72,27 +78,21 @@ class FeatureExtractor(nn.Module):
         return self
 
     def forward(self, x, *args, **kwargs):
-        nodes = self._nodes[self.training]
-        wanted = {}      # (module name, call index) -> output name
-        out = {}
-        for node, name in nodes.items():
-            t = _target(self._model, node)
-            if t is None:
-                out[name] = x
-            else:
-                wanted[t] = name
+        inputs, wanted = self._plans[self.training]
+        out = dict.fromkeys(inputs, x)
+        total = len(inputs) + len(wanted)
         modules = dict(self._model.named_modules())
         calls: dict = {}
         handles = []
 
         def hook_for(module_name):
-            def hook(module, inputs, output):
+            def hook(module, args, output):
                 i = calls.get(module_name, 0)
                 calls[module_name] = i + 1
                 name = wanted.get((module_name, i))
                 if name is not None:
                     out[name] = output
-                    if len(out) == len(nodes):
+                    if len(out) == total:
                         raise _Done
             return hook
 
@@ -106,7 +106,7 @@ class FeatureExtractor(nn.Module):
         finally:
             for h in handles:
                 h.remove()
-        missing = [n for n in nodes.values() if n not in out]
+        missing = [n for n in wanted.values() if n not in out]
         if missing:
             raise RuntimeError(f"create_feature_extractor: the forward did not reach the "
                                f"node(s) {missing} (a module called fewer times than its "
@@ -132,8 +132,6 @@ def create_feature_extractor(model, return_nodes=None, train_return_nodes=None,
                          "`eval_return_nodes` together, should be specified")
     train = _as_dict(return_nodes if return_nodes is not None else train_return_nodes)
     evals = _as_dict(return_nodes if return_nodes is not None else eval_return_nodes)
-    for node in list(train) + list(evals):
-        _target(model, node)     # unknown names fail here, before any forward
     # named after the model's class, as torchvision's GraphModule
     cls = type(type(model).__name__, (FeatureExtractor,), {"__module__": __name__})
     return cls(model, train, evals)
