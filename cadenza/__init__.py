@@ -42,13 +42,15 @@ from . import ops as _ops  # noqa: E402
 from . import _argforms  # noqa: E402
 from . import _out  # noqa: E402
 from ._repr import set_printoptions  # noqa: E402
-from .dtypes import layout, strided, sparse_coo  # noqa: E402
+from .dtypes import layout, strided, sparse_coo, sparse_csr, sparse_csc  # noqa: E402
 from .dtypes import (finfo, iinfo, memory_format, contiguous_format, channels_last,  # noqa: E402
                      channels_last_3d, preserve_format)
 from ._torch_functions import *  # noqa: E402,F401,F403  (ATen's forms: torch.conv2d ...)
 from .autograd.anomaly import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: E402
                                set_anomaly_enabled)
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402
+from ._sparse_compressed import (sparse_csr_tensor, sparse_csc_tensor,  # noqa: E402
+                                 sparse_compressed_tensor)
 
 # PyTorch's functions over the primitives (torch.add ...): every public ops function, read from
 # ops.__all__ so that a new op reaches the top level without touching this file, except those

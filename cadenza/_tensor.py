@@ -71,9 +71,11 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
     def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
         """A dense tensor's nonzero entries as a sparse COO tensor (coalesced); gradient flows
         back to the dense tensor through the selected values."""
+        if layout in (_dt.sparse_csr, _dt.sparse_csc):
+            return self.to_sparse_csr() if layout is _dt.sparse_csr else self.to_sparse_csc()
         if layout is not None and layout is not _dt.sparse_coo:
-            raise RuntimeError(f"to_sparse: only layout=cadenza.sparse_coo is supported, got "
-                               f"{layout}")
+            raise NotImplementedError(f"to_sparse: layout {layout} is not supported (strided, "
+                                      "sparse_coo, sparse_csr and sparse_csc are)")
         nd = self.ndim if sparse_dim is None else int(sparse_dim)
         _data_dependent(self, "to_sparse")
         arr = self._host()
@@ -85,6 +87,13 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
         return _sparse(_index_tensor(idx, self), values, tuple(self.shape), True)
 
     to_sparse_coo = to_sparse
+
+    def to_sparse_csr(self, dense_dim=None):
+        """The nonzero entries of a 2-D tensor as a CSR tensor (``cadenza._sparse_compressed``)."""
+        return _COMPRESSED["from_dense"](self, _dt.sparse_csr)
+
+    def to_sparse_csc(self, dense_dim=None):
+        return _COMPRESSED["from_dense"](self, _dt.sparse_csc)
 
     # --- a dense (strided) tensor's answers to the sparse-layout queries, as torch's
     is_sparse_csr = False
@@ -110,19 +119,19 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
 
     def crow_indices(self):
         raise RuntimeError("crow_indices expected sparse row compressed tensor layout but got "
-                           "Strided (Cadenza has no CSR tensors yet)")
+                           "Strided")
 
     def col_indices(self):
         raise RuntimeError("col_indices expected sparse row compressed tensor layout but got "
-                           "Strided (Cadenza has no CSR tensors yet)")
+                           "Strided")
 
     def ccol_indices(self):
         raise RuntimeError("ccol_indices expected sparse column compressed tensor layout but "
-                           "got Strided (Cadenza has no CSC tensors yet)")
+                           "got Strided")
 
     def row_indices(self):
         raise RuntimeError("row_indices expected sparse column compressed tensor layout but "
-                           "got Strided (Cadenza has no CSC tensors yet)")
+                           "got Strided")
 
     def sparse_mask(self, mask):
         """A sparse COO tensor with ``mask``'s indices (a sparse tensor of self's shape) and
@@ -172,10 +181,10 @@ def _rebuild_tensor(cls, arr, requires_grad):
 
 
 # ----------------------------------------------------------------------------- sparse COO
-def _sparse_dense_only(name):
+def _sparse_dense_only(name, layout_name):
     def method(self, *args, **kwargs):
-        raise RuntimeError(f"{name}: not supported on a sparse COO tensor (layout "
-                           f"cadenza.sparse_coo); call .to_dense() first")
+        raise RuntimeError(f"{name}: not supported on a {layout_name} tensor; call "
+                           f".to_dense() first")
     method.__name__ = name
     return method
 
@@ -190,6 +199,7 @@ class SparseCooTensor(Tensor):
     Every other Tensor method raises, as PyTorch does for an op with no sparse kernel."""
     __slots__ = ("_indices_t", "_values_t", "_sparse_shape", "_coalesced")
     is_sparse = True
+    _sparse_layout = True
     layout = _dt.sparse_coo
 
     # --- attributes
@@ -304,10 +314,19 @@ class SparseCooTensor(Tensor):
             return out + v.sum() * 0  # keeps the values in the graph
         return out.index_put(tuple(self._indices_t), v, accumulate=True)
 
-    def to_sparse(self, sparse_dim=None, *, layout=None):
+    def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        if layout in (_dt.sparse_csr, _dt.sparse_csc):
+            return _COMPRESSED["from_coo"](self, layout)
         return self
 
-    to_sparse_coo = to_sparse
+    def to_sparse_coo(self, sparse_dim=None):
+        return self
+
+    def to_sparse_csr(self, dense_dim=None):
+        return self.to_sparse(layout=_dt.sparse_csr)
+
+    def to_sparse_csc(self, dense_dim=None):
+        return self.to_sparse(layout=_dt.sparse_csc)
 
     def detach(self):
         return _sparse(self._indices_t, self._values_t.detach(), self._sparse_shape,
@@ -461,26 +480,42 @@ class SparseCooTensor(Tensor):
                        self._sparse_shape, self._coalesced)
 
 
-# every other public Tensor method: dense only (a clear error instead of a wrong answer on the
-# values array); dunders that would compute densely too
-_SPARSE_KEEP = {n for n, v in vars(SparseCooTensor).items()} | {
-    "backward", "register_hook", "retain_grad", "is_floating_point", "is_complex",
-    "element_size", "data_ptr", "item", "tolist", "numpy", "get_device",
-    "dtype", "device", "is_cuda", "is_cpu", "itemsize", "nbytes", "grad", "grad_fn", "data",
-    "is_sparse", "layout", "requires_grad"}
-for _name in dir(Tensor):
-    if _name.startswith("_") or _name in _SPARSE_KEEP:
-        continue
-    if callable(getattr(Tensor, _name, None)) and not isinstance(
-            getattr(Tensor, _name), (property, type)):
-        setattr(SparseCooTensor, _name, _sparse_dense_only(_name))
-for _name in ("__getitem__", "__setitem__", "__iter__", "__sub__", "__rsub__", "__pow__",
-              "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__array__", "__float__",
-              "__int__", "__bool__", "__iadd__", "__imul__", "__isub__", "__itruediv__",
-              "__rtruediv__", "__floordiv__", "__mod__"):
-    setattr(SparseCooTensor, _name, _sparse_dense_only(_name))
-for _name in ("item", "tolist", "numpy"):
-    setattr(SparseCooTensor, _name, _sparse_dense_only(_name))
+def block_dense_methods(cls, layout_name):
+    """Every other public Tensor method of a sparse class raises (a clear error instead of a
+    wrong answer computed on the values array), and the dunders that would compute densely."""
+    keep = set(vars(cls)) | {
+        "backward", "register_hook", "retain_grad", "is_floating_point", "is_complex",
+        "element_size", "data_ptr", "get_device",
+        "dtype", "device", "is_cuda", "is_cpu", "itemsize", "nbytes", "grad", "grad_fn", "data",
+        "is_sparse", "is_sparse_csr", "layout", "requires_grad"}
+    for name in dir(Tensor):
+        if name.startswith("_") or name in keep:
+            continue
+        if callable(getattr(Tensor, name, None)) and not isinstance(
+                getattr(Tensor, name), (property, type)):
+            setattr(cls, name, _sparse_dense_only(name, layout_name))
+    for name in dir(Tensor):   # operators, conversions, indexing: Cadenza's dunders
+        where = getattr(getattr(Tensor, name), "__module__", None) or ""
+        if (name.startswith("__") and name not in _STRUCTURAL and name not in vars(cls)
+                and where.startswith("cadenza")):
+            setattr(cls, name, _sparse_dense_only(name, layout_name))
+
+
+# the dunders a sparse class keeps from Tensor: construction, printing, identity, copying
+_STRUCTURAL = {"__init__", "__repr__", "__str__", "__format__", "__hash__", "__len__",
+               "__deepcopy__", "__reduce_ex__", "__dlpack_device__"}
+
+
+block_dense_methods(SparseCooTensor, "sparse COO (layout cadenza.sparse_coo)")
+
+
+# the CSR/CSC conversions, registered by cadenza/_sparse_compressed.py (which builds on this
+# module) when it loads: "from_dense" and "from_coo"
+_COMPRESSED: dict = {}
+
+
+def register_compressed(from_dense, from_coo):
+    _COMPRESSED.update(from_dense=from_dense, from_coo=from_coo)
 
 
 def _index_tensor(arr, like):

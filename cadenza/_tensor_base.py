@@ -92,6 +92,7 @@ class TensorBase:
     __array_ufunc__ = None
     __array_priority__ = 1000
     is_sparse = False      # True for the sparse COO subclass (cadenza/_tensor.py)
+    _sparse_layout = False  # True for every sparse class (COO, CSR/CSC)
     layout = _dt.strided
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):

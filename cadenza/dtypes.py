@@ -117,6 +117,8 @@ preserve_format = memory_format("preserve_format")
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+sparse_csr = layout("sparse_csr")
+sparse_csc = layout("sparse_csc")
 
 
 float32 = float = dtype("float32", np.float32, _FLOAT)

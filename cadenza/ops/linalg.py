@@ -308,8 +308,8 @@ def matmul(input, other):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         bad = other if isinstance(input, Tensor) else input
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(bad).__name__}")
-    if input.is_sparse or other.is_sparse:  # a sparse COO operand: its class computes it
-        return input.__matmul__(other) if input.is_sparse else other.__rmatmul__(input)
+    if input._sparse_layout or other._sparse_layout:  # a sparse operand: its class computes it
+        return input.__matmul__(other) if input._sparse_layout else other.__rmatmul__(input)
     if input._data.dtype != other._data.dtype and _state.autocast is None:  # (autocast casts)
         raise DTypeError(f"matmul: expected both operands to have the same dtype, got "
                          f"{input.dtype.name} and {other.dtype.name}")
