@@ -7,13 +7,10 @@ dims. Its maths goes through the sparse COO machinery of ``cadenza/_tensor.py``:
 (row, col) pairs are expanded from the compressed indices and the product is the ``sparse_mm``
 primitive, so gradients reach the values (and whatever made them) through the ordinary engine.
 
-Gradient conventions, as torch's (learned by running it):
-- ``torch.sparse.mm``, ``to_dense`` and ``values()`` give *masked* gradients: only the
-  specified entries get one (a CSR leaf's ``.grad`` is a CSR tensor of its entries' gradients).
-- ``torch.mm``/``matmul``/``@`` treat the sparse operand as the dense matrix it stands for: a
-  CSR leaf's ``.grad`` is dense, and ``d.to_sparse_csr() @ x`` gives ``d`` a full gradient.
-  Such a tensor keeps that dense matrix (``_origin``: the dense tensor it was made from, or a
-  dense twin of a leaf) and ``@`` multiplies it.
+Gradient conventions are torch's, shared with COO (``SparseAutograd`` in ``_tensor.py``):
+masked for ``torch.sparse.mm``/``to_dense``/``values()``, the dense matrix it stands for in
+``mm``/``matmul``/``@`` (a leaf's ``.grad`` is then dense; ``d.to_sparse_csr() @ x`` gives
+``d`` a full gradient).
 """
 from __future__ import annotations
 
@@ -24,7 +21,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._creation import tensor as _tensor
-from ._tensor import (Tensor, _sparse, _index_tensor, block_dense_methods,
+from ._tensor import (Tensor, SparseAutograd, _sparse, _index_tensor, block_dense_methods,
                       register_compressed)
 from ._tensor_base import TensorBase, Size, _init_slots, _norm_dim
 from .errors import ShapeError
@@ -39,7 +36,7 @@ _NAMES = {"sparse_csr": ("crow_indices", "col_indices", "rows"),
           "sparse_csc": ("ccol_indices", "row_indices", "columns")}
 
 
-class SparseCompressedTensor(Tensor):
+class SparseCompressedTensor(SparseAutograd, Tensor):
     """A 2-D CSR or CSC tensor (see the module docstring). It is a Tensor for ``isinstance``
     and the attributes; the operations are its methods (products with dense matrices and
     vectors, conversions, transposes, scaling, moves and casts); every other Tensor method
@@ -115,57 +112,6 @@ class SparseCompressedTensor(Tensor):
         self._check_layout("row_indices", _dt.sparse_csc)
         return self._plain_t
 
-    # --- autograd: a leaf's gradient lives on its values (masked uses) and, for products
-    # that treat it as dense, on its dense twin
-    @property
-    def requires_grad(self):
-        return self._values_t.requires_grad or self._leaf is not None
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self.requires_grad_(value)
-
-    def requires_grad_(self, requires_grad=True):
-        if not requires_grad:
-            if not self.is_leaf:
-                raise RuntimeError("you can only change requires_grad flags of leaf variables.")
-            self._values_t.requires_grad_(False)
-            self._leaf = None
-        elif not self.requires_grad:
-            self._values_t = self._values_t.detach().requires_grad_(True)
-            self._leaf = _compressed(self._layout_c, self._compressed_t, self._plain_t,
-                                     self._values_t.detach(), self._sparse_shape).to_dense()
-            self._leaf.requires_grad_(True)
-            self._origin = self._leaf
-        return self
-
-    @property
-    def is_leaf(self):
-        return self._leaf is not None or not self._values_t.requires_grad
-
-    @property
-    def grad(self):
-        """A leaf's gradient: CSR/CSC of its entries' gradients when only masked uses
-        (``sparse.mm``, ``to_dense``) reached it, dense when a product reached it."""
-        if self._leaf is None:
-            return None
-        masked, dense = self._values_t.grad, self._leaf.grad
-        if masked is None:
-            return dense
-        part = self._with_values(masked, keep_origin=False)
-        return part if dense is None else dense + part.to_dense()
-
-    @grad.setter
-    def grad(self, value):
-        if getattr(self, "_leaf", None) is None:  # construction, or not a leaf
-            return
-        if value is None:
-            self._values_t.grad = self._leaf.grad = None
-        elif value.layout is self._layout_c:
-            self._values_t.grad, self._leaf.grad = value._values_t, None
-        else:
-            self._values_t.grad, self._leaf.grad = None, value
-
     # --- the entries as COO
     def _coo_indices(self):
         """(2, nnz) int64 (row, col) of each entry, in storage order."""
@@ -210,19 +156,12 @@ class SparseCompressedTensor(Tensor):
         return _compressed(self._layout_c, self._compressed_t.clone(), self._plain_t.clone(),
                            self._values_t.clone(), self._sparse_shape, self._origin)
 
-    def _with_values(self, v, keep_origin=True, f=None):
-        """The same entries with values ``v`` (``f`` applied to the dense matrix it stands
-        for, when there is one)."""
+    def _with_values(self, v):
+        """The same entries with values ``v``."""
         c, p = self._compressed_t, self._plain_t
         if v.device != c.device:
             c, p = c.to(v.device), p.to(v.device)
-        origin = None
-        if keep_origin and self._origin is not None and f is not None:
-            origin = f(self._origin)
-        return _compressed(self._layout_c, c, p, v, self._sparse_shape, origin)
-
-    def _mapped(self, f):
-        return self._with_values(f(self._values_t), f=f)
+        return _compressed(self._layout_c, c, p, v, self._sparse_shape)
 
     def to(self, *args, **kwargs):
         return self._mapped(lambda v: v.to(*args, **kwargs))

@@ -84,7 +84,8 @@ class Tensor(TensorBase, OperatorMethods, UnaryMethods, BinaryMethods, Elementwi
         idx = np.stack(np.nonzero(mask)).astype(np.int64).reshape(nd, -1)
         values = self[tuple(_index_tensor(i, self) for i in idx)] if idx.shape[1] else \
             self.reshape(-1, *self.shape[nd:])[:0]
-        return _sparse(_index_tensor(idx, self), values, tuple(self.shape), True)
+        return _sparse(_index_tensor(idx, self), values, tuple(self.shape), True,
+                       self if self.requires_grad else None)
 
     to_sparse_coo = to_sparse
 
@@ -189,7 +190,71 @@ def _sparse_dense_only(name, layout_name):
     return method
 
 
-class SparseCooTensor(Tensor):
+class SparseAutograd:
+    """Autograd state of the sparse classes (COO here, CSR/CSC in ``_sparse_compressed``), with
+    torch's two gradient conventions for a sparse operand (learned by running torch):
+    ``torch.sparse.mm``, ``to_dense`` and ``values()`` give *masked* gradients (only the
+    specified entries get one), while ``mm``/``matmul``/``@`` treat the operand as the dense
+    matrix it stands for. So a sparse tensor may keep that matrix as ``_origin``: the dense
+    tensor ``to_sparse*()`` made it from (which then gets a full gradient), or, for a leaf
+    that requires grad, a dense twin ``_leaf``. A leaf's ``.grad`` is sparse when only masked
+    uses reached it, dense when a product did (both: their dense sum)."""
+    __slots__ = ()
+
+    @property
+    def requires_grad(self):
+        return self._values_t.requires_grad or self._leaf is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        if not requires_grad:
+            if not self.is_leaf:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+            self._values_t = self._values_t.detach()
+            self._leaf = self._origin = None
+        elif not self.requires_grad:
+            dense = self.detach().to_dense()
+            self._values_t = self._values_t.detach().requires_grad_(True)
+            self._leaf = self._origin = dense.requires_grad_(True)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._leaf is not None or not self._values_t.requires_grad
+
+    @property
+    def grad(self):
+        if getattr(self, "_leaf", None) is None:
+            return None
+        masked, dense = self._values_t.grad, self._leaf.grad
+        if masked is None:
+            return dense
+        part = self._with_values(masked)
+        return part if dense is None else dense + part.to_dense()
+
+    @grad.setter
+    def grad(self, value):
+        if getattr(self, "_leaf", None) is None:   # construction, or not a leaf
+            return
+        if value is None:
+            self._values_t.grad = self._leaf.grad = None
+        elif getattr(value, "_sparse_layout", False):
+            v = value.coalesce() if value.is_sparse else value
+            self._values_t.grad, self._leaf.grad = v._values_t, None
+        else:
+            self._values_t.grad, self._leaf.grad = None, value
+
+    def _mapped(self, f):
+        """``f`` applied to the values (and to the dense matrix this stands for, if kept)."""
+        out = self._with_values(f(self._values_t))
+        out._origin = None if self._origin is None else f(self._origin)
+        return out
+
+
+class SparseCooTensor(SparseAutograd, Tensor):
     """A sparse COO tensor (``layout == cadenza.sparse_coo``): ``indices`` (sparse_dim, nnz)
     int64 and ``values`` (nnz, *dense dims), both ordinary tensors, and a shape. It is a
     Tensor for ``isinstance`` and the attributes (dtype, device, shape, requires_grad are its
@@ -197,7 +262,7 @@ class SparseCooTensor(Tensor):
     dense matrix, to_dense, coalesce, sum, t, scaling, moves and casts), with gradients to the
     values and the dense operand through the ``sparse_mm`` primitive and ordinary index ops.
     Every other Tensor method raises, as PyTorch does for an op with no sparse kernel."""
-    __slots__ = ("_indices_t", "_values_t", "_sparse_shape", "_coalesced")
+    __slots__ = ("_indices_t", "_values_t", "_sparse_shape", "_coalesced", "_origin", "_leaf")
     is_sparse = True
     _sparse_layout = True
     layout = _dt.sparse_coo
@@ -225,38 +290,6 @@ class SparseCooTensor(Tensor):
         return int(np.prod(self._sparse_shape, dtype=np.int64))
 
     nelement = numel
-
-    @property
-    def requires_grad(self):
-        return self._values_t.requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self._values_t.requires_grad = value
-
-    def requires_grad_(self, requires_grad=True):
-        self._values_t.requires_grad_(requires_grad)
-        return self
-
-    @property
-    def is_leaf(self):
-        return self._values_t.is_leaf
-
-    @property
-    def grad(self):
-        """A leaf sparse tensor's gradient: sparse, with its indices (its values' gradient)."""
-        g = self._values_t.grad
-        return None if g is None else _sparse(self._indices_t, g, self._sparse_shape,
-                                              self._coalesced)
-
-    @grad.setter
-    def grad(self, value):
-        try:
-            values = self._values_t
-        except AttributeError:  # construction: the values are not set yet
-            return
-        values.grad = None if value is None else value.coalesce()._values_t \
-            if value.is_sparse else value[tuple(self._indices_t)]
 
     def sparse_dim(self):
         return int(self._indices_t.shape[0])
@@ -305,7 +338,7 @@ class SparseCooTensor(Tensor):
         v = self._values_t
         summed = _zeros(len(uniq), *v.shape[1:], dtype=v.dtype).index_add(
             0, _index_tensor(inverse, v), v)
-        return _sparse(_index_tensor(new_idx, v), summed, self._sparse_shape, True)
+        return _sparse(_index_tensor(new_idx, v), summed, self._sparse_shape, True, self._origin)
 
     def to_dense(self, dtype=None, *, masked_grad=True):
         v = self._values_t if dtype is None else self._values_t.to(dtype)
@@ -353,33 +386,34 @@ class SparseCooTensor(Tensor):
         return _sparse(idx, v, self._sparse_shape, self._coalesced)
 
     def to(self, *args, **kwargs):
-        return self._with_values(self._values_t.to(*args, **kwargs))
+        return self._mapped(lambda v: v.to(*args, **kwargs))
 
     def cpu(self, memory_format=None):
-        return self._with_values(self._values_t.cpu())
+        return self._mapped(lambda v: v.cpu())
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
-        return self._with_values(self._values_t.cuda(device))
+        return self._mapped(lambda v: v.cuda(device))
 
     def float(self, memory_format=None):
-        return self._with_values(self._values_t.float())
+        return self._mapped(lambda v: v.float())
 
     def double(self, memory_format=None):
-        return self._with_values(self._values_t.double())
+        return self._mapped(lambda v: v.double())
 
     def half(self, memory_format=None):
-        return self._with_values(self._values_t.half())
+        return self._mapped(lambda v: v.half())
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
         if dtype is None:
             return "torch.sparse." + Tensor.type(self._values_t).split(".")[-1]
-        return self._with_values(self._values_t.type(dtype))
+        return self._mapped(lambda v: v.type(dtype))
 
     # --- maths
     def t(self):
         if self.ndim != 2 or self.sparse_dim() != 2:
             raise RuntimeError(f"t() expects a 2-D sparse tensor, got {self.ndim}-D")
-        return _sparse(self._indices_t.flip(0), self._values_t, self._sparse_shape[::-1], False)
+        return _sparse(self._indices_t.flip(0), self._values_t, self._sparse_shape[::-1], False,
+                       None if self._origin is None else self._origin.t())
 
     def transpose(self, dim0, dim1):
         d0, d1 = _norm_dim(dim0, self.ndim, "transpose"), _norm_dim(dim1, self.ndim, "transpose")
@@ -416,7 +450,7 @@ class SparseCooTensor(Tensor):
         return _sparse_matmul(self.t(), other.mT, "matmul").mT
 
     def _scaled(self, f):
-        return _sparse(self._indices_t, f(self._values_t), self._sparse_shape, self._coalesced)
+        return self._mapped(f)
 
     def __mul__(self, other):
         if isinstance(other, TensorBase) and (other.is_sparse or other.ndim):
@@ -483,7 +517,8 @@ class SparseCooTensor(Tensor):
 def block_dense_methods(cls, layout_name):
     """Every other public Tensor method of a sparse class raises (a clear error instead of a
     wrong answer computed on the values array), and the dunders that would compute densely."""
-    keep = set(vars(cls)) | {
+    own = set().union(*(vars(k) for k in cls.__mro__[:cls.__mro__.index(Tensor)]))
+    keep = own | {
         "backward", "register_hook", "retain_grad", "is_floating_point", "is_complex",
         "element_size", "data_ptr", "get_device",
         "dtype", "device", "is_cuda", "is_cpu", "itemsize", "nbytes", "grad", "grad_fn", "data",
@@ -496,7 +531,7 @@ def block_dense_methods(cls, layout_name):
             setattr(cls, name, _sparse_dense_only(name, layout_name))
     for name in dir(Tensor):   # operators, conversions, indexing: Cadenza's dunders
         where = getattr(getattr(Tensor, name), "__module__", None) or ""
-        if (name.startswith("__") and name not in _STRUCTURAL and name not in vars(cls)
+        if (name.startswith("__") and name not in _STRUCTURAL and name not in own
                 and where.startswith("cadenza")):
             setattr(cls, name, _sparse_dense_only(name, layout_name))
 
@@ -525,13 +560,17 @@ def _index_tensor(arr, like):
     return t if like.device.type == "cpu" else t.to(like.device)
 
 
-def _sparse(indices, values, shape, coalesced=False):
+def _sparse(indices, values, shape, coalesced=False, origin=None):
+    """A sparse COO tensor; ``origin``: the dense tensor it stands for in products (see
+    ``SparseAutograd``)."""
     t = object.__new__(SparseCooTensor)
     _init_slots(t, values._data)
     t._indices_t = indices
     t._values_t = values
     t._sparse_shape = tuple(int(s) for s in shape)
     t._coalesced = bool(coalesced)
+    t._origin = origin
+    t._leaf = None
     t.grad_fn = values.grad_fn
     return t
 
@@ -539,7 +578,10 @@ def _sparse(indices, values, shape, coalesced=False):
 set_sparse_constructor(_sparse)
 
 
-def _sparse_matmul(a, b, op):
+def _sparse_matmul(a, b, op, masked=False):
+    """A 2-D sparse COO matrix times a dense matrix or vector; ``masked``: the gradient
+    reaches only the specified entries (``torch.sparse.mm``), else a sparse tensor that stands
+    for a dense one (``_origin``) multiplies as that tensor (``torch.mm``, ``@``)."""
     if isinstance(b, TensorBase) and b.is_sparse:
         raise RuntimeError(f"{op}: sparse @ sparse is not supported; call .to_dense() on one "
                            "operand")
@@ -549,4 +591,6 @@ def _sparse_matmul(a, b, op):
     if b.ndim not in (1, 2) or b.shape[0] != a.shape[1]:
         raise ShapeError(f"{op}: sparse matrix of size {tuple(a.shape)} and dense operand of "
                          f"size {tuple(b.shape)} cannot be multiplied")
+    if not masked and a._origin is not None:
+        return a._origin @ b
     return _sparse_mm(a._indices_t, a._values_t, b, a.shape[0])

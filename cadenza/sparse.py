@@ -13,7 +13,7 @@ import numpy as np
 from . import dtypes as _dt
 from ._creation import tensor as _tensor, ones, arange, zeros
 from ._dispatch import state as _state
-from ._tensor import _sparse
+from ._tensor import _sparse, _sparse_matmul
 from ._tensor_base import TensorBase
 from ._sparse_compressed import masked_mm as _masked_mm
 
@@ -57,9 +57,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
         if top[d] > size[d]:
             raise RuntimeError(f"size is inconsistent with indices: for dim {d}, size is "
                                f"{size[d]} but found index {int(top[d]) - 1}")
-    if requires_grad:
-        vals = vals.detach().requires_grad_(True)
-    return _sparse(idx, vals, size, bool(is_coalesced))
+    out = _sparse(idx, vals, size, bool(is_coalesced))
+    return out.requires_grad_(True) if requires_grad else out
 
 
 def _check_sparse(op, x):
@@ -77,7 +76,7 @@ def mm(mat1, mat2, reduce="sum"):
         return _masked_mm(mat1, mat2)
     if not mat1.is_sparse:
         return mat1 @ mat2
-    return mat1.mm(mat2)
+    return _sparse_matmul(mat1, mat2, "sparse.mm", masked=True)
 
 
 def spmm(input, mat2):

@@ -1,7 +1,8 @@
 """CSR and CSC tensors (``cadenza/_sparse_compressed.py``) against PyTorch: constructors and
 their invariant errors, conversions between dense, COO, CSR and CSC, products with the
 gradient conventions torch has (masked for ``torch.sparse.mm``/``to_dense``/``values()``,
-dense for ``@``/``mm``), printing, and the refusal of dense-only methods."""
+dense for ``@``/``mm``; COO and CSR alike), printing, and the refusal of dense-only
+methods."""
 from __future__ import annotations
 
 import numpy as np
@@ -106,18 +107,23 @@ def test_unsorted_columns_refused_only_when_checked():
     _same(t @ torch.tensor(x), c @ cadenza.tensor(x))
 
 
-def _grads(lib, how):
-    """Gradients of a dense tensor made CSR, of a leaf CSR and of a values tensor, through
-    one use of each kind."""
+def _grads(lib, how, layout):
+    """Gradients of a dense tensor made sparse, of a sparse leaf and of a values tensor,
+    through one use of each kind."""
     x = lib.tensor(np.linspace(-1, 1, 8).reshape(4, 2))
     d = lib.tensor(_D, requires_grad=True)
     v = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
     crow, col = lib.tensor([0, 1, 3, 3]), lib.tensor([1, 0, 3])
-    leaf = lib.sparse_csr_tensor(crow, col, lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64), (3, 4),
-                                 requires_grad=True)
-    made = lib.sparse_csr_tensor(crow, col, v, (3, 4))
+    val = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
+    if layout == "coo":
+        idx = lib.tensor([[0, 1, 1], [1, 0, 3]])
+        leaf = lib.sparse_coo_tensor(idx, val, (3, 4), requires_grad=True)
+        made, first = lib.sparse_coo_tensor(idx, v, (3, 4)), d.to_sparse()
+    else:
+        leaf = lib.sparse_csr_tensor(crow, col, val, (3, 4), requires_grad=True)
+        made, first = lib.sparse_csr_tensor(crow, col, v, (3, 4)), d.to_sparse_csr()
     out = []
-    for s in (d.to_sparse_csr(), leaf, made):
+    for s in (first, leaf, made):
         y = {"matmul": lambda: s @ x, "mm": lambda: lib.mm(s, x),
              "sparse.mm": lambda: lib.sparse.mm(s, x),
              "to_dense": lambda: s.to_dense() * 3,
@@ -131,9 +137,10 @@ def _grads(lib, how):
     return out, _np(d.grad), leaf_grad, _np(v.grad)
 
 
+@pytest.mark.parametrize("layout", ["csr", "coo"])
 @pytest.mark.parametrize("how", ["matmul", "mm", "sparse.mm", "to_dense", "vector", "addmm"])
-def test_gradient_conventions_match_torch(how):
-    (ty, td, tl, tv), (cy, cd, cl, cv) = _grads(torch, how), _grads(cadenza, how)
+def test_gradient_conventions_match_torch(how, layout):
+    (ty, td, tl, tv), (cy, cd, cl, cv) = _grads(torch, how, layout), _grads(cadenza, how, layout)
     for a, b in zip(ty, cy):
         _same(a, b, 1e-12)
     np.testing.assert_allclose(cd, td, atol=1e-12)
