@@ -35,18 +35,9 @@ import statistics as st
 import sys
 import time
 from collections import defaultdict
+from cpu_ratio import _threads  # noqa: E402  (no NumPy: threads are set before it loads)
 
-
-def _threads(argv):
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return None
-
-
-if __name__ == "__main__" and _threads(sys.argv[1:]):
+if __name__ == "__main__" and any(a.startswith("--threads") for a in sys.argv[1:]):
     for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                "CADENZA_KERNEL_THREADS", "CADENZA_GEMM_THREADS"):
         os.environ[_v] = _threads(sys.argv[1:])
