@@ -20,12 +20,13 @@ import re
 import numpy as np
 
 from . import dtypes as _dt
-from ._creation import tensor as _tensor
+from ._creation import tensor as _tensor, arange as _arange
 from ._tensor import (Tensor, SparseAutograd, _sparse, _index_tensor, block_dense_methods,
                       register_compressed)
 from ._tensor_base import TensorBase, Size, _init_slots, _norm_dim
 from .errors import ShapeError
-from .ops.index import _data_dependent
+from .ops.join import stack as _stack
+from .ops.sorting import searchsorted as _searchsorted
 from .ops.linalg import matmul as _dense_matmul
 from .ops.sparse import sparse_mm as _sparse_mm
 
@@ -114,13 +115,14 @@ class SparseCompressedTensor(SparseAutograd, Tensor):
 
     # --- the entries as COO
     def _coo_indices(self):
-        """(2, nnz) int64 (row, col) of each entry, in storage order."""
-        _data_dependent(self._compressed_t, f"{self._layout_c.name} tensor")
-        counts = np.diff(self._compressed_t._host().astype(np.int64))
-        major = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-        minor = self._plain_t._host().astype(np.int64)
-        pair = (major, minor) if self.is_sparse_csr else (minor, major)
-        return _index_tensor(np.stack(pair).reshape(2, -1), self._values_t)
+        """(2, nnz) int64 (row, col) of each entry, in storage order. The row of entry k is
+        the last compressed index <= k: a search with a static output shape, so compiled
+        graphs take the indices as inputs instead of baking them in."""
+        comp = self._compressed_t.long()
+        entry = _arange(self._nnz(), device=comp.device)
+        major = _searchsorted(comp, entry, right=True) - 1
+        minor = self._plain_t.long()
+        return _stack((major, minor) if self.is_sparse_csr else (minor, major))
 
     def _coo(self):
         return _sparse(self._coo_indices(), self._values_t, self._sparse_shape, False)
