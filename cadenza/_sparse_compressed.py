@@ -91,6 +91,17 @@ class SparseCompressedTensor(SparseAutograd, Tensor):
     def values(self):
         return self._values_t
 
+    def _index_parts(self):
+        return [("compressed_indices", self._compressed_t), ("plain_indices", self._plain_t)]
+
+    def _static_meta(self):
+        return (self._sparse_shape, self._layout_c.name)
+
+    @classmethod
+    def _from_index_parts(cls, static, index_parts, values):
+        return _compressed(getattr(_dt, static[1]), index_parts[0], index_parts[1], values,
+                           static[0])
+
     def _check_layout(self, what, layout):
         if self._layout_c is not layout:
             kind = "row" if layout is _dt.sparse_csr else "column"

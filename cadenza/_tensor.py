@@ -247,6 +247,25 @@ class SparseAutograd:
         else:
             self._values_t.grad, self._leaf.grad = None, value
 
+    def _graph_parts(self):
+        """(static description, [(name, tensor)]) for compiled functions' argument flattening
+        (``graph/pytree.py``): the index and value tensors become graph inputs, so a call with
+        another matrix of the same shapes replays with its entries, not the traced ones."""
+        named = self._index_parts() + [("values", self._values_t)]
+        if self._origin is not None:
+            named.append(("origin", self._origin))
+        meta = (self._static_meta(), self._origin is not None, self._leaf is not None)
+        return meta, named
+
+    @classmethod
+    def _from_graph_parts(cls, meta, parts):
+        static, has_origin, is_leaf = meta
+        origin = parts.pop() if has_origin else None
+        out = cls._from_index_parts(static, parts[:-1], parts[-1])
+        out._origin = origin
+        out._leaf = origin if is_leaf else None
+        return out
+
     def _mapped(self, f):
         """``f`` applied to the values (and to the dense matrix this stands for, if kept)."""
         out = self._with_values(f(self._values_t))
@@ -290,6 +309,16 @@ class SparseCooTensor(SparseAutograd, Tensor):
         return int(np.prod(self._sparse_shape, dtype=np.int64))
 
     nelement = numel
+
+    def _index_parts(self):
+        return [("indices", self._indices_t)]
+
+    def _static_meta(self):
+        return (self._sparse_shape, self._coalesced)
+
+    @classmethod
+    def _from_index_parts(cls, static, index_parts, values):
+        return _sparse(index_parts[0], values, static[0], static[1])
 
     def sparse_dim(self):
         return int(self._indices_t.shape[0])
