@@ -403,6 +403,10 @@ class CompiledFunction:
                       f"{plan}; this specialisation runs eagerly", file=sys.stderr)
         else:
             s.bind(res, plan)
+            attr_guard = _attribute_identity_guard(res, tensors_before)
+            if attr_guard is not None:
+                s.guards.append(attr_guard)
+                s.expected.append(attr_guard.get())
             if expected[0]:   # traced with grad on: outputs need grad iff inputs do
                 get, values = _requires_grad_getter(res)
                 s.guards.append(G.Guard("requires_grad", get, "requires_grad", values, values))
@@ -441,6 +445,39 @@ def _tensor_attributes(disc) -> dict:
             if isinstance(v, Tensor):
                 out[(label, id(obj), k)] = (obj, v)
     return out
+
+
+def _attribute_identity_guard(res, attributes):
+    """The "attributes" guard: the graph reads a tensor held in a plain attribute
+    (``module.mask``, ``obj.adj``; a sparse one through its index and value tensors) as the
+    object it was when traced, so replacing the attribute between calls must trace again
+    (it replayed the old tensor before). Attributes the call itself sets are replayed, not
+    guarded."""
+    held = {}
+    for (label, _, name), (obj, v) in attributes.items():
+        parts = [t for _, t in v._graph_parts()[1]] if hasattr(v, "_graph_parts") else [v]
+        for t in parts:
+            held[id(t)] = (f"{label}.{name}", obj, name, v)
+    set_by_call = {(id(obj), name) for obj, name, _ in res.attr_sets}
+    read = {}
+    for L in res.lifted:
+        entry = held.get(id(L.src[1])) if L.src[0] == "tensor" else None
+        if entry is not None and (id(entry[1]), entry[2]) not in set_by_call:
+            read[(id(entry[1]), entry[2])] = entry
+    if not read:
+        return None
+    entries = list(read.values())
+    owners = [(obj, name) for _, obj, name, _ in entries]
+
+    def quick():
+        return tuple(getattr(obj, name, None) for obj, name in owners)
+
+    def values():
+        return tuple(map(id, quick()))
+
+    def get():
+        return tuple((f"{label} (identity)", i) for (label, *_), i in zip(entries, values()))
+    return G.Guard("tensor attributes", get, "attributes", values, quick)
 
 
 def _replay_tensor_attributes(tracer, res, plan, before, after):
