@@ -42,9 +42,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..models.config import ConfigError
 from .engine import EngineStopped, QueueFull, SamplingParams
 from .loading import ServedModel
-from .protocol import (APIError, GenRequest, chat_chunk, chat_response, completion_chunk,
-                       completion_response, error_body, parse_body, parse_chat,
-                       parse_completion, usage)
+from .protocol import (APIError, GenRequest, Logprobs, chat_chunk, chat_response,
+                       completion_chunk, completion_response, error_body, parse_body,
+                       parse_chat, parse_completion, usage)
 
 __all__ = ["OpenAIServer", "serve", "Metrics", "DEFAULT_MAX_BODY", "require_aiohttp"]
 
@@ -353,13 +353,27 @@ class OpenAIServer:
                 finished.add(index)
             yield index, ev
 
+    def _echo(self, req: GenRequest, i: int) -> Tuple[str, list]:
+        """Choice i's echoed prompt: (its text, its first token's logprob entry)."""
+        if not req.echo:
+            return "", []
+        prompt = req.prompts[i // req.n]
+        return req.echo_texts[i // req.n], [(prompt[0], None, None)]
+
+    @staticmethod
+    def _entries(ev) -> list:
+        return (ev.prompt_logprobs or []) + (ev.logprobs or [])
+
     async def _collect(self, req: GenRequest, events):
         total = len(req.prompts) * req.n
-        texts: List[List[str]] = [[] for _ in range(total)]
+        echoes = [self._echo(req, i) for i in range(total)]
+        texts: List[List[str]] = [[e[0]] for e in echoes]
+        entries: List[list] = [list(e[1]) for e in echoes]
         finish: List[Optional[str]] = [None] * total
         ntok = 0
         async for i, ev in events:
             texts[i].append(ev.text)
+            entries[i] += self._entries(ev)
             ntok += len(ev.token_ids)
             if ev.finish_reason == "error":
                 raise APIError(500, f"generation failed: {ev.error or 'engine error'}")
@@ -367,7 +381,10 @@ class OpenAIServer:
                 finish[i] = ev.finish_reason
         use = usage(sum(len(p) for p in req.prompts), ntok)
         build = completion_response if req.kind == "completion" else chat_response
-        return self._json(build(req, ["".join(t) for t in texts], finish, use))
+        lps = None
+        if req.logprobs is not None:
+            lps = [Logprobs(req.kind, self.spec.token_bytes).piece(e) for e in entries]
+        return self._json(build(req, ["".join(t) for t in texts], finish, use, lps))
 
     async def _stream(self, request, req: GenRequest, events):
         web = self._web
@@ -383,18 +400,27 @@ class OpenAIServer:
             for i in range(len(req.prompts) * req.n):
                 await send(chat_chunk(req, i, {"role": "assistant", "content": ""}, None))
         ntok = 0
+        total = len(req.prompts) * req.n
+        echoes = [self._echo(req, i) for i in range(total)]   # sent with a choice's 1st chunk
+        pending: List[list] = [list(e[1]) for e in echoes]      # logprobs not sent yet
+        fmt = [Logprobs(req.kind, self.spec.token_bytes) for _ in range(total)]
         async for i, ev in events:
             ntok += len(ev.token_ids)
             if ev.finish_reason == "error":
                 await send(error_body(500, f"generation failed: {ev.error or 'engine error'}"))
                 continue
-            if not ev.text and ev.finish_reason is None:
-                continue
+            pending[i] += self._entries(ev)
+            text = echoes[i][0] + ev.text
+            if not text and ev.finish_reason is None:
+                continue   # held-back text: its tokens' logprobs go with the next chunk
+            echoes[i] = ("", [])
+            lp = fmt[i].piece(pending[i]) if req.logprobs is not None else None
+            pending[i] = []
             if chat:
-                delta = {"content": ev.text} if ev.text else {}
-                await send(chat_chunk(req, i, delta, ev.finish_reason))
+                delta = {"content": text} if text else {}
+                await send(chat_chunk(req, i, delta, ev.finish_reason, logprobs=lp))
             else:
-                await send(completion_chunk(req, i, ev.text, ev.finish_reason))
+                await send(completion_chunk(req, i, text, ev.finish_reason, logprobs=lp))
         if req.include_usage:
             use = usage(sum(len(p) for p in req.prompts), ntok)
             await send(chat_chunk(req, None, {}, None, use) if chat
