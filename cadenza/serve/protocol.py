@@ -30,7 +30,10 @@ Rules (each broken one is an :class:`APIError`, answered as OpenAI's
   logprobs, the first with a null logprob); with ``echo``, ``max_tokens: 0`` scores the prompt.
 - ``user``, ``metadata``, ``store``, ``service_tier``, ``parallel_tool_calls`` and other
   bookkeeping fields are accepted and ignored (like any unknown field).
-- features this server does not implement (``suffix``, ``best_of`` > n, tools, a
+- ``best_of`` (completions) n..128 (best_of x prompts <= 128), not with ``stream``: best_of
+  candidates per prompt (candidate j seeded seed + j), the n with the highest mean token
+  logprob returned, best first; ``usage`` counts every candidate's tokens (as OpenAI bills).
+- features this server does not implement (``suffix``, tools, a
   ``response_format`` other than text) are refused with a 400 naming them rather than ignored.
 """
 from __future__ import annotations
@@ -111,12 +114,17 @@ class GenRequest:
     logprobs: Optional[int] = None  # None: off; else how many top alternatives per token
     echo: bool = False
     echo_texts: List[str] = field(default_factory=list)   # per prompt, with echo
+    best_of: int = 0                # candidates generated per prompt (>= n; 0: n)
+
+    def __post_init__(self):
+        self.best_of = self.best_of or self.n
 
     def params(self, prompt: int, choice: int) -> dict:
         """The SamplingParams fields of choice ``choice`` of prompt ``prompt``."""
         seed = None if self.seed is None else (self.seed + choice) % MAX_SEED
+        ranked = self.best_of > self.n      # best_of ranks candidates by their logprobs
         return dict(self.sampling, max_tokens=self.max_tokens[prompt], seed=seed,
-                    logprobs=self.logprobs,
+                    logprobs=0 if ranked and self.logprobs is None else self.logprobs,
                     prompt_logprobs=self.logprobs if self.echo else None)
 
 
@@ -244,11 +252,13 @@ def _common(body: dict, spec: ModelSpec, kind: str) -> dict:
                     frequency_penalty=_number(body, "frequency_penalty", -2, 2, 0.0),
                     logit_bias=_logit_bias(body, spec))
     n = _int(body, "n", 1, MAX_CHOICES, 1)
-    best_of = _int(body, "best_of", 1, None, None)
-    if best_of is not None and best_of != n:
-        raise APIError(400, "'best_of' other than n is not supported by this server",
-                       param="best_of")
     stream = _bool(body, "stream")
+    best_of = n
+    if kind == "completion" and body.get("best_of") is not None:
+        best_of = _int(body, "best_of", n, MAX_CHOICES, None)
+        if stream and best_of > n:
+            raise APIError(400, "'best_of' greater than n cannot be streamed",
+                           param="best_of")
     opts = body.get("stream_options")
     if opts is not None and not isinstance(opts, dict):
         raise _bad("stream_options", "an object", opts)
@@ -281,7 +291,8 @@ def _common(body: dict, spec: ModelSpec, kind: str) -> dict:
     trunc = _int(body, "truncate_prompt_tokens", 1, spec.block_size - 1, None)
     return dict(model=spec.name, sampling=sampling, n=n, stream=stream,
                 include_usage=include_usage, seed=seed, max_tokens=max_tokens,
-                max_param=param, truncate=trunc, logprobs=logprobs, echo=echo)
+                max_param=param, truncate=trunc, logprobs=logprobs, echo=echo,
+                best_of=best_of)
 
 
 def _logit_bias(body: dict, spec: ModelSpec) -> Optional[dict]:
@@ -349,15 +360,16 @@ def _token_ids(v, spec: ModelSpec) -> Optional[List[int]]:
 
 def _request(kind, c, prompts_and_limits) -> GenRequest:
     prompts = [p for p, _ in prompts_and_limits]
-    if c["n"] * len(prompts) > MAX_CHOICES:
-        raise APIError(400, f"at most {MAX_CHOICES} completions per request (n x prompts), "
-                            f"got {c['n']} x {len(prompts)}", param="n")
+    if c["best_of"] * len(prompts) > MAX_CHOICES:
+        what, param = ("best_of", "best_of") if c["best_of"] > c["n"] else ("n", "n")
+        raise APIError(400, f"at most {MAX_CHOICES} completions per request ({what} x "
+                            f"prompts), got {c[what]} x {len(prompts)}", param=param)
     prefix = "cmpl-" if kind == "completion" else "chatcmpl-"
     return GenRequest(kind=kind, model=c["model"], prompts=prompts, n=c["n"],
                       stream=c["stream"], include_usage=c["include_usage"],
                       sampling=c["sampling"], max_tokens=[m for _, m in prompts_and_limits],
                       seed=c["seed"], id=prefix + uuid.uuid4().hex, created=int(time.time()),
-                      logprobs=c["logprobs"], echo=c["echo"])
+                      logprobs=c["logprobs"], echo=c["echo"], best_of=c["best_of"])
 
 
 def parse_completion(body: dict, spec: ModelSpec) -> GenRequest:

@@ -289,10 +289,10 @@ class OpenAIServer:
 
         try:
             for p, ids in enumerate(req.prompts):
-                for j in range(req.n):
+                for j in range(req.best_of):
                     params = SamplingParams(**req.params(p, j))
                     handles.append(self.engine.submit(list(ids), params,
-                                                      bridge(p * req.n + j)))
+                                                      bridge(p * req.best_of + j)))
         except QueueFull:
             self._cancel(handles)
             raise APIError(429, "the server's request queue is full; retry later",
@@ -357,29 +357,38 @@ class OpenAIServer:
         """Choice i's echoed prompt: (its text, its first token's logprob entry)."""
         if not req.echo:
             return "", []
-        prompt = req.prompts[i // req.n]
-        return req.echo_texts[i // req.n], [(prompt[0], None, None)]
+        prompt = req.prompts[i // req.best_of]
+        return req.echo_texts[i // req.best_of], [(prompt[0], None, None)]
 
     @staticmethod
     def _entries(ev) -> list:
         return (ev.prompt_logprobs or []) + (ev.logprobs or [])
 
     async def _collect(self, req: GenRequest, events):
-        total = len(req.prompts) * req.n
+        total = len(req.prompts) * req.best_of
         echoes = [self._echo(req, i) for i in range(total)]
         texts: List[List[str]] = [[e[0]] for e in echoes]
         entries: List[list] = [list(e[1]) for e in echoes]
+        scores: List[List[float]] = [[] for _ in range(total)]   # generated tokens' logprobs
         finish: List[Optional[str]] = [None] * total
         ntok = 0
         async for i, ev in events:
             texts[i].append(ev.text)
             entries[i] += self._entries(ev)
+            scores[i] += [lp for _, lp, _ in ev.logprobs or ()]
             ntok += len(ev.token_ids)
             if ev.finish_reason == "error":
                 raise APIError(500, f"generation failed: {ev.error or 'engine error'}")
             if ev.finish_reason is not None:
                 finish[i] = ev.finish_reason
         use = usage(sum(len(p) for p in req.prompts), ntok)
+        if req.best_of > req.n:   # per prompt, the n best by mean token logprob, best first
+            keep = []
+            for p in range(len(req.prompts)):
+                cands = range(p * req.best_of, (p + 1) * req.best_of)
+                mean = {i: sum(scores[i]) / max(len(scores[i]), 1) for i in cands}
+                keep += sorted(cands, key=lambda i: -mean[i])[:req.n]
+            texts, entries, finish = ([xs[i] for i in keep] for xs in (texts, entries, finish))
         build = completion_response if req.kind == "completion" else chat_response
         lps = None
         if req.logprobs is not None:
@@ -400,7 +409,7 @@ class OpenAIServer:
             for i in range(len(req.prompts) * req.n):
                 await send(chat_chunk(req, i, {"role": "assistant", "content": ""}, None))
         ntok = 0
-        total = len(req.prompts) * req.n
+        total = len(req.prompts) * req.n   # best_of == n: checked when parsed
         echoes = [self._echo(req, i) for i in range(total)]   # sent with a choice's 1st chunk
         pending: List[list] = [list(e[1]) for e in echoes]      # logprobs not sent yet
         fmt = [Logprobs(req.kind, self.spec.token_bytes) for _ in range(total)]

@@ -79,7 +79,7 @@ def test_limits_and_unsupported():
     assert "at most 4" in _err(parse_completion, {"prompt": "a", "stop": list("abcde")}).message
     e = _err(parse_completion, {"prompt": ["a"] * 2, "n": MAX_CHOICES})
     assert f"at most {MAX_CHOICES}" in e.message and e.param == "n"
-    for field, value in (("suffix", "x"), ("best_of", 3), ("tools", [{"type": "function"}]),
+    for field, value in (("suffix", "x"), ("tools", [{"type": "function"}]),
                          ("response_format", {"type": "json_object"})):
         e = _err(parse_completion, {"prompt": "a", field: value})
         assert e.param == field and "not supported" in e.message or "only" in e.message
@@ -99,6 +99,10 @@ def test_logprobs_echo_penalties_bias():
     assert (p["logprobs"], p["prompt_logprobs"], p["max_tokens"]) == (0, 0, 0)
     assert r.echo_texts == ["ab"] and p["presence_penalty"] == -2.0
     assert p["frequency_penalty"] == 1.5 and p["logit_bias"] == {7: 100.0, 9: -0.5}
+    r = parse_completion({"prompt": "a", "n": 2, "best_of": 3}, SPEC)
+    assert (r.n, r.best_of, r.logprobs, r.params(0, 2)["logprobs"]) == (2, 3, None, 0)
+    assert parse_chat({"messages": [{"role": "user", "content": "x"}], "best_of": 9},
+                      SPEC).best_of == 1   # not a chat parameter: ignored
     r = parse_chat({"messages": [{"role": "user", "content": "x"}], "logprobs": True,
                     "top_logprobs": 20}, SPEC)
     assert r.params(0, 0)["logprobs"] == 20 and r.params(0, 0)["prompt_logprobs"] is None
@@ -119,10 +123,14 @@ def test_logprobs_echo_penalties_bias():
             (parse_completion, {"logit_bias": {"1": 101}}, "logit_bias", "[-100, 100]"),
             (parse_completion, {"logit_bias": {str(i): 1 for i in range(301)}}, "logit_bias",
              "at most 300"),
+            (parse_completion, {"n": 2, "best_of": 1}, "best_of", "[2, 128]"),
+            (parse_completion, {"best_of": 3, "stream": True}, "best_of", "streamed"),
+            (parse_completion, {"best_of": 65, "prompt": ["a", "b"]}, "best_of",
+             "best_of x prompts"),
             (parse_chat, {"logprobs": 3}, "logprobs", "boolean"),
             (parse_chat, {"top_logprobs": 2}, "top_logprobs", "needs 'logprobs'"),
             (parse_chat, {"logprobs": True, "top_logprobs": 21}, "top_logprobs", "[0, 20]")):
-        e = _err(fn, dict(body, **({"prompt": "a"} if fn is parse_completion else chat)))
+        e = _err(fn, dict({"prompt": "a"} if fn is parse_completion else chat, **body))
         assert e.status == 400 and e.param == param and words in e.message, e.message
 
 

@@ -179,6 +179,7 @@ BAD = [  # (body, status, words the message must contain, param)
     ({"prompt": "a", "logit_bias": {"x": 1}}, 400, "token ids", "logit_bias"),
     ({"prompt": "a", "presence_penalty": 3}, 400, "[-2, 2]", "presence_penalty"),
     ({"prompt": "a", "suffix": "x"}, 400, "not supported", "suffix"),
+    ({"prompt": "a", "best_of": 2, "stream": True}, 400, "streamed", "best_of"),
     ({"prompt": "a", "stream_options": {"include_usage": True}}, 400, "stream", "stream_options"),
 ]
 BAD_CHAT = [
@@ -453,3 +454,15 @@ def test_penalties_and_bias_do_not_leak_across_a_batch(client, oracle):
     assert out[1] == "A" * 10 and out[2] == plain and out[0] != plain != out[3]
     assert out[3].encode() == bytes(_penalized_greedy(oracle, prompt.encode(), 10, 0.0, -1.0,
                                                       {ord(plain[0]): -100}))
+
+
+def test_best_of_returns_the_n_most_likely_candidates(client):
+    kw = dict(model="tiny", prompt="if ", max_tokens=6, temperature=1.0, seed=11, logprobs=0)
+    cands = client.completions.create(n=4, **kw).choices   # candidate j: seed + j, as best_of
+    mean = {c.text: sum(c.logprobs.token_logprobs) / 6 for c in cands}
+    assert len(mean) == 4
+    r = client.completions.create(n=2, best_of=4, **kw)
+    assert [c.text for c in r.choices] == sorted(mean, key=lambda t: -mean[t])[:2]
+    assert [c.index for c in r.choices] == [0, 1] and r.usage.completion_tokens == 24
+    plain = client.completions.create(n=1, best_of=4, **dict(kw, logprobs=None))
+    assert plain.choices[0].text == r.choices[0].text and plain.choices[0].logprobs is None
