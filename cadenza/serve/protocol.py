@@ -271,12 +271,13 @@ def _common(body: dict, spec: ModelSpec, kind: str) -> dict:
     if kind == "chat":
         logprobs = _bool(body, "logprobs")
         top = _int(body, "top_logprobs", 0, MAX_TOP_LOGPROBS, None)
-        if top is not None and not logprobs:
+        if top and not logprobs:   # 0 without logprobs asks for nothing: accepted
             raise APIError(400, "'top_logprobs': needs 'logprobs' set to true",
                            param="top_logprobs")
         logprobs = (top or 0) if logprobs else None
     else:
-        logprobs = _int(body, "logprobs", 0, MAX_LOGPROBS, None)
+        logprobs = (None if body.get("logprobs") is False   # false: off, as null
+                    else _int(body, "logprobs", 0, MAX_LOGPROBS, None))
         echo = _bool(body, "echo")
     if kind == "chat":
         max_tokens = _int(body, "max_completion_tokens", 1, None, None)

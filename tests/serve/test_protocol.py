@@ -108,10 +108,14 @@ def test_logprobs_echo_penalties_bias():
     assert r.params(0, 0)["logprobs"] == 20 and r.params(0, 0)["prompt_logprobs"] is None
     assert parse_chat({"messages": [{"role": "user", "content": "x"}], "logprobs": True},
                       SPEC).logprobs == 0
+    assert parse_chat({"messages": [{"role": "user", "content": "x"}], "logprobs": False,
+                       "top_logprobs": 0}, SPEC).logprobs is None
+    assert parse_completion({"prompt": "a", "logprobs": False}, SPEC).logprobs is None
     chat = {"messages": [{"role": "user", "content": "x"}]}
     for fn, body, param, words in (
             (parse_completion, {"logprobs": 6}, "logprobs", "[0, 5]"),
             (parse_completion, {"logprobs": True}, "logprobs", "integer"),
+            (parse_completion, {"logprobs": -1}, "logprobs", "[0, 5]"),
             (parse_completion, {"max_tokens": 0}, "max_tokens", ">= 1"),
             (parse_completion, {"echo": "yes"}, "echo", "boolean"),
             (parse_completion, {"presence_penalty": 2.5}, "presence_penalty", "[-2, 2]"),
