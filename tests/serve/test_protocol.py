@@ -250,3 +250,18 @@ def test_read_tokenizer_config(tmp_path):
     (tmp_path / "chat_template.jinja").write_text("J")
     assert read_tokenizer_config(str(tmp_path)) == {"chat_template": "J"}
     assert read_tokenizer_config(str(tmp_path / "none")) == {}
+
+
+def test_token_bytes_of_bpe_vocabularies():
+    tokenizers = pytest.importorskip("tokenizers")
+    from cadenza.models.tokenizer import BPETokenizer
+    from cadenza.serve.loading import token_bytes_of
+    tok = BPETokenizer.train([], vocab_size=300, texts=["h\u00e9llo w\u00f6rld \u2013 x\n"] * 9)
+    f = token_bytes_of(tok)                      # GPT-2 byte-level pieces
+    s = "h\u00e9llo w\u00f6rld \u2013 \u65e5\u672c\n\t x <|endoftext|>"
+    assert b"".join(f(i) for i in tok.encode(s)) == s.encode()
+    vocab = {"<0xC3>": 0, "\u2581hi": 1, "\u0120x": 2, "\u65e5": 3, "<unk>": 4}
+    wl = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="<unk>"))
+    f = token_bytes_of(BPETokenizer(wl))         # byte fallback, SentencePiece, byte-level
+    assert [f(i) for i in range(4)] == [b"\xc3", b" hi", b" x", "\u65e5".encode()]
+    assert token_bytes_of(object())(200) == b"\xc8"   # the byte tokenizer
