@@ -55,7 +55,8 @@ __all__ = ["SamplingParams", "Event", "QueueFull", "EngineStopped", "Engine", "H
 
 @dataclass
 class SamplingParams:
-    max_tokens: int = 16           # new tokens at most; clamped so prompt + new <= block_size
+    max_tokens: int = 16           # new tokens at most (0: prefill and score the prompt only);
+                                   # clamped so prompt + new <= block_size
     temperature: float = 1.0       # 0 = greedy
     top_p: float = 1.0
     top_k: int = 0                 # 0 = off

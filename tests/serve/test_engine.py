@@ -227,6 +227,20 @@ def test_held_back_stop_prefix_is_released_when_it_does_not_complete():
     assert texts[at:at + 3] == ["", "", "ok "]
 
 
+def test_stop_edge_cases():
+    end = SCRIPT.index(b"END") + 3 - 2          # tokens up to the end of the first "END"
+    for stop, text, finish, kw in (
+            (("w\u00f6rld", "ld;"), "h\u00e9llo ", "stop", {}),     # the earliest match wins
+            (("ok!", "k E"), "h\u00e9llo w\u00f6rld; o", "stop", {}),  # overlapping held prefixes
+            (("h",), "", "stop", {}),                             # the first token
+            (("\u00f6",), "h\u00e9llo w", "stop", {}),               # a two-byte character
+            (("END",), "h\u00e9llo w\u00f6rld; ok ", "stop", {"max_tokens": end}),  # at the limit
+            ((">",), SCRIPT[3:].decode(), "length",
+             {"prompt_len": 3, "max_tokens": len(SCRIPT) - 3})):      # in the prompt: no
+        out = scripted_run(stop=stop, **kw)
+        assert (out.text, out.finish) == (text, finish), stop
+
+
 def test_utf8_is_emitted_whole_characters_only():
     out = scripted_run(max_tokens=10)
     assert out.text == "héllo wö"
