@@ -13,7 +13,9 @@ One background thread runs engine steps. A step
    similar length share a right-padded forward, each row writing into its own slot.
 
 Sampling is per request (temperature, top-k, top-p, a per-request seeded generator, stop
-strings on the decoded text, stop token ids, max_tokens clamped to the context) and text is
+strings on the decoded text, stop token ids, max_tokens clamped to the context, OpenAI's
+presence / frequency penalties over the tokens generated so far and a logit bias, both kept in
+one (1, V) vector per request that is added to that row's logits only) and text is
 streamed through the tokenizer's incremental decoder, so half a UTF-8 character is never
 emitted and text that may be the start of a stop string is held back.
 
@@ -53,20 +55,31 @@ __all__ = ["SamplingParams", "Event", "QueueFull", "EngineStopped", "Engine", "H
 
 @dataclass
 class SamplingParams:
-    max_tokens: int = 16           # new tokens at most; clamped so prompt + new <= block_size
+    max_tokens: int = 16           # new tokens at most (0: prefill and score the prompt only);
+                                   # clamped so prompt + new <= block_size
     temperature: float = 1.0       # 0 = greedy
     top_p: float = 1.0
     top_k: int = 0                 # 0 = off
     stop: tuple = ()               # stop strings on the decoded text (never emitted)
     stop_token_ids: tuple = ()     # e.g. an EOS id (its text is not emitted)
     seed: Optional[int] = None     # per-request generator: reproducible whatever the batch
+    presence_penalty: float = 0.0  # OpenAI's: logit[j] -= presence * (count[j] > 0)
+    frequency_penalty: float = 0.0  # ... and -= frequency * count[j], counts of generated tokens
+    logit_bias: Optional[dict] = None   # token id -> number added to its logit
+    logprobs: Optional[int] = None      # report each token's logprob and this many top ones
+    prompt_logprobs: Optional[int] = None   # the same for prompt tokens 1.. (on the 1st event)
+
+    @property
+    def adjusted(self) -> bool:
+        """Whether logits are changed before sampling (penalties or a bias)."""
+        return bool(self.presence_penalty or self.frequency_penalty or self.logit_bias)
 
     def validate(self) -> "SamplingParams":
         def bad(name, expected):
             raise ValueError(f"SamplingParams.{name}: expected {expected}, "
                              f"got {getattr(self, name)!r}")
-        if not _is_int(self.max_tokens) or self.max_tokens < 1:
-            bad("max_tokens", "an int >= 1")
+        if not _is_int(self.max_tokens) or self.max_tokens < 0:
+            bad("max_tokens", "an int >= 0 (0: score the prompt, generate nothing)")
         if not isinstance(self.temperature, (int, float)) or not self.temperature >= 0:
             bad("temperature", "a number >= 0")
         if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
@@ -79,6 +92,19 @@ class SamplingParams:
             bad("stop_token_ids", "a sequence of ints")
         if self.seed is not None and not _is_int(self.seed):
             bad("seed", "None or an int")
+        for name in ("presence_penalty", "frequency_penalty"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not -1e9 < v < 1e9:
+                bad(name, "a finite number")
+        if self.logit_bias is not None and not (
+                isinstance(self.logit_bias, dict)
+                and all(_is_int(k) and isinstance(v, (int, float)) and -1e9 < v < 1e9
+                        for k, v in self.logit_bias.items())):
+            bad("logit_bias", "None or a dict {token id: finite number}")
+        for name in ("logprobs", "prompt_logprobs"):
+            v = getattr(self, name)
+            if v is not None and (not _is_int(v) or v < 0):
+                bad(name, "None or an int >= 0")
         return self
 
 
@@ -92,6 +118,11 @@ class Event:
     token_ids: List[int]           # tokens of this delta
     finish_reason: Optional[str]   # None while running; "stop" | "length" | "cancelled" | "error"
     error: Optional[str] = None
+    # with params.logprobs: one (token id, logprob, [(id, logprob)] top) per token_ids entry
+    logprobs: Optional[list] = None
+    # with params.prompt_logprobs, on the request's first event: the same for prompt tokens
+    # 1..len-1 (the first prompt token has no logprob)
+    prompt_logprobs: Optional[list] = None
 
 
 class QueueFull(Exception):
@@ -133,6 +164,14 @@ class _Request:
         make = getattr(tokenizer, "stream_decoder", None)
         self.decoder = make() if make is not None else _DiffStream(tokenizer)
         self.held = ""                    # decoded text not emitted yet (a stop string's start?)
+        self.adjust = None                # (1, V) bias + penalties so far, made at first use
+        self.seen: set = set()            # generated token ids (presence penalty)
+        self.prompt_lps: Optional[list] = [] if params.prompt_logprobs is not None else None
+
+    def take_prompt_logprobs(self) -> Optional[list]:
+        """The prompt's logprobs, once (for the request's first event)."""
+        out, self.prompt_lps = self.prompt_lps, None
+        return out
 
 
 class Engine:
@@ -313,8 +352,10 @@ class Engine:
                 return
             self._finish(rows[0], Event("", [], "error", f"{type(e).__name__}: {e}"))
             return
-        for b, r in enumerate(rows):   # a greedy row needs no logits of its own
-            self._sample(r, last[b:b + 1] if r.params.temperature else None, greedy[b])
+        for b, r in enumerate(rows):   # a plain greedy row needs no logits of its own
+            p = r.params
+            own = p.temperature or p.adjusted or p.logprobs is not None
+            self._sample(r, last[b:b + 1] if own else None, greedy[b])
 
     def _prefill(self, waiting: List[_Request]) -> None:
         """Up to max_step_tokens prompt tokens, oldest request first: a chunk per request,
@@ -348,26 +389,68 @@ class Engine:
         with self._cond:
             self._counts["prompt_tokens_total"] += sum(n for _, n in group)
         for b, (r, n) in enumerate(group):
+            if r.prompt_lps is not None:
+                self._prompt_logprobs(r, logits[b, :n])
             r.prefilled += n
-            if r.prefilled == len(r.prompt):          # its first token: from its last real
+            if r.prefilled < len(r.prompt):
+                continue
+            if r.limit == 0:                          # scoring only: nothing to generate
+                self._finish(r, Event("", [], "length",
+                                      prompt_logprobs=r.take_prompt_logprobs()))
+            else:                                     # its first token: from its last real
                 self._sample(r, logits[b:b + 1, n - 1], None)   # position (1, V)
+
+    def _prompt_logprobs(self, r: _Request, logits) -> None:
+        """Record the logprobs of the prompt tokens that this chunk's logits (n, V) predict."""
+        k = r.params.prompt_logprobs
+        start = r.prefilled
+        m = min(logits.shape[0], len(r.prompt) - 1 - start)   # positions with a next token
+        if m <= 0:
+            return
+        lp = logits[:m].log_softmax(dim=-1)
+        targets = r.prompt[start + 1:start + 1 + m]
+        chosen = lp.gather(-1, torch.tensor([[t] for t in targets])).reshape(-1).tolist()
+        tops = _topk(lp, k)
+        r.prompt_lps.extend((t, c, top) for t, c, top in zip(targets, chosen, tops))
 
     def _sample(self, r: _Request, logits, greedy: Optional[int]) -> None:
         """Pick r's next token from its logits (1, V) (or its argmax ``greedy``, known
         already) and emit it."""
         p = r.params
         try:
+            raw = logits
+            if p.adjusted:            # this row's bias and penalties, nobody else's
+                logits, greedy = logits + self._adjustment(r, logits), None
             if p.temperature == 0:
                 tok = greedy if greedy is not None else int(logits.argmax(dim=-1)[0])
             else:
                 tok = int(GPT.sample(logits, p.temperature, p.top_k or None,
                                      p.top_p if p.top_p < 1 else None, r.generator)[0, 0])
+            entry = None
+            if p.logprobs is not None:   # the model's own distribution (vLLM's raw logprobs)
+                lp = raw.log_softmax(dim=-1)
+                entry = (tok, float(lp[0, tok]), _topk(lp, p.logprobs)[0])
         except Exception as e:
             self._finish(r, Event("", [], "error", f"{type(e).__name__}: {e}"))
             return
-        self._emit_token(r, tok)
+        self._emit_token(r, tok, entry)
 
-    def _emit_token(self, r: _Request, tok: int) -> None:
+    def _adjustment(self, r: _Request, logits):
+        """r's (1, V) logit offset: its bias, then minus its penalties (updated per token)."""
+        if r.adjust is None:
+            r.adjust = torch.zeros(1, logits.shape[-1], dtype=logits.dtype)
+            for t, v in (r.params.logit_bias or {}).items():
+                if 0 <= t < logits.shape[-1]:
+                    r.adjust[0, t] = float(v)
+        return r.adjust
+
+    def _emit_token(self, r: _Request, tok: int, entry=None) -> None:
+        p = r.params
+        if r.adjust is not None and (p.presence_penalty or p.frequency_penalty):
+            pen = p.frequency_penalty + (p.presence_penalty if tok not in r.seen else 0.0)
+            if pen:
+                r.adjust[0, tok] = float(r.adjust[0, tok]) - pen
+        r.seen.add(tok)
         r.generated.append(tok)
         with self._cond:
             self._counts["generation_tokens_total"] += 1
@@ -379,15 +462,16 @@ class Engine:
             cut = _find_stop(r.held, r.params.stop)
             finish = "stop" if cut is not None else (
                 "length" if len(r.generated) >= r.limit else None)
+        lps, first = ([entry] if entry is not None else None), r.take_prompt_logprobs()
         if cut is not None:                  # the text before the stop string, no more
-            self._finish(r, Event(r.held[:cut], [tok], finish))
+            self._finish(r, Event(r.held[:cut], [tok], finish, None, lps, first))
         elif finish is not None:             # no stop string can follow: release the rest
-            self._finish(r, Event(r.held + r.decoder.flush(), [tok], finish))
+            self._finish(r, Event(r.held + r.decoder.flush(), [tok], finish, None, lps, first))
         else:                                # hold back what may start a stop string
             keep = len(r.held) - _stop_prefix_len(r.held, r.params.stop)
             text, r.held = r.held[:keep], r.held[keep:]
             r.next_token = tok
-            self._send(r, Event(text, [tok], None))
+            self._send(r, Event(text, [tok], None, None, lps, first))
 
     def _send(self, r: _Request, ev: Event) -> None:
         """Call the request's on_event; a callback that raises ends the request (its client
@@ -426,6 +510,14 @@ class Engine:
             left = list(self._queue) + list(self._order)
         for r in left:
             self._finish(r, Event("", [], "cancelled"))
+
+
+def _topk(lp, k: int) -> list:
+    """[(id, logprob)] of the k most likely tokens of each row of logprobs (R, V), best first."""
+    if not k:
+        return [[] for _ in range(lp.shape[0])]
+    vals, ids = lp.topk(min(k, lp.shape[-1]), dim=-1)
+    return [list(zip(i, v)) for i, v in zip(ids.tolist(), vals.tolist())]
 
 
 def _pad_groups(chunks, max_len: int):

@@ -21,7 +21,7 @@ from ..models.train import build_model, load_checkpoint
 from .chat import ChatTemplate, default_render, read_tokenizer_config
 from .protocol import ModelSpec
 
-__all__ = ["ServedModel", "load_served_model", "quantize"]
+__all__ = ["ServedModel", "load_served_model", "quantize", "token_bytes_of"]
 
 
 @dataclass
@@ -46,7 +46,43 @@ class ServedModel:
         return ModelSpec(name=self.name, block_size=self.block_size,
                          vocab_size=self.model.config.vocab_size, encode=tok.encode,
                          render_chat=render, encode_chat=encode_chat,
-                         stop_token_ids=self.stop_token_ids)
+                         stop_token_ids=self.stop_token_ids, decode=tok.decode,
+                         token_bytes=token_bytes_of(tok))
+
+
+def _byte_level_alphabet() -> dict:
+    """GPT-2's byte-level BPE alphabet, character -> byte: printable Latin-1 bytes stand for
+    themselves, the other 68 bytes for the characters from U+0100 on, in byte order."""
+    kept = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    out = {chr(b): b for b in kept}
+    extra = 0
+    for b in range(256):
+        if b not in kept:
+            out[chr(0x100 + extra)] = b
+            extra += 1
+    return out
+
+
+def token_bytes_of(tok):
+    """token id -> its bytes (for logprobs): the byte itself for the byte tokenizer; for BPE
+    the vocabulary's piece read as byte-level BPE (GPT-2), a ``<0xNN>`` byte-fallback piece, or
+    a SentencePiece piece with its '\u2581' as a space."""
+    if not isinstance(tok, BPETokenizer):
+        return lambda t: bytes([t]) if 0 <= t < 256 else b""
+    alphabet = _byte_level_alphabet()
+    cache: dict = {}
+
+    def token_bytes(t: int) -> bytes:
+        if t not in cache:
+            piece = tok._tk.id_to_token(t) or ""
+            if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+                cache[t] = bytes([int(piece[3:5], 16)])
+            elif piece and all(ch in alphabet for ch in piece):
+                cache[t] = bytes(alphabet[ch] for ch in piece)
+            else:
+                cache[t] = piece.replace("\u2581", " ").encode("utf-8")
+        return cache[t]
+    return token_bytes
 
 
 def _eos_ids(directory: str, tok, special: dict) -> Tuple[int, ...]:

@@ -19,11 +19,26 @@ Rules (each broken one is an :class:`APIError`, answered as OpenAI's
   (0 or -1 = off); ``seed`` a 64-bit integer (choice j of n samples with seed + j);
   ``n`` 1..128; ``stop`` a string or at most 4 non-empty strings of at most 256 characters;
   ``stream`` boolean; ``stream_options.include_usage`` boolean.
-- features this server does not implement (``logprobs``, ``echo``, ``suffix``, ``best_of`` > n,
-  penalties, ``logit_bias``, tools) are refused with a 400 naming them rather than ignored.
+- ``presence_penalty`` / ``frequency_penalty`` finite in [-2, 2] (OpenAI's formula over the
+  tokens generated so far); ``logit_bias`` an object {token id as a string: number in
+  [-100, 100]} (ids in the vocabulary, at most 300 entries), added to the logits.
+- ``logprobs``: completions an integer 0..5 (the sampled token's logprob and the top
+  ``logprobs`` alternatives); chat a boolean, with ``top_logprobs`` 0..20 (which needs
+  ``logprobs: true``). Values are the log-softmax of the model's raw logits, before the logit
+  bias, penalties, temperature, top-k and top-p (vLLM's default, ``raw_logprobs``).
+- ``echo`` (completions): the prompt's text leads each choice's text (and its tokens lead the
+  logprobs, the first with a null logprob); with ``echo``, ``max_tokens: 0`` scores the prompt.
+- ``user``, ``metadata``, ``store``, ``service_tier``, ``parallel_tool_calls`` and other
+  bookkeeping fields are accepted and ignored (like any unknown field).
+- ``best_of`` (completions) n..128 (best_of x prompts <= 128), not with ``stream``: best_of
+  candidates per prompt (candidate j seeded seed + j), the n with the highest mean token
+  logprob returned, best first; ``usage`` counts every candidate's tokens (as OpenAI bills).
+- features this server does not implement (``suffix``, tools, a
+  ``response_format`` other than text) are refused with a 400 naming them rather than ignored.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import time
@@ -33,12 +48,16 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 __all__ = ["APIError", "ModelSpec", "GenRequest", "parse_body", "parse_completion",
            "parse_chat", "completion_response", "chat_response", "completion_chunk",
-           "chat_chunk", "usage", "error_body", "MAX_STOP", "MAX_CHOICES"]
+           "chat_chunk", "usage", "error_body", "Logprobs", "MAX_STOP", "MAX_CHOICES"]
 
 MAX_STOP = 4            # as OpenAI
 MAX_STOP_CHARS = 256
 MAX_CHOICES = 128       # n x number of prompts
 MAX_SEED = 2 ** 64
+MAX_LOGPROBS = 5        # completions' logprobs, as OpenAI
+MAX_TOP_LOGPROBS = 20   # chat's top_logprobs, as OpenAI
+MAX_LOGIT_BIAS = 300
+MIN_LOGPROB = -9999.0   # JSON has no -Infinity: a token the model rules out reads as this
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
@@ -74,6 +93,8 @@ class ModelSpec:
     encode_chat: Optional[Callable[[str], List[int]]] = None   # default: encode
     stop_token_ids: Tuple[int, ...] = ()
     created: int = field(default_factory=lambda: int(time.time()))
+    decode: Optional[Callable[[List[int]], str]] = None    # for echo
+    token_bytes: Optional[Callable[[int], bytes]] = None   # for logprobs' token strings
 
 
 @dataclass
@@ -90,11 +111,21 @@ class GenRequest:
     seed: Optional[int]
     id: str = ""
     created: int = 0
+    logprobs: Optional[int] = None  # None: off; else how many top alternatives per token
+    echo: bool = False
+    echo_texts: List[str] = field(default_factory=list)   # per prompt, with echo
+    best_of: int = 0                # candidates generated per prompt (>= n; 0: n)
+
+    def __post_init__(self):
+        self.best_of = self.best_of or self.n
 
     def params(self, prompt: int, choice: int) -> dict:
         """The SamplingParams fields of choice ``choice`` of prompt ``prompt``."""
         seed = None if self.seed is None else (self.seed + choice) % MAX_SEED
-        return dict(self.sampling, max_tokens=self.max_tokens[prompt], seed=seed)
+        ranked = self.best_of > self.n      # best_of ranks candidates by their logprobs
+        return dict(self.sampling, max_tokens=self.max_tokens[prompt], seed=seed,
+                    logprobs=0 if ranked and self.logprobs is None else self.logprobs,
+                    prompt_logprobs=self.logprobs if self.echo else None)
 
 
 def parse_body(raw: bytes) -> dict:
@@ -188,10 +219,8 @@ def _stop(body) -> Tuple[str, ...]:
 
 
 _UNSUPPORTED = {  # field -> value(s) that mean "off" and are accepted
-    "logprobs": (None, False, 0), "top_logprobs": (None, 0), "echo": (None, False),
-    "suffix": (None, ""), "presence_penalty": (None, 0, 0.0), "frequency_penalty": (None, 0, 0.0),
-    "logit_bias": (None, {}), "tools": (None, []), "functions": (None, []),
-    "tool_choice": (None, "none", "auto"),
+    "suffix": (None, ""), "tools": (None, []), "functions": (None, []),
+    "tool_choice": (None, "none", "auto"), "function_call": (None, "none", "auto"),
 }
 
 
@@ -218,13 +247,18 @@ def _common(body: dict, spec: ModelSpec, kind: str) -> dict:
     sampling = dict(temperature=_number(body, "temperature", 0, 2, 1.0),
                     top_p=_number(body, "top_p", 0, 1, 1.0, lo_open=True),
                     top_k=max(top_k, 0), stop=_stop(body),
-                    stop_token_ids=tuple(spec.stop_token_ids))
+                    stop_token_ids=tuple(spec.stop_token_ids),
+                    presence_penalty=_number(body, "presence_penalty", -2, 2, 0.0),
+                    frequency_penalty=_number(body, "frequency_penalty", -2, 2, 0.0),
+                    logit_bias=_logit_bias(body, spec))
     n = _int(body, "n", 1, MAX_CHOICES, 1)
-    best_of = _int(body, "best_of", 1, None, None)
-    if best_of is not None and best_of != n:
-        raise APIError(400, "'best_of' other than n is not supported by this server",
-                       param="best_of")
     stream = _bool(body, "stream")
+    best_of = n
+    if kind == "completion" and body.get("best_of") is not None:
+        best_of = _int(body, "best_of", n, MAX_CHOICES, None)
+        if stream and best_of > n:
+            raise APIError(400, "'best_of' greater than n cannot be streamed",
+                           param="best_of")
     opts = body.get("stream_options")
     if opts is not None and not isinstance(opts, dict):
         raise _bad("stream_options", "an object", opts)
@@ -233,6 +267,18 @@ def _common(body: dict, spec: ModelSpec, kind: str) -> dict:
         raise APIError(400, "'stream_options' is only allowed when 'stream' is true",
                        param="stream_options")
     seed = _int(body, "seed", -(2 ** 63), MAX_SEED - 1, None)
+    echo = False
+    if kind == "chat":
+        logprobs = _bool(body, "logprobs")
+        top = _int(body, "top_logprobs", 0, MAX_TOP_LOGPROBS, None)
+        if top and not logprobs:   # 0 without logprobs asks for nothing: accepted
+            raise APIError(400, "'top_logprobs': needs 'logprobs' set to true",
+                           param="top_logprobs")
+        logprobs = (top or 0) if logprobs else None
+    else:
+        logprobs = (None if body.get("logprobs") is False   # false: off, as null
+                    else _int(body, "logprobs", 0, MAX_LOGPROBS, None))
+        echo = _bool(body, "echo")
     if kind == "chat":
         max_tokens = _int(body, "max_completion_tokens", 1, None, None)
         if max_tokens is None:
@@ -240,11 +286,38 @@ def _common(body: dict, spec: ModelSpec, kind: str) -> dict:
         param = ("max_completion_tokens" if body.get("max_completion_tokens") is not None
                  else "max_tokens")
     else:
-        max_tokens, param = _int(body, "max_tokens", 1, None, None), "max_tokens"
+        # with echo, max_tokens 0 scores the prompt and generates nothing
+        max_tokens = _int(body, "max_tokens", 0 if echo else 1, None, None)
+        param = "max_tokens"
     trunc = _int(body, "truncate_prompt_tokens", 1, spec.block_size - 1, None)
     return dict(model=spec.name, sampling=sampling, n=n, stream=stream,
                 include_usage=include_usage, seed=seed, max_tokens=max_tokens,
-                max_param=param, truncate=trunc)
+                max_param=param, truncate=trunc, logprobs=logprobs, echo=echo,
+                best_of=best_of)
+
+
+def _logit_bias(body: dict, spec: ModelSpec) -> Optional[dict]:
+    """{"token id": bias} -> {int id: float bias}; None when absent or empty."""
+    v = body.get("logit_bias")
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise _bad("logit_bias", "an object mapping token ids to numbers", v)
+    if len(v) > MAX_LOGIT_BIAS:
+        raise APIError(400, f"'logit_bias': at most {MAX_LOGIT_BIAS} entries, got {len(v)}",
+                       param="logit_bias")
+    out = {}
+    for k, b in v.items():
+        key = k.strip() if isinstance(k, str) else ""
+        if not (key.isascii() and key.isdigit()) or not int(key) < spec.vocab_size:
+            raise APIError(400, f"'logit_bias': expected token ids in [0, {spec.vocab_size}) "
+                                f"as keys, got {json.dumps(k)[:40]}", param="logit_bias")
+        if not (isinstance(b, (int, float)) and not isinstance(b, bool)
+                and math.isfinite(b) and -100 <= b <= 100):
+            raise _bad("logit_bias", f"a number in [-100, 100] for token {key}", b)
+        if b:
+            out[int(key)] = float(b)
+    return out or None
 
 
 def _fit(ids: List[int], c: dict, spec: ModelSpec, kind: str, what: str) -> Tuple[list, int]:
@@ -288,14 +361,16 @@ def _token_ids(v, spec: ModelSpec) -> Optional[List[int]]:
 
 def _request(kind, c, prompts_and_limits) -> GenRequest:
     prompts = [p for p, _ in prompts_and_limits]
-    if c["n"] * len(prompts) > MAX_CHOICES:
-        raise APIError(400, f"at most {MAX_CHOICES} completions per request (n x prompts), "
-                            f"got {c['n']} x {len(prompts)}", param="n")
+    if c["best_of"] * len(prompts) > MAX_CHOICES:
+        what, param = ("best_of", "best_of") if c["best_of"] > c["n"] else ("n", "n")
+        raise APIError(400, f"at most {MAX_CHOICES} completions per request ({what} x "
+                            f"prompts), got {c[what]} x {len(prompts)}", param=param)
     prefix = "cmpl-" if kind == "completion" else "chatcmpl-"
     return GenRequest(kind=kind, model=c["model"], prompts=prompts, n=c["n"],
                       stream=c["stream"], include_usage=c["include_usage"],
                       sampling=c["sampling"], max_tokens=[m for _, m in prompts_and_limits],
-                      seed=c["seed"], id=prefix + uuid.uuid4().hex, created=int(time.time()))
+                      seed=c["seed"], id=prefix + uuid.uuid4().hex, created=int(time.time()),
+                      logprobs=c["logprobs"], echo=c["echo"], best_of=c["best_of"])
 
 
 def parse_completion(body: dict, spec: ModelSpec) -> GenRequest:
@@ -324,7 +399,11 @@ def parse_completion(body: dict, spec: ModelSpec) -> GenRequest:
                 raise _bad("prompt", "a string, a list of token ids, or a non-empty list of "
                                      "either", item)
         out.append(_fit(ids, c, spec, "completion", "prompt"))
-    return _request("completion", c, out)
+    req = _request("completion", c, out)
+    if req.echo:   # the text of the tokens served (a truncated prompt echoes what was kept)
+        decode = spec.decode or (lambda ids: bytes(ids).decode("utf-8", errors="replace"))
+        req.echo_texts = [decode(ids) for ids in req.prompts]
+    return req
 
 
 def _messages(v) -> list:
@@ -377,26 +456,29 @@ def _head(req: GenRequest, obj: str) -> dict:
 
 
 def completion_response(req: GenRequest, texts: Sequence[str], finishes: Sequence[str],
-                        use: dict) -> dict:
+                        use: dict, logprobs: Optional[Sequence[Optional[dict]]] = None) -> dict:
+    lps = logprobs or [None] * len(texts)
     return {**_head(req, "text_completion"),
-            "choices": [{"index": i, "text": t, "logprobs": None, "finish_reason": f}
-                        for i, (t, f) in enumerate(zip(texts, finishes))],
+            "choices": [{"index": i, "text": t, "logprobs": lp, "finish_reason": f}
+                        for i, (t, f, lp) in enumerate(zip(texts, finishes, lps))],
             "usage": use}
 
 
 def chat_response(req: GenRequest, texts: Sequence[str], finishes: Sequence[str],
-                  use: dict) -> dict:
+                  use: dict, logprobs: Optional[Sequence[Optional[dict]]] = None) -> dict:
+    lps = logprobs or [None] * len(texts)
     return {**_head(req, "chat.completion"),
             "choices": [{"index": i, "message": {"role": "assistant", "content": t},
-                         "logprobs": None, "finish_reason": f}
-                        for i, (t, f) in enumerate(zip(texts, finishes))],
+                         "logprobs": lp, "finish_reason": f}
+                        for i, (t, f, lp) in enumerate(zip(texts, finishes, lps))],
             "usage": use}
 
 
 def completion_chunk(req: GenRequest, index: Optional[int], text: str,
-                     finish: Optional[str], use: Optional[dict] = None) -> dict:
+                     finish: Optional[str], use: Optional[dict] = None,
+                     logprobs: Optional[dict] = None) -> dict:
     """One streamed event; ``index=None`` gives the final usage-only chunk."""
-    choices = [] if index is None else [{"index": index, "text": text, "logprobs": None,
+    choices = [] if index is None else [{"index": index, "text": text, "logprobs": logprobs,
                                          "finish_reason": finish}]
     out = {**_head(req, "text_completion"), "choices": choices}
     if req.include_usage:
@@ -405,10 +487,64 @@ def completion_chunk(req: GenRequest, index: Optional[int], text: str,
 
 
 def chat_chunk(req: GenRequest, index: Optional[int], delta: dict, finish: Optional[str],
-               use: Optional[dict] = None) -> dict:
-    choices = [] if index is None else [{"index": index, "delta": delta, "logprobs": None,
+               use: Optional[dict] = None, logprobs: Optional[dict] = None) -> dict:
+    choices = [] if index is None else [{"index": index, "delta": delta, "logprobs": logprobs,
                                          "finish_reason": finish}]
     out = {**_head(req, "chat.completion.chunk"), "choices": choices}
     if req.include_usage:
         out["usage"] = use
     return out
+
+
+class Logprobs:
+    """One choice's logprobs in OpenAI's shape, built piece by piece (a streamed chunk gets
+    the piece for its tokens). Entries are (token id, logprob or None, [(id, logprob)] top or
+    None): None for an echoed prompt's first token, which nothing predicts.
+
+    Completions: {"tokens", "token_logprobs", "top_logprobs", "text_offset"}, top_logprobs a
+    {token: logprob} of the top alternatives plus the sampled token (OpenAI: "up to logprobs+1
+    elements"); text_offset the character offset of each token in the choice's text (echoed
+    prompt included). Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs"}],
+    "refusal": None}. A token whose bytes are not whole UTF-8 reads ``bytes:\\xNN...``."""
+
+    def __init__(self, kind: str, token_bytes: Optional[Callable[[int], bytes]]):
+        self.kind = kind
+        self.token_bytes = token_bytes or (lambda t: bytes([t]) if 0 <= t < 256 else b"")
+        self._dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.offset = 0
+
+    def token(self, t: int) -> Tuple[str, bytes]:
+        b = self.token_bytes(t)
+        try:
+            return b.decode("utf-8"), b
+        except UnicodeDecodeError:
+            return "bytes:" + "".join(f"\\x{x:02x}" for x in b), b
+
+    def piece(self, entries: Sequence[tuple]) -> dict:
+        if self.kind == "chat":
+            return {"content": [self._chat(e) for e in entries], "refusal": None}
+        out = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+        for t, lp, top in entries:
+            s, b = self.token(t)
+            out["tokens"].append(s)
+            out["token_logprobs"].append(None if lp is None else _finite(lp))
+            if top is None:
+                out["top_logprobs"].append(None)
+            else:
+                d = {self.token(i)[0]: _finite(v) for i, v in top}
+                d.setdefault(s, _finite(lp))
+                out["top_logprobs"].append(d)
+            out["text_offset"].append(self.offset)
+            self.offset += len(self._dec.decode(b))
+        return out
+
+    def _chat(self, entry) -> dict:
+        t, lp, top = entry
+        s, b = self.token(t)
+        return {"token": s, "logprob": _finite(lp), "bytes": list(b),
+                "top_logprobs": [{"token": ts, "logprob": _finite(v), "bytes": list(tb)}
+                                 for (ts, tb), v in ((self.token(i), v) for i, v in top)]}
+
+
+def _finite(lp: float) -> float:
+    return max(float(lp), MIN_LOGPROB) if lp == lp else MIN_LOGPROB

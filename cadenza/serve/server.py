@@ -42,9 +42,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..models.config import ConfigError
 from .engine import EngineStopped, QueueFull, SamplingParams
 from .loading import ServedModel
-from .protocol import (APIError, GenRequest, chat_chunk, chat_response, completion_chunk,
-                       completion_response, error_body, parse_body, parse_chat,
-                       parse_completion, usage)
+from .protocol import (APIError, GenRequest, Logprobs, chat_chunk, chat_response,
+                       completion_chunk, completion_response, error_body, parse_body,
+                       parse_chat, parse_completion, usage)
 
 __all__ = ["OpenAIServer", "serve", "Metrics", "DEFAULT_MAX_BODY", "require_aiohttp"]
 
@@ -289,10 +289,10 @@ class OpenAIServer:
 
         try:
             for p, ids in enumerate(req.prompts):
-                for j in range(req.n):
+                for j in range(req.best_of):
                     params = SamplingParams(**req.params(p, j))
                     handles.append(self.engine.submit(list(ids), params,
-                                                      bridge(p * req.n + j)))
+                                                      bridge(p * req.best_of + j)))
         except QueueFull:
             self._cancel(handles)
             raise APIError(429, "the server's request queue is full; retry later",
@@ -353,21 +353,47 @@ class OpenAIServer:
                 finished.add(index)
             yield index, ev
 
+    def _echo(self, req: GenRequest, i: int) -> Tuple[str, list]:
+        """Choice i's echoed prompt: (its text, its first token's logprob entry)."""
+        if not req.echo:
+            return "", []
+        prompt = req.prompts[i // req.best_of]
+        return req.echo_texts[i // req.best_of], [(prompt[0], None, None)]
+
+    @staticmethod
+    def _entries(ev) -> list:
+        return (ev.prompt_logprobs or []) + (ev.logprobs or [])
+
     async def _collect(self, req: GenRequest, events):
-        total = len(req.prompts) * req.n
-        texts: List[List[str]] = [[] for _ in range(total)]
+        total = len(req.prompts) * req.best_of
+        echoes = [self._echo(req, i) for i in range(total)]
+        texts: List[List[str]] = [[e[0]] for e in echoes]
+        entries: List[list] = [list(e[1]) for e in echoes]
+        scores: List[List[float]] = [[] for _ in range(total)]   # generated tokens' logprobs
         finish: List[Optional[str]] = [None] * total
         ntok = 0
         async for i, ev in events:
             texts[i].append(ev.text)
+            entries[i] += self._entries(ev)
+            scores[i] += [lp for _, lp, _ in ev.logprobs or ()]
             ntok += len(ev.token_ids)
             if ev.finish_reason == "error":
                 raise APIError(500, f"generation failed: {ev.error or 'engine error'}")
             if ev.finish_reason is not None:
                 finish[i] = ev.finish_reason
         use = usage(sum(len(p) for p in req.prompts), ntok)
+        if req.best_of > req.n:   # per prompt, the n best by mean token logprob, best first
+            keep = []
+            for p in range(len(req.prompts)):
+                cands = range(p * req.best_of, (p + 1) * req.best_of)
+                mean = {i: sum(scores[i]) / max(len(scores[i]), 1) for i in cands}
+                keep += sorted(cands, key=lambda i: -mean[i])[:req.n]
+            texts, entries, finish = ([xs[i] for i in keep] for xs in (texts, entries, finish))
         build = completion_response if req.kind == "completion" else chat_response
-        return self._json(build(req, ["".join(t) for t in texts], finish, use))
+        lps = None
+        if req.logprobs is not None:
+            lps = [Logprobs(req.kind, self.spec.token_bytes).piece(e) for e in entries]
+        return self._json(build(req, ["".join(t) for t in texts], finish, use, lps))
 
     async def _stream(self, request, req: GenRequest, events):
         web = self._web
@@ -383,18 +409,27 @@ class OpenAIServer:
             for i in range(len(req.prompts) * req.n):
                 await send(chat_chunk(req, i, {"role": "assistant", "content": ""}, None))
         ntok = 0
+        total = len(req.prompts) * req.n   # best_of == n: checked when parsed
+        echoes = [self._echo(req, i) for i in range(total)]   # sent with a choice's 1st chunk
+        pending: List[list] = [list(e[1]) for e in echoes]      # logprobs not sent yet
+        fmt = [Logprobs(req.kind, self.spec.token_bytes) for _ in range(total)]
         async for i, ev in events:
             ntok += len(ev.token_ids)
             if ev.finish_reason == "error":
                 await send(error_body(500, f"generation failed: {ev.error or 'engine error'}"))
                 continue
-            if not ev.text and ev.finish_reason is None:
-                continue
+            pending[i] += self._entries(ev)
+            text = echoes[i][0] + ev.text
+            if not text and ev.finish_reason is None:
+                continue   # held-back text: its tokens' logprobs go with the next chunk
+            echoes[i] = ("", [])
+            lp = fmt[i].piece(pending[i]) if req.logprobs is not None else None
+            pending[i] = []
             if chat:
-                delta = {"content": ev.text} if ev.text else {}
-                await send(chat_chunk(req, i, delta, ev.finish_reason))
+                delta = {"content": text} if text else {}
+                await send(chat_chunk(req, i, delta, ev.finish_reason, logprobs=lp))
             else:
-                await send(completion_chunk(req, i, ev.text, ev.finish_reason))
+                await send(completion_chunk(req, i, text, ev.finish_reason, logprobs=lp))
         if req.include_usage:
             use = usage(sum(len(p) for p in req.prompts), ntok)
             await send(chat_chunk(req, None, {}, None, use) if chat

@@ -227,6 +227,20 @@ def test_held_back_stop_prefix_is_released_when_it_does_not_complete():
     assert texts[at:at + 3] == ["", "", "ok "]
 
 
+def test_stop_edge_cases():
+    end = SCRIPT.index(b"END") + 3 - 2          # tokens up to the end of the first "END"
+    for stop, text, finish, kw in (
+            (("w\u00f6rld", "ld;"), "h\u00e9llo ", "stop", {}),     # the earliest match wins
+            (("ok!", "k E"), "h\u00e9llo w\u00f6rld; o", "stop", {}),  # overlapping held prefixes
+            (("h",), "", "stop", {}),                             # the first token
+            (("\u00f6",), "h\u00e9llo w", "stop", {}),               # a two-byte character
+            (("END",), "h\u00e9llo w\u00f6rld; ok ", "stop", {"max_tokens": end}),  # at the limit
+            ((">",), SCRIPT[3:].decode(), "length",
+             {"prompt_len": 3, "max_tokens": len(SCRIPT) - 3})):      # in the prompt: no
+        out = scripted_run(stop=stop, **kw)
+        assert (out.text, out.finish) == (text, finish), stop
+
+
 def test_utf8_is_emitted_whole_characters_only():
     out = scripted_run(max_tokens=10)
     assert out.text == "héllo wö"
@@ -453,3 +467,65 @@ def test_the_engine_thread_records_no_graph_and_leaves_grad_mode_alone():
     out = run(eng, [[1, 2, 3]], SamplingParams(max_tokens=3, temperature=0))[0]
     assert out.finish == "length" and torch.is_grad_enabled()
     assert all(b.grad_fn is None and not b.requires_grad for b in eng.cache.kv)
+
+
+# ----------------------------------------------------------- logprobs, penalties, logit bias
+def test_logprobs_and_chunked_prompt_logprobs_are_the_forwards():
+    m = tiny()
+    prompt = prompts_of(3, seed=8)[2]            # 15 tokens: prefilled in chunks of 4
+    eng = Engine(m, TOK, max_batch=2, max_step_tokens=4)
+    params = SamplingParams(max_tokens=5, temperature=0.8, seed=3, logprobs=2,
+                            prompt_logprobs=1)
+    out, score = Collect(), Collect()
+    eng.submit(prompt, params, out)
+    eng.submit(prompt, SamplingParams(max_tokens=0, prompt_logprobs=0), score)
+    while eng.step():
+        pass
+    with torch.no_grad():
+        ref = m(torch.tensor([prompt + out.tokens]))[0][0].log_softmax(dim=-1).numpy()
+    entries = [e for ev in out.events for e in ev.logprobs or []]
+    assert [e[0] for e in entries] == out.tokens
+    for k, (t, lp, top) in enumerate(entries):   # before temperature: the raw distribution
+        row = ref[len(prompt) - 1 + k]
+        assert abs(lp - row[t]) < 1e-9 and [i for i, _ in top] == list(np.argsort(-row)[:2])
+    first = out.events[0].prompt_logprobs
+    assert [t for t, _, _ in first] == prompt[1:] and len(first[0][2]) == 1
+    assert np.allclose([lp for _, lp, _ in first],
+                       [ref[j, t] for j, t in enumerate(prompt[1:])], atol=1e-9)
+    assert all(ev.prompt_logprobs is None for ev in out.events[1:])
+    (ev,) = score.events                         # max_tokens 0: the prompt's score, no token
+    assert ev.finish_reason == "length" and ev.token_ids == [] and ev.prompt_logprobs == \
+        [(t, lp, []) for t, lp, _ in first]
+
+
+def test_penalties_and_bias_stay_in_their_row():
+    m = tiny()
+    prompt = prompts_of(1, seed=9)[0]
+    kinds = [SamplingParams(max_tokens=10, temperature=0, frequency_penalty=-1.0,
+                            presence_penalty=0.5),
+             SamplingParams(max_tokens=10, temperature=0, logit_bias={7: 100.0}),
+             SamplingParams(max_tokens=10, temperature=0),
+             SamplingParams(max_tokens=10, temperature=0.5, seed=1, presence_penalty=-0.5,
+                            logit_bias={3: -100.0})]
+    alone = [run(Engine(m, TOK, max_batch=1), [prompt], p)[0].tokens for p in kinds]
+    eng = Engine(m, TOK, max_batch=4, max_step_tokens=64)
+    outs = [Collect() for _ in kinds]
+    for p, o in zip(kinds, outs):
+        eng.submit(prompt, p, o)
+    while eng.step():
+        pass
+    assert [o.tokens for o in outs] == alone
+    assert alone[1] == [7] * 10 and 3 not in alone[3] and alone[0] != alone[2]
+    ids, counts = list(prompt), {}               # OpenAI's formula on full forwards
+    with torch.no_grad():
+        for _ in range(10):
+            row = m(torch.tensor([ids]))[0][0, -1].numpy().copy()
+            for t, c in counts.items():
+                row[t] -= c * -1.0 + 0.5
+            ids.append(int(row.argmax()))
+            counts[ids[-1]] = counts.get(ids[-1], 0) + 1
+    assert alone[0] == ids[len(prompt):]
+    for bad in (dict(logprobs=-1), dict(presence_penalty="x"), dict(logit_bias={"1": 2}),
+                dict(max_tokens=-1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            SamplingParams(**bad).validate()

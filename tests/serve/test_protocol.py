@@ -31,7 +31,9 @@ def test_completion_defaults_and_params():
     assert r.prompts == [[97, 98, 99]] and r.max_tokens == [16] and r.n == 1 and not r.stream
     p = r.params(0, 0)
     assert p == {"temperature": 1.0, "top_p": 1.0, "top_k": 0, "stop": (),
-                 "stop_token_ids": (0,), "max_tokens": 16, "seed": None}
+                 "stop_token_ids": (0,), "max_tokens": 16, "seed": None,
+                 "presence_penalty": 0.0, "frequency_penalty": 0.0, "logit_bias": None,
+                 "logprobs": None, "prompt_logprobs": None}
     r = parse_completion({"prompt": "a" * 25, "seed": 5, "n": 3, "stop": "x",
                           "temperature": 0, "top_k": -1}, SPEC)
     assert r.max_tokens == [7]   # the default 16 clamped to the rest of the context
@@ -77,16 +79,79 @@ def test_limits_and_unsupported():
     assert "at most 4" in _err(parse_completion, {"prompt": "a", "stop": list("abcde")}).message
     e = _err(parse_completion, {"prompt": ["a"] * 2, "n": MAX_CHOICES})
     assert f"at most {MAX_CHOICES}" in e.message and e.param == "n"
-    for field, value in (("logprobs", 2), ("echo", True), ("suffix", "x"),
-                         ("presence_penalty", 0.5), ("logit_bias", {"1": 2}), ("best_of", 3),
+    for field, value in (("suffix", "x"), ("tools", [{"type": "function"}]),
                          ("response_format", {"type": "json_object"})):
         e = _err(parse_completion, {"prompt": "a", field: value})
         assert e.param == field and "not supported" in e.message or "only" in e.message
-    ok = parse_completion({"prompt": "a", "logprobs": None, "echo": False,
-                           "presence_penalty": 0, "best_of": 1, "user": "u"}, SPEC)
-    assert ok.n == 1
+    ok = parse_completion({"prompt": "a", "logprobs": None, "echo": False, "suffix": "",
+                           "presence_penalty": 0, "best_of": 1, "user": "u",
+                           "metadata": {"k": "v"}, "store": True}, SPEC)
+    assert ok.n == 1 and ok.logprobs is None and not ok.echo
     assert _err(parse_completion, {"prompt": "a", "model": "x"}).status == 404
     assert parse_completion({"prompt": "a", "model": "m"}, SPEC).model == "m"
+
+
+def test_logprobs_echo_penalties_bias():
+    r = parse_completion({"prompt": "ab", "logprobs": 0, "echo": True, "max_tokens": 0,
+                          "presence_penalty": -2, "frequency_penalty": 1.5,
+                          "logit_bias": {"7": 100, " 9": -0.5, "3": 0}}, SPEC)
+    p = r.params(0, 0)
+    assert (p["logprobs"], p["prompt_logprobs"], p["max_tokens"]) == (0, 0, 0)
+    assert r.echo_texts == ["ab"] and p["presence_penalty"] == -2.0
+    assert p["frequency_penalty"] == 1.5 and p["logit_bias"] == {7: 100.0, 9: -0.5}
+    r = parse_completion({"prompt": "a", "n": 2, "best_of": 3}, SPEC)
+    assert (r.n, r.best_of, r.logprobs, r.params(0, 2)["logprobs"]) == (2, 3, None, 0)
+    assert parse_chat({"messages": [{"role": "user", "content": "x"}], "best_of": 9},
+                      SPEC).best_of == 1   # not a chat parameter: ignored
+    r = parse_chat({"messages": [{"role": "user", "content": "x"}], "logprobs": True,
+                    "top_logprobs": 20}, SPEC)
+    assert r.params(0, 0)["logprobs"] == 20 and r.params(0, 0)["prompt_logprobs"] is None
+    assert parse_chat({"messages": [{"role": "user", "content": "x"}], "logprobs": True},
+                      SPEC).logprobs == 0
+    assert parse_chat({"messages": [{"role": "user", "content": "x"}], "logprobs": False,
+                       "top_logprobs": 0}, SPEC).logprobs is None
+    assert parse_completion({"prompt": "a", "logprobs": False}, SPEC).logprobs is None
+    chat = {"messages": [{"role": "user", "content": "x"}]}
+    for fn, body, param, words in (
+            (parse_completion, {"logprobs": 6}, "logprobs", "[0, 5]"),
+            (parse_completion, {"logprobs": True}, "logprobs", "integer"),
+            (parse_completion, {"logprobs": -1}, "logprobs", "[0, 5]"),
+            (parse_completion, {"max_tokens": 0}, "max_tokens", ">= 1"),
+            (parse_completion, {"echo": "yes"}, "echo", "boolean"),
+            (parse_completion, {"presence_penalty": 2.5}, "presence_penalty", "[-2, 2]"),
+            (parse_completion, {"frequency_penalty": "x"}, "frequency_penalty", "[-2, 2]"),
+            (parse_completion, {"logit_bias": [1]}, "logit_bias", "object"),
+            (parse_completion, {"logit_bias": {"256": 1}}, "logit_bias", "[0, 256)"),
+            (parse_completion, {"logit_bias": {"-1": 1}}, "logit_bias", "token ids"),
+            (parse_completion, {"logit_bias": {"a": 1}}, "logit_bias", "token ids"),
+            (parse_completion, {"logit_bias": {"1": 101}}, "logit_bias", "[-100, 100]"),
+            (parse_completion, {"logit_bias": {str(i): 1 for i in range(301)}}, "logit_bias",
+             "at most 300"),
+            (parse_completion, {"n": 2, "best_of": 1}, "best_of", "[2, 128]"),
+            (parse_completion, {"best_of": 3, "stream": True}, "best_of", "streamed"),
+            (parse_completion, {"best_of": 65, "prompt": ["a", "b"]}, "best_of",
+             "best_of x prompts"),
+            (parse_chat, {"logprobs": 3}, "logprobs", "boolean"),
+            (parse_chat, {"top_logprobs": 2}, "top_logprobs", "needs 'logprobs'"),
+            (parse_chat, {"logprobs": True, "top_logprobs": 21}, "top_logprobs", "[0, 20]")):
+        e = _err(fn, dict({"prompt": "a"} if fn is parse_completion else chat, **body))
+        assert e.status == 400 and e.param == param and words in e.message, e.message
+
+
+def test_logprobs_shape():
+    from cadenza.serve.protocol import Logprobs
+    f = Logprobs("completion", None)
+    a = f.piece([(104, None, None), (0xC3, -1.5, [(0xC3, -1.5), (104, -2.0)])])
+    assert a == {"tokens": ["h", "bytes:\\xc3"], "token_logprobs": [None, -1.5],
+                 "top_logprobs": [None, {"bytes:\\xc3": -1.5, "h": -2.0}],
+                 "text_offset": [0, 1]}
+    b = f.piece([(0xA9, float("-inf"), [])])   # completes "é": offsets count characters
+    assert b["text_offset"] == [1] and b["token_logprobs"] == [-9999.0]
+    assert b["top_logprobs"] == [{"bytes:\\xa9": -9999.0}]
+    assert f.piece([(104, -0.1, [])])["text_offset"] == [2]
+    c = Logprobs("chat", None).piece([(104, -0.25, [(105, -0.5)])])
+    assert c == {"refusal": None, "content": [{"token": "h", "logprob": -0.25, "bytes": [104],
+                 "top_logprobs": [{"token": "i", "logprob": -0.5, "bytes": [105]}]}]}
 
 
 def test_error_body_shape():
@@ -185,3 +250,18 @@ def test_read_tokenizer_config(tmp_path):
     (tmp_path / "chat_template.jinja").write_text("J")
     assert read_tokenizer_config(str(tmp_path)) == {"chat_template": "J"}
     assert read_tokenizer_config(str(tmp_path / "none")) == {}
+
+
+def test_token_bytes_of_bpe_vocabularies():
+    tokenizers = pytest.importorskip("tokenizers")
+    from cadenza.models.tokenizer import BPETokenizer
+    from cadenza.serve.loading import token_bytes_of
+    tok = BPETokenizer.train([], vocab_size=300, texts=["h\u00e9llo w\u00f6rld \u2013 x\n"] * 9)
+    f = token_bytes_of(tok)                      # GPT-2 byte-level pieces
+    s = "h\u00e9llo w\u00f6rld \u2013 \u65e5\u672c\n\t x <|endoftext|>"
+    assert b"".join(f(i) for i in tok.encode(s)) == s.encode()
+    vocab = {"<0xC3>": 0, "\u2581hi": 1, "\u0120x": 2, "\u65e5": 3, "<unk>": 4}
+    wl = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="<unk>"))
+    f = token_bytes_of(BPETokenizer(wl))         # byte fallback, SentencePiece, byte-level
+    assert [f(i) for i in range(4)] == [b"\xc3", b" hi", b" x", "\u65e5".encode()]
+    assert token_bytes_of(object())(200) == b"\xc8"   # the byte tokenizer

@@ -175,7 +175,11 @@ BAD = [  # (body, status, words the message must contain, param)
     ({"prompt": "a", "seed": "x"}, 400, "seed", "seed"),
     ({"prompt": "a", "seed": 2 ** 70}, 400, "seed", "seed"),
     ({"prompt": "a", "stream": "yes"}, 400, "stream", "stream"),
-    ({"prompt": "a", "logprobs": 3}, 400, "not supported", "logprobs"),
+    ({"prompt": "a", "logprobs": 6}, 400, "[0, 5]", "logprobs"),
+    ({"prompt": "a", "logit_bias": {"x": 1}}, 400, "token ids", "logit_bias"),
+    ({"prompt": "a", "presence_penalty": 3}, 400, "[-2, 2]", "presence_penalty"),
+    ({"prompt": "a", "suffix": "x"}, 400, "not supported", "suffix"),
+    ({"prompt": "a", "best_of": 2, "stream": True}, 400, "streamed", "best_of"),
     ({"prompt": "a", "stream_options": {"include_usage": True}}, 400, "stream", "stream_options"),
 ]
 BAD_CHAT = [
@@ -185,6 +189,8 @@ BAD_CHAT = [
     ({"messages": [{"role": "user", "content": 5}]}, 400, "content", "messages[0].content"),
     ({"messages": [{"role": "user", "content": "a"}], "max_completion_tokens": 500}, 400,
      "maximum context length", "max_completion_tokens"),
+    ({"messages": [{"role": "user", "content": "a"}], "top_logprobs": 3}, 400, "logprobs",
+     "top_logprobs"),
     ({"messages": [{"role": "user", "content": LONG}]}, 400, "maximum context length",
      "messages"),
 ]
@@ -332,3 +338,131 @@ def test_metrics(server, client):
     assert m['cadenza_engine_requests_finished_total{reason="length"}'] >= 1
     assert m['cadenza_time_to_first_token_seconds_bucket{le="+Inf"}'] == \
         m["cadenza_time_to_first_token_seconds_count"]
+
+
+# ------------------------------------------------------------------ logprobs, echo, penalties
+@pytest.fixture(scope="module")
+def oracle(tiny_ckpt):
+    """The served checkpoint in this process: full forwards as the reference."""
+    import cadenza as torch
+    from cadenza.serve.loading import load_served_model
+    model = load_served_model(ckpt=tiny_ckpt).model
+
+    def logprobs(ids):   # (len(ids), V) log-softmax of the raw logits at each position
+        logits, _ = model(torch.tensor([list(ids)]))
+        return logits[0].detach().double().log_softmax(dim=-1).numpy()
+    return logprobs
+
+
+def _ids(tokens):
+    """Byte-tokenizer token strings back to ids ('bytes:\\xNN' for a partial character)."""
+    out = []
+    for s in tokens:
+        out += ([int(h, 16) for h in s[len("bytes:"):].split("\\x")[1:]]
+                if s.startswith("bytes:") else list(s.encode()))
+    return out
+
+
+def test_completion_logprobs_are_the_models(client, oracle):
+    kw = dict(model="tiny", prompt="def ", max_tokens=8, temperature=0.7, seed=3, logprobs=3)
+    c = client.completions.create(**kw).choices[0]
+    lp = c.logprobs
+    gen = _ids(lp.tokens)
+    assert len(gen) == 8 and len(lp.token_logprobs) == len(lp.top_logprobs) == 8
+    ref = oracle(list(b"def ") + gen)
+    for k, t in enumerate(gen):   # raw log-softmax: before temperature
+        row = ref[3 + k]
+        assert abs(lp.token_logprobs[k] - row[t]) < 1e-4
+        top = sorted(range(len(row)), key=lambda j: -row[j])[:3]
+        want = {j: row[j] for j in top + [t]}
+        got = dict(zip(_ids(lp.top_logprobs[k]), lp.top_logprobs[k].values()))
+        assert got.keys() == want.keys()
+        assert all(abs(got[j] - want[j]) < 1e-4 for j in want)
+    for off, tok in zip(lp.text_offset, lp.tokens):
+        assert tok.startswith("bytes:") or c.text[off:off + len(tok)] == tok
+    chunks = [ch.choices[0] for ch in client.completions.create(stream=True, **kw)]
+    assert "".join(ch.text for ch in chunks) == c.text
+    assert [t for ch in chunks if ch.logprobs for t in ch.logprobs.tokens] == lp.tokens
+    assert [o for ch in chunks if ch.logprobs for o in ch.logprobs.text_offset] == \
+        lp.text_offset
+
+
+def test_echo_scores_the_prompt(client, oracle):
+    r = client.completions.create(model="tiny", prompt="def f(x):", max_tokens=0, echo=True,
+                                  logprobs=1)
+    c = r.choices[0]
+    assert c.text == "def f(x):" and r.usage.completion_tokens == 0
+    assert c.logprobs.tokens == list("def f(x):") and c.logprobs.token_logprobs[0] is None
+    assert c.logprobs.text_offset == list(range(9)) and c.logprobs.top_logprobs[0] is None
+    ref = oracle(b"def f(x):")
+    for k, t in enumerate(b"def f(x):"[1:]):
+        assert abs(c.logprobs.token_logprobs[k + 1] - ref[k][t]) < 1e-4
+    plain = client.completions.create(model="tiny", prompt="def ", max_tokens=4, temperature=0)
+    e = client.completions.create(model="tiny", prompt="def ", max_tokens=4, temperature=0,
+                                  echo=True)
+    assert e.choices[0].text == "def " + plain.choices[0].text
+    s = list(client.completions.create(model="tiny", prompt="def ", max_tokens=4,
+                                       temperature=0, echo=True, stream=True))
+    assert "".join(ch.choices[0].text for ch in s) == e.choices[0].text
+
+
+def test_chat_logprobs(client, oracle):
+    kw = dict(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=5,
+              temperature=0, logprobs=True, top_logprobs=2)
+    r = client.chat.completions.create(**kw)
+    content = r.choices[0].logprobs.content
+    gen = [b for e in content for b in e.bytes]
+    assert len(content) == 5 and bytes(gen).decode(errors="replace") == \
+        r.choices[0].message.content
+    ref = oracle(list(b"user: hi\nassistant:") + gen)
+    for k, e in enumerate(content):
+        row = ref[len(b"user: hi\nassistant:") - 1 + k]
+        assert abs(e.logprob - row.max()) < 1e-4   # greedy: the most likely token
+        assert len(e.top_logprobs) == 2 and e.top_logprobs[0].bytes == e.bytes
+        assert e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob
+    s = list(client.chat.completions.create(stream=True, **kw))
+    assert [e.token for ch in s if ch.choices and ch.choices[0].logprobs
+            for e in ch.choices[0].logprobs.content] == [e.token for e in content]
+
+
+def _penalized_greedy(oracle, prompt, steps, freq, pres, bias):
+    """OpenAI's documented formula, step by step on full forwards."""
+    ids, counts = list(prompt), {}
+    for _ in range(steps):
+        row = oracle(ids)[-1].copy()
+        for t, c in counts.items():
+            row[t] -= c * freq + pres
+        for t, b in bias.items():
+            row[t] += b
+        t = int(row.argmax())
+        counts[t] = counts.get(t, 0) + 1
+        ids.append(t)
+    return ids[len(prompt):]
+
+
+def test_penalties_and_bias_do_not_leak_across_a_batch(client, oracle):
+    prompt = "x = x + "
+    plain = client.completions.create(model="tiny", prompt=prompt, max_tokens=10,
+                                      temperature=0).choices[0].text
+    jobs = [dict(frequency_penalty=2.0, presence_penalty=0.5), dict(logit_bias={"65": 100}),
+            dict(), dict(logit_bias={str(ord(plain[0])): -100}, presence_penalty=-1.0)]
+    with cf.ThreadPoolExecutor(4) as ex:
+        out = list(ex.map(lambda kw: client.completions.create(
+            model="tiny", prompt=prompt, max_tokens=10, temperature=0, **kw).choices[0].text,
+            jobs))
+    assert out[0].encode() == bytes(_penalized_greedy(oracle, prompt.encode(), 10, 2.0, 0.5, {}))
+    assert out[1] == "A" * 10 and out[2] == plain and out[0] != plain != out[3]
+    assert out[3].encode() == bytes(_penalized_greedy(oracle, prompt.encode(), 10, 0.0, -1.0,
+                                                      {ord(plain[0]): -100}))
+
+
+def test_best_of_returns_the_n_most_likely_candidates(client):
+    kw = dict(model="tiny", prompt="if ", max_tokens=6, temperature=1.0, seed=11, logprobs=0)
+    cands = client.completions.create(n=4, **kw).choices   # candidate j: seed + j, as best_of
+    mean = {c.text: sum(c.logprobs.token_logprobs) / 6 for c in cands}
+    assert len(mean) == 4
+    r = client.completions.create(n=2, best_of=4, **kw)
+    assert [c.text for c in r.choices] == sorted(mean, key=lambda t: -mean[t])[:2]
+    assert [c.index for c in r.choices] == [0, 1] and r.usage.completion_tokens == 24
+    plain = client.completions.create(n=1, best_of=4, **dict(kw, logprobs=None))
+    assert plain.choices[0].text == r.choices[0].text and plain.choices[0].logprobs is None
