@@ -290,10 +290,10 @@ static void softmax_range(const rk_args *a, L lo, L hi, L t) {
         float m = -INFINITY, s = 0;
         if (scaled) {
             #pragma omp simd reduction(max:m)
-            for (L j = 0; j < nv; j++) { float z = x[j] * scale; o[j] = z; m = fmaxf(m, z); }
+            for (L j = 0; j < nv; j++) { float z = x[j] * scale; o[j] = z; m = z > m ? z : m; }
         } else {
             #pragma omp simd reduction(max:m)
-            for (L j = 0; j < nv; j++) { o[j] = x[j]; m = fmaxf(m, x[j]); }
+            for (L j = 0; j < nv; j++) { o[j] = x[j]; m = x[j] > m ? x[j] : m; }
         }
         #pragma omp simd reduction(+:s)
         for (L j = 0; j < nv; j++) { float e = expf(o[j] - m); o[j] = e; s += e; }
@@ -340,7 +340,7 @@ static void log_softmax_range(const rk_args *a, L lo, L hi, L t) {
         const float *restrict x = xs + r * N; float *restrict o = out + r * N;
         float m = -INFINITY, s = 0;
         #pragma omp simd reduction(max:m)
-        for (L j = 0; j < N; j++) m = fmaxf(m, x[j]);
+        for (L j = 0; j < N; j++) m = x[j] > m ? x[j] : m;
         #pragma omp simd reduction(+:s)
         for (L j = 0; j < N; j++) s += expf(x[j] - m);
         float ls = logf(s);
@@ -384,7 +384,7 @@ static void ce_range(const rk_args *a, L lo, L hi, L t_) {
         if (bad[r]) continue;
         float m = -INFINITY, s = 0;
         #pragma omp simd reduction(max:m)
-        for (L j = 0; j < C; j++) m = fmaxf(m, x[j]);
+        for (L j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
         if (backward) {
             float *restrict o = (float *)a->o + r * C;
             float gk = keep ? g[r] : 0.0f;

@@ -5,9 +5,11 @@ several NumPy passes of their eager forward.
 They are used for float32 only. Their eager results are defined up to rounding (pairwise sums,
 NumPy's vectorised exp), and these kernels reorder sums and use libm, so float64 graphs keep
 the NumPy forward and stay bit-identical to eager; float32 results agree to a few ulp.
-Row maxima use fmax (vectorised): a NaN it skips still makes its row NaN, as in eager,
-through exp(NaN - max) in the sum. Each op is normalised over its last dimension (``dim=-1``,
-``k=1``), the layout every model here uses; other layouts run the NumPy forward.
+Row maxima are ``x > m ? x : m`` (one vector max instruction; GCC leaves ``fmax`` reductions
+scalar: the cross-entropy kernel ran 5x slower with it): a NaN it skips still makes its row
+NaN, as in eager, through exp(NaN - max) in the sum. Each op is normalised over its last
+dimension (``dim=-1``, ``k=1``), the layout every model here uses; other layouts run the NumPy
+forward.
 
 A primitive names its template in its ``row_kernel`` field (``TEMPLATES`` below holds them).
 """
@@ -154,7 +156,7 @@ def _softmax_family(n, fname: str, vals: list, name: str) -> str:
         body = ["        float m = -INFINITY;",
                 "        #pragma omp simd reduction(max:m)",
                 f"        for (int64_t j = 0; j < nv; j++) {{ float z = a0[j]{scaled}; o[j] = z;"
-                " m = fmax(m, z); }",
+                " m = z > m ? z : m; }",
                 "        float s = 0;",
                 "        #pragma omp simd reduction(+:s)",
                 "        for (int64_t j = 0; j < nv; j++) { float e = exp(o[j] - m); o[j] = e;"
@@ -172,7 +174,7 @@ def _softmax_family(n, fname: str, vals: list, name: str) -> str:
     elif name == "log_softmax":
         body = ["        float m = -INFINITY;",
                 "        #pragma omp simd reduction(max:m)",
-                "        for (int64_t j = 0; j < nv; j++) m = fmax(m, a0[j]);",
+                "        for (int64_t j = 0; j < nv; j++) m = a0[j] > m ? a0[j] : m;",
                 "        float s = 0;",
                 "        #pragma omp simd reduction(+:s)",
                 "        for (int64_t j = 0; j < nv; j++) s += exp(a0[j] - m);",
@@ -278,7 +280,7 @@ def _cross_entropy(n, fname: str, vals: list, backward: bool) -> str:
              f"        if (keep && (t < 0 || t >= {C})) {{ nbad++; continue; }}",
              "        float m = -INFINITY;",
              "        #pragma omp simd reduction(max:m)",
-             f"        for (int64_t j = 0; j < {C}; j++) m = fmax(m, x[j]);"]
+             f"        for (int64_t j = 0; j < {C}; j++) m = x[j] > m ? x[j] : m;"]
     if backward:
         lines += [f"        float *restrict o = out + r * {C};",
                   "        const float gk = keep ? g[r] : 0;",
