@@ -209,26 +209,29 @@ def _norm(n, fname: str, vals: list, center: bool, part: str) -> str:
     eps = float(n.attrs.get("eps", 1e-5))
     xh = "((x[j] - mean) * s)" if center else "(x[j] * s)"
     if part == "weight_grad":
-        # sum over rows of g * xh: one partial sum per task (a fixed block of rows), the
-        # partials added in task order, so the result does not depend on the thread count
+        # sum over rows of g * xh (with ``bias``: and of g, after it): one partial sum per
+        # task (a fixed block of rows), the partials added in task order, so the result does
+        # not depend on the thread count
         g, x = vals
         R, N = _rows_of(x.shape)
+        M = 2 * N if n.attrs.get("bias", False) else N
         tasks, loop = _row_loop(R, N)
+        acc = f"acc[j] += g[j] * {xh};" + (f" acc[j + {N}] += g[j];" if M > N else "")
         body = [loop,
                 f"    const float *restrict x = in1 + r * {N};",
                 f"    const float *restrict g = in0 + r * {N};",
                 *(x[4:] for x in _stats_lines(center, N, eps)),
                 "    #pragma omp simd",
-                f"    for (int64_t j = 0; j < {N}; j++) acc[j] += g[j] * {xh};",
+                f"    for (int64_t j = 0; j < {N}; j++) {{ {acc} }}",
                 "}"]
         return parallel_function(
             f"void {fname}", ["const float *restrict in0", "const float *restrict in1",
                               "float *restrict out"], tasks,
-            [f"float *restrict acc = part{' + t * ' + str(N) if tasks > 1 else ''};", *body],
-            setup=[f"float *part = (float *)calloc((size_t){tasks} * {N}, sizeof(float));"],
+            [f"float *restrict acc = part{' + t * ' + str(M) if tasks > 1 else ''};", *body],
+            setup=[f"float *part = (float *)calloc((size_t){tasks} * {M}, sizeof(float));"],
             shared=["float *part"],
-            finish=[f"for (int64_t j = 0; j < {N}; j++) {{ float s = 0;",
-                    f"    for (int64_t q = 0; q < {tasks}; q++) s += part[q * {N} + j];",
+            finish=[f"for (int64_t j = 0; j < {M}; j++) {{ float s = 0;",
+                    f"    for (int64_t q = 0; q < {tasks}; q++) s += part[q * {M} + j];",
                     "    out[j] = s; }", "free(part);"])
     x = vals[1] if part == "backward" else vals[0]
     R, N = _rows_of(x.shape)
