@@ -3,6 +3,13 @@
 ``(x - m).exp().sum(-1)`` or ``(g * y).sum(0)`` read their inputs once and never write the
 elementwise intermediate (unless something else needs it: then the kernel writes it too).
 
+The kernel runs at the reduction's position, or at the producer's when other nodes read the
+producer's values in between (a linear's bias gradient is summed after the two products that
+read the same gradient), unless the producer is the epilogue a product awaits
+(fuse_gemm_epilogue). A sum over the leading dims of a reshape that merges leading dims (the
+(B*T, C) rows of a (B, T, C) gradient) is taken as the same sum over the reshaped value's
+leading dims, so that value's producer can compute it (W1's residual-gradient adds).
+
 The reduction must be over a block of trailing dimensions (each row reduced: NumPy's pairwise
 summation is reproduced exactly, so results match eager bit for bit) or a block of leading
 dimensions (the rows are added in order, as NumPy does); every operand must walk each block
