@@ -249,30 +249,38 @@ void cz_norm_bwd(const float *g, const float *x, const float *w, float *out, L R
     rk_args a = {{g, x, w}, out, {N, center}, {eps}, 0, 0, 0, norm_bwd_range};
     rk_run(&a, R, 3 * N);
 }
-/* weight gradient: sum over rows of g xh; task t's rows into part[t * N], summed in order */
+/* weight gradient: sum over rows of g xh, and with v[2] (bias) the bias gradient, the sum
+   over rows of g, after it (out: N or 2N); task t's rows into part[t * M] (M = N or 2N),
+   the tasks' partial sums added in task order */
 static void norm_wgrad_range(const rk_args *a, L lo, L hi, L t) {
     const float *restrict gs = a->p[0], *restrict xs = a->p[1];
-    L N = a->v[0]; int center = (int)a->v[1]; float eps = (float)a->d[0];
-    float *restrict acc = (float *)a->part + t * N;
-    for (L j = 0; j < N; j++) acc[j] = 0;
+    L N = a->v[0]; int center = (int)a->v[1], bias = (int)a->v[2]; float eps = (float)a->d[0];
+    float *restrict acc = (float *)a->part + t * N * (1 + bias);
+    float *restrict bacc = acc + N;
+    for (L j = 0; j < N * (1 + bias); j++) acc[j] = 0;
     for (L r = lo; r < hi; r++) {
         const float *restrict x = xs + r * N, *restrict g = gs + r * N;
         float mean, s = norm_stats(x, N, center, eps, &mean);
-        #pragma omp simd
-        for (L j = 0; j < N; j++) acc[j] += g[j] * ((x[j] - mean) * s);
+        if (bias) {
+            #pragma omp simd
+            for (L j = 0; j < N; j++) { acc[j] += g[j] * ((x[j] - mean) * s); bacc[j] += g[j]; }
+        } else {
+            #pragma omp simd
+            for (L j = 0; j < N; j++) acc[j] += g[j] * ((x[j] - mean) * s);
+        }
     }
 }
 int cz_norm_wgrad(const float *g, const float *x, float *out, L R, L N, L center,
-                  double eps) {
-    rk_args a = {{g, x}, out, {N, center}, {eps}, 0, 0, 0, norm_wgrad_range};
-    L n = rk_tasks(&a, R, 3 * N);
-    float *part = malloc(sizeof(float) * (n > 0 ? n : 1) * N);
+                  double eps, L bias) {
+    rk_args a = {{g, x}, out, {N, center, bias != 0}, {eps}, 0, 0, 0, norm_wgrad_range};
+    L n = rk_tasks(&a, R, 3 * N), M = bias ? 2 * N : N;
+    float *part = malloc(sizeof(float) * (n > 0 ? n : 1) * M);
     if (!part) return 1;
     a.part = part;
     cz_for(rk_task, &a, n);
-    for (L j = 0; j < N; j++) {
+    for (L j = 0; j < M; j++) {
         float s = 0;
-        for (L q = 0; q < n; q++) s += part[q * N + j];
+        for (L q = 0; q < n; q++) s += part[q * M + j];
         out[j] = s;
     }
     free(part);
@@ -290,10 +298,10 @@ static void softmax_range(const rk_args *a, L lo, L hi, L t) {
         float m = -INFINITY, s = 0;
         if (scaled) {
             #pragma omp simd reduction(max:m)
-            for (L j = 0; j < nv; j++) { float z = x[j] * scale; o[j] = z; m = fmaxf(m, z); }
+            for (L j = 0; j < nv; j++) { float z = x[j] * scale; o[j] = z; m = z > m ? z : m; }
         } else {
             #pragma omp simd reduction(max:m)
-            for (L j = 0; j < nv; j++) { o[j] = x[j]; m = fmaxf(m, x[j]); }
+            for (L j = 0; j < nv; j++) { o[j] = x[j]; m = x[j] > m ? x[j] : m; }
         }
         #pragma omp simd reduction(+:s)
         for (L j = 0; j < nv; j++) { float e = expf(o[j] - m); o[j] = e; s += e; }
@@ -340,7 +348,7 @@ static void log_softmax_range(const rk_args *a, L lo, L hi, L t) {
         const float *restrict x = xs + r * N; float *restrict o = out + r * N;
         float m = -INFINITY, s = 0;
         #pragma omp simd reduction(max:m)
-        for (L j = 0; j < N; j++) m = fmaxf(m, x[j]);
+        for (L j = 0; j < N; j++) m = x[j] > m ? x[j] : m;
         #pragma omp simd reduction(+:s)
         for (L j = 0; j < N; j++) s += expf(x[j] - m);
         float ls = logf(s);
@@ -384,7 +392,7 @@ static void ce_range(const rk_args *a, L lo, L hi, L t_) {
         if (bad[r]) continue;
         float m = -INFINITY, s = 0;
         #pragma omp simd reduction(max:m)
-        for (L j = 0; j < C; j++) m = fmaxf(m, x[j]);
+        for (L j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
         if (backward) {
             float *restrict o = (float *)a->o + r * C;
             float gk = keep ? g[r] : 0.0f;
@@ -484,7 +492,7 @@ _SIGNATURES = {
     "gelu_erf_bwd": ([_P, _P, _P, _L, _P, _D, _D], None),
     "norm": ([_P, _P, _P, _P, _L, _L, _L, _D], None),
     "norm_bwd": ([_P, _P, _P, _P, _L, _L, _L, _D], None),
-    "norm_wgrad": ([_P, _P, _P, _L, _L, _L, _D], ctypes.c_int),
+    "norm_wgrad": ([_P, _P, _P, _L, _L, _L, _D, _L], ctypes.c_int),
     "softmax": ([_P, _P, _L, _L, _L, _D], None),
     "softmax_bwd": ([_P, _P, _P, _L, _L, _L, _D], None),
     "log_softmax": ([_P, _P, _L, _L], None),

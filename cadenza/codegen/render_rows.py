@@ -5,9 +5,11 @@ several NumPy passes of their eager forward.
 They are used for float32 only. Their eager results are defined up to rounding (pairwise sums,
 NumPy's vectorised exp), and these kernels reorder sums and use libm, so float64 graphs keep
 the NumPy forward and stay bit-identical to eager; float32 results agree to a few ulp.
-Row maxima use fmax (vectorised): a NaN it skips still makes its row NaN, as in eager,
-through exp(NaN - max) in the sum. Each op is normalised over its last dimension (``dim=-1``,
-``k=1``), the layout every model here uses; other layouts run the NumPy forward.
+Row maxima are ``x > m ? x : m`` (one vector max instruction; GCC leaves ``fmax`` reductions
+scalar: the cross-entropy kernel ran 5x slower with it): a NaN it skips still makes its row
+NaN, as in eager, through exp(NaN - max) in the sum. Each op is normalised over its last
+dimension (``dim=-1``, ``k=1``), the layout every model here uses; other layouts run the NumPy
+forward.
 
 A primitive names its template in its ``row_kernel`` field (``TEMPLATES`` below holds them).
 """
@@ -154,7 +156,7 @@ def _softmax_family(n, fname: str, vals: list, name: str) -> str:
         body = ["        float m = -INFINITY;",
                 "        #pragma omp simd reduction(max:m)",
                 f"        for (int64_t j = 0; j < nv; j++) {{ float z = a0[j]{scaled}; o[j] = z;"
-                " m = fmax(m, z); }",
+                " m = z > m ? z : m; }",
                 "        float s = 0;",
                 "        #pragma omp simd reduction(+:s)",
                 "        for (int64_t j = 0; j < nv; j++) { float e = exp(o[j] - m); o[j] = e;"
@@ -172,7 +174,7 @@ def _softmax_family(n, fname: str, vals: list, name: str) -> str:
     elif name == "log_softmax":
         body = ["        float m = -INFINITY;",
                 "        #pragma omp simd reduction(max:m)",
-                "        for (int64_t j = 0; j < nv; j++) m = fmax(m, a0[j]);",
+                "        for (int64_t j = 0; j < nv; j++) m = a0[j] > m ? a0[j] : m;",
                 "        float s = 0;",
                 "        #pragma omp simd reduction(+:s)",
                 "        for (int64_t j = 0; j < nv; j++) s += exp(a0[j] - m);",
@@ -207,26 +209,29 @@ def _norm(n, fname: str, vals: list, center: bool, part: str) -> str:
     eps = float(n.attrs.get("eps", 1e-5))
     xh = "((x[j] - mean) * s)" if center else "(x[j] * s)"
     if part == "weight_grad":
-        # sum over rows of g * xh: one partial sum per task (a fixed block of rows), the
-        # partials added in task order, so the result does not depend on the thread count
+        # sum over rows of g * xh (with ``bias``: and of g, after it): one partial sum per
+        # task (a fixed block of rows), the partials added in task order, so the result does
+        # not depend on the thread count
         g, x = vals
         R, N = _rows_of(x.shape)
+        M = 2 * N if n.attrs.get("bias", False) else N
         tasks, loop = _row_loop(R, N)
+        acc = f"acc[j] += g[j] * {xh};" + (f" acc[j + {N}] += g[j];" if M > N else "")
         body = [loop,
                 f"    const float *restrict x = in1 + r * {N};",
                 f"    const float *restrict g = in0 + r * {N};",
                 *(x[4:] for x in _stats_lines(center, N, eps)),
                 "    #pragma omp simd",
-                f"    for (int64_t j = 0; j < {N}; j++) acc[j] += g[j] * {xh};",
+                f"    for (int64_t j = 0; j < {N}; j++) {{ {acc} }}",
                 "}"]
         return parallel_function(
             f"void {fname}", ["const float *restrict in0", "const float *restrict in1",
                               "float *restrict out"], tasks,
-            [f"float *restrict acc = part{' + t * ' + str(N) if tasks > 1 else ''};", *body],
-            setup=[f"float *part = (float *)calloc((size_t){tasks} * {N}, sizeof(float));"],
+            [f"float *restrict acc = part{' + t * ' + str(M) if tasks > 1 else ''};", *body],
+            setup=[f"float *part = (float *)calloc((size_t){tasks} * {M}, sizeof(float));"],
             shared=["float *part"],
-            finish=[f"for (int64_t j = 0; j < {N}; j++) {{ float s = 0;",
-                    f"    for (int64_t q = 0; q < {tasks}; q++) s += part[q * {N} + j];",
+            finish=[f"for (int64_t j = 0; j < {M}; j++) {{ float s = 0;",
+                    f"    for (int64_t q = 0; q < {tasks}; q++) s += part[q * {M} + j];",
                     "    out[j] = s; }", "free(part);"])
     x = vals[1] if part == "backward" else vals[0]
     R, N = _rows_of(x.shape)
@@ -278,7 +283,7 @@ def _cross_entropy(n, fname: str, vals: list, backward: bool) -> str:
              f"        if (keep && (t < 0 || t >= {C})) {{ nbad++; continue; }}",
              "        float m = -INFINITY;",
              "        #pragma omp simd reduction(max:m)",
-             f"        for (int64_t j = 0; j < {C}; j++) m = fmax(m, x[j]);"]
+             f"        for (int64_t j = 0; j < {C}; j++) m = x[j] > m ? x[j] : m;"]
     if backward:
         lines += [f"        float *restrict o = out + r * {C};",
                   "        const float gk = keep ? g[r] : 0;",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Op, register, apply
+from .reduce import Sum
 from ..backend import ckernels_rows
 from ..backend.cpu import address
 
@@ -196,9 +197,16 @@ class _NormBase(Op):
         gx = gw = gb = None
         if c.next[0] is not None:
             gx = apply(cls.derivative, g, x, w, k=k, eps=eps)
-        if w is not None and c.next[1] is not None:
+        need_w = w is not None and c.next[1] is not None
+        need_b = b is not None and len(c.next) > 2 and c.next[2] is not None
+        if need_w and need_b and lead and tuple(g.shape) == tuple(x.shape) and \
+                g.dtype == x.dtype:
+            # both in one pass over g and x (the bias gradient is g's sum over rows)
+            both = apply(cls.weight_grad, g, x, k=k, eps=eps, bias=True)
+            return (gx, both[0], both[1])
+        if need_w:
             gw = apply(cls.weight_grad, g, x, k=k, eps=eps)
-        if b is not None and len(c.next) > 2 and c.next[2] is not None:
+        if need_b:
             gb = g.sum(lead) if lead else g
         return (gx, gw, gb)[:len(c.saved)]
 
@@ -278,43 +286,57 @@ def _norm_wgrad(center, eps):
 
 
 class _NormWeightGradBase(Op):
-    """sum over rows of g * xh: the weight gradient, one blocked pass over g and x."""
+    """sum over rows of g * xh: the weight gradient, one blocked pass over g and x. With
+    ``bias``: (2, *norm shape), the weight gradient then the bias gradient (g's sum over rows,
+    as ``g.sum(lead)`` computes it) from the same pass."""
     kind, onnx = "reduce", None
     center = True
 
     @classmethod
-    def forward(cls, xp, g, x, *, k=1, eps=1e-5):
+    def forward(cls, xp, g, x, *, k=1, eps=1e-5, bias=False):
         n = _size(x.shape, k)
         nshape = x.shape[x.ndim - k:]
         dtype = np.result_type(g, x)
+        oshape = ((2,) if bias else ()) + nshape
         if x.size == 0 or n == 0:
-            return xp.zeros(nshape, dtype)
+            return xp.zeros(oshape, dtype)
         if g.shape == x.shape:
             kern, (g, x) = _c_rows("norm_wgrad", xp, g, x)
             if kern is not None:
-                out = np.empty(nshape, np.float32)
+                out = np.empty(oshape, np.float32)
                 if kern(address(g), address(x), address(out), x.size // n, n,
-                        int(cls.center), eps) == 0:
+                        int(cls.center), eps, int(bias)) == 0:
                     return out
         fn = _norm_wgrad(cls.center, eps)
         if xp is not np:
-            return fn(g.reshape(-1, n), x.reshape(-1, n)).astype(dtype).reshape(nshape)
-        g2, x2 = _rows(g, n), _rows(x, n)
-        step = max(1, _CHUNK // n)
-        acc = np.zeros(n, dtype=dtype)
-        for i in range(0, x2.shape[0], step):
-            acc += fn(g2[i:i + step], x2[i:i + step])
-        return acc.reshape(nshape)
+            gw = fn(g.reshape(-1, n), x.reshape(-1, n)).astype(dtype).reshape(nshape)
+        else:
+            g2, x2 = _rows(g, n), _rows(x, n)
+            step = max(1, _CHUNK // n)
+            acc = np.zeros(n, dtype=dtype)
+            for i in range(0, x2.shape[0], step):
+                acc += fn(g2[i:i + step], x2[i:i + step])
+            gw = acc.reshape(nshape)
+        if not bias:
+            return gw
+        # the bias gradient exactly as the separate sum computed it (float64 bits unchanged)
+        gb = Sum.forward(xp, g, dims=tuple(range(g.ndim - k)))
+        return xp.stack([gw, gb.astype(dtype, copy=False)])
 
-    # out = sum_rows(g xh(x)); with upstream h (broadcast over rows):
-    #   d/dg = h xh,  d/dx = s P(g h)  (the norm's input gradient for upstream g h)
+    # out = sum_rows(g xh(x)) (and sum_rows(g)); with upstream h (broadcast over rows):
+    #   d/dg = h xh (+ h_b),  d/dx = s P(g h)  (the norm's input gradient for upstream g h)
     @classmethod
     def backward(cls, c, h):
         g, x = c.saved
         k, eps = c.attrs.get("k", 1), c.attrs.get("eps", 1e-5)
+        hb = None
+        if c.attrs.get("bias", False):
+            h, hb = h[0], h[1]
         dg = dx = None
         if c.next[0] is not None:
             dg = h * apply(cls.primal, x, None, None, k=k, eps=eps)
+            if hb is not None:
+                dg = dg + hb
         if c.next[1] is not None:
             dx = apply(cls.primal.derivative, g * h, x, None, k=k, eps=eps)
         return dg, dx

@@ -3,6 +3,13 @@
 ``(x - m).exp().sum(-1)`` or ``(g * y).sum(0)`` read their inputs once and never write the
 elementwise intermediate (unless something else needs it: then the kernel writes it too).
 
+The kernel runs at the reduction's position, or at the producer's when other nodes read the
+producer's values in between (a linear's bias gradient is summed after the two products that
+read the same gradient), unless the producer is the epilogue a product awaits
+(fuse_gemm_epilogue). A sum over the leading dims of a reshape that merges leading dims (the
+(B*T, C) rows of a (B, T, C) gradient) is taken as the same sum over the reshaped value's
+leading dims, so that value's producer can compute it (W1's residual-gradient adds).
+
 The reduction must be over a block of trailing dimensions (each row reduced: NumPy's pairwise
 summation is reproduced exactly, so results match eager bit for bit) or a block of leading
 dimensions (the rows are added in order, as NumPy does); every operand must walk each block
@@ -21,6 +28,7 @@ import numpy as np
 
 from ..ir import Fused, Graph, Node, Value, dense_strides, fused_node, node_index
 from .fuse_elementwise import fusable, kernel_inputs
+from .fuse_gemm_epilogue import PRODUCTS, VIEWS, _epilogue
 
 def reduced_dims(n: Node) -> tuple:
     nd = len(n.inputs[0].shape)
@@ -135,12 +143,14 @@ def _reduction_ok(n: Node) -> bool:
     return True
 
 
-def _producer(n: Node, nodes: list, position: dict, consumers: dict, removed: set, i: int):
-    """The members of the elementwise kernel (or node) producing reduction ``n``'s operand that
-    can be computed inside its loop, or None."""
+def _producer(n: Node, nodes: list, position: dict, consumers: dict, done: set, i: int,
+              graph_outs: set):
+    """(the members of the elementwise kernel (or node) producing reduction ``n``'s operand
+    that can be computed inside its loop, the position the fused kernel runs at), or None.
+    ``done``: positions already removed or replaced."""
     x = n.inputs[0]
     p = position.get(x.id)
-    if p is None or p in removed:
+    if p is None or p in done:
         return None
     prod = nodes[p]
     if isinstance(prod.op, Fused):
@@ -151,10 +161,52 @@ def _producer(n: Node, nodes: list, position: dict, consumers: dict, removed: se
         members = [prod]
     else:
         return None
-    # the fused kernel runs at the reduction's position: nothing between may need its values
+    # the fused kernel runs at the reduction's position when nothing between needs its values,
+    # else at the producer's (its inputs are the producer's, all defined there: a bias
+    # gradient summed after the products that read the gradient), unless the producer is the
+    # epilogue a product's output awaits (fuse_gemm_epilogue: it is computed in cache there)
     if any(c < i and c != p for v in prod.outs for c in consumers[v.id]):
+        return None if _epilogue_of_product(p, nodes, position, consumers, graph_outs) \
+            else (members, p)
+    return members, i
+
+
+def _epilogue_of_product(p: int, nodes: list, position: dict, consumers: dict,
+                         graph_outs: set) -> bool:
+    """Whether node ``p`` would become the epilogue of a product it reads."""
+    for u in nodes[p].uses():
+        q = position.get(u.id)
+        while q is not None and nodes[q].op_name in VIEWS:
+            src = nodes[q].inputs[0]
+            q = position.get(src.id) if isinstance(src, Value) else None
+        if q is not None and nodes[q].op_name in PRODUCTS:
+            got = _epilogue(nodes[q], nodes, consumers, graph_outs)
+            if got is not None and got[1] == p:
+                return True
+    return False
+
+
+def _over_view_source(n: Node, nodes: list, position: dict) -> Node | None:
+    """A sum over the leading dims of a reshape that merges leading dims of a dense value
+    ``v`` (a linear's bias gradient: the (B*T, C) rows of a (B, T, C) gradient) as the same
+    sum over ``v``'s leading dims (its rows added in the same order: NumPy walks both as one
+    run of rows), so that ``v``'s producer can compute it; None otherwise."""
+    x = n.inputs[0]
+    p = position.get(x.id)
+    if n.op_name != "sum" or p is None or nodes[p].op_name not in ("reshape", "view"):
         return None
-    return members
+    v = nodes[p].inputs[0]
+    dims = reduced_dims(n)
+    k = len(dims)
+    kept = tuple(x.shape[k:])
+    if not isinstance(v, Value) or v.dtype != x.dtype or v.order is not None or \
+            x.order is not None or dims != tuple(range(k)) or not kept or 1 in kept or \
+            len(n.out.shape) != len(kept):
+        return None
+    j = len(v.shape) - len(kept)
+    if j < 1 or tuple(v.shape[j:]) != kept:
+        return None
+    return Node(n.op, [v], dict(n.attrs, dims=tuple(range(j))), n.out, n.src, n.name)
 
 
 def run(graph: Graph) -> Graph:
@@ -168,9 +220,17 @@ def run(graph: Graph) -> Graph:
     for i, n in enumerate(nodes):
         if not _reduction_ok(n):
             continue
+        done = removed | set(replaced)
+        got = _producer(n, nodes, position, consumers, done, i, graph_outs)
+        if got is None:
+            seen = _over_view_source(n, nodes, position)
+            if seen is not None:
+                got = _producer(seen, nodes, position, consumers, done, i, graph_outs)
+                if got is not None:
+                    n = seen
         x = n.inputs[0]
-        members = _producer(n, nodes, position, consumers, removed, i)
-        if members is not None:
+        if got is not None:
+            members, at = got
             inputs = kernel_inputs(members)
             outputs = [m.out for m in members if m.out.id in graph_outs or
                        any(c != i for c in consumers[m.out.id])]
@@ -178,8 +238,9 @@ def run(graph: Graph) -> Graph:
                 kernel = Fused(members + [n], inputs, outputs + [n.out], x.shape, reduction=n,
                                index=index)
                 index += 1
-                removed.add(position[x.id])
-                replaced[i] = fused_node(kernel, n.src)
+                p = position[x.id]
+                removed.add(i if at == p else p)
+                replaced[at] = fused_node(kernel, n.src)
                 continue
         if _standalone_ok(n):
             kernel = Fused([n], [x], [n.out], x.shape, reduction=n, index=index)
