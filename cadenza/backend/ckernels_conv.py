@@ -613,6 +613,147 @@ void cz_bias_grad_##S(const T *g, T *out, I N, I C, I L) {                      
 }
 CZ_CNN_EW(f32, float)
 CZ_CNN_EW(f64, double)
+
+/* float32 convolutions of one input channel (a CNN's first layer on grey images: C*kh*kw taps
+   too few for a good GEMM), window columns of stride and dilation 1, at least 8 output
+   columns. Each image's plane is copied once into a zero-padded buffer (the rows and columns
+   the windows read), then:
+   direct1_fwd: out[n, o, y, x] = sum over taps t = (i, j) in order of w[o, t] * xp[y*sh+i*dh,
+   x+j] (each product rounded, added from the first tap on), + b[o], then relu where set: 8
+   columns at a time in registers (a row's last 8 again where ow is not a multiple of 8: the
+   same values written twice), one image per task;
+   direct1_wgrad: gw[o, t] = the sum over images of (the sum over the image's rows of g * xp in
+   8 column lanes, then the lanes in order) in double, images in order: one output channel per
+   task. Both orders depend on the shape only, not on the thread count. */
+typedef float cz_v8 __attribute__((vector_size(32)));
+typedef float cz_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t cz_i8 __attribute__((vector_size(32)));
+#define CZ_LOAD8(p) (*(const cz_v8u *)(p))
+#define CZ_TAPS 64
+#define CZ_NB 4      /* output blocks of 8 columns computed together */
+typedef struct { cz_geom g; const float *x, *w, *b; float *out, *xp; int relu; I Hp, Wp; }
+    cz_direct_job;
+/* the padded plane of image n: rows y*sh + i*dh - ph, columns x + j - pw of the input, +0
+   outside it (Hp x Wp, Wp rounded up to 8) */
+static void cz_direct_pad(const cz_direct_job *j, const float *x, float *xp) {
+    const cz_geom *g = &j->g;
+    for (I r = 0; r < j->Hp; r++) {
+        I sr = r - g->ph;
+        float *d = xp + r * j->Wp;
+        for (I q = 0; q < j->Wp; q++) {
+            I sc = q - g->pw;
+            d[q] = sr >= 0 && sr < g->H && sc >= 0 && sc < g->W ? x[sr * g->W + sc] : 0.0f;
+        }
+    }
+}
+/* one output channel's plane: 3x3 windows (taps known here: the products' sums stay in
+   registers, a row's 8-column blocks side by side) or any other window (taps in a loop) */
+static inline __attribute__((always_inline)) void cz_direct_plane(
+        const cz_direct_job *j, const float *xp, const float *w, I o, float *out, I kh,
+        I kw) {
+    const cz_geom *g = &j->g;
+    I oh = g->oh, ow = g->ow, Wp = j->Wp, rs = g->dh * Wp, taps = kh * kw;
+    cz_v8 bias = {0}; bias += j->b ? j->b[o] : 0.0f;
+    float wt[CZ_TAPS];
+    for (I t = 0; t < taps; t++) wt[t] = w[t];
+    I nb = (ow + 7) / 8;                 /* 8-column blocks of a row (the last at ow - 8) */
+    for (I y = 0; y < oh; y++) {
+        const float *row = xp + y * g->sh * Wp;
+        for (I b0 = 0; b0 < nb; b0 += CZ_NB) {
+            /* CZ_NB blocks side by side (independent sums: the adds overlap) */
+            I xs[CZ_NB];
+            cz_v8 acc[CZ_NB];
+            for (int k = 0; k < CZ_NB; k++) {
+                I x = (b0 + k < nb ? b0 + k : nb - 1) * 8;
+                xs[k] = x + 8 <= ow ? x : ow - 8;
+                acc[k] = CZ_LOAD8(row + xs[k]) * wt[0];
+            }
+            for (I t = 1; t < taps; t++)
+                for (int k = 0; k < CZ_NB; k++)
+                    acc[k] += CZ_LOAD8(row + t / kw * rs + t % kw + xs[k]) * wt[t];
+            for (int k = 0; k < CZ_NB; k++) {
+                cz_v8 v = acc[k];
+                if (j->b) v += bias;
+                if (j->relu) {      /* relu's rule: v where v > 0 or v is NaN, else +0 */
+                    cz_i8 keep = (v > 0) | (v != v);
+                    v = (cz_v8)((cz_i8)v & keep);
+                }
+                *(cz_v8u *)(out + y * ow + xs[k]) = v;
+            }
+        }
+    }
+}
+static void direct1_fwd_task(void *ctx, int64_t n) {
+    const cz_direct_job *j = ctx; const cz_geom *g = &j->g;
+    I kh = g->kh, kw = g->kw, taps = kh * kw;
+    float *xp = malloc(sizeof(float) * j->Hp * j->Wp);
+    cz_direct_pad(j, j->x + n * g->H * g->W, xp);
+    for (I o = 0; o < g->O; o++) {
+        float *out = j->out + (n * g->O + o) * g->oh * g->ow;
+        if (kh == 3 && kw == 3) cz_direct_plane(j, xp, j->w + o * 9, o, out, 3, 3);
+        else cz_direct_plane(j, xp, j->w + o * taps, o, out, kh, kw);
+    }
+    free(xp);
+}
+static void direct1_pad_task(void *ctx, int64_t n) {
+    const cz_direct_job *j = ctx;
+    cz_direct_pad(j, j->x + n * j->g.H * j->g.W, j->xp + n * j->Hp * j->Wp);
+}
+/* w is g (N, O, oh, ow) here, out gw (O, taps); xp the padded planes of every image */
+static inline __attribute__((always_inline)) void cz_direct_wsum(
+        const cz_direct_job *j, I o, I kh, I kw) {
+    const cz_geom *g = &j->g;
+    I oh = g->oh, ow = g->ow, Wp = j->Wp, rs = g->dh * Wp, taps = kh * kw;
+    double tot[CZ_TAPS] = {0};
+    cz_i8 tail = {0};                   /* lanes of the last block not in an earlier one */
+    for (int k = 0; k < 8; k++) tail[k] = (ow % 8 == 0 || k >= 8 - ow % 8) ? -1 : 0;
+    for (I n = 0; n < g->N; n++) {
+        const float *gp = j->w + (n * g->O + o) * oh * ow, *xp = j->xp + n * j->Hp * Wp;
+        cz_v8 acc[CZ_TAPS];
+        for (I t = 0; t < taps; t++) acc[t] = (cz_v8){0};
+        for (I x0 = 0; x0 < ow; x0 += 8) {
+            I x = x0 + 8 <= ow ? x0 : ow - 8;
+            cz_i8 m = x0 + 8 <= ow ? (cz_i8){-1, -1, -1, -1, -1, -1, -1, -1} : tail;
+            for (I y = 0; y < oh; y++) {
+                cz_v8 gv = CZ_LOAD8(gp + y * ow + x);
+                const float *row = xp + y * g->sh * Wp + x;
+                for (I t = 0; t < taps; t++)
+                    acc[t] += (cz_v8)((cz_i8)(gv * CZ_LOAD8(row + t / kw * rs + t % kw)) & m);
+            }
+        }
+        for (I t = 0; t < taps; t++) {
+            float s = acc[t][0];
+            for (int k = 1; k < 8; k++) s += acc[t][k];
+            tot[t] += s;
+        }
+    }
+    for (I t = 0; t < taps; t++) j->out[o * taps + t] = (float)tot[t];
+}
+static void direct1_wgrad_task(void *ctx, int64_t o) {
+    const cz_direct_job *j = ctx;
+    if (j->g.kh == 3 && j->g.kw == 3) cz_direct_wsum(j, o, 3, 3);
+    else cz_direct_wsum(j, o, j->g.kh, j->g.kw);
+}
+static cz_direct_job cz_direct_setup(const I *geom) {
+    cz_direct_job j = {*(const cz_geom *)geom};
+    j.Hp = (j.g.oh - 1) * j.g.sh + (j.g.kh - 1) * j.g.dh + 1;
+    j.Wp = (j.g.ow + j.g.kw - 1 + 7) / 8 * 8;
+    return j;
+}
+void cz_direct1_fwd_f32(const float *x, const float *w, const float *b, float *out,
+                        const I *geom, int relu) {
+    cz_direct_job j = cz_direct_setup(geom);
+    j.x = x; j.w = w; j.b = b; j.out = out; j.relu = relu;
+    cz_for(direct1_fwd_task, &j, j.g.N);
+}
+void cz_direct1_wgrad_f32(const float *gr, const float *x, float *gw, const I *geom) {
+    cz_direct_job j = cz_direct_setup(geom);
+    j.x = x; j.w = gr; j.out = gw;
+    j.xp = malloc(sizeof(float) * j.g.N * j.Hp * j.Wp);
+    cz_for(direct1_pad_task, &j, j.g.N);
+    cz_for(direct1_wgrad_task, &j, j.g.O);
+    free(j.xp);
+}
 """
 
 _state: dict = {}
@@ -624,6 +765,7 @@ _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L,
                "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L],
                "bias_grad": [_P, _P] + [_L] * 3}
+_F32_ONLY = {"direct1_fwd": [_P, _P, _P, _P, _P, _i], "direct1_wgrad": [_P, _P, _P, _P]}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)
@@ -646,6 +788,9 @@ def library():
                     for s in ("f32", "f64"):
                         fn = getattr(lib, f"cz_{name}_{s}")
                         fn.argtypes, fn.restype = args, None
+                for name, args in _F32_ONLY.items():
+                    fn = getattr(lib, f"cz_{name}_f32")
+                    fn.argtypes, fn.restype = args, None
             _state["lib"] = lib
     return _state["lib"]
 
@@ -665,9 +810,18 @@ def kernel(name: str, *arrays):
     if dt not in _SUFFIX or not all(type(a) is np.ndarray and a.dtype == dt and
                                     a.flags.c_contiguous for a in arrays):
         return None
-    if library() is None or (name in _GEMMS and not _state["blas"]):
+    if library() is None or (name in _GEMMS and not _state["blas"]) or \
+            (name in _F32_ONLY and dt != np.float32):
         return None
     return getattr(_state["lib"], f"cz_{name}_{_SUFFIX[dt]}")
+
+
+def direct(c, kernel, stride, dilation, ow) -> bool:
+    """Whether a float32 convolution of this geometry runs the direct one-channel kernels
+    (direct1_fwd, direct1_wgrad): one input channel, at most 64 taps, window columns of stride
+    and dilation 1, at least 8 output columns."""
+    return c == 1 and kernel[0] * kernel[1] <= 64 and stride[1] == 1 and dilation[1] == 1 \
+        and ow >= 8
 
 
 def geometry(n, c, h, w, o, kernel, dilation, padding, stride, oh, ow) -> np.ndarray:
