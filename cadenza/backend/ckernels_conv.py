@@ -75,11 +75,10 @@ static void gemm_task_##S(void *ctx, int64_t t) {                               
 static void gemm_sum_##S(void *ctx, int64_t t) {                                              \
     const gemm_job_##S *j = ctx;                                                              \
     I total = j->M * j->N, e0 = total * t / j->sums, e1 = total * (t + 1) / j->sums;          \
-    for (I e = e0; e < e1; e++) {                                                             \
-        T s = j->part[e];                                                                     \
-        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
-        j->C[e] = s;                                                                          \
-    }                                                                                         \
+    /* chunk by chunk over the task's elements (each element's sum still in chunk order) */  \
+    for (I e = e0; e < e1; e++) j->C[e] = j->part[e];                                         \
+    for (I c = 1; c < j->kc; c++)                                                             \
+        for (I e = e0; e < e1; e++) j->C[e] += j->part[c * total + e];                        \
 }                                                                                             \
 /* C (M x N, contiguous) = op(A) op(B); ta/tb 111 (as stored) or 112 (transposed), lda/ldb   \
    their leading dimensions; part: kc * M * N scratch when kc > 1. exact: the blocks one     \
@@ -154,6 +153,11 @@ static void cz_fold_index(const cz_geom *g, I ld, I *start, I *off, unsigned cha
     }
     start[g->H * g->W] = k;
 }
+/* col2im_plane's scratch (elements): W + ow, or a plane where rows go whole */
+static I cz_col2im_scratch(const cz_geom *g) {
+    I a = g->W + g->ow, b = g->H * g->W;
+    return a > b ? a : b;
+}
 static int cz_small(const cz_geom *g) {
     return g->H * g->W <= CZ_SMALL && g->oh * g->ow <= CZ_SMALL;
 }
@@ -207,12 +211,45 @@ static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_ge
 /* the adjoint for one plane: out (H, W) of channel c = the sum of the columns (row stride    \
    ld, from the image's first column) that read each element, in the order of the NumPy fold  \
    (ops/conv.py's _fold_fwd): for each element, over j, the sum over i (from +0) of the terms \
-   that read it, added (from +0) in j's order. v and a: scratch of W and ow elements */       \
+   that read it, added (from +0) in j's order. v: cz_col2im_scratch(g) elements of scratch, \
+   a: ow more (it may lie inside v past W: only the row form uses it) */                     \
 static void col2im_plane_##S(const T *restrict cols, I ld, T *restrict out, I c,              \
                              const cz_geom *g, const cz_span *js, T *restrict v,              \
                              T *restrict a) {                                                 \
     I H = g->H, W = g->W, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow, sh = g->sh;         \
     I sw = g->sw;                                                                             \
+    if (sh == 1 && sw == 1 && ow == W) {                                                      \
+        /* rows as long as the plane's, stride 1: the same sums plane by plane. For each j,   \
+           v (H*W scratch) = +0 + the terms of each i in order (whole rows: one contiguous    \
+           run per i), +0 at the columns j's windows never read, then added into out at       \
+           j's column offset along the whole plane. The extra terms are +0, added to sums     \
+           that are never -0 (they start from +0): the same bits as the rows below */         \
+        I HW = H * W;                                                                         \
+        for (I e = 0; e < HW; e++) out[e] = 0;                                                \
+        for (I j = 0; j < kw; j++) {                                                          \
+            cz_span s = js[j];                                                                \
+            int any = 0;                                                                      \
+            if (s.hi <= s.lo) continue;                                                       \
+            for (I e = 0; e < HW; e++) v[e] = 0;                                              \
+            for (I i = 0; i < kh; i++) {                                                      \
+                I sh0 = i * g->dh - g->ph;     /* plane row r reads column row r - sh0 */     \
+                I r0 = sh0 > 0 ? sh0 : 0, r1 = oh + sh0 < H ? oh + sh0 : H;                   \
+                if (r1 <= r0) continue;                                                       \
+                const T *src = cols + ((c * kh + i) * kw + j) * ld + (r0 - sh0) * ow;         \
+                T *d = v + r0 * W;                                                            \
+                for (I e = 0; e < (r1 - r0) * W; e++) d[e] += src[e];                         \
+                any = 1;                                                                      \
+            }                                                                                 \
+            if (!any) continue;                                                               \
+            for (I r = 0; r < H; r++) {                                                       \
+                for (I q = 0; q < s.lo; q++) v[r * W + q] = 0;                                \
+                for (I q = s.hi; q < W; q++) v[r * W + q] = 0;                                \
+            }                                                                                 \
+            I k0 = s.off > 0 ? s.off : 0, k1 = s.off < 0 ? HW + s.off : HW;                   \
+            for (I k = k0; k < k1; k++) out[k] += v[k - s.off];                               \
+        }                                                                                     \
+        return;                                                                               \
+    }                                                                                         \
     for (I r = 0; r < H; r++) {                                                               \
         for (I e = 0; e < W; e++) v[e] = 0;                                                   \
         for (I j = 0; j < kw; j++) {                                                          \
@@ -307,7 +344,7 @@ static void col2im_task_##S(void *ctx, int64_t t) {                             
         free(fresh);                                                                          \
         return;                                                                               \
     }                                                                                         \
-    T *v = malloc(sizeof(T) * (g->W + g->ow));                                                \
+    T *v = malloc(sizeof(T) * cz_col2im_scratch(g));                                          \
     cz_span *js = cz_column_spans(g);                                                         \
     for (I c = c0; c < c1; c++)                                                               \
         for (I n = 0; n < g->N; n++)                                                          \
@@ -353,7 +390,7 @@ static void igrad_task_##S(void *ctx, int64_t n) {                              
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
     I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
     if (cz_local && !j->exact) cz_local(1);                                                   \
-    T *cols = malloc(sizeof(T) * (K * L + g->W + g->ow));                                     \
+    T *cols = malloc(sizeof(T) * (K * L + cz_col2im_scratch(g)));                             \
     GEMM(101, 112, 111, K, L, O, (T)1, j->w, K, j->x + n * O * L, L, (T)0, cols, L);          \
     cz_span *js = cz_column_spans(g);                                                         \
     for (I c = 0; c < g->C; c++)                                                              \
@@ -383,11 +420,9 @@ static void wgrad_sum_##S(void *ctx, int64_t t) {                               
     const conv_job_##S *j = ctx;                                                              \
     I total = j->g.O * j->g.C * j->g.kh * j->g.kw, e0 = total * t / 16;                       \
     I e1 = total * (t + 1) / 16;                                                              \
-    for (I e = e0; e < e1; e++) {                                                             \
-        T s = j->part[e];                                                                     \
-        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
-        j->out[e] = s;                                                                        \
-    }                                                                                         \
+    for (I e = e0; e < e1; e++) j->out[e] = j->part[e];                                       \
+    for (I c = 1; c < j->kc; c++)                                                             \
+        for (I e = e0; e < e1; e++) j->out[e] += j->part[c * total + e];                      \
 }                                                                                             \
 static void conv_run_##S(void (*task)(void *, int64_t), conv_job_##S *j, I n) {               \
     if (j->exact) { for (I t = 0; t < n; t++) task(j, t); return; }                           \

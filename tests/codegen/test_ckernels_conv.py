@@ -101,7 +101,11 @@ CONVS = [((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),          # W4's laye
          # and fold tables), a 1x3 map with a 3x5 kernel (rows cropped, columns kept)
          ((6, 8, 1, 1), (7, 8, 3, 3), dict(padding=1)),
          ((5, 6, 2, 3), (4, 6, 3, 3), dict(padding=1)),
-         ((4, 3, 1, 3), (5, 3, 3, 5), dict(padding=(1, 2)))]
+         ((4, 3, 1, 3), (5, 3, 3, 5), dict(padding=(1, 2))),
+         # rows as long as the input's (col2im plane by plane): dilated rows with fewer output
+         # rows than input rows, per image; a 3x5 window over 20x16 planes, whole batch
+         ((4, 3, 9, 10), (5, 3, 3, 3), dict(padding=(1, 1), dilation=(2, 1))),
+         ((2, 2, 20, 16), (4, 2, 3, 5), dict(padding=(1, 2)))]
 
 
 def _conv_step(xs, ws, kw, dt, seed):
