@@ -658,16 +658,18 @@ CZ_CNN_EW(f64, double)
    columns at a time in registers (a row's last 8 again where ow is not a multiple of 8: the
    same values written twice), one image per task;
    direct1_wgrad: gw[o, t] = the sum over images of (the sum over the image's rows of g * xp in
-   8 column lanes, then the lanes in order) in double, images in order: one output channel per
-   task. Both orders depend on the shape only, not on the thread count. */
+   8 column lanes, then the lanes in order) in double, images in order within each of
+   CZ_WCHUNKS chunks of images (one task each, g read in memory order), then the chunks in
+   order. Both orders depend on the shape only, not on the thread count. */
 typedef float cz_v8 __attribute__((vector_size(32)));
 typedef float cz_v8u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t cz_i8 __attribute__((vector_size(32)));
 #define CZ_LOAD8(p) (*(const cz_v8u *)(p))
 #define CZ_TAPS 64
+#define CZ_WCHUNKS 16   /* chunks of images of the direct weight gradient */
 #define CZ_NB 4      /* output blocks of 8 columns computed together */
-typedef struct { cz_geom g; const float *x, *w, *b; float *out, *xp; int relu; I Hp, Wp; }
-    cz_direct_job;
+typedef struct { cz_geom g; const float *x, *w, *b; float *out, *xp; double *part; int relu;
+                 I Hp, Wp, kc; } cz_direct_job;
 /* the padded plane of image n: rows y*sh + i*dh - ph, columns x + j - pw of the input, +0
    outside it (Hp x Wp, Wp rounded up to 8) */
 static void cz_direct_pad(const cz_direct_job *j, const float *x, float *xp) {
@@ -734,40 +736,46 @@ static void direct1_pad_task(void *ctx, int64_t n) {
     const cz_direct_job *j = ctx;
     cz_direct_pad(j, j->x + n * j->g.H * j->g.W, j->xp + n * j->Hp * j->Wp);
 }
-/* w is g (N, O, oh, ow) here, out gw (O, taps); xp the padded planes of every image */
+/* w is g (N, O, oh, ow) here, xp the padded planes of every image; task c: the images of
+   chunk c (of kc), their sums per (o, tap) into part[c] (double, images in order), g read in
+   memory order */
 static inline __attribute__((always_inline)) void cz_direct_wsum(
-        const cz_direct_job *j, I o, I kh, I kw) {
+        const cz_direct_job *j, I c, I kh, I kw) {
     const cz_geom *g = &j->g;
-    I oh = g->oh, ow = g->ow, Wp = j->Wp, rs = g->dh * Wp, taps = kh * kw;
-    double tot[CZ_TAPS] = {0};
+    I oh = g->oh, ow = g->ow, Wp = j->Wp, rs = g->dh * Wp, taps = kh * kw, O = g->O;
+    I n0 = g->N * c / j->kc, n1 = g->N * (c + 1) / j->kc;
+    double *tot = j->part + c * O * taps;
+    for (I e = 0; e < O * taps; e++) tot[e] = 0;
     cz_i8 tail = {0};                   /* lanes of the last block not in an earlier one */
     for (int k = 0; k < 8; k++) tail[k] = (ow % 8 == 0 || k >= 8 - ow % 8) ? -1 : 0;
-    for (I n = 0; n < g->N; n++) {
-        const float *gp = j->w + (n * g->O + o) * oh * ow, *xp = j->xp + n * j->Hp * Wp;
-        cz_v8 acc[CZ_TAPS];
-        for (I t = 0; t < taps; t++) acc[t] = (cz_v8){0};
-        for (I x0 = 0; x0 < ow; x0 += 8) {
-            I x = x0 + 8 <= ow ? x0 : ow - 8;
-            cz_i8 m = x0 + 8 <= ow ? (cz_i8){-1, -1, -1, -1, -1, -1, -1, -1} : tail;
-            for (I y = 0; y < oh; y++) {
-                cz_v8 gv = CZ_LOAD8(gp + y * ow + x);
-                const float *row = xp + y * g->sh * Wp + x;
-                for (I t = 0; t < taps; t++)
-                    acc[t] += (cz_v8)((cz_i8)(gv * CZ_LOAD8(row + t / kw * rs + t % kw)) & m);
+    for (I n = n0; n < n1; n++) {
+        const float *xp = j->xp + n * j->Hp * Wp;
+        for (I o = 0; o < O; o++) {
+            const float *gp = j->w + (n * O + o) * oh * ow;
+            cz_v8 acc[CZ_TAPS];
+            for (I t = 0; t < taps; t++) acc[t] = (cz_v8){0};
+            for (I x0 = 0; x0 < ow; x0 += 8) {
+                I x = x0 + 8 <= ow ? x0 : ow - 8;
+                cz_i8 m = x0 + 8 <= ow ? (cz_i8){-1, -1, -1, -1, -1, -1, -1, -1} : tail;
+                for (I y = 0; y < oh; y++) {
+                    cz_v8 gv = CZ_LOAD8(gp + y * ow + x);
+                    const float *row = xp + y * g->sh * Wp + x;
+                    for (I t = 0; t < taps; t++)
+                        acc[t] += (cz_v8)((cz_i8)(gv * CZ_LOAD8(row + t / kw * rs + t % kw)) & m);
+                }
+            }
+            for (I t = 0; t < taps; t++) {
+                float s = acc[t][0];
+                for (int k = 1; k < 8; k++) s += acc[t][k];
+                tot[o * taps + t] += s;
             }
         }
-        for (I t = 0; t < taps; t++) {
-            float s = acc[t][0];
-            for (int k = 1; k < 8; k++) s += acc[t][k];
-            tot[t] += s;
-        }
     }
-    for (I t = 0; t < taps; t++) j->out[o * taps + t] = (float)tot[t];
 }
-static void direct1_wgrad_task(void *ctx, int64_t o) {
+static void direct1_wgrad_task(void *ctx, int64_t c) {
     const cz_direct_job *j = ctx;
-    if (j->g.kh == 3 && j->g.kw == 3) cz_direct_wsum(j, o, 3, 3);
-    else cz_direct_wsum(j, o, j->g.kh, j->g.kw);
+    if (j->g.kh == 3 && j->g.kw == 3) cz_direct_wsum(j, c, 3, 3);
+    else cz_direct_wsum(j, c, j->g.kh, j->g.kw);
 }
 static cz_direct_job cz_direct_setup(const I *geom) {
     cz_direct_job j = {*(const cz_geom *)geom};
@@ -784,9 +792,18 @@ void cz_direct1_fwd_f32(const float *x, const float *w, const float *b, float *o
 void cz_direct1_wgrad_f32(const float *gr, const float *x, float *gw, const I *geom) {
     cz_direct_job j = cz_direct_setup(geom);
     j.x = x; j.w = gr; j.out = gw;
+    I taps = j.g.kh * j.g.kw, size = j.g.O * taps;
+    j.kc = j.g.N < CZ_WCHUNKS ? j.g.N : CZ_WCHUNKS;
     j.xp = malloc(sizeof(float) * j.g.N * j.Hp * j.Wp);
+    j.part = malloc(sizeof(double) * j.kc * size);
     cz_for(direct1_pad_task, &j, j.g.N);
-    cz_for(direct1_wgrad_task, &j, j.g.O);
+    cz_for(direct1_wgrad_task, &j, j.kc);
+    for (I e = 0; e < size; e++) {      /* the chunks' sums in chunk order */
+        double s = j.part[e];
+        for (I c = 1; c < j.kc; c++) s += j.part[c * size + e];
+        gw[e] = (float)s;
+    }
+    free(j.part);
     free(j.xp);
 }
 """
