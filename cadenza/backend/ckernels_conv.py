@@ -669,7 +669,7 @@ typedef int32_t cz_i8 __attribute__((vector_size(32)));
 #define CZ_WCHUNKS 16   /* chunks of images of the direct weight gradient */
 #define CZ_NB 4      /* output blocks of 8 columns computed together */
 typedef struct { cz_geom g; const float *x, *w, *b; float *out, *xp; double *part; int relu;
-                 I Hp, Wp, kc; } cz_direct_job;
+                 I Hp, Wp, kc; const float *r, *p; } cz_direct_job;
 /* the padded plane of image n: rows y*sh + i*dh - ph, columns x + j - pw of the input, +0
    outside it (Hp x Wp, Wp rounded up to 8) */
 static void cz_direct_pad(const cz_direct_job *j, const float *x, float *xp) {
@@ -736,6 +736,26 @@ static void direct1_pad_task(void *ctx, int64_t n) {
     const cz_direct_job *j = ctx;
     cz_direct_pad(j, j->x + n * j->g.H * j->g.W, j->xp + n * j->Hp * j->Wp);
 }
+/* d (H x W, both even) = max_pool2d_backward of one plane under 2x2 windows of stride 2: the
+   pooled gradient g (H/2 x W/2) at each window's winner of x (its maximum o_), +0 elsewhere,
+   window by window as cz_maxpool2_bwd decides them (CZ_POOL2_WIN) */
+static void cz_pool2_plane(float *restrict d, const float *restrict g, const float *restrict x,
+                           const float *restrict o_, I H, I W) {
+    I ow = W / 2, span = (ow + 7) / 8 * 8, y = 0;
+    /* 8 windows at a time (cz_maxpool2_bwd's passes) while the blocks past a row's end stay
+       inside the plane (the next rows written again after), the last rows window by window */
+    for (; y < H / 2 && (2 * y + 1) * W + 2 * span <= H * W; y++) {
+        const float *r0 = x + 2 * y * W, *r1 = r0 + W, *oy = o_ + y * ow, *gy = g + y * ow;
+        float *d0 = d + 2 * y * W, *d1 = d0 + W;
+        for (I q = 0; q < ow; q += 8)
+            cz_pool2_top8_f32(d0 + 2 * q, r0 + 2 * q, r1 + 2 * q, oy + q, gy + q);
+        for (I q = 0; q < ow; q += 8)
+            cz_pool2_bottom8_f32(d1 + 2 * q, r0 + 2 * q, r1 + 2 * q, oy + q, gy + q);
+    }
+    for (; y < H / 2; y++)
+        cz_pool2_row_f32(d + 2 * y * W, d + (2 * y + 1) * W, x + 2 * y * W, x + (2 * y + 1) * W,
+                         o_ + y * ow, g + y * ow, ow);
+}
 /* w is g (N, O, oh, ow) here, xp the padded planes of every image; task c: the images of
    chunk c (of kc), their sums per (o, tap) into part[c] (double, images in order), g read in
    memory order */
@@ -748,10 +768,16 @@ static inline __attribute__((always_inline)) void cz_direct_wsum(
     for (I e = 0; e < O * taps; e++) tot[e] = 0;
     cz_i8 tail = {0};                   /* lanes of the last block not in an earlier one */
     for (int k = 0; k < 8; k++) tail[k] = (ow % 8 == 0 || k >= 8 - ow % 8) ? -1 : 0;
+    float *plane = j->r ? malloc(sizeof(float) * oh * ow) : 0;
     for (I n = n0; n < n1; n++) {
         const float *xp = j->xp + n * j->Hp * Wp;
         for (I o = 0; o < O; o++) {
             const float *gp = j->w + (n * O + o) * oh * ow;
+            if (j->r) {   /* the gradient of 2x2 max pooling: the plane from the pooled one */
+                I P = (n * O + o) * (oh / 2) * (ow / 2);
+                cz_pool2_plane(plane, j->w + P, j->r + (n * O + o) * oh * ow, j->p + P, oh, ow);
+                gp = plane;
+            }
             cz_v8 acc[CZ_TAPS];
             for (I t = 0; t < taps; t++) acc[t] = (cz_v8){0};
             for (I x0 = 0; x0 < ow; x0 += 8) {
@@ -771,6 +797,7 @@ static inline __attribute__((always_inline)) void cz_direct_wsum(
             }
         }
     }
+    free(plane);
 }
 static void direct1_wgrad_task(void *ctx, int64_t c) {
     const cz_direct_job *j = ctx;
@@ -789,9 +816,13 @@ void cz_direct1_fwd_f32(const float *x, const float *w, const float *b, float *o
     j.x = x; j.w = w; j.b = b; j.out = out; j.relu = relu;
     cz_for(direct1_fwd_task, &j, j.g.N);
 }
-void cz_direct1_wgrad_f32(const float *gr, const float *x, float *gw, const I *geom) {
+/* gw of conv2d (one channel) from gr (N, O, oh, ow); with r (N, O, oh, ow, both even) and p
+   (N, O, oh/2, ow/2) set, gr is the gradient of p = max_pool2d(r, 2) and the convolution's
+   output gradient is max_pool2d_backward(gr, r, p), made plane by plane */
+void cz_direct1_wgrad_f32(const float *gr, const float *x, float *gw, const I *geom,
+                          const float *r, const float *p) {
     cz_direct_job j = cz_direct_setup(geom);
-    j.x = x; j.w = gr; j.out = gw;
+    j.x = x; j.w = gr; j.out = gw; j.r = r; j.p = p;
     I taps = j.g.kh * j.g.kw, size = j.g.O * taps;
     j.kc = j.g.N < CZ_WCHUNKS ? j.g.N : CZ_WCHUNKS;
     j.xp = malloc(sizeof(float) * j.g.N * j.Hp * j.Wp);
@@ -817,7 +848,7 @@ _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L,
                "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L],
                "bias_grad": [_P, _P] + [_L] * 3}
-_F32_ONLY = {"direct1_fwd": [_P, _P, _P, _P, _P, _i], "direct1_wgrad": [_P, _P, _P, _P]}
+_F32_ONLY = {"direct1_fwd": [_P, _P, _P, _P, _P, _i], "direct1_wgrad": [_P] * 6}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)

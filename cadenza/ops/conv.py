@@ -408,7 +408,7 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
         fn = ckernels_conv.kernel("direct1_wgrad", g, x, gw)
         if fn is not None:
             geo = _geometry(x.shape, o, kernel, stride, padding, dilation, oh, ow)
-            fn(address(g), address(x), address(gw), geo.ctypes.data)
+            fn(address(g), address(x), address(gw), geo.ctypes.data, None, None)
             return gw
     if _per_image(n, oh, ow):
         kc = min(n, _WGRAD_CHUNKS)

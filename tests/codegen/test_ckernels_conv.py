@@ -376,3 +376,58 @@ def test_direct_one_channel_conv_matches_torch_on_every_thread_count(case, threa
         ref = run()
     np.testing.assert_allclose(ref[0], out, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ref[1], gw, rtol=1e-4, atol=1e-4 * np.sqrt(g.size))
+
+
+def test_pooled_weight_grad_compiled_float32_matches_eager_and_torch(threads, monkeypatch):
+    """graph/passes/fuse_pool_weight_grad.py: a float32 CNN's first layer (one channel, 2x2
+    pooling, W4's shape shrunk; odd pooled width 7) computes its weight gradient from the
+    pooled gradient in one node and its bias gradient over the pooled one: the same bytes on
+    every thread count, eager's and torch's gradients within rounding (ties and NaN-free
+    inputs), and the NumPy interpreter agrees; float64 graphs keep the unfused nodes."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((6, 1, 14, 14)).astype(np.float32)
+    x[0, 0, :4, :4] = 0.0                            # ties: relu zeros inside windows
+    y = rng.integers(0, 10, 6)
+    nn = cadenza.nn
+
+    def grads(mode, dt=np.float32):
+        cadenza.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(196, 10))
+        if dt == np.float64:
+            model = model.double()
+
+        def step(a, b):
+            F.cross_entropy(model(a), b).backward()
+            return model[0].weight.grad.clone(), model[0].bias.grad.clone()
+        fn = step if mode == "eager" else cadenza.compile(step, backend=mode)
+        cx, cy = cadenza.from_numpy(x.astype(dt)), cadenza.from_numpy(y)
+        out = [t.numpy() for t in fn(cx, cy)]
+        ops = [n.op_name for n in fn.graph.nodes] if mode != "eager" else []
+        return out, ops
+    got = []
+    for count in COUNTS:
+        threads(count)
+        out, ops = grads("c")
+        got.append(out)
+        assert "conv2d_pooled_weight_grad" in ops and "max_pool2d_backward" not in ops
+    for r in got[1:]:
+        assert [a.tobytes() for a in r] == [a.tobytes() for a in got[0]]
+    eager, _ = grads("eager")
+    interp, ops = grads("numpy")
+    assert "conv2d_pooled_weight_grad" in ops
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                             torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(196, 10))
+    cadenza.manual_seed(0)
+    ref = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(196, 10))
+    with torch.no_grad():
+        for p, q in zip(tm.parameters(), ref.parameters()):
+            p.copy_(torch.tensor(q.detach().numpy()))
+    torch.nn.functional.cross_entropy(tm(torch.tensor(x)), torch.tensor(y)).backward()
+    want = [tm[0].weight.grad.numpy(), tm[0].bias.grad.numpy()]
+    for res in (got[0], eager, interp):
+        for a, t in zip(res, want):
+            np.testing.assert_allclose(a, t, rtol=1e-4, atol=1e-5)
+    _, ops64 = grads("c", np.float64)
+    assert "conv2d_pooled_weight_grad" not in ops64 and "max_pool2d_backward" in ops64
