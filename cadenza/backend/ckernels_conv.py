@@ -400,7 +400,7 @@ static void igrad_task_##S(void *ctx, int64_t n) {                              
     free(js);                                                                                 \
 }                                                                                             \
 /* chunk c of the weight gradient: the sum over its images n of g[n] (O, L) cols(x[n])^T,      \
-   added image by image (each product, then added: as the NumPy form); w is g here */        \
+   added image by image; w is g here */                                                      \
 static void wgrad_task_##S(void *ctx, int64_t c) {                                            \
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
     I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
@@ -410,9 +410,12 @@ static void wgrad_task_##S(void *ctx, int64_t c) {                              
     T *tmp = buf + K * L, *dst = j->kc == 1 ? j->out : j->part + c * O * K;                   \
     for (I n = n0; n < n1; n++) {                                                             \
         const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                     \
-        GEMM(101, 111, 112, O, K, L, (T)1, j->w + n * O * L, L, cols, L, (T)0,                \
-             n == n0 ? dst : tmp, K);                                                         \
-        if (n > n0) for (I e = 0; e < O * K; e++) dst[e] += tmp[e];                           \
+        /* exact (float64): each product, then added, as the NumPy form; float32 adds each   \
+           image's product into the chunk's sum inside the GEMM (within rounding) */          \
+        int add = n > n0 && !j->exact;                                                        \
+        GEMM(101, 111, 112, O, K, L, (T)1, j->w + n * O * L, L, cols, L, (T)add,              \
+             n == n0 || add ? dst : tmp, K);                                                  \
+        if (n > n0 && !add) for (I e = 0; e < O * K; e++) dst[e] += tmp[e];                   \
     }                                                                                         \
     free(buf);                                                                                \
 }                                                                                             \
