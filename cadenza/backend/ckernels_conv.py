@@ -16,6 +16,11 @@ float64 products run their blocks one after another with BLAS's own threads, as 
 calls it, so both paths give the same bits (as codegen/blas.py keeps float64 exact); float32
 blocks are the pool's tasks with single-threaded BLAS, whose sgemm takes another path for
 small products than its threaded one: within rounding of the NumPy form.
+
+Beside the products: the layout passes (im2col/col2im), 2x2 max pooling, ReLU and bias
+gradient passes, and float32 direct kernels for convolutions of one input channel
+(``direct``: forward with bias and ReLU, weight gradient, and the weight gradient through 2x2
+max pooling that ops/pool.py's Conv2dPooledWeightGrad runs), which need no BLAS.
 """
 from __future__ import annotations
 

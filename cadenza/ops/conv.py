@@ -180,6 +180,9 @@ def _check_window(op, spatial, k, d, p, s):
 # - whole batch otherwise (ResNet's late layers have L = 4 or 1): one GEMM over the
 #   (C*kh*kw, N*L) columns, with g as the (O, N*L) matrix, in the fixed blocks of
 #   ckernels_conv.product.
+# - float32 with one input channel (a CNN's first layer on grey images; ckernels_conv.direct):
+#   direct C kernels for the forward and the weight gradient, no im2col or K = kh*kw GEMM
+#   (within rounding of the other forms; float64 keeps the forms above).
 # Without the C kernels the NumPy forms below compute the same products in the same order (the
 # same bits in float64; float32 within rounding, as ckernels_conv explains).
 
