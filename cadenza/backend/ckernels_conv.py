@@ -16,6 +16,11 @@ float64 products run their blocks one after another with BLAS's own threads, as 
 calls it, so both paths give the same bits (as codegen/blas.py keeps float64 exact); float32
 blocks are the pool's tasks with single-threaded BLAS, whose sgemm takes another path for
 small products than its threaded one: within rounding of the NumPy form.
+
+Beside the products: the layout passes (im2col/col2im), 2x2 max pooling, ReLU and bias
+gradient passes, and float32 direct kernels for convolutions of one input channel
+(``direct``: forward with bias and ReLU, weight gradient, and the weight gradient through 2x2
+max pooling that ops/pool.py's Conv2dPooledWeightGrad runs), which need no BLAS.
 """
 from __future__ import annotations
 
@@ -75,11 +80,10 @@ static void gemm_task_##S(void *ctx, int64_t t) {                               
 static void gemm_sum_##S(void *ctx, int64_t t) {                                              \
     const gemm_job_##S *j = ctx;                                                              \
     I total = j->M * j->N, e0 = total * t / j->sums, e1 = total * (t + 1) / j->sums;          \
-    for (I e = e0; e < e1; e++) {                                                             \
-        T s = j->part[e];                                                                     \
-        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
-        j->C[e] = s;                                                                          \
-    }                                                                                         \
+    /* chunk by chunk over the task's elements (each element's sum still in chunk order) */  \
+    for (I e = e0; e < e1; e++) j->C[e] = j->part[e];                                         \
+    for (I c = 1; c < j->kc; c++)                                                             \
+        for (I e = e0; e < e1; e++) j->C[e] += j->part[c * total + e];                        \
 }                                                                                             \
 /* C (M x N, contiguous) = op(A) op(B); ta/tb 111 (as stored) or 112 (transposed), lda/ldb   \
    their leading dimensions; part: kc * M * N scratch when kc > 1. exact: the blocks one     \
@@ -154,6 +158,11 @@ static void cz_fold_index(const cz_geom *g, I ld, I *start, I *off, unsigned cha
     }
     start[g->H * g->W] = k;
 }
+/* col2im_plane's scratch (elements): W + ow, or a plane where rows go whole */
+static I cz_col2im_scratch(const cz_geom *g) {
+    I a = g->W + g->ow, b = g->H * g->W;
+    return a > b ? a : b;
+}
 static int cz_small(const cz_geom *g) {
     return g->H * g->W <= CZ_SMALL && g->oh * g->ow <= CZ_SMALL;
 }
@@ -207,12 +216,45 @@ static void im2col1_##S(const T *restrict x, T *restrict cols, I ld, const cz_ge
 /* the adjoint for one plane: out (H, W) of channel c = the sum of the columns (row stride    \
    ld, from the image's first column) that read each element, in the order of the NumPy fold  \
    (ops/conv.py's _fold_fwd): for each element, over j, the sum over i (from +0) of the terms \
-   that read it, added (from +0) in j's order. v and a: scratch of W and ow elements */       \
+   that read it, added (from +0) in j's order. v: cz_col2im_scratch(g) elements of scratch, \
+   a: ow more (it may lie inside v past W: only the row form uses it) */                     \
 static void col2im_plane_##S(const T *restrict cols, I ld, T *restrict out, I c,              \
                              const cz_geom *g, const cz_span *js, T *restrict v,              \
                              T *restrict a) {                                                 \
     I H = g->H, W = g->W, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow, sh = g->sh;         \
     I sw = g->sw;                                                                             \
+    if (sh == 1 && sw == 1 && ow == W) {                                                      \
+        /* rows as long as the plane's, stride 1: the same sums plane by plane. For each j,   \
+           v (H*W scratch) = +0 + the terms of each i in order (whole rows: one contiguous    \
+           run per i), +0 at the columns j's windows never read, then added into out at       \
+           j's column offset along the whole plane. The extra terms are +0, added to sums     \
+           that are never -0 (they start from +0): the same bits as the rows below */         \
+        I HW = H * W;                                                                         \
+        for (I e = 0; e < HW; e++) out[e] = 0;                                                \
+        for (I j = 0; j < kw; j++) {                                                          \
+            cz_span s = js[j];                                                                \
+            int any = 0;                                                                      \
+            if (s.hi <= s.lo) continue;                                                       \
+            for (I e = 0; e < HW; e++) v[e] = 0;                                              \
+            for (I i = 0; i < kh; i++) {                                                      \
+                I sh0 = i * g->dh - g->ph;     /* plane row r reads column row r - sh0 */     \
+                I r0 = sh0 > 0 ? sh0 : 0, r1 = oh + sh0 < H ? oh + sh0 : H;                   \
+                if (r1 <= r0) continue;                                                       \
+                const T *src = cols + ((c * kh + i) * kw + j) * ld + (r0 - sh0) * ow;         \
+                T *d = v + r0 * W;                                                            \
+                for (I e = 0; e < (r1 - r0) * W; e++) d[e] += src[e];                         \
+                any = 1;                                                                      \
+            }                                                                                 \
+            if (!any) continue;                                                               \
+            for (I r = 0; r < H; r++) {                                                       \
+                for (I q = 0; q < s.lo; q++) v[r * W + q] = 0;                                \
+                for (I q = s.hi; q < W; q++) v[r * W + q] = 0;                                \
+            }                                                                                 \
+            I k0 = s.off > 0 ? s.off : 0, k1 = s.off < 0 ? HW + s.off : HW;                   \
+            for (I k = k0; k < k1; k++) out[k] += v[k - s.off];                               \
+        }                                                                                     \
+        return;                                                                               \
+    }                                                                                         \
     for (I r = 0; r < H; r++) {                                                               \
         for (I e = 0; e < W; e++) v[e] = 0;                                                   \
         for (I j = 0; j < kw; j++) {                                                          \
@@ -307,7 +349,7 @@ static void col2im_task_##S(void *ctx, int64_t t) {                             
         free(fresh);                                                                          \
         return;                                                                               \
     }                                                                                         \
-    T *v = malloc(sizeof(T) * (g->W + g->ow));                                                \
+    T *v = malloc(sizeof(T) * cz_col2im_scratch(g));                                          \
     cz_span *js = cz_column_spans(g);                                                         \
     for (I c = c0; c < c1; c++)                                                               \
         for (I n = 0; n < g->N; n++)                                                          \
@@ -353,7 +395,7 @@ static void igrad_task_##S(void *ctx, int64_t n) {                              
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
     I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
     if (cz_local && !j->exact) cz_local(1);                                                   \
-    T *cols = malloc(sizeof(T) * (K * L + g->W + g->ow));                                     \
+    T *cols = malloc(sizeof(T) * (K * L + cz_col2im_scratch(g)));                             \
     GEMM(101, 112, 111, K, L, O, (T)1, j->w, K, j->x + n * O * L, L, (T)0, cols, L);          \
     cz_span *js = cz_column_spans(g);                                                         \
     for (I c = 0; c < g->C; c++)                                                              \
@@ -363,7 +405,7 @@ static void igrad_task_##S(void *ctx, int64_t n) {                              
     free(js);                                                                                 \
 }                                                                                             \
 /* chunk c of the weight gradient: the sum over its images n of g[n] (O, L) cols(x[n])^T,      \
-   added image by image (each product, then added: as the NumPy form); w is g here */        \
+   added image by image; w is g here */                                                      \
 static void wgrad_task_##S(void *ctx, int64_t c) {                                            \
     const conv_job_##S *j = ctx; const cz_geom *g = &j->g;                                    \
     I K = g->C * g->kh * g->kw, L = g->oh * g->ow, O = g->O;                                  \
@@ -373,9 +415,12 @@ static void wgrad_task_##S(void *ctx, int64_t c) {                              
     T *tmp = buf + K * L, *dst = j->kc == 1 ? j->out : j->part + c * O * K;                   \
     for (I n = n0; n < n1; n++) {                                                             \
         const T *cols = cols1_##S(j->x + n * g->C * g->H * g->W, buf, g);                     \
-        GEMM(101, 111, 112, O, K, L, (T)1, j->w + n * O * L, L, cols, L, (T)0,                \
-             n == n0 ? dst : tmp, K);                                                         \
-        if (n > n0) for (I e = 0; e < O * K; e++) dst[e] += tmp[e];                           \
+        /* exact (float64): each product, then added, as the NumPy form; float32 adds each   \
+           image's product into the chunk's sum inside the GEMM (within rounding) */          \
+        int add = n > n0 && !j->exact;                                                        \
+        GEMM(101, 111, 112, O, K, L, (T)1, j->w + n * O * L, L, cols, L, (T)add,              \
+             n == n0 || add ? dst : tmp, K);                                                  \
+        if (n > n0 && !add) for (I e = 0; e < O * K; e++) dst[e] += tmp[e];                   \
     }                                                                                         \
     free(buf);                                                                                \
 }                                                                                             \
@@ -383,11 +428,9 @@ static void wgrad_sum_##S(void *ctx, int64_t t) {                               
     const conv_job_##S *j = ctx;                                                              \
     I total = j->g.O * j->g.C * j->g.kh * j->g.kw, e0 = total * t / 16;                       \
     I e1 = total * (t + 1) / 16;                                                              \
-    for (I e = e0; e < e1; e++) {                                                             \
-        T s = j->part[e];                                                                     \
-        for (I c = 1; c < j->kc; c++) s += j->part[c * total + e];                            \
-        j->out[e] = s;                                                                        \
-    }                                                                                         \
+    for (I e = e0; e < e1; e++) j->out[e] = j->part[e];                                       \
+    for (I c = 1; c < j->kc; c++)                                                             \
+        for (I e = e0; e < e1; e++) j->out[e] += j->part[c * total + e];                      \
 }                                                                                             \
 static void conv_run_##S(void (*task)(void *, int64_t), conv_job_##S *j, I n) {               \
     if (j->exact) { for (I t = 0; t < n; t++) task(j, t); return; }                           \
@@ -613,6 +656,195 @@ void cz_bias_grad_##S(const T *g, T *out, I N, I C, I L) {                      
 }
 CZ_CNN_EW(f32, float)
 CZ_CNN_EW(f64, double)
+
+/* float32 convolutions of one input channel (a CNN's first layer on grey images: C*kh*kw taps
+   too few for a good GEMM), window columns of stride and dilation 1, at least 8 output
+   columns. Each image's plane is copied once into a zero-padded buffer (the rows and columns
+   the windows read), then:
+   direct1_fwd: out[n, o, y, x] = sum over taps t = (i, j) in order of w[o, t] * xp[y*sh+i*dh,
+   x+j] (each product rounded, added from the first tap on), + b[o], then relu where set: 8
+   columns at a time in registers (a row's last 8 again where ow is not a multiple of 8: the
+   same values written twice), one image per task;
+   direct1_wgrad: gw[o, t] = the sum over images of (the sum over the image's rows of g * xp in
+   8 column lanes, then the lanes in order) in double, images in order within each of
+   CZ_WCHUNKS chunks of images (one task each, g read in memory order), then the chunks in
+   order. Both orders depend on the shape only, not on the thread count. */
+typedef float cz_v8 __attribute__((vector_size(32)));
+typedef float cz_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t cz_i8 __attribute__((vector_size(32)));
+#define CZ_LOAD8(p) (*(const cz_v8u *)(p))
+#define CZ_TAPS 64
+#define CZ_WCHUNKS 16   /* chunks of images of the direct weight gradient */
+#define CZ_NB 4      /* output blocks of 8 columns computed together */
+typedef struct { cz_geom g; const float *x, *w, *b; float *out, *xp; double *part; int relu;
+                 I Hp, Wp, kc; const float *r, *p; } cz_direct_job;
+/* the padded plane of image n: rows y*sh + i*dh - ph, columns x + j - pw of the input, +0
+   outside it (Hp x Wp, Wp rounded up to 8) */
+static void cz_direct_pad(const cz_direct_job *j, const float *x, float *xp) {
+    const cz_geom *g = &j->g;
+    for (I r = 0; r < j->Hp; r++) {
+        I sr = r - g->ph;
+        float *d = xp + r * j->Wp;
+        for (I q = 0; q < j->Wp; q++) {
+            I sc = q - g->pw;
+            d[q] = sr >= 0 && sr < g->H && sc >= 0 && sc < g->W ? x[sr * g->W + sc] : 0.0f;
+        }
+    }
+}
+/* one output channel's plane: 3x3 windows (taps known here: the products' sums stay in
+   registers, a row's 8-column blocks side by side) or any other window (taps in a loop) */
+static inline __attribute__((always_inline)) void cz_direct_plane(
+        const cz_direct_job *j, const float *xp, const float *w, I o, float *out, I kh,
+        I kw) {
+    const cz_geom *g = &j->g;
+    I oh = g->oh, ow = g->ow, Wp = j->Wp, rs = g->dh * Wp, taps = kh * kw;
+    cz_v8 bias = {0}; bias += j->b ? j->b[o] : 0.0f;
+    float wt[CZ_TAPS];
+    for (I t = 0; t < taps; t++) wt[t] = w[t];
+    I nb = (ow + 7) / 8;                 /* 8-column blocks of a row (the last at ow - 8) */
+    for (I y = 0; y < oh; y++) {
+        const float *row = xp + y * g->sh * Wp;
+        for (I b0 = 0; b0 < nb; b0 += CZ_NB) {
+            /* CZ_NB blocks side by side (independent sums: the adds overlap) */
+            I xs[CZ_NB];
+            cz_v8 acc[CZ_NB];
+            for (int k = 0; k < CZ_NB; k++) {
+                I x = (b0 + k < nb ? b0 + k : nb - 1) * 8;
+                xs[k] = x + 8 <= ow ? x : ow - 8;
+                acc[k] = CZ_LOAD8(row + xs[k]) * wt[0];
+            }
+            for (I t = 1; t < taps; t++)
+                for (int k = 0; k < CZ_NB; k++)
+                    acc[k] += CZ_LOAD8(row + t / kw * rs + t % kw + xs[k]) * wt[t];
+            for (int k = 0; k < CZ_NB; k++) {
+                cz_v8 v = acc[k];
+                if (j->b) v += bias;
+                if (j->relu) {      /* relu's rule: v where v > 0 or v is NaN, else +0 */
+                    cz_i8 keep = (v > 0) | (v != v);
+                    v = (cz_v8)((cz_i8)v & keep);
+                }
+                *(cz_v8u *)(out + y * ow + xs[k]) = v;
+            }
+        }
+    }
+}
+static void direct1_fwd_task(void *ctx, int64_t n) {
+    const cz_direct_job *j = ctx; const cz_geom *g = &j->g;
+    I kh = g->kh, kw = g->kw, taps = kh * kw;
+    float *xp = malloc(sizeof(float) * j->Hp * j->Wp);
+    cz_direct_pad(j, j->x + n * g->H * g->W, xp);
+    for (I o = 0; o < g->O; o++) {
+        float *out = j->out + (n * g->O + o) * g->oh * g->ow;
+        if (kh == 3 && kw == 3) cz_direct_plane(j, xp, j->w + o * 9, o, out, 3, 3);
+        else cz_direct_plane(j, xp, j->w + o * taps, o, out, kh, kw);
+    }
+    free(xp);
+}
+static void direct1_pad_task(void *ctx, int64_t n) {
+    const cz_direct_job *j = ctx;
+    cz_direct_pad(j, j->x + n * j->g.H * j->g.W, j->xp + n * j->Hp * j->Wp);
+}
+/* d (H x W, both even) = max_pool2d_backward of one plane under 2x2 windows of stride 2: the
+   pooled gradient g (H/2 x W/2) at each window's winner of x (its maximum o_), +0 elsewhere,
+   window by window as cz_maxpool2_bwd decides them (CZ_POOL2_WIN) */
+static void cz_pool2_plane(float *restrict d, const float *restrict g, const float *restrict x,
+                           const float *restrict o_, I H, I W) {
+    I ow = W / 2, span = (ow + 7) / 8 * 8, y = 0;
+    /* 8 windows at a time (cz_maxpool2_bwd's passes) while the blocks past a row's end stay
+       inside the plane (the next rows written again after), the last rows window by window */
+    for (; y < H / 2 && (2 * y + 1) * W + 2 * span <= H * W; y++) {
+        const float *r0 = x + 2 * y * W, *r1 = r0 + W, *oy = o_ + y * ow, *gy = g + y * ow;
+        float *d0 = d + 2 * y * W, *d1 = d0 + W;
+        for (I q = 0; q < ow; q += 8)
+            cz_pool2_top8_f32(d0 + 2 * q, r0 + 2 * q, r1 + 2 * q, oy + q, gy + q);
+        for (I q = 0; q < ow; q += 8)
+            cz_pool2_bottom8_f32(d1 + 2 * q, r0 + 2 * q, r1 + 2 * q, oy + q, gy + q);
+    }
+    for (; y < H / 2; y++)
+        cz_pool2_row_f32(d + 2 * y * W, d + (2 * y + 1) * W, x + 2 * y * W, x + (2 * y + 1) * W,
+                         o_ + y * ow, g + y * ow, ow);
+}
+/* w is g (N, O, oh, ow) here, xp the padded planes of every image; task c: the images of
+   chunk c (of kc), their sums per (o, tap) into part[c] (double, images in order), g read in
+   memory order */
+static inline __attribute__((always_inline)) void cz_direct_wsum(
+        const cz_direct_job *j, I c, I kh, I kw) {
+    const cz_geom *g = &j->g;
+    I oh = g->oh, ow = g->ow, Wp = j->Wp, rs = g->dh * Wp, taps = kh * kw, O = g->O;
+    I n0 = g->N * c / j->kc, n1 = g->N * (c + 1) / j->kc;
+    double *tot = j->part + c * O * taps;
+    for (I e = 0; e < O * taps; e++) tot[e] = 0;
+    cz_i8 tail = {0};                   /* lanes of the last block not in an earlier one */
+    for (int k = 0; k < 8; k++) tail[k] = (ow % 8 == 0 || k >= 8 - ow % 8) ? -1 : 0;
+    float *plane = j->r ? malloc(sizeof(float) * oh * ow) : 0;
+    for (I n = n0; n < n1; n++) {
+        const float *xp = j->xp + n * j->Hp * Wp;
+        for (I o = 0; o < O; o++) {
+            const float *gp = j->w + (n * O + o) * oh * ow;
+            if (j->r) {   /* the gradient of 2x2 max pooling: the plane from the pooled one */
+                I P = (n * O + o) * (oh / 2) * (ow / 2);
+                cz_pool2_plane(plane, j->w + P, j->r + (n * O + o) * oh * ow, j->p + P, oh, ow);
+                gp = plane;
+            }
+            cz_v8 acc[CZ_TAPS];
+            for (I t = 0; t < taps; t++) acc[t] = (cz_v8){0};
+            for (I x0 = 0; x0 < ow; x0 += 8) {
+                I x = x0 + 8 <= ow ? x0 : ow - 8;
+                cz_i8 m = x0 + 8 <= ow ? (cz_i8){-1, -1, -1, -1, -1, -1, -1, -1} : tail;
+                for (I y = 0; y < oh; y++) {
+                    cz_v8 gv = CZ_LOAD8(gp + y * ow + x);
+                    const float *row = xp + y * g->sh * Wp + x;
+                    for (I t = 0; t < taps; t++)
+                        acc[t] += (cz_v8)((cz_i8)(gv * CZ_LOAD8(row + t / kw * rs + t % kw)) & m);
+                }
+            }
+            for (I t = 0; t < taps; t++) {
+                float s = acc[t][0];
+                for (int k = 1; k < 8; k++) s += acc[t][k];
+                tot[o * taps + t] += s;
+            }
+        }
+    }
+    free(plane);
+}
+static void direct1_wgrad_task(void *ctx, int64_t c) {
+    const cz_direct_job *j = ctx;
+    if (j->g.kh == 3 && j->g.kw == 3) cz_direct_wsum(j, c, 3, 3);
+    else cz_direct_wsum(j, c, j->g.kh, j->g.kw);
+}
+static cz_direct_job cz_direct_setup(const I *geom) {
+    cz_direct_job j = {*(const cz_geom *)geom};
+    j.Hp = (j.g.oh - 1) * j.g.sh + (j.g.kh - 1) * j.g.dh + 1;
+    j.Wp = (j.g.ow + j.g.kw - 1 + 7) / 8 * 8;
+    return j;
+}
+void cz_direct1_fwd_f32(const float *x, const float *w, const float *b, float *out,
+                        const I *geom, int relu) {
+    cz_direct_job j = cz_direct_setup(geom);
+    j.x = x; j.w = w; j.b = b; j.out = out; j.relu = relu;
+    cz_for(direct1_fwd_task, &j, j.g.N);
+}
+/* gw of conv2d (one channel) from gr (N, O, oh, ow); with r (N, O, oh, ow, both even) and p
+   (N, O, oh/2, ow/2) set, gr is the gradient of p = max_pool2d(r, 2) and the convolution's
+   output gradient is max_pool2d_backward(gr, r, p), made plane by plane */
+void cz_direct1_wgrad_f32(const float *gr, const float *x, float *gw, const I *geom,
+                          const float *r, const float *p) {
+    cz_direct_job j = cz_direct_setup(geom);
+    j.x = x; j.w = gr; j.out = gw; j.r = r; j.p = p;
+    I taps = j.g.kh * j.g.kw, size = j.g.O * taps;
+    j.kc = j.g.N < CZ_WCHUNKS ? j.g.N : CZ_WCHUNKS;
+    j.xp = malloc(sizeof(float) * j.g.N * j.Hp * j.Wp);
+    j.part = malloc(sizeof(double) * j.kc * size);
+    cz_for(direct1_pad_task, &j, j.g.N);
+    cz_for(direct1_wgrad_task, &j, j.kc);
+    for (I e = 0; e < size; e++) {      /* the chunks' sums in chunk order */
+        double s = j.part[e];
+        for (I c = 1; c < j.kc; c++) s += j.part[c * size + e];
+        gw[e] = (float)s;
+    }
+    free(j.part);
+    free(j.xp);
+}
 """
 
 _state: dict = {}
@@ -624,6 +856,7 @@ _SIGNATURES = {"conv_gemm": [_L, _L, _L, _P, _i, _L, _P, _i, _L, _P, _P, _L, _L,
                "maxpool2_bwd": [_P, _P, _P, _P] + [_L] * 5,
                "relu": [_P, _P, _L], "relu_grad": [_P, _P, _P, _L],
                "bias_grad": [_P, _P] + [_L] * 3}
+_F32_ONLY = {"direct1_fwd": [_P, _P, _P, _P, _P, _i], "direct1_wgrad": [_P] * 6}
 _GEMMS = ("conv_gemm", "conv_fwd", "conv_igrad", "conv_wgrad")
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _TASK_FLOPS = 1 << 23     # about 8 MFLOP per task (a fraction of a millisecond)
@@ -646,6 +879,9 @@ def library():
                     for s in ("f32", "f64"):
                         fn = getattr(lib, f"cz_{name}_{s}")
                         fn.argtypes, fn.restype = args, None
+                for name, args in _F32_ONLY.items():
+                    fn = getattr(lib, f"cz_{name}_f32")
+                    fn.argtypes, fn.restype = args, None
             _state["lib"] = lib
     return _state["lib"]
 
@@ -665,9 +901,18 @@ def kernel(name: str, *arrays):
     if dt not in _SUFFIX or not all(type(a) is np.ndarray and a.dtype == dt and
                                     a.flags.c_contiguous for a in arrays):
         return None
-    if library() is None or (name in _GEMMS and not _state["blas"]):
+    if library() is None or (name in _GEMMS and not _state["blas"]) or \
+            (name in _F32_ONLY and dt != np.float32):
         return None
     return getattr(_state["lib"], f"cz_{name}_{_SUFFIX[dt]}")
+
+
+def direct(c, kernel, stride, dilation, ow) -> bool:
+    """Whether a float32 convolution of this geometry runs the direct one-channel kernels
+    (direct1_fwd, direct1_wgrad): one input channel, at most 64 taps, window columns of stride
+    and dilation 1, at least 8 output columns."""
+    return c == 1 and kernel[0] * kernel[1] <= 64 and stride[1] == 1 and dilation[1] == 1 \
+        and ow >= 8
 
 
 def geometry(n, c, h, w, o, kernel, dilation, padding, stride, oh, ow) -> np.ndarray:

@@ -16,17 +16,20 @@ Now:
                                     gradient instead of to its (larger) result
 7. fuse_conv_relu                   a conv2d read only by a relu: one node applying the ReLU in
                                     the convolution's per-image output pass
-8. eliminate_dead_code              again: removes the constants whose last use was folded and
+8. fuse_pool_weight_grad            float32: a one-channel conv2d's weight gradient through
+                                    2x2 max pooling as one node (the full-size gradient never
+                                    written); its bias gradient summed over the pooled one
+9. eliminate_dead_code              again: removes the constants whose last use was folded and
                                     the producers simplification bypassed (neither pass deletes
                                     what may still have other uses; DCE decides that globally)
-9. fuse_elementwise                 chains and broadcasts of elementwise ops into one kernel
+10. fuse_elementwise                chains and broadcasts of elementwise ops into one kernel
                                     node (last: the earlier passes see only primitives)
-10. fuse_reductions                 an elementwise kernel (or node) feeding a sum/amax/amin
+11. fuse_reductions                an elementwise kernel (or node) feeding a sum/amax/amin
                                     is computed inside the reduction's loop
-11. fuse_gemm_epilogue              a matmul/linear whose only reader is an elementwise kernel
+12. fuse_gemm_epilogue             a matmul/linear whose only reader is an elementwise kernel
                                     over its shape runs with it as one node (the activation
                                     or its gradient mask applied while the product is in cache)
-12. plan_memory                    liveness: arena slots shared by kernel outputs, each value
+13. plan_memory                    liveness: arena slots shared by kernel outputs, each value
                                     released after its last use; ``graph.plan.report()``
                                     compares the planned peak bytes with the unplanned peak
 Codegen (C kernels for fused nodes, BLAS calls for matmul/conv) then consumes the result.
@@ -41,7 +44,8 @@ from __future__ import annotations
 from .._config import debug_level
 from .ir import Graph
 from .passes import (combine_padded_sums, eliminate_common_subexpressions, eliminate_dead_code,
-                     fold_constants, fuse_conv_relu, gate_before_pool_gradient,
+                     fold_constants, fuse_conv_relu, fuse_pool_weight_grad,
+                     gate_before_pool_gradient,
                      fuse_elementwise, fuse_gemm_epilogue, fuse_reductions, plan_memory,
                      simplify_algebra)
 from .verify import verify
@@ -54,6 +58,7 @@ PASSES = [
     ("combine_padded_sums", combine_padded_sums.run),
     ("gate_before_pool_gradient", gate_before_pool_gradient.run),
     ("fuse_conv_relu", fuse_conv_relu.run),
+    ("fuse_pool_weight_grad", fuse_pool_weight_grad.run),
     ("eliminate_dead_code", eliminate_dead_code.run),
     ("fuse_elementwise", fuse_elementwise.run),
     ("fuse_reductions", fuse_reductions.run),

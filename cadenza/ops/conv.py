@@ -180,6 +180,9 @@ def _check_window(op, spatial, k, d, p, s):
 # - whole batch otherwise (ResNet's late layers have L = 4 or 1): one GEMM over the
 #   (C*kh*kw, N*L) columns, with g as the (O, N*L) matrix, in the fixed blocks of
 #   ckernels_conv.product.
+# - float32 with one input channel (a CNN's first layer on grey images; ckernels_conv.direct):
+#   direct C kernels for the forward and the weight gradient, no im2col or K = kh*kw GEMM
+#   (within rounding of the other forms; float64 keeps the forms above).
 # Without the C kernels the NumPy forms below compute the same products in the same order (the
 # same bits in float64; float32 within rounding, as ckernels_conv explains).
 
@@ -322,6 +325,16 @@ def _conv2d_fwd(xp, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     crop = _cropped((h, wd), (kh, kw), stride, padding, dilation, oh, ow)
     if crop is not None:
         return _conv2d_fwd(xp, x, _crop_weight(w, crop), b, stride, crop[2], dilation, relu)
+    if xp is np and ckernels_conv.direct(x.shape[1], (kh, kw), stride, dilation, ow):
+        out = np.empty((n, o, oh, ow), dtype=np.promote_types(x.dtype, w.dtype))
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        bias = None if b is None else np.ascontiguousarray(b, dtype=out.dtype)
+        fn = ckernels_conv.kernel("direct1_fwd", x, w, bias, out)
+        if fn is not None:
+            geo = _geometry(x.shape, o, (kh, kw), stride, padding, dilation, oh, ow)
+            fn(address(x), address(w), ckernels.ptr(bias), address(out), geo.ctypes.data,
+               int(relu))
+            return out
     if _per_image(n, oh, ow):
         out = xp.empty((n, o, oh, ow), dtype=np.promote_types(x.dtype, w.dtype))
         if xp is np:
@@ -392,6 +405,14 @@ def _conv2d_weight_grad(xp, g, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
         gw = xp.zeros((o, c) + tuple(kernel), dtype=part.dtype)
         gw[:, :, i0:i1 + 1, j0:j1 + 1] = part
         return gw
+    if xp is np and ckernels_conv.direct(c, kernel, stride, dilation, ow):
+        gw = np.empty((o, c) + tuple(kernel), dtype=np.promote_types(g.dtype, x.dtype))
+        g, x = np.ascontiguousarray(g), np.ascontiguousarray(x)
+        fn = ckernels_conv.kernel("direct1_wgrad", g, x, gw)
+        if fn is not None:
+            geo = _geometry(x.shape, o, kernel, stride, padding, dilation, oh, ow)
+            fn(address(g), address(x), address(gw), geo.ctypes.data, None, None)
+            return gw
     if _per_image(n, oh, ow):
         kc = min(n, _WGRAD_CHUNKS)
         gw = xp.empty((o, c * kernel[0] * kernel[1]), dtype=np.promote_types(g.dtype, x.dtype))

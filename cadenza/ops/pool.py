@@ -18,7 +18,7 @@ import numpy as np
 
 from ._registry import Op, register, apply
 from .._tensor_base import _make
-from .conv import unfold
+from .conv import _conv2d_weight_grad, unfold
 from .elementwise import where
 from .shape import pad
 from ..backend import ckernels, ckernels_conv
@@ -268,3 +268,47 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
     """The primitive on a 4-d input with validated pairs (see functional.max_pool2d)."""
     return apply(MaxPool2d, x, kernel=kernel, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode)
+
+
+_POOL2 = dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False)
+
+
+def pooled_weight_grad_fits(pool_attrs, r_shape, x_shape, kernel, stride, dilation,
+                            dtype) -> bool:
+    """Whether conv2d_weight_grad(max_pool2d_backward(g, r, p), x) can run as one
+    Conv2dPooledWeightGrad node: float32, 2x2 pooling of stride 2 tiling r's planes (even
+    sizes), and a convolution the direct one-channel kernel takes (ckernels_conv.direct)."""
+    a = pool_attrs
+    return dtype == np.float32 and all(
+        tuple(a[k]) == v if isinstance(v, tuple) else bool(a[k]) == v
+        for k, v in _POOL2.items()) and \
+        r_shape[2] % 2 == 0 and r_shape[3] % 2 == 0 and \
+        ckernels_conv.direct(x_shape[1], kernel, stride, dilation, r_shape[3])
+
+
+@register
+class Conv2dPooledWeightGrad(Op):
+    """conv2d's weight gradient where its output gradient is 2x2 max pooling's:
+    conv2d_weight_grad(max_pool2d_backward(g, r, p), x) as one node (made by
+    graph/passes/fuse_pool_weight_grad.py in compiled float32 graphs; a CNN's first layer on
+    grey images): the C kernel makes each plane of the unpooled gradient in cache and uses it
+    at once, so the full-size gradient is never written nor read back. Never traced: no
+    backward. Without the C kernel, the two ops' own forms."""
+    name, kind, onnx, differentiable = "conv2d_pooled_weight_grad", "library", None, False
+
+    @staticmethod
+    def forward(xp, g, r, p, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+        n, o, oh, ow = r.shape
+        if xp is np and pooled_weight_grad_fits(_POOL2, r.shape, x.shape, kernel, stride,
+                                                dilation, r.dtype):
+            g, r, p, x = (np.ascontiguousarray(a) for a in (g, r, p, x))
+            gw = np.empty((o, x.shape[1]) + tuple(kernel), dtype=r.dtype)
+            fn = ckernels_conv.kernel("direct1_wgrad", g, x, gw, r, p)
+            if fn is not None:
+                geo = ckernels_conv.geometry(*x.shape, o, kernel, dilation, padding, stride,
+                                             oh, ow)
+                fn(address(g), address(x), address(gw), geo.ctypes.data, address(r),
+                   address(p))
+                return gw
+        full = _max_pool2d_bwd(xp, g, r, p, **_POOL2)
+        return _conv2d_weight_grad(xp, full, x, kernel, stride, padding, dilation)

@@ -101,7 +101,11 @@ CONVS = [((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),          # W4's laye
          # and fold tables), a 1x3 map with a 3x5 kernel (rows cropped, columns kept)
          ((6, 8, 1, 1), (7, 8, 3, 3), dict(padding=1)),
          ((5, 6, 2, 3), (4, 6, 3, 3), dict(padding=1)),
-         ((4, 3, 1, 3), (5, 3, 3, 5), dict(padding=(1, 2)))]
+         ((4, 3, 1, 3), (5, 3, 3, 5), dict(padding=(1, 2))),
+         # rows as long as the input's (col2im plane by plane): dilated rows with fewer output
+         # rows than input rows, per image; a 3x5 window over 20x16 planes, whole batch
+         ((4, 3, 9, 10), (5, 3, 3, 3), dict(padding=(1, 1), dilation=(2, 1))),
+         ((2, 2, 20, 16), (4, 2, 3, 5), dict(padding=(1, 2)))]
 
 
 def _conv_step(xs, ws, kw, dt, seed):
@@ -314,3 +318,116 @@ def test_relu_gradient_before_the_pool_gradient_compiled_equals_eager(kw):
            for n in getattr(n.op, "members", [n])]
     assert ("relu_backward", g.shape) in ops and ("relu_backward", x.shape) not in ops
     assert got.numpy().tobytes() == grad(cx, cg).numpy().tobytes()
+
+
+# one input channel (direct1_fwd / direct1_wgrad): 3x3 (W4's first layer, rows of 28 = three
+# blocks of 8 and one overlapping), rows of exactly 8, a 5x3 window with row stride and
+# dilation 2 (any rows; columns of stride 1), a 1x1 window, 9 columns (one overlap of 7)
+DIRECT = [((5, 1, 28, 28), (7, 1, 3, 3), dict(padding=1)),
+          ((3, 1, 6, 8), (4, 1, 3, 3), dict(padding=1)),
+          ((2, 1, 17, 12), (3, 1, 5, 3), dict(stride=(2, 1), padding=(2, 0), dilation=(2, 1))),
+          ((2, 1, 5, 9), (3, 1, 1, 1), {}),
+          ((4, 1, 7, 11), (2, 1, 3, 3), dict(padding=(0, 0)))]
+
+
+@pytest.mark.parametrize("case", range(len(DIRECT)))
+def test_direct_one_channel_conv_matches_torch_on_every_thread_count(case, threads,
+                                                                     monkeypatch):
+    """float32 convolutions of one input channel run ckernels_conv's direct kernels (forward
+    with bias and relu, weight gradient): the same bytes on every thread count, values and
+    weight gradient as torch's; inf/NaN in the input reach exactly the outputs and taps that
+    read them (the blocks' overlapping lanes add nothing twice, NaN or not); the NumPy path
+    agrees within rounding."""
+    from cadenza.ops.conv import Conv2dRelu, _conv2d_weight_grad
+    xs, ws, kw = DIRECT[case]
+    kw = {k: (v, v) if isinstance(v, int) else v for k, v in
+          dict(dict(stride=1, padding=0, dilation=1), **kw).items()}
+    rng = np.random.default_rng(case)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
+    if case == 0:
+        x[1, 0, 3, 27], x[2, 0, 0, 0], x[3, 0, 10, 5] = np.inf, -np.inf, np.nan
+    calls = []
+    real = ckernels_conv.kernel
+    monkeypatch.setattr(ckernels_conv, "kernel",
+                        lambda name, *a: calls.append(name) or real(name, *a))
+
+    def run():
+        out = Conv2dRelu.forward(np, x, w, b, **kw)
+        g = np.random.default_rng(7).standard_normal(out.shape).astype(np.float32)
+        return out, _conv2d_weight_grad(np, g, x, kernel=ws[2:], **kw), g
+    got = []
+    for count in COUNTS:
+        threads(count)
+        got.append(run())
+    assert "direct1_fwd" in calls and "direct1_wgrad" in calls
+    for r in got[1:]:
+        assert [a.tobytes() for a in r] == [a.tobytes() for a in got[0]]
+    out, gw, g = got[0]
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    to = torch.nn.functional.conv2d(tx, tw, tb, **kw)
+    to.backward(torch.tensor(g))
+    want = torch.relu(to).detach().numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    np.testing.assert_array_equal(np.isnan(gw), np.isnan(tw.grad.numpy()))
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-4, atol=1e-4 * np.sqrt(g.size))
+    monkeypatch.setattr(ckernels, "enabled", False)
+    with np.errstate(invalid="ignore"):
+        ref = run()
+    np.testing.assert_allclose(ref[0], out, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ref[1], gw, rtol=1e-4, atol=1e-4 * np.sqrt(g.size))
+
+
+def test_pooled_weight_grad_compiled_float32_matches_eager_and_torch(threads, monkeypatch):
+    """graph/passes/fuse_pool_weight_grad.py: a float32 CNN's first layer (one channel, 2x2
+    pooling, W4's shape shrunk; odd pooled width 7) computes its weight gradient from the
+    pooled gradient in one node and its bias gradient over the pooled one: the same bytes on
+    every thread count, eager's and torch's gradients within rounding (ties and NaN-free
+    inputs), and the NumPy interpreter agrees; float64 graphs keep the unfused nodes."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((6, 1, 14, 14)).astype(np.float32)
+    x[0, 0, :4, :4] = 0.0                            # ties: relu zeros inside windows
+    y = rng.integers(0, 10, 6)
+    nn = cadenza.nn
+
+    def grads(mode, dt=np.float32):
+        cadenza.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(196, 10))
+        if dt == np.float64:
+            model = model.double()
+
+        def step(a, b):
+            F.cross_entropy(model(a), b).backward()
+            return model[0].weight.grad.clone(), model[0].bias.grad.clone()
+        fn = step if mode == "eager" else cadenza.compile(step, backend=mode)
+        cx, cy = cadenza.from_numpy(x.astype(dt)), cadenza.from_numpy(y)
+        out = [t.numpy() for t in fn(cx, cy)]
+        ops = [n.op_name for n in fn.graph.nodes] if mode != "eager" else []
+        return out, ops
+    got = []
+    for count in COUNTS:
+        threads(count)
+        out, ops = grads("c")
+        got.append(out)
+        assert "conv2d_pooled_weight_grad" in ops and "max_pool2d_backward" not in ops
+    for r in got[1:]:
+        assert [a.tobytes() for a in r] == [a.tobytes() for a in got[0]]
+    eager, _ = grads("eager")
+    interp, ops = grads("numpy")
+    assert "conv2d_pooled_weight_grad" in ops
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                             torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(196, 10))
+    cadenza.manual_seed(0)
+    ref = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(196, 10))
+    with torch.no_grad():
+        for p, q in zip(tm.parameters(), ref.parameters()):
+            p.copy_(torch.tensor(q.detach().numpy()))
+    torch.nn.functional.cross_entropy(tm(torch.tensor(x)), torch.tensor(y)).backward()
+    want = [tm[0].weight.grad.numpy(), tm[0].bias.grad.numpy()]
+    for res in (got[0], eager, interp):
+        for a, t in zip(res, want):
+            np.testing.assert_allclose(a, t, rtol=1e-4, atol=1e-5)
+    _, ops64 = grads("c", np.float64)
+    assert "conv2d_pooled_weight_grad" not in ops64 and "max_pool2d_backward" in ops64
