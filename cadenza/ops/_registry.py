@@ -36,7 +36,7 @@ from .. import _tensor_base as _tb
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
-from ..backend import xp_of
+from ..backend import xp_of, layout as _layout
 from ..backend.cpu import FP_QUIET, fp_state
 from ..backend.meta import MetaArray, to_meta
 
@@ -128,6 +128,10 @@ class Op:
     # atan2, comparisons), or taken in float32 as given (True: torch's mul and div kernels
     # read the original scalar)
     opmath_scalars = False
+    # elementwise ops: a Python number operand is one of the operands torch's TensorIterator
+    # orders the result's dims by (a wrapped 0-d tensor: add, mul, comparisons, where), not a
+    # parameter of a unary kernel (pow(x, 2), clamp(x, 0, 1)); see layout.elementwise_strides
+    scalar_operands = False
     _plan = (None,)      # set by _plan_of
 
 
@@ -200,7 +204,8 @@ def _plan_of(op):
             not (op.may_alias or op.view)
     plan = (op, forward, op.promote, op.to_float, fp, op.view, op.differentiable,
             saves == "inputs" or saves == "both", saves == "output" or saves == "both",
-            op.needs_saved, op.array_scalars, opmath)
+            op.needs_saved, op.array_scalars, opmath,
+            getattr(op, "kind", None) == "elementwise" and not op.may_alias)
     op._plan = plan
     return plan
 
@@ -476,7 +481,7 @@ def _run(op, args, attrs):
     if plan[0] is not op:
         plan = _plan_of(op)
     _, forward, promote, to_float, fp_errors, view, differentiable, saves_in, saves_out, \
-        needs_saved, array_scalars, opmath = plan
+        needs_saved, array_scalars, opmath, elementwise = plan
     arrs = []
     req = False
     on_host = True
@@ -559,6 +564,8 @@ def _run(op, args, attrs):
     if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__") and \
             type(out) is not MetaArray:   # (to_device to 'meta')
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
+    elif elementwise and type(out) is _ndarray and out.ndim > 1:
+        out = _torch_layout(op, args, out)
     t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
     t._data = out
     t._requires_grad = False
@@ -573,6 +580,24 @@ def _run(op, args, attrs):
     if req and differentiable and _state.grad_enabled:
         _record(op, t, args, attrs, saves_in, saves_out, needs_saved)
     return t
+
+
+def _torch_layout(op, args, out):
+    """``out`` (an elementwise result NumPy laid out) with the strides torch gives it
+    (backend/layout.py): the same values, copied only where the layouts differ."""
+    std = _layout.standard_c
+    if out.flags.c_contiguous and (1 not in out.shape or std(out)):
+        for a in args:
+            if isinstance(a, Tensor):
+                x = a._data
+                if not x.flags.c_contiguous or 1 in x.shape and not std(x):
+                    break
+        else:
+            return out     # row-major operands: a row-major result (the common case)
+    keep = op.scalar_operands
+    return _layout.as_elementwise_result(
+        out, [a._data if isinstance(a, Tensor) else None for a in args
+              if isinstance(a, Tensor) or keep and isinstance(a, (int, float, complex, bool))])
 
 
 def _narrow(dt) -> bool:
@@ -796,6 +821,8 @@ def number_dunder(op, general):
                 fp_state.reset(token)
         if type(out) is not _ndarray:
             out = np.asarray(out)  # 0-d (op) 0-d gives a NumPy scalar
+        elif out.ndim > 1 and (not x.flags.c_contiguous or 1 in x.shape):
+            out = _torch_layout(op, (a, s), out)
         t = _new(_tb._tensor_class)
         t._data = out
         t._requires_grad = False

@@ -216,8 +216,28 @@ class Windows(Op):
 class Expand(Op):
     name, kind, onnx, saves, view = "expand", "shape", _expand_onnx, "none", True
     onnx_shape_attrs = frozenset({"shape"})
-    forward = staticmethod(lambda xp, a, shape=(): xp.broadcast_to(a, shape))
+    forward = staticmethod(lambda xp, a, shape=(): _expand(xp, a, shape))
     backward = staticmethod(lambda c, g: (sum_to(g, c.shape(0)),))
+
+
+def _expand(xp, a, shape):
+    """broadcast_to with torch's strides on the size-1 dims it leaves size 1 (NumPy gives
+    them 0; torch keeps an old dim's stride and gives a new one the extent inside it)."""
+    out = xp.broadcast_to(a, shape)
+    shape = out.shape
+    if type(out) is not np.ndarray or 1 not in shape:
+        return out
+    lead = out.ndim - a.ndim
+    st = list(out.strides)
+    for i in range(a.ndim):
+        if a.shape[i] == 1 and shape[lead + i] == 1:
+            st[lead + i] = a.strides[i]
+    for i in range(lead - 1, -1, -1):
+        if shape[i] == 1:
+            st[i] = st[i + 1] * shape[i + 1] if i + 1 < out.ndim else a.itemsize
+    if tuple(st) == out.strides:
+        return out
+    return np.lib.stride_tricks.as_strided(out, shape, st, writeable=False)
 
 
 @register
