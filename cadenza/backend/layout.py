@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import as_strided
 
 __all__ = ["format_name", "is_format_contiguous", "suggest_format", "copy_to_format",
            "empty_in_format", "same_layout_as", "elementwise_strides", "as_elementwise_result",
-           "as_preserved"]
+           "as_preserved", "has_format_strides"]
 
 # format -> (the order of the dims in memory, its inverse: memory order back to logical)
 ORDERS = {"channels_last": ((0, 2, 3, 1), (0, 3, 1, 2)),
@@ -290,3 +290,17 @@ def as_preserved(out, like):
         return out
     want[...] = out
     return want
+
+
+def has_format_strides(a, name) -> bool:
+    """Whether ``a`` has exactly the strides an array of its shape made in the format ``name``
+    (contiguous_format, channels_last, channels_last_3d) gets, size-1 dims' included."""
+    if type(a) is not np.ndarray:
+        return True
+    nd = a.ndim
+    order = ORDERS.get(name)
+    if order is not None and nd != len(order[0]):
+        return False
+    walk = order[0][::-1] if order is not None else range(nd - 1, -1, -1)
+    item = a.itemsize
+    return a.size == 0 or tuple(s * item for s in _standard(a.shape, walk)) == a.strides

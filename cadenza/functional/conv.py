@@ -389,6 +389,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
     return out
 
 
+@keeps_channels_last()
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C r^2, H, W) -> (*, C, H r, W r) (Shi et al., 2016).
 
@@ -407,6 +408,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     return x.reshape(*lead, c, H * r, W * r)
 
 
+@keeps_channels_last()
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle.
 

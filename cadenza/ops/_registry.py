@@ -132,6 +132,9 @@ class Op:
     # orders the result's dims by (a wrapped 0-d tensor: add, mul, comparisons, where), not a
     # parameter of a unary kernel (pow(x, 2), clamp(x, 0, 1)); see layout.elementwise_strides
     scalar_operands = False
+    # the result is row-major whatever the operands' layout, as torch allocates it (reductions,
+    # scans, softmax, layer norm); None: every "reduce" op
+    contiguous_result = None
     _plan = (None,)      # set by _plan_of
 
 
@@ -204,10 +207,19 @@ def _plan_of(op):
             not (op.may_alias or op.view)
     plan = (op, forward, op.promote, op.to_float, fp, op.view, op.differentiable,
             saves == "inputs" or saves == "both", saves == "output" or saves == "both",
-            op.needs_saved, op.array_scalars, opmath,
-            getattr(op, "kind", None) == "elementwise" and not op.may_alias)
+            op.needs_saved, op.array_scalars, opmath, _layout_rule(op))
     op._plan = plan
     return plan
+
+
+def _layout_rule(op) -> int:
+    """How _run lays out ``op``'s result: 1 as torch's elementwise ops (_torch_layout), 2
+    row-major (``contiguous_result``), 0 as forward gives it."""
+    kind = getattr(op, "kind", None)
+    if kind == "elementwise" and not op.may_alias:
+        return 1
+    rowmajor = op.contiguous_result
+    return 2 if (kind == "reduce" if rowmajor is None else rowmajor) else 0
 
 
 def _promote(op, args, arrs):
@@ -481,7 +493,7 @@ def _run(op, args, attrs):
     if plan[0] is not op:
         plan = _plan_of(op)
     _, forward, promote, to_float, fp_errors, view, differentiable, saves_in, saves_out, \
-        needs_saved, array_scalars, opmath, elementwise = plan
+        needs_saved, array_scalars, opmath, layout_rule = plan
     arrs = []
     req = False
     on_host = True
@@ -564,8 +576,11 @@ def _run(op, args, attrs):
     if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__") and \
             type(out) is not MetaArray:   # (to_device to 'meta')
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
-    elif elementwise and type(out) is _ndarray and out.ndim > 1:
-        out = _torch_layout(op, args, out)
+    elif layout_rule and type(out) is _ndarray and out.ndim > 1:
+        if layout_rule == 1:
+            out = _torch_layout(op, args, out)
+        elif not out.flags.c_contiguous or 1 in out.shape and not _layout.standard_c(out):
+            out = np.array(out, order="C")
     t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
     t._data = out
     t._requires_grad = False

@@ -244,8 +244,8 @@ class Cumprod(Op):
         return (where(before, g_before, where(first_zero, g_zero, 0.0)),)
 
 
-def _nondiff(name, fwd, onnx):
-    return register(type(name, (Op,), {
+def _nondiff(name, fwd, onnx, **fields):
+    return register(type(name, (Op,), {**fields,
         "name": name, "kind": "reduce", "onnx": onnx, "differentiable": False, "saves": "none",
         "forward": staticmethod(fwd)}))
 

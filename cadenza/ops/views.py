@@ -522,13 +522,16 @@ def contiguous(input, memory_format=None):
     return apply(Contiguous, input, memory_format=name)
 
 
-_FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.channels_last_3d}
+_FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.channels_last_3d,
+            "contiguous_format": dtypes.contiguous_format}
 
 
 def in_format_of(out, inputs, every=True):
     """``out`` (a new 4-d/5-d result) laid out channels-last when every input (``every``
-    False: any input) of ``inputs`` is, as torch lays out the results of its image ops; ``out``
-    itself otherwise (the same values; a copy only where the layout changes)."""
+    False: any input) of ``inputs`` is, as torch lays out the results of its image ops (with
+    the format's exact strides, size-1 dims' included); otherwise ``out`` itself, or with
+    ``every`` False row-major (torch allocates an image op's result in the suggested format).
+    The same values; a copy only where the layout changes."""
     if not isinstance(out, Tensor) or out._data.ndim not in (4, 5):
         return out
     fmt = None
@@ -544,7 +547,13 @@ def in_format_of(out, inputs, every=True):
                 break
         elif f != fmt:
             return out
-    return out if fmt is None else contiguous(out, memory_format=_FORMATS[fmt])
+    if fmt is None:
+        if every or _layout.has_format_strides(out._data, "contiguous_format"):
+            return out
+        return clone(out, memory_format=_FORMATS["contiguous_format"])   # torch's row-major
+    if _layout.has_format_strides(out._data, fmt):
+        return out
+    return clone(out, memory_format=_FORMATS[fmt])
 
 
 def clone(input, *, memory_format=None):

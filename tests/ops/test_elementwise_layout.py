@@ -148,3 +148,38 @@ def test_in_place_and_out_keep_the_destination_layout():
         o = _make(lib, (2, 3, 4, 5), "rev")
         lib.add(_make(lib, (2, 3, 4, 5), "cl"), 1.0, out=o)
         assert o.stride() == (1, 2, 6, 24)
+
+
+# ----------------------------------------------------------------- results of other ops
+OTHER = {
+    "pixel_shuffle": (lambda L, x: L.nn.functional.pixel_shuffle(x, 2), (1, 8, 3, 3)),
+    "pixel_unshuffle": (lambda L, x: L.nn.functional.pixel_unshuffle(x, 2), (1, 2, 4, 6)),
+    "softmax": (lambda L, x: L.softmax(x, 1), (2, 3, 4, 5)),
+    "log_softmax": (lambda L, x: L.log_softmax(x, 0), (2, 3, 4, 5)),
+    "instance_norm": (lambda L, x: L.nn.functional.instance_norm(
+        x, weight=L.ones(3, dtype=L.float64), bias=L.zeros(3, dtype=L.float64)), (2, 3, 4, 5)),
+    "sum keepdim": (lambda L, x: x.sum(1, keepdim=True), (2, 3, 4, 5)),
+    "sum 2 dims keepdim": (lambda L, x: x.sum((2, 3), keepdim=True), (2, 3, 4, 5)),
+    "amax keepdim": (lambda L, x: x.amax(1, keepdim=True), (2, 3, 4, 5)),
+    "var keepdim": (lambda L, x: x.var(1, keepdim=True), (2, 3, 4, 5)),
+    "prod keepdim": (lambda L, x: x.prod(1, keepdim=True), (2, 3, 4, 5)),
+    "sum": (lambda L, x: x.sum(1), (2, 3, 4, 5)),
+    "cumsum": (lambda L, x: x.cumsum(1), (2, 3, 4, 5)),
+    "sort": (lambda L, x: x.sort(1)[0], (2, 3, 4, 5)),
+    "argsort": (lambda L, x: x.argsort(1), (2, 3, 4, 5)),
+    "topk": (lambda L, x: x.topk(2, 1)[1], (2, 3, 4, 5)),
+    "adaptive_avg_pool2d 1": (lambda L, x: L.nn.functional.adaptive_avg_pool2d(x, 1),
+                              (2, 3, 4, 5)),
+    "interpolate": (lambda L, x: L.nn.functional.interpolate(x, scale_factor=2), (2, 3, 4, 6)),
+    "layer_norm": (lambda L, x: L.nn.functional.layer_norm(x, (5,)), (2, 3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER))
+@pytest.mark.parametrize("kind", ["cl", "rev"])
+def test_result_strides_of_other_ops_match_torch(name, kind):
+    fn, shape = OTHER[name]
+    t = fn(torch, _make(torch, shape, kind))
+    c = fn(cadenza, _make(cadenza, shape, kind))
+    np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
+    assert tuple(c.stride()) == tuple(t.stride())
