@@ -340,11 +340,35 @@ def getitem(input, idx):
     try:
         out = apply(GetItem, input, index=index)
         if out.grad_fn is not None:   # torch's name: Select, Slice or Index
-            relabel(out, GetItem.node_name_for({"index": index}))
+            steps = _basic_steps(index)
+            if steps is not None and len(steps) > 1:
+                shown = input                  # torch's chain of nodes, one per entry
+                for name in steps[:-1]:
+                    shown = (name, (shown,))
+                relabel(out, steps[-1], (shown,))
+            else:
+                relabel(out, GetItem.node_name_for({"index": index}))
         return out
     except IndexError as e:
         raise IndexError(f"{str(e).replace('getitem: ', 'index: ', 1)}; tensor shape "
                          f"{fmt_shape(input.shape)}") from None
+
+
+def _basic_steps(index):
+    """The names of the nodes torch records for a basic ``index``, entry by entry (an int a
+    Select, a slice that is not whole a Slice, None an Unsqueeze); None for an advanced one."""
+    if not _is_basic(index):
+        return None
+    steps = []
+    for i in index:
+        if i is None:
+            steps.append("UnsqueezeBackward0")
+        elif isinstance(i, slice):
+            if i != slice(None):
+                steps.append("SliceBackward0")
+        elif i is not Ellipsis:
+            steps.append("SelectBackward0")
+    return steps
 
 
 def _batched_index(idx) -> bool:
