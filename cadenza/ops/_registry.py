@@ -577,9 +577,14 @@ def _run(op, args, attrs):
             type(out) is not MetaArray:   # (to_device to 'meta')
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
     elif layout_rule and type(out) is _ndarray and out.ndim > 1:
+        # torch's strides (backend/layout.py); row-major operands give a row-major result
+        # (NumPy's too), so only other layouts pay for a look
         if layout_rule == 1:
-            out = _torch_layout(op, args, out)
-        elif not out.flags.c_contiguous or 1 in out.shape and not _layout.standard_c(out):
+            for a in args:
+                if isinstance(a, Tensor) and not a._data.flags.c_contiguous:
+                    out = _torch_layout(op, args, out)
+                    break
+        elif not out.flags.c_contiguous or _odd_ones(args, out):
             out = np.array(out, order="C")
     t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
     t._data = out
@@ -597,18 +602,18 @@ def _run(op, args, attrs):
     return t
 
 
+def _odd_ones(args, out) -> bool:
+    """A row-major result of an operand that is not row-major with size-1 dims whose strides
+    are not row-major's (NumPy keeps them from such an operand; torch's are row-major)."""
+    x = args[0]._data if args and isinstance(args[0], Tensor) else None
+    return x is not None and type(x) is _ndarray and not x.flags.c_contiguous and \
+        1 in out.shape and not _layout.standard_c(out)
+
+
 def _torch_layout(op, args, out):
-    """``out`` (an elementwise result NumPy laid out) with the strides torch gives it
-    (backend/layout.py): the same values, copied only where the layouts differ."""
-    std = _layout.standard_c
-    if out.flags.c_contiguous and (1 not in out.shape or std(out)):
-        for a in args:
-            if isinstance(a, Tensor):
-                x = a._data
-                if not x.flags.c_contiguous or 1 in x.shape and not std(x):
-                    break
-        else:
-            return out     # row-major operands: a row-major result (the common case)
+    """``out`` (an elementwise result NumPy laid out, an operand not row-major) with the
+    strides torch gives it (backend/layout.py): the same values, copied only where the
+    layouts differ."""
     keep = op.scalar_operands
     return _layout.as_elementwise_result(
         out, [a._data if isinstance(a, Tensor) else None for a in args
@@ -836,7 +841,7 @@ def number_dunder(op, general):
                 fp_state.reset(token)
         if type(out) is not _ndarray:
             out = np.asarray(out)  # 0-d (op) 0-d gives a NumPy scalar
-        elif out.ndim > 1 and (not x.flags.c_contiguous or 1 in x.shape):
+        elif out.ndim > 1 and not x.flags.c_contiguous:
             out = _torch_layout(op, (a, s), out)
         t = _new(_tb._tensor_class)
         t._data = out
