@@ -92,7 +92,7 @@ def _known_gap(*arrays):
 @pytest.mark.parametrize("opname", list(OPS))
 def test_binary_result_strides_match_torch(opname):
     fn = OPS[opname]
-    cases = BINARY if opname == "add" else BINARY[::7]
+    cases = BINARY[::3] if opname == "add" else BINARY[1::11]   # (a sample: test time)
     bad = []
     for sa, ka, sb, kb in cases:
         if "odd1" in (ka, kb) and (opname != "add" or _known_gap(
