@@ -522,15 +522,15 @@ def contiguous(input, memory_format=None):
     return apply(Contiguous, input, memory_format=name)
 
 
-_FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.channels_last_3d,
-            "contiguous_format": dtypes.contiguous_format}
+_FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.channels_last_3d}
 
 
 def in_format_of(out, inputs, every=True):
     """``out`` (a new 4-d/5-d result) laid out channels-last when every input (``every``
     False: any input) of ``inputs`` is, as torch lays out the results of its image ops (with
     the format's exact strides, size-1 dims' included); otherwise ``out`` itself, or with
-    ``every`` False row-major (torch allocates an image op's result in the suggested format).
+    ``every`` False row-major (torch allocates an image op's result in the suggested format;
+    a row-major ``out`` keeps the strides of its size-1 dims).
     The same values; a copy only where the layout changes."""
     if not isinstance(out, Tensor) or out._data.ndim not in (4, 5):
         return out
@@ -547,13 +547,12 @@ def in_format_of(out, inputs, every=True):
                 break
         elif f != fmt:
             return out
-    if fmt is None:
-        if every or _layout.has_format_strides(out._data, "contiguous_format"):
-            return out
-        return clone(out, memory_format=_FORMATS["contiguous_format"])   # torch's row-major
-    if _layout.has_format_strides(out._data, fmt):
-        return out
-    return clone(out, memory_format=_FORMATS[fmt])
+    if fmt is None:   # torch's row-major (size-1 dims' strides as they come)
+        return out if every else contiguous(out)
+    if not _layout.has_format_strides(out._data, fmt) and \
+            _layout.is_format_contiguous(out._data, fmt):
+        return clone(out, memory_format=_FORMATS[fmt])   # (only size-1 dims' strides differ)
+    return contiguous(out, memory_format=_FORMATS[fmt])
 
 
 def clone(input, *, memory_format=None):
