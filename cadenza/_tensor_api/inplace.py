@@ -9,6 +9,7 @@ from .. import ops as O
 from .._creation import as_tensor, bernoulli, multinomial
 from .._dispatch import state, user_line
 from .._tensor_base import TensorBase, _make
+from ..errors import read_only_write_error
 from ..ops.binary import BinaryMethods
 from ..ops.inplace import fill_, zero_, copy_, check_inplace, commit_inplace
 from ..random import _rng, draw_dtype, fill_normal, fill_uniform
@@ -23,6 +24,8 @@ def _fill_random(self, arr):
     check_inplace(self, "random fill")
     if state.grad_enabled and self._requires_grad:
         return commit_inplace(self, self * 0 + _make(arr.astype(self._data.dtype)))
+    if type(self._data) is np.ndarray and not self._data.flags.writeable:
+        raise read_only_write_error(self._data)   # an expanded view: torch's overlap error
     self._data[...] = arr
     self._vc[0] += 1
     return self

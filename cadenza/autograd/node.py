@@ -177,13 +177,26 @@ def relabel(t, name: str, inputs=None):
     output node of a composite (mean = sum / n) shows as ``MeanBackward0``; with ``inputs``
     (the composite's tensor arguments, None for a non-tensor one, or nodes) its
     next_functions show the nodes of those inputs, as torch's single node has, rather than
-    the composite's inner nodes. The graph itself is unchanged. Returns ``t``."""
+    the composite's inner nodes. An input may also be ``(name, inputs)``: a node torch has
+    between (``("TBackward0", (weight,))`` below linear's ``AddmmBackward0``), shown only
+    (never run; None when none of its inputs requires grad). The graph itself is unchanged.
+    Returns ``t``."""
     node = t.grad_fn
     if node is None or type(node) is AccumulateGrad:
         return t
     if inputs is None:
         node.__class__ = node_class(name)
         return t
+    nxt = _shown_edges(inputs, node)
+    if nxt is None:
+        return t
+    node.__class__ = node_class(name, True)
+    node.shown_next = nxt
+    return t
+
+
+def _shown_edges(inputs, node):
+    """The (node, 0) pairs relabel shows for ``inputs``; None when one of them is ``node``."""
     nxt = []
     for a in inputs:
         if isinstance(a, Node):
@@ -191,13 +204,22 @@ def relabel(t, name: str, inputs=None):
         elif isinstance(a, TensorBase) and a._requires_grad:
             g = grad_node(a)
             if g is node:   # the composite returned its input's own node: leave it as it is
-                return t
+                return None
             nxt.append((g, 0))
+        elif isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str):
+            inner = _shown_edges(a[1], node)
+            if inner is None:
+                return None
+            if any(n is not None for n, _ in inner):
+                shown = Node.__new__(node_class(a[0], True))
+                Node.__init__(shown, None, None, (), ())
+                shown.shown_next = inner
+                nxt.append((shown, 0))
+            else:
+                nxt.append((None, 0))
         else:
             nxt.append((None, 0))
-    node.__class__ = node_class(name, True)
-    node.shown_next = tuple(nxt)
-    return t
+    return tuple(nxt)
 
 
 class AccumulateGrad(Node):

@@ -30,7 +30,7 @@ import ctypes
 import numpy as np
 
 from ..backend import ckernels
-from ..graph.ir import Fused, Ref, Value, dense_strides, has_refs
+from ..graph.ir import Fused, Ref, Value, has_refs
 from ..graph.passes.fuse_gemm_epilogue import GemmEpilogue
 from ..ops import attention
 from . import blas, gemv, render_rows
@@ -73,8 +73,12 @@ def _root_lay(v: Value) -> Lay:
     if v.order is None:
         return Lay(v.id, 0, v.shape, np.empty(v.shape, v.dtype).strides if 0 not in v.shape
                    else [0] * len(v.shape), v.dtype)
-    st = dense_strides(v.shape, v.order)
-    return Lay(v.id, 0, v.shape, [s * v.dtype.itemsize for s in st], v.dtype)
+    # the strides empty_in_order gives (a size-1 dim's too: they escape as the user's arrays)
+    st, acc = [0] * len(v.shape), v.dtype.itemsize
+    for d in reversed(v.order):
+        st[d] = acc
+        acc *= v.shape[d]
+    return Lay(v.id, 0, v.shape, st, v.dtype)
 
 
 def _view_lay(n, lays: dict):

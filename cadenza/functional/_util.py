@@ -5,7 +5,7 @@ import functools
 
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
-from ..autograd.node import replace_saved, saves
+from ..autograd.node import relabel, replace_saved, saves
 from ..ops.inplace import check_inplace, commit_inplace
 from ..ops._registry import is_low
 from ..ops.views import in_format_of
@@ -13,7 +13,7 @@ from ..ops.views import in_format_of
 __all__ = [
     "legacy_reduction", "reduce_loss", "check_reduction", "check_tensor", "check_float",
     "check_same_shape", "check_ndim", "ntuple", "inplace_result", "is_half",
-    "keeps_channels_last",
+    "keeps_channels_last", "conv_node", "one_node",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -117,10 +117,12 @@ def _snapshot_saved_input(x, root):
         replace_saved(node, x, old)
 
 
-def keeps_channels_last(operands=1):
+def keeps_channels_last(operands=1, node=None):
     """torch's output layout for the image ops (convolution, pooling, batch and group norm,
     interpolation): channels-last (channels_last_3d) when one of the first ``operands``
-    arguments (input, and weight for a convolution) is laid out so (``ops.in_format_of``)."""
+    arguments (input, and weight for a convolution) is laid out so (``ops.in_format_of``).
+    ``node(out, *args, **kwargs)``: (torch's name for the op's one autograd node, the inputs
+    it shows) or None, for ``relabel`` of the laid-out result."""
     def wrap(fn):
         @functools.wraps(fn)
         def fn_cl(*args, **kwargs):
@@ -128,6 +130,28 @@ def keeps_channels_last(operands=1):
             inputs = args[:operands]
             if isinstance(out, tuple):
                 return tuple(in_format_of(o, inputs, every=False) for o in out)
-            return in_format_of(out, inputs, every=False)
+            out = in_format_of(out, inputs, every=False)
+            shown = node(out, *args, **kwargs) if node is not None and \
+                out.grad_fn is not None else None
+            return out if shown is None else relabel(out, *shown)
         return fn_cl
     return wrap
+
+
+def one_node(name, mean_at_one=False):
+    """keeps_channels_last's ``node`` of an op torch records as one node ``name`` over its
+    input; ``mean_at_one``: an adaptive average pool to size 1, a mean in torch."""
+    def node(out, input, size=None, *args, **kwargs):
+        size = kwargs.get("output_size", size)
+        if mean_at_one and all(s == 1 for s in (size if isinstance(size, (tuple, list))
+                                                 else (size,))):
+            return "MeanBackward1", (input,)
+        return name, (input,)
+    return node
+
+
+def conv_node(out, input, weight, bias=None, *args, **kwargs):
+    """keeps_channels_last's ``node`` of a batched convolution: torch's one node."""
+    if out.ndim != input.ndim:
+        return None
+    return "ConvolutionBackward0", (input, weight, kwargs.get("bias", bias))

@@ -16,6 +16,7 @@ from .._creation import _created
 from .._tensor_base import TensorBase as Tensor, _make
 from ..errors import ShapeError, DTypeError, fmt_shape
 from .conv import linear
+from ..autograd.node import relabel
 from .dropout import dropout
 from .activation import softmax
 from .._creation import zeros as _zeros
@@ -79,7 +80,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if query.ndim == 4 and dropout_p == 0.0 and (attn_mask is None or
                                                  not attn_mask.requires_grad):
-        return _in_query_order(out, query)
+        # torch's CPU flash kernel: one node over query, key and value
+        return relabel(_in_query_order(out, query),
+                       "ScaledDotProductFlashAttentionForCpuBackward0", (query, key, value))
     return out
 
 

@@ -12,7 +12,8 @@ from .._tensor_base import TensorBase as Tensor
 from ..ops.conv import unfold, fold, out_size, conv2d as conv2d_prim
 from ..ops.views import owned
 from ..errors import ShapeError, DTypeError, fmt_shape
-from ._util import ntuple, keeps_channels_last
+from ._util import ntuple, keeps_channels_last, conv_node
+from ..autograd.node import relabel
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "conv_tbc", "unfold", "fold",
@@ -148,6 +149,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     p = padding if isinstance(padding, str) else (0, ntuple(padding, 1, "padding", "conv1d")[0])
     out = owned(_conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p, (1, d), groups,
                         "conv1d").squeeze(2))
+    relabel(out, "ConvolutionBackward0", (x, weight, bias))   # (torch's one node)
     return out.squeeze(0) if unbatched else out
 
 
@@ -233,6 +235,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     out = _conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, one(stride, "stride"),
                             one(padding, "padding"), one(output_padding, "output_padding"),
                             groups, one(dilation, "dilation"), "conv_transpose1d").squeeze(2)
+    relabel(out, "ConvolutionBackward0", (x, weight, bias))   # (torch's one node)
     return out.squeeze(0) if unbatched else out
 
 
@@ -242,7 +245,7 @@ def _same_pads(k, d):
     return tot // 2, tot - tot // 2
 
 
-@keeps_channels_last(2)
+@keeps_channels_last(2, conv_node)
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """3-d cross-correlation over (N, C, D, H, W) or (C, D, H, W); weight
@@ -389,6 +392,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
     return out
 
 
+@keeps_channels_last()
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C r^2, H, W) -> (*, C, H r, W r) (Shi et al., 2016).
 
@@ -407,6 +411,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     return x.reshape(*lead, c, H * r, W * r)
 
 
+@keeps_channels_last()
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle.
 

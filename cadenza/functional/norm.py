@@ -230,6 +230,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     dims = tuple(range(2, input.ndim))
+    input = input.contiguous()   # torch normalises a row-major copy: a row-major result
     n = 1
     for i in dims:
         n *= input.shape[i]

@@ -16,7 +16,8 @@ from ..ops.views import owned
 from ..ops._registry import autocast_policy
 from ..ops import pool as _pool_ops
 from ..errors import ShapeError, fmt_shape
-from ._util import ntuple, keeps_channels_last
+from ._util import ntuple, keeps_channels_last, one_node
+from ..autograd.node import relabel
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate",
@@ -180,7 +181,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     return _unbatched(out.to(x.dtype) if half else out, nd, unb)
 
 
-@keeps_channels_last()
+@keeps_channels_last(1, one_node("AvgPool2DBackward0"))
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """Mean over kh x kw windows (zero padding; count_include_pad counts it in the divisor).
@@ -200,7 +201,10 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     >>> avg_pool1d(cadenza.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
     tensor([[[2., 1.]]])
     """
-    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    out = _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    # torch's nodes: an unsqueezed input through its 2-d pool
+    return relabel(out, "SqueezeBackward1", (
+        ("AvgPool2DBackward0", (("UnsqueezeBackward0", (input,)),)),))
 
 
 def _adaptive_bounds(n, o):
@@ -229,7 +233,7 @@ def _out_sizes(output_size, spatial, op):
 
 
 
-@keeps_channels_last()
+@keeps_channels_last(1, one_node("AdaptiveAvgPool3DBackward0", True))
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (od, oh, ow).
 
@@ -248,7 +252,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     return x
 
 @autocast_policy("none")   # (not on torch's autocast lists: its GEMMs stay as given)
-@keeps_channels_last()
+@keeps_channels_last(1, one_node("AdaptiveAvgPool2DBackward0", True))
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed (oh, ow): out = A_h x A_w^T with A the (separable) window
     averaging matrices.

@@ -9,7 +9,7 @@ from .. import ops
 from .._tensor_base import TensorBase as Tensor
 from ..errors import ShapeError, fmt_shape
 from ..ops.pool import pool_out
-from ._util import ntuple, keeps_channels_last
+from ._util import ntuple, keeps_channels_last, one_node
 from .pool import (_adaptive_bounds, _check_pool, _const, _divisor, _out_sizes,
                    adaptive_avg_pool3d)
 
@@ -91,7 +91,7 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
-@keeps_channels_last()
+@keeps_channels_last(1, one_node("AvgPool3DBackward0"))
 def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """Mean over kd x kh x kw windows of (N, C, D, H, W) or (C, D, H, W) (zero padding;

@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from .ir import Fused, Graph, Value, substitute_refs, has_refs, ref_filler, _refs_in
+from .ir import (Fused, Graph, Value, substitute_refs, has_refs, ref_filler, _refs_in,
+                 memory_order, empty_in_order)
 from .passes import write_in_place
 from .._tensor import _make
 from ..backend import xp_of
@@ -51,6 +52,20 @@ class Interpreter:
     def _step(self, n):
         if isinstance(n.op, Fused):
             return self._fused_step(n)
+        run = self._op_step(n)
+        if getattr(n.op, "kind", None) != "elementwise" or len(n.out.shape) < 2:
+            return run
+        out, order = n.out.id, n.out.order
+
+        def laid_out(env):     # the memory order eager gave it (forward is NumPy's ufunc)
+            run(env)
+            r = env[out]
+            if type(r) is np.ndarray and memory_order(r) != order:
+                env[out] = b = empty_in_order(r.shape, r.dtype, order)
+                b[...] = r
+        return laid_out
+
+    def _op_step(self, n):
         out = n.out.id
         ins = [(True, x.id) if isinstance(x, Value) else (False, x) for x in n.inputs]
         if n.op == "const":

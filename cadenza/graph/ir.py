@@ -61,18 +61,28 @@ class Value:
 
 
 def memory_order(a) -> "tuple | None":
-    """The axes of a dense array from outermost to innermost in memory (size-1 axes first),
-    when that is not C order; None for a C-contiguous or non-dense array."""
+    """The axes of a dense array from outermost to innermost in memory, when that is not C
+    order; None for a C-contiguous or non-dense array. A size-1 axis sits where its stride
+    puts it (an array made in this order has the same strides, as torch reports them), or
+    first when no place gives its stride."""
     nd = getattr(a, "ndim", 0)
     if nd < 2 or type(a) is not np.ndarray or a.flags.c_contiguous:
         return None
-    axes = sorted((d for d in range(nd) if a.shape[d] != 1), key=lambda d: -a.strides[d])
+    shape, strides = a.shape, a.strides
+    axes = sorted((d for d in range(nd) if shape[d] != 1), key=lambda d: -strides[d])
     acc = a.itemsize
     for d in reversed(axes):
-        if a.strides[d] != acc:
+        if strides[d] != acc:
             return None
-        acc *= a.shape[d]
-    return tuple(d for d in range(nd) if a.shape[d] == 1) + tuple(axes)
+        acc *= shape[d]
+    ones = [d for d in range(nd) if shape[d] == 1]
+    if not ones:
+        return tuple(axes)
+    order = [d for d in ones if not any(strides[d] == strides[e] for e in axes)]
+    for e in axes:
+        order.append(e)
+        order += [d for d in ones if strides[d] == strides[e]]
+    return tuple(order)
 
 
 def dense_strides(shape: tuple, order: "tuple | None") -> list[int]:

@@ -36,7 +36,7 @@ from .. import _tensor_base as _tb
 from .. import dtypes as _dt
 from ..errors import ShapeError, DTypeError, fmt_shape
 from ..autograd.anomaly import check_forward
-from ..backend import xp_of
+from ..backend import xp_of, layout as _layout
 from ..backend.cpu import FP_QUIET, fp_state
 from ..backend.meta import MetaArray, to_meta
 
@@ -128,6 +128,13 @@ class Op:
     # atan2, comparisons), or taken in float32 as given (True: torch's mul and div kernels
     # read the original scalar)
     opmath_scalars = False
+    # elementwise ops: a Python number operand is one of the operands torch's TensorIterator
+    # orders the result's dims by (a wrapped 0-d tensor: add, mul, comparisons, where), not a
+    # parameter of a unary kernel (pow(x, 2), clamp(x, 0, 1)); see layout.elementwise_strides
+    scalar_operands = False
+    # the result is row-major whatever the operands' layout, as torch allocates it (reductions,
+    # scans, softmax, layer norm); None: every "reduce" op
+    contiguous_result = None
     _plan = (None,)      # set by _plan_of
 
 
@@ -200,9 +207,19 @@ def _plan_of(op):
             not (op.may_alias or op.view)
     plan = (op, forward, op.promote, op.to_float, fp, op.view, op.differentiable,
             saves == "inputs" or saves == "both", saves == "output" or saves == "both",
-            op.needs_saved, op.array_scalars, opmath)
+            op.needs_saved, op.array_scalars, opmath, _layout_rule(op))
     op._plan = plan
     return plan
+
+
+def _layout_rule(op) -> int:
+    """How _run lays out ``op``'s result: 1 as torch's elementwise ops (_torch_layout), 2
+    row-major (``contiguous_result``), 0 as forward gives it."""
+    kind = getattr(op, "kind", None)
+    if kind == "elementwise" and not op.may_alias:
+        return 1
+    rowmajor = op.contiguous_result
+    return 2 if (kind == "reduce" if rowmajor is None else rowmajor) else 0
 
 
 def _promote(op, args, arrs):
@@ -476,7 +493,7 @@ def _run(op, args, attrs):
     if plan[0] is not op:
         plan = _plan_of(op)
     _, forward, promote, to_float, fp_errors, view, differentiable, saves_in, saves_out, \
-        needs_saved, array_scalars, opmath = plan
+        needs_saved, array_scalars, opmath, layout_rule = plan
     arrs = []
     req = False
     on_host = True
@@ -559,6 +576,16 @@ def _run(op, args, attrs):
     if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__") and \
             type(out) is not MetaArray:   # (to_device to 'meta')
         out = xp.asarray(out)  # NumPy returns scalars, not 0-d arrays, from some reductions
+    elif layout_rule and type(out) is _ndarray and out.ndim > 1:
+        # torch's strides (backend/layout.py); row-major operands give a row-major result
+        # (NumPy's too), so only other layouts pay for a look
+        if layout_rule == 1:
+            for a in args:
+                if isinstance(a, Tensor) and not a._data.flags.c_contiguous:
+                    out = _torch_layout(op, args, out)
+                    break
+        elif not out.flags.c_contiguous or _odd_ones(args, out):
+            out = np.array(out, order="C")
     t = _new(_tb._tensor_class)   # _make(out), written out: one call less per op
     t._data = out
     t._requires_grad = False
@@ -573,6 +600,24 @@ def _run(op, args, attrs):
     if req and differentiable and _state.grad_enabled:
         _record(op, t, args, attrs, saves_in, saves_out, needs_saved)
     return t
+
+
+def _odd_ones(args, out) -> bool:
+    """A row-major result of an operand that is not row-major with size-1 dims whose strides
+    are not row-major's (NumPy keeps them from such an operand; torch's are row-major)."""
+    x = args[0]._data if args and isinstance(args[0], Tensor) else None
+    return x is not None and type(x) is _ndarray and not x.flags.c_contiguous and \
+        1 in out.shape and not _layout.standard_c(out)
+
+
+def _torch_layout(op, args, out):
+    """``out`` (an elementwise result NumPy laid out, an operand not row-major) with the
+    strides torch gives it (backend/layout.py): the same values, copied only where the
+    layouts differ."""
+    keep = op.scalar_operands
+    return _layout.as_elementwise_result(
+        out, [a._data if isinstance(a, Tensor) else None for a in args
+              if isinstance(a, Tensor) or keep and isinstance(a, (int, float, complex, bool))])
 
 
 def _narrow(dt) -> bool:
@@ -796,6 +841,8 @@ def number_dunder(op, general):
                 fp_state.reset(token)
         if type(out) is not _ndarray:
             out = np.asarray(out)  # 0-d (op) 0-d gives a NumPy scalar
+        elif out.ndim > 1 and not x.flags.c_contiguous:
+            out = _torch_layout(op, (a, s), out)
         t = _new(_tb._tensor_class)
         t._data = out
         t._requires_grad = False

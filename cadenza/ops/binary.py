@@ -30,6 +30,7 @@ __all__ = ["add", "arctan2", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor"
 class _Binary(Op):
     kind = "elementwise"
     promote = True
+    scalar_operands = True
 
     @classmethod
     def check(cls, a, b, **_):
@@ -140,6 +141,7 @@ _SCALAR_POW = {3: _cube, -2: _inv_square, -0.5: _rsqrt}
 @register
 class Pow(_Binary):
     name, c_expr, onnx, c_exact = "pow", "CZ_POW({0}, {1})", "Pow", False
+    scalar_operands = False   # pow(x, 2) is a unary kernel in torch
 
     @staticmethod
     def forward(xp, a, b):
@@ -322,6 +324,7 @@ class Where(Op):
     name, kind, c_expr, onnx, saves = "where", "elementwise", "({0} ? {1} : {2})", "Where", \
         "inputs"
     c_kinds, c_operands = "fib", "cond"
+    scalar_operands = True
 
     @staticmethod
     def forward(xp, cond, a, b):

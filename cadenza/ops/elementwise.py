@@ -13,6 +13,7 @@ import numpy as np
 from ._registry import Op, register, apply, in_float32
 from .._tensor_base import TensorBase as Tensor
 from .. import dtypes as _dt
+from ..backend import layout as _layout
 from .unary import *  # noqa: F401,F403
 from .unary import isfinite, isnan  # noqa: F401
 from .binary import *  # noqa: F401,F403
@@ -88,7 +89,11 @@ class Cast(Op):
             a = a.real  # the imaginary parts are dropped (to_dtype warns, as torch does)
         if dtype.itemsize == 1 and dtype.is_floating_point:   # float8: torch's saturation
             return _dt.saturate_float8(a, a.astype(dtype.np), dtype)
-        return a.astype(dtype.np)
+        out = a.astype(dtype.np)
+        if type(out) is np.ndarray and out.ndim > 1 and \
+                (not a.flags.c_contiguous or 1 in a.shape):
+            out = _layout.as_preserved(out, a)   # torch's preserve_format strides
+        return out
 
     @staticmethod
     def backward(c, g):

@@ -4,6 +4,7 @@ index_select, index_add, masked_fill and friends are built on these two."""
 from __future__ import annotations
 
 import builtins
+import warnings
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ..dtypes import scalar_type_name
 from ..backend import ckernels
 from .._creation import _created, arange, zeros
 from .elementwise import where
-from .inplace import check_inplace, commit_inplace
+from .inplace import check_inplace, commit_inplace, expanded_target
 from .views import PadConstant
 from .inplace import make_inplace
 from ..autograd.node import relabel
@@ -339,11 +340,35 @@ def getitem(input, idx):
     try:
         out = apply(GetItem, input, index=index)
         if out.grad_fn is not None:   # torch's name: Select, Slice or Index
-            relabel(out, GetItem.node_name_for({"index": index}))
+            steps = _basic_steps(index)
+            if steps is not None and len(steps) > 1:
+                shown = input                  # torch's chain of nodes, one per entry
+                for name in steps[:-1]:
+                    shown = (name, (shown,))
+                relabel(out, steps[-1], (shown,))
+            else:
+                relabel(out, GetItem.node_name_for({"index": index}))
         return out
     except IndexError as e:
         raise IndexError(f"{str(e).replace('getitem: ', 'index: ', 1)}; tensor shape "
                          f"{fmt_shape(input.shape)}") from None
+
+
+def _basic_steps(index):
+    """The names of the nodes torch records for a basic ``index``, entry by entry (an int a
+    Select, a slice that is not whole a Slice, None an Unsqueeze); None for an advanced one."""
+    if not _is_basic(index):
+        return None
+    steps = []
+    for i in index:
+        if i is None:
+            steps.append("UnsqueezeBackward0")
+        elif isinstance(i, slice):
+            if i != slice(None):
+                steps.append("SliceBackward0")
+        elif i is not Ellipsis:
+            steps.append("SelectBackward0")
+    return steps
 
 
 def _batched_index(idx) -> bool:
@@ -443,6 +468,28 @@ def _numpy_layout(index, shape, value):
                                              tuple(range(n_adv)))
 
 
+def _setitem_expanded(self, index, v) -> bool:
+    """``self[index] = v`` into an expanded view as torch does: through to the memory its
+    elements share when the indexed part has no two elements on one location (a basic
+    index: torch's copy_ checks), always for an advanced index (index_put_, deprecated).
+    False: torch's overlap error."""
+    target = expanded_target(self)
+    if target is None:
+        return False
+    base, idx = target
+    sel = idx[index]
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = any(isinstance(i, np.ndarray) for i in parts)
+    if not advanced and np.unique(sel).size != sel.size:
+        return False
+    if advanced:
+        warnings.warn("Use of index_put_ on expanded tensors is deprecated. Please clone() the "
+                      "tensor before performing this operation.", UserWarning, stacklevel=3)
+    vals = np.broadcast_to(np.asarray(v).astype(self._data.dtype, copy=False), sel.shape)
+    base.flat[sel.reshape(-1)] = vals.reshape(-1)
+    return True
+
+
 def setitem(self, idx, value):
     """``self[idx] = value`` in place; recorded in the graph when grad is needed."""
     index = _drop_empty_ellipsis(_to_index(idx), self._data.ndim)
@@ -460,6 +507,9 @@ def setitem(self, idx, value):
             self._data[index] = v
         except ValueError as e:
             if "read-only" in str(e):
+                if _setitem_expanded(self, index, v):
+                    self._vc[0] += 1
+                    return
                 raise read_only_write_error(self._data) from None
             raise ShapeError(f"setitem: cannot assign value of shape "
                              f"{fmt_shape(np.shape(v))} to index of tensor "

@@ -3,6 +3,8 @@ path, then written into x's own buffer (so views and ``.data`` aliases see the c
 version counter bumped, and x re-based onto the new graph node when grad is recorded."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._dispatch import state
@@ -17,7 +19,8 @@ from ..autograd.node import replace_saved, saves
 from ..autograd.views import bump, check_view_inplace, discard_history, positions, rebase, \
     view_grad_fn
 
-__all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_"]
+__all__ = ["check_inplace", "commit_inplace", "make_inplace", "fill_", "zero_", "copy_",
+           "expanded_target", "EXPANDED_WRITES"]
 
 
 
@@ -37,8 +40,47 @@ def check_inplace(self, op_name):
         view_grad_fn(self)    # a view made before its base gained a history now shares it
 
 
-def commit_inplace(self, out):
-    """Write ``out`` (same shape) into self's buffer and take over its graph node."""
+# in-place ops torch runs on an expanded (stride-0) tensor, writing through to the memory the
+# elements share (its indexing and triangle kernels check no overlap; TensorIterator's do);
+# the value: True where torch warns that this is deprecated
+EXPANDED_WRITES = {"masked_fill_": True, "index_fill_": True, "index_put_": True,
+                   "tril_": False, "triu_": False, "fill_diagonal_": False}
+
+
+def expanded_target(t):
+    """(base array, flat positions of ``t``'s elements in it) for an expanded view ``t`` of a
+    writable base, or None."""
+    base = t._base
+    if base is None or type(t._data) is not np.ndarray or 0 not in t._data.strides or \
+            type(base._data) is not np.ndarray or not base._data.flags.writeable:
+        return None
+    idx = positions(base._data, t._data)
+    return None if idx is None else (base._data, idx)
+
+
+def _write_expanded(self, src, name) -> bool:
+    """Write ``src`` into the expanded view ``self`` as torch's ``name`` does: the elements
+    whose value changes (bit for bit) are stored into the memory they share, in order, so the
+    last write to a location wins. False when that is not possible (no writable base)."""
+    target = expanded_target(self)
+    if target is None:
+        return False
+    base, idx = target
+    if EXPANDED_WRITES[name]:
+        warnings.warn(f"Use of {name} on expanded tensors is deprecated. Please clone() the "
+                      "tensor before performing this operation.", UserWarning, stacklevel=4)
+    cur = self._data
+    new = np.asarray(src).astype(cur.dtype, copy=False)
+    shape = cur.shape + (cur.itemsize,)
+    changed = (np.ascontiguousarray(new).view(np.uint8).reshape(shape) !=
+               np.ascontiguousarray(cur).view(np.uint8).reshape(shape)).any(-1)
+    base.flat[idx[changed]] = new[changed]
+    return True
+
+
+def commit_inplace(self, out, name=None):
+    """Write ``out`` (same shape) into self's buffer and take over its graph node. ``name``:
+    the in-place op, when it is one torch runs on expanded tensors (EXPANDED_WRITES)."""
     if out._data.shape != self._data.shape:
         raise ShapeError(f"in-place op: output with shape {fmt_shape(self.shape)} doesn't match "
                          f"the broadcast shape {fmt_shape(out.shape)}")
@@ -65,7 +107,12 @@ def commit_inplace(self, out):
         state.tracer.commit(self, out)
     try:
         if type(self._data) is np.ndarray:
-            if self._data.size:   # (an empty expanded view has nothing to write, as torch)
+            if not self._data.size:   # (an empty expanded view has nothing to write, as torch)
+                pass
+            elif name is not None and not self._data.flags.writeable and node is None and \
+                    state.tracer is None and _write_expanded(self, src, name):
+                pass
+            else:
                 np.copyto(self._data, src, casting="unsafe")
         elif type(self._data) is not MetaArray:    # a meta tensor has no values to write
             self._data.__setitem__(Ellipsis, src)
@@ -241,7 +288,7 @@ def make_inplace(fn, name, composite=False):
         src = apply(Clone, self) if composite and self._requires_grad and \
             state.grad_enabled else self
         out = fn(src, *args, **kwargs)
-        return commit_inplace(self, out)
+        return commit_inplace(self, out, name if name in EXPANDED_WRITES else None)
     method.__name__ = name
     method.__doc__ = f"In-place version of {fn.__name__}."
     return method

@@ -175,8 +175,11 @@ def split(tensor, split_size_or_sections, dim=0):
                                f"{sizes}")
     out = _pieces(tensor, d, sizes)
     # torch's split outputs may not be written in place while grad is recorded
-    mark_multi_output(out, "Split" if isinstance(split_size_or_sections, (int, np.integer))
-                      else "SplitWithSizes")
+    name = "Split" if isinstance(split_size_or_sections, (int, np.integer)) else \
+        "SplitWithSizes"
+    mark_multi_output(out, name)
+    for t in out:
+        relabel(t, name + "Backward0", (tensor,))   # (torch's node of all the pieces)
     return out
 
 
@@ -225,6 +228,8 @@ def unbind(input, dim=0):
     d = _norm_dim(dim, input._data.ndim, "unbind")
     out = tuple(select(input, d, i) for i in range(input.shape[d]))
     mark_multi_output(out, "Unbind")
+    for t in out:
+        relabel(t, "UnbindBackward0", (input,))
     return out
 
 

@@ -185,8 +185,11 @@ def linear(input, weight, bias=None):
             bias is None or bias._data.dtype == w.dtype) or _state.autocast is not None):
         # (inside autocast, operands of mixed dtypes too: the region casts all three, as
         # torch's one linear op; a bias added after would promote the result to float32)
-        out = apply(Linear, input, weight, bias)   # (its node shows as torch's Addmm node)
-        return out if bias is not None else relabel(out, "MmBackward0")
+        out = apply(Linear, input, weight, bias)
+        # one node here; torch's Addmm (Mm) reads bias, input and a TBackward0 of the weight
+        wt = ("TBackward0", (weight,))
+        return relabel(out, "AddmmBackward0", (bias, input, wt)) if bias is not None else \
+            relabel(out, "MmBackward0", (input, wt))
     if x.ndim > 2 and w.ndim == 2:
         if (_state.tracer is None and not (_state.grad_enabled and (
                 input._requires_grad or weight._requires_grad or (
@@ -199,7 +202,15 @@ def linear(input, weight, bias=None):
         return owned(linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(
             lead + (weight.shape[0],)))
     out = matmul(input, weight.t() if weight.ndim == 2 else weight)
-    return out if bias is None else out + bias
+    out = out if bias is None else out + bias
+    if x.ndim == 1 and w.ndim == 2:   # torch's nodes: a (1, in) row through Addmm / Mm
+        wt = ("TBackward0", (weight,))
+        if bias is None:
+            return relabel(out, "SqueezeBackward4", (
+                ("MmBackward0", (("UnsqueezeBackward0", (input,)), wt)),))
+        return relabel(out, "ViewBackward0", (
+            ("AddmmBackward0", (bias, ("ViewBackward0", (input,)), wt)),))
+    return out
 
 
 @register

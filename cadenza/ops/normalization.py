@@ -372,6 +372,7 @@ class LayerNorm(_NormBase):
 @register
 class RmsNormBackward(_NormBackwardBase):
     name = row_kernel = "rms_norm_backward"
+    contiguous_result = False   # elementwise maths in torch: the input's layout
     center = False
 
 
@@ -379,6 +380,7 @@ class RmsNormBackward(_NormBackwardBase):
 class RmsNorm(_NormBase):
     """x / sqrt(mean(x^2) + eps) * w over the trailing k dims."""
     name = row_kernel = "rms_norm"
+    contiguous_result = False   # elementwise maths in torch: the input's layout
     center = False
     derivative = RmsNormBackward
     weight_grad = RmsNormWeightGrad

@@ -244,8 +244,8 @@ class Cumprod(Op):
         return (where(before, g_before, where(first_zero, g_zero, 0.0)),)
 
 
-def _nondiff(name, fwd, onnx):
-    return register(type(name, (Op,), {
+def _nondiff(name, fwd, onnx, **fields):
+    return register(type(name, (Op,), {**fields,
         "name": name, "kind": "reduce", "onnx": onnx, "differentiable": False, "saves": "none",
         "forward": staticmethod(fwd)}))
 
@@ -438,19 +438,21 @@ def _extreme_with_indices(input, dim, keepdim, argfn, name):
             if not keepdim:
                 i, v = i.squeeze(d), v.squeeze(d)
             return values_indices(_make(v), _make(i))
+        node = "MaxBackward0" if name == "max" else "MinBackward0"   # torch's one node
         if x.ndim == 2 and not keepdim:
             i = i.squeeze(d)
             rows = np.arange(x.shape[1 - d])
             j = i.copy()   # (backward reads the index: not the array handed out)
-            return values_indices(apply(GetItem, input, index=(rows, j) if d else (j, rows)),
-                                  _make(i))
+            values = apply(GetItem, input, index=(rows, j) if d else (j, rows))
+            return values_indices(relabel(values, node, (input,)), _make(i))
         idx = _make(i)
     else:
         idx = apply(argfn, input, dim=d, keepdim=True)
     values = gather(input, d, idx)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
-    return values_indices(values, idx)
+    return values_indices(relabel(values, "MaxBackward0" if name == "max" else "MinBackward0",
+                                  (input,)), idx)
 
 
 @writes_out
@@ -564,6 +566,11 @@ def count_nonzero(input, dim=None):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over dim (or all elements): p in {2, 'fro', 1, inf, -inf, 0, float}."""
+    return relabel(_vector_norm(input, p, dim, keepdim, dtype), "LinalgVectorNormBackward0",
+                   (input,))   # (torch's one node)
+
+
+def _vector_norm(input, p, dim, keepdim, dtype):
     if input._data.dtype.kind not in "fcV":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {input.dtype.name}")
@@ -579,7 +586,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         input = input.to(dtype)
     if input._data.dtype.itemsize == 2 and input.is_floating_point():
         # float16/bfloat16: 300 * 300 already overflows; PyTorch accumulates in float32
-        return norm(input.float(), p, dim, keepdim).to(input.dtype)
+        return _vector_norm(input.float(), p, dim, keepdim, None).to(input.dtype)
     if isinstance(dim, int):
         dim = (dim,)
     if not isinstance(p, str) and (p < 0 or p == float("inf")) and input.numel() == 0 and 0 in (

@@ -8,6 +8,7 @@ from ._registry import apply
 from .._creation import full, zeros
 from .._tensor_base import TensorBase as Tensor, _norm_dim
 from .. import dtypes as _dt
+from ..backend import layout as _layout
 from ..errors import fmt_shape
 from .index import GetItem, _coords, _scalar_tensor, gather
 from .elementwise import isnan, where
@@ -37,7 +38,13 @@ def _argsort(xp, a, dim=-1, descending=False, stable=False, k=None):
         idx = xp.argsort(a, axis=d, kind="stable")
     if k is not None and k != a.shape[d]:
         idx = idx[(slice(None),) * d + (slice(0, k),)]
-    return idx.astype(np.int64)
+    idx = idx.astype(np.int64)
+    if xp is np and idx.ndim > 1:   # torch's layouts: sort keeps the input's, topk row-major
+        if k is None and not a.flags.c_contiguous:
+            idx = _layout.as_preserved(idx, a)   # (sort's values, gathered by it, follow)
+        elif k is not None and not idx.flags.c_contiguous:
+            idx = np.ascontiguousarray(idx)
+    return idx
 
 
 def _argsort_onnx(ctx, node, out):
@@ -54,7 +61,8 @@ def _argsort_onnx(ctx, node, out):
     ctx.node("Identity", [idx], out)
 
 
-Argsort = _nondiff("argsort", _argsort, _argsort_onnx)
+# (contiguous_result: torch's sort keeps its input's layout)
+Argsort = _nondiff("argsort", _argsort, _argsort_onnx, contiguous_result=False)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):

@@ -216,8 +216,28 @@ class Windows(Op):
 class Expand(Op):
     name, kind, onnx, saves, view = "expand", "shape", _expand_onnx, "none", True
     onnx_shape_attrs = frozenset({"shape"})
-    forward = staticmethod(lambda xp, a, shape=(): xp.broadcast_to(a, shape))
+    forward = staticmethod(lambda xp, a, shape=(): _expand(xp, a, shape))
     backward = staticmethod(lambda c, g: (sum_to(g, c.shape(0)),))
+
+
+def _expand(xp, a, shape):
+    """broadcast_to with torch's strides on the size-1 dims it leaves size 1 (NumPy gives
+    them 0; torch keeps an old dim's stride and gives a new one the extent inside it)."""
+    out = xp.broadcast_to(a, shape)
+    shape = out.shape
+    if type(out) is not np.ndarray or 1 not in shape:
+        return out
+    lead = out.ndim - a.ndim
+    st = list(out.strides)
+    for i in range(a.ndim):
+        if a.shape[i] == 1 and shape[lead + i] == 1:
+            st[lead + i] = a.strides[i]
+    for i in range(lead - 1, -1, -1):
+        if shape[i] == 1:
+            st[i] = st[i + 1] * shape[i + 1] if i + 1 < out.ndim else a.itemsize
+    if tuple(st) == out.strides:
+        return out
+    return np.lib.stride_tricks.as_strided(out, shape, st, writeable=False)
 
 
 @register
@@ -507,8 +527,11 @@ _FORMATS = {"channels_last": dtypes.channels_last, "channels_last_3d": dtypes.ch
 
 def in_format_of(out, inputs, every=True):
     """``out`` (a new 4-d/5-d result) laid out channels-last when every input (``every``
-    False: any input) of ``inputs`` is, as torch lays out the results of its image ops; ``out``
-    itself otherwise (the same values; a copy only where the layout changes)."""
+    False: any input) of ``inputs`` is, as torch lays out the results of its image ops (with
+    the format's exact strides, size-1 dims' included); otherwise ``out`` itself, or with
+    ``every`` False row-major (torch allocates an image op's result in the suggested format;
+    a row-major ``out`` keeps the strides of its size-1 dims).
+    The same values; a copy only where the layout changes."""
     if not isinstance(out, Tensor) or out._data.ndim not in (4, 5):
         return out
     fmt = None
@@ -524,7 +547,12 @@ def in_format_of(out, inputs, every=True):
                 break
         elif f != fmt:
             return out
-    return out if fmt is None else contiguous(out, memory_format=_FORMATS[fmt])
+    if fmt is None:   # torch's row-major (size-1 dims' strides as they come)
+        return out if every else contiguous(out)
+    if not _layout.has_format_strides(out._data, fmt) and \
+            _layout.is_format_contiguous(out._data, fmt):
+        return clone(out, memory_format=_FORMATS[fmt])   # (only size-1 dims' strides differ)
+    return contiguous(out, memory_format=_FORMATS[fmt])
 
 
 def clone(input, *, memory_format=None):

@@ -71,6 +71,42 @@ CASES = {
     "to_dtype": lambda m: _leaf(m, 3).float(),
     "silu_softplus_leaky": lambda m: m.nn.functional.leaky_relu(
         m.nn.functional.softplus(m.nn.functional.silu(_leaf(m, 3)))),
+    # composites shown as torch's nodes (relabel, with the nodes torch has between)
+    "linear_1d": lambda m: _module(m, lambda m: m.nn.Linear(2, 3))(_leaf(m, 2)),
+    "linear_1d_no_bias": lambda m: _module(m, lambda m: m.nn.Linear(2, 3, bias=False))(
+        _leaf(m, 2)),
+    "conv1d": lambda m: _module(m, lambda m: m.nn.Conv1d(1, 2, 3))(_leaf(m, 1, 1, 6)),
+    "conv1d_unbatched": lambda m: _module(m, lambda m: m.nn.Conv1d(1, 2, 3, bias=False))(
+        _leaf(m, 1, 6)),
+    "conv3d": lambda m: _module(m, lambda m: m.nn.Conv3d(1, 2, 2))(_leaf(m, 1, 1, 3, 3, 3)),
+    "conv_transpose1d": lambda m: _module(m, lambda m: m.nn.ConvTranspose1d(1, 2, 2))(
+        _leaf(m, 1, 1, 4)),
+    "select_select": lambda m: _leaf(m, 3, 4)[1, 2],
+    "select_slice": lambda m: _leaf(m, 3, 4)[1, 1:3],
+    "select_full_select": lambda m: _leaf(m, 3, 4, 5)[1, :, 2],
+    "unsqueeze_select": lambda m: _leaf(m, 3, 4)[None, 1],
+    "split": lambda m: _leaf(m, 4, 2).split(2)[1],
+    "split_sizes": lambda m: _leaf(m, 4, 2).split([1, 3])[1],
+    "chunk": lambda m: _leaf(m, 4, 2).chunk(2, 1)[0],
+    "unbind": lambda m: _leaf(m, 4, 2).unbind(1)[1],
+    "max_dim": lambda m: _leaf(m, 4, 2).max(1)[0],
+    "min_dim_keepdim": lambda m: _leaf(m, 4, 3, 2).min(1, keepdim=True)[0],
+    "avg_pool2d": lambda m: m.nn.functional.avg_pool2d(_leaf(m, 1, 1, 4, 4), 2),
+    "avg_pool1d": lambda m: m.nn.functional.avg_pool1d(_leaf(m, 1, 1, 4), 2),
+    "avg_pool3d": lambda m: m.nn.functional.avg_pool3d(_leaf(m, 1, 1, 2, 2, 2), 2),
+    "adaptive_avg_pool2d": lambda m: m.nn.functional.adaptive_avg_pool2d(
+        _leaf(m, 1, 1, 4, 4), 2),
+    "adaptive_avg_pool2d_1": lambda m: m.nn.functional.adaptive_avg_pool2d(
+        _leaf(m, 1, 1, 4, 4), 1),
+    "norm": lambda m: _leaf(m, 4, 2).norm(),
+    "norm_dim_p1": lambda m: _leaf(m, 4, 2).norm(p=1, dim=1),
+    "vector_norm_inf": lambda m: m.linalg.vector_norm(_leaf(m, 4, 2), float("inf")),
+    "matrix_norm_fro": lambda m: m.linalg.matrix_norm(_leaf(m, 4, 2)),
+    "sdpa": lambda m: m.nn.functional.scaled_dot_product_attention(
+        _leaf(m, 1, 2, 3, 4), _leaf(m, 1, 2, 3, 4), _leaf(m, 1, 2, 3, 4), is_causal=True),
+    "sdpa_mask": lambda m: m.nn.functional.scaled_dot_product_attention(
+        _leaf(m, 1, 2, 3, 4), _leaf(m, 1, 2, 3, 4) * 2, _leaf(m, 1, 2, 3, 4, rg=False),
+        attn_mask=m.zeros(3, 3, dtype=m.float64)),
 }
 
 
@@ -82,9 +118,7 @@ def _names(node, depth=3):
     return (type(node).__name__, nxt)
 
 
-# linear is one node over (input, weight, bias) in Cadenza: torch's Addmm / Mm node reads
-# bias, input and a TBackward0 of the weight; compared to that depth only
-DEPTH = {"linear": 0, "linear_no_bias": 0, "linear_3d": 1}
+DEPTH: dict = {}
 
 
 @pytest.mark.parametrize("case", list(CASES))
