@@ -162,7 +162,10 @@ UNSUPPORTED.update({"cumulative_trapezoid": {"cumsum"}, "rot90": {"flip"},
 UNSUPPORTED.update({
     "sparse.mm": {"sparse_mm"}, "spmm:top": {"sparse_mm"},
     "sparse.mm:dense_sparse": {"flip", "sparse_mm"}, "sparse_coo_tensor:top": {"index_put"},
-    "sparse.sum": {"flip", "index_put", "sparse_mm"}})
+    "sparse.sum": {"flip", "index_put", "sparse_mm"},
+    "sparse_csr_tensor:top": {"sparse_mm"},
+    "sparse_csc_tensor:top": {"sparse_mm", "index_put"},
+    "sparse_compressed_tensor:top": {"sparse_mm"}})
 # entries with samples whose output shape (or Python result) depends on the values, or that
 # compiled mode does not capture: export traces as compile does and raises TraceError
 DATA_DEPENDENT = {"allclose", "equal", "repeat_interleave", "getitem", "masked_select",

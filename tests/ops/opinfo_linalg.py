@@ -303,6 +303,16 @@ def _sp(lib, i, v, size):
     return lib.sparse_coo_tensor(i, v, size)
 
 
+# CSR/CSC (cadenza/_sparse_compressed.py): rows 0 and 2 hold entries (sorted columns: torch
+# leaves unsorted ones undefined)
+_CSR_C = np.array([0, 2, 2, 4], dtype=np.int64)
+_CSR_P = np.array([1, 3, 0, 2], dtype=np.int64)
+
+
+def _csr(lib, c, p, v, size):
+    return lib.sparse_csr_tensor(c, p, v, size)
+
+
 def _sp_samples(m):
     return [S(_SP_IDX, m(5), (3, 4), m(4, 2)), S(_SP_IDX, m(5), (3, 5), m(5)),
             S(_SP_IDX[:, :0], m(0), (3, 4), m(4, 2))]
@@ -322,6 +332,19 @@ LINALG_OPS += [
                                                S(_SP_IDX, m(5, 2), (3, 4, 2))],
            **both(lambda lib, i, v, size: _sp(lib, i, v, size).to_dense()),
            prims=("index_put",)),
+    OpInfo("sparse_csr_tensor:top", lambda m: [S(_CSR_C, _CSR_P, m(4), (3, 4), m(4, 2)),
+                                               S(_CSR_C, _CSR_P, m(4), (3, 4), m(4))],
+           **both(lambda lib, c, p, v, size, d: _csr(lib, c, p, v, size) @ d),
+           prims=("sparse_mm",)),
+    OpInfo("sparse_csc_tensor:top", lambda m: [S(_CSR_C, _CSR_P, m(4), (4, 3), m(3, 2))],
+           **both(lambda lib, c, p, v, size, d: (
+               lib.sparse_csc_tensor(c, p, v, size) @ d,
+               lib.sparse_csc_tensor(c, p, v, size).to_dense())),
+           prims=("sparse_mm", "index_put")),
+    OpInfo("sparse_compressed_tensor:top", lambda m: [S(_CSR_C, _CSR_P, m(4), (3, 4))],
+           **both(lambda lib, c, p, v, size: lib.sparse.mm(lib.sparse_compressed_tensor(
+               c, p, v, size, layout=lib.sparse_csr), v[:, None] * 0
+               + lib.ones(4, 2, dtype=v.dtype))), prims=("sparse_mm",)),
     OpInfo("sparse.coalesce", lambda m: [S(_SP_IDX, m(5), (3, 4))],
            **both(lambda lib, i, v, size: (_sp(lib, i, v, size).coalesce().values(),
                                            _sp(lib, i, v, size).coalesce().indices())),
