@@ -340,6 +340,11 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     a = input._data
     if range is None and not isinstance(bins, Tensor) and a.size and a.min() == a.max():
         range = (float(a.min()), float(a.max()))
+    lo, hi = (float(a.min()), float(a.max())) if range is None and a.size and \
+        not isinstance(bins, Tensor) else (range or (0.0, 0.0))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"torch.histogram: dimension 0's range [{lo:g}, {hi:g}] is not "
+                           f"finite")
     h, edges = np.histogram(a, bins=b, range=range,
                             weights=None if weight is None else weight._data, density=density)
     dt = a.dtype

@@ -34,7 +34,9 @@ def same(fn):
     for a, b in zip(t, c):
         assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
         assert tuple(a.shape) == tuple(b.shape)
-        np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
+        a, b = ((x.detach().double() if x.is_floating_point() else x.detach()).numpy()
+                for x in (a, b))   # bfloat16 has no NumPy dtype
+        np.testing.assert_array_equal(b, a)
 
 
 @pytest.mark.parametrize("p", [-1.0, -0.5, -2.5])
@@ -101,3 +103,29 @@ def test_fill_with_float_tensor_truncates_and_wraps(dtype):
     for v in (-1.25, 70300.7, -0.5):
         same(lambda L: L.tensor([1, 2], dtype=getattr(L, dtype)).fill_(
             L.tensor(v, dtype=L.float64)))
+
+
+@pytest.mark.parametrize("values,rng", [([1.0, -np.inf], None), ([NAN, 1.0], None),
+                                        ([1.0, 2.0], (0.0, np.inf))])
+def test_histogram_range_not_finite_is_runtime_error(values, rng):
+    # op_fuzz seed 501 call 1326: NumPy's ValueError where torch raises RuntimeError
+    same(lambda L: L.histogram(L.tensor(values), bins=3, range=rng))
+
+
+def test_vector_norm_and_normalize_of_float16():
+    # functional_fuzz variants: vector_norm refused float16 (torch accumulates in float32 and
+    # rounds once); normalize rounds the norm, clamps by eps in float16 (1e-12 -> 0), divides
+    a = np.array([[0.0, 0.0, 0.0], [0.3, -1.7, 2.2]])
+    same(lambda L: L.linalg.vector_norm(L.tensor(a, dtype=L.float16), 2, 1))
+    for p in (2.0, 1.0, float("inf")):
+        same(lambda L: L.nn.functional.normalize(L.tensor(a, dtype=L.bfloat16), p, 1))
+        same(lambda L: L.nn.functional.normalize(L.tensor(a, dtype=L.float16), p, 1, 1e-3))
+
+
+def test_einsum_of_expanded_operand_keeps_nan():
+    # op_fuzz seed 506 call 11133: NumPy's einsum factored the stride-0 operand out of the sum
+    b = np.array([[-0.7061553, -0.2829187], [-0.9428674, 1.9479729]], dtype=np.float32)
+    same(lambda L: L.einsum("ij,jk->ik", L.tensor([[float("inf")]]).expand(1, 2),
+                            L.tensor(b.T.copy()).t()))
+    same(lambda L: L.einsum("ij,jk->ik", L.tensor([[0.1], [3.0]]).expand(2, 3),
+                            L.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4) / 7)))
