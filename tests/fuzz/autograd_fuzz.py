@@ -27,9 +27,10 @@ KNOWN: dict[str, str] = {
     r"^(jacfwd|hessian):.*std_b.*on \[1, 1\]": "jacfwd is reverse mode here: the NaN of a "
     "std over one element reaches the input through where()'s discarded branch as NaN * 0 "
     "(torch's forward-mode tangent of the selected branch is 0)",
-    r"^(double|hessian):.*(lsm|lse|mean_b) -> norm\b.* on \[1, 1\]": "the second derivative "
-    "of a vector norm at exactly 0 (a 1-element row centred to 0): torch's is NaN (its first "
-    "derivative there is masked to 0, the mask is not differentiated), Cadenza's 0",
+    r"^(double|hessian):.*(lsm|lse|mean_b|ce -> \w+) -> norm\b.* on \[1, 1\]": "the second "
+    "derivative of a vector norm at exactly 0 (a 1-element row centred to 0, or a 1-class "
+    "cross entropy's 0): torch's is NaN (its first derivative there is masked to 0, the mask "
+    "is not differentiated), Cadenza's 0",
     r"^(double|hessian):.*split -> std_b": "torch's double backward of std over a cat of "
     "split pieces is NaN; Cadenza's matches finite differences (seed 402 call 135: 0.65907)",
     r"^(double|hessian):.*mish": "mish's second derivative at a large input (x > ~700): "

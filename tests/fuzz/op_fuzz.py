@@ -62,9 +62,10 @@ KNOWN: dict[str, str] = {
     # in QUIRKS below. Also left alone on purpose: matmul of mixed dtypes where an operand
     # is empty and torch takes its batched path (``(1, 1, 0) int64 @ (1, 0, 1) float64``
     # returns zeros; the same operands 2-d raise): Cadenza refuses mixed dtypes always;
-    # histc with min == max puts an element that sits on a float32 bin edge one bin lower
-    # (torch bins in the input's dtype); cummin/roll on an empty tensor accept an out-of-range
-    # dim.
+    # cummin/roll/index_add/index_fill on an empty tensor accept an out-of-range dim or index;
+    # softmax of an empty integer tensor; vecdot of two 1-d tensors ignores dim (-2 runs);
+    # x.fill_ of an integer tensor with a NaN/inf 0-d tensor (C's undefined conversion);
+    # take_along_dim reads an out-of-range index of a broadcast index tensor unchecked.
 }
 
 # regular expression on the spelled call -> reason: torch quirks in a bad class left alone on
@@ -112,22 +113,9 @@ QUIRKS: dict[str, str] = {
     r"^(logdet|det|linalg\.(slog)?det)\(.*\[layout arg0=expand": "an exactly singular "
     "matrix (repeated columns from a stride-0 view): torch's LU gives a zero pivot (-inf), "
     "NumPy's LAPACK with fused multiply-adds a 1e-16 one (finite or NaN logdet)",
-    r"^linalg\.vecdot\(tensor\(\d+,\).*dim=-2": "torch's vecdot of two 1-d tensors takes "
-    "its dot path, which ignores dim (-2 is out of range for 1-d)",
-    r"^matmul\(tensor\([^)]*\b0\b[^)]*\):(\w+).*tensor\([^)]*\):(?!\1)": "a batched "
-    "matmul with an empty contraction: torch skips its dtype check (float16 @ float64)",
-    r"^x\.fill_\(tensor[^)]*\):u?int\d+(=\[[^]]*\])?, tensor\(\):\w+=\[ *-?(nan|inf)":
-    "a non-finite 0-d tensor into an integer tensor: C's undefined conversion in torch (0 "
-    "or INT_MIN); Cadenza refuses as torch does for a Python number",
     r"^(linalg\.)?cross\(.*float(16|32).*\[layout[^]]*expand": "a cross product of parallel "
     "vectors (rows made equal by a stride-0 view): torch's fused multiply-add leaves the "
     "rounding error of a * b - b * a (1e-6 in float32), NumPy's exact 0",
-    r"^(F\.)?(log_)?softmax\(tensor\([^)]*\b0\b[^)]*\):(u?int|bool)": "torch's softmax of an "
-    "empty integer tensor returns before its dtype check",
-    r"^(cummax|cummin|logcumsumexp|cumsum|cumprod)\(tensor\([^)]*\b0\b": "torch skips the dim "
-    "check on an empty tensor (as reduce_fuzz.KNOWN)",
-    r"^index_(add|fill|copy)\(tensor\([^)]*\b0\b.*\]\)": "torch skips the index bounds "
-    "check when self is empty",
     r"^fft\.\w+\(tensor\([^)]*\b0\b": "torch's MKL refuses some transforms of empty batches "
     "(\"Inconsistent configuration parameters\"); Cadenza returns the empty result",
 }
