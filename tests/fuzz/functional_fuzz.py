@@ -20,7 +20,8 @@ import warnings
 
 import numpy as np
 
-from _diff import cadenza, cli, error_outcome, torch  # noqa: E402
+from _diff import (cadenza, cli, dense, error_outcome, grad_strides,  # noqa: E402
+                   lay_out, pick_layout, torch)
 
 BAD_CLASSES = ("value", "shape", "dtype", "grad", "stride", "accepted_bad", "rejected", "crash")
 # (function, message fragment): refusals of features Cadenza does not have yet, reported by the
@@ -275,38 +276,10 @@ def gen_variant(seed, i, args, kw):
     for k, a in enumerate(arrays):
         kind = "plain"
         if isinstance(a, np.ndarray) and a.ndim and rng.random() < 0.6:
-            kind = str(rng.choice(["channels_last", "transposed", "expanded", "step"]))
-            if kind == "channels_last" and a.ndim not in (4, 5):
-                kind = "transposed"
-            if kind == "transposed" and a.ndim < 2:
-                kind = "step"
-            big = [d for d in range(a.ndim) if a.shape[d] > 1]
-            if kind == "expanded" and not big:
-                kind = "step"
-            elif kind == "expanded":
-                d = big[int(rng.integers(len(big)))]
-                kind = f"expanded{d}"
-                b = np.broadcast_to(np.take(a, [0], axis=d), a.shape).copy()
-                arrays[k] = b.view(Const) if isinstance(a, Const) else b
+            kind, arrays[k] = pick_layout(rng, a)
         layouts.append(kind)
     args, kw = tuple(arrays[:len(args)]), dict(zip(kw, arrays[len(args):]))
     return Variant(dtype, layouts), args, kw
-
-
-def lay_out(lib, t, kind):
-    """t (contiguous) as a view of another layout with the same values."""
-    if kind == "channels_last":
-        return t.contiguous(memory_format=lib.channels_last if t.ndim == 4 else
-                            lib.channels_last_3d)
-    if kind == "transposed":
-        rev = tuple(range(t.ndim))[::-1]
-        return t.permute(rev).contiguous().permute(rev)
-    if kind.startswith("expanded"):
-        d = int(kind[len("expanded"):])
-        return t.narrow(d, 0, 1).clone().expand(tuple(t.shape))
-    if kind == "step":
-        return lib.repeat_interleave(t, 2, dim=-1)[..., ::2]
-    return t
 
 
 def _convert(lib, a, grads, kind="plain", dtype="float64"):
@@ -337,17 +310,8 @@ def run(lib, name, args, kw, seed, variant=None):
         if out.is_floating_point() and out.requires_grad:
             w = np.random.default_rng(seed).standard_normal(tuple(out.shape))
             (out * lib.tensor(w).to(out.dtype)).sum().backward()
-    strides = [_strides(g.grad) if g.grad is not None and _dense(g) else None for g in grads]
+    strides = [grad_strides(g.grad) if g.grad is not None and dense(g) else None for g in grads]
     return _np(out), [g.grad for g in grads], str(out.dtype).split(".")[-1], strides
-
-
-def _strides(t):
-    """t's strides, None for size-1 dims (any stride is valid there)."""
-    return tuple(st if n > 1 else None for st, n in zip(t.stride(), t.shape))
-
-
-def _dense(t):
-    return all(st != 0 or n <= 1 for st, n in zip(t.stride(), t.shape))
 
 
 def _np(t):

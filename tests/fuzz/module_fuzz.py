@@ -41,7 +41,8 @@ import warnings
 
 import numpy as np
 
-from _diff import cadenza, error_outcome, summarize as _summarize, torch  # noqa: E402
+from _diff import (cadenza, dense, error_outcome, grad_strides, lay_out,  # noqa: E402
+                   pick_layout, summarize as _summarize, torch)
 
 BAD_CLASSES = ("keys", "repr", "value", "shape", "grad", "buffers", "stride", "accepted_bad",
                "crash", "rejected")
@@ -747,20 +748,7 @@ def gen_variant(seed, i, name, inputs):
     for k, a in enumerate(inputs):
         kind = "plain"
         if isinstance(a, np.ndarray) and a.dtype != np.bool_ and a.ndim and rng.random() < 0.7:
-            kind = str(rng.choice(["channels_last", "transposed", "expanded", "step"]))
-            if kind == "channels_last" and a.ndim not in (4, 5):
-                kind = "transposed"
-            if kind == "transposed" and a.ndim < 2:
-                kind = "step"
-            if kind == "expanded":
-                big = [d for d in range(a.ndim) if a.shape[d] > 1]
-                if not big:
-                    kind = "step"
-                else:
-                    d = big[int(rng.integers(len(big)))]
-                    kind = f"expanded{d}"
-                    b = np.broadcast_to(np.take(a, [0], axis=d), a.shape).copy()
-                    inputs[k] = b.view(type(a)) if type(a) is not np.ndarray else b
+            kind, inputs[k] = pick_layout(rng, a)
         layouts.append(kind)
     modes = [("train",), ("train", "train")]
     if _has_modes(name):
@@ -770,22 +758,6 @@ def gen_variant(seed, i, name, inputs):
                    bool(rng.random() < 0.4)), inputs
 
 
-def lay_out(lib, t, kind):
-    """t (contiguous) as a view of another layout with the same values."""
-    if kind == "channels_last":
-        return t.contiguous(memory_format=lib.channels_last if t.ndim == 4 else
-                            lib.channels_last_3d)
-    if kind == "transposed":
-        rev = tuple(range(t.ndim))[::-1]
-        return t.permute(rev).contiguous().permute(rev)
-    if kind.startswith("expanded"):
-        d = int(kind[len("expanded"):])
-        return t.narrow(d, 0, 1).clone().expand(tuple(t.shape))
-    if kind == "step":
-        return lib.repeat_interleave(t, 2, dim=-1)[..., ::2]
-    return t
-
-
 def _relay_params(lib, m):
     """Every parameter of 2+ dims re-laid out (channels_last for 4-d/5-d, else transposed)."""
     with lib.no_grad():
@@ -793,16 +765,6 @@ def _relay_params(lib, m):
             if p.ndim >= 2:
                 p.data = lay_out(lib, p.data, "channels_last" if p.ndim in (4, 5) else
                                  "transposed")
-
-
-def _dense(t):
-    """Whether t's elements are non-overlapping and dense (no stride 0 beside size > 1)."""
-    return all(st != 0 or n <= 1 for st, n in zip(t.stride(), t.shape))
-
-
-def _strides(t):
-    """t's strides, None for size-1 dims (any stride is valid there)."""
-    return tuple(st if n > 1 else None for st, n in zip(t.stride(), t.shape))
 
 
 def _forward(lib, m, xs, fk, weights, total):
@@ -851,10 +813,10 @@ def run_side(lib, name, args, kwargs, inputs, fkw, state, eval_mode, weights, va
             total.backward()
         pg = {k: p.grad for k, p in m.named_parameters()}
         bufs = {k: b for k, b in m.named_buffers()}
-        facts["param grad strides"] = {k: _strides(g) for k, g in pg.items()
+        facts["param grad strides"] = {k: grad_strides(g) for k, g in pg.items()
                                        if g is not None}
-        facts["input grad strides"] = [_strides(g.grad) if g.grad is not None and
-                                       _dense(g) else None for g in grads]
+        facts["input grad strides"] = [grad_strides(g.grad) if g.grad is not None and
+                                       dense(g) else None for g in grads]
         if "channels_last" in layouts and name in KEEPS_CHANNELS_LAST and outs and \
                 outs[0].ndim in (4, 5):
             fmt = lib.channels_last if outs[0].ndim == 4 else lib.channels_last_3d
@@ -913,12 +875,7 @@ def classify(name, args, kwargs, inputs, fkw, seed=0, variant=None):
                                 f"{tuple(b.shape)}"
             if not _same(a, b):
                 return "value", f"{mode} output {j}: max diff {_maxdiff(a, b)}"
-        for j, (a, b) in enumerate(zip(tig, cig)):
-            if not _same(a, b):
-                return "grad", f"{mode} input {j} grad: {_maxdiff(a, b)}"
-        for k in tpg:
-            if not _same(tpg[k], cpg.get(k)):
-                return "grad", f"{mode} param {k} grad: {_maxdiff(tpg[k], cpg.get(k))}"
+        # buffers before gradients: a gradient quirk (QUIRKS) must not hide a buffer mismatch
         for k in tbuf:
             if not _same(tbuf[k], cbuf.get(k)):
                 return "buffers", f"{mode} buffer {k}: {_maxdiff(tbuf[k], cbuf.get(k))}"
@@ -926,6 +883,12 @@ def classify(name, args, kwargs, inputs, fkw, seed=0, variant=None):
         for k in tr:
             if not _same(tr[k], cr.get(k)):
                 return "buffers", f"{mode} round-trip buffer {k}: {_maxdiff(tr[k], cr.get(k))}"
+        for j, (a, b) in enumerate(zip(tig, cig)):
+            if not _same(a, b):
+                return "grad", f"{mode} input {j} grad: {_maxdiff(a, b)}"
+        for k in tpg:
+            if not _same(tpg[k], cpg.get(k)):
+                return "grad", f"{mode} param {k} grad: {_maxdiff(tpg[k], cpg.get(k))}"
         for k in tfacts:
             if tfacts[k] != cfacts.get(k):
                 return "stride", f"{mode} {k}: torch {tfacts[k]} cadenza {cfacts.get(k)}"
