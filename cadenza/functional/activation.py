@@ -366,9 +366,13 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     >>> normalize(cadenza.tensor([[3.0, 4.0]]))
     tensor([[0.6000, 0.8000]])
     """
-    if is_half(input):
-        return normalize(input.float(), p, dim, eps).to(input.dtype)
     d = _norm_dim(dim, input.ndim, "normalize") if input.ndim else None
+    if is_half(input):
+        # torch: the norm rounded to the narrow dtype, clamped by eps in that dtype (1e-12
+        # rounds to 0: a zero slice gives NaN), then one rounded division
+        norm = ops.norm(input, p, d, keepdim=True) if d is not None else \
+            ops.norm(input, p).reshape(input.shape)
+        return input / ops.clamp(norm, min=eps)
     if p == math.inf:
         norm = ops.clamp(input.abs().amax(d, keepdim=True), min=eps)
     elif p == -math.inf:

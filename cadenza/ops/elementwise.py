@@ -100,6 +100,16 @@ class Cast(Op):
         return (g,)  # the engine casts back to the input's dtype
 
 
+def _clamp_t(x, bound, lower):
+    """x clamped below (``lower``) or above by a tensor bound: maximum/minimum's values, torch's
+    clamp gradient: a tie goes all to x (maximum splits it), a NaN sends none anywhere."""
+    out = maximum(x, bound) if lower else minimum(x, bound)
+    if not (x.requires_grad or bound.requires_grad):
+        return out
+    keep, take = (x >= bound, x < bound) if lower else (x <= bound, x > bound)
+    return where(keep, x, where(take, bound, out.detach()))
+
+
 def clamp(input, min=None, max=None):
     """Clamp to [min, max]; bounds may be numbers or Tensors."""
     if min is None and max is None:
@@ -122,9 +132,11 @@ def clamp(input, min=None, max=None):
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
-            out = maximum(out, min) if isinstance(min, Tensor) else apply(Clamp, out, min=min)
+            out = _clamp_t(out, min, True) if isinstance(min, Tensor) else \
+                apply(Clamp, out, min=min)
         if max is not None:
-            out = minimum(out, max) if isinstance(max, Tensor) else apply(Clamp, out, max=max)
+            out = _clamp_t(out, max, False) if isinstance(max, Tensor) else \
+                apply(Clamp, out, max=max)
         return out
     kind = input._data.dtype.kind
     if kind == "b" and all(type(v) is bool for v in (min, max) if v is not None):

@@ -761,6 +761,10 @@ def index_copy(input, dim, index, source):
                                f"shape, excluding the specified dimension. Got self.shape = "
                                f"[] source.shape = {list(source.shape)}")
         return _as_row(index_copy, input, index, source)
+    if isinstance(source, Tensor) and source._data.ndim == 0 and input._data.ndim > 1:
+        raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice "
+                           f"shapes: a 0-d source fits a 1-d self only, got self.shape = "
+                           f"{list(input.shape)}")
     _source_rows(input, dim, index, source, "index_copy_", IndexError)
     return _index_put(input, _dim_index(input, dim, index, "index_copy"), source)
 
@@ -817,6 +821,9 @@ def masked_scatter(input, mask, source):
     m = mask.expand(shape)
     _data_dependent(m, "masked_scatter")
     n = int(m._data.sum())
+    if source.numel() < n:
+        raise RuntimeError(f"masked_scatter: Number of elements of source < number of ones in "
+                           f"mask ({source.numel()} < {n})")
     return _index_put(input, (m,), source.reshape(-1)[:n])
 
 
@@ -867,6 +874,17 @@ def _data_dependent(t, name):
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     _data_dependent(input, "unique")
+    if dim is not None and input.numel() == 0:   # torch's refusals of empty tensors
+        d = dim % builtins.max(input.ndim, 1)
+        zeros = [k for k, n in enumerate(input.shape) if n == 0]
+        if len(zeros) > 1:
+            raise RuntimeError(f"unique(dim={dim}): Number of zero sized dimensions is more "
+                               f"than one, so unique cannot be applied (shape "
+                               f"{tuple(input.shape)})")
+        if zeros != [d]:
+            raise RuntimeError(f"unique(dim={dim}): There are 0 sized dimensions, and they "
+                               f"aren't selected, so unique cannot be applied (shape "
+                               f"{tuple(input.shape)})")
     res = np.unique(input._data, return_inverse=return_inverse, return_counts=return_counts,
                     axis=dim, equal_nan=False)   # each NaN its own value, as torch
     if not isinstance(res, tuple):

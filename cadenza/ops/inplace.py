@@ -317,6 +317,10 @@ def fill_(self, value):
                 and not self._data.flags.writeable:   # (torch's tensor-value kernel refuses)
             raise read_only_write_error(self._data)
         value = value.item()
+        if type(value) is float and self._data.dtype.kind in "iu" and abs(value) < 2 ** 31:
+            # a float tensor value truncates, then wraps, as C's cast (beyond int32 the C
+            # conversion is undefined: refused below as a number is)
+            value = int(np.array(int(value), np.int64).astype(self._data.dtype))
     if type(value) is int and self._data.dtype.kind in "iu":   # -2 fills uint8 with 254
         value = wrap_int(value, self._data.dtype, "fill_")
     check_inplace(self, "fill_")

@@ -498,6 +498,10 @@ class Einsum(Op):
 
     @staticmethod
     def forward(xp, *arrs, ins=(), out=""):
+        # NumPy's kernels factor a stride-0 (expanded) operand out of the sum (a * sum(b)):
+        # other rounding, and inf * (b + d) where torch's inf * b + inf * d is NaN
+        arrs = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) and any(
+            st == 0 and n > 1 for st, n in zip(a.strides, a.shape)) else a for a in arrs)
         return xp.einsum(",".join(ins) + "->" + out, *arrs, optimize=einsum_path(len(arrs)))
 
     # d/dX_i of sum(G * einsum(X...)) = einsum(G, X_j (j != i)) onto X_i's subscripts; letters of

@@ -609,10 +609,10 @@ def _vector_norm(input, p, dim, keepdim, dtype):
     if p < 0:
         # a zero element makes the norm 0 (a ** p = inf); torch's gradient is 0 there, where
         # the chain rule through inf would give 0 * inf = NaN: compute the rows with a zero on
-        # a zero-free stand-in and select 0 for them
+        # a zero-free stand-in and select 0 for them (a NaN in the row still wins, as torch)
         has_zero = (~nz).sum(dim, keepdim) > 0
         s = (where(nz, a, 1.0) ** p).sum(dim, keepdim)
-        return where(has_zero, 0.0, s ** (1.0 / p))
+        return where(has_zero & (s == s), 0.0, s ** (1.0 / p))
     # as _sqrt0: PyTorch's gradient is 0 at zero elements and for a zero vector, where the
     # chain rule through a ** p and s ** (1 / p) gives 0 * inf = NaN; values are unchanged
     s = where(nz, where(nz, a, 1.0) ** p, 0.0).sum(dim, keepdim)

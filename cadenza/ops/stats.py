@@ -296,14 +296,19 @@ _mode = namedtuple("mode", ["values", "indices"])
 
 # ----------------------------------------------------------------------------- histograms
 def _histc(xp, a, bins=100, min=0.0, max=0.0):
-    lo, hi = float(min), float(max)
+    lo, hi = a.dtype.type(min), a.dtype.type(max)
     if lo == hi and a.size:   # torch: the data's range, which must be finite
-        lo, hi = float(a.min()), float(a.max())
+        lo, hi = a.min(), a.max()
     if lo == hi:
-        lo, hi = lo - 1, hi + 1
+        lo, hi = lo - a.dtype.type(1), hi + a.dtype.type(1)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
-    h, _ = np.histogram(a, bins=bins, range=(lo, hi))
+    # torch's bin of x: floor((x - lo) * bins / (hi - lo)) in the input's dtype, hi in the last
+    # bin (np.histogram's own edge arithmetic puts some elements one bin off)
+    v = a.reshape(-1)
+    v = v[(v >= lo) & (v <= hi)]
+    pos = ((v - lo) * a.dtype.type(bins) / (hi - lo)).astype(np.int64)
+    h = np.bincount(np.minimum(pos, bins - 1), minlength=bins)
     return h.astype(a.dtype)
 
 
@@ -335,6 +340,11 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     a = input._data
     if range is None and not isinstance(bins, Tensor) and a.size and a.min() == a.max():
         range = (float(a.min()), float(a.max()))
+    lo, hi = (float(a.min()), float(a.max())) if range is None and a.size and \
+        not isinstance(bins, Tensor) else (range or (0.0, 0.0))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"torch.histogram: dimension 0's range [{lo:g}, {hi:g}] is not "
+                           f"finite")
     h, edges = np.histogram(a, bins=b, range=range,
                             weights=None if weight is None else weight._data, density=density)
     dt = a.dtype

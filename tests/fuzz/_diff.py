@@ -191,3 +191,49 @@ def check_slice(fuzzer, seed, n, min_equal=0.5):
     equal = sum(1 for r in rows if r[1] == "equal")
     assert equal > min_equal * n, f"only {equal} of {n} calls agree"
     return rows
+
+
+def pick_layout(rng, a):
+    """(kind, a) for a random ``lay_out`` of the NumPy array ``a`` (one that fits its rank);
+    for "expanded<d>" ``a`` comes back constant along d (same subclass)."""
+    kind = str(rng.choice(["channels_last", "transposed", "expanded", "step"]))
+    if kind == "channels_last" and a.ndim not in (4, 5):
+        kind = "transposed"
+    if kind == "transposed" and a.ndim < 2:
+        kind = "step"
+    big = [d for d in range(a.ndim) if a.shape[d] > 1]
+    if kind == "expanded" and not big:
+        kind = "step"
+    if kind != "expanded":
+        return kind, a
+    d = big[int(rng.integers(len(big)))]
+    b = np.broadcast_to(np.take(a, [0], axis=d), a.shape).copy()
+    return f"expanded{d}", (b.view(type(a)) if type(a) is not np.ndarray else b)
+
+
+def lay_out(lib, t, kind):
+    """t (contiguous) as a view of another layout with the same values: "channels_last"
+    (4-d/5-d), "transposed" (all dims reversed), "expanded<d>" (dim d at stride 0: t's values
+    must be constant along it), "step" (every other element of a twice-as-long last dim)."""
+    if kind == "channels_last":
+        return t.contiguous(memory_format=lib.channels_last if t.ndim == 4 else
+                            lib.channels_last_3d)
+    if kind == "transposed":
+        rev = tuple(range(t.ndim))[::-1]
+        return t.permute(rev).contiguous().permute(rev)
+    if kind.startswith("expanded"):
+        d = int(kind[len("expanded"):])
+        return t.narrow(d, 0, 1).clone().expand(tuple(t.shape))
+    if kind == "step":
+        return lib.repeat_interleave(t, 2, dim=-1)[..., ::2]
+    return t
+
+
+def grad_strides(t):
+    """t's strides, None for size-1 dims (any stride is valid there)."""
+    return tuple(st if n > 1 else None for st, n in zip(t.stride(), t.shape))
+
+
+def dense(t):
+    """Whether t's elements are non-overlapping and dense (no stride 0 beside size > 1)."""
+    return all(st != 0 or n <= 1 for st, n in zip(t.stride(), t.shape))

@@ -4,21 +4,41 @@ embedding, unfold/fold, cosine_similarity, pdist/cdist and friends, run in PyTor
 and Cadenza, values and float64 gradients compared.
 
     python tests/fuzz/functional_fuzz.py -n 3000 --seed 0 [--fns sdpa,grid_sample]
+
+Six calls in ten also draw a variant (``gen_variant(seed, i)``, a stream of its own, so
+``gen_call`` is unchanged): the float operands in float32, float16 or bfloat16 instead of
+float64 (torch's CPU kernels compute the narrow dtypes in float32 and round once; compared to
+a few units in the last place, gradients too), and each array operand handed over as a
+strided view with the same values (channels_last, transposed, expanded with stride 0, every
+other element). Gradients of a strided leaf must also have torch's strides (size-1 dims
+aside) where the leaf is dense: class ``stride``.
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
 
-from _diff import cadenza, cli, error_outcome, torch  # noqa: E402
+from _diff import (cadenza, cli, dense, error_outcome, grad_strides,  # noqa: E402
+                   lay_out, pick_layout, torch)
 
-BAD_CLASSES = ("value", "shape", "dtype", "grad", "accepted_bad", "rejected", "crash")
+BAD_CLASSES = ("value", "shape", "dtype", "grad", "stride", "accepted_bad", "rejected", "crash")
 # (function, message fragment): refusals of features Cadenza does not have yet, reported by the
 # CI slice but not failed
 UNSUPPORTED: list = []
-ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "missing", "accepted_bad",
-               "rejected", "exc_class", "crash", "skip")
+# regular expression over the spelled call -> reason: torch quirks, reclassified "quirk"
+KNOWN: dict[str, str] = {
+    r"^F\.grid_sample\(.*\[(float16|bfloat16)": "the grid's gradient in a narrow dtype: "
+    "torch rounds the unnormalised coordinates to float16/bfloat16, so a point moves onto a "
+    "pixel or border (clip gradient 0) where Cadenza's float32 coordinate does not; several "
+    "bfloat16 ulps of the largest term apart",
+    r"^F\.cosine_similarity\(.*\[(float16|bfloat16)": "a narrow-dtype gradient where the "
+    "true one is ~0 (cosine of parallel or 1-element vectors): torch's rounded terms leave "
+    "ulp / |x| of noise (-0.125 at x = 0.038, seed 507 call 649), Cadenza's float32 ones 0",
+}
+ALL_CLASSES = ("equal", "value", "shape", "dtype", "grad", "stride", "missing", "accepted_bad",
+               "rejected", "exc_class", "crash", "quirk", "skip")
 
 
 class Const(np.ndarray):
@@ -233,34 +253,91 @@ def gen_call(seed, i, names=None):
     return name, args, kw
 
 
-def _convert(lib, a, grads):
+class Variant:
+    """A call's float dtype and the layout of each array operand (positional, then keyword)."""
+
+    def __init__(self, dtype, layouts):
+        self.dtype, self.layouts = dtype, layouts
+
+    def __repr__(self):
+        lay = ",".join(x for x in self.layouts if x != "plain")
+        return f"[{self.dtype}{' layout=' + lay if lay else ''}]"
+
+
+def gen_variant(seed, i, args, kw):
+    """(variant or None, args, kw) for call i; an expanded operand's values are made constant
+    along the expanded dim."""
+    rng = np.random.default_rng([seed, i, 1])
+    if rng.random() < 0.4:
+        return None, args, kw
+    dtype = str(rng.choice(["float64", "float64", "float32", "float16", "bfloat16"]))
+    arrays = list(args) + list(kw.values())
+    layouts = []
+    for k, a in enumerate(arrays):
+        kind = "plain"
+        if isinstance(a, np.ndarray) and a.ndim and rng.random() < 0.6:
+            kind, arrays[k] = pick_layout(rng, a)
+        layouts.append(kind)
+    args, kw = tuple(arrays[:len(args)]), dict(zip(kw, arrays[len(args):]))
+    return Variant(dtype, layouts), args, kw
+
+
+def _convert(lib, a, grads, kind="plain", dtype="float64"):
     if isinstance(a, Const):
-        return lib.tensor(np.asarray(a))
+        t = lib.tensor(np.asarray(a))
+        if t.is_floating_point():
+            t = t.to(getattr(lib, dtype))
+        return lay_out(lib, t, kind)
     if isinstance(a, np.ndarray):
-        t = lib.tensor(a.copy(), dtype=lib.float64, requires_grad=True)
+        t = lay_out(lib, lib.tensor(a.copy(), dtype=lib.float64).to(getattr(lib, dtype)), kind)
+        t = t.detach().requires_grad_()   # a leaf with the view's strides
         grads.append(t)
         return t
     return a
 
 
-def run(lib, name, args, kw, seed):
+def run(lib, name, args, kw, seed, variant=None):
     grads = []
-    a = [_convert(lib, x, grads) for x in args]
-    k = {key: _convert(lib, v, []) for key, v in kw.items()}
+    dtype = variant.dtype if variant is not None else "float64"
+    layouts = variant.layouts if variant is not None else ["plain"] * (len(args) + len(kw))
+    a = [_convert(lib, x, grads, kind, dtype) for x, kind in zip(args, layouts)]
+    k = {key: _convert(lib, v, [], kind, dtype)
+         for (key, v), kind in zip(kw.items(), layouts[len(args):])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = getattr(lib.nn.functional, name)(*a, **k)
-        if out.dtype == lib.float64 and out.requires_grad:
+        fn = getattr(lib.nn.functional, name, None) or getattr(lib, name)   # torch.cdist
+        out = fn(*a, **k)
+        if out.is_floating_point() and out.requires_grad:
             w = np.random.default_rng(seed).standard_normal(tuple(out.shape))
-            (out * lib.tensor(w)).sum().backward()
-    return out.detach().numpy(), [g.grad for g in grads], str(out.dtype).split(".")[-1]
+            (out * lib.tensor(w).to(out.dtype)).sum().backward()
+    strides = [grad_strides(g.grad) if g.grad is not None and dense(g) else None for g in grads]
+    return _np(out), [g.grad for g in grads], str(out.dtype).split(".")[-1], strides
 
 
 def _np(t):
-    return None if t is None else (t.detach().numpy() if hasattr(t, "detach") else t)
+    if t is None or not hasattr(t, "detach"):
+        return t
+    t = t.detach()
+    return (t.double() if t.is_floating_point() else t).numpy()
 
 
-def _close(a, b):
+# (rtol, atol) by dtype: a few units in the last place of the narrow dtypes (torch rounds
+# once from float32; a sum of rounded terms may land an ulp or two away)
+TOL = {"float64": (1e-7, 1e-9), "float32": (1e-4, 1e-5), "float16": (4e-3, 2e-3),
+       "bfloat16": (3e-2, 1.6e-2)}
+
+
+# gradients in the narrow dtypes: norm-wise, |a - b| <= tol * max(1, max |a|) (a backward
+# rounds each step; cancellations leave several ulps of the largest term)
+GRAD_TOL = {"float16": 1e-2, "bfloat16": 8e-2}
+
+
+def _scale(a):
+    finite = a[np.isfinite(a)]
+    return max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
+
+
+def _close(a, b, dtype="float64", grad=False):
     a, b = _np(a), _np(b)
     if a is None or b is None:
         return a is None and b is None
@@ -268,45 +345,73 @@ def _close(a, b):
         return False
     if a.dtype.kind in "biu":
         return np.array_equal(a, b)
-    return np.allclose(a, b, rtol=1e-7, atol=1e-9, equal_nan=True)
+    rtol, atol = TOL[dtype]
+    if dtype in GRAD_TOL and a.size:
+        if grad:
+            rtol, atol = 0.0, GRAD_TOL[dtype] * _scale(a)
+        else:   # relative to the result's scale
+            atol *= _scale(a)
+    return np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
-def classify(seed, i, names=None):
+def classify(seed, i, names=None, variants=True):
     name, args, kw = gen_call(seed, i, names)
+    variant = None
+    if variants:
+        variant, args, kw = gen_variant(seed, i, args, kw)
     spelled = f"F.{name}(" + ", ".join(
         f"{'c' if isinstance(a, Const) else ''}{list(a.shape)}" if isinstance(a, np.ndarray)
         else repr(a) for a in args) + "".join(
-        f", {k}={list(v.shape) if isinstance(v, np.ndarray) else v!r}" for k, v in kw.items()) + ")"
+        f", {k}={list(v.shape) if isinstance(v, np.ndarray) else v!r}" for k, v in kw.items()) + \
+        ")" + (f" {variant!r}" if variant is not None else "")
     try:
-        t = run(torch, name, args, kw, i)
+        t = run(torch, name, args, kw, i, variant)
         terr = None
     except Exception as e:  # noqa: BLE001
         terr = e
+        if "not implemented for" in str(e) or "must be contiguous" in str(e):
+            return "skip", spelled, f"torch: {str(e)[:100]}"   # torch's own gap
     try:
-        c = run(cadenza, name, args, kw, i)
+        c = run(cadenza, name, args, kw, i, variant)
         cerr = None
     except Exception as e:  # noqa: BLE001
         cerr = e
     got = error_outcome(terr, cerr)
     if got is not None:
         return got[0], spelled, got[1]
-    (tv, tg, td), (cv, cg, cd) = t, c
+    (tv, tg, td, ts), (cv, cg, cd, cs) = t, c
+    dtype = variant.dtype if variant is not None else "float64"
     if td != cd:
         return "dtype", spelled, f"torch {td} cadenza {cd}"
     if tv.shape != cv.shape:
         return "shape", spelled, f"torch {tv.shape} cadenza {cv.shape}"
-    if not _close(tv, cv):
-        with np.errstate(invalid="ignore"):
+    if not _close(tv, cv, dtype):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             diff = np.nanmax(np.abs(tv.astype(float) - cv.astype(float))) if tv.size else 0
         return "value", spelled, f"max diff {diff:.3g}"
+    if not np.all(np.isfinite(tv)):   # as op_fuzz: gradients of finite results only
+        return "equal", spelled, "non-finite output: gradients not compared"
     for j, (a, b) in enumerate(zip(tg, cg)):
-        if not _close(a, b):
-            return "grad", spelled, f"input {j} gradient differs"
+        if not _close(a, b, dtype, grad=True):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                diff = np.nanmax(np.abs(_np(a) - _np(b))) if a is not None and \
+                    b is not None and a.shape == b.shape and a.numel() else "-"
+            return "grad", spelled, f"input {j} gradient differs (max diff {diff})"
+    if ts != cs:
+        return "stride", spelled, f"input gradient strides: torch {ts} cadenza {cs}"
     return "equal", spelled, ""
 
 
-def fuzz(n, seed=0, names=None, start=0):
-    return [(i,) + classify(seed, i, names) for i in range(start, start + n)]
+def fuzz(n, seed=0, names=None, start=0, variants=True):
+    rows = []
+    for i in range(start, start + n):
+        cls, spelled, detail = classify(seed, i, names, variants)
+        if cls in BAD_CLASSES and any(re.search(k, spelled) for k in KNOWN):
+            cls = "quirk"
+        rows.append((i, cls, spelled, detail))
+    return rows
 
 
 def main(argv=None):

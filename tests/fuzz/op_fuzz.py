@@ -62,9 +62,10 @@ KNOWN: dict[str, str] = {
     # in QUIRKS below. Also left alone on purpose: matmul of mixed dtypes where an operand
     # is empty and torch takes its batched path (``(1, 1, 0) int64 @ (1, 0, 1) float64``
     # returns zeros; the same operands 2-d raise): Cadenza refuses mixed dtypes always;
-    # histc with min == max puts an element that sits on a float32 bin edge one bin lower
-    # (torch bins in the input's dtype); cummin/roll on an empty tensor accept an out-of-range
-    # dim.
+    # cummin/roll/index_add/index_fill on an empty tensor accept an out-of-range dim or index;
+    # softmax of an empty integer tensor; vecdot of two 1-d tensors ignores dim (-2 runs);
+    # x.fill_ of an integer tensor with a NaN/inf 0-d tensor (C's undefined conversion);
+    # take_along_dim reads an out-of-range index of a broadcast index tensor unchecked.
 }
 
 # regular expression on the spelled call -> reason: torch quirks in a bad class left alone on
@@ -89,8 +90,9 @@ QUIRKS: dict[str, str] = {
     "float32 (3e-8 relative off)",
     r"^linalg\.vecdot\(tensor\(\d+,\):\w+(=\[[^\]]*\])?, tensor\(\d+,\)": "torch's vecdot "
     "of two 1-d tensors takes its dot path, which does not broadcast (4,) with (1,)",
-    r"^einsum\(.*tensor\([^)]*\b0\b.*inf": "an empty contraction beside inf: torch contracts "
-    "left to right (zeros, then 0 * inf = NaN); Cadenza's order reaches the empty sum, 0",
+    r"^einsum\(.*tensor\([^)]*\b0\b.*(inf|nan)": "an empty contraction beside inf or NaN: "
+    "torch contracts left to right (zeros, then 0 * inf = NaN); Cadenza's order reaches the "
+    "empty sum, 0",
     r"^(logdet|det|linalg\.(slog)?det)\(tensor[^)]*\):float\d+=\[[^]]*inf": "the determinant "
     "of a matrix holding inf: torch's LU gives NaN, NumPy's LAPACK gives 0 or inf",
     r"^x\.stride\(.*expand": "the stride of a size-1 dim beside an expanded one: NumPy's "
@@ -108,6 +110,12 @@ QUIRKS: dict[str, str] = {
     "= inf, then inf * 0 = NaN); Cadenza accumulates in float32 as torch's sum does",
     r"^xlogy\(": "xlogy's gradient w.r.t. other at x == 0, y == 0: torch's x / y is 0 / 0 = "
     "NaN, Cadenza 0 (xlogy is a composite of where(); left alone)",
+    r"^(logdet|det|linalg\.(slog)?det)\(.*\[layout arg0=expand": "an exactly singular "
+    "matrix (repeated columns from a stride-0 view): torch's LU gives a zero pivot (-inf), "
+    "NumPy's LAPACK with fused multiply-adds a 1e-16 one (finite or NaN logdet)",
+    r"^(linalg\.)?cross\(.*float(16|32).*\[layout[^]]*expand": "a cross product of parallel "
+    "vectors (rows made equal by a stride-0 view): torch's fused multiply-add leaves the "
+    "rounding error of a * b - b * a (1e-6 in float32), NumPy's exact 0",
     r"^fft\.\w+\(tensor\([^)]*\b0\b": "torch's MKL refuses some transforms of empty batches "
     "(\"Inconsistent configuration parameters\"); Cadenza returns the empty result",
 }
@@ -1350,7 +1358,9 @@ def _isin(g):
     a = g.tensor(DTYPES[:-1])
     b = g.array(g.shape(0, 2), a.dtype.name if g.p(0.8) else g.dtype(DTYPES[:-1]))
     if a.size and b.size and g.p(0.5):
-        b.reshape(-1)[0] = a.reshape(-1)[0]
+        v = a.reshape(-1)[0]
+        if b.dtype.kind in "fc" or (a.dtype.kind != "c" and np.isfinite(v)):   # NaN: no int
+            b.reshape(-1)[0] = v
     kw = {"invert": g.p(0.5)} if g.p(0.4) else {}
     return ((a, b) if g.p(0.85) else (a, g.choice((0, 2, 1.5)))), kw
 

@@ -1,7 +1,8 @@
 """CI slice of the differential nn.Module fuzzer (tests/fuzz/module_fuzz.py): a fixed seed, a few
-hundred random layer configurations against PyTorch with the same weights. Fails on a wrong
-output, gradient, buffer, state-dict key, repr, shape, an accepted bad input, a rejected valid
-configuration or a crash, outside module_fuzz.KNOWN."""
+hundred random layer configurations against PyTorch with the same weights (and variants: strided
+inputs and parameters, train/eval sequences on one module, state-dict round trips). Fails on a
+wrong output, gradient, gradient stride, buffer, state-dict key, repr, shape, an accepted bad
+input, a rejected valid configuration or a crash, outside module_fuzz.KNOWN/QUIRKS."""
 import os
 import sys
 
