@@ -23,7 +23,10 @@ def test_v2_equals_v1_on_images(make):
     img = _pil()
     np.testing.assert_array_equal(np.asarray(make(v2)(img)), np.asarray(make(T)(img)))
     t = torch.from_numpy(np.asarray(img).transpose(2, 0, 1).copy())
-    np.testing.assert_array_equal(make(v2)(t).numpy(), make(T)(t).numpy())
+    # uint8 tensors: v2 resizes with torch's uint8 kernel, v1 in float32 (as torchvision): the
+    # two round differently by one in places
+    got, want = make(v2)(t).numpy().astype(int), make(T)(t).numpy().astype(int)
+    assert np.abs(got - want).max() <= 1
 
 
 def test_structures_pass_labels_through():

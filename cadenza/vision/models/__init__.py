@@ -73,7 +73,8 @@ def get_weight(name):
         enum_name, value_name = name.split(".")
     except ValueError:
         raise ValueError(f"Invalid weight name provided: '{name}'.") from None
-    enum = globals().get(enum_name) or getattr(segmentation, enum_name, None)
+    enum = (globals().get(enum_name) or getattr(segmentation, enum_name, None)
+            or getattr(detection, enum_name, None))
     if not (isinstance(enum, type) and issubclass(enum, WeightsEnum)):
         raise ValueError(f"The weight enum '{enum_name}' for the specific method couldn't be "
                          "retrieved.")

@@ -4,9 +4,12 @@ torchvision's state dict, looked up next to where torch hub would keep the ``.pt
 from __future__ import annotations
 
 import enum
+import functools
 import os
 
 import cadenza as torch
+from ..transforms import _presets
+from ._weights_meta import NORMS, WEIGHTS_META
 
 __all__ = ["Weights", "WeightsEnum", "WEIGHTS_DIR", "resolve_weights", "load_pretrained", "build",
            "init_mobile", "overwrite_params"]
@@ -45,7 +48,35 @@ class WeightsEnum(enum.Enum):
 
     @property
     def meta(self):
-        return self.value.meta
+        """The entry's metadata, completed with what torchvision documents for it
+        (``num_params`` of the released model, ``min_size``)."""
+        meta = self.value.meta
+        known = WEIGHTS_META.get(f"{type(self).__name__}.{self.name}")
+        if known is not None and not meta.get("_completed"):
+            num_params, min_size = known[:2]
+            if meta.get("num_params") is None:
+                meta["num_params"] = num_params
+            meta.setdefault("min_size", min_size)
+            meta["_completed"] = True
+        return {k: v for k, v in meta.items() if k != "_completed"}
+
+    @property
+    def transforms(self):
+        """The inference preset as torchvision's ``functools.partial``: call it (optionally
+        with ``antialias=``/``interpolation=`` overrides) to get the transform module."""
+        known = WEIGHTS_META.get(f"{type(self).__name__}.{self.name}")
+        if known is None:
+            raise AttributeError(f"{self!r} has no documented inference transforms")
+        kind, crop, resize, interpolation, norm = known[2:]
+        if kind == "det":
+            return functools.partial(_presets.ObjectDetection)
+        mode = _presets.InterpolationMode[interpolation]
+        mean, std = NORMS[norm]
+        if kind == "seg":
+            return functools.partial(_presets.SemanticSegmentation, resize_size=resize,
+                                     mean=mean, std=std, interpolation=mode)
+        return functools.partial(_presets.ImageClassification, crop_size=crop,
+                                 resize_size=resize, mean=mean, std=std, interpolation=mode)
 
     def get_state_dict(self, progress=True, check_hash=False):
         path = os.path.join(WEIGHTS_DIR, self.value.filename)

@@ -207,6 +207,13 @@ def _bicubic_axis(a, out_n, axis):
 
 def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
     """Resize to ``size`` ((h, w), or an int for the smaller edge keeping the aspect ratio)."""
+    return _resize(img, size, interpolation, max_size, antialias, uint8_kernel=False)
+
+
+def _resize(img, size, interpolation, max_size, antialias, uint8_kernel):
+    """``resize``; integer tensors are resized in float32 and rounded back (torchvision's
+    ``transforms.functional``), or with ``uint8_kernel`` uint8 ones bilinearly / bicubically by
+    torch's uint8 kernel (``transforms.v2.functional``)."""
     _check_image(img, "resize")
     interpolation = _interp(interpolation)
     c, h, w = get_dimensions(img)
@@ -226,22 +233,13 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     if interpolation not in (InterpolationMode.BILINEAR, InterpolationMode.BICUBIC):
         raise ValueError(f"resize: tensors support nearest, nearest-exact, bilinear and bicubic "
                          f"interpolation, got {interpolation.value}")
-    if not antialias and interpolation == InterpolationMode.BICUBIC:
-        out = _bicubic_axis(_bicubic_axis(a.astype(np.float32), out_h, -2), out_w, -1)
-        return _tensor(_round_back(out, a.dtype, clamp=True))
-    if not antialias or a.dtype == np.uint8:
-        # as torch.nn.functional.interpolate (uint8 antialiased: torch's fixed-point kernel)
-        as_u8 = a.dtype == np.uint8 and antialias
-        flat = torch.from_numpy(np.ascontiguousarray(
-            a.reshape((-1,) + a.shape[-3:] if a.ndim > 2 else (1, 1) + a.shape)
-            .astype(np.uint8 if as_u8 else np.float32)))
-        out = torch.nn.functional.interpolate(flat, size=(out_h, out_w), mode=interpolation.value,
-                                              align_corners=False, antialias=antialias).numpy()
-        out = out.reshape(a.shape[:-2] + (out_h, out_w))
-        return _tensor(_round_back(out, a.dtype,
-                                   clamp=interpolation == InterpolationMode.BICUBIC))
-    code = _PIL_CODES[interpolation]
-    out = _per_channel_pil(a, lambda im: im.resize((out_w, out_h), code))
+    as_u8 = uint8_kernel and a.dtype == np.uint8
+    work = a.dtype if as_u8 or a.dtype == np.float64 else np.float32
+    flat = torch.from_numpy(np.ascontiguousarray(
+        a.reshape((-1,) + a.shape[-3:] if a.ndim > 2 else (1, 1) + a.shape).astype(work)))
+    out = torch.nn.functional.interpolate(flat, size=(out_h, out_w), mode=interpolation.value,
+                                          align_corners=False, antialias=antialias).numpy()
+    out = out.reshape(a.shape[:-2] + (out_h, out_w))
     return _tensor(_round_back(out, a.dtype, clamp=interpolation == InterpolationMode.BICUBIC))
 
 

@@ -21,7 +21,8 @@ PROGRAMS = ["mnist_mlp", "fashion_cnn", "cifar_resnet", "dcgan", "vae", "super_r
             "resnet_finetune", "detection_finetune", "imagefolder_v2", "fakedata_amp",
             "focal_segmentation", "mobilenet_steplr", "deeplab_tiny", "roi_fpn_detector",
             "box_regression_v2", "image_registration", "vit_convnext_small",
-            "custom_image_dataset"]
+            "custom_image_dataset", "model_zoo_hub", "efficientnet_ema", "lraspp_segmentation",
+            "centernet_ops", "inception_aux", "swin_maxvit_augmix"]
 
 # metric -> (absolute tolerance); booleans must be equal
 TOLERANCES = {
@@ -65,6 +66,31 @@ TOLERANCES = {
     # 80 Adam steps on 160 PNG/JPEG files read by torchvision.io: accuracy 0.77-0.93, loss
     # 0.37-0.68 across seeds
     "custom_image_dataset": {"accuracy": 0.2, "test_loss": 0.45},
+    # vprogs' programs; tolerances from torch's own spread over --seed 0,1,2
+    # 10 AdamW steps per architecture: mnasnet's loss 2.3-3.2, the others' within 0.15
+    "model_zoo_hub": {"preset_checksum": 2.0, "num_classifiers": 0, "total_small_params": 0,
+                      "shufflenet_v2_x0_5_loss": 0.3, "mnasnet0_5_loss": 1.3,
+                      "squeezenet1_1_loss": 0.15, "regnet_y_400mf_loss": 0.2,
+                      "densenet121_loss": 0.05, "googlenet_loss": 0.35, "mean_acc": 0.12},
+    # 24 steps from random weights: the validation accuracy stays at chance; losses
+    # 0.95-1.01 (train), 1.10-1.12 (val), 0.96-1.17 (EMA after update_bn)
+    "efficientnet_ema": {"last_train_loss": 0.35, "val_loss": 0.15, "ema_val_loss": 0.35,
+                         "n_trainable": 0, "n_averaged": 0},
+    # 5 epochs: mean IoU 0.296-0.300, pixel accuracy 0.887-0.899 across seeds
+    "lraspp_segmentation": {"mean_iou": 0.1, "pixel_acc": 0.05, "val_loss": 0.12,
+                            "last_train_loss": 0.1},
+    # 80 Adam steps: mean best IoU 0.66-0.73, recall 0.80-1.0 across seeds
+    "centernet_ops": {"mean_best_iou": 0.15, "recall_at_05": 0.25, "final_loss": 0.25,
+                      "n_frozen": 0},
+    # 24 SGD steps of GoogLeNet on 96 images: test loss 1.2-3.0 and accuracy 0.4-0.7 across
+    # seeds; three Adam steps of Inception-v3: loss 0.15-0.8
+    "inception_aux": {"test_loss": 2.0, "test_acc": 0.45, "last_loss": 0.6,
+                      "inception_loss": 0.8},
+    # 3 epochs each: barely above chance; parameter counts are exact
+    "swin_maxvit_augmix": {"swin_params": 0, "swin_v2_params": 0, "maxvit_params": 0,
+                           "swin_test_loss": 0.25, "swin_v2_test_loss": 0.25,
+                           "maxvit_test_loss": 0.35, "swin_acc": 0.3, "swin_v2_acc": 0.3,
+                           "maxvit_acc": 0.3},
 }
 
 # torchvision's nms / roi_align C ops are replaced by record_detection.py's PyTorch versions

@@ -517,7 +517,8 @@ def resize_image(image, size, interpolation=InterpolationMode.BILINEAR, max_size
                  antialias=True):
     if isinstance(size, int):
         size = [size]
-    return _v1.resize(image, size, _check_interpolation(interpolation), max_size, antialias)
+    return _v1._resize(image, size, _check_interpolation(interpolation), max_size, antialias,
+                       uint8_kernel=True)
 
 
 resize_video = resize_image
