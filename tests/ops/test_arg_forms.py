@@ -738,6 +738,14 @@ case("x.norm(p=, dim=, keepdim=) [kw])")(
     lambda lib: _A(lib).norm(p=1, dim=0, keepdim=True))
 case("x.to(dtype=, copy=) [kw])")(
     lambda lib: _A(lib).to(dtype=lib.float32, copy=True))
+case("x.split(split_size=int) [kw])")(
+    lambda lib: _A(lib).split(split_size=2))
+case("x.split(split_size=list, dim=) [kw])")(
+    lambda lib: _A(lib).split(split_size=[1, 2], dim=0))
+case("unsafe_split(x, split_size=) [kw])")(
+    lambda lib: lib.unsafe_split(_A(lib), split_size=2))
+case("split(x, split_size_or_sections=) [kw])")(
+    lambda lib: lib.split(_A(lib), split_size_or_sections=[2, 1]))
 case("x.float() [kw])")(
     lambda lib: _A(lib).float())
 
