@@ -153,14 +153,13 @@ def main():
     acc_lora = accuracy(model, xb[1000:], yb[1000:])
 
     # save only the adapters (+ head) and load them into a second copy of the base model
-    adapter = {k: v for k, v in model.state_dict().items() if "lora_" in k or k.startswith("head.1")}
+    adapter = {k: v for k, v in model.state_dict().items()
+               if "lora_" in k or k.startswith("head.1")}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "adapter.pt")
         torch.save(adapter, path)
         print("adapter file bytes > 0:", os.path.getsize(path) > 0, "tensors:", len(adapter))
         fresh = Classifier(vocab)
-        fresh.load_state_dict({k: v for k, v in model.state_dict().items() if k not in adapter
-                               and "lora_" not in k and ".base." not in k}, strict=False)
         inject_lora(fresh)
         base_sd = {k: v for k, v in model.state_dict().items() if k not in adapter}
         missing, unexpected = fresh.load_state_dict(base_sd, strict=False)
