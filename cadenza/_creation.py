@@ -351,7 +351,7 @@ def _laid_out(t, input, memory_format, op):
 
 @_creates
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None,
-         layout=None):
+         layout=None, pin_memory=False):
     if isinstance(fill_value, (Tensor, np.generic)):  # a NumPy scalar fills as the number
         fill_value = fill_value.item()
     if dtype is None:

@@ -121,11 +121,13 @@ class ConvertMethods:
     new_ones = _new_like(ones)
     new_empty = _new_like(empty)
 
-    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False,
+                 layout=None, pin_memory=False):
         return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad,
                     device=device if device is not None else self.device)
 
-    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None,
+                   pin_memory=False):
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad,
                       device=device if device is not None else self.device)
 

@@ -129,18 +129,25 @@ class Function:
 
     vjp = backward
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Overridden (torch 2's style): ``forward`` takes no ctx and this fills it from the
+        inputs and the output; not overridden: ``forward(ctx, ...)`` does it."""
+        raise NotImplementedError("setup_context is not implemented.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        separate = cls.setup_context is not Function.setup_context
         prev = state.grad_enabled
         state.grad_enabled = False
         try:
-            out = cls.forward(ctx, *args, **kwargs)
+            out = cls.forward(*args, **kwargs) if separate else cls.forward(ctx, *args, **kwargs)
+            if separate:
+                cls.setup_context(ctx, args, out)
         finally:
             state.grad_enabled = prev
-        if hasattr(cls, "setup_context") and "setup_context" in cls.__dict__:
-            cls.setup_context(ctx, args, out)
         if not (prev and any(ctx.needs_input_grad)):
             return out
         outs = out if isinstance(out, tuple) else (out,)

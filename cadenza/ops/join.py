@@ -290,7 +290,16 @@ def split_with_sizes(input, split_sizes, dim=0):
     return split(input, [int(s) for s in split_sizes], dim)
 
 
-unsafe_split = split
+def unsafe_split(input, split_size, dim=0):
+    return split(input, split_size, dim)
+
+
+def _split_method(self, split_size, dim=0):
+    """``Tensor.split``: torch names the method's parameter ``split_size`` (the function's is
+    ``split_size_or_sections``); sizes or a list of sizes alike."""
+    return split(self, split_size, dim)
+
+
 unsafe_chunk = chunk
 unsafe_split_with_sizes = split_with_sizes
 
@@ -317,7 +326,7 @@ class JoinMethods:
     # --- end issue 10
 
     narrow = narrow
-    split = split
+    split = _split_method
     tensor_split = tensor_split
     chunk = chunk
     unbind = unbind

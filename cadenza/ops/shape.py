@@ -123,10 +123,19 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def repeat_interleave(input, repeats, dim=None):
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """``output_size`` (torch's allocation hint) must equal the result's length."""
+    if repeats is None:   # torch.repeat_interleave(repeats): each index repeated its count
+        input, repeats = tensor(np.arange(input.shape[0] if input.ndim else 1)), input
     if dim is None:
         input, dim = input.reshape(-1), 0
     d = _norm_dim(dim, input._data.ndim, "repeat_interleave")
+    if output_size is not None:
+        need = int(repeats) * input.shape[d] if isinstance(repeats, int) else \
+            int(np.sum(np.asarray(repeats.tolist() if isinstance(repeats, Tensor) else repeats)))
+        if need != int(output_size):
+            raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {need} but "
+                               f"got {output_size}")
     if isinstance(repeats, int):
         shp = tuple(input.shape)
         x = unsqueeze(input, d + 1)

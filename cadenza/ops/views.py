@@ -307,8 +307,14 @@ def reshape(input, *shape):
     return apply(Reshape, input, shape=shape)
 
 
-def view(input, *shape):
-    """A view with a new shape; fails (as in PyTorch) when the strides do not allow it."""
+def view(input, *shape, dtype=None):
+    """A view with a new shape; fails (as in PyTorch) when the strides do not allow it.
+    ``view(dtype)`` (or ``view(dtype=...)``) reinterprets the bits."""
+    if dtype is not None:
+        if shape:
+            raise TypeError("view() received an invalid combination of arguments: a shape "
+                            "and dtype= together")
+        return _view_dtype(input, dtype)
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
         if isinstance(shape[0], dtypes.dtype):
             return _view_dtype(input, shape[0])

@@ -738,6 +738,30 @@ case("x.norm(p=, dim=, keepdim=) [kw])")(
     lambda lib: _A(lib).norm(p=1, dim=0, keepdim=True))
 case("x.to(dtype=, copy=) [kw])")(
     lambda lib: _A(lib).to(dtype=lib.float32, copy=True))
+case("x.split(split_size=int) [kw])")(
+    lambda lib: _A(lib).split(split_size=2))
+case("x.split(split_size=list, dim=) [kw])")(
+    lambda lib: _A(lib).split(split_size=[1, 2], dim=0))
+case("unsafe_split(x, split_size=) [kw])")(
+    lambda lib: lib.unsafe_split(_A(lib), split_size=2))
+case("split(x, split_size_or_sections=) [kw])")(
+    lambda lib: lib.split(_A(lib), split_size_or_sections=[2, 1]))
+case("x.repeat_interleave(t, dim=, output_size=) [kw])")(
+    lambda lib: lib.tensor([1, 2]).repeat_interleave(lib.tensor([2, 1]), dim=0, output_size=3))
+case("repeat_interleave(x, 2, output_size=) [kw])")(
+    lambda lib: lib.repeat_interleave(lib.tensor([1, 2]), 2, output_size=4))
+case("repeat_interleave(x, 2, output_size=wrong) [kw])")(
+    lambda lib: lib.repeat_interleave(lib.tensor([1, 2]), 2, output_size=3))
+case("repeat_interleave(repeats, output_size=) [kw])")(
+    lambda lib: lib.repeat_interleave(lib.tensor([2, 1]), output_size=3))
+case("x.new_full(pin_memory=, layout=) [kw])")(
+    lambda lib: lib.ones(2).new_full((2,), 3.0, pin_memory=False, layout=lib.strided))
+case("x.new_tensor(pin_memory=) [kw])")(
+    lambda lib: lib.ones(2).new_tensor([1, 2], pin_memory=False))
+case("full(pin_memory=) [kw])")(
+    lambda lib: lib.full((2,), 1.5, pin_memory=False))
+case("x.view(dtype=) [kw])")(
+    lambda lib: lib.ones(2).view(dtype=lib.int32))
 case("x.float() [kw])")(
     lambda lib: _A(lib).float())
 

@@ -348,6 +348,50 @@ def test_custom_function_multi_output_and_non_differentiable():
     np.testing.assert_allclose(z.grad.numpy(), 2 * np.array([1.5, -2.0]))
 
 
+def _setup_context_fn(lib):
+    """torch 2's form: forward without ctx, setup_context(ctx, inputs, output) fills it, and
+    a subclass inheriting both keeps that form."""
+    class ScaledExp(lib.autograd.Function):
+        @staticmethod
+        def forward(x, k):
+            return (x * k).exp()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.k = inputs[1]
+            ctx.save_for_backward(output)
+
+        @staticmethod
+        def backward(ctx, g):
+            (out,) = ctx.saved_tensors
+            return g * out * ctx.k, None
+
+    class Child(ScaledExp):
+        pass
+    return ScaledExp, Child
+
+
+def test_custom_function_setup_context_matches_torch():
+    got = []
+    for lib in (torch, cadenza):
+        fns = _setup_context_fn(lib)
+        row = []
+        for fn in fns:
+            x = lib.tensor([0.5, -1.0], dtype=lib.float64, requires_grad=True)
+            y = fn.apply(x, 3.0)
+            (y * lib.tensor([1.0, 2.0], dtype=lib.float64)).sum().backward()
+            row.append((y.detach().numpy(), x.grad.numpy()))
+        with lib.no_grad():
+            row.append((fns[0].apply(lib.tensor([0.0], dtype=lib.float64), 2.0).numpy(),))
+        got.append(row)
+    for mine, theirs in zip(got[1], got[0]):
+        for a, b in zip(mine, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert cadenza.autograd.gradcheck(
+        lambda x: _setup_context_fn(cadenza)[0].apply(x, 0.7),
+        (T([0.3, -0.2], requires_grad=True),))
+
+
 def test_custom_function_gradcheck():
     x = T([0.3, -0.7], requires_grad=True)
     assert cadenza.autograd.gradcheck(Exp.apply, (x,))
