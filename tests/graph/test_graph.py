@@ -75,7 +75,7 @@ def test_pipeline_order_and_verify_after_each_pass(capsys, monkeypatch):
     assert [n for n, _ in PASSES] == [
         "eliminate_dead_code", "eliminate_common_subexpressions", "fold_constants",
         "simplify_algebra", "combine_padded_sums", "gate_before_pool_gradient",
-        "fuse_conv_relu", "eliminate_dead_code", "fuse_elementwise",
+        "fuse_conv_relu", "fuse_pool_weight_grad", "eliminate_dead_code", "fuse_elementwise",
         "fuse_reductions", "fuse_gemm_epilogue", "plan_memory"]
     monkeypatch.setenv("CADENZA_DEBUG", "2")
     g = trace(lambda x: (x.exp(), (x + 1) * (x + 1))[1], cadenza.ones(2))
