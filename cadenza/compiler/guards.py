@@ -413,7 +413,8 @@ def _module_guards(d, name, m):
                            chain.from_iterable(map(dict.values, map(_buffers_of, subs))),
                            chain.from_iterable(map(_modules_of, subs)),
                            chain.from_iterable(map(dict.values, map(_modules_of, subs))),
-                           chain.from_iterable(map(_hook_values, subs))))
+                           *(chain.from_iterable(map(dict.values, map(h, subs)))
+                             for h in _hook_dicts_of)))
     d.guards.append(Guard(name, get, "module", values, objects))
 
 
@@ -427,9 +428,7 @@ def _hook_ids(m) -> tuple:
     return tuple(tuple(dd[k]) for k in _HOOK_DICTS)
 
 
-def _hook_values(m):
-    dd = m.__dict__
-    return chain.from_iterable(dd[k].values() for k in _HOOK_DICTS)
+_hook_dicts_of = tuple(map(attrgetter, _HOOK_DICTS))
 
 
 def _optimizer_guards(d, name, opt):
