@@ -185,3 +185,28 @@ def test_argument_strides_and_views_of_one_buffer():
     base2 = base.clone()
     _close(fh(base, base[:]), h(base2, base2[:]))
     _close(base, base2)
+
+
+def test_global_forward_hook_and_module_backward_hook_after_compiling():
+    from cadenza.nn.modules.module import register_module_forward_hook
+    m = _mlp()
+    f = cadenza.compile(m)
+    _warm(f, X)
+    h = register_module_forward_hook(
+        lambda mod, i, o: o * 2 if isinstance(o, cadenza.Tensor) else o)
+    try:
+        with cadenza.no_grad():
+            _close(f(X), m(X))
+    finally:
+        h.remove()
+    grads = []
+    for run in (f, m):
+        m.zero_grad()
+        run(X).sum().backward()
+        grads.append(m[0].weight.grad.clone())
+        if run is f:
+            m[2].register_full_backward_hook(lambda mod, gi, go: (gi[0] * 3,))
+            m.zero_grad()
+            f(X).sum().backward()
+            grads[0] = m[0].weight.grad.clone()
+    _close(*grads)
