@@ -43,11 +43,14 @@ def input_spec(leaves, treedef):
     for i, x in enumerate(leaves):
         if isinstance(x, Tensor):
             a = x._data
+            # contiguity (a trace bakes in is_contiguous() branches; other strides of the same
+            # layout replay: a KV-cache window of another cache size does not recompile);
             # views of one buffer passed as different tensors (``f(base, base[1:])``): the
             # trace must see that an in-place write to one changes the other
             r = a if a.base is None else _root(a)
             spec.append(("T", a.shape, a.dtype.str, type(a) is np.ndarray, x._requires_grad,
-                         first.setdefault(id(x), i), a.strides, roots.setdefault(id(r), i)))
+                         first.setdefault(id(x), i), a.flags.c_contiguous,
+                         roots.setdefault(id(r), i)))
         elif isinstance(x, _SCALARS):
             spec.append(("S", type(x).__name__, x.hex() if isinstance(x, float) else x))
         else:
@@ -64,7 +67,7 @@ def describe_spec_change(old, new, paths) -> str:
         name = f"argument {paths[i] or i}" if i < len(paths) else f"argument {i}"
         if a[0] == b[0] == "T":
             for what, j in (("shape", 1), ("dtype", 2), ("device", 3), ("requires_grad", 4),
-                            ("aliasing", 5), ("strides", 6), ("memory sharing", 7)):
+                            ("aliasing", 5), ("contiguous", 6), ("memory sharing", 7)):
                 if a[j] != b[j]:
                     fmt = (lambda v: str(np.dtype(v))) if what == "dtype" else \
                         (lambda v: ("cpu" if v else "cuda")) if what == "device" else \
