@@ -334,7 +334,7 @@ class CompiledFunction:
         STATS["compiles"] += 1
         arg_names = _arg_names(self.fn, args, kwargs, paths)
         disc = G.discover(self.fn, leaves, arg_names)
-        guards = [G.grad_mode_guard()] + disc.guards
+        guards = [G.grad_mode_guard(), G.modes_guard()] + disc.guards
         expected = [g.get() for g in guards]
         attrs_before = disc.python_state(labelled=True)
         tensors_before = _tensor_attributes(disc)
@@ -357,8 +357,10 @@ class CompiledFunction:
                 raise TraceError(f"compile: {self.name}: {tracer.failed} (or use "
                                  "fullgraph=False to run it eagerly)")
         changed = _changed_attribute(attrs_before, disc.python_state(labelled=True))
+        if changed is None:
+            changed = _changed_items(guards, expected)
         if changed is not None and tracer.failed is None:
-            msg = (f"{self.name} changes the Python attribute {changed} while it runs; a "
+            msg = (f"{self.name} changes the Python state {changed} while it runs; a "
                    "compiled call would not repeat that change. Keep such state in a tensor "
                    "updated in place, or pass it as an argument")
             if self.fullgraph:
@@ -509,6 +511,16 @@ def _changed_attribute(before, after):
     for label, value in after:
         if label in old and old[label] != value:
             return f"{label} ({G._show(_unhex(old[label]))} -> {G._show(_unhex(value))})"
+    return None
+
+
+def _changed_items(guards, expected):
+    """The name of a closure/global list or dict whose items the traced call changed
+    (``outs.append(y)``): a replay would not repeat it, and the guard would fail on every
+    call."""
+    for g, want in zip(guards, expected):
+        if g.kind == "items" and g.get() != want:
+            return g.label[:-len(" (items)")]
     return None
 
 

@@ -19,22 +19,38 @@ import numpy as np
 
 from .._tensor import Tensor
 from .._dispatch import stateful_kind, stateful_types
+from ..graph.trace import _root
 from ..graph.pytree import flatten, unflatten, flatten_result  # noqa: F401  (used by compiled)
 from .._dispatch import state as _state
+from ..dtypes import _default as _default_dtype
+from ..nn.modules.module import _global_forward_pre_hooks as _global_pre, \
+    _global_forward_hooks as _global_post
 
 _SCALARS = (bool, int, float, str, type(None), complex)
 _SCALAR_TYPES = frozenset(_SCALARS)
+# attribute values a trace bakes in beside scalars: containers (by their items) and functions
+# (by identity): ``self.scales[1] = 5.0``, ``self.act = torch.tanh`` between calls trace again
+_CONTAINER_TYPES = frozenset((list, tuple, dict))
+_CALLABLE_TYPES = frozenset((types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                             types.LambdaType))
 
 
 def input_spec(leaves, treedef):
     """A hashable description of the call's arguments (the "inputs" guard)."""
     spec = [treedef]
     first: dict = {}
+    roots: dict = {}
     for i, x in enumerate(leaves):
         if isinstance(x, Tensor):
             a = x._data
+            # contiguity (a trace bakes in is_contiguous() branches; other strides of the same
+            # layout replay: a KV-cache window of another cache size does not recompile);
+            # views of one buffer passed as different tensors (``f(base, base[1:])``): the
+            # trace must see that an in-place write to one changes the other
+            r = a if a.base is None else _root(a)
             spec.append(("T", a.shape, a.dtype.str, type(a) is np.ndarray, x._requires_grad,
-                         first.setdefault(id(x), i)))
+                         first.setdefault(id(x), i), a.flags.c_contiguous,
+                         roots.setdefault(id(r), i)))
         elif isinstance(x, _SCALARS):
             spec.append(("S", type(x).__name__, x.hex() if isinstance(x, float) else x))
         else:
@@ -51,7 +67,7 @@ def describe_spec_change(old, new, paths) -> str:
         name = f"argument {paths[i] or i}" if i < len(paths) else f"argument {i}"
         if a[0] == b[0] == "T":
             for what, j in (("shape", 1), ("dtype", 2), ("device", 3), ("requires_grad", 4),
-                            ("aliasing", 5)):
+                            ("aliasing", 5), ("contiguous", 6), ("memory sharing", 7)):
                 if a[j] != b[j]:
                     fmt = (lambda v: str(np.dtype(v))) if what == "dtype" else \
                         (lambda v: ("cpu" if v else "cuda")) if what == "device" else \
@@ -75,7 +91,8 @@ class Guard:
     names it in recompile explanations, and ``kind`` says what it guards so the compiler finds
     a guard by what it is, never by its label: "grad_mode", "grads" (which ``.grad`` are None),
     "python_state" (scalar attributes), "module", "optimizer", "identity" (a closure tensor),
-    "value" (a closure/global scalar), "requires_grad" (of the traced outputs), "lifted"
+    "value" (a closure/global scalar), "items" (a closure/global list or dict), "modes" (default
+    dtype, autocast, global hooks), "requires_grad" (of the traced outputs), "lifted"
     (shape and dtype of a tensor read live by the graph)."""
     __slots__ = ("label", "get", "kind", "values", "quick")
 
@@ -158,20 +175,34 @@ class Discovery:
                 self._held.append((name, obj))
                 self._held += held
             self._objects = [obj for _, obj in self._held]
+            # mutable containers held in public attributes: their items are quick() objects
+            self._mutable = [(obj, k) for obj in self._objects for k, v in vars(obj).items()
+                             if type(v) in (list, dict) and not k.startswith("_")]
         out = []
         for name, obj in self._held:
             for k, v in vars(obj).items():
                 t = type(v)
                 if t in _SCALAR_TYPES:
                     v = v.hex() if t is float else v
-                    out.append((f"{name}.{k}", v) if labelled else v)
+                elif t in _CONTAINER_TYPES and not k.startswith("_"):
+                    v = _contents(v)
+                elif t in _CALLABLE_TYPES:
+                    v = ("object", id(v))
+                else:
+                    continue
+                out.append((f"{name}.{k}", v) if labelled else v)
         return tuple(out)
 
     def python_objects(self) -> tuple:
-        """Every attribute value of the objects python_state() reads (its ``quick`` form)."""
+        """Every attribute value of the objects python_state() reads, and the items (and
+        keys) of the lists and dicts among them (its ``quick`` form)."""
         if self._held is None:
             self.python_state()
-        return tuple(chain.from_iterable(map(dict.values, map(vars, self._objects))))
+        base = chain.from_iterable(map(dict.values, map(vars, self._objects)))
+        if not self._mutable:
+            return tuple(base)
+        return tuple(chain(base, chain.from_iterable(
+            _items(getattr(obj, k, None)) for obj, k in self._mutable)))
 
     def grad_objects(self) -> tuple:
         """The ``.grad`` of every guarded parameter (grad_state()'s ``quick`` form)."""
@@ -258,15 +289,60 @@ def discover(fn, leaves, leaf_names) -> Discovery:
         except ValueError:
             continue
         visit(name, value, _cell_getter(cell))
+        _guard_object(d, name, value, _cell_getter(cell))
     glb = getattr(fn, "__globals__", {})
     for name in sorted(_code_names(code, set())):
         if name in glb:
             value = glb[name]
-            if isinstance(value, (types.ModuleType, type, types.FunctionType,
-                                  types.BuiltinFunctionType)):
+            if isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType)):
                 continue
-            visit(name, value, _global_getter(glb, name))
+            if not isinstance(value, types.FunctionType):
+                visit(name, value, _global_getter(glb, name))
+            _guard_object(d, name, value, _global_getter(glb, name))
     return d
+
+
+def _guard_object(d, name, value, getter) -> None:
+    """A closure cell or global naming an object (a module, an optimizer, a function, a
+    list or dict, a config object) is rebound between calls: trace again (scalars and
+    tensors have their guards from visit()). A non-empty list or dict of scalars and tensors
+    (a config, a buffer list) is guarded by its items too; one of other objects (shapes a
+    hook collects) is not."""
+    if isinstance(value, (Tensor,) + _SCALARS):
+        return
+    d.guards.append(Guard(f"{name} (identity)", getter, "identity"))
+    if type(value) in (list, dict) and value and all(
+            isinstance(v, (Tensor,) + _SCALARS)
+            for v in (value.values() if type(value) is dict else value)):
+        d.guards.append(_container_guard(name, value))
+
+
+def _item_value(v):
+    if isinstance(v, Tensor):
+        return ("tensor", id(v))
+    return _scalar_value(v)
+
+
+def _contents(c) -> tuple:
+    """A list/tuple/dict as the values a trace may have baked in: scalars by value, anything
+    else (tensors, modules, nested containers) by identity; one level deep."""
+    if type(c) is dict:
+        return tuple((k, _item_value(v)) for k, v in c.items())
+    return tuple(map(_item_value, c))
+
+
+def _items(c) -> tuple:
+    """The objects _contents(c) reads (keys and values of a dict), for identity checks."""
+    if type(c) is dict:
+        return (*c, *c.values())
+    return tuple(c) if type(c) in (list, tuple) else (c,)
+
+
+def _container_guard(name, c) -> Guard:
+    """The items of a list or dict a function reaches through a closure or a global
+    (``cfg['scale'] = 2``, ``buf[0] = t`` between calls trace again)."""
+    return Guard(f"{name} (items)", lambda: _contents(c), "items",
+                 quick=lambda: _items(c))
 
 
 def _cell_getter(cell):
@@ -318,6 +394,7 @@ def _module_guards(d, name, m):
             # a submodule replaced under the same name: the graph read the old one's
             # parameters and attributes
             out.append((f"{path} submodules (identity)", tuple(map(id, sub._modules.values()))))
+            out.append((f"{path} hooks", _hook_ids(sub)))
         return tuple(out)
 
     def values():
@@ -329,6 +406,7 @@ def _module_guards(d, name, m):
             extend(map(id, sub._buffers.values()))
             add(tuple(sub._modules))
             add(tuple(map(id, sub._modules.values())))
+            add(_hook_ids(sub))
         return tuple(out)
     subs = [sub for sub, _ in entries]
 
@@ -337,8 +415,23 @@ def _module_guards(d, name, m):
                            chain.from_iterable(map(dict.values, map(_params_of, subs))),
                            chain.from_iterable(map(dict.values, map(_buffers_of, subs))),
                            chain.from_iterable(map(_modules_of, subs)),
-                           chain.from_iterable(map(dict.values, map(_modules_of, subs)))))
+                           chain.from_iterable(map(dict.values, map(_modules_of, subs))),
+                           *(chain.from_iterable(map(dict.values, map(h, subs)))
+                             for h in _hook_dicts_of)))
     d.guards.append(Guard(name, get, "module", values, objects))
+
+
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def _hook_ids(m) -> tuple:
+    """The ids of a module's hooks: a hook registered or removed after tracing (the trace ran
+    the hooks there were) traces again."""
+    dd = m.__dict__
+    return tuple(tuple(dd[k]) for k in _HOOK_DICTS)
+
+
+_hook_dicts_of = tuple(map(attrgetter, _HOOK_DICTS))
 
 
 def _optimizer_guards(d, name, opt):
@@ -439,3 +532,13 @@ def _show(v):
 
 def grad_mode_guard():
     return Guard("grad mode", lambda: _state.grad_enabled, "grad_mode")
+
+
+def modes_guard():
+    """Process-wide settings a trace bakes in besides grad mode: the default dtype (factory
+    calls), the autocast dtype, and the global module forward hooks."""
+    return Guard("default dtype / autocast / global hooks", _modes, "modes")
+
+
+def _modes():
+    return (_default_dtype[0], _state._autocast, tuple(_global_pre), tuple(_global_post))
