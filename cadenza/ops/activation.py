@@ -264,6 +264,24 @@ def gelu(input, approximate: str = "none"):
 
 
 # ----------------------------------------------------------------------------- LSTM step
+def _cell_kernel(xp, name, width, *arrays):
+    """The recurrent cells' step (or its gradient) as one pass of backend/ckernels.py's C kernel
+    ``name`` over the arrays (..., k_i), all of the same leading shape and one float32/float64
+    dtype: the (..., width) result, or None where the NumPy form runs (other dtypes or devices,
+    no compiler). The kernel computes the NumPy form's operations in its order, with libm's
+    (libmvec's) exp and tanh: within a few ulp of it, not bit for bit (as the layer kernels)."""
+    kern = _rnn_kernel(xp, name, *arrays)
+    if kern is None:
+        return None
+    lead = arrays[-1].shape[:-1]
+    n = math.prod(lead)
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    out = np.empty(lead + (width,), dtype=arrays[0].dtype)
+    if n:
+        kern(*[address(a) for a in arrays], address(out), n, arrays[-1].shape[-1])
+    return out
+
+
 def _lstm_cell_grad(sig, tanh, cat_last, gout, z, c):
     """(dz, dc) of one LSTM step for the gradient ``gout`` = [dh' | dc'] of its [h' | c'],
     in operators and the given sigmoid/tanh/concatenate: NumPy arrays (the backward
@@ -313,6 +331,9 @@ class LstmCell(Op):
     @staticmethod
     def forward(xp, z, c):
         h = z.shape[-1] // 4
+        out = _cell_kernel(xp, "lstm_cell", 2 * h, z, c)
+        if out is not None:
+            return out
         s = _sigmoid_fwd(xp, z)   # i, f, o (the g quarter is unused)
         cn = s[..., h:2 * h] * c
         cn += s[..., :h] * xp.tanh(z[..., 2 * h:3 * h])
@@ -350,6 +371,9 @@ class LstmCellBackward(Op):
 
     @staticmethod
     def forward(xp, gout, z, c):
+        out = _cell_kernel(xp, "lstm_cell_bwd", c.shape[-1] * 5, gout, z, c)
+        if out is not None:
+            return out
         dz, dc = _lstm_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh,
                                  lambda arrs: xp.concatenate(arrs, axis=-1), gout, z, c)
         return xp.concatenate([dz, dc], axis=-1)
@@ -406,6 +430,9 @@ class GruCell(Op):
     @staticmethod
     def forward(xp, xw, hw, h):
         k = h.shape[-1]
+        out = _cell_kernel(xp, "gru_cell", k, xw, hw, h)
+        if out is not None:
+            return out
         rz = _sigmoid_fwd(xp, xw[..., :2 * k] + hw[..., :2 * k])
         n = rz[..., :k] * hw[..., 2 * k:]
         n += xw[..., 2 * k:]   # (x_n + r h_n: one rounding, in either order)
@@ -442,6 +469,9 @@ class GruCellBackward(Op):
 
     @staticmethod
     def forward(xp, g, xw, hw, h):
+        out = _cell_kernel(xp, "gru_cell_bwd", h.shape[-1] * 7, g, xw, hw, h)
+        if out is not None:
+            return out
         cat_last = lambda arrs: xp.concatenate(arrs, axis=-1)  # noqa: E731
         return cat_last(list(_gru_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh, cat_last,
                                             g, xw, hw, h)))
