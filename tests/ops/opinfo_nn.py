@@ -517,7 +517,12 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
         S(np.log(m(4, 5, low=0.1, high=2)), np.array([0, 4, 2, 2]), _W5.astype(m.dtype),
           ignore_index=2, reduction=r).const(2) for r in REDUCTIONS] + [
         S(m(2, 3, 2, 2), np.array([[[0, 1], [2, -100]], [[1, 1], [0, 2]]]), reduction=r)
-        for r in REDUCTIONS], check_limit=32),
+        for r in REDUCTIONS] + [   # no class weights: the fused primitive (eager)
+        S(np.log(m(4, 5, low=0.1, high=2)), np.array([0, 4, 2, 2]), ignore_index=i,
+          reduction=r) for r in REDUCTIONS for i in (2, -100)] + [
+        S(np.log(m(5, low=0.1, high=2)), np.array(3), reduction=r) for r in REDUCTIONS] + [
+        S(m(3, 4), np.array([1, 1, 1]), ignore_index=1)],   # every target ignored: NaN
+       backward_prims=("nll_loss", "nll_loss_backward"), check_limit=32),
     nn("cross_entropy:more", lambda m: [
         S(m(2, 3, 2, 2), np.array([[[0, 1], [2, -100]], [[1, 1], [0, 2]]]),
           np.array([0.3, 1.0, 2.0], m.dtype), reduction=r, label_smoothing=0.2).const(2)

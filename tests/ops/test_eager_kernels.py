@@ -290,3 +290,34 @@ def test_nn_lstm_and_gru_train_as_torch():
         for (k, pt), (_, pc) in zip(tm.named_parameters(), cm.named_parameters()):
             np.testing.assert_allclose(pc.grad.numpy(), pt.grad.numpy(), rtol=1e-4,
                                        atol=1e-5, err_msg=f"{name} {k}")
+
+
+@pytest.mark.parametrize("target,ignore", [([0, 4, 2, 2], -100), ([0, 4, 2, 2], 2),
+                                           ([1, 1, 1, 1], 1), (3, -100)])
+def test_fused_nll_loss_equals_composite_and_torch(target, ignore):
+    """F.nll_loss without class weights (one primitive in eager mode): the composite's bits
+    (the path compiled graphs trace), torch's values, gradients and second-order gradients."""
+    from cadenza.functional.loss import _nll_of
+    rng = np.random.default_rng(9)
+    t = np.array(target)
+    cd = 0 if t.ndim == 0 else 1
+    for dt in (np.float32, np.float64):
+        x = np.log(rng.uniform(0.1, 2.0, (5,) if t.ndim == 0 else (4, 5))).astype(dt)
+        for reduction in ("mean", "sum", "none"):
+            got = []
+            for lib, fn in ((cadenza, cadenza.nn.functional.nll_loss),
+                            (cadenza, lambda a, b, **k: _nll_of(a, b, None, k["ignore_index"],
+                                                                k["reduction"], cd)),
+                            (torch, torch.nn.functional.nll_loss)):
+                a = lib.tensor(x, requires_grad=True)
+                out = fn(a, lib.tensor(t), ignore_index=ignore, reduction=reduction)
+                (g,) = lib.autograd.grad((out * out).sum(), a, create_graph=True)
+                (g * g).sum().backward()
+                got.append([out.detach().numpy(), g.detach().numpy(), a.grad.numpy()])
+            for f, c, r in zip(*got):
+                np.testing.assert_array_equal(f, c)
+                np.testing.assert_allclose(f, r, rtol=1e-6, atol=1e-7)
+    x_c = cadenza.tensor(x, requires_grad=True)
+    node = cadenza.nn.functional.nll_loss(x_c, cadenza.tensor(t), ignore_index=ignore).grad_fn
+    assert type(node).__name__ == "NllLossBackward0"
+    assert node.next_functions[0][0].variable is x_c
