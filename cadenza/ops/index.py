@@ -325,6 +325,8 @@ def getitem(input, idx):
     t = type(idx)
     if t is int:
         index = (idx,)
+    elif t is np.int64 or t is np.intp:   # x[i] for a NumPy integer (rng.choice's): an int
+        index = (int(idx),)
     elif t is tuple and _ints_and_slices(idx):
         index = idx
     elif t is slice and _ints_and_slices((idx,)):   # x[1:3]

@@ -321,3 +321,29 @@ def test_fused_nll_loss_equals_composite_and_torch(target, ignore):
     node = cadenza.nn.functional.nll_loss(x_c, cadenza.tensor(t), ignore_index=ignore).grad_fn
     assert type(node).__name__ == "NllLossBackward0"
     assert node.next_functions[0][0].variable is x_c
+
+
+def test_numpy_integer_index_is_an_int_index():
+    x = cadenza.arange(12.0).reshape(4, 3).requires_grad_()
+    for i in (2, -1):
+        for idx in (np.int64(i), np.intp(i)):
+            y = x[idx]
+            assert y.tolist() == x[i].tolist()
+            assert type(y.grad_fn).__name__ == "SelectBackward0"
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[np.int64(7)]
+
+
+def test_linear_of_one_input_feature_is_the_matmul_bits():
+    """x (N, 1) W^T: a product instead of NumPy's matmul loop, the same bits (signed zeros
+    and non-finite values included)."""
+    for dt in (np.float64, np.float32):
+        x = np.array([[0.0], [-0.0], [1.5], [np.inf], [-2.0]], dtype=dt)
+        w = np.array([[0.0], [-0.0], [3.0], [-7.25]], dtype=dt)
+        for b in (None, np.array([-0.0, 0.0, 1.0, -0.0], dtype=dt)):
+            args = [cadenza.from_numpy(a) for a in (x, w) + ((b,) if b is not None else ())]
+            got = cadenza.nn.functional.linear(*args).numpy()
+            with np.errstate(invalid="ignore"):
+                want = np.matmul(x, np.ascontiguousarray(w.T)) + (0 if b is None else b)
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
