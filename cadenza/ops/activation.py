@@ -16,6 +16,7 @@ from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
 from .binary import where
 from .join import cat, stack
+from .views import SumTo, sum_to
 from .unary import _ERF_P, _ERF_Q, _blocked, _erf, _sigmoid_fwd
 from .special import _erfcx
 from ..backend.cpu import address
@@ -1111,3 +1112,54 @@ def rnn_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False, nonlinearity="t
     RnnLayer.check(xw, h0, w_hh, b_hh, mask, nonlinearity)
     out = apply(RnnLayer, xw, h0, w_hh, b_hh, mask, reverse=reverse, nonlinearity=nonlinearity)
     return out, out[0 if reverse else -1]
+
+
+# ----------------------------------------------------------------------------- PReLU
+@register
+class PreluKernel(Op):
+    """prelu: x where x > 0, else w x, with w broadcast against x (F.prelu shapes it () or
+    (C, 1, ...)): torch's one op (_prelu_kernel, PreluKernelBackward0), where the composite
+    records three forward (gt, mul, where) and about six backward; the composite's values.
+    Eager only: a traced prelu records the composite, whose ops compiled graphs lower."""
+    name, kind, onnx = "prelu_kernel", "library", None
+
+    @staticmethod
+    def forward(xp, x, w):
+        return xp.where(x > 0, x, w * x)
+
+    # dx = g where x > 0 else w g; dw = the sum over the broadcast dims of g x where x <= 0
+    @staticmethod
+    def backward(c, g):
+        x, w = c.saved
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            pos = x > 0
+            gx = where(pos, g, g * w) if c.next[0] is not None else None
+            gw = sum_to(where(pos, 0.0, g * x), w.shape) if c.next[1] is not None else None
+            return gx, gw
+        gx = apply(PreluBackward, g, x, w) if c.next[0] is not None else None
+        gw = apply(PreluWeightBackward, g, x, w) if c.next[1] is not None else None
+        return gx, gw
+
+
+@register
+class PreluBackward(Op):
+    """PreluKernel's input gradient g where x > 0, else w g (first-order only: PreluKernel's
+    backward records Tensor ops when create_graph asks for more)."""
+    name, kind, onnx, differentiable = "prelu_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, g, x, w):
+        return xp.where(x > 0, g, w * g)
+
+
+@register
+class PreluWeightBackward(Op):
+    """PreluKernel's weight gradient: g x where x <= 0 (0 elsewhere), summed to w's shape as
+    the composite's sum_to sums it (first-order only, as PreluBackward)."""
+    name, kind, onnx, differentiable = "prelu_weight_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, g, x, w):
+        p = g * x
+        return SumTo.forward(xp, xp.where(x > 0, 0.0, p).astype(p.dtype, copy=False),
+                             shape=w.shape)

@@ -127,7 +127,8 @@ add(nn("relu6", unary_nn(low=-8, high=8)),
     nn("glu", lambda m: [S(m(4, 3), 0), S(m(3, 4)), S(m(2, 2, 6), -1)]),
     nn("normalize", lambda m: [S(_x(m)), S(_x(m), 1.0, 0), S(_x(m), 3.0, 1),
                                S(m(2, 3, 4), dim=-1)]),
-    nn("prelu", lambda m: [S(m(2, 3, 4), m(3)), S(m(2, 3, 4), m(1)), S(m(4, 3), m(3))]),
+    nn("prelu", lambda m: [S(m(2, 3, 4), m(3)), S(m(2, 3, 4), m(1)), S(m(4, 3), m(3))],
+       backward_prims=("prelu_kernel", "prelu_backward", "prelu_weight_backward")),  # (eager)
     nn("relu:F", unary_nn()), nn("sigmoid:F", unary_nn()), nn("tanh:F", unary_nn()),
     nn("gelu:F", lambda m: [S(_x(m)), S(_x(m), approximate="tanh"), S(m(0, 3))]),
     # the in-place forms (and ``inplace=True``) on an intermediate tensor

@@ -347,3 +347,32 @@ def test_linear_of_one_input_feature_is_the_matmul_bits():
                 want = np.matmul(x, np.ascontiguousarray(w.T)) + (0 if b is None else b)
             np.testing.assert_array_equal(got, want)
             assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("xs,ws", [((2, 3, 4), (3,)), ((2, 3, 4), (1,)), ((5,), (1,))])
+def test_fused_prelu_equals_composite_and_torch(xs, ws):
+    """F.prelu in eager mode (one primitive, PreluKernelBackward0): the composite's bits, and
+    torch's values, gradients and second-order gradients."""
+    rng = np.random.default_rng(10)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal(xs).astype(dt)
+        x.flat[0] = 0.0
+        w = rng.uniform(-0.5, 0.5, ws).astype(dt)
+        got = []
+        for lib, fn in ((cadenza, cadenza.nn.functional.prelu),
+                        (cadenza, lambda a, b: cadenza.where(
+                            a > 0, a, (b.reshape((-1,) + (1,) * (a.ndim - 2)) if a.ndim > 1
+                                       and b.numel() > 1 else b.reshape(())) * a)),
+                        (torch, torch.nn.functional.prelu)):
+            a, b = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+            out = fn(a, b)
+            first = lib.autograd.grad((out * out * out).sum(), (a, b), retain_graph=True)
+            gs = lib.autograd.grad((out * out * out).sum(), (a, b), create_graph=True)
+            sum((g * g).sum() for g in gs).backward()
+            got.append([out.detach().numpy()] + [g.numpy() for g in first] +
+                       [g.detach().numpy() for g in gs] + [a.grad.numpy(), b.grad.numpy()])
+            if lib is cadenza and len(got) == 1:
+                assert type(out.grad_fn).__name__ == "PreluKernelBackward0"
+        for f, c, r in zip(*got):
+            np.testing.assert_array_equal(f, c)
+            np.testing.assert_allclose(f, r, rtol=1e-5, atol=1e-6)
