@@ -376,3 +376,25 @@ def test_fused_prelu_equals_composite_and_torch(xs, ws):
         for f, c, r in zip(*got):
             np.testing.assert_array_equal(f, c)
             np.testing.assert_allclose(f, r, rtol=1e-5, atol=1e-6)
+
+
+def test_stack_without_a_graph_is_one_cat():
+    """stack of tensors nothing records (no grad): torch's values, a fresh C-contiguous
+    tensor (not a view of its inputs); with grad, StackBackward0 and torch's gradients."""
+    rng = np.random.default_rng(11)
+    for shape, dim in [((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((), 0), ((2, 0), 1)]:
+        xs = [np.asarray(rng.standard_normal(shape), dtype=np.float32) for _ in range(3)]
+        a = cadenza.stack([cadenza.from_numpy(x) for x in xs], dim)
+        b = torch.stack([torch.from_numpy(x) for x in xs], dim)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert a.numpy().flags.c_contiguous and a._base is None
+    x = cadenza.ones(2, 3)
+    cadenza.stack([x, x]).add_(1)
+    assert x.sum().item() == 6.0
+    w = cadenza.ones(2, requires_grad=True)
+    with cadenza.no_grad():
+        assert not cadenza.stack([w, w]).requires_grad
+    s = cadenza.stack([w, w * 2], 1)
+    assert type(s.grad_fn).__name__ == "StackBackward0"
+    (s * cadenza.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert w.grad.tolist() == [5.0, 11.0]
