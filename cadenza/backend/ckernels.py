@@ -463,13 +463,91 @@ CZ_RNN_FN void cz_gru_bwd_##S(const T* restrict gout, const T* restrict dh,     
             dx[2 * H + j] = dn; dw[2 * H + j] = dn * r; gzr[j] = g * z;                       \
         }                                                                                     \
     }                                                                                         \
+}                                                                                             \
+/* LSTMCell's step (ops/activation.py's LstmCell) on its gate pre-activations z (N, 4H) and   \
+   cell state c (N, H), each operation as the NumPy form orders it: out = [h' | c'] (N, 2H)   \
+   */                                                                                         \
+CZ_RNN_FN void cz_lstm_cell_##S(const T* restrict z, const T* restrict c, T* restrict out,    \
+                                long N, long H) {                                             \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict zr = z + n * 4 * H; const T* restrict cr = c + n * H;               \
+        T* restrict o = out + n * 2 * H;                                                      \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T i = cz_sig_##S(zr[j]), f = cz_sig_##S(zr[H + j]), g = TH(zr[2 * H + j]);        \
+            T og = cz_sig_##S(zr[3 * H + j]);                                                 \
+            T cn = f * cr[j] + i * g;                                                         \
+            o[H + j] = cn; o[j] = og * TH(cn);                                                \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* its gradient for gout = [dh' | dc'] (N, 2H): out = [dz | dc] (N, 5H), dcn = dc' + dh' o    \
+   (1-tc^2), dz = [dcn g i(1-i) | dcn c f(1-f) | dcn i(1-g^2) | dh' tc o(1-o)], dc = dcn f     \
+   (_lstm_cell_grad's operations in its order) */                                             \
+CZ_RNN_FN void cz_lstm_cell_bwd_##S(const T* restrict gout, const T* restrict z,              \
+                                    const T* restrict c, T* restrict out, long N, long H) {   \
+    for (long n = 0; n < N; n++) {                                                            \
+        const T* restrict zr = z + n * 4 * H; const T* restrict cr = c + n * H;               \
+        const T* restrict gr = gout + n * 2 * H; T* restrict d = out + n * 5 * H;             \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T i = cz_sig_##S(zr[j]), f = cz_sig_##S(zr[H + j]), g = TH(zr[2 * H + j]);        \
+            T o = cz_sig_##S(zr[3 * H + j]);                                                  \
+            T tc = TH(f * cr[j] + i * g), gh = gr[j];                                         \
+            T dcn = gr[H + j] + gh * o * (1 - tc * tc);                                       \
+            d[j] = dcn * g * i * (1 - i);                                                     \
+            d[H + j] = dcn * cr[j] * f * (1 - f);                                             \
+            d[2 * H + j] = dcn * i * (1 - g * g);                                             \
+            d[3 * H + j] = gh * tc * o * (1 - o);                                             \
+            d[4 * H + j] = dcn * f;                                                           \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* GRUCell's step (ops/activation.py's GruCell) on xw, hw (N, 3H) and h (N, H), each          \
+   operation as the NumPy form orders it: r, z = sig(xw + hw), n = tanh(r hw_n + xw_n),       \
+   out = h' = (1 - z) n + z h (N, H) */                                                       \
+CZ_RNN_FN void cz_gru_cell_##S(const T* restrict xw, const T* restrict hw,                   \
+                               const T* restrict h, T* restrict out, long N, long H) {        \
+    for (long m = 0; m < N; m++) {                                                            \
+        const T* restrict xr = xw + m * 3 * H; const T* restrict hr = hw + m * 3 * H;         \
+        const T* restrict hp = h + m * H; T* restrict o = out + m * H;                        \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T r = cz_sig_##S(xr[j] + hr[j]), z = cz_sig_##S(xr[H + j] + hr[H + j]);           \
+            T n = TH(r * hr[2 * H + j] + xr[2 * H + j]);                                      \
+            o[j] = (1 - z) * n + z * hp[j];                                                   \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+/* its gradient for g (N, H): out = [dxw | dhw | dh] (N, 7H), dxw = [dr | dz | dn],           \
+   dhw = [dr | dz | dn r], dh = g z, dz = g (h - n) z (1-z), dn = g (1-z) (1-n^2),             \
+   dr = dn hw_n r (1-r) (_gru_cell_grad's operations in its order) */                         \
+CZ_RNN_FN void cz_gru_cell_bwd_##S(const T* restrict g, const T* restrict xw,                 \
+                                   const T* restrict hw, const T* restrict h,                 \
+                                   T* restrict out, long N, long H) {                         \
+    for (long m = 0; m < N; m++) {                                                            \
+        const T* restrict xr = xw + m * 3 * H; const T* restrict hr = hw + m * 3 * H;         \
+        const T* restrict hp = h + m * H; const T* restrict gr = g + m * H;                   \
+        T* restrict d = out + m * 7 * H;                                                      \
+        _Pragma("omp simd")                                                                   \
+        for (long j = 0; j < H; j++) {                                                        \
+            T r = cz_sig_##S(xr[j] + hr[j]), z = cz_sig_##S(xr[H + j] + hr[H + j]);           \
+            T hn = hr[2 * H + j], n = TH(r * hn + xr[2 * H + j]), gj = gr[j];                 \
+            T dz = gj * (hp[j] - n) * z * (1 - z), dn = gj * (1 - z) * (1 - n * n);           \
+            T dr = dn * hn * r * (1 - r);                                                     \
+            d[j] = d[3 * H + j] = dr; d[H + j] = d[4 * H + j] = dz;                           \
+            d[2 * H + j] = dn; d[5 * H + j] = dn * r; d[6 * H + j] = gj * z;                  \
+        }                                                                                     \
+    }                                                                                         \
 }
 
 DEFINE_RNN(float, f32, expf, tanhf, fabsf)
 DEFINE_RNN(double, f64, exp, tanh, fabs)
 """
 _SIGNATURES.update({"lstm_fwd": [_P] * 5 + [_L] * 3, "lstm_bwd": [_P] * 9 + [_L] * 4,
-                    "gru_fwd": [_P] * 5 + [_L] * 3, "gru_bwd": [_P] * 10 + [_L] * 3})
+                    "gru_fwd": [_P] * 5 + [_L] * 3, "gru_bwd": [_P] * 10 + [_L] * 3,
+                    "lstm_cell": [_P] * 3 + [_L] * 2, "lstm_cell_bwd": [_P] * 4 + [_L] * 2,
+                    "gru_cell": [_P] * 4 + [_L] * 2, "gru_cell_bwd": [_P] * 5 + [_L] * 2})
 
 
 def _cbuild():

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes as _dt, ops
 from ..ops._registry import apply, autocast_policy, in_float32
-from ..ops.softmax_fused import CrossEntropy
+from ..ops.softmax_fused import CrossEntropy, NllLoss
 from ..ops.index import GetItem
 from ..ops.composites import pdist  # noqa: F401 (F.pdist is torch.pdist)
 from .._creation import tensor as _tensor, arange as _arange
@@ -111,6 +111,13 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 def _nll(input, target, weight, ignore_index, reduction, cd, counts=False):
+    x, t = input._data, target._data
+    if weight is None and x.ndim <= 2 and _state.tracer is None and type(t) is np.ndarray \
+            and type(x) is np.ndarray and (x.dtype == np.float32 or x.dtype == np.float64):
+        # eager, no class weights: one primitive (torch's one node, NllLossBackward0, whose
+        # next_functions list the input's alone); tracing records the composite below
+        return relabel(apply(NllLoss, input, target, reduction=reduction,
+                             ignore_index=int(ignore_index)), "NllLossBackward0", (input,))
     # (one node in torch: NllLossBackward0)
     return relabel(_nll_of(input, target, weight, ignore_index, reduction, cd, counts),
                    "NllLossBackward0", (input,))

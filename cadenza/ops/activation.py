@@ -16,6 +16,7 @@ from ..backend.cpu import fp_quiet
 from ..errors import ShapeError, fmt_shape
 from .binary import where
 from .join import cat, stack
+from .views import SumTo, sum_to
 from .unary import _ERF_P, _ERF_Q, _blocked, _erf, _sigmoid_fwd
 from .special import _erfcx
 from ..backend.cpu import address
@@ -264,6 +265,24 @@ def gelu(input, approximate: str = "none"):
 
 
 # ----------------------------------------------------------------------------- LSTM step
+def _cell_kernel(xp, name, width, *arrays):
+    """The recurrent cells' step (or its gradient) as one pass of backend/ckernels.py's C kernel
+    ``name`` over the arrays (..., k_i), all of the same leading shape and one float32/float64
+    dtype: the (..., width) result, or None where the NumPy form runs (other dtypes or devices,
+    no compiler). The kernel computes the NumPy form's operations in its order, with libm's
+    (libmvec's) exp and tanh: within a few ulp of it, not bit for bit (as the layer kernels)."""
+    kern = _rnn_kernel(xp, name, *arrays)
+    if kern is None:
+        return None
+    lead = arrays[-1].shape[:-1]
+    n = math.prod(lead)
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    out = np.empty(lead + (width,), dtype=arrays[0].dtype)
+    if n:
+        kern(*[address(a) for a in arrays], address(out), n, arrays[-1].shape[-1])
+    return out
+
+
 def _lstm_cell_grad(sig, tanh, cat_last, gout, z, c):
     """(dz, dc) of one LSTM step for the gradient ``gout`` = [dh' | dc'] of its [h' | c'],
     in operators and the given sigmoid/tanh/concatenate: NumPy arrays (the backward
@@ -313,6 +332,9 @@ class LstmCell(Op):
     @staticmethod
     def forward(xp, z, c):
         h = z.shape[-1] // 4
+        out = _cell_kernel(xp, "lstm_cell", 2 * h, z, c)
+        if out is not None:
+            return out
         s = _sigmoid_fwd(xp, z)   # i, f, o (the g quarter is unused)
         cn = s[..., h:2 * h] * c
         cn += s[..., :h] * xp.tanh(z[..., 2 * h:3 * h])
@@ -350,6 +372,9 @@ class LstmCellBackward(Op):
 
     @staticmethod
     def forward(xp, gout, z, c):
+        out = _cell_kernel(xp, "lstm_cell_bwd", c.shape[-1] * 5, gout, z, c)
+        if out is not None:
+            return out
         dz, dc = _lstm_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh,
                                  lambda arrs: xp.concatenate(arrs, axis=-1), gout, z, c)
         return xp.concatenate([dz, dc], axis=-1)
@@ -406,6 +431,9 @@ class GruCell(Op):
     @staticmethod
     def forward(xp, xw, hw, h):
         k = h.shape[-1]
+        out = _cell_kernel(xp, "gru_cell", k, xw, hw, h)
+        if out is not None:
+            return out
         rz = _sigmoid_fwd(xp, xw[..., :2 * k] + hw[..., :2 * k])
         n = rz[..., :k] * hw[..., 2 * k:]
         n += xw[..., 2 * k:]   # (x_n + r h_n: one rounding, in either order)
@@ -442,6 +470,9 @@ class GruCellBackward(Op):
 
     @staticmethod
     def forward(xp, g, xw, hw, h):
+        out = _cell_kernel(xp, "gru_cell_bwd", h.shape[-1] * 7, g, xw, hw, h)
+        if out is not None:
+            return out
         cat_last = lambda arrs: xp.concatenate(arrs, axis=-1)  # noqa: E731
         return cat_last(list(_gru_cell_grad(lambda a: _sigmoid_fwd(xp, a), xp.tanh, cat_last,
                                             g, xw, hw, h)))
@@ -1081,3 +1112,54 @@ def rnn_layer(xw, h0, w_hh, b_hh=None, mask=None, reverse=False, nonlinearity="t
     RnnLayer.check(xw, h0, w_hh, b_hh, mask, nonlinearity)
     out = apply(RnnLayer, xw, h0, w_hh, b_hh, mask, reverse=reverse, nonlinearity=nonlinearity)
     return out, out[0 if reverse else -1]
+
+
+# ----------------------------------------------------------------------------- PReLU
+@register
+class PreluKernel(Op):
+    """prelu: x where x > 0, else w x, with w broadcast against x (F.prelu shapes it () or
+    (C, 1, ...)): torch's one op (_prelu_kernel, PreluKernelBackward0), where the composite
+    records three forward (gt, mul, where) and about six backward; the composite's values.
+    Eager only: a traced prelu records the composite, whose ops compiled graphs lower."""
+    name, kind, onnx = "prelu_kernel", "library", None
+
+    @staticmethod
+    def forward(xp, x, w):
+        return xp.where(x > 0, x, w * x)
+
+    # dx = g where x > 0 else w g; dw = the sum over the broadcast dims of g x where x <= 0
+    @staticmethod
+    def backward(c, g):
+        x, w = c.saved
+        if _state.grad_enabled:   # create_graph: a backward that is itself differentiable
+            pos = x > 0
+            gx = where(pos, g, g * w) if c.next[0] is not None else None
+            gw = sum_to(where(pos, 0.0, g * x), w.shape) if c.next[1] is not None else None
+            return gx, gw
+        gx = apply(PreluBackward, g, x, w) if c.next[0] is not None else None
+        gw = apply(PreluWeightBackward, g, x, w) if c.next[1] is not None else None
+        return gx, gw
+
+
+@register
+class PreluBackward(Op):
+    """PreluKernel's input gradient g where x > 0, else w g (first-order only: PreluKernel's
+    backward records Tensor ops when create_graph asks for more)."""
+    name, kind, onnx, differentiable = "prelu_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, g, x, w):
+        return xp.where(x > 0, g, w * g)
+
+
+@register
+class PreluWeightBackward(Op):
+    """PreluKernel's weight gradient: g x where x <= 0 (0 elsewhere), summed to w's shape as
+    the composite's sum_to sums it (first-order only, as PreluBackward)."""
+    name, kind, onnx, differentiable = "prelu_weight_backward", "library", None, False
+
+    @staticmethod
+    def forward(xp, g, x, w):
+        p = g * x
+        return SumTo.forward(xp, xp.where(x > 0, 0.0, p).astype(p.dtype, copy=False),
+                             shape=w.shape)

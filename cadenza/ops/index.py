@@ -326,6 +326,8 @@ def getitem(input, idx):
     t = type(idx)
     if t is int:
         index = (idx,)
+    elif t is np.int64 or t is np.intp:   # x[i] for a NumPy integer (rng.choice's): an int
+        index = (int(idx),)
     elif t is tuple and _ints_and_slices(idx):
         index = idx
     elif t is slice and _ints_and_slices((idx,)):   # x[1:3]
@@ -402,6 +404,9 @@ def _scalar_tensor(v, like):
     return _created(_make(np.asarray(v, dtype=like._data.dtype)))
 
 
+_IINFO: dict = {}   # NumPy integer dtype -> its np.iinfo
+
+
 def _fill_scalar(value, dtype):
     """A Python number as a NumPy scalar of dtype (a Cadenza dtype), refused with PyTorch's
     RuntimeError where it does not fit (NumPy raises OverflowError or ValueError for ints and
@@ -416,7 +421,9 @@ def _fill_scalar(value, dtype):
     if kind == "b" or isinstance(value, (np.ndarray, Tensor)) or isinstance(value, complex):
         return npd.type(value)
     if kind in "iu":
-        info = np.iinfo(npd)
+        info = _IINFO.get(npd)
+        if info is None:   # (np.iinfo builds its object anew on every call: ~3 us)
+            info = _IINFO[npd] = np.iinfo(npd)
         if isinstance(value, (float, np.floating)):
             ok = np.isfinite(value) and info.min <= value <= info.max
             v = int(value) if ok else 0

@@ -6,8 +6,9 @@ import builtins
 
 import numpy as np
 
-from ._registry import Op, register, apply
-from .._tensor_base import TensorBase as Tensor, _norm_dim
+from ._registry import Op, register, apply, _vmap_depth
+from .._dispatch import state as _state
+from .._tensor_base import TensorBase as Tensor, _norm_dim, _make
 from ..errors import ShapeError, fmt_shape
 from .views import expand, unsqueeze, in_format_of
 from ..autograd.views import mark_multi_output
@@ -129,7 +130,25 @@ def stack(tensors, dim=0, *, out=None):
         if tuple(t.shape) != shp:
             raise ShapeError(f"stack: expected each tensor to be equal size, but got "
                              f"{fmt_shape(shp)} at entry 0 and {fmt_shape(t.shape)} at entry {i}")
+    if _state.plain and not _vmap_depth[0] and _unrecorded_host(tensors):
+        # nothing records the call (a batch of samples, no grad): one Cat of the arrays seen
+        # with the new dim, without an unsqueeze op per tensor (64 tensors: ~8x faster)
+        shape = shp[:dim] + (1,) + shp[dim:]
+        return apply(Cat, *[_make(t._data.reshape(shape)) for t in tensors], dim=dim)
     return relabel(cat([unsqueeze(t, dim) for t in tensors], dim), "StackBackward0", tensors)
+
+
+def _unrecorded_host(tensors) -> bool:
+    """Whether ``tensors`` are C-contiguous NumPy arrays of one dtype that no op records
+    (grad off, or none requires grad, nor a base of theirs)."""
+    dt = tensors[0]._data.dtype
+    grad = _state.grad_enabled
+    for t in tensors:
+        a = t._data
+        if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous or grad and (
+                t._requires_grad or (t._base is not None and t._base._requires_grad)):
+            return False
+    return True
 
 
 def hstack(tensors):

@@ -154,7 +154,14 @@ class Linear(Op):
             out = _blas.product(x, w.T, b)
             if out is not None:
                 return out
-        out = xp.matmul(x, w.T)
+        if x.shape[1] == 1 and x.dtype == w.dtype and x.dtype.kind == "f":
+            # one input feature (a scalar series into an RNN cell): each entry is one
+            # product added to 0, as in the GEMM (the same bits, -0 becoming +0); NumPy's
+            # matmul takes a slow non-BLAS loop for this (1, out) view of W
+            out = xp.multiply(x, w.T)
+            out += 0.0
+        else:
+            out = xp.matmul(x, w.T)
         if b is not None:
             out += b
         return out

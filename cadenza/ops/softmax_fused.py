@@ -470,3 +470,82 @@ class CrossEntropy(Op):
         x, t = c.saved
         ii = c.attrs.get("ignore_index", -100)
         return apply(CrossEntropyBackward, g, x, t, ignore_index=ii), None
+
+
+# ----------------------------------------------------------------------------- nll loss
+def _nll_rows(x, t):
+    """(x as (N, C), t as (N,)) of nll_loss's input (C,) or (N, C) and target () or (N,)."""
+    return (x.reshape(1, -1) if x.ndim == 1 else x), t.reshape(-1)
+
+
+@register
+class NllLoss(Op):
+    """nll_loss of (N, C) (or (C,)) log-probabilities against class indices, without class
+    weights, its reduction folded in: -x[n, t_n] per sample (0 where t_n == ignore_index),
+    summed ('sum'), divided by the count of the other targets ('mean': NaN when there is none,
+    its gradient 0), or as it is ('none'). F.nll_loss's eager path: one op where the composite
+    records three or more (the same values: -p summed is -(sum p), the quotient by -count the
+    composite's). Targets are checked by the caller."""
+    name, kind, onnx = "nll_loss", "library", None
+
+    @staticmethod
+    def forward(xp, x, t, *, reduction="mean", ignore_index=-100):
+        x2, t2 = _nll_rows(x, t)
+        keep = t2 != ignore_index
+        every = bool(keep.all())
+        picked = x2[xp.arange(t2.shape[0]), t2 if every else xp.where(keep, t2, 0)]
+        if reduction == "none":
+            loss = -picked if every else xp.where(keep, -picked, 0).astype(x.dtype, copy=False)
+            return loss.reshape(t.shape)
+        if not every:
+            picked = xp.where(keep, picked, 0).astype(x.dtype, copy=False)
+        s = xp.add.reduce(picked) if xp is np else picked.sum()
+        if reduction == "sum":
+            return -s
+        count = t2.shape[0] if every else int(keep.sum())
+        if count == 0:
+            return xp.asarray(np.nan, dtype=x.dtype)
+        return xp.divide(s, xp.asarray(-count, dtype=x.dtype))
+
+    # d/dx = the per-sample factors (-g, or -g / count for 'mean') at [n, t_n]
+    @staticmethod
+    def backward(c, g):
+        x, t = c.saved
+        red, ii = c.attrs.get("reduction", "mean"), c.attrs.get("ignore_index", -100)
+        if red == "mean":
+            count = int((t._data != ii).sum())
+            v = g / -float(max(count, 1))
+        else:
+            v = -g
+        return apply(NllLossBackward, v, t, classes=int(x.shape[-1]), ndim=x.ndim,
+                     ignore_index=ii), None
+
+
+@register
+class NllLossBackward(Op):
+    """NllLoss's input gradient: zeros of the input's shape (``ndim`` 1 or 2, ``classes``
+    columns) holding ``v`` (per sample, or one value for all) at [n, t_n] for the targets
+    t_n != ignore_index. Linear in ``v``: its gradient is the entries at those places."""
+    name, kind, onnx = "nll_loss_backward", "library", None
+
+    @staticmethod
+    def forward(xp, v, t, *, classes, ndim, ignore_index=-100):
+        t2 = t.reshape(-1)
+        n = t2.shape[0]
+        out = xp.zeros((n, classes), dtype=v.dtype)
+        keep = t2 != ignore_index
+        rows = xp.arange(n)
+        vals = v.reshape(-1) if v.ndim else v
+        if not bool(keep.all()):
+            rows, t2 = rows[keep], t2[keep]
+            vals = vals[keep] if v.ndim else vals
+        out[rows, t2] = vals
+        return out if ndim == 2 else out.reshape(classes)
+
+    # v's gradient: h[n, t_n] at the kept targets (0 elsewhere), summed when v is one value
+    @staticmethod
+    def backward(c, h):
+        v, t = c.saved
+        ii = c.attrs.get("ignore_index", -100)
+        red = "none" if v.ndim else "sum"
+        return -apply(NllLoss, h, t, reduction=red, ignore_index=ii), None

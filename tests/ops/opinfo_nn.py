@@ -127,7 +127,8 @@ add(nn("relu6", unary_nn(low=-8, high=8)),
     nn("glu", lambda m: [S(m(4, 3), 0), S(m(3, 4)), S(m(2, 2, 6), -1)]),
     nn("normalize", lambda m: [S(_x(m)), S(_x(m), 1.0, 0), S(_x(m), 3.0, 1),
                                S(m(2, 3, 4), dim=-1)]),
-    nn("prelu", lambda m: [S(m(2, 3, 4), m(3)), S(m(2, 3, 4), m(1)), S(m(4, 3), m(3))]),
+    nn("prelu", lambda m: [S(m(2, 3, 4), m(3)), S(m(2, 3, 4), m(1)), S(m(4, 3), m(3))],
+       backward_prims=("prelu_kernel", "prelu_backward", "prelu_weight_backward")),  # (eager)
     nn("relu:F", unary_nn()), nn("sigmoid:F", unary_nn()), nn("tanh:F", unary_nn()),
     nn("gelu:F", lambda m: [S(_x(m)), S(_x(m), approximate="tanh"), S(m(0, 3))]),
     # the in-place forms (and ``inplace=True``) on an intermediate tensor
@@ -517,7 +518,12 @@ add(_loss("mse_loss", lambda m: (m(3, 4), m(3, 4)), target_grad=True,
         S(np.log(m(4, 5, low=0.1, high=2)), np.array([0, 4, 2, 2]), _W5.astype(m.dtype),
           ignore_index=2, reduction=r).const(2) for r in REDUCTIONS] + [
         S(m(2, 3, 2, 2), np.array([[[0, 1], [2, -100]], [[1, 1], [0, 2]]]), reduction=r)
-        for r in REDUCTIONS], check_limit=32),
+        for r in REDUCTIONS] + [   # no class weights: the fused primitive (eager)
+        S(np.log(m(4, 5, low=0.1, high=2)), np.array([0, 4, 2, 2]), ignore_index=i,
+          reduction=r) for r in REDUCTIONS for i in (2, -100)] + [
+        S(np.log(m(5, low=0.1, high=2)), np.array(3), reduction=r) for r in REDUCTIONS] + [
+        S(m(3, 4), np.array([1, 1, 1]), ignore_index=1)],   # every target ignored: NaN
+       backward_prims=("nll_loss", "nll_loss_backward"), check_limit=32),
     nn("cross_entropy:more", lambda m: [
         S(m(2, 3, 2, 2), np.array([[[0, 1], [2, -100]], [[1, 1], [0, 2]]]),
           np.array([0.3, 1.0, 2.0], m.dtype), reduction=r, label_smoothing=0.2).const(2)
