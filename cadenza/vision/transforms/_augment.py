@@ -11,9 +11,8 @@ import numpy as np
 
 from .._pil import is_pil_image as _is_pil_image, pil as _pil
 from ._image import (InterpolationMode, _PIL_CODES, _interp, _check_image, _arr, _tensor,
-                     _is_float, _channels, get_dimensions, _per_channel_pil, _round_back,
-                     _parse_fill, _blend)
-from ._warp import _affine_matrix
+                     _is_float, get_dimensions, _parse_fill, _blend)
+from ._warp import _affine_matrix, affine_grid_image
 
 __all__ = ["invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
            "adjust_gamma", "gaussian_blur", "erase", "affine"]
@@ -245,23 +244,12 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
     if interpolation not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
         raise ValueError(f"affine: interpolation should be nearest or bilinear, got "
                          f"{interpolation.value}")
+    if not _is_pil_image(img):
+        # torchvision warps tensors by grid sampling (Pillow's AFFINE picks other pixels)
+        return affine_grid_image(img, angle, translate, scale, shear, interpolation, fill,
+                                 center)
     _, h, w = get_dimensions(img)
     center = [w * 0.5, h * 0.5] if center is None else list(center)
     m = _affine_matrix(center, angle, [float(t) for t in translate], scale, shear, True)
-    code = _PIL_CODES[interpolation]
-    Image = _pil().Image
-    if _is_pil_image(img):
-        return img.transform(img.size, Image.AFFINE, m, code, **_parse_fill(fill, img))
-    a = _arr(img)
-    c = _channels(a)
-    fills = [0.0] * c if fill is None else (
-        [float(fill)] * c if isinstance(fill, numbers.Number) else
-        [float(fill[0])] * c if len(fill) == 1 else [float(f) for f in fill])
-    two_d = a.ndim == 2
-    b = a[None] if two_d else a
-    chans = [_per_channel_pil(b[..., k:k + 1, :, :],
-                              lambda im, f=fills[k]: im.transform(im.size, Image.AFFINE, m,
-                                                                  code, fillcolor=f))
-             for k in range(c)]
-    out = _round_back(np.concatenate(chans, axis=-3), a.dtype)
-    return _tensor(out[0] if two_d else out)
+    return img.transform(img.size, _pil().Image.AFFINE, m, _PIL_CODES[interpolation],
+                         **_parse_fill(fill, img))

@@ -10,11 +10,11 @@ import numpy as np
 import cadenza as torch
 from .._pil import is_pil_image as _is_pil_image, pil as _pil
 from ._image import (InterpolationMode, _PIL_CODES, _interp, _check_image, _arr, _tensor,
-                     _is_float, _channels, get_dimensions, _per_channel_pil, _round_back,
+                     _is_float, _channels, get_dimensions, _round_back,
                      _parse_fill, _blend, _gray, _check_factor)
 from ._augment import (invert, posterize, solarize, adjust_sharpness,  # noqa: F401
                        autocontrast, equalize, adjust_gamma, gaussian_blur, erase, affine)
-from ._warp import perspective, elastic_transform  # noqa: F401
+from ._warp import perspective, elastic_transform, rotate_grid_image  # noqa: F401
 
 __all__ = ["InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "normalize",
            "resize", "center_crop", "crop", "resized_crop", "pad", "hflip", "vflip", "rotate",
@@ -392,25 +392,11 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
     if interpolation not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
         raise ValueError(f"rotate: interpolation should be nearest or bilinear, got "
                          f"{interpolation.value}")
-    code = _PIL_CODES[interpolation]
     if _is_pil_image(img):
-        return img.rotate(angle, code, expand, center, **_parse_fill(fill, img))
-    a = _arr(img)
-    c = _channels(a)
-    fills = [0.0] * c if fill is None else (
-        [float(fill)] * c if isinstance(fill, numbers.Number) else
-        [float(fill[0])] * c if len(fill) == 1 else [float(f) for f in fill])
-    if len(fills) != c:
-        raise ValueError(f"rotate: fill has {len(fills)} values for an image of {c} channels")
-    two_d = a.ndim == 2
-    b = a[None] if two_d else a
-    chans = [_per_channel_pil(b[..., i:i + 1, :, :],
-                              lambda im, f=fills[i]: im.rotate(angle, code, expand, center,
-                                                               fillcolor=f))
-             for i in range(c)]
-    out = np.concatenate(chans, axis=-3)
-    out = _round_back(out, a.dtype)
-    return _tensor(out[0] if two_d else out)
+        return img.rotate(angle, _PIL_CODES[interpolation], expand, center,
+                          **_parse_fill(fill, img))
+    # torchvision rotates tensors by grid sampling (Pillow's rotate picks other pixels)
+    return rotate_grid_image(img, angle, interpolation, expand, center, fill)
 
 
 # ---------------------------------------------------------------------------------------------
