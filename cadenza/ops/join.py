@@ -210,7 +210,19 @@ def _pieces(tensor, d, sizes):
     return tuple(out)
 
 
-def tensor_split(input, indices_or_sections, dim=0):
+def _sections_arg(name, given, sections, indices, tensor_form=None):
+    """torch's overloads of the split functions: the count or the split points positionally,
+    or by name as ``sections=`` / ``indices=`` (/ ``tensor_indices_or_sections=``)."""
+    named = [v for v in (sections, indices, tensor_form) if v is not None]
+    if len(named) + (given is not None) != 1:
+        raise TypeError(f"{name}() expected one of indices_or_sections, sections or indices")
+    return given if given is not None else named[0]
+
+
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
+    indices_or_sections = _sections_arg("tensor_split", indices_or_sections, sections, indices,
+                                        tensor_indices_or_sections)
     if input.ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
                            "tensor with 0 dims")
@@ -293,15 +305,18 @@ def _split_along(name, input, sections, dim, min_ndim):
     return tensor_split(input, sections, dim)
 
 
-def hsplit(input, indices_or_sections):
+def hsplit(input, indices_or_sections=None, *, sections=None, indices=None):
+    indices_or_sections = _sections_arg("hsplit", indices_or_sections, sections, indices)
     return _split_along("hsplit", input, indices_or_sections, 0 if input.ndim == 1 else 1, 1)
 
 
-def vsplit(input, indices_or_sections):
+def vsplit(input, indices_or_sections=None, *, sections=None, indices=None):
+    indices_or_sections = _sections_arg("vsplit", indices_or_sections, sections, indices)
     return _split_along("vsplit", input, indices_or_sections, 0, 2)
 
 
-def dsplit(input, indices_or_sections):
+def dsplit(input, indices_or_sections=None, *, sections=None, indices=None):
+    indices_or_sections = _sections_arg("dsplit", indices_or_sections, sections, indices)
     return _split_along("dsplit", input, indices_or_sections, 2, 3)
 
 

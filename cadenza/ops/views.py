@@ -441,7 +441,13 @@ def transpose(input, dim0, dim1):
     return relabel(apply(Permute, input, dims=tuple(dims)), "TransposeBackward0")
 
 
-swapaxes = swapdims = transpose
+def swapaxes(input, axis0, axis1):
+    """transpose under NumPy's names (torch.swapaxes(x, axis0=, axis1=))."""
+    return transpose(input, axis0, axis1)
+
+
+def swapdims(input, dim0, dim1):
+    return transpose(input, dim0, dim1)
 
 
 def t(input):
@@ -655,7 +661,9 @@ class ViewMethods:
     squeeze = squeeze
     unsqueeze = unsqueeze
     permute = permute
-    transpose = swapaxes = swapdims = transpose
+    transpose = transpose
+    swapaxes = swapaxes
+    swapdims = swapdims
     t = t
     movedim = moveaxis = movedim
     expand = expand

@@ -270,6 +270,8 @@ add(OpInfo("reshape", lambda m: [S(m(2, 3), (3, 2)), S(m(2, 3), (-1,)), S(m(2, 3
            errors=(Err(lambda m: S(m(2, 3), (0,)), RuntimeError),)),
     OpInfo("transpose", lambda m: [S(m(2, 3, 4), 0, 2), S(m(2, 3), -1, -2)], dtypes=ALL,
            prims=("permute",)),
+    OpInfo("swapaxes", lambda m: [S(m(2, 3, 4), 0, 2)], prims=("permute",)),
+    OpInfo("swapdims", lambda m: [S(m(2, 3), -1, -2)], prims=("permute",)),
     OpInfo("t", lambda m: [S(m(2, 3)), S(m(3))], prims=("permute",),
            errors=(Err(lambda m: S(m(2, 3, 4)), RuntimeError),)),
     OpInfo("movedim", lambda m: [S(m(2, 3, 4), 0, 2), S(m(2, 3, 4), (0, 1), (2, 0))],

@@ -835,3 +835,15 @@ def test_random_mixed_indices_match_torch(seed):
         assert ours[0].shape == theirs[0].shape, kinds
         np.testing.assert_array_equal(ours[0], theirs[0], err_msg=str(kinds))
         np.testing.assert_array_equal(ours[1], theirs[1], err_msg=str(kinds))
+case("swapaxes(x, axis0=, axis1=) [kw])")(
+    lambda lib: lib.swapaxes(lib.tensor(X), axis0=0, axis1=2))
+case("x.swapaxes(axis0=, axis1=) / swapdims(dim0=, dim1=) [kw])")(
+    lambda lib: (lib.tensor(X).swapaxes(axis0=1, axis1=0), lib.swapdims(_A(lib), dim0=0, dim1=1)))
+case("x.tensor_split(sections=) / (indices=, dim=) [kw])")(
+    lambda lib: lib.tensor(X).tensor_split(sections=2)
+    + lib.tensor(X).tensor_split(indices=[1, 3], dim=1))
+case("tensor_split(x, sections=, dim=) [kw])")(
+    lambda lib: lib.tensor_split(lib.tensor(X), sections=3, dim=2))
+case("hsplit/vsplit/dsplit(sections=/indices=) [kw])")(
+    lambda lib: lib.hsplit(lib.tensor(X), sections=2) + lib.vsplit(lib.tensor(X), indices=[1])
+    + lib.tensor(X).dsplit(sections=5))
