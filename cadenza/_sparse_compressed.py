@@ -7,7 +7,8 @@ dims. Its maths goes through the sparse COO machinery of ``cadenza/_tensor.py``:
 (row, col) pairs are expanded from the compressed indices and the product is the ``sparse_mm``
 primitive, so gradients reach the values (and whatever made them) through the ordinary engine.
 
-Gradient conventions are torch's, shared with COO (``SparseAutograd`` in ``_tensor.py``):
+Products, scalar maths, moves and gradient conventions are shared with COO (``SparseMixin``
+in ``_tensor.py``); the conventions are torch's:
 masked for ``torch.sparse.mm``/``to_dense``/``values()``, the dense matrix it stands for in
 ``mm``/``matmul``/``@`` (a leaf's ``.grad`` is then dense; ``d.to_sparse_csr() @ x`` gives
 ``d`` a full gradient).
@@ -21,14 +22,11 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._creation import tensor as _tensor, arange as _arange
-from ._tensor import (Tensor, SparseAutograd, _sparse, _index_tensor, block_dense_methods,
+from ._tensor import (Tensor, SparseMixin, _sparse, _index_tensor, block_dense_methods,
                       register_compressed)
 from ._tensor_base import TensorBase, Size, _init_slots, _norm_dim
-from .errors import ShapeError
 from .ops.join import stack as _stack
 from .ops.sorting import searchsorted as _searchsorted
-from .ops.linalg import matmul as _dense_matmul
-from .ops.sparse import sparse_mm as _sparse_mm
 
 __all__ = ["sparse_csr_tensor", "sparse_csc_tensor", "sparse_compressed_tensor",
            "SparseCompressedTensor"]
@@ -37,7 +35,7 @@ _NAMES = {"sparse_csr": ("crow_indices", "col_indices", "rows"),
           "sparse_csc": ("ccol_indices", "row_indices", "columns")}
 
 
-class SparseCompressedTensor(SparseAutograd, Tensor):
+class SparseCompressedTensor(SparseMixin, Tensor):
     """A 2-D CSR or CSC tensor (see the module docstring). It is a Tensor for ``isinstance``
     and the attributes; the operations are its methods (products with dense matrices and
     vectors, conversions, transposes, scaling, moves and casts); every other Tensor method
@@ -135,8 +133,12 @@ class SparseCompressedTensor(SparseAutograd, Tensor):
         minor = self._plain_t.long()
         return _stack((major, minor) if self.is_sparse_csr else (minor, major))
 
-    def _coo(self):
-        return _sparse(self._coo_indices(), self._values_t, self._sparse_shape, False)
+    def _coo(self, origin=None):
+        return _sparse(self._coo_indices(), self._values_t, self._sparse_shape, False, origin)
+
+    def _as_coo(self):
+        """The entries as COO standing for the same dense matrix (products)."""
+        return self._coo(self._origin)
 
     # --- conversions
     def to_dense(self, dtype=None, *, masked_grad=True):
@@ -176,24 +178,6 @@ class SparseCompressedTensor(SparseAutograd, Tensor):
             c, p = c.to(v.device), p.to(v.device)
         return _compressed(self._layout_c, c, p, v, self._sparse_shape)
 
-    def to(self, *args, **kwargs):
-        return self._mapped(lambda v: v.to(*args, **kwargs))
-
-    def cpu(self, memory_format=None):
-        return self._mapped(lambda v: v.cpu())
-
-    def cuda(self, device=None, non_blocking=False, memory_format=None):
-        return self._mapped(lambda v: v.cuda(device))
-
-    def float(self, memory_format=None):
-        return self._mapped(lambda v: v.float())
-
-    def double(self, memory_format=None):
-        return self._mapped(lambda v: v.double())
-
-    def half(self, memory_format=None):
-        return self._mapped(lambda v: v.half())
-
     # --- maths
     def t(self):
         other = _dt.sparse_csc if self.is_sparse_csr else _dt.sparse_csr
@@ -212,57 +196,6 @@ class SparseCompressedTensor(SparseAutograd, Tensor):
     @property
     def mT(self):
         return self.t()
-
-    def _product(self, other, op, masked):
-        if isinstance(other, TensorBase) and getattr(other, "_sparse_layout", False):
-            raise RuntimeError(f"{op}: sparse @ sparse is not supported; call .to_dense() on "
-                               "one operand")
-        if not isinstance(other, TensorBase):
-            raise TypeError(f"{op}(): argument 'mat2' must be Tensor, not "
-                            f"{type(other).__name__}")
-        if other.ndim not in (1, 2) or other.shape[0] != self._sparse_shape[1]:
-            raise ShapeError(f"{op}: sparse matrix of size {tuple(self.shape)} and dense "
-                             f"operand of size {tuple(other.shape)} cannot be multiplied")
-        if not masked and self._origin is not None:
-            return _dense_matmul(self._origin, other)
-        return _sparse_mm(self._coo_indices(), self._values_t, other, self._sparse_shape[0])
-
-    def mm(self, mat2):
-        return self._product(mat2, "mm", masked=False)
-
-    def matmul(self, other):
-        return self._product(other, "matmul", masked=False)
-
-    __matmul__ = matmul
-
-    def __rmatmul__(self, other):
-        # dense @ sparse = (sparse^T @ dense^T)^T
-        if other.ndim == 1:
-            return self.t()._product(other, "matmul", masked=False)
-        return self.t()._product(other.mT, "matmul", masked=False).mT
-
-    def _scalar_only(self, op, other):
-        if isinstance(other, TensorBase) and (getattr(other, "_sparse_layout", False)
-                                              or other.ndim):
-            raise RuntimeError(f"{op}: a sparse {self._layout_c.name} tensor combines only "
-                               "with a scalar here; call .to_dense() first")
-
-    def __mul__(self, other):
-        self._scalar_only("mul", other)
-        return self._mapped(lambda v: v * other)
-
-    __rmul__ = mul = __mul__
-
-    def __truediv__(self, other):
-        self._scalar_only("div", other)
-        return self._mapped(lambda v: v / other)
-
-    div = __truediv__
-
-    def __neg__(self):
-        return self._mapped(lambda v: -v)
-
-    neg = __neg__
 
     def __add__(self, other):
         """Two tensors of this layout: the union of their entries (a tensor of this layout);
@@ -496,8 +429,4 @@ def sparse_csc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=Non
                                     requires_grad=requires_grad,
                                     check_invariants=check_invariants)
 
-
-def masked_mm(sparse, dense):
-    """``torch.sparse.mm`` of a compressed tensor: the gradient reaches only its entries."""
-    return sparse._product(dense, "sparse.mm", masked=True)
 

@@ -190,9 +190,10 @@ def _sparse_dense_only(name, layout_name):
     return method
 
 
-class SparseAutograd:
-    """Autograd state of the sparse classes (COO here, CSR/CSC in ``_sparse_compressed``), with
-    torch's two gradient conventions for a sparse operand (learned by running torch):
+class SparseMixin:
+    """What the sparse classes (COO here, CSR/CSC in ``_sparse_compressed``) share: products
+    with dense operands, scalar maths, moves and casts, and the autograd state, with torch's
+    two gradient conventions for a sparse operand (learned by running torch):
     ``torch.sparse.mm``, ``to_dense`` and ``values()`` give *masked* gradients (only the
     specified entries get one), while ``mm``/``matmul``/``@`` treat the operand as the dense
     matrix it stands for. So a sparse tensor may keep that matrix as ``_origin``: the dense
@@ -272,8 +273,63 @@ class SparseAutograd:
         out._origin = None if self._origin is None else f(self._origin)
         return out
 
+    def to(self, *args, **kwargs):
+        return self._mapped(lambda v: v.to(*args, **kwargs))
 
-class SparseCooTensor(SparseAutograd, Tensor):
+    def cpu(self, memory_format=None):
+        return self._mapped(lambda v: v.cpu())
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        return self._mapped(lambda v: v.cuda(device))
+
+    def float(self, memory_format=None):
+        return self._mapped(lambda v: v.float())
+
+    def double(self, memory_format=None):
+        return self._mapped(lambda v: v.double())
+
+    def half(self, memory_format=None):
+        return self._mapped(lambda v: v.half())
+
+    # --- maths (``_as_coo``: the entries as COO, keeping ``_origin``)
+    def mm(self, mat2):
+        return _sparse_matmul(self, mat2, "mm")
+
+    def matmul(self, other):
+        return _sparse_matmul(self, other, "matmul")
+
+    __matmul__ = matmul
+
+    def __rmatmul__(self, other):
+        # dense @ sparse = (sparse^T @ dense^T)^T
+        if other.ndim == 1:
+            return _sparse_matmul(self.t(), other, "matmul")
+        return _sparse_matmul(self.t(), other.mT, "matmul").mT
+
+    def _scalar_only(self, op, other):
+        if isinstance(other, TensorBase) and (other._sparse_layout or other.ndim):
+            raise RuntimeError(f"{op}: a {self.layout.name} tensor combines only with a scalar "
+                               "here; call .to_dense() first")
+
+    def __mul__(self, other):
+        self._scalar_only("mul", other)
+        return self._mapped(lambda v: v * other)
+
+    __rmul__ = mul = __mul__
+
+    def __truediv__(self, other):
+        self._scalar_only("div", other)
+        return self._mapped(lambda v: v / other)
+
+    div = __truediv__
+
+    def __neg__(self):
+        return self._mapped(lambda v: -v)
+
+    neg = __neg__
+
+
+class SparseCooTensor(SparseMixin, Tensor):
     """A sparse COO tensor (``layout == cadenza.sparse_coo``): ``indices`` (sparse_dim, nnz)
     int64 and ``values`` (nnz, *dense dims), both ordinary tensors, and a shape. It is a
     Tensor for ``isinstance`` and the attributes (dtype, device, shape, requires_grad are its
@@ -408,29 +464,14 @@ class SparseCooTensor(SparseAutograd, Tensor):
         return _sparse(self._indices_t.clone(), self._values_t.clone(), self._sparse_shape,
                        self._coalesced)
 
+    def _as_coo(self):
+        return self
+
     def _with_values(self, v):
         idx = self._indices_t
         if v.device != idx.device:
             idx = idx.to(v.device)
         return _sparse(idx, v, self._sparse_shape, self._coalesced)
-
-    def to(self, *args, **kwargs):
-        return self._mapped(lambda v: v.to(*args, **kwargs))
-
-    def cpu(self, memory_format=None):
-        return self._mapped(lambda v: v.cpu())
-
-    def cuda(self, device=None, non_blocking=False, memory_format=None):
-        return self._mapped(lambda v: v.cuda(device))
-
-    def float(self, memory_format=None):
-        return self._mapped(lambda v: v.float())
-
-    def double(self, memory_format=None):
-        return self._mapped(lambda v: v.double())
-
-    def half(self, memory_format=None):
-        return self._mapped(lambda v: v.half())
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
         if dtype is None:
@@ -462,45 +503,6 @@ class SparseCooTensor(SparseAutograd, Tensor):
     @property
     def mT(self):
         return self.t()
-
-    def mm(self, mat2):
-        return _sparse_matmul(self, mat2, "mm")
-
-    def matmul(self, other):
-        return _sparse_matmul(self, other, "matmul")
-
-    def __matmul__(self, other):
-        return _sparse_matmul(self, other, "matmul")
-
-    def __rmatmul__(self, other):
-        # dense @ sparse = (sparse^T @ dense^T)^T
-        if other.ndim == 1:
-            return _sparse_matmul(self.t(), other, "matmul")
-        return _sparse_matmul(self.t(), other.mT, "matmul").mT
-
-    def _scaled(self, f):
-        return self._mapped(f)
-
-    def __mul__(self, other):
-        if isinstance(other, TensorBase) and (other.is_sparse or other.ndim):
-            raise RuntimeError("mul: a sparse COO tensor multiplies only by a scalar here; "
-                               "call .to_dense() first")
-        return self._scaled(lambda v: v * other)
-
-    __rmul__ = mul = __mul__
-
-    def __truediv__(self, other):
-        if isinstance(other, TensorBase) and (other.is_sparse or other.ndim):
-            raise RuntimeError("div: a sparse COO tensor divides only by a scalar here; "
-                               "call .to_dense() first")
-        return self._scaled(lambda v: v / other)
-
-    div = __truediv__
-
-    def __neg__(self):
-        return self._scaled(lambda v: -v)
-
-    neg = __neg__
 
     def __add__(self, other):
         if not (isinstance(other, TensorBase) and other.is_sparse):
@@ -591,7 +593,7 @@ def _index_tensor(arr, like):
 
 def _sparse(indices, values, shape, coalesced=False, origin=None):
     """A sparse COO tensor; ``origin``: the dense tensor it stands for in products (see
-    ``SparseAutograd``)."""
+    ``SparseMixin``)."""
     t = object.__new__(SparseCooTensor)
     _init_slots(t, values._data)
     t._indices_t = indices
@@ -608,12 +610,16 @@ set_sparse_constructor(_sparse)
 
 
 def _sparse_matmul(a, b, op, masked=False):
-    """A 2-D sparse COO matrix times a dense matrix or vector; ``masked``: the gradient
-    reaches only the specified entries (``torch.sparse.mm``), else a sparse tensor that stands
-    for a dense one (``_origin``) multiplies as that tensor (``torch.mm``, ``@``)."""
-    if isinstance(b, TensorBase) and b.is_sparse:
+    """A 2-D sparse matrix (COO, or CSR/CSC through its entries as COO) times a dense matrix or
+    vector; ``masked``: the gradient reaches only the specified entries (``torch.sparse.mm``),
+    else a sparse tensor that stands for a dense one (``_origin``) multiplies as that tensor
+    (``torch.mm``, ``@``)."""
+    if not isinstance(b, TensorBase):
+        raise TypeError(f"{op}(): argument 'mat2' must be Tensor, not {type(b).__name__}")
+    if b._sparse_layout:
         raise RuntimeError(f"{op}: sparse @ sparse is not supported; call .to_dense() on one "
                            "operand")
+    a = a._as_coo()
     if a.ndim != 2 or a.sparse_dim() != 2 or a.dense_dim() != 0:
         raise RuntimeError(f"{op}: expected a 2-D sparse matrix, got a sparse tensor of size "
                            f"{tuple(a.shape)}")

@@ -15,7 +15,6 @@ from ._creation import tensor as _tensor, ones, arange, zeros
 from ._dispatch import state as _state
 from ._tensor import _sparse, _sparse_matmul
 from ._tensor_base import TensorBase
-from ._sparse_compressed import masked_mm as _masked_mm
 
 __all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "sparse_coo_tensor", "spmm",
            "FloatTensor", "DoubleTensor", "LongTensor"]
@@ -72,9 +71,7 @@ def mm(mat1, mat2, reduce="sum"):
     operand; dense @ dense falls back to matmul."""
     if reduce != "sum":
         raise NotImplementedError(f"sparse.mm: reduce={reduce!r} is not supported (only 'sum')")
-    if mat1.layout in (_dt.sparse_csr, _dt.sparse_csc):
-        return _masked_mm(mat1, mat2)
-    if not mat1.is_sparse:
+    if not mat1._sparse_layout:
         return mat1 @ mat2
     return _sparse_matmul(mat1, mat2, "sparse.mm", masked=True)
 

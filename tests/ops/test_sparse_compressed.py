@@ -221,3 +221,16 @@ def test_compiled_functions_take_and_return_sparse_tensors(make):
     d2 = cadenza.tensor(_D, requires_grad=True)
     (((make(d2) @ x) ** 2).sum()).backward()
     _same(d2.grad, d.grad, 1e-12)
+
+
+def test_sparse_operands_of_any_layout_are_refused_by_products():
+    """COO @ CSR read the CSR's values array as a dense matrix (a wrong 1-D result): any sparse
+    right operand is refused, as CSR @ COO was."""
+    coo = cadenza.tensor(_D[:, :3]).to_sparse()
+    csr = cadenza.tensor(_D[:, :3]).to_sparse_csr()
+    for f in (lambda: coo @ csr, lambda: csr @ coo, lambda: cadenza.sparse.mm(coo, csr),
+              lambda: coo.mm(csr.t()), lambda: csr @ csr):
+        with pytest.raises(RuntimeError, match="sparse @ sparse"):
+            f()
+    with pytest.raises(TypeError, match="must be Tensor"):
+        coo.mm(3)
