@@ -555,15 +555,14 @@ def block_dense_methods(cls, layout_name):
         "dtype", "device", "is_cuda", "is_cpu", "itemsize", "nbytes", "grad", "grad_fn", "data",
         "is_sparse", "is_sparse_csr", "layout", "requires_grad"}
     for name in dir(Tensor):
-        if name.startswith("_") or name in keep:
-            continue
-        if callable(getattr(Tensor, name, None)) and not isinstance(
-                getattr(Tensor, name), (property, type)):
-            setattr(cls, name, _sparse_dense_only(name, layout_name))
-    for name in dir(Tensor):   # operators, conversions, indexing: Cadenza's dunders
-        where = getattr(getattr(Tensor, name), "__module__", None) or ""
-        if (name.startswith("__") and name not in _STRUCTURAL and name not in own
-                and where.startswith("cadenza")):
+        attr = getattr(Tensor, name, None)
+        if name.startswith("__"):   # operators, conversions, indexing: Cadenza's dunders
+            blocked = name not in _STRUCTURAL and name not in own and \
+                (getattr(attr, "__module__", None) or "").startswith("cadenza")
+        else:
+            blocked = not name.startswith("_") and name not in keep and callable(attr) and \
+                not isinstance(attr, (property, type))
+        if blocked:
             setattr(cls, name, _sparse_dense_only(name, layout_name))
 
 
