@@ -166,6 +166,20 @@ def diff_results(t, c, rtol=1e-5, atol=1e-6, where="output"):
     return None
 
 
+def both(fn):
+    """fn(torch) and fn(cadenza) with warnings silenced: the results, or the exception class
+    each raised (the fix tests compare refusals by class)."""
+    out = []
+    for lib in (torch, cadenza):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out.append(fn(lib))
+        except Exception as e:  # noqa: BLE001 - the refusal is compared
+            out.append(type(e))
+    return out
+
+
 def quiet_outcomes(run, *args):
     """``outcomes`` with warnings silenced."""
     with warnings.catch_warnings():
