@@ -459,7 +459,7 @@ def _attribute_identity_guard(res, attributes):
     for (label, _, name), (obj, v) in attributes.items():
         parts = [t for _, t in v._graph_parts()[1]] if hasattr(v, "_graph_parts") else [v]
         for t in parts:
-            held[id(t)] = (f"{label}.{name}", obj, name, v)
+            held[id(t)] = (f"{label}.{name}", obj, name)
     set_by_call = {(id(obj), name) for obj, name, _ in res.attr_sets}
     read = {}
     for L in res.lifted:
@@ -469,7 +469,7 @@ def _attribute_identity_guard(res, attributes):
     if not read:
         return None
     entries = list(read.values())
-    owners = [(obj, name) for _, obj, name, _ in entries]
+    owners = [(obj, name) for _, obj, name in entries]
 
     def quick():
         return tuple(getattr(obj, name, None) for obj, name in owners)
@@ -478,7 +478,7 @@ def _attribute_identity_guard(res, attributes):
         return tuple(map(id, quick()))
 
     def get():
-        return tuple((f"{label} (identity)", i) for (label, *_), i in zip(entries, values()))
+        return tuple((f"{label} (identity)", i) for (label, _, _), i in zip(entries, values()))
     return G.Guard("tensor attributes", get, "attributes", values, quick)
 
 
